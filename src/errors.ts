@@ -1,0 +1,490 @@
+/**
+ * Every error taskloom throws on purpose is a {@link TaskloomError} with a
+ * stable `code` from {@link ErrorCode}. Callers branch on the class
+ * (`instanceof`) or the code, never on message text: messages are written
+ * for people and say what to do next, so they may change.
+ *
+ * @module
+ */
+
+/** The stable codes of taskloom's errors, one per error class. */
+export const ERROR_CODES = [
+  "GRAPH_DEFINITION",
+  "INPUT_VALIDATION",
+  "NODE_FAILED",
+  "NON_RETRYABLE",
+  "NODE_TIMEOUT",
+  "PENDING_WAITS",
+  "GRAPH_CHANGED",
+  "RUN_INPUTS_MISMATCH",
+  "RUN_LOCKED",
+  "SNAPSHOT_CORRUPT",
+  "LOOP_LIMIT",
+  "RUN_CANCELLED",
+  "INVALID_OPTION",
+  "INVALID_RUN_ID",
+  "RUN_NOT_FOUND",
+  "PERSISTENCE_FAILED",
+  "OUTPUT_FAILED",
+] as const;
+
+/** A stable error code; see {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * Base class of every error taskloom throws on purpose.
+ *
+ * @example
+ * ```ts
+ * try { await runAsync(g, inputs) }
+ * catch (e) { if (e instanceof TaskloomError) console.error(e.code, e.message) }
+ * ```
+ */
+export class TaskloomError extends Error {
+  /** The stable code of this error. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * True when `err` is a {@link TaskloomError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isTaskloomError(err, "RUN_LOCKED")) retryLater();
+ * ```
+ */
+export function isTaskloomError(err: unknown, code?: ErrorCode): err is TaskloomError {
+  return err instanceof TaskloomError && (code === undefined || err.code === code);
+}
+
+/**
+ * The graph is not well formed: a duplicate id, an unknown dependency, a
+ * cycle, a node that is not a function. Raised by `build()`, before anything runs.
+ *
+ * @example
+ * ```ts
+ * graph("g").node("a", f, { after: ["nope" as never] }).build(); // throws GraphDefinitionError
+ * ```
+ */
+export class GraphDefinitionError extends TaskloomError {
+  /** Each problem found, one sentence each. */
+  readonly problems: readonly string[];
+
+  constructor(graphName: string, problems: readonly string[]) {
+    super(
+      "GRAPH_DEFINITION",
+      `graph "${graphName}" is not valid: ${problems.join("; ")}. Fix the graph definition; nothing was run.`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** One problem found by an input validator. */
+export interface ValidationIssue {
+  /** Where in the value the problem is (`[]` for the value itself). */
+  readonly path: readonly (string | number)[];
+  /** What is wrong. */
+  readonly message: string;
+}
+
+/**
+ * The graph's inputs (or another value checked at the boundary) failed
+ * validation. Nothing was run.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof InputValidationError) for (const i of e.issues) console.log(i.path, i.message) }
+ * ```
+ */
+export class InputValidationError extends TaskloomError {
+  /** Every problem the validator reported. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(what: string, issues: readonly ValidationIssue[], options?: { cause?: unknown }) {
+    const list = issues
+      .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+      .join("; ");
+    super("INPUT_VALIDATION", `${what} failed validation: ${list}. Pass values that match the schema.`, options);
+    this.issues = issues;
+  }
+}
+
+/**
+ * A node exhausted its attempts (or threw {@link NonRetryableError}) and
+ * the run failed. `cause` is the last attempt's error.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NodeFailedError) console.log(e.nodeId, e.attempts, e.cause) }
+ * ```
+ */
+export class NodeFailedError extends TaskloomError {
+  /** The node (activation) id that failed. */
+  readonly nodeId: string;
+  /** How many attempts ran. */
+  readonly attempts: number;
+  /** The run the node belongs to. */
+  readonly runId: string;
+
+  constructor(runId: string, nodeId: string, attempts: number, cause: unknown) {
+    super(
+      "NODE_FAILED",
+      `node "${nodeId}" of run "${runId}" failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${describe(cause)}. ` +
+        `Fix the cause and call runAsync again with runId "${runId}": succeeded nodes are kept.`,
+      { cause },
+    );
+    this.nodeId = nodeId;
+    this.attempts = attempts;
+    this.runId = runId;
+  }
+}
+
+/**
+ * Throw this from a node to fail it at once, without further attempts.
+ *
+ * @example
+ * ```ts
+ * .node("charge", async () => { if (!card) throw new NonRetryableError("no card on file") })
+ * ```
+ */
+export class NonRetryableError extends TaskloomError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NON_RETRYABLE", message, options);
+  }
+}
+
+/**
+ * An attempt ran longer than its `timeoutMs`; its signal was aborted with
+ * this error and the attempt counts as failed (the retry policy applies).
+ *
+ * @example
+ * ```ts
+ * retry: { retryOn: (err) => !(err instanceof NodeTimeoutError) }
+ * ```
+ */
+export class NodeTimeoutError extends TaskloomError {
+  /** The node (activation) id. */
+  readonly nodeId: string;
+  /** The limit that was exceeded. */
+  readonly timeoutMs: number;
+
+  constructor(nodeId: string, timeoutMs: number) {
+    super(
+      "NODE_TIMEOUT",
+      `node "${nodeId}" timed out after ${timeoutMs} ms. Raise timeoutMs or make the node honour its signal sooner.`,
+    );
+    this.nodeId = nodeId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** One open wait of a run. */
+export interface PendingWait {
+  /** The key passed to `waitFor`. */
+  readonly key: string;
+  /** The node (activation) that waits. */
+  readonly nodeId: string;
+  /** When the wait began (epoch ms). */
+  readonly since: number;
+  /** When it times out (epoch ms), if it has a timeout. */
+  readonly deadline?: number;
+}
+
+/**
+ * The run cannot go on until external events arrive: it was saved with
+ * status `waiting`. Resolve the waits, then call `runAsync` with the same run id.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof GraphHasPendingWaits) notify(e.runId, e.waits) }
+ * ```
+ */
+export class GraphHasPendingWaits extends TaskloomError {
+  /** The run that waits. */
+  readonly runId: string;
+  /** The open waits. */
+  readonly waits: readonly PendingWait[];
+
+  constructor(runId: string, waits: readonly PendingWait[]) {
+    super(
+      "PENDING_WAITS",
+      `run "${runId}" is waiting for ${waits.map((w) => `"${w.key}"`).join(", ")}. ` +
+        `Call resolveWait(runId, key, payload) for each, then runAsync with runId "${runId}" again.`,
+    );
+    this.runId = runId;
+    this.waits = waits;
+  }
+}
+
+/**
+ * A stored run was made by a graph with another fingerprint (nodes, edges
+ * or options changed). Pass `{ allowGraphChange: true }` to resume anyway.
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, inputs, { runId, allowGraphChange: true });
+ * ```
+ */
+export class GraphChangedError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The fingerprint stored with the run. */
+  readonly storedFingerprint: string;
+  /** The fingerprint of the graph passed now. */
+  readonly fingerprint: string;
+
+  constructor(runId: string, storedFingerprint: string, fingerprint: string) {
+    super(
+      "GRAPH_CHANGED",
+      `run "${runId}" was started by a different version of the graph (fingerprint ${storedFingerprint.slice(0, 12)}, now ${fingerprint.slice(0, 12)}). ` +
+        `Use a new runId, or pass { allowGraphChange: true } to resume it with the new graph.`,
+    );
+    this.runId = runId;
+    this.storedFingerprint = storedFingerprint;
+    this.fingerprint = fingerprint;
+  }
+}
+
+/**
+ * `runAsync` was given a stored run id with inputs other than the stored
+ * ones. Omit the inputs (pass `undefined`) to resume with the stored ones.
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, undefined, { runId }); // resume with the stored inputs
+ * ```
+ */
+export class RunInputsMismatchError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(
+      "RUN_INPUTS_MISMATCH",
+      `run "${runId}" was started with other inputs. Pass the same inputs, omit them (undefined) to reuse the stored ones, or use a new runId.`,
+    );
+    this.runId = runId;
+  }
+}
+
+/** Who holds a run's lease. */
+export interface LeaseHolder {
+  /** A unique id of the holding driver. */
+  readonly owner: string;
+  /** Its process id. */
+  readonly pid: number;
+  /** Its host name. */
+  readonly host: string;
+  /** When the lease expires unless renewed (epoch ms). */
+  readonly expiresAt: number;
+}
+
+/**
+ * Another driver holds the run's lease: two processes never drive one run.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof RunLockedError) console.log(e.holder.pid, e.holder.host) }
+ * ```
+ */
+export class RunLockedError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The current holder. */
+  readonly holder: LeaseHolder;
+
+  constructor(runId: string, holder: LeaseHolder) {
+    super(
+      "RUN_LOCKED",
+      `run "${runId}" is held by pid ${holder.pid} on host ${holder.host} until ${new Date(holder.expiresAt).toISOString()}. ` +
+        `Wait for that process to finish, or for the lease to expire, then call runAsync again.`,
+    );
+    this.runId = runId;
+    this.holder = holder;
+  }
+}
+
+/**
+ * A stored snapshot or journal cannot be read. The file is left untouched.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof SnapshotCorruptError) console.error("inspect", e.file) }
+ * ```
+ */
+export class SnapshotCorruptError extends TaskloomError {
+  /** The file that could not be read. */
+  readonly file: string;
+
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "SNAPSHOT_CORRUPT",
+      `the stored run file ${file} cannot be read (${detail}). It was left as it is: restore it from a backup, or delete the run and start again.`,
+      options,
+    );
+    this.file = file;
+  }
+}
+
+/**
+ * A loop through routing edges visited a node more than `maxVisits` times.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof LoopLimitExceeded) console.log(e.nodeId, e.maxVisits) }
+ * ```
+ */
+export class LoopLimitExceeded extends TaskloomError {
+  /** The node whose visits ran out. */
+  readonly nodeId: string;
+  /** The limit. */
+  readonly maxVisits: number;
+
+  constructor(nodeId: string, maxVisits: number) {
+    super(
+      "LOOP_LIMIT",
+      `node "${nodeId}" was visited more than ${maxVisits} times. Check the loop's exit route, or raise maxVisits.`,
+    );
+    this.nodeId = nodeId;
+    this.maxVisits = maxVisits;
+  }
+}
+
+/**
+ * The run was cancelled (by `handle.cancel(reason)` or the caller's signal).
+ *
+ * @example
+ * ```ts
+ * handle.cancel("user pressed stop"); await handle.result(); // rejects with RunCancelledError
+ * ```
+ */
+export class RunCancelledError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** Why it was cancelled. */
+  readonly reason: string;
+
+  constructor(runId: string, reason: string) {
+    super(
+      "RUN_CANCELLED",
+      `run "${runId}" was cancelled: ${reason}. Call runAsync with runId "${runId}" to continue it.`,
+    );
+    this.runId = runId;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An option passed to taskloom is out of range or of the wrong type.
+ *
+ * @example
+ * ```ts
+ * runAsync(g, inputs, { maxConcurrency: 0 }); // throws InvalidOptionError
+ * ```
+ */
+export class InvalidOptionError extends TaskloomError {
+  /** The option's name. */
+  readonly option: string;
+
+  constructor(option: string, problem: string) {
+    super("INVALID_OPTION", `option ${option} ${problem}.`);
+    this.option = option;
+  }
+}
+
+/**
+ * A run id is not acceptable (empty, too long, or could name a path).
+ *
+ * @example
+ * ```ts
+ * runAsync(g, inputs, { runId: "../etc" }); // throws InvalidRunIdError
+ * ```
+ */
+export class InvalidRunIdError extends TaskloomError {
+  constructor(runId: unknown, problem: string) {
+    super(
+      "INVALID_RUN_ID",
+      `run id ${JSON.stringify(String(runId)).slice(0, 80)} is not valid: ${problem}. ` +
+        `Use 1 to 200 characters from A-Z a-z 0-9 . _ - : @, starting with a letter or digit.`,
+    );
+  }
+}
+
+/**
+ * No stored run has this id.
+ *
+ * @example
+ * ```ts
+ * await getRun("nope", { store }); // throws RunNotFoundError
+ * ```
+ */
+export class RunNotFoundError extends TaskloomError {
+  /** The run id looked up. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super("RUN_NOT_FOUND", `no stored run has id "${runId}". Check the id and the store (dir) it was saved in.`);
+    this.runId = runId;
+  }
+}
+
+/**
+ * The store could not save the run (disk full, folder not writable). The
+ * last snapshot that was saved is still readable.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof PersistenceError) console.error(e.cause) }
+ * ```
+ */
+export class PersistenceError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string, cause: unknown) {
+    super(
+      "PERSISTENCE_FAILED",
+      `run "${runId}" could not be saved: ${describe(cause)}. Free disk space or fix the folder's permissions, then resume the run by its id.`,
+      { cause },
+    );
+    this.runId = runId;
+  }
+}
+
+/**
+ * The graph's `output` function threw; every node had succeeded.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof OutputError) console.error(e.cause) }
+ * ```
+ */
+export class OutputError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string, cause: unknown) {
+    super(
+      "OUTPUT_FAILED",
+      `the output function of run "${runId}" threw: ${describe(cause)}. Every node succeeded; fix output() and call runAsync again.`,
+      { cause },
+    );
+    this.runId = runId;
+  }
+}
+
+/** A short, one-line description of any thrown value. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return "(unprintable error)";
+  }
+}

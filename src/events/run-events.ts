@@ -1,0 +1,129 @@
+/**
+ * The typed events of a run, on eventemitter3. Every payload carries the
+ * `runId` and a timestamp `at` (epoch ms). Emitting never throws into the
+ * run: a listener that throws, or returns a promise that rejects, is
+ * reported to the `onListenerError` hook (by default `console.error`) and
+ * the other listeners still run. When nobody listens, emitting costs one
+ * map lookup and no payload is built.
+ *
+ * @module
+ */
+import { EventEmitter } from "eventemitter3";
+import type { PendingWait } from "../errors.js";
+import type { RunStatus } from "../state/status.js";
+
+/** Fields every event payload has. */
+export interface EventBase {
+  /** The run. */
+  readonly runId: string;
+  /** When it happened (epoch ms, from the run's clock). */
+  readonly at: number;
+}
+
+/** Fields of events about one node activation. */
+export interface NodeEventBase extends EventBase {
+  /** The activation id. */
+  readonly nodeId: string;
+}
+
+/** The payload of every event, by event name. */
+export interface RunEventMap {
+  /** The run started (or resumed: `resumed` is true and `kept` counts nodes kept from before). */
+  "run:start": EventBase & { readonly graphName: string; readonly resumed: boolean; readonly kept: number };
+  /** An attempt of a node started. */
+  "node:start": NodeEventBase & { readonly attempt: number };
+  /** An attempt failed and another will start after `delayMs`. */
+  "node:retry": NodeEventBase & { readonly attempt: number; readonly delayMs: number; readonly error: unknown };
+  /** A node succeeded. */
+  "node:success": NodeEventBase & { readonly attempt: number; readonly output: unknown; readonly durationMs: number };
+  /** A node failed for good (no attempts left, or the error is not retryable). */
+  "node:error": NodeEventBase & { readonly attempt: number; readonly error: unknown };
+  /** A node was skipped by routing. */
+  "node:skip": NodeEventBase;
+  /** A node is waiting for an external event. */
+  "node:wait": NodeEventBase & { readonly key: string; readonly deadline?: number };
+  /** A node called `ctx.emit(name, data)`. */
+  "node:event": NodeEventBase & { readonly name: string; readonly data: unknown };
+  /** Something went wrong that did not stop the run (a node output that cannot be stored, say). */
+  warning: EventBase & { readonly nodeId?: string; readonly code: string; readonly message: string };
+  /** Only waits are left: the run was saved as `waiting`. */
+  "run:waiting": EventBase & { readonly waits: readonly PendingWait[] };
+  /** The run succeeded. */
+  "run:success": EventBase & { readonly outputs: unknown; readonly durationMs: number };
+  /** The run failed. */
+  "run:error": EventBase & { readonly error: unknown };
+  /** The run was cancelled. */
+  "run:cancel": EventBase & { readonly reason: string };
+  /** A write of the run's state reached the store. */
+  snapshot: EventBase & { readonly status: RunStatus; readonly records: number; readonly full: boolean };
+}
+
+/** The name of a run event. */
+export type RunEventName = keyof RunEventMap;
+
+/** A listener for one event. */
+export type RunEventListener<K extends RunEventName> = (payload: RunEventMap[K]) => unknown;
+
+/** Called when a listener throws. */
+export type ListenerErrorHandler = (error: unknown, event: RunEventName) => void;
+
+const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
+  console.error(`taskloom: a listener for "${event}" threw; the run goes on.`, error);
+};
+
+type EmitterEvents = { [K in RunEventName]: [RunEventMap[K]] };
+
+/**
+ * The event emitter of a run (`handle.events`).
+ *
+ * @example
+ * ```ts
+ * handle.events.on("node:success", (e) => console.log(e.nodeId, e.durationMs));
+ * ```
+ */
+export class RunEvents extends EventEmitter<EmitterEvents> {
+  #onListenerError: ListenerErrorHandler;
+
+  constructor(onListenerError: ListenerErrorHandler = defaultListenerErrorHandler) {
+    super();
+    this.#onListenerError = onListenerError;
+  }
+
+  /** True when at least one listener listens for `event`; lets callers skip building a payload. */
+  has(event: RunEventName): boolean {
+    return this.listenerCount(event) > 0;
+  }
+
+  /**
+   * Emits `event` to every listener; a listener that throws (or rejects)
+   * is reported and does not stop the others or the run.
+   */
+  override emit<K extends RunEventName>(
+    event: K,
+    ...args: EventEmitter.ArgumentMap<EmitterEvents>[Extract<K, RunEventName>]
+  ): boolean {
+    const payload = args[0] as RunEventMap[K];
+    const listeners = this.listeners(event);
+    if (listeners.length === 0) return false;
+    for (const listener of listeners) {
+      try {
+        const result = (listener as (p: RunEventMap[K]) => unknown)(payload);
+        if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+          (result as PromiseLike<unknown>).then(undefined, (err) => this.#report(err, event));
+        }
+      } catch (err) {
+        this.#report(err, event);
+      }
+    }
+    return true;
+  }
+
+  #report(error: unknown, event: RunEventName): void {
+    try {
+      this.#onListenerError(error, event);
+    } catch {
+      // The error handler itself threw: nothing sensible is left to do, and the run must go on.
+    }
+  }
+}
+

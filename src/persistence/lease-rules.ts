@@ -1,0 +1,43 @@
+/**
+ * Rules every store applies to leases, kept in one place so that stores
+ * only do the storing: whether a held lease can be taken over, and what a
+ * new lease looks like.
+ *
+ * @module
+ */
+import type { Lease, LeaseRequest } from "./run-store.js";
+
+/** True when the process `pid` is alive on this host (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * True when `current` may be replaced by `request`: it is the same owner,
+ * it expired, or its holder is a dead process on this host (so a crashed
+ * run can be resumed at once, without waiting for the TTL).
+ */
+export function canTakeOver(current: Lease, request: LeaseRequest, thisHost: string): boolean {
+  if (current.owner === request.owner) return true;
+  if (current.expiresAt <= request.now) return true;
+  if (current.host === thisHost && current.pid !== process.pid && !processAlive(current.pid)) return true;
+  return false;
+}
+
+/** The lease granted for `request`, replacing `current` (if any). */
+export function grantLease(runId: string, request: LeaseRequest, current: Lease | undefined): Lease {
+  const sameOwner = current !== undefined && current.owner === request.owner;
+  return {
+    runId,
+    owner: request.owner,
+    pid: request.pid,
+    host: request.host,
+    expiresAt: request.now + request.ttlMs,
+    token: current === undefined ? 1 : sameOwner ? current.token : current.token + 1,
+  };
+}

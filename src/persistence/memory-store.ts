@@ -1,0 +1,107 @@
+/**
+ * `MemoryStore`: a {@link RunStore} in this process's memory, for tests and
+ * runs that need no durability. It keeps the same contract as a durable
+ * store (snapshots, journal, leases), so a test against it means the same
+ * as one against `LowdbStore`. Values are kept by reference, not
+ * serialized: runs are immutable data, so nothing can change them.
+ *
+ * @module
+ */
+import { RunLockedError } from "../errors.js";
+import type { RunState } from "../state/run-state.js";
+import { summarize } from "../state/run-state.js";
+import type { JournalRecord, RunSummary } from "../state/records.js";
+import { hostname } from "node:os";
+import { canTakeOver, grantLease } from "./lease-rules.js";
+import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
+import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
+import { matchesQuery } from "./run-query.js";
+
+interface MemoryRun {
+  snapshot: SnapshotDocument;
+  summary: RunSummary;
+  journal: JournalRecord[];
+}
+
+/**
+ * Keeps runs in memory; they are gone when the process exits.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryStore();
+ * await runAsync(g, inputs, { store, runId: "r1" });
+ * console.log(await listRuns({ store }));
+ * ```
+ */
+export class MemoryStore implements RunStore {
+  readonly #runs = new Map<string, MemoryRun>();
+  readonly #leases = new Map<string, Lease>();
+  readonly #host = hostname();
+
+  async writeSnapshot(state: RunState, seq: number): Promise<void> {
+    const snapshot = toSnapshotDocument(state, seq);
+    const prior = this.#runs.get(state.meta.runId);
+    this.#runs.set(state.meta.runId, {
+      snapshot,
+      summary: summarize(state),
+      journal: prior ? prior.journal.filter((r) => r.seq > seq) : [],
+    });
+  }
+
+  async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
+    const run = this.#runs.get(runId);
+    if (!run) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
+    for (const r of records) run.journal.push(r);
+  }
+
+  async load(runId: string): Promise<StoredRun | undefined> {
+    const run = this.#runs.get(runId);
+    if (!run) return undefined;
+    return replay(run.snapshot, run.journal);
+  }
+
+  async list(query: RunQuery = {}): Promise<RunSummary[]> {
+    const out: RunSummary[] = [];
+    for (const run of this.#runs.values()) {
+      const latest = latestSummary(run);
+      if (matchesQuery(latest, query)) out.push(latest);
+    }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async delete(runId: string): Promise<boolean> {
+    this.#leases.delete(runId);
+    return this.#runs.delete(runId);
+  }
+
+  async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
+    const current = this.#leases.get(runId);
+    if (current && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
+    const lease = grantLease(runId, request, current);
+    this.#leases.set(runId, lease);
+    return lease;
+  }
+
+  async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    const current = this.#leases.get(lease.runId);
+    if (!current || current.owner !== lease.owner || current.token !== lease.token) {
+      throw new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
+    }
+    const renewed = { ...current, expiresAt: now + ttlMs };
+    this.#leases.set(lease.runId, renewed);
+    return renewed;
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    const current = this.#leases.get(lease.runId);
+    if (current && current.owner === lease.owner) this.#leases.delete(lease.runId);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function latestSummary(run: MemoryRun): RunSummary {
+  let meta = run.snapshot.meta;
+  for (const r of run.journal) if (r.kind === "run") meta = r.run;
+  return meta === run.snapshot.meta ? run.summary : { ...run.summary, status: meta.status, updatedAt: meta.updatedAt, waits: meta.waits };
+}

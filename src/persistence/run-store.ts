@@ -1,0 +1,96 @@
+/**
+ * The `RunStore` interface: where runs are kept. A store holds, per run, a
+ * full snapshot (the state at some journal sequence number) and a journal
+ * of the records appended since. Loading replays the journal over the
+ * snapshot. Appending costs the size of the records, never the size of the
+ * run; the persistence observer decides when a full snapshot is due
+ * (compaction) so that replay stays short.
+ *
+ * Stores also hold leases, so that two processes never drive the same run.
+ * Every store runs the conformance suite in `test/store-conformance.ts`.
+ *
+ * @module
+ */
+import type { LeaseHolder } from "../errors.js";
+import type { RunState } from "../state/run-state.js";
+import type { JournalRecord, RunSummary } from "../state/records.js";
+import type { RunStatus } from "../state/status.js";
+
+/** A run as loaded from a store. */
+export interface StoredRun {
+  /** The state: the snapshot with the journal replayed over it. */
+  readonly state: RunState;
+  /** The sequence number of the last record applied (0 for a bare snapshot). */
+  readonly seq: number;
+}
+
+/** What a driver asks for when it takes a run's lease. */
+export interface LeaseRequest {
+  /** A unique id of the driver (one per `run()` call). */
+  readonly owner: string;
+  /** The driver's process id. */
+  readonly pid: number;
+  /** The driver's host name. */
+  readonly host: string;
+  /** How long the lease lasts without renewal (ms). */
+  readonly ttlMs: number;
+  /** The current time (epoch ms). */
+  readonly now: number;
+}
+
+/** A lease held on a run. */
+export interface Lease extends LeaseHolder {
+  /** The run. */
+  readonly runId: string;
+  /** Grows by one each time the lease changes hands (a fencing token). */
+  readonly token: number;
+}
+
+/** A filter for {@link RunStore.list}. */
+export interface RunQuery {
+  /** Only runs with this status (or any of these). */
+  readonly status?: RunStatus | readonly RunStatus[];
+}
+
+/**
+ * Where runs are kept. Implement this to keep runs somewhere else; run the
+ * conformance suite against the new store.
+ *
+ * @example
+ * ```ts
+ * const store: RunStore = new MemoryStore();
+ * await runAsync(g, inputs, { store });
+ * ```
+ */
+export interface RunStore {
+  /**
+   * Writes a full snapshot of a run (creating the run if it is new). After
+   * it resolves, records with `seq` at or below `seq` are no longer needed:
+   * the store may drop them. Atomic: a crash leaves the old or the new snapshot.
+   */
+  writeSnapshot(state: RunState, seq: number): Promise<void>;
+  /**
+   * Appends journal records (in order, `seq` increasing) to a run that
+   * has a snapshot. Resolves once they are stored. A crash during an append
+   * may lose the records of that append, never earlier ones.
+   */
+  append(runId: string, records: readonly JournalRecord[]): Promise<void>;
+  /** Loads a run, or undefined when there is none. Throws `SnapshotCorruptError` when it cannot be read. */
+  load(runId: string): Promise<StoredRun | undefined>;
+  /** Lists stored runs, newest first by `updatedAt`. */
+  list(query?: RunQuery): Promise<RunSummary[]>;
+  /** Deletes a run and its lease; false when there was none. */
+  delete(runId: string): Promise<boolean>;
+  /**
+   * Takes the run's lease, or throws `RunLockedError` naming the holder.
+   * A lease that expired, or whose holder is a dead process on this host,
+   * is taken over; a lease the same owner holds is renewed.
+   */
+  acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
+  /** Extends a lease; throws `RunLockedError` when another driver took it over. */
+  renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease>;
+  /** Gives a lease up (no-op when it is no longer held by its owner). */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Releases files and handles; the store may be used again afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+/**
+ * The plain, JSON-able records a run is made of. Everything here can be
+ * serialized by superjson and rebuilt; nothing holds a function, a timer or
+ * a promise. A run is one {@link RunMeta} plus one {@link NodeRecord} per
+ * node activation.
+ *
+ * @module
+ */
+import type { PendingWait } from "../errors.js";
+import type { NodeStatus, RunStatus } from "./status.js";
+
+/** An error as stored: enough to show and to rebuild an `Error`. */
+export interface ErrorRecord {
+  /** The error's class name. */
+  readonly name: string;
+  /** Its message. */
+  readonly message: string;
+  /** Its taskloom code, when it has one. */
+  readonly code?: string;
+  /** Its stack, when it had one. */
+  readonly stack?: string;
+  /** Its cause, recursively. */
+  readonly cause?: ErrorRecord;
+}
+
+/** The stored state of one node activation. */
+export interface NodeRecord {
+  /** The activation id (the node id for a node's first and only visit). */
+  readonly id: string;
+  /** The graph node this activation runs. */
+  readonly nodeId: string;
+  /** Its status. */
+  readonly status: NodeStatus;
+  /** Attempts started in this run (reset when a resume runs the node afresh). */
+  readonly attempts: number;
+  /** The output, once succeeded (absent when `durable` is false and the record was loaded). */
+  readonly output?: unknown;
+  /** False when the output cannot be serialized: the node runs again on resume. */
+  readonly durable?: boolean;
+  /** The last error. */
+  readonly error?: ErrorRecord;
+  /** When the current or last attempt started (epoch ms). */
+  readonly startedAt?: number;
+  /** When the node settled (epoch ms). */
+  readonly endedAt?: number;
+  /** When the next attempt is due, while retrying (epoch ms). */
+  readonly retryAt?: number;
+  /** Results of `ctx.step(name, fn)` calls, by name, journaled with the node. */
+  readonly steps?: Readonly<Record<string, unknown>>;
+}
+
+/** Run-level state: everything about a run except its node records. */
+export interface RunMeta {
+  /** The run id. */
+  readonly runId: string;
+  /** The graph's name. */
+  readonly graphName: string;
+  /** The graph's fingerprint when the run was (last) started. */
+  readonly fingerprint: string;
+  /** The validated inputs. */
+  readonly inputs: unknown;
+  /** The run's status. */
+  readonly status: RunStatus;
+  /** When the run was first created (epoch ms). */
+  readonly createdAt: number;
+  /** When the run was last changed (epoch ms). */
+  readonly updatedAt: number;
+  /** When the run (or its latest resume) started (epoch ms). */
+  readonly startedAt?: number;
+  /** When it last stopped (epoch ms). */
+  readonly endedAt?: number;
+  /** How many times the run was started: 1, plus one per resume. */
+  readonly starts: number;
+  /** The graph outputs, once succeeded. */
+  readonly outputs?: unknown;
+  /** Why the run failed or was cancelled. */
+  readonly error?: ErrorRecord;
+  /** Open waits. */
+  readonly waits: readonly PendingWait[];
+  /** Caller-provided ids, recorded as given. */
+  readonly sessionId?: string;
+  /** Caller-provided ids, recorded as given. */
+  readonly agentId?: string;
+  /** Caller-provided ids, recorded as given. */
+  readonly appId?: string;
+}
+
+/**
+ * One durable change: the new value of one node record or of the run meta.
+ * A store appends these to a journal; replaying them over a snapshot in
+ * order rebuilds the state. Each is small, whatever the size of the run.
+ */
+export type JournalRecord =
+  | { readonly kind: "node"; readonly seq: number; readonly node: NodeRecord }
+  | { readonly kind: "run"; readonly seq: number; readonly run: RunMeta };
+
+/** A run summary as listed by `listRuns`. */
+export interface RunSummary {
+  /** The run id. */
+  readonly runId: string;
+  /** The graph's name. */
+  readonly graphName: string;
+  /** The run's status. */
+  readonly status: RunStatus;
+  /** Node activations in all. */
+  readonly nodeCount: number;
+  /** Activations that succeeded or were skipped. */
+  readonly settledCount: number;
+  /** When the run was created (epoch ms). */
+  readonly createdAt: number;
+  /** When it last changed (epoch ms). */
+  readonly updatedAt: number;
+  /** Open waits. */
+  readonly waits: readonly PendingWait[];
+  /** Caller-provided ids. */
+  readonly sessionId?: string;
+  /** Caller-provided ids. */
+  readonly agentId?: string;
+  /** Caller-provided ids. */
+  readonly appId?: string;
+}
+
