@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { putMeta, stateFromRecords, type RunState } from "../state/run-state.js";
+import { stateFromRecords, type RunState } from "../state/run-state.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../state/records.js";
 import { nodeRecords } from "../state/node-table.js";
 
@@ -42,8 +42,6 @@ export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>):
     else meta = r.run;
     seq = r.seq;
   }
-  let state = stateFromRecords(doc.meta, byId.values(), byId.size);
-  if (meta !== doc.meta) state = putMeta(state, meta);
-  return { state, seq };
+  return { state: stateFromRecords(meta, byId.values()), seq };
 }
 

@@ -1,56 +1,65 @@
 /**
- * The node records of a run, kept in shards so that an immer update of one
- * record copies one shard and the shard list, not every record: with
- * `ceil(sqrt(n))` shards a transition costs O(sqrt(n)) copying instead of
- * O(n), which keeps a 100,000-node run linear enough to finish quickly.
- * Readers use the functions here and never see the shards.
+ * The node records of a run, laid out for cheap immutable updates.
+ *
+ * Records live in fixed-size array shards (`ceil(sqrt(n))` records each)
+ * addressed through `index`, a map from activation id to position that is
+ * built once and shared by every later state of the run (positions never
+ * move). An immer update of one record copies one shard and the shard
+ * list, O(sqrt(n)) pointers in flat arrays, instead of every record; a
+ * 100,000-node run stays near linear. Readers use the functions here and
+ * never see the shards. The snapshot form is a flat record list
+ * (`persistence/replay.ts`); `index` is derived from it on load.
  *
  * @module
  */
 import type { NodeRecord } from "./records.js";
 
-/** The node records of a run, sharded by a hash of the activation id. */
+/** The node records of a run. */
 export interface NodeTable {
-  /** The shards; a record lives in shard `hash(id) % shards.length`. */
-  readonly shards: readonly Readonly<Record<string, NodeRecord>>[];
+  /** Activation id → position; shared, append-only, never serialized. */
+  readonly index: ReadonlyMap<string, number>;
+  /** Records per shard. */
+  readonly shardSize: number;
+  /** The shards: position `p` is `shards[floor(p / shardSize)][p % shardSize]`. */
+  readonly shards: readonly (readonly NodeRecord[])[];
 }
 
-/** The shard index of an activation id (FNV-1a). */
-export function shardOf(table: NodeTable, id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % table.shards.length;
+/** Builds a table from records, in the order given. */
+export function createNodeTable(records: Iterable<NodeRecord>): NodeTable {
+  const list = [...records];
+  const shardSize = Math.max(16, Math.ceil(Math.sqrt(list.length)));
+  const index = new Map<string, number>();
+  const shards: NodeRecord[][] = [];
+  list.forEach((record, position) => {
+    index.set(record.id, position);
+    const s = Math.floor(position / shardSize);
+    (shards[s] ??= []).push(record);
+  });
+  return { index, shardSize, shards };
 }
 
-/** Builds a table sized for about `expected` records. */
-export function createNodeTable(records: Iterable<NodeRecord>, expected: number): NodeTable {
-  const count = Math.max(1, Math.ceil(Math.sqrt(Math.max(1, expected))));
-  const shards: Record<string, NodeRecord>[] = Array.from({ length: count }, () => ({}));
-  const table: NodeTable = { shards };
-  for (const record of records) {
-    (shards[shardOf(table, record.id)] as Record<string, NodeRecord>)[record.id] = record;
-  }
-  return table;
+/** Where a record lives, or undefined for an unknown id. */
+export function locate(table: NodeTable, id: string): { shard: number; slot: number } | undefined {
+  const p = table.index.get(id);
+  if (p === undefined) return undefined;
+  return { shard: Math.floor(p / table.shardSize), slot: p % table.shardSize };
 }
 
 /** The record of an activation, or undefined. */
 export function getNode(table: NodeTable, id: string): NodeRecord | undefined {
-  return table.shards[shardOf(table, id)]?.[id];
+  const p = table.index.get(id);
+  if (p === undefined) return undefined;
+  return table.shards[Math.floor(p / table.shardSize)]?.[p % table.shardSize];
 }
 
-/** Every record, in no particular order. */
+/** Every record, in position order (creation order: topological for a fresh run). */
 export function* nodeRecords(table: NodeTable): IterableIterator<NodeRecord> {
-  for (const shard of table.shards) {
-    for (const id in shard) yield shard[id] as NodeRecord;
-  }
+  for (const shard of table.shards) yield* shard;
 }
 
 /** The number of records. */
 export function nodeCount(table: NodeTable): number {
   let n = 0;
-  for (const shard of table.shards) n += Object.keys(shard).length;
+  for (const shard of table.shards) n += shard.length;
   return n;
 }

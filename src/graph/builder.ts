@@ -1,0 +1,159 @@
+/**
+ * The fluent, typed graph builder: `graph(name).input<T>().node(…).output(…).build()`.
+ *
+ * The builder's type parameters accumulate what has been declared: `I`
+ * the inputs, `O` a map from node id to that node's output type. A node's
+ * `after` list is checked against `keyof O`, so naming a node that does
+ * not exist is a compile error, and `deps` is typed as exactly the outputs
+ * of the nodes listed. At run time nothing is checked until `build()`,
+ * which validates the whole graph at once and throws
+ * `GraphDefinitionError` listing every problem.
+ *
+ * Each call returns a new builder; a builder is never mutated, so a
+ * partial builder can be shared and extended two ways.
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.js";
+import { isInputValidator, type InputValidator } from "./input-validator.js";
+import type { NodeContext } from "./node-context.js";
+import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./task-graph.js";
+
+/** The outputs of the nodes named in `A`, by id. */
+export type DepsOf<O, A extends readonly PropertyKey[]> = { readonly [K in A[number] & keyof O]: O[K] };
+
+type NoOutput = { readonly __noOutput: unique symbol };
+
+/** Nodes as a persistent list (newest first), so adding one is O(1) and builders can share a prefix. */
+interface NodeList {
+  readonly node: NodeDefinition;
+  readonly prev: NodeList | undefined;
+}
+
+function toArray(list: NodeList | undefined): NodeDefinition[] {
+  const out: NodeDefinition[] = [];
+  for (let l = list; l; l = l.prev) out.push(l.node);
+  return out.reverse();
+}
+
+/**
+ * Builds a {@link TaskGraph} step by step.
+ *
+ * @typeParam I - the graph's inputs
+ * @typeParam O - node id → output type, for the nodes declared so far
+ * @typeParam R - the graph's outputs once `output()` was called
+ */
+export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
+  readonly #name: string;
+  readonly #nodes: NodeList | undefined;
+  readonly #validator: InputValidator<I> | undefined;
+  readonly #output: OutputFunction<I, unknown> | undefined;
+
+  /** @internal use {@link graph}. */
+  constructor(
+    name: string,
+    nodes: NodeList | undefined = undefined,
+    validator?: InputValidator<I>,
+    output?: OutputFunction<I, unknown>,
+  ) {
+    this.#name = name;
+    this.#nodes = nodes;
+    this.#validator = validator;
+    this.#output = output;
+  }
+
+  /**
+   * Declares the inputs' type, and optionally a validator (an object with
+   * `parse`, or a Standard Schema such as a zod schema) that checks them
+   * before anything runs.
+   *
+   * @example
+   * ```ts
+   * graph("etl").input<{ url: string }>()
+   * graph("etl").input(z.object({ url: z.string().url() }))
+   * ```
+   */
+  input<T>(validator?: InputValidator<T>): GraphBuilder<T, O, R> {
+    if (validator !== undefined && !isInputValidator(validator)) {
+      throw new InvalidOptionError("input(validator)", "must have a parse(value) method or be a Standard Schema");
+    }
+    return new GraphBuilder<T, O, R>(this.#name, this.#nodes, validator, undefined);
+  }
+
+  /**
+   * Adds a node. `fn` receives a {@link NodeContext} whose `deps` holds the
+   * outputs of the nodes in `options.after`; its return value (awaited)
+   * becomes this node's output.
+   *
+   * @example
+   * ```ts
+   * .node("fetch", async ({ inputs, signal }) => (await fetch(inputs.url, { signal })).text())
+   * .node("parse", ({ deps }) => JSON.parse(deps.fetch), { after: ["fetch"], retry: { maxAttempts: 1 } })
+   * ```
+   */
+  node<const Id extends string, T, const A extends readonly (keyof O & string)[] = []>(
+    id: Id,
+    fn: (context: NodeContext<I, DepsOf<O, A>>) => T | Promise<T>,
+    options?: NodeOptions<A>,
+  ): GraphBuilder<I, O & { readonly [K in Id]: Awaited<T> }, R> {
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new InvalidOptionError(`node "${id}" options`, "must be an object");
+    }
+    const definition: NodeDefinition = {
+      id,
+      fn: fn as NodeDefinition["fn"],
+      after: options?.after ? [...options.after] : [],
+      ...(options?.retry !== undefined && { retry: options.retry }),
+      ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    };
+    return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
+  }
+
+  /**
+   * Sets the graph's outputs: a function of every node's output (by id)
+   * and of the inputs. Without it, a run's outputs are all node outputs.
+   *
+   * @example
+   * ```ts
+   * .output(({ store }, inputs) => ({ rows: store.count, url: inputs.url }))
+   * ```
+   */
+  output<T>(fn: (outputs: O, inputs: I) => T): GraphBuilder<I, O, T> {
+    return new GraphBuilder<I, O, T>(
+      this.#name,
+      this.#nodes,
+      this.#validator,
+      fn as unknown as OutputFunction<I, unknown>,
+    );
+  }
+
+  /**
+   * Validates the graph and returns it. Throws `GraphDefinitionError`
+   * listing every problem (duplicate or unknown ids, cycles, bodies that
+   * are not functions, invalid options).
+   */
+  build(): TaskGraph<I, R extends NoOutput ? O : R> {
+    return new TaskGraph<I, R extends NoOutput ? O : R>({
+      name: this.#name,
+      nodes: toArray(this.#nodes),
+      inputValidator: this.#validator,
+      output: this.#output as OutputFunction<I, R extends NoOutput ? O : R> | undefined,
+    });
+  }
+}
+
+/**
+ * Starts a graph.
+ *
+ * @example
+ * ```ts
+ * const g = graph("hello")
+ *   .input<{ name: string }>()
+ *   .node("greet", ({ inputs }) => `hello ${inputs.name}`)
+ *   .output(({ greet }) => greet)
+ *   .build();
+ * ```
+ */
+export function graph(name: string): GraphBuilder {
+  return new GraphBuilder(name);
+}

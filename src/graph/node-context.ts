@@ -1,0 +1,49 @@
+/**
+ * What a node function receives. The context's functions do not use
+ * `this`, so destructuring (`async ({ deps, step, signal }) => …`) works.
+ *
+ * @module
+ */
+
+/**
+ * The context of one attempt of one node.
+ *
+ * @typeParam I - the graph's inputs
+ * @typeParam D - the outputs of the nodes in `after`, by id
+ *
+ * @example
+ * ```ts
+ * .node("store", async ({ deps, signal, step }) => {
+ *   const id = await step("insert", () => db.insert(deps.parse, { signal }));
+ *   return { id };
+ * }, { after: ["parse"] })
+ * ```
+ */
+export interface NodeContext<I = unknown, D = Record<string, unknown>> {
+  /** The run's validated inputs. */
+  readonly inputs: I;
+  /** The outputs of the nodes this node runs after, by node id. */
+  readonly deps: D;
+  /** The run id. */
+  readonly runId: string;
+  /** This node's (activation) id. */
+  readonly nodeId: string;
+  /** The attempt number, from 1. */
+  readonly attempt: number;
+  /** Aborted when the attempt times out, the run is cancelled, or another node fails the run. */
+  readonly signal: AbortSignal;
+  /** Emits a `node:event` event on the run's emitter. */
+  readonly emit: (name: string, data?: unknown) => void;
+  /**
+   * Runs `fn` once and journals its result with the node: when the node
+   * runs again (a retry, or a resume in a new process), `step` returns the
+   * recorded result without calling `fn`. The result is durable before
+   * `step` returns. Names must be unique within the node.
+   */
+  readonly step: <T>(name: string, fn: () => T | Promise<T>) => Promise<T>;
+}
+
+/** A node's body. */
+export type NodeFunction<I = unknown, D = Record<string, unknown>, R = unknown> = (
+  context: NodeContext<I, D>,
+) => R | Promise<R>;

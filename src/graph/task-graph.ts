@@ -1,0 +1,132 @@
+/**
+ * `TaskGraph`: an immutable, validated graph of nodes. It holds structure
+ * (ids, dependency edges, per-node options) and the functions to run, and
+ * nothing about any run. Built by the builder (`graph(name)…build()`),
+ * validated once by {@link validateGraph}; its `fingerprint` hashes the
+ * structure and options (not function bodies) so a stored run can tell
+ * whether it was made by the same graph.
+ *
+ * @module
+ */
+import type { RetryOptions } from "../scheduler/retry-policy.js";
+import { fingerprintOf } from "./fingerprint.js";
+import { validateInput, type InputValidator } from "./input-validator.js";
+import type { NodeFunction } from "./node-context.js";
+import { validateGraph } from "./validate-graph.js";
+
+/** Options of one node. */
+export interface NodeOptions<A extends readonly string[] = readonly string[]> {
+  /** The nodes that must succeed before this one runs; their outputs arrive in `deps`. */
+  readonly after?: A;
+  /** This node's retry policy, laid over the run's. */
+  readonly retry?: RetryOptions;
+  /** Per-attempt time limit (ms); overrides `retry.timeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** One node of a graph, as the scheduler sees it. */
+export interface NodeDefinition {
+  /** The node id (unique in the graph). */
+  readonly id: string;
+  /** Ids of the nodes it runs after. */
+  readonly after: readonly string[];
+  /** Its body. */
+  readonly fn: NodeFunction<unknown, Record<string, unknown>, unknown>;
+  /** Its retry options. */
+  readonly retry?: RetryOptions;
+  /** Its per-attempt time limit (ms). */
+  readonly timeoutMs?: number;
+}
+
+/** Computes a graph's outputs from every node's output and the inputs. */
+export type OutputFunction<I, O> = (outputs: Record<string, unknown>, inputs: I) => O;
+
+/** Everything a graph is made of, before validation. */
+export interface TaskGraphParts<I, O> {
+  readonly name: string;
+  readonly nodes: readonly NodeDefinition[];
+  readonly inputValidator?: InputValidator<I> | undefined;
+  readonly output?: OutputFunction<I, O> | undefined;
+}
+
+/**
+ * An immutable, validated graph. Run it with `runAsync` or `run`.
+ *
+ * @typeParam I - the inputs
+ * @typeParam O - the outputs
+ *
+ * @example
+ * ```ts
+ * const g: TaskGraph<{ n: number }, number> = graph("double")
+ *   .input<{ n: number }>()
+ *   .node("x2", ({ inputs }) => inputs.n * 2)
+ *   .output(({ x2 }) => x2)
+ *   .build();
+ * ```
+ */
+export class TaskGraph<I = unknown, O = unknown> {
+  /** The graph's name. */
+  readonly name: string;
+  /** A hash of the structure and options: ids, edges, retry and timeout settings. */
+  readonly fingerprint: string;
+  /** Node ids in a topological order (every node after all it depends on). */
+  readonly order: readonly string[];
+  readonly #nodes: ReadonlyMap<string, NodeDefinition>;
+  readonly #successors: ReadonlyMap<string, readonly string[]>;
+  readonly #inputValidator: InputValidator<I> | undefined;
+  readonly #output: OutputFunction<I, O> | undefined;
+  /** Marks the phantom types so `TaskGraph<A>` and `TaskGraph<B>` differ. */
+  declare readonly __types?: { readonly inputs: I; readonly outputs: O };
+
+  /** Validates `parts` and builds the graph; throws `GraphDefinitionError` listing every problem. */
+  constructor(parts: TaskGraphParts<I, O>) {
+    const { order } = validateGraph(parts.name, parts.nodes, parts.output);
+    this.name = parts.name;
+    this.order = Object.freeze(order);
+    const nodes = new Map<string, NodeDefinition>();
+    const successors = new Map<string, string[]>();
+    for (const n of parts.nodes) {
+      nodes.set(n.id, Object.freeze({ ...n, after: Object.freeze([...n.after]) }));
+      successors.set(n.id, []);
+    }
+    for (const n of parts.nodes) for (const dep of n.after) successors.get(dep)?.push(n.id);
+    for (const list of successors.values()) Object.freeze(list);
+    this.#nodes = nodes;
+    this.#successors = successors;
+    this.#inputValidator = parts.inputValidator;
+    this.#output = parts.output;
+    this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined);
+    Object.freeze(this);
+  }
+
+  /** The number of nodes. */
+  get size(): number {
+    return this.#nodes.size;
+  }
+
+  /** Every node id, in topological order. */
+  nodeIds(): readonly string[] {
+    return this.order;
+  }
+
+  /** The node with this id, or undefined. */
+  node(id: string): NodeDefinition | undefined {
+    return this.#nodes.get(id);
+  }
+
+  /** The ids of the nodes that run after `id`. */
+  successors(id: string): readonly string[] {
+    return this.#successors.get(id) ?? [];
+  }
+
+  /** Validates raw inputs with the graph's validator (if any). */
+  async parseInputs(raw: unknown): Promise<I> {
+    if (!this.#inputValidator) return raw as I;
+    return validateInput(this.#inputValidator, raw, `inputs of graph "${this.name}"`);
+  }
+
+  /** The graph's outputs, from every node's output: the output function's result, or all node outputs. */
+  outputs(nodeOutputs: Record<string, unknown>, inputs: I): O {
+    return this.#output ? this.#output(nodeOutputs, inputs) : (nodeOutputs as O);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Structural validation of a graph, run once by `build()`. It collects
+ * every problem before throwing, so a user fixes a graph in one pass:
+ * empty or reserved ids, duplicates, unknown or repeated dependencies, a
+ * node depending on itself, cycles (named by the nodes on them), bodies
+ * that are not functions, and invalid node options.
+ *
+ * @module
+ */
+import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
+import { validateDuration, validateRetryOptions } from "../scheduler/retry-policy.js";
+import type { NodeDefinition } from "./task-graph.js";
+
+const NODE_ID = /^[^#\s][^#]*$/;
+
+/** Validates the parts of a graph; returns a topological order or throws {@link GraphDefinitionError}. */
+export function validateGraph(
+  name: unknown,
+  nodes: readonly NodeDefinition[],
+  output: unknown,
+): { order: string[] } {
+  const graphName = typeof name === "string" ? name : String(name);
+  const problems: string[] = [];
+  if (typeof name !== "string" || name.trim() === "") problems.push("the graph needs a non-empty string name");
+  if (output !== undefined && typeof output !== "function") problems.push("output must be a function");
+
+  const ids = new Set<string>();
+  for (const n of nodes) {
+    if (typeof n.id !== "string" || !NODE_ID.test(n.id) || n.id.length > 200) {
+      problems.push(`node id ${JSON.stringify(n.id)} is not valid (1 to 200 characters, not starting with a space, without "#")`);
+      continue;
+    }
+    if (ids.has(n.id)) problems.push(`node id "${n.id}" is used twice`);
+    ids.add(n.id);
+  }
+  for (const n of nodes) {
+    if (typeof n.fn !== "function") problems.push(`node "${n.id}" is a ${typeof n.fn}, not a function`);
+    if (!Array.isArray(n.after)) {
+      problems.push(`node "${n.id}": after must be an array of node ids`);
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const dep of n.after) {
+      if (dep === n.id) problems.push(`node "${n.id}" depends on itself`);
+      else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph`);
+      if (seen.has(dep)) problems.push(`node "${n.id}" lists "${dep}" twice in after`);
+      seen.add(dep);
+    }
+    try {
+      validateRetryOptions(n.retry, `node "${n.id}" retry`);
+      validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false);
+    } catch (err) {
+      if (err instanceof InvalidOptionError) problems.push(err.message.replace(/\.$/, ""));
+      else throw err;
+    }
+  }
+  if (nodes.length === 0) problems.push("it has no nodes");
+
+  const order = problems.length === 0 ? topologicalOrder(nodes, problems) : [];
+  if (problems.length > 0) throw new GraphDefinitionError(graphName, problems);
+  return { order };
+}
+
+/** Kahn's algorithm; pushes a problem naming the nodes on cycles when there are any. */
+function topologicalOrder(nodes: readonly NodeDefinition[], problems: string[]): string[] {
+  const indegree = new Map<string, number>();
+  const successors = new Map<string, string[]>();
+  for (const n of nodes) {
+    indegree.set(n.id, n.after.length);
+    successors.set(n.id, []);
+  }
+  for (const n of nodes) for (const dep of n.after) successors.get(dep)?.push(n.id);
+  const queue = nodes.filter((n) => n.after.length === 0).map((n) => n.id);
+  const order: string[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const id = queue[i] as string;
+    order.push(id);
+    for (const s of successors.get(id) ?? []) {
+      const d = (indegree.get(s) ?? 0) - 1;
+      indegree.set(s, d);
+      if (d === 0) queue.push(s);
+    }
+  }
+  if (order.length < nodes.length) {
+    const onCycle = nodes.filter((n) => (indegree.get(n.id) ?? 0) > 0).map((n) => `"${n.id}"`);
+    problems.push(`it has a cycle through ${onCycle.slice(0, 10).join(", ")}${onCycle.length > 10 ? ", …" : ""}`);
+  }
+  return order;
+}

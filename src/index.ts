@@ -1,0 +1,85 @@
+/**
+ * taskloom: durable graphs of async work. Build a graph with
+ * {@link graph}, run it with {@link runAsync} or {@link run}, and resume a
+ * crashed run by calling `runAsync` again with its `runId`.
+ *
+ * @example
+ * ```ts
+ * import { graph, runAsync } from "taskloom";
+ *
+ * const etl = graph("etl")
+ *   .input<{ url: string }>()
+ *   .node("fetch", async ({ inputs, signal }) => (await fetch(inputs.url, { signal })).text())
+ *   .node("parse", ({ deps }) => JSON.parse(deps.fetch) as unknown[], { after: ["fetch"] })
+ *   .output(({ parse }) => ({ rows: parse.length }))
+ *   .build();
+ *
+ * const out = await runAsync(etl, { url: "https://example.com/data.json" }, { runId: "etl-1" });
+ * ```
+ *
+ * @module taskloom
+ */
+export { graph, GraphBuilder, type DepsOf } from "./graph/builder.js";
+export { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./graph/task-graph.js";
+export type { NodeContext, NodeFunction } from "./graph/node-context.js";
+export type { InputValidator, ParseValidator, StandardSchemaLike } from "./graph/input-validator.js";
+
+export { run, runAsync, type RunHandle } from "./runner/run.js";
+export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
+export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
+export { assertRunId, newRunId } from "./runner/run-id.js";
+export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
+
+export { ForwardScheduler, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
+export { ReadySet } from "./scheduler/ready-set.js";
+export {
+  DEFAULT_RETRY,
+  backoffDelay,
+  resolveRetryPolicy,
+  shouldRetry,
+  type BackoffOptions,
+  type RetryOptions,
+  type RetryPolicy,
+} from "./scheduler/retry-policy.js";
+export { ManualClock, systemClock, type Clock, type TimerHandle } from "./scheduler/clock.js";
+
+export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler } from "./events/run-events.js";
+
+export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus, type RunStatus } from "./state/status.js";
+export type { RunState } from "./state/run-state.js";
+export type { NodeTable } from "./state/node-table.js";
+export type { ErrorRecord, JournalRecord, NodeRecord, RunMeta, RunSummary } from "./state/records.js";
+
+export type { RunStore, StoredRun, Lease, LeaseRequest, RunQuery } from "./persistence/run-store.js";
+export type { RunJournal } from "./persistence/run-journal.js";
+export { MemoryStore } from "./persistence/memory-store.js";
+export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
+export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persistence-observer.js";
+export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
+
+export {
+  ERROR_CODES,
+  TaskloomError,
+  isTaskloomError,
+  GraphDefinitionError,
+  InputValidationError,
+  NodeFailedError,
+  NonRetryableError,
+  NodeTimeoutError,
+  GraphHasPendingWaits,
+  GraphChangedError,
+  RunInputsMismatchError,
+  RunLockedError,
+  SnapshotCorruptError,
+  LoopLimitExceeded,
+  RunCancelledError,
+  InvalidOptionError,
+  InvalidRunIdError,
+  RunNotFoundError,
+  PersistenceError,
+  OutputError,
+  type ErrorCode,
+  type LeaseHolder,
+  type PendingWait,
+  type ValidationIssue,
+} from "./errors.js";

@@ -1,0 +1,231 @@
+/**
+ * The persistence observer: it receives every node transition of a run
+ * (through the {@link RunJournal} interface the scheduler calls), and
+ * saves the run through a {@link RunStore} under a {@link SnapshotPolicy}.
+ *
+ * Writes are journal appends in order, so what is stored is always a
+ * consistent prefix of the run's history. A full snapshot replaces the
+ * journal when the run starts or stops, and whenever the journal holds
+ * more records than twice the run's node count (at least 1,024): snapshot
+ * cost is O(nodes) but happens once per O(nodes) records, so the cost per
+ * transition stays constant whatever the run's size.
+ *
+ * Policies:
+ * - `"group"` (default): group commit. Records are written as soon as the
+ *   current write finishes; everything recorded meanwhile shares the next
+ *   write. `barrier()` resolves once every record made before it is
+ *   stored, and the scheduler awaits it before starting a succeeded
+ *   node's dependents: a result is durable before anything uses it.
+ * - `{ intervalMs }`: at most one write per interval; `barrier()` does
+ *   not wait. A crash may lose up to one interval of results (those nodes
+ *   run again on resume).
+ * - `"end"`: written only when the run starts and stops.
+ *
+ * A store failure is sticky: every later `barrier()` and `flush()`
+ * rejects with {@link PersistenceError}, and the runner fails the run; the
+ * last good snapshot stays readable.
+ *
+ * @module
+ */
+import { InvalidOptionError, PersistenceError } from "../errors.js";
+import type { RunEvents } from "../events/run-events.js";
+import type { Clock, TimerHandle } from "../scheduler/clock.js";
+import type { RunState } from "../state/run-state.js";
+import type { JournalRecord } from "../state/records.js";
+import { getNode } from "../state/node-table.js";
+import type { RunJournal } from "./run-journal.js";
+import type { RunStore } from "./run-store.js";
+
+/**
+ * When a run's state is written: `"group"` (group commit, the default),
+ * `{ intervalMs }` (at most once per interval) or `"end"` (at start and end only).
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, inputs, { snapshot: { intervalMs: 1_000 } });
+ * ```
+ */
+export type SnapshotPolicy = "group" | "end" | { readonly intervalMs: number };
+
+/** Throws {@link InvalidOptionError} unless `policy` is a valid {@link SnapshotPolicy}. */
+export function validateSnapshotPolicy(policy: unknown): asserts policy is SnapshotPolicy | undefined {
+  if (policy === undefined || policy === "group" || policy === "end") return;
+  const ms = (policy as { intervalMs?: unknown } | null)?.intervalMs;
+  if (typeof policy === "object" && typeof ms === "number" && Number.isFinite(ms) && ms > 0) return;
+  throw new InvalidOptionError("snapshot", `must be "group", "end" or { intervalMs: n } with n > 0 (got ${JSON.stringify(policy)})`);
+}
+
+const MIN_COMPACT_RECORDS = 1_024;
+
+interface Waiter {
+  readonly gen: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Saves one run's transitions to a store. */
+export class PersistenceObserver implements RunJournal {
+  readonly #store: RunStore;
+  readonly #runId: string;
+  readonly #policy: SnapshotPolicy;
+  readonly #clock: Clock;
+  readonly #events: RunEvents;
+  readonly #getState: () => RunState;
+  #seq: number;
+  /** Counts record() calls; a barrier waits until the calls before it are durable. */
+  #gen = 0;
+  #durableGen = 0;
+  /** Activations changed since the last write, in the order they first changed. */
+  #dirty = new Set<string>();
+  #sinceSnapshot = 0;
+  #compactAt: number;
+  #writing: Promise<void> | undefined;
+  #scheduled = false;
+  #timer: TimerHandle | undefined;
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  #waiters: Waiter[] = [];
+  #failure: PersistenceError | undefined;
+
+  /**
+   * @param getState returns the run's current state (for full snapshots)
+   * @param seq the last sequence number already stored
+   */
+  constructor(options: {
+    store: RunStore;
+    runId: string;
+    policy: SnapshotPolicy | undefined;
+    clock: Clock;
+    events: RunEvents;
+    getState: () => RunState;
+    seq: number;
+    nodeCount: number;
+  }) {
+    this.#store = options.store;
+    this.#runId = options.runId;
+    this.#policy = options.policy ?? "group";
+    this.#clock = options.clock;
+    this.#events = options.events;
+    this.#getState = options.getState;
+    this.#seq = options.seq;
+    this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * options.nodeCount);
+  }
+
+  /** The sequence number of the last record made. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  record(id: string): void {
+    this.#gen += 1;
+    this.#dirty.add(id);
+    if (this.#failure) return;
+    if (this.#policy === "group") this.#scheduleWrite();
+    else if (typeof this.#policy === "object") this.#scheduleIntervalWrite(this.#policy.intervalMs);
+  }
+
+  barrier(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#policy !== "group" || this.#durableGen >= this.#gen) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ gen: this.#gen, resolve, reject }));
+  }
+
+  /**
+   * Writes a full snapshot of the current state now (after any write in
+   * progress), whatever the policy: at run start, at status changes, at the end.
+   */
+  async snapshot(): Promise<void> {
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#writing) await this.#writing.catch(() => undefined);
+    if (this.#failure) throw this.#failure;
+    const gen = this.#gen;
+    this.#dirty.clear();
+    await this.#run(async () => {
+      await this.#store.writeSnapshot(this.#getState(), this.#seq);
+      this.#sinceSnapshot = 0;
+      this.#durable(gen, 0, true);
+    });
+  }
+
+  /**
+   * Group commit: the write starts on the next turn of the event loop, so
+   * every transition made in this turn (node bodies that settle in
+   * microtasks can be thousands) shares one state update and one write.
+   */
+  #scheduleWrite(): void {
+    if (this.#scheduled || this.#writing) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#drain();
+    });
+  }
+
+  #scheduleIntervalWrite(intervalMs: number): void {
+    if (this.#timer !== undefined || this.#writing) return;
+    const wait = Math.max(0, this.#lastWriteAt + intervalMs - this.#clock.now());
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#drain();
+    }, wait);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#dirty.size > 0 && !this.#writing && !this.#failure) {
+      const ids = this.#dirty;
+      this.#dirty = new Set();
+      const gen = this.#gen;
+      const state = this.#getState();
+      const compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+      await this.#run(async () => {
+        if (compact) {
+          await this.#store.writeSnapshot(state, this.#seq);
+          this.#sinceSnapshot = 0;
+        } else {
+          const records: JournalRecord[] = [];
+          for (const id of ids) {
+            const node = getNode(state.nodes, id);
+            if (node) records.push({ kind: "node", seq: ++this.#seq, node });
+          }
+          await this.#store.append(this.#runId, records);
+          this.#sinceSnapshot += records.length;
+        }
+        this.#durable(gen, ids.size, compact);
+      }).catch(() => undefined);
+      if (typeof this.#policy === "object") {
+        if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
+        return;
+      }
+    }
+  }
+
+  async #run(write: () => Promise<void>): Promise<void> {
+    const p = write().catch((error: unknown) => {
+      this.#failure ??= new PersistenceError(this.#runId, error);
+      for (const w of this.#waiters) w.reject(this.#failure);
+      this.#waiters = [];
+      throw this.#failure;
+    });
+    this.#writing = p;
+    try {
+      await p;
+    } finally {
+      this.#writing = undefined;
+      this.#lastWriteAt = this.#clock.now();
+    }
+  }
+
+  #durable(gen: number, records: number, full: boolean): void {
+    this.#durableGen = Math.max(this.#durableGen, gen);
+    if (this.#waiters.length > 0) {
+      const still: Waiter[] = [];
+      for (const w of this.#waiters) (w.gen <= this.#durableGen ? w.resolve() : still.push(w));
+      this.#waiters = still;
+    }
+    if (this.#events.has("snapshot")) {
+      this.#events.emit("snapshot", { runId: this.#runId, at: this.#clock.now(), status: this.#getState().meta.status, records, full });
+    }
+  }
+}

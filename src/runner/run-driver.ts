@@ -1,0 +1,261 @@
+/**
+ * The run driver: everything between `run()` and the scheduler. It takes
+ * the run's lease (renewing it while the run goes on), loads a stored run
+ * or creates a new one, checks that a stored run belongs to this graph and
+ * these inputs, resets what did not finish, writes the starting snapshot,
+ * lets the {@link ForwardScheduler} work, and records how the run ended.
+ *
+ * Resume rules (DESIGN.md, "Persistence and resume"): a succeeded run
+ * returns its stored outputs and runs nothing; an unfinished one
+ * (crashed, failed, cancelled) keeps every succeeded node's output and
+ * runs the rest with fresh attempts; another fingerprint is refused unless
+ * `allowGraphChange`; other inputs are refused, and omitted inputs mean
+ * the stored ones.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { match } from "ts-pattern";
+import {
+  GraphChangedError,
+  OutputError,
+  RunCancelledError,
+  RunInputsMismatchError,
+} from "../errors.js";
+import type { RunEvents } from "../events/run-events.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { PersistenceObserver } from "../persistence/persistence-observer.js";
+import type { Lease, RunStore } from "../persistence/run-store.js";
+import { serialize } from "../persistence/serialization.js";
+import type { Clock, TimerHandle } from "../scheduler/clock.js";
+import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
+import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
+import { nodeRecords } from "../state/node-table.js";
+import {
+  adoptGraph,
+  countNodes,
+  createRunState,
+  resetUnfinished,
+  setRunStatus,
+  type RunState,
+} from "../state/run-state.js";
+import type { RunStatus } from "../state/status.js";
+import type { RunOptions } from "./run-options.js";
+
+/** What the driver needs from the handle that owns it. */
+export interface DriverHost {
+  readonly runId: string;
+  readonly events: RunEvents;
+  readonly clock: Clock;
+  setStatus(status: RunStatus): void;
+  setState(state: RunState): void;
+  /** The scheduler, once there is one, so `cancel()` can reach it. */
+  setScheduler(scheduler: ForwardScheduler<unknown> | undefined): void;
+  /** Set when cancel() was called before the scheduler existed. */
+  cancelRequested(): string | undefined;
+}
+
+/** Drives one run to its end; resolves to the outputs or rejects with the run's error. */
+export async function driveRun<I, O>(
+  graph: TaskGraph<I, O>,
+  rawInputs: unknown,
+  options: RunOptions,
+  store: RunStore,
+  host: DriverHost,
+): Promise<O> {
+  const { runId, clock, events } = host;
+  const ttlMs = options.leaseTtlMs ?? 30_000;
+  let lease: Lease = await store.acquireLease(runId, {
+    owner: randomUUID(),
+    pid: process.pid,
+    host: hostname(),
+    ttlMs,
+    now: clock.now(),
+  });
+  let renewTimer: TimerHandle | undefined;
+  let scheduler: ForwardScheduler<unknown> | undefined;
+  let leaseLost: unknown;
+  const renew = (): void => {
+    renewTimer = clock.setTimeout(() => {
+      store.renewLease(lease, ttlMs, clock.now()).then(
+        (renewed) => {
+          lease = renewed;
+          if (renewTimer !== undefined) renew();
+        },
+        (error: unknown) => {
+          leaseLost = error;
+          scheduler?.fail(error);
+        },
+      );
+    }, Math.max(1, Math.floor(ttlMs / 3)));
+  };
+  renew();
+  try {
+    const prepared = await prepare(graph, rawInputs, options, store, host);
+    if (prepared.kind === "done") {
+      host.setState(prepared.state);
+      host.setStatus("succeeded");
+      return prepared.outputs as O;
+    }
+    const cancelled = host.cancelRequested();
+    if (cancelled !== undefined) throw new RunCancelledError(runId, cancelled);
+
+    let state = setRunStatus(prepared.state, "running", clock.now());
+    let current = (): RunState => state;
+    host.setState(state);
+    host.setStatus("running");
+    const observer = new PersistenceObserver({
+      store,
+      runId,
+      policy: options.snapshot,
+      clock,
+      events,
+      getState: () => current(),
+      seq: prepared.seq,
+      nodeCount: graph.size,
+    });
+    await observer.snapshot();
+    events.emit("run:start", {
+      runId,
+      at: clock.now(),
+      graphName: graph.name,
+      resumed: prepared.resumed,
+      kept: prepared.kept,
+    });
+
+    const startedAt = clock.now();
+    scheduler = new ForwardScheduler<unknown>(graph as unknown as TaskGraph<unknown, unknown>, state, prepared.inputs, observer, events, {
+      maxConcurrency: options.maxConcurrency ?? 8,
+      retry: options.retry,
+      continueOnError: options.continueOnError ?? false,
+      clock,
+      random: options.random ?? Math.random,
+    });
+    const active = scheduler;
+    current = () => active.state;
+    host.setScheduler(scheduler);
+    const lateCancel = host.cancelRequested();
+    if (lateCancel !== undefined) scheduler.cancel(lateCancel);
+    let outcome: SchedulerOutcome = await scheduler.execute();
+    host.setScheduler(undefined);
+    if (leaseLost !== undefined && outcome.status !== "failed") {
+      outcome = { status: "failed", state: outcome.state, error: leaseLost };
+    }
+    state = outcome.state;
+    current = () => state;
+
+    let outputs: unknown;
+    if (outcome.status === "succeeded") {
+      try {
+        outputs = graph.outputs(collectOutputs(state), prepared.inputs as I);
+      } catch (error) {
+        outcome = { status: "failed", state, error: new OutputError(runId, error) };
+      }
+    }
+    const now = clock.now();
+    const final = match(outcome)
+      .with({ status: "succeeded" }, () => ({ status: "succeeded" as const, change: { outputs } }))
+      .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error) } }))
+      .with({ status: "cancelled" }, (o) => ({
+        status: "cancelled" as const,
+        change: { error: toErrorRecord(new RunCancelledError(runId, o.reason)) },
+      }))
+      .exhaustive();
+    state = setRunStatus(state, final.status, now, final.change);
+    host.setState(state);
+    let saveError: unknown;
+    try {
+      await observer.snapshot();
+    } catch (error) {
+      saveError = error;
+    }
+    host.setStatus(final.status);
+
+    return match(outcome)
+      .with({ status: "succeeded" }, () => {
+        if (saveError !== undefined) throw saveError;
+        events.emit("run:success", { runId, at: now, outputs, durationMs: now - startedAt });
+        return outputs as O;
+      })
+      .with({ status: "failed" }, (o) => {
+        events.emit("run:error", { runId, at: now, error: o.error });
+        throw o.error;
+      })
+      .with({ status: "cancelled" }, (o) => {
+        events.emit("run:cancel", { runId, at: now, reason: o.reason });
+        throw new RunCancelledError(runId, o.reason);
+      })
+      .exhaustive();
+  } finally {
+    if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
+    renewTimer = undefined;
+    await store.releaseLease(lease).catch(() => undefined);
+  }
+}
+
+type Prepared =
+  | { readonly kind: "done"; readonly state: RunState; readonly outputs: unknown }
+  | {
+      readonly kind: "run";
+      readonly state: RunState;
+      readonly inputs: unknown;
+      readonly seq: number;
+      readonly resumed: boolean;
+      readonly kept: number;
+    };
+
+async function prepare<I, O>(
+  graph: TaskGraph<I, O>,
+  rawInputs: unknown,
+  options: RunOptions,
+  store: RunStore,
+  host: DriverHost,
+): Promise<Prepared> {
+  const { runId, clock } = host;
+  const stored = await store.load(runId);
+  if (!stored) {
+    const inputs = await graph.parseInputs(rawInputs);
+    const state = createRunState({
+      runId,
+      graphName: graph.name,
+      fingerprint: graph.fingerprint,
+      inputs,
+      nodeIds: graph.nodeIds(),
+      now: clock.now(),
+      sessionId: options.sessionId,
+      agentId: options.agentId,
+      appId: options.appId,
+    });
+    return { kind: "run", state, inputs, seq: 0, resumed: false, kept: 0 };
+  }
+
+  let state = stored.state;
+  const meta = state.meta;
+  if (meta.fingerprint !== graph.fingerprint) {
+    if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint);
+    state = adoptGraph(state, graph.fingerprint, graph.nodeIds(), clock.now());
+  }
+  let inputs: unknown = meta.inputs;
+  if (rawInputs !== undefined) {
+    const given = await graph.parseInputs(rawInputs);
+    if (serialize(given) !== serialize(meta.inputs)) throw new RunInputsMismatchError(runId);
+    inputs = given;
+  }
+  if (meta.status === "succeeded") return { kind: "done", state, outputs: meta.outputs };
+  const { state: reset } = resetUnfinished(state, clock.now());
+  return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
+}
+
+/** Every succeeded node's output, by node id. */
+export function collectOutputs(state: RunState): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const n of nodeRecords(state.nodes)) if (n.status === "succeeded") outputs[n.id] = n.output;
+  return outputs;
+}
+
+/** Rebuilds the error a stored failed run ended with. */
+export function storedRunError(state: RunState): Error | undefined {
+  return state.meta.error ? errorFromRecord(state.meta.error) : undefined;
+}
+

@@ -1,0 +1,108 @@
+/**
+ * The options of `run` and `runAsync`, and their validation at the
+ * boundary: every option is checked before anything runs, and a bad one
+ * throws {@link InvalidOptionError} naming it.
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.js";
+import type { ListenerErrorHandler } from "../events/run-events.js";
+import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
+import type { RunStore } from "../persistence/run-store.js";
+import type { Clock } from "../scheduler/clock.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../scheduler/retry-policy.js";
+import { assertRunId } from "./run-id.js";
+
+/**
+ * Options of a run.
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, inputs, { runId: "etl-2026-11-23", maxConcurrency: 16, retry: { maxAttempts: 5 } });
+ * ```
+ */
+export interface RunOptions {
+  /** The run id: give one to make the run resumable by it. @default a new `run-<uuid>` */
+  readonly runId?: string;
+  /** Where the run is kept. @default a `LowdbStore` in `TASKLOOM_DIR` or `./.taskloom` */
+  readonly store?: RunStore;
+  /** At most this many node bodies at once (`Infinity` for no limit). @default 8 */
+  readonly maxConcurrency?: number;
+  /** Retry policy for every node (a node's own `retry` wins field by field). @default `{ maxAttempts: 3 }` */
+  readonly retry?: RetryOptions;
+  /** Let independent branches finish after a node fails; the run still fails. @default false */
+  readonly continueOnError?: boolean;
+  /** When the run's state is written. @default "group" */
+  readonly snapshot?: SnapshotPolicy;
+  /** Cancels the run when aborted. */
+  readonly signal?: AbortSignal;
+  /** Resume a stored run even though the graph's fingerprint changed. @default false */
+  readonly allowGraphChange?: boolean;
+  /** How long the run's lease lasts without renewal (ms); it is renewed every third of that. @default 30_000 */
+  readonly leaseTtlMs?: number;
+  /** Recorded with the run. */
+  readonly sessionId?: string;
+  /** Recorded with the run. */
+  readonly agentId?: string;
+  /** Recorded with the run. */
+  readonly appId?: string;
+  /** The clock (tests pass a `ManualClock`). @default the system clock */
+  readonly clock?: Clock;
+  /** Random numbers in [0, 1) for backoff jitter. @default Math.random */
+  readonly random?: () => number;
+  /** Called when an event listener throws. @default logs with console.error */
+  readonly onListenerError?: ListenerErrorHandler;
+}
+
+/** Default concurrency. */
+export const DEFAULT_MAX_CONCURRENCY = 8;
+/** Default lease TTL (ms). */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+const KNOWN = new Set([
+  "runId", "store", "maxConcurrency", "retry", "continueOnError", "snapshot", "signal", "allowGraphChange",
+  "leaseTtlMs", "sessionId", "agentId", "appId", "clock", "random", "onListenerError",
+]);
+
+/** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
+export function validateRunOptions(options: unknown): asserts options is RunOptions {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `is not a run option (known: ${[...KNOWN].join(", ")})`);
+  }
+  if (o.runId !== undefined) assertRunId(o.runId);
+  const mc = o.maxConcurrency;
+  if (mc !== undefined && !(mc === Infinity || (typeof mc === "number" && Number.isInteger(mc) && mc >= 1))) {
+    throw new InvalidOptionError("maxConcurrency", `must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
+  }
+  validateRetryOptions(o.retry, "retry");
+  validateSnapshotPolicy(o.snapshot);
+  validateDuration(o.leaseTtlMs, "leaseTtlMs", false);
+  for (const key of ["continueOnError", "allowGraphChange"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "boolean") throw new InvalidOptionError(key, "must be true or false");
+  }
+  for (const key of ["sessionId", "agentId", "appId"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "string") throw new InvalidOptionError(key, "must be a string");
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
+  if (o.store !== undefined) assertStore(o.store);
+  if (o.clock !== undefined) {
+    const c = o.clock as Partial<Clock>;
+    if (typeof c.now !== "function" || typeof c.setTimeout !== "function" || typeof c.clearTimeout !== "function") {
+      throw new InvalidOptionError("clock", "must have now(), setTimeout(fn, ms) and clearTimeout(handle)");
+    }
+  }
+  for (const key of ["random", "onListenerError"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "function") throw new InvalidOptionError(key, "must be a function");
+  }
+}
+
+const STORE_METHODS = ["writeSnapshot", "append", "load", "list", "delete", "acquireLease", "renewLease", "releaseLease", "close"] as const;
+
+/** Throws {@link InvalidOptionError} unless `store` implements `RunStore`. */
+export function assertStore(store: unknown): asserts store is RunStore {
+  const missing = STORE_METHODS.filter((m) => typeof (store as Record<string, unknown> | null)?.[m] !== "function");
+  if (missing.length > 0) throw new InvalidOptionError("store", `must implement RunStore (missing ${missing.join(", ")})`);
+}

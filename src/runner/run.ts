@@ -1,0 +1,161 @@
+/**
+ * `run` and `runAsync`, and the {@link RunHandle} they share. `run`
+ * validates its arguments, builds the handle synchronously (its `runId`,
+ * `status` and `events` are usable before any node starts) and starts the
+ * driver on the next tick, so listeners attached right after `run()`
+ * returns see every event. `runAsync` is `run(...).result()`.
+ *
+ * @module
+ */
+import { InvalidOptionError, RunCancelledError } from "../errors.js";
+import { RunEvents } from "../events/run-events.js";
+import { TaskGraph } from "../graph/task-graph.js";
+import { systemClock, type Clock } from "../scheduler/clock.js";
+import type { ForwardScheduler } from "../scheduler/forward-scheduler.js";
+import type { RunState } from "../state/run-state.js";
+import type { RunStatus } from "../state/status.js";
+import { defaultStore } from "./default-store.js";
+import { driveRun } from "./run-driver.js";
+import { newRunId } from "./run-id.js";
+import { validateRunOptions, type RunOptions } from "./run-options.js";
+
+/**
+ * A run in progress (or finished): returned by `run()` at once.
+ *
+ * @example
+ * ```ts
+ * const handle = run(g, inputs, { runId: "nightly" });
+ * handle.events.on("node:success", (e) => console.log("done", e.nodeId));
+ * const outputs = await handle.result();
+ * ```
+ */
+export interface RunHandle<O = unknown> extends AsyncDisposable {
+  /** The run id (generated when none was given). */
+  readonly runId: string;
+  /** The run's status now. */
+  readonly status: RunStatus;
+  /** The run's typed events. */
+  readonly events: RunEvents;
+  /** The run's latest state, once loaded or created. */
+  readonly state: RunState | undefined;
+  /** Resolves to the outputs, or rejects with the run's error (`NodeFailedError`, `RunCancelledError`, …). */
+  result(): Promise<O>;
+  /** Cancels the run: running nodes are aborted, `result()` rejects with `RunCancelledError`. */
+  cancel(reason?: string): void;
+}
+
+class Handle<O> implements RunHandle<O> {
+  readonly runId: string;
+  readonly events: RunEvents;
+  #status: RunStatus = "pending";
+  #state: RunState | undefined;
+  #scheduler: ForwardScheduler<unknown> | undefined;
+  #cancelReason: string | undefined;
+  #promise!: Promise<O>;
+
+  constructor(runId: string, events: RunEvents) {
+    this.runId = runId;
+    this.events = events;
+  }
+
+  get status(): RunStatus {
+    return this.#status;
+  }
+
+  get state(): RunState | undefined {
+    return this.#scheduler?.state ?? this.#state;
+  }
+
+  start(drive: (host: Parameters<typeof driveRun>[4]) => Promise<O>, clock: Clock): void {
+    const host = {
+      runId: this.runId,
+      events: this.events,
+      clock,
+      setStatus: (s: RunStatus) => void (this.#status = s),
+      setState: (s: RunState) => void (this.#state = s),
+      setScheduler: (s: ForwardScheduler<unknown> | undefined) => {
+        if (!s && this.#scheduler) this.#state = this.#scheduler.state;
+        this.#scheduler = s;
+      },
+      cancelRequested: () => this.#cancelReason,
+    };
+    this.#promise = Promise.resolve()
+      .then(() => drive(host))
+      .catch((error: unknown) => {
+        if (this.#status === "pending" || this.#status === "running") {
+          this.#status = error instanceof RunCancelledError ? "cancelled" : "failed";
+        }
+        throw error;
+      });
+    // The caller may never ask for the result; a failed run must not become an unhandled rejection.
+    this.#promise.catch(() => undefined);
+  }
+
+  result(): Promise<O> {
+    return this.#promise;
+  }
+
+  cancel(reason = "cancelled by the caller"): void {
+    if (this.#cancelReason !== undefined) return;
+    this.#cancelReason = reason;
+    this.#scheduler?.cancel(reason);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#status === "pending" || this.#status === "running") this.cancel("the run handle was disposed");
+    await this.#promise.catch(() => undefined);
+  }
+}
+
+/**
+ * Starts a run and returns its handle at once, before any node runs.
+ * Arguments are validated synchronously: a bad option throws here.
+ *
+ * `inputs` may be `undefined` when resuming a stored run (the stored
+ * inputs are used).
+ *
+ * @example
+ * ```ts
+ * const handle = run(etl, { url }, { runId: "etl-2026-11-23" });
+ * console.log(handle.runId, handle.status); // "etl-2026-11-23" "pending"
+ * await handle.result();
+ * ```
+ */
+export function run<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
+  if (!(graph instanceof TaskGraph)) {
+    throw new InvalidOptionError("graph", "must be a TaskGraph (build one with graph(name)...build())");
+  }
+  validateRunOptions(options);
+  const runId = options.runId ?? newRunId();
+  const clock = options.clock ?? systemClock;
+  const events = new RunEvents(options.onListenerError);
+  const store = options.store ?? defaultStore();
+  const handle = new Handle<O>(runId, events);
+  const signal = options.signal;
+  if (signal) {
+    const onAbort = (): void => handle.cancel(abortReason(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  handle.start((host) => driveRun(graph, inputs, options, store, host), clock);
+  return handle;
+}
+
+/**
+ * Runs a graph and resolves to its outputs. Given the `runId` of a stored
+ * run, it resumes it: succeeded nodes are not run again.
+ *
+ * @example
+ * ```ts
+ * const out = await runAsync(etl, { url }, { runId: "etl-2026-11-23", maxConcurrency: 8 });
+ * ```
+ */
+export function runAsync<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options: RunOptions = {}): Promise<O> {
+  return run(graph, inputs, options).result();
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  if (r instanceof Error) return r.message;
+  return r === undefined ? "the caller's signal was aborted" : String(r);
+}

@@ -1,0 +1,142 @@
+/**
+ * Time, injected. The scheduler, retry sleeps, timeouts and leases read
+ * time only through a {@link Clock}, so tests drive them with a
+ * {@link ManualClock} and assert exact delays without sleeping.
+ *
+ * @module
+ */
+
+/** An opaque timer handle. */
+export type TimerHandle = { readonly __timer: unique symbol } | object;
+
+/**
+ * A source of time and timers.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock();
+ * const h = run(g, inputs, { clock });
+ * await clock.advance(1_000); // fires every timer due within the next second
+ * ```
+ */
+export interface Clock {
+  /** The current time, epoch ms. */
+  now(): number;
+  /** Calls `fn` after `ms`; the timer must not keep the process alive. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer (no-op when it already fired). */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The real clock: `Date.now()` and unref'd Node timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t as unknown as TimerHandle;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as unknown as NodeJS.Timeout);
+  },
+};
+
+interface ManualTimer {
+  readonly id: number;
+  readonly at: number;
+  readonly fn: () => void;
+}
+
+/**
+ * A clock that moves only when told to. {@link ManualClock.advance} fires
+ * due timers in time order and lets promises settle between them, so code
+ * that awaits a timer continues before the next one fires.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock(0);
+ * clock.setTimeout(() => console.log("fired"), 100);
+ * await clock.advance(100); // logs "fired"
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #timers: ManualTimer[] = [];
+
+  /** @param start the initial time, epoch ms. @default 0 */
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
+    this.#timers.push(timer);
+    return { id: timer.id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const id = (handle as { id?: number }).id;
+    this.#timers = this.#timers.filter((t) => t.id !== id);
+  }
+
+  /** The delays (from now) of the timers not yet fired, soonest first. */
+  pendingDelays(): number[] {
+    return this.#timers.map((t) => t.at - this.#now).sort((a, b) => a - b);
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order and letting work settle after each. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await settle();
+    for (;;) {
+      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.#now = Math.max(this.#now, due.at);
+      due.fn();
+      await settle();
+    }
+    this.#now = target;
+    await settle();
+  }
+
+  /** Fires timers one at a time until none is left (or `limit` fired), advancing time to each. */
+  async runAll(limit = 10_000): Promise<void> {
+    for (let i = 0; i < limit; i++) {
+      await settle();
+      const next = [...this.#timers].sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!next) return;
+      await this.advance(next.at - this.#now);
+    }
+    throw new Error(`ManualClock.runAll: more than ${limit} timers fired; is something rescheduling forever?`);
+  }
+}
+
+/** Lets pending promise callbacks and I/O callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Sleeps `ms` on `clock`; rejects with the signal's reason when `signal` aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(handle);
+      reject(signal?.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
