@@ -1,0 +1,373 @@
+/**
+ * The `RunStore` conformance suite: what every store must do, run against
+ * each of them (`MemoryStore`, `LowdbStore`, and any later store) so that a
+ * test passing against one means the same against the others.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { hostname } from "node:os";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RunLockedError } from "../src/errors.js";
+import type { Lease, LeaseRequest, RunStore } from "../src/persistence/run-store.js";
+import { nodeRecords } from "../src/state/node-table.js";
+import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
+import {
+  applyTransition,
+  createRunState,
+  markRunning,
+  markSucceeded,
+  nodeOf,
+  setRunStatus,
+  type RunState,
+} from "../src/state/run-state.js";
+import type { RunStatus } from "../src/state/status.js";
+
+/** What a store factory hands the suite. */
+export interface StoreFixture {
+  readonly store: RunStore;
+  readonly cleanup?: () => Promise<void>;
+}
+
+/** A run with nodes `a`, `b`, `c` (or `nodeIds`); `a` succeeded with `output`. */
+export function sampleRun(
+  runId: string,
+  options: { nodeIds?: readonly string[]; now?: number; output?: unknown; inputs?: unknown; status?: RunStatus } = {},
+): RunState {
+  const now = options.now ?? 1_000;
+  let state = createRunState({
+    runId,
+    graphName: "g",
+    fingerprint: "fp-1",
+    inputs: options.inputs ?? { n: 1 },
+    nodeIds: options.nodeIds ?? ["a", "b", "c"],
+    now,
+    sessionId: "s-1",
+  });
+  state = setRunStatus(state, "running", now);
+  // The one place the suite builds states with transitions: keep it in step with run-state.ts.
+  state = applyTransition(state, "a", markRunning(now + 1), now + 1);
+  state = applyTransition(state, "a", markSucceeded(options.output ?? { value: 1 }, true, now + 2), now + 2);
+  if (options.status !== undefined && options.status !== "running") state = setRunStatus(state, options.status, now + 3);
+  return state;
+}
+
+/** A journal record setting node `id`. */
+export function nodeRecord(seq: number, id: string, fields: Partial<NodeRecord> = {}): JournalRecord {
+  return { kind: "node", seq, node: { id, nodeId: id, status: "running", attempts: 1, startedAt: 2_000 + seq, ...fields } };
+}
+
+/** A journal record setting the run meta. */
+export function runRecord(seq: number, meta: RunMeta): JournalRecord {
+  return { kind: "run", seq, run: meta };
+}
+
+/** The state as plain, comparable data: meta plus node records sorted by id. */
+export function flat(state: RunState): { meta: RunMeta; nodes: NodeRecord[] } {
+  return { meta: state.meta, nodes: [...nodeRecords(state.nodes)].sort((a, b) => a.id.localeCompare(b.id)) };
+}
+
+/** The pid of a process that has exited. */
+export async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  const pid = child.pid;
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", () => resolve());
+    child.once("error", reject);
+  });
+  if (pid === undefined) throw new Error("the child process has no pid");
+  return pid;
+}
+
+const HOST = hostname();
+
+function request(owner: string, now: number, fields: Partial<LeaseRequest> = {}): LeaseRequest {
+  return { owner, pid: process.pid, host: HOST, ttlMs: 10_000, now, ...fields };
+}
+
+const exotic = () => ({
+  when: new Date("2026-11-23T12:00:00.000Z"),
+  byKey: new Map<string, unknown>([
+    ["k", 1n],
+    ["d", new Date(0)],
+  ]),
+  tags: new Set(["x", "y"]),
+  big: 12345678901234567890n,
+  missing: undefined,
+  nested: [undefined, { deep: new Set([1n]) }],
+});
+
+/**
+ * Registers the conformance suite for one store.
+ *
+ * @example
+ * ```ts
+ * describeRunStoreConformance("MemoryStore", async () => ({ store: new MemoryStore() }));
+ * ```
+ */
+export function describeRunStoreConformance(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`RunStore conformance: ${name}`, () => {
+    let store: RunStore;
+    let fixture: StoreFixture;
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await store.close();
+      await fixture.cleanup?.();
+    });
+
+    describe("snapshots and journal", () => {
+      it("loads a snapshot as it was written", async () => {
+        const state = sampleRun("r1");
+        await store.writeSnapshot(state, 0);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(0);
+        expect(flat(loaded!.state)).toEqual(flat(state));
+      });
+
+      it("returns undefined for a run it does not have", async () => {
+        expect(await store.load("nope")).toBeUndefined();
+      });
+
+      it("replays appended records in order over the snapshot", async () => {
+        const state = sampleRun("r1");
+        await store.writeSnapshot(state, 3);
+        await store.append("r1", [nodeRecord(4, "b"), nodeRecord(5, "c")]);
+        await store.append("r1", [nodeRecord(6, "b", { status: "succeeded", output: "B", endedAt: 7 })]);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(6);
+        expect(nodeOf(loaded!.state, "b")).toMatchObject({ status: "succeeded", output: "B" });
+        expect(nodeOf(loaded!.state, "c")).toMatchObject({ status: "running", startedAt: 2_005 });
+        expect(nodeOf(loaded!.state, "a")).toEqual(nodeOf(state, "a"));
+      });
+
+      it("skips records at or below the snapshot's seq", async () => {
+        await store.writeSnapshot(sampleRun("r1"), 5);
+        await store.append("r1", [nodeRecord(4, "b", { attempts: 9 }), nodeRecord(5, "c", { attempts: 9 }), nodeRecord(6, "c")]);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(6);
+        expect(nodeOf(loaded!.state, "b").status).toBe("pending");
+        expect(nodeOf(loaded!.state, "c")).toMatchObject({ status: "running", attempts: 1 });
+      });
+
+      it("applies a run record to the meta", async () => {
+        const state = sampleRun("r1");
+        await store.writeSnapshot(state, 0);
+        const meta: RunMeta = { ...state.meta, status: "failed", updatedAt: 9_000 };
+        await store.append("r1", [runRecord(1, meta)]);
+        const loaded = await store.load("r1");
+        expect(loaded?.state.meta).toEqual(meta);
+      });
+
+      it("adds activations that a record introduces", async () => {
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        await store.append("r1", [nodeRecord(1, "map#0", { nodeId: "c" })]);
+        const loaded = await store.load("r1");
+        expect(nodeOf(loaded!.state, "map#0").nodeId).toBe("c");
+        expect([...nodeRecords(loaded!.state.nodes)]).toHaveLength(4);
+      });
+
+      it("keeps the state through a snapshot written after appends (compaction)", async () => {
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
+        const before = await store.load("r1");
+        await store.writeSnapshot(before!.state, before!.seq);
+        const after = await store.load("r1");
+        expect(after?.seq).toBe(2);
+        expect(flat(after!.state)).toEqual(flat(before!.state));
+        await store.append("r1", [nodeRecord(3, "b", { status: "succeeded", output: 3 })]);
+        const last = await store.load("r1");
+        expect(last?.seq).toBe(3);
+        expect(nodeOf(last!.state, "b")).toMatchObject({ status: "succeeded", output: 3 });
+        expect(nodeOf(last!.state, "c").status).toBe("running");
+      });
+
+      it("keeps journal records above the seq of a snapshot", async () => {
+        const state = sampleRun("r1");
+        await store.writeSnapshot(state, 0);
+        await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
+        await store.writeSnapshot(state, 1);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(2);
+        expect(nodeOf(loaded!.state, "b").status).toBe("pending");
+        expect(nodeOf(loaded!.state, "c").status).toBe("running");
+      });
+
+      it("rejects an append to a run without a snapshot", async () => {
+        await expect(store.append("ghost", [nodeRecord(1, "a")])).rejects.toThrow(/snapshot/);
+      });
+
+      it("round-trips Date, Map, Set, BigInt and undefined in outputs, inputs and records", async () => {
+        const state = sampleRun("r1", { output: exotic(), inputs: exotic() });
+        await store.writeSnapshot(state, 0);
+        await store.append("r1", [nodeRecord(1, "b", { status: "succeeded", output: exotic(), steps: { s: exotic() } })]);
+        const loaded = await store.load("r1");
+        const a = nodeOf(loaded!.state, "a");
+        const b = nodeOf(loaded!.state, "b");
+        expect(a.output).toStrictEqual(exotic());
+        expect(loaded!.state.meta.inputs).toStrictEqual(exotic());
+        expect(b.output).toStrictEqual(exotic());
+        expect(b.steps?.s).toStrictEqual(exotic());
+        const out = a.output as ReturnType<typeof exotic>;
+        expect(out.when).toBeInstanceOf(Date);
+        expect(out.byKey).toBeInstanceOf(Map);
+        expect(out.tags).toBeInstanceOf(Set);
+        expect(typeof out.big).toBe("bigint");
+        expect("missing" in out).toBe(true);
+        expect(out.nested).toHaveLength(2);
+      });
+    });
+
+    describe("list", () => {
+      it("lists runs newest first, with and without a status filter", async () => {
+        await store.writeSnapshot(sampleRun("old", { now: 1_000, status: "succeeded" }), 0);
+        await store.writeSnapshot(sampleRun("new", { now: 3_000, status: "failed" }), 0);
+        await store.writeSnapshot(sampleRun("mid", { now: 2_000 }), 0);
+        const all = await store.list();
+        expect(all.map((s) => s.runId)).toEqual(["new", "mid", "old"]);
+        expect(all[0]).toMatchObject({ graphName: "g", status: "failed", nodeCount: 3, settledCount: 1, sessionId: "s-1" });
+        expect((await store.list({ status: "running" })).map((s) => s.runId)).toEqual(["mid"]);
+        expect((await store.list({ status: ["succeeded", "failed"] })).map((s) => s.runId)).toEqual(["new", "old"]);
+        expect(await store.list({ status: "waiting" })).toEqual([]);
+      });
+
+      it("reflects a status change recorded in the journal", async () => {
+        const state = sampleRun("r1", { now: 1_000 });
+        await store.writeSnapshot(state, 0);
+        await store.append("r1", [runRecord(1, { ...state.meta, status: "succeeded", updatedAt: 5_000 })]);
+        const [summary] = await store.list({ status: "succeeded" });
+        expect(summary).toMatchObject({ runId: "r1", status: "succeeded", updatedAt: 5_000, nodeCount: 3 });
+      });
+
+      it("is empty for an empty store", async () => {
+        expect(await store.list()).toEqual([]);
+      });
+    });
+
+    describe("delete", () => {
+      it("deletes a run, and says when there was none", async () => {
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        await store.append("r1", [nodeRecord(1, "b")]);
+        await store.writeSnapshot(sampleRun("r2"), 0);
+        expect(await store.delete("r1")).toBe(true);
+        expect(await store.load("r1")).toBeUndefined();
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r2"]);
+        expect(await store.delete("r1")).toBe(false);
+        expect(await store.delete("never")).toBe(false);
+      });
+
+      it("starts afresh when a deleted run id is used again", async () => {
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        await store.append("r1", [nodeRecord(1, "b")]);
+        await store.delete("r1");
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(0);
+        expect(nodeOf(loaded!.state, "b").status).toBe("pending");
+      });
+    });
+
+    describe("leases", () => {
+      it("grants a lease with token 1", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        expect(lease).toEqual({ runId: "r1", owner: "o1", pid: process.pid, host: HOST, expiresAt: 11_000, token: 1 });
+      });
+
+      it("refuses a second owner, naming the holder", async () => {
+        await store.acquireLease("r1", request("o1", 1_000));
+        const err = await store.acquireLease("r1", request("o2", 2_000)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RunLockedError);
+        expect(err).toMatchObject({ code: "RUN_LOCKED", runId: "r1" });
+        expect((err as RunLockedError).holder).toMatchObject({ owner: "o1", pid: process.pid, host: HOST, expiresAt: 11_000 });
+      });
+
+      it("lets the same owner acquire again", async () => {
+        await store.acquireLease("r1", request("o1", 1_000));
+        const again = await store.acquireLease("r1", request("o1", 2_000));
+        expect(again).toMatchObject({ owner: "o1", token: 1, expiresAt: 12_000 });
+      });
+
+      it("takes over an expired lease with the next token", async () => {
+        await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+        const taken = await store.acquireLease("r1", request("o2", 1_100));
+        expect(taken).toMatchObject({ owner: "o2", token: 2, expiresAt: 11_100 });
+      });
+
+      it("takes over at once a lease held by a dead process on this host", async () => {
+        const pid = await deadPid();
+        await store.acquireLease("r1", request("crashed", 1_000, { pid, ttlMs: 3_600_000 }));
+        const taken = await store.acquireLease("r1", request("o2", 1_001));
+        expect(taken).toMatchObject({ owner: "o2", pid: process.pid, token: 2 });
+      });
+
+      it("does not take over a live lease held on another host", async () => {
+        const pid = await deadPid();
+        await store.acquireLease("r1", request("remote", 1_000, { pid, host: `not-${HOST}` }));
+        await expect(store.acquireLease("r1", request("o2", 1_001))).rejects.toBeInstanceOf(RunLockedError);
+      });
+
+      it("renews a held lease", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        const renewed = await store.renewLease(lease, 5_000, 8_000);
+        expect(renewed).toEqual({ ...lease, expiresAt: 13_000 });
+        await expect(store.acquireLease("r1", request("o2", 12_000))).rejects.toBeInstanceOf(RunLockedError);
+      });
+
+      it("refuses to renew a lease another owner took over", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+        await store.acquireLease("r1", request("o2", 2_000));
+        const err = await store.renewLease(lease, 100, 2_001).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RunLockedError);
+        expect((err as RunLockedError).holder).toMatchObject({ owner: "o2" });
+      });
+
+      it("refuses to renew a lease that was released", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        await store.releaseLease(lease);
+        await expect(store.renewLease(lease, 100, 2_000)).rejects.toBeInstanceOf(RunLockedError);
+      });
+
+      it("lets another owner acquire after a release", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        await store.releaseLease(lease);
+        const next = await store.acquireLease("r1", request("o2", 1_001));
+        expect(next.owner).toBe("o2");
+      });
+
+      it("ignores a release by an owner that no longer holds the lease", async () => {
+        const old = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+        await store.acquireLease("r1", request("o2", 2_000));
+        await store.releaseLease(old);
+        await expect(store.acquireLease("r1", request("o3", 2_001))).rejects.toBeInstanceOf(RunLockedError);
+      });
+
+      it("grants one of many concurrent requests", async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => store.acquireLease("r1", request(`o${i}`, 1_000))),
+        );
+        const won = results.filter((r): r is PromiseFulfilledResult<Lease> => r.status === "fulfilled");
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(RunLockedError);
+      });
+
+      it("keeps leases of different runs apart", async () => {
+        await store.acquireLease("r1", request("o1", 1_000));
+        await expect(store.acquireLease("r2", request("o2", 1_000))).resolves.toMatchObject({ owner: "o2", token: 1 });
+      });
+
+      it("works together with the run's snapshots", async () => {
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        await store.writeSnapshot(sampleRun("r1"), 0);
+        await store.append("r1", [nodeRecord(1, "b")]);
+        await store.renewLease(lease, 10_000, 2_000);
+        expect((await store.load("r1"))?.seq).toBe(1);
+        await store.releaseLease(lease);
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r1"]);
+      });
+    });
+  });
+}
