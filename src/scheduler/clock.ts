@@ -22,19 +22,21 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 export interface Clock {
   /** The current time, epoch ms. */
   now(): number;
-  /** Calls `fn` after `ms`; the timer must not keep the process alive. */
+  /**
+   * Calls `fn` after `ms`. The timer keeps the process alive: a run
+   * waiting out a retry backoff is work in progress. Every timer taskloom
+   * sets is cleared when the run ends.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer (no-op when it already fired). */
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now()` and unref'd Node timers. */
+/** The real clock: `Date.now()` and Node timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t as unknown as TimerHandle;
+    return setTimeout(fn, ms) as unknown as TimerHandle;
   },
   clearTimeout(handle) {
     clearTimeout(handle as unknown as NodeJS.Timeout);
