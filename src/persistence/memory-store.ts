@@ -70,6 +70,9 @@ export class MemoryStore implements RunStore {
   }
 
   async delete(runId: string): Promise<boolean> {
+    const lease = this.#leases.get(runId);
+    const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
+    if (lease && !canTakeOver(lease, probe, this.#host)) throw new RunLockedError(runId, lease);
     this.#leases.delete(runId);
     return this.#runs.delete(runId);
   }

@@ -79,7 +79,7 @@ export interface RunStore {
   load(runId: string): Promise<StoredRun | undefined>;
   /** Lists stored runs, newest first by `updatedAt`. */
   list(query?: RunQuery): Promise<RunSummary[]>;
-  /** Deletes a run and its lease; false when there was none. */
+  /** Deletes a run and its lease; false when there was none. Throws `RunLockedError` while a live driver holds the lease. */
   delete(runId: string): Promise<boolean>;
   /**
    * Takes the run's lease, or throws `RunLockedError` naming the holder.
