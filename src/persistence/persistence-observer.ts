@@ -32,7 +32,7 @@ import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
-import { getNode } from "../state/node-table.js";
+import type { NodeRecord } from "../state/records.js";
 import type { RunJournal } from "./run-journal.js";
 import type { RunStore } from "./run-store.js";
 
@@ -71,6 +71,7 @@ export class PersistenceObserver implements RunJournal {
   readonly #clock: Clock;
   readonly #events: RunEvents;
   readonly #getState: () => RunState;
+  readonly #readNode: (id: string) => NodeRecord | undefined;
   #seq: number;
   /** Counts record() calls; a barrier waits until the calls before it are durable. */
   #gen = 0;
@@ -88,9 +89,12 @@ export class PersistenceObserver implements RunJournal {
 
   /**
    * @param getState returns the run's current state (for full snapshots)
+   * @param readNode returns an activation's latest record; it may be newer
+   *   than `getState()`'s, which lets a journal append skip committing the state
    * @param seq the last sequence number already stored
    */
   constructor(options: {
+    readNode: (id: string) => NodeRecord | undefined;
     store: RunStore;
     runId: string;
     policy: SnapshotPolicy | undefined;
@@ -106,6 +110,7 @@ export class PersistenceObserver implements RunJournal {
     this.#clock = options.clock;
     this.#events = options.events;
     this.#getState = options.getState;
+    this.#readNode = options.readNode;
     this.#seq = options.seq;
     this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * options.nodeCount);
   }
@@ -115,10 +120,10 @@ export class PersistenceObserver implements RunJournal {
     return this.#seq;
   }
 
-  record(id: string): void {
+  record(id: string, urgent = true): void {
     this.#gen += 1;
     this.#dirty.add(id);
-    if (this.#failure) return;
+    if (this.#failure || !urgent) return;
     if (this.#policy === "group") this.#scheduleWrite();
     else if (typeof this.#policy === "object") this.#scheduleIntervalWrite(this.#policy.intervalMs);
   }
@@ -177,16 +182,15 @@ export class PersistenceObserver implements RunJournal {
       const ids = this.#dirty;
       this.#dirty = new Set();
       const gen = this.#gen;
-      const state = this.#getState();
       const compact = this.#sinceSnapshot + ids.size > this.#compactAt;
       await this.#run(async () => {
         if (compact) {
-          await this.#store.writeSnapshot(state, this.#seq);
+          await this.#store.writeSnapshot(this.#getState(), this.#seq);
           this.#sinceSnapshot = 0;
         } else {
           const records: JournalRecord[] = [];
           for (const id of ids) {
-            const node = getNode(state.nodes, id);
+            const node = this.#readNode(id);
             if (node) records.push({ kind: "node", seq: ++this.#seq, node });
           }
           await this.#store.append(this.#runId, records);

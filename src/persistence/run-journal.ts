@@ -12,9 +12,11 @@ export interface RunJournal {
   /**
    * Notes that the record of activation `id` changed. The journal reads
    * the record from the run state when it writes, so several changes to
-   * one record between two writes cost one stored record.
+   * one record between two writes cost one stored record. A change that is
+   * not `urgent` (an attempt starting) schedules no write of its own: it
+   * rides along with the next one. @default urgent true
    */
-  record(id: string): void;
+  record(id: string, urgent?: boolean): void;
   /** Resolves when what was recorded so far is as durable as the policy promises; rejects when the store failed. */
   barrier(): Promise<void>;
 }

@@ -31,7 +31,7 @@ import { serialize } from "../persistence/serialization.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
-import { nodeRecords } from "../state/node-table.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
 import {
   adoptGraph,
   countNodes,
@@ -112,6 +112,7 @@ export async function driveRun<I, O>(
       clock,
       events,
       getState: () => current(),
+      readNode: (id) => (scheduler ? scheduler.record(id) : getNode(state.nodes, id)),
       seq: prepared.seq,
       nodeCount: graph.size,
     });

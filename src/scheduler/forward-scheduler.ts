@@ -13,10 +13,11 @@
  * dependent starts.
  *
  * Node transitions ({@link NodeTransition}) produce new records that wait
- * in `#changed` until the state is next read (by the journal when it
- * writes, by a handle, at the end); then one `commitNodes` lays them all
- * into the state, so immer's cost is paid once per batch, not once per
- * transition. What the scheduler itself needs on the hot path (attempt
+ * in `#changed` until the state is next read (by a compaction, a handle,
+ * the end of the run); then one `commitNodes` lays them all into the
+ * state, so immer's cost is paid once per batch, not once per transition.
+ * Journal appends read the changed records through {@link record} and do
+ * not need a commit. What the scheduler itself needs on the hot path (attempt
  * numbers, the outputs that feed `deps`) it keeps in two maps that mirror
  * the state.
  *
@@ -41,7 +42,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
-import { nodeRecords } from "../state/node-table.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
 import {
   commitNodes,
   markCancelled,
@@ -162,6 +163,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     return this.#state;
   }
 
+  /** The latest record of an activation, including changes not yet committed to {@link state}. */
+  record(id: string): NodeRecord | undefined {
+    return this.#changed.get(id) ?? getNode(this.#state.nodes, id);
+  }
+
   /** Runs until done; never rejects (failures are outcomes). */
   execute(): Promise<SchedulerOutcome> {
     const { readySet, ready } = ReadySet.fromState(this.#graph, this.state);
@@ -202,10 +208,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#changed.set(id, transition(current));
   }
 
-  /** Changes activation `id`'s record and tells the journal. */
-  #transition(transition: NodeTransition, id: string): void {
+  /** Changes activation `id`'s record and tells the journal (`urgent`: schedule a write for it). */
+  #transition(transition: NodeTransition, id: string, urgent = true): void {
     this.#change(id, transition);
-    this.#journal.record(id);
+    this.#journal.record(id, urgent);
   }
 
   #policy(id: string): RetryPolicy {
@@ -229,7 +235,8 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${this.#graph.name}"`);
     const clock = this.#config.clock;
     const startedAt = clock.now();
-    this.#transition(markRunning(startedAt), id);
+    // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
+    this.#transition(markRunning(startedAt), id, false);
     const attempt = (this.#attempts.get(id) ?? 0) + 1;
     this.#attempts.set(id, attempt);
     if (this.#events.has("node:start")) {

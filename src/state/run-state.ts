@@ -123,11 +123,11 @@ export function applyTransition(state: RunState, id: string, transition: NodeTra
   return commitNodes(state, [transition(nodeOf(state, id))], now);
 }
 
-function without<K extends keyof NodeRecord>(n: NodeRecord, ...keys: K[]): Mutable<NodeRecord> {
-  const copy: Mutable<NodeRecord> = { ...n };
-  for (const k of keys) delete copy[k];
-  return copy;
-}
+/*
+ * Each transition builds the next record field by field rather than by
+ * spreading and deleting: `delete` turns an object into a slow dictionary,
+ * and these records are made several times per node.
+ */
 
 /** The node's dependencies are met; it is queued. */
 export function markReady(): NodeTransition {
@@ -136,7 +136,12 @@ export function markReady(): NodeTransition {
 
 /** An attempt starts. */
 export function markRunning(now: number): NodeTransition {
-  return (n) => ({ ...without(n, "retryAt"), status: "running", attempts: n.attempts + 1, startedAt: now });
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "running", attempts: n.attempts + 1, startedAt: now };
+    if (n.error !== undefined) next.error = n.error;
+    if (n.steps !== undefined) next.steps = n.steps;
+    return next;
+  };
 }
 
 /** An attempt failed and another is due at `retryAt`. */
@@ -147,19 +152,33 @@ export function markRetrying(error: ErrorRecord, retryAt: number): NodeTransitio
 /** The node succeeded with `output`; `durable` is false when the output cannot be stored. */
 export function markSucceeded(output: unknown, durable: boolean, now: number): NodeTransition {
   return (n) => {
-    const next = { ...without(n, "error", "retryAt", "durable"), status: "succeeded" as const, output, endedAt: now };
-    return durable ? next : { ...next, durable: false };
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    if (n.steps !== undefined) next.steps = n.steps;
+    if (!durable) next.durable = false;
+    return next;
   };
 }
 
 /** The node failed for good. */
 export function markFailed(error: ErrorRecord, now: number): NodeTransition {
-  return (n) => ({ ...without(n, "retryAt"), status: "failed", error, endedAt: now });
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "failed", attempts: n.attempts, error, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    if (n.steps !== undefined) next.steps = n.steps;
+    return next;
+  };
 }
 
 /** The node was cancelled (it was running, retrying or queued when the run stopped). */
 export function markCancelled(now: number): NodeTransition {
-  return (n) => ({ ...without(n, "retryAt"), status: "cancelled", endedAt: now });
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "cancelled", attempts: n.attempts, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    if (n.error !== undefined) next.error = n.error;
+    if (n.steps !== undefined) next.steps = n.steps;
+    return next;
+  };
 }
 
 /** The node will not run: its only predecessors were skipped by routing. */
