@@ -19,10 +19,10 @@
  *
  * @module taskloom
  */
-export { graph, GraphBuilder, type DepsOf } from "./graph/builder.js";
-export { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./graph/task-graph.js";
+export { graph, GraphBuilder, type DepsOf, type NoOutput } from "./graph/builder.js";
+export { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction, type TaskGraphParts } from "./graph/task-graph.js";
 export type { NodeContext, NodeFunction } from "./graph/node-context.js";
-export type { InputValidator, ParseValidator, StandardSchemaLike } from "./graph/input-validator.js";
+export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
 
 export { run, runAsync, type RunHandle } from "./runner/run.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
@@ -32,6 +32,7 @@ export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
 export { ReadySet } from "./scheduler/ready-set.js";
+export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
   DEFAULT_RETRY,
   backoffDelay,
@@ -43,7 +44,7 @@ export {
 } from "./scheduler/retry-policy.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./scheduler/clock.js";
 
-export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler } from "./events/run-events.js";
+export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
 
 export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus, type RunStatus } from "./state/status.js";
 export type { RunState } from "./state/run-state.js";

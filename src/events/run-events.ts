@@ -71,7 +71,8 @@ const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
   console.error(`taskloom: a listener for "${event}" threw; the run goes on.`, error);
 };
 
-type EmitterEvents = { [K in RunEventName]: [RunEventMap[K]] };
+/** The argument lists of each event, as eventemitter3 types them. */
+export type EmitterEvents = { [K in RunEventName]: [RunEventMap[K]] };
 
 /**
  * The event emitter of a run (`handle.events`).

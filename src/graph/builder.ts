@@ -22,7 +22,8 @@ import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction }
 /** The outputs of the nodes named in `A`, by id. */
 export type DepsOf<O, A extends readonly PropertyKey[]> = { readonly [K in A[number] & keyof O]: O[K] };
 
-type NoOutput = { readonly __noOutput: unique symbol };
+/** Marks a builder whose `output()` was not called. */
+export type NoOutput = { readonly __noOutput: unique symbol };
 
 /** Nodes as a persistent list (newest first), so adding one is O(1) and builders can share a prefix. */
 interface NodeList {

@@ -27,7 +27,8 @@ export interface StandardSchemaLike<T> {
   };
 }
 
-interface StandardIssue {
+/** One issue a Standard Schema reports. */
+export interface StandardIssue {
   readonly message: string;
   readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined;
 }

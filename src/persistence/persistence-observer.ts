@@ -88,10 +88,10 @@ export class PersistenceObserver implements RunJournal {
   #failure: PersistenceError | undefined;
 
   /**
-   * @param getState returns the run's current state (for full snapshots)
-   * @param readNode returns an activation's latest record; it may be newer
+   * @param options.getState returns the run's current state (for full snapshots)
+   * @param options.readNode returns an activation's latest record; it may be newer
    *   than `getState()`'s, which lets a journal append skip committing the state
-   * @param seq the last sequence number already stored
+   * @param options.seq the last sequence number already stored
    */
   constructor(options: {
     readNode: (id: string) => NodeRecord | undefined;
