@@ -132,12 +132,18 @@ export function run<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options
   const store = options.store ?? defaultStore();
   const handle = new Handle<O>(runId, events);
   const signal = options.signal;
+  let detach: (() => void) | undefined;
   if (signal) {
     const onAbort = (): void => handle.cancel(abortReason(signal));
     if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    else {
+      signal.addEventListener("abort", onAbort, { once: true });
+      // A signal often outlives the run (one per server, say): drop the listener when the run ends, or every run leaks.
+      detach = () => signal.removeEventListener("abort", onAbort);
+    }
   }
   handle.start((host) => driveRun(graph, inputs, options, store, host), clock);
+  if (detach) void handle.result().then(detach, detach);
   return handle;
 }
 
