@@ -78,6 +78,8 @@ export class PersistenceObserver implements RunJournal {
   #durableGen = 0;
   /** Activations changed since the last write, in the order they first changed. */
   #dirty = new Set<string>();
+  /** True when a dirty record asked for a write of its own. */
+  #urgent = false;
   #sinceSnapshot = 0;
   #compactAt: number;
   #writing: Promise<void> | undefined;
@@ -124,6 +126,7 @@ export class PersistenceObserver implements RunJournal {
     this.#gen += 1;
     this.#dirty.add(id);
     if (this.#failure || !urgent) return;
+    this.#urgent = true;
     if (this.#policy === "group") this.#scheduleWrite();
     else if (typeof this.#policy === "object") this.#scheduleIntervalWrite(this.#policy.intervalMs);
   }
@@ -131,6 +134,9 @@ export class PersistenceObserver implements RunJournal {
   barrier(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#policy !== "group" || this.#durableGen >= this.#gen) return Promise.resolve();
+    // What is pending may all be non-urgent: the barrier makes it urgent.
+    this.#urgent = true;
+    this.#scheduleWrite();
     return new Promise<void>((resolve, reject) => this.#waiters.push({ gen: this.#gen, resolve, reject }));
   }
 
@@ -147,6 +153,7 @@ export class PersistenceObserver implements RunJournal {
     if (this.#failure) throw this.#failure;
     const gen = this.#gen;
     this.#dirty.clear();
+    this.#urgent = false;
     await this.#run(async () => {
       await this.#store.writeSnapshot(this.#getState(), this.#seq);
       this.#sinceSnapshot = 0;
@@ -178,7 +185,8 @@ export class PersistenceObserver implements RunJournal {
   }
 
   async #drain(): Promise<void> {
-    while (this.#dirty.size > 0 && !this.#writing && !this.#failure) {
+    while (this.#dirty.size > 0 && this.#urgent && !this.#writing && !this.#failure) {
+      if (this.#policy === "group") this.#urgent = false;
       const ids = this.#dirty;
       this.#dirty = new Set();
       const gen = this.#gen;

@@ -51,6 +51,36 @@ function isPlainJson(value: unknown, depth: number): boolean {
   }
 }
 
+/**
+ * True when `a` and `b` serialize alike once the keys of plain objects are
+ * put in one order: `{ a, b }` and `{ b, a }` are the same value (key order
+ * carries no meaning there), while the order of arrays, `Map`s and `Set`s
+ * does. Used to tell whether a resume was given the run's inputs.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return serialize(sortKeys(a, new Set())) === serialize(sortKeys(b, new Set()));
+}
+
+/** A copy of `value` whose plain objects list their keys in sorted order (cycles are left as they are). */
+function sortKeys(value: unknown, seen: Set<object>): unknown {
+  if (value === null || typeof value !== "object" || seen.has(value)) return value;
+  seen.add(value);
+  let out: unknown = value;
+  if (Array.isArray(value)) out = value.map((v) => sortKeys(v, seen));
+  else if (value instanceof Map) out = new Map([...value].map(([k, v]) => [sortKeys(k, seen), sortKeys(v, seen)]));
+  else if (value instanceof Set) out = new Set([...value].map((v) => sortKeys(v, seen)));
+  else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      const sorted: Record<string, unknown> = {};
+      for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key], seen);
+      out = sorted;
+    }
+  }
+  seen.delete(value);
+  return out;
+}
+
 /** Parses text written by {@link serialize}. Throws on text that is not valid. */
 export function deserialize<T = unknown>(text: string): T {
   return superjson.parse<T>(text);

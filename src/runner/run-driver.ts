@@ -27,7 +27,7 @@ import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
-import { serialize } from "../persistence/serialization.js";
+import { sameValue } from "../persistence/serialization.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
@@ -240,7 +240,7 @@ async function prepare<I, O>(
   let inputs: unknown = meta.inputs;
   if (rawInputs !== undefined) {
     const given = await graph.parseInputs(rawInputs);
-    if (serialize(given) !== serialize(meta.inputs)) throw new RunInputsMismatchError(runId);
+    if (!sameValue(given, meta.inputs)) throw new RunInputsMismatchError(runId);
     inputs = given;
   }
   if (meta.status === "succeeded") return { kind: "done", state, outputs: meta.outputs };
