@@ -38,7 +38,7 @@ import PQueue from "p-queue";
 import { describe as describeError, InvalidOptionError, NodeFailedError, NodeTimeoutError, PersistenceError, RunCancelledError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { NodeContext } from "../graph/node-context.js";
-import type { TaskGraph } from "../graph/task-graph.js";
+import type { NodeDefinition, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
@@ -214,15 +214,13 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#journal.record(id, urgent);
   }
 
-  #policy(id: string): RetryPolicy {
+  #policy(id: string, node: NodeDefinition | undefined = this.#graph.node(id)): RetryPolicy {
+    if (node?.retry === undefined && node?.timeoutMs === undefined) {
+      // Most nodes have no options of their own: they share the run's policy.
+      return (this.#runPolicy ??= resolveRetryPolicy(this.#config.retry));
+    }
     let policy = this.#policies.get(id);
     if (!policy) {
-      const node = this.#graph.node(id);
-      if (node?.retry === undefined && node?.timeoutMs === undefined) {
-        // Most nodes have no options of their own: they share the run's policy.
-        this.#runPolicy ??= resolveRetryPolicy(this.#config.retry);
-        return this.#runPolicy;
-      }
       policy = resolveRetryPolicy(this.#config.retry, node.retry, node.timeoutMs);
       this.#policies.set(id, policy);
     }
@@ -244,14 +242,14 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     const abort = new AttemptAbort();
     this.#active.set(id, abort);
-    const policy = this.#policy(id);
+    const policy = this.#policy(id, node);
     let timer: TimerHandle | undefined;
     if (policy.timeoutMs !== undefined) {
       const ms = policy.timeoutMs;
       timer = clock.setTimeout(() => abort.abort(new NodeTimeoutError(id, ms)), ms);
     }
     try {
-      const context = this.#context(id, attempt, abort);
+      const context = this.#context(node, attempt, abort);
       const value = await abort.race(node.fn(context));
       return { kind: "ok", value, attempt, startedAt };
     } catch (error) {
@@ -266,11 +264,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
   }
 
-  #context(id: string, attempt: number, abort: AttemptAbort): AttemptContext<I> {
-    const node = this.#graph.node(id);
+  #context(node: NodeDefinition, attempt: number, abort: AttemptAbort): AttemptContext<I> {
     const deps: Record<string, unknown> = {};
-    for (const dep of node?.after ?? []) deps[dep] = this.#outputs.get(dep);
-    return new AttemptContext(this, abort, this.#inputs, deps, this.#runId, id, attempt);
+    for (const dep of node.after) deps[dep] = this.#outputs.get(dep);
+    return new AttemptContext(this, abort, this.#inputs, deps, this.#runId, node.id, attempt);
   }
 
   /** @internal `ctx.emit` */

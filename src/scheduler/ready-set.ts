@@ -12,35 +12,32 @@
  * @module
  */
 import type { TaskGraph } from "../graph/task-graph.js";
-import { getNode } from "../state/node-table.js";
+import { nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
-import { isNodeSettled, type NodeStatus } from "../state/status.js";
+import { isNodeSettled } from "../state/status.js";
 
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
   readonly #graph: TaskGraph<unknown, unknown>;
   readonly #waitingOn = new Map<string, number>();
 
-  /**
-   * @param graph the graph
-   * @param statusOf the current status of a node (from the run state)
-   */
-  private constructor(graph: TaskGraph<unknown, unknown>, statusOf: (id: string) => NodeStatus) {
+  private constructor(graph: TaskGraph<unknown, unknown>, settled: ReadonlySet<string>) {
     this.#graph = graph;
     for (const id of graph.order) {
-      if (isNodeSettled(statusOf(id))) continue;
-      const node = graph.node(id);
+      if (settled.has(id)) continue;
       let unsettled = 0;
-      for (const dep of node?.after ?? []) if (!isNodeSettled(statusOf(dep))) unsettled += 1;
+      for (const dep of graph.node(id)?.after ?? []) if (!settled.has(dep)) unsettled += 1;
       this.#waitingOn.set(id, unsettled);
     }
   }
 
   /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
   static fromState(graph: TaskGraph<unknown, unknown>, state: RunState): { readySet: ReadySet; ready: string[] } {
-    const statusOf = (id: string): NodeStatus => getNode(state.nodes, id)?.status ?? "pending";
-    const readySet = new ReadySet(graph, statusOf);
-    const ready = graph.order.filter((id) => readySet.#waitingOn.get(id) === 0);
+    const settled = new Set<string>();
+    for (const n of nodeRecords(state.nodes)) if (isNodeSettled(n.status)) settled.add(n.id);
+    const readySet = new ReadySet(graph, settled);
+    const ready: string[] = [];
+    for (const [id, left] of readySet.#waitingOn) if (left === 0) ready.push(id);
     return { readySet, ready };
   }
 
