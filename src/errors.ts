@@ -26,6 +26,9 @@ export const ERROR_CODES = [
   "RUN_NOT_FOUND",
   "PERSISTENCE_FAILED",
   "OUTPUT_FAILED",
+  "WAIT_TIMEOUT",
+  "WAIT_NOT_FOUND",
+  "WAIT_ALREADY_RESOLVED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -476,6 +479,85 @@ export class OutputError extends TaskloomError {
       { cause },
     );
     this.runId = runId;
+  }
+}
+
+/**
+ * A `waitFor` passed its `timeoutMs` before an event arrived, whether the
+ * process was running then or not. The node's retry policy applies.
+ *
+ * @example
+ * ```ts
+ * retry: { retryOn: (err) => !(err instanceof WaitTimeoutError) }
+ * ```
+ */
+export class WaitTimeoutError extends TaskloomError {
+  /** The wait's key. */
+  readonly key: string;
+  /** The node that waited. */
+  readonly nodeId: string;
+  /** When the wait timed out (epoch ms). */
+  readonly deadline: number;
+
+  constructor(nodeId: string, key: string, deadline: number) {
+    super(
+      "WAIT_TIMEOUT",
+      `node "${nodeId}" waited for "${key}" past its deadline ${new Date(deadline).toISOString()}. ` +
+        `Resolve waits before their timeoutMs, or raise it.`,
+    );
+    this.key = key;
+    this.nodeId = nodeId;
+    this.deadline = deadline;
+  }
+}
+
+/**
+ * `resolveWait` named a key the run is not waiting for. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof WaitNotFoundError) console.log("open waits:", e.openKeys) }
+ * ```
+ */
+export class WaitNotFoundError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The key given. */
+  readonly key: string;
+  /** The keys the run waits for now. */
+  readonly openKeys: readonly string[];
+
+  constructor(runId: string, key: string, openKeys: readonly string[]) {
+    super(
+      "WAIT_NOT_FOUND",
+      `run "${runId}" is not waiting for "${key}" (open waits: ${openKeys.length ? openKeys.map((k) => `"${k}"`).join(", ") : "none"}). ` +
+        `Check the key; a wait opens only when its node calls waitFor.`,
+    );
+    this.runId = runId;
+    this.key = key;
+    this.openKeys = openKeys;
+  }
+}
+
+/**
+ * The wait was already resolved and its node has taken the payload: a
+ * second resolution is refused, so delivering an event twice is harmless.
+ *
+ * @example
+ * ```ts
+ * try { await resolveWait(runId, key, payload) } catch (e) { if (!(e instanceof WaitAlreadyResolvedError)) throw e }
+ * ```
+ */
+export class WaitAlreadyResolvedError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The key. */
+  readonly key: string;
+
+  constructor(runId: string, key: string) {
+    super("WAIT_ALREADY_RESOLVED", `the wait "${key}" of run "${runId}" was already resolved and consumed; nothing was written.`);
+    this.runId = runId;
+    this.key = key;
   }
 }
 

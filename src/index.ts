@@ -21,12 +21,13 @@
  */
 export { graph, GraphBuilder, type DepsOf, type NoOutput } from "./graph/builder.js";
 export { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction, type TaskGraphParts } from "./graph/task-graph.js";
-export type { NodeContext, NodeFunction } from "./graph/node-context.js";
+export type { NodeContext, NodeFunction, WaitOptions } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
 
 export { run, runAsync, type RunHandle } from "./runner/run.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
+export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
 export { assertRunId, newRunId } from "./runner/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
@@ -49,7 +50,7 @@ export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, 
 export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus, type RunStatus } from "./state/status.js";
 export type { RunState } from "./state/run-state.js";
 export type { NodeTable } from "./state/node-table.js";
-export type { ErrorRecord, JournalRecord, NodeRecord, RunMeta, RunSummary } from "./state/records.js";
+export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
 
 export type { RunStore, StoredRun, Lease, LeaseRequest, RunQuery } from "./persistence/run-store.js";
 export type { RunJournal } from "./persistence/run-journal.js";
@@ -79,6 +80,9 @@ export {
   RunNotFoundError,
   PersistenceError,
   OutputError,
+  WaitTimeoutError,
+  WaitNotFoundError,
+  WaitAlreadyResolvedError,
   type ErrorCode,
   type LeaseHolder,
   type PendingWait,

@@ -210,11 +210,16 @@ describe("events", () => {
     await expect(handle.result()).resolves.toEqual({ a: 1, b: 2 });
     await Promise.resolve();
     expect(later).toEqual(["a", "b"]);
-    expect(reported).toEqual([
-      [rejectedError, "run:start"],
-      [thrownError, "node:success"],
-      [thrownError, "node:success"],
-    ]);
+    // Which is reported first, the async listener's rejection or a later sync throw, depends on
+    // how many microtasks the nodes take; the contract is that each is reported once.
+    expect(reported).toHaveLength(3);
+    expect(reported).toEqual(
+      expect.arrayContaining([
+        [rejectedError, "run:start"],
+        [thrownError, "node:success"],
+      ]),
+    );
+    expect(reported.filter(([e]) => e === thrownError)).toHaveLength(2);
     expect(handle.status).toBe("succeeded");
   });
 

@@ -1,3 +1,5 @@
+import type { InputValidator } from "./input-validator.js";
+
 /**
  * What a node function receives. The context's functions do not use
  * `this`, so destructuring (`async ({ deps, step, signal }) => …`) works.
@@ -41,6 +43,34 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
    * `step` returns. Names must be unique within the node.
    */
   readonly step: <T>(name: string, fn: () => T | Promise<T>) => Promise<T>;
+  /**
+   * Suspends the node until `resolveWait(runId, key, payload)` delivers
+   * an event, and returns its payload. While it waits the node holds no
+   * concurrency slot; when only waits are left the run is saved as
+   * `waiting` and `runAsync` rejects with `GraphHasPendingWaits`. A resumed
+   * run calls the node again: work before the wait that went through
+   * `step` is not repeated, and `waitFor` returns the delivered payload.
+   */
+  readonly waitFor: <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T>;
+}
+
+/**
+ * Options of `ctx.waitFor`.
+ *
+ * @example
+ * ```ts
+ * const review = await waitFor<{ approved: boolean }>(`review:${id}`, { timeoutMs: 86_400_000, schema: Review });
+ * ```
+ */
+export interface WaitOptions<T> {
+  /**
+   * Fail the node with `WaitTimeoutError` if no event arrives within this
+   * time (ms). The deadline is stored: it holds across restarts, and a run
+   * resumed after it passed fails the wait at once.
+   */
+  readonly timeoutMs?: number;
+  /** Validates the payload (an object with `parse`, or a Standard Schema such as zod). */
+  readonly schema?: InputValidator<T>;
 }
 
 /** A node's body. */

@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import { match } from "ts-pattern";
 import {
   GraphChangedError,
+  GraphHasPendingWaits,
   OutputError,
   RunCancelledError,
   RunInputsMismatchError,
@@ -41,6 +42,7 @@ import {
   type RunState,
 } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
+import { registerActiveRun } from "./active-runs.js";
 import type { RunOptions } from "./run-options.js";
 
 /** What the driver needs from the handle that owns it. */
@@ -91,6 +93,8 @@ export async function driveRun<I, O>(
     }, Math.max(1, Math.floor(ttlMs / 3)));
   };
   renew();
+  let markStopped!: () => void;
+  const driverStopped = new Promise<void>((resolve) => (markStopped = resolve));
   try {
     const prepared = await prepare(graph, rawInputs, options, store, host);
     if (prepared.kind === "done") {
@@ -132,13 +136,23 @@ export async function driveRun<I, O>(
       continueOnError: options.continueOnError ?? false,
       clock,
       random: options.random ?? Math.random,
+      inbox: state.meta.inbox,
     });
     const active = scheduler;
     current = () => active.state;
     host.setScheduler(scheduler);
+    const unregister = registerActiveRun(store, runId, {
+      deliver: (key, payload) => active.deliver(key, payload),
+      stopped: driverStopped,
+    });
     const lateCancel = host.cancelRequested();
     if (lateCancel !== undefined) scheduler.cancel(lateCancel);
-    let outcome: SchedulerOutcome = await scheduler.execute();
+    let outcome: SchedulerOutcome;
+    try {
+      outcome = await scheduler.execute();
+    } finally {
+      unregister();
+    }
     host.setScheduler(undefined);
     if (leaseLost !== undefined && outcome.status !== "failed") {
       outcome = { status: "failed", state: outcome.state, error: leaseLost };
@@ -155,13 +169,15 @@ export async function driveRun<I, O>(
       }
     }
     const now = clock.now();
+    const inbox = active.inbox();
     const final = match(outcome)
-      .with({ status: "succeeded" }, () => ({ status: "succeeded" as const, change: { outputs } }))
-      .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error) } }))
+      .with({ status: "succeeded" }, () => ({ status: "succeeded" as const, change: { outputs, inbox } }))
+      .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error), inbox } }))
       .with({ status: "cancelled" }, (o) => ({
         status: "cancelled" as const,
-        change: { error: toErrorRecord(new RunCancelledError(runId, o.reason)) },
+        change: { error: toErrorRecord(new RunCancelledError(runId, o.reason)), inbox },
       }))
+      .with({ status: "waiting" }, (o) => ({ status: "waiting" as const, change: { waits: o.waits, inbox } }))
       .exhaustive();
     state = setRunStatus(state, final.status, now, final.change);
     host.setState(state);
@@ -187,11 +203,17 @@ export async function driveRun<I, O>(
         events.emit("run:cancel", { runId, at: now, reason: o.reason });
         throw new RunCancelledError(runId, o.reason);
       })
+      .with({ status: "waiting" }, (o) => {
+        if (saveError !== undefined) throw saveError;
+        events.emit("run:waiting", { runId, at: now, waits: o.waits });
+        throw new GraphHasPendingWaits(runId, o.waits);
+      })
       .exhaustive();
   } finally {
     if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     renewTimer = undefined;
     await store.releaseLease(lease).catch(() => undefined);
+    markStopped();
   }
 }
 

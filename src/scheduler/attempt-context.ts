@@ -8,26 +8,30 @@
  *
  * @module
  */
-import type { NodeContext } from "../graph/node-context.js";
+import type { NodeContext, WaitOptions } from "../graph/node-context.js";
 
 /** What an attempt's context needs from the scheduler. */
 export interface AttemptHost {
   emitFrom(nodeId: string, name: string, data: unknown): void;
   runStep<T>(context: AttemptContext<unknown>, name: string, fn: () => T | Promise<T>): Promise<T>;
+  runWait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T>;
 }
 
 /**
- * The abort side of one attempt. It ends the attempt's race at once when
- * aborted, and creates the `AbortSignal` the node sees only if the node
- * reads `ctx.signal`.
+ * The abort side of one attempt. Aborting it (a timeout, a cancellation,
+ * another node failing the run) ends the attempt at once through
+ * `onAbort`, whatever the body does, and fires the `AbortSignal` the node
+ * sees. The signal is created only if the node reads `ctx.signal`: an
+ * AbortController costs more than the rest of a no-op node's bookkeeping.
  */
 export class AttemptAbort {
   #controller: AbortController | undefined;
-  #reject: ((reason: unknown) => void) | undefined;
   /** True once aborted. */
   aborted = false;
   /** Why (a `NodeTimeoutError` or `RunCancelledError`). */
   reason: unknown;
+  /** Called once, when the attempt is aborted. */
+  onAbort: ((reason: unknown) => void) | undefined;
 
   /** The signal the node sees. */
   get signal(): AbortSignal {
@@ -36,28 +40,14 @@ export class AttemptAbort {
     return this.#controller.signal;
   }
 
-  /** Aborts the attempt: the signal fires and the race rejects with `reason`. */
+  /** Aborts the attempt: the signal fires and the attempt ends with `reason`. */
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
     this.#controller?.abort(reason);
-    this.#reject?.(reason);
+    this.onAbort?.(reason);
   }
-
-  /** Settles with `value`, or rejects with the abort reason if aborted first. */
-  race<T>(value: T | PromiseLike<T>): Promise<T> {
-    if (this.aborted) return Promise.reject(this.reason);
-    if (!isThenable(value)) return Promise.resolve(value);
-    return new Promise<T>((resolve, reject) => {
-      this.#reject = reject;
-      value.then(resolve, reject);
-    });
-  }
-}
-
-function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
-  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<T>).then === "function";
 }
 
 /** The context passed to one attempt of one node. */
@@ -105,5 +95,9 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
 
   get step(): <T>(name: string, fn: () => T | Promise<T>) => Promise<T> {
     return (name, fn) => this.#host.runStep(this as AttemptContext<unknown>, name, fn);
+  }
+
+  get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
+    return (key, options) => this.#host.runWait(this as AttemptContext<unknown>, key, options);
   }
 }

@@ -1,48 +1,68 @@
 /**
  * `ForwardScheduler`: runs a graph's nodes forward from a run state until
- * every node settled, a node failed the run, or the run was cancelled.
+ * every node settled, a node failed the run, the run was cancelled, or
+ * nothing is left but waiting for external events.
  *
  * Each node activation moves through
- * `pending → ready → running → (retrying → running)* → succeeded | failed | cancelled`.
- * Ready activations go into a p-queue whose concurrency is
- * `maxConcurrency`, so at most that many node bodies run at once; retry
- * sleeps happen outside the queue and hold no slot. When a body succeeds
- * the node is recorded and the scheduler awaits the journal's barrier
- * before asking the {@link ReadySet} which nodes that unblocks, so (under
- * the default snapshot policy) a node's result is durable before any
- * dependent starts.
+ * `pending → ready → running → (retrying → running)* → succeeded | failed | cancelled`,
+ * and `running → waiting → running` around a `ctx.waitFor`.
  *
- * Node transitions ({@link NodeTransition}) produce new records that wait
- * in `#changed` until the state is next read (by a compaction, a handle,
- * the end of the run); then one `commitNodes` lays them all into the
- * state, so immer's cost is paid once per batch, not once per transition.
- * Journal appends read the changed records through {@link record} and do
- * not need a commit. What the scheduler itself needs on the hot path (attempt
- * numbers, the outputs that feed `deps`) it keeps in two maps that mirror
- * the state.
+ * Concurrency. A ready activation is a task in a p-queue whose
+ * concurrency is `maxConcurrency`. The task holds a *slot* that the
+ * attempt gives back when its body settles, when it is aborted, or when
+ * it suspends in `waitFor`; a delivered event takes a slot again before
+ * the body goes on. So at most `maxConcurrency` bodies run at once, and
+ * neither retry sleeps (outside the queue) nor waits hold a slot.
+ *
+ * Durability. When a body succeeds the node is recorded and the scheduler
+ * awaits the journal's barrier before asking the {@link ReadySet} which
+ * nodes that unblocks, so (under the default snapshot policy) a node's
+ * result is durable before any dependent starts.
+ *
+ * State. Node transitions ({@link NodeTransition}) produce new records that
+ * wait in `#changed` until the state is next read (by a compaction, a
+ * handle, the end of the run); then one `commitNodes` lays them all into
+ * the state, so immer's cost is paid once per batch, not once per
+ * transition. Journal appends read the changed records through
+ * {@link ForwardScheduler.record} and need no commit. What the hot path
+ * needs (attempt numbers, the outputs that feed `deps`) is mirrored in two maps.
  *
  * Invariants:
  * - `#outstanding` counts activations dispatched and not yet settled
- *   (queued, running, or sleeping before a retry); the run is over when
- *   it reaches zero and nothing more can be dispatched.
+ *   (queued, running, sleeping before a retry, or waiting); the run is
+ *   over when it reaches zero, or when every outstanding one is waiting.
  * - Once `#stopping` is set (first failure without `continueOnError`,
- *   cancellation, or a store failure) nothing new starts: running bodies
- *   are aborted through their signals, queued ones return at once,
- *   sleeping retries are woken and cancelled.
- * - An attempt ends when its body settles or its signal aborts, whichever
- *   comes first, so a body that ignores its signal cannot hold a run open.
+ *   cancellation, a store failure) nothing new starts: running and
+ *   waiting attempts are aborted, queued ones end at once, sleeping
+ *   retries are woken and cancelled.
+ * - An attempt ends when its body settles or it is aborted, whichever
+ *   comes first (`LiveAttempt.done`), so a body that ignores its signal
+ *   cannot hold a run open; its late result is ignored.
  *
  * @module
  */
 import PQueue from "p-queue";
-import { describe as describeError, InvalidOptionError, NodeFailedError, NodeTimeoutError, PersistenceError, RunCancelledError } from "../errors.js";
+import {
+  describe as describeError,
+  InputValidationError,
+  InvalidOptionError,
+  NodeFailedError,
+  NodeTimeoutError,
+  PersistenceError,
+  RunCancelledError,
+  WaitNotFoundError,
+  WaitTimeoutError,
+  type PendingWait,
+} from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
-import type { NodeContext } from "../graph/node-context.js";
+import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
+import type { WaitOptions } from "../graph/node-context.js";
 import type { NodeDefinition, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
+import type { InboxEntry, NodeRecord, WaitRecord } from "../state/records.js";
 import {
   commitNodes,
   markCancelled,
@@ -51,16 +71,17 @@ import {
   markRetrying,
   markRunning,
   markSucceeded,
+  markWaiting,
+  markWaitResolved,
   nodeOf,
   recordStep,
   type NodeTransition,
   type RunState,
 } from "../state/run-state.js";
-import type { NodeRecord } from "../state/records.js";
-import { sleep, type Clock, type TimerHandle } from "./clock.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
+import { sleep, type Clock, type TimerHandle } from "./clock.js";
 import { ReadySet } from "./ready-set.js";
-import { backoffDelay, resolveRetryPolicy, shouldRetry, type RetryOptions, type RetryPolicy } from "./retry-policy.js";
+import { backoffDelay, resolveRetryPolicy, shouldRetry, validateDuration, type RetryOptions, type RetryPolicy } from "./retry-policy.js";
 
 /** How the scheduler runs. */
 export interface SchedulerConfig {
@@ -70,19 +91,20 @@ export interface SchedulerConfig {
   readonly retry?: RetryOptions | undefined;
   /** Let independent branches finish after a node fails. */
   readonly continueOnError: boolean;
-  /** The clock for timeouts and retry sleeps. */
+  /** The clock for timeouts, retry sleeps and wait deadlines. */
   readonly clock: Clock;
   /** Random numbers in [0, 1) for jitter. */
   readonly random: () => number;
+  /** Events delivered while no process drove the run, by wait key. */
+  readonly inbox?: Readonly<Record<string, InboxEntry>> | undefined;
 }
 
 /** How a scheduler's work ended. */
 export type SchedulerOutcome =
   | { readonly status: "succeeded"; readonly state: RunState }
   | { readonly status: "failed"; readonly state: RunState; readonly error: unknown }
-  | { readonly status: "cancelled"; readonly state: RunState; readonly reason: string };
-
-const READY = markReady();
+  | { readonly status: "cancelled"; readonly state: RunState; readonly reason: string }
+  | { readonly status: "waiting"; readonly state: RunState; readonly waits: readonly PendingWait[] };
 
 type AttemptResult =
   | { readonly kind: "ok"; readonly value: unknown; readonly attempt: number; readonly startedAt: number }
@@ -92,6 +114,34 @@ type AttemptResult =
 type Stop =
   | { readonly kind: "failed"; readonly error: unknown }
   | { readonly kind: "cancelled"; readonly reason: string };
+
+/** One attempt that has started and not ended. */
+interface LiveAttempt {
+  readonly id: string;
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly abort: AttemptAbort;
+  timer: TimerHandle | undefined;
+  /** Gives the attempt's concurrency slot back (set while it holds one). */
+  release: (() => void) | undefined;
+  /** The key it waits for, while suspended in `waitFor`. */
+  waitingOn: string | undefined;
+  done: boolean;
+}
+
+/** One open `waitFor`. */
+interface OpenWait {
+  readonly key: string;
+  readonly nodeId: string;
+  readonly since: number;
+  readonly deadline: number | undefined;
+  readonly schema: InputValidator<unknown> | undefined;
+  readonly resolve: (payload: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  timer: TimerHandle | undefined;
+}
+
+const READY = markReady();
 
 /**
  * Runs the unsettled nodes of one run.
@@ -110,9 +160,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #config: SchedulerConfig;
   readonly #queue: PQueue;
   readonly #runId: string;
-  readonly #active = new Map<string, AttemptAbort>();
+  readonly #live = new Map<string, LiveAttempt>();
   readonly #sleeping = new Map<string, AbortController>();
   readonly #policies = new Map<string, RetryPolicy>();
+  readonly #openWaits = new Map<string, OpenWait>();
+  readonly #inbox: Map<string, InboxEntry>;
   #runPolicy: RetryPolicy | undefined;
   /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
   readonly #attempts = new Map<string, number>();
@@ -123,6 +175,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   #changed = new Map<string, NodeRecord>();
   #readySet: ReadySet | undefined;
   #outstanding = 0;
+  #waiting = 0;
   #stopping: Stop | undefined;
   #firstFailure: NodeFailedError | undefined;
   #finished = false;
@@ -146,6 +199,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#config = config;
     this.#runId = state.meta.runId;
     this.#queue = new PQueue({ concurrency: config.maxConcurrency });
+    this.#inbox = new Map(Object.entries(config.inbox ?? {}));
     this.#done = new Promise((resolve) => (this.#resolve = resolve));
     for (const n of nodeRecords(state.nodes)) {
       if (n.status === "succeeded") this.#outputs.set(n.id, n.output);
@@ -168,38 +222,80 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     return this.#changed.get(id) ?? getNode(this.#state.nodes, id);
   }
 
+  /** Events delivered and not yet taken by their node. */
+  inbox(): Record<string, InboxEntry> {
+    return Object.fromEntries(this.#inbox);
+  }
+
   /** Runs until done; never rejects (failures are outcomes). */
   execute(): Promise<SchedulerOutcome> {
     const { readySet, ready } = ReadySet.fromState(this.#graph, this.state);
     this.#readySet = readySet;
-    for (const id of ready) this.#dispatch(id);
+    this.#dispatch(ready);
     this.#checkDone();
     return this.#done;
   }
 
-  /** Stops the run: running bodies are aborted, nothing new starts. */
+  /** Stops the run: running and waiting attempts are aborted, nothing new starts. */
   cancel(reason: string): void {
     this.#stop({ kind: "cancelled", reason });
     this.#checkDone();
   }
 
-  /** Fails the run with `error` (a lost lease, say): running bodies are aborted, nothing new starts. */
+  /** Fails the run with `error` (a lost lease, say): running attempts are aborted, nothing new starts. */
   fail(error: unknown): void {
     this.#stop({ kind: "failed", error });
     this.#checkDone();
   }
 
-  #dispatch(id: string): void {
-    this.#outstanding += 1;
-    this.#change(id, READY);
-    this.#enqueue(id);
+  /** The keys waited for now. */
+  openWaitKeys(): string[] {
+    return [...this.#openWaits.keys()];
+  }
+
+  /**
+   * Delivers an event to the node waiting for `key`: validates the payload
+   * with the wait's schema (throws `InputValidationError`, and the node
+   * keeps waiting), journals it, and lets the node go on as soon as a
+   * concurrency slot is free. Resolves to true once the payload is
+   * durable, or to false when this scheduler has already stopped (the
+   * caller then delivers through the store).
+   */
+  async deliver(key: string, payload: unknown): Promise<boolean> {
+    if (this.#finished) return false;
+    const wait = this.#openWaits.get(key);
+    if (!wait) throw new WaitNotFoundError(this.#runId, key, this.openWaitKeys());
+    const value = wait.schema ? await validateInput(wait.schema, payload, `the payload of wait "${key}"`) : payload;
+    if (this.#finished) return false;
+    if (this.#openWaits.get(key) !== wait) throw new WaitNotFoundError(this.#runId, key, this.openWaitKeys());
+    if (!isDurable(payload)) {
+      throw new InputValidationError(`the payload of wait "${key}"`, [
+        { path: [], message: "it cannot be stored (a function, a class instance or a cycle)" },
+      ]);
+    }
+    this.#closeWait(wait);
+    const at = this.#config.clock.now();
+    this.#transition(markWaitResolved(key, waitRecord(wait, { payload, at })), wait.nodeId);
+    const durable = this.#journal.barrier();
+    this.#wake(wait, () => wait.resolve(value));
+    await durable;
+    return true;
+  }
+
+  /**
+   * Queues activations. All of them count as outstanding before the first
+   * is queued: p-queue may run a task synchronously inside `add`, and a
+   * node that settles at once must not see the run as finished while its
+   * siblings are still to be queued.
+   */
+  #dispatch(ids: readonly string[]): void {
+    this.#outstanding += ids.length;
+    for (const id of ids) this.#change(id, READY);
+    for (const id of ids) this.#enqueue(id);
   }
 
   #enqueue(id: string): void {
-    void this.#queue.add(() => this.#attempt(id)).then(
-      (result) => this.#afterAttempt(id, result as AttemptResult),
-      (error: unknown) => this.#afterAttempt(id, { kind: "error", error, attempt: this.#attempts.get(id) ?? 0 }),
-    );
+    void this.#queue.add(() => this.#start(id)).catch(() => undefined);
   }
 
   /** Changes activation `id`'s record (not journaled: for transient statuses). */
@@ -227,8 +323,12 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     return policy;
   }
 
-  async #attempt(id: string): Promise<AttemptResult> {
-    if (this.#stopping) return { kind: "cancelled" };
+  /** The queue task of one attempt: starts the body and resolves when the attempt gives its slot back. */
+  #start(id: string): Promise<void> {
+    if (this.#stopping) {
+      void this.#afterAttempt(id, { kind: "cancelled" });
+      return Promise.resolve();
+    }
     const node = this.#graph.node(id);
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${this.#graph.name}"`);
     const clock = this.#config.clock;
@@ -240,28 +340,58 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     if (this.#events.has("node:start")) {
       this.#events.emit("node:start", { runId: this.#runId, at: startedAt, nodeId: id, attempt });
     }
-    const abort = new AttemptAbort();
-    this.#active.set(id, abort);
+    const live: LiveAttempt = {
+      id,
+      attempt,
+      startedAt,
+      abort: new AttemptAbort(),
+      timer: undefined,
+      release: undefined,
+      waitingOn: undefined,
+      done: false,
+    };
+    this.#live.set(id, live);
+    const slot = new Promise<void>((resolve) => (live.release = resolve));
+    live.abort.onAbort = (reason) =>
+      this.#end(live, reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt } : { kind: "cancelled" });
     const policy = this.#policy(id, node);
-    let timer: TimerHandle | undefined;
     if (policy.timeoutMs !== undefined) {
       const ms = policy.timeoutMs;
-      timer = clock.setTimeout(() => abort.abort(new NodeTimeoutError(id, ms)), ms);
+      live.timer = clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(id, ms)), ms);
     }
+    let body: unknown;
     try {
-      const context = this.#context(node, attempt, abort);
-      const value = await abort.race(node.fn(context));
-      return { kind: "ok", value, attempt, startedAt };
+      body = node.fn(this.#context(node, attempt, live.abort));
     } catch (error) {
-      if (abort.aborted) {
-        const reason = abort.reason;
-        return reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt } : { kind: "cancelled" };
-      }
-      return { kind: "error", error, attempt };
-    } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
-      this.#active.delete(id);
+      this.#end(live, { kind: "error", error, attempt });
+      return slot;
     }
+    if (isThenable(body)) {
+      body.then(
+        (value) => this.#end(live, { kind: "ok", value, attempt, startedAt }),
+        (error: unknown) => this.#end(live, { kind: "error", error, attempt }),
+      );
+    } else {
+      this.#end(live, { kind: "ok", value: body, attempt, startedAt });
+    }
+    return slot;
+  }
+
+  /** Ends an attempt once: gives its slot back and handles its result. */
+  #end(live: LiveAttempt, result: AttemptResult): void {
+    if (live.done) return;
+    live.done = true;
+    if (live.timer !== undefined) this.#config.clock.clearTimeout(live.timer);
+    this.#live.delete(live.id);
+    if (live.waitingOn !== undefined) {
+      const wait = this.#openWaits.get(live.waitingOn);
+      if (wait && wait.nodeId === live.id) this.#closeWait(wait);
+      live.waitingOn = undefined;
+      this.#waiting -= 1;
+    }
+    live.release?.();
+    live.release = undefined;
+    void this.#afterAttempt(live.id, result);
   }
 
   #context(node: NodeDefinition, attempt: number, abort: AttemptAbort): AttemptContext<I> {
@@ -285,7 +415,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       throw new InvalidOptionError(`step("${name}")`, `is called twice in one attempt of node "${id}"; give each step a unique name`);
     }
     context.usedSteps.add(name);
-    const steps = (this.#changed.get(id) ?? nodeOf(this.#state, id)).steps;
+    const steps = this.record(id)?.steps;
     if (steps && Object.prototype.hasOwnProperty.call(steps, name)) return steps[name] as T;
     const value = await fn();
     const abort = context.abortState;
@@ -297,6 +427,140 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#transition(recordStep(name, value), id);
     await this.#journal.barrier();
     return value;
+  }
+
+  /** @internal `ctx.waitFor` */
+  async runWait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T> {
+    const id = context.nodeId;
+    if (typeof key !== "string" || key.length === 0 || key.length > 200) {
+      throw new InvalidOptionError("waitFor(key)", "must be a string of 1 to 200 characters");
+    }
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new InvalidOptionError(`waitFor("${key}", options)`, "must be an object");
+    }
+    validateDuration(options?.timeoutMs, `waitFor("${key}").timeoutMs`, false);
+    if (options?.schema !== undefined && !isInputValidator(options.schema)) {
+      throw new InvalidOptionError(`waitFor("${key}").schema`, "must have a parse(value) method or be a Standard Schema");
+    }
+    const schema = options?.schema as InputValidator<unknown> | undefined;
+    const abort = context.abortState;
+    if (abort.aborted) throw abort.reason;
+    const live = this.#live.get(id);
+    if (!live || live.abort !== abort) throw new InvalidOptionError(`waitFor("${key}")`, "was called after its attempt ended");
+    if (live.waitingOn !== undefined) {
+      throw new InvalidOptionError(
+        `waitFor("${key}")`,
+        `is called while node "${id}" already waits for "${live.waitingOn}"; wait for one key at a time in a node`,
+      );
+    }
+    const holder = this.#openWaits.get(key);
+    if (holder) throw new InvalidOptionError(`waitFor("${key}")`, `is already waited for by node "${holder.nodeId}"; give each wait its own key`);
+
+    const prior = this.record(id)?.waits?.[key];
+    if (prior?.resolved) {
+      // Taken in an earlier attempt or process and journaled: never wait twice for one event.
+      return (schema ? await validateInput(schema, prior.resolved.payload, `the payload of wait "${key}"`) : prior.resolved.payload) as T;
+    }
+    const clock = this.#config.clock;
+    const now = clock.now();
+    const since = prior?.since ?? now;
+    const deadline = prior?.deadline ?? (options?.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
+
+    const delivered = this.#inbox.get(key);
+    if (delivered) {
+      this.#inbox.delete(key);
+      try {
+        const value = schema ? await validateInput(schema, delivered.payload, `the payload of wait "${key}"`) : delivered.payload;
+        this.#transition(markWaitResolved(key, { since, ...(deadline !== undefined && { deadline }), resolved: delivered }), id);
+        await this.#journal.barrier();
+        return value as T;
+      } catch (error) {
+        if (!(error instanceof InputValidationError)) throw error;
+        this.#warn(id, "WAIT_PAYLOAD_INVALID", `the event delivered for "${key}" was dropped and the node waits again: ${error.message}`);
+      }
+    }
+    if (deadline !== undefined && deadline <= now) {
+      // Forget the wait, so a retry waits afresh with a new deadline.
+      this.#transition(forgetWait(key), id);
+      throw new WaitTimeoutError(id, key, deadline);
+    }
+    this.#transition(markWaiting(key, { since, ...(deadline !== undefined && { deadline }) }), id);
+    return new Promise<T>((resolve, reject) => {
+      const wait: OpenWait = {
+        key,
+        nodeId: id,
+        since,
+        deadline,
+        schema,
+        resolve: resolve as (payload: unknown) => void,
+        reject,
+        timer: undefined,
+      };
+      if (deadline !== undefined) wait.timer = clock.setTimeout(() => this.#expire(wait), deadline - now);
+      this.#openWaits.set(key, wait);
+      this.#suspend(live, key);
+    });
+  }
+
+  /**
+   * The attempt waits: it gives its slot back and stops its attempt timer.
+   * `node:wait` is emitted once the wait is open and before the run can
+   * end as waiting, so a listener may resolve it at once.
+   */
+  #suspend(live: LiveAttempt, key: string): void {
+    live.waitingOn = key;
+    this.#waiting += 1;
+    if (live.timer !== undefined) {
+      this.#config.clock.clearTimeout(live.timer);
+      live.timer = undefined;
+    }
+    live.release?.();
+    live.release = undefined;
+    const deadline = this.#openWaits.get(key)?.deadline;
+    this.#events.emit("node:wait", {
+      runId: this.#runId,
+      at: this.#config.clock.now(),
+      nodeId: live.id,
+      key,
+      ...(deadline !== undefined && { deadline }),
+    });
+    this.#checkDone();
+  }
+
+  /** A waiting attempt goes on: once a slot is free, `settle` resolves or rejects its `waitFor`. */
+  #wake(wait: OpenWait, settle: () => void): void {
+    const live = this.#live.get(wait.nodeId);
+    if (!live || live.done) return;
+    live.waitingOn = undefined;
+    this.#waiting -= 1;
+    this.#transitionIfRunning(live);
+    void this.#queue
+      .add(() => {
+        if (live.done) return Promise.resolve();
+        const slot = new Promise<void>((resolve) => (live.release = resolve));
+        settle();
+        return slot;
+      })
+      .catch(() => undefined);
+  }
+
+  #transitionIfRunning(live: LiveAttempt): void {
+    const record = this.record(live.id);
+    if (record?.status === "waiting") this.#transition((n) => ({ ...n, status: "running" }), live.id, false);
+  }
+
+  #expire(wait: OpenWait): void {
+    if (this.#openWaits.get(wait.key) !== wait) return;
+    this.#closeWait(wait);
+    this.#transition(forgetWait(wait.key), wait.nodeId);
+    const error = new WaitTimeoutError(wait.nodeId, wait.key, wait.deadline ?? this.#config.clock.now());
+    this.#wake(wait, () => wait.reject(error));
+  }
+
+  #closeWait(wait: OpenWait): void {
+    if (wait.timer !== undefined) this.#config.clock.clearTimeout(wait.timer);
+    wait.timer = undefined;
+    if (this.#openWaits.get(wait.key) === wait) this.#openWaits.delete(wait.key);
   }
 
   async #afterAttempt(id: string, result: AttemptResult): Promise<void> {
@@ -326,7 +590,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         }
         const unblocked = this.#readySet?.settle(id) ?? [];
         this.#outstanding -= 1;
-        if (!this.#stopping) for (const next of unblocked) this.#dispatch(next);
+        if (!this.#stopping) this.#dispatch(unblocked);
         break;
       }
       case "error": {
@@ -382,7 +646,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       this.#runId,
       stop.kind === "cancelled" ? stop.reason : `another node failed: ${describeError(stop.error)}`,
     );
-    for (const controller of this.#active.values()) controller.abort(reason);
+    for (const wait of [...this.#openWaits.values()]) {
+      this.#closeWait(wait);
+      wait.reject(reason);
+    }
+    for (const live of [...this.#live.values()]) live.abort.abort(reason);
     for (const controller of this.#sleeping.values()) controller.abort(reason);
   }
 
@@ -391,7 +659,24 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   }
 
   #checkDone(): void {
-    if (this.#finished || this.#outstanding > 0) return;
+    if (this.#finished) return;
+    if (this.#outstanding > 0) {
+      if (this.#stopping || this.#outstanding !== this.#waiting) return;
+      // Only waits are left: the run stops here and is resumed by runAsync once events arrive.
+      this.#finished = true;
+      const waits: PendingWait[] = [];
+      for (const wait of this.#openWaits.values()) {
+        if (wait.timer !== undefined) this.#config.clock.clearTimeout(wait.timer);
+        waits.push({
+          key: wait.key,
+          nodeId: wait.nodeId,
+          since: wait.since,
+          ...(wait.deadline !== undefined && { deadline: wait.deadline }),
+        });
+      }
+      this.#resolve({ status: "waiting", state: this.state, waits });
+      return;
+    }
     this.#finished = true;
     const state = this.state;
     const stop = this.#stopping;
@@ -406,4 +691,22 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       });
     } else this.#resolve({ status: "succeeded", state });
   }
+}
+
+function waitRecord(wait: OpenWait, resolved: { payload: unknown; at: number }): WaitRecord {
+  return { since: wait.since, ...(wait.deadline !== undefined && { deadline: wait.deadline }), resolved };
+}
+
+/** Drops a node's record of one wait (after it timed out), so a retry waits afresh. */
+function forgetWait(key: string): NodeTransition {
+  return (n) => {
+    if (!n.waits || !(key in n.waits)) return n;
+    const waits = { ...n.waits };
+    delete waits[key];
+    return { ...n, waits };
+  };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<unknown>).then === "function";
 }

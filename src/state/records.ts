@@ -47,6 +47,26 @@ export interface NodeRecord {
   readonly retryAt?: number;
   /** Results of `ctx.step(name, fn)` calls, by name, journaled with the node. */
   readonly steps?: Readonly<Record<string, unknown>>;
+  /** The node's `ctx.waitFor` calls, by key: when each began, its deadline, and the payload once taken. */
+  readonly waits?: Readonly<Record<string, WaitRecord>>;
+}
+
+/** One `ctx.waitFor(key)` of a node, as journaled. */
+export interface WaitRecord {
+  /** When the wait began (epoch ms); kept across resumes. */
+  readonly since: number;
+  /** When it times out (epoch ms); kept across resumes. */
+  readonly deadline?: number;
+  /** Set once the node took the payload. */
+  readonly resolved?: { readonly payload: unknown; readonly at: number };
+}
+
+/** An event delivered by `resolveWait` that its node has not taken yet. */
+export interface InboxEntry {
+  /** The payload. */
+  readonly payload: unknown;
+  /** When it was delivered (epoch ms). */
+  readonly at: number;
 }
 
 /** Run-level state: everything about a run except its node records. */
@@ -77,6 +97,8 @@ export interface RunMeta {
   readonly error?: ErrorRecord;
   /** Open waits. */
   readonly waits: readonly PendingWait[];
+  /** Events delivered by `resolveWait` and not yet taken by their node, by key. */
+  readonly inbox?: Readonly<Record<string, InboxEntry>>;
   /** Caller-provided ids, recorded as given. */
   readonly sessionId?: string;
   /** Caller-provided ids, recorded as given. */

@@ -26,7 +26,7 @@
 import { Immer } from "immer";
 import type { PendingWait } from "../errors.js";
 import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
-import type { ErrorRecord, NodeRecord, RunMeta, RunSummary } from "./records.js";
+import type { ErrorRecord, InboxEntry, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./records.js";
 import type { RunStatus } from "./status.js";
 
 const immer = new Immer({ autoFreeze: false });
@@ -140,6 +140,7 @@ export function markRunning(now: number): NodeTransition {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "running", attempts: n.attempts + 1, startedAt: now };
     if (n.error !== undefined) next.error = n.error;
     if (n.steps !== undefined) next.steps = n.steps;
+    if (n.waits !== undefined) next.waits = n.waits;
     return next;
   };
 }
@@ -155,6 +156,7 @@ export function markSucceeded(output: unknown, durable: boolean, now: number): N
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
     if (n.steps !== undefined) next.steps = n.steps;
+    if (n.waits !== undefined) next.waits = n.waits;
     if (!durable) next.durable = false;
     return next;
   };
@@ -166,6 +168,7 @@ export function markFailed(error: ErrorRecord, now: number): NodeTransition {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "failed", attempts: n.attempts, error, endedAt: now };
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
     if (n.steps !== undefined) next.steps = n.steps;
+    if (n.waits !== undefined) next.waits = n.waits;
     return next;
   };
 }
@@ -177,6 +180,7 @@ export function markCancelled(now: number): NodeTransition {
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
     if (n.error !== undefined) next.error = n.error;
     if (n.steps !== undefined) next.steps = n.steps;
+    if (n.waits !== undefined) next.waits = n.waits;
     return next;
   };
 }
@@ -186,6 +190,16 @@ export function markSkipped(now: number): NodeTransition {
   return (n) => ({ ...n, status: "skipped", endedAt: now });
 }
 
+/** The node suspended in `ctx.waitFor`; `wait` is what is journaled for the key. */
+export function markWaiting(key: string, wait: WaitRecord): NodeTransition {
+  return (n) => ({ ...n, status: "waiting", waits: { ...n.waits, [key]: wait } });
+}
+
+/** The node took the payload of its wait and runs on. */
+export function markWaitResolved(key: string, wait: WaitRecord): NodeTransition {
+  return (n) => ({ ...n, status: "running", waits: { ...n.waits, [key]: wait } });
+}
+
 /** Records the result of `ctx.step(name, fn)` with the node. */
 export function recordStep(name: string, value: unknown): NodeTransition {
   return (n) => ({ ...n, steps: { ...n.steps, [name]: value } });
@@ -193,7 +207,14 @@ export function recordStep(name: string, value: unknown): NodeTransition {
 
 /** Back to `pending` with fresh attempts, keeping journaled steps (a resume). */
 export function markPending(): NodeTransition {
-  return (n) => ({ id: n.id, nodeId: n.nodeId, status: "pending", attempts: 0, ...(n.steps && { steps: n.steps }) });
+  return (n) => ({
+    id: n.id,
+    nodeId: n.nodeId,
+    status: "pending",
+    attempts: 0,
+    ...(n.steps && { steps: n.steps }),
+    ...(n.waits && { waits: n.waits }),
+  });
 }
 
 /** Extra run fields set together with a status. */
@@ -201,6 +222,8 @@ export interface RunStatusChange {
   readonly outputs?: unknown;
   readonly error?: ErrorRecord;
   readonly waits?: readonly PendingWait[];
+  /** Replaces the inbox (undefined: keep it). */
+  readonly inbox?: Readonly<Record<string, InboxEntry>>;
 }
 
 /** Changes the run's status (and, with it, outputs, error or waits). */
@@ -221,6 +244,18 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
     if ("outputs" in change) m.outputs = change.outputs;
     if (change.error !== undefined) m.error = change.error;
     m.waits = (change.waits ?? []) as PendingWait[];
+    if (change.inbox !== undefined) {
+      if (Object.keys(change.inbox).length === 0) delete m.inbox;
+      else m.inbox = change.inbox as Mutable<Record<string, InboxEntry>>;
+    }
+  });
+}
+
+/** Delivers an event into the run's inbox (resolveWait on a run no process is driving). */
+export function deliverToInbox(state: RunState, key: string, entry: InboxEntry): RunState {
+  return produce(state, (draft) => {
+    draft.meta.inbox = { ...draft.meta.inbox, [key]: entry } as Mutable<Record<string, InboxEntry>>;
+    draft.meta.updatedAt = entry.at;
   });
 }
 
