@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "WAIT_TIMEOUT",
   "WAIT_NOT_FOUND",
   "WAIT_ALREADY_RESOLVED",
+  "NON_DETERMINISM",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -558,6 +559,40 @@ export class WaitAlreadyResolvedError extends TaskloomError {
     super("WAIT_ALREADY_RESOLVED", `the wait "${key}" of run "${runId}" was already resolved and consumed; nothing was written.`);
     this.runId = runId;
     this.key = key;
+  }
+}
+
+/**
+ * A `graphFn` asked, on replay, for a different step than its journal
+ * recorded at that position: the function is not deterministic, or it
+ * changed since the run started.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NonDeterminismError) console.log(e.position, e.expected, e.actual) }
+ * ```
+ */
+export class NonDeterminismError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The step's position in call order, from 0. */
+  readonly position: number;
+  /** The step id the journal recorded there. */
+  readonly expected: string;
+  /** The step id the function asked for. */
+  readonly actual: string;
+
+  constructor(runId: string, position: number, expected: string, actual: string) {
+    super(
+      "NON_DETERMINISM",
+      `run "${runId}" asked for step "${actual}" as step #${position + 1}, but its journal recorded "${expected}" there. ` +
+        `A graphFn must ask for the same steps in the same order on every replay: move non-deterministic choices ` +
+        `(time, randomness, I/O) into steps, or start a new run.`,
+    );
+    this.runId = runId;
+    this.position = position;
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

@@ -20,11 +20,21 @@
  * @module taskloom
  */
 export { graph, GraphBuilder, type DepsOf, type NoOutput } from "./graph/builder.js";
-export { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction, type TaskGraphParts } from "./graph/task-graph.js";
+export {
+  TaskGraph,
+  type NodeDefinition,
+  type NodeOptions,
+  type OutputFunction,
+  type TaskGraphParts,
+  type DynamicBody,
+  type GraphFnContext,
+  type StepOptions,
+} from "./graph/task-graph.js";
 export type { NodeContext, NodeFunction, WaitOptions } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
 
-export { run, runAsync, type RunHandle } from "./runner/run.js";
+export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";
+export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
@@ -83,6 +93,7 @@ export {
   WaitTimeoutError,
   WaitNotFoundError,
   WaitAlreadyResolvedError,
+  NonDeterminismError,
   type ErrorCode,
   type LeaseHolder,
   type PendingWait,

@@ -10,10 +10,11 @@ import { createHash } from "node:crypto";
 import type { NodeDefinition } from "./task-graph.js";
 
 /** The fingerprint of a graph's structure and options. */
-export function fingerprintOf(name: string, nodes: readonly NodeDefinition[], hasOutput: boolean): string {
+export function fingerprintOf(name: string, nodes: readonly NodeDefinition[], hasOutput: boolean, dynamic = false): string {
   const canonical = {
     name,
     hasOutput,
+    ...(dynamic && { dynamic }),
     nodes: [...nodes]
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map((n) => ({

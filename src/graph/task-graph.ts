@@ -11,6 +11,7 @@
 import type { RetryOptions } from "../scheduler/retry-policy.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
+import { GraphDefinitionError } from "../errors.js";
 import type { NodeFunction } from "./node-context.js";
 import { validateGraph } from "./validate-graph.js";
 
@@ -47,6 +48,46 @@ export interface TaskGraphParts<I, O> {
   readonly nodes: readonly NodeDefinition[];
   readonly inputValidator?: InputValidator<I> | undefined;
   readonly output?: OutputFunction<I, O> | undefined;
+  /** For a dynamic graph (`graphFn`): the function whose `ctx.step` calls become activations. */
+  readonly dynamic?: DynamicBody<I, O> | undefined;
+}
+
+/** The body of a dynamic graph: see `graphFn`. */
+export type DynamicBody<I, O> = (inputs: I, context: GraphFnContext) => Promise<O>;
+
+/** Options of one `graphFn` step. */
+export interface StepOptions {
+  /** The step's retry policy, laid over the run's. */
+  readonly retry?: RetryOptions;
+  /** Per-attempt time limit (ms). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The context of a `graphFn` body.
+ *
+ * @example
+ * ```ts
+ * graphFn("orders", async (inputs: { ids: string[] }, { step }) => {
+ *   const rows = await Promise.all(inputs.ids.map((id) => step(`fetch:${id}`, () => fetchOrder(id))));
+ *   return step("total", () => rows.reduce((s, r) => s + r.amount, 0));
+ * });
+ * ```
+ */
+export interface GraphFnContext {
+  /** The run id. */
+  readonly runId: string;
+  /** Aborted when the run is cancelled or fails. */
+  readonly signal: AbortSignal;
+  /**
+   * Runs `fn` as a node activation with id `id` (retries, concurrency,
+   * events, a journaled result) and resolves to its output; on replay a
+   * recorded step resolves at once without running. Rejects with
+   * `NodeFailedError` when the step runs out of attempts.
+   */
+  readonly step: <T>(id: string, fn: NodeFunction<unknown, Record<string, never>, T>, options?: StepOptions) => Promise<T>;
+  /** Emits a `node:event` event (node id `$graphFn`). */
+  readonly emit: (name: string, data?: unknown) => void;
 }
 
 /**
@@ -75,12 +116,17 @@ export class TaskGraph<I = unknown, O = unknown> {
   readonly #successors: ReadonlyMap<string, readonly string[]>;
   readonly #inputValidator: InputValidator<I> | undefined;
   readonly #output: OutputFunction<I, O> | undefined;
+  /** The body of a dynamic graph (`graphFn`), undefined for a static one. */
+  readonly dynamic: DynamicBody<I, O> | undefined;
   /** Marks the phantom types so `TaskGraph<A>` and `TaskGraph<B>` differ. */
   declare readonly __types?: { readonly inputs: I; readonly outputs: O };
 
   /** Validates `parts` and builds the graph; throws `GraphDefinitionError` listing every problem. */
   constructor(parts: TaskGraphParts<I, O>) {
-    const { order } = validateGraph(parts.name, parts.nodes, parts.output);
+    const { order } = validateGraph(parts.name, parts.nodes, parts.output, parts.dynamic !== undefined);
+    if (parts.dynamic !== undefined && typeof parts.dynamic !== "function") {
+      throw new GraphDefinitionError(String(parts.name), ["the graphFn body must be a function"]);
+    }
     this.name = parts.name;
     this.order = Object.freeze(order);
     const nodes = new Map<string, NodeDefinition>();
@@ -95,7 +141,8 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.#successors = successors;
     this.#inputValidator = parts.inputValidator;
     this.#output = parts.output;
-    this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined);
+    this.dynamic = parts.dynamic;
+    this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined, parts.dynamic !== undefined);
     Object.freeze(this);
   }
 

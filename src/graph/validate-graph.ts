@@ -18,6 +18,7 @@ export function validateGraph(
   name: unknown,
   nodes: readonly NodeDefinition[],
   output: unknown,
+  dynamic = false,
 ): { order: string[] } {
   const graphName = typeof name === "string" ? name : String(name);
   const problems: string[] = [];
@@ -54,7 +55,7 @@ export function validateGraph(
       else throw err;
     }
   }
-  if (nodes.length === 0) problems.push("it has no nodes");
+  if (nodes.length === 0 && !dynamic) problems.push("it has no nodes");
 
   const order = problems.length === 0 ? topologicalOrder(nodes, problems) : [];
   if (problems.length > 0) throw new GraphDefinitionError(graphName, problems);

@@ -163,7 +163,7 @@ export async function driveRun<I, O>(
     let outputs: unknown;
     if (outcome.status === "succeeded") {
       try {
-        outputs = graph.outputs(collectOutputs(state), prepared.inputs as I);
+        outputs = outcome.outputs ? outcome.outputs.value : graph.outputs(collectOutputs(state), prepared.inputs as I);
       } catch (error) {
         outcome = { status: "failed", state, error: new OutputError(runId, error) };
       }

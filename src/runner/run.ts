@@ -121,7 +121,8 @@ class Handle<O> implements RunHandle<O> {
  * await handle.result();
  * ```
  */
-export function run<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
+export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
+  if (typeof graph === "function" && (graph as GraphFnLike<I, O>).graph instanceof TaskGraph) graph = (graph as GraphFnLike<I, O>).graph;
   if (!(graph instanceof TaskGraph)) {
     throw new InvalidOptionError("graph", "must be a TaskGraph (build one with graph(name)...build())");
   }
@@ -142,7 +143,8 @@ export function run<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options
       detach = () => signal.removeEventListener("abort", onAbort);
     }
   }
-  handle.start((host) => driveRun(graph, inputs, options, store, host), clock);
+  const taskGraph = graph;
+  handle.start((host) => driveRun(taskGraph, inputs, options, store, host), clock);
   if (detach) void handle.result().then(detach, detach);
   return handle;
 }
@@ -156,8 +158,14 @@ export function run<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options
  * const out = await runAsync(etl, { url }, { runId: "etl-2026-11-23", maxConcurrency: 8 });
  * ```
  */
-export function runAsync<I, O>(graph: TaskGraph<I, O>, inputs: I | undefined, options: RunOptions = {}): Promise<O> {
+export function runAsync<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I | undefined, options: RunOptions = {}): Promise<O> {
   return run(graph, inputs, options).result();
+}
+
+/** A `graphFn` result (anything callable with a `graph`), accepted where a graph is. */
+export interface GraphFnLike<I, O> {
+  (...args: never[]): unknown;
+  readonly graph: TaskGraph<I, O>;
 }
 
 function abortReason(signal: AbortSignal): string {

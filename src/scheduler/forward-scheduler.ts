@@ -27,6 +27,12 @@
  * {@link ForwardScheduler.record} and need no commit. What the hot path
  * needs (attempt numbers, the outputs that feed `deps`) is mirrored in two maps.
  *
+ * Dynamic graphs (`graphFn`). The body runs as a coordinator outside the
+ * queue; each `ctx.step(id, fn)` appends an activation record (in call
+ * order) and is queued like any node. On replay a succeeded step resolves
+ * from its record without running, and the i-th step asked for must be
+ * the i-th recorded, or the step rejects with `NonDeterminismError`.
+ *
  * Invariants:
  * - `#outstanding` counts activations dispatched and not yet settled
  *   (queued, running, sleeping before a retry, or waiting); the run is
@@ -48,6 +54,7 @@ import {
   InvalidOptionError,
   NodeFailedError,
   NodeTimeoutError,
+  NonDeterminismError,
   PersistenceError,
   RunCancelledError,
   WaitNotFoundError,
@@ -57,13 +64,14 @@ import {
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { WaitOptions } from "../graph/node-context.js";
-import type { NodeDefinition, TaskGraph } from "../graph/task-graph.js";
+import type { GraphFnContext, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { InboxEntry, NodeRecord, WaitRecord } from "../state/records.js";
 import {
+  appendNodes,
   commitNodes,
   markCancelled,
   markFailed,
@@ -81,7 +89,15 @@ import {
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
 import { sleep, type Clock, type TimerHandle } from "./clock.js";
 import { ReadySet } from "./ready-set.js";
-import { backoffDelay, resolveRetryPolicy, shouldRetry, validateDuration, type RetryOptions, type RetryPolicy } from "./retry-policy.js";
+import {
+  backoffDelay,
+  resolveRetryPolicy,
+  shouldRetry,
+  validateDuration,
+  validateRetryOptions,
+  type RetryOptions,
+  type RetryPolicy,
+} from "./retry-policy.js";
 
 /** How the scheduler runs. */
 export interface SchedulerConfig {
@@ -101,7 +117,7 @@ export interface SchedulerConfig {
 
 /** How a scheduler's work ended. */
 export type SchedulerOutcome =
-  | { readonly status: "succeeded"; readonly state: RunState }
+  | { readonly status: "succeeded"; readonly state: RunState; readonly outputs?: { readonly value: unknown } }
   | { readonly status: "failed"; readonly state: RunState; readonly error: unknown }
   | { readonly status: "cancelled"; readonly state: RunState; readonly reason: string }
   | { readonly status: "waiting"; readonly state: RunState; readonly waits: readonly PendingWait[] };
@@ -166,6 +182,16 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #openWaits = new Map<string, OpenWait>();
   readonly #inbox: Map<string, InboxEntry>;
   #runPolicy: RetryPolicy | undefined;
+  /** Step definitions of a dynamic graph, by activation id. */
+  readonly #steps = new Map<string, NodeDefinition>();
+  /** Who awaits each step of a dynamic graph. */
+  readonly #stepWaiters = new Map<string, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  /** The recorded step ids, in call order, when the run resumes. */
+  #recordedSteps: string[] = [];
+  #stepCalls = 0;
+  /** Set while a dynamic graph's body has not settled. */
+  #coordinator: "running" | { readonly value: unknown } | undefined;
+  #coordinatorAbort: AbortController | undefined;
   /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
   readonly #attempts = new Map<string, number>();
   /** Outputs of succeeded activations (mirrors the records' `output`), for `deps`. */
@@ -204,6 +230,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     for (const n of nodeRecords(state.nodes)) {
       if (n.status === "succeeded") this.#outputs.set(n.id, n.output);
       if (n.attempts > 0) this.#attempts.set(n.id, n.attempts);
+      if (this.#graph.dynamic) this.#recordedSteps.push(n.id);
     }
   }
 
@@ -232,8 +259,89 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const { readySet, ready } = ReadySet.fromState(this.#graph, this.state);
     this.#readySet = readySet;
     this.#dispatch(ready);
+    if (this.#graph.dynamic) this.#coordinate(this.#graph.dynamic);
     this.#checkDone();
     return this.#done;
+  }
+
+  /** Runs a dynamic graph's body; its result is the run's output. */
+  #coordinate(body: (inputs: unknown, context: GraphFnContext) => Promise<unknown>): void {
+    this.#coordinator = "running";
+    this.#outstanding += 1;
+    const context: GraphFnContext = {
+      runId: this.#runId,
+      signal: (this.#coordinatorAbort = new AbortController()).signal,
+      step: (id, fn, options) => this.#step(id, fn as NodeDefinition["fn"], options) as Promise<never>,
+      emit: (name, data) => this.emitFrom("$graphFn", name, data),
+    };
+    Promise.resolve()
+      .then(() => body(this.#inputs, context))
+      .then(
+        (value) => {
+          this.#coordinator = { value };
+          this.#outstanding -= 1;
+          this.#checkDone();
+        },
+        (error: unknown) => {
+          this.#coordinator = undefined;
+          this.#outstanding -= 1;
+          if (!this.#stopping) this.#stop({ kind: "failed", error });
+          this.#checkDone();
+        },
+      );
+  }
+
+  /** `ctx.step` of a dynamic graph. */
+  #step(id: string, fn: NodeDefinition["fn"], options: StepOptions | undefined): Promise<unknown> {
+    if (typeof id !== "string" || id.length === 0 || id.length > 200 || id.includes("#")) {
+      return Promise.reject(new InvalidOptionError("step(id)", 'must be a string of 1 to 200 characters without "#"'));
+    }
+    if (typeof fn !== "function") return Promise.reject(new InvalidOptionError(`step("${id}", fn)`, "fn must be a function"));
+    try {
+      validateRetryOptions(options?.retry, `step("${id}") retry`);
+      validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#stopping) return Promise.reject(new RunCancelledError(this.#runId, "the run is stopping"));
+    const position = this.#stepCalls++;
+    const expected = this.#recordedSteps[position];
+    if (expected !== undefined && expected !== id) {
+      return Promise.reject(new NonDeterminismError(this.#runId, position, expected, id));
+    }
+    if (this.#steps.has(id) || (expected === undefined && this.record(id))) {
+      return Promise.reject(new InvalidOptionError(`step("${id}")`, "is used twice in one run; give each step its own id"));
+    }
+    this.#steps.set(id, {
+      id,
+      after: [],
+      fn,
+      ...(options?.retry !== undefined && { retry: options.retry }),
+      ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    });
+    const existing = this.record(id);
+    if (existing?.status === "succeeded" && existing.durable !== false) return Promise.resolve(existing.output);
+    if (!existing) {
+      this.#state = appendNodes(this.state, [{ id, nodeId: id, status: "pending", attempts: 0 }]);
+      // Journaled now, so the stored order of records is the call order replay checks.
+      this.#journal.record(id, false);
+    }
+    const result = new Promise<unknown>((resolve, reject) => this.#stepWaiters.set(id, { resolve, reject }));
+    this.#dispatch([id]);
+    return result;
+  }
+
+  #nodeDef(id: string): NodeDefinition | undefined {
+    return this.#graph.node(id) ?? this.#steps.get(id);
+  }
+
+  #settleStep(id: string, outcome: { value: unknown } | { error: unknown }): boolean {
+    const waiter = this.#stepWaiters.get(id);
+    if (!waiter) return false;
+    this.#stepWaiters.delete(id);
+    if ("value" in outcome) waiter.resolve(outcome.value);
+    else waiter.reject(outcome.error);
+    return true;
   }
 
   /** Stops the run: running and waiting attempts are aborted, nothing new starts. */
@@ -310,7 +418,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#journal.record(id, urgent);
   }
 
-  #policy(id: string, node: NodeDefinition | undefined = this.#graph.node(id)): RetryPolicy {
+  #policy(id: string, node: NodeDefinition | undefined = this.#nodeDef(id)): RetryPolicy {
     if (node?.retry === undefined && node?.timeoutMs === undefined) {
       // Most nodes have no options of their own: they share the run's policy.
       return (this.#runPolicy ??= resolveRetryPolicy(this.#config.retry));
@@ -329,7 +437,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       void this.#afterAttempt(id, { kind: "cancelled" });
       return Promise.resolve();
     }
-    const node = this.#graph.node(id);
+    const node = this.#nodeDef(id);
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${this.#graph.name}"`);
     const clock = this.#config.clock;
     const startedAt = clock.now();
@@ -590,6 +698,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         }
         const unblocked = this.#readySet?.settle(id) ?? [];
         this.#outstanding -= 1;
+        this.#settleStep(id, { value: result.value });
         if (!this.#stopping) this.#dispatch(unblocked);
         break;
       }
@@ -602,8 +711,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         this.#transition(markFailed(toErrorRecord(result.error), now), id);
         this.#events.emit("node:error", { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error });
         this.#outstanding -= 1;
+        const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
+        // A graphFn step's failure goes to the body that awaits it, which may catch it.
+        if (this.#settleStep(id, { error: failure })) break;
         if (!this.#stopping) {
-          const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
           if (this.#config.continueOnError) this.#firstFailure ??= failure;
           else this.#stop({ kind: "failed", error: failure });
         }
@@ -612,6 +723,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       case "cancelled": {
         this.#transition(markCancelled(now), id);
         this.#outstanding -= 1;
+        this.#settleStep(id, { error: new RunCancelledError(this.#runId, this.#stopping?.kind === "cancelled" ? this.#stopping.reason : "the run stopped") });
         break;
       }
     }
@@ -652,6 +764,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     for (const live of [...this.#live.values()]) live.abort.abort(reason);
     for (const controller of this.#sleeping.values()) controller.abort(reason);
+    this.#coordinatorAbort?.abort(reason);
   }
 
   #warn(nodeId: string, code: string, message: string): void {
@@ -661,7 +774,9 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   #checkDone(): void {
     if (this.#finished) return;
     if (this.#outstanding > 0) {
-      if (this.#stopping || this.#outstanding !== this.#waiting) return;
+      // A graphFn body that awaits only waiting steps is waiting too.
+      const busy = this.#outstanding - (this.#coordinator === "running" ? 1 : 0);
+      if (this.#stopping || this.#waiting === 0 || busy !== this.#waiting) return;
       // Only waits are left: the run stops here and is resumed by runAsync once events arrive.
       this.#finished = true;
       const waits: PendingWait[] = [];
@@ -689,7 +804,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         state,
         error: new Error(`taskloom internal error: run "${this.#runId}" stopped with ${this.#readySet?.unsettled} nodes unsettled and none running`),
       });
-    } else this.#resolve({ status: "succeeded", state });
+    } else {
+      const coordinator = this.#coordinator;
+      this.#resolve({ status: "succeeded", state, ...(typeof coordinator === "object" && { outputs: coordinator }) });
+    }
   }
 }
 

@@ -118,6 +118,31 @@ export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?
   });
 }
 
+/**
+ * Adds node records after the existing ones (dynamic activations: graphFn
+ * steps). The table's id index is shared by every state of the run and
+ * only ever grows, so earlier states simply do not see the new records.
+ */
+export function appendNodes(state: RunState, records: readonly NodeRecord[]): RunState {
+  if (records.length === 0) return state;
+  const table = state.nodes;
+  const index = table.index as Map<string, number>;
+  let position = index.size;
+  const shards = table.shards.map((shard) => shard);
+  for (const record of records) {
+    if (index.has(record.id)) throw new Error(`taskloom internal error: node record "${record.id}" exists already`);
+    const s = Math.floor(position / table.shardSize);
+    const shard = s < shards.length ? [...(shards[s] ?? [])] : [];
+    shard.push(record);
+    shards[s] = Object.freeze(shard);
+    index.set(record.id, position);
+    position += 1;
+  }
+  return produce(state, (draft) => {
+    (draft.nodes as { shards: unknown }).shards = Object.freeze(shards);
+  });
+}
+
 /** Applies one transition to one node and commits it. */
 export function applyTransition(state: RunState, id: string, transition: NodeTransition, now?: number): RunState {
   return commitNodes(state, [transition(nodeOf(state, id))], now);
