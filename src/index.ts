@@ -19,7 +19,7 @@
  *
  * @module taskloom
  */
-export { graph, GraphBuilder, type DepsOf, type NoOutput } from "./graph/builder.js";
+export { graph, GraphBuilder, type DepsOf, type NoOutput, type ElementOf, type MapOptions } from "./graph/builder.js";
 export {
   TaskGraph,
   type NodeDefinition,
@@ -29,8 +29,9 @@ export {
   type DynamicBody,
   type GraphFnContext,
   type StepOptions,
+  type MapSpec,
 } from "./graph/task-graph.js";
-export type { NodeContext, NodeFunction, WaitOptions } from "./graph/node-context.js";
+export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
 
 export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";

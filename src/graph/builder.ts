@@ -16,8 +16,17 @@
  */
 import { InvalidOptionError } from "../errors.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
-import type { NodeContext } from "./node-context.js";
+import type { MapContext, NodeContext } from "./node-context.js";
 import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./task-graph.js";
+
+/** The element type of an array type. */
+export type ElementOf<T> = T extends readonly (infer E)[] ? E : never;
+
+/** Options of a map node. */
+export interface MapOptions<A extends readonly string[] = readonly string[]> extends NodeOptions<A> {
+  /** At most this many elements at once (the run's `maxConcurrency` applies too). @default Infinity */
+  readonly maxConcurrency?: number;
+}
 
 /** The outputs of the nodes named in `A`, by id. */
 export type DepsOf<O, A extends readonly PropertyKey[]> = { readonly [K in A[number] & keyof O]: O[K] };
@@ -104,6 +113,46 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       id,
       fn: fn as NodeDefinition["fn"],
       after: options?.after ? [...options.after] : [],
+      ...(options?.retry !== undefined && { retry: options.retry }),
+      ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    };
+    return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
+  }
+
+  /**
+   * Adds a map node: `fn` runs once per element of `source`'s array output,
+   * each element its own durable activation (`id[0]`, `id[1]`, …, with its
+   * own retries), and the node's output is the results in order. On
+   * resume, elements that succeeded are not run again. The map node itself
+   * is not retried: its elements are.
+   *
+   * @example
+   * ```ts
+   * .node("urls", () => ["https://a", "https://b"])
+   * .map("pages", "urls", ({ item, signal }) => fetch(item, { signal }).then((r) => r.text()), { maxConcurrency: 4 })
+   * ```
+   */
+  map<
+    const Id extends string,
+    const S extends keyof O & string,
+    T,
+    const A extends readonly (keyof O & string)[] = [],
+  >(
+    id: Id,
+    source: S,
+    fn: (context: MapContext<I, ElementOf<O[S]>, DepsOf<O, A>>) => T | Promise<T>,
+    options?: MapOptions<A>,
+  ): GraphBuilder<I, O & { readonly [K in Id]: Awaited<T>[] }, R> {
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new InvalidOptionError(`map "${id}" options`, "must be an object");
+    }
+    const after = [...(options?.after ?? [])] as string[];
+    if (!after.includes(source)) after.unshift(source);
+    const definition: NodeDefinition = {
+      id,
+      fn: fn as unknown as NodeDefinition["fn"],
+      after,
+      map: { source, ...(options?.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }) },
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     };

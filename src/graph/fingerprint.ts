@@ -21,6 +21,7 @@ export function fingerprintOf(name: string, nodes: readonly NodeDefinition[], ha
         id: n.id,
         after: [...n.after].sort(),
         timeoutMs: n.timeoutMs ?? null,
+        ...(n.map && { map: { source: n.map.source, maxConcurrency: n.map.maxConcurrency ?? null } }),
         retry: n.retry
           ? {
               maxAttempts: n.retry.maxAttempts ?? null,

@@ -73,6 +73,22 @@ export interface WaitOptions<T> {
   readonly schema?: InputValidator<T>;
 }
 
+/**
+ * The context of one element of a map node: a {@link NodeContext} plus
+ * the element and its index.
+ *
+ * @example
+ * ```ts
+ * .map("thumbs", "list", async ({ item, index, signal }) => resize(item, { signal }))
+ * ```
+ */
+export interface MapContext<I = unknown, T = unknown, D = Record<string, unknown>> extends NodeContext<I, D> {
+  /** The element of the source's array. */
+  readonly item: T;
+  /** Its index in the array. */
+  readonly index: number;
+}
+
 /** A node's body. */
 export type NodeFunction<I = unknown, D = Record<string, unknown>, R = unknown> = (
   context: NodeContext<I, D>,

@@ -37,6 +37,16 @@ export interface NodeDefinition {
   readonly retry?: RetryOptions;
   /** Its per-attempt time limit (ms). */
   readonly timeoutMs?: number;
+  /** Set for a map node: `fn` runs once per element of `source`'s array output. */
+  readonly map?: MapSpec;
+}
+
+/** How a map node fans out. */
+export interface MapSpec {
+  /** The node whose array output is mapped (also in `after`). */
+  readonly source: string;
+  /** At most this many elements of this map at once (the run's limit applies too). @default Infinity */
+  readonly maxConcurrency?: number;
 }
 
 /** Computes a graph's outputs from every node's output and the inputs. */

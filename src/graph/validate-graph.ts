@@ -47,6 +47,14 @@ export function validateGraph(
       if (seen.has(dep)) problems.push(`node "${n.id}" lists "${dep}" twice in after`);
       seen.add(dep);
     }
+    if (n.map !== undefined) {
+      if (!ids.has(n.map.source)) problems.push(`map node "${n.id}" maps "${String(n.map.source)}", which is not a node of this graph`);
+      else if (!n.after.includes(n.map.source)) problems.push(`map node "${n.id}" must run after its source "${n.map.source}"`);
+      const mc = n.map.maxConcurrency;
+      if (mc !== undefined && !(mc === Infinity || (Number.isInteger(mc) && mc >= 1))) {
+        problems.push(`map node "${n.id}": maxConcurrency must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
+      }
+    }
     try {
       validateRetryOptions(n.retry, `node "${n.id}" retry`);
       validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false);

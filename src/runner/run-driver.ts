@@ -163,7 +163,7 @@ export async function driveRun<I, O>(
     let outputs: unknown;
     if (outcome.status === "succeeded") {
       try {
-        outputs = outcome.outputs ? outcome.outputs.value : graph.outputs(collectOutputs(state), prepared.inputs as I);
+        outputs = outcome.outputs ? outcome.outputs.value : graph.outputs(collectOutputs(state, graph), prepared.inputs as I);
       } catch (error) {
         outcome = { status: "failed", state, error: new OutputError(runId, error) };
       }
@@ -270,10 +270,10 @@ async function prepare<I, O>(
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
 }
 
-/** Every succeeded node's output, by node id. */
-export function collectOutputs(state: RunState): Record<string, unknown> {
+/** The output of every succeeded node of the graph (not of map elements or steps), by node id. */
+export function collectOutputs(state: RunState, graph: { node(id: string): unknown }): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  for (const n of nodeRecords(state.nodes)) if (n.status === "succeeded") outputs[n.id] = n.output;
+  for (const n of nodeRecords(state.nodes)) if (n.status === "succeeded" && graph.node(n.id)) outputs[n.id] = n.output;
   return outputs;
 }
 

@@ -33,6 +33,12 @@
  * from its record without running, and the i-th step asked for must be
  * the i-th recorded, or the step rejects with `NonDeterminismError`.
  *
+ * Map nodes. A map node does not run its body itself: when it starts it
+ * appends one activation per element of its source's array (`id[i]`),
+ * queues them (at most its own `maxConcurrency` at a time, within the
+ * run's), and succeeds with their outputs in order once all have. Elements
+ * retry on their own; the map node is never retried as a whole.
+ *
  * Invariants:
  * - `#outstanding` counts activations dispatched and not yet settled
  *   (queued, running, sleeping before a retry, or waiting); the run is
@@ -55,6 +61,7 @@ import {
   NodeFailedError,
   NodeTimeoutError,
   NonDeterminismError,
+  NonRetryableError,
   PersistenceError,
   RunCancelledError,
   WaitNotFoundError,
@@ -64,7 +71,7 @@ import {
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { WaitOptions } from "../graph/node-context.js";
-import type { GraphFnContext, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
+import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
@@ -159,6 +166,21 @@ interface OpenWait {
 
 const READY = markReady();
 
+/** The progress of one map node's elements. */
+interface MapRun {
+  readonly id: string;
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly elements: readonly string[];
+  /** Elements still to run (not succeeded before), in order. */
+  readonly todo: readonly string[];
+  readonly limit: number;
+  next: number;
+  inflight: number;
+  remaining: number;
+  done: boolean;
+}
+
 /**
  * Runs the unsettled nodes of one run.
  *
@@ -192,6 +214,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   /** Set while a dynamic graph's body has not settled. */
   #coordinator: "running" | { readonly value: unknown } | undefined;
   #coordinatorAbort: AbortController | undefined;
+  /** Map nodes whose elements are running, by map node id. */
+  readonly #maps = new Map<string, MapRun>();
+  /** For each map element activation: its map node, element and index. */
+  readonly #elementOf = new Map<string, { readonly map: string; readonly item: unknown; readonly index: number }>();
   /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
   readonly #attempts = new Map<string, number>();
   /** Outputs of succeeded activations (mirrors the records' `output`), for `deps`. */
@@ -331,6 +357,91 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     return result;
   }
 
+  /** Starts a map node: queues its elements and gives its own slot back at once. */
+  #startMap(id: string, node: NodeDefinition, spec: MapSpec): Promise<void> {
+    const startedAt = this.#config.clock.now();
+    this.#transition(markRunning(startedAt), id, false);
+    const attempt = (this.#attempts.get(id) ?? 0) + 1;
+    this.#attempts.set(id, attempt);
+    this.#events.emit("node:start", { runId: this.#runId, at: startedAt, nodeId: id, attempt });
+    const items = this.#outputs.get(spec.source);
+    if (!Array.isArray(items)) {
+      const got = items === null ? "null" : typeof items;
+      const error = new NonRetryableError(`map node "${id}" needs an array from "${spec.source}", which returned ${got}`);
+      void this.#afterAttempt(id, { kind: "error", error, attempt });
+      return Promise.resolve();
+    }
+    const elements = items.map((_, i) => `${id}[${i}]`);
+    const missing: NodeRecord[] = [];
+    elements.forEach((element, index) => {
+      this.#elementOf.set(element, { map: id, item: items[index], index });
+      this.#steps.set(element, { ...node, id: element });
+      if (!this.record(element)) missing.push({ id: element, nodeId: id, status: "pending", attempts: 0 });
+    });
+    if (missing.length > 0) {
+      this.#state = appendNodes(this.state, missing);
+      for (const record of missing) this.#journal.record(record.id, false);
+    }
+    const todo = elements.filter((element) => {
+      const record = this.record(element);
+      return !(record?.status === "succeeded" && record.durable !== false);
+    });
+    const run: MapRun = {
+      id,
+      attempt,
+      startedAt,
+      elements,
+      todo,
+      limit: spec.maxConcurrency ?? Infinity,
+      next: 0,
+      inflight: 0,
+      remaining: todo.length,
+      done: false,
+    };
+    this.#maps.set(id, run);
+    if (run.remaining === 0) this.#finishMap(run);
+    else this.#pumpMap(run);
+    return Promise.resolve();
+  }
+
+  #pumpMap(run: MapRun): void {
+    const batch: string[] = [];
+    while (run.next < run.todo.length && run.inflight < run.limit && !this.#stopping) {
+      batch.push(run.todo[run.next++] as string);
+      run.inflight += 1;
+    }
+    this.#dispatch(batch);
+  }
+
+  #finishMap(run: MapRun): void {
+    run.done = true;
+    this.#maps.delete(run.id);
+    const value = run.elements.map((element) => this.#outputs.get(element));
+    void this.#afterAttempt(run.id, { kind: "ok", value, attempt: run.attempt, startedAt: run.startedAt });
+  }
+
+  /** Tells a map node one of its elements settled; false when `id` is not a map element. */
+  #settleElement(id: string, outcome: "ok" | "cancelled" | { readonly error: unknown }): boolean {
+    const element = this.#elementOf.get(id);
+    if (!element) return false;
+    const run = this.#maps.get(element.map);
+    if (!run || run.done) return true;
+    run.inflight -= 1;
+    if (outcome === "ok") {
+      run.remaining -= 1;
+      if (run.remaining === 0) this.#finishMap(run);
+      else this.#pumpMap(run);
+    } else {
+      run.done = true;
+      this.#maps.delete(run.id);
+      void this.#afterAttempt(
+        run.id,
+        outcome === "cancelled" ? { kind: "cancelled" } : { kind: "error", error: outcome.error, attempt: run.attempt },
+      );
+    }
+    return true;
+  }
+
   #nodeDef(id: string): NodeDefinition | undefined {
     return this.#graph.node(id) ?? this.#steps.get(id);
   }
@@ -439,6 +550,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     const node = this.#nodeDef(id);
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${this.#graph.name}"`);
+    if (node.map && !this.#elementOf.has(id)) return this.#startMap(id, node, node.map);
     const clock = this.#config.clock;
     const startedAt = clock.now();
     // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
@@ -469,7 +581,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     let body: unknown;
     try {
-      body = node.fn(this.#context(node, attempt, live.abort));
+      const context = this.#context(node, attempt, live.abort);
+      const element = this.#elementOf.get(id);
+      if (element) Object.assign(context, { item: element.item, index: element.index });
+      body = node.fn(context);
     } catch (error) {
       this.#end(live, { kind: "error", error, attempt });
       return slot;
@@ -699,12 +814,14 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         const unblocked = this.#readySet?.settle(id) ?? [];
         this.#outstanding -= 1;
         this.#settleStep(id, { value: result.value });
+        this.#settleElement(id, "ok");
         if (!this.#stopping) this.#dispatch(unblocked);
         break;
       }
       case "error": {
         const policy = this.#policy(id);
-        if (!this.#stopping && shouldRetry(policy, result.error, result.attempt)) {
+        const isMap = this.#graph.node(id)?.map !== undefined;
+        if (!this.#stopping && !isMap && shouldRetry(policy, result.error, result.attempt)) {
           this.#scheduleRetry(id, result.error, result.attempt, policy);
           return;
         }
@@ -714,6 +831,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
         // A graphFn step's failure goes to the body that awaits it, which may catch it.
         if (this.#settleStep(id, { error: failure })) break;
+        if (this.#settleElement(id, { error: failure })) break;
         if (!this.#stopping) {
           if (this.#config.continueOnError) this.#firstFailure ??= failure;
           else this.#stop({ kind: "failed", error: failure });
@@ -724,6 +842,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         this.#transition(markCancelled(now), id);
         this.#outstanding -= 1;
         this.#settleStep(id, { error: new RunCancelledError(this.#runId, this.#stopping?.kind === "cancelled" ? this.#stopping.reason : "the run stopped") });
+        this.#settleElement(id, "cancelled");
         break;
       }
     }
