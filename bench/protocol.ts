@@ -1,0 +1,126 @@
+/**
+ * The contract between the orchestrator (`bench/run.ts`) and one child
+ * process (`bench/scenario.ts`): what a scenario is, how it travels on the
+ * command line, and the one JSON line a child prints.
+ *
+ * Design: every scenario runs in its own fresh Node process so that JIT
+ * state, heap growth and `maxRSS` of one scenario never leak into another.
+ * The child does its own warm-up and rounds and reports raw per-round
+ * numbers; all statistics (median, ratios, targets) live in the parent.
+ *
+ * @module
+ */
+
+/** What is being run. */
+export type SystemName = "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "langgraph";
+
+/** The graph shape: 1 root → N parallel → 1 join, or N nodes in a line. */
+export type Shape = "fanout" | "chain";
+
+/**
+ * What the child measures:
+ * - `time`: wall time of whole runs (warm-up + rounds);
+ * - `memory`: one run, peak RSS of the process;
+ * - `bytes`: bytes written (`/proc/self/io` wchar) per node status transition;
+ * - `resume`: wall time of the second `runAsync` of a half-failed stored run.
+ */
+export type Kind = "time" | "memory" | "bytes" | "resume";
+
+/** One scenario, as passed to a child. */
+export interface ScenarioSpec {
+  readonly kind: Kind;
+  readonly system: SystemName;
+  readonly shape: Shape;
+  readonly n: number;
+  /** Counted rounds. */
+  readonly rounds: number;
+  /** Rounds run first and not counted. */
+  readonly warmup: number;
+  /** A round longer than this stops the scenario, reported as skipped (ms). */
+  readonly budgetMs: number;
+  /** Concurrency limit for every system. */
+  readonly concurrency: number;
+}
+
+/** What one child prints, as a single JSON line. */
+export interface ScenarioResult {
+  readonly spec: ScenarioSpec;
+  /** Wall time of each counted round (ms); for `bytes`, empty. */
+  readonly roundsMs: number[];
+  /** Wall time of each warm-up round (ms). */
+  readonly warmupMs: number[];
+  /** Time to build/compile the graph once, not counted (ms). */
+  readonly buildMs: number;
+  /** `process.resourceUsage().maxRSS` at the end of the child (KB). */
+  readonly maxRssKB: number;
+  /** RSS just before the first run, after the graph was built (KB). */
+  readonly rssBeforeRunKB: number;
+  /** `bytes`: wchar delta of each counted round. */
+  readonly wcharBytes?: number[];
+  /** `bytes`: node status transitions counted through events, each counted round. */
+  readonly transitions?: number[];
+  /** `resume`: node bodies that ran during the timed resume, each counted round. */
+  readonly resumedBodies?: number[];
+  /** Set when the scenario was given up (over budget). */
+  readonly skipped?: string;
+  /** Set when the scenario failed. */
+  readonly error?: string;
+}
+
+/**
+ * A child writes `PHASE_PREFIX + description` on a line of stderr when it
+ * starts a budgeted phase (graph build, each round). The parent restarts
+ * its own budget timer on each such line and kills a child whose phase
+ * outlives the budget, which catches runs that starve the child's timers.
+ */
+export const PHASE_PREFIX = "@@bench-phase ";
+
+const KEYS = ["kind", "system", "shape", "n", "rounds", "warmup", "budgetMs", "concurrency"] as const;
+
+/** The child's command-line arguments for a spec. */
+export function specToArgs(spec: ScenarioSpec): string[] {
+  return KEYS.flatMap((k) => [`--${k}`, String(spec[k])]);
+}
+
+/** Parses a child's command-line arguments; throws on anything missing or malformed. */
+export function argsToSpec(argv: readonly string[]): ScenarioSpec {
+  const raw = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i];
+    const value = argv[i + 1];
+    if (key === undefined || !key.startsWith("--") || value === undefined) {
+      throw new Error(`bench/scenario: expected --key value pairs, got ${JSON.stringify(argv)}`);
+    }
+    raw.set(key.slice(2), value);
+  }
+  const str = (k: string): string => {
+    const v = raw.get(k);
+    if (v === undefined) throw new Error(`bench/scenario: missing --${k}`);
+    return v;
+  };
+  const num = (k: string): number => {
+    const v = Number(str(k));
+    if (!Number.isFinite(v) || v < 0) throw new Error(`bench/scenario: --${k} must be a non-negative number`);
+    return v;
+  };
+  const oneOf = <T extends string>(k: string, allowed: readonly T[]): T => {
+    const v = str(k);
+    if (!(allowed as readonly string[]).includes(v)) throw new Error(`bench/scenario: --${k} must be one of ${allowed.join(", ")}`);
+    return v as T;
+  };
+  return {
+    kind: oneOf<Kind>("kind", ["time", "memory", "bytes", "resume"]),
+    system: oneOf<SystemName>("system", ["pqueue", "taskloom-memory", "taskloom-lowdb", "langgraph"]),
+    shape: oneOf<Shape>("shape", ["fanout", "chain"]),
+    n: num("n"),
+    rounds: num("rounds"),
+    warmup: num("warmup"),
+    budgetMs: num("budgetMs"),
+    concurrency: num("concurrency"),
+  };
+}
+
+/** A short human name for a spec, e.g. `time taskloom-lowdb fanout 10,000`. */
+export function specLabel(spec: ScenarioSpec): string {
+  return `${spec.kind} ${spec.system} ${spec.shape} ${spec.n.toLocaleString("en-US")}`;
+}

@@ -1,0 +1,172 @@
+/**
+ * One benchmark scenario in its own process:
+ * `node --import tsx bench/scenario.ts --kind time --system pqueue --shape fanout --n 1000 …`
+ * (see `protocol.ts` for the arguments). It builds the graph once, runs the
+ * warm-up and counted rounds, and prints exactly one JSON line
+ * (`ScenarioResult`) on stdout; diagnostics go to stderr.
+ *
+ * Systems are imported lazily, so a p-queue child never loads taskloom or
+ * LangGraph and its RSS is its own. Between rounds the heap is collected
+ * when the parent passes `--expose-gc`. A round that outlives
+ * `budgetMs` ends the child at once with `skipped` set (and, should its
+ * timer be starved, the parent kills it: see `PHASE_PREFIX`).
+ *
+ * @module
+ */
+import { argsToSpec, PHASE_PREFIX, type ScenarioResult, type ScenarioSpec } from "./protocol.js";
+import type { Prepare } from "./systems/types.js";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function rssKB(): number {
+  return Math.round(process.memoryUsage().rss / 1024);
+}
+
+function emit(result: ScenarioResult): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function base(spec: ScenarioSpec): ScenarioResult {
+  return { spec, roundsMs: [], warmupMs: [], buildMs: 0, maxRssKB: 0, rssBeforeRunKB: 0 };
+}
+
+async function loadPrepare(spec: ScenarioSpec): Promise<Prepare> {
+  switch (spec.system) {
+    case "pqueue":
+      return (await import("./systems/pqueue.js")).prepare;
+    case "langgraph":
+      return (await import("./systems/langgraph.js")).prepare;
+    case "taskloom-memory":
+    case "taskloom-lowdb":
+      return (await import("./systems/taskloom.js")).prepareFor(spec.system);
+  }
+}
+
+/**
+ * Runs `fn` unless it outlives the budget, in which case the child reports
+ * `skipped` and exits. The phase line on stderr lets the parent enforce the
+ * same budget when this timer cannot fire: a run that only ever chains
+ * promises (no I/O) never yields to timers until it ends.
+ */
+async function withinBudget<T>(spec: ScenarioSpec, partial: () => ScenarioResult, what: string, fn: () => Promise<T>): Promise<T> {
+  process.stderr.write(`${PHASE_PREFIX}${what}\n`);
+  const timer = setTimeout(() => {
+    emit({
+      ...partial(),
+      maxRssKB: process.resourceUsage().maxRSS,
+      skipped: `${what} took over the ${Math.round(spec.budgetMs / 1000)} s budget`,
+    });
+    process.exit(0);
+  }, spec.budgetMs);
+  const t0 = performance.now();
+  let value: T;
+  try {
+    value = await fn();
+  } finally {
+    clearTimeout(timer);
+  }
+  // The timer may have been starved: judge the phase by its wall time too.
+  const ms = performance.now() - t0;
+  if (ms > spec.budgetMs) {
+    emit({
+      ...partial(),
+      maxRssKB: process.resourceUsage().maxRSS,
+      skipped: `${what} took ${(ms / 1000).toFixed(1)} s, over the ${Math.round(spec.budgetMs / 1000)} s budget`,
+    });
+    process.exit(0);
+  }
+  return value;
+}
+
+/** `time` and `memory`: whole runs, timed. */
+async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
+  const prepare = await loadPrepare(spec);
+  const warmupMs: number[] = [];
+  const roundsMs: number[] = [];
+  let buildMs = 0;
+  let rssBeforeRunKB = 0;
+  const partial = (): ScenarioResult => ({ ...base(spec), warmupMs, roundsMs, buildMs, rssBeforeRunKB });
+  const prepared = await withinBudget(spec, partial, "building the graph", () => prepare(spec.shape, spec.n, spec.concurrency));
+  buildMs = prepared.buildMs;
+  gc?.();
+  rssBeforeRunKB = rssKB();
+  const total = spec.warmup + spec.rounds;
+  for (let i = 0; i < total; i++) {
+    const round = await prepared.round(i);
+    gc?.();
+    const label = i < spec.warmup ? `warm-up round ${i + 1}` : `round ${i - spec.warmup + 1}`;
+    const ms = await withinBudget(spec, partial, `${label} (N=${spec.n})`, async () => {
+      const t0 = performance.now();
+      await round.run();
+      return performance.now() - t0;
+    });
+    await round.cleanup();
+    (i < spec.warmup ? warmupMs : roundsMs).push(ms);
+  }
+  return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
+}
+
+/** `bytes`: wchar per node transition of durable runs. */
+async function bytes(spec: ScenarioSpec): Promise<ScenarioResult> {
+  const tl = await import("./systems/taskloom.js");
+  const t0 = performance.now();
+  const g = tl.buildGraph(spec.shape, spec.n);
+  const buildMs = performance.now() - t0;
+  const rssBeforeRunKB = rssKB();
+  const wcharBytes: number[] = [];
+  const transitions: number[] = [];
+  const roundsMs: number[] = [];
+  const warmupMs: number[] = [];
+  for (let i = 0; i < spec.warmup + spec.rounds; i++) {
+    gc?.();
+    const s = performance.now();
+    const m = await tl.measureBytesOnce(g, i, spec.concurrency);
+    const ms = performance.now() - s;
+    if (i < spec.warmup) {
+      warmupMs.push(ms);
+      continue;
+    }
+    roundsMs.push(ms);
+    wcharBytes.push(m.bytes);
+    transitions.push(m.transitions);
+  }
+  return { ...base(spec), buildMs, rssBeforeRunKB, roundsMs, warmupMs, wcharBytes, transitions, maxRssKB: process.resourceUsage().maxRSS };
+}
+
+/** `resume`: time of the second `runAsync` of a half-failed stored run. */
+async function resume(spec: ScenarioSpec): Promise<ScenarioResult> {
+  const tl = await import("./systems/taskloom.js");
+  const t0 = performance.now();
+  const g = tl.buildResumeGraph(spec.n);
+  const buildMs = performance.now() - t0;
+  const rssBeforeRunKB = rssKB();
+  const roundsMs: number[] = [];
+  const warmupMs: number[] = [];
+  const resumedBodies: number[] = [];
+  for (let i = 0; i < spec.warmup + spec.rounds; i++) {
+    gc?.();
+    const m = await tl.measureResumeOnce(g, i, spec.concurrency);
+    if (i < spec.warmup) {
+      warmupMs.push(m.ms);
+      continue;
+    }
+    roundsMs.push(m.ms);
+    resumedBodies.push(m.resumedBodies);
+  }
+  return { ...base(spec), buildMs, rssBeforeRunKB, roundsMs, warmupMs, resumedBodies, maxRssKB: process.resourceUsage().maxRSS };
+}
+
+async function main(): Promise<void> {
+  const spec = argsToSpec(process.argv.slice(2));
+  try {
+    const result = spec.kind === "bytes" ? await bytes(spec) : spec.kind === "resume" ? await resume(spec) : await timed(spec);
+    emit(result);
+  } catch (err) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    console.error(err);
+    emit({ ...base(spec), maxRssKB: process.resourceUsage().maxRSS, error: message });
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,78 @@
+/**
+ * The same graphs in LangGraph.js: a `StateGraph` with one LangGraph node
+ * per taskloom node and a `MemorySaver` checkpointer (LangGraph's in-memory
+ * durability, the closest match to taskloom's `MemoryStore`).
+ *
+ * - fan-out: START → root, root → each of N, [all N] → join (a waiting
+ *   edge, i.e. an AND-join), join → END;
+ * - chain: START → n0 → n1 → … → END.
+ *
+ * Node bodies are no-ops returning `{}` (no state update), the cheapest
+ * possible LangGraph node, so the comparison is conservative for taskloom.
+ * `maxConcurrency` bounds parallel nodes as in the other systems;
+ * `recursionLimit` is raised to allow N supersteps. The graph is compiled
+ * once per process; each round gets a fresh `MemorySaver` and thread id.
+ * The builder is typed `any` because LangGraph's node-name generics cannot
+ * follow thousands of dynamically named nodes.
+ *
+ * @module
+ */
+import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
+import type { Shape } from "../protocol.js";
+import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
+
+const State = Annotation.Root({
+  count: Annotation<number>({ reducer: (a: number, b: number) => a + b, default: () => 0 }),
+});
+
+type Update = Partial<typeof State.State>;
+const noop = async (): Promise<Update> => ({});
+
+/** The compiled graph as far as this file uses it. */
+interface Compiled {
+  checkpointer?: unknown;
+  invoke(input: Update, config: Record<string, unknown>): Promise<unknown>;
+}
+
+function compile(shape: Shape, n: number): Compiled {
+  const g: any = new StateGraph(State);
+  const ids = nodeIds(n);
+  if (shape === "fanout") {
+    g.addNode("root", noop);
+    for (const id of ids) g.addNode(id, noop);
+    g.addNode("join", noop);
+    g.addEdge(START, "root");
+    for (const id of ids) g.addEdge("root", id);
+    g.addEdge(ids, "join");
+    g.addEdge("join", END);
+  } else {
+    for (const id of ids) g.addNode(id, noop);
+    g.addEdge(START, ids[0]);
+    for (let i = 1; i < n; i++) g.addEdge(ids[i - 1], ids[i]);
+    g.addEdge(ids[n - 1], END);
+  }
+  return g.compile({ checkpointer: new MemorySaver() }) as Compiled;
+}
+
+export const prepare: Prepare = async (shape: Shape, n: number, concurrency: number): Promise<Prepared> => {
+  const t0 = performance.now();
+  const app = compile(shape, n);
+  const buildMs = performance.now() - t0;
+  return {
+    buildMs,
+    async round(index: number): Promise<Round> {
+      app.checkpointer = new MemorySaver();
+      const config = {
+        configurable: { thread_id: `bench-${index}` },
+        recursionLimit: n + 10,
+        maxConcurrency: concurrency,
+      };
+      return {
+        run: async () => {
+          await app.invoke({}, config);
+        },
+        cleanup: async () => {},
+      };
+    },
+  };
+};
