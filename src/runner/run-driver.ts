@@ -95,6 +95,9 @@ export async function driveRun<I, O>(
   renew();
   let markStopped!: () => void;
   const driverStopped = new Promise<void>((resolve) => (markStopped = resolve));
+  // Registered until the lease is given back: a resolveWait that arrives while the run is being
+  // saved must wait for `stopped`, not find the run unregistered and our own lease held (RunLockedError).
+  let unregister: (() => void) | undefined;
   try {
     const prepared = await prepare(graph, rawInputs, options, store, host);
     if (prepared.kind === "done") {
@@ -141,18 +144,13 @@ export async function driveRun<I, O>(
     const active = scheduler;
     current = () => active.state;
     host.setScheduler(scheduler);
-    const unregister = registerActiveRun(store, runId, {
+    unregister = registerActiveRun(store, runId, {
       deliver: (key, payload) => active.deliver(key, payload),
       stopped: driverStopped,
     });
     const lateCancel = host.cancelRequested();
     if (lateCancel !== undefined) scheduler.cancel(lateCancel);
-    let outcome: SchedulerOutcome;
-    try {
-      outcome = await scheduler.execute();
-    } finally {
-      unregister();
-    }
+    let outcome: SchedulerOutcome = await scheduler.execute();
     host.setScheduler(undefined);
     if (leaseLost !== undefined && outcome.status !== "failed") {
       outcome = { status: "failed", state: outcome.state, error: leaseLost };
@@ -213,6 +211,7 @@ export async function driveRun<I, O>(
     if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     renewTimer = undefined;
     await store.releaseLease(lease).catch(() => undefined);
+    unregister?.();
     markStopped();
   }
 }

@@ -64,6 +64,7 @@ import {
   NonRetryableError,
   PersistenceError,
   RunCancelledError,
+  WaitAlreadyResolvedError,
   WaitNotFoundError,
   WaitTimeoutError,
   type PendingWait,
@@ -304,11 +305,13 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       .then(() => body(this.#inputs, context))
       .then(
         (value) => {
+          if (this.#coordinator !== "running") return; // let go of when the run stopped
           this.#coordinator = { value };
           this.#outstanding -= 1;
           this.#checkDone();
         },
         (error: unknown) => {
+          if (this.#coordinator !== "running") return;
           this.#coordinator = undefined;
           this.#outstanding -= 1;
           if (!this.#stopping) this.#stop({ kind: "failed", error });
@@ -330,14 +333,16 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       return Promise.reject(error);
     }
     if (this.#stopping) return Promise.reject(new RunCancelledError(this.#runId, "the run is stopping"));
-    const position = this.#stepCalls++;
+    // A refused call takes no position, so a body that catches the refusal replays in step with its journal.
+    const position = this.#stepCalls;
     const expected = this.#recordedSteps[position];
-    if (expected !== undefined && expected !== id) {
-      return Promise.reject(new NonDeterminismError(this.#runId, position, expected, id));
-    }
     if (this.#steps.has(id) || (expected === undefined && this.record(id))) {
       return Promise.reject(new InvalidOptionError(`step("${id}")`, "is used twice in one run; give each step its own id"));
     }
+    if (expected !== undefined && expected !== id) {
+      return Promise.reject(new NonDeterminismError(this.#runId, position, expected, id));
+    }
+    this.#stepCalls += 1;
     this.#steps.set(id, {
       id,
       after: [],
@@ -483,10 +488,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   async deliver(key: string, payload: unknown): Promise<boolean> {
     if (this.#finished) return false;
     const wait = this.#openWaits.get(key);
-    if (!wait) throw new WaitNotFoundError(this.#runId, key, this.openWaitKeys());
+    if (!wait) throw this.#notOpen(key);
     const value = wait.schema ? await validateInput(wait.schema, payload, `the payload of wait "${key}"`) : payload;
     if (this.#finished) return false;
-    if (this.#openWaits.get(key) !== wait) throw new WaitNotFoundError(this.#runId, key, this.openWaitKeys());
+    if (this.#openWaits.get(key) !== wait) throw this.#notOpen(key);
     if (!isDurable(payload)) {
       throw new InputValidationError(`the payload of wait "${key}"`, [
         { path: [], message: "it cannot be stored (a function, a class instance or a cycle)" },
@@ -499,6 +504,14 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#wake(wait, () => wait.resolve(value));
     await durable;
     return true;
+  }
+
+  /** Why `key` cannot be delivered: taken already (as `resolveWait` on a stored run says), or not waited for. */
+  #notOpen(key: string): Error {
+    for (const n of nodeRecords(this.state.nodes)) {
+      if (n.waits?.[key]?.resolved) return new WaitAlreadyResolvedError(this.#runId, key);
+    }
+    return new WaitNotFoundError(this.#runId, key, this.openWaitKeys());
   }
 
   /**
@@ -884,18 +897,29 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     for (const live of [...this.#live.values()]) live.abort.abort(reason);
     for (const controller of this.#sleeping.values()) controller.abort(reason);
     this.#coordinatorAbort?.abort(reason);
+    // A graphFn body cannot be aborted like an attempt: the run ends without waiting for it (its later steps are refused).
+    if (this.#coordinator === "running") {
+      this.#coordinator = undefined;
+      this.#outstanding -= 1;
+    }
   }
 
   #warn(nodeId: string, code: string, message: string): void {
     this.#events.emit("warning", { runId: this.#runId, at: this.#config.clock.now(), nodeId, code, message });
   }
 
-  #checkDone(): void {
+  #checkDone(onlyWaitsConfirmed = false): void {
     if (this.#finished) return;
     if (this.#outstanding > 0) {
       // A graphFn body that awaits only waiting steps is waiting too.
       const busy = this.#outstanding - (this.#coordinator === "running" ? 1 : 0);
       if (this.#stopping || this.#waiting === 0 || busy !== this.#waiting) return;
+      // Not in this turn: a body goes on after waitFor handed back its promise (a second waitFor in
+      // a Promise.all, say), and what it does then (fail the node) must count before the run stops.
+      if (!onlyWaitsConfirmed) {
+        setImmediate(() => this.#checkDone(true));
+        return;
+      }
       // Only waits are left: the run stops here and is resumed by runAsync once events arrive.
       this.#finished = true;
       const waits: PendingWait[] = [];
