@@ -33,6 +33,26 @@ export {
 } from "./graph/task-graph.js";
 export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
+export {
+  graphify,
+  task,
+  type GraphifyOptions,
+  type GraphifyOutputs,
+  type TaskCall,
+  type TaskOptions,
+  type TaskParams,
+} from "./graph/graphify.js";
+export type { Ref, RefArg, RefProps, Resolved } from "./graph/trace-ref.js";
+export {
+  fromSpec,
+  toSpec,
+  type FromSpecOptions,
+  type FunctionRegistry,
+  type GraphSpec,
+  type NodeSpec,
+  type RetrySpec,
+  type ToSpecOptions,
+} from "./graph/graph-spec.js";
 
 export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";

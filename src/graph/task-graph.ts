@@ -14,6 +14,8 @@ import { validateInput, type InputValidator } from "./input-validator.js";
 import { GraphDefinitionError } from "../errors.js";
 import type { NodeFunction } from "./node-context.js";
 import { validateGraph } from "./validate-graph.js";
+import type { GraphSpec, ToSpecOptions } from "./graph-spec.js";
+import { writeSpec } from "./spec-writer.js";
 
 /** Options of one node. */
 export interface NodeOptions<A extends readonly string[] = readonly string[]> {
@@ -185,5 +187,19 @@ export class TaskGraph<I = unknown, O = unknown> {
   /** The graph's outputs, from every node's output: the output function's result, or all node outputs. */
   outputs(nodeOutputs: Record<string, unknown>, inputs: I): O {
     return this.#output ? this.#output(nodeOutputs, inputs) : (nodeOutputs as O);
+  }
+
+  /**
+   * This graph as JSON-able data, with each function replaced by a name
+   * (from `options.registry`, else the function's own name); load it
+   * again with `fromSpec(spec, registry)`. See `toSpec` in `graph-spec.ts`.
+   *
+   * @example
+   * ```ts
+   * writeFileSync("etl.json", JSON.stringify(etl.toSpec({ registry: { fetchPage, parsePage } })));
+   * ```
+   */
+  toSpec(options?: ToSpecOptions): GraphSpec {
+    return writeSpec(this, this.#output, options);
   }
 }
