@@ -1,0 +1,51 @@
+/**
+ * `taskloom gc --older-than 30d`: deletes the stored runs not updated for
+ * that long (optionally only some statuses). Runs a live process drives
+ * are kept and named; `--dry-run` lists what would go.
+ *
+ * @module
+ */
+import { deleteRun, listRuns } from "../../index.js";
+import type { CommandContext } from "../context.js";
+import { formatDuration, parseDuration } from "../duration.js";
+import { errorCode } from "../errors.js";
+import { formatTime, jsonText } from "../text.js";
+import { parseStatuses } from "./runs.js";
+
+/** Options of `taskloom gc`. */
+export interface GcCommandOptions {
+  readonly olderThan: string;
+  readonly status?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function gcCommand(ctx: CommandContext, options: GcCommandOptions): Promise<number> {
+  const age = parseDuration(options.olderThan, "--older-than");
+  const status = parseStatuses(options.status);
+  const cutoff = ctx.io.now() - age;
+  const runs = await listRuns({ store: ctx.store(), ...(status !== undefined && { status }) });
+  const old = runs.filter((r) => r.updatedAt < cutoff);
+  const removed: string[] = [];
+  const kept: { runId: string; reason: string }[] = [];
+  for (const r of old) {
+    if (!options.dryRun) {
+      try {
+        await deleteRun(r.runId, { store: ctx.store() });
+      } catch (err) {
+        if (errorCode(err) !== "RUN_LOCKED") throw err;
+        kept.push({ runId: r.runId, reason: "a live process drives it" });
+        continue;
+      }
+    }
+    removed.push(r.runId);
+    if (!options.json) ctx.io.out.write(`${options.dryRun ? "would remove" : "removed"} ${r.runId} (${r.status}, updated ${formatTime(r.updatedAt)})\n`);
+  }
+  for (const k of kept) ctx.io.err.write(`kept ${k.runId}: ${k.reason}\n`);
+  if (options.json) ctx.io.out.write(`${jsonText({ dryRun: options.dryRun === true, removed, kept })}\n`);
+  ctx.io.err.write(
+    `${options.dryRun ? "would remove" : "removed"} ${removed.length} of ${runs.length} run${runs.length === 1 ? "" : "s"} not updated for ${formatDuration(age)}\n`,
+  );
+  return 0;
+}

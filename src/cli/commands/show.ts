@@ -1,0 +1,122 @@
+/**
+ * `taskloom show <run-id> [module]`: one stored run, as text (per-node
+ * status, attempts, durations, errors with their causes, open waits), as
+ * JSON, or as a Mermaid or dot drawing coloured by status. The store does
+ * not keep the graph's edges: give the module to draw them.
+ *
+ * @module
+ */
+import { assertRunId, getRun, InvalidOptionError, type ErrorRecord, type RunDetails } from "../../index.js";
+import type { CommandContext } from "../context.js";
+import { formatDuration } from "../duration.js";
+import { graphView, toDot, toMermaid, type GraphShape } from "../graph-format.js";
+import { loadGraph } from "../load-graph.js";
+import { formatTime, jsonText, table } from "../text.js";
+
+/** Formats of `taskloom show`. */
+export const SHOW_FORMATS = ["text", "json", "mermaid", "dot"] as const;
+
+/** Options of `taskloom show`. */
+export interface ShowCommandOptions {
+  readonly json?: boolean | undefined;
+  readonly format?: (typeof SHOW_FORMATS)[number] | undefined;
+  readonly export?: string | undefined;
+}
+
+/** Loads the graph of `modulePath` to draw a stored run's edges; warns when it is not the graph the run was made by. */
+export async function shapeForRun(
+  ctx: CommandContext,
+  run: RunDetails,
+  modulePath: string | undefined,
+  exportName: string | undefined,
+): Promise<GraphShape | undefined> {
+  if (modulePath === undefined) return undefined;
+  const { graph } = await loadGraph(modulePath, { exportName, cwd: ctx.io.cwd });
+  if (graph.fingerprint !== run.fingerprint) {
+    ctx.io.err.write(
+      `note: ${modulePath} has graph "${graph.name}" (fingerprint ${graph.fingerprint.slice(0, 12)}), the run was made by "${run.graphName}" ` +
+        `(${run.fingerprint.slice(0, 12)}); its edges may not be the run's.\n`,
+    );
+  }
+  return graph;
+}
+
+/** An error and its causes, indented under `indent`. */
+export function errorLines(error: ErrorRecord, indent: string): string[] {
+  const lines: string[] = [];
+  let e: ErrorRecord | undefined = error;
+  for (let depth = 0; e && depth < 8; depth++, e = e.cause) {
+    const text = `${e.name}${e.code ? ` [${e.code}]` : ""}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
+    lines.push(depth === 0 ? `${indent}${text}` : `${indent}${"  ".repeat(depth)}caused by ${text}`);
+  }
+  return lines;
+}
+
+/** The text form of a stored run. */
+export function runText(run: RunDetails): string {
+  const done = run.nodes.filter((n) => n.status === "succeeded" || n.status === "skipped").length;
+  const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)})` : "";
+  const out = [
+    `run       ${run.runId}`,
+    `graph     ${run.graphName} (fingerprint ${run.fingerprint.slice(0, 12)})`,
+    `status    ${run.status}`,
+    `nodes     ${done}/${run.nodes.length} done`,
+    `created   ${formatTime(run.createdAt)}`,
+    `started   ${formatTime(run.startedAt)}${run.starts > 1 ? ` (start ${run.starts})` : ""}`,
+    `ended     ${formatTime(run.endedAt)}${took}`,
+  ];
+  if (run.error) out.push(...errorLines(run.error, "").map((l, i) => `${i === 0 ? "error     " : "          "}${l}`));
+  out.push("");
+  const rows = run.nodes.map((n) => [
+    n.id,
+    n.status,
+    String(n.attempts),
+    n.startedAt !== undefined && n.endedAt !== undefined ? formatDuration(n.endedAt - n.startedAt) : "-",
+    formatTime(n.startedAt),
+    n.error ? `${n.error.name}: ${n.error.message.replace(/\s*\n\s*/g, " ")}` : "",
+  ]);
+  out.push(table(["NODE", "STATUS", "ATTEMPTS", "DURATION", "STARTED", "ERROR"], rows));
+  const failed = run.nodes.filter((n) => n.error);
+  if (failed.length > 0) {
+    out.push("", "errors");
+    for (const n of failed) if (n.error) out.push(`  ${n.id} (${n.status}, ${n.attempts} attempt${n.attempts === 1 ? "" : "s"}):`, ...errorLines(n.error, "    "));
+  }
+  if (run.waits.length > 0) {
+    out.push("", "open waits");
+    out.push(
+      table(
+        ["  KEY", "NODE", "SINCE", "DEADLINE"],
+        run.waits.map((w) => [`  ${w.key}`, w.nodeId, formatTime(w.since), formatTime(w.deadline)]),
+      ),
+    );
+  }
+  return out.join("\n");
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function showCommand(ctx: CommandContext, runId: string, modulePath: string | undefined, options: ShowCommandOptions): Promise<number> {
+  assertRunId(runId);
+  const format = options.json ? "json" : options.format ?? "text";
+  if (options.json && options.format !== undefined && options.format !== "json") {
+    throw new InvalidOptionError("--json", `and --format ${options.format} cannot be given together`);
+  }
+  const run = await getRun(runId, { store: ctx.store() });
+  const { out } = ctx.io;
+  switch (format) {
+    case "json":
+      out.write(`${jsonText(run)}\n`);
+      break;
+    case "mermaid":
+    case "dot": {
+      const shape = await shapeForRun(ctx, run, modulePath, options.export);
+      if (!shape) ctx.io.err.write("note: the store does not keep the graph's edges; give the graph module to draw them: taskloom show <run-id> <module> --format " + format + "\n");
+      const view = graphView({ shape, records: run.nodes, name: run.graphName });
+      out.write(`${format === "mermaid" ? toMermaid(view) : toDot(view)}\n`);
+      break;
+    }
+    case "text":
+      out.write(`${runText(run)}\n`);
+      break;
+  }
+  return 0;
+}

@@ -1,0 +1,137 @@
+/**
+ * What `run` and `resume` share: reading the run options given on the
+ * command line, driving the run with live progress on stderr, and the
+ * ending: the outputs as JSON on stdout and exit code 0; the open waits
+ * and exit code 2 when the run stops to wait; anything else is thrown and
+ * becomes one error line and exit code 1. Ctrl-C cancels the run (it is
+ * saved as cancelled and can be resumed); a second Ctrl-C quits at once.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { InvalidOptionError, type PendingWait, type RetryOptions, type TaskGraph } from "../index.js";
+import type { CommandContext } from "./context.js";
+import { formatDuration } from "./duration.js";
+import { errorCode } from "./errors.js";
+import { runnerFor, type LoadedGraph } from "./load-graph.js";
+import { Progress } from "./progress.js";
+import { formatTime, jsonText } from "./text.js";
+
+/** Command-line options that become run options. */
+export interface RunFlags {
+  readonly maxConcurrency?: string | undefined;
+  readonly retries?: string | undefined;
+  readonly allowGraphChange?: boolean | undefined;
+}
+
+/** The run options the flags ask for (`--retries N` is `retry.maxAttempts = N + 1`). */
+export function runOptionsFrom(flags: RunFlags): { maxConcurrency?: number; retry?: RetryOptions; allowGraphChange?: boolean } {
+  const out: { maxConcurrency?: number; retry?: RetryOptions; allowGraphChange?: boolean } = {};
+  if (flags.maxConcurrency !== undefined) {
+    const text = flags.maxConcurrency.trim();
+    const n = /^inf(inity)?$/i.test(text) ? Infinity : /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(n === Infinity || (Number.isSafeInteger(n) && n >= 1))) {
+      throw new InvalidOptionError("--max-concurrency", `must be a whole number of at least 1, or Infinity (got "${flags.maxConcurrency}")`);
+    }
+    out.maxConcurrency = n;
+  }
+  if (flags.retries !== undefined) {
+    const text = flags.retries.trim();
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(Number.isSafeInteger(n) && n >= 0)) {
+      throw new InvalidOptionError("--retries", `must be a whole number of at least 0 (got "${flags.retries}")`);
+    }
+    out.retry = { maxAttempts: n + 1 };
+  }
+  if (flags.allowGraphChange === true) out.allowGraphChange = true;
+  return out;
+}
+
+/**
+ * Parses a JSON option (`--inputs`, `--payload`) or reads it from a file
+ * (`-` for stdin); `undefined` when neither is given.
+ */
+export function jsonOption(option: string, text: string | undefined, fileOption: string, file: string | undefined, cwd: string): unknown {
+  if (text !== undefined && file !== undefined) throw new InvalidOptionError(option, `and ${fileOption} cannot be given together`);
+  let source = text;
+  let what = option;
+  if (file !== undefined) {
+    what = `${fileOption} ${file}`;
+    try {
+      source = file === "-" ? readFileSync(0, "utf8") : readFileSync(resolve(cwd, file), "utf8");
+    } catch (err) {
+      throw new InvalidOptionError(fileOption, `names a file that cannot be read (${(err as Error).message})`);
+    }
+  }
+  if (source === undefined) return undefined;
+  try {
+    return JSON.parse(source) as unknown;
+  } catch (err) {
+    throw new InvalidOptionError(what, `is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Runs (or resumes) a graph with progress; resolves to the exit code. */
+export async function executeRun(
+  ctx: CommandContext,
+  loaded: LoadedGraph,
+  inputs: unknown,
+  options: { runId?: string | undefined } & ReturnType<typeof runOptionsFrom>,
+  moduleArg: string,
+): Promise<number> {
+  const run = await runnerFor(loaded);
+  const { err, out } = ctx.io;
+  const total = loaded.graph.nodeIds().length;
+  const started = ctx.io.now();
+  const handle = run(loaded.graph as TaskGraph, inputs, {
+    ...(options.runId !== undefined && { runId: options.runId }),
+    ...(options.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }),
+    ...(options.retry !== undefined && { retry: options.retry }),
+    ...(options.allowGraphChange !== undefined && { allowGraphChange: options.allowGraphChange }),
+    store: ctx.store(),
+  });
+  err.write(`run ${handle.runId} · graph ${loaded.graph.name} · ${total} node${total === 1 ? "" : "s"}\n`);
+  const progress = new Progress(err, { total, now: () => ctx.io.now() });
+  progress.attach(handle.events);
+
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    progress.finish();
+    err.write("cancelling the run (Ctrl-C again to quit at once)…\n");
+    handle.cancel("interrupted (SIGINT)");
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const outputs = await handle.result();
+    progress.finish();
+    const c = progress.counts;
+    const extra = [c.retries ? `${c.retries} ${c.retries === 1 ? "retry" : "retries"}` : ""].filter(Boolean).join(", ");
+    err.write(`✓ run ${handle.runId} succeeded in ${formatDuration(ctx.io.now() - started)}${extra ? ` (${extra})` : ""}\n`);
+    out.write(`${jsonText(outputs)}\n`);
+    return 0;
+  } catch (error) {
+    progress.finish();
+    if (errorCode(error) !== "PENDING_WAITS") throw error;
+    const waits = ((error as { waits?: readonly PendingWait[] }).waits ?? []) as readonly PendingWait[];
+    printWaits(ctx, handle.runId, waits, moduleArg);
+    out.write(`${jsonText({ runId: handle.runId, status: "waiting", waits })}\n`);
+    return 2;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+function printWaits(ctx: CommandContext, runId: string, waits: readonly PendingWait[], moduleArg: string): void {
+  const { err } = ctx.io;
+  err.write(`⏸ run ${runId} is saved and waiting for ${waits.length} event${waits.length === 1 ? "" : "s"}:\n`);
+  for (const w of waits) {
+    const deadline = w.deadline !== undefined ? `, deadline ${formatTime(w.deadline)}` : "";
+    err.write(`  ${w.key}  (node ${w.nodeId}, since ${formatTime(w.since)}${deadline})\n`);
+  }
+  const key = waits.length === 1 && waits[0] ? waits[0].key : "<key>";
+  err.write(`resolve:  ${ctx.suggest(["resolve", runId, key, "--payload", "<json>"])}\n`);
+  err.write(`continue: ${ctx.suggest(["resume", runId, moduleArg])}\n`);
+}

@@ -1,0 +1,186 @@
+/**
+ * Loading a graph from a user's module: `taskloom run ./etl.ts`.
+ *
+ * The path is resolved against the working folder and imported by file
+ * URL. TypeScript modules (`.ts`, `.mts`, `.cts`, `.tsx`) are loaded
+ * through tsx's ESM loader, registered once; tsx is an optional peer
+ * dependency, and its absence is a `TSX_MISSING` error that says how to
+ * install it.
+ *
+ * The graph is the export named by `--export`, else `default`, else the
+ * only export that is a graph. A graph is recognised by its shape (a
+ * string `name` and `fingerprint`, functions `nodeIds` and `node`), and a
+ * `graphFn` by its `graph`, not by `instanceof`: a module may load another
+ * copy of taskloom than the one running this command (a global install
+ * next to a project's own, or `src/` next to `dist/` in a checkout), and
+ * its graph is still a graph to draw.
+ *
+ * Running it is another matter: `run` accepts only its own copy's
+ * `TaskGraph`, and rebuilding the graph from its parts would silently
+ * change behaviour (the copy's `NonRetryableError`, say, would not be
+ * recognised). So {@link runnerFor} uses the `run` of the copy that built
+ * the graph: this command's own, the `taskloom` the module itself resolves,
+ * or, in a checkout of taskloom, its `src/`; if none matches it fails with
+ * `FOREIGN_GRAPH`.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { run as ownRun, TaskGraph } from "../index.js";
+import { CliError, errorSummary } from "./errors.js";
+import type { GraphShape } from "./graph-format.js";
+
+/** `run` as this command calls it. */
+export type RunFunction = typeof ownRun;
+
+/** A graph found in a module. */
+export interface LoadedGraph {
+  /** The module's absolute path. */
+  readonly file: string;
+  /** The export it came from. */
+  readonly exportName: string;
+  /** The graph (a `graphFn` export is unwrapped to its `graph`). */
+  readonly graph: GraphShape;
+}
+
+const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".tsx"]);
+let tsxRegistered = false;
+
+/** True when `value` has the public shape of a `TaskGraph`. */
+export function isGraphShape(value: unknown): value is GraphShape {
+  const v = value as Partial<Record<keyof GraphShape, unknown>> | null;
+  return (
+    v !== null &&
+    typeof v === "object" &&
+    typeof v.name === "string" &&
+    typeof v.fingerprint === "string" &&
+    typeof v.nodeIds === "function" &&
+    typeof v.node === "function"
+  );
+}
+
+/** The graph in an export: a graph, or a `graphFn` (a function with a `graph`). */
+function graphIn(value: unknown): GraphShape | undefined {
+  if (isGraphShape(value)) return value;
+  if (typeof value === "function" && isGraphShape((value as { graph?: unknown }).graph)) return (value as unknown as { graph: GraphShape }).graph;
+  return undefined;
+}
+
+function looksLikeBuilder(value: unknown): boolean {
+  return value !== null && typeof value === "object" && typeof (value as { build?: unknown }).build === "function";
+}
+
+async function registerTsx(file: string): Promise<void> {
+  if (tsxRegistered) return;
+  let api: { register: () => unknown };
+  try {
+    api = await import("tsx/esm/api");
+  } catch (err) {
+    throw new CliError(
+      "TSX_MISSING",
+      `${file} is TypeScript, and loading TypeScript needs tsx, which is not installed. Run "npm install -D tsx" in your project, or point taskloom at the compiled JavaScript.`,
+      { cause: err },
+    );
+  }
+  api.register();
+  tsxRegistered = true;
+}
+
+/**
+ * Imports the module at `modulePath` and finds its graph.
+ *
+ * @example
+ * ```ts
+ * const { graph } = await loadGraph("examples/cli-graph.ts", { cwd: process.cwd() });
+ * ```
+ */
+export async function loadGraph(modulePath: string, options: { exportName?: string | undefined; cwd: string }): Promise<LoadedGraph> {
+  const file = resolve(options.cwd, modulePath);
+  if (!existsSync(file)) throw new CliError("MODULE_NOT_FOUND", `no module at ${file}; check the path (it is resolved against ${options.cwd}).`);
+  if (statSync(file).isDirectory()) throw new CliError("MODULE_NOT_FOUND", `${file} is a folder; give the graph module's file.`);
+  if (TS_EXTENSIONS.has(extname(file))) await registerTsx(file);
+
+  let ns: Record<string, unknown>;
+  try {
+    ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError("MODULE_LOAD_FAILED", `${file} could not be loaded: ${errorSummary(err)}`, { cause: err });
+  }
+  const names = Object.keys(ns).filter((k) => k !== "__esModule");
+  const listed = names.length ? names.join(", ") : "none";
+  const hint = (value: unknown): string => (looksLikeBuilder(value) ? " It looks like a graph builder: did you forget .build()?" : "");
+
+  if (options.exportName !== undefined) {
+    const name = options.exportName;
+    if (!(name in ns)) throw new CliError("NO_GRAPH_EXPORT", `${file} has no export "${name}" (its exports: ${listed}).`);
+    const graph = graphIn(ns[name]);
+    if (!graph) throw new CliError("NO_GRAPH_EXPORT", `export "${name}" of ${file} is not a taskloom graph.${hint(ns[name])}`);
+    return { file, exportName: name, graph };
+  }
+
+  const fromDefault = graphIn(ns.default) ?? graphIn((ns.default as { default?: unknown } | null | undefined)?.default);
+  if (fromDefault) return { file, exportName: "default", graph: fromDefault };
+  const found = names.flatMap((name) => {
+    const graph = name === "default" ? undefined : graphIn(ns[name]);
+    return graph ? [{ name, graph }] : [];
+  });
+  const only = found[0];
+  if (found.length === 1 && only) return { file, exportName: only.name, graph: only.graph };
+  if (found.length > 1) {
+    throw new CliError("NO_GRAPH_EXPORT", `${file} exports ${found.length} graphs (${found.map((f) => f.name).join(", ")}); choose one with --export <name>.`);
+  }
+  const builder = names.find((n) => looksLikeBuilder(ns[n]));
+  throw new CliError(
+    "NO_GRAPH_EXPORT",
+    `${file} exports no taskloom graph (its exports: ${listed}). Export one, e.g. "export default graph("name")…build()".` +
+      (builder !== undefined ? hint(ns[builder]).replace("It looks", `Export "${builder}" looks`) : ""),
+  );
+}
+
+/** The package folder this command belongs to. */
+function ownRoot(): string {
+  return fileURLToPath(new URL("../../", import.meta.url));
+}
+
+/** Entry files of other taskloom copies the module may have used, most likely first. */
+function candidateCopies(file: string): string[] {
+  const out: string[] = [];
+  try {
+    const pkgFile = createRequire(file).resolve("taskloom/package.json");
+    const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as { exports?: { ".": { import?: string; default?: string } }; main?: string };
+    const entry = pkg.exports?.["."]?.import ?? pkg.exports?.["."]?.default ?? pkg.main ?? "index.js";
+    out.push(join(dirname(pkgFile), entry));
+  } catch {
+    // The module's folder does not resolve "taskloom": fine, try the others.
+  }
+  const source = join(ownRoot(), "src", "index.ts");
+  if (tsxRegistered && existsSync(source)) out.push(source);
+  return out;
+}
+
+/**
+ * The `run` function that accepts this graph: that of the taskloom copy
+ * that built it. Throws `FOREIGN_GRAPH` when no copy within reach did.
+ */
+export async function runnerFor(loaded: LoadedGraph): Promise<RunFunction> {
+  if (loaded.graph instanceof TaskGraph) return ownRun;
+  for (const entry of candidateCopies(loaded.file)) {
+    let mod: { TaskGraph?: unknown; run?: unknown };
+    try {
+      mod = (await import(pathToFileURL(entry).href)) as typeof mod;
+    } catch {
+      continue;
+    }
+    if (typeof mod.TaskGraph === "function" && loaded.graph instanceof mod.TaskGraph && typeof mod.run === "function") {
+      return mod.run as RunFunction;
+    }
+  }
+  throw new CliError(
+    "FOREIGN_GRAPH",
+    `the graph in ${loaded.file} was built by a copy of taskloom that this command (${ownRoot()}) cannot find. ` +
+      `Import graph from "taskloom" in the module and run the taskloom command installed next to it (npx taskloom in that project).`,
+  );
+}
