@@ -49,26 +49,11 @@ import {
   type StoredRun,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
+import { deferred, type Deferred } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 const dirs: string[] = [];
 const stores: LowdbStore[] = [];

@@ -41,35 +41,11 @@ import {
   type RunEventMap,
   type RunHandle,
 } from "../src/index.js";
+import { deferred, type Deferred, until } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets the event loop turn until `condition` holds (no timers involved). */
-async function until(condition: () => boolean, what: string, turns = 2_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /** Lets the event loop turn `n` times: whatever could start, has. */
 async function turns(n = 20): Promise<void> {

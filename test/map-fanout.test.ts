@@ -20,20 +20,7 @@ import {
   run,
   runAsync,
 } from "../src/index.js";
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 5_000; i++) {
-    if (condition()) return;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import { deferred, until } from "./support/async.js";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -25,33 +25,7 @@ import {
   type RunOptions,
   type StandardSchemaLike,
 } from "../src/index.js";
-
-interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => (resolve = res));
-  return { promise, resolve };
-}
-
-/** Resolves with the next `name` event (matching `where`) of `handle`. */
-function nextEvent<K extends RunEventName>(
-  handle: RunHandle<unknown>,
-  name: K,
-  where: (payload: RunEventMap[K]) => boolean = () => true,
-): Promise<RunEventMap[K]> {
-  return new Promise((resolve) => {
-    const listener = (payload: RunEventMap[K]): void => {
-      if (!where(payload)) return;
-      handle.events.off(name, listener as never);
-      resolve(payload);
-    };
-    handle.events.on(name, listener as never);
-  });
-}
+import { deferred, type Deferred, nextEvent } from "./support/async.js";
 
 /** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

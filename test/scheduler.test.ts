@@ -21,47 +21,7 @@ import {
   type RunHandle,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
-
-interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Resolves with the next `name` event (matching `where`) of `handle`. */
-function nextEvent<K extends RunEventName>(
-  handle: RunHandle<unknown>,
-  name: K,
-  where: (payload: RunEventMap[K]) => boolean = () => true,
-): Promise<RunEventMap[K]> {
-  return new Promise((resolve) => {
-    const listener = (payload: RunEventMap[K]): void => {
-      if (!where(payload)) return;
-      handle.events.off(name, listener as never);
-      resolve(payload);
-    };
-    handle.events.on(name, listener as never);
-  });
-}
-
-/** Lets the event loop turn until `condition` holds (no timers involved). */
-async function until(condition: () => boolean, what: string, turns = 2_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import { deferred, type Deferred, nextEvent, until } from "./support/async.js";
 
 /** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

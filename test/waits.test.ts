@@ -42,6 +42,7 @@ import {
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { activeRun } from "../src/runner/active-runs.js";
+import { deferred, type Deferred, nextEvent } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -58,17 +59,6 @@ function tempDir(): string {
   return dir;
 }
 
-interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => (resolve = res));
-  return { promise, resolve };
-}
-
 /** What `promise` rejected with; fails the test when it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -77,22 +67,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected a rejection, but the promise resolved");
-}
-
-/** Resolves with the next `name` event of `handle` matching `where`. */
-function nextEvent<K extends RunEventName>(
-  handle: RunHandle<unknown>,
-  name: K,
-  where: (payload: RunEventMap[K]) => boolean = () => true,
-): Promise<RunEventMap[K]> {
-  return new Promise((resolve) => {
-    const listener = (payload: RunEventMap[K]): void => {
-      if (!where(payload)) return;
-      handle.events.off(name, listener as never);
-      resolve(payload);
-    };
-    handle.events.on(name, listener as never);
-  });
 }
 
 /** Records run-level event names and every node:wait / warning payload. */

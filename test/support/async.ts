@@ -1,0 +1,50 @@
+/**
+ * Small async helpers shared by the tests: promises resolved by hand
+ * (gates), waiting for an event, and letting the event loop turn until a
+ * condition holds. None of them uses timers, so tests stay independent of
+ * the machine's speed.
+ */
+import type { RunEventMap, RunEventName, RunHandle } from "../../src/index.js";
+
+/** A promise with its resolve and reject functions. */
+export interface Deferred<T = void> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** A promise the test settles by hand. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Resolves with the next `name` event (matching `where`) of `handle`. */
+export function nextEvent<K extends RunEventName>(
+  handle: RunHandle<unknown>,
+  name: K,
+  where: (payload: RunEventMap[K]) => boolean = () => true,
+): Promise<RunEventMap[K]> {
+  return new Promise((resolve) => {
+    const listener = (payload: RunEventMap[K]): void => {
+      if (!where(payload)) return;
+      handle.events.off(name, listener as never);
+      resolve(payload);
+    };
+    handle.events.on(name, listener as never);
+  });
+}
+
+/** Lets the event loop turn until `condition` holds (no timers involved). */
+export async function until(condition: () => boolean, what: string, turns = 5_000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (condition()) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
