@@ -5,15 +5,28 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import type { Lease, LeaseRequest } from "./run-store.js";
 
-/** True when the process `pid` is alive on this host (signal 0 probes without signalling). */
+/**
+ * True when the process `pid` is alive on this host. Signal 0 probes
+ * without signalling; on Linux a zombie (killed, not yet reaped by its
+ * parent) also answers it, so `/proc/<pid>/stat` is read to tell: a
+ * crashed driver must not hold its run until its parent gets round to it.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true; // no /proc (not Linux): trust the signal probe
   }
 }
 
