@@ -4,6 +4,7 @@
  * resumed at once.
  */
 import { spawn } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { processAlive } from "../src/persistence/lease-rules.js";
@@ -14,11 +15,13 @@ describe("processAlive", () => {
     expect(processAlive(2 ** 22 + 12345)).toBe(false);
   });
 
-  it.skipIf(!existsSync("/proc/self/stat"))("is false for a killed child that is not reaped yet (a zombie)", async () => {
-    // `sh` starts a sleeper, kills it, and keeps running without waiting for it, so it stays a zombie.
-    const sh = spawn("sh", ["-c", "sleep 30 & echo $!; kill -9 $!; sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+  const hasPython = spawnSync("python3", ["-c", "pass"]).status === 0;
+  it.skipIf(!existsSync("/proc/self/stat") || !hasPython)("is false for a killed child that is not reaped yet (a zombie)", async () => {
+    // python3 forks a sleeper, kills it and never waits for it (no SIGCHLD handler), so it stays a zombie.
+    const script = "import os, time\np = os.fork()\nif p == 0:\n    time.sleep(30)\n    os._exit(0)\nprint(p, flush=True)\nos.kill(p, 9)\ntime.sleep(10)\n";
+    const sh = spawn("python3", ["-c", script], { stdio: ["ignore", "pipe", "ignore"] });
     const pid = await new Promise<number>((resolve) => sh.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 5_000; i++) {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z") break;
       await new Promise<void>((r) => setImmediate(r));
