@@ -11,12 +11,12 @@
  *   steps are in call order.
  * The children run the compiled package (`dist/`): run `npm run build` first.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { logLines, runChildScript, type ChildResult } from "./support/child-process.js";
 import { getRun, LowdbStore } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 
@@ -27,51 +27,9 @@ const STEPS = ["seed", "p1", "p2", "p3", "sum", "flaky", "c1", "c2"];
 const PARALLEL = ["p1", "p2", "p3"];
 const root = mkdtempSync(join(tmpdir(), "taskloom-graphfn-crash-"));
 
-interface ChildResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly pid: number;
-}
-
-/** Runs the child; when `killOn` is given, SIGKILLs it as soon as that line appears in the log. */
+/** Runs the crash child; when `killOn` is given, SIGKILLs it as soon as that line appears in the log. */
 function runChild(dir: string, runId: string, log: string, killOn?: string): Promise<ChildResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    let watcher: NodeJS.Timeout | undefined;
-    if (killOn !== undefined) {
-      watcher = setInterval(() => {
-        if (!existsSync(log)) return;
-        const lines = readFileSync(log, "utf8").split("\n");
-        if (lines.some((l) => l.startsWith(`${killOn} `) && l.endsWith(` ${child.pid}`))) {
-          child.kill("SIGKILL");
-          clearInterval(watcher);
-        }
-      }, 2);
-    }
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (watcher) clearInterval(watcher);
-      resolvePromise({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
-    });
-  });
-}
-
-/** The log lines of process `pid`, without the pid. */
-function logLines(log: string, pid: number): string[] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, "utf8")
-    .split("\n")
-    .filter((l) => l.endsWith(` ${pid}`))
-    .map((l) => l.slice(0, -` ${pid}`.length));
+  return runChildScript(CHILD, dir, runId, log, killOn);
 }
 
 /** The step ids of the log lines of `pid` that begin with `kind`. */

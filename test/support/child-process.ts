@@ -1,0 +1,61 @@
+/**
+ * Running a crash-test child: `node` itself (never a wrapper such as npx
+ * or tsx, which would survive as a parent while SIGKILL misses the process
+ * that holds the run), with the store folder, run id and side-effect log
+ * in its environment, killed with SIGKILL as soon as a chosen line appears
+ * in the log.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+
+/** How a child ended. */
+export interface ChildResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly pid: number;
+}
+
+/**
+ * Runs `script` with `TASKLOOM_DIR`, `RUN_ID` and `LOG` set; when `killOn`
+ * is given, SIGKILLs the child once a log line starting with it (and ending
+ * with the child's pid) appears.
+ */
+export function runChildScript(script: string, dir: string, runId: string, log: string, killOn?: string): Promise<ChildResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let watcher: NodeJS.Timeout | undefined;
+    if (killOn !== undefined) {
+      watcher = setInterval(() => {
+        if (!existsSync(log)) return;
+        const lines = readFileSync(log, "utf8").split("\n");
+        if (lines.some((l) => l.startsWith(`${killOn} `) && l.endsWith(` ${child.pid}`))) {
+          child.kill("SIGKILL");
+          clearInterval(watcher);
+        }
+      }, 2);
+    }
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (watcher) clearInterval(watcher);
+      resolvePromise({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
+    });
+  });
+}
+
+/** The log lines written by process `pid`, without the pid. */
+export function logLines(log: string, pid: number): string[] {
+  if (!existsSync(log)) return [];
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith(` ${pid}`))
+    .map((l) => l.slice(0, -` ${pid}`.length));
+}
