@@ -45,7 +45,7 @@ import superjson from "superjson";
 import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
 import { assertRunId } from "../runner/run-id.js";
 import type { RunState } from "../state/run-state.js";
-import { summarize } from "../state/run-state.js";
+import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver, grantLease } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
@@ -419,20 +419,7 @@ export class LowdbStore implements RunStore {
   async #updateSummary(runId: string, meta: RunMeta): Promise<void> {
     const db = new Low<RunSummary | null>(this.#adapter(this.#files(runId).summary, checkSummary), null);
     await db.read();
-    const prior = db.data;
-    db.data = {
-      runId: meta.runId,
-      graphName: meta.graphName,
-      status: meta.status,
-      nodeCount: prior?.nodeCount ?? 0,
-      settledCount: prior?.settledCount ?? 0,
-      createdAt: meta.createdAt,
-      updatedAt: meta.updatedAt,
-      waits: meta.waits,
-      ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
-      ...(meta.agentId !== undefined && { agentId: meta.agentId }),
-      ...(meta.appId !== undefined && { appId: meta.appId }),
-    };
+    db.data = summaryOf(meta, db.data ?? { nodeCount: 0, settledCount: 0 });
     await db.write();
   }
 }

@@ -9,7 +9,7 @@
  */
 import { RunLockedError } from "../errors.js";
 import type { RunState } from "../state/run-state.js";
-import { summarize } from "../state/run-state.js";
+import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
 import { canTakeOver, grantLease } from "./lease-rules.js";
@@ -106,5 +106,5 @@ export class MemoryStore implements RunStore {
 function latestSummary(run: MemoryRun): RunSummary {
   let meta = run.snapshot.meta;
   for (const r of run.journal) if (r.kind === "run") meta = r.run;
-  return meta === run.snapshot.meta ? run.summary : { ...run.summary, status: meta.status, updatedAt: meta.updatedAt, waits: meta.waits };
+  return meta === run.snapshot.meta ? run.summary : summaryOf(meta, run.summary);
 }

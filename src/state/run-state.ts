@@ -327,12 +327,17 @@ export function countNodes(state: RunState): { nodeCount: number; settledCount: 
 
 /** Makes the {@link RunSummary} of a state (O(nodes): call at status changes, not per transition). */
 export function summarize(state: RunState): RunSummary {
-  const meta = state.meta;
+  return summaryOf(state.meta, countNodes(state));
+}
+
+/** The {@link RunSummary} of a run meta, with node counts known from elsewhere (a prior summary). */
+export function summaryOf(meta: RunMeta, counts: { readonly nodeCount: number; readonly settledCount: number }): RunSummary {
   return {
     runId: meta.runId,
     graphName: meta.graphName,
     status: meta.status,
-    ...countNodes(state),
+    nodeCount: counts.nodeCount,
+    settledCount: counts.settledCount,
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
     waits: meta.waits,
