@@ -226,6 +226,12 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   #state: RunState;
   /** Records changed since the last commit, by activation id. */
   #changed = new Map<string, NodeRecord>();
+  /**
+   * New activation records (graphFn steps, map elements) not yet in the
+   * state: appended at the next commit, together, like other changes.
+   * Until then their latest value is in `#changed`.
+   */
+  #appended: NodeRecord[] = [];
   #readySet: ReadySet | undefined;
   #outstanding = 0;
   #waiting = 0;
@@ -263,6 +269,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   /** The current run state, with every transition made so far applied. */
   get state(): RunState {
+    if (this.#appended.length > 0) {
+      const appended = this.#appended;
+      this.#appended = [];
+      this.#state = appendNodes(this.#state, appended);
+    }
     if (this.#changed.size > 0) {
       const changed = this.#changed;
       this.#changed = new Map();
@@ -353,7 +364,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const existing = this.record(id);
     if (existing?.status === "succeeded" && existing.durable !== false) return Promise.resolve(existing.output);
     if (!existing) {
-      this.#state = appendNodes(this.state, [{ id, nodeId: id, status: "pending", attempts: 0 }]);
+      this.#append([{ id, nodeId: id, status: "pending", attempts: 0 }]);
       // Journaled now, so the stored order of records is the call order replay checks.
       this.#journal.record(id, false);
     }
@@ -384,7 +395,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       if (!this.record(element)) missing.push({ id: element, nodeId: id, status: "pending", attempts: 0 });
     });
     if (missing.length > 0) {
-      this.#state = appendNodes(this.state, missing);
+      this.#append(missing);
       for (const record of missing) this.#journal.record(record.id, false);
     }
     const todo = elements.filter((element) => {
@@ -445,6 +456,14 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       );
     }
     return true;
+  }
+
+  /** Adds activation records; they reach the state at the next commit. */
+  #append(records: readonly NodeRecord[]): void {
+    for (const record of records) {
+      this.#appended.push(record);
+      this.#changed.set(record.id, record);
+    }
   }
 
   #nodeDef(id: string): NodeDefinition | undefined {
