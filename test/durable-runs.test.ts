@@ -10,11 +10,11 @@
  * reading the run. Time is a `ManualClock` where it matters; nothing
  * sleeps: node bodies wait on gates the test resolves.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import superjson from "superjson";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   GraphChangedError,
   InvalidOptionError,
@@ -49,33 +49,14 @@ import {
   type StoredRun,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
-import { deferred, type Deferred } from "./support/async.js";
+import { deferred, type Deferred, rejection } from "./support/async.js";
+import { tempStores } from "./support/temp-stores.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-const dirs: string[] = [];
-const stores: LowdbStore[] = [];
-
-/** A fresh folder for a LowdbStore. */
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "taskloom-durable-"));
-  dirs.push(dir);
-  return dir;
-}
-
-/** A LowdbStore on `dir`; a new instance per call, like a new process would make. */
-function lowdb(dir: string): LowdbStore {
-  const store = new LowdbStore({ dir });
-  stores.push(store);
-  return store;
-}
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const { tempDir, lowdb } = tempStores("taskloom-durable-");
 
 /** Counts node body calls by node id. */
 function counter() {
@@ -89,16 +70,6 @@ function counter() {
       for (const k of Object.keys(calls)) delete calls[k];
     },
   };
-}
-
-/** The rejection of `promise` (fails the test when it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
 }
 
 /**
@@ -419,7 +390,7 @@ describe("resume", () => {
       }, { after: ["b"] })
       .build();
 
-    const error = await rejectionOf(runAsync(g, undefined, { store: lowdb(dir), runId: "failed" }));
+    const error = await rejection(runAsync(g, undefined, { store: lowdb(dir), runId: "failed" }));
     expect(error).toBeInstanceOf(NodeFailedError);
     expect(error).toMatchObject({ code: "NODE_FAILED", nodeId: "b", attempts: 1 });
     expect(calls).toEqual({ a: 1, d: 1, b: 1 });
@@ -472,7 +443,7 @@ describe("resume", () => {
     const handle = run(g, undefined, { store: lowdb(dir), runId: "cancelled" });
     await soon(started.promise, "the node to start");
     handle.cancel("the operator pressed stop");
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(RunCancelledError);
     expect(error).toMatchObject({ code: "RUN_CANCELLED", reason: "the operator pressed stop" });
     gate.resolve();
@@ -527,7 +498,7 @@ describe("resume", () => {
       expect(calls).toEqual({ a: 1, b: 1, c: 1 });
 
       for (const changed of [withEdge, withNode]) {
-        const error = await rejectionOf(runAsync(changed, undefined, { store: lowdb(dir), runId: "gc" }));
+        const error = await rejection(runAsync(changed, undefined, { store: lowdb(dir), runId: "gc" }));
         expect(error).toBeInstanceOf(GraphChangedError);
         expect(error).toMatchObject({
           code: "GRAPH_CHANGED",
@@ -577,7 +548,7 @@ describe("resume", () => {
     await expect(runAsync(g, inputs, { store: lowdb(dir), runId: "in" })).rejects.toBeInstanceOf(NodeFailedError);
 
     for (const other of [{ n: 8, when: new Date(7_000) }, { n: 7, when: new Date(7_001) }]) {
-      const error = await rejectionOf(runAsync(g, other, { store: lowdb(dir), runId: "in" }));
+      const error = await rejection(runAsync(g, other, { store: lowdb(dir), runId: "in" }));
       expect(error).toBeInstanceOf(RunInputsMismatchError);
       expect(error).toMatchObject({ code: "RUN_INPUTS_MISMATCH", runId: "in" });
     }
@@ -671,7 +642,7 @@ describe("an output superjson cannot serialize", () => {
     const warnings: string[] = [];
     const handle = run(g, undefined, { store: lowdb(dir), runId: "nd2" });
     handle.events.on("warning", (w) => void warnings.push(`${w.nodeId}:${w.code}`));
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(NodeFailedError);
     expect(error).toMatchObject({ code: "NODE_FAILED", nodeId: "down" });
     expect(warnings.sort()).toEqual(["point:OUTPUT_NOT_DURABLE", "withFn:OUTPUT_NOT_DURABLE"]);
@@ -791,7 +762,7 @@ describe("leases", () => {
 
     const first = runAsync(g, undefined, { store: lowdb(dir), runId: "leased" });
     await soon(started.promise, "the node to start");
-    const error = await rejectionOf(soon(runAsync(g, undefined, { store: lowdb(dir), runId: "leased" }), "the second driver"));
+    const error = await rejection(soon(runAsync(g, undefined, { store: lowdb(dir), runId: "leased" }), "the second driver"));
     expect(error).toBeInstanceOf(RunLockedError);
     const locked = error as RunLockedError;
     expect(locked.code).toBe("RUN_LOCKED");
@@ -837,7 +808,7 @@ describe("leases", () => {
     expect(spy.counts.renewLease).toBe(10);
     expect(lease?.expiresAt).toBe(clock.now() + 300);
 
-    const error = await rejectionOf(
+    const error = await rejection(
       soon(runAsync(g, undefined, { store: lowdb(dir), runId: "renewed", clock, leaseTtlMs: 300 }), "the second driver"),
     );
     expect(error).toBeInstanceOf(RunLockedError);
@@ -870,7 +841,7 @@ describe("faults", () => {
     writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
     const before = readFileSync(file);
 
-    const error = await rejectionOf(runAsync(g, undefined, { store: lowdb(dir), runId: "corrupt" }));
+    const error = await rejection(runAsync(g, undefined, { store: lowdb(dir), runId: "corrupt" }));
     expect(error).toBeInstanceOf(SnapshotCorruptError);
     expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", file });
     expect(readFileSync(file).equals(before)).toBe(true);
@@ -901,7 +872,7 @@ describe("faults", () => {
     }));
     const g = new TaskGraph({ name: "enospc", nodes });
 
-    const error = await rejectionOf(runAsync(g, undefined, { store: failing, runId: "enospc" }));
+    const error = await rejection(runAsync(g, undefined, { store: failing, runId: "enospc" }));
     expect(error).toBeInstanceOf(PersistenceError);
     expect(error).toMatchObject({ code: "PERSISTENCE_FAILED", runId: "enospc" });
     expect((error as Error).cause).toMatchObject({ code: "ENOSPC" });
@@ -1083,7 +1054,7 @@ describe("managing stored runs", () => {
       }, { after: ["ok"], retry: { maxAttempts: 2, backoff: { initialMs: 0, jitter: false } } })
       .node("never", ({ deps }) => deps.bad, { after: ["bad"] })
       .build();
-    const error = await rejectionOf(runAsync(g, undefined, { store, runId: "details", sessionId: "s-1" }));
+    const error = await rejection(runAsync(g, undefined, { store, runId: "details", sessionId: "s-1" }));
     expect(error).toBeInstanceOf(NodeFailedError);
     expect(error).toMatchObject({ nodeId: "bad", attempts: 2 });
 
@@ -1108,7 +1079,7 @@ describe("managing stored runs", () => {
 
   it("getRun of an unknown id rejects with RunNotFoundError", async () => {
     for (const store of [new MemoryStore(), lowdb(tempDir())]) {
-      const error = await rejectionOf(getRun("no-such-run", { store }));
+      const error = await rejection(getRun("no-such-run", { store }));
       expect(error).toBeInstanceOf(RunNotFoundError);
       expect(error).toMatchObject({ code: "RUN_NOT_FOUND", runId: "no-such-run" });
     }

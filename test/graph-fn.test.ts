@@ -15,10 +15,8 @@
  * Nothing sleeps: step bodies wait on gates the test opens, and time is a
  * ManualClock where it matters.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   GraphHasPendingWaits,
   InputValidationError,
@@ -41,7 +39,8 @@ import {
   type RunEventMap,
   type RunHandle,
 } from "../src/index.js";
-import { deferred, type Deferred, until } from "./support/async.js";
+import { deferred, type Deferred, until, rejection } from "./support/async.js";
+import { tempStores } from "./support/temp-stores.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -50,16 +49,6 @@ import { deferred, type Deferred, until } from "./support/async.js";
 /** Lets the event loop turn `n` times: whatever could start, has. */
 async function turns(n = 20): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
 }
 
 /** Counts step body calls by id. */
@@ -73,26 +62,7 @@ function counter() {
   };
 }
 
-const dirs: string[] = [];
-const stores: LowdbStore[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "taskloom-graphfn-"));
-  dirs.push(dir);
-  return dir;
-}
-
-/** A LowdbStore on `dir`; a new instance per call, like a new process would make. */
-function lowdb(dir: string): LowdbStore {
-  const store = new LowdbStore({ dir });
-  stores.push(store);
-  return store;
-}
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const { tempDir, lowdb } = tempStores("taskloom-graphfn-");
 
 type NodeEventName = "node:start" | "node:success" | "node:retry" | "node:error";
 
@@ -186,7 +156,7 @@ describe("graphFn and the equivalent fluent-builder graph", () => {
     const b = run(d, undefined, { store: new MemoryStore() });
     const ea = recordEvents(a);
     const eb = recordEvents(b);
-    const [errA, errB] = await Promise.all([rejectionOf(a.result()), rejectionOf(b.result())]);
+    const [errA, errB] = await Promise.all([rejection(a.result()), rejection(b.result())]);
     expect(errA).toBeInstanceOf(NodeFailedError);
     expect(errB).toBeInstanceOf(NodeFailedError);
     expect(errB).toMatchObject({ code: "NODE_FAILED", nodeId: "b", attempts: 1, runId: b.runId });
@@ -331,7 +301,7 @@ describe("step retry policies", () => {
     handle.events.on("node:start", () => started.resolve());
     await started.promise;
     await clock.advance(50);
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(NodeFailedError);
     expect((error as NodeFailedError).cause).toBeInstanceOf(NodeTimeoutError);
     expect((error as NodeFailedError).cause).toMatchObject({ code: "NODE_TIMEOUT", nodeId: "slow", timeoutMs: 50 });
@@ -397,7 +367,7 @@ describe("a step that runs out of attempts", () => {
       return "unreachable";
     });
     const store = new MemoryStore();
-    const error = await rejectionOf(runAsync(fn, undefined, { store, runId: "uncaught-1" }));
+    const error = await rejection(runAsync(fn, undefined, { store, runId: "uncaught-1" }));
     expect(error).toBeInstanceOf(NodeFailedError);
     expect(error).toBe(seen);
     expect(error).toMatchObject({ code: "NODE_FAILED", nodeId: "charge", attempts: 1 });
@@ -446,7 +416,7 @@ describe("resuming a graphFn run", () => {
       return { c, when: a.when };
     });
 
-    const first = await rejectionOf(runAsync(fn, { k: 10 }, { store: lowdb(dir), runId: "r-1" }));
+    const first = await rejection(runAsync(fn, { k: 10 }, { store: lowdb(dir), runId: "r-1" }));
     expect(first).toBeInstanceOf(NodeFailedError);
     expect(first).toMatchObject({ code: "NODE_FAILED", nodeId: "c" });
     expect(calls).toEqual({ a: 1, b1: 1, b2: 1, c: 1 });
@@ -487,7 +457,7 @@ describe("resuming a graphFn run", () => {
         return a + 1;
       });
     });
-    const error = await rejectionOf(fn(undefined, { store, runId: "bt-1" }));
+    const error = await rejection(fn(undefined, { store, runId: "bt-1" }));
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe("bug in the body");
     expect((await getRun("bt-1", { store })).status).toBe("failed");
@@ -516,7 +486,7 @@ describe("resuming a graphFn run", () => {
     expect(v2.graph.fingerprint).toBe(v1.graph.fingerprint);
     await expect(runAsync(v1, undefined, { store, runId: "nd-1" })).rejects.toBeInstanceOf(NodeFailedError);
 
-    const error = await rejectionOf(runAsync(v2, undefined, { store, runId: "nd-1" }));
+    const error = await rejection(runAsync(v2, undefined, { store, runId: "nd-1" }));
     expect(error).toBeInstanceOf(NonDeterminismError);
     expect(error).toMatchObject({ code: "NON_DETERMINISM", runId: "nd-1", position: 1, expected: "b", actual: "c" });
     expect((error as Error).message).toContain('"b"');
@@ -543,7 +513,7 @@ describe("resuming a graphFn run", () => {
     let seen: unknown;
     const handle = run(fn, undefined, { store, runId: "nd-0" });
     handle.events.on("run:error", (e) => (seen = e.error));
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(NonDeterminismError);
     expect(error).toMatchObject({ code: "NON_DETERMINISM", position: 0, expected: "fetch", actual: "cache" });
     expect(seen).toBe(error);
@@ -562,7 +532,7 @@ describe("resuming a graphFn run", () => {
     });
     await expect(runAsync(fn, undefined, { store, runId: "swap-1" })).rejects.toBeInstanceOf(NodeFailedError);
     swap = true;
-    const error = await rejectionOf(runAsync(fn, undefined, { store, runId: "swap-1" }));
+    const error = await rejection(runAsync(fn, undefined, { store, runId: "swap-1" }));
     expect(error).toBeInstanceOf(NonDeterminismError);
     expect(error).toMatchObject({ position: 0, expected: "p", actual: "q" });
   });
@@ -625,7 +595,7 @@ describe("step ids", () => {
 
   it("an uncaught invalid id fails the run with that InvalidOptionError", async () => {
     const fn = graphFn("bad-id", async (_: undefined, { step }) => step("has#hash", () => 1));
-    const error = await rejectionOf(fn(undefined, { store: new MemoryStore() }));
+    const error = await rejection(fn(undefined, { store: new MemoryStore() }));
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect(error).toMatchObject({ code: "INVALID_OPTION" });
   });
@@ -704,7 +674,7 @@ describe("calling a graphFn", () => {
       },
     );
     const store = new MemoryStore();
-    const error = await rejectionOf(typed({ n: "1" } as unknown as { n: number }, { store, runId: "bad" }));
+    const error = await rejection(typed({ n: "1" } as unknown as { n: number }, { store, runId: "bad" }));
     expect(error).toBeInstanceOf(InputValidationError);
     expect(error).toMatchObject({ code: "INPUT_VALIDATION", issues: [{ path: [], message: "n must be a number" }] });
     expect(bodyCalls).toBe(0);
@@ -759,7 +729,7 @@ describe("cancelling a graphFn run", () => {
     const events = recordEvents(handle);
     await started.promise;
     handle.cancel("user pressed stop");
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(RunCancelledError);
     expect(error).toMatchObject({ code: "RUN_CANCELLED", runId: "cancel-1", reason: "user pressed stop" });
     expect(pendingRejection).toBeInstanceOf(RunCancelledError);
@@ -795,7 +765,7 @@ describe("cancelling a graphFn run whose body awaits something other than a step
     const handle = run(fn, undefined, { store: new MemoryStore() });
     await reached.promise;
     handle.cancel("stop now");
-    const outcome = await Promise.race([rejectionOf(handle.result()), turns(200).then(() => "still running")]);
+    const outcome = await Promise.race([rejection(handle.result()), turns(200).then(() => "still running")]);
     expect(outcome).toBeInstanceOf(RunCancelledError);
     expect(outcome).toMatchObject({ code: "RUN_CANCELLED", reason: "stop now" });
     expect(bodySignal?.aborted).toBe(true);
@@ -902,7 +872,7 @@ describe("inside a step body", () => {
 
     const handle = run(fn, { doc: "d1" }, { store: lowdb(dir), runId: "wait-1" });
     const events = recordEvents(handle);
-    const error = await rejectionOf(handle.result());
+    const error = await rejection(handle.result());
     expect(error).toBeInstanceOf(GraphHasPendingWaits);
     expect(error).toMatchObject({ code: "PENDING_WAITS", runId: "wait-1", waits: [{ key: "review:doc-1", nodeId: "review" }] });
     expect(events.run).toEqual(["run:start", "run:waiting"]);

@@ -25,17 +25,7 @@ import {
   type RunOptions,
   type StandardSchemaLike,
 } from "../src/index.js";
-import { deferred, type Deferred, nextEvent } from "./support/async.js";
-
-/** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
+import { deferred, type Deferred, nextEvent, rejection } from "./support/async.js";
 
 /** Calls `fn` and returns what it threw synchronously (fails the test if it did not). */
 function thrown(fn: () => unknown): unknown {

@@ -21,17 +21,7 @@ import {
   type RunHandle,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
-import { deferred, type Deferred, nextEvent, until } from "./support/async.js";
-
-/** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
+import { deferred, type Deferred, nextEvent, until, rejection } from "./support/async.js";
 
 const store = (): MemoryStore => new MemoryStore();
 

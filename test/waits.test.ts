@@ -42,7 +42,7 @@ import {
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { activeRun } from "../src/runner/active-runs.js";
-import { deferred, type Deferred, nextEvent } from "./support/async.js";
+import { deferred, type Deferred, nextEvent, rejection } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -57,16 +57,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "taskloom-waits-"));
   roots.push(dir);
   return dir;
-}
-
-/** What `promise` rejected with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection, but the promise resolved");
 }
 
 /** Records run-level event names and every node:wait / warning payload. */

@@ -48,3 +48,13 @@ export async function until(condition: () => boolean, what: string, turns = 5_00
   }
   throw new Error(`gave up waiting for ${what}`);
 }
+
+/** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}
