@@ -6,9 +6,11 @@
  * Writes are journal appends in order, so what is stored is always a
  * consistent prefix of the run's history. A full snapshot replaces the
  * journal when the run starts or stops, and whenever the journal holds
- * more records than twice the run's node count (at least 1,024): snapshot
- * cost is O(nodes) but happens once per O(nodes) records, so the cost per
- * transition stays constant whatever the run's size.
+ * more records than twice the run's current number of activations (at
+ * least 1,024; map elements and graphFn steps count, so a run that grows
+ * while it runs raises its own threshold): snapshot cost is O(activations)
+ * but happens once per O(activations) records, so the cost per transition
+ * stays constant whatever the run's size.
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -190,7 +192,12 @@ export class PersistenceObserver implements RunJournal {
       const ids = this.#dirty;
       this.#dirty = new Set();
       const gen = this.#gen;
-      const compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+      let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+      if (compact) {
+        // The run may have grown (map elements, graphFn steps) since the threshold was set.
+        this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * this.#getState().nodes.index.size);
+        compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+      }
       await this.#run(async () => {
         if (compact) {
           await this.#store.writeSnapshot(this.#getState(), this.#seq);
