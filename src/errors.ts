@@ -30,6 +30,9 @@ export const ERROR_CODES = [
   "WAIT_NOT_FOUND",
   "WAIT_ALREADY_RESOLVED",
   "NON_DETERMINISM",
+  "STAGE_REGISTRATION",
+  "UNKNOWN_PATHWAY",
+  "ACTION_NOT_ALLOWED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

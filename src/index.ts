@@ -91,6 +91,43 @@ export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persiste
 export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
 
 export {
+  defineWorkflow,
+  isWorkflow,
+  isHumanStage,
+  pathwayNames,
+  STAGE_KINDS,
+  type PathwayDefinition,
+  type Stage,
+  type StageDefinition,
+  type StageKind,
+  type Workflow,
+  type WorkflowDefinition,
+} from "./stages/workflow.js";
+export { loadWorkflow, parseWorkflow } from "./stages/workflow-json.js";
+export {
+  AgentRegistry,
+  type AgentContext,
+  type AgentFunction,
+  type AgentMap,
+  type AgentOptions,
+  type AgentRegistration,
+  type AgentResult,
+  type StageTask,
+  type TaskData,
+} from "./stages/agents.js";
+export { ProviderScope, type Provided, type ProvidedDeps, type ProvidedValue, type Provider, type ProviderContext, type Providers } from "./stages/providers.js";
+export {
+  JsonFileTaskSource,
+  MemoryTaskSource,
+  type TaskInput,
+  type TaskMove,
+  type TaskSource,
+} from "./stages/task-source.js";
+export { TASK_STATUSES, STATUS_ACTIONS, type StatusAction, type TaskStatus } from "./stages/task-status.js";
+export type { JobHandler, JobHandlerOptions, JobResult } from "./stages/job-handlers.js";
+export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";
+
+export {
   ERROR_CODES,
   TaskloomError,
   isTaskloomError,
