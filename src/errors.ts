@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   "WAIT_NOT_FOUND",
   "WAIT_ALREADY_RESOLVED",
   "NON_DETERMINISM",
+  "UNKNOWN_ROUTE",
   "STAGE_REGISTRATION",
   "UNKNOWN_PATHWAY",
   "ACTION_NOT_ALLOWED",
@@ -606,5 +607,39 @@ export function describe(err: unknown): string {
     return String(err);
   } catch {
     return "(unprintable error)";
+  }
+}
+
+/**
+ * A routing node returned a route it does not declare, or did not return
+ * `route(name, value)` at all; or a node without `routes` returned one.
+ * The node fails at once (no retries): the choice is a bug, not a glitch.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NodeFailedError && e.cause instanceof UnknownRouteError) console.log(e.cause.declared) }
+ * ```
+ */
+export class UnknownRouteError extends TaskloomError {
+  /** The node. */
+  readonly nodeId: string;
+  /** The route it chose, or undefined when it returned no route. */
+  readonly route: string | undefined;
+  /** The routes it declares. */
+  readonly declared: readonly string[];
+
+  constructor(nodeId: string, route: string | undefined, declared: readonly string[]) {
+    const names = declared.map((d) => `"${d}"`).join(", ");
+    super(
+      "UNKNOWN_ROUTE",
+      declared.length === 0
+        ? `node "${nodeId}" returned route("${route ?? ""}") but declares no routes. Add { routes: { "${route ?? ""}": [target ids] } } to its options, or return a plain value.`
+        : route === undefined
+          ? `node "${nodeId}" declares routes ${names} but did not return route(name, value). Return route() with one of them.`
+          : `node "${nodeId}" chose route "${route}", which it does not declare; its routes are ${names}. Return one of them, or declare "${route}" in its routes.`,
+    );
+    this.nodeId = nodeId;
+    this.route = route;
+    this.declared = declared;
   }
 }

@@ -14,7 +14,7 @@ import { escapeHtml, inlineScript, scriptJson } from "../src/cli/html.js";
 import { Progress } from "../src/cli/progress.js";
 import { renderReport } from "../src/cli/report-html.js";
 import { jsonText, table } from "../src/cli/text.js";
-import { graph, NodeFailedError, RunEvents, type NodeRecord, type RunDetails } from "../src/index.js";
+import { graph, NodeFailedError, route, RunEvents, type NodeRecord, type RunDetails } from "../src/index.js";
 
 describe("durations", () => {
   it("parses 30d, 12h, 90m, 45s, 500ms, 2w and sums", () => {
@@ -130,6 +130,28 @@ describe("graph formats", () => {
     expect(svg.match(/<g class="node/g)).toHaveLength(4);
     expect(svg.match(/<path class="edge"/g)).toHaveLength(4);
     expect(svg).toContain('<g class="node s-succeeded" data-node-id="a">');
+  });
+
+  it("draws routes as dashed, labelled edges, marks the ones that loop back, and lays out loops left to right", () => {
+    const loop = graph("loop")
+      .node("draft", () => 1)
+      .node("check", () => route("ok"), { after: ["draft"], routes: { ok: "publish", revise: "draft" } })
+      .node("publish", () => 1)
+      .build();
+    const view = graphView({ shape: loop });
+    expect(view.edges).toEqual([
+      { from: "draft", to: "check" },
+      { from: "check", to: "publish", route: "ok" },
+      { from: "check", to: "draft", route: "revise", back: true },
+    ]);
+    const m = toMermaid(view);
+    expect(m).toContain('n2 -.->|"ok"| n1'); // n0 draft, n1 publish, n2 check (topological order of after edges)
+    expect(m).toContain('n2 -.->|"revise"| n0');
+    expect(toDot(view)).toContain('"check" -> "draft" [style=dashed, label="revise"];');
+    const { placed } = layout(view);
+    expect(placed.get("draft")?.x).toBeLessThan(placed.get("check")?.x ?? 0);
+    expect(placed.get("check")?.x).toBeLessThan(placed.get("publish")?.x ?? 0);
+    expect(graphSvg(view).match(/<path class="edge route"/g)).toHaveLength(2);
   });
 });
 

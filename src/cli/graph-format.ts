@@ -18,8 +18,25 @@ export interface GraphShape {
   readonly fingerprint: string;
   nodeIds(): readonly string[];
   node(id: string):
-    | { readonly id: string; readonly after: readonly string[]; readonly retry?: unknown; readonly timeoutMs?: number }
+    | {
+        readonly id: string;
+        readonly after: readonly string[];
+        readonly retry?: unknown;
+        readonly timeoutMs?: number;
+        /** Route name → target id(s), for a routing node. */
+        readonly routes?: Readonly<Record<string, string | readonly string[]>>;
+      }
     | undefined;
+}
+
+/** One edge to draw: an `after` edge, or a route (`back` when it closes a loop). */
+export interface ViewEdge {
+  readonly from: string;
+  readonly to: string;
+  /** The route's name, for a routing edge. */
+  readonly route?: string;
+  /** True for a route that leads back to an earlier node. */
+  readonly back?: boolean;
 }
 
 /** One node to draw. */
@@ -33,7 +50,7 @@ export interface ViewNode {
 export interface GraphView {
   readonly name: string;
   readonly nodes: readonly ViewNode[];
-  readonly edges: readonly { readonly from: string; readonly to: string }[];
+  readonly edges: readonly ViewEdge[];
 }
 
 /** Fill, stroke and text colour per status; the one table every format uses. */
@@ -75,9 +92,18 @@ export function graphView(options: { shape?: GraphShape; records?: readonly Node
   const ids: string[] = shape ? [...shape.nodeIds()] : [];
   const known = new Set(ids);
   for (const id of status.keys()) if (!known.has(id)) (ids.push(id), known.add(id));
-  const edges: { from: string; to: string }[] = [];
+  const edges: ViewEdge[] = [];
   if (shape) {
     for (const id of shape.nodeIds()) for (const dep of shape.node(id)?.after ?? []) edges.push({ from: dep, to: id });
+    const routes: { from: string; to: string; route: string }[] = [];
+    for (const id of shape.nodeIds()) {
+      for (const [route, targets] of Object.entries(shape.node(id)?.routes ?? {})) {
+        for (const to of typeof targets === "string" ? [targets] : targets) routes.push({ from: id, to, route });
+      }
+    }
+    const next = new Map<string, string[]>();
+    for (const e of [...edges, ...routes]) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+    for (const e of routes) edges.push({ ...e, ...(reaches(next, e.to, e.from) && { back: true }) });
   }
   return {
     name: options.name ?? shape?.name ?? "graph",
@@ -87,6 +113,20 @@ export function graphView(options: { shape?: GraphShape; records?: readonly Node
     }),
     edges,
   };
+}
+
+/** True when `to` can be reached from `from` along `next`. */
+function reaches(next: ReadonlyMap<string, readonly string[]>, from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const id = stack.pop() as string;
+    if (id === to) return true;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(next.get(id) ?? []));
+  }
+  return false;
 }
 
 /** Escapes a label for a quoted Mermaid node label (entity codes, so any node id is safe). */
@@ -113,7 +153,8 @@ export function toMermaid(view: GraphView): string {
   for (const e of view.edges) {
     const from = key.get(e.from);
     const to = key.get(e.to);
-    if (from !== undefined && to !== undefined) lines.push(`  ${from} --> ${to}`);
+    if (from === undefined || to === undefined) continue;
+    lines.push(e.route === undefined ? `  ${from} --> ${to}` : `  ${from} -.->|"${mermaidLabel(e.route)}"| ${to}`);
   }
   const used = new Set(view.nodes.flatMap((n) => (n.status ? [n.status] : [])));
   for (const s of used) {
@@ -147,7 +188,10 @@ export function toDot(view: GraphView): string {
     const attrs = st ? ` [fillcolor=${dotString(st.fill)}, color=${dotString(st.stroke)}, tooltip=${dotString(n.status ?? "")}]` : "";
     lines.push(`  ${dotString(n.id)}${attrs};`);
   }
-  for (const e of view.edges) lines.push(`  ${dotString(e.from)} -> ${dotString(e.to)};`);
+  for (const e of view.edges) {
+    const attrs = e.route === undefined ? "" : ` [style=dashed, label=${dotString(e.route)}]`;
+    lines.push(`  ${dotString(e.from)} -> ${dotString(e.to)}${attrs};`);
+  }
   lines.push("}");
   return lines.join("\n");
 }
@@ -156,8 +200,8 @@ export function toDot(view: GraphView): string {
 export function graphData(shape: GraphShape): {
   name: string;
   fingerprint: string;
-  nodes: { id: string; after: readonly string[]; retry?: unknown; timeoutMs?: number }[];
-  edges: { from: string; to: string }[];
+  nodes: { id: string; after: readonly string[]; retry?: unknown; timeoutMs?: number; routes?: unknown }[];
+  edges: ViewEdge[];
 } {
   const nodes = shape.nodeIds().map((id) => {
     const n = shape.node(id);
@@ -166,6 +210,7 @@ export function graphData(shape: GraphShape): {
       after: n?.after ?? [],
       ...(n?.retry !== undefined && { retry: n.retry }),
       ...(n?.timeoutMs !== undefined && { timeoutMs: n.timeoutMs }),
+      ...(n?.routes !== undefined && { routes: n.routes }),
     };
   });
   return { name: shape.name, fingerprint: shape.fingerprint, nodes, edges: [...graphView({ shape }).edges] };

@@ -32,10 +32,10 @@ interface Placed {
   readonly w: number;
 }
 
-/** Column of each node: 0 for sources, else 1 + the highest column among its predecessors. */
+/** Column of each node: 0 for sources, else 1 + the highest column among its predecessors (routes back to an earlier node do not count). */
 function columns(view: GraphView): Map<string, number> {
   const preds = new Map<string, string[]>(view.nodes.map((n) => [n.id, []]));
-  for (const e of view.edges) preds.get(e.to)?.push(e.from);
+  for (const e of view.edges) if (!e.back) preds.get(e.to)?.push(e.from);
   const col = new Map<string, number>();
   const visit = (id: string, depth: number): number => {
     const known = col.get(id);
@@ -106,7 +106,9 @@ export function graphSvg(view: GraphView): string {
     const x2 = b.x - 2;
     const y2 = b.y + NODE_H / 2;
     const dx = Math.max(20, (x2 - x1) / 2);
-    out.push(`<path class="edge" d="M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}" fill="none" stroke="#868e96" stroke-width="1.4" marker-end="url(#arrow)"/>`);
+    const dash = e.route === undefined ? "" : ' stroke-dasharray="5 3"';
+    const title = e.route === undefined ? "" : `<title>route ${escapeHtml(e.route)}</title>`;
+    out.push(`<path class="edge${e.route === undefined ? "" : " route"}" d="M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}" fill="none" stroke="#868e96" stroke-width="1.4"${dash} marker-end="url(#arrow)">${title}</path>`);
   }
   for (const n of view.nodes) {
     const p = placed.get(n.id);

@@ -35,10 +35,16 @@ export interface RunEventMap {
   /** An attempt failed and another will start after `delayMs`. */
   "node:retry": NodeEventBase & { readonly attempt: number; readonly delayMs: number; readonly error: unknown };
   /** A node succeeded. */
-  "node:success": NodeEventBase & { readonly attempt: number; readonly output: unknown; readonly durationMs: number };
+  "node:success": NodeEventBase & {
+    readonly attempt: number;
+    readonly output: unknown;
+    readonly durationMs: number;
+    /** The route a routing node chose. */
+    readonly route?: string;
+  };
   /** A node failed for good (no attempts left, or the error is not retryable). */
   "node:error": NodeEventBase & { readonly attempt: number; readonly error: unknown };
-  /** A node was skipped by routing. */
+  /** A node will not run: routing did not choose it, or everything before it was skipped. */
   "node:skip": NodeEventBase;
   /** A node is waiting for an external event. */
   "node:wait": NodeEventBase & { readonly key: string; readonly deadline?: number };

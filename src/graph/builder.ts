@@ -17,6 +17,7 @@
 import { InvalidOptionError } from "../errors.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { MapContext, NodeContext } from "./node-context.js";
+import type { Unrouted } from "./route.js";
 import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./task-graph.js";
 
 /** The element type of an array type. */
@@ -93,19 +94,25 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
   /**
    * Adds a node. `fn` receives a {@link NodeContext} whose `deps` holds the
    * outputs of the nodes in `options.after`; its return value (awaited)
-   * becomes this node's output.
+   * becomes this node's output. A node with `routes` returns
+   * `route(name, value)`: `value` is its output and the route's targets run
+   * next (see `route`).
    *
    * @example
    * ```ts
    * .node("fetch", async ({ inputs, signal }) => (await fetch(inputs.url, { signal })).text())
    * .node("parse", ({ deps }) => JSON.parse(deps.fetch), { after: ["fetch"], retry: { maxAttempts: 1 } })
+   * .node("triage", ({ deps }) => route(deps.parse.length > 0 ? "store" : "alert", deps.parse), {
+   *   after: ["parse"],
+   *   routes: { store: "store", alert: "alert" },
+   * })
    * ```
    */
   node<const Id extends string, T, const A extends readonly (keyof O & string)[] = []>(
     id: Id,
     fn: (context: NodeContext<I, DepsOf<O, A>>) => T | Promise<T>,
     options?: NodeOptions<A>,
-  ): GraphBuilder<I, O & { readonly [K in Id]: Awaited<T> }, R> {
+  ): GraphBuilder<I, O & { readonly [K in Id]: Unrouted<Awaited<T>> }, R> {
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw new InvalidOptionError(`node "${id}" options`, "must be an object");
     }
@@ -115,6 +122,8 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       after: options?.after ? [...options.after] : [],
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options?.routes !== undefined && { routes: options.routes }),
+      ...(options?.maxVisits !== undefined && { maxVisits: options.maxVisits }),
     };
     return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
   }

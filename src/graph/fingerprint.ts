@@ -7,7 +7,15 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { RoutesOption } from "./route.js";
 import type { NodeDefinition } from "./task-graph.js";
+
+/** Routes with names and targets sorted, targets always arrays. */
+function canonicalRoutes(routes: RoutesOption): [string, string[]][] {
+  return Object.entries(routes)
+    .map(([name, targets]): [string, string[]] => [name, typeof targets === "string" ? [targets] : [...targets].sort()])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
 
 /** The fingerprint of a graph's structure and options. */
 export function fingerprintOf(name: string, nodes: readonly NodeDefinition[], hasOutput: boolean, dynamic = false): string {
@@ -22,6 +30,8 @@ export function fingerprintOf(name: string, nodes: readonly NodeDefinition[], ha
         after: [...n.after].sort(),
         timeoutMs: n.timeoutMs ?? null,
         ...(n.map && { map: { source: n.map.source, maxConcurrency: n.map.maxConcurrency ?? null } }),
+        ...(n.routes && { routes: canonicalRoutes(n.routes) }),
+        ...(n.maxVisits !== undefined && { maxVisits: n.maxVisits }),
         retry: n.retry
           ? {
               maxAttempts: n.retry.maxAttempts ?? null,

@@ -67,6 +67,10 @@ export interface NodeSpec {
   readonly timeoutMs?: number;
   /** Set for a map node. */
   readonly map?: { readonly source: string; readonly maxConcurrency?: number };
+  /** Set for a routing node: route name → target node ids. */
+  readonly routes?: Readonly<Record<string, readonly string[]>>;
+  /** At most this many visits of the node in one run (routing loops). */
+  readonly maxVisits?: number;
 }
 
 /** A node's retry options in a {@link GraphSpec}. */
@@ -181,6 +185,8 @@ export function fromSpec<I = unknown, O = unknown>(
       }),
       ...(n.timeoutMs !== undefined && { timeoutMs: n.timeoutMs }),
       ...(n.map !== undefined && { map: { ...n.map } }),
+      ...(n.routes !== undefined && { routes: n.routes }),
+      ...(n.maxVisits !== undefined && { maxVisits: n.maxVisits }),
     };
   });
   const graph = new TaskGraph<I, O>({
@@ -236,6 +242,8 @@ function nodeProblems(node: unknown, i: number): string[] {
     retry: "object?",
     timeoutMs: "number?",
     map: "object?",
+    routes: "object?",
+    maxVisits: "number?",
   });
   if (n.retry !== null && typeof n.retry === "object" && !Array.isArray(n.retry)) {
     const retry = n.retry as Record<string, unknown>;

@@ -24,6 +24,7 @@ import { GraphDefinitionError, InvalidOptionError, NonRetryableError } from "../
 import type { RetryOptions } from "../scheduler/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";
+import type { RoutesOption, Unrouted } from "./route.js";
 import { TaskGraph, type NodeDefinition, type OutputFunction } from "./task-graph.js";
 import {
   Trace,
@@ -45,6 +46,10 @@ export interface TaskOptions {
   readonly retry?: RetryOptions;
   /** Per-attempt time limit (ms); overrides `retry.timeoutMs`. */
   readonly timeoutMs?: number;
+  /** Makes the task a routing node (it returns `route(name, value)`): route name → task id(s). */
+  readonly routes?: RoutesOption;
+  /** At most this many visits of the task in one run (routing loops). */
+  readonly maxVisits?: number;
 }
 
 /** Options of {@link graphify}. */
@@ -61,12 +66,12 @@ export type TaskParams<A extends unknown[]> = A extends [...infer P extends unkn
   : A;
 
 /** What `task(id, fn)` returns: call it once with the arguments (values or refs) to get a ref to the output. */
-export type TaskCall<P extends unknown[], R> = (...args: { [K in keyof P]: RefArg<P[K]> }) => Ref<Awaited<R>>;
+export type TaskCall<P extends unknown[], R> = (...args: { [K in keyof P]: RefArg<P[K]> }) => Ref<Unrouted<Awaited<R>>>;
 
 /** The outputs of a graphify graph whose function returned `R`: every ref replaced by its value; all node outputs when it returned nothing. */
 export type GraphifyOutputs<R> = [R] extends [void] ? Record<string, unknown> : Resolved<R>;
 
-const TASK_OPTION_KEYS = new Set(["retry", "timeoutMs"]);
+const TASK_OPTION_KEYS = new Set(["retry", "timeoutMs", "routes", "maxVisits"]);
 
 let current: Trace | undefined;
 
@@ -114,7 +119,7 @@ export function task<A extends unknown[], R>(
     if (unknown.length > 0) {
       throw new GraphDefinitionError(trace.graphName, [
         `task ${JSON.stringify(id)}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} ` +
-          "(a task takes retry and timeoutMs; its after list comes from the references among its arguments)",
+          "(a task takes retry, timeoutMs, routes and maxVisits; its after list comes from the references among its arguments)",
       ]);
     }
   }
@@ -165,6 +170,8 @@ export function task<A extends unknown[], R>(
       fn: body as NodeDefinition["fn"],
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options?.routes !== undefined && { routes: options.routes }),
+      ...(options?.maxVisits !== undefined && { maxVisits: options.maxVisits }),
     };
     trace.nodes.push(node);
     return makeRef(trace, { kind: "node", id }, []);

@@ -1,4 +1,5 @@
 import type { InputValidator } from "./input-validator.js";
+import type { RouteTrigger } from "./route.js";
 
 /**
  * What a node function receives. The context's functions do not use
@@ -32,6 +33,10 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly nodeId: string;
   /** The attempt number, from 1. */
   readonly attempt: number;
+  /** Which visit of the node this is, from 1 (above 1 only when a routing loop led back to it). */
+  readonly visit: number;
+  /** The route that chose this visit, when a route did (`from` is the routing node's id). */
+  readonly trigger: RouteTrigger | undefined;
   /** Aborted when the attempt times out, the run is cancelled, or another node fails the run. */
   readonly signal: AbortSignal;
   /** Emits a `node:event` event on the run's emitter. */

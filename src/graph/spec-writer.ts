@@ -21,7 +21,7 @@ import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } 
 import type { TaskGraph } from "./task-graph.js";
 import { tracedBodies } from "./trace-ref.js";
 
-const NODE_FIELDS = new Set(["id", "after", "fn", "retry", "timeoutMs", "map"]);
+const NODE_FIELDS = new Set(["id", "after", "fn", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "retryOn", "timeoutMs"]);
 const BACKOFF_FIELDS = ["initialMs", "factor", "maxMs", "jitter"] as const;
 
@@ -116,6 +116,8 @@ export function writeSpec<I, O>(graph: TaskGraph<I, O>, output: unknown, options
       ...(n.map !== undefined && {
         map: { source: n.map.source, ...(maxConcurrency !== undefined && Number.isFinite(maxConcurrency) && { maxConcurrency }) },
       }),
+      ...(n.routes !== undefined && { routes: graph.routesOf(id) as Record<string, string[]> }),
+      ...(n.maxVisits !== undefined && { maxVisits: n.maxVisits }),
     };
   });
   if (traced.length > 0) {

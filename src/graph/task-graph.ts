@@ -16,6 +16,8 @@ import type { NodeFunction } from "./node-context.js";
 import { validateGraph } from "./validate-graph.js";
 import type { GraphSpec, ToSpecOptions } from "./graph-spec.js";
 import { writeSpec } from "./spec-writer.js";
+import { normalizeRoutes, type RoutesOption, type RouteTable } from "./route.js";
+import { RoutingTopology } from "./routing-topology.js";
 
 /** Options of one node. */
 export interface NodeOptions<A extends readonly string[] = readonly string[]> {
@@ -25,6 +27,14 @@ export interface NodeOptions<A extends readonly string[] = readonly string[]> {
   readonly retry?: RetryOptions;
   /** Per-attempt time limit (ms); overrides `retry.timeoutMs`. */
   readonly timeoutMs?: number;
+  /**
+   * Makes this a routing node: route name → the node id (or ids) that run
+   * when the node returns `route(name, value)`. Its other route targets are
+   * skipped. Targets may be earlier nodes (a loop).
+   */
+  readonly routes?: RoutesOption;
+  /** At most this many visits of this node in one run (loops); overrides the run's `maxVisits`. */
+  readonly maxVisits?: number;
 }
 
 /** One node of a graph, as the scheduler sees it. */
@@ -41,6 +51,10 @@ export interface NodeDefinition {
   readonly timeoutMs?: number;
   /** Set for a map node: `fn` runs once per element of `source`'s array output. */
   readonly map?: MapSpec;
+  /** Set for a routing node: route name → target ids (normalized to arrays once the graph is built). */
+  readonly routes?: RoutesOption;
+  /** At most this many visits in one run. */
+  readonly maxVisits?: number;
 }
 
 /** How a map node fans out. */
@@ -126,6 +140,8 @@ export class TaskGraph<I = unknown, O = unknown> {
   readonly order: readonly string[];
   readonly #nodes: ReadonlyMap<string, NodeDefinition>;
   readonly #successors: ReadonlyMap<string, readonly string[]>;
+  /** Routing edges and what they imply; undefined when no node routes. */
+  readonly routing: RoutingTopology | undefined;
   readonly #inputValidator: InputValidator<I> | undefined;
   readonly #output: OutputFunction<I, O> | undefined;
   /** The body of a dynamic graph (`graphFn`), undefined for a static one. */
@@ -144,13 +160,19 @@ export class TaskGraph<I = unknown, O = unknown> {
     const nodes = new Map<string, NodeDefinition>();
     const successors = new Map<string, string[]>();
     for (const n of parts.nodes) {
-      nodes.set(n.id, Object.freeze({ ...n, after: Object.freeze([...n.after]) }));
+      nodes.set(
+        n.id,
+        Object.freeze({ ...n, after: Object.freeze([...n.after]), ...(n.routes !== undefined && { routes: normalizeRoutes(n.routes) }) }),
+      );
       successors.set(n.id, []);
     }
     for (const n of parts.nodes) for (const dep of n.after) successors.get(dep)?.push(n.id);
     for (const list of successors.values()) Object.freeze(list);
     this.#nodes = nodes;
     this.#successors = successors;
+    this.routing = parts.nodes.some((n) => n.routes !== undefined) ? new RoutingTopology(nodes, successors) : undefined;
+    const routingProblems = this.routing?.problems() ?? [];
+    if (routingProblems.length > 0) throw new GraphDefinitionError(parts.name, routingProblems);
     this.#inputValidator = parts.inputValidator;
     this.#output = parts.output;
     this.dynamic = parts.dynamic;
@@ -171,6 +193,11 @@ export class TaskGraph<I = unknown, O = unknown> {
   /** The node with this id, or undefined. */
   node(id: string): NodeDefinition | undefined {
     return this.#nodes.get(id);
+  }
+
+  /** The routes of node `id` (route name → target ids), or undefined when it does not route. */
+  routesOf(id: string): RouteTable | undefined {
+    return this.#nodes.get(id)?.routes as RouteTable | undefined;
   }
 
   /** The ids of the nodes that run after `id`. */

@@ -2,8 +2,9 @@
  * Structural validation of a graph, run once by `build()`. It collects
  * every problem before throwing, so a user fixes a graph in one pass:
  * empty or reserved ids, duplicates, unknown or repeated dependencies, a
- * node depending on itself, cycles (named by the nodes on them), bodies
- * that are not functions, and invalid node options.
+ * node depending on itself, cycles of `after` edges (named by the nodes on
+ * them; routes may loop), bodies that are not functions, and invalid node
+ * options, routes included.
  *
  * @module
  */
@@ -55,6 +56,10 @@ export function validateGraph(
         problems.push(`map node "${n.id}": maxConcurrency must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
       }
     }
+    if (n.routes !== undefined) problems.push(...routeProblems(n, ids));
+    if (n.maxVisits !== undefined && !(Number.isInteger(n.maxVisits) && n.maxVisits >= 1)) {
+      problems.push(`node "${n.id}": maxVisits must be a whole number of at least 1 (got ${String(n.maxVisits)})`);
+    }
     try {
       validateRetryOptions(n.retry, `node "${n.id}" retry`);
       validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false);
@@ -68,6 +73,38 @@ export function validateGraph(
   const order = problems.length === 0 ? topologicalOrder(nodes, problems) : [];
   if (problems.length > 0) throw new GraphDefinitionError(graphName, problems);
   return { order };
+}
+
+/** Problems with a node's `routes` option: its shape, and targets that are not nodes. */
+function routeProblems(n: NodeDefinition, ids: ReadonlySet<string>): string[] {
+  const routes: unknown = n.routes;
+  if (routes === null || typeof routes !== "object" || Array.isArray(routes)) {
+    return [`node "${n.id}": routes must be an object of route name → target node id(s)`];
+  }
+  if (n.map !== undefined) return [`map node "${n.id}" cannot have routes; route from the node that reads its output`];
+  const entries = Object.entries(routes as Record<string, unknown>);
+  if (entries.length === 0) return [`node "${n.id}": routes is empty; declare at least one route, or drop the option`];
+  const problems: string[] = [];
+  for (const [name, raw] of entries) {
+    if (name.trim() === "" || name.length > 100) {
+      problems.push(`node "${n.id}": route name ${JSON.stringify(name)} is not valid (1 to 100 characters)`);
+    }
+    const targets: unknown[] = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : [raw];
+    if (typeof raw !== "string" && !Array.isArray(raw)) {
+      problems.push(`node "${n.id}": route "${name}" must name a target node id or an array of them`);
+      continue;
+    }
+    const seen = new Set<unknown>();
+    for (const target of targets) {
+      if (typeof target !== "string" || !ids.has(target)) {
+        problems.push(`node "${n.id}": route "${name}" leads to ${JSON.stringify(target)}, which is not a node of this graph`);
+      } else if (seen.has(target)) {
+        problems.push(`node "${n.id}": route "${name}" lists "${target}" twice`);
+      }
+      seen.add(target);
+    }
+  }
+  return problems;
 }
 
 /** Kahn's algorithm; pushes a problem naming the nodes on cycles when there are any. */

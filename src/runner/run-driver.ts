@@ -140,6 +140,7 @@ export async function driveRun<I, O>(
       clock,
       random: options.random ?? Math.random,
       inbox: state.meta.inbox,
+      maxVisits: options.maxVisits,
     });
     const active = scheduler;
     current = () => active.state;
@@ -269,10 +270,21 @@ async function prepare<I, O>(
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
 }
 
-/** The output of every succeeded node of the graph (not of map elements or steps), by node id. */
+/**
+ * The output of every succeeded node of the graph (not of map elements or
+ * steps), by node id; for a node visited more than once (a routing loop),
+ * its latest visit's.
+ */
 export function collectOutputs(state: RunState, graph: { node(id: string): unknown }): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  for (const n of nodeRecords(state.nodes)) if (n.status === "succeeded" && graph.node(n.id)) outputs[n.id] = n.output;
+  const latest = new Map<string, number>();
+  for (const n of nodeRecords(state.nodes)) {
+    if (n.status !== "succeeded" || !graph.node(n.nodeId)) continue;
+    const visit = n.id === n.nodeId ? 1 : n.visit;
+    if (visit === undefined || visit < (latest.get(n.nodeId) ?? 0)) continue;
+    latest.set(n.nodeId, visit);
+    outputs[n.nodeId] = n.output;
+  }
   return outputs;
 }
 

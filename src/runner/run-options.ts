@@ -30,6 +30,8 @@ export interface RunOptions {
   readonly maxConcurrency?: number;
   /** Retry policy for every node (a node's own `retry` wins field by field). @default `{ maxAttempts: 3 }` */
   readonly retry?: RetryOptions;
+  /** At most this many visits of one node through routing loops; beyond it the run fails with `LoopLimitExceeded`. A node's own `maxVisits` wins. @default 100 */
+  readonly maxVisits?: number;
   /** Let independent branches finish after a node fails; the run still fails. @default false */
   readonly continueOnError?: boolean;
   /** When the run's state is written. @default "group" */
@@ -61,7 +63,7 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const KNOWN = new Set([
   "runId", "store", "maxConcurrency", "retry", "continueOnError", "snapshot", "signal", "allowGraphChange",
-  "leaseTtlMs", "sessionId", "agentId", "appId", "clock", "random", "onListenerError",
+  "leaseTtlMs", "sessionId", "agentId", "appId", "clock", "random", "onListenerError", "maxVisits",
 ]);
 
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
@@ -76,6 +78,10 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   const mc = o.maxConcurrency;
   if (mc !== undefined && !(mc === Infinity || (typeof mc === "number" && Number.isInteger(mc) && mc >= 1))) {
     throw new InvalidOptionError("maxConcurrency", `must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
+  }
+  const mv = o.maxVisits;
+  if (mv !== undefined && !(typeof mv === "number" && Number.isInteger(mv) && mv >= 1)) {
+    throw new InvalidOptionError("maxVisits", `must be a whole number of at least 1 (got ${String(mv)})`);
   }
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { RouteTrigger } from "../graph/route.js";
 import type { NodeContext, WaitOptions } from "../graph/node-context.js";
 
 /** What an attempt's context needs from the scheduler. */
@@ -57,6 +58,10 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
   readonly runId: string;
   readonly nodeId: string;
   readonly attempt: number;
+  /** Which visit of the node (set by the scheduler for routed visits). */
+  visit = 1;
+  /** The route that chose this visit (set by the scheduler). */
+  trigger: RouteTrigger | undefined = undefined;
   /** Step names used in this attempt (a name used twice is a bug in the node). */
   usedSteps: Set<string> | undefined;
   readonly #host: AttemptHost;

@@ -58,12 +58,14 @@ import {
   describe as describeError,
   InputValidationError,
   InvalidOptionError,
+  LoopLimitExceeded,
   NodeFailedError,
   NodeTimeoutError,
   NonDeterminismError,
   NonRetryableError,
   PersistenceError,
   RunCancelledError,
+  UnknownRouteError,
   WaitAlreadyResolvedError,
   WaitNotFoundError,
   WaitTimeoutError,
@@ -72,6 +74,7 @@ import {
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { WaitOptions } from "../graph/node-context.js";
+import { isRoute } from "../graph/route.js";
 import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { isDurable } from "../persistence/serialization.js";
@@ -86,6 +89,8 @@ import {
   markReady,
   markRetrying,
   markRunning,
+  markSettleOrder,
+  markSkipped,
   markSucceeded,
   markWaiting,
   markWaitResolved,
@@ -97,6 +102,7 @@ import {
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
 import { sleep, type Clock, type TimerHandle } from "./clock.js";
 import { ReadySet } from "./ready-set.js";
+import { RoutingReadySet, type RoutingStep, type Visit } from "./routing-ready-set.js";
 import {
   backoffDelay,
   resolveRetryPolicy,
@@ -121,7 +127,12 @@ export interface SchedulerConfig {
   readonly random: () => number;
   /** Events delivered while no process drove the run, by wait key. */
   readonly inbox?: Readonly<Record<string, InboxEntry>> | undefined;
+  /** At most this many visits of a node in a routing loop (a node's own `maxVisits` wins). @default 100 */
+  readonly maxVisits?: number | undefined;
 }
+
+/** The default of `maxVisits`: visits of one node in one run, through routing loops. */
+export const DEFAULT_MAX_VISITS = 100;
 
 /** How a scheduler's work ended. */
 export type SchedulerOutcome =
@@ -131,7 +142,7 @@ export type SchedulerOutcome =
   | { readonly status: "waiting"; readonly state: RunState; readonly waits: readonly PendingWait[] };
 
 type AttemptResult =
-  | { readonly kind: "ok"; readonly value: unknown; readonly attempt: number; readonly startedAt: number }
+  | { readonly kind: "ok"; readonly value: unknown; readonly attempt: number; readonly startedAt: number; readonly route?: string }
   | { readonly kind: "error"; readonly error: unknown; readonly attempt: number }
   | { readonly kind: "cancelled" };
 
@@ -233,10 +244,18 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
    */
   #appended: NodeRecord[] = [];
   #readySet: ReadySet | undefined;
+  /** For a graph with routes: replaces {@link ReadySet}. */
+  #routing: RoutingReadySet | undefined;
+  /** Visits of a routed graph by activation id, while they may run. */
+  readonly #visits = new Map<string, Visit>();
+  /** The `deps` of visits of a routed graph, taken when each visit was started. */
+  readonly #visitDeps = new Map<string, Record<string, unknown>>();
+  /** The last settle order given to an activation of a routed graph. */
+  #settleOrder = 0;
   #outstanding = 0;
   #waiting = 0;
   #stopping: Stop | undefined;
-  #firstFailure: NodeFailedError | undefined;
+  #firstFailure: Error | undefined;
   #finished = false;
   #resolve!: (outcome: SchedulerOutcome) => void;
   readonly #done: Promise<SchedulerOutcome>;
@@ -261,8 +280,13 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#inbox = new Map(Object.entries(config.inbox ?? {}));
     this.#done = new Promise((resolve) => (this.#resolve = resolve));
     for (const n of nodeRecords(state.nodes)) {
-      if (n.status === "succeeded") this.#outputs.set(n.id, n.output);
+      if (n.status === "succeeded") {
+        this.#outputs.set(n.id, n.output);
+        // A later visit's output is the node's latest (records are in the order visits began).
+        if (n.visit !== undefined) this.#outputs.set(n.nodeId, n.output);
+      }
       if (n.attempts > 0) this.#attempts.set(n.id, n.attempts);
+      if (n.settleOrder !== undefined && n.settleOrder > this.#settleOrder) this.#settleOrder = n.settleOrder;
       if (this.#graph.dynamic) this.#recordedSteps.push(n.id);
     }
   }
@@ -294,9 +318,16 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   /** Runs until done; never rejects (failures are outcomes). */
   execute(): Promise<SchedulerOutcome> {
-    const { readySet, ready } = ReadySet.fromState(this.#graph, this.state);
-    this.#readySet = readySet;
-    this.#dispatch(ready);
+    if (this.#graph.routing) {
+      const maxVisits = this.#config.maxVisits ?? DEFAULT_MAX_VISITS;
+      const { readySet, step } = RoutingReadySet.fromState(this.#graph, this.state, maxVisits);
+      this.#routing = readySet;
+      this.#route(step, true);
+    } else {
+      const { readySet, ready } = ReadySet.fromState(this.#graph, this.state);
+      this.#readySet = readySet;
+      this.#dispatch(ready);
+    }
     if (this.#graph.dynamic) this.#coordinate(this.#graph.dynamic);
     this.#checkDone();
     return this.#done;
@@ -467,7 +498,55 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   }
 
   #nodeDef(id: string): NodeDefinition | undefined {
-    return this.#graph.node(id) ?? this.#steps.get(id);
+    return this.#graph.node(id) ?? this.#steps.get(id) ?? this.#graph.node(this.#visits.get(id)?.nodeId ?? "");
+  }
+
+  /**
+   * Carries out what the routing ready set decided: skips nodes, appends
+   * the records of later visits, starts visits, or stops a loop that ran
+   * out of visits. `resumed`: the step rebuilds a stored run (nodes it
+   * skipped were skipped before; no events for them).
+   */
+  #route(step: RoutingStep, resumed = false): void {
+    const now = this.#config.clock.now();
+    for (const id of step.skipped) {
+      if (this.record(id)?.status === "skipped") continue;
+      this.#transition(markSkipped(now), id, false);
+      if (!resumed) this.#events.emit("node:skip", { runId: this.#runId, at: now, nodeId: id });
+    }
+    const ids: string[] = [];
+    for (const visit of step.dispatch) {
+      this.#visits.set(visit.id, visit);
+      const trigger = visit.trigger && { from: visit.trigger.from, route: visit.trigger.route };
+      if (!this.record(visit.id)) {
+        this.#append([{ id: visit.id, nodeId: visit.nodeId, status: "pending", attempts: 0, visit: visit.visit, ...(trigger && { trigger }) }]);
+        this.#journal.record(visit.id, false);
+      } else if (trigger) {
+        this.#change(visit.id, (n) => ({ ...n, trigger }));
+      }
+      // A visit reads its after nodes' outputs as they are now, not as later visits leave them.
+      const after = this.#graph.node(visit.nodeId)?.after ?? [];
+      if (after.length > 0) this.#visitDeps.set(visit.id, Object.fromEntries(after.map((dep) => [dep, this.#outputs.get(dep)])));
+      ids.push(visit.id);
+    }
+    if (step.loopLimit && !this.#stopping) {
+      const error = new LoopLimitExceeded(step.loopLimit.nodeId, step.loopLimit.maxVisits);
+      if (this.#config.continueOnError) this.#firstFailure ??= error;
+      else this.#stop({ kind: "failed", error });
+    }
+    if (!this.#stopping) this.#dispatch(ids);
+  }
+
+  /** A routing node's result: its output and route, or the error of a route it cannot take. */
+  #unroute(id: string, value: unknown): { value: unknown; route?: string } | { error: UnknownRouteError } {
+    const nodeId = this.#visits.get(id)?.nodeId ?? id;
+    const routes = this.#graph.node(nodeId)?.routes;
+    if (!routes) return isRoute(value) ? { error: new UnknownRouteError(nodeId, value.name, []) } : { value };
+    if (!isRoute(value)) return { error: new UnknownRouteError(nodeId, undefined, Object.keys(routes)) };
+    if (!Object.prototype.hasOwnProperty.call(routes, value.name)) {
+      return { error: new UnknownRouteError(nodeId, value.name, Object.keys(routes)) };
+    }
+    return { value: value.value, route: value.name };
   }
 
   #settleStep(id: string, outcome: { value: unknown } | { error: unknown }): boolean {
@@ -613,7 +692,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     let body: unknown;
     try {
-      const context = this.#context(node, attempt, live.abort);
+      const context = this.#context(id, node, attempt, live.abort);
       const element = this.#elementOf.get(id);
       if (element) Object.assign(context, { item: element.item, index: element.index });
       body = node.fn(context);
@@ -649,10 +728,22 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     void this.#afterAttempt(live.id, result);
   }
 
-  #context(node: NodeDefinition, attempt: number, abort: AttemptAbort): AttemptContext<I> {
-    const deps: Record<string, unknown> = {};
-    for (const dep of node.after) deps[dep] = this.#outputs.get(dep);
-    return new AttemptContext(this, abort, this.#inputs, deps, this.#runId, node.id, attempt);
+  #context(id: string, node: NodeDefinition, attempt: number, abort: AttemptAbort): AttemptContext<I> {
+    let deps = this.#visitDeps.get(id);
+    if (!deps) {
+      deps = {};
+      for (const dep of node.after) deps[dep] = this.#outputs.get(dep);
+    }
+    const context = new AttemptContext(this, abort, this.#inputs, deps, this.#runId, id, attempt);
+    const visit = this.#visits.get(id);
+    if (visit) {
+      context.visit = visit.visit;
+      if (visit.trigger) {
+        const { fromNode, route, from } = visit.trigger;
+        context.trigger = { from: fromNode, route, value: this.#outputs.get(from) };
+      }
+    }
+    return context;
   }
 
   /** @internal `ctx.emit` */
@@ -822,26 +913,42 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const now = this.#config.clock.now();
     switch (result.kind) {
       case "ok": {
-        const durable = isDurable(result.value);
+        const unrouted = this.#unroute(id, result.value);
+        if ("error" in unrouted) return this.#afterAttempt(id, { kind: "error", error: unrouted.error, attempt: result.attempt });
+        const value = unrouted.value;
+        const durable = isDurable(value);
         if (!durable) {
           this.#warn(id, "OUTPUT_NOT_DURABLE", `node "${id}" returned an output that cannot be stored (a function, a class instance or a cycle); it will run again on resume`);
         }
-        this.#outputs.set(id, result.value);
-        this.#transition(markSucceeded(result.value, durable, now), id);
+        this.#outputs.set(id, value);
+        const visit = this.#visits.get(id);
+        if (visit !== undefined && visit.visit > 1) this.#outputs.set(visit.nodeId, value);
+        this.#transition(markSucceeded(value, durable, now, unrouted.route), id);
         if (this.#events.has("node:success")) {
           this.#events.emit("node:success", {
             runId: this.#runId,
             at: now,
             nodeId: id,
             attempt: result.attempt,
-            output: result.value,
+            output: value,
             durationMs: now - result.startedAt,
+            ...(unrouted.route !== undefined && { route: unrouted.route }),
           });
         }
         try {
           await this.#journal.barrier();
         } catch (error) {
           this.#stop({ kind: "failed", error: error instanceof PersistenceError ? error : new PersistenceError(this.#runId, error) });
+        }
+        if (this.#routing) {
+          // The order is journaled with the next write, at the latest with the records of the visits it starts.
+          this.#transition(markSettleOrder(++this.#settleOrder), id, false);
+          const step = this.#routing.settle(id, unrouted.route);
+          this.#visits.delete(id);
+          this.#visitDeps.delete(id);
+          this.#outstanding -= 1;
+          this.#route(step);
+          break;
         }
         const unblocked = this.#readySet?.settle(id) ?? [];
         this.#outstanding -= 1;
@@ -859,6 +966,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         }
         this.#transition(markFailed(toErrorRecord(result.error), now), id);
         this.#events.emit("node:error", { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error });
+        this.#routing?.fail(id);
         this.#outstanding -= 1;
         const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
         // A graphFn step's failure goes to the body that awaits it, which may catch it.
@@ -872,6 +980,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       }
       case "cancelled": {
         this.#transition(markCancelled(now), id);
+        this.#routing?.fail(id);
         this.#outstanding -= 1;
         this.#settleStep(id, { error: new RunCancelledError(this.#runId, this.#stopping?.kind === "cancelled" ? this.#stopping.reason : "the run stopped") });
         this.#settleElement(id, "cancelled");
@@ -960,11 +1069,12 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     if (stop?.kind === "cancelled") this.#resolve({ status: "cancelled", state, reason: stop.reason });
     else if (stop?.kind === "failed") this.#resolve({ status: "failed", state, error: stop.error });
     else if (this.#firstFailure) this.#resolve({ status: "failed", state, error: this.#firstFailure });
-    else if ((this.#readySet?.unsettled ?? 0) > 0) {
+    else if ((this.#readySet?.unsettled ?? this.#routing?.unsettled ?? 0) > 0) {
+      const unsettled = this.#readySet?.unsettled ?? this.#routing?.unsettled;
       this.#resolve({
         status: "failed",
         state,
-        error: new Error(`taskloom internal error: run "${this.#runId}" stopped with ${this.#readySet?.unsettled} nodes unsettled and none running`),
+        error: new Error(`taskloom internal error: run "${this.#runId}" stopped with ${unsettled} nodes unsettled and none running`),
       });
     } else {
       const coordinator = this.#coordinator;

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { InvalidOptionError, NonRetryableError } from "../errors.js";
+import { InvalidOptionError, NonRetryableError, UnknownRouteError } from "../errors.js";
 
 /** Exponential backoff between attempts. */
 export interface BackoffOptions {
@@ -81,7 +81,7 @@ function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
 /** True when another attempt should follow the failed attempt `attempt` (from 1). */
 export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number): boolean {
   if (attempt >= policy.maxAttempts) return false;
-  if (error instanceof NonRetryableError) return false;
+  if (error instanceof NonRetryableError || error instanceof UnknownRouteError) return false;
   if (policy.retryOn && !policy.retryOn(error, attempt)) return false;
   return true;
 }

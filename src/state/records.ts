@@ -49,6 +49,18 @@ export interface NodeRecord {
   readonly steps?: Readonly<Record<string, unknown>>;
   /** The node's `ctx.waitFor` calls, by key: when each began, its deadline, and the payload once taken. */
   readonly waits?: Readonly<Record<string, WaitRecord>>;
+  /** Which visit of the node this is, for visits after the first (routing loops): id `nodeId#visit`. */
+  readonly visit?: number;
+  /** The route that started this activation: the routing activation's id and the route's name. */
+  readonly trigger?: { readonly from: string; readonly route: string };
+  /** The route this routing node chose, once it succeeded. */
+  readonly route?: string;
+  /**
+   * In a graph with routes: the position of this activation among the
+   * activations that settled, so a resume replays routing decisions in
+   * the order they were made.
+   */
+  readonly settleOrder?: number;
 }
 
 /** One `ctx.waitFor(key)` of a node, as journaled. */

@@ -154,6 +154,14 @@ export function applyTransition(state: RunState, id: string, transition: NodeTra
  * and these records are made several times per node.
  */
 
+/** Copies what an activation keeps through every transition: journaled steps and waits, its visit and trigger. */
+function carry(from: NodeRecord, to: Mutable<NodeRecord>): void {
+  if (from.steps !== undefined) to.steps = from.steps;
+  if (from.waits !== undefined) to.waits = from.waits;
+  if (from.visit !== undefined) to.visit = from.visit;
+  if (from.trigger !== undefined) to.trigger = from.trigger;
+}
+
 /** The node's dependencies are met; it is queued. */
 export function markReady(): NodeTransition {
   return (n) => ({ ...n, status: "ready" });
@@ -164,8 +172,7 @@ export function markRunning(now: number): NodeTransition {
   return (n) => {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "running", attempts: n.attempts + 1, startedAt: now };
     if (n.error !== undefined) next.error = n.error;
-    if (n.steps !== undefined) next.steps = n.steps;
-    if (n.waits !== undefined) next.waits = n.waits;
+    carry(n, next);
     return next;
   };
 }
@@ -175,13 +182,13 @@ export function markRetrying(error: ErrorRecord, retryAt: number): NodeTransitio
   return (n) => ({ ...n, status: "retrying", error, retryAt });
 }
 
-/** The node succeeded with `output`; `durable` is false when the output cannot be stored. */
-export function markSucceeded(output: unknown, durable: boolean, now: number): NodeTransition {
+/** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
+export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string): NodeTransition {
   return (n) => {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
-    if (n.steps !== undefined) next.steps = n.steps;
-    if (n.waits !== undefined) next.waits = n.waits;
+    carry(n, next);
+    if (route !== undefined) next.route = route;
     if (!durable) next.durable = false;
     return next;
   };
@@ -192,8 +199,7 @@ export function markFailed(error: ErrorRecord, now: number): NodeTransition {
   return (n) => {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "failed", attempts: n.attempts, error, endedAt: now };
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
-    if (n.steps !== undefined) next.steps = n.steps;
-    if (n.waits !== undefined) next.waits = n.waits;
+    carry(n, next);
     return next;
   };
 }
@@ -204,13 +210,17 @@ export function markCancelled(now: number): NodeTransition {
     const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "cancelled", attempts: n.attempts, endedAt: now };
     if (n.startedAt !== undefined) next.startedAt = n.startedAt;
     if (n.error !== undefined) next.error = n.error;
-    if (n.steps !== undefined) next.steps = n.steps;
-    if (n.waits !== undefined) next.waits = n.waits;
+    carry(n, next);
     return next;
   };
 }
 
-/** The node will not run: its only predecessors were skipped by routing. */
+/** Records where a settled activation of a routed graph falls in the order of settling. */
+export function markSettleOrder(order: number): NodeTransition {
+  return (n) => ({ ...n, settleOrder: order });
+}
+
+/** The node will not run: routing did not choose it, or everything before it was skipped. */
 export function markSkipped(now: number): NodeTransition {
   return (n) => ({ ...n, status: "skipped", endedAt: now });
 }
@@ -239,6 +249,8 @@ export function markPending(): NodeTransition {
     attempts: 0,
     ...(n.steps && { steps: n.steps }),
     ...(n.waits && { waits: n.waits }),
+    ...(n.visit !== undefined && { visit: n.visit }),
+    ...(n.trigger && { trigger: n.trigger }),
   });
 }
 
