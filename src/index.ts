@@ -128,6 +128,25 @@ export {
 } from "./stages/task-source.js";
 export { TASK_STATUSES, STATUS_ACTIONS, type StatusAction, type TaskStatus } from "./stages/task-status.js";
 export type { JobHandler, JobHandlerOptions, JobResult } from "./stages/job-handlers.js";
+export {
+  compileWorkflow,
+  type ActionPayload,
+  type CarriedTask,
+  type CompileOptions,
+  type WorkflowTaskInput,
+  type WorkflowTaskOutput,
+} from "./stages/compile-workflow.js";
+export {
+  StageRunner,
+  type ActOptions,
+  type ActResult,
+  type StageRunnerOptions,
+  type StageRunOptions,
+  type StageRunReport,
+} from "./stages/stage-runner.js";
+export { TASK_STATES, type TaskError, type TaskReport, type TaskState } from "./stages/task-report.js";
+export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";
+export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, type StageOutput } from "./stages/stage-cli.js";
 export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";
 
 export {
