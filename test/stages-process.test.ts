@@ -124,6 +124,10 @@ describe("a stage runner killed mid-batch", () => {
       expect(t.data).toEqual({ n: Number(t.taskId.slice(1)), label: `L-${t.taskId}` });
     }
 
+    // The tasks file caught up, also for tasks whose batch was never written before the kill.
+    const file = JSON.parse(readFileSync(TASKS, "utf8")) as { id: string; stageId?: string; status?: string }[];
+    for (const t of report.tasks) expect(file.find((f) => f.id === t.taskId), t.taskId).toMatchObject({ stageId: t.stageId, status: t.status });
+
     // People act from other processes on the same store.
     const approve = await act("t3", "approve", "ann");
     expect(approve.code, approve.stderr).toBe(0);

@@ -253,6 +253,25 @@ describe("sweeps", () => {
     expect(two.waiting).toBe(8);
   });
 
+  it("a batch whose write to the source fails is written with the next batch; the runner goes on", async () => {
+    const runner = newRunner();
+    runner.stage("pre-label", async () => "review");
+    const source = new MemoryTaskSource(Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` })));
+    const write = source.write.bind(source);
+    let calls = 0;
+    source.write = async (moves) => {
+      if (++calls === 1) throw new Error("service unavailable");
+      return write(moves);
+    };
+    const warnings: string[] = [];
+    runner.events.on("warning", (e) => void warnings.push(e.message));
+    const report = await runner.runAsync({ tasks: source, runId: "flaky-source", batchSize: 2 });
+    expect(report.waiting).toBe(6);
+    expect(warnings).toEqual([expect.stringMatching(/could not be written \(Error: service unavailable\); its 2 moves are written with the next batch/)]);
+    expect(source.batches.map((b) => b.map((m) => m.taskId))).toEqual([["t0", "t1", "t2", "t3"], ["t4", "t5"]]);
+    expect(source.tasks().every((t) => t.stageId === "review")).toBe(true);
+  });
+
   it("with refreshEveryMs, sweeps start on a fixed schedule (at once after an overrun), see new tasks, and stop on abort", async () => {
     const clock = new ManualClock(1_000);
     const runner = new StageRunner(labeling, { store: new MemoryStore(), clock, ...fast });

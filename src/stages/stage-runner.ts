@@ -58,7 +58,7 @@ import { ActionNotAllowedError } from "./stage-errors.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { StageEvents } from "./stage-events.js";
 import { actionsBefore, readTaskReport, taskError, type TaskReport } from "./task-report.js";
-import { MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
+import { assertTaskId, MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
 import { allowedStatusActions } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
@@ -157,8 +157,6 @@ interface Live {
   readonly runnerRunId: string;
 }
 
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,99}$/;
-
 function positiveInt(value: unknown, name: string, allowInfinity = false): void {
   if (value === undefined) return;
   if (allowInfinity && value === Infinity) return;
@@ -245,9 +243,7 @@ export class StageRunner {
   /** The run id of one task's run: `<runId>.<taskId>`. */
   static taskRunId(runId: string, taskId: string): string {
     assertRunId(runId);
-    if (typeof taskId !== "string" || !TASK_ID.test(taskId)) {
-      throw new InvalidOptionError("taskId", `must be 1 to 100 characters from A-Z a-z 0-9 _ : @ -, starting with a letter or digit (got ${JSON.stringify(taskId)})`);
-    }
+    assertTaskId(taskId);
     const id = `${runId}.${taskId}`;
     assertRunId(id);
     return id;
@@ -274,6 +270,8 @@ export class StageRunner {
     const queue = new PQueue({ concurrency: o.maxConcurrency });
     const failedNow = new Set<string>();
     let reports = new Map<string, TaskReport>();
+    // Moves whose write to the source failed: retried with the next batch (the task runs hold the truth meanwhile).
+    const unwritten = new Map<string, TaskMove>();
     let sweep = 0;
     for (;;) {
       sweep++;
@@ -282,36 +280,27 @@ export class StageRunner {
       validateTasks(tasks, "the task source's tasks");
       const plans = await mapLimit(tasks, 16, (task) => this.#plan(o.runId, task, failedNow));
       const runnable = this.#limitPerStage(plans, o.maxTasksPerStage);
+      const chosen = new Set(runnable);
       reports = new Map(plans.map((p) => [p.task.id, p.before]));
-      for (const p of plans) if (p.kind !== "skip" && !runnable.includes(p)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+      for (const p of plans) {
+        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+        // A move the source missed (a crash before its batch was written): write it with the next batch.
+        if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
+          unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
+        }
+      }
       this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
       for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
         const batch = runnable.slice(i, i + o.batchSize);
         const done = await Promise.all(batch.map((plan) => this.#process(o, graph, queue, plan, failedNow)));
-        const moves: TaskMove[] = [];
         done.forEach((report, j) => {
           const plan = batch[j] as Plan;
           reports.set(report.taskId, report);
-          moves.push({
-            taskId: report.taskId,
-            from: plan.kind === "start" ? undefined : plan.before.stageId,
-            stageId: report.stageId,
-            status: report.status,
-            data: report.data,
-            at: clock.now(),
-            ...(report.pathway !== undefined && { pathway: report.pathway }),
-            ...(report.assignee !== undefined && { assignee: report.assignee }),
-            ...(report.error !== undefined && { error: `${report.error.name}: ${report.error.message}` }),
-          });
+          unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
         });
-        try {
-          await o.source.write(moves);
-          this.events.emit("batch:written", { runId: o.runId, at: clock.now(), moves: moves.length });
-        } catch (error) {
-          // The task runs hold the truth; the source catches up at the next sweep's batch.
-          this.events.emit("warning", { runId: o.runId, at: clock.now(), message: `the task source could not be written: ${String(error)}`, error });
-        }
+        await this.#flush(o, unwritten, "the next batch");
       }
+      await this.#flush(o, unwritten, "the next sweep or runAsync call");
       this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed: runnable.length });
       if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
       const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
@@ -455,6 +444,22 @@ export class StageRunner {
     };
   }
 
+  /** Writes the moves not written yet to the source; on failure keeps them for `retry` and warns. */
+  async #flush(o: RunConfig, unwritten: Map<string, TaskMove>, retry: string): Promise<void> {
+    if (unwritten.size === 0) return;
+    const clock = this.#options.clock ?? systemClock;
+    const moves = [...unwritten.values()];
+    try {
+      await o.source.write(moves);
+      unwritten.clear();
+      this.events.emit("batch:written", { runId: o.runId, at: clock.now(), moves: moves.length });
+    } catch (error) {
+      // The task runs hold the truth (runner.task reads it); the source only lags.
+      const message = `the task source could not be written (${String(error)}); its ${moves.length} moves are written with ${retry}`;
+      this.events.emit("warning", { runId: o.runId, at: clock.now(), message, error });
+    }
+  }
+
   /** Decides what this sweep does with a task, from its stored run. */
   async #plan(runId: string, task: TaskInput, failedNow: ReadonlySet<string>): Promise<Plan> {
     const stored = await this.store.load(StageRunner.taskRunId(runId, task.id));
@@ -550,6 +555,21 @@ export class StageRunner {
     this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
     return report;
   }
+}
+
+/** The move that records `report` in a task source. */
+function moveOf(report: TaskReport, from: string | undefined, at: number): TaskMove {
+  return {
+    taskId: report.taskId,
+    from,
+    stageId: report.stageId,
+    status: report.status,
+    data: report.data,
+    at,
+    ...(report.pathway !== undefined && { pathway: report.pathway }),
+    ...(report.assignee !== undefined && { assignee: report.assignee }),
+    ...(report.error !== undefined && { error: `${report.error.name}: ${report.error.message}` }),
+  };
 }
 
 function summarize(runId: string, sweeps: number, tasks: TaskReport[]): StageRunReport {

@@ -82,6 +82,13 @@ export interface TaskSource {
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,99}$/;
 
+/** Throws `InvalidOptionError` naming `where` unless `id` is a valid task id. */
+export function assertTaskId(id: unknown, where = "taskId"): asserts id is string {
+  if (typeof id !== "string" || !TASK_ID.test(id)) {
+    throw new InvalidOptionError(where, `must be 1 to 100 characters from A-Z a-z 0-9 _ : @ -, starting with a letter or digit (got ${JSON.stringify(id)})`);
+  }
+}
+
 /** Throws `InvalidOptionError` naming the first bad task (bad id, duplicate id, data that is not an object). */
 export function validateTasks(tasks: unknown, where = "tasks"): asserts tasks is readonly TaskInput[] {
   if (!Array.isArray(tasks)) throw new InvalidOptionError(where, "must be an array of tasks ({ id, data? })");
@@ -90,9 +97,7 @@ export function validateTasks(tasks: unknown, where = "tasks"): asserts tasks is
     const t = raw as Partial<TaskInput> | null;
     const at = `${where}[${i}]`;
     if (t === null || typeof t !== "object") throw new InvalidOptionError(at, "must be an object { id, data? }");
-    if (typeof t.id !== "string" || !TASK_ID.test(t.id)) {
-      throw new InvalidOptionError(`${at}.id`, `must be 1 to 100 characters from A-Z a-z 0-9 _ : @ -, starting with a letter or digit (got ${JSON.stringify(t.id)})`);
-    }
+    assertTaskId(t.id, `${at}.id`);
     if (seen.has(t.id)) throw new InvalidOptionError(`${at}.id`, `repeats the task id "${t.id}"`);
     seen.add(t.id);
     if (t.data !== undefined && (t.data === null || typeof t.data !== "object" || Array.isArray(t.data))) {
