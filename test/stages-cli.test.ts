@@ -131,6 +131,20 @@ describe("runner.cli", () => {
     expect(c.err().endsWith("\r\x1b[2K")).toBe(true);
   });
 
+  it("with --refresh-every, sweeps until its signal aborts, then prints the report", async () => {
+    const file = join(dir, "refresh.json");
+    writeFileSync(file, JSON.stringify([{ id: "a" }]));
+    const runner = newRunner();
+    const controller = new AbortController();
+    let sweeps = 0;
+    runner.events.on("sweep:end", () => {
+      if (++sweeps === 1) controller.abort();
+    });
+    const c = capture();
+    expect(await runner.cli(["--tasks", "refresh.json", "--refresh-every", "1h"], { ...c.io, signal: controller.signal })).toBe(0);
+    expect(JSON.parse(c.out())).toMatchObject({ sweeps: 1, waiting: 1 });
+  });
+
   it("prints usage errors as one line and exits 1", async () => {
     const c = capture();
     expect(await newRunner().cli(["--tasks", "x.json", "--batch-size", "0"], c.io)).toBe(1);

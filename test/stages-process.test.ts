@@ -8,7 +8,6 @@
  * ended where it should. Then people act from other child processes
  * (allowed and refused actions) and the next sweep here moves the tasks.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -37,24 +36,9 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Runs the child with arguments to its natural end. */
+/** Runs `runner.act` in a child process, to its natural end. */
 function act(...args: string[]): Promise<ChildResult> {
-  return new Promise((resolvePromise, reject) => {
-    const proc = spawn(process.execPath, [CHILD, "act", ...args], {
-      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID, LOG, TASKS },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const guard = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-    proc.on("error", reject);
-    proc.on("exit", (code, signal) => {
-      clearTimeout(guard);
-      resolvePromise({ code, signal, stdout, stderr, pid: proc.pid ?? -1 });
-    });
-  });
+  return runChildScript(CHILD, dir, RUN_ID, LOG, undefined, ["act", ...args]);
 }
 
 /** The same agents as the child's, logging with this process's pid. */
