@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { logLines, runChildScript, type ChildResult } from "./support/child-process.js";
+import { loggedIds, runChildScript, type ChildResult } from "./support/child-process.js";
 import { getRun, LowdbStore } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 
@@ -33,11 +33,7 @@ function runChild(dir: string, runId: string, log: string, killOn?: string): Pro
 }
 
 /** The step ids of the log lines of `pid` that begin with `kind`. */
-function stepsLogged(log: string, pid: number, kind: "start" | "end"): string[] {
-  return logLines(log, pid)
-    .filter((l) => l.startsWith(`${kind} `))
-    .map((l) => l.split(" ")[1] as string);
-}
+const stepsLogged = (log: string, pid: number, kind: "start" | "end"): string[] => loggedIds(log, pid, kind);
 
 let baseline: unknown;
 

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { logLines, runChildScript } from "./support/child-process.js";
+import { loggedIds, runChildScript } from "./support/child-process.js";
 import { getRun, LowdbStore } from "../src/index.js";
 
 const CHILD = resolve(import.meta.dirname, "fixtures/routing-child.mjs");
@@ -23,11 +23,7 @@ const CHILD = resolve(import.meta.dirname, "fixtures/routing-child.mjs");
 const ACTIVATIONS = ["draft", "check", "draft#2", "check#2", "draft#3", "check#3", "publish", "notify", "archive"];
 const root = mkdtempSync(join(tmpdir(), "taskloom-routing-crash-"));
 
-function logged(log: string, pid: number, kind: "start" | "end"): string[] {
-  return logLines(log, pid)
-    .filter((l) => l.startsWith(`${kind} `))
-    .map((l) => l.split(" ")[1] as string);
-}
+const logged = (log: string, pid: number, kind: "start" | "end"): string[] => loggedIds(log, pid, kind);
 
 let baseline: unknown;
 

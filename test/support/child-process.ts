@@ -66,3 +66,10 @@ export function logLines(log: string, pid: number): string[] {
     .filter((l) => l.endsWith(` ${pid}`))
     .map((l) => l.slice(0, -` ${pid}`.length));
 }
+
+/** The ids in the log lines of `pid` that begin with `kind` (lines such as `start <id>` or `end <id>`). */
+export function loggedIds(log: string, pid: number, kind: string): string[] {
+  return logLines(log, pid)
+    .filter((l) => l.startsWith(`${kind} `))
+    .map((l) => l.split(" ")[1] as string);
+}
