@@ -31,6 +31,7 @@
  */
 import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
+import { match } from "ts-pattern";
 import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunNotFoundError } from "../errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -471,15 +472,21 @@ export class StageRunner {
       return { task, before: fresh, kind: "start" };
     }
     const before = readTaskReport(task.id, stored.state, this.workflow);
-    const status = stored.state.meta.status;
-    if (status === "succeeded") return { task, before, kind: "skip" };
-    if (status === "waiting") {
-      if (before.state === "staying" && before.waitKey !== undefined) return { task, before, kind: "again", key: before.waitKey };
-      const delivered = before.waitKey !== undefined && stored.state.meta.inbox?.[before.waitKey] !== undefined;
-      return { task, before, kind: delivered ? "resume" : "skip" };
-    }
-    if ((status === "failed" || status === "cancelled") && failedNow.has(task.id)) return { task, before, kind: "skip" };
-    return { task, before, kind: "resume" };
+    const { meta } = stored.state;
+    return match(meta.status)
+      .returnType<Plan>()
+      .with("succeeded", () => ({ task, before, kind: "skip" }))
+      .with("waiting", () => {
+        const key = before.waitKey;
+        if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
+        // Waiting for a person: go on only once an action was recorded.
+        return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
+      })
+      // Failed runs get fresh attempts once per runAsync call, not at every sweep of it.
+      .with("failed", "cancelled", () => ({ task, before, kind: failedNow.has(task.id) ? "skip" : "resume" }))
+      // A run left running or pending was interrupted (a crash): resume it.
+      .with("running", "pending", () => ({ task, before, kind: "resume" }))
+      .exhaustive();
   }
 
   #limitPerStage(plans: readonly Plan[], max: number): Plan[] {
