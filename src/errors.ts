@@ -31,6 +31,9 @@ export const ERROR_CODES = [
   "WAIT_ALREADY_RESOLVED",
   "NON_DETERMINISM",
   "UNKNOWN_ROUTE",
+  "STAGE_REGISTRATION",
+  "UNKNOWN_PATHWAY",
+  "ACTION_NOT_ALLOWED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -94,6 +94,62 @@ export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persiste
 export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
 
 export {
+  defineWorkflow,
+  isWorkflow,
+  isHumanStage,
+  pathwayNames,
+  STAGE_KINDS,
+  type PathwayDefinition,
+  type Stage,
+  type StageDefinition,
+  type StageKind,
+  type Workflow,
+  type WorkflowDefinition,
+} from "./stages/workflow.js";
+export { loadWorkflow, parseWorkflow } from "./stages/workflow-json.js";
+export {
+  AgentRegistry,
+  type AgentContext,
+  type AgentFunction,
+  type AgentMap,
+  type AgentOptions,
+  type AgentRegistration,
+  type AgentResult,
+  type StageTask,
+  type TaskData,
+} from "./stages/agents.js";
+export { ProviderScope, type Provided, type ProvidedDeps, type ProvidedValue, type Provider, type ProviderContext, type Providers } from "./stages/providers.js";
+export {
+  JsonFileTaskSource,
+  MemoryTaskSource,
+  type TaskInput,
+  type TaskMove,
+  type TaskSource,
+} from "./stages/task-source.js";
+export { TASK_STATUSES, STATUS_ACTIONS, type StatusAction, type TaskStatus } from "./stages/task-status.js";
+export type { JobHandler, JobHandlerOptions, JobResult } from "./stages/job-handlers.js";
+export {
+  compileWorkflow,
+  type ActionPayload,
+  type CarriedTask,
+  type CompileOptions,
+  type WorkflowTaskInput,
+  type WorkflowTaskOutput,
+} from "./stages/compile-workflow.js";
+export {
+  StageRunner,
+  type ActOptions,
+  type ActResult,
+  type StageRunnerOptions,
+  type StageRunOptions,
+  type StageRunReport,
+} from "./stages/stage-runner.js";
+export { TASK_STATES, type TaskError, type TaskReport, type TaskState } from "./stages/task-report.js";
+export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";
+export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, type StageOutput } from "./stages/stage-cli.js";
+export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";
+
+export {
   ERROR_CODES,
   TaskloomError,
   isTaskloomError,

@@ -18,13 +18,20 @@ export interface ChildResult {
 }
 
 /**
- * Runs `script` with `TASKLOOM_DIR`, `RUN_ID` and `LOG` set; when `killOn`
+ * Runs `script` (with `args`) with `TASKLOOM_DIR`, `RUN_ID` and `LOG` set; when `killOn`
  * is given, SIGKILLs the child once a log line starting with it (and ending
  * with the child's pid) appears.
  */
-export function runChildScript(script: string, dir: string, runId: string, log: string, killOn?: string): Promise<ChildResult> {
+export function runChildScript(
+  script: string,
+  dir: string,
+  runId: string,
+  log: string,
+  killOn?: string,
+  args: readonly string[] = [],
+): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [script], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log },
       stdio: ["ignore", "pipe", "pipe"],
     });

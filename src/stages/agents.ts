@@ -1,0 +1,239 @@
+/**
+ * Agents: the functions that run agent stages, their registration, and
+ * the one place an agent is called ({@link callAgent}), shared by the
+ * compiled graph and the JSON job handlers so both read an agent's answer
+ * the same way.
+ *
+ * An agent receives the task and a context (`deps` from its providers,
+ * the stage, the attempt, a signal) and answers with:
+ * - a pathway name: the task moves along it;
+ * - `undefined`: the task stays in the stage, and the agent is asked again
+ *   at a later sweep;
+ * - `{ pathway, ...updates }`: the updates are merged into the task's data
+ *   (and written to the task source with the batch); `pathway` may be
+ *   undefined to stay with the updates kept.
+ * A pathway the stage does not have fails the task with
+ * `UnknownPathwayError` (not retried) listing the valid ones.
+ *
+ * Registration keeps the order agents were registered in; registering a
+ * stage twice needs `{ overwrite: true }`, which keeps the first position.
+ *
+ * @module
+ */
+import { NonRetryableError } from "../errors.js";
+import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
+import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
+import type { TaskStatus } from "./task-status.js";
+import { pathwayNames, type Stage, type Workflow } from "./workflow.js";
+
+/** Task data: any JSON-like object. */
+export type TaskData = Record<string, unknown>;
+
+/**
+ * A task as an agent (or provider) sees it.
+ *
+ * @example
+ * ```ts
+ * runner.stage("pre-label", async (task) => (task.data.text === "" ? "skip" : "review"));
+ * ```
+ */
+export interface StageTask<D extends TaskData = TaskData> {
+  /** The task id. */
+  readonly id: string;
+  /** Its data, with every update agents made so far. */
+  readonly data: D;
+  /** The stage it is in. */
+  readonly stageId: string;
+  /** Its status in that stage. */
+  readonly status: TaskStatus;
+  /** Who has it, when a person was assigned. */
+  readonly assignee?: string;
+}
+
+/** What an agent receives besides the task. */
+export interface AgentContext<D = Record<string, unknown>> {
+  /** The values of the stage's providers, by name. */
+  readonly deps: D;
+  /** The stage. */
+  readonly stage: Stage;
+  /** The runner run id. */
+  readonly runId: string;
+  /** The attempt, from 1 (retries count up). */
+  readonly attempt: number;
+  /** This task's visit to the stage, from 1 (loops count up). */
+  readonly visit: number;
+  /** Aborted when the attempt times out or the run is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+/** An agent's answer: a pathway, `undefined` to stay, or `{ pathway, ...updates }`. */
+export type AgentResult = string | undefined | void | ({ readonly pathway?: string | undefined } & Readonly<Record<string, unknown>>);
+
+/**
+ * The function of an agent stage.
+ *
+ * @example
+ * ```ts
+ * const preLabel: AgentFunction<{ model: Model }> = async (task, { deps }) => {
+ *   const label = await deps.model.label(task.data.text as string);
+ *   return { pathway: "review", label };
+ * };
+ * ```
+ */
+export type AgentFunction<D = Record<string, unknown>> = (task: StageTask, context: AgentContext<D>) => AgentResult | Promise<AgentResult>;
+
+/** Options of an agent's registration. */
+export interface AgentOptions<P extends Providers | undefined = Providers | undefined> {
+  /** Providers by name; their values arrive in `ctx.deps`. */
+  readonly deps?: P;
+  /** Replace an agent already registered for the stage. @default false */
+  readonly overwrite?: boolean;
+}
+
+/** A registered agent. */
+export interface AgentRegistration {
+  /** The stage's id (also when registered by title). */
+  readonly stageId: string;
+  /** The agent. */
+  readonly fn: AgentFunction<never>;
+  /** Its providers. */
+  readonly deps: Providers;
+}
+
+/** Agents for `compileWorkflow`: a registry, or a function (or `{ fn, deps }`) per stage id or title. */
+export type AgentMap = Readonly<Record<string, AgentFunction<never> | { readonly fn: AgentFunction<never>; readonly deps?: Providers }>>;
+
+/**
+ * The agents of one workflow, in registration order.
+ *
+ * @example
+ * ```ts
+ * const agents = new AgentRegistry(workflow);
+ * agents.register("Pre-label", preLabel, { deps: { model: provideModel } });
+ * ```
+ */
+export class AgentRegistry {
+  readonly workflow: Workflow;
+  readonly #agents = new Map<string, AgentRegistration>();
+
+  constructor(workflow: Workflow) {
+    this.workflow = workflow;
+  }
+
+  /**
+   * Registers `fn` for the agent stage with this id or title. Throws
+   * `StageRegistrationError` for an unknown stage, a stage that is not an
+   * agent stage, or a second registration without `overwrite`.
+   */
+  register<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>>, options: AgentOptions<P> = {}): AgentRegistration {
+    const s = typeof stage === "string" ? this.workflow.stage(stage) : undefined;
+    const agentStages = this.workflow.stages.filter((x) => x.kind === "agent").map((x) => x.id);
+    if (!s) throw new StageRegistrationError(String(stage), `no stage has this id or title (agent stages: ${nameList(agentStages)})`);
+    if (s.kind !== "agent") {
+      throw new StageRegistrationError(stage, `it is a ${s.kind} stage, and only agent stages run code (agent stages: ${nameList(agentStages)})`);
+    }
+    if (typeof fn !== "function") throw new StageRegistrationError(stage, `the agent must be a function (got ${typeof fn})`);
+    if (options === null || typeof options !== "object") throw new StageRegistrationError(stage, "options must be an object");
+    if (options.overwrite !== undefined && typeof options.overwrite !== "boolean") throw new StageRegistrationError(stage, "overwrite must be true or false");
+    const deps: Providers = options.deps ?? {};
+    if (deps === null || typeof deps !== "object") throw new StageRegistrationError(stage, "deps must be an object of provider functions");
+    for (const [name, provider] of Object.entries(deps)) {
+      if (typeof provider !== "function") throw new StageRegistrationError(stage, `provider "${name}" is a ${typeof provider}, not a function`);
+    }
+    if (this.#agents.has(s.id) && options.overwrite !== true) {
+      throw new StageRegistrationError(stage, `an agent is already registered for stage "${s.id}"; pass { overwrite: true } to replace it`);
+    }
+    const registration: AgentRegistration = Object.freeze({ stageId: s.id, fn: fn as AgentFunction<never>, deps });
+    this.#agents.set(s.id, registration);
+    return registration;
+  }
+
+  /** The agent of a stage (by id or title), or undefined. */
+  get(stage: string): AgentRegistration | undefined {
+    const s = this.workflow.stage(stage);
+    return s ? this.#agents.get(s.id) : undefined;
+  }
+
+  /** Every registration, in the order stages were first registered. */
+  list(): AgentRegistration[] {
+    return [...this.#agents.values()];
+  }
+
+  /** The agent stages that have no agent yet. */
+  missing(): string[] {
+    return this.workflow.stages.filter((s) => s.kind === "agent" && !this.#agents.has(s.id)).map((s) => s.id);
+  }
+
+  /** A registry from a map of agents by stage id or title. */
+  static from(workflow: Workflow, agents: AgentRegistry | AgentMap): AgentRegistry {
+    if (agents instanceof AgentRegistry) {
+      if (agents.workflow !== workflow) {
+        const registry = new AgentRegistry(workflow);
+        for (const r of agents.list()) registry.register(r.stageId, r.fn as never, { deps: r.deps });
+        return registry;
+      }
+      return agents;
+    }
+    if (agents === null || typeof agents !== "object") throw new StageRegistrationError("(agents)", "agents must be an AgentRegistry or an object of functions by stage");
+    const registry = new AgentRegistry(workflow);
+    for (const [stage, entry] of Object.entries(agents)) {
+      if (typeof entry === "function") registry.register(stage, entry as never);
+      else if (entry !== null && typeof entry === "object") registry.register(stage, entry.fn as never, { deps: entry.deps });
+      else throw new StageRegistrationError(stage, `the agent must be a function or { fn, deps } (got ${typeof entry})`);
+    }
+    return registry;
+  }
+}
+
+/** An agent's answer, read: where the task goes (undefined: it stays) and what changed. */
+export interface AgentOutcome {
+  readonly pathway: string | undefined;
+  readonly updates: Readonly<Record<string, unknown>>;
+}
+
+/** Where an agent is called from. */
+export interface AgentCall {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly visit: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Resolves the stage's providers in `scope`, calls the agent and reads
+ * its answer. Throws what the agent or a provider threw, `UnknownPathwayError`
+ * for a pathway the stage does not have, and `NonRetryableError` for an
+ * answer of the wrong shape.
+ */
+export async function callAgent(stage: Stage, agent: AgentRegistration, task: StageTask, call: AgentCall, scope: ProviderScope): Promise<AgentOutcome> {
+  const deps = await scope.resolve(agent.deps, task, { runId: call.runId, stageId: stage.id, signal: call.signal });
+  const result: unknown = await agent.fn(task, { deps: deps as never, stage, ...call });
+  return readAnswer(stage, result);
+}
+
+/** Reads an agent's answer; throws `UnknownPathwayError` or `NonRetryableError` (wrong shape). */
+export function readAnswer(stage: Stage, result: unknown): AgentOutcome {
+  let pathway: unknown;
+  let updates: Record<string, unknown> = {};
+  if (result === undefined || typeof result === "string") pathway = result;
+  else if (typeof result === "object" && result !== null && !Array.isArray(result)) {
+    ({ pathway, ...updates } = result as Record<string, unknown>);
+  } else {
+    throw new NonRetryableError(
+      `the agent of stage "${stage.id}" returned ${describeValue(result)}; return a pathway name (${nameList(pathwayNames(stage))}), undefined to stay, or { pathway, ...updates }`,
+    );
+  }
+  if (pathway !== undefined && typeof pathway !== "string") {
+    throw new NonRetryableError(`the agent of stage "${stage.id}" returned a pathway that is a ${typeof pathway}, not a string (pathways: ${nameList(pathwayNames(stage))})`);
+  }
+  if (pathway !== undefined && !stage.pathways.some((p) => p.name === pathway)) {
+    throw new UnknownPathwayError(stage.id, pathway, pathwayNames(stage));
+  }
+  return { pathway, updates };
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,123 @@
+/**
+ * Agent stages as JSON-in / JSON-out functions, for any queue (BullMQ,
+ * SQS, a cron job): `handlers["pre-label"](JSON.stringify(task))` calls the
+ * stage's agent (with its providers, retried) and resolves to
+ * `{"taskId","stageId","success","pathway","error","updates"}` as JSON.
+ * A JSON array of tasks gives an array of results, in order (a batch).
+ *
+ * A handler never rejects: bad JSON, a bad task, an agent that keeps
+ * failing, an unknown pathway all come back as `success: false` with the
+ * error's one-line description, so the queue's own retry is the caller's
+ * choice. Moving the task is the caller's job: the handler only says which
+ * pathway the agent chose (`null` when the task stays).
+ *
+ * @module
+ */
+import { describe, InvalidOptionError, isTaskloomError, NonRetryableError } from "../errors.js";
+import { backoffDelay, resolveRetryPolicy } from "../scheduler/retry-policy.js";
+import { callAgent, type AgentRegistry, type StageTask } from "./agents.js";
+import { ProviderScope } from "./providers.js";
+import { UnknownPathwayError } from "./stage-errors.js";
+import { validateTasks, type TaskInput } from "./task-source.js";
+import { statusOnEntry } from "./task-status.js";
+import type { Stage } from "./workflow.js";
+
+/** The result of one job, as JSON. */
+export interface JobResult {
+  /** The task's id (null when the spec had none). */
+  readonly taskId: string | null;
+  /** The stage whose agent ran. */
+  readonly stageId: string;
+  /** True when the agent answered with a valid pathway (or stayed). */
+  readonly success: boolean;
+  /** The pathway chosen; null when the task stays, or on failure. */
+  readonly pathway: string | null;
+  /** The error's one-line description, or null. */
+  readonly error: string | null;
+  /** The updates the agent returned with its pathway (`{}` when none). */
+  readonly updates: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A stage's job handler: a JSON task spec (or an array of them) in, a JSON
+ * {@link JobResult} (or an array) out.
+ */
+export type JobHandler = (spec: string) => Promise<string>;
+
+/** Options of `toJobHandlers`. */
+export interface JobHandlerOptions {
+  /** Further attempts after a failed agent call (queues usually retry themselves). @default 0 */
+  readonly numRetries?: number;
+  /** Delay before the first retry (ms), doubling after each. @default 100 */
+  readonly retryDelayMs?: number;
+  /** Passed to agents and providers as `runId`. @default "jobs" */
+  readonly runId?: string;
+}
+
+/** Builds a handler per agent stage that has an agent, in registration order. */
+export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOptions = {}): Record<string, JobHandler> {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("toJobHandlers options", "must be an object");
+  const numRetries = options.numRetries ?? 0;
+  if (!Number.isInteger(numRetries) || numRetries < 0) throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(numRetries)})`);
+  const retryDelayMs = options.retryDelayMs ?? 100;
+  if (!(typeof retryDelayMs === "number" && Number.isFinite(retryDelayMs) && retryDelayMs >= 0)) {
+    throw new InvalidOptionError("retryDelayMs", `must be a finite number of milliseconds of at least 0 (got ${String(retryDelayMs)})`);
+  }
+  const runId = options.runId ?? "jobs";
+  if (typeof runId !== "string") throw new InvalidOptionError("runId", "must be a string");
+  const policy = resolveRetryPolicy({ maxAttempts: numRetries + 1, backoff: { initialMs: retryDelayMs, factor: 2, jitter: false } });
+
+  const handlers: Record<string, JobHandler> = {};
+  for (const agent of registry.list()) {
+    const stage = registry.workflow.stage(agent.stageId) as Stage;
+    const one = async (raw: unknown): Promise<JobResult> => {
+      const taskId = typeof (raw as { id?: unknown } | null)?.id === "string" ? (raw as { id: string }).id : null;
+      const fail = (error: unknown): JobResult => ({ taskId, stageId: stage.id, success: false, pathway: null, error: describe(error), updates: {} });
+      let input: TaskInput;
+      try {
+        validateTasks([raw], "job");
+        input = raw as TaskInput;
+        if (input.stageId !== undefined && input.stageId !== stage.id) {
+          throw new InvalidOptionError("job.stageId", `is "${input.stageId}", but this handler runs stage "${stage.id}"`);
+        }
+      } catch (error) {
+        return fail(error);
+      }
+      const task: StageTask = {
+        id: input.id,
+        data: input.data ?? {},
+        stageId: stage.id,
+        status: input.status ?? statusOnEntry(false, 1),
+        ...(input.assignee !== undefined && { assignee: input.assignee }),
+      };
+      const scope = new ProviderScope();
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const outcome = await callAgent(stage, agent, task, { runId, attempt, visit: 1, signal: new AbortController().signal }, scope);
+            return { taskId, stageId: stage.id, success: true, pathway: outcome.pathway ?? null, error: null, updates: outcome.updates };
+          } catch (error) {
+            const final = error instanceof UnknownPathwayError || error instanceof NonRetryableError || isTaskloomError(error, "INVALID_OPTION");
+            if (final || attempt >= policy.maxAttempts) return fail(error);
+            await new Promise((resolve) => setTimeout(resolve, backoffDelay(policy, attempt)));
+          }
+        }
+      } finally {
+        await scope.dispose();
+      }
+    };
+    handlers[stage.id] = async (spec: string): Promise<string> => {
+      let raw: unknown;
+      try {
+        if (typeof spec !== "string") throw new TypeError(`a job spec must be a JSON string, not a ${typeof spec}`);
+        raw = JSON.parse(spec);
+      } catch (error) {
+        const message = error instanceof SyntaxError ? `the job spec is not valid JSON (${error.message})` : describe(error);
+        return JSON.stringify({ taskId: null, stageId: stage.id, success: false, pathway: null, error: message, updates: {} } satisfies JobResult);
+      }
+      if (Array.isArray(raw)) return JSON.stringify(await Promise.all(raw.map(one)));
+      return JSON.stringify(await one(raw));
+    };
+  }
+  return handlers;
+}

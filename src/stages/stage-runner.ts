@@ -1,0 +1,623 @@
+/**
+ * `StageRunner`: runs many tasks through a compiled workflow, durably.
+ *
+ * Model. Each task is one graph run, with run id `<runId>.<taskId>`, in
+ * the runner's store; the run is the durable truth of the task's
+ * position (its activations, journaled agent answers, open waits). A
+ * runner run (`runAsync({ tasks, runId })`) is a series of sweeps; a sweep
+ * reads the task source, decides per task what to do from its stored run,
+ * and processes the runnable tasks in batches of `batchSize`, writing one
+ * batch of moves to the source per batch:
+ *
+ * | stored run | in this sweep |
+ * | --- | --- |
+ * | none | starts it at the start stage (unless the source says COMPLETED) |
+ * | succeeded | nothing: the task is in a final stage |
+ * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
+ * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
+ * | failed or cancelled | resumed with fresh attempts, once per `runAsync` call |
+ * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |
+ *
+ * One failed task never stops the others: each task run is awaited on its
+ * own, and failures are collected into the report with their errors.
+ * Agent calls of all tasks share one p-queue, so `maxConcurrency` bounds
+ * agent calls runner-wide, while waits and retry backoffs hold no slot.
+ *
+ * With `refreshEveryMs`, sweeps repeat on a fixed schedule (each starts
+ * `refreshEveryMs` after the previous one started, at once when that one
+ * overran) until `signal` aborts.
+ *
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import PQueue from "p-queue";
+import { match } from "ts-pattern";
+import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunNotFoundError } from "../errors.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import type { RunStore } from "../persistence/run-store.js";
+import { defaultStore } from "../runner/default-store.js";
+import { resolveWait } from "../runner/resolve-wait.js";
+import { assertRunId } from "../runner/run-id.js";
+import { assertStore } from "../runner/run-options.js";
+import { run } from "../runner/run.js";
+import { systemClock, type Clock } from "../scheduler/clock.js";
+import { validateRetryOptions, type BackoffOptions } from "../scheduler/retry-policy.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
+import type { RunState } from "../state/run-state.js";
+import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
+import {
+  compileWorkflow,
+  parseStageKey,
+  statusAfterActions,
+  type ActionPayload,
+  type WorkflowTaskInput,
+  type WorkflowTaskOutput,
+} from "./compile-workflow.js";
+import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
+import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
+import { ActionNotAllowedError } from "./stage-errors.js";
+import { runStageCli, type StageCliIO } from "./stage-cli.js";
+import { StageEvents } from "./stage-events.js";
+import { actionsBefore, readTaskReport, taskError, type TaskReport } from "./task-report.js";
+import { assertTaskId, MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
+import { allowedStatusActions } from "./task-status.js";
+import { defineWorkflow, isHumanStage, pathwayNames, type Workflow, type WorkflowDefinition } from "./workflow.js";
+
+/** Options of a {@link StageRunner}. */
+export interface StageRunnerOptions {
+  /** Where task runs are kept. @default a `LowdbStore` in `TASKLOOM_DIR` or `./.taskloom` */
+  readonly store?: RunStore;
+  /** Visits of one stage by one task, for stages without their own `maxVisits`. @default 100 */
+  readonly maxVisits?: number;
+  /** Backoff between an agent's attempts. @default `{ initialMs: 100, factor: 2, maxMs: 30_000, jitter: true }` */
+  readonly backoff?: BackoffOptions;
+  /** The clock (tests pass a `ManualClock`). @default the system clock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Options of {@link StageRunner.runAsync}.
+ *
+ * @example
+ * ```ts
+ * await runner.runAsync({ tasks: new JsonFileTaskSource("tasks.json"), runId: "labeling-1", maxConcurrency: 4 });
+ * ```
+ */
+export interface StageRunOptions {
+  /** The tasks: a source, or a list (held in a `MemoryTaskSource`). */
+  readonly tasks: TaskSource | readonly TaskInput[];
+  /** The runner run id: the same id resumes. @default a new `stages-<uuid>` */
+  readonly runId?: string;
+  /** Retries of a failed agent call (attempts = numRetries + 1). @default 3 */
+  readonly numRetries?: number;
+  /** Agent calls at once, across all tasks. @default 8 */
+  readonly maxConcurrency?: number;
+  /** Tasks processed together; one write to the source per batch. @default 300 */
+  readonly batchSize?: number;
+  /** At most this many tasks processed per stage per sweep (the rest wait for a later sweep). @default Infinity */
+  readonly maxTasksPerStage?: number;
+  /** Sweep again this long after each sweep started (ms), until `signal` aborts. @default one sweep */
+  readonly refreshEveryMs?: number;
+  /** Stops the runner: no new batch starts, running tasks are cancelled (and resume next time). */
+  readonly signal?: AbortSignal;
+}
+
+/** What `runAsync` resolves to. */
+export interface StageRunReport {
+  readonly runId: string;
+  /** Sweeps made. */
+  readonly sweeps: number;
+  /** Every task of the last sweep, with where it stands. */
+  readonly tasks: readonly TaskReport[];
+  /** Tasks in each stage, by stage id. */
+  readonly byStage: Readonly<Record<string, number>>;
+  /** Tasks that completed (in a final stage). */
+  readonly completed: number;
+  /** Tasks waiting for a person. */
+  readonly waiting: number;
+  /** Tasks that failed, with why. */
+  readonly failed: readonly TaskReport[];
+}
+
+/** Options of {@link StageRunner.act}. */
+export interface ActOptions {
+  /** Who acts (required for `assign`). */
+  readonly assignee?: string;
+}
+
+/** What {@link StageRunner.act} recorded. */
+export interface ActResult {
+  readonly taskId: string;
+  readonly stageId: string;
+  readonly action: string;
+  /** The wait the action was delivered to. */
+  readonly key: string;
+}
+
+interface Plan {
+  readonly task: TaskInput;
+  readonly before: TaskReport;
+  readonly kind: "skip" | "start" | "resume" | "again";
+  readonly key?: string;
+}
+
+interface RunConfig {
+  readonly runId: string;
+  readonly source: TaskSource;
+  readonly numRetries: number;
+  readonly maxConcurrency: number;
+  readonly batchSize: number;
+  readonly maxTasksPerStage: number;
+  readonly refreshEveryMs: number | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
+interface Live {
+  readonly scope: ProviderScope;
+  readonly queue: PQueue;
+  readonly runnerRunId: string;
+}
+
+function positiveInt(value: unknown, name: string, allowInfinity = false): void {
+  if (value === undefined) return;
+  if (allowInfinity && value === Infinity) return;
+  if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
+    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${String(value)})`);
+  }
+}
+
+/**
+ * Runs tasks through a workflow of agent, human and final stages.
+ *
+ * @example
+ * ```ts
+ * const runner = new StageRunner(workflow, { store: new LowdbStore({ dir: ".taskloom" }) });
+ * runner.stage("pre-label", async (task, { deps }) => ({ pathway: "review", label: await deps.model.label(task.data) }), {
+ *   deps: { model: provideModel },
+ * });
+ * const report = await runner.runAsync({ tasks: [{ id: "t1", data: { text: "hello" } }], runId: "labeling-1" });
+ * await runner.act("labeling-1", "t1", "approve", { assignee: "ann" });
+ * await runner.runAsync({ tasks: [{ id: "t1", data: { text: "hello" } }], runId: "labeling-1" }); // t1 completes
+ * ```
+ */
+export class StageRunner {
+  /** The validated workflow. */
+  readonly workflow: Workflow;
+  /** Sweeps, moves, task ends, warnings. */
+  readonly events = new StageEvents();
+  readonly #agents: AgentRegistry;
+  readonly #options: StageRunnerOptions;
+  readonly #live = new Map<string, Live>();
+  #graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> | undefined;
+  #store: RunStore | undefined;
+
+  constructor(workflow: Workflow | WorkflowDefinition, options: StageRunnerOptions = {}) {
+    if (options === null || typeof options !== "object") throw new InvalidOptionError("StageRunner options", "must be an object");
+    if (options.store !== undefined) assertStore(options.store);
+    positiveInt(options.maxVisits, "maxVisits");
+    if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
+    this.workflow = defineWorkflow(workflow);
+    this.#agents = new AgentRegistry(this.workflow);
+    this.#options = options;
+  }
+
+  /** The store (the default `LowdbStore` when none was given), opened on first use. */
+  get store(): RunStore {
+    return (this.#store ??= this.#options.store ?? defaultStore());
+  }
+
+  /**
+   * Registers the agent of an agent stage, by id or title. Throws
+   * `StageRegistrationError` for an unknown or non-agent stage, or a
+   * second registration without `{ overwrite: true }`.
+   *
+   * @example
+   * ```ts
+   * runner.stage("pre-label", async (task, { deps }) => deps.classifier.isEmpty(task.data) ? "skip" : "review", {
+   *   deps: { classifier: provideClassifier },
+   * });
+   * ```
+   */
+  stage<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>>, options?: AgentOptions<P>): this {
+    this.#agents.register(stage, fn, options);
+    this.#graph = undefined;
+    return this;
+  }
+
+  /** The registered agents, in registration order. */
+  agents(): AgentRegistration[] {
+    return this.#agents.list();
+  }
+
+  /** The compiled graph (one task's run). Throws `StageRegistrationError` while an agent stage has no agent. */
+  graph(): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
+    return (this.#graph ??= compileWorkflow(this.workflow, this.#agents, {
+      scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
+      limit: (graphRunId, call) => {
+        const live = this.#live.get(graphRunId);
+        return live ? (live.queue.add(call) as Promise<Awaited<ReturnType<typeof call>>>) : call();
+      },
+      agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
+    }));
+  }
+
+  /** The run id of one task's run: `<runId>.<taskId>`. */
+  static taskRunId(runId: string, taskId: string): string {
+    assertRunId(runId);
+    assertTaskId(taskId);
+    const id = `${runId}.${taskId}`;
+    assertRunId(id);
+    return id;
+  }
+
+  /**
+   * Runs the tasks through the workflow (one sweep, or a sweep every
+   * `refreshEveryMs` until `signal` aborts) and resolves to a report. A
+   * failing task never stops the others: it is in `report.failed` with its
+   * error. Call again with the same `runId` to resume after a crash, to
+   * move tasks that people acted on, and to ask again agents that kept
+   * their task.
+   *
+   * @example
+   * ```ts
+   * const report = await runner.runAsync({ tasks, runId: "labeling-1", numRetries: 2, maxConcurrency: 4 });
+   * for (const f of report.failed) console.log(f.taskId, f.stageId, f.error?.message);
+   * ```
+   */
+  async runAsync(options: StageRunOptions): Promise<StageRunReport> {
+    const o = this.#validateRunOptions(options);
+    const graph = this.graph();
+    const clock = this.#options.clock ?? systemClock;
+    const queue = new PQueue({ concurrency: o.maxConcurrency });
+    const failedNow = new Set<string>();
+    let reports = new Map<string, TaskReport>();
+    // Moves whose write to the source failed: retried with the next batch (the task runs hold the truth meanwhile).
+    const unwritten = new Map<string, TaskMove>();
+    let sweep = 0;
+    for (;;) {
+      sweep++;
+      const sweepStart = clock.now();
+      const tasks = await o.source.fetch();
+      validateTasks(tasks, "the task source's tasks");
+      const plans = await mapLimit(tasks, 16, (task) => this.#plan(o.runId, task, failedNow));
+      const runnable = this.#limitPerStage(plans, o.maxTasksPerStage);
+      const chosen = new Set(runnable);
+      reports = new Map(plans.map((p) => [p.task.id, p.before]));
+      for (const p of plans) {
+        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+        // A move the source missed (a crash before its batch was written): write it with the next batch.
+        if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
+          unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
+        }
+      }
+      this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
+      for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
+        const batch = runnable.slice(i, i + o.batchSize);
+        const done = await Promise.all(batch.map((plan) => this.#process(o, graph, queue, plan, failedNow)));
+        done.forEach((report, j) => {
+          const plan = batch[j] as Plan;
+          reports.set(report.taskId, report);
+          unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
+        });
+        await this.#flush(o, unwritten, "the next batch");
+      }
+      await this.#flush(o, unwritten, "the next sweep or runAsync call");
+      this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed: runnable.length });
+      if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
+      const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
+      if (stopped) break;
+    }
+    return summarize(o.runId, sweep, [...reports.values()]);
+  }
+
+  /**
+   * Records a person's action on a task waiting at a human stage: a
+   * pathway of the stage (`approve`, `reject`, `submit`, …) or a status
+   * action (`assign` with an assignee, `release`, `skip`). Works from any
+   * process that opens the same store; the task moves at the runner's next
+   * sweep. Throws `ActionNotAllowedError` (listing the allowed actions)
+   * when the task's stage does not allow it, and `RunNotFoundError` for a
+   * task the runner never processed. Nothing is written then.
+   *
+   * @example
+   * ```ts
+   * await runner.act("labeling-1", "t1", "assign", { assignee: "ann" });
+   * await runner.act("labeling-1", "t1", "approve", { assignee: "ann" });
+   * ```
+   */
+  async act(runId: string, taskId: string, action: string, options: ActOptions = {}): Promise<ActResult> {
+    const id = StageRunner.taskRunId(runId, taskId);
+    if (typeof action !== "string" || action === "") throw new InvalidOptionError("action", "must be a non-empty string");
+    if (options === null || typeof options !== "object") throw new InvalidOptionError("act options", "must be an object");
+    if (options.assignee !== undefined && (typeof options.assignee !== "string" || options.assignee === "")) {
+      throw new InvalidOptionError("assignee", "must be a non-empty string");
+    }
+    const stored = await this.store.load(id);
+    if (!stored) throw new RunNotFoundError(id);
+    const report = readTaskReport(taskId, stored.state, this.workflow);
+    const key = report.waitKey;
+    const parsed = key !== undefined ? parseStageKey(key) : undefined;
+    const stage = this.workflow.stage(report.stageId);
+    if (key === undefined || parsed?.kind !== "act" || !stage || !isHumanStage(stage)) {
+      const why =
+        report.state === "completed"
+          ? `it is completed, in final stage "${report.stageId}"`
+          : stage && !isHumanStage(stage)
+            ? `it is in stage "${report.stageId}", a ${stage.kind} stage, which takes no actions from people`
+            : `it is not waiting for a person (${report.state}, in stage "${report.stageId}")`;
+      throw new ActionNotAllowedError(taskId, report.stageId, action, [], why);
+    }
+    const pending = stored.state.meta.inbox?.[key]?.payload as ActionPayload | undefined;
+    if (pending !== undefined) {
+      throw new ActionNotAllowedError(taskId, stage.id, action, [], `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`);
+    }
+    const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
+    const { status } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
+    const allowed = [...pathwayNames(stage), ...allowedStatusActions(status)];
+    if (!allowed.includes(action)) {
+      throw new ActionNotAllowedError(taskId, stage.id, action, allowed, `stage "${stage.id}" (${stage.kind}) does not allow it while the task is ${status}`);
+    }
+    if (action === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
+    const payload: ActionPayload = {
+      action,
+      at: (this.#options.clock ?? systemClock).now(),
+      ...(options.assignee !== undefined && { assignee: options.assignee }),
+    };
+    await resolveWait(id, key, payload, { store: this.store });
+    return { taskId, stageId: stage.id, action, key };
+  }
+
+  /** Where one task stands, from its stored run. Throws `RunNotFoundError` when the runner never processed it. */
+  async task(runId: string, taskId: string): Promise<TaskReport> {
+    const id = StageRunner.taskRunId(runId, taskId);
+    const stored = await this.store.load(id);
+    if (!stored) throw new RunNotFoundError(id);
+    return readTaskReport(taskId, stored.state, this.workflow);
+  }
+
+  /**
+   * The runner as a command: `--run-id`, `--num-retries`,
+   * `--max-concurrency`, `--batch-size`, `--max-tasks-per-stage`,
+   * `--refresh-every`, `--tasks FILE`, `--help`. Shows progress per stage
+   * on a terminal (plain lines otherwise) and resolves to the exit code:
+   * 0 when no task failed, 1 otherwise or on a usage error.
+   *
+   * @example
+   * ```ts
+   * process.exitCode = await runner.cli(process.argv.slice(2));
+   * ```
+   */
+  cli(argv: readonly string[], io?: StageCliIO): Promise<number> {
+    return runStageCli(this, argv, io);
+  }
+
+  /**
+   * Each agent stage (that has an agent) as a JSON-in / JSON-out function
+   * for external queues: a task spec `{ id, data }` (or an array of them)
+   * in, `{ taskId, stageId, success, pathway, error, updates }` (or an
+   * array) out.
+   *
+   * @example
+   * ```ts
+   * const handlers = runner.toJobHandlers();
+   * const result = JSON.parse(await handlers["pre-label"](JSON.stringify({ id: "t1", data: { text: "hi" } })));
+   * ```
+   */
+  toJobHandlers(options?: JobHandlerOptions): Record<string, JobHandler> {
+    return buildJobHandlers(this.#agents, options);
+  }
+
+  #validateRunOptions(options: StageRunOptions): RunConfig {
+    if (options === null || typeof options !== "object") throw new InvalidOptionError("runAsync options", "must be an object");
+    const known = new Set(["tasks", "runId", "numRetries", "maxConcurrency", "batchSize", "maxTasksPerStage", "refreshEveryMs", "signal"]);
+    for (const key of Object.keys(options)) if (!known.has(key)) throw new InvalidOptionError(key, `is not a runAsync option (known: ${[...known].join(", ")})`);
+    const runId = options.runId ?? `stages-${randomUUID()}`;
+    assertRunId(runId);
+    const n = options.numRetries ?? 3;
+    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(n)})`);
+    positiveInt(options.maxConcurrency, "maxConcurrency", true);
+    positiveInt(options.batchSize, "batchSize");
+    positiveInt(options.maxTasksPerStage, "maxTasksPerStage", true);
+    const r = options.refreshEveryMs;
+    if (r !== undefined && !(typeof r === "number" && Number.isFinite(r) && r > 0)) {
+      throw new InvalidOptionError("refreshEveryMs", `must be a finite number of milliseconds above 0 (got ${String(r)})`);
+    }
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
+    const tasks = options.tasks;
+    let source: TaskSource;
+    if (Array.isArray(tasks)) {
+      validateTasks(tasks);
+      source = new MemoryTaskSource(tasks);
+    } else if (tasks !== null && typeof tasks === "object" && typeof (tasks as TaskSource).fetch === "function" && typeof (tasks as TaskSource).write === "function") {
+      source = tasks as TaskSource;
+    } else {
+      throw new InvalidOptionError("tasks", "must be an array of tasks or a TaskSource (fetch() and write(moves))");
+    }
+    return {
+      runId,
+      source,
+      numRetries: n,
+      maxConcurrency: options.maxConcurrency ?? 8,
+      batchSize: options.batchSize ?? 300,
+      maxTasksPerStage: options.maxTasksPerStage ?? Infinity,
+      refreshEveryMs: r,
+      signal: options.signal,
+    };
+  }
+
+  /** Writes the moves not written yet to the source; on failure keeps them for `retry` and warns. */
+  async #flush(o: RunConfig, unwritten: Map<string, TaskMove>, retry: string): Promise<void> {
+    if (unwritten.size === 0) return;
+    const clock = this.#options.clock ?? systemClock;
+    const moves = [...unwritten.values()];
+    try {
+      await o.source.write(moves);
+      unwritten.clear();
+      this.events.emit("batch:written", { runId: o.runId, at: clock.now(), moves: moves.length });
+    } catch (error) {
+      // The task runs hold the truth (runner.task reads it); the source only lags.
+      const message = `the task source could not be written (${String(error)}); its ${moves.length} moves are written with ${retry}`;
+      this.events.emit("warning", { runId: o.runId, at: clock.now(), message, error });
+    }
+  }
+
+  /** Decides what this sweep does with a task, from its stored run. */
+  async #plan(runId: string, task: TaskInput, failedNow: ReadonlySet<string>): Promise<Plan> {
+    const stored = await this.store.load(StageRunner.taskRunId(runId, task.id));
+    if (!stored) {
+      const fresh: TaskReport = { taskId: task.id, stageId: this.workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
+      if (task.status === "COMPLETED") {
+        return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip" };
+      }
+      return { task, before: fresh, kind: "start" };
+    }
+    const before = readTaskReport(task.id, stored.state, this.workflow);
+    const { meta } = stored.state;
+    return match(meta.status)
+      .returnType<Plan>()
+      .with("succeeded", () => ({ task, before, kind: "skip" }))
+      .with("waiting", () => {
+        const key = before.waitKey;
+        if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
+        // Waiting for a person: go on only once an action was recorded.
+        return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
+      })
+      // Failed runs get fresh attempts once per runAsync call, not at every sweep of it.
+      .with("failed", "cancelled", () => ({ task, before, kind: failedNow.has(task.id) ? "skip" : "resume" }))
+      // A run left running or pending was interrupted (a crash): resume it.
+      .with("running", "pending", () => ({ task, before, kind: "resume" }))
+      .exhaustive();
+  }
+
+  #limitPerStage(plans: readonly Plan[], max: number): Plan[] {
+    const counts = new Map<string, number>();
+    const out: Plan[] = [];
+    for (const p of plans) {
+      if (p.kind === "skip") continue;
+      const n = counts.get(p.before.stageId) ?? 0;
+      if (n >= max) continue;
+      counts.set(p.before.stageId, n + 1);
+      out.push(p);
+    }
+    return out;
+  }
+
+  /** Drives one task's run until it completes, waits, stays or fails; never rejects. */
+  async #process(
+    o: RunConfig,
+    graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
+    queue: PQueue,
+    plan: Plan,
+    failedNow: Set<string>,
+  ): Promise<TaskReport> {
+    const clock = this.#options.clock ?? systemClock;
+    const graphRunId = StageRunner.taskRunId(o.runId, plan.task.id);
+    const scope = new ProviderScope();
+    this.#live.set(graphRunId, { scope, queue, runnerRunId: o.runId });
+    let state: RunState | undefined;
+    let error: unknown;
+    try {
+      if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
+      const inputs: WorkflowTaskInput | undefined =
+        plan.kind === "start" ? { id: plan.task.id, data: plan.task.data ?? {}, ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }) } : undefined;
+      const handle = run(graph, inputs, {
+        runId: graphRunId,
+        store: this.store,
+        maxConcurrency: Infinity,
+        retry: {
+          maxAttempts: o.numRetries + 1,
+          ...(this.#options.backoff !== undefined && { backoff: this.#options.backoff }),
+        },
+        maxVisits: this.#options.maxVisits ?? 100,
+        clock,
+        ...(o.signal !== undefined && { signal: o.signal }),
+      });
+      handle.events.on("node:success", (e) => {
+        if (e.route === undefined) return;
+        const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
+        const stageId = record?.nodeId ?? e.nodeId.replace(/#\d+$/, "");
+        const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
+        if (to === undefined) return;
+        this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
+      });
+      try {
+        await handle.result();
+      } catch (err) {
+        if (!(err instanceof GraphHasPendingWaits) && !(err instanceof RunCancelledError)) error = err;
+      }
+      state = handle.state;
+    } catch (err) {
+      error = err;
+    } finally {
+      this.#live.delete(graphRunId);
+      for (const e of await scope.dispose()) {
+        this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
+      }
+    }
+    let report: TaskReport;
+    if (state) report = readTaskReport(plan.task.id, state, this.workflow);
+    else report = { ...plan.before, state: "failed", error: taskError(error) };
+    if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
+    if (report.state === "failed") failedNow.add(plan.task.id);
+    this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
+    return report;
+  }
+}
+
+/** The move that records `report` in a task source. */
+function moveOf(report: TaskReport, from: string | undefined, at: number): TaskMove {
+  return {
+    taskId: report.taskId,
+    from,
+    stageId: report.stageId,
+    status: report.status,
+    data: report.data,
+    at,
+    ...(report.pathway !== undefined && { pathway: report.pathway }),
+    ...(report.assignee !== undefined && { assignee: report.assignee }),
+    ...(report.error !== undefined && { error: `${report.error.name}: ${report.error.message}` }),
+  };
+}
+
+function summarize(runId: string, sweeps: number, tasks: TaskReport[]): StageRunReport {
+  const byStage: Record<string, number> = {};
+  for (const t of tasks) byStage[t.stageId] = (byStage[t.stageId] ?? 0) + 1;
+  return {
+    runId,
+    sweeps,
+    tasks,
+    byStage,
+    completed: tasks.filter((t) => t.state === "completed").length,
+    waiting: tasks.filter((t) => t.state === "waiting").length,
+    failed: tasks.filter((t) => t.state === "failed"),
+  };
+}
+
+/** Maps with at most `limit` calls in flight, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Waits until `deadline` on `clock` (at once when it passed); resolves true when `signal` aborted first. */
+function sleepUntil(clock: Clock, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(true);
+  const delay = deadline - clock.now();
+  if (delay <= 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(false);
+    }, delay);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Where a task stands, read from its run in the store: its stage, status,
+ * data and state. The run is the durable truth; this module only reads
+ * it (pure functions over `RunState`), so the runner, `act` and the CLI
+ * agree on what a task's position is.
+ *
+ * @module
+ */
+import { errorFromRecord } from "../state/error-record.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
+import type { ErrorRecord, NodeRecord } from "../state/records.js";
+import type { RunState } from "../state/run-state.js";
+import type { AgentOutcome, TaskData } from "./agents.js";
+import { parseStageKey, statusAfterActions, type ActionPayload, type CarriedTask, type WorkflowTaskOutput } from "./compile-workflow.js";
+import { statusOnEntry, type TaskStatus } from "./task-status.js";
+import type { Workflow } from "./workflow.js";
+
+/** Every state a task can be in after a sweep. */
+export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", "interrupted", "deferred"] as const;
+
+/**
+ * Where a task's processing stands:
+ * `new` (never processed), `completed` (in a final stage), `waiting` (for
+ * a person's action), `staying` (its agent answered undefined: asked
+ * again at the next sweep), `failed` (see `error`), `interrupted` (its run
+ * stopped part way: a crash or a cancel; resumed at the next sweep),
+ * `deferred` (left for a later sweep by `maxTasksPerStage`).
+ */
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** An error as reported for a task. */
+export interface TaskError {
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
+/** One task's position. */
+export interface TaskReport {
+  readonly taskId: string;
+  /** The stage it is in. */
+  readonly stageId: string;
+  /** Its status there. */
+  readonly status: TaskStatus;
+  readonly state: TaskState;
+  /** Its data, with agents' updates. */
+  readonly data: TaskData;
+  /** The last pathway it took. */
+  readonly pathway?: string;
+  /** Who has it (or acted last). */
+  readonly assignee?: string;
+  /** Why it failed. */
+  readonly error?: TaskError;
+  /** The key of the wait it is in (waiting or staying). */
+  readonly waitKey?: string;
+}
+
+/** A short error for a report. */
+export function taskError(error: ErrorRecord | Error | unknown): TaskError {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown };
+  return {
+    name: typeof e?.name === "string" ? e.name : "Error",
+    ...(typeof e?.code === "string" && { code: e.code }),
+    message: typeof e?.message === "string" ? e.message : String(error),
+  };
+}
+
+/** The task as it arrived at an activation: the output of the routing activation that chose it, else the inputs. */
+function carriedOf(record: NodeRecord | undefined, state: RunState): CarriedTask {
+  const from = record?.trigger?.from;
+  const value = from !== undefined ? (getNode(state.nodes, from)?.output as CarriedTask | undefined) : undefined;
+  if (value !== undefined) return value;
+  const inputs = state.meta.inputs as { id: string; data?: TaskData; assignee?: string };
+  return { id: inputs.id, data: inputs.data ?? {}, ...(inputs.assignee !== undefined && { assignee: inputs.assignee }) };
+}
+
+/** The data of an agent activation after the updates its journaled answers made. */
+function dataAfterSteps(record: NodeRecord | undefined, data: TaskData): TaskData {
+  let out = data;
+  for (let n = 1; record?.steps?.[`agent-${n}`] !== undefined; n++) {
+    const outcome = record.steps[`agent-${n}`] as AgentOutcome;
+    if (Object.keys(outcome.updates).length > 0) out = { ...out, ...outcome.updates };
+  }
+  return out;
+}
+
+/** The last activation matching `where`: by settle order when both settled, else by start time, then visit. */
+function latest(records: readonly NodeRecord[], where: (r: NodeRecord) => boolean): NodeRecord | undefined {
+  let best: NodeRecord | undefined;
+  const later = (a: NodeRecord, b: NodeRecord): boolean => {
+    if (a.settleOrder !== undefined && b.settleOrder !== undefined) return a.settleOrder > b.settleOrder;
+    if ((a.startedAt ?? 0) !== (b.startedAt ?? 0)) return (a.startedAt ?? 0) > (b.startedAt ?? 0);
+    return (a.visit ?? 1) > (b.visit ?? 1);
+  };
+  for (const r of records) if (where(r) && (!best || later(r, best))) best = r;
+  return best;
+}
+
+/** Reads a task's position from its stored run. */
+export function readTaskReport(taskId: string, state: RunState, workflow: Workflow): TaskReport {
+  const { meta } = state;
+  if (meta.status === "succeeded") {
+    const out = meta.outputs as WorkflowTaskOutput;
+    return {
+      taskId,
+      stageId: out.stageId,
+      status: "COMPLETED",
+      state: "completed",
+      data: out.data,
+      ...(out.pathway !== undefined && { pathway: out.pathway }),
+      ...(out.assignee !== undefined && { assignee: out.assignee }),
+    };
+  }
+  // Stage activations only (not the entry node).
+  const records = [...nodeRecords(state.nodes)].filter((r) => workflow.stage(r.nodeId)?.id === r.nodeId);
+  const waitKey = meta.status === "waiting" ? meta.waits.map((w) => w.key).find((k) => parseStageKey(k) !== undefined) : undefined;
+  const parsed = waitKey !== undefined ? parseStageKey(waitKey) : undefined;
+  if (waitKey !== undefined && parsed !== undefined) {
+    const record = records.find((r) => r.waits?.[waitKey] !== undefined);
+    const carried = carriedOf(record, state);
+    if (parsed.kind === "again") {
+      return {
+        taskId,
+        stageId: parsed.stageId,
+        status: statusOnEntry(false, parsed.visit),
+        state: "staying",
+        data: dataAfterSteps(record, carried.data),
+        ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+        waitKey,
+      };
+    }
+    const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, parsed.stageId, parsed.visit, parsed.n));
+    return {
+      taskId,
+      stageId: parsed.stageId,
+      status,
+      state: "waiting",
+      data: carried.data,
+      ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+      ...(assignee !== undefined && { assignee }),
+      waitKey,
+    };
+  }
+  // Not settled: the activation that failed, was running, or was about to run; else the last one that moved the task.
+  const open = latest(records, (r) => r.status !== "succeeded" && r.status !== "skipped" && r.status !== "pending" && r.startedAt !== undefined);
+  const moved = latest(records, (r) => r.status === "succeeded");
+  const at = open ?? moved;
+  const stageId = at?.nodeId ?? workflow.start;
+  const carried = carriedOf(at, state);
+  const visit = at?.visit ?? 1;
+  const stage = workflow.stage(stageId);
+  const failed = meta.status === "failed";
+  const error = failed && meta.error ? taskError(errorFromRecord(meta.error)) : undefined;
+  return {
+    taskId,
+    stageId,
+    status: statusOnEntry(stage?.kind === "final", visit),
+    state: failed ? "failed" : "interrupted",
+    data: at && at.nodeId === stageId && stage?.kind === "agent" ? dataAfterSteps(at, carried.data) : carried.data,
+    ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+    ...(error && { error }),
+  };
+}
+
+/** The actions a human activation took before its wait number `n`. */
+export function actionsBefore(record: NodeRecord | undefined, stageId: string, visit: number, n: number): ActionPayload[] {
+  const out: ActionPayload[] = [];
+  for (let i = 1; i < n; i++) {
+    const payload = record?.waits?.[`act:${stageId}:${visit}:${i}`]?.resolved?.payload as ActionPayload | undefined;
+    if (payload) out.push(payload);
+  }
+  return out;
+}

@@ -1,0 +1,230 @@
+/**
+ * Task sources: where a runner's tasks come from and where their moves
+ * are written. The runner reads the source at each sweep and writes one
+ * batch of moves per batch of tasks, so a source backed by a remote
+ * service pays one call per batch, not one per task.
+ *
+ * The source is a view for people and other systems; the durable truth of
+ * each task's progress is its run in the store, so a source that missed
+ * the last batch before a crash is brought up to date by the next sweep.
+ *
+ * Two implementations: {@link MemoryTaskSource} (tests, programs that
+ * hold their tasks) and {@link JsonFileTaskSource} (a JSON file, rewritten
+ * atomically per batch).
+ *
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { InvalidOptionError } from "../errors.js";
+import type { TaskData } from "./agents.js";
+import { isTaskStatus, type TaskStatus } from "./task-status.js";
+
+/**
+ * A task as a source gives it.
+ *
+ * @example
+ * ```ts
+ * { id: "img-42", data: { url: "https://example.com/42.jpg" } }
+ * ```
+ */
+export interface TaskInput {
+  /** Unique id: 1 to 100 characters from `A-Z a-z 0-9 _ : @ -`, starting with a letter or digit. */
+  readonly id: string;
+  /** The task's data. @default {} */
+  readonly data?: TaskData;
+  /** The stage it is in, as last written by a runner (informative: the run in the store decides). */
+  readonly stageId?: string;
+  /** Its status, as last written by a runner. */
+  readonly status?: TaskStatus;
+  /** Who has it. */
+  readonly assignee?: string;
+}
+
+/** Where one task stands after it was processed: what the runner writes to the source. */
+export interface TaskMove {
+  readonly taskId: string;
+  /** The stage it was in before this sweep (undefined when it was new). */
+  readonly from: string | undefined;
+  /** The stage it is in now. */
+  readonly stageId: string;
+  /** Its status now. */
+  readonly status: TaskStatus;
+  /** The last pathway it took, if any. */
+  readonly pathway?: string;
+  /** Its data now, with agents' updates. */
+  readonly data: TaskData;
+  /** Who has it. */
+  readonly assignee?: string;
+  /** Why its processing failed, when it did (it stays in `stageId`). */
+  readonly error?: string;
+  /** When it was processed (epoch ms). */
+  readonly at: number;
+}
+
+/**
+ * Where tasks come from and where moves are written.
+ *
+ * @example
+ * ```ts
+ * const source: TaskSource = {
+ *   fetch: async () => (await api.listTasks()).map((t) => ({ id: t.uuid, data: t.meta })),
+ *   write: async (moves) => api.updateTasks(moves),
+ * };
+ * ```
+ */
+export interface TaskSource {
+  /** Every task to process now (tasks already finished may be included: they are skipped). */
+  fetch(): Promise<readonly TaskInput[]>;
+  /** Records a batch of moves. */
+  write(moves: readonly TaskMove[]): Promise<void>;
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,99}$/;
+
+/** Throws `InvalidOptionError` naming `where` unless `id` is a valid task id. */
+export function assertTaskId(id: unknown, where = "taskId"): asserts id is string {
+  if (typeof id !== "string" || !TASK_ID.test(id)) {
+    throw new InvalidOptionError(where, `must be 1 to 100 characters from A-Z a-z 0-9 _ : @ -, starting with a letter or digit (got ${JSON.stringify(id)})`);
+  }
+}
+
+/** Throws `InvalidOptionError` naming the first bad task (bad id, duplicate id, data that is not an object). */
+export function validateTasks(tasks: unknown, where = "tasks"): asserts tasks is readonly TaskInput[] {
+  if (!Array.isArray(tasks)) throw new InvalidOptionError(where, "must be an array of tasks ({ id, data? })");
+  const seen = new Set<string>();
+  tasks.forEach((raw: unknown, i) => {
+    const t = raw as Partial<TaskInput> | null;
+    const at = `${where}[${i}]`;
+    if (t === null || typeof t !== "object") throw new InvalidOptionError(at, "must be an object { id, data? }");
+    assertTaskId(t.id, `${at}.id`);
+    if (seen.has(t.id)) throw new InvalidOptionError(`${at}.id`, `repeats the task id "${t.id}"`);
+    seen.add(t.id);
+    if (t.data !== undefined && (t.data === null || typeof t.data !== "object" || Array.isArray(t.data))) {
+      throw new InvalidOptionError(`${at}.data`, "must be an object");
+    }
+    if (t.stageId !== undefined && typeof t.stageId !== "string") throw new InvalidOptionError(`${at}.stageId`, "must be a string");
+    if (t.status !== undefined && !isTaskStatus(t.status)) throw new InvalidOptionError(`${at}.status`, `must be a task status (got ${JSON.stringify(t.status)})`);
+    if (t.assignee !== undefined && typeof t.assignee !== "string") throw new InvalidOptionError(`${at}.assignee`, "must be a string");
+  });
+}
+
+/** A task updated by a move. */
+export function applyMove(task: TaskInput, move: TaskMove): TaskInput & { readonly error?: string } {
+  const { assignee: _assignee, error: _error, ...rest } = task as TaskInput & { error?: string };
+  return {
+    ...rest,
+    data: move.data,
+    stageId: move.stageId,
+    status: move.status,
+    ...(move.assignee !== undefined && { assignee: move.assignee }),
+    ...(move.error !== undefined && { error: move.error }),
+  };
+}
+
+/**
+ * Tasks held in memory. `add` puts more tasks in (they are seen at the
+ * next sweep); `tasks` shows them with their moves applied; `moves` is
+ * every batch written, in order.
+ *
+ * @example
+ * ```ts
+ * const source = new MemoryTaskSource([{ id: "t1", data: { text: "hello" } }]);
+ * await runner.runAsync({ tasks: source, runId: "labeling-1" });
+ * console.log(source.tasks()); // [{ id: "t1", stageId: "review", status: "NEW", … }]
+ * ```
+ */
+export class MemoryTaskSource implements TaskSource {
+  readonly #tasks = new Map<string, TaskInput>();
+  /** Every batch written, in order. */
+  readonly batches: (readonly TaskMove[])[] = [];
+
+  constructor(tasks: readonly TaskInput[] = []) {
+    this.add(...tasks);
+  }
+
+  /** Adds tasks (validated; an id already present is refused). */
+  add(...tasks: TaskInput[]): void {
+    validateTasks([...this.#tasks.values(), ...tasks]);
+    for (const t of tasks) this.#tasks.set(t.id, t);
+  }
+
+  /** The tasks now, with their moves applied. */
+  tasks(): TaskInput[] {
+    return [...this.#tasks.values()];
+  }
+
+  async fetch(): Promise<readonly TaskInput[]> {
+    return this.tasks();
+  }
+
+  async write(moves: readonly TaskMove[]): Promise<void> {
+    this.batches.push([...moves]);
+    for (const m of moves) {
+      const task = this.#tasks.get(m.taskId);
+      if (task) this.#tasks.set(m.taskId, applyMove(task, m));
+    }
+  }
+}
+
+/**
+ * Tasks in a JSON file: an array of tasks, or `{ "tasks": [...] }`. Each
+ * batch of moves rewrites the file atomically (a temporary file renamed
+ * over it), keeping its shape and any other fields.
+ *
+ * @example
+ * ```ts
+ * await runner.runAsync({ tasks: new JsonFileTaskSource("tasks.json"), runId: "labeling-1" });
+ * ```
+ */
+export class JsonFileTaskSource implements TaskSource {
+  /** The file. */
+  readonly path: string;
+
+  constructor(path: string) {
+    if (typeof path !== "string" || path === "") throw new InvalidOptionError("JsonFileTaskSource path", "must be a non-empty string");
+    this.path = path;
+  }
+
+  async fetch(): Promise<readonly TaskInput[]> {
+    return (await this.#read()).tasks;
+  }
+
+  async write(moves: readonly TaskMove[]): Promise<void> {
+    if (moves.length === 0) return;
+    const { tasks, wrap } = await this.#read();
+    const byId = new Map(moves.map((m) => [m.taskId, m]));
+    const updated = tasks.map((t) => {
+      const move = byId.get(t.id);
+      return move ? applyMove(t, move) : t;
+    });
+    const temp = `${this.path}.${randomUUID()}.tmp`;
+    await writeFile(temp, `${JSON.stringify(wrap(updated), null, 2)}\n`);
+    await rename(temp, this.path);
+  }
+
+  async #read(): Promise<{ tasks: readonly TaskInput[]; wrap: (tasks: readonly TaskInput[]) => unknown }> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      throw new InvalidOptionError(`tasks file ${this.path}`, `cannot be read (${(error as Error).message})`);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new InvalidOptionError(`tasks file ${this.path}`, `is not valid JSON (${(error as Error).message})`);
+    }
+    if (Array.isArray(value)) {
+      validateTasks(value, this.path);
+      return { tasks: value, wrap: (tasks) => tasks };
+    }
+    const doc = value as { tasks?: unknown } | null;
+    if (doc !== null && typeof doc === "object" && Array.isArray(doc.tasks)) {
+      validateTasks(doc.tasks, `${this.path} tasks`);
+      return { tasks: doc.tasks, wrap: (tasks) => ({ ...doc, tasks }) };
+    }
+    throw new InvalidOptionError(`tasks file ${this.path}`, 'must hold an array of tasks or { "tasks": [...] }');
+  }
+}
