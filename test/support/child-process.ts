@@ -32,7 +32,8 @@ export function runChildScript(
 ): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
-      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log },
+      // KILL_ON lets a child that logs through test/fixtures/log-line.mjs stop dead at the kill point.
+      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log, ...(killOn !== undefined && { KILL_ON: killOn }) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
