@@ -91,7 +91,7 @@ describe("slots fire when due", () => {
     const store = new MemoryStore();
     const { g, calls } = counting();
     const job = await schedule(g, {}, { when: "now", repeat: { every: "1h", times: 3 }, store, clock, runIdPrefix: "hourly" });
-    await started({ store, graphs: [g], clock, pollMs: H });
+    await started({ store, graphs: [g], clock, pollMs: H, leaseTtlMs: 3 * H });
     await clock.advance(5 * H);
     await until(() => calls.length === 3, "three runs");
     expect(calls).toEqual([`hourly-${iso(NOW)}`, `hourly-${iso(NOW + H)}`, `hourly-${iso(NOW + 2 * H)}`]);
@@ -112,7 +112,7 @@ describe("slots fire when due", () => {
     const store = new MemoryStore();
     const { g, calls } = counting();
     const job = await schedule(g, {}, { when: { cron: "30 2 * * *" }, timezone: "Europe/Paris", store, clock });
-    await started({ store, graphs: [g], clock, pollMs: 6 * H });
+    await started({ store, graphs: [g], clock, pollMs: 6 * H, leaseTtlMs: 18 * H });
     await clock.advance(3 * 24 * H);
     await until(() => calls.length === 3, "three runs");
     expect(calls).toEqual([`${job.id}-20260328T013000Z`, `${job.id}-20260329T010000Z`, `${job.id}-20260330T003000Z`]);
@@ -151,7 +151,7 @@ describe("catch-up after a simulated downtime", () => {
     const { g, calls } = counting();
     const job = await schedule(g, {}, { when: "now", repeat: { every: "1h" }, catchUp, store, clock });
     await clock.advance(5.5 * H);
-    await started({ store, graphs: [g], clock, pollMs: 10 * MIN });
+    await started({ store, graphs: [g], clock, pollMs: 10 * MIN, leaseTtlMs: 3 * H });
     return { job, calls, clock };
   }
 
@@ -201,6 +201,32 @@ describe("one firing per slot", () => {
     await until(() => calls.length === 6, "six runs");
     expect(new Set(calls).size).toBe(6);
     expect(calls).toEqual([0, 1, 2, 3, 4, 5].map((k) => `${job.id}-${iso(NOW + k * MIN)}`));
+  });
+
+  it("a run longer than the lease TTL keeps its schedule: the lease is renewed while it runs, and no other scheduler starts the slot", async () => {
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const gate = deferred();
+    let bodies = 0;
+    const g = graph("long")
+      .node("work", async () => {
+        bodies += 1;
+        await gate.promise;
+        return "done";
+      })
+      .build();
+    const job = await schedule(g, {}, { when: "now", store, clock });
+    const a = await started({ store, graphs: [g], clock, pollMs: H, leaseTtlMs: 30_000 });
+    await until(() => bodies === 1, "the body");
+    const b = await started({ store, graphs: [g], clock, pollMs: 10_000, leaseTtlMs: 30_000 });
+    const bStarts: string[] = [];
+    b.events.on("slot:start", (e) => bStarts.push(e.runId));
+    await clock.advance(2 * MIN);
+    expect((await getSchedule(job.id, { store })).record.lease?.owner).toBe(a.owner);
+    gate.resolve();
+    await recordUntil(job, (r) => runRows(r.history)[0]?.status === "succeeded", "the row closed by the first scheduler");
+    expect(bodies).toBe(1);
+    expect(bStarts).toEqual([]);
   });
 
   it("a claimed slot whose scheduler died is resumed by its run id, not started as a new slot", async () => {

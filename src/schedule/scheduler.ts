@@ -172,6 +172,7 @@ export class Scheduler {
   readonly #delivering = new Map<string, Promise<void>>();
   readonly #reported = new Set<string>();
   #pollTimer: TimerHandle | undefined;
+  #renewTimer: TimerHandle | undefined;
   #polling: Promise<void> | undefined;
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #stopController = new AbortController();
@@ -208,6 +209,7 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new InvalidOptionError("start", `cannot be called on a scheduler that is ${this.#state}`);
     this.#state = "running";
+    this.#scheduleRenewal();
     await this.#poll();
   }
 
@@ -228,6 +230,8 @@ export class Scheduler {
     for (const held of this.#held.values()) if (held.timer !== undefined) this.#clock.clearTimeout(held.timer);
     await Promise.all([...this.#held.values()].map((h) => h.busy));
     await Promise.all(this.#delivering.values());
+    if (this.#renewTimer !== undefined) this.#clock.clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
     await Promise.all(
       [...this.#held.keys()].map((id) => this.#stores.schedules.update(id, (r) => withoutLease(r, this.owner)).catch(() => undefined)),
     );
@@ -333,6 +337,30 @@ export class Scheduler {
     this.#held.set(record.id, entry);
     this.#emit("schedule:acquired", { scheduleId: record.id, at: this.#clock.now(), nextRunAt: taken.nextRunAt });
     this.#arm(entry);
+  }
+
+  /** Renews every held lease each third of the TTL, busy or not (a long run must not lose its schedule). */
+  #scheduleRenewal(): void {
+    this.#renewTimer = this.#clock.setTimeout(() => {
+      void this.#renewAll().finally(() => {
+        if (this.#state === "running" || this.#state === "stopping") this.#scheduleRenewal();
+      });
+    }, Math.max(1, Math.floor(this.#ttlMs / 3)));
+  }
+
+  async #renewAll(): Promise<void> {
+    for (const [id, held] of [...this.#held]) {
+      try {
+        const renewed = await this.#stores.schedules.update(id, (r) => (r.lease?.owner === this.owner ? withLease(r, this.#leaseRequest()) : r));
+        if (!holdsLease(renewed, this.owner, this.#clock.now())) {
+          if (held.busy === undefined) this.#drop(id);
+          continue;
+        }
+        if (held.busy === undefined) held.record = renewed;
+      } catch (error) {
+        this.#emit("error", { scheduleId: id, at: this.#clock.now(), error });
+      }
+    }
   }
 
   #leaseRequest() {
