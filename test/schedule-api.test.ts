@@ -3,6 +3,8 @@
  * `ScheduledJob` handle: validation at the boundary, what is stored, and
  * that schedules are data a new process (a new store instance) reads back.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   FileScheduleStore,
@@ -12,6 +14,8 @@ import {
   MemoryStore,
   ScheduleNotFoundError,
   ScheduleStateError,
+  Scheduler,
+  SnapshotCorruptError,
   getSchedule,
   graph,
   listSchedules,
@@ -147,5 +151,29 @@ describe("schedules are data", () => {
     );
     const rows = (await a.get(job.id))?.history ?? [];
     expect(rows.map((r) => r.kind === "error" && r.slot).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});
+
+describe("bad input at the other entry points", () => {
+  it("a schedule file that cannot be read is SnapshotCorruptError naming it, and is left as it is", async () => {
+    const dir = tempDir();
+    const store = lowdb(dir);
+    const job = await schedule(g, { name: "x" }, { when: "1h", store });
+    const file = join(dir, "schedules", `${job.id}.json`);
+    writeFileSync(file, '{"json":{"version":1');
+    const err = await rejection(getSchedule(job.id, { store }));
+    expect(err).toBeInstanceOf(SnapshotCorruptError);
+    expect((err as SnapshotCorruptError).file).toBe(file);
+  });
+
+  it("listSchedules refuses an unknown status; the Scheduler refuses unknown options and duplicate graph names", async () => {
+    const store = new MemoryStore();
+    await expect(listSchedules({ store, status: "sleeping" as never })).rejects.toThrow(/status must be one of active, paused, cancelled, completed/);
+    expect(() => new Scheduler({ store, pollMs: 0 })).toThrow(/pollMs must be a number of ms of at least 1/);
+    expect(() => new Scheduler({ store, every: 1 } as never)).toThrow(/every is not a Scheduler option/);
+    const twin = graph("hello").node("other", () => 1).build();
+    expect(() => new Scheduler({ store, graphs: [g, twin] })).toThrow(/two graphs named "hello"/);
+    expect(() => new Scheduler({ store, graphs: [{} as never] })).toThrow(/must hold TaskGraphs/);
+    expect(() => new Scheduler({ store, runOptions: { runId: "x" } as never })).toThrow(/runOptions.runId is set by the scheduler/);
   });
 });
