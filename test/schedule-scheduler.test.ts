@@ -12,6 +12,7 @@ import {
   Scheduler,
   getSchedule,
   graph,
+  removeSchedule,
   runAsync,
   schedule,
   scheduleStoreFor,
@@ -317,6 +318,51 @@ describe("failures", () => {
     expect(job.record.nextRunAt).toBe(NOW);
     await started({ store, graphs: [g], clock });
     await until(() => calls.length === 1, "the run");
+  });
+
+  it("a run that stops to wait for an event is recorded as waiting, polled as waiting, and sends no callback", async () => {
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const g = graph("approval")
+      .node("ask", ({ waitFor }) => waitFor<{ ok: boolean }>("approve"))
+      .build();
+    const job = await schedule(g, {}, { when: "now", store, clock, callbackUrl: "http://127.0.0.1:9/never" });
+    const s = await started({ store, graphs: [g], clock });
+    const ends: string[] = [];
+    s.events.on("slot:end", (e) => ends.push(e.status));
+    const attempts: unknown[] = [];
+    s.events.on("callback:attempt", (e) => attempts.push(e));
+    const record = await recordUntil(job, (r) => runRows(r.history)[0]?.status === "waiting", "the waiting row");
+    expect(runRows(record.history)[0]?.callback).toBeUndefined();
+    expect(ends).toEqual(["waiting"]);
+    expect(await job.lastResult()).toMatchObject({ status: "waiting" });
+    await clock.advance(H);
+    expect(attempts).toEqual([]);
+  });
+
+  it("a schedule removed while its run is in progress: the run finishes, nothing is reported as an error, nothing fires again", async () => {
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const gate = deferred();
+    let bodies = 0;
+    const g = graph("removed")
+      .node("work", async () => {
+        bodies += 1;
+        await gate.promise;
+        return 1;
+      })
+      .build();
+    const job = await schedule(g, {}, { when: "now", repeat: { every: "1m" }, store, clock });
+    const s = await started({ store, graphs: [g], clock, pollMs: 10_000 });
+    const errors: unknown[] = [];
+    s.events.on("error", (e) => errors.push(e.error));
+    await until(() => bodies === 1, "the body");
+    await removeSchedule(job.id, { store });
+    gate.resolve();
+    await clock.advance(5 * MIN);
+    expect(bodies).toBe(1);
+    expect(errors).toEqual([]);
+    expect(s.view()).toEqual([]);
   });
 
   it("stop() waits for the running job, and lastResult polls it as running, then succeeded", async () => {

@@ -27,7 +27,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "eventemitter3";
-import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunLockedError } from "../errors.js";
+import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunLockedError, ScheduleNotFoundError } from "../errors.js";
 import { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { runAsync, type GraphFnLike } from "../runner/run.js";
@@ -407,7 +407,10 @@ export class Scheduler {
       } while (held.again && this.#state === "running" && this.#held.get(held.record.id) === held);
     })()
       .catch((error: unknown) => {
-        if (!(error instanceof LeaseLost)) this.#emit("error", { scheduleId: held.record.id, at: this.#clock.now(), error });
+        // A lost lease or a schedule removed meanwhile (taskloom schedule rm) is no error: let it go.
+        if (!(error instanceof LeaseLost) && !(error instanceof ScheduleNotFoundError)) {
+          this.#emit("error", { scheduleId: held.record.id, at: this.#clock.now(), error });
+        }
         this.#drop(held.record.id);
       })
       .finally(() => {
