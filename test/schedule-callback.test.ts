@@ -12,7 +12,9 @@ import {
   MemoryStore,
   Scheduler,
   graph,
+  runAsync,
   schedule,
+  scheduleStoreFor,
   signBody,
   verifySignature,
   type RunRow,
@@ -187,5 +189,50 @@ describe("deliverCallback", () => {
     await clock.advance(500);
     expect(await delivering).toBe(true);
     expect(attempts).toEqual([NOW + 500]);
+  });
+});
+
+describe("a delivery cut short", () => {
+  it("is continued by the next scheduler from the recorded attempts, after the rest of the backoff", async () => {
+    replies = [200];
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const job = await schedule(g, { n: 2 }, { when: "now", store, clock, callbackUrl: url, callbackSecret: "k", callbackRetry: { initialMs: 5_000, maxAttempts: 3 } });
+    const runId = `${job.id}-20261123T100000Z`;
+    await runAsync(g, { n: 2 }, { runId, store, clock });
+    // What a scheduler leaves when it dies after a first attempt that got a 503.
+    await scheduleStoreFor(store).update(job.id, (r) => {
+      const { nextRunAt: _n, ...rest } = r;
+      return {
+        ...rest,
+        status: "completed",
+        fired: 1,
+        history: [
+          {
+            kind: "run",
+            slot: NOW,
+            runId,
+            status: "succeeded",
+            startedAt: NOW,
+            endedAt: NOW,
+            durationMs: 1,
+            callback: { url, delivered: false, done: false, attempts: [{ at: NOW, status: 503, durationMs: 2 }] },
+          },
+        ],
+      };
+    });
+    await clock.advance(2_000);
+    const s = new Scheduler({ store, graphs: [g], clock });
+    schedulers.push(s);
+    await s.start();
+    await until(() => clock.pendingDelays().includes(3_000), "the rest of the backoff");
+    expect(received).toHaveLength(0);
+    await clock.advance(3_000);
+    const record = await recordUntil(job, (r) => firstRun(r)?.callback?.done === true, "the delivery");
+    expect(received).toHaveLength(1);
+    const [hit] = received;
+    expect(JSON.parse(hit?.body ?? "")).toMatchObject({ runId, status: "succeeded", outputs: { double: { value: 4 } } });
+    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "k")).toBe(true);
+    expect(firstRun(record)?.callback?.attempts.map((a) => a.status)).toEqual([503, 200]);
   });
 });
