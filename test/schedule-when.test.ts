@@ -104,6 +104,11 @@ describe("cron", () => {
     ]);
   });
 
+  it("a daily 02:30 in Paris across fall-back runs once, at the first 02:30", () => {
+    const spec = parseWhen({ cron: "30 2 * * *" }, { now: Date.UTC(2026, 9, 23, 12), timezone: "Europe/Paris" });
+    expect(slots(spec, Date.UTC(2026, 9, 23, 12), 3)).toEqual(["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"]);
+  });
+
   it("weekdays at 9am in New York keep 9am local across fall-back (13:00Z, then 14:00Z)", () => {
     const spec = parseWhen({ cron: "0 9 * * 1-5" }, { now: Date.UTC(2026, 9, 30, 12), timezone: "America/New_York" });
     expect(slots(spec, Date.UTC(2026, 9, 29, 12), 3)).toEqual(["2026-10-29T13:00:00.000Z", "2026-10-30T13:00:00.000Z", "2026-11-02T14:00:00.000Z"]);
