@@ -358,6 +358,11 @@ export class Scheduler {
         }
         if (held.busy === undefined) held.record = renewed;
       } catch (error) {
+        if (error instanceof ScheduleNotFoundError) {
+          // Removed meanwhile: the work on it (if any) lets it go when it ends.
+          if (held.busy === undefined) this.#drop(id);
+          continue;
+        }
         this.#emit("error", { scheduleId: id, at: this.#clock.now(), error });
       }
     }
