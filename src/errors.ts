@@ -34,6 +34,9 @@ export const ERROR_CODES = [
   "STAGE_REGISTRATION",
   "UNKNOWN_PATHWAY",
   "ACTION_NOT_ALLOWED",
+  "INVALID_SCHEDULE",
+  "SCHEDULE_NOT_FOUND",
+  "SCHEDULE_STATE",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -597,6 +600,73 @@ export class NonDeterminismError extends TaskloomError {
     this.position = position;
     this.expected = expected;
     this.actual = actual;
+  }
+}
+
+/**
+ * A schedule's `when`, `repeat`, `timezone` or another of its options
+ * cannot be used: a phrase that does not parse, a time in the past for a
+ * one-off run, a cron pattern with the wrong number of fields. The message
+ * quotes the input and lists the accepted forms. Nothing was stored.
+ *
+ * @example
+ * ```ts
+ * await schedule(g, inputs, { when: "someday" }); // throws InvalidScheduleError
+ * ```
+ */
+export class InvalidScheduleError extends TaskloomError {
+  /** The option at fault (`when`, `repeat.every`, `timezone`, …). */
+  readonly option: string;
+  /** The value given, as text. */
+  readonly input: string;
+
+  constructor(option: string, input: string, problem: string, options?: { cause?: unknown }) {
+    super("INVALID_SCHEDULE", `${option} ${JSON.stringify(input)} ${problem}`, options);
+    this.option = option;
+    this.input = input;
+  }
+}
+
+/**
+ * No stored schedule has this id.
+ *
+ * @example
+ * ```ts
+ * await getSchedule("sch-nope", { store }); // throws ScheduleNotFoundError
+ * ```
+ */
+export class ScheduleNotFoundError extends TaskloomError {
+  /** The schedule id looked up. */
+  readonly scheduleId: string;
+
+  constructor(scheduleId: string) {
+    super(
+      "SCHEDULE_NOT_FOUND",
+      `no stored schedule has id "${scheduleId}". Check the id (listSchedules, or taskloom schedule ls) and the store (dir) it was saved in.`,
+    );
+    this.scheduleId = scheduleId;
+  }
+}
+
+/**
+ * The schedule cannot do that in its current status: resuming a cancelled
+ * or completed schedule, pausing one that is not active.
+ *
+ * @example
+ * ```ts
+ * await job.cancel(); await job.resume(); // throws ScheduleStateError
+ * ```
+ */
+export class ScheduleStateError extends TaskloomError {
+  /** The schedule. */
+  readonly scheduleId: string;
+  /** Its status now. */
+  readonly status: string;
+
+  constructor(scheduleId: string, status: string, action: string, hint: string) {
+    super("SCHEDULE_STATE", `schedule "${scheduleId}" is ${status}, so it cannot ${action}. ${hint}`);
+    this.scheduleId = scheduleId;
+    this.status = status;
   }
 }
 

@@ -150,6 +150,45 @@ export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, t
 export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";
 
 export {
+  schedule,
+  getSchedule,
+  listSchedules,
+  removeSchedule,
+  ScheduledJob,
+  DEFAULT_CALLBACK_RETRY,
+  type ScheduleOptions,
+  type RepeatOptions,
+  type ScheduleStoreOption,
+  type ScheduledResult,
+  type SchedulableGraph,
+} from "./schedule/schedule.js";
+export { Scheduler, type SchedulerOptions, type SchedulerEventMap, type SchedulerJobView, type RunnableGraph } from "./schedule/scheduler.js";
+export { verifySignature, signBody, SIGNATURE_HEADER, type CallbackPayload } from "./schedule/callback.js";
+export {
+  FileScheduleStore,
+  MemoryScheduleStore,
+  scheduleStoreFor,
+  type ScheduleStore,
+  type FileScheduleStoreOptions,
+} from "./schedule/schedule-store.js";
+export { parseWhen, ACCEPTED_WHEN, type WhenInput, type WhenSpec } from "./schedule/parse-when.js";
+export { CATCH_UP_POLICIES, type CatchUp } from "./schedule/repeat.js";
+export {
+  SCHEDULE_STATUSES,
+  HISTORY_LIMIT,
+  type ScheduleStatus,
+  type ScheduleRecord,
+  type HistoryRow,
+  type RunRow,
+  type MissedRow,
+  type ErrorRow,
+  type CallbackState,
+  type CallbackAttempt,
+  type CallbackRetry,
+  type SlotRunStatus,
+} from "./schedule/schedule-record.js";
+
+export {
   ERROR_CODES,
   TaskloomError,
   isTaskloomError,
@@ -175,6 +214,9 @@ export {
   WaitAlreadyResolvedError,
   NonDeterminismError,
   UnknownRouteError,
+  InvalidScheduleError,
+  ScheduleNotFoundError,
+  ScheduleStateError,
   type ErrorCode,
   type LeaseHolder,
   type PendingWait,

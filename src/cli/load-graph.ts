@@ -162,25 +162,35 @@ function candidateCopies(file: string): string[] {
 }
 
 /**
- * The `run` function that accepts this graph: that of the taskloom copy
- * that built it. Throws `FOREIGN_GRAPH` when no copy within reach did.
+ * The taskloom module (its exports) that built this graph: this command's
+ * own, the `taskloom` the module itself resolves, or a checkout's `src/`.
+ * Throws `FOREIGN_GRAPH` when no copy within reach did.
  */
-export async function runnerFor(loaded: LoadedGraph): Promise<RunFunction> {
-  if (loaded.graph instanceof TaskGraph) return ownRun;
+export async function copyFor(loaded: LoadedGraph): Promise<Record<string, unknown>> {
+  if (loaded.graph instanceof TaskGraph) return (await import("../index.js")) as Record<string, unknown>;
   for (const entry of candidateCopies(loaded.file)) {
-    let mod: { TaskGraph?: unknown; run?: unknown };
+    let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(entry).href)) as typeof mod;
+      mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
     } catch {
       continue;
     }
-    if (typeof mod.TaskGraph === "function" && loaded.graph instanceof mod.TaskGraph && typeof mod.run === "function") {
-      return mod.run as RunFunction;
-    }
+    if (typeof mod.TaskGraph === "function" && loaded.graph instanceof mod.TaskGraph) return mod;
   }
   throw new CliError(
     "FOREIGN_GRAPH",
     `the graph in ${loaded.file} was built by a copy of taskloom that this command (${ownRoot()}) cannot find. ` +
       `Import graph from "taskloom" in the module and run the taskloom command installed next to it (npx taskloom in that project).`,
   );
+}
+
+/**
+ * The `run` function that accepts this graph: that of the taskloom copy
+ * that built it. Throws `FOREIGN_GRAPH` when no copy within reach did.
+ */
+export async function runnerFor(loaded: LoadedGraph): Promise<RunFunction> {
+  if (loaded.graph instanceof TaskGraph) return ownRun;
+  const mod = await copyFor(loaded);
+  if (typeof mod.run !== "function") throw new CliError("FOREIGN_GRAPH", `the taskloom copy that built the graph in ${loaded.file} has no run function.`);
+  return mod.run as RunFunction;
 }

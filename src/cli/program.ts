@@ -23,6 +23,7 @@ import { runsCommand } from "./commands/runs.js";
 import { SHOW_FORMATS, showCommand } from "./commands/show.js";
 import { CommandContext, type CliIO, type GlobalOptions } from "./context.js";
 import { CliError, errorDetails, errorLine } from "./errors.js";
+import { registerScheduleCommands } from "./schedule-program.js";
 
 const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -149,6 +150,8 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option("--dry-run", "list what would be removed")
     .option("--json", "print JSON")
     .action(act((ctx, options: Parameters<typeof gcCommand>[1]) => gcCommand(ctx, options)));
+
+  registerScheduleCommands(program, act, exportOption);
 
   return program;
 }

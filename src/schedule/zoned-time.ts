@@ -1,0 +1,100 @@
+/**
+ * Wall-clock time in an IANA time zone, with nothing but `Intl`: the
+ * offset of a zone at an instant, and the instant of a wall-clock time in
+ * a zone. chrono-node understands only fixed offsets and abbreviations,
+ * so a phrase such as "tomorrow at 9am" is parsed into wall-clock fields
+ * and placed in the zone here, where daylight saving time is known.
+ *
+ * Wall-clock times that do not exist (skipped by a spring-forward change)
+ * move forward by the length of the gap; times that occur twice (fall
+ * back) take the earlier occurrence. These are the rules of Temporal's
+ * "compatible" disambiguation, and of most calendars.
+ *
+ * @module
+ */
+
+/** Year, month (1-12), day, hour, minute, second and millisecond on a wall clock. */
+export interface WallTime {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+  readonly millisecond: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** True when `timeZone` is an IANA zone name this runtime knows (or "UTC"). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The time zone of this process (`TZ`, else the system's). */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** The wall-clock fields of `instant` in `timeZone`. */
+export function wallTimeOf(instant: number, timeZone: string): WallTime {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(instant))) {
+    if (p.type !== "literal") parts[p.type] = Number(p.value);
+  }
+  return {
+    year: parts.year ?? 0,
+    month: parts.month ?? 1,
+    day: parts.day ?? 1,
+    hour: parts.hour ?? 0,
+    minute: parts.minute ?? 0,
+    second: parts.second ?? 0,
+    millisecond: ((instant % 1000) + 1000) % 1000,
+  };
+}
+
+/** The zone's offset from UTC at `instant`, in minutes (Paris in winter: 60). */
+export function offsetMinutes(instant: number, timeZone: string): number {
+  const w = wallTimeOf(instant, timeZone);
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second, w.millisecond);
+  return Math.round((asUtc - instant) / 60_000);
+}
+
+/** The instant at which the wall clock in `timeZone` shows `wall` (see the module notes for gaps and overlaps). */
+export function instantOf(wall: WallTime, timeZone: string): number {
+  const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond);
+  // The offsets a few hours either side cover both sides of any transition.
+  const before = offsetMinutes(asUtc - 12 * 3_600_000, timeZone);
+  const after = offsetMinutes(asUtc + 12 * 3_600_000, timeZone);
+  const candidates = [...new Set([before, after])]
+    .map((off) => asUtc - off * 60_000)
+    .filter((t) => offsetMinutes(t, timeZone) * 60_000 === asUtc - t)
+    .sort((a, b) => a - b);
+  const earliest = candidates[0];
+  if (earliest !== undefined) return earliest;
+  // A gap: the wall time does not exist; read it with the offset before the change, which lands after the gap.
+  return asUtc - before * 60_000;
+}

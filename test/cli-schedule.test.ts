@@ -1,0 +1,108 @@
+/**
+ * `taskloom schedule …` and `taskloom scheduler start` end to end, on the
+ * built CLI in child `node` processes with their own TASKLOOM_DIR: a
+ * schedule added, listed, fired by the scheduler in the foreground until
+ * idle, its history read, paused, resumed and removed; errors are one
+ * line with their code.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const CLI = join(ROOT, "dist/cli/main.js");
+const OK = join(ROOT, "test/fixtures/cli/ok.mjs");
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "taskloom-cli-schedule-"));
+  dirs.push(d);
+  return d;
+}
+
+interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(dir: string, args: readonly string[]): Promise<Result> {
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, TASKLOOM_DIR: dir, FORCE_COLOR: "0" }, timeout: 30_000 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function expectOneLineError(r: Result, code: string): void {
+  expect(r.code, r.stderr).toBe(1);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toContain(`error[${code}]`);
+}
+
+describe("taskloom schedule and scheduler", () => {
+  it("add, ls, scheduler start --exit-when-idle, history, pause, resume, rm", async () => {
+    const dir = tempDir();
+    const add = await cli(dir, ["schedule", "add", OK, "--when", "now", "--repeat", "1h", "--times", "1", "--inputs", '{"n":2}', "--run-id-prefix", "nightly"]);
+    expect(add.code, add.stderr).toBe(0);
+    const id = add.stdout.trim();
+    expect(id).toMatch(/^sch-[0-9a-f]{12}$/);
+    expect(add.stderr).toContain(`scheduled ${id} · graph diamond · every 1h, 1 times`);
+    expect(add.stderr).toContain("taskloom scheduler start");
+
+    const ls = await cli(dir, ["schedule", "ls", "--json"]);
+    expect(ls.code, ls.stderr).toBe(0);
+    const [listed] = JSON.parse(ls.stdout) as { id: string; status: string; graphName: string; modulePath: string; inputs: unknown }[];
+    expect(listed).toMatchObject({ id, status: "active", graphName: "diamond", modulePath: OK, inputs: { n: 2 } });
+
+    const start = await cli(dir, ["scheduler", "start", OK, "--exit-when-idle", "--poll", "100ms"]);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stderr).toMatch(new RegExp(`▶ ${id} slot .* run nightly-\\d{8}T\\d{6}`));
+    expect(start.stderr).toMatch(new RegExp(`✓ ${id} run nightly-\\S+ succeeded`));
+    expect(start.stderr).toContain(`■ ${id} completed`);
+    expect(start.stderr).toContain("scheduler stopped");
+
+    const history = await cli(dir, ["schedule", "history", id, "--json"]);
+    expect(history.code, history.stderr).toBe(0);
+    const rows = JSON.parse(history.stdout) as { kind: string; status: string; runId: string }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ kind: "run", status: "succeeded" });
+    const show = await cli(dir, ["show", rows[0]?.runId ?? "", "--json"]);
+    expect(JSON.parse(show.stdout)).toMatchObject({ status: "succeeded", outputs: { total: 43, big: "10" } });
+
+    const table = await cli(dir, ["schedule", "history", id]);
+    expect(table.stdout).toMatch(/SLOT\s+RUN ID\s+STATUS\s+DURATION\s+CALLBACK\s+DETAIL/);
+    expectOneLineError(await cli(dir, ["schedule", "pause", id]), "SCHEDULE_STATE");
+
+    const second = (await cli(dir, ["schedule", "add", OK, "--cron", "0 9 * * 1-5", "--timezone", "Europe/Paris"])).stdout.trim();
+    expect((await cli(dir, ["schedule", "pause", second])).code).toBe(0);
+    const paused = await cli(dir, ["schedule", "ls", "--status", "paused"]);
+    expect(paused.stdout).toMatch(new RegExp(`${second}\\s+diamond\\s+paused\\s+cron "0 9 \\* \\* 1-5" \\(Europe/Paris\\)`));
+    expect((await cli(dir, ["schedule", "resume", second])).code).toBe(0);
+    expect((await cli(dir, ["schedule", "rm", id, second])).code).toBe(0);
+    const empty = await cli(dir, ["schedule", "ls"]);
+    expect(empty.stderr).toContain("no schedules in");
+  });
+
+  it("errors are one line with their code", async () => {
+    const dir = tempDir();
+    const bad = await cli(dir, ["schedule", "add", OK, "--when", "whenever you like"]);
+    expectOneLineError(bad, "INVALID_SCHEDULE");
+    expect(bad.stderr).toContain('when "whenever you like" cannot be read as a time');
+    expect(bad.stderr).toContain("Accepted forms:");
+    expectOneLineError(await cli(dir, ["schedule", "add", OK, "--cron", "0 9 * *"]), "INVALID_SCHEDULE");
+    expectOneLineError(await cli(dir, ["schedule", "add", OK]), "INVALID_OPTION");
+    expectOneLineError(await cli(dir, ["schedule", "add", OK, "--when", "5m", "--cron", "* * * * *"]), "INVALID_OPTION");
+    expectOneLineError(await cli(dir, ["schedule", "add", OK, "--when", "yesterday at 9am"]), "INVALID_SCHEDULE");
+    expectOneLineError(await cli(dir, ["schedule", "history", "sch-nope"]), "SCHEDULE_NOT_FOUND");
+    expectOneLineError(await cli(dir, ["schedule", "rm", "sch-nope"]), "SCHEDULE_NOT_FOUND");
+    expectOneLineError(await cli(dir, ["scheduler", "start", join(ROOT, "test/fixtures/cli/missing.mjs")]), "MODULE_NOT_FOUND");
+    expect((await cli(dir, ["schedule", "ls", "--json"])).stdout.trim()).toBe("[]");
+  });
+});
