@@ -64,6 +64,7 @@ export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
 export { ReadySet } from "./scheduler/ready-set.js";
+export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
 export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
   DEFAULT_RETRY,
@@ -115,6 +116,9 @@ export {
   WaitNotFoundError,
   WaitAlreadyResolvedError,
   NonDeterminismError,
+  LeaseLostError,
+  WorkerGraphMissingError,
+  WorkerJobFailedError,
   type ErrorCode,
   type LeaseHolder,
   type PendingWait,

@@ -74,6 +74,7 @@ export async function driveRun<I, O>(
     host: hostname(),
     ttlMs,
     now: clock.now(),
+    ...(options.takeover === true && { takeover: true }),
   });
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
@@ -140,6 +141,7 @@ export async function driveRun<I, O>(
       clock,
       random: options.random ?? Math.random,
       inbox: state.meta.inbox,
+      executor: options.executor,
     });
     const active = scheduler;
     current = () => active.state;
@@ -210,6 +212,7 @@ export async function driveRun<I, O>(
   } finally {
     if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     renewTimer = undefined;
+    await options.executor?.runStopped?.(runId).catch(() => undefined);
     await store.releaseLease(lease).catch(() => undefined);
     unregister?.();
     markStopped();

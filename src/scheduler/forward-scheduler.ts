@@ -96,6 +96,7 @@ import {
 } from "../state/run-state.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
 import { sleep, type Clock, type TimerHandle } from "./clock.js";
+import type { NodeExecutor } from "./node-executor.js";
 import { ReadySet } from "./ready-set.js";
 import {
   backoffDelay,
@@ -121,6 +122,8 @@ export interface SchedulerConfig {
   readonly random: () => number;
   /** Events delivered while no process drove the run, by wait key. */
   readonly inbox?: Readonly<Record<string, InboxEntry>> | undefined;
+  /** Runs node bodies elsewhere (graphFn steps always run here). @default call the node's function in this process */
+  readonly executor?: NodeExecutor | undefined;
 }
 
 /** How a scheduler's work ended. */
@@ -616,7 +619,24 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       const context = this.#context(node, attempt, live.abort);
       const element = this.#elementOf.get(id);
       if (element) Object.assign(context, { item: element.item, index: element.index });
-      body = node.fn(context);
+      const executor = this.#config.executor;
+      body =
+        executor === undefined || this.#graph.dynamic
+          ? node.fn(context)
+          : executor.execute(
+              {
+                runId: this.#runId,
+                graphName: this.#graph.name,
+                fingerprint: this.#graph.fingerprint,
+                nodeId: element ? element.map : id,
+                activationId: id,
+                attempt,
+                inputs: this.#inputs,
+                deps: context.deps,
+                ...(element && { item: element.item, index: element.index }),
+              },
+              context,
+            );
     } catch (error) {
       this.#end(live, { kind: "error", error, attempt });
       return slot;
