@@ -16,6 +16,8 @@ import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "
 
 const WORKER = resolve(import.meta.dirname, "fixtures/bullmq-worker.mjs");
 const COORDINATOR = resolve(import.meta.dirname, "fixtures/bullmq-coordinator.mjs");
+const CLI = resolve(import.meta.dirname, "../dist/cli/main.js");
+const CLI_MODULE = resolve(import.meta.dirname, "fixtures/bullmq-cli-module.mjs");
 const QUEUE = "nodes";
 
 interface Env {
@@ -42,8 +44,8 @@ function setup(label: string, fixture: { slowMs?: number; victimMs?: number } = 
   return env;
 }
 
-function spawnNode(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [script], {
+function spawnNode(script: string, env: Record<string, string>, args: readonly string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, REDIS_URL, QUEUE, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -163,5 +165,18 @@ describeRedis("BullMQ adapter across processes", () => {
       (await logLines(env)).find((l) => l.startsWith("aborted hang")),
     );
     expect(aborted).toBe(`aborted hang 1 ${worker!.pid}`);
+  }, 60_000);
+
+  it("serves a module's graphs with `taskloom worker`, and exits 0 on SIGTERM", async () => {
+    const env = setup("cli", { slowMs: 20 });
+    const cli = spawnNode(CLI, { PREFIX: env.prefix }, ["worker", CLI_MODULE, "--redis", REDIS_URL, "--concurrency", "2", "--queue", QUEUE, "--prefix", env.prefix]);
+    let stderr = "";
+    cli.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    await eventually("the worker to be ready", async () => (stderr.includes("concurrency 2") ? true : undefined));
+    expect(stderr).toMatch(/graphs chain, victim/);
+    expect(await runAsync(env.graphs.chain, {}, { store: env.store, executor: env.executor })).toEqual({ f: 21 });
+    const code = new Promise<number | null>((done) => cli.once("exit", (c) => done(c)));
+    cli.kill("SIGTERM");
+    expect(await code).toBe(0);
   }, 60_000);
 });
