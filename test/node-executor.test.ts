@@ -37,8 +37,8 @@ function recordingExecutor(g: { node(id: string): { fn: (c: NodeContext) => unkn
         running -= 1;
       }
     },
-    async runStopped(runId) {
-      stopped.push(runId);
+    async runStopped(runId, stop) {
+      stopped.push(`${runId}${stop.leaseLost ? " (lease lost)" : ""}`);
     },
   };
   return { executor, seen, stopped, max: () => max };
@@ -96,6 +96,20 @@ describe("NodeExecutor hook", () => {
     const g = graph("v").node("a", () => 1).build();
     expect(() => run(g, undefined, { executor: {} as NodeExecutor, store: new MemoryStore() })).toThrow(InvalidOptionError);
     expect(() => run(g, undefined, { takeover: "yes" as never, store: new MemoryStore() })).toThrow(/takeover/);
+  });
+
+  it("tells the executor when the run was taken over while it ran", async () => {
+    const store = new MemoryStore();
+    const g = graph("stolen")
+      .node("a", async ({ runId }) => {
+        // Another driver takes the run over while this body runs.
+        await store.acquireLease(runId, { owner: "thief", pid: 1, host: `elsewhere-${hostname()}`, ttlMs: 60_000, now: Date.now(), takeover: true });
+        return 1;
+      })
+      .build();
+    const rec = recordingExecutor(g);
+    await runAsync(g, undefined, { runId: "stolen-1", store, executor: rec.executor }).catch(() => undefined);
+    expect(rec.stopped).toEqual(["stolen-1 (lease lost)"]);
   });
 
   it("takes a live lease with takeover: true, and only then", async () => {

@@ -212,7 +212,11 @@ export async function driveRun<I, O>(
   } finally {
     if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     renewTimer = undefined;
-    await options.executor?.runStopped?.(runId).catch(() => undefined);
+    if (options.executor?.runStopped) {
+      // Renewing tells whether the run is still ours: a driver that lost it must leave its remote work to the new holder.
+      const leaseLost = await store.renewLease(lease, ttlMs, clock.now()).then(() => false, () => true);
+      await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
+    }
     await store.releaseLease(lease).catch(() => undefined);
     unregister?.();
     markStopped();

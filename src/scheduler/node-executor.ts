@@ -65,7 +65,9 @@ export interface NodeExecutor {
   execute(activation: NodeActivation, context: NodeContext): Promise<unknown>;
   /**
    * Called once when a run that used this executor stops (for any reason),
-   * so the executor can let go of what it holds for the run.
+   * so the executor can let go of what it holds for the run. `leaseLost`:
+   * another driver took the run over, so what the run left behind (jobs,
+   * results not yet taken) is that driver's now, not to be cleaned up.
    */
-  runStopped?(runId: string): Promise<void>;
+  runStopped?(runId: string, stop: { readonly leaseLost: boolean }): Promise<void>;
 }

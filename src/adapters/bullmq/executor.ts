@@ -35,7 +35,7 @@ import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
 import type { NodeActivation, NodeExecutor } from "../../scheduler/node-executor.js";
 import { RunCancelledError, WorkerJobFailedError } from "../../errors.js";
-import { bullmqConnection, closeClient, openClient, type RedisConnection } from "./connection.js";
+import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decode,
@@ -69,6 +69,9 @@ export interface BullmqExecutorOptions {
 
 /** How long side-channel keys live without use (ms): a day, for a coordinator that comes back late. */
 export const SIDE_CHANNEL_TTL_MS = 86_400_000;
+
+// KEYS: results, cancelled. ARGV: jobId. The stored result (or false), and no cancel left for a new job.
+const BEFORE_ADD = `redis.call('DEL', KEYS[2]) return redis.call('HGET', KEYS[1], ARGV[1])`;
 
 /** One attempt sent to the workers and not yet settled. */
 interface Pending {
@@ -118,6 +121,7 @@ export class BullmqExecutor implements NodeExecutor {
   #events: QueueEvents | undefined;
   #client: { client: Redis; owned: boolean } | undefined;
   #closed = false;
+  #blmpop = true;
 
   constructor(options: BullmqExecutorOptions = {}) {
     this.#connection = options.connection ?? "redis://127.0.0.1:6379";
@@ -158,13 +162,7 @@ export class BullmqExecutor implements NodeExecutor {
   async #submit(pending: Pending, activation: NodeActivation): Promise<void> {
     // A result stored while no coordinator listened (failover) settles the attempt without a new job.
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
-    const replies = await this.#redis
-      .multi()
-      .hget(this.#keys.results(pending.runId), pending.jobId)
-      .del(this.#keys.cancelled(pending.jobId))
-      .exec();
-    const [error, stored] = replies?.[0] ?? [new Error("taskloom: Redis returned no reply to a transaction")];
-    if (error) throw error;
+    const stored = await runScript(this.#redis, "taskloomBeforeAdd", BEFORE_ADD, [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)], [pending.jobId]);
     if (typeof stored === "string") {
       this.#settle(pending, decode<ResultEnvelope>(stored));
       return;
@@ -222,11 +220,19 @@ export class BullmqExecutor implements NodeExecutor {
     while (!channel.stopped) {
       let batch: string[];
       try {
-        const first = await client.blpop(key, 5);
-        if (first === null) continue;
-        batch = [first[1], ...((await client.lpop(key, 1000)) ?? [])];
-      } catch {
+        if (this.#blmpop) {
+          // Up to 1,000 messages in one round trip (Redis 7).
+          const popped = (await client.call("BLMPOP", "5", "1", key, "LEFT", "COUNT", "1000")) as [string, string[]] | null;
+          if (popped === null) continue;
+          batch = popped[1];
+        } else {
+          const first = await client.blpop(key, 5);
+          if (first === null) continue;
+          batch = [first[1], ...((await client.lpop(key, 1000)) ?? [])];
+        }
+      } catch (error) {
         if (channel.stopped) return;
+        if (/unknown command/i.test((error as Error).message)) this.#blmpop = false; // Redis before 7
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
@@ -330,11 +336,15 @@ export class BullmqExecutor implements NodeExecutor {
   /**
    * The run stopped (finished, failed, cancelled or waiting): its jobs
    * still out are cancelled, its listener stops, and its side channels are
-   * deleted (every result they held is in the run's journal by now).
+   * deleted (every result they held is in the run's journal by now). When
+   * another coordinator took the run over (`leaseLost`), only the listener
+   * stops: the jobs and results are the new coordinator's.
    */
-  async runStopped(runId: string): Promise<void> {
+  async runStopped(runId: string, stop: { readonly leaseLost: boolean } = { leaseLost: false }): Promise<void> {
     for (const pending of [...this.#pending.values()]) {
-      if (pending.runId === runId) this.#cancel(pending, new RunCancelledError(runId, "the run stopped"));
+      if (pending.runId !== runId) continue;
+      if (stop.leaseLost) this.#fail(pending, new RunCancelledError(runId, "another coordinator took the run over"));
+      else this.#cancel(pending, new RunCancelledError(runId, "the run stopped"));
     }
     const channel = this.#runs.get(runId);
     if (channel) {
@@ -343,7 +353,7 @@ export class BullmqExecutor implements NodeExecutor {
       channel.client.disconnect();
       await channel.loop;
     }
-    await this.#redis.del(this.#keys.results(runId), this.#keys.up(runId));
+    if (!stop.leaseLost) await this.#redis.del(this.#keys.results(runId), this.#keys.up(runId));
   }
 
   /** Closes the executor's connections (runs still using it fail). */
