@@ -56,6 +56,17 @@ export function openClient(connection: RedisConnection, blocking = false): { cli
   return { client: new Redis({ ...options, ...(blocking && { maxRetriesPerRequest: null }) }), owned: true };
 }
 
+/**
+ * Runs a Lua script as a named command of `client` (EVALSHA, loading the
+ * script once per connection), so a hot path sends a short hash, not the
+ * script, and one command instead of a transaction of several.
+ */
+export function runScript(client: Redis, name: string, lua: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  const commands = client as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>;
+  if (typeof commands[name] !== "function") client.defineCommand(name, { lua });
+  return (commands[name] as (...a: unknown[]) => Promise<unknown>).call(client, keys.length, ...keys, ...args);
+}
+
 /** Closes a client the adapter opened (politely, falling back to a hard disconnect). */
 export async function closeClient(client: Redis): Promise<void> {
   try {

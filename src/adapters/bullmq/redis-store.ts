@@ -42,7 +42,7 @@ import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../p
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
 import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
-import { closeClient, openClient, type RedisConnection } from "./connection.js";
+import { closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -214,19 +214,7 @@ export class RedisStore implements RunStore {
 
   async writeSnapshot(state: RunState, seq: number): Promise<void> {
     const runId = state.meta.runId;
-    const reply = (await this.#redis.eval(
-      WRITE_SNAPSHOT,
-      4,
-      this.#tokenKey(runId),
-      this.#key(runId, "snap"),
-      this.#key(runId, "journal"),
-      this.#runsKey,
-      String(this.#held.get(runId) ?? 0),
-      serialize(toSnapshotDocument(state, seq)),
-      String(seq),
-      runId,
-      serialize(summarize(state)),
-    )) as Reply;
+    const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey], [String(this.#held.get(runId) ?? 0), serialize(toSnapshotDocument(state, seq)), String(seq), runId, serialize(summarize(state))])) as Reply;
     this.#fenced(runId, reply);
   }
 
@@ -241,18 +229,7 @@ export class RedisStore implements RunStore {
       const counts = prior ? this.#parse<RunSummary>(prior, runId) : { nodeCount: 0, settledCount: 0 };
       summary = serialize(summaryOf(meta, counts));
     }
-    const reply = (await this.#redis.eval(
-      APPEND,
-      4,
-      this.#tokenKey(runId),
-      this.#key(runId, "snap"),
-      this.#key(runId, "journal"),
-      this.#runsKey,
-      String(this.#held.get(runId) ?? 0),
-      runId,
-      summary,
-      ...records.map((r) => `${r.seq}|${serialize(r)}`),
-    )) as Reply;
+    const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey], [String(this.#held.get(runId) ?? 0), runId, summary, ...records.map((r) => `${r.seq}|${serialize(r)}`)])) as Reply;
     this.#fenced(runId, reply);
     if (reply[0] === 2) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
   }
@@ -298,11 +275,11 @@ export class RedisStore implements RunStore {
 
   async delete(runId: string): Promise<boolean> {
     const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
-    let reply = (await this.#redis.eval(DELETE, 4, ...keys, runId, "", "", String(Date.now()))) as Reply;
+    let reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())])) as Reply;
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
-      reply = (await this.#redis.eval(DELETE, 4, ...keys, runId, holder.owner, String(holder.token), String(Date.now()))) as Reply;
+      reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, holder.owner, String(holder.token), String(Date.now())])) as Reply;
       if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
     }
     this.#held.delete(runId);
@@ -316,21 +293,7 @@ export class RedisStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     const attempt = (deadOwner: string, deadToken: string): Promise<Reply> =>
-      this.#redis.eval(
-        ACQUIRE,
-        2,
-        this.#leaseKey(runId),
-        this.#tokenKey(runId),
-        request.owner,
-        String(request.pid),
-        request.host,
-        String(request.ttlMs),
-        String(request.now),
-        runId,
-        request.takeover === true ? "1" : "",
-        deadOwner,
-        deadToken,
-      ) as Promise<Reply>;
+      runScript(this.#redis, "taskloomAcquire", ACQUIRE, [this.#leaseKey(runId), this.#tokenKey(runId)], [request.owner, String(request.pid), request.host, String(request.ttlMs), String(request.now), runId, request.takeover === true ? "1" : "", deadOwner, deadToken]) as Promise<Reply>;
     let reply = await attempt("", "");
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
@@ -345,15 +308,7 @@ export class RedisStore implements RunStore {
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
-    const reply = (await this.#redis.eval(
-      RENEW,
-      1,
-      this.#leaseKey(lease.runId),
-      lease.owner,
-      String(lease.token),
-      String(ttlMs),
-      String(now),
-    )) as Reply;
+    const reply = (await runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token), String(ttlMs), String(now)])) as Reply;
     if (reply[0] === 1) {
       const holder = reply[1] ? (JSON.parse(String(reply[1])) as Lease) : { ...lease, expiresAt: now };
       throw new RunLockedError(lease.runId, holder);
@@ -363,7 +318,7 @@ export class RedisStore implements RunStore {
 
   async releaseLease(lease: Lease): Promise<void> {
     if (this.#held.get(lease.runId) === lease.token) this.#held.delete(lease.runId);
-    await this.#redis.eval(RELEASE, 1, this.#leaseKey(lease.runId), lease.owner, String(lease.token));
+    await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,7 @@ import { RunCancelledError, WorkerGraphMissingError } from "../../errors.js";
 import type { NodeDefinition, TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../scheduler/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
-import { bullmqConnection, closeClient, openClient, type RedisConnection } from "./connection.js";
+import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decodeActivation,
@@ -135,14 +135,13 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     } catch (error) {
       throw new UnrecoverableError((error as Error).message);
     }
-    const stored = await client.hget(keys.results(activation.runId), jobId);
+    const [stored, cancelled] = await firstLook(client, keys, activation.runId, jobId);
     if (stored !== null) return stored; // it ran before this worker's predecessor died: never twice
     const node = resolveNode(graphs, activation);
     if (node instanceof WorkerGraphMissingError) {
       await report(client, keys, activation.runId, jobId, errorEnvelope(node));
       throw new UnrecoverableError(node.message);
     }
-    const cancelled = await client.get(keys.cancelled(jobId));
     if (cancelled !== null) throw new UnrecoverableError(`cancelled by the coordinator before it started: ${cancelled}`);
     const controller = new AbortController();
     active.set(jobId, { controller, runId: activation.runId });
@@ -187,17 +186,32 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   };
 }
 
+/** In one round trip: the job's stored result (it ran before), and the coordinator's cancel, if any. */
+async function firstLook(client: Redis, keys: ChannelKeys, runId: string, jobId: string): Promise<[string | null, string | null]> {
+  const reply = (await runScript(client, "taskloomFirstLook", FIRST_LOOK, [keys.results(runId), keys.cancelled(jobId)], [jobId])) as unknown[];
+  const text = (v: unknown): string | null => (typeof v === "string" ? v : null);
+  return [text(reply[0]), text(reply[1])];
+}
+
+// KEYS: results, cancelled. ARGV: jobId.
+const FIRST_LOOK = `return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}`;
+
+// KEYS: results, up. ARGV: jobId, result, done message, ttl ms.
+const REPORT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+`;
+
 /** Stores a job's result and tells the run's coordinator, in one transaction. */
 async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: string, result: ResultEnvelope): Promise<void> {
-  const results = keys.results(runId);
-  const up = keys.up(runId);
-  await client
-    .multi()
-    .hset(results, jobId, encode(result))
-    .pexpire(results, SIDE_CHANNEL_TTL_MS)
-    .rpush(up, encode({ t: "done", jobId, result }))
-    .pexpire(up, SIDE_CHANNEL_TTL_MS)
-    .exec();
+  await runScript(client, "taskloomReport", REPORT, [keys.results(runId), keys.up(runId)], [
+    jobId,
+    encode(result),
+    encode({ t: "done", jobId, result }),
+    SIDE_CHANNEL_TTL_MS,
+  ]);
 }
 
 function registryOf(graphs: GraphRegistry): Map<string, TaskGraph<any, any>> {
