@@ -162,7 +162,8 @@ export class BullmqExecutor implements NodeExecutor {
   async #submit(pending: Pending, activation: NodeActivation): Promise<void> {
     // A result stored while no coordinator listened (failover) settles the attempt without a new job.
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
-    const stored = await runScript(this.#redis, "taskloomBeforeAdd", BEFORE_ADD, [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)], [pending.jobId]);
+    const keys = [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)];
+    const stored = await runScript(this.#redis, "taskloomBeforeAdd", BEFORE_ADD, keys, [pending.jobId]);
     if (typeof stored === "string") {
       this.#settle(pending, decode<ResultEnvelope>(stored));
       return;
@@ -255,7 +256,10 @@ export class BullmqExecutor implements NodeExecutor {
       if (!pending) return;
       // A failure the worker reported itself is in the results hash, with the full error.
       this.#redis.hget(this.#keys.results(pending.runId), jobId).then(
-        (stored) => (stored !== null ? this.#settle(pending, decode<ResultEnvelope>(stored)) : this.#fail(pending, new WorkerJobFailedError(jobId, failedReason))),
+        (stored) => {
+          if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));
+          else this.#fail(pending, new WorkerJobFailedError(jobId, failedReason));
+        },
         (error: unknown) => this.#fail(pending, error),
       );
     });

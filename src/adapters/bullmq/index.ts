@@ -26,18 +26,7 @@
  * @module taskloom/bullmq
  */
 export { RedisStore, type RedisStoreOptions } from "./redis-store.js";
-export { BullmqExecutor, bullmqExecutor, SIDE_CHANNEL_TTL_MS, type BullmqExecutorOptions } from "./executor.js";
+export { BullmqExecutor, bullmqExecutor, type BullmqExecutorOptions } from "./executor.js";
 export { createWorker, jobHandlerProcessor, type CreateWorkerOptions, type GraphRegistry, type TaskloomWorker } from "./worker.js";
-export { RemoteContext } from "./remote-context.js";
-export {
-  channelKeys,
-  decodeActivation,
-  encodeActivation,
-  jobIdOf,
-  type ChannelKeys,
-  type JobPayload,
-  type Reply,
-  type ResultEnvelope,
-  type UpMessage,
-} from "./job-payload.js";
+export { jobIdOf, type JobPayload } from "./job-payload.js";
 export type { RedisConnection } from "./connection.js";

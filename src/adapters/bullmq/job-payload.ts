@@ -87,7 +87,15 @@ export function channelKeys(prefix: string, queue: string): ChannelKeys {
   };
 }
 
-/** The job id of one attempt (deterministic, without the `:` BullMQ forbids). */
+/**
+ * The BullMQ job id of one attempt: deterministic, URI-encoded parts
+ * joined by `/` (BullMQ forbids `:` in custom ids; run ids may contain it).
+ *
+ * @example
+ * ```ts
+ * const job = await executor.queue.getJob(jobIdOf("etl-1", "fetch", 1)); // "etl-1/fetch/1"
+ * ```
+ */
 export function jobIdOf(runId: string, activationId: string, attempt: number): string {
   return `${encodeURIComponent(runId)}/${encodeURIComponent(activationId)}/${attempt}`;
 }
@@ -132,7 +140,9 @@ export function decodeActivation(data: unknown): NodeActivation {
 export function okEnvelope(value: unknown, what: string): ResultEnvelope {
   if (!isDurable(value)) {
     return errorEnvelope(
-      new NonRetryableError(`${what} returned a value that cannot be sent back to the coordinator (a function, a class instance or a cycle); return plain data`),
+      new NonRetryableError(
+        `${what} returned a value that cannot be sent back to the coordinator (a function, a class instance or a cycle); return plain data`,
+      ),
     );
   }
   return { ok: true, value };

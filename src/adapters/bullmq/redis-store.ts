@@ -205,6 +205,11 @@ export class RedisStore implements RunStore {
     return `${this.#prefix}:runs`;
   }
 
+  /** The keys of the snapshot and append scripts: token, snapshot, journal, summaries. */
+  #runKeys(runId: string): string[] {
+    return [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey];
+  }
+
   #fenced(runId: string, reply: Reply): void {
     if (reply[0] === 1) {
       // The token stays remembered: every later write of this stale holder is refused too.
@@ -214,7 +219,13 @@ export class RedisStore implements RunStore {
 
   async writeSnapshot(state: RunState, seq: number): Promise<void> {
     const runId = state.meta.runId;
-    const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey], [String(this.#held.get(runId) ?? 0), serialize(toSnapshotDocument(state, seq)), String(seq), runId, serialize(summarize(state))])) as Reply;
+    const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), [
+      String(this.#held.get(runId) ?? 0),
+      serialize(toSnapshotDocument(state, seq)),
+      String(seq),
+      runId,
+      serialize(summarize(state)),
+    ])) as Reply;
     this.#fenced(runId, reply);
   }
 
@@ -229,7 +240,12 @@ export class RedisStore implements RunStore {
       const counts = prior ? this.#parse<RunSummary>(prior, runId) : { nodeCount: 0, settledCount: 0 };
       summary = serialize(summaryOf(meta, counts));
     }
-    const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey], [String(this.#held.get(runId) ?? 0), runId, summary, ...records.map((r) => `${r.seq}|${serialize(r)}`)])) as Reply;
+    const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
+      String(this.#held.get(runId) ?? 0),
+      runId,
+      summary,
+      ...records.map((r) => `${r.seq}|${serialize(r)}`),
+    ])) as Reply;
     this.#fenced(runId, reply);
     if (reply[0] === 2) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
   }
@@ -279,7 +295,8 @@ export class RedisStore implements RunStore {
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
-      reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, holder.owner, String(holder.token), String(Date.now())])) as Reply;
+      const args = [runId, holder.owner, String(holder.token), String(Date.now())];
+      reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, args)) as Reply;
       if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
     }
     this.#held.delete(runId);
@@ -293,7 +310,17 @@ export class RedisStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     const attempt = (deadOwner: string, deadToken: string): Promise<Reply> =>
-      runScript(this.#redis, "taskloomAcquire", ACQUIRE, [this.#leaseKey(runId), this.#tokenKey(runId)], [request.owner, String(request.pid), request.host, String(request.ttlMs), String(request.now), runId, request.takeover === true ? "1" : "", deadOwner, deadToken]) as Promise<Reply>;
+      runScript(this.#redis, "taskloomAcquire", ACQUIRE, [this.#leaseKey(runId), this.#tokenKey(runId)], [
+        request.owner,
+        String(request.pid),
+        request.host,
+        String(request.ttlMs),
+        String(request.now),
+        runId,
+        request.takeover === true ? "1" : "",
+        deadOwner,
+        deadToken,
+      ]) as Promise<Reply>;
     let reply = await attempt("", "");
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
@@ -308,7 +335,8 @@ export class RedisStore implements RunStore {
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
-    const reply = (await runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token), String(ttlMs), String(now)])) as Reply;
+    const args = [lease.owner, String(lease.token), String(ttlMs), String(now)];
+    const reply = (await runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args)) as Reply;
     if (reply[0] === 1) {
       const holder = reply[1] ? (JSON.parse(String(reply[1])) as Lease) : { ...lease, expiresAt: now };
       throw new RunLockedError(lease.runId, holder);

@@ -3,7 +3,7 @@
  * `bullmqExecutor` coordinators. It looks a node's function up by graph
  * name and node id in its registry (the graphs it was given), checks that
  * its graph is the version the coordinator runs (same fingerprint), runs
- * the body with a {@link RemoteContext}, and reports the result through
+ * the body with a remote context (`remote-context.ts`), and reports the result through
  * Redis (the run's results hash and `up` list) before BullMQ marks the job
  * completed.
  *
