@@ -131,6 +131,30 @@ describeRedis("BullMQ adapter across processes", () => {
     expect(stored.nodes.find((n) => n.id === "slow")).toMatchObject({ status: "succeeded", attempts: 1 });
   }, 60_000);
 
+  it("fails the attempt of a job that stalled more than allowed, and the retry policy runs it again", async () => {
+    const env = setup("stalled", { victimMs: 1500 });
+    // maxStalledCount 0: the first stall fails the job instead of re-queueing it.
+    const settings = { GRAPHS: "victim", VICTIM_MS: "1500", MAX_STALLED: "0" };
+    const workers = await Promise.all([1, 2].map(() => startWorker(env, settings)));
+    const handle = run(env.graphs.victim, { n: 4 }, {
+      runId: "stalled-1",
+      store: env.store,
+      executor: env.executor,
+      retry: { maxAttempts: 2, backoff: { initialMs: 1, jitter: false } },
+    });
+    const errors: unknown[] = [];
+    handle.events.on("node:retry", (e) => errors.push(e.error));
+    const first = await eventually("the body to start", async () => (await logLines(env)).find((l) => l.startsWith("start slow")));
+    workers.find((w) => w.pid === Number(first.split(" ")[3]))!.kill("SIGKILL");
+    expect(await handle.result()).toEqual({ doubled: 8 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: "WORKER_JOB_FAILED", jobId: "stalled-1/slow/1" });
+    const starts = (await logLines(env)).filter((l) => l.startsWith("start slow")).map((l) => l.split(" ")[2]);
+    expect(starts).toEqual(["1", "2"]);
+    const stored = await getRun("stalled-1", { store: env.store });
+    expect(stored.nodes.find((n) => n.id === "slow")).toMatchObject({ status: "succeeded", attempts: 2 });
+  }, 60_000);
+
   it("lets a new coordinator finish the run of a SIGKILLed one without re-running stored nodes", async () => {
     const env = setup("failover", { slowMs: 300 });
     await Promise.all([1, 2].map(() => startWorker(env, { GRAPHS: "chain", SLOW_MS: "300" })));
