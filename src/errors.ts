@@ -37,6 +37,9 @@ export const ERROR_CODES = [
   "INVALID_SCHEDULE",
   "SCHEDULE_NOT_FOUND",
   "SCHEDULE_STATE",
+  "LEASE_LOST",
+  "WORKER_GRAPH_MISSING",
+  "WORKER_JOB_FAILED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -711,5 +714,83 @@ export class UnknownRouteError extends TaskloomError {
     this.nodeId = nodeId;
     this.route = route;
     this.declared = declared;
+  }
+}
+
+/**
+ * A store refused a write because the run's lease changed hands: another
+ * coordinator took the run over (its fencing token is newer), so this
+ * one's state is stale and must not overwrite the newer one's.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof LeaseLostError) console.error(`run ${e.runId} continues elsewhere`) }
+ * ```
+ */
+export class LeaseLostError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The fencing token this writer held. */
+  readonly heldToken: number;
+  /** The run's current fencing token. */
+  readonly currentToken: number;
+
+  constructor(runId: string, heldToken: number, currentToken: number) {
+    super(
+      "LEASE_LOST",
+      `run "${runId}" was taken over by another coordinator (lease token ${currentToken}; this one held ${heldToken}), ` +
+        `so this coordinator's write was refused. Let the newer coordinator finish the run, or call runAsync with the ` +
+        `run id again once it has stopped.`,
+    );
+    this.runId = runId;
+    this.heldToken = heldToken;
+    this.currentToken = currentToken;
+  }
+}
+
+/**
+ * A worker was sent a node of a graph it does not have in its registry
+ * (or has another version of). The job fails; the scheduler's retry
+ * policy decides whether another attempt runs (maybe on another worker).
+ *
+ * @example
+ * ```ts
+ * createWorker({ connection, queue: "taskloom", graphs: [etl, report] }); // every graph the coordinators run
+ * ```
+ */
+export class WorkerGraphMissingError extends TaskloomError {
+  /** The graph's name. */
+  readonly graphName: string;
+  /** The node asked for. */
+  readonly nodeId: string;
+
+  constructor(graphName: string, nodeId: string, problem: string) {
+    super(
+      "WORKER_GRAPH_MISSING",
+      `this worker cannot run node "${nodeId}" of graph "${graphName}": ${problem}. ` +
+        `Pass the graph to the worker's \`graphs\` (the same version the coordinator runs) and restart the worker.`,
+    );
+    this.graphName = graphName;
+    this.nodeId = nodeId;
+  }
+}
+
+/**
+ * A job carrying a node attempt failed in the worker outside the node's
+ * body (the worker could not run it: a missing graph, a payload it could
+ * not read); the worker's reason is the message. Counts as a failed attempt.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NodeFailedError && e.cause instanceof WorkerJobFailedError) console.error(e.cause.jobId) }
+ * ```
+ */
+export class WorkerJobFailedError extends TaskloomError {
+  /** The BullMQ job id. */
+  readonly jobId: string;
+
+  constructor(jobId: string, reason: string) {
+    super("WORKER_JOB_FAILED", `job "${jobId}" failed in its worker: ${reason}`);
+    this.jobId = jobId;
   }
 }

@@ -67,6 +67,7 @@ export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
 export { ReadySet } from "./scheduler/ready-set.js";
 export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
+export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
 export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
   DEFAULT_RETRY,
@@ -217,6 +218,9 @@ export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   ScheduleStateError,
+  LeaseLostError,
+  WorkerGraphMissingError,
+  WorkerJobFailedError,
   type ErrorCode,
   type LeaseHolder,
   type PendingWait,

@@ -16,6 +16,7 @@ export const CLI_ERROR_CODES = [
   "NO_GRAPH_EXPORT",
   "TSX_MISSING",
   "FOREIGN_GRAPH",
+  "BULLMQ_MISSING",
 ] as const;
 
 /** A code of {@link CLI_ERROR_CODES}. */

@@ -90,6 +90,41 @@ async function registerTsx(file: string): Promise<void> {
 }
 
 /**
+ * Imports the module at `modulePath` (resolved against `cwd`; TypeScript
+ * through tsx) and returns its absolute path and its exports.
+ *
+ * @example
+ * ```ts
+ * const { ns } = await importModule("graphs.ts", process.cwd());
+ * ```
+ */
+export async function importModule(modulePath: string, cwd: string): Promise<{ file: string; ns: Record<string, unknown> }> {
+  const file = resolve(cwd, modulePath);
+  if (!existsSync(file)) throw new CliError("MODULE_NOT_FOUND", `no module at ${file}; check the path (it is resolved against ${cwd}).`);
+  if (statSync(file).isDirectory()) throw new CliError("MODULE_NOT_FOUND", `${file} is a folder; give the graph module's file.`);
+  if (TS_EXTENSIONS.has(extname(file))) await registerTsx(file);
+  try {
+    return { file, ns: (await import(pathToFileURL(file).href)) as Record<string, unknown> };
+  } catch (err) {
+    throw new CliError("MODULE_LOAD_FAILED", `${file} could not be loaded: ${errorSummary(err)}`, { cause: err });
+  }
+}
+
+/** Every graph a module exports (a `graphFn` export is unwrapped to its `graph`), by export name. */
+export function graphsIn(ns: Record<string, unknown>): { name: string; graph: GraphShape }[] {
+  const seen = new Set<GraphShape>();
+  const out: { name: string; graph: GraphShape }[] = [];
+  for (const name of Object.keys(ns)) {
+    const graph = graphIn(ns[name]) ?? (name === "default" ? graphIn((ns.default as { default?: unknown } | null | undefined)?.default) : undefined);
+    if (graph && !seen.has(graph)) {
+      seen.add(graph);
+      out.push({ name, graph });
+    }
+  }
+  return out;
+}
+
+/**
  * Imports the module at `modulePath` and finds its graph.
  *
  * @example
@@ -98,17 +133,7 @@ async function registerTsx(file: string): Promise<void> {
  * ```
  */
 export async function loadGraph(modulePath: string, options: { exportName?: string | undefined; cwd: string }): Promise<LoadedGraph> {
-  const file = resolve(options.cwd, modulePath);
-  if (!existsSync(file)) throw new CliError("MODULE_NOT_FOUND", `no module at ${file}; check the path (it is resolved against ${options.cwd}).`);
-  if (statSync(file).isDirectory()) throw new CliError("MODULE_NOT_FOUND", `${file} is a folder; give the graph module's file.`);
-  if (TS_EXTENSIONS.has(extname(file))) await registerTsx(file);
-
-  let ns: Record<string, unknown>;
-  try {
-    ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError("MODULE_LOAD_FAILED", `${file} could not be loaded: ${errorSummary(err)}`, { cause: err });
-  }
+  const { file, ns } = await importModule(modulePath, options.cwd);
   const names = Object.keys(ns).filter((k) => k !== "__esModule");
   const listed = names.length ? names.join(", ") : "none";
   const hint = (value: unknown): string => (looksLikeBuilder(value) ? " It looks like a graph builder: did you forget .build()?" : "");

@@ -21,6 +21,7 @@ import { rmCommand } from "./commands/rm.js";
 import { runCommand } from "./commands/run.js";
 import { runsCommand } from "./commands/runs.js";
 import { SHOW_FORMATS, showCommand } from "./commands/show.js";
+import { workerCommand } from "./commands/worker.js";
 import { CommandContext, type CliIO, type GlobalOptions } from "./context.js";
 import { CliError, errorDetails, errorLine } from "./errors.js";
 import { registerScheduleCommands } from "./schedule-program.js";
@@ -152,6 +153,15 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .action(act((ctx, options: Parameters<typeof gcCommand>[1]) => gcCommand(ctx, options)));
 
   registerScheduleCommands(program, act, exportOption);
+  program
+    .command("worker")
+    .description("run node bodies of a module's graphs for BullMQ coordinators (needs bullmq and ioredis)")
+    .argument("<module>", "a .js/.mjs/.ts module exporting the graphs")
+    .option("--redis <url>", "the Redis URL (default: $TASKLOOM_REDIS, else redis://127.0.0.1:6379)")
+    .option("--concurrency <n>", "node bodies at once in this worker (default: 8)")
+    .option("--queue <name>", "the BullMQ queue, as the coordinators' bullmqExecutor (default: taskloom)")
+    .option("--prefix <prefix>", "the Redis key prefix, as the coordinators' (default: taskloom)")
+    .action(act((ctx, modulePath: string, options: Parameters<typeof workerCommand>[2]) => workerCommand(ctx, modulePath, options)));
 
   return program;
 }

@@ -33,10 +33,12 @@ export function processAlive(pid: number): boolean {
 /**
  * True when `current` may be replaced by `request`: it is the same owner,
  * it expired, or its holder is a dead process on this host (so a crashed
- * run can be resumed at once, without waiting for the TTL).
+ * run can be resumed at once, without waiting for the TTL), or the request
+ * says `takeover` (its caller knows the holder is dead).
  */
 export function canTakeOver(current: Lease, request: LeaseRequest, thisHost: string): boolean {
   if (current.owner === request.owner) return true;
+  if (request.takeover === true) return true;
   if (current.expiresAt <= request.now) return true;
   if (current.host === thisHost && current.pid !== process.pid && !processAlive(current.pid)) return true;
   return false;

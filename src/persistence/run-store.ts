@@ -36,6 +36,8 @@ export interface LeaseRequest {
   readonly ttlMs: number;
   /** The current time (epoch ms). */
   readonly now: number;
+  /** Take the lease even from a live holder (the caller knows it is dead). @default false */
+  readonly takeover?: boolean;
 }
 
 /** A lease held on a run. */

@@ -74,6 +74,7 @@ export async function driveRun<I, O>(
     host: hostname(),
     ttlMs,
     now: clock.now(),
+    ...(options.takeover === true && { takeover: true }),
   });
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
@@ -141,6 +142,7 @@ export async function driveRun<I, O>(
       random: options.random ?? Math.random,
       inbox: state.meta.inbox,
       maxVisits: options.maxVisits,
+      executor: options.executor,
     });
     const active = scheduler;
     current = () => active.state;
@@ -211,6 +213,11 @@ export async function driveRun<I, O>(
   } finally {
     if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     renewTimer = undefined;
+    if (options.executor?.runStopped) {
+      // Renewing tells whether the run is still ours: a driver that lost it must leave its remote work to the new holder.
+      const leaseLost = await store.renewLease(lease, ttlMs, clock.now()).then(() => false, () => true);
+      await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
+    }
     await store.releaseLease(lease).catch(() => undefined);
     unregister?.();
     markStopped();

@@ -10,6 +10,7 @@ import type { ListenerErrorHandler } from "../events/run-events.js";
 import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
 import type { RunStore } from "../persistence/run-store.js";
 import type { Clock } from "../scheduler/clock.js";
+import type { NodeExecutor } from "../scheduler/node-executor.js";
 import { validateDuration, validateRetryOptions, type RetryOptions } from "../scheduler/retry-policy.js";
 import { assertRunId } from "./run-id.js";
 
@@ -42,6 +43,16 @@ export interface RunOptions {
   readonly allowGraphChange?: boolean;
   /** How long the run's lease lasts without renewal (ms); it is renewed every third of that. @default 30_000 */
   readonly leaseTtlMs?: number;
+  /**
+   * Take the run's lease even though another driver holds it and it has
+   * not expired: pass it only when you know that driver is dead (a
+   * coordinator on another host that was killed; on this host a dead
+   * holder is detected without it). Its later writes to a store with
+   * fencing (such as `RedisStore`) are refused. @default false
+   */
+  readonly takeover?: boolean;
+  /** Runs node bodies elsewhere, such as `bullmqExecutor` from `taskloom/bullmq`. @default this process */
+  readonly executor?: NodeExecutor;
   /** Recorded with the run. */
   readonly sessionId?: string;
   /** Recorded with the run. */
@@ -63,7 +74,7 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const KNOWN = new Set([
   "runId", "store", "maxConcurrency", "retry", "continueOnError", "snapshot", "signal", "allowGraphChange",
-  "leaseTtlMs", "sessionId", "agentId", "appId", "clock", "random", "onListenerError", "maxVisits",
+  "leaseTtlMs", "takeover", "executor", "sessionId", "agentId", "appId", "clock", "random", "onListenerError", "maxVisits",
 ]);
 
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
@@ -86,7 +97,7 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);
   validateDuration(o.leaseTtlMs, "leaseTtlMs", false);
-  for (const key of ["continueOnError", "allowGraphChange"] as const) {
+  for (const key of ["continueOnError", "allowGraphChange", "takeover"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") throw new InvalidOptionError(key, "must be true or false");
   }
   for (const key of ["sessionId", "agentId", "appId"] as const) {
@@ -94,6 +105,9 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
   if (o.store !== undefined) assertStore(o.store);
+  if (o.executor !== undefined && typeof (o.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
+    throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor)");
+  }
   if (o.clock !== undefined) {
     const c = o.clock as Partial<Clock>;
     if (typeof c.now !== "function" || typeof c.setTimeout !== "function" || typeof c.clearTimeout !== "function") {

@@ -101,6 +101,7 @@ import {
 } from "../state/run-state.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
 import { sleep, type Clock, type TimerHandle } from "./clock.js";
+import type { NodeExecutor } from "./node-executor.js";
 import { ReadySet } from "./ready-set.js";
 import { RoutingReadySet, type RoutingStep, type Visit } from "./routing-ready-set.js";
 import {
@@ -129,6 +130,8 @@ export interface SchedulerConfig {
   readonly inbox?: Readonly<Record<string, InboxEntry>> | undefined;
   /** At most this many visits of a node in a routing loop (a node's own `maxVisits` wins). @default 100 */
   readonly maxVisits?: number | undefined;
+  /** Runs node bodies elsewhere (graphFn steps always run here). @default call the node's function in this process */
+  readonly executor?: NodeExecutor | undefined;
 }
 
 /** The default of `maxVisits`: visits of one node in one run, through routing loops. */
@@ -695,7 +698,26 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       const context = this.#context(id, node, attempt, live.abort);
       const element = this.#elementOf.get(id);
       if (element) Object.assign(context, { item: element.item, index: element.index });
-      body = node.fn(context);
+      const executor = this.#config.executor;
+      body =
+        executor === undefined || this.#graph.dynamic
+          ? node.fn(context)
+          : executor.execute(
+              {
+                runId: this.#runId,
+                graphName: this.#graph.name,
+                fingerprint: this.#graph.fingerprint,
+                nodeId: element ? element.map : (this.#visits.get(id)?.nodeId ?? id),
+                activationId: id,
+                attempt,
+                inputs: this.#inputs,
+                deps: context.deps,
+                ...(element && { item: element.item, index: element.index }),
+                ...(context.visit > 1 && { visit: context.visit }),
+                ...(context.trigger && { trigger: context.trigger }),
+              },
+              context,
+            );
     } catch (error) {
       this.#end(live, { kind: "error", error, attempt });
       return slot;

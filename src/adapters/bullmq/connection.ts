@@ -1,0 +1,77 @@
+/**
+ * How the adapter reaches Redis: a URL (`redis://host:6379/0`), ioredis
+ * options, or an ioredis client the caller owns. The adapter opens its own
+ * clients from the first two and closes them when it closes; it never
+ * closes a client it was given.
+ *
+ * @module
+ */
+import type { ConnectionOptions } from "bullmq";
+import { Redis, type RedisOptions } from "ioredis";
+
+/**
+ * Where Redis is: a URL, ioredis options, or an ioredis client (which the
+ * caller keeps and closes).
+ *
+ * @example
+ * ```ts
+ * const connection: RedisConnection = "redis://127.0.0.1:6379";
+ * ```
+ */
+export type RedisConnection = string | RedisOptions | Redis;
+
+/** The connection as ioredis options, for BullMQ, which opens its own clients. */
+export function connectionOptions(connection: RedisConnection): RedisOptions {
+  if (connection instanceof Redis) return { ...connection.options };
+  if (typeof connection === "string") {
+    const url = new URL(connection);
+    const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
+    return {
+      host: url.hostname || "127.0.0.1",
+      port: url.port ? Number(url.port) : 6379,
+      ...(url.username && { username: decodeURIComponent(url.username) }),
+      ...(url.password && { password: decodeURIComponent(url.password) }),
+      ...(db !== undefined && Number.isInteger(db) && { db }),
+      ...(url.protocol === "rediss:" && { tls: {} }),
+    };
+  }
+  return { ...connection };
+}
+
+/** The connection as BullMQ's connection options (BullMQ opens and closes its own clients from them). */
+export function bullmqConnection(connection: RedisConnection): ConnectionOptions {
+  // ioredis's options are what BullMQ's Redis backend takes; the two packages type them separately.
+  return { ...connectionOptions(connection), maxRetriesPerRequest: null } as ConnectionOptions;
+}
+
+/**
+ * A client for `connection`, and whether the caller must close it: a
+ * given client is used as it is, anything else opens a new one.
+ * `blocking` clients (for BLPOP) never fail a command for want of a
+ * connection: they wait for Redis to come back.
+ */
+export function openClient(connection: RedisConnection, blocking = false): { client: Redis; owned: boolean } {
+  if (connection instanceof Redis && !blocking) return { client: connection, owned: false };
+  const options = connectionOptions(connection);
+  return { client: new Redis({ ...options, ...(blocking && { maxRetriesPerRequest: null }) }), owned: true };
+}
+
+/**
+ * Runs a Lua script as a named command of `client` (EVALSHA, loading the
+ * script once per connection), so a hot path sends a short hash, not the
+ * script, and one command instead of a transaction of several.
+ */
+export function runScript(client: Redis, name: string, lua: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  const commands = client as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>;
+  if (typeof commands[name] !== "function") client.defineCommand(name, { lua });
+  return (commands[name] as (...a: unknown[]) => Promise<unknown>).call(client, keys.length, ...keys, ...args);
+}
+
+/** Closes a client the adapter opened (politely, falling back to a hard disconnect). */
+export async function closeClient(client: Redis): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * What travels between a coordinator and its workers, and the Redis keys
+ * they share besides BullMQ's own.
+ *
+ * A job carries one attempt of one node activation. Its data is plain JSON
+ * (so BullMQ's tools can show it) with the values (inputs, deps, the map
+ * element) serialized with superjson, so `Date`, `Map`, `Set`, `BigInt`
+ * and `undefined` arrive as they were sent. The job id is deterministic,
+ * `<runId>/<activationId>/<attempt>` (URI-encoded parts): a coordinator
+ * that takes a run over and sends the same attempt again attaches to the
+ * job already queued or running instead of running the body twice.
+ *
+ * A worker reports back through Redis lists, not pub/sub, so that nothing
+ * is lost while no coordinator listens:
+ * - `<base>:results:<runId>` (hash): the result envelope of each finished
+ *   job, by job id, kept until the run stops, so a coordinator that takes
+ *   over finds the results of jobs that finished while none was alive;
+ * - `<base>:up:<runId>` (list): messages to the run's coordinator (a job
+ *   finished, `ctx.emit`, `ctx.step`, `ctx.waitFor` calls);
+ * - `<base>:reply:<jobId>:<callId>` (list): the coordinator's answer to one call;
+ * - `<base>:cancel` (pub/sub) and `<base>:cancelled:<jobId>` (a key with
+ *   an expiry, for a job that starts after its cancel was published).
+ *
+ * `<base>` is `<prefix>:x:<queue>`.
+ *
+ * @module
+ */
+import { NonRetryableError } from "../../errors.js";
+import { isRoute, route, type RouteTrigger } from "../../graph/route.js";
+import { deserialize, isDurable, serialize } from "../../persistence/serialization.js";
+import { errorFromRecord, toErrorRecord } from "../../state/error-record.js";
+import type { ErrorRecord } from "../../state/records.js";
+import type { NodeActivation } from "../../scheduler/node-executor.js";
+
+/**
+ * The data of a taskloom job in BullMQ.
+ *
+ * @example
+ * ```ts
+ * const activation = decodeActivation(job.data as JobPayload);
+ * ```
+ */
+export interface JobPayload {
+  /** Format version. */
+  readonly v: 1;
+  readonly runId: string;
+  readonly graphName: string;
+  readonly fingerprint: string;
+  readonly nodeId: string;
+  readonly activationId: string;
+  readonly attempt: number;
+  /** superjson text of `{ inputs, deps, item?, index? }`. */
+  readonly values: string;
+}
+
+/** How a job ended, as the worker reports it (superjson text in Redis). */
+export type ResultEnvelope =
+  | { readonly ok: true; readonly value: unknown; /** The route a routing node chose (its value is `value`). */ readonly route?: string }
+  | { readonly ok: false; readonly error: ErrorRecord };
+
+/** A message from a worker to the coordinator of a run. */
+export type UpMessage =
+  | { readonly t: "done"; readonly jobId: string; readonly result: ResultEnvelope }
+  | { readonly t: "emit"; readonly jobId: string; readonly name: string; readonly data: unknown }
+  | { readonly t: "step"; readonly jobId: string; readonly callId: string; readonly name: string }
+  | { readonly t: "step-value"; readonly jobId: string; readonly callId: string; readonly result: ResultEnvelope }
+  | { readonly t: "wait"; readonly jobId: string; readonly callId: string; readonly key: string; readonly timeoutMs?: number };
+
+/** The coordinator's answer to a call: `run` asks the worker to run a step's function. */
+export type Reply = ResultEnvelope | { readonly ok: "run" };
+
+/** The Redis keys of one queue's side channels. */
+export interface ChannelKeys {
+  results(runId: string): string;
+  up(runId: string): string;
+  reply(jobId: string, callId: string): string;
+  readonly cancel: string;
+  cancelled(jobId: string): string;
+}
+
+/** The side-channel keys for `queue` under `prefix`. */
+export function channelKeys(prefix: string, queue: string): ChannelKeys {
+  const base = `${prefix}:x:${queue}`;
+  return {
+    results: (runId) => `${base}:results:${runId}`,
+    up: (runId) => `${base}:up:${runId}`,
+    reply: (jobId, callId) => `${base}:reply:${jobId}:${callId}`,
+    cancel: `${base}:cancel`,
+    cancelled: (jobId) => `${base}:cancelled:${jobId}`,
+  };
+}
+
+/**
+ * The BullMQ job id of one attempt: deterministic, URI-encoded parts
+ * joined by `/` (BullMQ forbids `:` in custom ids; run ids may contain it).
+ *
+ * @example
+ * ```ts
+ * const job = await executor.queue.getJob(jobIdOf("etl-1", "fetch", 1)); // "etl-1/fetch/1"
+ * ```
+ */
+export function jobIdOf(runId: string, activationId: string, attempt: number): string {
+  return `${encodeURIComponent(runId)}/${encodeURIComponent(activationId)}/${attempt}`;
+}
+
+/** The job data for an activation. */
+export function encodeActivation(a: NodeActivation): JobPayload {
+  const values: Record<string, unknown> = { inputs: a.inputs, deps: a.deps };
+  if (a.index !== undefined) Object.assign(values, { item: a.item, index: a.index });
+  if (a.visit !== undefined) values.visit = a.visit;
+  if (a.trigger !== undefined) values.trigger = a.trigger;
+  return {
+    v: 1,
+    runId: a.runId,
+    graphName: a.graphName,
+    fingerprint: a.fingerprint,
+    nodeId: a.nodeId,
+    activationId: a.activationId,
+    attempt: a.attempt,
+    values: serialize(values),
+  };
+}
+
+/** The activation a job carries; throws when the data is not a taskloom job. */
+export function decodeActivation(data: unknown): NodeActivation {
+  const p = data as Partial<JobPayload> | null;
+  if (p === null || typeof p !== "object" || p.v !== 1 || typeof p.values !== "string" || typeof p.runId !== "string") {
+    throw new NonRetryableError("the job's data is not a taskloom node activation (format v1); was it added by bullmqExecutor?");
+  }
+  const values = deserialize<{
+    inputs: unknown;
+    deps: Record<string, unknown>;
+    item?: unknown;
+    index?: number;
+    visit?: number;
+    trigger?: RouteTrigger;
+  }>(p.values);
+  return {
+    runId: p.runId,
+    graphName: String(p.graphName),
+    fingerprint: String(p.fingerprint),
+    nodeId: String(p.nodeId),
+    activationId: String(p.activationId),
+    attempt: Number(p.attempt),
+    inputs: values.inputs,
+    deps: values.deps,
+    ...(values.index !== undefined && { item: values.item, index: values.index }),
+    ...(values.visit !== undefined && { visit: values.visit }),
+    ...(values.trigger !== undefined && { trigger: values.trigger }),
+  };
+}
+
+/** The envelope of a value (or of the error saying it cannot be sent back). */
+export function okEnvelope(result: unknown, what: string): ResultEnvelope {
+  // A routing node's route(name, value) travels as the name and the plain value.
+  const value = isRoute(result) ? result.value : result;
+  if (!isDurable(value)) {
+    return errorEnvelope(
+      new NonRetryableError(
+        `${what} returned a value that cannot be sent back to the coordinator (a function, a class instance or a cycle); return plain data`,
+      ),
+    );
+  }
+  return isRoute(result) ? { ok: true, value, route: result.name } : { ok: true, value };
+}
+
+/** The value an ok envelope stands for: the value, or the `route(name, value)` a routing node returned. */
+export function envelopeValue(result: { readonly value: unknown; readonly route?: string }): unknown {
+  return result.route === undefined ? result.value : route(result.route, result.value);
+}
+
+/** The envelope of an error. */
+export function errorEnvelope(error: unknown): ResultEnvelope {
+  return { ok: false, error: toErrorRecord(error) };
+}
+
+/**
+ * The error an envelope carries, rebuilt: its name, code, message and
+ * cause survive, and a `NonRetryableError` is one again, so the
+ * coordinator's retry policy decides as it would for a local body.
+ */
+export function envelopeError(record: ErrorRecord): Error {
+  if (record.code === "NON_RETRYABLE") {
+    const err = new NonRetryableError(record.message, record.cause ? { cause: errorFromRecord(record.cause) } : undefined);
+    if (record.stack !== undefined) err.stack = record.stack;
+    return err;
+  }
+  return errorFromRecord(record);
+}
+
+/** Text of a message or envelope. */
+export const encode = (value: unknown): string => serialize(value);
+/** A message or envelope from its text. */
+export const decode = <T>(text: string): T => deserialize<T>(text);

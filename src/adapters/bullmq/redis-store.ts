@@ -1,0 +1,357 @@
+/**
+ * `RedisStore`: a {@link RunStore} in Redis, so that any coordinator on
+ * any machine can load, drive and resume any run.
+ *
+ * Keys (under `prefix`, default `taskloom`):
+ * - `P:run:<id>:snap`: the snapshot document (superjson), one string;
+ * - `P:run:<id>:journal`: the journal, a list of `"<seq>|<record>"`
+ *   appended with RPUSH, so an append costs the size of its records and
+ *   never the size of the run; a snapshot drops the records it includes
+ *   from the head of the list (they are in seq order);
+ * - `P:runs`: a hash of run summaries by run id, for `list()`;
+ * - `P:lease:<id>`: the lease (JSON) with a Redis-side expiry (PX), so a
+ *   lease whose holder vanished disappears by itself;
+ * - `P:token:<id>`: the fencing token, INCRemented each time the lease
+ *   changes hands; it outlives the lease and the run, so a token is never
+ *   handed out twice for one run id.
+ *
+ * Fencing. The store remembers the token of each lease it acquired. Every
+ * snapshot and append made while it holds one runs as a Lua script that
+ * first compares that token with the run's current token, and refuses the
+ * write with {@link LeaseLostError} when another coordinator has taken the
+ * run over since: a coordinator that stalled past its lease (a long GC
+ * pause, a partition) cannot overwrite the newer one's state. Writes made
+ * without a lease (tools, tests) are not fenced.
+ *
+ * Taking over. Lease rules are those of every store (`lease-rules.ts`):
+ * the same owner renews; an expired lease, or one held by a dead process
+ * on this host, is taken over; `takeover: true` takes it from any holder.
+ * A dead local holder is found in this process (Redis cannot see pids),
+ * then taken with a compare-and-set on its token, so two coordinators
+ * racing for the same dead holder's run get one lease between them.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../../errors.js";
+import { processAlive } from "../../persistence/lease-rules.js";
+import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
+import { matchesQuery } from "../../persistence/run-query.js";
+import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
+import { deserialize, serialize } from "../../persistence/serialization.js";
+import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
+import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
+import { closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+
+/**
+ * Options of {@link RedisStore}.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { connection: "redis://127.0.0.1:6379", prefix: "myapp" };
+ * ```
+ */
+export interface RedisStoreOptions {
+  /** Where Redis is. @default "redis://127.0.0.1:6379" */
+  readonly connection?: RedisConnection;
+  /** Prefix of every key the store writes (one per application or test). @default "taskloom" */
+  readonly prefix?: string;
+}
+
+// Fenced writes. ARGV[1] is the writer's token (0: not fenced). Replies: {0} ok, {1, current} stale, {2} no snapshot.
+const FENCE = `
+local held = tonumber(ARGV[1])
+if held > 0 then
+  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if current ~= held then return {1, current} end
+end
+`;
+
+// KEYS: token, snap, journal, runs. ARGV: held, document, seq, runId, summary.
+const WRITE_SNAPSHOT = `${FENCE}
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+local seq = tonumber(ARGV[3])
+while true do
+  local head = redis.call('LINDEX', KEYS[3], 0)
+  if not head then break end
+  local s = tonumber(string.match(head, '^(%d+)|'))
+  if s == nil or s > seq then break end
+  redis.call('LPOP', KEYS[3])
+end
+return {0}
+`;
+
+// KEYS: token, snap, journal, runs. ARGV: held, runId, summary ('' for none), records...
+const APPEND = `${FENCE}
+if redis.call('EXISTS', KEYS[2]) == 0 then return {2} end
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[3]) end
+return {0}
+`;
+
+// KEYS: lease, token. ARGV: owner, pid, host, ttlMs, now, runId, force ('1' or ''), deadOwner, deadToken.
+// Replies: {0, leaseJson} granted, {1, holderJson} held by another.
+const ACQUIRE = `
+local raw = redis.call('GET', KEYS[1])
+local token
+if raw then
+  local cur = cjson.decode(raw)
+  local now = tonumber(ARGV[5])
+  if cur.owner == ARGV[1] then
+    token = cur.token
+  elseif ARGV[7] == '1' or cur.expiresAt <= now or (cur.owner == ARGV[8] and tostring(cur.token) == ARGV[9]) then
+    token = redis.call('INCR', KEYS[2])
+  else
+    return {1, raw}
+  end
+else
+  token = redis.call('INCR', KEYS[2])
+end
+local lease = cjson.encode({runId = ARGV[6], owner = ARGV[1], pid = tonumber(ARGV[2]), host = ARGV[3],
+  expiresAt = tonumber(ARGV[5]) + tonumber(ARGV[4]), token = token})
+redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[4])))
+return {0, lease}
+`;
+
+// KEYS: lease. ARGV: owner, token, ttlMs, now. Replies: {0, leaseJson} renewed, {1, holderJson or ''} lost.
+const RENEW = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {1, ''} end
+local cur = cjson.decode(raw)
+if cur.owner ~= ARGV[1] or tostring(cur.token) ~= ARGV[2] then return {1, raw} end
+cur.expiresAt = tonumber(ARGV[4]) + tonumber(ARGV[3])
+local lease = cjson.encode(cur)
+redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[3])))
+return {0, lease}
+`;
+
+// KEYS: lease. ARGV: owner, token.
+const RELEASE = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local cur = cjson.decode(raw)
+if cur.owner == ARGV[1] and tostring(cur.token) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+// KEYS: lease, snap, journal, runs. ARGV: runId, deadOwner, deadToken, now.
+// Deletes unless a live holder has the lease. Replies: {0, existed} or {1, holderJson}.
+const DELETE = `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local cur = cjson.decode(raw)
+  if cur.expiresAt > tonumber(ARGV[4]) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
+    return {1, raw}
+  end
+end
+local existed = redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return {0, existed}
+`;
+
+type Reply = [number, string | number | undefined];
+
+/**
+ * Keeps runs in Redis, so that a run started on one machine can be
+ * resumed on any other; leases expire in Redis and are fenced.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from "taskloom/bullmq";
+ * const store = new RedisStore({ connection: "redis://127.0.0.1:6379", prefix: "etl" });
+ * await runAsync(etl, inputs, { runId: "etl-1", store });
+ * await store.close();
+ * ```
+ */
+export class RedisStore implements RunStore {
+  readonly #connection: RedisConnection;
+  readonly #prefix: string;
+  readonly #host = hostname();
+  /** The token of each lease this store holds, by run id: its writes to that run are fenced. */
+  readonly #held = new Map<string, number>();
+  #client: { client: Redis; owned: boolean } | undefined;
+
+  constructor(options: RedisStoreOptions = {}) {
+    this.#connection = options.connection ?? "redis://127.0.0.1:6379";
+    this.#prefix = options.prefix ?? "taskloom";
+  }
+
+  /** The key prefix. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  get #redis(): Redis {
+    this.#client ??= openClient(this.#connection);
+    return this.#client.client;
+  }
+
+  #key(runId: string, part: "snap" | "journal"): string {
+    return `${this.#prefix}:run:${runId}:${part}`;
+  }
+
+  #leaseKey(runId: string): string {
+    return `${this.#prefix}:lease:${runId}`;
+  }
+
+  #tokenKey(runId: string): string {
+    return `${this.#prefix}:token:${runId}`;
+  }
+
+  get #runsKey(): string {
+    return `${this.#prefix}:runs`;
+  }
+
+  /** The keys of the snapshot and append scripts: token, snapshot, journal, summaries. */
+  #runKeys(runId: string): string[] {
+    return [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey];
+  }
+
+  #fenced(runId: string, reply: Reply): void {
+    if (reply[0] === 1) {
+      // The token stays remembered: every later write of this stale holder is refused too.
+      throw new LeaseLostError(runId, this.#held.get(runId) ?? 0, Number(reply[1]));
+    }
+  }
+
+  async writeSnapshot(state: RunState, seq: number): Promise<void> {
+    const runId = state.meta.runId;
+    const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), [
+      String(this.#held.get(runId) ?? 0),
+      serialize(toSnapshotDocument(state, seq)),
+      String(seq),
+      runId,
+      serialize(summarize(state)),
+    ])) as Reply;
+    this.#fenced(runId, reply);
+  }
+
+  async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    let meta: RunMeta | undefined;
+    for (const r of records) if (r.kind === "run") meta = r.run;
+    let summary = "";
+    if (meta !== undefined) {
+      // A status change: the summary keeps its node counts and takes the new meta.
+      const prior = await this.#redis.hget(this.#runsKey, runId);
+      const counts = prior ? this.#parse<RunSummary>(prior, runId) : { nodeCount: 0, settledCount: 0 };
+      summary = serialize(summaryOf(meta, counts));
+    }
+    const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
+      String(this.#held.get(runId) ?? 0),
+      runId,
+      summary,
+      ...records.map((r) => `${r.seq}|${serialize(r)}`),
+    ])) as Reply;
+    this.#fenced(runId, reply);
+    if (reply[0] === 2) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
+  }
+
+  async load(runId: string): Promise<StoredRun | undefined> {
+    const results = await this.#redis
+      .multi()
+      .get(this.#key(runId, "snap"))
+      .lrange(this.#key(runId, "journal"), 0, -1)
+      .exec();
+    const [snapReply, journalReply] = results ?? [];
+    if (snapReply?.[0]) throw snapReply[0];
+    if (journalReply?.[0]) throw journalReply[0];
+    const snap = snapReply?.[1] as string | null | undefined;
+    if (snap === null || snap === undefined) return undefined;
+    const doc = this.#parse<SnapshotDocument>(snap, runId);
+    if (doc.version !== 1 || !Array.isArray(doc.nodes)) {
+      throw new SnapshotCorruptError(this.#key(runId, "snap"), `unknown snapshot format ${String(doc.version)}`);
+    }
+    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line) =>
+      this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId),
+    );
+    return replay(doc, records);
+  }
+
+  #parse<T>(text: string, runId: string): T {
+    try {
+      return deserialize<T>(text);
+    } catch (error) {
+      throw new SnapshotCorruptError(`redis key ${this.#key(runId, "snap")}`, "not valid superjson", { cause: error });
+    }
+  }
+
+  async list(query: RunQuery = {}): Promise<RunSummary[]> {
+    const all = await this.#redis.hgetall(this.#runsKey);
+    const out: RunSummary[] = [];
+    for (const [runId, text] of Object.entries(all)) {
+      const summary = this.#parse<RunSummary>(text, runId);
+      if (matchesQuery(summary, query)) out.push(summary);
+    }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async delete(runId: string): Promise<boolean> {
+    const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
+    let reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())])) as Reply;
+    if (reply[0] === 1) {
+      const holder = JSON.parse(String(reply[1])) as Lease;
+      if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
+      const args = [runId, holder.owner, String(holder.token), String(Date.now())];
+      reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, args)) as Reply;
+      if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
+    }
+    this.#held.delete(runId);
+    return Number(reply[1]) > 0;
+  }
+
+  /** True when `holder` is a process of this host (not this one) that is dead. */
+  #deadHere(holder: Lease): boolean {
+    return holder.host === this.#host && holder.pid !== process.pid && !processAlive(holder.pid);
+  }
+
+  async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
+    const attempt = (deadOwner: string, deadToken: string): Promise<Reply> =>
+      runScript(this.#redis, "taskloomAcquire", ACQUIRE, [this.#leaseKey(runId), this.#tokenKey(runId)], [
+        request.owner,
+        String(request.pid),
+        request.host,
+        String(request.ttlMs),
+        String(request.now),
+        runId,
+        request.takeover === true ? "1" : "",
+        deadOwner,
+        deadToken,
+      ]) as Promise<Reply>;
+    let reply = await attempt("", "");
+    if (reply[0] === 1) {
+      const holder = JSON.parse(String(reply[1])) as Lease;
+      // Redis cannot see pids: a holder that died on this host is found here, then taken only if it still holds the lease.
+      if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
+      reply = await attempt(holder.owner, String(holder.token));
+      if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
+    }
+    const lease = JSON.parse(String(reply[1])) as Lease;
+    this.#held.set(runId, lease.token);
+    return lease;
+  }
+
+  async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    const args = [lease.owner, String(lease.token), String(ttlMs), String(now)];
+    const reply = (await runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args)) as Reply;
+    if (reply[0] === 1) {
+      const holder = reply[1] ? (JSON.parse(String(reply[1])) as Lease) : { ...lease, expiresAt: now };
+      throw new RunLockedError(lease.runId, holder);
+    }
+    return JSON.parse(String(reply[1])) as Lease;
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    if (this.#held.get(lease.runId) === lease.token) this.#held.delete(lease.runId);
+    await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (client?.owned) await closeClient(client.client);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The node context in a worker. Data fields (`inputs`, `deps`, `item`…)
+ * come with the job; `signal` aborts when the coordinator cancels the
+ * attempt; `emit`, `step` and `waitFor` go to the coordinator, which runs
+ * them on the attempt's own context, so events reach the run's emitter
+ * and steps and waits are journaled as for a local body.
+ *
+ * A call is a message on the run's `up` list and an answer on a reply list
+ * of its own. While no answer comes the worker sends the call again every
+ * few seconds (the coordinator answers a call once and repeats that answer),
+ * so a call made while the coordinator fails over reaches the next one.
+ * A step runs its function here, in the worker: the coordinator first says
+ * whether the step is journaled already (and returns its value) or must run.
+ *
+ * @module
+ */
+import type { RouteTrigger } from "../../graph/route.js";
+import type { Redis } from "ioredis";
+import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
+import { validateInput, type InputValidator } from "../../graph/input-validator.js";
+import type { NodeActivation } from "../../scheduler/node-executor.js";
+import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
+import {
+  decode,
+  encode,
+  envelopeError,
+  errorEnvelope,
+  okEnvelope,
+  type ChannelKeys,
+  type Reply,
+  type ResultEnvelope,
+  type UpMessage,
+} from "./job-payload.js";
+
+/** How often an unanswered call is sent again (ms). */
+const RESEND_MS = 3_000;
+
+/**
+ * The context of one job's attempt, in the worker.
+ *
+ * @example
+ * ```ts
+ * const context = new RemoteContext(activation, job.id, controller.signal, client, channelKeys("taskloom", "etl"));
+ * ```
+ */
+export class RemoteContext implements NodeContext {
+  readonly inputs: unknown;
+  readonly deps: Record<string, unknown>;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly attempt: number;
+  readonly visit: number;
+  readonly trigger: RouteTrigger | undefined;
+  readonly signal: AbortSignal;
+  readonly #jobId: string;
+  readonly #client: Redis;
+  readonly #keys: ChannelKeys;
+  #calls = 0;
+
+  constructor(activation: NodeActivation, jobId: string, signal: AbortSignal, client: Redis, keys: ChannelKeys) {
+    this.inputs = activation.inputs;
+    this.deps = { ...activation.deps };
+    this.runId = activation.runId;
+    this.nodeId = activation.activationId;
+    this.attempt = activation.attempt;
+    this.visit = activation.visit ?? 1;
+    this.trigger = activation.trigger;
+    // A map element's context has `item` and `index`, as in the coordinator; other nodes' have neither.
+    if (activation.index !== undefined) Object.assign(this, { item: activation.item, index: activation.index });
+    this.signal = signal;
+    this.#jobId = jobId;
+    this.#client = client;
+    this.#keys = keys;
+  }
+
+  get emit(): (name: string, data?: unknown) => void {
+    return (name, data) => {
+      void this.#send({ t: "emit", jobId: this.#jobId, name, data }).catch(() => undefined);
+    };
+  }
+
+  get step(): <T>(name: string, fn: () => T | Promise<T>) => Promise<T> {
+    return async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+      const callId = `c${++this.#calls}`;
+      const first = await this.#call({ t: "step", jobId: this.#jobId, callId, name }, callId);
+      if (first.ok !== "run") return unwrap(first) as T;
+      let result: ResultEnvelope;
+      try {
+        result = okEnvelope(await fn(), `step "${name}"`);
+      } catch (error) {
+        result = errorEnvelope(error);
+      }
+      const valueId = `${callId}v`;
+      return unwrap(await this.#call({ t: "step-value", jobId: this.#jobId, callId: valueId, result }, valueId)) as T;
+    };
+  }
+
+  get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
+    return async <T>(key: string, options?: WaitOptions<T>): Promise<T> => {
+      const callId = `c${++this.#calls}`;
+      const message: UpMessage = {
+        t: "wait",
+        jobId: this.#jobId,
+        callId,
+        key,
+        ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      };
+      const payload = unwrap(await this.#call(message, callId));
+      // The schema cannot travel: the payload is checked here, where the node's code is.
+      return options?.schema ? validateInput(options.schema as InputValidator<T>, payload, `the payload of wait "${key}"`) : (payload as T);
+    };
+  }
+
+  async #send(message: UpMessage): Promise<void> {
+    const key = this.#keys.up(this.runId);
+    await this.#client.multi().rpush(key, encode(message)).pexpire(key, SIDE_CHANNEL_TTL_MS).exec();
+  }
+
+  /** Sends `message` until its answer arrives (or the attempt is aborted). */
+  async #call(message: UpMessage, callId: string): Promise<Reply> {
+    const replyKey = this.#keys.reply(this.#jobId, callId);
+    const blocking = this.#client.duplicate({ maxRetriesPerRequest: null });
+    blocking.on("error", () => undefined);
+    const onAbort = (): void => blocking.disconnect();
+    this.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      while (true) {
+        if (this.signal.aborted) throw this.signal.reason;
+        await this.#send(message);
+        let popped: [string, string] | null;
+        try {
+          popped = await blocking.blpop(replyKey, RESEND_MS / 1000);
+        } catch (error) {
+          if (this.signal.aborted) throw this.signal.reason;
+          throw error;
+        }
+        if (popped !== null) return decode<Reply>(popped[1]);
+      }
+    } finally {
+      this.signal.removeEventListener("abort", onAbort);
+      blocking.disconnect();
+    }
+  }
+}
+
+function unwrap(reply: Reply): unknown {
+  if (reply.ok === true) return reply.value;
+  if (reply.ok === false) throw envelopeError(reply.error);
+  throw new Error("taskloom: the coordinator answered a finished call with 'run'");
+}

@@ -1,0 +1,79 @@
+import { Redis } from "ioredis";
+import { afterEach, expect, it } from "vitest";
+import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
+import { LeaseLostError, RunLockedError } from "../src/errors.js";
+import { hostname } from "node:os";
+import { describeRunStoreConformance, nodeRecord, sampleRun } from "./store-conformance.js";
+import { describeRedis, dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
+
+if (redisUp || process.env.CI) {
+  describeRunStoreConformance("RedisStore", async () => {
+    const prefix = uniquePrefix("conformance");
+    return { store: new RedisStore({ connection: REDIS_URL, prefix }), cleanup: () => dropPrefix(prefix) };
+  });
+}
+
+describeRedis("RedisStore: fencing and cost", () => {
+  const prefixes: string[] = [];
+  const stores: RedisStore[] = [];
+  const make = (prefix: string): RedisStore => {
+    const store = new RedisStore({ connection: REDIS_URL, prefix });
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const p of prefixes.splice(0)) await dropPrefix(p);
+  });
+  const request = (owner: string, fields: object = {}) => ({ owner, pid: process.pid, host: hostname(), ttlMs: 60_000, now: Date.now(), ...fields });
+
+  it("refuses the writes of a coordinator whose lease was taken over", async () => {
+    const prefix = uniquePrefix("fence");
+    prefixes.push(prefix);
+    const stale = make(prefix);
+    const fresh = make(prefix);
+    await stale.acquireLease("r1", request("old"));
+    await stale.writeSnapshot(sampleRun("r1"), 0);
+    await expect(fresh.acquireLease("r1", request("new"))).rejects.toBeInstanceOf(RunLockedError);
+    const taken = await fresh.acquireLease("r1", request("new", { takeover: true }));
+    expect(taken.token).toBe(2);
+    await fresh.append("r1", [nodeRecord(1, "b")]);
+
+    const appendError = await stale.append("r1", [nodeRecord(2, "c")]).catch((e: unknown) => e);
+    expect(appendError).toBeInstanceOf(LeaseLostError);
+    expect(appendError).toMatchObject({ code: "LEASE_LOST", runId: "r1", heldToken: 1, currentToken: 2 });
+    await expect(stale.writeSnapshot(sampleRun("r1"), 9)).rejects.toBeInstanceOf(LeaseLostError);
+    const loaded = await fresh.load("r1");
+    expect(loaded?.seq).toBe(1);
+    expect(loaded?.state.nodes).toBeDefined();
+  });
+
+  it("lets a lease expire in Redis, so a vanished holder does not block the run", async () => {
+    const prefix = uniquePrefix("expiry");
+    prefixes.push(prefix);
+    const store = make(prefix);
+    await store.acquireLease("r1", request("gone", { ttlMs: 50, now: Date.now() + 3_600_000 }));
+    const client = new Redis(REDIS_URL);
+    // The logical expiry lies an hour ahead; only Redis's own PX expiry can free the key.
+    for (let i = 0; i < 100 && (await client.exists(`${prefix}:lease:r1`)) === 1; i++) await new Promise((r) => setTimeout(r, 20));
+    client.disconnect();
+    await expect(store.acquireLease("r1", request("next"))).resolves.toMatchObject({ owner: "next", token: 2 });
+  });
+
+  it("appends without rewriting the snapshot (cost per transition independent of run size)", async () => {
+    const prefix = uniquePrefix("cost");
+    prefixes.push(prefix);
+    const store = make(prefix);
+    const ids = Array.from({ length: 10_000 }, (_, i) => `n${i}`);
+    await store.writeSnapshot(sampleRun("big", { nodeIds: ["a", ...ids] }), 0);
+    const client = new Redis(REDIS_URL);
+    const before = await client.get(`${prefix}:run:big:snap`);
+    for (let seq = 1; seq <= 20; seq++) await store.append("big", [nodeRecord(seq, `n${seq}`)]);
+    expect(await client.get(`${prefix}:run:big:snap`)).toBe(before);
+    expect(await client.llen(`${prefix}:run:big:journal`)).toBe(20);
+    const loaded = await store.load("big");
+    await store.writeSnapshot(loaded!.state, loaded!.seq);
+    expect(await client.llen(`${prefix}:run:big:journal`)).toBe(0);
+    client.disconnect();
+  });
+});
