@@ -193,6 +193,26 @@ describe("routing loops", () => {
     expect(defaults.filter((l) => l.startsWith("check"))).toHaveLength(100);
   });
 
+  it("in a loop made of routes only, the node declared first is the head: only it starts the run", async () => {
+    const log: string[] = [];
+    const g = graph("ping-pong")
+      .node("ping", ({ visit }) => {
+        log.push(`ping#${visit}`);
+        return route(visit < 2 ? "pong" : "stop", visit);
+      }, { routes: { pong: "pong", stop: "end" } })
+      .node("pong", ({ visit }) => {
+        log.push(`pong#${visit}`);
+        return route("ping", visit);
+      }, { routes: { ping: "ping" } })
+      .node("end", ({ trigger }) => trigger?.value)
+      .build();
+    expect(g.routing?.isGated("ping")).toBe(false);
+    expect(g.routing?.isGated("pong")).toBe(true);
+    const out = await runAsync(g, undefined, { store: new MemoryStore() });
+    expect(log).toEqual(["ping#1", "pong#1", "ping#2"]);
+    expect(out.end).toBe(2);
+  });
+
   it("a node that routes to itself retries a stage as visits", async () => {
     let tries = 0;
     const g = graph("poll")

@@ -2,9 +2,11 @@
  * What a graph's routing edges imply, computed once when a graph with
  * routes is built.
  *
- * A route edge `S → T` is a *back edge* when `S` can be reached from `T`
- * (through `after` edges and routes): it closes a loop. Otherwise it is a
- * *forward* edge. A node with at least one forward route into it is
+ * A route edge `S → T` is a *back edge* when it closes a loop: a
+ * depth-first walk over `after` edges and routes, from the nodes in the
+ * order they were declared, finds `T` on its current path when it takes
+ * the route. Otherwise it is a *forward* edge. (In a loop of routes only,
+ * the node declared first is the loop's head.) A node with at least one forward route into it is
  * *route-gated*: it runs only when a route chooses it, and its `after`
  * list is data it reads. A node reached only by back edges (a loop head)
  * starts from its `after` list like any node, and runs again each time a
@@ -37,10 +39,8 @@ export class RoutingTopology {
         list.push(id);
       }
     }
-    for (const [target, sources] of this.#sources) {
-      const reach = this.#reachableFrom(target);
-      const forward = sources.filter((s) => s !== target && !reach.has(s));
-      if (forward.length > 0) this.#forwardSources.set(target, forward);
+    for (const [target, sources] of this.#backEdgeFree()) {
+      if (sources.length > 0) this.#forwardSources.set(target, sources);
     }
   }
 
@@ -66,6 +66,51 @@ export class RoutingTopology {
     const routes = this.#nodes.get(id)?.routes as RouteTable | undefined;
     const after = this.#successors.get(id) ?? [];
     return routes ? [...after, ...Object.values(routes).flat()] : [...after];
+  }
+
+  /**
+   * For each route target, its sources whose route is not a back edge. A
+   * depth-first walk over `after` edges and routes, from the nodes in the
+   * order they were declared, marks as back edges the routes that return
+   * to a node on the walk's current path. So a loop made of routes only
+   * has one head: the node of the loop declared first.
+   */
+  #backEdgeFree(): Map<string, string[]> {
+    const forward = new Map<string, string[]>();
+    const state = new Map<string, "open" | "done">();
+    for (const root of this.#nodes.keys()) {
+      if (state.has(root)) continue;
+      state.set(root, "open");
+      const stack: { id: string; next: { to: string; routed: boolean }[] }[] = [{ id: root, next: this.#edges(root) }];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1] as (typeof stack)[number];
+        const edge = top.next.pop();
+        if (!edge) {
+          state.set(top.id, "done");
+          stack.pop();
+          continue;
+        }
+        const seen = state.get(edge.to);
+        if (edge.routed && seen !== "open") {
+          let list = forward.get(edge.to);
+          if (!list) forward.set(edge.to, (list = []));
+          if (!list.includes(top.id)) list.push(top.id);
+        }
+        if (seen === undefined) {
+          state.set(edge.to, "open");
+          stack.push({ id: edge.to, next: this.#edges(edge.to) });
+        }
+      }
+    }
+    return forward;
+  }
+
+  /** The edges out of `id`, last first (so the walk takes them in declared order). */
+  #edges(id: string): { to: string; routed: boolean }[] {
+    const routes = this.#nodes.get(id)?.routes as RouteTable | undefined;
+    const edges = (this.#successors.get(id) ?? []).map((to) => ({ to, routed: false }));
+    if (routes) for (const targets of Object.values(routes)) for (const to of targets) edges.push({ to, routed: true });
+    return edges.reverse();
   }
 
   /** Every node reachable from `start` (not counting `start` itself unless a loop returns to it). */
