@@ -5,14 +5,12 @@
  * idle, its history read, paused, resumed and removed; errors are one
  * line with their code.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { expectOneLineError, ROOT, runCli as cli } from "./support/cli-process.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist/cli/main.js");
 const OK = join(ROOT, "test/fixtures/cli/ok.mjs");
 const dirs: string[] = [];
 afterAll(() => {
@@ -25,26 +23,8 @@ function tempDir(): string {
   return d;
 }
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function cli(dir: string, args: readonly string[]): Promise<Result> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, TASKLOOM_DIR: dir, FORCE_COLOR: "0" }, timeout: 30_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
-function expectOneLineError(r: Result, code: string): void {
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`error[${code}]`);
-}
 
 describe("taskloom schedule and scheduler", () => {
   it("add, ls, scheduler start --exit-when-idle, history, pause, resume, rm", async () => {

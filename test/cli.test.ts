@@ -4,15 +4,13 @@
  * its own temporary `TASKLOOM_DIR`, and the tests check exit codes, the
  * JSON on stdout, and that errors are one line with their code and no stack.
  */
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { expectOneLineError, ROOT, runCli as cli } from "./support/cli-process.js";
 import { graph, LowdbStore, ManualClock, runAsync } from "../src/index.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist/cli/main.js");
 const FIX = join(ROOT, "test/fixtures/cli");
 const dirs: string[] = [];
 
@@ -26,36 +24,8 @@ function tempDir(): string {
   return d;
 }
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-/** Runs the built CLI with TASKLOOM_DIR = dir. */
-function cli(dir: string, args: readonly string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: ROOT, env: { ...process.env, TASKLOOM_DIR: dir, FORCE_COLOR: "0", ...env }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
-/** Asserts a failed command printed exactly one error line with `code` and no stack. */
-function expectOneLineError(r: Result, code: string): void {
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`error[${code}]`);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stdout).toBe("");
-}
 
 describe.concurrent("taskloom run", () => {
   it("runs a graph, shows plain progress on stderr and prints the outputs as JSON on stdout", async () => {

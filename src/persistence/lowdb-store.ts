@@ -35,11 +35,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, truncate, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from "node:fs/promises";
 import { fdatasyncSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low, type Adapter } from "lowdb";
 import superjson from "superjson";
 import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
@@ -75,14 +75,6 @@ export interface LowdbStoreOptions {
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const NEWLINE = 0x0a;
-/** A lease lock this old was left by a crashed process. */
-const LOCK_STALE_MS = 5_000;
-/**
- * How long to wait for the lease lock. Longer than {@link LOCK_STALE_MS}
- * so that a lock left by a crash is always broken rather than reported:
- * a live holder keeps it for a few milliseconds only.
- */
-const LOCK_WAIT_MS = LOCK_STALE_MS + 1_000;
 /** Bytes read at a time when looking backwards for the journal's last line. */
 const TAIL_CHUNK = 64 * 1024;
 
@@ -349,37 +341,10 @@ export class LowdbStore implements RunStore {
    * back, or to undefined when the run has no folder and `create` is false.
    */
   async #lock(runId: string, create: boolean): Promise<Unlock | undefined> {
-    const lock = this.#files(runId).lock;
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await mkdir(lock, { mode: DIR_MODE });
-        return () => rmdir(lock).catch(ignoreCode("ENOENT"));
-      } catch (err) {
-        if (hasCode(err, "ENOENT")) {
-          if (!create) return undefined;
-          if (Date.now() > deadline) throw err;
-          await this.#ensureRunDir(runId);
-          continue;
-        }
-        if (!hasCode(err, "EEXIST")) throw err;
-      }
-      const since = await stat(lock).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (since !== undefined && Date.now() - since > LOCK_STALE_MS) {
-        await rm(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `taskloom: the lease lock ${lock} is still held after ${LOCK_WAIT_MS} ms. ` +
-            `If no process is using this run, remove that folder and try again.`,
-        );
-      }
-      await sleep(5 + Math.random() * 15);
-    }
+    return takeFolderLock(this.#files(runId).lock, {
+      what: `the lease lock of run "${runId}"`,
+      createParent: create ? () => this.#ensureRunDir(runId) : undefined,
+    });
   }
 
   /** The run's journal handle, opened (and its torn tail cut off) on first use. */
@@ -424,7 +389,6 @@ export class LowdbStore implements RunStore {
   }
 }
 
-type Unlock = () => Promise<void>;
 
 /**
  * lowdb's adapter for one superjson file: writes replace the file
@@ -671,16 +635,7 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-function hasCode(err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === code;
-}
 
-/** A `catch` handler that swallows one errno code and rethrows the rest. */
-function ignoreCode(code: string): (err: unknown) => void {
-  return (err) => {
-    if (!hasCode(err, code)) throw err;
-  };
-}
 
 /** Writes every byte of `buffer` at the end of the file `fd` was opened on (in append mode). */
 function writeAll(fd: number, buffer: Buffer): void {

@@ -19,10 +19,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidOptionError, ScheduleNotFoundError, SnapshotCorruptError, describe } from "../errors.js";
+import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";
 import { MemoryStore } from "../persistence/memory-store.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -103,8 +103,6 @@ export interface FileScheduleStoreOptions {
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
-const LOCK_STALE_MS = 5_000;
-const LOCK_WAIT_MS = LOCK_STALE_MS + 1_000;
 
 /**
  * Keeps schedules as files, `<dir>/schedules/<id>.json`: the default,
@@ -220,34 +218,15 @@ export class FileScheduleStore implements ScheduleStore {
     if (created !== undefined) await chmod(this.folder, DIR_MODE);
   }
 
-  async #lock(id: string): Promise<() => Promise<void>> {
-    const lock = join(this.folder, `${id}.lock`);
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await mkdir(lock, { mode: DIR_MODE });
-        return () => rmdir(lock).catch(() => undefined);
-      } catch (err) {
-        if (hasCode(err, "ENOENT")) {
-          await this.#ensureFolder();
-          continue;
-        }
-        if (!hasCode(err, "EEXIST")) throw err;
-      }
-      const since = await stat(lock).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (since !== undefined && Date.now() - since > LOCK_STALE_MS) {
-        await rm(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`taskloom: the schedule lock ${lock} is still held after ${LOCK_WAIT_MS} ms. If no process is using it, remove that folder.`);
-      }
-      await sleep(2 + Math.random() * 8);
-    }
+  async #lock(id: string): Promise<Unlock> {
+    const unlock = await takeFolderLock(join(this.folder, `${id}.lock`), {
+      what: `the lock of schedule "${id}"`,
+      createParent: () => this.#ensureFolder(),
+    });
+    if (!unlock) throw new Error(`taskloom internal error: no lock for schedule "${id}"`);
+    return unlock;
   }
+
 }
 
 const byRunStore = new WeakMap<object, ScheduleStore>();
@@ -313,6 +292,4 @@ function isValidId(id: string): boolean {
   }
 }
 
-function hasCode(err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === code;
-}
+
