@@ -39,6 +39,7 @@ import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unli
 import { fdatasyncSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { writeFileAtomic } from "./atomic-file.js";
 import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low, type Adapter } from "lowdb";
 import superjson from "superjson";
@@ -447,33 +448,6 @@ function parseDocument(text: string): Parsed {
   }
 }
 
-/** Writes `text` to `file` through a temp file and a rename, so readers see the old or the new file. */
-async function writeFileAtomic(file: string, text: string, fsync: boolean): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(temp, "wx", FILE_MODE);
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(text, "utf8");
-    if (fsync) await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, file);
-  } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  if (fsync) {
-    // The rename is durable once the folder's entry is.
-    const dir = await open(dirname(file), "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-}
 
 /** The highest seq among `records`, or {@link EMPTY}. */
 function topSeq(records: readonly JournalRecord[]): number {

@@ -17,11 +17,10 @@
  *
  * @module
  */
-import { randomUUID } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
-import { chmod, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidOptionError, ScheduleNotFoundError, SnapshotCorruptError, describe } from "../errors.js";
+import { writeFileAtomic } from "../persistence/atomic-file.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";
 import { MemoryStore } from "../persistence/memory-store.js";
@@ -102,7 +101,6 @@ export interface FileScheduleStoreOptions {
 }
 
 const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
 
 /**
  * Keeps schedules as files, `<dir>/schedules/<id>.json`: the default,
@@ -265,22 +263,6 @@ export function scheduleStoreFor(runStore: RunStore): ScheduleStore {
 export function assertScheduleStore(value: unknown): asserts value is ScheduleStore {
   const missing = ["create", "get", "list", "update", "delete"].filter((m) => typeof (value as Record<string, unknown> | null)?.[m] !== "function");
   if (missing.length > 0) throw new InvalidOptionError("schedules", `must implement ScheduleStore (missing ${missing.join(", ")})`);
-}
-
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(temp, "wx", FILE_MODE);
-    await handle.writeFile(text, "utf8");
-    await handle.close();
-    handle = undefined;
-    await rename(temp, file);
-  } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
 }
 
 function isValidId(id: string): boolean {
