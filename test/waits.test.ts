@@ -23,6 +23,7 @@ import {
   ManualClock,
   MemoryStore,
   NodeFailedError,
+  NodeTimeoutError,
   RunCancelledError,
   RunNotFoundError,
   WaitAlreadyResolvedError,
@@ -42,7 +43,7 @@ import {
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { activeRun } from "../src/runner/active-runs.js";
-import { deferred, type Deferred, nextEvent, rejection } from "./support/async.js";
+import { deferred, type Deferred, nextEvent, rejection, until } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -599,6 +600,33 @@ describe("wait timeouts", () => {
     expect(stored.status).toBe("failed");
     expect(stored.nodes.find((n) => n.id === "review")).toMatchObject({ status: "failed", error: { name: "WaitTimeoutError", code: "WAIT_TIMEOUT" } });
     expect(clock.pendingDelays()).toEqual([]);
+  });
+
+  it("the attempt's timeoutMs stops while the node waits and starts afresh when it goes on", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore();
+    const g = graph("timeout-after-wait")
+      .node(
+        "review",
+        async ({ waitFor, signal }) => {
+          await waitFor("review:t");
+          // After the event the body hangs: only the attempt's time limit can end it.
+          return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        },
+        { timeoutMs: 100, retry: { maxAttempts: 1 } },
+      )
+      .node("gate", ({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))))
+      .build();
+    const handle = run(g, undefined, { store, clock, runId: "timeout-after-wait" });
+    await nextEvent(handle, "node:wait");
+    await clock.advance(1_000); // waiting: the 100 ms limit does not run
+    expect(snapshotNodes(handle).find((n) => n.id === "review")?.status).toBe("waiting");
+    await resolveWait("timeout-after-wait", "review:t", "ok", { store });
+    await until(() => clock.pendingDelays().includes(100), "the attempt's timer restarted");
+    await clock.advance(100);
+    const error = await rejection(handle.result());
+    expect(error).toMatchObject({ code: "NODE_FAILED", nodeId: "review" });
+    expect((error as NodeFailedError).cause).toBeInstanceOf(NodeTimeoutError);
   });
 
   it("with maxAttempts 2 the retry waits afresh with a new deadline", async () => {

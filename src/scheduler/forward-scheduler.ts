@@ -906,6 +906,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       .add(() => {
         if (live.done) return Promise.resolve();
         const slot = new Promise<void>((resolve) => (live.release = resolve));
+        // Waiting does not count against the attempt's time limit: the body gets it afresh as it goes on.
+        const ms = this.#policy(live.id).timeoutMs;
+        if (ms !== undefined && live.timer === undefined) {
+          live.timer = this.#config.clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(live.id, ms)), ms);
+        }
         settle();
         return slot;
       })
