@@ -28,5 +28,5 @@
 export { RedisStore, type RedisStoreOptions } from "./redis-store.js";
 export { BullmqExecutor, bullmqExecutor, type BullmqExecutorOptions } from "./executor.js";
 export { createWorker, jobHandlerProcessor, type CreateWorkerOptions, type GraphRegistry, type TaskloomWorker } from "./worker.js";
-export { jobIdOf, type JobPayload } from "./job-payload.js";
+export { jobIdOf, type JobPayload, type ActivationValues } from "./job-payload.js";
 export type { RedisConnection } from "./connection.js";

@@ -26,7 +26,7 @@
  * @module
  */
 import { NonRetryableError } from "../../errors.js";
-import { isRoute, route, type RouteTrigger } from "../../graph/route.js";
+import { isRoute, route } from "../../graph/route.js";
 import { deserialize, isDurable, serialize } from "../../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../../state/error-record.js";
 import type { ErrorRecord } from "../../state/records.js";
@@ -40,18 +40,15 @@ import type { NodeActivation } from "../../scheduler/node-executor.js";
  * const activation = decodeActivation(job.data as JobPayload);
  * ```
  */
-export interface JobPayload {
+export type JobPayload = Pick<NodeActivation, "runId" | "graphName" | "fingerprint" | "nodeId" | "activationId" | "attempt"> & {
   /** Format version. */
   readonly v: 1;
-  readonly runId: string;
-  readonly graphName: string;
-  readonly fingerprint: string;
-  readonly nodeId: string;
-  readonly activationId: string;
-  readonly attempt: number;
-  /** superjson text of `{ inputs, deps, item?, index? }`. */
+  /** superjson text of the {@link ActivationValues}. */
   readonly values: string;
-}
+};
+
+/** The parts of an activation that travel as superjson (they may hold dates, maps, …). */
+export type ActivationValues = Pick<NodeActivation, "inputs" | "deps" | "item" | "index" | "visit" | "trigger">;
 
 /** How a job ended, as the worker reports it (superjson text in Redis). */
 export type ResultEnvelope =
@@ -105,10 +102,13 @@ export function jobIdOf(runId: string, activationId: string, attempt: number): s
 
 /** The job data for an activation. */
 export function encodeActivation(a: NodeActivation): JobPayload {
-  const values: Record<string, unknown> = { inputs: a.inputs, deps: a.deps };
-  if (a.index !== undefined) Object.assign(values, { item: a.item, index: a.index });
-  if (a.visit !== undefined) values.visit = a.visit;
-  if (a.trigger !== undefined) values.trigger = a.trigger;
+  const values: ActivationValues = {
+    inputs: a.inputs,
+    deps: a.deps,
+    ...(a.index !== undefined && { item: a.item, index: a.index }),
+    ...(a.visit !== undefined && { visit: a.visit }),
+    ...(a.trigger !== undefined && { trigger: a.trigger }),
+  };
   return {
     v: 1,
     runId: a.runId,
@@ -127,14 +127,7 @@ export function decodeActivation(data: unknown): NodeActivation {
   if (p === null || typeof p !== "object" || p.v !== 1 || typeof p.values !== "string" || typeof p.runId !== "string") {
     throw new NonRetryableError("the job's data is not a taskloom node activation (format v1); was it added by bullmqExecutor?");
   }
-  const values = deserialize<{
-    inputs: unknown;
-    deps: Record<string, unknown>;
-    item?: unknown;
-    index?: number;
-    visit?: number;
-    trigger?: RouteTrigger;
-  }>(p.values);
+  const values = deserialize<ActivationValues>(p.values);
   return {
     runId: p.runId,
     graphName: String(p.graphName),
