@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import type { ListenerErrorHandler } from "../events/run-events.js";
 import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
@@ -82,9 +83,7 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   if (options === undefined) return;
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `is not a run option (known: ${[...KNOWN].join(", ")})`);
-  }
+  assertKnownKeys("the run", o, KNOWN);
   if (o.runId !== undefined) assertRunId(o.runId);
   const mc = o.maxConcurrency;
   if (mc !== undefined && !(mc === Infinity || (typeof mc === "number" && Number.isInteger(mc) && mc >= 1))) {
