@@ -12,6 +12,7 @@
  *   held until it does.
  */
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +28,9 @@ import {
   runAsync,
   type RunStore,
 } from "../src/index.js";
-import { deferred, nextEvent, rejection } from "./support/async.js";
+import { RedisStore } from "../src/adapters/bullmq/index.js";
+import { deferred, nextEvent, rejection, until } from "./support/async.js";
+import { describeRedis, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const WORKER = resolve(import.meta.dirname, "fixtures/resolve-worker.mjs");
@@ -186,5 +189,58 @@ describe("concurrent resolvers of one waiting run", () => {
     expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(WaitAlreadyResolvedError);
     gate.resolve();
     await handle.result();
+  });
+});
+
+describeRedis("resolveWait with a new RedisStore on the driver's server and prefix", () => {
+  it("delivers straight to the waiting node; a store on another prefix is another location", async () => {
+    const prefix = uniquePrefix("waits-location");
+    const driver = new RedisStore({ connection: REDIS_URL, prefix });
+    const webhook = new RedisStore({ connection: REDIS_URL, prefix });
+    const elsewhere = new RedisStore({ connection: REDIS_URL, prefix: `${prefix}-other` });
+    try {
+      expect(webhook.location).toBe(driver.location);
+      expect(elsewhere.location).not.toBe(driver.location);
+      expect(driver.location).not.toContain("@");
+      const gate = deferred();
+      const handle = run(liveGraph(gate.promise), undefined, { store: driver, runId: "redis-live" });
+      await nextEvent(handle, "node:wait");
+      const reviewed = nextEvent(handle, "node:success", (e) => e.nodeId === "review");
+      await resolveWait("redis-live", "approval", { list: [4], nested: { n: 4 } }, { store: webhook });
+      await reviewed;
+      gate.resolve();
+      await expect(handle.result()).resolves.toEqual({ hold: "held", review: { list: [4], nested: { n: 4 } } });
+    } finally {
+      await Promise.all([driver.close(), webhook.close(), elsewhere.close()]);
+    }
+  });
+});
+
+describe("a driver that starts while a resolver writes", () => {
+  it("waits for the resolver's short lease instead of failing with RUN_LOCKED", async () => {
+    class CountingStore extends MemoryStore {
+      refused = 0;
+      override async acquireLease(...args: Parameters<MemoryStore["acquireLease"]>) {
+        try {
+          return await super.acquireLease(...args);
+        } catch (error) {
+          this.refused += 1;
+          throw error;
+        }
+      }
+    }
+    const store = new CountingStore();
+    const g = graph("after-resolver").node("review", ({ waitFor }) => waitFor<string>("approval")).build();
+    expect(await rejection(runAsync(g, undefined, { store, runId: "after-resolver" }))).toBeInstanceOf(GraphHasPendingWaits);
+    // What resolveWait holds while it writes an event (owner "deliver:…", this live process).
+    const held = await store.acquireLease("after-resolver", { owner: "deliver:test", pid: process.pid, host: hostname(), ttlMs: 60_000, now: Date.now() });
+    const resumed = runAsync(g, undefined, { store, runId: "after-resolver" });
+    await until(() => store.refused > 0, "the driver to meet the resolver's lease");
+    const refusedBefore = store.refused;
+    const resolved = resolveWait("after-resolver", "approval", "late", { store }); // another resolver queues behind it too
+    await until(() => store.refused > refusedBefore, "the second resolver to meet the lease");
+    await store.releaseLease(held);
+    await resolved;
+    await expect(resumed).resolves.toEqual({ review: "late" });
   });
 });

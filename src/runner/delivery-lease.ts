@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RunLockedError, type LeaseHolder } from "../errors.js";
-import type { Lease, RunStore } from "../persistence/run-store.js";
+import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
 
 /** Lease owners of `resolveWait` start with this. */
 export const DELIVERY_OWNER_PREFIX = "deliver:";
@@ -39,11 +39,21 @@ function backoff(n: number): number {
  * Takes run `runId`'s lease for one delivery. Waits for other resolvers;
  * throws `RunLockedError` when a driver holds the run.
  */
-export async function acquireDeliveryLease(store: RunStore, runId: string): Promise<Lease> {
-  const owner = `${DELIVERY_OWNER_PREFIX}${randomUUID()}`;
+export function acquireDeliveryLease(store: RunStore, runId: string): Promise<Lease> {
+  const request = { owner: `${DELIVERY_OWNER_PREFIX}${randomUUID()}`, pid: process.pid, host: hostname(), ttlMs: DELIVERY_TTL_MS };
+  return acquireAfterDeliveries(store, runId, () => ({ ...request, now: Date.now() }));
+}
+
+/**
+ * `store.acquireLease`, waiting (as above) while a resolver holds the
+ * lease for its one write: a driver that starts while a webhook writes an
+ * event is not refused either. `request` is made again on every try (its
+ * `now` must be current).
+ */
+export async function acquireAfterDeliveries(store: RunStore, runId: string, request: () => LeaseRequest): Promise<Lease> {
   for (let tries = 1; ; tries++) {
     try {
-      return await store.acquireLease(runId, { owner, pid: process.pid, host: hostname(), ttlMs: DELIVERY_TTL_MS, now: Date.now() });
+      return await store.acquireLease(runId, request());
     } catch (error) {
       if (!(error instanceof RunLockedError) || !isDeliveryLease(error.holder) || tries >= MAX_TRIES) throw error;
       await sleep(backoff(tries));

@@ -43,6 +43,7 @@ import {
   type RunState,
 } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
+import { acquireAfterDeliveries } from "./delivery-lease.js";
 import { registerLiveRun } from "./live-runs-channel.js";
 import type { RunOptions } from "./run-options.js";
 
@@ -69,14 +70,16 @@ export async function driveRun<I, O>(
 ): Promise<O> {
   const { runId, clock, events } = host;
   const ttlMs = options.leaseTtlMs ?? 30_000;
-  let lease: Lease = await store.acquireLease(runId, {
-    owner: randomUUID(),
+  const owner = randomUUID();
+  // A resolveWait holding the lease for its one write is waited for, not reported as a driver (RUN_LOCKED).
+  let lease: Lease = await acquireAfterDeliveries(store, runId, () => ({
+    owner,
     pid: process.pid,
     host: hostname(),
     ttlMs,
     now: clock.now(),
     ...(options.takeover === true && { takeover: true }),
-  });
+  }));
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
   let leaseLost: unknown;
