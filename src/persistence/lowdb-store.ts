@@ -111,6 +111,11 @@ export class LowdbStore implements RunStore {
     this.#fsync = options.fsync ?? false;
   }
 
+  /** `lowdb:<absolute folder>`: every `LowdbStore` on this folder sees the same runs. */
+  get location(): string {
+    return `lowdb:${this.dir}`;
+  }
+
   async writeSnapshot(state: RunState, seq: number): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);

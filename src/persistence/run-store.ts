@@ -66,6 +66,15 @@ export interface RunQuery {
  */
 export interface RunStore {
   /**
+   * Where the store keeps its runs, as a string that is the same for every
+   * store object on the same storage (`LowdbStore`: `lowdb:<absolute folder>`;
+   * `RedisStore`: server and key prefix). `resolveWait` uses it to recognise
+   * a run this process drives whatever store object the caller passes.
+   * Leave it undefined when no other object can see this one's runs
+   * (`MemoryStore`): the object itself is then the location.
+   */
+  readonly location?: string | undefined;
+  /**
    * Writes a full snapshot of a run (creating the run if it is new). After
    * it resolves, records with `seq` at or below `seq` are no longer needed:
    * the store may drop them. Atomic: a crash leaves the old or the new snapshot.

@@ -1,36 +1,81 @@
 /**
- * The runs this process is driving now, by store and run id, so that
- * `resolveWait` on a run that is running here delivers the event straight
- * to the waiting node instead of going through the store.
+ * The runs this thread is driving now, by store location and run id, so
+ * that `resolveWait` on a run that is running here delivers the event
+ * straight to the waiting node instead of going through the store.
+ *
+ * A run is recognised by where its store keeps runs, not by the store
+ * object: a webhook handler that opens its own `LowdbStore` on the same
+ * folder as the driver (or a `RedisStore` on the same server and prefix)
+ * reaches the live run. {@link storeLocation} is the store's `location`
+ * when it has one, else the store object itself (a `MemoryStore`, whose
+ * runs no other object can see).
+ *
+ * Invariant: a run is registered from the moment its driver holds the
+ * lease until the lease is given back, so a `resolveWait` in this thread
+ * never finds this thread's own lease without finding the run.
  *
  * @module
  */
 import type { RunStore } from "../persistence/run-store.js";
 
-/** What `resolveWait` needs from a run driven in this process. */
+/** What `resolveWait` needs from a run driven in this thread. */
 export interface ActiveRun {
-  /** Delivers an event to the node waiting for `key`; false when the run stopped driving meanwhile. */
+  /**
+   * Delivers an event to the node waiting for `key`; resolves to false when
+   * the run does not take events live (it is not running yet, or it stopped
+   * driving meanwhile): the caller then awaits `stopped` and goes through
+   * the store.
+   */
   deliver(key: string, payload: unknown): Promise<boolean>;
   /** Settles once the driver has saved the run and given its lease back. */
   readonly stopped: Promise<void>;
 }
 
-const active = new WeakMap<RunStore, Map<string, ActiveRun>>();
+/** Where `store` keeps its runs: its `location`, or the object itself when it has none. */
+export function storeLocation(store: RunStore): string | RunStore {
+  const location = store.location;
+  return typeof location === "string" && location.length > 0 ? location : store;
+}
+
+const byObject = new WeakMap<RunStore, Map<string, ActiveRun>>();
+const byLocation = new Map<string, Map<string, ActiveRun>>();
+
+function runsAt(location: string | RunStore, create: boolean): Map<string, ActiveRun> | undefined {
+  let runs = typeof location === "string" ? byLocation.get(location) : byObject.get(location);
+  if (!runs && create) {
+    runs = new Map();
+    if (typeof location === "string") byLocation.set(location, runs);
+    else byObject.set(location, runs);
+  }
+  return runs;
+}
+
+let count = 0;
+
+/** How many runs this thread drives now. */
+export function activeRunCount(): number {
+  return count;
+}
 
 /** Registers a run as driven here; returns the function that unregisters it. */
 export function registerActiveRun(store: RunStore, runId: string, run: ActiveRun): () => void {
-  let runs = active.get(store);
-  if (!runs) {
-    runs = new Map();
-    active.set(store, runs);
-  }
+  const location = storeLocation(store);
+  const runs = runsAt(location, true) as Map<string, ActiveRun>;
+  const replaced = runs.has(runId);
   runs.set(runId, run);
+  if (!replaced) count += 1;
+  let done = false;
   return () => {
-    if (runs.get(runId) === run) runs.delete(runId);
+    if (done) return;
+    done = true;
+    if (runs.get(runId) !== run) return;
+    runs.delete(runId);
+    if (runs.size === 0 && typeof location === "string" && byLocation.get(location) === runs) byLocation.delete(location);
+    count -= 1;
   };
 }
 
-/** The run with this id driven here on this store, if any. */
-export function activeRun(store: RunStore, runId: string): ActiveRun | undefined {
-  return active.get(store)?.get(runId);
+/** The run with this id driven in this thread on this store's location, if any. */
+export function activeRun(store: RunStore | string, runId: string): ActiveRun | undefined {
+  return runsAt(typeof store === "string" ? store : storeLocation(store), false)?.get(runId);
 }

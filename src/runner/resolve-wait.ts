@@ -2,14 +2,24 @@
  * `resolveWait`: delivers an external event (a review, an approval, a
  * webhook) to a run that waits for it.
  *
- * - If this process is driving the run, the event goes straight to the
- *   waiting node, which goes on at once; the payload is checked with the
- *   wait's own schema.
- * - Otherwise the event is written into the stored run's inbox, under the
- *   run's lease (so it never races a driver), and the next
- *   `runAsync(graph, inputs, { runId })` hands it to the node. Pass
- *   `schema` to check the payload now; the wait's own schema checks it
- *   again when the node takes it.
+ * - If a thread of this process drives the run (recognised by run id and
+ *   store location, whatever store object the caller passes), the event
+ *   goes straight to the waiting node, which goes on at once; the payload
+ *   is checked with the wait's own schema. From another thread of the
+ *   process, it is handed to the driving thread (live-runs-channel.ts).
+ * - Otherwise the event is written into the stored run's inbox, under a
+ *   short delivery lease (so it never races a driver; other resolvers wait
+ *   for it, see delivery-lease.ts), whenever the stored run has that wait
+ *   open, whatever status it was saved with (a driver killed while the node
+ *   waited leaves it `running`). The next `runAsync(graph, inputs, { runId })`
+ *   hands it to the node. Pass `schema` to check the payload now; the
+ *   wait's own schema checks it again when the node takes it.
+ * - Another live process driving the run: `RunLockedError`.
+ *
+ * The payload is copied through the store's own round trip (serialize,
+ * then deserialize) before either path: the node gets an independent value,
+ * the same one whichever path delivered it, and the caller may go on
+ * mutating its object.
  *
  * Nothing is written when the run or the key is unknown, when the payload
  * fails validation, or when the wait was already resolved and taken.
@@ -17,21 +27,22 @@
  * @module
  */
 import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
 import {
   InputValidationError,
   InvalidOptionError,
+  RunLockedError,
   RunNotFoundError,
   WaitAlreadyResolvedError,
   WaitNotFoundError,
 } from "../errors.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
-import type { RunStore } from "../persistence/run-store.js";
-import { isDurable } from "../persistence/serialization.js";
-import { nodeRecords } from "../state/node-table.js";
-import { deliverToInbox, type RunState } from "../state/run-state.js";
-import { activeRun } from "./active-runs.js";
+import type { Lease, RunStore } from "../persistence/run-store.js";
+import { deserialize, isDurable, serialize } from "../persistence/serialization.js";
+import { deliverToInbox, openWaitKeys, type RunState } from "../state/run-state.js";
+import { activeRun, storeLocation } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
+import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
+import { deliverInAnotherThread } from "./live-runs-channel.js";
 import { assertRunId } from "./run-id.js";
 import { assertStore } from "./run-options.js";
 
@@ -78,37 +89,59 @@ export async function resolveWait<T = unknown>(
     throw new InputValidationError(what, [{ path: [], message: "it cannot be stored (a function, a class instance or a cycle)" }]);
   }
 
-  const here = activeRun(store, runId);
-  if (here) {
-    if (await here.deliver(key, value)) return;
-    // The run stopped driving (it just went to waiting): deliver through the store once it is saved.
-    await here.stopped;
-  }
+  const text = serialize(value);
+  // The store's round trip: the node never shares an object with the caller.
+  const copy = deserialize(text);
 
-  // Check first without the lease, so an unknown run leaves nothing behind.
-  if (!(await store.load(runId))) throw new RunNotFoundError(runId);
-  const lease = await store.acquireLease(runId, {
-    owner: randomUUID(),
-    pid: process.pid,
-    host: hostname(),
-    ttlMs: 30_000,
-    now: Date.now(),
-  });
-  try {
-    const stored = await store.load(runId);
-    if (!stored) throw new RunNotFoundError(runId);
-    checkOpen(stored.state, runId, key);
-    await store.writeSnapshot(deliverToInbox(stored.state, key, { payload: value, at: Date.now() }), stored.seq);
-  } finally {
-    await store.releaseLease(lease).catch(() => undefined);
+  for (;;) {
+    const here = activeRun(store, runId);
+    if (here) {
+      if (await here.deliver(key, copy)) return;
+      // The run does not take events live (not started yet, or it just stopped): go through the store once it is saved.
+      await here.stopped;
+      continue;
+    }
+    // Check first without the lease, so an unknown run leaves nothing behind.
+    if (!(await store.load(runId))) throw new RunNotFoundError(runId);
+    let lease: Lease;
+    try {
+      lease = await acquireDeliveryLease(store, runId);
+    } catch (error) {
+      const location = storeLocation(store);
+      if (!(error instanceof RunLockedError) || !heldHere(error) || isDeliveryLease(error.holder)) throw error;
+      // A driver registers before it takes the lease... and after: this thread may have just started driving it.
+      if (activeRun(store, runId)) continue;
+      if (typeof location !== "string") throw error;
+      const answer = await deliverInAnotherThread(location, runId, key, text);
+      if (answer === "delivered") return;
+      if (answer === "stopped") continue;
+      throw error;
+    }
+    try {
+      const stored = await store.load(runId);
+      if (!stored) throw new RunNotFoundError(runId);
+      checkOpen(stored.state, runId, key);
+      await store.writeSnapshot(deliverToInbox(stored.state, key, { payload: copy, at: Date.now() }), stored.seq);
+      return;
+    } finally {
+      await store.releaseLease(lease).catch(() => undefined);
+    }
   }
 }
 
-/** Throws unless the stored run waits for `key` (an event not yet taken may be replaced). */
+/** True when the lease that refused us is held by this very process (another thread of it, or this one). */
+function heldHere(error: RunLockedError): boolean {
+  return error.holder.pid === process.pid && error.holder.host === hostname();
+}
+
+/**
+ * Throws unless the stored run has `key` open: some node's record says it
+ * waits for it and has not taken it (an event not yet taken may be
+ * replaced), whatever status the run was saved with.
+ */
 function checkOpen(state: RunState, runId: string, key: string): void {
-  for (const n of nodeRecords(state.nodes)) {
-    if (n.waits?.[key]?.resolved) throw new WaitAlreadyResolvedError(runId, key);
-  }
-  const open = state.meta.waits.map((w) => w.key);
-  if (!open.includes(key)) throw new WaitNotFoundError(runId, key, open);
+  const { open, taken } = openWaitKeys(state);
+  if (open.includes(key)) return;
+  if (taken.includes(key)) throw new WaitAlreadyResolvedError(runId, key);
+  throw new WaitNotFoundError(runId, key, open);
 }

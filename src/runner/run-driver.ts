@@ -10,7 +10,8 @@
  * (crashed, failed, cancelled) keeps every succeeded node's output and
  * runs the rest with fresh attempts; another fingerprint is refused unless
  * `allowGraphChange`; other inputs are refused, and omitted inputs mean
- * the stored ones.
+ * the stored ones, which the graph's input validator checks again (it is
+ * not part of the fingerprint): refused, nothing runs and nothing is written.
  *
  * @module
  */
@@ -42,7 +43,8 @@ import {
   type RunState,
 } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
-import { registerActiveRun } from "./active-runs.js";
+import { acquireAfterDeliveries } from "./delivery-lease.js";
+import { registerLiveRun } from "./live-runs-channel.js";
 import type { RunOptions } from "./run-options.js";
 
 /** What the driver needs from the handle that owns it. */
@@ -68,14 +70,16 @@ export async function driveRun<I, O>(
 ): Promise<O> {
   const { runId, clock, events } = host;
   const ttlMs = options.leaseTtlMs ?? 30_000;
-  let lease: Lease = await store.acquireLease(runId, {
-    owner: randomUUID(),
+  const owner = randomUUID();
+  // A resolveWait holding the lease for its one write is waited for, not reported as a driver (RUN_LOCKED).
+  let lease: Lease = await acquireAfterDeliveries(store, runId, () => ({
+    owner,
     pid: process.pid,
     host: hostname(),
     ttlMs,
     now: clock.now(),
     ...(options.takeover === true && { takeover: true }),
-  });
+  }));
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
   let leaseLost: unknown;
@@ -96,9 +100,18 @@ export async function driveRun<I, O>(
   renew();
   let markStopped!: () => void;
   const driverStopped = new Promise<void>((resolve) => (markStopped = resolve));
-  // Registered until the lease is given back: a resolveWait that arrives while the run is being
-  // saved must wait for `stopped`, not find the run unregistered and our own lease held (RunLockedError).
-  let unregister: (() => void) | undefined;
+  // Registered while we hold the lease, from before the run is loaded until the lease is given back:
+  // a resolveWait that arrives before the scheduler exists waits for it, and one that arrives while
+  // the run is being saved waits for `stopped`; neither finds our own lease held (RunLockedError).
+  let schedulerReady!: (scheduler: ForwardScheduler<unknown> | undefined) => void;
+  const live = new Promise<ForwardScheduler<unknown> | undefined>((resolve) => (schedulerReady = resolve));
+  const unregister = registerLiveRun(store, runId, {
+    deliver: async (key, payload) => {
+      const running = await live;
+      return running ? running.deliver(key, payload) : false;
+    },
+    stopped: driverStopped,
+  });
   try {
     const prepared = await prepare(graph, rawInputs, options, store, host);
     if (prepared.kind === "done") {
@@ -147,10 +160,7 @@ export async function driveRun<I, O>(
     const active = scheduler;
     current = () => active.state;
     host.setScheduler(scheduler);
-    unregister = registerActiveRun(store, runId, {
-      deliver: (key, payload) => active.deliver(key, payload),
-      stopped: driverStopped,
-    });
+    schedulerReady(active);
     const lateCancel = host.cancelRequested();
     if (lateCancel !== undefined) scheduler.cancel(lateCancel);
     let outcome: SchedulerOutcome = await scheduler.execute();
@@ -218,8 +228,9 @@ export async function driveRun<I, O>(
       const leaseLost = await store.renewLease(lease, ttlMs, clock.now()).then(() => false, () => true);
       await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
     }
+    schedulerReady(undefined);
     await store.releaseLease(lease).catch(() => undefined);
-    unregister?.();
+    unregister();
     markStopped();
   }
 }
@@ -273,6 +284,9 @@ async function prepare<I, O>(
     inputs = given;
   }
   if (meta.status === "succeeded") return { kind: "done", state, outputs: meta.outputs };
+  // The graph may have gained (or changed) its validator since the run was stored; its fingerprint does not
+  // cover it. Stored inputs it refuses never reach a node: InputValidationError, before anything is written.
+  if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
   const { state: reset } = resetUnfinished(state, clock.now());
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
 }

@@ -95,6 +95,7 @@ import {
   markWaiting,
   markWaitResolved,
   nodeOf,
+  openWaitKeys,
   recordStep,
   type NodeTransition,
   type RunState,
@@ -217,6 +218,8 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #sleeping = new Map<string, AbortController>();
   readonly #policies = new Map<string, RetryPolicy>();
   readonly #openWaits = new Map<string, OpenWait>();
+  /** Deliveries held until their key's wait opens (see `deliver`). */
+  readonly #opening = new Map<string, (() => void)[]>();
   readonly #inbox: Map<string, InboxEntry>;
   #runPolicy: RetryPolicy | undefined;
   /** Step definitions of a dynamic graph, by activation id. */
@@ -584,10 +587,18 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
    * keeps waiting), journals it, and lets the node go on as soon as a
    * concurrency slot is free. Resolves to true once the payload is
    * durable, or to false when this scheduler has already stopped (the
-   * caller then delivers through the store).
+   * caller then delivers through the store). A key the run has open whose
+   * node has not called `waitFor` again yet (a resumed run) is held until
+   * it does.
    */
   async deliver(key: string, payload: unknown): Promise<boolean> {
     if (this.#finished) return false;
+    if (!this.#openWaits.has(key) && openWaitKeys(this.state).open.includes(key)) {
+      // The run has this wait open, but its node has not reached waitFor again in this process yet
+      // (a resume: it is queued or re-running its journaled steps): hold the event until it does.
+      await Promise.race([new Promise<void>((resolve) => this.#whenOpened(key, resolve)), this.#done]);
+      if (this.#finished) return false;
+    }
     const wait = this.#openWaits.get(key);
     if (!wait) throw this.#notOpen(key);
     const value = wait.schema ? await validateInput(wait.schema, payload, `the payload of wait "${key}"`) : payload;
@@ -605,6 +616,19 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#wake(wait, () => wait.resolve(value));
     await durable;
     return true;
+  }
+
+  #whenOpened(key: string, resolve: () => void): void {
+    let waiting = this.#opening.get(key);
+    if (!waiting) this.#opening.set(key, (waiting = []));
+    waiting.push(resolve);
+  }
+
+  /** Lets the deliveries held for `key` go on (its wait opened, or its node took the event from the inbox). */
+  #opened(key: string): void {
+    const waiting = this.#opening.get(key);
+    this.#opening.delete(key);
+    for (const resolve of waiting ?? []) resolve();
   }
 
   /** Why `key` cannot be delivered: taken already (as `resolveWait` on a stored run says), or not waited for. */
@@ -841,6 +865,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         const value = schema ? await validateInput(schema, delivered.payload, `the payload of wait "${key}"`) : delivered.payload;
         this.#transition(markWaitResolved(key, { since, ...(deadline !== undefined && { deadline }), resolved: delivered }), id);
         await this.#journal.barrier();
+        this.#opened(key);
         return value as T;
       } catch (error) {
         if (!(error instanceof InputValidationError)) throw error;
@@ -867,6 +892,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       if (deadline !== undefined) wait.timer = clock.setTimeout(() => this.#expire(wait), deadline - now);
       this.#openWaits.set(key, wait);
       this.#suspend(live, key);
+      this.#opened(key);
     });
   }
 

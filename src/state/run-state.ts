@@ -296,6 +296,31 @@ export function deliverToInbox(state: RunState, key: string, entry: InboxEntry):
   });
 }
 
+/**
+ * The wait keys a stored run has open, read from its node records (not
+ * from `meta.waits`, which is written only when a run stops as `waiting`):
+ * a key is open when an activation that will run again (anything but
+ * succeeded or skipped) waits for it and has not taken its event, whatever
+ * status the run was saved with (a driver killed mid-run leaves it
+ * `running`; a failed or cancelled run waits again on resume). A succeeded
+ * run has none. `taken` lists the keys whose event a node already took.
+ */
+export function openWaitKeys(state: RunState): { open: string[]; taken: string[] } {
+  const open = new Set<string>();
+  const taken = new Set<string>();
+  const done = state.meta.status === "succeeded";
+  for (const n of nodeRecords(state.nodes)) {
+    if (!n.waits) continue;
+    const settled = (n.status === "succeeded" && n.durable !== false) || n.status === "skipped";
+    for (const [key, wait] of Object.entries(n.waits)) {
+      if (wait.resolved) taken.add(key);
+      else if (!settled && !done) open.add(key);
+    }
+  }
+  if (!done) for (const w of state.meta.waits) open.add(w.key);
+  return { open: [...open], taken: [...taken] };
+}
+
 /** Updates the fingerprint (resume with `allowGraphChange`) and adds pending records for nodes the stored run lacks. */
 export function adoptGraph(state: RunState, fingerprint: string, nodeIds: readonly string[], now: number): RunState {
   const missing = nodeIds.filter((id) => !getNode(state.nodes, id));

@@ -42,7 +42,7 @@ import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../p
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
 import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
-import { closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -182,6 +182,13 @@ export class RedisStore implements RunStore {
   /** The key prefix. */
   get prefix(): string {
     return this.#prefix;
+  }
+
+  /** `redis://<host>:<port>/<db>#<prefix>` (no credentials): every `RedisStore` on this server and prefix sees the same runs. */
+  get location(): string {
+    const o = connectionOptions(this.#connection);
+    const where = o.path ? `unix:${o.path}` : `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}`;
+    return `redis://${where}/${o.db ?? 0}#${this.#prefix}`;
   }
 
   get #redis(): Redis {

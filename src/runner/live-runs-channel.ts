@@ -1,0 +1,157 @@
+/**
+ * Delivering an event to a run that another thread of this process drives
+ * (a `worker_threads` Worker calls `resolveWait` while the main thread runs
+ * the graph, or the reverse). Module state is per thread, so the thread
+ * that calls `resolveWait` cannot reach the live run's object; it finds the
+ * run's lease held by its own pid instead. It then asks the other threads
+ * over a `BroadcastChannel`; the thread that drives the run delivers the
+ * event to the waiting node, exactly as `resolveWait` in that thread would,
+ * and answers.
+ *
+ * Protocol (one request, answers by request id):
+ * - `{ kind: "deliver", id, location, runId, key, payload }` (the payload
+ *   serialized as the store would write it);
+ * - the driving thread answers `ack` at once, then `done` (the node has the
+ *   event and it is durable), `stopped` (the run stopped driving before it
+ *   took the event, and its lease is given back: go through the store) or
+ *   `error` (a typed refusal: unknown key, resolved already, bad payload).
+ *
+ * A thread listens only while it drives runs registered under a location
+ * (string), and its channel is unref'd, so it never keeps a process alive.
+ * When no thread acknowledges within {@link ACK_MS}, no thread drives the
+ * run (its driver thread was terminated with the lease held): the caller
+ * gets `RunLockedError`, and the lease expires after its TTL.
+ *
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { BroadcastChannel } from "node:worker_threads";
+import { InputValidationError, WaitAlreadyResolvedError, WaitNotFoundError, type ValidationIssue } from "../errors.js";
+import { deserialize } from "../persistence/serialization.js";
+import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
+import type { RunStore } from "../persistence/run-store.js";
+import { activeRun, activeRunCount, registerActiveRun, type ActiveRun } from "./active-runs.js";
+
+const CHANNEL = "taskloom:live-runs";
+/** How long the caller waits for the driving thread to acknowledge (real time; the driver may be busy). */
+export const ACK_MS = 5_000;
+
+interface DeliverRequest {
+  readonly kind: "deliver";
+  readonly id: string;
+  readonly location: string;
+  readonly runId: string;
+  readonly key: string;
+  readonly payload: string;
+}
+
+type Answer =
+  | { readonly kind: "ack" | "done" | "stopped"; readonly id: string }
+  | { readonly kind: "error"; readonly id: string; readonly error: SentError };
+
+interface SentError {
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+  readonly openKeys?: readonly string[];
+  readonly issues?: readonly ValidationIssue[];
+}
+
+let listener: BroadcastChannel | undefined;
+
+/**
+ * Registers a run driven in this thread (see `registerActiveRun`) and,
+ * while this thread drives any run, answers other threads' deliveries.
+ * Returns the function that unregisters it.
+ */
+export function registerLiveRun(store: RunStore, runId: string, run: ActiveRun): () => void {
+  const unregister = registerActiveRun(store, runId, run);
+  if (!listener) {
+    listener = new BroadcastChannel(CHANNEL);
+    listener.unref();
+    listener.onmessage = (event: unknown) => void answer((event as { data: unknown }).data as DeliverRequest);
+  }
+  return () => {
+    unregister();
+    if (activeRunCount() === 0 && listener) {
+      listener.close();
+      listener = undefined;
+    }
+  };
+}
+
+async function answer(request: DeliverRequest): Promise<void> {
+  if (request?.kind !== "deliver") return;
+  const run = activeRun(request.location, request.runId);
+  if (!run) return;
+  // Its own channel: the listener closes when the run is unregistered, before a "stopped" answer goes out.
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.unref();
+  const reply = (a: Answer): void => channel.postMessage(a);
+  reply({ kind: "ack", id: request.id });
+  try {
+    if (await run.deliver(request.key, deserialize(request.payload))) reply({ kind: "done", id: request.id });
+    else {
+      await run.stopped;
+      reply({ kind: "stopped", id: request.id });
+    }
+  } catch (error) {
+    reply({ kind: "error", id: request.id, error: sendable(error) });
+  } finally {
+    channel.close();
+  }
+}
+
+function sendable(error: unknown): SentError {
+  const record = toErrorRecord(error);
+  const e = error as { openKeys?: readonly string[]; issues?: readonly ValidationIssue[] };
+  return {
+    name: record.name,
+    message: record.message,
+    ...(record.code !== undefined && { code: record.code }),
+    ...(Array.isArray(e.openKeys) && { openKeys: [...e.openKeys] }),
+    ...(Array.isArray(e.issues) && { issues: JSON.parse(JSON.stringify(e.issues)) as ValidationIssue[] }),
+  };
+}
+
+function rebuilt(error: SentError, runId: string, key: string): Error {
+  switch (error.code) {
+    case "WAIT_NOT_FOUND":
+      return new WaitNotFoundError(runId, key, error.openKeys ?? []);
+    case "WAIT_ALREADY_RESOLVED":
+      return new WaitAlreadyResolvedError(runId, key);
+    case "INPUT_VALIDATION":
+      return new InputValidationError(`the payload of wait "${key}"`, error.issues ?? []);
+    default:
+      return errorFromRecord(error);
+  }
+}
+
+/**
+ * Asks the other threads of this process to deliver the event to run
+ * `runId` kept at `location`. Resolves to `"delivered"`, `"stopped"` (go
+ * through the store now) or `"nobody"` (no thread drives it); rejects with
+ * the driving thread's refusal.
+ */
+export function deliverInAnotherThread(
+  location: string,
+  runId: string,
+  key: string,
+  payload: string,
+): Promise<"delivered" | "stopped" | "nobody"> {
+  const id = randomUUID();
+  const channel = new BroadcastChannel(CHANNEL);
+  return new Promise<"delivered" | "stopped" | "nobody">((resolve, reject) => {
+    const timer = setTimeout(() => resolve("nobody"), ACK_MS);
+    channel.onmessage = (event: unknown) => {
+      const a = (event as { data: unknown }).data as Answer;
+      if (a?.id !== id) return;
+      if (a.kind === "ack") return clearTimeout(timer);
+      clearTimeout(timer);
+      if (a.kind === "error") reject(rebuilt(a.error, runId, key));
+      else resolve(a.kind === "done" ? "delivered" : "stopped");
+    };
+    const request: DeliverRequest = { kind: "deliver", id, location, runId, key, payload };
+    channel.postMessage(request);
+  }).finally(() => channel.close());
+}
