@@ -215,3 +215,34 @@ describe("schedule() refusals", () => {
     expect((err as Error).message).toContain(`did you mean "${hint}"?`);
   });
 });
+
+describe("a slot further ahead than a Node timer can wait", () => {
+  it("the Scheduler never asks its clock for a timer over 2^31-1 ms (Node fires those after 1 ms, a busy loop)", async () => {
+    class RecordingClock extends ManualClock {
+      readonly delays: number[] = [];
+      override setTimeout(fn: () => void, ms: number) {
+        this.delays.push(ms);
+        return super.setTimeout(fn, ms);
+      }
+    }
+    const clock = new RecordingClock(NOW);
+    const store = new MemoryStore();
+    const job = await schedule(g, {}, { when: new Date(NOW + 40 * 86_400_000), store, clock });
+    const s = new Scheduler({ store, graphs: [g], clock, pollMs: 1_000 });
+    schedulers.push(s);
+    const acquired = new Promise((resolve) => s.events.once("schedule:acquired", resolve));
+    await s.start();
+    await acquired;
+    expect(Math.max(...clock.delays)).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect((await getSchedule(job.id, { store })).record.history).toEqual([]);
+  });
+
+  it("delays given as options are refused past 2^31-1 ms", async () => {
+    const store = new MemoryStore();
+    expect(() => new Scheduler({ store, pollMs: 2 ** 31 })).toThrow(InvalidOptionError);
+    expect(() => new Scheduler({ store, leaseTtlMs: 2 ** 31 })).toThrow(InvalidOptionError);
+    for (const callbackRetry of [{ maxMs: 2 ** 31 }, { initialMs: 2 ** 31 }, { timeoutMs: 2 ** 31 }]) {
+      expect(await rejection(schedule(g, {}, { when: "1h", store, callbackUrl: "http://127.0.0.1:9/", callbackRetry }))).toBeInstanceOf(InvalidOptionError);
+    }
+  });
+});

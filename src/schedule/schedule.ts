@@ -102,6 +102,9 @@ export interface ScheduledResult {
   readonly error?: ErrorRecord;
 }
 
+/** The longest delay a Node timer keeps (ms). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /** The default callback retry policy. */
 export const DEFAULT_CALLBACK_RETRY: CallbackRetry = { maxAttempts: 5, initialMs: 1_000, factor: 2, maxMs: 60_000, timeoutMs: 10_000 };
 
@@ -247,11 +250,14 @@ function parseCallbackRetry(value: Partial<CallbackRetry> | undefined): Callback
   assertKnownKeys("callbackRetry", value, Object.keys(DEFAULT_CALLBACK_RETRY));
   const out = { ...DEFAULT_CALLBACK_RETRY, ...value };
   if (!(Number.isSafeInteger(out.maxAttempts) && out.maxAttempts >= 1)) throw new InvalidOptionError("callbackRetry.maxAttempts", "must be a whole number of at least 1");
+  // Delays are Node timers, which fire at once past 2^31-1 ms.
   for (const key of ["initialMs", "maxMs"] as const) {
-    if (!(Number.isFinite(out[key]) && out[key] >= 0)) throw new InvalidOptionError(`callbackRetry.${key}`, "must be a number of ms of at least 0");
+    if (!(Number.isFinite(out[key]) && out[key] >= 0 && out[key] <= MAX_DELAY_MS)) throw new InvalidOptionError(`callbackRetry.${key}`, `must be a number of ms from 0 to ${MAX_DELAY_MS}`);
   }
   if (!(Number.isFinite(out.factor) && out.factor >= 1)) throw new InvalidOptionError("callbackRetry.factor", "must be a number of at least 1");
-  if (!(Number.isFinite(out.timeoutMs) && out.timeoutMs >= 1)) throw new InvalidOptionError("callbackRetry.timeoutMs", "must be a number of ms of at least 1");
+  if (!(Number.isFinite(out.timeoutMs) && out.timeoutMs >= 1 && out.timeoutMs <= MAX_DELAY_MS)) {
+    throw new InvalidOptionError("callbackRetry.timeoutMs", `must be a number of ms from 1 to ${MAX_DELAY_MS}`);
+  }
   return out;
 }
 

@@ -138,6 +138,9 @@ export interface SchedulerJobView {
   readonly running?: { readonly slot: number; readonly runId: string; readonly since: number };
 }
 
+/** The longest delay a Node timer keeps (ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 type RunRowMissed = Extract<ScheduleRecord["history"][number], { kind: "missed" }>;
 
 /** Thrown inside a claim when the lease is gone; never escapes the scheduler. */
@@ -419,10 +422,11 @@ export class Scheduler {
       this.#work(held);
       return;
     }
+    // A Node timer longer than 2^31-1 ms fires at once: wait at most that long, then look again.
     held.timer = this.#clock.setTimeout(() => {
       held.timer = undefined;
       if (this.#state === "running") this.#work(held);
-    }, at - now);
+    }, Math.min(at - now, MAX_TIMER_MS));
   }
 
   #work(held: Held): void {
@@ -671,8 +675,8 @@ function hasWork(r: ScheduleRecord): boolean {
 
 function positive(value: unknown, name: string, fallback: number, zeroOk = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < (zeroOk ? 0 : 1)) {
-    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} (got ${String(value)})`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < (zeroOk ? 0 : 1) || value > MAX_TIMER_MS) {
+    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} and at most ${MAX_TIMER_MS} (got ${String(value)})`);
   }
   return value;
 }
