@@ -35,6 +35,9 @@ const headlines = graph("headline-stats")
   .build();
 
 // The webhook receiver: verify the signature over the raw body, then use the result.
+// The header is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`; verifySignature
+// checks both, and refuses a signature more than toleranceMs old (or ahead), so a captured
+// callback cannot be replayed later. Use runId as an idempotency key: delivery is at least once.
 let delivered!: () => void;
 const firstDelivery = new Promise<void>((resolve) => (delivered = resolve));
 const receiver = createServer((req, res) => {
@@ -42,8 +45,8 @@ const receiver = createServer((req, res) => {
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
     const raw = Buffer.concat(chunks);
-    if (!verifySignature(raw, req.headers["x-taskloom-signature"] as string | undefined, secret)) {
-      console.log("receiver: bad signature, refused");
+    if (!verifySignature(raw, req.headers["x-taskloom-signature"], secret, { toleranceMs: 5 * 60_000 })) {
+      console.log("receiver: bad signature (wrong, or older than 5 minutes), refused");
       res.writeHead(401).end();
       return;
     }

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   "LEASE_LOST",
   "WORKER_GRAPH_MISSING",
   "WORKER_JOB_FAILED",
+  // schedules:
+  "SCHEDULE_EXISTS",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -792,5 +794,73 @@ export class WorkerJobFailedError extends TaskloomError {
   constructor(jobId: string, reason: string) {
     super("WORKER_JOB_FAILED", `job "${jobId}" failed in its worker: ${reason}`);
     this.jobId = jobId;
+  }
+}
+
+/**
+ * `schedule()` was given the id of a schedule that is already stored.
+ * Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof ScheduleExistsError) await getSchedule(e.scheduleId, { store }) }
+ * ```
+ */
+export class ScheduleExistsError extends TaskloomError {
+  /** The id that is taken. */
+  readonly scheduleId: string;
+
+  constructor(scheduleId: string) {
+    super(
+      "SCHEDULE_EXISTS",
+      `a schedule with id "${scheduleId}" already exists. Use getSchedule("${scheduleId}") to manage it, remove it first, or give another id.`,
+    );
+    this.scheduleId = scheduleId;
+  }
+}
+
+/**
+ * A stored schedule file cannot be read (empty, cut short, or not the
+ * shape of a schedule). A `SnapshotCorruptError` (code `SNAPSHOT_CORRUPT`)
+ * worded for schedules; the file is left untouched.
+ *
+ * @example
+ * ```ts
+ * await listSchedules({ store, onProblem: (p) => console.warn(p.error.message) });
+ * ```
+ */
+export class ScheduleCorruptError extends SnapshotCorruptError {
+  /** The schedule the file is named after; undefined when the schedules folder itself cannot be read. */
+  readonly scheduleId: string | undefined;
+
+  constructor(file: string, scheduleId: string | undefined, detail: string, options?: { cause?: unknown }) {
+    super(file, detail, options);
+    this.scheduleId = scheduleId;
+    this.message =
+      scheduleId === undefined
+        ? `the schedules folder ${file} cannot be read (${detail}). Fix its permissions, or restore it from a backup.`
+        : `the stored schedule file ${file} cannot be read (${detail}). It was left as it is and schedule "${scheduleId}" does not fire: ` +
+          `restore the file from a backup, or remove the schedule (taskloom schedule rm ${scheduleId}) and schedule it again.`;
+  }
+}
+
+/**
+ * A schedule could not be saved (disk full, read-only or missing folder):
+ * a `PersistenceError` (code `PERSISTENCE_FAILED`) worded for schedules,
+ * with the file system's error as `cause`. `runId` holds the schedule id.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof PersistenceError) console.error(e.cause) }
+ * ```
+ */
+export class SchedulePersistenceError extends PersistenceError {
+  /** The schedule. */
+  readonly scheduleId: string;
+
+  constructor(scheduleId: string, cause: unknown) {
+    super(scheduleId, cause);
+    this.scheduleId = scheduleId;
+    this.message = `schedule "${scheduleId}" could not be saved: ${describe(cause)}. Free disk space or fix the permissions of the store's schedules folder, then try again.`;
   }
 }

@@ -158,18 +158,29 @@ export {
   ScheduledJob,
   DEFAULT_CALLBACK_RETRY,
   type ScheduleOptions,
+  type ListSchedulesOptions,
   type RepeatOptions,
   type ScheduleStoreOption,
   type ScheduledResult,
   type SchedulableGraph,
 } from "./schedule/schedule.js";
 export { Scheduler, type SchedulerOptions, type SchedulerEventMap, type SchedulerJobView, type RunnableGraph } from "./schedule/scheduler.js";
-export { verifySignature, signBody, SIGNATURE_HEADER, type CallbackPayload } from "./schedule/callback.js";
+export {
+  verifySignature,
+  signBody,
+  SIGNATURE_HEADER,
+  DEFAULT_SIGNATURE_TOLERANCE_MS,
+  type CallbackPayload,
+  type VerifyOptions,
+  type SignOptions,
+} from "./schedule/callback.js";
 export {
   FileScheduleStore,
   MemoryScheduleStore,
   scheduleStoreFor,
   type ScheduleStore,
+  type ScheduleListOptions,
+  type ScheduleProblem,
   type FileScheduleStoreOptions,
 } from "./schedule/schedule-store.js";
 export { parseWhen, ACCEPTED_WHEN, type WhenInput, type WhenSpec } from "./schedule/parse-when.js";
@@ -218,6 +229,9 @@ export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   ScheduleStateError,
+  ScheduleExistsError,
+  ScheduleCorruptError,
+  SchedulePersistenceError,
   LeaseLostError,
   WorkerGraphMissingError,
   WorkerJobFailedError,

@@ -5,7 +5,7 @@
  * idle, its history read, paused, resumed and removed; errors are one
  * line with their code.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -68,6 +68,34 @@ describe("taskloom schedule and scheduler", () => {
     expect((await cli(dir, ["schedule", "rm", id, second])).code).toBe(0);
     const empty = await cli(dir, ["schedule", "ls"]);
     expect(empty.stderr).toContain("no schedules in");
+  });
+
+  it("schedule ls skips a corrupt schedule file with a line on stderr and lists the others; ids are called schedule ids", async () => {
+    const dir = tempDir();
+    const good = (await cli(dir, ["schedule", "add", OK, "--when", "1h", "--id", "good"])).stdout.trim();
+    expect((await cli(dir, ["schedule", "add", OK, "--when", "1h", "--id", "bad"])).code).toBe(0);
+    const file = join(dir, "schedules", "bad.json");
+    writeFileSync(file, "");
+    const ls = await cli(dir, ["schedule", "ls"]);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toMatch(new RegExp(`^${good}\\s+diamond\\s+active`, "m"));
+    expect(ls.stdout).not.toContain("bad");
+    expect(ls.stderr).toContain(`warning[SNAPSHOT_CORRUPT]: skipped schedule bad: the stored schedule file ${file} cannot be read (it is empty)`);
+    const json = await cli(dir, ["schedule", "ls", "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { id: string }[]).map((r) => r.id)).toEqual([good]);
+    expect(json.stderr).toContain("skipped schedule bad");
+    expect(readFileSync(file, "utf8")).toBe("");
+    const history = await cli(dir, ["schedule", "history", "bad"]);
+    expectOneLineError(history, "SNAPSHOT_CORRUPT");
+    expect(history.stderr).toContain("stored schedule file");
+    const dup = await cli(dir, ["schedule", "add", OK, "--when", "1h", "--id", "good"]);
+    expectOneLineError(dup, "SCHEDULE_EXISTS");
+    const badId = await cli(dir, ["schedule", "rm", "../x"]);
+    expectOneLineError(badId, "INVALID_SCHEDULE");
+    expect(badId.stderr).toContain("schedule id");
+    expect(badId.stderr).not.toContain("run id");
+    expect((await cli(dir, ["schedule", "rm", "bad"])).code).toBe(0);
   });
 
   it("errors are one line with their code", async () => {

@@ -73,7 +73,7 @@ describe("schedule()", () => {
     [{ when: "1h", callbackUrl: "ftp://x" }, InvalidOptionError, /callbackUrl must be an http or https URL/],
     [{ when: "1h", callbackSecret: "s" }, InvalidOptionError, /without a callbackUrl/],
     [{ when: "1h", runIdPrefix: "../x" }, Error, /run id "..\/x" is not valid/],
-    [{ when: "1h", whenever: true }, InvalidOptionError, /whenever is not a schedule option/],
+    [{ when: "1h", whenever: true }, InvalidOptionError, /option whenever of schedule\(\) is not known/],
     [{ when: "1h", callbackUrl: "http://x", callbackRetry: { maxAttempts: 0 } }, InvalidOptionError, /callbackRetry.maxAttempts/],
   ])("refuses bad options: %j", async (options, type, message) => {
     const store = new MemoryStore();
@@ -120,7 +120,8 @@ describe("the ScheduledJob handle", () => {
     const store = new MemoryStore();
     await expect(getSchedule("sch-nope", { store })).rejects.toThrow(ScheduleNotFoundError);
     expect(await removeSchedule("sch-nope", { store })).toBe(false);
-    await expect(getSchedule("../etc", { store })).rejects.toThrow(/run id/);
+    await expect(getSchedule("../etc", { store })).rejects.toThrow(InvalidScheduleError);
+    await expect(getSchedule("../etc", { store })).rejects.toThrow(/schedule id/);
   });
 });
 
@@ -170,7 +171,7 @@ describe("bad input at the other entry points", () => {
     const store = new MemoryStore();
     await expect(listSchedules({ store, status: "sleeping" as never })).rejects.toThrow(/status must be one of active, paused, cancelled, completed/);
     expect(() => new Scheduler({ store, pollMs: 0 })).toThrow(/pollMs must be a number of ms of at least 1/);
-    expect(() => new Scheduler({ store, every: 1 } as never)).toThrow(/every is not a Scheduler option/);
+    expect(() => new Scheduler({ store, every: 1 } as never)).toThrow(/option every of Scheduler is not known/);
     const twin = graph("hello").node("other", () => 1).build();
     expect(() => new Scheduler({ store, graphs: [g, twin] })).toThrow(/two graphs named "hello"/);
     expect(() => new Scheduler({ store, graphs: [{} as never] })).toThrow(/must hold TaskGraphs/);

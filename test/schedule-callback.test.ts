@@ -4,10 +4,12 @@
  * 500 then a 200, each attempt recorded), and a dead endpoint that never
  * touches the run.
  */
+import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  InvalidOptionError,
   ManualClock,
   MemoryStore,
   Scheduler,
@@ -78,14 +80,76 @@ describe("signatures", () => {
   it("verifySignature accepts the signature of the exact body and refuses anything else", () => {
     const body = '{"runId":"r-1","status":"succeeded"}';
     const header = signBody(body, "s3cret");
-    expect(header).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(verifySignature(body, header, "s3cret")).toBe(true);
     expect(verifySignature(Buffer.from(body), header, "s3cret")).toBe(true);
     expect(verifySignature(body, header, "other")).toBe(false);
     expect(verifySignature(`${body} `, header, "s3cret")).toBe(false);
     expect(verifySignature(body, undefined, "s3cret")).toBe(false);
     expect(verifySignature(body, "sha256=00", "s3cret")).toBe(false);
+    expect(verifySignature(body, header.replace(/^t=\d+/, "t=0"), "s3cret", { toleranceMs: Infinity })).toBe(false);
     expect(verifySignature(body, header, "")).toBe(false);
+  });
+});
+
+describe("signatures carry a signed timestamp", () => {
+  const body = '{"runId":"r-1","status":"succeeded"}';
+  const at = Date.UTC(2026, 10, 23, 10, 0, 0);
+
+  it("is t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">", () => {
+    const header = signBody(body, "s3cret", { now: at });
+    const t = at / 1_000;
+    expect(header).toBe(`t=${t},v1=${createHmac("sha256", "s3cret").update(`${t}.${body}`).digest("hex")}`);
+    expect(verifySignature(body, header, "s3cret", { now: at })).toBe(true);
+    expect(verifySignature(body, `${header},v1=${"0".repeat(64)}`, "s3cret", { now: at })).toBe(true);
+  });
+
+  it("a captured signature stops verifying after the tolerance (default 5 minutes), either way", async () => {
+    const header = signBody(body, "s3cret", { now: at });
+    expect(verifySignature(body, header, "s3cret", { now: at + 300_000 })).toBe(true);
+    expect(verifySignature(body, header, "s3cret", { now: at + 301_000 })).toBe(false);
+    expect(verifySignature(body, header, "s3cret", { now: at - 301_000 })).toBe(false);
+    expect(verifySignature(body, header, "s3cret", { now: new Date(at + 59_000), toleranceMs: 60_000 })).toBe(true);
+    expect(verifySignature(body, header, "s3cret", { now: at + 61_000, toleranceMs: 60_000 })).toBe(false);
+    expect(verifySignature(body, header, "s3cret", { now: at + 86_400_000 * 365, toleranceMs: Infinity })).toBe(true);
+    const clock = new ManualClock(at);
+    expect(verifySignature(body, header, "s3cret", { clock })).toBe(true);
+    await clock.advance(300_001);
+    expect(verifySignature(body, header, "s3cret", { clock })).toBe(false);
+    // A replay with a fresh timestamp does not verify: the timestamp is signed.
+    const replay = header.replace(/^t=\d+/, `t=${(at + 3_600_000) / 1_000}`);
+    expect(verifySignature(body, replay, "s3cret", { now: at + 3_600_000 })).toBe(false);
+    // The old body-only form is refused.
+    expect(verifySignature(body, `sha256=${createHmac("sha256", "s3cret").update(body).digest("hex")}`, "s3cret", { now: at })).toBe(false);
+  });
+
+  it("refuses bad options", () => {
+    const header = signBody(body, "s3cret", { now: at });
+    expect(() => verifySignature(body, header, "s3cret", { toleranceMs: -1 })).toThrow(InvalidOptionError);
+    expect(() => verifySignature(body, header, "s3cret", { tolerance: 5 } as never)).toThrow(/did you mean "toleranceMs"/);
+  });
+});
+
+describe("the callback URL is checked again at delivery", () => {
+  it.each([
+    ["a data: URL", "data:text/plain,hello", /not sent: the callback URL must be an http or https URL \(got a "data:" URL\)/],
+    ["a URL with credentials", "http://user:pa55@127.0.0.1:9/hook", /not sent: the callback URL must not hold credentials/],
+  ])("%s edited into the stored schedule is a failed delivery with the reason; nothing is sent", async (_what, edited, reason) => {
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const job = await schedule(g, { n: 1 }, { when: "now", store, clock, callbackUrl: url });
+    await scheduleStoreFor(store).update(job.id, (r) => ({ ...r, callbackUrl: edited }));
+    const s = new Scheduler({ store, graphs: [g], clock });
+    schedulers.push(s);
+    await s.start();
+    const record = await recordUntil(job, (r) => firstRun(r)?.callback?.done === true, "the delivery");
+    const callback = firstRun(record)?.callback;
+    expect(callback?.delivered).toBe(false);
+    expect(callback?.attempts).toHaveLength(1);
+    expect(callback?.attempts[0]?.error).toMatch(reason);
+    expect(callback?.attempts[0]?.error).not.toContain("pa55");
+    expect(received).toHaveLength(0);
+    expect(firstRun(record)?.status).toBe("succeeded");
   });
 });
 
@@ -100,8 +164,8 @@ describe("a scheduled run's callback", () => {
     const record = await recordUntil(job, (r) => firstRun(r)?.callback?.done === true, "the delivery");
     expect(received).toHaveLength(1);
     const [hit] = received;
-    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "s3cret")).toBe(true);
-    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "wrong")).toBe(false);
+    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "s3cret", { now: clock.now() })).toBe(true);
+    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "wrong", { now: clock.now() })).toBe(false);
     const runId = `${job.id}-20261123T100000Z`;
     expect(JSON.parse(hit?.body ?? "")).toEqual({
       scheduleId: job.id,
@@ -232,7 +296,7 @@ describe("a delivery cut short", () => {
     expect(received).toHaveLength(1);
     const [hit] = received;
     expect(JSON.parse(hit?.body ?? "")).toMatchObject({ runId, status: "succeeded", outputs: { double: { value: 4 } } });
-    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "k")).toBe(true);
+    expect(verifySignature(hit?.body ?? "", hit?.headers["x-taskloom-signature"] as string, "k", { now: clock.now() })).toBe(true);
     expect(firstRun(record)?.callback?.attempts.map((a) => a.status)).toEqual([503, 200]);
   });
 });

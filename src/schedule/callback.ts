@@ -1,8 +1,16 @@
 /**
  * Callbacks: when a scheduled run ends, its result is POSTed as JSON to
- * the schedule's `callbackUrl`. With a secret, the body is signed with
- * HMAC-SHA256 and the signature sent as `X-Taskloom-Signature:
- * sha256=<hex>`; receivers check it with {@link verifySignature}.
+ * the schedule's `callbackUrl`. With a secret, each attempt is signed:
+ * `X-Taskloom-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * "<t>.<body>">` (the scheme of the large webhook providers). The
+ * timestamp is signed with the body, so a captured callback cannot be
+ * replayed later: {@link verifySignature} refuses a signature whose
+ * timestamp is further than a tolerance (default 5 minutes) from now.
+ *
+ * Only http and https URLs without credentials are delivered. The URL is
+ * checked again before delivery (the stored schedule may have been edited
+ * since `schedule()` checked it): anything else is recorded as one failed
+ * attempt with the reason, and nothing is sent.
  *
  * Delivery is retried with exponential backoff, slept on the injected
  * clock, until a 2xx response or the last attempt; a redirect, a 4xx or
@@ -15,7 +23,9 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { sleep, type Clock } from "../scheduler/clock.js";
+import { assertKnownKeys } from "../core/known-keys.js";
+import { InvalidOptionError } from "../errors.js";
+import { sleep, systemClock, type Clock } from "../scheduler/clock.js";
 import type { ErrorRecord } from "../state/records.js";
 import type { CallbackAttempt, CallbackRetry } from "./schedule-record.js";
 
@@ -36,22 +46,55 @@ export interface CallbackPayload {
   readonly durationMs: number;
 }
 
-/**
- * The signature of `body` under `secret`: `sha256=<hex of HMAC-SHA256>`.
- *
- * @example
- * ```ts
- * signBody('{"runId":"r"}', "s3cret"); // "sha256=…"
- * ```
- */
-export function signBody(body: string | Uint8Array, secret: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+/** How long a signature stays acceptable by default: 5 minutes either way (ms). */
+export const DEFAULT_SIGNATURE_TOLERANCE_MS = 5 * 60_000;
+
+/** Options of {@link signBody}. */
+export interface SignOptions {
+  /** The time to sign, epoch ms (a `Date` works too). @default now */
+  readonly now?: number | Date;
 }
 
 /**
- * True when `header` (the `X-Taskloom-Signature` value) is the signature
- * of `body` (the raw request body, exactly as received) under `secret`.
- * Compares in constant time.
+ * The `X-Taskloom-Signature` value for `body` under `secret`:
+ * `t=<unix seconds>,v1=<hex of HMAC-SHA256 over "<t>.<body>">`.
+ *
+ * @example
+ * ```ts
+ * signBody('{"runId":"r"}', "s3cret"); // "t=1763892000,v1=…"
+ * ```
+ */
+export function signBody(body: string | Uint8Array, secret: string, options: SignOptions = {}): string {
+  assertKnownKeys("signBody", options, ["now"]);
+  const now = options.now === undefined ? Date.now() : options.now instanceof Date ? options.now.getTime() : options.now;
+  if (!Number.isFinite(now)) throw new InvalidOptionError("now", "must be a time (epoch ms or a Date)");
+  const t = Math.floor(now / 1_000);
+  return `t=${t},v1=${hmac(t, body, secret)}`;
+}
+
+function hmac(t: number | string, body: string | Uint8Array, secret: string): string {
+  return createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex");
+}
+
+/** Options of {@link verifySignature}. */
+export interface VerifyOptions {
+  /**
+   * How far the signed timestamp may be from now, either way (ms). Pass
+   * `Infinity` to accept any age (no replay protection: only do so knowingly).
+   * @default 300_000 (5 minutes)
+   */
+  readonly toleranceMs?: number;
+  /** "Now", epoch ms or a `Date` (tests). @default the clock's now */
+  readonly now?: number | Date;
+  /** The clock "now" is read from. @default the system clock */
+  readonly clock?: Pick<Clock, "now">;
+}
+
+/**
+ * True when `header` (the `X-Taskloom-Signature` value) signs `body` (the
+ * raw request body, exactly as received) under `secret`, with a timestamp
+ * within `toleranceMs` of now (default 5 minutes). Compares in constant
+ * time. Several `v1=` entries are allowed (any one may match).
  *
  * @example
  * ```ts
@@ -59,11 +102,38 @@ export function signBody(body: string | Uint8Array, secret: string): string {
  * if (!ok) return res.writeHead(401).end();
  * ```
  */
-export function verifySignature(body: string | Uint8Array, header: string | readonly string[] | undefined | null, secret: string): boolean {
+export function verifySignature(
+  body: string | Uint8Array,
+  header: string | readonly string[] | undefined | null,
+  secret: string,
+  options: VerifyOptions = {},
+): boolean {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "of verifySignature must be an object");
+  assertKnownKeys("verifySignature", options, ["toleranceMs", "now", "clock"]);
+  const tolerance = options.toleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS;
+  if (typeof tolerance !== "number" || Number.isNaN(tolerance) || tolerance < 0) {
+    throw new InvalidOptionError("toleranceMs", `must be a number of ms of at least 0, or Infinity (got ${String(tolerance)})`);
+  }
+  const now = options.now === undefined ? (options.clock ?? systemClock).now() : options.now instanceof Date ? options.now.getTime() : options.now;
+  if (typeof now !== "number" || !Number.isFinite(now)) throw new InvalidOptionError("now", "must be a time (epoch ms or a Date)");
   if (typeof header !== "string" || typeof secret !== "string" || secret.length === 0) return false;
-  const expected = Buffer.from(signBody(body, secret));
-  const given = Buffer.from(header.trim());
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  let t: string | undefined;
+  const given: string[] = [];
+  for (const part of header.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "t") t = t === undefined ? value : "";
+    else if (key === "v1") given.push(value);
+  }
+  if (t === undefined || !/^\d{1,15}$/.test(t) || given.length === 0) return false;
+  if (tolerance !== Infinity && Math.abs(now - Number(t) * 1_000) > tolerance) return false;
+  const expected = Buffer.from(hmac(t, body, secret));
+  return given.some((v) => {
+    const candidate = Buffer.from(v);
+    return candidate.length === expected.length && timingSafeEqual(candidate, expected);
+  });
 }
 
 /** The callback body for a run's result: JSON, with `BigInt` as a string, `Map` as an object, `Set` as an array. */
@@ -110,6 +180,8 @@ export interface DeliveryOptions {
   onAttempt(attempt: CallbackAttempt, done: boolean, delivered: boolean): Promise<void> | void;
   /** Extra headers (the scheduler names the schedule and run). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Why `url` must not be delivered to (see `callbackUrlProblem`): recorded as one final failed attempt, nothing is sent. */
+  readonly refused?: string | undefined;
 }
 
 /**
@@ -124,6 +196,11 @@ export interface DeliveryOptions {
 export async function deliverCallback(options: DeliveryOptions): Promise<boolean> {
   const { retry, clock, signal } = options;
   const previous = options.previous ?? [];
+  if (options.refused !== undefined) {
+    const attempt = { at: clock.now(), error: `not sent: the callback URL ${options.refused}`, durationMs: 0 };
+    await options.onAttempt(attempt, true, false);
+    return false;
+  }
   for (let attempt = previous.length + 1; attempt <= retry.maxAttempts; attempt++) {
     if (attempt > 1) {
       const last = previous[previous.length - 1];
@@ -154,7 +231,7 @@ async function post(options: DeliveryOptions): Promise<CallbackAttempt> {
     "user-agent": "taskloom-scheduler",
     ...options.headers,
   };
-  if (options.secret !== undefined) headers[SIGNATURE_HEADER] = signBody(options.body, options.secret);
+  if (options.secret !== undefined) headers[SIGNATURE_HEADER] = signBody(options.body, options.secret, { now: at });
   try {
     const response = await fetch(options.url, {
       method: "POST",

@@ -11,23 +11,58 @@
  * lock is a folder made with `mkdir` (exactly one process creates it); a
  * lock older than 5 s was left by a crash and is broken.
  *
+ * A schedule file that cannot be read (empty, cut short, not the shape
+ * of a schedule: `schedule-shape.ts`) is a `ScheduleCorruptError` naming
+ * it, and is never written over; `list` skips it, reports it through its
+ * `onProblem` callback, and returns the others, so one bad file never
+ * stops every schedule. A write the file system refuses (disk full,
+ * read-only folder) is a `SchedulePersistenceError` with the cause.
+ *
  * {@link scheduleStoreFor} finds the schedule store that goes with a run
  * store: a `LowdbStore`'s folder, or a `MemoryStore`'s own memory, so one
  * `store` option says where both runs and schedules live.
  *
  * @module
  */
-import { chmod, mkdir, readFile, readdir, unlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, lstat, mkdir, readFile, readdir, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { InvalidOptionError, ScheduleNotFoundError, SnapshotCorruptError, describe } from "../errors.js";
+import {
+  InvalidOptionError,
+  ScheduleCorruptError,
+  ScheduleExistsError,
+  ScheduleNotFoundError,
+  SchedulePersistenceError,
+  TaskloomError,
+  describe,
+} from "../errors.js";
 import { writeFileAtomic } from "../persistence/atomic-file.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";
 import { MemoryStore } from "../persistence/memory-store.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { deserialize, serialize } from "../persistence/serialization.js";
-import { assertRunId } from "../runner/run-id.js";
 import type { ScheduleRecord } from "./schedule-record.js";
+import { assertScheduleId, isScheduleId } from "./schedule-id.js";
+import { scheduleShapeProblem } from "./schedule-shape.js";
+
+/** A stored schedule that `list` skipped because it cannot be read. */
+export interface ScheduleProblem {
+  /** The schedule the entry is named after. */
+  readonly scheduleId: string;
+  /** Its file, for a file store. */
+  readonly file?: string;
+  /** Why it was skipped (a `ScheduleCorruptError` for a file that cannot be read). */
+  readonly error: TaskloomError;
+  /** A digest of the bad content, when known: the same bad file gives the same digest. */
+  readonly digest?: string;
+}
+
+/** Options of {@link ScheduleStore.list}. */
+export interface ScheduleListOptions {
+  /** Called for each stored schedule that cannot be read and was skipped. @default skipped without a report */
+  readonly onProblem?: (problem: ScheduleProblem) => void;
+}
 
 /**
  * Where schedules are kept. Implement it to keep schedules elsewhere;
@@ -40,12 +75,12 @@ import type { ScheduleRecord } from "./schedule-record.js";
  * ```
  */
 export interface ScheduleStore {
-  /** Stores a new schedule; throws when one with its id exists. */
+  /** Stores a new schedule; throws `ScheduleExistsError` when one with its id exists. */
   create(record: ScheduleRecord): Promise<void>;
   /** The schedule, or undefined. */
   get(id: string): Promise<ScheduleRecord | undefined>;
-  /** Every schedule, oldest first. */
-  list(): Promise<ScheduleRecord[]>;
+  /** Every schedule that can be read, oldest first; the others are skipped and given to `onProblem`. */
+  list(options?: ScheduleListOptions): Promise<ScheduleRecord[]>;
   /**
    * Replaces the schedule with `change(current)`, atomically; nothing is
    * written when `change` returns `current` itself or throws. Throws
@@ -69,7 +104,7 @@ export class MemoryScheduleStore implements ScheduleStore {
   readonly #records = new Map<string, ScheduleRecord>();
 
   async create(record: ScheduleRecord): Promise<void> {
-    if (this.#records.has(record.id)) throw new Error(`taskloom: a schedule with id "${record.id}" already exists`);
+    if (this.#records.has(record.id)) throw new ScheduleExistsError(record.id);
     this.#records.set(record.id, record);
   }
 
@@ -120,49 +155,54 @@ export class FileScheduleStore implements ScheduleStore {
   }
 
   async create(record: ScheduleRecord): Promise<void> {
-    assertRunId(record.id);
-    await this.#ensureFolder();
+    assertScheduleId(record.id);
+    await saving(record.id, () => this.#ensureFolder());
     const unlock = await this.#lock(record.id);
     try {
-      if (await this.#read(record.id)) throw new Error(`taskloom: a schedule with id "${record.id}" already exists`);
-      await writeFileAtomic(this.#file(record.id), serialize(record));
+      if (await this.#exists(record.id)) throw new ScheduleExistsError(record.id);
+      await this.#write(record);
     } finally {
       await unlock();
     }
   }
 
   async get(id: string): Promise<ScheduleRecord | undefined> {
-    assertRunId(id);
+    assertScheduleId(id);
     return this.#read(id);
   }
 
-  async list(): Promise<ScheduleRecord[]> {
+  async list(options: ScheduleListOptions = {}): Promise<ScheduleRecord[]> {
     let names: string[];
     try {
       names = await readdir(this.folder);
     } catch (err) {
       if (hasCode(err, "ENOENT")) return [];
-      throw err;
+      throw new ScheduleCorruptError(this.folder, undefined, `the schedules folder cannot be listed: ${describe(err)}`, { cause: err });
     }
     const out: ScheduleRecord[] = [];
     for (const name of names) {
       if (!name.endsWith(".json")) continue;
       const id = name.slice(0, -".json".length);
-      if (!isValidId(id)) continue;
-      const record = await this.#read(id);
-      if (record) out.push(record);
+      if (!isScheduleId(id)) continue;
+      try {
+        const record = await this.#read(id);
+        if (record) out.push(record);
+      } catch (err) {
+        if (!(err instanceof ScheduleCorruptError)) throw err;
+        options.onProblem?.({ scheduleId: id, file: err.file, error: err, digest: digestOf(err) });
+      }
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   async update(id: string, change: (current: ScheduleRecord) => ScheduleRecord): Promise<ScheduleRecord> {
-    assertRunId(id);
+    assertScheduleId(id);
     const unlock = await this.#lock(id);
     try {
       const current = await this.#read(id);
       if (!current) throw new ScheduleNotFoundError(id);
       const next = change(current);
-      if (next !== current) await writeFileAtomic(this.#file(id), serialize(next));
+      if (next !== current) await this.#write(next);
       return next;
     } finally {
       await unlock();
@@ -170,16 +210,18 @@ export class FileScheduleStore implements ScheduleStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    assertRunId(id);
+    assertScheduleId(id);
     const unlock = await this.#lock(id);
     try {
-      try {
-        await unlink(this.#file(id));
-        return true;
-      } catch (err) {
-        if (hasCode(err, "ENOENT")) return false;
-        throw err;
-      }
+      return await saving(id, async () => {
+        try {
+          await unlink(this.#file(id));
+          return true;
+        } catch (err) {
+          if (hasCode(err, "ENOENT")) return false;
+          throw err;
+        }
+      });
     } finally {
       await unlock();
     }
@@ -189,25 +231,43 @@ export class FileScheduleStore implements ScheduleStore {
     return join(this.folder, `${id}.json`);
   }
 
+  async #write(record: ScheduleRecord): Promise<void> {
+    const text = serialize(record);
+    await saving(record.id, () => writeFileAtomic(this.#file(record.id), text));
+  }
+
+  /** True when a file (readable or not) holds this schedule: a corrupt file is never written over. */
+  async #exists(id: string): Promise<boolean> {
+    try {
+      await lstat(this.#file(id));
+      return true;
+    } catch (err) {
+      if (hasCode(err, "ENOENT")) return false;
+      throw new ScheduleCorruptError(this.#file(id), id, `it cannot be looked at: ${describe(err)}`, { cause: err });
+    }
+  }
+
   async #read(id: string): Promise<ScheduleRecord | undefined> {
     const file = this.#file(id);
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, "utf8");
+      bytes = await readFile(file);
     } catch (err) {
       if (hasCode(err, "ENOENT")) return undefined;
-      throw err;
+      const what = hasCode(err, "EISDIR") ? "it is a folder, not a file" : `it cannot be read: ${describe(err)}`;
+      throw withDigest(new ScheduleCorruptError(file, id, what, { cause: err }), `${file}:${what}`);
     }
+    const corrupt = (detail: string, cause?: unknown): ScheduleCorruptError =>
+      withDigest(new ScheduleCorruptError(file, id, detail, cause === undefined ? undefined : { cause }), createHash("sha256").update(bytes).digest("hex"));
+    if (bytes.length === 0) throw corrupt("it is empty");
     let value: unknown;
     try {
-      value = deserialize(text);
+      value = deserialize(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch (err) {
-      throw new SnapshotCorruptError(file, `it is not a valid schedule document: ${describe(err)}`, { cause: err });
+      throw corrupt(`it is not a valid schedule document: ${describe(err)}`, err);
     }
-    const v = value as Partial<ScheduleRecord> | null;
-    if (!v || typeof v !== "object" || v.version !== 1 || v.id !== id || !Array.isArray(v.history)) {
-      throw new SnapshotCorruptError(file, `it is not a schedule document for "${id}"`);
-    }
+    const problem = scheduleShapeProblem(value, id);
+    if (problem !== undefined) throw corrupt(`it is not a schedule document for "${id}": ${problem}`);
     return value as ScheduleRecord;
   }
 
@@ -217,11 +277,13 @@ export class FileScheduleStore implements ScheduleStore {
   }
 
   async #lock(id: string): Promise<Unlock> {
-    const unlock = await takeFolderLock(join(this.folder, `${id}.lock`), {
-      what: `the lock of schedule "${id}"`,
-      createParent: () => this.#ensureFolder(),
-    });
-    if (!unlock) throw new Error(`taskloom internal error: no lock for schedule "${id}"`);
+    const unlock = await saving(id, () =>
+      takeFolderLock(join(this.folder, `${id}.lock`), {
+        what: `the lock of schedule "${id}"`,
+        createParent: () => this.#ensureFolder(),
+      }),
+    );
+    if (!unlock) throw new SchedulePersistenceError(id, new Error(`no lock could be made in ${this.folder}`));
     return unlock;
   }
 
@@ -265,13 +327,25 @@ export function assertScheduleStore(value: unknown): asserts value is ScheduleSt
   if (missing.length > 0) throw new InvalidOptionError("schedules", `must implement ScheduleStore (missing ${missing.join(", ")})`);
 }
 
-function isValidId(id: string): boolean {
+/** Runs a file system step of schedule `id`; a failure of the file system is a `SchedulePersistenceError` with it as cause. */
+async function saving<T>(id: string, step: () => Promise<T>): Promise<T> {
   try {
-    assertRunId(id);
-    return true;
-  } catch {
-    return false;
+    return await step();
+  } catch (err) {
+    if (err instanceof TaskloomError) throw err;
+    throw new SchedulePersistenceError(id, err);
   }
+}
+
+const digests = new WeakMap<ScheduleCorruptError, string>();
+
+function withDigest(error: ScheduleCorruptError, digest: string): ScheduleCorruptError {
+  digests.set(error, digest);
+  return error;
+}
+
+function digestOf(error: ScheduleCorruptError): string | undefined {
+  return digests.get(error);
 }
 
 

@@ -9,12 +9,12 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
+import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError, InvalidScheduleError, RunNotFoundError, ScheduleNotFoundError, ScheduleStateError } from "../errors.js";
 import { isDurable } from "../persistence/serialization.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { getRun } from "../runner/manage-runs.js";
-import { assertRunId } from "../runner/run-id.js";
 import { assertStore } from "../runner/run-options.js";
 import { systemClock, type Clock } from "../scheduler/clock.js";
 import type { ErrorRecord } from "../state/records.js";
@@ -29,7 +29,8 @@ import {
   type ScheduleRecord,
   type ScheduleStatus,
 } from "./schedule-record.js";
-import { assertScheduleStore, scheduleStoreFor, type ScheduleStore } from "./schedule-store.js";
+import { assertRunIdPrefix, assertScheduleId } from "./schedule-id.js";
+import { assertScheduleStore, scheduleStoreFor, type ScheduleProblem, type ScheduleStore } from "./schedule-store.js";
 
 /** How a schedule repeats. */
 export interface RepeatOptions {
@@ -68,17 +69,17 @@ export interface ScheduleOptions extends ScheduleStoreOption {
   readonly repeat?: RepeatOptions;
   /** What a scheduler does with slots that came due while none ran. @default "one" */
   readonly catchUp?: CatchUp;
-  /** POSTed the result of every run. */
+  /** POSTed the result of every run: an http or https URL without credentials (`user:pass@` is refused). */
   readonly callbackUrl?: string;
-  /** Signs each callback body (HMAC-SHA256, header `X-Taskloom-Signature`). Stored with the schedule (file mode 0600). */
+  /** Signs each callback (HMAC-SHA256 of a timestamp and the body, header `X-Taskloom-Signature: t=…,v1=…`). Stored with the schedule (file mode 0600). */
   readonly callbackSecret?: string;
   /** How callbacks are retried. @default `{ maxAttempts: 5, initialMs: 1_000, factor: 2, maxMs: 60_000, timeoutMs: 10_000 }` */
   readonly callbackRetry?: Partial<CallbackRetry>;
-  /** Run ids are `<runIdPrefix>-<slot>`. @default the schedule id */
+  /** Run ids are `<runIdPrefix>-<slot>`; at most 179 characters. @default the schedule id */
   readonly runIdPrefix?: string;
   /** The IANA time zone phrases, wall-clock timestamps and cron patterns are read in. @default this process's */
   readonly timezone?: string;
-  /** The schedule's id. @default `sch-<random>` */
+  /** The schedule's id: 1 to 179 characters from `A-Z a-z 0-9 . _ - : @`. @default `sch-<random>` */
   readonly id?: string;
   /** The graph's module, recorded for the command line. */
   readonly modulePath?: string;
@@ -100,6 +101,9 @@ export interface ScheduledResult {
   /** Why it failed (or was cancelled). */
   readonly error?: ErrorRecord;
 }
+
+/** The longest delay a Node timer keeps (ms). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /** The default callback retry policy. */
 export const DEFAULT_CALLBACK_RETRY: CallbackRetry = { maxAttempts: 5, initialMs: 1_000, factor: 2, maxMs: 60_000, timeoutMs: 10_000 };
@@ -135,9 +139,7 @@ export async function schedule(graph: SchedulableGraph, inputs: unknown, options
 /** Validates the options and makes the record `schedule` stores. Exported for the command line. */
 export function buildRecord(graphName: string, inputs: unknown, options: ScheduleOptions): ScheduleRecord {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object with at least { when }");
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `is not a schedule option (known: ${[...KNOWN].join(", ")})`);
-  }
+  assertKnownKeys("schedule()", options, KNOWN);
   if (options.when === undefined) throw new InvalidScheduleError("when", "undefined", `is required. ${ACCEPTED_WHEN}`);
   const clock = options.clock ?? systemClock;
   const now = clock.now();
@@ -154,23 +156,16 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (nextRunAt === undefined) {
     throw new InvalidScheduleError("repeat.until", String(options.repeat?.until), "leaves no slot to run: it is before the first one. Move it later, or drop it.");
   }
-  const id = options.id ?? `sch-${randomUUID().replace(/-/g, "").slice(0, 12)}`;
-  assertRunId(id);
-  if (options.runIdPrefix !== undefined) {
-    assertRunId(options.runIdPrefix);
-    if (options.runIdPrefix.length > 170) throw new InvalidOptionError("runIdPrefix", "must be at most 170 characters (the slot is added to it)");
+  if (new Date(nextRunAt).getUTCFullYear() > 9999) {
+    throw new InvalidScheduleError("when", String(options.when), "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.");
   }
+  const id = options.id ?? `sch-${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+  assertScheduleId(id, true);
+  if (options.runIdPrefix !== undefined) assertRunIdPrefix(options.runIdPrefix);
   const callbackUrl = options.callbackUrl;
   if (callbackUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(callbackUrl);
-    } catch {
-      throw new InvalidOptionError("callbackUrl", `must be an absolute http(s) URL (got ${JSON.stringify(callbackUrl)})`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new InvalidOptionError("callbackUrl", `must be an http or https URL (got ${JSON.stringify(callbackUrl)})`);
-    }
+    const refused = callbackUrlProblem(callbackUrl);
+    if (refused !== undefined) throw new InvalidOptionError("callbackUrl", refused);
   }
   if (options.callbackSecret !== undefined) {
     if (typeof options.callbackSecret !== "string" || options.callbackSecret.length === 0) throw new InvalidOptionError("callbackSecret", "must be a non-empty string");
@@ -221,9 +216,7 @@ function parseRepeat(
 ): { everyMs: number | undefined; times: number | undefined; until: number | undefined } {
   if (repeat === undefined) return { everyMs: undefined, times: undefined, until: undefined };
   if (repeat === null || typeof repeat !== "object") throw new InvalidOptionError("repeat", 'must be an object such as { every: "1h", times: 3 }');
-  for (const key of Object.keys(repeat)) {
-    if (!["every", "times", "until"].includes(key)) throw new InvalidOptionError(`repeat.${key}`, "is not a repeat option (known: every, times, until)");
-  }
+  assertKnownKeys("repeat", repeat, ["every", "times", "until"]);
   let everyMs: number | undefined;
   if (repeat.every !== undefined) {
     if (isCron) throw new InvalidOptionError("repeat.every", "cannot be combined with a cron when, which repeats by its pattern; use repeat: { times, until } with cron");
@@ -254,16 +247,17 @@ function parseRepeat(
 function parseCallbackRetry(value: Partial<CallbackRetry> | undefined): CallbackRetry {
   if (value === undefined) return DEFAULT_CALLBACK_RETRY;
   if (value === null || typeof value !== "object") throw new InvalidOptionError("callbackRetry", "must be an object");
+  assertKnownKeys("callbackRetry", value, Object.keys(DEFAULT_CALLBACK_RETRY));
   const out = { ...DEFAULT_CALLBACK_RETRY, ...value };
-  for (const key of Object.keys(value)) {
-    if (!(key in DEFAULT_CALLBACK_RETRY)) throw new InvalidOptionError(`callbackRetry.${key}`, "is not a callback retry option (known: maxAttempts, initialMs, factor, maxMs, timeoutMs)");
-  }
   if (!(Number.isSafeInteger(out.maxAttempts) && out.maxAttempts >= 1)) throw new InvalidOptionError("callbackRetry.maxAttempts", "must be a whole number of at least 1");
+  // Delays are Node timers, which fire at once past 2^31-1 ms.
   for (const key of ["initialMs", "maxMs"] as const) {
-    if (!(Number.isFinite(out[key]) && out[key] >= 0)) throw new InvalidOptionError(`callbackRetry.${key}`, "must be a number of ms of at least 0");
+    if (!(Number.isFinite(out[key]) && out[key] >= 0 && out[key] <= MAX_DELAY_MS)) throw new InvalidOptionError(`callbackRetry.${key}`, `must be a number of ms from 0 to ${MAX_DELAY_MS}`);
   }
   if (!(Number.isFinite(out.factor) && out.factor >= 1)) throw new InvalidOptionError("callbackRetry.factor", "must be a number of at least 1");
-  if (!(Number.isFinite(out.timeoutMs) && out.timeoutMs >= 1)) throw new InvalidOptionError("callbackRetry.timeoutMs", "must be a number of ms of at least 1");
+  if (!(Number.isFinite(out.timeoutMs) && out.timeoutMs >= 1 && out.timeoutMs <= MAX_DELAY_MS)) {
+    throw new InvalidOptionError("callbackRetry.timeoutMs", `must be a number of ms from 1 to ${MAX_DELAY_MS}`);
+  }
   return out;
 }
 
@@ -282,6 +276,29 @@ export interface ResolvedStores {
   readonly runs: RunStore;
   readonly schedules: ScheduleStore;
 }
+
+/**
+ * Why `url` cannot be a callback URL, or undefined when it can: it must be
+ * an absolute http or https URL without credentials (a password would be
+ * kept in the schedule and in every history row). Checked at `schedule()`
+ * and again before each delivery (the stored file may have been edited).
+ */
+export function callbackUrlProblem(url: unknown): string | undefined {
+  if (typeof url !== "string") return "must be a string";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `must be an absolute http(s) URL (got ${JSON.stringify(url.slice(0, 200))})`;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `must be an http or https URL (got a ${JSON.stringify(parsed.protocol)} URL)`;
+  if (parsed.username !== "" || parsed.password !== "") {
+    return "must not hold credentials (user:password@): they would be stored with the schedule and in its history. Sign callbacks with callbackSecret instead, or put a token in a header your receiver checks";
+  }
+  return undefined;
+}
+
+const STORE_KEYS = ["store", "schedules"];
 
 /** The run store and schedule store `options` name. */
 export function storesOf(options: ScheduleStoreOption = {}): ResolvedStores {
@@ -368,6 +385,7 @@ export class ScheduledJob {
 
   /** The history, newest first: one row per fired slot (with its callback attempts), dropped slots and errors. */
   async history(options: { readonly limit?: number } = {}): Promise<HistoryRow[]> {
+    assertOptionsObject("history", options, ["limit"]);
     const limit = options.limit;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) throw new InvalidOptionError("limit", "must be a whole number of at least 1");
     await this.refresh();
@@ -416,28 +434,46 @@ export class ScheduledJob {
  * ```
  */
 export async function getSchedule(id: string, options: ScheduleStoreOption = {}): Promise<ScheduledJob> {
-  assertRunId(id);
+  assertScheduleId(id);
+  assertOptionsObject("getSchedule", options, STORE_KEYS);
   const stores = storesOf(options);
   const record = await stores.schedules.get(id);
   if (!record) throw new ScheduleNotFoundError(id);
   return new ScheduledJob(record, stores);
 }
 
+/** Options of {@link listSchedules}. */
+export interface ListSchedulesOptions extends ScheduleStoreOption {
+  /** Only schedules with this status (or any of these). */
+  readonly status?: ScheduleStatus | readonly ScheduleStatus[];
+  /**
+   * Called for each stored schedule that cannot be read (an empty or
+   * corrupt file): it is skipped, the others are listed.
+   * @default skipped without a report
+   */
+  readonly onProblem?: (problem: ScheduleProblem) => void;
+}
+
 /**
  * The stored schedules, oldest first, optionally only those with a status.
+ * A schedule whose file cannot be read is skipped and given to
+ * `onProblem`; it never hides the others.
  *
  * @example
  * ```ts
- * for (const job of await listSchedules({ status: "active" })) console.log(job.id, job.nextRunAt);
+ * const jobs = await listSchedules({ status: "active", onProblem: (p) => console.warn(p.error.message) });
+ * for (const job of jobs) console.log(job.id, job.nextRunAt);
  * ```
  */
-export async function listSchedules(options: ScheduleStoreOption & { readonly status?: ScheduleStatus | readonly ScheduleStatus[] } = {}): Promise<ScheduledJob[]> {
+export async function listSchedules(options: ListSchedulesOptions = {}): Promise<ScheduledJob[]> {
+  assertOptionsObject("listSchedules", options, [...STORE_KEYS, "status", "onProblem"]);
+  if (options.onProblem !== undefined && typeof options.onProblem !== "function") throw new InvalidOptionError("onProblem", "must be a function");
   const wanted = options.status === undefined ? undefined : typeof options.status === "string" ? [options.status] : options.status;
   for (const s of wanted ?? []) {
     if (!(SCHEDULE_STATUSES as readonly string[]).includes(s)) throw new InvalidOptionError("status", `must be one of ${SCHEDULE_STATUSES.join(", ")} (got ${JSON.stringify(s)})`);
   }
   const stores = storesOf(options);
-  const records = await stores.schedules.list();
+  const records = await stores.schedules.list(options.onProblem === undefined ? {} : { onProblem: options.onProblem });
   return records.filter((r) => wanted === undefined || wanted.includes(r.status)).map((r) => new ScheduledJob(r, stores));
 }
 
@@ -451,6 +487,12 @@ export async function listSchedules(options: ScheduleStoreOption & { readonly st
  * ```
  */
 export async function removeSchedule(id: string, options: ScheduleStoreOption = {}): Promise<boolean> {
-  assertRunId(id);
+  assertScheduleId(id);
+  assertOptionsObject("removeSchedule", options, STORE_KEYS);
   return storesOf(options).schedules.delete(id);
+}
+
+function assertOptionsObject(what: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("options", `of ${what} must be an object`);
+  assertKnownKeys(what, options, known);
 }

@@ -23,11 +23,16 @@
  * never fire the same schedule: only the lease holder claims, and a claim
  * checks the lease under the same lock.
  *
+ * A stored schedule that cannot be read (an empty or corrupt file) is
+ * skipped by every poll and reported once per bad content as a `warning`
+ * event; the other schedules fire as usual.
+ *
  * @module
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "eventemitter3";
-import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunLockedError, ScheduleNotFoundError } from "../errors.js";
+import { assertKnownKeys } from "../core/known-keys.js";
+import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunLockedError, ScheduleNotFoundError, SnapshotCorruptError } from "../errors.js";
 import { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { runAsync, type GraphFnLike } from "../runner/run.js";
@@ -48,7 +53,8 @@ import {
   type ScheduleRecord,
   type SlotRunStatus,
 } from "./schedule-record.js";
-import { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./schedule.js";
+import { callbackUrlProblem, storesOf, type ResolvedStores, type ScheduleStoreOption } from "./schedule.js";
+import type { ScheduleProblem } from "./schedule-store.js";
 
 /**
  * A graph the scheduler can run: a `TaskGraph` or a `graphFn`, of any
@@ -114,6 +120,11 @@ export interface SchedulerEventMap {
   "schedule:completed": { readonly scheduleId: string; readonly at: number };
   /** A due schedule's graph was not given to any live scheduler on this store (a history row says so). */
   "schedule:unresolved": { readonly scheduleId: string; readonly at: number; readonly graphName: string; readonly slot: number };
+  /**
+   * A stored schedule cannot be read (an empty or corrupt file) and is
+   * skipped; the others fire. Emitted once per bad content, not at every poll.
+   */
+  warning: { readonly scheduleId?: string; readonly at: number; readonly file?: string; readonly error: unknown };
   /** Something failed outside any run (the store could not be read or written); the scheduler goes on. */
   error: { readonly scheduleId?: string; readonly at: number; readonly error: unknown };
 }
@@ -126,6 +137,9 @@ export interface SchedulerJobView {
   /** The slot being run, with its run id and since when. */
   readonly running?: { readonly slot: number; readonly runId: string; readonly since: number };
 }
+
+/** The longest delay a Node timer keeps (ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type RunRowMissed = Extract<ScheduleRecord["history"][number], { kind: "missed" }>;
 
@@ -171,6 +185,8 @@ export class Scheduler {
   readonly #held = new Map<string, Held>();
   readonly #delivering = new Map<string, Promise<void>>();
   readonly #reported = new Set<string>();
+  /** The bad entries warned about (by id and content), kept while they stay bad. */
+  #warned = new Set<string>();
   #pollTimer: TimerHandle | undefined;
   #renewTimer: TimerHandle | undefined;
   #polling: Promise<void> | undefined;
@@ -179,10 +195,7 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions = {}) {
     if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
-    const known = new Set(["store", "schedules", "graphs", "clock", "pollMs", "leaseTtlMs", "graceMs", "runOptions"]);
-    for (const key of Object.keys(options)) {
-      if (!known.has(key)) throw new InvalidOptionError(key, `is not a Scheduler option (known: ${[...known].join(", ")})`);
-    }
+    assertKnownKeys("Scheduler", options, ["store", "schedules", "graphs", "clock", "pollMs", "leaseTtlMs", "graceMs", "runOptions"]);
     this.#stores = storesOf(options);
     this.#clock = options.clock ?? systemClock;
     this.#pollMs = positive(options.pollMs, "pollMs", 1_000);
@@ -281,7 +294,9 @@ export class Scheduler {
   }
 
   async #pollOnce(): Promise<void> {
-    const records = await this.#stores.schedules.list();
+    const bad = new Set<string>();
+    const records = await this.#stores.schedules.list({ onProblem: (problem) => this.#warn(problem, bad) });
+    this.#warned = bad;
     const seen = new Set<string>();
     for (const record of records) {
       if (this.#state !== "running") return;
@@ -296,6 +311,19 @@ export class Scheduler {
     for (const [id, held] of this.#held) {
       if (!seen.has(id) && held.busy === undefined) this.#drop(id);
     }
+  }
+
+  /** Emits a `warning` for a skipped schedule, unless this same bad content was reported already. */
+  #warn(problem: ScheduleProblem, bad: Set<string>): void {
+    const key = `${problem.scheduleId}\u0000${problem.digest ?? (problem.error instanceof Error ? problem.error.message : "")}`;
+    bad.add(key);
+    if (this.#warned.has(key)) return;
+    this.#emit("warning", {
+      scheduleId: problem.scheduleId,
+      at: this.#clock.now(),
+      ...(problem.file !== undefined && { file: problem.file }),
+      error: problem.error,
+    });
   }
 
   async #consider(record: ScheduleRecord): Promise<void> {
@@ -358,8 +386,8 @@ export class Scheduler {
         }
         if (held.busy === undefined) held.record = renewed;
       } catch (error) {
-        if (error instanceof ScheduleNotFoundError) {
-          // Removed meanwhile: the work on it (if any) lets it go when it ends.
+        if (error instanceof ScheduleNotFoundError || error instanceof SnapshotCorruptError) {
+          // Removed meanwhile, or its file went bad (the poll warns about it): the work on it (if any) lets it go when it ends.
           if (held.busy === undefined) this.#drop(id);
           continue;
         }
@@ -394,10 +422,11 @@ export class Scheduler {
       this.#work(held);
       return;
     }
+    // A Node timer longer than 2^31-1 ms fires at once: wait at most that long, then look again.
     held.timer = this.#clock.setTimeout(() => {
       held.timer = undefined;
       if (this.#state === "running") this.#work(held);
-    }, at - now);
+    }, Math.min(at - now, MAX_TIMER_MS));
   }
 
   #work(held: Held): void {
@@ -579,8 +608,10 @@ export class Scheduler {
         durationMs: row.durationMs ?? 0,
       });
       let number = row.callback?.attempts.length ?? 0;
+      const url = record.callbackUrl ?? "";
       await deliverCallback({
-        url: record.callbackUrl ?? "",
+        url,
+        refused: callbackUrlProblem(url),
         body,
         secret: record.callbackSecret,
         retry: record.callbackRetry,
@@ -644,8 +675,8 @@ function hasWork(r: ScheduleRecord): boolean {
 
 function positive(value: unknown, name: string, fallback: number, zeroOk = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < (zeroOk ? 0 : 1)) {
-    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} (got ${String(value)})`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < (zeroOk ? 0 : 1) || value > MAX_TIMER_MS) {
+    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} and at most ${MAX_TIMER_MS} (got ${String(value)})`);
   }
   return value;
 }

@@ -102,7 +102,12 @@ export interface ScheduleLsOptions {
 /** Runs `schedule ls`; resolves to the exit code. */
 export async function scheduleLsCommand(ctx: CommandContext, options: ScheduleLsOptions): Promise<number> {
   const status = parseScheduleStatuses(options.status);
-  const jobs = await listSchedules({ store: ctx.store(), ...(status !== undefined && { status }) });
+  // A schedule whose file cannot be read is skipped with a line on stderr; the others are listed.
+  const jobs = await listSchedules({
+    store: ctx.store(),
+    ...(status !== undefined && { status }),
+    onProblem: (p) => ctx.io.err.write(`warning[${p.error.code}]: skipped schedule ${p.scheduleId}: ${p.error.message}\n`),
+  });
   if (options.json) {
     ctx.io.out.write(`${jsonText(jobs.map((j) => publicRecord(j.record)))}\n`);
     return 0;

@@ -137,6 +137,7 @@ class SchedulerView {
     });
     on("schedule:completed", (e) => `■ ${e.scheduleId} completed: no slot left`);
     on("schedule:unresolved", (e) => `? ${e.scheduleId} is due but its graph "${e.graphName}" was not given to this scheduler`);
+    on("warning", (e) => `⚠ ${e.scheduleId ?? "scheduler"} skipped: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
     on("error", (e) => `! ${e.scheduleId ?? "scheduler"}: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
     if (this.#tty) {
       this.#timer = setInterval(() => this.#draw(), 1_000);
