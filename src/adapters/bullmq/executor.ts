@@ -26,7 +26,15 @@
  * cancellation, another node failing the run) the executor removes the
  * job if it has not started, and otherwise publishes a cancel that aborts
  * the body's `ctx.signal` in its worker (and leaves a marker with an
- * expiry, for a job that starts just after).
+ * expiry, for a job that starts just after). Attempts aborted because
+ * the run stops are cancelled in `runStopped`, and not at all when the
+ * run was taken over: a live takeover leaves the bodies running for the
+ * new coordinator, which attached to their jobs.
+ *
+ * Calls. `ctx.step` and `ctx.waitFor` calls are answered by
+ * `attempt-calls.ts`, by step name and wait key, so every run of a job
+ * (a stalled job re-run on another worker is the same attempt) gets the
+ * journaled answers, never a reply meant for an earlier run.
  *
  * @module
  */
