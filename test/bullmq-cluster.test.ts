@@ -273,4 +273,23 @@ describeRedis("BullMQ adapter across processes", () => {
     expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${coordinator.pid}`]);
     expect(lines).toContain(`after-step 70 ${process.pid}`);
   }, 60_000);
+
+  it("journals the value of a step whose function ran while its coordinator died: the new coordinator takes it", async () => {
+    const env = setup("step-failover");
+    const log = sideLog("step-failover");
+    const runId = "step-failover";
+    const worker = await startWorker(env, { GRAPHS: "stepper", LOG: log, CHARGE_MS: "3000" });
+    const coordinator = spawnNode(COORDINATOR, { PREFIX: env.prefix, GRAPH: "stepper", RUN_ID: runId, N: "7" });
+    // The worker was told to run the step, and runs its function: the coordinator that said so dies.
+    await eventually("the step's function to start", async () => sideLines(log).find((l) => l === `charged ${worker.pid}`));
+    coordinator.kill("SIGKILL");
+    await exited(coordinator);
+    const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, executor: env.executor, takeover: true });
+    handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
+    expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
+    const lines = sideLines(log);
+    expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${worker.pid}`]);
+    const stored = await getRun(runId, { store: env.store });
+    expect(stored.nodes.find((n) => n.id === "pay")).toMatchObject({ status: "succeeded", steps: { charge: { receipt: 70 } } });
+  }, 60_000);
 });

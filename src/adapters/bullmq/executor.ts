@@ -219,19 +219,21 @@ export class BullmqExecutor implements NodeExecutor {
     this.#fail(pending, reason);
     const channel = this.#runs.get(pending.runId);
     if (reason instanceof RunCancelledError && channel) channel.stopping.push(pending.jobId);
-    else this.#cancel(pending.jobId, reason);
+    else void this.#cancel(pending.jobId, reason);
   }
 
   /** Drops the job if it has not started, else aborts its body in the worker. */
-  #cancel(jobId: string, reason: unknown): void {
+  async #cancel(jobId: string, reason: unknown): Promise<void> {
     const message = reason instanceof Error ? reason.message : String(reason);
-    void this.#redis
-      .multi()
-      .set(this.#keys.cancelled(jobId), message, "PX", SIDE_CHANNEL_TTL_MS)
-      .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message }))
-      .exec()
-      .catch(() => undefined);
-    void this.queue.remove(jobId).catch(() => undefined);
+    await Promise.all([
+      this.#redis
+        .multi()
+        .set(this.#keys.cancelled(jobId), message, "PX", SIDE_CHANNEL_TTL_MS)
+        .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message }))
+        .exec()
+        .catch(() => undefined),
+      this.queue.remove(jobId).catch(() => undefined),
+    ]);
   }
 
   /** Starts popping the run's `up` list, once per run. */
@@ -346,7 +348,9 @@ export class BullmqExecutor implements NodeExecutor {
       this.#fail(pending, reason);
       channel?.stopping.push(pending.jobId);
     }
-    if (!stop.leaseLost) for (const jobId of channel?.stopping ?? []) this.#cancel(jobId, reason);
+    // Awaited: the run's lease is given back after this, and the next coordinator sends jobs with the same
+    // ids (a resume starts attempts from 1 again); a cancel or removal landing after its add would hit its job.
+    if (!stop.leaseLost) await Promise.all((channel?.stopping ?? []).map((jobId) => this.#cancel(jobId, reason)));
     if (channel) {
       channel.stopped = true;
       this.#runs.delete(runId);
