@@ -6,10 +6,12 @@
  * cluster-wide, and a log of starts, ends and aborts with their pids.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
-import { afterEach, expect, it } from "vitest";
-import { graph, getRun, run, runAsync, RunCancelledError } from "../src/index.js";
+import { afterAll, afterEach, expect, it } from "vitest";
+import { graph, getRun, resolveWait, run, runAsync, RunCancelledError } from "../src/index.js";
 import { bullmqExecutor, RedisStore, type BullmqExecutor } from "../src/adapters/bullmq/index.js";
 import { makeGraphs, type FixtureGraphs } from "./fixtures/bullmq-graphs.mjs";
 import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
@@ -19,6 +21,17 @@ const COORDINATOR = resolve(import.meta.dirname, "fixtures/bullmq-coordinator.mj
 const CLI = resolve(import.meta.dirname, "../dist/cli/main.js");
 const CLI_MODULE = resolve(import.meta.dirname, "fixtures/bullmq-cli-module.mjs");
 const QUEUE = "nodes";
+/** Side-effect logs of the stepper graph (test/fixtures/log-line.mjs). */
+const logDir = mkdtempSync(join(tmpdir(), "taskloom-bullmq-cluster-"));
+afterAll(() => rmSync(logDir, { recursive: true, force: true }));
+
+function sideLog(label: string): string {
+  return join(logDir, `${label}.log`);
+}
+
+function sideLines(log: string): string[] {
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
+}
 
 interface Env {
   readonly prefix: string;
@@ -202,5 +215,81 @@ describeRedis("BullMQ adapter across processes", () => {
     const code = new Promise<number | null>((done) => cli.once("exit", (c) => done(c)));
     cli.kill("SIGTERM");
     expect(await code).toBe(0);
+  }, 60_000);
+
+  // A stalled job runs again on another worker as the same attempt; what its body did through
+  // ctx.step, ctx.waitFor and ctx.emit before its worker died must not be done again.
+  it.each([
+    ["after-step", "the step returned"],
+    ["after-wait", "the wait returned"],
+  ])("returns a journaled step's result to a job re-run on another worker (first worker SIGKILLed at '%s': %s): the side effect happens once", async (killOn) => {
+    const env = setup(`step-${killOn}`);
+    const log = sideLog(`step-${killOn}`);
+    const first = await startWorker(env, { GRAPHS: "stepper", LOG: log, KILL_ON: killOn });
+    const runId = `step-${killOn}`;
+    const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, executor: env.executor });
+    const events: unknown[] = [];
+    handle.events.on("node:event", (e) => events.push(e.data));
+    handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
+    await eventually(`the first worker to stop at ${killOn}`, async () =>
+      sideLines(log).find((l) => l.startsWith(`${killOn} `) && l.endsWith(` ${first.pid}`)),
+    );
+    first.kill("SIGKILL");
+    await exited(first);
+    const second = await startWorker(env, { GRAPHS: "stepper", LOG: log });
+    expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
+    const lines = sideLines(log);
+    expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${first.pid}`]);
+    expect(lines).toContain(`after-step 70 ${second.pid}`);
+    expect(lines).toContain(`after-wait {"ok":true} ${second.pid}`);
+    // The re-run emits again (emit is not journaled: it is as at-least-once as the body), with the journaled value.
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    for (const data of events) expect(data).toEqual({ receipt: 70 });
+    const stored = await getRun(runId, { store: env.store });
+    expect(stored.nodes.find((n) => n.id === "pay")).toMatchObject({ status: "succeeded", attempts: 1, steps: { charge: { receipt: 70 } } });
+  }, 60_000);
+
+  it("returns a journaled step's result after a SIGKILL with the embedded executor too (no BullMQ)", async () => {
+    const env = setup("step-embedded");
+    const log = sideLog("step-embedded");
+    const runId = "step-embedded";
+    const settings = { PREFIX: env.prefix, GRAPH: "stepper", RUN_ID: runId, N: "7", EXECUTOR: "none", LOG: log, KILL_ON: "after-step" };
+    const coordinator = spawnNode(COORDINATOR, settings);
+    await eventually("the step to return in the coordinator", async () =>
+      sideLines(log).find((l) => l.startsWith("after-step ") && l.endsWith(` ${coordinator.pid}`)),
+    );
+    coordinator.kill("SIGKILL");
+    await exited(coordinator);
+    // The body runs here now: it logs to the same file.
+    process.env.LOG = log;
+    try {
+      const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, takeover: true });
+      handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
+      expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
+    } finally {
+      delete process.env.LOG;
+    }
+    const lines = sideLines(log);
+    expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${coordinator.pid}`]);
+    expect(lines).toContain(`after-step 70 ${process.pid}`);
+  }, 60_000);
+
+  it("journals the value of a step whose function ran while its coordinator died: the new coordinator takes it", async () => {
+    const env = setup("step-failover");
+    const log = sideLog("step-failover");
+    const runId = "step-failover";
+    const worker = await startWorker(env, { GRAPHS: "stepper", LOG: log, CHARGE_MS: "3000" });
+    const coordinator = spawnNode(COORDINATOR, { PREFIX: env.prefix, GRAPH: "stepper", RUN_ID: runId, N: "7" });
+    // The worker was told to run the step, and runs its function: the coordinator that said so dies.
+    await eventually("the step's function to start", async () => sideLines(log).find((l) => l === `charged ${worker.pid}`));
+    coordinator.kill("SIGKILL");
+    await exited(coordinator);
+    const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, executor: env.executor, takeover: true });
+    handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
+    expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
+    const lines = sideLines(log);
+    expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${worker.pid}`]);
+    const stored = await getRun(runId, { store: env.store });
+    expect(stored.nodes.find((n) => n.id === "pay")).toMatchObject({ status: "succeeded", steps: { charge: { receipt: 70 } } });
   }, 60_000);
 });

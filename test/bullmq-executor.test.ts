@@ -182,4 +182,47 @@ describeRedis("BullMQ executor and worker", () => {
     expect(JSON.parse(await asString.waitUntilFinished(events))).toEqual({ taskId: "t1", pathway: "long" });
     expect(JSON.parse(await asObject.waitUntilFinished(events))).toEqual({ taskId: "t2", pathway: "short" });
   });
+
+  it("leaves its jobs to the coordinator that took the run over live: the body runs once, is never aborted, and the new coordinator takes its result", async () => {
+    let starts = 0;
+    let aborts = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const g = graph("live-takeover")
+      .node("slow", async ({ signal }) => {
+        starts += 1;
+        signal.addEventListener("abort", () => (aborts += 1));
+        started();
+        await gate;
+        return "done once";
+      })
+      .build();
+    const { prefix, executor, worker } = cluster("takeover", [g]);
+    await worker.waitUntilReady();
+    // Two coordinators, each with its own store object and executor, as on two hosts.
+    const storeB = new RedisStore({ connection: REDIS_URL, prefix });
+    const executorB = bullmqExecutor({ connection: REDIS_URL, prefix, queue: "q" });
+    closers.push(() => storeB.close(), () => executorB.close());
+    const storeA = new RedisStore({ connection: REDIS_URL, prefix });
+    closers.push(() => storeA.close());
+    const { run } = await import("../src/index.js");
+    const a = run(g, undefined, { runId: "live-1", store: storeA, executor, leaseTtlMs: 600 });
+    const aEnded = a.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await running;
+    const b = run(g, undefined, { runId: "live-1", store: storeB, executor: executorB, takeover: true });
+    // A learns of the takeover when it renews its lease (every 200 ms here) and stops driving the run.
+    expect(await aEnded).toMatchObject({ code: expect.stringMatching(/^(LEASE_LOST|RUN_LOCKED)$/) });
+    open();
+    expect(await b.result()).toEqual({ slow: "done once" });
+    expect(starts).toBe(1);
+    expect(aborts).toBe(0);
+    const stored = await storeB.load("live-1");
+    expect(stored?.state.meta.status).toBe("succeeded");
+    expect(stored && [...nodeRecords(stored.state.nodes)].find((n) => n.id === "slow")).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
 });

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
-import { LeaseLostError, RunLockedError } from "../src/errors.js";
+import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../src/errors.js";
 import { hostname } from "node:os";
 import { describeRunStoreConformance, nodeRecord, sampleRun } from "./store-conformance.js";
 import { describeRedis, dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
@@ -75,5 +75,66 @@ describeRedis("RedisStore: fencing and cost", () => {
     await store.writeSnapshot(loaded!.state, loaded!.seq);
     expect(await client.llen(`${prefix}:run:big:journal`)).toBe(0);
     client.disconnect();
+  });
+});
+
+describeRedis("RedisStore: corrupt data names its key", () => {
+  const request = (owner: string) => ({ owner, pid: process.pid, host: hostname(), ttlMs: 60_000, now: Date.now() });
+  let prefix = "";
+  let store: RedisStore;
+  let client: Redis;
+  afterEach(async () => {
+    await store?.close();
+    client?.disconnect();
+    if (prefix) await dropPrefix(prefix);
+  });
+
+  /** A store with run "r:1" saved (a snapshot and one journal record), and a client to spoil its keys. */
+  async function saved(label: string): Promise<void> {
+    prefix = uniquePrefix(label);
+    store = new RedisStore({ connection: REDIS_URL, prefix });
+    client = new Redis(REDIS_URL);
+    await store.writeSnapshot(sampleRun("r:1"), 0);
+    await store.append("r:1", [nodeRecord(1, "b")]);
+  }
+
+  const corrupt = async (work: Promise<unknown>, key: string): Promise<void> => {
+    const error = await work.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SnapshotCorruptError);
+    expect((error as SnapshotCorruptError).file).toBe(`redis key "${key}" (run "r:1")`);
+    expect((error as Error).message).toContain(`"${key}"`);
+    expect((error as Error).message).toContain(`run "r:1"`);
+  };
+
+  it("a snapshot that is not superjson, or of an unknown format", async () => {
+    await saved("junk-snap");
+    await client.set(`${prefix}:run:r:1:snap`, "{not json");
+    await corrupt(store.load("r:1"), `${prefix}:run:r:1:snap`);
+    await client.set(`${prefix}:run:r:1:snap`, JSON.stringify({ json: { version: 7 } }));
+    await corrupt(store.load("r:1"), `${prefix}:run:r:1:snap`);
+  });
+
+  it("a journal entry that is not superjson", async () => {
+    await saved("junk-journal");
+    await client.rpush(`${prefix}:run:r:1:journal`, "2|{junk");
+    await corrupt(store.load("r:1"), `${prefix}:run:r:1:journal`);
+  });
+
+  it("a summary that is not superjson", async () => {
+    await saved("junk-summary");
+    await client.hset(`${prefix}:runs`, "r:1", "{junk");
+    await corrupt(store.list(), `${prefix}:runs`);
+    await corrupt(store.append("r:1", [{ seq: 2, kind: "run", run: sampleRun("r:1").meta }]), `${prefix}:runs`);
+  });
+
+  it("a lease that is not JSON", async () => {
+    await saved("junk-lease");
+    await client.set(`${prefix}:lease:r:1`, "{junk");
+    await corrupt(store.acquireLease("r:1", request("a")), `${prefix}:lease:r:1`);
+    await corrupt(store.delete("r:1"), `${prefix}:lease:r:1`);
+    await corrupt(store.renewLease({ runId: "r:1", owner: "a", pid: process.pid, host: hostname(), expiresAt: 0, token: 1 }, 1000, Date.now()), `${prefix}:lease:r:1`);
   });
 });

@@ -26,7 +26,15 @@
  * cancellation, another node failing the run) the executor removes the
  * job if it has not started, and otherwise publishes a cancel that aborts
  * the body's `ctx.signal` in its worker (and leaves a marker with an
- * expiry, for a job that starts just after).
+ * expiry, for a job that starts just after). Attempts aborted because
+ * the run stops are cancelled in `runStopped`, and not at all when the
+ * run was taken over: a live takeover leaves the bodies running for the
+ * new coordinator, which attached to their jobs.
+ *
+ * Calls. `ctx.step` and `ctx.waitFor` calls are answered by
+ * `attempt-calls.ts`, by step name and wait key, so every run of a job
+ * (a stalled job re-run on another worker is the same attempt) gets the
+ * journaled answers, never a reply meant for an earlier run.
  *
  * @module
  */
@@ -35,6 +43,7 @@ import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
 import type { NodeActivation, NodeExecutor } from "../../scheduler/node-executor.js";
 import { RunCancelledError, WorkerJobFailedError } from "../../errors.js";
+import { AttemptCalls } from "./attempt-calls.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
@@ -43,7 +52,6 @@ import {
   encodeActivation,
   envelopeError,
   envelopeValue,
-  errorEnvelope,
   jobIdOf,
   type ChannelKeys,
   type Reply,
@@ -81,14 +89,9 @@ interface Pending {
   readonly context: NodeContext;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  /** Calls from the worker (`step`, `waitFor`) by call id, with the replies sent, for re-sent requests. */
-  readonly calls: Map<string, Call>;
+  /** The answers to the job's `step` and `waitFor` calls, by step name and wait key, for every run of the job. */
+  readonly calls: AttemptCalls;
   settled: boolean;
-}
-
-interface Call {
-  readonly replies: Map<string, Reply>;
-  provide?: { resolve: (value: unknown) => void; reject: (error: unknown) => void };
 }
 
 /** The listener of one run's `up` list. */
@@ -96,6 +99,8 @@ interface RunChannel {
   readonly client: Redis;
   stopped: boolean;
   loop: Promise<void>;
+  /** Jobs of attempts the run's stop aborted: cancelled in the workers by `runStopped`, unless the run was taken over. */
+  readonly stopping: string[];
 }
 
 /**
@@ -146,16 +151,23 @@ export class BullmqExecutor implements NodeExecutor {
     if (this.#closed) return Promise.reject(new Error("taskloom: this bullmqExecutor was closed; create a new one"));
     const jobId = jobIdOf(activation.runId, activation.activationId, activation.attempt);
     this.#listen(activation.runId);
-    this.#watchFailures();
     return new Promise((resolve, reject) => {
-      const pending: Pending = { jobId, runId: activation.runId, context, resolve, reject, calls: new Map(), settled: false };
+      const pending: Pending = {
+        jobId,
+        runId: activation.runId,
+        context,
+        resolve,
+        reject,
+        calls: new AttemptCalls(context, (callId, reply) => this.#push(jobId, callId, reply), () => !pending.settled),
+        settled: false,
+      };
       this.#pending.set(jobId, pending);
       const signal = context.signal;
       if (signal.aborted) {
-        this.#cancel(pending, signal.reason);
+        this.#aborted(pending, signal.reason);
         return;
       }
-      signal.addEventListener("abort", () => this.#cancel(pending, signal.reason), { once: true });
+      signal.addEventListener("abort", () => this.#aborted(pending, signal.reason), { once: true });
       this.#submit(pending, activation).catch((error: unknown) => this.#fail(pending, error));
     });
   }
@@ -163,6 +175,8 @@ export class BullmqExecutor implements NodeExecutor {
   async #submit(pending: Pending, activation: NodeActivation): Promise<void> {
     // A result stored while no coordinator listened (failover) settles the attempt without a new job.
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
+    // Listening for completions before looking: a result whose `done` message another coordinator popped is seen.
+    await this.#watchJobs().waitUntilReady();
     const keys = [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)];
     const stored = await runScript(this.#redis, "taskloomBeforeAdd", BEFORE_ADD, keys, [pending.jobId]);
     if (typeof stored === "string") {
@@ -193,18 +207,33 @@ export class BullmqExecutor implements NodeExecutor {
     pending.reject(error);
   }
 
-  /** The scheduler aborted the attempt: drop the job if it has not started, else abort its body in the worker. */
-  #cancel(pending: Pending, reason: unknown): void {
+  /**
+   * The scheduler aborted the attempt. One attempt aborted while the run
+   * goes on (a timeout) is cancelled in the workers at once. An attempt
+   * aborted because the run stops (`RunCancelledError`) is cancelled by
+   * `runStopped`, which knows whether the run was taken over: if it was,
+   * the job is the new coordinator's, which attached to it, and its body
+   * goes on.
+   */
+  #aborted(pending: Pending, reason: unknown): void {
     this.#fail(pending, reason);
+    const channel = this.#runs.get(pending.runId);
+    if (reason instanceof RunCancelledError && channel) channel.stopping.push(pending.jobId);
+    else void this.#cancel(pending.jobId, reason);
+  }
+
+  /** Drops the job if it has not started, else aborts its body in the worker. */
+  async #cancel(jobId: string, reason: unknown): Promise<void> {
     const message = reason instanceof Error ? reason.message : String(reason);
-    const jobId = pending.jobId;
-    void this.#redis
-      .multi()
-      .set(this.#keys.cancelled(jobId), message, "PX", SIDE_CHANNEL_TTL_MS)
-      .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message }))
-      .exec()
-      .catch(() => undefined);
-    void this.queue.remove(jobId).catch(() => undefined);
+    await Promise.all([
+      this.#redis
+        .multi()
+        .set(this.#keys.cancelled(jobId), message, "PX", SIDE_CHANNEL_TTL_MS)
+        .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message }))
+        .exec()
+        .catch(() => undefined),
+      this.queue.remove(jobId).catch(() => undefined),
+    ]);
   }
 
   /** Starts popping the run's `up` list, once per run. */
@@ -212,7 +241,7 @@ export class BullmqExecutor implements NodeExecutor {
     if (this.#runs.has(runId)) return;
     const { client } = openClient(this.#connection, true);
     client.on("error", () => undefined);
-    const channel: RunChannel = { client, stopped: false, loop: Promise.resolve() };
+    const channel: RunChannel = { client, stopped: false, loop: Promise.resolve(), stopping: [] };
     this.#runs.set(runId, channel);
     channel.loop = this.#pop(channel, this.#keys.up(runId));
   }
@@ -248,23 +277,32 @@ export class BullmqExecutor implements NodeExecutor {
     }
   }
 
-  /** Jobs that fail outside their body (a worker stalled more than allowed) settle through BullMQ's events. */
-  #watchFailures(): void {
-    if (this.#events) return;
-    this.#events = new QueueEvents(this.#queueName, { connection: bullmqConnection(this.#connection), prefix: this.#prefix });
-    this.#events.on("failed", ({ jobId, failedReason }) => {
+  /**
+   * BullMQ's events settle what the `up` list may not bring: jobs that fail
+   * outside their body (a worker stalled more than allowed), and results
+   * whose `done` message another coordinator popped (a live takeover: the
+   * old coordinator listens until it learns it lost the run). A job's
+   * result is in the results hash either way.
+   */
+  #watchJobs(): QueueEvents {
+    if (this.#events) return this.#events;
+    const events = new QueueEvents(this.#queueName, { connection: bullmqConnection(this.#connection), prefix: this.#prefix });
+    this.#events = events;
+    const settleFromHash = (jobId: string, failedReason: string | undefined): void => {
       const pending = this.#pending.get(jobId);
       if (!pending) return;
-      // A failure the worker reported itself is in the results hash, with the full error.
       this.#redis.hget(this.#keys.results(pending.runId), jobId).then(
         (stored) => {
           if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));
-          else this.#fail(pending, new WorkerJobFailedError(jobId, failedReason));
+          else if (failedReason !== undefined) this.#fail(pending, new WorkerJobFailedError(jobId, failedReason));
         },
         (error: unknown) => this.#fail(pending, error),
       );
-    });
-    this.#events.on("error", () => undefined);
+    };
+    events.on("failed", ({ jobId, failedReason }) => settleFromHash(jobId, failedReason));
+    events.on("completed", ({ jobId }) => settleFromHash(jobId, undefined));
+    events.on("error", () => undefined);
+    return events;
   }
 
   #handle(message: UpMessage): void {
@@ -278,59 +316,15 @@ export class BullmqExecutor implements NodeExecutor {
         pending.context.emit(message.name, message.data);
         return;
       case "step":
-        this.#call(pending, message.callId, (call) =>
-          pending.context.step(message.name, () => {
-            const value = new Promise<unknown>((resolve, reject) => (call.provide = { resolve, reject }));
-            this.#reply(pending, call, message.callId, { ok: "run" });
-            return value;
-          }),
-        );
+        pending.calls.step(message.callId, message.name);
         return;
-      case "step-value": {
-        const callId = message.callId.slice(0, -1);
-        const call = pending.calls.get(callId);
-        const sent = call?.replies.get(message.callId);
-        if (sent) this.#push(pending.jobId, message.callId, sent);
-        else if (call?.provide) {
-          const provide = call.provide;
-          call.provide = undefined;
-          if (message.result.ok) provide.resolve(message.result.value);
-          else provide.reject(envelopeError(message.result.error));
-        }
+      case "step-value":
+        pending.calls.stepValue(message.callId, message.name, message.result);
         return;
-      }
       case "wait":
-        this.#call(pending, message.callId, () =>
-          pending.context.waitFor(message.key, message.timeoutMs !== undefined ? { timeoutMs: message.timeoutMs } : undefined),
-        );
+        pending.calls.wait(message.callId, message.key, message.timeoutMs);
         return;
     }
-  }
-
-  /**
-   * Answers a call once, whatever how often the worker sends it: a repeated
-   * request gets the reply already sent (or none yet, and waits for it).
-   * A step whose function ran in the worker gets its final answer under
-   * `<callId>v`, the id of the worker's second message.
-   */
-  #call(pending: Pending, callId: string, run: (call: Call) => Promise<unknown>): void {
-    const existing = pending.calls.get(callId);
-    if (existing) {
-      const sent = existing.replies.get(callId);
-      if (sent) this.#push(pending.jobId, callId, sent);
-      return;
-    }
-    const call: Call = { replies: new Map() };
-    pending.calls.set(callId, call);
-    run(call).then(
-      (value) => this.#reply(pending, call, call.replies.has(callId) ? `${callId}v` : callId, { ok: true, value }),
-      (error: unknown) => this.#reply(pending, call, call.replies.has(callId) ? `${callId}v` : callId, errorEnvelope(error)),
-    );
-  }
-
-  #reply(pending: Pending, call: Call, callId: string, reply: Reply): void {
-    call.replies.set(callId, reply);
-    this.#push(pending.jobId, callId, reply);
   }
 
   #push(jobId: string, callId: string, reply: Reply): void {
@@ -343,15 +337,20 @@ export class BullmqExecutor implements NodeExecutor {
    * still out are cancelled, its listener stops, and its side channels are
    * deleted (every result they held is in the run's journal by now). When
    * another coordinator took the run over (`leaseLost`), only the listener
-   * stops: the jobs and results are the new coordinator's.
+   * stops: the jobs (their bodies go on) and results are the new
+   * coordinator's, which attached to them.
    */
   async runStopped(runId: string, stop: { readonly leaseLost: boolean } = { leaseLost: false }): Promise<void> {
+    const channel = this.#runs.get(runId);
+    const reason = new RunCancelledError(runId, stop.leaseLost ? "another coordinator took the run over" : "the run stopped");
     for (const pending of [...this.#pending.values()]) {
       if (pending.runId !== runId) continue;
-      if (stop.leaseLost) this.#fail(pending, new RunCancelledError(runId, "another coordinator took the run over"));
-      else this.#cancel(pending, new RunCancelledError(runId, "the run stopped"));
+      this.#fail(pending, reason);
+      channel?.stopping.push(pending.jobId);
     }
-    const channel = this.#runs.get(runId);
+    // Awaited: the run's lease is given back after this, and the next coordinator sends jobs with the same
+    // ids (a resume starts attempts from 1 again); a cancel or removal landing after its add would hit its job.
+    if (!stop.leaseLost) await Promise.all((channel?.stopping ?? []).map((jobId) => this.#cancel(jobId, reason)));
     if (channel) {
       channel.stopped = true;
       this.#runs.delete(runId);

@@ -17,7 +17,9 @@
  *   over finds the results of jobs that finished while none was alive;
  * - `<base>:up:<runId>` (list): messages to the run's coordinator (a job
  *   finished, `ctx.emit`, `ctx.step`, `ctx.waitFor` calls);
- * - `<base>:reply:<jobId>:<callId>` (list): the coordinator's answer to one call;
+ * - `<base>:reply:<jobId>:<callId>` (list): the coordinator's answer to one
+ *   call; a call id is `<incarnation>.<n>`, unique to one run of the job in
+ *   one worker, so a reply left for a dead worker never reaches the next;
  * - `<base>:cancel` (pub/sub) and `<base>:cancelled:<jobId>` (a key with
  *   an expiry, for a job that starts after its cancel was published).
  *
@@ -60,7 +62,7 @@ export type UpMessage =
   | { readonly t: "done"; readonly jobId: string; readonly result: ResultEnvelope }
   | { readonly t: "emit"; readonly jobId: string; readonly name: string; readonly data: unknown }
   | { readonly t: "step"; readonly jobId: string; readonly callId: string; readonly name: string }
-  | { readonly t: "step-value"; readonly jobId: string; readonly callId: string; readonly result: ResultEnvelope }
+  | { readonly t: "step-value"; readonly jobId: string; readonly callId: string; readonly name: string; readonly result: ResultEnvelope }
   | { readonly t: "wait"; readonly jobId: string; readonly callId: string; readonly key: string; readonly timeoutMs?: number };
 
 /** The coordinator's answer to a call: `run` asks the worker to run a step's function. */

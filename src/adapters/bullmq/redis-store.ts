@@ -244,7 +244,7 @@ export class RedisStore implements RunStore {
     if (meta !== undefined) {
       // A status change: the summary keeps its node counts and takes the new meta.
       const prior = await this.#redis.hget(this.#runsKey, runId);
-      const counts = prior ? this.#parse<RunSummary>(prior, runId) : { nodeCount: 0, settledCount: 0 };
+      const counts = prior ? this.#parse<RunSummary>(prior, runId, this.#runsKey, "its summary") : { nodeCount: 0, settledCount: 0 };
       summary = serialize(summaryOf(meta, counts));
     }
     const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
@@ -268,21 +268,41 @@ export class RedisStore implements RunStore {
     if (journalReply?.[0]) throw journalReply[0];
     const snap = snapReply?.[1] as string | null | undefined;
     if (snap === null || snap === undefined) return undefined;
-    const doc = this.#parse<SnapshotDocument>(snap, runId);
-    if (doc.version !== 1 || !Array.isArray(doc.nodes)) {
-      throw new SnapshotCorruptError(this.#key(runId, "snap"), `unknown snapshot format ${String(doc.version)}`);
+    const snapKey = this.#key(runId, "snap");
+    const doc = this.#parse<SnapshotDocument>(snap, runId, snapKey, "the snapshot");
+    if (doc === null || typeof doc !== "object" || doc.version !== 1 || !Array.isArray(doc.nodes)) {
+      throw this.#corrupt(snapKey, runId, `unknown snapshot format ${String((doc as Partial<SnapshotDocument> | null)?.version)}`);
     }
-    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line) =>
-      this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId),
+    const journalKey = this.#key(runId, "journal");
+    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line, i) =>
+      this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId, journalKey, `journal entry ${i}`),
     );
     return replay(doc, records);
   }
 
-  #parse<T>(text: string, runId: string): T {
+  /** The error for unreadable data in `key`, naming the key and the run. */
+  #corrupt(key: string, runId: string, detail: string, cause?: unknown): SnapshotCorruptError {
+    return new SnapshotCorruptError(`redis key "${key}" (run "${runId}")`, detail, cause === undefined ? undefined : { cause });
+  }
+
+  /** `text` (what `key` holds for run `runId`: `what`) deserialized. */
+  #parse<T>(text: string, runId: string, key: string, what: string): T {
     try {
       return deserialize<T>(text);
     } catch (error) {
-      throw new SnapshotCorruptError(`redis key ${this.#key(runId, "snap")}`, "not valid superjson", { cause: error });
+      throw this.#corrupt(key, runId, `${what} is not valid superjson`, error);
+    }
+  }
+
+  /** `work` (a lease script); when it fails on a lease that is not JSON, the error names the lease key. */
+  async #leaseCall<T>(runId: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      const key = this.#leaseKey(runId);
+      const raw = await this.#redis.get(key).catch(() => null);
+      if (raw !== null && !isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object", error);
+      throw error;
     }
   }
 
@@ -290,7 +310,7 @@ export class RedisStore implements RunStore {
     const all = await this.#redis.hgetall(this.#runsKey);
     const out: RunSummary[] = [];
     for (const [runId, text] of Object.entries(all)) {
-      const summary = this.#parse<RunSummary>(text, runId);
+      const summary = this.#parse<RunSummary>(text, runId, this.#runsKey, "its summary");
       if (matchesQuery(summary, query)) out.push(summary);
     }
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
@@ -298,7 +318,7 @@ export class RedisStore implements RunStore {
 
   async delete(runId: string): Promise<boolean> {
     const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
-    let reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())])) as Reply;
+    let reply = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())]))) as Reply;
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
@@ -328,7 +348,7 @@ export class RedisStore implements RunStore {
         deadOwner,
         deadToken,
       ]) as Promise<Reply>;
-    let reply = await attempt("", "");
+    let reply = await this.#leaseCall(runId, attempt("", ""));
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;
       // Redis cannot see pids: a holder that died on this host is found here, then taken only if it still holds the lease.
@@ -343,7 +363,7 @@ export class RedisStore implements RunStore {
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     const args = [lease.owner, String(lease.token), String(ttlMs), String(now)];
-    const reply = (await runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args)) as Reply;
+    const reply = (await this.#leaseCall(lease.runId, runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args))) as Reply;
     if (reply[0] === 1) {
       const holder = reply[1] ? (JSON.parse(String(reply[1])) as Lease) : { ...lease, expiresAt: now };
       throw new RunLockedError(lease.runId, holder);
@@ -360,5 +380,14 @@ export class RedisStore implements RunStore {
     const client = this.#client;
     this.#client = undefined;
     if (client?.owned) await closeClient(client.client);
+  }
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === "object";
+  } catch {
+    return false;
   }
 }

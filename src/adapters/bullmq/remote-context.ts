@@ -12,9 +12,16 @@
  * A step runs its function here, in the worker: the coordinator first says
  * whether the step is journaled already (and returns its value) or must run.
  *
+ * Call ids are `<incarnation>.<n>`: the incarnation is new each time a
+ * worker starts the job (a stalled job runs again elsewhere as the same
+ * attempt), so a reply meant for an earlier run of the job is never read
+ * by this one; the coordinator answers by step name and wait key, so
+ * this run gets what the earlier one was told (a journaled step's value).
+ *
  * @module
  */
 import type { RouteTrigger } from "../../graph/route.js";
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
 import { validateInput, type InputValidator } from "../../graph/input-validator.js";
@@ -55,6 +62,8 @@ export class RemoteContext implements NodeContext {
   readonly #jobId: string;
   readonly #client: Redis;
   readonly #keys: ChannelKeys;
+  /** This run of the job, among every run of it on any worker. */
+  readonly #incarnation = randomUUID();
   #calls = 0;
 
   constructor(activation: NodeActivation, jobId: string, signal: AbortSignal, client: Redis, keys: ChannelKeys) {
@@ -81,7 +90,7 @@ export class RemoteContext implements NodeContext {
 
   get step(): <T>(name: string, fn: () => T | Promise<T>) => Promise<T> {
     return async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
-      const callId = `c${++this.#calls}`;
+      const callId = this.#nextCallId();
       const first = await this.#call({ t: "step", jobId: this.#jobId, callId, name }, callId);
       if (first.ok !== "run") return unwrap(first) as T;
       let result: ResultEnvelope;
@@ -91,13 +100,13 @@ export class RemoteContext implements NodeContext {
         result = errorEnvelope(error);
       }
       const valueId = `${callId}v`;
-      return unwrap(await this.#call({ t: "step-value", jobId: this.#jobId, callId: valueId, result }, valueId)) as T;
+      return unwrap(await this.#call({ t: "step-value", jobId: this.#jobId, callId: valueId, name, result }, valueId)) as T;
     };
   }
 
   get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
     return async <T>(key: string, options?: WaitOptions<T>): Promise<T> => {
-      const callId = `c${++this.#calls}`;
+      const callId = this.#nextCallId();
       const message: UpMessage = {
         t: "wait",
         jobId: this.#jobId,
@@ -109,6 +118,10 @@ export class RemoteContext implements NodeContext {
       // The schema cannot travel: the payload is checked here, where the node's code is.
       return options?.schema ? validateInput(options.schema as InputValidator<T>, payload, `the payload of wait "${key}"`) : (payload as T);
     };
+  }
+
+  #nextCallId(): string {
+    return `${this.#incarnation}.${++this.#calls}`;
   }
 
   async #send(message: UpMessage): Promise<void> {

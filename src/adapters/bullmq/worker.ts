@@ -19,7 +19,9 @@
  * list (up to `maxStalledCount` times) and another worker runs it. It is
  * the same job, hence the same attempt for the coordinator. A job whose
  * result was stored before its worker died returns that result without
- * running the body again.
+ * running the body again; a body that runs again gets the journaled
+ * results of the steps and waits that returned in the dead worker (each
+ * run of a job has call ids of its own: `remote-context.ts`).
  *
  * @module
  */
