@@ -16,8 +16,6 @@
  *
  * @module
  */
-import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
 import {
   InputValidationError,
   InvalidOptionError,
@@ -34,6 +32,7 @@ import { activeRun } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "./run-id.js";
 import { assertStore } from "./run-options.js";
+import { asTaskloomError, leaseRequest, takeLease } from "./run-lease.js";
 
 /** Options of {@link resolveWait}. */
 export interface ResolveWaitOptions<T = unknown> {
@@ -87,18 +86,16 @@ export async function resolveWait<T = unknown>(
 
   // Check first without the lease, so an unknown run leaves nothing behind.
   if (!(await store.load(runId))) throw new RunNotFoundError(runId);
-  const lease = await store.acquireLease(runId, {
-    owner: randomUUID(),
-    pid: process.pid,
-    host: hostname(),
-    ttlMs: 30_000,
-    now: Date.now(),
-  });
+  const lease = await takeLease(store, runId, leaseRequest({ ttlMs: 30_000, now: Date.now() }));
   try {
     const stored = await store.load(runId);
     if (!stored) throw new RunNotFoundError(runId);
     checkOpen(stored.state, runId, key);
-    await store.writeSnapshot(deliverToInbox(stored.state, key, { payload: value, at: Date.now() }), stored.seq);
+    const next = deliverToInbox(stored.state, key, { payload: value, at: Date.now() });
+    // Fenced by the lease; a disk that refuses the write is a PersistenceError, never a raw Error.
+    await store.writeSnapshot(next, stored.seq, lease).catch((error: unknown) => {
+      throw asTaskloomError(runId, error);
+    });
   } finally {
     await store.releaseLease(lease).catch(() => undefined);
   }

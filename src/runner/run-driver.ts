@@ -14,10 +14,9 @@
  *
  * @module
  */
-import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
 import { match } from "ts-pattern";
 import {
+  describe,
   GraphChangedError,
   GraphHasPendingWaits,
   OutputError,
@@ -43,6 +42,7 @@ import {
 } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { registerActiveRun } from "./active-runs.js";
+import { leaseRequest, renewalFailure, takeLease } from "./run-lease.js";
 import type { RunOptions } from "./run-options.js";
 
 /** What the driver needs from the handle that owns it. */
@@ -68,14 +68,9 @@ export async function driveRun<I, O>(
 ): Promise<O> {
   const { runId, clock, events } = host;
   const ttlMs = options.leaseTtlMs ?? 30_000;
-  let lease: Lease = await store.acquireLease(runId, {
-    owner: randomUUID(),
-    pid: process.pid,
-    host: hostname(),
-    ttlMs,
-    now: clock.now(),
-    ...(options.takeover === true && { takeover: true }),
-  });
+  // A store that cannot take the lease (disk full, read-only) fails with PersistenceError, never a raw Error.
+  const held: Lease = await takeLease(store, runId, leaseRequest({ ttlMs, now: clock.now(), takeover: options.takeover === true }));
+  let lease = held;
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
   let leaseLost: unknown;
@@ -87,8 +82,9 @@ export async function driveRun<I, O>(
           if (renewTimer !== undefined) renew();
         },
         (error: unknown) => {
-          leaseLost = error;
-          scheduler?.fail(error);
+          // Taken over: LeaseLostError, as a fenced write says; a store failure: PersistenceError.
+          leaseLost = renewalFailure(lease, error);
+          scheduler?.fail(leaseLost);
         },
       );
     }, Math.max(1, Math.floor(ttlMs / 3)));
@@ -123,6 +119,8 @@ export async function driveRun<I, O>(
       readNode: (id) => (scheduler ? scheduler.record(id) : getNode(state.nodes, id)),
       seq: prepared.seq,
       nodeCount: graph.size,
+      // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).
+      lease: held,
     });
     await observer.snapshot();
     events.emit("run:start", {
@@ -218,7 +216,15 @@ export async function driveRun<I, O>(
       const leaseLost = await store.renewLease(lease, ttlMs, clock.now()).then(() => false, () => true);
       await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
     }
-    await store.releaseLease(lease).catch(() => undefined);
+    await store.releaseLease(lease).catch((error: unknown) => {
+      // The run's result is saved; only the lease stays until it expires (or its holder is seen dead).
+      events.emit("warning", {
+        runId,
+        at: clock.now(),
+        code: "LEASE_RELEASE_FAILED",
+        message: `the lease of run "${runId}" could not be given back (${describe(error)}); another driver can take the run once it expires`,
+      });
+    });
     unregister?.();
     markStopped();
   }
