@@ -32,17 +32,18 @@ describeRedis("RedisStore: fencing and cost", () => {
     prefixes.push(prefix);
     const stale = make(prefix);
     const fresh = make(prefix);
-    await stale.acquireLease("r1", request("old"));
-    await stale.writeSnapshot(sampleRun("r1"), 0);
+    // Each write carries the writer's lease (the token travels with the lease, not with the store object).
+    const held = await stale.acquireLease("r1", request("old"));
+    await stale.writeSnapshot(sampleRun("r1"), 0, held);
     await expect(fresh.acquireLease("r1", request("new"))).rejects.toBeInstanceOf(RunLockedError);
     const taken = await fresh.acquireLease("r1", request("new", { takeover: true }));
     expect(taken.token).toBe(2);
-    await fresh.append("r1", [nodeRecord(1, "b")]);
+    await fresh.append("r1", [nodeRecord(1, "b")], taken);
 
-    const appendError = await stale.append("r1", [nodeRecord(2, "c")]).catch((e: unknown) => e);
+    const appendError = await stale.append("r1", [nodeRecord(2, "c")], held).catch((e: unknown) => e);
     expect(appendError).toBeInstanceOf(LeaseLostError);
     expect(appendError).toMatchObject({ code: "LEASE_LOST", runId: "r1", heldToken: 1, currentToken: 2 });
-    await expect(stale.writeSnapshot(sampleRun("r1"), 9)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(stale.writeSnapshot(sampleRun("r1"), 9, held)).rejects.toBeInstanceOf(LeaseLostError);
     const loaded = await fresh.load("r1");
     expect(loaded?.seq).toBe(1);
     expect(loaded?.state.nodes).toBeDefined();

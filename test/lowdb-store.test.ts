@@ -4,6 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidRunIdError, RunLockedError, SnapshotCorruptError } from "../src/errors.js";
+import { processIdentity } from "../src/persistence/lease-rules.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";
@@ -306,7 +307,7 @@ describe("LowdbStore", () => {
 
     it("deletes a run whose lease holder died", async () => {
       await store.writeSnapshot(sampleRun("r1"), 0);
-      await store.acquireLease("r1", request("crashed", { pid: await deadPid() }));
+      await store.acquireLease("r1", request("crashed", { pid: await deadPid(), identity: processIdentity() }));
       expect(await store.delete("r1")).toBe(true);
     });
 

@@ -8,7 +8,8 @@
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RunLockedError } from "../src/errors.js";
+import { LeaseLostError, RunLockedError } from "../src/errors.js";
+import { processIdentity, startTimeOf } from "../src/persistence/lease-rules.js";
 import type { Lease, LeaseRequest, RunStore } from "../src/persistence/run-store.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
@@ -80,6 +81,18 @@ export async function deadPid(): Promise<number> {
 }
 
 const HOST = hostname();
+
+/** Runs `body` with the pid and start time of a live, sleeping child process. */
+async function withSleeper(body: (pid: number, startTime: string | undefined) => Promise<void>): Promise<void> {
+  const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+  try {
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("the child process has no pid");
+    await body(pid, startTimeOf(pid));
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
 
 function request(owner: string, now: number, fields: Partial<LeaseRequest> = {}): LeaseRequest {
   return { owner, pid: process.pid, host: HOST, ttlMs: 10_000, now, ...fields };
@@ -299,7 +312,8 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
 
       it("takes over at once a lease held by a dead process on this host", async () => {
         const pid = await deadPid();
-        await store.acquireLease("r1", request("crashed", 1_000, { pid, ttlMs: 3_600_000 }));
+        // The child ran in this boot and PID namespace: its lease says so (lease identity rules).
+        await store.acquireLease("r1", request("crashed", 1_000, { pid, ttlMs: 3_600_000, identity: processIdentity() }));
         const taken = await store.acquireLease("r1", request("o2", 1_001));
         expect(taken).toMatchObject({ owner: "o2", pid: process.pid, token: 2 });
       });
@@ -357,6 +371,98 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
       it("keeps leases of different runs apart", async () => {
         await store.acquireLease("r1", request("o1", 1_000));
         await expect(store.acquireLease("r2", request("o2", 1_000))).resolves.toMatchObject({ owner: "o2", token: 1 });
+      });
+
+      describe("lease identity: taken over before expiry only when the holder is provably dead", () => {
+        const linux = process.platform === "linux";
+
+        it("takes over at once a live pid that now belongs to another process (the pid was reused)", async () => {
+          await withSleeper(async (pid) => {
+            const reused = { ...processIdentity(), startTime: "1" };
+            await store.acquireLease("r1", request("old", 1_000, { pid, ttlMs: 3_600_000, identity: reused }));
+            await expect(store.acquireLease("r1", request("o2", 1_001))).resolves.toMatchObject({ owner: "o2", token: 2 });
+          });
+        });
+
+        it("does not take over a live holder whose start time matches", async () => {
+          await withSleeper(async (pid, startTime) => {
+            const alive = { ...processIdentity(), startTime };
+            await store.acquireLease("r1", request("alive", 1_000, { pid, ttlMs: 3_600_000, identity: alive }));
+            await expect(store.acquireLease("r1", request("o2", 1_001))).rejects.toBeInstanceOf(RunLockedError);
+          });
+        });
+
+        it.skipIf(!linux)("waits for expiry when the holder ran in another PID namespace, even if its pid is unknown here", async () => {
+          const pid = await deadPid();
+          const elsewhere = { ...processIdentity(), pidNs: "pid:[1]" };
+          await store.acquireLease("r1", request("container", 1_000, { pid, ttlMs: 10_000, identity: elsewhere }));
+          await expect(store.acquireLease("r1", request("o2", 1_001))).rejects.toBeInstanceOf(RunLockedError);
+          await expect(store.acquireLease("r1", request("o2", 11_000))).resolves.toMatchObject({ owner: "o2", token: 2 });
+        });
+
+        it.skipIf(!linux)("waits for expiry when the holder's lease has no identity, or another boot's", async () => {
+          const pid = await deadPid();
+          await store.acquireLease("r1", request("unknown", 1_000, { pid, ttlMs: 10_000 }));
+          await expect(store.acquireLease("r1", request("o2", 1_001))).rejects.toBeInstanceOf(RunLockedError);
+          const otherBoot = { ...processIdentity(), bootId: "another-boot" };
+          await store.acquireLease("r2", request("rebooted", 1_000, { pid, ttlMs: 10_000, identity: otherBoot }));
+          await expect(store.acquireLease("r2", request("o2", 1_001))).rejects.toBeInstanceOf(RunLockedError);
+        });
+
+        it("keeps the holder's identity in the lease", async () => {
+          const identity = processIdentity();
+          const lease = await store.acquireLease("r1", request("o1", 1_000, { identity }));
+          expect(lease.identity).toEqual(identity);
+          const err = await store.acquireLease("r1", request("o2", 1_001)).catch((e: unknown) => e);
+          expect((err as RunLockedError).holder).toMatchObject({ owner: "o1", identity });
+        });
+      });
+
+      describe("fencing: every write carries the writer's lease", () => {
+        it("refuses the writes of a holder that was taken over through the same store object, and keeps the new holder's", async () => {
+          const old = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+          await store.writeSnapshot(sampleRun("r1", { output: "first" }), 0, old);
+          await store.append("r1", [nodeRecord(1, "b")], old);
+          const fresh = await store.acquireLease("r1", request("o2", 2_000));
+          expect(fresh.token).toBe(old.token + 1);
+          await store.writeSnapshot(sampleRun("r1", { output: "new" }), 1, fresh);
+          await store.append("r1", [nodeRecord(2, "c", { status: "succeeded", output: "C-new" })], fresh);
+
+          const appendError = await store.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C-old" })], old).catch((e: unknown) => e);
+          expect(appendError).toBeInstanceOf(LeaseLostError);
+          expect(appendError).toMatchObject({ code: "LEASE_LOST", runId: "r1", heldToken: old.token, currentToken: fresh.token });
+          await expect(store.writeSnapshot(sampleRun("r1", { output: "old" }), 9, old)).rejects.toBeInstanceOf(LeaseLostError);
+
+          const loaded = await store.load("r1");
+          expect(loaded?.seq).toBe(2);
+          expect(nodeOf(loaded!.state, "a").output).toBe("new");
+          expect(nodeOf(loaded!.state, "c")).toMatchObject({ status: "succeeded", output: "C-new" });
+        });
+
+        it("refuses a holder taken over with takeover: true, and still after its successor released the lease", async () => {
+          const old = await store.acquireLease("r1", request("o1", 1_000));
+          await store.writeSnapshot(sampleRun("r1"), 0, old);
+          const fresh = await store.acquireLease("r1", request("o2", 1_001, { takeover: true }));
+          await store.append("r1", [nodeRecord(1, "b")], fresh);
+          await store.releaseLease(fresh);
+          await expect(store.append("r1", [nodeRecord(2, "c")], old)).rejects.toBeInstanceOf(LeaseLostError);
+          await expect(store.writeSnapshot(sampleRun("r1"), 5, old)).rejects.toBeInstanceOf(LeaseLostError);
+          // A third driver's lease does not let the stale one back in either.
+          const third = await store.acquireLease("r1", request("o3", 1_002));
+          await expect(store.append("r1", [nodeRecord(2, "c")], old)).rejects.toBeInstanceOf(LeaseLostError);
+          await store.append("r1", [nodeRecord(2, "c")], third);
+          expect((await store.load("r1"))?.seq).toBe(2);
+        });
+
+        it("accepts the holder's writes across renewals, and after expiry while nobody took the run", async () => {
+          const lease = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+          await store.writeSnapshot(sampleRun("r1"), 0, lease);
+          const renewed = await store.renewLease(lease, 100, 1_050);
+          await store.append("r1", [nodeRecord(1, "b")], lease);
+          await store.append("r1", [nodeRecord(2, "c")], renewed);
+          await store.writeSnapshot(sampleRun("r1"), 2, renewed);
+          expect((await store.load("r1"))?.seq).toBe(2);
+        });
       });
 
       it("works together with the run's snapshots", async () => {

@@ -1,12 +1,63 @@
 /**
  * Rules every store applies to leases, kept in one place so that stores
- * only do the storing: whether a held lease can be taken over, and what a
- * new lease looks like.
+ * only do the storing: whether a held lease can be taken over, what a new
+ * lease looks like, and whether a writer's lease is still the current one
+ * (fencing).
+ *
+ * Lease identity rules (docs/durability.md, "Leases"). A lease that has
+ * not expired is taken over before its expiry only when its holder is
+ * provably a dead process: same host name, same boot (`bootId`), same PID
+ * namespace (`pidNs`), and its pid is gone or now belongs to a process
+ * with another start time (the pid was reused). Anything less certain
+ * (another namespace, a field missing, a `/proc` that is not this
+ * namespace's) waits for the lease to expire: two containers with one
+ * host name must never both run a node. Platforms without PID namespaces
+ * (not Linux) keep the plain host-and-pid rule.
  *
  * @module
  */
-import { readFileSync } from "node:fs";
-import type { Lease, LeaseRequest } from "./run-store.js";
+import { readFileSync, readlinkSync } from "node:fs";
+import { LeaseLostError } from "../errors.js";
+import type { Lease, LeaseRequest, ProcessIdentity } from "./run-store.js";
+
+let ownIdentity: ProcessIdentity | undefined;
+
+/**
+ * This process's identity (boot id, PID namespace, start time), read from
+ * `/proc` once. A field that cannot be read is left out; so is the
+ * namespace when `/proc` is not this namespace's own (a container without
+ * its own `/proc` mount), since pids could not be checked there.
+ */
+export function processIdentity(): ProcessIdentity {
+  if (ownIdentity) return ownIdentity;
+  const bootId = attempt(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+  const ownProc = attempt(() => readlinkSync("/proc/self")) === String(process.pid);
+  const pidNs = ownProc ? attempt(() => readlinkSync("/proc/self/ns/pid")) : undefined;
+  const startTime = startTimeOf("self");
+  ownIdentity = {
+    ...(bootId && { bootId }),
+    ...(pidNs && { pidNs }),
+    ...(startTime !== undefined && { startTime }),
+  };
+  return ownIdentity;
+}
+
+/** Field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot), or undefined. */
+export function startTimeOf(pid: number | "self"): string | undefined {
+  return attempt(() => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name (in parentheses, which may hold spaces) start at field 3.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  });
+}
+
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * True when the process `pid` is alive on this host. Signal 0 probes
@@ -31,17 +82,38 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
+ * True when the lease's holder is provably a dead process of this host,
+ * boot and PID namespace (see the module's identity rules), so its lease
+ * may be taken over before it expires.
+ */
+export function holderDeadHere(holder: Pick<Lease, "host" | "pid" | "identity">, thisHost: string): boolean {
+  if (holder.host !== thisHost) return false;
+  const mine = processIdentity();
+  const theirs = holder.identity;
+  if (process.platform !== "linux" && mine.pidNs === undefined && theirs?.pidNs === undefined) {
+    return holder.pid !== process.pid && !processAlive(holder.pid);
+  }
+  if (mine.bootId === undefined || mine.pidNs === undefined || theirs?.bootId === undefined || theirs.pidNs === undefined) {
+    return false; // in doubt: wait for the lease to expire
+  }
+  if (theirs.bootId !== mine.bootId || theirs.pidNs !== mine.pidNs) return false;
+  if (!processAlive(holder.pid)) return true;
+  // Alive: a process with that pid runs, but it is the holder only if it started when the holder did.
+  const now = holder.pid === process.pid ? mine.startTime : startTimeOf(holder.pid);
+  return theirs.startTime !== undefined && now !== undefined && now !== theirs.startTime;
+}
+
+/**
  * True when `current` may be replaced by `request`: it is the same owner,
- * it expired, or its holder is a dead process on this host (so a crashed
- * run can be resumed at once, without waiting for the TTL), or the request
- * says `takeover` (its caller knows the holder is dead).
+ * it expired, or its holder is provably a dead process on this host (so a
+ * crashed run can be resumed at once, without waiting for the TTL), or the
+ * request says `takeover` (its caller knows the holder is dead).
  */
 export function canTakeOver(current: Lease, request: LeaseRequest, thisHost: string): boolean {
   if (current.owner === request.owner) return true;
   if (request.takeover === true) return true;
   if (current.expiresAt <= request.now) return true;
-  if (current.host === thisHost && current.pid !== process.pid && !processAlive(current.pid)) return true;
-  return false;
+  return holderDeadHere(current, thisHost);
 }
 
 /** The lease granted for `request`, replacing `current` (if any). */
@@ -54,5 +126,20 @@ export function grantLease(runId: string, request: LeaseRequest, current: Lease 
     host: request.host,
     expiresAt: request.now + request.ttlMs,
     token: current === undefined ? 1 : sameOwner ? current.token : current.token + 1,
+    ...(request.identity !== undefined && { identity: request.identity }),
   };
+}
+
+/**
+ * True when `lease` is still the run's `current` lease (same owner and
+ * token), so its holder may write: the fencing check of every store.
+ * Expiry does not matter here: a lease nobody took over is still its holder's.
+ */
+export function stillHeld(current: Pick<Lease, "owner" | "token"> | undefined, lease: Lease): boolean {
+  return current !== undefined && current.owner === lease.owner && current.token === lease.token;
+}
+
+/** The error for a write fenced off because `lease` is no longer `current`. */
+export function leaseLost(lease: Lease, current: Pick<Lease, "token"> | undefined): LeaseLostError {
+  return new LeaseLostError(lease.runId, lease.token, current?.token ?? 0);
 }

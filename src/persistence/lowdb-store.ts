@@ -29,14 +29,27 @@
  *
  * Leases are decided under `lease.lock`, a folder made with `mkdir`
  * (atomic: exactly one process creates it). A lock older than 5 s is left
- * over from a crash and is broken.
+ * over from a crash and is broken. Lease calls join the run's queue too,
+ * so within this process a takeover and a write of the same run are never
+ * interleaved.
+ *
+ * Fencing. A write that carries the writer's lease is refused with
+ * `LeaseLostError` unless `lease.json` still names that owner and token.
+ * `writeSnapshot` (which costs the run's size anyway) reads the file;
+ * `append`, the hot path, compares with the copy this store last saw and
+ * only checks that the file is still that one (one `stat`: same inode and
+ * change time); a takeover granted by this store replaces the copy, and a
+ * file rewritten by another process fails the stat check, so both are
+ * read and refused. The check and the write are not one atomic step
+ * across processes: a takeover landing between them lets that one append
+ * through, and the next write is refused.
  *
  * @module
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from "node:fs/promises";
-import { fdatasyncSync, writeSync } from "node:fs";
+import { fdatasyncSync, statSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
@@ -48,7 +61,7 @@ import { assertRunId } from "../runner/run-id.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
-import { canTakeOver, grantLease } from "./lease-rules.js";
+import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -104,6 +117,8 @@ export class LowdbStore implements RunStore {
   readonly #journalTop = new Map<string, number>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
+  /** The lease each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
+  readonly #fences = new Map<string, { readonly owner: string; readonly token: number; readonly stamp: string | undefined }>();
 
   constructor(options: LowdbStoreOptions = {}) {
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
@@ -116,10 +131,11 @@ export class LowdbStore implements RunStore {
     return `lowdb:${this.dir}`;
   }
 
-  async writeSnapshot(state: RunState, seq: number): Promise<void> {
+  async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);
     await this.#serial(runId, async () => {
+      if (lease) await this.#fence(runId, lease, false);
       const files = this.#files(runId);
       // Decide what the journal keeps before anything is written, so that a
       // journal that cannot be read fails the call with nothing overwritten.
@@ -147,11 +163,12 @@ export class LowdbStore implements RunStore {
     });
   }
 
-  async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
     assertRunId(runId);
     await this.#serial(runId, async () => {
       const handle = await this.#openJournal(runId);
       if (records.length === 0) return;
+      if (lease) await this.#fence(runId, lease, true);
       try {
         // One write per call, so a crash tears at most this call's last line.
         // Synchronous on purpose: an append is small, and a blocking write
@@ -228,6 +245,7 @@ export class LowdbStore implements RunStore {
         if (current && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
         await this.#closeJournal(runId);
         this.#journalTop.delete(runId);
+        this.#fences.delete(runId);
         const existed = await exists(files.snapshot);
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
@@ -244,45 +262,79 @@ export class LowdbStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     assertRunId(runId);
-    // A lease may come before the first snapshot: the folder is made here.
-    const unlock = (await this.#lock(runId, true)) as Unlock;
-    try {
-      const current = await this.#readLease(runId);
-      if (current && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
-      const lease = grantLease(runId, request, current);
-      await this.#adapter(this.#files(runId).lease, checkLease).write(lease);
-      return lease;
-    } finally {
-      await unlock();
-    }
+    return this.#serial(runId, async () => {
+      // A lease may come before the first snapshot: the folder is made here.
+      const unlock = (await this.#lock(runId, true)) as Unlock;
+      try {
+        const current = await this.#readLease(runId);
+        if (current && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
+        const lease = grantLease(runId, request, current);
+        await this.#writeLease(lease);
+        return lease;
+      } finally {
+        await unlock();
+      }
+    });
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     assertRunId(lease.runId);
     const lost = (current: Lease | undefined) => new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
-    const unlock = await this.#lock(lease.runId, false);
-    if (!unlock) throw lost(undefined);
-    try {
-      const current = await this.#readLease(lease.runId);
-      if (!current || current.owner !== lease.owner || current.token !== lease.token) throw lost(current);
-      const renewed: Lease = { ...current, expiresAt: now + ttlMs };
-      await this.#adapter(this.#files(lease.runId).lease, checkLease).write(renewed);
-      return renewed;
-    } finally {
-      await unlock();
-    }
+    return this.#serial(lease.runId, async () => {
+      const unlock = await this.#lock(lease.runId, false);
+      if (!unlock) throw lost(undefined);
+      try {
+        const current = await this.#readLease(lease.runId);
+        if (!current || !stillHeld(current, lease)) throw lost(current);
+        const renewed: Lease = { ...current, expiresAt: now + ttlMs };
+        await this.#writeLease(renewed);
+        return renewed;
+      } finally {
+        await unlock();
+      }
+    });
   }
 
   async releaseLease(lease: Lease): Promise<void> {
     assertRunId(lease.runId);
-    const unlock = await this.#lock(lease.runId, false);
-    if (!unlock) return;
-    try {
-      const current = await this.#readLease(lease.runId);
-      if (current && current.owner === lease.owner) await unlink(this.#files(lease.runId).lease).catch(ignoreCode("ENOENT"));
-    } finally {
-      await unlock();
-    }
+    await this.#serial(lease.runId, async () => {
+      const unlock = await this.#lock(lease.runId, false);
+      if (!unlock) return;
+      try {
+        const current = await this.#readLease(lease.runId);
+        if (current && current.owner === lease.owner) {
+          this.#fences.delete(lease.runId);
+          await unlink(this.#files(lease.runId).lease).catch(ignoreCode("ENOENT"));
+        }
+      } finally {
+        await unlock();
+      }
+    });
+  }
+
+  /** Writes `lease.json` (under the lease lock) and remembers it for the fencing check. */
+  async #writeLease(lease: Lease): Promise<void> {
+    const file = this.#files(lease.runId).lease;
+    this.#fences.delete(lease.runId);
+    await this.#adapter(file, checkLease).write(lease);
+    this.#fences.set(lease.runId, { owner: lease.owner, token: lease.token, stamp: fileStamp(file) });
+  }
+
+  /**
+   * Throws `LeaseLostError` unless `lease` is the run's current lease.
+   * With `fast`, a lease this store last saw in a `lease.json` that is
+   * still the same file passes without reading it.
+   */
+  async #fence(runId: string, lease: Lease, fast: boolean): Promise<void> {
+    const file = this.#files(runId).lease;
+    const known = this.#fences.get(runId);
+    // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
+    const stamp = fileStamp(file);
+    if (fast && known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
+    const current = await this.#readLease(runId);
+    if (current) this.#fences.set(runId, { owner: current.owner, token: current.token, stamp });
+    else this.#fences.delete(runId);
+    if (!stillHeld(current, lease)) throw leaseLost(lease, current);
   }
 
   async close(): Promise<void> {
@@ -615,6 +667,16 @@ async function exists(file: string): Promise<boolean> {
 }
 
 
+
+/**
+ * What tells one version of a file from another without reading it:
+ * inode and change time (a rewrite replaces the file, so both change), or
+ * undefined when there is no file.
+ */
+function fileStamp(file: string): string | undefined {
+  const s = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s === undefined ? undefined : `${s.ino}:${s.ctimeNs}:${s.size}`;
+}
 
 /** Writes every byte of `buffer` at the end of the file `fd` was opened on (in append mode). */
 function writeAll(fd: number, buffer: Buffer): void {

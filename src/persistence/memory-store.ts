@@ -12,7 +12,7 @@ import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
-import { canTakeOver, grantLease } from "./lease-rules.js";
+import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -38,7 +38,8 @@ export class MemoryStore implements RunStore {
   readonly #leases = new Map<string, Lease>();
   readonly #host = hostname();
 
-  async writeSnapshot(state: RunState, seq: number): Promise<void> {
+  async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
+    if (lease) this.#fence(state.meta.runId, lease);
     const snapshot = toSnapshotDocument(state, seq);
     const prior = this.#runs.get(state.meta.runId);
     this.#runs.set(state.meta.runId, {
@@ -48,7 +49,8 @@ export class MemoryStore implements RunStore {
     });
   }
 
-  async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
+    if (lease) this.#fence(runId, lease);
     const run = this.#runs.get(runId);
     if (!run) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     for (const r of records) run.journal.push(r);
@@ -101,6 +103,12 @@ export class MemoryStore implements RunStore {
   }
 
   async close(): Promise<void> {}
+
+  /** Throws `LeaseLostError` unless `lease` is still the run's lease. */
+  #fence(runId: string, lease: Lease): void {
+    const current = this.#leases.get(runId);
+    if (!stillHeld(current, lease)) throw leaseLost(lease, current);
+  }
 }
 
 function latestSummary(run: MemoryRun): RunSummary {

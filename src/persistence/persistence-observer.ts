@@ -25,18 +25,20 @@
  *
  * A store failure is sticky: every later `barrier()` and `flush()`
  * rejects with {@link PersistenceError}, and the runner fails the run; the
- * last good snapshot stays readable.
+ * last good snapshot stays readable. Every write carries the driver's
+ * lease (fencing); a write the store refuses because the run was taken
+ * over fails the same way with the store's `LeaseLostError` itself.
  *
  * @module
  */
-import { InvalidOptionError, PersistenceError } from "../errors.js";
+import { InvalidOptionError, LeaseLostError, PersistenceError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import type { RunJournal } from "./run-journal.js";
-import type { RunStore } from "./run-store.js";
+import type { Lease, RunStore } from "./run-store.js";
 
 /**
  * When a run's state is written: `"group"` (group commit, the default),
@@ -74,6 +76,7 @@ export class PersistenceObserver implements RunJournal {
   readonly #events: RunEvents;
   readonly #getState: () => RunState;
   readonly #readNode: (id: string) => NodeRecord | undefined;
+  readonly #lease: Lease | undefined;
   #seq: number;
   /** Counts record() calls; a barrier waits until the calls before it are durable. */
   #gen = 0;
@@ -89,13 +92,14 @@ export class PersistenceObserver implements RunJournal {
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
-  #failure: PersistenceError | undefined;
+  #failure: PersistenceError | LeaseLostError | undefined;
 
   /**
    * @param options.getState returns the run's current state (for full snapshots)
    * @param options.readNode returns an activation's latest record; it may be newer
    *   than `getState()`'s, which lets a journal append skip committing the state
    * @param options.seq the last sequence number already stored
+   * @param options.lease the driver's lease, passed with every write so the store can fence it
    */
   constructor(options: {
     readNode: (id: string) => NodeRecord | undefined;
@@ -107,6 +111,7 @@ export class PersistenceObserver implements RunJournal {
     getState: () => RunState;
     seq: number;
     nodeCount: number;
+    lease?: Lease | undefined;
   }) {
     this.#store = options.store;
     this.#runId = options.runId;
@@ -116,6 +121,7 @@ export class PersistenceObserver implements RunJournal {
     this.#getState = options.getState;
     this.#readNode = options.readNode;
     this.#seq = options.seq;
+    this.#lease = options.lease;
     this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * options.nodeCount);
   }
 
@@ -157,7 +163,7 @@ export class PersistenceObserver implements RunJournal {
     this.#dirty.clear();
     this.#urgent = false;
     await this.#run(async () => {
-      await this.#store.writeSnapshot(this.#getState(), this.#seq);
+      await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
       this.#sinceSnapshot = 0;
       this.#durable(gen, 0, true);
     });
@@ -200,7 +206,7 @@ export class PersistenceObserver implements RunJournal {
       }
       await this.#run(async () => {
         if (compact) {
-          await this.#store.writeSnapshot(this.#getState(), this.#seq);
+          await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
           this.#sinceSnapshot = 0;
         } else {
           const records: JournalRecord[] = [];
@@ -208,7 +214,7 @@ export class PersistenceObserver implements RunJournal {
             const node = this.#readNode(id);
             if (node) records.push({ kind: "node", seq: ++this.#seq, node });
           }
-          await this.#store.append(this.#runId, records);
+          await this.#store.append(this.#runId, records, this.#lease);
           this.#sinceSnapshot += records.length;
         }
         this.#durable(gen, ids.size, compact);
@@ -222,7 +228,7 @@ export class PersistenceObserver implements RunJournal {
 
   async #run(write: () => Promise<void>): Promise<void> {
     const p = write().catch((error: unknown) => {
-      this.#failure ??= new PersistenceError(this.#runId, error);
+      this.#failure ??= error instanceof LeaseLostError ? error : new PersistenceError(this.#runId, error);
       for (const w of this.#waiters) w.reject(this.#failure);
       this.#waiters = [];
       throw this.#failure;

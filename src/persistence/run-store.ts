@@ -24,6 +24,24 @@ export interface StoredRun {
   readonly seq: number;
 }
 
+/**
+ * Who a lease holder is beyond its host name and pid, on Linux: a pid
+ * means one process only within one boot of one machine and one PID
+ * namespace (containers that share a host name and a store volume each
+ * have their own pids), and only until it is reused. `lease-rules.ts`
+ * takes a lease over at once only when every field shows the holder is a
+ * dead process of this very boot and namespace; when one is missing, it
+ * waits for the lease to expire. Read with `processIdentity()`.
+ */
+export interface ProcessIdentity {
+  /** `/proc/sys/kernel/random/boot_id`: changes at every boot. */
+  readonly bootId?: string;
+  /** The PID namespace, as `readlink /proc/self/ns/pid` says (`pid:[4026531836]`). */
+  readonly pidNs?: string;
+  /** The process's start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot): a reused pid has another. */
+  readonly startTime?: string;
+}
+
 /** What a driver asks for when it takes a run's lease. */
 export interface LeaseRequest {
   /** A unique id of the driver (one per `run()` call). */
@@ -38,6 +56,8 @@ export interface LeaseRequest {
   readonly now: number;
   /** Take the lease even from a live holder (the caller knows it is dead). @default false */
   readonly takeover?: boolean;
+  /** The driver's process identity (`processIdentity()`); without it, a dead holder is only replaced once its lease expires. */
+  readonly identity?: ProcessIdentity;
 }
 
 /** A lease held on a run. */
@@ -46,6 +66,8 @@ export interface Lease extends LeaseHolder {
   readonly runId: string;
   /** Grows by one each time the lease changes hands (a fencing token). */
   readonly token: number;
+  /** The holder's process identity, when its request gave one. */
+  readonly identity?: ProcessIdentity;
 }
 
 /** A filter for {@link RunStore.list}. */
@@ -78,14 +100,22 @@ export interface RunStore {
    * Writes a full snapshot of a run (creating the run if it is new). After
    * it resolves, records with `seq` at or below `seq` are no longer needed:
    * the store may drop them. Atomic: a crash leaves the old or the new snapshot.
+   *
+   * Fencing: a writer that holds the run's lease passes it as `lease`, and
+   * the store refuses the write with `LeaseLostError` (writing nothing)
+   * unless that lease (owner and token) is still the run's current one, so
+   * a driver that was taken over can never overwrite its successor's
+   * state, even through the same store object. A write without a lease
+   * (tools, tests) is not fenced.
    */
-  writeSnapshot(state: RunState, seq: number): Promise<void>;
+  writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void>;
   /**
    * Appends journal records (in order, `seq` increasing) to a run that
    * has a snapshot. Resolves once they are stored. A crash during an append
-   * may lose the records of that append, never earlier ones.
+   * may lose the records of that append, never earlier ones. Fenced by
+   * `lease` as {@link RunStore.writeSnapshot} is.
    */
-  append(runId: string, records: readonly JournalRecord[]): Promise<void>;
+  append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void>;
   /** Loads a run, or undefined when there is none. Throws `SnapshotCorruptError` when it cannot be read. */
   load(runId: string): Promise<StoredRun | undefined>;
   /** Lists stored runs, newest first by `updatedAt`. */
@@ -94,8 +124,9 @@ export interface RunStore {
   delete(runId: string): Promise<boolean>;
   /**
    * Takes the run's lease, or throws `RunLockedError` naming the holder.
-   * A lease that expired, or whose holder is a dead process on this host,
-   * is taken over; a lease the same owner holds is renewed.
+   * A lease that expired, or whose holder is provably a dead process on
+   * this host (`lease-rules.ts`), is taken over; a lease the same owner
+   * holds is renewed.
    */
   acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
   /** Extends a lease; throws `RunLockedError` when another driver took it over. */

@@ -12,10 +12,10 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RunLockedError, type LeaseHolder } from "../errors.js";
 import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
+import { leaseRequest, takeLease } from "./run-lease.js";
 
 /** Lease owners of `resolveWait` start with this. */
 export const DELIVERY_OWNER_PREFIX = "deliver:";
@@ -40,7 +40,7 @@ function backoff(n: number): number {
  * throws `RunLockedError` when a driver holds the run.
  */
 export function acquireDeliveryLease(store: RunStore, runId: string): Promise<Lease> {
-  const request = { owner: `${DELIVERY_OWNER_PREFIX}${randomUUID()}`, pid: process.pid, host: hostname(), ttlMs: DELIVERY_TTL_MS };
+  const request = { ...leaseRequest({ ttlMs: DELIVERY_TTL_MS, now: Date.now() }), owner: `${DELIVERY_OWNER_PREFIX}${randomUUID()}` };
   return acquireAfterDeliveries(store, runId, () => ({ ...request, now: Date.now() }));
 }
 
@@ -48,12 +48,13 @@ export function acquireDeliveryLease(store: RunStore, runId: string): Promise<Le
  * `store.acquireLease`, waiting (as above) while a resolver holds the
  * lease for its one write: a driver that starts while a webhook writes an
  * event is not refused either. `request` is made again on every try (its
- * `now` must be current).
+ * `now` must be current). A store failure is a `PersistenceError`
+ * (`takeLease`).
  */
 export async function acquireAfterDeliveries(store: RunStore, runId: string, request: () => LeaseRequest): Promise<Lease> {
   for (let tries = 1; ; tries++) {
     try {
-      return await store.acquireLease(runId, request());
+      return await takeLease(store, runId, request());
     } catch (error) {
       if (!(error instanceof RunLockedError) || !isDeliveryLease(error.holder) || tries >= MAX_TRIES) throw error;
       await sleep(backoff(tries));

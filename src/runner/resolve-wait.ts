@@ -45,6 +45,7 @@ import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { deliverInAnotherThread } from "./live-runs-channel.js";
 import { assertRunId } from "./run-id.js";
 import { assertStore } from "./run-options.js";
+import { asTaskloomError } from "./run-lease.js";
 
 /** Options of {@link resolveWait}. */
 export interface ResolveWaitOptions<T = unknown> {
@@ -121,7 +122,11 @@ export async function resolveWait<T = unknown>(
       const stored = await store.load(runId);
       if (!stored) throw new RunNotFoundError(runId);
       checkOpen(stored.state, runId, key);
-      await store.writeSnapshot(deliverToInbox(stored.state, key, { payload: copy, at: Date.now() }), stored.seq);
+      const next = deliverToInbox(stored.state, key, { payload: copy, at: Date.now() });
+      // Fenced by the lease; a disk that refuses the write is a PersistenceError, never a raw Error.
+      await store.writeSnapshot(next, stored.seq, lease).catch((error: unknown) => {
+        throw asTaskloomError(runId, error);
+      });
       return;
     } finally {
       await store.releaseLease(lease).catch(() => undefined);

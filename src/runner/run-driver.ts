@@ -15,10 +15,9 @@
  *
  * @module
  */
-import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
 import { match } from "ts-pattern";
 import {
+  describe,
   GraphChangedError,
   GraphHasPendingWaits,
   OutputError,
@@ -45,6 +44,7 @@ import {
 import type { RunStatus } from "../state/status.js";
 import { acquireAfterDeliveries } from "./delivery-lease.js";
 import { registerLiveRun } from "./live-runs-channel.js";
+import { leaseRequest, renewalFailure } from "./run-lease.js";
 import type { RunOptions } from "./run-options.js";
 
 /** What the driver needs from the handle that owns it. */
@@ -70,16 +70,11 @@ export async function driveRun<I, O>(
 ): Promise<O> {
   const { runId, clock, events } = host;
   const ttlMs = options.leaseTtlMs ?? 30_000;
-  const owner = randomUUID();
-  // A resolveWait holding the lease for its one write is waited for, not reported as a driver (RUN_LOCKED).
-  let lease: Lease = await acquireAfterDeliveries(store, runId, () => ({
-    owner,
-    pid: process.pid,
-    host: hostname(),
-    ttlMs,
-    now: clock.now(),
-    ...(options.takeover === true && { takeover: true }),
-  }));
+  // A resolveWait holding the lease for its one write is waited for, not reported as a driver (RUN_LOCKED);
+  // a store that cannot take the lease (disk full, read-only) fails with PersistenceError, never a raw Error.
+  const request = leaseRequest({ ttlMs, now: clock.now(), takeover: options.takeover === true });
+  const held: Lease = await acquireAfterDeliveries(store, runId, () => ({ ...request, now: clock.now() }));
+  let lease = held;
   let renewTimer: TimerHandle | undefined;
   let scheduler: ForwardScheduler<unknown> | undefined;
   let leaseLost: unknown;
@@ -91,8 +86,9 @@ export async function driveRun<I, O>(
           if (renewTimer !== undefined) renew();
         },
         (error: unknown) => {
-          leaseLost = error;
-          scheduler?.fail(error);
+          // Taken over: LeaseLostError, as a fenced write says; a store failure: PersistenceError.
+          leaseLost = renewalFailure(lease, error);
+          scheduler?.fail(leaseLost);
         },
       );
     }, Math.max(1, Math.floor(ttlMs / 3)));
@@ -136,6 +132,8 @@ export async function driveRun<I, O>(
       readNode: (id) => (scheduler ? scheduler.record(id) : getNode(state.nodes, id)),
       seq: prepared.seq,
       nodeCount: graph.size,
+      // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).
+      lease: held,
     });
     await observer.snapshot();
     events.emit("run:start", {
@@ -229,7 +227,15 @@ export async function driveRun<I, O>(
       await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
     }
     schedulerReady(undefined);
-    await store.releaseLease(lease).catch(() => undefined);
+    await store.releaseLease(lease).catch((error: unknown) => {
+      // The run's result is saved; only the lease stays until it expires (or its holder is seen dead).
+      events.emit("warning", {
+        runId,
+        at: clock.now(),
+        code: "LEASE_RELEASE_FAILED",
+        message: `the lease of run "${runId}" could not be given back (${describe(error)}); another driver can take the run once it expires`,
+      });
+    });
     unregister();
     markStopped();
   }

@@ -43,6 +43,7 @@ import type { ErrorRecord } from "../state/records.js";
 import { callbackBody, deliverCallback, payloadError } from "./callback.js";
 import { compactSlot, decideCatchUp, type CatchUp } from "./repeat.js";
 import { holdsLease, leaseHost, withLease, withoutLease } from "./schedule-lease.js";
+import { processIdentity } from "../persistence/lease-rules.js";
 import {
   openRun,
   slotRunId,
@@ -397,7 +398,8 @@ export class Scheduler {
   }
 
   #leaseRequest() {
-    return { owner: this.owner, pid: process.pid, host: leaseHost(), ttlMs: this.#ttlMs, now: this.#clock.now() };
+    // The identity lets a dead scheduler be replaced at once only when it is provably dead (lease-rules.ts).
+    return { owner: this.owner, pid: process.pid, host: leaseHost(), ttlMs: this.#ttlMs, now: this.#clock.now(), identity: processIdentity() };
   }
 
   #drop(id: string): void {

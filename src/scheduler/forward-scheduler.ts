@@ -63,6 +63,7 @@ import {
   NodeTimeoutError,
   NonDeterminismError,
   NonRetryableError,
+  LeaseLostError,
   PersistenceError,
   RunCancelledError,
   UnknownRouteError,
@@ -991,7 +992,9 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         try {
           await this.#journal.barrier();
         } catch (error) {
-          this.#stop({ kind: "failed", error: error instanceof PersistenceError ? error : new PersistenceError(this.#runId, error) });
+          // A lost lease keeps its own error (LeaseLostError): the run was taken over, the disk is fine.
+          const failure = error instanceof PersistenceError || error instanceof LeaseLostError ? error : new PersistenceError(this.#runId, error);
+          this.#stop({ kind: "failed", error: failure });
         }
         if (this.#routing) {
           // The order is journaled with the next write, at the latest with the records of the visits it starts.

@@ -15,18 +15,20 @@
  *   changes hands; it outlives the lease and the run, so a token is never
  *   handed out twice for one run id.
  *
- * Fencing. The store remembers the token of each lease it acquired. Every
- * snapshot and append made while it holds one runs as a Lua script that
- * first compares that token with the run's current token, and refuses the
- * write with {@link LeaseLostError} when another coordinator has taken the
- * run over since: a coordinator that stalled past its lease (a long GC
- * pause, a partition) cannot overwrite the newer one's state. Writes made
- * without a lease (tools, tests) are not fenced.
+ * Fencing. A writer passes the lease it holds with every snapshot and
+ * append; the write runs as a Lua script that first compares that lease's
+ * token with the run's current token, and refuses the write with
+ * {@link LeaseLostError} when another coordinator has taken the run over
+ * since: a coordinator that stalled past its lease (a long GC pause, a
+ * partition) cannot overwrite the newer one's state, even when both share
+ * this store object. The token travels with the lease, never with the
+ * store. Writes made without a lease (tools, tests) are not fenced.
  *
  * Taking over. Lease rules are those of every store (`lease-rules.ts`):
  * the same owner renews; an expired lease, or one held by a dead process
  * on this host, is taken over; `takeover: true` takes it from any holder.
- * A dead local holder is found in this process (Redis cannot see pids),
+ * A dead local holder (by the identity rules of `lease-rules.ts`: same
+ * host, boot and PID namespace) is found in this process (Redis cannot see pids),
  * then taken with a compare-and-set on its token, so two coordinators
  * racing for the same dead holder's run get one lease between them.
  *
@@ -35,7 +37,7 @@
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../../errors.js";
-import { processAlive } from "../../persistence/lease-rules.js";
+import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
@@ -91,7 +93,7 @@ if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[3]) end
 return {0}
 `;
 
-// KEYS: lease, token. ARGV: owner, pid, host, ttlMs, now, runId, force ('1' or ''), deadOwner, deadToken.
+// KEYS: lease, token. ARGV: owner, pid, host, ttlMs, now, runId, force ('1' or ''), deadOwner, deadToken, identity (JSON or '').
 // Replies: {0, leaseJson} granted, {1, holderJson} held by another.
 const ACQUIRE = `
 local raw = redis.call('GET', KEYS[1])
@@ -109,8 +111,10 @@ if raw then
 else
   token = redis.call('INCR', KEYS[2])
 end
+local identity = nil
+if ARGV[10] ~= '' then identity = cjson.decode(ARGV[10]) end
 local lease = cjson.encode({runId = ARGV[6], owner = ARGV[1], pid = tonumber(ARGV[2]), host = ARGV[3],
-  expiresAt = tonumber(ARGV[5]) + tonumber(ARGV[4]), token = token})
+  expiresAt = tonumber(ARGV[5]) + tonumber(ARGV[4]), token = token, identity = identity})
 redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[4])))
 return {0, lease}
 `;
@@ -154,6 +158,11 @@ return {0, existed}
 
 type Reply = [number, string | number | undefined];
 
+/** The fencing argument of the write scripts: the writer's token, or "0" for an unfenced write. */
+function fenceArg(lease: Lease | undefined): string {
+  return String(lease?.token ?? 0);
+}
+
 /**
  * Keeps runs in Redis, so that a run started on one machine can be
  * resumed on any other; leases expire in Redis and are fenced.
@@ -170,8 +179,6 @@ export class RedisStore implements RunStore {
   readonly #connection: RedisConnection;
   readonly #prefix: string;
   readonly #host = hostname();
-  /** The token of each lease this store holds, by run id: its writes to that run are fenced. */
-  readonly #held = new Map<string, number>();
   #client: { client: Redis; owned: boolean } | undefined;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -217,26 +224,23 @@ export class RedisStore implements RunStore {
     return [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey];
   }
 
-  #fenced(runId: string, reply: Reply): void {
-    if (reply[0] === 1) {
-      // The token stays remembered: every later write of this stale holder is refused too.
-      throw new LeaseLostError(runId, this.#held.get(runId) ?? 0, Number(reply[1]));
-    }
+  #fenced(runId: string, lease: Lease | undefined, reply: Reply): void {
+    if (reply[0] === 1) throw new LeaseLostError(runId, lease?.token ?? 0, Number(reply[1]));
   }
 
-  async writeSnapshot(state: RunState, seq: number): Promise<void> {
+  async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), [
-      String(this.#held.get(runId) ?? 0),
+      fenceArg(lease),
       serialize(toSnapshotDocument(state, seq)),
       String(seq),
       runId,
       serialize(summarize(state)),
     ])) as Reply;
-    this.#fenced(runId, reply);
+    this.#fenced(runId, lease, reply);
   }
 
-  async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
     if (records.length === 0) return;
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
@@ -248,12 +252,12 @@ export class RedisStore implements RunStore {
       summary = serialize(summaryOf(meta, counts));
     }
     const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
-      String(this.#held.get(runId) ?? 0),
+      fenceArg(lease),
       runId,
       summary,
       ...records.map((r) => `${r.seq}|${serialize(r)}`),
     ])) as Reply;
-    this.#fenced(runId, reply);
+    this.#fenced(runId, lease, reply);
     if (reply[0] === 2) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
   }
 
@@ -326,13 +330,12 @@ export class RedisStore implements RunStore {
       reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, args)) as Reply;
       if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
     }
-    this.#held.delete(runId);
     return Number(reply[1]) > 0;
   }
 
-  /** True when `holder` is a process of this host (not this one) that is dead. */
+  /** True when `holder` is provably a dead process of this host (`lease-rules.ts`). */
   #deadHere(holder: Lease): boolean {
-    return holder.host === this.#host && holder.pid !== process.pid && !processAlive(holder.pid);
+    return holderDeadHere(holder, this.#host);
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
@@ -347,6 +350,7 @@ export class RedisStore implements RunStore {
         request.takeover === true ? "1" : "",
         deadOwner,
         deadToken,
+        request.identity === undefined ? "" : JSON.stringify(request.identity),
       ]) as Promise<Reply>;
     let reply = await this.#leaseCall(runId, attempt("", ""));
     if (reply[0] === 1) {
@@ -356,9 +360,7 @@ export class RedisStore implements RunStore {
       reply = await attempt(holder.owner, String(holder.token));
       if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
     }
-    const lease = JSON.parse(String(reply[1])) as Lease;
-    this.#held.set(runId, lease.token);
-    return lease;
+    return JSON.parse(String(reply[1])) as Lease;
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
@@ -372,7 +374,6 @@ export class RedisStore implements RunStore {
   }
 
   async releaseLease(lease: Lease): Promise<void> {
-    if (this.#held.get(lease.runId) === lease.token) this.#held.delete(lease.runId);
     await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
   }
 
