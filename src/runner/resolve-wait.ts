@@ -27,6 +27,7 @@ import {
 } from "../errors.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { RunStore } from "../persistence/run-store.js";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { isDurable } from "../persistence/serialization.js";
 import { nodeRecords } from "../state/node-table.js";
 import { deliverToInbox, type RunState } from "../state/run-state.js";
@@ -64,6 +65,7 @@ export async function resolveWait<T = unknown>(
   options: ResolveWaitOptions<T> = {},
 ): Promise<void> {
   assertRunId(runId);
+  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true }));
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
   }
