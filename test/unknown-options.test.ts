@@ -18,6 +18,7 @@ import {
   graphify,
   GraphDefinitionError,
   InvalidOptionError,
+  LowdbStore,
   MemoryStore,
   NodeFailedError,
   parseWorkflow,
@@ -324,6 +325,21 @@ describe("resolveWait and the bullmq adapter options", () => {
     expectRefusal(thrown(() => createWorker({ graphs: [], concurency: 2 } as never)), "concurency", "createWorker", "concurrency");
     expectRefusal(thrown(() => bullmqExecutor({ queu: "q" } as never)), "queu", "bullmqExecutor", "queue");
     expectRefusal(thrown(() => new RedisStore({ prefx: "p" } as never)), "prefx", "RedisStore", "prefix");
+  });
+});
+
+describe("stores and the snapshot policy", () => {
+  it("LowdbStore refuses an unknown option (a typo of dir would put runs elsewhere)", () => {
+    expectRefusal(thrown(() => new LowdbStore({ dri: "/tmp/x" } as never)), "dri", "LowdbStore", "dir");
+  });
+
+  it("the snapshot policy refuses an unknown key beside intervalMs", () => {
+    const g = graph("g").node("a", () => 1).build();
+    expectRefusal(
+      thrown(() => runAsync(g, undefined, { store: new MemoryStore(), snapshot: { intervalMs: 5, every: 2 } as never })),
+      "every",
+      "snapshot",
+    );
   });
 });
 
