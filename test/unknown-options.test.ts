@@ -294,6 +294,7 @@ describe("stage definitions and StageRunner options", () => {
     expectRefusal(thrown(() => runner.toJobHandlers({ numRetry: 1 } as never)), "numRetry", "toJobHandlers", "numRetries");
     expectRefusal(thrown(() => compileWorkflow(wf, { label: () => "review" }, { limits: undefined } as never)), "limits", "compileWorkflow", "limit");
     expectRefusal(thrown(() => compileWorkflow(wf, { label: { fn: () => "review", dep: {} } as never })), "dep", 'the agent of stage "label"', "deps");
+    expectRefusal(await rejection(runner.cli([], { out: process.stdout, err: process.stderr, cdw: "/tmp" } as never)), "cdw", "StageRunner.cli io", "cwd");
   });
 
   it("accepts every documented StageRunner, act, agent and job-handler option", async () => {
