@@ -127,6 +127,28 @@ describeRedis("BullMQ executor and worker", () => {
     expect(calls).toBe(1);
   });
 
+  it("refuses unknown options of a worker's waitFor and step, as in the coordinator", async () => {
+    const waits = graph("remote-wait-options")
+      .node("wait", ({ waitFor }) => waitFor("k", { timeout: 5_000 } as never), { retry: { maxAttempts: 1 } })
+      .build();
+    const steps = graph("remote-step-options")
+      .node("step", ({ step }) => (step as (n: string, f: () => number, o: object) => Promise<number>)("s", () => 1, { retry: {} }), {
+        retry: { maxAttempts: 1 },
+      })
+      .build();
+    const { executor, worker } = cluster("remote-options", [waits, steps]);
+    await worker.waitUntilReady();
+    const waitErr = await runAsync(waits, undefined, { store: new MemoryStore(), executor }).catch((e: unknown) => e);
+    expect(waitErr).toBeInstanceOf(NodeFailedError);
+    // Across the wire an error keeps its class name, code and message (not its other fields).
+    expect((waitErr as NodeFailedError).cause).toMatchObject({ code: "INVALID_OPTION" });
+    expect(((waitErr as NodeFailedError).cause as Error).message).toContain('option timeout of waitFor("k") is not known (did you mean "timeoutMs"?)');
+    const stepErr = await runAsync(steps, undefined, { store: new MemoryStore(), executor }).catch((e: unknown) => e);
+    expect(stepErr).toBeInstanceOf(NodeFailedError);
+    expect((stepErr as NodeFailedError).cause).toMatchObject({ code: "INVALID_OPTION" });
+    expect(((stepErr as NodeFailedError).cause as Error).message).toContain('option retry of step("s") in a node is not known; it takes no options');
+  });
+
   it("fails the job of a graph the worker does not have, with an error naming the graph", async () => {
     const known = graph("known").node("x", () => 1).build();
     const orphan = graph("orphan").node("y", () => 2).build();

@@ -328,7 +328,7 @@ describe("fromSpec refuses", () => {
     ["nodes that are not an array", (s) => ({ ...s, nodes: { a: 1 } }), ["nodes must be an array (got an object)"]],
     ["an empty name", (s) => ({ ...s, name: "" }), ['name must be a non-empty string (got string "")']],
     ["an output that is not a name", (s) => ({ ...s, output: 3 }), ["output must be a function name (got number 3)"]],
-    ["an unknown top-level field", (s) => ({ ...s, extra: true }), ['unknown field "extra"']],
+    ["an unknown top-level field", (s) => ({ ...s, extra: true }), ['unknown field "extra"; known fields: version, name, nodes, output, fingerprint']],
     [
       "nodes with bad field types",
       (s) => ({
@@ -346,7 +346,7 @@ describe("fromSpec refuses", () => {
         "nodes[1]: id must be a string (got number 1)",
         'nodes[1]: after must be an array of strings (got string "fetch")',
         "nodes[1]: fn must be a string (got null)",
-        'nodes[2] ("x"): unknown field "retries"',
+        'nodes[2] ("x"): unknown field "retries" (did you mean "retry"?); known fields: id, after, fn, retry, timeoutMs, map, routes, maxVisits',
         "nodes[2] (\"x\"): after must be an array of strings (got an array)",
         'nodes[2] ("x"): timeoutMs must be a number (got string "10")',
         'nodes[3] ("y") retry: maxAttempts must be a number (got string "3")',

@@ -364,7 +364,7 @@ describe("options and job handlers", () => {
       [{ runId: "../x" }, /run id/],
       [{ tasks: "nope" }, /tasks must be an array of tasks or a TaskSource/],
       [{ tasks: [{ id: "a" }, { id: "a" }] }, /repeats the task id "a"/],
-      [{ bogus: 1 }, /bogus is not a runAsync option/],
+      [{ bogus: 1 }, /option bogus of StageRunner.runAsync is not known; known options: tasks, runId/],
     ] as const;
     for (const [options, message] of bad) {
       const err = await rejection(runner.runAsync({ tasks: [{ id: "ok" }], runId: "v", ...options } as never));

@@ -17,6 +17,7 @@
 import { InvalidOptionError } from "../errors.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { MapContext, NodeContext } from "./node-context.js";
+import { assertOptionKeys, MAP_OPTION_KEYS, NODE_OPTION_KEYS } from "./option-keys.js";
 import type { Unrouted } from "./route.js";
 import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./task-graph.js";
 
@@ -92,7 +93,9 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
   }
 
   /**
-   * Adds a node. `fn` receives a {@link NodeContext} whose `deps` holds the
+   * Adds a node. Throws `InvalidOptionError` at once for an option key
+   * that is not a node option (a typo such as `timeoutMS`), naming the
+   * nearest known one; option values are checked by `build()`. `fn` receives a {@link NodeContext} whose `deps` holds the
    * outputs of the nodes in `options.after`; its return value (awaited)
    * becomes this node's output. A node with `routes` returns
    * `route(name, value)`: `value` is its output and the route's targets run
@@ -113,9 +116,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     fn: (context: NodeContext<I, DepsOf<O, A>>) => T | Promise<T>,
     options?: NodeOptions<A>,
   ): GraphBuilder<I, O & { readonly [K in Id]: Unrouted<Awaited<T>> }, R> {
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      throw new InvalidOptionError(`node "${id}" options`, "must be an object");
-    }
+    assertOptionKeys(`node "${id}"`, options, NODE_OPTION_KEYS);
     const definition: NodeDefinition = {
       id,
       fn: fn as NodeDefinition["fn"],
@@ -152,9 +153,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     fn: (context: MapContext<I, ElementOf<O[S]>, DepsOf<O, A>>) => T | Promise<T>,
     options?: MapOptions<A>,
   ): GraphBuilder<I, O & { readonly [K in Id]: Awaited<T>[] }, R> {
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      throw new InvalidOptionError(`map "${id}" options`, "must be an object");
-    }
+    assertOptionKeys(`map "${id}"`, options, MAP_OPTION_KEYS);
     const after = [...(options?.after ?? [])] as string[];
     if (!after.includes(source)) after.unshift(source);
     const definition: NodeDefinition = {
@@ -164,6 +163,9 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       map: { source, ...(options?.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }) },
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      // Passed on, not dropped: build() refuses routes on a map node, naming it.
+      ...(options?.routes !== undefined && { routes: options.routes }),
+      ...(options?.maxVisits !== undefined && { maxVisits: options.maxVisits }),
     };
     return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
   }

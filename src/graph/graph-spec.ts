@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
 import type { BackoffOptions } from "../scheduler/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
@@ -104,6 +105,8 @@ export interface FromSpecOptions<I> {
   readonly input?: InputValidator<I>;
 }
 
+const FROM_SPEC_OPTION_KEYS = optionKeys<FromSpecOptions<unknown>>({ input: true });
+
 /**
  * Describes `graph` as JSON-able data: the same as `graph.toSpec(options)`.
  * Throws `GraphDefinitionError` listing every function it cannot name
@@ -146,6 +149,8 @@ export function fromSpec<I = unknown, O = unknown>(
   if (registry === null || typeof registry !== "object") {
     throw new InvalidOptionError("fromSpec(spec, registry)", "registry must be an object of functions by name");
   }
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("fromSpec options", "must be an object");
+  assertKnownKeys("fromSpec", options, FROM_SPEC_OPTION_KEYS);
   if (options.input !== undefined && !isInputValidator(options.input)) {
     throw new InvalidOptionError("fromSpec input", "must have a parse(value) method or be a Standard Schema");
   }
@@ -212,9 +217,7 @@ export function specProblems(spec: unknown): string[] {
   }
   const s = spec as Record<string, unknown>;
   const problems: string[] = [];
-  for (const key of Object.keys(s)) {
-    if (!["version", "name", "nodes", "output", "fingerprint"].includes(key)) problems.push(`unknown field "${key}"`);
-  }
+  problems.push(...unknownKeyProblems("", s, SPEC_FIELDS, "field"));
   if (s.version !== GRAPH_SPEC_VERSION) {
     problems.push(`version must be ${GRAPH_SPEC_VERSION} (got ${kind(s.version)}); this taskloom reads version ${GRAPH_SPEC_VERSION} specs`);
   }
@@ -230,6 +233,8 @@ export function specProblems(spec: unknown): string[] {
   }
   return problems;
 }
+
+const SPEC_FIELDS = optionKeys<GraphSpec>({ version: true, name: true, nodes: true, output: true, fingerprint: true });
 
 function nodeProblems(node: unknown, i: number): string[] {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return [`nodes[${i}] must be an object (got ${kind(node)})`];
@@ -272,7 +277,7 @@ type FieldType = "string" | "string[]" | "string?" | "number?" | "boolean?" | "o
 /** Problems with `obj`'s fields against `fields`: unknown fields, missing required ones, wrong types. */
 function fieldProblems(obj: Record<string, unknown>, where: string, fields: Readonly<Record<string, FieldType>>): string[] {
   const problems: string[] = [];
-  for (const key of Object.keys(obj)) if (!Object.hasOwn(fields, key)) problems.push(`${where}: unknown field "${key}"`);
+  problems.push(...unknownKeyProblems(where, obj, Object.keys(fields), "field"));
   for (const [key, type] of Object.entries(fields)) {
     const value = obj[key];
     const optional = type.endsWith("?");

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError, NonRetryableError } from "../errors.js";
 import type { RetryOptions } from "../scheduler/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
@@ -71,7 +72,8 @@ export type TaskCall<P extends unknown[], R> = (...args: { [K in keyof P]: RefAr
 /** The outputs of a graphify graph whose function returned `R`: every ref replaced by its value; all node outputs when it returned nothing. */
 export type GraphifyOutputs<R> = [R] extends [void] ? Record<string, unknown> : Resolved<R>;
 
-const TASK_OPTION_KEYS = new Set(["retry", "timeoutMs", "routes", "maxVisits"]);
+const TASK_OPTION_KEYS = optionKeys<TaskOptions>({ retry: true, timeoutMs: true, routes: true, maxVisits: true });
+const GRAPHIFY_OPTION_KEYS = optionKeys<GraphifyOptions<unknown>>({ input: true });
 
 let current: Trace | undefined;
 
@@ -115,12 +117,10 @@ export function task<A extends unknown[], R>(
     if (options === null || typeof options !== "object") {
       throw new GraphDefinitionError(trace.graphName, [`task ${JSON.stringify(id)}: options must be an object`]);
     }
-    const unknown = Object.keys(options).filter((k) => !TASK_OPTION_KEYS.has(k));
+    const unknown = unknownKeyProblems(`task ${JSON.stringify(id)}`, options, TASK_OPTION_KEYS);
     if (unknown.length > 0) {
-      throw new GraphDefinitionError(trace.graphName, [
-        `task ${JSON.stringify(id)}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} ` +
-          "(a task takes retry, timeoutMs, routes and maxVisits; its after list comes from the references among its arguments)",
-      ]);
+      const afterNote = Object.hasOwn(options, "after") ? "; a task's after list comes from the references among its arguments" : "";
+      throw new GraphDefinitionError(trace.graphName, unknown.map((p) => p + afterNote));
     }
   }
   if (trace.tasks.has(id)) {
@@ -217,6 +217,7 @@ export function graphify<I = undefined, R = unknown>(
 ): TaskGraph<I, GraphifyOutputs<R>> {
   if (typeof fn !== "function") throw new InvalidOptionError("graphify(name, fn)", "fn must be a function");
   if (options === null || typeof options !== "object") throw new InvalidOptionError("graphify options", "must be an object");
+  assertKnownKeys(`graphify("${String(name)}")`, options, GRAPHIFY_OPTION_KEYS);
   if (options.input !== undefined && !isInputValidator(options.input)) {
     throw new InvalidOptionError("graphify input", "must have a parse(value) method or be a Standard Schema");
   }

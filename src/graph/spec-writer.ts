@@ -16,11 +16,13 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
 import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph-spec.js";
 import type { TaskGraph } from "./task-graph.js";
 import { tracedBodies } from "./trace-ref.js";
 
+const TO_SPEC_OPTION_KEYS = optionKeys<ToSpecOptions>({ registry: true });
 const NODE_FIELDS = new Set(["id", "after", "fn", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "retryOn", "timeoutMs"]);
 const BACKOFF_FIELDS = ["initialMs", "factor", "maxMs", "jitter"] as const;
@@ -66,6 +68,7 @@ class Namer {
 /** Writes the spec of `graph`, whose output function is `output`; see `toSpec`. */
 export function writeSpec<I, O>(graph: TaskGraph<I, O>, output: unknown, options: ToSpecOptions = {}): GraphSpec {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("toSpec options", "must be an object");
+  assertKnownKeys("toSpec", options, TO_SPEC_OPTION_KEYS);
   const registry = options.registry ?? {};
   if (registry === null || typeof registry !== "object") {
     throw new InvalidOptionError("toSpec registry", "must be an object of functions by name");

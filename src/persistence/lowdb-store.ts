@@ -56,6 +56,7 @@ import { writeFileAtomic } from "./atomic-file.js";
 import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low, type Adapter } from "lowdb";
 import superjson from "superjson";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
 import { assertRunId } from "../runner/run-id.js";
 import type { RunState } from "../state/run-state.js";
@@ -121,6 +122,7 @@ export class LowdbStore implements RunStore {
   readonly #fences = new Map<string, { readonly owner: string; readonly token: number; readonly stamp: string | undefined }>();
 
   constructor(options: LowdbStoreOptions = {}) {
+    assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#runsDir = join(this.dir, "runs");
     this.#fsync = options.fsync ?? false;

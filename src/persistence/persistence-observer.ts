@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError, LeaseLostError, PersistenceError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
@@ -54,6 +55,7 @@ export type SnapshotPolicy = "group" | "end" | { readonly intervalMs: number };
 /** Throws {@link InvalidOptionError} unless `policy` is a valid {@link SnapshotPolicy}. */
 export function validateSnapshotPolicy(policy: unknown): asserts policy is SnapshotPolicy | undefined {
   if (policy === undefined || policy === "group" || policy === "end") return;
+  if (policy !== null && typeof policy === "object") assertKnownKeys("snapshot", policy, ["intervalMs"]);
   const ms = (policy as { intervalMs?: unknown } | null)?.intervalMs;
   if (typeof policy === "object" && typeof ms === "number" && Number.isFinite(ms) && ms > 0) return;
   throw new InvalidOptionError("snapshot", `must be "group", "end" or { intervalMs: n } with n > 0 (got ${JSON.stringify(policy)})`);

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { isInputValidator, type InputValidator } from "../graph/input-validator.js";
 import { TaskGraph, type GraphFnContext } from "../graph/task-graph.js";
@@ -34,8 +35,12 @@ export interface GraphFnOptions<I> {
   readonly input?: InputValidator<I>;
 }
 
+const GRAPH_FN_OPTION_KEYS = optionKeys<GraphFnOptions<unknown>>({ input: true });
+
 /**
- * Makes a dynamic graph from an async function.
+ * Makes a dynamic graph from an async function. Its options, and each
+ * step's options (`retry`, `timeoutMs`), refuse unknown keys with
+ * `InvalidOptionError` (a step's refusal rejects the step's promise).
  *
  * @example
  * ```ts
@@ -53,6 +58,8 @@ export function graphFn<I, O>(
   options: GraphFnOptions<I> = {},
 ): GraphFn<I, O> {
   if (typeof body !== "function") throw new InvalidOptionError("graphFn(name, body)", "body must be a function");
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("graphFn options", "must be an object");
+  assertKnownKeys(`graphFn("${String(name)}")`, options, GRAPH_FN_OPTION_KEYS);
   if (options.input !== undefined && !isInputValidator(options.input)) {
     throw new InvalidOptionError("graphFn input", "must have a parse(value) method or be a Standard Schema");
   }

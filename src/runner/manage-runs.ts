@@ -5,12 +5,13 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { PendingWait } from "../errors.js";
-import { RunNotFoundError } from "../errors.js";
+import { InvalidOptionError, RunNotFoundError } from "../errors.js";
 import type { RunQuery, RunStore } from "../persistence/run-store.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { ErrorRecord, NodeRecord, RunSummary } from "../state/records.js";
-import type { RunStatus } from "../state/status.js";
+import { RUN_STATUSES, type RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "./run-id.js";
 import { assertStore } from "./run-options.js";
@@ -46,7 +47,12 @@ export interface RunDetails {
   readonly appId?: string;
 }
 
-function storeOf(options: StoreOption | undefined): RunStore {
+const STORE_OPTION_KEYS = optionKeys<StoreOption>({ store: true });
+const LIST_OPTION_KEYS = optionKeys<RunQuery & StoreOption>({ status: true, store: true });
+
+/** The store of `options`, after refusing keys not in `known` (`what` names the call). */
+function storeOf(what: string, options: StoreOption | undefined, known: readonly string[]): RunStore {
+  if (options !== undefined) assertKnownKeys(what, options, known);
   if (options?.store !== undefined) {
     assertStore(options.store);
     return options.store;
@@ -54,16 +60,32 @@ function storeOf(options: StoreOption | undefined): RunStore {
   return defaultStore();
 }
 
+/** Throws {@link InvalidOptionError} unless `status` is undefined, a run status, or a list of them. */
+function assertStatusQuery(status: unknown): asserts status is RunQuery["status"] {
+  if (status === undefined) return;
+  const list = Array.isArray(status) ? (status as unknown[]) : [status];
+  for (const s of list) {
+    if (!(RUN_STATUSES as readonly unknown[]).includes(s)) {
+      throw new InvalidOptionError(
+        "status",
+        `of listRuns must be one of ${RUN_STATUSES.join(", ")}, or a list of them (got ${JSON.stringify(status) ?? String(status)})`,
+      );
+    }
+  }
+}
+
 /**
- * Lists stored runs, newest first.
+ * Lists stored runs, newest first. Throws `InvalidOptionError` for a
+ * status that is not a run status and for an unknown option.
  *
  * @example
  * ```ts
  * const unfinished = await listRuns({ status: ["failed", "cancelled"], store });
  * ```
  */
-export function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSummary[]> {
-  const store = storeOf(options);
+export async function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSummary[]> {
+  const store = storeOf("listRuns", options, LIST_OPTION_KEYS);
+  assertStatusQuery(options.status);
   return store.list(options.status === undefined ? {} : { status: options.status });
 }
 
@@ -79,7 +101,7 @@ export function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSumma
  */
 export async function getRun(runId: string, options: StoreOption = {}): Promise<RunDetails> {
   assertRunId(runId);
-  const stored = await storeOf(options).load(runId);
+  const stored = await storeOf("getRun", options, STORE_OPTION_KEYS).load(runId);
   if (!stored) throw new RunNotFoundError(runId);
   const { meta } = stored.state;
   const nodes = [...nodeRecords(stored.state.nodes)].sort(
@@ -115,7 +137,7 @@ export async function getRun(runId: string, options: StoreOption = {}): Promise<
  * await deleteRun("etl-2026-11-23", { store });
  * ```
  */
-export function deleteRun(runId: string, options: StoreOption = {}): Promise<boolean> {
+export async function deleteRun(runId: string, options: StoreOption = {}): Promise<boolean> {
   assertRunId(runId);
-  return storeOf(options).delete(runId);
+  return storeOf("deleteRun", options, STORE_OPTION_KEYS).delete(runId);
 }

@@ -36,6 +36,7 @@ import {
   WaitNotFoundError,
 } from "../errors.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
 import { deserialize, isDurable, serialize } from "../persistence/serialization.js";
 import { deliverToInbox, openWaitKeys, type RunState } from "../state/run-state.js";
@@ -76,6 +77,7 @@ export async function resolveWait<T = unknown>(
   options: ResolveWaitOptions<T> = {},
 ): Promise<void> {
   assertRunId(runId);
+  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true }));
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assertKnownKeys } from "../core/known-keys.js";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import type { ListenerErrorHandler } from "../events/run-events.js";
 import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
@@ -73,10 +73,11 @@ export const DEFAULT_MAX_CONCURRENCY = 8;
 /** Default lease TTL (ms). */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
-const KNOWN = new Set([
-  "runId", "store", "maxConcurrency", "retry", "continueOnError", "snapshot", "signal", "allowGraphChange",
-  "leaseTtlMs", "takeover", "executor", "sessionId", "agentId", "appId", "clock", "random", "onListenerError", "maxVisits",
-]);
+const KNOWN = optionKeys<RunOptions>({
+  runId: true, store: true, maxConcurrency: true, retry: true, continueOnError: true, snapshot: true, signal: true,
+  allowGraphChange: true, leaseTtlMs: true, takeover: true, executor: true, sessionId: true, agentId: true, appId: true,
+  clock: true, random: true, onListenerError: true, maxVisits: true,
+});
 
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
 export function validateRunOptions(options: unknown): asserts options is RunOptions {

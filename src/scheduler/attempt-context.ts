@@ -10,6 +10,7 @@
  */
 import type { RouteTrigger } from "../graph/route.js";
 import type { NodeContext, WaitOptions } from "../graph/node-context.js";
+import { assertNoNodeStepOptions } from "../graph/option-keys.js";
 
 /** What an attempt's context needs from the scheduler. */
 export interface AttemptHost {
@@ -99,7 +100,14 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
   }
 
   get step(): <T>(name: string, fn: () => T | Promise<T>) => Promise<T> {
-    return (name, fn) => this.#host.runStep(this as AttemptContext<unknown>, name, fn);
+    return (name, fn, ...options: unknown[]) => {
+      try {
+        assertNoNodeStepOptions(name, options[0]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#host.runStep(this as AttemptContext<unknown>, name, fn);
+    };
   }
 
   get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {

@@ -75,6 +75,7 @@ import {
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { WaitOptions } from "../graph/node-context.js";
+import { assertOptionKeys, STEP_OPTION_KEYS, WAIT_OPTION_KEYS } from "../graph/option-keys.js";
 import { isRoute } from "../graph/route.js";
 import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
@@ -376,6 +377,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     }
     if (typeof fn !== "function") return Promise.reject(new InvalidOptionError(`step("${id}", fn)`, "fn must be a function"));
     try {
+      assertOptionKeys(`step("${id}")`, options, STEP_OPTION_KEYS);
       validateRetryOptions(options?.retry, `step("${id}") retry`);
       validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
     } catch (error) {
@@ -831,6 +833,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw new InvalidOptionError(`waitFor("${key}", options)`, "must be an object");
     }
+    assertOptionKeys(`waitFor("${key}")`, options, WAIT_OPTION_KEYS);
     validateDuration(options?.timeoutMs, `waitFor("${key}").timeoutMs`, false);
     if (options?.schema !== undefined && !isInputValidator(options.schema)) {
       throw new InvalidOptionError(`waitFor("${key}").schema`, "must have a parse(value) method or be a Standard Schema");

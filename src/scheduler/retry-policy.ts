@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError, NonRetryableError, UnknownRouteError } from "../errors.js";
 
 /** Exponential backoff between attempts. */
@@ -94,10 +95,28 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
   return Math.round(nominal / 2 + random() * (nominal / 2));
 }
 
-/** Throws {@link InvalidOptionError} unless `options` are valid; `where` names them in the message. */
+/** The keys of {@link RetryOptions}. */
+export const RETRY_OPTION_KEYS = optionKeys<RetryOptions>({ maxAttempts: true, backoff: true, retryOn: true, timeoutMs: true });
+/** The keys of {@link BackoffOptions}. */
+export const BACKOFF_OPTION_KEYS = optionKeys<BackoffOptions>({ initialMs: true, factor: true, maxMs: true, jitter: true });
+
+/**
+ * Throws {@link InvalidOptionError} when retry options (or their
+ * `backoff`) have a key that is not a retry (or backoff) option; values
+ * are not checked. `where` names them in the message.
+ */
+export function assertRetryKeys(options: unknown, where: string): void {
+  if (options === null || typeof options !== "object") return;
+  assertKnownKeys(where, options, RETRY_OPTION_KEYS);
+  const backoff = (options as RetryOptions).backoff;
+  if (backoff !== null && typeof backoff === "object") assertKnownKeys(`${where}.backoff`, backoff, BACKOFF_OPTION_KEYS);
+}
+
+/** Throws {@link InvalidOptionError} unless `options` are valid (known keys, sound values); `where` names them in the message. */
 export function validateRetryOptions(options: unknown, where: string): void {
   if (options === undefined) return;
   if (options === null || typeof options !== "object") throw new InvalidOptionError(where, "must be an object");
+  assertRetryKeys(options, where);
   const o = options as RetryOptions;
   if (o.maxAttempts !== undefined && !(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1)) {
     throw new InvalidOptionError(`${where}.maxAttempts`, `must be a whole number of at least 1 (got ${String(o.maxAttempts)})`);

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { NonRetryableError } from "../errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
@@ -90,6 +91,10 @@ export interface AgentOptions<P extends Providers | undefined = Providers | unde
   readonly overwrite?: boolean;
 }
 
+const AGENT_OPTION_KEYS = optionKeys<AgentOptions>({ deps: true, overwrite: true });
+/** The keys of an `AgentMap` entry given as an object. */
+const AGENT_ENTRY_KEYS = optionKeys<Exclude<AgentMap[string], AgentFunction<never>>>({ fn: true, deps: true });
+
 /** A registered agent. */
 export interface AgentRegistration {
   /** The stage's id (also when registered by title). */
@@ -134,6 +139,7 @@ export class AgentRegistry {
     }
     if (typeof fn !== "function") throw new StageRegistrationError(stage, `the agent must be a function (got ${typeof fn})`);
     if (options === null || typeof options !== "object") throw new StageRegistrationError(stage, "options must be an object");
+    assertKnownKeys(`the agent of stage "${stage}"`, options, AGENT_OPTION_KEYS);
     if (options.overwrite !== undefined && typeof options.overwrite !== "boolean") throw new StageRegistrationError(stage, "overwrite must be true or false");
     const deps: Providers = options.deps ?? {};
     if (deps === null || typeof deps !== "object") throw new StageRegistrationError(stage, "deps must be an object of provider functions");
@@ -178,7 +184,10 @@ export class AgentRegistry {
     const registry = new AgentRegistry(workflow);
     for (const [stage, entry] of Object.entries(agents)) {
       if (typeof entry === "function") registry.register(stage, entry as never);
-      else if (entry !== null && typeof entry === "object") registry.register(stage, entry.fn as never, { deps: entry.deps });
+      else if (entry !== null && typeof entry === "object") {
+        assertKnownKeys(`the agent of stage "${stage}"`, entry, AGENT_ENTRY_KEYS);
+        registry.register(stage, entry.fn as never, { deps: entry.deps });
+      }
       else throw new StageRegistrationError(stage, `the agent must be a function or { fn, deps } (got ${typeof entry})`);
     }
     return registry;

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
@@ -81,6 +82,8 @@ export interface CompileOptions {
   /** The run id agents see, from the graph run id. @default the graph run id */
   readonly agentRunId?: (graphRunId: string) => string;
 }
+
+const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true });
 
 /** Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action) or `again:<stage>:<visit>:<n>` (an agent asked again). */
 export interface StageKey {
@@ -150,6 +153,7 @@ export function compileWorkflow(
   agents: AgentRegistry | AgentMap,
   options: CompileOptions = {},
 ): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
+  assertKnownKeys("compileWorkflow", options, COMPILE_OPTION_KEYS);
   const wf = defineWorkflow(workflow);
   const registry = AgentRegistry.from(wf, agents);
   const missing = registry.missing();

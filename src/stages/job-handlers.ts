@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { describe, InvalidOptionError, isTaskloomError, NonRetryableError } from "../errors.js";
 import { backoffDelay, resolveRetryPolicy } from "../scheduler/retry-policy.js";
 import { callAgent, type AgentRegistry, type StageTask } from "./agents.js";
@@ -54,9 +55,12 @@ export interface JobHandlerOptions {
   readonly runId?: string;
 }
 
+const JOB_HANDLER_OPTION_KEYS = optionKeys<JobHandlerOptions>({ numRetries: true, retryDelayMs: true, runId: true });
+
 /** Builds a handler per agent stage that has an agent, in registration order. */
 export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOptions = {}): Record<string, JobHandler> {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("toJobHandlers options", "must be an object");
+  assertKnownKeys("toJobHandlers", options, JOB_HANDLER_OPTION_KEYS);
   const numRetries = options.numRetries ?? 0;
   if (!Number.isInteger(numRetries) || numRetries < 0) throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(numRetries)})`);
   const retryDelayMs = options.retryDelayMs ?? 100;

@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { parseDuration } from "../cli/duration.js";
 import { truncate } from "../cli/text.js";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError, isTaskloomError } from "../errors.js";
 import type { StageEventMap, StageEvents } from "./stage-events.js";
 import type { StageRunner, StageRunOptions } from "./stage-runner.js";
@@ -133,6 +134,7 @@ export function parseStageArgs(argv: readonly string[], name: string, io: StageC
 
 /** Runs the command for `runner`; resolves to the exit code. */
 export async function runStageCli(runner: StageRunner, argv: readonly string[], io?: StageCliIO): Promise<number> {
+  if (io !== undefined) assertKnownKeys("StageRunner.cli io", io, optionKeys<StageCliIO>({ out: true, err: true, cwd: true, signal: true }));
   const streams: StageCliIO = io ?? { out: process.stdout, err: process.stderr };
   let stop: (() => void) | undefined;
   try {

@@ -32,6 +32,7 @@
 import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
 import { match } from "ts-pattern";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunNotFoundError } from "../errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -158,6 +159,19 @@ interface Live {
   readonly runnerRunId: string;
 }
 
+const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true });
+const RUN_OPTION_KEYS = optionKeys<StageRunOptions>({
+  tasks: true,
+  runId: true,
+  numRetries: true,
+  maxConcurrency: true,
+  batchSize: true,
+  maxTasksPerStage: true,
+  refreshEveryMs: true,
+  signal: true,
+});
+const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true });
+
 function positiveInt(value: unknown, name: string, allowInfinity = false): void {
   if (value === undefined) return;
   if (allowInfinity && value === Infinity) return;
@@ -193,6 +207,7 @@ export class StageRunner {
 
   constructor(workflow: Workflow | WorkflowDefinition, options: StageRunnerOptions = {}) {
     if (options === null || typeof options !== "object") throw new InvalidOptionError("StageRunner options", "must be an object");
+    assertKnownKeys("StageRunner", options, RUNNER_OPTION_KEYS);
     if (options.store !== undefined) assertStore(options.store);
     positiveInt(options.maxVisits, "maxVisits");
     if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
@@ -329,6 +344,7 @@ export class StageRunner {
     const id = StageRunner.taskRunId(runId, taskId);
     if (typeof action !== "string" || action === "") throw new InvalidOptionError("action", "must be a non-empty string");
     if (options === null || typeof options !== "object") throw new InvalidOptionError("act options", "must be an object");
+    assertKnownKeys("act", options, ACT_OPTION_KEYS);
     if (options.assignee !== undefined && (typeof options.assignee !== "string" || options.assignee === "")) {
       throw new InvalidOptionError("assignee", "must be a non-empty string");
     }
@@ -409,8 +425,7 @@ export class StageRunner {
 
   #validateRunOptions(options: StageRunOptions): RunConfig {
     if (options === null || typeof options !== "object") throw new InvalidOptionError("runAsync options", "must be an object");
-    const known = new Set(["tasks", "runId", "numRetries", "maxConcurrency", "batchSize", "maxTasksPerStage", "refreshEveryMs", "signal"]);
-    for (const key of Object.keys(options)) if (!known.has(key)) throw new InvalidOptionError(key, `is not a runAsync option (known: ${[...known].join(", ")})`);
+    assertKnownKeys("StageRunner.runAsync", options, RUN_OPTION_KEYS);
     const runId = options.runId ?? `stages-${randomUUID()}`;
     assertRunId(runId);
     const n = options.numRetries ?? 3;

@@ -10,10 +10,13 @@
  * `GraphDefinitionError`, each naming its culprit: unknown pathway targets,
  * stages no pathway reaches, stages that can never reach a final stage, a
  * workflow without a final stage, duplicate stage ids, titles or pathway
- * names, and pathways that would shadow a status action.
+ * names, pathways that would shadow a status action, and fields that are
+ * not part of a definition (a typo such as `maxVisit`, with the nearest
+ * known field).
  *
  * @module
  */
+import { optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError } from "../errors.js";
 import { nameList } from "./stage-errors.js";
 import { STATUS_ACTIONS } from "./task-status.js";
@@ -98,6 +101,10 @@ export interface Workflow {
   stage(idOrTitle: string): Stage | undefined;
 }
 
+const WORKFLOW_FIELDS = optionKeys<WorkflowDefinition>({ name: true, start: true, stages: true });
+const STAGE_FIELDS = optionKeys<StageDefinition>({ id: true, title: true, kind: true, pathways: true, maxVisits: true });
+const PATHWAY_FIELDS = optionKeys<PathwayDefinition>({ name: true, to: true });
+
 const STAGE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const PATHWAY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const MARK = Symbol("taskloom.workflow");
@@ -141,6 +148,7 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
   if (def === null || typeof def !== "object") throw new GraphDefinitionError("workflow", ["a workflow must be an object"]);
   const name = typeof def.name === "string" && def.name.trim() !== "" ? def.name : "workflow";
   if (name !== def.name) problems.push("the workflow needs a non-empty string name");
+  problems.push(...unknownKeyProblems("the workflow", def, WORKFLOW_FIELDS, "field"));
   if (!Array.isArray(def.stages) || def.stages.length === 0) {
     throw new GraphDefinitionError(name, [...problems, "stages must be a non-empty array"]);
   }
@@ -156,6 +164,7 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
       return void problems.push(`${where} has id ${JSON.stringify(s.id)}, which is not valid (1 to 64 characters from A-Z a-z 0-9 _ -, starting with a letter or digit)`);
     }
     const id = s.id;
+    problems.push(...unknownKeyProblems(`stage "${id}"`, s, STAGE_FIELDS, "field"));
     if (ids.has(id)) problems.push(`stage id "${id}" is used twice`);
     ids.add(id);
     if (!(STAGE_KINDS as readonly unknown[]).includes(s.kind)) {
@@ -243,6 +252,7 @@ function readPathways(stageId: string, raw: unknown, problems: string[]): Pathwa
         problems.push(`stage "${stageId}": each pathway in a list must be { name, to } with strings`);
         continue;
       }
+      problems.push(...unknownKeyProblems(`stage "${stageId}": pathway "${q.name}"`, q, PATHWAY_FIELDS, "field"));
       list.push({ name: q.name, to: q.to });
     }
   } else if (typeof raw === "object" && raw !== null) {

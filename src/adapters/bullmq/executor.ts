@@ -41,6 +41,7 @@
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
+import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeActivation, NodeExecutor } from "../../scheduler/node-executor.js";
 import { RunCancelledError, WorkerJobFailedError } from "../../errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
@@ -130,6 +131,7 @@ export class BullmqExecutor implements NodeExecutor {
   #blmpop = true;
 
   constructor(options: BullmqExecutorOptions = {}) {
+    assertKnownKeys("bullmqExecutor", options, optionKeys<BullmqExecutorOptions>({ connection: true, queue: true, prefix: true }));
     this.#connection = options.connection ?? "redis://127.0.0.1:6379";
     this.#queueName = options.queue ?? "taskloom";
     this.#prefix = options.prefix ?? "taskloom";

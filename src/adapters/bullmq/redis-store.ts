@@ -37,6 +37,7 @@
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../../errors.js";
+import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
@@ -182,6 +183,7 @@ export class RedisStore implements RunStore {
   #client: { client: Redis; owned: boolean } | undefined;
 
   constructor(options: RedisStoreOptions = {}) {
+    assertKnownKeys("RedisStore", options, optionKeys<RedisStoreOptions>({ connection: true, prefix: true }));
     this.#connection = options.connection ?? "redis://127.0.0.1:6379";
     this.#prefix = options.prefix ?? "taskloom";
   }

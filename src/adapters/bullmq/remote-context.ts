@@ -25,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
 import { validateInput, type InputValidator } from "../../graph/input-validator.js";
+import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
 import type { NodeActivation } from "../../scheduler/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import {
@@ -89,7 +90,8 @@ export class RemoteContext implements NodeContext {
   }
 
   get step(): <T>(name: string, fn: () => T | Promise<T>) => Promise<T> {
-    return async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+    return async <T>(name: string, fn: () => T | Promise<T>, ...options: unknown[]): Promise<T> => {
+      assertNoNodeStepOptions(name, options[0]);
       const callId = this.#nextCallId();
       const first = await this.#call({ t: "step", jobId: this.#jobId, callId, name }, callId);
       if (first.ok !== "run") return unwrap(first) as T;
@@ -106,6 +108,7 @@ export class RemoteContext implements NodeContext {
 
   get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
     return async <T>(key: string, options?: WaitOptions<T>): Promise<T> => {
+      assertOptionKeys(`waitFor("${String(key)}")`, options, WAIT_OPTION_KEYS);
       const callId = this.#nextCallId();
       const message: UpMessage = {
         t: "wait",

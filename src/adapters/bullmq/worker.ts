@@ -28,6 +28,7 @@
 import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 import { RunCancelledError, WorkerGraphMissingError } from "../../errors.js";
+import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeDefinition, TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../scheduler/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
@@ -80,6 +81,17 @@ export interface CreateWorkerOptions {
   readonly maxStalledCount?: number;
 }
 
+const WORKER_OPTION_KEYS = optionKeys<CreateWorkerOptions>({
+  connection: true,
+  queue: true,
+  prefix: true,
+  graphs: true,
+  concurrency: true,
+  lockDurationMs: true,
+  stalledIntervalMs: true,
+  maxStalledCount: true,
+});
+
 /**
  * A running worker.
  *
@@ -109,6 +121,7 @@ export interface TaskloomWorker {
  * ```
  */
 export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
+  assertKnownKeys("createWorker", options, WORKER_OPTION_KEYS);
   const connection = options.connection ?? "redis://127.0.0.1:6379";
   const prefix = options.prefix ?? "taskloom";
   const queue = options.queue ?? "taskloom";
