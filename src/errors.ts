@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   "LEASE_LOST",
   "WORKER_GRAPH_MISSING",
   "WORKER_JOB_FAILED",
+  // values:
+  "VALUE_NOT_STORABLE",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -792,5 +794,34 @@ export class WorkerJobFailedError extends TaskloomError {
   constructor(jobId: string, reason: string) {
     super("WORKER_JOB_FAILED", `job "${jobId}" failed in its worker: ${reason}`);
     this.jobId = jobId;
+  }
+}
+
+/**
+ * A value cannot be written by taskloom's serializer (a getter that
+ * throws, a record longer than the engine's longest string). Not a disk
+ * problem: nothing is wrong with the store; the value is. Node outputs
+ * that cannot be stored never get here (they are flagged
+ * `OUTPUT_NOT_DURABLE` and run again on resume); this error is for what
+ * is refused on the way to a store.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof ValueNotStorableError) console.error(e.what, e.cause) }
+ * ```
+ */
+export class ValueNotStorableError extends TaskloomError {
+  /** What could not be stored ("a value", "the output of node \"a\""). */
+  readonly what: string;
+
+  constructor(what: string, cause: unknown) {
+    super(
+      "VALUE_NOT_STORABLE",
+      `${what} cannot be serialized for storage: ${describe(cause)}. This is not a disk problem: ` +
+        `return or pass a value that docs/durability.md lists as storable ("What a node may return"), ` +
+        `then resume the run by its id.`,
+      { cause },
+    );
+    this.what = what;
   }
 }

@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { InvalidOptionError, PersistenceError } from "../errors.js";
+import { InvalidOptionError, PersistenceError, ValueNotStorableError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import type { RunState } from "../state/run-state.js";
@@ -37,6 +37,7 @@ import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import type { RunJournal } from "./run-journal.js";
 import type { RunStore } from "./run-store.js";
+import { storable } from "./replay.js";
 
 /**
  * When a run's state is written: `"group"` (group commit, the default),
@@ -89,7 +90,7 @@ export class PersistenceObserver implements RunJournal {
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
-  #failure: PersistenceError | undefined;
+  #failure: PersistenceError | ValueNotStorableError | undefined;
 
   /**
    * @param options.getState returns the run's current state (for full snapshots)
@@ -206,7 +207,7 @@ export class PersistenceObserver implements RunJournal {
           const records: JournalRecord[] = [];
           for (const id of ids) {
             const node = this.#readNode(id);
-            if (node) records.push({ kind: "node", seq: ++this.#seq, node });
+            if (node) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
           }
           await this.#store.append(this.#runId, records);
           this.#sinceSnapshot += records.length;
@@ -222,7 +223,8 @@ export class PersistenceObserver implements RunJournal {
 
   async #run(write: () => Promise<void>): Promise<void> {
     const p = write().catch((error: unknown) => {
-      this.#failure ??= new PersistenceError(this.#runId, error);
+      // A value the serializer refused is not a disk problem: it keeps its own type.
+      this.#failure ??= error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
       for (const w of this.#waiters) w.reject(this.#failure);
       this.#waiters = [];
       throw this.#failure;
