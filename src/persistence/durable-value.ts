@@ -96,6 +96,43 @@ codec.registerCustom<ArrayBufferView | ArrayBuffer, string>(
   "tl:bytes",
 );
 
+/**
+ * A nested document, carried through the outer walk untouched: superjson
+ * walks what a transformer of a plain object or an error returns, and
+ * walking nested documents again at every level would cost the cube of the
+ * nesting depth. Wrapped, the outer walk sees one leaf.
+ */
+class Nested {
+  constructor(readonly doc: JSONValue) {}
+}
+codec.registerCustom<Nested, JSONValue>(
+  {
+    isApplicable: (v): v is Nested => v instanceof Nested,
+    serialize: (v) => v.doc,
+    deserialize: (doc) => new Nested(doc),
+  },
+  "tl:nested",
+);
+
+/** Registers a transformer whose output superjson walks further (it may hold {@link Nested} leaves). */
+function register<I, O>(
+  transformer: { isApplicable: (v: unknown) => v is I; serialize: (v: I) => O; deserialize: (o: O) => I },
+  name: string,
+): void {
+  codec.registerCustom(transformer as never, name);
+}
+
+/** Serializes `value` as a nested document. */
+function nest(value: unknown): Nested {
+  return new Nested(codec.serialize(value as SuperJSONValue) as unknown as JSONValue);
+}
+
+/** Reads a nested document (parsed JSON, owned by the caller, so read in place). */
+function unnest(value: unknown): unknown {
+  if (!(value instanceof Nested)) throw new Error("a nested taskloom document is missing");
+  return codec.deserialize(value.doc as unknown as Parameters<typeof codec.deserialize>[0], { inPlace: true });
+}
+
 /** Keys superjson refuses (its prototype-pollution guard); taskloom stores them through `tl:object`. */
 const GUARDED_KEYS = ["__proto__", "constructor", "prototype"] as const;
 
@@ -115,18 +152,18 @@ function needsEntries(v: unknown): v is Record<string, unknown> {
 }
 
 /** `n`: 1 when the object had a null prototype; `e`: its entries as a nested document. */
-type EntriesDoc = { n: 0 | 1; e: JSONValue };
+type EntriesDoc = { n: 0 | 1; e: Nested };
 
-codec.registerCustom<Record<string, unknown>, EntriesDoc>(
+register<Record<string, unknown>, EntriesDoc>(
   {
     isApplicable: needsEntries,
     serialize: (v) => ({
       n: Object.getPrototypeOf(v) === null ? 1 : 0,
-      e: codec.serialize(Object.keys(v).map((k) => [k, v[k]]) as SuperJSONValue) as unknown as JSONValue,
+      e: nest(Object.keys(v).map((k) => [k, v[k]])),
     }),
     deserialize: (doc) => {
       const out = (doc.n === 1 ? Object.create(null) : {}) as Record<string, unknown>;
-      const entries = codec.deserialize(doc.e as unknown as Parameters<typeof codec.deserialize>[0]);
+      const entries = unnest(doc.e);
       if (!Array.isArray(entries)) throw new Error("a tl:object holds no entries");
       for (const entry of entries as unknown[]) {
         if (!Array.isArray(entry) || typeof entry[0] !== "string") throw new Error("a tl:object entry is not [key, value]");
@@ -156,27 +193,27 @@ function errorClassName(value: object): string | undefined {
 }
 
 /** `c`: the class name; `d`: a nested document of `{ message, stack?, name?, cause?, fields }`. */
-type ErrorDoc = { c: string; d: JSONValue };
+type ErrorDoc = { c: string; d: Nested };
 
 const hasOwn = (v: object, k: string): boolean => Object.prototype.hasOwnProperty.call(v, k);
 
-codec.registerCustom<Error, ErrorDoc>(
+register<Error, ErrorDoc>(
   {
     isApplicable: (v): v is Error => v instanceof Error && errorClassName(v) !== undefined,
     serialize: (v) => ({
       c: errorClassName(v) as string,
-      d: codec.serialize({
+      d: nest({
         message: v.message,
         ...(hasOwn(v, "stack") && { stack: v.stack }),
         ...(hasOwn(v, "name") && { name: v.name }),
         ...(hasOwn(v, "cause") && { cause: [v.cause] }),
         fields: Object.keys(v).map((k) => [k, (v as unknown as Record<string, unknown>)[k]]),
-      } as SuperJSONValue) as unknown as JSONValue,
+      }),
     }),
     deserialize: (doc) => {
       const Ctor = ERROR_CLASSES[doc.c];
       if (!Ctor) throw new Error(`unknown error class "${doc.c}"`);
-      const d = codec.deserialize(doc.d as unknown as Parameters<typeof codec.deserialize>[0]) as {
+      const d = unnest(doc.d) as {
         message: string;
         stack?: string;
         name?: string;
