@@ -63,6 +63,10 @@ describe("outputs that look storable", () => {
     ["a TypeError with a code", Object.assign(new TypeError("bad"), { code: "E_BAD" })],
     ["an Error with a cause", new Error("outer", { cause: new RangeError("inner") })],
     ["a null-prototype object", Object.assign(Object.create(null) as object, { a: 1 })],
+    ["one object shared in several places", (() => {
+      const shared = { a: new Date(1) };
+      return { x: shared, y: [shared], m: new Map([[shared, shared]]), p: JSON.parse('{"__proto__":1}') as object, q: [shared] };
+    })()],
   ];
   for (const [what, value] of exact) {
     it(`stores ${what} exactly`, async () => {
@@ -221,6 +225,28 @@ describe("result handling that throws", () => {
       })
       .build();
     await expect(runAsync(g, undefined, { store: new MemoryStore() })).rejects.toBeInstanceOf(NodeFailedError);
+  });
+
+  it("a body that throws a revoked proxy fails its node with a typed error", async () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const g = graph("throws-revoked")
+      .node("v", () => {
+        throw proxy;
+      })
+      .build();
+    const error = await runAsync(g, undefined, { store: new MemoryStore() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NodeFailedError);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it("a graphFn body that throws a revoked proxy rejects with a TypeError", async () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const fn = graphFn("gf-revoked", async () => {
+      throw proxy;
+    });
+    await expect(fn(undefined, { store: new MemoryStore() })).rejects.toBeInstanceOf(TypeError);
   });
 
   it("isDurable never throws", () => {

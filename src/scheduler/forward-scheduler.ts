@@ -360,10 +360,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
           this.#outstanding -= 1;
           this.#checkDone();
         },
-        (error: unknown) => {
+        (thrown: unknown) => {
           if (this.#coordinator !== "running") return;
           this.#coordinator = undefined;
           this.#outstanding -= 1;
+          const error = isReadable(thrown) ? thrown : new TypeError(`the body of graphFn "${this.#graph.name}" threw a value that cannot be read (a revoked Proxy?)`);
           if (!this.#stopping) this.#stop({ kind: "failed", error });
           this.#checkDone();
         },
@@ -1007,6 +1008,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         break;
       }
       case "error": {
+        if (!isReadable(result.error)) {
+          const error = new TypeError(`node "${id}" threw a value that cannot be read (a revoked Proxy?)`);
+          return this.#afterAttempt(id, { kind: "error", error, attempt: result.attempt });
+        }
         const policy = this.#policy(id);
         const isMap = this.#graph.node(id)?.map !== undefined;
         if (!this.#stopping && !isMap && shouldRetry(policy, result.error, result.attempt)) {
@@ -1148,4 +1153,18 @@ function forgetWait(key: string): NodeTransition {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * False for a thrown value that throws when looked at (a revoked Proxy):
+ * retry decisions, error records and messages all look at it, and what
+ * they throw must not escape the run.
+ */
+function isReadable(error: unknown): boolean {
+  try {
+    void (error instanceof Error);
+    return true;
+  } catch {
+    return false;
+  }
 }
