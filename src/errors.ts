@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   "WORKER_JOB_FAILED",
   // schedules:
   "SCHEDULE_EXISTS",
+  // values:
+  "VALUE_NOT_STORABLE",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -862,5 +864,34 @@ export class SchedulePersistenceError extends PersistenceError {
     super(scheduleId, cause);
     this.scheduleId = scheduleId;
     this.message = `schedule "${scheduleId}" could not be saved: ${describe(cause)}. Free disk space or fix the permissions of the store's schedules folder, then try again.`;
+  }
+}
+
+/**
+ * A value cannot be written by taskloom's serializer (a getter that
+ * throws, a record longer than the engine's longest string). Not a disk
+ * problem: nothing is wrong with the store; the value is. Node outputs
+ * that cannot be stored never get here (they are flagged
+ * `OUTPUT_NOT_DURABLE` and run again on resume); this error is for what
+ * is refused on the way to a store.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof ValueNotStorableError) console.error(e.what, e.cause) }
+ * ```
+ */
+export class ValueNotStorableError extends TaskloomError {
+  /** What could not be stored ("a value", "the output of node \"a\""). */
+  readonly what: string;
+
+  constructor(what: string, cause: unknown) {
+    super(
+      "VALUE_NOT_STORABLE",
+      `${what} cannot be serialized for storage: ${describe(cause)}. This is not a disk problem: ` +
+        `return or pass a value that docs/durability.md lists as storable ("What a node may return"), ` +
+        `then resume the run by its id.`,
+      { cause },
+    );
+    this.what = what;
   }
 }

@@ -93,6 +93,7 @@ export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
 export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persistence-observer.js";
 export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
+export { MAX_STORED_VALUE_CHARS } from "./persistence/durable-value.js";
 
 export {
   defineWorkflow,
@@ -220,6 +221,7 @@ export {
   InvalidRunIdError,
   RunNotFoundError,
   PersistenceError,
+  ValueNotStorableError,
   OutputError,
   WaitTimeoutError,
   WaitNotFoundError,

@@ -55,7 +55,6 @@ import { dirname, join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
 import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low, type Adapter } from "lowdb";
-import superjson from "superjson";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
 import { assertRunId } from "../runner/run-id.js";
@@ -66,7 +65,7 @@ import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js"
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { serialize } from "./serialization.js";
+import { fromDocument, serialize } from "./serialization.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -501,7 +500,7 @@ function parseDocument(text: string): Parsed {
     return { ok: false, problem: "it is JSON but not a superjson document" };
   }
   try {
-    return { ok: true, value: superjson.deserialize(raw as unknown as Parameters<typeof superjson.deserialize>[0]) };
+    return { ok: true, value: fromDocument(raw) };
   } catch (err) {
     return { ok: false, problem: `its superjson type annotations are not valid: ${describe(err)}`, cause: err };
   }

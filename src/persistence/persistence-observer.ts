@@ -32,7 +32,7 @@
  * @module
  */
 import { assertKnownKeys } from "../core/known-keys.js";
-import { InvalidOptionError, LeaseLostError, PersistenceError } from "../errors.js";
+import { InvalidOptionError, LeaseLostError, PersistenceError, ValueNotStorableError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import type { RunState } from "../state/run-state.js";
@@ -40,6 +40,7 @@ import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import type { RunJournal } from "./run-journal.js";
 import type { Lease, RunStore } from "./run-store.js";
+import { storable } from "./replay.js";
 
 /**
  * When a run's state is written: `"group"` (group commit, the default),
@@ -94,7 +95,7 @@ export class PersistenceObserver implements RunJournal {
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
-  #failure: PersistenceError | LeaseLostError | undefined;
+  #failure: PersistenceError | LeaseLostError | ValueNotStorableError | undefined;
 
   /**
    * @param options.getState returns the run's current state (for full snapshots)
@@ -214,7 +215,7 @@ export class PersistenceObserver implements RunJournal {
           const records: JournalRecord[] = [];
           for (const id of ids) {
             const node = this.#readNode(id);
-            if (node) records.push({ kind: "node", seq: ++this.#seq, node });
+            if (node) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
           }
           await this.#store.append(this.#runId, records, this.#lease);
           this.#sinceSnapshot += records.length;
@@ -230,7 +231,8 @@ export class PersistenceObserver implements RunJournal {
 
   async #run(write: () => Promise<void>): Promise<void> {
     const p = write().catch((error: unknown) => {
-      this.#failure ??= error instanceof LeaseLostError ? error : new PersistenceError(this.#runId, error);
+      // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
+      this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
       for (const w of this.#waiters) w.reject(this.#failure);
       this.#waiters = [];
       throw this.#failure;

@@ -22,7 +22,20 @@ export interface SnapshotDocument {
 
 /** Flattens a state into a snapshot document. */
 export function toSnapshotDocument(state: RunState, seq: number): SnapshotDocument {
-  return { version: 1, seq, meta: state.meta, nodes: [...nodeRecords(state.nodes)] };
+  const nodes: NodeRecord[] = [];
+  for (const n of nodeRecords(state.nodes)) nodes.push(storable(n));
+  return { version: 1, seq, meta: state.meta, nodes };
+}
+
+/**
+ * A node record as a store writes it: the output of a record flagged not
+ * durable is left out, since it could not be read back as it was (the node
+ * runs again on resume anyway). Every other record is written as it is.
+ */
+export function storable(n: NodeRecord): NodeRecord {
+  if (n.durable !== false || !("output" in n)) return n;
+  const { output: _dropped, ...rest } = n;
+  return rest;
 }
 
 /**

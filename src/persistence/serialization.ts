@@ -1,16 +1,18 @@
 /**
- * How run data becomes text and back: superjson, so `Date`, `Map`, `Set`,
- * `BigInt`, `RegExp`, `URL`, `Error` and `undefined` survive a round trip.
+ * How run data becomes text and back: a private superjson instance (the
+ * codec of {@link ./durable-value.ts}), so `Date`, `Map`, `Set`, `BigInt`,
+ * `RegExp`, `URL`, built-in errors, binary data and `undefined` survive a
+ * round trip, and objects with an own `__proto__` key are stored as data.
  *
- * {@link isDurable} decides, before a node's output is recorded, whether
- * it can be stored faithfully. Functions, symbols, class instances that
- * superjson does not know, and cycles cannot; such an output is kept in
- * memory for the rest of the run but not stored, and the node runs again
- * on resume.
+ * {@link isDurable} decides, before a value is recorded, whether it can be
+ * stored exactly (see `checkDurable`). {@link serialize} never throws
+ * anything but {@link ValueNotStorableError}, so a value it cannot write is
+ * never mistaken for a disk problem.
  *
  * @module
  */
-import superjson from "superjson";
+import { ValueNotStorableError } from "../errors.js";
+import { checkDurable, codec, isGuardedKey } from "./durable-value.js";
 
 /**
  * Serializes any durable value to text. A value that is plain JSON (no
@@ -18,10 +20,17 @@ import superjson from "superjson";
  * `JSON.stringify` inside the same `{"json": …}` envelope superjson writes
  * for such a value, so {@link deserialize} reads both alike. superjson's
  * own walk costs several times more, and run records are nearly always plain.
+ *
+ * @throws ValueNotStorableError when the value cannot be written (a getter
+ * that throws, text longer than the engine's longest string).
  */
 export function serialize(value: unknown): string {
-  if (isPlainJson(value, 0)) return `{"json":${JSON.stringify(value)}}`;
-  return superjson.stringify(value);
+  try {
+    if (isPlainJson(value, 0)) return `{"json":${JSON.stringify(value)}}`;
+    return JSON.stringify(codec.serialize(value));
+  } catch (error) {
+    throw new ValueNotStorableError("a value", error);
+  }
 }
 
 /** True when `JSON.stringify` round-trips `value` exactly. */
@@ -36,13 +45,14 @@ function isPlainJson(value: unknown, depth: number): boolean {
       if (value === null) return true;
       if (depth > 64) return false;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
         return true;
       }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false;
+      // A null prototype, or an own key superjson guards, takes the codec's exact path.
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const key in value) {
-        if (key === "__proto__" || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+        if (isGuardedKey(key) || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
       }
       return true;
     }
@@ -72,8 +82,11 @@ function sortKeys(value: unknown, seen: Set<object>): unknown {
   else {
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
-      const sorted: Record<string, unknown> = {};
-      for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key], seen);
+      const sorted: Record<string, unknown> = proto === null ? Object.create(null) : {};
+      for (const key of Object.keys(value).sort()) {
+        // defineProperty: an own "__proto__" key stays a key and never sets the copy's prototype.
+        Object.defineProperty(sorted, key, { value: sortKeys((value as Record<string, unknown>)[key], seen), enumerable: true, writable: true, configurable: true });
+      }
       out = sorted;
     }
   }
@@ -83,51 +96,28 @@ function sortKeys(value: unknown, seen: Set<object>): unknown {
 
 /** Parses text written by {@link serialize}. Throws on text that is not valid. */
 export function deserialize<T = unknown>(text: string): T {
-  return superjson.parse<T>(text);
+  return fromDocument<T>(JSON.parse(text));
 }
 
-const MAX_DEPTH = 200;
+/**
+ * Reads a parsed superjson document (`{ json, meta? }`), as
+ * {@link deserialize} does after `JSON.parse`. Throws on annotations that
+ * are not valid.
+ */
+export function fromDocument<T = unknown>(document: unknown): T {
+  return codec.deserialize<T>(document as Parameters<typeof codec.deserialize>[0], { inPlace: true });
+}
 
 /**
  * True when `value` survives {@link serialize} and {@link deserialize}
- * unchanged in meaning. Cost: one walk over the value.
+ * exactly (read back `util.isDeepStrictEqual` to it) and is not over the
+ * size limit. Never throws: a value whose getters throw is not durable.
+ * Cost: one walk over the value.
  */
 export function isDurable(value: unknown): boolean {
-  return walk(value, new Set(), 0);
-}
-
-function walk(value: unknown, seen: Set<object>, depth: number): boolean {
-  switch (typeof value) {
-    case "undefined":
-    case "boolean":
-    case "number":
-    case "string":
-    case "bigint":
-      return true;
-    case "function":
-    case "symbol":
-      return false;
+  try {
+    return checkDurable(value).ok;
+  } catch {
+    return false;
   }
-  if (value === null) return true;
-  const obj = value as object;
-  if (depth > MAX_DEPTH || seen.has(obj)) return false;
-  if (obj instanceof Date || obj instanceof RegExp || obj instanceof URL) return true;
-  if (ArrayBuffer.isView(obj)) return true;
-  seen.add(obj);
-  let ok = true;
-  if (Array.isArray(obj)) {
-    for (const item of obj) if (!(ok = walk(item, seen, depth + 1))) break;
-  } else if (obj instanceof Map) {
-    for (const [k, v] of obj) if (!(ok = walk(k, seen, depth + 1) && walk(v, seen, depth + 1))) break;
-  } else if (obj instanceof Set) {
-    for (const v of obj) if (!(ok = walk(v, seen, depth + 1))) break;
-  } else if (obj instanceof Error) {
-    ok = true;
-  } else {
-    const proto = Object.getPrototypeOf(obj);
-    if (proto !== Object.prototype && proto !== null) ok = false;
-    else for (const key of Object.keys(obj)) if (!(ok = walk((obj as Record<string, unknown>)[key], seen, depth + 1))) break;
-  }
-  seen.delete(obj);
-  return ok;
 }

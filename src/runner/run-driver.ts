@@ -20,6 +20,7 @@ import {
   describe,
   GraphChangedError,
   GraphHasPendingWaits,
+  InputValidationError,
   OutputError,
   RunCancelledError,
   RunInputsMismatchError,
@@ -28,6 +29,7 @@ import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
+import { checkDurable } from "../persistence/durable-value.js";
 import { sameValue } from "../persistence/serialization.js";
 import type { Clock, TimerHandle } from "../scheduler/clock.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
@@ -170,9 +172,25 @@ export async function driveRun<I, O>(
     current = () => state;
 
     let outputs: unknown;
+    let outputsDurable = true;
     if (outcome.status === "succeeded") {
       try {
         outputs = outcome.outputs ? outcome.outputs.value : graph.outputs(collectOutputs(state, graph), prepared.inputs as I);
+        // Run outputs follow the rule node outputs do: stored exactly, or flagged and computed again on resume.
+        const durability = checkDurable(outputs);
+        if (!durability.ok) {
+          outputsDurable = false;
+          // One warning per cause: a node flagged already explains outputs that hold its output.
+          const explained = [...nodeRecords(state.nodes)].some((n) => n.status === "succeeded" && n.durable === false);
+          if (!explained) {
+            events.emit("warning", {
+              runId,
+              at: clock.now(),
+              code: "OUTPUT_NOT_DURABLE",
+              message: `the outputs of run "${runId}" cannot be stored exactly (${durability.reason}); a resume by its run id computes them again`,
+            });
+          }
+        }
       } catch (error) {
         outcome = { status: "failed", state, error: new OutputError(runId, error) };
       }
@@ -180,7 +198,10 @@ export async function driveRun<I, O>(
     const now = clock.now();
     const inbox = active.inbox();
     const final = match(outcome)
-      .with({ status: "succeeded" }, () => ({ status: "succeeded" as const, change: { outputs, inbox } }))
+      .with({ status: "succeeded" }, () => ({
+        status: "succeeded" as const,
+        change: outputsDurable ? { outputs, inbox } : { outputsDurable: false as const, inbox },
+      }))
       .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error), inbox } }))
       .with({ status: "cancelled" }, (o) => ({
         status: "cancelled" as const,
@@ -263,6 +284,7 @@ async function prepare<I, O>(
   const stored = await store.load(runId);
   if (!stored) {
     const inputs = await graph.parseInputs(rawInputs);
+    assertStorableInputs(inputs);
     const state = createRunState({
       runId,
       graphName: graph.name,
@@ -289,12 +311,28 @@ async function prepare<I, O>(
     if (!sameValue(given, meta.inputs)) throw new RunInputsMismatchError(runId);
     inputs = given;
   }
-  if (meta.status === "succeeded") return { kind: "done", state, outputs: meta.outputs };
+  // Outputs that could not be stored exactly are computed again: the nodes (or steps) they come from are kept.
+  if (meta.status === "succeeded" && meta.outputsDurable !== false) return { kind: "done", state, outputs: meta.outputs };
   // The graph may have gained (or changed) its validator since the run was stored; its fingerprint does not
   // cover it. Stored inputs it refuses never reach a node: InputValidationError, before anything is written.
   if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
   const { state: reset } = resetUnfinished(state, clock.now());
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
+}
+
+/** Refuses run inputs that cannot be stored exactly: the run could not be resumed with them. */
+function assertStorableInputs(inputs: unknown): void {
+  let problem: string;
+  try {
+    const durability = checkDurable(inputs);
+    if (durability.ok) return;
+    problem = durability.reason;
+  } catch (error) {
+    problem = `reading them threw ${describe(error)}`;
+  }
+  throw new InputValidationError("the run's inputs", [
+    { path: [], message: `they cannot be stored exactly (${problem}); pass plain data (see docs/durability.md, "What a node may return")` },
+  ]);
 }
 
 /**

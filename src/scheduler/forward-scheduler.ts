@@ -67,6 +67,7 @@ import {
   PersistenceError,
   RunCancelledError,
   UnknownRouteError,
+  ValueNotStorableError,
   WaitAlreadyResolvedError,
   WaitNotFoundError,
   WaitTimeoutError,
@@ -79,6 +80,7 @@ import { assertOptionKeys, STEP_OPTION_KEYS, WAIT_OPTION_KEYS } from "../graph/o
 import { isRoute } from "../graph/route.js";
 import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
+import { checkDurable } from "../persistence/durable-value.js";
 import { isDurable } from "../persistence/serialization.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
@@ -183,6 +185,9 @@ interface OpenWait {
 }
 
 const READY = markReady();
+
+/** A node's result once its route is taken off: the output and route, or the error of a route it cannot take. */
+type Unrouted = { readonly value: unknown; readonly route?: string } | { readonly error: UnknownRouteError };
 
 /** The progress of one map node's elements. */
 interface MapRun {
@@ -360,10 +365,11 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
           this.#outstanding -= 1;
           this.#checkDone();
         },
-        (error: unknown) => {
+        (thrown: unknown) => {
           if (this.#coordinator !== "running") return;
           this.#coordinator = undefined;
           this.#outstanding -= 1;
+          const error = isReadable(thrown) ? thrown : new TypeError(`the body of graphFn "${this.#graph.name}" threw a value that cannot be read (a revoked Proxy?)`);
           if (!this.#stopping) this.#stop({ kind: "failed", error });
           this.#checkDone();
         },
@@ -547,7 +553,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   }
 
   /** A routing node's result: its output and route, or the error of a route it cannot take. */
-  #unroute(id: string, value: unknown): { value: unknown; route?: string } | { error: UnknownRouteError } {
+  #unroute(id: string, value: unknown): Unrouted {
     const nodeId = this.#visits.get(id)?.nodeId ?? id;
     const routes = this.#graph.node(nodeId)?.routes;
     if (!routes) return isRoute(value) ? { error: new UnknownRouteError(nodeId, value.name, []) } : { value };
@@ -749,13 +755,18 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       this.#end(live, { kind: "error", error, attempt });
       return slot;
     }
-    if (isThenable(body)) {
-      body.then(
-        (value) => this.#end(live, { kind: "ok", value, attempt, startedAt }),
-        (error: unknown) => this.#end(live, { kind: "error", error, attempt }),
-      );
-    } else {
-      this.#end(live, { kind: "ok", value: body, attempt, startedAt });
+    try {
+      // Reading `then` runs user code (a getter, a proxy trap): what it throws fails the attempt.
+      if (isThenable(body)) {
+        body.then(
+          (value) => this.#end(live, { kind: "ok", value, attempt, startedAt }),
+          (error: unknown) => this.#end(live, { kind: "error", error, attempt }),
+        );
+      } else {
+        this.#end(live, { kind: "ok", value: body, attempt, startedAt });
+      }
+    } catch (error) {
+      this.#end(live, { kind: "error", error, attempt });
     }
     return slot;
   }
@@ -815,8 +826,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const value = await fn();
     const abort = context.abortState;
     if (abort.aborted) throw abort.reason;
-    if (!isDurable(value)) {
-      this.#warn(id, "STEP_NOT_DURABLE", `step "${name}" of node "${id}" returned a value that cannot be stored; it will run again on resume`);
+    // A getter that throws here rejects the step, in the body that awaits it.
+    const durability = checkDurable(value);
+    if (!durability.ok) {
+      this.#warn(id, "STEP_NOT_DURABLE", `step "${name}" of node "${id}" returned a value that cannot be stored exactly (${durability.reason}); it will run again on resume`);
       return value;
     }
     this.#transition(recordStep(name, value), id);
@@ -970,12 +983,20 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const now = this.#config.clock.now();
     switch (result.kind) {
       case "ok": {
-        const unrouted = this.#unroute(id, result.value);
-        if ("error" in unrouted) return this.#afterAttempt(id, { kind: "error", error: unrouted.error, attempt: result.attempt });
+        let unrouted: Unrouted;
+        let durability: ReturnType<typeof checkDurable>;
+        try {
+          // Both read the output (getters, proxy traps): what they throw is a failed attempt, never an escape.
+          unrouted = this.#unroute(id, result.value);
+          if ("error" in unrouted) return this.#afterAttempt(id, { kind: "error", error: unrouted.error, attempt: result.attempt });
+          durability = checkDurable(unrouted.value);
+        } catch (error) {
+          return this.#afterAttempt(id, { kind: "error", error, attempt: result.attempt });
+        }
         const value = unrouted.value;
-        const durable = isDurable(value);
-        if (!durable) {
-          this.#warn(id, "OUTPUT_NOT_DURABLE", `node "${id}" returned an output that cannot be stored (a function, a class instance or a cycle); it will run again on resume`);
+        const durable = durability.ok;
+        if (!durability.ok) {
+          this.#warn(id, "OUTPUT_NOT_DURABLE", `node "${id}" returned an output that cannot be stored exactly (${durability.reason}); it will run again on resume`);
         }
         this.#outputs.set(id, value);
         const visit = this.#visits.get(id);
@@ -995,9 +1016,9 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         try {
           await this.#journal.barrier();
         } catch (error) {
-          // A lost lease keeps its own error (LeaseLostError): the run was taken over, the disk is fine.
-          const failure = error instanceof PersistenceError || error instanceof LeaseLostError ? error : new PersistenceError(this.#runId, error);
-          this.#stop({ kind: "failed", error: failure });
+          // The observer's failure is typed already: a disk problem, a lost lease (the run was taken over), or a value the serializer refused.
+          const typed = error instanceof PersistenceError || error instanceof LeaseLostError || error instanceof ValueNotStorableError;
+          this.#stop({ kind: "failed", error: typed ? error : new PersistenceError(this.#runId, error) });
         }
         if (this.#routing) {
           // The order is journaled with the next write, at the latest with the records of the visits it starts.
@@ -1017,6 +1038,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
         break;
       }
       case "error": {
+        if (!isReadable(result.error)) {
+          const error = new TypeError(`node "${id}" threw a value that cannot be read (a revoked Proxy?)`);
+          return this.#afterAttempt(id, { kind: "error", error, attempt: result.attempt });
+        }
         const policy = this.#policy(id);
         const isMap = this.#graph.node(id)?.map !== undefined;
         if (!this.#stopping && !isMap && shouldRetry(policy, result.error, result.attempt)) {
@@ -1158,4 +1183,18 @@ function forgetWait(key: string): NodeTransition {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * False for a thrown value that throws when looked at (a revoked Proxy):
+ * retry decisions, error records and messages all look at it, and what
+ * they throw must not escape the run.
+ */
+function isReadable(error: unknown): boolean {
+  try {
+    void (error instanceof Error);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -26,7 +26,12 @@ export function toErrorRecord(err: unknown, depth = 0): ErrorRecord {
   try {
     message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
   } catch {
-    message = String(err);
+    try {
+      message = String(err);
+    } catch {
+      // A thrown value whose toJSON and toString both throw still fails its node, with a record.
+      message = "(a thrown value that cannot be printed)";
+    }
   }
   return { name: "NonError", message };
 }

@@ -105,6 +105,11 @@ export interface RunMeta {
   readonly starts: number;
   /** The graph outputs, once succeeded. */
   readonly outputs?: unknown;
+  /**
+   * False when the run succeeded with outputs that cannot be stored
+   * exactly (`outputs` is then absent): a resume computes them again.
+   */
+  readonly outputsDurable?: false;
   /** Why the run failed or was cancelled. */
   readonly error?: ErrorRecord;
   /** Open waits. */

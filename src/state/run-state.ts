@@ -257,6 +257,8 @@ export function markPending(): NodeTransition {
 /** Extra run fields set together with a status. */
 export interface RunStatusChange {
   readonly outputs?: unknown;
+  /** The outputs cannot be stored exactly: they are left out and computed again on resume. */
+  readonly outputsDurable?: false;
   readonly error?: ErrorRecord;
   readonly waits?: readonly PendingWait[];
   /** Replaces the inbox (undefined: keep it). */
@@ -275,10 +277,12 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
       delete m.endedAt;
       delete m.error;
       delete m.outputs;
+      delete m.outputsDurable;
     } else if (status !== "pending") {
       m.endedAt = now;
     }
     if ("outputs" in change) m.outputs = change.outputs;
+    if (change.outputsDurable === false) m.outputsDurable = false;
     if (change.error !== undefined) m.error = change.error;
     m.waits = (change.waits ?? []) as PendingWait[];
     if (change.inbox !== undefined) {
