@@ -55,16 +55,22 @@ function storeOf(options: StoreOption | undefined): RunStore {
 }
 
 /**
- * Lists stored runs, newest first.
+ * Lists stored runs, newest first. A run whose stored files are corrupt
+ * or unsafe is skipped and handed to `onProblem` (a process warning by
+ * default), so one bad run never hides the others.
  *
  * @example
  * ```ts
  * const unfinished = await listRuns({ status: ["failed", "cancelled"], store });
+ * const runs = await listRuns({ store, onProblem: (e) => console.warn(e.file, e.message) });
  * ```
  */
 export function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSummary[]> {
   const store = storeOf(options);
-  return store.list(options.status === undefined ? {} : { status: options.status });
+  return store.list({
+    ...(options.status !== undefined && { status: options.status }),
+    ...(options.onProblem !== undefined && { onProblem: options.onProblem }),
+  });
 }
 
 /**
