@@ -61,7 +61,8 @@ function parseLine(bytes: Buffer): Parsed {
  * line is `SnapshotCorruptError` naming the file.
  */
 export async function readJournal(file: string, onRecord: (record: JournalRecord) => void): Promise<void> {
-  const handle = await openStoreFile(file, "read");
+  // One name only even to read it: the journal is written in place later, so a hard link is refused before anything runs.
+  const handle = await openStoreFile(file, "read", { singleLink: true });
   if (!handle) return;
   try {
     let pending: Buffer[] = [];
