@@ -42,12 +42,12 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, mkdir, readdir, rename, rm, unlink } from "node:fs/promises";
+import { readdir, rename, rm, unlink } from "node:fs/promises";
 import { fdatasyncSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
-import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
+import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low } from "lowdb";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
 import { assertRunId } from "../runner/run-id.js";
@@ -61,6 +61,7 @@ import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem }
 import { matchesQuery } from "./run-query.js";
 import { checkLease, checkSnapshot, checkSummary } from "./snapshot-schema.js";
 import { DocumentFileAdapter, readDocument, type ShapeCheck } from "./stored-document.js";
+import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
 
 /** Options of {@link LowdbStore}. */
@@ -82,8 +83,6 @@ export interface LowdbStoreOptions {
   readonly compactEvery?: never;
 }
 
-const DIR_MODE = 0o700;
-
 /**
  * Keeps runs as files under a folder: the default store.
  *
@@ -97,7 +96,7 @@ const DIR_MODE = 0o700;
 export class LowdbStore implements RunStore {
   /** The absolute folder runs are kept in. */
   readonly dir: string;
-  readonly #runsDir: string;
+  readonly #folders: RunFolders;
   readonly #fsync: boolean;
   readonly #host = hostname();
   /** Open journal handles, by run id. */
@@ -109,7 +108,7 @@ export class LowdbStore implements RunStore {
 
   constructor(options: LowdbStoreOptions = {}) {
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
-    this.#runsDir = join(this.dir, "runs");
+    this.#folders = new RunFolders(this.dir);
     this.#fsync = options.fsync ?? false;
   }
 
@@ -202,13 +201,13 @@ export class LowdbStore implements RunStore {
 
   /** Lists runs; a run whose folder or summary is corrupt or unsafe is skipped and reported through `query.onProblem`. */
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
-    if (!(await verifyPath(this.#runsDir))) return [];
-    const entries = await readdir(this.#runsDir, { withFileTypes: true });
+    if (!(await verifyPath(this.#folders.runsDir))) return [];
+    const entries = await readdir(this.#folders.runsDir, { withFileTypes: true });
     const report = query.onProblem ?? ((problem: StoreProblem) => process.emitWarning(problem));
     const out: RunSummary[] = [];
     for (const entry of entries) {
       // Skips stray files, hidden ones, and the trash of deletes that a crash interrupted.
-      if (!isRunId(entry.name) || !(entry.isDirectory() || entry.isSymbolicLink())) continue;
+      if (!isRunFolderName(entry.name) || !(entry.isDirectory() || entry.isSymbolicLink())) continue;
       const files = this.#files(entry.name);
       try {
         if (!(await verifyPath(files.dir))) continue;
@@ -248,7 +247,7 @@ export class LowdbStore implements RunStore {
         const existed = await verifyPath(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
-        const trash = join(this.#runsDir, `.trash-${randomUUID()}`);
+        const trash = join(this.#folders.runsDir, `.trash-${randomUUID()}`);
         await rename(files.dir, trash);
         moved = true;
         await rm(trash, { recursive: true, force: true });
@@ -320,53 +319,24 @@ export class LowdbStore implements RunStore {
     return result;
   }
 
-  #files(runId: string) {
-    const dir = join(this.#runsDir, runId);
-    // assertRunId already rules this out; a second check costs nothing.
-    if (dirname(dir) !== this.#runsDir) throw new Error(`taskloom internal error: run id "${runId}" names a path outside the store`);
-    return {
-      dir,
-      snapshot: join(dir, "snapshot.json"),
-      summary: join(dir, "summary.json"),
-      journal: join(dir, "journal.ndjson"),
-      lease: join(dir, "lease.json"),
-      lock: join(dir, "lease.lock"),
-    };
+  #files(runId: string): RunFiles {
+    return this.#folders.files(runId);
   }
 
   #adapter<T>(file: string, check: ShapeCheck): DocumentFileAdapter<T> {
     return new DocumentFileAdapter<T>(file, check, this.#fsync);
   }
 
-  /** Checks the store's runs folder and the run's folder (see store-files.ts); false when either is missing. */
-  async #runFolder(runId: string): Promise<boolean> {
-    return (await verifyPath(this.#runsDir)) && (await verifyPath(this.#files(runId).dir));
+  #runFolder(runId: string): Promise<boolean> {
+    return this.#folders.verify(runId);
   }
 
   async #readLease(runId: string): Promise<Lease | undefined> {
     return (await this.#adapter<Lease>(this.#files(runId).lease, checkLease).read()) ?? undefined;
   }
 
-  async #ensureRunDir(runId: string): Promise<void> {
-    const created = await mkdir(this.#runsDir, { recursive: true, mode: DIR_MODE });
-    // mkdir follows a planted link and says nothing about who owns what it found: check both folders.
-    await verifyPath(this.#runsDir);
-    // The mode given to mkdir is filtered by the umask: set it exactly, on
-    // the folders made here only (a given `dir` that exists is the caller's).
-    if (created !== undefined) {
-      await chmod(this.#runsDir, DIR_MODE);
-      if (created.length <= this.dir.length) await chmod(this.dir, DIR_MODE);
-    }
-    const dir = this.#files(runId).dir;
-    try {
-      await mkdir(dir, { mode: DIR_MODE });
-    } catch (err) {
-      if (!hasCode(err, "EEXIST")) throw err;
-      await verifyPath(dir);
-      return;
-    }
-    await verifyPath(dir);
-    await chmod(dir, DIR_MODE);
+  #ensureRunDir(runId: string): Promise<void> {
+    return this.#folders.ensure(runId);
   }
 
   /**
@@ -419,15 +389,5 @@ export class LowdbStore implements RunStore {
     await db.read();
     db.data = summaryOf(meta, db.data ?? { nodeCount: 0, settledCount: 0 });
     await db.write();
-  }
-}
-
-
-function isRunId(name: string): boolean {
-  try {
-    assertRunId(name);
-    return true;
-  } catch {
-    return false;
   }
 }
