@@ -38,6 +38,7 @@ import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../../erro
 import { processAlive } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
+import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snapshot-schema.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
@@ -262,13 +263,17 @@ export class RedisStore implements RunStore {
     const snap = snapReply?.[1] as string | null | undefined;
     if (snap === null || snap === undefined) return undefined;
     const doc = this.#parse<SnapshotDocument>(snap, runId);
-    if (doc.version !== 1 || !Array.isArray(doc.nodes)) {
-      throw new SnapshotCorruptError(this.#key(runId, "snap"), `unknown snapshot format ${String(doc.version)}`);
-    }
-    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line) =>
-      this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId),
-    );
-    return replay(doc, records);
+    // The whole shape, as every store checks it (persistence/snapshot-schema.ts).
+    const source = `redis key ${this.#key(runId, "snap")}`;
+    const problem = checkSnapshot(doc) ?? (doc.meta.runId !== runId ? `it holds run "${doc.meta.runId}", not "${runId}"` : undefined);
+    if (problem !== undefined) throw new SnapshotCorruptError(source, problem);
+    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line) => {
+      const record = this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId);
+      const bad = checkRecord(record);
+      if (bad !== undefined) throw new SnapshotCorruptError(`redis key ${this.#key(runId, "journal")}`, bad);
+      return record;
+    });
+    return { ...replay(doc, records), source };
   }
 
   #parse<T>(text: string, runId: string): T {
@@ -283,7 +288,17 @@ export class RedisStore implements RunStore {
     const all = await this.#redis.hgetall(this.#runsKey);
     const out: RunSummary[] = [];
     for (const [runId, text] of Object.entries(all)) {
-      const summary = this.#parse<RunSummary>(text, runId);
+      let summary: RunSummary;
+      try {
+        summary = this.#parse<RunSummary>(text, runId);
+        const problem = checkSummary(summary) ?? (summary.runId !== runId ? `it holds run "${summary.runId}", not "${runId}"` : undefined);
+        if (problem !== undefined) throw new SnapshotCorruptError(`redis key ${this.#runsKey} field ${runId}`, problem);
+      } catch (err) {
+        // One bad entry is skipped and reported; the other runs are listed.
+        if (!(err instanceof SnapshotCorruptError)) throw err;
+        (query.onProblem ?? ((p) => process.emitWarning(p)))(err);
+        continue;
+      }
       if (matchesQuery(summary, query)) out.push(summary);
     }
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
