@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   "SCHEDULE_EXISTS",
   // values:
   "VALUE_NOT_STORABLE",
+  // files:
+  "UNSAFE_STORE_FILE",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -893,5 +895,31 @@ export class ValueNotStorableError extends TaskloomError {
       { cause },
     );
     this.what = what;
+  }
+}
+
+/**
+ * A store file or folder is not one taskloom can trust: a symbolic link,
+ * not a plain file or folder, or owned by another user. Something other
+ * than taskloom put it in the store folder (on a shared folder, perhaps
+ * to make this process write elsewhere); nothing was read or written
+ * through it.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof UnsafeStoreFileError) console.error("inspect", e.file) }
+ * ```
+ */
+export class UnsafeStoreFileError extends TaskloomError {
+  /** The file or folder refused. */
+  readonly file: string;
+
+  constructor(file: string, problem: string) {
+    super(
+      "UNSAFE_STORE_FILE",
+      `refused to use ${file}: ${problem}. taskloom never makes such a file; nothing was read or written through it. ` +
+        `Find out who put it there, remove it, and try again.`,
+    );
+    this.file = file;
   }
 }

@@ -87,7 +87,7 @@ export type { RunState } from "./state/run-state.js";
 export type { NodeTable } from "./state/node-table.js";
 export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
 
-export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery } from "./persistence/run-store.js";
+export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
 export type { RunJournal } from "./persistence/run-journal.js";
 export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
@@ -215,6 +215,7 @@ export {
   RunInputsMismatchError,
   RunLockedError,
   SnapshotCorruptError,
+  UnsafeStoreFileError,
   LoopLimitExceeded,
   RunCancelledError,
   InvalidOptionError,

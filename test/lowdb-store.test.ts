@@ -245,10 +245,13 @@ describe("LowdbStore", () => {
       expect(await readFile(snapshot, "utf8")).toBe(content);
     });
 
-    it("raises SnapshotCorruptError from list for a corrupt summary", async () => {
+    it("reports SnapshotCorruptError from list for a corrupt summary, and lists the other runs (issue 14, item 7)", async () => {
       await store.writeSnapshot(sampleRun("r1"), 0);
+      await store.writeSnapshot(sampleRun("r2"), 0);
       await writeFile(file("r1", "summary.json"), "{");
-      await expect(store.list()).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPT", file: file("r1", "summary.json") });
+      const problems: unknown[] = [];
+      expect((await store.list({ onProblem: (p) => problems.push(p) })).map((r) => r.runId)).toEqual(["r2"]);
+      expect(problems).toEqual([expect.objectContaining({ code: "SNAPSHOT_CORRUPT", file: file("r1", "summary.json") })]);
     });
   });
 

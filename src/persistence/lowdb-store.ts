@@ -14,11 +14,18 @@
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the
  * old or the new file, never a torn one. The journal is append-only and
- * may end in a torn line after a crash: a line counts only when it ends in
- * "\n" and parses, and only the last line may fail that test. `load`
- * ignores such a tail; opening the journal for appending cuts it off first,
- * so new records never join a fragment. Any other unreadable content is a
- * `SnapshotCorruptError` naming the file, and the file is left as it is.
+ * may end in a torn line after a crash (`journal-file.ts`): only the last
+ * line may be bad, and it is ignored on load and cut off before the next
+ * append, so new records never join a fragment. Every document is checked
+ * whole on load (`snapshot-schema.ts`); anything unreadable or of the wrong
+ * shape is a `SnapshotCorruptError` naming the file, and the file is left
+ * as it is. `list` skips such a run and reports it (`onProblem`).
+ *
+ * Nothing planted in the folder is followed (`store-files.ts`): run
+ * folders and files that are symbolic links, or owned by another user,
+ * are refused with `UnsafeStoreFileError` before anything is read or
+ * written; files are opened with `O_NOFOLLOW` and truncated through the
+ * checked handle.
  *
  * Costs. `append` writes the bytes of its records through a file handle
  * kept open per run, whatever the run's size. `writeSnapshot` costs the
@@ -48,24 +55,28 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from "node:fs/promises";
-import { fdatasyncSync, statSync, writeSync } from "node:fs";
+import { readdir, rename, rm, unlink } from "node:fs/promises";
+import { fdatasyncSync, lstatSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
-import { hasCode, ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
-import { Low, type Adapter } from "lowdb";
+import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
+import { Low } from "lowdb";
+import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
 import { assertRunId } from "../runner/run-id.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
-import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
-import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
+import { EMPTY, journalText, readJournal, topSeq, validEnd, writeAll } from "./journal-file.js";
+import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
+import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { fromDocument, serialize } from "./serialization.js";
+import { checkLease, checkSnapshot, checkSummary } from "./snapshot-schema.js";
+import { DocumentFileAdapter, readDocument, type ShapeCheck } from "./stored-document.js";
+import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
+import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -86,15 +97,6 @@ export interface LowdbStoreOptions {
   readonly compactEvery?: never;
 }
 
-const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
-const NEWLINE = 0x0a;
-/** Bytes read at a time when looking backwards for the journal's last line. */
-const TAIL_CHUNK = 64 * 1024;
-
-/** An empty journal, for {@link LowdbStore}'s record of the journal's highest seq. */
-const EMPTY = Number.NEGATIVE_INFINITY;
-
 /**
  * Keeps runs as files under a folder: the default store.
  *
@@ -108,7 +110,7 @@ const EMPTY = Number.NEGATIVE_INFINITY;
 export class LowdbStore implements RunStore {
   /** The absolute folder runs are kept in. */
   readonly dir: string;
-  readonly #runsDir: string;
+  readonly #folders: RunFolders;
   readonly #fsync: boolean;
   readonly #host = hostname();
   /** Open journal handles, by run id. */
@@ -123,7 +125,7 @@ export class LowdbStore implements RunStore {
   constructor(options: LowdbStoreOptions = {}) {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
-    this.#runsDir = join(this.dir, "runs");
+    this.#folders = new RunFolders(this.dir);
     this.#fsync = options.fsync ?? false;
   }
 
@@ -138,11 +140,12 @@ export class LowdbStore implements RunStore {
     await this.#serial(runId, async () => {
       if (lease) await this.#fence(runId, lease, false);
       const files = this.#files(runId);
+      await this.#ensureRunDir(runId);
       // Decide what the journal keeps before anything is written, so that a
       // journal that cannot be read fails the call with nothing overwritten.
       const known = this.#journalTop.get(runId);
-      const later = known === undefined || known > seq ? (await readJournal(files.journal)).filter((r) => r.seq > seq) : [];
-      await this.#ensureRunDir(runId);
+      const later: JournalRecord[] = [];
+      if (known === undefined || known > seq) await readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
       const snapshot = new Low<SnapshotDocument | null>(this.#adapter(files.snapshot, checkSnapshot), null);
       snapshot.data = toSnapshotDocument(state, seq);
       await snapshot.write();
@@ -151,9 +154,13 @@ export class LowdbStore implements RunStore {
       await summary.write();
       // Only now that the new snapshot is in place may the journal shrink.
       if (later.length === 0) {
-        const handle = this.#journals.get(runId);
-        if (handle) await handle.truncate(0);
-        else await truncate(files.journal, 0).catch(ignoreCode("ENOENT"));
+        // Through a checked handle, never by path: a planted link is refused, not followed.
+        const handle = this.#journals.get(runId) ?? (await openStoreFile(files.journal, "rewrite", { singleLink: true }));
+        try {
+          await handle?.truncate(0);
+        } finally {
+          if (handle && handle !== this.#journals.get(runId)) await handle.close();
+        }
       } else {
         await this.#closeJournal(runId);
         await writeFileAtomic(files.journal, journalText(later), this.#fsync);
@@ -195,34 +202,48 @@ export class LowdbStore implements RunStore {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
-      const snapshot = new Low<SnapshotDocument | null>(this.#adapter(files.snapshot, checkSnapshot), null);
-      await snapshot.read();
-      const doc = snapshot.data;
+      if (!(await this.#runFolder(runId))) return undefined;
+      const doc = await readDocument<SnapshotDocument>(files.snapshot, checkSnapshot);
       if (!doc) return undefined;
       if (doc.meta.runId !== runId) {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
-      const records = await readJournal(files.journal);
-      this.#journalTop.set(runId, topSeq(records));
-      return replay(doc, records);
+      // Replayed while read: memory holds the latest record per node, not the journal.
+      const replay = new Replay(doc);
+      let top = EMPTY;
+      await readJournal(files.journal, (r) => {
+        if (r.kind === "run" && r.run.runId !== runId) {
+          throw new SnapshotCorruptError(files.journal, `a record (seq ${r.seq}) holds run "${r.run.runId}", not "${runId}"`);
+        }
+        replay.apply(r);
+        if (r.seq > top) top = r.seq;
+      });
+      this.#journalTop.set(runId, top);
+      return { ...replay.result(), source: files.snapshot };
     });
   }
 
+  /** Lists runs; a run whose folder or summary is corrupt or unsafe is skipped and reported through `query.onProblem`. */
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
-    let entries;
-    try {
-      entries = await readdir(this.#runsDir, { withFileTypes: true });
-    } catch (err) {
-      if (hasCode(err, "ENOENT")) return [];
-      throw err;
-    }
+    if (!(await verifyPath(this.#folders.runsDir))) return [];
+    const entries = await readdir(this.#folders.runsDir, { withFileTypes: true });
+    const report = query.onProblem ?? ((problem: StoreProblem) => process.emitWarning(problem));
     const out: RunSummary[] = [];
     for (const entry of entries) {
-      // Skips stray files and the trash of deletes that a crash interrupted.
-      if (!entry.isDirectory() || !isRunId(entry.name)) continue;
-      const summary = new Low<RunSummary | null>(this.#adapter(this.#files(entry.name).summary, checkSummary), null);
-      await summary.read();
-      if (summary.data && matchesQuery(summary.data, query)) out.push(summary.data);
+      // Skips stray files, hidden ones, and the trash of deletes that a crash interrupted.
+      if (!isRunFolderName(entry.name) || !(entry.isDirectory() || entry.isSymbolicLink())) continue;
+      const files = this.#files(entry.name);
+      try {
+        if (!(await verifyPath(files.dir))) continue;
+        const summary = await readDocument<RunSummary>(files.summary, checkSummary);
+        if (summary && summary.runId !== entry.name) {
+          throw new SnapshotCorruptError(files.summary, `it holds run "${summary.runId}", not "${entry.name}"`);
+        }
+        if (summary && matchesQuery(summary, query)) out.push(summary);
+      } catch (err) {
+        if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
+        report(err);
+      }
     }
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
   }
@@ -231,6 +252,7 @@ export class LowdbStore implements RunStore {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
+      if (!(await this.#runFolder(runId))) return false;
       const unlock = await this.#lock(runId, false);
       if (!unlock) return false;
       let moved = false;
@@ -247,10 +269,10 @@ export class LowdbStore implements RunStore {
         await this.#closeJournal(runId);
         this.#journalTop.delete(runId);
         this.#fences.delete(runId);
-        const existed = await exists(files.snapshot);
+        const existed = await verifyPath(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
-        const trash = join(this.#runsDir, `.trash-${randomUUID()}`);
+        const trash = join(this.#folders.runsDir, `.trash-${randomUUID()}`);
         await rename(files.dir, trash);
         moved = true;
         await rm(trash, { recursive: true, force: true });
@@ -356,43 +378,24 @@ export class LowdbStore implements RunStore {
     return result;
   }
 
-  #files(runId: string) {
-    const dir = join(this.#runsDir, runId);
-    // assertRunId already rules this out; a second check costs nothing.
-    if (dirname(dir) !== this.#runsDir) throw new Error(`taskloom internal error: run id "${runId}" names a path outside the store`);
-    return {
-      dir,
-      snapshot: join(dir, "snapshot.json"),
-      summary: join(dir, "summary.json"),
-      journal: join(dir, "journal.ndjson"),
-      lease: join(dir, "lease.json"),
-      lock: join(dir, "lease.lock"),
-    };
+  #files(runId: string): RunFiles {
+    return this.#folders.files(runId);
   }
 
-  #adapter<T>(file: string, check: (value: unknown) => string | undefined): SuperjsonFileAdapter<T> {
-    return new SuperjsonFileAdapter<T>(file, check, this.#fsync);
+  #adapter<T>(file: string, check: ShapeCheck): DocumentFileAdapter<T> {
+    return new DocumentFileAdapter<T>(file, check, this.#fsync);
+  }
+
+  #runFolder(runId: string): Promise<boolean> {
+    return this.#folders.verify(runId);
   }
 
   async #readLease(runId: string): Promise<Lease | undefined> {
     return (await this.#adapter<Lease>(this.#files(runId).lease, checkLease).read()) ?? undefined;
   }
 
-  async #ensureRunDir(runId: string): Promise<void> {
-    const created = await mkdir(this.#runsDir, { recursive: true, mode: DIR_MODE });
-    // The mode given to mkdir is filtered by the umask: set it exactly, on
-    // the folders made here only (a given `dir` that exists is the caller's).
-    if (created !== undefined) {
-      await chmod(this.#runsDir, DIR_MODE);
-      if (created.length <= this.dir.length) await chmod(this.dir, DIR_MODE);
-    }
-    const dir = this.#files(runId).dir;
-    try {
-      await mkdir(dir, { mode: DIR_MODE });
-      await chmod(dir, DIR_MODE);
-    } catch (err) {
-      if (!hasCode(err, "EEXIST")) throw err;
-    }
+  #ensureRunDir(runId: string): Promise<void> {
+    return this.#folders.ensure(runId);
   }
 
   /**
@@ -411,10 +414,10 @@ export class LowdbStore implements RunStore {
     const cached = this.#journals.get(runId);
     if (cached) return cached;
     const files = this.#files(runId);
-    if (!(await exists(files.snapshot))) {
+    if (!(await this.#runFolder(runId)) || !(await verifyPath(files.snapshot, "file"))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet (write one with writeSnapshot first)`);
     }
-    const handle = await open(files.journal, "a+", FILE_MODE);
+    const handle = (await openStoreFile(files.journal, "append", { singleLink: true })) as FileHandle;
     try {
       await handle.chmod(FILE_MODE);
       const size = (await handle.stat()).size;
@@ -448,239 +451,12 @@ export class LowdbStore implements RunStore {
   }
 }
 
-
 /**
- * lowdb's adapter for one superjson file: writes replace the file
- * atomically with mode 0600; reads throw `SnapshotCorruptError` for
- * content that is not a whole, valid document, and never touch the file.
- */
-class SuperjsonFileAdapter<T> implements Adapter<T> {
-  readonly file: string;
-  readonly #check: (value: unknown) => string | undefined;
-  readonly #fsync: boolean;
-
-  constructor(file: string, check: (value: unknown) => string | undefined, fsync: boolean) {
-    this.file = file;
-    this.#check = check;
-    this.#fsync = fsync;
-  }
-
-  async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await readFile(this.file, "utf8");
-    } catch (err) {
-      if (hasCode(err, "ENOENT")) return null;
-      throw err;
-    }
-    const parsed = parseDocument(text);
-    if (!parsed.ok) throw new SnapshotCorruptError(this.file, parsed.problem, { cause: parsed.cause });
-    const problem = this.#check(parsed.value);
-    if (problem !== undefined) throw new SnapshotCorruptError(this.file, problem);
-    return parsed.value as T;
-  }
-
-  async write(data: T): Promise<void> {
-    await writeFileAtomic(this.file, serialize(data), this.#fsync);
-  }
-}
-
-type Parsed = { ok: true; value: unknown } | { ok: false; problem: string; cause?: unknown };
-
-/** Parses superjson text, saying what is wrong instead of throwing. */
-function parseDocument(text: string): Parsed {
-  if (text.length === 0) return { ok: false, problem: "the file is empty" };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, problem: `it is not valid JSON, perhaps truncated: ${describe(err)}`, cause: err };
-  }
-  if (!isObject(raw) || !("json" in raw) || Object.keys(raw).some((k) => k !== "json" && k !== "meta")) {
-    return { ok: false, problem: "it is JSON but not a superjson document" };
-  }
-  try {
-    return { ok: true, value: fromDocument(raw) };
-  } catch (err) {
-    return { ok: false, problem: `its superjson type annotations are not valid: ${describe(err)}`, cause: err };
-  }
-}
-
-
-/** The highest seq among `records`, or {@link EMPTY}. */
-function topSeq(records: readonly JournalRecord[]): number {
-  let top = EMPTY;
-  for (const r of records) if (r.seq > top) top = r.seq;
-  return top;
-}
-
-function journalText(records: readonly JournalRecord[]): string {
-  let text = "";
-  for (const r of records) text += serialize(r) + "\n";
-  return text;
-}
-
-/** One journal line as a record, or undefined when it is not a valid one. */
-function parseRecord(line: string): JournalRecord | undefined {
-  const parsed = parseDocument(line);
-  if (!parsed.ok || checkRecord(parsed.value) !== undefined) return undefined;
-  return parsed.value as JournalRecord;
-}
-
-/**
- * Reads a journal's records. The last line is dropped when it is torn (no
- * "\n", or not a valid record); any other bad line is corruption.
- */
-async function readJournal(file: string): Promise<JournalRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if (hasCode(err, "ENOENT")) return [];
-    throw err;
-  }
-  const records: JournalRecord[] = [];
-  let start = 0;
-  let line = 1;
-  while (start < text.length) {
-    const nl = text.indexOf("\n", start);
-    if (nl === -1) break; // a fragment: a crash cut the last append short
-    const record = parseRecord(text.slice(start, nl));
-    if (!record) {
-      const fragmentOnly = text.indexOf("\n", nl + 1) === -1;
-      if (fragmentOnly) break; // the last complete line, torn
-      throw new SnapshotCorruptError(file, `line ${line} is not a valid journal record, and records follow it`);
-    }
-    records.push(record);
-    start = nl + 1;
-    line += 1;
-  }
-  return records;
-}
-
-/**
- * Where the journal's valid content ends: after the last line that ends in
- * "\n" and parses, skipping a fragment and one bad last line, as
- * {@link readJournal} does. Reads only the end of the file.
- */
-async function validEnd(handle: FileHandle, size: number): Promise<{ end: number; last: JournalRecord | undefined }> {
-  let end = size;
-  if (end > 0 && (await readAt(handle, end - 1, 1))[0] !== NEWLINE) end = await lineStart(handle, end);
-  if (end === 0) return { end, last: undefined };
-  const start = await lineStart(handle, end - 1);
-  const last = parseRecord((await readAt(handle, start, end - 1 - start)).toString("utf8"));
-  if (last) return { end, last };
-  if (start === 0) return { end: 0, last: undefined };
-  // The line before a bad last line is valid (else the journal is corrupt, which load reports).
-  const before = await lineStart(handle, start - 1);
-  return { end: start, last: parseRecord((await readAt(handle, before, start - 1 - before)).toString("utf8")) };
-}
-
-/** The offset just after the last "\n" before `end` (0 when there is none). */
-async function lineStart(handle: FileHandle, end: number): Promise<number> {
-  let pos = end;
-  while (pos > 0) {
-    const from = Math.max(0, pos - TAIL_CHUNK);
-    const chunk = await readAt(handle, from, pos - from);
-    const i = chunk.lastIndexOf(NEWLINE);
-    if (i !== -1) return from + i + 1;
-    pos = from;
-  }
-  return 0;
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buffer.subarray(0, done);
-}
-
-function checkSnapshot(value: unknown): string | undefined {
-  if (!isObject(value)) return "it is not a snapshot document";
-  if (value.version !== 1) return `it has snapshot format version ${String(value.version)}, expected 1`;
-  if (!isSeq(value.seq)) return "its seq is not a sequence number";
-  if (!isObject(value.meta) || typeof value.meta.runId !== "string") return "its run meta is missing";
-  if (!Array.isArray(value.nodes) || !value.nodes.every((n) => isObject(n) && typeof n.id === "string")) {
-    return "its node records are not valid";
-  }
-  return undefined;
-}
-
-function checkSummary(value: unknown): string | undefined {
-  if (!isObject(value) || typeof value.runId !== "string" || typeof value.status !== "string" || typeof value.updatedAt !== "number") {
-    return "it is not a run summary";
-  }
-  return undefined;
-}
-
-function checkLease(value: unknown): string | undefined {
-  if (
-    !isObject(value) ||
-    typeof value.runId !== "string" ||
-    typeof value.owner !== "string" ||
-    typeof value.pid !== "number" ||
-    typeof value.host !== "string" ||
-    typeof value.expiresAt !== "number" ||
-    typeof value.token !== "number"
-  ) {
-    return "it is not a lease";
-  }
-  return undefined;
-}
-
-function checkRecord(value: unknown): string | undefined {
-  if (!isObject(value) || !isSeq(value.seq)) return "not a journal record";
-  if (value.kind === "node" && isObject(value.node) && typeof value.node.id === "string") return undefined;
-  if (value.kind === "run" && isObject(value.run) && typeof value.run.runId === "string") return undefined;
-  return "not a journal record";
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isSeq(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0;
-}
-
-function isRunId(name: string): boolean {
-  try {
-    assertRunId(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (err) {
-    if (hasCode(err, "ENOENT")) return false;
-    throw err;
-  }
-}
-
-
-
-/**
- * What tells one version of a file from another without reading it:
- * inode and change time (a rewrite replaces the file, so both change), or
- * undefined when there is no file.
+ * What identifies one version of `file` cheaply (inode, change time, size),
+ * or undefined when it does not exist. `lstat`: a link planted in place of
+ * the lease is seen as a change, and the read that follows refuses it.
  */
 function fileStamp(file: string): string | undefined {
-  const s = statSync(file, { bigint: true, throwIfNoEntry: false });
+  const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
   return s === undefined ? undefined : `${s.ino}:${s.ctimeNs}:${s.size}`;
-}
-
-/** Writes every byte of `buffer` at the end of the file `fd` was opened on (in append mode). */
-function writeAll(fd: number, buffer: Buffer): void {
-  let offset = 0;
-  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
 }

@@ -39,22 +39,45 @@ export function storable(n: NodeRecord): NodeRecord {
 }
 
 /**
+ * Applies journal records to a snapshot one at a time, so a store can
+ * replay a journal while reading it: only the latest record of each node
+ * is kept, whatever the journal's length. Records at or below the
+ * snapshot's seq are skipped (the snapshot includes them).
+ */
+export class Replay {
+  readonly #doc: SnapshotDocument;
+  // Insertion order is the snapshot's, then new activations in the order they first appear.
+  readonly #byId = new Map<string, NodeRecord>();
+  #meta: RunMeta;
+  #seq: number;
+
+  constructor(doc: SnapshotDocument) {
+    this.#doc = doc;
+    for (const n of doc.nodes) this.#byId.set(n.id, n);
+    this.#meta = doc.meta;
+    this.#seq = doc.seq;
+  }
+
+  /** Applies one record (in journal order). */
+  apply(r: JournalRecord): void {
+    if (r.seq <= this.#doc.seq) return;
+    if (r.kind === "node") this.#byId.set(r.node.id, r.node);
+    else this.#meta = r.run;
+    this.#seq = r.seq;
+  }
+
+  /** The state so far and the last applied sequence number. */
+  result(): { state: RunState; seq: number } {
+    return { state: stateFromRecords(this.#meta, this.#byId.values()), seq: this.#seq };
+  }
+}
+
+/**
  * Applies the records with `seq` above the snapshot's to it, in order, and
  * returns the state and the last applied sequence number.
  */
 export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>): { state: RunState; seq: number } {
-  const later: JournalRecord[] = [];
-  for (const r of records) if (r.seq > doc.seq) later.push(r);
-  // A table sized for the final node count: records may add activations.
-  const byId = new Map<string, NodeRecord>();
-  for (const n of doc.nodes) byId.set(n.id, n);
-  let meta = doc.meta;
-  let seq = doc.seq;
-  for (const r of later) {
-    if (r.kind === "node") byId.set(r.node.id, r.node);
-    else meta = r.run;
-    seq = r.seq;
-  }
-  return { state: stateFromRecords(meta, byId.values()), seq };
+  const run = new Replay(doc);
+  for (const r of records) run.apply(r);
+  return run.result();
 }
-

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { LeaseHolder } from "../errors.js";
+import type { LeaseHolder, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import type { RunStatus } from "../state/status.js";
@@ -22,6 +22,8 @@ export interface StoredRun {
   readonly state: RunState;
   /** The sequence number of the last record applied (0 for a bare snapshot). */
   readonly seq: number;
+  /** Where the snapshot was read from (a file, a key), for errors that name it. */
+  readonly source?: string;
 }
 
 /**
@@ -70,10 +72,19 @@ export interface Lease extends LeaseHolder {
   readonly identity?: ProcessIdentity;
 }
 
+/** Why {@link RunStore.list} skipped a stored run: its file cannot be read, or is not safe to read. */
+export type StoreProblem = SnapshotCorruptError | UnsafeStoreFileError;
+
 /** A filter for {@link RunStore.list}. */
 export interface RunQuery {
   /** Only runs with this status (or any of these). */
   readonly status?: RunStatus | readonly RunStatus[];
+  /**
+   * Called for each stored run that cannot be listed (its summary is
+   * corrupt or unsafe); the run is skipped and the others are listed.
+   * @default a process warning (`process.emitWarning`)
+   */
+  readonly onProblem?: ((problem: StoreProblem) => void) | undefined;
 }
 
 /**

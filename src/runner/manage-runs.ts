@@ -48,7 +48,7 @@ export interface RunDetails {
 }
 
 const STORE_OPTION_KEYS = optionKeys<StoreOption>({ store: true });
-const LIST_OPTION_KEYS = optionKeys<RunQuery & StoreOption>({ status: true, store: true });
+const LIST_OPTION_KEYS = optionKeys<RunQuery & StoreOption>({ status: true, onProblem: true, store: true });
 
 /** The store of `options`, after refusing keys not in `known` (`what` names the call). */
 function storeOf(what: string, options: StoreOption | undefined, known: readonly string[]): RunStore {
@@ -76,17 +76,26 @@ function assertStatusQuery(status: unknown): asserts status is RunQuery["status"
 
 /**
  * Lists stored runs, newest first. Throws `InvalidOptionError` for a
- * status that is not a run status and for an unknown option.
+ * status that is not a run status and for an unknown option. A run whose
+ * stored files are corrupt or unsafe is skipped and handed to `onProblem`
+ * (a process warning by default), so one bad run never hides the others.
  *
  * @example
  * ```ts
  * const unfinished = await listRuns({ status: ["failed", "cancelled"], store });
+ * const runs = await listRuns({ store, onProblem: (e) => console.warn(e.file, e.message) });
  * ```
  */
 export async function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSummary[]> {
   const store = storeOf("listRuns", options, LIST_OPTION_KEYS);
   assertStatusQuery(options.status);
-  return store.list(options.status === undefined ? {} : { status: options.status });
+  if (options.onProblem !== undefined && typeof options.onProblem !== "function") {
+    throw new InvalidOptionError("onProblem", "must be a function");
+  }
+  return store.list({
+    ...(options.status !== undefined && { status: options.status }),
+    ...(options.onProblem !== undefined && { onProblem: options.onProblem }),
+  });
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   OutputError,
   RunCancelledError,
   RunInputsMismatchError,
+  SnapshotCorruptError,
 } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -304,6 +305,11 @@ async function prepare<I, O>(
   if (meta.fingerprint !== graph.fingerprint) {
     if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint);
     state = adoptGraph(state, graph.fingerprint, graph.nodeIds(), clock.now());
+  }
+  // Same graph, so every node has a record; a missing one means the stored run was damaged.
+  const lost = graph.nodeIds().find((id) => !getNode(state.nodes, id));
+  if (lost !== undefined) {
+    throw new SnapshotCorruptError(stored.source ?? `run "${runId}"`, `it has no record of node "${lost}", which its graph has`);
   }
   let inputs: unknown = meta.inputs;
   if (rawInputs !== undefined) {

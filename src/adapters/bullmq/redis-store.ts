@@ -41,6 +41,7 @@ import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
+import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snapshot-schema.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
@@ -276,14 +277,17 @@ export class RedisStore implements RunStore {
     if (snap === null || snap === undefined) return undefined;
     const snapKey = this.#key(runId, "snap");
     const doc = this.#parse<SnapshotDocument>(snap, runId, snapKey, "the snapshot");
-    if (doc === null || typeof doc !== "object" || doc.version !== 1 || !Array.isArray(doc.nodes)) {
-      throw this.#corrupt(snapKey, runId, `unknown snapshot format ${String((doc as Partial<SnapshotDocument> | null)?.version)}`);
-    }
+    // The whole shape, as every store checks it (persistence/snapshot-schema.ts).
+    const problem = checkSnapshot(doc) ?? (doc.meta.runId !== runId ? `it holds run "${doc.meta.runId}", not "${runId}"` : undefined);
+    if (problem !== undefined) throw this.#corrupt(snapKey, runId, problem);
     const journalKey = this.#key(runId, "journal");
-    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line, i) =>
-      this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId, journalKey, `journal entry ${i}`),
-    );
-    return replay(doc, records);
+    const records = ((journalReply?.[1] as string[] | undefined) ?? []).map((line, i) => {
+      const record = this.#parse<JournalRecord>(line.slice(line.indexOf("|") + 1), runId, journalKey, `journal entry ${i}`);
+      const bad = checkRecord(record);
+      if (bad !== undefined) throw this.#corrupt(journalKey, runId, `journal entry ${i}: ${bad}`);
+      return record;
+    });
+    return { ...replay(doc, records), source: `redis key "${snapKey}" (run "${runId}")` };
   }
 
   /** The error for unreadable data in `key`, naming the key and the run. */
@@ -316,7 +320,17 @@ export class RedisStore implements RunStore {
     const all = await this.#redis.hgetall(this.#runsKey);
     const out: RunSummary[] = [];
     for (const [runId, text] of Object.entries(all)) {
-      const summary = this.#parse<RunSummary>(text, runId, this.#runsKey, "its summary");
+      let summary: RunSummary;
+      try {
+        summary = this.#parse<RunSummary>(text, runId, this.#runsKey, "its summary");
+        const problem = checkSummary(summary) ?? (summary.runId !== runId ? `it holds run "${summary.runId}", not "${runId}"` : undefined);
+        if (problem !== undefined) throw this.#corrupt(this.#runsKey, runId, `its summary: ${problem}`);
+      } catch (err) {
+        // One bad entry is skipped and reported; the other runs are listed.
+        if (!(err instanceof SnapshotCorruptError)) throw err;
+        (query.onProblem ?? ((p) => process.emitWarning(p)))(err);
+        continue;
+      }
       if (matchesQuery(summary, query)) out.push(summary);
     }
     return out.sort((a, b) => b.updatedAt - a.updatedAt);

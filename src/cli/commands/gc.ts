@@ -1,16 +1,18 @@
 /**
  * `taskloom gc --older-than 30d`: deletes the stored runs not updated for
  * that long (optionally only some statuses). Runs a live process drives
- * are kept and named; `--dry-run` lists what would go.
+ * are kept and named; `--dry-run` lists what would go. A run whose files
+ * are corrupt or unsafe is never deleted by gc: it is named in a warning
+ * line on stderr (and kept), and the other runs are collected.
  *
  * @module
  */
-import { deleteRun, listRuns } from "../../index.js";
+import { deleteRun, listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
 import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { errorCode } from "../errors.js";
 import { formatTime, jsonText } from "../text.js";
-import { parseStatuses } from "./runs.js";
+import { parseStatuses, warningLine, warnOnProblem } from "./runs.js";
 
 /** Options of `taskloom gc`. */
 export interface GcCommandOptions {
@@ -25,7 +27,7 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
   const age = parseDuration(options.olderThan, "--older-than");
   const status = parseStatuses(options.status);
   const cutoff = ctx.io.now() - age;
-  const runs = await listRuns({ store: ctx.store(), ...(status !== undefined && { status }) });
+  const runs = await listRuns({ store: ctx.store(), onProblem: warnOnProblem(ctx), ...(status !== undefined && { status }) });
   const old = runs.filter((r) => r.updatedAt < cutoff);
   const removed: string[] = [];
   const kept: { runId: string; reason: string }[] = [];
@@ -34,6 +36,11 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
       try {
         await deleteRun(r.runId, { store: ctx.store() });
       } catch (err) {
+        if (err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError) {
+          ctx.io.err.write(warningLine(err, `kept ${r.runId}`));
+          kept.push({ runId: r.runId, reason: `its file ${err.file} cannot be used (${err.code})` });
+          continue;
+        }
         if (errorCode(err) !== "RUN_LOCKED") throw err;
         kept.push({ runId: r.runId, reason: "a live process drives it" });
         continue;

@@ -2,11 +2,12 @@
  * `taskloom report <run-id> [module] -o run.html`: writes the HTML run
  * report. The graph is drawn with Mermaid when the optional `mermaid`
  * package can be found (next to taskloom or in the working folder's
- * project), else as taskloom's own SVG; `--renderer` forces either.
+ * project), else as taskloom's own SVG; `--renderer` forces either. The
+ * file holds the run's inputs and outputs, so it is written with mode 0600.
  *
  * @module
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fchmodSync, openSync, readFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { assertRunId, getRun } from "../../index.js";
@@ -37,6 +38,22 @@ export function findMermaid(cwd: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Writes `text` to `file` readable by its owner only (0600, like the
+ * store's files: a report holds the run's inputs and outputs). An existing
+ * file is made 0600 through the open handle before anything is written.
+ */
+export function writePrivate(file: string, text: string): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    const bytes = Buffer.from(text, "utf8");
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Runs the command; resolves to the exit code. */
 export async function reportCommand(ctx: CommandContext, runId: string, modulePath: string | undefined, options: ReportCommandOptions): Promise<number> {
   assertRunId(runId);
@@ -53,7 +70,7 @@ export async function reportCommand(ctx: CommandContext, runId: string, modulePa
     ctx.io.out.write(html);
   } else {
     const file = resolve(ctx.io.cwd, output);
-    writeFileSync(file, html);
+    writePrivate(file, html);
     const kb = Math.ceil(Buffer.byteLength(html) / 1024);
     ctx.io.err.write(`wrote ${file} (${kb} KB, graph drawn with ${mermaidJs ? "Mermaid" : "inline SVG"}${shape ? "" : ", without edges: give the module to draw them"})\n`);
   }

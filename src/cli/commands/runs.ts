@@ -1,10 +1,13 @@
 /**
- * `taskloom runs`: the stored runs, newest first, as a table or JSON.
+ * `taskloom runs`: the stored runs, newest first, as a table or JSON. A run
+ * whose files are corrupt or unsafe is left out with a warning line on
+ * stderr; the others are listed.
  *
  * @module
  */
-import { InvalidOptionError, listRuns, RUN_STATUSES, type RunStatus } from "../../index.js";
+import { InvalidOptionError, listRuns, RUN_STATUSES, type RunStatus, type StoreProblem } from "../../index.js";
 import type { CommandContext } from "../context.js";
+import { errorCode, oneLine } from "../errors.js";
 import { formatTime, jsonText, table } from "../text.js";
 
 /** Options of `taskloom runs`. */
@@ -24,10 +27,23 @@ export function parseStatuses(text: string | undefined, option = "--status"): Ru
   return list as RunStatus[];
 }
 
+/**
+ * The line printed on stderr for a stored run that cannot be read or is
+ * unsafe: the command goes on with the other runs.
+ */
+export function warningLine(problem: unknown, what = "skipped this run"): string {
+  return `warning[${errorCode(problem)}]: ${what}: ${oneLine(problem)}\n`;
+}
+
+/** An `onProblem` for `listRuns` that prints {@link warningLine}. */
+export function warnOnProblem(ctx: CommandContext): (problem: StoreProblem) => void {
+  return (problem) => ctx.io.err.write(warningLine(problem));
+}
+
 /** Runs the command; resolves to the exit code. */
 export async function runsCommand(ctx: CommandContext, options: RunsCommandOptions): Promise<number> {
   const status = parseStatuses(options.status);
-  const runs = await listRuns({ store: ctx.store(), ...(status !== undefined && { status }) });
+  const runs = await listRuns({ store: ctx.store(), onProblem: warnOnProblem(ctx), ...(status !== undefined && { status }) });
   if (options.json) {
     ctx.io.out.write(`${jsonText(runs)}\n`);
     return 0;

@@ -1,0 +1,91 @@
+/**
+ * The layout of `LowdbStore`'s folder: `<dir>/runs/<runId>/` with one
+ * file per part of a run, and the checks that make the folders safe to
+ * use (`store-files.ts`). Folders are made with mode 0700, set exactly
+ * (the umask filters what `mkdir` gets), and checked after `mkdir` made or
+ * found them, since `mkdir` follows a planted link and says nothing about
+ * who owns an existing folder.
+ *
+ * @module
+ */
+import { chmod, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { assertRunId } from "../runner/run-id.js";
+import { hasCode } from "./folder-lock.js";
+import { verifyPath } from "./store-files.js";
+
+const DIR_MODE = 0o700;
+
+/** The paths of one run's files. */
+export interface RunFiles {
+  readonly dir: string;
+  readonly snapshot: string;
+  readonly summary: string;
+  readonly journal: string;
+  readonly lease: string;
+  readonly lock: string;
+}
+
+/** The run folders under a store folder. */
+export class RunFolders {
+  /** The store folder (the caller's). */
+  readonly dir: string;
+  /** `<dir>/runs`. */
+  readonly runsDir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.runsDir = join(dir, "runs");
+  }
+
+  /** The paths of run `runId`'s files (the id must be valid). */
+  files(runId: string): RunFiles {
+    const dir = join(this.runsDir, runId);
+    // assertRunId already rules this out; a second check costs nothing.
+    if (dirname(dir) !== this.runsDir) throw new Error(`taskloom internal error: run id "${runId}" names a path outside the store`);
+    return {
+      dir,
+      snapshot: join(dir, "snapshot.json"),
+      summary: join(dir, "summary.json"),
+      journal: join(dir, "journal.ndjson"),
+      lease: join(dir, "lease.json"),
+      lock: join(dir, "lease.lock"),
+    };
+  }
+
+  /** Checks `runs/` and the run's folder; false when either is missing, `UnsafeStoreFileError` when unsafe. */
+  async verify(runId: string): Promise<boolean> {
+    return (await verifyPath(this.runsDir)) && (await verifyPath(this.files(runId).dir));
+  }
+
+  /** Makes (or finds and checks) `runs/` and the run's folder. */
+  async ensure(runId: string): Promise<void> {
+    const created = await mkdir(this.runsDir, { recursive: true, mode: DIR_MODE });
+    await verifyPath(this.runsDir);
+    // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
+    if (created !== undefined) {
+      await chmod(this.runsDir, DIR_MODE);
+      if (created.length <= this.dir.length) await chmod(this.dir, DIR_MODE);
+    }
+    const dir = this.files(runId).dir;
+    try {
+      await mkdir(dir, { mode: DIR_MODE });
+    } catch (err) {
+      if (!hasCode(err, "EEXIST")) throw err;
+      await verifyPath(dir);
+      return;
+    }
+    await verifyPath(dir);
+    await chmod(dir, DIR_MODE);
+  }
+}
+
+/** True when `name` (an entry of `runs/`) can be a run's folder: a valid run id (so not the trash of an interrupted delete). */
+export function isRunFolderName(name: string): boolean {
+  try {
+    assertRunId(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Opening the files and folders of a store without being led elsewhere.
+ * A store folder may be shared (a team's `.taskloom`, a volume mounted in
+ * several containers), so anything in it may have been planted: a
+ * `journal.ndjson` that is a symbolic link to `/etc/passwd`, a run folder
+ * that links to another user's home. A process that followed such a link
+ * would truncate, chmod or append to the file it points to, with its own
+ * rights (root's, perhaps).
+ *
+ * Rules, for every run folder and store file:
+ * - a folder is checked with `lstat` (never followed) before use, and
+ *   after `mkdir` made it or found it: it must be a real folder owned by
+ *   this process's user;
+ * - a file is opened with `O_NOFOLLOW` (a symbolic link fails the open,
+ *   with nothing read or written) and `O_NONBLOCK` (a planted FIFO cannot
+ *   block the open), then checked through the open handle (`fstat`): a
+ *   regular file, owned by this user, and, for a file written in place
+ *   (the journal), with a single name (a hard link would make the write
+ *   land in another file). Every later read, write, chmod and truncate
+ *   goes through that verified handle, never through the path again.
+ *
+ * Anything else is {@link UnsafeStoreFileError} naming the path. Ownership
+ * is not checked where the platform has no user ids (Windows).
+ *
+ * @module
+ */
+import type { Stats } from "node:fs";
+import { constants } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { lstat, open } from "node:fs/promises";
+import { SnapshotCorruptError, UnsafeStoreFileError, describe } from "../errors.js";
+import { hasCode } from "./folder-lock.js";
+
+/** Mode of every file a store writes. */
+export const FILE_MODE = 0o600;
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** How {@link openStoreFile} opens: to read, to append (made if missing), to truncate in place, or a new file. */
+export type OpenPurpose = "read" | "append" | "rewrite" | "create";
+
+const FLAGS: Record<OpenPurpose, number> = {
+  read: O_RDONLY,
+  append: O_RDWR | O_APPEND | O_CREAT,
+  rewrite: O_WRONLY,
+  create: O_WRONLY | O_CREAT | O_EXCL,
+};
+
+const currentUid = (): number | undefined => (typeof process.getuid === "function" ? process.getuid() : undefined);
+
+/** Why `stats` (of `path`) may not be used, or undefined when it may. */
+function unsafe(stats: Stats, kind: "file" | "folder", singleLink: boolean): string | undefined {
+  if (stats.isSymbolicLink()) return "it is a symbolic link";
+  if (kind === "folder" && !stats.isDirectory()) return "it is not a folder";
+  if (kind === "file" && !stats.isFile()) return "it is not a regular file";
+  const uid = currentUid();
+  if (uid !== undefined && stats.uid !== uid) return `it is owned by uid ${stats.uid}, not by this process's uid ${uid}`;
+  if (singleLink && stats.nlink > 1) return `it has ${stats.nlink} hard links, so writing it would change another file`;
+  return undefined;
+}
+
+/**
+ * Checks a store folder (or an existing file, with `kind: "file"`) without
+ * following it. Resolves to false when it does not exist.
+ */
+export async function verifyPath(path: string, kind: "file" | "folder" = "folder"): Promise<boolean> {
+  let stats: Stats;
+  try {
+    stats = await lstat(path);
+  } catch (err) {
+    if (hasCode(err, "ENOENT")) return false;
+    throw err; // ENOTDIR, EACCES…: the folder above is not usable, as the caller's own error says
+  }
+  const problem = unsafe(stats, kind, false);
+  if (problem !== undefined) throw new UnsafeStoreFileError(path, problem);
+  return true;
+}
+
+/**
+ * Opens a store file without following a symbolic link and checks it
+ * through the handle. Resolves to undefined when the file does not exist
+ * (never for "append", which makes it with mode 0600, nor for "create").
+ */
+export async function openStoreFile(file: string, purpose: OpenPurpose, options: { singleLink?: boolean } = {}): Promise<FileHandle | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
+  } catch (err) {
+    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "create") return undefined;
+    // Linux says ELOOP for a symbolic link opened with O_NOFOLLOW, the BSDs EMLINK.
+    if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
+    if (purpose === "read") throw readFailure(file, err);
+    throw err;
+  }
+  try {
+    const problem = unsafe(await handle.stat(), "file", options.singleLink === true);
+    if (problem !== undefined) throw new UnsafeStoreFileError(file, problem);
+    return handle;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Reads a whole store file (checked as {@link openStoreFile} does) as text;
+ * undefined when it does not exist. A file that cannot be read, or is too
+ * big for one string, is `SnapshotCorruptError` naming it.
+ */
+export async function readStoreText(file: string): Promise<string | undefined> {
+  const handle = await openStoreFile(file, "read");
+  if (!handle) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await handle.readFile();
+  } catch (err) {
+    throw readFailure(file, err);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return bytesToText(bytes, file);
+}
+
+/** `bytes` as UTF-8 text; `SnapshotCorruptError` naming `file` when they are too many for one string. */
+export function bytesToText(bytes: Buffer, file: string): string {
+  try {
+    return bytes.toString("utf8");
+  } catch (err) {
+    throw new SnapshotCorruptError(file, `it is too big to read as text (${bytes.length} bytes)`, { cause: err });
+  }
+}
+
+/** The typed error for a store file that could not be read. */
+export function readFailure(file: string, err: unknown): Error {
+  if (err instanceof UnsafeStoreFileError || err instanceof SnapshotCorruptError) return err;
+  return new SnapshotCorruptError(file, `it cannot be read: ${describe(err)}`, { cause: err });
+}

@@ -1,0 +1,77 @@
+/**
+ * One stored superjson document per file (a run's snapshot, summary or
+ * lease), read and written through lowdb's adapter interface. Writes
+ * replace the file atomically with mode 0600 (`atomic-file.ts`). Reads
+ * open the file without following links (`store-files.ts`), then parse it
+ * and check its whole shape (`snapshot-schema.ts`): content that is not a
+ * whole, valid document of the expected shape is `SnapshotCorruptError`
+ * naming the file, and the file is never touched by a read.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import type { Adapter } from "lowdb";
+import { SnapshotCorruptError, describe } from "../errors.js";
+import { writeFileAtomic } from "./atomic-file.js";
+import type { ShapeProblem } from "./snapshot-schema.js";
+import { deserialize, serialize } from "./serialization.js";
+import { readStoreText, verifyPath } from "./store-files.js";
+
+/** A document's shape check (from `snapshot-schema.ts`). */
+export type ShapeCheck = (value: unknown) => ShapeProblem;
+
+/** What {@link parseDocument} found. */
+export type Parsed = { ok: true; value: unknown } | { ok: false; problem: string; cause?: unknown };
+
+/** Parses superjson text and checks its shape, saying what is wrong instead of throwing. */
+export function parseDocument(text: string, check: ShapeCheck): Parsed {
+  if (text.length === 0) return { ok: false, problem: "the file is empty" };
+  let value: unknown;
+  try {
+    value = deserialize(text);
+  } catch (err) {
+    try {
+      JSON.parse(text);
+    } catch (jsonErr) {
+      return { ok: false, problem: `it is not valid JSON, perhaps truncated: ${describe(jsonErr)}`, cause: jsonErr };
+    }
+    return { ok: false, problem: `its superjson type annotations are not valid: ${describe(err)}`, cause: err };
+  }
+  const problem = check(value);
+  return problem === undefined ? { ok: true, value } : { ok: false, problem };
+}
+
+/**
+ * Reads and checks one document file (its folder too, as `store-files.ts`
+ * says); null when the file does not exist.
+ * Throws `SnapshotCorruptError` or `UnsafeStoreFileError` naming it.
+ */
+export async function readDocument<T>(file: string, check: ShapeCheck): Promise<T | null> {
+  if (!(await verifyPath(dirname(file)))) return null;
+  const text = await readStoreText(file);
+  if (text === undefined) return null;
+  const parsed = parseDocument(text, check);
+  if (!parsed.ok) throw new SnapshotCorruptError(file, parsed.problem, { cause: parsed.cause });
+  return parsed.value as T;
+}
+
+/** lowdb's adapter for one superjson document file. */
+export class DocumentFileAdapter<T> implements Adapter<T> {
+  readonly file: string;
+  readonly #check: ShapeCheck;
+  readonly #fsync: boolean;
+
+  constructor(file: string, check: ShapeCheck, fsync: boolean) {
+    this.file = file;
+    this.#check = check;
+    this.#fsync = fsync;
+  }
+
+  read(): Promise<T | null> {
+    return readDocument<T>(this.file, this.#check);
+  }
+
+  async write(data: T): Promise<void> {
+    await writeFileAtomic(this.file, serialize(data), this.#fsync);
+  }
+}

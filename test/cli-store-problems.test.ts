@@ -1,0 +1,98 @@
+/**
+ * The CLI with damaged or planted store files (built CLI, real child
+ * process): `taskloom runs` and `taskloom gc` serve the good runs and print
+ * one warning line per bad one; `taskloom report` writes its HTML (which
+ * holds the run's inputs) with mode 0600, like the store's files.
+ */
+import { chmodSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { expectOneLineError, runCli as cli } from "./support/cli-process.js";
+import { graph, LowdbStore, ManualClock, runAsync } from "../src/index.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const DAY = 86_400_000;
+const g = graph("small").node("a", () => ({ secret: "s3cr3t" })).build();
+
+/** A store folder with old runs `ids` (40 days old). */
+async function storeWith(ids: readonly string[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "taskloom-cli-problems-"));
+  dirs.push(dir);
+  const store = new LowdbStore({ dir });
+  try {
+    for (const runId of ids) await runAsync(g, undefined, { runId, store, clock: new ManualClock(Date.now() - 40 * DAY) });
+  } finally {
+    await store.close();
+  }
+  return dir;
+}
+
+const runFile = (dir: string, runId: string, name: string) => join(dir, "runs", runId, name);
+
+describe.concurrent("one bad run does not take the listing down", () => {
+  it("taskloom runs lists the good runs and warns about a run with an empty summary.json", async () => {
+    const dir = await storeWith(["good-1", "bad-1"]);
+    truncateSync(runFile(dir, "bad-1", "summary.json"), 0);
+    const table = await cli(dir, ["runs"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain("good-1");
+    expect(table.stdout).not.toContain("bad-1");
+    const warnings = table.stderr.trimEnd().split("\n");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning\[SNAPSHOT_CORRUPT\]: /);
+    expect(warnings[0]).toContain(runFile(dir, "bad-1", "summary.json"));
+
+    const json = await cli(dir, ["runs", "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { runId: string }[]).map((r) => r.runId)).toEqual(["good-1"]);
+    expect(json.stderr).toContain("warning[SNAPSHOT_CORRUPT]");
+  });
+
+  it("taskloom gc removes the old good runs, keeps and names a run with a bad summary or a bad lease.json", async () => {
+    const dir = await storeWith(["good-1", "bad-summary", "bad-lease"]);
+    truncateSync(runFile(dir, "bad-summary", "summary.json"), 0);
+    writeFileSync(runFile(dir, "bad-lease", "lease.json"), "{", { mode: 0o600 });
+    const gc = await cli(dir, ["gc", "--older-than", "30d", "--json"]);
+    expect(gc.code, gc.stderr).toBe(0);
+    const result = JSON.parse(gc.stdout) as { removed: string[]; kept: { runId: string; reason: string }[] };
+    expect(result.removed).toEqual(["good-1"]);
+    expect(result.kept.map((k) => k.runId)).toEqual(["bad-lease"]);
+    expect(gc.stderr).toContain(`warning[SNAPSHOT_CORRUPT]: `);
+    expect(gc.stderr).toContain(runFile(dir, "bad-summary", "summary.json"));
+    expect(gc.stderr).toContain(runFile(dir, "bad-lease", "lease.json"));
+    expect(gc.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("taskloom show of a run with a corrupt snapshot is one error line naming the file", async () => {
+    const dir = await storeWith(["bad-1"]);
+    truncateSync(runFile(dir, "bad-1", "snapshot.json"), 3);
+    const r = await cli(dir, ["show", "bad-1"]);
+    expectOneLineError(r, "SNAPSHOT_CORRUPT");
+    expect(r.stderr).toContain(runFile(dir, "bad-1", "snapshot.json"));
+  });
+});
+
+describe.concurrent("taskloom report writes the HTML for its owner only", () => {
+  it("a new report file has mode 0600", async () => {
+    const dir = await storeWith(["r1"]);
+    const out = join(dir, "r1.html");
+    const r = await cli(dir, ["report", "r1", "-o", out, "--renderer", "svg"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+  });
+
+  it("an existing report file readable by others is made 0600 before the run's data is written to it", async () => {
+    const dir = await storeWith(["r1"]);
+    const out = join(dir, "r1.html");
+    writeFileSync(out, "old");
+    chmodSync(out, 0o644);
+    const r = await cli(dir, ["report", "r1", "-o", out, "--renderer", "svg"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Stored run files that are damaged or of the wrong shape, through the
+ * public API: a load refuses them with `SnapshotCorruptError` naming the
+ * file (and leaves the file as it was), `listRuns` serves the good runs and
+ * reports the bad ones, and a journal too big for one string still loads.
+ */
+import { open, readFile, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { getRun, graph, listRuns, runAsync, serialize, SnapshotCorruptError, type RunStore } from "../src/index.js";
+import { tempStores } from "./support/temp-stores.js";
+
+const { tempDir, lowdb } = tempStores("taskloom-corrupt-");
+
+const chain = () =>
+  graph("chain")
+    .node("a", () => 1)
+    .node("b", ({ deps }) => deps.a + 1, { after: ["a"] })
+    .build();
+
+/** A store with one succeeded run `id` of the chain graph. */
+async function storeWithRun(id = "r1") {
+  const dir = tempDir();
+  const store = lowdb(dir);
+  await runAsync(chain(), undefined, { store, runId: id });
+  const file = (name: string, runId = id) => join(dir, "runs", runId, name);
+  return { dir, store, file };
+}
+
+/** Reads a superjson file's `json` part. */
+async function jsonOf(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(file, "utf8")).json as Record<string, unknown>;
+}
+
+async function expectCorrupt(promise: Promise<unknown>, file: string): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, "should have been refused").toBeInstanceOf(SnapshotCorruptError);
+  expect((err as SnapshotCorruptError).file).toBe(file);
+}
+
+describe("a snapshot of the wrong shape is refused on load, naming the file, which is left as it was", () => {
+  const cases: [string, (doc: Record<string, unknown>) => unknown][] = [
+    ["meta holds only the run id", (doc) => ({ ...doc, meta: { runId: (doc.meta as { runId: string }).runId } })],
+    ["a node record has no status", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, status: undefined })) })],
+    ["a node record's attempts is text", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, attempts: "2" })) })],
+    ["the run status is unknown", (doc) => ({ ...doc, meta: { ...(doc.meta as object), status: "exploded" } })],
+    ["meta waits is not a list", (doc) => ({ ...doc, meta: { ...(doc.meta as object), waits: 3 } })],
+    ["two node records share an id", (doc) => ({ ...doc, nodes: [...(doc.nodes as object[]), (doc.nodes as object[])[0]] })],
+  ];
+  for (const [name, change] of cases) {
+    it(name, async () => {
+      const { dir, file } = await storeWithRun();
+      const snapshot = file("snapshot.json");
+      await writeFile(snapshot, serialize(change(await jsonOf(snapshot))));
+      const before = await readFile(snapshot);
+      const fresh = lowdb(dir);
+      await expectCorrupt(getRun("r1", { store: fresh }), snapshot);
+      await expectCorrupt(runAsync(chain(), undefined, { store: fresh, runId: "r1" }), snapshot);
+      expect(await readFile(snapshot)).toEqual(before);
+    });
+  }
+
+  it("a node record of the graph is missing: resume refuses it instead of an internal error", async () => {
+    const { dir, file } = await storeWithRun();
+    const snapshot = file("snapshot.json");
+    const doc = await jsonOf(snapshot);
+    // A failed run, so that resume runs nodes; node "b" has no record.
+    const meta = { ...(doc.meta as object), status: "failed" };
+    await writeFile(snapshot, serialize({ ...doc, meta, nodes: (doc.nodes as { id: string }[]).filter((n) => n.id !== "b") }));
+    const before = await readFile(snapshot);
+    await expectCorrupt(runAsync(chain(), undefined, { store: lowdb(dir), runId: "r1" }), snapshot);
+    expect(await readFile(snapshot)).toEqual(before);
+  });
+
+  it("a journal record of the wrong shape (followed by a good one) is refused, naming the journal", async () => {
+    const { dir, store, file } = await storeWithRun();
+    await store.close();
+    const journal = file("journal.ndjson");
+    const good = serialize({ kind: "run", seq: 9, run: (await jsonOf(file("snapshot.json"))).meta });
+    await writeFile(journal, `${serialize({ kind: "node", seq: 8, node: { id: "b" } })}\n${good}\n`);
+    await expectCorrupt(getRun("r1", { store: lowdb(dir) }), journal);
+  });
+});
+
+describe("listRuns serves the good runs and reports the bad ones", () => {
+  it("skips a run whose summary.json is empty and reports it through onProblem", async () => {
+    const { dir, file, store } = await storeWithRun("good-1");
+    await runAsync(chain(), undefined, { store, runId: "bad-1" });
+    await truncate(file("summary.json", "bad-1"), 0);
+    const problems: SnapshotCorruptError[] = [];
+    const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p as SnapshotCorruptError) });
+    expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toBeInstanceOf(SnapshotCorruptError);
+    expect(problems[0]!.file).toBe(file("summary.json", "bad-1"));
+  });
+
+  it("skips a summary of the wrong shape too, and a summary that names another run", async () => {
+    const { dir, file, store } = await storeWithRun("good-1");
+    await runAsync(chain(), undefined, { store, runId: "bad-1" });
+    await runAsync(chain(), undefined, { store, runId: "bad-2" });
+    const summary = await jsonOf(file("summary.json", "bad-1"));
+    await writeFile(file("summary.json", "bad-1"), serialize({ ...summary, nodeCount: "many" }));
+    await writeFile(file("summary.json", "bad-2"), serialize({ ...summary, runId: "good-1" }));
+    const problems: unknown[] = [];
+    const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p) });
+    expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
+    expect(problems).toHaveLength(2);
+  });
+});
+
+describe("a journal too big to read as one string", () => {
+  it("loads, line by line", { timeout: 120_000 }, async () => {
+    const { dir, file, store } = await storeWithRun();
+    await store.close();
+    const doc = await jsonOf(file("snapshot.json"));
+    const b = (doc.nodes as { id: string }[]).find((n) => n.id === "b")!;
+    // 5 records of 105 MiB each: more than the longest string V8 can make (~512 MiB).
+    const big = "x".repeat(105 * 1024 * 1024);
+    const handle = await open(file("journal.ndjson"), "a");
+    try {
+      for (let seq = 1; seq <= 5; seq++) await handle.write(`${serialize({ kind: "node", seq, node: { ...b, output: `${seq}${big}` } })}\n`);
+    } finally {
+      await handle.close();
+    }
+    const run = await getRun("r1", { store: lowdb(dir) as RunStore });
+    const output = run.nodes.find((n) => n.id === "b")!.output as string;
+    expect(output.length).toBe(big.length + 1);
+    expect(output[0]).toBe("5");
+  });
+});
