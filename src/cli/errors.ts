@@ -70,7 +70,8 @@ function thrownText(err: unknown): string {
 
 /** Any thrown value's message, on one line. */
 export function oneLine(err: unknown): string {
-  return thrownText(err).replace(/\s*\n\s*/g, " ").trim();
+  const text = thrownText(err);
+  return text.replace(/\s*\n\s*/g, " ").trim();
 }
 
 /**
