@@ -14,6 +14,11 @@
  *   8 entry        src/index.ts                         (the public "taskloom" entry)
  *   9 cli          src/cli/**                           (the taskloom command: an application of the library)
  *
+ * src/cli sits on top because it is an application of the library: it may import the public
+ * entry (src/index.ts) and the adapters. src/index.ts sits above the adapters in the list but must
+ * not reach them or any optional peer (rule entry-not-to-optional-peers): the two entry points
+ * ("taskloom" and "taskloom/bullmq") are siblings.
+ *
  * Type-only imports count too: a type is part of a module's interface, and issue 15 moves
  * data types down to the layer that owns them (item 5) and breaks the type cycles in
  * src/graph (item 4), so exempting them would hide exactly the work the issue asks for.
