@@ -40,7 +40,7 @@ const runner = new StageRunner(workflow, { store });
 runner.stage(
   "Pre-label",
   async (task, { deps, visit }) => {
-    const text = String(task.data.text ?? "");
+    const text = typeof task.data.text === "string" ? task.data.text : "";
     if (text === "") return "empty";
     return { pathway: "review", label: deps.model.label(text, visit) };
   },
@@ -57,7 +57,10 @@ const source = new MemoryTaskSource([
 
 function show(title: string, report: StageRunReport): void {
   console.log(`${title}: ${report.completed} completed, ${report.waiting} waiting for review, ${report.failed.length} failed`);
-  for (const t of report.tasks) console.log(`    ${t.taskId.padEnd(6)} ${t.stageId.padEnd(9)} ${t.status.padEnd(9)} label=${String(t.data.label ?? "-")}`);
+  for (const t of report.tasks) {
+    const label = typeof t.data.label === "string" ? t.data.label : "-";
+    console.log(`    ${t.taskId.padEnd(6)} ${t.stageId.padEnd(9)} ${t.status.padEnd(9)} label=${label}`);
+  }
 }
 
 const runId = "labeling-demo";

@@ -12,8 +12,8 @@
  * `maxConcurrency` bounds parallel nodes as in the other systems;
  * `recursionLimit` is raised to allow N supersteps. The graph is compiled
  * once per process; each round gets a fresh `MemorySaver` and thread id.
- * The builder is typed `any` because LangGraph's node-name generics cannot
- * follow thousands of dynamically named nodes.
+ * The builder is seen through a narrow `Builder` view because LangGraph's
+ * node-name generics cannot follow thousands of dynamically named nodes.
  *
  * @module
  */
@@ -34,8 +34,15 @@ interface Compiled {
   invoke(input: Update, config: Record<string, unknown>): Promise<unknown>;
 }
 
+/** The builder as far as this file uses it, with node names as plain strings. */
+interface Builder {
+  addNode(id: string, fn: typeof noop): unknown;
+  addEdge(from: string | string[], to: string): unknown;
+  compile(options: { checkpointer: MemorySaver }): unknown;
+}
+
 function compile(shape: Shape, n: number): Compiled {
-  const g: any = new StateGraph(State);
+  const g = new StateGraph(State) as unknown as Builder;
   const ids = nodeIds(n);
   if (shape === "fanout") {
     g.addNode("root", noop);
@@ -47,9 +54,9 @@ function compile(shape: Shape, n: number): Compiled {
     g.addEdge("join", END);
   } else {
     for (const id of ids) g.addNode(id, noop);
-    g.addEdge(START, ids[0]);
-    for (let i = 1; i < n; i++) g.addEdge(ids[i - 1], ids[i]);
-    g.addEdge(ids[n - 1], END);
+    g.addEdge(START, ids[0]!);
+    for (let i = 1; i < n; i++) g.addEdge(ids[i - 1]!, ids[i]!);
+    g.addEdge(ids[n - 1]!, END);
   }
   return g.compile({ checkpointer: new MemorySaver() }) as Compiled;
 }

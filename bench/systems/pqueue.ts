@@ -17,7 +17,7 @@ const noop = async (i: number): Promise<number> => i;
 async function fanout(n: number, concurrency: number): Promise<void> {
   const queue = new PQueue({ concurrency });
   const root = await queue.add(() => noop(-1));
-  const tasks: Promise<number>[] = new Array(n);
+  const tasks = new Array<Promise<number>>(n);
   for (let i = 0; i < n; i++) tasks[i] = queue.add(() => noop(i + root + 1));
   const values = await Promise.all(tasks);
   await queue.add(() => noop(values.length));

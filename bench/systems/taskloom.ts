@@ -10,8 +10,8 @@
  *   (every tenth middle node) failed on the first run; only the second
  *   `runAsync` on the same run id, with a new store instance, is timed.
  *
- * The graph is built with a loop over an `any`-typed builder: the typed
- * builder's accumulated node-map type cannot follow 100,000 dynamic ids.
+ * The graph is built with a loop over a loosely typed view of the builder:
+ * the typed builder's accumulated node-map type cannot follow 100,000 dynamic ids.
  * Timed region of a round: `runAsync` plus `store.close()`, so that a store
  * that defers writes to `close` is not flattered.
  *
@@ -39,18 +39,24 @@ type Body = (index: number) => () => Promise<number>;
 
 const noopBody: Body = (i) => async () => i;
 
+/** The builder as the loop below uses it, with node ids as plain strings. */
+interface LooseBuilder {
+  node(id: string, fn: () => Promise<number>, options?: { after: readonly string[] }): LooseBuilder;
+  output(fn: () => null): { build(): unknown };
+}
+
 /** Builds the bench graph through the public builder; `body(i)` makes middle node i's body. */
 export function buildGraph(shape: Shape, n: number, body: Body = noopBody): AnyGraph {
   const ids = nodeIds(n);
   // The typed builder's node-map type explodes at thousands of dynamic ids.
-  let b: any = graph(shape);
+  let b = graph(shape) as unknown as LooseBuilder;
   if (shape === "fanout") {
     b = b.node("root", async () => 0);
-    for (let i = 0; i < n; i++) b = b.node(ids[i], body(i), { after: ["root"] });
+    for (let i = 0; i < n; i++) b = b.node(ids[i]!, body(i), { after: ["root"] });
     b = b.node("join", async () => 0, { after: ids });
   } else {
-    b = b.node(ids[0], body(0));
-    for (let i = 1; i < n; i++) b = b.node(ids[i], body(i), { after: [ids[i - 1]] });
+    b = b.node(ids[0]!, body(0));
+    for (let i = 1; i < n; i++) b = b.node(ids[i]!, body(i), { after: [ids[i - 1]!] });
   }
   return b.output(() => null).build() as AnyGraph;
 }

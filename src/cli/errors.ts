@@ -48,9 +48,29 @@ export function errorCode(err: unknown): string {
   return typeof code === "string" && code.length > 0 ? code : "UNEXPECTED";
 }
 
+/**
+ * The text of a thrown value that may not be an Error: an Error's or a plain
+ * object's `message`, a string itself, else the value's JSON (a plain object
+ * thrown by a graph module would otherwise print as "[object Object]").
+ */
+function thrownText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === "string") return message;
+  if (typeof err === "object" && err !== null) {
+    try {
+      const json = JSON.stringify(err);
+      if (json !== undefined) return json;
+    } catch {
+      // a cycle or a BigInt inside: fall back to String
+    }
+  }
+  return String(err);
+}
+
 /** Any thrown value's message, on one line. */
 export function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = thrownText(err);
   return text.replace(/\s*\n\s*/g, " ").trim();
 }
 
@@ -75,7 +95,7 @@ export function errorDetails(err: unknown): string {
   for (let depth = 0; current !== undefined && depth < 8; depth++) {
     const prefix = depth === 0 ? "" : "caused by: ";
     if (current instanceof Error) lines.push(prefix + (current.stack ?? `${current.name}: ${current.message}`));
-    else lines.push(prefix + String(current));
+    else lines.push(prefix + thrownText(current));
     current = current instanceof Error ? (current as { cause?: unknown }).cause : undefined;
   }
   return lines.join("\n");

@@ -115,7 +115,7 @@ export async function executeRun(
   } catch (error) {
     progress.finish();
     if (errorCode(error) !== "PENDING_WAITS") throw error;
-    const waits = ((error as { waits?: readonly PendingWait[] }).waits ?? []) as readonly PendingWait[];
+    const waits = (error as { waits?: readonly PendingWait[] }).waits ?? [];
     printWaits(ctx, handle.runId, waits, moduleArg);
     out.write(`${jsonText({ runId: handle.runId, status: "waiting", waits })}\n`);
     return 2;

@@ -91,7 +91,12 @@ export function graphView(options: { shape?: GraphShape; records?: readonly Node
   const status = records ? statusByNode(records) : new Map<string, NodeStatus>();
   const ids: string[] = shape ? [...shape.nodeIds()] : [];
   const known = new Set(ids);
-  for (const id of status.keys()) if (!known.has(id)) (ids.push(id), known.add(id));
+  for (const id of status.keys()) {
+    if (!known.has(id)) {
+      ids.push(id);
+      known.add(id);
+    }
+  }
   const edges: ViewEdge[] = [];
   if (shape) {
     for (const id of shape.nodeIds()) for (const dep of shape.node(id)?.after ?? []) edges.push({ from: dep, to: id });

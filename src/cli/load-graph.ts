@@ -192,7 +192,7 @@ function candidateCopies(file: string): string[] {
  * Throws `FOREIGN_GRAPH` when no copy within reach did.
  */
 export async function copyFor(loaded: LoadedGraph): Promise<Record<string, unknown>> {
-  if (loaded.graph instanceof TaskGraph) return (await import("../index.js")) as Record<string, unknown>;
+  if (loaded.graph instanceof TaskGraph) return await import("../index.js");
   for (const entry of candidateCopies(loaded.file)) {
     let mod: Record<string, unknown>;
     try {

@@ -33,8 +33,6 @@ export function processIO(): CliIO {
   return { out: process.stdout, err: process.stderr, cwd: process.cwd(), env: process.env, now: Date.now };
 }
 
-type Action = (ctx: CommandContext, ...args: never[]) => Promise<number>;
-
 /** Builds the parser; `exit` receives each command's exit code. */
 function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   const program = new Command("taskloom");

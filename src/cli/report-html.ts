@@ -76,7 +76,7 @@ summary { cursor: pointer; color: #495057; }
 `;
 
 function badge(status: NodeStatus | RunDetails["status"]): string {
-  const st = STATUS_STYLE[status as NodeStatus] ?? STATUS_STYLE.pending;
+  const st = STATUS_STYLE[status] ?? STATUS_STYLE.pending;
   return `<span class="badge s-${escapeHtml(status)}" style="background:${st.fill};border-color:${st.stroke};color:${st.color}">${escapeHtml(status)}</span>`;
 }
 

@@ -46,7 +46,7 @@ export function jsonText(value: unknown, indent = 2): string {
       if (typeof v === "bigint") return v.toString();
       if (v instanceof Map) {
         const entries = [...(v as Map<unknown, unknown>).entries()];
-        return entries.every(([k]) => typeof k === "string") ? Object.fromEntries(entries) : entries;
+        return entries.every(([k]) => typeof k === "string") ? (Object.fromEntries(entries) as Record<string, unknown>) : entries;
       }
       if (v instanceof Set) return [...(v as Set<unknown>)];
       if (v instanceof Error) {
