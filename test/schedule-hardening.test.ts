@@ -5,7 +5,7 @@
  * that refuses the write, an id too long for its run ids, unknown option
  * keys and callback URLs with credentials are typed errors at schedule().
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -18,6 +18,7 @@ import {
   ScheduleExistsError,
   Scheduler,
   SnapshotCorruptError,
+  UnsafeStoreFileError,
   getSchedule,
   graph,
   listSchedules,
@@ -87,6 +88,26 @@ describe("one corrupt schedule file", () => {
     expect(await rejection(getSchedule("bad", { store }))).toBeInstanceOf(SnapshotCorruptError);
     expect(readFileSync(file)).toEqual(before);
     expect(await removeSchedule("bad", { store })).toBe(true);
+  });
+
+  it("a schedule file that is a link is skipped and reported, and nothing is read or written through it", async () => {
+    const dir = tempDir();
+    const store = lowdb(dir);
+    const good = await schedule(g, {}, { when: "1h", store, id: "good" });
+    await schedule(g, {}, { when: "1h", store, id: "bad" });
+    const file = join(dir, "schedules", "bad.json");
+    const target = join(dir, "elsewhere.json");
+    renameSync(file, target);
+    symlinkSync(target, file);
+    const before = readFileSync(target);
+    const problems: unknown[] = [];
+    expect((await listSchedules({ store, onProblem: (p) => problems.push(p) })).map((j) => j.id)).toEqual([good.id]);
+    expect(problems).toHaveLength(1);
+    const error = (problems[0] as { error: unknown }).error;
+    expect(error).toBeInstanceOf(SnapshotCorruptError);
+    expect((error as Error).cause).toBeInstanceOf(UnsafeStoreFileError);
+    expect(await rejection(getSchedule("bad", { store }))).toBeInstanceOf(SnapshotCorruptError);
+    expect(readFileSync(target)).toEqual(before);
   });
 
   it("the Scheduler fires the other schedules and warns once per bad content, not every poll", async () => {

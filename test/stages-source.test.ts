@@ -3,7 +3,7 @@
  * tasks, refuse bad ones by name, and apply batches of moves (the file
  * keeps its shape and other fields); status rules for status actions.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +56,14 @@ describe("JsonFileTaskSource", () => {
     await source.write([move("t2", "review")]);
     expect((JSON.parse(readFileSync(file, "utf8")) as { error?: string }[])[1]?.error).toBeUndefined();
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("keeps the task file's mode when it rewrites it", async () => {
+    const file = join(dir, "private.json");
+    writeFileSync(file, JSON.stringify([{ id: "t1", data: { text: "a" } }]), { mode: 0o600 });
+    chmodSync(file, 0o600);
+    await new JsonFileTaskSource(file).write([move("t1", "review")]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it("keeps the { tasks } shape", async () => {

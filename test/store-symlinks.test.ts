@@ -132,6 +132,19 @@ describe("symbolic links planted in the store folder are refused, never followed
     expectUnsafe(problems[0], file("").replace(/\/$/, ""));
   });
 
+  it("a run folder that is a link: renewing or giving back a lease makes no lock folder where it points", async () => {
+    const { dir } = await setup();
+    const store = lowdb(dir);
+    const lease = await store.acquireLease("r1", { owner: "o", pid: process.pid, host: "h", ttlMs: 60_000, now: Date.now() });
+    const elsewhere = join(dir, "elsewhere");
+    await rename(join(dir, "runs", "r1"), elsewhere);
+    await symlink(elsewhere, join(dir, "runs", "r1"));
+    const before = (await readdir(elsewhere)).sort();
+    expectUnsafe(await rejection(store.renewLease(lease, 60_000, Date.now())), join(dir, "runs", "r1"));
+    expectUnsafe(await rejection(store.releaseLease(lease)), join(dir, "runs", "r1"));
+    expect((await readdir(elsewhere)).sort()).toEqual(before);
+  });
+
   it("the runs folder itself is a link: a new run is refused before anything is written", async () => {
     const dir = tempDir();
     const elsewhere = join(dir, "elsewhere");

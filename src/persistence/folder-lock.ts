@@ -6,10 +6,25 @@
  * older than {@link LOCK_STALE_MS} is taken to be left by a process that
  * died holding it (holders keep it for milliseconds) and is broken.
  *
+ * Breaking a stale lock. Two waiters can both judge one lock stale; if
+ * each then removed "the lock", the second would remove the fresh lock a
+ * third process took in between, and two processes would hold it. So a
+ * lock is broken only under a second lock (`<path>.break`, also a
+ * folder made with `mkdir`), after checking again, under it, that the
+ * lock is still there and still stale. The break lock is held for two
+ * system calls; one left by a process that died inside them is stale after
+ * {@link LOCK_STALE_MS} like any lock and is removed without a further lock
+ * (a race then needs a crash in that window and two waiters at once).
+ *
+ * The lock path is looked at with `lstat`: a symbolic link or a file in
+ * its place was not made by taskloom and is never followed or removed
+ * (`UnsafeStoreFileError`).
+ *
  * @module
  */
-import { mkdir, rm, rmdir, stat } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { UnsafeStoreFileError } from "../errors.js";
 
 /** A lock folder older than this (ms) was left by a dead process. */
 export const LOCK_STALE_MS = 5_000;
@@ -58,12 +73,8 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
       }
       if (!hasCode(err, "EEXIST")) throw err;
     }
-    const since = await stat(path).then(
-      (s) => s.mtimeMs,
-      () => undefined,
-    );
-    if (since !== undefined && Date.now() - since > LOCK_STALE_MS) {
-      await rm(path, { recursive: true, force: true });
+    if (await staleLockAge(path)) {
+      await breakStaleLock(path);
       continue;
     }
     if (Date.now() > deadline) {
@@ -73,6 +84,41 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
       );
     }
     await sleep(5 + Math.random() * 15);
+  }
+}
+
+/**
+ * True when the lock folder `path` exists and is older than
+ * {@link LOCK_STALE_MS}. Throws `UnsafeStoreFileError` when something
+ * other than a folder (a symbolic link, a file) stands in its place.
+ */
+async function staleLockAge(path: string): Promise<boolean> {
+  let stats;
+  try {
+    stats = await lstat(path);
+  } catch (err) {
+    if (hasCode(err, "ENOENT")) return false;
+    throw err;
+  }
+  if (!stats.isDirectory()) throw new UnsafeStoreFileError(path, "a lock must be a folder, and this is not (a link or a file put there)");
+  return Date.now() - stats.mtimeMs > LOCK_STALE_MS;
+}
+
+/** Removes the stale lock `path` under its break lock, if it is still there and still stale (see the module comment). */
+async function breakStaleLock(path: string): Promise<void> {
+  const breaker = `${path}.break`;
+  try {
+    await mkdir(breaker, { mode: 0o700 });
+  } catch (err) {
+    if (!hasCode(err, "EEXIST")) throw err;
+    // Another waiter is breaking it; a break lock left by a dead process is removed once stale.
+    if (await staleLockAge(breaker)) await rmdir(breaker).catch(ignoreCode("ENOENT"));
+    return;
+  }
+  try {
+    if (await staleLockAge(path)) await rm(path, { recursive: true, force: true });
+  } finally {
+    await rmdir(breaker).catch(ignoreCode("ENOENT"));
   }
 }
 

@@ -403,6 +403,8 @@ export class LowdbStore implements RunStore {
    * back, or to undefined when the run has no folder and `create` is false.
    */
   async #lock(runId: string, create: boolean): Promise<Unlock | undefined> {
+    // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
+    if (!create && !(await this.#runFolder(runId))) return undefined;
     return takeFolderLock(this.#files(runId).lock, {
       what: `the lease lock of run "${runId}"`,
       createParent: create ? () => this.#ensureRunDir(runId) : undefined,

@@ -25,7 +25,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { chmod, lstat, mkdir, readFile, readdir, unlink } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   InvalidOptionError,
@@ -34,10 +34,12 @@ import {
   ScheduleNotFoundError,
   SchedulePersistenceError,
   TaskloomError,
+  UnsafeStoreFileError,
   describe,
 } from "../errors.js";
 import { writeFileAtomic } from "../persistence/atomic-file.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
+import { openStoreFile } from "../persistence/store-files.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";
 import { MemoryStore } from "../persistence/memory-store.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -251,9 +253,21 @@ export class FileScheduleStore implements ScheduleStore {
     const file = this.#file(id);
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      // Opened without following a link, and checked through the handle (a plain file of this user), as run files are.
+      const handle = await openStoreFile(file, "read");
+      if (!handle) return undefined;
+      try {
+        bytes = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
       if (hasCode(err, "ENOENT")) return undefined;
+      if (err instanceof UnsafeStoreFileError) {
+        // Skipped and reported like a damaged file (listSchedules' onProblem), never read through.
+        const what = `it is not a file taskloom can trust (a link, not a plain file, or another user's): nothing was read through it`;
+        throw withDigest(new ScheduleCorruptError(file, id, what, { cause: err }), `${file}:${what}`);
+      }
       const what = hasCode(err, "EISDIR") ? "it is a folder, not a file" : `it cannot be read: ${describe(err)}`;
       throw withDigest(new ScheduleCorruptError(file, id, what, { cause: err }), `${file}:${what}`);
     }

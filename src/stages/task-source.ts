@@ -15,7 +15,7 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { InvalidOptionError } from "../errors.js";
 import type { TaskData } from "./agents.js";
 import { isTaskStatus, type TaskStatus } from "./task-status.js";
@@ -199,7 +199,10 @@ export class JsonFileTaskSource implements TaskSource {
       return move ? applyMove(t, move) : t;
     });
     const temp = `${this.path}.${randomUUID()}.tmp`;
-    await writeFile(temp, `${JSON.stringify(wrap(updated), null, 2)}\n`);
+    // The rewritten file keeps the mode the user gave it (a task file may hold data only its owner may read).
+    const { mode } = await stat(this.path);
+    await writeFile(temp, `${JSON.stringify(wrap(updated), null, 2)}\n`, { mode: mode & 0o777, flag: "wx" });
+    await chmod(temp, mode & 0o777);
     await rename(temp, this.path);
   }
 
