@@ -61,7 +61,7 @@ export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
-export { assertRunId, newRunId } from "./runner/run-id.js";
+export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
@@ -78,7 +78,7 @@ export {
   type RetryOptions,
   type RetryPolicy,
 } from "./scheduler/retry-policy.js";
-export { ManualClock, systemClock, type Clock, type TimerHandle } from "./scheduler/clock.js";
+export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
 

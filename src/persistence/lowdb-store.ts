@@ -58,7 +58,7 @@ import { Low, type Adapter } from "lowdb";
 import superjson from "superjson";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { RunLockedError, SnapshotCorruptError, describe } from "../errors.js";
-import { assertRunId } from "../runner/run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
