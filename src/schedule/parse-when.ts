@@ -19,8 +19,8 @@
  */
 import * as chrono from "chrono-node";
 import { Cron } from "croner";
+import { parseDurationText } from "../core/duration.js";
 import { InvalidScheduleError } from "../errors.js";
-import { parseDurationText } from "./duration.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
 
 /** What `when` accepts. */

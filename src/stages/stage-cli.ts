@@ -13,8 +13,8 @@
  */
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { parseDuration } from "../cli/duration.js";
-import { truncate } from "../cli/text.js";
+import { parseDuration } from "../core/duration.js";
+import { truncate } from "../core/text.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError, isTaskloomError } from "../errors.js";
 import type { StageEventMap, StageEvents } from "./stage-events.js";
