@@ -66,7 +66,8 @@ export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
 export { ReadySet } from "./scheduler/ready-set.js";
-export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
+export { RoutingReadySet, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
+export { visitId } from "./core/ids.js";
 export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
 export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {

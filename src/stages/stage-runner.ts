@@ -42,6 +42,7 @@ import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "../runner/run-options.js";
 import { run } from "../runner/run.js";
 import { systemClock, type Clock } from "../core/clock.js";
+import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../scheduler/retry-policy.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
@@ -550,7 +551,7 @@ export class StageRunner {
       handle.events.on("node:success", (e) => {
         if (e.route === undefined) return;
         const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
-        const stageId = record?.nodeId ?? e.nodeId.replace(/#\d+$/, "");
+        const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
         const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
         if (to === undefined) return;
         this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
