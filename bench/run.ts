@@ -9,6 +9,11 @@
  * SKIP line per target, and writes everything to
  * `bench/results/<ISO timestamp>.json` and `bench/results/latest.json`.
  *
+ * Last, unless `--only` leaves it out (it runs with `--only import`), the
+ * import time: `import "taskloom"` (the built package, in a fresh `node`
+ * process) against importing p-queue alone, median of 10 (see
+ * `bench/import-time.ts`), with its own target line.
+ *
  * LangGraph scenarios have a per-round time budget: a scenario whose round
  * (or graph compile) exceeds it is stopped and reported as skipped, and so
  * are the larger N of the same shape; N = 100,000 is never attempted.
@@ -20,6 +25,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { IMPORT_TIME_LIMIT, measureImportTime, renderImportTime, type ImportTime } from "./import-time.js";
 import { PHASE_PREFIX, specLabel, specToArgs, type Kind, type ScenarioResult, type ScenarioSpec, type Shape, type SystemName } from "./protocol.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -373,7 +379,7 @@ function note(r: Row): string {
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }
 
-function render(rows: readonly Row[], ts: readonly Target[]): string {
+function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportTime | undefined): string {
   const of = (kind: Kind): Row[] => rows.filter((r) => r.spec.kind === kind);
   const n = (r: Row): string => r.spec.n.toLocaleString("en-US");
   const parts: string[] = [];
@@ -439,6 +445,7 @@ function render(rows: readonly Row[], ts: readonly Target[]): string {
         ),
     );
   }
+  if (importTime !== undefined) parts.push(renderImportTime(importTime));
   parts.push("Targets\n" + ts.map((t) => `${t.verdict.padEnd(4)}  ${t.name}: ${t.detail}`).join("\n"));
   return parts.join("\n\n");
 }
@@ -498,7 +505,18 @@ async function main(): Promise<void> {
 
   const finalRows = withBaselines(rows);
   const ts = targets(finalRows);
-  process.stdout.write(`\n${render(finalRows, ts)}\n`);
+  let importTime: ImportTime | undefined;
+  const importTarget = `import "taskloom" <= ${IMPORT_TIME_LIMIT}x importing p-queue alone (fresh process)`;
+  if (options.only === undefined || "import time".includes(options.only)) {
+    process.stderr.write("import time: 10 rounds of fresh processes\n");
+    importTime = measureImportTime(10);
+    const verdict = importTime.processRatio <= IMPORT_TIME_LIMIT ? "PASS" : "MISS";
+    const f = (x: number): string => x.toFixed(1);
+    ts.push({ name: importTarget, verdict, detail: `${importTime.processRatio.toFixed(2)}x (${f(importTime.taskloomProcessMs)} vs ${f(importTime.pqueueProcessMs)} ms; limit ${IMPORT_TIME_LIMIT}x)` });
+  } else {
+    ts.push({ name: importTarget, verdict: "SKIP", detail: "not run in this invocation" });
+  }
+  process.stdout.write(`\n${render(finalRows, ts, importTime)}\n`);
 
   const finishedAt = new Date();
   const report = {
@@ -518,6 +536,7 @@ async function main(): Promise<void> {
     git: gitInfo(),
     concurrency: CONCURRENCY,
     rows: finalRows,
+    importTime,
     targets: ts,
   };
   await mkdir(RESULTS_DIR, { recursive: true });

@@ -61,12 +61,13 @@ export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
-export { assertRunId, newRunId } from "./runner/run-id.js";
+export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
 export { ReadySet } from "./scheduler/ready-set.js";
-export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
+export { RoutingReadySet, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
+export { visitId } from "./core/ids.js";
 export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
 export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
@@ -78,7 +79,7 @@ export {
   type RetryOptions,
   type RetryPolicy,
 } from "./scheduler/retry-policy.js";
-export { ManualClock, systemClock, type Clock, type TimerHandle } from "./scheduler/clock.js";
+export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
 

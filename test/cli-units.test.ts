@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { shellQuote } from "../src/cli/context.js";
-import { formatDuration, parseDuration } from "../src/cli/duration.js";
+import { formatDuration, parseDuration } from "../src/core/duration.js";
 import { CliError, errorLine } from "../src/cli/errors.js";
 import { runOptionsFrom } from "../src/cli/execute-run.js";
 import { graphView, mermaidLabel, statusByNode, toDot, toMermaid } from "../src/cli/graph-format.js";

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidOptionError, type PendingWait, type RetryOptions, type TaskGraph } from "../index.js";
 import type { CommandContext } from "./context.js";
-import { formatDuration } from "./duration.js";
+import { formatDuration } from "../core/duration.js";
 import { errorCode } from "./errors.js";
 import { runnerFor, type LoadedGraph } from "./load-graph.js";
 import { Progress } from "./progress.js";

@@ -15,7 +15,7 @@
  */
 import { STATUS_STYLE, type GraphView } from "./graph-format.js";
 import { escapeHtml } from "./html.js";
-import { truncate } from "./text.js";
+import { truncate } from "../core/text.js";
 
 const NODE_H = 34;
 const ROW_GAP = 16;

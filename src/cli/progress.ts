@@ -11,9 +11,9 @@
  * @module
  */
 import type { RunEventMap, RunEvents } from "../index.js";
-import { formatDuration } from "./duration.js";
+import { formatDuration } from "../core/duration.js";
 import { errorSummary } from "./errors.js";
-import { truncate } from "./text.js";
+import { truncate } from "../core/text.js";
 
 /** Where progress goes: a stream, with `isTTY` and `columns` when it is a terminal. */
 export interface ProgressStream {

@@ -19,7 +19,7 @@
 import type { GraphShape } from "./graph-format.js";
 import { graphView, STATUS_STYLE, toMermaid } from "./graph-format.js";
 import type { ErrorRecord, NodeRecord, NodeStatus, RunDetails } from "../index.js";
-import { formatDuration } from "./duration.js";
+import { formatDuration } from "../core/duration.js";
 import { graphSvg } from "./graph-svg.js";
 import { escapeHtml, inlineScript, scriptJson } from "./html.js";
 import { formatTime, jsonText } from "./text.js";

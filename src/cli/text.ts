@@ -1,7 +1,8 @@
 /**
  * Plain-text helpers for the CLI's human output: aligned tables, local
  * times, and JSON that does not throw on the values superjson stores
- * (`BigInt`, `Map`, `Set`) so a run's outputs always print.
+ * (`BigInt`, `Map`, `Set`) so a run's outputs always print. Text helpers
+ * that library code needs too (`truncate`) live in `src/core/text.ts`.
  *
  * @module
  */
@@ -58,9 +59,4 @@ export function jsonText(value: unknown, indent = 2): string {
     indent,
   );
   return text ?? "null";
-}
-
-/** Cuts `text` to `max` characters with an ellipsis. */
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }

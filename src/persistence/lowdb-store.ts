@@ -64,7 +64,7 @@ import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low } from "lowdb";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { assertRunId } from "../runner/run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";

@@ -10,7 +10,7 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { assertRunId } from "../runner/run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
 import { verifyPath } from "./store-files.js";
 

@@ -13,7 +13,7 @@ import { nodeRecords } from "../state/node-table.js";
 import type { ErrorRecord, NodeRecord, RunSummary } from "../state/records.js";
 import { RUN_STATUSES, type RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
-import { assertRunId } from "./run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 
 /** Where to look. */

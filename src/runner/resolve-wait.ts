@@ -44,7 +44,7 @@ import { activeRun, storeLocation } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { deliverInAnotherThread } from "./live-runs-channel.js";
-import { assertRunId } from "./run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { asTaskloomError } from "./run-lease.js";
 

@@ -10,13 +10,13 @@
 import { InvalidOptionError, RunCancelledError } from "../errors.js";
 import { RunEvents } from "../events/run-events.js";
 import { TaskGraph } from "../graph/task-graph.js";
-import { systemClock, type Clock } from "../scheduler/clock.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import type { ForwardScheduler } from "../scheduler/forward-scheduler.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
 import { driveRun } from "./run-driver.js";
-import { newRunId } from "./run-id.js";
+import { newRunId } from "../core/run-id.js";
 import { validateRunOptions, type RunOptions } from "./run-options.js";
 
 /**

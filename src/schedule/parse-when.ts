@@ -15,13 +15,20 @@
  * rather than half-read. Errors are {@link InvalidScheduleError}s that
  * quote the input and list these forms.
  *
+ * chrono-node and croner are loaded on first use (`core/lazy-module.ts`):
+ * importing taskloom does not pay for them.
+ *
  * @module
  */
-import * as chrono from "chrono-node";
-import { Cron } from "croner";
+import type { Component } from "chrono-node";
+import type { Cron } from "croner";
+import { parseDurationText } from "../core/duration.js";
+import { lazyModule } from "../core/lazy-module.js";
 import { InvalidScheduleError } from "../errors.js";
-import { parseDurationText } from "./duration.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
+
+const chrono = lazyModule<typeof import("chrono-node")>("chrono-node");
+const croner = lazyModule<typeof import("croner")>("croner");
 
 /** What `when` accepts. */
 export type WhenInput = Date | string | { readonly cron: string };
@@ -110,7 +117,7 @@ export function nextCronSlot(cron: string, timezone: string, after: number): num
 
 function cronOf(pattern: string, timezone: string): Cron {
   // No callback: croner only computes, it starts no timer.
-  return new Cron(pattern, { timezone, mode: "5-or-6-parts" });
+  return new (croner().Cron)(pattern, { timezone, mode: "5-or-6-parts" });
 }
 
 function parseCron(pattern: string, timezone: string, now: number): WhenSpec {
@@ -179,7 +186,7 @@ function parseIso(input: string, text: string, timezone: string): number {
 }
 
 function parsePhrase(input: string, text: string, now: number, timezone: string): number {
-  const results = chrono.parse(text, { instant: new Date(now), timezone: offsetMinutes(now, timezone) }, { forwardDate: true });
+  const results = chrono().parse(text, { instant: new Date(now), timezone: offsetMinutes(now, timezone) }, { forwardDate: true });
   const first = results[0];
   if (results.length !== 1 || !first || first.index !== 0 || first.text.length !== text.length || first.end != null) {
     const understood = first ? ` (only ${JSON.stringify(first.text)} was understood)` : "";
@@ -188,7 +195,7 @@ function parsePhrase(input: string, text: string, now: number, timezone: string)
   const start = first.start;
   // A phrase relative to now ("in 5 minutes") or with its own zone ("9am CET") is an exact instant.
   if (start.isCertain("timezoneOffset")) return start.date().getTime();
-  const field = (name: chrono.Component): number => start.get(name) ?? 0;
+  const field = (name: Component): number => start.get(name) ?? 0;
   return instantOf(
     {
       year: field("year"),

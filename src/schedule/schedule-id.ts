@@ -10,7 +10,7 @@
  * @module
  */
 import { InvalidOptionError, InvalidScheduleError } from "../errors.js";
-import { assertRunId } from "../runner/run-id.js";
+import { assertRunId } from "../core/run-id.js";
 
 /** The longest run id (see `run-id.ts`). */
 const RUN_ID_MAX = 200;

@@ -9,6 +9,8 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
+import { systemClock, type Clock } from "../core/clock.js";
+import { parseDurationText } from "../core/duration.js";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError, InvalidScheduleError, RunNotFoundError, ScheduleNotFoundError, ScheduleStateError } from "../errors.js";
 import { isDurable } from "../persistence/serialization.js";
@@ -16,9 +18,7 @@ import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { getRun } from "../runner/manage-runs.js";
 import { assertStore } from "../runner/run-options.js";
-import { systemClock, type Clock } from "../scheduler/clock.js";
 import type { ErrorRecord } from "../state/records.js";
-import { parseDurationText } from "./duration.js";
 import { ACCEPTED_WHEN, assertFuture, parseWhen, resolveTimeZone, type WhenInput } from "./parse-when.js";
 import { CATCH_UP_POLICIES, firstSlot, isRepeating, type CatchUp } from "./repeat.js";
 import {

@@ -54,6 +54,8 @@
  * @module
  */
 import PQueue from "p-queue";
+import { sleep, type Clock, type TimerHandle } from "../core/clock.js";
+import { elementId } from "../core/ids.js";
 import {
   describe as describeError,
   InputValidationError,
@@ -105,7 +107,6 @@ import {
   type RunState,
 } from "../state/run-state.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
-import { sleep, type Clock, type TimerHandle } from "./clock.js";
 import type { NodeExecutor } from "./node-executor.js";
 import { ReadySet } from "./ready-set.js";
 import { RoutingReadySet, type RoutingStep, type Visit } from "./routing-ready-set.js";
@@ -433,7 +434,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       void this.#afterAttempt(id, { kind: "error", error, attempt });
       return Promise.resolve();
     }
-    const elements = items.map((_, i) => `${id}[${i}]`);
+    const elements = items.map((_, i) => elementId(id, i));
     const missing: NodeRecord[] = [];
     elements.forEach((element, index) => {
       this.#elementOf.set(element, { map: id, item: items[index], index });

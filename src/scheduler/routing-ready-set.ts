@@ -12,7 +12,8 @@
  * - A route starts its targets (OR-join). A gated node starts only so.
  * - Each start asked for is a new visit, at once (so a node after a
  *   looping node runs once per visit of it, with that visit's output).
- *   Visit `k` of node `n` is activation `n` for k = 1, else `n#k`; beyond
+ *   Visit `k` of node `n` is activation `n` for k = 1, else `n#k`
+ *   (`visitId` of `core/ids.ts`, which owns the format); beyond
  *   the node's `maxVisits` the loop stops with a loop-limit result instead.
  * - A node that never ran is skipped once nothing that could still start
  *   it is live or failed: no ancestor (through `after` edges and routes)
@@ -27,6 +28,7 @@
  *
  * @module
  */
+import { visitId } from "../core/ids.js";
 import type { RoutingTopology } from "../graph/routing-topology.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
@@ -63,11 +65,6 @@ export interface RoutingStep {
   readonly skipped: string[];
   /** Set when a node was asked for a visit beyond its limit. */
   loopLimit?: { readonly nodeId: string; readonly maxVisits: number };
-}
-
-/** The activation id of visit `visit` of node `nodeId`. */
-export function visitId(nodeId: string, visit: number): string {
-  return visit === 1 ? nodeId : `${nodeId}#${visit}`;
 }
 
 type Request = VisitTrigger | "join";

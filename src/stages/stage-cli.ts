@@ -9,13 +9,17 @@
  * `--refresh-every`, the runner sweeps until SIGINT or SIGTERM, then
  * finishes the batch in hand and prints the report.
  *
+ * commander is loaded on first use (`core/lazy-module.ts`), so importing
+ * taskloom does not pay for it.
+ *
  * @module
  */
 import { resolve } from "node:path";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { parseDuration } from "../cli/duration.js";
-import { truncate } from "../cli/text.js";
+import type { Command } from "commander";
+import { parseDuration } from "../core/duration.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { lazyModule } from "../core/lazy-module.js";
+import { truncate } from "../core/text.js";
 import { InvalidOptionError, isTaskloomError } from "../errors.js";
 import type { StageEventMap, StageEvents } from "./stage-events.js";
 import type { StageRunner, StageRunOptions } from "./stage-runner.js";
@@ -52,8 +56,10 @@ export interface StageCliOptions {
   readonly tasks: string;
 }
 
+const commander = lazyModule<typeof import("commander")>("commander");
+
 const int = (min: number) => (text: string): number => {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min) throw new InvalidArgumentError(`must be a whole number of at least ${min} (got "${text}")`);
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min) throw new (commander().InvalidArgumentError)(`must be a whole number of at least ${min} (got "${text}")`);
   return Number(text);
 };
 
@@ -62,14 +68,14 @@ const duration = (text: string): number => {
   try {
     ms = /^\d+$/.test(text.trim()) ? Number(text) : parseDuration(text, "--refresh-every");
   } catch {
-    throw new InvalidArgumentError(`must be milliseconds or a duration such as 30s, 5m or 1h (got "${text}")`);
+    throw new (commander().InvalidArgumentError)(`must be milliseconds or a duration such as 30s, 5m or 1h (got "${text}")`);
   }
-  if (!(ms > 0)) throw new InvalidArgumentError(`must be above 0 (got "${text}")`);
+  if (!(ms > 0)) throw new (commander().InvalidArgumentError)(`must be above 0 (got "${text}")`);
   return ms;
 };
 
 function program(name: string, io: StageCliIO): Command {
-  return new Command(name)
+  return new (commander().Command)(name)
     .description("Run tasks through the workflow's stages, durably; the same --run-id resumes.")
     .requiredOption("--tasks <file>", "the tasks: a JSON file with an array of { id, data } (moves are written back to it)")
     .option("--run-id <id>", "the runner run id (the same id resumes; default: a new one, printed)")
@@ -102,7 +108,7 @@ export function parseStageArgs(argv: readonly string[], name: string, io: StageC
   try {
     cmd.parse([...argv], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) {
+    if (error instanceof commander().CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.help") return "help";
       const flag = /'(--[a-z-]+)/.exec(error.message)?.[1];
       if (error.code === "commander.invalidArgument" && flag) throw new InvalidOptionError(flag, error.message.replace(/^.*? is invalid\. /, ""));

@@ -38,10 +38,11 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { resolveWait } from "../runner/resolve-wait.js";
-import { assertRunId } from "../runner/run-id.js";
+import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "../runner/run-options.js";
 import { run } from "../runner/run.js";
-import { systemClock, type Clock } from "../scheduler/clock.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../scheduler/retry-policy.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
@@ -550,7 +551,7 @@ export class StageRunner {
       handle.events.on("node:success", (e) => {
         if (e.route === undefined) return;
         const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
-        const stageId = record?.nodeId ?? e.nodeId.replace(/#\d+$/, "");
+        const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
         const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
         if (to === undefined) return;
         this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });

@@ -9,7 +9,7 @@
  */
 import { deleteRun, listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
 import type { CommandContext } from "../context.js";
-import { formatDuration, parseDuration } from "../duration.js";
+import { formatDuration, parseDuration } from "../../core/duration.js";
 import { errorCode } from "../errors.js";
 import { formatTime, jsonText } from "../text.js";
 import { parseStatuses, warningLine, warnOnProblem } from "./runs.js";

@@ -26,10 +26,11 @@ import {
   type ScheduleStatus,
 } from "../../index.js";
 import type { CommandContext } from "../context.js";
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../../core/duration.js";
 import { jsonOption } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
-import { formatTime, jsonText, table, truncate } from "../text.js";
+import { truncate } from "../../core/text.js";
+import { formatTime, jsonText, table } from "../text.js";
 
 /** Options of `taskloom schedule add`. */
 export interface ScheduleAddOptions {

@@ -17,7 +17,7 @@
  */
 import type { Scheduler as OwnScheduler, SchedulerEventMap, SchedulerJobView } from "../../index.js";
 import type { CommandContext } from "../context.js";
-import { formatDuration, parseDuration } from "../duration.js";
+import { formatDuration, parseDuration } from "../../core/duration.js";
 import { CliError } from "../errors.js";
 import { copyFor, loadGraph, type LoadedGraph } from "../load-graph.js";
 import { formatTime, table } from "../text.js";

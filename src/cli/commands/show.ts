@@ -8,7 +8,7 @@
  */
 import { assertRunId, getRun, InvalidOptionError, type ErrorRecord, type RunDetails } from "../../index.js";
 import type { CommandContext } from "../context.js";
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../../core/duration.js";
 import { graphView, toDot, toMermaid, type GraphShape } from "../graph-format.js";
 import { loadGraph } from "../load-graph.js";
 import { formatTime, jsonText, table } from "../text.js";

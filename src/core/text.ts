@@ -1,0 +1,20 @@
+/**
+ * Text helpers that library code and the CLI share. Pure functions over
+ * strings, no I/O; the CLI's own layout helpers (tables, local times,
+ * JSON for display) stay in `src/cli/text.ts`.
+ *
+ * @module
+ */
+
+/**
+ * Cuts `text` to `max` characters with an ellipsis (the ellipsis counts as
+ * one of the `max`); text that fits is returned as it is.
+ *
+ * @example
+ * ```ts
+ * truncate("a long title", 6); // "a lon…"
+ * ```
+ */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
