@@ -19,18 +19,21 @@
  *
  * @module taskloom
  */
-export { graph, GraphBuilder, type DepsOf, type NoOutput, type ElementOf, type MapOptions } from "./graph/builder.js";
-export {
-  TaskGraph,
-  type NodeDefinition,
-  type NodeOptions,
-  type OutputFunction,
-  type TaskGraphParts,
-  type DynamicBody,
-  type GraphFnContext,
-  type StepOptions,
-  type MapSpec,
-} from "./graph/task-graph.js";
+export { graph, GraphBuilder, type DepsOf, type NoOutput, type ElementOf } from "./graph/builder.js";
+export { TaskGraph } from "./graph/task-graph.js";
+export type {
+  MapOptions,
+  NodeDefinition,
+  NodeOptions,
+  OutputFunction,
+  TaskGraphParts,
+  DynamicBody,
+  GraphFnContext,
+  StepOptions,
+  MapSpec,
+  GraphNode,
+  GraphOrigin,
+} from "./graph/definition.js";
 export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
 export {
@@ -45,16 +48,8 @@ export {
 export type { Ref, RefArg, RefProps, Resolved } from "./graph/trace-ref.js";
 export { route, isRoute, Route, type RouteTrigger, type RoutesOption, type RouteTable, type Unrouted } from "./graph/route.js";
 export { RoutingTopology } from "./graph/routing-topology.js";
-export {
-  fromSpec,
-  toSpec,
-  type FromSpecOptions,
-  type FunctionRegistry,
-  type GraphSpec,
-  type NodeSpec,
-  type RetrySpec,
-  type ToSpecOptions,
-} from "./graph/graph-spec.js";
+export { fromSpec, toSpec } from "./graph/spec/graph-spec.js";
+export type { FromSpecOptions, FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph/spec/format.js";
 
 export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";

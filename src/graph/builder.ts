@@ -15,20 +15,15 @@
  * @module
  */
 import { InvalidOptionError } from "../errors.js";
+import type { MapOptions, NodeDefinition, NodeOptions, OutputFunction } from "./definition.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { MapContext, NodeContext } from "./node-context.js";
 import { assertOptionKeys, MAP_OPTION_KEYS, NODE_OPTION_KEYS } from "./option-keys.js";
 import type { Unrouted } from "./route.js";
-import { TaskGraph, type NodeDefinition, type NodeOptions, type OutputFunction } from "./task-graph.js";
+import { TaskGraph } from "./task-graph.js";
 
 /** The element type of an array type. */
 export type ElementOf<T> = T extends readonly (infer E)[] ? E : never;
-
-/** Options of a map node. */
-export interface MapOptions<A extends readonly string[] = readonly string[]> extends NodeOptions<A> {
-  /** At most this many elements at once (the run's `maxConcurrency` applies too). @default Infinity */
-  readonly maxConcurrency?: number;
-}
 
 /** The outputs of the nodes named in `A`, by id. */
 export type DepsOf<O, A extends readonly PropertyKey[]> = { readonly [K in A[number] & keyof O]: O[K] };
@@ -199,6 +194,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       nodes: toArray(this.#nodes),
       inputValidator: this.#validator,
       output: this.#output as OutputFunction<I, R extends NoOutput ? O : R> | undefined,
+      origin: "builder",
     });
   }
 }

@@ -7,8 +7,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { NodeDefinition } from "./definition.js";
 import type { RoutesOption } from "./route.js";
-import type { NodeDefinition } from "./task-graph.js";
 
 /** Routes with names and targets sorted, targets always arrays. */
 function canonicalRoutes(routes: RoutesOption): [string, string[]][] {

@@ -7,7 +7,8 @@
  * arguments (also inside plain objects and arrays), and what `fn` returns
  * becomes the graph's output function. The result is an ordinary
  * `TaskGraph`: the same scheduler runs it, it resumes the same way, and
- * it has the same fingerprint as the equivalent builder graph.
+ * it has the same fingerprint as the equivalent builder graph. Its
+ * `origin` is `"graphify"`, which is how `toSpec` knows to refuse it.
  *
  * The trace is synchronous and runs once, so a ref has no value during
  * it: using one (arithmetic, `await`, iteration, …) is refused with a
@@ -23,10 +24,11 @@
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError, NonRetryableError } from "../errors.js";
 import type { RetryOptions } from "../scheduler/retry-policy.js";
+import type { NodeDefinition, OutputFunction } from "./definition.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";
 import type { RoutesOption, Unrouted } from "./route.js";
-import { TaskGraph, type NodeDefinition, type OutputFunction } from "./task-graph.js";
+import { TaskGraph } from "./task-graph.js";
 import {
   Trace,
   captureTemplate,
@@ -35,7 +37,6 @@ import {
   refInfo,
   refsOf,
   resolveTemplate,
-  tracedBodies,
   type Ref,
   type RefArg,
   type Resolved,
@@ -163,7 +164,6 @@ export function task<A extends unknown[], R>(
       }
       return result;
     };
-    tracedBodies.add(body);
     const node: NodeDefinition = {
       id,
       after: [...after],
@@ -256,5 +256,6 @@ export function graphify<I = undefined, R = unknown>(
     nodes: trace.nodes,
     inputValidator: options.input,
     output,
+    origin: "graphify",
   });
 }

@@ -1,12 +1,17 @@
-import type { InputValidator } from "./input-validator.js";
-import type { RouteTrigger } from "./route.js";
-
 /**
- * What a node function receives. The context's functions do not use
- * `this`, so destructuring (`async ({ deps, step, signal }) => …`) works.
+ * What a node function receives: the context of one attempt
+ * ({@link NodeContext}), of one map element ({@link MapContext}), the
+ * options of `waitFor`, and the type of a node's body. The context's
+ * functions do not use `this`, so destructuring
+ * (`async ({ deps, step, signal }) => …`) works.
+ *
+ * Invariants: types only; the engine's attempt context and the BullMQ
+ * worker's remote context build the objects.
  *
  * @module
  */
+import type { InputValidator } from "./input-validator.js";
+import type { RouteTrigger } from "./route.js";
 
 /**
  * The context of one attempt of one node.

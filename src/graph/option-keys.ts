@@ -12,9 +12,8 @@
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { assertRetryKeys } from "../scheduler/retry-policy.js";
-import type { MapOptions } from "./builder.js";
+import type { MapOptions, NodeOptions, StepOptions } from "./definition.js";
 import type { WaitOptions } from "./node-context.js";
-import type { NodeOptions, StepOptions } from "./task-graph.js";
 
 /** The keys of `NodeOptions`. */
 export const NODE_OPTION_KEYS = optionKeys<NodeOptions>({ after: true, retry: true, timeoutMs: true, routes: true, maxVisits: true });

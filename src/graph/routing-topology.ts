@@ -12,25 +12,28 @@
  * starts from its `after` list like any node, and runs again each time a
  * route leads back to it.
  *
+ * Invariants: built once per graph from its frozen nodes (see `GraphNode`:
+ * routes already normalized) and never changed; it reads only the types in
+ * `definition.ts`, so `TaskGraph` can build it without an import cycle.
+ *
  * @module
  */
-import type { NodeDefinition } from "./task-graph.js";
-import type { RouteTable } from "./route.js";
+import type { GraphNode } from "./definition.js";
 
 /** Routing edges of a graph and the node kinds they imply. */
 export class RoutingTopology {
-  readonly #nodes: ReadonlyMap<string, NodeDefinition>;
+  readonly #nodes: ReadonlyMap<string, GraphNode>;
   readonly #successors: ReadonlyMap<string, readonly string[]>;
   /** Routing nodes that route into each node. */
   readonly #sources = new Map<string, string[]>();
   /** For each node, the routing nodes with a forward route into it. */
   readonly #forwardSources = new Map<string, string[]>();
 
-  constructor(nodes: ReadonlyMap<string, NodeDefinition>, successors: ReadonlyMap<string, readonly string[]>) {
+  constructor(nodes: ReadonlyMap<string, GraphNode>, successors: ReadonlyMap<string, readonly string[]>) {
     this.#nodes = nodes;
     this.#successors = successors;
     for (const [id, node] of nodes) {
-      const routes = node.routes as RouteTable | undefined;
+      const routes = node.routes;
       if (!routes) continue;
       const targets = new Set(Object.values(routes).flat());
       for (const target of targets) {
@@ -63,7 +66,7 @@ export class RoutingTopology {
 
   /** The nodes that run after `id` or that `id` routes to. */
   #next(id: string): string[] {
-    const routes = this.#nodes.get(id)?.routes as RouteTable | undefined;
+    const routes = this.#nodes.get(id)?.routes;
     const after = this.#successors.get(id) ?? [];
     return routes ? [...after, ...Object.values(routes).flat()] : [...after];
   }
@@ -107,7 +110,7 @@ export class RoutingTopology {
 
   /** The edges out of `id`, last first (so the walk takes them in declared order). */
   #edges(id: string): { to: string; routed: boolean }[] {
-    const routes = this.#nodes.get(id)?.routes as RouteTable | undefined;
+    const routes = this.#nodes.get(id)?.routes;
     const edges = (this.#successors.get(id) ?? []).map((to) => ({ to, routed: false }));
     if (routes) for (const targets of Object.values(routes)) for (const to of targets) edges.push({ to, routed: true });
     return edges.reverse();

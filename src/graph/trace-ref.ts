@@ -26,7 +26,7 @@
  * @module
  */
 import { GraphDefinitionError, NonRetryableError } from "../errors.js";
-import type { NodeDefinition } from "./task-graph.js";
+import type { NodeDefinition } from "./definition.js";
 
 declare const refType: unique symbol;
 
@@ -95,9 +95,6 @@ export class Trace {
 
   constructor(readonly graphName: string) {}
 }
-
-/** The node bodies `graphify` made, so that `toSpec` can tell why it cannot name them. */
-export const tracedBodies = new WeakSet<object>();
 
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 const byProxy = new WeakMap<object, RefInfo>();

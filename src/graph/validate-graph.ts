@@ -10,7 +10,7 @@
  */
 import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
 import { validateDuration, validateRetryOptions } from "../scheduler/retry-policy.js";
-import type { NodeDefinition } from "./task-graph.js";
+import type { NodeDefinition } from "./definition.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;
 

@@ -14,7 +14,8 @@
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { isInputValidator, type InputValidator } from "../graph/input-validator.js";
-import { TaskGraph, type GraphFnContext } from "../graph/task-graph.js";
+import type { GraphFnContext } from "../graph/definition.js";
+import { TaskGraph } from "../graph/task-graph.js";
 import type { RunOptions } from "./run-options.js";
 import { runAsync } from "./run.js";
 

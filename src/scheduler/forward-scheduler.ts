@@ -80,7 +80,8 @@ import { isInputValidator, validateInput, type InputValidator } from "../graph/i
 import type { WaitOptions } from "../graph/node-context.js";
 import { assertOptionKeys, STEP_OPTION_KEYS, WAIT_OPTION_KEYS } from "../graph/option-keys.js";
 import { isRoute } from "../graph/route.js";
-import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
+import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions } from "../graph/definition.js";
+import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
 import { checkDurable } from "../persistence/durable-value.js";
 import { isDurable } from "../persistence/serialization.js";

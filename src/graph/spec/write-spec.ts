@@ -1,6 +1,7 @@
 /**
  * Writing a {@link GraphSpec}: the work behind `TaskGraph.toSpec()` and
- * `toSpec(graph)`. It depends on `TaskGraph` only as a type, so the class
+ * `toSpec(graph)`. It reads the graph through {@link SpecSource}, the
+ * part of `TaskGraph` it needs, and never imports the class, so the class
  * can call it without an import cycle.
  *
  * Every function in the graph (node bodies, `retryOn` predicates, the
@@ -11,16 +12,25 @@
  * once: anonymous functions, two different functions under one name, a
  * function's own name bound to another function in the registry, node
  * fields this format does not know (so that a new kind of node is never
- * silently dropped), and graphs without a static structure (`graphFn`) or
- * whose wiring is code (`graphify`).
+ * silently dropped), and graphs whose origin says they have no static
+ * structure (`graphFn`) or that their wiring is code (`graphify`).
  *
  * @module
  */
-import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
-import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph-spec.js";
-import type { TaskGraph } from "./task-graph.js";
-import { tracedBodies } from "./trace-ref.js";
+import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
+import { GraphDefinitionError, InvalidOptionError } from "../../errors.js";
+import type { GraphNode, GraphOrigin } from "../definition.js";
+import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./format.js";
+
+/** What writing a spec reads of a graph: a `TaskGraph` is one. */
+export interface SpecSource {
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly origin: GraphOrigin;
+  /** Node ids in a topological order: the spec lists its nodes so. */
+  readonly order: readonly string[];
+  node(id: string): GraphNode | undefined;
+}
 
 const TO_SPEC_OPTION_KEYS = optionKeys<ToSpecOptions>({ registry: true });
 const NODE_FIELDS = new Set(["id", "after", "fn", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
@@ -66,20 +76,25 @@ class Namer {
 }
 
 /** Writes the spec of `graph`, whose output function is `output`; see `toSpec`. */
-export function writeSpec<I, O>(graph: TaskGraph<I, O>, output: unknown, options: ToSpecOptions = {}): GraphSpec {
+export function writeSpec(graph: SpecSource, output: unknown, options: ToSpecOptions = {}): GraphSpec {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("toSpec options", "must be an object");
   assertKnownKeys("toSpec", options, TO_SPEC_OPTION_KEYS);
   const registry = options.registry ?? {};
   if (registry === null || typeof registry !== "object") {
     throw new InvalidOptionError("toSpec registry", "must be an object of functions by name");
   }
-  if (graph.dynamic !== undefined) {
+  if (graph.origin === "graphFn") {
     throw new GraphDefinitionError(graph.name, [
       "it is a graphFn graph: its steps are decided by its code as it runs, so it has no structure a spec can hold; keep it in code",
     ]);
   }
+  if (graph.origin === "graphify") {
+    throw new GraphDefinitionError(graph.name, [
+      `it was made by graphify (nodes ${graph.order.map((id) => `"${id}"`).join(", ")}): how its tasks' arguments are wired is code, ` +
+        "which a spec cannot hold; keep graphify graphs in code, or build the graph with graph() and named functions to store it",
+    ]);
+  }
   const namer = new Namer(registry);
-  const traced: string[] = [];
   const nodes = graph.order.map((id): NodeSpec => {
     const n = graph.node(id);
     if (!n) throw new Error(`taskloom internal error: no node "${id}" in graph "${graph.name}"`);
@@ -88,10 +103,6 @@ export function writeSpec<I, O>(graph: TaskGraph<I, O>, output: unknown, options
       if (!NODE_FIELDS.has(key) && (n as unknown as Record<string, unknown>)[key] !== undefined) {
         namer.problems.push(`${what} has "${key}", which stored specs (version 1) cannot hold`);
       }
-    }
-    if (tracedBodies.has(n.fn)) {
-      traced.push(id);
-      return { id, after: [...n.after], fn: "" };
     }
     let retry: RetrySpec | undefined;
     if (n.retry !== undefined) {
@@ -119,16 +130,10 @@ export function writeSpec<I, O>(graph: TaskGraph<I, O>, output: unknown, options
       ...(n.map !== undefined && {
         map: { source: n.map.source, ...(maxConcurrency !== undefined && Number.isFinite(maxConcurrency) && { maxConcurrency }) },
       }),
-      ...(n.routes !== undefined && { routes: graph.routesOf(id) as Record<string, string[]> }),
+      ...(n.routes !== undefined && { routes: n.routes }),
       ...(n.maxVisits !== undefined && { maxVisits: n.maxVisits }),
     };
   });
-  if (traced.length > 0) {
-    throw new GraphDefinitionError(graph.name, [
-      `it was made by graphify (nodes ${traced.map((id) => `"${id}"`).join(", ")}): how its tasks' arguments are wired is code, ` +
-        "which a spec cannot hold; keep graphify graphs in code, or build the graph with graph() and named functions to store it",
-    ]);
-  }
   const outputName = output === undefined ? undefined : namer.name(output, "the output function");
   if (namer.problems.length > 0) throw new GraphDefinitionError(graph.name, namer.problems);
   return {
