@@ -201,45 +201,33 @@ export {
   type SlotRunStatus,
 } from "./schedule/schedule-record.js";
 
+export { ERROR_CODES, TaskloomError, isTaskloomError, InvalidOptionError, InvalidRunIdError, type ErrorCode } from "./errors.js";
+export { GraphDefinitionError, InputValidationError, NonRetryableError, type ValidationIssue } from "./graph/errors.js";
 export {
-  ERROR_CODES,
-  TaskloomError,
-  isTaskloomError,
-  GraphDefinitionError,
-  InputValidationError,
   NodeFailedError,
-  NonRetryableError,
   NodeTimeoutError,
-  GraphHasPendingWaits,
-  GraphChangedError,
-  RunInputsMismatchError,
-  RunLockedError,
-  SnapshotCorruptError,
-  UnsafeStoreFileError,
   LoopLimitExceeded,
+  LoopLimitExceededError,
   RunCancelledError,
-  InvalidOptionError,
-  InvalidRunIdError,
-  RunNotFoundError,
   PersistenceError,
   ValueNotStorableError,
-  OutputError,
+  LeaseLostError,
   WaitTimeoutError,
   WaitNotFoundError,
   WaitAlreadyResolvedError,
   NonDeterminismError,
   UnknownRouteError,
+} from "./engine/errors.js";
+export { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./persistence/errors.js";
+export { GraphHasPendingWaits, GraphHasPendingWaitsError, GraphChangedError, RunInputsMismatchError, RunNotFoundError, OutputError } from "./runner/errors.js";
+export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   ScheduleStateError,
   ScheduleExistsError,
   ScheduleCorruptError,
   SchedulePersistenceError,
-  LeaseLostError,
-  WorkerGraphMissingError,
-  WorkerJobFailedError,
-  type ErrorCode,
-  type LeaseHolder,
-  type PendingWait,
-  type ValidationIssue,
-} from "./errors.js";
+} from "./schedule/errors.js";
+export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/bullmq/errors.js";
+export type { PendingWait } from "./state/waits.js";
+export type { LeaseHolder } from "./state/lease-holder.js";

@@ -18,7 +18,8 @@
  * @module
  */
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { GraphDefinitionError } from "./errors.js";
 import type { BackoffOptions } from "../scheduler/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import { TaskGraph, type NodeDefinition, type OutputFunction } from "./task-graph.js";

@@ -17,7 +17,8 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { GraphDefinitionError } from "./errors.js";
 import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph-spec.js";
 import type { TaskGraph } from "./task-graph.js";
 import { tracedBodies } from "./trace-ref.js";

@@ -11,7 +11,7 @@
 import type { RetryOptions } from "../scheduler/retry-policy.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
-import { GraphDefinitionError } from "../errors.js";
+import { GraphDefinitionError } from "./errors.js";
 import type { NodeFunction } from "./node-context.js";
 import { validateGraph } from "./validate-graph.js";
 import type { GraphSpec, ToSpecOptions } from "./graph-spec.js";

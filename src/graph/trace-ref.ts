@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { GraphDefinitionError, NonRetryableError } from "../errors.js";
+import { GraphDefinitionError, NonRetryableError } from "./errors.js";
 import type { NodeDefinition } from "./task-graph.js";
 
 declare const refType: unique symbol;

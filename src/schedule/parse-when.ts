@@ -19,7 +19,7 @@
  */
 import * as chrono from "chrono-node";
 import { Cron } from "croner";
-import { InvalidScheduleError } from "../errors.js";
+import { InvalidScheduleError } from "./errors.js";
 import { parseDurationText } from "./duration.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
 

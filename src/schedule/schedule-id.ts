@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { InvalidOptionError, InvalidScheduleError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { InvalidScheduleError } from "./errors.js";
 import { assertRunId } from "../runner/run-id.js";
 
 /** The longest run id (see `run-id.ts`). */

@@ -27,15 +27,8 @@
 import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, readFile, readdir, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import {
-  InvalidOptionError,
-  ScheduleCorruptError,
-  ScheduleExistsError,
-  ScheduleNotFoundError,
-  SchedulePersistenceError,
-  TaskloomError,
-  describe,
-} from "../errors.js";
+import { InvalidOptionError, TaskloomError, describe } from "../errors.js";
+import { ScheduleCorruptError, ScheduleExistsError, ScheduleNotFoundError, SchedulePersistenceError } from "./errors.js";
 import { writeFileAtomic } from "../persistence/atomic-file.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";

@@ -10,7 +10,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { assertKnownKeys } from "../core/known-keys.js";
-import { InvalidOptionError, InvalidScheduleError, RunNotFoundError, ScheduleNotFoundError, ScheduleStateError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { RunNotFoundError } from "../runner/errors.js";
+import { InvalidScheduleError, ScheduleNotFoundError, ScheduleStateError } from "./errors.js";
 import { isDurable } from "../persistence/serialization.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
