@@ -44,7 +44,6 @@ export {
 } from "./graph/graphify.js";
 export type { Ref, RefArg, RefProps, Resolved } from "./graph/trace-ref.js";
 export { route, isRoute, Route, type RouteTrigger, type RoutesOption, type RouteTable, type Unrouted } from "./graph/route.js";
-export { RoutingTopology } from "./graph/routing-topology.js";
 export {
   fromSpec,
   toSpec,
@@ -65,10 +64,7 @@ export { assertRunId, newRunId } from "./runner/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
-export { ReadySet } from "./scheduler/ready-set.js";
-export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
 export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
-export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
   DEFAULT_RETRY,
   backoffDelay,
