@@ -13,7 +13,6 @@
  * @module
  */
 import { describe, TaskloomError } from "../errors.js";
-import type { NonRetryableError } from "../graph/errors.js";
 
 /**
  * A node exhausted its attempts (or threw {@link NonRetryableError}) and
