@@ -15,7 +15,7 @@
  * - stores and leases: `src/persistence/errors.ts`
  * - runs (resume, lookup, output): `src/runner/errors.ts`
  * - stages: `src/stages/stage-errors.ts`; schedules: `src/schedule/errors.ts`
- * - the BullMQ adapter: `src/adapters/bullmq/errors.ts`
+ * - worker executors (the BullMQ adapter): `src/adapters/worker-errors.ts`
  *
  * An error lives at the lowest layer that throws or catches it, so that no
  * module imports an error from a layer above its own.

@@ -224,6 +224,6 @@ export {
   ScheduleCorruptError,
   SchedulePersistenceError,
 } from "./schedule/errors.js";
-export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/bullmq/errors.js";
+export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";

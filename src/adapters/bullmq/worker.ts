@@ -27,7 +27,7 @@
  */
 import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
-import { WorkerGraphMissingError } from "./errors.js";
+import { WorkerGraphMissingError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeDefinition, TaskGraph } from "../../graph/task-graph.js";

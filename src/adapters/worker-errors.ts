@@ -1,13 +1,15 @@
 /**
- * Errors of the BullMQ adapter: a worker without the graph a job names, and
- * a job that failed in its worker outside the node's body. Exported from
- * `taskloom/bullmq` and, as before, from `taskloom`: this module imports
- * nothing but the error base, so the main entry stays free of the optional
- * peers (bullmq, ioredis).
+ * Errors of executors that send node attempts to worker processes (today
+ * the BullMQ adapter): a worker without the graph a job names, and a job
+ * that failed in its worker outside the node's body. Exported from
+ * `taskloom/bullmq` and, as before, from `taskloom`. This module sits
+ * beside the adapters, not inside one, and imports nothing but the error
+ * base, so the main entry can export these classes without reaching an
+ * adapter or an optional peer (bullmq, ioredis).
  *
  * @module
  */
-import { TaskloomError } from "../../errors.js";
+import { TaskloomError } from "../errors.js";
 
 /**
  * A worker was sent a node of a graph it does not have in its registry
