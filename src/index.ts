@@ -60,11 +60,7 @@ export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
-export { ReadySet } from "./scheduler/ready-set.js";
-export { RoutingReadySet, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
-export { visitId } from "./core/ids.js";
 export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
-export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
 export {
   DEFAULT_RETRY,
   backoffDelay,
@@ -197,45 +193,33 @@ export {
   type SlotRunStatus,
 } from "./schedule/schedule-record.js";
 
+export { ERROR_CODES, TaskloomError, isTaskloomError, InvalidOptionError, InvalidRunIdError, type ErrorCode } from "./errors.js";
+export { GraphDefinitionError, InputValidationError, NonRetryableError, type ValidationIssue } from "./graph/errors.js";
 export {
-  ERROR_CODES,
-  TaskloomError,
-  isTaskloomError,
-  GraphDefinitionError,
-  InputValidationError,
   NodeFailedError,
-  NonRetryableError,
   NodeTimeoutError,
-  GraphHasPendingWaits,
-  GraphChangedError,
-  RunInputsMismatchError,
-  RunLockedError,
-  SnapshotCorruptError,
-  UnsafeStoreFileError,
   LoopLimitExceeded,
+  LoopLimitExceededError,
   RunCancelledError,
-  InvalidOptionError,
-  InvalidRunIdError,
-  RunNotFoundError,
   PersistenceError,
   ValueNotStorableError,
-  OutputError,
+  LeaseLostError,
   WaitTimeoutError,
   WaitNotFoundError,
   WaitAlreadyResolvedError,
   NonDeterminismError,
   UnknownRouteError,
+} from "./engine/errors.js";
+export { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./persistence/errors.js";
+export { GraphHasPendingWaits, GraphHasPendingWaitsError, GraphChangedError, RunInputsMismatchError, RunNotFoundError, OutputError } from "./runner/errors.js";
+export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   ScheduleStateError,
   ScheduleExistsError,
   ScheduleCorruptError,
   SchedulePersistenceError,
-  LeaseLostError,
-  WorkerGraphMissingError,
-  WorkerJobFailedError,
-  type ErrorCode,
-  type LeaseHolder,
-  type PendingWait,
-  type ValidationIssue,
-} from "./errors.js";
+} from "./schedule/errors.js";
+export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
+export type { PendingWait } from "./state/waits.js";
+export type { LeaseHolder } from "./state/lease-holder.js";

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
-import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../src/errors.js";
+import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../src/index.js";
 import { hostname } from "node:os";
 import { describeRunStoreConformance, nodeRecord, sampleRun } from "./store-conformance.js";
 import { describeRedis, dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";

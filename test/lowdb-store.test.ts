@@ -3,7 +3,7 @@ import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeF
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidRunIdError, RunLockedError, SnapshotCorruptError } from "../src/errors.js";
+import { InvalidRunIdError, RunLockedError, SnapshotCorruptError } from "../src/index.js";
 import { processIdentity } from "../src/persistence/lease-rules.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LeaseLostError, RunLockedError } from "../src/errors.js";
+import { LeaseLostError, RunLockedError } from "../src/index.js";
 import { processIdentity, startTimeOf } from "../src/persistence/lease-rules.js";
 import type { Lease, LeaseRequest, RunStore } from "../src/persistence/run-store.js";
 import { nodeRecords } from "../src/state/node-table.js";

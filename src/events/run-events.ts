@@ -9,7 +9,7 @@
  * @module
  */
 import { EventEmitter } from "eventemitter3";
-import type { PendingWait } from "../errors.js";
+import type { PendingWait } from "../state/waits.js";
 import type { RunStatus } from "../state/status.js";
 
 /** Fields every event payload has. */

@@ -22,7 +22,8 @@
  * @module
  */
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError, NonRetryableError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { GraphDefinitionError, NonRetryableError } from "./errors.js";
 import type { RetryOptions } from "../scheduler/retry-policy.js";
 import type { NodeDefinition, OutputFunction } from "./definition.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";

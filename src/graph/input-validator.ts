@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InputValidationError, type ValidationIssue } from "../errors.js";
+import { InputValidationError, type ValidationIssue } from "./errors.js";
 
 /** An object with a `parse` method that returns the value or throws. */
 export interface ParseValidator<T> {

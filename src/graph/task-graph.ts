@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { GraphDefinitionError } from "../errors.js";
 import type { DynamicBody, GraphNode, GraphOrigin, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
@@ -23,6 +22,7 @@ import { RoutingTopology } from "./routing-topology.js";
 import type { GraphSpec, ToSpecOptions } from "./spec/format.js";
 import { writeSpec } from "./spec/write-spec.js";
 import { validateGraph } from "./validate-graph.js";
+import { GraphDefinitionError } from "./errors.js";
 
 const ORIGINS: ReadonlySet<unknown> = new Set<GraphOrigin>(["builder", "graphify", "graphFn", "spec"]);
 

@@ -25,8 +25,8 @@
  *
  * @module
  */
-import { GraphDefinitionError, NonRetryableError } from "../errors.js";
 import type { NodeDefinition } from "./definition.js";
+import { GraphDefinitionError, NonRetryableError } from "./errors.js";
 
 declare const refType: unique symbol;
 

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { GraphDefinitionError } from "./errors.js";
 import { validateDuration, validateRetryOptions } from "../scheduler/retry-policy.js";
 import type { NodeDefinition } from "./definition.js";
 

@@ -24,7 +24,7 @@
  */
 import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { UnsafeStoreFileError } from "../errors.js";
+import { UnsafeStoreFileError } from "./errors.js";
 
 /** A lock folder older than this (ms) was left by a dead process. */
 export const LOCK_STALE_MS = 5_000;

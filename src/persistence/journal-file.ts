@@ -20,7 +20,7 @@
 import { constants as bufferConstants } from "node:buffer";
 import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { SnapshotCorruptError } from "../errors.js";
+import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
 import { checkRecord } from "./snapshot-schema.js";
 import { serialize } from "./serialization.js";

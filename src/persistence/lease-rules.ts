@@ -17,7 +17,7 @@
  * @module
  */
 import { readFileSync, readlinkSync } from "node:fs";
-import { LeaseLostError } from "../errors.js";
+import { LeaseLostError } from "../engine/errors.js";
 import type { Lease, LeaseRequest, ProcessIdentity } from "./run-store.js";
 
 let ownIdentity: ProcessIdentity | undefined;

@@ -62,7 +62,7 @@ import { join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
 import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low } from "lowdb";
-import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
+import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
 import type { RunState } from "../state/run-state.js";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { RunLockedError } from "../errors.js";
+import { RunLockedError } from "./errors.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";

@@ -32,7 +32,8 @@
  * @module
  */
 import { assertKnownKeys } from "../core/known-keys.js";
-import { InvalidOptionError, LeaseLostError, PersistenceError, ValueNotStorableError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { LeaseLostError, PersistenceError, ValueNotStorableError } from "../engine/errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import type { LeaseHolder, SnapshotCorruptError, UnsafeStoreFileError } from "../errors.js";
+import type { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
+import type { LeaseHolder } from "../state/lease-holder.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import type { RunStatus } from "../state/status.js";

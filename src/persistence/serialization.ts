@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { ValueNotStorableError } from "../errors.js";
+import { ValueNotStorableError } from "../engine/errors.js";
 import { checkDurable, codec, isGuardedKey } from "./durable-value.js";
 
 /**

@@ -28,7 +28,8 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { lstat, open } from "node:fs/promises";
-import { SnapshotCorruptError, UnsafeStoreFileError, describe } from "../errors.js";
+import { describe } from "../errors.js";
+import { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
 
 /** Mode of every file a store writes. */

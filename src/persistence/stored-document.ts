@@ -11,7 +11,8 @@
  */
 import { dirname } from "node:path";
 import type { Adapter } from "lowdb";
-import { SnapshotCorruptError, describe } from "../errors.js";
+import { describe } from "../errors.js";
+import { SnapshotCorruptError } from "./errors.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import type { ShapeProblem } from "./snapshot-schema.js";
 import { deserialize, serialize } from "./serialization.js";

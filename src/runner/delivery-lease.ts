@@ -13,7 +13,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RunLockedError, type LeaseHolder } from "../errors.js";
+import { RunLockedError } from "../persistence/errors.js";
+import type { LeaseHolder } from "../state/lease-holder.js";
 import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
 import { leaseRequest, takeLease } from "./run-lease.js";
 

@@ -26,7 +26,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { BroadcastChannel } from "node:worker_threads";
-import { InputValidationError, WaitAlreadyResolvedError, WaitNotFoundError, type ValidationIssue } from "../errors.js";
+import { WaitAlreadyResolvedError, WaitNotFoundError } from "../engine/errors.js";
+import { InputValidationError, type ValidationIssue } from "../graph/errors.js";
 import { deserialize } from "../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
 import type { RunStore } from "../persistence/run-store.js";

@@ -6,8 +6,9 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import type { PendingWait } from "../errors.js";
-import { InvalidOptionError, RunNotFoundError } from "../errors.js";
+import type { PendingWait } from "../state/waits.js";
+import { InvalidOptionError } from "../errors.js";
+import { RunNotFoundError } from "./errors.js";
 import type { RunQuery, RunStore } from "../persistence/run-store.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { ErrorRecord, NodeRecord, RunSummary } from "../state/records.js";

@@ -27,14 +27,11 @@
  * @module
  */
 import { hostname } from "node:os";
-import {
-  InputValidationError,
-  InvalidOptionError,
-  RunLockedError,
-  RunNotFoundError,
-  WaitAlreadyResolvedError,
-  WaitNotFoundError,
-} from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { WaitAlreadyResolvedError, WaitNotFoundError } from "../engine/errors.js";
+import { InputValidationError } from "../graph/errors.js";
+import { RunLockedError } from "../persistence/errors.js";
+import { RunNotFoundError } from "./errors.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";

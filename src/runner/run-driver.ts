@@ -16,16 +16,11 @@
  * @module
  */
 import { match } from "ts-pattern";
-import {
-  describe,
-  GraphChangedError,
-  GraphHasPendingWaits,
-  InputValidationError,
-  OutputError,
-  RunCancelledError,
-  RunInputsMismatchError,
-  SnapshotCorruptError,
-} from "../errors.js";
+import { describe } from "../errors.js";
+import { RunCancelledError } from "../engine/errors.js";
+import { InputValidationError } from "../graph/errors.js";
+import { SnapshotCorruptError } from "../persistence/errors.js";
+import { GraphChangedError, GraphHasPendingWaits, OutputError, RunInputsMismatchError } from "./errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";

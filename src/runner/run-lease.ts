@@ -16,7 +16,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { LeaseLostError, PersistenceError, RunLockedError, TaskloomError } from "../errors.js";
+import { TaskloomError } from "../errors.js";
+import { LeaseLostError, PersistenceError } from "../engine/errors.js";
+import { RunLockedError } from "../persistence/errors.js";
 import { processIdentity } from "../persistence/lease-rules.js";
 import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
 

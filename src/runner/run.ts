@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { InvalidOptionError, RunCancelledError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { RunCancelledError } from "../engine/errors.js";
 import { RunEvents } from "../events/run-events.js";
 import { TaskGraph } from "../graph/task-graph.js";
 import { systemClock, type Clock } from "../core/clock.js";

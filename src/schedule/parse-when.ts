@@ -24,8 +24,8 @@ import type { Component } from "chrono-node";
 import type { Cron } from "croner";
 import { parseDurationText } from "../core/duration.js";
 import { lazyModule } from "../core/lazy-module.js";
-import { InvalidScheduleError } from "../errors.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
+import { InvalidScheduleError } from "./errors.js";
 
 const chrono = lazyModule<typeof import("chrono-node")>("chrono-node");
 const croner = lazyModule<typeof import("croner")>("croner");

@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { InvalidOptionError, InvalidScheduleError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
 import { assertRunId } from "../core/run-id.js";
+import { InvalidScheduleError } from "./errors.js";
 
 /** The longest run id (see `run-id.ts`). */
 const RUN_ID_MAX = 200;

@@ -27,16 +27,7 @@
 import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import {
-  InvalidOptionError,
-  ScheduleCorruptError,
-  ScheduleExistsError,
-  ScheduleNotFoundError,
-  SchedulePersistenceError,
-  TaskloomError,
-  UnsafeStoreFileError,
-  describe,
-} from "../errors.js";
+import { InvalidOptionError, TaskloomError, describe } from "../errors.js";
 import { writeFileAtomic } from "../persistence/atomic-file.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { openStoreFile } from "../persistence/store-files.js";
@@ -47,6 +38,8 @@ import { deserialize, serialize } from "../persistence/serialization.js";
 import type { ScheduleRecord } from "./schedule-record.js";
 import { assertScheduleId, isScheduleId } from "./schedule-id.js";
 import { scheduleShapeProblem } from "./schedule-shape.js";
+import { ScheduleCorruptError, ScheduleExistsError, ScheduleNotFoundError, SchedulePersistenceError } from "./errors.js";
+import { UnsafeStoreFileError } from "../persistence/errors.js";
 
 /** A stored schedule that `list` skipped because it cannot be read. */
 export interface ScheduleProblem {

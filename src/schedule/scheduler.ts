@@ -32,7 +32,11 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "eventemitter3";
 import { assertKnownKeys } from "../core/known-keys.js";
-import { GraphHasPendingWaits, InvalidOptionError, RunCancelledError, RunLockedError, ScheduleNotFoundError, SnapshotCorruptError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { RunCancelledError } from "../engine/errors.js";
+import { RunLockedError, SnapshotCorruptError } from "../persistence/errors.js";
+import { GraphHasPendingWaits } from "../runner/errors.js";
+import { ScheduleNotFoundError } from "./errors.js";
 import { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { runAsync, type GraphFnLike } from "../runner/run.js";

@@ -56,15 +56,12 @@
 import PQueue from "p-queue";
 import { sleep, type Clock, type TimerHandle } from "../core/clock.js";
 import { elementId } from "../core/ids.js";
+import { describe as describeError, InvalidOptionError } from "../errors.js";
 import {
-  describe as describeError,
-  InputValidationError,
-  InvalidOptionError,
   LoopLimitExceeded,
   NodeFailedError,
   NodeTimeoutError,
   NonDeterminismError,
-  NonRetryableError,
   LeaseLostError,
   PersistenceError,
   RunCancelledError,
@@ -73,8 +70,9 @@ import {
   WaitAlreadyResolvedError,
   WaitNotFoundError,
   WaitTimeoutError,
-  type PendingWait,
-} from "../errors.js";
+} from "../engine/errors.js";
+import { InputValidationError, NonRetryableError } from "../graph/errors.js";
+import type { PendingWait } from "../state/waits.js";
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import type { WaitOptions } from "../graph/node-context.js";

@@ -14,7 +14,9 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { InvalidOptionError, NonRetryableError, UnknownRouteError } from "../errors.js";
+import { InvalidOptionError } from "../errors.js";
+import { UnknownRouteError } from "../engine/errors.js";
+import { NonRetryableError } from "../graph/errors.js";
 
 /** Exponential backoff between attempts. */
 export interface BackoffOptions {

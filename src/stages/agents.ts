@@ -21,7 +21,7 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { NonRetryableError } from "../errors.js";
+import { NonRetryableError } from "../graph/errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
 import type { TaskStatus } from "./task-status.js";

@@ -8,7 +8,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { GraphDefinitionError } from "../errors.js";
+import { GraphDefinitionError } from "../graph/errors.js";
 import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
 /**

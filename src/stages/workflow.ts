@@ -17,7 +17,7 @@
  * @module
  */
 import { optionKeys, unknownKeyProblems } from "../core/known-keys.js";
-import { GraphDefinitionError } from "../errors.js";
+import { GraphDefinitionError } from "../graph/errors.js";
 import { nameList } from "./stage-errors.js";
 import { STATUS_ACTIONS } from "./task-status.js";
 

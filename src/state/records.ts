@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PendingWait } from "../errors.js";
+import type { PendingWait } from "./waits.js";
 import type { NodeStatus, RunStatus } from "./status.js";
 
 /** An error as stored: enough to show and to rebuild an `Error`. */

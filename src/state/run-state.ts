@@ -24,7 +24,7 @@
  * @module
  */
 import { Immer } from "immer";
-import type { PendingWait } from "../errors.js";
+import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
 import type { ErrorRecord, InboxEntry, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./records.js";
 import type { RunStatus } from "./status.js";

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { NonRetryableError } from "../../errors.js";
+import { NonRetryableError } from "../../graph/errors.js";
 import { isRoute, route } from "../../graph/route.js";
 import { deserialize, isDurable, serialize } from "../../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../../state/error-record.js";

@@ -36,7 +36,8 @@
  */
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
-import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../../errors.js";
+import { LeaseLostError } from "../../engine/errors.js";
+import { RunLockedError, SnapshotCorruptError } from "../../persistence/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";

@@ -27,7 +27,8 @@
  */
 import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
-import { RunCancelledError, WorkerGraphMissingError } from "../../errors.js";
+import { WorkerGraphMissingError } from "../worker-errors.js";
+import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeDefinition } from "../../graph/definition.js";
 import type { TaskGraph } from "../../graph/task-graph.js";

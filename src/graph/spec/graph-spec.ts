@@ -17,12 +17,13 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError } from "../../errors.js";
+import { InvalidOptionError } from "../../errors.js";
 import type { NodeDefinition, OutputFunction } from "../definition.js";
 import { isInputValidator } from "../input-validator.js";
 import { TaskGraph } from "../task-graph.js";
 import { specProblems } from "./check-spec.js";
 import type { FromSpecOptions, FunctionRegistry, GraphSpec, ToSpecOptions } from "./format.js";
+import { GraphDefinitionError } from "../errors.js";
 
 const FROM_SPEC_OPTION_KEYS = optionKeys<FromSpecOptions<unknown>>({ input: true });
 

@@ -18,9 +18,10 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
-import { GraphDefinitionError, InvalidOptionError } from "../../errors.js";
+import { InvalidOptionError } from "../../errors.js";
 import type { GraphNode, GraphOrigin } from "../definition.js";
 import type { FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./format.js";
+import { GraphDefinitionError } from "../errors.js";
 
 /** What writing a spec reads of a graph: a `TaskGraph` is one. */
 export interface SpecSource {

@@ -1,0 +1,59 @@
+/**
+ * Errors of executors that send node attempts to worker processes (today
+ * the BullMQ adapter): a worker without the graph a job names, and a job
+ * that failed in its worker outside the node's body. Exported from
+ * `taskloom/bullmq` and, as before, from `taskloom`. This module sits
+ * beside the adapters, not inside one, and imports nothing but the error
+ * base, so the main entry can export these classes without reaching an
+ * adapter or an optional peer (bullmq, ioredis).
+ *
+ * @module
+ */
+import { TaskloomError } from "../errors.js";
+
+/**
+ * A worker was sent a node of a graph it does not have in its registry
+ * (or has another version of). The job fails; the scheduler's retry
+ * policy decides whether another attempt runs (maybe on another worker).
+ *
+ * @example
+ * ```ts
+ * createWorker({ connection, queue: "taskloom", graphs: [etl, report] }); // every graph the coordinators run
+ * ```
+ */
+export class WorkerGraphMissingError extends TaskloomError {
+  /** The graph's name. */
+  readonly graphName: string;
+  /** The node asked for. */
+  readonly nodeId: string;
+
+  constructor(graphName: string, nodeId: string, problem: string) {
+    super(
+      "WORKER_GRAPH_MISSING",
+      `this worker cannot run node "${nodeId}" of graph "${graphName}": ${problem}. ` +
+        `Pass the graph to the worker's \`graphs\` (the same version the coordinator runs) and restart the worker.`,
+    );
+    this.graphName = graphName;
+    this.nodeId = nodeId;
+  }
+}
+
+/**
+ * A job carrying a node attempt failed in the worker outside the node's
+ * body (the worker could not run it: a missing graph, a payload it could
+ * not read); the worker's reason is the message. Counts as a failed attempt.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NodeFailedError && e.cause instanceof WorkerJobFailedError) console.error(e.cause.jobId) }
+ * ```
+ */
+export class WorkerJobFailedError extends TaskloomError {
+  /** The BullMQ job id. */
+  readonly jobId: string;
+
+  constructor(jobId: string, reason: string) {
+    super("WORKER_JOB_FAILED", `job "${jobId}" failed in its worker: ${reason}`);
+    this.jobId = jobId;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Errors of runs as the runner sees them: a run that waits for events
+ * ({@link GraphHasPendingWaits}), a resume refused because the graph or the
+ * inputs changed, a run id no store knows, and an `output` function that threw.
+ *
+ * @module
+ */
+import { describe, TaskloomError } from "../errors.js";
+import type { PendingWait } from "../state/waits.js";
+
+/**
+ * The run cannot go on until external events arrive: it was saved with
+ * status `waiting`. Resolve the waits, then call `runAsync` with the same run id.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof GraphHasPendingWaits) notify(e.runId, e.waits) }
+ * ```
+ */
+export class GraphHasPendingWaits extends TaskloomError {
+  /** The run that waits. */
+  readonly runId: string;
+  /** The open waits. */
+  readonly waits: readonly PendingWait[];
+
+  constructor(runId: string, waits: readonly PendingWait[]) {
+    super(
+      "PENDING_WAITS",
+      `run "${runId}" is waiting for ${waits.map((w) => `"${w.key}"`).join(", ")}. ` +
+        `Call resolveWait(runId, key, payload) for each, then runAsync with runId "${runId}" again.`,
+    );
+    this.runId = runId;
+    this.waits = waits;
+  }
+}
+
+/**
+ * The same class as {@link GraphHasPendingWaits}, under a name with the
+ * usual `Error` suffix. `GraphHasPendingWaits` stays the contract name;
+ * either name works with `instanceof`.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof GraphHasPendingWaitsError) notify(e.runId, e.waits) }
+ * ```
+ */
+export const GraphHasPendingWaitsError = GraphHasPendingWaits;
+/** The same type as {@link GraphHasPendingWaits}. */
+export type GraphHasPendingWaitsError = GraphHasPendingWaits;
+
+/**
+ * A stored run was made by a graph with another fingerprint (nodes, edges
+ * or options changed). Pass `{ allowGraphChange: true }` to resume anyway.
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, inputs, { runId, allowGraphChange: true });
+ * ```
+ */
+export class GraphChangedError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The fingerprint stored with the run. */
+  readonly storedFingerprint: string;
+  /** The fingerprint of the graph passed now. */
+  readonly fingerprint: string;
+
+  constructor(runId: string, storedFingerprint: string, fingerprint: string) {
+    super(
+      "GRAPH_CHANGED",
+      `run "${runId}" was started by a different version of the graph (fingerprint ${storedFingerprint.slice(0, 12)}, now ${fingerprint.slice(0, 12)}). ` +
+        `Use a new runId, or pass { allowGraphChange: true } to resume it with the new graph.`,
+    );
+    this.runId = runId;
+    this.storedFingerprint = storedFingerprint;
+    this.fingerprint = fingerprint;
+  }
+}
+
+/**
+ * `runAsync` was given a stored run id with inputs other than the stored
+ * ones. Omit the inputs (pass `undefined`) to resume with the stored ones.
+ *
+ * @example
+ * ```ts
+ * await runAsync(g, undefined, { runId }); // resume with the stored inputs
+ * ```
+ */
+export class RunInputsMismatchError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(
+      "RUN_INPUTS_MISMATCH",
+      `run "${runId}" was started with other inputs. Pass the same inputs, omit them (undefined) to reuse the stored ones, or use a new runId.`,
+    );
+    this.runId = runId;
+  }
+}
+
+/**
+ * No stored run has this id.
+ *
+ * @example
+ * ```ts
+ * await getRun("nope", { store }); // throws RunNotFoundError
+ * ```
+ */
+export class RunNotFoundError extends TaskloomError {
+  /** The run id looked up. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super("RUN_NOT_FOUND", `no stored run has id "${runId}". Check the id and the store (dir) it was saved in.`);
+    this.runId = runId;
+  }
+}
+
+/**
+ * The graph's `output` function threw; every node had succeeded.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof OutputError) console.error(e.cause) }
+ * ```
+ */
+export class OutputError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string, cause: unknown) {
+    super("OUTPUT_FAILED", `the output function of run "${runId}" threw: ${describe(cause)}. Every node succeeded; fix output() and call runAsync again.`, {
+      cause,
+    });
+    this.runId = runId;
+  }
+}
