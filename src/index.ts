@@ -57,6 +57,7 @@ export {
 } from "./graph/graph-spec.js";
 
 export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";
+export { retrieveRun, DEFAULT_POLL_INTERVAL_MS, type RetrieveRunOptions } from "./runner/retrieve-run.js";
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
@@ -221,6 +222,8 @@ export {
   InvalidOptionError,
   InvalidRunIdError,
   RunNotFoundError,
+  CancelNotAvailableError,
+  RunOutputsNotStoredError,
   PersistenceError,
   ValueNotStorableError,
   OutputError,

@@ -19,7 +19,9 @@ import { validateRunOptions, type RunOptions } from "./run-options.js";
 import { RunSession } from "./run-session.js";
 
 /**
- * A run in progress (or finished): returned by `run()` at once.
+ * A run in progress (or finished): returned by `run()` at once, and by
+ * `retrieveRun(runId, { store })` for a run looked up by id (on the live
+ * run when this process drives it, else on the stored run).
  *
  * @example
  * ```ts
