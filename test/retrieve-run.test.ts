@@ -5,8 +5,13 @@
  * result and cancel. A stored run nobody here drives gives its stored
  * status; `result()` settles from the store (polling while another driver
  * runs it); `cancel()` of a run driven elsewhere is refused with
- * `CancelNotAvailableError`.
+ * `CancelNotAvailableError`. One test drives the run in a real child
+ * `node` process (the compiled package, `dist/`, built by `npm test`).
  */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import {
   CancelNotAvailableError,
@@ -210,5 +215,32 @@ describe("retrieveRun: a stored run nobody here drives", () => {
     await expect(retrieveRun("x", { store, pollIntervalMs: 60_001 })).rejects.toBeInstanceOf(InvalidOptionError);
     // @ts-expect-error an unknown option
     await expect(retrieveRun("x", { store, poll: 5 })).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+});
+
+describe("retrieveRun: a run another process drives (a real child process)", () => {
+  it("reads its status, refuses cancel(), and result() resolves once the child's run ends", async () => {
+    const dir = tempDir();
+    const log = join(dir, "log.txt");
+    const release = join(dir, "release");
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, "fixtures/lease-holder-child.mjs")], {
+      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: "child-1", LOG: log, RELEASE: release },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    // Bounded wait for the child's node to start (a count of short pauses; nothing asserts on time).
+    for (let i = 0; i < 3_000 && !(existsSync(log) && readFileSync(log, "utf8").includes("start slow")); i++) await sleep(10);
+    expect(readFileSync(log, "utf8"), stderr).toContain("start slow");
+
+    const found = await retrieveRun("child-1", { store: lowdb(dir), pollIntervalMs: 20 });
+    expect(found.status).toBe("running");
+    expect(() => found.cancel()).toThrow(CancelNotAvailableError);
+    const result = found.result();
+    writeFileSync(release, "");
+    await expect(result).resolves.toEqual({ slow: "child" });
+    expect(found.status).toBe("succeeded");
+    expect(await exited, stderr).toBe(0);
   });
 });
