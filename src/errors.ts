@@ -62,6 +62,9 @@ export const ERROR_CODES = [
   "VALUE_NOT_STORABLE",
   // files:
   "UNSAFE_STORE_FILE",
+  // session:
+  "CANCEL_NOT_AVAILABLE",
+  "OUTPUTS_NOT_STORED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -52,6 +52,7 @@ export { fromSpec, toSpec } from "./graph/spec/graph-spec.js";
 export type { FromSpecOptions, FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph/spec/format.js";
 
 export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js";
+export { retrieveRun, DEFAULT_POLL_INTERVAL_MS, type RetrieveRunOptions } from "./runner/retrieve-run.js";
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
@@ -211,7 +212,16 @@ export {
   UnknownRouteError,
 } from "./engine/errors.js";
 export { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./persistence/errors.js";
-export { GraphHasPendingWaits, GraphHasPendingWaitsError, GraphChangedError, RunInputsMismatchError, RunNotFoundError, OutputError } from "./runner/errors.js";
+export {
+  GraphHasPendingWaits,
+  GraphHasPendingWaitsError,
+  GraphChangedError,
+  RunInputsMismatchError,
+  RunNotFoundError,
+  OutputError,
+  CancelNotAvailableError,
+  RunOutputsNotStoredError,
+} from "./runner/errors.js";
 export {
   InvalidScheduleError,
   ScheduleNotFoundError,

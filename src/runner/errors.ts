@@ -136,3 +136,56 @@ export class OutputError extends TaskloomError {
     this.runId = runId;
   }
 }
+
+/**
+ * `cancel()` of a handle from `retrieveRun` on a run this process does not
+ * drive (another process drives it, or it waits, stopped, for events).
+ * Cancelling a run from outside the process that drives it is not
+ * available yet (issue 18 adds `cancelRun`).
+ *
+ * @example
+ * ```ts
+ * try { (await retrieveRun(id, { store })).cancel() }
+ * catch (e) { if (e instanceof CancelNotAvailableError) console.error("cancel it where it runs") }
+ * ```
+ */
+export class CancelNotAvailableError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** Its status as last read from the store. */
+  readonly status: string;
+
+  constructor(runId: string, status: string) {
+    super(
+      "CANCEL_NOT_AVAILABLE",
+      `run "${runId}" (${status}) is not driven by this process, and cancelling a run from another process is not available yet. ` +
+        `Cancel it through the RunHandle (or AbortSignal) of the process that drives it, or stop that process.`,
+    );
+    this.runId = runId;
+    this.status = status;
+  }
+}
+
+/**
+ * `result()` of a handle from `retrieveRun` on a succeeded run whose
+ * outputs could not be stored exactly (an `OUTPUT_NOT_DURABLE` warning
+ * said so when it ended): resuming it computes them again.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof RunOutputsNotStoredError) out = await runAsync(g, undefined, { runId: e.runId, store }) }
+ * ```
+ */
+export class RunOutputsNotStoredError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(
+      "OUTPUTS_NOT_STORED",
+      `run "${runId}" succeeded, but its outputs could not be stored exactly. ` +
+        `Resume it with runAsync(graph, undefined, { runId: "${runId}" }) to compute them again from its stored node outputs.`,
+    );
+    this.runId = runId;
+  }
+}

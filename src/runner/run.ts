@@ -1,27 +1,27 @@
 /**
  * `run` and `runAsync`, and the {@link RunHandle} they share. `run`
  * validates its arguments, builds the handle synchronously (its `runId`,
- * `status` and `events` are usable before any node starts) and starts the
- * driver on the next tick, so listeners attached right after `run()`
- * returns see every event. `runAsync` is `run(...).result()`.
+ * `status` and `events` are usable before any node starts) on a
+ * {@link RunSession} that starts on the next tick, so listeners attached
+ * right after `run()` returns see every event. `runAsync` is `run(...).result()`.
  *
  * @module
  */
 import { InvalidOptionError } from "../errors.js";
-import { RunCancelledError } from "../engine/errors.js";
 import { RunEvents } from "../events/run-events.js";
 import { TaskGraph } from "../graph/task-graph.js";
-import { systemClock, type Clock } from "../core/clock.js";
-import type { ForwardScheduler } from "../scheduler/forward-scheduler.js";
+import { systemClock } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
-import { driveRun } from "./run-driver.js";
 import { newRunId } from "../core/run-id.js";
 import { validateRunOptions, type RunOptions } from "./run-options.js";
+import { RunSession } from "./run-session.js";
 
 /**
- * A run in progress (or finished): returned by `run()` at once.
+ * A run in progress (or finished): returned by `run()` at once, and by
+ * `retrieveRun(runId, { store })` for a run looked up by id (on the live
+ * run when this process drives it, else on the stored run).
  *
  * @example
  * ```ts
@@ -45,66 +45,45 @@ export interface RunHandle<O = unknown> extends AsyncDisposable {
   cancel(reason?: string): void;
 }
 
-class Handle<O> implements RunHandle<O> {
-  readonly runId: string;
-  readonly events: RunEvents;
-  #status: RunStatus = "pending";
-  #state: RunState | undefined;
-  #scheduler: ForwardScheduler<unknown> | undefined;
-  #cancelReason: string | undefined;
-  #promise!: Promise<O>;
+/**
+ * The handle on a run this process drives: a view of its {@link RunSession},
+ * holding nothing of its own, so `run()` and `retrieveRun()` may each hold
+ * one on the same session.
+ */
+export class SessionHandle<O> implements RunHandle<O> {
+  readonly #session: RunSession<O>;
 
-  constructor(runId: string, events: RunEvents) {
-    this.runId = runId;
-    this.events = events;
+  constructor(session: RunSession<O>) {
+    this.#session = session;
+  }
+
+  get runId(): string {
+    return this.#session.runId;
+  }
+
+  get events(): RunEvents {
+    return this.#session.events;
   }
 
   get status(): RunStatus {
-    return this.#status;
+    return this.#session.status;
   }
 
   get state(): RunState | undefined {
-    return this.#scheduler?.state ?? this.#state;
-  }
-
-  start(drive: (host: Parameters<typeof driveRun>[4]) => Promise<O>, clock: Clock): void {
-    const host = {
-      runId: this.runId,
-      events: this.events,
-      clock,
-      setStatus: (s: RunStatus) => void (this.#status = s),
-      setState: (s: RunState) => void (this.#state = s),
-      setScheduler: (s: ForwardScheduler<unknown> | undefined) => {
-        if (!s && this.#scheduler) this.#state = this.#scheduler.state;
-        this.#scheduler = s;
-      },
-      cancelRequested: () => this.#cancelReason,
-    };
-    this.#promise = Promise.resolve()
-      .then(() => drive(host))
-      .catch((error: unknown) => {
-        if (this.#status === "pending" || this.#status === "running") {
-          this.#status = error instanceof RunCancelledError ? "cancelled" : "failed";
-        }
-        throw error;
-      });
-    // The caller may never ask for the result; a failed run must not become an unhandled rejection.
-    this.#promise.catch(() => undefined);
+    return this.#session.state;
   }
 
   result(): Promise<O> {
-    return this.#promise;
+    return this.#session.result();
   }
 
   cancel(reason = "cancelled by the caller"): void {
-    if (this.#cancelReason !== undefined) return;
-    this.#cancelReason = reason;
-    this.#scheduler?.cancel(reason);
+    this.#session.cancel(reason);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#status === "pending" || this.#status === "running") this.cancel("the run handle was disposed");
-    await this.#promise.catch(() => undefined);
+    if (this.status === "pending" || this.status === "running") this.cancel("the run handle was disposed");
+    await this.result().catch(() => undefined);
   }
 }
 
@@ -132,7 +111,8 @@ export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I 
   const clock = options.clock ?? systemClock;
   const events = new RunEvents(options.onListenerError);
   const store = options.store ?? defaultStore();
-  const handle = new Handle<O>(runId, events);
+  const session = new RunSession<O>({ graph: graph as TaskGraph<unknown, unknown>, inputs, options, store, runId, clock, events });
+  const handle = new SessionHandle(session);
   const signal = options.signal;
   let detach: (() => void) | undefined;
   if (signal) {
@@ -144,8 +124,6 @@ export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I 
       detach = () => signal.removeEventListener("abort", onAbort);
     }
   }
-  const taskGraph = graph;
-  handle.start((host) => driveRun(taskGraph, inputs, options, store, host), clock);
   if (detach) void handle.result().then(detach, detach);
   return handle;
 }

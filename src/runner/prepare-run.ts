@@ -1,0 +1,127 @@
+/**
+ * Preparing a run before its engine starts: a new run's state, or a stored
+ * run checked and made ready to resume. It reads nothing and writes
+ * nothing: the session loads the stored run and hands it in, so every rule
+ * below is decided from its arguments (only the graph's input validator
+ * may be asynchronous).
+ *
+ * Resume rules (DESIGN.md, "Persistence and resume"): a succeeded run
+ * returns its stored outputs and runs nothing; an unfinished one
+ * (crashed, failed, cancelled) keeps every succeeded node's output and
+ * runs the rest with fresh attempts; another fingerprint is refused unless
+ * `allowGraphChange`; other inputs are refused, and omitted inputs mean
+ * the stored ones, which the graph's input validator checks again (it is
+ * not part of the fingerprint): refused, nothing runs and nothing is written.
+ * Same graph, so every node has a record: a missing one means the stored
+ * run was damaged (`SnapshotCorruptError`).
+ *
+ * @module
+ */
+import { describe } from "../errors.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { checkDurable } from "../persistence/durable-value.js";
+import type { StoredRun } from "../persistence/run-store.js";
+import { sameValue } from "../persistence/serialization.js";
+import { getNode } from "../state/node-table.js";
+import { adoptGraph, countNodes, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
+import type { RunOptions } from "./run-options.js";
+import { GraphChangedError, RunInputsMismatchError } from "./errors.js";
+import { InputValidationError } from "../graph/errors.js";
+import { SnapshotCorruptError } from "../persistence/errors.js";
+
+/** What a prepared run is: done already (a stored succeeded run), or to be run. */
+export type PreparedRun =
+  | { readonly kind: "done"; readonly state: RunState; readonly outputs: unknown }
+  | {
+      readonly kind: "run";
+      readonly state: RunState;
+      /** The run's inputs, parsed by the graph's validator. */
+      readonly inputs: unknown;
+      /** The last journal sequence number stored (0 for a new run). */
+      readonly seq: number;
+      readonly resumed: boolean;
+      /** Nodes kept from the stored run (settled ones). */
+      readonly kept: number;
+    };
+
+/** The run options preparing reads. */
+export type PrepareOptions = Pick<RunOptions, "allowGraphChange" | "sessionId" | "agentId" | "appId">;
+
+/**
+ * Prepares run `runId` of `graph`: a new one when `stored` is undefined,
+ * else the stored run checked against the graph and `rawInputs` (see the
+ * module comment). Throws the refusal; nothing has been written then.
+ */
+export async function prepareRun<I, O>(
+  graph: TaskGraph<I, O>,
+  runId: string,
+  rawInputs: unknown,
+  stored: StoredRun | undefined,
+  options: PrepareOptions,
+  now: () => number,
+): Promise<PreparedRun> {
+  if (!stored) {
+    const inputs = await graph.parseInputs(rawInputs);
+    assertStorableInputs(inputs);
+    const state = createRunState({
+      runId,
+      graphName: graph.name,
+      fingerprint: graph.fingerprint,
+      inputs,
+      nodeIds: graph.nodeIds(),
+      now: now(),
+      sessionId: options.sessionId,
+      agentId: options.agentId,
+      appId: options.appId,
+    });
+    return { kind: "run", state, inputs, seq: 0, resumed: false, kept: 0 };
+  }
+
+  let state = stored.state;
+  const meta = state.meta;
+  if (meta.fingerprint !== graph.fingerprint) {
+    if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint);
+    state = adoptGraph(state, graph.fingerprint, graph.nodeIds(), now());
+  }
+  const lost = missingNode(state, graph.nodeIds());
+  if (lost !== undefined) {
+    throw new SnapshotCorruptError(stored.source ?? `run "${runId}"`, `it has no record of node "${lost}", which its graph has`);
+  }
+  let inputs: unknown = meta.inputs;
+  if (rawInputs !== undefined) {
+    const given = await graph.parseInputs(rawInputs);
+    if (!sameValue(given, meta.inputs)) throw new RunInputsMismatchError(runId);
+    inputs = given;
+  }
+  // Outputs that could not be stored exactly are computed again: the nodes (or steps) they come from are kept.
+  if (meta.status === "succeeded" && meta.outputsDurable !== false) return { kind: "done", state, outputs: meta.outputs };
+  // The graph may have gained (or changed) its validator since the run was stored; its fingerprint does not
+  // cover it. Stored inputs it refuses never reach a node: InputValidationError, before anything is written.
+  if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
+  const { state: reset } = resetUnfinished(state, now());
+  return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
+}
+
+/** The first of `nodeIds` without a record in `state`, if any. */
+export function missingNode(state: RunState, nodeIds: Iterable<string>): string | undefined {
+  for (const id of nodeIds) if (!getNode(state.nodes, id)) return id;
+  return undefined;
+}
+
+/** Refuses run inputs that cannot be stored exactly: the run could not be resumed with them. */
+export function assertStorableInputs(inputs: unknown): void {
+  let problem: string;
+  try {
+    const durability = checkDurable(inputs);
+    if (durability.ok) return;
+    problem = durability.reason;
+  } catch (error) {
+    problem = `reading them threw ${describe(error)}`;
+  }
+  throw new InputValidationError("the run's inputs", [
+    {
+      path: [],
+      message: `they cannot be stored exactly (${problem}); pass plain data (see docs/durability.md, "What a node may return")`,
+    },
+  ]);
+}

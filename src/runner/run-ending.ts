@@ -1,0 +1,82 @@
+/**
+ * How a run session turns its engine's outcome into the run's end: the
+ * run outputs (computed by the graph from its nodes' outputs, or given by
+ * a `graphFn` body), whether they can be stored exactly, and the status
+ * and fields the final snapshot records. Pure: the session emits the
+ * events and writes the snapshot.
+ *
+ * Invariant: run outputs follow the rule node outputs do: stored exactly,
+ * or flagged (`outputsDurable: false`, an `OUTPUT_NOT_DURABLE` warning
+ * unless a flagged node already explains it) and computed again on resume.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { checkDurable } from "../persistence/durable-value.js";
+import type { SchedulerOutcome } from "../scheduler/forward-scheduler.js";
+import { toErrorRecord } from "../state/error-record.js";
+import { nodeRecords } from "../state/node-table.js";
+import type { RunState } from "../state/run-state.js";
+import type { InboxEntry } from "../state/records.js";
+import { OutputError } from "./errors.js";
+import { RunCancelledError } from "../engine/errors.js";
+
+/** The outputs of a succeeded outcome, or the outcome turned failed when the graph's `outputs` threw. */
+export interface RunEnding {
+  readonly outcome: SchedulerOutcome;
+  readonly outputs: unknown;
+  readonly outputsDurable: boolean;
+  /** Why the outputs cannot be stored exactly, when no flagged node explains it already. */
+  readonly notDurable?: string;
+}
+
+/** The run outputs of `outcome` (see the module comment). */
+export function endRun(outcome: SchedulerOutcome, graph: TaskGraph<unknown, unknown>, inputs: unknown, runId: string): RunEnding {
+  if (outcome.status !== "succeeded") return { outcome, outputs: undefined, outputsDurable: true };
+  const state = outcome.state;
+  try {
+    const outputs = outcome.outputs ? outcome.outputs.value : graph.outputs(collectOutputs(state, graph), inputs);
+    const durability = checkDurable(outputs);
+    if (durability.ok) return { outcome, outputs, outputsDurable: true };
+    // One warning per cause: a node flagged already explains outputs that hold its output.
+    const explained = [...nodeRecords(state.nodes)].some((n) => n.status === "succeeded" && n.durable === false);
+    return { outcome, outputs, outputsDurable: false, ...(!explained && { notDurable: durability.reason }) };
+  } catch (error) {
+    return { outcome: { status: "failed", state, error: new OutputError(runId, error) }, outputs: undefined, outputsDurable: true };
+  }
+}
+
+/** The status and fields the final snapshot records for `ending`. */
+export function finalChange(ending: RunEnding, runId: string, inbox: Record<string, InboxEntry>) {
+  return match(ending.outcome)
+    .with({ status: "succeeded" }, () => ({
+      status: "succeeded" as const,
+      change: ending.outputsDurable ? { outputs: ending.outputs, inbox } : { outputsDurable: false as const, inbox },
+    }))
+    .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error), inbox } }))
+    .with({ status: "cancelled" }, (o) => ({
+      status: "cancelled" as const,
+      change: { error: toErrorRecord(new RunCancelledError(runId, o.reason)), inbox },
+    }))
+    .with({ status: "waiting" }, (o) => ({ status: "waiting" as const, change: { waits: o.waits, inbox } }))
+    .exhaustive();
+}
+
+/**
+ * The output of every succeeded node of the graph (not of map elements or
+ * steps), by node id; for a node visited more than once (a routing loop),
+ * its latest visit's.
+ */
+export function collectOutputs(state: RunState, graph: { node(id: string): unknown }): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  const latest = new Map<string, number>();
+  for (const n of nodeRecords(state.nodes)) {
+    if (n.status !== "succeeded" || !graph.node(n.nodeId)) continue;
+    const visit = n.id === n.nodeId ? 1 : n.visit;
+    if (visit === undefined || visit < (latest.get(n.nodeId) ?? 0)) continue;
+    latest.set(n.nodeId, visit);
+    outputs[n.nodeId] = n.output;
+  }
+  return outputs;
+}

@@ -1,0 +1,308 @@
+/**
+ * A run session: everything between `run()` and the engine for one run. It
+ * owns the run's lease (a {@link LeaseKeeper}), its journal, its engine and
+ * its state, and goes through these phases, in order:
+ *
+ * - `acquiring`: takes the run's lease (then registers the run as driven
+ *   here, so `resolveWait` finds it, until the lease is given back);
+ * - `preparing`: loads the stored run and prepares it (prepare-run.ts); a
+ *   stored succeeded run ends here with its stored outputs;
+ * - `running`: writes the starting snapshot, emits `run:start`, lets the
+ *   engine work;
+ * - `saving`: records how the run ended (run-ending.ts) and writes it;
+ * - `stopped`: every resource is released, `stopped` has settled.
+ *
+ * Resources are released through a list of release functions, last taken
+ * first released (graphile-worker's `releasers`): stop renewing the lease
+ * (and tell the executor the run stopped, with whether the lease is still
+ * ours), tell deliveries waiting for the engine that there will be none,
+ * give the lease back and unregister the run.
+ *
+ * Invariants. Cancellation is decided in one place: a cancel that comes
+ * before the engine exists is honoured when the session enters `running`
+ * (`RunCancelledError`, nothing written); from then on it goes straight to
+ * the engine. A lost lease fails the engine (`LeaseLostError`), and a run
+ * that ended otherwise after losing it ends failed with that error. The
+ * run's status is `pending` until `running`, and its final status once the
+ * final snapshot was attempted.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import type { RunEvents } from "../events/run-events.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { PersistenceObserver } from "../persistence/persistence-observer.js";
+import type { Lease, RunStore } from "../persistence/run-store.js";
+import type { Clock } from "../core/clock.js";
+import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
+import { getNode } from "../state/node-table.js";
+import { setRunStatus, type RunState } from "../state/run-state.js";
+import type { RunStatus } from "../state/status.js";
+import type { ActiveRun } from "./active-runs.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+import { registerLiveRun } from "./live-runs-channel.js";
+import { prepareRun, type PreparedRun } from "./prepare-run.js";
+import { endRun, finalChange } from "./run-ending.js";
+import type { RunOptions } from "./run-options.js";
+import { GraphHasPendingWaits } from "./errors.js";
+import { RunCancelledError } from "../engine/errors.js";
+
+/** The phases of a {@link RunSession}, in order. */
+export type SessionPhase = "acquiring" | "preparing" | "running" | "saving" | "stopped";
+
+/** A resource's release, run once when the session stops. */
+type Releaser = () => void | Promise<void>;
+
+/** What a session is started with. */
+export interface SessionParams {
+  readonly graph: TaskGraph<unknown, unknown>;
+  /** The inputs given (`undefined` to resume with the stored ones). */
+  readonly inputs: unknown;
+  readonly options: RunOptions;
+  readonly store: RunStore;
+  readonly runId: string;
+  readonly clock: Clock;
+  readonly events: RunEvents;
+}
+
+/** Drives one run from its lease to its saved end (see the module comment). */
+export class RunSession<O> implements ActiveRun {
+  readonly runId: string;
+  readonly events: RunEvents;
+  /** The store the run is kept in. */
+  readonly store: RunStore;
+  readonly #params: SessionParams;
+  #phase: SessionPhase = "acquiring";
+  #status: RunStatus = "pending";
+  #state: RunState | undefined;
+  #engine: ForwardScheduler<unknown> | undefined;
+  #cancelReason: string | undefined;
+  readonly #releasers: Releaser[] = [];
+  readonly #live = deferred<ForwardScheduler<unknown> | undefined>();
+  readonly #stopped = deferred<void>();
+  readonly #result: Promise<O>;
+
+  /** Starts the session on the next tick: a cancel or listener added before then is seen. */
+  constructor(params: SessionParams) {
+    this.#params = params;
+    this.runId = params.runId;
+    this.events = params.events;
+    this.store = params.store;
+    this.#result = Promise.resolve()
+      .then(() => this.#drive())
+      .catch((error: unknown) => {
+        if (this.#status === "pending" || this.#status === "running") {
+          this.#status = error instanceof RunCancelledError ? "cancelled" : "failed";
+        }
+        throw error;
+      });
+    // The caller may never ask for the result; a failed run must not become an unhandled rejection.
+    this.#result.catch(() => undefined);
+  }
+
+  get phase(): SessionPhase {
+    return this.#phase;
+  }
+
+  /** The run's status now. */
+  get status(): RunStatus {
+    return this.#status;
+  }
+
+  /** The run's latest state, once loaded or created. */
+  get state(): RunState | undefined {
+    return this.#phase === "running" && this.#engine ? this.#engine.state : this.#state;
+  }
+
+  /** Settles once the session has saved the run and given its lease back. */
+  get stopped(): Promise<void> {
+    return this.#stopped.promise;
+  }
+
+  /** The outputs, or the run's error. */
+  result(): Promise<O> {
+    return this.#result;
+  }
+
+  /** Cancels the run (the first reason wins; see the module comment). */
+  cancel(reason: string): void {
+    if (this.#cancelReason !== undefined) return;
+    this.#cancelReason = reason;
+    if (this.#phase === "running") this.#engine?.cancel(reason);
+  }
+
+  /** {@link ActiveRun.deliver}: hands the event to the engine once it runs; false when it never will. */
+  async deliver(key: string, payload: unknown): Promise<boolean> {
+    const engine = await this.#live.promise;
+    return engine ? engine.deliver(key, payload) : false;
+  }
+
+  async #drive(): Promise<O> {
+    const { store, runId, clock, events, options, graph, inputs } = this.#params;
+    try {
+      const keeper = await LeaseKeeper.acquire(store, runId, {
+        ttlMs: options.leaseTtlMs ?? 30_000,
+        clock,
+        events,
+        takeover: options.takeover === true,
+      });
+      // Registered while we hold the lease, from before the run is loaded until the lease is given back:
+      // a resolveWait that arrives before the engine runs waits for it, and one that arrives while the run
+      // is being saved waits for `stopped`; neither finds our own lease held (RunLockedError).
+      const unregister = registerLiveRun(store, runId, this);
+      this.#releasers.push(async () => {
+        await keeper.release();
+        unregister();
+      });
+      this.#releasers.push(() => this.#live.resolve(undefined));
+      keeper.keep((lost) => this.#engine?.fail(lost));
+      this.#releasers.push(async () => {
+        keeper.stopRenewing();
+        if (options.executor?.runStopped) {
+          // Renewing tells whether the run is still ours: a driver that lost it must leave its remote work to the new holder.
+          const leaseLost = !(await keeper.stillHeld());
+          await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
+        }
+      });
+
+      this.#phase = "preparing";
+      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), options, () => clock.now());
+      if (prepared.kind === "done") {
+        this.#state = prepared.state;
+        this.#status = "succeeded";
+        return prepared.outputs as O;
+      }
+      return await this.#run(prepared, keeper);
+    } finally {
+      for (const release of this.#releasers.splice(0).reverse()) await release();
+      this.#phase = "stopped";
+      this.#stopped.resolve();
+    }
+  }
+
+  async #run(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper): Promise<O> {
+    const { runId, clock, events, graph } = this.#params;
+    // The one place a cancel that came before the engine is honoured; later ones reach the engine directly.
+    if (this.#cancelReason !== undefined) throw new RunCancelledError(runId, this.#cancelReason);
+    this.#state = setRunStatus(prepared.state, "running", clock.now());
+    const { journal, engine } = startEngine({
+      ...this.#params,
+      state: this.#state,
+      seq: prepared.seq,
+      inputs: prepared.inputs,
+      lease: keeper.taken,
+      getState: () => this.state as RunState,
+    });
+    this.#engine = engine;
+    this.#phase = "running";
+    this.#status = "running";
+    await journal.snapshot();
+    events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
+    const startedAt = clock.now();
+    this.#live.resolve(engine);
+    let outcome: SchedulerOutcome = await engine.execute();
+    this.#state = engine.state;
+    this.#phase = "saving";
+    if (keeper.lost !== undefined && outcome.status !== "failed") {
+      outcome = { status: "failed", state: outcome.state, error: keeper.lost };
+    }
+
+    const ending = endRun(outcome, graph, prepared.inputs, runId);
+    if (ending.notDurable !== undefined) {
+      events.emit("warning", {
+        runId,
+        at: clock.now(),
+        code: "OUTPUT_NOT_DURABLE",
+        message: `the outputs of run "${runId}" cannot be stored exactly (${ending.notDurable}); a resume by its run id computes them again`,
+      });
+    }
+    const now = clock.now();
+    const final = finalChange(ending, runId, engine.inbox());
+    this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
+    let saveError: unknown;
+    try {
+      await journal.snapshot();
+    } catch (error) {
+      saveError = error;
+    }
+    this.#status = final.status;
+
+    const { outputs } = ending;
+    return match(ending.outcome)
+      .with({ status: "succeeded" }, () => {
+        if (saveError !== undefined) throw saveError;
+        events.emit("run:success", { runId, at: now, outputs, durationMs: now - startedAt });
+        return outputs as O;
+      })
+      .with({ status: "failed" }, (o) => {
+        events.emit("run:error", { runId, at: now, error: o.error });
+        throw o.error;
+      })
+      .with({ status: "cancelled" }, (o) => {
+        events.emit("run:cancel", { runId, at: now, reason: o.reason });
+        throw new RunCancelledError(runId, o.reason);
+      })
+      .with({ status: "waiting" }, (o) => {
+        if (saveError !== undefined) throw saveError;
+        events.emit("run:waiting", { runId, at: now, waits: o.waits });
+        throw new GraphHasPendingWaits(runId, o.waits);
+      })
+      .exhaustive();
+  }
+}
+
+/**
+ * Builds the run's journal and engine, wired together: the one place that
+ * knows how (the engine pushes what changed to the journal, which writes
+ * it to the store under the session's lease).
+ */
+export function startEngine(params: {
+  readonly graph: TaskGraph<unknown, unknown>;
+  readonly options: RunOptions;
+  readonly store: RunStore;
+  readonly runId: string;
+  readonly clock: Clock;
+  readonly events: RunEvents;
+  /** The run's state as it starts running. */
+  readonly state: RunState;
+  readonly inputs: unknown;
+  /** The last journal sequence number stored. */
+  readonly seq: number;
+  readonly lease: Lease;
+  /** The session's current state (the engine's while it runs, the final one after). */
+  readonly getState: () => RunState;
+}): { readonly journal: PersistenceObserver; readonly engine: ForwardScheduler<unknown> } {
+  const { graph, options, store, runId, clock, events, state, getState } = params;
+  const built: { engine?: ForwardScheduler<unknown> } = {};
+  const journal = new PersistenceObserver({
+    store,
+    runId,
+    policy: options.snapshot,
+    clock,
+    events,
+    getState,
+    readNode: (id) => (built.engine ? built.engine.record(id) : getNode(getState().nodes, id)),
+    seq: params.seq,
+    nodeCount: graph.size,
+    // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).
+    lease: params.lease,
+  });
+  const engine = new ForwardScheduler<unknown>(graph, state, params.inputs, journal, events, {
+    maxConcurrency: options.maxConcurrency ?? 8,
+    retry: options.retry,
+    continueOnError: options.continueOnError ?? false,
+    clock,
+    random: options.random ?? Math.random,
+    inbox: state.meta.inbox,
+    maxVisits: options.maxVisits,
+    executor: options.executor,
+  });
+  built.engine = engine;
+  return { journal, engine };
+}
+
+function deferred<T>(): { readonly promise: Promise<T>; readonly resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
