@@ -47,7 +47,6 @@ export {
 } from "./graph/graphify.js";
 export type { Ref, RefArg, RefProps, Resolved } from "./graph/trace-ref.js";
 export { route, isRoute, Route, type RouteTrigger, type RoutesOption, type RouteTable, type Unrouted } from "./graph/route.js";
-export { RoutingTopology } from "./graph/routing-topology.js";
 export { fromSpec, toSpec } from "./graph/spec/graph-spec.js";
 export type { FromSpecOptions, FunctionRegistry, GraphSpec, NodeSpec, RetrySpec, ToSpecOptions } from "./graph/spec/format.js";
 

@@ -52,7 +52,7 @@ const OPTION_KEYS = optionKeys<RetrieveRunOptions>({ store: true, pollIntervalMs
 
 /**
  * The handle of run `runId`: on the live run when this process drives it,
- * else on the stored run (see {@link StoredRunHandle}). Throws
+ * else on the stored run (a read-only `RunHandle` over the store). Throws
  * `RunNotFoundError` for an unknown run, `InvalidRunIdError` and
  * `InvalidOptionError` for bad arguments.
  *
