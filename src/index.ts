@@ -64,11 +64,11 @@ export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
 export { assertRunId, newRunId } from "./runner/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
-export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
-export { ReadySet } from "./scheduler/ready-set.js";
-export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./scheduler/routing-ready-set.js";
-export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
-export { AttemptContext, AttemptAbort, type AttemptHost } from "./scheduler/attempt-context.js";
+export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./engine/forward-scheduler.js";
+export { ReadySet } from "./engine/ready-set.js";
+export { RoutingReadySet, visitId, type RoutingStep, type Visit, type VisitTrigger } from "./engine/routing-ready-set.js";
+export type { NodeExecutor, NodeActivation } from "./engine/node-executor.js";
+export { AttemptContext, AttemptAbort, type AttemptHost } from "./engine/attempt-context.js";
 export {
   DEFAULT_RETRY,
   backoffDelay,
@@ -77,8 +77,8 @@ export {
   type BackoffOptions,
   type RetryOptions,
   type RetryPolicy,
-} from "./scheduler/retry-policy.js";
-export { ManualClock, systemClock, type Clock, type TimerHandle } from "./scheduler/clock.js";
+} from "./engine/retry-policy.js";
+export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
 

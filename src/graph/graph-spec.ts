@@ -19,7 +19,7 @@
  */
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
-import type { BackoffOptions } from "../scheduler/retry-policy.js";
+import type { BackoffOptions } from "../engine/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import { TaskGraph, type NodeDefinition, type OutputFunction } from "./task-graph.js";
 

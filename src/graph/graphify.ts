@@ -22,7 +22,7 @@
  */
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError, InvalidOptionError, NonRetryableError } from "../errors.js";
-import type { RetryOptions } from "../scheduler/retry-policy.js";
+import type { RetryOptions } from "../engine/retry-policy.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";
 import type { RoutesOption, Unrouted } from "./route.js";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { RetryOptions } from "../scheduler/retry-policy.js";
+import type { RetryOptions } from "../engine/retry-policy.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
 import { GraphDefinitionError } from "../errors.js";

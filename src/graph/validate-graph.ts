@@ -9,7 +9,7 @@
  * @module
  */
 import { GraphDefinitionError, InvalidOptionError } from "../errors.js";
-import { validateDuration, validateRetryOptions } from "../scheduler/retry-policy.js";
+import { validateDuration, validateRetryOptions } from "../engine/retry-policy.js";
 import type { NodeDefinition } from "./task-graph.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;

@@ -34,7 +34,7 @@
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError, LeaseLostError, PersistenceError, ValueNotStorableError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
-import type { Clock, TimerHandle } from "../scheduler/clock.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";

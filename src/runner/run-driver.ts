@@ -32,8 +32,8 @@ import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
 import { checkDurable } from "../persistence/durable-value.js";
 import { sameValue } from "../persistence/serialization.js";
-import type { Clock, TimerHandle } from "../scheduler/clock.js";
-import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
+import { ForwardScheduler, type SchedulerOutcome } from "../engine/forward-scheduler.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import {

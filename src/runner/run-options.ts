@@ -10,9 +10,9 @@ import { InvalidOptionError } from "../errors.js";
 import type { ListenerErrorHandler } from "../events/run-events.js";
 import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
 import type { RunStore } from "../persistence/run-store.js";
-import type { Clock } from "../scheduler/clock.js";
-import type { NodeExecutor } from "../scheduler/node-executor.js";
-import { validateDuration, validateRetryOptions, type RetryOptions } from "../scheduler/retry-policy.js";
+import type { Clock } from "../core/clock.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../engine/retry-policy.js";
 import { assertRunId } from "./run-id.js";
 
 /**

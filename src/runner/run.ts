@@ -10,8 +10,8 @@
 import { InvalidOptionError, RunCancelledError } from "../errors.js";
 import { RunEvents } from "../events/run-events.js";
 import { TaskGraph } from "../graph/task-graph.js";
-import { systemClock, type Clock } from "../scheduler/clock.js";
-import type { ForwardScheduler } from "../scheduler/forward-scheduler.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import type { ForwardScheduler } from "../engine/forward-scheduler.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";

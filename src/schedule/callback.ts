@@ -25,7 +25,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
-import { sleep, systemClock, type Clock } from "../scheduler/clock.js";
+import { sleep, systemClock, type Clock } from "../core/clock.js";
 import type { ErrorRecord } from "../state/records.js";
 import type { CallbackAttempt, CallbackRetry } from "./schedule-record.js";
 

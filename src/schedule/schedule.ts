@@ -16,7 +16,7 @@ import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { getRun } from "../runner/manage-runs.js";
 import { assertStore } from "../runner/run-options.js";
-import { systemClock, type Clock } from "../scheduler/clock.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import type { ErrorRecord } from "../state/records.js";
 import { parseDurationText } from "./duration.js";
 import { ACCEPTED_WHEN, assertFuture, parseWhen, resolveTimeZone, type WhenInput } from "./parse-when.js";

@@ -37,7 +37,7 @@ import { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { runAsync, type GraphFnLike } from "../runner/run.js";
 import { validateRunOptions, type RunOptions } from "../runner/run-options.js";
-import { systemClock, type Clock, type TimerHandle } from "../scheduler/clock.js";
+import { systemClock, type Clock, type TimerHandle } from "../core/clock.js";
 import { toErrorRecord } from "../state/error-record.js";
 import type { ErrorRecord } from "../state/records.js";
 import { callbackBody, deliverCallback, payloadError } from "./callback.js";

@@ -105,7 +105,7 @@ import {
   type RunState,
 } from "../state/run-state.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
-import { sleep, type Clock, type TimerHandle } from "./clock.js";
+import { sleep, type Clock, type TimerHandle } from "../core/clock.js";
 import type { NodeExecutor } from "./node-executor.js";
 import { ReadySet } from "./ready-set.js";
 import { RoutingReadySet, type RoutingStep, type Visit } from "./routing-ready-set.js";
