@@ -92,8 +92,9 @@ export type { RunJournal } from "./persistence/run-journal.js";
 export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
 export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persistence-observer.js";
-export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
-export { MAX_STORED_VALUE_CHARS } from "./persistence/durable-value.js";
+export { serialize, deserialize } from "./persistence/serialization.js";
+export { isDurable } from "./core/value-codec.js";
+export { MAX_STORED_VALUE_CHARS } from "./core/durable-value.js";
 
 export {
   defineWorkflow,

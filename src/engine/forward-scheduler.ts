@@ -80,8 +80,7 @@ import { assertOptionKeys, STEP_OPTION_KEYS, WAIT_OPTION_KEYS } from "../graph/o
 import { isRoute } from "../graph/route.js";
 import type { GraphFnContext, MapSpec, NodeDefinition, StepOptions, TaskGraph } from "../graph/task-graph.js";
 import type { RunJournal } from "../persistence/run-journal.js";
-import { checkDurable } from "../persistence/durable-value.js";
-import { isDurable } from "../persistence/serialization.js";
+import { checkDurable, isDurable } from "../core/value-codec.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { InboxEntry, NodeRecord, WaitRecord } from "../state/records.js";

@@ -38,7 +38,8 @@ import {
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
-import { deserialize, isDurable, serialize } from "../persistence/serialization.js";
+import { isDurable } from "../core/value-codec.js";
+import { deserialize, serialize } from "../persistence/serialization.js";
 import { deliverToInbox, openWaitKeys, type RunState } from "../state/run-state.js";
 import { activeRun, storeLocation } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";

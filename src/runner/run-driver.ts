@@ -30,7 +30,7 @@ import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
-import { checkDurable } from "../persistence/durable-value.js";
+import { checkDurable } from "../core/value-codec.js";
 import { sameValue } from "../persistence/serialization.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../engine/forward-scheduler.js";

@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError, InvalidScheduleError, RunNotFoundError, ScheduleNotFoundError, ScheduleStateError } from "../errors.js";
-import { isDurable } from "../persistence/serialization.js";
+import { isDurable } from "../core/value-codec.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { getRun } from "../runner/manage-runs.js";
