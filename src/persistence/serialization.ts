@@ -86,7 +86,12 @@ function sortKeys(value: unknown, seen: Set<object>): unknown {
       const sorted: Record<string, unknown> = proto === null ? Object.create(null) : {};
       for (const key of Object.keys(value).sort()) {
         // defineProperty: an own "__proto__" key stays a key and never sets the copy's prototype.
-        Object.defineProperty(sorted, key, { value: sortKeys((value as Record<string, unknown>)[key], seen), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(sorted, key, {
+          value: sortKeys((value as Record<string, unknown>)[key], seen),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       out = sorted;
     }
@@ -108,4 +113,3 @@ export function deserialize<T = unknown>(text: string): T {
 export function fromDocument<T = unknown>(document: unknown): T {
   return codec.deserialize<T>(document as Parameters<typeof codec.deserialize>[0], { inPlace: true });
 }
-

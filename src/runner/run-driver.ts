@@ -132,7 +132,6 @@ export async function driveRun<I, O>(
       clock,
       events,
       getState: () => current(),
-      readNode: (id) => (scheduler ? scheduler.record(id) : getNode(state.nodes, id)),
       seq: prepared.seq,
       nodeCount: graph.size,
       // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).
