@@ -29,6 +29,7 @@ import type { MapSpec, NodeDefinition, TaskGraph } from "../graph/task-graph.js"
 import { markResumed } from "../state/node-transitions.js";
 import { markRunning } from "../state/run-state.js";
 import type { ActivationDefs } from "./activation-defs.js";
+import type { ActivationNames } from "./activation-names.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";
 import type { Frontier } from "./frontier.js";
 import type { NodeExecutor } from "./node-executor.js";
@@ -79,6 +80,7 @@ export interface AttemptsEnv {
   readonly maxConcurrency: number;
   readonly executor: NodeExecutor | undefined;
   readonly events: RunEvents;
+  readonly names: ActivationNames;
   readonly buffer: RecordBuffer;
   readonly defs: ActivationDefs;
   readonly frontier: Frontier;
@@ -167,7 +169,7 @@ export class Attempts {
     buffer.transition(markRunning(startedAt), id, false);
     const attempt = buffer.nextAttempt(id);
     if (events.has("node:start")) {
-      events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, attempt });
+      events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, ...this.#env.names.of(id), attempt });
     }
     const live: LiveAttempt = {
       id,

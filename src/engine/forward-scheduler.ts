@@ -31,6 +31,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import type { InboxEntry, NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
 import { ActivationDefs } from "./activation-defs.js";
+import { ActivationNames } from "./activation-names.js";
 import type { AttemptContext, AttemptHost } from "./attempt-context.js";
 import { Attempts } from "./attempts.js";
 import { PlainFrontier, RoutingFrontier, type Frontier } from "./frontier.js";
@@ -91,6 +92,8 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #frontier: Frontier;
   readonly #waits: Waits;
   readonly #steps: GraphFnSteps;
+  readonly #names: ActivationNames;
+  #maps: MapFanout | undefined;
 
   constructor(graph: TaskGraph<I, unknown>, state: RunState, inputs: I, journal: RunJournal, events: RunEvents, config: SchedulerConfig) {
     if (!(config.maxConcurrency >= 1)) throw new InvalidOptionError("maxConcurrency", "must be at least 1");
@@ -102,12 +105,16 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#events = events;
     this.#clock = clock;
     this.#journal = journal;
+    const names = (this.#names = new ActivationNames(
+      (id) => this.#frontier.visit(id),
+      (id) => this.#maps?.element(id),
+    ));
     const buffer = (this.#buffer = new RecordBuffer(state, journal, () => clock.now()));
-    const loop = (this.#loop = new RunLoop({ graph: g, runId, clock, events, buffer, journal, continueOnError: config.continueOnError }));
+    const loop = (this.#loop = new RunLoop({ graph: g, runId, clock, events, names, buffer, journal, continueOnError: config.continueOnError }));
     const frontierEnv = { graph: g, runId, clock, events, buffer, host: loop };
     const frontier = (this.#frontier = g.routing ? new RoutingFrontier(frontierEnv, config.maxVisits ?? DEFAULT_MAX_VISITS) : new PlainFrontier(frontierEnv));
     const defs = new ActivationDefs(g, config.retry, (id) => frontier.visit(id)?.nodeId);
-    const maps = new MapFanout({ runId, clock, events, buffer, defs, loop });
+    const maps = (this.#maps = new MapFanout({ runId, clock, events, names, buffer, defs, loop }));
     const steps = (this.#steps = new GraphFnSteps({
       graph: g,
       inputs,
@@ -125,6 +132,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       maxConcurrency: config.maxConcurrency,
       executor: config.executor,
       events,
+      names,
       buffer,
       defs,
       frontier,
@@ -133,8 +141,8 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       host: this,
       closeWait: (key, id) => this.#waits.closeOf(key, id),
     });
-    this.#waits = new Waits({ runId, clock, events, buffer, journal, loop, attempts, inbox: config.inbox });
-    const retries = new RetrySleeps({ runId, clock, random: config.random, events, buffer, host: loop, enqueue: (id) => attempts.enqueue(id) });
+    this.#waits = new Waits({ runId, clock, events, names, buffer, journal, loop, attempts, inbox: config.inbox });
+    const retries = new RetrySleeps({ runId, clock, random: config.random, events, names, buffer, host: loop, enqueue: (id) => attempts.enqueue(id) });
     loop.plug({
       frontier,
       defs,
@@ -207,7 +215,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   /** @internal `ctx.emit` */
   emitFrom(nodeId: string, name: string, data: unknown): void {
-    this.#events.emit("node:event", { runId: this.#runId, at: this.#clock.now(), nodeId, name, data });
+    this.#events.emit("node:event", { runId: this.#runId, at: this.#clock.now(), nodeId, ...this.#names.of(nodeId), name, data });
   }
 
   /** @internal `ctx.step` */

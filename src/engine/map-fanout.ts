@@ -22,6 +22,7 @@ import type { MapSpec, NodeDefinition } from "../graph/task-graph.js";
 import type { NodeRecord } from "../state/records.js";
 import { markRunning } from "../state/run-state.js";
 import type { ActivationDefs } from "./activation-defs.js";
+import type { ActivationNames } from "./activation-names.js";
 import type { ElementOf, MapStarter } from "./attempts.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import type { ActivationEnd, ActivationOwner, AttemptResult, Stop } from "./loop-types.js";
@@ -53,6 +54,7 @@ export interface MapFanoutEnv {
   readonly runId: string;
   readonly clock: Clock;
   readonly events: RunEvents;
+  readonly names: ActivationNames;
   readonly buffer: RecordBuffer;
   readonly defs: ActivationDefs;
   readonly loop: MapLoop;
@@ -80,7 +82,7 @@ export class MapFanout implements MapStarter, ActivationOwner {
     const startedAt = this.#env.clock.now();
     buffer.transition(markRunning(startedAt), id, false);
     const attempt = buffer.nextAttempt(id);
-    events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, attempt });
+    events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, ...this.#env.names.of(id), attempt });
     const items = buffer.output(spec.source);
     if (!Array.isArray(items)) {
       const got = items === null ? "null" : typeof items;

@@ -14,6 +14,7 @@ import { sleep, type Clock } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { markRetrying } from "../state/run-state.js";
+import type { ActivationNames } from "./activation-names.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { backoffDelay, type RetryPolicy } from "./retry-policy.js";
 import type { AttemptResult, Stop } from "./loop-types.js";
@@ -30,6 +31,7 @@ export interface RetrySleepsEnv {
   readonly clock: Clock;
   readonly random: () => number;
   readonly events: RunEvents;
+  readonly names: ActivationNames;
   readonly buffer: RecordBuffer;
   readonly host: SleepHost;
   /** Queues the next attempt. */
@@ -52,7 +54,7 @@ export class RetrySleeps {
     const delayMs = backoffDelay(policy, attempt, this.#env.random);
     const now = clock.now();
     this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs), id);
-    this.#env.events.emit("node:retry", { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error });
+    this.#env.events.emit("node:retry", { runId: this.#env.runId, at: now, nodeId: id, ...this.#env.names.of(id), attempt, delayMs, error });
     const controller = new AbortController();
     this.#sleeping.set(id, controller);
     sleep(clock, delayMs, controller.signal).then(

@@ -46,6 +46,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { markCancelled, markFailed, markReady, markSucceeded } from "../state/run-state.js";
 import type { ActivationDefs } from "./activation-defs.js";
+import type { ActivationNames } from "./activation-names.js";
 import type { Frontier } from "./frontier.js";
 import { unroute, type Unrouted } from "./frontier.js";
 import type { RunJournal } from "./journal-port.js";
@@ -75,6 +76,7 @@ export class RunLoop {
   readonly #runId: string;
   readonly #clock: Clock;
   readonly #events: RunEvents;
+  readonly #names: ActivationNames;
   readonly #buffer: RecordBuffer;
   readonly #journal: RunJournal;
   readonly #continueOnError: boolean;
@@ -94,6 +96,7 @@ export class RunLoop {
     readonly runId: string;
     readonly clock: Clock;
     readonly events: RunEvents;
+    readonly names: ActivationNames;
     readonly buffer: RecordBuffer;
     readonly journal: RunJournal;
     readonly continueOnError: boolean;
@@ -102,6 +105,7 @@ export class RunLoop {
     this.#runId = env.runId;
     this.#clock = env.clock;
     this.#events = env.events;
+    this.#names = env.names;
     this.#buffer = env.buffer;
     this.#journal = env.journal;
     this.#continueOnError = env.continueOnError;
@@ -211,6 +215,7 @@ export class RunLoop {
             runId: this.#runId,
             at: now,
             nodeId: id,
+            ...this.#names.of(id),
             attempt: result.attempt,
             output: value,
             durationMs: now - result.startedAt,
@@ -243,7 +248,7 @@ export class RunLoop {
           return;
         }
         this.#buffer.transition(markFailed(toErrorRecord(result.error), now), id);
-        this.#events.emit("node:error", { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error });
+        this.#events.emit("node:error", { runId: this.#runId, at: now, nodeId: id, ...this.#names.of(id), attempt: result.attempt, error: result.error });
         frontier.failed(id);
         this.#outstanding -= 1;
         const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);

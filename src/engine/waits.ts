@@ -30,6 +30,7 @@ import { nodeRecords } from "../state/node-table.js";
 import { forgetWait } from "../state/node-transitions.js";
 import type { InboxEntry, WaitRecord } from "../state/records.js";
 import { markWaiting, markWaitResolved, openWaitKeys } from "../state/run-state.js";
+import type { ActivationNames } from "./activation-names.js";
 import type { AttemptContext } from "./attempt-context.js";
 import type { Attempts } from "./attempts.js";
 import type { RunJournal } from "./journal-port.js";
@@ -62,6 +63,7 @@ export interface WaitsEnv {
   readonly runId: string;
   readonly clock: Clock;
   readonly events: RunEvents;
+  readonly names: ActivationNames;
   readonly buffer: RecordBuffer;
   readonly journal: RunJournal;
   readonly loop: WaitLoop;
@@ -188,6 +190,7 @@ export class Waits {
         runId: this.#env.runId,
         at: clock.now(),
         nodeId: live.id,
+        ...this.#env.names.of(live.id),
         key,
         ...(wait.deadline !== undefined && { deadline: wait.deadline }),
       });
