@@ -169,7 +169,7 @@ export class Attempts {
     buffer.transition(markRunning(startedAt), id, false);
     const attempt = buffer.nextAttempt(id);
     if (events.has("node:start")) {
-      events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, ...this.#env.names.of(id), attempt });
+      events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     }
     const live: LiveAttempt = {
       id,

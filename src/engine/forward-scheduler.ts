@@ -215,7 +215,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   /** @internal `ctx.emit` */
   emitFrom(nodeId: string, name: string, data: unknown): void {
-    this.#events.emit("node:event", { runId: this.#runId, at: this.#clock.now(), nodeId, ...this.#names.of(nodeId), name, data });
+    this.#events.emit("node:event", this.#names.tag(nodeId, { runId: this.#runId, at: this.#clock.now(), nodeId, name, data }));
   }
 
   /** @internal `ctx.step` */

@@ -82,7 +82,7 @@ export class MapFanout implements MapStarter, ActivationOwner {
     const startedAt = this.#env.clock.now();
     buffer.transition(markRunning(startedAt), id, false);
     const attempt = buffer.nextAttempt(id);
-    events.emit("node:start", { runId: this.#env.runId, at: startedAt, nodeId: id, ...this.#env.names.of(id), attempt });
+    events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     const items = buffer.output(spec.source);
     if (!Array.isArray(items)) {
       const got = items === null ? "null" : typeof items;

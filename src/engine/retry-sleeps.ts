@@ -54,7 +54,7 @@ export class RetrySleeps {
     const delayMs = backoffDelay(policy, attempt, this.#env.random);
     const now = clock.now();
     this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs), id);
-    this.#env.events.emit("node:retry", { runId: this.#env.runId, at: now, nodeId: id, ...this.#env.names.of(id), attempt, delayMs, error });
+    this.#env.events.emit("node:retry", this.#env.names.tag(id, { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error }));
     const controller = new AbortController();
     this.#sleeping.set(id, controller);
     sleep(clock, delayMs, controller.signal).then(

@@ -211,16 +211,18 @@ export class RunLoop {
         if (visit !== undefined && visit.visit > 1) this.#buffer.setOutput(visit.nodeId, value);
         this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route), id);
         if (this.#events.has("node:success")) {
-          this.#events.emit("node:success", {
-            runId: this.#runId,
-            at: now,
-            nodeId: id,
-            ...this.#names.of(id),
-            attempt: result.attempt,
-            output: value,
-            durationMs: now - result.startedAt,
-            ...(unrouted.route !== undefined && { route: unrouted.route }),
-          });
+          this.#events.emit(
+            "node:success",
+            this.#names.tag(id, {
+              runId: this.#runId,
+              at: now,
+              nodeId: id,
+              attempt: result.attempt,
+              output: value,
+              durationMs: now - result.startedAt,
+              ...(unrouted.route !== undefined && { route: unrouted.route }),
+            }),
+          );
         }
         try {
           await this.#journal.barrier();
@@ -248,7 +250,7 @@ export class RunLoop {
           return;
         }
         this.#buffer.transition(markFailed(toErrorRecord(result.error), now), id);
-        this.#events.emit("node:error", { runId: this.#runId, at: now, nodeId: id, ...this.#names.of(id), attempt: result.attempt, error: result.error });
+        this.#events.emit("node:error", this.#names.tag(id, { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error }));
         frontier.failed(id);
         this.#outstanding -= 1;
         const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);

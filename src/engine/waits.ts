@@ -186,14 +186,16 @@ export class Waits {
       if (deadline !== undefined) wait.timer = clock.setTimeout(() => this.#expire(wait), deadline - now);
       this.#open.set(key, wait);
       this.#env.attempts.suspend(live, key);
-      this.#env.events.emit("node:wait", {
-        runId: this.#env.runId,
-        at: clock.now(),
-        nodeId: live.id,
-        ...this.#env.names.of(live.id),
-        key,
-        ...(wait.deadline !== undefined && { deadline: wait.deadline }),
-      });
+      this.#env.events.emit(
+        "node:wait",
+        this.#env.names.tag(live.id, {
+          runId: this.#env.runId,
+          at: clock.now(),
+          nodeId: live.id,
+          key,
+          ...(wait.deadline !== undefined && { deadline: wait.deadline }),
+        }),
+      );
       this.#env.loop.checkDone();
       this.#opened(key);
     });
