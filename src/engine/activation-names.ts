@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { ElementOf } from "./attempts.js";
+import type { ElementOf } from "./loop-types.js";
 import type { Visit } from "./routing-ready-set.js";
 
 /** The extra names of an activation in an event. */

@@ -34,7 +34,7 @@ import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-contex
 import type { Frontier } from "./frontier.js";
 import type { NodeExecutor } from "./node-executor.js";
 import type { RecordBuffer } from "./record-buffer.js";
-import type { AttemptResult, Stop } from "./loop-types.js";
+import type { AttemptResult, ElementOf, Stop } from "./loop-types.js";
 
 /** One attempt that has started and not ended. */
 export interface LiveAttempt {
@@ -48,13 +48,6 @@ export interface LiveAttempt {
   /** The key it waits for, while suspended in `waitFor`. */
   waitingOn: string | undefined;
   done: boolean;
-}
-
-/** A map element's place in its map node. */
-export interface ElementOf {
-  readonly map: string;
-  readonly item: unknown;
-  readonly index: number;
 }
 
 /** What attempts need from the run loop. */

@@ -44,3 +44,10 @@ export interface Coordinator {
   /** The body's result once it returned. */
   readonly result: { readonly value: unknown } | undefined;
 }
+
+/** A map element's place in its map node. */
+export interface ElementOf {
+  readonly map: string;
+  readonly item: unknown;
+  readonly index: number;
+}

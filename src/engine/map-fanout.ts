@@ -23,9 +23,9 @@ import type { NodeRecord } from "../state/records.js";
 import { markRunning } from "../state/run-state.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
-import type { ElementOf, MapStarter } from "./attempts.js";
+import type { MapStarter } from "./attempts.js";
 import type { RecordBuffer } from "./record-buffer.js";
-import type { ActivationEnd, ActivationOwner, AttemptResult, Stop } from "./loop-types.js";
+import type { ActivationEnd, ActivationOwner, AttemptResult, ElementOf, Stop } from "./loop-types.js";
 
 /** The progress of one map node's elements. */
 interface MapRun {
