@@ -6,7 +6,7 @@
  *   0 ground       src/core/**, src/errors.ts          (clock, durations, ids, text, the error base)
  *   1 data         src/state/**, src/events/**          (plain run state and the typed event map)
  *   2 graph        src/graph/**                         (TaskGraph, builder, specs: nothing at run time)
- *   3 engine       src/engine/** (today src/scheduler/**) (the run loop over one TaskGraph)
+ *   3 engine       src/engine/** (the run loop over one TaskGraph)
  *   4 persistence  src/persistence/**                   (stores, journal, serialization)
  *   5 runner       src/runner/**                        (run session, handles, resume, leases)
  *   6 features     src/stages/**, src/schedule/**       (stage workflows; delayed, cron, repeating runs)
@@ -29,7 +29,7 @@ const LAYERS = [
   ["ground", ["^src/core/", "^src/errors\\.ts$"]],
   ["data", ["^src/state/", "^src/events/"]],
   ["graph", ["^src/graph/"]],
-  ["engine", ["^src/engine/", "^src/scheduler/"]],
+  ["engine", ["^src/engine/"]],
   ["persistence", ["^src/persistence/"]],
   ["runner", ["^src/runner/"]],
   ["features", ["^src/stages/", "^src/schedule/"]],

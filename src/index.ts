@@ -59,8 +59,8 @@ export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
 export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
-export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./scheduler/forward-scheduler.js";
-export type { NodeExecutor, NodeActivation } from "./scheduler/node-executor.js";
+export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./engine/forward-scheduler.js";
+export type { NodeExecutor, NodeActivation } from "./engine/node-executor.js";
 export {
   DEFAULT_RETRY,
   backoffDelay,
@@ -69,7 +69,7 @@ export {
   type BackoffOptions,
   type RetryOptions,
   type RetryPolicy,
-} from "./scheduler/retry-policy.js";
+} from "./engine/retry-policy.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
@@ -80,12 +80,13 @@ export type { NodeTable } from "./state/node-table.js";
 export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
 
 export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
-export type { RunJournal } from "./persistence/run-journal.js";
+export type { RunJournal } from "./engine/journal-port.js";
 export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
 export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persistence-observer.js";
-export { serialize, deserialize, isDurable } from "./persistence/serialization.js";
-export { MAX_STORED_VALUE_CHARS } from "./persistence/durable-value.js";
+export { serialize, deserialize } from "./persistence/serialization.js";
+export { isDurable } from "./core/value-codec.js";
+export { MAX_STORED_VALUE_CHARS } from "./core/durable-value.js";
 
 export {
   defineWorkflow,

@@ -20,10 +20,27 @@ export interface EventBase {
   readonly at: number;
 }
 
-/** Fields of events about one node activation. */
+/**
+ * Fields of events about one node activation.
+ *
+ * Transition (see CHANGELOG.md): `nodeId` still holds the activation id
+ * in this release: the graph node for a first visit, `n#2` for a later
+ * visit of a routed graph, `m[7]` for an element of map node `m`. An
+ * event about such a visit or element also carries `activationId`,
+ * `graphNodeId` and `visit` or `index`; read those, since `nodeId` will
+ * name the graph node in a later release.
+ */
 export interface NodeEventBase extends EventBase {
-  /** The activation id. */
+  /** The activation id (in a later release: the graph node; use `activationId` for the activation). */
   readonly nodeId: string;
+  /** The activation id (`n#2`, `m[7]`); set when the activation is not its graph node itself. */
+  readonly activationId?: string;
+  /** The graph node the activation runs; set with `activationId`. */
+  readonly graphNodeId?: string;
+  /** The visit number of a routed graph's later visit (2, 3, …). */
+  readonly visit?: number;
+  /** The element index of a map node's element. */
+  readonly index?: number;
 }
 
 /** The payload of every event, by event name. */
@@ -105,10 +122,7 @@ export class RunEvents extends EventEmitter<EmitterEvents> {
    * Emits `event` to every listener; a listener that throws (or rejects)
    * is reported and does not stop the others or the run.
    */
-  override emit<K extends RunEventName>(
-    event: K,
-    ...args: EventEmitter.ArgumentMap<EmitterEvents>[Extract<K, RunEventName>]
-  ): boolean {
+  override emit<K extends RunEventName>(event: K, ...args: EventEmitter.ArgumentMap<EmitterEvents>[Extract<K, RunEventName>]): boolean {
     const payload = args[0] as RunEventMap[K];
     const listeners = this.listeners(event);
     if (listeners.length === 0) return false;
@@ -133,4 +147,3 @@ export class RunEvents extends EventEmitter<EmitterEvents> {
     }
   }
 }
-

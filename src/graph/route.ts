@@ -4,7 +4,7 @@
  * run. The value becomes the node's output; the unchosen successors, and
  * the nodes only they lead to, are skipped. Routes may lead back to an
  * earlier node (a loop); each visit is a new activation, bounded by
- * `maxVisits`. The scheduler's side is in `scheduler/routing-ready-set.ts`.
+ * `maxVisits`. The scheduler's side is in `engine/routing-ready-set.ts`.
  *
  * @module
  */

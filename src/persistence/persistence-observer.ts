@@ -1,6 +1,7 @@
 /**
  * The persistence observer: it receives every node transition of a run
- * (through the {@link RunJournal} interface the scheduler calls), and
+ * (through the engine's {@link RunJournal} port: the engine hands it each
+ * changed record), and
  * saves the run through a {@link RunStore} under a {@link SnapshotPolicy}.
  *
  * Writes are journal appends in order, so what is stored is always a
@@ -34,12 +35,12 @@
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { LeaseLostError, PersistenceError, ValueNotStorableError } from "../engine/errors.js";
+import type { RunJournal } from "../engine/journal-port.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
-import type { RunJournal } from "./run-journal.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 
@@ -79,14 +80,13 @@ export class PersistenceObserver implements RunJournal {
   readonly #clock: Clock;
   readonly #events: RunEvents;
   readonly #getState: () => RunState;
-  readonly #readNode: (id: string) => NodeRecord | undefined;
   readonly #lease: Lease | undefined;
   #seq: number;
-  /** Counts record() calls; a barrier waits until the calls before it are durable. */
+  /** Counts put() calls; a barrier waits until the calls before it are durable. */
   #gen = 0;
   #durableGen = 0;
-  /** Activations changed since the last write, in the order they first changed. */
-  #dirty = new Set<string>();
+  /** The latest record of each activation changed since the last write, in the order they first changed. */
+  #dirty = new Map<string, NodeRecord>();
   /** True when a dirty record asked for a write of its own. */
   #urgent = false;
   #sinceSnapshot = 0;
@@ -100,13 +100,10 @@ export class PersistenceObserver implements RunJournal {
 
   /**
    * @param options.getState returns the run's current state (for full snapshots)
-   * @param options.readNode returns an activation's latest record; it may be newer
-   *   than `getState()`'s, which lets a journal append skip committing the state
    * @param options.seq the last sequence number already stored
    * @param options.lease the driver's lease, passed with every write so the store can fence it
    */
   constructor(options: {
-    readNode: (id: string) => NodeRecord | undefined;
     store: RunStore;
     runId: string;
     policy: SnapshotPolicy | undefined;
@@ -123,7 +120,6 @@ export class PersistenceObserver implements RunJournal {
     this.#clock = options.clock;
     this.#events = options.events;
     this.#getState = options.getState;
-    this.#readNode = options.readNode;
     this.#seq = options.seq;
     this.#lease = options.lease;
     this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * options.nodeCount);
@@ -134,13 +130,18 @@ export class PersistenceObserver implements RunJournal {
     return this.#seq;
   }
 
-  record(id: string, urgent = true): void {
+  put(record: NodeRecord, urgent = true): void {
     this.#gen += 1;
-    this.#dirty.add(id);
+    // The record may be newer than `getState()`'s: a journal append needs no commit of the state.
+    this.#dirty.set(record.id, record);
     if (this.#failure || !urgent) return;
     this.#urgent = true;
     if (this.#policy === "group") this.#scheduleWrite();
     else if (typeof this.#policy === "object") this.#scheduleIntervalWrite(this.#policy.intervalMs);
+  }
+
+  revise(record: NodeRecord): void {
+    if (this.#dirty.has(record.id)) this.#dirty.set(record.id, record);
   }
 
   barrier(): Promise<void> {
@@ -200,7 +201,7 @@ export class PersistenceObserver implements RunJournal {
     while (this.#dirty.size > 0 && this.#urgent && !this.#writing && !this.#failure) {
       if (this.#policy === "group") this.#urgent = false;
       const ids = this.#dirty;
-      this.#dirty = new Set();
+      this.#dirty = new Map();
       const gen = this.#gen;
       let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
       if (compact) {
@@ -214,10 +215,7 @@ export class PersistenceObserver implements RunJournal {
           this.#sinceSnapshot = 0;
         } else {
           const records: JournalRecord[] = [];
-          for (const id of ids) {
-            const node = this.#readNode(id);
-            if (node) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
-          }
+          for (const node of ids.values()) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
           await this.#store.append(this.#runId, records, this.#lease);
           this.#sinceSnapshot += records.length;
         }
@@ -251,7 +249,7 @@ export class PersistenceObserver implements RunJournal {
     this.#durableGen = Math.max(this.#durableGen, gen);
     if (this.#waiters.length > 0) {
       const still: Waiter[] = [];
-      for (const w of this.#waiters) (w.gen <= this.#durableGen ? w.resolve() : still.push(w));
+      for (const w of this.#waiters) w.gen <= this.#durableGen ? w.resolve() : still.push(w);
       this.#waiters = still;
     }
     if (this.#events.has("snapshot")) {

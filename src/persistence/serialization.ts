@@ -1,18 +1,19 @@
 /**
  * How run data becomes text and back: a private superjson instance (the
- * codec of {@link ./durable-value.ts}), so `Date`, `Map`, `Set`, `BigInt`,
+ * codec of `core/durable-value.ts`), so `Date`, `Map`, `Set`, `BigInt`,
  * `RegExp`, `URL`, built-in errors, binary data and `undefined` survive a
  * round trip, and objects with an own `__proto__` key are stored as data.
  *
- * {@link isDurable} decides, before a value is recorded, whether it can be
- * stored exactly (see `checkDurable`). {@link serialize} never throws
+ * Whether a value can be stored exactly is decided before it is recorded,
+ * by `isDurable` in `core/value-codec.ts` (the engine needs it, and sits
+ * below persistence). {@link serialize} never throws
  * anything but {@link ValueNotStorableError}, so a value it cannot write is
  * never mistaken for a disk problem.
  *
  * @module
  */
 import { ValueNotStorableError } from "../engine/errors.js";
-import { checkDurable, codec, isGuardedKey } from "./durable-value.js";
+import { checkDurable, codec, isGuardedKey } from "../core/durable-value.js";
 
 /**
  * Serializes any durable value to text. A value that is plain JSON (no
@@ -85,7 +86,12 @@ function sortKeys(value: unknown, seen: Set<object>): unknown {
       const sorted: Record<string, unknown> = proto === null ? Object.create(null) : {};
       for (const key of Object.keys(value).sort()) {
         // defineProperty: an own "__proto__" key stays a key and never sets the copy's prototype.
-        Object.defineProperty(sorted, key, { value: sortKeys((value as Record<string, unknown>)[key], seen), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(sorted, key, {
+          value: sortKeys((value as Record<string, unknown>)[key], seen),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       out = sorted;
     }
@@ -106,18 +112,4 @@ export function deserialize<T = unknown>(text: string): T {
  */
 export function fromDocument<T = unknown>(document: unknown): T {
   return codec.deserialize<T>(document as Parameters<typeof codec.deserialize>[0], { inPlace: true });
-}
-
-/**
- * True when `value` survives {@link serialize} and {@link deserialize}
- * exactly (read back `util.isDeepStrictEqual` to it) and is not over the
- * size limit. Never throws: a value whose getters throw is not durable.
- * Cost: one walk over the value.
- */
-export function isDurable(value: unknown): boolean {
-  try {
-    return checkDurable(value).ok;
-  } catch {
-    return false;
-  }
 }

@@ -19,7 +19,7 @@
  */
 import { describe } from "../errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { checkDurable } from "../persistence/durable-value.js";
+import { checkDurable } from "../core/durable-value.js";
 import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
 import { getNode } from "../state/node-table.js";

@@ -13,8 +13,8 @@
  */
 import { match } from "ts-pattern";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { checkDurable } from "../persistence/durable-value.js";
-import type { SchedulerOutcome } from "../scheduler/forward-scheduler.js";
+import { checkDurable } from "../core/durable-value.js";
+import type { SchedulerOutcome } from "../engine/forward-scheduler.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";

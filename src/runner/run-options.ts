@@ -11,8 +11,8 @@ import type { ListenerErrorHandler } from "../events/run-events.js";
 import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
 import type { RunStore } from "../persistence/run-store.js";
 import type { Clock } from "../core/clock.js";
-import type { NodeExecutor } from "../scheduler/node-executor.js";
-import { validateDuration, validateRetryOptions, type RetryOptions } from "../scheduler/retry-policy.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../engine/retry-policy.js";
 import { assertRunId } from "../core/run-id.js";
 
 /**

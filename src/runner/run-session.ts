@@ -34,8 +34,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
 import type { Clock } from "../core/clock.js";
-import { ForwardScheduler, type SchedulerOutcome } from "../scheduler/forward-scheduler.js";
-import { getNode } from "../state/node-table.js";
+import { ForwardScheduler, type SchedulerOutcome } from "../engine/forward-scheduler.js";
 import { setRunStatus, type RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import type { ActiveRun } from "./active-runs.js";
@@ -281,7 +280,6 @@ export function startEngine(params: {
     clock,
     events,
     getState,
-    readNode: (id) => (built.engine ? built.engine.record(id) : getNode(getState().nodes, id)),
     seq: params.seq,
     nodeCount: graph.size,
     // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).

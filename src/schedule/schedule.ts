@@ -15,7 +15,7 @@ import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunNotFoundError } from "../runner/errors.js";
 import { InvalidScheduleError, ScheduleNotFoundError, ScheduleStateError } from "./errors.js";
-import { isDurable } from "../persistence/serialization.js";
+import { isDurable } from "../core/value-codec.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { getRun } from "../runner/manage-runs.js";

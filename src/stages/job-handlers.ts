@@ -16,7 +16,7 @@
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { describe, InvalidOptionError, isTaskloomError } from "../errors.js";
 import { NonRetryableError } from "../graph/errors.js";
-import { backoffDelay, resolveRetryPolicy } from "../scheduler/retry-policy.js";
+import { backoffDelay, resolveRetryPolicy } from "../engine/retry-policy.js";
 import { callAgent, type AgentRegistry, type StageTask } from "./agents.js";
 import { ProviderScope } from "./providers.js";
 import { UnknownPathwayError } from "./stage-errors.js";

@@ -42,7 +42,7 @@ import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
-import type { NodeActivation, NodeExecutor } from "../../scheduler/node-executor.js";
+import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js";
 import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";

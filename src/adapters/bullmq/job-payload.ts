@@ -29,10 +29,11 @@
  */
 import { NonRetryableError } from "../../graph/errors.js";
 import { isRoute, route } from "../../graph/route.js";
-import { deserialize, isDurable, serialize } from "../../persistence/serialization.js";
+import { isDurable } from "../../core/value-codec.js";
+import { deserialize, serialize } from "../../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../../state/error-record.js";
 import type { ErrorRecord } from "../../state/records.js";
-import type { NodeActivation } from "../../scheduler/node-executor.js";
+import type { NodeActivation } from "../../engine/node-executor.js";
 
 /**
  * The data of a taskloom job in BullMQ.

@@ -26,7 +26,7 @@ import type { Redis } from "ioredis";
 import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
 import { validateInput, type InputValidator } from "../../graph/input-validator.js";
 import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
-import type { NodeActivation } from "../../scheduler/node-executor.js";
+import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import {
   decode,

@@ -32,7 +32,7 @@ import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeDefinition } from "../../graph/definition.js";
 import type { TaskGraph } from "../../graph/task-graph.js";
-import type { NodeActivation } from "../../scheduler/node-executor.js";
+import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {

@@ -128,7 +128,7 @@ export class RoutingReadySet {
     ordered.sort((a, b) => (a.settleOrder as number) - (b.settleOrder as number));
     for (const n of ordered) if (readySet.isLive(n.id)) absorb(readySet.settle(n.id, n.route));
     // Settled without a recorded order (a crash before it was written): in any order the replay allows.
-    for (let progress = true; progress && unordered.length > 0; ) {
+    for (let progress = true; progress && unordered.length > 0;) {
       progress = false;
       const rest: NodeRecord[] = [];
       for (const n of unordered) {

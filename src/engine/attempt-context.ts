@@ -12,6 +12,16 @@ import type { RouteTrigger } from "../graph/route.js";
 import type { NodeContext, WaitOptions } from "../graph/node-context.js";
 import { assertNoNodeStepOptions } from "../graph/option-keys.js";
 
+/** Where an attempt stands: its visit (routed graphs), the route that chose it, its map element. */
+export interface AttemptPlace {
+  /** Which visit of the node, from 1. */
+  readonly visit: number;
+  /** The route that chose this visit, if one did. */
+  readonly trigger: RouteTrigger | undefined;
+  /** The map element this attempt runs, for an element of a map node. */
+  readonly element?: { readonly item: unknown; readonly index: number } | undefined;
+}
+
 /** What an attempt's context needs from the scheduler. */
 export interface AttemptHost {
   emitFrom(nodeId: string, name: string, data: unknown): void;
@@ -59,12 +69,19 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
   readonly runId: string;
   readonly nodeId: string;
   readonly attempt: number;
-  /** Which visit of the node (set by the scheduler for routed visits). */
-  visit = 1;
-  /** The route that chose this visit (set by the scheduler). */
-  trigger: RouteTrigger | undefined = undefined;
+  /** Which visit of the node (1 unless a routed graph visits it again). */
+  readonly visit: number;
+  /** The route that chose this visit. */
+  readonly trigger: RouteTrigger | undefined;
   /** Step names used in this attempt (a name used twice is a bug in the node). */
   usedSteps: Set<string> | undefined;
+  /**
+   * The element of a map node's attempt (an own property only then: a
+   * `declare` field emits nothing, so other contexts do not carry it).
+   */
+  declare readonly item?: unknown;
+  /** The element's index, with {@link AttemptContext.item}. */
+  declare readonly index?: number;
   readonly #host: AttemptHost;
   readonly #abort: AttemptAbort;
 
@@ -76,6 +93,7 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
     runId: string,
     nodeId: string,
     attempt: number,
+    place: AttemptPlace,
   ) {
     this.#host = host;
     this.#abort = abort;
@@ -84,6 +102,14 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
     this.runId = runId;
     this.nodeId = nodeId;
     this.attempt = attempt;
+    this.visit = place.visit;
+    this.trigger = place.trigger;
+    this.usedSteps = undefined;
+    if (place.element) {
+      const self = this as { item?: unknown; index?: number };
+      self.item = place.element.item;
+      self.index = place.element.index;
+    }
   }
 
   /** The attempt's abort state. */

@@ -1,0 +1,170 @@
+/**
+ * `graphFn` step coordination. The body of a dynamic graph runs as a
+ * coordinator outside the queue; each `ctx.step(id, fn)` appends an
+ * activation record (in call order, journaled at once) and is queued like
+ * any node. On replay a succeeded step resolves from its record without
+ * running, and the i-th step asked for must be the i-th recorded, or the
+ * step rejects with `NonDeterminismError`.
+ *
+ * States of the coordinator: running (it counts as outstanding, but never
+ * as busy: a body that awaits only waiting steps is waiting too) →
+ * returned (its value is the run's output) or threw (the run fails) or
+ * let go of (the run stopped: it cannot be aborted like an attempt, so
+ * the run ends without it and its later steps are refused).
+ *
+ * Invariants:
+ * - A refused call takes no position, so a body that catches the refusal
+ *   replays in step with its journal.
+ * - A step's failure goes to the body that awaits it, which may catch it.
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.js";
+import { assertOptionKeys, STEP_OPTION_KEYS } from "../graph/option-keys.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { nodeRecords } from "../state/node-table.js";
+import type { ActivationDefs } from "./activation-defs.js";
+import type { RecordBuffer } from "./record-buffer.js";
+import { validateDuration, validateRetryOptions } from "./retry-policy.js";
+import type { ActivationEnd, ActivationOwner, Coordinator, Stop } from "./loop-types.js";
+import { isReadable } from "./run-loop.js";
+import { NonDeterminismError, RunCancelledError } from "./errors.js";
+import { type GraphFnContext, type NodeDefinition, type StepOptions } from "../graph/definition.js";
+
+/** What step coordination needs from the run loop. */
+export interface StepLoop {
+  readonly stopping: Stop | undefined;
+  hold(n: number): void;
+  release(): void;
+  dispatch(ids: readonly string[]): void;
+  stop(stop: Stop): void;
+  checkDone(): void;
+}
+
+/** What step coordination works with. */
+export interface GraphFnStepsEnv {
+  readonly graph: TaskGraph<unknown, unknown>;
+  readonly inputs: unknown;
+  readonly runId: string;
+  readonly buffer: RecordBuffer;
+  readonly defs: ActivationDefs;
+  readonly loop: StepLoop;
+  readonly emit: (name: string, data: unknown) => void;
+}
+
+/** The coordinator and steps of one dynamic graph's run. */
+export class GraphFnSteps implements ActivationOwner, Coordinator {
+  readonly #env: GraphFnStepsEnv;
+  /** Who awaits each step. */
+  readonly #waiters = new Map<string, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  /** The recorded step ids, in call order, when the run resumes. */
+  readonly #recorded: string[] = [];
+  #calls = 0;
+  /** Set while the body has not settled. */
+  #coordinator: "running" | { readonly value: unknown } | undefined;
+  #abort: AbortController | undefined;
+
+  constructor(env: GraphFnStepsEnv) {
+    this.#env = env;
+    if (env.graph.dynamic) for (const n of nodeRecords(env.buffer.state.nodes)) this.#recorded.push(n.id);
+  }
+
+  get running(): boolean {
+    return this.#coordinator === "running";
+  }
+
+  get result(): { readonly value: unknown } | undefined {
+    return typeof this.#coordinator === "object" ? this.#coordinator : undefined;
+  }
+
+  /** Runs the body; its result is the run's output. */
+  begin(body: (inputs: unknown, context: GraphFnContext) => Promise<unknown>): void {
+    const { loop, graph } = this.#env;
+    this.#coordinator = "running";
+    loop.hold(1);
+    const context: GraphFnContext = {
+      runId: this.#env.runId,
+      signal: (this.#abort = new AbortController()).signal,
+      step: (id, fn, options) => this.#step(id, fn as NodeDefinition["fn"], options) as Promise<never>,
+      emit: (name, data) => this.#env.emit(name, data),
+    };
+    Promise.resolve()
+      .then(() => body(this.#env.inputs, context))
+      .then(
+        (value) => {
+          if (this.#coordinator !== "running") return; // let go of when the run stopped
+          this.#coordinator = { value };
+          loop.release();
+          loop.checkDone();
+        },
+        (thrown: unknown) => {
+          if (this.#coordinator !== "running") return;
+          this.#coordinator = undefined;
+          loop.release();
+          const error = isReadable(thrown) ? thrown : new TypeError(`the body of graphFn "${graph.name}" threw a value that cannot be read (a revoked Proxy?)`);
+          if (!loop.stopping) loop.stop({ kind: "failed", error });
+          loop.checkDone();
+        },
+      );
+  }
+
+  settled(id: string, end: ActivationEnd): boolean {
+    const waiter = this.#waiters.get(id);
+    if (!waiter) return false;
+    this.#waiters.delete(id);
+    if (end.kind === "ok") waiter.resolve(end.value);
+    else waiter.reject(end.error);
+    return true;
+  }
+
+  /** The run stops: the body is aborted and let go of. */
+  stop(reason: unknown): void {
+    this.#abort?.abort(reason);
+    if (this.#coordinator === "running") {
+      this.#coordinator = undefined;
+      this.#env.loop.release();
+    }
+  }
+
+  /** `ctx.step` of a dynamic graph. */
+  #step(id: string, fn: NodeDefinition["fn"], options: StepOptions | undefined): Promise<unknown> {
+    if (typeof id !== "string" || id.length === 0 || id.length > 200 || id.includes("#")) {
+      return Promise.reject(new InvalidOptionError("step(id)", 'must be a string of 1 to 200 characters without "#"'));
+    }
+    if (typeof fn !== "function") return Promise.reject(new InvalidOptionError(`step("${id}", fn)`, "fn must be a function"));
+    try {
+      assertOptionKeys(`step("${id}")`, options, STEP_OPTION_KEYS);
+      validateRetryOptions(options?.retry, `step("${id}") retry`);
+      validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the validators threw (an InvalidOptionError)
+      return Promise.reject(error);
+    }
+    const { buffer, defs, loop } = this.#env;
+    if (loop.stopping) return Promise.reject(new RunCancelledError(this.#env.runId, "the run is stopping"));
+    // A refused call takes no position, so a body that catches the refusal replays in step with its journal.
+    const position = this.#calls;
+    const expected = this.#recorded[position];
+    if (defs.has(id) || (expected === undefined && buffer.get(id))) {
+      return Promise.reject(new InvalidOptionError(`step("${id}")`, "is used twice in one run; give each step its own id"));
+    }
+    if (expected !== undefined && expected !== id) {
+      return Promise.reject(new NonDeterminismError(this.#env.runId, position, expected, id));
+    }
+    this.#calls += 1;
+    defs.add(id, {
+      id,
+      after: [],
+      fn,
+      ...(options?.retry !== undefined && { retry: options.retry }),
+      ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    });
+    const existing = buffer.get(id);
+    if (existing?.status === "succeeded" && existing.durable !== false) return Promise.resolve(existing.output);
+    // Journaled now, so the stored order of records is the call order replay checks.
+    if (!existing) buffer.append([{ id, nodeId: id, status: "pending", attempts: 0 }]);
+    const result = new Promise<unknown>((resolve, reject) => this.#waiters.set(id, { resolve, reject }));
+    loop.dispatch([id]);
+    return result;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The record buffer: the engine's view of the run state between commits.
+ *
+ * Node transitions ({@link NodeTransition}, pure, from `src/state/`)
+ * produce new records that wait in `#changed` until the state is next read
+ * (by a compaction, a handle, the end of the run); then one `commitNodes`
+ * lays them all into the state, so immer's cost is paid once per batch,
+ * not once per transition. New activation records (graphFn steps, map
+ * elements, later visits) wait in `#appended` and are appended at the same
+ * commit, together.
+ *
+ * Every change is handed to the journal as it is made (push, never read
+ * back): a journaled transition with {@link RunJournal.put}, a transient
+ * one (an activation becoming ready) with {@link RunJournal.revise}.
+ *
+ * What the hot path needs (attempt numbers, the outputs that feed `deps`)
+ * is mirrored in two maps, so no attempt reads the state.
+ *
+ * Invariants:
+ * - `get(id)` is the latest record of `id`: `#changed` wins over the state.
+ * - The buffer never changes a record itself: every change is a named
+ *   transition of `src/state/`.
+ *
+ * @module
+ */
+import { getNode, nodeRecords } from "../state/node-table.js";
+import type { NodeRecord } from "../state/records.js";
+import { appendNodes, commitNodes, nodeOf, type NodeTransition, type RunState } from "../state/run-state.js";
+import type { RunJournal } from "./journal-port.js";
+
+/** The latest records of one run, committed to its state in batches. */
+export class RecordBuffer {
+  readonly #journal: RunJournal;
+  readonly #now: () => number;
+  #state: RunState;
+  /** Records changed since the last commit, by activation id. */
+  #changed = new Map<string, NodeRecord>();
+  /** New activation records not yet in the state (their latest value is in `#changed`). */
+  #appended: NodeRecord[] = [];
+  /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
+  readonly #attempts = new Map<string, number>();
+  /** Outputs of succeeded activations (mirrors the records' `output`), for `deps`. */
+  readonly #outputs = new Map<string, unknown>();
+
+  constructor(state: RunState, journal: RunJournal, now: () => number) {
+    this.#state = state;
+    this.#journal = journal;
+    this.#now = now;
+    for (const n of nodeRecords(state.nodes)) {
+      if (n.status === "succeeded") {
+        this.#outputs.set(n.id, n.output);
+        // A later visit's output is the node's latest (records are in the order visits began).
+        if (n.visit !== undefined) this.#outputs.set(n.nodeId, n.output);
+      }
+      if (n.attempts > 0) this.#attempts.set(n.id, n.attempts);
+    }
+  }
+
+  /** The run state with every change made so far committed. */
+  get state(): RunState {
+    if (this.#appended.length > 0) {
+      const appended = this.#appended;
+      this.#appended = [];
+      this.#state = appendNodes(this.#state, appended);
+    }
+    if (this.#changed.size > 0) {
+      const changed = this.#changed;
+      this.#changed = new Map();
+      this.#state = commitNodes(this.#state, changed.values(), this.#now());
+    }
+    return this.#state;
+  }
+
+  /** The latest record of an activation, including changes not yet committed. */
+  get(id: string): NodeRecord | undefined {
+    return this.#changed.get(id) ?? getNode(this.#state.nodes, id);
+  }
+
+  /** Adds activation records and journals them (not urgent: they ride along with the next write). */
+  append(records: readonly NodeRecord[]): void {
+    for (const record of records) {
+      this.#appended.push(record);
+      this.#changed.set(record.id, record);
+    }
+    for (const record of records) this.#journal.put(record, false);
+  }
+
+  /** Changes activation `id`'s record without a journal write of its own (transient statuses). */
+  change(id: string, transition: NodeTransition): void {
+    const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
+    this.#changed.set(id, next);
+    this.#journal.revise(next);
+  }
+
+  /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it). */
+  transition(transition: NodeTransition, id: string, urgent = true): void {
+    const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
+    this.#changed.set(id, next);
+    this.#journal.put(next, urgent);
+  }
+
+  /** Counts a new attempt of `id`; returns its number (from 1). */
+  nextAttempt(id: string): number {
+    const attempt = (this.#attempts.get(id) ?? 0) + 1;
+    this.#attempts.set(id, attempt);
+    return attempt;
+  }
+
+  /** The output of a succeeded activation (or of a node's latest visit), for `deps`. */
+  output(id: string): unknown {
+    return this.#outputs.get(id);
+  }
+
+  setOutput(id: string, value: unknown): void {
+    this.#outputs.set(id, value);
+  }
+}

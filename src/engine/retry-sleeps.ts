@@ -1,0 +1,77 @@
+/**
+ * Retry sleeps: an attempt that failed and may be retried sleeps outside
+ * the queue (it holds no concurrency slot) for its backoff delay, then is
+ * queued again.
+ *
+ * Invariants:
+ * - A sleeping activation is still outstanding for the run loop.
+ * - When the run stops, every sleep is woken at once and its activation
+ *   ends as cancelled; a sleep that ends while the run is stopping does too.
+ *
+ * @module
+ */
+import { sleep, type Clock } from "../core/clock.js";
+import type { RunEvents } from "../events/run-events.js";
+import { toErrorRecord } from "../state/error-record.js";
+import { markRetrying } from "../state/run-state.js";
+import type { ActivationNames } from "./activation-names.js";
+import type { RecordBuffer } from "./record-buffer.js";
+import { backoffDelay, type RetryPolicy } from "./retry-policy.js";
+import type { AttemptResult, Stop } from "./loop-types.js";
+
+/** What retry sleeps need from the run loop. */
+export interface SleepHost {
+  readonly stopping: Stop | undefined;
+  settle(id: string, result: AttemptResult): Promise<void>;
+}
+
+/** What retry sleeps work with. */
+export interface RetrySleepsEnv {
+  readonly runId: string;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly events: RunEvents;
+  readonly names: ActivationNames;
+  readonly buffer: RecordBuffer;
+  readonly host: SleepHost;
+  /** Queues the next attempt. */
+  readonly enqueue: (id: string) => void;
+}
+
+/** The activations sleeping before a retry. */
+export class RetrySleeps {
+  readonly #sleeping = new Map<string, AbortController>();
+
+  readonly #env: RetrySleepsEnv;
+
+  constructor(env: RetrySleepsEnv) {
+    this.#env = env;
+  }
+
+  /** Records the failed attempt as retrying and queues the next one after the policy's delay. */
+  schedule(id: string, error: unknown, attempt: number, policy: RetryPolicy): void {
+    const { clock, host } = this.#env;
+    const delayMs = backoffDelay(policy, attempt, this.#env.random);
+    const now = clock.now();
+    this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs), id);
+    this.#env.events.emit("node:retry", this.#env.names.tag(id, { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error }));
+    const controller = new AbortController();
+    this.#sleeping.set(id, controller);
+    sleep(clock, delayMs, controller.signal).then(
+      () => {
+        this.#sleeping.delete(id);
+        if (host.stopping) void host.settle(id, { kind: "cancelled" });
+        else this.#env.enqueue(id);
+      },
+      () => {
+        this.#sleeping.delete(id);
+        void host.settle(id, { kind: "cancelled" });
+      },
+    );
+  }
+
+  /** Wakes every sleep (the run stops): each activation then ends as cancelled. */
+  wakeAll(reason: unknown): void {
+    for (const controller of this.#sleeping.values()) controller.abort(reason);
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The run loop: counts what is outstanding, dispatches activations,
+ * settles each attempt's result, stops the run, and decides when it is
+ * over. Every feature plugs in through a narrow interface: the
+ * {@link Frontier} says what may start next, {@link ActivationOwner}s
+ * (graphFn steps, map fan-out) hear of the activations they own, retry
+ * sleeps take a failed attempt that may retry, and stop hooks (a list of
+ * release functions, as graphile-worker frees resources) run once when
+ * the run stops.
+ *
+ * Each node activation moves through
+ * `pending → ready → running → (retrying → running)* → succeeded | failed | cancelled`,
+ * and `running → waiting → running` around a `ctx.waitFor`.
+ *
+ * Durability. When a body succeeds the node is recorded and the loop
+ * awaits the journal's barrier before asking the frontier which
+ * activations that unblocks, so (under the default snapshot policy) a
+ * node's result is durable before any dependent starts.
+ *
+ * Invariants:
+ * - `#outstanding` counts activations dispatched and not yet settled
+ *   (queued, running, sleeping before a retry, or waiting), plus a running
+ *   graphFn body; the run is over when it reaches zero, or when every
+ *   outstanding one is waiting ("nothing left but waits").
+ * - Once `#stopping` is set (first failure without `continueOnError`,
+ *   cancellation, a store failure) nothing new starts: the stop hooks
+ *   abort running and waiting attempts, end queued ones at once, and wake
+ *   and cancel sleeping retries.
+ * - The outcome is resolved once (`#finished`).
+ *
+ * @module
+ */
+import type { Clock } from "../core/clock.js";
+import { checkDurable } from "../core/value-codec.js";
+import { describe as describeError } from "../errors.js";
+import type { RunEvents } from "../events/run-events.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { toErrorRecord } from "../state/error-record.js";
+import { markCancelled, markFailed, markReady, markSucceeded } from "../state/run-state.js";
+import type { ActivationDefs } from "./activation-defs.js";
+import type { ActivationNames } from "./activation-names.js";
+import type { Frontier } from "./frontier.js";
+import { unroute, type Unrouted } from "./frontier.js";
+import type { RunJournal } from "./journal-port.js";
+import type { RecordBuffer } from "./record-buffer.js";
+import { shouldRetry } from "./retry-policy.js";
+import type { RetrySleeps } from "./retry-sleeps.js";
+import type { ActivationOwner, AttemptResult, Coordinator, SchedulerOutcome, Stop } from "./loop-types.js";
+import { LeaseLostError, NodeFailedError, PersistenceError, RunCancelledError, ValueNotStorableError } from "./errors.js";
+import { type PendingWait } from "../state/waits.js";
+
+/** The parts the loop is plugged with. */
+export interface LoopParts {
+  readonly frontier: Frontier;
+  readonly defs: ActivationDefs;
+  readonly retries: RetrySleeps;
+  readonly owners: readonly ActivationOwner[];
+  readonly coordinator: Coordinator;
+  /** The open waits, their timers stopped: the run ends as waiting. */
+  readonly closeWaits: () => PendingWait[];
+  /** Queues one activation. */
+  readonly enqueue: (id: string) => void;
+}
+
+const READY = markReady();
+
+/** The loop over one run's activations. */
+export class RunLoop {
+  readonly #graph: TaskGraph<unknown, unknown>;
+  readonly #runId: string;
+  readonly #clock: Clock;
+  readonly #events: RunEvents;
+  readonly #names: ActivationNames;
+  readonly #buffer: RecordBuffer;
+  readonly #journal: RunJournal;
+  readonly #continueOnError: boolean;
+  readonly #stopHooks: ((reason: RunCancelledError) => void)[] = [];
+  #parts!: LoopParts;
+  #outstanding = 0;
+  #waiting = 0;
+  #stopping: Stop | undefined;
+  #firstFailure: Error | undefined;
+  #finished = false;
+  #resolve!: (outcome: SchedulerOutcome) => void;
+  /** The outcome, once the run is over. */
+  readonly done: Promise<SchedulerOutcome>;
+
+  constructor(env: {
+    readonly graph: TaskGraph<unknown, unknown>;
+    readonly runId: string;
+    readonly clock: Clock;
+    readonly events: RunEvents;
+    readonly names: ActivationNames;
+    readonly buffer: RecordBuffer;
+    readonly journal: RunJournal;
+    readonly continueOnError: boolean;
+  }) {
+    this.#graph = env.graph;
+    this.#runId = env.runId;
+    this.#clock = env.clock;
+    this.#events = env.events;
+    this.#names = env.names;
+    this.#buffer = env.buffer;
+    this.#journal = env.journal;
+    this.#continueOnError = env.continueOnError;
+    this.done = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  /** Plugs the features in (they are built with the loop, so after it). */
+  plug(parts: LoopParts): void {
+    this.#parts = parts;
+  }
+
+  /** Adds a hook run once when the run stops, in the order added. */
+  onStop(hook: (reason: RunCancelledError) => void): void {
+    this.#stopHooks.push(hook);
+  }
+
+  get stopping(): Stop | undefined {
+    return this.#stopping;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Counts `n` more outstanding (a graphFn body: 1). */
+  hold(n: number): void {
+    this.#outstanding += n;
+  }
+
+  /** One outstanding thing ended without an attempt result (a graphFn body). */
+  release(): void {
+    this.#outstanding -= 1;
+  }
+
+  /** An attempt suspended in `waitFor`. */
+  suspended(): void {
+    this.#waiting += 1;
+  }
+
+  /** A suspended attempt goes on (or ended). */
+  resumed(): void {
+    this.#waiting -= 1;
+  }
+
+  /**
+   * Queues activations. All of them count as outstanding before the first
+   * is queued: p-queue may run a task synchronously inside `add`, and a
+   * node that settles at once must not see the run as finished while its
+   * siblings are still to be queued.
+   */
+  dispatch(ids: readonly string[]): void {
+    this.#outstanding += ids.length;
+    for (const id of ids) this.#buffer.change(id, READY);
+    for (const id of ids) this.#parts.enqueue(id);
+  }
+
+  /** Stops the run: nothing new starts, and the stop hooks abort what runs. */
+  stop(stop: Stop): void {
+    if (this.#stopping) return;
+    this.#stopping = stop;
+    const reason = new RunCancelledError(this.#runId, stop.kind === "cancelled" ? stop.reason : `another node failed: ${describeError(stop.error)}`);
+    for (const hook of this.#stopHooks) hook(reason);
+  }
+
+  /** A node failed the run: stops it, or with `continueOnError` lets the rest finish and fails it then. */
+  nodeFailed(error: Error): void {
+    if (this.#stopping) return;
+    if (this.#continueOnError) this.#firstFailure ??= error;
+    else this.stop({ kind: "failed", error });
+  }
+
+  warn(nodeId: string, code: string, message: string): void {
+    this.#events.emit("warning", { runId: this.#runId, at: this.#clock.now(), nodeId, code, message });
+  }
+
+  /** Settles one attempt's result: records it, tells the frontier and the owner, retries or fails. */
+  async settle(id: string, result: AttemptResult): Promise<void> {
+    const now = this.#clock.now();
+    const { frontier, owners } = this.#parts;
+    switch (result.kind) {
+      case "ok": {
+        let unrouted: Unrouted;
+        let durability: ReturnType<typeof checkDurable>;
+        const visit = frontier.visit(id);
+        try {
+          // Both read the output (getters, proxy traps): what they throw is a failed attempt, never an escape.
+          unrouted = unroute(this.#graph, visit?.nodeId ?? id, result.value);
+          if ("error" in unrouted) return this.settle(id, { kind: "error", error: unrouted.error, attempt: result.attempt });
+          durability = checkDurable(unrouted.value);
+        } catch (error) {
+          return this.settle(id, { kind: "error", error, attempt: result.attempt });
+        }
+        const value = unrouted.value;
+        const durable = durability.ok;
+        if (!durability.ok) {
+          this.warn(
+            id,
+            "OUTPUT_NOT_DURABLE",
+            `node "${id}" returned an output that cannot be stored exactly (${durability.reason}); it will run again on resume`,
+          );
+        }
+        this.#buffer.setOutput(id, value);
+        if (visit !== undefined && visit.visit > 1) this.#buffer.setOutput(visit.nodeId, value);
+        this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route), id);
+        if (this.#events.has("node:success")) {
+          this.#events.emit(
+            "node:success",
+            this.#names.tag(id, {
+              runId: this.#runId,
+              at: now,
+              nodeId: id,
+              attempt: result.attempt,
+              output: value,
+              durationMs: now - result.startedAt,
+              ...(unrouted.route !== undefined && { route: unrouted.route }),
+            }),
+          );
+        }
+        try {
+          await this.#journal.barrier();
+        } catch (error) {
+          // The observer's failure is typed already: a disk problem, a lost lease (the run was taken over), or a value the serializer refused.
+          const typed = error instanceof PersistenceError || error instanceof LeaseLostError || error instanceof ValueNotStorableError;
+          this.stop({ kind: "failed", error: typed ? error : new PersistenceError(this.#runId, error) });
+        }
+        const next = frontier.succeeded(id, unrouted.route);
+        this.#outstanding -= 1;
+        const end = { kind: "ok", value: result.value } as const;
+        for (const owner of owners) if (owner.settled(id, end)) break;
+        next();
+        break;
+      }
+      case "error": {
+        if (!isReadable(result.error)) {
+          const error = new TypeError(`node "${id}" threw a value that cannot be read (a revoked Proxy?)`);
+          return this.settle(id, { kind: "error", error, attempt: result.attempt });
+        }
+        const policy = this.#parts.defs.policy(id);
+        const isMap = this.#graph.node(id)?.map !== undefined;
+        if (!this.#stopping && !isMap && shouldRetry(policy, result.error, result.attempt)) {
+          this.#parts.retries.schedule(id, result.error, result.attempt, policy);
+          return;
+        }
+        this.#buffer.transition(markFailed(toErrorRecord(result.error), now), id);
+        this.#events.emit("node:error", this.#names.tag(id, { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error }));
+        frontier.failed(id);
+        this.#outstanding -= 1;
+        const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
+        // A graphFn step's failure goes to the body that awaits it, which may catch it; a map element's, to its map node.
+        const end = { kind: "error", error: failure } as const;
+        if (owners.some((owner) => owner.settled(id, end))) break;
+        this.nodeFailed(failure);
+        break;
+      }
+      case "cancelled": {
+        this.#buffer.transition(markCancelled(now), id);
+        frontier.failed(id);
+        this.#outstanding -= 1;
+        const reason = this.#stopping?.kind === "cancelled" ? this.#stopping.reason : "the run stopped";
+        const end = { kind: "cancelled", error: new RunCancelledError(this.#runId, reason) } as const;
+        for (const owner of owners) if (owner.settled(id, end)) break;
+        break;
+      }
+    }
+    this.checkDone();
+  }
+
+  /** Ends the run when nothing is outstanding, or when only waits are. */
+  checkDone(onlyWaitsConfirmed = false): void {
+    if (this.#finished) return;
+    const { coordinator, frontier } = this.#parts;
+    if (this.#outstanding > 0) {
+      // A graphFn body that awaits only waiting steps is waiting too.
+      const busy = this.#outstanding - (coordinator.running ? 1 : 0);
+      if (this.#stopping || this.#waiting === 0 || busy !== this.#waiting) return;
+      // Not in this turn: a body goes on after waitFor handed back its promise (a second waitFor in
+      // a Promise.all, say), and what it does then (fail the node) must count before the run stops.
+      if (!onlyWaitsConfirmed) {
+        setImmediate(() => this.checkDone(true));
+        return;
+      }
+      // Only waits are left: the run stops here and is resumed by runAsync once events arrive.
+      this.#finished = true;
+      const waits = this.#parts.closeWaits();
+      this.#resolve({ status: "waiting", state: this.#buffer.state, waits });
+      return;
+    }
+    this.#finished = true;
+    const state = this.#buffer.state;
+    const stop = this.#stopping;
+    if (stop?.kind === "cancelled") this.#resolve({ status: "cancelled", state, reason: stop.reason });
+    else if (stop?.kind === "failed") this.#resolve({ status: "failed", state, error: stop.error });
+    else if (this.#firstFailure) this.#resolve({ status: "failed", state, error: this.#firstFailure });
+    else if (frontier.unsettled > 0) {
+      this.#resolve({
+        status: "failed",
+        state,
+        error: new Error(`taskloom internal error: run "${this.#runId}" stopped with ${frontier.unsettled} nodes unsettled and none running`),
+      });
+    } else {
+      const result = coordinator.result;
+      this.#resolve({ status: "succeeded", state, ...(result !== undefined && { outputs: result }) });
+    }
+  }
+}
+
+/**
+ * False for a thrown value that throws when looked at (a revoked Proxy):
+ * retry decisions, error records and messages all look at it, and what
+ * they throw must not escape the run.
+ */
+export function isReadable(error: unknown): boolean {
+  try {
+    void (error instanceof Error);
+    return true;
+  } catch {
+    return false;
+  }
+}

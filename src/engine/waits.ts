@@ -1,0 +1,269 @@
+/**
+ * Waits and the inbox: `ctx.waitFor(key)`, delivering an event to it,
+ * its deadline, and the events delivered while no process drove the run.
+ *
+ * States of one key: not waited for → open (an attempt suspended on it,
+ * journaled `waiting`) → resolved (the payload journaled with the node:
+ * never waited for twice) or expired (forgotten, so a retry waits afresh).
+ * An event that arrived while nobody drove the run sits in the inbox until
+ * its node calls `waitFor`; taking it is the transition `markWaitResolved`.
+ *
+ * Invariants:
+ * - One open wait per key, one key at a time per attempt.
+ * - A delivery resolves once its payload is durable; the attempt goes on
+ *   only once it has a concurrency slot again.
+ * - A delivery for a key the run has open whose node has not called
+ *   `waitFor` again in this process (a resume) is held until it does.
+ * - `node:wait` is emitted once the wait is open and before the run can
+ *   end as waiting, so a listener may resolve it at once.
+ *
+ * @module
+ */
+import type { Clock, TimerHandle } from "../core/clock.js";
+import { isDurable } from "../core/value-codec.js";
+import { InvalidOptionError } from "../errors.js";
+import type { RunEvents } from "../events/run-events.js";
+import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
+import type { WaitOptions } from "../graph/node-context.js";
+import { assertOptionKeys, WAIT_OPTION_KEYS } from "../graph/option-keys.js";
+import { nodeRecords } from "../state/node-table.js";
+import { forgetWait } from "../state/node-transitions.js";
+import type { InboxEntry, WaitRecord } from "../state/records.js";
+import { markWaiting, markWaitResolved, openWaitKeys } from "../state/run-state.js";
+import type { ActivationNames } from "./activation-names.js";
+import type { AttemptContext } from "./attempt-context.js";
+import type { Attempts } from "./attempts.js";
+import type { RunJournal } from "./journal-port.js";
+import type { RecordBuffer } from "./record-buffer.js";
+import { validateDuration } from "./retry-policy.js";
+import type { SchedulerOutcome } from "./loop-types.js";
+import { InputValidationError } from "../graph/errors.js";
+import { WaitAlreadyResolvedError, WaitNotFoundError, WaitTimeoutError } from "./errors.js";
+import { type PendingWait } from "../state/waits.js";
+
+/** One open `waitFor`. */
+interface OpenWait {
+  readonly key: string;
+  readonly nodeId: string;
+  readonly since: number;
+  readonly deadline: number | undefined;
+  readonly schema: InputValidator<unknown> | undefined;
+  readonly resolve: (payload: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  timer: TimerHandle | undefined;
+}
+
+/** What waits need from the run loop. */
+export interface WaitLoop {
+  readonly finished: boolean;
+  readonly done: Promise<SchedulerOutcome>;
+  checkDone(): void;
+  warn(nodeId: string, code: string, message: string): void;
+}
+
+/** What waits work with. */
+export interface WaitsEnv {
+  readonly runId: string;
+  readonly clock: Clock;
+  readonly events: RunEvents;
+  readonly names: ActivationNames;
+  readonly buffer: RecordBuffer;
+  readonly journal: RunJournal;
+  readonly loop: WaitLoop;
+  readonly attempts: Pick<Attempts, "live" | "suspend" | "resume">;
+  /** Events delivered while no process drove the run, by wait key. */
+  readonly inbox: Readonly<Record<string, InboxEntry>> | undefined;
+}
+
+/** The open waits and the inbox of one run. */
+export class Waits {
+  readonly #env: WaitsEnv;
+  readonly #open = new Map<string, OpenWait>();
+  /** Deliveries held until their key's wait opens (see `deliver`). */
+  readonly #opening = new Map<string, (() => void)[]>();
+  readonly #inbox: Map<string, InboxEntry>;
+
+  constructor(env: WaitsEnv) {
+    this.#env = env;
+    this.#inbox = new Map(Object.entries(env.inbox ?? {}));
+  }
+
+  /** The keys waited for now. */
+  keys(): string[] {
+    return [...this.#open.keys()];
+  }
+
+  /** Events delivered and not yet taken by their node. */
+  inbox(): Record<string, InboxEntry> {
+    return Object.fromEntries(this.#inbox);
+  }
+
+  /** See `ForwardScheduler.deliver`. */
+  async deliver(key: string, payload: unknown): Promise<boolean> {
+    const { loop, buffer } = this.#env;
+    if (loop.finished) return false;
+    if (!this.#open.has(key) && openWaitKeys(buffer.state).open.includes(key)) {
+      // The run has this wait open, but its node has not reached waitFor again in this process yet
+      // (a resume: it is queued or re-running its journaled steps): hold the event until it does.
+      await Promise.race([new Promise<void>((resolve) => this.#whenOpened(key, resolve)), loop.done]);
+      if (loop.finished) return false;
+    }
+    const wait = this.#open.get(key);
+    if (!wait) throw this.#notOpen(key);
+    const value = wait.schema ? await validateInput(wait.schema, payload, `the payload of wait "${key}"`) : payload;
+    if (loop.finished) return false;
+    if (this.#open.get(key) !== wait) throw this.#notOpen(key);
+    if (!isDurable(payload)) {
+      throw new InputValidationError(`the payload of wait "${key}"`, [{ path: [], message: "it cannot be stored (a function, a class instance or a cycle)" }]);
+    }
+    this.#close(wait);
+    const at = this.#env.clock.now();
+    buffer.transition(markWaitResolved(key, waitRecord(wait, { payload, at })), wait.nodeId);
+    const durable = this.#env.journal.barrier();
+    this.#env.attempts.resume(wait.nodeId, () => wait.resolve(value));
+    await durable;
+    return true;
+  }
+
+  /** `ctx.waitFor` of the attempt `context`. */
+  async wait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T> {
+    const id = context.nodeId;
+    if (typeof key !== "string" || key.length === 0 || key.length > 200) {
+      throw new InvalidOptionError("waitFor(key)", "must be a string of 1 to 200 characters");
+    }
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new InvalidOptionError(`waitFor("${key}", options)`, "must be an object");
+    }
+    assertOptionKeys(`waitFor("${key}")`, options, WAIT_OPTION_KEYS);
+    validateDuration(options?.timeoutMs, `waitFor("${key}").timeoutMs`, false);
+    if (options?.schema !== undefined && !isInputValidator(options.schema)) {
+      throw new InvalidOptionError(`waitFor("${key}").schema`, "must have a parse(value) method or be a Standard Schema");
+    }
+    const schema = options?.schema as InputValidator<unknown> | undefined;
+    const abort = context.abortState;
+    if (abort.aborted) throw abort.reason;
+    const live = this.#env.attempts.live(id);
+    if (!live || live.abort !== abort) throw new InvalidOptionError(`waitFor("${key}")`, "was called after its attempt ended");
+    if (live.waitingOn !== undefined) {
+      throw new InvalidOptionError(
+        `waitFor("${key}")`,
+        `is called while node "${id}" already waits for "${live.waitingOn}"; wait for one key at a time in a node`,
+      );
+    }
+    const holder = this.#open.get(key);
+    if (holder) throw new InvalidOptionError(`waitFor("${key}")`, `is already waited for by node "${holder.nodeId}"; give each wait its own key`);
+
+    const { buffer, clock, journal } = this.#env;
+    const prior = buffer.get(id)?.waits?.[key];
+    if (prior?.resolved) {
+      // Taken in an earlier attempt or process and journaled: never wait twice for one event.
+      return (schema ? await validateInput(schema, prior.resolved.payload, `the payload of wait "${key}"`) : prior.resolved.payload) as T;
+    }
+    const now = clock.now();
+    const since = prior?.since ?? now;
+    const deadline = prior?.deadline ?? (options?.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
+
+    const delivered = this.#inbox.get(key);
+    if (delivered) {
+      this.#inbox.delete(key);
+      try {
+        const value = schema ? await validateInput(schema, delivered.payload, `the payload of wait "${key}"`) : delivered.payload;
+        // Taking the event from the inbox is the wait's resolution, journaled like a delivery.
+        buffer.transition(markWaitResolved(key, { since, ...(deadline !== undefined && { deadline }), resolved: delivered }), id);
+        await journal.barrier();
+        this.#opened(key);
+        return value as T;
+      } catch (error) {
+        if (!(error instanceof InputValidationError)) throw error;
+        this.#env.loop.warn(id, "WAIT_PAYLOAD_INVALID", `the event delivered for "${key}" was dropped and the node waits again: ${error.message}`);
+      }
+    }
+    if (deadline !== undefined && deadline <= now) {
+      // Forget the wait, so a retry waits afresh with a new deadline.
+      buffer.transition(forgetWait(key), id);
+      throw new WaitTimeoutError(id, key, deadline);
+    }
+    buffer.transition(markWaiting(key, { since, ...(deadline !== undefined && { deadline }) }), id);
+    return new Promise<T>((resolve, reject) => {
+      const wait: OpenWait = { key, nodeId: id, since, deadline, schema, resolve: resolve as (payload: unknown) => void, reject, timer: undefined };
+      if (deadline !== undefined) wait.timer = clock.setTimeout(() => this.#expire(wait), deadline - now);
+      this.#open.set(key, wait);
+      this.#env.attempts.suspend(live, key);
+      this.#env.events.emit(
+        "node:wait",
+        this.#env.names.tag(live.id, {
+          runId: this.#env.runId,
+          at: clock.now(),
+          nodeId: live.id,
+          key,
+          ...(wait.deadline !== undefined && { deadline: wait.deadline }),
+        }),
+      );
+      this.#env.loop.checkDone();
+      this.#opened(key);
+    });
+  }
+
+  /** Closes the wait on `key` of activation `id` (its attempt ended while waiting). */
+  closeOf(key: string, id: string): void {
+    const wait = this.#open.get(key);
+    if (wait && wait.nodeId === id) this.#close(wait);
+  }
+
+  /** Rejects every open wait (the run stops). */
+  rejectAll(reason: unknown): void {
+    for (const wait of [...this.#open.values()]) {
+      this.#close(wait);
+      wait.reject(reason);
+    }
+  }
+
+  /** The open waits, their timers stopped (the run ends as waiting). */
+  pending(): PendingWait[] {
+    const waits: PendingWait[] = [];
+    for (const wait of this.#open.values()) {
+      if (wait.timer !== undefined) this.#env.clock.clearTimeout(wait.timer);
+      waits.push({ key: wait.key, nodeId: wait.nodeId, since: wait.since, ...(wait.deadline !== undefined && { deadline: wait.deadline }) });
+    }
+    return waits;
+  }
+
+  #whenOpened(key: string, resolve: () => void): void {
+    let waiting = this.#opening.get(key);
+    if (!waiting) this.#opening.set(key, (waiting = []));
+    waiting.push(resolve);
+  }
+
+  /** Lets the deliveries held for `key` go on (its wait opened, or its node took the event from the inbox). */
+  #opened(key: string): void {
+    const waiting = this.#opening.get(key);
+    this.#opening.delete(key);
+    for (const resolve of waiting ?? []) resolve();
+  }
+
+  /** Why `key` cannot be delivered: taken already (as `resolveWait` on a stored run says), or not waited for. */
+  #notOpen(key: string): Error {
+    for (const n of nodeRecords(this.#env.buffer.state.nodes)) {
+      if (n.waits?.[key]?.resolved) return new WaitAlreadyResolvedError(this.#env.runId, key);
+    }
+    return new WaitNotFoundError(this.#env.runId, key, this.keys());
+  }
+
+  #expire(wait: OpenWait): void {
+    if (this.#open.get(wait.key) !== wait) return;
+    this.#close(wait);
+    this.#env.buffer.transition(forgetWait(wait.key), wait.nodeId);
+    const error = new WaitTimeoutError(wait.nodeId, wait.key, wait.deadline ?? this.#env.clock.now());
+    this.#env.attempts.resume(wait.nodeId, () => wait.reject(error));
+  }
+
+  #close(wait: OpenWait): void {
+    if (wait.timer !== undefined) this.#env.clock.clearTimeout(wait.timer);
+    wait.timer = undefined;
+    if (this.#open.get(wait.key) === wait) this.#open.delete(wait.key);
+  }
+}
+
+function waitRecord(wait: OpenWait, resolved: { payload: unknown; at: number }): WaitRecord {
+  return { since: wait.since, ...(wait.deadline !== undefined && { deadline: wait.deadline }), resolved };
+}
