@@ -66,10 +66,9 @@ export {
   backoffDelay,
   resolveRetryPolicy,
   shouldRetry,
-  type BackoffOptions,
-  type RetryOptions,
   type RetryPolicy,
 } from "./scheduler/retry-policy.js";
+export type { BackoffOptions, RetryOptions } from "./graph/retry-options.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";

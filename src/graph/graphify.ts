@@ -24,7 +24,7 @@
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError, NonRetryableError } from "./errors.js";
-import type { RetryOptions } from "../scheduler/retry-policy.js";
+import type { RetryOptions } from "./retry-options.js";
 import type { NodeDefinition, OutputFunction } from "./definition.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";

@@ -10,7 +10,7 @@
  */
 import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError } from "./errors.js";
-import { validateDuration, validateRetryOptions } from "../scheduler/retry-policy.js";
+import { validateDuration, validateRetryOptions } from "./retry-options.js";
 import type { NodeDefinition } from "./definition.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;

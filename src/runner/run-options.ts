@@ -12,7 +12,7 @@ import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/pers
 import type { RunStore } from "../persistence/run-store.js";
 import type { Clock } from "../core/clock.js";
 import type { NodeExecutor } from "../scheduler/node-executor.js";
-import { validateDuration, validateRetryOptions, type RetryOptions } from "../scheduler/retry-policy.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../graph/retry-options.js";
 import { assertRunId } from "../core/run-id.js";
 
 /**

@@ -109,15 +109,8 @@ import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-contex
 import type { NodeExecutor } from "./node-executor.js";
 import { ReadySet } from "./ready-set.js";
 import { RoutingReadySet, type RoutingStep, type Visit } from "./routing-ready-set.js";
-import {
-  backoffDelay,
-  resolveRetryPolicy,
-  shouldRetry,
-  validateDuration,
-  validateRetryOptions,
-  type RetryOptions,
-  type RetryPolicy,
-} from "./retry-policy.js";
+import { backoffDelay, resolveRetryPolicy, shouldRetry, type RetryPolicy } from "./retry-policy.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../graph/retry-options.js";
 
 /** How the scheduler runs. */
 export interface SchedulerConfig {

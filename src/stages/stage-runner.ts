@@ -45,7 +45,7 @@ import { assertStore } from "../runner/run-options.js";
 import { run } from "../runner/run.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { parseVisitId } from "../core/ids.js";
-import { validateRetryOptions, type BackoffOptions } from "../scheduler/retry-policy.js";
+import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
