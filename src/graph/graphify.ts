@@ -168,7 +168,7 @@ export function task<A extends unknown[], R>(
     const node: NodeDefinition = {
       id,
       after: [...after],
-      fn: body as NodeDefinition["fn"],
+      fn: body,
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       ...(options?.routes !== undefined && { routes: options.routes }),

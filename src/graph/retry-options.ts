@@ -10,6 +10,7 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { valueText } from "../core/text.js";
 import { InvalidOptionError } from "../errors.js";
 
 /** Exponential backoff between attempts. */
@@ -91,5 +92,5 @@ export function validateRetryOptions(options: unknown, where: string): void {
 export function validateDuration(ms: unknown, name: string, zeroOk: boolean): void {
   if (ms === undefined) return;
   const ok = typeof ms === "number" && Number.isFinite(ms) && (zeroOk ? ms >= 0 : ms > 0);
-  if (!ok) throw new InvalidOptionError(name, `must be a finite number of milliseconds ${zeroOk ? "of at least 0" : "above 0"} (got ${String(ms)})`);
+  if (!ok) throw new InvalidOptionError(name, `must be a finite number of milliseconds ${zeroOk ? "of at least 0" : "above 0"} (got ${valueText(ms)})`);
 }

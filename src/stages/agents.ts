@@ -125,7 +125,7 @@ export class AgentRegistry {
     if (this.#agents.has(s.id) && options.overwrite !== true) {
       throw new StageRegistrationError(stage, `an agent is already registered for stage "${s.id}"; pass { overwrite: true } to replace it`);
     }
-    const registration: AgentRegistration = Object.freeze({ stageId: s.id, fn: fn as AgentFunction<never>, deps });
+    const registration: AgentRegistration = Object.freeze({ stageId: s.id, fn, deps });
     this.#agents.set(s.id, registration);
     return registration;
   }

@@ -67,6 +67,7 @@ import { actionsBefore, readTaskReport, taskError, type TaskReport } from "./tas
 import { assertTaskId, MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
 import { allowedStatusActions } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Workflow, type WorkflowDefinition } from "./workflow.js";
+import { valueText } from "../core/text.js";
 
 /** Options of a {@link StageRunner}. */
 export interface StageRunnerOptions {
@@ -136,7 +137,7 @@ function positiveInt(value: unknown, name: string, allowInfinity = false): void 
   if (value === undefined) return;
   if (allowInfinity && value === Infinity) return;
   if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
-    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${String(value)})`);
+    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${valueText(value)})`);
   }
 }
 
@@ -210,7 +211,7 @@ export class StageRunner {
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
-        return live ? (live.queue.add(call) as Promise<Awaited<ReturnType<typeof call>>>) : call();
+        return live ? live.queue.add(call) : call();
       },
       agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
     }));
