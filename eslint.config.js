@@ -28,6 +28,11 @@ export default defineConfig(
       // because the engine depends on them.
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
+      // A rejection passes on what it was given, as a `throw` does: `reject(signal.reason)` (an abort
+      // rejects with the signal's reason, whatever its type, as fetch does) and `reject(error)` with a
+      // caught `unknown`. The same allowances as only-throw-error's defaults; rejecting with a value
+      // known not to be an Error (a string, a plain object) is still reported.
+      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
       // Off: `async` without `await` is deliberate here. Node bodies are `async` by contract, and a
       // store method that is `async` turns a synchronous throw into a rejection, which the
       // RunStore contract relies on; removing `async` would change behaviour, not style.

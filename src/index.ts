@@ -66,10 +66,9 @@ export {
   backoffDelay,
   resolveRetryPolicy,
   shouldRetry,
-  type BackoffOptions,
-  type RetryOptions,
   type RetryPolicy,
 } from "./engine/retry-policy.js";
+export type { BackoffOptions, RetryOptions } from "./graph/retry-options.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
 export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
@@ -110,9 +109,8 @@ export {
   type AgentOptions,
   type AgentRegistration,
   type AgentResult,
-  type StageTask,
-  type TaskData,
 } from "./stages/agents.js";
+export type { StageTask, TaskData } from "./stages/stage-task.js";
 export { ProviderScope, type Provided, type ProvidedDeps, type ProvidedValue, type Provider, type ProviderContext, type Providers } from "./stages/providers.js";
 export {
   JsonFileTaskSource,
@@ -136,9 +134,8 @@ export {
   type ActOptions,
   type ActResult,
   type StageRunnerOptions,
-  type StageRunOptions,
-  type StageRunReport,
 } from "./stages/stage-runner.js";
+export type { StageRunOptions, StageRunReport } from "./stages/stage-run-options.js";
 export { TASK_STATES, type TaskError, type TaskReport, type TaskState } from "./stages/task-report.js";
 export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";
 export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, type StageOutput } from "./stages/stage-cli.js";

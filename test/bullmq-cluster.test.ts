@@ -201,7 +201,7 @@ describeRedis("BullMQ adapter across processes", () => {
     const aborted = await eventually("the abort to reach the worker", async () =>
       (await logLines(env)).find((l) => l.startsWith("aborted hang")),
     );
-    expect(aborted).toBe(`aborted hang 1 ${worker!.pid}`);
+    expect(aborted).toBe(`aborted hang 1 ${worker.pid}`);
   }, 60_000);
 
   it("serves a module's graphs with `taskloom worker`, and exits 0 on SIGTERM", async () => {

@@ -201,8 +201,8 @@ describeRedis("BullMQ executor and worker", () => {
     await events.waitUntilReady();
     const asString = await queue.add("triage", JSON.stringify({ taskId: "t1", text: "hello" }));
     const asObject = await queue.add("triage", { taskId: "t2", text: "hi" });
-    expect(JSON.parse(await asString.waitUntilFinished(events))).toEqual({ taskId: "t1", pathway: "long" });
-    expect(JSON.parse(await asObject.waitUntilFinished(events))).toEqual({ taskId: "t2", pathway: "short" });
+    expect(JSON.parse((await asString.waitUntilFinished(events)) as string)).toEqual({ taskId: "t1", pathway: "long" });
+    expect(JSON.parse((await asObject.waitUntilFinished(events)) as string)).toEqual({ taskId: "t2", pathway: "short" });
   });
 
   it("leaves its jobs to the coordinator that took the run over live: the body runs once, is never aborted, and the new coordinator takes its result", async () => {
@@ -238,6 +238,7 @@ describeRedis("BullMQ executor and worker", () => {
     await running;
     const b = run(g, undefined, { runId: "live-1", store: storeB, executor: executorB, takeover: true });
     // A learns of the takeover when it renews its lease (every 200 ms here) and stops driving the run.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(await aEnded).toMatchObject({ code: expect.stringMatching(/^(LEASE_LOST|RUN_LOCKED)$/) });
     open();
     expect(await b.result()).toEqual({ slow: "done once" });

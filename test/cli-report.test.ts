@@ -32,6 +32,16 @@ function cli(dir: string, args: readonly string[]): Promise<{ code: number; stde
 
 const squash = (s: string): string => s.replace(/\s+/g, "");
 
+/** The part of a page element the `$$eval` callbacks below use (the test's lib has no DOM types). */
+interface PageElement {
+  cloneNode(deep: boolean): PageElement;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+  getAttribute(name: string): string | null;
+  remove(): void;
+  readonly textContent: string | null;
+}
+
 describe.skipIf(!available)("taskloom report in headless Chromium", () => {
   const dir = mkdtempSync(join(tmpdir(), "taskloom-report-"));
   let browser: Browser;
@@ -76,17 +86,17 @@ describe.skipIf(!available)("taskloom report in headless Chromium", () => {
       await page.goto(pathToFileURL(file).href);
       await page.waitForSelector(`#graph[data-rendered="${renderer}"] svg`, { timeout: 15_000 });
       // A node's visible label: its text without the <title> tooltip.
-      const nodeTexts = await page.$$eval("#graph svg g.node", (gs) =>
+      const nodeTexts = await page.$$eval("#graph svg g.node", (gs: PageElement[]) =>
         gs.map((g) => {
-          const copy = g.cloneNode(true) as typeof g;
+          const copy = g.cloneNode(true);
           for (const t of copy.querySelectorAll("title")) t.remove();
           return copy.textContent ?? "";
         }),
       );
-      const timeline = await page.$$eval(".timeline .row[data-node-id]", (rows) =>
+      const timeline = await page.$$eval(".timeline .row[data-node-id]", (rows: PageElement[]) =>
         rows.map((r) => ({ id: r.getAttribute("data-node-id"), label: r.querySelector(".label")?.textContent, bar: r.querySelector(".bar") !== null })),
       );
-      const fills = await page.$$eval("#graph svg g.node", (gs) =>
+      const fills = await page.$$eval("#graph svg g.node", (gs: PageElement[]) =>
         gs.map((g) => {
           // The test's lib has no DOM types; in the page, globalThis is the window.
           const view = globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } };

@@ -29,8 +29,10 @@ it("draws the held schedules below the event lines, erasing the previous block e
   expect(await runCli(["scheduler", "start", OK, "--exit-when-idle", "--poll", "50ms"], io), err.text).toBe(0);
   const text = err.text;
   // A block is drawn after the "run started" line, with the running job…
+  // eslint-disable-next-line no-control-regex -- the test matches ANSI escape sequences in the terminal output
   expect(text).toMatch(/▶ sch-view slot [^\n]*\n(\x1b\[\d+F\x1b\[J)?SCHEDULE\s+GRAPH\s+NOW\s+NEXT RUN\nsch-view\s+diamond\s+running sch-view-\d{8}T\d{6}/);
   // …and erased (cursor up over its lines, clear to the end) before the next lasting line.
+  // eslint-disable-next-line no-control-regex -- the test matches ANSI escape sequences in the terminal output
   const erase = /\x1b\[(\d+)F\x1b\[J/.exec(text);
   expect(Number(erase?.[1])).toBeGreaterThanOrEqual(2);
   expect(text).toMatch(/✓ sch-view run sch-view-\S+ succeeded/);

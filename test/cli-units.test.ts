@@ -29,6 +29,7 @@ describe("durations", () => {
   });
 
   it.each(["", "30", "d", "30 days", "-1d", "1d 2h", "1y"])("refuses %j with INVALID_OPTION naming the option", (text) => {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(() => parseDuration(text, "--older-than")).toThrow(expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }));
   });
 
@@ -55,6 +56,7 @@ describe("run options from flags", () => {
     expect(runOptionsFrom({ retries: "4", maxConcurrency: "16" })).toEqual({ retry: { maxAttempts: 5 }, maxConcurrency: 16 });
     expect(runOptionsFrom({ maxConcurrency: "Infinity" })).toEqual({ maxConcurrency: Infinity });
     for (const bad of [{ retries: "-1" }, { retries: "1.5" }, { maxConcurrency: "0" }, { maxConcurrency: "many" }]) {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       expect(() => runOptionsFrom(bad)).toThrow(expect.objectContaining({ code: "INVALID_OPTION" }));
     }
   });

@@ -57,6 +57,7 @@ describe("one duration grammar", () => {
       fc.property(text, (t) => {
         const before = oldCli(t) ?? oldSchedule(t);
         expect(parseDurationText(t)).toBe(before);
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
         if (before === undefined) expect(() => parseDuration(t, "--x")).toThrow(expect.objectContaining({ code: "INVALID_OPTION" }));
         else expect(parseDuration(t, "--x")).toBe(before);
       }),
@@ -68,6 +69,7 @@ describe("one duration grammar", () => {
     expect(parseDuration("1 H")).toBe(3_600_000);
     expect(parseDuration(" 1h30M ")).toBe(5_400_000);
     expect(parseDurationText("1h 30m")).toBeUndefined();
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(() => parseDuration("1d 2h", "--older-than")).toThrow(expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }));
   });
 

@@ -18,7 +18,6 @@ import { describe, expect, it } from "vitest";
 import {
   GraphChangedError,
   InvalidOptionError,
-  LowdbStore,
   ManualClock,
   MemoryStore,
   NodeFailedError,
@@ -49,7 +48,7 @@ import {
   type StoredRun,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
-import { deferred, type Deferred, rejection } from "./support/async.js";
+import { deferred, rejection } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
 
 // ---------------------------------------------------------------------------
@@ -63,10 +62,10 @@ function counter() {
   const calls: Record<string, number> = {};
   return {
     calls,
-    hit(id: string): void {
+    hit: (id: string): void => {
       calls[id] = (calls[id] ?? 0) + 1;
     },
-    reset(): void {
+    reset: (): void => {
       for (const k of Object.keys(calls)) delete calls[k];
     },
   };

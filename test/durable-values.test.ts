@@ -214,6 +214,7 @@ describe("result handling that throws", () => {
   it("a thrown value whose toString throws still fails the node with a typed error", async () => {
     const g = graph("bad-throw")
       .node("v", () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the test is about a body that throws a value that is not an Error
         throw {
           toString(): string {
             throw new Error("no string");
@@ -232,6 +233,7 @@ describe("result handling that throws", () => {
     revoke();
     const g = graph("throws-revoked")
       .node("v", () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the test is about a body that throws a value that is not an Error
         throw proxy;
       })
       .build();
@@ -244,6 +246,7 @@ describe("result handling that throws", () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
     const fn = graphFn("gf-revoked", async () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the test is about a body that throws a value that is not an Error
       throw proxy;
     });
     await expect(fn(undefined, { store: new MemoryStore() })).rejects.toBeInstanceOf(TypeError);

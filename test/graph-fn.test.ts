@@ -15,13 +15,11 @@
  * Nothing sleeps: step bodies wait on gates the test opens, and time is a
  * ManualClock where it matters.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   GraphHasPendingWaits,
   InputValidationError,
   InvalidOptionError,
-  LowdbStore,
   ManualClock,
   MemoryStore,
   NodeFailedError,
@@ -39,7 +37,7 @@ import {
   type RunEventMap,
   type RunHandle,
 } from "../src/index.js";
-import { deferred, type Deferred, until, rejection } from "./support/async.js";
+import { deferred, until, rejection } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
 
 // ---------------------------------------------------------------------------
@@ -56,7 +54,7 @@ function counter() {
   const calls: Record<string, number> = {};
   return {
     calls,
-    hit(id: string): void {
+    hit: (id: string): void => {
       calls[id] = (calls[id] ?? 0) + 1;
     },
   };

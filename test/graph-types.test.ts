@@ -13,6 +13,7 @@ describe("graph builder types", () => {
       .input<{ url: string; limit: number }>()
       .node("fetch", ({ inputs, deps }) => {
         expectTypeOf(inputs).toEqualTypeOf<{ url: string; limit: number }>();
+        // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- asserts that deps of a node without after is the builder's empty record, {}
         expectTypeOf(deps).toEqualTypeOf<{}>();
         return { body: inputs.url, size: inputs.limit };
       })
@@ -59,7 +60,7 @@ describe("graph builder types", () => {
 
   it("rejects a misspelled id in after", () => {
     const base = graph("typo").node("fetch", () => "text");
-    expectTypeOf(base.node).toBeFunction();
+    expectTypeOf<typeof base.node>().toBeFunction();
     // Never built: only the compile-time check matters here.
     const build = (): unknown =>
       base
@@ -86,7 +87,7 @@ describe("graph builder types", () => {
           "c",
           ({ deps }) => {
             // @ts-expect-error b is not in after
-            return deps.a + deps.b.length;
+            return deps.a + deps.b.length; // eslint-disable-line @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-member-access -- a deliberate type error, checked by @ts-expect-error
           },
           { after: ["a"] },
         )
@@ -108,7 +109,7 @@ describe("graph builder types", () => {
     const noInputs = (): unknown =>
       graph("no-input").node("a", ({ inputs }) => {
         // @ts-expect-error a graph without input() has undefined inputs
-        return inputs.n;
+        return inputs.n; // eslint-disable-line @typescript-eslint/no-unsafe-return -- a deliberate type error, checked by @ts-expect-error
       });
     void noInputs;
   });

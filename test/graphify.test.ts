@@ -152,7 +152,7 @@ describe("graphify builds the same graph as the builder", () => {
     const results = [];
     for (const g of [etlGraphify(), etlBuilder()]) {
       const handle = run(g, { url: "https://x.test/a" }, { store: new MemoryStore(), maxConcurrency: 4 });
-      const events = recordEvents(handle as RunHandle<unknown>);
+      const events = recordEvents(handle);
       const outputs = await handle.result();
       expectDependencyOrder(g, events.sequence);
       results.push({ outputs, perNode: events.perNode });
@@ -240,7 +240,7 @@ describe("task arguments at run time", () => {
       const v = task("v", () => 1)();
       const arg = JSON.parse('{"__proto__": 0}') as Record<string, unknown>;
       arg.__proto__ = v;
-      return { out: task("keys", (o: Record<string, unknown>) => Object.keys(o))(arg as never) };
+      return { out: task("keys", (o: Record<string, unknown>) => Object.keys(o))(arg) };
     });
     // JSON.parse made "__proto__" an own property; the rebuilt argument keeps it as one.
     await expect(runAsync(g, undefined, { store: new MemoryStore() })).resolves.toEqual({ out: ["__proto__"] });
@@ -340,6 +340,7 @@ describe("using a reference's value while tracing is refused", () => {
     ["arithmetic", (v) => (v.n as unknown as number) + 1, "v.n", "converted to a primitive"],
     ["string concatenation", (v) => "x" + (v.s as unknown as string), "v.s", "converted to a primitive"],
     ["a template literal", (v) => `a${v.s as unknown as string}`, "v.s", "converted to a primitive"],
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the test is that String() of a reference is refused
     ["String()", (v) => String(v), "v", "converted to a primitive"],
     ["== with a number", (v) => (v.n as unknown) == 3, "v.n", "converted to a primitive"],
     ["valueOf()", (v) => (v.n as unknown as number).valueOf(), "v.n", "converted to a primitive"],
@@ -369,6 +370,7 @@ describe("using a reference's value while tracing is refused", () => {
   it("refuses await inside an async graphify function, even though the error becomes a rejection", async () => {
     const err = thrown(() =>
       graphify("async", async (inputs: Ref<{ url: string }>) => {
+        // eslint-disable-next-line @typescript-eslint/await-thenable -- the test is that awaiting a reference is refused
         const page = await task("fetch", fetchPage)(inputs.url);
         return { page };
       }),
@@ -459,7 +461,7 @@ describe("task misuse", () => {
   it("refuses calling a task's function after the trace, and the trace slot is cleared after a failed graphify", () => {
     let late: (() => unknown) | undefined;
     graphify("late", () => {
-      late = task("later", () => 1) as () => unknown;
+      late = task("later", () => 1);
       return { v: task("v", () => 1)(), w: (late as () => Ref<number>)() };
     });
     const err = thrown(() => late?.());

@@ -31,6 +31,7 @@ describe("import cost", () => {
     const io = { out: { write: () => true }, err: { write: () => true } };
     expect(taskloom.parseStageArgs(["--tasks", "t.json", "--refresh-every", "30s"], "w", io)).toMatchObject({ tasks: "t.json", refreshEveryMs: 30_000 });
     expect(() => taskloom.parseStageArgs(["--tasks", "t.json", "--max-concurrency", "0"], "w", io)).toThrow(
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--max-concurrency") }),
     );
   });

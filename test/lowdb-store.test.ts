@@ -78,7 +78,7 @@ describe("LowdbStore", () => {
       await store.writeSnapshot(sampleRun("r1"), 0);
       await store.append("r1", [nodeRecord(1, "b")]);
       expect((await readdir(runDir("r1"))).sort()).toEqual(["journal.ndjson", "lease.json", "snapshot.json", "summary.json"]);
-      expect(JSON.parse(await readFile(file("r1", "summary.json"), "utf8")).json).toMatchObject({ runId: "r1", nodeCount: 3 });
+      expect((JSON.parse(await readFile(file("r1", "summary.json"), "utf8")) as { json: unknown }).json).toMatchObject({ runId: "r1", nodeCount: 3 });
     });
 
     it("makes folders 0700 and files 0600, whatever the umask", async () => {

@@ -21,6 +21,7 @@ import {
   run,
   runAsync,
   type RouteTrigger,
+  type GraphSpec,
 } from "../src/index.js";
 import { deferred, rejection, until } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
@@ -348,9 +349,9 @@ describe("routing in every builder", () => {
       .node("check", check, { after: ["draft"], routes: { accept: "publish", revise: "draft" } })
       .node("publish", publish)
       .build();
-    const spec = JSON.parse(JSON.stringify(g.toSpec()));
-    expect(spec.nodes.find((n: { id: string }) => n.id === "check").routes).toEqual({ accept: ["publish"], revise: ["draft"] });
-    expect(spec.nodes.find((n: { id: string }) => n.id === "draft").maxVisits).toBe(5);
+    const spec = JSON.parse(JSON.stringify(g.toSpec())) as GraphSpec;
+    expect(spec.nodes.find((n: { id: string }) => n.id === "check")?.routes).toEqual({ accept: ["publish"], revise: ["draft"] });
+    expect(spec.nodes.find((n: { id: string }) => n.id === "draft")?.maxVisits).toBe(5);
     const loaded = fromSpec(spec, { draft, check, publish });
     expect(loaded.fingerprint).toBe(g.fingerprint);
     const out = await runAsync(loaded, undefined, { store: new MemoryStore() });

@@ -21,11 +21,10 @@ import {
   runAsync,
   type RunEventMap,
   type RunEventName,
-  type RunHandle,
   type RunOptions,
   type StandardSchemaLike,
 } from "../src/index.js";
-import { deferred, type Deferred, nextEvent, rejection } from "./support/async.js";
+import { deferred, nextEvent, rejection } from "./support/async.js";
 
 /** Calls `fn` and returns what it threw synchronously (fails the test if it did not). */
 function thrown(fn: () => unknown): unknown {
@@ -130,7 +129,7 @@ describe("events", () => {
     const names = ["run:start", "node:start", "node:success", "node:error", "run:success", "run:error"] as const;
     for (const name of names) handle.events.on(name, (payload) => void seen.push({ name, payload: { ...payload } }));
     await handle.result();
-    expect(seen.map((e) => `${e.name}${e.payload.nodeId === undefined ? "" : ` ${String(e.payload.nodeId)}`}`)).toEqual([
+    expect(seen.map((e) => `${e.name}${e.payload.nodeId === undefined ? "" : ` ${e.payload.nodeId as string}`}`)).toEqual([
       "run:start",
       "node:start a",
       "node:success a",
@@ -167,6 +166,7 @@ describe("events", () => {
       throw thrownError;
     });
     handle.events.on("node:success", (e) => void later.push(e.nodeId)); // still called after the one that threw
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the test is that a listener's rejection reaches onListenerError
     handle.events.on("run:start", async () => {
       await Promise.resolve();
       throw rejectedError;

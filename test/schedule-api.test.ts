@@ -85,7 +85,7 @@ describe("schedule()", () => {
 
   it("refuses inputs it cannot store, and a graph that is not a graph", async () => {
     const store = new MemoryStore();
-    await expect(schedule(g, { name: "x", f: () => 1 } as never, { when: "1h", store })).rejects.toThrow(/inputs cannot be stored/);
+    await expect(schedule(g, { name: "x", f: () => 1 }, { when: "1h", store })).rejects.toThrow(/inputs cannot be stored/);
     await expect(schedule({} as never, {}, { when: "1h", store })).rejects.toThrow(InvalidOptionError);
   });
 });
@@ -130,7 +130,7 @@ describe("schedules are data", () => {
     const dir = tempDir();
     const first = lowdb(dir);
     const when = new Date(Date.now() + 3_600_000);
-    const job = await schedule(g, { name: "x", at: when } as never, { when, repeat: { every: "1d", times: 2 }, store: first, timezone: "Europe/Paris" });
+    const job = await schedule(g, { name: "x", at: when }, { when, repeat: { every: "1d", times: 2 }, store: first, timezone: "Europe/Paris" });
     const second = lowdb(dir);
     const again = await getSchedule(job.id, { store: second });
     expect(again.record.inputs).toEqual({ name: "x", at: when });

@@ -383,6 +383,7 @@ describe("failures", () => {
     const s = await started({ store, graphs: [g], clock });
     await until(() => entered, "the body");
     expect((await job.lastResult())?.status).toBe("running");
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(s.view()).toEqual([expect.objectContaining({ scheduleId: job.id, running: expect.objectContaining({ slot: NOW }) })]);
     let stopped = false;
     const stopping = s.stop().then(() => (stopped = true));

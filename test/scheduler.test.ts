@@ -16,7 +16,6 @@ import {
   run,
   runAsync,
   type RunEventMap,
-  type RunEventName,
   type NodeRecord,
   type RunHandle,
 } from "../src/index.js";

@@ -166,11 +166,14 @@ describe("job handlers", () => {
   it("answers bad JSON, bad tasks and another stage's task with success false", async () => {
     const { handlers } = make();
     const h = handlers["pre-label"]!;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(JSON.parse(await h("{ nope"))).toMatchObject({ taskId: null, success: false, error: expect.stringMatching(/^the job spec is not valid JSON/) });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
     expect(JSON.parse(await h(JSON.stringify({ data: {} })))).toMatchObject({ taskId: null, success: false, error: expect.stringContaining("job[0].id") });
     expect(JSON.parse(await h(JSON.stringify({ id: "t", stageId: "qa" })))).toMatchObject({
       taskId: "t",
       success: false,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       error: expect.stringContaining('this handler runs stage "pre-label"'),
     });
   });

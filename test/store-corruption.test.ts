@@ -7,7 +7,7 @@
 import { open, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { getRun, graph, listRuns, runAsync, serialize, SnapshotCorruptError, type RunStore } from "../src/index.js";
+import { getRun, graph, listRuns, runAsync, serialize, SnapshotCorruptError } from "../src/index.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-corrupt-");
@@ -29,7 +29,7 @@ async function storeWithRun(id = "r1") {
 
 /** Reads a superjson file's `json` part. */
 async function jsonOf(file: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(file, "utf8")).json as Record<string, unknown>;
+  return (JSON.parse(await readFile(file, "utf8")) as { json: Record<string, unknown> }).json;
 }
 
 async function expectCorrupt(promise: Promise<unknown>, file: string): Promise<void> {
@@ -91,7 +91,7 @@ describe("listRuns serves the good runs and reports the bad ones", () => {
     await runAsync(chain(), undefined, { store, runId: "bad-1" });
     await truncate(file("summary.json", "bad-1"), 0);
     const problems: SnapshotCorruptError[] = [];
-    const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p as SnapshotCorruptError) });
+    const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p) });
     expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toBeInstanceOf(SnapshotCorruptError);
@@ -126,7 +126,7 @@ describe("a journal too big to read as one string", () => {
     } finally {
       await handle.close();
     }
-    const run = await getRun("r1", { store: lowdb(dir) as RunStore });
+    const run = await getRun("r1", { store: lowdb(dir) });
     const output = run.nodes.find((n) => n.id === "b")!.output as string;
     expect(output.length).toBe(big.length + 1);
     expect(output[0]).toBe("5");

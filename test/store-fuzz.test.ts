@@ -198,6 +198,7 @@ describe("damaged run files give the documented recovery or SnapshotCorruptError
             if (target === "lease.json") {
               const taken = await settle(store.acquireLease("r1", { owner: "o2", pid: process.pid, host: hostname(), ttlMs: 1_000, now: Date.now() }));
               if (!taken.ok) {
+                // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
                 expect(taken.error).toMatchObject({ code: expect.stringMatching(/^(SNAPSHOT_CORRUPT|RUN_LOCKED)$/) });
                 if ((taken.error as { code: string }).code === "SNAPSHOT_CORRUPT") expectCorruptNaming(taken.error, file);
                 expect(await readFile(file)).toEqual(bytes);

@@ -306,7 +306,7 @@ describe("stage definitions and StageRunner options", () => {
       clock: { now: () => 0, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as never) },
     };
     const runner = new StageRunner(wf, runnerOptions);
-    const agent: Required<AgentOptions<{}>> = { deps: {}, overwrite: true };
+    const agent: Required<AgentOptions<Record<string, never>>> = { deps: {}, overwrite: true };
     runner.stage("label", () => "review", agent);
     const jobs: Required<JobHandlerOptions> = { numRetries: 0, retryDelayMs: 1, runId: "jobs" };
     expect(Object.keys(runner.toJobHandlers(jobs))).toEqual(["label"]);

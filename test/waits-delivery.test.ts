@@ -158,7 +158,7 @@ describe("concurrent resolvers of one waiting run", () => {
     const g = twentyWaits();
     expect(await rejection(runAsync(g, undefined, { store: store(), runId }))).toBeInstanceOf(GraphHasPendingWaits);
     const results = await Promise.allSettled(KEYS.map((key, i) => resolveWait(runId, key, i, { store: store() })));
-    expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(results.filter((r) => r.status === "rejected").map((r) => String((r).reason))).toEqual([]);
     const out = (await runAsync(g, undefined, { store: store(), runId })) as Record<string, number>;
     expect(KEYS.map((k) => out[k])).toEqual(KEYS.map((_, i) => i));
   }

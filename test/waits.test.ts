@@ -36,14 +36,13 @@ import {
   run,
   runAsync,
   type RunEventMap,
-  type RunEventName,
   type RunHandle,
   type NodeRecord,
   type RunStore,
 } from "../src/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { activeRun } from "../src/runner/active-runs.js";
-import { deferred, type Deferred, nextEvent, rejection, until } from "./support/async.js";
+import { deferred, nextEvent, rejection, until } from "./support/async.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -103,7 +102,7 @@ function filesOf(dir: string): Record<string, string> {
 
 async function inboxOf(store: RunStore, runId: string): Promise<Record<string, unknown> | undefined> {
   const stored = await store.load(runId);
-  return stored?.state.meta.inbox as Record<string, unknown> | undefined;
+  return stored?.state.meta.inbox;
 }
 
 /** A two-branch review graph: `draft` → `review` (step, then waitFor) → `publish`, with an independent `other`. */
@@ -203,6 +202,7 @@ describe("a run left with only waits", () => {
     await other.close();
     expect((await getRun("wait-basic", { store: new LowdbStore({ dir }) })).status).toBe("waiting");
     expect(await inboxOf(new LowdbStore({ dir }), "wait-basic")).toEqual({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       "review:1": { payload: { approved: true, note: "ship it" }, at: expect.any(Number) },
     });
 
@@ -228,6 +228,7 @@ describe("a run left with only waits", () => {
     expect(final.starts).toBe(2);
     expect(final.waits).toEqual([]);
     expect(final.nodes.find((n) => n.id === "review")?.waits).toEqual({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       "review:1": { since: 1_000, deadline: 6_000, resolved: { payload: { approved: true, note: "ship it" }, at: expect.any(Number) } },
     });
     expect(await inboxOf(new LowdbStore({ dir }), "wait-basic")).toBeUndefined();
@@ -480,6 +481,7 @@ describe("resolveWait on a stored run no process drives", () => {
 
     await resolveWait("st-drop", "review:s", { approved: "maybe" }, { store: new LowdbStore({ dir }) });
     expect(await inboxOf(new LowdbStore({ dir }), "st-drop")).toEqual({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       "review:s": { payload: { approved: "maybe" }, at: expect.any(Number) },
     });
 
@@ -542,6 +544,7 @@ describe("resolveWait on a stored run no process drives", () => {
     await resolveWait("st-twice", "review:s", { approved: false }, { store: new LowdbStore({ dir }) });
     await resolveWait("st-twice", "review:s", { approved: true }, { store: new LowdbStore({ dir }) });
     expect(await inboxOf(new LowdbStore({ dir }), "st-twice")).toEqual({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
       "review:s": { payload: { approved: true }, at: expect.any(Number) },
     });
 

@@ -36,7 +36,7 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    return setTimeout(fn, ms) as unknown as TimerHandle;
+    return setTimeout(fn, ms);
   },
   clearTimeout(handle) {
     clearTimeout(handle as unknown as NodeJS.Timeout);

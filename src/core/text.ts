@@ -18,3 +18,18 @@
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
+
+/**
+ * `String(value)`: a value the caller gave, as text for a message such as
+ * "must be a number (got ...)". Unlike a template literal it does not throw
+ * for a symbol. A plain object reads `[object Object]`; messages that should
+ * show more change here, in one place.
+ *
+ * @example
+ * ```ts
+ * valueText(Infinity); // "Infinity"
+ * ```
+ */
+export function valueText(value: unknown): string {
+  return String(value);
+}

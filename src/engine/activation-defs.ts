@@ -11,8 +11,9 @@
  * @module
  */
 import type { TaskGraph } from "../graph/task-graph.js";
-import { resolveRetryPolicy, type RetryOptions, type RetryPolicy } from "./retry-policy.js";
+import { resolveRetryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { type NodeDefinition } from "../graph/definition.js";
+import { type RetryOptions } from "../graph/retry-options.js";
 
 /** Definitions and retry policies of a run's activations. */
 export class ActivationDefs {

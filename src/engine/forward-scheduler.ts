@@ -42,10 +42,10 @@ import type { NodeExecutor } from "./node-executor.js";
 import { runNodeStep } from "./node-steps.js";
 import { RecordBuffer } from "./record-buffer.js";
 import { RetrySleeps } from "./retry-sleeps.js";
-import type { RetryOptions } from "./retry-policy.js";
 import type { SchedulerOutcome } from "./loop-types.js";
 import { RunLoop } from "./run-loop.js";
 import { Waits } from "./waits.js";
+import { type RetryOptions } from "../graph/retry-options.js";
 
 export type { SchedulerOutcome } from "./loop-types.js";
 

@@ -25,11 +25,11 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { RecordBuffer } from "./record-buffer.js";
-import { validateDuration, validateRetryOptions } from "./retry-policy.js";
 import type { ActivationEnd, ActivationOwner, Coordinator, Stop } from "./loop-types.js";
 import { isReadable } from "./run-loop.js";
 import { NonDeterminismError, RunCancelledError } from "./errors.js";
 import { type GraphFnContext, type NodeDefinition, type StepOptions } from "../graph/definition.js";
+import { validateDuration, validateRetryOptions } from "../graph/retry-options.js";
 
 /** What step coordination needs from the run loop. */
 export interface StepLoop {

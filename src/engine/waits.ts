@@ -35,11 +35,11 @@ import type { AttemptContext } from "./attempt-context.js";
 import type { Attempts } from "./attempts.js";
 import type { RunJournal } from "./journal-port.js";
 import type { RecordBuffer } from "./record-buffer.js";
-import { validateDuration } from "./retry-policy.js";
 import type { SchedulerOutcome } from "./loop-types.js";
 import { InputValidationError } from "../graph/errors.js";
 import { WaitAlreadyResolvedError, WaitNotFoundError, WaitTimeoutError } from "./errors.js";
 import { type PendingWait } from "../state/waits.js";
+import { validateDuration } from "../graph/retry-options.js";
 
 /** One open `waitFor`. */
 interface OpenWait {

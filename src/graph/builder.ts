@@ -50,6 +50,7 @@ function toArray(list: NodeList | undefined): NodeDefinition[] {
  * @typeParam O - node id → output type, for the nodes declared so far
  * @typeParam R - the graph's outputs once `output()` was called
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the empty record of node outputs: each node is intersected onto it, and {} keeps the displayed types short
 export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
   readonly #name: string;
   readonly #nodes: NodeList | undefined;

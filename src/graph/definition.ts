@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { RetryOptions } from "../engine/retry-policy.js";
+import type { RetryOptions } from "./retry-options.js";
 import type { InputValidator } from "./input-validator.js";
 import type { NodeFunction } from "./node-context.js";
 import type { RoutesOption, RouteTable } from "./route.js";

@@ -24,7 +24,7 @@
 import { assertKnownKeys, optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError, NonRetryableError } from "./errors.js";
-import type { RetryOptions } from "../engine/retry-policy.js";
+import type { RetryOptions } from "./retry-options.js";
 import type { NodeDefinition, OutputFunction } from "./definition.js";
 import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";
@@ -168,7 +168,7 @@ export function task<A extends unknown[], R>(
     const node: NodeDefinition = {
       id,
       after: [...after],
-      fn: body as NodeDefinition["fn"],
+      fn: body,
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       ...(options?.routes !== undefined && { routes: options.routes }),

@@ -11,7 +11,7 @@
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
-import { assertRetryKeys } from "../engine/retry-policy.js";
+import { assertRetryKeys } from "./retry-options.js";
 import type { MapOptions, NodeOptions, StepOptions } from "./definition.js";
 import type { WaitOptions } from "./node-context.js";
 

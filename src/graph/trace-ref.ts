@@ -141,18 +141,18 @@ const handler: ProxyHandler<object> = {
       if (key === Symbol.toPrimitive) refuse(info, PRIMITIVE);
       if (key === Symbol.iterator) refuse(info, "iterated (for…of, spread, or array destructuring)");
       if (key === Symbol.asyncIterator) refuse(info, "iterated (for await…of)");
-      if (key === INSPECT) return Reflect.get(target, key);
+      if (key === INSPECT) return Reflect.get(target, key) as unknown;
       refuse(info, `read through the symbol ${String(key)}`);
     }
     switch (key) {
       case "then":
-        refuse(info, "awaited (await, Promise.resolve or .then)", "a task call returns a reference at once; the task runs later, at run time");
+        return refuse(info, "awaited (await, Promise.resolve or .then)", "a task call returns a reference at once; the task runs later, at run time");
       case "toJSON":
-        refuse(info, "serialized (JSON.stringify)");
+        return refuse(info, "serialized (JSON.stringify)");
       case "valueOf":
       case "toString":
       case "toLocaleString":
-        refuse(info, PRIMITIVE);
+        return refuse(info, PRIMITIVE);
     }
     let child = info.children.get(key);
     if (!child) {
@@ -274,7 +274,7 @@ export function resolveTemplate(template: Template, outputs: Readonly<Record<str
     case "array":
       return template.items.map((t) => resolveTemplate(t, outputs, inputs));
     case "object": {
-      const out: Record<string, unknown> = template.plain ? {} : Object.create(null);
+      const out: Record<string, unknown> = template.plain ? {} : (Object.create(null) as Record<string, unknown>);
       // defineProperty, not assignment: a "__proto__" key must stay a plain property.
       for (const [key, t] of template.entries) {
         Object.defineProperty(out, key, { value: resolveTemplate(t, outputs, inputs), enumerable: true, writable: true, configurable: true });

@@ -10,7 +10,7 @@
  */
 import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError } from "./errors.js";
-import { validateDuration, validateRetryOptions } from "../engine/retry-policy.js";
+import { validateDuration, validateRetryOptions } from "./retry-options.js";
 import type { NodeDefinition } from "./definition.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;
@@ -43,7 +43,7 @@ export function validateGraph(
       continue;
     }
     const seen = new Set<string>();
-    for (const dep of n.after) {
+    for (const dep of n.after as readonly string[]) {
       if (dep === n.id) problems.push(`node "${n.id}" depends on itself`);
       else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph`);
       if (seen.has(dep)) problems.push(`node "${n.id}" lists "${dep}" twice in after`);

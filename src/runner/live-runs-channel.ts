@@ -110,7 +110,7 @@ function sendable(error: unknown): SentError {
     name: record.name,
     message: record.message,
     ...(record.code !== undefined && { code: record.code }),
-    ...(Array.isArray(e.openKeys) && { openKeys: [...e.openKeys] }),
+    ...(Array.isArray(e.openKeys) && { openKeys: [...(e.openKeys as readonly string[])] }),
     ...(Array.isArray(e.issues) && { issues: JSON.parse(JSON.stringify(e.issues)) as ValidationIssue[] }),
   };
 }

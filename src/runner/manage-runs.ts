@@ -16,6 +16,7 @@ import { RUN_STATUSES, type RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
+import { valueText } from "../core/text.js";
 
 /** Where to look. */
 export interface StoreOption {
@@ -69,7 +70,7 @@ function assertStatusQuery(status: unknown): asserts status is RunQuery["status"
     if (!(RUN_STATUSES as readonly unknown[]).includes(s)) {
       throw new InvalidOptionError(
         "status",
-        `of listRuns must be one of ${RUN_STATUSES.join(", ")}, or a list of them (got ${JSON.stringify(status) ?? String(status)})`,
+        `of listRuns must be one of ${RUN_STATUSES.join(", ")}, or a list of them (got ${JSON.stringify(status) ?? valueText(status)})`,
       );
     }
   }

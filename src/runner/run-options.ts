@@ -12,8 +12,9 @@ import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/pers
 import type { RunStore } from "../persistence/run-store.js";
 import type { Clock } from "../core/clock.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
-import { validateDuration, validateRetryOptions, type RetryOptions } from "../engine/retry-policy.js";
+import { validateDuration, validateRetryOptions, type RetryOptions } from "../graph/retry-options.js";
 import { assertRunId } from "../core/run-id.js";
+import { valueText } from "../core/text.js";
 
 /**
  * Options of a run.
@@ -88,11 +89,11 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   if (o.runId !== undefined) assertRunId(o.runId);
   const mc = o.maxConcurrency;
   if (mc !== undefined && !(mc === Infinity || (typeof mc === "number" && Number.isInteger(mc) && mc >= 1))) {
-    throw new InvalidOptionError("maxConcurrency", `must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
+    throw new InvalidOptionError("maxConcurrency", `must be a whole number of at least 1, or Infinity (got ${valueText(mc)})`);
   }
   const mv = o.maxVisits;
   if (mv !== undefined && !(typeof mv === "number" && Number.isInteger(mv) && mv >= 1)) {
-    throw new InvalidOptionError("maxVisits", `must be a whole number of at least 1 (got ${String(mv)})`);
+    throw new InvalidOptionError("maxVisits", `must be a whole number of at least 1 (got ${valueText(mv)})`);
   }
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);
@@ -105,6 +106,7 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
   if (o.store !== undefined) assertStore(o.store);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- o.executor is unknown here: without the assertion tsc rejects .execute
   if (o.executor !== undefined && typeof (o.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
     throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor)");
   }

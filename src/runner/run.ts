@@ -17,6 +17,7 @@ import { defaultStore } from "./default-store.js";
 import { newRunId } from "../core/run-id.js";
 import { validateRunOptions, type RunOptions } from "./run-options.js";
 import { RunSession } from "./run-session.js";
+import { valueText } from "../core/text.js";
 
 /**
  * A run in progress (or finished): returned by `run()` at once, and by
@@ -102,7 +103,7 @@ export class SessionHandle<O> implements RunHandle<O> {
  * ```
  */
 export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
-  if (typeof graph === "function" && (graph as GraphFnLike<I, O>).graph instanceof TaskGraph) graph = (graph as GraphFnLike<I, O>).graph;
+  if (typeof graph === "function" && graph.graph instanceof TaskGraph) graph = graph.graph;
   if (!(graph instanceof TaskGraph)) {
     throw new InvalidOptionError("graph", "must be a TaskGraph (build one with graph(name)...build())");
   }
@@ -150,5 +151,5 @@ export interface GraphFnLike<I, O> {
 function abortReason(signal: AbortSignal): string {
   const r: unknown = signal.reason;
   if (r instanceof Error) return r.message;
-  return r === undefined ? "the caller's signal was aborted" : String(r);
+  return r === undefined ? "the caller's signal was aborted" : valueText(r);
 }

@@ -26,6 +26,7 @@ import { parseDurationText } from "../core/duration.js";
 import { lazyModule } from "../core/lazy-module.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
 import { InvalidScheduleError } from "./errors.js";
+import { valueText } from "../core/text.js";
 
 const chrono = lazyModule<typeof import("chrono-node")>("chrono-node");
 const croner = lazyModule<typeof import("croner")>("croner");
@@ -55,7 +56,7 @@ export function resolveTimeZone(timezone: unknown): string {
   if (typeof timezone !== "string" || !isTimeZone(timezone)) {
     throw new InvalidScheduleError(
       "timezone",
-      String(timezone),
+      valueText(timezone),
       'is not a time zone this runtime knows. Use an IANA name such as "Europe/Paris", "America/New_York" or "UTC".',
     );
   }

@@ -33,6 +33,7 @@ import {
 } from "./schedule-record.js";
 import { assertRunIdPrefix, assertScheduleId } from "./schedule-id.js";
 import { assertScheduleStore, scheduleStoreFor, type ScheduleProblem, type ScheduleStore } from "./schedule-store.js";
+import { valueText } from "../core/text.js";
 
 /** How a schedule repeats. */
 export interface RepeatOptions {
@@ -159,7 +160,7 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
     throw new InvalidScheduleError("repeat.until", String(options.repeat?.until), "leaves no slot to run: it is before the first one. Move it later, or drop it.");
   }
   if (new Date(nextRunAt).getUTCFullYear() > 9999) {
-    throw new InvalidScheduleError("when", String(options.when), "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.");
+    throw new InvalidScheduleError("when", valueText(options.when), "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.");
   }
   const id = options.id ?? `sch-${randomUUID().replace(/-/g, "").slice(0, 12)}`;
   assertScheduleId(id, true);

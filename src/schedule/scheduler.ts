@@ -60,6 +60,7 @@ import {
 } from "./schedule-record.js";
 import { callbackUrlProblem, storesOf, type ResolvedStores, type ScheduleStoreOption } from "./schedule.js";
 import type { ScheduleProblem } from "./schedule-store.js";
+import { valueText } from "../core/text.js";
 
 /**
  * A graph the scheduler can run: a `TaskGraph` or a `graphFn`, of any
@@ -246,8 +247,8 @@ export class Scheduler {
     if (this.#pollTimer !== undefined) this.#clock.clearTimeout(this.#pollTimer);
     await this.#polling;
     for (const held of this.#held.values()) if (held.timer !== undefined) this.#clock.clearTimeout(held.timer);
-    await Promise.all([...this.#held.values()].map((h) => h.busy));
-    await Promise.all(this.#delivering.values());
+    await Promise.all([...this.#held.values()].map((h) => h.busy ?? Promise.resolve()));
+    await Promise.all([...this.#delivering.values()]);
     if (this.#renewTimer !== undefined) this.#clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
     await Promise.all(
@@ -682,7 +683,7 @@ function hasWork(r: ScheduleRecord): boolean {
 function positive(value: unknown, name: string, fallback: number, zeroOk = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < (zeroOk ? 0 : 1) || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} and at most ${MAX_TIMER_MS} (got ${String(value)})`);
+    throw new InvalidOptionError(name, `must be a number of ms of at least ${zeroOk ? 0 : 1} and at most ${MAX_TIMER_MS} (got ${valueText(value)})`);
   }
   return value;
 }

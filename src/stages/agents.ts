@@ -24,32 +24,8 @@ import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
-import type { TaskStatus } from "./task-status.js";
+import type { StageTask } from "./stage-task.js";
 import { pathwayNames, type Stage, type Workflow } from "./workflow.js";
-
-/** Task data: any JSON-like object. */
-export type TaskData = Record<string, unknown>;
-
-/**
- * A task as an agent (or provider) sees it.
- *
- * @example
- * ```ts
- * runner.stage("pre-label", async (task) => (task.data.text === "" ? "skip" : "review"));
- * ```
- */
-export interface StageTask<D extends TaskData = TaskData> {
-  /** The task id. */
-  readonly id: string;
-  /** Its data, with every update agents made so far. */
-  readonly data: D;
-  /** The stage it is in. */
-  readonly stageId: string;
-  /** Its status in that stage. */
-  readonly status: TaskStatus;
-  /** Who has it, when a person was assigned. */
-  readonly assignee?: string;
-}
 
 /** What an agent receives besides the task. */
 export interface AgentContext<D = Record<string, unknown>> {
@@ -149,7 +125,7 @@ export class AgentRegistry {
     if (this.#agents.has(s.id) && options.overwrite !== true) {
       throw new StageRegistrationError(stage, `an agent is already registered for stage "${s.id}"; pass { overwrite: true } to replace it`);
     }
-    const registration: AgentRegistration = Object.freeze({ stageId: s.id, fn: fn as AgentFunction<never>, deps });
+    const registration: AgentRegistration = Object.freeze({ stageId: s.id, fn, deps });
     this.#agents.set(s.id, registration);
     return registration;
   }

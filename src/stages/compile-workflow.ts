@@ -29,7 +29,8 @@ import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { AgentRegistry, callAgent, type AgentMap, type StageTask, type TaskData } from "./agents.js";
+import { AgentRegistry, callAgent, type AgentMap } from "./agents.js";
+import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import { isStatusAction, statusAfter, statusOnEntry, type TaskStatus } from "./task-status.js";
@@ -177,7 +178,7 @@ export function compileWorkflow(
       // A wrong pathway or a malformed answer would be chosen again: never retried.
       ...(stage.kind === "agent" && { retry: { retryOn: (error: unknown) => !(error instanceof UnknownPathwayError) } }),
       ...(stage.maxVisits !== undefined && { maxVisits: stage.maxVisits }),
-    }) as unknown as GraphBuilder<WorkflowTaskInput, Record<string, unknown>>;
+    });
   }
   const finals = wf.stages.filter((s) => s.kind === "final").map((s) => s.id);
   return builder
@@ -185,7 +186,7 @@ export function compileWorkflow(
       for (const id of finals) if (outputs[id] !== undefined) return outputs[id] as WorkflowTaskOutput;
       throw new Error(`the task reached no final stage (${nameList(finals)})`);
     })
-    .build() as unknown as TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>;
+    .build();
 }
 
 type StageContext = NodeContext<WorkflowTaskInput, Record<string, unknown>>;

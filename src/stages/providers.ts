@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { StageTask } from "./agents.js";
+import type { StageTask } from "./stage-task.js";
 
 /** What a provider receives besides the task. */
 export interface ProviderContext {

@@ -22,7 +22,7 @@ import { lazyModule } from "../core/lazy-module.js";
 import { truncate } from "../core/text.js";
 import { InvalidOptionError, isTaskloomError } from "../errors.js";
 import type { StageEventMap, StageEvents } from "./stage-events.js";
-import type { StageRunner, StageRunOptions } from "./stage-runner.js";
+import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { JsonFileTaskSource } from "./task-source.js";
 import type { Workflow } from "./workflow.js";
 
@@ -138,8 +138,18 @@ export function parseStageArgs(argv: readonly string[], name: string, io: StageC
   };
 }
 
+/**
+ * What the command needs of a stage runner. `StageRunner` is one; naming the
+ * port here lets `stage-runner.ts` import this module without a cycle.
+ */
+export interface StageCliRunner {
+  readonly workflow: Workflow;
+  readonly events: StageEvents;
+  runAsync(options: StageRunOptions): Promise<StageRunReport>;
+}
+
 /** Runs the command for `runner`; resolves to the exit code. */
-export async function runStageCli(runner: StageRunner, argv: readonly string[], io?: StageCliIO): Promise<number> {
+export async function runStageCli(runner: StageCliRunner, argv: readonly string[], io?: StageCliIO): Promise<number> {
   if (io !== undefined) assertKnownKeys("StageRunner.cli io", io, optionKeys<StageCliIO>({ out: true, err: true, cwd: true, signal: true }));
   const streams: StageCliIO = io ?? { out: process.stdout, err: process.stderr };
   let stop: (() => void) | undefined;

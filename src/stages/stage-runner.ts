@@ -45,7 +45,7 @@ import { assertStore } from "../runner/run-options.js";
 import { run } from "../runner/run.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { parseVisitId } from "../core/ids.js";
-import { validateRetryOptions, type BackoffOptions } from "../engine/retry-policy.js";
+import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
@@ -62,10 +62,12 @@ import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js
 import { ActionNotAllowedError } from "./stage-errors.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { StageEvents } from "./stage-events.js";
+import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { actionsBefore, readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { assertTaskId, MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
 import { allowedStatusActions } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Workflow, type WorkflowDefinition } from "./workflow.js";
+import { valueText } from "../core/text.js";
 
 /** Options of a {@link StageRunner}. */
 export interface StageRunnerOptions {
@@ -77,50 +79,6 @@ export interface StageRunnerOptions {
   readonly backoff?: BackoffOptions;
   /** The clock (tests pass a `ManualClock`). @default the system clock */
   readonly clock?: Clock;
-}
-
-/**
- * Options of {@link StageRunner.runAsync}.
- *
- * @example
- * ```ts
- * await runner.runAsync({ tasks: new JsonFileTaskSource("tasks.json"), runId: "labeling-1", maxConcurrency: 4 });
- * ```
- */
-export interface StageRunOptions {
-  /** The tasks: a source, or a list (held in a `MemoryTaskSource`). */
-  readonly tasks: TaskSource | readonly TaskInput[];
-  /** The runner run id: the same id resumes. @default a new `stages-<uuid>` */
-  readonly runId?: string;
-  /** Retries of a failed agent call (attempts = numRetries + 1). @default 3 */
-  readonly numRetries?: number;
-  /** Agent calls at once, across all tasks. @default 8 */
-  readonly maxConcurrency?: number;
-  /** Tasks processed together; one write to the source per batch. @default 300 */
-  readonly batchSize?: number;
-  /** At most this many tasks processed per stage per sweep (the rest wait for a later sweep). @default Infinity */
-  readonly maxTasksPerStage?: number;
-  /** Sweep again this long after each sweep started (ms), until `signal` aborts. @default one sweep */
-  readonly refreshEveryMs?: number;
-  /** Stops the runner: no new batch starts, running tasks are cancelled (and resume next time). */
-  readonly signal?: AbortSignal;
-}
-
-/** What `runAsync` resolves to. */
-export interface StageRunReport {
-  readonly runId: string;
-  /** Sweeps made. */
-  readonly sweeps: number;
-  /** Every task of the last sweep, with where it stands. */
-  readonly tasks: readonly TaskReport[];
-  /** Tasks in each stage, by stage id. */
-  readonly byStage: Readonly<Record<string, number>>;
-  /** Tasks that completed (in a final stage). */
-  readonly completed: number;
-  /** Tasks waiting for a person. */
-  readonly waiting: number;
-  /** Tasks that failed, with why. */
-  readonly failed: readonly TaskReport[];
 }
 
 /** Options of {@link StageRunner.act}. */
@@ -179,7 +137,7 @@ function positiveInt(value: unknown, name: string, allowInfinity = false): void 
   if (value === undefined) return;
   if (allowInfinity && value === Infinity) return;
   if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
-    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${String(value)})`);
+    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${valueText(value)})`);
   }
 }
 
@@ -253,7 +211,7 @@ export class StageRunner {
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
-        return live ? (live.queue.add(call) as Promise<Awaited<ReturnType<typeof call>>>) : call();
+        return live ? live.queue.add(call) : call();
       },
       agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
     }));

@@ -8,9 +8,10 @@
  */
 import { errorFromRecord } from "../state/error-record.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
-import type { ErrorRecord, NodeRecord } from "../state/records.js";
+import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
-import type { AgentOutcome, TaskData } from "./agents.js";
+import type { AgentOutcome } from "./agents.js";
+import type { TaskData } from "./stage-task.js";
 import { parseStageKey, statusAfterActions, type ActionPayload, type CarriedTask, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
@@ -55,8 +56,8 @@ export interface TaskReport {
   readonly waitKey?: string;
 }
 
-/** A short error for a report. */
-export function taskError(error: ErrorRecord | Error | unknown): TaskError {
+/** A short error for a report, from an `ErrorRecord`, an `Error` or any thrown value. */
+export function taskError(error: unknown): TaskError {
   const e = error as { name?: unknown; code?: unknown; message?: unknown };
   return {
     name: typeof e?.name === "string" ? e.name : "Error",

@@ -17,7 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { chmod, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { InvalidOptionError } from "../errors.js";
-import type { TaskData } from "./agents.js";
+import type { TaskData } from "./stage-task.js";
 import { isTaskStatus, type TaskStatus } from "./task-status.js";
 
 /**

@@ -24,7 +24,7 @@ import type { RouteTrigger } from "../../graph/route.js";
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
-import { validateInput, type InputValidator } from "../../graph/input-validator.js";
+import { validateInput } from "../../graph/input-validator.js";
 import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
@@ -119,7 +119,7 @@ export class RemoteContext implements NodeContext {
       };
       const payload = unwrap(await this.#call(message, callId));
       // The schema cannot travel: the payload is checked here, where the node's code is.
-      return options?.schema ? validateInput(options.schema as InputValidator<T>, payload, `the payload of wait "${key}"`) : (payload as T);
+      return options?.schema ? validateInput(options.schema, payload, `the payload of wait "${key}"`) : (payload as T);
     };
   }
 

@@ -54,7 +54,11 @@ import { RemoteContext } from "./remote-context.js";
  * const graphs: GraphRegistry = [etl, report];
  * ```
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TaskGraph is invariant in its input and output types: only `any` admits every typed graph
 export type GraphRegistry = readonly TaskGraph<any, any>[] | Readonly<Record<string, TaskGraph<any, any>>>;
+
+/** One graph of a {@link GraphRegistry}. */
+type RegisteredGraph = Extract<GraphRegistry, readonly unknown[]>[number];
 
 /**
  * Options of {@link createWorker}.
@@ -231,13 +235,13 @@ async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: st
   ]);
 }
 
-function registryOf(graphs: GraphRegistry): Map<string, TaskGraph<any, any>> {
-    const list: readonly TaskGraph<any, any>[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
+function registryOf(graphs: GraphRegistry): Map<string, RegisteredGraph> {
+    const list: readonly RegisteredGraph[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
   return new Map(list.map((g) => [g.name, g]));
 }
 
 /** The node definition to run, or the error saying why this worker cannot. */
-function resolveNode(graphs: Map<string, TaskGraph<any, any>>, a: NodeActivation): NodeDefinition | WorkerGraphMissingError {
+function resolveNode(graphs: Map<string, RegisteredGraph>, a: NodeActivation): NodeDefinition | WorkerGraphMissingError {
   const graph = graphs.get(a.graphName);
   if (!graph) {
     const known = [...graphs.keys()].map((n) => `"${n}"`).join(", ") || "none";

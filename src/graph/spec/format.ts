@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { BackoffOptions } from "../../engine/retry-policy.js";
+import type { BackoffOptions } from "../retry-options.js";
 import type { InputValidator } from "../input-validator.js";
 
 /** The spec format version taskloom writes and reads. */
