@@ -64,9 +64,9 @@ for (const ctor of [
   BigInt64Array,
   BigUint64Array,
 ] as unknown as BinaryCtor[]) {
-  binary((ctor as unknown as { name: string }).name, ctor.prototype as object, (bytes) => new ctor(own(bytes)));
+  binary((ctor as unknown as { name: string }).name, (ctor as unknown as { prototype: object }).prototype, (bytes) => new ctor(own(bytes)));
 }
-binary("Buffer", Buffer.prototype, (bytes) => Buffer.from(bytes));
+binary("Buffer", Buffer.prototype as object, (bytes) => Buffer.from(bytes));
 binary("DataView", DataView.prototype, (bytes) => new DataView(own(bytes)));
 binary("ArrayBuffer", ArrayBuffer.prototype, (bytes) => own(bytes));
 

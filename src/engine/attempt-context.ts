@@ -132,11 +132,11 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
       } catch (error) {
         return Promise.reject(error);
       }
-      return this.#host.runStep(this as AttemptContext<unknown>, name, fn);
+      return this.#host.runStep(this, name, fn);
     };
   }
 
   get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
-    return (key, options) => this.#host.runWait(this as AttemptContext<unknown>, key, options);
+    return (key, options) => this.#host.runWait(this, key, options);
   }
 }

@@ -137,7 +137,7 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       validateRetryOptions(options?.retry, `step("${id}") retry`);
       validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
     } catch (error) {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the validators threw (an InvalidOptionError)
+       
       return Promise.reject(error);
     }
     const { buffer, defs, loop } = this.#env;

@@ -164,7 +164,7 @@ export class RoutingReadySet {
     const visits: Visit[] = [];
     for (const [id, nodeId] of this.#live) {
       const visit = (this.#nodes.get(nodeId) as NodeState).visits;
-      visits.push({ id, nodeId, visit, ...(this.#triggers.has(id) && { trigger: this.#triggers.get(id) as VisitTrigger }) });
+      visits.push({ id, nodeId, visit, ...(this.#triggers.has(id) && { trigger: this.#triggers.get(id) }) });
     }
     return visits;
   }

@@ -59,7 +59,7 @@ export type SnapshotPolicy = "group" | "end" | { readonly intervalMs: number };
 export function validateSnapshotPolicy(policy: unknown): asserts policy is SnapshotPolicy | undefined {
   if (policy === undefined || policy === "group" || policy === "end") return;
   if (policy !== null && typeof policy === "object") assertKnownKeys("snapshot", policy, ["intervalMs"]);
-  const ms = (policy as { intervalMs?: unknown } | null)?.intervalMs;
+  const ms = policy !== null && typeof policy === "object" ? (policy as { readonly intervalMs?: unknown }).intervalMs : undefined;
   if (typeof policy === "object" && typeof ms === "number" && Number.isFinite(ms) && ms > 0) return;
   throw new InvalidOptionError("snapshot", `must be "group", "end" or { intervalMs: n } with n > 0 (got ${JSON.stringify(policy)})`);
 }
@@ -249,7 +249,10 @@ export class PersistenceObserver implements RunJournal {
     this.#durableGen = Math.max(this.#durableGen, gen);
     if (this.#waiters.length > 0) {
       const still: Waiter[] = [];
-      for (const w of this.#waiters) w.gen <= this.#durableGen ? w.resolve() : still.push(w);
+      for (const w of this.#waiters) {
+        if (w.gen <= this.#durableGen) w.resolve();
+        else still.push(w);
+      }
       this.#waiters = still;
     }
     if (this.#events.has("snapshot")) {

@@ -13,7 +13,7 @@
  * @module
  */
 import { ValueNotStorableError } from "../engine/errors.js";
-import { checkDurable, codec, isGuardedKey } from "../core/durable-value.js";
+import { codec, isGuardedKey } from "../core/durable-value.js";
 
 /**
  * Serializes any durable value to text. A value that is plain JSON (no
@@ -81,9 +81,9 @@ function sortKeys(value: unknown, seen: Set<object>): unknown {
   else if (value instanceof Map) out = new Map([...value].map(([k, v]) => [sortKeys(k, seen), sortKeys(v, seen)]));
   else if (value instanceof Set) out = new Set([...value].map((v) => sortKeys(v, seen)));
   else {
-    const proto = Object.getPrototypeOf(value);
+    const proto: unknown = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
-      const sorted: Record<string, unknown> = proto === null ? Object.create(null) : {};
+      const sorted: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
       for (const key of Object.keys(value).sort()) {
         // defineProperty: an own "__proto__" key stays a key and never sets the copy's prototype.
         Object.defineProperty(sorted, key, {

@@ -44,7 +44,7 @@ import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { endRun, finalChange } from "./run-ending.js";
 import type { RunOptions } from "./run-options.js";
 import { GraphHasPendingWaits } from "./errors.js";
-import { RunCancelledError } from "../engine/errors.js";
+import { PersistenceError, RunCancelledError } from "../engine/errors.js";
 
 /** The phases of a {@link RunSession}, in order. */
 export type SessionPhase = "acquiring" | "preparing" | "running" | "saving" | "stopped";
@@ -218,11 +218,12 @@ export class RunSession<O> implements ActiveRun {
     const now = clock.now();
     const final = finalChange(ending, runId, engine.inbox());
     this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
-    let saveError: unknown;
+    let saveError: Error | undefined;
     try {
       await journal.snapshot();
     } catch (error) {
-      saveError = error;
+      // The observer's failures are typed already (PersistenceError, LeaseLostError, ValueNotStorableError).
+      saveError = error instanceof Error ? error : new PersistenceError(runId, error);
     }
     this.#status = final.status;
 

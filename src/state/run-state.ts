@@ -287,7 +287,7 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
     m.waits = (change.waits ?? []) as PendingWait[];
     if (change.inbox !== undefined) {
       if (Object.keys(change.inbox).length === 0) delete m.inbox;
-      else m.inbox = change.inbox as Mutable<Record<string, InboxEntry>>;
+      else m.inbox = change.inbox;
     }
   });
 }
@@ -295,7 +295,7 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
 /** Delivers an event into the run's inbox (resolveWait on a run no process is driving). */
 export function deliverToInbox(state: RunState, key: string, entry: InboxEntry): RunState {
   return produce(state, (draft) => {
-    draft.meta.inbox = { ...draft.meta.inbox, [key]: entry } as Mutable<Record<string, InboxEntry>>;
+    draft.meta.inbox = { ...draft.meta.inbox, [key]: entry };
     draft.meta.updatedAt = entry.at;
   });
 }
