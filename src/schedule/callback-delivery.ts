@@ -14,7 +14,8 @@
 import type { Clock } from "../core/clock.js";
 import { callbackBody, deliverCallback, payloadError } from "./callback.js";
 import { withRunRow, type RunRow, type ScheduleRecord } from "./schedule-record.js";
-import { callbackUrlProblem, type ResolvedStores } from "./schedule.js";
+import { callbackUrlProblem } from "./schedule-options.js";
+import type { ResolvedStores } from "./store-options.js";
 import type { SchedulerEmit } from "./scheduler-events.js";
 
 /** What delivering callbacks needs from its scheduler. */

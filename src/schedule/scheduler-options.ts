@@ -16,7 +16,7 @@ import { TaskGraph } from "../graph/task-graph.js";
 import type { GraphFnLike } from "../runner/run.js";
 import { validateRunOptions, type RunOptions } from "../runner/run-options.js";
 import { systemClock, type Clock } from "../core/clock.js";
-import { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./schedule.js";
+import { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./store-options.js";
 import { valueText } from "../core/text.js";
 
 /**

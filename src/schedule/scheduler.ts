@@ -44,7 +44,7 @@ import { CallbackDeliveries } from "./callback-delivery.js";
 import { holdsLease, withLease, withoutLease } from "./schedule-lease.js";
 import { ScheduleLeaseKeeper, type Held } from "./schedule-lease-keeper.js";
 import { openRun, withRunRow, type RunRow, type ScheduleRecord } from "./schedule-record.js";
-import type { ResolvedStores } from "./schedule.js";
+import type { ResolvedStores } from "./store-options.js";
 import type { ScheduleProblem } from "./schedule-store.js";
 import type { SchedulerEmit, SchedulerEventMap, SchedulerJobView } from "./scheduler-events.js";
 import { MAX_TIMER_MS, resolveSchedulerOptions, type RunnableGraph, type SchedulerOptions, type SchedulerRunOptions } from "./scheduler-options.js";
