@@ -34,33 +34,19 @@
  * never lands between a snapshot and the journal truncation that follows
  * it; across processes, the lease keeps a single driver per run.
  *
- * Leases are decided under `lease.lock`, a folder made with `mkdir`
- * (atomic: exactly one process creates it). A lock older than 5 s is left
- * over from a crash and is broken. Lease calls join the run's queue too,
- * so within this process a takeover and a write of the same run are never
- * interleaved.
- *
- * Fencing. A write that carries the writer's lease is refused with
- * `LeaseLostError` unless `lease.json` still names that owner and token.
- * `writeSnapshot` (which costs the run's size anyway) reads the file;
- * `append`, the hot path, compares with the copy this store last saw and
- * only checks that the file is still that one (one `stat`: same inode and
- * change time); a takeover granted by this store replaces the copy, and a
- * file rewritten by another process fails the stat check, so both are
- * read and refused. The check and the write are not one atomic step
- * across processes: a takeover landing between them lets that one append
- * through, and the next write is refused.
+ * Leases and fencing (`lease.json`, `lease.lock/`, the check that a
+ * write still holds the lease) are in `lowdb-leases.ts`; lease calls join
+ * the run's queue too, so within this process a takeover and a write of
+ * the same run are never interleaved.
  *
  * @module
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { readdir, rename, rm, unlink } from "node:fs/promises";
-import { fdatasyncSync, lstatSync } from "node:fs";
-import { hostname } from "node:os";
+import { readdir, rename, rm } from "node:fs/promises";
+import { fdatasyncSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
-import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { Low } from "lowdb";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
@@ -68,15 +54,16 @@ import { assertRunId } from "../core/run-id.js";
 import type { RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
-import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
+import { canTakeOver } from "./lease-rules.js";
 import { EMPTY, journalText, readJournal, topSeq, validEnd, writeAll } from "./journal-file.js";
 import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { checkLease, checkSnapshot, checkSummary } from "./snapshot-schema.js";
+import { checkSnapshot, checkSummary } from "./snapshot-schema.js";
 import { DocumentFileAdapter, readDocument, type ShapeCheck } from "./stored-document.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
+import { LeaseFiles } from "./lowdb-leases.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -112,21 +99,21 @@ export class LowdbStore implements RunStore {
   readonly dir: string;
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
-  readonly #host = hostname();
   /** Open journal handles, by run id. */
   readonly #journals = new Map<string, FileHandle>();
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
-  /** The lease each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
-  readonly #fences = new Map<string, { readonly owner: string; readonly token: number; readonly stamp: string | undefined }>();
+  /** `lease.json` of each run, its lock and the fencing copies. */
+  readonly #leases: LeaseFiles;
 
   constructor(options: LowdbStoreOptions = {}) {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#folders = new RunFolders(this.dir);
     this.#fsync = options.fsync ?? false;
+    this.#leases = new LeaseFiles(this.#folders, this.#fsync);
   }
 
   /** `lowdb:<absolute folder>`: every `LowdbStore` on this folder sees the same runs. */
@@ -138,7 +125,7 @@ export class LowdbStore implements RunStore {
     const runId = state.meta.runId;
     assertRunId(runId);
     await this.#serial(runId, async () => {
-      if (lease) await this.#fence(runId, lease, false);
+      if (lease) await this.#leases.fence(runId, lease, false);
       const files = this.#files(runId);
       await this.#ensureRunDir(runId);
       // Decide what the journal keeps before anything is written, so that a
@@ -176,7 +163,7 @@ export class LowdbStore implements RunStore {
     await this.#serial(runId, async () => {
       const handle = await this.#openJournal(runId);
       if (records.length === 0) return;
-      if (lease) await this.#fence(runId, lease, true);
+      if (lease) await this.#leases.fence(runId, lease, true);
       try {
         // One write per call, so a crash tears at most this call's last line.
         // Synchronous on purpose: an append is small, and a blocking write
@@ -253,22 +240,22 @@ export class LowdbStore implements RunStore {
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
       if (!(await this.#runFolder(runId))) return false;
-      const unlock = await this.#lock(runId, false);
+      const unlock = await this.#leases.lock(runId, false);
       if (!unlock) return false;
       let moved = false;
       try {
-        const current = await this.#readLease(runId);
+        const current = await this.#leases.read(runId);
         const probe: LeaseRequest = {
           owner: `delete:${randomUUID()}`,
           pid: process.pid,
-          host: this.#host,
+          host: this.#leases.host,
           ttlMs: 0,
           now: Date.now(),
         };
-        if (current && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
+        if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
         await this.#closeJournal(runId);
         this.#journalTop.delete(runId);
-        this.#fences.delete(runId);
+        this.#leases.forget(runId);
         const existed = await verifyPath(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
@@ -285,79 +272,17 @@ export class LowdbStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     assertRunId(runId);
-    return this.#serial(runId, async () => {
-      // A lease may come before the first snapshot: the folder is made here.
-      const unlock = (await this.#lock(runId, true)) as Unlock;
-      try {
-        const current = await this.#readLease(runId);
-        if (current && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
-        const lease = grantLease(runId, request, current);
-        await this.#writeLease(lease);
-        return lease;
-      } finally {
-        await unlock();
-      }
-    });
+    return this.#serial(runId, () => this.#leases.acquire(runId, request));
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     assertRunId(lease.runId);
-    const lost = (current: Lease | undefined) => new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
-    return this.#serial(lease.runId, async () => {
-      const unlock = await this.#lock(lease.runId, false);
-      if (!unlock) throw lost(undefined);
-      try {
-        const current = await this.#readLease(lease.runId);
-        if (!current || !stillHeld(current, lease)) throw lost(current);
-        const renewed: Lease = { ...current, expiresAt: now + ttlMs };
-        await this.#writeLease(renewed);
-        return renewed;
-      } finally {
-        await unlock();
-      }
-    });
+    return this.#serial(lease.runId, () => this.#leases.renew(lease, ttlMs, now));
   }
 
   async releaseLease(lease: Lease): Promise<void> {
     assertRunId(lease.runId);
-    await this.#serial(lease.runId, async () => {
-      const unlock = await this.#lock(lease.runId, false);
-      if (!unlock) return;
-      try {
-        const current = await this.#readLease(lease.runId);
-        if (current && current.owner === lease.owner) {
-          this.#fences.delete(lease.runId);
-          await unlink(this.#files(lease.runId).lease).catch(ignoreCode("ENOENT"));
-        }
-      } finally {
-        await unlock();
-      }
-    });
-  }
-
-  /** Writes `lease.json` (under the lease lock) and remembers it for the fencing check. */
-  async #writeLease(lease: Lease): Promise<void> {
-    const file = this.#files(lease.runId).lease;
-    this.#fences.delete(lease.runId);
-    await this.#adapter(file, checkLease).write(lease);
-    this.#fences.set(lease.runId, { owner: lease.owner, token: lease.token, stamp: fileStamp(file) });
-  }
-
-  /**
-   * Throws `LeaseLostError` unless `lease` is the run's current lease.
-   * With `fast`, a lease this store last saw in a `lease.json` that is
-   * still the same file passes without reading it.
-   */
-  async #fence(runId: string, lease: Lease, fast: boolean): Promise<void> {
-    const file = this.#files(runId).lease;
-    const known = this.#fences.get(runId);
-    // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
-    const stamp = fileStamp(file);
-    if (fast && known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
-    const current = await this.#readLease(runId);
-    if (current) this.#fences.set(runId, { owner: current.owner, token: current.token, stamp });
-    else this.#fences.delete(runId);
-    if (!stillHeld(current, lease)) throw leaseLost(lease, current);
+    await this.#serial(lease.runId, () => this.#leases.release(lease));
   }
 
   async close(): Promise<void> {
@@ -390,25 +315,8 @@ export class LowdbStore implements RunStore {
     return this.#folders.verify(runId);
   }
 
-  async #readLease(runId: string): Promise<Lease | undefined> {
-    return (await this.#adapter<Lease>(this.#files(runId).lease, checkLease).read()) ?? undefined;
-  }
-
   #ensureRunDir(runId: string): Promise<void> {
     return this.#folders.ensure(runId);
-  }
-
-  /**
-   * Takes the run's lease lock; resolves to the function that gives it
-   * back, or to undefined when the run has no folder and `create` is false.
-   */
-  async #lock(runId: string, create: boolean): Promise<Unlock | undefined> {
-    // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
-    if (!create && !(await this.#runFolder(runId))) return undefined;
-    return takeFolderLock(this.#files(runId).lock, {
-      what: `the lease lock of run "${runId}"`,
-      createParent: create ? () => this.#ensureRunDir(runId) : undefined,
-    });
   }
 
   /** The run's journal handle, opened (and its torn tail cut off) on first use. */
@@ -451,14 +359,4 @@ export class LowdbStore implements RunStore {
     db.data = summaryOf(meta, db.data ?? { nodeCount: 0, settledCount: 0 });
     await db.write();
   }
-}
-
-/**
- * What identifies one version of `file` cheaply (inode, change time, size),
- * or undefined when it does not exist. `lstat`: a link planted in place of
- * the lease is seen as a change, and the read that follows refuses it.
- */
-function fileStamp(file: string): string | undefined {
-  const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return s === undefined ? undefined : `${s.ino}:${s.ctimeNs}:${s.size}`;
 }

@@ -27,11 +27,15 @@
  * `refreshEveryMs` after the previous one started, at once when that one
  * overran) until `signal` aborts.
  *
+ * This module is the runner and its sweep loop (batches, source writes,
+ * driving one task's run). Its parts: the options of a call
+ * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
+ * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
+ * report (`sweep-results.ts`), and the pacing of sweeps (`sweep-pacing.ts`).
+ *
  * @module
  */
-import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
-import { match } from "ts-pattern";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunCancelledError } from "../engine/errors.js";
@@ -40,34 +44,31 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { resolveWait } from "../runner/resolve-wait.js";
-import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "../runner/run-options.js";
 import { run } from "../runner/run.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
-import { getNode, nodeRecords } from "../state/node-table.js";
+import { getNode } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
-import {
-  compileWorkflow,
-  parseStageKey,
-  statusAfterActions,
-  type ActionPayload,
-  type WorkflowTaskInput,
-  type WorkflowTaskOutput,
-} from "./compile-workflow.js";
+import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
-import { ActionNotAllowedError } from "./stage-errors.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { StageEvents } from "./stage-events.js";
+import { positiveInt, validateStageRunOptions, type RunConfig } from "./stage-run-config.js";
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
-import { actionsBefore, readTaskReport, taskError, type TaskReport } from "./task-report.js";
-import { assertTaskId, MemoryTaskSource, validateTasks, type TaskInput, type TaskMove, type TaskSource } from "./task-source.js";
-import { allowedStatusActions } from "./task-status.js";
-import { defineWorkflow, isHumanStage, pathwayNames, type Workflow, type WorkflowDefinition } from "./workflow.js";
-import { valueText } from "../core/text.js";
+import { mapLimit, sleepUntil } from "./sweep-pacing.js";
+import { moveOf, summarize } from "./sweep-results.js";
+import { actOnTask, type ActOptions, type ActResult } from "./task-act.js";
+import { limitPerStage, planTask, type Plan } from "./task-plan.js";
+import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
+import { taskRunId } from "./task-run-id.js";
+import { validateTasks, type TaskMove } from "./task-source.js";
+import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
+
+export type { ActOptions, ActResult } from "./task-act.js";
 
 /** Options of a {@link StageRunner}. */
 export interface StageRunnerOptions {
@@ -81,39 +82,6 @@ export interface StageRunnerOptions {
   readonly clock?: Clock;
 }
 
-/** Options of {@link StageRunner.act}. */
-export interface ActOptions {
-  /** Who acts (required for `assign`). */
-  readonly assignee?: string;
-}
-
-/** What {@link StageRunner.act} recorded. */
-export interface ActResult {
-  readonly taskId: string;
-  readonly stageId: string;
-  readonly action: string;
-  /** The wait the action was delivered to. */
-  readonly key: string;
-}
-
-interface Plan {
-  readonly task: TaskInput;
-  readonly before: TaskReport;
-  readonly kind: "skip" | "start" | "resume" | "again";
-  readonly key?: string;
-}
-
-interface RunConfig {
-  readonly runId: string;
-  readonly source: TaskSource;
-  readonly numRetries: number;
-  readonly maxConcurrency: number;
-  readonly batchSize: number;
-  readonly maxTasksPerStage: number;
-  readonly refreshEveryMs: number | undefined;
-  readonly signal: AbortSignal | undefined;
-}
-
 interface Live {
   readonly scope: ProviderScope;
   readonly queue: PQueue;
@@ -121,26 +89,6 @@ interface Live {
 }
 
 const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true });
-const RUN_OPTION_KEYS = optionKeys<StageRunOptions>({
-  tasks: true,
-  runId: true,
-  numRetries: true,
-  maxConcurrency: true,
-  batchSize: true,
-  maxTasksPerStage: true,
-  refreshEveryMs: true,
-  signal: true,
-});
-const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true });
-
-function positiveInt(value: unknown, name: string, allowInfinity = false): void {
-  if (value === undefined) return;
-  if (allowInfinity && value === Infinity) return;
-  if (!(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
-    throw new InvalidOptionError(name, `must be a whole number of at least 1${allowInfinity ? ", or Infinity" : ""} (got ${valueText(value)})`);
-  }
-}
-
 /**
  * Runs tasks through a workflow of agent, human and final stages.
  *
@@ -219,11 +167,7 @@ export class StageRunner {
 
   /** The run id of one task's run: `<runId>.<taskId>`. */
   static taskRunId(runId: string, taskId: string): string {
-    assertRunId(runId);
-    assertTaskId(taskId);
-    const id = `${runId}.${taskId}`;
-    assertRunId(id);
-    return id;
+    return taskRunId(runId, taskId);
   }
 
   /**
@@ -241,7 +185,7 @@ export class StageRunner {
    * ```
    */
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
-    const o = this.#validateRunOptions(options);
+    const o = validateStageRunOptions(options);
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
@@ -255,8 +199,8 @@ export class StageRunner {
       const sweepStart = clock.now();
       const tasks = await o.source.fetch();
       validateTasks(tasks, "the task source's tasks");
-      const plans = await mapLimit(tasks, 16, (task) => this.#plan(o.runId, task, failedNow));
-      const runnable = this.#limitPerStage(plans, o.maxTasksPerStage);
+      const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, failedNow));
+      const runnable = limitPerStage(plans, o.maxTasksPerStage);
       const chosen = new Set(runnable);
       reports = new Map(plans.map((p) => [p.task.id, p.before]));
       for (const p of plans) {
@@ -302,46 +246,7 @@ export class StageRunner {
    * ```
    */
   async act(runId: string, taskId: string, action: string, options: ActOptions = {}): Promise<ActResult> {
-    const id = StageRunner.taskRunId(runId, taskId);
-    if (typeof action !== "string" || action === "") throw new InvalidOptionError("action", "must be a non-empty string");
-    if (options === null || typeof options !== "object") throw new InvalidOptionError("act options", "must be an object");
-    assertKnownKeys("act", options, ACT_OPTION_KEYS);
-    if (options.assignee !== undefined && (typeof options.assignee !== "string" || options.assignee === "")) {
-      throw new InvalidOptionError("assignee", "must be a non-empty string");
-    }
-    const stored = await this.store.load(id);
-    if (!stored) throw new RunNotFoundError(id);
-    const report = readTaskReport(taskId, stored.state, this.workflow);
-    const key = report.waitKey;
-    const parsed = key !== undefined ? parseStageKey(key) : undefined;
-    const stage = this.workflow.stage(report.stageId);
-    if (key === undefined || parsed?.kind !== "act" || !stage || !isHumanStage(stage)) {
-      const why =
-        report.state === "completed"
-          ? `it is completed, in final stage "${report.stageId}"`
-          : stage && !isHumanStage(stage)
-            ? `it is in stage "${report.stageId}", a ${stage.kind} stage, which takes no actions from people`
-            : `it is not waiting for a person (${report.state}, in stage "${report.stageId}")`;
-      throw new ActionNotAllowedError(taskId, report.stageId, action, [], why);
-    }
-    const pending = stored.state.meta.inbox?.[key]?.payload as ActionPayload | undefined;
-    if (pending !== undefined) {
-      throw new ActionNotAllowedError(taskId, stage.id, action, [], `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`);
-    }
-    const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
-    const { status } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
-    const allowed = [...pathwayNames(stage), ...allowedStatusActions(status)];
-    if (!allowed.includes(action)) {
-      throw new ActionNotAllowedError(taskId, stage.id, action, allowed, `stage "${stage.id}" (${stage.kind}) does not allow it while the task is ${status}`);
-    }
-    if (action === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
-    const payload: ActionPayload = {
-      action,
-      at: (this.#options.clock ?? systemClock).now(),
-      ...(options.assignee !== undefined && { assignee: options.assignee }),
-    };
-    await resolveWait(id, key, payload, { store: this.store });
-    return { taskId, stageId: stage.id, action, key };
+    return actOnTask(this, this.#options.clock ?? systemClock, runId, taskId, action, options);
   }
 
   /** Where one task stands, from its stored run. Throws `RunNotFoundError` when the runner never processed it. */
@@ -384,43 +289,6 @@ export class StageRunner {
     return buildJobHandlers(this.#agents, options);
   }
 
-  #validateRunOptions(options: StageRunOptions): RunConfig {
-    if (options === null || typeof options !== "object") throw new InvalidOptionError("runAsync options", "must be an object");
-    assertKnownKeys("StageRunner.runAsync", options, RUN_OPTION_KEYS);
-    const runId = options.runId ?? `stages-${randomUUID()}`;
-    assertRunId(runId);
-    const n = options.numRetries ?? 3;
-    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(n)})`);
-    positiveInt(options.maxConcurrency, "maxConcurrency", true);
-    positiveInt(options.batchSize, "batchSize");
-    positiveInt(options.maxTasksPerStage, "maxTasksPerStage", true);
-    const r = options.refreshEveryMs;
-    if (r !== undefined && !(typeof r === "number" && Number.isFinite(r) && r > 0)) {
-      throw new InvalidOptionError("refreshEveryMs", `must be a finite number of milliseconds above 0 (got ${String(r)})`);
-    }
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
-    const tasks = options.tasks;
-    let source: TaskSource;
-    if (Array.isArray(tasks)) {
-      validateTasks(tasks);
-      source = new MemoryTaskSource(tasks);
-    } else if (tasks !== null && typeof tasks === "object" && typeof (tasks as TaskSource).fetch === "function" && typeof (tasks as TaskSource).write === "function") {
-      source = tasks as TaskSource;
-    } else {
-      throw new InvalidOptionError("tasks", "must be an array of tasks or a TaskSource (fetch() and write(moves))");
-    }
-    return {
-      runId,
-      source,
-      numRetries: n,
-      maxConcurrency: options.maxConcurrency ?? 8,
-      batchSize: options.batchSize ?? 300,
-      maxTasksPerStage: options.maxTasksPerStage ?? Infinity,
-      refreshEveryMs: r,
-      signal: options.signal,
-    };
-  }
-
   /** Writes the moves not written yet to the source; on failure keeps them for `retry` and warns. */
   async #flush(o: RunConfig, unwritten: Map<string, TaskMove>, retry: string): Promise<void> {
     if (unwritten.size === 0) return;
@@ -437,47 +305,6 @@ export class StageRunner {
     }
   }
 
-  /** Decides what this sweep does with a task, from its stored run. */
-  async #plan(runId: string, task: TaskInput, failedNow: ReadonlySet<string>): Promise<Plan> {
-    const stored = await this.store.load(StageRunner.taskRunId(runId, task.id));
-    if (!stored) {
-      const fresh: TaskReport = { taskId: task.id, stageId: this.workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
-      if (task.status === "COMPLETED") {
-        return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip" };
-      }
-      return { task, before: fresh, kind: "start" };
-    }
-    const before = readTaskReport(task.id, stored.state, this.workflow);
-    const { meta } = stored.state;
-    return match(meta.status)
-      .returnType<Plan>()
-      .with("succeeded", () => ({ task, before, kind: "skip" }))
-      .with("waiting", () => {
-        const key = before.waitKey;
-        if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
-        // Waiting for a person: go on only once an action was recorded.
-        return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
-      })
-      // Failed runs get fresh attempts once per runAsync call, not at every sweep of it.
-      .with("failed", "cancelled", () => ({ task, before, kind: failedNow.has(task.id) ? "skip" : "resume" }))
-      // A run left running or pending was interrupted (a crash): resume it.
-      .with("running", "pending", () => ({ task, before, kind: "resume" }))
-      .exhaustive();
-  }
-
-  #limitPerStage(plans: readonly Plan[], max: number): Plan[] {
-    const counts = new Map<string, number>();
-    const out: Plan[] = [];
-    for (const p of plans) {
-      if (p.kind === "skip") continue;
-      const n = counts.get(p.before.stageId) ?? 0;
-      if (n >= max) continue;
-      counts.set(p.before.stageId, n + 1);
-      out.push(p);
-    }
-    return out;
-  }
-
   /** Drives one task's run until it completes, waits, stays or fails; never rejects. */
   async #process(
     o: RunConfig,
@@ -487,7 +314,7 @@ export class StageRunner {
     failedNow: Set<string>,
   ): Promise<TaskReport> {
     const clock = this.#options.clock ?? systemClock;
-    const graphRunId = StageRunner.taskRunId(o.runId, plan.task.id);
+    const graphRunId = taskRunId(o.runId, plan.task.id);
     const scope = new ProviderScope();
     this.#live.set(graphRunId, { scope, queue, runnerRunId: o.runId });
     let state: RunState | undefined;
@@ -538,62 +365,4 @@ export class StageRunner {
     this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
     return report;
   }
-}
-
-/** The move that records `report` in a task source. */
-function moveOf(report: TaskReport, from: string | undefined, at: number): TaskMove {
-  return {
-    taskId: report.taskId,
-    from,
-    stageId: report.stageId,
-    status: report.status,
-    data: report.data,
-    at,
-    ...(report.pathway !== undefined && { pathway: report.pathway }),
-    ...(report.assignee !== undefined && { assignee: report.assignee }),
-    ...(report.error !== undefined && { error: `${report.error.name}: ${report.error.message}` }),
-  };
-}
-
-function summarize(runId: string, sweeps: number, tasks: TaskReport[]): StageRunReport {
-  const byStage: Record<string, number> = {};
-  for (const t of tasks) byStage[t.stageId] = (byStage[t.stageId] ?? 0) + 1;
-  return {
-    runId,
-    sweeps,
-    tasks,
-    byStage,
-    completed: tasks.filter((t) => t.state === "completed").length,
-    waiting: tasks.filter((t) => t.state === "waiting").length,
-    failed: tasks.filter((t) => t.state === "failed"),
-  };
-}
-
-/** Maps with at most `limit` calls in flight, results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Waits until `deadline` on `clock` (at once when it passed); resolves true when `signal` aborted first. */
-function sleepUntil(clock: Clock, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(true);
-  const delay = deadline - clock.now();
-  if (delay <= 0) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, delay);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -36,6 +36,15 @@
  * (a stalled job re-run on another worker is the same attempt) gets the
  * journaled answers, never a reply meant for an earlier run.
  *
+ * Why this file is long (about 400 lines): submitting a job, settling it
+ * from the `up` list or from queue events, cancelling it and stopping a run
+ * all read and change the same private state (the pending attempts by job
+ * id and the per-run channels), and each step's order matters for
+ * failover and cancellation; split across modules, that state would have
+ * to be shared between them. The parts without that state already live
+ * apart: the payloads (`job-payload.ts`), the answers to `step` and
+ * `waitFor` calls (`attempt-calls.ts`) and the connection (`connection.ts`).
+ *
  * @module
  */
 import { Queue, QueueEvents } from "bullmq";

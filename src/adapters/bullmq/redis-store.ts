@@ -32,6 +32,9 @@
  * then taken with a compare-and-set on its token, so two coordinators
  * racing for the same dead holder's run get one lease between them.
  *
+ * The Lua scripts that make each write and lease change atomic are in
+ * `redis-scripts.ts`.
+ *
  * @module
  */
 import { hostname } from "node:os";
@@ -48,6 +51,7 @@ import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
 import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
+import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -62,108 +66,6 @@ export interface RedisStoreOptions {
   readonly connection?: RedisConnection;
   /** Prefix of every key the store writes (one per application or test). @default "taskloom" */
   readonly prefix?: string;
-}
-
-// Fenced writes. ARGV[1] is the writer's token (0: not fenced). Replies: {0} ok, {1, current} stale, {2} no snapshot.
-const FENCE = `
-local held = tonumber(ARGV[1])
-if held > 0 then
-  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if current ~= held then return {1, current} end
-end
-`;
-
-// KEYS: token, snap, journal, runs. ARGV: held, document, seq, runId, summary.
-const WRITE_SNAPSHOT = `${FENCE}
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
-local seq = tonumber(ARGV[3])
-while true do
-  local head = redis.call('LINDEX', KEYS[3], 0)
-  if not head then break end
-  local s = tonumber(string.match(head, '^(%d+)|'))
-  if s == nil or s > seq then break end
-  redis.call('LPOP', KEYS[3])
-end
-return {0}
-`;
-
-// KEYS: token, snap, journal, runs. ARGV: held, runId, summary ('' for none), records...
-const APPEND = `${FENCE}
-if redis.call('EXISTS', KEYS[2]) == 0 then return {2} end
-for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[3]) end
-return {0}
-`;
-
-// KEYS: lease, token. ARGV: owner, pid, host, ttlMs, now, runId, force ('1' or ''), deadOwner, deadToken, identity (JSON or '').
-// Replies: {0, leaseJson} granted, {1, holderJson} held by another.
-const ACQUIRE = `
-local raw = redis.call('GET', KEYS[1])
-local token
-if raw then
-  local cur = cjson.decode(raw)
-  local now = tonumber(ARGV[5])
-  if cur.owner == ARGV[1] then
-    token = cur.token
-  elseif ARGV[7] == '1' or cur.expiresAt <= now or (cur.owner == ARGV[8] and tostring(cur.token) == ARGV[9]) then
-    token = redis.call('INCR', KEYS[2])
-  else
-    return {1, raw}
-  end
-else
-  token = redis.call('INCR', KEYS[2])
-end
-local identity = nil
-if ARGV[10] ~= '' then identity = cjson.decode(ARGV[10]) end
-local lease = cjson.encode({runId = ARGV[6], owner = ARGV[1], pid = tonumber(ARGV[2]), host = ARGV[3],
-  expiresAt = tonumber(ARGV[5]) + tonumber(ARGV[4]), token = token, identity = identity})
-redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[4])))
-return {0, lease}
-`;
-
-// KEYS: lease. ARGV: owner, token, ttlMs, now. Replies: {0, leaseJson} renewed, {1, holderJson or ''} lost.
-const RENEW = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {1, ''} end
-local cur = cjson.decode(raw)
-if cur.owner ~= ARGV[1] or tostring(cur.token) ~= ARGV[2] then return {1, raw} end
-cur.expiresAt = tonumber(ARGV[4]) + tonumber(ARGV[3])
-local lease = cjson.encode(cur)
-redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[3])))
-return {0, lease}
-`;
-
-// KEYS: lease. ARGV: owner, token.
-const RELEASE = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local cur = cjson.decode(raw)
-if cur.owner == ARGV[1] and tostring(cur.token) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-// KEYS: lease, snap, journal, runs. ARGV: runId, deadOwner, deadToken, now.
-// Deletes unless a live holder has the lease. Replies: {0, existed} or {1, holderJson}.
-const DELETE = `
-local raw = redis.call('GET', KEYS[1])
-if raw then
-  local cur = cjson.decode(raw)
-  if cur.expiresAt > tonumber(ARGV[4]) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
-    return {1, raw}
-  end
-end
-local existed = redis.call('DEL', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('HDEL', KEYS[4], ARGV[1])
-return {0, existed}
-`;
-
-type Reply = [number, string | number | undefined];
-
-/** The fencing argument of the write scripts: the writer's token, or "0" for an unfenced write. */
-function fenceArg(lease: Lease | undefined): string {
-  return String(lease?.token ?? 0);
 }
 
 /**
