@@ -9,5 +9,8 @@ export function fanOut(n) {
     b = b.node(`n${i}`, async () => i, { after: ["root"] });
     ids.push(`n${i}`);
   }
-  return b.node("join", async () => 0, { after: ids }).output(() => null).build();
+  return b
+    .node("join", async () => 0, { after: ids })
+    .output(() => null)
+    .build();
 }

@@ -103,12 +103,16 @@ for (const k of [1, 2, 4]) {
   const workers = await startWorkers(k);
   const executor = bullmqExecutor({ connection: REDIS_URL, prefix: PREFIX, queue: QUEUE });
   try {
-    rows.push([`bullmq, ${k} worker process${k > 1 ? "es" : ""}, MemoryStore`, await timed(() =>
-      runAsync(graphOf, undefined, { runId: `b${k}-${id++}`, store: new MemoryStore(), executor, maxConcurrency: CONCURRENCY }))]);
+    rows.push([
+      `bullmq, ${k} worker process${k > 1 ? "es" : ""}, MemoryStore`,
+      await timed(() => runAsync(graphOf, undefined, { runId: `b${k}-${id++}`, store: new MemoryStore(), executor, maxConcurrency: CONCURRENCY })),
+    ]);
     if (k === 4) {
       const store = new RedisStore({ connection: REDIS_URL, prefix: PREFIX });
-      rows.push([`bullmq, 4 worker processes, RedisStore`, await timed(() =>
-        runAsync(graphOf, undefined, { runId: `r${k}-${id++}`, store, executor, maxConcurrency: CONCURRENCY }))]);
+      rows.push([
+        `bullmq, 4 worker processes, RedisStore`,
+        await timed(() => runAsync(graphOf, undefined, { runId: `r${k}-${id++}`, store, executor, maxConcurrency: CONCURRENCY })),
+      ]);
       await store.close();
     }
   } finally {
@@ -117,7 +121,9 @@ for (const k of [1, 2, 4]) {
   }
 }
 await dropPrefix();
-console.log(`fan-out of ${N.toLocaleString("en")} no-op nodes, maxConcurrency ${CONCURRENCY}, median of ${ROUNDS} (load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)})`);
+console.log(
+  `fan-out of ${N.toLocaleString("en")} no-op nodes, maxConcurrency ${CONCURRENCY}, median of ${ROUNDS} (load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)})`,
+);
 console.log(`| system | ms | nodes/s | time vs embedded |`);
 console.log(`|---|---:|---:|---:|`);
 for (const [label, ms] of rows) {

@@ -153,14 +153,7 @@ const PHASE_GRACE_MS = 15_000;
  * that starve the child's timers); plus an overall backstop.
  */
 function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<ScenarioResult> {
-  const args = [
-    "--expose-gc",
-    "--max-old-space-size=8192",
-    "--import",
-    "tsx",
-    join(BENCH_DIR, "scenario.ts"),
-    ...specToArgs(spec),
-  ];
+  const args = ["--expose-gc", "--max-old-space-size=8192", "--import", "tsx", join(BENCH_DIR, "scenario.ts"), ...specToArgs(spec)];
   const backstopMs = (spec.warmup + spec.rounds + 1) * spec.budgetMs + 60_000;
   const budgetS = Math.round(spec.budgetMs / 1000);
   return new Promise((resolve) => {
@@ -191,7 +184,11 @@ function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<ScenarioR
     child.on("close", (code, signal) => {
       clearTimeout(backstop);
       clearTimeout(phaseTimer);
-      const line = stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
+      const line = stdout
+        .trim()
+        .split("\n")
+        .reverse()
+        .find((l) => l.startsWith("{"));
       const empty: ScenarioResult = { spec, roundsMs: [], warmupMs: [], buildMs: 0, maxRssKB: 0, rssBeforeRunKB: 0 };
       if (line !== undefined) {
         try {
@@ -335,10 +332,20 @@ function targets(rows: readonly Row[]): Target[] {
   const perNode = (r: Row): number | undefined => r.usPerNode;
   atMost("MemoryStore <= 5x raw p-queue, 10k fan-out", get("time", "taskloom-memory", "fanout", 10_000), get("time", "pqueue", "fanout", 10_000), 5, ms, "ms");
   atMost("MemoryStore <= 10x raw p-queue, 10k chain", get("time", "taskloom-memory", "chain", 10_000), get("time", "pqueue", "chain", 10_000), 10, ms, "ms");
-  atMost("durable <= 3x MemoryStore, 10k fan-out", get("time", "taskloom-lowdb", "fanout", 10_000), get("time", "taskloom-memory", "fanout", 10_000), 3, ms, "ms");
+  atMost(
+    "durable <= 3x MemoryStore, 10k fan-out",
+    get("time", "taskloom-lowdb", "fanout", 10_000),
+    get("time", "taskloom-memory", "fanout", 10_000),
+    3,
+    ms,
+    "ms",
+  );
   atMost("durable <= 3x MemoryStore, 10k chain", get("time", "taskloom-lowdb", "chain", 10_000), get("time", "taskloom-memory", "chain", 10_000), 3, ms, "ms");
   // ">= 20x faster than LangGraph" is "taskloom / LangGraph <= 1/20".
-  for (const [shape, n] of [["chain", 1_000], ["fanout", 2_000]] as const) {
+  for (const [shape, n] of [
+    ["chain", 1_000],
+    ["fanout", 2_000],
+  ] as const) {
     const t = get("time", "taskloom-memory", shape, n);
     const l = get("time", "langgraph", shape, n);
     const name = `>= 20x faster than LangGraph, ${n.toLocaleString("en-US")}-node ${shape}`;
@@ -351,9 +358,23 @@ function targets(rows: readonly Row[]): Target[] {
   }
   const bpt = (r: Row): number | undefined => r.bytesPerTransition;
   for (const shape of ["fanout", "chain"] as const) {
-    atMost(`bytes/transition at 10k within 1.5x of 1k (${shape})`, get("bytes", "taskloom-lowdb", shape, 10_000), get("bytes", "taskloom-lowdb", shape, 1_000), 1.5, bpt, "B");
+    atMost(
+      `bytes/transition at 10k within 1.5x of 1k (${shape})`,
+      get("bytes", "taskloom-lowdb", shape, 10_000),
+      get("bytes", "taskloom-lowdb", shape, 1_000),
+      1.5,
+      bpt,
+      "B",
+    );
   }
-  atMost("100k fan-out durable cost per node <= 2x that of 10k", get("time", "taskloom-lowdb", "fanout", 100_000), get("time", "taskloom-lowdb", "fanout", 10_000), 2, perNode, "us/node");
+  atMost(
+    "100k fan-out durable cost per node <= 2x that of 10k",
+    get("time", "taskloom-lowdb", "fanout", 100_000),
+    get("time", "taskloom-lowdb", "fanout", 10_000),
+    2,
+    perNode,
+    "us/node",
+  );
   return out;
 }
 
@@ -368,7 +389,10 @@ function fmt(x: number | undefined, digits?: number): string {
 function table(headers: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
@@ -441,7 +465,16 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
       "Bytes written per node status transition (LowdbStore; /proc/self/io wchar delta / transitions counted by events)\n" +
         table(
           ["shape", "system", "N", "rounds", "bytes written", "transitions", "bytes/transition", "note"],
-          bytes.map((r) => [r.spec.shape, r.spec.system, n(r), String(r.spec.rounds), fmt(r.wcharBytes, 0), fmt(r.transitions, 0), fmt(r.bytesPerTransition, 1), note(r)]),
+          bytes.map((r) => [
+            r.spec.shape,
+            r.spec.system,
+            n(r),
+            String(r.spec.rounds),
+            fmt(r.wcharBytes, 0),
+            fmt(r.transitions, 0),
+            fmt(r.bytesPerTransition, 1),
+            note(r),
+          ]),
         ),
     );
   }
@@ -512,7 +545,11 @@ async function main(): Promise<void> {
     importTime = measureImportTime(10);
     const verdict = importTime.processRatio <= IMPORT_TIME_LIMIT ? "PASS" : "MISS";
     const f = (x: number): string => x.toFixed(1);
-    ts.push({ name: importTarget, verdict, detail: `${importTime.processRatio.toFixed(2)}x (${f(importTime.taskloomProcessMs)} vs ${f(importTime.pqueueProcessMs)} ms; limit ${IMPORT_TIME_LIMIT}x)` });
+    ts.push({
+      name: importTarget,
+      verdict,
+      detail: `${importTime.processRatio.toFixed(2)}x (${f(importTime.taskloomProcessMs)} vs ${f(importTime.pqueueProcessMs)} ms; limit ${IMPORT_TIME_LIMIT}x)`,
+    });
   } else {
     ts.push({ name: importTarget, verdict: "SKIP", detail: "not run in this invocation" });
   }

@@ -53,8 +53,7 @@ export default graph("weather-digest")
   )
   .node(
     "approve",
-    ({ inputs, runId, waitFor }) =>
-      inputs?.review ? waitFor<{ approved: boolean }>(`approve:${runId}`) : Promise.resolve({ approved: true }),
+    ({ inputs, runId, waitFor }) => (inputs?.review ? waitFor<{ approved: boolean }>(`approve:${runId}`) : Promise.resolve({ approved: true })),
     { after: ["summarize"] },
   )
   .node("publish", ({ deps }) => (deps.approve.approved ? `published: ${deps.summarize}` : "not published"), {

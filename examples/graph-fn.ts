@@ -19,16 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import {
-  GraphHasPendingWaits,
-  LowdbStore,
-  NodeFailedError,
-  NonDeterminismError,
-  graphFn,
-  resolveWait,
-  run,
-  runAsync,
-} from "../src/index.js";
+import { GraphHasPendingWaits, LowdbStore, NodeFailedError, NonDeterminismError, graphFn, resolveWait, run, runAsync } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "taskloom-graph-fn-example-"));
 const store = new LowdbStore({ dir });
@@ -118,9 +109,13 @@ console.log("\n3. Replay divergence");
 // Same name, so the same fingerprint; the function changed under a failed run.
 const v1 = graphFn("report", async (_: undefined, { step }) => {
   await step("load", () => "rows");
-  return step("render-pdf", () => {
-    throw new Error("renderer crashed");
-  }, { retry: { maxAttempts: 1 } });
+  return step(
+    "render-pdf",
+    () => {
+      throw new Error("renderer crashed");
+    },
+    { retry: { maxAttempts: 1 } },
+  );
 });
 const v2 = graphFn("report", async (_: undefined, { step }) => {
   await step("load", () => "rows");

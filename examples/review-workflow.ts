@@ -29,7 +29,7 @@ interface Model {
   label(text: string, visit: number): string;
 }
 const provideModel: Provider<Model> = async (task) => ({
-  value: { label: (text, visit) => (visit === 1 ? text.split(" ")[0] ?? "" : text.toUpperCase()) },
+  value: { label: (text, visit) => (visit === 1 ? (text.split(" ")[0] ?? "") : text.toUpperCase()) },
   dispose: () => console.log(`    (model for ${task.id} closed)`),
 });
 

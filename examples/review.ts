@@ -9,14 +9,7 @@
  *     npm run example:review -- approve <run-id>       # or: reject <run-id> "needs a changelog"
  *     npm run example:review -- status <run-id>
  */
-import {
-  GraphHasPendingWaits,
-  getRun,
-  graph,
-  resolveWait,
-  runAsync,
-  WaitAlreadyResolvedError,
-} from "../src/index.js";
+import { GraphHasPendingWaits, getRun, graph, resolveWait, runAsync, WaitAlreadyResolvedError } from "../src/index.js";
 
 interface Decision {
   readonly approved: boolean;
@@ -96,7 +89,11 @@ switch (command) {
   case "status": {
     if (!runId) throw new Error("usage: status <run-id>");
     const run = await getRun(runId);
-    console.log(run.status, run.waits.map((w) => w.key), run.nodes.map((n) => `${n.id}:${n.status}`).join(" "));
+    console.log(
+      run.status,
+      run.waits.map((w) => w.key),
+      run.nodes.map((n) => `${n.id}:${n.status}`).join(" "),
+    );
     break;
   }
   default:

@@ -27,10 +27,14 @@ const headlines = graph("headline-stats")
     `${inputs.feed}: schedules survive restarts`,
     `${inputs.feed}: one scheduler fires each slot once`,
   ])
-  .node("stats", ({ deps }) => {
-    const words = deps.fetch.map((h) => h.split(/\s+/).length);
-    return { headlines: deps.fetch.length, words: words.reduce((a, b) => a + b, 0), longest: Math.max(...words) };
-  }, { after: ["fetch"] })
+  .node(
+    "stats",
+    ({ deps }) => {
+      const words = deps.fetch.map((h) => h.split(/\s+/).length);
+      return { headlines: deps.fetch.length, words: words.reduce((a, b) => a + b, 0), longest: Math.max(...words) };
+    },
+    { after: ["fetch"] },
+  )
   .output(({ stats }) => ({ ...stats, at: new Date().toISOString() }))
   .build();
 
@@ -59,12 +63,16 @@ const receiver = createServer((req, res) => {
 await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/taskloom`;
 
-const job = await schedule(headlines, { feed: "taskloom" }, {
-  when: "now",
-  repeat: { every: "1m", ...(once && { times: 1 }) },
-  callbackUrl: hook,
-  callbackSecret: secret,
-});
+const job = await schedule(
+  headlines,
+  { feed: "taskloom" },
+  {
+    when: "now",
+    repeat: { every: "1m", ...(once && { times: 1 }) },
+    callbackUrl: hook,
+    callbackSecret: secret,
+  },
+);
 console.log(`scheduled ${job.id}: every minute from ${job.nextRunAt?.toISOString()}, results to ${hook}`);
 
 const scheduler = new Scheduler({ graphs: [headlines], pollMs: 500 });

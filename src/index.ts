@@ -36,15 +36,7 @@ export type {
 } from "./graph/definition.js";
 export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
-export {
-  graphify,
-  task,
-  type GraphifyOptions,
-  type GraphifyOutputs,
-  type TaskCall,
-  type TaskOptions,
-  type TaskParams,
-} from "./graph/graphify.js";
+export { graphify, task, type GraphifyOptions, type GraphifyOutputs, type TaskCall, type TaskOptions, type TaskParams } from "./graph/graphify.js";
 export type { Ref, RefArg, RefProps, Resolved } from "./graph/trace-ref.js";
 export { route, isRoute, Route, type RouteTrigger, type RoutesOption, type RouteTable, type Unrouted } from "./graph/route.js";
 export { fromSpec, toSpec } from "./graph/spec/graph-spec.js";
@@ -61,17 +53,20 @@ export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
 
 export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type SchedulerOutcome } from "./engine/forward-scheduler.js";
 export type { NodeExecutor, NodeActivation } from "./engine/node-executor.js";
-export {
-  DEFAULT_RETRY,
-  backoffDelay,
-  resolveRetryPolicy,
-  shouldRetry,
-  type RetryPolicy,
-} from "./engine/retry-policy.js";
+export { DEFAULT_RETRY, backoffDelay, resolveRetryPolicy, shouldRetry, type RetryPolicy } from "./engine/retry-policy.js";
 export type { BackoffOptions, RetryOptions } from "./graph/retry-options.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
 
-export { RunEvents, type RunEventMap, type RunEventName, type RunEventListener, type EventBase, type NodeEventBase, type ListenerErrorHandler, type EmitterEvents } from "./events/run-events.js";
+export {
+  RunEvents,
+  type RunEventMap,
+  type RunEventName,
+  type RunEventListener,
+  type EventBase,
+  type NodeEventBase,
+  type ListenerErrorHandler,
+  type EmitterEvents,
+} from "./events/run-events.js";
 
 export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus, type RunStatus } from "./state/status.js";
 export type { RunState } from "./state/run-state.js";
@@ -111,14 +106,16 @@ export {
   type AgentResult,
 } from "./stages/agents.js";
 export type { StageTask, TaskData } from "./stages/stage-task.js";
-export { ProviderScope, type Provided, type ProvidedDeps, type ProvidedValue, type Provider, type ProviderContext, type Providers } from "./stages/providers.js";
 export {
-  JsonFileTaskSource,
-  MemoryTaskSource,
-  type TaskInput,
-  type TaskMove,
-  type TaskSource,
-} from "./stages/task-source.js";
+  ProviderScope,
+  type Provided,
+  type ProvidedDeps,
+  type ProvidedValue,
+  type Provider,
+  type ProviderContext,
+  type Providers,
+} from "./stages/providers.js";
+export { JsonFileTaskSource, MemoryTaskSource, type TaskInput, type TaskMove, type TaskSource } from "./stages/task-source.js";
 export { TASK_STATUSES, STATUS_ACTIONS, type StatusAction, type TaskStatus } from "./stages/task-status.js";
 export type { JobHandler, JobHandlerOptions, JobResult } from "./stages/job-handlers.js";
 export {
@@ -129,12 +126,7 @@ export {
   type WorkflowTaskInput,
   type WorkflowTaskOutput,
 } from "./stages/compile-workflow.js";
-export {
-  StageRunner,
-  type ActOptions,
-  type ActResult,
-  type StageRunnerOptions,
-} from "./stages/stage-runner.js";
+export { StageRunner, type ActOptions, type ActResult, type StageRunnerOptions } from "./stages/stage-runner.js";
 export type { StageRunOptions, StageRunReport } from "./stages/stage-run-options.js";
 export { TASK_STATES, type TaskError, type TaskReport, type TaskState } from "./stages/task-report.js";
 export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";

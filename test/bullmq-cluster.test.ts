@@ -149,12 +149,16 @@ describeRedis("BullMQ adapter across processes", () => {
     // maxStalledCount 0: the first stall fails the job instead of re-queueing it.
     const settings = { GRAPHS: "victim", VICTIM_MS: "1500", MAX_STALLED: "0" };
     const workers = await Promise.all([1, 2].map(() => startWorker(env, settings)));
-    const handle = run(env.graphs.victim, { n: 4 }, {
-      runId: "stalled-1",
-      store: env.store,
-      executor: env.executor,
-      retry: { maxAttempts: 2, backoff: { initialMs: 1, jitter: false } },
-    });
+    const handle = run(
+      env.graphs.victim,
+      { n: 4 },
+      {
+        runId: "stalled-1",
+        store: env.store,
+        executor: env.executor,
+        retry: { maxAttempts: 2, backoff: { initialMs: 1, jitter: false } },
+      },
+    );
     const errors: unknown[] = [];
     handle.events.on("node:retry", (e) => errors.push(e.error));
     const first = await eventually("the body to start", async () => (await logLines(env)).find((l) => l.startsWith("start slow")));
@@ -179,12 +183,16 @@ describeRedis("BullMQ adapter across processes", () => {
     const savedDone = saved.nodes.filter((n) => n.status === "succeeded").map((n) => n.id);
     expect(savedDone).toEqual(expect.arrayContaining(["a", "b"]));
 
-    const out = await runAsync(env.graphs.chain, { n: 1 }, {
-      runId: "chain-1",
-      store: env.store,
-      executor: env.executor,
-      takeover: true,
-    });
+    const out = await runAsync(
+      env.graphs.chain,
+      { n: 1 },
+      {
+        runId: "chain-1",
+        store: env.store,
+        executor: env.executor,
+        takeover: true,
+      },
+    );
     expect(out).toEqual({ f: 21 });
     const runs = await env.redis.hgetall(`${env.prefix}:t:runs`);
     // c was running when the coordinator died: its job finished meanwhile and its result was reused.
@@ -198,15 +206,24 @@ describeRedis("BullMQ adapter across processes", () => {
     await eventually("the body to start", async () => (await logLines(env)).find((l) => l.startsWith("start hang")));
     handle.cancel("enough");
     await expect(handle.result()).rejects.toBeInstanceOf(RunCancelledError);
-    const aborted = await eventually("the abort to reach the worker", async () =>
-      (await logLines(env)).find((l) => l.startsWith("aborted hang")),
-    );
+    const aborted = await eventually("the abort to reach the worker", async () => (await logLines(env)).find((l) => l.startsWith("aborted hang")));
     expect(aborted).toBe(`aborted hang 1 ${worker.pid}`);
   }, 60_000);
 
   it("serves a module's graphs with `taskloom worker`, and exits 0 on SIGTERM", async () => {
     const env = setup("cli", { slowMs: 20 });
-    const cli = spawnNode(CLI, { PREFIX: env.prefix }, ["worker", CLI_MODULE, "--redis", REDIS_URL, "--concurrency", "2", "--queue", QUEUE, "--prefix", env.prefix]);
+    const cli = spawnNode(CLI, { PREFIX: env.prefix }, [
+      "worker",
+      CLI_MODULE,
+      "--redis",
+      REDIS_URL,
+      "--concurrency",
+      "2",
+      "--queue",
+      QUEUE,
+      "--prefix",
+      env.prefix,
+    ]);
     let stderr = "";
     cli.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     await eventually("the worker to be ready", async () => (stderr.includes("concurrency 2") ? true : undefined));
@@ -222,32 +239,36 @@ describeRedis("BullMQ adapter across processes", () => {
   it.each([
     ["after-step", "the step returned"],
     ["after-wait", "the wait returned"],
-  ])("returns a journaled step's result to a job re-run on another worker (first worker SIGKILLed at '%s': %s): the side effect happens once", async (killOn) => {
-    const env = setup(`step-${killOn}`);
-    const log = sideLog(`step-${killOn}`);
-    const first = await startWorker(env, { GRAPHS: "stepper", LOG: log, KILL_ON: killOn });
-    const runId = `step-${killOn}`;
-    const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, executor: env.executor });
-    const events: unknown[] = [];
-    handle.events.on("node:event", (e) => events.push(e.data));
-    handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
-    await eventually(`the first worker to stop at ${killOn}`, async () =>
-      sideLines(log).find((l) => l.startsWith(`${killOn} `) && l.endsWith(` ${first.pid}`)),
-    );
-    first.kill("SIGKILL");
-    await exited(first);
-    const second = await startWorker(env, { GRAPHS: "stepper", LOG: log });
-    expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
-    const lines = sideLines(log);
-    expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${first.pid}`]);
-    expect(lines).toContain(`after-step 70 ${second.pid}`);
-    expect(lines).toContain(`after-wait {"ok":true} ${second.pid}`);
-    // The re-run emits again (emit is not journaled: it is as at-least-once as the body), with the journaled value.
-    expect(events.length).toBeGreaterThanOrEqual(1);
-    for (const data of events) expect(data).toEqual({ receipt: 70 });
-    const stored = await getRun(runId, { store: env.store });
-    expect(stored.nodes.find((n) => n.id === "pay")).toMatchObject({ status: "succeeded", attempts: 1, steps: { charge: { receipt: 70 } } });
-  }, 60_000);
+  ])(
+    "returns a journaled step's result to a job re-run on another worker (first worker SIGKILLed at '%s': %s): the side effect happens once",
+    async (killOn) => {
+      const env = setup(`step-${killOn}`);
+      const log = sideLog(`step-${killOn}`);
+      const first = await startWorker(env, { GRAPHS: "stepper", LOG: log, KILL_ON: killOn });
+      const runId = `step-${killOn}`;
+      const handle = run(env.graphs.stepper, { n: 7 }, { runId, store: env.store, executor: env.executor });
+      const events: unknown[] = [];
+      handle.events.on("node:event", (e) => events.push(e.data));
+      handle.events.on("node:wait", () => void resolveWait(runId, "approve", { ok: true }, { store: env.store }));
+      await eventually(`the first worker to stop at ${killOn}`, async () =>
+        sideLines(log).find((l) => l.startsWith(`${killOn} `) && l.endsWith(` ${first.pid}`)),
+      );
+      first.kill("SIGKILL");
+      await exited(first);
+      const second = await startWorker(env, { GRAPHS: "stepper", LOG: log });
+      expect(await handle.result()).toEqual({ receipt: { receipt: 70 }, approval: { ok: true } });
+      const lines = sideLines(log);
+      expect(lines.filter((l) => l.startsWith("charged"))).toEqual([`charged ${first.pid}`]);
+      expect(lines).toContain(`after-step 70 ${second.pid}`);
+      expect(lines).toContain(`after-wait {"ok":true} ${second.pid}`);
+      // The re-run emits again (emit is not journaled: it is as at-least-once as the body), with the journaled value.
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      for (const data of events) expect(data).toEqual({ receipt: 70 });
+      const stored = await getRun(runId, { store: env.store });
+      expect(stored.nodes.find((n) => n.id === "pay")).toMatchObject({ status: "succeeded", attempts: 1, steps: { charge: { receipt: 70 } } });
+    },
+    60_000,
+  );
 
   it("returns a journaled step's result after a SIGKILL with the embedded executor too (no BullMQ)", async () => {
     const env = setup("step-embedded");

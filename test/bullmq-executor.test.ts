@@ -6,24 +6,8 @@
  */
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { afterEach, expect, it } from "vitest";
-import {
-  graph,
-  GraphHasPendingWaits,
-  MemoryStore,
-  NodeFailedError,
-  NonRetryableError,
-  resolveWait,
-  route,
-  runAsync,
-  type RunEventMap,
-} from "../src/index.js";
-import {
-  bullmqExecutor,
-  createWorker,
-  jobHandlerProcessor,
-  RedisStore,
-  type TaskloomWorker,
-} from "../src/adapters/bullmq/index.js";
+import { graph, GraphHasPendingWaits, MemoryStore, NodeFailedError, NonRetryableError, resolveWait, route, runAsync, type RunEventMap } from "../src/index.js";
+import { bullmqExecutor, createWorker, jobHandlerProcessor, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
@@ -150,8 +134,12 @@ describeRedis("BullMQ executor and worker", () => {
   });
 
   it("fails the job of a graph the worker does not have, with an error naming the graph", async () => {
-    const known = graph("known").node("x", () => 1).build();
-    const orphan = graph("orphan").node("y", () => 2).build();
+    const known = graph("known")
+      .node("x", () => 1)
+      .build();
+    const orphan = graph("orphan")
+      .node("y", () => 2)
+      .build();
     const { executor, worker } = cluster("missing", [known]);
     const failed: string[] = [];
     worker.worker.on("failed", (_job, error) => failed.push(error.message));
@@ -165,8 +153,13 @@ describeRedis("BullMQ executor and worker", () => {
   });
 
   it("tells a worker with another version of a graph apart", async () => {
-    const v1 = graph("versioned").node("x", () => 1).build();
-    const v2 = graph("versioned").node("x", () => 1).node("z", () => 3).build();
+    const v1 = graph("versioned")
+      .node("x", () => 1)
+      .build();
+    const v2 = graph("versioned")
+      .node("x", () => 1)
+      .node("z", () => 3)
+      .build();
     const { executor, worker } = cluster("version", [v1]);
     await worker.waitUntilReady();
     const err = await runAsync(v2, undefined, { store: new MemoryStore(), executor, retry: { maxAttempts: 1 } }).catch((e: unknown) => e);
@@ -226,7 +219,10 @@ describeRedis("BullMQ executor and worker", () => {
     // Two coordinators, each with its own store object and executor, as on two hosts.
     const storeB = new RedisStore({ connection: REDIS_URL, prefix });
     const executorB = bullmqExecutor({ connection: REDIS_URL, prefix, queue: "q" });
-    closers.push(() => storeB.close(), () => executorB.close());
+    closers.push(
+      () => storeB.close(),
+      () => executorB.close(),
+    );
     const storeA = new RedisStore({ connection: REDIS_URL, prefix });
     closers.push(() => storeA.close());
     const { run } = await import("../src/index.js");

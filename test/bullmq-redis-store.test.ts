@@ -140,6 +140,9 @@ describeRedis("RedisStore: corrupt data names its key", () => {
     await client.set(`${prefix}:lease:r:1`, "{junk");
     await corrupt(store.acquireLease("r:1", request("a")), `${prefix}:lease:r:1`);
     await corrupt(store.delete("r:1"), `${prefix}:lease:r:1`);
-    await corrupt(store.renewLease({ runId: "r:1", owner: "a", pid: process.pid, host: hostname(), expiresAt: 0, token: 1 }, 1000, Date.now()), `${prefix}:lease:r:1`);
+    await corrupt(
+      store.renewLease({ runId: "r:1", owner: "a", pid: process.pid, host: hostname(), expiresAt: 0, token: 1 }, 1000, Date.now()),
+      `${prefix}:lease:r:1`,
+    );
   });
 });

@@ -23,9 +23,6 @@ function tempDir(): string {
   return d;
 }
 
-
-
-
 describe("taskloom schedule and scheduler", () => {
   it("add, ls, scheduler start --exit-when-idle, history, pause, resume, rm", async () => {
     const dir = tempDir();

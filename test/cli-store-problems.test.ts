@@ -17,7 +17,9 @@ afterAll(() => {
 });
 
 const DAY = 86_400_000;
-const g = graph("small").node("a", () => ({ secret: "s3cr3t" })).build();
+const g = graph("small")
+  .node("a", () => ({ secret: "s3cr3t" }))
+  .build();
 
 /** A store folder with old runs `ids` (40 days old). */
 async function storeWith(ids: readonly string[]): Promise<string> {

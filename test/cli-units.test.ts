@@ -29,13 +29,22 @@ describe("durations", () => {
   });
 
   it.each(["", "30", "d", "30 days", "-1d", "1d 2h", "1y"])("refuses %j with INVALID_OPTION naming the option", (text) => {
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
-    expect(() => parseDuration(text, "--older-than")).toThrow(expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }));
+    expect(() => parseDuration(text, "--older-than")).toThrow(
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
+      expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }),
+    );
   });
 
   it("formats durations for people", () => {
     expect([12, 1_250, 12_340, 185_000, 7_380_000, 7_200_000, 2 * 86_400_000 + 3_600_000, 30 * 86_400_000].map(formatDuration)).toEqual([
-      "12ms", "1.25s", "12.3s", "3m 05s", "2h 03m", "2h", "2d 1h", "30d",
+      "12ms",
+      "1.25s",
+      "12.3s",
+      "3m 05s",
+      "2h 03m",
+      "2h",
+      "2d 1h",
+      "30d",
     ]);
   });
 });
@@ -43,7 +52,9 @@ describe("durations", () => {
 describe("error lines", () => {
   it("is one line with the code, whatever the message holds", () => {
     expect(errorLine(new CliError("USAGE", "bad\n  thing"))).toBe("error[USAGE]: bad thing");
-    expect(errorLine(new NodeFailedError("r", "n", 2, new Error("boom")))).toMatch(/^error\[NODE_FAILED\]: node "n" of run "r" failed after 2 attempts: Error: boom\./);
+    expect(errorLine(new NodeFailedError("r", "n", 2, new Error("boom")))).toMatch(
+      /^error\[NODE_FAILED\]: node "n" of run "r" failed after 2 attempts: Error: boom\./,
+    );
     expect(errorLine(Object.assign(new Error("no such file"), { code: "ENOENT" }))).toBe("error[ENOENT]: no such file");
     expect(errorLine(new Error("?"))).toBe("error[UNEXPECTED]: ? (run again with --verbose to see where it came from)");
     expect(errorLine(new Error("?"), true)).toBe("error[UNEXPECTED]: ?");
@@ -84,7 +95,15 @@ describe("escaping", () => {
 
 describe("text", () => {
   it("aligns tables and prints stored values as JSON", () => {
-    expect(table(["ID", "STATUS"], [["a", "succeeded"], ["long-id", "failed"]])).toBe("ID       STATUS\na        succeeded\nlong-id  failed");
+    expect(
+      table(
+        ["ID", "STATUS"],
+        [
+          ["a", "succeeded"],
+          ["long-id", "failed"],
+        ],
+      ),
+    ).toBe("ID       STATUS\na        succeeded\nlong-id  failed");
     expect(JSON.parse(jsonText({ n: 10n, m: new Map([["k", 1]]), s: new Set([1, 2]), e: Object.assign(new Error("x"), { code: "C" }) }))).toEqual({
       n: "10",
       m: { k: 1 },
@@ -102,12 +121,23 @@ const diamond = graph("diamond")
   .node("d", () => 4, { after: ["b", "c"] })
   .build();
 
-const rec = (id: string, status: NodeRecord["status"], extra: Partial<NodeRecord> = {}): NodeRecord => ({ id, nodeId: id.split("#")[0] ?? id, status, attempts: 1, ...extra });
+const rec = (id: string, status: NodeRecord["status"], extra: Partial<NodeRecord> = {}): NodeRecord => ({
+  id,
+  nodeId: id.split("#")[0] ?? id,
+  status,
+  attempts: 1,
+  ...extra,
+});
 
 describe("graph formats", () => {
   it("draws structure with after-edges, and statuses as classes", () => {
     const view = graphView({ shape: diamond, records: [rec("a", "succeeded"), rec("b", "failed"), rec("c", "cancelled")] });
-    expect(view.edges).toEqual([{ from: "a", to: "b" }, { from: "a", to: "c" }, { from: "b", to: "d" }, { from: "c", to: "d" }]);
+    expect(view.edges).toEqual([
+      { from: "a", to: "b" },
+      { from: "a", to: "c" },
+      { from: "b", to: "d" },
+      { from: "c", to: "d" },
+    ]);
     const m = toMermaid(view);
     expect(m).toContain('n0["a"]:::succeeded');
     expect(m).toContain('n3["d"]\n');
@@ -221,9 +251,7 @@ describe("progress", () => {
     p.attach(events);
     drive(events);
     p.finish();
-    expect(text).toBe(
-      "resumed: 1 node kept from before\n↻ c retry in 200ms (attempt 1: Error: flaky)\n✓ b 12ms\n✗ c TypeError: bad\n",
-    );
+    expect(text).toBe("resumed: 1 node kept from before\n↻ c retry in 200ms (attempt 1: Error: flaky)\n✓ b 12ms\n✗ c TypeError: bad\n");
     expect(p.counts).toEqual({ done: 2, total: 4, running: 0, retries: 1, failures: 1, waiting: 0 });
     expect(events.listenerCount("node:start")).toBe(0);
   });

@@ -24,9 +24,6 @@ function tempDir(): string {
   return d;
 }
 
-
-
-
 describe.concurrent("taskloom run", () => {
   it("runs a graph, shows plain progress on stderr and prints the outputs as JSON on stdout", async () => {
     const dir = tempDir();
@@ -90,7 +87,10 @@ describe.concurrent("taskloom run", () => {
     expect(show.stdout).toContain("NodeFailedError [NODE_FAILED]");
 
     const json = await cli(dir, ["show", "f-1", "--json"]);
-    const details = JSON.parse(json.stdout) as { status: string; nodes: { id: string; status: string; attempts: number; error?: { message: string; cause?: { name: string } } }[] };
+    const details = JSON.parse(json.stdout) as {
+      status: string;
+      nodes: { id: string; status: string; attempts: number; error?: { message: string; cause?: { name: string } } }[];
+    };
     expect(details.status).toBe("failed");
     const load = details.nodes.find((n) => n.id === "load");
     expect(load).toMatchObject({ status: "failed", attempts: 2, error: { message: "could not write rows", cause: { name: "TypeError" } } });
@@ -155,7 +155,11 @@ describe.concurrent("taskloom runs, show, graph, rm", () => {
       ["bad", "failing", "failed", "1/2"],
       ["good", "diamond", "succeeded", "4/4"],
     ]);
-    const failed = JSON.parse((await cli(dir, ["runs", "--status", "failed,cancelled", "--json"])).stdout) as { runId: string; settledCount: number; nodeCount: number }[];
+    const failed = JSON.parse((await cli(dir, ["runs", "--status", "failed,cancelled", "--json"])).stdout) as {
+      runId: string;
+      settledCount: number;
+      nodeCount: number;
+    }[];
     expect(failed).toMatchObject([{ runId: "bad", settledCount: 1, nodeCount: 2 }]);
     expectOneLineError(await cli(dir, ["runs", "--status", "done"]), "INVALID_OPTION");
     const empty = await cli(tempDir(), ["runs"]);
@@ -180,10 +184,20 @@ describe.concurrent("taskloom runs, show, graph, rm", () => {
     const dot = await cli(dir, ["graph", mod, "--format", "dot"]);
     expect(dot.stdout).toContain('digraph "diamond" {');
     expect(dot.stdout).toContain('  "left" -> "join";');
-    const json = JSON.parse((await cli(dir, ["graph", mod, "--format", "json"])).stdout) as { name: string; fingerprint: string; nodes: { id: string; after: string[] }[]; edges: unknown[] };
+    const json = JSON.parse((await cli(dir, ["graph", mod, "--format", "json"])).stdout) as {
+      name: string;
+      fingerprint: string;
+      nodes: { id: string; after: string[] }[];
+      edges: unknown[];
+    };
     expect(json.name).toBe("diamond");
     expect(json.fingerprint).toMatch(/^[0-9a-f]{16,}$/);
-    expect(json.nodes.map((n) => [n.id, n.after])).toEqual([["seed", []], ["left", ["seed"]], ["right", ["seed"]], ["join", ["left", "right"]]]);
+    expect(json.nodes.map((n) => [n.id, n.after])).toEqual([
+      ["seed", []],
+      ["left", ["seed"]],
+      ["right", ["seed"]],
+      ["join", ["left", "right"]],
+    ]);
     expect(json.edges).toHaveLength(4);
     expectOneLineError(await cli(dir, ["graph", mod, "--format", "png"]), "USAGE");
 
@@ -225,7 +239,9 @@ describe.concurrent("taskloom gc", () => {
   it("removes only runs not updated for longer than --older-than", async () => {
     const dir = tempDir();
     const store = new LowdbStore({ dir });
-    const g = graph("aged").node("a", () => 1).build();
+    const g = graph("aged")
+      .node("a", () => 1)
+      .build();
     const day = 86_400_000;
     try {
       await runAsync(g, undefined, { runId: "old-1", store, clock: new ManualClock(Date.now() - 40 * day) });

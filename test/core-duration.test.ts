@@ -39,14 +39,17 @@ function oldSchedule(text: string): number | undefined {
 }
 
 const piece = fc.tuple(
-  fc.oneof(fc.nat({ max: 1000 }).map(String), fc.tuple(fc.nat({ max: 99 }), fc.nat({ max: 99 })).map(([a, b]) => `${a}.${b}`)),
+  fc.oneof(
+    fc.nat({ max: 1000 }).map(String),
+    fc.tuple(fc.nat({ max: 99 }), fc.nat({ max: 99 })).map(([a, b]) => `${a}.${b}`),
+  ),
   fc.constantFrom("", " ", "  ", "\t"),
   fc.constantFrom("ms", "s", "m", "h", "d", "w", "MS", "Ms", "S", "M", "H", "D", "W"),
 );
 const text = fc.oneof(
-  fc.tuple(fc.constantFrom("", " "), fc.array(piece, { minLength: 1, maxLength: 4 }), fc.constantFrom("", " ")).map(
-    ([lead, parts, trail]) => lead + parts.map(([n, sp, u]) => n + sp + u).join("") + trail,
-  ),
+  fc
+    .tuple(fc.constantFrom("", " "), fc.array(piece, { minLength: 1, maxLength: 4 }), fc.constantFrom("", " "))
+    .map(([lead, parts, trail]) => lead + parts.map(([n, sp, u]) => n + sp + u).join("") + trail),
   fc.string({ maxLength: 12 }),
   fc.constantFrom("", "30", "d", "30 days", "-1d", "1d 2h", "1y", "soon", "1h 30m", "in 5 minutes"),
 );
@@ -69,8 +72,10 @@ describe("one duration grammar", () => {
     expect(parseDuration("1 H")).toBe(3_600_000);
     expect(parseDuration(" 1h30M ")).toBe(5_400_000);
     expect(parseDurationText("1h 30m")).toBeUndefined();
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
-    expect(() => parseDuration("1d 2h", "--older-than")).toThrow(expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }));
+    expect(() => parseDuration("1d 2h", "--older-than")).toThrow(
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers (expect.any, objectContaining, stringMatching) as any
+      expect.objectContaining({ code: "INVALID_OPTION", message: expect.stringContaining("--older-than") }),
+    );
   });
 
   it("formats for people", () => {

@@ -68,9 +68,7 @@ describe("resume after SIGKILL", () => {
     for (const id of savedDone) expect(rerun, `node "${id}" was saved before the kill but ran again`).not.toContain(id);
 
     // Every node ran to completion in one process or the other.
-    const ended = new Set(
-      [...logLines(log, first.pid), ...logLines(log, second.pid)].filter((l) => l.startsWith("end ")).map((l) => l.split(" ")[1]),
-    );
+    const ended = new Set([...logLines(log, first.pid), ...logLines(log, second.pid)].filter((l) => l.startsWith("end ")).map((l) => l.split(" ")[1]));
     for (const id of NODES) expect(ended, `node "${id}" never finished`).toContain(id);
 
     const store2 = new LowdbStore({ dir });

@@ -213,14 +213,22 @@ describe("group commit: a result is durable before any dependent starts", () => 
     const { store, look } = probing(dir, runId, seen);
     const g = graph("chain")
       .node("a", () => ({ v: 1, at: new Date(1_000) }))
-      .node("b", async ({ deps }) => {
-        await look("b", ["a"]);
-        return deps.a.v + 1;
-      }, { after: ["a"] })
-      .node("c", async ({ deps }) => {
-        await look("c", ["a", "b"]);
-        return deps.b * 10;
-      }, { after: ["b"] })
+      .node(
+        "b",
+        async ({ deps }) => {
+          await look("b", ["a"]);
+          return deps.a.v + 1;
+        },
+        { after: ["a"] },
+      )
+      .node(
+        "c",
+        async ({ deps }) => {
+          await look("c", ["a", "b"]);
+          return deps.b * 10;
+        },
+        { after: ["b"] },
+      )
       .build();
 
     await expect(runAsync(g, undefined, { store, runId })).resolves.toMatchObject({ c: 20 });
@@ -240,18 +248,30 @@ describe("group commit: a result is durable before any dependent starts", () => 
     const { store, look } = probing(dir, runId, seen);
     const g = graph("fan")
       .node("root", () => [1, 2, 3])
-      .node("x", async ({ deps }) => {
-        await look("x", ["root"]);
-        return deps.root.length;
-      }, { after: ["root"] })
-      .node("y", async ({ deps }) => {
-        await look("y", ["root"]);
-        return new Set(deps.root);
-      }, { after: ["root"] })
-      .node("join", async ({ deps }) => {
-        await look("join", ["root", "x", "y"]);
-        return deps.x + deps.y.size;
-      }, { after: ["x", "y"] })
+      .node(
+        "x",
+        async ({ deps }) => {
+          await look("x", ["root"]);
+          return deps.root.length;
+        },
+        { after: ["root"] },
+      )
+      .node(
+        "y",
+        async ({ deps }) => {
+          await look("y", ["root"]);
+          return new Set(deps.root);
+        },
+        { after: ["root"] },
+      )
+      .node(
+        "join",
+        async ({ deps }) => {
+          await look("join", ["root", "x", "y"]);
+          return deps.x + deps.y.size;
+        },
+        { after: ["x", "y"] },
+      )
       .build();
 
     await expect(runAsync(g, undefined, { store, runId })).resolves.toMatchObject({ join: 6 });
@@ -282,10 +302,12 @@ describe("group commit: a result is durable before any dependent starts", () => 
       },
     });
     // Capture synchronously, when the observer hands the write over, not after the hook's await.
-    const capture = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => (...args: A): Promise<void> => {
-      inFlight = new Map(reported);
-      return fn(...args);
-    };
+    const capture =
+      <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+      (...args: A): Promise<void> => {
+        inFlight = new Map(reported);
+        return fn(...args);
+      };
     spy.append = capture(spy.append.bind(spy));
     spy.writeSnapshot = capture(spy.writeSnapshot.bind(spy));
 
@@ -347,10 +369,14 @@ describe("resume", () => {
         hit("a");
         return inputs.n * 2;
       })
-      .node("b", ({ deps }) => {
-        hit("b");
-        return { sum: deps.a + 1, at: new Date(5_000) };
-      }, { after: ["a"] })
+      .node(
+        "b",
+        ({ deps }) => {
+          hit("b");
+          return { sum: deps.a + 1, at: new Date(5_000) };
+        },
+        { after: ["a"] },
+      )
       .build();
     const first = await runAsync(g, { n: 2 }, { store: lowdb(dir), runId: "done" });
     expect(calls).toEqual({ a: 1, b: 1 });
@@ -377,16 +403,24 @@ describe("resume", () => {
         hit("d");
         return "D";
       })
-      .node("b", ({ deps }) => {
-        hit("b");
-        if (failB) throw new NonRetryableError("b is broken today");
-        return `${deps.a}B`;
-      }, { after: ["a"] })
-      .node("c", ({ deps }) => {
-        hit("c");
-        seenByC.push(deps.b);
-        return `${deps.b}C`;
-      }, { after: ["b"] })
+      .node(
+        "b",
+        ({ deps }) => {
+          hit("b");
+          if (failB) throw new NonRetryableError("b is broken today");
+          return `${deps.a}B`;
+        },
+        { after: ["a"] },
+      )
+      .node(
+        "c",
+        ({ deps }) => {
+          hit("c");
+          seenByC.push(deps.b);
+          return `${deps.b}C`;
+        },
+        { after: ["b"] },
+      )
       .build();
 
     const error = await rejection(runAsync(g, undefined, { store: lowdb(dir), runId: "failed" }));
@@ -425,18 +459,26 @@ describe("resume", () => {
         hit("side");
         return "s";
       })
-      .node("slow", async ({ deps }) => {
-        hit("slow");
-        if (firstRun) {
-          started.resolve();
-          await gate.promise;
-        }
-        return deps.a + 1;
-      }, { after: ["a"] })
-      .node("c", ({ deps }) => {
-        hit("c");
-        return deps.slow + 1;
-      }, { after: ["slow"] })
+      .node(
+        "slow",
+        async ({ deps }) => {
+          hit("slow");
+          if (firstRun) {
+            started.resolve();
+            await gate.promise;
+          }
+          return deps.a + 1;
+        },
+        { after: ["a"] },
+      )
+      .node(
+        "c",
+        ({ deps }) => {
+          hit("c");
+          return deps.slow + 1;
+        },
+        { after: ["slow"] },
+      )
       .build();
 
     const handle = run(g, undefined, { store: lowdb(dir), runId: "cancelled" });
@@ -466,11 +508,15 @@ describe("resume", () => {
           hit("a");
           return 1;
         })
-        .node("b", ({ deps }) => {
-          hit("b");
-          if (flags.failB) throw new NonRetryableError("not yet");
-          return deps.a + 1;
-        }, { after: ["a"] });
+        .node(
+          "b",
+          ({ deps }) => {
+            hit("b");
+            if (flags.failB) throw new NonRetryableError("not yet");
+            return deps.a + 1;
+          },
+          { after: ["a"] },
+        );
       const c = () => {
         hit("c");
         return "c";
@@ -482,10 +528,14 @@ describe("resume", () => {
         withEdge: base.node("c", c, { after: ["a"] }).build(),
         withNode: base
           .node("c", c)
-          .node("extra", ({ deps }) => {
-            hit("extra");
-            return deps.a * 100;
-          }, { after: ["a"] })
+          .node(
+            "extra",
+            ({ deps }) => {
+              hit("extra");
+              return deps.a * 100;
+            },
+            { after: ["a"] },
+          )
           .build(),
       };
     }
@@ -536,17 +586,24 @@ describe("resume", () => {
         hit("a");
         return inputs.n;
       })
-      .node("b", ({ inputs, deps }) => {
-        hit("b");
-        seen.push(inputs);
-        if (fail) throw new NonRetryableError("first time");
-        return deps.a + inputs.n;
-      }, { after: ["a"] })
+      .node(
+        "b",
+        ({ inputs, deps }) => {
+          hit("b");
+          seen.push(inputs);
+          if (fail) throw new NonRetryableError("first time");
+          return deps.a + inputs.n;
+        },
+        { after: ["a"] },
+      )
       .build();
     const inputs = { n: 7, when: new Date(7_000) };
     await expect(runAsync(g, inputs, { store: lowdb(dir), runId: "in" })).rejects.toBeInstanceOf(NodeFailedError);
 
-    for (const other of [{ n: 8, when: new Date(7_000) }, { n: 7, when: new Date(7_001) }]) {
+    for (const other of [
+      { n: 8, when: new Date(7_000) },
+      { n: 7, when: new Date(7_001) },
+    ]) {
       const error = await rejection(runAsync(g, other, { store: lowdb(dir), runId: "in" }));
       expect(error).toBeInstanceOf(RunInputsMismatchError);
       expect(error).toMatchObject({ code: "RUN_INPUTS_MISMATCH", runId: "in" });
@@ -589,20 +646,28 @@ describe("an output superjson cannot serialize", () => {
         hit("a");
         return 3;
       })
-      .node("withFn", ({ deps }) => {
-        hit("withFn");
-        return { base: deps.a, times: (k: number) => deps.a * k };
-      }, { after: ["a"] })
+      .node(
+        "withFn",
+        ({ deps }) => {
+          hit("withFn");
+          return { base: deps.a, times: (k: number) => deps.a * k };
+        },
+        { after: ["a"] },
+      )
       .node("point", () => {
         hit("point");
         return new Point(3, 4);
       })
-      .node("down", ({ deps }) => {
-        hit("down");
-        downSaw.push(deps);
-        if (flags.failDown) throw new NonRetryableError("down fails the first time");
-        return deps.withFn.times(2) + deps.point.norm();
-      }, { after: ["withFn", "point"] })
+      .node(
+        "down",
+        ({ deps }) => {
+          hit("down");
+          downSaw.push(deps);
+          if (flags.failDown) throw new NonRetryableError("down fails the first time");
+          return deps.withFn.times(2) + deps.point.norm();
+        },
+        { after: ["withFn", "point"] },
+      )
       .build();
   }
 
@@ -714,12 +779,16 @@ describe("superjson round trip", () => {
         hit("make");
         return rich(2);
       })
-      .node("use", ({ deps, inputs }) => {
-        hit("use");
-        seen.push({ deps: deps.make, inputs });
-        if (fail) throw new NonRetryableError("not the first time");
-        return { sum: deps.make.big + inputs.big, when: deps.make.when };
-      }, { after: ["make"] })
+      .node(
+        "use",
+        ({ deps, inputs }) => {
+          hit("use");
+          seen.push({ deps: deps.make, inputs });
+          if (fail) throw new NonRetryableError("not the first time");
+          return { sum: deps.make.big + inputs.big, when: deps.make.when };
+        },
+        { after: ["make"] },
+      )
       .build();
     const inputs = rich(1);
 
@@ -807,9 +876,7 @@ describe("leases", () => {
     expect(spy.counts.renewLease).toBe(10);
     expect(lease?.expiresAt).toBe(clock.now() + 300);
 
-    const error = await rejection(
-      soon(runAsync(g, undefined, { store: lowdb(dir), runId: "renewed", clock, leaseTtlMs: 300 }), "the second driver"),
-    );
+    const error = await rejection(soon(runAsync(g, undefined, { store: lowdb(dir), runId: "renewed", clock, leaseTtlMs: 300 }), "the second driver"));
     expect(error).toBeInstanceOf(RunLockedError);
     expect(error).toMatchObject({ code: "RUN_LOCKED", holder: { pid: process.pid, host: hostname(), expiresAt: clock.now() + 300 } });
     expect(calls).toEqual({ hold: 1 });
@@ -891,9 +958,7 @@ describe("faults", () => {
     const outputs = await runAsync(g, undefined, { store: lowdb(dir), runId: "enospc" });
     expect(outputs).toEqual({ a: "a", b: "ab", c: "abc", d: "abcd", e: "abcde", f: "abcdef" });
     // Nodes whose success was stored ran once in all; every other node ran once more on resume.
-    const expected = Object.fromEntries(
-      ids.map((id) => [id, succeeded.includes(id) ? 1 : (firstRun[id] ?? 0) + 1]),
-    );
+    const expected = Object.fromEntries(ids.map((id) => [id, succeeded.includes(id) ? 1 : (firstRun[id] ?? 0) + 1]));
     expect(calls).toEqual(expected);
   });
 });
@@ -1048,9 +1113,13 @@ describe("managing stored runs", () => {
     const store = new MemoryStore();
     const g = graph("details")
       .node("ok", () => ({ v: 1 }))
-      .node("bad", () => {
-        throw new Error("disk on fire");
-      }, { after: ["ok"], retry: { maxAttempts: 2, backoff: { initialMs: 0, jitter: false } } })
+      .node(
+        "bad",
+        () => {
+          throw new Error("disk on fire");
+        },
+        { after: ["ok"], retry: { maxAttempts: 2, backoff: { initialMs: 0, jitter: false } } },
+      )
       .node("never", ({ deps }) => deps.bad, { after: ["bad"] })
       .build();
     const error = await rejection(runAsync(g, undefined, { store, runId: "details", sessionId: "s-1" }));

@@ -65,9 +65,9 @@ const leaf = fc.oneof(
   fc.uint8Array({ maxLength: 6 }).map((b) => new DataView(b.buffer)),
   fc.uint8Array({ maxLength: 6 }).map((b) => b.buffer),
   fc.constantFrom<unknown>(new URL("https://example.test/a?b=1"), /x+/gi, new Point(1), () => 1, Symbol("s")),
-  fc.tuple(fc.string({ maxLength: 5 }), fc.constantFrom("E1", undefined)).map(([m, code]) =>
-    code === undefined ? new RangeError(m) : Object.assign(new TypeError(m), { code }),
-  ),
+  fc
+    .tuple(fc.string({ maxLength: 5 }), fc.constantFrom("E1", undefined))
+    .map(([m, code]) => (code === undefined ? new RangeError(m) : Object.assign(new TypeError(m), { code }))),
 );
 
 const { value } = fc.letrec<{ value: unknown }>((tie) => ({

@@ -63,10 +63,13 @@ describe("outputs that look storable", () => {
     ["a TypeError with a code", Object.assign(new TypeError("bad"), { code: "E_BAD" })],
     ["an Error with a cause", new Error("outer", { cause: new RangeError("inner") })],
     ["a null-prototype object", Object.assign(Object.create(null) as object, { a: 1 })],
-    ["one object shared in several places", (() => {
-      const shared = { a: new Date(1) };
-      return { x: shared, y: [shared], m: new Map([[shared, shared]]), p: JSON.parse('{"__proto__":1}') as object, q: [shared] };
-    })()],
+    [
+      "one object shared in several places",
+      (() => {
+        const shared = { a: new Date(1) };
+        return { x: shared, y: [shared], m: new Map([[shared, shared]]), p: JSON.parse('{"__proto__":1}') as object, q: [shared] };
+      })(),
+    ],
   ];
   for (const [what, value] of exact) {
     it(`stores ${what} exactly`, async () => {
@@ -179,7 +182,9 @@ describe("result handling that throws", () => {
         },
       }))
       .build();
-    const error = await runAsync(g, undefined, { store: new MemoryStore(), retry: { maxAttempts: 2, backoff: { initialMs: 0, jitter: false } } }).catch((e: unknown) => e);
+    const error = await runAsync(g, undefined, { store: new MemoryStore(), retry: { maxAttempts: 2, backoff: { initialMs: 0, jitter: false } } }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(NodeFailedError);
     expect((error as NodeFailedError).attempts).toBe(2);
     expect((error as Error).cause).toBe(boom);
@@ -189,7 +194,9 @@ describe("result handling that throws", () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
     const store = new MemoryStore();
-    const g = graph("revoked").node("v", () => proxy).build();
+    const g = graph("revoked")
+      .node("v", () => proxy)
+      .build();
     const error = await runAsync(g, undefined, { store, runId: "rv" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NodeFailedError);
     expect((error as Error).cause).toBeInstanceOf(TypeError);
@@ -256,13 +263,23 @@ describe("result handling that throws", () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
     expect(isDurable(proxy)).toBe(false);
-    expect(isDurable({ get x(): number { throw new Error("x"); } })).toBe(false);
+    expect(
+      isDurable({
+        get x(): number {
+          throw new Error("x");
+        },
+      }),
+    ).toBe(false);
   });
 });
 
 describe("a serialization refusal is not a disk problem", () => {
   it("serialize throws ValueNotStorableError for what it cannot write", () => {
-    const value = { get x(): number { throw new Error("x"); } };
+    const value = {
+      get x(): number {
+        throw new Error("x");
+      },
+    };
     expect(() => serialize(value)).toThrow(ValueNotStorableError);
     expect(deserialize(serialize(new BigInt64Array([5n])))).toEqual(new BigInt64Array([5n]));
   });
@@ -270,12 +287,22 @@ describe("a serialization refusal is not a disk problem", () => {
   it("a store that cannot serialize a record fails the run with ValueNotStorableError, not PersistenceError", async () => {
     class RefusingStore extends MemoryStore {
       override async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
-        serialize({ records, bad: { get x(): number { throw new Error("cannot") } } });
+        serialize({
+          records,
+          bad: {
+            get x(): number {
+              throw new Error("cannot");
+            },
+          },
+        });
         return super.append(runId, records);
       }
     }
     const refusing: RunStore = new RefusingStore();
-    const g = graph("refuse").node("a", () => 1).node("b", () => 2, { after: ["a"] }).build();
+    const g = graph("refuse")
+      .node("a", () => 1)
+      .node("b", () => 2, { after: ["a"] })
+      .build();
     const error = await runAsync(g, undefined, { store: refusing }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValueNotStorableError);
     expect(error).not.toBeInstanceOf(PersistenceError);

@@ -74,17 +74,29 @@ describe("build() validation", () => {
   });
 
   it("rejects a node that depends on itself", () => {
-    const err = definitionError(() => graph("self").node("a", noop, { after: ["a" as never] }).build());
+    const err = definitionError(() =>
+      graph("self")
+        .node("a", noop, { after: ["a" as never] })
+        .build(),
+    );
     expect(err.problems).toEqual(['node "a" depends on itself']);
   });
 
   it("rejects a node body that is not a function", () => {
-    const err = definitionError(() => graph("fn").node("a", 42 as never).build());
+    const err = definitionError(() =>
+      graph("fn")
+        .node("a", 42 as never)
+        .build(),
+    );
     expect(err.problems).toEqual(['node "a" is a number, not a function']);
   });
 
   it("rejects maxAttempts below 1", () => {
-    const err = definitionError(() => graph("attempts").node("a", noop, { retry: { maxAttempts: 0 } }).build());
+    const err = definitionError(() =>
+      graph("attempts")
+        .node("a", noop, { retry: { maxAttempts: 0 } })
+        .build(),
+    );
     expect(err.problems).toHaveLength(1);
     expect(err.problems[0]).toContain('node "a" retry.maxAttempts');
   });
@@ -161,9 +173,15 @@ describe("fingerprint", () => {
   });
 
   it("changes when a backoff or timeout option changes", () => {
-    const base = graph("fp2").node("a", noop, { retry: { backoff: { initialMs: 10 } } }).build();
-    const backoff = graph("fp2").node("a", noop, { retry: { backoff: { initialMs: 20 } } }).build();
-    const timeout = graph("fp2").node("a", noop, { retry: { backoff: { initialMs: 10 } }, timeoutMs: 5 }).build();
+    const base = graph("fp2")
+      .node("a", noop, { retry: { backoff: { initialMs: 10 } } })
+      .build();
+    const backoff = graph("fp2")
+      .node("a", noop, { retry: { backoff: { initialMs: 20 } } })
+      .build();
+    const timeout = graph("fp2")
+      .node("a", noop, { retry: { backoff: { initialMs: 10 } }, timeoutMs: 5 })
+      .build();
     expect(backoff.fingerprint).not.toBe(base.fingerprint);
     expect(timeout.fingerprint).not.toBe(base.fingerprint);
   });

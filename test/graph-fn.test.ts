@@ -132,8 +132,7 @@ describe("graphFn and the equivalent fluent-builder graph", () => {
     await runAsync(fluent, { n: 4 }, { store: lowdb(dir), runId: "fluent" });
     await dynamic({ n: 4 }, { store: lowdb(dir), runId: "dynamic" });
     const [fa, fb] = await Promise.all([getRun("fluent", { store: lowdb(dir) }), getRun("dynamic", { store: lowdb(dir) })]);
-    const shape = (nodes: typeof fa.nodes) =>
-      Object.fromEntries(nodes.map((n) => [n.id, { status: n.status, attempts: n.attempts, output: n.output }]));
+    const shape = (nodes: typeof fa.nodes) => Object.fromEntries(nodes.map((n) => [n.id, { status: n.status, attempts: n.attempts, output: n.output }]));
     expect(shape(fb.nodes)).toEqual(shape(fa.nodes));
     expect(Object.keys(shape(fb.nodes)).sort()).toEqual(["double", "seed", "square", "total"]);
     expect(fb.status).toBe("succeeded");
@@ -145,7 +144,10 @@ describe("graphFn and the equivalent fluent-builder graph", () => {
     const boom = (): never => {
       throw new Error("boom");
     };
-    const f = graph("fail-fluent").node("a", () => 1).node("b", boom, { after: ["a"], retry: { maxAttempts: 1 } }).build();
+    const f = graph("fail-fluent")
+      .node("a", () => 1)
+      .node("b", boom, { after: ["a"], retry: { maxAttempts: 1 } })
+      .build();
     const d = graphFn("fail-dynamic", async (_: undefined, { step }) => {
       await step("a", () => 1);
       return step("b", boom, { retry: { maxAttempts: 1 } });
@@ -469,10 +471,14 @@ describe("resuming a graphFn run", () => {
     const { calls, hit } = counter();
     const v1 = graphFn("checkout", async (_: undefined, { step }) => {
       await step("a", () => hit("a"));
-      await step("b", () => {
-        hit("b");
-        throw new Error("b fails");
-      }, { retry: { maxAttempts: 1 } });
+      await step(
+        "b",
+        () => {
+          hit("b");
+          throw new Error("b fails");
+        },
+        { retry: { maxAttempts: 1 } },
+      );
       return "v1";
     });
     // Same name, so the same fingerprint: only the journal can tell them apart.
@@ -501,9 +507,13 @@ describe("resuming a graphFn run", () => {
     const { calls, hit } = counter();
     const fn = graphFn("branchy", async (_: undefined, { step }) => {
       const first = useCache ? await step("cache", () => hit("cache")) : await step("fetch", () => hit("fetch"));
-      await step("fail", () => {
-        throw new Error("stop here");
-      }, { retry: { maxAttempts: 1 } });
+      await step(
+        "fail",
+        () => {
+          throw new Error("stop here");
+        },
+        { retry: { maxAttempts: 1 } },
+      );
       return first;
     });
     await expect(runAsync(fn, undefined, { store, runId: "nd-0" })).rejects.toBeInstanceOf(NodeFailedError);
@@ -524,9 +534,13 @@ describe("resuming a graphFn run", () => {
     const fn = graphFn("swap", async (_: undefined, { step }) => {
       const ids = swap ? ["q", "p"] : ["p", "q"];
       await Promise.all(ids.map((id) => step(id, () => id)));
-      await step("end", () => {
-        throw new Error("stop");
-      }, { retry: { maxAttempts: 1 } });
+      await step(
+        "end",
+        () => {
+          throw new Error("stop");
+        },
+        { retry: { maxAttempts: 1 } },
+      );
     });
     await expect(runAsync(fn, undefined, { store, runId: "swap-1" })).rejects.toBeInstanceOf(NodeFailedError);
     swap = true;
@@ -605,11 +619,15 @@ describe("step ids", () => {
     const fn = graphFn("dup-replay", async (_: undefined, { step }) => {
       await step("once", () => hit("once"));
       const dup = await step("once", () => hit("dup")).catch((e: unknown) => (e as InvalidOptionError).code);
-      const last = await step("last", () => {
-        hit("last");
-        if (failLast) throw new Error("last is down");
-        return "ok";
-      }, { retry: { maxAttempts: 1 } });
+      const last = await step(
+        "last",
+        () => {
+          hit("last");
+          if (failLast) throw new Error("last is down");
+          return "ok";
+        },
+        { retry: { maxAttempts: 1 } },
+      );
       return { dup, last };
     });
     await expect(fn(undefined, { store, runId: "dup-1" })).rejects.toBeInstanceOf(NodeFailedError);

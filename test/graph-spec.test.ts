@@ -175,10 +175,7 @@ describe("round trip", () => {
     writeFileSync(file, JSON.stringify(g.toSpec(), null, 2));
     const text = readFileSync(file, "utf8");
     expect(text).toContain('"fn": "fetchOrders"');
-    const loaded = fromSpec<{ day: string; n: number }, unknown>(
-      JSON.parse(text),
-      { fetchOrders, keepEven, priceOf, labelOf, total, isTransient, summarize },
-    );
+    const loaded = fromSpec<{ day: string; n: number }, unknown>(JSON.parse(text), { fetchOrders, keepEven, priceOf, labelOf, total, isTransient, summarize });
     expect(loaded.fingerprint).toBe(g.fingerprint);
     await expect(runAsync(loaded, { day: "d", n: 2 }, { store: new MemoryStore() })).resolves.toEqual({
       day: "d",
@@ -237,7 +234,7 @@ describe("naming functions in toSpec", () => {
       'node "a" is an anonymous function: name it (a function declaration or a const), or pass it in { registry }',
       'node "b" retry.retryOn is an anonymous function: name it (a function declaration or a const), or pass it in { registry }',
       'node "b" is an anonymous function: name it (a function declaration or a const), or pass it in { registry }',
-      'the output function is an anonymous function: name it (a function declaration or a const), or pass it in { registry }',
+      "the output function is an anonymous function: name it (a function declaration or a const), or pass it in { registry }",
     ]);
   });
 
@@ -250,10 +247,7 @@ describe("naming functions in toSpec", () => {
     expect(problemsOf(() => toSpec(g))).toEqual([
       'node "a" and node "b" are different functions both named "step": pass { registry } to give them distinct names',
     ]);
-    expect(toSpec(g, { registry: { stepA: g.node("a")?.fn as never, stepB: g.node("b")?.fn as never } }).nodes.map((n) => n.fn)).toEqual([
-      "stepA",
-      "stepB",
-    ]);
+    expect(toSpec(g, { registry: { stepA: g.node("a")?.fn as never, stepB: g.node("b")?.fn as never } }).nodes.map((n) => n.fn)).toEqual(["stepA", "stepB"]);
     function other(): number {
       return 0;
     }
@@ -270,9 +264,11 @@ describe("naming functions in toSpec", () => {
       const a = task("a", function double(n: number) {
         return n * 2;
       })(inputs.n);
-      return { b: task("b", function inc(n: number) {
-        return n + 1;
-      })(a) };
+      return {
+        b: task("b", function inc(n: number) {
+          return n + 1;
+        })(a),
+      };
     });
     expect(problemsOf(() => traced.toSpec())).toEqual([
       'it was made by graphify (nodes "a", "b"): how its tasks\' arguments are wired is code, which a spec cannot hold; ' +
@@ -313,7 +309,14 @@ describe("fromSpec refuses", () => {
   });
 
   it("names inherited from Object.prototype, and registry entries that are not functions", () => {
-    const spec = { version: 1, name: "proto", nodes: [{ id: "a", after: [], fn: "toString" }, { id: "b", after: [], fn: "data" }] };
+    const spec = {
+      version: 1,
+      name: "proto",
+      nodes: [
+        { id: "a", after: [], fn: "toString" },
+        { id: "b", after: [], fn: "data" },
+      ],
+    };
     expect(problemsOf(() => fromSpec(spec, { data: "not code" as never }))).toEqual([
       'the registry has no function "toString" (used by node "a")',
       'the registry has no function "data" (used by node "b"): it holds a string',
@@ -347,7 +350,7 @@ describe("fromSpec refuses", () => {
         'nodes[1]: after must be an array of strings (got string "fetch")',
         "nodes[1]: fn must be a string (got null)",
         'nodes[2] ("x"): unknown field "retries" (did you mean "retry"?); known fields: id, after, fn, retry, timeoutMs, map, routes, maxVisits',
-        "nodes[2] (\"x\"): after must be an array of strings (got an array)",
+        'nodes[2] ("x"): after must be an array of strings (got an array)',
         'nodes[2] ("x"): timeoutMs must be a number (got string "10")',
         'nodes[3] ("y") retry: maxAttempts must be a number (got string "3")',
         'nodes[3] ("y") retry: retryOn must be a string (got function undefined)',

@@ -32,8 +32,7 @@ import {
   type RunHandle,
 } from "../src/index.js";
 
-const HINT =
-  "graphify traces the function once with symbolic references; a reference has no value yet: move the logic into a task, or route";
+const HINT = "graphify traces the function once with symbolic references; a reference has no value yet: move the logic into a task, or route";
 
 interface Page {
   readonly body: string;
@@ -165,9 +164,7 @@ describe("graphify builds the same graph as the builder", () => {
       url: "https://x.test/a",
     });
     expect(fromGraphify?.outputs).toEqual(fromBuilder?.outputs);
-    expect(fromGraphify?.perNode).toEqual(
-      new Map(["fetch", "parse", "meta", "store"].map((id) => [id, ["node:start", "node:success"]])),
-    );
+    expect(fromGraphify?.perNode).toEqual(new Map(["fetch", "parse", "meta", "store"].map((id) => [id, ["node:start", "node:success"]])));
     // Per node the sequence is the same; across nodes "parse" and "meta" may interleave either way.
     expect(new Set(fromGraphify?.perNode.keys())).toEqual(new Set(fromBuilder?.perNode.keys()));
     for (const [id, seq] of fromBuilder?.perNode ?? []) expect(fromGraphify?.perNode.get(id)).toEqual(seq);
@@ -292,11 +289,7 @@ describe("task arguments at run time", () => {
 
   it("validates inputs with options.input before anything runs", async () => {
     let ran = false;
-    const g = graphify(
-      "validated",
-      (inputs) => ({ n: task("n", (n: number) => ((ran = true), n))(inputs.n) }),
-      { input: z.object({ n: z.number() }) },
-    );
+    const g = graphify("validated", (inputs) => ({ n: task("n", (n: number) => ((ran = true), n))(inputs.n) }), { input: z.object({ n: z.number() }) });
     const err = await runAsync(g, { n: "x" } as never, { store: new MemoryStore() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputValidationError);
     expect(ran).toBe(false);
@@ -312,7 +305,7 @@ describe("task arguments at run time", () => {
     expect(err).toBeInstanceOf(NodeFailedError);
     expect((err as NodeFailedError).attempts).toBe(1);
     expect((err as NodeFailedError).cause).toBeInstanceOf(NonRetryableError);
-    expect(((err as NodeFailedError).cause as Error).message).toContain('reference a was converted to a primitive');
+    expect(((err as NodeFailedError).cause as Error).message).toContain("reference a was converted to a primitive");
     expect(((err as NodeFailedError).cause as Error).message).toContain('after graphify("closure") finished tracing');
 
     const returned = graphify("returns-ref", (inputs: Ref<{ n: number }>) => {
@@ -347,9 +340,24 @@ describe("using a reference's value while tracing is refused", () => {
     ["toString()", (v) => (v.n as unknown as number).toString(), "v.n", "converted to a primitive"],
     ["JSON.stringify", (v) => JSON.stringify({ a: v }), "v", "serialized (JSON.stringify)"],
     ["Promise.resolve", (v) => Promise.resolve(v).catch(() => undefined), "v", "awaited"],
-    ["for…of", (v) => { for (const x of v.list as unknown as number[]) void x; }, "v.list", "iterated"],
+    [
+      "for…of",
+      (v) => {
+        for (const x of v.list as unknown as number[]) void x;
+      },
+      "v.list",
+      "iterated",
+    ],
     ["spread into an array", (v) => [...(v.list as unknown as number[])], "v.list", "iterated"],
-    ["array destructuring", (v) => { const [x] = v.list as unknown as number[]; return x; }, "v.list", "iterated"],
+    [
+      "array destructuring",
+      (v) => {
+        const [x] = v.list as unknown as number[];
+        return x;
+      },
+      "v.list",
+      "iterated",
+    ],
     ["in", (v) => "n" in v, "v", "tested with `in`"],
     ["delete", (v) => delete (v as unknown as { n?: unknown }).n, "v", "changed with `delete`"],
     ["assignment", (v) => ((v as unknown as { n: number }).n = 2), "v", "assigned to"],
@@ -398,9 +406,7 @@ describe("using a reference's value while tracing is refused", () => {
   it("refuses a graphify function that returns a promise", () => {
     const err = thrown(() => graphify("promise", async () => ({ v: task("v", () => 1)() })));
     expect(err).toBeInstanceOf(GraphDefinitionError);
-    expect((err as GraphDefinitionError).problems).toEqual([
-      expect.stringContaining("the graphify function returned a promise: it must be synchronous"),
-    ]);
+    expect((err as GraphDefinitionError).problems).toEqual([expect.stringContaining("the graphify function returned a promise: it must be synchronous")]);
   });
 
   it("shows a reference in console output without using its value", async () => {
@@ -468,7 +474,11 @@ describe("task misuse", () => {
     expect(err).toBeInstanceOf(GraphDefinitionError);
     expect((err as GraphDefinitionError).problems[0]).toContain('task "later" was called after graphify("late") finished tracing');
 
-    expect(() => graphify("boom", () => { throw new RangeError("user bug"); })).toThrow(RangeError);
+    expect(() =>
+      graphify("boom", () => {
+        throw new RangeError("user bug");
+      }),
+    ).toThrow(RangeError);
     expect(thrown(() => task("after-boom", () => 1))).toBeInstanceOf(GraphDefinitionError);
   });
 
@@ -481,10 +491,7 @@ describe("task misuse", () => {
       }),
     );
     expect(err).toBeInstanceOf(GraphDefinitionError);
-    expect((err as GraphDefinitionError).problems).toEqual([
-      'task "x" was declared but never called',
-      'task "y" was declared but never called',
-    ]);
+    expect((err as GraphDefinitionError).problems).toEqual(['task "x" was declared but never called', 'task "y" was declared but never called']);
   });
 
   it("refuses a reference from another graphify call", () => {
@@ -501,9 +508,7 @@ describe("task misuse", () => {
   });
 
   it("refuses bad task options and bodies, and graphify without a function", () => {
-    const bad = thrown(() =>
-      graphify("opts", () => ({ v: task("v", () => 1, { after: ["x"] } as never)() })),
-    );
+    const bad = thrown(() => graphify("opts", () => ({ v: task("v", () => 1, { after: ["x"] } as never)() })));
     expect(bad).toBeInstanceOf(GraphDefinitionError);
     expect((bad as GraphDefinitionError).problems[0]).toContain('unknown option "after"');
     const notFn = thrown(() => graphify("fn", () => ({ v: task("v", 42 as never)() })));

@@ -38,7 +38,7 @@ describe("closest", () => {
 
 describe("unknownKeyProblems", () => {
   it("lists every unknown key, each with its hint", () => {
-    expect(unknownKeyProblems("stage \"a\"", { id: 1, titel: 2, bogus: 3 }, ["id", "title"], "field")).toEqual([
+    expect(unknownKeyProblems('stage "a"', { id: 1, titel: 2, bogus: 3 }, ["id", "title"], "field")).toEqual([
       'stage "a": unknown field "titel" (did you mean "title"?); known fields: id, title',
       'stage "a": unknown field "bogus"; known fields: id, title',
     ]);

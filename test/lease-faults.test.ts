@@ -78,7 +78,9 @@ describe("taking a run's lease fails in the store", () => {
     const file = join(root, "a-file");
     writeFileSync(file, "not a folder");
     const ran: string[] = [];
-    const g = graph("g").node("a", () => void ran.push("a")).build();
+    const g = graph("g")
+      .node("a", () => void ran.push("a"))
+      .build();
     const error = await runAsync(g, undefined, { runId: "r1", store: new LowdbStore({ dir: join(file, "store") }) }).catch((e: unknown) => e);
     expectPersistenceError(error, "ENOTDIR");
     expect(ran).toEqual([]);
@@ -88,7 +90,9 @@ describe("taking a run's lease fails in the store", () => {
     const store = new FaultyStore();
     store.faults.acquireLease = systemError(code, "mkdir");
     const ran: string[] = [];
-    const g = graph("g").node("a", () => void ran.push("a")).build();
+    const g = graph("g")
+      .node("a", () => void ran.push("a"))
+      .build();
     expectPersistenceError(await runAsync(g, undefined, { runId: "r1", store }).catch((e: unknown) => e), code);
     expect(ran).toEqual([]);
   });
@@ -111,7 +115,11 @@ describe("renewing and releasing the lease", () => {
     const store = new FaultyStore();
     const clock = new ManualClock(1_000_000);
     const started = deferred();
-    const handle = run(holding(() => started.resolve()), undefined, { runId: "r1", store, clock, leaseTtlMs: 300 });
+    const handle = run(
+      holding(() => started.resolve()),
+      undefined,
+      { runId: "r1", store, clock, leaseTtlMs: 300 },
+    );
     await started.promise;
     store.faults.renewLease = systemError("EROFS", "rename");
     await clock.advance(100);
@@ -122,7 +130,11 @@ describe("renewing and releasing the lease", () => {
     const store = new MemoryStore();
     const clock = new ManualClock(1_000_000);
     const started = deferred();
-    const handle = run(holding(() => started.resolve()), undefined, { runId: "r1", store, clock, leaseTtlMs: 300 });
+    const handle = run(
+      holding(() => started.resolve()),
+      undefined,
+      { runId: "r1", store, clock, leaseTtlMs: 300 },
+    );
     await started.promise;
     const thief = await store.acquireLease("r1", { owner: "thief", pid: 1, host: `elsewhere-${hostname()}`, ttlMs: 60_000, now: clock.now(), takeover: true });
     await clock.advance(100);
@@ -135,7 +147,13 @@ describe("renewing and releasing the lease", () => {
     const store = new FaultyStore();
     store.faults.releaseLease = systemError("ENOSPC", "unlink");
     const warnings: RunEventMap["warning"][] = [];
-    const handle = run(graph("g").node("a", () => 1).build(), undefined, { runId: "r1", store });
+    const handle = run(
+      graph("g")
+        .node("a", () => 1)
+        .build(),
+      undefined,
+      { runId: "r1", store },
+    );
     handle.events.on("warning", (w) => warnings.push(w));
     await expect(handle.result()).resolves.toEqual({ a: 1 });
     await until(() => warnings.length > 0, "the warning");
@@ -176,7 +194,10 @@ describe("the CLI", () => {
     const r = await runCli(join(file, "store"), ["run", "test/fixtures/cli/ok.mjs"]);
     expect(r.code, r.stderr).toBe(1);
     // The run's header line comes first; then one error line.
-    const lines = r.stderr.trimEnd().split("\n").filter((l) => l.startsWith("error"));
+    const lines = r.stderr
+      .trimEnd()
+      .split("\n")
+      .filter((l) => l.startsWith("error"));
     expect(lines, r.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(/^error\[PERSISTENCE_FAILED\]: .*ENOTDIR.*Free disk space or fix the folder's permissions/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -40,7 +40,13 @@ describe("listRuns", () => {
 
   it("accepts every status and every documented option", async () => {
     const store = new MemoryStore();
-    await runAsync(graph("g").node("a", () => 1).build(), undefined, { store, runId: "ok" });
+    await runAsync(
+      graph("g")
+        .node("a", () => 1)
+        .build(),
+      undefined,
+      { store, runId: "ok" },
+    );
     const all: Required<RunQuery & StoreOption> = { store, status: [...RUN_STATUSES], onProblem: () => undefined };
     expect((await listRuns(all)).map((r) => r.runId)).toEqual(["ok"]);
     for (const status of RUN_STATUSES) await listRuns({ store, status });

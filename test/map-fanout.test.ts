@@ -63,13 +63,18 @@ describe("map fan-out", () => {
     const gates = Array.from({ length: 10 }, () => deferred());
     const g = graph("limit")
       .node("list", () => Array.from({ length: 10 }, (_, i) => i))
-      .map("work", "list", async ({ index }) => {
-        running += 1;
-        max = Math.max(max, running);
-        await gates[index]?.promise;
-        running -= 1;
-        return index * 2;
-      }, { maxConcurrency: 3 })
+      .map(
+        "work",
+        "list",
+        async ({ index }) => {
+          running += 1;
+          max = Math.max(max, running);
+          await gates[index]?.promise;
+          running -= 1;
+          return index * 2;
+        },
+        { maxConcurrency: 3 },
+      )
       .build();
     const handle = run(g, undefined, { store: new MemoryStore(), maxConcurrency: 8 });
     for (let i = 0; i < 10; i++) {
@@ -199,16 +204,22 @@ describe("map fan-out", () => {
     const g = graph("typed")
       .node("list", () => [1, 2])
       .node("factor", () => 10)
-      .map("scaled", "list", ({ item, deps }) => {
-        expectTypeOf(item).toEqualTypeOf<number>();
-        return item * deps.factor;
-      }, { after: ["factor"] })
+      .map(
+        "scaled",
+        "list",
+        ({ item, deps }) => {
+          expectTypeOf(item).toEqualTypeOf<number>();
+          return item * deps.factor;
+        },
+        { after: ["factor"] },
+      )
       .build();
     const out = await runAsync(g, undefined, { store: new MemoryStore() });
     expectTypeOf(out.scaled).toEqualTypeOf<number[]>();
     expect(out.scaled).toEqual([10, 20]);
+    const withA = graph("x").node("a", () => [1]);
     // @ts-expect-error the source must be a node of the graph
-    graph("x").node("a", () => [1]).map("m", "nope", ({ item }) => item);
+    withA.map("m", "nope", ({ item }) => item);
   });
 
   it("refuses a map whose source is unknown or whose maxConcurrency is invalid", () => {

@@ -93,7 +93,9 @@ describe("NodeExecutor hook", () => {
   });
 
   it("validates the executor and takeover options", () => {
-    const g = graph("v").node("a", () => 1).build();
+    const g = graph("v")
+      .node("a", () => 1)
+      .build();
     expect(() => run(g, undefined, { executor: {} as NodeExecutor, store: new MemoryStore() })).toThrow(InvalidOptionError);
     expect(() => run(g, undefined, { takeover: "yes" as never, store: new MemoryStore() })).toThrow(/takeover/);
   });
@@ -114,7 +116,9 @@ describe("NodeExecutor hook", () => {
 
   it("takes a live lease with takeover: true, and only then", async () => {
     const store = new MemoryStore();
-    const g = graph("t").node("a", () => 1).build();
+    const g = graph("t")
+      .node("a", () => 1)
+      .build();
     await store.acquireLease("held", { owner: "remote", pid: 1, host: `elsewhere-${hostname()}`, ttlMs: 3_600_000, now: Date.now() });
     await expect(runAsync(g, undefined, { runId: "held", store })).rejects.toBeInstanceOf(RunLockedError);
     await expect(runAsync(g, undefined, { runId: "held", store, takeover: true })).resolves.toEqual({ a: 1 });

@@ -35,8 +35,14 @@ function graphs(ran: string[]) {
     }
     return inputs.n;
   };
-  const before = graph("validated").input<{ n: unknown }>().node("a", body, { retry: { maxAttempts: 1 } }).build();
-  const after = graph("validated").input(NumberInputs).node("a", body, { retry: { maxAttempts: 1 } }).build();
+  const before = graph("validated")
+    .input<{ n: unknown }>()
+    .node("a", body, { retry: { maxAttempts: 1 } })
+    .build();
+  const after = graph("validated")
+    .input(NumberInputs)
+    .node("a", body, { retry: { maxAttempts: 1 } })
+    .build();
   expect(after.fingerprint).toBe(before.fingerprint);
   return { before, after };
 }

@@ -50,7 +50,12 @@ describe("routing loops resume after SIGKILL", () => {
     const saved = await getRun("baseline", { store: new LowdbStore({ dir: join(root, "baseline") }) });
     const status = Object.fromEntries(saved.nodes.map((n) => [n.id, n.status]));
     expect(status.discard).toBe("skipped");
-    expect(saved.nodes.filter((n) => n.status === "succeeded").map((n) => n.id).sort()).toEqual([...ACTIVATIONS].sort());
+    expect(
+      saved.nodes
+        .filter((n) => n.status === "succeeded")
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual([...ACTIVATIONS].sort());
   });
 
   it.concurrent.each(killPoints)("killed at '%s': saved visits are not run again, outputs equal", async (point) => {
@@ -74,7 +79,12 @@ describe("routing loops resume after SIGKILL", () => {
     for (const id of ACTIVATIONS) expect(ended.has(id), `"${id}" never ended`).toBe(true);
 
     const after = await getRun(runId, { store: new LowdbStore({ dir }) });
-    expect(after.nodes.filter((n) => n.status === "succeeded").map((n) => n.id).sort()).toEqual([...ACTIVATIONS].sort());
+    expect(
+      after.nodes
+        .filter((n) => n.status === "succeeded")
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual([...ACTIVATIONS].sort());
     expect(after.nodes.find((n) => n.id === "discard")?.status).toBe("skipped");
   });
 });

@@ -47,14 +47,22 @@ function branches(choice: string, ran: string[]) {
       ran.push("audit");
       return "audited";
     })
-    .node("afterBig", ({ deps }) => {
-      ran.push("afterBig");
-      return `${deps.big}+`;
-    }, { after: ["big"] })
-    .node("report", ({ deps }) => {
-      ran.push("report");
-      return [deps.small, deps.afterBig];
-    }, { after: ["small", "afterBig"] })
+    .node(
+      "afterBig",
+      ({ deps }) => {
+        ran.push("afterBig");
+        return `${deps.big}+`;
+      },
+      { after: ["big"] },
+    )
+    .node(
+      "report",
+      ({ deps }) => {
+        ran.push("report");
+        return [deps.small, deps.afterBig];
+      },
+      { after: ["small", "afterBig"] },
+    )
     .build();
 }
 
@@ -95,10 +103,14 @@ describe("routing", () => {
   it("an unknown route fails the node at once, naming the declared routes", async () => {
     let calls = 0;
     const g = graph("unknown")
-      .node("pick", () => {
-        calls += 1;
-        return route("sideways", 1);
-      }, { routes: { left: "l", right: "r" } })
+      .node(
+        "pick",
+        () => {
+          calls += 1;
+          return route("sideways", 1);
+        },
+        { routes: { left: "l", right: "r" } },
+      )
       .node("l", () => 1)
       .node("r", () => 2)
       .build();
@@ -120,7 +132,9 @@ describe("routing", () => {
     const e1 = await rejection(runAsync(noRoute, undefined, { store: new MemoryStore() }));
     expect(((e1 as NodeFailedError).cause as UnknownRouteError).route).toBeUndefined();
 
-    const stray = graph("stray-route").node("x", () => route("a", 1)).build();
+    const stray = graph("stray-route")
+      .node("x", () => route("a", 1))
+      .build();
     const e2 = await rejection(runAsync(stray, undefined, { store: new MemoryStore() }));
     expect((e2 as NodeFailedError).cause).toBeInstanceOf(UnknownRouteError);
     expect(((e2 as NodeFailedError).cause as Error).message).toContain("declares no routes");
@@ -143,14 +157,22 @@ describe("routing", () => {
 function reviewLoop(acceptOn: number, log: string[], options: { maxVisits?: number } = {}) {
   return graph("review-loop")
     .input<{ topic: string }>()
-    .node("draft", ({ visit, trigger, inputs }) => {
-      log.push(`draft#${visit}`);
-      return `${inputs.topic} v${visit}${trigger ? ` (after ${trigger.route})` : ""}`;
-    }, options.maxVisits !== undefined ? { maxVisits: options.maxVisits } : {})
-    .node("check", ({ deps, visit }) => {
-      log.push(`check#${visit}`);
-      return visit >= acceptOn ? route("accept", deps.draft) : route("revise", deps.draft);
-    }, { after: ["draft"], routes: { accept: "publish", revise: "draft" } })
+    .node(
+      "draft",
+      ({ visit, trigger, inputs }) => {
+        log.push(`draft#${visit}`);
+        return `${inputs.topic} v${visit}${trigger ? ` (after ${trigger.route})` : ""}`;
+      },
+      options.maxVisits !== undefined ? { maxVisits: options.maxVisits } : {},
+    )
+    .node(
+      "check",
+      ({ deps, visit }) => {
+        log.push(`check#${visit}`);
+        return visit >= acceptOn ? route("accept", deps.draft) : route("revise", deps.draft);
+      },
+      { after: ["draft"], routes: { accept: "publish", revise: "draft" } },
+    )
     .node("publish", ({ trigger }) => {
       log.push("publish");
       return `published ${String(trigger?.value)}`;
@@ -197,14 +219,22 @@ describe("routing loops", () => {
   it("in a loop made of routes only, the node declared first is the head: only it starts the run", async () => {
     const log: string[] = [];
     const g = graph("ping-pong")
-      .node("ping", ({ visit }) => {
-        log.push(`ping#${visit}`);
-        return route(visit < 2 ? "pong" : "stop", visit);
-      }, { routes: { pong: "pong", stop: "end" } })
-      .node("pong", ({ visit }) => {
-        log.push(`pong#${visit}`);
-        return route("ping", visit);
-      }, { routes: { ping: "ping" } })
+      .node(
+        "ping",
+        ({ visit }) => {
+          log.push(`ping#${visit}`);
+          return route(visit < 2 ? "pong" : "stop", visit);
+        },
+        { routes: { pong: "pong", stop: "end" } },
+      )
+      .node(
+        "pong",
+        ({ visit }) => {
+          log.push(`pong#${visit}`);
+          return route("ping", visit);
+        },
+        { routes: { ping: "ping" } },
+      )
       .node("end", ({ trigger }) => trigger?.value)
       .build();
     expect(g.routing?.isGated("ping")).toBe(false);
@@ -217,10 +247,14 @@ describe("routing loops", () => {
   it("a node that routes to itself retries a stage as visits", async () => {
     let tries = 0;
     const g = graph("poll")
-      .node("poll", ({ visit }) => {
-        tries += 1;
-        return visit < 3 ? route("again", visit) : route("done", visit);
-      }, { routes: { again: "poll", done: "finish" } })
+      .node(
+        "poll",
+        ({ visit }) => {
+          tries += 1;
+          return visit < 3 ? route("again", visit) : route("done", visit);
+        },
+        { routes: { again: "poll", done: "finish" } },
+      )
       .node("finish", ({ trigger }) => trigger?.value)
       .build();
     const out = await runAsync(g, undefined, { store: new MemoryStore() });
@@ -237,11 +271,15 @@ describe("routing loops", () => {
         log.push(`draft#${visit}`);
         return visit;
       })
-      .node("check", ({ deps, visit }) => {
-        log.push(`check#${visit}`);
-        if (failOn === `check#${visit}`) throw new Error("reviewer unavailable");
-        return deps.draft >= 3 ? route("accept", deps.draft) : route("revise", deps.draft);
-      }, { after: ["draft"], routes: { accept: "publish", revise: "draft" } })
+      .node(
+        "check",
+        ({ deps, visit }) => {
+          log.push(`check#${visit}`);
+          if (failOn === `check#${visit}`) throw new Error("reviewer unavailable");
+          return deps.draft >= 3 ? route("accept", deps.draft) : route("revise", deps.draft);
+        },
+        { after: ["draft"], routes: { accept: "publish", revise: "draft" } },
+      )
       .node("publish", ({ trigger }) => {
         log.push("publish");
         return trigger?.value;
@@ -307,8 +345,16 @@ describe("routing validation", () => {
   });
 
   it("changing routes changes the fingerprint", () => {
-    const a = graph("fp").node("p", () => route("x"), { routes: { x: "q" } }).node("q", () => 1).node("r", () => 1).build();
-    const b = graph("fp").node("p", () => route("x"), { routes: { x: "r" } }).node("q", () => 1).node("r", () => 1).build();
+    const a = graph("fp")
+      .node("p", () => route("x"), { routes: { x: "q" } })
+      .node("q", () => 1)
+      .node("r", () => 1)
+      .build();
+    const b = graph("fp")
+      .node("p", () => route("x"), { routes: { x: "r" } })
+      .node("q", () => 1)
+      .node("r", () => 1)
+      .build();
     expect(a.fingerprint).not.toBe(b.fingerprint);
   });
 });
@@ -368,10 +414,14 @@ describe("routing with parallel branches", () => {
     // "x" is a target of both a and b; a leaves it out at once, b decides later.
     const g = graph("two-routers")
       .node("a", () => route("left"), { routes: { left: "l", right: "x" } })
-      .node("b", async () => {
-        await gate.promise;
-        return route("pick", 1);
-      }, { routes: { pick: "x", pass: [] } })
+      .node(
+        "b",
+        async () => {
+          await gate.promise;
+          return route("pick", 1);
+        },
+        { routes: { pick: "x", pass: [] } },
+      )
       .node("l", () => ran.push("l"))
       .node("x", () => ran.push("x"))
       .build();
@@ -389,10 +439,14 @@ describe("routing with parallel branches", () => {
     const seen: number[] = [];
     const g = graph("observer")
       .node("step", ({ visit }) => (visit < 3 ? route("again", visit) : route("stop", visit)), { routes: { again: "step", stop: [] } })
-      .node("watch", ({ deps }) => {
-        seen.push(deps.step);
-        return deps.step;
-      }, { after: ["step"] })
+      .node(
+        "watch",
+        ({ deps }) => {
+          seen.push(deps.step);
+          return deps.step;
+        },
+        { after: ["step"] },
+      )
       .build();
     const out = await runAsync(g, undefined, { store: new MemoryStore(), maxConcurrency: 1 });
     expect(seen).toEqual([1, 2, 3]);

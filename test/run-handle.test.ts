@@ -88,7 +88,9 @@ describe("run() and the handle", () => {
   });
 
   it("generates a run id when none is given, and keeps a given one", async () => {
-    const g = graph("ids").node("a", ({ runId }) => runId).build();
+    const g = graph("ids")
+      .node("a", ({ runId }) => runId)
+      .build();
     const s = store();
     const one = run(g, undefined, { store: s });
     const two = run(g, undefined, { store: s });
@@ -105,7 +107,9 @@ describe("run() and the handle", () => {
 
   it("records sessionId, agentId and appId with the run", async () => {
     const s = store();
-    const g = graph("tagged").node("a", () => 1).build();
+    const g = graph("tagged")
+      .node("a", () => 1)
+      .build();
     await runAsync(g, undefined, { store: s, runId: "tagged-1", sessionId: "sess-7", agentId: "agent-3", appId: "app-9" });
     const details = await getRun("tagged-1", { store: s });
     expect(details.sessionId).toBe("sess-7");
@@ -254,7 +258,9 @@ describe("cancellation", () => {
 
   it("a signal shared by many runs keeps no listener once they end", async () => {
     const controller = new AbortController();
-    const g = graph("shared-signal").node("a", () => 1).build();
+    const g = graph("shared-signal")
+      .node("a", () => 1)
+      .build();
     for (let i = 0; i < 12; i++) await runAsync(g, undefined, { store: store(), signal: controller.signal });
     const failing = graph("shared-signal-fails")
       .node("a", () => {
@@ -289,7 +295,9 @@ describe("cancellation", () => {
   });
 
   it("Symbol.asyncDispose on a finished run changes nothing", async () => {
-    const g = graph("done").node("a", () => 1).build();
+    const g = graph("done")
+      .node("a", () => 1)
+      .build();
     const handle = run(g, undefined, { store: store() });
     await handle.result();
     await handle[Symbol.asyncDispose]();
@@ -405,7 +413,9 @@ describe("input validation", () => {
 });
 
 describe("option validation (synchronous)", () => {
-  const g = graph("opts").node("a", () => 1).build();
+  const g = graph("opts")
+    .node("a", () => 1)
+    .build();
 
   it.each<[string, Record<string, unknown>, string]>([
     ["maxConcurrency 0", { maxConcurrency: 0 }, "maxConcurrency"],
@@ -516,9 +526,13 @@ describe("node context", () => {
 
   it.each([
     ["a function", () => () => "hi"],
-    ["a class instance", () => new (class Connection {
-      readonly host = "db";
-    })()],
+    [
+      "a class instance",
+      () =>
+        new (class Connection {
+          readonly host = "db";
+        })(),
+    ],
   ])("an output that cannot be serialized (%s) still succeeds, with an OUTPUT_NOT_DURABLE warning", async (_, make) => {
     const value = make();
     const g = graph("not-durable")

@@ -37,7 +37,11 @@ describe("schedule()", () => {
   it("stores a one-off schedule with its first slot, status and options", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(NOW);
-    const job = await schedule(g, { name: "ada" }, { when: "5m", store, clock, runIdPrefix: "greet", callbackUrl: "http://127.0.0.1:9/hook", callbackSecret: "s" });
+    const job = await schedule(
+      g,
+      { name: "ada" },
+      { when: "5m", store, clock, runIdPrefix: "greet", callbackUrl: "http://127.0.0.1:9/hook", callbackSecret: "s" },
+    );
     expect(job.id).toMatch(/^sch-[0-9a-f]{12}$/);
     expect(job.status).toBe("active");
     expect(job.nextRunAt?.getTime()).toBe(NOW + 300_000);
@@ -172,7 +176,9 @@ describe("bad input at the other entry points", () => {
     await expect(listSchedules({ store, status: "sleeping" as never })).rejects.toThrow(/status must be one of active, paused, cancelled, completed/);
     expect(() => new Scheduler({ store, pollMs: 0 })).toThrow(/pollMs must be a number of ms of at least 1/);
     expect(() => new Scheduler({ store, every: 1 } as never)).toThrow(/option every of Scheduler is not known/);
-    const twin = graph("hello").node("other", () => 1).build();
+    const twin = graph("hello")
+      .node("other", () => 1)
+      .build();
     expect(() => new Scheduler({ store, graphs: [g, twin] })).toThrow(/two graphs named "hello"/);
     expect(() => new Scheduler({ store, graphs: [{} as never] })).toThrow(/must hold TaskGraphs/);
     expect(() => new Scheduler({ store, runOptions: { runId: "x" } as never })).toThrow(/runOptions.runId is set by the scheduler/);

@@ -96,7 +96,7 @@ describe("signatures carry a signed timestamp", () => {
   const body = '{"runId":"r-1","status":"succeeded"}';
   const at = Date.UTC(2026, 10, 23, 10, 0, 0);
 
-  it("is t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">", () => {
+  it('is t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">', () => {
     const header = signBody(body, "s3cret", { now: at });
     const t = at / 1_000;
     expect(header).toBe(`t=${t},v1=${createHmac("sha256", "s3cret").update(`${t}.${body}`).digest("hex")}`);
@@ -209,7 +209,9 @@ describe("a scheduled run's callback", () => {
     const clock = new ManualClock(NOW);
     const store = new MemoryStore();
     let runs = 0;
-    const counted = graph("counted").node("once", () => ++runs).build();
+    const counted = graph("counted")
+      .node("once", () => ++runs)
+      .build();
     const job = await schedule(counted, {}, { when: "now", store, clock, callbackUrl: deadUrl, callbackRetry: { maxAttempts: 3, initialMs: 100, factor: 3 } });
     const s = new Scheduler({ store, graphs: [counted], clock, pollMs: 1_000 });
     schedulers.push(s);
@@ -262,7 +264,11 @@ describe("a delivery cut short", () => {
     replies = [200];
     const clock = new ManualClock(NOW);
     const store = new MemoryStore();
-    const job = await schedule(g, { n: 2 }, { when: "now", store, clock, callbackUrl: url, callbackSecret: "k", callbackRetry: { initialMs: 5_000, maxAttempts: 3 } });
+    const job = await schedule(
+      g,
+      { n: 2 },
+      { when: "now", store, clock, callbackUrl: url, callbackSecret: "k", callbackRetry: { initialMs: 5_000, maxAttempts: 3 } },
+    );
     const runId = `${job.id}-20261123T100000Z`;
     await runAsync(g, { n: 2 }, { runId, store, clock });
     // What a scheduler leaves when it dies after a first attempt that got a 503.

@@ -28,7 +28,9 @@ import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-schedule-fuzz-");
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
-const g = graph("fuzzed").node("work", () => 1).build();
+const g = graph("fuzzed")
+  .node("work", () => 1)
+  .build();
 
 const dir = tempDir();
 const store = lowdb(dir);
@@ -39,7 +41,11 @@ let original: Buffer;
 async function setUp(): Promise<void> {
   const clock = new ManualClock(NOW);
   await schedule(g, { n: 1 }, { when: "1d", repeat: { every: "1d" }, store, clock, id: "good" });
-  await schedule(g, { n: 2, at: new Date(NOW) }, { when: "1h", repeat: { every: "1h" }, store, clock, id: "victim", callbackUrl: "http://127.0.0.1:9/hook", callbackSecret: "k" });
+  await schedule(
+    g,
+    { n: 2, at: new Date(NOW) },
+    { when: "1h", repeat: { every: "1h" }, store, clock, id: "victim", callbackUrl: "http://127.0.0.1:9/hook", callbackSecret: "k" },
+  );
   await scheduleStoreFor(store).update("victim", (r) => ({
     ...r,
     fired: 3,
@@ -71,7 +77,7 @@ function region(part: "all" | "history" | "lease"): [number, number] {
   return [start, end];
 }
 
-const JUNK = ["", "\n", "{", "}", "]", "null", '"x"', "\u0000", "\xff\xfe", '{"kind":"run"}', ",", "1e999", "\n{\"json\":1}\n"];
+const JUNK = ["", "\n", "{", "}", "]", "null", '"x"', "\u0000", "\xff\xfe", '{"kind":"run"}', ",", "1e999", '\n{"json":1}\n'];
 
 const mutation = fc.record({
   part: fc.constantFrom("all" as const, "history" as const, "lease" as const),

@@ -32,7 +32,9 @@ import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-schedule-hardening-");
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
-const g = graph("hello").node("greet", () => "hi").build();
+const g = graph("hello")
+  .node("greet", () => "hi")
+  .build();
 
 const schedulers: Scheduler[] = [];
 afterEach(async () => {

@@ -37,7 +37,11 @@ function child(dir: string, log: string, env: Record<string, string>, killOn?: s
     if (killOn !== undefined) {
       watcher = setInterval(() => {
         if (!existsSync(log)) return;
-        if (readFileSync(log, "utf8").split("\n").some((l) => l.startsWith(killOn) && l.endsWith(` ${p.pid}`))) {
+        if (
+          readFileSync(log, "utf8")
+            .split("\n")
+            .some((l) => l.startsWith(killOn) && l.endsWith(` ${p.pid}`))
+        ) {
           p.kill("SIGKILL");
           clearInterval(watcher);
         }
@@ -61,9 +65,17 @@ async function finalRows(dir: string): Promise<RunRow[]> {
 }
 
 const ends = (log: string, pids: readonly number[]): string[] =>
-  pids.flatMap((pid) => logLines(log, pid).filter((l) => l.startsWith("end ")).map((l) => l.slice("end ".length)));
+  pids.flatMap((pid) =>
+    logLines(log, pid)
+      .filter((l) => l.startsWith("end "))
+      .map((l) => l.slice("end ".length)),
+  );
 const starts = (log: string, pids: readonly number[]): string[] =>
-  pids.flatMap((pid) => logLines(log, pid).filter((l) => l.startsWith("start ")).map((l) => l.slice("start ".length)));
+  pids.flatMap((pid) =>
+    logLines(log, pid)
+      .filter((l) => l.startsWith("start "))
+      .map((l) => l.slice("start ".length)),
+  );
 
 describe("a scheduler killed with SIGKILL", () => {
   it("between two slots: the next process fires the next slots once each, never the recorded one again", async () => {
@@ -78,7 +90,9 @@ describe("a scheduler killed with SIGKILL", () => {
     const rows = await finalRows(dir);
     expect(rows).toHaveLength(2);
     expect(rows.every((r) => r.status === "succeeded")).toBe(true);
-    const recordedFirst = logLines(log, first.pid).filter((l) => l.startsWith("recorded ")).map((l) => l.slice(9));
+    const recordedFirst = logLines(log, first.pid)
+      .filter((l) => l.startsWith("recorded "))
+      .map((l) => l.slice(9));
     expect(recordedFirst).toEqual([rows[0]?.runId]);
     // The slot recorded before the kill never ran again; the next one ran once, in the new process.
     expect(starts(log, [second.pid])).toEqual([rows[1]?.runId]);

@@ -37,11 +37,15 @@ afterEach(async () => {
 function counting(name = "tick", fail?: (runId: string) => boolean) {
   const calls: string[] = [];
   const g = graph(name)
-    .node("work", ({ runId }) => {
-      calls.push(runId);
-      if (fail?.(runId)) throw new Error(`boom in ${runId}`);
-      return { ran: runId };
-    }, { retry: { maxAttempts: 1 } })
+    .node(
+      "work",
+      ({ runId }) => {
+        calls.push(runId);
+        if (fail?.(runId)) throw new Error(`boom in ${runId}`);
+        return { ran: runId };
+      },
+      { retry: { maxAttempts: 1 } },
+    )
     .build();
   return { g, calls };
 }
@@ -314,7 +318,9 @@ describe("failures", () => {
     const errors = job.record.history.filter((r) => r.kind === "error");
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ slot: NOW, error: { code: "GRAPH_NOT_REGISTERED" } });
-    expect((errors[0] as { error: { message: string } }).error.message).toMatch(/runs graph "missing-graph", which this scheduler was not given \(it has "other"\)/);
+    expect((errors[0] as { error: { message: string } }).error.message).toMatch(
+      /runs graph "missing-graph", which this scheduler was not given \(it has "other"\)/,
+    );
     expect(job.record.nextRunAt).toBe(NOW);
     await started({ store, graphs: [g], clock });
     await until(() => calls.length === 1, "the run");

@@ -150,7 +150,13 @@ describe("every bad when gives the documented error", () => {
     // The input is quoted.
     const cron = (input as { cron?: unknown } | null)?.cron;
     const shown =
-      typeof input === "string" ? input : input instanceof Date ? "Invalid Date" : e.option === "when.cron" && typeof cron === "string" ? cron : JSON.stringify(input);
+      typeof input === "string"
+        ? input
+        : input instanceof Date
+          ? "Invalid Date"
+          : e.option === "when.cron" && typeof cron === "string"
+            ? cron
+            : JSON.stringify(input);
     expect(e.message).toContain(JSON.stringify(shown));
     if (!/never matches|not a valid cron/.test(e.message)) expect(e.message).toContain("Accepted forms:");
   });

@@ -388,9 +388,7 @@ describe("retries and backoff (ManualClock)", () => {
         throw cause;
       })
       .build();
-    const err = await rejection(
-      runAsync(g, undefined, { store: store(), clock: new ManualClock(), retry: { maxAttempts: 5 } }),
-    );
+    const err = await rejection(runAsync(g, undefined, { store: store(), clock: new ManualClock(), retry: { maxAttempts: 5 } }));
     expect(err).toBeInstanceOf(NodeFailedError);
     const nf = err as NodeFailedError;
     expect(nf.code).toBe("NODE_FAILED");
@@ -551,8 +549,7 @@ describe("failure policy", () => {
     expect(siblingSignal?.reason).toBeInstanceOf(RunCancelledError);
     expect(dependentRan).toBe(false);
     expect(handle.status).toBe("failed");
-    const status = (id: string): string | undefined =>
-      [...nodeList(handle)].find((n) => n.id === id)?.status;
+    const status = (id: string): string | undefined => [...nodeList(handle)].find((n) => n.id === id)?.status;
     expect(status("sibling")).toBe("cancelled");
     expect(status("bad")).toBe("failed");
     expect(status("dependent")).toBe("pending");

@@ -5,15 +5,7 @@
  * pathways naming the valid ones, bad input answered, never thrown).
  */
 import { describe, expect, it } from "vitest";
-import {
-  AgentRegistry,
-  defineWorkflow,
-  ProviderScope,
-  StageRegistrationError,
-  type JobResult,
-  type Provider,
-  type StageTask,
-} from "../src/index.js";
+import { AgentRegistry, defineWorkflow, ProviderScope, StageRegistrationError, type JobResult, type Provider, type StageTask } from "../src/index.js";
 import { buildJobHandlers } from "../src/stages/job-handlers.js";
 import { rejection } from "./support/async.js";
 
@@ -139,7 +131,13 @@ describe("job handlers", () => {
     const one = JSON.parse(await handlers["pre-label"]!(JSON.stringify({ id: "t1", data: { text: "cat" } }))) as JobResult;
     expect(one).toEqual({ taskId: "t1", stageId: "pre-label", success: true, pathway: "review", error: null, updates: { label: "m1:cat" } });
     const batch = JSON.parse(
-      await handlers["pre-label"]!(JSON.stringify([{ id: "a", data: { text: "x" } }, { id: "b", data: { empty: true } }, { id: "c", data: { stay: true } }])),
+      await handlers["pre-label"]!(
+        JSON.stringify([
+          { id: "a", data: { text: "x" } },
+          { id: "b", data: { empty: true } },
+          { id: "c", data: { stay: true } },
+        ]),
+      ),
     ) as JobResult[];
     expect(batch.map((r) => [r.taskId, r.success, r.pathway])).toEqual([
       ["a", true, "review"],

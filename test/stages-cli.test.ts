@@ -61,7 +61,22 @@ describe("parseStageArgs", () => {
     });
     expect(
       parseStageArgs(
-        ["--tasks", "t.json", "--run-id", "lab-1", "--num-retries", "0", "--max-concurrency", "4", "--batch-size", "50", "--max-tasks-per-stage", "10", "--refresh-every", "1m30s"],
+        [
+          "--tasks",
+          "t.json",
+          "--run-id",
+          "lab-1",
+          "--num-retries",
+          "0",
+          "--max-concurrency",
+          "4",
+          "--batch-size",
+          "50",
+          "--max-tasks-per-stage",
+          "10",
+          "--refresh-every",
+          "1m30s",
+        ],
         "w",
         io,
       ),
@@ -79,7 +94,9 @@ describe("parseStageArgs", () => {
       }
       throw new Error(`expected ${argv.join(" ")} to be refused`);
     };
-    expect(refused(["--tasks", "t.json", "--max-concurrency", "0"]).message).toMatch(/^option --max-concurrency must be a whole number of at least 1 \(got "0"\)\.$/);
+    expect(refused(["--tasks", "t.json", "--max-concurrency", "0"]).message).toMatch(
+      /^option --max-concurrency must be a whole number of at least 1 \(got "0"\)\.$/,
+    );
     expect(refused(["--tasks", "t.json", "--num-retries", "-1"]).message).toMatch(/--num-retries/);
     expect(refused(["--tasks", "t.json", "--batch-size", "ten"]).message).toMatch(/^option --batch-size must be a whole number/);
     expect(refused(["--tasks", "t.json", "--refresh-every", "soon"]).message).toMatch(/^option --refresh-every must be milliseconds or a duration such as 30s/);

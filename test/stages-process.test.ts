@@ -56,8 +56,14 @@ function agent(stage: string, answer: (id: string) => ReturnType<AgentFunction>)
 async function resumeHere(): Promise<StageRunner> {
   const store = new LowdbStore({ dir });
   const runner = new StageRunner(await loadWorkflow(WORKFLOW), { store, backoff: { initialMs: 1, jitter: false } });
-  runner.stage("pre-label", agent("pre-label", (id) => ({ pathway: "check", label: `L-${id}` })));
-  runner.stage("check", agent("check", (id) => (Number(id.slice(1)) % 3 === 0 ? "review" : "done")));
+  runner.stage(
+    "pre-label",
+    agent("pre-label", (id) => ({ pathway: "check", label: `L-${id}` })),
+  );
+  runner.stage(
+    "check",
+    agent("check", (id) => (Number(id.slice(1)) % 3 === 0 ? "review" : "done")),
+  );
   return runner;
 }
 
@@ -104,13 +110,19 @@ describe("a stage runner killed mid-batch", () => {
     expect(report.waiting).toBe(toReview.length);
     expect(report.completed).toBe(30 - toReview.length);
     for (const t of report.tasks) {
-      expect(t, t.taskId).toMatchObject(toReview.includes(t.taskId) ? { stageId: "review", state: "waiting", status: "NEW" } : { stageId: "complete", state: "completed" });
+      expect(t, t.taskId).toMatchObject(
+        toReview.includes(t.taskId) ? { stageId: "review", state: "waiting", status: "NEW" } : { stageId: "complete", state: "completed" },
+      );
       expect(t.data).toEqual({ n: Number(t.taskId.slice(1)), label: `L-${t.taskId}` });
     }
 
     // The tasks file caught up, also for tasks whose batch was never written before the kill.
     const file = JSON.parse(readFileSync(TASKS, "utf8")) as { id: string; stageId?: string; status?: string }[];
-    for (const t of report.tasks) expect(file.find((f) => f.id === t.taskId), t.taskId).toMatchObject({ stageId: t.stageId, status: t.status });
+    for (const t of report.tasks)
+      expect(
+        file.find((f) => f.id === t.taskId),
+        t.taskId,
+      ).toMatchObject({ stageId: t.stageId, status: t.status });
 
     // People act from other processes on the same store.
     const approve = await act("t3", "approve", "ann");
@@ -118,7 +130,9 @@ describe("a stage runner killed mid-batch", () => {
     expect(JSON.parse(approve.stdout)).toEqual({ taskId: "t3", stageId: "review", action: "approve", key: "act:review:1:1" });
     const refused = await act("t6", "submit");
     expect(refused.code).toBe(4);
-    expect(refused.stderr).toMatch(/^ActionNotAllowedError ACTION_NOT_ALLOWED: action "submit" on task "t6" was refused: .*\(allowed now: "approve", "reject", "assign", "skip"\)/);
+    expect(refused.stderr).toMatch(
+      /^ActionNotAllowedError ACTION_NOT_ALLOWED: action "submit" on task "t6" was refused: .*\(allowed now: "approve", "reject", "assign", "skip"\)/,
+    );
     const onDone = await act("t1", "approve");
     expect(onDone.code).toBe(4);
     expect(onDone.stderr).toMatch(/it is completed, in final stage "complete"/);

@@ -59,7 +59,19 @@ describe("500 tasks through pre-label, review (with a loop back) and final stage
       return { pathway: "review", label: `${task.id}-v${visit}` };
     });
     const kindOf = (i: number): string =>
-      i % 100 === 7 ? "broken" : i % 100 === 8 ? "typo" : i % 50 === 9 ? "flaky" : i % 10 === 3 ? "empty" : i % 5 === 0 ? "stubborn" : i % 7 === 0 ? "fixable" : "fine";
+      i % 100 === 7
+        ? "broken"
+        : i % 100 === 8
+          ? "typo"
+          : i % 50 === 9
+            ? "flaky"
+            : i % 10 === 3
+              ? "empty"
+              : i % 5 === 0
+                ? "stubborn"
+                : i % 7 === 0
+                  ? "fixable"
+                  : "fine";
     const tasks: TaskInput[] = Array.from({ length: 500 }, (_, i) => ({ id: `t${i}`, data: { kind: kindOf(i) } }));
     const ids = (kind: string) => tasks.filter((t) => t.data?.kind === kind).map((t) => t.id);
     const source = new MemoryTaskSource(tasks);
@@ -150,7 +162,12 @@ describe("agents", () => {
       return tries < 3 ? { tries } : { pathway: "review", tries };
     });
     const tasks = [{ id: "a" }];
-    expect((await runner.runAsync({ tasks, runId: "stay" })).tasks[0]).toMatchObject({ stageId: "pre-label", status: "NEW", state: "staying", data: { tries: 1 } });
+    expect((await runner.runAsync({ tasks, runId: "stay" })).tasks[0]).toMatchObject({
+      stageId: "pre-label",
+      status: "NEW",
+      state: "staying",
+      data: { tries: 1 },
+    });
     expect((await runner.runAsync({ tasks, runId: "stay" })).tasks[0]).toMatchObject({ stageId: "pre-label", state: "staying", data: { tries: 2 } });
     expect((await runner.runAsync({ tasks, runId: "stay" })).tasks[0]).toMatchObject({ stageId: "review", state: "waiting", data: { tries: 3 } });
     expect(asked).toEqual([0, 1, 2]);
@@ -232,7 +249,13 @@ describe("compileWorkflow", () => {
       },
     });
     const store = new MemoryStore();
-    expect(await runAsync(g, { id: "t1", data: {} }, { store, runId: "g1" })).toEqual({ id: "t1", stageId: "archive", status: "COMPLETED", data: {}, pathway: "skip" });
+    expect(await runAsync(g, { id: "t1", data: {} }, { store, runId: "g1" })).toEqual({
+      id: "t1",
+      stageId: "archive",
+      status: "COMPLETED",
+      data: {},
+      pathway: "skip",
+    });
     const err = await rejection(runAsync(g, { id: "t2", data: { bad: true } }, { store, runId: "g2", retry: { maxAttempts: 5 } }));
     expect(err).toBeInstanceOf(NodeFailedError);
     expect((err as NodeFailedError).cause).toBeInstanceOf(UnknownPathwayError);
@@ -268,7 +291,10 @@ describe("sweeps", () => {
     const report = await runner.runAsync({ tasks: source, runId: "flaky-source", batchSize: 2 });
     expect(report.waiting).toBe(6);
     expect(warnings).toEqual([expect.stringMatching(/could not be written \(Error: service unavailable\); its 2 moves are written with the next batch/)]);
-    expect(source.batches.map((b) => b.map((m) => m.taskId))).toEqual([["t0", "t1", "t2", "t3"], ["t4", "t5"]]);
+    expect(source.batches.map((b) => b.map((m) => m.taskId))).toEqual([
+      ["t0", "t1", "t2", "t3"],
+      ["t4", "t5"],
+    ]);
     expect(source.tasks().every((t) => t.stageId === "review")).toBe(true);
   });
 

@@ -89,18 +89,22 @@ describe("defineWorkflow", () => {
     const problems = problemsOf({
       name: "w",
       stages: [
-        { id: "a", title: "Same", kind: "agent", pathways: [{ name: "go", to: "b" }, { name: "go", to: "c" }] },
+        {
+          id: "a",
+          title: "Same",
+          kind: "agent",
+          pathways: [
+            { name: "go", to: "b" },
+            { name: "go", to: "c" },
+          ],
+        },
         { id: "a", kind: "final" },
         { id: "b", title: "Same", kind: "final" },
         { id: "c", kind: "final" },
       ],
     });
     expect(problems).toEqual(
-      expect.arrayContaining([
-        `stage id "a" is used twice`,
-        `stages "a" and "b" have the same title "Same"`,
-        `stage "a": pathway "go" is defined twice`,
-      ]),
+      expect.arrayContaining([`stage id "a" is used twice`, `stages "a" and "b" have the same title "Same"`, `stage "a": pathway "go" is defined twice`]),
     );
   });
 

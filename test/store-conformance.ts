@@ -13,15 +13,7 @@ import { processIdentity, startTimeOf } from "../src/persistence/lease-rules.js"
 import type { Lease, LeaseRequest, RunStore } from "../src/persistence/run-store.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
-import {
-  applyTransition,
-  createRunState,
-  markRunning,
-  markSucceeded,
-  nodeOf,
-  setRunStatus,
-  type RunState,
-} from "../src/state/run-state.js";
+import { applyTransition, createRunState, markRunning, markSucceeded, nodeOf, setRunStatus, type RunState } from "../src/state/run-state.js";
 import type { RunStatus } from "../src/state/status.js";
 
 /** What a store factory hands the suite. */
@@ -360,9 +352,7 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
       });
 
       it("grants one of many concurrent requests", async () => {
-        const results = await Promise.allSettled(
-          Array.from({ length: 8 }, (_, i) => store.acquireLease("r1", request(`o${i}`, 1_000))),
-        );
+        const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.acquireLease("r1", request(`o${i}`, 1_000))));
         const won = results.filter((r): r is PromiseFulfilledResult<Lease> => r.status === "fulfilled");
         expect(won).toHaveLength(1);
         for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(RunLockedError);

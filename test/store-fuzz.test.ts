@@ -34,7 +34,10 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "taskloom-fuzz-"));
   template = join(root, "template");
   const store = new LowdbStore({ dir: template });
-  const state = sampleRun("r1", { nodeIds: ["a", "b", "c", "d", "e", "f"], output: { when: new Date(5), tags: new Set(["x"]), big: 12n, m: new Map([["k", [1, 2]]]) } });
+  const state = sampleRun("r1", {
+    nodeIds: ["a", "b", "c", "d", "e", "f"],
+    output: { when: new Date(5), tags: new Set(["x"]), big: 12n, m: new Map([["k", [1, 2]]]) },
+  });
   await store.writeSnapshot(state, 0);
   await store.append("r1", [
     nodeRecord(1, "b", { status: "succeeded", output: { rows: [1, 2, 3], at: new Date(7) }, endedAt: 3_000 }),
@@ -116,12 +119,15 @@ function apply(bytes: Buffer, d: Damage): Buffer {
       const walk = (v: unknown, path: (string | number)[]) => {
         if (path.length > 0) paths.push(path);
         // Structure, not user values: the fields the engine reads are at most 3 deep.
-        if (path.length < 3 && v !== null && typeof v === "object") for (const [k, c] of Object.entries(v)) walk(c, [...path, Array.isArray(v) ? Number(k) : k]);
+        if (path.length < 3 && v !== null && typeof v === "object")
+          for (const [k, c] of Object.entries(v)) walk(c, [...path, Array.isArray(v) ? Number(k) : k]);
       };
       walk(doc.json, []);
       if (paths.length > 0) {
         const path = paths[pos(d.at, paths.length)]!;
-        const parent = path.slice(0, -1).reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, doc.json as Record<string, unknown>);
+        const parent = path
+          .slice(0, -1)
+          .reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, doc.json as Record<string, unknown>);
         const key = path.at(-1)!;
         if (d.value === undefined) delete parent[key];
         else parent[key] = d.value;

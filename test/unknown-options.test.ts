@@ -72,7 +72,12 @@ describe("builder node options", () => {
   });
 
   it("refuses a typo in the node's retry and retry.backoff", () => {
-    expectRefusal(thrown(() => graph("g").node("a", () => 1, { retry: { maxAttemps: 2 } as never })), "maxAttemps", 'node "a" retry', "maxAttempts");
+    expectRefusal(
+      thrown(() => graph("g").node("a", () => 1, { retry: { maxAttemps: 2 } as never })),
+      "maxAttemps",
+      'node "a" retry',
+      "maxAttempts",
+    );
     expectRefusal(
       thrown(() => graph("g").node("a", () => 1, { retry: { backoff: { initalMs: 5 } as never } })),
       "initalMs",
@@ -94,7 +99,11 @@ describe("builder node options", () => {
 
 describe("builder map options", () => {
   it("refuses a typo at .map()", () => {
-    const err = thrown(() => graph("g").node("xs", () => [1]).map("m", "xs", ({ item }) => item, { concurrency: 2 } as never));
+    const err = thrown(() =>
+      graph("g")
+        .node("xs", () => [1])
+        .map("m", "xs", ({ item }) => item, { concurrency: 2 } as never),
+    );
     expectRefusal(err, "concurrency", 'map "m"', "maxConcurrency");
   });
 
@@ -148,7 +157,12 @@ describe("graphFn step options", () => {
   });
 
   it("refuses unknown graphFn options", () => {
-    expectRefusal(thrown(() => graphFn("x", async () => 1, { inputs: {} } as never)), "inputs", 'graphFn("x")', "input");
+    expectRefusal(
+      thrown(() => graphFn("x", async () => 1, { inputs: {} } as never)),
+      "inputs",
+      'graphFn("x")',
+      "input",
+    );
   });
 });
 
@@ -189,8 +203,15 @@ describe("node context step and waitFor options", () => {
 
 describe("run-level retry options", () => {
   it("refuses a typo in the run's retry and retry.backoff", async () => {
-    const g = graph("g").node("a", () => 1).build();
-    expectRefusal(thrown(() => runAsync(g, undefined, { store: new MemoryStore(), retry: { maxAttemps: 2 } as never })), "maxAttemps", "retry", "maxAttempts");
+    const g = graph("g")
+      .node("a", () => 1)
+      .build();
+    expectRefusal(
+      thrown(() => runAsync(g, undefined, { store: new MemoryStore(), retry: { maxAttemps: 2 } as never })),
+      "maxAttemps",
+      "retry",
+      "maxAttempts",
+    );
     expectRefusal(
       thrown(() => runAsync(g, undefined, { store: new MemoryStore(), retry: { backoff: { jiter: true } as never } })),
       "jiter",
@@ -217,7 +238,12 @@ describe("graphify", () => {
   });
 
   it("refuses unknown graphify options", () => {
-    expectRefusal(thrown(() => graphify("t", () => ({ v: task("v", () => 1)() }), { inputs: {} } as never)), "inputs", 'graphify("t")', "input");
+    expectRefusal(
+      thrown(() => graphify("t", () => ({ v: task("v", () => 1)() }), { inputs: {} } as never)),
+      "inputs",
+      'graphify("t")',
+      "input",
+    );
   });
 });
 
@@ -228,8 +254,18 @@ describe("stored specs", () => {
   const g = graph("spec").node("a", one).build();
 
   it("toSpec and fromSpec refuse unknown options", () => {
-    expectRefusal(thrown(() => toSpec(g, { registy: { one } } as never)), "registy", "toSpec", "registry");
-    expectRefusal(thrown(() => fromSpec(toSpec(g), { one }, { inptu: {} } as never)), "inptu", "fromSpec", "input");
+    expectRefusal(
+      thrown(() => toSpec(g, { registy: { one } } as never)),
+      "registy",
+      "toSpec",
+      "registry",
+    );
+    expectRefusal(
+      thrown(() => fromSpec(toSpec(g), { one }, { inptu: {} } as never)),
+      "inptu",
+      "fromSpec",
+      "input",
+    );
   });
 
   it("a spec node field typo is listed with the hint", () => {
@@ -253,10 +289,7 @@ describe("stage definitions and StageRunner options", () => {
       defineWorkflow({
         name: "w",
         strat: "label",
-        stages: [
-          { id: "label", kind: "agent", pathways: [{ name: "review", to: "review", too: "x" }], maxVisit: 3 },
-          ...stages.slice(1),
-        ],
+        stages: [{ id: "label", kind: "agent", pathways: [{ name: "review", to: "review", too: "x" }], maxVisit: 3 }, ...stages.slice(1)],
       } as never),
     );
     expect(err).toBeInstanceOf(GraphDefinitionError);
@@ -278,22 +311,50 @@ describe("stage definitions and StageRunner options", () => {
     const all: Required<WorkflowDefinition> = {
       name: "w",
       start: "label",
-      stages: [{ id: "label", title: "Label", kind: "agent", pathways: [{ name: "review", to: "review" }], maxVisits: 2 } satisfies Required<StageDefinition>, ...stages.slice(1)],
+      stages: [
+        { id: "label", title: "Label", kind: "agent", pathways: [{ name: "review", to: "review" }], maxVisits: 2 } satisfies Required<StageDefinition>,
+        ...stages.slice(1),
+      ],
     };
     expect(defineWorkflow(all).stage("Label")?.maxVisits).toBe(2);
   });
 
   it("StageRunner, runAsync, act, stage registration, toJobHandlers and compileWorkflow refuse unknown options", async () => {
     const wf = defineWorkflow({ name: "w", stages });
-    expectRefusal(thrown(() => new StageRunner(wf, { maxVisit: 2 } as never)), "maxVisit", "StageRunner", "maxVisits");
+    expectRefusal(
+      thrown(() => new StageRunner(wf, { maxVisit: 2 } as never)),
+      "maxVisit",
+      "StageRunner",
+      "maxVisits",
+    );
     const runner = new StageRunner(wf, { store: new MemoryStore() });
-    expectRefusal(thrown(() => runner.stage("label", () => "review", { overwrit: true } as never)), "overwrit", 'the agent of stage "label"', "overwrite");
+    expectRefusal(
+      thrown(() => runner.stage("label", () => "review", { overwrit: true } as never)),
+      "overwrit",
+      'the agent of stage "label"',
+      "overwrite",
+    );
     runner.stage("label", () => "review");
     expectRefusal(await rejection(runner.runAsync({ tasks: [], numRetry: 1 } as never)), "numRetry", "StageRunner.runAsync", "numRetries");
     expectRefusal(await rejection(runner.act("r", "t", "approve", { asignee: "ann" } as never)), "asignee", "act", "assignee");
-    expectRefusal(thrown(() => runner.toJobHandlers({ numRetry: 1 } as never)), "numRetry", "toJobHandlers", "numRetries");
-    expectRefusal(thrown(() => compileWorkflow(wf, { label: () => "review" }, { limits: undefined } as never)), "limits", "compileWorkflow", "limit");
-    expectRefusal(thrown(() => compileWorkflow(wf, { label: { fn: () => "review", dep: {} } as never })), "dep", 'the agent of stage "label"', "deps");
+    expectRefusal(
+      thrown(() => runner.toJobHandlers({ numRetry: 1 } as never)),
+      "numRetry",
+      "toJobHandlers",
+      "numRetries",
+    );
+    expectRefusal(
+      thrown(() => compileWorkflow(wf, { label: () => "review" }, { limits: undefined } as never)),
+      "limits",
+      "compileWorkflow",
+      "limit",
+    );
+    expectRefusal(
+      thrown(() => compileWorkflow(wf, { label: { fn: () => "review", dep: {} } as never })),
+      "dep",
+      'the agent of stage "label"',
+      "deps",
+    );
     expectRefusal(await rejection(runner.cli([], { out: process.stdout, err: process.stderr, cdw: "/tmp" } as never)), "cdw", "StageRunner.cli io", "cwd");
   });
 
@@ -323,19 +384,41 @@ describe("resolveWait and the bullmq adapter options", () => {
   });
 
   it("createWorker, bullmqExecutor and RedisStore refuse a typo before connecting", () => {
-    expectRefusal(thrown(() => createWorker({ graphs: [], concurency: 2 } as never)), "concurency", "createWorker", "concurrency");
-    expectRefusal(thrown(() => bullmqExecutor({ queu: "q" } as never)), "queu", "bullmqExecutor", "queue");
-    expectRefusal(thrown(() => new RedisStore({ prefx: "p" } as never)), "prefx", "RedisStore", "prefix");
+    expectRefusal(
+      thrown(() => createWorker({ graphs: [], concurency: 2 } as never)),
+      "concurency",
+      "createWorker",
+      "concurrency",
+    );
+    expectRefusal(
+      thrown(() => bullmqExecutor({ queu: "q" } as never)),
+      "queu",
+      "bullmqExecutor",
+      "queue",
+    );
+    expectRefusal(
+      thrown(() => new RedisStore({ prefx: "p" } as never)),
+      "prefx",
+      "RedisStore",
+      "prefix",
+    );
   });
 });
 
 describe("stores and the snapshot policy", () => {
   it("LowdbStore refuses an unknown option (a typo of dir would put runs elsewhere)", () => {
-    expectRefusal(thrown(() => new LowdbStore({ dri: "/tmp/x" } as never)), "dri", "LowdbStore", "dir");
+    expectRefusal(
+      thrown(() => new LowdbStore({ dri: "/tmp/x" } as never)),
+      "dri",
+      "LowdbStore",
+      "dir",
+    );
   });
 
   it("the snapshot policy refuses an unknown key beside intervalMs", () => {
-    const g = graph("g").node("a", () => 1).build();
+    const g = graph("g")
+      .node("a", () => 1)
+      .build();
     expectRefusal(
       thrown(() => runAsync(g, undefined, { store: new MemoryStore(), snapshot: { intervalMs: 5, every: 2 } as never })),
       "every",

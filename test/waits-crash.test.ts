@@ -40,7 +40,12 @@ describe("a driver SIGKILLed while its nodes wait", () => {
     const saved = await getRun(runId, { store: new LowdbStore({ dir }) });
     expect(saved.status).toBe("running");
     expect(saved.waits).toEqual([]);
-    expect(saved.nodes.filter((n) => n.status === "waiting").map((n) => n.id).sort()).toEqual(["checks[0]", "review"]);
+    expect(
+      saved.nodes
+        .filter((n) => n.status === "waiting")
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(["checks[0]", "review"]);
 
     const approval = await runChildScript(CHILD, dir, runId, log, undefined, ["resolve", "approval", '{"ok":true,"by":"ann"}']);
     expect(approval.code, approval.stderr).toBe(0);

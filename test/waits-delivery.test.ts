@@ -158,7 +158,7 @@ describe("concurrent resolvers of one waiting run", () => {
     const g = twentyWaits();
     expect(await rejection(runAsync(g, undefined, { store: store(), runId }))).toBeInstanceOf(GraphHasPendingWaits);
     const results = await Promise.allSettled(KEYS.map((key, i) => resolveWait(runId, key, i, { store: store() })));
-    expect(results.filter((r) => r.status === "rejected").map((r) => String((r).reason))).toEqual([]);
+    expect(results.filter((r) => r.status === "rejected").map((r) => String(r.reason))).toEqual([]);
     const out = (await runAsync(g, undefined, { store: store(), runId })) as Record<string, number>;
     expect(KEYS.map((k) => out[k])).toEqual(KEYS.map((_, i) => i));
   }
@@ -175,7 +175,9 @@ describe("concurrent resolvers of one waiting run", () => {
 
   it("one key resolved twice at once: stored, both are accepted and one payload is delivered; live, the second is WaitAlreadyResolvedError", async () => {
     const store = new MemoryStore();
-    const g = graph("twice").node("review", ({ waitFor }) => waitFor<string>("approval")).build();
+    const g = graph("twice")
+      .node("review", ({ waitFor }) => waitFor<string>("approval"))
+      .build();
     expect(await rejection(runAsync(g, undefined, { store, runId: "twice" }))).toBeInstanceOf(GraphHasPendingWaits);
     await Promise.all([resolveWait("twice", "approval", "a", { store }), resolveWait("twice", "approval", "b", { store })]);
     expect(["a", "b"]).toContain((await runAsync(g, undefined, { store, runId: "twice" })).review);
@@ -184,7 +186,10 @@ describe("concurrent resolvers of one waiting run", () => {
     const handle = run(liveGraph(gate.promise), undefined, { store, runId: "twice-live" });
     await nextEvent(handle, "node:wait");
     const payload = { list: [], nested: { n: 0 } };
-    const both = await Promise.allSettled([resolveWait("twice-live", "approval", payload, { store }), resolveWait("twice-live", "approval", payload, { store })]);
+    const both = await Promise.allSettled([
+      resolveWait("twice-live", "approval", payload, { store }),
+      resolveWait("twice-live", "approval", payload, { store }),
+    ]);
     expect(both.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(WaitAlreadyResolvedError);
     gate.resolve();
@@ -230,7 +235,9 @@ describe("a driver that starts while a resolver writes", () => {
       }
     }
     const store = new CountingStore();
-    const g = graph("after-resolver").node("review", ({ waitFor }) => waitFor<string>("approval")).build();
+    const g = graph("after-resolver")
+      .node("review", ({ waitFor }) => waitFor<string>("approval"))
+      .build();
     expect(await rejection(runAsync(g, undefined, { store, runId: "after-resolver" }))).toBeInstanceOf(GraphHasPendingWaits);
     // What resolveWait holds while it writes an event (owner "deliver:…", this live process).
     const held = await store.acquireLease("after-resolver", { owner: "deliver:test", pid: process.pid, host: hostname(), ttlMs: 60_000, now: Date.now() });

@@ -76,9 +76,7 @@ describe("a run waiting on two reviews across five processes", () => {
     expect(p1.signal, `process 1 hung; stderr: ${p1.stderr}`).toBeNull();
     expect(p1.code, p1.stderr).toBe(2);
     expect(JSON.parse(p1.stdout)).toEqual(["review:legal", "review:tech"]);
-    expect(linesOf(p1.pid).sort()).toEqual(
-      ["start draft", "end draft", "start legal", "step notify-legal", "start tech", "step notify-tech"].sort(),
-    );
+    expect(linesOf(p1.pid).sort()).toEqual(["start draft", "end draft", "start legal", "step notify-legal", "start tech", "step notify-tech"].sort());
 
     const waiting = await getRun(RUN_ID, { store: new LowdbStore({ dir }) });
     expect(waiting.status).toBe("waiting");
@@ -144,9 +142,13 @@ describe("a run waiting on two reviews across five processes", () => {
     for (const node of ["draft", "legal", "tech", "publish"]) expect(count(`end ${node}`), node).toBe(1);
     const runs = [p1, p3, p5];
     runs.forEach((earlier, i) => {
-      const ended = linesOf(earlier.pid).filter((l) => l.startsWith("end ")).map((l) => l.slice(4));
+      const ended = linesOf(earlier.pid)
+        .filter((l) => l.startsWith("end "))
+        .map((l) => l.slice(4));
       for (const later of runs.slice(i + 1)) {
-        const started = linesOf(later.pid).filter((l) => l.startsWith("start ")).map((l) => l.slice(6));
+        const started = linesOf(later.pid)
+          .filter((l) => l.startsWith("start "))
+          .map((l) => l.slice(6));
         for (const node of ended) expect(started, `"${node}" succeeded in pid ${earlier.pid} but started again in pid ${later.pid}`).not.toContain(node);
       }
     });

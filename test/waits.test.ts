@@ -121,10 +121,7 @@ function reviewGraph(hit: (name: string) => void, timeoutMs?: number) {
           hit("notify");
           return { ticket: "T-1", at: new Date(Date.UTC(2026, 0, 2)) };
         });
-        const decision = await waitFor<{ approved: boolean; note: string }>(
-          "review:1",
-          timeoutMs === undefined ? {} : { timeoutMs },
-        );
+        const decision = await waitFor<{ approved: boolean; note: string }>("review:1", timeoutMs === undefined ? {} : { timeoutMs });
         hit("review:after");
         return { draft: deps.draft, ticket: ticket.ticket, ...decision };
       },
@@ -239,9 +236,7 @@ describe("a run left with only waits", () => {
     const store = new MemoryStore();
     const { calls, hit } = counter();
     const g = reviewGraph(hit, 5_000);
-    await expect(runAsync(g, { doc: "d" }, { store, clock: new ManualClock(1_000), runId: "wait-again" })).rejects.toBeInstanceOf(
-      GraphHasPendingWaits,
-    );
+    await expect(runAsync(g, { doc: "d" }, { store, clock: new ManualClock(1_000), runId: "wait-again" })).rejects.toBeInstanceOf(GraphHasPendingWaits);
     const error = await rejection(runAsync(g, undefined, { store, clock: new ManualClock(3_000), runId: "wait-again" }));
     expect(error).toBeInstanceOf(GraphHasPendingWaits);
     expect((error as GraphHasPendingWaits).waits).toEqual([{ key: "review:1", nodeId: "review", since: 1_000, deadline: 6_000 }]);
@@ -763,7 +758,9 @@ describe("bad arguments to waitFor fail the node with InvalidOptionError", () =>
 
   it("a key of exactly 200 characters is accepted", async () => {
     const key = "k".repeat(200);
-    const g = graph("ok-wait").node("fine", ({ waitFor }) => waitFor(key)).build();
+    const g = graph("ok-wait")
+      .node("fine", ({ waitFor }) => waitFor(key))
+      .build();
     const error = await rejection(runAsync(g, undefined, { store: new MemoryStore() }));
     expect(error).toBeInstanceOf(GraphHasPendingWaits);
     expect((error as GraphHasPendingWaits).waits.map((w) => w.key)).toEqual([key]);
@@ -797,9 +794,7 @@ describe("cancel() while nodes wait", () => {
     const g = graph("cancel-waits")
       .node("a", ({ waitFor }) => waitFor("wait:a", { timeoutMs: 60_000 }))
       .node("b", ({ waitFor }) => waitFor("wait:b"))
-      .node("busy", ({ signal }) =>
-        firstRun ? new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))) : "done",
-      )
+      .node("busy", ({ signal }) => (firstRun ? new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))) : "done"))
       .build();
     const handle = run(g, undefined, { store, clock, runId: "cancel-waits" });
     const seen = record(handle);

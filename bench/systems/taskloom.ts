@@ -21,16 +21,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  graph,
-  LowdbStore,
-  MemoryStore,
-  NonRetryableError,
-  run,
-  runAsync,
-  type RunStore,
-  type TaskGraph,
-} from "../../src/index.js";
+import { graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore, type TaskGraph } from "../../src/index.js";
 import type { Shape, SystemName } from "../protocol.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
 
@@ -154,11 +145,7 @@ export function buildResumeGraph(n: number): AnyGraph {
  * and n/10 failed. Timed: the second `runAsync` with the same run id
  * through a new `LowdbStore` on the same dir.
  */
-export async function measureResumeOnce(
-  g: AnyGraph,
-  index: number,
-  concurrency: number,
-): Promise<{ ms: number; resumedBodies: number }> {
+export async function measureResumeOnce(g: AnyGraph, index: number, concurrency: number): Promise<{ ms: number; resumedBodies: number }> {
   const dir = await mkdtemp(join(tmpdir(), "taskloom-bench-resume-"));
   const runId = `bench-resume-${index}`;
   try {

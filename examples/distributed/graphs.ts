@@ -27,9 +27,13 @@ export const thumbnails = graph("thumbnails")
     },
     { maxConcurrency: 8 },
   )
-  .node("index", ({ deps }) => ({
-    thumbnails: deps.resize.map((r) => r.url),
-    workers: [...new Set(deps.resize.map((r) => r.worker))].length,
-  }), { after: ["resize"] })
+  .node(
+    "index",
+    ({ deps }) => ({
+      thumbnails: deps.resize.map((r) => r.url),
+      workers: [...new Set(deps.resize.map((r) => r.worker))].length,
+    }),
+    { after: ["resize"] },
+  )
   .output((o) => o.index)
   .build();

@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-const start = (file: string): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", here(file)], { stdio: ["ignore", "pipe", "inherit"] });
+const start = (file: string): ChildProcess => spawn(process.execPath, ["--import", "tsx", here(file)], { stdio: ["ignore", "pipe", "inherit"] });
 
 function ready(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {

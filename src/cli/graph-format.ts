@@ -67,9 +67,7 @@ export const STATUS_STYLE: Readonly<Record<NodeStatus, { readonly fill: string; 
 };
 
 /** When activations of one node disagree, the status shown is the first of these that any has. */
-const STATUS_PRIORITY: readonly NodeStatus[] = [
-  "failed", "running", "retrying", "waiting", "cancelled", "ready", "pending", "succeeded", "skipped",
-];
+const STATUS_PRIORITY: readonly NodeStatus[] = ["failed", "running", "retrying", "waiting", "cancelled", "ready", "pending", "succeeded", "skipped"];
 
 /** The status to show for each graph node, from a run's activation records. */
 export function statusByNode(records: readonly NodeRecord[]): Map<string, NodeStatus> {

@@ -108,7 +108,9 @@ export function graphSvg(view: GraphView): string {
     const dx = Math.max(20, (x2 - x1) / 2);
     const dash = e.route === undefined ? "" : ' stroke-dasharray="5 3"';
     const title = e.route === undefined ? "" : `<title>route ${escapeHtml(e.route)}</title>`;
-    out.push(`<path class="edge${e.route === undefined ? "" : " route"}" d="M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}" fill="none" stroke="#868e96" stroke-width="1.4"${dash} marker-end="url(#arrow)">${title}</path>`);
+    out.push(
+      `<path class="edge${e.route === undefined ? "" : " route"}" d="M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}" fill="none" stroke="#868e96" stroke-width="1.4"${dash} marker-end="url(#arrow)">${title}</path>`,
+    );
   }
   for (const n of view.nodes) {
     const p = placed.get(n.id);

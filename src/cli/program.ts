@@ -106,7 +106,9 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option("--json", "print JSON (same as --format json)")
     .addOption(new Option("--format <format>", "output format").choices(SHOW_FORMATS))
     .addOption(exportOption())
-    .action(act((ctx, runId: string, modulePath: string | undefined, options: Parameters<typeof showCommand>[3]) => showCommand(ctx, runId, modulePath, options)));
+    .action(
+      act((ctx, runId: string, modulePath: string | undefined, options: Parameters<typeof showCommand>[3]) => showCommand(ctx, runId, modulePath, options)),
+    );
 
   program
     .command("resolve")
@@ -133,7 +135,9 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option("-o, --output <file>", "where to write it (- for stdout; default: <run-id>.html)")
     .addOption(new Option("--renderer <renderer>", "how to draw the graph").choices(RENDERERS).default("auto"))
     .addOption(exportOption())
-    .action(act((ctx, runId: string, modulePath: string | undefined, options: Parameters<typeof reportCommand>[3]) => reportCommand(ctx, runId, modulePath, options)));
+    .action(
+      act((ctx, runId: string, modulePath: string | undefined, options: Parameters<typeof reportCommand>[3]) => reportCommand(ctx, runId, modulePath, options)),
+    );
 
   program
     .command("rm")

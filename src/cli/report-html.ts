@@ -36,8 +36,7 @@ export interface ReportInput {
   readonly now: number;
 }
 
-const CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:";
+const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:";
 
 const CSS = `
 :root { color-scheme: light; --muted: #868e96; --line: #dee2e6; }
@@ -99,7 +98,7 @@ function span(n: NodeRecord, runEnd: number): { start: number; end: number } | u
 }
 
 function timelineHtml(run: RunDetails, now: number): string {
-  const liveEnd = run.status === "running" ? now : run.endedAt ?? run.updatedAt;
+  const liveEnd = run.status === "running" ? now : (run.endedAt ?? run.updatedAt);
   const spans = run.nodes.map((n) => span(n, liveEnd));
   const starts = spans.flatMap((s) => (s ? [s.start] : []));
   const ends = spans.flatMap((s) => (s ? [s.end] : []));
@@ -111,7 +110,8 @@ function timelineHtml(run: RunDetails, now: number): string {
     const s = spans[i];
     const st = STATUS_STYLE[n.status];
     const label = `<div class="label mono" title="${escapeHtml(n.id)}">${escapeHtml(n.id)}</div>`;
-    if (!s) return `<div class="row" data-node-id="${escapeHtml(n.id)}">${label}<div class="track"><span class="none">${escapeHtml(n.status)}, not started</span></div><div class="dur">-</div></div>`;
+    if (!s)
+      return `<div class="row" data-node-id="${escapeHtml(n.id)}">${label}<div class="track"><span class="none">${escapeHtml(n.status)}, not started</span></div><div class="dur">-</div></div>`;
     const d = s.end - s.start;
     const title = `${n.id}: ${n.status}, ${formatDuration(d)} (attempt ${n.attempts}), ${formatTime(s.start)} → ${formatTime(s.end)}`;
     const bar = `<div class="bar s-${escapeHtml(n.status)}" title="${escapeHtml(title)}" style="left:${pct(s.start - t0)};width:${pct(d)};background:${st.fill};border-color:${st.stroke}"></div>`;
@@ -134,7 +134,8 @@ function nodesTable(run: RunDetails): string {
 function waitsHtml(run: RunDetails): string {
   if (run.waits.length === 0) return "";
   const rows = run.waits.map(
-    (w) => `<tr><td class="mono">${escapeHtml(w.key)}</td><td class="mono">${escapeHtml(w.nodeId)}</td><td>${escapeHtml(formatTime(w.since))}</td><td>${escapeHtml(formatTime(w.deadline))}</td></tr>`,
+    (w) =>
+      `<tr><td class="mono">${escapeHtml(w.key)}</td><td class="mono">${escapeHtml(w.nodeId)}</td><td>${escapeHtml(formatTime(w.since))}</td><td>${escapeHtml(formatTime(w.deadline))}</td></tr>`,
   );
   return `<h2>Open waits</h2><table><thead><tr><th>key</th><th>node</th><th>since</th><th>deadline</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
 }

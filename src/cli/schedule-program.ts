@@ -54,7 +54,11 @@ export function registerScheduleCommands(program: Command, act: Act, exportOptio
     .action(act((ctx, options: ScheduleLsOptions) => scheduleLsCommand(ctx, options)));
 
   for (const action of ["pause", "resume", "rm"] as const) {
-    const what = { pause: "stop firing slots until resumed", resume: "fire slots again (missed ones follow the catch-up policy)", rm: "delete schedules and their history (their runs stay)" }[action];
+    const what = {
+      pause: "stop firing slots until resumed",
+      resume: "fire slots again (missed ones follow the catch-up policy)",
+      rm: "delete schedules and their history (their runs stay)",
+    }[action];
     scheduleCmd
       .command(action)
       .description(what)

@@ -83,8 +83,7 @@ function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
 
 codec.registerCustom<ArrayBufferView | ArrayBuffer, string>(
   {
-    isApplicable: (v): v is ArrayBufferView | ArrayBuffer =>
-      (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) && binaryName(v) !== undefined,
+    isApplicable: (v): v is ArrayBufferView | ArrayBuffer => (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) && binaryName(v) !== undefined,
     serialize: (v) => `${binaryName(v)}:${bytesOf(v).toString("base64")}`,
     deserialize: (text) => {
       const colon = text.indexOf(":");
@@ -115,10 +114,7 @@ codec.registerCustom<Nested, JSONValue>(
 );
 
 /** Registers a transformer whose output superjson walks further (it may hold {@link Nested} leaves). */
-function register<I, O>(
-  transformer: { isApplicable: (v: unknown) => v is I; serialize: (v: I) => O; deserialize: (o: O) => I },
-  name: string,
-): void {
+function register<I, O>(transformer: { isApplicable: (v: unknown) => v is I; serialize: (v: I) => O; deserialize: (o: O) => I }, name: string): void {
   codec.registerCustom(transformer as never, name);
 }
 
@@ -345,8 +341,7 @@ class Walk {
       if (hasOwn(e, "stack") && typeof e.stack !== "string") return `an Error whose stack is not a string${where(at)}`;
       if (hasOwn(e, "name") && typeof e.name !== "string") return `an Error whose name is not a string${where(at)}`;
       const r =
-        this.#add(e.message.length + (e.stack?.length ?? 0) + 40, at) ??
-        (hasOwn(e, "cause") ? this.visit(e.cause, depth + 1, `${at}.cause`) : undefined);
+        this.#add(e.message.length + (e.stack?.length ?? 0) + 40, at) ?? (hasOwn(e, "cause") ? this.visit(e.cause, depth + 1, `${at}.cause`) : undefined);
       if (r !== undefined) return r;
       for (const key of Object.keys(e)) {
         const f = this.visit((e as unknown as Record<string, unknown>)[key], depth + 1, `${at}.${key}`);

@@ -137,7 +137,6 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       validateRetryOptions(options?.retry, `step("${id}") retry`);
       validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
     } catch (error) {
-       
       return Promise.reject(error);
     }
     const { buffer, defs, loop } = this.#env;

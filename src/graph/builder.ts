@@ -58,12 +58,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
   readonly #output: OutputFunction<I, unknown> | undefined;
 
   /** @internal use {@link graph}. */
-  constructor(
-    name: string,
-    nodes: NodeList | undefined = undefined,
-    validator?: InputValidator<I>,
-    output?: OutputFunction<I, unknown>,
-  ) {
+  constructor(name: string, nodes: NodeList | undefined = undefined, validator?: InputValidator<I>, output?: OutputFunction<I, unknown>) {
     this.#name = name;
     this.#nodes = nodes;
     this.#validator = validator;
@@ -138,12 +133,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
    * .map("pages", "urls", ({ item, signal }) => fetch(item, { signal }).then((r) => r.text()), { maxConcurrency: 4 })
    * ```
    */
-  map<
-    const Id extends string,
-    const S extends keyof O & string,
-    T,
-    const A extends readonly (keyof O & string)[] = [],
-  >(
+  map<const Id extends string, const S extends keyof O & string, T, const A extends readonly (keyof O & string)[] = []>(
     id: Id,
     source: S,
     fn: (context: MapContext<I, ElementOf<O[S]>, DepsOf<O, A>>) => T | Promise<T>,
@@ -176,12 +166,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
    * ```
    */
   output<T>(fn: (outputs: O, inputs: I) => T): GraphBuilder<I, O, T> {
-    return new GraphBuilder<I, O, T>(
-      this.#name,
-      this.#nodes,
-      this.#validator,
-      fn as unknown as OutputFunction<I, unknown>,
-    );
+    return new GraphBuilder<I, O, T>(this.#name, this.#nodes, this.#validator, fn as unknown as OutputFunction<I, unknown>);
   }
 
   /**

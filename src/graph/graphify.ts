@@ -30,18 +30,7 @@ import { isInputValidator, type InputValidator } from "./input-validator.js";
 import type { NodeContext } from "./node-context.js";
 import type { RoutesOption, Unrouted } from "./route.js";
 import { TaskGraph } from "./task-graph.js";
-import {
-  Trace,
-  captureTemplate,
-  describeRef,
-  makeRef,
-  refInfo,
-  refsOf,
-  resolveTemplate,
-  type Ref,
-  type RefArg,
-  type Resolved,
-} from "./trace-ref.js";
+import { Trace, captureTemplate, describeRef, makeRef, refInfo, refsOf, resolveTemplate, type Ref, type RefArg, type Resolved } from "./trace-ref.js";
 
 /** Options of one task: the same node options as the builder's, except `after` (inferred from the arguments). */
 export interface TaskOptions {
@@ -62,11 +51,7 @@ export interface GraphifyOptions<I> {
 }
 
 /** A task function's parameters, without a trailing parameter typed as the node context. */
-export type TaskParams<A extends unknown[]> = A extends [...infer P extends unknown[], infer L]
-  ? [L] extends [NodeContext<unknown, unknown>]
-    ? P
-    : A
-  : A;
+export type TaskParams<A extends unknown[]> = A extends [...infer P extends unknown[], infer L] ? ([L] extends [NodeContext<unknown, unknown>] ? P : A) : A;
 
 /** What `task(id, fn)` returns: call it once with the arguments (values or refs) to get a ref to the output. */
 export type TaskCall<P extends unknown[], R> = (...args: { [K in keyof P]: RefArg<P[K]> }) => Ref<Unrouted<Awaited<R>>>;
@@ -101,11 +86,7 @@ let current: Trace | undefined;
  *   { retry: { maxAttempts: 5 } })(inputs.url);
  * ```
  */
-export function task<A extends unknown[], R>(
-  id: string,
-  fn: (...args: A) => R,
-  options?: TaskOptions,
-): TaskCall<TaskParams<A>, R> {
+export function task<A extends unknown[], R>(id: string, fn: (...args: A) => R, options?: TaskOptions): TaskCall<TaskParams<A>, R> {
   const trace = current;
   if (!trace) {
     throw new GraphDefinitionError("(none)", [
@@ -122,7 +103,10 @@ export function task<A extends unknown[], R>(
     const unknown = unknownKeyProblems(`task ${JSON.stringify(id)}`, options, TASK_OPTION_KEYS);
     if (unknown.length > 0) {
       const afterNote = Object.hasOwn(options, "after") ? "; a task's after list comes from the references among its arguments" : "";
-      throw new GraphDefinitionError(trace.graphName, unknown.map((p) => p + afterNote));
+      throw new GraphDefinitionError(
+        trace.graphName,
+        unknown.map((p) => p + afterNote),
+      );
     }
   }
   if (trace.tasks.has(id)) {
@@ -159,9 +143,7 @@ export function task<A extends unknown[], R>(
       const result = (fn as (...a: unknown[]) => unknown)(...values);
       const leaked = refInfo(result);
       if (leaked) {
-        throw new NonRetryableError(
-          `task "${id}" returned the reference ${describeRef(leaked)}, which has no value at run time: return a value`,
-        );
+        throw new NonRetryableError(`task "${id}" returned the reference ${describeRef(leaked)}, which has no value at run time: return a value`);
       }
       return result;
     };
@@ -181,11 +163,7 @@ export function task<A extends unknown[], R>(
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
+  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 /**
@@ -241,8 +219,7 @@ export function graphify<I = undefined, R = unknown>(
   if (trace.refusal) throw trace.refusal;
   if (promised) {
     throw new GraphDefinitionError(trace.graphName, [
-      "the graphify function returned a promise: it must be synchronous, because it is traced once before anything runs; " +
-        "await inside tasks instead",
+      "the graphify function returned a promise: it must be synchronous, because it is traced once before anything runs; " + "await inside tasks instead",
     ]);
   }
   const uncalled = [...trace.tasks].filter(([, t]) => !t.called).map(([id]) => `task "${id}" was declared but never called`);

@@ -100,6 +100,4 @@ export interface MapContext<I = unknown, T = unknown, D = Record<string, unknown
 }
 
 /** A node's body. */
-export type NodeFunction<I = unknown, D = Record<string, unknown>, R = unknown> = (
-  context: NodeContext<I, D>,
-) => R | Promise<R>;
+export type NodeFunction<I = unknown, D = Record<string, unknown>, R = unknown> = (context: NodeContext<I, D>) => R | Promise<R>;

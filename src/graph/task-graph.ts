@@ -77,8 +77,7 @@ export class TaskGraph<I = unknown, O = unknown> {
     const origin = parts.origin ?? (parts.dynamic !== undefined ? "graphFn" : "builder");
     if (!ORIGINS.has(origin) || (origin === "graphFn") !== (parts.dynamic !== undefined)) {
       throw new GraphDefinitionError(String(parts.name), [
-        `origin ${JSON.stringify(origin)} is not valid: a graph with a dynamic body has origin "graphFn", ` +
-          'any other "builder", "graphify" or "spec"',
+        `origin ${JSON.stringify(origin)} is not valid: a graph with a dynamic body has origin "graphFn", ` + 'any other "builder", "graphify" or "spec"',
       ]);
     }
     this.name = parts.name;

@@ -62,10 +62,7 @@ export type Resolved<T> =
         : T;
 
 /** A value or a ref to one, also inside plain objects and arrays: what a task accepts as an argument. */
-export type RefArg<T> =
-  | T
-  | Ref<T>
-  | (T extends (...args: never[]) => unknown ? never : T extends object ? { [K in keyof T]: RefArg<T[K]> } : never);
+export type RefArg<T> = T | Ref<T> | (T extends (...args: never[]) => unknown ? never : T extends object ? { [K in keyof T]: RefArg<T[K]> } : never);
 
 /** Where a ref's value comes from. */
 export type RefSource = { readonly kind: "inputs" } | { readonly kind: "node"; readonly id: string };
@@ -79,8 +76,7 @@ export interface RefInfo {
 }
 
 /** The hint every refusal ends with. */
-export const TRACE_HINT =
-  "graphify traces the function once with symbolic references; a reference has no value yet: move the logic into a task, or route";
+export const TRACE_HINT = "graphify traces the function once with symbolic references; a reference has no value yet: move the logic into a task, or route";
 
 /** One `graphify` call's trace: the tasks declared so far and the first refusal. */
 export class Trace {
@@ -102,7 +98,7 @@ const byTarget = new WeakMap<object, RefInfo>();
 
 /** The ref's metadata, or undefined when `value` is not a ref. Never triggers a trap. */
 export function refInfo(value: unknown): RefInfo | undefined {
-  return (typeof value === "function" || (typeof value === "object" && value !== null)) ? byProxy.get(value) : undefined;
+  return typeof value === "function" || (typeof value === "object" && value !== null) ? byProxy.get(value) : undefined;
 }
 
 /** True when `value` is a {@link Ref}. */
@@ -263,9 +259,7 @@ export function resolveTemplate(template: Template, outputs: Readonly<Record<str
         const key = path[i] as string;
         if (value === null || value === undefined) {
           const at = describeRef({ source, path: path.slice(0, i) });
-          throw new NonRetryableError(
-            `graphify: cannot read "${key}" of ${at}, which is ${String(value)} (reference ${describeRef(template.ref)})`,
-          );
+          throw new NonRetryableError(`graphify: cannot read "${key}" of ${at}, which is ${String(value)} (reference ${describeRef(template.ref)})`);
         }
         value = (value as Record<string, unknown>)[key];
       }

@@ -16,12 +16,7 @@ import type { NodeDefinition } from "./definition.js";
 const NODE_ID = /^[^#\s][^#]*$/;
 
 /** Validates the parts of a graph; returns a topological order or throws {@link GraphDefinitionError}. */
-export function validateGraph(
-  name: unknown,
-  nodes: readonly NodeDefinition[],
-  output: unknown,
-  dynamic = false,
-): { order: string[] } {
+export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], output: unknown, dynamic = false): { order: string[] } {
   const graphName = typeof name === "string" ? name : String(name);
   const problems: string[] = [];
   if (typeof name !== "string" || name.trim() === "") problems.push("the graph needs a non-empty string name");

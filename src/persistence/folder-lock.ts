@@ -79,8 +79,7 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `taskloom: ${options.what} (${path}) is still held after ${LOCK_WAIT_MS} ms. ` +
-          `If no process is using it, remove that folder and try again.`,
+        `taskloom: ${options.what} (${path}) is still held after ${LOCK_WAIT_MS} ms. ` + `If no process is using it, remove that folder and try again.`,
       );
     }
     await sleep(5 + Math.random() * 15);

@@ -53,11 +53,7 @@ const GRAPH_FN_OPTION_KEYS = optionKeys<GraphFnOptions<unknown>>({ input: true }
  * await runAsync(enrich, { ids: ["a", "b"] }, { runId: "enrich-1" }); // resumable by id
  * ```
  */
-export function graphFn<I, O>(
-  name: string,
-  body: (inputs: I, context: GraphFnContext) => O | Promise<O>,
-  options: GraphFnOptions<I> = {},
-): GraphFn<I, O> {
+export function graphFn<I, O>(name: string, body: (inputs: I, context: GraphFnContext) => O | Promise<O>, options: GraphFnOptions<I> = {}): GraphFn<I, O> {
   if (typeof body !== "function") throw new InvalidOptionError("graphFn(name, body)", "body must be a function");
   if (options === null || typeof options !== "object") throw new InvalidOptionError("graphFn options", "must be an object");
   assertKnownKeys(`graphFn("${String(name)}")`, options, GRAPH_FN_OPTION_KEYS);

@@ -46,9 +46,7 @@ interface DeliverRequest {
   readonly payload: string;
 }
 
-type Answer =
-  | { readonly kind: "ack" | "done" | "stopped"; readonly id: string }
-  | { readonly kind: "error"; readonly id: string; readonly error: SentError };
+type Answer = { readonly kind: "ack" | "done" | "stopped"; readonly id: string } | { readonly kind: "error"; readonly id: string; readonly error: SentError };
 
 interface SentError {
   readonly name: string;
@@ -134,12 +132,7 @@ function rebuilt(error: SentError, runId: string, key: string): Error {
  * through the store now) or `"nobody"` (no thread drives it); rejects with
  * the driving thread's refusal.
  */
-export function deliverInAnotherThread(
-  location: string,
-  runId: string,
-  key: string,
-  payload: string,
-): Promise<"delivered" | "stopped" | "nobody"> {
+export function deliverInAnotherThread(location: string, runId: string, key: string, payload: string): Promise<"delivered" | "stopped" | "nobody"> {
   const id = randomUUID();
   const channel = new BroadcastChannel(CHANNEL);
   return new Promise<"delivered" | "stopped" | "nobody">((resolve, reject) => {

@@ -115,9 +115,7 @@ export async function getRun(runId: string, options: StoreOption = {}): Promise<
   const stored = await storeOf("getRun", options, STORE_OPTION_KEYS).load(runId);
   if (!stored) throw new RunNotFoundError(runId);
   const { meta } = stored.state;
-  const nodes = [...nodeRecords(stored.state.nodes)].sort(
-    (a, b) => (a.startedAt ?? Infinity) - (b.startedAt ?? Infinity) || (a.id < b.id ? -1 : 1),
-  );
+  const nodes = [...nodeRecords(stored.state.nodes)].sort((a, b) => (a.startedAt ?? Infinity) - (b.startedAt ?? Infinity) || (a.id < b.id ? -1 : 1));
   return {
     runId: meta.runId,
     graphName: meta.graphName,

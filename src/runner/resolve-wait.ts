@@ -68,12 +68,7 @@ export interface ResolveWaitOptions<T = unknown> {
  * await runAsync(pipeline, undefined, { runId: "review-run-42" });
  * ```
  */
-export async function resolveWait<T = unknown>(
-  runId: string,
-  key: string,
-  payload: T,
-  options: ResolveWaitOptions<T> = {},
-): Promise<void> {
+export async function resolveWait<T = unknown>(runId: string, key: string, payload: T, options: ResolveWaitOptions<T> = {}): Promise<void> {
   assertRunId(runId);
   assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true }));
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {

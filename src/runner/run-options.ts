@@ -75,9 +75,24 @@ export const DEFAULT_MAX_CONCURRENCY = 8;
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const KNOWN = optionKeys<RunOptions>({
-  runId: true, store: true, maxConcurrency: true, retry: true, continueOnError: true, snapshot: true, signal: true,
-  allowGraphChange: true, leaseTtlMs: true, takeover: true, executor: true, sessionId: true, agentId: true, appId: true,
-  clock: true, random: true, onListenerError: true, maxVisits: true,
+  runId: true,
+  store: true,
+  maxConcurrency: true,
+  retry: true,
+  continueOnError: true,
+  snapshot: true,
+  signal: true,
+  allowGraphChange: true,
+  leaseTtlMs: true,
+  takeover: true,
+  executor: true,
+  sessionId: true,
+  agentId: true,
+  appId: true,
+  clock: true,
+  random: true,
+  onListenerError: true,
+  maxVisits: true,
 });
 
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */

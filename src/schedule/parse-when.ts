@@ -35,9 +35,7 @@ const croner = lazyModule<typeof import("croner")>("croner");
 export type WhenInput = Date | string | { readonly cron: string };
 
 /** A parsed `when`: one instant, or a cron pattern in a time zone. */
-export type WhenSpec =
-  | { readonly kind: "at"; readonly at: number }
-  | { readonly kind: "cron"; readonly cron: string; readonly timezone: string };
+export type WhenSpec = { readonly kind: "at"; readonly at: number } | { readonly kind: "cron"; readonly cron: string; readonly timezone: string };
 
 /** The forms `when` accepts, quoted in every error. */
 export const ACCEPTED_WHEN =
@@ -152,7 +150,11 @@ function parseCron(pattern: string, timezone: string, now: number): WhenSpec {
 function parseIso(input: string, text: string, timezone: string): number {
   const m = ISO.exec(text);
   const bad = (): never => {
-    throw new InvalidScheduleError("when", input, `is not a valid ISO timestamp (e.g. "2026-11-24T09:00:00Z", or "2026-11-24T09:00" on the schedule's time zone). ${ACCEPTED_WHEN}`);
+    throw new InvalidScheduleError(
+      "when",
+      input,
+      `is not a valid ISO timestamp (e.g. "2026-11-24T09:00:00Z", or "2026-11-24T09:00" on the schedule's time zone). ${ACCEPTED_WHEN}`,
+    );
   };
   if (!m) return bad();
   const [, y, mo, d, h, mi, s, ms, zone] = m;
@@ -213,7 +215,7 @@ function parsePhrase(input: string, text: string, now: number, timezone: string)
 
 function safeText(value: unknown): string {
   try {
-    return typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+    return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);
   }

@@ -49,7 +49,10 @@ export function assertScheduleId(id: unknown, forNew = false): asserts id is str
 export function assertRunIdPrefix(prefix: unknown): asserts prefix is string {
   assertRunId(prefix);
   if (prefix.length > SCHEDULE_ID_MAX) {
-    throw new InvalidOptionError("runIdPrefix", `must be at most ${SCHEDULE_ID_MAX} characters (the slot, up to ${SLOT_SUFFIX_MAX} characters, is added to it; got ${prefix.length})`);
+    throw new InvalidOptionError(
+      "runIdPrefix",
+      `must be at most ${SCHEDULE_ID_MAX} characters (the slot, up to ${SLOT_SUFFIX_MAX} characters, is added to it; got ${prefix.length})`,
+    );
   }
 }
 

@@ -66,11 +66,14 @@ export class ScheduleLeaseKeeper {
 
   /** Renews every held lease each third of the TTL, busy or not (a long run must not lose its schedule). */
   start(): void {
-    this.#renewTimer = this.#host.clock.setTimeout(() => {
-      void this.#renewAll().finally(() => {
-        if (this.#host.renewing()) this.start();
-      });
-    }, Math.max(1, Math.floor(this.#host.ttlMs / 3)));
+    this.#renewTimer = this.#host.clock.setTimeout(
+      () => {
+        void this.#renewAll().finally(() => {
+          if (this.#host.renewing()) this.start();
+        });
+      },
+      Math.max(1, Math.floor(this.#host.ttlMs / 3)),
+    );
   }
 
   /** Clears the pending renewal. */

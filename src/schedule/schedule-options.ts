@@ -85,10 +85,21 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 export const DEFAULT_CALLBACK_RETRY: CallbackRetry = { maxAttempts: 5, initialMs: 1_000, factor: 2, maxMs: 60_000, timeoutMs: 10_000 };
 
 const KNOWN = new Set([
-  "when", "repeat", "catchUp", "callbackUrl", "callbackSecret", "callbackRetry", "runIdPrefix", "timezone", "store", "schedules",
-  "id", "modulePath", "exportName", "clock",
+  "when",
+  "repeat",
+  "catchUp",
+  "callbackUrl",
+  "callbackSecret",
+  "callbackRetry",
+  "runIdPrefix",
+  "timezone",
+  "store",
+  "schedules",
+  "id",
+  "modulePath",
+  "exportName",
+  "clock",
 ]);
-
 
 /** Validates the options and makes the record `schedule` stores. Exported for the command line. */
 export function buildRecord(graphName: string, inputs: unknown, options: ScheduleOptions): ScheduleRecord {
@@ -108,10 +119,18 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (!isRepeating(rule) && when.kind === "at") assertFuture(options.when, when.at, now);
   const nextRunAt = firstSlot(rule, when.kind === "at" && !isRepeating(rule) ? when.at : now);
   if (nextRunAt === undefined) {
-    throw new InvalidScheduleError("repeat.until", String(options.repeat?.until), "leaves no slot to run: it is before the first one. Move it later, or drop it.");
+    throw new InvalidScheduleError(
+      "repeat.until",
+      String(options.repeat?.until),
+      "leaves no slot to run: it is before the first one. Move it later, or drop it.",
+    );
   }
   if (new Date(nextRunAt).getUTCFullYear() > 9999) {
-    throw new InvalidScheduleError("when", valueText(options.when), "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.");
+    throw new InvalidScheduleError(
+      "when",
+      valueText(options.when),
+      "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.",
+    );
   }
   const id = options.id ?? `sch-${randomUUID().replace(/-/g, "").slice(0, 12)}`;
   assertScheduleId(id, true);
@@ -122,7 +141,8 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
     if (refused !== undefined) throw new InvalidOptionError("callbackUrl", refused);
   }
   if (options.callbackSecret !== undefined) {
-    if (typeof options.callbackSecret !== "string" || options.callbackSecret.length === 0) throw new InvalidOptionError("callbackSecret", "must be a non-empty string");
+    if (typeof options.callbackSecret !== "string" || options.callbackSecret.length === 0)
+      throw new InvalidOptionError("callbackSecret", "must be a non-empty string");
     if (callbackUrl === undefined) throw new InvalidOptionError("callbackSecret", "is given without a callbackUrl to sign for");
   }
   const callbackRetry = parseCallbackRetry(options.callbackRetry);
@@ -134,7 +154,12 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (!isDurable(inputs)) {
     throw new InvalidOptionError("inputs", "cannot be stored (a function, a class instance or a cycle): a schedule keeps its inputs until each run");
   }
-  const whenText = options.when instanceof Date ? options.when.toISOString() : typeof options.when === "string" ? options.when : `cron ${when.kind === "cron" ? when.cron : ""}`;
+  const whenText =
+    options.when instanceof Date
+      ? options.when.toISOString()
+      : typeof options.when === "string"
+        ? options.when
+        : `cron ${when.kind === "cron" ? when.cron : ""}`;
   return {
     version: 1,
     id,
@@ -173,10 +198,15 @@ function parseRepeat(
   assertKnownKeys("repeat", repeat, ["every", "times", "until"]);
   let everyMs: number | undefined;
   if (repeat.every !== undefined) {
-    if (isCron) throw new InvalidOptionError("repeat.every", "cannot be combined with a cron when, which repeats by its pattern; use repeat: { times, until } with cron");
+    if (isCron)
+      throw new InvalidOptionError("repeat.every", "cannot be combined with a cron when, which repeats by its pattern; use repeat: { times, until } with cron");
     everyMs = typeof repeat.every === "number" ? repeat.every : parseDurationText(String(repeat.every));
     if (everyMs === undefined || !Number.isFinite(everyMs) || everyMs < 1) {
-      throw new InvalidScheduleError("repeat.every", String(repeat.every), 'is not a duration. Use "90s", "5m", "1h", "1d", "1w" (or sums such as "1h30m"), or a number of ms of at least 1.');
+      throw new InvalidScheduleError(
+        "repeat.every",
+        String(repeat.every),
+        'is not a duration. Use "90s", "5m", "1h", "1d", "1w" (or sums such as "1h30m"), or a number of ms of at least 1.',
+      );
     }
   } else if (!isCron) {
     throw new InvalidOptionError("repeat.every", 'is required to repeat a one-off when (e.g. repeat: { every: "1h" }); a cron when repeats by itself');
@@ -203,10 +233,12 @@ function parseCallbackRetry(value: Partial<CallbackRetry> | undefined): Callback
   if (value === null || typeof value !== "object") throw new InvalidOptionError("callbackRetry", "must be an object");
   assertKnownKeys("callbackRetry", value, Object.keys(DEFAULT_CALLBACK_RETRY));
   const out = { ...DEFAULT_CALLBACK_RETRY, ...value };
-  if (!(Number.isSafeInteger(out.maxAttempts) && out.maxAttempts >= 1)) throw new InvalidOptionError("callbackRetry.maxAttempts", "must be a whole number of at least 1");
+  if (!(Number.isSafeInteger(out.maxAttempts) && out.maxAttempts >= 1))
+    throw new InvalidOptionError("callbackRetry.maxAttempts", "must be a whole number of at least 1");
   // Delays are Node timers, which fire at once past 2^31-1 ms.
   for (const key of ["initialMs", "maxMs"] as const) {
-    if (!(Number.isFinite(out[key]) && out[key] >= 0 && out[key] <= MAX_DELAY_MS)) throw new InvalidOptionError(`callbackRetry.${key}`, `must be a number of ms from 0 to ${MAX_DELAY_MS}`);
+    if (!(Number.isFinite(out[key]) && out[key] >= 0 && out[key] <= MAX_DELAY_MS))
+      throw new InvalidOptionError(`callbackRetry.${key}`, `must be a number of ms from 0 to ${MAX_DELAY_MS}`);
   }
   if (!(Number.isFinite(out.factor) && out.factor >= 1)) throw new InvalidOptionError("callbackRetry.factor", "must be a number of at least 1");
   if (!(Number.isFinite(out.timeoutMs) && out.timeoutMs >= 1 && out.timeoutMs <= MAX_DELAY_MS)) {

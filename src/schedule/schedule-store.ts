@@ -293,7 +293,6 @@ export class FileScheduleStore implements ScheduleStore {
     if (!unlock) throw new SchedulePersistenceError(id, new Error(`no lock could be made in ${this.folder}`));
     return unlock;
   }
-
 }
 
 const byRunStore = new WeakMap<object, ScheduleStore>();
@@ -354,5 +353,3 @@ function withDigest(error: ScheduleCorruptError, digest: string): ScheduleCorrup
 function digestOf(error: ScheduleCorruptError): string | undefined {
   return digests.get(error);
 }
-
-

@@ -104,7 +104,8 @@ export async function listSchedules(options: ListSchedulesOptions = {}): Promise
   if (options.onProblem !== undefined && typeof options.onProblem !== "function") throw new InvalidOptionError("onProblem", "must be a function");
   const wanted = options.status === undefined ? undefined : typeof options.status === "string" ? [options.status] : options.status;
   for (const s of wanted ?? []) {
-    if (!(SCHEDULE_STATUSES as readonly string[]).includes(s)) throw new InvalidOptionError("status", `must be one of ${SCHEDULE_STATUSES.join(", ")} (got ${JSON.stringify(s)})`);
+    if (!(SCHEDULE_STATUSES as readonly string[]).includes(s))
+      throw new InvalidOptionError("status", `must be one of ${SCHEDULE_STATUSES.join(", ")} (got ${JSON.stringify(s)})`);
   }
   const stores = storesOf(options);
   const records = await stores.schedules.list(options.onProblem === undefined ? {} : { onProblem: options.onProblem });

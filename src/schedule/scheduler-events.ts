@@ -31,7 +31,14 @@ export interface SchedulerEventMap {
     readonly error?: ErrorRecord;
   };
   /** Due slots were dropped by the catch-up policy. */
-  "slot:missed": { readonly scheduleId: string; readonly at: number; readonly count: number; readonly first: number; readonly last: number; readonly policy: CatchUp };
+  "slot:missed": {
+    readonly scheduleId: string;
+    readonly at: number;
+    readonly count: number;
+    readonly first: number;
+    readonly last: number;
+    readonly policy: CatchUp;
+  };
   /** A callback POST was made. */
   "callback:attempt": {
     readonly scheduleId: string;

@@ -155,9 +155,7 @@ export class Scheduler {
     await Promise.all([...this.#held.values()].map((h) => h.busy ?? Promise.resolve()));
     await this.#deliveries.settled();
     this.#leases.stop();
-    await Promise.all(
-      [...this.#held.keys()].map((id) => this.#stores.schedules.update(id, (r) => withoutLease(r, this.owner)).catch(() => undefined)),
-    );
+    await Promise.all([...this.#held.keys()].map((id) => this.#stores.schedules.update(id, (r) => withoutLease(r, this.owner)).catch(() => undefined)));
     this.#held.clear();
     this.#state = "stopped";
   }
@@ -277,7 +275,6 @@ export class Scheduler {
     this.#arm(entry);
   }
 
-
   #drop(id: string): void {
     const held = this.#held.get(id);
     if (held?.timer !== undefined) this.#clock.clearTimeout(held.timer);
@@ -301,10 +298,13 @@ export class Scheduler {
       return;
     }
     // A Node timer longer than 2^31-1 ms fires at once: wait at most that long, then look again.
-    held.timer = this.#clock.setTimeout(() => {
-      held.timer = undefined;
-      if (this.#state === "running") this.#work(held);
-    }, Math.min(at - now, MAX_TIMER_MS));
+    held.timer = this.#clock.setTimeout(
+      () => {
+        held.timer = undefined;
+        if (this.#state === "running") this.#work(held);
+      },
+      Math.min(at - now, MAX_TIMER_MS),
+    );
   }
 
   #work(held: Held): void {

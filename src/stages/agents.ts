@@ -156,15 +156,15 @@ export class AgentRegistry {
       }
       return agents;
     }
-    if (agents === null || typeof agents !== "object") throw new StageRegistrationError("(agents)", "agents must be an AgentRegistry or an object of functions by stage");
+    if (agents === null || typeof agents !== "object")
+      throw new StageRegistrationError("(agents)", "agents must be an AgentRegistry or an object of functions by stage");
     const registry = new AgentRegistry(workflow);
     for (const [stage, entry] of Object.entries(agents)) {
       if (typeof entry === "function") registry.register(stage, entry as never);
       else if (entry !== null && typeof entry === "object") {
         assertKnownKeys(`the agent of stage "${stage}"`, entry, AGENT_ENTRY_KEYS);
         registry.register(stage, entry.fn as never, { deps: entry.deps });
-      }
-      else throw new StageRegistrationError(stage, `the agent must be a function or { fn, deps } (got ${typeof entry})`);
+      } else throw new StageRegistrationError(stage, `the agent must be a function or { fn, deps } (got ${typeof entry})`);
     }
     return registry;
   }
@@ -209,7 +209,9 @@ export function readAnswer(stage: Stage, result: unknown): AgentOutcome {
     );
   }
   if (pathway !== undefined && typeof pathway !== "string") {
-    throw new NonRetryableError(`the agent of stage "${stage.id}" returned a pathway that is a ${typeof pathway}, not a string (pathways: ${nameList(pathwayNames(stage))})`);
+    throw new NonRetryableError(
+      `the agent of stage "${stage.id}" returned a pathway that is a ${typeof pathway}, not a string (pathways: ${nameList(pathwayNames(stage))})`,
+    );
   }
   if (pathway !== undefined && !stage.pathways.some((p) => p.name === pathway)) {
     throw new UnknownPathwayError(stage.id, pathway, pathwayNames(stage));

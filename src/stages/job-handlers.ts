@@ -64,7 +64,8 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
   if (options === null || typeof options !== "object") throw new InvalidOptionError("toJobHandlers options", "must be an object");
   assertKnownKeys("toJobHandlers", options, JOB_HANDLER_OPTION_KEYS);
   const numRetries = options.numRetries ?? 0;
-  if (!Number.isInteger(numRetries) || numRetries < 0) throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(numRetries)})`);
+  if (!Number.isInteger(numRetries) || numRetries < 0)
+    throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(numRetries)})`);
   const retryDelayMs = options.retryDelayMs ?? 100;
   if (!(typeof retryDelayMs === "number" && Number.isFinite(retryDelayMs) && retryDelayMs >= 0)) {
     throw new InvalidOptionError("retryDelayMs", `must be a finite number of milliseconds of at least 0 (got ${String(retryDelayMs)})`);

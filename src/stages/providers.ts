@@ -60,12 +60,7 @@ export type ProvidedDeps<P extends Providers | undefined> = P extends Providers
   : Record<string, never>;
 
 function isProvided(value: unknown): value is Provided<unknown> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    "value" in value &&
-    typeof (value as { dispose?: unknown }).dispose === "function"
-  );
+  return typeof value === "object" && value !== null && "value" in value && typeof (value as { dispose?: unknown }).dispose === "function";
 }
 
 /**
@@ -101,7 +96,9 @@ export class ProviderScope {
           if (!isProvided(result)) return result;
           if (this.#disposed) {
             // Resolved after the task ended: dispose at once rather than leak it.
-            void Promise.resolve().then(() => result.dispose()).catch(() => undefined);
+            void Promise.resolve()
+              .then(() => result.dispose())
+              .catch(() => undefined);
           } else {
             this.#disposers.push(() => result.dispose());
           }

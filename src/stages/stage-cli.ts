@@ -58,10 +58,13 @@ export interface StageCliOptions {
 
 const commander = lazyModule<typeof import("commander")>("commander");
 
-const int = (min: number) => (text: string): number => {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min) throw new (commander().InvalidArgumentError)(`must be a whole number of at least ${min} (got "${text}")`);
-  return Number(text);
-};
+const int =
+  (min: number) =>
+  (text: string): number => {
+    if (!/^\d+$/.test(text.trim()) || Number(text) < min)
+      throw new (commander().InvalidArgumentError)(`must be a whole number of at least ${min} (got "${text}")`);
+    return Number(text);
+  };
 
 const duration = (text: string): number => {
   let ms: number;

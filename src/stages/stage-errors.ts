@@ -82,10 +82,7 @@ export class ActionNotAllowedError extends TaskloomError {
   readonly allowed: readonly string[];
 
   constructor(taskId: string, stageId: string | undefined, action: string, allowed: readonly string[], why: string) {
-    super(
-      "ACTION_NOT_ALLOWED",
-      `action ${JSON.stringify(action)} on task "${taskId}" was refused: ${why} (allowed now: ${nameList(allowed)}).`,
-    );
+    super("ACTION_NOT_ALLOWED", `action ${JSON.stringify(action)} on task "${taskId}" was refused: ${why} (allowed now: ${nameList(allowed)}).`);
     this.taskId = taskId;
     this.stageId = stageId;
     this.action = action;

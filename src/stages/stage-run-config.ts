@@ -73,7 +73,12 @@ export function validateStageRunOptions(options: StageRunOptions): RunConfig {
   if (Array.isArray(tasks)) {
     validateTasks(tasks);
     source = new MemoryTaskSource(tasks);
-  } else if (tasks !== null && typeof tasks === "object" && typeof (tasks as TaskSource).fetch === "function" && typeof (tasks as TaskSource).write === "function") {
+  } else if (
+    tasks !== null &&
+    typeof tasks === "object" &&
+    typeof (tasks as TaskSource).fetch === "function" &&
+    typeof (tasks as TaskSource).write === "function"
+  ) {
     source = tasks as TaskSource;
   } else {
     throw new InvalidOptionError("tasks", "must be an array of tasks or a TaskSource (fetch() and write(moves))");
@@ -89,4 +94,3 @@ export function validateStageRunOptions(options: StageRunOptions): RunConfig {
     signal: options.signal,
   };
 }
-

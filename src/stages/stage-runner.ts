@@ -322,7 +322,9 @@ export class StageRunner {
     try {
       if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
       const inputs: WorkflowTaskInput | undefined =
-        plan.kind === "start" ? { id: plan.task.id, data: plan.task.data ?? {}, ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }) } : undefined;
+        plan.kind === "start"
+          ? { id: plan.task.id, data: plan.task.data ?? {}, ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }) }
+          : undefined;
       const handle = run(graph, inputs, {
         runId: graphRunId,
         store: this.store,

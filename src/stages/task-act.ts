@@ -49,14 +49,7 @@ export interface ActHost {
 const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true });
 
 /** Records a person's action on a task (see `StageRunner.act`). */
-export async function actOnTask(
-  runner: ActHost,
-  clock: Clock,
-  runId: string,
-  taskId: string,
-  action: string,
-  options: ActOptions = {},
-): Promise<ActResult> {
+export async function actOnTask(runner: ActHost, clock: Clock, runId: string, taskId: string, action: string, options: ActOptions = {}): Promise<ActResult> {
   const id = taskRunId(runId, taskId);
   if (typeof action !== "string" || action === "") throw new InvalidOptionError("action", "must be a non-empty string");
   if (options === null || typeof options !== "object") throw new InvalidOptionError("act options", "must be an object");
@@ -81,7 +74,13 @@ export async function actOnTask(
   }
   const pending = stored.state.meta.inbox?.[key]?.payload as ActionPayload | undefined;
   if (pending !== undefined) {
-    throw new ActionNotAllowedError(taskId, stage.id, action, [], `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`);
+    throw new ActionNotAllowedError(
+      taskId,
+      stage.id,
+      action,
+      [],
+      `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`,
+    );
   }
   const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
   const { status } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));

@@ -46,20 +46,22 @@ export async function planTask(store: RunStore, workflow: Workflow, runId: strin
   }
   const before = readTaskReport(task.id, stored.state, workflow);
   const { meta } = stored.state;
-  return match(meta.status)
-    .returnType<Plan>()
-    .with("succeeded", () => ({ task, before, kind: "skip" }))
-    .with("waiting", () => {
-      const key = before.waitKey;
-      if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
-      // Waiting for a person: go on only once an action was recorded.
-      return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
-    })
-    // Failed runs get fresh attempts once per runAsync call, not at every sweep of it.
-    .with("failed", "cancelled", () => ({ task, before, kind: failedNow.has(task.id) ? "skip" : "resume" }))
-    // A run left running or pending was interrupted (a crash): resume it.
-    .with("running", "pending", () => ({ task, before, kind: "resume" }))
-    .exhaustive();
+  return (
+    match(meta.status)
+      .returnType<Plan>()
+      .with("succeeded", () => ({ task, before, kind: "skip" }))
+      .with("waiting", () => {
+        const key = before.waitKey;
+        if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
+        // Waiting for a person: go on only once an action was recorded.
+        return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
+      })
+      // Failed runs get fresh attempts once per runAsync call, not at every sweep of it.
+      .with("failed", "cancelled", () => ({ task, before, kind: failedNow.has(task.id) ? "skip" : "resume" }))
+      // A run left running or pending was interrupted (a crash): resume it.
+      .with("running", "pending", () => ({ task, before, kind: "resume" }))
+      .exhaustive()
+  );
 }
 
 /** The runnable plans, at most `max` per stage, in order. */

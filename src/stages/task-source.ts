@@ -104,7 +104,8 @@ export function validateTasks(tasks: unknown, where = "tasks"): asserts tasks is
       throw new InvalidOptionError(`${at}.data`, "must be an object");
     }
     if (t.stageId !== undefined && typeof t.stageId !== "string") throw new InvalidOptionError(`${at}.stageId`, "must be a string");
-    if (t.status !== undefined && !isTaskStatus(t.status)) throw new InvalidOptionError(`${at}.status`, `must be a task status (got ${JSON.stringify(t.status)})`);
+    if (t.status !== undefined && !isTaskStatus(t.status))
+      throw new InvalidOptionError(`${at}.status`, `must be a task status (got ${JSON.stringify(t.status)})`);
     if (t.assignee !== undefined && typeof t.assignee !== "string") throw new InvalidOptionError(`${at}.assignee`, "must be a string");
   });
 }

@@ -50,7 +50,10 @@ export function parseWorkflow(text: string, source = "workflow JSON"): Workflow 
   }
   const duplicates = duplicateKeys(text);
   if (duplicates.length > 0) {
-    throw new GraphDefinitionError(source, duplicates.map((p) => `the key "${p}" appears twice in ${source}`));
+    throw new GraphDefinitionError(
+      source,
+      duplicates.map((p) => `the key "${p}" appears twice in ${source}`),
+    );
   }
   try {
     return defineWorkflow(value as WorkflowDefinition);

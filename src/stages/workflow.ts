@@ -161,7 +161,9 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
     const where = `stage #${index + 1}`;
     if (s === null || typeof s !== "object") return void problems.push(`${where} is not an object`);
     if (typeof s.id !== "string" || !STAGE_ID.test(s.id)) {
-      return void problems.push(`${where} has id ${JSON.stringify(s.id)}, which is not valid (1 to 64 characters from A-Z a-z 0-9 _ -, starting with a letter or digit)`);
+      return void problems.push(
+        `${where} has id ${JSON.stringify(s.id)}, which is not valid (1 to 64 characters from A-Z a-z 0-9 _ -, starting with a letter or digit)`,
+      );
     }
     const id = s.id;
     problems.push(...unknownKeyProblems(`stage "${id}"`, s, STAGE_FIELDS, "field"));
@@ -170,7 +172,8 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
     if (!(STAGE_KINDS as readonly unknown[]).includes(s.kind)) {
       problems.push(`stage "${id}" has kind ${JSON.stringify(s.kind)} (kinds: ${nameList(STAGE_KINDS)})`);
     }
-    if (s.title !== undefined && (typeof s.title !== "string" || s.title.trim() === "")) problems.push(`stage "${id}" has a title that is not a non-empty string`);
+    if (s.title !== undefined && (typeof s.title !== "string" || s.title.trim() === ""))
+      problems.push(`stage "${id}" has a title that is not a non-empty string`);
     const title = typeof s.title === "string" && s.title.trim() !== "" ? s.title : id;
     const other = titles.get(title);
     if (other !== undefined && other !== id) problems.push(`stages "${other}" and "${id}" have the same title "${title}"`);
@@ -221,7 +224,10 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
     for (const s of stages) if (!reached.has(s.id)) problems.push(`stage "${s.id}" is unreachable: no pathway from "${start}" leads to it`);
     const predecessors = new Map<string, string[]>(stages.map((s) => [s.id, []]));
     for (const s of stages) for (const p of s.pathways) predecessors.get(p.to)?.push(s.id);
-    const ending = reach(stages.filter((s) => s.kind === "final").map((s) => s.id), (id) => predecessors.get(id) ?? []);
+    const ending = reach(
+      stages.filter((s) => s.kind === "final").map((s) => s.id),
+      (id) => predecessors.get(id) ?? [],
+    );
     for (const s of stages) {
       if (reached.has(s.id) && !ending.has(s.id)) problems.push(`stage "${s.id}" can never reach a final stage: a task there could never end`);
     }
@@ -269,7 +275,8 @@ function readPathways(stageId: string, raw: unknown, problems: string[]): Pathwa
   }
   const seen = new Set<string>();
   for (const p of list) {
-    if (!PATHWAY.test(p.name)) problems.push(`stage "${stageId}": pathway name ${JSON.stringify(p.name)} is not valid (1 to 64 characters from A-Z a-z 0-9 _ -)`);
+    if (!PATHWAY.test(p.name))
+      problems.push(`stage "${stageId}": pathway name ${JSON.stringify(p.name)} is not valid (1 to 64 characters from A-Z a-z 0-9 _ -)`);
     if (seen.has(p.name)) problems.push(`stage "${stageId}": pathway "${p.name}" is defined twice`);
     seen.add(p.name);
   }

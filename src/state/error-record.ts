@@ -24,7 +24,7 @@ export function toErrorRecord(err: unknown, depth = 0): ErrorRecord {
   }
   let message: string;
   try {
-    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+    message = typeof err === "string" ? err : (JSON.stringify(err) ?? String(err));
   } catch {
     try {
       message = String(err);

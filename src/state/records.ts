@@ -130,8 +130,7 @@ export interface RunMeta {
  * order rebuilds the state. Each is small, whatever the size of the run.
  */
 export type JournalRecord =
-  | { readonly kind: "node"; readonly seq: number; readonly node: NodeRecord }
-  | { readonly kind: "run"; readonly seq: number; readonly run: RunMeta };
+  { readonly kind: "node"; readonly seq: number; readonly node: NodeRecord } | { readonly kind: "run"; readonly seq: number; readonly run: RunMeta };
 
 /** A run summary as listed by `listRuns`. */
 export interface RunSummary {
@@ -158,4 +157,3 @@ export interface RunSummary {
   /** Caller-provided ids. */
   readonly appId?: string;
 }
-

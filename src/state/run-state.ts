@@ -352,7 +352,14 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   }
   if (reset.length === 0) return { state, reset };
   const pending = markPending();
-  return { state: commitNodes(state, reset.map((id) => pending(nodeOf(state, id))), now), reset };
+  return {
+    state: commitNodes(
+      state,
+      reset.map((id) => pending(nodeOf(state, id))),
+      now,
+    ),
+    reset,
+  };
 }
 
 /** Counts node activations, and those that settled (succeeded or skipped). */

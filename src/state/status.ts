@@ -7,17 +7,7 @@
  */
 
 /** Every status a node activation can have. */
-export const NODE_STATUSES = [
-  "pending",
-  "ready",
-  "running",
-  "retrying",
-  "succeeded",
-  "failed",
-  "waiting",
-  "skipped",
-  "cancelled",
-] as const;
+export const NODE_STATUSES = ["pending", "ready", "running", "retrying", "succeeded", "failed", "waiting", "skipped", "cancelled"] as const;
 
 /**
  * The status of one node activation:

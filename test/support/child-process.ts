@@ -22,14 +22,7 @@ export interface ChildResult {
  * is given, SIGKILLs the child once a log line starting with it (and ending
  * with the child's pid) appears.
  */
-export function runChildScript(
-  script: string,
-  dir: string,
-  runId: string,
-  log: string,
-  killOn?: string,
-  args: readonly string[] = [],
-): Promise<ChildResult> {
+export function runChildScript(script: string, dir: string, runId: string, log: string, killOn?: string, args: readonly string[] = []): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       // KILL_ON lets a child that logs through test/fixtures/log-line.mjs stop dead at the kill point.

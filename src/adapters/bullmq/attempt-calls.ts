@@ -95,9 +95,7 @@ export class AttemptCalls {
       return;
     }
     // Another coordinator said `run` (this one took the run over since): the value is the step's.
-    this.#start(key, callId, () =>
-      this.#context.step(name, () => (result.ok ? result.value : Promise.reject(envelopeError(result.error)))),
-    );
+    this.#start(key, callId, () => this.#context.step(name, () => (result.ok ? result.value : Promise.reject(envelopeError(result.error)))));
   }
 
   /** `ctx.waitFor(key)` asked by call `callId`. */
@@ -129,7 +127,8 @@ export class AttemptCalls {
     }
     slot.askedBy.add(incarnation);
     if (slot.done) this.#answer(callId, slot.done);
-    else if (slot.provide) this.#answer(callId, RUN); // the incarnation told to run it may have died: this one runs it
+    else if (slot.provide)
+      this.#answer(callId, RUN); // the incarnation told to run it may have died: this one runs it
     else slot.waiting.push(callId);
   }
 

@@ -170,7 +170,11 @@ export class BullmqExecutor implements NodeExecutor {
         context,
         resolve,
         reject,
-        calls: new AttemptCalls(context, (callId, reply) => this.#push(jobId, callId, reply), () => !pending.settled),
+        calls: new AttemptCalls(
+          context,
+          (callId, reply) => this.#push(jobId, callId, reply),
+          () => !pending.settled,
+        ),
         settled: false,
       };
       this.#pending.set(jobId, pending);
@@ -341,7 +345,12 @@ export class BullmqExecutor implements NodeExecutor {
 
   #push(jobId: string, callId: string, reply: Reply): void {
     const key = this.#keys.reply(jobId, callId);
-    void this.#redis.multi().rpush(key, encode(reply)).pexpire(key, SIDE_CHANNEL_TTL_MS).exec().catch(() => undefined);
+    void this.#redis
+      .multi()
+      .rpush(key, encode(reply))
+      .pexpire(key, SIDE_CHANNEL_TTL_MS)
+      .exec()
+      .catch(() => undefined);
   }
 
   /**

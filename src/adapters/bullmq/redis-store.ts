@@ -168,11 +168,7 @@ export class RedisStore implements RunStore {
   }
 
   async load(runId: string): Promise<StoredRun | undefined> {
-    const results = await this.#redis
-      .multi()
-      .get(this.#key(runId, "snap"))
-      .lrange(this.#key(runId, "journal"), 0, -1)
-      .exec();
+    const results = await this.#redis.multi().get(this.#key(runId, "snap")).lrange(this.#key(runId, "journal"), 0, -1).exec();
     const [snapReply, journalReply] = results ?? [];
     if (snapReply?.[0]) throw snapReply[0];
     if (journalReply?.[0]) throw journalReply[0];
@@ -259,18 +255,24 @@ export class RedisStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     const attempt = (deadOwner: string, deadToken: string): Promise<Reply> =>
-      runScript(this.#redis, "taskloomAcquire", ACQUIRE, [this.#leaseKey(runId), this.#tokenKey(runId)], [
-        request.owner,
-        String(request.pid),
-        request.host,
-        String(request.ttlMs),
-        String(request.now),
-        runId,
-        request.takeover === true ? "1" : "",
-        deadOwner,
-        deadToken,
-        request.identity === undefined ? "" : JSON.stringify(request.identity),
-      ]) as Promise<Reply>;
+      runScript(
+        this.#redis,
+        "taskloomAcquire",
+        ACQUIRE,
+        [this.#leaseKey(runId), this.#tokenKey(runId)],
+        [
+          request.owner,
+          String(request.pid),
+          request.host,
+          String(request.ttlMs),
+          String(request.now),
+          runId,
+          request.takeover === true ? "1" : "",
+          deadOwner,
+          deadToken,
+          request.identity === undefined ? "" : JSON.stringify(request.identity),
+        ],
+      ) as Promise<Reply>;
     let reply = await this.#leaseCall(runId, attempt("", ""));
     if (reply[0] === 1) {
       const holder = JSON.parse(String(reply[1])) as Lease;

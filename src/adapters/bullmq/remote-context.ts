@@ -28,17 +28,7 @@ import { validateInput } from "../../graph/input-validator.js";
 import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
-import {
-  decode,
-  encode,
-  envelopeError,
-  errorEnvelope,
-  okEnvelope,
-  type ChannelKeys,
-  type Reply,
-  type ResultEnvelope,
-  type UpMessage,
-} from "./job-payload.js";
+import { decode, encode, envelopeError, errorEnvelope, okEnvelope, type ChannelKeys, type Reply, type ResultEnvelope, type UpMessage } from "./job-payload.js";
 
 /** How often an unanswered call is sent again (ms). */
 const RESEND_MS = 3_000;

@@ -35,15 +35,7 @@ import type { TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
-import {
-  channelKeys,
-  decodeActivation,
-  encode,
-  errorEnvelope,
-  okEnvelope,
-  type ChannelKeys,
-  type ResultEnvelope,
-} from "./job-payload.js";
+import { channelKeys, decodeActivation, encode, errorEnvelope, okEnvelope, type ChannelKeys, type ResultEnvelope } from "./job-payload.js";
 import { RemoteContext } from "./remote-context.js";
 
 /**
@@ -169,7 +161,10 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     let result: ResultEnvelope;
     try {
       const context = new RemoteContext(activation, jobId, controller.signal, client, keys);
-      const value = await untilAborted(Promise.resolve().then(() => node.fn(context)), controller.signal);
+      const value = await untilAborted(
+        Promise.resolve().then(() => node.fn(context)),
+        controller.signal,
+      );
       result = okEnvelope(value, `node "${activation.activationId}"`);
     } catch (error) {
       if (controller.signal.aborted) {
@@ -227,16 +222,17 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 
 /** Stores a job's result and tells the run's coordinator, in one transaction. */
 async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: string, result: ResultEnvelope): Promise<void> {
-  await runScript(client, "taskloomReport", REPORT, [keys.results(runId), keys.up(runId)], [
-    jobId,
-    encode(result),
-    encode({ t: "done", jobId, result }),
-    SIDE_CHANNEL_TTL_MS,
-  ]);
+  await runScript(
+    client,
+    "taskloomReport",
+    REPORT,
+    [keys.results(runId), keys.up(runId)],
+    [jobId, encode(result), encode({ t: "done", jobId, result }), SIDE_CHANNEL_TTL_MS],
+  );
 }
 
 function registryOf(graphs: GraphRegistry): Map<string, RegisteredGraph> {
-    const list: readonly RegisteredGraph[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
+  const list: readonly RegisteredGraph[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
   return new Map(list.map((g) => [g.name, g]));
 }
 

@@ -21,8 +21,7 @@ export interface GraphCommandOptions {
 export async function graphCommand(ctx: CommandContext, modulePath: string, options: GraphCommandOptions): Promise<number> {
   const { graph } = await loadGraph(modulePath, { exportName: options.export, cwd: ctx.io.cwd });
   const format = options.format ?? "mermaid";
-  const text =
-    format === "json" ? jsonText(graphData(graph)) : format === "dot" ? toDot(graphView({ shape: graph })) : toMermaid(graphView({ shape: graph }));
+  const text = format === "json" ? jsonText(graphData(graph)) : format === "dot" ? toDot(graphView({ shape: graph })) : toMermaid(graphView({ shape: graph }));
   ctx.io.out.write(`${text}\n`);
   return 0;
 }

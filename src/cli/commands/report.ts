@@ -48,7 +48,7 @@ export function writePrivate(file: string, text: string): void {
   try {
     fchmodSync(fd, 0o600);
     const bytes = Buffer.from(text, "utf8");
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
   } finally {
     closeSync(fd);
   }
@@ -72,7 +72,9 @@ export async function reportCommand(ctx: CommandContext, runId: string, modulePa
     const file = resolve(ctx.io.cwd, output);
     writePrivate(file, html);
     const kb = Math.ceil(Buffer.byteLength(html) / 1024);
-    ctx.io.err.write(`wrote ${file} (${kb} KB, graph drawn with ${mermaidJs ? "Mermaid" : "inline SVG"}${shape ? "" : ", without edges: give the module to draw them"})\n`);
+    ctx.io.err.write(
+      `wrote ${file} (${kb} KB, graph drawn with ${mermaidJs ? "Mermaid" : "inline SVG"}${shape ? "" : ", without edges: give the module to draw them"})\n`,
+    );
   }
   return 0;
 }

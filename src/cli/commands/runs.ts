@@ -19,7 +19,10 @@ export interface RunsCommandOptions {
 /** Parses `--status failed,cancelled`. */
 export function parseStatuses(text: string | undefined, option = "--status"): RunStatus[] | undefined {
   if (text === undefined) return undefined;
-  const list = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !(RUN_STATUSES as readonly string[]).includes(s));
   if (list.length === 0 || bad.length > 0) {
     throw new InvalidOptionError(option, `must be one or more of ${RUN_STATUSES.join(", ")}, separated by commas (got "${text}")`);

@@ -56,7 +56,8 @@ export async function scheduleAddCommand(ctx: CommandContext, modulePath: string
     throw new InvalidOptionError("--when", 'or --cron is required, and only one of them (e.g. --when "tomorrow at 9am", --when 5m, --cron "0 9 * * 1-5")');
   }
   const times = options.times === undefined ? undefined : /^\d+$/.test(options.times.trim()) ? Number(options.times) : NaN;
-  if (times !== undefined && !(Number.isSafeInteger(times) && times >= 1)) throw new InvalidOptionError("--times", `must be a whole number of at least 1 (got "${options.times}")`);
+  if (times !== undefined && !(Number.isSafeInteger(times) && times >= 1))
+    throw new InvalidOptionError("--times", `must be a whole number of at least 1 (got "${options.times}")`);
   if (options.catchUp !== undefined && !(CATCH_UP_POLICIES as readonly string[]).includes(options.catchUp)) {
     throw new InvalidOptionError("--catch-up", `must be one of ${CATCH_UP_POLICIES.join(", ")} (got "${options.catchUp}")`);
   }
@@ -144,7 +145,9 @@ export async function scheduleChangeCommand(ctx: CommandContext, action: "pause"
     const job = await getSchedule(id, { store: ctx.store() });
     if (action === "pause") await job.pause();
     else await job.resume();
-    ctx.io.err.write(`${action === "pause" ? "paused" : "resumed"} ${id}${action === "resume" && job.nextRunAt ? ` · next run ${formatTime(job.nextRunAt.getTime())}` : ""}\n`);
+    ctx.io.err.write(
+      `${action === "pause" ? "paused" : "resumed"} ${id}${action === "resume" && job.nextRunAt ? ` · next run ${formatTime(job.nextRunAt.getTime())}` : ""}\n`,
+    );
   }
   return 0;
 }
@@ -165,7 +168,9 @@ export async function scheduleHistoryCommand(ctx: CommandContext, id: string, op
     ctx.io.out.write(`${jsonText(rows)}\n`);
     return 0;
   }
-  ctx.io.err.write(`schedule ${id} · graph ${job.record.graphName} · ${job.status} · ${describeRule(job.record)} · next run ${formatTime(job.record.nextRunAt)}\n`);
+  ctx.io.err.write(
+    `schedule ${id} · graph ${job.record.graphName} · ${job.status} · ${describeRule(job.record)} · next run ${formatTime(job.record.nextRunAt)}\n`,
+  );
   if (rows.length === 0) {
     ctx.io.err.write("no slot has fired yet\n");
     return 0;
@@ -192,7 +197,14 @@ function historyCells(row: HistoryRow): string[] {
       ];
     }
     case "missed":
-      return [formatTime(row.last), "-", "missed", "-", "-", `${row.count} slot${row.count === 1 ? "" : "s"} from ${formatTime(row.first)} dropped (catch-up "${row.policy}")`];
+      return [
+        formatTime(row.last),
+        "-",
+        "missed",
+        "-",
+        "-",
+        `${row.count} slot${row.count === 1 ? "" : "s"} from ${formatTime(row.first)} dropped (catch-up "${row.policy}")`,
+      ];
     case "error":
       return [formatTime(row.slot), "-", "error", "-", "-", truncate(row.error.message, 100)];
   }
@@ -200,7 +212,8 @@ function historyCells(row: HistoryRow): string[] {
 
 /** A one-line description of when a schedule fires. */
 export function describeRule(r: ScheduleRecord): string {
-  const base = r.when.kind === "cron" ? `cron "${r.when.cron}" (${r.timezone})` : r.everyMs !== undefined ? `every ${formatDuration(r.everyMs)}` : `once, ${r.whenText}`;
+  const base =
+    r.when.kind === "cron" ? `cron "${r.when.cron}" (${r.timezone})` : r.everyMs !== undefined ? `every ${formatDuration(r.everyMs)}` : `once, ${r.whenText}`;
   const extra = [r.times !== undefined ? `${r.times} times` : "", r.until !== undefined ? `until ${formatTime(r.until)}` : ""].filter(Boolean);
   return extra.length ? `${base}, ${extra.join(", ")}` : base;
 }
@@ -213,7 +226,10 @@ function publicRecord(r: ScheduleRecord): Omit<ScheduleRecord, "callbackSecret" 
 
 function parseScheduleStatuses(text: string | undefined): ScheduleStatus[] | undefined {
   if (text === undefined) return undefined;
-  const list = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !(SCHEDULE_STATUSES as readonly string[]).includes(s));
   if (list.length === 0 || bad.length > 0) {
     throw new InvalidOptionError("--status", `must be one or more of ${SCHEDULE_STATUSES.join(", ")}, separated by commas (got "${text}")`);

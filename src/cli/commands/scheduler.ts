@@ -32,7 +32,9 @@ export interface SchedulerStartOptions {
 type SchedulerModule = {
   Scheduler: new (options: Record<string, unknown>) => OwnScheduler;
   LowdbStore: new (options: { dir: string }) => { close(): Promise<void> };
-  listSchedules: (options: Record<string, unknown>) => Promise<{ record: { graphName: string; status: string; history: readonly { kind: string; endedAt?: number; callback?: { done: boolean } }[] } }[]>;
+  listSchedules: (
+    options: Record<string, unknown>,
+  ) => Promise<{ record: { graphName: string; status: string; history: readonly { kind: string; endedAt?: number; callback?: { done: boolean } }[] } }[]>;
 };
 
 /** Runs the command; resolves to the exit code once the scheduler has stopped. */
@@ -130,7 +132,11 @@ class SchedulerView {
       const mark = e.status === "succeeded" ? "✓" : e.status === "waiting" ? "⏸" : "✗";
       return `${mark} ${e.scheduleId} run ${e.runId} ${e.status} in ${formatDuration(e.durationMs)}${e.error ? ` · ${e.error.name}: ${e.error.message}` : ""}`;
     });
-    on("slot:missed", (e) => `↷ ${e.scheduleId} dropped ${e.count} missed slot${e.count === 1 ? "" : "s"} (${formatTime(e.first)} to ${formatTime(e.last)}, catch-up "${e.policy}")`);
+    on(
+      "slot:missed",
+      (e) =>
+        `↷ ${e.scheduleId} dropped ${e.count} missed slot${e.count === 1 ? "" : "s"} (${formatTime(e.first)} to ${formatTime(e.last)}, catch-up "${e.policy}")`,
+    );
     on("callback:attempt", (e) => {
       const result = e.attempt.status !== undefined ? `HTTP ${e.attempt.status}` : (e.attempt.error ?? "error");
       return `${e.delivered ? "↗" : "↺"} ${e.scheduleId} callback for ${e.runId}: ${result} (attempt ${e.number}${e.done && !e.delivered ? ", giving up" : ""})`;
@@ -168,12 +174,14 @@ class SchedulerView {
     this.#clear();
     const jobs: SchedulerJobView[] = this.#scheduler.view();
     const now = this.#ctx.io.now();
-    const rows = jobs.slice(0, 10).map((j) => [
-      j.scheduleId,
-      j.graphName,
-      j.running ? `running ${j.running.runId} for ${formatDuration(now - j.running.since)}` : "waiting",
-      j.nextRunAt === undefined ? "-" : `${formatTime(j.nextRunAt)} (in ${formatDuration(Math.max(0, j.nextRunAt - now))})`,
-    ]);
+    const rows = jobs
+      .slice(0, 10)
+      .map((j) => [
+        j.scheduleId,
+        j.graphName,
+        j.running ? `running ${j.running.runId} for ${formatDuration(now - j.running.since)}` : "waiting",
+        j.nextRunAt === undefined ? "-" : `${formatTime(j.nextRunAt)} (in ${formatDuration(Math.max(0, j.nextRunAt - now))})`,
+      ]);
     const text = rows.length === 0 ? "no schedule held yet (watching the store)" : table(["SCHEDULE", "GRAPH", "NOW", "NEXT RUN"], rows);
     const block = `${text}${jobs.length > 10 ? `\n… and ${jobs.length - 10} more` : ""}\n`;
     this.#ctx.io.err.write(block);

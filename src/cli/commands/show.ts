@@ -79,7 +79,8 @@ export function runText(run: RunDetails): string {
   const failed = run.nodes.filter((n) => n.error);
   if (failed.length > 0) {
     out.push("", "errors");
-    for (const n of failed) if (n.error) out.push(`  ${n.id} (${n.status}, ${n.attempts} attempt${n.attempts === 1 ? "" : "s"}):`, ...errorLines(n.error, "    "));
+    for (const n of failed)
+      if (n.error) out.push(`  ${n.id} (${n.status}, ${n.attempts} attempt${n.attempts === 1 ? "" : "s"}):`, ...errorLines(n.error, "    "));
   }
   if (run.waits.length > 0) {
     out.push("", "open waits");
@@ -96,7 +97,7 @@ export function runText(run: RunDetails): string {
 /** Runs the command; resolves to the exit code. */
 export async function showCommand(ctx: CommandContext, runId: string, modulePath: string | undefined, options: ShowCommandOptions): Promise<number> {
   assertRunId(runId);
-  const format = options.json ? "json" : options.format ?? "text";
+  const format = options.json ? "json" : (options.format ?? "text");
   if (options.json && options.format !== undefined && options.format !== "json") {
     throw new InvalidOptionError("--json", `and --format ${options.format} cannot be given together`);
   }
@@ -109,7 +110,10 @@ export async function showCommand(ctx: CommandContext, runId: string, modulePath
     case "mermaid":
     case "dot": {
       const shape = await shapeForRun(ctx, run, modulePath, options.export);
-      if (!shape) ctx.io.err.write("note: the store does not keep the graph's edges; give the graph module to draw them: taskloom show <run-id> <module> --format " + format + "\n");
+      if (!shape)
+        ctx.io.err.write(
+          "note: the store does not keep the graph's edges; give the graph module to draw them: taskloom show <run-id> <module> --format " + format + "\n",
+        );
       const view = graphView({ shape, records: run.nodes, name: run.graphName });
       out.write(`${format === "mermaid" ? toMermaid(view) : toDot(view)}\n`);
       break;

@@ -55,9 +55,7 @@ function nodeProblems(node: unknown, i: number): string[] {
   });
   if (n.retry !== null && typeof n.retry === "object" && !Array.isArray(n.retry)) {
     const retry = n.retry as Record<string, unknown>;
-    problems.push(
-      ...fieldProblems(retry, `${where} retry`, { maxAttempts: "number?", backoff: "object?", retryOn: "string?", timeoutMs: "number?" }),
-    );
+    problems.push(...fieldProblems(retry, `${where} retry`, { maxAttempts: "number?", backoff: "object?", retryOn: "string?", timeoutMs: "number?" }));
     if (retry.backoff !== null && typeof retry.backoff === "object" && !Array.isArray(retry.backoff)) {
       problems.push(
         ...fieldProblems(retry.backoff as Record<string, unknown>, `${where} retry.backoff`, {

@@ -61,11 +61,7 @@ export function toSpec<I, O>(graph: TaskGraph<I, O>, options?: ToSpecOptions): G
  * await runAsync(etl, { url }, { runId: "etl-1" });
  * ```
  */
-export function fromSpec<I = unknown, O = unknown>(
-  spec: unknown,
-  registry: FunctionRegistry,
-  options: FromSpecOptions<I> = {},
-): TaskGraph<I, O> {
+export function fromSpec<I = unknown, O = unknown>(spec: unknown, registry: FunctionRegistry, options: FromSpecOptions<I> = {}): TaskGraph<I, O> {
   if (registry === null || typeof registry !== "object") {
     throw new InvalidOptionError("fromSpec(spec, registry)", "registry must be an object of functions by name");
   }
@@ -91,9 +87,7 @@ export function fromSpec<I = unknown, O = unknown>(
   for (const [name, by] of uses) {
     const fn = Object.hasOwn(registry, name) ? registry[name] : undefined;
     if (typeof fn !== "function") {
-      missing.push(
-        `the registry has no function "${name}" (used by ${by.join(", ")})${fn === undefined ? "" : `: it holds a ${typeof fn}`}`,
-      );
+      missing.push(`the registry has no function "${name}" (used by ${by.join(", ")})${fn === undefined ? "" : `: it holds a ${typeof fn}`}`);
     }
   }
   if (missing.length > 0) throw new GraphDefinitionError(graphName, missing);
@@ -130,4 +124,3 @@ export function fromSpec<I = unknown, O = unknown>(
   }
   return graph;
 }
-

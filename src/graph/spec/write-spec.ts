@@ -61,7 +61,9 @@ class Namer {
       }
       const bound = Object.hasOwn(this.#registry, own) ? this.#registry[own] : undefined;
       if (bound !== undefined) {
-        this.problems.push(`${what} is a function named "${own}", but the registry's "${own}" is another function: add this one to the registry under its own name`);
+        this.problems.push(
+          `${what} is a function named "${own}", but the registry's "${own}" is another function: add this one to the registry under its own name`,
+        );
         return own;
       }
       name = own;
