@@ -55,6 +55,9 @@ import { storable } from "./replay.js";
  */
 export type SnapshotPolicy = "group" | "end" | { readonly intervalMs: number };
 
+/** The snapshot policy when none is given: group commit. */
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = "group";
+
 /** Throws {@link InvalidOptionError} unless `policy` is a valid {@link SnapshotPolicy}. */
 export function validateSnapshotPolicy(policy: unknown): asserts policy is SnapshotPolicy | undefined {
   if (policy === undefined || policy === "group" || policy === "end") return;
@@ -116,7 +119,7 @@ export class PersistenceObserver implements RunJournal {
   }) {
     this.#store = options.store;
     this.#runId = options.runId;
-    this.#policy = options.policy ?? "group";
+    this.#policy = options.policy ?? DEFAULT_SNAPSHOT_POLICY;
     this.#clock = options.clock;
     this.#events = options.events;
     this.#getState = options.getState;

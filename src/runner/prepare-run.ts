@@ -24,7 +24,7 @@ import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
 import { getNode } from "../state/node-table.js";
 import { adoptGraph, countNodes, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
-import type { RunOptions } from "./run-options.js";
+import type { RunConfig } from "./run-options.js";
 import { GraphChangedError, RunInputsMismatchError } from "./errors.js";
 import { InputValidationError } from "../graph/errors.js";
 import { SnapshotCorruptError } from "../persistence/errors.js";
@@ -44,8 +44,8 @@ export type PreparedRun =
       readonly kept: number;
     };
 
-/** The run options preparing reads. */
-export type PrepareOptions = Pick<RunOptions, "allowGraphChange" | "sessionId" | "agentId" | "appId">;
+/** The slice of the resolved run config preparing reads. */
+export type PrepareOptions = Pick<RunConfig, "allowGraphChange" | "sessionId" | "agentId" | "appId">;
 
 /**
  * Prepares run `runId` of `graph`: a new one when `stored` is undefined,

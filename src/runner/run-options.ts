@@ -1,20 +1,30 @@
 /**
- * The options of `run` and `runAsync`, and their validation at the
- * boundary: every option is checked before anything runs, and a bad one
- * throws {@link InvalidOptionError} naming it.
+ * The options of `run` and `runAsync`: their type (each default in its
+ * TSDoc), their validation at the boundary (every option is checked before
+ * anything runs, and a bad one throws {@link InvalidOptionError} naming
+ * it), and their resolution into a {@link RunConfig}.
+ *
+ * Invariant: the options stop here. `run()` validates and resolves them
+ * once; every default is applied by {@link resolveRunOptions} (or by the
+ * lower-layer constant it names) and nowhere below: the session, the lease
+ * keeper, run preparation and the engine's wiring read the frozen
+ * `RunConfig`, never the raw options.
  *
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import type { ListenerErrorHandler } from "../events/run-events.js";
-import { validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
+import { DEFAULT_SNAPSHOT_POLICY, validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
 import type { RunStore } from "../persistence/run-store.js";
-import type { Clock } from "../core/clock.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import { DEFAULT_MAX_VISITS } from "../engine/forward-scheduler.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
+import { resolveRetryPolicy, type RetryPolicy } from "../engine/retry-policy.js";
 import { validateDuration, validateRetryOptions, type RetryOptions } from "../graph/retry-options.js";
-import { assertRunId } from "../core/run-id.js";
+import { assertRunId, newRunId } from "../core/run-id.js";
 import { valueText } from "../core/text.js";
+import { defaultStore } from "./default-store.js";
 
 /**
  * Options of a run.
@@ -73,6 +83,65 @@ export interface RunOptions {
 export const DEFAULT_MAX_CONCURRENCY = 8;
 /** Default lease TTL (ms). */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+/**
+ * A run's options with every default applied (see {@link resolveRunOptions}):
+ * what the session and everything below it read. Frozen; a field is
+ * optional (`| undefined`) only where the option has no default.
+ */
+export interface RunConfig {
+  readonly runId: string;
+  readonly store: RunStore;
+  readonly maxConcurrency: number;
+  /** The run-level retry policy, laid over the defaults ({@link DEFAULT_RETRY}); a node's own `retry` still wins field by field. */
+  readonly retry: RetryPolicy;
+  readonly maxVisits: number;
+  readonly continueOnError: boolean;
+  readonly snapshot: SnapshotPolicy;
+  readonly signal: AbortSignal | undefined;
+  readonly allowGraphChange: boolean;
+  readonly leaseTtlMs: number;
+  readonly takeover: boolean;
+  readonly executor: NodeExecutor | undefined;
+  readonly sessionId: string | undefined;
+  readonly agentId: string | undefined;
+  readonly appId: string | undefined;
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** `undefined` means the events' own default (logs with console.error). */
+  readonly onListenerError: ListenerErrorHandler | undefined;
+}
+
+/**
+ * Applies every default of {@link RunOptions}, once, to options already
+ * validated by {@link validateRunOptions}; returns them frozen. A run id is
+ * generated (before the default store is opened) when none was given.
+ */
+export function resolveRunOptions(options: RunOptions = {}): RunConfig {
+  const runId = options.runId ?? newRunId();
+  const clock = options.clock ?? systemClock;
+  const store = options.store ?? defaultStore();
+  return Object.freeze({
+    runId,
+    store,
+    maxConcurrency: options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+    retry: resolveRetryPolicy(options.retry),
+    maxVisits: options.maxVisits ?? DEFAULT_MAX_VISITS,
+    continueOnError: options.continueOnError ?? false,
+    snapshot: options.snapshot ?? DEFAULT_SNAPSHOT_POLICY,
+    signal: options.signal,
+    allowGraphChange: options.allowGraphChange ?? false,
+    leaseTtlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    takeover: options.takeover ?? false,
+    executor: options.executor,
+    sessionId: options.sessionId,
+    agentId: options.agentId,
+    appId: options.appId,
+    clock,
+    random: options.random ?? Math.random,
+    onListenerError: options.onListenerError,
+  });
+}
 
 const KNOWN = optionKeys<RunOptions>({
   runId: true,

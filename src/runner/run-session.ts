@@ -33,7 +33,6 @@ import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
-import type { Clock } from "../core/clock.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../engine/forward-scheduler.js";
 import { setRunStatus, type RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
@@ -42,7 +41,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import { registerLiveRun } from "./live-runs-channel.js";
 import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { endRun, finalChange } from "./run-ending.js";
-import type { RunOptions } from "./run-options.js";
+import type { RunConfig } from "./run-options.js";
 import { GraphHasPendingWaits } from "./errors.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
 
@@ -57,10 +56,8 @@ export interface SessionParams {
   readonly graph: TaskGraph<unknown, unknown>;
   /** The inputs given (`undefined` to resume with the stored ones). */
   readonly inputs: unknown;
-  readonly options: RunOptions;
-  readonly store: RunStore;
-  readonly runId: string;
-  readonly clock: Clock;
+  /** The run's options, validated and resolved once by `run()`. */
+  readonly config: RunConfig;
   readonly events: RunEvents;
 }
 
@@ -84,9 +81,9 @@ export class RunSession<O> implements ActiveRun {
   /** Starts the session on the next tick: a cancel or listener added before then is seen. */
   constructor(params: SessionParams) {
     this.#params = params;
-    this.runId = params.runId;
+    this.runId = params.config.runId;
     this.events = params.events;
-    this.store = params.store;
+    this.store = params.config.store;
     this.#result = Promise.resolve()
       .then(() => this.#drive())
       .catch((error: unknown) => {
@@ -137,14 +134,10 @@ export class RunSession<O> implements ActiveRun {
   }
 
   async #drive(): Promise<O> {
-    const { store, runId, clock, events, options, graph, inputs } = this.#params;
+    const { config, events, graph, inputs } = this.#params;
+    const { store, runId, clock, executor } = config;
     try {
-      const keeper = await LeaseKeeper.acquire(store, runId, {
-        ttlMs: options.leaseTtlMs ?? 30_000,
-        clock,
-        events,
-        takeover: options.takeover === true,
-      });
+      const keeper = await LeaseKeeper.acquire(store, runId, { ttlMs: config.leaseTtlMs, clock, events, takeover: config.takeover });
       // Registered while we hold the lease, from before the run is loaded until the lease is given back:
       // a resolveWait that arrives before the engine runs waits for it, and one that arrives while the run
       // is being saved waits for `stopped`; neither finds our own lease held (RunLockedError).
@@ -157,15 +150,15 @@ export class RunSession<O> implements ActiveRun {
       keeper.keep((lost) => this.#engine?.fail(lost));
       this.#releasers.push(async () => {
         keeper.stopRenewing();
-        if (options.executor?.runStopped) {
+        if (executor?.runStopped) {
           // Renewing tells whether the run is still ours: a driver that lost it must leave its remote work to the new holder.
           const leaseLost = !(await keeper.stillHeld());
-          await options.executor.runStopped(runId, { leaseLost }).catch(() => undefined);
+          await executor.runStopped(runId, { leaseLost }).catch(() => undefined);
         }
       });
 
       this.#phase = "preparing";
-      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), options, () => clock.now());
+      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), config, () => clock.now());
       if (prepared.kind === "done") {
         this.#state = prepared.state;
         this.#status = "succeeded";
@@ -180,7 +173,8 @@ export class RunSession<O> implements ActiveRun {
   }
 
   async #run(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper): Promise<O> {
-    const { runId, clock, events, graph } = this.#params;
+    const { config, events, graph } = this.#params;
+    const { runId, clock } = config;
     // The one place a cancel that came before the engine is honoured; later ones reach the engine directly.
     if (this.#cancelReason !== undefined) throw new RunCancelledError(runId, this.#cancelReason);
     this.#state = setRunStatus(prepared.state, "running", clock.now());
@@ -258,10 +252,7 @@ export class RunSession<O> implements ActiveRun {
  */
 export function startEngine(params: {
   readonly graph: TaskGraph<unknown, unknown>;
-  readonly options: RunOptions;
-  readonly store: RunStore;
-  readonly runId: string;
-  readonly clock: Clock;
+  readonly config: RunConfig;
   readonly events: RunEvents;
   /** The run's state as it starts running. */
   readonly state: RunState;
@@ -272,12 +263,13 @@ export function startEngine(params: {
   /** The session's current state (the engine's while it runs, the final one after). */
   readonly getState: () => RunState;
 }): { readonly journal: PersistenceObserver; readonly engine: ForwardScheduler<unknown> } {
-  const { graph, options, store, runId, clock, events, state, getState } = params;
+  const { graph, config, events, state, getState } = params;
+  const { store, runId, clock } = config;
   const built: { engine?: ForwardScheduler<unknown> } = {};
   const journal = new PersistenceObserver({
     store,
     runId,
-    policy: options.snapshot,
+    policy: config.snapshot,
     clock,
     events,
     getState,
@@ -287,14 +279,14 @@ export function startEngine(params: {
     lease: params.lease,
   });
   const engine = new ForwardScheduler<unknown>(graph, state, params.inputs, journal, events, {
-    maxConcurrency: options.maxConcurrency ?? 8,
-    retry: options.retry,
-    continueOnError: options.continueOnError ?? false,
+    maxConcurrency: config.maxConcurrency,
+    retry: config.retry,
+    continueOnError: config.continueOnError,
     clock,
-    random: options.random ?? Math.random,
+    random: config.random,
     inbox: state.meta.inbox,
-    maxVisits: options.maxVisits,
-    executor: options.executor,
+    maxVisits: config.maxVisits,
+    executor: config.executor,
   });
   built.engine = engine;
   return { journal, engine };

@@ -1,6 +1,7 @@
 /**
  * `run` and `runAsync`, and the {@link RunHandle} they share. `run`
- * validates its arguments, builds the handle synchronously (its `runId`,
+ * validates its arguments and resolves the options into a `RunConfig`
+ * once (run-options.ts), builds the handle synchronously (its `runId`,
  * `status` and `events` are usable before any node starts) on a
  * {@link RunSession} that starts on the next tick, so listeners attached
  * right after `run()` returns see every event. `runAsync` is `run(...).result()`.
@@ -10,12 +11,9 @@
 import { InvalidOptionError } from "../errors.js";
 import { RunEvents } from "../events/run-events.js";
 import { TaskGraph } from "../graph/task-graph.js";
-import { systemClock } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
-import { defaultStore } from "./default-store.js";
-import { newRunId } from "../core/run-id.js";
-import { validateRunOptions, type RunOptions } from "./run-options.js";
+import { resolveRunOptions, validateRunOptions, type RunOptions } from "./run-options.js";
 import { RunSession } from "./run-session.js";
 import { valueText } from "../core/text.js";
 
@@ -108,13 +106,12 @@ export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I 
     throw new InvalidOptionError("graph", "must be a TaskGraph (build one with graph(name)...build())");
   }
   validateRunOptions(options);
-  const runId = options.runId ?? newRunId();
-  const clock = options.clock ?? systemClock;
-  const events = new RunEvents(options.onListenerError);
-  const store = options.store ?? defaultStore();
-  const session = new RunSession<O>({ graph: graph as TaskGraph<unknown, unknown>, inputs, options, store, runId, clock, events });
+  // The options stop here: below, everything reads the resolved, frozen config.
+  const config = resolveRunOptions(options);
+  const events = new RunEvents(config.onListenerError);
+  const session = new RunSession<O>({ graph: graph as TaskGraph<unknown, unknown>, inputs, config, events });
   const handle = new SessionHandle(session);
-  const signal = options.signal;
+  const signal = config.signal;
   let detach: (() => void) | undefined;
   if (signal) {
     const onAbort = (): void => handle.cancel(abortReason(signal));
