@@ -1,6 +1,12 @@
 /**
  * The `Scheduler`: the loop that fires schedules' slots in a process.
  *
+ * Why this file is long (about 400 lines): a third of it is this header,
+ * which states the firing protocol and its crash guarantees in one place;
+ * the loop's parts that have no shared state already live apart
+ * (`slot-firing.ts`, `schedule-lease-keeper.ts`, `callback-delivery.ts`,
+ * `scheduler-options.ts`, `scheduler-events.ts`, `unresolved-graphs.ts`).
+ *
  * Every `pollMs` it reads the schedule store. For each schedule that has
  * work (active, or with an unfinished run or callback) and whose graph it
  * was given, it takes the schedule's lease (see `schedule-lease.ts`),

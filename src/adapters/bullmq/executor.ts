@@ -9,6 +9,15 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
+ * Why this file is long (about 400 lines): submitting a job, settling it
+ * from the `up` list or from queue events, cancelling it and stopping a run
+ * all read and change the same private state (the pending attempts by job
+ * id and the per-run channels), and each step's order matters for
+ * failover and cancellation; split across modules, that state would have
+ * to be shared between them. The parts without that state already live
+ * apart: the payloads (`job-payload.ts`), the answers to `step` and
+ * `waitFor` calls (`attempt-calls.ts`) and the connection (`connection.ts`).
+ *
  * Per run the executor keeps one blocking Redis connection popping the
  * run's `up` list (job results, and `ctx.emit`, `ctx.step`, `ctx.waitFor`
  * calls from workers, which it hands to the attempt's own context, so they
@@ -35,15 +44,6 @@
  * `attempt-calls.ts`, by step name and wait key, so every run of a job
  * (a stalled job re-run on another worker is the same attempt) gets the
  * journaled answers, never a reply meant for an earlier run.
- *
- * Why this file is long (about 400 lines): submitting a job, settling it
- * from the `up` list or from queue events, cancelling it and stopping a run
- * all read and change the same private state (the pending attempts by job
- * id and the per-run channels), and each step's order matters for
- * failover and cancellation; split across modules, that state would have
- * to be shared between them. The parts without that state already live
- * apart: the payloads (`job-payload.ts`), the answers to `step` and
- * `waitFor` calls (`attempt-calls.ts`) and the connection (`connection.ts`).
  *
  * @module
  */
