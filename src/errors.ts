@@ -65,6 +65,8 @@ export const ERROR_CODES = [
   // session:
   "CANCEL_NOT_AVAILABLE",
   "OUTPUTS_NOT_STORED",
+  // runs:
+  "RUN_TIMEOUT",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

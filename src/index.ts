@@ -222,3 +222,4 @@ export {
 export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
+export { RunTimeoutError } from "./runner/errors.js";

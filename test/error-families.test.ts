@@ -71,6 +71,7 @@ describe("error families (issue 15 item 5)", () => {
         "UnknownPathwayError",
         "CancelNotAvailableError",
         "RunOutputsNotStoredError",
+        "RunTimeoutError",
       ].sort(),
     );
   });

@@ -118,6 +118,7 @@ const runMeta = fields(
     sessionId: string,
     agentId: string,
     appId: string,
+    deadline: time,
   },
 );
 

@@ -189,3 +189,32 @@ export class RunOutputsNotStoredError extends TaskloomError {
     this.runId = runId;
   }
 }
+
+/**
+ * The run's deadline (`timeoutMs`) passed: the run was cancelled and saved
+ * `cancelled` with this error. The deadline is stored with the run, so a
+ * resume after it fails at once with this error; pass a new `timeoutMs`
+ * to give the resumed run a new deadline.
+ *
+ * @example
+ * ```ts
+ * try { await runAsync(g, inputs, { runId, timeoutMs: 60_000 }) }
+ * catch (e) { if (e instanceof RunTimeoutError) await runAsync(g, undefined, { runId, timeoutMs: 60_000 }) }
+ * ```
+ */
+export class RunTimeoutError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+  /** The deadline that passed (epoch ms). */
+  readonly deadline: number;
+
+  constructor(runId: string, deadline: number) {
+    super(
+      "RUN_TIMEOUT",
+      `run "${runId}" passed its deadline (${new Date(deadline).toISOString()}) and was cancelled. ` +
+        `Resume it with runAsync(graph, undefined, { runId: "${runId}", timeoutMs }) to give it a new deadline.`,
+    );
+    this.runId = runId;
+    this.deadline = deadline;
+  }
+}

@@ -47,6 +47,8 @@ export interface RunDetails {
   readonly sessionId?: string;
   readonly agentId?: string;
   readonly appId?: string;
+  /** The run's deadline (epoch ms), when it was started with `timeoutMs`. */
+  readonly deadline?: number;
 }
 
 const STORE_OPTION_KEYS = optionKeys<StoreOption>({ store: true });
@@ -134,6 +136,7 @@ export async function getRun(runId: string, options: StoreOption = {}): Promise<
     ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
     ...(meta.agentId !== undefined && { agentId: meta.agentId }),
     ...(meta.appId !== undefined && { appId: meta.appId }),
+    ...(meta.deadline !== undefined && { deadline: meta.deadline }),
   };
 }
 

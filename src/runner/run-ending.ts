@@ -47,8 +47,12 @@ export function endRun(outcome: SchedulerOutcome, graph: TaskGraph<unknown, unkn
   }
 }
 
-/** The status and fields the final snapshot records for `ending`. */
-export function finalChange(ending: RunEnding, runId: string, inbox: Record<string, InboxEntry>) {
+/**
+ * The status and fields the final snapshot records for `ending`; a
+ * cancelled run records `cancelError` when given (a `RunTimeoutError`),
+ * else a `RunCancelledError` with its reason.
+ */
+export function finalChange(ending: RunEnding, runId: string, inbox: Record<string, InboxEntry>, cancelError?: Error) {
   return match(ending.outcome)
     .with({ status: "succeeded" }, () => ({
       status: "succeeded" as const,
@@ -57,7 +61,7 @@ export function finalChange(ending: RunEnding, runId: string, inbox: Record<stri
     .with({ status: "failed" }, (o) => ({ status: "failed" as const, change: { error: toErrorRecord(o.error), inbox } }))
     .with({ status: "cancelled" }, (o) => ({
       status: "cancelled" as const,
-      change: { error: toErrorRecord(new RunCancelledError(runId, o.reason)), inbox },
+      change: { error: toErrorRecord(cancelError ?? new RunCancelledError(runId, o.reason)), inbox },
     }))
     .with({ status: "waiting" }, (o) => ({ status: "waiting" as const, change: { waits: o.waits, inbox } }))
     .exhaustive();

@@ -77,6 +77,14 @@ export interface RunOptions {
   readonly random?: () => number;
   /** Called when an event listener throws. @default logs with console.error */
   readonly onListenerError?: ListenerErrorHandler;
+  /**
+   * A deadline for the whole run (ms from its start, at most 2147483647):
+   * when it passes, the run is cancelled and rejects with `RunTimeoutError`
+   * (`RUN_TIMEOUT`). The deadline is stored with the run: a resume keeps it
+   * (and fails at once once it passed) unless it gives a new `timeoutMs`,
+   * which counts from the resume. @default no deadline
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Default concurrency. */
@@ -110,6 +118,8 @@ export interface RunConfig {
   readonly random: () => number;
   /** `undefined` means the events' own default (logs with console.error). */
   readonly onListenerError: ListenerErrorHandler | undefined;
+  /** `undefined`: keep the stored deadline (a new run has none). */
+  readonly timeoutMs: number | undefined;
 }
 
 /**
@@ -140,6 +150,7 @@ export function resolveRunOptions(options: RunOptions = {}): RunConfig {
     clock,
     random: options.random ?? Math.random,
     onListenerError: options.onListenerError,
+    timeoutMs: options.timeoutMs,
   });
 }
 
@@ -162,7 +173,11 @@ const KNOWN = optionKeys<RunOptions>({
   random: true,
   onListenerError: true,
   maxVisits: true,
+  timeoutMs: true,
 });
+
+/** The longest `timeoutMs` a timer can wait for (2^31 - 1 ms, about 24.8 days). */
+export const MAX_RUN_TIMEOUT_MS = 2_147_483_647;
 
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
 export function validateRunOptions(options: unknown): asserts options is RunOptions {
@@ -182,6 +197,10 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);
   validateDuration(o.leaseTtlMs, "leaseTtlMs", false);
+  validateDuration(o.timeoutMs, "timeoutMs", false);
+  if (typeof o.timeoutMs === "number" && o.timeoutMs > MAX_RUN_TIMEOUT_MS) {
+    throw new InvalidOptionError("timeoutMs", `must be at most ${MAX_RUN_TIMEOUT_MS} ms (about 24.8 days; got ${o.timeoutMs})`);
+  }
   for (const key of ["continueOnError", "allowGraphChange", "takeover"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") throw new InvalidOptionError(key, "must be true or false");
   }

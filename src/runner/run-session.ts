@@ -34,7 +34,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
 import { ForwardScheduler, type SchedulerOutcome } from "../engine/forward-scheduler.js";
-import { setRunStatus, type RunState } from "../state/run-state.js";
+import { setRunDeadline, setRunStatus, type RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import type { ActiveRun } from "./active-runs.js";
 import { LeaseKeeper } from "./lease-keeper.js";
@@ -42,8 +42,10 @@ import { registerLiveRun } from "./live-runs-channel.js";
 import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { endRun, finalChange } from "./run-ending.js";
 import type { RunConfig } from "./run-options.js";
-import { GraphHasPendingWaits } from "./errors.js";
+import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
+import { toErrorRecord } from "../state/error-record.js";
+import { DeadlineTimer, deadlineReason, runDeadline } from "./run-deadline.js";
 
 /** The phases of a {@link RunSession}, in order. */
 export type SessionPhase = "acquiring" | "preparing" | "running" | "saving" | "stopped";
@@ -88,7 +90,7 @@ export class RunSession<O> implements ActiveRun {
       .then(() => this.#drive())
       .catch((error: unknown) => {
         if (this.#status === "pending" || this.#status === "running") {
-          this.#status = error instanceof RunCancelledError ? "cancelled" : "failed";
+          this.#status = error instanceof RunCancelledError || error instanceof RunTimeoutError ? "cancelled" : "failed";
         }
         throw error;
       });
@@ -177,7 +179,9 @@ export class RunSession<O> implements ActiveRun {
     const { runId, clock } = config;
     // The one place a cancel that came before the engine is honoured; later ones reach the engine directly.
     if (this.#cancelReason !== undefined) throw new RunCancelledError(runId, this.#cancelReason);
-    this.#state = setRunStatus(prepared.state, "running", clock.now());
+    const deadline = runDeadline(config.timeoutMs, prepared.state.meta.deadline, clock.now());
+    if (deadline !== undefined && deadline <= clock.now()) return this.#expired(prepared, keeper, deadline);
+    this.#state = setRunDeadline(setRunStatus(prepared.state, "running", clock.now()), deadline);
     const { journal, engine } = startEngine({
       ...this.#params,
       state: this.#state,
@@ -193,7 +197,9 @@ export class RunSession<O> implements ActiveRun {
     events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
     const startedAt = clock.now();
     this.#live.resolve(engine);
+    const timer = new DeadlineTimer(clock, deadline, (d) => engine.cancel(deadlineReason(d)));
     let outcome: SchedulerOutcome = await engine.execute();
+    timer.disarm();
     this.#state = engine.state;
     this.#phase = "saving";
     if (keeper.lost !== undefined && outcome.status !== "failed") {
@@ -210,7 +216,8 @@ export class RunSession<O> implements ActiveRun {
       });
     }
     const now = clock.now();
-    const final = finalChange(ending, runId, engine.inbox());
+    const timedOut = timer.fired !== undefined && ending.outcome.status === "cancelled" ? new RunTimeoutError(runId, timer.fired) : undefined;
+    const final = finalChange(ending, runId, engine.inbox(), timedOut);
     this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
     let saveError: Error | undefined;
     try {
@@ -234,7 +241,7 @@ export class RunSession<O> implements ActiveRun {
       })
       .with({ status: "cancelled" }, (o) => {
         events.emit("run:cancel", { runId, at: now, reason: o.reason });
-        throw new RunCancelledError(runId, o.reason);
+        throw timedOut ?? new RunCancelledError(runId, o.reason);
       })
       .with({ status: "waiting" }, (o) => {
         if (saveError !== undefined) throw saveError;
@@ -242,6 +249,20 @@ export class RunSession<O> implements ActiveRun {
         throw new GraphHasPendingWaits(runId, o.waits);
       })
       .exhaustive();
+  }
+
+  /** A run resumed after its deadline: saved `cancelled` with `RunTimeoutError`, nothing runs (run-deadline.ts). */
+  async #expired(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper, deadline: number): Promise<never> {
+    const { config, events } = this.#params;
+    const { runId, clock, store } = config;
+    const error = new RunTimeoutError(runId, deadline);
+    const now = clock.now();
+    this.#state = setRunStatus(prepared.state, "cancelled", now, { error: toErrorRecord(error) });
+    await store.writeSnapshot(this.#state, prepared.seq, keeper.taken).catch((e: unknown) => {
+      throw e instanceof Error ? e : new PersistenceError(runId, e);
+    });
+    events.emit("run:cancel", { runId, at: now, reason: deadlineReason(deadline) });
+    throw error;
   }
 }
 

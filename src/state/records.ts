@@ -122,6 +122,8 @@ export interface RunMeta {
   readonly agentId?: string;
   /** Caller-provided ids, recorded as given. */
   readonly appId?: string;
+  /** The run's deadline (epoch ms), from the `timeoutMs` it was (last) started with; kept across resumes. */
+  readonly deadline?: number;
 }
 
 /**

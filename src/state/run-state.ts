@@ -292,6 +292,15 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
   });
 }
 
+/** Sets (or, with `undefined`, removes) the run's deadline (epoch ms). */
+export function setRunDeadline(state: RunState, deadline: number | undefined): RunState {
+  if (state.meta.deadline === deadline) return state;
+  return produce(state, (draft) => {
+    if (deadline === undefined) delete draft.meta.deadline;
+    else draft.meta.deadline = deadline;
+  });
+}
+
 /** Delivers an event into the run's inbox (resolveWait on a run no process is driving). */
 export function deliverToInbox(state: RunState, key: string, entry: InboxEntry): RunState {
   return produce(state, (draft) => {
