@@ -223,3 +223,4 @@ export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
 export { RunTimeoutError } from "./runner/errors.js";
+export { type Runnable, type RunFunction, type GraphBuilderLike } from "./runner/runnable.js";

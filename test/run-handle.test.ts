@@ -452,7 +452,8 @@ describe("option validation (synchronous)", () => {
   });
 
   it("a first argument that is not a graph throws InvalidOptionError", () => {
-    for (const notAGraph of [undefined, {}, { name: "fake", fingerprint: "x" }, graph("unbuilt").node("a", () => 1)]) {
+    // An unbuilt builder is runnable since issue 18 item 4 (run-runnable.test.ts): it is built, not refused.
+    for (const notAGraph of [undefined, {}, { name: "fake", fingerprint: "x" }, 42]) {
       const err = thrown(() => run(notAGraph as never, undefined, { store: store() }));
       expect(err).toBeInstanceOf(InvalidOptionError);
       expect((err as InvalidOptionError).code).toBe("INVALID_OPTION");
@@ -460,8 +461,10 @@ describe("option validation (synchronous)", () => {
     }
   });
 
-  it("runAsync throws the same errors synchronously", () => {
-    const err = thrown(() => runAsync(g, undefined, { store: store(), maxConcurrency: 0 }));
+  it("runAsync rejects with the same errors, never throwing synchronously (issue 18 item 5)", async () => {
+    let promise: Promise<unknown> | undefined;
+    expect(() => (promise = runAsync(g, undefined, { store: store(), maxConcurrency: 0 }))).not.toThrow();
+    const err = await rejection(promise as Promise<unknown>);
     expect(err).toBeInstanceOf(InvalidOptionError);
     expect((err as InvalidOptionError).code).toBe("INVALID_OPTION");
   });

@@ -23,6 +23,7 @@ import {
   NodeFailedError,
   parseWorkflow,
   resolveWait,
+  run,
   runAsync,
   StageRunner,
   task,
@@ -207,13 +208,13 @@ describe("run-level retry options", () => {
       .node("a", () => 1)
       .build();
     expectRefusal(
-      thrown(() => runAsync(g, undefined, { store: new MemoryStore(), retry: { maxAttemps: 2 } as never })),
+      thrown(() => run(g, undefined, { store: new MemoryStore(), retry: { maxAttemps: 2 } as never })),
       "maxAttemps",
       "retry",
       "maxAttempts",
     );
     expectRefusal(
-      thrown(() => runAsync(g, undefined, { store: new MemoryStore(), retry: { backoff: { jiter: true } as never } })),
+      thrown(() => run(g, undefined, { store: new MemoryStore(), retry: { backoff: { jiter: true } as never } })),
       "jiter",
       "retry.backoff",
       "jitter",
@@ -420,7 +421,7 @@ describe("stores and the snapshot policy", () => {
       .node("a", () => 1)
       .build();
     expectRefusal(
-      thrown(() => runAsync(g, undefined, { store: new MemoryStore(), snapshot: { intervalMs: 5, every: 2 } as never })),
+      thrown(() => run(g, undefined, { store: new MemoryStore(), snapshot: { intervalMs: 5, every: 2 } as never })),
       "every",
       "snapshot",
     );

@@ -8,14 +8,16 @@
  *
  * @module
  */
-import { InvalidOptionError } from "../errors.js";
 import { RunEvents } from "../events/run-events.js";
-import { TaskGraph } from "../graph/task-graph.js";
+import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { resolveRunOptions, validateRunOptions, type RunOptions } from "./run-options.js";
 import { RunSession } from "./run-session.js";
 import { valueText } from "../core/text.js";
+import { toTaskGraph, type Runnable } from "./runnable.js";
+
+export type { GraphFnLike } from "./runnable.js";
 
 /**
  * A run in progress (or finished): returned by `run()` at once, and by
@@ -90,6 +92,11 @@ export class SessionHandle<O> implements RunHandle<O> {
  * Starts a run and returns its handle at once, before any node runs.
  * Arguments are validated synchronously: a bad option throws here.
  *
+ * The thing to run may be a built graph, a `graphFn`, a graph builder
+ * (built here; its errors throw `GraphDefinitionError`) or a plain async
+ * function, which runs as a one-node graph (node `main`) with the same
+ * durability as any run: it receives the inputs and the node's context.
+ *
  * `inputs` may be `undefined` when resuming a stored run (the stored
  * inputs are used).
  *
@@ -98,13 +105,12 @@ export class SessionHandle<O> implements RunHandle<O> {
  * const handle = run(etl, { url }, { runId: "etl-2026-11-23" });
  * console.log(handle.runId, handle.status); // "etl-2026-11-23" "pending"
  * await handle.result();
+ *
+ * const report = await run(async (_inputs, { step }) => step("fetch", () => fetchReport()), undefined).result();
  * ```
  */
-export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
-  if (typeof graph === "function" && graph.graph instanceof TaskGraph) graph = graph.graph;
-  if (!(graph instanceof TaskGraph)) {
-    throw new InvalidOptionError("graph", "must be a TaskGraph (build one with graph(name)...build())");
-  }
+export function run<I, O>(runnable: Runnable<I, O>, inputs: I | undefined, options: RunOptions = {}): RunHandle<O> {
+  const graph = toTaskGraph(runnable);
   validateRunOptions(options);
   // The options stop here: below, everything reads the resolved, frozen config.
   const config = resolveRunOptions(options);
@@ -127,22 +133,23 @@ export function run<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I 
 }
 
 /**
- * Runs a graph and resolves to its outputs. Given the `runId` of a stored
- * run, it resumes it: succeeded nodes are not run again.
+ * Runs a graph (or a builder, a `graphFn`, a plain async function: see
+ * {@link run}) and resolves to its outputs. Given the `runId` of a stored
+ * run, it resumes it: succeeded nodes are not run again. It never throws:
+ * every failure, a bad option included, rejects the returned promise.
  *
  * @example
  * ```ts
  * const out = await runAsync(etl, { url }, { runId: "etl-2026-11-23", maxConcurrency: 8 });
+ * const n = await runAsync(async () => countRows(), undefined, { runId: "count-1" });
  * ```
  */
-export function runAsync<I, O>(graph: TaskGraph<I, O> | GraphFnLike<I, O>, inputs: I | undefined, options: RunOptions = {}): Promise<O> {
-  return run(graph, inputs, options).result();
-}
-
-/** A `graphFn` result (anything callable with a `graph`), accepted where a graph is. */
-export interface GraphFnLike<I, O> {
-  (...args: never[]): unknown;
-  readonly graph: TaskGraph<I, O>;
+export function runAsync<I, O>(runnable: Runnable<I, O>, inputs: I | undefined, options: RunOptions = {}): Promise<O> {
+  try {
+    return run(runnable, inputs, options).result();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function abortReason(signal: AbortSignal): string {
