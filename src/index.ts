@@ -224,3 +224,5 @@ export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
 export { RunTimeoutError } from "./runner/errors.js";
 export { type Runnable, type RunFunction, type GraphBuilderLike } from "./runner/runnable.js";
+export { cancelRun, type CancelRunOptions, type CancelRunResult } from "./runner/cancel-run.js";
+export type { CancelRequest } from "./persistence/run-store.js";

@@ -455,6 +455,38 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
         });
       });
 
+      describe("cancel requests (cancelRun, issue 18 item 3)", () => {
+        it("marks the holder's lease: its next renewal returns the request, owner, token and the holder's writes unchanged", async () => {
+          const lease = await store.acquireLease("r1", request("o1", 1_000));
+          await store.writeSnapshot(sampleRun("r1"), 0, lease);
+          expect(await store.requestCancel?.("r1", { token: lease.token, reason: "stop it", at: 1_500 })).toBe(true);
+          const renewed = await store.renewLease(lease, 10_000, 2_000);
+          expect(renewed).toMatchObject({ owner: "o1", token: lease.token, expiresAt: 12_000 });
+          expect(renewed.cancelRequested).toEqual({ token: lease.token, reason: "stop it", at: 1_500 });
+          // Still the holder: its fenced writes go through, and another owner is still refused.
+          await store.append("r1", [nodeRecord(1, "b")], renewed);
+          await store.writeSnapshot(sampleRun("r1", { status: "cancelled" }), 1, renewed);
+          await expect(store.acquireLease("r1", request("o2", 3_000))).rejects.toBeInstanceOf(RunLockedError);
+        });
+
+        it("writes nothing for another token or a run without a lease", async () => {
+          expect(await store.requestCancel?.("nobody", { token: 1, reason: "x", at: 1 })).toBe(false);
+          const lease = await store.acquireLease("r1", request("o1", 1_000));
+          expect(await store.requestCancel?.("r1", { token: lease.token + 1, reason: "x", at: 1 })).toBe(false);
+          expect((await store.renewLease(lease, 10_000, 2_000)).cancelRequested).toBeUndefined();
+        });
+
+        it("never reaches a later holder: a lease granted anew carries no earlier request", async () => {
+          const first = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+          expect(await store.requestCancel?.("r1", { token: first.token, reason: "old", at: 1_050 })).toBe(true);
+          const next = await store.acquireLease("r1", request("o2", 5_000));
+          expect(next.token).toBeGreaterThan(first.token);
+          expect(next.cancelRequested).toBeUndefined();
+          expect((await store.renewLease(next, 10_000, 6_000)).cancelRequested).toBeUndefined();
+          expect(await store.requestCancel?.("r1", { token: first.token, reason: "late", at: 6_001 })).toBe(false);
+        });
+      });
+
       it("works together with the run's snapshots", async () => {
         const lease = await store.acquireLease("r1", request("o1", 1_000));
         await store.writeSnapshot(sampleRun("r1"), 0);

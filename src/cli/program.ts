@@ -18,6 +18,7 @@ import { reportCommand, RENDERERS } from "./commands/report.js";
 import { resolveCommand } from "./commands/resolve.js";
 import { resumeCommand } from "./commands/resume.js";
 import { rmCommand } from "./commands/rm.js";
+import { cancelCommand } from "./commands/cancel.js";
 import { runCommand } from "./commands/run.js";
 import { runsCommand } from "./commands/runs.js";
 import { SHOW_FORMATS, showCommand } from "./commands/show.js";
@@ -144,6 +145,14 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .description("delete stored runs")
     .argument("<run-id...>")
     .action(act((ctx, runIds: string[]) => rmCommand(ctx, runIds)));
+
+  program
+    .command("cancel")
+    .description("cancel a run wherever it runs (the driving process stops it; a run nobody drives is marked cancelled)")
+    .argument("<run-id>")
+    .option("--reason <text>", "why (recorded in the run's error)")
+    .option("--json", "print JSON")
+    .action(act((ctx, runId: string, options: Parameters<typeof cancelCommand>[2]) => cancelCommand(ctx, runId, options)));
 
   program
     .command("gc")

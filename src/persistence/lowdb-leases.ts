@@ -34,7 +34,7 @@ import { hostname } from "node:os";
 import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
-import type { Lease, LeaseRequest } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
 import { DocumentFileAdapter } from "./stored-document.js";
 import type { RunFolders } from "./run-folder.js";
@@ -79,6 +79,20 @@ export class LeaseFiles {
       const renewed: Lease = { ...current, expiresAt: now + ttlMs };
       await this.#write(renewed);
       return renewed;
+    } finally {
+      await unlock();
+    }
+  }
+
+  /** Sets `cancelRequested` on the run's lease when it still has `request.token` (`RunStore.requestCancel`). */
+  async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    const unlock = await this.lock(runId, false);
+    if (!unlock) return false;
+    try {
+      const current = await this.read(runId);
+      if (!current || current.token !== request.token) return false;
+      await this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } });
+      return true;
     } finally {
       await unlock();
     }

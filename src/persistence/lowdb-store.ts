@@ -57,7 +57,7 @@ import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver } from "./lease-rules.js";
 import { EMPTY, journalText, readJournal, topSeq, validEnd, writeAll } from "./journal-file.js";
 import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
-import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 import { checkSnapshot, checkSummary } from "./snapshot-schema.js";
 import { DocumentFileAdapter, readDocument, type ShapeCheck } from "./stored-document.js";
@@ -278,6 +278,11 @@ export class LowdbStore implements RunStore {
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     assertRunId(lease.runId);
     return this.#serial(lease.runId, () => this.#leases.renew(lease, ttlMs, now));
+  }
+
+  async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    assertRunId(runId);
+    return this.#serial(runId, () => this.#leases.requestCancel(runId, request));
   }
 
   async releaseLease(lease: Lease): Promise<void> {

@@ -14,7 +14,7 @@ import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
-import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 
 interface MemoryRun {
@@ -95,6 +95,13 @@ export class MemoryStore implements RunStore {
     const renewed = { ...current, expiresAt: now + ttlMs };
     this.#leases.set(lease.runId, renewed);
     return renewed;
+  }
+
+  async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    const current = this.#leases.get(runId);
+    if (!current || current.token !== request.token) return false;
+    this.#leases.set(runId, { ...current, cancelRequested: { ...request } });
+    return true;
   }
 
   async releaseLease(lease: Lease): Promise<void> {

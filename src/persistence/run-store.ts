@@ -71,6 +71,22 @@ export interface Lease extends LeaseHolder {
   readonly token: number;
   /** The holder's process identity, when its request gave one. */
   readonly identity?: ProcessIdentity;
+  /**
+   * Set by {@link RunStore.requestCancel}: another process asked the
+   * holder to cancel the run. The holder sees it in the lease its next
+   * renewal returns; a lease granted anew never carries it.
+   */
+  readonly cancelRequested?: CancelRequest;
+}
+
+/** A request to cancel a run, addressed to the driver that holds its lease with `token`. */
+export interface CancelRequest {
+  /** The token of the lease the request is for: a later holder of the run never sees it. */
+  readonly token: number;
+  /** Why the run is cancelled. */
+  readonly reason: string;
+  /** When it was asked (epoch ms). */
+  readonly at: number;
 }
 
 /** Why {@link RunStore.list} skipped a stored run: its file cannot be read, or is not safe to read. */
@@ -145,6 +161,16 @@ export interface RunStore {
   renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease>;
   /** Gives a lease up (no-op when it is no longer held by its owner). */
   releaseLease(lease: Lease): Promise<void>;
+  /**
+   * Asks the driver of run `runId` to cancel it (`cancelRun`): when the
+   * run's lease still has token `request.token`, sets its
+   * `cancelRequested` (keeping owner, token and expiry) and resolves to
+   * true; the holder's next {@link RunStore.renewLease} returns the lease
+   * with it. Resolves to false, writing nothing, when the run has no
+   * lease or another one. Optional for stores made before it; `cancelRun`
+   * refuses a store without it only when it meets a live driver.
+   */
+  requestCancel?(runId: string, request: CancelRequest): Promise<boolean>;
   /** Releases files and handles; the store may be used again afterwards. */
   close(): Promise<void>;
 }

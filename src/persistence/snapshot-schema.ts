@@ -119,6 +119,7 @@ const runMeta = fields(
     agentId: string,
     appId: string,
     deadline: time,
+    parentRunId: string,
   },
 );
 
@@ -175,7 +176,7 @@ export function checkSummary(value: unknown): ShapeProblem {
       updatedAt: time,
       waits: listOf(pendingWait),
     },
-    { sessionId: string, agentId: string, appId: string },
+    { sessionId: string, agentId: string, appId: string, parentRunId: string },
   )(value, "summary");
 }
 

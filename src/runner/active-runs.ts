@@ -29,6 +29,8 @@ export interface ActiveRun {
   deliver(key: string, payload: unknown): Promise<boolean>;
   /** Settles once the driver has saved the run and given its lease back. */
   readonly stopped: Promise<void>;
+  /** Cancels the run (`cancelRun` on a run driven in this thread). */
+  cancel?(reason: string): void;
 }
 
 /** Where `store` keeps its runs: its `location`, or the object itself when it has none. */

@@ -139,14 +139,15 @@ export class OutputError extends TaskloomError {
 
 /**
  * `cancel()` of a handle from `retrieveRun` on a run this process does not
- * drive (another process drives it, or it waits, stopped, for events).
- * Cancelling a run from outside the process that drives it is not
- * available yet (issue 18 adds `cancelRun`).
+ * drive (another process drives it, or it waits, stopped, for events):
+ * use `cancelRun(runId, { store })`, which reaches any driver. Also thrown
+ * by `cancelRun` when the driver could not be reached or did not stop the
+ * run (`detail` says which).
  *
  * @example
  * ```ts
  * try { (await retrieveRun(id, { store })).cancel() }
- * catch (e) { if (e instanceof CancelNotAvailableError) console.error("cancel it where it runs") }
+ * catch (e) { if (e instanceof CancelNotAvailableError) await cancelRun(id, { store }) }
  * ```
  */
 export class CancelNotAvailableError extends TaskloomError {
@@ -155,11 +156,13 @@ export class CancelNotAvailableError extends TaskloomError {
   /** Its status as last read from the store. */
   readonly status: string;
 
-  constructor(runId: string, status: string) {
+  constructor(runId: string, status: string, detail?: string) {
     super(
       "CANCEL_NOT_AVAILABLE",
-      `run "${runId}" (${status}) is not driven by this process, and cancelling a run from another process is not available yet. ` +
-        `Cancel it through the RunHandle (or AbortSignal) of the process that drives it, or stop that process.`,
+      detail === undefined
+        ? `run "${runId}" (${status}) is not driven by this process, so its handle cannot cancel it. ` +
+            `Call cancelRun("${runId}", { store }), which reaches the process that drives it, or cancel it through that process's RunHandle or AbortSignal.`
+        : `run "${runId}" (${status}) could not be cancelled: ${detail}. Stop the process that drives it, then call cancelRun again.`,
     );
     this.runId = runId;
     this.status = status;

@@ -16,13 +16,16 @@
  * store failed) and `onLost` is called once with it. A renewal that
  * succeeds after `stopRenewing` starts no other. Giving the lease back
  * never fails the run: a store that refuses is a `LEASE_RELEASE_FAILED`
- * warning, and the lease stays until it expires.
+ * warning, and the lease stays until it expires. A renewal that returns
+ * the lease with `cancelRequested` (another process called `cancelRun`,
+ * `RunStore.requestCancel`) calls `onCancel` once, so the driver stops
+ * the run within one renewal interval.
  *
  * @module
  */
 import { describe, type TaskloomError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
-import type { Lease, RunStore } from "../persistence/run-store.js";
+import type { CancelRequest, Lease, RunStore } from "../persistence/run-store.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { acquireAfterDeliveries } from "./delivery-lease.js";
 import { leaseRequest, renewalFailure } from "./run-lease.js";
@@ -51,6 +54,7 @@ export class LeaseKeeper {
   #timer: TimerHandle | undefined;
   #renewing = false;
   #lost: TaskloomError | undefined;
+  #cancelSeen = false;
 
   private constructor(store: RunStore, lease: Lease, options: LeaseKeeperOptions) {
     this.#store = store;
@@ -84,8 +88,12 @@ export class LeaseKeeper {
     return this.#lost;
   }
 
-  /** Starts renewing every `ttlMs / 3`; `onLost` is called once, when a renewal fails. */
-  keep(onLost: (error: TaskloomError) => void): void {
+  /**
+   * Starts renewing every `ttlMs / 3`; `onLost` is called once, when a
+   * renewal fails, and `onCancel` once, when a renewal brings a cancel
+   * request addressed to this lease.
+   */
+  keep(onLost: (error: TaskloomError) => void, onCancel?: (request: CancelRequest) => void): void {
     this.#renewing = true;
     const renew = (): void => {
       this.#timer = this.#clock.setTimeout(
@@ -93,6 +101,11 @@ export class LeaseKeeper {
           this.#store.renewLease(this.#lease, this.#ttlMs, this.#clock.now()).then(
             (renewed) => {
               this.#lease = renewed;
+              const request = renewed.cancelRequested;
+              if (request !== undefined && request.token === renewed.token && !this.#cancelSeen) {
+                this.#cancelSeen = true;
+                onCancel?.(request);
+              }
               if (this.#renewing) renew();
             },
             (error: unknown) => {

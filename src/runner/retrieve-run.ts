@@ -10,7 +10,7 @@
  *   state as read from the store; `result()` settles from the store
  *   (polling while the run is `pending` or `running` elsewhere); `cancel()`
  *   of an unfinished run is refused (`CancelNotAvailableError`): nothing
- *   here can stop another process's run yet (issue 18 adds `cancelRun`).
+ *   here can stop another process's run: `cancelRun(runId, { store })` does.
  *
  * Invariant: a stored handle never writes to the store and never takes the
  * run's lease; it only reads.

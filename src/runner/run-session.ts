@@ -149,7 +149,10 @@ export class RunSession<O> implements ActiveRun {
         unregister();
       });
       this.#releasers.push(() => this.#live.resolve(undefined));
-      keeper.keep((lost) => this.#engine?.fail(lost));
+      keeper.keep(
+        (lost) => this.#engine?.fail(lost),
+        (request) => this.cancel(request.reason),
+      );
       this.#releasers.push(async () => {
         keeper.stopRenewing();
         if (executor?.runStopped) {

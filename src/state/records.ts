@@ -124,6 +124,8 @@ export interface RunMeta {
   readonly appId?: string;
   /** The run's deadline (epoch ms), from the `timeoutMs` it was (last) started with; kept across resumes. */
   readonly deadline?: number;
+  /** The run that started this one with `ctx.run` (a child run), if any. */
+  readonly parentRunId?: string;
 }
 
 /**
@@ -158,4 +160,6 @@ export interface RunSummary {
   readonly agentId?: string;
   /** Caller-provided ids. */
   readonly appId?: string;
+  /** The run that started this one with `ctx.run`, for a child run. */
+  readonly parentRunId?: string;
 }

@@ -51,6 +51,8 @@ export interface NewRunInit {
   readonly sessionId?: string | undefined;
   readonly agentId?: string | undefined;
   readonly appId?: string | undefined;
+  /** The parent run, for a child run started with `ctx.run`. */
+  readonly parentRunId?: string | undefined;
 }
 
 /** A new run: every node pending. */
@@ -70,6 +72,7 @@ export function createRunState(init: NewRunInit): RunState {
       ...(init.sessionId !== undefined && { sessionId: init.sessionId }),
       ...(init.agentId !== undefined && { agentId: init.agentId }),
       ...(init.appId !== undefined && { appId: init.appId }),
+      ...(init.parentRunId !== undefined && { parentRunId: init.parentRunId }),
     },
     nodes: createNodeTable(records),
   };
@@ -401,5 +404,6 @@ export function summaryOf(meta: RunMeta, counts: { readonly nodeCount: number; r
     ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
     ...(meta.agentId !== undefined && { agentId: meta.agentId }),
     ...(meta.appId !== undefined && { appId: meta.appId }),
+    ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
   };
 }

@@ -46,12 +46,12 @@ import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
 import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snapshot-schema.js";
-import type { Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
 import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
-import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
+import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -292,6 +292,12 @@ export class RedisStore implements RunStore {
       throw new RunLockedError(lease.runId, holder);
     }
     return JSON.parse(String(reply[1])) as Lease;
+  }
+
+  async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    const args = [String(request.token), request.reason, String(request.at)];
+    const reply = await this.#leaseCall(runId, runScript(this.#redis, "taskloomRequestCancel", REQUEST_CANCEL, [this.#leaseKey(runId)], args));
+    return Number(reply) === 1;
   }
 
   async releaseLease(lease: Lease): Promise<void> {

@@ -1,0 +1,166 @@
+/**
+ * `cancelRun(runId, { store, reason })`: cancels a run whoever drives it.
+ *
+ * - Driven by this thread: its session is cancelled (running nodes see
+ *   their signal abort) and `cancelRun` resolves once it saved the run.
+ * - Driven by another process (its lease is held): the request is written
+ *   into that driver's lease (`RunStore.requestCancel`, addressed to the
+ *   lease's token); the driver sees it at its next renewal (within a third
+ *   of its lease TTL), cancels the run and saves it `cancelled`.
+ *   `cancelRun` reads the store until the run has ended.
+ * - Driven by nobody (waiting, crashed, not started again): the run is
+ *   marked `cancelled` directly, under a short lease so no driver starts
+ *   meanwhile (delivery-lease.ts).
+ * - Ended already (succeeded, failed, cancelled): nothing is written.
+ *
+ * Then each unfinished child run (`ctx.run`) is cancelled the same way.
+ *
+ * Invariants. Nothing is written for an unknown run or bad arguments. A
+ * request never reaches a later driver (it lives in the lease it was
+ * addressed to). If the driver keeps renewing its lease but does not stop
+ * the run (a process of an older version), `cancelRun` gives up after
+ * about twice the lease's remaining time with `CancelNotAvailableError`.
+ *
+ * @module
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { assertRunId } from "../core/run-id.js";
+import { InvalidOptionError } from "../errors.js";
+import { RunCancelledError } from "../engine/errors.js";
+import { RunLockedError } from "../persistence/errors.js";
+import type { Lease, RunStore } from "../persistence/run-store.js";
+import { toErrorRecord } from "../state/error-record.js";
+import { setRunStatus } from "../state/run-state.js";
+import { isRunFinal, type RunStatus } from "../state/status.js";
+import { activeRun } from "./active-runs.js";
+import { defaultStore } from "./default-store.js";
+import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
+import { CancelNotAvailableError, RunNotFoundError } from "./errors.js";
+import { childRunsOf } from "./run-children.js";
+import { assertStore } from "./run-options.js";
+import { asTaskloomError } from "./run-lease.js";
+
+/** Options of {@link cancelRun}. */
+export interface CancelRunOptions {
+  /** The store the run is kept in. @default the default `LowdbStore` */
+  readonly store?: RunStore;
+  /** Why: recorded in the run's `RunCancelledError`. @default "cancelled by cancelRun" */
+  readonly reason?: string;
+}
+
+/** What {@link cancelRun} did to one run. */
+export interface CancelRunResult {
+  readonly runId: string;
+  /** The run's status afterwards: `cancelled`, or how it had ended already. */
+  readonly status: RunStatus;
+  /**
+   * `driver`: the process that drove it stopped it; `store`: nobody drove
+   * it, it was marked cancelled; `ended`: it had ended already.
+   */
+  readonly by: "driver" | "store" | "ended";
+  /** What was done to each unfinished child run (`ctx.run`). */
+  readonly children: readonly CancelRunResult[];
+}
+
+const OPTION_KEYS = optionKeys<CancelRunOptions>({ store: true, reason: true });
+/** How often the store is read while another process stops the run (ms). */
+const POLL_MS = 50;
+
+/**
+ * Cancels run `runId` (see the module comment) and its unfinished child
+ * runs. Throws `RunNotFoundError`, `InvalidRunIdError`,
+ * `InvalidOptionError`, and `CancelNotAvailableError` when a live driver
+ * did not stop the run (or the store cannot carry the request).
+ *
+ * @example
+ * ```ts
+ * // in an admin endpoint, in any process that can reach the store:
+ * const { status, by } = await cancelRun("etl-2026-11-23", { store, reason: "bad input file" });
+ * console.log(status, by); // "cancelled" "driver"
+ * ```
+ */
+export async function cancelRun(runId: string, options: CancelRunOptions = {}): Promise<CancelRunResult> {
+  assertRunId(runId);
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("cancelRun options", "must be an object");
+  assertKnownKeys("cancelRun", options, OPTION_KEYS);
+  const reason = options.reason ?? "cancelled by cancelRun";
+  if (typeof reason !== "string" || reason.length === 0 || reason.length > 1_000) {
+    throw new InvalidOptionError("reason", "of cancelRun must be a string of 1 to 1000 characters");
+  }
+  if (options.store !== undefined) assertStore(options.store);
+  const store = options.store ?? defaultStore();
+  if (!(await store.load(runId))) throw new RunNotFoundError(runId);
+  return cancelTree(store, runId, reason);
+}
+
+async function cancelTree(store: RunStore, runId: string, reason: string): Promise<CancelRunResult> {
+  const { status, by } = await cancelOne(store, runId, reason);
+  const children: CancelRunResult[] = [];
+  for (const child of await childRunsOf(store, runId)) {
+    if (isRunFinal(child.status)) continue;
+    children.push(await cancelTree(store, child.runId, `its parent run "${runId}" was cancelled: ${reason}`));
+  }
+  return { runId, status, by, children };
+}
+
+async function cancelOne(store: RunStore, runId: string, reason: string): Promise<Pick<CancelRunResult, "status" | "by">> {
+  let asked: { owner: string; token: number; giveUpAt: number } | undefined;
+  for (;;) {
+    const here = activeRun(store, runId);
+    if (here?.cancel) {
+      here.cancel(reason);
+      await here.stopped;
+      return { status: await storedStatus(store, runId), by: "driver" };
+    }
+    const before = await store.load(runId);
+    if (!before) throw new RunNotFoundError(runId);
+    if (isRunFinal(before.state.meta.status)) return { status: before.state.meta.status, by: asked ? "driver" : "ended" };
+    let lease: Lease;
+    try {
+      lease = await acquireDeliveryLease(store, runId);
+    } catch (error) {
+      if (!(error instanceof RunLockedError) || isDeliveryLease(error.holder)) throw error;
+      const holder = error.holder as Partial<Lease>;
+      if (typeof holder.token !== "number") throw error;
+      if (asked === undefined || asked.owner !== holder.owner || asked.token !== holder.token) {
+        if (!store.requestCancel) {
+          throw new CancelNotAvailableError(runId, before.state.meta.status, "its store has no requestCancel, so the process that drives it cannot be reached");
+        }
+        const now = Date.now();
+        await store.requestCancel(runId, { token: holder.token, reason, at: now }).catch((e: unknown) => {
+          throw asTaskloomError(runId, e);
+        });
+        asked = { owner: String(holder.owner), token: holder.token, giveUpAt: now + 2 * Math.max(0, error.holder.expiresAt - now) + 5_000 };
+      } else if (Date.now() > asked.giveUpAt) {
+        throw new CancelNotAvailableError(
+          runId,
+          before.state.meta.status,
+          `the process that drives it (pid ${error.holder.pid} on ${error.holder.host}) kept its lease but did not stop the run`,
+        );
+      }
+      await sleep(POLL_MS);
+      continue;
+    }
+    try {
+      const stored = await store.load(runId);
+      if (!stored) throw new RunNotFoundError(runId);
+      const meta = stored.state.meta;
+      if (isRunFinal(meta.status)) return { status: meta.status, by: asked ? "driver" : "ended" };
+      const error = toErrorRecord(new RunCancelledError(runId, reason));
+      const next = setRunStatus(stored.state, "cancelled", Date.now(), { error });
+      await store.writeSnapshot(next, stored.seq, lease).catch((e: unknown) => {
+        throw asTaskloomError(runId, e);
+      });
+      return { status: "cancelled", by: "store" };
+    } finally {
+      await store.releaseLease(lease).catch(() => undefined);
+    }
+  }
+}
+
+async function storedStatus(store: RunStore, runId: string): Promise<RunStatus> {
+  const stored = await store.load(runId);
+  if (!stored) throw new RunNotFoundError(runId);
+  return stored.state.meta.status;
+}
