@@ -226,3 +226,5 @@ export { RunTimeoutError } from "./runner/errors.js";
 export { type Runnable, type RunFunction, type GraphBuilderLike } from "./runner/runnable.js";
 export { cancelRun, type CancelRunOptions, type CancelRunResult } from "./runner/cancel-run.js";
 export type { CancelRequest } from "./persistence/run-store.js";
+export { childRunId } from "./runner/child-run-id.js";
+export type { ChildRunOptions } from "./graph/node-context.js";

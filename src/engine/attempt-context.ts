@@ -9,7 +9,7 @@
  * @module
  */
 import type { RouteTrigger } from "../graph/route.js";
-import type { NodeContext, WaitOptions } from "../graph/node-context.js";
+import type { ChildRunOptions, NodeContext, WaitOptions } from "../graph/node-context.js";
 import { assertNoNodeStepOptions } from "../graph/option-keys.js";
 
 /** Where an attempt stands: its visit (routed graphs), the route that chose it, its map element. */
@@ -27,6 +27,7 @@ export interface AttemptHost {
   emitFrom(nodeId: string, name: string, data: unknown): void;
   runStep<T>(context: AttemptContext<unknown>, name: string, fn: () => T | Promise<T>): Promise<T>;
   runWait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T>;
+  runChild(context: AttemptContext<unknown>, graph: unknown, inputs: unknown, options: ChildRunOptions | undefined): Promise<unknown>;
 }
 
 /**
@@ -138,5 +139,9 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
 
   get waitFor(): <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T> {
     return (key, options) => this.#host.runWait(this, key, options);
+  }
+
+  get run(): <O = unknown>(graph: object, inputs: unknown, options: ChildRunOptions) => Promise<O> {
+    return <O>(graph: object, inputs: unknown, options: ChildRunOptions) => this.#host.runChild(this, graph, inputs, options) as Promise<O>;
   }
 }

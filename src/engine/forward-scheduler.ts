@@ -26,7 +26,8 @@
 import { InvalidOptionError } from "../errors.js";
 import type { Clock } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
-import type { WaitOptions } from "../graph/node-context.js";
+import type { ChildRunOptions, WaitOptions } from "../graph/node-context.js";
+import type { ChildRunner } from "./child-runs.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { InboxEntry, NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
@@ -67,6 +68,8 @@ export interface SchedulerConfig {
   readonly maxVisits?: number | undefined;
   /** Runs node bodies elsewhere (graphFn steps always run here). @default call the node's function in this process */
   readonly executor?: NodeExecutor | undefined;
+  /** Runs `ctx.run` child runs (the runner plugs it in). @default `ctx.run` rejects */
+  readonly childRuns?: ChildRunner | undefined;
 }
 
 /** The default of `maxVisits`: visits of one node in one run, through routing loops. */
@@ -93,6 +96,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #waits: Waits;
   readonly #steps: GraphFnSteps;
   readonly #names: ActivationNames;
+  readonly #childRuns: ChildRunner | undefined;
   #maps: MapFanout | undefined;
 
   constructor(graph: TaskGraph<I, unknown>, state: RunState, inputs: I, journal: RunJournal, events: RunEvents, config: SchedulerConfig) {
@@ -105,6 +109,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     this.#events = events;
     this.#clock = clock;
     this.#journal = journal;
+    this.#childRuns = config.childRuns;
     const names = (this.#names = new ActivationNames(
       (id) => this.#frontier.visit(id),
       (id) => this.#maps?.element(id),
@@ -221,6 +226,20 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   /** @internal `ctx.step` */
   runStep<T>(context: AttemptContext<unknown>, name: string, fn: () => T | Promise<T>): Promise<T> {
     return runNodeStep({ buffer: this.#buffer, journal: this.#journal, warn: (id, code, message) => this.#loop.warn(id, code, message) }, context, name, fn);
+  }
+
+  /** @internal `ctx.run` */
+  runChild(context: AttemptContext<unknown>, graph: unknown, inputs: unknown, options: ChildRunOptions | undefined): Promise<unknown> {
+    if (!this.#childRuns) return Promise.reject(new InvalidOptionError("ctx.run", "is not available in this run"));
+    return this.#childRuns({
+      parentRunId: this.#runId,
+      activationId: context.nodeId,
+      graph,
+      inputs,
+      options,
+      signal: context.signal,
+      waitFor: (key) => this.#waits.wait(context, key, undefined),
+    });
   }
 
   /** @internal `ctx.waitFor` */

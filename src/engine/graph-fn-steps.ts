@@ -29,6 +29,7 @@ import type { ActivationEnd, ActivationOwner, Coordinator, Stop } from "./loop-t
 import { isReadable } from "./run-loop.js";
 import { NonDeterminismError, RunCancelledError } from "./errors.js";
 import { type GraphFnContext, type NodeDefinition, type StepOptions } from "../graph/definition.js";
+import type { ChildRunOptions } from "../graph/node-context.js";
 import { validateDuration, validateRetryOptions } from "../graph/retry-options.js";
 
 /** What step coordination needs from the run loop. */
@@ -87,6 +88,7 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       signal: (this.#abort = new AbortController()).signal,
       step: (id, fn, options) => this.#step(id, fn as NodeDefinition["fn"], options) as Promise<never>,
       emit: (name, data) => this.#env.emit(name, data),
+      run: (graph, inputs, options) => this.#run(graph, inputs, options) as Promise<never>,
     };
     Promise.resolve()
       .then(() => body(this.#env.inputs, context))
@@ -124,6 +126,15 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       this.#coordinator = undefined;
       this.#env.loop.release();
     }
+  }
+
+  /** `ctx.run` of a dynamic graph: a step `run:<key>` whose body runs the child (see `NodeContext.run`). */
+  #run(graph: object, inputs: unknown, options: ChildRunOptions | undefined): Promise<unknown> {
+    const key = (options as { key?: unknown } | undefined)?.key;
+    if (typeof key !== "string" || key.length === 0 || key.length > 100 || key.includes("#")) {
+      return Promise.reject(new InvalidOptionError("run(graph, inputs, { key })", 'key must be a string of 1 to 100 characters without "#"'));
+    }
+    return this.#step(`run:${key}`, (context) => context.run(graph, inputs, options as ChildRunOptions), undefined);
   }
 
   /** `ctx.step` of a dynamic graph. */

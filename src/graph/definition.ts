@@ -14,7 +14,7 @@
  */
 import type { RetryOptions } from "./retry-options.js";
 import type { InputValidator } from "./input-validator.js";
-import type { NodeFunction } from "./node-context.js";
+import type { ChildRunOptions, NodeFunction } from "./node-context.js";
 import type { RoutesOption, RouteTable } from "./route.js";
 
 /** Options of one node. */
@@ -142,4 +142,10 @@ export interface GraphFnContext {
   readonly step: <T>(id: string, fn: NodeFunction<unknown, Record<string, never>, T>, options?: StepOptions) => Promise<T>;
   /** Emits a `node:event` event (node id `$graphFn`). */
   readonly emit: (name: string, data?: unknown) => void;
+  /**
+   * Runs `graph` as a durable child run (see `NodeContext.run`) inside a
+   * step with id `run:<key>`: on replay a finished child's outputs come
+   * from the journal; an unfinished child is resumed.
+   */
+  readonly run: <O = unknown>(graph: object, inputs: unknown, options: ChildRunOptions) => Promise<O>;
 }

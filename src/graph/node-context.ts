@@ -62,6 +62,40 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
    * `step` is not repeated, and `waitFor` returns the delivered payload.
    */
   readonly waitFor: <T = unknown>(key: string, options?: WaitOptions<T>) => Promise<T>;
+  /**
+   * Runs `graph` (a built graph, a builder, a `graphFn` or an async
+   * function) as a durable child run and resolves to its outputs. The
+   * child has its own run id, derived from this run's, this node's
+   * activation and `key` (`childRunId`), is listed and inspectable like
+   * any run, and records this run as its parent. When this node runs
+   * again (a retry, a resume), a finished child is not run again (its
+   * stored outputs are returned) and an unfinished one is resumed. While
+   * the child waits for events this node waits too (the run's
+   * `GraphHasPendingWaits` lists the child's waits, with its `runId`);
+   * resolve them with `resolveWait(childRunId, key, payload)` and resume
+   * this run. This node's signal aborting cancels the child. Not
+   * available in a BullMQ worker.
+   *
+   * @example
+   * ```ts
+   * .node("invoices", async ({ deps, run }) =>
+   *   Promise.all(deps.customers.map((c) => run(invoiceGraph, { customer: c.id }, { key: c.id }))))
+   * ```
+   */
+  readonly run: <O = unknown>(graph: object, inputs: unknown, options: ChildRunOptions) => Promise<O>;
+}
+
+/**
+ * Options of `ctx.run`.
+ *
+ * @example
+ * ```ts
+ * const totals = await run(billing, { month: "2026-11" }, { key: "billing-2026-11" });
+ * ```
+ */
+export interface ChildRunOptions {
+  /** Names the child among this node's children (1 to 100 characters, no `#`); with the run and the node it makes the child's run id. */
+  readonly key: string;
 }
 
 /**

@@ -26,8 +26,8 @@ export class GraphHasPendingWaits extends TaskloomError {
   constructor(runId: string, waits: readonly PendingWait[]) {
     super(
       "PENDING_WAITS",
-      `run "${runId}" is waiting for ${waits.map((w) => `"${w.key}"`).join(", ")}. ` +
-        `Call resolveWait(runId, key, payload) for each, then runAsync with runId "${runId}" again.`,
+      `run "${runId}" is waiting for ${waits.map((w) => (w.runId === undefined ? `"${w.key}"` : `"${w.key}" (of child run "${w.runId}")`)).join(", ")}. ` +
+        `Call resolveWait(runId, key, payload) for each (with the child's run id for a child's wait), then runAsync with runId "${runId}" again.`,
     );
     this.runId = runId;
     this.waits = waits;

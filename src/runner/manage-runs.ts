@@ -17,6 +17,7 @@ import { defaultStore } from "./default-store.js";
 import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { valueText } from "../core/text.js";
+import { childRunsOf } from "./run-children.js";
 
 /** Where to look. */
 export interface StoreOption {
@@ -49,6 +50,10 @@ export interface RunDetails {
   readonly appId?: string;
   /** The run's deadline (epoch ms), when it was started with `timeoutMs`. */
   readonly deadline?: number;
+  /** The run that started this one with `ctx.run`, for a child run. */
+  readonly parentRunId?: string;
+  /** The child runs this run started with `ctx.run`, oldest first (`getRun` always sets it; empty when there are none). */
+  readonly children?: readonly RunSummary[];
 }
 
 const STORE_OPTION_KEYS = optionKeys<StoreOption>({ store: true });
@@ -114,7 +119,8 @@ export async function listRuns(options: RunQuery & StoreOption = {}): Promise<Ru
  */
 export async function getRun(runId: string, options: StoreOption = {}): Promise<RunDetails> {
   assertRunId(runId);
-  const stored = await storeOf("getRun", options, STORE_OPTION_KEYS).load(runId);
+  const store = storeOf("getRun", options, STORE_OPTION_KEYS);
+  const stored = await store.load(runId);
   if (!stored) throw new RunNotFoundError(runId);
   const { meta } = stored.state;
   const nodes = [...nodeRecords(stored.state.nodes)].sort((a, b) => (a.startedAt ?? Infinity) - (b.startedAt ?? Infinity) || (a.id < b.id ? -1 : 1));
@@ -137,6 +143,8 @@ export async function getRun(runId: string, options: StoreOption = {}): Promise<
     ...(meta.agentId !== undefined && { agentId: meta.agentId }),
     ...(meta.appId !== undefined && { appId: meta.appId }),
     ...(meta.deadline !== undefined && { deadline: meta.deadline }),
+    ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
+    children: await childRunsOf(store, runId),
   };
 }
 

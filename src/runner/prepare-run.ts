@@ -45,7 +45,10 @@ export type PreparedRun =
     };
 
 /** The slice of the resolved run config preparing reads. */
-export type PrepareOptions = Pick<RunConfig, "allowGraphChange" | "sessionId" | "agentId" | "appId">;
+export type PrepareOptions = Pick<RunConfig, "allowGraphChange" | "sessionId" | "agentId" | "appId"> & {
+  /** The parent run, recorded when a child run (`ctx.run`) is created. */
+  readonly parentRunId?: string | undefined;
+};
 
 /**
  * Prepares run `runId` of `graph`: a new one when `stored` is undefined,
@@ -73,6 +76,7 @@ export async function prepareRun<I, O>(
       sessionId: options.sessionId,
       agentId: options.agentId,
       appId: options.appId,
+      parentRunId: options.parentRunId,
     });
     return { kind: "run", state, inputs, seq: 0, resumed: false, kept: 0 };
   }

@@ -29,7 +29,7 @@
  * @module
  */
 import { match } from "ts-pattern";
-import type { RunEvents } from "../events/run-events.js";
+import { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
@@ -46,6 +46,9 @@ import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { DeadlineTimer, deadlineReason, runDeadline } from "./run-deadline.js";
+import type { ChildRunner } from "../engine/child-runs.js";
+import { childRunner, surfaceChildWaits } from "./child-runs.js";
+import { cancelRun } from "./cancel-run.js";
 
 /** The phases of a {@link RunSession}, in order. */
 export type SessionPhase = "acquiring" | "preparing" | "running" | "saving" | "stopped";
@@ -61,6 +64,8 @@ export interface SessionParams {
   /** The run's options, validated and resolved once by `run()`. */
   readonly config: RunConfig;
   readonly events: RunEvents;
+  /** The parent run, for a child run started with `ctx.run` (recorded when the run is created). */
+  readonly parentRunId?: string | undefined;
 }
 
 /** Drives one run from its lease to its saved end (see the module comment). */
@@ -76,6 +81,8 @@ export class RunSession<O> implements ActiveRun {
   #engine: ForwardScheduler<unknown> | undefined;
   #cancelReason: string | undefined;
   readonly #releasers: Releaser[] = [];
+  /** Child runs (`ctx.run`) this session started: its lease is given back only once they stopped. */
+  readonly #children = new Map<string, RunSession<unknown>>();
   readonly #live = deferred<ForwardScheduler<unknown> | undefined>();
   readonly #stopped = deferred<void>();
   readonly #result: Promise<O>;
@@ -162,8 +169,14 @@ export class RunSession<O> implements ActiveRun {
         }
       });
 
+      this.#releasers.push(async () => {
+        await Promise.all([...this.#children.values()].map((child) => child.stopped));
+      });
+
       this.#phase = "preparing";
-      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), config, () => clock.now());
+      const { parentRunId } = this.#params;
+      const options = parentRunId === undefined ? config : { ...config, parentRunId };
+      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), options, () => clock.now());
       if (prepared.kind === "done") {
         this.#state = prepared.state;
         this.#status = "succeeded";
@@ -192,6 +205,7 @@ export class RunSession<O> implements ActiveRun {
       inputs: prepared.inputs,
       lease: keeper.taken,
       getState: () => this.state as RunState,
+      childRuns: childRunner({ config, start: (g, i, c, parent) => this.#startChild(g, i, c, parent) }),
     });
     this.#engine = engine;
     this.#phase = "running";
@@ -232,6 +246,8 @@ export class RunSession<O> implements ActiveRun {
     this.#status = final.status;
 
     const { outputs } = ending;
+    const waits = ending.outcome.status === "waiting" ? await surfaceChildWaits(config.store, ending.outcome.waits) : [];
+    if (ending.outcome.status === "cancelled") await this.#cancelChildren(ending.outcome.reason);
     return match(ending.outcome)
       .with({ status: "succeeded" }, () => {
         if (saveError !== undefined) throw saveError;
@@ -246,12 +262,27 @@ export class RunSession<O> implements ActiveRun {
         events.emit("run:cancel", { runId, at: now, reason: o.reason });
         throw timedOut ?? new RunCancelledError(runId, o.reason);
       })
-      .with({ status: "waiting" }, (o) => {
+      .with({ status: "waiting" }, () => {
         if (saveError !== undefined) throw saveError;
-        events.emit("run:waiting", { runId, at: now, waits: o.waits });
-        throw new GraphHasPendingWaits(runId, o.waits);
+        events.emit("run:waiting", { runId, at: now, waits });
+        throw new GraphHasPendingWaits(runId, waits);
       })
       .exhaustive();
+  }
+
+  /** Starts a child run's session (`ctx.run`, child-runs.ts), kept until it stopped. */
+  #startChild(graph: TaskGraph<unknown, unknown>, inputs: unknown, config: RunConfig, parentRunId: string): RunSession<unknown> {
+    const child = new RunSession<unknown>({ graph, inputs, config, events: new RunEvents(config.onListenerError), parentRunId });
+    this.#children.set(config.runId, child);
+    return child;
+  }
+
+  /** A cancelled run cancels the child runs it started that are still unfinished (a waiting child is not driven). */
+  async #cancelChildren(reason: string): Promise<void> {
+    const { store, runId } = this.#params.config;
+    for (const childId of this.#children.keys()) {
+      await cancelRun(childId, { store, reason: `its parent run "${runId}" was cancelled: ${reason}` }).catch(() => undefined);
+    }
   }
 
   /** A run resumed after its deadline: saved `cancelled` with `RunTimeoutError`, nothing runs (run-deadline.ts). */
@@ -286,6 +317,8 @@ export function startEngine(params: {
   readonly lease: Lease;
   /** The session's current state (the engine's while it runs, the final one after). */
   readonly getState: () => RunState;
+  /** Runs `ctx.run` child runs. @default `ctx.run` rejects */
+  readonly childRuns?: ChildRunner | undefined;
 }): { readonly journal: PersistenceObserver; readonly engine: ForwardScheduler<unknown> } {
   const { graph, config, events, state, getState } = params;
   const { store, runId, clock } = config;
@@ -311,6 +344,7 @@ export function startEngine(params: {
     inbox: state.meta.inbox,
     maxVisits: config.maxVisits,
     executor: config.executor,
+    childRuns: params.childRuns,
   });
   built.engine = engine;
   return { journal, engine };

@@ -15,4 +15,10 @@ export interface PendingWait {
   readonly since: number;
   /** When it times out (epoch ms), if it has a timeout. */
   readonly deadline?: number;
+  /**
+   * The run that waits, when it is a child run (`ctx.run`) of the run
+   * reporting it: resolve it with `resolveWait(runId, key, payload)`, then
+   * resume the parent.
+   */
+  readonly runId?: string;
 }

@@ -23,7 +23,8 @@
 import type { RouteTrigger } from "../../graph/route.js";
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { NodeContext, WaitOptions } from "../../graph/node-context.js";
+import type { ChildRunOptions, NodeContext, WaitOptions } from "../../graph/node-context.js";
+import { InvalidOptionError } from "../../errors.js";
 import { validateInput } from "../../graph/input-validator.js";
 import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
@@ -111,6 +112,13 @@ export class RemoteContext implements NodeContext {
       // The schema cannot travel: the payload is checked here, where the node's code is.
       return options?.schema ? validateInput(options.schema, payload, `the payload of wait "${key}"`) : (payload as T);
     };
+  }
+
+  get run(): <O = unknown>(graph: object, inputs: unknown, options: ChildRunOptions) => Promise<O> {
+    return () =>
+      Promise.reject(
+        new InvalidOptionError("ctx.run", "is not available in a BullMQ worker: start child runs from a graphFn step or a node of a run without an executor"),
+      );
   }
 
   #nextCallId(): string {
