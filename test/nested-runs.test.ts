@@ -118,6 +118,10 @@ describe("ctx.run in a node", () => {
     expect((error as Error).message).toContain(`"approve" (of child run "${childId}")`);
     expect((await getRun("p4", { store })).status).toBe("waiting");
     expect((await getRun(childId, { store })).status).toBe("waiting");
+    // The parent's own wait on the child is not for callers: resolving it is refused, naming the child.
+    const refused = await rejection(resolveWait("p4", `$child:${childId}`, null, { store }));
+    expect(refused).toBeInstanceOf(InvalidOptionError);
+    expect((refused as Error).message).toContain(childId);
     await resolveWait(childId, "approve", "yes", { store });
     expect(await runAsync(parent, undefined, { runId: "p4", store })).toEqual({ other: "done", spawn: { ask: "yes" } });
     expect((await getRun(childId, { store })).status).toBe("succeeded");

@@ -62,7 +62,7 @@ export function childRunner(host: ChildRunsHost): ChildRunner {
     const graph = toTaskGraph<unknown, unknown>(request.graph as Runnable<unknown, unknown>);
     const runId = childRunId(request.parentRunId, request.activationId, key);
     const config: RunConfig = Object.freeze({ ...host.config, runId, signal: undefined, timeoutMs: undefined, takeover: false });
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       if (request.signal.aborted) throw request.signal.reason;
       const child = host.start(graph, request.inputs, config, request.parentRunId);
       const onAbort = (): void => child.cancel(`its parent run "${request.parentRunId}" stopped node "${request.activationId}"`);
@@ -70,7 +70,8 @@ export function childRunner(host: ChildRunsHost): ChildRunner {
       try {
         return await child.result();
       } catch (error) {
-        if (!(error instanceof GraphHasPendingWaits) || error.runId !== runId) throw error;
+        // Woken once already: the parent's wait on this child is resolved for good, so waiting again would spin.
+        if (!(error instanceof GraphHasPendingWaits) || error.runId !== runId || woken) throw error;
       } finally {
         request.signal.removeEventListener("abort", onAbort);
       }

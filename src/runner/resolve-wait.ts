@@ -45,6 +45,7 @@ import { deliverInAnotherThread } from "./live-runs-channel.js";
 import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { asTaskloomError } from "./run-lease.js";
+import { CHILD_WAIT_PREFIX } from "./child-run-id.js";
 
 /** Options of {@link resolveWait}. */
 export interface ResolveWaitOptions<T = unknown> {
@@ -73,6 +74,12 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
   assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true }));
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
+  }
+  if (key.startsWith(CHILD_WAIT_PREFIX)) {
+    throw new InvalidOptionError(
+      "resolveWait(key)",
+      `names the wait of a parent run on its child run "${key.slice(CHILD_WAIT_PREFIX.length)}": resolve the child's own waits (resolveWait(childRunId, key, payload)), then resume the parent`,
+    );
   }
   if (options.schema !== undefined && !isInputValidator(options.schema)) {
     throw new InvalidOptionError("resolveWait schema", "must have a parse(value) method or be a Standard Schema");
