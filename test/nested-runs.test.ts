@@ -87,7 +87,7 @@ describe("ctx.run in a node", () => {
         ({ deps }) => {
           log.push("b");
           if (flaky) throw new Error("b is flaky");
-          return (deps.a) + 1;
+          return deps.a + 1;
         },
         { after: ["a"] },
       )
