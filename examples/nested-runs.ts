@@ -48,7 +48,7 @@ const invoice = graph("invoice")
 const monthEnd = graph("month-end")
   .input<{ customers: { id: string; cents: number }[] }>()
   .node("bill", ({ inputs, run }) => Promise.all(inputs.customers.map((c) => run(invoice, { customer: c.id, cents: c.cents }, { key: c.id }))))
-  .node("report", ({ deps }) => `${(deps.bill).length} invoices`, { after: ["bill"] })
+  .node("report", ({ deps }) => `${deps.bill.length} invoices`, { after: ["bill"] })
   .build();
 
 const customers = [
