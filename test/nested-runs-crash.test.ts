@@ -1,17 +1,26 @@
 /**
- * Nested runs across a crash (issue 18 item 1): the process driving a
+ * Nested runs across processes (issue 18 item 1): the process driving a
  * parent and its child run is killed with SIGKILL; a new process resumes
  * the parent. An unfinished child is resumed (its succeeded node is not
- * run again), a finished child is not run again at all.
+ * run again), a finished child is not run again at all. And `cancelRun`
+ * from the test process stops a parent and its running child.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { childRunId, getRun } from "../src/index.js";
+import { cancelRun, childRunId, getRun } from "../src/index.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-nested-crash-");
+
+/** Waits (real time, generous: the machine is shared) until `log` has a line `text <pid>` of some process. */
+async function logged(log: string, text: string): Promise<void> {
+  for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+    if (existsSync(log) && new RegExp(`^${text} \\d+$`, "m").test(readFileSync(log, "utf8"))) return;
+  }
+  throw new Error(`nothing logged "${text}"`);
+}
 
 /** Runs the fixture; with `killOn`, SIGKILLs it once its log has that line. Resolves to the pid, exit and stdout. */
 function drive(dir: string, runId: string, log: string, env: Record<string, string>, killOn?: string) {
@@ -49,7 +58,7 @@ function names(log: string, pid: number): string[] {
     .map((l) => l.split(" ")[0] as string);
 }
 
-describe("nested runs, resumed after SIGKILL", () => {
+describe("nested runs across processes (SIGKILL and resume, cancelRun)", () => {
   it("an unfinished child is resumed, not restarted: its succeeded node does not run again", async () => {
     const dir = tempDir();
     const log = join(dir, "log.txt");
@@ -83,5 +92,23 @@ describe("nested runs, resumed after SIGKILL", () => {
     expect(JSON.parse(second.stdout)).toEqual({ outputs: { spawn: 50, after: "child said 50" } });
     expect(names(log, second.pid)).toEqual(["spawned", "after"]);
     expect((await getRun(childRunId("crash-2", "spawn", "c"), { store: lowdb(dir) })).starts).toBe(1);
+  }, 120_000);
+
+  it("cancelRun from another process stops the parent and its running child; both are saved cancelled", async () => {
+    const dir = tempDir();
+    const log = join(dir, "log.txt");
+    // Leases renewed every 300 ms: the driver sees the request within that.
+    const driving = drive(dir, "cancel-tree", log, { HANG: "child-b", LEASE_TTL_MS: "900" });
+    await logged(log, "child-b");
+    const result = await cancelRun("cancel-tree", { store: lowdb(dir), reason: "stop the tree" });
+    expect(result).toMatchObject({ runId: "cancel-tree", status: "cancelled", by: "driver" });
+    const ended = await driving;
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(JSON.parse(ended.stdout)).toEqual({ name: "RunCancelledError", code: "RUN_CANCELLED" });
+    const child = await getRun(childRunId("cancel-tree", "spawn", "c"), { store: lowdb(dir) });
+    expect(child.status).toBe("cancelled");
+    expect(child.nodes.find((n) => n.id === "a")?.status).toBe("succeeded");
+    expect((await getRun("cancel-tree", { store: lowdb(dir) })).status).toBe("cancelled");
+    expect(names(log, ended.pid)).not.toContain("after");
   }, 120_000);
 });
