@@ -22,15 +22,39 @@ export interface GraphFnLike<I, O> {
   readonly graph: TaskGraph<I, O>;
 }
 
-/** Something with a `build()` that returns a graph: a `graph(name)…` builder. */
+/**
+ * Something with a `build()` that returns a graph: a `graph(name)…` builder.
+ *
+ * @example
+ * ```ts
+ * const builder: GraphBuilderLike<undefined, { x: number }> = graph("b").node("x", () => 1);
+ * await runAsync(builder, undefined); // built, then run
+ * ```
+ */
 export interface GraphBuilderLike<I, O> {
   build(): TaskGraph<I, O>;
 }
 
-/** A plain async function run as a one-node graph: it gets the inputs and the node's context. */
+/**
+ * A plain async function run as a one-node graph: it gets the inputs and the node's context.
+ *
+ * @example
+ * ```ts
+ * const fetchPage: RunFunction<{ url: string }, string> = async ({ url }, { signal }) => (await fetch(url, { signal })).text();
+ * await runAsync(fetchPage, { url: "https://example.com" }, { runId: "page-1" });
+ * ```
+ */
 export type RunFunction<I, O> = (inputs: I, context: NodeContext<I>) => O | Promise<O>;
 
-/** What `run()` and `runAsync()` accept. */
+/**
+ * What `run()` and `runAsync()` accept: a built graph, a `graphFn`, a graph builder or a plain async function.
+ *
+ * @example
+ * ```ts
+ * const jobs: Runnable<undefined, unknown>[] = [etl, graph("b").node("x", () => 1), async () => "plain"];
+ * for (const job of jobs) await runAsync(job, undefined);
+ * ```
+ */
 export type Runnable<I, O> = TaskGraph<I, O> | GraphFnLike<I, O> | GraphBuilderLike<I, O> | RunFunction<I, O>;
 
 /** The node id of the one-node graph a plain function becomes. */
