@@ -21,7 +21,12 @@
  * Invariants. Cancellation is decided in one place: a cancel that comes
  * before the engine exists is honoured when the session enters `running`
  * (`RunCancelledError`, nothing written); from then on it goes straight to
- * the engine. A lost lease fails the engine (`LeaseLostError`), and a run
+ * the engine. A cancel may come from the caller, from `cancelRun` in
+ * another process (a lease renewal brings the request, lease-keeper.ts),
+ * or from the run's deadline (run-deadline.ts: saved with
+ * `RunTimeoutError`; a resume after it fails at once). Child runs started
+ * by `ctx.run` (child-runs.ts) are kept: the lease is given back only once
+ * they stopped, and a cancelled run cancels them. A lost lease fails the engine (`LeaseLostError`), and a run
  * that ended otherwise after losing it ends failed with that error. The
  * run's status is `pending` until `running`, and its final status once the
  * final snapshot was attempted.
