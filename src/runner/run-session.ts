@@ -26,8 +26,9 @@
  * or from the run's deadline (run-deadline.ts: saved with
  * `RunTimeoutError`; a resume after it fails at once). Child runs started
  * by `ctx.run` (child-runs.ts) are kept: the lease is given back only once
- * they stopped, and a cancelled run cancels them. A lost lease fails the engine (`LeaseLostError`), and a run
- * that ended otherwise after losing it ends failed with that error. The
+ * they stopped, and a cancelled run cancels them. A lost lease fails the
+ * engine (`LeaseLostError`), and a run that ended otherwise after losing it
+ * ends failed with that error. The
  * run's status is `pending` until `running`, and its final status once the
  * final snapshot was attempted.
  *
