@@ -58,6 +58,7 @@ export const ERROR_CODES = [
   "WORKER_JOB_FAILED",
   // schedules:
   "SCHEDULE_EXISTS",
+  "EXECUTOR_NOT_REGISTERED",
   // values:
   "VALUE_NOT_STORABLE",
   // files:

@@ -145,6 +145,10 @@ export {
   type RepeatOptions,
   type ScheduleStoreOption,
   type ScheduledResult,
+  type ScheduledRunResult,
+  type NotYetRunResult,
+  type ScheduleHistoryRow,
+  type ScheduleRunOptions,
   type SchedulableGraph,
 } from "./schedule/schedule.js";
 export { Scheduler, type SchedulerOptions, type SchedulerEventMap, type SchedulerJobView, type RunnableGraph } from "./schedule/scheduler.js";
@@ -216,6 +220,7 @@ export {
   ScheduleNotFoundError,
   ScheduleStateError,
   ScheduleExistsError,
+  ExecutorNotRegisteredError,
   ScheduleCorruptError,
   SchedulePersistenceError,
 } from "./schedule/errors.js";

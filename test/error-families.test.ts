@@ -61,6 +61,7 @@ describe("error families (issue 15 item 5)", () => {
         "ScheduleNotFoundError",
         "ScheduleStateError",
         "ScheduleExistsError",
+        "ExecutorNotRegisteredError",
         "ScheduleCorruptError",
         "SchedulePersistenceError",
         "LeaseLostError",

@@ -113,10 +113,13 @@ describe("the ScheduledJob handle", () => {
     await expect(job.pause()).rejects.toThrow(ScheduleStateError);
   });
 
-  it("lastResult is undefined before the first slot fires; history is empty", async () => {
+  it("lastResult is pending with the next fire time before the first slot fires (issue 18 item 8); history is empty", async () => {
     const store = new MemoryStore();
     const job = await schedule(g, { name: "x" }, { when: "1h", store });
-    expect(await job.lastResult()).toBeUndefined();
+    expect(await job.lastResult()).toEqual({ scheduleId: job.id, status: "pending", runId: undefined, slot: undefined, nextAt: job.nextRunAt });
+    expect(job.nextRunAt).toBeInstanceOf(Date);
+    await job.cancel();
+    expect(await job.lastResult()).toEqual({ scheduleId: job.id, status: "pending", runId: undefined, slot: undefined, nextAt: undefined });
     expect(await job.history({ limit: 5 })).toEqual([]);
   });
 

@@ -85,7 +85,7 @@ describe("slots fire when due", () => {
     await recordUntil(job, (r) => runRows(r.history)[0]?.status === "succeeded", "the row closed");
     const result = await job.lastResult();
     expect(result).toMatchObject({ status: "succeeded", runId: `${job.id}-20261123T100500Z`, outputs: { work: { ran: calls[0] } } });
-    expect(result?.slot.getTime()).toBe(NOW + 5 * MIN);
+    expect(result.slot?.getTime()).toBe(NOW + 5 * MIN);
     await job.refresh();
     expect(job.status).toBe("completed");
     expect(job.nextRunAt).toBeUndefined();

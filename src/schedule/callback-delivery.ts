@@ -66,6 +66,7 @@ export class CallbackDeliveries {
         ...(row.status === "succeeded" && { outputs: out }),
         ...(row.error !== undefined && { error: payloadError(row.error) }),
         durationMs: row.durationMs ?? 0,
+        ...(record.metadata !== undefined && { metadata: record.metadata }),
       });
       let number = row.callback?.attempts.length ?? 0;
       const url = record.callbackUrl ?? "";

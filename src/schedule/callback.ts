@@ -44,6 +44,8 @@ export interface CallbackPayload {
   /** Why the run failed: name, message, code. */
   readonly error?: { readonly name: string; readonly message: string; readonly code?: string };
   readonly durationMs: number;
+  /** The schedule's `metadata`, when it has some. */
+  readonly metadata?: unknown;
 }
 
 /** How long a signature stays acceptable by default: 5 minutes either way (ms). */

@@ -99,6 +99,34 @@ export class ScheduleExistsError extends TaskloomError {
 }
 
 /**
+ * A schedule names an executor (`runOptions: { executor: "name" }`) that
+ * the scheduler firing it was not given. The scheduler does not take such
+ * a schedule: it records this error in the schedule's history once per due
+ * slot, and the slot stays due until a scheduler with that executor runs.
+ *
+ * @example
+ * ```ts
+ * new Scheduler({ store, graphs: [digest], executors: { bullmq: executor } }); // serves schedules that name "bullmq"
+ * ```
+ */
+export class ExecutorNotRegisteredError extends TaskloomError {
+  /** The schedule. */
+  readonly scheduleId: string;
+  /** The executor name the schedule asks for. */
+  readonly executorName: string;
+
+  constructor(scheduleId: string, executorName: string, known: readonly string[]) {
+    super(
+      "EXECUTOR_NOT_REGISTERED",
+      `schedule "${scheduleId}" runs on executor "${executorName}", which this scheduler was not given (it has ${known.length ? known.map((k) => `"${k}"`).join(", ") : "none"}). ` +
+        `Pass it in new Scheduler({ executors: { ${JSON.stringify(executorName)}: executor } }); the slot stays due until then.`,
+    );
+    this.scheduleId = scheduleId;
+    this.executorName = executorName;
+  }
+}
+
+/**
  * A stored schedule file cannot be read (empty, cut short, or not the
  * shape of a schedule). A `SnapshotCorruptError` (code `SNAPSHOT_CORRUPT`)
  * worded for schedules; the file is left untouched.

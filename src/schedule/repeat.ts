@@ -5,7 +5,9 @@
  * A schedule's slots are its first instant and then either every
  * `everyMs` from it (fixed rate: slot k is `first + k * everyMs`, so a
  * late run never shifts the ones after it) or each instant its cron
- * pattern matches. `until` ends the slots (a slot at `until` still
+ * pattern matches. A fixed rate of whole days in a schedule with a time
+ * zone follows the calendar instead: the same wall-clock time each day
+ * (`calendar-slots.ts`), so daylight saving never moves a daily run. `until` ends the slots (a slot at `until` still
  * counts); `times` bounds how many runs fire, counted by the scheduler.
  *
  * Catch-up. When a scheduler looks at a schedule, every slot at or before
@@ -18,6 +20,7 @@
  *
  * @module
  */
+import { calendarIndexAtOrBefore, calendarRepeat, calendarSlot, type CalendarRepeat } from "./calendar-slots.js";
 import type { WhenSpec } from "./parse-when.js";
 import { nextCronSlot } from "./parse-when.js";
 
@@ -33,6 +36,14 @@ export interface SlotRule {
   readonly everyMs?: number | undefined;
   /** No slot after this instant (epoch ms). */
   readonly until?: number | undefined;
+  /** The IANA zone: with it, a fixed rate of whole days keeps the wall-clock time. */
+  readonly timezone?: string | undefined;
+}
+
+/** The calendar repeat of a rule whose fixed rate is whole days, else undefined. */
+function calendarOf(rule: SlotRule): CalendarRepeat | undefined {
+  if (rule.when.kind !== "at" || rule.everyMs === undefined) return undefined;
+  return calendarRepeat(rule.when.at, rule.everyMs, rule.timezone);
 }
 
 /** The catch-up decision for a schedule whose next slot is due. */
@@ -58,7 +69,9 @@ export function isRepeating(rule: SlotRule): boolean {
 export function firstSlot(rule: SlotRule, from: number): number | undefined {
   const { when } = rule;
   let slot: number | undefined;
+  const calendar = calendarOf(rule);
   if (when.kind === "cron") slot = nextCronSlot(when.cron, when.timezone, from - 1);
+  else if (calendar !== undefined && when.at < from) slot = calendarSlot(calendar, calendarIndexAtOrBefore(calendar, from - 1) + 1);
   else if (rule.everyMs !== undefined && when.at < from) slot = when.at + Math.ceil((from - when.at) / rule.everyMs) * rule.everyMs;
   else slot = when.at;
   return withinUntil(rule, slot);
@@ -69,6 +82,8 @@ export function slotAfter(rule: SlotRule, slot: number): number | undefined {
   const { when } = rule;
   if (when.kind === "cron") return withinUntil(rule, nextCronSlot(when.cron, when.timezone, slot));
   if (rule.everyMs === undefined) return undefined;
+  const calendar = calendarOf(rule);
+  if (calendar !== undefined) return withinUntil(rule, calendarSlot(calendar, calendarIndexAtOrBefore(calendar, slot) + 1));
   return withinUntil(rule, slot + rule.everyMs);
 }
 
@@ -99,6 +114,13 @@ export function decideCatchUp(rule: SlotRule, policy: CatchUp, nextRunAt: number
 /** The latest due slot from `from` (itself due), the one before it, and how many are due. */
 function latestDue(rule: SlotRule, from: number, now: number): { latest: number; before: number | undefined; count: number } {
   const { when } = rule;
+  const calendar = calendarOf(rule);
+  if (calendar !== undefined) {
+    const limit = rule.until !== undefined ? Math.min(now, rule.until) : now;
+    const first = calendarIndexAtOrBefore(calendar, from);
+    const last = Math.max(first, calendarIndexAtOrBefore(calendar, limit));
+    return { latest: calendarSlot(calendar, last), before: last > first ? calendarSlot(calendar, last - 1) : undefined, count: last - first + 1 };
+  }
   if (when.kind === "at" && rule.everyMs !== undefined) {
     const limit = rule.until !== undefined ? Math.min(now, rule.until) : now;
     const k = Math.max(0, Math.floor((limit - from) / rule.everyMs));

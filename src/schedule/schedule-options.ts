@@ -28,6 +28,8 @@ import { assertScheduleStore } from "./schedule-store.js";
 import type { ScheduleStoreOption } from "./store-options.js";
 import { valueText } from "../core/text.js";
 import { isDurable } from "../core/value-codec.js";
+import { checkMetadata } from "./schedule-metadata.js";
+import { checkScheduleRunOptions, type ScheduleRunOptions } from "./schedule-run-options.js";
 
 /** How a schedule repeats. */
 export interface RepeatOptions {
@@ -76,6 +78,10 @@ export interface ScheduleOptions extends ScheduleStoreOption {
   readonly exportName?: string;
   /** The clock "now" is read from. @default the system clock */
   readonly clock?: Clock;
+  /** JSON kept with the schedule and returned by `getSchedule`, `listSchedules`, `history()` rows and the callback body (at most 64 KiB). */
+  readonly metadata?: unknown;
+  /** Options for each of this schedule's runs (a deadline, an executor by name, limits); they override the scheduler's `runOptions`. */
+  readonly runOptions?: ScheduleRunOptions;
 }
 
 /** The longest delay a Node timer keeps (ms). */
@@ -99,6 +105,8 @@ const KNOWN = new Set([
   "modulePath",
   "exportName",
   "clock",
+  "metadata",
+  "runOptions",
 ]);
 
 /** Validates the options and makes the record `schedule` stores. Exported for the command line. */
@@ -115,7 +123,7 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (!(CATCH_UP_POLICIES as readonly string[]).includes(catchUp)) {
     throw new InvalidOptionError("catchUp", `must be one of ${CATCH_UP_POLICIES.map((p) => `"${p}"`).join(", ")} (got ${JSON.stringify(catchUp)})`);
   }
-  const rule = { when, everyMs: repeat.everyMs, until: repeat.until };
+  const rule = { when, everyMs: repeat.everyMs, until: repeat.until, timezone };
   if (!isRepeating(rule) && when.kind === "at") assertFuture(options.when, when.at, now);
   const nextRunAt = firstSlot(rule, when.kind === "at" && !isRepeating(rule) ? when.at : now);
   if (nextRunAt === undefined) {
@@ -151,6 +159,8 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   for (const key of ["modulePath", "exportName"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "string") throw new InvalidOptionError(key, "must be a string");
   }
+  const metadata = options.metadata === undefined ? undefined : checkMetadata(options.metadata);
+  const runOptions = options.runOptions === undefined ? undefined : checkScheduleRunOptions(options.runOptions);
   if (!isDurable(inputs)) {
     throw new InvalidOptionError("inputs", "cannot be stored (a function, a class instance or a cycle): a schedule keeps its inputs until each run");
   }
@@ -178,6 +188,8 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
     ...(options.callbackSecret !== undefined && { callbackSecret: options.callbackSecret }),
     callbackRetry,
     ...(options.runIdPrefix !== undefined && { runIdPrefix: options.runIdPrefix }),
+    ...(metadata !== undefined && { metadata }),
+    ...(runOptions !== undefined && { runOptions }),
     status: "active",
     createdAt: now,
     updatedAt: now,

@@ -16,6 +16,7 @@ import type { Lease } from "../persistence/run-store.js";
 import type { ErrorRecord } from "../state/records.js";
 import type { CatchUp } from "./repeat.js";
 import type { WhenSpec } from "./parse-when.js";
+import type { ScheduleRunOptions } from "./schedule-run-options.js";
 
 /** The statuses of a schedule, each listed once. */
 export const SCHEDULE_STATUSES = ["active", "paused", "cancelled", "completed"] as const;
@@ -124,6 +125,10 @@ export interface ScheduleRecord {
   readonly callbackSecret?: string;
   readonly callbackRetry: CallbackRetry;
   readonly runIdPrefix?: string;
+  /** The caller's JSON, returned with the schedule, its history rows and in callbacks. */
+  readonly metadata?: unknown;
+  /** Options for each run (a deadline, an executor by name, limits), over the scheduler's. */
+  readonly runOptions?: ScheduleRunOptions;
   readonly status: ScheduleStatus;
   readonly createdAt: number;
   readonly updatedAt: number;

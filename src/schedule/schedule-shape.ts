@@ -114,6 +114,17 @@ const RECORD_FIELDS: Record<string, Check> = {
   callbackSecret: optional(str),
   callbackRetry: nested({ maxAttempts: num, initialMs: num, factor: num, maxMs: num, timeoutMs: num }),
   runIdPrefix: optional(str),
+  metadata: () => undefined, // any JSON
+  runOptions: optional(
+    nested({
+      timeoutMs: optional(num),
+      executor: optional(str),
+      maxConcurrency: optional(num),
+      retry: optional((v) => (isObject(v) ? undefined : "is not an object")),
+      maxVisits: optional(num),
+      continueOnError: optional(bool),
+    }),
+  ),
   status: oneOf(SCHEDULE_STATUSES),
   createdAt: num,
   updatedAt: num,

@@ -23,7 +23,8 @@ import { ScheduledJob } from "./scheduled-job.js";
 
 export { buildRecord, callbackUrlProblem, DEFAULT_CALLBACK_RETRY, type RepeatOptions, type ScheduleOptions } from "./schedule-options.js";
 export { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./store-options.js";
-export { ScheduledJob, type ScheduledResult } from "./scheduled-job.js";
+export { ScheduledJob, type NotYetRunResult, type ScheduleHistoryRow, type ScheduledResult, type ScheduledRunResult } from "./scheduled-job.js";
+export type { ScheduleRunOptions } from "./schedule-run-options.js";
 
 /** A graph as `schedule` needs it: its name. */
 export type SchedulableGraph = { readonly name: string } | { readonly graph: { readonly name: string } };

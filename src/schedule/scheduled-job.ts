@@ -17,10 +17,11 @@ import { ScheduleNotFoundError, ScheduleStateError } from "./errors.js";
 import { getRun } from "../runner/manage-runs.js";
 import type { ErrorRecord } from "../state/records.js";
 import { openRun, type HistoryRow, type ScheduleRecord, type ScheduleStatus } from "./schedule-record.js";
+import type { ScheduleRunOptions } from "./schedule-run-options.js";
 import { assertOptionsObject, type ResolvedStores } from "./store-options.js";
 
 /** What a scheduled run came to, for polling. */
-export interface ScheduledResult {
+export interface ScheduledRunResult {
   readonly scheduleId: string;
   readonly runId: string;
   /** The slot the run was for. */
@@ -31,6 +32,28 @@ export interface ScheduledResult {
   /** Why it failed (or was cancelled). */
   readonly error?: ErrorRecord;
 }
+
+/** What `lastResult()` says before the first slot fired: no run yet, and when the first one is due. */
+export interface NotYetRunResult {
+  readonly scheduleId: string;
+  readonly status: "pending";
+  /** No run yet. */
+  readonly runId: undefined;
+  readonly slot: undefined;
+  readonly outputs?: undefined;
+  readonly error?: undefined;
+  /** When the first slot is due; undefined when none will fire (the schedule was cancelled first). */
+  readonly nextAt: Date | undefined;
+}
+
+/**
+ * What {@link ScheduledJob.lastResult} returns: the latest fired slot's
+ * run, or, before the first slot, `{ status: "pending", nextAt }`.
+ */
+export type ScheduledResult = ScheduledRunResult | NotYetRunResult;
+
+/** A history row as `history()` returns it: the stored row, with the schedule's metadata when it has some. */
+export type ScheduleHistoryRow = HistoryRow & { readonly metadata?: unknown };
 
 /**
  * The handle of a stored schedule: its state as last read, and what can
@@ -65,6 +88,16 @@ export class ScheduledJob {
   /** The schedule's status, as last read. */
   get status(): ScheduleStatus {
     return this.#record.status;
+  }
+
+  /** The caller's JSON given as `metadata` to `schedule()`, if any. */
+  get metadata(): unknown {
+    return this.#record.metadata;
+  }
+
+  /** The run options stored with the schedule (a deadline, an executor name, limits), if any. */
+  get runOptions(): ScheduleRunOptions | undefined {
+    return this.#record.runOptions;
   }
 
   /** The next slot, as last read; undefined when none is left. */
@@ -108,21 +141,36 @@ export class ScheduledJob {
   }
 
   /** The history, newest first: one row per fired slot (with its callback attempts), dropped slots and errors. */
-  async history(options: { readonly limit?: number } = {}): Promise<HistoryRow[]> {
+  async history(options: { readonly limit?: number } = {}): Promise<ScheduleHistoryRow[]> {
     assertOptionsObject("history", options, ["limit"]);
     const limit = options.limit;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) throw new InvalidOptionError("limit", "must be a whole number of at least 1");
     await this.refresh();
-    const rows = [...this.#record.history].reverse();
+    const metadata = this.#record.metadata;
+    const rows: ScheduleHistoryRow[] = [...this.#record.history].reverse().map((row) => (metadata === undefined ? row : { ...row, metadata }));
     return limit === undefined ? rows : rows.slice(0, limit);
   }
 
-  /** The latest fired slot's run: pending (claimed, not started), running, waiting, succeeded or failed, with outputs or error. */
-  async lastResult(): Promise<ScheduledResult | undefined> {
+  /**
+   * The latest fired slot's run: pending (claimed, not started), running,
+   * waiting, succeeded or failed, with outputs or error. Before the first
+   * slot fired: `{ status: "pending", runId: undefined, nextAt }`.
+   *
+   * @example
+   * ```ts
+   * const r = await job.lastResult();
+   * if (r.runId === undefined) console.log("first run due at", r.nextAt);
+   * else if (r.status === "succeeded") console.log(r.outputs);
+   * ```
+   */
+  async lastResult(): Promise<ScheduledResult> {
     await this.refresh();
     const open = openRun(this.#record);
     const row = open ?? [...this.#record.history].reverse().find((r) => r.kind === "run");
-    if (!row || row.kind !== "run") return undefined;
+    if (!row || row.kind !== "run") {
+      const next = this.#record.nextRunAt;
+      return { scheduleId: this.id, status: "pending", runId: undefined, slot: undefined, nextAt: next === undefined ? undefined : new Date(next) };
+    }
     const base = { scheduleId: this.id, runId: row.runId, slot: new Date(row.slot) };
     let details;
     try {

@@ -52,7 +52,14 @@ export interface SchedulerEventMap {
   /** The schedule has no slot left and is now `completed`. */
   "schedule:completed": { readonly scheduleId: string; readonly at: number };
   /** A due schedule's graph was not given to any live scheduler on this store (a history row says so). */
-  "schedule:unresolved": { readonly scheduleId: string; readonly at: number; readonly graphName: string; readonly slot: number };
+  "schedule:unresolved": {
+    readonly scheduleId: string;
+    readonly at: number;
+    readonly graphName: string;
+    readonly slot: number;
+    /** Set when the graph is known but the schedule's executor (`runOptions.executor`) is not. */
+    readonly executor?: string;
+  };
   /**
    * A stored schedule cannot be read (an empty or corrupt file) and is
    * skipped; the others fire. Emitted once per bad content, not at every poll.

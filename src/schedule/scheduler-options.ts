@@ -13,6 +13,7 @@
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { TaskGraph } from "../graph/task-graph.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
 import type { GraphFnLike } from "../runner/run.js";
 import { validateRunOptions, type RunOptions } from "../runner/run-options.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -46,8 +47,19 @@ export interface SchedulerOptions extends ScheduleStoreOption {
   readonly leaseTtlMs?: number;
   /** The latest due slot still counts as on time this long after it (for `catchUp: "skip"`) (ms). @default 60_000 */
   readonly graceMs?: number;
-  /** Options for every run (`maxConcurrency`, `retry`, …); `runId`, `store`, `clock` and `signal` are the scheduler's. */
+  /**
+   * Options for every run (`maxConcurrency`, `retry`, `timeoutMs` as the
+   * default deadline of scheduled runs, …); a schedule's own `runOptions`
+   * override them. `runId`, `store`, `clock` and `signal` are the scheduler's.
+   */
   readonly runOptions?: Omit<RunOptions, "runId" | "store" | "clock" | "signal">;
+  /**
+   * Executors that schedules may name in `runOptions: { executor: "name" }`
+   * (e.g. `{ bullmq: new BullMQExecutor(...) }`). A scheduler does not take
+   * a schedule whose executor it was not given; it reports it instead.
+   * @default none
+   */
+  readonly executors?: Readonly<Record<string, NodeExecutor>>;
 }
 
 /** The longest delay a Node timer keeps (ms); a longer one fires after 1 ms. */
@@ -65,12 +77,13 @@ export interface ResolvedSchedulerOptions {
   readonly ttlMs: number;
   readonly graceMs: number;
   readonly runOptions: SchedulerRunOptions;
+  readonly executors: ReadonlyMap<string, NodeExecutor>;
 }
 
 /** Checks a {@link Scheduler}'s options and resolves their defaults. Throws `InvalidOptionError`. */
 export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSchedulerOptions {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
-  assertKnownKeys("Scheduler", options, ["store", "schedules", "graphs", "clock", "pollMs", "leaseTtlMs", "graceMs", "runOptions"]);
+  assertKnownKeys("Scheduler", options, ["store", "schedules", "graphs", "clock", "pollMs", "leaseTtlMs", "graceMs", "runOptions", "executors"]);
   const stores = storesOf(options);
   const clock = options.clock ?? systemClock;
   const pollMs = positive(options.pollMs, "pollMs", 1_000);
@@ -92,7 +105,20 @@ export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSche
     if (other && other !== g) throw new InvalidOptionError("graphs", `holds two graphs named "${graph.name}"; schedules find their graph by name`);
     graphs.set(graph.name, g);
   }
-  return { stores, graphs, clock, pollMs, ttlMs, graceMs, runOptions };
+  const executors = new Map<string, NodeExecutor>();
+  if (options.executors !== undefined) {
+    if (options.executors === null || typeof options.executors !== "object" || Array.isArray(options.executors)) {
+      throw new InvalidOptionError("executors", "must be an object of named executors, such as { bullmq: executor }");
+    }
+    for (const [name, executor] of Object.entries(options.executors)) {
+      const e = executor as Partial<NodeExecutor> | null;
+      if (e === null || typeof e !== "object" || typeof e.execute !== "function") {
+        throw new InvalidOptionError(`executors.${name}`, "must be an executor (an object with execute(activation, context))");
+      }
+      executors.set(name, executor);
+    }
+  }
+  return { stores, graphs, clock, pollMs, ttlMs, graceMs, runOptions, executors };
 }
 
 function positive(value: unknown, name: string, fallback: number, zeroOk = false): number {

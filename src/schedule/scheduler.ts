@@ -44,7 +44,8 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "eventemitter3";
 import { InvalidOptionError } from "../errors.js";
-import { ScheduleNotFoundError } from "./errors.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { ExecutorNotRegisteredError, ScheduleNotFoundError } from "./errors.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { CallbackDeliveries } from "./callback-delivery.js";
 import { holdsLease, withLease, withoutLease } from "./schedule-lease.js";
@@ -85,6 +86,7 @@ export class Scheduler {
   readonly #ttlMs: number;
   readonly #graceMs: number;
   readonly #runOptions: SchedulerRunOptions;
+  readonly #executors: ReadonlyMap<string, NodeExecutor>;
   readonly #held = new Map<string, Held>();
   /** The bad entries warned about (by id and content), kept while they stay bad. */
   #warned = new Set<string>();
@@ -105,6 +107,7 @@ export class Scheduler {
     this.#ttlMs = config.ttlMs;
     this.#graceMs = config.graceMs;
     this.#runOptions = config.runOptions;
+    this.#executors = config.executors;
     const emit: SchedulerEmit = (name, payload) => this.#emit(name, payload);
     this.#deliveries = new CallbackDeliveries({
       stores: this.#stores,
@@ -254,6 +257,11 @@ export class Scheduler {
       await this.#unresolved.report(record, now);
       return;
     }
+    const executorName = record.runOptions?.executor;
+    if (executorName !== undefined && !this.#executors.has(executorName)) {
+      await this.#unresolved.report(record, now, new ExecutorNotRegisteredError(record.id, executorName, [...this.#executors.keys()]));
+      return;
+    }
     if (held) {
       if (held.busy !== undefined) {
         held.again = true;
@@ -363,7 +371,12 @@ export class Scheduler {
     held.running = { slot: row.slot, runId: row.runId, since: this.#clock.now() };
     this.#emit("slot:start", { scheduleId: id, at: this.#clock.now(), slot: row.slot, runId: row.runId, resumed });
     const started = this.#clock.now();
-    const outcome = await runSlot({ runs: this.#stores.runs, runOptions: this.#runOptions, clock: this.#clock }, graph, claimed, row);
+    const outcome = await runSlot(
+      { runs: this.#stores.runs, runOptions: this.#runOptions, executors: this.#executors, clock: this.#clock },
+      graph,
+      claimed,
+      row,
+    );
     held.running = undefined;
     if (outcome === "locked") {
       // Another process drives this run (a lease mix-up); look again after a poll interval.

@@ -18,7 +18,8 @@
  */
 import { RunCancelledError } from "../engine/errors.js";
 import { RunLockedError } from "../persistence/errors.js";
-import { GraphHasPendingWaits } from "../runner/errors.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { GraphHasPendingWaits, RunTimeoutError } from "../runner/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { runAsync } from "../runner/run.js";
@@ -29,6 +30,7 @@ import { compactSlot, decideCatchUp } from "./repeat.js";
 import { holdsLease } from "./schedule-lease.js";
 import { openRun, slotRunId, withRow, type RunRow, type ScheduleRecord, type SlotRunStatus } from "./schedule-record.js";
 import type { RunnableGraph, SchedulerRunOptions } from "./scheduler-options.js";
+import { ExecutorNotRegisteredError } from "./errors.js";
 
 export type RunRowMissed = Extract<ScheduleRecord["history"][number], { kind: "missed" }>;
 
@@ -55,7 +57,7 @@ export function claimSlot(r: ScheduleRecord, owner: string, now: number, graceMs
     const { nextRunAt: _none, ...rest } = r;
     return { ...rest, status: "completed", updatedAt: now };
   }
-  const decision = decideCatchUp({ when: r.when, everyMs: r.everyMs, until: r.until }, r.catchUp, r.nextRunAt, now, graceMs);
+  const decision = decideCatchUp({ when: r.when, everyMs: r.everyMs, until: r.until, timezone: r.timezone }, r.catchUp, r.nextRunAt, now, graceMs);
   let next: ScheduleRecord = r;
   if (decision.missed) next = withRow(next, { kind: "missed", ...decision.missed, policy: r.catchUp, at: now }, now);
   let fired = next.fired;
@@ -80,7 +82,27 @@ export function claimSlot(r: ScheduleRecord, owner: string, now: number, graceMs
 export interface SlotRunContext {
   readonly runs: RunStore;
   readonly runOptions: SchedulerRunOptions;
+  /** The executors a schedule may name in its `runOptions.executor`. */
+  readonly executors: ReadonlyMap<string, NodeExecutor>;
   readonly clock: Clock;
+}
+
+/**
+ * The options of a slot's run: the scheduler's `runOptions`, then the
+ * schedule's own (its executor looked up by name). A resumed run keeps the
+ * deadline stored with it: the schedule's `timeoutMs` is given only to a
+ * run's first start, so a run that crashed past its deadline fails at once.
+ */
+export function slotRunOptions(context: SlotRunContext, record: ScheduleRecord, resuming: boolean): SchedulerRunOptions {
+  const { executor: executorName, ...own } = record.runOptions ?? {};
+  let executor: NodeExecutor | undefined;
+  if (executorName !== undefined) {
+    executor = context.executors.get(executorName);
+    if (executor === undefined) throw new ExecutorNotRegisteredError(record.id, executorName, [...context.executors.keys()]);
+  }
+  const options: Record<string, unknown> = { ...context.runOptions, ...own, ...(executor !== undefined && { executor }) };
+  if (resuming) delete options.timeoutMs;
+  return options;
 }
 
 /** Runs (or resumes, or only reads) the slot's run. */
@@ -95,7 +117,7 @@ export async function runSlot(context: SlotRunContext, graph: RunnableGraph, rec
     }
     if (meta?.status === "waiting") return { status: "waiting" };
     const outputs = await runAsync(graph as unknown as TaskGraph<unknown, unknown>, stored ? undefined : record.inputs, {
-      ...context.runOptions,
+      ...slotRunOptions(context, record, stored !== undefined),
       runId: row.runId,
       store: runs,
       clock: context.clock,
@@ -104,7 +126,7 @@ export async function runSlot(context: SlotRunContext, graph: RunnableGraph, rec
   } catch (error) {
     if (error instanceof RunLockedError) return "locked";
     if (error instanceof GraphHasPendingWaits) return { status: "waiting" };
-    if (error instanceof RunCancelledError) return { status: "cancelled", error: toErrorRecord(error) };
+    if (error instanceof RunCancelledError || error instanceof RunTimeoutError) return { status: "cancelled", error: toErrorRecord(error) };
     return { status: "failed", error: toErrorRecord(error) };
   }
 }

@@ -14,6 +14,7 @@
  */
 import type { LeaseRequest } from "../persistence/run-store.js";
 import type { ErrorRecord } from "../state/records.js";
+import type { ExecutorNotRegisteredError } from "./errors.js";
 import { withLease } from "./schedule-lease.js";
 import { withRow, type ScheduleRecord } from "./schedule-record.js";
 import type { ScheduleStore } from "./schedule-store.js";
@@ -39,26 +40,37 @@ export class UnresolvedGraphs {
     this.#host = host;
   }
 
-  /** Writes one history row per due slot whose graph no live scheduler has. */
-  async report(record: ScheduleRecord, now: number): Promise<void> {
+  /**
+   * Writes one history row per due slot whose graph (or, given
+   * `missingExecutor`, whose executor) no live scheduler has.
+   */
+  async report(record: ScheduleRecord, now: number, missingExecutor?: ExecutorNotRegisteredError): Promise<void> {
     if (record.status !== "active" || record.nextRunAt === undefined || record.nextRunAt > now) return;
     const slot = record.nextRunAt;
-    const key = `${record.id}@${slot}`;
+    const key = `${record.id}@${slot}${missingExecutor ? "@executor" : ""}`;
     if (this.#reported.has(key)) return;
     this.#reported.add(key);
     const probe = withLease(record, { ...this.#host.request(), owner: `probe-${this.#host.owner}` });
     if (probe === record) return; // a live scheduler holds it: it has the graph, or reports it itself
     const known = [...this.#host.graphs.keys()];
-    const error: ErrorRecord = {
-      name: "ScheduleError",
-      code: "GRAPH_NOT_REGISTERED",
-      message:
-        `schedule "${record.id}" runs graph "${record.graphName}", which this scheduler was not given (it has ${known.length ? known.map((k) => `"${k}"`).join(", ") : "none"}). ` +
-        `Pass the graph in new Scheduler({ graphs: [...] })${record.modulePath ? `, or run taskloom scheduler start ${record.modulePath}` : ""}; the slot stays due until then.`,
-    };
+    const error: ErrorRecord = missingExecutor
+      ? { name: "ScheduleError", code: missingExecutor.code, message: missingExecutor.message }
+      : {
+          name: "ScheduleError",
+          code: "GRAPH_NOT_REGISTERED",
+          message:
+            `schedule "${record.id}" runs graph "${record.graphName}", which this scheduler was not given (it has ${known.length ? known.map((k) => `"${k}"`).join(", ") : "none"}). ` +
+            `Pass the graph in new Scheduler({ graphs: [...] })${record.modulePath ? `, or run taskloom scheduler start ${record.modulePath}` : ""}; the slot stays due until then.`,
+        };
     await this.#host.schedules.update(record.id, (r) =>
       r.history.some((x) => x.kind === "error" && x.slot === slot) ? r : withRow(r, { kind: "error", slot, at: now, error }, now),
     );
-    this.#host.emit("schedule:unresolved", { scheduleId: record.id, at: now, graphName: record.graphName, slot });
+    this.#host.emit("schedule:unresolved", {
+      scheduleId: record.id,
+      at: now,
+      graphName: record.graphName,
+      slot,
+      ...(missingExecutor && { executor: missingExecutor.executorName }),
+    });
   }
 }

@@ -98,3 +98,38 @@ export function instantOf(wall: WallTime, timeZone: string): number {
   // A gap: the wall time does not exist; read it with the offset before the change, which lands after the gap.
   return asUtc - before * 60_000;
 }
+
+/**
+ * The instant at which the wall clock in `timeZone` shows `wall`, or, when
+ * that wall time does not exist (a spring-forward gap), the first instant
+ * after the gap: 02:30 on the night Paris moves from 02:00 to 03:00 is
+ * 03:00 local. A wall time that occurs twice is its first occurrence.
+ * These are croner's rules for fixed-time cron jobs, so a daily schedule
+ * and a daily cron pattern fire at the same instants.
+ *
+ * @example
+ * ```ts
+ * firstInstantAtOrAfter({ year: 2026, month: 3, day: 29, hour: 2, minute: 30, second: 0, millisecond: 0 }, "Europe/Paris");
+ * // Date.UTC(2026, 2, 29, 1, 0): 03:00 CEST
+ * ```
+ */
+export function firstInstantAtOrAfter(wall: WallTime, timeZone: string): number {
+  const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond);
+  const before = offsetMinutes(asUtc - 12 * 3_600_000, timeZone);
+  const after = offsetMinutes(asUtc + 12 * 3_600_000, timeZone);
+  const exact = [...new Set([before, after])]
+    .map((off) => asUtc - off * 60_000)
+    .filter((t) => offsetMinutes(t, timeZone) * 60_000 === asUtc - t)
+    .sort((a, b) => a - b)[0];
+  if (exact !== undefined) return exact;
+  // A gap: the wall clock jumps over `wall`. Search the instant it jumps, between a time before the gap and one after it.
+  let lo = asUtc - Math.max(before, after) * 60_000; // shows a wall time before `wall`
+  let hi = asUtc - Math.min(before, after) * 60_000; // shows a wall time after `wall`
+  const shows = (t: number): number => t + offsetMinutes(t, timeZone) * 60_000;
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (shows(mid) >= asUtc) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
