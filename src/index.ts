@@ -47,6 +47,8 @@ export { retrieveRun, DEFAULT_POLL_INTERVAL_MS, type RetrieveRunOptions } from "
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
+export type { GetRunOptions, RunListing } from "./runner/manage-runs.js";
+export { RUN_LIVENESS, livenessOf, type RunLiveness } from "./runner/run-liveness.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
 export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";

@@ -145,6 +145,13 @@ export interface RunStore {
   renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease>;
   /** Gives a lease up (no-op when it is no longer held by its owner). */
   releaseLease(lease: Lease): Promise<void>;
+  /**
+   * The run's current lease as stored (expired or not), or undefined when
+   * none is held: who drives the run, for readers such as `getRun` that
+   * tell a live run from a crashed one. Reading it changes nothing.
+   * Optional: a store without it reports no liveness.
+   */
+  readLease?(runId: string): Promise<Lease | undefined>;
   /** Releases files and handles; the store may be used again afterwards. */
   close(): Promise<void>;
 }

@@ -174,7 +174,7 @@ export function checkSummary(value: unknown): ShapeProblem {
       updatedAt: time,
       waits: listOf(pendingWait),
     },
-    { sessionId: string, agentId: string, appId: string },
+    { sessionId: string, agentId: string, appId: string, succeededCount: count, failedCount: count },
   )(value, "summary");
 }
 

@@ -144,6 +144,10 @@ export interface RunSummary {
   readonly nodeCount: number;
   /** Activations that succeeded or were skipped. */
   readonly settledCount: number;
+  /** Activations that succeeded (absent in summaries stored before this count was kept). */
+  readonly succeededCount?: number;
+  /** Activations that failed (absent in summaries stored before this count was kept). */
+  readonly failedCount?: number;
   /** When the run was created (epoch ms). */
   readonly createdAt: number;
   /** When it last changed (epoch ms). */

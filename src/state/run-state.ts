@@ -362,15 +362,31 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   };
 }
 
-/** Counts node activations, and those that settled (succeeded or skipped). */
-export function countNodes(state: RunState): { nodeCount: number; settledCount: number } {
+/** Node counts of a run, as a {@link RunSummary} keeps them. */
+export interface NodeCounts {
+  /** Activations in all. */
+  readonly nodeCount: number;
+  /** Activations that succeeded or were skipped. */
+  readonly settledCount: number;
+  /** Activations that succeeded. */
+  readonly succeededCount?: number;
+  /** Activations that failed. */
+  readonly failedCount?: number;
+}
+
+/** Counts node activations: all, settled (succeeded or skipped), succeeded, failed. */
+export function countNodes(state: RunState): Required<NodeCounts> {
   let nodeCount = 0;
   let settledCount = 0;
+  let succeededCount = 0;
+  let failedCount = 0;
   for (const n of nodeRecords(state.nodes)) {
     nodeCount += 1;
     if (n.status === "succeeded" || n.status === "skipped") settledCount += 1;
+    if (n.status === "succeeded") succeededCount += 1;
+    else if (n.status === "failed") failedCount += 1;
   }
-  return { nodeCount, settledCount };
+  return { nodeCount, settledCount, succeededCount, failedCount };
 }
 
 /** Makes the {@link RunSummary} of a state (O(nodes): call at status changes, not per transition). */
@@ -379,13 +395,15 @@ export function summarize(state: RunState): RunSummary {
 }
 
 /** The {@link RunSummary} of a run meta, with node counts known from elsewhere (a prior summary). */
-export function summaryOf(meta: RunMeta, counts: { readonly nodeCount: number; readonly settledCount: number }): RunSummary {
+export function summaryOf(meta: RunMeta, counts: NodeCounts): RunSummary {
   return {
     runId: meta.runId,
     graphName: meta.graphName,
     status: meta.status,
     nodeCount: counts.nodeCount,
     settledCount: counts.settledCount,
+    ...(counts.succeededCount !== undefined && { succeededCount: counts.succeededCount }),
+    ...(counts.failedCount !== undefined && { failedCount: counts.failedCount }),
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
     waits: meta.waits,
