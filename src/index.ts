@@ -33,6 +33,7 @@ export type {
   MapSpec,
   GraphNode,
   GraphOrigin,
+  InputDeclaration,
 } from "./graph/definition.js";
 export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
