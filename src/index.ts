@@ -58,7 +58,7 @@ export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type Schedu
 export type { NodeExecutor, NodeActivation } from "./engine/node-executor.js";
 export { DEFAULT_RETRY, backoffDelay, resolveRetryPolicy, shouldRetry, type RetryPolicy } from "./engine/retry-policy.js";
 export type { BackoffOptions, RetryOptions } from "./graph/retry-options.js";
-export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
+export { ManualClock, systemClock, type Clock, type PendingTimer, type TimerHandle } from "./core/clock.js";
 
 export {
   RunEvents,
