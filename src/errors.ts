@@ -65,6 +65,8 @@ export const ERROR_CODES = [
   // session:
   "CANCEL_NOT_AVAILABLE",
   "OUTPUTS_NOT_STORED",
+  // adapters:
+  "BULLMQ_MISSING",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -222,6 +222,6 @@ export {
   ScheduleCorruptError,
   SchedulePersistenceError,
 } from "./schedule/errors.js";
-export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
+export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";

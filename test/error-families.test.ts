@@ -66,6 +66,7 @@ describe("error families (issue 15 item 5)", () => {
         "LeaseLostError",
         "WorkerGraphMissingError",
         "WorkerJobFailedError",
+        "BullmqMissingError",
         "ActionNotAllowedError",
         "StageRegistrationError",
         "UnknownPathwayError",
