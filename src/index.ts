@@ -75,6 +75,7 @@ export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus
 export type { RunState } from "./state/run-state.js";
 export type { NodeTable } from "./state/node-table.js";
 export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
+export { ATTEMPT_OUTCOMES, MAX_ATTEMPT_LOG, type AttemptRecord, type RunSession } from "./state/records.js";
 
 export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
 export type { RunJournal } from "./engine/journal-port.js";

@@ -11,7 +11,7 @@ import { InvalidOptionError } from "../errors.js";
 import { RunNotFoundError } from "./errors.js";
 import type { RunQuery, RunStore } from "../persistence/run-store.js";
 import { nodeRecords } from "../state/node-table.js";
-import type { ErrorRecord, NodeRecord, RunSummary } from "../state/records.js";
+import type { ErrorRecord, NodeRecord, RunSession, RunSummary } from "../state/records.js";
 import { RUN_STATUSES, type RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "../core/run-id.js";
@@ -63,6 +63,8 @@ export interface RunDetails {
   readonly liveness?: RunLiveness;
   /** Who holds the lease of a run stored as `running` or `pending` (absent when no lease is left). */
   readonly holder?: LeaseHolder;
+  /** The processes that drove the run, oldest first (absent for runs stored before they were kept). */
+  readonly sessions?: readonly RunSession[];
 }
 
 /** Options of {@link getRun}. */
@@ -227,6 +229,7 @@ export async function getRun(runId: string, options: GetRunOptions = {}): Promis
     ...(meta.appId !== undefined && { appId: meta.appId }),
     ...(report !== undefined && { liveness: report.liveness }),
     ...(report?.holder !== undefined && { holder: report.holder }),
+    ...(meta.sessions !== undefined && { sessions: meta.sessions }),
   };
 }
 
