@@ -73,7 +73,13 @@ function statusLine(run: RunDetails, now: number): string {
 export function runText(run: RunDetails, now: number = Date.now()): string {
   const done = run.nodes.filter((n) => n.status === "succeeded" || n.status === "skipped").length;
   const failedCount = run.nodes.filter((n) => n.status === "failed").length;
-  const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)})` : "";
+  const sessions = run.sessions ?? [];
+  const first = sessions[0]?.startedAt;
+  const across =
+    sessions.length > 1 && first !== undefined && run.endedAt !== undefined
+      ? `, ${formatDuration(run.endedAt - first)} since the first start over ${sessions.length} processes`
+      : "";
+  const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)}${across})` : "";
   const out = [
     `run       ${run.runId}`,
     `graph     ${run.graphName} (fingerprint ${run.fingerprint.slice(0, 12)})`,
