@@ -8,10 +8,12 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { getRun, graph, listRuns, livenessOf, RUN_LIVENESS, runAsync } from "../src/index.js";
+import { getRun, graph, listRuns, livenessOf, run, RUN_LIVENESS, runAsync } from "../src/index.js";
 import { runChildScript } from "./support/child-process.js";
 import { CLI, ROOT, runCli as cli } from "./support/cli-process.js";
 import { tempStores } from "./support/temp-stores.js";
+import { runText } from "../src/cli/commands/show.js";
+import { deferred } from "./support/async.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-crashed-");
 const MODULE = join(ROOT, "test/fixtures/cli/hang.mjs");
@@ -37,6 +39,15 @@ describe("a run whose process was SIGKILLed", () => {
     expect(run.holder?.pid).toBe(pid);
     expect(run.nodes.map((n) => n.id)).toEqual(DEPENDENCY_ORDER);
     expect(run.nodes.filter((n) => n.status === "succeeded").length).toBe(listed?.succeededCount);
+
+    // A lease that expired, held on a host this one cannot check: stalled, not crashed.
+    const now = Date.now();
+    await store.acquireLease(runId, { owner: "remote", pid: 4242, host: "elsewhere", ttlMs: 1_000, now: now - 10_000 });
+    const stalled = await getRun(runId, { store });
+    expect(stalled.liveness).toBe("stalled");
+    expect(stalled.holder).toMatchObject({ owner: "remote", pid: 4242, host: "elsewhere" });
+    expect(runText(stalled, now)).toMatch(/^status +stalled \(stored as running; the lease of process 4242 on elsewhere expired 9\.\d+s ago\)$/m);
+    expect(await listRuns({ store })).toMatchObject([{ runId, liveness: "stalled" }]);
 
     const g = graph("hang-chain")
       .node("fetch", () => 1)
@@ -79,6 +90,26 @@ describe("a run whose process was SIGKILLed", () => {
     expect(asJson.liveness).toBe("crashed");
     expect(asJson.nodes.map((n) => n.id)).toEqual(DEPENDENCY_ORDER);
   }, 60_000);
+});
+
+describe("a run this process drives", () => {
+  it("is live in getRun and listRuns, with this process as its holder", async () => {
+    const store = lowdb(tempDir());
+    const gate = deferred();
+    const g = graph("gated")
+      .node("wait", () => gate.promise)
+      .node("after", () => 1, { after: ["wait"] })
+      .build();
+    const handle = run(g, undefined, { store, runId: "live-1" });
+    for (let i = 0; i < 400 && (await getRun("live-1", { store }).catch(() => undefined))?.status !== "running"; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const details = await getRun("live-1", { store });
+    expect(details).toMatchObject({ status: "running", liveness: "live", holder: { pid: process.pid } });
+    expect(await listRuns({ store })).toMatchObject([{ runId: "live-1", liveness: "live" }]);
+    gate.resolve();
+    await handle.result();
+    expect((await getRun("live-1", { store })).liveness).toBeUndefined();
+  }, 30_000);
 });
 
 describe("livenessOf", () => {
