@@ -96,7 +96,8 @@ export function timelineOf(run: RunDetails, now: number): Timeline {
       : [];
   const first = Math.min(...sessions.map((s) => s.startedAt), ...times);
   const start = Number.isFinite(first) ? first : run.createdAt;
-  const runEnd = live ? Math.max(now, ...times) : (run.endedAt ?? Math.max(run.updatedAt, ...times));
+  // Every bar fits: a record's time past the run's end (clocks of two hosts disagree) stretches the axis.
+  const runEnd = live ? Math.max(now, ...times) : Math.max(run.endedAt ?? run.updatedAt, ...times);
   const end = Math.max(runEnd, start);
   const processes = sessions.map((s, i): ProcessSpan => {
     const next = sessions[i + 1]?.startedAt ?? Infinity;
@@ -106,10 +107,13 @@ export function timelineOf(run: RunDetails, now: number): Timeline {
     const seen = times.filter((t) => t >= s.startedAt && t < next);
     return { start: s.startedAt, end: Math.max(s.startedAt, ...seen), stopped: false };
   });
-  const gaps = processes.slice(1).flatMap((p, i) => {
-    const before = processes[i];
-    return before !== undefined && p.start > before.end ? [{ start: before.end, end: p.start }] : [];
-  });
+  // A gap ends where a process starts after every earlier one has ended (clocks that disagree may make stints overlap).
+  const gaps: { start: number; end: number }[] = [];
+  let reach = -Infinity;
+  for (const p of processes) {
+    if (Number.isFinite(reach) && p.start > reach) gaps.push({ start: reach, end: p.start });
+    reach = Math.max(reach, p.end);
+  }
   /** Where an attempt whose end is not stored stops: the last moment its process was seen. */
   const cutOff = (at: number): number => processes.find((p) => p.start <= at && at <= p.end + 1)?.end ?? processes.findLast((p) => p.start <= at)?.end ?? at;
   const rows = run.nodes.map((node) => {
