@@ -68,6 +68,8 @@ export const ERROR_CODES = [
   "OUTPUTS_NOT_STORED",
   // runs:
   "RUN_TIMEOUT",
+  // adapters:
+  "BULLMQ_MISSING",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

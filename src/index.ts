@@ -33,6 +33,7 @@ export type {
   MapSpec,
   GraphNode,
   GraphOrigin,
+  InputDeclaration,
 } from "./graph/definition.js";
 export type { NodeContext, NodeFunction, WaitOptions, MapContext } from "./graph/node-context.js";
 export type { InputValidator, ParseValidator, StandardSchemaLike, StandardIssue } from "./graph/input-validator.js";
@@ -47,6 +48,8 @@ export { retrieveRun, DEFAULT_POLL_INTERVAL_MS, type RetrieveRunOptions } from "
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
 export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
+export type { GetRunOptions, RunListing } from "./runner/manage-runs.js";
+export { RUN_LIVENESS, livenessOf, type RunLiveness } from "./runner/run-liveness.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";
 export { assertRunId, newRunId } from "./core/run-id.js";
 export { defaultStore, defaultStoreDir } from "./runner/default-store.js";
@@ -55,7 +58,7 @@ export { ForwardScheduler, DEFAULT_MAX_VISITS, type SchedulerConfig, type Schedu
 export type { NodeExecutor, NodeActivation } from "./engine/node-executor.js";
 export { DEFAULT_RETRY, backoffDelay, resolveRetryPolicy, shouldRetry, type RetryPolicy } from "./engine/retry-policy.js";
 export type { BackoffOptions, RetryOptions } from "./graph/retry-options.js";
-export { ManualClock, systemClock, type Clock, type TimerHandle } from "./core/clock.js";
+export { ManualClock, systemClock, type Clock, type PendingTimer, type TimerHandle } from "./core/clock.js";
 
 export {
   RunEvents,
@@ -72,6 +75,7 @@ export { NODE_STATUSES, RUN_STATUSES, isNodeSettled, isRunFinal, type NodeStatus
 export type { RunState } from "./state/run-state.js";
 export type { NodeTable } from "./state/node-table.js";
 export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
+export { ATTEMPT_OUTCOMES, MAX_ATTEMPT_LOG, type AttemptRecord, type RunSession } from "./state/records.js";
 
 export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
 export type { RunJournal } from "./engine/journal-port.js";
@@ -224,7 +228,7 @@ export {
   ScheduleCorruptError,
   SchedulePersistenceError,
 } from "./schedule/errors.js";
-export { WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
+export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
 export { RunTimeoutError } from "./runner/errors.js";

@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runChildScript } from "./support/child-process.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -21,6 +22,21 @@ const FIX = join(ROOT, "test/fixtures/cli");
 const CHROMIUM = "/usr/bin/chromium";
 const available = existsSync(CHROMIUM) || Boolean(process.env.CI);
 if (!available) console.warn(`cli-report: skipped, ${CHROMIUM} is missing (apt-get install chromium); in CI it is required`);
+
+/**
+ * The run of report-demo.mjs: its first process SIGKILLed while
+ * "summarize" runs (after "fetch-air" failed once and was retried), a
+ * resume that stops to wait for "approve", the event, a resume that ends it.
+ */
+async function crashRetryWaitRun(dir: string, runId: string): Promise<void> {
+  const module = join(FIX, "report-demo.mjs");
+  const child = await runChildScript(CLI, dir, runId, join(dir, `${runId}.log`), "summarize started", ["run", module, "--run-id", runId]);
+  expect(child.signal, child.stderr).toBe("SIGKILL");
+  expect((await cli(dir, ["resume", runId, module])).code).toBe(2);
+  expect((await cli(dir, ["resolve", runId, "approve", "--payload", "true"])).code).toBe(0);
+  const last = await cli(dir, ["resume", runId, module]);
+  expect(last.code, last.stderr).toBe(0);
+}
 
 function cli(dir: string, args: readonly string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((done) => {
@@ -35,6 +51,7 @@ const squash = (s: string): string => s.replace(/\s+/g, "");
 /** The part of a page element the `$$eval` callbacks below use (the test's lib has no DOM types). */
 interface PageElement {
   cloneNode(deep: boolean): PageElement;
+  closest(selector: string): PageElement | null;
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): Iterable<PageElement>;
   getAttribute(name: string): string | null;
@@ -53,6 +70,7 @@ describe.skipIf(!available)("taskloom report in headless Chromium", () => {
       cli(dir, ["run", join(FIX, "tricky.mjs"), "--run-id", "tricky-1"]),
     ]);
     expect(made.map((m) => m.code)).toEqual([0, 1, 0]);
+    await crashRetryWaitRun(dir, "demo-1");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -142,6 +160,45 @@ describe.skipIf(!available)("taskloom report in headless Chromium", () => {
       expect(shown.nodeTexts.map(squash).sort()).toEqual(ids.map(squash).sort());
       expect(shown.timeline.map((t) => t.label).sort()).toEqual([...ids].sort());
       expect(shown.html).not.toContain("<b>&");
+    }
+  });
+
+  it("draws every attempt, the gaps between processes and the waits; the header's duration is the axis span", async () => {
+    const file = join(dir, "demo-1.html");
+    const made = await cli(dir, ["report", "demo-1", join(FIX, "report-demo.mjs"), "-o", file, "--renderer", "svg"]);
+    expect(made.code, made.stderr).toBe(0);
+    const page = await browser.newPage();
+    try {
+      await page.goto(pathToFileURL(file).href);
+      const bars = await page.$$eval(".timeline .row[data-node-id] .bar", (els: PageElement[]) =>
+        els.map((e) => ({ row: e.closest(".row")?.getAttribute("data-node-id"), cls: e.getAttribute("class"), title: e.getAttribute("title") })),
+      );
+      const of = (id: string) => bars.filter((b) => b.row === id);
+      // fetch-air: the failed attempt (marked, its error on hover), then the one that succeeded.
+      expect(of("fetch-air").map((b) => b.cls)).toEqual(["bar attempt o-failed", "bar attempt o-succeeded"]);
+      expect(of("fetch-air")[0]?.title).toMatch(/^fetch-air attempt 1: failed .* — Error: air-quality service timed out$/);
+      // summarize: cut off by the SIGKILL, then run again by the resume.
+      expect(of("summarize").map((b) => b.cls)).toEqual(["bar attempt o-interrupted", "bar attempt o-succeeded"]);
+      expect(of("summarize")[0]?.title).toContain("interrupted: its process ended (crash)");
+      // approve: waited in the second process (suspended), ran on in the third; its wait is drawn.
+      expect(of("approve").map((b) => b.cls)).toEqual(["bar attempt o-suspended", "bar attempt o-succeeded"]);
+      const waits = await page.$$eval(".timeline .wait", (els: PageElement[]) => els.map((e) => e.getAttribute("title")));
+      expect(waits).toHaveLength(1);
+      expect(waits[0]).toMatch(/^approve waits for "approve" since .*, resolved /);
+      // Three processes, the first crashed; a shaded gap before each resume, on every row.
+      const processes = await page.$$eval(".timeline .processes .process", (els: PageElement[]) => els.map((e) => e.getAttribute("class")));
+      expect(processes).toEqual(["process crashed", "process", "process"]);
+      expect(await page.$$eval(".timeline .processes .gap", (els: PageElement[]) => els.length)).toBe(2);
+      expect(await page.$$eval(".timeline .row[data-node-id='publish'] .gap", (els: PageElement[]) => els.length)).toBe(2);
+      // The header's duration is the span the axis ends at.
+      const duration = await page.$$eval("dl.summary dt", (dts: PageElement[]) => {
+        const dt = dts.find((d) => d.textContent === "duration");
+        return (dt as unknown as { nextElementSibling: PageElement | null } | undefined)?.nextElementSibling?.textContent ?? "";
+      });
+      const lastTick = await page.$$eval(".timeline .axis .track span", (spans: PageElement[]) => spans.at(-1)?.textContent ?? "");
+      expect(duration).toBe(`${lastTick} over 3 processes`);
+    } finally {
+      await page.close();
     }
   });
 });

@@ -152,7 +152,7 @@ describe.concurrent("taskloom runs, show, graph, rm", () => {
     const lines = table.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^RUN ID\s+GRAPH\s+STATUS\s+NODES\s+STARTED\s+UPDATED$/);
     expect(lines.slice(1).map((l) => l.split(/\s{2,}/).slice(0, 4))).toEqual([
-      ["bad", "failing", "failed", "1/2"],
+      ["bad", "failing", "failed", "1/2, 1 failed"],
       ["good", "diamond", "succeeded", "4/4"],
     ]);
     const failed = JSON.parse((await cli(dir, ["runs", "--status", "failed,cancelled", "--json"])).stdout) as {
@@ -160,7 +160,7 @@ describe.concurrent("taskloom runs, show, graph, rm", () => {
       settledCount: number;
       nodeCount: number;
     }[];
-    expect(failed).toMatchObject([{ runId: "bad", settledCount: 1, nodeCount: 2 }]);
+    expect(failed).toMatchObject([{ runId: "bad", settledCount: 1, succeededCount: 1, failedCount: 1, nodeCount: 2 }]);
     expectOneLineError(await cli(dir, ["runs", "--status", "done"]), "INVALID_OPTION");
     const empty = await cli(tempDir(), ["runs"]);
     expect(empty).toMatchObject({ code: 0, stdout: "" });

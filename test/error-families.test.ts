@@ -67,6 +67,7 @@ describe("error families (issue 15 item 5)", () => {
         "LeaseLostError",
         "WorkerGraphMissingError",
         "WorkerJobFailedError",
+        "BullmqMissingError",
         "ActionNotAllowedError",
         "StageRegistrationError",
         "UnknownPathwayError",

@@ -290,6 +290,19 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
         expect((err as RunLockedError).holder).toMatchObject({ owner: "o1", pid: process.pid, host: HOST, expiresAt: 11_000 });
       });
 
+      it("reads the current lease without changing it (readLease)", async () => {
+        expect(typeof store.readLease).toBe("function");
+        expect(await store.readLease?.("r1")).toBeUndefined();
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        expect(await store.readLease?.("r1")).toMatchObject({ runId: "r1", owner: "o1", pid: process.pid, host: HOST, expiresAt: 11_000, token: 1 });
+        const renewed = await store.renewLease(lease, 5_000, 8_000);
+        expect(await store.readLease?.("r1")).toMatchObject({ owner: "o1", token: 1, expiresAt: 13_000 });
+        // Reading took nothing: the same owner still renews, another is still refused.
+        await expect(store.acquireLease("r1", request("o2", 9_000))).rejects.toBeInstanceOf(RunLockedError);
+        await store.releaseLease(renewed);
+        expect(await store.readLease?.("r1")).toBeUndefined();
+      });
+
       it("lets the same owner acquire again", async () => {
         await store.acquireLease("r1", request("o1", 1_000));
         const again = await store.acquireLease("r1", request("o1", 2_000));

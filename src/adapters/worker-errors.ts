@@ -57,3 +57,27 @@ export class WorkerJobFailedError extends TaskloomError {
     this.jobId = jobId;
   }
 }
+
+/**
+ * `taskloom/bullmq` was imported (or the `taskloom worker` command run)
+ * where the optional peer packages `bullmq` and `ioredis` cannot be
+ * found. The message is the one-line advice: which are missing, and the
+ * `npm install` that adds them.
+ *
+ * @example
+ * ```ts
+ * try { await import("taskloom/bullmq") } catch (e) { if (e instanceof BullmqMissingError) console.error(e.missing) }
+ * ```
+ */
+export class BullmqMissingError extends TaskloomError {
+  /** The packages that cannot be found (`bullmq`, `ioredis`). */
+  readonly missing: readonly string[];
+
+  constructor(missing: readonly string[], what = "taskloom/bullmq") {
+    super(
+      "BULLMQ_MISSING",
+      `${what} needs the optional packages bullmq and ioredis (not found: ${missing.join(", ")}). Run "npm install bullmq ioredis" in your project.`,
+    );
+    this.missing = missing;
+  }
+}

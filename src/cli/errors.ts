@@ -17,6 +17,7 @@ export const CLI_ERROR_CODES = [
   "TSX_MISSING",
   "FOREIGN_GRAPH",
   "BULLMQ_MISSING",
+  "INPUTS_MISSING",
 ] as const;
 
 /** A code of {@link CLI_ERROR_CODES}. */
@@ -39,6 +40,28 @@ export class CliError extends Error {
     super(message, options);
     this.code = code;
     this.name = "CliError";
+  }
+}
+
+/**
+ * A library error with the command line's advice in place of the API's
+ * (`--allow-graph-change` rather than `{ allowGraphChange: true }`, or the
+ * `taskloom resume` command that continues a failed run). It keeps the
+ * original error's `code`, and the original is its `cause`.
+ *
+ * @example
+ * ```ts
+ * throw new AdvisedError(err, `${err.message} Continue it with: taskloom resume r1 graph.mjs`);
+ * ```
+ */
+export class AdvisedError extends Error {
+  /** The original error's code. */
+  readonly code: string;
+
+  constructor(original: unknown, message: string) {
+    super(message, { cause: original });
+    this.code = errorCode(original);
+    this.name = original instanceof Error ? original.name : "Error";
   }
 }
 

@@ -10,10 +10,10 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { InvalidOptionError, type PendingWait, type RetryOptions, type TaskGraph } from "../index.js";
+import { getRun, InvalidOptionError, type PendingWait, type RetryOptions, type TaskGraph } from "../index.js";
 import type { CommandContext } from "./context.js";
 import { formatDuration } from "../core/duration.js";
-import { errorCode } from "./errors.js";
+import { AdvisedError, errorCode, oneLine } from "./errors.js";
 import { runnerFor, type LoadedGraph } from "./load-graph.js";
 import { Progress } from "./progress.js";
 import { formatTime, jsonText } from "./text.js";
@@ -114,7 +114,7 @@ export async function executeRun(
     return 0;
   } catch (error) {
     progress.finish();
-    if (errorCode(error) !== "PENDING_WAITS") throw error;
+    if (errorCode(error) !== "PENDING_WAITS") throw await withCliAdvice(ctx, error, handle.runId, moduleArg);
     const waits = (error as { waits?: readonly PendingWait[] }).waits ?? [];
     printWaits(ctx, handle.runId, waits, moduleArg);
     out.write(`${jsonText({ runId: handle.runId, status: "waiting", waits })}\n`);
@@ -122,6 +122,45 @@ export async function executeRun(
   } finally {
     process.off("SIGINT", onSigint);
   }
+}
+
+/**
+ * Advice in library messages that speaks the API (`runAsync`, option
+ * objects), with what replaces it on the command line; the resume and
+ * graph-change advice is then added by {@link withCliAdvice}.
+ */
+const API_ADVICE: readonly (readonly [RegExp, string])[] = [
+  [/ ?Fix the cause and call runAsync again with runId "[^"]*": succeeded nodes are kept\.$/, ""],
+  [/ ?Use a new runId, or pass \{ allowGraphChange: true \} to resume it with the new graph\.$/, ""],
+  [/call runAsync again/g, "run the command again"],
+];
+
+/**
+ * The error a failed `run` or `resume` ends with, with the command line's
+ * advice in place of the API's: for `GRAPH_CHANGED`, the
+ * `--allow-graph-change` flag; for a run saved as failed or cancelled, the
+ * `taskloom resume` command that continues it.
+ */
+async function withCliAdvice(ctx: CommandContext, error: unknown, runId: string, moduleArg: string): Promise<unknown> {
+  const resume = ["resume", runId, moduleArg];
+  const original = oneLine(error);
+  const text = API_ADVICE.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), original);
+  if (errorCode(error) === "GRAPH_CHANGED") {
+    return new AdvisedError(
+      error,
+      `${text} To continue it with this graph: ${ctx.suggest([...resume, "--allow-graph-change"])}; or start afresh with another --run-id.`,
+    );
+  }
+  let status: string | undefined;
+  try {
+    status = (await getRun(runId, { store: ctx.store() })).status;
+  } catch {
+    status = undefined; // never stored (inputs refused, say), or unreadable: nothing to resume
+  }
+  if (status === "failed" || status === "cancelled") {
+    return new AdvisedError(error, `${text} The run is saved as ${status}: fix the cause, then continue it with: ${ctx.suggest(resume)}`);
+  }
+  return text === original ? error : new AdvisedError(error, text);
 }
 
 function printWaits(ctx: CommandContext, runId: string, waits: readonly PendingWait[], moduleArg: string): void {

@@ -43,6 +43,8 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option("--dir <path>", "the store folder (default: $TASKLOOM_DIR, else ./.taskloom)")
     .option("--verbose", "print stacks and causes with errors")
     .helpOption("-h, --help", "show help")
+    // A command's own --help lists --dir and --verbose too: they work after the command name.
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -87,7 +89,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     program
       .command("resume")
       .description("continue a stored run; succeeded nodes are not run again")
-      .argument("<run-id>")
+      .argument("<run-id>", "the stored run to continue (see taskloom runs)")
       .argument("<module>", "the module exporting the run's graph")
       .addOption(exportOption()),
   ).action(act((ctx, runId: string, modulePath: string, options: Parameters<typeof resumeCommand>[3]) => resumeCommand(ctx, runId, modulePath, options)));
@@ -102,7 +104,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   program
     .command("show")
     .description("one stored run: nodes, attempts, durations, errors and causes, open waits")
-    .argument("<run-id>")
+    .argument("<run-id>", "the stored run (see taskloom runs)")
     .argument("[module]", "the graph module, to draw edges with --format mermaid|dot")
     .option("--json", "print JSON (same as --format json)")
     .addOption(new Option("--format <format>", "output format").choices(SHOW_FORMATS))
@@ -114,8 +116,8 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   program
     .command("resolve")
     .description("deliver an event to a run waiting for <key>; then resume it")
-    .argument("<run-id>")
-    .argument("<key>")
+    .argument("<run-id>", "the waiting run (see taskloom runs --status waiting)")
+    .argument("<key>", "the key the run waits for (taskloom show <run-id> lists its open waits)")
     .option("--payload <json>", "the event's payload, as JSON (default: null)")
     .option("--payload-file <file>", "read the payload from a JSON file (- for stdin)")
     .action(act((ctx, runId: string, key: string, options: Parameters<typeof resolveCommand>[3]) => resolveCommand(ctx, runId, key, options)));
@@ -123,7 +125,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   program
     .command("graph")
     .description("print a module's graph structure")
-    .argument("<module>")
+    .argument("<module>", "a .js/.mjs/.ts module exporting a graph")
     .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("mermaid"))
     .addOption(exportOption())
     .action(act((ctx, modulePath: string, options: Parameters<typeof graphCommand>[2]) => graphCommand(ctx, modulePath, options)));
@@ -131,7 +133,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   program
     .command("report")
     .description("write a self-contained HTML report of a run: graph coloured by status, timeline, errors")
-    .argument("<run-id>")
+    .argument("<run-id>", "the stored run (see taskloom runs)")
     .argument("[module]", "the graph module, to draw the graph's edges")
     .option("-o, --output <file>", "where to write it (- for stdout; default: <run-id>.html)")
     .addOption(new Option("--renderer <renderer>", "how to draw the graph").choices(RENDERERS).default("auto"))
@@ -143,7 +145,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   program
     .command("rm")
     .description("delete stored runs")
-    .argument("<run-id...>")
+    .argument("<run-id...>", "the runs to delete (one or more ids)")
     .action(act((ctx, runIds: string[]) => rmCommand(ctx, runIds)));
 
   program
@@ -174,7 +176,29 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option("--prefix <prefix>", "the Redis key prefix, as the coordinators' (default: taskloom)")
     .action(act((ctx, modulePath: string, options: Parameters<typeof workerCommand>[2]) => workerCommand(ctx, modulePath, options)));
 
+  pointUsageErrorsAtOwnHelp(program);
   return program;
+}
+
+/** `taskloom schedule add`: the command line that reaches `cmd`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Makes every command's usage errors name its own help page
+ * (`see taskloom resume --help`): commander reports an error through the
+ * command it arose in, so each command gets an exit override that tags
+ * the error with its path.
+ */
+function pointUsageErrorsAtOwnHelp(cmd: Command): void {
+  const path = commandPath(cmd);
+  cmd.exitOverride((err) => {
+    throw Object.assign(err, { commandPath: path });
+  });
+  for (const sub of cmd.commands) pointUsageErrorsAtOwnHelp(sub);
 }
 
 /**
@@ -198,7 +222,8 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
     if (err instanceof CommanderError) {
       // --help, --version, and help shown for a bare `taskloom`.
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return err.exitCode;
-      error = new CliError("USAGE", `${err.message.replace(/^error:\s*/i, "")} (see taskloom --help)`);
+      const path = (err as CommanderError & { commandPath?: string }).commandPath ?? "taskloom";
+      error = new CliError("USAGE", `${err.message.replace(/^error:\s*/i, "")} (see ${path} --help)`);
     }
     io.err.write(`${errorLine(error, verbose)}\n`);
     if (verbose) io.err.write(`${errorDetails(error)}\n`);

@@ -8,8 +8,9 @@
  * browser bundle is given (the optional `mermaid` package is installed),
  * it is inlined too and the page redraws the graph with Mermaid, keeping
  * the SVG if Mermaid fails; `#graph[data-rendered]` says which is shown.
- * The timeline is CSS only: one bar per activation, from its (last
- * attempt's) start to its end, positioned in percent of the run's span.
+ * The timeline (`report-timeline.ts`) draws every attempt, the waits, and
+ * the gaps between the processes that drove the run; the header's
+ * duration is the timeline's span.
  *
  * Every user string (ids, error messages, inputs, outputs) is escaped.
  * This module is pure: data in, markup out.
@@ -18,11 +19,12 @@
  */
 import type { GraphShape } from "./graph-format.js";
 import { graphView, STATUS_STYLE, toMermaid } from "./graph-format.js";
-import type { ErrorRecord, NodeRecord, NodeStatus, RunDetails } from "../index.js";
+import type { ErrorRecord, NodeStatus, RunDetails } from "../index.js";
 import { formatDuration } from "../core/duration.js";
 import { graphSvg } from "./graph-svg.js";
 import { escapeHtml, inlineScript, scriptJson } from "./html.js";
 import { formatTime, jsonText } from "./text.js";
+import { TIMELINE_CSS, timelineHtml, timelineOf } from "./report-timeline.js";
 
 /** What a report is made from. */
 export interface ReportInput {
@@ -55,15 +57,6 @@ dl.summary dd { margin: 0; }
 #graph svg { max-width: 100%; height: auto; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 14px; margin-top: 8px; font-size: 12px; }
 .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; border-radius: 3px; margin-right: 5px; vertical-align: -1px; background: var(--fill); border: 1px solid var(--stroke); }
-.timeline { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; }
-.timeline .row { display: grid; grid-template-columns: minmax(120px, 220px) 1fr 72px; align-items: center; gap: 10px; min-height: 22px; }
-.timeline .label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.timeline .track { position: relative; height: 14px; background: repeating-linear-gradient(90deg, transparent 0 calc(25% - 1px), #f1f3f5 calc(25% - 1px) 25%); border-radius: 3px; }
-.timeline .bar { position: absolute; top: 0; bottom: 0; min-width: 3px; border-radius: 3px; border: 1px solid; }
-.timeline .none { font-size: 11px; color: var(--muted); line-height: 14px; }
-.timeline .axis { color: var(--muted); font-size: 11px; }
-.timeline .axis .track { background: none; height: auto; display: flex; justify-content: space-between; }
-.timeline .dur { text-align: right; font-variant-numeric: tabular-nums; color: #495057; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 5px 10px 5px 0; border-bottom: 1px solid #f1f3f5; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
@@ -88,39 +81,6 @@ function errorHtml(error: ErrorRecord): string {
     lines.push(depth === 0 ? `<div class="error">${escapeHtml(text)}</div>` : `<div class="cause">caused by ${escapeHtml(text)}</div>`);
   }
   return lines.join("");
-}
-
-function span(n: NodeRecord, runEnd: number): { start: number; end: number } | undefined {
-  if (n.startedAt === undefined) return undefined;
-  const live = n.status === "running" || n.status === "retrying" || n.status === "waiting";
-  const end = n.endedAt ?? (live ? Math.max(runEnd, n.startedAt) : n.startedAt);
-  return { start: n.startedAt, end: Math.max(end, n.startedAt) };
-}
-
-function timelineHtml(run: RunDetails, now: number): string {
-  const liveEnd = run.status === "running" ? now : (run.endedAt ?? run.updatedAt);
-  const spans = run.nodes.map((n) => span(n, liveEnd));
-  const starts = spans.flatMap((s) => (s ? [s.start] : []));
-  const ends = spans.flatMap((s) => (s ? [s.end] : []));
-  if (starts.length === 0) return '<p class="muted">No node has started.</p>';
-  const t0 = Math.min(...starts);
-  const total = Math.max(1, Math.max(...ends) - t0);
-  const pct = (ms: number): string => `${((ms / total) * 100).toFixed(3)}%`;
-  const rows = run.nodes.map((n, i) => {
-    const s = spans[i];
-    const st = STATUS_STYLE[n.status];
-    const label = `<div class="label mono" title="${escapeHtml(n.id)}">${escapeHtml(n.id)}</div>`;
-    if (!s)
-      return `<div class="row" data-node-id="${escapeHtml(n.id)}">${label}<div class="track"><span class="none">${escapeHtml(n.status)}, not started</span></div><div class="dur">-</div></div>`;
-    const d = s.end - s.start;
-    const title = `${n.id}: ${n.status}, ${formatDuration(d)} (attempt ${n.attempts}), ${formatTime(s.start)} → ${formatTime(s.end)}`;
-    const bar = `<div class="bar s-${escapeHtml(n.status)}" title="${escapeHtml(title)}" style="left:${pct(s.start - t0)};width:${pct(d)};background:${st.fill};border-color:${st.stroke}"></div>`;
-    return `<div class="row" data-node-id="${escapeHtml(n.id)}">${label}<div class="track">${bar}</div><div class="dur">${escapeHtml(formatDuration(d))}</div></div>`;
-  });
-  // Short runs get decimals, or every tick of a 3 ms run would read "1ms".
-  const tick = (ms: number): string => (total < 100 ? `${ms.toFixed(total < 10 ? 1 : 0)}ms` : formatDuration(ms));
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span>${escapeHtml(tick(total * f))}</span>`).join("");
-  return `<div class="timeline">${rows.join("\n")}<div class="row axis"><div></div><div class="track">${ticks}</div><div></div></div></div>`;
 }
 
 function nodesTable(run: RunDetails): string {
@@ -157,7 +117,13 @@ function legend(): string {
 export function renderReport(input: ReportInput): string {
   const { run, shape, mermaidJs, now } = input;
   const view = graphView({ shape, records: run.nodes, name: run.graphName });
-  const duration = run.startedAt !== undefined && run.endedAt !== undefined ? formatDuration(run.endedAt - run.startedAt) : "-";
+  const timeline = timelineOf(run, now);
+  // The same span as the timeline's axis: from the first start to the end (or now), across every process.
+  const started = timeline.rows.some((r) => r.attempts.length > 0);
+  const processes = timeline.processes.length;
+  const duration = started
+    ? `${formatDuration(timeline.end - timeline.start)}${run.status === "running" ? " so far" : ""}${processes > 1 ? ` over ${processes} processes` : ""}`
+    : "-";
   const summary: [string, string][] = [
     ["graph", `<span class="mono">${escapeHtml(run.graphName)}</span> <span class="muted mono">${escapeHtml(run.fingerprint.slice(0, 12))}</span>`],
     ["status", badge(run.status)],
@@ -197,7 +163,7 @@ export function renderReport(input: ReportInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="taskloom">
 <title>${escapeHtml(`run ${run.runId} · ${run.status}`)}</title>
-<style>${CSS}</style>
+<style>${CSS}${TIMELINE_CSS}</style>
 </head>
 <body>
 <header>
@@ -214,7 +180,7 @@ ${edgeNote}
 </section>
 <section>
 <h2>Timeline</h2>
-${timelineHtml(run, now)}
+${timelineHtml(timeline)}
 </section>
 <section>
 <h2>Nodes</h2>

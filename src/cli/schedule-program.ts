@@ -62,14 +62,14 @@ export function registerScheduleCommands(program: Command, act: Act, exportOptio
     scheduleCmd
       .command(action)
       .description(what)
-      .argument("<id...>")
+      .argument("<id...>", "schedule ids (see taskloom schedule ls)")
       .action(act((ctx, ids: string[]) => scheduleChangeCommand(ctx, action, ids)));
   }
 
   scheduleCmd
     .command("history")
     .description("a schedule's fired slots, newest first: run id, status, duration, callback attempts, errors")
-    .argument("<id>")
+    .argument("<id>", "the schedule id (see taskloom schedule ls)")
     .option("--limit <n>", "at most n rows (default 20)")
     .option("--json", "print JSON")
     .action(act((ctx, id: string, options: ScheduleHistoryOptions) => scheduleHistoryCommand(ctx, id, options)));

@@ -25,9 +25,11 @@ export interface Clock {
   /**
    * Calls `fn` after `ms`. The timer keeps the process alive: a run
    * waiting out a retry backoff is work in progress. Every timer taskloom
-   * sets is cleared when the run ends.
+   * sets is cleared when the run ends. `label` says what the timer is for
+   * (`lease renewal of run "etl-1"`); a clock may show it (the
+   * {@link ManualClock} does) or ignore it.
    */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  setTimeout(fn: () => void, ms: number, label?: string): TimerHandle;
   /** Cancels a timer (no-op when it already fired). */
   clearTimeout(handle: TimerHandle): void;
 }
@@ -47,6 +49,28 @@ interface ManualTimer {
   readonly id: number;
   readonly at: number;
   readonly fn: () => void;
+  readonly label: string;
+}
+
+/** A timer of a {@link ManualClock} that has not fired yet. */
+export interface PendingTimer {
+  /** In how long it fires (ms from the clock's now). */
+  readonly delayMs: number;
+  /**
+   * What set it: the label its setter gave (`lease renewal of run "r1"`),
+   * else the function and file that called `setTimeout` (`at retrySleep
+   * (…/retry-sleeps.js:60:5)`).
+   */
+  readonly label: string;
+}
+
+/** The first stack frame outside this file: who called `setTimeout` (or `sleep`). */
+function callerFrame(): string {
+  const frames = (new Error().stack ?? "").split("\n").slice(1);
+  const here = import.meta.url.replace(/^file:\/\//, "");
+  // `sleep` sets its timer inside a Promise executor: that frame and node's own say nothing.
+  const outside = frames.find((f) => !f.includes(here) && !f.includes("/core/clock.") && !f.includes("(<anonymous>)") && !f.includes("node:internal"));
+  return outside?.trim() ?? "unknown caller";
 }
 
 /**
@@ -75,8 +99,8 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
+  setTimeout(fn: () => void, ms: number, label?: string): TimerHandle {
+    const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn, label: label ?? callerFrame() };
     this.#timers.push(timer);
     return { id: timer.id };
   }
@@ -86,9 +110,22 @@ export class ManualClock implements Clock {
     this.#timers = this.#timers.filter((t) => t.id !== id);
   }
 
-  /** The delays (from now) of the timers not yet fired, soonest first. */
+  /** The delays (from now) of the timers not yet fired, soonest first; {@link ManualClock.pendingTimers} says what set each. */
   pendingDelays(): number[] {
-    return this.#timers.map((t) => t.at - this.#now).sort((a, b) => a - b);
+    return this.pendingTimers().map((t) => t.delayMs);
+  }
+
+  /**
+   * The timers not yet fired, soonest first, each with what set it: a
+   * run's lease renewal, a retry backoff, a node timeout, a wait deadline.
+   *
+   * @example
+   * ```ts
+   * clock.pendingTimers(); // [{ delayMs: 200, label: 'retry of node "fetch" (attempt 2)' }, { delayMs: 10000, label: 'lease renewal of run "r1"' }]
+   * ```
+   */
+  pendingTimers(): PendingTimer[] {
+    return [...this.#timers].sort((a, b) => a.at - b.at || a.id - b.id).map((t) => ({ delayMs: t.at - this.#now, label: t.label }));
   }
 
   /** Moves time forward by `ms`, firing due timers in order and letting work settle after each. */
@@ -124,8 +161,8 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** Sleeps `ms` on `clock`; rejects with the signal's reason when `signal` aborts first. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/** Sleeps `ms` on `clock` (`label`: what for, see {@link Clock.setTimeout}); rejects with the signal's reason when `signal` aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal, label?: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -135,10 +172,14 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
       clock.clearTimeout(handle);
       reject(signal?.reason);
     };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const handle = clock.setTimeout(
+      () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      ms,
+      label,
+    );
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

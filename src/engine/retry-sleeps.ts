@@ -53,7 +53,7 @@ export class RetrySleeps {
     const { clock, host } = this.#env;
     const delayMs = backoffDelay(policy, attempt, this.#env.random);
     const now = clock.now();
-    this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs), id);
+    this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs, now), id);
     this.#env.events.emit("node:retry", this.#env.names.tag(id, { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error }));
     const controller = new AbortController();
     this.#sleeping.set(id, controller);

@@ -54,11 +54,12 @@ function toArray(list: NodeList | undefined): NodeDefinition[] {
 export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
   readonly #name: string;
   readonly #nodes: NodeList | undefined;
-  readonly #validator: InputValidator<I> | undefined;
+  /** The validator; null when `.input<T>()` declared the inputs' type only, undefined when nothing declared them. */
+  readonly #validator: InputValidator<I> | null | undefined;
   readonly #output: OutputFunction<I, unknown> | undefined;
 
   /** @internal use {@link graph}. */
-  constructor(name: string, nodes: NodeList | undefined = undefined, validator?: InputValidator<I>, output?: OutputFunction<I, unknown>) {
+  constructor(name: string, nodes: NodeList | undefined = undefined, validator?: InputValidator<I> | null, output?: OutputFunction<I, unknown>) {
     this.#name = name;
     this.#nodes = nodes;
     this.#validator = validator;
@@ -80,7 +81,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     if (validator !== undefined && !isInputValidator(validator)) {
       throw new InvalidOptionError("input(validator)", "must have a parse(value) method or be a Standard Schema");
     }
-    return new GraphBuilder<T, O, R>(this.#name, this.#nodes, validator, undefined);
+    return new GraphBuilder<T, O, R>(this.#name, this.#nodes, validator ?? null, undefined);
   }
 
   /**
@@ -178,7 +179,8 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     return new TaskGraph<I, R extends NoOutput ? O : R>({
       name: this.#name,
       nodes: toArray(this.#nodes),
-      inputValidator: this.#validator,
+      inputValidator: this.#validator ?? undefined,
+      declaresInputs: this.#validator !== undefined,
       output: this.#output as OutputFunction<I, R extends NoOutput ? O : R> | undefined,
       origin: "builder",
     });

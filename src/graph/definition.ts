@@ -104,7 +104,17 @@ export interface TaskGraphParts<I, O> {
    * allows one.
    */
   readonly origin?: GraphOrigin | undefined;
+  /** True when the graph declared its inputs (`.input<T>()`), with or without a validator. @default false */
+  readonly declaresInputs?: boolean | undefined;
 }
+
+/**
+ * How a graph declared its inputs: `"none"` (no `.input()`: a node that
+ * reads `inputs` copes with whatever is given), `"typed"` (`.input<T>()`,
+ * a type only: nothing checks the inputs at run time) or `"validated"`
+ * (`.input(schema)`: the validator checks them before anything runs).
+ */
+export type InputDeclaration = "none" | "typed" | "validated";
 
 /** The body of a dynamic graph: see `graphFn`. */
 export type DynamicBody<I, O> = (inputs: I, context: GraphFnContext) => Promise<O>;

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { DynamicBody, GraphNode, GraphOrigin, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
+import type { DynamicBody, GraphNode, GraphOrigin, InputDeclaration, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
 import { normalizeRoutes, type RouteTable } from "./route.js";
@@ -65,6 +65,8 @@ export class TaskGraph<I = unknown, O = unknown> {
   readonly #output: OutputFunction<I, O> | undefined;
   /** The body of a dynamic graph (`graphFn`), undefined for a static one. */
   readonly dynamic: DynamicBody<I, O> | undefined;
+  /** How the graph declared its inputs (the CLI refuses to run a `"typed"` graph without inputs). */
+  readonly inputs: InputDeclaration;
   /** Marks the phantom types so `TaskGraph<A>` and `TaskGraph<B>` differ. */
   declare readonly __types?: { readonly inputs: I; readonly outputs: O };
 
@@ -99,6 +101,7 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.#inputValidator = parts.inputValidator;
     this.#output = parts.output;
     this.dynamic = parts.dynamic;
+    this.inputs = parts.inputValidator !== undefined ? "validated" : parts.declaresInputs === true ? "typed" : "none";
     this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined, parts.dynamic !== undefined);
     Object.freeze(this);
   }

@@ -12,6 +12,7 @@ import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError } from "./errors.js";
 import { validateDuration, validateRetryOptions } from "./retry-options.js";
 import type { NodeDefinition } from "./definition.js";
+import { closest } from "../core/known-keys.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;
 
@@ -40,13 +41,14 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
     const seen = new Set<string>();
     for (const dep of n.after as readonly string[]) {
       if (dep === n.id) problems.push(`node "${n.id}" depends on itself`);
-      else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph`);
+      else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph${didYouMean(dep, ids)}`);
       if (seen.has(dep)) problems.push(`node "${n.id}" lists "${dep}" twice in after`);
       seen.add(dep);
     }
     if (n.map !== undefined) {
-      if (!ids.has(n.map.source)) problems.push(`map node "${n.id}" maps "${String(n.map.source)}", which is not a node of this graph`);
-      else if (!n.after.includes(n.map.source)) problems.push(`map node "${n.id}" must run after its source "${n.map.source}"`);
+      if (!ids.has(n.map.source)) {
+        problems.push(`map node "${n.id}" maps "${String(n.map.source)}", which is not a node of this graph${didYouMean(n.map.source, ids)}`);
+      } else if (!n.after.includes(n.map.source)) problems.push(`map node "${n.id}" must run after its source "${n.map.source}"`);
       const mc = n.map.maxConcurrency;
       if (mc !== undefined && !(mc === Infinity || (Number.isInteger(mc) && mc >= 1))) {
         problems.push(`map node "${n.id}": maxConcurrency must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
@@ -71,6 +73,13 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
   return { order };
 }
 
+/** `: did you mean "fetch"?` for a misspelt node id (plain JS has no compile error to catch it), else "". */
+function didYouMean(id: unknown, ids: ReadonlySet<string>): string {
+  if (typeof id !== "string") return "";
+  const near = closest(id, [...ids]);
+  return near === undefined ? "" : `: did you mean "${near}"?`;
+}
+
 /** Problems with a node's `routes` option: its shape, and targets that are not nodes. */
 function routeProblems(n: NodeDefinition, ids: ReadonlySet<string>): string[] {
   const routes: unknown = n.routes;
@@ -93,7 +102,7 @@ function routeProblems(n: NodeDefinition, ids: ReadonlySet<string>): string[] {
     const seen = new Set<unknown>();
     for (const target of targets) {
       if (typeof target !== "string" || !ids.has(target)) {
-        problems.push(`node "${n.id}": route "${name}" leads to ${JSON.stringify(target)}, which is not a node of this graph`);
+        problems.push(`node "${n.id}": route "${name}" leads to ${JSON.stringify(target)}, which is not a node of this graph${didYouMean(target, ids)}`);
       } else if (seen.has(target)) {
         problems.push(`node "${n.id}": route "${name}" lists "${target}" twice`);
       }

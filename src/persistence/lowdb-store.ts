@@ -290,6 +290,12 @@ export class LowdbStore implements RunStore {
     await this.#serial(lease.runId, () => this.#leases.release(lease));
   }
 
+  /** The run's `lease.json`, or undefined (no lease, or no such run). Takes no lock: the file is replaced atomically. */
+  async readLease(runId: string): Promise<Lease | undefined> {
+    assertRunId(runId);
+    return this.#leases.read(runId);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#journals.keys()].map((runId) => this.#serial(runId, () => this.#closeJournal(runId))));
   }

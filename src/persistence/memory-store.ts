@@ -109,6 +109,10 @@ export class MemoryStore implements RunStore {
     if (current && current.owner === lease.owner) this.#leases.delete(lease.runId);
   }
 
+  async readLease(runId: string): Promise<Lease | undefined> {
+    return this.#leases.get(runId);
+  }
+
   async close(): Promise<void> {}
 
   /** Throws `LeaseLostError` unless `lease` is still the run's lease. */

@@ -194,10 +194,14 @@ export class PersistenceObserver implements RunJournal {
   #scheduleIntervalWrite(intervalMs: number): void {
     if (this.#timer !== undefined || this.#writing) return;
     const wait = Math.max(0, this.#lastWriteAt + intervalMs - this.#clock.now());
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      void this.#drain();
-    }, wait);
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        void this.#drain();
+      },
+      wait,
+      "snapshot interval write",
+    );
   }
 
   async #drain(): Promise<void> {

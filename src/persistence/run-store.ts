@@ -171,6 +171,13 @@ export interface RunStore {
    * refuses a store without it only when it meets a live driver.
    */
   requestCancel?(runId: string, request: CancelRequest): Promise<boolean>;
+  /**
+   * The run's current lease as stored (expired or not), or undefined when
+   * none is held: who drives the run, for readers such as `getRun` that
+   * tell a live run from a crashed one. Reading it changes nothing.
+   * Optional: a store without it reports no liveness.
+   */
+  readLease?(runId: string): Promise<Lease | undefined>;
   /** Releases files and handles; the store may be used again afterwards. */
   close(): Promise<void>;
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import { NODE_STATUSES, RUN_STATUSES } from "../state/status.js";
+import { ATTEMPT_OUTCOMES } from "../state/records.js";
 
 /** A problem with a document's shape, or undefined. */
 export type ShapeProblem = string | undefined;
@@ -120,8 +121,11 @@ const runMeta = fields(
     appId: string,
     deadline: time,
     parentRunId: string,
+    sessions: listOf(fields({ startedAt: time }, { endedAt: time })),
   },
 );
+
+const attemptRecord = fields({ startedAt: time, outcome: oneOf(ATTEMPT_OUTCOMES, "an attempt outcome") }, { endedAt: time, error: errorRecord });
 
 const nodeRecord = fields(
   { id: string, nodeId: string, status: oneOf(NODE_STATUSES, "a node status"), attempts: count },
@@ -138,6 +142,7 @@ const nodeRecord = fields(
     trigger: fields({ from: string, route: string }),
     route: string,
     settleOrder: count,
+    attemptLog: listOf(attemptRecord),
   },
 );
 
@@ -176,7 +181,7 @@ export function checkSummary(value: unknown): ShapeProblem {
       updatedAt: time,
       waits: listOf(pendingWait),
     },
-    { sessionId: string, agentId: string, appId: string, parentRunId: string },
+    { sessionId: string, agentId: string, appId: string, parentRunId: string, succeededCount: count, failedCount: count },
   )(value, "summary");
 }
 

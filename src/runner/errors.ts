@@ -48,9 +48,32 @@ export const GraphHasPendingWaitsError = GraphHasPendingWaits;
 /** The same type as {@link GraphHasPendingWaits}. */
 export type GraphHasPendingWaitsError = GraphHasPendingWaits;
 
+/** How a graph's nodes differ from those a stored run was made with. */
+export interface GraphChanges {
+  /** Nodes the graph has and the run has no record of. */
+  readonly added: readonly string[];
+  /** Nodes the run has records of and the graph no longer has. */
+  readonly removed: readonly string[];
+}
+
+/** "nodes added: a, b; removed: c", or what changed when no node was added or removed. */
+function changesText(changes: GraphChanges | undefined): string {
+  if (changes === undefined) return "";
+  const list = (ids: readonly string[]): string => `${ids.slice(0, 8).join(", ")}${ids.length > 8 ? ` and ${ids.length - 8} more` : ""}`;
+  const parts = [
+    ...(changes.added.length > 0 ? [`nodes added: ${list(changes.added)}`] : []),
+    ...(changes.removed.length > 0 ? [`nodes removed: ${list(changes.removed)}`] : []),
+  ];
+  return parts.length > 0
+    ? ` What changed: ${parts.join("; ")}.`
+    : " What changed: no node was added or removed, so edges (after, routes) or a node's retry, timeout or map options were rewired.";
+}
+
 /**
  * A stored run was made by a graph with another fingerprint (nodes, edges
  * or options changed). Pass `{ allowGraphChange: true }` to resume anyway.
+ * `changes` names the nodes added and removed (the store keeps no edges,
+ * so a rewired edge is reported as "no node was added or removed").
  *
  * @example
  * ```ts
@@ -64,16 +87,19 @@ export class GraphChangedError extends TaskloomError {
   readonly storedFingerprint: string;
   /** The fingerprint of the graph passed now. */
   readonly fingerprint: string;
+  /** The nodes added and removed, when known. */
+  readonly changes: GraphChanges | undefined;
 
-  constructor(runId: string, storedFingerprint: string, fingerprint: string) {
+  constructor(runId: string, storedFingerprint: string, fingerprint: string, changes?: GraphChanges) {
     super(
       "GRAPH_CHANGED",
-      `run "${runId}" was started by a different version of the graph (fingerprint ${storedFingerprint.slice(0, 12)}, now ${fingerprint.slice(0, 12)}). ` +
-        `Use a new runId, or pass { allowGraphChange: true } to resume it with the new graph.`,
+      `run "${runId}" was started by a different version of the graph (fingerprint ${storedFingerprint.slice(0, 12)}, now ${fingerprint.slice(0, 12)}).` +
+        `${changesText(changes)} Use a new runId, or pass { allowGraphChange: true } to resume it with the new graph.`,
     );
     this.runId = runId;
     this.storedFingerprint = storedFingerprint;
     this.fingerprint = fingerprint;
+    this.changes = changes;
   }
 }
 

@@ -115,6 +115,7 @@ export class LeaseKeeper {
           );
         },
         Math.max(1, Math.floor(this.#ttlMs / 3)),
+        `lease renewal of run "${this.#runId}"`,
       );
     };
     renew();

@@ -11,13 +11,17 @@ import { InvalidOptionError } from "../errors.js";
 import { RunNotFoundError } from "./errors.js";
 import type { RunQuery, RunStore } from "../persistence/run-store.js";
 import { nodeRecords } from "../state/node-table.js";
-import type { ErrorRecord, NodeRecord, RunSummary } from "../state/records.js";
+import type { ErrorRecord, NodeRecord, RunSession, RunSummary } from "../state/records.js";
 import { RUN_STATUSES, type RunStatus } from "../state/status.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { valueText } from "../core/text.js";
 import { childRunsOf } from "./run-children.js";
+import { countNodes } from "../state/run-state.js";
+import { SnapshotCorruptError, UnsafeStoreFileError } from "../persistence/errors.js";
+import type { LeaseHolder } from "../state/lease-holder.js";
+import { claimsDriver, readLiveness, type RunLiveness } from "./run-liveness.js";
 
 /** Where to look. */
 export interface StoreOption {
@@ -43,7 +47,10 @@ export interface RunDetails {
   /** How many times the run was started (1 plus resumes). */
   readonly starts: number;
   readonly waits: readonly PendingWait[];
-  /** Every node activation, in start order (never-started ones last). */
+  /**
+   * Every node activation, in start order (never-started ones last), or
+   * in dependency order with `{ order: "dependency" }`.
+   */
   readonly nodes: readonly NodeRecord[];
   readonly sessionId?: string;
   readonly agentId?: string;
@@ -54,9 +61,48 @@ export interface RunDetails {
   readonly parentRunId?: string;
   /** The child runs this run started with `ctx.run`, oldest first (`getRun` always sets it; empty when there are none). */
   readonly children?: readonly RunSummary[];
+  /**
+   * For a run stored as `running` or `pending` on a store that reports
+   * leases: whether its driver is alive (`live`), provably dead
+   * (`crashed`: SIGKILLed, say) or gone silent (`stalled`: its lease
+   * expired). A crashed or stalled run is continued with `resume`.
+   */
+  readonly liveness?: RunLiveness;
+  /** Who holds the lease of a run stored as `running` or `pending` (absent when no lease is left). */
+  readonly holder?: LeaseHolder;
+  /** The processes that drove the run, oldest first (absent for runs stored before they were kept). */
+  readonly sessions?: readonly RunSession[];
+}
+
+/** Options of {@link getRun}. */
+export interface GetRunOptions extends StoreOption {
+  /**
+   * The order of `nodes`: `"start"`, by when each activation last started
+   * (never-started ones last); or `"dependency"`, the order activations
+   * were created in, where every one comes after those it depends on
+   * (nodes that a later version of the graph added, when a resume allowed
+   * the change, come last).
+   * @default "start"
+   */
+  readonly order?: "start" | "dependency";
+}
+
+/**
+ * A run as {@link listRuns} lists it: its stored summary, with node counts
+ * that agree with {@link getRun} (a crashed run's stored summary may lag
+ * behind its journal) and, while it claims a driver, its liveness.
+ */
+export interface RunListing extends RunSummary {
+  /** Activations that succeeded. */
+  readonly succeededCount: number;
+  /** Activations that failed. */
+  readonly failedCount: number;
+  /** As {@link RunDetails.liveness}. */
+  readonly liveness?: RunLiveness;
 }
 
 const STORE_OPTION_KEYS = optionKeys<StoreOption>({ store: true });
+const GET_OPTION_KEYS = optionKeys<GetRunOptions>({ store: true, order: true });
 const LIST_OPTION_KEYS = optionKeys<RunQuery & StoreOption>({ status: true, onProblem: true, store: true });
 
 /** The store of `options`, after refusing keys not in `known` (`what` names the call). */
@@ -89,41 +135,87 @@ function assertStatusQuery(status: unknown): asserts status is RunQuery["status"
  * stored files are corrupt or unsafe is skipped and handed to `onProblem`
  * (a process warning by default), so one bad run never hides the others.
  *
+ * Each run has its succeeded, failed and total node counts, and a run
+ * stored as `running` or `pending` has its `liveness`: `crashed` when its
+ * driver died, `stalled` when its lease expired. Those runs (and runs
+ * whose stored summary predates the counts) are read in full to count.
+ *
  * @example
  * ```ts
  * const unfinished = await listRuns({ status: ["failed", "cancelled"], store });
  * const runs = await listRuns({ store, onProblem: (e) => console.warn(e.file, e.message) });
+ * const crashed = runs.filter((r) => r.liveness === "crashed");
  * ```
  */
-export async function listRuns(options: RunQuery & StoreOption = {}): Promise<RunSummary[]> {
+export async function listRuns(options: RunQuery & StoreOption = {}): Promise<RunListing[]> {
   const store = storeOf("listRuns", options, LIST_OPTION_KEYS);
   assertStatusQuery(options.status);
   if (options.onProblem !== undefined && typeof options.onProblem !== "function") {
     throw new InvalidOptionError("onProblem", "must be a function");
   }
-  return store.list({
+  const onProblem = options.onProblem ?? ((problem: SnapshotCorruptError | UnsafeStoreFileError) => process.emitWarning(problem));
+  const summaries = await store.list({
     ...(options.status !== undefined && { status: options.status }),
-    ...(options.onProblem !== undefined && { onProblem: options.onProblem }),
+    onProblem,
   });
+  const out: RunListing[] = [];
+  for (const summary of summaries) {
+    try {
+      out.push(await listing(store, summary));
+    } catch (err) {
+      if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
+      onProblem(err);
+    }
+  }
+  return out;
+}
+
+/** A summary with exact counts and liveness; reads the run only when the summary cannot be trusted for them. */
+async function listing(store: RunStore, summary: RunSummary): Promise<RunListing> {
+  const live = claimsDriver(summary.status);
+  let counts = summary;
+  // A driver writes node counts into the summary at status changes only: while it runs (or after it crashed) they lag.
+  if (live || summary.succeededCount === undefined || summary.failedCount === undefined) {
+    const stored = await store.load(summary.runId);
+    if (stored) counts = { ...summary, ...countNodes(stored.state) };
+  }
+  const report = live ? await readLiveness(store, summary.runId, summary.status, Date.now()) : undefined;
+  return {
+    ...summary,
+    nodeCount: counts.nodeCount,
+    settledCount: counts.settledCount,
+    succeededCount: counts.succeededCount ?? 0,
+    failedCount: counts.failedCount ?? 0,
+    ...(report !== undefined && { liveness: report.liveness }),
+  };
 }
 
 /**
  * Reads a stored run: status, node records (status, attempts, outputs,
- * errors, timing), outputs and open waits. Throws `RunNotFoundError`.
+ * errors, timing), outputs and open waits, and for a run stored as
+ * `running` its `liveness` (is its driver alive?). Throws `RunNotFoundError`.
  *
  * @example
  * ```ts
- * const run = await getRun("etl-2026-11-23", { store });
+ * const run = await getRun("etl-2026-11-23", { store, order: "dependency" });
  * for (const n of run.nodes) console.log(n.id, n.status, n.attempts);
+ * if (run.liveness === "crashed") await runAsync(graph, run.inputs, { runId: run.runId, store }); // resumes it
  * ```
  */
-export async function getRun(runId: string, options: StoreOption = {}): Promise<RunDetails> {
+export async function getRun(runId: string, options: GetRunOptions = {}): Promise<RunDetails> {
   assertRunId(runId);
-  const store = storeOf("getRun", options, STORE_OPTION_KEYS);
+  const store = storeOf("getRun", options, GET_OPTION_KEYS);
+  if (options.order !== undefined && options.order !== "start" && options.order !== "dependency") {
+    throw new InvalidOptionError("order", `of getRun must be "start" or "dependency" (got ${JSON.stringify(options.order) ?? valueText(options.order)})`);
+  }
   const stored = await store.load(runId);
   if (!stored) throw new RunNotFoundError(runId);
   const { meta } = stored.state;
-  const nodes = [...nodeRecords(stored.state.nodes)].sort((a, b) => (a.startedAt ?? Infinity) - (b.startedAt ?? Infinity) || (a.id < b.id ? -1 : 1));
+  // Records are kept in creation order, where every activation follows those it depends on.
+  const created = [...nodeRecords(stored.state.nodes)];
+  const nodes =
+    options.order === "dependency" ? created : created.sort((a, b) => (a.startedAt ?? Infinity) - (b.startedAt ?? Infinity) || (a.id < b.id ? -1 : 1));
+  const report = await readLiveness(store, runId, meta.status, Date.now());
   return {
     runId: meta.runId,
     graphName: meta.graphName,
@@ -145,6 +237,9 @@ export async function getRun(runId: string, options: StoreOption = {}): Promise<
     ...(meta.deadline !== undefined && { deadline: meta.deadline }),
     ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
     children: await childRunsOf(store, runId),
+    ...(report !== undefined && { liveness: report.liveness }),
+    ...(report?.holder !== undefined && { holder: report.holder }),
+    ...(meta.sessions !== undefined && { sessions: meta.sessions }),
   };
 }
 

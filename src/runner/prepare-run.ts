@@ -22,10 +22,10 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { checkDurable } from "../core/durable-value.js";
 import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
-import { getNode } from "../state/node-table.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
 import { adoptGraph, countNodes, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
 import type { RunConfig } from "./run-options.js";
-import { GraphChangedError, RunInputsMismatchError } from "./errors.js";
+import { GraphChangedError, RunInputsMismatchError, type GraphChanges } from "./errors.js";
 import { InputValidationError } from "../graph/errors.js";
 import { SnapshotCorruptError } from "../persistence/errors.js";
 
@@ -84,7 +84,7 @@ export async function prepareRun<I, O>(
   let state = stored.state;
   const meta = state.meta;
   if (meta.fingerprint !== graph.fingerprint) {
-    if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint);
+    if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint, graphChanges(state, graph));
     state = adoptGraph(state, graph.fingerprint, graph.nodeIds(), now());
   }
   const lost = missingNode(state, graph.nodeIds());
@@ -104,6 +104,15 @@ export async function prepareRun<I, O>(
   if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
   const { state: reset } = resetUnfinished(state, now());
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
+}
+
+/** The nodes `graph` added and removed since `state` was made; undefined for a dynamic graph (its nodes are made as it runs). */
+function graphChanges(state: RunState, graph: { readonly dynamic: unknown; nodeIds(): readonly string[] }): GraphChanges | undefined {
+  if (graph.dynamic !== undefined) return undefined;
+  const stored = new Set<string>();
+  for (const n of nodeRecords(state.nodes)) stored.add(n.nodeId);
+  const now = new Set(graph.nodeIds());
+  return { added: [...now].filter((id) => !stored.has(id)), removed: [...stored].filter((id) => !now.has(id)) };
 }
 
 /** The first of `nodeIds` without a record in `state`, if any. */

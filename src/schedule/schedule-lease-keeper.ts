@@ -73,6 +73,7 @@ export class ScheduleLeaseKeeper {
         });
       },
       Math.max(1, Math.floor(this.#host.ttlMs / 3)),
+      "schedule lease renewal",
     );
   }
 

@@ -204,7 +204,7 @@ export class Scheduler {
         this.#polling = undefined;
         if (this.#state === "running") {
           if (this.#pollTimer !== undefined) this.#clock.clearTimeout(this.#pollTimer);
-          this.#pollTimer = this.#clock.setTimeout(() => void this.#poll(), this.#pollMs);
+          this.#pollTimer = this.#clock.setTimeout(() => void this.#poll(), this.#pollMs, "scheduler poll of the store");
         }
       });
     return this.#polling;
@@ -318,6 +318,7 @@ export class Scheduler {
         if (this.#state === "running") this.#work(held);
       },
       Math.min(at - now, MAX_TIMER_MS),
+      `next slot of schedule "${r.id}"`,
     );
   }
 

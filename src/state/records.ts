@@ -61,6 +61,36 @@ export interface NodeRecord {
    * the order they were made.
    */
   readonly settleOrder?: number;
+  /**
+   * The earlier attempts of this activation, oldest first (the current or
+   * last one is `startedAt`/`endedAt`/`error` above): failed attempts
+   * that were retried, and attempts a resume started afresh (failed,
+   * cancelled, or cut off when their process ended). At most
+   * {@link MAX_ATTEMPT_LOG}, the latest.
+   */
+  readonly attemptLog?: readonly AttemptRecord[];
+}
+
+/** At most this many earlier attempts are kept per activation ({@link NodeRecord.attemptLog}). */
+export const MAX_ATTEMPT_LOG = 50;
+
+/** How an earlier attempt ended. */
+export const ATTEMPT_OUTCOMES = ["failed", "cancelled", "interrupted", "suspended"] as const;
+
+/** One earlier attempt of an activation. */
+export interface AttemptRecord {
+  /** When it started (epoch ms). */
+  readonly startedAt: number;
+  /** When it ended (epoch ms); absent when its process ended (a crash) and the end is not known. */
+  readonly endedAt?: number;
+  /**
+   * `failed` (its error is `error`), `cancelled`, `interrupted` (its
+   * process ended while it ran: a crash), or `suspended` (it waited for an
+   * event and the run stopped to wait; the resume ran it again).
+   */
+  readonly outcome: (typeof ATTEMPT_OUTCOMES)[number];
+  /** Why it failed. */
+  readonly error?: ErrorRecord;
 }
 
 /** One `ctx.waitFor(key)` of a node, as journaled. */
@@ -126,6 +156,20 @@ export interface RunMeta {
   readonly deadline?: number;
   /** The run that started this one with `ctx.run` (a child run), if any. */
   readonly parentRunId?: string;
+  /**
+   * The processes that drove the run, oldest first: when each started the
+   * run and when it stopped it (absent when it ended without stopping the
+   * run: a crash). At most {@link MAX_ATTEMPT_LOG}, the latest.
+   */
+  readonly sessions?: readonly RunSession[];
+}
+
+/** One process's stint driving a run. */
+export interface RunSession {
+  /** When it started (or resumed) the run (epoch ms). */
+  readonly startedAt: number;
+  /** When it stopped the run: finished, failed, cancelled or waiting (epoch ms). */
+  readonly endedAt?: number;
 }
 
 /**
@@ -148,6 +192,10 @@ export interface RunSummary {
   readonly nodeCount: number;
   /** Activations that succeeded or were skipped. */
   readonly settledCount: number;
+  /** Activations that succeeded (absent in summaries stored before this count was kept). */
+  readonly succeededCount?: number;
+  /** Activations that failed (absent in summaries stored before this count was kept). */
+  readonly failedCount?: number;
   /** When the run was created (epoch ms). */
   readonly createdAt: number;
   /** When it last changed (epoch ms). */

@@ -26,7 +26,16 @@
 import { Immer } from "immer";
 import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
-import type { ErrorRecord, InboxEntry, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./records.js";
+import {
+  MAX_ATTEMPT_LOG,
+  type AttemptRecord,
+  type ErrorRecord,
+  type InboxEntry,
+  type NodeRecord,
+  type RunMeta,
+  type RunSummary,
+  type WaitRecord,
+} from "./records.js";
 import type { RunStatus } from "./status.js";
 
 const immer = new Immer({ autoFreeze: false });
@@ -157,8 +166,15 @@ export function applyTransition(state: RunState, id: string, transition: NodeTra
  * and these records are made several times per node.
  */
 
-/** Copies what an activation keeps through every transition: journaled steps and waits, its visit and trigger. */
+/** `log` with `attempt` added at the end, the oldest dropped past {@link MAX_ATTEMPT_LOG}. */
+function logAttempt(log: readonly AttemptRecord[] | undefined, attempt: AttemptRecord): readonly AttemptRecord[] {
+  const next = [...(log ?? []), attempt];
+  return next.length > MAX_ATTEMPT_LOG ? next.slice(next.length - MAX_ATTEMPT_LOG) : next;
+}
+
+/** Copies what an activation keeps through every transition: journaled steps and waits, its visit and trigger, its earlier attempts. */
 function carry(from: NodeRecord, to: Mutable<NodeRecord>): void {
+  if (from.attemptLog !== undefined) to.attemptLog = from.attemptLog;
   if (from.steps !== undefined) to.steps = from.steps;
   if (from.waits !== undefined) to.waits = from.waits;
   if (from.visit !== undefined) to.visit = from.visit;
@@ -180,9 +196,13 @@ export function markRunning(now: number): NodeTransition {
   };
 }
 
-/** An attempt failed and another is due at `retryAt`. */
-export function markRetrying(error: ErrorRecord, retryAt: number): NodeTransition {
-  return (n) => ({ ...n, status: "retrying", error, retryAt });
+/** An attempt failed (at `failedAt`, when known) and another is due at `retryAt`; the failed attempt goes to the attempt log. */
+export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: number): NodeTransition {
+  return (n) => {
+    if (n.startedAt === undefined) return { ...n, status: "retrying", error, retryAt };
+    const attempt: AttemptRecord = { startedAt: n.startedAt, ...(failedAt !== undefined && { endedAt: failedAt }), outcome: "failed", error };
+    return { ...n, status: "retrying", error, retryAt, attemptLog: logAttempt(n.attemptLog, attempt) };
+  };
 }
 
 /** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
@@ -243,18 +263,43 @@ export function recordStep(name: string, value: unknown): NodeTransition {
   return (n) => ({ ...n, steps: { ...n.steps, [name]: value } });
 }
 
-/** Back to `pending` with fresh attempts, keeping journaled steps (a resume). */
+/** Back to `pending` with fresh attempts, keeping journaled steps (a resume); the attempt it ends goes to the attempt log. */
 export function markPending(): NodeTransition {
-  return (n) => ({
-    id: n.id,
-    nodeId: n.nodeId,
-    status: "pending",
-    attempts: 0,
-    ...(n.steps && { steps: n.steps }),
-    ...(n.waits && { waits: n.waits }),
-    ...(n.visit !== undefined && { visit: n.visit }),
-    ...(n.trigger && { trigger: n.trigger }),
-  });
+  return (n) => {
+    const log = endedAttempt(n);
+    const attemptLog = log === undefined ? n.attemptLog : logAttempt(n.attemptLog, log);
+    return {
+      id: n.id,
+      nodeId: n.nodeId,
+      status: "pending",
+      attempts: 0,
+      ...(n.steps && { steps: n.steps }),
+      ...(n.waits && { waits: n.waits }),
+      ...(n.visit !== undefined && { visit: n.visit }),
+      ...(n.trigger && { trigger: n.trigger }),
+      ...(attemptLog && { attemptLog }),
+    };
+  };
+}
+
+/** The last attempt of a record a resume starts afresh, as the attempt log keeps it; undefined when it never started. */
+function endedAttempt(n: NodeRecord): AttemptRecord | undefined {
+  if (n.startedAt === undefined) return undefined;
+  const ended = n.endedAt !== undefined && n.endedAt >= n.startedAt ? { endedAt: n.endedAt } : {};
+  switch (n.status) {
+    case "failed":
+      return { startedAt: n.startedAt, ...ended, outcome: "failed", ...(n.error && { error: n.error }) };
+    case "cancelled":
+      return { startedAt: n.startedAt, ...ended, outcome: "cancelled" };
+    case "running":
+      // Its process ended while it ran: when exactly is not known.
+      return { startedAt: n.startedAt, outcome: "interrupted" };
+    case "waiting":
+      return { startedAt: n.startedAt, outcome: "suspended" };
+    default:
+      // Retrying or ready again: the failed attempt is in the log already.
+      return undefined;
+  }
 }
 
 /** Extra run fields set together with a status. */
@@ -277,12 +322,16 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
     if (status === "running") {
       m.startedAt = now;
       m.starts += 1;
+      const sessions = [...(m.sessions ?? []), { startedAt: now }];
+      m.sessions = sessions.length > MAX_ATTEMPT_LOG ? sessions.slice(sessions.length - MAX_ATTEMPT_LOG) : sessions;
       delete m.endedAt;
       delete m.error;
       delete m.outputs;
       delete m.outputsDurable;
     } else if (status !== "pending") {
       m.endedAt = now;
+      const last = m.sessions?.[m.sessions.length - 1];
+      if (last !== undefined && last.endedAt === undefined) last.endedAt = now;
     }
     if ("outputs" in change) m.outputs = change.outputs;
     if (change.outputsDurable === false) m.outputsDurable = false;
@@ -374,15 +423,31 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   };
 }
 
-/** Counts node activations, and those that settled (succeeded or skipped). */
-export function countNodes(state: RunState): { nodeCount: number; settledCount: number } {
+/** Node counts of a run, as a {@link RunSummary} keeps them. */
+export interface NodeCounts {
+  /** Activations in all. */
+  readonly nodeCount: number;
+  /** Activations that succeeded or were skipped. */
+  readonly settledCount: number;
+  /** Activations that succeeded. */
+  readonly succeededCount?: number;
+  /** Activations that failed. */
+  readonly failedCount?: number;
+}
+
+/** Counts node activations: all, settled (succeeded or skipped), succeeded, failed. */
+export function countNodes(state: RunState): Required<NodeCounts> {
   let nodeCount = 0;
   let settledCount = 0;
+  let succeededCount = 0;
+  let failedCount = 0;
   for (const n of nodeRecords(state.nodes)) {
     nodeCount += 1;
     if (n.status === "succeeded" || n.status === "skipped") settledCount += 1;
+    if (n.status === "succeeded") succeededCount += 1;
+    else if (n.status === "failed") failedCount += 1;
   }
-  return { nodeCount, settledCount };
+  return { nodeCount, settledCount, succeededCount, failedCount };
 }
 
 /** Makes the {@link RunSummary} of a state (O(nodes): call at status changes, not per transition). */
@@ -391,13 +456,15 @@ export function summarize(state: RunState): RunSummary {
 }
 
 /** The {@link RunSummary} of a run meta, with node counts known from elsewhere (a prior summary). */
-export function summaryOf(meta: RunMeta, counts: { readonly nodeCount: number; readonly settledCount: number }): RunSummary {
+export function summaryOf(meta: RunMeta, counts: NodeCounts): RunSummary {
   return {
     runId: meta.runId,
     graphName: meta.graphName,
     status: meta.status,
     nodeCount: counts.nodeCount,
     settledCount: counts.settledCount,
+    ...(counts.succeededCount !== undefined && { succeededCount: counts.succeededCount }),
+    ...(counts.failedCount !== undefined && { failedCount: counts.failedCount }),
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
     waits: meta.waits,

@@ -304,6 +304,15 @@ export class RedisStore implements RunStore {
     await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
   }
 
+  /** The run's lease, or undefined once released or expired (Redis drops an expired lease by itself). */
+  async readLease(runId: string): Promise<Lease | undefined> {
+    const key = this.#leaseKey(runId);
+    const raw = await this.#redis.get(key);
+    if (raw === null) return undefined;
+    if (!isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object");
+    return JSON.parse(raw) as Lease;
+  }
+
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;

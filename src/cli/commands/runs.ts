@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidOptionError, listRuns, RUN_STATUSES, type RunStatus, type StoreProblem } from "../../index.js";
+import { InvalidOptionError, listRuns, RUN_STATUSES, type RunListing, type RunStatus, type StoreProblem } from "../../index.js";
 import type { CommandContext } from "../context.js";
 import { errorCode, oneLine } from "../errors.js";
 import { formatTime, jsonText, table } from "../text.js";
@@ -55,14 +55,42 @@ export async function runsCommand(ctx: CommandContext, options: RunsCommandOptio
     ctx.io.err.write(`no${status ? ` ${status.join(" or ")}` : ""} runs in ${ctx.dir}\n`);
     return 0;
   }
-  const rows = runs.map((r) => [
-    r.runId,
-    r.graphName,
-    r.waits.length > 0 && r.status === "waiting" ? `waiting (${r.waits.length})` : r.status,
-    `${r.settledCount}/${r.nodeCount}`,
-    formatTime(r.createdAt),
-    formatTime(r.updatedAt),
-  ]);
+  const rows = runs.map((r) => [r.runId, r.graphName, statusText(r), nodeCountText(r), formatTime(r.createdAt), formatTime(r.updatedAt)]);
   ctx.io.out.write(`${table(["RUN ID", "GRAPH", "STATUS", "NODES", "STARTED", "UPDATED"], rows)}\n`);
+  const stuck = runs.filter((r) => r.liveness === "crashed" || r.liveness === "stalled");
+  if (stuck.length > 0) {
+    const example = stuck[0]?.runId ?? "<run-id>";
+    ctx.io.err.write(
+      `${stuck.length} run${stuck.length === 1 ? " has" : "s have"} no live process; continue one with: ${ctx.suggest(["resume", example, "<module>"])}\n`,
+    );
+  }
   return 0;
+}
+
+/**
+ * The status a person should see: a run stored as running whose driver
+ * died is `crashed`, one whose lease expired `stalled`; a waiting run
+ * shows how many events it waits for.
+ *
+ * @example
+ * ```ts
+ * statusText({ status: "running", liveness: "crashed", waits: [] }); // "crashed"
+ * ```
+ */
+export function statusText(r: Pick<RunListing, "status" | "liveness" | "waits">): string {
+  if (r.liveness === "crashed" || r.liveness === "stalled") return r.liveness;
+  return r.waits.length > 0 && r.status === "waiting" ? `waiting (${r.waits.length})` : r.status;
+}
+
+/**
+ * Nodes done (succeeded or skipped) of all, and the failed ones: the same
+ * counts `taskloom show` prints.
+ *
+ * @example
+ * ```ts
+ * nodeCountText({ settledCount: 3, nodeCount: 5, failedCount: 1 }); // "3/5, 1 failed"
+ * ```
+ */
+export function nodeCountText(r: { readonly settledCount: number; readonly nodeCount: number; readonly failedCount: number }): string {
+  return `${r.settledCount}/${r.nodeCount}${r.failedCount > 0 ? `, ${r.failedCount} failed` : ""}`;
 }

@@ -52,15 +52,39 @@ export function errorLines(error: ErrorRecord, indent: string): string[] {
   return lines;
 }
 
-/** The text form of a stored run. */
-export function runText(run: RunDetails): string {
+/** The status line of `show`: a crashed or stalled run says so, who held it, and since when. */
+function statusLine(run: RunDetails, now: number): string {
+  const h = run.holder;
+  switch (run.liveness) {
+    case "crashed":
+      return `crashed (stored as ${run.status}; its process${h ? ` ${h.pid} on ${h.host}` : ""} is gone)`;
+    case "stalled":
+      return h
+        ? `stalled (stored as ${run.status}; the lease of process ${h.pid} on ${h.host} expired ${formatDuration(Math.max(0, now - h.expiresAt))} ago)`
+        : `stalled (stored as ${run.status}; no process holds its lease)`;
+    case "live":
+      return h ? `${run.status} (process ${h.pid} on ${h.host})` : run.status;
+    default:
+      return run.status;
+  }
+}
+
+/** The text form of a stored run (`now`: when the lease of a stalled run is measured from). */
+export function runText(run: RunDetails, now: number = Date.now()): string {
   const done = run.nodes.filter((n) => n.status === "succeeded" || n.status === "skipped").length;
-  const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)})` : "";
+  const failedCount = run.nodes.filter((n) => n.status === "failed").length;
+  const sessions = run.sessions ?? [];
+  const first = sessions[0]?.startedAt;
+  const across =
+    sessions.length > 1 && first !== undefined && run.endedAt !== undefined
+      ? `, ${formatDuration(run.endedAt - first)} since the first start over ${sessions.length} processes`
+      : "";
+  const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)}${across})` : "";
   const out = [
     `run       ${run.runId}`,
     `graph     ${run.graphName} (fingerprint ${run.fingerprint.slice(0, 12)})`,
-    `status    ${run.status}`,
-    `nodes     ${done}/${run.nodes.length} done`,
+    `status    ${statusLine(run, now)}`,
+    `nodes     ${done}/${run.nodes.length} done${failedCount > 0 ? `, ${failedCount} failed` : ""}`,
     `created   ${formatTime(run.createdAt)}`,
     `started   ${formatTime(run.startedAt)}${run.starts > 1 ? ` (start ${run.starts})` : ""}`,
     `ended     ${formatTime(run.endedAt)}${took}`,
@@ -101,7 +125,7 @@ export async function showCommand(ctx: CommandContext, runId: string, modulePath
   if (options.json && options.format !== undefined && options.format !== "json") {
     throw new InvalidOptionError("--json", `and --format ${options.format} cannot be given together`);
   }
-  const run = await getRun(runId, { store: ctx.store() });
+  const run = await getRun(runId, { store: ctx.store(), order: "dependency" });
   const { out } = ctx.io;
   switch (format) {
     case "json":
@@ -119,7 +143,10 @@ export async function showCommand(ctx: CommandContext, runId: string, modulePath
       break;
     }
     case "text":
-      out.write(`${runText(run)}\n`);
+      out.write(`${runText(run, ctx.io.now())}\n`);
+      if (run.liveness === "crashed" || run.liveness === "stalled") {
+        ctx.io.err.write(`no live process drives this run; continue it with: ${ctx.suggest(["resume", runId, modulePath ?? "<module>"])}\n`);
+      }
       break;
   }
   return 0;

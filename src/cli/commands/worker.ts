@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { InvalidOptionError } from "../../index.js";
+import { BullmqMissingError, InvalidOptionError } from "../../index.js";
 import type { CommandContext } from "../context.js";
 import { CliError, errorSummary } from "../errors.js";
 import { graphsIn, importModule } from "../load-graph.js";
@@ -27,8 +27,10 @@ type Adapter = typeof import("../../adapters/bullmq/index.js");
 
 async function loadAdapter(): Promise<Adapter> {
   try {
-    return await import("../../adapters/bullmq/index.js");
+    // The entry that `import "taskloom/bullmq"` loads: it names the missing peers (BullmqMissingError).
+    return await import("../../adapters/bullmq/entry.js");
   } catch (err) {
+    if (err instanceof BullmqMissingError) throw new BullmqMissingError(err.missing, "the worker command");
     throw new CliError(
       "BULLMQ_MISSING",
       `the worker command needs the optional packages bullmq and ioredis (${errorSummary(err)}). Run "npm install bullmq ioredis" in your project.`,
