@@ -81,6 +81,18 @@ function tsconfig(kind: "nodenext" | "bundler", files: readonly string[], checkL
   });
 }
 
+/** Markdown without its fenced code blocks (whose brackets are code, not links). */
+function withoutCodeBlocks(markdown: string): string {
+  let inBlock = false;
+  return markdown
+    .split("\n")
+    .filter((line) => {
+      if (/^\s*```/.test(line)) inBlock = !inBlock;
+      return !inBlock && !/^\s*```/.test(line);
+    })
+    .join("\n");
+}
+
 let work: string;
 let clone: string;
 let tarball: string;
@@ -161,7 +173,7 @@ describe("npm pack on a fresh clone", () => {
     const shipped = new Set(packed);
     const broken: string[] = [];
     for (const doc of packed.filter((f) => f.endsWith(".md"))) {
-      const text = readFileSync(join(esm, "node_modules/taskloom", doc), "utf8").replace(/```[\s\S]*?```/g, "");
+      const text = withoutCodeBlocks(readFileSync(join(esm, "node_modules/taskloom", doc), "utf8"));
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/i.test(target!) || target!.startsWith("#")) continue;
         const path = posix.normalize(posix.join(posix.dirname(doc), target!.split("#")[0]!));
