@@ -142,7 +142,7 @@ beforeAll(() => {
       .push(`${snippet.page}:${snippet.line + line}:${character + 1} (snippet at line ${snippet.line}): TS${d.code} ${message}${advice(d.code)}`);
   }
   if (others.length > 0) throw new Error(`type-checking the snippets failed outside them:\n${others.join("\n")}`);
-}, 120_000);
+}, 300_000);
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });

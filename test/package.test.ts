@@ -21,6 +21,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test/fixtures/consumer");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 const REPO_URL = "https://github.com/taskloom/taskloom";
+/** Each step spawns npm, tsc or node: generous on a loaded machine. */
+const STEP_TIMEOUT_MS = 180_000;
 
 interface Result {
   readonly code: number;
@@ -129,7 +131,7 @@ beforeAll(async () => {
   writeFileSync(join(cjs, "tsconfig.nodenext.json"), tsconfig("nodenext", ["cjs-main.ts", "cjs-graph.ts"]));
   const install = ["install", "--prefer-offline", "--no-audit", "--no-fund"];
   await Promise.all([npm([...install, tarball], esm), npm([...install, tarball, `tsx@${tsxVersion}`], cjs)]);
-}, 300_000);
+}, 600_000);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -143,11 +145,15 @@ describe("npm pack on a fresh clone", () => {
     expect(packed.filter((f) => /^(src|test|examples|bench)\//.test(f) || f.endsWith(".tsbuildinfo"))).toEqual([]);
   });
 
-  it("leaves the bin built in the clone: prepare (which npm install runs too) built dist/", async () => {
-    // Not `npx taskloom` here: in its own folder, npx installs the package into its cache (and prepares it again).
-    const r = await must(process.execPath, [join(clone, "dist/cli/main.js"), "--help"], clone);
-    expect(r.stdout).toMatch(/^Usage: taskloom/);
-  });
+  it(
+    "leaves the bin built in the clone: prepare (which npm install runs too) built dist/",
+    async () => {
+      // Not `npx taskloom` here: in its own folder, npx installs the package into its cache (and prepares it again).
+      const r = await must(process.execPath, [join(clone, "dist/cli/main.js"), "--help"], clone);
+      expect(r.stdout).toMatch(/^Usage: taskloom/);
+    },
+    STEP_TIMEOUT_MS,
+  );
 
   it("ships source maps that carry their sources", () => {
     const maps = packed.filter((f) => f.endsWith(".js.map"));
@@ -185,31 +191,47 @@ describe("npm pack on a fresh clone", () => {
 });
 
 describe("an ESM project that installed the tarball", () => {
-  it("type-checks a strict consumer with NodeNext and with Bundler resolution, and runs it", async () => {
-    await tsc("tsconfig.nodenext.json", esm);
-    await tsc("tsconfig.bundler.json", esm);
-    const r = await must(process.execPath, ["out/main.js"], esm);
-    expect(JSON.parse(r.stdout)).toEqual({ total: 600, ids: [0, 1, 2], code: "NON_RETRYABLE", handle: null });
-  });
+  it(
+    "type-checks a strict consumer with NodeNext and with Bundler resolution, and runs it",
+    async () => {
+      await tsc("tsconfig.nodenext.json", esm);
+      await tsc("tsconfig.bundler.json", esm);
+      const r = await must(process.execPath, ["out/main.js"], esm);
+      expect(JSON.parse(r.stdout)).toEqual({ total: 600, ids: [0, 1, 2], code: "NON_RETRYABLE", handle: null });
+    },
+    STEP_TIMEOUT_MS,
+  );
 
-  it("runs the taskloom bin: --help, and a graph module", async () => {
-    expect((await must("npx", ["--offline", "taskloom", "--help"], esm)).stdout).toMatch(/^Usage: taskloom/);
-    const r = await must("npx", ["--offline", "taskloom", "run", "graph.mjs", "--inputs", '{"n":21}', "--dir", ".taskloom"], esm);
-    expect(JSON.parse(r.stdout)).toEqual({ value: 42 });
-  });
+  it(
+    "runs the taskloom bin: --help, and a graph module",
+    async () => {
+      expect((await must("npx", ["--offline", "taskloom", "--help"], esm)).stdout).toMatch(/^Usage: taskloom/);
+      const r = await must("npx", ["--offline", "taskloom", "run", "graph.mjs", "--inputs", '{"n":21}', "--dir", ".taskloom"], esm);
+      expect(JSON.parse(r.stdout)).toEqual({ value: 42 });
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
 
 describe("a CommonJS project (npm init -y) that installed the tarball", () => {
-  it("type-checks a strict consumer with NodeNext, runs it through tsx, and require()s taskloom", async () => {
-    await tsc("tsconfig.nodenext.json", cjs);
-    expect(JSON.parse((await must("npx", ["--offline", "tsx", "cjs-main.ts"], cjs)).stdout)).toEqual({ answer: 42 });
-    const r = await must(process.execPath, ["-e", 'const t = require("taskloom"); console.log(typeof t.graph, typeof t.runAsync)'], cjs);
-    expect(r.stdout.trim()).toBe("function function");
-  });
+  it(
+    "type-checks a strict consumer with NodeNext, runs it through tsx, and require()s taskloom",
+    async () => {
+      await tsc("tsconfig.nodenext.json", cjs);
+      expect(JSON.parse((await must("npx", ["--offline", "tsx", "cjs-main.ts"], cjs)).stdout)).toEqual({ answer: 42 });
+      const r = await must(process.execPath, ["-e", 'const t = require("taskloom"); console.log(typeof t.graph, typeof t.runAsync)'], cjs);
+      expect(r.stdout.trim()).toBe("function function");
+    },
+    STEP_TIMEOUT_MS,
+  );
 
-  it("runs a TypeScript graph module with npx taskloom run", async () => {
-    const r = await must("npx", ["--offline", "taskloom", "run", "cjs-graph.ts", "--inputs", '{"n":4}', "--dir", ".taskloom"], cjs);
-    expect(JSON.parse(r.stdout)).toEqual({ value: 8 });
-    expect(readdirSync(join(cjs, ".taskloom")).length).toBeGreaterThan(0);
-  });
+  it(
+    "runs a TypeScript graph module with npx taskloom run",
+    async () => {
+      const r = await must("npx", ["--offline", "taskloom", "run", "cjs-graph.ts", "--inputs", '{"n":4}', "--dir", ".taskloom"], cjs);
+      expect(JSON.parse(r.stdout)).toEqual({ value: 8 });
+      expect(readdirSync(join(cjs, ".taskloom")).length).toBeGreaterThan(0);
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
