@@ -6,9 +6,10 @@
  * way tsx's `tsImport` loads them: tsx's ESM loader and its CommonJS
  * `require` hook, both registered once under one namespace of this
  * command's own, so a module of either type (an ESM project, or the
- * CommonJS project `npm init -y` makes) loads, and `require("taskloom")`
- * in a CommonJS module finds the same copy of taskloom through Node's
- * `require(esm)`. tsx is an optional peer dependency, and its absence is a
+ * CommonJS project `npm init -y` makes) loads; a CommonJS module's
+ * `require("taskloom")` goes through Node's `require(esm)`, and
+ * {@link copyFor} finds that copy again. tsx is an optional peer
+ * dependency, and its absence is a
  * `TSX_MISSING` error that says how to install it. A module Node cannot
  * load for a reason the user can fix (CommonJS with top-level await, a
  * `require` of ESM on an old Node) fails with `MODULE_LOAD_FAILED` and a
