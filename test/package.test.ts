@@ -125,7 +125,7 @@ beforeAll(async () => {
   writeFileSync(join(esm, "package.json"), JSON.stringify({ name: "esm-consumer", version: "1.0.0", private: true, type: "module" }));
   await npm(["init", "-y"], cjs);
   for (const f of ["main.ts", "graph.mjs"]) copyFileSync(join(FIXTURES, f), join(esm, f));
-  for (const f of ["cjs-main.ts", "cjs-graph.ts"]) copyFileSync(join(FIXTURES, f), join(cjs, f));
+  for (const f of ["cjs-main.ts", "cjs-graph.ts", "cjs-tla.ts"]) copyFileSync(join(FIXTURES, f), join(cjs, f));
   writeFileSync(join(esm, "tsconfig.nodenext.json"), tsconfig("nodenext", ["main.ts"], true));
   writeFileSync(join(esm, "tsconfig.bundler.json"), tsconfig("bundler", ["main.ts"]));
   writeFileSync(join(cjs, "tsconfig.nodenext.json"), tsconfig("nodenext", ["cjs-main.ts", "cjs-graph.ts"]));
@@ -231,6 +231,20 @@ describe("a CommonJS project (npm init -y) that installed the tarball", () => {
       const r = await must("npx", ["--offline", "taskloom", "run", "cjs-graph.ts", "--inputs", '{"n":4}', "--dir", ".taskloom"], cjs);
       expect(JSON.parse(r.stdout)).toEqual({ value: 8 });
       expect(readdirSync(join(cjs, ".taskloom")).length).toBeGreaterThan(0);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "says in one line what to change for a module that cannot load as CommonJS (top-level await)",
+    async () => {
+      const r = await exec("npx", ["--offline", "taskloom", "run", "cjs-tla.ts", "--dir", ".taskloom"], cjs);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trimEnd().split("\n")).toEqual([
+        expect.stringMatching(
+          /^error\[MODULE_LOAD_FAILED\]: .*cjs-tla\.ts could not be loaded: .*rename it to \.mts \(or \.mjs\), or add "type": "module" to package\.json\.$/,
+        ),
+      ]);
     },
     STEP_TIMEOUT_MS,
   );
