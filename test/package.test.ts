@@ -30,10 +30,18 @@ interface Result {
   readonly stderr: string;
 }
 
-/** The environment without the variables `npm test` sets for its own script (a nested npm would read them). */
+/** npm settings a nested npm keeps: where its cache, its config files and its registry are. */
+const KEPT_NPM_SETTINGS = new Set(["npm_config_cache", "npm_config_userconfig", "npm_config_globalconfig", "npm_config_registry"]);
+
+/**
+ * The environment without the variables `npm test` sets for its own script: a nested npm would
+ * read them (`npm_config_local_prefix` would make the repository its project).
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { FORCE_COLOR: "0", NO_UPDATE_NOTIFIER: "1" };
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== "INIT_CWD" && k !== "NODE_OPTIONS") env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) {
+    if ((!/^npm_/i.test(k) || KEPT_NPM_SETTINGS.has(k.toLowerCase())) && k !== "INIT_CWD" && k !== "NODE_OPTIONS") env[k] = v;
+  }
   return env;
 }
 
