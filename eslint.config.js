@@ -6,7 +6,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  globalIgnores(["dist/", "docs/api/", "coverage/", ".taskloom/", ".perf/", "bench/results/"]),
+  globalIgnores(["dist/", "docs/api/", "coverage/", ".taskloom/", ".perf/", "bench/results/", "test/fixtures/consumer/", "test/fixtures/snippets/"]),
   {
     files: ["**/*.{js,mjs,cjs}"],
     extends: [js.configs.recommended],

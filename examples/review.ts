@@ -5,10 +5,13 @@
  * records the decision and the run goes on from the waiting node: the
  * draft is not written again.
  *
+ *     npm run example:review                           # the whole demo: start, approve from a second process, finish
  *     npm run example:review -- start                  # drafts, then waits; prints the run id
  *     npm run example:review -- approve <run-id>       # or: reject <run-id> "needs a changelog"
  *     npm run example:review -- status <run-id>
  */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { GraphHasPendingWaits, getRun, graph, resolveWait, runAsync, WaitAlreadyResolvedError } from "../src/index.js";
 
 interface Decision {
@@ -37,9 +40,13 @@ const release = graph("release-note")
   )
   .node(
     "review",
-    async ({ runId, waitFor }) => {
-      // Code before waitFor runs again when the run continues; waitFor then returns the decision at once.
-      console.log(`  review: asking for a decision (npm run example:review -- approve ${runId})`);
+    async ({ runId, step, waitFor }) => {
+      // The body runs again when the run continues, and waitFor then returns the decision at once.
+      // Asking is a side effect (a message to a reviewer in real life), so it is a step: asked once.
+      await step("ask-reviewer", () => {
+        console.log(`  review: asking for a decision (npm run example:review -- approve ${runId})`);
+        return true;
+      });
       return waitFor<Decision>("review:release-note", { schema: DecisionSchema, timeoutMs: 7 * 24 * 3_600_000 });
     },
     { after: ["draft"] },
@@ -59,19 +66,42 @@ async function continueRun(runId: string): Promise<void> {
   }
 }
 
+/** Starts a run, which drafts and then waits for the review; returns its id. */
+async function start(): Promise<string> {
+  const id = `release-${Date.now()}`;
+  console.log(`run ${id}`);
+  try {
+    await runAsync(release, { version: "0.1.0" }, { runId: id });
+  } catch (err) {
+    if (!(err instanceof GraphHasPendingWaits)) throw err;
+    console.log(`the process can exit now; the run is saved as waiting for ${err.waits.map((w) => `"${w.key}"`).join(", ")}`);
+  }
+  return id;
+}
+
+/** Runs this example again as another process (`approve <run-id>`, say) and waits for it. */
+function second(args: readonly string[]): Promise<void> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: "inherit" });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`"${args.join(" ")}" exited with ${code}`))));
+  });
+}
+
 const [command, runId, note] = process.argv.slice(2);
 switch (command) {
-  case "start": {
-    const id = `release-${Date.now()}`;
-    console.log(`run ${id}`);
-    try {
-      await runAsync(release, { version: "0.1.0" }, { runId: id });
-    } catch (err) {
-      if (!(err instanceof GraphHasPendingWaits)) throw err;
-      console.log(`the process can exit now; the run is saved as waiting for ${err.waits.map((w) => `"${w.key}"`).join(", ")}`);
-    }
+  case undefined: {
+    console.log("1. start the run (this process):");
+    const id = await start();
+    console.log(`\n2. approve it from a second process (npm run example:review -- approve ${id}):`);
+    await second(["approve", id]);
+    const stored = await getRun(id);
+    console.log(`\n3. the stored run: ${stored.status}; its draft was written once, its reviewer asked once.`);
     break;
   }
+  case "start":
+    await start();
+    break;
   case "approve":
   case "reject": {
     if (!runId) throw new Error(`usage: ${command} <run-id>`);
@@ -97,5 +127,5 @@ switch (command) {
     break;
   }
   default:
-    console.log("usage: start | approve <run-id> | reject <run-id> [note] | status <run-id>");
+    console.log("usage: (nothing: the whole demo) | start | approve <run-id> | reject <run-id> [note] | status <run-id>");
 }

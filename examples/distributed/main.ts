@@ -2,9 +2,11 @@
  * `npm run example:distributed`: one coordinator and two workers, each its
  * own process, on the Redis at REDIS_URL (default 127.0.0.1:6379). Starts
  * the workers, runs the coordinator to the end, stops the workers, exits.
+ * Without a Redis there it says so in one line and exits with code 1.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { requireRedis } from "./redis-check.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const start = (file: string): ChildProcess => spawn(process.execPath, ["--import", "tsx", here(file)], { stdio: ["ignore", "pipe", "inherit"] });
@@ -19,6 +21,7 @@ function ready(child: ChildProcess): Promise<void> {
   });
 }
 
+await requireRedis();
 const workers = [start("worker.ts"), start("worker.ts")];
 try {
   await Promise.all(workers.map(ready));

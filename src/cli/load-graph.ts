@@ -2,10 +2,18 @@
  * Loading a graph from a user's module: `taskloom run ./etl.ts`.
  *
  * The path is resolved against the working folder and imported by file
- * URL. TypeScript modules (`.ts`, `.mts`, `.cts`, `.tsx`) are loaded
- * through tsx's ESM loader, registered once; tsx is an optional peer
- * dependency, and its absence is a `TSX_MISSING` error that says how to
- * install it.
+ * URL. TypeScript modules (`.ts`, `.mts`, `.cts`, `.tsx`) are loaded the
+ * way tsx's `tsImport` loads them: tsx's ESM loader and its CommonJS
+ * `require` hook, both registered once under one namespace of this
+ * command's own, so a module of either type (an ESM project, or the
+ * CommonJS project `npm init -y` makes) loads; a CommonJS module's
+ * `require("taskloom")` goes through Node's `require(esm)`, and
+ * {@link copyFor} finds that copy again. tsx is an optional peer
+ * dependency, and its absence is a
+ * `TSX_MISSING` error that says how to install it. A module Node cannot
+ * load for a reason the user can fix (CommonJS with top-level await, a
+ * `require` of ESM on an old Node) fails with `MODULE_LOAD_FAILED` and a
+ * one-line hint saying what to change.
  *
  * The graph is the export named by `--export`, else `default`, else the
  * only export that is a graph. A graph is recognised by its shape (a
@@ -47,7 +55,10 @@ export interface LoadedGraph {
 }
 
 const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".tsx"]);
-let tsxRegistered = false;
+
+/** Imports a URL through tsx's loaders, in this command's namespace. */
+type ScopedImport = (specifier: string, parentURL: string) => Promise<unknown>;
+let tsxImport: ScopedImport | undefined;
 
 /** True when `value` has the public shape of a `TaskGraph`. */
 export function isGraphShape(value: unknown): value is GraphShape {
@@ -73,11 +84,12 @@ function looksLikeBuilder(value: unknown): boolean {
   return value !== null && typeof value === "object" && typeof (value as { build?: unknown }).build === "function";
 }
 
-async function registerTsx(file: string): Promise<void> {
-  if (tsxRegistered) return;
-  let api: { register: () => unknown };
+async function registerTsx(file: string): Promise<ScopedImport> {
+  if (tsxImport) return tsxImport;
+  let esm: typeof import("tsx/esm/api");
+  let cjs: typeof import("tsx/cjs/api");
   try {
-    api = await import("tsx/esm/api");
+    [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
   } catch (err) {
     throw new CliError(
       "TSX_MISSING",
@@ -85,8 +97,35 @@ async function registerTsx(file: string): Promise<void> {
       { cause: err },
     );
   }
-  api.register();
-  tsxRegistered = true;
+  // One namespace for the whole command, as tsImport does per call: the CommonJS hook compiles the
+  // TypeScript a CommonJS module requires, and modules imported twice (a module, then the taskloom
+  // copy it used) are the same instances.
+  const namespace = `taskloom-cli-${process.pid}`;
+  cjs.register({ namespace });
+  const scoped = esm.register({ namespace });
+  tsxImport = (specifier, parentURL) => scoped.import(specifier, parentURL) as Promise<unknown>;
+  return tsxImport;
+}
+
+/** `summary`, then `hint` as its own sentence. */
+function withHint(summary: string, hint: string): string {
+  return hint === "" || /[.!?]$/.test(summary) ? summary + hint : `${summary}.${hint}`;
+}
+
+/** What to change, for the load failures a user can fix; empty for the others. */
+function loadHint(err: unknown, file: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/top-level await/i.test(message) && /cjs|commonjs/i.test(message)) {
+    return ` It is loaded as CommonJS (its package.json has no "type": "module") and uses top-level await: rename it to .mts (or .mjs), or add "type": "module" to package.json.`;
+  }
+  if (code === "ERR_REQUIRE_ESM" || code === "ERR_REQUIRE_CYCLE_MODULE") {
+    return ` taskloom is an ES module: require() of it needs Node 20.19+ (this is ${process.version}); upgrade Node, use import, or rename ${file} to .mts/.mjs.`;
+  }
+  if (code === "ERR_REQUIRE_ASYNC_MODULE") {
+    return ` A CommonJS module cannot require() an ES module that uses top-level await: use import, or rename the module to .mts/.mjs.`;
+  }
+  return "";
 }
 
 /**
@@ -102,11 +141,12 @@ export async function importModule(modulePath: string, cwd: string): Promise<{ f
   const file = resolve(cwd, modulePath);
   if (!existsSync(file)) throw new CliError("MODULE_NOT_FOUND", `no module at ${file}; check the path (it is resolved against ${cwd}).`);
   if (statSync(file).isDirectory()) throw new CliError("MODULE_NOT_FOUND", `${file} is a folder; give the graph module's file.`);
-  if (TS_EXTENSIONS.has(extname(file))) await registerTsx(file);
+  const url = pathToFileURL(file).href;
+  const load = TS_EXTENSIONS.has(extname(file)) ? await registerTsx(file) : undefined;
   try {
-    return { file, ns: (await import(pathToFileURL(file).href)) as Record<string, unknown> };
+    return { file, ns: (await (load ? load(url, import.meta.url) : import(url))) as Record<string, unknown> };
   } catch (err) {
-    throw new CliError("MODULE_LOAD_FAILED", `${file} could not be loaded: ${errorSummary(err)}`, { cause: err });
+    throw new CliError("MODULE_LOAD_FAILED", `${file} could not be loaded: ${withHint(errorSummary(err), loadHint(err, file))}`, { cause: err });
   }
 }
 
@@ -182,7 +222,7 @@ function candidateCopies(file: string): string[] {
     // The module's folder does not resolve "taskloom": fine, try the others.
   }
   const source = join(ownRoot(), "src", "index.ts");
-  if (tsxRegistered && existsSync(source)) out.push(source);
+  if (tsxImport && existsSync(source)) out.push(source);
   return out;
 }
 
@@ -193,10 +233,18 @@ function candidateCopies(file: string): string[] {
  */
 export async function copyFor(loaded: LoadedGraph): Promise<Record<string, unknown>> {
   if (loaded.graph instanceof TaskGraph) return await import("../index.js");
-  for (const entry of candidateCopies(loaded.file)) {
+  const loaders = candidateCopies(loaded.file).map((entry) => {
+    const url = pathToFileURL(entry).href;
+    // The copy the module imported: through tsx's namespace when tsx loaded the module.
+    return () => (tsxImport ? tsxImport(url, import.meta.url) : import(url));
+  });
+  // The copy a CommonJS module required: with loader hooks registered, Node's require(esm) keeps
+  // its own instance of an ES module, which only a require of the same name finds again.
+  loaders.push(() => Promise.resolve(createRequire(loaded.file)("taskloom") as unknown));
+  for (const load of loaders) {
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+      mod = (await load()) as Record<string, unknown>;
     } catch {
       continue;
     }
