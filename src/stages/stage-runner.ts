@@ -15,13 +15,24 @@
  * | succeeded | nothing: the task is in a final stage |
  * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
  * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
- * | failed or cancelled | resumed with fresh attempts, once per `runAsync` call |
+ * | parked at an agent stage (`due:` key) | resumed by a runner that serves the stage, within its cap |
+ * | failed or cancelled | resumed with fresh attempts, at the first sweep of a call, then with a backoff |
  * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |
  *
  * One failed task never stops the others: each task run is awaited on its
  * own, and failures are collected into the report with their errors.
  * Agent calls of all tasks share one p-queue, so `maxConcurrency` bounds
  * agent calls runner-wide, while waits and retry backoffs hold no slot.
+ * After the signal aborts, no agent call starts (`agent-calls.ts`), and a
+ * task's processing ends only once the calls it started have ended.
+ *
+ * Serving a subset. A runner calls the agents of the stages it serves
+ * (`serves`, or the stages with a registered agent); a task that reaches
+ * another agent stage, or a stage whose `maxTasksPerStage` is reached in
+ * this sweep, is parked there (a `due:` wait, saved with the run) until a
+ * runner that serves the stage resumes it. Each task run is driven by one
+ * process at a time (the run's lease): a runner that finds a task's run
+ * held by another reports it `busy` and leaves it.
  *
  * With `refreshEveryMs`, sweeps repeat on a fixed schedule (each starts
  * `refreshEveryMs` after the previous one started, at once when that one
@@ -39,6 +50,7 @@ import PQueue from "p-queue";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunCancelledError } from "../engine/errors.js";
+import { RunLockedError } from "../persistence/errors.js";
 import { GraphHasPendingWaits, RunNotFoundError } from "../runner/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -51,18 +63,22 @@ import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
 import { getNode } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
+import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
+import { FailedRetries, retryFailedPolicy } from "./failed-retries.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
+import { nameList, StageRegistrationError } from "./stage-errors.js";
 import { StageEvents } from "./stage-events.js";
 import { positiveInt, validateStageRunOptions, type RunConfig } from "./stage-run-config.js";
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { mapLimit, sleepUntil } from "./sweep-pacing.js";
-import { moveOf, summarize } from "./sweep-results.js";
+import { SweepAdmission } from "./sweep-admission.js";
+import { moveOf, summarize, type RunnerWork } from "./sweep-results.js";
 import { actOnTask, type ActOptions, type ActResult } from "./task-act.js";
-import { limitPerStage, planTask, type Plan } from "./task-plan.js";
+import { limitPerStage, planTask, type Chosen } from "./task-plan.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
 import { validateTasks, type TaskMove } from "./task-source.js";
@@ -80,15 +96,24 @@ export interface StageRunnerOptions {
   readonly backoff?: BackoffOptions;
   /** The clock (tests pass a `ManualClock`). @default the system clock */
   readonly clock?: Clock;
+  /**
+   * The agent stages this runner serves (ids or titles): it calls their
+   * agents, and leaves tasks at any other agent stage for a runner that
+   * serves it (same store). @default the stages with a registered agent
+   */
+  readonly serves?: readonly string[];
 }
 
 interface Live {
   readonly scope: ProviderScope;
-  readonly queue: PQueue;
+  readonly calls: AgentCalls;
   readonly runnerRunId: string;
+  readonly admission: SweepAdmission;
+  /** The stages where the task is admitted in this sweep. */
+  readonly admitted: Set<string>;
 }
 
-const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true });
+const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true });
 /**
  * Runs tasks through a workflow of agent, human and final stages.
  *
@@ -111,6 +136,7 @@ export class StageRunner {
   readonly #agents: AgentRegistry;
   readonly #options: StageRunnerOptions;
   readonly #live = new Map<string, Live>();
+  readonly #serves: ReadonlySet<string> | undefined;
   #graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> | undefined;
   #store: RunStore | undefined;
 
@@ -123,6 +149,34 @@ export class StageRunner {
     this.workflow = defineWorkflow(workflow);
     this.#agents = new AgentRegistry(this.workflow);
     this.#options = options;
+    this.#serves = options.serves === undefined ? undefined : this.#servedStages(options.serves);
+  }
+
+  /** The stage ids of a `serves` option; throws `InvalidOptionError` for anything but agent stages' ids or titles. */
+  #servedStages(serves: unknown): ReadonlySet<string> {
+    const agentStages = this.workflow.stages.filter((s) => s.kind === "agent").map((s) => s.id);
+    if (!Array.isArray(serves) || serves.length === 0) {
+      throw new InvalidOptionError("serves", `must be a non-empty array of agent stage ids or titles (agent stages: ${nameList(agentStages)})`);
+    }
+    const ids = new Set<string>();
+    for (const name of serves as unknown[]) {
+      const stage = typeof name === "string" ? this.workflow.stage(name) : undefined;
+      if (stage?.kind !== "agent") {
+        throw new InvalidOptionError(
+          "serves",
+          `${JSON.stringify(name)} is not an agent stage of workflow "${this.workflow.name}" (agent stages: ${nameList(agentStages)})`,
+        );
+      }
+      ids.add(stage.id);
+    }
+    return ids;
+  }
+
+  /** Whether this runner calls the agent of `stageId` (every non-agent stage is served). */
+  serves(stageId: string): boolean {
+    const stage = this.workflow.stage(stageId);
+    if (stage?.kind !== "agent") return true;
+    return this.#serves ? this.#serves.has(stage.id) : this.#agents.get(stage.id) !== undefined;
   }
 
   /** The store (the default `LowdbStore` when none was given), opened on first use. */
@@ -153,15 +207,23 @@ export class StageRunner {
     return this.#agents.list();
   }
 
-  /** The compiled graph (one task's run). Throws `StageRegistrationError` while an agent stage has no agent. */
+  /**
+   * The compiled graph (one task's run). A task that reaches an agent
+   * stage this runner does not serve waits there (a `due:` wait) for a
+   * runner that does.
+   */
   graph(): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
     return (this.#graph ??= compileWorkflow(this.workflow, this.#agents, {
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
-        return live ? live.queue.add(call) : call();
+        return live ? live.calls.run(call) : call();
       },
       agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
+      admit: (graphRunId, stageId) => {
+        const live = this.#live.get(graphRunId);
+        return live ? live.admission.admit(stageId, live.admitted) : this.serves(stageId);
+      },
     }));
   }
 
@@ -186,48 +248,87 @@ export class StageRunner {
    */
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
     const o = validateStageRunOptions(options);
+    const unserved = this.#servedWithoutAgent();
+    if (unserved.length > 0) {
+      throw new StageRegistrationError(
+        unserved[0] as string,
+        `the runner serves ${nameList(unserved)} but has no agent for it; register one with runner.stage(id, fn)`,
+      );
+    }
+    // A runner with no agent at all is a forgotten registration, not a worker for some stages.
+    const missing = this.#agents.missing();
+    if (this.#serves === undefined && this.#agents.list().length === 0 && missing.length > 0) {
+      throw new StageRegistrationError(
+        missing[0] as string,
+        `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn) (a runner may serve only some agent stages: tasks at the others wait for a runner that serves them)`,
+      );
+    }
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
-    const failedNow = new Set<string>();
+    const retries = new FailedRetries(retryFailedPolicy(o.retryFailed, o.refreshEveryMs));
+    const work: RunnerWork = { processed: 0, moves: {} };
+    const countMove = (e: { runId: string; from: string }): void => {
+      if (e.runId === o.runId) work.moves[e.from] = (work.moves[e.from] ?? 0) + 1;
+    };
+    this.events.on("task:move", countMove);
     let reports = new Map<string, TaskReport>();
     // Moves whose write to the source failed: retried with the next batch (the task runs hold the truth meanwhile).
     const unwritten = new Map<string, TaskMove>();
     let sweep = 0;
-    for (;;) {
-      sweep++;
-      const sweepStart = clock.now();
-      const tasks = await o.source.fetch();
-      validateTasks(tasks, "the task source's tasks");
-      const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, failedNow));
-      const runnable = limitPerStage(plans, o.maxTasksPerStage);
-      const chosen = new Set(runnable);
-      reports = new Map(plans.map((p) => [p.task.id, p.before]));
-      for (const p of plans) {
-        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: "deferred" });
-        // A move the source missed (a crash before its batch was written): write it with the next batch.
-        if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
-          unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
+    try {
+      for (;;) {
+        sweep++;
+        const sweepStart = clock.now();
+        const tasks = await o.source.fetch();
+        validateTasks(tasks, "the task source's tasks");
+        const planning = { retryDue: (taskId: string) => retries.due(taskId, sweepStart), serves: (stageId: string) => this.serves(stageId) };
+        const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, planning));
+        const admission = new SweepAdmission(o.maxTasksPerStage, planning.serves);
+        const runnable = limitPerStage(plans, admission);
+        const chosen = new Set(runnable.map((c) => c.plan));
+        reports = new Map(plans.map((p) => [p.task.id, p.before]));
+        for (const p of plans) {
+          if (p.before.state !== "failed") retries.recovered(p.task.id);
+          if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: this.serves(p.before.stageId) ? "deferred" : "queued" });
+          else if (p.before.state === "queued" && this.serves(p.before.stageId)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+          // A move the source missed (a crash before its batch was written): write it with the next batch.
+          if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
+            unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
+          }
         }
+        this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
+        let processed = 0;
+        for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
+          const batch = runnable.slice(i, i + o.batchSize);
+          const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission)));
+          done.forEach((report, j) => {
+            const plan = (batch[j] as Chosen).plan;
+            reports.set(report.taskId, report);
+            if (report.state === "busy") return;
+            processed++;
+            if (report.state === "failed") retries.failed(report.taskId, sweepStart);
+            else retries.recovered(report.taskId);
+            unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
+          });
+          await this.#flush(o, unwritten, "the next batch");
+        }
+        work.processed += processed;
+        await this.#flush(o, unwritten, "the next sweep or runAsync call");
+        this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed });
+        if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
+        const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
+        if (stopped) break;
       }
-      this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
-      for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
-        const batch = runnable.slice(i, i + o.batchSize);
-        const done = await Promise.all(batch.map((plan) => this.#process(o, graph, queue, plan, failedNow)));
-        done.forEach((report, j) => {
-          const plan = batch[j] as Plan;
-          reports.set(report.taskId, report);
-          unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
-        });
-        await this.#flush(o, unwritten, "the next batch");
-      }
-      await this.#flush(o, unwritten, "the next sweep or runAsync call");
-      this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed: runnable.length });
-      if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
-      const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
-      if (stopped) break;
+    } finally {
+      this.events.off("task:move", countMove);
     }
-    return summarize(o.runId, sweep, [...reports.values()]);
+    return summarize(o.runId, sweep, [...reports.values()], work);
+  }
+
+  /** The stages in `serves` that have no registered agent. */
+  #servedWithoutAgent(): string[] {
+    return [...(this.#serves ?? [])].filter((id) => this.#agents.get(id) === undefined);
   }
 
   /**
@@ -305,18 +406,20 @@ export class StageRunner {
     }
   }
 
-  /** Drives one task's run until it completes, waits, stays or fails; never rejects. */
+  /** Drives one task's run until it completes, waits, stays, is parked or fails; never rejects. */
   async #process(
     o: RunConfig,
     graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
     queue: PQueue,
-    plan: Plan,
-    failedNow: Set<string>,
+    chosen: Chosen,
+    admission: SweepAdmission,
   ): Promise<TaskReport> {
+    const { plan } = chosen;
     const clock = this.#options.clock ?? systemClock;
     const graphRunId = taskRunId(o.runId, plan.task.id);
     const scope = new ProviderScope();
-    this.#live.set(graphRunId, { scope, queue, runnerRunId: o.runId });
+    const calls = new AgentCalls(queue, o.signal, graphRunId);
+    this.#live.set(graphRunId, { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted });
     let state: RunState | undefined;
     let error: unknown;
     try {
@@ -354,16 +457,23 @@ export class StageRunner {
     } catch (err) {
       error = err;
     } finally {
+      // Every agent call this task started ends (or, after an abort, is abandoned) before its providers go.
+      await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
+        const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
+        this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
+      });
       this.#live.delete(graphRunId);
       for (const e of await scope.dispose()) {
         this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
       }
     }
+    // Another runner drives this task's run right now: its moves are that runner's to report.
+    if (error instanceof RunLockedError) return { ...plan.before, state: "busy" };
     let report: TaskReport;
     if (state) report = readTaskReport(plan.task.id, state, this.workflow);
     else report = { ...plan.before, state: "failed", error: taskError(error) };
     if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
-    if (report.state === "failed") failedNow.add(plan.task.id);
+    if (report.state === "queued" && this.serves(report.stageId)) report = { ...report, state: "deferred" };
     this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
     return report;
   }

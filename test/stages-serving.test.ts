@@ -1,0 +1,99 @@
+/**
+ * Runners that serve only some agent stages, in one process on one
+ * MemoryStore (the two-process test is stages-serving-process.test.ts):
+ * a task waits, durably, at an agent stage no agent of the runner serves
+ * (state `queued`) until a runner that serves the stage picks it up; each
+ * runner's report says what it did; `serves` is checked at the boundary;
+ * a task run held by another runner is left alone (`busy`).
+ */
+import { describe, expect, it } from "vitest";
+import { defineWorkflow, InvalidOptionError, MemoryStore, StageRegistrationError, StageRunner, type TaskInput } from "../src/index.js";
+import { rejection } from "./support/async.js";
+
+const pipeline = defineWorkflow({
+  name: "pipeline",
+  stages: [
+    { id: "model", title: "Model", kind: "agent", pathways: { next: "rules" } },
+    { id: "rules", kind: "agent", pathways: { done: "complete", flag: "review" } },
+    { id: "review", kind: "review", pathways: { approve: "complete" } },
+    { id: "complete", kind: "final" },
+  ],
+});
+
+const tasks: TaskInput[] = Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, data: { n: i } }));
+
+function workers(store = new MemoryStore()) {
+  const calls: string[] = [];
+  const model = new StageRunner(pipeline, { store }).stage("model", (task) => {
+    calls.push(`model ${task.id}`);
+    return { pathway: "next", label: `L${task.data.n as number}` };
+  });
+  const rules = new StageRunner(pipeline, { store, serves: ["rules"] }).stage("rules", (task) => {
+    calls.push(`rules ${task.id}`);
+    return (task.data.n as number) % 5 === 0 ? "flag" : "done";
+  });
+  return { model, rules, calls, store };
+}
+
+describe("a runner that serves some agent stages", () => {
+  it("leaves tasks at the stages it does not serve, durably, for a runner that serves them; each report says what it did", async () => {
+    const { model, rules, calls } = workers();
+    const first = await model.runAsync({ tasks, runId: "split" });
+    expect(first).toMatchObject({ processed: 20, moves: { model: 20 }, queued: 20, completed: 0, byStage: { rules: 20 } });
+    expect(first.tasks.every((t) => t.state === "queued" && t.stageId === "rules" && t.data.label !== undefined)).toBe(true);
+    // The rules worker was not there: nothing of its stage ran.
+    expect(calls.filter((c) => c.startsWith("rules"))).toEqual([]);
+    // The model runner again: nothing to do (its stage is done, the tasks wait at rules).
+    const again = await model.runAsync({ tasks, runId: "split" });
+    expect(again).toMatchObject({ processed: 0, moves: {}, queued: 20 });
+
+    const second = await rules.runAsync({ tasks, runId: "split" });
+    expect(second).toMatchObject({ processed: 20, moves: { rules: 20 }, queued: 0, completed: 16, waiting: 4 });
+    expect(calls.filter((c) => c.startsWith("model"))).toHaveLength(20);
+    expect(calls.filter((c) => c.startsWith("rules")).sort()).toEqual(tasks.map((t) => `rules ${t.id}`).sort());
+    // The data the model stage added reached the rules stage.
+    expect(second.tasks.find((t) => t.taskId === "t3")).toMatchObject({ stageId: "complete", data: { n: 3, label: "L3" } });
+  });
+
+  it("a runner that does not serve the start stage leaves new tasks for one that does", async () => {
+    const { model, rules } = workers();
+    const early = await rules.runAsync({ tasks, runId: "early" });
+    expect(early).toMatchObject({ processed: 0, queued: 20 });
+    expect(early.tasks.every((t) => t.state === "queued" && t.stageId === "model")).toBe(true);
+    await model.runAsync({ tasks, runId: "early" });
+    expect(await rules.runAsync({ tasks, runId: "early" })).toMatchObject({ completed: 16, waiting: 4 });
+  });
+
+  it("a task whose run another runner drives is reported busy and left alone", async () => {
+    const store = new MemoryStore();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = new StageRunner(pipeline, { store }).stage("model", async () => {
+      await held;
+      return "next";
+    });
+    const other = new StageRunner(pipeline, { store, serves: ["model"] }).stage("model", () => "next");
+    const running = slow.runAsync({ tasks: [{ id: "a" }], runId: "held" });
+    await new Promise((r) => setTimeout(r, 20));
+    const report = await other.runAsync({ tasks: [{ id: "a" }], runId: "held" });
+    expect(report.tasks[0]?.state).toBe("busy");
+    expect(report.processed).toBe(0);
+    release();
+    expect((await running).moves).toEqual({ model: 1 });
+  });
+
+  it("checks serves: agent stages by id or title, each served stage needs an agent", async () => {
+    expect(() => new StageRunner(pipeline, { serves: ["review"] })).toThrow(InvalidOptionError);
+    expect(() => new StageRunner(pipeline, { serves: ["nope"] })).toThrow(
+      /"nope" is not an agent stage of workflow "pipeline" \(agent stages: "model", "rules"\)/,
+    );
+    expect(() => new StageRunner(pipeline, { serves: [] })).toThrow(InvalidOptionError);
+    const byTitle = new StageRunner(pipeline, { store: new MemoryStore(), serves: ["Model"] });
+    expect(byTitle.serves("model")).toBe(true);
+    expect(byTitle.serves("rules")).toBe(false);
+    expect(byTitle.serves("review")).toBe(true);
+    const err = await rejection(byTitle.runAsync({ tasks, runId: "x" }));
+    expect(err).toBeInstanceOf(StageRegistrationError);
+    expect(String(err)).toMatch(/serves "model" but has no agent/);
+  });
+});
