@@ -82,6 +82,35 @@ describe("a runner that serves some agent stages", () => {
     expect((await running).moves).toEqual({ model: 1 });
   });
 
+  it("leaves failed and staying tasks at a stage it does not serve as they are, for the runner that serves it", async () => {
+    const store = new MemoryStore();
+    let rulesAnswer: "stay" | "fail" | "done" = "fail";
+    const model = new StageRunner(pipeline, { store }).stage("model", () => "next");
+    const rules = new StageRunner(pipeline, { store, backoff: { initialMs: 1, jitter: false } }).stage("rules", (task) => {
+      if (rulesAnswer === "fail") throw new Error("rules engine down");
+      return rulesAnswer === "stay" || task.id === "s" ? undefined : "done";
+    });
+    const two = [{ id: "f" }, { id: "s" }];
+    await model.runAsync({ tasks: two, runId: "left" });
+    rulesAnswer = "fail";
+    await rules.runAsync({ tasks: [{ id: "f" }], runId: "left", numRetries: 0 });
+    rulesAnswer = "stay";
+    await rules.runAsync({ tasks: [{ id: "s" }], runId: "left" });
+    // The model runner neither retries the failed task nor asks the staying one again: it reports them as they are.
+    const seen = await model.runAsync({ tasks: two, runId: "left" });
+    expect(seen.tasks.map((t) => [t.taskId, t.stageId, t.state])).toEqual([
+      ["f", "rules", "failed"],
+      ["s", "rules", "staying"],
+    ]);
+    expect(seen.processed).toBe(0);
+    rulesAnswer = "done";
+    const done = await rules.runAsync({ tasks: two, runId: "left" });
+    expect(done.tasks.map((t) => [t.taskId, t.state])).toEqual([
+      ["f", "completed"],
+      ["s", "staying"],
+    ]);
+  });
+
   it("checks serves: agent stages by id or title, each served stage needs an agent", async () => {
     expect(() => new StageRunner(pipeline, { serves: ["review"] })).toThrow(InvalidOptionError);
     expect(() => new StageRunner(pipeline, { serves: ["nope"] })).toThrow(

@@ -12,7 +12,10 @@
  * | staying (`again:` key) | `again`: resolve the wait and ask the agent again |
  * | parked at an agent stage (`due:` key) | `resume` when this runner serves the stage, else `skip` |
  * | failed or cancelled | `resume` with fresh attempts, when its retry is due (`failed-retries.ts`) |
- * | running or pending (a crash) | `resume` |
+ * | running or pending (a crash, or another runner drives it) | `resume` |
+ *
+ * Whatever the status, a task at an agent stage this runner does not
+ * serve is left (`skip`) for a runner that serves the stage.
  *
  * Invariants: planning only reads (the store and the task); every stored
  * status has a plan (the match is exhaustive); a task failed in this
@@ -65,16 +68,18 @@ export async function planTask(store: RunStore, workflow: Workflow, runId: strin
       .with("succeeded", () => ({ task, before, kind: "skip" }))
       .with("waiting", () => {
         const key = before.waitKey;
-        if (before.state === "staying" && key !== undefined) return { task, before, kind: "again", key };
+        // Staying at an agent stage: asked again only by a runner that serves the stage.
+        if (before.state === "staying" && key !== undefined) return { task, before, kind: context.serves(before.stageId) ? "again" : "skip", key };
         // Parked at an agent stage: the runners that serve it resume the run (the key is never resolved).
         if (key !== undefined && parseStageKey(key)?.kind === "due") return { task, before, kind: context.serves(before.stageId) ? "resume" : "skip" };
         // Waiting for a person: go on only once an action was recorded.
         return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
       })
       // Failed runs get fresh attempts at the first sweep of a runAsync call, then when their backoff allows.
-      .with("failed", "cancelled", () => ({ task, before, kind: context.retryDue(task.id) ? "resume" : "skip" }))
-      // A run left running or pending was interrupted (a crash): resume it.
-      .with("running", "pending", () => ({ task, before, kind: "resume" }))
+      // Only runners that serve the task's stage resume it (the others would only park it again).
+      .with("failed", "cancelled", () => ({ task, before, kind: context.retryDue(task.id) && context.serves(before.stageId) ? "resume" : "skip" }))
+      // A run left running or pending was interrupted (a crash), or another runner drives it: resume it (or find it busy).
+      .with("running", "pending", () => ({ task, before, kind: context.serves(before.stageId) ? "resume" : "skip" }))
       .exhaustive()
   );
 }
