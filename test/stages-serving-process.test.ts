@@ -105,7 +105,7 @@ describe("one worker per stage, in two processes on one LowdbStore folder", () =
 
     // Each report says what that worker did: the model worker moved every task out of model; the restarted
     // rules worker moved the rest out of rules, after what the killed one had saved.
-    expect(modelDid).toMatchObject({ completed: N, moves: { model: N } });
+    expect(modelDid).toMatchObject({ completed: N, processed: N, moves: { model: N } });
     expect(modelDid.moves.rules).toBeUndefined();
     expect(rulesDid).toMatchObject({ completed: N, moves: { rules: N - savedAtKill.size } });
     expect(rulesDid.moves.model).toBeUndefined();

@@ -168,7 +168,9 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   // Not settled: the activation that failed, was running, or was about to run; else the last one that moved the task.
   const open = latest(records, (r) => r.status !== "succeeded" && r.status !== "skipped" && r.status !== "pending" && r.startedAt !== undefined);
   const moved = latest(records, (r) => r.status === "succeeded");
-  const at = open ?? moved;
+  // The last saved move took the task to an activation that has not started yet: the task is there.
+  const arrived = moved ? records.find((r) => r.status === "pending" && r.trigger?.from === moved.id) : undefined;
+  const at = open ?? arrived ?? moved;
   const stageId = at?.nodeId ?? workflow.start;
   const carried = carriedOf(at, state);
   const visit = at?.visit ?? 1;
