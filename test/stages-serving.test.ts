@@ -6,6 +6,7 @@
  * runner's report says what it did; `serves` is checked at the boundary;
  * a task run held by another runner is left alone (`busy`).
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defineWorkflow, InvalidOptionError, MemoryStore, StageRegistrationError, StageRunner, type TaskInput } from "../src/index.js";
 import { rejection } from "./support/async.js";
@@ -109,6 +110,53 @@ describe("a runner that serves some agent stages", () => {
       ["f", "completed"],
       ["s", "staying"],
     ]);
+  });
+
+  it("whatever runners sweep in whatever order, with whatever caps, each task's agents run once per stage (property)", async () => {
+    const three = defineWorkflow({
+      name: "three",
+      stages: [
+        { id: "s1", kind: "agent", pathways: { on: "s2" } },
+        { id: "s2", kind: "agent", pathways: { on: "s3" } },
+        { id: "s3", kind: "agent", pathways: { on: "end" } },
+        { id: "end", kind: "final" },
+      ],
+    });
+    const subset = fc.subarray(["s1", "s2", "s3"], { minLength: 1 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(subset, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (serveSets, sweeps, n) => {
+          const store = new MemoryStore();
+          const calls = new Map<string, number>();
+          // Every stage is served by some runner (the last one fills the gaps).
+          const covered = new Set(serveSets.flat());
+          const sets = [...serveSets, ["s1", "s2", "s3"].filter((s) => !covered.has(s))].filter((set) => set.length > 0);
+          const runners = sets.map((set) => {
+            const r = new StageRunner(three, { store, serves: set });
+            for (const stage of set) {
+              r.stage(stage, (task) => {
+                calls.set(`${stage} ${task.id}`, (calls.get(`${stage} ${task.id}`) ?? 0) + 1);
+                return "on";
+              });
+            }
+            return r;
+          });
+          const ids = Array.from({ length: n }, (_, i) => ({ id: `t${i}` }));
+          const sweep = (which: number, cap: number) =>
+            (runners[which % runners.length] as StageRunner).runAsync({ tasks: ids, runId: "p", maxTasksPerStage: cap });
+          for (const [which, cap] of sweeps) await sweep(which, cap);
+          // Then every runner in turn until done (each round moves every task at least one stage; three are enough).
+          for (let round = 0; round < 4; round++) for (let i = 0; i < runners.length; i++) await sweep(i, Infinity);
+          const final = await sweep(0, Infinity);
+          expect(final.completed).toBe(n);
+          for (const t of ids) for (const stage of ["s1", "s2", "s3"]) expect(calls.get(`${stage} ${t.id}`), `${stage} ${t.id}`).toBe(1);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it("checks serves: agent stages by id or title, each served stage needs an agent", async () => {
