@@ -26,6 +26,7 @@ export class AgentCalls {
   readonly #signal: AbortSignal | undefined;
   readonly #graphRunId: string;
   readonly #running = new Set<Promise<unknown>>();
+  #started = 0;
 
   constructor(queue: PQueue, signal: AbortSignal | undefined, graphRunId: string) {
     this.#queue = queue;
@@ -39,6 +40,7 @@ export class AgentCalls {
       if (this.#signal?.aborted) {
         return Promise.reject(new RunCancelledError(this.#graphRunId, "the runner's signal was aborted before the agent call started"));
       }
+      this.#started++;
       const running = call();
       const tracked = running.then(
         () => undefined,
@@ -48,6 +50,11 @@ export class AgentCalls {
       void tracked.then(() => this.#running.delete(tracked));
       return running;
     });
+  }
+
+  /** Calls started so far. */
+  get started(): number {
+    return this.#started;
   }
 
   /** Calls started and not ended yet. */

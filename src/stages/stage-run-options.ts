@@ -61,7 +61,11 @@ export interface StageRunReport {
   readonly failed: readonly TaskReport[];
   /** Tasks at an agent stage this runner does not serve, left for a runner that serves it. */
   readonly queued: number;
-  /** What this runner did: task processings over all sweeps (other runners' work is not counted). */
+  /**
+   * What this runner did: task processings over all sweeps in which it
+   * called an agent, made a move or saw the task fail (a task another
+   * runner finished meanwhile does not count; nor does other runners' work).
+   */
   readonly processed: number;
   /** What this runner did: the moves it made, by the stage the task left (`{ "pre-label": 40 }`). */
   readonly moves: Readonly<Record<string, number>>;

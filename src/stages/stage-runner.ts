@@ -302,11 +302,11 @@ export class StageRunner {
         for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
           const batch = runnable.slice(i, i + o.batchSize);
           const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission)));
-          done.forEach((report, j) => {
+          done.forEach(({ report, worked }, j) => {
             const plan = (batch[j] as Chosen).plan;
             reports.set(report.taskId, report);
             if (report.state === "busy") return;
-            processed++;
+            if (worked) processed++;
             if (report.state === "failed") retries.failed(report.taskId, sweepStart);
             else retries.recovered(report.taskId);
             unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
@@ -406,14 +406,18 @@ export class StageRunner {
     }
   }
 
-  /** Drives one task's run until it completes, waits, stays, is parked or fails; never rejects. */
+  /**
+   * Drives one task's run until it completes, waits, stays, is parked or
+   * fails; never rejects. `worked`: an agent was called, a move made, or the
+   * task failed (not so for a run another runner had finished meanwhile).
+   */
   async #process(
     o: RunConfig,
     graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
     queue: PQueue,
     chosen: Chosen,
     admission: SweepAdmission,
-  ): Promise<TaskReport> {
+  ): Promise<{ report: TaskReport; worked: boolean }> {
     const { plan } = chosen;
     const clock = this.#options.clock ?? systemClock;
     const graphRunId = taskRunId(o.runId, plan.task.id);
@@ -422,6 +426,7 @@ export class StageRunner {
     this.#live.set(graphRunId, { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted });
     let state: RunState | undefined;
     let error: unknown;
+    let moves = 0;
     try {
       if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
       const inputs: WorkflowTaskInput | undefined =
@@ -446,6 +451,7 @@ export class StageRunner {
         const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
         const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
         if (to === undefined) return;
+        moves++;
         this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
       });
       try {
@@ -468,13 +474,13 @@ export class StageRunner {
       }
     }
     // Another runner drives this task's run right now: its moves are that runner's to report.
-    if (error instanceof RunLockedError) return { ...plan.before, state: "busy" };
+    if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
     let report: TaskReport;
     if (state) report = readTaskReport(plan.task.id, state, this.workflow);
     else report = { ...plan.before, state: "failed", error: taskError(error) };
     if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
     if (report.state === "queued" && this.serves(report.stageId)) report = { ...report, state: "deferred" };
     this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
-    return report;
+    return { report, worked: moves > 0 || calls.started > 0 || report.state === "failed" };
   }
 }

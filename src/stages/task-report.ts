@@ -169,7 +169,7 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   const open = latest(records, (r) => r.status !== "succeeded" && r.status !== "skipped" && r.status !== "pending" && r.startedAt !== undefined);
   const moved = latest(records, (r) => r.status === "succeeded");
   // The last saved move took the task to an activation that has not started yet: the task is there.
-  const arrived = moved ? records.find((r) => r.status === "pending" && r.trigger?.from === moved.id) : undefined;
+  const arrived = moved ? records.find((r) => r.trigger?.from === moved.id && r.status !== "succeeded" && r.status !== "skipped") : undefined;
   const at = open ?? arrived ?? moved;
   const stageId = at?.nodeId ?? workflow.start;
   const carried = carriedOf(at, state);
