@@ -42,7 +42,10 @@
  * driving one task's run). Its parts: the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
  * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
- * report (`sweep-results.ts`), and the pacing of sweeps (`sweep-pacing.ts`).
+ * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
+ * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
+ * (`sweep-admission.ts`), retries of failed tasks (`failed-retries.ts`)
+ * and the agent calls of a task under the abort signal (`agent-calls.ts`).
  *
  * @module
  */
@@ -70,7 +73,7 @@ import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
-import { nameList, StageRegistrationError } from "./stage-errors.js";
+import { assertServable, servedStages, servesStage } from "./stage-serving.js";
 import { StageEvents } from "./stage-events.js";
 import { positiveInt, validateStageRunOptions, type RunConfig } from "./stage-run-config.js";
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
@@ -149,34 +152,12 @@ export class StageRunner {
     this.workflow = defineWorkflow(workflow);
     this.#agents = new AgentRegistry(this.workflow);
     this.#options = options;
-    this.#serves = options.serves === undefined ? undefined : this.#servedStages(options.serves);
-  }
-
-  /** The stage ids of a `serves` option; throws `InvalidOptionError` for anything but agent stages' ids or titles. */
-  #servedStages(serves: unknown): ReadonlySet<string> {
-    const agentStages = this.workflow.stages.filter((s) => s.kind === "agent").map((s) => s.id);
-    if (!Array.isArray(serves) || serves.length === 0) {
-      throw new InvalidOptionError("serves", `must be a non-empty array of agent stage ids or titles (agent stages: ${nameList(agentStages)})`);
-    }
-    const ids = new Set<string>();
-    for (const name of serves as unknown[]) {
-      const stage = typeof name === "string" ? this.workflow.stage(name) : undefined;
-      if (stage?.kind !== "agent") {
-        throw new InvalidOptionError(
-          "serves",
-          `${JSON.stringify(name)} is not an agent stage of workflow "${this.workflow.name}" (agent stages: ${nameList(agentStages)})`,
-        );
-      }
-      ids.add(stage.id);
-    }
-    return ids;
+    this.#serves = options.serves === undefined ? undefined : servedStages(this.workflow, options.serves);
   }
 
   /** Whether this runner calls the agent of `stageId` (every non-agent stage is served). */
   serves(stageId: string): boolean {
-    const stage = this.workflow.stage(stageId);
-    if (stage?.kind !== "agent") return true;
-    return this.#serves ? this.#serves.has(stage.id) : this.#agents.get(stage.id) !== undefined;
+    return servesStage(this.workflow, this.#agents, this.#serves, stageId);
   }
 
   /** The store (the default `LowdbStore` when none was given), opened on first use. */
@@ -248,87 +229,60 @@ export class StageRunner {
    */
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
     const o = validateStageRunOptions(options);
-    const unserved = this.#servedWithoutAgent();
-    if (unserved.length > 0) {
-      throw new StageRegistrationError(
-        unserved[0] as string,
-        `the runner serves ${nameList(unserved)} but has no agent for it; register one with runner.stage(id, fn)`,
-      );
-    }
-    // A runner with no agent at all is a forgotten registration, not a worker for some stages.
-    const missing = this.#agents.missing();
-    if (this.#serves === undefined && this.#agents.list().length === 0 && missing.length > 0) {
-      throw new StageRegistrationError(
-        missing[0] as string,
-        `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn) (a runner may serve only some agent stages: tasks at the others wait for a runner that serves them)`,
-      );
-    }
+    assertServable(this.#agents, this.#serves);
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
     const retries = new FailedRetries(retryFailedPolicy(o.retryFailed, o.refreshEveryMs));
     const work: RunnerWork = { processed: 0, moves: {} };
-    const countMove = (e: { runId: string; from: string }): void => {
-      if (e.runId === o.runId) work.moves[e.from] = (work.moves[e.from] ?? 0) + 1;
-    };
-    this.events.on("task:move", countMove);
     let reports = new Map<string, TaskReport>();
     // Moves whose write to the source failed: retried with the next batch (the task runs hold the truth meanwhile).
     const unwritten = new Map<string, TaskMove>();
     let sweep = 0;
-    try {
-      for (;;) {
-        sweep++;
-        const sweepStart = clock.now();
-        const tasks = await o.source.fetch();
-        validateTasks(tasks, "the task source's tasks");
-        const planning = { retryDue: (taskId: string) => retries.due(taskId, sweepStart), serves: (stageId: string) => this.serves(stageId) };
-        const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, planning));
-        const admission = new SweepAdmission(o.maxTasksPerStage, planning.serves);
-        const runnable = limitPerStage(plans, admission);
-        const chosen = new Set(runnable.map((c) => c.plan));
-        reports = new Map(plans.map((p) => [p.task.id, p.before]));
-        for (const p of plans) {
-          if (p.before.state !== "failed") retries.recovered(p.task.id);
-          if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: this.serves(p.before.stageId) ? "deferred" : "queued" });
-          else if (p.before.state === "queued" && this.serves(p.before.stageId)) reports.set(p.task.id, { ...p.before, state: "deferred" });
-          // A move the source missed (a crash before its batch was written): write it with the next batch.
-          if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
-            unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
-          }
+    for (;;) {
+      sweep++;
+      const sweepStart = clock.now();
+      const tasks = await o.source.fetch();
+      validateTasks(tasks, "the task source's tasks");
+      const planning = { retryDue: (taskId: string) => retries.due(taskId, sweepStart), serves: (stageId: string) => this.serves(stageId) };
+      const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, planning));
+      const admission = new SweepAdmission(o.maxTasksPerStage, planning.serves);
+      const runnable = limitPerStage(plans, admission);
+      const chosen = new Set(runnable.map((c) => c.plan));
+      reports = new Map(plans.map((p) => [p.task.id, p.before]));
+      for (const p of plans) {
+        if (p.before.state !== "failed") retries.recovered(p.task.id);
+        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: this.serves(p.before.stageId) ? "deferred" : "queued" });
+        else if (p.before.state === "queued" && this.serves(p.before.stageId)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+        // A move the source missed (a crash before its batch was written): write it with the next batch.
+        if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
+          unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
         }
-        this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
-        let processed = 0;
-        for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
-          const batch = runnable.slice(i, i + o.batchSize);
-          const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission)));
-          done.forEach(({ report, worked }, j) => {
-            const plan = (batch[j] as Chosen).plan;
-            reports.set(report.taskId, report);
-            if (report.state === "busy") return;
-            if (worked) processed++;
-            if (report.state === "failed") retries.failed(report.taskId, sweepStart);
-            else retries.recovered(report.taskId);
-            unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
-          });
-          await this.#flush(o, unwritten, "the next batch");
-        }
-        work.processed += processed;
-        await this.#flush(o, unwritten, "the next sweep or runAsync call");
-        this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed });
-        if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
-        const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
-        if (stopped) break;
       }
-    } finally {
-      this.events.off("task:move", countMove);
+      this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
+      let processed = 0;
+      for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
+        const batch = runnable.slice(i, i + o.batchSize);
+        const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission, work)));
+        done.forEach(({ report, worked }, j) => {
+          const plan = (batch[j] as Chosen).plan;
+          reports.set(report.taskId, report);
+          if (report.state === "busy") return;
+          if (worked) processed++;
+          if (report.state === "failed") retries.failed(report.taskId, sweepStart);
+          else retries.recovered(report.taskId);
+          unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
+        });
+        await this.#flush(o, unwritten, "the next batch");
+      }
+      work.processed += processed;
+      await this.#flush(o, unwritten, "the next sweep or runAsync call");
+      this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed });
+      if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
+      const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
+      if (stopped) break;
     }
     return summarize(o.runId, sweep, [...reports.values()], work);
-  }
-
-  /** The stages in `serves` that have no registered agent. */
-  #servedWithoutAgent(): string[] {
-    return [...(this.#serves ?? [])].filter((id) => this.#agents.get(id) === undefined);
   }
 
   /**
@@ -417,6 +371,7 @@ export class StageRunner {
     queue: PQueue,
     chosen: Chosen,
     admission: SweepAdmission,
+    work: RunnerWork,
   ): Promise<{ report: TaskReport; worked: boolean }> {
     const { plan } = chosen;
     const clock = this.#options.clock ?? systemClock;
@@ -452,6 +407,7 @@ export class StageRunner {
         const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
         if (to === undefined) return;
         moves++;
+        work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
         this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
       });
       try {
