@@ -44,9 +44,23 @@ export interface RetryFailedPolicy {
   readonly maxRetries: number;
 }
 
-/** The default cap on a task's retries at later sweeps of one call. */
+/**
+ * The default cap on a task's retries at later sweeps of one call.
+ *
+ * @example
+ * ```ts
+ * await runner.runAsync({ tasks, refreshEveryMs: 60_000, retryFailed: { maxRetries: DEFAULT_MAX_SWEEP_RETRIES * 2 }, signal });
+ * ```
+ */
 export const DEFAULT_MAX_SWEEP_RETRIES = 10;
-/** The default longest wait between retries of a failed task (one hour). */
+/**
+ * The default longest wait between retries of a failed task (one hour).
+ *
+ * @example
+ * ```ts
+ * await runner.runAsync({ tasks, refreshEveryMs: 60_000, retryFailed: { maxMs: DEFAULT_MAX_RETRY_WAIT_MS / 4 }, signal });
+ * ```
+ */
 export const DEFAULT_MAX_RETRY_WAIT_MS = 3_600_000;
 
 const KEYS = optionKeys<RetryFailedOptions>({ initialMs: true, factor: true, maxMs: true, maxRetries: true });

@@ -31,7 +31,14 @@ export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", 
  */
 export type TaskState = (typeof TASK_STATES)[number];
 
-/** The error that caused a reported error (a `NodeFailedError`'s last attempt's error). */
+/**
+ * The error that caused a reported error (a `NodeFailedError`'s last attempt's error).
+ *
+ * @example
+ * ```ts
+ * for (const f of report.failed) if (f.error?.cause?.code === "UNKNOWN_PATHWAY") console.log(f.taskId, f.error.cause.message);
+ * ```
+ */
 export interface TaskErrorCause {
   /** Its class name, such as `UnknownPathwayError`. */
   readonly name: string;
