@@ -133,6 +133,8 @@ export {
 export { StageRunner, type ActOptions, type ActResult, type StageRunnerOptions } from "./stages/stage-runner.js";
 export type { StageRunOptions, StageRunReport } from "./stages/stage-run-options.js";
 export { TASK_STATES, type TaskError, type TaskReport, type TaskState } from "./stages/task-report.js";
+export type { TaskErrorCause } from "./stages/task-report.js";
+export { DEFAULT_MAX_RETRY_WAIT_MS, DEFAULT_MAX_SWEEP_RETRIES, type RetryFailedOptions } from "./stages/failed-retries.js";
 export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";
 export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, type StageOutput } from "./stages/stage-cli.js";
 export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";

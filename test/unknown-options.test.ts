@@ -366,6 +366,7 @@ describe("stage definitions and StageRunner options", () => {
       maxVisits: 5,
       backoff: allBackoff,
       clock: { now: () => 0, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as never) },
+      serves: ["label"],
     };
     const runner = new StageRunner(wf, runnerOptions);
     const agent: Required<AgentOptions<Record<string, never>>> = { deps: {}, overwrite: true };

@@ -16,11 +16,14 @@ import { describe, TaskloomError } from "../errors.js";
 
 /**
  * A node exhausted its attempts (or threw {@link NonRetryableError}) and
- * the run failed. `cause` is the last attempt's error.
+ * the run failed. `cause` is the last attempt's error; `causeName` and
+ * `causeCode` are its class name and code (such as `UnknownPathwayError`
+ * and `UNKNOWN_PATHWAY` when the cause is a taskloom error), so callers
+ * branch on the cause's code without digging into `cause`.
  *
  * @example
  * ```ts
- * catch (e) { if (e instanceof NodeFailedError) console.log(e.nodeId, e.attempts, e.cause) }
+ * catch (e) { if (e instanceof NodeFailedError) console.log(e.nodeId, e.attempts, e.causeCode ?? e.cause) }
  * ```
  */
 export class NodeFailedError extends TaskloomError {
@@ -30,6 +33,10 @@ export class NodeFailedError extends TaskloomError {
   readonly attempts: number;
   /** The run the node belongs to. */
   readonly runId: string;
+  /** The class name of the cause (an `Error`'s `name`), or undefined when a non-error was thrown. */
+  readonly causeName: string | undefined;
+  /** The cause's `code` when it has a string one (a taskloom code such as `UNKNOWN_PATHWAY`, or a Node code such as `ECONNRESET`). */
+  readonly causeCode: string | undefined;
 
   constructor(runId: string, nodeId: string, attempts: number, cause: unknown) {
     super(
@@ -41,6 +48,9 @@ export class NodeFailedError extends TaskloomError {
     this.nodeId = nodeId;
     this.attempts = attempts;
     this.runId = runId;
+    this.causeName = cause instanceof Error ? cause.name : undefined;
+    const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
+    this.causeCode = typeof code === "string" ? code : undefined;
   }
 }
 

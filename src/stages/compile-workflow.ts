@@ -14,7 +14,13 @@
  *   answer is journaled before the task moves and never asked twice. An
  *   agent that answers `undefined` keeps the task in the stage: the node
  *   waits for the key `again:<stage>:<visit>:<n>`, which the runner
- *   resolves at its next sweep, and asks again.
+ *   resolves at its next sweep, and asks again. With an `admit` hook (a
+ *   runner), the node first asks the hook whether this process may call
+ *   the stage's agent now; when not (a stage this runner does not serve,
+ *   or the stage's `maxTasksPerStage` reached in this sweep), the task is
+ *   parked durably at the stage: the node waits for the key
+ *   `due:<stage>:<visit>:<n>`, and a runner that serves the stage resumes
+ *   the run (the key itself is never resolved: a resumed run is admitted).
  * - Human stage: waits for `act:<stage>:<visit>:<n>`; the payload is an
  *   action. A pathway action moves the task; a status action (`assign`,
  *   `release`, `skip`) changes its status and the node waits for the next
@@ -82,13 +88,24 @@ export interface CompileOptions {
   readonly limit?: <T>(graphRunId: string, call: () => Promise<T>) => Promise<T>;
   /** The run id agents see, from the graph run id. @default the graph run id */
   readonly agentRunId?: (graphRunId: string) => string;
+  /**
+   * Whether this process may call the agent of `stageId` for the run now;
+   * false parks the task at the stage (a `due:` wait). With this hook,
+   * agent stages without an agent are allowed: they always park.
+   * @default every call admitted, and every agent stage needs an agent
+   */
+  readonly admit?: (graphRunId: string, stageId: string) => boolean;
 }
 
-const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true });
+const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true, admit: true });
 
-/** Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action) or `again:<stage>:<visit>:<n>` (an agent asked again). */
+/**
+ * Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action),
+ * `again:<stage>:<visit>:<n>` (an agent asked again) or
+ * `due:<stage>:<visit>:<n>` (parked at an agent stage, due for its agent).
+ */
 export interface StageKey {
-  readonly kind: "act" | "again";
+  readonly kind: "act" | "again" | "due";
   readonly stageId: string;
   readonly visit: number;
   readonly n: number;
@@ -101,9 +118,9 @@ export function stageKey(key: StageKey): string {
 
 /** Reads a wait key made by {@link stageKey}; undefined for any other key. */
 export function parseStageKey(key: string): StageKey | undefined {
-  const m = /^(act|again):([A-Za-z0-9_-]+):(\d+):(\d+)$/.exec(key);
+  const m = /^(act|again|due):([A-Za-z0-9_-]+):(\d+):(\d+)$/.exec(key);
   if (!m) return undefined;
-  return { kind: m[1] as "act" | "again", stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
+  return { kind: m[1] as StageKey["kind"], stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
 }
 
 const ActionSchema = {
@@ -158,7 +175,7 @@ export function compileWorkflow(
   const wf = defineWorkflow(workflow);
   const registry = AgentRegistry.from(wf, agents);
   const missing = registry.missing();
-  if (missing.length > 0) {
+  if (missing.length > 0 && options.admit === undefined) {
     throw new StageRegistrationError(missing[0] as string, `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn)`);
   }
   // Every stage is route-gated: it runs only when a pathway (or the entry) chooses it. Without the
@@ -205,12 +222,16 @@ function arriving(ctx: StageContext): CarriedTask {
 
 function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOptions) {
   const agent = registry.get(stage.id);
-  if (!agent) throw new StageRegistrationError(stage.id, "no agent is registered");
+  const admit = options.admit;
+  if (!agent && !admit) throw new StageRegistrationError(stage.id, "no agent is registered");
   const limit = options.limit ?? (<T>(_graphRunId: string, call: () => Promise<T>) => call());
   return async (ctx: StageContext) => {
     const carried = arriving(ctx);
     let data = carried.data;
     for (let n = 1; ; n++) {
+      // Not this process's to call now: park at the stage until a runner that may call it resumes the run.
+      if (!agent || (admit && !admit(ctx.runId, stage.id))) await ctx.waitFor(stageKey({ kind: "due", stageId: stage.id, visit: ctx.visit, n }));
+      if (!agent) throw new StageRegistrationError(stage.id, "no agent is registered in the runner that resumed the task");
       const task: StageTask = { id: carried.id, data, stageId: stage.id, status: statusOnEntry(false, ctx.visit) };
       const outcome = await ctx.step(`agent-${n}`, () =>
         limit(ctx.runId, async () => {

@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { assertRunId } from "../core/run-id.js";
+import { retryFailedPolicy, type RetryFailedOptions } from "./failed-retries.js";
 import type { StageRunOptions } from "./stage-run-options.js";
 import { MemoryTaskSource, validateTasks, type TaskSource } from "./task-source.js";
 import { valueText } from "../core/text.js";
@@ -30,6 +31,7 @@ export interface RunConfig {
   readonly maxTasksPerStage: number;
   readonly refreshEveryMs: number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly retryFailed: RetryFailedOptions | undefined;
 }
 
 const RUN_OPTION_KEYS = optionKeys<StageRunOptions>({
@@ -41,6 +43,7 @@ const RUN_OPTION_KEYS = optionKeys<StageRunOptions>({
   maxTasksPerStage: true,
   refreshEveryMs: true,
   signal: true,
+  retryFailed: true,
 });
 
 /** Throws `InvalidOptionError` unless `value` is undefined or a whole number of at least 1 (or Infinity when allowed). */
@@ -68,6 +71,7 @@ export function validateStageRunOptions(options: StageRunOptions): RunConfig {
     throw new InvalidOptionError("refreshEveryMs", `must be a finite number of milliseconds above 0 (got ${String(r)})`);
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidOptionError("signal", "must be an AbortSignal");
+  retryFailedPolicy(options.retryFailed, r);
   const tasks = options.tasks;
   let source: TaskSource;
   if (Array.isArray(tasks)) {
@@ -92,5 +96,6 @@ export function validateStageRunOptions(options: StageRunOptions): RunConfig {
     maxTasksPerStage: options.maxTasksPerStage ?? Infinity,
     refreshEveryMs: r,
     signal: options.signal,
+    retryFailed: options.retryFailed,
   };
 }

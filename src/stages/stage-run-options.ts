@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { RetryFailedOptions } from "./failed-retries.js";
 import type { TaskReport } from "./task-report.js";
 import type { TaskInput, TaskSource } from "./task-source.js";
 
@@ -32,8 +33,15 @@ export interface StageRunOptions {
   readonly maxTasksPerStage?: number;
   /** Sweep again this long after each sweep started (ms), until `signal` aborts. @default one sweep */
   readonly refreshEveryMs?: number;
-  /** Stops the runner: no new batch starts, running tasks are cancelled (and resume next time). */
+  /**
+   * Stops the runner: no new batch and no new agent call starts, running
+   * tasks are cancelled (and resume next time), and `runAsync` resolves
+   * once the agent calls it started have ended (or ignored their aborted
+   * signal for 5 s: abandoned, with a `warning` event).
+   */
   readonly signal?: AbortSignal;
+  /** How later sweeps retry failed tasks: a backoff from `refreshEveryMs`, doubling, capped at one hour and 10 retries. */
+  readonly retryFailed?: RetryFailedOptions;
 }
 
 /** What `runAsync` resolves to. */
@@ -51,4 +59,14 @@ export interface StageRunReport {
   readonly waiting: number;
   /** Tasks that failed, with why. */
   readonly failed: readonly TaskReport[];
+  /** Tasks at an agent stage this runner does not serve, left for a runner that serves it. */
+  readonly queued: number;
+  /**
+   * What this runner did: task processings over all sweeps in which it
+   * called an agent, made a move or saw the task fail (a task another
+   * runner finished meanwhile does not count; nor does other runners' work).
+   */
+  readonly processed: number;
+  /** What this runner did: the moves it made, by the stage the task left (`{ "pre-label": 40 }`). */
+  readonly moves: Readonly<Record<string, number>>;
 }

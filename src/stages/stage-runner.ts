@@ -15,13 +15,24 @@
  * | succeeded | nothing: the task is in a final stage |
  * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
  * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
- * | failed or cancelled | resumed with fresh attempts, once per `runAsync` call |
+ * | parked at an agent stage (`due:` key) | resumed by a runner that serves the stage, within its cap |
+ * | failed or cancelled | resumed with fresh attempts, at the first sweep of a call, then with a backoff |
  * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |
  *
  * One failed task never stops the others: each task run is awaited on its
  * own, and failures are collected into the report with their errors.
  * Agent calls of all tasks share one p-queue, so `maxConcurrency` bounds
  * agent calls runner-wide, while waits and retry backoffs hold no slot.
+ * After the signal aborts, no agent call starts (`agent-calls.ts`), and a
+ * task's processing ends only once the calls it started have ended.
+ *
+ * Serving a subset. A runner calls the agents of the stages it serves
+ * (`serves`, or the stages with a registered agent); a task that reaches
+ * another agent stage, or a stage whose `maxTasksPerStage` is reached in
+ * this sweep, is parked there (a `due:` wait, saved with the run) until a
+ * runner that serves the stage resumes it. Each task run is driven by one
+ * process at a time (the run's lease): a runner that finds a task's run
+ * held by another reports it `busy` and leaves it.
  *
  * With `refreshEveryMs`, sweeps repeat on a fixed schedule (each starts
  * `refreshEveryMs` after the previous one started, at once when that one
@@ -31,7 +42,10 @@
  * driving one task's run). Its parts: the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
  * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
- * report (`sweep-results.ts`), and the pacing of sweeps (`sweep-pacing.ts`).
+ * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
+ * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
+ * (`sweep-admission.ts`), retries of failed tasks (`failed-retries.ts`)
+ * and the agent calls of a task under the abort signal (`agent-calls.ts`).
  *
  * @module
  */
@@ -39,6 +53,7 @@ import PQueue from "p-queue";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunCancelledError } from "../engine/errors.js";
+import { RunLockedError } from "../persistence/errors.js";
 import { GraphHasPendingWaits, RunNotFoundError } from "../runner/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
@@ -51,18 +66,22 @@ import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
 import { getNode } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
+import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
+import { FailedRetries, retryFailedPolicy } from "./failed-retries.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
+import { assertServable, servedStages, servesStage } from "./stage-serving.js";
 import { StageEvents } from "./stage-events.js";
 import { positiveInt, validateStageRunOptions, type RunConfig } from "./stage-run-config.js";
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { mapLimit, sleepUntil } from "./sweep-pacing.js";
-import { moveOf, summarize } from "./sweep-results.js";
+import { SweepAdmission } from "./sweep-admission.js";
+import { moveOf, summarize, type RunnerWork } from "./sweep-results.js";
 import { actOnTask, type ActOptions, type ActResult } from "./task-act.js";
-import { limitPerStage, planTask, type Plan } from "./task-plan.js";
+import { limitPerStage, planTask, type Chosen } from "./task-plan.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
 import { validateTasks, type TaskMove } from "./task-source.js";
@@ -80,15 +99,24 @@ export interface StageRunnerOptions {
   readonly backoff?: BackoffOptions;
   /** The clock (tests pass a `ManualClock`). @default the system clock */
   readonly clock?: Clock;
+  /**
+   * The agent stages this runner serves (ids or titles): it calls their
+   * agents, and leaves tasks at any other agent stage for a runner that
+   * serves it (same store). @default the stages with a registered agent
+   */
+  readonly serves?: readonly string[];
 }
 
 interface Live {
   readonly scope: ProviderScope;
-  readonly queue: PQueue;
+  readonly calls: AgentCalls;
   readonly runnerRunId: string;
+  readonly admission: SweepAdmission;
+  /** The stages where the task is admitted in this sweep. */
+  readonly admitted: Set<string>;
 }
 
-const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true });
+const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true });
 /**
  * Runs tasks through a workflow of agent, human and final stages.
  *
@@ -111,6 +139,7 @@ export class StageRunner {
   readonly #agents: AgentRegistry;
   readonly #options: StageRunnerOptions;
   readonly #live = new Map<string, Live>();
+  readonly #serves: ReadonlySet<string> | undefined;
   #graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> | undefined;
   #store: RunStore | undefined;
 
@@ -123,6 +152,12 @@ export class StageRunner {
     this.workflow = defineWorkflow(workflow);
     this.#agents = new AgentRegistry(this.workflow);
     this.#options = options;
+    this.#serves = options.serves === undefined ? undefined : servedStages(this.workflow, options.serves);
+  }
+
+  /** Whether this runner calls the agent of `stageId` (every non-agent stage is served). */
+  serves(stageId: string): boolean {
+    return servesStage(this.workflow, this.#agents, this.#serves, stageId);
   }
 
   /** The store (the default `LowdbStore` when none was given), opened on first use. */
@@ -153,15 +188,23 @@ export class StageRunner {
     return this.#agents.list();
   }
 
-  /** The compiled graph (one task's run). Throws `StageRegistrationError` while an agent stage has no agent. */
+  /**
+   * The compiled graph (one task's run). A task that reaches an agent
+   * stage this runner does not serve waits there (a `due:` wait) for a
+   * runner that does.
+   */
   graph(): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
     return (this.#graph ??= compileWorkflow(this.workflow, this.#agents, {
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
-        return live ? live.queue.add(call) : call();
+        return live ? live.calls.run(call) : call();
       },
       agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
+      admit: (graphRunId, stageId) => {
+        const live = this.#live.get(graphRunId);
+        return live ? live.admission.admit(stageId, live.admitted) : this.serves(stageId);
+      },
     }));
   }
 
@@ -186,10 +229,12 @@ export class StageRunner {
    */
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
     const o = validateStageRunOptions(options);
+    assertServable(this.#agents, this.#serves);
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
-    const failedNow = new Set<string>();
+    const retries = new FailedRetries(retryFailedPolicy(o.retryFailed, o.refreshEveryMs));
+    const work: RunnerWork = { processed: 0, moves: {} };
     let reports = new Map<string, TaskReport>();
     // Moves whose write to the source failed: retried with the next batch (the task runs hold the truth meanwhile).
     const unwritten = new Map<string, TaskMove>();
@@ -199,35 +244,45 @@ export class StageRunner {
       const sweepStart = clock.now();
       const tasks = await o.source.fetch();
       validateTasks(tasks, "the task source's tasks");
-      const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, failedNow));
-      const runnable = limitPerStage(plans, o.maxTasksPerStage);
-      const chosen = new Set(runnable);
+      const planning = { retryDue: (taskId: string) => retries.due(taskId, sweepStart), serves: (stageId: string) => this.serves(stageId) };
+      const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, planning));
+      const admission = new SweepAdmission(o.maxTasksPerStage, planning.serves);
+      const runnable = limitPerStage(plans, admission);
+      const chosen = new Set(runnable.map((c) => c.plan));
       reports = new Map(plans.map((p) => [p.task.id, p.before]));
       for (const p of plans) {
-        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: "deferred" });
+        if (p.before.state !== "failed") retries.recovered(p.task.id);
+        if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: this.serves(p.before.stageId) ? "deferred" : "queued" });
+        else if (p.before.state === "queued" && this.serves(p.before.stageId)) reports.set(p.task.id, { ...p.before, state: "deferred" });
         // A move the source missed (a crash before its batch was written): write it with the next batch.
         if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
           unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
         }
       }
       this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
+      let processed = 0;
       for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
         const batch = runnable.slice(i, i + o.batchSize);
-        const done = await Promise.all(batch.map((plan) => this.#process(o, graph, queue, plan, failedNow)));
-        done.forEach((report, j) => {
-          const plan = batch[j] as Plan;
+        const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission, work)));
+        done.forEach(({ report, worked }, j) => {
+          const plan = (batch[j] as Chosen).plan;
           reports.set(report.taskId, report);
+          if (report.state === "busy") return;
+          if (worked) processed++;
+          if (report.state === "failed") retries.failed(report.taskId, sweepStart);
+          else retries.recovered(report.taskId);
           unwritten.set(report.taskId, moveOf(report, plan.kind === "start" ? undefined : plan.before.stageId, clock.now()));
         });
         await this.#flush(o, unwritten, "the next batch");
       }
+      work.processed += processed;
       await this.#flush(o, unwritten, "the next sweep or runAsync call");
-      this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed: runnable.length });
+      this.events.emit("sweep:end", { runId: o.runId, at: clock.now(), sweep, processed });
       if (o.refreshEveryMs === undefined || o.signal?.aborted) break;
       const stopped = await sleepUntil(clock, sweepStart + o.refreshEveryMs, o.signal);
       if (stopped) break;
     }
-    return summarize(o.runId, sweep, [...reports.values()]);
+    return summarize(o.runId, sweep, [...reports.values()], work);
   }
 
   /**
@@ -305,20 +360,28 @@ export class StageRunner {
     }
   }
 
-  /** Drives one task's run until it completes, waits, stays or fails; never rejects. */
+  /**
+   * Drives one task's run until it completes, waits, stays, is parked or
+   * fails; never rejects. `worked`: an agent was called, a move made, or the
+   * task failed (not so for a run another runner had finished meanwhile).
+   */
   async #process(
     o: RunConfig,
     graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
     queue: PQueue,
-    plan: Plan,
-    failedNow: Set<string>,
-  ): Promise<TaskReport> {
+    chosen: Chosen,
+    admission: SweepAdmission,
+    work: RunnerWork,
+  ): Promise<{ report: TaskReport; worked: boolean }> {
+    const { plan } = chosen;
     const clock = this.#options.clock ?? systemClock;
     const graphRunId = taskRunId(o.runId, plan.task.id);
     const scope = new ProviderScope();
-    this.#live.set(graphRunId, { scope, queue, runnerRunId: o.runId });
+    const calls = new AgentCalls(queue, o.signal, graphRunId);
+    this.#live.set(graphRunId, { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted });
     let state: RunState | undefined;
     let error: unknown;
+    let moves = 0;
     try {
       if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
       const inputs: WorkflowTaskInput | undefined =
@@ -343,6 +406,8 @@ export class StageRunner {
         const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
         const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
         if (to === undefined) return;
+        moves++;
+        work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
         this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
       });
       try {
@@ -354,17 +419,24 @@ export class StageRunner {
     } catch (err) {
       error = err;
     } finally {
+      // Every agent call this task started ends (or, after an abort, is abandoned) before its providers go.
+      await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
+        const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
+        this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
+      });
       this.#live.delete(graphRunId);
       for (const e of await scope.dispose()) {
         this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
       }
     }
+    // Another runner drives this task's run right now: its moves are that runner's to report.
+    if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
     let report: TaskReport;
     if (state) report = readTaskReport(plan.task.id, state, this.workflow);
     else report = { ...plan.before, state: "failed", error: taskError(error) };
     if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
-    if (report.state === "failed") failedNow.add(plan.task.id);
+    if (report.state === "queued" && this.serves(report.stageId)) report = { ...report, state: "deferred" };
     this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
-    return report;
+    return { report, worked: moves > 0 || calls.started > 0 || report.state === "failed" };
   }
 }

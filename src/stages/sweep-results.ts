@@ -27,7 +27,16 @@ export function moveOf(report: TaskReport, from: string | undefined, at: number)
   };
 }
 
-export function summarize(runId: string, sweeps: number, tasks: TaskReport[]): StageRunReport {
+/** What one runner did in a `runAsync` call (its own work, not other runners'). */
+export interface RunnerWork {
+  /** Task processings (a task processed at two sweeps counts twice). */
+  processed: number;
+  /** Moves this runner made and saved, by the stage the task left. */
+  moves: Record<string, number>;
+}
+
+/** The report of a `runAsync` call: every task of the last sweep, and this runner's work. */
+export function summarize(runId: string, sweeps: number, tasks: TaskReport[], work: RunnerWork = { processed: 0, moves: {} }): StageRunReport {
   const byStage: Record<string, number> = {};
   for (const t of tasks) byStage[t.stageId] = (byStage[t.stageId] ?? 0) + 1;
   return {
@@ -38,5 +47,8 @@ export function summarize(runId: string, sweeps: number, tasks: TaskReport[]): S
     completed: tasks.filter((t) => t.state === "completed").length,
     waiting: tasks.filter((t) => t.state === "waiting").length,
     failed: tasks.filter((t) => t.state === "failed"),
+    queued: tasks.filter((t) => t.state === "queued").length,
+    processed: work.processed,
+    moves: { ...work.moves },
   };
 }

@@ -17,7 +17,7 @@ import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
 
 /** Every state a task can be in after a sweep. */
-export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", "interrupted", "deferred"] as const;
+export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", "interrupted", "deferred", "queued", "busy"] as const;
 
 /**
  * Where a task's processing stands:
@@ -25,15 +25,40 @@ export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", 
  * a person's action), `staying` (its agent answered undefined: asked
  * again at the next sweep), `failed` (see `error`), `interrupted` (its run
  * stopped part way: a crash or a cancel; resumed at the next sweep),
- * `deferred` (left for a later sweep by `maxTasksPerStage`).
+ * `deferred` (left for a later sweep by `maxTasksPerStage`), `queued`
+ * (at an agent stage this runner does not serve: it waits, durably, for a
+ * runner that serves it), `busy` (another runner is processing it now).
  */
 export type TaskState = (typeof TASK_STATES)[number];
 
-/** An error as reported for a task. */
+/**
+ * The error that caused a reported error (a `NodeFailedError`'s last attempt's error).
+ *
+ * @example
+ * ```ts
+ * for (const f of report.failed) if (f.error?.cause?.code === "UNKNOWN_PATHWAY") console.log(f.taskId, f.error.cause.message);
+ * ```
+ */
+export interface TaskErrorCause {
+  /** Its class name, such as `UnknownPathwayError`. */
+  readonly name: string;
+  /** Its code, such as `UNKNOWN_PATHWAY` (taskloom errors always have one). */
+  readonly code?: string;
+  readonly message: string;
+}
+
+/**
+ * An error as reported for a task. `code` is the error's own code
+ * (`NODE_FAILED` when an agent ran out of attempts); `cause` names what
+ * made it fail, so `error.cause?.code === "UNKNOWN_PATHWAY"` tells an
+ * agent that chose a pathway its stage does not have.
+ */
 export interface TaskError {
   readonly name: string;
   readonly code?: string;
   readonly message: string;
+  /** The error's cause, when it has one (an `Error`, or an error rebuilt from the store). */
+  readonly cause?: TaskErrorCause;
 }
 
 /** One task's position. */
@@ -56,14 +81,19 @@ export interface TaskReport {
   readonly waitKey?: string;
 }
 
-/** A short error for a report, from an `ErrorRecord`, an `Error` or any thrown value. */
-export function taskError(error: unknown): TaskError {
+function errorParts(error: unknown): TaskErrorCause {
   const e = error as { name?: unknown; code?: unknown; message?: unknown };
   return {
     name: typeof e?.name === "string" ? e.name : "Error",
     ...(typeof e?.code === "string" && { code: e.code }),
     message: typeof e?.message === "string" ? e.message : String(error),
   };
+}
+
+/** A short error for a report, from an `ErrorRecord`, an `Error` or any thrown value, with its cause's name and code. */
+export function taskError(error: unknown): TaskError {
+  const cause = typeof error === "object" && error !== null ? (error as { cause?: unknown }).cause : undefined;
+  return { ...errorParts(error), ...(cause !== undefined && cause !== null && { cause: errorParts(cause) }) };
 }
 
 /** The task as it arrived at an activation: the output of the routing activation that chose it, else the inputs. */
@@ -119,12 +149,12 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   if (waitKey !== undefined && parsed !== undefined) {
     const record = records.find((r) => r.waits?.[waitKey] !== undefined);
     const carried = carriedOf(record, state);
-    if (parsed.kind === "again") {
+    if (parsed.kind === "again" || parsed.kind === "due") {
       return {
         taskId,
         stageId: parsed.stageId,
         status: statusOnEntry(false, parsed.visit),
-        state: "staying",
+        state: parsed.kind === "again" ? "staying" : "queued",
         data: dataAfterSteps(record, carried.data),
         ...(carried.pathway !== undefined && { pathway: carried.pathway }),
         waitKey,
@@ -145,7 +175,9 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   // Not settled: the activation that failed, was running, or was about to run; else the last one that moved the task.
   const open = latest(records, (r) => r.status !== "succeeded" && r.status !== "skipped" && r.status !== "pending" && r.startedAt !== undefined);
   const moved = latest(records, (r) => r.status === "succeeded");
-  const at = open ?? moved;
+  // The last saved move took the task to an activation that has not started yet: the task is there.
+  const arrived = moved ? records.find((r) => r.trigger?.from === moved.id && r.status !== "succeeded" && r.status !== "skipped") : undefined;
+  const at = open ?? arrived ?? moved;
   const stageId = at?.nodeId ?? workflow.start;
   const carried = carriedOf(at, state);
   const visit = at?.visit ?? 1;
