@@ -1,0 +1,99 @@
+/**
+ * The slot queue: at most `concurrency` tasks hold a slot at once, the
+ * others wait in first-in, first-out order. It does what the engine used
+ * p-queue for, and nothing else: no promise, options object, id string or
+ * event per task (p-queue's `add` makes all of them, which cost more than
+ * the rest of a no-op node's bookkeeping).
+ *
+ * A task is a function that starts some work and returns at once; the
+ * slot it took stays taken until someone calls {@link SlotQueue.release}
+ * (once per task: the engine calls it when the attempt gives its slot
+ * back). A task that throws gives its slot back at once.
+ *
+ * Timing, as with p-queue: {@link SlotQueue.add} starts the task before it
+ * returns when a slot is free; a released slot starts the next waiting
+ * task in a microtask, not inside `release`, so whatever the releasing
+ * code does next (settle the attempt, emit its events) happens before the
+ * next task starts, and a long run of tasks that end at once never nests
+ * one start inside the other. Starting is a loop guarded against
+ * re-entry, for the same reason.
+ *
+ * @module
+ */
+
+/** A FIFO of tasks under a concurrency limit. */
+export class SlotQueue {
+  readonly #concurrency: number;
+  /** Waiting tasks; `#head` is the first one still waiting. */
+  #waiting: (() => void)[] = [];
+  #head = 0;
+  /** Slots taken. */
+  #taken = 0;
+  /** True while `#pump` starts tasks (a task that adds or releases does not start another pump). */
+  #pumping = false;
+  /** True while a microtask to start waiting tasks is due. */
+  #due = false;
+  readonly #pumpLater = (): void => {
+    this.#due = false;
+    this.#pump();
+  };
+
+  /** `concurrency`: a positive integer or `Infinity`. */
+  constructor(concurrency: number) {
+    this.#concurrency = concurrency;
+  }
+
+  /** Waiting tasks (not started yet). */
+  get size(): number {
+    return this.#waiting.length - this.#head;
+  }
+
+  /** Slots taken now. */
+  get taken(): number {
+    return this.#taken;
+  }
+
+  /** Queues `task`; starts it before returning when a slot is free. */
+  add(task: () => void): void {
+    this.#waiting.push(task);
+    this.#pump();
+  }
+
+  /** Gives one slot back; the next waiting task starts in a microtask. */
+  release(): void {
+    this.#taken -= 1;
+    if (this.#head < this.#waiting.length && !this.#due) {
+      this.#due = true;
+      queueMicrotask(this.#pumpLater);
+    }
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#taken < this.#concurrency && this.#head < this.#waiting.length) {
+        const task = this.#waiting[this.#head] as () => void;
+        this.#waiting[this.#head] = noop;
+        this.#head += 1;
+        if (this.#head === this.#waiting.length) {
+          this.#waiting = [];
+          this.#head = 0;
+        } else if (this.#head >= 1_024 && this.#head * 2 >= this.#waiting.length) {
+          this.#waiting = this.#waiting.slice(this.#head);
+          this.#head = 0;
+        }
+        this.#taken += 1;
+        try {
+          task();
+        } catch {
+          this.#taken -= 1;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+function noop(): void {}
