@@ -168,8 +168,8 @@ export class Attempts {
     }
     const startedAt = clock.now();
     // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
-    buffer.transition(markRunning(startedAt), id, false);
-    const attempt = buffer.nextAttempt(id);
+    // The attempt's number is the one the record now counts (from 1).
+    const attempt = buffer.transition(markRunning(startedAt), id, false).attempts;
     if (events.has("node:start")) {
       events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     }

@@ -13,8 +13,9 @@
  * back): a journaled transition with {@link RunJournal.put}, a transient
  * one (an activation becoming ready) with {@link RunJournal.revise}.
  *
- * What the hot path needs (attempt numbers, the outputs that feed `deps`)
- * is mirrored in two maps, so no attempt reads the state.
+ * What the hot path needs (the outputs that feed `deps`) is mirrored in a
+ * map, so no attempt reads the state; an attempt's number is read from the
+ * record its start transition returns.
  *
  * Invariants:
  * - `get(id)` is the latest record of `id`: `#changed` wins over the state.
@@ -37,8 +38,6 @@ export class RecordBuffer {
   #changed = new Map<string, NodeRecord>();
   /** New activation records not yet in the state (their latest value is in `#changed`). */
   #appended: NodeRecord[] = [];
-  /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
-  readonly #attempts = new Map<string, number>();
   /** Outputs of succeeded activations (mirrors the records' `output`), for `deps`. */
   readonly #outputs = new Map<string, unknown>();
 
@@ -52,7 +51,6 @@ export class RecordBuffer {
         // A later visit's output is the node's latest (records are in the order visits began).
         if (n.visit !== undefined) this.#outputs.set(n.nodeId, n.output);
       }
-      if (n.attempts > 0) this.#attempts.set(n.id, n.attempts);
     }
   }
 
@@ -92,18 +90,12 @@ export class RecordBuffer {
     this.#journal.revise(next);
   }
 
-  /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it). */
-  transition(transition: NodeTransition, id: string, urgent = true): void {
+  /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it); returns the new record. */
+  transition(transition: NodeTransition, id: string, urgent = true): NodeRecord {
     const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
     this.#changed.set(id, next);
     this.#journal.put(next, urgent);
-  }
-
-  /** Counts a new attempt of `id`; returns its number (from 1). */
-  nextAttempt(id: string): number {
-    const attempt = (this.#attempts.get(id) ?? 0) + 1;
-    this.#attempts.set(id, attempt);
-    return attempt;
+    return next;
   }
 
   /** The output of a succeeded activation (or of a node's latest visit), for `deps`. */
