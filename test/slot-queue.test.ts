@@ -10,9 +10,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SlotQueue } from "../src/engine/slot-queue.js";
 
+/** A queue of closures, each started by calling it. */
+const slots = (limit: number): SlotQueue<() => void> => new SlotQueue<() => void>(limit, (task) => task());
+
 describe("SlotQueue", () => {
   it("starts a task before add returns while a slot is free, and queues the rest in order", () => {
-    const q = new SlotQueue(2);
+    const q = slots(2);
     const started: number[] = [];
     for (let i = 0; i < 5; i++) q.add(() => void started.push(i));
     expect(started).toEqual([0, 1]);
@@ -21,7 +24,7 @@ describe("SlotQueue", () => {
   });
 
   it("a released slot starts the next task in a microtask, not inside release", async () => {
-    const q = new SlotQueue(1);
+    const q = slots(1);
     const log: string[] = [];
     q.add(() => log.push("a"));
     q.add(() => log.push("b"));
@@ -33,7 +36,7 @@ describe("SlotQueue", () => {
   });
 
   it("a task that throws gives its slot back and the next one starts", () => {
-    const q = new SlotQueue(1);
+    const q = slots(1);
     const log: string[] = [];
     q.add(() => {
       throw new Error("boom");
@@ -44,7 +47,7 @@ describe("SlotQueue", () => {
   });
 
   it("a task that releases its own slot at once lets the next start without nesting (100,000 tasks)", () => {
-    const q = new SlotQueue(1);
+    const q = slots(1);
     let depth = 0;
     let maxDepth = 0;
     let ran = 0;
@@ -69,7 +72,7 @@ describe("SlotQueue", () => {
   it("property: never more than the limit hold a slot, and tasks start in the order added", async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }), async (limit, ops) => {
-        const q = new SlotQueue(limit);
+        const q = slots(limit);
         const started: number[] = [];
         let holding = 0;
         let added = 0;

@@ -89,20 +89,24 @@ export interface AttemptsEnv {
 /** The attempts of one run. */
 export class Attempts {
   readonly #env: AttemptsEnv;
-  readonly #queue: SlotQueue;
+  /** Queued attempts: an activation id to start, or a waiting attempt going on. */
+  readonly #queue: SlotQueue<string | (() => void)>;
   readonly #live = new Map<string, LiveAttempt>();
   /** Gives one slot back (an attempt's `release`: called once, then cleared). */
   readonly #release: () => void;
 
   constructor(env: AttemptsEnv) {
     this.#env = env;
-    const queue = (this.#queue = new SlotQueue(env.maxConcurrency));
+    const queue = (this.#queue = new SlotQueue<string | (() => void)>(env.maxConcurrency, (task) => {
+      if (typeof task === "string") this.#start(task);
+      else task();
+    }));
     this.#release = () => queue.release();
   }
 
   /** Queues an attempt of `id`. */
   enqueue(id: string): void {
-    this.#queue.add(() => this.#start(id));
+    this.#queue.add(id);
   }
 
   /** The attempt of `id` that runs now. */

@@ -189,19 +189,20 @@ export class RunLoop {
     switch (result.kind) {
       case "ok": {
         let unrouted: Unrouted;
-        let durability: ReturnType<typeof checkDurable>;
+        // Undefined for a small scalar, which is always stored exactly (most outputs: no walk, no allocation).
+        let durability: ReturnType<typeof checkDurable> | undefined;
         const visit = frontier.visit(id);
         try {
           // Both read the output (getters, proxy traps): what they throw is a failed attempt, never an escape.
           unrouted = unroute(this.#graph, visit?.nodeId ?? id, result.value);
           if ("error" in unrouted) return this.settle(id, { kind: "error", error: unrouted.error, attempt: result.attempt });
-          durability = checkDurable(unrouted.value);
+          durability = isSmallScalar(unrouted.value) ? undefined : checkDurable(unrouted.value);
         } catch (error) {
           return this.settle(id, { kind: "error", error, attempt: result.attempt });
         }
         const value = unrouted.value;
-        const durable = durability.ok;
-        if (!durability.ok) {
+        const durable = durability === undefined || durability.ok;
+        if (durability !== undefined && !durability.ok) {
           this.warn(
             id,
             "OUTPUT_NOT_DURABLE",
@@ -323,6 +324,20 @@ export class RunLoop {
       const result = coordinator.result;
       this.#resolve({ status: "succeeded", state, ...(result !== undefined && { outputs: result }) });
     }
+  }
+}
+
+/** True for a value `checkDurable` always finds durable and need not walk: a number, boolean, null, undefined or short string. */
+function isSmallScalar(value: unknown): boolean {
+  switch (typeof value) {
+    case "number":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "string":
+      return value.length <= 1_024;
+    default:
+      return value === null;
   }
 }
 

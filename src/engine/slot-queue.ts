@@ -5,10 +5,12 @@
  * event per task (p-queue's `add` makes all of them, which cost more than
  * the rest of a no-op node's bookkeeping).
  *
- * A task is a function that starts some work and returns at once; the
- * slot it took stays taken until someone calls {@link SlotQueue.release}
- * (once per task: the engine calls it when the attempt gives its slot
- * back). A task that throws gives its slot back at once.
+ * A task is an item handed to the queue's `start` function, which starts
+ * some work and returns at once (the engine queues activation ids, so a
+ * queued attempt costs no closure); the slot it took stays taken until
+ * someone calls {@link SlotQueue.release} (once per task: the engine calls
+ * it when the attempt gives its slot back). A task whose start throws
+ * gives its slot back at once.
  *
  * Timing, as with p-queue: {@link SlotQueue.add} starts the task before it
  * returns when a slot is free; a released slot starts the next waiting
@@ -21,11 +23,12 @@
  * @module
  */
 
-/** A FIFO of tasks under a concurrency limit. */
-export class SlotQueue {
+/** A FIFO of tasks under a concurrency limit; `start` starts one. */
+export class SlotQueue<T> {
   readonly #concurrency: number;
+  readonly #start: (task: T) => void;
   /** Waiting tasks; `#head` is the first one still waiting. */
-  #waiting: (() => void)[] = [];
+  #waiting: (T | undefined)[] = [];
   #head = 0;
   /** Slots taken. */
   #taken = 0;
@@ -38,9 +41,10 @@ export class SlotQueue {
     this.#pump();
   };
 
-  /** `concurrency`: a positive integer or `Infinity`. */
-  constructor(concurrency: number) {
+  /** `concurrency`: a positive integer or `Infinity`; `start` starts a task whose turn came. */
+  constructor(concurrency: number, start: (task: T) => void) {
     this.#concurrency = concurrency;
+    this.#start = start;
   }
 
   /** Waiting tasks (not started yet). */
@@ -54,7 +58,7 @@ export class SlotQueue {
   }
 
   /** Queues `task`; starts it before returning when a slot is free. */
-  add(task: () => void): void {
+  add(task: T): void {
     this.#waiting.push(task);
     this.#pump();
   }
@@ -73,8 +77,8 @@ export class SlotQueue {
     this.#pumping = true;
     try {
       while (this.#taken < this.#concurrency && this.#head < this.#waiting.length) {
-        const task = this.#waiting[this.#head] as () => void;
-        this.#waiting[this.#head] = noop;
+        const task = this.#waiting[this.#head] as T;
+        this.#waiting[this.#head] = undefined;
         this.#head += 1;
         if (this.#head === this.#waiting.length) {
           this.#waiting = [];
@@ -85,7 +89,7 @@ export class SlotQueue {
         }
         this.#taken += 1;
         try {
-          task();
+          this.#start(task);
         } catch {
           this.#taken -= 1;
         }
@@ -95,5 +99,3 @@ export class SlotQueue {
     }
   }
 }
-
-function noop(): void {}
