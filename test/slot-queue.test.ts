@@ -3,12 +3,13 @@
  * never more tasks hold a slot than the limit, tasks start in the order
  * added, a free slot starts a task before `add` returns, a released slot
  * starts the next task in a microtask (not inside `release`), a task that
- * throws gives its slot back, and a long run of tasks that end at once
- * does not nest starts (no stack overflow).
+ * throws gives its slot back, a long run of tasks that end at once does
+ * not nest starts (no stack overflow), and a long run of tasks that end in
+ * microtasks lets the event loop in every YIELD_EVERY starts.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SlotQueue } from "../src/engine/slot-queue.js";
+import { SlotQueue, YIELD_EVERY } from "../src/engine/slot-queue.js";
 
 /** A queue of closures, each started by calling it. */
 const slots = (limit: number): SlotQueue<() => void> => new SlotQueue<() => void>(limit, (task) => task());
@@ -46,7 +47,7 @@ describe("SlotQueue", () => {
     expect(q.taken).toBe(1);
   });
 
-  it("a task that releases its own slot at once lets the next start without nesting (100,000 tasks)", () => {
+  it("a task that releases its own slot at once lets the next start without nesting (100,000 tasks)", async () => {
     const q = slots(1);
     let depth = 0;
     let maxDepth = 0;
@@ -58,15 +59,30 @@ describe("SlotQueue", () => {
       q.release();
       depth -= 1;
     };
-    // Queued while the slot is held, then drained by one add.
+    // Queued while the slot is held, then drained.
     q.add(() => undefined);
     for (let i = 0; i < 100_000; i++) q.add(task);
     q.release();
-    return Promise.resolve().then(() => {
-      expect(ran).toBe(100_000);
-      expect(maxDepth).toBe(1);
-      expect(q.taken).toBe(0);
-    });
+    while (ran < 100_000) await new Promise((resolve) => setImmediate(resolve));
+    expect(maxDepth).toBe(1);
+    expect(q.taken).toBe(0);
+  });
+
+  it(`after ${YIELD_EVERY} starts in one turn of the event loop it lets I/O and timers in before starting more`, async () => {
+    const q = slots(2);
+    let ran = 0;
+    let ranWhenImmediateFired = -1;
+    const task = (): void => {
+      ran += 1;
+      // Bodies that end in a microtask, as no-op nodes do.
+      queueMicrotask(() => q.release());
+    };
+    setImmediate(() => (ranWhenImmediateFired = ran));
+    for (let i = 0; i < 3 * YIELD_EVERY; i++) q.add(task);
+    while (ran < 3 * YIELD_EVERY) await new Promise((resolve) => setImmediate(resolve));
+    // Without yielding, all 3,072 would have run in the first turn, before the immediate queued above.
+    expect(ranWhenImmediateFired).toBeGreaterThanOrEqual(YIELD_EVERY);
+    expect(ranWhenImmediateFired).toBeLessThan(YIELD_EVERY + 2);
   });
 
   it("property: never more than the limit hold a slot, and tasks start in the order added", async () => {
