@@ -209,8 +209,7 @@ export class RunLoop {
             `node "${id}" returned an output that cannot be stored exactly (${durability.reason}); it will run again on resume`,
           );
         }
-        this.#buffer.setOutput(id, value);
-        if (visit !== undefined && visit.visit > 1) this.#buffer.setOutput(visit.nodeId, value);
+        if (visit !== undefined && visit.visit > 1) this.#buffer.setLatestVisitOutput(visit.nodeId, value);
         this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route), id);
         if (this.#events.has("node:success")) {
           this.#events.emit(
