@@ -29,6 +29,23 @@ const NONE: readonly string[] = Object.freeze([]);
 
 const ORIGINS: ReadonlySet<unknown> = new Set<GraphOrigin>(["builder", "graphify", "graphFn", "spec"]);
 
+/**
+ * A node's `after` list, frozen: the shared empty list, the shared list of
+ * one dependency (`single` keeps one per id: the branches of a fan-out all
+ * run after the same node), or a frozen copy.
+ */
+function frozenAfter(after: readonly string[], single: Map<string, readonly string[]>): readonly string[] {
+  if (after.length === 0) return NONE;
+  if (after.length > 1) return Object.freeze([...after]);
+  const dep = after[0] as string;
+  let list = single.get(dep);
+  if (!list) {
+    list = Object.freeze([dep]);
+    single.set(dep, list);
+  }
+  return list;
+}
+
 /** The fields of a node definition that {@link builtNode} sets one by one. */
 const NODE_FIELDS: ReadonlySet<string> = new Set(["id", "fn", "after", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
 
@@ -40,8 +57,8 @@ const NODE_FIELDS: ReadonlySet<string> = new Set(["id", "fn", "after", "retry", 
  * bytes each) for one shape. Fields other than the known ones (a caller's
  * own) are kept, after them.
  */
-function builtNode(n: NodeDefinition): GraphNode {
-  const node: { -readonly [K in keyof GraphNode]: GraphNode[K] } = { id: n.id, fn: n.fn, after: n.after.length === 0 ? NONE : Object.freeze([...n.after]) };
+function builtNode(n: NodeDefinition, single: Map<string, readonly string[]>): GraphNode {
+  const node: { -readonly [K in keyof GraphNode]: GraphNode[K] } = { id: n.id, fn: n.fn, after: frozenAfter(n.after, single) };
   if (n.retry !== undefined) node.retry = n.retry;
   if (n.timeoutMs !== undefined) node.timeoutMs = n.timeoutMs;
   if (n.map !== undefined) node.map = n.map;
@@ -108,8 +125,9 @@ export class TaskGraph<I = unknown, O = unknown> {
     const nodes = new Map<string, GraphNode>();
     // Only nodes that something runs after get a list of their own; the others share NONE.
     const successors = new Map<string, readonly string[]>();
+    const single = new Map<string, readonly string[]>();
     for (const n of parts.nodes) {
-      nodes.set(n.id, builtNode(n));
+      nodes.set(n.id, builtNode(n, single));
       successors.set(n.id, NONE);
     }
     for (const n of parts.nodes) {
