@@ -2,7 +2,7 @@
  * Attempts: starting a node's body, ending it once, its timeout, its
  * concurrency slot and its context.
  *
- * Concurrency. A ready activation is a task in a p-queue whose
+ * Concurrency. A ready activation is a task in a {@link SlotQueue} whose
  * concurrency is `maxConcurrency`. The task holds a *slot* that the
  * attempt gives back when its body settles, when it is aborted, or when
  * it suspends in `waitFor`; a delivered event takes a slot again before
@@ -21,7 +21,6 @@
  *
  * @module
  */
-import PQueue from "p-queue";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -35,6 +34,7 @@ import type { NodeExecutor } from "./node-executor.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import type { AttemptResult, ElementOf, Stop } from "./loop-types.js";
 import { NodeTimeoutError } from "./errors.js";
+import { SlotQueue } from "./slot-queue.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
 
 /** One attempt that has started and not ended. */
@@ -89,17 +89,24 @@ export interface AttemptsEnv {
 /** The attempts of one run. */
 export class Attempts {
   readonly #env: AttemptsEnv;
-  readonly #queue: PQueue;
+  /** Queued attempts: an activation id to start, or a waiting attempt going on. */
+  readonly #queue: SlotQueue<string | (() => void)>;
   readonly #live = new Map<string, LiveAttempt>();
+  /** Gives one slot back (an attempt's `release`: called once, then cleared). */
+  readonly #release: () => void;
 
   constructor(env: AttemptsEnv) {
     this.#env = env;
-    this.#queue = new PQueue({ concurrency: env.maxConcurrency });
+    const queue = (this.#queue = new SlotQueue<string | (() => void)>(env.maxConcurrency, (task) => {
+      if (typeof task === "string") this.#start(task);
+      else task();
+    }));
+    this.#release = () => queue.release();
   }
 
   /** Queues an attempt of `id`. */
   enqueue(id: string): void {
-    void this.#queue.add(() => this.#start(id)).catch(() => undefined);
+    this.#queue.add(id);
   }
 
   /** The attempt of `id` that runs now. */
@@ -132,36 +139,41 @@ export class Attempts {
     this.#env.loop.resumed();
     const { buffer } = this.#env;
     if (buffer.get(live.id)?.status === "waiting") buffer.transition(markResumed(), live.id, false);
-    void this.#queue
-      .add(() => {
-        if (live.done) return Promise.resolve();
-        const slot = new Promise<void>((resolve) => (live.release = resolve));
-        // Waiting does not count against the attempt's time limit: the body gets it afresh as it goes on.
-        const ms = this.#env.defs.policy(live.id).timeoutMs;
-        if (ms !== undefined && live.timer === undefined) {
-          live.timer = this.#env.clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(live.id, ms)), ms);
-        }
-        settle();
-        return slot;
-      })
-      .catch(() => undefined);
+    this.#queue.add(() => {
+      if (live.done) {
+        this.#release();
+        return;
+      }
+      live.release = this.#release;
+      // Waiting does not count against the attempt's time limit: the body gets it afresh as it goes on.
+      const ms = this.#env.defs.policy(live.id).timeoutMs;
+      if (ms !== undefined && live.timer === undefined) {
+        live.timer = this.#env.clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(live.id, ms)), ms);
+      }
+      settle();
+    });
   }
 
-  /** The queue task of one attempt: starts the body and resolves when the attempt gives its slot back. */
-  #start(id: string): Promise<void> {
+  /** The queue task of one attempt: starts the body; the attempt gives its slot back when it ends or suspends. */
+  #start(id: string): void {
     const { loop, defs, graph, clock, buffer, events, maps } = this.#env;
     if (loop.stopping) {
+      this.#release();
       void loop.settle(id, { kind: "cancelled" });
-      return Promise.resolve();
+      return;
     }
     const node = defs.get(id);
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${graph.name}"`);
     const element = maps.element(id);
-    if (node.map && !element) return maps.start(id, node, node.map);
+    if (node.map && !element) {
+      const release = this.#release;
+      maps.start(id, node, node.map).then(release, release);
+      return;
+    }
     const startedAt = clock.now();
     // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
-    buffer.transition(markRunning(startedAt), id, false);
-    const attempt = buffer.nextAttempt(id);
+    // The attempt's number is the one the record now counts (from 1).
+    const attempt = buffer.transition(markRunning(startedAt), id, false).attempts;
     if (events.has("node:start")) {
       events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     }
@@ -176,7 +188,7 @@ export class Attempts {
       done: false,
     };
     this.#live.set(id, live);
-    const slot = new Promise<void>((resolve) => (live.release = resolve));
+    live.release = this.#release;
     live.abort.onAbort = (reason) => this.#end(live, reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt } : { kind: "cancelled" });
     const policy = defs.policy(id, node);
     if (policy.timeoutMs !== undefined) {
@@ -208,7 +220,7 @@ export class Attempts {
             );
     } catch (error) {
       this.#end(live, { kind: "error", error, attempt });
-      return slot;
+      return;
     }
     try {
       // Reading `then` runs user code (a getter, a proxy trap): what it throws fails the attempt.
@@ -223,7 +235,6 @@ export class Attempts {
     } catch (error) {
       this.#end(live, { kind: "error", error, attempt });
     }
-    return slot;
   }
 
   /** Ends an attempt once: gives its slot back and hands its result to the loop. */

@@ -38,8 +38,12 @@ import { LoopLimitExceeded, UnknownRouteError } from "./errors.js";
 export interface Frontier {
   /** Dispatches what may start at the beginning (or on resume). */
   begin(): void;
-  /** Activation `id` succeeded (choosing `route`): returns what to do once it no longer counts as outstanding. */
-  succeeded(id: string, route: string | undefined): () => void;
+  /**
+   * Activation `id` succeeded (choosing `route`): returns what to do once
+   * its result is durable and it no longer counts as outstanding, or
+   * undefined when there is nothing to do (it unblocked nothing).
+   */
+  succeeded(id: string, route: string | undefined): (() => void) | undefined;
   /** Activation `id` failed for good or was cancelled. */
   failed(id: string): void;
   /** The number of graph nodes not yet settled. */
@@ -82,8 +86,9 @@ export class PlainFrontier implements Frontier {
     this.#env.host.dispatch(ready);
   }
 
-  succeeded(id: string): () => void {
+  succeeded(id: string): (() => void) | undefined {
     const unblocked = this.#readySet?.settle(id) ?? [];
+    if (unblocked.length === 0) return undefined;
     return () => {
       if (!this.#env.host.stopping) this.#env.host.dispatch(unblocked);
     };

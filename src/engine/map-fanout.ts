@@ -81,8 +81,8 @@ export class MapFanout implements MapStarter, ActivationOwner {
   start(id: string, node: NodeDefinition, spec: MapSpec): Promise<void> {
     const { buffer, events, loop } = this.#env;
     const startedAt = this.#env.clock.now();
-    buffer.transition(markRunning(startedAt), id, false);
-    const attempt = buffer.nextAttempt(id);
+    // The attempt's number is the one the record now counts (from 1).
+    const attempt = buffer.transition(markRunning(startedAt), id, false).attempts;
     events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     const items = buffer.output(spec.source);
     if (!Array.isArray(items)) {

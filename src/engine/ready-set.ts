@@ -16,6 +16,8 @@ import { nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { isNodeSettled } from "../state/status.js";
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
   readonly #graph: TaskGraph<unknown, unknown>;
@@ -51,16 +53,16 @@ export class ReadySet {
     return this.#waitingOn.has(id);
   }
 
-  /** Records that `id` settled; returns the nodes that became ready because of it. */
-  settle(id: string): string[] {
-    if (!this.#waitingOn.delete(id)) return [];
-    const ready: string[] = [];
+  /** Records that `id` settled; returns the nodes that became ready because of it (most settles: none, and no new list). */
+  settle(id: string): readonly string[] {
+    if (!this.#waitingOn.delete(id)) return NONE;
+    let ready: string[] | undefined;
     for (const s of this.#graph.successors(id)) {
       const left = this.#waitingOn.get(s);
       if (left === undefined) continue;
       this.#waitingOn.set(s, left - 1);
-      if (left - 1 === 0) ready.push(s);
+      if (left - 1 === 0) (ready ??= []).push(s);
     }
-    return ready;
+    return ready ?? NONE;
   }
 }

@@ -13,8 +13,11 @@
  * back): a journaled transition with {@link RunJournal.put}, a transient
  * one (an activation becoming ready) with {@link RunJournal.revise}.
  *
- * What the hot path needs (attempt numbers, the outputs that feed `deps`)
- * is mirrored in two maps, so no attempt reads the state.
+ * The outputs that feed `deps` are read from the latest records (no map
+ * of a million outputs beside them); only a node visited more than once
+ * (a routing loop) keeps its latest visit's output in a small map, since
+ * its first record keeps the first visit's. An attempt's number is read
+ * from the record its start transition returns.
  *
  * Invariants:
  * - `get(id)` is the latest record of `id`: `#changed` wins over the state.
@@ -37,22 +40,16 @@ export class RecordBuffer {
   #changed = new Map<string, NodeRecord>();
   /** New activation records not yet in the state (their latest value is in `#changed`). */
   #appended: NodeRecord[] = [];
-  /** Attempts started per activation in this execution (mirrors the records' `attempts`). */
-  readonly #attempts = new Map<string, number>();
-  /** Outputs of succeeded activations (mirrors the records' `output`), for `deps`. */
-  readonly #outputs = new Map<string, unknown>();
+  /** The output of each node's latest visit, for nodes visited more than once (routing loops). */
+  readonly #latestVisit = new Map<string, unknown>();
 
   constructor(state: RunState, journal: RunJournal, now: () => number) {
     this.#state = state;
     this.#journal = journal;
     this.#now = now;
     for (const n of nodeRecords(state.nodes)) {
-      if (n.status === "succeeded") {
-        this.#outputs.set(n.id, n.output);
-        // A later visit's output is the node's latest (records are in the order visits began).
-        if (n.visit !== undefined) this.#outputs.set(n.nodeId, n.output);
-      }
-      if (n.attempts > 0) this.#attempts.set(n.id, n.attempts);
+      // A later visit's output is the node's latest (records are in the order visits began).
+      if (n.status === "succeeded" && n.visit !== undefined) this.#latestVisit.set(n.nodeId, n.output);
     }
   }
 
@@ -92,26 +89,23 @@ export class RecordBuffer {
     this.#journal.revise(next);
   }
 
-  /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it). */
-  transition(transition: NodeTransition, id: string, urgent = true): void {
+  /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it); returns the new record. */
+  transition(transition: NodeTransition, id: string, urgent = true): NodeRecord {
     const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
     this.#changed.set(id, next);
     this.#journal.put(next, urgent);
+    return next;
   }
 
-  /** Counts a new attempt of `id`; returns its number (from 1). */
-  nextAttempt(id: string): number {
-    const attempt = (this.#attempts.get(id) ?? 0) + 1;
-    this.#attempts.set(id, attempt);
-    return attempt;
-  }
-
-  /** The output of a succeeded activation (or of a node's latest visit), for `deps`. */
+  /** The output of a succeeded activation (for a node visited more than once: of its latest visit), for `deps`. */
   output(id: string): unknown {
-    return this.#outputs.get(id);
+    if (this.#latestVisit.size > 0 && this.#latestVisit.has(id)) return this.#latestVisit.get(id);
+    const record = this.get(id);
+    return record?.status === "succeeded" ? record.output : undefined;
   }
 
-  setOutput(id: string, value: unknown): void {
-    this.#outputs.set(id, value);
+  /** A later visit (`n#2`, …) of node `nodeId` succeeded with `value`: from now on it is the node's output. */
+  setLatestVisitOutput(nodeId: string, value: unknown): void {
+    this.#latestVisit.set(nodeId, value);
   }
 }
