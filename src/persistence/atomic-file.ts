@@ -10,46 +10,84 @@
  * instead of sending it elsewhere. A refusal is `UnsafeStoreFileError`,
  * with nothing written.
  *
+ * Costs. The write is made of synchronous system calls (about seven: two
+ * `lstat`s, `open`, `fstat`, `write`, `close`, `rename`; with `fsync`, a
+ * flush of the file and one of its folder): the files a store writes are
+ * small or written once per O(run size) changes, and a trip through
+ * libuv's thread pool per call costs more than the call.
+ *
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { open, rename, unlink } from "node:fs/promises";
+import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
+import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
 /** Writes `text` to `file` through a temp file and a rename, so readers see the old or the new file. */
 export async function writeFileAtomic(file: string, text: string, fsync = false): Promise<void> {
+  writeFileAtomicSync(file, text, fsync);
+}
+
+/**
+ * {@link writeFileAtomic} with synchronous calls. With `folderChecked`,
+ * the caller has just checked the file's folder (`verifyPathSync`) and it
+ * is not checked again.
+ */
+export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false): void {
   const dir = dirname(file);
-  await verifyPath(dir, "folder");
-  await verifyPath(file, "file");
+  if (!folderChecked) verifyPathSync(dir, "folder");
+  verifyPathSync(file, "file");
   const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  let handle: FileHandle | undefined;
+  let fd: number | undefined;
   let created = false;
   try {
-    handle = await openStoreFile(temp, "create");
-    if (!handle) throw new Error(`taskloom internal error: ${temp} was not created`);
+    const opened = openStoreFileSync(temp, "create");
+    if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);
+    fd = opened.fd;
     created = true;
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(text, "utf8");
-    if (fsync) await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, file);
+    writeAllSync(fd, typeof text === "string" ? Buffer.from(text, "utf8") : text);
+    if (fsync) fdatasyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, file);
   } catch (err) {
-    await handle?.close().catch(() => undefined);
+    if (fd !== undefined) closeQuietly(fd);
     // Only a temp file made here is removed: a name taken by something else stays as it was.
-    if (created) await unlink(temp).catch(() => undefined);
+    if (created) unlinkQuietly(temp);
     throw err;
   }
-  if (fsync) {
-    // The rename is durable once the folder's entry is.
-    const folder = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    try {
-      await folder.sync();
-    } finally {
-      await folder.close();
-    }
+  // The rename is durable once the folder's entry is.
+  if (fsync) syncFolder(dir);
+}
+
+/** Flushes a folder's entries (a rename or a new file in it) to the disk. */
+export function syncFolder(dir: string): void {
+  const folder = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fsyncSync(folder);
+  } finally {
+    closeSync(folder);
+  }
+}
+
+/** Writes every byte of `buffer` to `fd` (at its offset, or at the end in append mode). */
+export function writeAllSync(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already failing: the first error is the one reported.
   }
 }
