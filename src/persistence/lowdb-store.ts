@@ -42,7 +42,8 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, fdatasyncSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, fdatasync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
@@ -62,6 +63,8 @@ import { serialize } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
+
+const flush = promisify(fdatasync);
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -156,7 +159,7 @@ export class LowdbStore implements RunStore {
 
   async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
     assertRunId(runId);
-    await this.#serial(runId, () => {
+    await this.#serial(runId, async () => {
       const fd = this.#openJournal(runId, this.#files(runId), true);
       if (records.length === 0) return;
       if (lease) this.#leases.fence(runId, lease);
@@ -166,7 +169,9 @@ export class LowdbStore implements RunStore {
         // costs a few microseconds where a trip through libuv's thread pool
         // costs tens; with group commit, that is the price of every chain step.
         writeAll(fd, Buffer.from(journalText(records)));
-        if (this.#fsync) fdatasyncSync(fd);
+        // The flush is not: it takes the disk's time (a millisecond or more), during which the run
+        // goes on and its next records gather for the next append (group commit amortizes flushes).
+        if (this.#fsync) await flush(fd);
       } catch (err) {
         // The file may now end in a fragment: reopening cuts it off.
         this.#journalTop.delete(runId);
