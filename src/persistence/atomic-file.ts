@@ -31,9 +31,11 @@ export async function writeFileAtomic(file: string, text: string, fsync = false)
 /**
  * {@link writeFileAtomic} with synchronous calls. With `folderChecked`,
  * the caller has just checked the file's folder (`verifyPathSync`) and it
- * is not checked again.
+ * is not checked again. With `fsync` and not `syncRename`, the content is
+ * flushed before the rename but the rename itself is left to the next
+ * flush of the folder (for a file that may lag behind after a power loss).
  */
-export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false): void {
+export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): void {
   const dir = dirname(file);
   if (!folderChecked) verifyPathSync(dir, "folder");
   verifyPathSync(file, "file");
@@ -57,12 +59,16 @@ export function writeFileAtomicSync(file: string, text: string | Buffer, fsync =
     throw err;
   }
   // The rename is durable once the folder's entry is.
-  if (fsync) syncFolder(dir);
+  if (fsync && syncRename) syncFolder(dir);
 }
 
-/** Flushes a folder's entries (a rename or a new file in it) to the disk. */
-export function syncFolder(dir: string): void {
-  const folder = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+/**
+ * Flushes a folder's entries (a rename or a new file in it) to the disk.
+ * A store folder is never reached through a link; with `follow`, `dir` is
+ * one of the caller's own folders above the store, which may be a link.
+ */
+export function syncFolder(dir: string, follow = false): void {
+  const folder = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | (follow ? 0 : constants.O_NOFOLLOW));
   try {
     fsyncSync(folder);
   } finally {

@@ -4,7 +4,9 @@
  * use (`store-files.ts`). Folders are made with mode 0700, set exactly
  * (the umask filters what `mkdir` gets), and checked after `mkdir` made or
  * found them, since `mkdir` follows a planted link and says nothing about
- * who owns an existing folder. The calls are synchronous (see
+ * who owns an existing folder. With `fsync`, a folder made here is
+ * flushed into its parent, so that a power loss cannot take away a run
+ * whose files were flushed. The calls are synchronous (see
  * `store-files.ts`, "Costs"), and a folder found with the right mode is
  * not `chmod`ed again.
  *
@@ -15,6 +17,7 @@ import { dirname, join } from "node:path";
 import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
 import { checkedStats, verifyPathSync } from "./store-files.js";
+import { syncFolder } from "./atomic-file.js";
 
 const DIR_MODE = 0o700;
 
@@ -35,9 +38,13 @@ export class RunFolders {
   /** `<dir>/runs`. */
   readonly runsDir: string;
 
-  constructor(dir: string) {
+  /** Whether a folder made here is flushed into its parent (`LowdbStore`'s `fsync`). */
+  readonly #fsync: boolean;
+
+  constructor(dir: string, fsync = false) {
     this.dir = dir;
     this.runsDir = join(dir, "runs");
+    this.#fsync = fsync;
   }
 
   /** The paths of run `runId`'s files (the id must be valid). */
@@ -82,6 +89,8 @@ export class RunFolders {
       if (created !== undefined) {
         chmodSync(this.runsDir, DIR_MODE);
         if (created.length <= this.dir.length) chmodSync(this.dir, DIR_MODE);
+        // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
+        if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
       }
     }
     const dir = this.files(runId).dir;
@@ -94,6 +103,7 @@ export class RunFolders {
     }
     const stats = checkedStats(dir);
     if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+    if (this.#fsync) syncFolder(this.runsDir, true);
   }
 }
 
