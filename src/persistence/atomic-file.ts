@@ -14,18 +14,46 @@
  * `lstat`s, `open`, `fstat`, `write`, `close`, `rename`; with `fsync`, a
  * flush of the file and one of its folder): the files a store writes are
  * small or written once per O(run size) changes, and a trip through
- * libuv's thread pool per call costs more than the call.
+ * libuv's thread pool per call costs more than the call. A big content
+ * (a snapshot of a big run) is written and flushed through the pool, so
+ * the event loop (and the nodes of other runs) go on meanwhile.
  *
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, write, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
-/** Writes `text` to `file` through a temp file and a rename, so readers see the old or the new file. */
-export async function writeFileAtomic(file: string, text: string, fsync = false): Promise<void> {
-  writeFileAtomicSync(file, text, fsync);
+/** Contents at least this big (bytes) are written and flushed through the thread pool, so the event loop is not held for their length. */
+export const LARGE_WRITE_BYTES = 1024 * 1024;
+
+/**
+ * Writes `text` to `file` through a temp file and a rename, so readers see
+ * the old or the new file. Small contents are written with synchronous
+ * calls ({@link writeFileAtomicSync}); from {@link LARGE_WRITE_BYTES} on,
+ * the write and the flush go through the thread pool (the checks, the open
+ * and the rename stay synchronous). The options are
+ * {@link writeFileAtomicSync}'s.
+ */
+export async function writeFileAtomic(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): Promise<void> {
+  const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  if (bytes.length < LARGE_WRITE_BYTES) {
+    writeFileAtomicSync(file, bytes, fsync, folderChecked, syncRename);
+    return;
+  }
+  const { temp, fd } = openTemp(file, folderChecked);
+  try {
+    let offset = 0;
+    while (offset < bytes.length) offset += await writeAsync(fd, bytes, offset, bytes.length - offset);
+    if (fsync) await fdatasyncAsync(fd);
+  } catch (err) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  closeAndRename(file, temp, fd, fsync && syncRename);
 }
 
 /**
@@ -36,31 +64,47 @@ export async function writeFileAtomic(file: string, text: string, fsync = false)
  * flush of the folder (for a file that may lag behind after a power loss).
  */
 export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): void {
-  const dir = dirname(file);
-  if (!folderChecked) verifyPathSync(dir, "folder");
-  verifyPathSync(file, "file");
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  let fd: number | undefined;
-  let created = false;
+  const { temp, fd } = openTemp(file, folderChecked);
   try {
-    const opened = openStoreFileSync(temp, "create");
-    if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);
-    fd = opened.fd;
-    created = true;
     writeAllSync(fd, typeof text === "string" ? Buffer.from(text, "utf8") : text);
     if (fsync) fdatasyncSync(fd);
+  } catch (err) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  closeAndRename(file, temp, fd, fsync && syncRename);
+}
+
+/** Checks `file` and its folder, and makes the temp file beside it (see the module comment). */
+function openTemp(file: string, folderChecked: boolean): { temp: string; fd: number } {
+  if (!folderChecked) verifyPathSync(dirname(file), "folder");
+  verifyPathSync(file, "file");
+  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  const opened = openStoreFileSync(temp, "create");
+  if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);
+  return { temp, fd: opened.fd };
+}
+
+/** Closes the written temp file and renames it over `file`; with `syncFolderAfter`, flushes the folder so the rename is durable. */
+function closeAndRename(file: string, temp: string, fd: number, syncFolderAfter: boolean): void {
+  try {
     closeSync(fd);
-    fd = undefined;
     renameSync(temp, file);
   } catch (err) {
-    if (fd !== undefined) closeQuietly(fd);
     // Only a temp file made here is removed: a name taken by something else stays as it was.
-    if (created) unlinkQuietly(temp);
+    unlinkQuietly(temp);
     throw err;
   }
   // The rename is durable once the folder's entry is.
-  if (fsync && syncRename) syncFolder(dir);
+  if (syncFolderAfter) syncFolder(dirname(file));
 }
+
+/** One `write(2)` through the thread pool; resolves to the bytes written. */
+function writeAsync(fd: number, buffer: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buffer, offset, length, null, (err, written) => (err ? reject(err) : resolve(written))));
+}
+const fdatasyncAsync = promisify(fdatasync);
 
 /**
  * Flushes a folder's entries (a rename or a new file in it) to the disk.

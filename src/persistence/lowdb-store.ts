@@ -45,7 +45,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync, fdatasync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { promisify } from "node:util";
 import { join, resolve } from "node:path";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -125,10 +125,10 @@ export class LowdbStore implements RunStore {
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);
-    await this.#serial(runId, () => this.#writeSnapshot(state, seq, lease));
+    await this.#serial(runId, async () => this.#writeSnapshot(state, seq, lease));
   }
 
-  #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): void {
+  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
     if (lease) this.#leases.fence(runId, lease);
     const files = this.#files(runId);
@@ -144,7 +144,8 @@ export class LowdbStore implements RunStore {
     const known = this.#journalTop.get(runId);
     const later: JournalRecord[] = [];
     if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
-    writeFileAtomicSync(files.snapshot, serialize(toSnapshotDocument(state, seq)), this.#fsync, true);
+    // A big run's snapshot is written through the thread pool (atomic-file.ts); everything else here is synchronous.
+    await writeFileAtomic(files.snapshot, serialize(toSnapshotDocument(state, seq)), this.#fsync, true);
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
