@@ -63,11 +63,6 @@ export class RunFolders {
   }
 
   /** Checks `runs/` and the run's folder; false when either is missing, `UnsafeStoreFileError` when unsafe. */
-  async verify(runId: string): Promise<boolean> {
-    return this.verifySync(runId);
-  }
-
-  /** {@link RunFolders.verify} with synchronous calls. */
   verifySync(runId: string): boolean {
     return verifyPathSync(this.runsDir) && verifyPathSync(this.files(runId).dir);
   }

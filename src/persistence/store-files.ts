@@ -73,13 +73,8 @@ function unsafe(stats: Stats, kind: "file" | "folder", singleLink: boolean): str
 
 /**
  * Checks a store folder (or an existing file, with `kind: "file"`) without
- * following it. Resolves to false when it does not exist.
+ * following it, with one `lstat`. False when it does not exist.
  */
-export async function verifyPath(path: string, kind: "file" | "folder" = "folder"): Promise<boolean> {
-  return verifyPathSync(path, kind);
-}
-
-/** {@link verifyPath}, as one synchronous `lstat`. */
 export function verifyPathSync(path: string, kind: "file" | "folder" = "folder"): boolean {
   return checkedStats(path, kind) !== undefined;
 }
@@ -159,11 +154,6 @@ export function openStoreFileSync(file: string, purpose: OpenPurpose, options: {
  * undefined when it does not exist. A file that cannot be read, or is too
  * big for one string, is `SnapshotCorruptError` naming it.
  */
-export async function readStoreText(file: string): Promise<string | undefined> {
-  return readStoreTextSync(file);
-}
-
-/** {@link readStoreText} with synchronous calls. */
 export function readStoreTextSync(file: string): string | undefined {
   const opened = openStoreFileSync(file, "read");
   if (!opened) return undefined;
