@@ -19,8 +19,8 @@
 import { mkdtempSync, openSync, closeSync, writeSync, fdatasyncSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LowdbStore, MemoryStore, runAsync, type RunStore } from "../../src/index.js";
-import { buildGraph, buildResumeGraph, measureResumeOnce } from "../systems/taskloom.js";
+import { LowdbStore, MemoryStore, NonRetryableError, runAsync, type RunStore } from "../../src/index.js";
+import { buildGraph } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 
 type Kind = "lowdb" | "memory" | "lowdb-fsync";
@@ -113,17 +113,49 @@ if (mode === "ratio") {
   const m = await compare("fanout", 1000, ["lowdb", "lowdb-fsync"], rounds);
   console.log(`fanout 1000, no fsync / fsync: ${fmt(m, "lowdb", "lowdb-fsync")}`);
 } else if (mode === "resume") {
-  const g = buildResumeGraph(10_000);
+  // As the bench's cold resume (bench/systems/taskloom.ts), with CPU time besides wall time:
+  // a first run stores 9,000 middle nodes done and 1,000 failed; only the second run is measured.
+  const failing = { on: true };
+  const g = buildGraph("fanout", 10_000, (i) => async () => {
+    if (failing.on && i % 10 === 0) throw new NonRetryableError(`planned failure of n${i}`);
+    return i;
+  });
   const full = buildGraph("fanout", 10_000);
-  await measureResumeOnce(g, 0, 8);
+  const resumeOnce = async (): Promise<{ ms: number; cpuMs: number }> => {
+    const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
+    const runId = `resume-${counter++}`;
+    failing.on = true;
+    const first = new LowdbStore({ dir });
+    await runAsync(g, undefined, { store: first, runId, maxConcurrency: 8, continueOnError: true, retry: { maxAttempts: 1 } }).catch(() => undefined);
+    await first.close();
+    failing.on = false;
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    const second = new LowdbStore({ dir });
+    await runAsync(g, undefined, { store: second, runId, maxConcurrency: 8, retry: { maxAttempts: 1 } });
+    await second.close();
+    const ms = performance.now() - t;
+    const used = process.cpuUsage(cpu);
+    rmSync(dir, { recursive: true, force: true });
+    return { ms, cpuMs: (used.user + used.system) / 1000 };
+  };
+  await resumeOnce();
   await once("lowdb", full);
   const rs: number[] = [];
+  const rc: number[] = [];
   const fs: number[] = [];
+  const fc: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    rs.push((await measureResumeOnce(g, r + 1, 8)).ms);
+    const resumed = await resumeOnce();
+    rs.push(resumed.ms);
+    rc.push(resumed.cpuMs);
     fs.push(await once("lowdb", full));
+    fc.push(last.cpuMs);
   }
-  console.log(`resume ${median(rs).toFixed(1)} ms, full run ${median(fs).toFixed(1)} ms, ratio ${(median(rs) / median(fs)).toFixed(2)}`);
+  const [a, b, c, d] = [median(rs), median(fs), median(rc), median(fc)];
+  console.log(
+    `resume / full run: wall ${a.toFixed(1)} / ${b.toFixed(1)} ms = ${(a / b).toFixed(2)}; cpu ${c.toFixed(1)} / ${d.toFixed(1)} ms = ${(c / d).toFixed(2)}`,
+  );
 } else if (mode === "runs") {
   const kind = (a ?? "lowdb") as Kind;
   const count = Number(b ?? 10);
