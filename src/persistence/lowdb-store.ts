@@ -8,8 +8,8 @@
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
  *   changes made after the snapshot;
- * - `lease.json`: who drives the run, and `lease.lock` while a process
- *   reads and rewrites it.
+ * - `lease.json`: who drives the run, and `lease.lock` (an empty file)
+ *   while a process reads and rewrites it.
  *
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the
@@ -27,12 +27,17 @@
  * written; files are opened with `O_NOFOLLOW` and truncated through the
  * checked handle.
  *
- * Costs. `append` writes the bytes of its records through a file handle
- * kept open per run, whatever the run's size. `writeSnapshot` costs the
- * run's size and empties the journal (compaction) once the new snapshot is
- * in place. Within this process, calls on one run are queued, so an append
- * never lands between a snapshot and the journal truncation that follows
- * it; across processes, the lease keeps a single driver per run.
+ * Costs. `append` writes the bytes of its records through a descriptor
+ * kept open per run (opened by the run's first snapshot), whatever the
+ * run's size. `writeSnapshot` costs the run's size and empties the journal
+ * (compaction) once the new snapshot is in place. The file calls are
+ * synchronous system calls (a few microseconds each, where a trip through
+ * libuv's thread pool costs tens and a run makes dozens), except the
+ * write of a big snapshot and, with `fsync`, the flush of an append of
+ * several records, which go through the pool so the run goes on meanwhile.
+ * Within this process, calls on one run are queued, so an append never
+ * lands between a snapshot and the journal truncation that follows it;
+ * across processes, the lease keeps a single driver per run.
  *
  * Leases and fencing (`lease.json`, `lease.lock`, the check that a
  * write still holds the lease) are in `lowdb-leases.ts`; lease calls join
