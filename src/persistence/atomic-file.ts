@@ -10,46 +10,134 @@
  * instead of sending it elsewhere. A refusal is `UnsafeStoreFileError`,
  * with nothing written.
  *
+ * Costs. The write is made of synchronous system calls (about seven: two
+ * `lstat`s, `open`, `fstat`, `write`, `close`, `rename`; with `fsync`, a
+ * flush of the file and one of its folder): the files a store writes are
+ * small or written once per O(run size) changes, and a trip through
+ * libuv's thread pool per call costs more than the call. A big content
+ * (a snapshot of a big run) is written and flushed through the pool, so
+ * the event loop (and the nodes of other runs) go on meanwhile.
+ *
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { open, rename, unlink } from "node:fs/promises";
+import { closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, write, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
+import { promisify } from "node:util";
+import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
-/** Writes `text` to `file` through a temp file and a rename, so readers see the old or the new file. */
-export async function writeFileAtomic(file: string, text: string, fsync = false): Promise<void> {
-  const dir = dirname(file);
-  await verifyPath(dir, "folder");
-  await verifyPath(file, "file");
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  let handle: FileHandle | undefined;
-  let created = false;
+/** Contents at least this big (bytes) are written and flushed through the thread pool, so the event loop is not held for their length. */
+export const LARGE_WRITE_BYTES = 1024 * 1024;
+
+/**
+ * Writes `text` to `file` through a temp file and a rename, so readers see
+ * the old or the new file. Small contents are written with synchronous
+ * calls ({@link writeFileAtomicSync}); from {@link LARGE_WRITE_BYTES} on,
+ * the write and the flush go through the thread pool (the checks, the open
+ * and the rename stay synchronous). The options are
+ * {@link writeFileAtomicSync}'s.
+ */
+export async function writeFileAtomic(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): Promise<void> {
+  const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  if (bytes.length < LARGE_WRITE_BYTES) {
+    writeFileAtomicSync(file, bytes, fsync, folderChecked, syncRename);
+    return;
+  }
+  const { temp, fd } = openTemp(file, folderChecked);
   try {
-    handle = await openStoreFile(temp, "create");
-    if (!handle) throw new Error(`taskloom internal error: ${temp} was not created`);
-    created = true;
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(text, "utf8");
-    if (fsync) await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, file);
+    let offset = 0;
+    while (offset < bytes.length) offset += await writeAsync(fd, bytes, offset, bytes.length - offset);
+    if (fsync) await fdatasyncAsync(fd);
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    // Only a temp file made here is removed: a name taken by something else stays as it was.
-    if (created) await unlink(temp).catch(() => undefined);
+    closeQuietly(fd);
+    unlinkQuietly(temp);
     throw err;
   }
-  if (fsync) {
-    // The rename is durable once the folder's entry is.
-    const folder = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    try {
-      await folder.sync();
-    } finally {
-      await folder.close();
-    }
+  closeAndRename(file, temp, fd, fsync && syncRename);
+}
+
+/**
+ * {@link writeFileAtomic} with synchronous calls. With `folderChecked`,
+ * the caller has just checked the file's folder (`verifyPathSync`) and it
+ * is not checked again. With `fsync` and not `syncRename`, the content is
+ * flushed before the rename but the rename itself is left to the next
+ * flush of the folder (for a file that may lag behind after a power loss).
+ */
+export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): void {
+  const { temp, fd } = openTemp(file, folderChecked);
+  try {
+    writeAllSync(fd, typeof text === "string" ? Buffer.from(text, "utf8") : text);
+    if (fsync) fdatasyncSync(fd);
+  } catch (err) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  closeAndRename(file, temp, fd, fsync && syncRename);
+}
+
+/** Checks `file` and its folder, and makes the temp file beside it (see the module comment). */
+function openTemp(file: string, folderChecked: boolean): { temp: string; fd: number } {
+  if (!folderChecked) verifyPathSync(dirname(file), "folder");
+  verifyPathSync(file, "file");
+  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  const opened = openStoreFileSync(temp, "create");
+  if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);
+  return { temp, fd: opened.fd };
+}
+
+/** Closes the written temp file and renames it over `file`; with `syncFolderAfter`, flushes the folder so the rename is durable. */
+function closeAndRename(file: string, temp: string, fd: number, syncFolderAfter: boolean): void {
+  try {
+    closeSync(fd);
+    renameSync(temp, file);
+  } catch (err) {
+    // Only a temp file made here is removed: a name taken by something else stays as it was.
+    unlinkQuietly(temp);
+    throw err;
+  }
+  // The rename is durable once the folder's entry is.
+  if (syncFolderAfter) syncFolder(dirname(file));
+}
+
+/** One `write(2)` through the thread pool; resolves to the bytes written. */
+function writeAsync(fd: number, buffer: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buffer, offset, length, null, (err, written) => (err ? reject(err) : resolve(written))));
+}
+const fdatasyncAsync = promisify(fdatasync);
+
+/**
+ * Flushes a folder's entries (a rename or a new file in it) to the disk.
+ * A store folder is never reached through a link; with `follow`, `dir` is
+ * one of the caller's own folders above the store, which may be a link.
+ */
+export function syncFolder(dir: string, follow = false): void {
+  const folder = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | (follow ? 0 : constants.O_NOFOLLOW));
+  try {
+    fsyncSync(folder);
+  } finally {
+    closeSync(folder);
+  }
+}
+
+/** Writes every byte of `buffer` to `fd` (at its offset, or at the end in append mode). */
+export function writeAllSync(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already failing: the first error is the one reported.
   }
 }

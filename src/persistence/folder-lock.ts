@@ -1,10 +1,16 @@
 /**
  * A lock between processes on one machine (or one shared file system): a
- * folder created with `mkdir`, which succeeds for exactly one caller. The
- * lease files of `LowdbStore` and the schedule files of
- * `FileScheduleStore` are read and written under such a lock. A lock
- * older than {@link LOCK_STALE_MS} is taken to be left by a process that
- * died holding it (holders keep it for milliseconds) and is broken.
+ * name that exactly one caller can create. {@link takeFolderLock} makes a
+ * folder with `mkdir` (the schedule files of `FileScheduleStore` are
+ * written under one); {@link takeFileLock} makes an empty file with
+ * `O_CREAT | O_EXCL` and gives it back with `unlink` (the lease files of
+ * `LowdbStore`). Both are atomic; the file costs far less: on ext4 under
+ * load a `mkdir` and `rmdir` pair takes milliseconds (a folder is an inode
+ * and a block to allocate and free), a file made and unlinked tens of
+ * microseconds. A file lock waits for a folder at its name too (the lock
+ * an earlier version took) and breaks it once stale. A lock older than
+ * {@link LOCK_STALE_MS} is taken to be left by a process that died
+ * holding it (holders keep it for milliseconds) and is broken.
  *
  * Breaking a stale lock. Two waiters can both judge one lock stale; if
  * each then removed "the lock", the second would remove the fresh lock a
@@ -16,13 +22,17 @@
  * {@link LOCK_STALE_MS} like any lock and is removed without a further lock
  * (a race then needs a crash in that window and two waiters at once).
  *
- * The lock path is looked at with `lstat`: a symbolic link or a file in
- * its place was not made by taskloom and is never followed or removed
- * (`UnsafeStoreFileError`).
+ * The lock path is looked at with `lstat`: a symbolic link in its place
+ * (or, for a folder lock, a file) was not made by taskloom and is never
+ * followed or removed (`UnsafeStoreFileError`).
+ *
+ * Costs. Taking and giving back a free lock is one synchronous `mkdir`
+ * and one `rmdir`: the thread pool would cost more than the calls. Only
+ * the wait between two tries of a held lock is asynchronous.
  *
  * @module
  */
-import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
+import { closeSync, constants, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UnsafeStoreFileError } from "./errors.js";
 
@@ -59,11 +69,37 @@ export interface FolderLockOptions {
  * ```
  */
 export async function takeFolderLock(path: string, options: FolderLockOptions): Promise<Unlock | undefined> {
+  return takeLock(path, options, "folder");
+}
+
+/**
+ * Takes the lock `path` as an empty file (mode 0600) made with `O_CREAT |
+ * O_EXCL | O_NOFOLLOW`, as {@link takeFolderLock} does with a folder; a
+ * folder at `path` (a lock taken by an earlier version) is waited for and
+ * broken once stale like a file.
+ *
+ * @example
+ * ```ts
+ * const unlock = await takeFileLock(join(dir, "lease.lock"), { what: "the lease lock" });
+ * try { … } finally { await unlock?.() }
+ * ```
+ */
+export async function takeFileLock(path: string, options: FolderLockOptions): Promise<Unlock | undefined> {
+  return takeLock(path, options, "file");
+}
+
+const FILE_LOCK_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+async function takeLock(path: string, options: FolderLockOptions, kind: LockKind): Promise<Unlock | undefined> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      await mkdir(path, { mode: 0o700 });
-      return () => rmdir(path).catch(ignoreCode("ENOENT"));
+      if (kind === "folder") {
+        mkdirSync(path, { mode: 0o700 });
+        return async () => removeFolder(path);
+      }
+      closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
+      return async () => removeFile(path);
     } catch (err) {
       if (hasCode(err, "ENOENT")) {
         if (!options.createParent) return undefined;
@@ -71,53 +107,70 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
         await options.createParent();
         continue;
       }
-      if (!hasCode(err, "EEXIST")) throw err;
+      // ELOOP: O_NOFOLLOW met a symbolic link at the lock's name; staleLockAge refuses it below.
+      if (!hasCode(err, "EEXIST") && !hasCode(err, "ELOOP")) throw err;
     }
-    if (await staleLockAge(path)) {
-      await breakStaleLock(path);
+    if (staleLockAge(path, kind)) {
+      breakStaleLock(path, kind);
       continue;
     }
     if (Date.now() > deadline) {
-      throw new Error(
-        `taskloom: ${options.what} (${path}) is still held after ${LOCK_WAIT_MS} ms. ` + `If no process is using it, remove that folder and try again.`,
-      );
+      throw new Error(`taskloom: ${options.what} (${path}) is still held after ${LOCK_WAIT_MS} ms. ` + `If no process is using it, remove it and try again.`);
     }
     await sleep(5 + Math.random() * 15);
   }
 }
 
+/** What a lock is made of: a folder, or (besides a folder left by an earlier version) a file. */
+type LockKind = "folder" | "file";
+
 /**
- * True when the lock folder `path` exists and is older than
- * {@link LOCK_STALE_MS}. Throws `UnsafeStoreFileError` when something
- * other than a folder (a symbolic link, a file) stands in its place.
+ * True when the lock `path` exists and is older than {@link LOCK_STALE_MS}.
+ * Throws `UnsafeStoreFileError` when something a lock of this kind cannot
+ * be stands in its place (a symbolic link; a file, for a folder lock).
  */
-async function staleLockAge(path: string): Promise<boolean> {
-  let stats;
-  try {
-    stats = await lstat(path);
-  } catch (err) {
-    if (hasCode(err, "ENOENT")) return false;
-    throw err;
-  }
-  if (!stats.isDirectory()) throw new UnsafeStoreFileError(path, "a lock must be a folder, and this is not (a link or a file put there)");
+function staleLockAge(path: string, kind: LockKind): boolean {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) return false;
+  if (!stats.isDirectory() && !(kind === "file" && stats.isFile()))
+    throw new UnsafeStoreFileError(path, "a lock must be a folder, and this is not (a link or a file put there)");
   return Date.now() - stats.mtimeMs > LOCK_STALE_MS;
 }
 
 /** Removes the stale lock `path` under its break lock, if it is still there and still stale (see the module comment). */
-async function breakStaleLock(path: string): Promise<void> {
+function breakStaleLock(path: string, kind: LockKind): void {
   const breaker = `${path}.break`;
   try {
-    await mkdir(breaker, { mode: 0o700 });
+    mkdirSync(breaker, { mode: 0o700 });
   } catch (err) {
     if (!hasCode(err, "EEXIST")) throw err;
     // Another waiter is breaking it; a break lock left by a dead process is removed once stale.
-    if (await staleLockAge(breaker)) await rmdir(breaker).catch(ignoreCode("ENOENT"));
+    if (staleLockAge(breaker, "folder")) removeFolder(breaker);
     return;
   }
   try {
-    if (await staleLockAge(path)) await rm(path, { recursive: true, force: true });
+    // rm removes a file or a folder, and never follows a link (staleLockAge refuses one).
+    if (staleLockAge(path, kind)) rmSync(path, { recursive: true, force: true });
   } finally {
-    await rmdir(breaker).catch(ignoreCode("ENOENT"));
+    removeFolder(breaker);
+  }
+}
+
+/** Removes an empty lock folder; one already gone is no error. */
+function removeFolder(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch (err) {
+    ignoreCode("ENOENT")(err);
+  }
+}
+
+/** Removes a lock file; one already gone is no error. */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    ignoreCode("ENOENT")(err);
   }
 }
 

@@ -13,19 +13,22 @@
  *   longest string V8 can make (about 512 MB); only one line at a time is
  *   held as text.
  * - Appends are single synchronous writes ({@link writeAll}) through a
- *   handle opened and checked as `store-files.ts` says.
+ *   descriptor opened and checked as `store-files.ts` says. Reads are
+ *   synchronous too, a chunk at a time: a journal is read when a run is
+ *   loaded or compacted, and the thread pool would add a round trip per
+ *   chunk and per open, check and close.
  *
  * @module
  */
 import { constants as bufferConstants } from "node:buffer";
-import { writeSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import { closeSync, readSync } from "node:fs";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
 import { checkRecord } from "./snapshot-schema.js";
 import { serialize } from "./serialization.js";
 import { parseDocument, type Parsed } from "./stored-document.js";
-import { openStoreFile, readFailure } from "./store-files.js";
+import { openStoreFileSync, readFailure } from "./store-files.js";
+import { writeAllSync } from "./atomic-file.js";
 
 const NEWLINE = 0x0a;
 /** Bytes read at a time, forwards when reading, backwards when looking for the last line. */
@@ -60,21 +63,24 @@ function parseLine(bytes: Buffer): Parsed {
  * dropped when it is bad, and a fragment after it always; any other bad
  * line is `SnapshotCorruptError` naming the file.
  */
-export async function readJournal(file: string, onRecord: (record: JournalRecord) => void): Promise<void> {
+export function readJournal(file: string, onRecord: (record: JournalRecord) => void): void {
   // One name only even to read it: the journal is written in place later, so a hard link is refused before anything runs.
-  const handle = await openStoreFile(file, "read", { singleLink: true });
-  if (!handle) return;
+  const opened = openStoreFileSync(file, "read", { singleLink: true });
+  if (!opened) return;
+  const fd = opened.fd;
   try {
     let pending: Buffer[] = [];
     let pendingLength = 0;
     let line = 0;
     let bad: { line: number; problem: string } | undefined;
     let position = 0;
+    // Small journals (the common case) need a small buffer only.
+    const chunkSize = Math.min(CHUNK, Math.max(opened.size + 1, 4096));
     for (;;) {
-      const chunk = Buffer.allocUnsafe(CHUNK);
+      const chunk = Buffer.allocUnsafe(chunkSize);
       let bytesRead: number;
       try {
-        ({ bytesRead } = await handle.read(chunk, 0, CHUNK, position));
+        bytesRead = readSync(fd, chunk, 0, chunkSize, position);
       } catch (err) {
         throw readFailure(file, err);
       }
@@ -101,7 +107,7 @@ export async function readJournal(file: string, onRecord: (record: JournalRecord
     }
     // What is left is a fragment, and `bad` (if any) the last complete line: a torn append, ignored.
   } finally {
-    await handle.close().catch(() => undefined);
+    closeSync(fd);
   }
 }
 
@@ -116,25 +122,25 @@ function recordAt(bytes: Buffer): JournalRecord | undefined {
  * "\n" and is a record, skipping a fragment and one bad last line, as
  * {@link readJournal} does. Reads only the end of the file.
  */
-export async function validEnd(handle: FileHandle, size: number): Promise<{ end: number; last: JournalRecord | undefined }> {
+export function validEnd(fd: number, size: number): { end: number; last: JournalRecord | undefined } {
   let end = size;
-  if (end > 0 && (await readAt(handle, end - 1, 1))[0] !== NEWLINE) end = await lineStart(handle, end);
+  if (end > 0 && readAt(fd, end - 1, 1)[0] !== NEWLINE) end = lineStart(fd, end);
   if (end === 0) return { end, last: undefined };
-  const start = await lineStart(handle, end - 1);
-  const last = recordAt(await readAt(handle, start, end - 1 - start));
+  const start = lineStart(fd, end - 1);
+  const last = recordAt(readAt(fd, start, end - 1 - start));
   if (last) return { end, last };
   if (start === 0) return { end: 0, last: undefined };
   // The line before a bad last line is valid (else the journal is corrupt, which a load reports).
-  const before = await lineStart(handle, start - 1);
-  return { end: start, last: recordAt(await readAt(handle, before, start - 1 - before)) };
+  const before = lineStart(fd, start - 1);
+  return { end: start, last: recordAt(readAt(fd, before, start - 1 - before)) };
 }
 
 /** The offset just after the last "\n" before `end` (0 when there is none). */
-async function lineStart(handle: FileHandle, end: number): Promise<number> {
+function lineStart(fd: number, end: number): number {
   let pos = end;
   while (pos > 0) {
     const from = Math.max(0, pos - CHUNK);
-    const chunk = await readAt(handle, from, pos - from);
+    const chunk = readAt(fd, from, pos - from);
     const i = chunk.lastIndexOf(NEWLINE);
     if (i !== -1) return from + i + 1;
     pos = from;
@@ -142,11 +148,11 @@ async function lineStart(handle: FileHandle, end: number): Promise<number> {
   return 0;
 }
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+    const bytesRead = readSync(fd, buffer, done, length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }
@@ -155,6 +161,5 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 
 /** Writes every byte of `buffer` at the end of the file `fd` was opened on (in append mode). */
 export function writeAll(fd: number, buffer: Buffer): void {
-  let offset = 0;
-  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
+  writeAllSync(fd, buffer);
 }

@@ -1,24 +1,30 @@
 /**
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
- * folder says who drives the run, and `lease.lock/` is held while a
+ * folder says who drives the run, and `lease.lock` is held while a
  * process reads and rewrites it.
  *
- * Leases are decided under `lease.lock`, a folder made with `mkdir`
- * (atomic: exactly one process creates it). A lock older than 5 s is left
- * over from a crash and is broken. Lease calls join the run's queue too,
+ * Leases are decided under `lease.lock`, an empty file made with
+ * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
+ * unlinked after (`folder-lock.ts`; earlier versions made a folder there,
+ * which is waited for the same way). A lock older than 5 s is left over
+ * from a crash and is broken. Lease calls join the run's queue too,
  * so within this process a takeover and a write of the same run are never
  * interleaved.
  *
  * Fencing. A write that carries the writer's lease is refused with
  * `LeaseLostError` unless `lease.json` still names that owner and token.
- * `writeSnapshot` (which costs the run's size anyway) reads the file;
- * `append`, the hot path, compares with the copy this store last saw and
- * only checks that the file is still that one (one `stat`: same inode and
- * change time); a takeover granted by this store replaces the copy, and a
- * file rewritten by another process fails the stat check, so both are
- * read and refused. The check and the write are not one atomic step
- * across processes: a takeover landing between them lets that one append
+ * Every write (`append` and `writeSnapshot` alike) compares with the copy
+ * this store last saw and only checks that the file is still that one
+ * (one `lstat`: same inode, change time and size); a takeover granted by
+ * this store replaces the copy, and a file rewritten by another process
+ * (always through a rename, so with a new inode) fails the check, so both
+ * are read and refused. The check and the write are not one atomic step
+ * across processes: a takeover landing between them lets that one write
  * through, and the next write is refused.
+ *
+ * Costs. The files are read and written with synchronous calls
+ * (`store-files.ts`, "Costs"); taking a lease on a new run is about a
+ * dozen of them, giving it back half as many.
  *
  * Invariants: `lease.json` is replaced atomically and only under the
  * lease lock; the fencing copy of a run (`#fences`) is dropped before the
@@ -28,15 +34,16 @@
  *
  * @module
  */
-import { lstatSync } from "node:fs";
-import { unlink } from "node:fs/promises";
+import { lstatSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { ignoreCode, takeFolderLock, type Unlock } from "./folder-lock.js";
+import { ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
-import { DocumentFileAdapter } from "./stored-document.js";
+import { readDocumentSync } from "./stored-document.js";
+import { writeFileAtomicSync } from "./atomic-file.js";
+import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
@@ -58,10 +65,10 @@ export class LeaseFiles {
     // A lease may come before the first snapshot: the folder is made here.
     const unlock = (await this.lock(runId, true)) as Unlock;
     try {
-      const current = await this.read(runId);
+      const current = this.read(runId);
       if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
       const lease = grantLease(runId, request, current);
-      await this.#write(lease);
+      this.#write(lease);
       return lease;
     } finally {
       await unlock();
@@ -74,10 +81,10 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) throw lost(undefined);
     try {
-      const current = await this.read(lease.runId);
+      const current = this.read(lease.runId);
       if (!current || !stillHeld(current, lease)) throw lost(current);
       const renewed: Lease = { ...current, expiresAt: now + ttlMs };
-      await this.#write(renewed);
+      this.#write(renewed);
       return renewed;
     } finally {
       await unlock();
@@ -103,10 +110,14 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) return;
     try {
-      const current = await this.read(lease.runId);
+      const current = this.read(lease.runId);
       if (current && current.owner === lease.owner) {
         this.#fences.delete(lease.runId);
-        await unlink(this.#folders.files(lease.runId).lease).catch(ignoreCode("ENOENT"));
+        try {
+          unlinkSync(this.#folders.files(lease.runId).lease);
+        } catch (err) {
+          ignoreCode("ENOENT")(err);
+        }
       }
     } finally {
       await unlock();
@@ -119,33 +130,34 @@ export class LeaseFiles {
   }
 
   /** Writes `lease.json` (under the lease lock) and remembers it for the fencing check. */
-  async #write(lease: Lease): Promise<void> {
+  #write(lease: Lease): void {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
-    await new DocumentFileAdapter<Lease>(file, checkLease, this.#fsync).write(lease);
+    // Under the lease lock, just after `read` checked the folder.
+    writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
     this.#fences.set(lease.runId, { owner: lease.owner, token: lease.token, stamp: fileStamp(file) });
   }
 
   /**
-   * Throws `LeaseLostError` unless `lease` is the run's current lease.
-   * With `fast`, a lease this store last saw in a `lease.json` that is
-   * still the same file passes without reading it.
+   * Throws `LeaseLostError` unless `lease` is the run's current lease. A
+   * lease this store last saw in a `lease.json` that is still the same
+   * file passes without reading it.
    */
-  async fence(runId: string, lease: Lease, fast: boolean): Promise<void> {
+  fence(runId: string, lease: Lease): void {
     const file = this.#folders.files(runId).lease;
     const known = this.#fences.get(runId);
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
-    if (fast && known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
-    const current = await this.read(runId);
+    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
+    const current = this.read(runId);
     if (current) this.#fences.set(runId, { owner: current.owner, token: current.token, stamp });
     else this.#fences.delete(runId);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
   }
 
   /** The run's current lease, or undefined when it has none. */
-  async read(runId: string): Promise<Lease | undefined> {
-    return (await new DocumentFileAdapter<Lease>(this.#folders.files(runId).lease, checkLease, this.#fsync).read()) ?? undefined;
+  read(runId: string): Lease | undefined {
+    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease) ?? undefined;
   }
 
   /**
@@ -154,8 +166,8 @@ export class LeaseFiles {
    */
   async lock(runId: string, create: boolean): Promise<Unlock | undefined> {
     // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
-    if (!create && !(await this.#folders.verify(runId))) return undefined;
-    return takeFolderLock(this.#folders.files(runId).lock, {
+    if (!create && !this.#folders.verifySync(runId)) return undefined;
+    return takeFileLock(this.#folders.files(runId).lock, {
       what: `the lease lock of run "${runId}"`,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });

@@ -8,8 +8,8 @@
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
  *   changes made after the snapshot;
- * - `lease.json`: who drives the run, and `lease.lock/` while a process
- *   reads and rewrites it.
+ * - `lease.json`: who drives the run, and `lease.lock` (an empty file)
+ *   while a process reads and rewrites it.
  *
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the
@@ -27,14 +27,19 @@
  * written; files are opened with `O_NOFOLLOW` and truncated through the
  * checked handle.
  *
- * Costs. `append` writes the bytes of its records through a file handle
- * kept open per run, whatever the run's size. `writeSnapshot` costs the
- * run's size and empties the journal (compaction) once the new snapshot is
- * in place. Within this process, calls on one run are queued, so an append
- * never lands between a snapshot and the journal truncation that follows
- * it; across processes, the lease keeps a single driver per run.
+ * Costs. `append` writes the bytes of its records through a descriptor
+ * kept open per run (opened by the run's first snapshot), whatever the
+ * run's size. `writeSnapshot` costs the run's size and empties the journal
+ * (compaction) once the new snapshot is in place. The file calls are
+ * synchronous system calls (a few microseconds each, where a trip through
+ * libuv's thread pool costs tens and a run makes dozens), except the
+ * write of a big snapshot and, with `fsync`, the flush of an append of
+ * several records, which go through the pool so the run goes on meanwhile.
+ * Within this process, calls on one run are queued, so an append never
+ * lands between a snapshot and the journal truncation that follows it;
+ * across processes, the lease keeps a single driver per run.
  *
- * Leases and fencing (`lease.json`, `lease.lock/`, the check that a
+ * Leases and fencing (`lease.json`, `lease.lock`, the check that a
  * write still holds the lease) are in `lowdb-leases.ts`; lease calls join
  * the run's queue too, so within this process a takeover and a write of
  * the same run are never interleaved.
@@ -42,12 +47,10 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
-import { readdir, rename, rm } from "node:fs/promises";
-import { fdatasyncSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { promisify } from "node:util";
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "./atomic-file.js";
-import { Low } from "lowdb";
+import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -60,10 +63,13 @@ import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 import { checkSnapshot, checkSummary } from "./snapshot-schema.js";
-import { DocumentFileAdapter, readDocument, type ShapeCheck } from "./stored-document.js";
+import { readDocumentSync } from "./stored-document.js";
+import { serialize } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
-import { FILE_MODE, openStoreFile, verifyPath } from "./store-files.js";
+import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
+
+const flush = promisify(fdatasync);
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -99,8 +105,8 @@ export class LowdbStore implements RunStore {
   readonly dir: string;
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
-  /** Open journal handles, by run id. */
-  readonly #journals = new Map<string, FileHandle>();
+  /** Open journal descriptors, by run id. */
+  readonly #journals = new Map<string, number>();
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
   /** The tail of each run's queue of calls. */
@@ -111,8 +117,8 @@ export class LowdbStore implements RunStore {
   constructor(options: LowdbStoreOptions = {}) {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
-    this.#folders = new RunFolders(this.dir);
     this.#fsync = options.fsync ?? false;
+    this.#folders = new RunFolders(this.dir, this.#fsync);
     this.#leases = new LeaseFiles(this.#folders, this.#fsync);
   }
 
@@ -124,73 +130,89 @@ export class LowdbStore implements RunStore {
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);
-    await this.#serial(runId, async () => {
-      if (lease) await this.#leases.fence(runId, lease, false);
-      const files = this.#files(runId);
-      await this.#ensureRunDir(runId);
-      // Decide what the journal keeps before anything is written, so that a
-      // journal that cannot be read fails the call with nothing overwritten.
-      const known = this.#journalTop.get(runId);
-      const later: JournalRecord[] = [];
-      if (known === undefined || known > seq) await readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
-      const snapshot = new Low<SnapshotDocument | null>(this.#adapter(files.snapshot, checkSnapshot), null);
-      snapshot.data = toSnapshotDocument(state, seq);
-      await snapshot.write();
-      const summary = new Low<RunSummary | null>(this.#adapter(files.summary, checkSummary), null);
-      summary.data = summarize(state);
-      await summary.write();
-      // Only now that the new snapshot is in place may the journal shrink.
-      if (later.length === 0) {
-        // Through a checked handle, never by path: a planted link is refused, not followed.
-        const handle = this.#journals.get(runId) ?? (await openStoreFile(files.journal, "rewrite", { singleLink: true }));
-        try {
-          await handle?.truncate(0);
-        } finally {
-          if (handle && handle !== this.#journals.get(runId)) await handle.close();
-        }
-      } else {
-        await this.#closeJournal(runId);
-        await writeFileAtomic(files.journal, journalText(later), this.#fsync);
-      }
-      this.#journalTop.set(runId, topSeq(later));
-      // A run that stopped (finished, failed, cancelled, waiting) appends nothing until it is resumed.
-      if (state.meta.status !== "running" && state.meta.status !== "pending") await this.#closeJournal(runId);
-    });
+    await this.#serial(runId, async () => this.#writeSnapshot(state, seq, lease));
+  }
+
+  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
+    const runId = state.meta.runId;
+    if (lease) this.#leases.fence(runId, lease);
+    const files = this.#files(runId);
+    this.#folders.ensureSync(runId);
+    // A run that stopped (finished, failed, cancelled, waiting) appends nothing until it is resumed.
+    const open = state.meta.status === "running" || state.meta.status === "pending";
+    // A running run's journal is opened (made, if missing) now, before the snapshot is replaced, and
+    // emptied only after: an empty journal beside the old snapshot is consistent, opening it tells
+    // its highest seq, and the appends that follow need no other open.
+    if (open) this.#openJournal(runId, files);
+    // Decide what the journal keeps before anything is written, so that a
+    // journal that cannot be read fails the call with nothing overwritten.
+    const known = this.#journalTop.get(runId);
+    const later: JournalRecord[] = [];
+    if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
+    // A big run's snapshot is written through the thread pool (atomic-file.ts); everything else here is synchronous.
+    await writeFileAtomic(files.snapshot, serialize(toSnapshotDocument(state, seq)), this.#fsync, true);
+    // With fsync, the summary's content is flushed before its rename but its folder is not flushed
+    // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
+    // never run ahead of it, and a snapshot costs three flushes, not four.
+    writeFileAtomicSync(files.summary, serialize(summarize(state)), this.#fsync, true, false);
+    // Only now that the new snapshot is in place may the journal shrink.
+    if (later.length === 0) {
+      if (known !== EMPTY) this.#emptyJournal(runId, files);
+    } else {
+      this.#closeJournal(runId);
+      writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
+    }
+    this.#journalTop.set(runId, topSeq(later));
+    if (!open) this.#closeJournal(runId);
   }
 
   async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
     assertRunId(runId);
     await this.#serial(runId, async () => {
-      const handle = await this.#openJournal(runId);
+      const fd = this.#openJournal(runId, this.#files(runId), true);
       if (records.length === 0) return;
-      if (lease) await this.#leases.fence(runId, lease, true);
+      if (lease) this.#leases.fence(runId, lease);
       try {
         // One write per call, so a crash tears at most this call's last line.
         // Synchronous on purpose: an append is small, and a blocking write
         // costs a few microseconds where a trip through libuv's thread pool
         // costs tens; with group commit, that is the price of every chain step.
-        writeAll(handle.fd, Buffer.from(journalText(records)));
-        if (this.#fsync) fdatasyncSync(handle.fd);
+        writeAll(fd, Buffer.from(journalText(records)));
+        // So is the flush of a single record (a chain step: the run waits for it, and a trip through
+        // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
+        // pool: the run goes on meanwhile, and what it records gathers for the next append (group
+        // commit amortizes flushes: a 1,000-node fan-out flushes a handful of times).
+        if (this.#fsync) {
+          if (records.length === 1) fdatasyncSync(fd);
+          else await flush(fd);
+        }
       } catch (err) {
         // The file may now end in a fragment: reopening cuts it off.
         this.#journalTop.delete(runId);
-        await this.#closeJournal(runId).catch(() => undefined);
+        try {
+          this.#closeJournal(runId);
+        } catch {
+          // The write's error is the one reported.
+        }
         throw err;
       }
       const top = this.#journalTop.get(runId);
       if (top !== undefined) this.#journalTop.set(runId, Math.max(top, topSeq(records)));
       let meta: RunMeta | undefined;
       for (const r of records) if (r.kind === "run") meta = r.run;
-      if (meta) await this.#updateSummary(runId, meta);
+      if (meta) this.#updateSummary(runId, meta);
     });
   }
 
   async load(runId: string): Promise<StoredRun | undefined> {
     assertRunId(runId);
-    return this.#serial(runId, async () => {
+    return this.#serial(runId, () => {
       const files = this.#files(runId);
-      if (!(await this.#runFolder(runId))) return undefined;
-      const doc = await readDocument<SnapshotDocument>(files.snapshot, checkSnapshot);
+      // What is on disk is read afresh, and so is the journal's end at the next append: a file changed
+      // behind this store (a tool, a test standing in for a crash) is never appended to blindly.
+      this.#closeJournal(runId);
+      if (!this.#folders.verifySync(runId)) return undefined;
+      const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshot, true);
       if (!doc) return undefined;
       if (doc.meta.runId !== runId) {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
@@ -198,7 +220,7 @@ export class LowdbStore implements RunStore {
       // Replayed while read: memory holds the latest record per node, not the journal.
       const replay = new Replay(doc);
       let top = EMPTY;
-      await readJournal(files.journal, (r) => {
+      readJournal(files.journal, (r) => {
         if (r.kind === "run" && r.run.runId !== runId) {
           throw new SnapshotCorruptError(files.journal, `a record (seq ${r.seq}) holds run "${r.run.runId}", not "${runId}"`);
         }
@@ -212,8 +234,8 @@ export class LowdbStore implements RunStore {
 
   /** Lists runs; a run whose folder or summary is corrupt or unsafe is skipped and reported through `query.onProblem`. */
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
-    if (!(await verifyPath(this.#folders.runsDir))) return [];
-    const entries = await readdir(this.#folders.runsDir, { withFileTypes: true });
+    if (!verifyPathSync(this.#folders.runsDir)) return [];
+    const entries = readdirSync(this.#folders.runsDir, { withFileTypes: true });
     const report = query.onProblem ?? ((problem: StoreProblem) => process.emitWarning(problem));
     const out: RunSummary[] = [];
     for (const entry of entries) {
@@ -221,8 +243,8 @@ export class LowdbStore implements RunStore {
       if (!isRunFolderName(entry.name) || !(entry.isDirectory() || entry.isSymbolicLink())) continue;
       const files = this.#files(entry.name);
       try {
-        if (!(await verifyPath(files.dir))) continue;
-        const summary = await readDocument<RunSummary>(files.summary, checkSummary);
+        if (!verifyPathSync(files.dir)) continue;
+        const summary = readDocumentSync<RunSummary>(files.summary, checkSummary, true);
         if (summary && summary.runId !== entry.name) {
           throw new SnapshotCorruptError(files.summary, `it holds run "${summary.runId}", not "${entry.name}"`);
         }
@@ -239,12 +261,12 @@ export class LowdbStore implements RunStore {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
-      if (!(await this.#runFolder(runId))) return false;
+      if (!this.#folders.verifySync(runId)) return false;
       const unlock = await this.#leases.lock(runId, false);
       if (!unlock) return false;
       let moved = false;
       try {
-        const current = await this.#leases.read(runId);
+        const current = this.#leases.read(runId);
         const probe: LeaseRequest = {
           owner: `delete:${randomUUID()}`,
           pid: process.pid,
@@ -253,16 +275,16 @@ export class LowdbStore implements RunStore {
           now: Date.now(),
         };
         if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
-        await this.#closeJournal(runId);
+        this.#closeJournal(runId);
         this.#journalTop.delete(runId);
         this.#leases.forget(runId);
-        const existed = await verifyPath(files.snapshot, "file");
+        const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
         const trash = join(this.#folders.runsDir, `.trash-${randomUUID()}`);
-        await rename(files.dir, trash);
+        renameSync(files.dir, trash);
         moved = true;
-        await rm(trash, { recursive: true, force: true });
+        rmSync(trash, { recursive: true, force: true });
         return existed;
       } finally {
         if (!moved) await unlock();
@@ -301,7 +323,7 @@ export class LowdbStore implements RunStore {
   }
 
   /** Runs `task` after every earlier call on the same run has settled. */
-  #serial<T>(runId: string, task: () => Promise<T>): Promise<T> {
+  #serial<T>(runId: string, task: () => T | Promise<T>): Promise<T> {
     const result = (this.#queues.get(runId) ?? Promise.resolve()).then(task);
     const tail = result.then(
       () => undefined,
@@ -318,56 +340,61 @@ export class LowdbStore implements RunStore {
     return this.#folders.files(runId);
   }
 
-  #adapter<T>(file: string, check: ShapeCheck): DocumentFileAdapter<T> {
-    return new DocumentFileAdapter<T>(file, check, this.#fsync);
-  }
-
-  #runFolder(runId: string): Promise<boolean> {
-    return this.#folders.verify(runId);
-  }
-
-  #ensureRunDir(runId: string): Promise<void> {
-    return this.#folders.ensure(runId);
-  }
-
-  /** The run's journal handle, opened (and its torn tail cut off) on first use. */
-  async #openJournal(runId: string): Promise<FileHandle> {
+  /**
+   * The run's journal descriptor, opened (made if missing, its torn tail
+   * cut off) on first use. With `needSnapshot`, a run without a snapshot
+   * is refused: records appended to it would have nothing to apply to.
+   */
+  #openJournal(runId: string, files: RunFiles, needSnapshot = false): number {
     const cached = this.#journals.get(runId);
-    if (cached) return cached;
-    const files = this.#files(runId);
-    if (!(await this.#runFolder(runId)) || !(await verifyPath(files.snapshot, "file"))) {
+    if (cached !== undefined) return cached;
+    if (needSnapshot && (!this.#folders.verifySync(runId) || !verifyPathSync(files.snapshot, "file"))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet (write one with writeSnapshot first)`);
     }
-    const handle = (await openStoreFile(files.journal, "append", { singleLink: true })) as FileHandle;
+    const opened = openStoreFileSync(files.journal, "append", { singleLink: true }) as { fd: number; size: number };
     try {
-      await handle.chmod(FILE_MODE);
-      const size = (await handle.stat()).size;
-      const { end, last } = await validEnd(handle, size);
-      if (end < size) await handle.truncate(end);
+      const { end, last } = validEnd(opened.fd, opened.size);
+      if (end < opened.size) ftruncateSync(opened.fd, end);
       // Records are appended in seq order, so the last one holds the highest.
       if (end === 0) this.#journalTop.set(runId, EMPTY);
       else if (last) this.#journalTop.set(runId, last.seq);
       else this.#journalTop.delete(runId);
     } catch (err) {
-      await handle.close().catch(() => undefined);
+      closeSync(opened.fd);
       throw err;
     }
-    this.#journals.set(runId, handle);
-    return handle;
+    this.#journals.set(runId, opened.fd);
+    return opened.fd;
   }
 
-  async #closeJournal(runId: string): Promise<void> {
-    const handle = this.#journals.get(runId);
-    if (!handle) return;
+  /** Empties the journal of a run that will append nothing more, through a checked descriptor (never by path). */
+  #emptyJournal(runId: string, files: RunFiles): void {
+    const cached = this.#journals.get(runId);
+    if (cached !== undefined) {
+      ftruncateSync(cached, 0);
+      return;
+    }
+    // A planted link is refused, not followed.
+    const opened = openStoreFileSync(files.journal, "rewrite", { singleLink: true });
+    if (!opened) return;
+    try {
+      if (opened.size > 0) ftruncateSync(opened.fd, 0);
+    } finally {
+      closeSync(opened.fd);
+    }
+  }
+
+  #closeJournal(runId: string): void {
+    const fd = this.#journals.get(runId);
+    if (fd === undefined) return;
     this.#journals.delete(runId);
-    await handle.close();
+    closeSync(fd);
   }
 
   /** Rewrites the summary after a run-level change; node counts stay as the last snapshot left them. */
-  async #updateSummary(runId: string, meta: RunMeta): Promise<void> {
-    const db = new Low<RunSummary | null>(this.#adapter(this.#files(runId).summary, checkSummary), null);
-    await db.read();
-    db.data = summaryOf(meta, db.data ?? { nodeCount: 0, settledCount: 0 });
-    await db.write();
+  #updateSummary(runId: string, meta: RunMeta): void {
+    const file = this.#files(runId).summary;
+    const current = readDocumentSync<RunSummary>(file, checkSummary);
+    writeFileAtomicSync(file, serialize(summaryOf(meta, current ?? { nodeCount: 0, settledCount: 0 })), this.#fsync);
   }
 }

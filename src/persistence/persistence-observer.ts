@@ -6,12 +6,17 @@
  *
  * Writes are journal appends in order, so what is stored is always a
  * consistent prefix of the run's history. A full snapshot replaces the
- * journal when the run starts or stops, and whenever the journal holds
+ * journal when a new run starts, when a run stops, and whenever the journal holds
  * more records than twice the run's current number of activations (at
  * least 1,024; map elements and graphFn steps count, so a run that grows
  * while it runs raises its own threshold): snapshot cost is O(activations)
  * but happens once per O(activations) records, so the cost per transition
- * stays constant whatever the run's size.
+ * stays constant whatever the run's size. A resumed run starts with
+ * {@link PersistenceObserver.start} given the state it was loaded as: only
+ * the node records that changed since (the ones reset to run again) and
+ * the run meta are appended, so starting a resume costs what it changes,
+ * not the run's size (a full snapshot is written instead when the node set
+ * changed, or when so much changed that compaction is due anyway).
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -41,6 +46,7 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
+import { getNode, nodeRecords } from "../state/node-table.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 
@@ -161,6 +167,57 @@ export class PersistenceObserver implements RunJournal {
    * progress), whatever the policy: at run start, at status changes, at the end.
    */
   async snapshot(): Promise<void> {
+    const gen = await this.#settleWrites();
+    await this.#run(async () => {
+      await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
+      this.#sinceSnapshot = 0;
+      this.#durable(gen, 0, true);
+    });
+  }
+
+  /**
+   * Saves the run as it starts running. Without `stored`, a full snapshot
+   * ({@link PersistenceObserver.snapshot}). With `stored`, the state the run
+   * was loaded as (the store holds it: its snapshot and journal replay to
+   * it), only what differs from it is appended: every node record that is
+   * not the very record loaded (records are immutable, so identity tells),
+   * then the run meta. The store then replays to the current state, as
+   * after a snapshot, at a cost of O(changed records) instead of O(run).
+   * A full snapshot is written instead when a stored node is gone (the
+   * journal cannot remove one) or when the records would make compaction due.
+   */
+  async start(stored?: RunState): Promise<void> {
+    const changed = stored === undefined ? undefined : this.#changedSince(stored);
+    if (changed === undefined) return this.snapshot();
+    const gen = await this.#settleWrites();
+    const state = this.#getState();
+    await this.#run(async () => {
+      const records: JournalRecord[] = [];
+      for (const node of changed) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
+      records.push({ kind: "run", seq: ++this.#seq, run: state.meta });
+      await this.#store.append(this.#runId, records, this.#lease);
+      this.#sinceSnapshot += records.length;
+      this.#durable(gen, records.length, false);
+    });
+  }
+
+  /** The current node records that are not `stored`'s, or undefined when a full snapshot is the better write (see {@link PersistenceObserver.start}). */
+  #changedSince(stored: RunState): NodeRecord[] | undefined {
+    const now = this.#getState().nodes;
+    const changed: NodeRecord[] = [];
+    let kept = 0;
+    for (const node of nodeRecords(now)) {
+      const before = getNode(stored.nodes, node.id);
+      if (before !== undefined) kept += 1;
+      if (before !== node) changed.push(node);
+    }
+    if (kept !== stored.nodes.index.size) return undefined;
+    if (this.#sinceSnapshot + changed.length + 1 > this.#compactAt) return undefined;
+    return changed;
+  }
+
+  /** Waits for the write in progress and takes everything recorded so far as included in the next write; returns its generation. */
+  async #settleWrites(): Promise<number> {
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -170,11 +227,7 @@ export class PersistenceObserver implements RunJournal {
     const gen = this.#gen;
     this.#dirty.clear();
     this.#urgent = false;
-    await this.#run(async () => {
-      await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
-      this.#sinceSnapshot = 0;
-      this.#durable(gen, 0, true);
-    });
+    return gen;
   }
 
   /**

@@ -4,15 +4,20 @@
  * use (`store-files.ts`). Folders are made with mode 0700, set exactly
  * (the umask filters what `mkdir` gets), and checked after `mkdir` made or
  * found them, since `mkdir` follows a planted link and says nothing about
- * who owns an existing folder.
+ * who owns an existing folder. With `fsync`, a folder made here is
+ * flushed into its parent, so that a power loss cannot take away a run
+ * whose files were flushed. The calls are synchronous (see
+ * `store-files.ts`, "Costs"), and a folder found with the right mode is
+ * not `chmod`ed again.
  *
  * @module
  */
-import { chmod, mkdir } from "node:fs/promises";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
-import { verifyPath } from "./store-files.js";
+import { checkedStats, verifyPathSync } from "./store-files.js";
+import { syncFolder } from "./atomic-file.js";
 
 const DIR_MODE = 0o700;
 
@@ -33,9 +38,13 @@ export class RunFolders {
   /** `<dir>/runs`. */
   readonly runsDir: string;
 
-  constructor(dir: string) {
+  /** Whether a folder made here is flushed into its parent (`LowdbStore`'s `fsync`). */
+  readonly #fsync: boolean;
+
+  constructor(dir: string, fsync = false) {
     this.dir = dir;
     this.runsDir = join(dir, "runs");
+    this.#fsync = fsync;
   }
 
   /** The paths of run `runId`'s files (the id must be valid). */
@@ -54,29 +63,42 @@ export class RunFolders {
   }
 
   /** Checks `runs/` and the run's folder; false when either is missing, `UnsafeStoreFileError` when unsafe. */
-  async verify(runId: string): Promise<boolean> {
-    return (await verifyPath(this.runsDir)) && (await verifyPath(this.files(runId).dir));
+  verifySync(runId: string): boolean {
+    return verifyPathSync(this.runsDir) && verifyPathSync(this.files(runId).dir);
   }
 
   /** Makes (or finds and checks) `runs/` and the run's folder. */
   async ensure(runId: string): Promise<void> {
-    const created = await mkdir(this.runsDir, { recursive: true, mode: DIR_MODE });
-    await verifyPath(this.runsDir);
-    // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
-    if (created !== undefined) {
-      await chmod(this.runsDir, DIR_MODE);
-      if (created.length <= this.dir.length) await chmod(this.dir, DIR_MODE);
+    this.ensureSync(runId);
+  }
+
+  /** {@link RunFolders.ensure} with synchronous calls. */
+  ensureSync(runId: string): void {
+    // `runs/` is checked before anything is made in it: mkdir follows a planted link.
+    const runsFound = verifyPathSync(this.runsDir);
+    if (runsFound && verifyPathSync(this.files(runId).dir)) return;
+    if (!runsFound) {
+      const created = mkdirSync(this.runsDir, { recursive: true, mode: DIR_MODE });
+      verifyPathSync(this.runsDir);
+      // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
+      if (created !== undefined) {
+        chmodSync(this.runsDir, DIR_MODE);
+        if (created.length <= this.dir.length) chmodSync(this.dir, DIR_MODE);
+        // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
+        if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
+      }
     }
     const dir = this.files(runId).dir;
     try {
-      await mkdir(dir, { mode: DIR_MODE });
+      mkdirSync(dir, { mode: DIR_MODE });
     } catch (err) {
       if (!hasCode(err, "EEXIST")) throw err;
-      await verifyPath(dir);
+      verifyPathSync(dir);
       return;
     }
-    await verifyPath(dir);
-    await chmod(dir, DIR_MODE);
+    const stats = checkedStats(dir);
+    if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+    if (this.#fsync) syncFolder(this.runsDir, true);
   }
 }
 

@@ -17,43 +17,83 @@ import { codec, isGuardedKey } from "../core/durable-value.js";
 
 /**
  * Serializes any durable value to text. A value that is plain JSON (no
- * `Date`, `Map`, `undefined`, non-finite number…) takes a fast path:
- * `JSON.stringify` inside the same `{"json": …}` envelope superjson writes
- * for such a value, so {@link deserialize} reads both alike. superjson's
- * own walk costs several times more, and run records are nearly always plain.
+ * `Date`, `Map`, non-finite number…) takes a fast path: `JSON.stringify`
+ * inside the same `{"json": …}` envelope superjson writes for such a
+ * value, so {@link deserialize} reads both alike. `undefined` (an object
+ * field or array element) stays on the fast path too: it is written as
+ * `null` with the annotation superjson itself writes for it
+ * (`"meta":{"values":{"path":["undefined"]},"v":1}`), so one such field
+ * (a run's absent inputs, a node that returned nothing) no longer sends a
+ * whole snapshot through superjson's walk, which costs several times more.
  *
  * @throws ValueNotStorableError when the value cannot be written (a getter
  * that throws, text longer than the engine's longest string).
  */
 export function serialize(value: unknown): string {
   try {
-    if (isPlainJson(value, 0)) return `{"json":${JSON.stringify(value)}}`;
+    const walk: PlainWalk = { path: [], undefinedAt: [] };
+    if (value !== undefined && isPlainJson(value, 0, walk)) {
+      if (walk.undefinedAt.length === 0) return `{"json":${JSON.stringify(value)}}`;
+      const values: Record<string, ["undefined"]> = {};
+      for (const path of walk.undefinedAt) values[path] = ["undefined"];
+      return `{"json":${JSON.stringify(value, undefinedAsNull)},"meta":${JSON.stringify({ values, v: 1 })}}`;
+    }
     return JSON.stringify(codec.serialize(value));
   } catch (error) {
     throw new ValueNotStorableError("a value", error);
   }
 }
 
-/** True when `JSON.stringify` round-trips `value` exactly. */
-function isPlainJson(value: unknown, depth: number): boolean {
+/** Where {@link isPlainJson} is, and the superjson paths of the `undefined`s it met. */
+interface PlainWalk {
+  readonly path: string[];
+  readonly undefinedAt: string[];
+}
+
+/** `JSON.stringify`'s replacer that writes `undefined` (a field or an element) as `null`, as superjson does. */
+function undefinedAsNull(_key: string, value: unknown): unknown {
+  return value === undefined ? null : value;
+}
+
+/** A path as superjson writes it: keys joined with ".", where a key's "\\" and "." are escaped. */
+function superjsonPath(path: readonly string[]): string {
+  return path.map((key) => key.replace(/\\/g, "\\\\").replace(/\./g, "\\.")).join(".");
+}
+
+/** True when `JSON.stringify` round-trips `value` exactly, `undefined` fields and elements apart (collected in `walk`). */
+function isPlainJson(value: unknown, depth: number, walk: PlainWalk): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
       return true;
     case "number":
       return Number.isFinite(value) && !Object.is(value, -0);
+    case "undefined":
+      // Only inside an object or array (the caller refuses a bare undefined).
+      walk.undefinedAt.push(superjsonPath(walk.path));
+      return true;
     case "object": {
       if (value === null) return true;
       if (depth > 64) return false;
       if (Array.isArray(value)) {
         if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return false;
+          walk.path.push(String(i));
+          const ok = isPlainJson(value[i], depth + 1, walk);
+          walk.path.pop();
+          if (!ok) return false;
+        }
         return true;
       }
       // A null prototype, or an own key superjson guards, takes the codec's exact path.
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const key in value) {
-        if (isGuardedKey(key) || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+        if (isGuardedKey(key)) return false;
+        walk.path.push(key);
+        const ok = isPlainJson((value as Record<string, unknown>)[key], depth + 1, walk);
+        walk.path.pop();
+        if (!ok) return false;
       }
       return true;
     }

@@ -24,72 +24,98 @@ import { ATTEMPT_OUTCOMES } from "../state/records.js";
 export type ShapeProblem = string | undefined;
 
 type Obj = Record<string, unknown>;
-type Check = (value: unknown, path: string) => ShapeProblem;
+
+/**
+ * What is wrong with a value: `what` (" is not text") after the path to
+ * it, whose pieces (".status", "[3]") are gathered on the way out of the
+ * walk, so a value that is right costs no text at all.
+ */
+interface Fault {
+  readonly at: string[];
+  readonly what: string;
+}
+type Check = (value: unknown) => Fault | undefined;
+
+const fault = (what: string): Fault => ({ at: [], what });
+/** `fault` with `piece` put in front of its path. */
+const under = (piece: string, found: Fault): Fault => {
+  found.at.push(piece);
+  return found;
+};
+/** The problem phrase of `found` at the document's root `root`. */
+const phrase = (root: string, found: Fault): string => `${root}${found.at.reverse().join("")}${found.what}`;
 
 const isObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 const isTime = (value: unknown): boolean => typeof value === "number" && !Number.isNaN(value);
 
-const string: Check = (v, p) => (typeof v === "string" ? undefined : `${p} is not text`);
-const boolean: Check = (v, p) => (typeof v === "boolean" ? undefined : `${p} is not true or false`);
-const time: Check = (v, p) => (isTime(v) ? undefined : `${p} is not a time`);
-const count: Check = (v, p) => (isCount(v) ? undefined : `${p} is not a whole number`);
-const oneOf =
-  (list: readonly string[], what: string): Check =>
-  (v, p) =>
-    typeof v === "string" && list.includes(v) ? undefined : `${p} is not ${what} (${JSON.stringify(v) ?? "missing"})`;
+const string: Check = (v) => (typeof v === "string" ? undefined : fault(" is not text"));
+const boolean: Check = (v) => (typeof v === "boolean" ? undefined : fault(" is not true or false"));
+const time: Check = (v) => (isTime(v) ? undefined : fault(" is not a time"));
+const count: Check = (v) => (isCount(v) ? undefined : fault(" is not a whole number"));
+const oneOf = (list: readonly string[], what: string): Check => {
+  const allowed = new Set(list);
+  return (v) => (typeof v === "string" && allowed.has(v) ? undefined : fault(` is not ${what} (${JSON.stringify(v) ?? "missing"})`));
+};
 const anyValue: Check = () => undefined;
 
 /** Fields of an object: required ones must be there, optional ones may be absent or undefined. */
 function fields(required: Record<string, Check>, optional: Record<string, Check> = {}): Check {
-  return (value, path) => {
-    if (!isObject(value)) return `${path} is not an object`;
-    for (const [key, check] of Object.entries(required)) {
-      if (!Object.hasOwn(value, key)) return `${path}.${key} is missing`;
-      const problem = check(value[key], `${path}.${key}`);
-      if (problem !== undefined) return problem;
+  // Listed once, not at every call: a snapshot checks this for each of its records.
+  const must = Object.entries(required);
+  const may = Object.entries(optional);
+  return (value) => {
+    if (!isObject(value)) return fault(" is not an object");
+    for (const [key, check] of must) {
+      if (!Object.hasOwn(value, key)) return fault(`.${key} is missing`);
+      const found = check(value[key]);
+      if (found !== undefined) return under(`.${key}`, found);
     }
-    for (const [key, check] of Object.entries(optional)) {
-      if (!Object.hasOwn(value, key) || value[key] === undefined) continue;
-      const problem = check(value[key], `${path}.${key}`);
-      if (problem !== undefined) return problem;
+    for (const [key, check] of may) {
+      const field = value[key];
+      if (field === undefined || !Object.hasOwn(value, key)) continue;
+      const found = check(field);
+      if (found !== undefined) return under(`.${key}`, found);
     }
     return undefined;
   };
 }
 
 function listOf(item: Check): Check {
-  return (value, path) => {
-    if (!Array.isArray(value)) return `${path} is not a list`;
+  return (value) => {
+    if (!Array.isArray(value)) return fault(" is not a list");
     for (let i = 0; i < value.length; i++) {
-      const problem = item(value[i], `${path}[${i}]`);
-      if (problem !== undefined) return problem;
+      const found = item(value[i]);
+      if (found !== undefined) return under(`[${i}]`, found);
     }
     return undefined;
   };
 }
 
 function recordOf(item: Check): Check {
-  return (value, path) => {
-    if (!isObject(value)) return `${path} is not an object`;
+  return (value) => {
+    if (!isObject(value)) return fault(" is not an object");
     for (const key of Object.keys(value)) {
-      const problem = item(value[key], `${path}[${JSON.stringify(key)}]`);
-      if (problem !== undefined) return problem;
+      const found = item(value[key]);
+      if (found !== undefined) return under(`[${JSON.stringify(key)}]`, found);
     }
     return undefined;
   };
 }
 
+const errorFields = fields({ name: string, message: string }, { code: string, stack: string });
+
 /** An `ErrorRecord`, with its causes (depth-limited: a cycle cannot be stored). */
-const errorRecord: Check = (value, path) => {
+const errorRecord: Check = (value) => {
   let current: unknown = value;
-  let at = path;
   for (let depth = 0; current !== undefined; depth++) {
-    if (depth > 100) return `${at} nests causes too deep`;
-    const problem = fields({ name: string, message: string }, { code: string, stack: string })(current, at);
-    if (problem !== undefined) return problem;
+    if (depth > 100) return fault(`${".cause".repeat(depth)} nests causes too deep`);
+    const found = errorFields(current);
+    if (found !== undefined) {
+      for (let d = 0; d < depth; d++) found.at.push(".cause");
+      return found;
+    }
     current = (current as Obj).cause;
-    at = `${at}.cause`;
   }
   return undefined;
 };
@@ -146,12 +172,30 @@ const nodeRecord = fields(
   },
 );
 
+const snapshotFields = fields({ seq: count, meta: runMeta, nodes: listOf(nodeRecord) });
+const nodeEntry = fields({ seq: count, node: nodeRecord });
+const runEntry = fields({ seq: count, run: runMeta });
+const summaryFields = fields(
+  {
+    runId: string,
+    graphName: string,
+    status: oneOf(RUN_STATUSES, "a run status"),
+    nodeCount: count,
+    settledCount: count,
+    createdAt: time,
+    updatedAt: time,
+    waits: listOf(pendingWait),
+  },
+  { sessionId: string, agentId: string, appId: string, parentRunId: string, succeededCount: count, failedCount: count },
+);
+const leaseFields = fields({ runId: string, owner: string, pid: count, host: string, expiresAt: time, token: count });
+
 /** Checks a snapshot document (`SnapshotDocument`): version 1, its seq, the run meta and unique node records. */
 export function checkSnapshot(value: unknown): ShapeProblem {
   if (!isObject(value)) return "it is not a snapshot document";
   if (value.version !== 1) return `it has snapshot format version ${String(value.version)}, expected 1`;
-  const problem = fields({ seq: count, meta: runMeta, nodes: listOf(nodeRecord) })(value, "snapshot");
-  if (problem !== undefined) return problem;
+  const found = snapshotFields(value);
+  if (found !== undefined) return phrase("snapshot", found);
   const seen = new Set<string>();
   for (const node of value.nodes as { id: string }[]) {
     if (seen.has(node.id)) return `two node records have id ${JSON.stringify(node.id)}`;
@@ -163,29 +207,20 @@ export function checkSnapshot(value: unknown): ShapeProblem {
 /** Checks one journal record (`JournalRecord`): a node record or a run meta, with its seq. */
 export function checkRecord(value: unknown): ShapeProblem {
   if (!isObject(value)) return "it is not a journal record";
-  if (value.kind === "node") return fields({ seq: count, node: nodeRecord })(value, "record");
-  if (value.kind === "run") return fields({ seq: count, run: runMeta })(value, "record");
+  const found = value.kind === "node" ? nodeEntry(value) : value.kind === "run" ? runEntry(value) : undefined;
+  if (found !== undefined) return phrase("record", found);
+  if (value.kind === "node" || value.kind === "run") return undefined;
   return `record.kind is not "node" or "run" (${JSON.stringify(value.kind) ?? "missing"})`;
 }
 
 /** Checks a run summary (`RunSummary`). */
 export function checkSummary(value: unknown): ShapeProblem {
-  return fields(
-    {
-      runId: string,
-      graphName: string,
-      status: oneOf(RUN_STATUSES, "a run status"),
-      nodeCount: count,
-      settledCount: count,
-      createdAt: time,
-      updatedAt: time,
-      waits: listOf(pendingWait),
-    },
-    { sessionId: string, agentId: string, appId: string, parentRunId: string, succeededCount: count, failedCount: count },
-  )(value, "summary");
+  const found = summaryFields(value);
+  return found === undefined ? undefined : phrase("summary", found);
 }
 
 /** Checks a lease (`Lease`). */
 export function checkLease(value: unknown): ShapeProblem {
-  return fields({ runId: string, owner: string, pid: count, host: string, expiresAt: time, token: count })(value, "lease");
+  const found = leaseFields(value);
+  return found === undefined ? undefined : phrase("lease", found);
 }

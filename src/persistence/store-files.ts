@@ -19,15 +19,21 @@
  *   land in another file). Every later read, write, chmod and truncate
  *   goes through that verified handle, never through the path again.
  *
+ * Costs. The checks and the opens are synchronous system calls (`lstat`,
+ * `open`, `fstat`): each takes a few microseconds, where a trip through
+ * libuv's thread pool costs tens, and a run makes dozens of them. Only
+ * {@link openStoreFile} (a `FileHandle`, for callers that read big files
+ * in pieces) goes through the pool.
+ *
  * Anything else is {@link UnsafeStoreFileError} naming the path. Ownership
  * is not checked where the platform has no user ids (Windows).
  *
  * @module
  */
 import type { Stats } from "node:fs";
-import { constants } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { lstat, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { describe } from "../errors.js";
 import { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
@@ -47,7 +53,12 @@ const FLAGS: Record<OpenPurpose, number> = {
   create: O_WRONLY | O_CREAT | O_EXCL,
 };
 
-const currentUid = (): number | undefined => (typeof process.getuid === "function" ? process.getuid() : undefined);
+/** This process's user id (each `process.getuid()` is a system call, and the checks make dozens per run). */
+let uid: number | undefined | null = null;
+const currentUid = (): number | undefined => {
+  if (uid === null) uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  return uid;
+};
 
 /** Why `stats` (of `path`) may not be used, or undefined when it may. */
 function unsafe(stats: Stats, kind: "file" | "folder", singleLink: boolean): string | undefined {
@@ -62,19 +73,20 @@ function unsafe(stats: Stats, kind: "file" | "folder", singleLink: boolean): str
 
 /**
  * Checks a store folder (or an existing file, with `kind: "file"`) without
- * following it. Resolves to false when it does not exist.
+ * following it, with one `lstat`. False when it does not exist.
  */
-export async function verifyPath(path: string, kind: "file" | "folder" = "folder"): Promise<boolean> {
-  let stats: Stats;
-  try {
-    stats = await lstat(path);
-  } catch (err) {
-    if (hasCode(err, "ENOENT")) return false;
-    throw err; // ENOTDIR, EACCES…: the folder above is not usable, as the caller's own error says
-  }
+export function verifyPathSync(path: string, kind: "file" | "folder" = "folder"): boolean {
+  return checkedStats(path, kind) !== undefined;
+}
+
+/** {@link verifyPathSync}, giving what `lstat` said (undefined when the path does not exist). */
+export function checkedStats(path: string, kind: "file" | "folder" = "folder"): Stats | undefined {
+  // ENOTDIR, EACCES…: the folder above is not usable, as the caller's own error says.
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) return undefined;
   const problem = unsafe(stats, kind, false);
   if (problem !== undefined) throw new UnsafeStoreFileError(path, problem);
-  return true;
+  return stats;
 }
 
 /**
@@ -103,23 +115,70 @@ export async function openStoreFile(file: string, purpose: OpenPurpose, options:
   }
 }
 
+/** A store file opened by {@link openStoreFileSync}: its descriptor and its size when opened. */
+export interface OpenedStoreFile {
+  readonly fd: number;
+  readonly size: number;
+}
+
+/**
+ * {@link openStoreFile} with synchronous calls, giving the descriptor (the
+ * caller closes it) and the file's size; the mode is set to
+ * {@link FILE_MODE} when it is not that already (a file made here under
+ * an unusual umask, or an old one).
+ */
+export function openStoreFileSync(file: string, purpose: OpenPurpose, options: { singleLink?: boolean } = {}): OpenedStoreFile | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
+  } catch (err) {
+    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "create") return undefined;
+    if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
+    if (purpose === "read") throw readFailure(file, err);
+    throw err;
+  }
+  try {
+    const stats = fstatSync(fd);
+    const problem = unsafe(stats, "file", options.singleLink === true);
+    if (problem !== undefined) throw new UnsafeStoreFileError(file, problem);
+    if (purpose !== "read" && (stats.mode & 0o777) !== FILE_MODE) fchmodSync(fd, FILE_MODE);
+    return { fd, size: stats.size };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 /**
  * Reads a whole store file (checked as {@link openStoreFile} does) as text;
  * undefined when it does not exist. A file that cannot be read, or is too
  * big for one string, is `SnapshotCorruptError` naming it.
  */
-export async function readStoreText(file: string): Promise<string | undefined> {
-  const handle = await openStoreFile(file, "read");
-  if (!handle) return undefined;
+export function readStoreTextSync(file: string): string | undefined {
+  const opened = openStoreFileSync(file, "read");
+  if (!opened) return undefined;
   let bytes: Buffer;
   try {
-    bytes = await handle.readFile();
+    bytes = readAllSync(opened.fd, opened.size);
   } catch (err) {
     throw readFailure(file, err);
   } finally {
-    await handle.close().catch(() => undefined);
+    closeSync(opened.fd);
   }
   return bytesToText(bytes, file);
+}
+
+/** The whole content of the file `fd` (whose size was `size` when checked; a file that grew is read to its end). */
+function readAllSync(fd: number, size: number): Buffer {
+  // One byte more than the size, so that a file that did not grow is read in one call and seen to end.
+  const first = Buffer.allocUnsafe(size + 1);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, first, length, first.length - length, null);
+    if (n === 0) return first.subarray(0, length);
+    length += n;
+    if (length === first.length) return Buffer.concat([first, readFileSync(fd)]);
+  }
 }
 
 /** `bytes` as UTF-8 text; `SnapshotCorruptError` naming `file` when they are too many for one string. */

@@ -13,10 +13,10 @@ import { dirname } from "node:path";
 import type { Adapter } from "lowdb";
 import { describe } from "../errors.js";
 import { SnapshotCorruptError } from "./errors.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { writeFileAtomicSync } from "./atomic-file.js";
 import type { ShapeProblem } from "./snapshot-schema.js";
 import { deserialize, serialize } from "./serialization.js";
-import { readStoreText, verifyPath } from "./store-files.js";
+import { readStoreTextSync, verifyPathSync } from "./store-files.js";
 
 /** A document's shape check (from `snapshot-schema.ts`). */
 export type ShapeCheck = (value: unknown) => ShapeProblem;
@@ -48,8 +48,16 @@ export function parseDocument(text: string, check: ShapeCheck): Parsed {
  * Throws `SnapshotCorruptError` or `UnsafeStoreFileError` naming it.
  */
 export async function readDocument<T>(file: string, check: ShapeCheck): Promise<T | null> {
-  if (!(await verifyPath(dirname(file)))) return null;
-  const text = await readStoreText(file);
+  return readDocumentSync<T>(file, check);
+}
+
+/**
+ * {@link readDocument} with synchronous calls; with `folderChecked`, the
+ * caller has just checked the file's folder and it is not checked again.
+ */
+export function readDocumentSync<T>(file: string, check: ShapeCheck, folderChecked = false): T | null {
+  if (!folderChecked && !verifyPathSync(dirname(file))) return null;
+  const text = readStoreTextSync(file);
   if (text === undefined) return null;
   const parsed = parseDocument(text, check);
   if (!parsed.ok) throw new SnapshotCorruptError(file, parsed.problem, { cause: parsed.cause });
@@ -73,6 +81,6 @@ export class DocumentFileAdapter<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    await writeFileAtomic(this.file, serialize(data), this.#fsync);
+    writeFileAtomicSync(this.file, serialize(data), this.#fsync);
   }
 }

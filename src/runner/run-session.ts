@@ -7,7 +7,8 @@
  *   here, so `resolveWait` finds it, until the lease is given back);
  * - `preparing`: loads the stored run and prepares it (prepare-run.ts); a
  *   stored succeeded run ends here with its stored outputs;
- * - `running`: writes the starting snapshot, emits `run:start`, lets the
+ * - `running`: saves the run as it starts (a snapshot; for a resume, the
+ *   records that changed since it was loaded), emits `run:start`, lets the
  *   engine work;
  * - `saving`: records how the run ended (run-ending.ts) and writes it;
  * - `stopped`: every resource is released, `stopped` has settled.
@@ -182,13 +183,14 @@ export class RunSession<O> implements ActiveRun {
       this.#phase = "preparing";
       const { parentRunId } = this.#params;
       const options = parentRunId === undefined ? config : { ...config, parentRunId };
-      const prepared = await prepareRun(graph, runId, inputs, await store.load(runId), options, () => clock.now());
+      const stored = await store.load(runId);
+      const prepared = await prepareRun(graph, runId, inputs, stored, options, () => clock.now());
       if (prepared.kind === "done") {
         this.#state = prepared.state;
         this.#status = "succeeded";
         return prepared.outputs as O;
       }
-      return await this.#run(prepared, keeper);
+      return await this.#run(prepared, keeper, stored?.state);
     } finally {
       for (const release of this.#releasers.splice(0).reverse()) await release();
       this.#phase = "stopped";
@@ -196,7 +198,8 @@ export class RunSession<O> implements ActiveRun {
     }
   }
 
-  async #run(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper): Promise<O> {
+  /** Runs a prepared run; `stored` is the state it was loaded as (a resume), which the store holds already. */
+  async #run(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper, stored: RunState | undefined): Promise<O> {
     const { config, events, graph } = this.#params;
     const { runId, clock } = config;
     // The one place a cancel that came before the engine is honoured; later ones reach the engine directly.
@@ -216,7 +219,8 @@ export class RunSession<O> implements ActiveRun {
     this.#engine = engine;
     this.#phase = "running";
     this.#status = "running";
-    await journal.snapshot();
+    // A resume appends only what changed since the run was loaded (the reset nodes, the run meta).
+    await journal.start(stored);
     events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
     const startedAt = clock.now();
     this.#live.resolve(engine);
