@@ -159,25 +159,28 @@ export async function listRuns(options: RunQuery & StoreOption = {}): Promise<Ru
     onProblem,
   });
   const out: RunListing[] = [];
-  for (const summary of summaries) {
-    try {
-      out.push(await listing(store, summary));
-    } catch (err) {
-      if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
-      onProblem(err);
-    }
-  }
+  for (const summary of summaries) out.push(await listing(store, summary, onProblem));
   return out;
 }
 
-/** A summary with exact counts and liveness; reads the run only when the summary cannot be trusted for them. */
-async function listing(store: RunStore, summary: RunSummary): Promise<RunListing> {
+/**
+ * A summary with exact counts and liveness; reads the run only when the
+ * summary cannot be trusted for them. A run whose files cannot be read is
+ * still listed, with its summary's counts, and reported to `onProblem`:
+ * a damaged run must not vanish from the listing.
+ */
+async function listing(store: RunStore, summary: RunSummary, onProblem: (problem: SnapshotCorruptError | UnsafeStoreFileError) => void): Promise<RunListing> {
   const live = claimsDriver(summary.status);
   let counts = summary;
   // A driver writes node counts into the summary at status changes only: while it runs (or after it crashed) they lag.
   if (live || summary.succeededCount === undefined || summary.failedCount === undefined) {
-    const stored = await store.load(summary.runId);
-    if (stored) counts = { ...summary, ...countNodes(stored.state) };
+    try {
+      const stored = await store.load(summary.runId);
+      if (stored) counts = { ...summary, ...countNodes(stored.state) };
+    } catch (err) {
+      if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
+      onProblem(err);
+    }
   }
   const report = live ? await readLiveness(store, summary.runId, summary.status, Date.now()) : undefined;
   return {
