@@ -16,8 +16,8 @@
  *   took the event, and its lease is given back: go through the store) or
  *   `error` (a typed refusal: unknown key, resolved already, bad payload).
  *
- * A thread listens only while it drives runs registered under a location
- * (string), and its channel is unref'd, so it never keeps a process alive.
+ * A thread listens from the first run it drives registered under a location
+ * (string) on, and its channel is unref'd, so it never keeps a process alive.
  * When no thread acknowledges within {@link ACK_MS}, no thread drives the
  * run (its driver thread was terminated with the lease held): the caller
  * gets `RunLockedError`, and the lease expires after its TTL.
@@ -31,7 +31,7 @@ import { InputValidationError, type ValidationIssue } from "../graph/errors.js";
 import { deserialize } from "../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
 import type { RunStore } from "../persistence/run-store.js";
-import { activeRun, activeRunCount, registerActiveRun, type ActiveRun } from "./active-runs.js";
+import { activeRun, registerActiveRun, type ActiveRun } from "./active-runs.js";
 
 const CHANNEL = "taskloom:live-runs";
 /** How long the caller waits for the driving thread to acknowledge (real time; the driver may be busy). */
@@ -70,13 +70,10 @@ export function registerLiveRun(store: RunStore, runId: string, run: ActiveRun):
     listener.unref();
     listener.onmessage = (event: unknown) => void answer((event as { data: unknown }).data as DeliverRequest);
   }
-  return () => {
-    unregister();
-    if (activeRunCount() === 0 && listener) {
-      listener.close();
-      listener = undefined;
-    }
-  };
+  // The channel stays open (unref'd, so it never keeps a process or thread alive) once a run was driven here:
+  // opening and closing one per run cost more than a short run itself. A request for a run this thread does
+  // not drive gets no answer, as before.
+  return unregister;
 }
 
 async function answer(request: DeliverRequest): Promise<void> {

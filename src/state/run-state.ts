@@ -313,35 +313,40 @@ export interface RunStatusChange {
   readonly inbox?: Readonly<Record<string, InboxEntry>>;
 }
 
-/** Changes the run's status (and, with it, outputs, error or waits). */
+/**
+ * Changes the run's status (and, with it, outputs, error or waits). Only
+ * the meta changes, so this is a plain structural copy of it rather than an
+ * immer `produce` (which costs more than the copy at every run's start and
+ * end); the state it returns shares every node record with `state`.
+ */
 export function setRunStatus(state: RunState, status: RunStatus, now: number, change: RunStatusChange = {}): RunState {
-  return produce(state, (draft) => {
-    const m = draft.meta;
-    m.status = status;
-    m.updatedAt = now;
-    if (status === "running") {
-      m.startedAt = now;
-      m.starts += 1;
-      const sessions = [...(m.sessions ?? []), { startedAt: now }];
-      m.sessions = sessions.length > MAX_ATTEMPT_LOG ? sessions.slice(sessions.length - MAX_ATTEMPT_LOG) : sessions;
-      delete m.endedAt;
-      delete m.error;
-      delete m.outputs;
-      delete m.outputsDurable;
-    } else if (status !== "pending") {
-      m.endedAt = now;
-      const last = m.sessions?.[m.sessions.length - 1];
-      if (last !== undefined && last.endedAt === undefined) last.endedAt = now;
-    }
-    if ("outputs" in change) m.outputs = change.outputs;
-    if (change.outputsDurable === false) m.outputsDurable = false;
-    if (change.error !== undefined) m.error = change.error;
-    m.waits = (change.waits ?? []) as PendingWait[];
-    if (change.inbox !== undefined) {
-      if (Object.keys(change.inbox).length === 0) delete m.inbox;
-      else m.inbox = change.inbox;
-    }
-  });
+  const m: { -readonly [K in keyof RunMeta]: RunMeta[K] } = { ...state.meta };
+  m.status = status;
+  m.updatedAt = now;
+  if (status === "running") {
+    m.startedAt = now;
+    m.starts += 1;
+    const sessions = [...(m.sessions ?? []), { startedAt: now }];
+    m.sessions = sessions.length > MAX_ATTEMPT_LOG ? sessions.slice(sessions.length - MAX_ATTEMPT_LOG) : sessions;
+    delete m.endedAt;
+    delete m.error;
+    delete m.outputs;
+    delete m.outputsDurable;
+  } else if (status !== "pending") {
+    m.endedAt = now;
+    const sessions = m.sessions;
+    const last = sessions?.[sessions.length - 1];
+    if (sessions !== undefined && last !== undefined && last.endedAt === undefined) m.sessions = [...sessions.slice(0, -1), { ...last, endedAt: now }];
+  }
+  if ("outputs" in change) m.outputs = change.outputs;
+  if (change.outputsDurable === false) m.outputsDurable = false;
+  if (change.error !== undefined) m.error = change.error;
+  m.waits = change.waits ?? [];
+  if (change.inbox !== undefined) {
+    if (Object.keys(change.inbox).length === 0) delete m.inbox;
+    else m.inbox = change.inbox;
+  }
+  return { ...state, meta: m };
 }
 
 /** Sets (or, with `undefined`, removes) the run's deadline (epoch ms). */
