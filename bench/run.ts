@@ -165,7 +165,7 @@ function plan(o: Options): Planned[] {
   }
   out.push({ spec: spec("resume", "taskloom-lowdb", "fanout", 10_000, o.rounds ?? (o.quick ? 2 : 5), 1) });
   for (const system of ["taskloom-memory", "taskloom-lowdb"] as const) {
-    out.push({ spec: spec("stages", system, "chain", o.quick ? 2_000 : STAGE_TASKS, o.rounds ?? (o.quick ? 1 : 3), o.quick ? 0 : 1) });
+    out.push({ spec: spec("stages", system, "chain", o.quick ? 2_000 : STAGE_TASKS, o.rounds ?? (o.quick ? 1 : 3), 0) });
   }
   for (const system of ["pqueue", "taskloom-memory", "taskloom-lowdb"] as const) {
     const s = spec("memory", system, "fanout", 100_000, 1, 0);
@@ -682,7 +682,7 @@ function render(
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.medianMs),
             fmt(r.minMs),
             fmt(r.maxMs),
@@ -703,7 +703,7 @@ function render(
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.medianMs),
             fmt(r.minMs),
             fmt(r.maxMs),
@@ -744,7 +744,7 @@ function render(
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.wcharBytes, 0),
             fmt(r.transitions, 0),
             fmt(r.bytesPerTransition, 1),
@@ -763,7 +763,7 @@ function render(
             r.spec.kind,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.medianMs),
             fmt(r.minMs),
             fmt(r.maxMs),
@@ -883,8 +883,8 @@ async function main(): Promise<void> {
   const strace = findStrace();
   /** Budgeted systems (peers, fsync) and shapes whose smaller N ran out of budget or failed: why the larger N are skipped. */
   const overBudget = new Map<string, string>();
-  /** The last median of each budgeted system and shape, to project the next N (linearly, a lower bound). */
-  const lastMedian = new Map<string, { n: number; ms: number }>();
+  /** The medians so far of each budgeted system and shape, to project the next N. */
+  const medians = new Map<string, { n: number; ms: number }[]>();
   try {
     for (const [i, p] of planned.entries()) {
       const label = specLabel(p.spec);
@@ -892,11 +892,15 @@ async function main(): Promise<void> {
       const key = `${p.spec.kind} ${p.spec.system} ${p.spec.shape}`;
       const budgeted = p.spec.kind === "time" && BUDGETED.has(p.spec.system);
       let earlier = budgeted ? overBudget.get(key) : undefined;
-      const last = budgeted ? lastMedian.get(key) : undefined;
+      const seen = budgeted ? (medians.get(key) ?? []) : [];
+      const last = seen.at(-1);
       if (earlier === undefined && last !== undefined) {
-        const projectedMs = (last.ms * p.spec.n) / last.n;
+        // Scaled by the growth seen between the two smaller N (at least linear): a chain whose cost grows with N squared is not tried.
+        const before = seen.at(-2);
+        const exponent = before === undefined ? 1 : Math.max(1, Math.log(last.ms / before.ms) / Math.log(last.n / before.n));
+        const projectedMs = last.ms * (p.spec.n / last.n) ** exponent;
         if (projectedMs > options.budgetMs) {
-          earlier = `projected at ${fmt(projectedMs / 1000)} s per round or more from N = ${last.n.toLocaleString("en-US")} (${fmt(last.ms)} ms, scaled linearly), over the ${options.budgetMs / 1000} s per-round budget; not attempted`;
+          earlier = `projected at ${fmt(projectedMs / 1000)} s per round from N = ${last.n.toLocaleString("en-US")} (${fmt(last.ms)} ms, cost growing as N^${exponent.toFixed(2)}), over the ${options.budgetMs / 1000} s per-round budget; not attempted`;
         }
       }
       if (p.skip !== undefined || earlier !== undefined) {
@@ -912,7 +916,7 @@ async function main(): Promise<void> {
         const n = p.spec.n.toLocaleString("en-US");
         overBudget.set(key, row.status === "skipped" ? `N = ${n} already exceeded the ${options.budgetMs / 1000} s per-round budget` : `N = ${n} failed`);
       }
-      if (budgeted && row.status === "ok" && row.medianMs !== undefined) lastMedian.set(key, { n: p.spec.n, ms: row.medianMs });
+      if (budgeted && row.status === "ok" && row.medianMs !== undefined) medians.set(key, [...seen, { n: p.spec.n, ms: row.medianMs }]);
       const took = ((performance.now() - t0) / 1000).toFixed(1);
       const summary =
         row.status !== "ok"

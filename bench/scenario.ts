@@ -91,6 +91,13 @@ async function withinBudget<T>(spec: ScenarioSpec, partial: () => ScenarioResult
   return value;
 }
 
+/**
+ * A scenario stops starting rounds once its rounds (warm-up included) took
+ * this long in all, as long as one counted round is done: slow peers and
+ * slow stage runs then count fewer rounds instead of stretching the bench.
+ */
+export const SCENARIO_CAP_MS = 90_000;
+
 /** `time`, `memory`, `syscalls` and `stages`: whole runs, timed. */
 async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   const prepare = await loadPrepare(spec);
@@ -104,7 +111,9 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   gc?.();
   rssBeforeRunKB = rssKB();
   const total = spec.warmup + spec.rounds;
+  let spentMs = 0;
   for (let i = 0; i < total; i++) {
+    if (roundsMs.length > 0 && spentMs > SCENARIO_CAP_MS && spec.kind !== "syscalls") break;
     const round = await prepared.round(i);
     gc?.();
     const label = i < spec.warmup ? `warm-up round ${i + 1}` : `round ${i - spec.warmup + 1}`;
@@ -115,6 +124,7 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
     });
     await round.cleanup();
     (i < spec.warmup ? warmupMs : roundsMs).push(ms);
+    spentMs += ms;
   }
   await prepared.close?.();
   return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
