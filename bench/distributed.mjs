@@ -24,6 +24,8 @@ import { bullmqExecutor } from "../dist/adapters/bullmq/index.js";
 import { fanOut, ioFanOut } from "./distributed-graph.mjs";
 
 const JSON_OUT = process.argv.includes("--json");
+/** `NOOP_ONLY=1`: only the no-op rows (raw BullMQ and one worker), for a quick comparison. */
+const NOOP_ONLY = process.env.NOOP_ONLY === "1";
 const QUICK = process.argv.includes("--quick");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const N = Number(process.env.N ?? (QUICK ? 2_000 : 10_000));
@@ -72,7 +74,19 @@ async function stopProcesses(children) {
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once("exit", r)))));
 }
 
-async function timed(label, runOnce) {
+/** Commands Redis has run so far (INFO commandstats): exact per job only on a Redis of the bench's own. */
+async function redisCalls() {
+  const client = new Redis(REDIS_URL);
+  try {
+    const info = await client.info("commandstats");
+    return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function timed(label, runOnce, jobs) {
+  const calls0 = await redisCalls();
   await runOnce("warm");
   const ts = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -80,9 +94,10 @@ async function timed(label, runOnce) {
     await runOnce(String(r));
     ts.push(performance.now() - t);
   }
+  const commandsPerJob = jobs ? ((await redisCalls()) - calls0) / ((ROUNDS + 1) * jobs) : undefined;
   const ms = med(ts);
-  log(`${label}: ${ms.toFixed(0)} ms`);
-  return { label, ms, roundsMs: ts };
+  log(`${label}: ${ms.toFixed(0)} ms${commandsPerJob === undefined ? "" : `, ${commandsPerJob.toFixed(2)} Redis commands per job`}`);
+  return { label, ms, roundsMs: ts, commandsPerJob };
 }
 
 const workerEnv = { SIZES: String(N), IO_SIZES: String(IO_N), IO_MS: String(IO_MS) };
@@ -121,20 +136,24 @@ try {
     await events.waitUntilReady();
     let round = 0;
     try {
-      return await timed("BullMQ alone (no taskloom), 1 worker process", async () => {
-        let next = 0;
-        const r = round++;
-        const lane = async () => {
-          while (next < N + 2) {
-            const jobId = `r${r}-${next++}`;
-            const done = new Promise((resolve) => waiters.set(jobId, resolve));
-            await queue.add("x", { i: next }, { jobId, removeOnComplete: true });
-            await done;
-            waiters.delete(jobId);
-          }
-        };
-        await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-      });
+      return await timed(
+        "BullMQ alone (no taskloom), 1 worker process",
+        async () => {
+          let next = 0;
+          const r = round++;
+          const lane = async () => {
+            while (next < N + 2) {
+              const jobId = `r${r}-${next++}`;
+              const done = new Promise((resolve) => waiters.set(jobId, resolve));
+              await queue.add("x", { i: next }, { jobId, removeOnComplete: true });
+              await done;
+              waiters.delete(jobId);
+            }
+          };
+          await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+        },
+        N + 2,
+      );
     } finally {
       await events.close();
       await queue.close();
@@ -142,14 +161,18 @@ try {
     }
   })();
   rows.push(raw);
-  const one = await withWorkers(1, CONCURRENCY, (executor) => timed("bullmqExecutor, 1 worker process, MemoryStore", runOn(noopGraph, executor)));
+  const one = await withWorkers(1, CONCURRENCY, (executor) => timed("bullmqExecutor, 1 worker process, MemoryStore", runOn(noopGraph, executor), N + 2));
   rows.push(one);
-  rows.push(await withWorkers(4, CONCURRENCY, (executor) => timed("bullmqExecutor, 4 worker processes, MemoryStore", runOn(noopGraph, executor))));
+  if (NOOP_ONLY) {
+    for (const row of rows) console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${row.commandsPerJob?.toFixed(2) ?? "-"} |`);
+    process.exit(0);
+  }
+  rows.push(await withWorkers(4, CONCURRENCY, (executor) => timed("bullmqExecutor, 4 worker processes, MemoryStore", runOn(noopGraph, executor), N + 2)));
   const io1 = await withWorkers(1, IO_CONCURRENCY, (executor) =>
-    timed(`I/O-bound (${IO_MS} ms bodies), 1 worker process x ${IO_CONCURRENCY}`, runOn(ioGraph, executor)),
+    timed(`I/O-bound (${IO_MS} ms bodies), 1 worker process x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
   );
   const io4 = await withWorkers(4, IO_CONCURRENCY, (executor) =>
-    timed(`I/O-bound (${IO_MS} ms bodies), 4 worker processes x ${IO_CONCURRENCY}`, runOn(ioGraph, executor)),
+    timed(`I/O-bound (${IO_MS} ms bodies), 4 worker processes x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
   );
   const result = {
     n: N,
@@ -169,11 +192,12 @@ try {
     console.log(
       `fan-out of ${N.toLocaleString("en")} no-op nodes and of ${IO_N.toLocaleString("en")} nodes waiting ${IO_MS} ms, maxConcurrency ${CONCURRENCY}, median of ${ROUNDS} (load average ${load0[0].toFixed(2)} → ${loadavg()[0].toFixed(2)})`,
     );
-    console.log(`| system | ms | nodes/s |`);
-    console.log(`|---|---:|---:|`);
+    console.log(`| system | ms | nodes/s | Redis commands per job |`);
+    console.log(`|---|---:|---:|---:|`);
     for (const row of result.rows) {
       const nodes = row.label.startsWith("I/O") ? IO_N + 2 : N + 2;
-      console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${Math.round((nodes / row.ms) * 1000).toLocaleString("en")} |`);
+      const commands = row.commandsPerJob === undefined ? "-" : row.commandsPerJob.toFixed(2);
+      console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${Math.round((nodes / row.ms) * 1000).toLocaleString("en")} | ${commands} |`);
     }
     console.log(`per-job overhead, bullmqExecutor 1 worker / BullMQ alone: ${(one.ms / raw.ms).toFixed(2)}x (target <= 1.3x)`);
     console.log(`I/O-bound throughput, 4 workers / 1 worker: ${(io1.ms / io4.ms).toFixed(2)}x (target >= 3.5x)`);
