@@ -1,27 +1,46 @@
-// bench:distributed: a 10,000-node fan-out (no-op bodies) through the BullMQ executor on 1, 2
-// and 4 local worker processes, against the embedded executor (bodies in the coordinator), in
-// the same run. Every system runs with maxConcurrency 64 (each worker takes up to 64 jobs, so
-// the run's limit is the bound) on a MemoryStore, so the ratios are the cost of carrying
-// bodies over Redis; a last row adds the RedisStore. Median of ROUNDS (default 3) after one
-// warm-up round per configuration. Needs Redis at REDIS_URL (default redis://127.0.0.1:6379).
-// Run with `npm run bench:distributed` (it builds dist first).
+// bench:distributed (also the last part of `npm run bench`): the BullMQ executor against
+// BullMQ alone, on the compiled package. Needs Redis at REDIS_URL (default redis://127.0.0.1:6379).
+//
+// No-op (issue 16 target 8, per-job overhead): a fan-out of N no-op nodes (1 root → N → 1 join,
+// N + 2 jobs), maxConcurrency 64,
+//   - through BullMQ alone: one worker process with a no-op processor (concurrency 64), the
+//     producer keeping 64 jobs in flight and awaiting each through QueueEvents (no taskloom);
+//   - through `bullmqExecutor` with one worker process (`createWorker`, concurrency 64) and a
+//     MemoryStore (so the rows compare executors, not stores), and with 4 worker processes;
+//   - the embedded executor (bodies in the coordinator), for scale.
+// I/O-bound (scaling): a fan-out of IO_N nodes whose bodies each wait IO_MS ms, through
+// `bullmqExecutor` with 1 and with 4 worker processes, each running IO_CONCURRENCY bodies at
+// once (maxConcurrency 64 is above 4 x IO_CONCURRENCY, so the workers are the bound).
+// Median of ROUNDS (default 3) after one warm-up round per configuration, all in one run.
+// `--json` prints one JSON line (for bench/run.ts) instead of the table; `--quick` shrinks N.
+// Run alone with `npm run bench:distributed` (it builds dist first).
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Queue, Worker } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { MemoryStore, runAsync } from "../dist/index.js";
-import { bullmqExecutor, RedisStore } from "../dist/adapters/bullmq/index.js";
-import { fanOut } from "./distributed-graph.mjs";
+import { bullmqExecutor } from "../dist/adapters/bullmq/index.js";
+import { fanOut, ioFanOut } from "./distributed-graph.mjs";
 
+const JSON_OUT = process.argv.includes("--json");
+/** `NOOP_ONLY=1`: only the no-op rows (raw BullMQ and one worker), for a quick comparison. */
+const NOOP_ONLY = process.env.NOOP_ONLY === "1";
+const QUICK = process.argv.includes("--quick");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const N = Number(process.env.N ?? 10_000);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const N = Number(process.env.N ?? (QUICK ? 2_000 : 10_000));
+const IO_N = Number(process.env.IO_N ?? (QUICK ? 400 : 1_000));
+const IO_MS = Number(process.env.IO_MS ?? 20);
+const IO_CONCURRENCY = Number(process.env.IO_CONCURRENCY ?? 4);
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3));
 const CONCURRENCY = 64;
 const PREFIX = `tl-bench-${process.pid}`;
 const QUEUE = "bench";
-const graphOf = fanOut(N);
+const RAW_QUEUE = "raw";
+const noopGraph = fanOut(N);
+const ioGraph = ioFanOut(IO_N, IO_MS);
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const log = (line) => process.stderr.write(`bullmq: ${line}\n`);
 
 async function dropPrefix() {
   const client = new Redis(REDIS_URL);
@@ -34,12 +53,12 @@ async function dropPrefix() {
   client.disconnect();
 }
 
-function startWorkers(k) {
-  const script = fileURLToPath(new URL("distributed-worker.mjs", import.meta.url));
+function startProcesses(k, script, env) {
+  const file = fileURLToPath(new URL(script, import.meta.url));
   return Promise.all(
     Array.from({ length: k }, () => {
-      const child = spawn(process.execPath, [script], {
-        env: { ...process.env, REDIS_URL, PREFIX, QUEUE, SIZES: String(N), CONCURRENCY: String(CONCURRENCY) },
+      const child = spawn(process.execPath, [file], {
+        env: { ...process.env, REDIS_URL, PREFIX, QUEUE, RAW_QUEUE, ...env },
         stdio: ["ignore", "pipe", "inherit"],
       });
       return new Promise((resolve, reject) => {
@@ -50,12 +69,24 @@ function startWorkers(k) {
   );
 }
 
-async function stopWorkers(children) {
+async function stopProcesses(children) {
   for (const c of children) c.kill("SIGTERM");
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once("exit", r)))));
 }
 
-async function timed(runOnce) {
+/** Commands Redis has run so far (INFO commandstats): exact per job only on a Redis of the bench's own. */
+async function redisCalls() {
+  const client = new Redis(REDIS_URL);
+  try {
+    const info = await client.info("commandstats");
+    return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function timed(label, runOnce, jobs) {
+  const calls0 = await redisCalls();
   await runOnce("warm");
   const ts = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -63,69 +94,115 @@ async function timed(runOnce) {
     await runOnce(String(r));
     ts.push(performance.now() - t);
   }
-  return med(ts);
+  const commandsPerJob = jobs ? ((await redisCalls()) - calls0) / ((ROUNDS + 1) * jobs) : undefined;
+  const ms = med(ts);
+  log(`${label}: ${ms.toFixed(0)} ms${commandsPerJob === undefined ? "" : `, ${commandsPerJob.toFixed(2)} Redis commands per job`}`);
+  return { label, ms, roundsMs: ts, commandsPerJob };
 }
 
-const load0 = loadavg()[0];
-const rows = [];
-const embedded = await timed(() => runAsync(graphOf, undefined, { store: new MemoryStore(), maxConcurrency: CONCURRENCY }));
-rows.push(["embedded executor, MemoryStore", embedded]);
-// The floor: BullMQ alone, the same number of jobs, 64 in flight, a no-op processor in this process,
-// each job awaited through the worker's "completed" event (no taskloom on either side).
-{
-  const connection = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379), maxRetriesPerRequest: null };
-  const waiters = new Map();
-  const worker = new Worker("raw", async () => 1, { connection, prefix: PREFIX, concurrency: CONCURRENCY });
-  worker.on("completed", (job) => waiters.get(job.id)?.());
-  const queue = new Queue("raw", { connection, prefix: PREFIX });
-  await worker.waitUntilReady();
-  let round = 0;
-  const raw = await timed(async () => {
-    let next = 0;
-    const r = round++;
-    const lane = async () => {
-      while (next < N + 2) {
-        const jobId = `r${r}-${next++}`;
-        const done = new Promise((resolve) => waiters.set(jobId, resolve));
-        await queue.add("x", { i: next }, { jobId, removeOnComplete: true });
-        await done;
-        waiters.delete(jobId);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  });
-  rows.push(["BullMQ alone (no taskloom), worker in this process", raw]);
-  await worker.close();
-  await queue.close();
-}
-let id = 0;
-for (const k of [1, 2, 4]) {
-  const workers = await startWorkers(k);
+const workerEnv = { SIZES: String(N), IO_SIZES: String(IO_N), IO_MS: String(IO_MS) };
+
+/** `k` taskloom worker processes running at most `concurrency` bodies each, around `fn(executor)`. */
+async function withWorkers(k, concurrency, fn) {
+  const workers = await startProcesses(k, "distributed-worker.mjs", { ...workerEnv, CONCURRENCY: String(concurrency) });
   const executor = bullmqExecutor({ connection: REDIS_URL, prefix: PREFIX, queue: QUEUE });
   try {
-    rows.push([
-      `bullmq, ${k} worker process${k > 1 ? "es" : ""}, MemoryStore`,
-      await timed(() => runAsync(graphOf, undefined, { runId: `b${k}-${id++}`, store: new MemoryStore(), executor, maxConcurrency: CONCURRENCY })),
-    ]);
-    if (k === 4) {
-      const store = new RedisStore({ connection: REDIS_URL, prefix: PREFIX });
-      rows.push([
-        `bullmq, 4 worker processes, RedisStore`,
-        await timed(() => runAsync(graphOf, undefined, { runId: `r${k}-${id++}`, store, executor, maxConcurrency: CONCURRENCY })),
-      ]);
-      await store.close();
-    }
+    return await fn(executor);
   } finally {
     await executor.close();
-    await stopWorkers(workers);
+    await stopProcesses(workers);
   }
 }
-await dropPrefix();
-console.log(
-  `fan-out of ${N.toLocaleString("en")} no-op nodes, maxConcurrency ${CONCURRENCY}, median of ${ROUNDS} (load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)})`,
-);
-console.log(`| system | ms | nodes/s | time vs embedded |`);
-console.log(`|---|---:|---:|---:|`);
-for (const [label, ms] of rows) {
-  console.log(`| ${label} | ${ms.toFixed(0)} | ${Math.round(((N + 2) / ms) * 1000).toLocaleString("en")} | ${(ms / embedded).toFixed(1)}× |`);
+
+const load0 = loadavg();
+const rows = [];
+let id = 0;
+const runOn = (g, executor) => () =>
+  runAsync(g, undefined, { runId: `b-${id++}`, store: new MemoryStore(), maxConcurrency: CONCURRENCY, ...(executor && { executor }) });
+
+try {
+  const embedded = await timed("embedded executor, MemoryStore", runOn(noopGraph));
+  rows.push(embedded);
+  // The floor: BullMQ alone, the same number of jobs, 64 in flight, one worker process.
+  const raw = await (async () => {
+    const workers = await startProcesses(1, "distributed-raw-worker.mjs", { CONCURRENCY: String(CONCURRENCY) });
+    const url = new URL(REDIS_URL);
+    const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+    const queue = new Queue(RAW_QUEUE, { connection, prefix: PREFIX });
+    // From the stream's start: "$" (the default) is resolved at the first XREAD, which may come after the first events.
+    const events = new QueueEvents(RAW_QUEUE, { connection, prefix: PREFIX, lastEventId: "0-0" });
+    const waiters = new Map();
+    events.on("completed", ({ jobId }) => waiters.get(jobId)?.());
+    await events.waitUntilReady();
+    let round = 0;
+    try {
+      return await timed(
+        "BullMQ alone (no taskloom), 1 worker process",
+        async () => {
+          let next = 0;
+          const r = round++;
+          const lane = async () => {
+            while (next < N + 2) {
+              const jobId = `r${r}-${next++}`;
+              const done = new Promise((resolve) => waiters.set(jobId, resolve));
+              await queue.add("x", { i: next }, { jobId, removeOnComplete: true });
+              await done;
+              waiters.delete(jobId);
+            }
+          };
+          await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+        },
+        N + 2,
+      );
+    } finally {
+      await events.close();
+      await queue.close();
+      await stopProcesses(workers);
+    }
+  })();
+  rows.push(raw);
+  const one = await withWorkers(1, CONCURRENCY, (executor) => timed("bullmqExecutor, 1 worker process, MemoryStore", runOn(noopGraph, executor), N + 2));
+  rows.push(one);
+  if (NOOP_ONLY) {
+    for (const row of rows) console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${row.commandsPerJob?.toFixed(2) ?? "-"} |`);
+    process.exit(0);
+  }
+  rows.push(await withWorkers(4, CONCURRENCY, (executor) => timed("bullmqExecutor, 4 worker processes, MemoryStore", runOn(noopGraph, executor), N + 2)));
+  const io1 = await withWorkers(1, IO_CONCURRENCY, (executor) =>
+    timed(`I/O-bound (${IO_MS} ms bodies), 1 worker process x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
+  );
+  const io4 = await withWorkers(4, IO_CONCURRENCY, (executor) =>
+    timed(`I/O-bound (${IO_MS} ms bodies), 4 worker processes x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
+  );
+  const result = {
+    n: N,
+    ioN: IO_N,
+    ioMs: IO_MS,
+    ioConcurrency: IO_CONCURRENCY,
+    rounds: ROUNDS,
+    concurrency: CONCURRENCY,
+    loadAvgAtStart: load0,
+    loadAvgAtEnd: loadavg(),
+    noop: { embeddedMs: embedded.ms, rawMs: raw.ms, oneWorkerMs: one.ms },
+    io: { oneWorkerMs: io1.ms, fourWorkersMs: io4.ms },
+    rows: [...rows, io1, io4],
+  };
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    console.log(
+      `fan-out of ${N.toLocaleString("en")} no-op nodes and of ${IO_N.toLocaleString("en")} nodes waiting ${IO_MS} ms, maxConcurrency ${CONCURRENCY}, median of ${ROUNDS} (load average ${load0[0].toFixed(2)} → ${loadavg()[0].toFixed(2)})`,
+    );
+    console.log(`| system | ms | nodes/s | Redis commands per job |`);
+    console.log(`|---|---:|---:|---:|`);
+    for (const row of result.rows) {
+      const nodes = row.label.startsWith("I/O") ? IO_N + 2 : N + 2;
+      const commands = row.commandsPerJob === undefined ? "-" : row.commandsPerJob.toFixed(2);
+      console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${Math.round((nodes / row.ms) * 1000).toLocaleString("en")} | ${commands} |`);
+    }
+    console.log(`per-job overhead, bullmqExecutor 1 worker / BullMQ alone: ${(one.ms / raw.ms).toFixed(2)}x (target <= 1.3x)`);
+    console.log(`I/O-bound throughput, 4 workers / 1 worker: ${(io1.ms / io4.ms).toFixed(2)}x (target >= 3.5x)`);
+  }
+} finally {
+  await dropPrefix();
 }
+process.exit(0);

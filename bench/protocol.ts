@@ -11,8 +11,30 @@
  * @module
  */
 
-/** What is being run. */
-export type SystemName = "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "langgraph";
+/**
+ * What is being run:
+ * - `pqueue`: the floor, the same graph straight through p-queue;
+ * - `taskloom-memory` / `taskloom-lowdb` / `taskloom-lowdb-fsync`: taskloom on
+ *   `MemoryStore`, on the default `LowdbStore`, and on `LowdbStore({ fsync: true })`;
+ * - `langgraph`: LangGraph.js with `MemorySaver` (in memory);
+ * - `langgraph-sqlite`: LangGraph.js with `SqliteSaver` (a SQLite file, WAL);
+ * - `dbos`: DBOS Transact on the local PostgreSQL, one step per node;
+ * - `fdatasync`: the power-loss floor, a bare loop of write + `fdatasync`
+ *   on a small file (chain shape only, one flush per step).
+ */
+export type SystemName = "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "taskloom-lowdb-fsync" | "langgraph" | "langgraph-sqlite" | "dbos" | "fdatasync";
+
+/** Every system, in table order. */
+export const SYSTEMS: readonly SystemName[] = [
+  "pqueue",
+  "fdatasync",
+  "taskloom-memory",
+  "taskloom-lowdb",
+  "taskloom-lowdb-fsync",
+  "langgraph",
+  "langgraph-sqlite",
+  "dbos",
+];
 
 /** The graph shape: 1 root → N parallel → 1 join, or N nodes in a line. */
 export type Shape = "fanout" | "chain";
@@ -22,9 +44,15 @@ export type Shape = "fanout" | "chain";
  * - `time`: wall time of whole runs (warm-up + rounds);
  * - `memory`: one run, peak RSS of the process;
  * - `bytes`: bytes written (`/proc/self/io` wchar) per node status transition;
- * - `resume`: wall time of the second `runAsync` of a half-failed stored run.
+ * - `resume`: wall time of the second `runAsync` of a half-failed stored run;
+ * - `syscalls`: whole runs like `time`, under `strace -f -c` (the parent
+ *   runs the child twice with two round counts; the difference is per run);
+ * - `stages`: N tasks through two no-op agent stages (`StageRunner`).
  */
-export type Kind = "time" | "memory" | "bytes" | "resume";
+export type Kind = "time" | "memory" | "bytes" | "resume" | "syscalls" | "stages";
+
+/** Every kind. */
+export const KINDS: readonly Kind[] = ["time", "memory", "bytes", "resume", "syscalls", "stages"];
 
 /** One scenario, as passed to a child. */
 export interface ScenarioSpec {
@@ -61,6 +89,8 @@ export interface ScenarioResult {
   readonly transitions?: number[];
   /** `resume`: node bodies that ran during the timed resume, each counted round. */
   readonly resumedBodies?: number[];
+  /** `stages`: tasks the runner reported completed, each counted round. */
+  readonly completedTasks?: number[];
   /** Set when the scenario was given up (over budget). */
   readonly skipped?: string;
   /** Set when the scenario failed. */
@@ -109,8 +139,8 @@ export function argsToSpec(argv: readonly string[]): ScenarioSpec {
     return v as T;
   };
   return {
-    kind: oneOf<Kind>("kind", ["time", "memory", "bytes", "resume"]),
-    system: oneOf<SystemName>("system", ["pqueue", "taskloom-memory", "taskloom-lowdb", "langgraph"]),
+    kind: oneOf<Kind>("kind", KINDS),
+    system: oneOf<SystemName>("system", SYSTEMS),
     shape: oneOf<Shape>("shape", ["fanout", "chain"]),
     n: num("n"),
     rounds: num("rounds"),

@@ -21,10 +21,13 @@
  * @module
  */
 import { spawn, execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { distributedTargets, measureDistributed, type DistributedResult } from "./distributed-run.js";
+import { pgFlushSettings, pgWalSyncs } from "./peer-db.js";
 import { IMPORT_TIME_LIMIT, measureImportTime, renderImportTime, type ImportTime } from "./import-time.js";
 import { PHASE_PREFIX, specLabel, specToArgs, type Kind, type ScenarioResult, type ScenarioSpec, type Shape, type SystemName } from "./protocol.js";
 
@@ -100,43 +103,87 @@ interface Planned {
   readonly skip?: string;
 }
 
-const SIZES: Record<Shape, readonly number[]> = { fanout: [1_000, 2_000, 10_000, 100_000], chain: [1_000, 10_000] };
-const TIME_SYSTEMS: readonly SystemName[] = ["pqueue", "taskloom-memory", "taskloom-lowdb", "langgraph"];
+/** The sizes the peers are compared at (issue 16: N = 100, 1,000, 10,000, chain and fan-out). */
+const PEER_SIZES = [100, 1_000, 10_000] as const;
+/** Durable peers and the in-memory LangGraph, which have a per-round time budget. */
+const PEERS: readonly SystemName[] = ["langgraph", "langgraph-sqlite", "dbos"];
+/** Systems whose rounds get the per-round budget (the rest only get a guard against hangs). */
+const BUDGETED: ReadonlySet<SystemName> = new Set<SystemName>([...PEERS, "taskloom-lowdb-fsync", "fdatasync"]);
 /** Budget per round for the fast systems: only a guard against hangs. */
 const GUARD_BUDGET_MS = 600_000;
+/** The stage-runner scenario's task count (issue 16 target 2). */
+const STAGE_TASKS = 10_000;
+/** The scale scenario (issue 16 target 6). */
+const MILLION = 1_000_000;
+
+/**
+ * Which systems run at each shape and N (time kind):
+ * - N = 1 (a 1-node run, chain shape): the fixed cost of a run, MemoryStore vs LowdbStore;
+ * - N = 100, 1,000, 10,000: every system (the peers' sizes), the fdatasync floor up to 1,000;
+ * - fan-out N = 2,000: taskloom-memory and LangGraph (the first-round LangGraph target);
+ * - fan-out N = 100,000: p-queue, MemoryStore, LowdbStore.
+ */
+function timeMatrix(): { shape: Shape; n: number; systems: readonly SystemName[] }[] {
+  const all: SystemName[] = ["pqueue", "taskloom-memory", "taskloom-lowdb", "taskloom-lowdb-fsync", ...PEERS];
+  const out: { shape: Shape; n: number; systems: readonly SystemName[] }[] = [];
+  out.push({ shape: "chain", n: 1, systems: ["taskloom-memory", "taskloom-lowdb"] });
+  for (const shape of ["fanout", "chain"] as const) {
+    for (const n of PEER_SIZES) {
+      out.push({ shape, n, systems: shape === "chain" && n <= 1_000 ? ["fdatasync", ...all] : all });
+      if (shape === "fanout" && n === 1_000) out.push({ shape, n: 2_000, systems: ["pqueue", "taskloom-memory", "langgraph"] });
+    }
+    if (shape === "fanout") out.push({ shape, n: 100_000, systems: ["pqueue", "taskloom-memory", "taskloom-lowdb"] });
+  }
+  return out;
+}
 
 function plan(o: Options): Planned[] {
-  const rounds = (n: number): number => o.rounds ?? (o.quick ? 2 : n >= 100_000 ? 3 : 5);
-  const spec = (kind: Kind, system: SystemName, shape: Shape, n: number, r = rounds(n), warmup = 1): ScenarioSpec => ({
+  const heavy = (system: SystemName): boolean => BUDGETED.has(system);
+  /** Counted rounds: many for tiny runs (their times are small and noisy), fewer for peers at 10,000. */
+  const rounds = (system: SystemName, n: number): number =>
+    o.rounds ?? (o.quick ? (n <= 100 && !heavy(system) ? 10 : 2) : n <= 100 && !heavy(system) ? 21 : n >= 100_000 ? 3 : heavy(system) && n >= 10_000 ? 3 : 5);
+  const warmups = (system: SystemName, n: number): number => (n <= 100 && !heavy(system) ? 3 : heavy(system) && n >= 10_000 ? 0 : 1);
+  const spec = (kind: Kind, system: SystemName, shape: Shape, n: number, r = rounds(system, n), warmup = warmups(system, n)): ScenarioSpec => ({
     kind,
     system,
     shape,
     n,
     rounds: r,
     warmup,
-    budgetMs: system === "langgraph" ? o.budgetMs : GUARD_BUDGET_MS,
+    budgetMs: heavy(system) ? o.budgetMs : GUARD_BUDGET_MS,
     concurrency: CONCURRENCY,
   });
   const out: Planned[] = [];
-  for (const shape of ["fanout", "chain"] as const) {
-    for (const n of SIZES[shape]) {
-      for (const system of TIME_SYSTEMS) {
-        const s = spec("time", system, shape, n);
-        if (n >= 100_000 && o.quick) out.push({ spec: s, skip: "--quick skips N = 100,000" });
-        else if (system === "langgraph" && n >= 100_000)
-          out.push({ spec: s, skip: `N = 100,000 is far beyond the ${o.budgetMs / 1000} s per-round budget; not attempted` });
-        else if (system === "langgraph" && o.quick && n > 1_000) out.push({ spec: s, skip: "--quick runs LangGraph only up to N = 1,000" });
-        else out.push({ spec: s });
-      }
+  for (const { shape, n, systems } of timeMatrix()) {
+    for (const system of systems) {
+      const s = spec("time", system, shape, n);
+      if (n >= 100_000 && o.quick) out.push({ spec: s, skip: "--quick skips N = 100,000" });
+      else if (PEERS.includes(system) && o.quick && n > 1_000) out.push({ spec: s, skip: "--quick runs the peers only up to N = 1,000" });
+      else if (system === "taskloom-lowdb-fsync" && o.quick && n > 1_000) out.push({ spec: s, skip: "--quick runs fsync only up to N = 1,000" });
+      else out.push({ spec: s });
     }
   }
-  out.push({ spec: spec("resume", "taskloom-lowdb", "fanout", 10_000) });
+  out.push({ spec: spec("resume", "taskloom-lowdb", "fanout", 10_000, o.rounds ?? (o.quick ? 2 : 5), 1) });
+  for (const system of ["taskloom-memory", "taskloom-lowdb"] as const) {
+    out.push({ spec: spec("stages", system, "chain", o.quick ? 2_000 : STAGE_TASKS, o.rounds ?? (o.quick ? 1 : 3), 0) });
+  }
   for (const system of ["pqueue", "taskloom-memory", "taskloom-lowdb"] as const) {
     const s = spec("memory", system, "fanout", 100_000, 1, 0);
     out.push(o.quick ? { spec: s, skip: "--quick skips N = 100,000" } : { spec: s });
   }
+  {
+    const s = spec("memory", "taskloom-lowdb", "fanout", MILLION, 1, 0);
+    out.push(o.quick ? { spec: s, skip: "--quick skips N = 1,000,000" } : { spec: s });
+  }
   for (const shape of ["fanout", "chain"] as const) {
-    for (const n of [1_000, 10_000]) out.push({ spec: spec("bytes", "taskloom-lowdb", shape, n, o.quick ? 1 : 3) });
+    for (const n of [1_000, 10_000]) out.push({ spec: spec("bytes", "taskloom-lowdb", shape, n, o.quick ? 1 : 3, 1) });
+  }
+  // System calls: the fixed cost of a 1-node run, and flushes per step of every durable system.
+  for (const system of ["taskloom-memory", "taskloom-lowdb"] as const) out.push({ spec: spec("syscalls", system, "chain", 1, 0, 2) });
+  for (const shape of ["chain", "fanout"] as const) {
+    const systems: SystemName[] = ["taskloom-lowdb", "taskloom-lowdb-fsync", "langgraph-sqlite", "dbos"];
+    if (shape === "chain") systems.unshift("fdatasync");
+    for (const system of systems) out.push({ spec: spec("syscalls", system, shape, 100, 0, 1) });
   }
   return o.only === undefined ? out : out.filter((p) => specLabel(p.spec).includes(o.only as string));
 }
@@ -152,12 +199,13 @@ const PHASE_GRACE_MS = 15_000;
  * phase announced on the child's stderr, by killing the child (for runs
  * that starve the child's timers); plus an overall backstop.
  */
-function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<ScenarioResult> {
-  const args = ["--expose-gc", "--max-old-space-size=8192", "--import", "tsx", join(BENCH_DIR, "scenario.ts"), ...specToArgs(spec)];
+function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv, wrapper: readonly string[] = []): Promise<ScenarioResult> {
+  const node = [process.execPath, "--expose-gc", "--max-old-space-size=8192", "--import", "tsx", join(BENCH_DIR, "scenario.ts"), ...specToArgs(spec)];
+  const [command, ...args] = [...wrapper, ...node] as [string, ...string[]];
   const backstopMs = (spec.warmup + spec.rounds + 1) * spec.budgetMs + 60_000;
   const budgetS = Math.round(spec.budgetMs / 1000);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderrTail = "";
     let partialLine = "";
@@ -207,6 +255,93 @@ function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<ScenarioR
   });
 }
 
+// ---- system calls ------------------------------------------------------------
+
+/** Where strace is, or undefined (the syscall rows then say SKIP). */
+function findStrace(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    const candidate = join(dir, "strace");
+    if (dir !== "" && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** The two round counts a syscall scenario is traced with: the difference divided by their difference is per run. */
+function syscallRounds(spec: ScenarioSpec): readonly [number, number] {
+  return spec.n <= 1 ? [5, 45] : [2, 12];
+}
+
+/** Syscall counts by name from `strace -c -U calls,name` output (the `total` line included). */
+function parseStrace(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\s+([a-z_0-9]+)\s*$/.exec(line);
+    if (m?.[1] && m[2]) counts[m[2]] = (counts[m[2]] ?? 0) + Number(m[1]);
+  }
+  return counts;
+}
+
+/** The figures of a syscall scenario: per run, from the difference of two traced children. */
+interface SyscallFigures {
+  readonly runs: readonly [number, number];
+  /** Syscalls per run, by name (`total` included). */
+  readonly perRun: Record<string, number>;
+  /** PostgreSQL WAL flushes per run (DBOS only; server-wide counter, so other databases' work adds noise). */
+  readonly pgWalSyncsPerRun?: number;
+}
+
+/**
+ * Runs a syscall scenario twice under `strace -f -c` (threads included),
+ * with two round counts, and divides the difference of the counts by the
+ * difference of the rounds: what one more run costs, start-up excluded.
+ */
+async function runSyscalls(spec: ScenarioSpec, env: NodeJS.ProcessEnv, strace: string | undefined): Promise<Row> {
+  const label = specLabel(spec);
+  if (strace === undefined) return { label, spec, status: "skipped", reason: "strace is not installed (apt-get install strace)" };
+  const [a, b] = syscallRounds(spec);
+  const dir = await mkdtemp(join(tmpdir(), "taskloom-bench-strace-"));
+  try {
+    const counts: Record<string, number>[] = [];
+    const wal: (number | undefined)[] = [];
+    let last: ScenarioResult | undefined;
+    for (const rounds of [a, b]) {
+      const file = join(dir, `${rounds}.txt`);
+      const before = spec.system === "dbos" ? await pgWalSyncs() : undefined;
+      const r = await runChild({ ...spec, rounds }, env, [strace, "-f", "-c", "-U", "calls,name", "-o", file]);
+      if (r.error !== undefined || r.skipped !== undefined) return toRow(spec, r);
+      if (spec.system === "dbos") {
+        await new Promise((resolve) => setTimeout(resolve, 1_500)); // backends report their statistics when they end
+        const after = await pgWalSyncs();
+        wal.push(before === undefined || after === undefined ? undefined : after - before);
+      }
+      counts.push(parseStrace(await readFile(file, "utf8")));
+      last = r;
+    }
+    const [ca, cb] = counts as [Record<string, number>, Record<string, number>];
+    const perRun: Record<string, number> = {};
+    for (const name of new Set([...Object.keys(ca), ...Object.keys(cb)])) {
+      const d = ((cb[name] ?? 0) - (ca[name] ?? 0)) / (b - a);
+      if (d > 0 || name === "total") perRun[name] = d;
+    }
+    const [wa, wb] = wal;
+    const syscalls: SyscallFigures = {
+      runs: [a, b],
+      perRun,
+      ...(wa !== undefined && wb !== undefined && { pgWalSyncsPerRun: Math.max(0, (wb - wa) / (b - a)) }),
+    };
+    return { label, spec, status: "ok", syscalls, ...(last !== undefined && { raw: last }) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Flushing calls (to the disk) among the syscalls. */
+const FLUSH_CALLS = ["fsync", "fdatasync", "sync_file_range", "msync", "syncfs"] as const;
+
+function flushesOf(perRun: Record<string, number>): number {
+  return FLUSH_CALLS.reduce((sum, name) => sum + (perRun[name] ?? 0), 0);
+}
+
 // ---- statistics -------------------------------------------------------------------
 
 function median(xs: readonly number[]): number {
@@ -240,6 +375,10 @@ interface Row {
   readonly wcharBytes?: number;
   readonly resumedBodies?: number;
   readonly buildMs?: number;
+  /** `stages`: tasks per second (N / median seconds). */
+  readonly tasksPerSecond?: number;
+  /** `syscalls`: per-run counts. */
+  readonly syscalls?: SyscallFigures;
   readonly raw?: ScenarioResult;
 }
 
@@ -271,6 +410,7 @@ function toRow(spec: ScenarioSpec, r: ScenarioResult): Row {
     };
   }
   if (spec.kind === "resume" && r.resumedBodies) return { ...base, resumedBodies: median(r.resumedBodies) };
+  if (spec.kind === "stages") return { ...base, tasksPerSecond: spec.n / (med / 1000) };
   return base;
 }
 
@@ -299,9 +439,13 @@ function withBaselines(rows: Row[]): Row[] {
 
 interface Target {
   readonly name: string;
-  readonly verdict: "PASS" | "MISS" | "SKIP";
+  /** INFO: a figure the issue asks to report, with no limit. */
+  readonly verdict: "PASS" | "MISS" | "SKIP" | "INFO";
   readonly detail: string;
 }
+
+/** Peak RSS limit of the 1,000,000-node fan-out (MB). */
+const MILLION_RSS_LIMIT_MB = 1536;
 
 function targets(rows: readonly Row[]): Target[] {
   /** The row of a scenario, or a stand-in saying it was not run (filtered out with --only). */
@@ -311,11 +455,15 @@ function targets(rows: readonly Row[]): Target[] {
     const spec: ScenarioSpec = { kind, system, shape, n, rounds: 0, warmup: 0, budgetMs: 0, concurrency: CONCURRENCY };
     return { label: specLabel(spec), spec, status: "skipped", reason: "not run in this invocation" };
   };
-  const why = (...rs: Row[]): string =>
-    rs
-      .filter((r) => r.status !== "ok")
-      .map((r) => `${r.label}: ${r.status} (${r.reason ?? ""})`)
-      .join("; ");
+  /** Why rows have no figures; rows sharing a reason are named once with it. */
+  const why = (...rs: Row[]): string => {
+    const byReason = new Map<string, string[]>();
+    for (const r of rs.filter((x) => x.status !== "ok")) {
+      const reason = `${r.status} (${r.reason ?? ""})`;
+      byReason.set(reason, [...(byReason.get(reason) ?? []), r.label]);
+    }
+    return [...byReason].map(([reason, labels]) => `${labels.join(", ")}: ${reason}`).join("; ");
+  };
   const out: Target[] = [];
   /** a / b must be at most `limit`. */
   const atMost = (name: string, a: Row, b: Row, limit: number, value: (r: Row) => number | undefined, unit: string): void => {
@@ -328,27 +476,145 @@ function targets(rows: readonly Row[]): Target[] {
     const ratio = va / vb;
     out.push({ name, verdict: ratio <= limit ? "PASS" : "MISS", detail: `${ratio.toFixed(2)}x (${fmt(va)} vs ${fmt(vb)} ${unit}; limit ${limit}x)` });
   };
+  /** A figure against an absolute floor or ceiling. */
+  const absolute = (name: string, r: Row, value: number | undefined, ok: (v: number) => boolean, detail: (v: number) => string): void => {
+    if (r.status !== "ok" || value === undefined) out.push({ name, verdict: "SKIP", detail: why(r) || "no data" });
+    else out.push({ name, verdict: ok(value) ? "PASS" : "MISS", detail: detail(value) });
+  };
   const ms = (r: Row): number | undefined => r.medianMs;
   const perNode = (r: Row): number | undefined => r.usPerNode;
-  atMost("MemoryStore <= 5x raw p-queue, 10k fan-out", get("time", "taskloom-memory", "fanout", 10_000), get("time", "pqueue", "fanout", 10_000), 5, ms, "ms");
-  atMost("MemoryStore <= 10x raw p-queue, 10k chain", get("time", "taskloom-memory", "chain", 10_000), get("time", "pqueue", "chain", 10_000), 10, ms, "ms");
+  const rss = (r: Row): number | undefined => r.maxRssMB;
+  const mem = (shape: Shape, n: number): Row => get("time", "taskloom-memory", shape, n);
+  const low = (shape: Shape, n: number): Row => get("time", "taskloom-lowdb", shape, n);
+
+  // 1. The fixed cost of a durable run.
+  atMost("1. 1-node run: LowdbStore <= 3x MemoryStore", low("chain", 1), mem("chain", 1), 3, ms, "ms");
+  for (const shape of ["chain", "fanout"] as const) {
+    atMost(`1. 100-node ${shape}: LowdbStore <= 2x MemoryStore`, low(shape, 100), mem(shape, 100), 2, ms, "ms");
+  }
+  {
+    const r = get("syscalls", "taskloom-lowdb", "chain", 1);
+    const m = get("syscalls", "taskloom-memory", "chain", 1);
+    const name = "1. system calls per durable 1-node run (reported; strace -f -c, difference of two run counts)";
+    if (r.status !== "ok" || r.syscalls === undefined) out.push({ name, verdict: "SKIP", detail: why(r) || "no data" });
+    else {
+      const c = r.syscalls.perRun;
+      const top = ["openat", "mkdir", "rename", "fchmod", "rmdir", "unlink", "fsync", "fdatasync", "read", "write", "pwrite64", "futex", "statx"]
+        .filter((k) => (c[k] ?? 0) > 0)
+        .map((k) => `${k} ${fmt(c[k], 0)}`)
+        .join(", ");
+      const memTotal = m.status === "ok" ? m.syscalls?.perRun.total : undefined;
+      out.push({
+        name,
+        verdict: "INFO",
+        detail: `${fmt(c.total, 0)} per run (${top})${memTotal === undefined ? "" : `; MemoryStore ${fmt(memTotal, 0)}`}`,
+      });
+    }
+  }
+  // 2. The stage runner.
+  for (const [system, floor] of [
+    ["taskloom-memory", 5_000],
+    ["taskloom-lowdb", 2_000],
+  ] as const) {
+    const r = rows.find((x) => x.spec.kind === "stages" && x.spec.system === system) ?? get("stages", system, "chain", STAGE_TASKS);
+    const store = system === "taskloom-memory" ? "MemoryStore" : "LowdbStore";
+    absolute(
+      `2. stage runner, ${r.spec.n.toLocaleString("en-US")} tasks x 2 agent stages, ${store} >= ${floor.toLocaleString("en-US")} tasks/s`,
+      r,
+      r.tasksPerSecond,
+      (v) => v >= floor,
+      (v) => `${fmt(v, 0)} tasks/s (${fmt(r.medianMs)} ms)`,
+    );
+  }
+  // 3. Engine overhead.
+  for (const shape of ["fanout", "chain"] as const) {
+    atMost(`3. MemoryStore <= 2x raw p-queue, 10k ${shape}`, mem(shape, 10_000), get("time", "pqueue", shape, 10_000), 2, ms, "ms");
+  }
+  for (const shape of ["fanout", "chain"] as const) {
+    atMost(`3. LowdbStore <= 1.5x MemoryStore, 10k ${shape}`, low(shape, 10_000), mem(shape, 10_000), 1.5, ms, "ms");
+  }
+  // 4. At equal durability against a power loss.
   atMost(
-    "durable <= 3x MemoryStore, 10k fan-out",
-    get("time", "taskloom-lowdb", "fanout", 10_000),
-    get("time", "taskloom-memory", "fanout", 10_000),
-    3,
-    ms,
-    "ms",
+    "4. fsync chain per step <= 1.3x a bare fdatasync loop (1,000 steps)",
+    get("time", "taskloom-lowdb-fsync", "chain", 1_000),
+    get("time", "fdatasync", "chain", 1_000),
+    1.3,
+    perNode,
+    "us/step",
   );
-  atMost("durable <= 3x MemoryStore, 10k chain", get("time", "taskloom-lowdb", "chain", 10_000), get("time", "taskloom-memory", "chain", 10_000), 3, ms, "ms");
-  // ">= 20x faster than LangGraph" is "taskloom / LangGraph <= 1/20".
+  atMost("4. 1,000-node fan-out with fsync <= 2x without", get("time", "taskloom-lowdb-fsync", "fanout", 1_000), low("fanout", 1_000), 2, ms, "ms");
+  // 5. Cold resume.
+  {
+    const r = get("resume", "taskloom-lowdb", "fanout", 10_000);
+    absolute(
+      "5. cold resume (10k, 9,000 done) <= 0.3x a full durable run",
+      r,
+      r.ratio,
+      (v) => v <= 0.3,
+      (v) => `${v.toFixed(2)}x (${fmt(r.medianMs)} ms; limit 0.3x)`,
+    );
+  }
+  // 6. Scale.
+  {
+    const million = get("memory", "taskloom-lowdb", "fanout", MILLION);
+    const millionPerNode: Row =
+      million.status === "ok" && million.medianMs !== undefined ? { ...million, usPerNode: (million.medianMs * 1000) / (MILLION + 2) } : million;
+    atMost("6. 1M fan-out per-node cost <= 1.3x that of 100k (LowdbStore)", millionPerNode, low("fanout", 100_000), 1.3, perNode, "us/node");
+    absolute(
+      "6. 1M fan-out peak RSS <= 1.5 GB (LowdbStore)",
+      million,
+      million.maxRssMB,
+      (v) => v <= MILLION_RSS_LIMIT_MB,
+      (v) => `${fmt(v, 0)} MB (limit ${MILLION_RSS_LIMIT_MB} MB)`,
+    );
+    const pq = get("memory", "pqueue", "fanout", 100_000);
+    atMost("6. 100k fan-out peak RSS <= 1.5x raw p-queue (MemoryStore)", get("memory", "taskloom-memory", "fanout", 100_000), pq, 1.5, rss, "MB");
+    atMost("6. 100k fan-out peak RSS <= 1.5x raw p-queue (LowdbStore)", get("memory", "taskloom-lowdb", "fanout", 100_000), pq, 1.5, rss, "MB");
+  }
+  // Peers: taskloom ahead at every N (default store against every peer; with fsync against the durable peers).
+  for (const shape of ["fanout", "chain"] as const) {
+    for (const n of PEER_SIZES) {
+      const name = `peers: taskloom ahead at ${shape} ${n.toLocaleString("en-US")} (default store vs every peer; fsync vs the durable peers)`;
+      const pairs: [SystemName, SystemName][] = [
+        ["taskloom-lowdb", "langgraph"],
+        ["taskloom-lowdb", "langgraph-sqlite"],
+        ["taskloom-lowdb", "dbos"],
+        ["taskloom-lowdb-fsync", "langgraph-sqlite"],
+        ["taskloom-lowdb-fsync", "dbos"],
+      ];
+      const compared: string[] = [];
+      const behind: string[] = [];
+      const missing: Row[] = [];
+      for (const [mine, peer] of pairs) {
+        const t = get("time", mine, shape, n);
+        const p = get("time", peer, shape, n);
+        if (t.status !== "ok" || p.status !== "ok" || t.medianMs === undefined || p.medianMs === undefined) {
+          missing.push(t, p);
+          continue;
+        }
+        const speedup = p.medianMs / t.medianMs;
+        const text = `${mine === "taskloom-lowdb" ? "default" : "fsync"} vs ${peer} ${speedup.toFixed(1)}x`;
+        compared.push(text);
+        if (speedup < 1) behind.push(text);
+      }
+      const unique = [...new Set(missing)];
+      if (compared.length === 0) out.push({ name, verdict: "SKIP", detail: why(...unique) || "no data" });
+      else
+        out.push({
+          name,
+          verdict: behind.length > 0 ? "MISS" : "PASS",
+          detail: `${compared.join(", ")}${behind.length > 0 ? `; BEHIND: ${behind.join(", ")}` : ""}${unique.length > 0 ? `; not compared: ${why(...unique)}` : ""}`,
+        });
+    }
+  }
+  // First-round targets still checked.
   for (const [shape, n] of [
     ["chain", 1_000],
     ["fanout", 2_000],
   ] as const) {
-    const t = get("time", "taskloom-memory", shape, n);
+    const t = mem(shape, n);
     const l = get("time", "langgraph", shape, n);
-    const name = `>= 20x faster than LangGraph, ${n.toLocaleString("en-US")}-node ${shape}`;
+    const name = `(round 1) >= 20x faster than LangGraph, ${n.toLocaleString("en-US")}-node ${shape} (MemoryStore vs MemorySaver)`;
     if (t.status !== "ok" || l.status !== "ok" || t.medianMs === undefined || l.medianMs === undefined) {
       out.push({ name, verdict: "SKIP", detail: why(t, l) || "no data" });
     } else {
@@ -359,7 +625,7 @@ function targets(rows: readonly Row[]): Target[] {
   const bpt = (r: Row): number | undefined => r.bytesPerTransition;
   for (const shape of ["fanout", "chain"] as const) {
     atMost(
-      `bytes/transition at 10k within 1.5x of 1k (${shape})`,
+      `(round 1) bytes/transition at 10k within 1.5x of 1k (${shape})`,
       get("bytes", "taskloom-lowdb", shape, 10_000),
       get("bytes", "taskloom-lowdb", shape, 1_000),
       1.5,
@@ -367,14 +633,7 @@ function targets(rows: readonly Row[]): Target[] {
       "B",
     );
   }
-  atMost(
-    "100k fan-out durable cost per node <= 2x that of 10k",
-    get("time", "taskloom-lowdb", "fanout", 100_000),
-    get("time", "taskloom-lowdb", "fanout", 10_000),
-    2,
-    perNode,
-    "us/node",
-  );
+  atMost("(round 1) 100k fan-out durable cost per node <= 2x that of 10k", low("fanout", 100_000), low("fanout", 10_000), 2, perNode, "us/node");
   return out;
 }
 
@@ -403,7 +662,13 @@ function note(r: Row): string {
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }
 
-function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportTime | undefined): string {
+function render(
+  rows: readonly Row[],
+  ts: readonly Target[],
+  importTime: ImportTime | undefined,
+  distributed: DistributedResult | undefined,
+  pgSettings: string | undefined,
+): string {
   const of = (kind: Kind): Row[] => rows.filter((r) => r.spec.kind === kind);
   const n = (r: Row): string => r.spec.n.toLocaleString("en-US");
   const parts: string[] = [];
@@ -417,7 +682,7 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.medianMs),
             fmt(r.minMs),
             fmt(r.maxMs),
@@ -438,7 +703,7 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.medianMs),
             fmt(r.minMs),
             fmt(r.maxMs),
@@ -454,8 +719,18 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
     parts.push(
       "Peak memory (maxRSS of a child that builds the graph and runs it once)\n" +
         table(
-          ["shape", "system", "N", "peak RSS MB", "RSS before run MB", "run ms", "build ms", "note"],
-          memory.map((r) => [r.spec.shape, r.spec.system, n(r), fmt(r.maxRssMB, 0), fmt(r.rssBeforeRunMB, 0), fmt(r.medianMs), fmt(r.buildMs), note(r)]),
+          ["shape", "system", "N", "peak RSS MB", "RSS before run MB", "run ms", "us/node", "build ms", "note"],
+          memory.map((r) => [
+            r.spec.shape,
+            r.spec.system,
+            n(r),
+            fmt(r.maxRssMB, 0),
+            fmt(r.rssBeforeRunMB, 0),
+            fmt(r.medianMs),
+            fmt(r.usPerNode),
+            fmt(r.buildMs),
+            note(r),
+          ]),
         ),
     );
   }
@@ -469,7 +744,7 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
             r.spec.shape,
             r.spec.system,
             n(r),
-            String(r.spec.rounds),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
             fmt(r.wcharBytes, 0),
             fmt(r.transitions, 0),
             fmt(r.bytesPerTransition, 1),
@@ -478,7 +753,108 @@ function render(rows: readonly Row[], ts: readonly Target[], importTime: ImportT
         ),
     );
   }
+  const stages = of("stages");
+  if (stages.length > 0) {
+    parts.push(
+      "Stage runner (N tasks through two no-op agent stages, one runAsync, a fresh store per round)\n" +
+        table(
+          ["kind", "system", "N", "rounds", "median ms", "min ms", "max ms", "tasks/s", "note"],
+          stages.map((r) => [
+            r.spec.kind,
+            r.spec.system,
+            n(r),
+            String(r.raw?.roundsMs.length ?? r.spec.rounds),
+            fmt(r.medianMs),
+            fmt(r.minMs),
+            fmt(r.maxMs),
+            fmt(r.tasksPerSecond, 0),
+            note(r),
+          ]),
+        ),
+    );
+  }
+  const sys = of("syscalls");
+  if (sys.length > 0) {
+    parts.push(
+      "System calls per run (strace -f -c; difference of two children with different round counts, divided by the extra rounds)\n" +
+        table(
+          ["shape", "system", "N", "syscalls/run", "per node", "flushes/run", "flushes/node", "PG WAL flushes/run", "most frequent", "note"],
+          sys.map((r) => {
+            const c = r.syscalls?.perRun ?? {};
+            const nodes = nodeCount(r.spec.shape, r.spec.n);
+            const frequent = Object.entries(c)
+              .filter(([k]) => k !== "total")
+              .sort((x, y) => y[1] - x[1])
+              .slice(0, 5)
+              .map(([k, v]) => `${k} ${fmt(v, 0)}`)
+              .join(", ");
+            const flushes = r.syscalls ? flushesOf(c) : undefined;
+            return [
+              r.spec.shape,
+              r.spec.system,
+              n(r),
+              fmt(c.total, 0),
+              fmt(c.total === undefined ? undefined : c.total / nodes, 1),
+              fmt(flushes, 1),
+              fmt(flushes === undefined ? undefined : flushes / nodes, 2),
+              fmt(r.syscalls?.pgWalSyncsPerRun, 1),
+              frequent,
+              note(r),
+            ];
+          }),
+        ) +
+        (pgSettings === undefined ? "" : `\nDBOS flushes in its database server, not in its process: ${pgSettings}`),
+    );
+  }
+  const peerRows = PEER_SIZES.flatMap((size) => (["fanout", "chain"] as const).map((shape) => ({ shape, size })));
+  if (time.some((r) => PEERS.includes(r.spec.system))) {
+    const cell = (system: SystemName, shape: Shape, size: number): Row | undefined =>
+      time.find((r) => r.spec.system === system && r.spec.shape === shape && r.spec.n === size && r.status === "ok");
+    const ratio = (peer: SystemName, mine: SystemName, shape: Shape, size: number): string => {
+      const p = cell(peer, shape, size)?.medianMs;
+      const t = cell(mine, shape, size)?.medianMs;
+      return p === undefined || t === undefined ? "-" : `${fmt(p / t)}x`;
+    };
+    parts.push(
+      "Peers (median ms; ratio = peer time / taskloom time, above 1x means taskloom is ahead)\n" +
+        table(
+          [
+            "shape",
+            "N",
+            "",
+            "lowdb ms",
+            "fsync ms",
+            "langgraph ms",
+            "lg-sqlite ms",
+            "dbos ms",
+            "lg/lowdb",
+            "lg-sqlite/lowdb",
+            "dbos/lowdb",
+            "lg-sqlite/fsync",
+            "dbos/fsync",
+          ],
+          peerRows
+            .filter(({ shape, size }) => [...PEERS, "taskloom-lowdb" as const].some((system) => cell(system, shape, size) !== undefined))
+            .map(({ shape, size }) => [
+              shape,
+              size.toLocaleString("en-US"),
+              "",
+              fmt(cell("taskloom-lowdb", shape, size)?.medianMs),
+              fmt(cell("taskloom-lowdb-fsync", shape, size)?.medianMs),
+              fmt(cell("langgraph", shape, size)?.medianMs),
+              fmt(cell("langgraph-sqlite", shape, size)?.medianMs),
+              fmt(cell("dbos", shape, size)?.medianMs),
+              ratio("langgraph", "taskloom-lowdb", shape, size),
+              ratio("langgraph-sqlite", "taskloom-lowdb", shape, size),
+              ratio("dbos", "taskloom-lowdb", shape, size),
+              ratio("langgraph-sqlite", "taskloom-lowdb-fsync", shape, size),
+              ratio("dbos", "taskloom-lowdb-fsync", shape, size),
+            ]),
+        ),
+    );
+  }
   if (importTime !== undefined) parts.push(renderImportTime(importTime));
+  if (distributed !== undefined) parts.push(distributed.table);
   parts.push("Targets\n" + ts.map((t) => `${t.verdict.padEnd(4)}  ${t.name}: ${t.detail}`).join("\n"));
   return parts.join("\n\n");
 }
@@ -504,13 +880,29 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), "taskloom-bench-home-"));
   const env = { ...process.env, TASKLOOM_DIR: scratch };
   const rows: Row[] = [];
-  /** LangGraph shapes whose smaller N already ran out of budget (or failed): why the larger N are skipped. */
-  const overBudget = new Map<Shape, string>();
+  const strace = findStrace();
+  /** Budgeted systems (peers, fsync) and shapes whose smaller N ran out of budget or failed: why the larger N are skipped. */
+  const overBudget = new Map<string, string>();
+  /** The medians so far of each budgeted system and shape, to project the next N. */
+  const medians = new Map<string, { n: number; ms: number }[]>();
   try {
     for (const [i, p] of planned.entries()) {
       const label = specLabel(p.spec);
       const prefix = `[${i + 1}/${planned.length}] ${label}`;
-      const earlier = p.spec.system === "langgraph" ? overBudget.get(p.spec.shape) : undefined;
+      const key = `${p.spec.kind} ${p.spec.system} ${p.spec.shape}`;
+      const budgeted = p.spec.kind === "time" && BUDGETED.has(p.spec.system);
+      let earlier = budgeted ? overBudget.get(key) : undefined;
+      const seen = budgeted ? (medians.get(key) ?? []) : [];
+      const last = seen.at(-1);
+      if (earlier === undefined && last !== undefined) {
+        // Scaled by the growth seen between the two smaller N (at least linear): a chain whose cost grows with N squared is not tried.
+        const before = seen.at(-2);
+        const exponent = before === undefined ? 1 : Math.max(1, Math.log(last.ms / before.ms) / Math.log(last.n / before.n));
+        const projectedMs = last.ms * (p.spec.n / last.n) ** exponent;
+        if (projectedMs > options.budgetMs) {
+          earlier = `projected at ${fmt(projectedMs / 1000)} s per round from N = ${last.n.toLocaleString("en-US")} (${fmt(last.ms)} ms, cost growing as N^${exponent.toFixed(2)}), over the ${options.budgetMs / 1000} s per-round budget; not attempted`;
+        }
+      }
       if (p.skip !== undefined || earlier !== undefined) {
         const reason = p.skip ?? earlier ?? "";
         rows.push({ label, spec: p.spec, status: "skipped", reason });
@@ -518,18 +910,20 @@ async function main(): Promise<void> {
         continue;
       }
       const t0 = performance.now();
-      const result = await runChild(p.spec, env);
-      const row = toRow(p.spec, result);
+      const row = p.spec.kind === "syscalls" ? await runSyscalls(p.spec, env, strace) : toRow(p.spec, await runChild(p.spec, env));
       rows.push(row);
-      if (p.spec.system === "langgraph" && row.status !== "ok") {
+      if (budgeted && row.status !== "ok") {
         const n = p.spec.n.toLocaleString("en-US");
-        overBudget.set(
-          p.spec.shape,
-          row.status === "skipped" ? `N = ${n} already exceeded the ${options.budgetMs / 1000} s per-round budget` : `N = ${n} failed`,
-        );
+        overBudget.set(key, row.status === "skipped" ? `N = ${n} already exceeded the ${options.budgetMs / 1000} s per-round budget` : `N = ${n} failed`);
       }
+      if (budgeted && row.status === "ok" && row.medianMs !== undefined) medians.set(key, [...seen, { n: p.spec.n, ms: row.medianMs }]);
       const took = ((performance.now() - t0) / 1000).toFixed(1);
-      const summary = row.status === "ok" ? `median ${fmt(row.medianMs)} ms` : `${row.status} (${row.reason ?? ""})`;
+      const summary =
+        row.status !== "ok"
+          ? `${row.status} (${row.reason ?? ""})`
+          : row.syscalls
+            ? `${fmt(row.syscalls.perRun.total, 0)} syscalls, ${fmt(flushesOf(row.syscalls.perRun), 1)} flushes per run`
+            : `median ${fmt(row.medianMs)} ms`;
       process.stderr.write(`${prefix}: ${summary} [${took} s]\n`);
     }
   } finally {
@@ -538,8 +932,9 @@ async function main(): Promise<void> {
 
   const finalRows = withBaselines(rows);
   const ts = targets(finalRows);
+  const pgSettings = finalRows.some((r) => r.spec.system === "dbos") ? await pgFlushSettings() : undefined;
   let importTime: ImportTime | undefined;
-  const importTarget = `import "taskloom" <= ${IMPORT_TIME_LIMIT}x importing p-queue alone (fresh process)`;
+  const importTarget = `7. import "taskloom" <= ${IMPORT_TIME_LIMIT}x importing p-queue alone (fresh process)`;
   if (options.only === undefined || "import time".includes(options.only)) {
     process.stderr.write("import time: 10 rounds of fresh processes\n");
     importTime = measureImportTime(10);
@@ -553,7 +948,15 @@ async function main(): Promise<void> {
   } else {
     ts.push({ name: importTarget, verdict: "SKIP", detail: "not run in this invocation" });
   }
-  process.stdout.write(`\n${render(finalRows, ts, importTime)}\n`);
+  let distributed: DistributedResult | undefined;
+  if (options.only === undefined || "bullmq distributed".includes(options.only)) {
+    process.stderr.write("bullmq: the distributed executor against raw BullMQ (bench/distributed.mjs)\n");
+    distributed = await measureDistributed(options.quick);
+    ts.push(...distributed.targets);
+  } else {
+    ts.push(...distributedTargets(undefined, "not run in this invocation"));
+  }
+  process.stdout.write(`\n${render(finalRows, ts, importTime, distributed, pgSettings)}\n`);
 
   const finishedAt = new Date();
   const report = {
@@ -574,6 +977,8 @@ async function main(): Promise<void> {
     concurrency: CONCURRENCY,
     rows: finalRows,
     importTime,
+    distributed,
+    postgres: pgSettings,
     targets: ts,
   };
   await mkdir(RESULTS_DIR, { recursive: true });

@@ -12,11 +12,20 @@
  * `maxConcurrency` bounds parallel nodes as in the other systems;
  * `recursionLimit` is raised to allow N supersteps. The graph is compiled
  * once per process; each round gets a fresh `MemorySaver` and thread id.
+ *
+ * `langgraph-sqlite` is the same graph with `SqliteSaver` from
+ * `@langchain/langgraph-checkpoint-sqlite` (better-sqlite3; the saver sets
+ * `journal_mode=WAL` and keeps SQLite's default `synchronous=FULL`, so every
+ * checkpoint commit is flushed to the disk), on a fresh database file in a
+ * fresh temp dir per round; the round's timed part ends with closing it.
  * The builder is seen through a narrow `Builder` view because LangGraph's
  * node-name generics cannot follow thousands of dynamically named nodes.
  *
  * @module
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import type { Shape } from "../protocol.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
@@ -61,6 +70,11 @@ function compile(shape: Shape, n: number): Compiled {
   return g.compile({ checkpointer: new MemorySaver() }) as Compiled;
 }
 
+function configFor(index: number, n: number, concurrency: number): Record<string, unknown> {
+  return { configurable: { thread_id: `bench-${index}` }, recursionLimit: n + 10, maxConcurrency: concurrency };
+}
+
+/** `langgraph`: a fresh `MemorySaver` per round. */
 export const prepare: Prepare = async (shape: Shape, n: number, concurrency: number): Promise<Prepared> => {
   const t0 = performance.now();
   const app = compile(shape, n);
@@ -69,16 +83,41 @@ export const prepare: Prepare = async (shape: Shape, n: number, concurrency: num
     buildMs,
     async round(index: number): Promise<Round> {
       app.checkpointer = new MemorySaver();
-      const config = {
-        configurable: { thread_id: `bench-${index}` },
-        recursionLimit: n + 10,
-        maxConcurrency: concurrency,
-      };
+      const config = configFor(index, n, concurrency);
       return {
         run: async () => {
           await app.invoke({}, config);
         },
         cleanup: async () => {},
+      };
+    },
+  };
+};
+
+/** `langgraph-sqlite`: a fresh `SqliteSaver` on a fresh file per round. */
+export const prepareSqlite: Prepare = async (shape: Shape, n: number, concurrency: number): Promise<Prepared> => {
+  const { SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite");
+  const t0 = performance.now();
+  const app = compile(shape, n);
+  const buildMs = performance.now() - t0;
+  return {
+    buildMs,
+    async round(index: number): Promise<Round> {
+      const dir = await mkdtemp(join(tmpdir(), "taskloom-bench-sqlite-"));
+      const saver = SqliteSaver.fromConnString(join(dir, "checkpoints.sqlite"));
+      app.checkpointer = saver;
+      // better-sqlite3 ships no types here: the database as far as this file uses it.
+      const db = saver.db as unknown as { readonly open: boolean; close(): void };
+      const config = configFor(index, n, concurrency);
+      return {
+        run: async () => {
+          await app.invoke({}, config);
+          db.close();
+        },
+        cleanup: async () => {
+          if (db.open) db.close();
+          await rm(dir, { recursive: true, force: true });
+        },
       };
     },
   };

@@ -1,7 +1,8 @@
 /**
  * taskloom under benchmark: the same no-op graphs built through the public
  * builder, run with `MemoryStore` or with the default durable store
- * (`LowdbStore` in a fresh temp dir per round), `maxConcurrency` as given.
+ * (`LowdbStore` in a fresh temp dir per round, `fsync: true` for
+ * `taskloom-lowdb-fsync`), `maxConcurrency` as given.
  *
  * Besides timed runs this file holds the two taskloom-only measurements:
  * - bytes per node status transition (`/proc/self/io` wchar delta around a
@@ -21,7 +22,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore, type TaskGraph } from "../../src/index.js";
+import {
+  defineWorkflow,
+  graph,
+  LowdbStore,
+  MemoryStore,
+  NonRetryableError,
+  run,
+  runAsync,
+  StageRunner,
+  type RunStore,
+  type TaskGraph,
+} from "../../src/index.js";
 import type { Shape, SystemName } from "../protocol.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
 
@@ -65,7 +77,7 @@ async function freshStore(system: SystemName): Promise<StoreLease> {
   }
   const dir = await mkdtemp(join(tmpdir(), "taskloom-bench-"));
   return {
-    store: new LowdbStore({ dir }),
+    store: new LowdbStore(system === "taskloom-lowdb-fsync" ? { dir, fsync: true } : { dir }),
     dir,
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
@@ -176,4 +188,47 @@ export async function measureResumeOnce(g: AnyGraph, index: number, concurrency:
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// ---- stage runner -----------------------------------------------------------
+
+/** Two no-op agent stages, then a final stage: every task makes two moves. */
+const STAGE_WORKFLOW = defineWorkflow({
+  name: "bench-stages",
+  stages: [
+    { id: "first", kind: "agent", pathways: { next: "second" } },
+    { id: "second", kind: "agent", pathways: { done: "complete" } },
+    { id: "complete", kind: "final" },
+  ],
+});
+
+/**
+ * `stages`: each round, a new `StageRunner` on a fresh store runs N tasks
+ * (given as an array) through the two agent stages in one `runAsync`
+ * (default batch size and concurrency); timed: `runAsync` plus
+ * `store.close()`. The round checks that every task completed.
+ */
+export function prepareStages(system: SystemName): Prepare {
+  return async (_shape: Shape, n: number): Promise<Prepared> => {
+    const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, data: { i } }));
+    return {
+      buildMs: 0,
+      async round(index: number): Promise<Round> {
+        const lease = await freshStore(system);
+        const runner = new StageRunner(STAGE_WORKFLOW, { store: lease.store });
+        runner.stage("first", async () => "next");
+        runner.stage("second", async () => "done");
+        return {
+          run: async () => {
+            const report = await runner.runAsync({ tasks, runId: `bench-stages-${index}` });
+            await lease.store.close();
+            if (report.completed !== n) {
+              throw new Error(`bench: the stage runner completed ${report.completed} of ${n} tasks (failed: ${report.failed.length})`);
+            }
+          },
+          cleanup: () => lease.dispose(),
+        };
+      },
+    };
+  };
 }

@@ -19,6 +19,8 @@ export interface Prepared {
   readonly buildMs: number;
   /** Sets up round `index` (fresh store, fresh temp dir, fresh checkpointer). */
   round(index: number): Promise<Round>;
+  /** Releases what `prepare` opened (a database connection), after the last round. */
+  close?(): Promise<void>;
 }
 
 /** Builds a system's graph for a shape and size. */

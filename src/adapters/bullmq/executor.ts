@@ -90,8 +90,22 @@ export interface BullmqExecutorOptions {
 /** How long side-channel keys live without use (ms): a day, for a coordinator that comes back late. */
 export const SIDE_CHANNEL_TTL_MS = 86_400_000;
 
-// KEYS: results, cancelled. ARGV: jobId. The stored result (or false), and no cancel left for a new job.
-const BEFORE_ADD = `redis.call('DEL', KEYS[2]) return redis.call('HGET', KEYS[1], ARGV[1])`;
+// KEYS: results and cancelled of job 1, of job 2, …. ARGV: jobId 1, jobId 2, ….
+// For each job: no cancel left for a new job, and its stored result (or false).
+const BEFORE_ADD = `
+local out = {}
+for i = 1, #ARGV do
+  redis.call('DEL', KEYS[2 * i])
+  out[i] = redis.call('HGET', KEYS[2 * i - 1], ARGV[i]) or false
+end
+return out
+`;
+
+/** An attempt waiting for the next batch of submissions. */
+interface Submission {
+  readonly pending: Pending;
+  readonly activation: NodeActivation;
+}
 
 /** One attempt sent to the workers and not yet settled. */
 interface Pending {
@@ -139,6 +153,8 @@ export class BullmqExecutor implements NodeExecutor {
   #client: { client: Redis; owned: boolean } | undefined;
   #closed = false;
   #blmpop = true;
+  /** Attempts started in this turn of the event loop: submitted together by `#flush`. */
+  #batch: Submission[] = [];
 
   constructor(options: BullmqExecutorOptions = {}) {
     assertKnownKeys("bullmqExecutor", options, optionKeys<BullmqExecutorOptions>({ connection: true, queue: true, prefix: true }));
@@ -184,28 +200,57 @@ export class BullmqExecutor implements NodeExecutor {
         return;
       }
       signal.addEventListener("abort", () => this.#aborted(pending, signal.reason), { once: true });
-      this.#submit(pending, activation).catch((error: unknown) => this.#fail(pending, error));
+      if (this.#batch.length === 0) setImmediate(() => void this.#flush());
+      this.#batch.push({ pending, activation });
     });
   }
 
-  async #submit(pending: Pending, activation: NodeActivation): Promise<void> {
+  /**
+   * Submits the attempts started since the last flush (the scheduler starts
+   * many at once in a fan-out): one script call looks at all of them and one
+   * `addBulk` adds the jobs, instead of two round trips per attempt.
+   */
+  async #flush(): Promise<void> {
+    const batch = this.#batch.filter((s) => !s.pending.settled);
+    this.#batch = [];
+    if (batch.length === 0) return;
+    if (this.#closed) {
+      for (const s of batch) this.#fail(s.pending, new Error("taskloom: this bullmqExecutor was closed; create a new one"));
+      return;
+    }
+    try {
+      await this.#submit(batch);
+    } catch (error) {
+      for (const s of batch) this.#fail(s.pending, error);
+    }
+  }
+
+  async #submit(batch: readonly Submission[]): Promise<void> {
     // A result stored while no coordinator listened (failover) settles the attempt without a new job.
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
     // Listening for completions before looking: a result whose `done` message another coordinator popped is seen.
     await this.#watchJobs().waitUntilReady();
-    const keys = [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)];
-    const stored = await runScript(this.#redis, "taskloomBeforeAdd", BEFORE_ADD, keys, [pending.jobId]);
-    if (typeof stored === "string") {
-      this.#settle(pending, decode<ResultEnvelope>(stored));
-      return;
-    }
-    if (pending.settled) return;
-    await this.queue.add(activation.graphName, encodeActivation(activation), {
-      jobId: pending.jobId,
-      attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: true,
+    const keys = batch.flatMap(({ pending }) => [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)]);
+    const stored = (await runScript(
+      this.#redis,
+      "taskloomBeforeAddMany",
+      BEFORE_ADD,
+      keys,
+      batch.map(({ pending }) => pending.jobId),
+    )) as unknown[];
+    const jobs: Parameters<Queue["addBulk"]>[0] = [];
+    batch.forEach(({ pending, activation }, i) => {
+      const result = stored[i];
+      if (typeof result === "string") this.#settle(pending, decode<ResultEnvelope>(result));
+      else if (!pending.settled) {
+        jobs.push({
+          name: activation.graphName,
+          data: encodeActivation(activation),
+          opts: { jobId: pending.jobId, attempts: 1, removeOnComplete: true, removeOnFail: true },
+        });
+      }
     });
+    if (jobs.length > 0) await this.queue.addBulk(jobs);
   }
 
   #settle(pending: Pending, result: ResultEnvelope): void {
