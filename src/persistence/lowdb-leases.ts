@@ -96,9 +96,9 @@ export class LeaseFiles {
     const unlock = await this.lock(runId, false);
     if (!unlock) return false;
     try {
-      const current = await this.read(runId);
+      const current = this.read(runId);
       if (!current || current.token !== request.token) return false;
-      await this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } });
+      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } });
       return true;
     } finally {
       await unlock();
