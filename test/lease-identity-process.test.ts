@@ -55,7 +55,7 @@ function startNamespacedChild(env: Record<string, string>, nsPid: number): Child
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) =>
-    child.on("exit", (code) => resolvePromise({ code, stdout, stderr })),
+    child.on("close", (code) => resolvePromise({ code, stdout, stderr })),
   );
   return { process: child, exited };
 }

@@ -43,7 +43,7 @@ function drive(dir: string, runId: string, log: string, env: Record<string, stri
             }
           }, 5);
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    child.on("close", (code, signal) => {
       if (watcher) clearInterval(watcher);
       resolve({ pid: child.pid ?? -1, code, signal, stdout, stderr });
     });

@@ -175,19 +175,22 @@ describe("daily and weekly repeats keep their local time across daylight saving"
         (timezone, at, days, offset) => {
           const rule: SlotRule = { when: { kind: "at", at }, everyMs: days * DAY, timezone };
           const anchor = wallTimeOf(at, timezone);
+          /** An instant's wall clock as a number (the wall time read as if it were UTC). */
+          const shown = (t: number): number => {
+            const w = wallTimeOf(t, timezone);
+            return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second, w.millisecond);
+          };
           let prev = at;
-          for (let k = 0; k < 40; k++) {
+          for (let k = 1; k <= 40; k++) {
             const next = slotAfter(rule, prev);
             if (next === undefined) return false;
             expect(next).toBeGreaterThan(prev);
             expect(Math.abs(next - prev - days * DAY)).toBeLessThanOrEqual(3 * H);
-            const w = wallTimeOf(next, timezone);
-            const sameTime = w.hour === anchor.hour && w.minute === anchor.minute && w.second === anchor.second;
-            // Either the anchor's wall time, or (that time did not exist) a later one the same day, right after a gap.
-            if (!sameTime) {
-              const justBefore = wallTimeOf(next - 1, timezone);
-              expect(justBefore.hour * 60 + justBefore.minute).toBeLessThan(anchor.hour * 60 + anchor.minute);
-            }
+            // The wanted wall time: the anchor's, k * days calendar days later.
+            const wanted = Date.UTC(anchor.year, anchor.month - 1, anchor.day + k * days, anchor.hour, anchor.minute, anchor.second, anchor.millisecond);
+            // Either the wall clock shows it at the slot, or it never shows it (a gap) and the slot is the first instant after.
+            expect(shown(next)).toBeGreaterThanOrEqual(wanted);
+            if (shown(next) !== wanted) expect(shown(next - 1)).toBeLessThan(wanted);
             prev = next;
           }
           const from = at + offset;

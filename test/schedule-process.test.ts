@@ -48,7 +48,7 @@ function child(dir: string, log: string, env: Record<string, string>, killOn?: s
       }, 2);
     }
     p.on("error", fail);
-    p.on("exit", (code, signal) => {
+    p.on("close", (code, signal) => {
       if (watcher) clearInterval(watcher);
       done({ code, signal, stdout, stderr, pid: p.pid ?? -1 });
     });

@@ -43,7 +43,7 @@ function child(...args: string[]): Promise<ChildResult> {
     proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const guard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
     proc.on("error", reject);
-    proc.on("exit", (code, signal) => {
+    proc.on("close", (code, signal) => {
       clearTimeout(guard);
       resolvePromise({ code, signal, stdout, stderr, pid: proc.pid ?? -1 });
     });

@@ -45,7 +45,8 @@ export function runChildScript(script: string, dir: string, runId: string, log: 
       }, 2);
     }
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": a busy machine can deliver the child's last stdout chunk after its exit event.
+    child.on("close", (code, signal) => {
       if (watcher) clearInterval(watcher);
       resolvePromise({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
     });

@@ -48,15 +48,15 @@ export function bullmqConnection(connection: RedisConnection): ConnectionOptions
  * A client for `connection`, and whether the caller must close it: a
  * given client is used as it is, anything else opens a new one.
  * `blocking` clients (for BLPOP) never fail a command for want of a
- * connection: they wait for Redis to come back. Other clients the adapter
- * opens pipeline automatically (ioredis `enableAutoPipelining`).
+ * connection: they wait for Redis to come back. No client pipelines
+ * automatically: ioredis' `enableAutoPipelining` throws an uncaught
+ * `TypeError` from its own callback ("results[i] is not iterable") when a
+ * client closes with a pipeline in flight, which would crash the process.
  */
 export function openClient(connection: RedisConnection, blocking = false): { client: Redis; owned: boolean } {
   if (connection instanceof Redis && !blocking) return { client: connection, owned: false };
   const options = connectionOptions(connection);
-  // Commands sent in the same turn of the event loop go out as one pipeline (fewer writes and
-  // round trips, same order); a blocking client has at most one command out at a time.
-  return { client: new Redis({ ...options, ...(blocking ? { maxRetriesPerRequest: null } : { enableAutoPipelining: true }) }), owned: true };
+  return { client: new Redis({ ...options, ...(blocking && { maxRetriesPerRequest: null }) }), owned: true };
 }
 
 /**
