@@ -65,6 +65,9 @@ export const ERROR_CODES = [
   // session:
   "CANCEL_NOT_AVAILABLE",
   "OUTPUTS_NOT_STORED",
+  // stages (queues, tasks that start where they are):
+  "UNKNOWN_STAGE",
+  "STALE_JOB_RESULT",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -24,7 +24,7 @@ import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
-import type { StageTask } from "./stage-task.js";
+import type { StageTask, TaskData } from "./stage-task.js";
 import { pathwayNames, type Stage, type Workflow } from "./workflow.js";
 
 /** What an agent receives besides the task. */
@@ -57,7 +57,10 @@ export type AgentResult = string | undefined | void | ({ readonly pathway?: stri
  * };
  * ```
  */
-export type AgentFunction<D = Record<string, unknown>> = (task: StageTask, context: AgentContext<D>) => AgentResult | Promise<AgentResult>;
+export type AgentFunction<D = Record<string, unknown>, T extends TaskData = TaskData> = (
+  task: StageTask<T>,
+  context: AgentContext<D>,
+) => AgentResult | Promise<AgentResult>;
 
 /** Options of an agent's registration. */
 export interface AgentOptions<P extends Providers | undefined = Providers | undefined> {

@@ -32,7 +32,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { AgentRegistry, callAgent, type AgentMap } from "./agents.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
-import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
+import { nameList, StageRegistrationError, UnknownPathwayError, UnknownStageError } from "./stage-errors.js";
 import { isStatusAction, statusAfter, statusOnEntry, type TaskStatus } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Stage, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
@@ -41,6 +41,8 @@ export interface WorkflowTaskInput {
   readonly id: string;
   readonly data?: TaskData;
   readonly assignee?: string;
+  /** The stage the task is first seen at (its source says it is there). @default the workflow's start */
+  readonly stageId?: string;
 }
 
 /** The output of a compiled workflow: the task as it ended. */
@@ -71,6 +73,20 @@ export interface CarriedTask {
 export interface ActionPayload {
   readonly action: string;
   readonly assignee?: string;
+  /** Data the person saved with the action (labels, a comment), merged into the task's data. */
+  readonly data?: TaskData;
+  readonly at: number;
+}
+
+/**
+ * A queue worker's answer for a task due at an agent stage this runner does not serve, as
+ * `runner.apply` delivers it to the stage's `job:` wait: the pathway (null: the task stays, due
+ * again), the agent's updates, and the job's error when it failed (the task stays, due again).
+ */
+export interface QueuedAnswer {
+  readonly pathway: string | null;
+  readonly updates: TaskData;
+  readonly error: string | null;
   readonly at: number;
 }
 
@@ -82,13 +98,21 @@ export interface CompileOptions {
   readonly limit?: <T>(graphRunId: string, call: () => Promise<T>) => Promise<T>;
   /** The run id agents see, from the graph run id. @default the graph run id */
   readonly agentRunId?: (graphRunId: string) => string;
+  /**
+   * Agent stages without an agent: `"error"` refuses to compile; `"queue"` compiles them as stages
+   * fed by a queue, where a task waits (`job:` keys) for a worker's answer (`runner.apply`). @default "error"
+   */
+  readonly unserved?: "error" | "queue";
 }
 
-const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true });
+const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true, unserved: true });
 
-/** Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action) or `again:<stage>:<visit>:<n>` (an agent asked again). */
+/**
+ * Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action), `again:<stage>:<visit>:<n>`
+ * (an agent asked again) or `job:<stage>:<visit>:<n>` (a queue worker's answer).
+ */
 export interface StageKey {
-  readonly kind: "act" | "again";
+  readonly kind: "act" | "again" | "job";
   readonly stageId: string;
   readonly visit: number;
   readonly n: number;
@@ -101,9 +125,10 @@ export function stageKey(key: StageKey): string {
 
 /** Reads a wait key made by {@link stageKey}; undefined for any other key. */
 export function parseStageKey(key: string): StageKey | undefined {
-  const m = /^(act|again):([A-Za-z0-9_-]+):(\d+):(\d+)$/.exec(key);
+  // The stage id may hold ":" (any name is a stage id): the visit and number are the last two parts.
+  const m = /^(act|again|job):(.+):(\d+):(\d+)$/.exec(key);
   if (!m) return undefined;
-  return { kind: m[1] as "act" | "again", stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
+  return { kind: m[1] as StageKey["kind"], stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
 }
 
 const ActionSchema = {
@@ -111,15 +136,37 @@ const ActionSchema = {
     const v = value as Partial<ActionPayload> | null;
     if (v === null || typeof v !== "object" || typeof v.action !== "string") throw new Error("an action is { action: string, assignee?: string, at: number }");
     if (v.assignee !== undefined && typeof v.assignee !== "string") throw new Error("assignee must be a string");
-    return { action: v.action, at: typeof v.at === "number" ? v.at : 0, ...(v.assignee !== undefined && { assignee: v.assignee }) };
+    if (v.data !== undefined && !isPlainData(v.data)) throw new Error("data must be an object");
+    return {
+      action: v.action,
+      at: typeof v.at === "number" ? v.at : 0,
+      ...(v.assignee !== undefined && { assignee: v.assignee }),
+      ...(v.data !== undefined && { data: v.data }),
+    };
   },
 };
+
+const QueuedAnswerSchema = {
+  parse(value: unknown): QueuedAnswer {
+    const v = value as Partial<QueuedAnswer> | null;
+    if (v === null || typeof v !== "object") throw new Error("a queued answer is { pathway, updates, error, at }");
+    if (v.pathway !== null && typeof v.pathway !== "string") throw new Error("pathway must be a string or null");
+    if (!isPlainData(v.updates)) throw new Error("updates must be an object");
+    if (v.error !== null && typeof v.error !== "string") throw new Error("error must be a string or null");
+    return { pathway: v.pathway, updates: v.updates, error: v.error, at: typeof v.at === "number" ? v.at : 0 };
+  },
+};
+
+function isPlainData(value: unknown): value is TaskData {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 const TaskInputSchema = {
   parse(value: unknown): WorkflowTaskInput {
     const v = value as Partial<WorkflowTaskInput> | null;
     if (v === null || typeof v !== "object" || typeof v.id !== "string") throw new Error("a task is { id: string, data?: object }");
     if (v.data !== undefined && (v.data === null || typeof v.data !== "object" || Array.isArray(v.data))) throw new Error("data must be an object");
+    if (v.stageId !== undefined && typeof v.stageId !== "string") throw new Error("stageId must be a string");
     return value as WorkflowTaskInput;
   },
 };
@@ -158,7 +205,7 @@ export function compileWorkflow(
   const wf = defineWorkflow(workflow);
   const registry = AgentRegistry.from(wf, agents);
   const missing = registry.missing();
-  if (missing.length > 0) {
+  if (missing.length > 0 && options.unserved !== "queue") {
     throw new StageRegistrationError(missing[0] as string, `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn)`);
   }
   // Every stage is route-gated: it runs only when a pathway (or the entry) chooses it. Without the
@@ -166,12 +213,18 @@ export function compileWorkflow(
   // would all start at once (see graph/routing-topology.ts).
   let builder = graph(wf.name)
     .input<WorkflowTaskInput>(TaskInputSchema)
-    .node(ENTRY, ({ inputs }) => route(wf.start, carriedFromInputs(inputs)), {
+    .node(ENTRY, ({ inputs }) => route(entryStage(wf, inputs), carriedFromInputs(inputs)), {
       routes: Object.fromEntries(wf.stages.map((s) => [s.id, s.id])),
     }) as unknown as GraphBuilder<WorkflowTaskInput, Record<string, unknown>>;
   for (const stage of wf.stages) {
     const body: (ctx: StageContext) => unknown =
-      stage.kind === "agent" ? agentBody(stage, registry, options) : isHumanStage(stage) ? humanBody(stage) : finalBody(stage);
+      stage.kind === "agent"
+        ? registry.get(stage.id)
+          ? agentBody(stage, registry, options)
+          : queuedBody(stage)
+        : isHumanStage(stage)
+          ? humanBody(stage)
+          : finalBody(stage);
     const routes = Object.fromEntries(stage.pathways.map((p) => [p.name, p.to]));
     builder = builder.node(stage.id, body, {
       ...(stage.pathways.length > 0 && { routes }),
@@ -193,6 +246,14 @@ type StageContext = NodeContext<WorkflowTaskInput, Record<string, unknown>>;
 
 /** The id of the node that routes a task to the start stage (not a valid stage id, so never a stage's). */
 export const ENTRY = "$enter";
+
+/** The stage a task enters: where its source says it is (checked), else the start stage. */
+function entryStage(wf: Workflow, inputs: WorkflowTaskInput): string {
+  if (inputs.stageId === undefined) return wf.start;
+  const stage = wf.stage(inputs.stageId);
+  if (!stage) throw new UnknownStageError(inputs.id, inputs.stageId, wf.stages.map((s) => s.id));
+  return stage.id;
+}
 
 function carriedFromInputs(inputs: WorkflowTaskInput): CarriedTask {
   return { id: inputs.id, data: inputs.data ?? {}, ...(inputs.assignee !== undefined && { assignee: inputs.assignee }) };
@@ -233,19 +294,41 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
   };
 }
 
+/**
+ * An agent stage no agent of this process serves: the task waits, durably, for a queue worker's
+ * answer (`runner.apply` resolves `job:<stage>:<visit>:<n>`). An answer without a pathway (the agent
+ * kept the task) or a failed job keeps the task due at the stage, at the next key.
+ */
+function queuedBody(stage: Stage) {
+  return async (ctx: StageContext) => {
+    const carried = arriving(ctx);
+    let data = carried.data;
+    for (let n = 1; ; n++) {
+      const answer = await ctx.waitFor<QueuedAnswer>(stageKey({ kind: "job", stageId: stage.id, visit: ctx.visit, n }), { schema: QueuedAnswerSchema });
+      if (Object.keys(answer.updates).length > 0) data = { ...data, ...answer.updates };
+      if (answer.pathway === null) continue;
+      if (!stage.pathways.some((p) => p.name === answer.pathway)) throw new UnknownPathwayError(stage.id, answer.pathway, pathwayNames(stage));
+      return route(answer.pathway, { id: carried.id, data, from: stage.id, pathway: answer.pathway } satisfies CarriedTask);
+    }
+  };
+}
+
 function humanBody(stage: Stage) {
   return async (ctx: StageContext) => {
     const carried = arriving(ctx);
     const actions: ActionPayload[] = [];
+    let data = carried.data;
     for (let n = 1; ; n++) {
       const action = await ctx.waitFor<ActionPayload>(stageKey({ kind: "act", stageId: stage.id, visit: ctx.visit, n }), { schema: ActionSchema });
       actions.push(action);
+      // What a person saved with the action (labels, a comment) travels with the task.
+      if (action.data !== undefined) data = { ...data, ...action.data };
       if (isStatusAction(action.action)) continue;
       if (!stage.pathways.some((p) => p.name === action.action)) throw new UnknownPathwayError(stage.id, action.action, pathwayNames(stage));
       const assignee = action.assignee ?? statusAfterActions(ctx.visit, actions).assignee;
       return route(action.action, {
         id: carried.id,
-        data: carried.data,
+        data,
         from: stage.id,
         pathway: action.action,
         ...(assignee !== undefined && { assignee }),

@@ -53,7 +53,11 @@ import { getNode } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
-import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
+import { buildJobHandlers, type JobHandler, type JobHandlerOptions, type JobResult } from "./job-handlers.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import type { TaskData } from "./stage-task.js";
+import { applyJobResult, type ApplyResult } from "./task-apply.js";
+import { dueTasks, queryTasks, type DueTask, type TaskFilter, type TasksAtOptions } from "./task-query.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { StageEvents } from "./stage-events.js";
@@ -69,6 +73,8 @@ import { validateTasks, type TaskMove } from "./task-source.js";
 import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
 export type { ActOptions, ActResult } from "./task-act.js";
+export type { ApplyResult } from "./task-apply.js";
+export type { DueTask, TaskFilter, TasksAtOptions } from "./task-query.js";
 
 /** Options of a {@link StageRunner}. */
 export interface StageRunnerOptions {
@@ -80,6 +86,11 @@ export interface StageRunnerOptions {
   readonly backoff?: BackoffOptions;
   /** The clock (tests pass a `ManualClock`). @default the system clock */
   readonly clock?: Clock;
+  /**
+   * Where the stages' bodies run, as the `executor` of `runAsync`: `bullmqExecutor(…)` from
+   * `taskloom/bullmq` sends agent calls to BullMQ workers that serve `runner.graph()`. @default in this process
+   */
+  readonly executor?: NodeExecutor;
 }
 
 interface Live {
@@ -88,9 +99,11 @@ interface Live {
   readonly runnerRunId: string;
 }
 
-const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true });
+const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, executor: true });
 /**
- * Runs tasks through a workflow of agent, human and final stages.
+ * Runs tasks through a workflow of agent, human and final stages. The type
+ * parameter is the shape of the tasks' data, so agents read it typed
+ * (`new StageRunner<{ text: string }>(workflow)`: `task.data.text` is a string).
  *
  * @example
  * ```ts
@@ -103,7 +116,7 @@ const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisi
  * await runner.runAsync({ tasks: [{ id: "t1", data: { text: "hello" } }], runId: "labeling-1" }); // t1 completes
  * ```
  */
-export class StageRunner {
+export class StageRunner<D extends TaskData = TaskData> {
   /** The validated workflow. */
   readonly workflow: Workflow;
   /** Sweeps, moves, task ends, warnings. */
@@ -120,6 +133,10 @@ export class StageRunner {
     if (options.store !== undefined) assertStore(options.store);
     positiveInt(options.maxVisits, "maxVisits");
     if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the option is unknown input here
+    if (options.executor !== undefined && typeof (options.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
+      throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor), such as bullmqExecutor(…)");
+    }
     this.workflow = defineWorkflow(workflow);
     this.#agents = new AgentRegistry(this.workflow);
     this.#options = options;
@@ -142,8 +159,8 @@ export class StageRunner {
    * });
    * ```
    */
-  stage<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>>, options?: AgentOptions<P>): this {
-    this.#agents.register(stage, fn, options);
+  stage<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>, D>, options?: AgentOptions<P>): this {
+    this.#agents.register(stage, fn as AgentFunction<ProvidedDeps<P>>, options);
     this.#graph = undefined;
     return this;
   }
@@ -153,9 +170,13 @@ export class StageRunner {
     return this.#agents.list();
   }
 
-  /** The compiled graph (one task's run). Throws `StageRegistrationError` while an agent stage has no agent. */
+  /**
+   * The compiled graph (one task's run). An agent stage without an agent here is fed by a queue:
+   * its tasks wait there (`runner.tasksAt`) for a worker's result (`runner.apply`).
+   */
   graph(): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
     return (this.#graph ??= compileWorkflow(this.workflow, this.#agents, {
+      unserved: "queue",
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
@@ -258,6 +279,58 @@ export class StageRunner {
   }
 
   /**
+   * Lists a run's tasks from the store, without a sweep, filtered by stage
+   * (id, title or uuid), status, state, assignee or id; ordered by task id.
+   * Tasks the runner has not processed yet (only in the source) are not listed.
+   *
+   * @example
+   * ```ts
+   * const mine = await runner.tasks("labeling-1", { stage: "review", assignee: "ann" });
+   * const failed = await runner.tasks("labeling-1", { state: "failed" });
+   * ```
+   */
+  async tasks(runId: string, filter?: TaskFilter): Promise<TaskReport[]> {
+    return queryTasks(this.store, this.workflow, runId, filter);
+  }
+
+  /**
+   * The tasks due at an agent stage that a queue feeds (no agent of this
+   * runner serves it), at most `limit` (100) in task id order, after the
+   * task id `after`: one batch for a queue producer. Each comes with the
+   * JSON `spec` for the stage's job handler and a `jobId` unique to the
+   * task's wait, so enqueueing a listed task twice queues it once.
+   *
+   * @example
+   * ```ts
+   * for (const due of await runner.tasksAt("pre-label", { runId: "labeling-1", limit: 100 })) {
+   *   await queue.add("pre-label", due.spec, { jobId: due.jobId });
+   * }
+   * ```
+   */
+  async tasksAt(stage: string, options: TasksAtOptions): Promise<DueTask<D>[]> {
+    return (await dueTasks(this.store, this.workflow, stage, options)) as DueTask<D>[];
+  }
+
+  /**
+   * Applies a job handler's result (its JSON, or the parsed object) to its
+   * task, durably: the task moves along the result's pathway at the
+   * runner's next sweep; a result without a pathway, or a failed job,
+   * leaves it due at the stage. Idempotent: the same result again writes
+   * nothing (`applied: false`); a different result for a wait that has one,
+   * or a result for a task that left the stage, throws `StaleJobResultError`.
+   * Works from any process that opens the same store (a queue worker).
+   *
+   * @example
+   * ```ts
+   * const result = await handlers["pre-label"](due.spec); // in a queue worker
+   * await runner.apply("labeling-1", result);
+   * ```
+   */
+  async apply(runId: string, jobResult: string | JobResult): Promise<ApplyResult> {
+    return applyJobResult(this, this.#options.clock ?? systemClock, runId, jobResult);
+  }
+
+  /**
    * The runner as a command: `--run-id`, `--num-retries`,
    * `--max-concurrency`, `--batch-size`, `--max-tasks-per-stage`,
    * `--refresh-every`, `--tasks FILE`, `--help`. Shows progress per stage
@@ -323,7 +396,12 @@ export class StageRunner {
       if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
       const inputs: WorkflowTaskInput | undefined =
         plan.kind === "start"
-          ? { id: plan.task.id, data: plan.task.data ?? {}, ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }) }
+          ? {
+              id: plan.task.id,
+              data: plan.task.data ?? {},
+              ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }),
+              ...(plan.before.stageId !== this.workflow.start && { stageId: plan.before.stageId }),
+            }
           : undefined;
       const handle = run(graph, inputs, {
         runId: graphRunId,
@@ -335,6 +413,7 @@ export class StageRunner {
         },
         maxVisits: this.#options.maxVisits ?? 100,
         clock,
+        ...(this.#options.executor !== undefined && { executor: this.#options.executor }),
         ...(o.signal !== undefined && { signal: o.signal }),
       });
       handle.events.on("node:success", (e) => {

@@ -21,7 +21,8 @@
  */
 import { match } from "ts-pattern";
 import type { RunStore } from "../persistence/run-store.js";
-import { readTaskReport, type TaskReport } from "./task-report.js";
+import { UnknownStageError } from "./stage-errors.js";
+import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
 import type { TaskInput } from "./task-source.js";
 import type { Workflow } from "./workflow.js";
@@ -38,7 +39,13 @@ export interface Plan {
 export async function planTask(store: RunStore, workflow: Workflow, runId: string, task: TaskInput, failedNow: ReadonlySet<string>): Promise<Plan> {
   const stored = await store.load(taskRunId(runId, task.id));
   if (!stored) {
-    const fresh: TaskReport = { taskId: task.id, stageId: workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
+    // A task starts where its source says it is (first seen there, not moved there); an unknown stage fails that task only.
+    const at = task.stageId === undefined ? workflow.stage(workflow.start) : workflow.stage(task.stageId);
+    if (!at && task.status !== "COMPLETED") {
+      const error = taskError(new UnknownStageError(task.id, task.stageId as string, workflow.stages.map((s) => s.id)));
+      return { task, before: { taskId: task.id, stageId: task.stageId as string, status: "NEW", state: "failed", data: task.data ?? {}, error }, kind: "skip" };
+    }
+    const fresh: TaskReport = { taskId: task.id, stageId: at?.id ?? workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
     if (task.status === "COMPLETED") {
       return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip" };
     }

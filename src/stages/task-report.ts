@@ -12,12 +12,19 @@ import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
 import type { AgentOutcome } from "./agents.js";
 import type { TaskData } from "./stage-task.js";
-import { parseStageKey, statusAfterActions, type ActionPayload, type CarriedTask, type WorkflowTaskOutput } from "./compile-workflow.js";
+import {
+  parseStageKey,
+  statusAfterActions,
+  type ActionPayload,
+  type CarriedTask,
+  type QueuedAnswer,
+  type WorkflowTaskOutput,
+} from "./compile-workflow.js";
 import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
 
 /** Every state a task can be in after a sweep. */
-export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", "interrupted", "deferred"] as const;
+export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", "interrupted", "deferred", "queued"] as const;
 
 /**
  * Where a task's processing stands:
@@ -25,7 +32,9 @@ export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", 
  * a person's action), `staying` (its agent answered undefined: asked
  * again at the next sweep), `failed` (see `error`), `interrupted` (its run
  * stopped part way: a crash or a cancel; resumed at the next sweep),
- * `deferred` (left for a later sweep by `maxTasksPerStage`).
+ * `deferred` (left for a later sweep by `maxTasksPerStage`), `queued` (due
+ * at an agent stage no agent of this runner serves: waiting for a queue
+ * worker's result, `runner.apply`, listed by `runner.tasksAt`).
  */
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -119,6 +128,20 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   if (waitKey !== undefined && parsed !== undefined) {
     const record = records.find((r) => r.waits?.[waitKey] !== undefined);
     const carried = carriedOf(record, state);
+    if (parsed.kind === "job") {
+      const answers = queuedAnswersBefore(record, parsed.stageId, parsed.visit, parsed.n);
+      const lastError = answers.at(-1)?.error;
+      return {
+        taskId,
+        stageId: parsed.stageId,
+        status: statusOnEntry(false, parsed.visit),
+        state: "queued",
+        data: answers.reduce<TaskData>((d, a) => (Object.keys(a.updates).length > 0 ? { ...d, ...a.updates } : d), carried.data),
+        ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+        ...(lastError != null && { error: { name: "JobFailed", message: lastError } }),
+        waitKey,
+      };
+    }
     if (parsed.kind === "again") {
       return {
         taskId,
@@ -130,13 +153,14 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
         waitKey,
       };
     }
-    const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, parsed.stageId, parsed.visit, parsed.n));
+    const actions = actionsBefore(record, parsed.stageId, parsed.visit, parsed.n);
+    const { status, assignee } = statusAfterActions(parsed.visit, actions);
     return {
       taskId,
       stageId: parsed.stageId,
       status,
       state: "waiting",
-      data: carried.data,
+      data: actions.reduce<TaskData>((d, a) => (a.data !== undefined ? { ...d, ...a.data } : d), carried.data),
       ...(carried.pathway !== undefined && { pathway: carried.pathway }),
       ...(assignee !== undefined && { assignee }),
       waitKey,
@@ -161,6 +185,16 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
     ...(carried.pathway !== undefined && { pathway: carried.pathway }),
     ...(error && { error }),
   };
+}
+
+/** The answers a queued agent activation took before its wait number `n`. */
+export function queuedAnswersBefore(record: NodeRecord | undefined, stageId: string, visit: number, n: number): QueuedAnswer[] {
+  const out: QueuedAnswer[] = [];
+  for (let i = 1; i < n; i++) {
+    const payload = record?.waits?.[`job:${stageId}:${visit}:${i}`]?.resolved?.payload as QueuedAnswer | undefined;
+    if (payload) out.push(payload);
+  }
+  return out;
 }
 
 /** The actions a human activation took before its wait number `n`. */
