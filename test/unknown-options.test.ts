@@ -374,7 +374,15 @@ describe("stage definitions and StageRunner options", () => {
       backoff: allBackoff,
       clock: { now: () => 0, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as never) },
       // An executor that runs each body here, as the default does.
-      executor: { execute: (activation, context) => Promise.resolve(runner.graph().node(activation.nodeId)?.fn(context as never)) },
+      executor: {
+        execute: (activation, context) =>
+          Promise.resolve(
+            runner
+              .graph()
+              .node(activation.nodeId)
+              ?.fn(context as never),
+          ),
+      },
     };
     const runner = new StageRunner(wf, runnerOptions);
     const agent: Required<AgentOptions<Record<string, never>>> = { deps: {}, overwrite: true };

@@ -251,7 +251,12 @@ export const ENTRY = "$enter";
 function entryStage(wf: Workflow, inputs: WorkflowTaskInput): string {
   if (inputs.stageId === undefined) return wf.start;
   const stage = wf.stage(inputs.stageId);
-  if (!stage) throw new UnknownStageError(inputs.id, inputs.stageId, wf.stages.map((s) => s.id));
+  if (!stage)
+    throw new UnknownStageError(
+      inputs.id,
+      inputs.stageId,
+      wf.stages.map((s) => s.id),
+    );
   return stage.id;
 }
 

@@ -133,7 +133,6 @@ export class StageRunner<D extends TaskData = TaskData> {
     if (options.store !== undefined) assertStore(options.store);
     positiveInt(options.maxVisits, "maxVisits");
     if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the option is unknown input here
     if (options.executor !== undefined && typeof (options.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
       throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor), such as bullmqExecutor(…)");
     }

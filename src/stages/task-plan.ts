@@ -42,7 +42,13 @@ export async function planTask(store: RunStore, workflow: Workflow, runId: strin
     // A task starts where its source says it is (first seen there, not moved there); an unknown stage fails that task only.
     const at = task.stageId === undefined ? workflow.stage(workflow.start) : workflow.stage(task.stageId);
     if (!at && task.status !== "COMPLETED") {
-      const error = taskError(new UnknownStageError(task.id, task.stageId as string, workflow.stages.map((s) => s.id)));
+      const error = taskError(
+        new UnknownStageError(
+          task.id,
+          task.stageId as string,
+          workflow.stages.map((s) => s.id),
+        ),
+      );
       return { task, before: { taskId: task.id, stageId: task.stageId as string, status: "NEW", state: "failed", data: task.data ?? {}, error }, kind: "skip" };
     }
     const fresh: TaskReport = { taskId: task.id, stageId: at?.id ?? workflow.start, status: "NEW", state: "new", data: task.data ?? {} };

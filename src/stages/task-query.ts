@@ -95,7 +95,10 @@ const TASKS_AT_KEYS = optionKeys<TasksAtOptions>({ runId: true, limit: true, aft
 export function stageNamed(workflow: Workflow, stage: unknown, what: string): Stage {
   const found = typeof stage === "string" ? workflow.stage(stage) : undefined;
   if (!found) {
-    throw new InvalidOptionError(what, `must name a stage of workflow "${workflow.name}" (got ${valueText(stage)}; stages: ${nameList(workflow.stages.map((s) => s.id))})`);
+    throw new InvalidOptionError(
+      what,
+      `must name a stage of workflow "${workflow.name}" (got ${valueText(stage)}; stages: ${nameList(workflow.stages.map((s) => s.id))})`,
+    );
   }
   return found;
 }
@@ -130,8 +133,9 @@ export async function queryTasks(store: RunStore, workflow: Workflow, runId: str
   }
   let ids: readonly string[];
   if (filter.id !== undefined) {
-    ids = (typeof filter.id === "string" ? [filter.id] : filter.id) as readonly string[];
-    if (!Array.isArray(ids) && typeof filter.id !== "string") throw new InvalidOptionError("id", "must be a task id or a list of them");
+    const given: unknown = filter.id;
+    if (typeof given !== "string" && !Array.isArray(given)) throw new InvalidOptionError("id", "must be a task id or a list of them");
+    ids = typeof given === "string" ? [given] : (given as string[]);
     ids.forEach((id, i) => assertTaskId(id, `id[${i}]`));
     ids = [...new Set(ids)].sort();
   } else {

@@ -12,14 +12,7 @@ import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
 import type { AgentOutcome } from "./agents.js";
 import type { TaskData } from "./stage-task.js";
-import {
-  parseStageKey,
-  statusAfterActions,
-  type ActionPayload,
-  type CarriedTask,
-  type QueuedAnswer,
-  type WorkflowTaskOutput,
-} from "./compile-workflow.js";
+import { parseStageKey, statusAfterActions, type ActionPayload, type CarriedTask, type QueuedAnswer, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
 

@@ -289,7 +289,8 @@ function readPathways(stageId: string, raw: unknown, problems: string[]): Pathwa
       }
       problems.push(...unknownKeyProblems(`stage "${stageId}": pathway "${q.name}"`, q, PATHWAY_FIELDS, "field"));
       const uuidProblem = q.uuid === undefined ? undefined : nameProblem(q.uuid, 100);
-      if (uuidProblem !== undefined) problems.push(`stage "${stageId}": pathway "${q.name}" has uuid ${JSON.stringify(q.uuid)}, which is not valid (${uuidProblem})`);
+      if (uuidProblem !== undefined)
+        problems.push(`stage "${stageId}": pathway "${q.name}" has uuid ${JSON.stringify(q.uuid)}, which is not valid (${uuidProblem})`);
       list.push({ name: q.name, to: q.to, ...(q.uuid !== undefined && uuidProblem === undefined && { uuid: q.uuid }) });
     }
   } else if (typeof raw === "object" && raw !== null) {
