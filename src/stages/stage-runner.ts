@@ -55,6 +55,7 @@ import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistr
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions, type JobResult } from "./job-handlers.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
+import { agentStagesOn } from "./stage-executor.js";
 import type { TaskData } from "./stage-task.js";
 import { applyJobResult, type ApplyResult } from "./task-apply.js";
 import { dueTasks, queryTasks, type DueTask, type TaskFilter, type TasksAtOptions } from "./task-query.js";
@@ -412,7 +413,7 @@ export class StageRunner<D extends TaskData = TaskData> {
         },
         maxVisits: this.#options.maxVisits ?? 100,
         clock,
-        ...(this.#options.executor !== undefined && { executor: this.#options.executor }),
+        ...(this.#options.executor !== undefined && { executor: agentStagesOn(this.#options.executor, this.workflow, graph) }),
         ...(o.signal !== undefined && { signal: o.signal }),
       });
       handle.events.on("node:success", (e) => {
