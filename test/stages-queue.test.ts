@@ -185,6 +185,7 @@ describe("runner.tasksAt and runner.apply", () => {
     expect(unknown).toBeInstanceOf(UnknownPathwayError);
     expect((unknown as UnknownPathwayError).validPathways).toEqual(["review", "skip"]);
     expect(await rejection(runner.apply("q4", "{not json"))).toBeInstanceOf(InvalidOptionError);
+    expect(await rejection(runner.apply("q4", { ...base, updates: { fn: () => 1 } }))).toBeInstanceOf(InvalidOptionError);
     expect(await rejection(runner.apply("q4", { ...base, taskId: null }))).toBeInstanceOf(InvalidOptionError);
     expect(await rejection(runner.apply("q4", { ...base, stageId: "review" }))).toBeInstanceOf(InvalidOptionError);
     expect(await rejection(runner.apply("q4", { ...base, taskId: "nobody" }))).toBeInstanceOf(RunNotFoundError);

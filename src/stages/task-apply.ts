@@ -26,6 +26,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Clock } from "../core/clock.js";
 import { valueText } from "../core/text.js";
+import { isDurable } from "../core/value-codec.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunLockedError } from "../persistence/errors.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
@@ -149,6 +150,8 @@ export async function applyJobResult(runner: ApplyHost, clock: Clock, runId: str
   const stage = stageNamed(runner.workflow, result.stageId, "jobResult.stageId");
   if (stage.kind !== "agent") throw new InvalidOptionError("jobResult.stageId", `"${stage.id}" is a ${stage.kind} stage; job results are for agent stages`);
   const answer = answerOf(stage, result, clock.now());
+  if (!isDurable(answer.updates))
+    throw new InvalidOptionError("jobResult.updates", "must hold values the store can keep (no functions, class instances or cycles)");
   const id = taskRunId(runId, result.taskId);
   const giveUpAt = Date.now() + DRIVER_PATIENCE_MS;
   for (let tries = 1; ; tries++) {
