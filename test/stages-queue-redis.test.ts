@@ -52,7 +52,7 @@ describeRedis("stages fed by queues, on Redis", () => {
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^round 1: 120 tasks queued for pre-label$/m);
+    expect(stdout).toMatch(/^round 1: 120 tasks queued for pre-label \(listed and enqueued in [\d.]+ s\)$/m);
     expect(stdout).toMatch(/^done in [\d.]+ s: \{"archive":12,"complete":108\}, 0 failed$/m);
     const perWorker = /^jobs per worker: (.*)$/m.exec(stdout)?.[1]?.split(", ").map(Number) ?? [];
     expect(perWorker.reduce((a, b) => a + b, 0)).toBe(120); // one applied result per task, none twice

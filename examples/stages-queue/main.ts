@@ -72,10 +72,14 @@ async function drained(): Promise<void> {
 
 try {
   const started = Date.now();
+  const took = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
   for (let round = 1; ; round++) {
+    const sweep = Date.now();
     await runner.runAsync({ tasks: source, runId }); // moves the tasks whose results were applied
+    console.log(`sweep ${round}: ${took(sweep)}`);
     let enqueued = 0;
     let after: string | undefined;
+    const listing = Date.now();
     for (;;) {
       const due = await runner.tasksAt("pre-label", { runId, limit: 100, ...(after !== undefined && { after }) });
       if (due.length === 0) break;
@@ -85,12 +89,18 @@ try {
       after = due.at(-1)?.taskId;
     }
     if (enqueued === 0) break;
-    console.log(`round ${round}: ${enqueued} tasks queued for pre-label`);
+    console.log(`round ${round}: ${enqueued} tasks queued for pre-label (listed and enqueued in ${took(listing)})`);
+    const queued = Date.now();
     await drained();
+    console.log(`round ${round}: the workers applied ${enqueued} results in ${took(queued)}`);
   }
+  const reviewing = Date.now();
   const inReview = await runner.tasks(runId, { stage: "review" });
   for (const t of inReview) await runner.act(runId, t.taskId, "approve", { assignee: "ann", data: { checked: true } });
+  console.log(`review: ${inReview.length} approvals in ${took(reviewing)}`);
+  const last = Date.now();
   const report = await runner.runAsync({ tasks: source, runId });
+  console.log(`last sweep: ${took(last)}`);
   const seconds = (Date.now() - started) / 1000;
   console.log(`done in ${seconds.toFixed(1)} s: ${JSON.stringify(report.byStage)}, ${report.failed.length} failed`);
   console.log(`jobs per worker: ${[...perWorker.values()].join(", ")}`);
