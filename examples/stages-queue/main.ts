@@ -81,7 +81,7 @@ try {
     let after: string | undefined;
     const listing = Date.now();
     for (;;) {
-      const due = await runner.tasksAt("pre-label", { runId, limit: 100, ...(after !== undefined && { after }) });
+      const due = await runner.tasksAt("pre-label", { runId, limit: 500, ...(after !== undefined && { after }) });
       if (due.length === 0) break;
       // The job id names the task's wait: a task listed twice is queued once.
       await queue.addBulk(due.map((d) => ({ name: runId, data: d.spec, opts: { jobId: d.jobId, removeOnComplete: true, removeOnFail: 100 } })));

@@ -11,9 +11,10 @@
  *
  * | stored run | in this sweep |
  * | --- | --- |
- * | none | starts it at the start stage (unless the source says COMPLETED) |
+ * | none | starts it where its source says it is, else at the start stage (unless the source says COMPLETED) |
  * | succeeded | nothing: the task is in a final stage |
  * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
+ * | queued (`job:` key: an agent stage a queue feeds) | resumed if `apply` delivered a result, else left for `tasksAt` |
  * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
  * | failed or cancelled | resumed with fresh attempts, once per `runAsync` call |
  * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |

@@ -6,7 +6,7 @@
  *
  * | stored run | plan |
  * | --- | --- |
- * | none | `start` at the start stage (`skip` when the source says COMPLETED) |
+ * | none | `start` where the source says it is, else at the start stage (`skip` when the source says COMPLETED; `skip`, failed with `UnknownStageError`, for a stage the workflow lacks) |
  * | succeeded | `skip`: the task is in a final stage |
  * | waiting for a person (`act:` key) | `resume` if `act` delivered an action, else `skip` |
  * | staying (`again:` key) | `again`: resolve the wait and ask the agent again |

@@ -111,11 +111,18 @@ function listOf<T extends string>(value: T | readonly T[] | undefined, known: re
 }
 
 /** The stored tasks of runner run `runId`, as task ids, sorted. */
-async function storedTaskIds(store: RunStore, workflow: Workflow, runId: string, status?: "waiting"): Promise<string[]> {
+async function storedTaskIds(store: RunStore, workflow: Workflow, runId: string, waitingAt?: string): Promise<string[]> {
   const prefix = `${runId}.`;
-  const summaries = await store.list(status !== undefined ? { status } : {});
+  const summaries = await store.list(waitingAt !== undefined ? { status: "waiting" } : {});
+  // A summary lists its run's open waits: only runs waiting at the stage's job key are loaded.
+  const due = (waits: readonly { readonly key: string }[]): boolean =>
+    waitingAt === undefined ||
+    waits.some((w) => {
+      const parsed = parseStageKey(w.key);
+      return parsed?.kind === "job" && parsed.stageId === waitingAt;
+    });
   return summaries
-    .filter((s) => s.runId.startsWith(prefix) && s.graphName === workflow.name)
+    .filter((s) => s.runId.startsWith(prefix) && s.graphName === workflow.name && due(s.waits))
     .map((s) => s.runId.slice(prefix.length))
     .sort();
 }
@@ -170,7 +177,7 @@ export async function dueTasks(store: RunStore, workflow: Workflow, stageName: s
   if (options.after !== undefined && typeof options.after !== "string") throw new InvalidOptionError("after", "must be a task id");
   const runId = options.runId;
   const out: DueTask[] = [];
-  for (const taskId of await storedTaskIds(store, workflow, runId, "waiting")) {
+  for (const taskId of await storedTaskIds(store, workflow, runId, stage.id)) {
     if (out.length >= limit) break;
     if (options.after !== undefined && taskId <= options.after) continue;
     const stored = await store.load(taskRunId(runId, taskId));
