@@ -25,6 +25,7 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { InvalidOptionError } from "../errors.js";
 import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
@@ -188,7 +189,8 @@ export function statusAfterActions(visit: number, actions: readonly ActionPayloa
  * Compiles a workflow and its agents into a `TaskGraph` that moves one
  * task (the graph's inputs, `{ id, data }`) to a final stage (its output).
  * Throws `GraphDefinitionError` for an invalid workflow and
- * `StageRegistrationError` when an agent stage has no agent.
+ * `StageRegistrationError` when an agent stage has no agent (unless
+ * `unserved: "queue"`: its tasks then wait for a queue worker's result).
  *
  * @example
  * ```ts
@@ -202,6 +204,9 @@ export function compileWorkflow(
   options: CompileOptions = {},
 ): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
   assertKnownKeys("compileWorkflow", options, COMPILE_OPTION_KEYS);
+  if (options.unserved !== undefined && options.unserved !== "error" && options.unserved !== "queue") {
+    throw new InvalidOptionError("unserved", `must be "error" or "queue" (got ${JSON.stringify(options.unserved)})`);
+  }
   const wf = defineWorkflow(workflow);
   const registry = AgentRegistry.from(wf, agents);
   const missing = registry.missing();
