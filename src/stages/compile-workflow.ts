@@ -15,10 +15,13 @@
  *   agent that answers `undefined` keeps the task in the stage: the node
  *   waits for the key `again:<stage>:<visit>:<n>`, which the runner
  *   resolves at its next sweep, and asks again.
+ * - Agent stage without an agent here (`unserved: "queue"`): waits for
+ *   `job:<stage>:<visit>:<n>`, which `runner.apply` resolves with a queue
+ *   worker's answer; an answer without a pathway waits for the next key.
  * - Human stage: waits for `act:<stage>:<visit>:<n>`; the payload is an
- *   action. A pathway action moves the task; a status action (`assign`,
- *   `release`, `skip`) changes its status and the node waits for the next
- *   key. Keys carry the visit, so a task that loops back waits afresh.
+ *   action, whose `data` is merged into the task's. A pathway action
+ *   moves the task; a status action (`assign`, `release`, `skip`) changes
+ *   its status and the node waits for the next key. Keys carry the visit, so a task that loops back waits afresh.
  * - Final stage: returns the task, completed; the graph's output is the
  *   final stage's task.
  *
