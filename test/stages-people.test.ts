@@ -10,6 +10,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ActionNotAllowedError,
@@ -282,5 +283,37 @@ describe("StageRunner is generic in its task data", () => {
     typed.stage("guess", async (task) => ({ pathway: "done", label: guess(task.data.text) }), { overwrite: true });
     const report = await typed.runAsync({ tasks: [{ id: "x", data: { text: "hello" } }], runId: "typed" });
     expect(report.tasks[0]).toMatchObject({ stageId: "end", data: { text: "hello", label: "h" } });
+  });
+});
+
+describe("names: property", () => {
+  it("any valid stage id and pathway name runs a task through, and its wait keys read back", async () => {
+    const name = fc
+      .string({ minLength: 1, maxLength: 40, unit: fc.constantFrom("a", "Z", "0", " ", ":", "-", "é", "/", ".", "'", "\u00a0") })
+      .filter((s) => s.trim() === s && s !== "" && !s.startsWith("$"));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(name, { minLength: 3, maxLength: 3 }), name, name, async ([agent, review, end], forward, approve) => {
+        fc.pre(!["assign", "release", "skip"].includes(approve));
+        const wf = defineWorkflow({
+          name: "prop",
+          stages: [
+            { id: agent as string, kind: "agent", pathways: { [forward]: review as string } },
+            { id: review as string, kind: "review", pathways: { [approve]: end as string } },
+            { id: end as string, kind: "final" },
+          ],
+        });
+        const r = new StageRunner(wf, { store: new MemoryStore() });
+        r.stage(agent as string, () => forward);
+        const source = new MemoryTaskSource([{ id: "t" }]);
+        await r.runAsync({ tasks: source, runId: "p" });
+        const waiting = await r.task("p", "t");
+        expect(waiting).toMatchObject({ stageId: review, state: "waiting", waitKey: `act:${review}:1:1` });
+        await r.act("p", "t", approve);
+        await r.runAsync({ tasks: source, runId: "p" });
+        expect(source.tasks()[0]).toMatchObject({ stageId: end, status: "COMPLETED" });
+        expect(await r.task("p", "t")).toMatchObject({ stageId: end, state: "completed", pathway: approve });
+      }),
+      { numRuns: 40 },
+    );
   });
 });
