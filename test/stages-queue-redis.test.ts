@@ -8,6 +8,8 @@
  * - jobs delivered twice to two workers at once (as after a stalled job):
  *   every task's result is written once, the duplicate is `applied: false`,
  *   and each task moves once;
+ * - a worker process SIGKILLed mid-queue: its jobs go back to the queue
+ *   and to the other worker; each task moves once;
  * - `new StageRunner(workflow, { executor: bullmqExecutor(…) })`: a
  *   coordinator without agents whose agent calls run on a `createWorker`
  *   that serves the worker runner's graph.
@@ -147,4 +149,74 @@ describeRedis("stages fed by queues, on Redis", () => {
     await coordinator.runAsync({ tasks: source, runId: "exec" });
     expect(await coordinator.task("exec", "e1")).toMatchObject({ stageId: "complete", state: "completed" });
   }, 120_000);
+});
+
+describeRedis("stages fed by queues: a worker process SIGKILLed mid-queue", () => {
+  it("its jobs go to the other worker; every task's result is applied and each task moves once", async () => {
+    const prefix = uniquePrefix("stages-kill");
+    closers.push(() => dropPrefix(prefix));
+    const { workflow: exampleWorkflow } = await import("../examples/stages-queue/workflow.js");
+    const store = new RedisStore({ connection: REDIS_URL, prefix });
+    closers.push(() => store.close());
+    const coordinator = new StageRunner<{ text: string }>(exampleWorkflow, { store });
+    const source = new MemoryTaskSource(
+      Array.from({ length: 60 }, (_, i) => ({ id: `k${String(i).padStart(2, "0")}`, data: { text: i % 10 === 0 ? "" : `Word ${i}` } })),
+    );
+    await coordinator.runAsync({ tasks: source, runId: "kill" });
+
+    const workerScript = fileURLToPath(new URL("../examples/stages-queue/worker.ts", import.meta.url));
+    const applied = new Map<number, number>();
+    const spawnWorker = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", workerScript], {
+        env: { ...process.env, REDIS_URL, PREFIX: prefix, LOCK_MS: "1500", AGENT_MS: "40" },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      closers.push(async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill("SIGTERM");
+          await new Promise((resolve) => child.once("exit", resolve));
+        }
+      });
+      const ready = new Promise<void>((resolve) => {
+        child.stdout.on("data", (d: Buffer) => {
+          for (const line of d.toString().split("\n")) {
+            if (line.endsWith(": ready")) resolve();
+            if (line.includes(" → ")) applied.set(child.pid ?? 0, (applied.get(child.pid ?? 0) ?? 0) + 1);
+          }
+        });
+      });
+      return { child, ready };
+    };
+    const victim = spawnWorker();
+    const survivor = spawnWorker();
+    await Promise.all([victim.ready, survivor.ready]);
+
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    closers.push(async () => connection.disconnect());
+    const queue = new Queue("pre-label", { connection, prefix });
+    closers.push(() => queue.close());
+    const due = await coordinator.tasksAt("pre-label", { runId: "kill", limit: 100 });
+    await queue.addBulk(due.map((d) => ({ name: "kill", data: d.spec, opts: { jobId: d.jobId } })));
+    for (let i = 0; (applied.get(victim.child.pid ?? 0) ?? 0) < 5; i++) {
+      if (i > 3_000) throw new Error("the victim worker applied nothing");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    victim.child.kill("SIGKILL"); // mid-queue: some of its jobs are running, some results applied
+    await new Promise((resolve) => victim.child.once("exit", resolve));
+    for (let i = 0; ; i++) {
+      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed");
+      if (counts.completed === 60 && (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) === 0) break;
+      if (i > 1_200) throw new Error(`the queue did not drain: ${JSON.stringify(counts)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(applied.get(survivor.child.pid ?? 0) ?? 0).toBeGreaterThan(0);
+    const moves: StageEventMap["task:move"][] = [];
+    coordinator.events.on("task:move", (e) => void moves.push(e));
+    const report = await coordinator.runAsync({ tasks: source, runId: "kill" });
+    expect(report.failed).toEqual([]);
+    expect(report.byStage).toEqual({ archive: 6, review: 54 });
+    expect(moves).toHaveLength(60);
+    expect(new Set(moves.map((m) => m.taskId)).size).toBe(60);
+    expect(await coordinator.tasksAt("pre-label", { runId: "kill" })).toEqual([]);
+  }, 180_000);
 });

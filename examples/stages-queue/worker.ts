@@ -32,7 +32,13 @@ const worker = new Worker<string, string>(
     }
     return result;
   },
-  { connection, prefix: PREFIX, concurrency: 8 },
+  {
+    connection,
+    prefix: PREFIX,
+    concurrency: 8,
+    // How soon a dead worker's jobs go back to the queue (BullMQ's lock and stalled check; the tests shorten them).
+    ...(process.env.LOCK_MS !== undefined && { lockDuration: Number(process.env.LOCK_MS), stalledInterval: Number(process.env.LOCK_MS) }),
+  },
 );
 await worker.waitUntilReady();
 console.log(`worker ${process.pid}: ready`);

@@ -20,7 +20,7 @@ export const workflow = defineWorkflow({
 
 /** The model: a label for a text, or `empty`. Runs in the worker processes. */
 export const preLabel: AgentFunction<Record<string, never>, Doc> = async (task) => {
-  await new Promise((resolve) => setTimeout(resolve, 5)); // the model's time
+  await new Promise((resolve) => setTimeout(resolve, Number(process.env.AGENT_MS ?? 5))); // the model's time
   if (task.data.text.trim() === "") return "empty";
   return { pathway: "review", label: task.data.text.split(" ")[0]?.toLowerCase() };
 };
