@@ -317,3 +317,20 @@ describe("names: property", () => {
     );
   });
 });
+
+describe("refresh periods in the wrong unit are not silent", () => {
+  it("a refreshEveryMs under a second is reported as a warning naming the likely value", async () => {
+    const r = runner();
+    const warnings: string[] = [];
+    r.events.on("warning", (e) => void warnings.push(e.message));
+    const controller = new AbortController();
+    r.events.on("sweep:end", () => controller.abort());
+    await r.runAsync({ tasks: [{ id: "w", data: { text: "x" } }], runId: "short", refreshEveryMs: 30, signal: controller.signal });
+    expect(warnings).toEqual([
+      "refreshEveryMs is 30: the runner sweeps every 30 milliseconds. If you meant 30 seconds, pass refreshEveryMs: 30000 (the command's --refresh-every takes seconds).",
+    ]);
+    warnings.length = 0;
+    await r.runAsync({ tasks: [{ id: "w", data: { text: "x" } }], runId: "short", refreshEveryMs: 30_000, signal: AbortSignal.abort() });
+    expect(warnings).toEqual([]);
+  });
+});

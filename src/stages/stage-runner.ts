@@ -57,6 +57,7 @@ import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions, type JobResult } from "./job-handlers.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
 import { agentStagesOn } from "./stage-executor.js";
+import { warnOnShortRefresh } from "./refresh-period.js";
 import type { TaskData } from "./stage-task.js";
 import { applyJobResult, type ApplyResult } from "./task-apply.js";
 import { dueTasks, queryTasks, type DueTask, type TaskFilter, type TasksAtOptions } from "./task-query.js";
@@ -208,6 +209,7 @@ export class StageRunner<D extends TaskData = TaskData> {
    */
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
     const o = validateStageRunOptions(options);
+    warnOnShortRefresh(this.events, o, (this.#options.clock ?? systemClock).now());
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
