@@ -282,6 +282,12 @@ describe("StageRunner is generic in its task data", () => {
     typed.stage("guess", async (task) => String(task.data.txt), { overwrite: true });
     typed.stage("guess", async (task) => ({ pathway: "done", label: guess(task.data.text) }), { overwrite: true });
     const report = await typed.runAsync({ tasks: [{ id: "x", data: { text: "hello" } }], runId: "typed" });
+    // An interface works as well as a type literal (no index signature needed).
+    interface Doc {
+      readonly text: string;
+    }
+    const withInterface = new StageRunner<Doc>(wf, { store: new MemoryStore() });
+    withInterface.stage("guess", (task) => ({ pathway: "done", label: guess(task.data.text) }));
     expect(report.tasks[0]).toMatchObject({ stageId: "end", data: { text: "hello", label: "h" } });
   });
 });

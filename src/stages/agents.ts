@@ -58,7 +58,7 @@ export type AgentResult = string | undefined | void | ({ readonly pathway?: stri
  * };
  * ```
  */
-export type AgentFunction<D = Record<string, unknown>, T extends TaskData = TaskData> = (
+export type AgentFunction<D = Record<string, unknown>, T extends object = TaskData> = (
   task: StageTask<T>,
   context: AgentContext<D>,
 ) => AgentResult | Promise<AgentResult>;

@@ -119,7 +119,7 @@ const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisi
  * await runner.runAsync({ tasks: [{ id: "t1", data: { text: "hello" } }], runId: "labeling-1" }); // t1 completes
  * ```
  */
-export class StageRunner<D extends TaskData = TaskData> {
+export class StageRunner<D extends object = TaskData> {
   /** The validated workflow. */
   readonly workflow: Workflow;
   /** Sweeps, moves, task ends, warnings. */

@@ -72,7 +72,7 @@ export interface TasksAtOptions {
  * }
  * ```
  */
-export interface DueTask<D extends TaskData = TaskData> {
+export interface DueTask<D extends object = TaskData> {
   readonly taskId: string;
   /** The agent stage it is due at. */
   readonly stageId: string;
