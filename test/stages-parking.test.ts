@@ -111,6 +111,31 @@ describe("one parking model: serving runners and queue workers take parked tasks
     expect([...calls.values()]).toEqual([1]);
   });
 
+  it("a runner with an executor serves every agent stage (its workers have the agents) unless serves says otherwise", async () => {
+    const store = new MemoryStore();
+    const source = new MemoryTaskSource(tasks(2));
+    // A coordinator parks both tasks; a runner whose executor runs the workers' agent takes them from there.
+    await new StageRunner(labeling, { store }).runAsync({ tasks: source, runId: "r" });
+    const calls = new Map<string, number>();
+    const worker = servingRunner(new MemoryStore(), calls);
+    const executor = {
+      execute: (activation: { nodeId: string }, context: unknown) =>
+        Promise.resolve(
+          worker
+            .graph()
+            .node(activation.nodeId)
+            ?.fn(context as never),
+        ),
+    };
+    const withExecutor = new StageRunner(labeling, { store, executor });
+    expect(withExecutor.serves("pre-label")).toBe(true);
+    const report = await withExecutor.runAsync({ tasks: source, runId: "r" });
+    expect(report.byStage).toEqual({ review: 2 });
+    expect([...calls.values()]).toEqual([1, 1]);
+    const named = new StageRunner(labeling, { store, executor, serves: ["pre-label"] });
+    expect(named.serves("pre-label")).toBe(true);
+  });
+
   it("property: whatever the order of sweeps (serving, with caps, or not) and queue results, each task leaves the stage once", async () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant("serve" as const), cap: fc.integer({ min: 1, max: 3 }) }),

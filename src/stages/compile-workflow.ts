@@ -92,7 +92,7 @@ export interface ActionPayload {
 }
 
 /**
- * A queue worker's answer for a task due at an agent stage this runner does not serve, as
+ * A queue worker's answer for a task parked at an agent stage, as
  * `runner.apply` delivers it to the stage's `due:` wait: the pathway (null: the task stays, due
  * again), the agent's updates, and the job's error when it failed (the task stays, due again).
  */

@@ -11,12 +11,11 @@
  *
  * | stored run | in this sweep |
  * | --- | --- |
- * | none | starts it where its source says it is, else at the start stage (unless the source says COMPLETED) |
+ * | none | starts it where its source says it is, else at the start stage (unless the source says COMPLETED); at an agent stage this runner does not serve, only to park it there |
  * | succeeded | nothing: the task is in a final stage |
  * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
- * | queued (`job:` key: an agent stage a queue feeds) | resumed if `apply` delivered a result, else left for `tasksAt` |
  * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
- * | parked at an agent stage (`due:` key) | resumed by a runner that serves the stage, within its cap |
+ * | parked at an agent stage (`due:` key) | resumed to take a queue worker's result if `apply` delivered one (any runner, no agent called); else resumed by a runner that serves the stage, within its cap (its agent is called); else left (listed by `tasksAt`) |
  * | failed or cancelled | resumed with fresh attempts, at the first sweep of a call, then with a backoff |
  * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |
  *
@@ -31,7 +30,11 @@
  * (`serves`, or the stages with a registered agent); a task that reaches
  * another agent stage, or a stage whose `maxTasksPerStage` is reached in
  * this sweep, is parked there (a `due:` wait, saved with the run) until a
- * runner that serves the stage resumes it. Each task run is driven by one
+ * runner that serves the stage resumes it, or a queue worker's result is
+ * applied to the wait (`tasksAt`, `apply`; see `task-apply.ts`): whichever
+ * comes first moves the task, and the other finds it gone (an applied
+ * result is taken, never followed by an agent call at the same wait; a
+ * later result is stale). Each task run is driven by one
  * process at a time (the run's lease): a runner that finds a task's run
  * held by another reports it `busy` and leaves it.
  *
@@ -177,8 +180,13 @@ export class StageRunner<D extends object = TaskData> {
     this.#serves = options.serves === undefined ? undefined : servedStages(this.workflow, options.serves);
   }
 
-  /** Whether this runner calls the agent of `stageId` (every non-agent stage is served). */
+  /**
+   * Whether this runner calls the agent of `stageId` (every non-agent stage
+   * is served). With an `executor` and no `serves`, every agent stage is:
+   * the executor's workers have the agents.
+   */
   serves(stageId: string): boolean {
+    if (this.#serves === undefined && this.#options.executor !== undefined) return true;
     return servesStage(this.workflow, this.#agents, this.#serves, stageId);
   }
 
