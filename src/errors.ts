@@ -70,6 +70,9 @@ export const ERROR_CODES = [
   "RUN_TIMEOUT",
   // adapters:
   "BULLMQ_MISSING",
+  // stages (queues, tasks that start where they are):
+  "UNKNOWN_STAGE",
+  "STALE_JOB_RESULT",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -138,6 +138,9 @@ export { DEFAULT_MAX_RETRY_WAIT_MS, DEFAULT_MAX_SWEEP_RETRIES, type RetryFailedO
 export { StageEvents, type StageEventMap, type StageEventName, type StageEmitterEvents } from "./stages/stage-events.js";
 export { StageProgress, parseStageArgs, type StageCliIO, type StageCliOptions, type StageOutput } from "./stages/stage-cli.js";
 export { ActionNotAllowedError, StageRegistrationError, UnknownPathwayError } from "./stages/stage-errors.js";
+export { UnknownStageError, StaleJobResultError } from "./stages/stage-errors.js";
+export type { QueuedAnswer } from "./stages/compile-workflow.js";
+export type { ApplyResult, DueTask, TaskFilter, TasksAtOptions } from "./stages/stage-runner.js";
 
 export {
   schedule,

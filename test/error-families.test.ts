@@ -71,6 +71,8 @@ describe("error families (issue 15 item 5)", () => {
         "ActionNotAllowedError",
         "StageRegistrationError",
         "UnknownPathwayError",
+        "UnknownStageError",
+        "StaleJobResultError",
         "CancelNotAvailableError",
         "RunOutputsNotStoredError",
         "RunTimeoutError",

@@ -81,7 +81,9 @@ describe("parseStageArgs", () => {
         io,
       ),
     ).toEqual({ runId: "lab-1", numRetries: 0, maxConcurrency: 4, batchSize: 50, maxTasksPerStage: 10, refreshEveryMs: 90_000, tasks: "t.json" });
-    expect(parseStageArgs(["--tasks", "t.json", "--refresh-every", "2500"], "w", io)).toMatchObject({ refreshEveryMs: 2_500 });
+    // A bare number is seconds, as in the runners users come from (issue 17 item 12): 3600 is an hour, not 3.6 s.
+    expect(parseStageArgs(["--tasks", "t.json", "--refresh-every", "3600"], "w", io)).toMatchObject({ refreshEveryMs: 3_600_000 });
+    expect(parseStageArgs(["--tasks", "t.json", "--refresh-every", "500ms"], "w", io)).toMatchObject({ refreshEveryMs: 500 });
   });
 
   it("refuses bad values, unknown flags and a missing --tasks with InvalidOptionError naming the flag", () => {
@@ -99,7 +101,9 @@ describe("parseStageArgs", () => {
     );
     expect(refused(["--tasks", "t.json", "--num-retries", "-1"]).message).toMatch(/--num-retries/);
     expect(refused(["--tasks", "t.json", "--batch-size", "ten"]).message).toMatch(/^option --batch-size must be a whole number/);
-    expect(refused(["--tasks", "t.json", "--refresh-every", "soon"]).message).toMatch(/^option --refresh-every must be milliseconds or a duration such as 30s/);
+    expect(refused(["--tasks", "t.json", "--refresh-every", "soon"]).message).toMatch(
+      /^option --refresh-every must be seconds \(a bare number, 3600 is an hour\) or a duration such as 90s/,
+    );
     expect(refused(["--tasks", "t.json", "--refresh-every", "0"]).message).toMatch(/^option --refresh-every must be above 0/);
     expect(refused(["--tasks", "t.json", "--turbo"]).message).toMatch(/^option --turbo is not an option of this command \(see --help\)/);
     expect(refused([]).message).toMatch(/^option --tasks is required/);

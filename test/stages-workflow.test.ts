@@ -138,7 +138,7 @@ describe("defineWorkflow", () => {
       name: "w",
       start: "zzz",
       stages: [
-        { id: "a b", kind: "agent", pathways: { x: "end" } },
+        { id: "a#b", kind: "agent", pathways: { x: "end" } },
         { id: "r", kind: "robot", pathways: { x: "end" } },
         { id: "h", kind: "review", pathways: { skip: "end" }, maxVisits: 0 },
         { id: "end", kind: "final" },
@@ -146,7 +146,7 @@ describe("defineWorkflow", () => {
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^stage #1 has id "a b", which is not valid/),
+        expect.stringMatching(/^stage #1 has id "a#b", which is not valid \(no # in a stage id/),
         `stage "r" has kind "robot" (kinds: "agent", "annotation", "review", "final")`,
         `stage "h": maxVisits must be a whole number of at least 1 (got 0)`,
         `stage "h": pathway "skip" has the name of a status action ("assign", "release", "skip"); rename it`,

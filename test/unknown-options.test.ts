@@ -296,15 +296,15 @@ describe("stage definitions and StageRunner options", () => {
     expect(err).toBeInstanceOf(GraphDefinitionError);
     expect((err as GraphDefinitionError).problems).toEqual([
       'the workflow: unknown field "strat" (did you mean "start"?); known fields: name, start, stages',
-      'stage "label": unknown field "maxVisit" (did you mean "maxVisits"?); known fields: id, title, kind, pathways, maxVisits',
-      'stage "label": pathway "review": unknown field "too" (did you mean "to"?); known fields: name, to',
+      'stage "label": unknown field "maxVisit" (did you mean "maxVisits"?); known fields: id, uuid, title, kind, pathways, maxVisits, requireAssignee',
+      'stage "label": pathway "review": unknown field "too" (did you mean "to"?); known fields: name, to, uuid',
     ]);
   });
 
   it("parseWorkflow (JSON) lists them too", () => {
     const err = thrown(() => parseWorkflow(JSON.stringify({ name: "w", stages: [{ ...stages[0], titel: "L" }, ...stages.slice(1)] }), "w.json"));
     expect((err as GraphDefinitionError).problems).toEqual([
-      'stage "label": unknown field "titel" (did you mean "title"?); known fields: id, title, kind, pathways, maxVisits',
+      'stage "label": unknown field "titel" (did you mean "title"?); known fields: id, uuid, title, kind, pathways, maxVisits, requireAssignee',
     ]);
   });
 
@@ -313,7 +313,15 @@ describe("stage definitions and StageRunner options", () => {
       name: "w",
       start: "label",
       stages: [
-        { id: "label", title: "Label", kind: "agent", pathways: [{ name: "review", to: "review" }], maxVisits: 2 } satisfies Required<StageDefinition>,
+        {
+          id: "label",
+          uuid: "6f1c2a9e-label",
+          title: "Label",
+          kind: "agent",
+          pathways: [{ name: "review", to: "review", uuid: "9b3d-review" }],
+          maxVisits: 2,
+          requireAssignee: false,
+        } satisfies Required<StageDefinition>,
         ...stages.slice(1),
       ],
     };
@@ -367,6 +375,16 @@ describe("stage definitions and StageRunner options", () => {
       backoff: allBackoff,
       clock: { now: () => 0, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as never) },
       serves: ["label"],
+      // An executor that runs each body here, as the default does.
+      executor: {
+        execute: (activation, context) =>
+          Promise.resolve(
+            runner
+              .graph()
+              .node(activation.nodeId)
+              ?.fn(context as never),
+          ),
+      },
     };
     const runner = new StageRunner(wf, runnerOptions);
     const agent: Required<AgentOptions<Record<string, never>>> = { deps: {}, overwrite: true };
@@ -375,7 +393,7 @@ describe("stage definitions and StageRunner options", () => {
     expect(Object.keys(runner.toJobHandlers(jobs))).toEqual(["label"]);
     const report = await runner.runAsync({ tasks: [{ id: "t1" }], runId: "r1" });
     expect(report.waiting).toBe(1);
-    const act: Required<ActOptions> = { assignee: "ann" };
+    const act: Required<ActOptions> = { assignee: "ann", data: { note: "looks right" } };
     expect(await runner.act("r1", "t1", "approve", act)).toMatchObject({ action: "approve" });
   });
 });

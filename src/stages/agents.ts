@@ -24,7 +24,8 @@ import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
-import type { StageTask } from "./stage-task.js";
+import { pathwayName } from "./stage-names.js";
+import type { StageTask, TaskData } from "./stage-task.js";
 import { pathwayNames, type Stage, type Workflow } from "./workflow.js";
 
 /** What an agent receives besides the task. */
@@ -57,7 +58,10 @@ export type AgentResult = string | undefined | void | ({ readonly pathway?: stri
  * };
  * ```
  */
-export type AgentFunction<D = Record<string, unknown>> = (task: StageTask, context: AgentContext<D>) => AgentResult | Promise<AgentResult>;
+export type AgentFunction<D = Record<string, unknown>, T extends object = TaskData> = (
+  task: StageTask<T>,
+  context: AgentContext<D>,
+) => AgentResult | Promise<AgentResult>;
 
 /** Options of an agent's registration. */
 export interface AgentOptions<P extends Providers | undefined = Providers | undefined> {
@@ -213,10 +217,10 @@ export function readAnswer(stage: Stage, result: unknown): AgentOutcome {
       `the agent of stage "${stage.id}" returned a pathway that is a ${typeof pathway}, not a string (pathways: ${nameList(pathwayNames(stage))})`,
     );
   }
-  if (pathway !== undefined && !stage.pathways.some((p) => p.name === pathway)) {
-    throw new UnknownPathwayError(stage.id, pathway, pathwayNames(stage));
-  }
-  return { pathway, updates };
+  // A pathway may be named by its uuid too; the task takes it by name.
+  const name = pathway === undefined ? undefined : pathwayName(stage, pathway);
+  if (pathway !== undefined && name === undefined) throw new UnknownPathwayError(stage.id, pathway, pathwayNames(stage));
+  return { pathway: name, updates };
 }
 
 function describeValue(value: unknown): string {

@@ -14,23 +14,30 @@
  *   answer is journaled before the task moves and never asked twice. An
  *   agent that answers `undefined` keeps the task in the stage: the node
  *   waits for the key `again:<stage>:<visit>:<n>`, which the runner
- *   resolves at its next sweep, and asks again. With an `admit` hook (a
- *   runner), the node first asks the hook whether this process may call
- *   the stage's agent now; when not (a stage this runner does not serve,
- *   or the stage's `maxTasksPerStage` reached in this sweep), the task is
- *   parked durably at the stage: the node waits for the key
- *   `due:<stage>:<visit>:<n>`, and a runner that serves the stage resumes
- *   the run (the key itself is never resolved: a resumed run is admitted).
+ *   resolves at its next sweep, and asks again.
+ * - Parked at an agent stage: when the stage has no agent here, or the
+ *   `admit` hook (a runner) says this process may not call its agent now
+ *   (a stage the runner does not serve, or its `maxTasksPerStage` reached
+ *   in this sweep), the task waits, durably, for the key
+ *   `due:<stage>:<visit>:<n>`. Either of two takes it from there: a queue
+ *   worker's answer delivered to that key (`runner.apply`; an answer
+ *   without a pathway, or a failed job, parks the task at the next key),
+ *   or a runner that serves the stage, which resumes the run and is
+ *   admitted, so the node calls the agent instead of waiting (the key is
+ *   then never resolved). A key that has an answer is always waited for
+ *   (the hook is told the key), so a task is never answered twice at one
+ *   key.
  * - Human stage: waits for `act:<stage>:<visit>:<n>`; the payload is an
- *   action. A pathway action moves the task; a status action (`assign`,
- *   `release`, `skip`) changes its status and the node waits for the next
- *   key. Keys carry the visit, so a task that loops back waits afresh.
+ *   action, whose `data` is merged into the task's. A pathway action
+ *   moves the task; a status action (`assign`, `release`, `skip`) changes
+ *   its status and the node waits for the next key. Keys carry the visit, so a task that loops back waits afresh.
  * - Final stage: returns the task, completed; the graph's output is the
  *   final stage's task.
  *
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { InvalidOptionError } from "../errors.js";
 import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
@@ -38,7 +45,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { AgentRegistry, callAgent, type AgentMap } from "./agents.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
-import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
+import { nameList, StageRegistrationError, UnknownPathwayError, UnknownStageError } from "./stage-errors.js";
 import { isStatusAction, statusAfter, statusOnEntry, type TaskStatus } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Stage, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
@@ -47,6 +54,8 @@ export interface WorkflowTaskInput {
   readonly id: string;
   readonly data?: TaskData;
   readonly assignee?: string;
+  /** The stage the task is first seen at (its source says it is there). @default the workflow's start */
+  readonly stageId?: string;
 }
 
 /** The output of a compiled workflow: the task as it ended. */
@@ -77,6 +86,20 @@ export interface CarriedTask {
 export interface ActionPayload {
   readonly action: string;
   readonly assignee?: string;
+  /** Data the person saved with the action (labels, a comment), merged into the task's data. */
+  readonly data?: TaskData;
+  readonly at: number;
+}
+
+/**
+ * A queue worker's answer for a task parked at an agent stage, as
+ * `runner.apply` delivers it to the stage's `due:` wait: the pathway (null: the task stays, due
+ * again), the agent's updates, and the job's error when it failed (the task stays, due again).
+ */
+export interface QueuedAnswer {
+  readonly pathway: string | null;
+  readonly updates: TaskData;
+  readonly error: string | null;
   readonly at: number;
 }
 
@@ -89,20 +112,26 @@ export interface CompileOptions {
   /** The run id agents see, from the graph run id. @default the graph run id */
   readonly agentRunId?: (graphRunId: string) => string;
   /**
-   * Whether this process may call the agent of `stageId` for the run now;
-   * false parks the task at the stage (a `due:` wait). With this hook,
-   * agent stages without an agent are allowed: they always park.
-   * @default every call admitted, and every agent stage needs an agent
+   * Whether this process may call the agent of `stageId` for the run now,
+   * instead of waiting at the park key `key` (`due:`); false parks the
+   * task there. With this hook, agent stages without an agent are allowed:
+   * they always park. @default every call admitted
    */
-  readonly admit?: (graphRunId: string, stageId: string) => boolean;
+  readonly admit?: (graphRunId: string, stageId: string, key: string) => boolean;
+  /**
+   * Agent stages without an agent: `"error"` refuses to compile; `"queue"` compiles them as stages
+   * fed by a queue, where a task is parked (`due:` keys) for a worker's answer (`runner.apply`). @default "error"
+   */
+  readonly unserved?: "error" | "queue";
 }
 
-const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true, admit: true });
+const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true, admit: true, unserved: true });
 
 /**
  * Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action),
  * `again:<stage>:<visit>:<n>` (an agent asked again) or
- * `due:<stage>:<visit>:<n>` (parked at an agent stage, due for its agent).
+ * `due:<stage>:<visit>:<n>` (parked at an agent stage: due for its agent,
+ * in a runner that serves the stage, or for a queue worker's answer).
  */
 export interface StageKey {
   readonly kind: "act" | "again" | "due";
@@ -118,7 +147,8 @@ export function stageKey(key: StageKey): string {
 
 /** Reads a wait key made by {@link stageKey}; undefined for any other key. */
 export function parseStageKey(key: string): StageKey | undefined {
-  const m = /^(act|again|due):([A-Za-z0-9_-]+):(\d+):(\d+)$/.exec(key);
+  // The stage id may hold ":" (any name is a stage id): the visit and number are the last two parts.
+  const m = /^(act|again|due):(.+):(\d+):(\d+)$/.exec(key);
   if (!m) return undefined;
   return { kind: m[1] as StageKey["kind"], stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
 }
@@ -128,15 +158,37 @@ const ActionSchema = {
     const v = value as Partial<ActionPayload> | null;
     if (v === null || typeof v !== "object" || typeof v.action !== "string") throw new Error("an action is { action: string, assignee?: string, at: number }");
     if (v.assignee !== undefined && typeof v.assignee !== "string") throw new Error("assignee must be a string");
-    return { action: v.action, at: typeof v.at === "number" ? v.at : 0, ...(v.assignee !== undefined && { assignee: v.assignee }) };
+    if (v.data !== undefined && !isPlainData(v.data)) throw new Error("data must be an object");
+    return {
+      action: v.action,
+      at: typeof v.at === "number" ? v.at : 0,
+      ...(v.assignee !== undefined && { assignee: v.assignee }),
+      ...(v.data !== undefined && { data: v.data }),
+    };
   },
 };
+
+const QueuedAnswerSchema = {
+  parse(value: unknown): QueuedAnswer {
+    const v = value as Partial<QueuedAnswer> | null;
+    if (v === null || typeof v !== "object") throw new Error("a queued answer is { pathway, updates, error, at }");
+    if (v.pathway !== null && typeof v.pathway !== "string") throw new Error("pathway must be a string or null");
+    if (!isPlainData(v.updates)) throw new Error("updates must be an object");
+    if (v.error !== null && typeof v.error !== "string") throw new Error("error must be a string or null");
+    return { pathway: v.pathway, updates: v.updates, error: v.error, at: typeof v.at === "number" ? v.at : 0 };
+  },
+};
+
+function isPlainData(value: unknown): value is TaskData {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 const TaskInputSchema = {
   parse(value: unknown): WorkflowTaskInput {
     const v = value as Partial<WorkflowTaskInput> | null;
     if (v === null || typeof v !== "object" || typeof v.id !== "string") throw new Error("a task is { id: string, data?: object }");
     if (v.data !== undefined && (v.data === null || typeof v.data !== "object" || Array.isArray(v.data))) throw new Error("data must be an object");
+    if (v.stageId !== undefined && typeof v.stageId !== "string") throw new Error("stageId must be a string");
     return value as WorkflowTaskInput;
   },
 };
@@ -158,7 +210,8 @@ export function statusAfterActions(visit: number, actions: readonly ActionPayloa
  * Compiles a workflow and its agents into a `TaskGraph` that moves one
  * task (the graph's inputs, `{ id, data }`) to a final stage (its output).
  * Throws `GraphDefinitionError` for an invalid workflow and
- * `StageRegistrationError` when an agent stage has no agent.
+ * `StageRegistrationError` when an agent stage has no agent (unless
+ * `unserved: "queue"`: its tasks then wait for a queue worker's result).
  *
  * @example
  * ```ts
@@ -172,10 +225,13 @@ export function compileWorkflow(
   options: CompileOptions = {},
 ): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
   assertKnownKeys("compileWorkflow", options, COMPILE_OPTION_KEYS);
+  if (options.unserved !== undefined && options.unserved !== "error" && options.unserved !== "queue") {
+    throw new InvalidOptionError("unserved", `must be "error" or "queue" (got ${JSON.stringify(options.unserved)})`);
+  }
   const wf = defineWorkflow(workflow);
   const registry = AgentRegistry.from(wf, agents);
   const missing = registry.missing();
-  if (missing.length > 0 && options.admit === undefined) {
+  if (missing.length > 0 && options.admit === undefined && options.unserved !== "queue") {
     throw new StageRegistrationError(missing[0] as string, `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn)`);
   }
   // Every stage is route-gated: it runs only when a pathway (or the entry) chooses it. Without the
@@ -183,7 +239,7 @@ export function compileWorkflow(
   // would all start at once (see graph/routing-topology.ts).
   let builder = graph(wf.name)
     .input<WorkflowTaskInput>(TaskInputSchema)
-    .node(ENTRY, ({ inputs }) => route(wf.start, carriedFromInputs(inputs)), {
+    .node(ENTRY, ({ inputs }) => route(entryStage(wf, inputs), carriedFromInputs(inputs)), {
       routes: Object.fromEntries(wf.stages.map((s) => [s.id, s.id])),
     }) as unknown as GraphBuilder<WorkflowTaskInput, Record<string, unknown>>;
   for (const stage of wf.stages) {
@@ -211,6 +267,19 @@ type StageContext = NodeContext<WorkflowTaskInput, Record<string, unknown>>;
 /** The id of the node that routes a task to the start stage (not a valid stage id, so never a stage's). */
 export const ENTRY = "$enter";
 
+/** The stage a task enters: where its source says it is (checked), else the start stage. */
+function entryStage(wf: Workflow, inputs: WorkflowTaskInput): string {
+  if (inputs.stageId === undefined) return wf.start;
+  const stage = wf.stage(inputs.stageId);
+  if (!stage)
+    throw new UnknownStageError(
+      inputs.id,
+      inputs.stageId,
+      wf.stages.map((s) => s.id),
+    );
+  return stage.id;
+}
+
 function carriedFromInputs(inputs: WorkflowTaskInput): CarriedTask {
   return { id: inputs.id, data: inputs.data ?? {}, ...(inputs.assignee !== undefined && { assignee: inputs.assignee }) };
 }
@@ -223,15 +292,21 @@ function arriving(ctx: StageContext): CarriedTask {
 function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOptions) {
   const agent = registry.get(stage.id);
   const admit = options.admit;
-  if (!agent && !admit) throw new StageRegistrationError(stage.id, "no agent is registered");
+  if (!agent && !admit && options.unserved !== "queue") throw new StageRegistrationError(stage.id, "no agent is registered");
   const limit = options.limit ?? (<T>(_graphRunId: string, call: () => Promise<T>) => call());
   return async (ctx: StageContext) => {
     const carried = arriving(ctx);
     let data = carried.data;
     for (let n = 1; ; n++) {
-      // Not this process's to call now: park at the stage until a runner that may call it resumes the run.
-      if (!agent || (admit && !admit(ctx.runId, stage.id))) await ctx.waitFor(stageKey({ kind: "due", stageId: stage.id, visit: ctx.visit, n }));
-      if (!agent) throw new StageRegistrationError(stage.id, "no agent is registered in the runner that resumed the task");
+      const due = stageKey({ kind: "due", stageId: stage.id, visit: ctx.visit, n });
+      // Not this process's to call now: parked at the stage, for a queue worker's answer or a runner that may call the agent.
+      if (!agent || (admit && !admit(ctx.runId, stage.id, due))) {
+        const answer = await ctx.waitFor<QueuedAnswer>(due, { schema: QueuedAnswerSchema });
+        if (Object.keys(answer.updates).length > 0) data = { ...data, ...answer.updates };
+        if (answer.pathway === null) continue;
+        if (!stage.pathways.some((p) => p.name === answer.pathway)) throw new UnknownPathwayError(stage.id, answer.pathway, pathwayNames(stage));
+        return route(answer.pathway, { id: carried.id, data, from: stage.id, pathway: answer.pathway } satisfies CarriedTask);
+      }
       const task: StageTask = { id: carried.id, data, stageId: stage.id, status: statusOnEntry(false, ctx.visit) };
       const outcome = await ctx.step(`agent-${n}`, () =>
         limit(ctx.runId, async () => {
@@ -258,15 +333,18 @@ function humanBody(stage: Stage) {
   return async (ctx: StageContext) => {
     const carried = arriving(ctx);
     const actions: ActionPayload[] = [];
+    let data = carried.data;
     for (let n = 1; ; n++) {
       const action = await ctx.waitFor<ActionPayload>(stageKey({ kind: "act", stageId: stage.id, visit: ctx.visit, n }), { schema: ActionSchema });
       actions.push(action);
+      // What a person saved with the action (labels, a comment) travels with the task.
+      if (action.data !== undefined) data = { ...data, ...action.data };
       if (isStatusAction(action.action)) continue;
       if (!stage.pathways.some((p) => p.name === action.action)) throw new UnknownPathwayError(stage.id, action.action, pathwayNames(stage));
       const assignee = action.assignee ?? statusAfterActions(ctx.visit, actions).assignee;
       return route(action.action, {
         id: carried.id,
-        data: carried.data,
+        data,
         from: stage.id,
         pathway: action.action,
         ...(assignee !== undefined && { assignee }),

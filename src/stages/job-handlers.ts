@@ -18,6 +18,7 @@ import { describe, InvalidOptionError, isTaskloomError } from "../errors.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { backoffDelay, resolveRetryPolicy } from "../engine/retry-policy.js";
 import { callAgent, type AgentRegistry } from "./agents.js";
+import { parseStageKey } from "./compile-workflow.js";
 import type { StageTask } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { UnknownPathwayError } from "./stage-errors.js";
@@ -39,6 +40,11 @@ export interface JobResult {
   readonly error: string | null;
   /** The updates the agent returned with its pathway (`{}` when none). */
   readonly updates: Readonly<Record<string, unknown>>;
+  /**
+   * The wait the result is for, echoed from the spec's `key` (specs from `runner.tasksAt` have one),
+   * so that `runner.apply` applies it to that visit only. Absent when the spec had none.
+   */
+  readonly key?: string;
 }
 
 /**
@@ -79,7 +85,9 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
     const stage = registry.workflow.stage(agent.stageId) as Stage;
     const one = async (raw: unknown): Promise<JobResult> => {
       const taskId = typeof (raw as { id?: unknown } | null)?.id === "string" ? (raw as { id: string }).id : null;
-      const fail = (error: unknown): JobResult => ({ taskId, stageId: stage.id, success: false, pathway: null, error: describe(error), updates: {} });
+      const rawKey = (raw as { key?: unknown } | null)?.key;
+      const echo = typeof rawKey === "string" ? { key: rawKey } : {};
+      const fail = (error: unknown): JobResult => ({ taskId, stageId: stage.id, success: false, pathway: null, error: describe(error), updates: {}, ...echo });
       let input: TaskInput;
       try {
         validateTasks([raw], "job");
@@ -97,12 +105,14 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
         status: input.status ?? statusOnEntry(false, 1),
         ...(input.assignee !== undefined && { assignee: input.assignee }),
       };
+      // A spec from runner.tasksAt names its wait, and so the task's visit to the stage.
+      const visit = echo.key !== undefined ? (parseStageKey(echo.key)?.visit ?? 1) : 1;
       const scope = new ProviderScope();
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            const outcome = await callAgent(stage, agent, task, { runId, attempt, visit: 1, signal: new AbortController().signal }, scope);
-            return { taskId, stageId: stage.id, success: true, pathway: outcome.pathway ?? null, error: null, updates: outcome.updates };
+            const outcome = await callAgent(stage, agent, task, { runId, attempt, visit, signal: new AbortController().signal }, scope);
+            return { taskId, stageId: stage.id, success: true, pathway: outcome.pathway ?? null, error: null, updates: outcome.updates, ...echo };
           } catch (error) {
             const final = error instanceof UnknownPathwayError || error instanceof NonRetryableError || isTaskloomError(error, "INVALID_OPTION");
             if (final || attempt >= policy.maxAttempts) return fail(error);

@@ -24,6 +24,7 @@ import { InvalidOptionError, isTaskloomError } from "../errors.js";
 import type { StageEventMap, StageEvents } from "./stage-events.js";
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { JsonFileTaskSource } from "./task-source.js";
+import { runTasksCli, type TasksCliRunner } from "./stage-tasks-cli.js";
 import type { Workflow } from "./workflow.js";
 
 /** Where the command writes: a stream, with `isTTY` and `columns` when it is a terminal. */
@@ -66,27 +67,49 @@ const int =
     return Number(text);
   };
 
-const duration = (text: string): number => {
+/**
+ * `--refresh-every`: a bare number is SECONDS, as in the runners users come from (`3600` is an hour);
+ * a duration with a unit (`90s`, `5m`, `1h`, `500ms`) says its own unit. The result is milliseconds.
+ */
+export function parseRefreshEvery(text: string): number {
   let ms: number;
   try {
-    ms = /^\d+$/.test(text.trim()) ? Number(text) : parseDuration(text, "--refresh-every");
+    ms = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) * 1_000 : parseDuration(text, "--refresh-every");
   } catch {
-    throw new (commander().InvalidArgumentError)(`must be milliseconds or a duration such as 30s, 5m or 1h (got "${text}")`);
+    throw new (commander().InvalidArgumentError)(`must be seconds (a bare number, 3600 is an hour) or a duration such as 90s, 5m or 1h (got "${text}")`);
   }
   if (!(ms > 0)) throw new (commander().InvalidArgumentError)(`must be above 0 (got "${text}")`);
   return ms;
-};
+}
+
+/** A period for people: `1h`, `1h 30m`, `90s` → `1m 30s`, `500ms`. */
+export function formatPeriod(ms: number): string {
+  if (ms < 1_000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1_000);
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  return parts.join(" ");
+}
 
 function program(name: string, io: StageCliIO): Command {
   return new (commander().Command)(name)
-    .description("Run tasks through the workflow's stages, durably; the same --run-id resumes.")
+    .description("Run tasks through the workflow's stages, durably; the same --run-id resumes. `tasks --help`: list a run's tasks.")
     .requiredOption("--tasks <file>", "the tasks: a JSON file with an array of { id, data } (moves are written back to it)")
     .option("--run-id <id>", "the runner run id (the same id resumes; default: a new one, printed)")
     .option("--num-retries <n>", "retries of a failed agent call", int(0), 3)
     .option("--max-concurrency <n>", "agent calls at once, across all tasks", int(1), 8)
     .option("--batch-size <n>", "tasks processed together, one write to the tasks file per batch", int(1), 300)
+    .option("--task-batch-size <n>", "the same as --batch-size", int(1))
     .option("--max-tasks-per-stage <n>", "at most this many tasks per stage per sweep", int(1))
-    .option("--refresh-every <duration>", "sweep again this often (ms, or 30s, 5m…) until Ctrl-C", duration)
+    .option("--refresh-every <duration>", "sweep again this often until Ctrl-C: seconds (3600 is an hour), or 90s, 5m, 1h", parseRefreshEvery)
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false)
     .exitOverride()
@@ -127,14 +150,19 @@ export function parseStageArgs(argv: readonly string[], name: string, io: StageC
     numRetries: number;
     maxConcurrency: number;
     batchSize: number;
+    taskBatchSize?: number;
     maxTasksPerStage?: number;
     refreshEvery?: number;
   }>();
+  const batchSizeGiven = cmd.getOptionValueSource("batchSize") === "cli";
+  if (o.taskBatchSize !== undefined && batchSizeGiven && o.taskBatchSize !== o.batchSize) {
+    throw new InvalidOptionError("--task-batch-size", `is another name of --batch-size; give one of them (got ${o.taskBatchSize} and ${o.batchSize})`);
+  }
   return {
     runId: o.runId,
     numRetries: o.numRetries,
     maxConcurrency: o.maxConcurrency,
-    batchSize: o.batchSize,
+    batchSize: o.taskBatchSize ?? o.batchSize,
     maxTasksPerStage: o.maxTasksPerStage,
     refreshEveryMs: o.refreshEvery,
     tasks: o.tasks,
@@ -145,7 +173,7 @@ export function parseStageArgs(argv: readonly string[], name: string, io: StageC
  * What the command needs of a stage runner. `StageRunner` is one; naming the
  * port here lets `stage-runner.ts` import this module without a cycle.
  */
-export interface StageCliRunner {
+export interface StageCliRunner extends TasksCliRunner {
   readonly workflow: Workflow;
   readonly events: StageEvents;
   runAsync(options: StageRunOptions): Promise<StageRunReport>;
@@ -155,10 +183,15 @@ export interface StageCliRunner {
 export async function runStageCli(runner: StageCliRunner, argv: readonly string[], io?: StageCliIO): Promise<number> {
   if (io !== undefined) assertKnownKeys("StageRunner.cli io", io, optionKeys<StageCliIO>({ out: true, err: true, cwd: true, signal: true }));
   const streams: StageCliIO = io ?? { out: process.stdout, err: process.stderr };
+  if (argv[0] === "tasks") return runTasksCli(runner, argv.slice(1), streams);
   let stop: (() => void) | undefined;
   try {
     const parsed = parseStageArgs(argv, runner.workflow.name, streams);
     if (parsed === "help") return 0;
+    if (parsed.refreshEveryMs !== undefined) {
+      // Said once, in words, so a period in the wrong unit cannot go unnoticed.
+      streams.err.write(`sweeping every ${formatPeriod(parsed.refreshEveryMs)} until Ctrl-C\n`);
+    }
     let signal = streams.signal;
     if (!signal && parsed.refreshEveryMs !== undefined) {
       const controller = new AbortController();

@@ -89,3 +89,57 @@ export class ActionNotAllowedError extends TaskloomError {
     this.allowed = allowed;
   }
 }
+
+/**
+ * A task's source says it is at a stage the workflow does not have. Only
+ * that task fails (it is reported with this error); the others go on.
+ *
+ * @example
+ * ```ts
+ * for (const f of report.failed) if (f.error?.code === "UNKNOWN_STAGE") console.log(f.taskId, f.error.message);
+ * ```
+ */
+export class UnknownStageError extends TaskloomError {
+  /** The task. */
+  readonly taskId: string;
+  /** The stage its source gave. */
+  readonly stageId: string;
+  /** The stages of the workflow. */
+  readonly stages: readonly string[];
+
+  constructor(taskId: string, stageId: string, stages: readonly string[]) {
+    super(
+      "UNKNOWN_STAGE",
+      `task "${taskId}" is at stage ${JSON.stringify(stageId)} in its source, which is not a stage of this workflow ` +
+        `(stages: ${nameList(stages)}). Fix the task's stageId in the source (or remove it to start at the start stage).`,
+    );
+    this.taskId = taskId;
+    this.stageId = stageId;
+    this.stages = stages;
+  }
+}
+
+/**
+ * `runner.apply` was given a job result that no longer fits its task: the
+ * task already moved on (another result was applied, or it left the stage),
+ * or it is not due at the result's stage. Nothing was written. Applying the
+ * very same result twice is not an error (it moves the task once).
+ *
+ * @example
+ * ```ts
+ * try { await runner.apply("labeling-1", result) }
+ * catch (e) { if (e instanceof StaleJobResultError) console.log("dropped:", e.message) }
+ * ```
+ */
+export class StaleJobResultError extends TaskloomError {
+  /** The task. */
+  readonly taskId: string;
+  /** The stage the result was for. */
+  readonly stageId: string;
+
+  constructor(taskId: string, stageId: string, why: string) {
+    super("STALE_JOB_RESULT", `the job result for task "${taskId}" at stage "${stageId}" was not applied: ${why}. Drop it (the task has moved on).`);
+    this.taskId = taskId;
+    this.stageId = stageId;
+  }
+}

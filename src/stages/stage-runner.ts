@@ -11,11 +11,11 @@
  *
  * | stored run | in this sweep |
  * | --- | --- |
- * | none | starts it at the start stage (unless the source says COMPLETED) |
+ * | none | starts it where its source says it is, else at the start stage (unless the source says COMPLETED); at an agent stage this runner does not serve, only to park it there |
  * | succeeded | nothing: the task is in a final stage |
  * | waiting for a person (`act:` key) | resumed if `act` delivered an action, else left waiting |
  * | staying (`again:` key: the agent answered undefined) | the wait is resolved and the agent asked again |
- * | parked at an agent stage (`due:` key) | resumed by a runner that serves the stage, within its cap |
+ * | parked at an agent stage (`due:` key) | resumed to take a queue worker's result if `apply` delivered one (any runner, no agent called); else resumed by a runner that serves the stage, within its cap (its agent is called); else left (listed by `tasksAt`) |
  * | failed or cancelled | resumed with fresh attempts, at the first sweep of a call, then with a backoff |
  * | running (a crash) | resumed: saved moves are kept, agents whose answer was journaled are not asked again |
  *
@@ -30,7 +30,11 @@
  * (`serves`, or the stages with a registered agent); a task that reaches
  * another agent stage, or a stage whose `maxTasksPerStage` is reached in
  * this sweep, is parked there (a `due:` wait, saved with the run) until a
- * runner that serves the stage resumes it. Each task run is driven by one
+ * runner that serves the stage resumes it, or a queue worker's result is
+ * applied to the wait (`tasksAt`, `apply`; see `task-apply.ts`): whichever
+ * comes first moves the task, and the other finds it gone (an applied
+ * result is taken, never followed by an agent call at the same wait; a
+ * later result is stale). Each task run is driven by one
  * process at a time (the run's lease): a runner that finds a task's run
  * held by another reports it `busy` and leaves it.
  *
@@ -70,7 +74,13 @@ import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
 import { FailedRetries, retryFailedPolicy } from "./failed-retries.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
-import { buildJobHandlers, type JobHandler, type JobHandlerOptions } from "./job-handlers.js";
+import { buildJobHandlers, type JobHandler, type JobHandlerOptions, type JobResult } from "./job-handlers.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { agentStagesOn } from "./stage-executor.js";
+import { warnOnShortRefresh } from "./refresh-period.js";
+import type { TaskData } from "./stage-task.js";
+import { answeredAt, applyJobResult, type ApplyResult } from "./task-apply.js";
+import { dueTasks, queryTasks, type DueTask, type TaskFilter, type TasksAtOptions } from "./task-query.js";
 import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { assertServable, servedStages, servesStage } from "./stage-serving.js";
@@ -88,6 +98,8 @@ import { validateTasks, type TaskMove } from "./task-source.js";
 import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
 export type { ActOptions, ActResult } from "./task-act.js";
+export type { ApplyResult } from "./task-apply.js";
+export type { DueTask, TaskFilter, TasksAtOptions } from "./task-query.js";
 
 /** Options of a {@link StageRunner}. */
 export interface StageRunnerOptions {
@@ -101,10 +113,16 @@ export interface StageRunnerOptions {
   readonly clock?: Clock;
   /**
    * The agent stages this runner serves (ids or titles): it calls their
-   * agents, and leaves tasks at any other agent stage for a runner that
-   * serves it (same store). @default the stages with a registered agent
+   * agents, and parks tasks at any other agent stage for a runner that
+   * serves it or a queue worker (same store; `tasksAt`, `apply`).
+   * @default the stages with a registered agent
    */
   readonly serves?: readonly string[];
+  /**
+   * Where the stages' bodies run, as the `executor` of `runAsync`: `bullmqExecutor(…)` from
+   * `taskloom/bullmq` sends agent calls to BullMQ workers that serve `runner.graph()`. @default in this process
+   */
+  readonly executor?: NodeExecutor;
 }
 
 interface Live {
@@ -114,11 +132,15 @@ interface Live {
   readonly admission: SweepAdmission;
   /** The stages where the task is admitted in this sweep. */
   readonly admitted: Set<string>;
+  /** The task run's state as its engine has it (set once the run starts). */
+  state?: () => RunState | undefined;
 }
 
-const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true });
+const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true, executor: true });
 /**
- * Runs tasks through a workflow of agent, human and final stages.
+ * Runs tasks through a workflow of agent, human and final stages. The type
+ * parameter is the shape of the tasks' data, so agents read it typed
+ * (`new StageRunner<{ text: string }>(workflow)`: `task.data.text` is a string).
  *
  * @example
  * ```ts
@@ -131,7 +153,7 @@ const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisi
  * await runner.runAsync({ tasks: [{ id: "t1", data: { text: "hello" } }], runId: "labeling-1" }); // t1 completes
  * ```
  */
-export class StageRunner {
+export class StageRunner<D extends object = TaskData> {
   /** The validated workflow. */
   readonly workflow: Workflow;
   /** Sweeps, moves, task ends, warnings. */
@@ -149,14 +171,22 @@ export class StageRunner {
     if (options.store !== undefined) assertStore(options.store);
     positiveInt(options.maxVisits, "maxVisits");
     if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
+    if (options.executor !== undefined && typeof (options.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
+      throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor), such as bullmqExecutor(…)");
+    }
     this.workflow = defineWorkflow(workflow);
     this.#agents = new AgentRegistry(this.workflow);
     this.#options = options;
     this.#serves = options.serves === undefined ? undefined : servedStages(this.workflow, options.serves);
   }
 
-  /** Whether this runner calls the agent of `stageId` (every non-agent stage is served). */
+  /**
+   * Whether this runner calls the agent of `stageId` (every non-agent stage
+   * is served). With an `executor` and no `serves`, every agent stage is:
+   * the executor's workers have the agents.
+   */
   serves(stageId: string): boolean {
+    if (this.#serves === undefined && this.#options.executor !== undefined) return true;
     return servesStage(this.workflow, this.#agents, this.#serves, stageId);
   }
 
@@ -177,8 +207,8 @@ export class StageRunner {
    * });
    * ```
    */
-  stage<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>>, options?: AgentOptions<P>): this {
-    this.#agents.register(stage, fn, options);
+  stage<P extends Providers | undefined = undefined>(stage: string, fn: AgentFunction<ProvidedDeps<P>, D>, options?: AgentOptions<P>): this {
+    this.#agents.register(stage, fn as AgentFunction<ProvidedDeps<P>>, options);
     this.#graph = undefined;
     return this;
   }
@@ -190,20 +220,25 @@ export class StageRunner {
 
   /**
    * The compiled graph (one task's run). A task that reaches an agent
-   * stage this runner does not serve waits there (a `due:` wait) for a
-   * runner that does.
+   * stage this runner does not serve (or has no agent for) is parked there
+   * (a `due:` wait) for a runner that serves it, or for a queue worker
+   * (`runner.tasksAt` lists it, `runner.apply` applies the worker's result).
    */
   graph(): TaskGraph<WorkflowTaskInput, WorkflowTaskOutput> {
     return (this.#graph ??= compileWorkflow(this.workflow, this.#agents, {
+      unserved: "queue",
       scopeFor: (graphRunId) => this.#live.get(graphRunId)?.scope,
       limit: (graphRunId, call) => {
         const live = this.#live.get(graphRunId);
         return live ? live.calls.run(call) : call();
       },
       agentRunId: (graphRunId) => this.#live.get(graphRunId)?.runnerRunId ?? graphRunId,
-      admit: (graphRunId, stageId) => {
+      admit: (graphRunId, stageId, key) => {
         const live = this.#live.get(graphRunId);
-        return live ? live.admission.admit(stageId, live.admitted) : this.serves(stageId);
+        if (!live) return this.serves(stageId);
+        // A queue worker's answer is already at this key: the task takes it (never answered twice at one key).
+        if (answeredAt(live.state?.(), key)) return false;
+        return live.admission.admit(stageId, live.admitted);
       },
     }));
   }
@@ -230,6 +265,7 @@ export class StageRunner {
   async runAsync(options: StageRunOptions): Promise<StageRunReport> {
     const o = validateStageRunOptions(options);
     assertServable(this.#agents, this.#serves);
+    warnOnShortRefresh(this.events, o, (this.#options.clock ?? systemClock).now());
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
@@ -313,6 +349,58 @@ export class StageRunner {
   }
 
   /**
+   * Lists a run's tasks from the store, without a sweep, filtered by stage
+   * (id, title or uuid), status, state, assignee or id; ordered by task id.
+   * Tasks the runner has not processed yet (only in the source) are not listed.
+   *
+   * @example
+   * ```ts
+   * const mine = await runner.tasks("labeling-1", { stage: "review", assignee: "ann" });
+   * const failed = await runner.tasks("labeling-1", { state: "failed" });
+   * ```
+   */
+  async tasks(runId: string, filter?: TaskFilter): Promise<TaskReport[]> {
+    return queryTasks(this.store, this.workflow, runId, filter);
+  }
+
+  /**
+   * The tasks due at an agent stage that a queue feeds (no agent of this
+   * runner serves it), at most `limit` (100) in task id order, after the
+   * task id `after`: one batch for a queue producer. Each comes with the
+   * JSON `spec` for the stage's job handler and a `jobId` unique to the
+   * task's wait, so enqueueing a listed task twice queues it once.
+   *
+   * @example
+   * ```ts
+   * for (const due of await runner.tasksAt("pre-label", { runId: "labeling-1", limit: 100 })) {
+   *   await queue.add("pre-label", due.spec, { jobId: due.jobId });
+   * }
+   * ```
+   */
+  async tasksAt(stage: string, options: TasksAtOptions): Promise<DueTask<D>[]> {
+    return (await dueTasks(this.store, this.workflow, stage, options)) as DueTask<D>[];
+  }
+
+  /**
+   * Applies a job handler's result (its JSON, or the parsed object) to its
+   * task, durably: the task moves along the result's pathway at the
+   * runner's next sweep; a result without a pathway, or a failed job,
+   * leaves it due at the stage. Idempotent: the same result again writes
+   * nothing (`applied: false`); a different result for a wait that has one,
+   * or a result for a task that left the stage, throws `StaleJobResultError`.
+   * Works from any process that opens the same store (a queue worker).
+   *
+   * @example
+   * ```ts
+   * const result = await handlers["pre-label"](due.spec); // in a queue worker
+   * await runner.apply("labeling-1", result);
+   * ```
+   */
+  async apply(runId: string, jobResult: string | JobResult): Promise<ApplyResult> {
+    return applyJobResult(this, this.#options.clock ?? systemClock, runId, jobResult);
+  }
+
+  /**
    * The runner as a command: `--run-id`, `--num-retries`,
    * `--max-concurrency`, `--batch-size`, `--max-tasks-per-stage`,
    * `--refresh-every`, `--tasks FILE`, `--help`. Shows progress per stage
@@ -378,7 +466,8 @@ export class StageRunner {
     const graphRunId = taskRunId(o.runId, plan.task.id);
     const scope = new ProviderScope();
     const calls = new AgentCalls(queue, o.signal, graphRunId);
-    this.#live.set(graphRunId, { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted });
+    const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted };
+    this.#live.set(graphRunId, live);
     let state: RunState | undefined;
     let error: unknown;
     let moves = 0;
@@ -386,7 +475,12 @@ export class StageRunner {
       if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
       const inputs: WorkflowTaskInput | undefined =
         plan.kind === "start"
-          ? { id: plan.task.id, data: plan.task.data ?? {}, ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }) }
+          ? {
+              id: plan.task.id,
+              data: plan.task.data ?? {},
+              ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }),
+              ...(plan.before.stageId !== this.workflow.start && { stageId: plan.before.stageId }),
+            }
           : undefined;
       const handle = run(graph, inputs, {
         runId: graphRunId,
@@ -398,8 +492,10 @@ export class StageRunner {
         },
         maxVisits: this.#options.maxVisits ?? 100,
         clock,
+        ...(this.#options.executor !== undefined && { executor: agentStagesOn(this.#options.executor, this.workflow, graph) }),
         ...(o.signal !== undefined && { signal: o.signal }),
       });
+      live.state = () => handle.state;
       handle.events.on("node:success", (e) => {
         if (e.route === undefined) return;
         const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;

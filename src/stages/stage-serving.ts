@@ -5,8 +5,9 @@
  *
  * Invariants: `serves` names agent stages only (by id or title), checked
  * when the runner is made; a served stage must have an agent by the time
- * the runner runs; a runner with no agent at all and no `serves` is a
- * forgotten registration and is refused.
+ * the runner runs. A runner with no agent at all serves no agent stage:
+ * it is a coordinator whose agent stages are fed by queue workers
+ * (`tasksAt`, `apply`) or served by other runners.
  *
  * @module
  */
@@ -42,20 +43,13 @@ export function servesStage(workflow: Workflow, agents: AgentRegistry, serves: R
   return serves ? serves.has(stage.id) : agents.get(stage.id) !== undefined;
 }
 
-/** Throws `StageRegistrationError` when a served stage has no agent, or when the runner has no agent at all and no `serves`. */
+/** Throws `StageRegistrationError` when a served stage has no agent. */
 export function assertServable(agents: AgentRegistry, serves: ReadonlySet<string> | undefined): void {
   const unserved = [...(serves ?? [])].filter((id) => agents.get(id) === undefined);
   if (unserved.length > 0) {
     throw new StageRegistrationError(
       unserved[0] as string,
       `the runner serves ${nameList(unserved)} but has no agent for it; register one with runner.stage(id, fn)`,
-    );
-  }
-  const missing = agents.missing();
-  if (serves === undefined && agents.list().length === 0 && missing.length > 0) {
-    throw new StageRegistrationError(
-      missing[0] as string,
-      `agent stages without an agent: ${nameList(missing)}; register one with runner.stage(id, fn) (a runner may serve only some agent stages: tasks at the others wait for a runner that serves them)`,
     );
   }
 }

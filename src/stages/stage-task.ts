@@ -17,7 +17,7 @@ export type TaskData = Record<string, unknown>;
  * runner.stage("pre-label", async (task) => (task.data.text === "" ? "skip" : "review"));
  * ```
  */
-export interface StageTask<D extends TaskData = TaskData> {
+export interface StageTask<D extends object = TaskData> {
   /** The task id. */
   readonly id: string;
   /** Its data, with every update agents made so far. */

@@ -22,13 +22,21 @@ import { parseStageKey, statusAfterActions, type ActionPayload } from "./compile
 import { ActionNotAllowedError } from "./stage-errors.js";
 import { actionsBefore, readTaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
-import { allowedStatusActions } from "./task-status.js";
+import { allowedStatusActions, isStatusAction } from "./task-status.js";
+import { pathwayName } from "./stage-names.js";
+import type { TaskData } from "./stage-task.js";
+import { isDurable } from "../core/value-codec.js";
 import { isHumanStage, pathwayNames, type Workflow } from "./workflow.js";
 
 /** Options of {@link StageRunner.act}. */
 export interface ActOptions {
-  /** Who acts (required for `assign`). */
+  /** Who acts (required for `assign`, and for a pathway action at a stage with `requireAssignee` unless the task is assigned). */
   readonly assignee?: string;
+  /**
+   * Data saved with the action (a reviewer's labels, a comment): journaled with the action, merged
+   * into the task's data, seen by the next stage and written to the source with the move.
+   */
+  readonly data?: TaskData;
 }
 
 /** What {@link StageRunner.act} recorded. */
@@ -46,7 +54,7 @@ export interface ActHost {
   readonly workflow: Workflow;
 }
 
-const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true });
+const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true, data: true });
 
 /** Records a person's action on a task (see `StageRunner.act`). */
 export async function actOnTask(runner: ActHost, clock: Clock, runId: string, taskId: string, action: string, options: ActOptions = {}): Promise<ActResult> {
@@ -56,6 +64,9 @@ export async function actOnTask(runner: ActHost, clock: Clock, runId: string, ta
   assertKnownKeys("act", options, ACT_OPTION_KEYS);
   if (options.assignee !== undefined && (typeof options.assignee !== "string" || options.assignee === "")) {
     throw new InvalidOptionError("assignee", "must be a non-empty string");
+  }
+  if (options.data !== undefined && !isDurableData(options.data)) {
+    throw new InvalidOptionError("data", "must be a plain object of JSON-like values (it is saved with the action)");
   }
   const stored = await runner.store.load(id);
   if (!stored) throw new RunNotFoundError(id);
@@ -83,17 +94,34 @@ export async function actOnTask(runner: ActHost, clock: Clock, runId: string, ta
     );
   }
   const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
-  const { status } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
+  const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
   const allowed = [...pathwayNames(stage), ...allowedStatusActions(status)];
-  if (!allowed.includes(action)) {
+  // A pathway may be chosen by its uuid too; the action is recorded by name.
+  const name = isStatusAction(action) ? action : (pathwayName(stage, action) ?? action);
+  if (!allowed.includes(name)) {
     throw new ActionNotAllowedError(taskId, stage.id, action, allowed, `stage "${stage.id}" (${stage.kind}) does not allow it while the task is ${status}`);
   }
-  if (action === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
+  if (name === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
+  if (stage.requireAssignee === true && !isStatusAction(name) && options.assignee === undefined && assignee === undefined) {
+    throw new ActionNotAllowedError(
+      taskId,
+      stage.id,
+      action,
+      allowedStatusActions(status),
+      `stage "${stage.id}" requires the task to be assigned before it moves on: assign it first (act(…, "assign", { assignee })) or pass { assignee }`,
+    );
+  }
   const payload: ActionPayload = {
-    action,
+    action: name,
     at: clock.now(),
     ...(options.assignee !== undefined && { assignee: options.assignee }),
+    ...(options.data !== undefined && { data: options.data }),
   };
   await resolveWait(id, key, payload, { store: runner.store });
-  return { taskId, stageId: stage.id, action, key };
+  return { taskId, stageId: stage.id, action: name, key };
+}
+
+/** True for a plain object whose values the store can keep (no functions, class instances or cycles). */
+function isDurableData(value: unknown): value is TaskData {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && isDurable(value);
 }

@@ -6,16 +6,17 @@
  *
  * | stored run | plan |
  * | --- | --- |
- * | none | `start` at the start stage (`skip` when the source says COMPLETED) |
+ * | none | `start` where the source says it is, else at the start stage (`skip` when the source says COMPLETED; `skip`, failed with `UnknownStageError`, for a stage the workflow lacks) |
  * | succeeded | `skip`: the task is in a final stage |
  * | waiting for a person (`act:` key) | `resume` if `act` delivered an action, else `skip` |
  * | staying (`again:` key) | `again`: resolve the wait and ask the agent again |
- * | parked at an agent stage (`due:` key) | `resume` when this runner serves the stage, else `skip` |
+ * | parked at an agent stage (`due:` key) | `resume` when a queue worker's answer was applied (any runner), or when this runner serves the stage; else `skip` |
  * | failed or cancelled | `resume` with fresh attempts, when its retry is due (`failed-retries.ts`) |
  * | running or pending (a crash, or another runner drives it) | `resume` |
  *
  * Whatever the status, a task at an agent stage this runner does not
- * serve is left (`skip`) for a runner that serves the stage.
+ * serve is left (`skip`) for a runner that serves the stage or a queue
+ * worker, unless a queue worker's answer waits to be taken.
  *
  * Invariants: planning only reads (the store and the task); every stored
  * status has a plan (the match is exhaustive); a task failed in this
@@ -28,8 +29,9 @@
 import { match } from "ts-pattern";
 import type { RunStore } from "../persistence/run-store.js";
 import { parseStageKey } from "./compile-workflow.js";
+import { UnknownStageError } from "./stage-errors.js";
 import type { SweepAdmission } from "./sweep-admission.js";
-import { readTaskReport, type TaskReport } from "./task-report.js";
+import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
 import type { TaskInput } from "./task-source.js";
 import type { Workflow } from "./workflow.js";
@@ -40,6 +42,8 @@ export interface Plan {
   readonly before: TaskReport;
   readonly kind: "skip" | "start" | "resume" | "again";
   readonly key?: string;
+  /** A parked task with a queue worker's answer: resumed to take it, whoever serves the stage (no admission). */
+  readonly answered?: boolean;
 }
 
 /** What planning needs to know about the runner and this sweep. */
@@ -54,7 +58,19 @@ export interface PlanContext {
 export async function planTask(store: RunStore, workflow: Workflow, runId: string, task: TaskInput, context: PlanContext): Promise<Plan> {
   const stored = await store.load(taskRunId(runId, task.id));
   if (!stored) {
-    const fresh: TaskReport = { taskId: task.id, stageId: workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
+    // A task starts where its source says it is (first seen there, not moved there); an unknown stage fails that task only.
+    const at = task.stageId === undefined ? workflow.stage(workflow.start) : workflow.stage(task.stageId);
+    if (!at && task.status !== "COMPLETED") {
+      const error = taskError(
+        new UnknownStageError(
+          task.id,
+          task.stageId as string,
+          workflow.stages.map((s) => s.id),
+        ),
+      );
+      return { task, before: { taskId: task.id, stageId: task.stageId as string, status: "NEW", state: "failed", data: task.data ?? {}, error }, kind: "skip" };
+    }
+    const fresh: TaskReport = { taskId: task.id, stageId: at?.id ?? workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
     if (task.status === "COMPLETED") {
       return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip" };
     }
@@ -70,8 +86,12 @@ export async function planTask(store: RunStore, workflow: Workflow, runId: strin
         const key = before.waitKey;
         // Staying at an agent stage: asked again only by a runner that serves the stage.
         if (before.state === "staying" && key !== undefined) return { task, before, kind: context.serves(before.stageId) ? "again" : "skip", key };
-        // Parked at an agent stage: the runners that serve it resume the run (the key is never resolved).
-        if (key !== undefined && parseStageKey(key)?.kind === "due") return { task, before, kind: context.serves(before.stageId) ? "resume" : "skip" };
+        if (key !== undefined && parseStageKey(key)?.kind === "due") {
+          // Parked at an agent stage with a queue worker's answer: any runner resumes it to take the answer (no agent is called).
+          if (meta.inbox?.[key] !== undefined) return { task, before, kind: "resume", answered: true };
+          // Else the runners that serve the stage resume the run and call the agent (the key is never resolved).
+          return { task, before, kind: context.serves(before.stageId) ? "resume" : "skip" };
+        }
         // Waiting for a person: go on only once an action was recorded.
         return { task, before, kind: key !== undefined && meta.inbox?.[key] !== undefined ? "resume" : "skip" };
       })
@@ -90,13 +110,19 @@ export interface Chosen {
   readonly admitted: Set<string>;
 }
 
-/** The runnable plans that their stage admits in this sweep (`maxTasksPerStage`), in order. */
+/**
+ * The runnable plans that their stage admits in this sweep (`maxTasksPerStage`), in order, and,
+ * without admission, the plans that take a queue worker's answer and the new tasks at a stage this
+ * runner does not serve (started only to park them there).
+ */
 export function limitPerStage(plans: readonly Plan[], admission: SweepAdmission): Chosen[] {
   const out: Chosen[] = [];
   for (const plan of plans) {
     if (plan.kind === "skip") continue;
     const admitted = new Set<string>();
-    if (admission.admit(plan.before.stageId, admitted)) out.push({ plan, admitted });
+    // A new task at a stage this runner does not serve is still started: it parks there at once, durably (listed by tasksAt).
+    const parkAtOnce = plan.kind === "start" && !admission.serves(plan.before.stageId);
+    if (plan.answered === true || parkAtOnce || admission.admit(plan.before.stageId, admitted)) out.push({ plan, admitted });
   }
   return out;
 }

@@ -12,7 +12,15 @@ import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
 import type { AgentOutcome } from "./agents.js";
 import type { TaskData } from "./stage-task.js";
-import { parseStageKey, statusAfterActions, type ActionPayload, type CarriedTask, type WorkflowTaskOutput } from "./compile-workflow.js";
+import {
+  parseStageKey,
+  stageKey,
+  statusAfterActions,
+  type ActionPayload,
+  type CarriedTask,
+  type QueuedAnswer,
+  type WorkflowTaskOutput,
+} from "./compile-workflow.js";
 import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
 
@@ -26,8 +34,10 @@ export const TASK_STATES = ["new", "completed", "waiting", "staying", "failed", 
  * again at the next sweep), `failed` (see `error`), `interrupted` (its run
  * stopped part way: a crash or a cancel; resumed at the next sweep),
  * `deferred` (left for a later sweep by `maxTasksPerStage`), `queued`
- * (at an agent stage this runner does not serve: it waits, durably, for a
- * runner that serves it), `busy` (another runner is processing it now).
+ * (parked at an agent stage this runner does not serve, or whose cap was
+ * reached: it waits, durably, for a runner that serves the stage or a
+ * queue worker's result, `runner.apply`; `runner.tasksAt` lists it),
+ * `busy` (another runner is processing it now).
  */
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -105,14 +115,26 @@ function carriedOf(record: NodeRecord | undefined, state: RunState): CarriedTask
   return { id: inputs.id, data: inputs.data ?? {}, ...(inputs.assignee !== undefined && { assignee: inputs.assignee }) };
 }
 
-/** The data of an agent activation after the updates its journaled answers made. */
+/**
+ * The data of an agent activation after the updates its answers made: for each wait number, the
+ * agent's journaled answer (`agent-<n>` step) or a queue worker's answer taken at `due:<stage>:<visit>:<n>`.
+ */
 function dataAfterSteps(record: NodeRecord | undefined, data: TaskData): TaskData {
   let out = data;
-  for (let n = 1; record?.steps?.[`agent-${n}`] !== undefined; n++) {
-    const outcome = record.steps[`agent-${n}`] as AgentOutcome;
-    if (Object.keys(outcome.updates).length > 0) out = { ...out, ...outcome.updates };
+  for (let n = 1; ; n++) {
+    const updates = answerAt(record, n)?.updates;
+    if (updates === undefined) return out;
+    if (Object.keys(updates).length > 0) out = { ...out, ...updates };
   }
-  return out;
+}
+
+/** The answer an agent activation took at wait number `n`: its agent's (journaled step), else a queue worker's. */
+function answerAt(record: NodeRecord | undefined, n: number): { readonly updates: TaskData } | undefined {
+  const step = record?.steps?.[`agent-${n}`] as AgentOutcome | undefined;
+  if (step !== undefined) return step;
+  if (record === undefined) return undefined;
+  const key = stageKey({ kind: "due", stageId: record.nodeId, visit: record.visit ?? 1, n });
+  return record.waits?.[key]?.resolved?.payload as QueuedAnswer | undefined;
 }
 
 /** The last activation matching `where`: by settle order when both settled, else by start time, then visit. */
@@ -149,24 +171,38 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
   if (waitKey !== undefined && parsed !== undefined) {
     const record = records.find((r) => r.waits?.[waitKey] !== undefined);
     const carried = carriedOf(record, state);
-    if (parsed.kind === "again" || parsed.kind === "due") {
+    if (parsed.kind === "due") {
+      const lastError = lastQueuedAnswer(record, parsed.stageId, parsed.visit, parsed.n)?.error;
       return {
         taskId,
         stageId: parsed.stageId,
         status: statusOnEntry(false, parsed.visit),
-        state: parsed.kind === "again" ? "staying" : "queued",
+        state: "queued",
+        data: dataAfterSteps(record, carried.data),
+        ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+        ...(lastError != null && { error: { name: "JobFailed", message: lastError } }),
+        waitKey,
+      };
+    }
+    if (parsed.kind === "again") {
+      return {
+        taskId,
+        stageId: parsed.stageId,
+        status: statusOnEntry(false, parsed.visit),
+        state: "staying",
         data: dataAfterSteps(record, carried.data),
         ...(carried.pathway !== undefined && { pathway: carried.pathway }),
         waitKey,
       };
     }
-    const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, parsed.stageId, parsed.visit, parsed.n));
+    const actions = actionsBefore(record, parsed.stageId, parsed.visit, parsed.n);
+    const { status, assignee } = statusAfterActions(parsed.visit, actions);
     return {
       taskId,
       stageId: parsed.stageId,
       status,
       state: "waiting",
-      data: carried.data,
+      data: actions.reduce<TaskData>((d, a) => (a.data !== undefined ? { ...d, ...a.data } : d), carried.data),
       ...(carried.pathway !== undefined && { pathway: carried.pathway }),
       ...(assignee !== undefined && { assignee }),
       waitKey,
@@ -193,6 +229,12 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
     ...(carried.pathway !== undefined && { pathway: carried.pathway }),
     ...(error && { error }),
   };
+}
+
+/** The last queue worker's answer an agent activation took before its wait number `n` (undefined: none, or the agent answered last). */
+function lastQueuedAnswer(record: NodeRecord | undefined, stageId: string, visit: number, n: number): QueuedAnswer | undefined {
+  if (n <= 1 || record?.steps?.[`agent-${n - 1}`] !== undefined) return undefined;
+  return record?.waits?.[stageKey({ kind: "due", stageId, visit, n: n - 1 })]?.resolved?.payload as QueuedAnswer | undefined;
 }
 
 /** The actions a human activation took before its wait number `n`. */

@@ -19,6 +19,7 @@
 import { optionKeys, unknownKeyProblems } from "../core/known-keys.js";
 import { GraphDefinitionError } from "../graph/errors.js";
 import { nameList } from "./stage-errors.js";
+import { nameProblem, stageIdProblem, uuidClashes } from "./stage-names.js";
 import { STATUS_ACTIONS } from "./task-status.js";
 
 /** Every kind of stage. */
@@ -33,6 +34,8 @@ export interface PathwayDefinition {
   readonly name: string;
   /** The id of the stage it leads to. */
   readonly to: string;
+  /** A stable id (such as a platform's uuid) the pathway can also be chosen by; unique in the workflow. */
+  readonly uuid?: string;
 }
 
 /**
@@ -44,8 +47,13 @@ export interface PathwayDefinition {
  * ```
  */
 export interface StageDefinition {
-  /** Unique id: 1 to 64 characters from `A-Z a-z 0-9 _ -`, starting with a letter or digit. */
+  /**
+   * Unique id: any name of 1 to 100 characters as people write it (`"pre-label"`, `"Human review"`),
+   * without `#`, not starting with `$`, and without spaces at either end.
+   */
   readonly id: string;
+  /** A stable id (such as a platform's uuid) the stage can also be addressed by; unique in the workflow. */
+  readonly uuid?: string;
   /** A name for people; agents may be registered by it. @default the id */
   readonly title?: string;
   /** What kind of stage it is. */
@@ -54,6 +62,11 @@ export interface StageDefinition {
   readonly pathways?: Readonly<Record<string, string>> | readonly PathwayDefinition[];
   /** How many times one task may visit this stage (loops). @default the runner's maxVisits (100) */
   readonly maxVisits?: number;
+  /**
+   * Human stages: a task must be assigned (`assign`, or the pathway action's `assignee`) before a pathway
+   * action moves it on; otherwise `act` throws `ActionNotAllowedError`. @default false
+   */
+  readonly requireAssignee?: boolean;
 }
 
 /**
@@ -83,11 +96,15 @@ export interface WorkflowDefinition {
 /** A validated stage. */
 export interface Stage {
   readonly id: string;
+  /** Its stable id, when the definition gave one. */
+  readonly uuid?: string;
   readonly title: string;
   readonly kind: StageKind;
   /** Its pathways, in definition order. */
   readonly pathways: readonly PathwayDefinition[];
   readonly maxVisits?: number;
+  /** Human stages: a pathway action needs an assignee. */
+  readonly requireAssignee?: boolean;
 }
 
 /** A validated, immutable workflow. Make one with {@link defineWorkflow}. */
@@ -97,16 +114,21 @@ export interface Workflow {
   readonly start: string;
   /** The stages, in definition order. */
   readonly stages: readonly Stage[];
-  /** The stage with this id, or with this title; undefined when none. */
+  /** The stage with this id, title or uuid; undefined when none. */
   stage(idOrTitle: string): Stage | undefined;
 }
 
 const WORKFLOW_FIELDS = optionKeys<WorkflowDefinition>({ name: true, start: true, stages: true });
-const STAGE_FIELDS = optionKeys<StageDefinition>({ id: true, title: true, kind: true, pathways: true, maxVisits: true });
-const PATHWAY_FIELDS = optionKeys<PathwayDefinition>({ name: true, to: true });
-
-const STAGE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const PATHWAY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const STAGE_FIELDS = optionKeys<StageDefinition>({
+  id: true,
+  uuid: true,
+  title: true,
+  kind: true,
+  pathways: true,
+  maxVisits: true,
+  requireAssignee: true,
+});
+const PATHWAY_FIELDS = optionKeys<PathwayDefinition>({ name: true, to: true, uuid: true });
 const MARK = Symbol("taskloom.workflow");
 
 /** True for human stages (`annotation`, `review`): a person's action moves the task. */
@@ -160,12 +182,9 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
     const s = raw as Partial<StageDefinition> | null;
     const where = `stage #${index + 1}`;
     if (s === null || typeof s !== "object") return void problems.push(`${where} is not an object`);
-    if (typeof s.id !== "string" || !STAGE_ID.test(s.id)) {
-      return void problems.push(
-        `${where} has id ${JSON.stringify(s.id)}, which is not valid (1 to 64 characters from A-Z a-z 0-9 _ -, starting with a letter or digit)`,
-      );
-    }
-    const id = s.id;
+    const bad = stageIdProblem(s.id);
+    if (bad !== undefined) return void problems.push(`${where} has id ${JSON.stringify(s.id)}, which is not valid (${bad})`);
+    const id = s.id as string;
     problems.push(...unknownKeyProblems(`stage "${id}"`, s, STAGE_FIELDS, "field"));
     if (ids.has(id)) problems.push(`stage id "${id}" is used twice`);
     ids.add(id);
@@ -181,13 +200,21 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
     if (s.maxVisits !== undefined && !(Number.isInteger(s.maxVisits) && s.maxVisits >= 1)) {
       problems.push(`stage "${id}": maxVisits must be a whole number of at least 1 (got ${String(s.maxVisits)})`);
     }
+    if (s.requireAssignee !== undefined && typeof s.requireAssignee !== "boolean") problems.push(`stage "${id}": requireAssignee must be true or false`);
+    if (s.requireAssignee === true && s.kind !== "annotation" && s.kind !== "review") {
+      problems.push(`stage "${id}": requireAssignee applies to human stages (annotation, review), not to a ${String(s.kind)} stage`);
+    }
+    const uuidProblem = s.uuid === undefined ? undefined : nameProblem(s.uuid, 100);
+    if (uuidProblem !== undefined) problems.push(`stage "${id}": uuid ${JSON.stringify(s.uuid)} is not valid (${uuidProblem})`);
     const pathways = readPathways(id, s.pathways, problems);
     stages.push({
       id,
       title,
       kind: s.kind as StageKind,
       pathways,
+      ...(s.uuid !== undefined && uuidProblem === undefined && { uuid: s.uuid }),
       ...(s.maxVisits !== undefined && { maxVisits: s.maxVisits }),
+      ...(s.requireAssignee === true && { requireAssignee: true }),
     });
   });
 
@@ -195,6 +222,7 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
   for (const [title, id] of titles) {
     if (title !== id && byId.has(title)) problems.push(`stage "${id}" has the title "${title}", which is another stage's id`);
   }
+  problems.push(...uuidClashes(stages, titles));
   const start = def.start ?? stages[0]?.id;
   if (def.start !== undefined && (typeof def.start !== "string" || !byId.has(def.start))) {
     problems.push(`start ${JSON.stringify(def.start)} is not a stage of this workflow (stages: ${nameList([...byId.keys()])})`);
@@ -236,6 +264,7 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
 
   const frozen = stages.map((s) => Object.freeze({ ...s, pathways: Object.freeze(s.pathways.map((p) => Object.freeze(p))) }));
   const lookup = new Map<string, Stage>();
+  for (const s of frozen) if (s.uuid !== undefined) lookup.set(s.uuid, s);
   for (const s of frozen) lookup.set(s.title, s);
   for (const s of frozen) lookup.set(s.id, s);
   const workflow: Workflow = {
@@ -259,7 +288,10 @@ function readPathways(stageId: string, raw: unknown, problems: string[]): Pathwa
         continue;
       }
       problems.push(...unknownKeyProblems(`stage "${stageId}": pathway "${q.name}"`, q, PATHWAY_FIELDS, "field"));
-      list.push({ name: q.name, to: q.to });
+      const uuidProblem = q.uuid === undefined ? undefined : nameProblem(q.uuid, 100);
+      if (uuidProblem !== undefined)
+        problems.push(`stage "${stageId}": pathway "${q.name}" has uuid ${JSON.stringify(q.uuid)}, which is not valid (${uuidProblem})`);
+      list.push({ name: q.name, to: q.to, ...(q.uuid !== undefined && uuidProblem === undefined && { uuid: q.uuid }) });
     }
   } else if (typeof raw === "object" && raw !== null) {
     for (const [name, to] of Object.entries(raw)) {
@@ -275,10 +307,15 @@ function readPathways(stageId: string, raw: unknown, problems: string[]): Pathwa
   }
   const seen = new Set<string>();
   for (const p of list) {
-    if (!PATHWAY.test(p.name))
-      problems.push(`stage "${stageId}": pathway name ${JSON.stringify(p.name)} is not valid (1 to 64 characters from A-Z a-z 0-9 _ -)`);
+    const bad = nameProblem(p.name, 100);
+    if (bad !== undefined) problems.push(`stage "${stageId}": pathway name ${JSON.stringify(p.name)} is not valid (${bad})`);
     if (seen.has(p.name)) problems.push(`stage "${stageId}": pathway "${p.name}" is defined twice`);
     seen.add(p.name);
+  }
+  for (const p of list) {
+    if (p.uuid !== undefined && p.uuid !== p.name && seen.has(p.uuid)) {
+      problems.push(`stage "${stageId}": pathway "${p.name}" has the uuid "${p.uuid}", which is another pathway's name`);
+    }
   }
   return list;
 }
