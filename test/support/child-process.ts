@@ -45,7 +45,8 @@ export function runChildScript(script: string, dir: string, runId: string, log: 
       }, 2);
     }
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": "exit" may come before the last of the child's output was read (a loaded machine).
+    child.on("close", (code, signal) => {
       if (watcher) clearInterval(watcher);
       resolvePromise({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
     });
