@@ -113,6 +113,26 @@ describe("a resume starts with journal records, not a snapshot", () => {
 
   it.each<[string, () => RunStore]>([
     ["MemoryStore", () => new MemoryStore()],
+    ["LowdbStore", () => new LowdbStore({ dir: mkdtempSync(join(root, "counts-")) })],
+  ])("%s: at a resume's start, list counts the nodes as they start (the reset ones are no longer failed)", async (_name, make) => {
+    const store = make();
+    const failing = { on: true };
+    const g = flakyFanOut(20, failing, []);
+    await expect(runAsync(g, undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 1 } })).rejects.toThrow();
+    expect((await store.list())[0]).toMatchObject({ status: "failed", nodeCount: 22, failedCount: 2 });
+    failing.on = false;
+    const handle = run(g, undefined, { store, runId: "r" });
+    const seen: Promise<unknown>[] = [];
+    handle.events.on("run:start", () => seen.push(store.list().then((l) => l[0])));
+    await handle.result();
+    expect(await Promise.all(seen)).toEqual([
+      expect.objectContaining({ status: "running", nodeCount: 22, settledCount: 19, succeededCount: 19, failedCount: 0 }),
+    ]);
+    await store.close();
+  });
+
+  it.each<[string, () => RunStore]>([
+    ["MemoryStore", () => new MemoryStore()],
     ["LowdbStore", () => new LowdbStore({ dir: mkdtempSync(join(root, "each-")) })],
   ])("%s: a resume resumed again after it failed once more keeps every saved output", async (_name, make) => {
     const store = make();

@@ -47,7 +47,7 @@ import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
-import { countNodes } from "../state/run-state.js";
+import type { NodeCounts } from "../state/run-state.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 
@@ -82,6 +82,9 @@ const MIN_COMPACT_RECORDS = 1_024;
  * load then costs less than writing the snapshot now.
  */
 const FINISH_BY_JOURNAL_SHARE = 0.25;
+
+/** Node counts being added up. */
+type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
 interface Waiter {
   readonly gen: number;
@@ -222,7 +225,8 @@ export class PersistenceObserver implements RunJournal {
     while (this.#writing) await this.#writing.catch(() => undefined);
     if (this.#failure) throw this.#failure;
     const state = this.#getState();
-    const tail = this.#finalTail(state);
+    const counts: Tally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
+    const tail = this.#finalTail(state, counts);
     if (tail === undefined) return this.snapshot();
     const gen = this.#gen;
     this.#dirty.clear();
@@ -232,26 +236,34 @@ export class PersistenceObserver implements RunJournal {
       for (const node of tail) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
       records.push({ kind: "run", seq: ++this.#seq, run: state.meta });
       this.#remember(tail);
-      await this.#store.append(this.#runId, records, this.#lease, countNodes(state));
+      await this.#store.append(this.#runId, records, this.#lease, counts);
       this.#sinceSnapshot += records.length;
       this.#durable(gen, records.length, false);
     });
   }
 
-  /** The pending records that make the store replay to `state`, or undefined when appending them cannot (see {@link PersistenceObserver.finish}). */
-  #finalTail(state: RunState): NodeRecord[] | undefined {
+  /**
+   * The pending records that make the store replay to `state`, or undefined
+   * when appending them cannot (see {@link PersistenceObserver.finish});
+   * counts `state`'s activations into `counts` on the way (as `countNodes`).
+   */
+  #finalTail(state: RunState, counts: Tally): NodeRecord[] | undefined {
     const base = this.#base;
     if (base === undefined) return undefined;
-    let count = 0;
     let kept = 0;
     for (const node of nodeRecords(state.nodes)) {
-      count += 1;
+      counts.nodeCount += 1;
+      if (node.status === "succeeded") {
+        counts.succeededCount += 1;
+        counts.settledCount += 1;
+      } else if (node.status === "skipped") counts.settledCount += 1;
+      else if (node.status === "failed") counts.failedCount += 1;
       const before = getNode(base.nodes, node.id);
       if (before !== undefined) kept += 1;
       if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? before) !== node) return undefined;
     }
     if (kept !== base.nodes.index.size) return undefined;
-    if (this.#sinceSnapshot + this.#dirty.size + 1 > FINISH_BY_JOURNAL_SHARE * count) return undefined;
+    if (this.#sinceSnapshot + this.#dirty.size + 1 > FINISH_BY_JOURNAL_SHARE * counts.nodeCount) return undefined;
     return [...this.#dirty.values()];
   }
 
@@ -277,8 +289,11 @@ export class PersistenceObserver implements RunJournal {
    * after a snapshot, at a cost of O(changed records) instead of O(run).
    * A full snapshot is written instead when a stored node is gone (the
    * journal cannot remove one) or when the records would make compaction due.
+   * `counts`, the node counts of the state as it starts, go to the run's
+   * summary with the run meta (without them, the store keeps the last
+   * snapshot's).
    */
-  async start(stored?: RunState): Promise<void> {
+  async start(stored?: RunState, counts?: NodeCounts): Promise<void> {
     const changed = stored === undefined ? undefined : this.#changedSince(stored);
     if (changed === undefined) return this.snapshot();
     const gen = await this.#settleWrites();
@@ -290,7 +305,7 @@ export class PersistenceObserver implements RunJournal {
       this.#remember(changed);
       for (const node of changed) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
       records.push({ kind: "run", seq: ++this.#seq, run: state.meta });
-      await this.#store.append(this.#runId, records, this.#lease);
+      await this.#store.append(this.#runId, records, this.#lease, counts);
       this.#sinceSnapshot += records.length;
       this.#durable(gen, records.length, false);
     });

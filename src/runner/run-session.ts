@@ -226,7 +226,7 @@ export class RunSession<O> implements ActiveRun {
     this.#phase = "running";
     this.#status = "running";
     // A resume appends only what changed since the run was loaded (the reset nodes, the run meta).
-    await journal.start(stored);
+    await journal.start(stored, prepared.counts);
     events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
     const startedAt = clock.now();
     this.#live.resolve(engine);
