@@ -6,7 +6,7 @@
  *
  * Writes are journal appends in order, so what is stored is always a
  * consistent prefix of the run's history. A full snapshot replaces the
- * journal when a new run starts, when a run stops, and whenever the journal holds
+ * journal when a new run starts, when a run stops (but see below), and whenever the journal holds
  * more records than twice the run's current number of activations (at
  * least 1,024; map elements and graphFn steps count, so a run that grows
  * while it runs raises its own threshold): snapshot cost is O(activations)
@@ -16,7 +16,10 @@
  * the node records that changed since (the ones reset to run again) and
  * the run meta are appended, so starting a resume costs what it changes,
  * not the run's size (a full snapshot is written instead when the node set
- * changed, or when so much changed that compaction is due anyway).
+ * changed, or when so much changed that compaction is due anyway). Such a
+ * run also stops with {@link PersistenceObserver.finish}: while its journal
+ * stays small (a quarter of its activations), its end is appended too,
+ * instead of a snapshot that would rewrite every node it did not touch.
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
