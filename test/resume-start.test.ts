@@ -86,7 +86,11 @@ describe("a resume starts with journal records, not a snapshot", () => {
     const final = await getRun("r", { store });
     expect(final.status).toBe("succeeded");
     expect(final.starts).toBe(2);
-    expect(snapshotOf(dir, "r").meta.starts).toBe(2);
+    // The end is stored as journal records after the start's (persistence-observer.ts, `finish`), not as a
+    // new snapshot: a store that reads the folder afresh sees it.
+    const fresh = new LowdbStore({ dir });
+    expect((await getRun("r", { store: fresh })).starts).toBe(2);
+    await fresh.close();
     const [summary] = await store.list();
     expect(summary).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 102, settledCount: 102 });
     await store.close();
@@ -104,6 +108,26 @@ describe("a resume starts with journal records, not a snapshot", () => {
     handle.events.on("run:start", () => statuses.push(store.list().then((l) => l[0]?.status)));
     await handle.result();
     expect(await Promise.all(statuses)).toEqual(["running"]);
+    await store.close();
+  });
+
+  it.each<[string, () => RunStore]>([
+    ["MemoryStore", () => new MemoryStore()],
+    ["LowdbStore", () => new LowdbStore({ dir: mkdtempSync(join(root, "counts-")) })],
+  ])("%s: at a resume's start, list counts the nodes as they start (the reset ones are no longer failed)", async (_name, make) => {
+    const store = make();
+    const failing = { on: true };
+    const g = flakyFanOut(20, failing, []);
+    await expect(runAsync(g, undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 1 } })).rejects.toThrow();
+    expect((await store.list())[0]).toMatchObject({ status: "failed", nodeCount: 22, failedCount: 2 });
+    failing.on = false;
+    const handle = run(g, undefined, { store, runId: "r" });
+    const seen: Promise<unknown>[] = [];
+    handle.events.on("run:start", () => seen.push(store.list().then((l) => l[0])));
+    await handle.result();
+    expect(await Promise.all(seen)).toEqual([
+      expect.objectContaining({ status: "running", nodeCount: 22, settledCount: 19, succeededCount: 19, failedCount: 0 }),
+    ]);
     await store.close();
   });
 

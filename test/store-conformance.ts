@@ -248,6 +248,26 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
         expect(summary).toMatchObject({ runId: "r1", status: "succeeded", updatedAt: 5_000, nodeCount: 3 });
       });
 
+      it("takes the node counts an append gives with a run record, and keeps them for a later run record without", async () => {
+        const state = sampleRun("r1", { now: 1_000 });
+        await store.writeSnapshot(state, 0);
+        const end = { ...state.meta, status: "succeeded" as const, updatedAt: 5_000 };
+        const counts = { nodeCount: 3, settledCount: 3, succeededCount: 3, failedCount: 0 };
+        await store.append("r1", [nodeRecord(1, "b", { status: "succeeded", output: "B", endedAt: 7 }), runRecord(2, end)], undefined, counts);
+        expect((await store.list())[0]).toMatchObject({ runId: "r1", status: "succeeded", updatedAt: 5_000, ...counts });
+        await store.append("r1", [runRecord(3, { ...end, updatedAt: 6_000 })]);
+        expect((await store.list())[0]).toMatchObject({ runId: "r1", updatedAt: 6_000, ...counts });
+      });
+
+      it("reports how many journal records a load replayed (when it reports it)", async () => {
+        const state = sampleRun("r1", { now: 1_000 });
+        await store.writeSnapshot(state, 0);
+        await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
+        expect((await store.load("r1"))?.journalRecords ?? 2).toBe(2);
+        await store.writeSnapshot((await store.load("r1"))!.state, 2);
+        expect((await store.load("r1"))?.journalRecords ?? 0).toBe(0);
+      });
+
       it("is empty for an empty store", async () => {
         expect(await store.list()).toEqual([]);
       });

@@ -54,7 +54,7 @@ import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
-import type { RunState } from "../state/run-state.js";
+import type { NodeCounts, RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver } from "./lease-rules.js";
@@ -166,7 +166,7 @@ export class LowdbStore implements RunStore {
     if (!open) this.#closeJournal(runId);
   }
 
-  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     assertRunId(runId);
     await this.#serial(runId, async () => {
       const fd = this.#openJournal(runId, this.#files(runId), true);
@@ -200,7 +200,7 @@ export class LowdbStore implements RunStore {
       if (top !== undefined) this.#journalTop.set(runId, Math.max(top, topSeq(records)));
       let meta: RunMeta | undefined;
       for (const r of records) if (r.kind === "run") meta = r.run;
-      if (meta) this.#updateSummary(runId, meta);
+      if (meta) this.#updateSummary(runId, meta, counts);
     });
   }
 
@@ -391,10 +391,10 @@ export class LowdbStore implements RunStore {
     closeSync(fd);
   }
 
-  /** Rewrites the summary after a run-level change; node counts stay as the last snapshot left them. */
-  #updateSummary(runId: string, meta: RunMeta): void {
+  /** Rewrites the summary after a run-level change; node counts are `counts`, else as the last snapshot left them. */
+  #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
     const file = this.#files(runId).summary;
-    const current = readDocumentSync<RunSummary>(file, checkSummary);
-    writeFileAtomicSync(file, serialize(summaryOf(meta, current ?? { nodeCount: 0, settledCount: 0 })), this.#fsync);
+    const known = counts ?? readDocumentSync<RunSummary>(file, checkSummary) ?? { nodeCount: 0, settledCount: 0 };
+    writeFileAtomicSync(file, serialize(summaryOf(meta, known)), this.#fsync);
   }
 }

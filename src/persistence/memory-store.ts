@@ -8,7 +8,7 @@
  * @module
  */
 import { RunLockedError } from "./errors.js";
-import type { RunState } from "../state/run-state.js";
+import type { NodeCounts, RunState } from "../state/run-state.js";
 import { summarize, summaryOf } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
@@ -21,6 +21,8 @@ interface MemoryRun {
   snapshot: SnapshotDocument;
   summary: RunSummary;
   journal: JournalRecord[];
+  /** The node counts an append with a `run` record gave since the snapshot (RunStore.append's `counts`). */
+  counts?: NodeCounts;
 }
 
 /**
@@ -49,11 +51,12 @@ export class MemoryStore implements RunStore {
     });
   }
 
-  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     if (lease) this.#fence(runId, lease);
     const run = this.#runs.get(runId);
     if (!run) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     for (const r of records) run.journal.push(r);
+    if (counts !== undefined && records.some((r) => r.kind === "run")) run.counts = { ...counts };
   }
 
   async load(runId: string): Promise<StoredRun | undefined> {
@@ -125,5 +128,6 @@ export class MemoryStore implements RunStore {
 function latestSummary(run: MemoryRun): RunSummary {
   let meta = run.snapshot.meta;
   for (const r of run.journal) if (r.kind === "run") meta = r.run;
-  return meta === run.snapshot.meta ? run.summary : summaryOf(meta, run.summary);
+  if (meta === run.snapshot.meta && run.counts === undefined) return run.summary;
+  return summaryOf(meta, run.counts ?? run.summary);
 }

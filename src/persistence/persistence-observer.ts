@@ -6,7 +6,7 @@
  *
  * Writes are journal appends in order, so what is stored is always a
  * consistent prefix of the run's history. A full snapshot replaces the
- * journal when a new run starts, when a run stops, and whenever the journal holds
+ * journal when a new run starts, when a run stops (but see below), and whenever the journal holds
  * more records than twice the run's current number of activations (at
  * least 1,024; map elements and graphFn steps count, so a run that grows
  * while it runs raises its own threshold): snapshot cost is O(activations)
@@ -16,7 +16,10 @@
  * the node records that changed since (the ones reset to run again) and
  * the run meta are appended, so starting a resume costs what it changes,
  * not the run's size (a full snapshot is written instead when the node set
- * changed, or when so much changed that compaction is due anyway).
+ * changed, or when so much changed that compaction is due anyway). Such a
+ * run also stops with {@link PersistenceObserver.finish}: while its journal
+ * stays small (a quarter of its activations), its end is appended too,
+ * instead of a snapshot that would rewrite every node it did not touch.
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -47,6 +50,7 @@ import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
+import type { NodeCounts } from "../state/run-state.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 
@@ -74,6 +78,16 @@ export function validateSnapshotPolicy(policy: unknown): asserts policy is Snaps
 }
 
 const MIN_COMPACT_RECORDS = 1_024;
+/**
+ * {@link PersistenceObserver.finish} appends instead of writing a snapshot
+ * when the journal (since the snapshot, the final records included) holds
+ * at most this share of the run's activations: replaying it on the next
+ * load then costs less than writing the snapshot now.
+ */
+const FINISH_BY_JOURNAL_SHARE = 0.25;
+
+/** Node counts being added up. */
+type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
 interface Waiter {
   readonly gen: number;
@@ -106,11 +120,20 @@ export class PersistenceObserver implements RunJournal {
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
   #failure: PersistenceError | LeaseLostError | ValueNotStorableError | undefined;
+  /**
+   * A resumed run's state as loaded ({@link PersistenceObserver.start}),
+   * while the store holds it plus only journal records this observer
+   * wrote (`#written`); cleared by any full snapshot.
+   */
+  #base: RunState | undefined;
+  /** The latest record of each activation this observer appended since `#base`. */
+  readonly #written = new Map<string, NodeRecord>();
 
   /**
    * @param options.getState returns the run's current state (for full snapshots)
    * @param options.seq the last sequence number already stored
    * @param options.lease the driver's lease, passed with every write so the store can fence it
+   * @param options.journalRecords the journal records the store holds after its snapshot (`StoredRun.journalRecords`)
    */
   constructor(options: {
     store: RunStore;
@@ -122,6 +145,7 @@ export class PersistenceObserver implements RunJournal {
     seq: number;
     nodeCount: number;
     lease?: Lease | undefined;
+    journalRecords?: number | undefined;
   }) {
     this.#store = options.store;
     this.#runId = options.runId;
@@ -132,6 +156,7 @@ export class PersistenceObserver implements RunJournal {
     this.#seq = options.seq;
     this.#lease = options.lease;
     this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * options.nodeCount);
+    this.#sinceSnapshot = options.journalRecords ?? 0;
   }
 
   /** The sequence number of the last record made. */
@@ -168,11 +193,93 @@ export class PersistenceObserver implements RunJournal {
    */
   async snapshot(): Promise<void> {
     const gen = await this.#settleWrites();
+    this.#forgetBase();
     await this.#run(async () => {
       await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
       this.#sinceSnapshot = 0;
       this.#durable(gen, 0, true);
     });
+  }
+
+  /**
+   * Saves the run as it stops (its final status and fields are in the
+   * state). A resumed run that changed little since it was loaded appends
+   * what is not stored yet (the pending node records, then the run meta,
+   * with the final node counts for the summary) instead of rewriting the
+   * whole run: the store replays to the very same state, at a cost of
+   * O(records) instead of O(run). That path is taken only when every
+   * current record is provably what the store replays to (the record
+   * loaded, the latest one appended, or one pending now: records are
+   * immutable, so identity tells), no loaded activation is gone, and the
+   * journal stays within {@link FINISH_BY_JOURNAL_SHARE} of the run's
+   * activations; otherwise, and for a run that was not resumed, a full
+   * snapshot ({@link PersistenceObserver.snapshot}).
+   *
+   * Crash safety is an append's: a crash during it loses at most this
+   * append (the run then reads as it was before it stopped, as when a
+   * crash interrupts a snapshot), never an earlier record.
+   */
+  async finish(): Promise<void> {
+    if (this.#base === undefined) return this.snapshot();
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#writing) await this.#writing.catch(() => undefined);
+    if (this.#failure) throw this.#failure;
+    const state = this.#getState();
+    const counts: Tally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
+    const tail = this.#finalTail(state, counts);
+    if (tail === undefined) return this.snapshot();
+    const gen = this.#gen;
+    this.#dirty.clear();
+    this.#urgent = false;
+    await this.#run(async () => {
+      const records: JournalRecord[] = [];
+      for (const node of tail) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
+      records.push({ kind: "run", seq: ++this.#seq, run: state.meta });
+      this.#remember(tail);
+      await this.#store.append(this.#runId, records, this.#lease, counts);
+      this.#sinceSnapshot += records.length;
+      this.#durable(gen, records.length, false);
+    });
+  }
+
+  /**
+   * The pending records that make the store replay to `state`, or undefined
+   * when appending them cannot (see {@link PersistenceObserver.finish});
+   * counts `state`'s activations into `counts` on the way (as `countNodes`).
+   */
+  #finalTail(state: RunState, counts: Tally): NodeRecord[] | undefined {
+    const base = this.#base;
+    if (base === undefined) return undefined;
+    let kept = 0;
+    for (const node of nodeRecords(state.nodes)) {
+      counts.nodeCount += 1;
+      if (node.status === "succeeded") {
+        counts.succeededCount += 1;
+        counts.settledCount += 1;
+      } else if (node.status === "skipped") counts.settledCount += 1;
+      else if (node.status === "failed") counts.failedCount += 1;
+      const before = getNode(base.nodes, node.id);
+      if (before !== undefined) kept += 1;
+      if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? before) !== node) return undefined;
+    }
+    if (kept !== base.nodes.index.size) return undefined;
+    if (this.#sinceSnapshot + this.#dirty.size + 1 > FINISH_BY_JOURNAL_SHARE * counts.nodeCount) return undefined;
+    return [...this.#dirty.values()];
+  }
+
+  /** Keeps `records` as appended, while a loaded state is the base ({@link PersistenceObserver.finish}). */
+  #remember(records: Iterable<NodeRecord>): void {
+    if (this.#base === undefined) return;
+    for (const node of records) this.#written.set(node.id, node);
+  }
+
+  /** A full snapshot replaces what the store holds: the loaded state is no base any more. */
+  #forgetBase(): void {
+    this.#base = undefined;
+    this.#written.clear();
   }
 
   /**
@@ -185,17 +292,23 @@ export class PersistenceObserver implements RunJournal {
    * after a snapshot, at a cost of O(changed records) instead of O(run).
    * A full snapshot is written instead when a stored node is gone (the
    * journal cannot remove one) or when the records would make compaction due.
+   * `counts`, the node counts of the state as it starts, go to the run's
+   * summary with the run meta (without them, the store keeps the last
+   * snapshot's).
    */
-  async start(stored?: RunState): Promise<void> {
+  async start(stored?: RunState, counts?: NodeCounts): Promise<void> {
     const changed = stored === undefined ? undefined : this.#changedSince(stored);
     if (changed === undefined) return this.snapshot();
     const gen = await this.#settleWrites();
     const state = this.#getState();
+    this.#base = stored;
+    this.#written.clear();
     await this.#run(async () => {
       const records: JournalRecord[] = [];
+      this.#remember(changed);
       for (const node of changed) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
       records.push({ kind: "run", seq: ++this.#seq, run: state.meta });
-      await this.#store.append(this.#runId, records, this.#lease);
+      await this.#store.append(this.#runId, records, this.#lease, counts);
       this.#sinceSnapshot += records.length;
       this.#durable(gen, records.length, false);
     });
@@ -271,11 +384,13 @@ export class PersistenceObserver implements RunJournal {
       }
       await this.#run(async () => {
         if (compact) {
+          this.#forgetBase();
           await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
           this.#sinceSnapshot = 0;
         } else {
           const records: JournalRecord[] = [];
           for (const node of ids.values()) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
+          this.#remember(ids.values());
           await this.#store.append(this.#runId, records, this.#lease);
           this.#sinceSnapshot += records.length;
         }

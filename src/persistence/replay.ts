@@ -50,6 +50,7 @@ export class Replay {
   readonly #byId = new Map<string, NodeRecord>();
   #meta: RunMeta;
   #seq: number;
+  #applied = 0;
 
   constructor(doc: SnapshotDocument) {
     this.#doc = doc;
@@ -64,11 +65,12 @@ export class Replay {
     if (r.kind === "node") this.#byId.set(r.node.id, r.node);
     else this.#meta = r.run;
     this.#seq = r.seq;
+    this.#applied += 1;
   }
 
-  /** The state so far and the last applied sequence number. */
-  result(): { state: RunState; seq: number } {
-    return { state: stateFromRecords(this.#meta, this.#byId.values()), seq: this.#seq };
+  /** The state so far, the last applied sequence number and how many records were applied. */
+  result(): { state: RunState; seq: number; journalRecords: number } {
+    return { state: stateFromRecords(this.#meta, this.#byId.values()), seq: this.#seq, journalRecords: this.#applied };
   }
 }
 
@@ -76,7 +78,7 @@ export class Replay {
  * Applies the records with `seq` above the snapshot's to it, in order, and
  * returns the state and the last applied sequence number.
  */
-export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>): { state: RunState; seq: number } {
+export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>): { state: RunState; seq: number; journalRecords: number } {
   const run = new Replay(doc);
   for (const r of records) run.apply(r);
   return run.result();

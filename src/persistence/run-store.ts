@@ -13,7 +13,7 @@
  */
 import type { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import type { LeaseHolder } from "../state/lease-holder.js";
-import type { RunState } from "../state/run-state.js";
+import type { NodeCounts, RunState } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import type { RunStatus } from "../state/status.js";
 
@@ -25,6 +25,12 @@ export interface StoredRun {
   readonly seq: number;
   /** Where the snapshot was read from (a file, a key), for errors that name it. */
   readonly source?: string;
+  /**
+   * How many journal records were replayed over the snapshot (absent from
+   * stores made before it was reported: then taken as 0). The persistence
+   * observer counts them towards its next compaction.
+   */
+  readonly journalRecords?: number;
 }
 
 /**
@@ -142,8 +148,16 @@ export interface RunStore {
    * has a snapshot. Resolves once they are stored. A crash during an append
    * may lose the records of that append, never earlier ones. Fenced by
    * `lease` as {@link RunStore.writeSnapshot} is.
+   *
+   * The run's summary (what {@link RunStore.list} returns) follows the last
+   * `run` record among `records`, keeping the node counts of the last
+   * snapshot, or taking `counts` when given: a run that ends by an append
+   * instead of a snapshot (a resume that changed little) passes the counts
+   * of its final state. `counts` is ignored when `records` holds no `run`
+   * record. A store made before `counts` existed may ignore it: its
+   * summary's counts then lag until the next snapshot.
    */
-  append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void>;
+  append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void>;
   /** Loads a run, or undefined when there is none. Throws `SnapshotCorruptError` when it cannot be read. */
   load(runId: string): Promise<StoredRun | undefined>;
   /** Lists stored runs, newest first by `updatedAt`. */

@@ -23,7 +23,7 @@ import { checkDurable } from "../core/durable-value.js";
 import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
-import { adoptGraph, countNodes, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
+import { adoptGraph, countNodes, createRunState, resetUnfinished, type NodeCounts, type RunState } from "../state/run-state.js";
 import type { RunConfig } from "./run-options.js";
 import { GraphChangedError, RunInputsMismatchError, type GraphChanges } from "./errors.js";
 import { InputValidationError } from "../graph/errors.js";
@@ -42,6 +42,8 @@ export type PreparedRun =
       readonly resumed: boolean;
       /** Nodes kept from the stored run (settled ones). */
       readonly kept: number;
+      /** The node counts of `state`, for a resume (its start's summary); undefined for a new run. */
+      readonly counts?: NodeCounts;
     };
 
 /** The slice of the resolved run config preparing reads. */
@@ -103,7 +105,8 @@ export async function prepareRun<I, O>(
   // cover it. Stored inputs it refuses never reach a node: InputValidationError, before anything is written.
   if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
   const { state: reset } = resetUnfinished(state, now());
-  return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: countNodes(reset).settledCount };
+  const counts = countNodes(reset);
+  return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: counts.settledCount, counts };
 }
 
 /** The nodes `graph` added and removed since `state` was made; undefined for a dynamic graph (its nodes are made as it runs). */

@@ -190,7 +190,7 @@ export class RunSession<O> implements ActiveRun {
         this.#status = "succeeded";
         return prepared.outputs as O;
       }
-      return await this.#run(prepared, keeper, stored?.state);
+      return await this.#run(prepared, keeper, stored?.state, stored?.journalRecords);
     } finally {
       for (const release of this.#releasers.splice(0).reverse()) await release();
       this.#phase = "stopped";
@@ -199,7 +199,12 @@ export class RunSession<O> implements ActiveRun {
   }
 
   /** Runs a prepared run; `stored` is the state it was loaded as (a resume), which the store holds already. */
-  async #run(prepared: Extract<PreparedRun, { kind: "run" }>, keeper: LeaseKeeper, stored: RunState | undefined): Promise<O> {
+  async #run(
+    prepared: Extract<PreparedRun, { kind: "run" }>,
+    keeper: LeaseKeeper,
+    stored: RunState | undefined,
+    journalRecords: number | undefined,
+  ): Promise<O> {
     const { config, events, graph } = this.#params;
     const { runId, clock } = config;
     // The one place a cancel that came before the engine is honoured; later ones reach the engine directly.
@@ -211,6 +216,7 @@ export class RunSession<O> implements ActiveRun {
       ...this.#params,
       state: this.#state,
       seq: prepared.seq,
+      journalRecords,
       inputs: prepared.inputs,
       lease: keeper.taken,
       getState: () => this.state as RunState,
@@ -220,7 +226,7 @@ export class RunSession<O> implements ActiveRun {
     this.#phase = "running";
     this.#status = "running";
     // A resume appends only what changed since the run was loaded (the reset nodes, the run meta).
-    await journal.start(stored);
+    await journal.start(stored, prepared.counts);
     events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
     const startedAt = clock.now();
     this.#live.resolve(engine);
@@ -248,7 +254,8 @@ export class RunSession<O> implements ActiveRun {
     this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
     let saveError: Error | undefined;
     try {
-      await journal.snapshot();
+      // A resume that changed little appends its end instead of rewriting the run (PersistenceObserver.finish).
+      await journal.finish();
     } catch (error) {
       // The observer's failures are typed already (PersistenceError, LeaseLostError, ValueNotStorableError).
       saveError = error instanceof Error ? error : new PersistenceError(runId, error);
@@ -324,6 +331,8 @@ export function startEngine(params: {
   readonly inputs: unknown;
   /** The last journal sequence number stored. */
   readonly seq: number;
+  /** The journal records the store holds after its snapshot (a resume). */
+  readonly journalRecords?: number | undefined;
   readonly lease: Lease;
   /** The session's current state (the engine's while it runs, the final one after). */
   readonly getState: () => RunState;
@@ -341,6 +350,7 @@ export function startEngine(params: {
     events,
     getState,
     seq: params.seq,
+    journalRecords: params.journalRecords,
     nodeCount: graph.size,
     // Every write carries the lease: once another driver takes the run over, the store refuses them (LeaseLostError).
     lease: params.lease,

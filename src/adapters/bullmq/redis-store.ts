@@ -49,7 +49,7 @@ import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snap
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
-import { summarize, summaryOf, type RunState } from "../../state/run-state.js";
+import { summarize, summaryOf, type NodeCounts, type RunState } from "../../state/run-state.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
 import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
@@ -146,16 +146,19 @@ export class RedisStore implements RunStore {
     this.#fenced(runId, lease, reply);
   }
 
-  async append(runId: string, records: readonly JournalRecord[], lease?: Lease): Promise<void> {
+  async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     if (records.length === 0) return;
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
     let summary = "";
     if (meta !== undefined) {
-      // A status change: the summary keeps its node counts and takes the new meta.
-      const prior = await this.#redis.hget(this.#runsKey, runId);
-      const counts = prior ? this.#parse<RunSummary>(prior, runId, this.#runsKey, "its summary") : { nodeCount: 0, settledCount: 0 };
-      summary = serialize(summaryOf(meta, counts));
+      // A status change: the summary takes the new meta, and the counts given or else those it had.
+      let known = counts;
+      if (known === undefined) {
+        const prior = await this.#redis.hget(this.#runsKey, runId);
+        known = prior ? this.#parse<RunSummary>(prior, runId, this.#runsKey, "its summary") : { nodeCount: 0, settledCount: 0 };
+      }
+      summary = serialize(summaryOf(meta, known));
     }
     const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
       fenceArg(lease),
