@@ -1,8 +1,8 @@
 /**
  * Scale probe (issue 16, target 6): one fan-out of `--n` nodes through one
  * system in this process; prints the build and run time, the cost per
- * node and the peak RSS (`maxRSS` of this process, which holds nothing
- * else). Run each system and size in its own process:
+ * node (wall and CPU time: on a loaded machine, compare CPU) and the peak
+ * RSS (`maxRSS` of this process, which holds nothing else). Run each system and size in its own process:
  *
  * `node --expose-gc --import tsx bench/probes/scale.ts --system taskloom-lowdb --n 1000000`
  *
@@ -33,11 +33,15 @@ const round = await prepared.round(0);
 (globalThis as { gc?: () => void }).gc?.();
 const rssBeforeMB = process.memoryUsage().rss / 2 ** 20;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await round.run();
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 await round.cleanup();
 const peakMB = process.resourceUsage().maxRSS / 1024;
 console.log(
   `${system} ${shape} n=${n}: build ${prepared.buildMs.toFixed(0)} ms, run ${ms.toFixed(0)} ms, ${((ms * 1000) / n).toFixed(2)} us/node, ` +
+    `run CPU ${cpuMs.toFixed(0)} ms (${((cpuMs * 1000) / n).toFixed(2)} us/node), ` +
     `rss before run ${rssBeforeMB.toFixed(0)} MB, peak rss ${peakMB.toFixed(0)} MB`,
 );

@@ -16,7 +16,9 @@
  * small or written once per O(run size) changes, and a trip through
  * libuv's thread pool per call costs more than the call. A big content
  * (a snapshot of a big run) is written and flushed through the pool, so
- * the event loop (and the nodes of other runs) go on meanwhile.
+ * the event loop (and the nodes of other runs) go on meanwhile; given in
+ * pieces ({@link writeFileAtomicPieces}), it is written piece by piece and
+ * never held whole.
  *
  * @module
  */
@@ -45,10 +47,59 @@ export async function writeFileAtomic(file: string, text: string | Buffer, fsync
   }
   const { temp, fd } = openTemp(file, folderChecked);
   try {
-    let offset = 0;
-    while (offset < bytes.length) offset += await writeAsync(fd, bytes, offset, bytes.length - offset);
+    await writeAllAsync(fd, bytes);
     if (fsync) await fdatasyncAsync(fd);
   } catch (err) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  closeAndRename(file, temp, fd, fsync && syncRename);
+}
+
+/**
+ * {@link writeFileAtomic} of a content given as pieces of text (from
+ * `serializeInPieces`), so that a big content is never one string or one
+ * buffer: the file holds the pieces' concatenation, replaced atomically
+ * under the same rules. A content that ends below
+ * {@link LARGE_WRITE_BYTES} is gathered and written as one, with
+ * synchronous calls (as {@link writeFileAtomicSync}); a bigger one is
+ * written piece by piece through the thread pool, the next piece made
+ * while the last one is written. A piece that cannot be made (its error
+ * is thrown here) leaves the file as it was and no temp file. The options
+ * are {@link writeFileAtomicSync}'s.
+ */
+export async function writeFileAtomicPieces(file: string, pieces: Iterable<string>, fsync = false, folderChecked = false, syncRename = true): Promise<void> {
+  const iterator = pieces[Symbol.iterator]();
+  const first: Buffer[] = [];
+  let size = 0;
+  let next = iterator.next();
+  for (; !next.done && size < LARGE_WRITE_BYTES; next = iterator.next()) {
+    const bytes = Buffer.from(next.value, "utf8");
+    first.push(bytes);
+    size += bytes.length;
+  }
+  const gathered = first.length === 1 ? first[0]! : Buffer.concat(first, size);
+  if (next.done) {
+    await writeFileAtomic(file, gathered, fsync, folderChecked, syncRename);
+    return;
+  }
+  first.length = 0;
+  const { temp, fd } = openTemp(file, folderChecked);
+  let writing: Promise<void> = writeAllAsync(fd, gathered);
+  try {
+    for (; !next.done; next = iterator.next()) {
+      // Made while the piece before is written.
+      const bytes = Buffer.from(next.value, "utf8");
+      await writing;
+      writing = writeAllAsync(fd, bytes);
+    }
+    await writing;
+    if (fsync) await fdatasyncAsync(fd);
+  } catch (err) {
+    // A write still under way must end before its descriptor is closed.
+    await writing.catch(() => undefined);
+    iterator.return?.();
     closeQuietly(fd);
     unlinkQuietly(temp);
     throw err;
@@ -98,6 +149,12 @@ function closeAndRename(file: string, temp: string, fd: number, syncFolderAfter:
   }
   // The rename is durable once the folder's entry is.
   if (syncFolderAfter) syncFolder(dirname(file));
+}
+
+/** Writes every byte of `buffer` to `fd` at its offset, through the thread pool. */
+async function writeAllAsync(fd: number, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) offset += await writeAsync(fd, buffer, offset, buffer.length - offset);
 }
 
 /** One `write(2)` through the thread pool; resolves to the bytes written. */

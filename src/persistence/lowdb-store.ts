@@ -30,7 +30,9 @@
  * Costs. `append` writes the bytes of its records through a descriptor
  * kept open per run (opened by the run's first snapshot), whatever the
  * run's size. `writeSnapshot` costs the run's size and empties the journal
- * (compaction) once the new snapshot is in place. The file calls are
+ * (compaction) once the new snapshot is in place; a big run's snapshot is
+ * made and written in pieces of `PIECE_ITEMS` records (the file is the
+ * same), so its memory is a piece's, not the run's whole text. The file calls are
  * synchronous system calls (a few microseconds each, where a trip through
  * libuv's thread pool costs tens and a run makes dozens), except the
  * write of a big snapshot and, with `fsync`, the flush of an append of
@@ -50,7 +52,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { promisify } from "node:util";
 import { join, resolve } from "node:path";
-import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.js";
+import { writeFileAtomicPieces, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -64,7 +66,7 @@ import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun,
 import { matchesQuery } from "./run-query.js";
 import { checkSnapshot, checkSummary } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
-import { serialize } from "./serialization.js";
+import { serialize, serializeInPieces } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
@@ -149,8 +151,9 @@ export class LowdbStore implements RunStore {
     const known = this.#journalTop.get(runId);
     const later: JournalRecord[] = [];
     if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
-    // A big run's snapshot is written through the thread pool (atomic-file.ts); everything else here is synchronous.
-    await writeFileAtomic(files.snapshot, serialize(toSnapshotDocument(state, seq)), this.#fsync, true);
+    // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
+    // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
+    await writeFileAtomicPieces(files.snapshot, serializeInPieces(toSnapshotDocument(state, seq), "nodes"), this.#fsync, true);
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.

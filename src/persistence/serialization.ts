@@ -32,21 +32,75 @@ import { codec, isGuardedKey } from "../core/durable-value.js";
 export function serialize(value: unknown): string {
   try {
     const walk: PlainWalk = { path: [], undefinedAt: [] };
-    if (value !== undefined && isPlainJson(value, 0, walk)) {
-      if (walk.undefinedAt.length === 0) return `{"json":${JSON.stringify(value)}}`;
-      const values: Record<string, ["undefined"]> = {};
-      for (const path of walk.undefinedAt) values[path] = ["undefined"];
-      return `{"json":${JSON.stringify(value, undefinedAsNull)},"meta":${JSON.stringify({ values, v: 1 })}}`;
-    }
+    if (value !== undefined && isPlainJson(value, 0, walk)) return `{"json":${plainJson(value, walk)}${annotations(walk)}}`;
     return JSON.stringify(codec.serialize(value));
   } catch (error) {
     throw new ValueNotStorableError("a value", error);
   }
 }
 
+/** Records per piece of {@link serializeInPieces}: a piece of a run's snapshot is then about a megabyte or two. */
+export const PIECE_ITEMS = 10_000;
+
+/**
+ * {@link serialize} of an object whose last key holds a long list (a
+ * snapshot's `nodes`), as pieces of text: their concatenation is exactly
+ * `serialize(value)`, byte for byte, so every reader reads it alike; only
+ * one piece of `perPiece` items is made at a time, so a million-record
+ * snapshot never becomes one string (and one buffer) of hundreds of
+ * megabytes. The whole value is checked first, as `serialize` checks it:
+ * a value the JSON fast path cannot take (a `Date`, a `Map`…), or a list
+ * that is short, or not the last key, is one piece, `serialize(value)`.
+ * Lazy: a piece is made when it is asked for.
+ *
+ * @throws ValueNotStorableError (when asked for the first piece) as {@link serialize} does.
+ */
+export function* serializeInPieces<T extends object>(value: T, listKey: keyof T & string, perPiece = PIECE_ITEMS): Generator<string, void, undefined> {
+  const list: unknown = value[listKey];
+  const walk: PlainWalk = { path: [], undefinedAt: [] };
+  let plain: boolean;
+  try {
+    plain = Array.isArray(list) && list.length > perPiece && Object.keys(value).at(-1) === listKey && isPlainJson(value, 0, walk);
+  } catch (error) {
+    throw new ValueNotStorableError("a value", error);
+  }
+  if (!plain) {
+    yield serialize(value);
+    return;
+  }
+  const items = list as readonly unknown[];
+  const replacer = walk.undefinedAt.length === 0 ? undefined : undefinedAsNull;
+  try {
+    // `{…,"list":[]}` without its "[]}": the value's other keys, in their order, then the list's opening bracket.
+    const head = JSON.stringify({ ...value, [listKey]: [] }, replacer);
+    yield `{"json":${head.slice(0, -2)}`;
+    for (let start = 0; start < items.length; start += perPiece) {
+      const text = JSON.stringify(items.slice(start, start + perPiece), replacer);
+      yield `${start === 0 ? "" : ","}${text.slice(1, -1)}`;
+    }
+    yield `]}${annotations(walk)}}`;
+  } catch (error) {
+    throw new ValueNotStorableError("a value", error);
+  }
+}
+
+/** `value` as JSON, once {@link isPlainJson} said it may be (an `undefined` written as `null`, as superjson writes it). */
+function plainJson(value: unknown, walk: PlainWalk): string {
+  return walk.undefinedAt.length === 0 ? JSON.stringify(value) : JSON.stringify(value, undefinedAsNull);
+}
+
+/** The superjson annotations of a plain value: `,"meta":{…}` naming its `undefined`s, or nothing. */
+function annotations(walk: PlainWalk): string {
+  if (walk.undefinedAt.length === 0) return "";
+  const values: Record<string, ["undefined"]> = {};
+  for (const path of walk.undefinedAt) values[path] = ["undefined"];
+  return `,"meta":${JSON.stringify({ values, v: 1 })}`;
+}
+
 /** Where {@link isPlainJson} is, and the superjson paths of the `undefined`s it met. */
 interface PlainWalk {
-  readonly path: string[];
+  /** Keys and array indexes (kept as numbers: a string per element of a million-record list is garbage nothing needs). */
+  readonly path: (string | number)[];
   readonly undefinedAt: string[];
 }
 
@@ -56,8 +110,8 @@ function undefinedAsNull(_key: string, value: unknown): unknown {
 }
 
 /** A path as superjson writes it: keys joined with ".", where a key's "\\" and "." are escaped. */
-function superjsonPath(path: readonly string[]): string {
-  return path.map((key) => key.replace(/\\/g, "\\\\").replace(/\./g, "\\.")).join(".");
+function superjsonPath(path: readonly (string | number)[]): string {
+  return path.map((key) => String(key).replace(/\\/g, "\\\\").replace(/\./g, "\\.")).join(".");
 }
 
 /** True when `JSON.stringify` round-trips `value` exactly, `undefined` fields and elements apart (collected in `walk`). */
@@ -79,7 +133,7 @@ function isPlainJson(value: unknown, depth: number, walk: PlainWalk): boolean {
         if (Object.getPrototypeOf(value) !== Array.prototype) return false;
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) return false;
-          walk.path.push(String(i));
+          walk.path.push(i);
           const ok = isPlainJson(value[i], depth + 1, walk);
           walk.path.pop();
           if (!ok) return false;

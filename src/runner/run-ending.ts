@@ -18,7 +18,7 @@ import type { SchedulerOutcome } from "../engine/forward-scheduler.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
-import type { InboxEntry } from "../state/records.js";
+import type { InboxEntry, NodeRecord } from "../state/records.js";
 import { OutputError } from "./errors.js";
 import { RunCancelledError } from "../engine/errors.js";
 
@@ -40,11 +40,17 @@ export function endRun(outcome: SchedulerOutcome, graph: TaskGraph<unknown, unkn
     const durability = checkDurable(outputs);
     if (durability.ok) return { outcome, outputs, outputsDurable: true };
     // One warning per cause: a node flagged already explains outputs that hold its output.
-    const explained = [...nodeRecords(state.nodes)].some((n) => n.status === "succeeded" && n.durable === false);
+    const explained = someNode(state, (n) => n.status === "succeeded" && n.durable === false);
     return { outcome, outputs, outputsDurable: false, ...(!explained && { notDurable: durability.reason }) };
   } catch (error) {
     return { outcome: { status: "failed", state, error: new OutputError(runId, error) }, outputs: undefined, outputsDurable: true };
   }
+}
+
+/** True when a node record of `state` passes `test` (without a copy of the records). */
+function someNode(state: RunState, test: (n: NodeRecord) => boolean): boolean {
+  for (const n of nodeRecords(state.nodes)) if (test(n)) return true;
+  return false;
 }
 
 /**
@@ -70,16 +76,23 @@ export function finalChange(ending: RunEnding, runId: string, inbox: Record<stri
 /**
  * The output of every succeeded node of the graph (not of map elements or
  * steps), by node id; for a node visited more than once (a routing loop),
- * its latest visit's.
+ * its latest visit's. A first visit is its node's own record
+ * (`id === nodeId`), so only later visits are tracked, in a map as small
+ * as the routing loops: a million-node run builds the one record of
+ * outputs the graph's `outputs` is given, nothing beside it.
  */
 export function collectOutputs(state: RunState, graph: { node(id: string): unknown }): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  const latest = new Map<string, number>();
+  // The visit number of the latest later visit kept per node (first visits are visit 1, below every later one).
+  const later = new Map<string, number>();
   for (const n of nodeRecords(state.nodes)) {
     if (n.status !== "succeeded" || !graph.node(n.nodeId)) continue;
-    const visit = n.id === n.nodeId ? 1 : n.visit;
-    if (visit === undefined || visit < (latest.get(n.nodeId) ?? 0)) continue;
-    latest.set(n.nodeId, visit);
+    if (n.id === n.nodeId) {
+      if (!later.has(n.nodeId)) outputs[n.nodeId] = n.output;
+      continue;
+    }
+    if (n.visit === undefined || n.visit < (later.get(n.nodeId) ?? 0)) continue;
+    later.set(n.nodeId, n.visit);
     outputs[n.nodeId] = n.output;
   }
   return outputs;
