@@ -116,7 +116,10 @@ describe("ctx.run in a node", () => {
     const childId = "p4@spawn@review";
     expect((error as GraphHasPendingWaits).waits).toEqual([expect.objectContaining({ key: "approve", nodeId: "ask", runId: childId })]);
     expect((error as Error).message).toContain(`"approve" (of child run "${childId}")`);
-    expect((await getRun("p4", { store })).status).toBe("waiting");
+    const parentDetails = await getRun("p4", { store });
+    expect(parentDetails.status).toBe("waiting");
+    // getRun shows the waits a caller must resolve: the child's, with its run id (not the parent's internal $child: wait).
+    expect(parentDetails.waits).toEqual([expect.objectContaining({ key: "approve", nodeId: "ask", runId: childId })]);
     expect((await getRun(childId, { store })).status).toBe("waiting");
     // The parent's own wait on the child is not for callers: resolving it is refused, naming the child.
     const refused = await rejection(resolveWait("p4", `$child:${childId}`, null, { store }));

@@ -18,6 +18,7 @@ import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { valueText } from "../core/text.js";
 import { childRunsOf } from "./run-children.js";
+import { surfaceChildWaits } from "./child-runs.js";
 import { countNodes } from "../state/run-state.js";
 import { SnapshotCorruptError, UnsafeStoreFileError } from "../persistence/errors.js";
 import type { LeaseHolder } from "../state/lease-holder.js";
@@ -232,7 +233,7 @@ export async function getRun(runId: string, options: GetRunOptions = {}): Promis
     ...(meta.startedAt !== undefined && { startedAt: meta.startedAt }),
     ...(meta.endedAt !== undefined && { endedAt: meta.endedAt }),
     starts: meta.starts,
-    waits: meta.waits,
+    waits: await surfaceChildWaits(store, meta.waits),
     nodes,
     ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
     ...(meta.agentId !== undefined && { agentId: meta.agentId }),
