@@ -91,7 +91,7 @@ function tsconfig(kind: "nodenext" | "bundler", files: readonly string[], checkL
   });
 }
 
-/** Markdown without its fenced code blocks (whose brackets are code, not links). */
+/** Markdown without its fenced code blocks and inline code spans (whose brackets are code, not links: `handlers["x"](spec)`). */
 function withoutCodeBlocks(markdown: string): string {
   let inBlock = false;
   return markdown
@@ -100,7 +100,8 @@ function withoutCodeBlocks(markdown: string): string {
       if (/^\s*```/.test(line)) inBlock = !inBlock;
       return !inBlock && !/^\s*```/.test(line);
     })
-    .join("\n");
+    .join("\n")
+    .replace(/`[^`\n]*`/g, "``");
 }
 
 let work: string;

@@ -107,6 +107,13 @@ const node: fc.Arbitrary<NodeRecord> = fc
   }));
 
 describe("timelineOf over random runs", () => {
+  it("stretches the axis to a process's recorded stop, so a bar cut off there fits (found by the property below)", () => {
+    const nodes: NodeRecord[] = [{ id: " ", nodeId: " ", status: "pending", attempts: 1, startedAt: 0 }];
+    const t = timelineOf({ ...base, status: "running", nodes, sessions: [{ startedAt: 0, endedAt: 1 }], endedAt: undefined }, 0);
+    expect(t.end).toBe(1);
+    for (const bar of t.rows[0]?.attempts ?? []) expect(bar.end).toBeLessThanOrEqual(t.end);
+  });
+
   it("keeps every bar within the span and every gap between two processes", () => {
     fc.assert(
       fc.property(

@@ -97,7 +97,9 @@ export function timelineOf(run: RunDetails, now: number): Timeline {
   const first = Math.min(...sessions.map((s) => s.startedAt), ...times);
   const start = Number.isFinite(first) ? first : run.createdAt;
   // Every bar fits: a record's time past the run's end (clocks of two hosts disagree) stretches the axis.
-  const runEnd = live ? Math.max(now, ...times) : Math.max(run.endedAt ?? run.updatedAt, ...times);
+  // A process's recorded stop counts too: a bar cut off at the last moment its process was seen must fit.
+  const stops = sessions.flatMap((s) => (s.endedAt === undefined ? [] : [s.endedAt]));
+  const runEnd = live ? Math.max(now, ...times, ...stops) : Math.max(run.endedAt ?? run.updatedAt, ...times, ...stops);
   const end = Math.max(runEnd, start);
   const processes = sessions.map((s, i): ProcessSpan => {
     const next = sessions[i + 1]?.startedAt ?? Infinity;
