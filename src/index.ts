@@ -242,3 +242,6 @@ export { cancelRun, type CancelRunOptions, type CancelRunResult } from "./runner
 export type { CancelRequest } from "./persistence/run-store.js";
 export { childRunId } from "./runner/child-run-id.js";
 export type { ChildRunOptions } from "./graph/node-context.js";
+export type { GraphChanges } from "./runner/errors.js";
+export type { ChildRunner, ChildRunRequest } from "./engine/child-runs.js";
+export type { NodeCounts } from "./state/run-state.js";

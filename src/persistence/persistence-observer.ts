@@ -211,7 +211,7 @@ export class PersistenceObserver implements RunJournal {
    * current record is provably what the store replays to (the record
    * loaded, the latest one appended, or one pending now: records are
    * immutable, so identity tells), no loaded activation is gone, and the
-   * journal stays within {@link FINISH_BY_JOURNAL_SHARE} of the run's
+   * journal stays within `FINISH_BY_JOURNAL_SHARE` (a quarter) of the run's
    * activations; otherwise, and for a run that was not resumed, a full
    * snapshot ({@link PersistenceObserver.snapshot}).
    *
