@@ -5,7 +5,7 @@
  * `expectTypeOf` assertions are checked by the compiler.
  */
 import { describe, expectTypeOf, it } from "vitest";
-import { MemoryStore, graph, run, runAsync, type RunHandle, type TaskGraph } from "../src/index.js";
+import { MemoryStore, graph, graphFn, run, runAsync, type RunHandle, type TaskGraph } from "../src/index.js";
 
 describe("graph builder types", () => {
   it("types inputs, deps from after, and outputs", async () => {
@@ -133,5 +133,18 @@ describe("graph builder types", () => {
       .output((_, inputs) => inputs.x)
       .build();
     expectTypeOf(g).toEqualTypeOf<TaskGraph<{ x: Date }, Date>>();
+  });
+});
+
+describe("the bare TaskGraph type", () => {
+  it("holds a graph of typed inputs and outputs, from the builder and from graphFn (a strict-tsc error before)", () => {
+    const built: TaskGraph = graph("typed")
+      .input<{ n: number }>()
+      .node("double", ({ inputs }) => inputs.n * 2)
+      .build();
+    const fn: TaskGraph = graphFn("typed-fn", (inputs: { n: number }) => Promise.resolve(inputs.n + 1)).graph;
+    const all: TaskGraph[] = [built, fn];
+    expectTypeOf(all).toEqualTypeOf<TaskGraph<unknown, unknown>[]>();
+    expectTypeOf(built.name).toBeString();
   });
 });

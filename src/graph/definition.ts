@@ -80,7 +80,10 @@ export interface MapSpec {
 }
 
 /** Computes a graph's outputs from every node's output and the inputs. */
-export type OutputFunction<I, O> = (outputs: Record<string, unknown>, inputs: I) => O;
+export type OutputFunction<I, O> = {
+  // Method syntax makes the inputs parameter bivariant, so a graph of typed inputs is a `TaskGraph` (of unknown inputs) too.
+  bivariant(outputs: Record<string, unknown>, inputs: I): O;
+}["bivariant"];
 
 /**
  * Where a graph came from: the builder (`graph(name)…build()`, and any
@@ -117,7 +120,10 @@ export interface TaskGraphParts<I, O> {
 export type InputDeclaration = "none" | "typed" | "validated";
 
 /** The body of a dynamic graph: see `graphFn`. */
-export type DynamicBody<I, O> = (inputs: I, context: GraphFnContext) => Promise<O>;
+export type DynamicBody<I, O> = {
+  // Method syntax makes the inputs parameter bivariant, so a graphFn's graph of typed inputs is a `TaskGraph` (of unknown inputs) too.
+  bivariant(inputs: I, context: GraphFnContext): Promise<O>;
+}["bivariant"];
 
 /** Options of one `graphFn` step. */
 export interface StepOptions {
