@@ -9,7 +9,6 @@
  * @module
  */
 import { RunEvents } from "../events/run-events.js";
-import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunState } from "../state/run-state.js";
 import type { RunStatus } from "../state/status.js";
 import { resolveRunOptions, validateRunOptions, type RunOptions } from "./run-options.js";
@@ -115,7 +114,7 @@ export function run<I, O>(runnable: Runnable<I, O>, inputs: I | undefined, optio
   // The options stop here: below, everything reads the resolved, frozen config.
   const config = resolveRunOptions(options);
   const events = new RunEvents(config.onListenerError);
-  const session = new RunSession<O>({ graph: graph as TaskGraph<unknown, unknown>, inputs, config, events });
+  const session = new RunSession<O>({ graph, inputs, config, events });
   const handle = new SessionHandle(session);
   const signal = config.signal;
   let detach: (() => void) | undefined;
