@@ -244,4 +244,4 @@ export { childRunId } from "./runner/child-run-id.js";
 export type { ChildRunOptions } from "./graph/node-context.js";
 export type { GraphChanges } from "./runner/errors.js";
 export type { ChildRunner, ChildRunRequest } from "./engine/child-runs.js";
-export type { NodeCounts } from "./state/run-state.js";
+export type { NodeCounts } from "./state/run-summary.js";

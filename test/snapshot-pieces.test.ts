@@ -17,7 +17,8 @@ import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import { toSnapshotDocument } from "../src/persistence/replay.js";
 import { PIECE_ITEMS, serialize } from "../src/persistence/serialization.js";
 import { nodeRecords } from "../src/state/node-table.js";
-import { applyTransition, createRunState, markRunning, markSucceeded, setRunStatus, type RunState } from "../src/state/run-state.js";
+import { applyTransition, createRunState, setRunStatus, type RunState } from "../src/state/run-state.js";
+import { markRunning, markSucceeded } from "../src/state/node-transitions.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -13,7 +13,8 @@ import { processIdentity, startTimeOf } from "../src/persistence/lease-rules.js"
 import type { Lease, LeaseRequest, RunStore } from "../src/persistence/run-store.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
-import { applyTransition, createRunState, markRunning, markSucceeded, nodeOf, setRunStatus, type RunState } from "../src/state/run-state.js";
+import { applyTransition, createRunState, nodeOf, setRunStatus, type RunState } from "../src/state/run-state.js";
+import { markRunning, markSucceeded } from "../src/state/node-transitions.js";
 import type { RunStatus } from "../src/state/status.js";
 
 /** What a store factory hands the suite. */

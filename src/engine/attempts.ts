@@ -25,7 +25,7 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { markResumed } from "../state/node-transitions.js";
-import { markRunning } from "../state/run-state.js";
+import { markRunning } from "../state/node-transitions.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
 import { AttemptAbort, AttemptContext, type AttemptHost } from "./attempt-context.js";

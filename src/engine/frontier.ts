@@ -26,7 +26,7 @@ import type { RunEvents } from "../events/run-events.js";
 import { isRoute } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
-import { markSettleOrder, markSkipped } from "../state/run-state.js";
+import { markSettleOrder, markSkipped } from "../state/node-transitions.js";
 import { markTriggered } from "../state/node-transitions.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { ReadySet } from "./ready-set.js";

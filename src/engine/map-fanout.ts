@@ -19,7 +19,7 @@ import { elementId } from "../core/ids.js";
 import type { Clock } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { NodeRecord } from "../state/records.js";
-import { markRunning } from "../state/run-state.js";
+import { markRunning } from "../state/node-transitions.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
 import type { MapStarter } from "./attempts.js";

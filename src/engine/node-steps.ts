@@ -13,7 +13,7 @@
  */
 import { checkDurable } from "../core/value-codec.js";
 import { InvalidOptionError } from "../errors.js";
-import { recordStep } from "../state/run-state.js";
+import { recordStep } from "../state/node-transitions.js";
 import type { AttemptContext } from "./attempt-context.js";
 import type { RunJournal } from "./journal-port.js";
 import type { RecordBuffer } from "./record-buffer.js";

@@ -28,7 +28,8 @@
  */
 import { getNode, nodeRecords } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
-import { appendNodes, commitNodes, nodeOf, type NodeTransition, type RunState } from "../state/run-state.js";
+import { appendNodes, commitNodes, nodeOf, type RunState } from "../state/run-state.js";
+import { type NodeTransition } from "../state/node-transitions.js";
 import type { RunJournal } from "./journal-port.js";
 
 /** The latest records of one run, committed to its state in batches. */

@@ -13,7 +13,7 @@
 import { sleep, type Clock } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
 import { toErrorRecord } from "../state/error-record.js";
-import { markRetrying } from "../state/run-state.js";
+import { markRetrying } from "../state/node-transitions.js";
 import type { ActivationNames } from "./activation-names.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { backoffDelay, type RetryPolicy } from "./retry-policy.js";

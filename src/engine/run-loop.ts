@@ -41,7 +41,7 @@ import { describe as describeError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { toErrorRecord } from "../state/error-record.js";
-import { markCancelled, markFailed, markReady, markSucceeded } from "../state/run-state.js";
+import { markCancelled, markFailed, markReady, markSucceeded } from "../state/node-transitions.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
 import type { Frontier } from "./frontier.js";

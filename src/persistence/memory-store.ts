@@ -8,8 +8,9 @@
  * @module
  */
 import { RunLockedError } from "./errors.js";
-import type { NodeCounts, RunState } from "../state/run-state.js";
-import { summarize, summaryOf } from "../state/run-state.js";
+import type { RunState } from "../state/run-state.js";
+import type { NodeCounts } from "../state/run-summary.js";
+import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";

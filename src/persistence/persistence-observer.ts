@@ -50,7 +50,7 @@ import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
-import type { NodeCounts } from "../state/run-state.js";
+import type { NodeCounts } from "../state/run-summary.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 

@@ -13,7 +13,8 @@
  */
 import type { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import type { LeaseHolder } from "../state/lease-holder.js";
-import type { NodeCounts, RunState } from "../state/run-state.js";
+import type { RunState } from "../state/run-state.js";
+import type { NodeCounts } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import type { RunStatus } from "../state/status.js";
 

@@ -19,7 +19,7 @@ import { assertStore } from "./run-options.js";
 import { valueText } from "../core/text.js";
 import { childRunsOf } from "./run-children.js";
 import { surfaceChildWaits } from "./child-runs.js";
-import { countNodes } from "../state/run-state.js";
+import { countNodes } from "../state/run-summary.js";
 import { SnapshotCorruptError, UnsafeStoreFileError } from "../persistence/errors.js";
 import type { LeaseHolder } from "../state/lease-holder.js";
 import { claimsDriver, readLiveness, type RunLiveness } from "./run-liveness.js";

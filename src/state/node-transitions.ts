@@ -1,14 +1,163 @@
 /**
- * Node transitions the engine needed beyond the lifecycle ones in
- * `run-state.ts` (kept apart so that module stays within its size): the
- * route that starts a known visit again, a waiting attempt going on, and
- * forgetting a wait that timed out. Like every {@link NodeTransition} they
- * are pure: a record in, the next record out, the input never changed.
+ * Node transitions: the pure functions from one immutable node record to
+ * the next (a record in, the next record out, the input never changed)
+ * that carry an activation through its lifecycle: ready, running,
+ * retrying, waiting, succeeded, failed, cancelled, skipped, and back to
+ * pending on a resume (the attempt it ends goes to the attempt log). The
+ * engine decides *when* a node changes; these decide *how*; `run-state.ts`
+ * lays the changed records into the run state
+ * (`commitNodes`, `applyTransition`).
  *
  * @module
  */
-import type { NodeRecord } from "./records.js";
-import type { NodeTransition } from "./run-state.js";
+import { MAX_ATTEMPT_LOG, type AttemptRecord, type ErrorRecord, type NodeRecord, type WaitRecord } from "./records.js";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One change to a node record: a pure function from the record to the next. */
+export type NodeTransition = (node: NodeRecord) => NodeRecord;
+
+/*
+ * Each transition builds the next record field by field rather than by
+ * spreading and deleting: `delete` turns an object into a slow dictionary,
+ * and these records are made several times per node.
+ */
+
+/** `log` with `attempt` added at the end, the oldest dropped past {@link MAX_ATTEMPT_LOG}. */
+function logAttempt(log: readonly AttemptRecord[] | undefined, attempt: AttemptRecord): readonly AttemptRecord[] {
+  const next = [...(log ?? []), attempt];
+  return next.length > MAX_ATTEMPT_LOG ? next.slice(next.length - MAX_ATTEMPT_LOG) : next;
+}
+
+/** Copies what an activation keeps through every transition: journaled steps and waits, its visit and trigger, its earlier attempts. */
+function carry(from: NodeRecord, to: Mutable<NodeRecord>): void {
+  if (from.attemptLog !== undefined) to.attemptLog = from.attemptLog;
+  if (from.steps !== undefined) to.steps = from.steps;
+  if (from.waits !== undefined) to.waits = from.waits;
+  if (from.visit !== undefined) to.visit = from.visit;
+  if (from.trigger !== undefined) to.trigger = from.trigger;
+}
+
+/** The node's dependencies are met; it is queued. */
+export function markReady(): NodeTransition {
+  return (n) => ({ ...n, status: "ready" });
+}
+
+/** An attempt starts. */
+export function markRunning(now: number): NodeTransition {
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "running", attempts: n.attempts + 1, startedAt: now };
+    if (n.error !== undefined) next.error = n.error;
+    carry(n, next);
+    return next;
+  };
+}
+
+/** An attempt failed (at `failedAt`, when known) and another is due at `retryAt`; the failed attempt goes to the attempt log. */
+export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: number): NodeTransition {
+  return (n) => {
+    if (n.startedAt === undefined) return { ...n, status: "retrying", error, retryAt };
+    const attempt: AttemptRecord = { startedAt: n.startedAt, ...(failedAt !== undefined && { endedAt: failedAt }), outcome: "failed", error };
+    return { ...n, status: "retrying", error, retryAt, attemptLog: logAttempt(n.attemptLog, attempt) };
+  };
+}
+
+/** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
+export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string): NodeTransition {
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    carry(n, next);
+    if (route !== undefined) next.route = route;
+    if (!durable) next.durable = false;
+    return next;
+  };
+}
+
+/** The node failed for good. */
+export function markFailed(error: ErrorRecord, now: number): NodeTransition {
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "failed", attempts: n.attempts, error, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    carry(n, next);
+    return next;
+  };
+}
+
+/** The node was cancelled (it was running, retrying or queued when the run stopped). */
+export function markCancelled(now: number): NodeTransition {
+  return (n) => {
+    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "cancelled", attempts: n.attempts, endedAt: now };
+    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    if (n.error !== undefined) next.error = n.error;
+    carry(n, next);
+    return next;
+  };
+}
+
+/** Records where a settled activation of a routed graph falls in the order of settling. */
+export function markSettleOrder(order: number): NodeTransition {
+  return (n) => ({ ...n, settleOrder: order });
+}
+
+/** The node will not run: routing did not choose it, or everything before it was skipped. */
+export function markSkipped(now: number): NodeTransition {
+  return (n) => ({ ...n, status: "skipped", endedAt: now });
+}
+
+/** The node suspended in `ctx.waitFor`; `wait` is what is journaled for the key. */
+export function markWaiting(key: string, wait: WaitRecord): NodeTransition {
+  return (n) => ({ ...n, status: "waiting", waits: { ...n.waits, [key]: wait } });
+}
+
+/** The node took the payload of its wait and runs on. */
+export function markWaitResolved(key: string, wait: WaitRecord): NodeTransition {
+  return (n) => ({ ...n, status: "running", waits: { ...n.waits, [key]: wait } });
+}
+
+/** Records the result of `ctx.step(name, fn)` with the node. */
+export function recordStep(name: string, value: unknown): NodeTransition {
+  return (n) => ({ ...n, steps: { ...n.steps, [name]: value } });
+}
+
+/** Back to `pending` with fresh attempts, keeping journaled steps (a resume); the attempt it ends goes to the attempt log. */
+export function markPending(): NodeTransition {
+  return (n) => {
+    const log = endedAttempt(n);
+    const attemptLog = log === undefined ? n.attemptLog : logAttempt(n.attemptLog, log);
+    return {
+      id: n.id,
+      nodeId: n.nodeId,
+      status: "pending",
+      attempts: 0,
+      ...(n.steps && { steps: n.steps }),
+      ...(n.waits && { waits: n.waits }),
+      ...(n.visit !== undefined && { visit: n.visit }),
+      ...(n.trigger && { trigger: n.trigger }),
+      ...(attemptLog && { attemptLog }),
+    };
+  };
+}
+
+/** The last attempt of a record a resume starts afresh, as the attempt log keeps it; undefined when it never started. */
+function endedAttempt(n: NodeRecord): AttemptRecord | undefined {
+  if (n.startedAt === undefined) return undefined;
+  const ended = n.endedAt !== undefined && n.endedAt >= n.startedAt ? { endedAt: n.endedAt } : {};
+  switch (n.status) {
+    case "failed":
+      return { startedAt: n.startedAt, ...ended, outcome: "failed", ...(n.error && { error: n.error }) };
+    case "cancelled":
+      return { startedAt: n.startedAt, ...ended, outcome: "cancelled" };
+    case "running":
+      // Its process ended while it ran: when exactly is not known.
+      return { startedAt: n.startedAt, outcome: "interrupted" };
+    case "waiting":
+      return { startedAt: n.startedAt, outcome: "suspended" };
+    default:
+      // Retrying or ready again: the failed attempt is in the log already.
+      return undefined;
+  }
+}
 
 /** A visit whose record exists already (a resumed run) is started by `trigger`: the record keeps it. */
 export function markTriggered(trigger: NonNullable<NodeRecord["trigger"]>): NodeTransition {

@@ -7,7 +7,8 @@
  * scheduler decides *when*, these functions decide *how*.
  *
  * Node transitions are pure functions from one immutable node record to
- * the next ({@link NodeTransition}). The scheduler keeps the records that
+ * the next ({@link NodeTransition}, in `node-transitions.ts`); a run's
+ * summary and node counts are made in `run-summary.ts`. The scheduler keeps the records that
  * changed since the last commit and {@link commitNodes} lays them into the
  * state in one immer `produce` per batch, replacing each touched shard
  * with a frozen copy. Immer's cost is per object it drafts (about 6 µs
@@ -26,17 +27,9 @@
 import { Immer } from "immer";
 import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
-import {
-  MAX_ATTEMPT_LOG,
-  type AttemptRecord,
-  type ErrorRecord,
-  type InboxEntry,
-  type NodeRecord,
-  type RunMeta,
-  type RunSummary,
-  type WaitRecord,
-} from "./records.js";
+import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
+import { markPending, type NodeTransition } from "./node-transitions.js";
 
 const immer = new Immer({ autoFreeze: false });
 const produce = immer.produce;
@@ -99,11 +92,6 @@ export function nodeOf(state: RunState, id: string): NodeRecord {
   return record;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** One change to a node record: a pure function from the record to the next. */
-export type NodeTransition = (node: NodeRecord) => NodeRecord;
-
 /**
  * Lays changed node records into the state in one immer `produce`. Each
  * record's id must already be in the table.
@@ -158,148 +146,6 @@ export function appendNodes(state: RunState, records: readonly NodeRecord[]): Ru
 /** Applies one transition to one node and commits it. */
 export function applyTransition(state: RunState, id: string, transition: NodeTransition, now?: number): RunState {
   return commitNodes(state, [transition(nodeOf(state, id))], now);
-}
-
-/*
- * Each transition builds the next record field by field rather than by
- * spreading and deleting: `delete` turns an object into a slow dictionary,
- * and these records are made several times per node.
- */
-
-/** `log` with `attempt` added at the end, the oldest dropped past {@link MAX_ATTEMPT_LOG}. */
-function logAttempt(log: readonly AttemptRecord[] | undefined, attempt: AttemptRecord): readonly AttemptRecord[] {
-  const next = [...(log ?? []), attempt];
-  return next.length > MAX_ATTEMPT_LOG ? next.slice(next.length - MAX_ATTEMPT_LOG) : next;
-}
-
-/** Copies what an activation keeps through every transition: journaled steps and waits, its visit and trigger, its earlier attempts. */
-function carry(from: NodeRecord, to: Mutable<NodeRecord>): void {
-  if (from.attemptLog !== undefined) to.attemptLog = from.attemptLog;
-  if (from.steps !== undefined) to.steps = from.steps;
-  if (from.waits !== undefined) to.waits = from.waits;
-  if (from.visit !== undefined) to.visit = from.visit;
-  if (from.trigger !== undefined) to.trigger = from.trigger;
-}
-
-/** The node's dependencies are met; it is queued. */
-export function markReady(): NodeTransition {
-  return (n) => ({ ...n, status: "ready" });
-}
-
-/** An attempt starts. */
-export function markRunning(now: number): NodeTransition {
-  return (n) => {
-    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "running", attempts: n.attempts + 1, startedAt: now };
-    if (n.error !== undefined) next.error = n.error;
-    carry(n, next);
-    return next;
-  };
-}
-
-/** An attempt failed (at `failedAt`, when known) and another is due at `retryAt`; the failed attempt goes to the attempt log. */
-export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: number): NodeTransition {
-  return (n) => {
-    if (n.startedAt === undefined) return { ...n, status: "retrying", error, retryAt };
-    const attempt: AttemptRecord = { startedAt: n.startedAt, ...(failedAt !== undefined && { endedAt: failedAt }), outcome: "failed", error };
-    return { ...n, status: "retrying", error, retryAt, attemptLog: logAttempt(n.attemptLog, attempt) };
-  };
-}
-
-/** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
-export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string): NodeTransition {
-  return (n) => {
-    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
-    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
-    carry(n, next);
-    if (route !== undefined) next.route = route;
-    if (!durable) next.durable = false;
-    return next;
-  };
-}
-
-/** The node failed for good. */
-export function markFailed(error: ErrorRecord, now: number): NodeTransition {
-  return (n) => {
-    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "failed", attempts: n.attempts, error, endedAt: now };
-    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
-    carry(n, next);
-    return next;
-  };
-}
-
-/** The node was cancelled (it was running, retrying or queued when the run stopped). */
-export function markCancelled(now: number): NodeTransition {
-  return (n) => {
-    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "cancelled", attempts: n.attempts, endedAt: now };
-    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
-    if (n.error !== undefined) next.error = n.error;
-    carry(n, next);
-    return next;
-  };
-}
-
-/** Records where a settled activation of a routed graph falls in the order of settling. */
-export function markSettleOrder(order: number): NodeTransition {
-  return (n) => ({ ...n, settleOrder: order });
-}
-
-/** The node will not run: routing did not choose it, or everything before it was skipped. */
-export function markSkipped(now: number): NodeTransition {
-  return (n) => ({ ...n, status: "skipped", endedAt: now });
-}
-
-/** The node suspended in `ctx.waitFor`; `wait` is what is journaled for the key. */
-export function markWaiting(key: string, wait: WaitRecord): NodeTransition {
-  return (n) => ({ ...n, status: "waiting", waits: { ...n.waits, [key]: wait } });
-}
-
-/** The node took the payload of its wait and runs on. */
-export function markWaitResolved(key: string, wait: WaitRecord): NodeTransition {
-  return (n) => ({ ...n, status: "running", waits: { ...n.waits, [key]: wait } });
-}
-
-/** Records the result of `ctx.step(name, fn)` with the node. */
-export function recordStep(name: string, value: unknown): NodeTransition {
-  return (n) => ({ ...n, steps: { ...n.steps, [name]: value } });
-}
-
-/** Back to `pending` with fresh attempts, keeping journaled steps (a resume); the attempt it ends goes to the attempt log. */
-export function markPending(): NodeTransition {
-  return (n) => {
-    const log = endedAttempt(n);
-    const attemptLog = log === undefined ? n.attemptLog : logAttempt(n.attemptLog, log);
-    return {
-      id: n.id,
-      nodeId: n.nodeId,
-      status: "pending",
-      attempts: 0,
-      ...(n.steps && { steps: n.steps }),
-      ...(n.waits && { waits: n.waits }),
-      ...(n.visit !== undefined && { visit: n.visit }),
-      ...(n.trigger && { trigger: n.trigger }),
-      ...(attemptLog && { attemptLog }),
-    };
-  };
-}
-
-/** The last attempt of a record a resume starts afresh, as the attempt log keeps it; undefined when it never started. */
-function endedAttempt(n: NodeRecord): AttemptRecord | undefined {
-  if (n.startedAt === undefined) return undefined;
-  const ended = n.endedAt !== undefined && n.endedAt >= n.startedAt ? { endedAt: n.endedAt } : {};
-  switch (n.status) {
-    case "failed":
-      return { startedAt: n.startedAt, ...ended, outcome: "failed", ...(n.error && { error: n.error }) };
-    case "cancelled":
-      return { startedAt: n.startedAt, ...ended, outcome: "cancelled" };
-    case "running":
-      // Its process ended while it ran: when exactly is not known.
-      return { startedAt: n.startedAt, outcome: "interrupted" };
-    case "waiting":
-      return { startedAt: n.startedAt, outcome: "suspended" };
-    default:
-      // Retrying or ready again: the failed attempt is in the log already.
-      return undefined;
-  }
 }
 
 /** Extra run fields set together with a status. */
@@ -425,57 +271,5 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
       now,
     ),
     reset,
-  };
-}
-
-/** Node counts of a run, as a {@link RunSummary} keeps them. */
-export interface NodeCounts {
-  /** Activations in all. */
-  readonly nodeCount: number;
-  /** Activations that succeeded or were skipped. */
-  readonly settledCount: number;
-  /** Activations that succeeded. */
-  readonly succeededCount?: number;
-  /** Activations that failed. */
-  readonly failedCount?: number;
-}
-
-/** Counts node activations: all, settled (succeeded or skipped), succeeded, failed. */
-export function countNodes(state: RunState): Required<NodeCounts> {
-  let nodeCount = 0;
-  let settledCount = 0;
-  let succeededCount = 0;
-  let failedCount = 0;
-  for (const n of nodeRecords(state.nodes)) {
-    nodeCount += 1;
-    if (n.status === "succeeded" || n.status === "skipped") settledCount += 1;
-    if (n.status === "succeeded") succeededCount += 1;
-    else if (n.status === "failed") failedCount += 1;
-  }
-  return { nodeCount, settledCount, succeededCount, failedCount };
-}
-
-/** Makes the {@link RunSummary} of a state (O(nodes): call at status changes, not per transition). */
-export function summarize(state: RunState): RunSummary {
-  return summaryOf(state.meta, countNodes(state));
-}
-
-/** The {@link RunSummary} of a run meta, with node counts known from elsewhere (a prior summary). */
-export function summaryOf(meta: RunMeta, counts: NodeCounts): RunSummary {
-  return {
-    runId: meta.runId,
-    graphName: meta.graphName,
-    status: meta.status,
-    nodeCount: counts.nodeCount,
-    settledCount: counts.settledCount,
-    ...(counts.succeededCount !== undefined && { succeededCount: counts.succeededCount }),
-    ...(counts.failedCount !== undefined && { failedCount: counts.failedCount }),
-    createdAt: meta.createdAt,
-    updatedAt: meta.updatedAt,
-    waits: meta.waits,
-    ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
-    ...(meta.agentId !== undefined && { agentId: meta.agentId }),
-    ...(meta.appId !== undefined && { appId: meta.appId }),
-    ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
   };
 }

@@ -49,7 +49,8 @@ import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snap
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
-import { summarize, summaryOf, type NodeCounts, type RunState } from "../../state/run-state.js";
+import { type RunState } from "../../state/run-state.js";
+import { summarize, summaryOf, type NodeCounts } from "../../state/run-summary.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
 import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
