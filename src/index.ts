@@ -81,7 +81,8 @@ export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuer
 export type { RunJournal } from "./engine/journal-port.js";
 export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";
-export { PersistenceObserver, type SnapshotPolicy } from "./persistence/persistence-observer.js";
+export { PersistenceObserver } from "./persistence/persistence-observer.js";
+export type { SnapshotPolicy } from "./persistence/snapshot-policy.js";
 export { serialize, deserialize } from "./persistence/serialization.js";
 export { isDurable } from "./core/value-codec.js";
 export { MAX_STORED_VALUE_CHARS } from "./core/durable-value.js";

@@ -38,10 +38,18 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
+ * Why this file is long (about 400 lines): it is one state machine, the
+ * write path of a run. Group commit, the compaction threshold, the
+ * resume's start and end, the sticky failure and the barrier waiters all
+ * read and change the same few fields (the pending records, the write in
+ * flight, the generation counters, the records since the last snapshot);
+ * split across files they would have to share them, and the ordering
+ * argument above (a stored run is always a prefix of its history) would no
+ * longer be checkable in one place. The policy type and its validation are
+ * in `snapshot-policy.ts`.
+ *
  * @module
  */
-import { assertKnownKeys } from "../core/known-keys.js";
-import { InvalidOptionError } from "../errors.js";
 import { LeaseLostError, PersistenceError, ValueNotStorableError } from "../engine/errors.js";
 import type { RunJournal } from "../engine/journal-port.js";
 import type { RunEvents } from "../events/run-events.js";
@@ -53,29 +61,7 @@ import { getNode, nodeRecords } from "../state/node-table.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
-
-/**
- * When a run's state is written: `"group"` (group commit, the default),
- * `{ intervalMs }` (at most once per interval) or `"end"` (at start and end only).
- *
- * @example
- * ```ts
- * await runAsync(g, inputs, { snapshot: { intervalMs: 1_000 } });
- * ```
- */
-export type SnapshotPolicy = "group" | "end" | { readonly intervalMs: number };
-
-/** The snapshot policy when none is given: group commit. */
-export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = "group";
-
-/** Throws {@link InvalidOptionError} unless `policy` is a valid {@link SnapshotPolicy}. */
-export function validateSnapshotPolicy(policy: unknown): asserts policy is SnapshotPolicy | undefined {
-  if (policy === undefined || policy === "group" || policy === "end") return;
-  if (policy !== null && typeof policy === "object") assertKnownKeys("snapshot", policy, ["intervalMs"]);
-  const ms = policy !== null && typeof policy === "object" ? (policy as { readonly intervalMs?: unknown }).intervalMs : undefined;
-  if (typeof policy === "object" && typeof ms === "number" && Number.isFinite(ms) && ms > 0) return;
-  throw new InvalidOptionError("snapshot", `must be "group", "end" or { intervalMs: n } with n > 0 (got ${JSON.stringify(policy)})`);
-}
+import { DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot-policy.js";
 
 const MIN_COMPACT_RECORDS = 1_024;
 /**

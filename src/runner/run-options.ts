@@ -15,7 +15,7 @@
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import type { ListenerErrorHandler } from "../events/run-events.js";
-import { DEFAULT_SNAPSHOT_POLICY, validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/persistence-observer.js";
+import { DEFAULT_SNAPSHOT_POLICY, validateSnapshotPolicy, type SnapshotPolicy } from "../persistence/snapshot-policy.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { DEFAULT_MAX_VISITS } from "../engine/forward-scheduler.js";
