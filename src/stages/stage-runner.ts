@@ -42,8 +42,12 @@
  * `refreshEveryMs` after the previous one started, at once when that one
  * overran) until `signal` aborts.
  *
- * This module is the runner and its sweep loop (batches, source writes,
- * driving one task's run). Its parts: the options of a call
+ * This module is the runner's public face and its sweep loop (plans,
+ * batches, source writes). Why it is still about 440 lines: the class is
+ * the one entry users hold, and each public method (`act`, `task`,
+ * `tasks`, `tasksAt`, `apply`, `cli`, `toJobHandlers`) is a documented
+ * delegation of a few lines with its TSDoc example; the work lives in its
+ * parts. Driving one task's run is in `task-drive.ts`; the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
  * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
  * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
@@ -56,32 +60,23 @@
 import PQueue from "p-queue";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
-import { RunCancelledError } from "../engine/errors.js";
-import { RunLockedError } from "../persistence/errors.js";
-import { GraphHasPendingWaits, RunNotFoundError } from "../runner/errors.js";
+import { RunNotFoundError } from "../runner/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
-import { resolveWait } from "../runner/resolve-wait.js";
 import { assertStore } from "../runner/run-options.js";
-import { run } from "../runner/run.js";
 import { systemClock, type Clock } from "../core/clock.js";
-import { parseVisitId } from "../core/ids.js";
 import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
-import { getNode } from "../state/node-table.js";
-import type { RunState } from "../state/run-state.js";
-import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
 import { FailedRetries, retryFailedPolicy } from "./failed-retries.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
 import { buildJobHandlers, type JobHandler, type JobHandlerOptions, type JobResult } from "./job-handlers.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
-import { agentStagesOn } from "./stage-executor.js";
 import { warnOnShortRefresh } from "./refresh-period.js";
 import type { TaskData } from "./stage-task.js";
 import { answeredAt, applyJobResult, type ApplyResult } from "./task-apply.js";
 import { dueTasks, queryTasks, type DueTask, type TaskFilter, type TasksAtOptions } from "./task-query.js";
-import { ProviderScope, type ProvidedDeps, type Providers } from "./providers.js";
+import { type ProvidedDeps, type Providers } from "./providers.js";
 import { runStageCli, type StageCliIO } from "./stage-cli.js";
 import { assertServable, servedStages, servesStage } from "./stage-serving.js";
 import { StageEvents } from "./stage-events.js";
@@ -92,7 +87,8 @@ import { SweepAdmission } from "./sweep-admission.js";
 import { moveOf, summarize, type RunnerWork } from "./sweep-results.js";
 import { actOnTask, type ActOptions, type ActResult } from "./task-act.js";
 import { limitPerStage, planTask, type Chosen } from "./task-plan.js";
-import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
+import { readTaskReport, type TaskReport } from "./task-report.js";
+import { driveTask, type Live, type TaskDriveHost } from "./task-drive.js";
 import { taskRunId } from "./task-run-id.js";
 import { validateTasks, type TaskMove } from "./task-source.js";
 import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
@@ -123,17 +119,6 @@ export interface StageRunnerOptions {
    * `taskloom/bullmq` sends agent calls to BullMQ workers that serve `runner.graph()`. @default in this process
    */
   readonly executor?: NodeExecutor;
-}
-
-interface Live {
-  readonly scope: ProviderScope;
-  readonly calls: AgentCalls;
-  readonly runnerRunId: string;
-  readonly admission: SweepAdmission;
-  /** The stages where the task is admitted in this sweep. */
-  readonly admitted: Set<string>;
-  /** The task run's state as its engine has it (set once the run starts). */
-  state?: () => RunState | undefined;
 }
 
 const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true, executor: true });
@@ -299,7 +284,7 @@ export class StageRunner<D extends object = TaskData> {
       let processed = 0;
       for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
         const batch = runnable.slice(i, i + o.batchSize);
-        const done = await Promise.all(batch.map((c) => this.#process(o, graph, queue, c, admission, work)));
+        const done = await Promise.all(batch.map((c) => driveTask(this.#driveHost(), o, graph, queue, c, admission, work)));
         done.forEach(({ report, worked }, j) => {
           const plan = (batch[j] as Chosen).plan;
           reports.set(report.taskId, report);
@@ -448,91 +433,16 @@ export class StageRunner<D extends object = TaskData> {
     }
   }
 
-  /**
-   * Drives one task's run until it completes, waits, stays, is parked or
-   * fails; never rejects. `worked`: an agent was called, a move made, or the
-   * task failed (not so for a run another runner had finished meanwhile).
-   */
-  async #process(
-    o: RunConfig,
-    graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
-    queue: PQueue,
-    chosen: Chosen,
-    admission: SweepAdmission,
-    work: RunnerWork,
-  ): Promise<{ report: TaskReport; worked: boolean }> {
-    const { plan } = chosen;
-    const clock = this.#options.clock ?? systemClock;
-    const graphRunId = taskRunId(o.runId, plan.task.id);
-    const scope = new ProviderScope();
-    const calls = new AgentCalls(queue, o.signal, graphRunId);
-    const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted };
-    this.#live.set(graphRunId, live);
-    let state: RunState | undefined;
-    let error: unknown;
-    let moves = 0;
-    try {
-      if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: this.store });
-      const inputs: WorkflowTaskInput | undefined =
-        plan.kind === "start"
-          ? {
-              id: plan.task.id,
-              data: plan.task.data ?? {},
-              ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }),
-              ...(plan.before.stageId !== this.workflow.start && { stageId: plan.before.stageId }),
-            }
-          : undefined;
-      const handle = run(graph, inputs, {
-        runId: graphRunId,
-        store: this.store,
-        maxConcurrency: Infinity,
-        retry: {
-          maxAttempts: o.numRetries + 1,
-          ...(this.#options.backoff !== undefined && { backoff: this.#options.backoff }),
-        },
-        maxVisits: this.#options.maxVisits ?? 100,
-        clock,
-        ...(this.#options.executor !== undefined && { executor: agentStagesOn(this.#options.executor, this.workflow, graph) }),
-        ...(o.signal !== undefined && { signal: o.signal }),
-      });
-      live.state = () => handle.state;
-      handle.events.on("node:success", (e) => {
-        if (e.route === undefined) return;
-        const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
-        const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
-        const to = this.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
-        if (to === undefined) return;
-        moves++;
-        work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
-        this.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
-      });
-      try {
-        await handle.result();
-      } catch (err) {
-        if (!(err instanceof GraphHasPendingWaits) && !(err instanceof RunCancelledError)) error = err;
-      }
-      state = handle.state;
-    } catch (err) {
-      error = err;
-    } finally {
-      // Every agent call this task started ends (or, after an abort, is abandoned) before its providers go.
-      await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
-        const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
-        this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
-      });
-      this.#live.delete(graphRunId);
-      for (const e of await scope.dispose()) {
-        this.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
-      }
-    }
-    // Another runner drives this task's run right now: its moves are that runner's to report.
-    if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
-    let report: TaskReport;
-    if (state) report = readTaskReport(plan.task.id, state, this.workflow);
-    else report = { ...plan.before, state: "failed", error: taskError(error) };
-    if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
-    if (report.state === "queued" && this.serves(report.stageId)) report = { ...report, state: "deferred" };
-    this.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
-    return { report, worked: moves > 0 || calls.started > 0 || report.state === "failed" };
+  /** What driving a task's run needs from this runner (`task-drive.ts`). */
+  #driveHost(): TaskDriveHost {
+    return {
+      workflow: this.workflow,
+      store: this.store,
+      events: this.events,
+      clock: this.#options.clock ?? systemClock,
+      options: this.#options,
+      live: this.#live,
+      serves: (stageId) => this.serves(stageId),
+    };
   }
 }

@@ -1,0 +1,152 @@
+/**
+ * Driving one task's run for a sweep: start or resume the task's graph run
+ * (with the inputs of a new task, or resolving a `again:` wait first),
+ * count its moves as they are saved, wait for it to complete, wait, stay,
+ * be parked or fail, then end the agent calls it started (abandoning, after
+ * an abort, those that outlive `ABANDON_AFTER_MS`) and dispose of its
+ * providers, and read its report. Never rejects: a failure is the task's
+ * report. A run another runner drives (`RunLockedError`) is reported
+ * `busy`, its moves being that runner's.
+ *
+ * @module
+ */
+import type PQueue from "p-queue";
+import type { Clock } from "../core/clock.js";
+import { parseVisitId } from "../core/ids.js";
+import { RunCancelledError } from "../engine/errors.js";
+import type { TaskGraph } from "../graph/task-graph.js";
+import { RunLockedError } from "../persistence/errors.js";
+import type { RunStore } from "../persistence/run-store.js";
+import { GraphHasPendingWaits } from "../runner/errors.js";
+import { resolveWait } from "../runner/resolve-wait.js";
+import { run } from "../runner/run.js";
+import { getNode } from "../state/node-table.js";
+import type { RunState } from "../state/run-state.js";
+import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
+import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
+import { ProviderScope } from "./providers.js";
+import type { BackoffOptions } from "../graph/retry-options.js";
+import type { NodeExecutor } from "../engine/node-executor.js";
+import { agentStagesOn } from "./stage-executor.js";
+import type { StageEvents } from "./stage-events.js";
+import type { RunConfig } from "./stage-run-config.js";
+import type { SweepAdmission } from "./sweep-admission.js";
+import type { RunnerWork } from "./sweep-results.js";
+import type { Chosen } from "./task-plan.js";
+import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
+import { taskRunId } from "./task-run-id.js";
+import type { Workflow } from "./workflow.js";
+
+/** A task run this runner drives now: what its agent bodies look up by run id. */
+export interface Live {
+  readonly scope: ProviderScope;
+  readonly calls: AgentCalls;
+  readonly runnerRunId: string;
+  readonly admission: SweepAdmission;
+  /** The stages where the task is admitted in this sweep. */
+  readonly admitted: Set<string>;
+  /** The task run's state as its engine has it (set once the run starts). */
+  state?: () => RunState | undefined;
+}
+
+/** What driving a task's run needs from its runner. */
+export interface TaskDriveHost {
+  readonly workflow: Workflow;
+  readonly store: RunStore;
+  readonly events: StageEvents;
+  readonly clock: Clock;
+  /** The runner options a task run takes. */
+  readonly options: { readonly backoff?: BackoffOptions; readonly maxVisits?: number; readonly executor?: NodeExecutor };
+  /** The task runs being driven, by graph run id. */
+  readonly live: Map<string, Live>;
+  serves(stageId: string): boolean;
+}
+
+/**
+ * Drives one task's run until it completes, waits, stays, is parked or
+ * fails; never rejects. `worked`: an agent was called, a move made, or the
+ * task failed (not so for a run another runner had finished meanwhile).
+ */
+export async function driveTask(
+  host: TaskDriveHost,
+  o: RunConfig,
+  graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
+  queue: PQueue,
+  chosen: Chosen,
+  admission: SweepAdmission,
+  work: RunnerWork,
+): Promise<{ report: TaskReport; worked: boolean }> {
+  const { plan } = chosen;
+  const clock = host.clock;
+  const graphRunId = taskRunId(o.runId, plan.task.id);
+  const scope = new ProviderScope();
+  const calls = new AgentCalls(queue, o.signal, graphRunId);
+  const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted };
+  host.live.set(graphRunId, live);
+  let state: RunState | undefined;
+  let error: unknown;
+  let moves = 0;
+  try {
+    if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: host.store });
+    const inputs: WorkflowTaskInput | undefined =
+      plan.kind === "start"
+        ? {
+            id: plan.task.id,
+            data: plan.task.data ?? {},
+            ...(plan.task.assignee !== undefined && { assignee: plan.task.assignee }),
+            ...(plan.before.stageId !== host.workflow.start && { stageId: plan.before.stageId }),
+          }
+        : undefined;
+    const handle = run(graph, inputs, {
+      runId: graphRunId,
+      store: host.store,
+      maxConcurrency: Infinity,
+      retry: {
+        maxAttempts: o.numRetries + 1,
+        ...(host.options.backoff !== undefined && { backoff: host.options.backoff }),
+      },
+      maxVisits: host.options.maxVisits ?? 100,
+      clock,
+      ...(host.options.executor !== undefined && { executor: agentStagesOn(host.options.executor, host.workflow, graph) }),
+      ...(o.signal !== undefined && { signal: o.signal }),
+    });
+    live.state = () => handle.state;
+    handle.events.on("node:success", (e) => {
+      if (e.route === undefined) return;
+      const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
+      const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
+      const to = host.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
+      if (to === undefined) return;
+      moves++;
+      work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
+      host.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
+    });
+    try {
+      await handle.result();
+    } catch (err) {
+      if (!(err instanceof GraphHasPendingWaits) && !(err instanceof RunCancelledError)) error = err;
+    }
+    state = handle.state;
+  } catch (err) {
+    error = err;
+  } finally {
+    // Every agent call this task started ends (or, after an abort, is abandoned) before its providers go.
+    await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
+      const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
+      host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
+    });
+    host.live.delete(graphRunId);
+    for (const e of await scope.dispose()) {
+      host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
+    }
+  }
+  // Another runner drives this task's run right now: its moves are that runner's to report.
+  if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
+  let report: TaskReport;
+  if (state) report = readTaskReport(plan.task.id, state, host.workflow);
+  else report = { ...plan.before, state: "failed", error: taskError(error) };
+  if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
+  if (report.state === "queued" && host.serves(report.stageId)) report = { ...report, state: "deferred" };
+  host.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
+  return { report, worked: moves > 0 || calls.started > 0 || report.state === "failed" };
+}
