@@ -46,6 +46,17 @@
  * the run's queue too, so within this process a takeover and a write of
  * the same run are never interleaved.
  *
+ * Why this file is about 400 lines: it is the `RunStore` contract's eleven
+ * methods for one on-disk layout, and every one of them goes through the
+ * same per-run queue and the same open journal descriptor (opened by a
+ * snapshot, used by appends, closed by a load, truncated after
+ * compaction). The parts that stand alone are elsewhere: file safety
+ * (`store-files.ts`), atomic replace (`atomic-file.ts`), journal lines
+ * (`journal-file.ts`), folders (`run-folder.ts`), leases
+ * (`lowdb-leases.ts`), replay (`replay.ts`). Splitting the methods would
+ * spread the descriptor's lifetime, whose order is the crash argument
+ * above, over several files.
+ *
  * @module
  */
 import { randomUUID } from "node:crypto";
