@@ -4,6 +4,7 @@
  * 500 then a 200, each attempt recorded), and a dead endpoint that never
  * touches the run.
  */
+import { recordUntil as recordUntilTries } from "./support/schedules.js";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,15 +67,10 @@ const g = graph("report")
   .node("double", ({ inputs }) => ({ value: inputs.n * 2, big: 10n, tags: new Set(["a"]) }))
   .build();
 
-async function recordUntil(job: ScheduledJob, condition: (r: ScheduleRecord) => boolean, what: string): Promise<ScheduleRecord> {
-  for (let i = 0; i < 5_000; i++) {
-    await job.refresh();
-    if (condition(job.record)) return job.record;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 const firstRun = (r: ScheduleRecord): RunRow | undefined => r.history.find((x): x is RunRow => x.kind === "run");
+
+const recordUntil = (job: ScheduledJob, condition: (r: ScheduleRecord) => boolean, what: string): Promise<ScheduleRecord> =>
+  recordUntilTries(job, condition, what, 5_000);
 
 describe("signatures", () => {
   it("verifySignature accepts the signature of the exact body and refuses anything else", () => {

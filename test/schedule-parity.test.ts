@@ -6,6 +6,7 @@
  * deadline, an executor by name) and `lastResult()` before the first slot.
  */
 import fc from "fast-check";
+import { recordUntil, runRows } from "./support/schedules.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   ExecutorNotRegisteredError,
@@ -17,11 +18,8 @@ import {
   graph,
   listSchedules,
   schedule,
-  type HistoryRow,
   type NodeExecutor,
-  type RunRow,
   type ScheduleRecord,
-  type ScheduledJob,
   type SchedulerOptions,
 } from "../src/index.js";
 import { firstSlot, slotAfter, decideCatchUp, type SlotRule } from "../src/schedule/repeat.js";
@@ -58,17 +56,6 @@ function counting(name = "tick", body?: (signal: AbortSignal) => Promise<unknown
     .build();
   return { g, calls };
 }
-
-async function recordUntil(job: ScheduledJob, condition: (r: ScheduleRecord) => boolean, what: string): Promise<ScheduleRecord> {
-  for (let i = 0; i < 2_000; i++) {
-    await job.refresh();
-    if (condition(job.record)) return job.record;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-const runRows = (rows: readonly HistoryRow[]): RunRow[] => rows.filter((r): r is RunRow => r.kind === "run");
 
 /** The first `n` slots of a stored schedule's rule. */
 function slots(record: ScheduleRecord, n: number): number[] {

@@ -5,6 +5,7 @@
  * change, two schedulers on one store, a claimed slot resumed (never
  * started anew), an unregistered graph reported, failures recorded.
  */
+import { recordUntil, runRows } from "./support/schedules.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   ManualClock,
@@ -16,10 +17,6 @@ import {
   runAsync,
   schedule,
   scheduleStoreFor,
-  type HistoryRow,
-  type ScheduleRecord,
-  type ScheduledJob,
-  type RunRow,
   type SchedulerOptions,
 } from "../src/index.js";
 import { deferred, until } from "./support/async.js";
@@ -57,17 +54,6 @@ async function started(options: SchedulerOptions): Promise<Scheduler> {
   return s;
 }
 
-/** Re-reads the schedule until `condition` holds on it (no timers). */
-async function recordUntil(job: ScheduledJob, condition: (r: ScheduleRecord) => boolean, what: string): Promise<ScheduleRecord> {
-  for (let i = 0; i < 2_000; i++) {
-    await job.refresh();
-    if (condition(job.record)) return job.record;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-const runRows = (rows: readonly HistoryRow[]): RunRow[] => rows.filter((r): r is RunRow => r.kind === "run");
 const iso = (t: number): string => new Date(t).toISOString().replace(/[-:]/g, "").replace(".000", "");
 
 describe("slots fire when due", () => {
