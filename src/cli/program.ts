@@ -23,6 +23,7 @@ import { runCommand } from "./commands/run.js";
 import { runsCommand } from "./commands/runs.js";
 import { SHOW_FORMATS, showCommand } from "./commands/show.js";
 import { tasksCommand } from "./commands/tasks.js";
+import { withTaskFilterOptions } from "../stages/stage-tasks-cli.js";
 import { workerCommand } from "./commands/worker.js";
 import { CommandContext, type CliIO, type GlobalOptions } from "./context.js";
 import { CliError, errorDetails, errorLine } from "./errors.js";
@@ -143,18 +144,12 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
       act((ctx, runId: string, modulePath: string | undefined, options: Parameters<typeof reportCommand>[3]) => reportCommand(ctx, runId, modulePath, options)),
     );
 
-  program
+  const tasks = program
     .command("tasks")
     .description("list a stage runner run's tasks from the store, without a sweep")
     .argument("<run-id>", "the runner run id")
-    .requiredOption("--workflow <file>", "the workflow's JSON definition")
-    .option("--stage <stage>", "only tasks in this stage (id, title or uuid)")
-    .option("--status <list>", "only these statuses, comma-separated (NEW, ASSIGNED, RELEASED, REOPENED, SKIPPED, COMPLETED)")
-    .option("--state <list>", "only these states, comma-separated (waiting, queued, staying, failed, completed, interrupted)")
-    .option("--assignee <name>", "only tasks assigned to this person")
-    .option("--id <list>", "only these task ids, comma-separated")
-    .option("--json", "print JSON")
-    .action(act((ctx, runId: string, options: Parameters<typeof tasksCommand>[2]) => tasksCommand(ctx, runId, options)));
+    .requiredOption("--workflow <file>", "the workflow's JSON definition");
+  withTaskFilterOptions(tasks).action(act((ctx, runId: string, options: Parameters<typeof tasksCommand>[2]) => tasksCommand(ctx, runId, options)));
 
   program
     .command("rm")

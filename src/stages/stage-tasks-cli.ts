@@ -89,16 +89,26 @@ export function formatTaskLines(tasks: readonly TaskReport[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-function program(io: TasksIO): Command {
-  return new (commander().Command)("tasks")
-    .description("List a run's tasks from the store, without a sweep.")
-    .requiredOption("--run-id <id>", "the runner run id")
+/**
+ * Adds the task filter options (`--stage`, `--status`, `--state`,
+ * `--assignee`, `--id`) and `--json` to `command`: `runner.cli(["tasks"])`
+ * and `taskloom tasks` take the same ones, read by {@link taskFilterOf}.
+ */
+export function withTaskFilterOptions(command: Command): Command {
+  return command
     .option("--stage <stage>", "only tasks in this stage (id, title or uuid)")
     .option("--status <list>", "only these statuses, comma-separated (NEW, ASSIGNED, RELEASED, REOPENED, SKIPPED, COMPLETED)")
     .option("--state <list>", "only these states, comma-separated (waiting, queued, staying, failed, completed, interrupted)")
     .option("--assignee <name>", "only tasks assigned to this person")
     .option("--id <list>", "only these task ids, comma-separated")
-    .option("--json", "print JSON")
+    .option("--json", "print JSON");
+}
+
+function program(io: TasksIO): Command {
+  const cmd = new (commander().Command)("tasks")
+    .description("List a run's tasks from the store, without a sweep.")
+    .requiredOption("--run-id <id>", "the runner run id");
+  return withTaskFilterOptions(cmd)
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false)
     .exitOverride()
