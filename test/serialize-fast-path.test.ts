@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { codec } from "../src/core/durable-value.js";
-import { deserialize, serialize } from "../src/persistence/serialization.js";
+import { deserialize, serialize, serializeInPieces } from "../src/persistence/serialization.js";
 
 const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("a.b", "a\\b", "\\.", "..", "x\\\\.y"));
 const leaf = fc.oneof(fc.constant(undefined), fc.constant(null), fc.boolean(), fc.integer(), fc.string({ maxLength: 8 }));
@@ -52,5 +52,24 @@ describe("serialize: plain data with undefined", () => {
     const back = deserialize<typeof doc>(serialize(doc));
     expect("inputs" in back.meta).toBe(true);
     expect("output" in back.nodes[0]!).toBe(true);
+  });
+
+  it("writes a big value with a few undefineds (split at them, not stringified with a replacer) as superjson does", () => {
+    // More than 512 values around each undefined, so the writer splits the value at them instead of using a replacer.
+    const record = fc.record({ id: fc.string({ maxLength: 4 }), output: fc.oneof(fc.constant(undefined), fc.integer(), plain) });
+    const big = fc.record({
+      version: fc.constant(1),
+      meta: fc.record({ runId: fc.string({ maxLength: 4 }), inputs: fc.oneof(fc.constant(undefined), plain) }),
+      nodes: fc.array(fc.oneof({ weight: 20, arbitrary: record }, { weight: 1, arbitrary: fc.constant(undefined) }), { minLength: 600, maxLength: 1_500 }),
+    });
+    fc.assert(
+      fc.property(big, fc.integer({ min: 100, max: 700 }), (value, perPiece) => {
+        const text = serialize(value);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(codec.serialize(value as never))));
+        expect(isDeepStrictEqual(deserialize(text), value)).toBe(true);
+        expect([...serializeInPieces(value, "nodes", perPiece)].join("")).toBe(text);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
