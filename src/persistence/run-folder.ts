@@ -13,13 +13,15 @@
  * @module
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
 import { checkedStats, verifyPathSync } from "./store-files.js";
 import { syncFolder } from "./atomic-file.js";
 
 const DIR_MODE = 0o700;
+/** Runs whose paths {@link RunFolders.files} keeps made (a store calls it at every write of a run; the paths are joined once). */
+const KEPT_PATHS = 256;
 
 /** The paths of one run's files. */
 export interface RunFiles {
@@ -40,6 +42,8 @@ export class RunFolders {
 
   /** Whether a folder made here is flushed into its parent (`LowdbStore`'s `fsync`). */
   readonly #fsync: boolean;
+  /** The paths of the runs used last (at most {@link KEPT_PATHS}; emptied when full). */
+  readonly #paths = new Map<string, RunFiles>();
 
   constructor(dir: string, fsync = false) {
     this.dir = dir;
@@ -47,19 +51,30 @@ export class RunFolders {
     this.#fsync = fsync;
   }
 
-  /** The paths of run `runId`'s files (the id must be valid). */
+  /**
+   * The paths of run `runId`'s files (the id must be valid). Made once per
+   * run and kept (for the last {@link KEPT_PATHS} runs): a store asks at
+   * every append, and six `path.join`s cost about 5 µs, a tenth of a small
+   * run's whole append.
+   */
   files(runId: string): RunFiles {
+    const kept = this.#paths.get(runId);
+    if (kept !== undefined) return kept;
     const dir = join(this.runsDir, runId);
     // assertRunId already rules this out; a second check costs nothing.
     if (dirname(dir) !== this.runsDir) throw new Error(`taskloom internal error: run id "${runId}" names a path outside the store`);
-    return {
+    // `dir` is normalized and a file name has no separator: joining them is concatenating.
+    const files: RunFiles = {
       dir,
-      snapshot: join(dir, "snapshot.json"),
-      summary: join(dir, "summary.json"),
-      journal: join(dir, "journal.ndjson"),
-      lease: join(dir, "lease.json"),
-      lock: join(dir, "lease.lock"),
+      snapshot: `${dir}${sep}snapshot.json`,
+      summary: `${dir}${sep}summary.json`,
+      journal: `${dir}${sep}journal.ndjson`,
+      lease: `${dir}${sep}lease.json`,
+      lock: `${dir}${sep}lease.lock`,
     };
+    if (this.#paths.size >= KEPT_PATHS) this.#paths.clear();
+    this.#paths.set(runId, files);
+    return files;
   }
 
   /** Checks `runs/` and the run's folder; false when either is missing, `UnsafeStoreFileError` when unsafe. */
