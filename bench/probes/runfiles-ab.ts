@@ -1,0 +1,73 @@
+/**
+ * A/B probe of the durable store's cost beyond MemoryStore (issue 16,
+ * targets 1 and 3), this tree against another checkout, in one process
+ * so that a loaded machine skews both alike: rounds alternate
+ * memory / lowdb (this tree) / memory / lowdb (the other tree), and the
+ * medians give each tree's LowdbStore / MemoryStore ratio.
+ *
+ *   node --import tsx bench/probes/runfiles-ab.ts /work/main [rounds]
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as here from "../../src/index.js";
+import { buildGraph } from "../systems/taskloom.js";
+
+const [otherRoot = "/work/main", roundsArg = "7"] = process.argv.slice(2);
+const other = (await import(resolve(otherRoot, "src/index.ts"))) as typeof here;
+const { buildGraph: otherBuild } = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as { buildGraph: typeof buildGraph };
+const rounds = Number(roundsArg);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+let counter = 0;
+
+/** CPU time (user + system, ms) of the last {@link once}. */
+let lastCpu = 0;
+
+async function once(lib: typeof here, g: unknown, durable: boolean): Promise<number> {
+  const dir = durable ? mkdtempSync(join(tmpdir(), "probe-ab-")) : undefined;
+  const store = dir ? new lib.LowdbStore({ dir }) : new lib.MemoryStore();
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  await lib.runAsync(g as Parameters<typeof lib.runAsync>[0], undefined, { store, runId: `ab-${counter++}`, maxConcurrency: 8 });
+  await store.close();
+  const ms = performance.now() - t;
+  const used = process.cpuUsage(cpu);
+  lastCpu = (used.user + used.system) / 1000;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  return ms;
+}
+
+for (const [shape, n, r] of [
+  ["chain", 1, rounds * 20],
+  ["chain", 100, rounds * 3],
+  ["fanout", 100, rounds * 3],
+  ["chain", 10_000, rounds],
+  ["fanout", 10_000, rounds],
+] as const) {
+  const gHere = buildGraph(shape, n);
+  const gOther = otherBuild(shape, n);
+  const t = { hereMem: [] as number[], hereLow: [] as number[], otherMem: [] as number[], otherLow: [] as number[] };
+  const c = { hereMem: [] as number[], hereLow: [] as number[], otherMem: [] as number[], otherLow: [] as number[] };
+  await once(here, gHere, true);
+  await once(other, gOther, true);
+  for (let i = 0; i < r; i++) {
+    t.hereMem.push(await once(here, gHere, false));
+    c.hereMem.push(lastCpu);
+    t.hereLow.push(await once(here, gHere, true));
+    c.hereLow.push(lastCpu);
+    t.otherMem.push(await once(other, gOther, false));
+    c.otherMem.push(lastCpu);
+    t.otherLow.push(await once(other, gOther, true));
+    c.otherLow.push(lastCpu);
+  }
+  const [hm, hl, om, ol] = [median(t.hereMem), median(t.hereLow), median(t.otherMem), median(t.otherLow)];
+  const [chm, chl, com, col] = [median(c.hereMem), median(c.hereLow), median(c.otherMem), median(c.otherLow)];
+  console.log(
+    `${shape} ${n}: wall, this tree lowdb/memory ${hl.toFixed(2)} / ${hm.toFixed(2)} ms = ${(hl / hm).toFixed(2)}x; ` +
+      `${otherRoot} ${ol.toFixed(2)} / ${om.toFixed(2)} ms = ${(ol / om).toFixed(2)}x\n` +
+      `${" ".repeat(shape.length + String(n).length + 2)} cpu, this tree ${chl.toFixed(2)} / ${chm.toFixed(2)} ms = ${(chl / chm).toFixed(2)}x; ` +
+      `${otherRoot} ${col.toFixed(2)} / ${com.toFixed(2)} ms = ${(col / com).toFixed(2)}x`,
+  );
+}
