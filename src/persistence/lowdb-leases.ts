@@ -34,15 +34,17 @@
  *
  * @module
  */
-import { lstatSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
+import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import { hasCode, ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { syncFolder, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
 
@@ -53,23 +55,35 @@ export class LeaseFiles {
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
   /** The lease each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
-  readonly #fences = new Map<string, { readonly owner: string; readonly token: number; readonly stamp: string | undefined }>();
+  readonly #fences = new Map<string, { readonly lease: Lease; readonly stamp: string }>();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
     this.#fsync = fsync;
   }
 
-  /** Grants the run's lease to `request` unless another live holder has it (`RunLockedError`). */
+  /**
+   * Grants the run's lease to `request` unless another live holder has it
+   * (`RunLockedError`). A run without a lease gets one without the lease
+   * lock when nothing races it (see the module comment, "Taking a free
+   * lease"); otherwise the lease is decided under the lock.
+   */
   async acquire(runId: string, request: LeaseRequest): Promise<Lease> {
-    // A lease may come before the first snapshot: the folder is made here.
+    // A lease may come before the first snapshot: the folder is made (or checked) here.
+    this.#folders.ensureSync(runId);
+    if (this.#current(runId) === undefined) {
+      const lease = grantLease(runId, request, undefined);
+      if (this.#publishUnlocked(lease)) return lease;
+    }
     const unlock = (await this.lock(runId, true)) as Unlock;
     try {
-      const current = this.read(runId);
-      if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
-      const lease = grantLease(runId, request, current);
-      this.#write(lease);
-      return lease;
+      for (;;) {
+        const current = this.#current(runId);
+        if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
+        const lease = grantLease(runId, request, current);
+        // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
+        if (this.#write(lease, current === undefined)) return lease;
+      }
     } finally {
       await unlock();
     }
@@ -81,10 +95,10 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) throw lost(undefined);
     try {
-      const current = this.read(lease.runId);
+      const current = this.#current(lease.runId);
       if (!current || !stillHeld(current, lease)) throw lost(current);
       const renewed: Lease = { ...current, expiresAt: now + ttlMs };
-      this.#write(renewed);
+      this.#write(renewed, false);
       return renewed;
     } finally {
       await unlock();
@@ -96,9 +110,9 @@ export class LeaseFiles {
     const unlock = await this.lock(runId, false);
     if (!unlock) return false;
     try {
-      const current = this.read(runId);
+      const current = this.#current(runId);
       if (!current || current.token !== request.token) return false;
-      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } });
+      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } }, false);
       return true;
     } finally {
       await unlock();
@@ -110,7 +124,7 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) return;
     try {
-      const current = this.read(lease.runId);
+      const current = this.#current(lease.runId);
       if (current && current.owner === lease.owner) {
         this.#fences.delete(lease.runId);
         try {
@@ -129,13 +143,96 @@ export class LeaseFiles {
     this.#fences.delete(runId);
   }
 
-  /** Writes `lease.json` (under the lease lock) and remembers it for the fencing check. */
-  #write(lease: Lease): void {
+  /**
+   * The run's lease, its folder just checked: the fencing copy when
+   * `lease.json` is still the file it was read from or written to (one
+   * `lstat`), else the file read (and remembered).
+   */
+  #current(runId: string): Lease | undefined {
+    // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
+    const stamp = fileStamp(this.#folders.files(runId).lease);
+    const known = this.#fences.get(runId);
+    if (stamp !== undefined && known?.stamp === stamp) return known.lease;
+    const current = stamp === undefined ? undefined : this.read(runId, true);
+    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
+    else this.#fences.delete(runId);
+    return current;
+  }
+
+  /**
+   * Writes `lease.json` (under the lease lock) and remembers it for the
+   * fencing check. With `fresh`, the run had no lease when the lock was
+   * taken, and the lease is published only if it still has none (one
+   * published meanwhile without the lock): false when it has one.
+   */
+  #write(lease: Lease, fresh: boolean): boolean {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
-    // Under the lease lock, just after `read` checked the folder.
-    writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
-    this.#fences.set(lease.runId, { owner: lease.owner, token: lease.token, stamp: fileStamp(file) });
+    if (fresh) {
+      if (this.#publish(file, lease) === undefined) return false;
+    } else {
+      // Under the lease lock, just after the folder was checked.
+      writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
+    }
+    const stamp = fileStamp(file);
+    if (stamp !== undefined) this.#fences.set(lease.runId, { lease, stamp });
+    return true;
+  }
+
+  /**
+   * Publishes the lease of a run that had none, without the lease lock:
+   * true when it is the run's lease and nothing could have raced it, false
+   * (with the lease perhaps published) when the lock must decide. See the
+   * module comment, "Taking a free lease", for why the lock is looked at
+   * after the link and before `lease.json` is.
+   */
+  #publishUnlocked(lease: Lease): boolean {
+    const files = this.#folders.files(lease.runId);
+    this.#fences.delete(lease.runId);
+    const ino = this.#publish(files.lease, lease);
+    if (ino === undefined) return false;
+    if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
+    const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
+    if (stats === undefined || stats.ino !== ino) return false;
+    this.#fences.set(lease.runId, { lease, stamp: stampOf(stats) });
+    return true;
+  }
+
+  /**
+   * Makes `file` hold `lease` only if it does not exist: the content is
+   * written to a temp file (made with `O_EXCL | O_NOFOLLOW`), which is then
+   * hard-linked to `file` (`link` fails when the name is taken, and never
+   * follows a link there) and unlinked. Resolves to the new file's inode,
+   * or undefined (nothing left behind) when `file` exists.
+   */
+  #publish(file: string, lease: Lease): bigint | undefined {
+    const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    const fd = openSync(temp, CREATE_FLAGS, 0o600);
+    let ino: bigint;
+    try {
+      writeAllSync(fd, Buffer.from(serialize(lease), "utf8"));
+      if (this.#fsync) fdatasyncSync(fd);
+      const stats = fstatSync(fd, { bigint: true });
+      // A umask may have taken bits off: lease files are 0600, as every store file.
+      if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
+      ino = stats.ino;
+      closeSync(fd);
+    } catch (err) {
+      closeQuietly(fd);
+      unlinkQuietly(temp);
+      throw err;
+    }
+    try {
+      linkSync(temp, file);
+    } catch (err) {
+      unlinkQuietly(temp);
+      if (hasCode(err, "EEXIST")) return undefined;
+      throw err;
+    }
+    unlinkSync(temp);
+    // The new name is durable once the folder's entries are.
+    if (this.#fsync) syncFolder(dirname(file));
+    return ino;
   }
 
   /**
@@ -148,16 +245,19 @@ export class LeaseFiles {
     const known = this.#fences.get(runId);
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
-    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
+    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known.lease, lease)) return;
     const current = this.read(runId);
-    if (current) this.#fences.set(runId, { owner: current.owner, token: current.token, stamp });
+    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
     else this.#fences.delete(runId);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
   }
 
-  /** The run's current lease, or undefined when it has none. */
-  read(runId: string): Lease | undefined {
-    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease) ?? undefined;
+  /**
+   * The run's current lease, or undefined when it has none. With
+   * `folderChecked`, the caller has just checked the run's folder.
+   */
+  read(runId: string, folderChecked = false): Lease | undefined {
+    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease, folderChecked) ?? undefined;
   }
 
   /**
@@ -174,6 +274,9 @@ export class LeaseFiles {
   }
 }
 
+/** How a temp file is made: a new regular file, never through a link at its name. */
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 /**
  * What identifies one version of `file` cheaply (inode, change time, size),
  * or undefined when it does not exist. `lstat`: a link planted in place of
@@ -181,5 +284,25 @@ export class LeaseFiles {
  */
 function fileStamp(file: string): string | undefined {
   const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return s === undefined ? undefined : `${s.ino}:${s.ctimeNs}:${s.size}`;
+  return s === undefined ? undefined : stampOf(s);
+}
+
+function stampOf(s: { ino: bigint; ctimeNs: bigint; size: bigint }): string {
+  return `${s.ino}:${s.ctimeNs}:${s.size}`;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
 }
