@@ -56,7 +56,15 @@ describe("a free lease taken while the lease lock is held", () => {
     await sleep(50);
     expect(await Promise.race([settled, sleep(0).then(() => "waiting")])).toBe("waiting");
     // The holder writes its own lease over whatever it finds (a rename), then gives the lock back.
-    const theirs: Lease = { runId: "r1", owner: "theirs", pid: process.pid, host: hostname(), expiresAt: Date.now() + 60_000, token: 1, identity: processIdentity() };
+    const theirs: Lease = {
+      runId: "r1",
+      owner: "theirs",
+      pid: process.pid,
+      host: hostname(),
+      expiresAt: Date.now() + 60_000,
+      token: 1,
+      identity: processIdentity(),
+    };
     writeFileSync(join(runDir("r1"), "lease.json.new"), serialize(theirs));
     renameSync(join(runDir("r1"), "lease.json.new"), join(runDir("r1"), "lease.json"));
     await unlink(lock);
@@ -101,7 +109,15 @@ describe("a free lease taken while the lease lock is held", () => {
 
   it("takes over a lease left hard-linked to its temp file by a holder that died between the link and the unlink", async () => {
     const store = new LowdbStore({ dir });
-    const dead: Lease = { runId: "r1", owner: "dead", pid: 2 ** 22 - 3, host: hostname(), expiresAt: Date.now() + 60_000, token: 4, identity: processIdentity() };
+    const dead: Lease = {
+      runId: "r1",
+      owner: "dead",
+      pid: 2 ** 22 - 3,
+      host: hostname(),
+      expiresAt: Date.now() + 60_000,
+      token: 4,
+      identity: processIdentity(),
+    };
     await store.acquireLease("r1", request("setup"));
     await store.releaseLease((await store.readLease("r1"))!);
     const temp = join(runDir("r1"), "lease.json.999.abcdef01.tmp");

@@ -6,7 +6,7 @@
  * both sides alike. Not part of `npm run bench`; one mode at a time:
  *
  *   node --import tsx bench/probes/lease-cost.ts ab <other checkout> [rounds]
- *     medians (µs) of acquire + release of a new run's lease, of a renewal,
+ *     medians (µs) of acquire + release of a new run's lease (and each), of a renewal,
  *     and of a 1-node run (`runAsync` + `close`), this checkout and the other
  *     alternating round by round; the ratio is this / other
  *   node --import tsx bench/probes/lease-cost.ts ops <count>
@@ -28,20 +28,20 @@ let counter = 0;
 const request = (now: number) => ({ owner: `probe-${counter++}`, pid: process.pid, host: "probe-host", ttlMs: 30_000, now });
 
 /** One cycle on a new run in a fresh store: acquire, renew, release; the times (µs) of acquire + release and of the renewal. */
-async function cycle(api: Api, dir: string): Promise<{ takeGive: number; renew: number }> {
+async function cycle(api: Api, dir: string): Promise<{ take: number; give: number; renew: number }> {
   const store = new api.LowdbStore({ dir });
   const runId = `l-${counter++}`;
   let t = performance.now();
   const lease = await store.acquireLease(runId, request(Date.now()));
-  let takeGive = performance.now() - t;
+  const take = performance.now() - t;
   t = performance.now();
   const renewed = await store.renewLease(lease, 30_000, Date.now());
   const renew = performance.now() - t;
   t = performance.now();
   await store.releaseLease(renewed);
-  takeGive += performance.now() - t;
+  const give = performance.now() - t;
   await store.close();
-  return { takeGive: takeGive * 1000, renew: renew * 1000 };
+  return { take: take * 1000, give: give * 1000, renew: renew * 1000 };
 }
 
 /** The bench's 1-node graph, built with `api`'s own builder (a graph is only run by the code that built it). */
@@ -82,12 +82,14 @@ if (mode === "ab") {
       rmSync(dir, { recursive: true, force: true });
       const run = await oneRun(api, g);
       if (r < 0) continue; // warm-up
-      push(`${name} acquire+release`, c.takeGive);
+      push(`${name} acquire+release`, c.take + c.give);
+      push(`${name} acquire`, c.take);
+      push(`${name} release`, c.give);
       push(`${name} renew`, c.renew);
       push(`${name} 1-node run`, run);
     }
   }
-  for (const what of ["acquire+release", "renew", "1-node run"]) {
+  for (const what of ["acquire+release", "acquire", "release", "renew", "1-node run"]) {
     const [o, h] = [median(times[`other ${what}`]!), median(times[`this ${what}`]!)];
     console.log(`${what.padEnd(16)} other ${o.toFixed(0).padStart(6)} us  this ${h.toFixed(0).padStart(6)} us  this/other ${(h / o).toFixed(2)}`);
   }

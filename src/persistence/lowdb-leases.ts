@@ -1,7 +1,7 @@
 /**
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
- * folder says who drives the run, and `lease.lock` is held while a
- * process reads and rewrites it.
+ * folder says who drives the run (no file: nobody), and `lease.lock` is
+ * held while a process reads and rewrites it.
  *
  * Leases are decided under `lease.lock`, an empty file made with
  * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
@@ -11,26 +11,50 @@
  * so within this process a takeover and a write of the same run are never
  * interleaved.
  *
+ * Taking a free lease. A run without `lease.json` (a new run, or one whose
+ * driver gave it back) gets its lease without the lock: the lease is
+ * written to a temp file (`O_EXCL`), which is hard-linked to `lease.json`
+ * (`link` fails when the name exists: of two processes, one links, the
+ * other is told and goes through the lock) and then unlinked. Every
+ * writer that finds no lease publishes it that way, under the lock too,
+ * so a lease published without the lock is never overwritten by one that
+ * decided "free" before it. Only a process that took the lock before the
+ * link could still act on what it read then (a previous version renaming
+ * its own free lease into place; `delete` moving the folder away); such a
+ * process holds the lock from its read to its write, so after the link
+ * the lock is looked at (`lstat`), and then `lease.json` (still the linked
+ * inode?), in that order: a lock seen, or a `lease.json` that is not the
+ * linked file, sends the acquire through the lock, which judges the lease
+ * found there as any other (the published lease, kept when still there).
+ * A process killed between the link and the unlink leaves the temp file
+ * as a second name of its lease, which is harmless.
+ *
  * Fencing. A write that carries the writer's lease is refused with
  * `LeaseLostError` unless `lease.json` still names that owner and token.
  * Every write (`append` and `writeSnapshot` alike) compares with the copy
  * this store last saw and only checks that the file is still that one
  * (one `lstat`: same inode, change time and size); a takeover granted by
  * this store replaces the copy, and a file rewritten by another process
- * (always through a rename, so with a new inode) fails the check, so both
- * are read and refused. The check and the write are not one atomic step
+ * (always a new inode: a rename or a link) fails the check, so both are
+ * read and refused. The check and the write are not one atomic step
  * across processes: a takeover landing between them lets that one write
- * through, and the next write is refused.
+ * through, and the next write is refused. Under the lock, renewing,
+ * giving back and cancelling use the same copy while the file passes that
+ * check, instead of reading it.
  *
  * Costs. The files are read and written with synchronous calls
- * (`store-files.ts`, "Costs"); taking a lease on a new run is about a
- * dozen of them, giving it back half as many.
+ * (`store-files.ts`, "Costs"). Taking a free lease is nine of them and one
+ * file made (the temp file: making a file is what costs most, 40 µs on a
+ * quiet ext4 disk, hundreds under load), giving it back seven (the lock
+ * made, `lease.json` and the lock unlinked), renewing thirteen and two files
+ * made (the lock, the temp file renamed over `lease.json`).
  *
- * Invariants: `lease.json` is replaced atomically and only under the
- * lease lock; the fencing copy of a run (`#fences`) is dropped before the
- * file is rewritten and set again after, so a failed write never leaves a
- * copy that names a lease the file does not hold. The calls here are made
- * inside the store's per-run queue (the store serializes them).
+ * Invariants: `lease.json` is replaced (renamed over) or removed only
+ * under the lease lock, and made without the lock only by a `link` that
+ * fails when it exists; the fencing copy of a run (`#fences`) is dropped
+ * before the file is written and set again after, so a failed write never
+ * leaves a copy that names a lease the file does not hold. The calls here
+ * are made inside the store's per-run queue (the store serializes them).
  *
  * @module
  */
@@ -267,8 +291,11 @@ export class LeaseFiles {
   async lock(runId: string, create: boolean): Promise<Unlock | undefined> {
     // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
     if (!create && !this.#folders.verifySync(runId)) return undefined;
-    return takeFileLock(this.#folders.files(runId).lock, {
+    const files = this.#folders.files(runId);
+    return takeFileLock(files.lock, {
       what: `the lease lock of run "${runId}"`,
+      // A lease written less than a second ago is the lock itself (a second name of it): no file made.
+      linkFrom: files.lease,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }
