@@ -1,7 +1,8 @@
 /**
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file: nobody), and `lease.lock` is
- * held while a process reads and rewrites it.
+ * held while a process reads and rewrites it (an empty file, or a second
+ * name of a `lease.json` written less than a second ago: `folder-lock.ts`).
  *
  * Leases are decided under `lease.lock`, an empty file made with
  * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
@@ -43,11 +44,16 @@
  * check, instead of reading it.
  *
  * Costs. The files are read and written with synchronous calls
- * (`store-files.ts`, "Costs"). Taking a free lease is nine of them and one
- * file made (the temp file: making a file is what costs most, 40 µs on a
- * quiet ext4 disk, hundreds under load), giving it back seven (the lock
- * made, `lease.json` and the lock unlinked), renewing thirteen and two files
- * made (the lock, the temp file renamed over `lease.json`).
+ * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
+ * a quiet ext4 disk, hundreds under load; a `link` or an `unlink` costs a
+ * fifth of it, an `lstat` or a small read far less), so a lease call makes
+ * as few as it can. Taking a free lease is nine calls and one file made
+ * (the temp file); giving back a lease taken or renewed less than a second
+ * ago twelve calls and no file (the lock is a link of `lease.json`, which
+ * is then read, since the link changed its change time, and unlinked);
+ * renewing one such lease seventeen calls and one file (the temp file
+ * renamed over `lease.json`). An older lease costs one file more for the
+ * lock.
  *
  * Invariants: `lease.json` is replaced (renamed over) or removed only
  * under the lease lock, and made without the lock only by a `link` that
