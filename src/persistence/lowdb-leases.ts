@@ -34,7 +34,8 @@
  * `LeaseLostError` unless `lease.json` still names that owner and token.
  * Every write (`append` and `writeSnapshot` alike) compares with the copy
  * this store last saw and only checks that the file is still that one
- * (one `lstat`: same inode, change time and size); a takeover granted by
+ * (one `lstat`: same inode, modification time and size; not the change
+ * time, which a link taken as the lock changes); a takeover granted by
  * this store replaces the copy, and a file rewritten by another process
  * (always a new inode: a rename or a link) fails the check, so both are
  * read and refused. The check and the write are not one atomic step
@@ -49,10 +50,10 @@
  * fifth of it, an `lstat` or a small read far less), so a lease call makes
  * as few as it can. Taking a free lease is nine calls and one file made
  * (the temp file); giving back a lease taken or renewed less than a second
- * ago twelve calls and no file (the lock is a link of `lease.json`, which
- * is then read, since the link changed its change time, and unlinked);
- * renewing one such lease seventeen calls and one file (the temp file
- * renamed over `lease.json`). An older lease costs one file more for the
+ * ago seven calls and no file (the lock is a link of `lease.json`, which
+ * the fencing copy spares reading, and which is then unlinked); renewing
+ * one such lease thirteen calls and one file (the temp file renamed over
+ * `lease.json`). An older lease costs one file more for the
  * lock.
  *
  * Invariants: `lease.json` is replaced (renamed over) or removed only
@@ -311,7 +312,8 @@ export class LeaseFiles {
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
- * What identifies one version of `file` cheaply (inode, change time, size),
+ * What identifies one version of `file` cheaply (inode, modification time,
+ * size: a new version is a new file, written after the old one),
  * or undefined when it does not exist. `lstat`: a link planted in place of
  * the lease is seen as a change, and the read that follows refuses it.
  */
@@ -320,8 +322,8 @@ function fileStamp(file: string): string | undefined {
   return s === undefined ? undefined : stampOf(s);
 }
 
-function stampOf(s: { ino: bigint; ctimeNs: bigint; size: bigint }): string {
-  return `${s.ino}:${s.ctimeNs}:${s.size}`;
+function stampOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
+  return `${s.ino}:${s.mtimeNs}:${s.size}`;
 }
 
 function closeQuietly(fd: number): void {
