@@ -4,11 +4,12 @@
  * lock looked at. Real processes race for the leases of new runs (also
  * against one that takes them as the previous version did, under the lock
  * with a rename), a lease published while someone holds the lock is judged
- * again under it, and a process SIGKILLed anywhere in its lease calls
+ * again under it, processes taking, renewing and giving back the same
+ * runs' leases never hold one at once, and a process SIGKILLed anywhere in its lease calls
  * leaves runs whose leases the next process takes.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, linkSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -211,6 +212,31 @@ describe("processes racing for the leases of new runs", () => {
       ["b", "current"],
     ]);
     expectOneWinnerEach(outcomes, count);
+  });
+});
+
+describe("processes taking, renewing and giving back the leases of the same runs", () => {
+  it("never hold one run's lease at the same time", { timeout: 90_000 }, async () => {
+    const log = join(dir, "holders.log");
+    writeFileSync(log, "");
+    const children = ["x", "y", "z"].map((label) => startChild(["test/fixtures/lease-mutex.ts", dir, "3", "300", log, label]));
+    for (const c of children) expect(await c.nextLine()).toBe("done");
+    const holder = new Map<string, string>();
+    let taken = 0;
+    for (const line of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+      const [what, runId, owner] = line.split(" ") as [string, string, string];
+      if (what === "acq") {
+        expect(holder.get(runId), `${line}: the lease is still held`).toBeUndefined();
+        holder.set(runId, owner);
+        taken += 1;
+      } else {
+        expect(holder.get(runId), line).toBe(owner);
+        holder.delete(runId);
+      }
+    }
+    expect(holder.size).toBe(0);
+    // Each run's lease was taken many times, by several of them.
+    expect(taken).toBeGreaterThan(30);
   });
 });
 
