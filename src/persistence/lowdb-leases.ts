@@ -65,7 +65,7 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -200,7 +200,8 @@ export class LeaseFiles {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
     if (fresh) {
-      if (this.#publish(file, lease) === undefined) return false;
+      // Under the lock, a file system without hard links gets the lease by a rename: nobody can link one meanwhile.
+      if (this.#publish(file, lease, true) === undefined) return false;
     } else {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
@@ -220,7 +221,7 @@ export class LeaseFiles {
   #publishUnlocked(lease: Lease): boolean {
     const files = this.#folders.files(lease.runId);
     this.#fences.delete(lease.runId);
-    const ino = this.#publish(files.lease, lease);
+    const ino = this.#publish(files.lease, lease, false);
     if (ino === undefined) return false;
     if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
     const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
@@ -234,9 +235,12 @@ export class LeaseFiles {
    * written to a temp file (made with `O_EXCL | O_NOFOLLOW`), which is then
    * hard-linked to `file` (`link` fails when the name is taken, and never
    * follows a link there) and unlinked. Resolves to the new file's inode,
-   * or undefined (nothing left behind) when `file` exists.
+   * or undefined (nothing left behind) when `file` exists. On a file
+   * system without hard links, the temp file is renamed onto `file` when
+   * `renameIfNoLinks` (the caller holds the lease lock), else nothing is
+   * done and undefined says so.
    */
-  #publish(file: string, lease: Lease): bigint | undefined {
+  #publish(file: string, lease: Lease, renameIfNoLinks: boolean): bigint | undefined {
     const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     const fd = openSync(temp, CREATE_FLAGS, 0o600);
     let ino: bigint;
@@ -256,12 +260,27 @@ export class LeaseFiles {
     try {
       linkSync(temp, file);
     } catch (err) {
+      const noLinks = NO_HARD_LINKS.some((code) => hasCode(err, code));
+      if (noLinks && renameIfNoLinks) return this.#renameInto(temp, file, ino);
       unlinkQuietly(temp);
-      if (hasCode(err, "EEXIST")) return undefined;
+      if (hasCode(err, "EEXIST") || noLinks) return undefined;
       throw err;
     }
-    unlinkSync(temp);
+    // A temp file left (this unlink failing, or a crash before it) is a second name of the lease: harmless.
+    unlinkQuietly(temp);
     // The new name is durable once the folder's entries are.
+    if (this.#fsync) syncFolder(dirname(file));
+    return ino;
+  }
+
+  /** {@link LeaseFiles.#publish}'s end on a file system without hard links: the temp file renamed onto `file`. */
+  #renameInto(temp: string, file: string, ino: bigint): bigint {
+    try {
+      renameSync(temp, file);
+    } catch (err) {
+      unlinkQuietly(temp);
+      throw err;
+    }
     if (this.#fsync) syncFolder(dirname(file));
     return ino;
   }
@@ -307,6 +326,9 @@ export class LeaseFiles {
     });
   }
 }
+
+/** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */
+const NO_HARD_LINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"];
 
 /** How a temp file is made: a new regular file, never through a link at its name. */
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
