@@ -3,15 +3,16 @@
  * one holder at a time, a stale lock broken once (whether a file or the
  * folder an earlier version made), a folder held by an earlier version
  * waited for, a symbolic link never followed or removed, and nothing left
- * behind once given back.
+ * behind once given back; taken as a second name of a fresh file
+ * (`linkFrom`, the run's `lease.json`), and only of a fresh one.
  */
 import { existsSync, lstatSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, rmdir, symlink, utimes, writeFile } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LOCK_STALE_MS, takeFileLock } from "../src/persistence/folder-lock.js";
+import { LINK_LOCK_FRESH_MS, LOCK_STALE_MS, takeFileLock } from "../src/persistence/folder-lock.js";
 import { LowdbStore, UnsafeStoreFileError } from "../src/index.js";
 
 let dir: string;
@@ -93,6 +94,83 @@ describe("takeFileLock", () => {
 
   it("resolves to undefined when the folder that holds the lock is missing and there is no createParent", async () => {
     expect(await takeFileLock(join(dir, "missing", "x.lock"), { what: "the test lock" })).toBeUndefined();
+  });
+});
+
+describe("takeFileLock with linkFrom", () => {
+  it("takes the lock as a second name of a file modified just now, and leaves the file as it was once given back", async () => {
+    const file = join(dir, "lease.json");
+    await writeFile(file, "the lease");
+    const lock = join(dir, "x.lock");
+    const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file });
+    expect(lstatSync(lock).ino).toBe(lstatSync(file).ino);
+    expect(lstatSync(file).nlink).toBe(2);
+    await unlock?.();
+    expect(existsSync(lock)).toBe(false);
+    expect(lstatSync(file).nlink).toBe(1);
+    expect(await readFile(file, "utf8")).toBe("the lease");
+  });
+
+  it("makes an empty file instead when the file was modified a second or more ago (its age would be the lock's), or is missing", async () => {
+    const file = join(dir, "lease.json");
+    await writeFile(file, "old");
+    await utimes(file, new Date(Date.now() - LINK_LOCK_FRESH_MS - 10), new Date(Date.now() - LINK_LOCK_FRESH_MS - 10));
+    const lock = join(dir, "x.lock");
+    let unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file });
+    expect(lstatSync(lock).ino).not.toBe(lstatSync(file).ino);
+    expect(lstatSync(lock).size).toBe(0);
+    await unlock?.();
+    unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: join(dir, "missing.json") });
+    expect(lstatSync(lock).size).toBe(0);
+    await unlock?.();
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("lets exactly one of many waiters in at a time, whichever way each takes the lock", async () => {
+    const file = join(dir, "lease.json");
+    const lock = join(dir, "x.lock");
+    for (let round = 0; round < 5; round++) {
+      let inside = 0;
+      let most = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          // The file is rewritten as a lease is: a new file renamed over it, so some waiters link and some make a file.
+          await writeFile(`${file}.${i}`, `v${i}`);
+          if (i % 3 === 0) await utimes(`${file}.${i}`, past(), past());
+          await rename(`${file}.${i}`, file);
+          const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file });
+          inside += 1;
+          most = Math.max(most, inside);
+          await sleep(1);
+          inside -= 1;
+          await unlock?.();
+        }),
+      );
+      expect(most).toBe(1);
+      expect(existsSync(lock)).toBe(false);
+    }
+  });
+
+  it("is waited for while fresh, and broken once stale (its holder died), leaving the file it named alone", async () => {
+    const file = join(dir, "lease.json");
+    await writeFile(file, "the lease");
+    const lock = join(dir, "x.lock");
+    await link(file, lock);
+    let taken = false;
+    const waiting = takeFileLock(lock, { what: "the test lock", linkFrom: file }).then((unlock) => {
+      taken = true;
+      return unlock;
+    });
+    await sleep(100);
+    expect(taken).toBe(false);
+    // The holder died, and the file has not been modified since: the lock is as old as the file.
+    await utimes(file, past(), past());
+    const unlock = await waiting;
+    expect(existsSync(lock)).toBe(true);
+    await unlock?.();
+    expect(existsSync(lock)).toBe(false);
+    expect(await readFile(file, "utf8")).toBe("the lease");
+    expect(lstatSync(file).nlink).toBe(1);
   });
 });
 

@@ -8,7 +8,16 @@
  * load a `mkdir` and `rmdir` pair takes milliseconds (a folder is an inode
  * and a block to allocate and free), a file made and unlinked tens of
  * microseconds. A file lock waits for a folder at its name too (the lock
- * an earlier version took) and breaks it once stale. A lock older than
+ * an earlier version took) and breaks it once stale.
+ *
+ * A file lock can cost less still: given `linkFrom`, a file that exists
+ * beside it anyway (the run's `lease.json`), it is taken as a second name
+ * of that file with `link` (atomic the same way: it fails when the name
+ * exists), and giving it back unlinks that name; no file is made or
+ * freed. The lock's age is then the file's: `link` is used only when the
+ * file was modified less than {@link LINK_LOCK_FRESH_MS} ago, so a lock
+ * held for milliseconds is never judged stale, by this version or an
+ * earlier one (both judge by the modification time). A lock older than
  * {@link LOCK_STALE_MS} is taken to be left by a process that died
  * holding it (holders keep it for milliseconds) and is broken.
  *
@@ -26,18 +35,26 @@
  * (or, for a folder lock, a file) was not made by taskloom and is never
  * followed or removed (`UnsafeStoreFileError`).
  *
- * Costs. Taking and giving back a free lock is one synchronous `mkdir`
- * and one `rmdir`: the thread pool would cost more than the calls. Only
- * the wait between two tries of a held lock is asynchronous.
+ * Costs. Taking and giving back a free lock is two synchronous calls
+ * (`mkdir` and `rmdir`; `open` and `unlink`; with `linkFrom`, `lstat`,
+ * `link` and `unlink`): the thread pool would cost more than the calls.
+ * Only the wait between two tries of a held lock is asynchronous.
  *
  * @module
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UnsafeStoreFileError } from "./errors.js";
 
 /** A lock folder older than this (ms) was left by a dead process. */
 export const LOCK_STALE_MS = 5_000;
+
+/**
+ * A file modified less than this long ago (ms) may stand as a lock
+ * ({@link FolderLockOptions.linkFrom}): taken now, it is judged stale only
+ * after being held for {@link LOCK_STALE_MS} minus this.
+ */
+export const LINK_LOCK_FRESH_MS = 1_000;
 
 /**
  * How long to wait for a lock (ms). Longer than {@link LOCK_STALE_MS}, so
@@ -54,6 +71,14 @@ export interface FolderLockOptions {
   readonly createParent?: (() => Promise<void>) | undefined;
   /** What the lock guards, for the error when it stays held (e.g. "the lease lock of run x"). */
   readonly what: string;
+  /**
+   * {@link takeFileLock} only: a file beside the lock to take the lock as
+   * a second name of (`link`), instead of making a new file, when it was
+   * modified less than {@link LINK_LOCK_FRESH_MS} ago (see the module
+   * comment); otherwise (or when it is missing, or the file system has no
+   * hard links) the lock is made as an empty file.
+   */
+  readonly linkFrom?: string | undefined;
 }
 
 /**
@@ -98,7 +123,7 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
         mkdirSync(path, { mode: 0o700 });
         return async () => removeFolder(path);
       }
-      closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
+      if (options.linkFrom === undefined || !linkLock(options.linkFrom, path)) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
       return async () => removeFile(path);
     } catch (err) {
       if (hasCode(err, "ENOENT")) {
@@ -118,6 +143,30 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
       throw new Error(`taskloom: ${options.what} (${path}) is still held after ${LOCK_WAIT_MS} ms. ` + `If no process is using it, remove it and try again.`);
     }
     await sleep(5 + Math.random() * 15);
+  }
+}
+
+/**
+ * Takes the lock `path` as a hard link to `from` when `from` is a regular
+ * file modified less than {@link LINK_LOCK_FRESH_MS} ago: true when taken,
+ * false when it cannot be (the caller makes a file instead); EEXIST when
+ * the lock is held. A file replaced between the look and the link is
+ * replaced by a newer one (writers rename a file they have just written),
+ * so the lock is never older than it was judged.
+ */
+function linkLock(from: string, path: string): boolean {
+  const stats = lstatSync(from, { throwIfNoEntry: false });
+  if (stats === undefined || !stats.isFile()) return false;
+  // A modification time in the future (a clock set back) would make the lock look younger than it is.
+  const age = Date.now() - stats.mtimeMs;
+  if (age >= LINK_LOCK_FRESH_MS || age < -LINK_LOCK_FRESH_MS) return false;
+  try {
+    linkSync(from, path);
+    return true;
+  } catch (err) {
+    if (hasCode(err, "EEXIST")) throw err;
+    // ENOENT: replaced meanwhile by nothing (or no folder: the file lock then says so); EPERM, ENOTSUP…: no hard links here.
+    return false;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
- * folder says who drives the run, and `lease.lock` is held while a
- * process reads and rewrites it.
+ * folder says who drives the run (no file: nobody), and `lease.lock` is
+ * held while a process reads and rewrites it (an empty file, or a second
+ * name of a `lease.json` written less than a second ago: `folder-lock.ts`).
  *
  * Leases are decided under `lease.lock`, an empty file made with
  * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
@@ -11,38 +12,70 @@
  * so within this process a takeover and a write of the same run are never
  * interleaved.
  *
+ * Taking a free lease. A run without `lease.json` (a new run, or one whose
+ * driver gave it back) gets its lease without the lock: the lease is
+ * written to a temp file (`O_EXCL`), which is hard-linked to `lease.json`
+ * (`link` fails when the name exists: of two processes, one links, the
+ * other is told and goes through the lock) and then unlinked. Every
+ * writer that finds no lease publishes it that way, under the lock too,
+ * so a lease published without the lock is never overwritten by one that
+ * decided "free" before it. Only a process that took the lock before the
+ * link could still act on what it read then (a previous version renaming
+ * its own free lease into place; `delete` moving the folder away); such a
+ * process holds the lock from its read to its write, so after the link
+ * the lock is looked at (`lstat`), and then `lease.json` (still the linked
+ * inode?), in that order: a lock seen, or a `lease.json` that is not the
+ * linked file, sends the acquire through the lock, which judges the lease
+ * found there as any other (the published lease, kept when still there).
+ * A process killed between the link and the unlink leaves the temp file
+ * as a second name of its lease, which is harmless.
+ *
  * Fencing. A write that carries the writer's lease is refused with
  * `LeaseLostError` unless `lease.json` still names that owner and token.
  * Every write (`append` and `writeSnapshot` alike) compares with the copy
  * this store last saw and only checks that the file is still that one
- * (one `lstat`: same inode, change time and size); a takeover granted by
+ * (one `lstat`: same inode, modification time and size; not the change
+ * time, which a link taken as the lock changes); a takeover granted by
  * this store replaces the copy, and a file rewritten by another process
- * (always through a rename, so with a new inode) fails the check, so both
- * are read and refused. The check and the write are not one atomic step
+ * (always a new inode: a rename or a link) fails the check, so both are
+ * read and refused. The check and the write are not one atomic step
  * across processes: a takeover landing between them lets that one write
- * through, and the next write is refused.
+ * through, and the next write is refused. Under the lock, renewing,
+ * giving back and cancelling use the same copy while the file passes that
+ * check, instead of reading it.
  *
  * Costs. The files are read and written with synchronous calls
- * (`store-files.ts`, "Costs"); taking a lease on a new run is about a
- * dozen of them, giving it back half as many.
+ * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
+ * a quiet ext4 disk, hundreds under load; a `link` or an `unlink` costs a
+ * fifth of it, an `lstat` or a small read far less), so a lease call makes
+ * as few as it can. Taking a free lease is nine calls and one file made
+ * (the temp file); giving back a lease taken or renewed less than a second
+ * ago seven calls and no file (the lock is a link of `lease.json`, which
+ * the fencing copy spares reading, and which is then unlinked); renewing
+ * one such lease thirteen calls and one file (the temp file renamed over
+ * `lease.json`). An older lease costs one file more for the
+ * lock.
  *
- * Invariants: `lease.json` is replaced atomically and only under the
- * lease lock; the fencing copy of a run (`#fences`) is dropped before the
- * file is rewritten and set again after, so a failed write never leaves a
- * copy that names a lease the file does not hold. The calls here are made
- * inside the store's per-run queue (the store serializes them).
+ * Invariants: `lease.json` is replaced (renamed over) or removed only
+ * under the lease lock, and made without the lock only by a `link` that
+ * fails when it exists; the fencing copy of a run (`#fences`) is dropped
+ * before the file is written and set again after, so a failed write never
+ * leaves a copy that names a lease the file does not hold. The calls here
+ * are made inside the store's per-run queue (the store serializes them).
  *
  * @module
  */
-import { lstatSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
+import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import { hasCode, ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { syncFolder, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
 
@@ -53,23 +86,35 @@ export class LeaseFiles {
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
   /** The lease each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
-  readonly #fences = new Map<string, { readonly owner: string; readonly token: number; readonly stamp: string | undefined }>();
+  readonly #fences = new Map<string, { readonly lease: Lease; readonly stamp: string }>();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
     this.#fsync = fsync;
   }
 
-  /** Grants the run's lease to `request` unless another live holder has it (`RunLockedError`). */
+  /**
+   * Grants the run's lease to `request` unless another live holder has it
+   * (`RunLockedError`). A run without a lease gets one without the lease
+   * lock when nothing races it (see the module comment, "Taking a free
+   * lease"); otherwise the lease is decided under the lock.
+   */
   async acquire(runId: string, request: LeaseRequest): Promise<Lease> {
-    // A lease may come before the first snapshot: the folder is made here.
+    // A lease may come before the first snapshot: the folder is made (or checked) here.
+    this.#folders.ensureSync(runId);
+    if (this.#current(runId) === undefined) {
+      const lease = grantLease(runId, request, undefined);
+      if (this.#publishUnlocked(lease)) return lease;
+    }
     const unlock = (await this.lock(runId, true)) as Unlock;
     try {
-      const current = this.read(runId);
-      if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
-      const lease = grantLease(runId, request, current);
-      this.#write(lease);
-      return lease;
+      for (;;) {
+        const current = this.#current(runId);
+        if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
+        const lease = grantLease(runId, request, current);
+        // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
+        if (this.#write(lease, current === undefined)) return lease;
+      }
     } finally {
       await unlock();
     }
@@ -81,10 +126,10 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) throw lost(undefined);
     try {
-      const current = this.read(lease.runId);
+      const current = this.#current(lease.runId);
       if (!current || !stillHeld(current, lease)) throw lost(current);
       const renewed: Lease = { ...current, expiresAt: now + ttlMs };
-      this.#write(renewed);
+      this.#write(renewed, false);
       return renewed;
     } finally {
       await unlock();
@@ -96,9 +141,9 @@ export class LeaseFiles {
     const unlock = await this.lock(runId, false);
     if (!unlock) return false;
     try {
-      const current = this.read(runId);
+      const current = this.#current(runId);
       if (!current || current.token !== request.token) return false;
-      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } });
+      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } }, false);
       return true;
     } finally {
       await unlock();
@@ -110,7 +155,7 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) return;
     try {
-      const current = this.read(lease.runId);
+      const current = this.#current(lease.runId);
       if (current && current.owner === lease.owner) {
         this.#fences.delete(lease.runId);
         try {
@@ -129,13 +174,115 @@ export class LeaseFiles {
     this.#fences.delete(runId);
   }
 
-  /** Writes `lease.json` (under the lease lock) and remembers it for the fencing check. */
-  #write(lease: Lease): void {
+  /**
+   * The run's lease, its folder just checked: the fencing copy when
+   * `lease.json` is still the file it was read from or written to (one
+   * `lstat`), else the file read (and remembered).
+   */
+  #current(runId: string): Lease | undefined {
+    // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
+    const stamp = fileStamp(this.#folders.files(runId).lease);
+    const known = this.#fences.get(runId);
+    if (stamp !== undefined && known?.stamp === stamp) return known.lease;
+    const current = stamp === undefined ? undefined : this.read(runId, true);
+    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
+    else this.#fences.delete(runId);
+    return current;
+  }
+
+  /**
+   * Writes `lease.json` (under the lease lock) and remembers it for the
+   * fencing check. With `fresh`, the run had no lease when the lock was
+   * taken, and the lease is published only if it still has none (one
+   * published meanwhile without the lock): false when it has one.
+   */
+  #write(lease: Lease, fresh: boolean): boolean {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
-    // Under the lease lock, just after `read` checked the folder.
-    writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
-    this.#fences.set(lease.runId, { owner: lease.owner, token: lease.token, stamp: fileStamp(file) });
+    if (fresh) {
+      // Under the lock, a file system without hard links gets the lease by a rename: nobody can link one meanwhile.
+      if (this.#publish(file, lease, true) === undefined) return false;
+    } else {
+      // Under the lease lock, just after the folder was checked.
+      writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
+    }
+    const stamp = fileStamp(file);
+    if (stamp !== undefined) this.#fences.set(lease.runId, { lease, stamp });
+    return true;
+  }
+
+  /**
+   * Publishes the lease of a run that had none, without the lease lock:
+   * true when it is the run's lease and nothing could have raced it, false
+   * (with the lease perhaps published) when the lock must decide. See the
+   * module comment, "Taking a free lease", for why the lock is looked at
+   * after the link and before `lease.json` is.
+   */
+  #publishUnlocked(lease: Lease): boolean {
+    const files = this.#folders.files(lease.runId);
+    this.#fences.delete(lease.runId);
+    const ino = this.#publish(files.lease, lease, false);
+    if (ino === undefined) return false;
+    if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
+    const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
+    if (stats === undefined || stats.ino !== ino) return false;
+    this.#fences.set(lease.runId, { lease, stamp: stampOf(stats) });
+    return true;
+  }
+
+  /**
+   * Makes `file` hold `lease` only if it does not exist: the content is
+   * written to a temp file (made with `O_EXCL | O_NOFOLLOW`), which is then
+   * hard-linked to `file` (`link` fails when the name is taken, and never
+   * follows a link there) and unlinked. Resolves to the new file's inode,
+   * or undefined (nothing left behind) when `file` exists. On a file
+   * system without hard links, the temp file is renamed onto `file` when
+   * `renameIfNoLinks` (the caller holds the lease lock), else nothing is
+   * done and undefined says so.
+   */
+  #publish(file: string, lease: Lease, renameIfNoLinks: boolean): bigint | undefined {
+    const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    const fd = openSync(temp, CREATE_FLAGS, 0o600);
+    let ino: bigint;
+    try {
+      writeAllSync(fd, Buffer.from(serialize(lease), "utf8"));
+      if (this.#fsync) fdatasyncSync(fd);
+      const stats = fstatSync(fd, { bigint: true });
+      // A umask may have taken bits off: lease files are 0600, as every store file.
+      if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
+      ino = stats.ino;
+      closeSync(fd);
+    } catch (err) {
+      closeQuietly(fd);
+      unlinkQuietly(temp);
+      throw err;
+    }
+    try {
+      linkSync(temp, file);
+    } catch (err) {
+      const noLinks = NO_HARD_LINKS.some((code) => hasCode(err, code));
+      if (noLinks && renameIfNoLinks) return this.#renameInto(temp, file, ino);
+      unlinkQuietly(temp);
+      if (hasCode(err, "EEXIST") || noLinks) return undefined;
+      throw err;
+    }
+    // A temp file left (this unlink failing, or a crash before it) is a second name of the lease: harmless.
+    unlinkQuietly(temp);
+    // The new name is durable once the folder's entries are.
+    if (this.#fsync) syncFolder(dirname(file));
+    return ino;
+  }
+
+  /** {@link LeaseFiles.#publish}'s end on a file system without hard links: the temp file renamed onto `file`. */
+  #renameInto(temp: string, file: string, ino: bigint): bigint {
+    try {
+      renameSync(temp, file);
+    } catch (err) {
+      unlinkQuietly(temp);
+      throw err;
+    }
+    if (this.#fsync) syncFolder(dirname(file));
+    return ino;
   }
 
   /**
@@ -148,16 +295,19 @@ export class LeaseFiles {
     const known = this.#fences.get(runId);
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
-    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known, lease)) return;
+    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known.lease, lease)) return;
     const current = this.read(runId);
-    if (current) this.#fences.set(runId, { owner: current.owner, token: current.token, stamp });
+    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
     else this.#fences.delete(runId);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
   }
 
-  /** The run's current lease, or undefined when it has none. */
-  read(runId: string): Lease | undefined {
-    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease) ?? undefined;
+  /**
+   * The run's current lease, or undefined when it has none. With
+   * `folderChecked`, the caller has just checked the run's folder.
+   */
+  read(runId: string, folderChecked = false): Lease | undefined {
+    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease, folderChecked) ?? undefined;
   }
 
   /**
@@ -167,19 +317,49 @@ export class LeaseFiles {
   async lock(runId: string, create: boolean): Promise<Unlock | undefined> {
     // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
     if (!create && !this.#folders.verifySync(runId)) return undefined;
-    return takeFileLock(this.#folders.files(runId).lock, {
+    const files = this.#folders.files(runId);
+    return takeFileLock(files.lock, {
       what: `the lease lock of run "${runId}"`,
+      // A lease written less than a second ago is the lock itself (a second name of it): no file made.
+      linkFrom: files.lease,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }
 }
 
+/** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */
+const NO_HARD_LINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"];
+
+/** How a temp file is made: a new regular file, never through a link at its name. */
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 /**
- * What identifies one version of `file` cheaply (inode, change time, size),
+ * What identifies one version of `file` cheaply (inode, modification time,
+ * size: a new version is a new file, written after the old one),
  * or undefined when it does not exist. `lstat`: a link planted in place of
  * the lease is seen as a change, and the read that follows refuses it.
  */
 function fileStamp(file: string): string | undefined {
   const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return s === undefined ? undefined : `${s.ino}:${s.ctimeNs}:${s.size}`;
+  return s === undefined ? undefined : stampOf(s);
+}
+
+function stampOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
+  return `${s.ino}:${s.mtimeNs}:${s.size}`;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already failing: the first error is the one reported.
+  }
 }

@@ -8,8 +8,8 @@
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
  *   changes made after the snapshot;
- * - `lease.json`: who drives the run, and `lease.lock` (an empty file)
- *   while a process reads and rewrites it.
+ * - `lease.json`: who drives the run, and `lease.lock` (an empty file, or
+ *   a hard link of a fresh `lease.json`) while a process rewrites it.
  *
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the

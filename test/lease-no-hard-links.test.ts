@@ -1,0 +1,54 @@
+/**
+ * `LowdbStore`'s leases on a file system without hard links (FAT, some FUSE
+ * and network file systems), where `link` fails: a free lease is then
+ * taken under the lease lock and renamed into place, and the lock is an
+ * empty file; every lease call works as on ext4.
+ */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { RunLockedError } from "../src/index.js";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import type { LeaseRequest } from "../src/persistence/run-store.js";
+import { sampleRun } from "./store-conformance.js";
+
+const links = vi.hoisted(() => ({ tried: 0 }));
+vi.mock("node:fs", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs")>();
+  const linkSync: typeof fs.linkSync = () => {
+    links.tried += 1;
+    throw Object.assign(new Error("EPERM: operation not permitted, link"), { code: "EPERM" });
+  };
+  return { ...fs, default: { ...fs, linkSync }, linkSync };
+});
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "taskloom-no-links-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const request = (owner: string): LeaseRequest => ({ owner, pid: process.pid, host: hostname(), ttlMs: 60_000, now: Date.now() });
+
+describe("leases where link fails (EPERM)", () => {
+  it("are taken, fenced, renewed, cancelled and given back, and leave no file behind", async () => {
+    const store = new LowdbStore({ dir });
+    const lease = await store.acquireLease("r1", request("o1"));
+    expect(links.tried).toBeGreaterThan(0);
+    expect(await store.readLease("r1")).toEqual(lease);
+    await expect(store.acquireLease("r1", request("o2"))).rejects.toBeInstanceOf(RunLockedError);
+    await store.writeSnapshot(sampleRun("r1"), 0, lease);
+    const renewed = await store.renewLease(lease, 120_000, Date.now());
+    expect(await store.requestCancel("r1", { token: renewed.token, reason: "r", at: 1 })).toBe(true);
+    expect((await store.renewLease(renewed, 60_000, Date.now())).cancelRequested).toMatchObject({ reason: "r" });
+    await store.releaseLease(renewed);
+    expect(await store.readLease("r1")).toBeUndefined();
+    expect((await readdir(join(dir, "runs", "r1"))).filter((f) => f.startsWith("lease"))).toEqual([]);
+    const again = await store.acquireLease("r1", request("o3"));
+    expect(again).toMatchObject({ owner: "o3", token: 1 });
+    await store.close();
+  });
+});
