@@ -155,13 +155,6 @@ export class Attempts {
     return abort instanceof LiveAttempt && !abort.done ? abort : undefined;
   }
 
-  /** The number of attempts that run or wait now. */
-  get liveCount(): number {
-    let n = 0;
-    for (let live = this.#first; live !== undefined; live = live.next) n += 1;
-    return n;
-  }
-
   /** Aborts every running and waiting attempt (the run stops). */
   abortAll(reason: unknown): void {
     const all: LiveAttempt[] = [];
