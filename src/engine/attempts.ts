@@ -18,6 +18,23 @@
  *   not count against the time limit.
  * - A queued activation whose turn comes while the run is stopping ends
  *   as cancelled without starting.
+ * - A settled attempt holds nothing of its run: ending it unlinks it from
+ *   the list of live attempts and clears its callbacks (see below).
+ *
+ * Memory. A million-node fan-out starts a million attempts; what one
+ * attempt allocates must die young. The live attempts are an intrusive
+ * list (each {@link LiveAttempt} links to its neighbours), not a `Map`:
+ * once a `Map` has been promoted to V8's old space, every table it grows
+ * or rehashes into is allocated there too, and each stale table keeps its
+ * entries and a link to the next, so churning one entry per node would
+ * keep every attempt ever started alive until the next full GC, and with
+ * it everything the attempt reaches (its callbacks' closures, context,
+ * promise reactions). A `LiveAttempt` is itself the attempt's
+ * {@link AttemptAbort}, ends through a handler shared by the whole run
+ * rather than a closure of its own, and drops its links when it ends, so
+ * an attempt that something still references (its context kept by user
+ * code, a stale slot in an old object) keeps only itself alive. Suspended
+ * attempts (in `waitFor`) are also kept by activation id, for `resume`.
  *
  * @module
  */
@@ -37,18 +54,37 @@ import { NodeTimeoutError } from "./errors.js";
 import { SlotQueue } from "./slot-queue.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
 
-/** One attempt that has started and not ended. */
-export interface LiveAttempt {
+/** One attempt that has started and not ended; it is its own {@link AttemptAbort}. */
+export class LiveAttempt extends AttemptAbort {
   readonly id: string;
   readonly attempt: number;
   readonly startedAt: number;
-  readonly abort: AttemptAbort;
-  timer: TimerHandle | undefined;
+  timer: TimerHandle | undefined = undefined;
   /** Gives the attempt's concurrency slot back (set while it holds one). */
-  release: (() => void) | undefined;
+  release: (() => void) | undefined = undefined;
   /** The key it waits for, while suspended in `waitFor`. */
-  waitingOn: string | undefined;
-  done: boolean;
+  waitingOn: string | undefined = undefined;
+  done = false;
+  /** Its neighbours in the run's list of live attempts (cleared when it ends). */
+  prev: LiveAttempt | undefined = undefined;
+  next: LiveAttempt | undefined = undefined;
+  /** Ends the attempt (the run's shared handler; cleared when it ends). */
+  onEnd: ((live: LiveAttempt, result: AttemptResult) => void) | undefined;
+
+  constructor(id: string, attempt: number, startedAt: number, onEnd: (live: LiveAttempt, result: AttemptResult) => void) {
+    super();
+    this.id = id;
+    this.attempt = attempt;
+    this.startedAt = startedAt;
+    this.onEnd = onEnd;
+  }
+
+  /** Aborts the attempt: it ends at once (as failed on a timeout, else as cancelled), whatever its body does. */
+  override abort(reason: unknown): void {
+    if (this.aborted) return;
+    super.abort(reason);
+    this.onEnd?.(this, reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt: this.attempt } : { kind: "cancelled" });
+  }
 }
 
 /** What attempts need from the run loop. */
@@ -91,9 +127,14 @@ export class Attempts {
   readonly #env: AttemptsEnv;
   /** Queued attempts: an activation id to start, or a waiting attempt going on. */
   readonly #queue: SlotQueue<string | (() => void)>;
-  readonly #live = new Map<string, LiveAttempt>();
+  /** The first of the live attempts (a list through `LiveAttempt.next`; see the module's doc). */
+  #first: LiveAttempt | undefined;
+  /** Attempts suspended in `waitFor`, by activation id. */
+  readonly #suspended = new Map<string, LiveAttempt>();
   /** Gives one slot back (an attempt's `release`: called once, then cleared). */
   readonly #release: () => void;
+  /** Ends an attempt: the one handler every attempt of the run shares. */
+  readonly #endLive = (live: LiveAttempt, result: AttemptResult): void => this.#end(live, result);
 
   constructor(env: AttemptsEnv) {
     this.#env = env;
@@ -109,19 +150,22 @@ export class Attempts {
     this.#queue.add(id);
   }
 
-  /** The attempt of `id` that runs now. */
-  live(id: string): LiveAttempt | undefined {
-    return this.#live.get(id);
+  /** The attempt whose abort state is `abort`, while it runs or waits (undefined once it ended). */
+  liveOf(abort: AttemptAbort): LiveAttempt | undefined {
+    return abort instanceof LiveAttempt && !abort.done ? abort : undefined;
   }
 
   /** Aborts every running and waiting attempt (the run stops). */
   abortAll(reason: unknown): void {
-    for (const live of [...this.#live.values()]) live.abort.abort(reason);
+    const all: LiveAttempt[] = [];
+    for (let live = this.#first; live !== undefined; live = live.next) all.push(live);
+    for (const live of all) live.abort(reason);
   }
 
   /** The attempt suspends in `waitFor(key)`: it gives its slot back and stops its timer. */
   suspend(live: LiveAttempt, key: string): void {
     live.waitingOn = key;
+    this.#suspended.set(live.id, live);
     this.#env.loop.suspended();
     if (live.timer !== undefined) {
       this.#env.clock.clearTimeout(live.timer);
@@ -133,8 +177,9 @@ export class Attempts {
 
   /** A waiting attempt goes on: once a slot is free, `settle` resolves or rejects its `waitFor`. */
   resume(id: string, settle: () => void): void {
-    const live = this.#live.get(id);
+    const live = this.#suspended.get(id);
     if (!live || live.done) return;
+    this.#suspended.delete(id);
     live.waitingOn = undefined;
     this.#env.loop.resumed();
     const { buffer } = this.#env;
@@ -148,7 +193,7 @@ export class Attempts {
       // Waiting does not count against the attempt's time limit: the body gets it afresh as it goes on.
       const ms = this.#env.defs.policy(live.id).timeoutMs;
       if (ms !== undefined && live.timer === undefined) {
-        live.timer = this.#env.clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(live.id, ms)), ms);
+        live.timer = this.#env.clock.setTimeout(() => live.abort(new NodeTimeoutError(live.id, ms)), ms);
       }
       settle();
     });
@@ -177,27 +222,19 @@ export class Attempts {
     if (events.has("node:start")) {
       events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     }
-    const live: LiveAttempt = {
-      id,
-      attempt,
-      startedAt,
-      abort: new AttemptAbort(),
-      timer: undefined,
-      release: undefined,
-      waitingOn: undefined,
-      done: false,
-    };
-    this.#live.set(id, live);
-    live.release = this.#release;
-    live.abort.onAbort = (reason) => this.#end(live, reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt } : { kind: "cancelled" });
-    const policy = defs.policy(id, node);
-    if (policy.timeoutMs !== undefined) {
-      const ms = policy.timeoutMs;
-      live.timer = clock.setTimeout(() => live.abort.abort(new NodeTimeoutError(id, ms)), ms);
+    const live = new LiveAttempt(id, attempt, startedAt, this.#endLive);
+    const first = this.#first;
+    if (first !== undefined) {
+      live.next = first;
+      first.prev = live;
     }
+    this.#first = live;
+    live.release = this.#release;
+    const policy = defs.policy(id, node);
+    if (policy.timeoutMs !== undefined) this.#arm(live, policy.timeoutMs);
     let body: unknown;
     try {
-      const context = this.#context(id, node, attempt, live.abort, element);
+      const context = this.#context(id, node, attempt, live, element);
       const executor = this.#env.executor;
       body =
         executor === undefined || graph.dynamic
@@ -222,28 +259,51 @@ export class Attempts {
       this.#end(live, { kind: "error", error, attempt });
       return;
     }
+    this.#await(live, body);
+  }
+
+  /** Starts the attempt's time limit. */
+  #arm(live: LiveAttempt, ms: number): void {
+    live.timer = this.#env.clock.setTimeout(() => live.abort(new NodeTimeoutError(live.id, ms)), ms);
+  }
+
+  /**
+   * Ends the attempt when its body's result settles. A function of its own,
+   * so the handlers' closures hold the attempt and nothing else of `#start`.
+   */
+  #await(live: LiveAttempt, body: unknown): void {
     try {
       // Reading `then` runs user code (a getter, a proxy trap): what it throws fails the attempt.
       if (isThenable(body)) {
         body.then(
-          (value) => this.#end(live, { kind: "ok", value, attempt, startedAt }),
-          (error: unknown) => this.#end(live, { kind: "error", error, attempt }),
+          (value) => this.#end(live, { kind: "ok", value, attempt: live.attempt, startedAt: live.startedAt }),
+          (error: unknown) => this.#end(live, { kind: "error", error, attempt: live.attempt }),
         );
       } else {
-        this.#end(live, { kind: "ok", value: body, attempt, startedAt });
+        this.#end(live, { kind: "ok", value: body, attempt: live.attempt, startedAt: live.startedAt });
       }
     } catch (error) {
-      this.#end(live, { kind: "error", error, attempt });
+      this.#end(live, { kind: "error", error, attempt: live.attempt });
     }
   }
 
-  /** Ends an attempt once: gives its slot back and hands its result to the loop. */
+  /** Ends an attempt once: gives its slot back, drops its links, and hands its result to the loop. */
   #end(live: LiveAttempt, result: AttemptResult): void {
     if (live.done) return;
     live.done = true;
-    if (live.timer !== undefined) this.#env.clock.clearTimeout(live.timer);
-    this.#live.delete(live.id);
+    live.onEnd = undefined;
+    if (live.timer !== undefined) {
+      this.#env.clock.clearTimeout(live.timer);
+      live.timer = undefined;
+    }
+    const { prev, next } = live;
+    if (prev !== undefined) prev.next = next;
+    else if (this.#first === live) this.#first = next;
+    if (next !== undefined) next.prev = prev;
+    live.prev = undefined;
+    live.next = undefined;
     if (live.waitingOn !== undefined) {
+      if (this.#suspended.get(live.id) === live) this.#suspended.delete(live.id);
       this.#env.closeWait(live.waitingOn, live.id);
       live.waitingOn = undefined;
       this.#env.loop.resumed();

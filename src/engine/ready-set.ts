@@ -9,6 +9,12 @@
  * costs O(its successors), whatever the graph's size: the join of a
  * 100,000-wide fan-out is decremented 100,000 times, never rescanned.
  *
+ * A settled node keeps its entry, marked {@link SETTLED}, instead of being
+ * deleted: deleting most of a big `Map`'s entries makes V8 shrink it into
+ * ever smaller tables, each a new allocation in old space (the large-object
+ * space, for a big set) that stays there until the next full GC, so a
+ * million-node run would hold the set about twice over at its end.
+ *
  * @module
  */
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -17,11 +23,15 @@ import type { RunState } from "../state/run-state.js";
 import { isNodeSettled } from "../state/status.js";
 
 const NONE: readonly string[] = Object.freeze([]);
+/** The count of a node that settled (its entry is kept: see the module's doc). */
+const SETTLED = -1;
 
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
   readonly #graph: TaskGraph<unknown, unknown>;
+  /** Per node: its unsettled dependencies, or {@link SETTLED}. */
   readonly #waitingOn = new Map<string, number>();
+  #unsettled = 0;
 
   private constructor(graph: TaskGraph<unknown, unknown>, settled: ReadonlySet<string>) {
     this.#graph = graph;
@@ -31,6 +41,7 @@ export class ReadySet {
       for (const dep of graph.node(id)?.after ?? []) if (!settled.has(dep)) unsettled += 1;
       this.#waitingOn.set(id, unsettled);
     }
+    this.#unsettled = this.#waitingOn.size;
   }
 
   /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
@@ -45,21 +56,25 @@ export class ReadySet {
 
   /** The number of nodes not yet settled. */
   get unsettled(): number {
-    return this.#waitingOn.size;
+    return this.#unsettled;
   }
 
   /** True when `id` has not settled. */
   isUnsettled(id: string): boolean {
-    return this.#waitingOn.has(id);
+    const left = this.#waitingOn.get(id);
+    return left !== undefined && left !== SETTLED;
   }
 
   /** Records that `id` settled; returns the nodes that became ready because of it (most settles: none, and no new list). */
   settle(id: string): readonly string[] {
-    if (!this.#waitingOn.delete(id)) return NONE;
+    const own = this.#waitingOn.get(id);
+    if (own === undefined || own === SETTLED) return NONE;
+    this.#waitingOn.set(id, SETTLED);
+    this.#unsettled -= 1;
     let ready: string[] | undefined;
     for (const s of this.#graph.successors(id)) {
       const left = this.#waitingOn.get(s);
-      if (left === undefined) continue;
+      if (left === undefined || left === SETTLED) continue;
       this.#waitingOn.set(s, left - 1);
       if (left - 1 === 0) (ready ??= []).push(s);
     }

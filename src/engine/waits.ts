@@ -71,7 +71,7 @@ export interface WaitsEnv {
   readonly buffer: RecordBuffer;
   readonly journal: RunJournal;
   readonly loop: WaitLoop;
-  readonly attempts: Pick<Attempts, "live" | "suspend" | "resume">;
+  readonly attempts: Pick<Attempts, "liveOf" | "suspend" | "resume">;
   /** Events delivered while no process drove the run, by wait key. */
   readonly inbox: Readonly<Record<string, InboxEntry>> | undefined;
 }
@@ -143,8 +143,8 @@ export class Waits {
     const schema = options?.schema as InputValidator<unknown> | undefined;
     const abort = context.abortState;
     if (abort.aborted) throw abort.reason;
-    const live = this.#env.attempts.live(id);
-    if (!live || live.abort !== abort) throw new InvalidOptionError(`waitFor("${key}")`, "was called after its attempt ended");
+    const live = this.#env.attempts.liveOf(abort);
+    if (!live) throw new InvalidOptionError(`waitFor("${key}")`, "was called after its attempt ended");
     if (live.waitingOn !== undefined) {
       throw new InvalidOptionError(
         `waitFor("${key}")`,

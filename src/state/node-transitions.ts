@@ -65,8 +65,13 @@ export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: num
 /** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
 export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string): NodeTransition {
   return (n) => {
-    const next: Mutable<NodeRecord> = { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now };
-    if (n.startedAt !== undefined) next.startedAt = n.startedAt;
+    // startedAt is in the literal when it is set (in the order it always had), so that the record's
+    // fields all fit in the object itself: added afterwards, it would need a property array of its
+    // own, 40 bytes more per record, a million times in a million-node run.
+    const next: Mutable<NodeRecord> =
+      n.startedAt === undefined
+        ? { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now }
+        : { id: n.id, nodeId: n.nodeId, status: "succeeded", attempts: n.attempts, output, endedAt: now, startedAt: n.startedAt };
     carry(n, next);
     if (route !== undefined) next.route = route;
     if (!durable) next.durable = false;
