@@ -32,7 +32,7 @@ import { codec, isGuardedKey } from "../core/durable-value.js";
 export function serialize(value: unknown): string {
   try {
     const walk: PlainWalk = { path: [], undefinedAt: [] };
-    if (value !== undefined && isPlainJson(value, 0, walk)) return `{"json":${plainJson(value, walk)}${annotations(walk)}}`;
+    if (value !== undefined && isPlain(value, walk)) return `{"json":${plainJson(value, walk)}${annotations(walk)}}`;
     return JSON.stringify(codec.serialize(value));
   } catch (error) {
     throw new ValueNotStorableError("a value", error);
@@ -60,7 +60,7 @@ export function* serializeInPieces<T extends object>(value: T, listKey: keyof T 
   const walk: PlainWalk = { path: [], undefinedAt: [] };
   let plain: boolean;
   try {
-    plain = Array.isArray(list) && list.length > perPiece && Object.keys(value).at(-1) === listKey && isPlainJson(value, 0, walk);
+    plain = Array.isArray(list) && list.length > perPiece && Object.keys(value).at(-1) === listKey && isPlain(value, walk);
   } catch (error) {
     throw new ValueNotStorableError("a value", error);
   }
@@ -112,6 +112,56 @@ function undefinedAsNull(_key: string, value: unknown): unknown {
 /** A path as superjson writes it: keys joined with ".", where a key's "\\" and "." are escaped. */
 function superjsonPath(path: readonly (string | number)[]): string {
   return path.map((key) => String(key).replace(/\\/g, "\\\\").replace(/\./g, "\\.")).join(".");
+}
+
+/**
+ * {@link isPlainJson}, most often without its paths: a first walk that
+ * keeps none (a journal record, a snapshot of records without
+ * `undefined`: most values) answers alone; only a value with an
+ * `undefined` in it is walked again, with paths, to name them.
+ */
+function isPlain(value: unknown, walk: PlainWalk): boolean {
+  const quick = quickPlain(value, 0);
+  return quick === PLAIN || (quick === HAS_UNDEFINED && isPlainJson(value, 0, walk));
+}
+
+const NOT_PLAIN = 0;
+const PLAIN = 1;
+const HAS_UNDEFINED = 2;
+
+/** {@link isPlainJson} without paths: it stops at the first value `JSON.stringify` cannot take (`NOT_PLAIN`) or at the first `undefined` (`HAS_UNDEFINED`). */
+function quickPlain(value: unknown, depth: number): typeof NOT_PLAIN | typeof PLAIN | typeof HAS_UNDEFINED {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return PLAIN;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0) ? PLAIN : NOT_PLAIN;
+    case "undefined":
+      return HAS_UNDEFINED;
+    case "object": {
+      if (value === null) return PLAIN;
+      if (depth > 64) return NOT_PLAIN;
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return NOT_PLAIN;
+          const found = quickPlain(value[i], depth + 1);
+          if (found !== PLAIN) return found;
+        }
+        return PLAIN;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN;
+      for (const key in value) {
+        if (isGuardedKey(key)) return NOT_PLAIN;
+        const found = quickPlain((value as Record<string, unknown>)[key], depth + 1);
+        if (found !== PLAIN) return found;
+      }
+      return PLAIN;
+    }
+    default:
+      return NOT_PLAIN;
+  }
 }
 
 /** True when `JSON.stringify` round-trips `value` exactly, `undefined` fields and elements apart (collected in `walk`). */

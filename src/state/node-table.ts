@@ -24,17 +24,22 @@ export interface NodeTable {
   readonly shards: readonly (readonly NodeRecord[])[];
 }
 
-/** Builds a table from records, in the order given. */
+/** Builds a table from records, in the order given (a list is read in place, not copied first). */
 export function createNodeTable(records: Iterable<NodeRecord>): NodeTable {
-  const list = [...records];
+  const list: readonly NodeRecord[] = Array.isArray(records) ? records : [...records];
   const shardSize = Math.max(16, Math.ceil(Math.sqrt(list.length)));
   const index = new Map<string, number>();
   const shards: NodeRecord[][] = [];
-  list.forEach((record, position) => {
-    index.set(record.id, position);
-    const s = Math.floor(position / shardSize);
-    (shards[s] ??= []).push(record);
-  });
+  for (let start = 0; start < list.length; start += shardSize) {
+    const end = Math.min(start + shardSize, list.length);
+    const shard: NodeRecord[] = [];
+    for (let position = start; position < end; position++) {
+      const record = list[position]!;
+      index.set(record.id, position);
+      shard.push(record);
+    }
+    shards.push(shard);
+  }
   return { index, shardSize, shards };
 }
 
