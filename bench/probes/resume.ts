@@ -7,7 +7,7 @@
  *   node --import tsx bench/probes/resume.ts ab [rounds] [rootA] [rootB]
  *     resume / full run ratio of two checkouts of taskloom (default: /work/main
  *     and this one) loaded side by side in one process, rounds alternating;
- *     prints the medians of each.
+ *     prints the medians of each, wall time and CPU time (user + system).
  *   node --cpu-prof --import tsx bench/probes/resume.ts profile [rounds]
  *     only resumes (the stored run is made once by a child process and
  *     copied for each round), for a CPU profile of the resume alone.
@@ -48,7 +48,10 @@ function fanout(lib: Lib, body: (i: number) => () => Promise<number>): unknown {
   const ids = Array.from({ length: N }, (_, i) => `n${i}`);
   let b = lib.graph("fanout").node("root", async () => 0);
   for (let i = 0; i < N; i++) b = b.node(ids[i]!, body(i), { after: ["root"] });
-  return b.node("join", async () => 0, { after: ids }).output(() => null).build();
+  return b
+    .node("join", async () => 0, { after: ids })
+    .output(() => null)
+    .build();
 }
 
 /** One checkout's graphs and rounds. */
@@ -67,35 +70,44 @@ class Side {
   async firstRun(dir: string): Promise<void> {
     this.failing = true;
     const store = new this.lib.LowdbStore({ dir });
-    await this.lib.runAsync(this.resumable, undefined, { store, runId: RUN_ID, maxConcurrency: 8, continueOnError: true, retry: { maxAttempts: 1 } }).catch(() => undefined);
+    await this.lib
+      .runAsync(this.resumable, undefined, { store, runId: RUN_ID, maxConcurrency: 8, continueOnError: true, retry: { maxAttempts: 1 } })
+      .catch(() => undefined);
     await store.close();
   }
 
-  /** Time of the second run only. */
-  async resume(dir: string): Promise<number> {
+  /** Time of the second run only (its CPU time goes to `cpu`). */
+  async resume(dir: string, cpu: number[] = []): Promise<number> {
     this.failing = false;
+    const c = process.cpuUsage();
     const t = performance.now();
     const store = new this.lib.LowdbStore({ dir });
     await this.lib.runAsync(this.resumable, undefined, { store, runId: RUN_ID, maxConcurrency: 8, retry: { maxAttempts: 1 } });
     await store.close();
-    return performance.now() - t;
+    const ms = performance.now() - t;
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
+    return ms;
   }
 
-  async fullRun(): Promise<number> {
+  async fullRun(cpu: number[] = []): Promise<number> {
     const dir = mkdtempSync(join(tmpdir(), "probe-resume-full-"));
+    const c = process.cpuUsage();
     const t = performance.now();
     const store = new this.lib.LowdbStore({ dir });
     await this.lib.runAsync(this.full, undefined, { store, runId: RUN_ID, maxConcurrency: 8 });
     await store.close();
     const ms = performance.now() - t;
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
     rmSync(dir, { recursive: true, force: true });
     return ms;
   }
 
-  async resumeRound(): Promise<number> {
+  async resumeRound(cpu?: number[]): Promise<number> {
     const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
     await this.firstRun(dir);
-    const ms = await this.resume(dir);
+    const ms = await this.resume(dir, cpu);
     rmSync(dir, { recursive: true, force: true });
     return ms;
   }
@@ -125,21 +137,24 @@ if (mode === "prepare") {
   const sides = await Promise.all(roots.map(async (root) => new Side(await load(root))));
   const res: number[][] = sides.map(() => []);
   const full: number[][] = sides.map(() => []);
+  const resCpu: number[][] = sides.map(() => []);
+  const fullCpu: number[][] = sides.map(() => []);
   for (const s of sides) {
     await s.resumeRound(); // warm-up
     await s.fullRun();
   }
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < sides.length; i++) {
-      res[i]!.push(await sides[i]!.resumeRound());
-      full[i]!.push(await sides[i]!.fullRun());
+      res[i]!.push(await sides[i]!.resumeRound(resCpu[i]));
+      full[i]!.push(await sides[i]!.fullRun(fullCpu[i]));
     }
   }
   for (let i = 0; i < sides.length; i++) {
-    const [rm, fm] = [median(res[i]!), median(full[i]!)];
+    const [rm, fm, rc, fc] = [median(res[i]!), median(full[i]!), median(resCpu[i]!), median(fullCpu[i]!)];
     const ratios = res[i]!.map((x, k) => x / full[i]![k]!);
     console.log(
-      `${roots[i]}: resume ${rm.toFixed(1)} ms, full ${fm.toFixed(1)} ms, ratio of medians ${(rm / fm).toFixed(2)}, median of round ratios ${median(ratios).toFixed(2)}`,
+      `${roots[i]}: wall: resume ${rm.toFixed(1)} ms, full ${fm.toFixed(1)} ms, ratio of medians ${(rm / fm).toFixed(2)}, median of round ratios ${median(ratios).toFixed(2)}; ` +
+        `cpu: resume ${rc.toFixed(1)} ms, full ${fc.toFixed(1)} ms, ratio ${(rc / fc).toFixed(2)}`,
     );
   }
 } else {

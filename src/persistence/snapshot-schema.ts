@@ -1,12 +1,18 @@
 /**
  * The shape every stored document must have before a store hands it on:
  * the snapshot document, journal records, run summaries and leases. Hand
- * written (no schema library), each check walks the whole document once
- * and returns the first problem as a short phrase naming the field
- * ("nodes[3].status is not a node status"), or undefined when the shape is
- * right. Stores turn a problem into `SnapshotCorruptError` naming the file
- * or key, so a document that parsed but lost a field is refused at load,
- * never half-used by the engine.
+ * written (no schema library). Each shape is declared once and checked two
+ * ways: a fast pass that only says yes or no (it allocates nothing and
+ * reads each own key of an object once: a 10,000-record snapshot costs
+ * about half what the walk does), and, only when that says no, the walk
+ * that goes through the fields in declared order and returns the first
+ * problem as a short phrase naming the field ("nodes[3].status is not a
+ * node status"), or undefined when the shape is right. So a damaged
+ * document gets the same verdict and message as with the walk alone (a
+ * property test holds the two together: `checkSnapshotFully`). Stores
+ * turn a problem into `SnapshotCorruptError` naming the file or key, so a
+ * document that parsed but lost a field is refused at load, never
+ * half-used by the engine.
  *
  * What is checked: every field the engine reads, with its type; the run
  * and node statuses against their lists; sequence numbers and counts are
@@ -273,9 +279,18 @@ const leaseFields = fields({ runId: string, owner: string, pid: count, host: str
 
 /** Checks a snapshot document (`SnapshotDocument`): version 1, its seq, the run meta and unique node records. */
 export function checkSnapshot(value: unknown): ShapeProblem {
+  return snapshotProblem(value, true);
+}
+
+/** {@link checkSnapshot} without the fast pass: the field-by-field walk alone, the reference the fast pass is tested against. */
+export function checkSnapshotFully(value: unknown): ShapeProblem {
+  return snapshotProblem(value, false);
+}
+
+function snapshotProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a snapshot document";
   if (value.version !== 1) return `it has snapshot format version ${String(value.version)}, expected 1`;
-  if (!snapshotFields.ok(value)) {
+  if (!fast || !snapshotFields.ok(value)) {
     const found = snapshotFields.check(value);
     if (found !== undefined) return phrase("snapshot", found);
   }
@@ -289,9 +304,18 @@ export function checkSnapshot(value: unknown): ShapeProblem {
 
 /** Checks one journal record (`JournalRecord`): a node record or a run meta, with its seq. */
 export function checkRecord(value: unknown): ShapeProblem {
+  return recordProblem(value, true);
+}
+
+/** {@link checkRecord} without the fast pass (see {@link checkSnapshotFully}). */
+export function checkRecordFully(value: unknown): ShapeProblem {
+  return recordProblem(value, false);
+}
+
+function recordProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a journal record";
   const entry = value.kind === "node" ? nodeEntry : value.kind === "run" ? runEntry : undefined;
-  const found = entry === undefined || entry.ok(value) ? undefined : entry.check(value);
+  const found = entry === undefined || (fast && entry.ok(value)) ? undefined : entry.check(value);
   if (found !== undefined) return phrase("record", found);
   if (value.kind === "node" || value.kind === "run") return undefined;
   return `record.kind is not "node" or "run" (${JSON.stringify(value.kind) ?? "missing"})`;
