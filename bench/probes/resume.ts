@@ -8,9 +8,10 @@
  *     resume / full run ratio of two checkouts of taskloom (default: /work/main
  *     and this one) loaded side by side in one process, rounds alternating;
  *     prints the medians of each, wall time and CPU time (user + system).
- *   node --cpu-prof --import tsx bench/probes/resume.ts profile [rounds]
- *     only resumes (the stored run is made once by a child process and
- *     copied for each round), for a CPU profile of the resume alone.
+ *   node --cpu-prof --import tsx bench/probes/resume.ts profile [rounds] [root]
+ *     only resumes, with the checkout at `root` (default: this one); the
+ *     stored run is made once by a child process and copied for each
+ *     round, for a CPU profile of the resume alone.
  *   node --import tsx bench/probes/resume.ts prepare <dir>
  *     the first run only, into `dir` (used by `profile`).
  *
@@ -121,7 +122,7 @@ if (mode === "prepare") {
   const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
   const made = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "prepare", template], { stdio: "inherit" });
   if (made.status !== 0) throw new Error("prepare failed");
-  const side = new Side(await load(join(here, "../..")));
+  const side = new Side(await load(b ?? join(here, "../..")));
   const times: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
