@@ -12,6 +12,10 @@
  *     only resumes, with the checkout at `root` (default: this one); the
  *     stored run is made once by a child process and copied for each
  *     round, for a CPU profile of the resume alone.
+ *   valgrind --tool=callgrind node --import tsx bench/probes/resume.ts count <k> [root]
+ *     the first run, then `k` resumes of copies of it: the difference of the
+ *     instruction counts of `count k` and `count 0`, over k, is one resume's
+ *     (a count of work, steady on a loaded machine).
  *   node --import tsx bench/probes/resume.ts prepare <dir>
  *     the first run only, into `dir` (used by `profile`).
  *
@@ -132,6 +136,17 @@ if (mode === "prepare") {
   }
   rmSync(template, { recursive: true, force: true });
   console.log(`resume ms: first ${times[0]!.toFixed(1)}, median ${median(times).toFixed(1)} (${times.map((t) => t.toFixed(1)).join(" ")})`);
+} else if (mode === "count") {
+  const side = new Side(await load(b ?? join(here, "../..")));
+  const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
+  await side.firstRun(template);
+  for (let r = 0; r < Number(a ?? 1); r++) {
+    const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
+    cpSync(template, dir, { recursive: true });
+    await side.resume(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rmSync(template, { recursive: true, force: true });
 } else if (mode === "ab") {
   const rounds = Number(a ?? 7);
   const roots = [b ?? "/work/main", c ?? join(here, "../..")];
