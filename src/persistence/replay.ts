@@ -49,7 +49,9 @@ export class Replay {
   /**
    * The latest record of each node, made when the first record above the
    * snapshot's seq is applied (until then the snapshot's list is the
-   * state, and a load that has nothing to replay copies no record).
+   * state, and a load that has nothing to replay copies no record: its
+   * node ids are unique, as `toSnapshotDocument` writes them and
+   * `checkSnapshot` requires of what a store reads).
    * Insertion order is the snapshot's, then new activations in the order they first appear.
    */
   #byId: Map<string, NodeRecord> | undefined;
