@@ -46,15 +46,21 @@ export function storable(n: NodeRecord): NodeRecord {
  */
 export class Replay {
   readonly #doc: SnapshotDocument;
-  // Insertion order is the snapshot's, then new activations in the order they first appear.
-  readonly #byId = new Map<string, NodeRecord>();
+  /**
+   * The latest record of each node, made when the first record above the
+   * snapshot's seq is applied (until then the snapshot's list is the
+   * state, and a load that has nothing to replay copies no record: its
+   * node ids are unique, as `toSnapshotDocument` writes them and
+   * `checkSnapshot` requires of what a store reads).
+   * Insertion order is the snapshot's, then new activations in the order they first appear.
+   */
+  #byId: Map<string, NodeRecord> | undefined;
   #meta: RunMeta;
   #seq: number;
   #applied = 0;
 
   constructor(doc: SnapshotDocument) {
     this.#doc = doc;
-    for (const n of doc.nodes) this.#byId.set(n.id, n);
     this.#meta = doc.meta;
     this.#seq = doc.seq;
   }
@@ -62,15 +68,21 @@ export class Replay {
   /** Applies one record (in journal order). */
   apply(r: JournalRecord): void {
     if (r.seq <= this.#doc.seq) return;
-    if (r.kind === "node") this.#byId.set(r.node.id, r.node);
-    else this.#meta = r.run;
+    if (r.kind === "node") {
+      if (this.#byId === undefined) {
+        this.#byId = new Map();
+        for (const n of this.#doc.nodes) this.#byId.set(n.id, n);
+      }
+      this.#byId.set(r.node.id, r.node);
+    } else this.#meta = r.run;
     this.#seq = r.seq;
     this.#applied += 1;
   }
 
   /** The state so far, the last applied sequence number and how many records were applied. */
   result(): { state: RunState; seq: number; journalRecords: number } {
-    return { state: stateFromRecords(this.#meta, this.#byId.values()), seq: this.#seq, journalRecords: this.#applied };
+    const records = this.#byId === undefined ? this.#doc.nodes : this.#byId.values();
+    return { state: stateFromRecords(this.#meta, records), seq: this.#seq, journalRecords: this.#applied };
   }
 }
 

@@ -1,12 +1,18 @@
 /**
  * The shape every stored document must have before a store hands it on:
  * the snapshot document, journal records, run summaries and leases. Hand
- * written (no schema library), each check walks the whole document once
- * and returns the first problem as a short phrase naming the field
- * ("nodes[3].status is not a node status"), or undefined when the shape is
- * right. Stores turn a problem into `SnapshotCorruptError` naming the file
- * or key, so a document that parsed but lost a field is refused at load,
- * never half-used by the engine.
+ * written (no schema library). Each shape is declared once and checked two
+ * ways: a fast pass that only says yes or no (it allocates nothing and
+ * reads each own key of an object once: a 10,000-record snapshot costs
+ * about half what the walk does), and, only when that says no, the walk
+ * that goes through the fields in declared order and returns the first
+ * problem as a short phrase naming the field ("nodes[3].status is not a
+ * node status"), or undefined when the shape is right. So a damaged
+ * document gets the same verdict and message as with the walk alone (a
+ * property test holds the two together: `checkSnapshotFully`). Stores
+ * turn a problem into `SnapshotCorruptError` naming the file or key, so a
+ * document that parsed but lost a field is refused at load, never
+ * half-used by the engine.
  *
  * What is checked: every field the engine reads, with its type; the run
  * and node statuses against their lists; sequence numbers and counts are
@@ -34,7 +40,22 @@ interface Fault {
   readonly at: string[];
   readonly what: string;
 }
-type Check = (value: unknown) => Fault | undefined;
+
+/**
+ * One shape, checked two ways: `ok` only says whether a value fits, as
+ * fast as it can (no allocation, an object's own keys read once each);
+ * `check` walks the fields in their declared order and names the first
+ * problem. `ok` is the pass every document takes; `check` runs only when
+ * `ok` said no, so the problem reported is the same as without `ok`. Both
+ * are made from one declaration below, and `ok` is never more lenient:
+ * when `ok` is true, `check` finds nothing (it is stricter where that is
+ * cheaper, e.g. an object must have the plain object prototype, so what it
+ * refuses goes to `check` to decide).
+ */
+interface Shape {
+  readonly ok: (value: unknown) => boolean;
+  readonly check: (value: unknown) => Fault | undefined;
+}
 
 const fault = (what: string): Fault => ({ at: [], what });
 /** `fault` with `piece` put in front of its path. */
@@ -46,78 +67,144 @@ const under = (piece: string, found: Fault): Fault => {
 const phrase = (root: string, found: Fault): string => `${root}${found.at.reverse().join("")}${found.what}`;
 
 const isObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
+/** An object as `JSON.parse` makes it (the fast pass takes no other: no own keys hidden from `for…in`, none inherited). */
+const isPlainObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 const isCount = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 const isTime = (value: unknown): boolean => typeof value === "number" && !Number.isNaN(value);
 
-const string: Check = (v) => (typeof v === "string" ? undefined : fault(" is not text"));
-const boolean: Check = (v) => (typeof v === "boolean" ? undefined : fault(" is not true or false"));
-const time: Check = (v) => (isTime(v) ? undefined : fault(" is not a time"));
-const count: Check = (v) => (isCount(v) ? undefined : fault(" is not a whole number"));
-const oneOf = (list: readonly string[], what: string): Check => {
+/** A shape of one value, whose only problem is `what`. */
+const leaf = (ok: (value: unknown) => boolean, what: (value: unknown) => string): Shape => ({
+  ok,
+  check: (v) => (ok(v) ? undefined : fault(what(v))),
+});
+const string = leaf(
+  (v) => typeof v === "string",
+  () => " is not text",
+);
+const boolean = leaf(
+  (v) => typeof v === "boolean",
+  () => " is not true or false",
+);
+const time = leaf(isTime, () => " is not a time");
+const count = leaf(isCount, () => " is not a whole number");
+const oneOf = (list: readonly string[], what: string): Shape => {
   const allowed = new Set(list);
-  return (v) => (typeof v === "string" && allowed.has(v) ? undefined : fault(` is not ${what} (${JSON.stringify(v) ?? "missing"})`));
+  return leaf(
+    (v) => typeof v === "string" && allowed.has(v),
+    (v) => ` is not ${what} (${JSON.stringify(v) ?? "missing"})`,
+  );
 };
-const anyValue: Check = () => undefined;
+const anyValue = leaf(
+  () => true,
+  () => "",
+);
 
 /** Fields of an object: required ones must be there, optional ones may be absent or undefined. */
-function fields(required: Record<string, Check>, optional: Record<string, Check> = {}): Check {
+function fields(required: Record<string, Shape>, optional: Record<string, Shape> = {}): Shape {
   // Listed once, not at every call: a snapshot checks this for each of its records.
   const must = Object.entries(required);
   const may = Object.entries(optional);
-  return (value) => {
-    if (!isObject(value)) return fault(" is not an object");
-    for (const [key, check] of must) {
-      if (!Object.hasOwn(value, key)) return fault(`.${key} is missing`);
-      const found = check(value[key]);
-      if (found !== undefined) return under(`.${key}`, found);
-    }
-    for (const [key, check] of may) {
-      const field = value[key];
-      if (field === undefined || !Object.hasOwn(value, key)) continue;
-      const found = check(field);
-      if (found !== undefined) return under(`.${key}`, found);
-    }
-    return undefined;
+  // For `ok`: each known key's shape, and whether it is required.
+  const known = new Map<string, { shape: Shape; required: boolean }>();
+  for (const [key, shape] of may) known.set(key, { shape, required: false });
+  for (const [key, shape] of must) known.set(key, { shape, required: true });
+  return {
+    ok: (value) => {
+      if (!isPlainObject(value)) return false;
+      let present = 0;
+      for (const key in value) {
+        const field = known.get(key);
+        if (field === undefined) continue;
+        const v = value[key];
+        if (field.required) {
+          // An enumerable key on Object.prototype would reach here too: only an own one counts.
+          if (!Object.hasOwn(value, key)) return false;
+          present += 1;
+        } else if (v === undefined) continue;
+        if (!field.shape.ok(v)) return false;
+      }
+      return present === must.length;
+    },
+    check: (value) => {
+      if (!isObject(value)) return fault(" is not an object");
+      for (const [key, shape] of must) {
+        if (!Object.hasOwn(value, key)) return fault(`.${key} is missing`);
+        const found = shape.check(value[key]);
+        if (found !== undefined) return under(`.${key}`, found);
+      }
+      for (const [key, shape] of may) {
+        const field = value[key];
+        if (field === undefined || !Object.hasOwn(value, key)) continue;
+        const found = shape.check(field);
+        if (found !== undefined) return under(`.${key}`, found);
+      }
+      return undefined;
+    },
   };
 }
 
-function listOf(item: Check): Check {
-  return (value) => {
-    if (!Array.isArray(value)) return fault(" is not a list");
-    for (let i = 0; i < value.length; i++) {
-      const found = item(value[i]);
-      if (found !== undefined) return under(`[${i}]`, found);
-    }
-    return undefined;
+function listOf(item: Shape): Shape {
+  return {
+    ok: (value) => {
+      if (!Array.isArray(value)) return false;
+      for (let i = 0; i < value.length; i++) if (!item.ok(value[i])) return false;
+      return true;
+    },
+    check: (value) => {
+      if (!Array.isArray(value)) return fault(" is not a list");
+      for (let i = 0; i < value.length; i++) {
+        const found = item.check(value[i]);
+        if (found !== undefined) return under(`[${i}]`, found);
+      }
+      return undefined;
+    },
   };
 }
 
-function recordOf(item: Check): Check {
-  return (value) => {
-    if (!isObject(value)) return fault(" is not an object");
-    for (const key of Object.keys(value)) {
-      const found = item(value[key]);
-      if (found !== undefined) return under(`[${JSON.stringify(key)}]`, found);
-    }
-    return undefined;
+function recordOf(item: Shape): Shape {
+  return {
+    ok: (value) => {
+      if (!isPlainObject(value)) return false;
+      for (const key in value) if (!item.ok(value[key])) return false;
+      return true;
+    },
+    check: (value) => {
+      if (!isObject(value)) return fault(" is not an object");
+      for (const key of Object.keys(value)) {
+        const found = item.check(value[key]);
+        if (found !== undefined) return under(`[${JSON.stringify(key)}]`, found);
+      }
+      return undefined;
+    },
   };
 }
 
 const errorFields = fields({ name: string, message: string }, { code: string, stack: string });
+const MAX_CAUSES = 100;
 
 /** An `ErrorRecord`, with its causes (depth-limited: a cycle cannot be stored). */
-const errorRecord: Check = (value) => {
-  let current: unknown = value;
-  for (let depth = 0; current !== undefined; depth++) {
-    if (depth > 100) return fault(`${".cause".repeat(depth)} nests causes too deep`);
-    const found = errorFields(current);
-    if (found !== undefined) {
-      for (let d = 0; d < depth; d++) found.at.push(".cause");
-      return found;
+const errorRecord: Shape = {
+  ok: (value) => {
+    let current: unknown = value;
+    for (let depth = 0; current !== undefined; depth++) {
+      if (depth > MAX_CAUSES || !errorFields.ok(current)) return false;
+      current = (current as Obj).cause;
     }
-    current = (current as Obj).cause;
-  }
-  return undefined;
+    return true;
+  },
+  check: (value) => {
+    let current: unknown = value;
+    for (let depth = 0; current !== undefined; depth++) {
+      if (depth > MAX_CAUSES) return fault(`${".cause".repeat(depth)} nests causes too deep`);
+      const found = errorFields.check(current);
+      if (found !== undefined) {
+        for (let d = 0; d < depth; d++) found.at.push(".cause");
+        return found;
+      }
+      current = (current as Obj).cause;
+    }
+    return undefined;
+  },
 };
 
 const pendingWait = fields({ key: string, nodeId: string, since: time }, { deadline: time });
@@ -192,10 +279,21 @@ const leaseFields = fields({ runId: string, owner: string, pid: count, host: str
 
 /** Checks a snapshot document (`SnapshotDocument`): version 1, its seq, the run meta and unique node records. */
 export function checkSnapshot(value: unknown): ShapeProblem {
+  return snapshotProblem(value, true);
+}
+
+/** {@link checkSnapshot} without the fast pass: the field-by-field walk alone, the reference the fast pass is tested against. */
+export function checkSnapshotFully(value: unknown): ShapeProblem {
+  return snapshotProblem(value, false);
+}
+
+function snapshotProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a snapshot document";
   if (value.version !== 1) return `it has snapshot format version ${String(value.version)}, expected 1`;
-  const found = snapshotFields(value);
-  if (found !== undefined) return phrase("snapshot", found);
+  if (!fast || !snapshotFields.ok(value)) {
+    const found = snapshotFields.check(value);
+    if (found !== undefined) return phrase("snapshot", found);
+  }
   const seen = new Set<string>();
   for (const node of value.nodes as { id: string }[]) {
     if (seen.has(node.id)) return `two node records have id ${JSON.stringify(node.id)}`;
@@ -206,8 +304,18 @@ export function checkSnapshot(value: unknown): ShapeProblem {
 
 /** Checks one journal record (`JournalRecord`): a node record or a run meta, with its seq. */
 export function checkRecord(value: unknown): ShapeProblem {
+  return recordProblem(value, true);
+}
+
+/** {@link checkRecord} without the fast pass (see {@link checkSnapshotFully}). */
+export function checkRecordFully(value: unknown): ShapeProblem {
+  return recordProblem(value, false);
+}
+
+function recordProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a journal record";
-  const found = value.kind === "node" ? nodeEntry(value) : value.kind === "run" ? runEntry(value) : undefined;
+  const entry = value.kind === "node" ? nodeEntry : value.kind === "run" ? runEntry : undefined;
+  const found = entry === undefined || (fast && entry.ok(value)) ? undefined : entry.check(value);
   if (found !== undefined) return phrase("record", found);
   if (value.kind === "node" || value.kind === "run") return undefined;
   return `record.kind is not "node" or "run" (${JSON.stringify(value.kind) ?? "missing"})`;
@@ -215,12 +323,12 @@ export function checkRecord(value: unknown): ShapeProblem {
 
 /** Checks a run summary (`RunSummary`). */
 export function checkSummary(value: unknown): ShapeProblem {
-  const found = summaryFields(value);
+  const found = summaryFields.ok(value) ? undefined : summaryFields.check(value);
   return found === undefined ? undefined : phrase("summary", found);
 }
 
 /** Checks a lease (`Lease`). */
 export function checkLease(value: unknown): ShapeProblem {
-  const found = leaseFields(value);
+  const found = leaseFields.ok(value) ? undefined : leaseFields.check(value);
   return found === undefined ? undefined : phrase("lease", found);
 }

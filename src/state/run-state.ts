@@ -258,18 +258,14 @@ export function adoptGraph(state: RunState, fingerprint: string, nodeIds: readon
  */
 export function resetUnfinished(state: RunState, now: number): { state: RunState; reset: string[] } {
   const reset: string[] = [];
+  const records: NodeRecord[] = [];
+  let pending: NodeTransition | undefined;
   for (const n of nodeRecords(state.nodes)) {
     const keep = (n.status === "succeeded" && n.durable !== false) || n.status === "skipped";
-    if (!keep) reset.push(n.id);
+    if (keep) continue;
+    reset.push(n.id);
+    records.push((pending ??= markPending())(n));
   }
   if (reset.length === 0) return { state, reset };
-  const pending = markPending();
-  return {
-    state: commitNodes(
-      state,
-      reset.map((id) => pending(nodeOf(state, id))),
-      now,
-    ),
-    reset,
-  };
+  return { state: commitNodes(state, records, now), reset };
 }
