@@ -222,7 +222,7 @@ export class StageRunner<D extends object = TaskData> {
         const live = this.#live.get(graphRunId);
         if (!live) return this.serves(stageId);
         // A queue worker's answer is already at this key: the task takes it (never answered twice at one key).
-        if (answeredAt(live.state?.(), key)) return false;
+        if (live.mayHoldAnswers && answeredAt(live.state?.(), key)) return false;
         return live.admission.admit(stageId, live.admitted);
       },
     }));
