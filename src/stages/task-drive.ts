@@ -1,7 +1,10 @@
 /**
  * Driving one task's run for a sweep: start or resume the task's graph run
  * (with the inputs of a new task, or resolving a `again:` wait first),
- * count its moves as they are saved, wait for it to complete, wait, stay,
+ * count its moves as they are saved (from the engine's `node:success`
+ * events, which name the stage and visit, never by reading the run's state
+ * mid-run), give its window slot back while it waits out a retry backoff
+ * (`sweep-window.ts`), wait for it to complete, wait, stay,
  * be parked or fail, then end the agent calls it started (abandoning, after
  * an abort, those that outlive `ABANDON_AFTER_MS`) and dispose of its
  * providers, and read its report. Never rejects: a failure is the task's
@@ -29,6 +32,7 @@ import { agentStagesOn } from "./stage-executor.js";
 import type { StageEvents } from "./stage-events.js";
 import type { RunConfig } from "./stage-run-config.js";
 import type { SweepAdmission } from "./sweep-admission.js";
+import type { WindowSlot } from "./sweep-window.js";
 import type { RunnerWork } from "./sweep-results.js";
 import type { Chosen } from "./task-plan.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
@@ -80,6 +84,7 @@ export async function driveTask(
   chosen: Chosen,
   admission: SweepAdmission,
   work: RunnerWork,
+  slot?: WindowSlot,
 ): Promise<{ report: TaskReport; worked: boolean }> {
   const { plan } = chosen;
   const clock = host.clock;
@@ -124,6 +129,11 @@ export async function driveTask(
     handle.events.on("node:wait", () => {
       live.mayHoldAnswers = true;
     });
+    if (slot !== undefined) {
+      // A retry backoff holds no window slot (sweep-window.ts).
+      handle.events.on("node:retry", () => slot.rest());
+      handle.events.on("node:start", () => slot.wake());
+    }
     handle.events.on("node:success", (e) => {
       if (e.route === undefined) return;
       // The event names the stage and the visit (`graphNodeId`, `visit`: set for visits after the first). Reading
