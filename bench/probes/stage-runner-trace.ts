@@ -29,12 +29,14 @@ const stats = new Map<string, { n: number; ms: number; max: number }>();
 function wrap(store: RunStore): RunStore {
   return new Proxy(store, {
     get(t, p, r) {
-      const v = Reflect.get(t, p, r);
-      if (typeof v !== "function" || p === "close") return typeof v === "function" ? v.bind(t) : v;
-      return async (...args: unknown[]) => {
+      const v = Reflect.get(t, p, r) as unknown;
+      if (typeof v !== "function") return v;
+      const method = v as (...args: unknown[]) => Promise<unknown>;
+      if (p === "close") return method.bind(t);
+      return async (...args: unknown[]): Promise<unknown> => {
         const t0 = performance.now();
         try {
-          return await v.apply(t, args);
+          return await method.apply(t, args);
         } finally {
           const ms = performance.now() - t0;
           const s = stats.get(String(p)) ?? { n: 0, ms: 0, max: 0 };
