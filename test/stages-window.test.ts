@@ -5,7 +5,8 @@
  * store calls a sweep makes per task (one load to plan it, one by its run).
  */
 import { describe, expect, it } from "vitest";
-import { defineWorkflow, MemoryStore, StageRunner, type RunStore } from "../src/index.js";
+import { defineWorkflow, ManualClock, MemoryStore, StageRunner, type RunStore } from "../src/index.js";
+import { until } from "./support/async.js";
 import { RunWindow, windowSize, type WindowSlot } from "../src/stages/sweep-window.js";
 
 const twoAgents = defineWorkflow({
@@ -100,23 +101,31 @@ describe("task runs in flight", () => {
   });
 
   it("a task waiting out a retry backoff holds no slot: the tasks behind it run meanwhile", async () => {
-    const runner = new StageRunner(twoAgents, { store: new MemoryStore(), backoff: { initialMs: 400, factor: 1, jitter: false } });
-    const secondAttemptAt: number[] = [];
-    const endedAt = new Map<string, number>();
+    const clock = new ManualClock(1_000);
+    const runner = new StageRunner(twoAgents, { store: new MemoryStore(), clock, backoff: { initialMs: 60_000, factor: 1, jitter: false } });
+    let secondAttempts = 0;
+    const ended = new Set<string>();
     runner.stage("a", async (task, { attempt }) => {
       if (task.data.flaky === true) {
         if (attempt === 1) throw new Error("flaky");
-        secondAttemptAt.push(Date.now());
+        secondAttempts++;
       }
       return "next";
     });
     runner.stage("b", async () => "done");
-    runner.events.on("task:end", (e) => endedAt.set(e.task.taskId, Date.now()));
+    runner.events.on("task:end", (e) => ended.add(e.task.taskId));
     // A window's worth of flaky tasks first (maxConcurrency 1: 32 slots), then one more task.
     const flaky = Array.from({ length: windowSize(1) }, (_, i) => ({ id: `f${i}`, data: { flaky: true } }));
-    const report = await runner.runAsync({ tasks: [...flaky, { id: "last" }], runId: "w", maxConcurrency: 1 });
+    const running = runner.runAsync({ tasks: [...flaky, { id: "last" }], runId: "w", maxConcurrency: 1 });
+    let done = false;
+    void running.then(() => (done = true));
+    // The clock stands still: every flaky task waits out its backoff, and the last task runs to its end meanwhile.
+    await until(() => ended.has("last"), "the last task to end while the flaky ones back off", 100_000);
+    expect(secondAttempts).toBe(0);
+    for (let i = 0; i < 100 && !done; i++) await clock.advance(60_000);
+    const report = await running;
     expect(report.completed).toBe(flaky.length + 1);
-    expect(endedAt.get("last")).toBeLessThan(Math.min(...secondAttemptAt));
+    expect(secondAttempts).toBe(flaky.length);
   });
 
   it("a sweep loads each task's run twice (to plan it, and by its run), and lists nothing", async () => {
