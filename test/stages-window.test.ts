@@ -2,10 +2,11 @@
  * How many task runs a stage runner drives at once (`sweep-window.ts`):
  * slots in batch order, at most `windowSize(maxConcurrency)` runs in
  * flight (not the whole batch), retry backoffs holding no slot, and the
- * store calls a sweep makes per task (one load to plan it, one by its run).
+ * store calls a sweep makes per task (one load to plan it, one by its run);
+ * and a task list too long to spread into a call's arguments.
  */
 import { describe, expect, it } from "vitest";
-import { defineWorkflow, ManualClock, MemoryStore, StageRunner, type RunStore } from "../src/index.js";
+import { defineWorkflow, ManualClock, MemoryStore, MemoryTaskSource, StageRunner, type RunStore } from "../src/index.js";
 import { until } from "./support/async.js";
 import { RunWindow, windowSize, type WindowSlot } from "../src/stages/sweep-window.js";
 
@@ -144,5 +145,12 @@ describe("task runs in flight", () => {
     expect(again.completed).toBe(50);
     expect(calls.get("load")).toBe(50);
     expect(calls.get("acquireLease")).toBeUndefined();
+  });
+});
+
+describe("a long task list", () => {
+  it("a MemoryTaskSource takes 300,000 tasks (not spread into arguments: no stack overflow)", () => {
+    const tasks = Array.from({ length: 300_000 }, (_, i) => ({ id: `t${i}` }));
+    expect(new MemoryTaskSource(tasks).tasks()).toHaveLength(300_000);
   });
 });
