@@ -195,8 +195,24 @@ export interface AgentCall {
  * answer of the wrong shape.
  */
 export async function callAgent(stage: Stage, agent: AgentRegistration, task: StageTask, call: AgentCall, scope: ProviderScope): Promise<AgentOutcome> {
-  const deps = await scope.resolve(agent.deps, task, { runId: call.runId, stageId: stage.id, signal: call.signal });
-  const result: unknown = await agent.fn(task, { deps: deps as never, stage, ...call });
+  // `signal` stays a getter (the attempt's signal is made only when an agent or a provider reads it).
+  const deps = await scope.resolve(agent.deps, task, {
+    runId: call.runId,
+    stageId: stage.id,
+    get signal() {
+      return call.signal;
+    },
+  });
+  const result: unknown = await agent.fn(task, {
+    deps: deps as never,
+    stage,
+    runId: call.runId,
+    attempt: call.attempt,
+    visit: call.visit,
+    get signal() {
+      return call.signal;
+    },
+  });
   return readAnswer(stage, result);
 }
 

@@ -314,7 +314,16 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
           const scope = shared ?? new ProviderScope();
           const runId = options.agentRunId?.(ctx.runId) ?? ctx.runId;
           try {
-            return await callAgent(stage, agent, task, { runId, attempt: ctx.attempt, visit: ctx.visit, signal: ctx.signal }, scope);
+            // The attempt's signal is made when first read (an AbortController per agent call otherwise).
+            const call = {
+              runId,
+              attempt: ctx.attempt,
+              visit: ctx.visit,
+              get signal() {
+                return ctx.signal;
+              },
+            };
+            return await callAgent(stage, agent, task, call, scope);
           } finally {
             if (!shared) await scope.dispose();
           }

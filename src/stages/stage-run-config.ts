@@ -18,7 +18,7 @@ import { InvalidOptionError } from "../errors.js";
 import { assertRunId } from "../core/run-id.js";
 import { retryFailedPolicy, type RetryFailedOptions } from "./failed-retries.js";
 import type { StageRunOptions } from "./stage-run-options.js";
-import { MemoryTaskSource, validateTasks, type TaskSource } from "./task-source.js";
+import { MemoryTaskSource, type TaskSource } from "./task-source.js";
 import { valueText } from "../core/text.js";
 
 /** The options of one `runAsync` call, checked and with their defaults. */
@@ -75,7 +75,7 @@ export function validateStageRunOptions(options: StageRunOptions): RunConfig {
   const tasks = options.tasks;
   let source: TaskSource;
   if (Array.isArray(tasks)) {
-    validateTasks(tasks);
+    // The source checks the tasks (validateTasks, as "tasks[i]"): once, not twice.
     source = new MemoryTaskSource(tasks);
   } else if (
     tasks !== null &&

@@ -25,7 +25,7 @@ export interface StageRunOptions {
   readonly runId?: string;
   /** Retries of a failed agent call (attempts = numRetries + 1). @default 3 */
   readonly numRetries?: number;
-  /** Agent calls at once, across all tasks. @default 8 */
+  /** Agent calls at once, across all tasks; a batch drives 4 times as many task runs at once (at least 32). @default 8 */
   readonly maxConcurrency?: number;
   /** Tasks processed together; one write to the source per batch. @default 300 */
   readonly batchSize?: number;

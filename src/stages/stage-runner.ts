@@ -23,7 +23,11 @@
  * own, and failures are collected into the report with their errors.
  * Agent calls of all tasks share one p-queue, so `maxConcurrency` bounds
  * agent calls runner-wide, while waits and retry backoffs hold no slot.
- * After the signal aborts, no agent call starts (`agent-calls.ts`), and a
+ * Within a batch, at most `4 × maxConcurrency` task runs (at least 32; the
+ * whole batch with an executor) are driven at once, in batch order, a run
+ * in a retry backoff holding no place (`sweep-window.ts`).
+ * After the signal aborts, no agent call and no task run starts (a task
+ * still waiting for its place keeps its planned report; `agent-calls.ts`), and a
  * task's processing ends only once the calls it started have ended.
  *
  * Serving a subset. A runner calls the agents of the stages it serves
@@ -43,7 +47,7 @@
  * overran) until `signal` aborts.
  *
  * This module is the runner's public face and its sweep loop (plans,
- * batches, source writes). Why it is still about 440 lines: the class is
+ * batches, source writes). Why it is still about 480 lines: the class is
  * the one entry users hold, and each public method (`act`, `task`,
  * `tasks`, `tasksAt`, `apply`, `cli`, `toJobHandlers`) is a documented
  * delegation of a few lines with its TSDoc example; the work lives in its
@@ -52,7 +56,7 @@
  * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
  * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
  * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
- * (`sweep-admission.ts`), retries of failed tasks (`failed-retries.ts`)
+ * (`sweep-admission.ts`), the task runs driven at once (`sweep-window.ts`), retries of failed tasks (`failed-retries.ts`)
  * and the agent calls of a task under the abort signal (`agent-calls.ts`).
  *
  * @module
@@ -84,6 +88,7 @@ import { positiveInt, validateStageRunOptions, type RunConfig } from "./stage-ru
 import type { StageRunOptions, StageRunReport } from "./stage-run-options.js";
 import { mapLimit, sleepUntil } from "./sweep-pacing.js";
 import { SweepAdmission } from "./sweep-admission.js";
+import { RunWindow, windowSize } from "./sweep-window.js";
 import { moveOf, summarize, type RunnerWork } from "./sweep-results.js";
 import { actOnTask, type ActOptions, type ActResult } from "./task-act.js";
 import { limitPerStage, planTask, type Chosen } from "./task-plan.js";
@@ -222,7 +227,7 @@ export class StageRunner<D extends object = TaskData> {
         const live = this.#live.get(graphRunId);
         if (!live) return this.serves(stageId);
         // A queue worker's answer is already at this key: the task takes it (never answered twice at one key).
-        if (answeredAt(live.state?.(), key)) return false;
+        if (live.mayHoldAnswers && answeredAt(live.state?.(), key)) return false;
         return live.admission.admit(stageId, live.admitted);
       },
     }));
@@ -254,6 +259,8 @@ export class StageRunner<D extends object = TaskData> {
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
     const queue = new PQueue({ concurrency: o.maxConcurrency });
+    // Task runs driven at once (sweep-window.ts); with an executor, its workers run the stages: a whole batch at once.
+    const window = new RunWindow(this.#options.executor === undefined ? windowSize(o.maxConcurrency) : Infinity);
     const retries = new FailedRetries(retryFailedPolicy(o.retryFailed, o.refreshEveryMs));
     const work: RunnerWork = { processed: 0, moves: {} };
     let reports = new Map<string, TaskReport>();
@@ -282,10 +289,14 @@ export class StageRunner<D extends object = TaskData> {
       }
       this.events.emit("sweep:start", { runId: o.runId, at: clock.now(), sweep, tasks: tasks.length, runnable: runnable.length });
       let processed = 0;
+      const host = this.#driveHost();
       for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
         const batch = runnable.slice(i, i + o.batchSize);
-        const done = await Promise.all(batch.map((c) => driveTask(this.#driveHost(), o, graph, queue, c, admission, work)));
-        done.forEach(({ report, worked }, j) => {
+        const done = await Promise.all(batch.map((c) => this.#drive(host, o, graph, queue, c, admission, work, window)));
+        done.forEach((driven, j) => {
+          // Not started: the signal aborted while the task waited for a window slot (its report stays as planned).
+          if (driven === undefined) return;
+          const { report, worked } = driven;
           const plan = (batch[j] as Chosen).plan;
           reports.set(report.taskId, report);
           if (report.state === "busy") return;
@@ -430,6 +441,26 @@ export class StageRunner<D extends object = TaskData> {
       // The task runs hold the truth (runner.task reads it); the source only lags.
       const message = `the task source could not be written (${String(error)}); its ${moves.length} moves are written with ${retry}`;
       this.events.emit("warning", { runId: o.runId, at: clock.now(), message, error });
+    }
+  }
+
+  /** Drives one task's run once a window slot is free; undefined when the signal aborted before it started. */
+  async #drive(
+    host: TaskDriveHost,
+    o: RunConfig,
+    graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
+    queue: PQueue,
+    chosen: Chosen,
+    admission: SweepAdmission,
+    work: RunnerWork,
+    window: RunWindow,
+  ): Promise<{ report: TaskReport; worked: boolean } | undefined> {
+    const slot = await window.enter();
+    try {
+      if (o.signal?.aborted) return undefined;
+      return await driveTask(host, o, graph, queue, chosen, admission, work, slot);
+    } finally {
+      slot.leave();
     }
   }
 

@@ -1,7 +1,10 @@
 /**
  * Driving one task's run for a sweep: start or resume the task's graph run
  * (with the inputs of a new task, or resolving a `again:` wait first),
- * count its moves as they are saved, wait for it to complete, wait, stay,
+ * count its moves as they are saved (from the engine's `node:success`
+ * events, which name the stage and visit, never by reading the run's state
+ * mid-run), give its window slot back while it waits out a retry backoff
+ * (`sweep-window.ts`), wait for it to complete, wait, stay,
  * be parked or fail, then end the agent calls it started (abandoning, after
  * an abort, those that outlive `ABANDON_AFTER_MS`) and dispose of its
  * providers, and read its report. Never rejects: a failure is the task's
@@ -12,7 +15,6 @@
  */
 import type PQueue from "p-queue";
 import type { Clock } from "../core/clock.js";
-import { parseVisitId } from "../core/ids.js";
 import { RunCancelledError } from "../engine/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { RunLockedError } from "../persistence/errors.js";
@@ -20,7 +22,6 @@ import type { RunStore } from "../persistence/run-store.js";
 import { GraphHasPendingWaits } from "../runner/errors.js";
 import { resolveWait } from "../runner/resolve-wait.js";
 import { run } from "../runner/run.js";
-import { getNode } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
@@ -31,6 +32,7 @@ import { agentStagesOn } from "./stage-executor.js";
 import type { StageEvents } from "./stage-events.js";
 import type { RunConfig } from "./stage-run-config.js";
 import type { SweepAdmission } from "./sweep-admission.js";
+import type { WindowSlot } from "./sweep-window.js";
 import type { RunnerWork } from "./sweep-results.js";
 import type { Chosen } from "./task-plan.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
@@ -47,6 +49,13 @@ export interface Live {
   readonly admitted: Set<string>;
   /** The task run's state as its engine has it (set once the run starts). */
   state?: () => RunState | undefined;
+  /**
+   * Whether a `due:` key of the run may hold a queue worker's answer, so that `admit` must look
+   * (reading the run's state commits the engine's buffered records: an immer copy per agent call). False only for a run this drive started empty (not resumed) that has
+   * opened no wait yet: an answer is delivered only to a wait the stored run shows open, and a run
+   * started here shows a wait only after it opened one here (`node:wait`).
+   */
+  mayHoldAnswers: boolean;
 }
 
 /** What driving a task's run needs from its runner. */
@@ -75,13 +84,15 @@ export async function driveTask(
   chosen: Chosen,
   admission: SweepAdmission,
   work: RunnerWork,
+  slot?: WindowSlot,
 ): Promise<{ report: TaskReport; worked: boolean }> {
   const { plan } = chosen;
   const clock = host.clock;
   const graphRunId = taskRunId(o.runId, plan.task.id);
   const scope = new ProviderScope();
   const calls = new AgentCalls(queue, o.signal, graphRunId);
-  const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted };
+  // A task the plan found without a run starts one here; any other may hold answers (see Live.mayHoldAnswers).
+  const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted, mayHoldAnswers: plan.kind !== "start" };
   host.live.set(graphRunId, live);
   let state: RunState | undefined;
   let error: unknown;
@@ -111,15 +122,28 @@ export async function driveTask(
       ...(o.signal !== undefined && { signal: o.signal }),
     });
     live.state = () => handle.state;
+    // A run another runner made meanwhile is resumed (with what it holds); a wait opened here may be answered.
+    handle.events.on("run:start", (e) => {
+      if (e.resumed) live.mayHoldAnswers = true;
+    });
+    handle.events.on("node:wait", () => {
+      live.mayHoldAnswers = true;
+    });
+    if (slot !== undefined) {
+      // A retry backoff holds no window slot (sweep-window.ts).
+      handle.events.on("node:retry", () => slot.rest());
+      handle.events.on("node:start", () => slot.wake());
+    }
     handle.events.on("node:success", (e) => {
       if (e.route === undefined) return;
-      const record = handle.state ? getNode(handle.state.nodes, e.nodeId) : undefined;
-      const stageId = record?.nodeId ?? parseVisitId(e.nodeId).nodeId;
+      // The event names the stage and the visit (`graphNodeId`, `visit`: set for visits after the first). Reading
+      // `handle.state` here instead would commit the engine's buffered records at every move (an immer copy per move).
+      const stageId = e.graphNodeId ?? e.nodeId;
       const to = host.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
       if (to === undefined) return;
       moves++;
       work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
-      host.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: record?.visit ?? 1 });
+      host.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: e.visit ?? 1 });
     });
     try {
       await handle.result();

@@ -141,11 +141,16 @@ export class MemoryTaskSource implements TaskSource {
   readonly batches: (readonly TaskMove[])[] = [];
 
   constructor(tasks: readonly TaskInput[] = []) {
-    this.add(...tasks);
+    // Not `add(...tasks)`: spreading a list of some 100,000 tasks into arguments overflows the stack.
+    this.#addAll(tasks);
   }
 
   /** Adds tasks (validated; an id already present is refused). */
   add(...tasks: TaskInput[]): void {
+    this.#addAll(tasks);
+  }
+
+  #addAll(tasks: readonly TaskInput[]): void {
     validateTasks([...this.#tasks.values(), ...tasks]);
     for (const t of tasks) this.#tasks.set(t.id, t);
   }
