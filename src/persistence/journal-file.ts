@@ -282,7 +282,7 @@ export class JournalFile {
       // The zeros go first: the records may reach into them.
       const size = Math.ceil(need / PREALLOCATE_BYTES) * PREALLOCATE_BYTES;
       zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
-      for (let at = this.#size; at < size; at += PREALLOCATE_BYTES) writeAt(this.#fd, zeros, at);
+      for (let at = this.#size; at < size; at += PREALLOCATE_BYTES) writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
       this.#size = size;
     }
     writeAt(this.#fd, bytes, this.#end);
