@@ -59,8 +59,12 @@ const ZERO = 0x00;
 /** Bytes read at a time, forwards when reading, backwards when looking for the last line. */
 const CHUNK = 1024 * 1024;
 
-/** What a preallocating {@link JournalFile} grows by at a time, in zero bytes ahead of its records. */
-export const PREALLOCATE_BYTES = 256 * 1024;
+/**
+ * The piece a preallocating {@link JournalFile} grows by, in zero bytes
+ * ahead of its records: one growth (a flush that commits a new size) per
+ * few hundred chain steps, and at most this much of a stopped run's disk.
+ */
+export const PREALLOCATE_BYTES = 64 * 1024;
 
 const flushAsync = promisify(fdatasync);
 
@@ -268,10 +272,15 @@ export class JournalFile {
   }
 
   /**
-   * Writes `bytes` (whole lines) after the records, growing a preallocated
-   * file first when they would not fit with one zero byte after them.
+   * Writes `bytes` (whole lines) after the records. A preallocated file
+   * that lacks room for them and one zero byte after them grows first:
+   * with `ahead`, to the next whole piece at least half a piece past them,
+   * for the appends to come; without, to just that (for an append of many
+   * records, whose flush commits a new size as every append did before
+   * preallocation, while the zeros of a piece ahead would double the bytes
+   * it flushes).
    */
-  write(bytes: Buffer): void {
+  write(bytes: Buffer, ahead = true): void {
     if (!this.#preallocate) {
       writeAllSync(this.#fd, bytes);
       this.#end += bytes.length;
@@ -280,7 +289,7 @@ export class JournalFile {
     const need = this.#end + bytes.length + 1;
     if (need > this.#size) {
       // The zeros go first: the records may reach into them.
-      const size = Math.ceil(need / PREALLOCATE_BYTES) * PREALLOCATE_BYTES;
+      const size = ahead ? Math.ceil((need + PREALLOCATE_BYTES / 2) / PREALLOCATE_BYTES) * PREALLOCATE_BYTES : need;
       zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
       for (let at = this.#size; at < size; at += PREALLOCATE_BYTES) writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
       this.#size = size;

@@ -189,9 +189,10 @@ export class LowdbStore implements RunStore {
         // Synchronous on purpose: an append is small, and a blocking write
         // costs a few microseconds where a trip through libuv's thread pool
         // costs tens; with group commit, that is the price of every chain step.
-        // With fsync the journal is preallocated (journal-file.ts), so the flush
-        // commits the new bytes alone, not a new file size as well.
-        journal.write(Buffer.from(journalText(records)));
+        // With fsync the journal is preallocated (journal-file.ts), so the flush of a
+        // chain step commits the new bytes alone, not a new file size as well; an
+        // append of several records grows the file by what it needs only.
+        journal.write(Buffer.from(journalText(records)), records.length === 1);
         // So is the flush of a single record (a chain step: the run waits for it, and a trip through
         // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
         // pool: the run goes on meanwhile, and what it records gathers for the next append (group
