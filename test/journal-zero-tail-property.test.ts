@@ -31,11 +31,7 @@ const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const IDS = ["a", "b", "c", "d"] as const;
 
 /** A user value, with text that JSON escapes (a zero character among them) and text that UTF-8 makes several bytes of. */
-const value = fc.oneof(
-  fc.jsonValue({ maxDepth: 2 }),
-  fc.string({ unit: "binary", maxLength: 40 }),
-  fc.constantFrom("\u0000", "a\u0000b", "\n", "é€😀", ""),
-);
+const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ unit: "binary", maxLength: 40 }), fc.constantFrom("\u0000", "a\u0000b", "\n", "é€😀", ""));
 
 /** Records with seq 1, 2, 3…: node records, running or succeeded with a value. */
 const records = fc
@@ -47,9 +43,7 @@ const records = fc
     }),
     { minLength: 0, maxLength: 12 },
   )
-  .map((specs) =>
-    specs.map((s, i): JournalRecord => nodeRecord(i + 1, s.id, s.done ? { status: "succeeded", output: s.output, endedAt: 5_000 + i } : {})),
-  );
+  .map((specs) => specs.map((s, i): JournalRecord => nodeRecord(i + 1, s.id, s.done ? { status: "succeeded", output: s.output, endedAt: 5_000 + i } : {})));
 
 /** What follows the cut, in a preallocated journal; or nothing (a journal written without preallocation). */
 const after = fc.option(

@@ -96,7 +96,13 @@ function flushSteps(): void {
   const dir = mkdtempSync(join(tmpdir(), "taskloom-bench-fsync-"));
   // A chain step's record, as the store writes it.
   const record = Buffer.from(
-    journalText([{ kind: "node", seq: 1234, node: { id: "n123", nodeId: "n123", status: "succeeded", attempts: 1, startedAt: Date.now(), endedAt: Date.now(), output: 123 } }]),
+    journalText([
+      {
+        kind: "node",
+        seq: 1234,
+        node: { id: "n123", nodeId: "n123", status: "succeeded", attempts: 1, startedAt: Date.now(), endedAt: Date.now(), output: 123 },
+      },
+    ]),
   );
   const floorFd = openSync(join(dir, "floor.log"), "w");
   const pre = JournalFile.open(join(dir, "preallocated.ndjson"), true).journal;
@@ -122,7 +128,9 @@ function flushSteps(): void {
   console.log(`flush alone, ${steps} steps of ${record.length} bytes:`);
   sides.forEach(([name], k) => {
     const [m, a] = [median(t[k]!), mean(t[k]!)];
-    console.log(`  ${name.padEnd(32)} median ${m.toFixed(1).padStart(7)} us (${(m / m0).toFixed(2)}x)  mean ${a.toFixed(1).padStart(7)} us (${(a / a0).toFixed(2)}x)`);
+    console.log(
+      `  ${name.padEnd(32)} median ${m.toFixed(1).padStart(7)} us (${(m / m0).toFixed(2)}x)  mean ${a.toFixed(1).padStart(7)} us (${(a / a0).toFixed(2)}x)`,
+    );
   });
 }
 

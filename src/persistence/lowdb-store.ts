@@ -16,7 +16,11 @@
  * old or the new file, never a torn one. The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
- * append, so new records never join a fragment. Every document is checked
+ * append, so new records never join a fragment. With `fsync`, the journal
+ * is grown ahead of its records with zero bytes (so that a chain step's
+ * flush commits its bytes, not a new file size as well), and its records
+ * end at its first zero byte; the cut before the next append also cuts
+ * off the zeros and whatever follows them. Every document is checked
  * whole on load (`snapshot-schema.ts`); anything unreadable or of the wrong
  * shape is a `SnapshotCorruptError` naming the file, and the file is left
  * as it is. `list` skips such a run and reports it (`onProblem`).
