@@ -20,7 +20,7 @@
  * `mkdir -p .ab/old && git archive <commit> src | tar -x -C .ab/old`),
  * that copy's `LowdbStore` with fsync runs the same chain and fan-out in
  * the same rounds, as more sides.
- * `--fanout 0` skips the fan-out.
+ * `--n 0` skips the chain, `--fanout 0` the fan-out.
  *
  * @module
  */
@@ -135,11 +135,12 @@ function flushSteps(): void {
 }
 
 if (steps > 0) flushSteps();
-const sides: [string, Prepared, number][] = [
-  ["fdatasync floor, chain", await prepareFloor("chain", n, 8), n],
-  ["lowdb-fsync, chain", await prepareFor("taskloom-lowdb-fsync")("chain", n, 8), n],
-];
-if (values.baseline !== undefined) sides.push(["baseline lowdb-fsync, chain", await prepareBaseline(values.baseline, "chain", n), n]);
+const sides: [string, Prepared, number][] = [];
+if (n > 0) {
+  sides.push(["fdatasync floor, chain", await prepareFloor("chain", n, 8), n]);
+  sides.push(["lowdb-fsync, chain", await prepareFor("taskloom-lowdb-fsync")("chain", n, 8), n]);
+  if (values.baseline !== undefined) sides.push(["baseline lowdb-fsync, chain", await prepareBaseline(values.baseline, "chain", n), n]);
+}
 if (fanout > 0) {
   sides.push(["lowdb, fan-out", await prepareFor("taskloom-lowdb")("fanout", fanout, 8), fanout + 2]);
   sides.push(["lowdb-fsync, fan-out", await prepareFor("taskloom-lowdb-fsync")("fanout", fanout, 8), fanout + 2]);
@@ -165,8 +166,9 @@ for (const [name, , steps] of sides) {
   console.log(`${name.padEnd(30)} ${ms.toFixed(1).padStart(9)} ms  ${((ms * 1000) / steps).toFixed(1).padStart(7)} us/step`);
 }
 const floor = perStep.get("fdatasync floor, chain")!;
-console.log(`chain per step / floor: ${(perStep.get("lowdb-fsync, chain")! / floor).toFixed(2)}x`);
-if (values.baseline !== undefined) console.log(`baseline chain per step / floor: ${(perStep.get("baseline lowdb-fsync, chain")! / floor).toFixed(2)}x`);
+if (n > 0) console.log(`chain per step / floor: ${(perStep.get("lowdb-fsync, chain")! / floor).toFixed(2)}x`);
+if (n > 0 && values.baseline !== undefined)
+  console.log(`baseline chain per step / floor: ${(perStep.get("baseline lowdb-fsync, chain")! / floor).toFixed(2)}x`);
 if (fanout > 0) console.log(`fan-out fsync / no fsync: ${(perStep.get("lowdb-fsync, fan-out")! / perStep.get("lowdb, fan-out")!).toFixed(2)}x`);
 if (fanout > 0 && values.baseline !== undefined) {
   console.log(`baseline fan-out fsync / no fsync: ${(perStep.get("baseline lowdb-fsync, fan-out")! / perStep.get("lowdb, fan-out")!).toFixed(2)}x`);
