@@ -288,10 +288,12 @@ export class JournalFile {
     }
     const need = this.#end + bytes.length + 1;
     if (need > this.#size) {
-      // The zeros go first: the records may reach into them.
       const size = ahead ? Math.ceil((need + PREALLOCATE_BYTES / 2) / PREALLOCATE_BYTES) * PREALLOCATE_BYTES : need;
+      // Zeros where the records will not be: after them, and after the old end of the file.
       zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
-      for (let at = this.#size; at < size; at += PREALLOCATE_BYTES) writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
+      for (let at = Math.max(this.#size, need - 1); at < size; at += PREALLOCATE_BYTES) {
+        writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
+      }
       this.#size = size;
     }
     writeAt(this.#fd, bytes, this.#end);
