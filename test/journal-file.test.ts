@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SnapshotCorruptError } from "../src/index.js";
-import { JournalFile, journalText, PREALLOCATE_BYTES, readJournal } from "../src/persistence/journal-file.js";
+import { grownSize, JournalFile, journalText, PREALLOCATE_BYTES, readJournal } from "../src/persistence/journal-file.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import { serialize } from "../src/persistence/serialization.js";
 import type { JournalRecord } from "../src/state/records.js";
@@ -111,33 +111,64 @@ describe("journal-file", () => {
   });
 
   describe("a preallocating JournalFile", () => {
-    it("grows the file with zeros ahead of its records, a whole piece at a time, and always ends in zero", async () => {
+    /** Checks the file is preallocated: records then zeros, to a page boundary past them. */
+    async function expectPreallocated(end: number) {
+      const bytes = await readFile(file);
+      expect(bytes.length % 4096).toBe(0);
+      expect(bytes.length).toBeGreaterThan(end);
+      expect(bytes.length).toBeLessThanOrEqual(end + 1 + PREALLOCATE_BYTES + 4096);
+      expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
+      expect(bytes.subarray(0, end).includes(0)).toBe(false);
+    }
+
+    it("grows ahead by an eighth of the journal, at least half a page, at most PREALLOCATE_BYTES, to a page boundary", () => {
+      for (const [end, need] of [
+        [0, 171],
+        [0, 4096],
+        [10_000, 10_171],
+        [80_000, 80_171],
+        [1 << 20, (1 << 20) + 171],
+        [5 << 20, (5 << 20) + 300_000],
+      ] as const) {
+        const size = grownSize(end, need);
+        const ahead = Math.min(PREALLOCATE_BYTES, Math.max(2048, Math.floor(end / 8)));
+        expect(size % 4096).toBe(0);
+        expect(size - need).toBeGreaterThanOrEqual(ahead);
+        expect(size - need).toBeLessThan(ahead + 4096);
+      }
+      // A small journal's first record fits in one page with its zeros.
+      expect(grownSize(0, 171)).toBe(4096);
+    });
+
+    it("grows the file with zeros ahead of its records, and always ends in zero", async () => {
       const { journal } = JournalFile.open(file, true);
       journal.write(text(line(r1)));
       journal.flushSync();
-      expect((await stat(file)).size).toBe(PREALLOCATE_BYTES);
-      const bytes = await readFile(file);
-      expect(bytes.subarray(0, journal.end).toString()).toBe(line(r1));
-      expect(bytes.subarray(journal.end).every((b) => b === 0)).toBe(true);
+      expect((await stat(file)).size).toBe(grownSize(0, journal.end + 1));
+      await expectPreallocated(journal.end);
       // An append that does not fit (with one zero after it) grows the file first.
       const big = nodeRecord(2, "c", { status: "succeeded", output: "x".repeat(PREALLOCATE_BYTES) });
+      const before = journal.end;
       journal.write(text(line(big)));
       await journal.flush();
+      expect((await stat(file)).size).toBe(grownSize(before, journal.end + 1));
+      await expectPreallocated(journal.end);
+      // Appends that fit do not grow it.
       const size = (await stat(file)).size;
-      expect(size % PREALLOCATE_BYTES).toBe(0);
-      expect(size).toBeGreaterThanOrEqual(journal.end + PREALLOCATE_BYTES / 2);
-      expect(size).toBeLessThanOrEqual(journal.end + 1.5 * PREALLOCATE_BYTES);
+      journal.write(text(line(r3)));
+      expect((await stat(file)).size).toBe(size);
       journal.close();
-      expect(read(file)).toEqual([r1, big]);
+      expect(read(file)).toEqual([r1, big, r3]);
     });
 
     it("grows by just what an append needs, one zero byte after it, when not asked to grow ahead", async () => {
       const { journal } = JournalFile.open(file, true);
       journal.write(text(line(r1) + line(r2)), false);
       expect((await stat(file)).size).toBe(journal.end + 1);
-      // Room left is used as it is, whether ahead or not.
+      // With room for the records but not the zero after them, an append grows ahead.
+      const before = journal.end;
       journal.write(text(line(r3)), true);
-      expect((await stat(file)).size).toBe(PREALLOCATE_BYTES);
+      expect((await stat(file)).size).toBe(grownSize(before, journal.end + 1));
       const big = nodeRecord(4, "c", { status: "succeeded", output: "x".repeat(PREALLOCATE_BYTES) });
       journal.write(text(line(big)), false);
       expect((await stat(file)).size).toBe(journal.end + 1);
@@ -145,17 +176,18 @@ describe("journal-file", () => {
       expect(read(file)).toEqual([r1, r2, r3, big]);
     });
 
-    it("leaves one zero after records that end exactly at a piece's end", async () => {
+    it("leaves one zero after records that end exactly at the end of the file", async () => {
       const { journal } = JournalFile.open(file, true);
-      const head = line(r1);
+      journal.write(text(line(r1)));
+      const size = (await stat(file)).size;
       const filler = nodeRecord(2, "c", { output: "" });
-      const room = PREALLOCATE_BYTES - Buffer.byteLength(head) - Buffer.byteLength(line(filler));
+      const room = size - journal.end - Buffer.byteLength(line(filler));
       const exact = nodeRecord(2, "c", { output: "y".repeat(room) });
-      expect(Buffer.byteLength(head + line(exact))).toBe(PREALLOCATE_BYTES);
-      journal.write(text(head + line(exact)));
+      expect(journal.end + Buffer.byteLength(line(exact))).toBe(size);
+      journal.write(text(line(exact)));
       journal.close();
       const bytes = await readFile(file);
-      expect(bytes.length).toBe(2 * PREALLOCATE_BYTES);
+      expect(bytes.length).toBeGreaterThan(size);
       expect(bytes.at(-1)).toBe(0);
       expect(read(file)).toEqual([r1, exact]);
     });
@@ -167,7 +199,7 @@ describe("journal-file", () => {
       expect((await stat(file)).size).toBe(0);
       journal.write(text(line(r2)));
       journal.close();
-      expect((await stat(file)).size).toBe(PREALLOCATE_BYTES);
+      await expectPreallocated(Buffer.byteLength(line(r2)));
       expect(read(file)).toEqual([r2]);
     });
 
@@ -214,7 +246,8 @@ describe("LowdbStore with fsync on", () => {
     const several = Buffer.byteLength(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
     expect((await stat(journalOf("r1"))).size).toBe(several + 1);
     await store.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
-    expect((await stat(journalOf("r1"))).size).toBe(PREALLOCATE_BYTES);
+    const three = several + Buffer.byteLength(line(nodeRecord(3, "c", { status: "succeeded", output: "C" })));
+    expect((await stat(journalOf("r1"))).size).toBe(grownSize(several, three + 1));
     await store.close();
     expect((await new LowdbStore({ dir }).load("r1"))?.seq).toBe(3);
   });
@@ -225,7 +258,7 @@ describe("LowdbStore with fsync on", () => {
     await store.append("r1", [nodeRecord(1, "b")]);
     await store.append("r1", [nodeRecord(2, "c"), nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
     const bytes = await readFile(journalOf("r1"));
-    expect(bytes.length).toBe(PREALLOCATE_BYTES);
+    expect(bytes.length).toBe(grownSize(0, Buffer.byteLength(line(nodeRecord(1, "b"))) + 1));
     expect(bytes.at(-1)).toBe(0);
     await store.close();
     const loaded = await new LowdbStore({ dir }).load("r1");
@@ -267,7 +300,9 @@ describe("LowdbStore with fsync on", () => {
     expect((await again.load("r1"))?.seq).toBe(2);
     await again.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
     await again.close();
-    expect((await stat(journalOf("r1"))).size).toBe(PREALLOCATE_BYTES);
+    const two = Buffer.byteLength(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
+    const three = two + Buffer.byteLength(line(nodeRecord(3, "c", { status: "succeeded", output: "C" })));
+    expect((await stat(journalOf("r1"))).size).toBe(grownSize(two, three + 1));
     expect((await new LowdbStore({ dir }).load("r1"))?.seq).toBe(3);
   });
 
@@ -296,7 +331,9 @@ describe("LowdbStore with fsync on", () => {
     expect(await readFile(journalOf("r1"), "utf8")).toBe(line(nodeRecord(2, "c")));
     // ...which the next append preallocates again.
     await store.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
-    expect((await stat(journalOf("r1"))).size).toBe(PREALLOCATE_BYTES);
+    const bytes = await readFile(journalOf("r1"));
+    expect(bytes.length % 4096).toBe(0);
+    expect(bytes.at(-1)).toBe(0);
     await store.close();
     const loaded = await new LowdbStore({ dir }).load("r1");
     expect(loaded?.seq).toBe(3);

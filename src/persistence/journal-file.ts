@@ -32,8 +32,9 @@
  * file systems that is a metadata (journal) commit, which made each
  * flushed chain step cost about 1.4 times a flush of bytes rewritten in
  * place. So a journal opened with `preallocate` is grown ahead of its
- * records with real zero bytes, {@link PREALLOCATE_BYTES} at a time (as
- * PostgreSQL does with its pre-zeroed WAL segments), and records are
+ * records with real zero bytes, up to {@link PREALLOCATE_BYTES} at a time
+ * ({@link grownSize}; as PostgreSQL does with its pre-zeroed WAL
+ * segments), and records are
  * written over the zeros at the records' end (`pwrite`, no `O_APPEND`):
  * only the flush after a growth commits a new size, the others write data
  * blocks alone. At least one zero byte always follows the records, so a
@@ -59,12 +60,30 @@ const ZERO = 0x00;
 /** Bytes read at a time, forwards when reading, backwards when looking for the last line. */
 const CHUNK = 1024 * 1024;
 
+/** Growths end on a page boundary: the zeros of a page the records are in cost nothing more to flush. */
+const PAGE = 4096;
+
 /**
- * The piece a preallocating {@link JournalFile} grows by, in zero bytes
- * ahead of its records: one growth (a flush that commits a new size) per
- * few hundred chain steps, and at most this much of a stopped run's disk.
+ * The most a preallocating {@link JournalFile} grows ahead of its records
+ * by (and a page), in zero bytes: once the journal is big, a growth (a
+ * flush that commits a new size) per a few hundred chain steps, and at
+ * most about this much of a stopped run's disk.
  */
 export const PREALLOCATE_BYTES = 64 * 1024;
+
+/**
+ * The size a preallocated journal whose records end at `end` grows to when
+ * it needs `need` bytes (its records, the new ones and one zero): past
+ * `need` by an eighth of the journal, at least half a page, at most
+ * {@link PREALLOCATE_BYTES}, rounded up to a page. A small journal (a
+ * fan-out's, flushed a handful of times) grows by little, so its flushes
+ * write no more pages than before; a long chain's grows by tens of KiB at
+ * a time.
+ */
+export function grownSize(end: number, need: number): number {
+  const ahead = Math.min(PREALLOCATE_BYTES, Math.max(PAGE / 2, Math.floor(end / 8)));
+  return Math.ceil((need + ahead) / PAGE) * PAGE;
+}
 
 const flushAsync = promisify(fdatasync);
 
@@ -274,11 +293,9 @@ export class JournalFile {
   /**
    * Writes `bytes` (whole lines) after the records. A preallocated file
    * that lacks room for them and one zero byte after them grows first:
-   * with `ahead`, to the next whole piece at least half a piece past them,
-   * for the appends to come; without, to just that (for an append of many
-   * records, whose flush commits a new size as every append did before
-   * preallocation, while the zeros of a piece ahead would double the bytes
-   * it flushes).
+   * with `ahead`, to {@link grownSize}, for the appends to come; without,
+   * to just that (for an append of many records, whose flush commits a new
+   * size anyway, as every append did before preallocation).
    */
   write(bytes: Buffer, ahead = true): void {
     if (!this.#preallocate) {
@@ -288,7 +305,7 @@ export class JournalFile {
     }
     const need = this.#end + bytes.length + 1;
     if (need > this.#size) {
-      const size = ahead ? Math.ceil((need + PREALLOCATE_BYTES / 2) / PREALLOCATE_BYTES) * PREALLOCATE_BYTES : need;
+      const size = ahead ? grownSize(this.#end, need) : need;
       // Zeros where the records will not be: after them, and after the old end of the file.
       zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
       for (let at = Math.max(this.#size, need - 1); at < size; at += PREALLOCATE_BYTES) {
