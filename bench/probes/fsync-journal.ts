@@ -139,6 +139,8 @@ const sides: [string, Prepared, number][] = [];
 if (n > 0) {
   sides.push(["fdatasync floor, chain", await prepareFloor("chain", n, 8), n]);
   sides.push(["lowdb-fsync, chain", await prepareFor("taskloom-lowdb-fsync")("chain", n, 8), n]);
+  // Without fsync: what a step costs besides its flush.
+  sides.push(["lowdb, chain", await prepareFor("taskloom-lowdb")("chain", n, 8), n]);
   if (values.baseline !== undefined) sides.push(["baseline lowdb-fsync, chain", await prepareBaseline(values.baseline, "chain", n), n]);
 }
 if (fanout > 0) {
@@ -166,7 +168,13 @@ for (const [name, , steps] of sides) {
   console.log(`${name.padEnd(30)} ${ms.toFixed(1).padStart(9)} ms  ${((ms * 1000) / steps).toFixed(1).padStart(7)} us/step`);
 }
 const floor = perStep.get("fdatasync floor, chain")!;
-if (n > 0) console.log(`chain per step / floor: ${(perStep.get("lowdb-fsync, chain")! / floor).toFixed(2)}x`);
+if (n > 0) {
+  const fsync = perStep.get("lowdb-fsync, chain")!;
+  const plain = perStep.get("lowdb, chain")!;
+  console.log(
+    `chain per step / floor: ${(fsync / floor).toFixed(2)}x; fsync chain - chain without fsync: ${(fsync - plain).toFixed(1)} us/step (floor ${floor.toFixed(1)})`,
+  );
+}
 if (n > 0 && values.baseline !== undefined)
   console.log(`baseline chain per step / floor: ${(perStep.get("baseline lowdb-fsync, chain")! / floor).toFixed(2)}x`);
 if (fanout > 0) console.log(`fan-out fsync / no fsync: ${(perStep.get("lowdb-fsync, fan-out")! / perStep.get("lowdb, fan-out")!).toFixed(2)}x`);
