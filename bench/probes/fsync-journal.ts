@@ -150,7 +150,9 @@ if (fanout > 0) {
 }
 const times = new Map<string, number[]>();
 for (let i = 0; i < rounds + 1; i++) {
-  for (const [name, prepared] of sides) {
+  // Each round starts with another side, so that no side always follows the same one.
+  for (let k = 0; k < sides.length; k++) {
+    const [name, prepared] = sides[(i + k) % sides.length]!;
     const round = await prepared.round(i);
     gc?.();
     const t0 = performance.now();
