@@ -183,3 +183,22 @@ if (fanout > 0) console.log(`fan-out fsync / no fsync: ${(perStep.get("lowdb-fsy
 if (fanout > 0 && values.baseline !== undefined) {
   console.log(`baseline fan-out fsync / no fsync: ${(perStep.get("baseline lowdb-fsync, fan-out")! / perStep.get("lowdb, fan-out")!).toFixed(2)}x`);
 }
+
+/** The median over rounds of `a`'s time over `b`'s in the same round (the two ran seconds apart). */
+function paired(a: string, b: string): string {
+  const xs = times.get(a) ?? [];
+  const ys = times.get(b) ?? [];
+  return median(xs.map((x, i) => x / ys[i]!)).toFixed(2);
+}
+if (n > 0) {
+  console.log(`paired, round by round: lowdb-fsync / floor ${paired("lowdb-fsync, chain", "fdatasync floor, chain")}x`);
+  if (values.baseline !== undefined) {
+    console.log(`paired, round by round: baseline lowdb-fsync / floor ${paired("baseline lowdb-fsync, chain", "fdatasync floor, chain")}x`);
+    console.log(`paired, round by round: lowdb-fsync / baseline lowdb-fsync ${paired("lowdb-fsync, chain", "baseline lowdb-fsync, chain")}x`);
+  }
+}
+if (fanout > 0) {
+  console.log(`paired, round by round: fan-out fsync / no fsync ${paired("lowdb-fsync, fan-out", "lowdb, fan-out")}x`);
+  if (values.baseline !== undefined)
+    console.log(`paired, round by round: baseline fan-out fsync / no fsync ${paired("baseline lowdb-fsync, fan-out", "lowdb, fan-out")}x`);
+}
