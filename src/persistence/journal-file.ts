@@ -8,20 +8,45 @@
  *   complete line may be bad: both are ignored when reading, and cut off
  *   before the next append ({@link validEnd}). A bad line with a complete
  *   line after it is corruption: `SnapshotCorruptError` naming the file.
+ * - A journal whose last byte is zero was preallocated (below): its
+ *   records end at its first zero byte, and the rules above apply to what
+ *   comes before it. What follows the first zero is the preallocated tail,
+ *   or, after a power loss, the part of the append in flight that reached
+ *   the disk before an earlier part did: neither counts. A serialized
+ *   record never holds a zero byte (JSON escapes control characters), so
+ *   the first zero is never inside a record that was written whole. A
+ *   journal that does not end in zero (written without preallocation, as
+ *   every journal was before it) is read as it always was.
  * - The file is read in chunks and line by line ({@link readJournal}),
  *   never as one string, so its size is bounded by the disk, not by the
  *   longest string V8 can make (about 512 MB); only one line at a time is
  *   held as text.
- * - Appends are single synchronous writes ({@link writeAll}) through a
- *   descriptor opened and checked as `store-files.ts` says. Reads are
+ * - Appends are single synchronous writes through a descriptor opened and
+ *   checked as `store-files.ts` says ({@link JournalFile}). Reads are
  *   synchronous too, a chunk at a time: a journal is read when a run is
  *   loaded or compacted, and the thread pool would add a round trip per
  *   chunk and per open, check and close.
  *
+ * Preallocation (a store with `fsync`). An append that makes the file
+ * longer must flush the new size with its bytes: on ext4 and most other
+ * file systems that is a metadata (journal) commit, which made each
+ * flushed chain step cost about 1.4 times a flush of bytes rewritten in
+ * place. So a journal opened with `preallocate` is grown ahead of its
+ * records with real zero bytes, up to {@link PREALLOCATE_BYTES} at a time
+ * ({@link grownSize}; as PostgreSQL does with its pre-zeroed WAL
+ * segments), and records are
+ * written over the zeros at the records' end (`pwrite`, no `O_APPEND`):
+ * only the flush after a growth commits a new size, the others write data
+ * blocks alone. At least one zero byte always follows the records, so a
+ * preallocated journal always ends in zero. Real zeros, not a hole or
+ * `fallocate`: a write into either still changes the file's block map,
+ * which the flush must commit.
+ *
  * @module
  */
 import { constants as bufferConstants } from "node:buffer";
-import { closeSync, readSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, readSync, writeSync } from "node:fs";
+import { promisify } from "node:util";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
 import { checkRecord } from "./snapshot-schema.js";
@@ -31,8 +56,36 @@ import { openStoreFileSync, readFailure } from "./store-files.js";
 import { writeAllSync } from "./atomic-file.js";
 
 const NEWLINE = 0x0a;
+const ZERO = 0x00;
 /** Bytes read at a time, forwards when reading, backwards when looking for the last line. */
 const CHUNK = 1024 * 1024;
+
+/** Growths end on a page boundary: the zeros of a page the records are in cost nothing more to flush. */
+const PAGE = 4096;
+
+/**
+ * The most a preallocating {@link JournalFile} grows ahead of its records
+ * by (and a page), in zero bytes: once the journal is big, a growth (a
+ * flush that commits a new size) per a few hundred chain steps, and at
+ * most about this much of a stopped run's disk.
+ */
+export const PREALLOCATE_BYTES = 64 * 1024;
+
+/**
+ * The size a preallocated journal whose records end at `end` grows to when
+ * it needs `need` bytes (its records, the new ones and one zero): past
+ * `need` by an eighth of the journal, at least half a page, at most
+ * {@link PREALLOCATE_BYTES}, rounded up to a page. A small journal (a
+ * fan-out's, flushed a handful of times) grows by little, so its flushes
+ * write no more pages than before; a long chain's grows by tens of KiB at
+ * a time.
+ */
+export function grownSize(end: number, need: number): number {
+  const ahead = Math.min(PREALLOCATE_BYTES, Math.max(PAGE / 2, Math.floor(end / 8)));
+  return Math.ceil((need + ahead) / PAGE) * PAGE;
+}
+
+const flushAsync = promisify(fdatasync);
 
 /** An empty journal's highest seq. */
 export const EMPTY = Number.NEGATIVE_INFINITY;
@@ -69,6 +122,8 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
   if (!opened) return;
   const fd = opened.fd;
   try {
+    // A preallocated journal (it ends in zero) ends at its first zero byte.
+    const zeroTail = endsInZero(fd, opened.size, file);
     let pending: Buffer[] = [];
     let pendingLength = 0;
     let line = 0;
@@ -86,7 +141,9 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
       }
       if (bytesRead === 0) break;
       position += bytesRead;
-      const view = chunk.subarray(0, bytesRead);
+      let view = chunk.subarray(0, bytesRead);
+      const zero = zeroTail ? view.indexOf(ZERO) : -1;
+      if (zero !== -1) view = view.subarray(0, zero);
       let start = 0;
       for (let nl = view.indexOf(NEWLINE, start); nl !== -1; nl = view.indexOf(NEWLINE, start)) {
         const piece = view.subarray(start, nl);
@@ -104,6 +161,7 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
         pending.push(view.subarray(start));
         pendingLength += view.length - start;
       }
+      if (zero !== -1) break;
     }
     // What is left is a fragment, and `bad` (if any) the last complete line: a torn append, ignored.
   } finally {
@@ -117,13 +175,26 @@ function recordAt(bytes: Buffer): JournalRecord | undefined {
   return parsed.ok ? (parsed.value as JournalRecord) : undefined;
 }
 
+/** Whether the file `fd` (of `size` bytes) ends in a zero byte, that is, was preallocated. */
+function endsInZero(fd: number, size: number, file: string): boolean {
+  if (size === 0) return false;
+  try {
+    return readAt(fd, size - 1, 1)[0] === ZERO;
+  } catch (err) {
+    throw readFailure(file, err);
+  }
+}
+
 /**
  * Where the journal's valid content ends: after the last line that ends in
  * "\n" and is a record, skipping a fragment and one bad last line, as
- * {@link readJournal} does. Reads only the end of the file.
+ * {@link readJournal} does. Reads only the end of the file, unless the
+ * file was preallocated (it ends in zero): its first zero byte is then
+ * looked for from the start, since after a power loss a later part of the
+ * append in flight may be on the disk with zeros before it.
  */
 export function validEnd(fd: number, size: number): { end: number; last: JournalRecord | undefined } {
-  let end = size;
+  let end = size > 0 && readAt(fd, size - 1, 1)[0] === ZERO ? firstZero(fd, size) : size;
   if (end > 0 && readAt(fd, end - 1, 1)[0] !== NEWLINE) end = lineStart(fd, end);
   if (end === 0) return { end, last: undefined };
   const start = lineStart(fd, end - 1);
@@ -133,6 +204,15 @@ export function validEnd(fd: number, size: number): { end: number; last: Journal
   // The line before a bad last line is valid (else the journal is corrupt, which a load reports).
   const before = lineStart(fd, start - 1);
   return { end: start, last: recordAt(readAt(fd, before, start - 1 - before)) };
+}
+
+/** The offset of the first zero byte of the file `fd`, which has one at `size - 1`. */
+function firstZero(fd: number, size: number): number {
+  for (let pos = 0; pos < size; pos += CHUNK) {
+    const i = readAt(fd, pos, Math.min(CHUNK, size - pos)).indexOf(ZERO);
+    if (i !== -1) return pos + i;
+  }
+  return size - 1;
 }
 
 /** The offset just after the last "\n" before `end` (0 when there is none). */
@@ -159,7 +239,108 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer.subarray(0, done);
 }
 
-/** Writes every byte of `buffer` at the end of the file `fd` was opened on (in append mode). */
-export function writeAll(fd: number, buffer: Buffer): void {
-  writeAllSync(fd, buffer);
+/** One zeroed piece, written as many times as a growth needs. */
+let zeros: Buffer | undefined;
+
+/**
+ * An open journal, written at its records' end: the descriptor of a
+ * journal file, checked as `store-files.ts` says, with its torn tail cut
+ * off when it was opened. Without `preallocate`, records are appended
+ * (`O_APPEND`) and the file ends with them; with it, the file is grown
+ * ahead of them with zeros (see the module comment). A descriptor whose
+ * write or flush failed must be closed and the journal opened again: the
+ * offsets kept here may then be wrong.
+ */
+export class JournalFile {
+  readonly #fd: number;
+  readonly #preallocate: boolean;
+  /** Where the next record goes: the end of the records. */
+  #end: number;
+  /** The file's size as this descriptor made it (zeros from `#end` on, when preallocating). */
+  #size: number;
+
+  private constructor(fd: number, end: number, preallocate: boolean) {
+    this.#fd = fd;
+    this.#end = end;
+    this.#size = end;
+    this.#preallocate = preallocate;
+  }
+
+  /**
+   * Opens the journal `file` (made if missing, refused as `store-files.ts`
+   * says) and cuts off what follows its last valid record (a torn tail, a
+   * bad last line, a preallocated tail). `last` is that record.
+   */
+  static open(file: string, preallocate: boolean): { journal: JournalFile; last: JournalRecord | undefined } {
+    const opened = openStoreFileSync(file, preallocate ? "update" : "append", { singleLink: true });
+    if (!opened) throw new Error(`taskloom internal error: ${file} was not opened`);
+    try {
+      const { end, last } = validEnd(opened.fd, opened.size);
+      // New records never join a fragment, nor stray bytes after a zero.
+      if (end < opened.size) ftruncateSync(opened.fd, end);
+      return { journal: new JournalFile(opened.fd, end, preallocate), last };
+    } catch (err) {
+      closeSync(opened.fd);
+      throw err;
+    }
+  }
+
+  /** Where the records end (0: none). */
+  get end(): number {
+    return this.#end;
+  }
+
+  /**
+   * Writes `bytes` (whole lines) after the records. A preallocated file
+   * that lacks room for them and one zero byte after them grows first:
+   * with `ahead`, to {@link grownSize}, for the appends to come; without,
+   * to just that (for an append of many records, whose flush commits a new
+   * size anyway, as every append did before preallocation).
+   */
+  write(bytes: Buffer, ahead = true): void {
+    if (!this.#preallocate) {
+      writeAllSync(this.#fd, bytes);
+      this.#end += bytes.length;
+      return;
+    }
+    const need = this.#end + bytes.length + 1;
+    if (need > this.#size) {
+      const size = ahead ? grownSize(this.#end, need) : need;
+      // Zeros where the records will not be: after them, and after the old end of the file.
+      zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
+      for (let at = Math.max(this.#size, need - 1); at < size; at += PREALLOCATE_BYTES) {
+        writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
+      }
+      this.#size = size;
+    }
+    writeAt(this.#fd, bytes, this.#end);
+    this.#end += bytes.length;
+  }
+
+  /** Flushes what was written (and a growth) to the disk, synchronously. */
+  flushSync(): void {
+    fdatasyncSync(this.#fd);
+  }
+
+  /** {@link JournalFile.flushSync} through the thread pool. */
+  flush(): Promise<void> {
+    return flushAsync(this.#fd);
+  }
+
+  /** Empties the file (its preallocated tail too). */
+  empty(): void {
+    ftruncateSync(this.#fd, 0);
+    this.#end = 0;
+    this.#size = 0;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+/** Writes every byte of `buffer` to `fd` at `position`. */
+function writeAt(fd: number, buffer: Buffer, position: number): void {
+  let done = 0;
+  while (done < buffer.length) done += writeSync(fd, buffer, done, buffer.length - done, position + done);
 }

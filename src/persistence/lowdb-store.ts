@@ -16,7 +16,11 @@
  * old or the new file, never a torn one. The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
- * append, so new records never join a fragment. Every document is checked
+ * append, so new records never join a fragment. With `fsync`, the journal
+ * is grown ahead of its records with zero bytes (so that a chain step's
+ * flush commits its bytes, not a new file size as well), and its records
+ * end at its first zero byte; the cut before the next append also cuts
+ * off the zeros and whatever follows them. Every document is checked
  * whole on load (`snapshot-schema.ts`); anything unreadable or of the wrong
  * shape is a `SnapshotCorruptError` naming the file, and the file is left
  * as it is. `list` skips such a run and reports it (`onProblem`).
@@ -60,8 +64,7 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { promisify } from "node:util";
+import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomicPieces, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
@@ -72,7 +75,7 @@ import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver } from "./lease-rules.js";
-import { EMPTY, journalText, readJournal, topSeq, validEnd, writeAll } from "./journal-file.js";
+import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-file.js";
 import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -82,8 +85,6 @@ import { serialize, serializeInPieces } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
-
-const flush = promisify(fdatasync);
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -119,8 +120,8 @@ export class LowdbStore implements RunStore {
   readonly dir: string;
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
-  /** Open journal descriptors, by run id. */
-  readonly #journals = new Map<string, number>();
+  /** Open journals, by run id. */
+  readonly #journals = new Map<string, JournalFile>();
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
   /** The tail of each run's queue of calls. */
@@ -184,7 +185,7 @@ export class LowdbStore implements RunStore {
   async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     assertRunId(runId);
     await this.#serial(runId, async () => {
-      const fd = this.#openJournal(runId, this.#files(runId), true);
+      const journal = this.#openJournal(runId, this.#files(runId), true);
       if (records.length === 0) return;
       if (lease) this.#leases.fence(runId, lease);
       try {
@@ -192,14 +193,17 @@ export class LowdbStore implements RunStore {
         // Synchronous on purpose: an append is small, and a blocking write
         // costs a few microseconds where a trip through libuv's thread pool
         // costs tens; with group commit, that is the price of every chain step.
-        writeAll(fd, Buffer.from(journalText(records)));
+        // With fsync the journal is preallocated (journal-file.ts), so the flush of a
+        // chain step commits the new bytes alone, not a new file size as well; an
+        // append of several records grows the file by what it needs only.
+        journal.write(Buffer.from(journalText(records)), records.length === 1);
         // So is the flush of a single record (a chain step: the run waits for it, and a trip through
         // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
         // pool: the run goes on meanwhile, and what it records gathers for the next append (group
         // commit amortizes flushes: a 1,000-node fan-out flushes a handful of times).
         if (this.#fsync) {
-          if (records.length === 1) fdatasyncSync(fd);
-          else await flush(fd);
+          if (records.length === 1) journal.flushSync();
+          else await journal.flush();
         }
       } catch (err) {
         // The file may now end in a fragment: reopening cuts it off.
@@ -356,37 +360,31 @@ export class LowdbStore implements RunStore {
   }
 
   /**
-   * The run's journal descriptor, opened (made if missing, its torn tail
-   * cut off) on first use. With `needSnapshot`, a run without a snapshot
-   * is refused: records appended to it would have nothing to apply to.
+   * The run's journal, opened (made if missing, its torn tail cut off) on
+   * first use, preallocated when this store flushes. With `needSnapshot`,
+   * a run without a snapshot is refused: records appended to it would have
+   * nothing to apply to.
    */
-  #openJournal(runId: string, files: RunFiles, needSnapshot = false): number {
+  #openJournal(runId: string, files: RunFiles, needSnapshot = false): JournalFile {
     const cached = this.#journals.get(runId);
     if (cached !== undefined) return cached;
     if (needSnapshot && (!this.#folders.verifySync(runId) || !verifyPathSync(files.snapshot, "file"))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet (write one with writeSnapshot first)`);
     }
-    const opened = openStoreFileSync(files.journal, "append", { singleLink: true }) as { fd: number; size: number };
-    try {
-      const { end, last } = validEnd(opened.fd, opened.size);
-      if (end < opened.size) ftruncateSync(opened.fd, end);
-      // Records are appended in seq order, so the last one holds the highest.
-      if (end === 0) this.#journalTop.set(runId, EMPTY);
-      else if (last) this.#journalTop.set(runId, last.seq);
-      else this.#journalTop.delete(runId);
-    } catch (err) {
-      closeSync(opened.fd);
-      throw err;
-    }
-    this.#journals.set(runId, opened.fd);
-    return opened.fd;
+    const { journal, last } = JournalFile.open(files.journal, this.#fsync);
+    // Records are appended in seq order, so the last one holds the highest.
+    if (journal.end === 0) this.#journalTop.set(runId, EMPTY);
+    else if (last) this.#journalTop.set(runId, last.seq);
+    else this.#journalTop.delete(runId);
+    this.#journals.set(runId, journal);
+    return journal;
   }
 
   /** Empties the journal of a run that will append nothing more, through a checked descriptor (never by path). */
   #emptyJournal(runId: string, files: RunFiles): void {
     const cached = this.#journals.get(runId);
     if (cached !== undefined) {
-      ftruncateSync(cached, 0);
+      cached.empty();
       return;
     }
     // A planted link is refused, not followed.
@@ -400,10 +398,10 @@ export class LowdbStore implements RunStore {
   }
 
   #closeJournal(runId: string): void {
-    const fd = this.#journals.get(runId);
-    if (fd === undefined) return;
+    const journal = this.#journals.get(runId);
+    if (journal === undefined) return;
     this.#journals.delete(runId);
-    closeSync(fd);
+    journal.close();
   }
 
   /** Rewrites the summary after a run-level change; node counts are `counts`, else as the last snapshot left them. */

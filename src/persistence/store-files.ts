@@ -43,12 +43,17 @@ export const FILE_MODE = 0o600;
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
-/** How {@link openStoreFile} opens: to read, to append (made if missing), to truncate in place, or a new file. */
-export type OpenPurpose = "read" | "append" | "rewrite" | "create";
+/**
+ * How {@link openStoreFile} opens: to read, to append (made if missing), to
+ * write at chosen offsets (made if missing, no `O_APPEND`), to truncate in
+ * place, or a new file.
+ */
+export type OpenPurpose = "read" | "append" | "update" | "rewrite" | "create";
 
 const FLAGS: Record<OpenPurpose, number> = {
   read: O_RDONLY,
   append: O_RDWR | O_APPEND | O_CREAT,
+  update: O_RDWR | O_CREAT,
   rewrite: O_WRONLY,
   create: O_WRONLY | O_CREAT | O_EXCL,
 };
@@ -92,14 +97,14 @@ export function checkedStats(path: string, kind: "file" | "folder" = "folder"): 
 /**
  * Opens a store file without following a symbolic link and checks it
  * through the handle. Resolves to undefined when the file does not exist
- * (never for "append", which makes it with mode 0600, nor for "create").
+ * (never for "append" and "update", which make it with mode 0600, nor for "create").
  */
 export async function openStoreFile(file: string, purpose: OpenPurpose, options: { singleLink?: boolean } = {}): Promise<FileHandle | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (err) {
-    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "create") return undefined;
+    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "update" && purpose !== "create") return undefined;
     // Linux says ELOOP for a symbolic link opened with O_NOFOLLOW, the BSDs EMLINK.
     if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
     if (purpose === "read") throw readFailure(file, err);
@@ -132,7 +137,7 @@ export function openStoreFileSync(file: string, purpose: OpenPurpose, options: {
   try {
     fd = openSync(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (err) {
-    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "create") return undefined;
+    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "update" && purpose !== "create") return undefined;
     if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
     if (purpose === "read") throw readFailure(file, err);
     throw err;
