@@ -26,7 +26,12 @@
  *   current write finishes; everything recorded meanwhile shares the next
  *   write. `barrier()` resolves once every record made before it is
  *   stored, and the scheduler awaits it before starting a succeeded
- *   node's dependents: a result is durable before anything uses it.
+ *   node's dependents: a result is durable before anything uses it. A
+ *   write nobody waits for starts on the next turn of the event loop (the
+ *   whole turn's records share it); one a barrier waits for starts in a
+ *   microtask, and at most 1,024 writes follow one another without a turn
+ *   between them, so a long chain on a store that writes in microtasks
+ *   still lets timers (lease renewal) in.
  * - `{ intervalMs }`: at most one write per interval; `barrier()` does
  *   not wait. A crash may lose up to one interval of results (those nodes
  *   run again on resume).
@@ -72,6 +77,9 @@ const MIN_COMPACT_RECORDS = 1_024;
  */
 const FINISH_BY_JOURNAL_SHARE = 0.25;
 
+/** At most this many writes follow one another without a turn of the event loop between them; the next waits for a turn. */
+const WRITES_PER_TURN = 1_024;
+
 /** Node counts being added up. */
 type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
@@ -102,6 +110,10 @@ export class PersistenceObserver implements RunJournal {
   #compactAt: number;
   #writing: Promise<void> | undefined;
   #scheduled = false;
+  /** True while a microtask to write for a barrier is due. */
+  #writeDue = false;
+  /** Writes started since a write last waited for a turn of the event loop ({@link WRITES_PER_TURN}). */
+  #writesThisTurn = 0;
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
@@ -169,7 +181,7 @@ export class PersistenceObserver implements RunJournal {
     if (this.#policy !== "group" || this.#durableGen >= this.#gen) return Promise.resolve();
     // What is pending may all be non-urgent: the barrier makes it urgent.
     this.#urgent = true;
-    this.#scheduleWrite();
+    this.#writeForBarrier();
     return new Promise<void>((resolve, reject) => this.#waiters.push({ gen: this.#gen, resolve, reject }));
   }
 
@@ -333,15 +345,45 @@ export class PersistenceObserver implements RunJournal {
    * Group commit: the write starts on the next turn of the event loop, so
    * every transition made in this turn (node bodies that settle in
    * microtasks can be thousands) shares one state update and one write.
+   * A barrier does not wait for that turn ({@link PersistenceObserver.#writeForBarrier}).
    */
   #scheduleWrite(): void {
     if (this.#scheduled || this.#writing) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#drain();
-    });
+    setImmediate(this.#writeNextTurn);
   }
+
+  readonly #writeNextTurn = (): void => {
+    this.#scheduled = false;
+    this.#writesThisTurn = 0;
+    this.#drain();
+  };
+
+  /**
+   * A barrier waits: the write starts in a microtask, once the code that
+   * called the barrier has made its other changes, instead of on the next
+   * turn. Someone waits for it, so a turn's worth of batching is not worth
+   * the wait: each step of a chain would otherwise cost a turn of the
+   * event loop. Batching still happens: what is recorded while a write is
+   * in flight goes with the next. After {@link WRITES_PER_TURN} such
+   * writes in one turn (a long chain whose store writes in microtasks,
+   * `MemoryStore`) the next waits for the next turn, so timers and I/O
+   * (lease renewal) still get their turn.
+   */
+  #writeForBarrier(): void {
+    if (this.#writeDue || this.#writing) return;
+    if (this.#writesThisTurn >= WRITES_PER_TURN) {
+      this.#scheduleWrite();
+      return;
+    }
+    this.#writeDue = true;
+    queueMicrotask(this.#writeNow);
+  }
+
+  readonly #writeNow = (): void => {
+    this.#writeDue = false;
+    this.#drain();
+  };
 
   #scheduleIntervalWrite(intervalMs: number): void {
     if (this.#timer !== undefined || this.#writing) return;
@@ -349,60 +391,99 @@ export class PersistenceObserver implements RunJournal {
     this.#timer = this.#clock.setTimeout(
       () => {
         this.#timer = undefined;
-        void this.#drain();
+        this.#drain();
       },
       wait,
       "snapshot interval write",
     );
   }
 
-  async #drain(): Promise<void> {
-    while (this.#dirty.size > 0 && this.#urgent && !this.#writing && !this.#failure) {
-      if (this.#policy === "group") this.#urgent = false;
-      const ids = this.#dirty;
-      this.#dirty = new Map();
-      const gen = this.#gen;
-      let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
-      if (compact) {
-        // The run may have grown (map elements, graphFn steps) since the threshold was set.
-        this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * this.#getState().nodes.index.size);
-        compact = this.#sinceSnapshot + ids.size > this.#compactAt;
-      }
-      await this.#run(async () => {
-        if (compact) {
-          this.#forgetBase();
-          await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
-          this.#sinceSnapshot = 0;
-        } else {
-          const records: JournalRecord[] = [];
-          for (const node of ids.values()) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
-          this.#remember(ids.values());
-          await this.#store.append(this.#runId, records, this.#lease);
-          this.#sinceSnapshot += records.length;
-        }
-        this.#durable(gen, ids.size, compact);
-      }).catch(() => undefined);
-      if (typeof this.#policy === "object") {
-        if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
-        return;
-      }
+  /**
+   * Starts the next write of what is dirty, unless one is in flight (it
+   * starts the next itself when it ends), nothing is dirty or urgent, or
+   * the store failed. Under `"group"` a write that ends starts the next
+   * at once while something urgent waits; under an interval, the next
+   * waits for its time. Plain callbacks rather than an async loop: a
+   * chain makes one write per step, and its promises are most of a
+   * `MemoryStore` write's cost.
+   */
+  #drain(): void {
+    if (this.#dirty.size === 0 || !this.#urgent || this.#writing || this.#failure) return;
+    if (this.#policy === "group") this.#urgent = false;
+    this.#writesThisTurn += 1;
+    const ids = this.#dirty;
+    this.#dirty = new Map();
+    const gen = this.#gen;
+    let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+    if (compact) {
+      // The run may have grown (map elements, graphFn steps) since the threshold was set.
+      this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * this.#getState().nodes.index.size);
+      compact = this.#sinceSnapshot + ids.size > this.#compactAt;
     }
+    let write: Promise<void>;
+    let records = 0;
+    try {
+      if (compact) {
+        this.#forgetBase();
+        write = this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
+      } else {
+        const journal: JournalRecord[] = [];
+        for (const node of ids.values()) journal.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
+        this.#remember(ids.values());
+        records = journal.length;
+        write = this.#store.append(this.#runId, journal, this.#lease);
+      }
+    } catch (error) {
+      write = Promise.reject(error);
+    }
+    this.#writing = write.then(
+      () => {
+        if (compact) this.#sinceSnapshot = 0;
+        else this.#sinceSnapshot += records;
+        this.#wrote();
+        try {
+          this.#durable(gen, ids.size, compact);
+        } catch (error) {
+          // As when the write itself fails (a throwing snapshot listener, say): nothing may escape into a rejection nobody handles.
+          this.#failed(error);
+          return;
+        }
+        if (typeof this.#policy === "object") {
+          if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
+        } else if (this.#writesThisTurn >= WRITES_PER_TURN) this.#scheduleWrite();
+        else this.#drain();
+      },
+      (error: unknown) => {
+        this.#failed(error);
+        this.#wrote();
+      },
+    );
+  }
+
+  /** A write ended (stored or failed): none is in flight now. */
+  #wrote(): void {
+    this.#writing = undefined;
+    this.#lastWriteAt = this.#clock.now();
+  }
+
+  /** The store failed: the failure is sticky, and every barrier waiting now or later rejects with it. */
+  #failed(error: unknown): PersistenceError | LeaseLostError | ValueNotStorableError {
+    // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
+    this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
+    for (const w of this.#waiters) w.reject(this.#failure);
+    this.#waiters = [];
+    return this.#failure;
   }
 
   async #run(write: () => Promise<void>): Promise<void> {
     const p = write().catch((error: unknown) => {
-      // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
-      this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
-      for (const w of this.#waiters) w.reject(this.#failure);
-      this.#waiters = [];
-      throw this.#failure;
+      throw this.#failed(error);
     });
     this.#writing = p;
     try {
       await p;
     } finally {
-      this.#writing = undefined;
-      this.#lastWriteAt = this.#clock.now();
+      this.#wrote();
     }
   }
 
