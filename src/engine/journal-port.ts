@@ -31,4 +31,13 @@ export interface RunJournal {
   revise(record: NodeRecord): void;
   /** Resolves when what was put so far is as durable as the policy promises; rejects when the store failed. */
   barrier(): Promise<void>;
+  /**
+   * {@link RunJournal.barrier} without a promise: calls `done` once, when
+   * what was put so far is as durable as the policy promises (no
+   * argument), or with the store's failure. The engine waits this way for
+   * each success something depends on (a promise, its awaiting function
+   * and their closures are most of what a chain step allocates); a
+   * journal without it is waited for with `barrier()`.
+   */
+  whenDurable?(done: (failure?: Error) => void): void;
 }

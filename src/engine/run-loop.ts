@@ -271,11 +271,27 @@ export class RunLoop {
     return DONE;
   }
 
-  /** The end of a success that something waits for: once its result is durable, hands it on and starts what it unblocked. */
-  async #afterBarrier(id: string, value: unknown, next: (() => void) | undefined): Promise<void> {
-    try {
-      await this.#journal.barrier();
-    } catch (error) {
+  /**
+   * The end of a success that something waits for: once its result is
+   * durable, hands it on and starts what it unblocked. Waits through the
+   * journal's `whenDurable` callback when it has one (no promise per
+   * step), else through `barrier()`.
+   */
+  #afterBarrier(id: string, value: unknown, next: (() => void) | undefined): Promise<void> {
+    const journal = this.#journal;
+    if (journal.whenDurable) {
+      journal.whenDurable((failure) => this.#handOn(id, value, next, failure !== undefined, failure));
+    } else {
+      journal.barrier().then(
+        () => this.#handOn(id, value, next, false, undefined),
+        (error: unknown) => this.#handOn(id, value, next, true, error),
+      );
+    }
+    return DONE;
+  }
+
+  #handOn(id: string, value: unknown, next: (() => void) | undefined, failed: boolean, error: unknown): void {
+    if (failed) {
       // The observer's failure is typed already: a disk problem, a lost lease (the run was taken over), or a value the serializer refused.
       const typed = error instanceof PersistenceError || error instanceof LeaseLostError || error instanceof ValueNotStorableError;
       this.stop({ kind: "failed", error: typed ? error : new PersistenceError(this.#runId, error) });

@@ -83,10 +83,10 @@ const WRITES_PER_TURN = 1_024;
 /** Node counts being added up. */
 type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
+/** Waits until the records put before generation `gen` are durable; `done` is called once, with the store's failure if it failed. */
 interface Waiter {
   readonly gen: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  readonly done: (failure?: Error) => void;
 }
 
 /** Saves one run's transitions to a store. */
@@ -117,6 +117,8 @@ export class PersistenceObserver implements RunJournal {
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
+  /** Waiters whose records are durable, called once no write is in flight ({@link PersistenceObserver.#callDue}). */
+  #due: Waiter[] = [];
   #failure: PersistenceError | LeaseLostError | ValueNotStorableError | undefined;
   /**
    * A resumed run's state as loaded ({@link PersistenceObserver.start}),
@@ -182,7 +184,25 @@ export class PersistenceObserver implements RunJournal {
     // What is pending may all be non-urgent: the barrier makes it urgent.
     this.#urgent = true;
     this.#writeForBarrier();
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ gen: this.#gen, resolve, reject }));
+    return new Promise<void>((resolve, reject) =>
+      this.#waiters.push({ gen: this.#gen, done: (failure) => (failure === undefined ? resolve() : reject(failure)) }),
+    );
+  }
+
+  whenDurable(done: (failure?: Error) => void): void {
+    const failure = this.#failure;
+    if (failure) {
+      queueMicrotask(() => done(failure));
+      return;
+    }
+    if (this.#policy !== "group" || this.#durableGen >= this.#gen) {
+      queueMicrotask(done);
+      return;
+    }
+    // As barrier(): what is pending may all be non-urgent, and someone waits for it now.
+    this.#urgent = true;
+    this.#writeForBarrier();
+    this.#waiters.push({ gen: this.#gen, done });
   }
 
   /**
@@ -448,6 +468,7 @@ export class PersistenceObserver implements RunJournal {
           this.#failed(error);
           return;
         }
+        this.#callDue();
         if (typeof this.#policy === "object") {
           if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
         } else if (this.#writesThisTurn >= WRITES_PER_TURN) this.#scheduleWrite();
@@ -470,9 +491,11 @@ export class PersistenceObserver implements RunJournal {
   #failed(error: unknown): PersistenceError | LeaseLostError | ValueNotStorableError {
     // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
     this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
-    for (const w of this.#waiters) w.reject(this.#failure);
+    const failure = this.#failure;
+    // In a microtask, as a rejected barrier's awaiter goes on: the run stops there, not inside this write's handler.
+    for (const w of this.#waiters) queueMicrotask(() => w.done(failure));
     this.#waiters = [];
-    return this.#failure;
+    return failure;
   }
 
   async #run(write: () => Promise<void>): Promise<void> {
@@ -484,21 +507,35 @@ export class PersistenceObserver implements RunJournal {
       await p;
     } finally {
       this.#wrote();
+      this.#callDue();
     }
   }
 
   #durable(gen: number, records: number, full: boolean): void {
     this.#durableGen = Math.max(this.#durableGen, gen);
-    if (this.#waiters.length > 0) {
-      const still: Waiter[] = [];
-      for (const w of this.#waiters) {
-        if (w.gen <= this.#durableGen) w.resolve();
-        else still.push(w);
-      }
-      this.#waiters = still;
-    }
     if (this.#events.has("snapshot")) {
       this.#events.emit("snapshot", { runId: this.#runId, at: this.#clock.now(), status: this.#getState().meta.status, records, full });
+    }
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.gen <= this.#durableGen) this.#due.push(w);
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+
+  /**
+   * Calls the waiters whose records are durable, once the write that made
+   * them so is no longer in flight: a `whenDurable` callback runs at once
+   * and may start nodes whose barriers must see no write in flight, or
+   * they would wait for one that never starts.
+   */
+  #callDue(): void {
+    while (this.#due.length > 0) {
+      const due = this.#due;
+      this.#due = [];
+      for (const w of due) w.done();
     }
   }
 }
