@@ -8,6 +8,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { graph, MemoryStore, PersistenceError, runAsync, type GraphBuilder, type JournalRecord, type Lease } from "../src/index.js";
+import { ForwardScheduler, type RunJournal } from "../src/index.js";
+import { systemClock } from "../src/core/clock.js";
+import { RunEvents } from "../src/events/run-events.js";
+import { createRunState } from "../src/state/run-state.js";
 import { rejection } from "./support/async.js";
 
 type LooseBuilder = GraphBuilder<undefined, Record<string, unknown>, never>;
@@ -161,5 +165,38 @@ describe("deps", () => {
       for (const key of Object.keys(deps)) expect(got?.hasOwnProperty(key), `${id}.${key}`).toBe(true);
       expect(JSON.stringify(got), id).toBe(JSON.stringify(deps));
     }
+  });
+});
+
+describe("a journal with barrier() only (no whenDurable)", () => {
+  it("still starts a dependent only once the barrier after its parent's success resolved", async () => {
+    const g = chain(8, (i) => () => i);
+    const state = createRunState({ runId: "bare", graphName: g.name, fingerprint: g.fingerprint, inputs: undefined, nodeIds: g.order, now: 0 });
+    const log: string[] = [];
+    let pending: string[] = [];
+    const journal: RunJournal = {
+      put: (record) => {
+        if (record.status === "succeeded") pending.push(record.id);
+      },
+      revise: () => {},
+      barrier: async () => {
+        const covered = pending;
+        pending = [];
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        for (const id of covered) log.push(`durable ${id}`);
+      },
+    };
+    const events = new RunEvents();
+    events.on("node:start", (e) => log.push(`start ${e.nodeId}`));
+    const engine = new ForwardScheduler(g, state, undefined, journal, events, {
+      maxConcurrency: 2,
+      continueOnError: false,
+      clock: systemClock,
+      random: Math.random,
+    });
+    const outcome = await engine.execute();
+    expect(outcome.status).toBe("succeeded");
+    for (let i = 1; i < 8; i++) expect(log.indexOf(`durable n${i - 1}`), `n${i}`).toBeLessThan(log.indexOf(`start n${i}`));
+    expect(log.indexOf(`durable n${0}`)).toBeGreaterThanOrEqual(0);
   });
 });
