@@ -4,10 +4,11 @@
  * the engine never imports persistence). The engine *pushes* records: it
  * calls {@link RunJournal.put} with the new record after every journaled
  * change, and {@link RunJournal.revise} after a change that needs no write
- * of its own; it is never asked to read a record back. It awaits
+ * of its own; it is never asked to read a record back. It waits for
  * {@link RunJournal.barrier} where durability matters (before a succeeded
- * node's dependents start, before `step` returns). What a barrier waits
- * for is the snapshot policy's business.
+ * node's dependents start, through {@link RunJournal.whenDurable} when the
+ * journal has it; before `step` returns). What a barrier waits for is the
+ * snapshot policy's business.
  *
  * @module
  */

@@ -135,7 +135,11 @@ export class ReadySet {
       const s = successors[k]!;
       if (left[s]! <= 0) continue;
       left[s]! -= 1;
-      if (left[s] === 0) (ready ??= []).push(this.#order[s]!);
+      // A literal of one: most settles unblock one node at most, and an empty array's first push allocates room for 17.
+      if (left[s] === 0) {
+        if (ready === undefined) ready = [this.#order[s]!];
+        else ready.push(this.#order[s]!);
+      }
     }
     return ready ?? NONE;
   }

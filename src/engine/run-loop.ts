@@ -13,14 +13,16 @@
  * and `running → waiting → running` around a `ctx.waitFor`.
  *
  * Durability. When a body succeeds the node is recorded and the frontier
- * works out which activations that unblocks; the loop awaits the
+ * works out which activations that unblocks; the loop waits for the
  * journal's barrier before it starts them (or hands the result to a
  * graphFn body or map node), so (under the default snapshot policy) a
- * node's result is durable before anything uses it. A success nothing
+ * node's result is durable before anything uses it. It waits through the
+ * journal's `whenDurable` callback (no promise per success; a journal
+ * without it through `barrier()`). A success nothing
  * waits for (a leaf, a fan-out branch whose join still waits for others)
- * awaits no barrier: its record goes with the next group commit, and the
+ * waits for no barrier: its record goes with the next group commit, and the
  * run's final snapshot waits for that. At a million branches that is a
- * million suspended settles and barrier promises fewer.
+ * million suspended settles and barrier waiters fewer.
  *
  * Invariants:
  * - `#outstanding` counts activations dispatched and not yet settled

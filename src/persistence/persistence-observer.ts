@@ -447,8 +447,10 @@ export class PersistenceObserver implements RunJournal {
         this.#forgetBase();
         write = this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
       } else {
-        const journal: JournalRecord[] = [];
-        for (const node of ids.values()) journal.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
+        // Sized up front: a chain's write holds one record, and an empty array's first push allocates room for 17.
+        const journal = new Array<JournalRecord>(ids.size);
+        let k = 0;
+        for (const node of ids.values()) journal[k++] = { kind: "node", seq: ++this.#seq, node: storable(node) };
         this.#remember(ids.values());
         records = journal.length;
         write = this.#store.append(this.#runId, journal, this.#lease);
@@ -484,7 +486,8 @@ export class PersistenceObserver implements RunJournal {
   /** A write ended (stored or failed): none is in flight now. */
   #wrote(): void {
     this.#writing = undefined;
-    this.#lastWriteAt = this.#clock.now();
+    // Only an interval policy spaces its writes (a clock read per write is a chain step's worth of time otherwise).
+    if (typeof this.#policy === "object") this.#lastWriteAt = this.#clock.now();
   }
 
   /** The store failed: the failure is sticky, and every barrier waiting now or later rejects with it. */
@@ -516,13 +519,21 @@ export class PersistenceObserver implements RunJournal {
     if (this.#events.has("snapshot")) {
       this.#events.emit("snapshot", { runId: this.#runId, at: this.#clock.now(), status: this.#getState().meta.status, records, full });
     }
-    if (this.#waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.#waiters) {
-      if (w.gen <= this.#durableGen) this.#due.push(w);
-      else still.push(w);
+    const waiters = this.#waiters;
+    const n = waiters.length;
+    if (n === 0) return;
+    // Called at once when no write is in flight (a group commit's own write ended), else once it is over (#callDue).
+    const now = this.#writing === undefined;
+    let keep = 0;
+    for (let i = 0; i < n; i++) {
+      const w = waiters[i]!;
+      if (w.gen > this.#durableGen) waiters[keep++] = w;
+      else if (now) w.done();
+      else this.#due.push(w);
     }
-    this.#waiters = still;
+    // Waiters added by the callbacks (a node they started waits in turn) follow.
+    for (let i = n; i < waiters.length; i++) waiters[keep++] = waiters[i]!;
+    waiters.length = keep;
   }
 
   /**
