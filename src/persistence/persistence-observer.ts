@@ -43,11 +43,12 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
- * Why this file is long (about 400 lines): it is one state machine, the
+ * Why this file is long (about 550 lines): it is one state machine, the
  * write path of a run. Group commit, the compaction threshold, the
- * resume's start and end, the sticky failure and the barrier waiters all
- * read and change the same few fields (the pending records, the write in
- * flight, the generation counters, the records since the last snapshot);
+ * resume's start and end, the sticky failure, the barrier waiters and
+ * the writes-per-turn count all read and change the same few fields (the
+ * pending records, the write in flight, the generation counters, the
+ * records since the last snapshot);
  * split across files they would have to share them, and the ordering
  * argument above (a stored run is always a prefix of its history) would no
  * longer be checkable in one place. The policy type and its validation are
