@@ -196,7 +196,8 @@ export type Unrouted = { readonly value: unknown; readonly route?: string } | { 
 
 /** Takes the route off graph node `nodeId`'s result (a node without routes must not return one). */
 export function unroute(graph: TaskGraph<unknown, unknown>, nodeId: string, value: unknown): Unrouted {
-  const routes = graph.node(nodeId)?.routes;
+  // A graph without routes (most) needs no lookup of the node.
+  const routes = graph.routing === undefined ? undefined : graph.node(nodeId)?.routes;
   if (!routes) return isRoute(value) ? { error: new UnknownRouteError(nodeId, value.name, []) } : { value };
   if (!isRoute(value)) return { error: new UnknownRouteError(nodeId, undefined, Object.keys(routes)) };
   if (!Object.prototype.hasOwnProperty.call(routes, value.name)) {

@@ -4,10 +4,11 @@
  * the engine never imports persistence). The engine *pushes* records: it
  * calls {@link RunJournal.put} with the new record after every journaled
  * change, and {@link RunJournal.revise} after a change that needs no write
- * of its own; it is never asked to read a record back. It awaits
+ * of its own; it is never asked to read a record back. It waits for
  * {@link RunJournal.barrier} where durability matters (before a succeeded
- * node's dependents start, before `step` returns). What a barrier waits
- * for is the snapshot policy's business.
+ * node's dependents start, through {@link RunJournal.whenDurable} when the
+ * journal has it; before `step` returns). What a barrier waits for is the
+ * snapshot policy's business.
  *
  * @module
  */
@@ -31,4 +32,13 @@ export interface RunJournal {
   revise(record: NodeRecord): void;
   /** Resolves when what was put so far is as durable as the policy promises; rejects when the store failed. */
   barrier(): Promise<void>;
+  /**
+   * {@link RunJournal.barrier} without a promise: calls `done` once, when
+   * what was put so far is as durable as the policy promises (no
+   * argument), or with the store's failure. The engine waits this way for
+   * each success something depends on (a promise, its awaiting function
+   * and their closures are most of what a chain step allocates); a
+   * journal without it is waited for with `barrier()`.
+   */
+  whenDurable?(done: (failure?: Error) => void): void;
 }

@@ -9,11 +9,15 @@
  * costs O(its successors), whatever the graph's size: the join of a
  * 100,000-wide fan-out is decremented 100,000 times, never rescanned.
  *
- * A settled node keeps its entry, marked {@link SETTLED}, instead of being
- * deleted: deleting most of a big `Map`'s entries makes V8 shrink it into
- * ever smaller tables, each a new allocation in old space (the large-object
- * space, for a big set) that stays there until the next full GC, so a
- * million-node run would hold the set about twice over at its end.
+ * Layout. The counts are an `Int32Array` indexed by the node's position
+ * in `graph.order` (-1 once settled), and the successors of each position
+ * are positions too, in one flat array: settling a node costs one map
+ * lookup (its position), not the five of a map of counts (delete, the
+ * successor list, then a get and a set per successor), and a fresh run
+ * starts from a copy of the graph's dependency counts instead of a map
+ * filled one node at a time. The positions, successor lists and counts
+ * depend on the graph alone (graphs are immutable), so they are built
+ * once per graph and shared by its runs (a `WeakMap`, gone with the graph).
  *
  * @module
  */
@@ -23,25 +27,77 @@ import type { RunState } from "../state/run-state.js";
 import { isNodeSettled } from "../state/status.js";
 
 const NONE: readonly string[] = Object.freeze([]);
-/** The count of a node that settled (its entry is kept: see the module's doc). */
-const SETTLED = -1;
+
+/** A graph's nodes by position (their index in `graph.order`), built once per graph. */
+interface GraphIndex {
+  /** The position of each node id. */
+  readonly position: ReadonlyMap<string, number>;
+  /** The successors of position `p` are `successors[successorsFrom[p] .. successorsFrom[p + 1])`. */
+  readonly successorsFrom: Int32Array;
+  readonly successors: Int32Array;
+  /** The number of `after` entries of each position. */
+  readonly dependencies: Int32Array;
+}
+
+const indexes = new WeakMap<TaskGraph<unknown, unknown>, GraphIndex>();
+
+function indexOf(graph: TaskGraph<unknown, unknown>): GraphIndex {
+  let index = indexes.get(graph);
+  if (index !== undefined) return index;
+  const order = graph.order;
+  const position = new Map<string, number>();
+  for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
+  const successorsFrom = new Int32Array(order.length + 1);
+  const dependencies = new Int32Array(order.length);
+  let total = 0;
+  for (let p = 0; p < order.length; p++) {
+    successorsFrom[p] = total;
+    const id = order[p]!;
+    total += graph.successors(id).length;
+    dependencies[p] = graph.node(id)?.after.length ?? 0;
+  }
+  successorsFrom[order.length] = total;
+  const successors = new Int32Array(total);
+  for (let p = 0, k = 0; p < order.length; p++) {
+    for (const s of graph.successors(order[p]!)) successors[k++] = position.get(s) ?? -1;
+  }
+  index = { position, successorsFrom, successors, dependencies };
+  indexes.set(graph, index);
+  return index;
+}
 
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
-  readonly #graph: TaskGraph<unknown, unknown>;
-  /** Per node: its unsettled dependencies, or {@link SETTLED}. */
-  readonly #waitingOn = new Map<string, number>();
-  #unsettled = 0;
+  readonly #order: readonly string[];
+  readonly #index: GraphIndex;
+  /** Per position: the dependencies still unsettled, or -1 once the node settled. */
+  readonly #left: Int32Array;
+  #unsettled: number;
 
   private constructor(graph: TaskGraph<unknown, unknown>, settled: ReadonlySet<string>) {
-    this.#graph = graph;
-    for (const id of graph.order) {
-      if (settled.has(id)) continue;
-      let unsettled = 0;
-      for (const dep of graph.node(id)?.after ?? []) if (!settled.has(dep)) unsettled += 1;
-      this.#waitingOn.set(id, unsettled);
+    const index = indexOf(graph);
+    this.#order = graph.order;
+    this.#index = index;
+    this.#left = index.dependencies.slice();
+    this.#unsettled = this.#order.length;
+    if (settled.size === 0) return;
+    const { position, successorsFrom, successors } = index;
+    const left = this.#left;
+    for (const id of settled) {
+      const p = position.get(id);
+      if (p === undefined || left[p]! < 0) continue;
+      left[p] = -1;
+      this.#unsettled -= 1;
     }
-    this.#unsettled = this.#waitingOn.size;
+    // What a node waits on: its dependencies not settled (a settled node's count no longer matters).
+    for (const id of settled) {
+      const p = position.get(id);
+      if (p === undefined) continue;
+      for (let k = successorsFrom[p]!; k < successorsFrom[p + 1]!; k++) {
+        const s = successors[k]!;
+        if (left[s]! > 0) left[s]! -= 1;
+      }
+    }
   }
 
   /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
@@ -50,7 +106,8 @@ export class ReadySet {
     for (const n of nodeRecords(state.nodes)) if (isNodeSettled(n.status)) settled.add(n.id);
     const readySet = new ReadySet(graph, settled);
     const ready: string[] = [];
-    for (const [id, left] of readySet.#waitingOn) if (left === 0) ready.push(id);
+    const left = readySet.#left;
+    for (let p = 0; p < left.length; p++) if (left[p] === 0) ready.push(readySet.#order[p]!);
     return { readySet, ready };
   }
 
@@ -61,22 +118,28 @@ export class ReadySet {
 
   /** True when `id` has not settled. */
   isUnsettled(id: string): boolean {
-    const left = this.#waitingOn.get(id);
-    return left !== undefined && left !== SETTLED;
+    const p = this.#index.position.get(id);
+    return p !== undefined && this.#left[p]! >= 0;
   }
 
   /** Records that `id` settled; returns the nodes that became ready because of it (most settles: none, and no new list). */
   settle(id: string): readonly string[] {
-    const own = this.#waitingOn.get(id);
-    if (own === undefined || own === SETTLED) return NONE;
-    this.#waitingOn.set(id, SETTLED);
+    const p = this.#index.position.get(id);
+    const left = this.#left;
+    if (p === undefined || left[p]! < 0) return NONE;
+    left[p] = -1;
     this.#unsettled -= 1;
+    const { successorsFrom, successors } = this.#index;
     let ready: string[] | undefined;
-    for (const s of this.#graph.successors(id)) {
-      const left = this.#waitingOn.get(s);
-      if (left === undefined || left === SETTLED) continue;
-      this.#waitingOn.set(s, left - 1);
-      if (left - 1 === 0) (ready ??= []).push(s);
+    for (let k = successorsFrom[p]!, end = successorsFrom[p + 1]!; k < end; k++) {
+      const s = successors[k]!;
+      if (left[s]! <= 0) continue;
+      left[s]! -= 1;
+      // A literal of one: most settles unblock one node at most, and an empty array's first push allocates room for 17.
+      if (left[s] === 0) {
+        if (ready === undefined) ready = [this.#order[s]!];
+        else ready.push(this.#order[s]!);
+      }
     }
     return ready ?? NONE;
   }

@@ -13,14 +13,16 @@
  * and `running → waiting → running` around a `ctx.waitFor`.
  *
  * Durability. When a body succeeds the node is recorded and the frontier
- * works out which activations that unblocks; the loop awaits the
+ * works out which activations that unblocks; the loop waits for the
  * journal's barrier before it starts them (or hands the result to a
  * graphFn body or map node), so (under the default snapshot policy) a
- * node's result is durable before anything uses it. A success nothing
+ * node's result is durable before anything uses it. It waits through the
+ * journal's `whenDurable` callback (no promise per success; a journal
+ * without it through `barrier()`). A success nothing
  * waits for (a leaf, a fan-out branch whose join still waits for others)
- * awaits no barrier: its record goes with the next group commit, and the
+ * waits for no barrier: its record goes with the next group commit, and the
  * run's final snapshot waits for that. At a million branches that is a
- * million suspended settles and barrier promises fewer.
+ * million suspended settles and barrier waiters fewer.
  *
  * Invariants:
  * - `#outstanding` counts activations dispatched and not yet settled
@@ -271,11 +273,27 @@ export class RunLoop {
     return DONE;
   }
 
-  /** The end of a success that something waits for: once its result is durable, hands it on and starts what it unblocked. */
-  async #afterBarrier(id: string, value: unknown, next: (() => void) | undefined): Promise<void> {
-    try {
-      await this.#journal.barrier();
-    } catch (error) {
+  /**
+   * The end of a success that something waits for: once its result is
+   * durable, hands it on and starts what it unblocked. Waits through the
+   * journal's `whenDurable` callback when it has one (no promise per
+   * step), else through `barrier()`.
+   */
+  #afterBarrier(id: string, value: unknown, next: (() => void) | undefined): Promise<void> {
+    const journal = this.#journal;
+    if (journal.whenDurable) {
+      journal.whenDurable((failure) => this.#handOn(id, value, next, failure !== undefined, failure));
+    } else {
+      journal.barrier().then(
+        () => this.#handOn(id, value, next, false, undefined),
+        (error: unknown) => this.#handOn(id, value, next, true, error),
+      );
+    }
+    return DONE;
+  }
+
+  #handOn(id: string, value: unknown, next: (() => void) | undefined, failed: boolean, error: unknown): void {
+    if (failed) {
       // The observer's failure is typed already: a disk problem, a lost lease (the run was taken over), or a value the serializer refused.
       const typed = error instanceof PersistenceError || error instanceof LeaseLostError || error instanceof ValueNotStorableError;
       this.stop({ kind: "failed", error: typed ? error : new PersistenceError(this.#runId, error) });

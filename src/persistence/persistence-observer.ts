@@ -26,7 +26,12 @@
  *   current write finishes; everything recorded meanwhile shares the next
  *   write. `barrier()` resolves once every record made before it is
  *   stored, and the scheduler awaits it before starting a succeeded
- *   node's dependents: a result is durable before anything uses it.
+ *   node's dependents: a result is durable before anything uses it. A
+ *   write nobody waits for starts on the next turn of the event loop (the
+ *   whole turn's records share it); one a barrier waits for starts in a
+ *   microtask, and at most 1,024 writes follow one another without a turn
+ *   between them, so a long chain on a store that writes in microtasks
+ *   still lets timers (lease renewal) in.
  * - `{ intervalMs }`: at most one write per interval; `barrier()` does
  *   not wait. A crash may lose up to one interval of results (those nodes
  *   run again on resume).
@@ -38,11 +43,12 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
- * Why this file is long (about 400 lines): it is one state machine, the
+ * Why this file is long (about 550 lines): it is one state machine, the
  * write path of a run. Group commit, the compaction threshold, the
- * resume's start and end, the sticky failure and the barrier waiters all
- * read and change the same few fields (the pending records, the write in
- * flight, the generation counters, the records since the last snapshot);
+ * resume's start and end, the sticky failure, the barrier waiters and
+ * the writes-per-turn count all read and change the same few fields (the
+ * pending records, the write in flight, the generation counters, the
+ * records since the last snapshot);
  * split across files they would have to share them, and the ordering
  * argument above (a stored run is always a prefix of its history) would no
  * longer be checkable in one place. The policy type and its validation are
@@ -72,13 +78,16 @@ const MIN_COMPACT_RECORDS = 1_024;
  */
 const FINISH_BY_JOURNAL_SHARE = 0.25;
 
+/** At most this many writes follow one another without a turn of the event loop between them; the next waits for a turn. */
+const WRITES_PER_TURN = 1_024;
+
 /** Node counts being added up. */
 type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
+/** Waits until the records put before generation `gen` are durable; `done` is called once, with the store's failure if it failed. */
 interface Waiter {
   readonly gen: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  readonly done: (failure?: Error) => void;
 }
 
 /** Saves one run's transitions to a store. */
@@ -102,9 +111,15 @@ export class PersistenceObserver implements RunJournal {
   #compactAt: number;
   #writing: Promise<void> | undefined;
   #scheduled = false;
+  /** True while a microtask to write for a barrier is due. */
+  #writeDue = false;
+  /** Writes started since a write last waited for a turn of the event loop ({@link WRITES_PER_TURN}). */
+  #writesThisTurn = 0;
   #timer: TimerHandle | undefined;
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #waiters: Waiter[] = [];
+  /** Waiters whose records are durable, called once no write is in flight ({@link PersistenceObserver.#callDue}). */
+  #due: Waiter[] = [];
   #failure: PersistenceError | LeaseLostError | ValueNotStorableError | undefined;
   /**
    * A resumed run's state as loaded ({@link PersistenceObserver.start}),
@@ -169,8 +184,26 @@ export class PersistenceObserver implements RunJournal {
     if (this.#policy !== "group" || this.#durableGen >= this.#gen) return Promise.resolve();
     // What is pending may all be non-urgent: the barrier makes it urgent.
     this.#urgent = true;
-    this.#scheduleWrite();
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ gen: this.#gen, resolve, reject }));
+    this.#writeForBarrier();
+    return new Promise<void>((resolve, reject) =>
+      this.#waiters.push({ gen: this.#gen, done: (failure) => (failure === undefined ? resolve() : reject(failure)) }),
+    );
+  }
+
+  whenDurable(done: (failure?: Error) => void): void {
+    const failure = this.#failure;
+    if (failure) {
+      queueMicrotask(() => done(failure));
+      return;
+    }
+    if (this.#policy !== "group" || this.#durableGen >= this.#gen) {
+      queueMicrotask(done);
+      return;
+    }
+    // As barrier(): what is pending may all be non-urgent, and someone waits for it now.
+    this.#urgent = true;
+    this.#writeForBarrier();
+    this.#waiters.push({ gen: this.#gen, done });
   }
 
   /**
@@ -333,15 +366,45 @@ export class PersistenceObserver implements RunJournal {
    * Group commit: the write starts on the next turn of the event loop, so
    * every transition made in this turn (node bodies that settle in
    * microtasks can be thousands) shares one state update and one write.
+   * A barrier does not wait for that turn ({@link PersistenceObserver.#writeForBarrier}).
    */
   #scheduleWrite(): void {
     if (this.#scheduled || this.#writing) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#drain();
-    });
+    setImmediate(this.#writeNextTurn);
   }
+
+  readonly #writeNextTurn = (): void => {
+    this.#scheduled = false;
+    this.#writesThisTurn = 0;
+    this.#drain();
+  };
+
+  /**
+   * A barrier waits: the write starts in a microtask, once the code that
+   * called the barrier has made its other changes, instead of on the next
+   * turn. Someone waits for it, so a turn's worth of batching is not worth
+   * the wait: each step of a chain would otherwise cost a turn of the
+   * event loop. Batching still happens: what is recorded while a write is
+   * in flight goes with the next. After {@link WRITES_PER_TURN} such
+   * writes in one turn (a long chain whose store writes in microtasks,
+   * `MemoryStore`) the next waits for the next turn, so timers and I/O
+   * (lease renewal) still get their turn.
+   */
+  #writeForBarrier(): void {
+    if (this.#writeDue || this.#writing) return;
+    if (this.#writesThisTurn >= WRITES_PER_TURN) {
+      this.#scheduleWrite();
+      return;
+    }
+    this.#writeDue = true;
+    queueMicrotask(this.#writeNow);
+  }
+
+  readonly #writeNow = (): void => {
+    this.#writeDue = false;
+    this.#drain();
+  };
 
   #scheduleIntervalWrite(intervalMs: number): void {
     if (this.#timer !== undefined || this.#writing) return;
@@ -349,75 +412,142 @@ export class PersistenceObserver implements RunJournal {
     this.#timer = this.#clock.setTimeout(
       () => {
         this.#timer = undefined;
-        void this.#drain();
+        this.#drain();
       },
       wait,
       "snapshot interval write",
     );
   }
 
-  async #drain(): Promise<void> {
-    while (this.#dirty.size > 0 && this.#urgent && !this.#writing && !this.#failure) {
-      if (this.#policy === "group") this.#urgent = false;
-      const ids = this.#dirty;
-      this.#dirty = new Map();
-      const gen = this.#gen;
-      let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
-      if (compact) {
-        // The run may have grown (map elements, graphFn steps) since the threshold was set.
-        this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * this.#getState().nodes.index.size);
-        compact = this.#sinceSnapshot + ids.size > this.#compactAt;
-      }
-      await this.#run(async () => {
-        if (compact) {
-          this.#forgetBase();
-          await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
-          this.#sinceSnapshot = 0;
-        } else {
-          const records: JournalRecord[] = [];
-          for (const node of ids.values()) records.push({ kind: "node", seq: ++this.#seq, node: storable(node) });
-          this.#remember(ids.values());
-          await this.#store.append(this.#runId, records, this.#lease);
-          this.#sinceSnapshot += records.length;
-        }
-        this.#durable(gen, ids.size, compact);
-      }).catch(() => undefined);
-      if (typeof this.#policy === "object") {
-        if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
-        return;
-      }
+  /**
+   * Starts the next write of what is dirty, unless one is in flight (it
+   * starts the next itself when it ends), nothing is dirty or urgent, or
+   * the store failed. Under `"group"` a write that ends starts the next
+   * at once while something urgent waits; under an interval, the next
+   * waits for its time. Plain callbacks rather than an async loop: a
+   * chain makes one write per step, and its promises are most of a
+   * `MemoryStore` write's cost.
+   */
+  #drain(): void {
+    if (this.#dirty.size === 0 || !this.#urgent || this.#writing || this.#failure) return;
+    if (this.#policy === "group") this.#urgent = false;
+    this.#writesThisTurn += 1;
+    const ids = this.#dirty;
+    this.#dirty = new Map();
+    const gen = this.#gen;
+    let compact = this.#sinceSnapshot + ids.size > this.#compactAt;
+    if (compact) {
+      // The run may have grown (map elements, graphFn steps) since the threshold was set.
+      this.#compactAt = Math.max(MIN_COMPACT_RECORDS, 2 * this.#getState().nodes.index.size);
+      compact = this.#sinceSnapshot + ids.size > this.#compactAt;
     }
+    let write: Promise<void>;
+    let records = 0;
+    try {
+      if (compact) {
+        this.#forgetBase();
+        write = this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
+      } else {
+        // Sized up front: a chain's write holds one record, and an empty array's first push allocates room for 17.
+        const journal = new Array<JournalRecord>(ids.size);
+        let k = 0;
+        for (const node of ids.values()) journal[k++] = { kind: "node", seq: ++this.#seq, node: storable(node) };
+        this.#remember(ids.values());
+        records = journal.length;
+        write = this.#store.append(this.#runId, journal, this.#lease);
+      }
+    } catch (error) {
+      write = Promise.reject(error);
+    }
+    this.#writing = write.then(
+      () => {
+        if (compact) this.#sinceSnapshot = 0;
+        else this.#sinceSnapshot += records;
+        this.#wrote();
+        try {
+          this.#durable(gen, ids.size, compact);
+        } catch (error) {
+          // As when the write itself fails (a throwing snapshot listener, say): nothing may escape into a rejection nobody handles.
+          this.#failed(error);
+          return;
+        }
+        this.#callDue();
+        if (typeof this.#policy === "object") {
+          if (this.#dirty.size > 0) this.#scheduleIntervalWrite(this.#policy.intervalMs);
+        } else if (this.#writesThisTurn >= WRITES_PER_TURN) this.#scheduleWrite();
+        else this.#drain();
+      },
+      (error: unknown) => {
+        this.#failed(error);
+        this.#wrote();
+      },
+    );
+  }
+
+  /** A write ended (stored or failed): none is in flight now. */
+  #wrote(): void {
+    this.#writing = undefined;
+    // Only an interval policy spaces its writes (a clock read per write is a chain step's worth of time otherwise).
+    if (typeof this.#policy === "object") this.#lastWriteAt = this.#clock.now();
+  }
+
+  /** The store failed: the failure is sticky, and every barrier waiting now or later rejects with it. */
+  #failed(error: unknown): PersistenceError | LeaseLostError | ValueNotStorableError {
+    // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
+    this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
+    const failure = this.#failure;
+    // In a microtask, as a rejected barrier's awaiter goes on: the run stops there, not inside this write's handler.
+    for (const w of this.#waiters) queueMicrotask(() => w.done(failure));
+    this.#waiters = [];
+    return failure;
   }
 
   async #run(write: () => Promise<void>): Promise<void> {
     const p = write().catch((error: unknown) => {
-      // A lost lease (the run was taken over) and a value the serializer refused are not disk problems: they keep their own type.
-      this.#failure ??= error instanceof LeaseLostError || error instanceof ValueNotStorableError ? error : new PersistenceError(this.#runId, error);
-      for (const w of this.#waiters) w.reject(this.#failure);
-      this.#waiters = [];
-      throw this.#failure;
+      throw this.#failed(error);
     });
     this.#writing = p;
     try {
       await p;
     } finally {
-      this.#writing = undefined;
-      this.#lastWriteAt = this.#clock.now();
+      this.#wrote();
+      this.#callDue();
     }
   }
 
   #durable(gen: number, records: number, full: boolean): void {
     this.#durableGen = Math.max(this.#durableGen, gen);
-    if (this.#waiters.length > 0) {
-      const still: Waiter[] = [];
-      for (const w of this.#waiters) {
-        if (w.gen <= this.#durableGen) w.resolve();
-        else still.push(w);
-      }
-      this.#waiters = still;
-    }
     if (this.#events.has("snapshot")) {
       this.#events.emit("snapshot", { runId: this.#runId, at: this.#clock.now(), status: this.#getState().meta.status, records, full });
+    }
+    const waiters = this.#waiters;
+    const n = waiters.length;
+    if (n === 0) return;
+    // Called at once when no write is in flight (a group commit's own write ended), else once it is over (#callDue).
+    const now = this.#writing === undefined;
+    let keep = 0;
+    for (let i = 0; i < n; i++) {
+      const w = waiters[i]!;
+      if (w.gen > this.#durableGen) waiters[keep++] = w;
+      else if (now) w.done();
+      else this.#due.push(w);
+    }
+    // Waiters added by the callbacks (a node they started waits in turn) follow.
+    for (let i = n; i < waiters.length; i++) waiters[keep++] = waiters[i]!;
+    waiters.length = keep;
+  }
+
+  /**
+   * Calls the waiters whose records are durable, once the write that made
+   * them so is no longer in flight: a `whenDurable` callback runs at once
+   * and may start nodes whose barriers must see no write in flight, or
+   * they would wait for one that never starts.
+   */
+  #callDue(): void {
+    while (this.#due.length > 0) {
+      const due = this.#due;
+      this.#due = [];
+      for (const w of due) w.done();
     }
   }
 }
