@@ -13,7 +13,10 @@
  *
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the
- * old or the new file, never a torn one. The journal is append-only and
+ * old or the new file, never a torn one; an existing summary of a store
+ * without `fsync` is overwritten in place within its first page instead
+ * (`small-file.ts`: as safe against a process crash, and no rename over
+ * the old file, which costs a forced allocation and a discard on ext4). The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal
@@ -65,7 +68,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { writeFileAtomicPieces, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
@@ -85,6 +88,7 @@ import { serialize, serializeInPieces } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
+import { overwriteSmallFileSync } from "./small-file.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -170,7 +174,7 @@ export class LowdbStore implements RunStore {
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
-    writeFileAtomicSync(files.summary, serialize(summarize(state)), this.#fsync, true, false);
+    this.#writeSummary(files.summary, serialize(summarize(state)), true, false);
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);
@@ -263,7 +267,7 @@ export class LowdbStore implements RunStore {
       const files = this.#files(entry.name);
       try {
         if (!verifyPathSync(files.dir)) continue;
-        const summary = readDocumentSync<RunSummary>(files.summary, checkSummary, true);
+        const summary = readSummary(files.summary);
         if (summary && summary.runId !== entry.name) {
           throw new SnapshotCorruptError(files.summary, `it holds run "${summary.runId}", not "${entry.name}"`);
         }
@@ -408,6 +412,36 @@ export class LowdbStore implements RunStore {
   #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
     const file = this.#files(runId).summary;
     const known = counts ?? readDocumentSync<RunSummary>(file, checkSummary) ?? { nodeCount: 0, settledCount: 0 };
-    writeFileAtomicSync(file, serialize(summaryOf(meta, known)), this.#fsync);
+    this.#writeSummary(file, serialize(summaryOf(meta, known)), false, true);
+  }
+
+  /**
+   * Writes a run's summary: in place when the store does not fsync and it
+   * fits in a page (`small-file.ts`: no rename over the old one), else
+   * replaced by rename. `folderChecked`: the caller has just checked the
+   * run's folder. With fsync and `syncFolder` false, the content is
+   * flushed before the rename but the folder is not flushed again (see
+   * the snapshot path).
+   */
+  #writeSummary(file: string, text: string, folderChecked: boolean, syncFolder: boolean): void {
+    if (!this.#fsync) {
+      if (!folderChecked) verifyPathSync(dirname(file));
+      if (overwriteSmallFileSync(file, text)) return;
+    }
+    writeFileAtomicSync(file, text, this.#fsync, folderChecked, syncFolder);
+  }
+}
+
+/**
+ * Reads a run's summary for `list`. A summary that does not parse is read
+ * once more before it counts as corrupt: a summary is overwritten in place
+ * (`small-file.ts`), and a read racing that write may see a mix.
+ */
+function readSummary(file: string): RunSummary | null {
+  try {
+    return readDocumentSync<RunSummary>(file, checkSummary, true);
+  } catch (err) {
+    if (!(err instanceof SnapshotCorruptError)) throw err;
+    return readDocumentSync<RunSummary>(file, checkSummary, true);
   }
 }
