@@ -1203,7 +1203,9 @@ describe("compaction", () => {
     const runDir = join(dir, "runs", "wide");
     // A succeeded run ends with an append while its journal stays under the compaction threshold
     // (twice its activations): a load never replays more than compaction allows.
-    const lines = readFileSync(join(runDir, "journal.ndjson"), "utf8").split("\n").filter((l) => l.length > 0);
+    const lines = readFileSync(join(runDir, "journal.ndjson"), "utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThanOrEqual(2 * (width + 2));
     const before = await lowdb(dir).load("wide");

@@ -73,7 +73,7 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
-import { getNode, nodeRecords } from "../state/node-table.js";
+import { getNode, nodeCount, nodeRecords } from "../state/node-table.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
@@ -139,6 +139,12 @@ export class PersistenceObserver implements RunJournal {
    * snapshot, and past {@link MAX_BASE_ACTIVATIONS}.
    */
   #base: RunState | undefined;
+  /**
+   * The base's number of activations, counted when it became the base: its
+   * table's id index is shared with the later states of the run and grows
+   * with them (`appendNodes`), so its size is not the base's.
+   */
+  #baseCount = 0;
   /** The latest record of each activation this observer appended since `#base`. */
   readonly #written = new Map<string, NodeRecord>();
 
@@ -216,7 +222,11 @@ export class PersistenceObserver implements RunJournal {
       const state = this.#getState();
       await this.#store.writeSnapshot(state, this.#seq, this.#lease);
       this.#sinceSnapshot = 0;
-      if (asBase && state.nodes.index.size <= MAX_BASE_ACTIVATIONS) this.#base = state;
+      const count = asBase ? nodeCount(state.nodes) : 0;
+      if (asBase && count <= MAX_BASE_ACTIVATIONS) {
+        this.#base = state;
+        this.#baseCount = count;
+      }
       this.#durable(gen, 0, true);
     });
   }
@@ -286,10 +296,9 @@ export class PersistenceObserver implements RunJournal {
       if (before !== undefined) kept += 1;
       if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? before) !== node) return undefined;
     }
-    if (kept !== base.nodes.index.size) return undefined;
+    if (kept !== this.#baseCount) return undefined;
     // A succeeded run may end with any journal #drain could have appended without compacting; an unfinished one is loaded again, and its replay is spared.
-    const limit =
-      state.meta.status === "succeeded" ? Math.max(MIN_COMPACT_RECORDS, 2 * counts.nodeCount) : FINISH_BY_JOURNAL_SHARE * counts.nodeCount;
+    const limit = state.meta.status === "succeeded" ? Math.max(MIN_COMPACT_RECORDS, 2 * counts.nodeCount) : FINISH_BY_JOURNAL_SHARE * counts.nodeCount;
     if (this.#sinceSnapshot + this.#dirty.size + 1 > limit) return undefined;
     return [...this.#dirty.values()];
   }
@@ -327,10 +336,11 @@ export class PersistenceObserver implements RunJournal {
    */
   async start(stored?: RunState, counts?: NodeCounts): Promise<void> {
     const changed = stored === undefined ? undefined : this.#changedSince(stored);
-    if (changed === undefined) return this.#fullSnapshot(this.#policy !== "end");
+    if (stored === undefined || changed === undefined) return this.#fullSnapshot(this.#policy !== "end");
     const gen = await this.#settleWrites();
     const state = this.#getState();
     this.#base = stored;
+    this.#baseCount = nodeCount(stored.nodes);
     this.#written.clear();
     await this.#run(async () => {
       const records: JournalRecord[] = [];
