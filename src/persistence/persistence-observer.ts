@@ -90,11 +90,13 @@ const MIN_COMPACT_RECORDS = 1_024;
 const FINISH_BY_JOURNAL_SHARE = 0.25;
 /**
  * The most activations the base of {@link PersistenceObserver.finish}'s
- * append is tracked for (the base's own and the records appended since):
- * a new run with more keeps no base, and one that grows past it drops it,
- * so the tracking costs at most a few megabytes (about 50 bytes per entry)
- * whatever the run's size. Past it the end is a snapshot, whose cost (a
- * microsecond or so per activation) is then a small share of the run's own.
+ * append is tracked for: a new run with more keeps no base, and once
+ * records of more activations than this were appended, the base is dropped.
+ * So the tracking holds at most this many map entries (about 30 bytes
+ * each) and the base's own records (a new run's pending ones), a few
+ * megabytes whatever the run's size, where a million-node run would keep
+ * a million of each. Past it the end is a snapshot, whose cost (about a
+ * microsecond per activation) is then a small share of the run's own.
  */
 export const MAX_BASE_ACTIVATIONS = 65_536;
 
