@@ -322,8 +322,8 @@ export class PersistenceObserver implements RunJournal {
    * Saves the run as it starts running. Without `stored`, a full snapshot
    * ({@link PersistenceObserver.snapshot}), kept as the base of
    * {@link PersistenceObserver.finish}'s append (except under the `"end"`
-   * policy, whose end would append the whole run, and past
-   * {@link MAX_BASE_ACTIVATIONS}). With `stored`, the state the run
+   * policy, whose end would append the whole run, and past 65,536
+   * activations, `MAX_BASE_ACTIVATIONS`). With `stored`, the state the run
    * was loaded as (the store holds it: its snapshot and journal replay to
    * it), only what differs from it is appended: every node record that is
    * not the very record loaded (records are immutable, so identity tells),
