@@ -3,7 +3,9 @@
  * tree against another checkout, in one process (rounds alternate the two
  * trees): the time from the last node's `node:success` to the final
  * `snapshot` event (the run's end saved: an append of its last records, or
- * a full snapshot), wall and CPU, medians, on a fresh `LowdbStore` each run.
+ * a full snapshot), wall and CPU, medians, on a fresh `LowdbStore` each run;
+ * then what an append-ended run costs later: `load` of the finished run by
+ * a new store (snapshot plus journal replay, against a snapshot alone).
  *
  *   node --import tsx bench/probes/runend-ab.ts /path/to/other/checkout [rounds]
  *
@@ -74,4 +76,31 @@ for (const [shape, n, r] of [
     `${shape} ${n}: end saved in, this tree (${kind(h.full)}) ${median(h.wall).toFixed(3)} ms wall / ${median(h.cpu).toFixed(3)} ms cpu; ` +
       `${otherRoot} (${kind(o.full)}) ${median(o.wall).toFixed(3)} / ${median(o.cpu).toFixed(3)} ms`,
   );
+}
+
+for (const [shape, n] of [
+  ["chain", 100],
+  ["chain", 10_000],
+  ["fanout", 10_000],
+] as const) {
+  const trees = [
+    { lib: here, g: buildGraph(shape, n), dir: mkdtempSync(join(tmpdir(), "probe-runend-load-")), ms: [] as number[] },
+    { lib: other, g: otherBuild(shape, n), dir: mkdtempSync(join(tmpdir(), "probe-runend-load-")), ms: [] as number[] },
+  ];
+  for (const t of trees) {
+    const store = new t.lib.LowdbStore({ dir: t.dir });
+    await t.lib.runAsync(t.g, undefined, { store, runId: "done", maxConcurrency: 8 });
+    await store.close();
+  }
+  for (let i = 0; i < rounds; i++) {
+    for (const t of trees) {
+      const store = new t.lib.LowdbStore({ dir: t.dir });
+      const t0 = performance.now();
+      await store.load("done");
+      t.ms.push(performance.now() - t0);
+      await store.close();
+    }
+  }
+  for (const t of trees) rmSync(t.dir, { recursive: true, force: true });
+  console.log(`${shape} ${n}: load of the finished run, this tree ${median(trees[0]!.ms).toFixed(2)} ms; ${otherRoot} ${median(trees[1]!.ms).toFixed(2)} ms`);
 }
