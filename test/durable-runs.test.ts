@@ -107,8 +107,8 @@ function errnoError(code: string, message: string): NodeJS.ErrnoException {
 
 /** Hooks a {@link SpyStore} calls before passing a call on. */
 interface SpyHooks {
-  /** Before a write (append or snapshot) reaches the inner store; may delay or fail it. */
-  beforeWrite?(kind: "append" | "writeSnapshot"): Promise<void> | void;
+  /** Before a write (append or snapshot) reaches the inner store; may delay or fail it. `records` are an append's. */
+  beforeWrite?(kind: "append" | "writeSnapshot", records?: readonly JournalRecord[]): Promise<void> | void;
   /** After a renewal succeeded. */
   afterRenew?(lease: Lease): void;
 }
@@ -132,7 +132,7 @@ class SpyStore implements RunStore {
 
   async append(runId: string, records: readonly JournalRecord[]): Promise<void> {
     this.counts.append += 1;
-    await this.hooks.beforeWrite?.("append");
+    await this.hooks.beforeWrite?.("append", records);
     await this.inner.append(runId, records);
   }
 
@@ -1000,10 +1000,13 @@ describe("snapshot policies", () => {
     const clock = new ManualClock(50_000);
     const appendTimes: number[] = [];
     const snapshotTimes: number[] = [];
+    /** The run's final write: the status change that ends it, whether a snapshot or (as here, a short run) an append with the run meta. */
+    const endTimes: number[] = [];
     const memory = new MemoryStore();
     const spy = new SpyStore(memory, {
-      beforeWrite(kind) {
-        (kind === "append" ? appendTimes : snapshotTimes).push(clock.now());
+      beforeWrite(kind, records) {
+        const ends = kind === "writeSnapshot" ? snapshotTimes.length > 0 : records!.some((r) => r.kind === "run");
+        (ends ? endTimes : kind === "append" ? appendTimes : snapshotTimes).push(clock.now());
       },
     });
     const count = 12;
@@ -1029,7 +1032,8 @@ describe("snapshot policies", () => {
     }
     await handle.result();
     expect(successes).toBe(count);
-    expect(snapshotTimes[0]).toBe(start);
+    expect(snapshotTimes).toEqual([start]);
+    expect(endTimes).toHaveLength(1);
     // Twelve completions over 3,600 ms share a few appends, each at least 1,000 ms after the previous write.
     expect(appendTimes.length).toBeGreaterThanOrEqual(2);
     expect(appendTimes.length).toBeLessThan(count);
@@ -1179,7 +1183,7 @@ describe("managing stored runs", () => {
 // ---------------------------------------------------------------------------
 
 describe("compaction", () => {
-  it("a 3,000-node fan-out ends with a small journal and every node in snapshot.json; load() equals getRun()", async () => {
+  it("a 3,000-node fan-out ends with a journal within the compaction threshold; compacted, every node is in snapshot.json; load() equals getRun()", async () => {
     const dir = tempDir();
     const width = 3_000;
     const leaves = Array.from({ length: width }, (_, i) => `leaf-${i}`);
@@ -1197,6 +1201,19 @@ describe("compaction", () => {
     expect(outputs.join).toBe(width + (width * (width - 1)) / 2);
 
     const runDir = join(dir, "runs", "wide");
+    // A succeeded run ends with an append while its journal stays under the compaction threshold
+    // (twice its activations): a load never replays more than compaction allows.
+    const lines = readFileSync(join(runDir, "journal.ndjson"), "utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(2 * (width + 2));
+    const before = await lowdb(dir).load("wide");
+    // Compacting what is stored (what a long run's end does) leaves every node in snapshot.json and a small journal.
+    const compacting = lowdb(dir);
+    await compacting.writeSnapshot(before!.state, before!.seq);
+    await compacting.close();
+
     let journalSize = 0;
     try {
       journalSize = statSync(join(runDir, "journal.ndjson")).size;
@@ -1217,5 +1234,8 @@ describe("compaction", () => {
     expect(loaded?.state.meta.outputs).toEqual(details.outputs);
     expect(byId(nodeRecords(loaded!.state.nodes))).toEqual(byId(details.nodes));
     expect(byId(details.nodes)).toEqual(byId(doc.nodes));
+    // What the run's own end stored (snapshot and journal) is the compacted state.
+    expect(before?.state.meta).toEqual(loaded?.state.meta);
+    expect(byId(nodeRecords(before!.state.nodes))).toEqual(byId(doc.nodes));
   });
 });

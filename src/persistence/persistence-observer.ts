@@ -6,7 +6,8 @@
  *
  * Writes are journal appends in order, so what is stored is always a
  * consistent prefix of the run's history. A full snapshot replaces the
- * journal when a new run starts, when a run stops (but see below), and whenever the journal holds
+ * journal when a new run starts, when a run stops with a long journal (see
+ * below), and whenever the journal holds
  * more records than twice the run's current number of activations (at
  * least 1,024; map elements and graphFn steps count, so a run that grows
  * while it runs raises its own threshold): snapshot cost is O(activations)
@@ -16,10 +17,25 @@
  * the node records that changed since (the ones reset to run again) and
  * the run meta are appended, so starting a resume costs what it changes,
  * not the run's size (a full snapshot is written instead when the node set
- * changed, or when so much changed that compaction is due anyway). Such a
- * run also stops with {@link PersistenceObserver.finish}: while its journal
- * stays small (a quarter of its activations), its end is appended too,
- * instead of a snapshot that would rewrite every node it did not touch.
+ * changed, or when so much changed that compaction is due anyway).
+ *
+ * A run stops with {@link PersistenceObserver.finish}. While the store
+ * provably replays to the run's final state from a known base (the state
+ * a resume was loaded as, or the snapshot {@link PersistenceObserver.start}
+ * wrote) plus the records this observer appended, and the journal stays
+ * short, the end is appended too (the last node records, the run meta and
+ * the summary's node counts) instead of a snapshot that would write every
+ * node again: "short" is the compaction threshold for a run that
+ * succeeded (a later load replays no more than a crash at that point could
+ * have left), and a quarter of its activations for one that stopped
+ * unfinished (failed, cancelled, waiting: it is meant to be loaded again,
+ * and the snapshot spares that load the replay). So a new run of the
+ * default policy that succeeds writes one snapshot, at its start, and
+ * appends the rest. Tracking the base costs a map entry per activation
+ * appended; it is dropped (the run then ends with a snapshot, as a long run
+ * does) past {@link MAX_BASE_ACTIVATIONS}, so memory stays bounded at a
+ * million nodes, and under the `"end"` policy a new run keeps none (its end
+ * would append the whole run).
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -43,9 +59,9 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
- * Why this file is long (about 550 lines): it is one state machine, the
+ * Why this file is long (about 600 lines): it is one state machine, the
  * write path of a run. Group commit, the compaction threshold, the
- * resume's start and end, the sticky failure, the barrier waiters and
+ * run's start and end, the sticky failure, the barrier waiters and
  * the writes-per-turn count all read and change the same few fields (the
  * pending records, the write in flight, the generation counters, the
  * records since the last snapshot);
@@ -63,7 +79,7 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
-import { getNode, nodeRecords } from "../state/node-table.js";
+import { getNode, nodeCount, nodeRecords } from "../state/node-table.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
@@ -71,12 +87,24 @@ import { DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot-policy.
 
 const MIN_COMPACT_RECORDS = 1_024;
 /**
- * {@link PersistenceObserver.finish} appends instead of writing a snapshot
- * when the journal (since the snapshot, the final records included) holds
- * at most this share of the run's activations: replaying it on the next
- * load then costs less than writing the snapshot now.
+ * {@link PersistenceObserver.finish} of a run that stops unfinished (it is
+ * meant to be loaded again) appends instead of writing a snapshot when the
+ * journal (since the snapshot, the final records included) holds at most
+ * this share of the run's activations: replaying it on the next load then
+ * costs less than writing the snapshot now.
  */
 const FINISH_BY_JOURNAL_SHARE = 0.25;
+/**
+ * The most activations the base of {@link PersistenceObserver.finish}'s
+ * append is tracked for: a new run with more keeps no base, and once
+ * records of more activations than this were appended, the base is dropped.
+ * So the tracking holds at most this many map entries (about 30 bytes
+ * each) and the base's own records (a new run's pending ones), a few
+ * megabytes whatever the run's size, where a million-node run would keep
+ * a million of each. Past it the end is a snapshot, whose cost (about a
+ * microsecond per activation) is then a small share of the run's own.
+ */
+export const MAX_BASE_ACTIVATIONS = 65_536;
 
 /** At most this many writes follow one another without a turn of the event loop between them; the next waits for a turn. */
 const WRITES_PER_TURN = 1_024;
@@ -122,11 +150,18 @@ export class PersistenceObserver implements RunJournal {
   #due: Waiter[] = [];
   #failure: PersistenceError | LeaseLostError | ValueNotStorableError | undefined;
   /**
-   * A resumed run's state as loaded ({@link PersistenceObserver.start}),
-   * while the store holds it plus only journal records this observer
-   * wrote (`#written`); cleared by any full snapshot.
+   * A state the store holds plus only journal records this observer wrote
+   * since (`#written`): a resumed run's state as loaded, or the snapshot
+   * {@link PersistenceObserver.start} wrote. Cleared by any other full
+   * snapshot, and past {@link MAX_BASE_ACTIVATIONS}.
    */
   #base: RunState | undefined;
+  /**
+   * The base's number of activations, counted when it became the base: its
+   * table's id index is shared with the later states of the run and grows
+   * with them (`appendNodes`), so its size is not the base's.
+   */
+  #baseCount = 0;
   /** The latest record of each activation this observer appended since `#base`. */
   readonly #written = new Map<string, NodeRecord>();
 
@@ -210,29 +245,41 @@ export class PersistenceObserver implements RunJournal {
    * Writes a full snapshot of the current state now (after any write in
    * progress), whatever the policy: at run start, at status changes, at the end.
    */
-  async snapshot(): Promise<void> {
+  snapshot(): Promise<void> {
+    return this.#fullSnapshot(false);
+  }
+
+  /** {@link PersistenceObserver.snapshot}; with `asBase`, the state written becomes the base of {@link PersistenceObserver.finish}'s append (when its size allows). */
+  async #fullSnapshot(asBase: boolean): Promise<void> {
     const gen = await this.#settleWrites();
     this.#forgetBase();
     await this.#run(async () => {
-      await this.#store.writeSnapshot(this.#getState(), this.#seq, this.#lease);
+      const state = this.#getState();
+      await this.#store.writeSnapshot(state, this.#seq, this.#lease);
       this.#sinceSnapshot = 0;
+      const count = asBase ? nodeCount(state.nodes) : 0;
+      if (asBase && count <= MAX_BASE_ACTIVATIONS) {
+        this.#base = state;
+        this.#baseCount = count;
+      }
       this.#durable(gen, 0, true);
     });
   }
 
   /**
    * Saves the run as it stops (its final status and fields are in the
-   * state). A resumed run that changed little since it was loaded appends
-   * what is not stored yet (the pending node records, then the run meta,
-   * with the final node counts for the summary) instead of rewriting the
-   * whole run: the store replays to the very same state, at a cost of
-   * O(records) instead of O(run). That path is taken only when every
-   * current record is provably what the store replays to (the record
-   * loaded, the latest one appended, or one pending now: records are
-   * immutable, so identity tells), no loaded activation is gone, and the
-   * journal stays within `FINISH_BY_JOURNAL_SHARE` (a quarter) of the run's
-   * activations; otherwise, and for a run that was not resumed, a full
-   * snapshot ({@link PersistenceObserver.snapshot}).
+   * state). While a base is kept (a resumed run's loaded state, or the
+   * snapshot a new run started with), it appends what is not stored yet
+   * (the pending node records, then the run meta, with the final node
+   * counts for the summary) instead of rewriting the whole run: the store
+   * replays to the very same state, at a cost of O(records) instead of
+   * O(run). That path is taken only when every current record is provably
+   * what the store replays to (the base's record, the latest one appended,
+   * or one pending now: records are immutable, so identity tells), no base
+   * activation is gone, and the journal stays short: within the compaction
+   * threshold for a run that succeeded, within `FINISH_BY_JOURNAL_SHARE`
+   * (a quarter) of the run's activations for one that stopped unfinished;
+   * otherwise a full snapshot ({@link PersistenceObserver.snapshot}).
    *
    * Crash safety is an append's: a crash during it loses at most this
    * append (the run then reads as it was before it stopped, as when a
@@ -284,18 +331,21 @@ export class PersistenceObserver implements RunJournal {
       if (before !== undefined) kept += 1;
       if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? before) !== node) return undefined;
     }
-    if (kept !== base.nodes.index.size) return undefined;
-    if (this.#sinceSnapshot + this.#dirty.size + 1 > FINISH_BY_JOURNAL_SHARE * counts.nodeCount) return undefined;
+    if (kept !== this.#baseCount) return undefined;
+    // A succeeded run may end with any journal #drain could have appended without compacting; an unfinished one is loaded again, and its replay is spared.
+    const limit = state.meta.status === "succeeded" ? Math.max(MIN_COMPACT_RECORDS, 2 * counts.nodeCount) : FINISH_BY_JOURNAL_SHARE * counts.nodeCount;
+    if (this.#sinceSnapshot + this.#dirty.size + 1 > limit) return undefined;
     return [...this.#dirty.values()];
   }
 
-  /** Keeps `records` as appended, while a loaded state is the base ({@link PersistenceObserver.finish}). */
+  /** Keeps `records` as appended, while there is a base ({@link PersistenceObserver.finish}); drops the base past {@link MAX_BASE_ACTIVATIONS}. */
   #remember(records: Iterable<NodeRecord>): void {
     if (this.#base === undefined) return;
     for (const node of records) this.#written.set(node.id, node);
+    if (this.#written.size > MAX_BASE_ACTIVATIONS) this.#forgetBase();
   }
 
-  /** A full snapshot replaces what the store holds: the loaded state is no base any more. */
+  /** A full snapshot replaces what the store holds: the base is no base any more. */
   #forgetBase(): void {
     this.#base = undefined;
     this.#written.clear();
@@ -303,24 +353,29 @@ export class PersistenceObserver implements RunJournal {
 
   /**
    * Saves the run as it starts running. Without `stored`, a full snapshot
-   * ({@link PersistenceObserver.snapshot}). With `stored`, the state the run
+   * ({@link PersistenceObserver.snapshot}), kept as the base of
+   * {@link PersistenceObserver.finish}'s append (except under the `"end"`
+   * policy, whose end would append the whole run, and past 65,536
+   * activations, `MAX_BASE_ACTIVATIONS`). With `stored`, the state the run
    * was loaded as (the store holds it: its snapshot and journal replay to
    * it), only what differs from it is appended: every node record that is
    * not the very record loaded (records are immutable, so identity tells),
    * then the run meta. The store then replays to the current state, as
    * after a snapshot, at a cost of O(changed records) instead of O(run).
-   * A full snapshot is written instead when a stored node is gone (the
-   * journal cannot remove one) or when the records would make compaction due.
+   * A full snapshot is written instead (and kept as the base, as above) when
+   * a stored node is gone (the journal cannot remove one) or when the
+   * records would make compaction due.
    * `counts`, the node counts of the state as it starts, go to the run's
    * summary with the run meta (without them, the store keeps the last
    * snapshot's).
    */
   async start(stored?: RunState, counts?: NodeCounts): Promise<void> {
     const changed = stored === undefined ? undefined : this.#changedSince(stored);
-    if (changed === undefined) return this.snapshot();
+    if (stored === undefined || changed === undefined) return this.#fullSnapshot(this.#policy !== "end");
     const gen = await this.#settleWrites();
     const state = this.#getState();
     this.#base = stored;
+    this.#baseCount = nodeCount(stored.nodes);
     this.#written.clear();
     await this.#run(async () => {
       const records: JournalRecord[] = [];
