@@ -2,8 +2,9 @@
  * How a run session turns its engine's outcome into the run's end: the
  * run outputs (computed by the graph from its nodes' outputs, or given by
  * a `graphFn` body), whether they can be stored exactly, and the status
- * and fields the final snapshot records. Pure: the session emits the
- * events and writes the snapshot.
+ * and fields the run's final write records. Pure: the session emits the
+ * events and saves the end (`PersistenceObserver.finish`: an append or a
+ * snapshot).
  *
  * Invariant: run outputs follow the rule node outputs do: stored exactly,
  * or flagged (`outputsDurable: false`, an `OUTPUT_NOT_DURABLE` warning
@@ -54,7 +55,7 @@ function someNode(state: RunState, test: (n: NodeRecord) => boolean): boolean {
 }
 
 /**
- * The status and fields the final snapshot records for `ending`; a
+ * The status and fields the run's final write records for `ending`; a
  * cancelled run records `cancelError` when given (a `RunTimeoutError`),
  * else a `RunCancelledError` with its reason.
  */

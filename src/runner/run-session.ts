@@ -31,7 +31,7 @@
  * engine (`LeaseLostError`), and a run that ended otherwise after losing it
  * ends failed with that error. The
  * run's status is `pending` until `running`, and its final status once the
- * final snapshot was attempted.
+ * final write (its end appended, or a snapshot) was attempted.
  *
  * @module
  */
@@ -254,7 +254,7 @@ export class RunSession<O> implements ActiveRun {
     this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
     let saveError: Error | undefined;
     try {
-      // A resume that changed little appends its end instead of rewriting the run (PersistenceObserver.finish).
+      // A run whose journal is short (a new run's, a resume that changed little) appends its end instead of rewriting the run (PersistenceObserver.finish).
       await journal.finish();
     } catch (error) {
       // The observer's failures are typed already (PersistenceError, LeaseLostError, ValueNotStorableError).
