@@ -18,6 +18,11 @@
  * filled one node at a time. The positions, successor lists and counts
  * depend on the graph alone (graphs are immutable), so they are built
  * once per graph and shared by its runs (a `WeakMap`, gone with the graph).
+ * Building the set from a resumed state ({@link ReadySet.fromState}) takes
+ * each settled record's graph position from where it sits in the state's
+ * table (a run made from the graph holds node `order[p]` at position p),
+ * so a mostly settled 10,000-node run costs no map lookup and no set of
+ * ids; a record elsewhere (a map element, another layout) is looked up.
  *
  * @module
  */

@@ -20,6 +20,10 @@
  * run also stops with {@link PersistenceObserver.finish}: while its journal
  * stays small (a quarter of its activations), its end is appended too,
  * instead of a snapshot that would rewrite every node it did not touch.
+ * Both compare the current state with the loaded one position by position
+ * (every state of a run shares the loaded state's id index), an unchanged
+ * shard at once, and look up by id only the records pending or appended:
+ * a 10,000-node resume that ran 1,000 of them costs no 10,000 lookups.
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -43,7 +47,7 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
- * Why this file is long (about 550 lines): it is one state machine, the
+ * Why this file is long (about 620 lines): it is one state machine, the
  * write path of a run. Group commit, the compaction threshold, the
  * resume's start and end, the sticky failure, the barrier waiters and
  * the writes-per-turn count all read and change the same few fields (the
@@ -307,12 +311,7 @@ export class PersistenceObserver implements RunJournal {
         const same = shard === loaded;
         for (let i = 0; i < shard.length; i++) {
           const node = shard[i]!;
-          counts.nodeCount += 1;
-          if (node.status === "succeeded") {
-            counts.succeededCount += 1;
-            counts.settledCount += 1;
-          } else if (node.status === "skipped") counts.settledCount += 1;
-          else if (node.status === "failed") counts.failedCount += 1;
+          tally(counts, node);
           if (!same && node !== loaded[i]) changed += 1;
         }
       }
@@ -320,12 +319,7 @@ export class PersistenceObserver implements RunJournal {
     } else {
       let kept = 0;
       for (const node of nodeRecords(now)) {
-        counts.nodeCount += 1;
-        if (node.status === "succeeded") {
-          counts.succeededCount += 1;
-          counts.settledCount += 1;
-        } else if (node.status === "skipped") counts.settledCount += 1;
-        else if (node.status === "failed") counts.failedCount += 1;
+        tally(counts, node);
         const loaded = getNode(before, node.id);
         if (loaded !== undefined) kept += 1;
         if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? loaded) !== node) return undefined;
@@ -615,4 +609,14 @@ export class PersistenceObserver implements RunJournal {
 /** The record at position `p` of `table` (positions are the id index's), or undefined past its end. */
 function recordAt(table: NodeTable, p: number): NodeRecord | undefined {
   return table.shards[Math.floor(p / table.shardSize)]?.[p % table.shardSize];
+}
+
+/** Counts `node` into `counts` (as `countNodes`). */
+function tally(counts: Tally, node: NodeRecord): void {
+  counts.nodeCount += 1;
+  if (node.status === "succeeded") {
+    counts.succeededCount += 1;
+    counts.settledCount += 1;
+  } else if (node.status === "skipped") counts.settledCount += 1;
+  else if (node.status === "failed") counts.failedCount += 1;
 }
