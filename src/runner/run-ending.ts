@@ -79,7 +79,9 @@ export function finalChange(ending: RunEnding, runId: string, inbox: Record<stri
  * its latest visit's. A first visit is its node's own record
  * (`id === nodeId`), so only later visits are tracked, in a map as small
  * as the routing loops: a million-node run builds the one record of
- * outputs the graph's `outputs` is given, nothing beside it.
+ * outputs the graph's `outputs` is given, nothing beside it. With the
+ * graph's `order`, a record at its node's graph position (a run made from
+ * the graph) is known to be a graph node's without a lookup.
  */
 export function collectOutputs(state: RunState, graph: { node(id: string): unknown; readonly order?: readonly string[] | undefined }): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
