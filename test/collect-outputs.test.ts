@@ -57,4 +57,21 @@ describe("collectOutputs", () => {
     expect(collect([ok("m", ["all"]), element], ["m"])).toEqual({ m: ["all"] });
     expect(collect([element], ["m"])).toEqual({});
   });
+
+  it("gives the same with the graph's order, whether the records are at their graph positions or not (map elements, visits, other nodes between)", () => {
+    const element: NodeRecord = { id: "a[0]", nodeId: "a", status: "succeeded", attempts: 1, output: "element" };
+    const ids = ["a", "b", "loop", "d"];
+    const cases: NodeRecord[][] = [
+      [ok("a", 1), ok("b", 2), ok("loop", 3), ok("d", 4)],
+      [ok("a", 1), element, ok("b", 2), ok("loop", 3), visit("loop", 2, 5), ok("d", 4)],
+      [element, ok("gone", 9), ok("loop", 3), ok("a", 1), visit("loop", 2, 5), { id: "b", nodeId: "b", status: "failed", attempts: 1 }],
+      [visit("loop", 2, 5), ok("b", 2), ok("loop", 3), ok("a", 1)],
+    ];
+    for (const records of cases) {
+      const withOrder = collectOutputs(stateFromRecords(meta, records), { ...graph(...ids), order: ids });
+      const byLookup = collect(records, ids);
+      expect(withOrder).toEqual(byLookup);
+      expect(Object.keys(withOrder)).toEqual(Object.keys(byLookup));
+    }
+  });
 });

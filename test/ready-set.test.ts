@@ -78,4 +78,33 @@ describe("ReadySet", () => {
       { numRuns: 300 },
     );
   });
+
+  it("builds the same set from a state whose records are out of graph order, with records of activations that are no graph node", () => {
+    fc.assert(
+      fc.property(dags, fc.array(fc.nat(), { minLength: 12, maxLength: 12 }), ([n, rawDeps, settledFlags], keys) => {
+        const ids = Array.from({ length: n }, (_, i) => `v${i}`);
+        const deps = rawDeps.map((ds, i) => (i === 0 ? [] : [...new Set(ds.map((d) => ids[d % i]!))]));
+        let b = graph(`dag${n}`) as unknown as LooseBuilder;
+        for (let i = 0; i < n; i++) b = b.node(ids[i]!, () => i, deps[i]!.length > 0 ? { after: deps[i] as never } : undefined);
+        const g = b.build();
+        const settled = new Set<string>();
+        for (let i = 0; i < n; i++) if (settledFlags[i] && deps[i]!.every((d) => settled.has(d))) settled.add(ids[i]!);
+        const base = createRunState({ runId: "r", graphName: g.name, fingerprint: g.fingerprint, inputs: undefined, nodeIds: g.order, now: 0 });
+        const record = (id: string, status: NodeRecord["status"]): NodeRecord => ({ id, nodeId: id.split("[")[0]!, status, attempts: 0 });
+        const aligned = g.order.map((id) => record(id, settled.has(id) ? "succeeded" : "pending"));
+        // Settled map elements of every node, then the records shuffled: no record at its graph position but by chance.
+        const extra = g.order.map((id) => record(`${id}[0]`, "succeeded"));
+        const shuffled = [...aligned, ...extra]
+          .map((r, i) => ({ r, key: keys[i % keys.length]! * 31 + i }))
+          .sort((x, y) => x.key - y.key)
+          .map((x) => x.r);
+        const one = ReadySet.fromState(g, { ...base, nodes: createNodeTable(aligned) });
+        const other = ReadySet.fromState(g, { ...base, nodes: createNodeTable(shuffled) });
+        expect(other.ready).toEqual(one.ready);
+        expect(other.readySet.unsettled).toBe(n - settled.size);
+        for (const id of g.order) expect(other.readySet.isUnsettled(id)).toBe(one.readySet.isUnsettled(id));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

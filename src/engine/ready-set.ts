@@ -18,6 +18,11 @@
  * filled one node at a time. The positions, successor lists and counts
  * depend on the graph alone (graphs are immutable), so they are built
  * once per graph and shared by its runs (a `WeakMap`, gone with the graph).
+ * Building the set from a resumed state ({@link ReadySet.fromState}) takes
+ * each settled record's graph position from where it sits in the state's
+ * table (a run made from the graph holds node `order[p]` at position p),
+ * so a mostly settled 10,000-node run costs no map lookup and no set of
+ * ids; a record elsewhere (a map element, another layout) is looked up.
  *
  * @module
  */
@@ -74,26 +79,21 @@ export class ReadySet {
   readonly #left: Int32Array;
   #unsettled: number;
 
-  private constructor(graph: TaskGraph<unknown, unknown>, settled: ReadonlySet<string>) {
+  /** `settled` holds the positions of the settled nodes, in its first `count` slots (each once). */
+  private constructor(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number) {
     const index = indexOf(graph);
     this.#order = graph.order;
     this.#index = index;
     this.#left = index.dependencies.slice();
-    this.#unsettled = this.#order.length;
-    if (settled.size === 0) return;
-    const { position, successorsFrom, successors } = index;
+    this.#unsettled = this.#order.length - count;
+    if (count === 0) return;
+    const { successorsFrom, successors } = index;
     const left = this.#left;
-    for (const id of settled) {
-      const p = position.get(id);
-      if (p === undefined || left[p]! < 0) continue;
-      left[p] = -1;
-      this.#unsettled -= 1;
-    }
+    for (let i = 0; i < count; i++) left[settled[i]!] = -1;
     // What a node waits on: its dependencies not settled (a settled node's count no longer matters).
-    for (const id of settled) {
-      const p = position.get(id);
-      if (p === undefined) continue;
-      for (let k = successorsFrom[p]!; k < successorsFrom[p + 1]!; k++) {
+    for (let i = 0; i < count; i++) {
+      const p = settled[i]!;
+      for (let k = successorsFrom[p]!, end = successorsFrom[p + 1]!; k < end; k++) {
         const s = successors[k]!;
         if (left[s]! > 0) left[s]! -= 1;
       }
@@ -102,9 +102,24 @@ export class ReadySet {
 
   /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
   static fromState(graph: TaskGraph<unknown, unknown>, state: RunState): { readySet: ReadySet; ready: string[] } {
-    const settled = new Set<string>();
-    for (const n of nodeRecords(state.nodes)) if (isNodeSettled(n.status)) settled.add(n.id);
-    const readySet = new ReadySet(graph, settled);
+    const order = graph.order;
+    const { position } = indexOf(graph);
+    // The graph positions of the settled nodes, each once. A record's position in the state's table is
+    // its graph position when the ids agree there (a run made from this graph: no map lookup); any other
+    // record (a map element, a step, a node of another layout) is looked up.
+    const settled = new Int32Array(order.length);
+    const seen = new Uint8Array(order.length);
+    let count = 0;
+    let next = 0;
+    for (const n of nodeRecords(state.nodes)) {
+      const at = next++;
+      if (!isNodeSettled(n.status)) continue;
+      const g = at < order.length && order[at] === n.id ? at : position.get(n.id);
+      if (g === undefined || seen[g] === 1) continue;
+      seen[g] = 1;
+      settled[count++] = g;
+    }
+    const readySet = new ReadySet(graph, settled, count);
     const ready: string[] = [];
     const left = readySet.#left;
     for (let p = 0; p < left.length; p++) if (left[p] === 0) ready.push(readySet.#order[p]!);

@@ -121,7 +121,13 @@ function graphChanges(state: RunState, graph: { readonly dynamic: unknown; nodeI
 
 /** The first of `nodeIds` without a record in `state`, if any. */
 export function missingNode(state: RunState, nodeIds: Iterable<string>): string | undefined {
-  for (const id of nodeIds) if (!getNode(state.nodes, id)) return id;
+  // A stored run of the same graph holds its nodes in the graph's order: the record at the id's own position tells without a lookup.
+  const records = nodeRecords(state.nodes);
+  for (const id of nodeIds) {
+    const at = records.next();
+    if (at.done !== true && at.value.id === id) continue;
+    if (!getNode(state.nodes, id)) return id;
+  }
   return undefined;
 }
 

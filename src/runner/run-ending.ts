@@ -80,14 +80,21 @@ export function finalChange(ending: RunEnding, runId: string, inbox: Record<stri
  * its latest visit's. A first visit is its node's own record
  * (`id === nodeId`), so only later visits are tracked, in a map as small
  * as the routing loops: a million-node run builds the one record of
- * outputs the graph's `outputs` is given, nothing beside it.
+ * outputs the graph's `outputs` is given, nothing beside it. With the
+ * graph's `order`, a record at its node's graph position (a run made from
+ * the graph) is known to be a graph node's without a lookup.
  */
-export function collectOutputs(state: RunState, graph: { node(id: string): unknown }): Record<string, unknown> {
+export function collectOutputs(state: RunState, graph: { node(id: string): unknown; readonly order?: readonly string[] | undefined }): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   // The visit number of the latest later visit kept per node (first visits are visit 1, below every later one).
   const later = new Map<string, number>();
+  const order = graph.order;
+  let at = -1;
   for (const n of nodeRecords(state.nodes)) {
-    if (n.status !== "succeeded" || !graph.node(n.nodeId)) continue;
+    at += 1;
+    if (n.status !== "succeeded") continue;
+    // A run made from the graph holds node `order[p]` at position p: that record needs no lookup to be the graph's.
+    if ((order === undefined || order[at] !== n.nodeId) && !graph.node(n.nodeId)) continue;
     if (n.id === n.nodeId) {
       if (!later.has(n.nodeId)) outputs[n.nodeId] = n.output;
       continue;
