@@ -122,6 +122,13 @@ export interface RunConfig {
   readonly timeoutMs: number | undefined;
 }
 
+/** The run-level policy of every run without retry options (frozen: all those runs share it). */
+const DEFAULT_RUN_RETRY: RetryPolicy = (() => {
+  const policy = resolveRetryPolicy(undefined);
+  Object.freeze(policy.backoff);
+  return Object.freeze(policy);
+})();
+
 /**
  * Applies every default of {@link RunOptions}, once, to options already
  * validated by {@link validateRunOptions}; returns them frozen. A run id is
@@ -135,7 +142,8 @@ export function resolveRunOptions(options: RunOptions = {}): RunConfig {
     runId,
     store,
     maxConcurrency: options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-    retry: resolveRetryPolicy(options.retry),
+    // Shared when the run has no retry options: the activation policies are cached per run-level policy object (activation-defs.ts).
+    retry: options.retry === undefined ? DEFAULT_RUN_RETRY : resolveRetryPolicy(options.retry),
     maxVisits: options.maxVisits ?? DEFAULT_MAX_VISITS,
     continueOnError: options.continueOnError ?? false,
     snapshot: options.snapshot ?? DEFAULT_SNAPSHOT_POLICY,
