@@ -53,4 +53,20 @@ describe("policyOf", () => {
     expect(defs.policy("s2").maxAttempts).toBe(4);
     expect(defs.policy("s1")).toBe(defs.policy("s1"));
   });
+
+  it("resolves a run's retry options once per options object while its fields stay the same", () => {
+    const store = new MemoryStore();
+    const retry: { maxAttempts: number; backoff: { initialMs: number } } = { maxAttempts: 4, backoff: { initialMs: 10 } };
+    const first = resolveRunOptions({ store, retry }).retry;
+    expect(resolveRunOptions({ store, retry }).retry).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(resolveRunOptions({ store, retry: { ...retry } }).retry).toEqual(first);
+    retry.backoff.initialMs = 20;
+    const changed = resolveRunOptions({ store, retry }).retry;
+    expect(changed).not.toBe(first);
+    expect(changed.backoff.initialMs).toBe(20);
+    retry.maxAttempts = 6;
+    expect(resolveRunOptions({ store, retry }).retry.maxAttempts).toBe(6);
+    expect(resolveRunOptions({ store }).retry).toBe(resolveRunOptions({ store }).retry);
+  });
 });
