@@ -242,10 +242,20 @@ export type Durability = { readonly ok: true; readonly chars: number } | { reado
  * ```
  */
 export function checkDurable(value: unknown, maxChars = MAX_STORED_VALUE_CHARS): Durability {
-  const walk = new Walk(maxChars);
-  const reason = walk.visit(value, 0);
-  return reason === undefined ? { ok: true, chars: walk.chars } : { ok: false, reason };
+  // One walk is reused (its stacks keep their room); a walk started from inside another (a getter that checks a value) gets its own.
+  const walk = spareWalk ?? new Walk();
+  spareWalk = undefined;
+  walk.reset(maxChars);
+  try {
+    const reason = walk.visit(value, 0);
+    return reason === undefined ? { ok: true, chars: walk.chars } : { ok: false, reason };
+  } finally {
+    walk.reset(0);
+    spareWalk = walk;
+  }
 }
+
+let spareWalk: Walk | undefined;
 
 const SIMPLE_CLASSES = new Set<object>([Date.prototype, RegExp.prototype, URL.prototype, Map.prototype, Set.prototype]);
 
@@ -259,13 +269,17 @@ type Step = number | string | { readonly text: string };
  */
 class Walk {
   chars = 0;
-  readonly #max: number;
+  #max = 0;
   /** The objects being visited, outermost first (a cycle is one met again). */
   readonly #open: object[] = [];
   readonly #steps: Step[] = [];
 
-  constructor(max: number) {
+  /** Ready for a walk of at most `max` characters (and holding no value of the last one). */
+  reset(max: number): void {
+    this.chars = 0;
     this.#max = max;
+    this.#open.length = 0;
+    this.#steps.length = 0;
   }
 
   /** Where the visited value is, for a message. */
@@ -302,8 +316,8 @@ class Walk {
     const obj = value as object;
     if (depth > MAX_STORED_DEPTH) return `nesting deeper than ${MAX_STORED_DEPTH} levels${where(this.#at())}`;
     if (this.#open.includes(obj)) return `a cycle${where(this.#at())}`;
-    if (Object.getOwnPropertySymbols(obj).some((s) => Object.prototype.propertyIsEnumerable.call(obj, s))) {
-      return `a symbol-keyed property${where(this.#at())}`;
+    for (const s of Object.getOwnPropertySymbols(obj)) {
+      if (Object.prototype.propertyIsEnumerable.call(obj, s)) return `a symbol-keyed property${where(this.#at())}`;
     }
     const binary = ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer ? binaryName(obj) : undefined;
     if (binary !== undefined) {
