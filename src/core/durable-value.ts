@@ -242,87 +242,125 @@ export type Durability = { readonly ok: true; readonly chars: number } | { reado
  * ```
  */
 export function checkDurable(value: unknown, maxChars = MAX_STORED_VALUE_CHARS): Durability {
-  const walk = new Walk(maxChars);
-  const reason = walk.visit(value, 0, "");
-  return reason === undefined ? { ok: true, chars: walk.chars } : { ok: false, reason };
+  // One walk is reused (its stacks keep their room); a walk started from inside another (a getter that checks a value) gets its own.
+  const walk = spareWalk ?? new Walk();
+  spareWalk = undefined;
+  walk.reset(maxChars);
+  try {
+    const reason = walk.visit(value, 0);
+    return reason === undefined ? { ok: true, chars: walk.chars } : { ok: false, reason };
+  } finally {
+    walk.reset(0);
+    spareWalk = walk;
+  }
 }
+
+let spareWalk: Walk | undefined;
 
 const SIMPLE_CLASSES = new Set<object>([Date.prototype, RegExp.prototype, URL.prototype, Map.prototype, Set.prototype]);
 
+/** One step of a path: an array index (`[i]`), an object key (`.key`), or text as it is shown (`<key 0>`). */
+type Step = number | string | { readonly text: string };
+
+/**
+ * The walk keeps the path to the value it visits as a stack of steps and
+ * spells it (`.a[0].b`) only for a message: most values are durable, and
+ * a string per visited value was a large part of what a checked value cost.
+ */
 class Walk {
   chars = 0;
-  readonly #max: number;
-  readonly #path = new Set<object>();
+  #max = 0;
+  /** The objects being visited, outermost first (a cycle is one met again). */
+  readonly #open: object[] = [];
+  readonly #steps: Step[] = [];
 
-  constructor(max: number) {
+  /** Ready for a walk of at most `max` characters (and holding no value of the last one). */
+  reset(max: number): void {
+    this.chars = 0;
     this.#max = max;
+    this.#open.length = 0;
+    this.#steps.length = 0;
   }
 
-  /** Undefined when durable, else why not. `at`: where, for the message. */
-  visit(value: unknown, depth: number, at: string): string | undefined {
+  /** Where the visited value is, for a message. */
+  #at(): string {
+    let at = "";
+    for (const step of this.#steps) at += typeof step === "number" ? `[${step}]` : typeof step === "string" ? `.${step}` : step.text;
+    return at;
+  }
+
+  #visitAt(value: unknown, depth: number, step: Step): string | undefined {
+    this.#steps.push(step);
+    const r = this.visit(value, depth);
+    this.#steps.pop();
+    return r;
+  }
+
+  /** Undefined when durable, else why not (the path of the value is the steps pushed). */
+  visit(value: unknown, depth: number): string | undefined {
     switch (typeof value) {
       case "string":
-        return this.#add(value.length + 2, at);
+        return this.#add(value.length + 2);
       case "undefined":
       case "boolean":
       case "number":
-        return this.#add(8, at);
+        return this.#add(8);
       case "bigint":
-        return this.#add(value.toString().length + 2, at);
+        return this.#add(value.toString().length + 2);
       case "function":
-        return `a function${where(at)}`;
+        return `a function${where(this.#at())}`;
       case "symbol":
-        return `a symbol${where(at)}`;
+        return `a symbol${where(this.#at())}`;
     }
-    if (value === null) return this.#add(4, at);
+    if (value === null) return this.#add(4);
     const obj = value as object;
-    if (depth > MAX_STORED_DEPTH) return `nesting deeper than ${MAX_STORED_DEPTH} levels${where(at)}`;
-    if (this.#path.has(obj)) return `a cycle${where(at)}`;
-    if (Object.getOwnPropertySymbols(obj).some((s) => Object.prototype.propertyIsEnumerable.call(obj, s))) {
-      return `a symbol-keyed property${where(at)}`;
+    if (depth > MAX_STORED_DEPTH) return `nesting deeper than ${MAX_STORED_DEPTH} levels${where(this.#at())}`;
+    if (this.#open.includes(obj)) return `a cycle${where(this.#at())}`;
+    for (const s of Object.getOwnPropertySymbols(obj)) {
+      if (Object.prototype.propertyIsEnumerable.call(obj, s)) return `a symbol-keyed property${where(this.#at())}`;
     }
     const binary = ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer ? binaryName(obj) : undefined;
     if (binary !== undefined) {
-      if (obj instanceof ArrayBuffer && (obj as { resizable?: boolean }).resizable === true) return `a resizable ArrayBuffer${where(at)}`;
-      return this.#add(Math.ceil(((obj as ArrayBuffer).byteLength * 4) / 3) + binary.length + 3, at);
+      if (obj instanceof ArrayBuffer && (obj as { resizable?: boolean }).resizable === true) return `a resizable ArrayBuffer${where(this.#at())}`;
+      return this.#add(Math.ceil(((obj as ArrayBuffer).byteLength * 4) / 3) + binary.length + 3);
     }
-    this.#path.add(obj);
+    this.#open.push(obj);
     try {
-      return this.#object(obj, depth, at);
+      return this.#object(obj, depth);
     } finally {
-      this.#path.delete(obj);
+      this.#open.pop();
     }
   }
 
-  #object(obj: object, depth: number, at: string): string | undefined {
+  #object(obj: object, depth: number): string | undefined {
     const proto = Object.getPrototypeOf(obj) as object | null;
     if (Array.isArray(obj)) {
-      if (proto !== Array.prototype) return `an instance of an Array subclass${where(at)}`;
+      if (proto !== Array.prototype) return `an instance of an Array subclass${where(this.#at())}`;
       const n = obj.length;
       for (let i = 0; i < n; i++) {
-        if (!(i in obj)) return `a sparse array (a hole at ${at}[${i}])`;
-        const r = this.visit(obj[i], depth + 1, `${at}[${i}]`);
+        if (!(i in obj)) return `a sparse array (a hole at ${this.#at()}[${i}])`;
+        const r = this.#visitAt(obj[i], depth + 1, i);
         if (r !== undefined) return r;
       }
-      if (Object.keys(obj).length !== n) return `an array with properties other than its elements${where(at)}`;
+      if (Object.keys(obj).length !== n) return `an array with properties other than its elements${where(this.#at())}`;
       return undefined;
     }
     if (proto === Object.prototype || proto === null) {
       for (const key of Object.keys(obj)) {
-        const r = this.#add(key.length + 3, at) ?? this.visit((obj as Record<string, unknown>)[key], depth + 1, `${at}.${key}`);
+        const r = this.#add(key.length + 3) ?? this.#visitAt((obj as Record<string, unknown>)[key], depth + 1, key);
         if (r !== undefined) return r;
       }
       return undefined;
     }
     if (SIMPLE_CLASSES.has(proto)) {
-      if (Object.keys(obj).length > 0) return `a ${className(obj)} with own properties${where(at)}`;
-      if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? `an invalid Date${where(at)}` : this.#add(26, at);
-      if (obj instanceof RegExp) return obj.lastIndex !== 0 ? `a RegExp with lastIndex set${where(at)}` : this.#add(obj.source.length + 8, at);
-      if (obj instanceof URL) return this.#add(obj.href.length + 2, at);
+      if (Object.keys(obj).length > 0) return `a ${className(obj)} with own properties${where(this.#at())}`;
+      if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? `an invalid Date${where(this.#at())}` : this.#add(26);
+      if (obj instanceof RegExp) return obj.lastIndex !== 0 ? `a RegExp with lastIndex set${where(this.#at())}` : this.#add(obj.source.length + 8);
+      if (obj instanceof URL) return this.#add(obj.href.length + 2);
       if (obj instanceof Map) {
         let i = 0;
         for (const [k, v] of obj) {
-          const r = this.visit(k, depth + 1, `${at}<key ${i}>`) ?? this.visit(v, depth + 1, `${at}<value ${i}>`);
+          const r = this.#visitAt(k, depth + 1, { text: `<key ${i}>` }) ?? this.#visitAt(v, depth + 1, { text: `<value ${i}>` });
           if (r !== undefined) return r;
           i++;
         }
@@ -330,31 +368,31 @@ class Walk {
       }
       let i = 0;
       for (const v of obj as Set<unknown>) {
-        const r = this.visit(v, depth + 1, `${at}<${i++}>`);
+        const r = this.#visitAt(v, depth + 1, { text: `<${i++}>` });
         if (r !== undefined) return r;
       }
       return undefined;
     }
     if (obj instanceof Error && errorClassName(obj) !== undefined) {
       const e = obj as Error & { cause?: unknown };
-      if (typeof e.message !== "string") return `an Error whose message is not a string${where(at)}`;
-      if (hasOwn(e, "stack") && typeof e.stack !== "string") return `an Error whose stack is not a string${where(at)}`;
-      if (hasOwn(e, "name") && typeof e.name !== "string") return `an Error whose name is not a string${where(at)}`;
-      const r =
-        this.#add(e.message.length + (e.stack?.length ?? 0) + 40, at) ?? (hasOwn(e, "cause") ? this.visit(e.cause, depth + 1, `${at}.cause`) : undefined);
+      if (typeof e.message !== "string") return `an Error whose message is not a string${where(this.#at())}`;
+      if (hasOwn(e, "stack") && typeof e.stack !== "string") return `an Error whose stack is not a string${where(this.#at())}`;
+      if (hasOwn(e, "name") && typeof e.name !== "string") return `an Error whose name is not a string${where(this.#at())}`;
+      const r = this.#add(e.message.length + (e.stack?.length ?? 0) + 40) ?? (hasOwn(e, "cause") ? this.#visitAt(e.cause, depth + 1, "cause") : undefined);
       if (r !== undefined) return r;
       for (const key of Object.keys(e)) {
-        const f = this.visit((e as unknown as Record<string, unknown>)[key], depth + 1, `${at}.${key}`);
+        const f = this.#visitAt((e as unknown as Record<string, unknown>)[key], depth + 1, key);
         if (f !== undefined) return f;
       }
       return undefined;
     }
-    return `an instance of ${className(obj)}${where(at)} (only plain objects, arrays, Date, Map, Set, RegExp, URL, built-in errors and binary data are stored)`;
+    return `an instance of ${className(obj)}${where(this.#at())} (only plain objects, arrays, Date, Map, Set, RegExp, URL, built-in errors and binary data are stored)`;
   }
 
-  #add(chars: number, at: string): string | undefined {
+  #add(chars: number): string | undefined {
     this.chars += chars;
     if (this.chars > this.#max) {
+      const at = this.#at();
       return `more than ${Math.round(this.#max / (1024 * 1024))} MiB once serialized${at === "" ? "" : ` (the limit was passed at ${at})`}`;
     }
     return undefined;

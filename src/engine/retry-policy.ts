@@ -44,8 +44,13 @@ export function resolveRetryPolicy(run?: RetryOptions, node?: RetryOptions, node
 }
 
 function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
-  if (!o) return {};
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  if (!o) return out as Partial<T>;
+  for (const key of Object.keys(o)) {
+    const v = (o as Record<string, unknown>)[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out as Partial<T>;
 }
 
 /** True when another attempt should follow the failed attempt `attempt` (from 1). */

@@ -21,7 +21,7 @@ import { systemClock, type Clock } from "../core/clock.js";
 import { DEFAULT_MAX_VISITS } from "../engine/forward-scheduler.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
 import { resolveRetryPolicy, type RetryPolicy } from "../engine/retry-policy.js";
-import { validateDuration, validateRetryOptions, type RetryOptions } from "../graph/retry-options.js";
+import { validateDuration, validateRetryOptions, type BackoffOptions, type RetryOptions } from "../graph/retry-options.js";
 import { assertRunId, newRunId } from "../core/run-id.js";
 import { valueText } from "../core/text.js";
 import { defaultStore } from "./default-store.js";
@@ -122,6 +122,50 @@ export interface RunConfig {
   readonly timeoutMs: number | undefined;
 }
 
+/** The run-level policy of every run without retry options (frozen: all those runs share it). */
+const DEFAULT_RUN_RETRY: RetryPolicy = freezePolicy(resolveRetryPolicy(undefined));
+
+/** The policy last resolved from a retry options object, with the fields it was resolved from. */
+interface ResolvedRetry {
+  readonly from: RetryOptions;
+  readonly backoff: BackoffOptions | undefined;
+  readonly policy: RetryPolicy;
+}
+const RUN_RETRY = new WeakMap<RetryOptions, ResolvedRetry>();
+
+/** The same options with the same field values (and backoff fields) as `r.from`: nothing to resolve again. */
+function sameRetry(o: RetryOptions, r: ResolvedRetry): boolean {
+  const f = r.from;
+  if (o.maxAttempts !== f.maxAttempts || o.retryOn !== f.retryOn || o.timeoutMs !== f.timeoutMs || o.backoff !== r.backoff) return false;
+  const b = o.backoff;
+  const rb = f.backoff;
+  return b === undefined || (rb !== undefined && b.initialMs === rb.initialMs && b.factor === rb.factor && b.maxMs === rb.maxMs && b.jitter === rb.jitter);
+}
+
+/**
+ * The run-level policy of `retry`: one frozen object for every run without
+ * retry options, and one per options object while its fields stay the same
+ * (a stage runner passes one object to each of its tasks' runs). Activation
+ * policies are cached per run-level policy object (activation-defs.ts
+ * `policyOf`), so a run that resolved its policy again would resolve its
+ * nodes' again too.
+ */
+function runRetryPolicy(retry: RetryOptions | undefined): RetryPolicy {
+  if (retry === undefined) return DEFAULT_RUN_RETRY;
+  const known = RUN_RETRY.get(retry);
+  if (known !== undefined && sameRetry(retry, known)) return known.policy;
+  const policy = freezePolicy(resolveRetryPolicy(retry));
+  // A copy of the fields it was resolved from (the caller's object may change later).
+  const from: RetryOptions = { ...retry, ...(retry.backoff !== undefined && { backoff: { ...retry.backoff } }) };
+  RUN_RETRY.set(retry, { from, backoff: retry.backoff, policy });
+  return policy;
+}
+
+function freezePolicy(policy: RetryPolicy): RetryPolicy {
+  Object.freeze(policy.backoff);
+  return Object.freeze(policy);
+}
+
 /**
  * Applies every default of {@link RunOptions}, once, to options already
  * validated by {@link validateRunOptions}; returns them frozen. A run id is
@@ -135,7 +179,7 @@ export function resolveRunOptions(options: RunOptions = {}): RunConfig {
     runId,
     store,
     maxConcurrency: options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-    retry: resolveRetryPolicy(options.retry),
+    retry: runRetryPolicy(options.retry),
     maxVisits: options.maxVisits ?? DEFAULT_MAX_VISITS,
     continueOnError: options.continueOnError ?? false,
     snapshot: options.snapshot ?? DEFAULT_SNAPSHOT_POLICY,

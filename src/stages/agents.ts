@@ -196,13 +196,15 @@ export interface AgentCall {
  */
 export async function callAgent(stage: Stage, agent: AgentRegistration, task: StageTask, call: AgentCall, scope: ProviderScope): Promise<AgentOutcome> {
   // `signal` stays a getter (the attempt's signal is made only when an agent or a provider reads it).
-  const deps = await scope.resolve(agent.deps, task, {
-    runId: call.runId,
-    stageId: stage.id,
-    get signal() {
-      return call.signal;
-    },
-  });
+  const deps = !hasProviders(agent.deps)
+    ? scope.none()
+    : await scope.resolve(agent.deps, task, {
+        runId: call.runId,
+        stageId: stage.id,
+        get signal() {
+          return call.signal;
+        },
+      });
   const result: unknown = await agent.fn(task, {
     deps: deps as never,
     stage,
@@ -214,6 +216,12 @@ export async function callAgent(stage: Stage, agent: AgentRegistration, task: St
     },
   });
   return readAnswer(stage, result);
+}
+
+/** True when `providers` names at least one provider. */
+function hasProviders(providers: Providers | undefined): boolean {
+  for (const _ in providers) return true;
+  return false;
 }
 
 /** Reads an agent's answer; throws `UnknownPathwayError` or `NonRetryableError` (wrong shape). */

@@ -79,6 +79,16 @@ export class ProviderScope {
   readonly #disposers: (() => void | Promise<void>)[] = [];
   #disposed = false;
 
+  /**
+   * The deps of an agent without providers: an empty object, at once (no
+   * promise per call); like {@link ProviderScope.resolve}, refused once the
+   * scope was disposed.
+   */
+  none(): Record<string, never> {
+    if (this.#disposed) throw new Error("taskloom: this provider scope was disposed; providers resolve only while the task is processed");
+    return {};
+  }
+
   /** Resolves every provider of `providers` (once per scope each) and returns the values by name. */
   async resolve<P extends Providers>(providers: P | undefined, task: StageTask, context: ProviderContext): Promise<ProvidedDeps<P>> {
     if (this.#disposed) throw new Error("taskloom: this provider scope was disposed; providers resolve only while the task is processed");

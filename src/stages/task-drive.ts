@@ -26,7 +26,7 @@ import type { RunState } from "../state/run-state.js";
 import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
 import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
 import { ProviderScope } from "./providers.js";
-import type { BackoffOptions } from "../graph/retry-options.js";
+import type { BackoffOptions, RetryOptions } from "../graph/retry-options.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
 import { agentStagesOn } from "./stage-executor.js";
 import type { StageEvents } from "./stage-events.js";
@@ -71,6 +71,22 @@ export interface TaskDriveHost {
   serves(stageId: string): boolean;
 }
 
+/** The retry options of a batch's task runs, by the batch's options, with the backoff they were made with. */
+const TASK_RETRY = new WeakMap<RunConfig, { readonly backoff: BackoffOptions | undefined; readonly retry: RetryOptions }>();
+
+/**
+ * The retry options every task run of a batch (`o`) gets: one object for
+ * all of them, so the run-level and stage policies are resolved once, not
+ * for each task (run-options.ts, activation-defs.ts `policyOf`).
+ */
+function taskRetry(o: RunConfig, backoff: BackoffOptions | undefined): RetryOptions {
+  const known = TASK_RETRY.get(o);
+  if (known !== undefined && known.backoff === backoff && known.retry.maxAttempts === o.numRetries + 1) return known.retry;
+  const retry: RetryOptions = { maxAttempts: o.numRetries + 1, ...(backoff !== undefined && { backoff }) };
+  TASK_RETRY.set(o, { backoff, retry });
+  return retry;
+}
+
 /**
  * Drives one task's run until it completes, waits, stays, is parked or
  * fails; never rejects. `worked`: an agent was called, a move made, or the
@@ -112,10 +128,7 @@ export async function driveTask(
       runId: graphRunId,
       store: host.store,
       maxConcurrency: Infinity,
-      retry: {
-        maxAttempts: o.numRetries + 1,
-        ...(host.options.backoff !== undefined && { backoff: host.options.backoff }),
-      },
+      retry: taskRetry(o, host.options.backoff),
       maxVisits: host.options.maxVisits ?? 100,
       clock,
       ...(host.options.executor !== undefined && { executor: agentStagesOn(host.options.executor, host.workflow, graph) }),

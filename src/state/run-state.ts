@@ -1,8 +1,8 @@
 /**
  * `RunState` and every change to it. A run state is plain data: one
  * {@link RunMeta} and a {@link NodeTable} of node records. It is never
- * mutated: every change is an immer `produce` that returns a new state and
- * leaves the old one intact, so a state handed to a listener or a store
+ * mutated: every change (an immer `produce`, or on the hot paths a
+ * structural copy) returns a new state and leaves the old one intact, so a state handed to a listener or a store
  * stays valid. This module is the only place that changes a state; the
  * scheduler decides *when*, these functions decide *how*.
  *
@@ -10,12 +10,14 @@
  * the next ({@link NodeTransition}, in `node-transitions.ts`); a run's
  * summary and node counts are made in `run-summary.ts`. The scheduler keeps the records that
  * changed since the last commit and {@link commitNodes} lays them into the
- * state in one immer `produce` per batch, replacing each touched shard
- * with a frozen copy. Immer's cost is per object it drafts (about 6 µs
- * each on our machines, more than a no-op node's whole scheduling), so
- * drafting every record on every transition would dominate a run; this
- * way it drafts only the shard list, once per batch. Every read of the
- * state goes through a commit first, so it sees every transition made
+ * state once per batch, replacing each touched shard with a frozen copy.
+ * Immer's cost is per object it drafts (about 6 µs each on our machines,
+ * more than a no-op node's whole scheduling), so drafting every record on
+ * every transition would dominate a run; the batch commit (like
+ * {@link appendNodes} and {@link setRunStatus}, the per-run paths) is a
+ * plain structural copy of the state, its meta, node table and shard list,
+ * which is all a produce there changed, without the drafts. Every read of
+ * the state goes through a commit first, so it sees every transition made
  * before it.
  *
  * Immer runs with auto-freeze off: freezing would deep-freeze user outputs
@@ -93,7 +95,7 @@ export function nodeOf(state: RunState, id: string): NodeRecord {
 }
 
 /**
- * Lays changed node records into the state in one immer `produce`. Each
+ * Lays changed node records into the state in one structural copy. Each
  * record's id must already be in the table.
  */
 export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?: number): RunState {
@@ -110,12 +112,11 @@ export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?
     shard[at.slot] = record;
   }
   if (touched.size === 0) return state;
-  return produce(state, (draft) => {
-    const shards = draft.nodes.shards as unknown as (readonly NodeRecord[])[];
-    // Frozen, so immer takes them as they are instead of walking into every record.
-    for (const [index, shard] of touched) shards[index] = Object.freeze(shard);
-    if (now !== undefined) draft.meta.updatedAt = now;
-  });
+  // A structural copy of the three objects that change (what immer's produce made, without its drafts).
+  const shards = [...table.shards];
+  for (const [index, shard] of touched) shards[index] = Object.freeze(shard);
+  const meta = now !== undefined && state.meta.updatedAt !== now ? { ...state.meta, updatedAt: now } : state.meta;
+  return { ...state, meta, nodes: { ...table, shards } };
 }
 
 /**
@@ -138,9 +139,7 @@ export function appendNodes(state: RunState, records: readonly NodeRecord[]): Ru
     index.set(record.id, position);
     position += 1;
   }
-  return produce(state, (draft) => {
-    (draft.nodes as { shards: unknown }).shards = Object.freeze(shards);
-  });
+  return { ...state, nodes: { ...table, shards: Object.freeze(shards) } };
 }
 
 /** Applies one transition to one node and commits it. */
