@@ -327,12 +327,12 @@ export class PersistenceObserver implements RunJournal {
     if (base === undefined) return undefined;
     const now = state.nodes;
     const before = base.nodes;
-    if (now.index === before.index && now.shardSize === before.shardSize) {
-      // One id index (the loaded state's, shared by every later state): a record's id is at the same
-      // position in both tables, so they are compared position by position, and only the records appended
-      // or pending are looked up. Every activation indexed must be in both (none gone, none added).
-      const size = now.index.size;
-      if (nodeCount(now) !== size || nodeCount(before) !== size) return undefined;
+    const size = now.index.size;
+    if (now.index === before.index && now.shardSize === before.shardSize && nodeCount(now) === size && nodeCount(before) === size) {
+      // One id index (the loaded state's, shared by every later state), and no activation added since the
+      // base: a record's id is at the same position in both tables, so they are compared position by
+      // position, and only the records appended or pending are looked up. A run that added activations
+      // (map elements, graphFn steps, routed visits) grew the shared index: it takes the lookup by id below.
       const dirty = this.#dirty;
       const written = this.#written;
       // Each record pending or appended must be the current one; `covered` counts those that differ from the loaded one.
