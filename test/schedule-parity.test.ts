@@ -23,7 +23,7 @@ import {
   type SchedulerOptions,
 } from "../src/index.js";
 import { firstSlot, slotAfter, decideCatchUp, type SlotRule } from "../src/schedule/repeat.js";
-import { wallTimeOf } from "../src/schedule/zoned-time.js";
+import { firstInstantAtOrAfter, wallTimeOf } from "../src/schedule/zoned-time.js";
 import { until } from "./support/async.js";
 
 const H = 3_600_000;
@@ -151,8 +151,42 @@ describe("daily and weekly repeats keep their local time across daylight saving"
     });
   });
 
+  it("a daily 02:00 in Pacific/Chatham (UTC+13:45) stays at 02:00 on the day of its autumn change (03:45 +13:45 to 02:45 +12:45)", () => {
+    // Found by the property below (seed 153373889): probing the zone's offsets 12 hours either side saw only +12:45 there.
+    const at = Date.UTC(2025, 2, 1, 12, 15); // 02:00 +13:45 on 2 March (the counterexample: 1740831300000)
+    const rule: SlotRule = { when: { kind: "at", at }, everyMs: DAY, timezone: "Pacific/Chatham" };
+    let slot = at;
+    for (let k = 1; k <= 40; k++) {
+      slot = slotAfter(rule, slot) ?? Number.NaN;
+      const wall = wallTimeOf(slot, "Pacific/Chatham");
+      expect([wall.hour, wall.minute]).toEqual([2, 0]);
+    }
+    // 6 April 2025, the change day: 02:00 is still +13:45 (the change is at 03:45).
+    expect(firstInstantAtOrAfter({ year: 2025, month: 4, day: 6, hour: 2, minute: 0, second: 0, millisecond: 0 }, "Pacific/Chatham")).toBe(
+      Date.UTC(2025, 3, 5, 12, 15),
+    );
+    // The doubled hour fires at its first occurrence; the day after, +12:45.
+    expect(firstInstantAtOrAfter({ year: 2025, month: 4, day: 6, hour: 3, minute: 0, second: 0, millisecond: 0 }, "Pacific/Chatham")).toBe(
+      Date.UTC(2025, 3, 5, 13, 15),
+    );
+    expect(firstInstantAtOrAfter({ year: 2025, month: 4, day: 7, hour: 2, minute: 0, second: 0, millisecond: 0 }, "Pacific/Chatham")).toBe(
+      Date.UTC(2025, 3, 6, 13, 15),
+    );
+  });
+
   it("property: whole-day repeats keep the anchor's wall time (or the first instant after a gap), strictly increasing, consistent with firstSlot", () => {
-    const zones = ["Europe/Paris", "America/New_York", "Australia/Sydney", "America/Santiago", "Asia/Tokyo", "Europe/London", "UTC", "Pacific/Chatham"];
+    const zones = [
+      "Europe/Paris",
+      "America/New_York",
+      "Australia/Sydney",
+      "America/Santiago",
+      "Asia/Tokyo",
+      "Europe/London",
+      "UTC",
+      "Pacific/Chatham",
+      "Pacific/Auckland",
+      "America/St_Johns",
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...zones),

@@ -83,12 +83,24 @@ export function offsetMinutes(instant: number, timeZone: string): number {
   return Math.round((asUtc - instant) / 60_000);
 }
 
+/**
+ * How far from a wall time (read as UTC) the zone's offsets are probed:
+ * the instant showing it is up to 14 hours before (UTC+14) or 12 after
+ * (UTC-12), and a probe must fall beyond it on each side to see the
+ * offset before and after a transition there. 12 hours was too close for
+ * zones ahead of UTC+12: at Pacific/Chatham's autumn change (03:45 +13:45
+ * to 02:45 +12:45) both probes saw +12:45 and 02:00 that day was placed
+ * at 03:00. Real zones change offset months apart, so one transition at
+ * most lies within this window.
+ */
+const PROBE_MS = 36 * 3_600_000;
+
 /** The instant at which the wall clock in `timeZone` shows `wall` (see the module notes for gaps and overlaps). */
 export function instantOf(wall: WallTime, timeZone: string): number {
   const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond);
-  // The offsets a few hours either side cover both sides of any transition.
-  const before = offsetMinutes(asUtc - 12 * 3_600_000, timeZone);
-  const after = offsetMinutes(asUtc + 12 * 3_600_000, timeZone);
+  // The offsets well before and after cover both sides of any transition near the instant.
+  const before = offsetMinutes(asUtc - PROBE_MS, timeZone);
+  const after = offsetMinutes(asUtc + PROBE_MS, timeZone);
   const candidates = [...new Set([before, after])]
     .map((off) => asUtc - off * 60_000)
     .filter((t) => offsetMinutes(t, timeZone) * 60_000 === asUtc - t)
@@ -115,8 +127,8 @@ export function instantOf(wall: WallTime, timeZone: string): number {
  */
 export function firstInstantAtOrAfter(wall: WallTime, timeZone: string): number {
   const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond);
-  const before = offsetMinutes(asUtc - 12 * 3_600_000, timeZone);
-  const after = offsetMinutes(asUtc + 12 * 3_600_000, timeZone);
+  const before = offsetMinutes(asUtc - PROBE_MS, timeZone);
+  const after = offsetMinutes(asUtc + PROBE_MS, timeZone);
   const exact = [...new Set([before, after])]
     .map((off) => asUtc - off * 60_000)
     .filter((t) => offsetMinutes(t, timeZone) * 60_000 === asUtc - t)
