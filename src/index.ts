@@ -85,7 +85,7 @@ export { PersistenceObserver } from "./persistence/persistence-observer.js";
 export type { SnapshotPolicy } from "./persistence/snapshot-policy.js";
 export { serialize, deserialize } from "./persistence/serialization.js";
 export { isDurable } from "./core/value-codec.js";
-export { MAX_STORED_VALUE_CHARS } from "./core/durable-value.js";
+export { MAX_STORED_VALUE_CHARS } from "./core/stored-codec.js";
 
 export {
   defineWorkflow,

@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { codec } from "../src/core/durable-value.js";
+import { codec } from "../src/core/stored-codec.js";
 import { deserialize, serialize, serializeInPieces } from "../src/persistence/serialization.js";
 
 const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("a.b", "a\\b", "\\.", "..", "x\\\\.y"));

@@ -1,7 +1,7 @@
 /**
  * Whether a value can be stored exactly: the engine asks before it records
  * a node's output, a step's result or a wait's payload. It sits in the
- * ground layer (with the codec in `durable-value.ts`) because it has no
+ * ground layer (with the codec in `stored-codec.ts`) because it has no
  * persistence concern: it walks a value, it writes nothing. Persistence's
  * `serialization.ts` writes and reads values with the same codec.
  *

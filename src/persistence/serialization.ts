@@ -1,6 +1,6 @@
 /**
  * How run data becomes text and back: a private superjson instance (the
- * codec of `core/durable-value.ts`), so `Date`, `Map`, `Set`, `BigInt`,
+ * codec of `core/stored-codec.ts`), so `Date`, `Map`, `Set`, `BigInt`,
  * `RegExp`, `URL`, built-in errors, binary data and `undefined` survive a
  * round trip, and objects with an own `__proto__` key are stored as data.
  *
@@ -13,7 +13,7 @@
  * @module
  */
 import { ValueNotStorableError } from "../engine/errors.js";
-import { codec, isGuardedKey } from "../core/durable-value.js";
+import { codec, isGuardedKey } from "../core/stored-codec.js";
 
 /**
  * Serializes any durable value to text. A value that is plain JSON (no
