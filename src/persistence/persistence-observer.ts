@@ -37,11 +37,10 @@
  * million nodes, and under the `"end"` policy a new run keeps none (its end
  * would append the whole run).
  *
- * Start and finish compare the current state with the loaded one position
- * by position (every state of a run shares the loaded state's id index),
- * an unchanged shard at once, and look up by id only the records pending
- * or appended: a 10,000-node resume that ran 1,000 of them costs no 10,000
- * lookups.
+ * The comparisons of the current state with the base (what changed since
+ * it, whether the store replays to the current state) are pure functions
+ * in `base-diff.ts`: by position when the tables share an id index, so a
+ * 10,000-node resume that ran 1,000 of them costs no 10,000 lookups.
  *
  * Policies:
  * - `"group"` (default): group commit. Records are written as soon as the
@@ -65,16 +64,17 @@
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
  *
- * Why this file is long (about 650 lines): it is one state machine, the
- * write path of a run. Group commit, the compaction threshold, the
- * run's start and end, the sticky failure, the barrier waiters and
- * the writes-per-turn count all read and change the same few fields (the
- * pending records, the write in flight, the generation counters, the
- * records since the last snapshot);
- * split across files they would have to share them, and the ordering
- * argument above (a stored run is always a prefix of its history) would no
- * longer be checkable in one place. The policy type and its validation are
- * in `snapshot-policy.ts`.
+ * Why this file is long (about 590 lines, a sixth of them this comment):
+ * it is one state machine, the write path of a run. Group commit, the
+ * compaction threshold, the run's start and end with their base, the
+ * sticky failure, the barrier waiters and the writes-per-turn count all
+ * read and change the same few fields (the pending records, the write in
+ * flight, the generation counters, the records since the last snapshot,
+ * the records written since the base); split across files they would have
+ * to share them, and the ordering argument above (a stored run is always a
+ * prefix of its history) would no longer be checkable in one place. What
+ * stands alone is elsewhere: the policy type and its validation
+ * (`snapshot-policy.ts`) and the comparisons with the base (`base-diff.ts`).
  *
  * @module
  */
@@ -85,8 +85,9 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
-import { getNode, nodeCount, nodeRecords, type NodeTable } from "../state/node-table.js";
-import type { NodeCounts } from "../state/run-summary.js";
+import { nodeCount } from "../state/node-table.js";
+import type { NodeCounts, NodeTally } from "../state/run-summary.js";
+import { changedSince, replaysTo } from "./base-diff.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 import { DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot-policy.js";
@@ -114,9 +115,6 @@ export const MAX_BASE_ACTIVATIONS = 65_536;
 
 /** At most this many writes follow one another without a turn of the event loop between them; the next waits for a turn. */
 const WRITES_PER_TURN = 1_024;
-
-/** Node counts being added up. */
-type Tally = { -readonly [K in keyof Required<NodeCounts>]: number };
 
 /** Waits until the records put before generation `gen` are durable; `done` is called once, with the store's failure if it failed. */
 interface Waiter {
@@ -300,7 +298,7 @@ export class PersistenceObserver implements RunJournal {
     while (this.#writing) await this.#writing.catch(() => undefined);
     if (this.#failure) throw this.#failure;
     const state = this.#getState();
-    const counts: Tally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
+    const counts: NodeTally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
     const tail = this.#finalTail(state, counts);
     if (tail === undefined) return this.snapshot();
     const gen = this.#gen;
@@ -322,59 +320,9 @@ export class PersistenceObserver implements RunJournal {
    * when appending them cannot (see {@link PersistenceObserver.finish});
    * counts `state`'s activations into `counts` on the way (as `countNodes`).
    */
-  #finalTail(state: RunState, counts: Tally): NodeRecord[] | undefined {
+  #finalTail(state: RunState, counts: NodeTally): NodeRecord[] | undefined {
     const base = this.#base;
-    if (base === undefined) return undefined;
-    const now = state.nodes;
-    const before = base.nodes;
-    const size = now.index.size;
-    if (now.index === before.index && now.shardSize === before.shardSize && nodeCount(now) === size && nodeCount(before) === size) {
-      // One id index (the loaded state's, shared by every later state), and no activation added since the
-      // base: a record's id is at the same position in both tables, so they are compared position by
-      // position, and only the records appended or pending are looked up. A run that added activations
-      // (map elements, graphFn steps, routed visits) grew the shared index: it takes the lookup by id below.
-      const dirty = this.#dirty;
-      const written = this.#written;
-      // Each record pending or appended must be the current one; `covered` counts those that differ from the loaded one.
-      let covered = 0;
-      for (const [id, node] of dirty) {
-        const p = now.index.get(id);
-        if (p === undefined) continue;
-        const current = recordAt(now, p);
-        if (current !== node) return undefined;
-        if (current !== recordAt(before, p)) covered += 1;
-      }
-      for (const [id, node] of written) {
-        if (dirty.has(id)) continue;
-        const p = now.index.get(id);
-        if (p === undefined) continue;
-        const current = recordAt(now, p);
-        if (current !== node) return undefined;
-        if (current !== recordAt(before, p)) covered += 1;
-      }
-      // Every other record must be the one loaded: the records that differ from it are exactly the covered ones.
-      let changed = 0;
-      for (let s = 0; s < now.shards.length; s++) {
-        const shard = now.shards[s]!;
-        const loaded = before.shards[s]!;
-        const same = shard === loaded;
-        for (let i = 0; i < shard.length; i++) {
-          const node = shard[i]!;
-          tally(counts, node);
-          if (!same && node !== loaded[i]) changed += 1;
-        }
-      }
-      if (changed !== covered) return undefined;
-    } else {
-      let kept = 0;
-      for (const node of nodeRecords(now)) {
-        tally(counts, node);
-        const loaded = getNode(before, node.id);
-        if (loaded !== undefined) kept += 1;
-        if ((this.#dirty.get(node.id) ?? this.#written.get(node.id) ?? loaded) !== node) return undefined;
-      }
-      if (kept !== this.#baseCount) return undefined;
-    }
+    if (base === undefined || !replaysTo(state.nodes, base.nodes, this.#baseCount, this.#dirty, this.#written, counts)) return undefined;
     // A succeeded run may end with any journal #drain could have appended without compacting; an unfinished one is loaded again, and its replay is spared.
     const limit = state.meta.status === "succeeded" ? Math.max(MIN_COMPACT_RECORDS, 2 * counts.nodeCount) : FINISH_BY_JOURNAL_SHARE * counts.nodeCount;
     if (this.#sinceSnapshot + this.#dirty.size + 1 > limit) return undefined;
@@ -433,29 +381,8 @@ export class PersistenceObserver implements RunJournal {
 
   /** The current node records that are not `stored`'s, or undefined when a full snapshot is the better write (see {@link PersistenceObserver.start}). */
   #changedSince(stored: RunState): NodeRecord[] | undefined {
-    const now = this.#getState().nodes;
-    const before = stored.nodes;
-    const changed: NodeRecord[] = [];
-    if (now.index === before.index && now.shardSize === before.shardSize) {
-      // One id index (see #finalTail): compared position by position, an unchanged shard at once; none may be gone.
-      const size = now.index.size;
-      if (nodeCount(now) !== size || nodeCount(before) !== size) return undefined;
-      for (let s = 0; s < now.shards.length; s++) {
-        const shard = now.shards[s]!;
-        const loaded = before.shards[s]!;
-        if (shard === loaded) continue;
-        for (let i = 0; i < shard.length; i++) if (shard[i] !== loaded[i]) changed.push(shard[i]!);
-      }
-    } else {
-      let kept = 0;
-      for (const node of nodeRecords(now)) {
-        const loaded = getNode(before, node.id);
-        if (loaded !== undefined) kept += 1;
-        if (loaded !== node) changed.push(node);
-      }
-      if (kept !== before.index.size) return undefined;
-    }
-    if (this.#sinceSnapshot + changed.length + 1 > this.#compactAt) return undefined;
+    const changed = changedSince(this.#getState().nodes, stored.nodes);
+    if (changed === undefined || this.#sinceSnapshot + changed.length + 1 > this.#compactAt) return undefined;
     return changed;
   }
 
@@ -661,19 +588,4 @@ export class PersistenceObserver implements RunJournal {
       for (const w of due) w.done();
     }
   }
-}
-
-/** The record at position `p` of `table` (positions are the id index's), or undefined past its end. */
-function recordAt(table: NodeTable, p: number): NodeRecord | undefined {
-  return table.shards[Math.floor(p / table.shardSize)]?.[p % table.shardSize];
-}
-
-/** Counts `node` into `counts` (as `countNodes`). */
-function tally(counts: Tally, node: NodeRecord): void {
-  counts.nodeCount += 1;
-  if (node.status === "succeeded") {
-    counts.succeededCount += 1;
-    counts.settledCount += 1;
-  } else if (node.status === "skipped") counts.settledCount += 1;
-  else if (node.status === "failed") counts.failedCount += 1;
 }

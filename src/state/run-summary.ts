@@ -7,7 +7,7 @@
  * @module
  */
 import { nodeRecords } from "./node-table.js";
-import type { RunMeta, RunSummary } from "./records.js";
+import type { NodeRecord, RunMeta, RunSummary } from "./records.js";
 import type { RunState } from "./run-state.js";
 
 /** Node counts of a run, as a {@link RunSummary} keeps them. */
@@ -22,19 +22,24 @@ export interface NodeCounts {
   readonly failedCount?: number;
 }
 
+/** Node counts being added up ({@link countNode}). */
+export type NodeTally = { -readonly [K in keyof Required<NodeCounts>]: number };
+
 /** Counts node activations: all, settled (succeeded or skipped), succeeded, failed. */
 export function countNodes(state: RunState): Required<NodeCounts> {
-  let nodeCount = 0;
-  let settledCount = 0;
-  let succeededCount = 0;
-  let failedCount = 0;
-  for (const n of nodeRecords(state.nodes)) {
-    nodeCount += 1;
-    if (n.status === "succeeded" || n.status === "skipped") settledCount += 1;
-    if (n.status === "succeeded") succeededCount += 1;
-    else if (n.status === "failed") failedCount += 1;
-  }
-  return { nodeCount, settledCount, succeededCount, failedCount };
+  const counts: NodeTally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
+  for (const n of nodeRecords(state.nodes)) countNode(counts, n);
+  return counts;
+}
+
+/** Adds one activation to `counts`, as {@link countNodes} counts it. */
+export function countNode(counts: NodeTally, node: NodeRecord): void {
+  counts.nodeCount += 1;
+  if (node.status === "succeeded") {
+    counts.succeededCount += 1;
+    counts.settledCount += 1;
+  } else if (node.status === "skipped") counts.settledCount += 1;
+  else if (node.status === "failed") counts.failedCount += 1;
 }
 
 /** Makes the {@link RunSummary} of a state (O(nodes): call at status changes, not per transition). */
