@@ -15,8 +15,9 @@
  * file in the same folder, optional fsync, rename), so a crash leaves the
  * old or the new file, never a torn one; an existing summary of a store
  * without `fsync` is overwritten in place within its first page instead
- * (`small-file.ts`: as safe against a process crash, and no rename over
- * the old file, which costs a forced allocation and a discard on ext4). The journal is append-only and
+ * (`summary-file.ts`, `small-file.ts`: as safe against a process crash,
+ * and no rename over the old file, which costs a forced allocation and a
+ * discard on ext4). The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal
@@ -53,14 +54,15 @@
  * the run's queue too, so within this process a takeover and a write of
  * the same run are never interleaved.
  *
- * Why this file is about 400 lines: it is the `RunStore` contract's eleven
- * methods for one on-disk layout, and every one of them goes through the
- * same per-run queue and the same open journal descriptor (opened by a
- * snapshot, used by appends, closed by a load, truncated after
- * compaction). The parts that stand alone are elsewhere: file safety
- * (`store-files.ts`), atomic replace (`atomic-file.ts`), journal lines
- * (`journal-file.ts`), folders (`run-folder.ts`), leases
- * (`lowdb-leases.ts`), replay (`replay.ts`). Splitting the methods would
+ * Why this file is about 400 lines (a sixth of them this comment): it is
+ * the `RunStore` contract's eleven methods for one on-disk layout, and
+ * every one of them goes through the same per-run queue and the same open
+ * journal descriptor (opened by a snapshot, used by appends, closed by a
+ * load, truncated after compaction). The parts that stand alone are
+ * elsewhere: file safety (`store-files.ts`), atomic replace
+ * (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
+ * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
+ * (`summary-file.ts`), replay (`replay.ts`). Splitting the methods would
  * spread the descriptor's lifetime, whose order is the crash argument
  * above, over several files.
  *
@@ -68,7 +70,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomicPieces, writeFileAtomicSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
@@ -82,13 +84,13 @@ import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-
 import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { checkSnapshot, checkSummary } from "./snapshot-schema.js";
+import { checkSnapshot } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
 import { serialize, serializeInPieces } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
-import { overwriteSmallFileSync } from "./small-file.js";
+import { readSummaryFile, writeSummaryFile } from "./summary-file.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -174,7 +176,7 @@ export class LowdbStore implements RunStore {
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
-    this.#writeSummary(files.summary, serialize(summarize(state)), true, false);
+    writeSummaryFile(files.summary, serialize(summarize(state)), { fsync: this.#fsync, folderChecked: true, syncFolder: false });
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);
@@ -267,7 +269,7 @@ export class LowdbStore implements RunStore {
       const files = this.#files(entry.name);
       try {
         if (!verifyPathSync(files.dir)) continue;
-        const summary = readSummary(files.summary);
+        const summary = readSummaryFile(files.summary, true);
         if (summary && summary.runId !== entry.name) {
           throw new SnapshotCorruptError(files.summary, `it holds run "${summary.runId}", not "${entry.name}"`);
         }
@@ -411,37 +413,7 @@ export class LowdbStore implements RunStore {
   /** Rewrites the summary after a run-level change; node counts are `counts`, else as the last snapshot left them. */
   #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
     const file = this.#files(runId).summary;
-    const known = counts ?? readDocumentSync<RunSummary>(file, checkSummary) ?? { nodeCount: 0, settledCount: 0 };
-    this.#writeSummary(file, serialize(summaryOf(meta, known)), false, true);
-  }
-
-  /**
-   * Writes a run's summary: in place when the store does not fsync and it
-   * fits in a page (`small-file.ts`: no rename over the old one), else
-   * replaced by rename. `folderChecked`: the caller has just checked the
-   * run's folder. With fsync and `syncFolder` false, the content is
-   * flushed before the rename but the folder is not flushed again (see
-   * the snapshot path).
-   */
-  #writeSummary(file: string, text: string, folderChecked: boolean, syncFolder: boolean): void {
-    if (!this.#fsync) {
-      if (!folderChecked) verifyPathSync(dirname(file));
-      if (overwriteSmallFileSync(file, text)) return;
-    }
-    writeFileAtomicSync(file, text, this.#fsync, folderChecked, syncFolder);
-  }
-}
-
-/**
- * Reads a run's summary for `list`. A summary that does not parse is read
- * once more before it counts as corrupt: a summary is overwritten in place
- * (`small-file.ts`), and a read racing that write may see a mix.
- */
-function readSummary(file: string): RunSummary | null {
-  try {
-    return readDocumentSync<RunSummary>(file, checkSummary, true);
-  } catch (err) {
-    if (!(err instanceof SnapshotCorruptError)) throw err;
-    return readDocumentSync<RunSummary>(file, checkSummary, true);
+    const known = counts ?? readSummaryFile(file) ?? { nodeCount: 0, settledCount: 0 };
+    writeSummaryFile(file, serialize(summaryOf(meta, known)), { fsync: this.#fsync, folderChecked: false, syncFolder: true });
   }
 }
