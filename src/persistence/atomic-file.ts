@@ -183,7 +183,8 @@ export function writeAllSync(fd: number, buffer: Buffer): void {
   while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
 }
 
-function closeQuietly(fd: number): void {
+/** Closes `fd`, ignoring a failure: the caller is already failing, and its error is the one reported. */
+export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
   } catch {
@@ -191,7 +192,8 @@ function closeQuietly(fd: number): void {
   }
 }
 
-function unlinkQuietly(path: string): void {
+/** Removes `path`, ignoring a failure: the caller is already failing, and its error is the one reported. */
+export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {

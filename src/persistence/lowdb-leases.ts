@@ -75,7 +75,7 @@ import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js"
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
-import { syncFolder, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
+import { closeQuietly, syncFolder, unlinkQuietly, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
 
@@ -346,20 +346,4 @@ function fileStamp(file: string): string | undefined {
 
 function stampOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
   return `${s.ino}:${s.mtimeNs}:${s.size}`;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already failing: the first error is the one reported.
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Already failing: the first error is the one reported.
-  }
 }
