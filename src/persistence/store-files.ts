@@ -104,11 +104,7 @@ export async function openStoreFile(file: string, purpose: OpenPurpose, options:
   try {
     handle = await open(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (err) {
-    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "update" && purpose !== "create") return undefined;
-    // Linux says ELOOP for a symbolic link opened with O_NOFOLLOW, the BSDs EMLINK.
-    if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
-    if (purpose === "read") throw readFailure(file, err);
-    throw err;
+    return missingOrThrow(err, file, purpose);
   }
   try {
     const problem = unsafe(await handle.stat(), "file", options.singleLink === true);
@@ -118,6 +114,20 @@ export async function openStoreFile(file: string, purpose: OpenPurpose, options:
     await handle.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * What a failed open of `file` means: undefined when the file does not
+ * exist and `purpose` does not make it; else the error to throw
+ * (`UnsafeStoreFileError` for a symbolic link, a read's failure naming the
+ * file, or the error itself).
+ */
+function missingOrThrow(err: unknown, file: string, purpose: OpenPurpose): undefined {
+  if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "update" && purpose !== "create") return undefined;
+  // Linux says ELOOP for a symbolic link opened with O_NOFOLLOW, the BSDs EMLINK.
+  if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
+  if (purpose === "read") throw readFailure(file, err);
+  throw err;
 }
 
 /** A store file opened by {@link openStoreFileSync}: its descriptor and its size when opened. */
@@ -137,10 +147,7 @@ export function openStoreFileSync(file: string, purpose: OpenPurpose, options: {
   try {
     fd = openSync(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (err) {
-    if (hasCode(err, "ENOENT") && purpose !== "append" && purpose !== "update" && purpose !== "create") return undefined;
-    if (hasCode(err, "ELOOP") || hasCode(err, "EMLINK")) throw new UnsafeStoreFileError(file, "it is a symbolic link");
-    if (purpose === "read") throw readFailure(file, err);
-    throw err;
+    return missingOrThrow(err, file, purpose);
   }
   try {
     const stats = fstatSync(fd);
