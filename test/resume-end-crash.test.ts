@@ -9,29 +9,16 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loggedIds, logLines, runChildScript } from "./support/child-process.js";
-import { getRun, LowdbStore } from "../src/index.js";
+import { CHILD, MIDDLE, resumeAfterKill, stored, TOTAL } from "./support/run-end-child.js";
 import { deserialize } from "../src/persistence/serialization.js";
 
-const CHILD = resolve(import.meta.dirname, "fixtures/resume-end-child.mjs");
 const root = mkdtempSync(join(tmpdir(), "taskloom-resume-end-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const middle = Array.from({ length: 200 }, (_, i) => `n${i}`);
-const failed = middle.filter((_, i) => i % 20 === 0);
-/** join's output: the sum of 1 + i over the 200 middle nodes. */
-const TOTAL = 20_100;
-
-async function stored(dir: string) {
-  const store = new LowdbStore({ dir });
-  try {
-    return { run: await getRun("r", { store }), list: await store.list() };
-  } finally {
-    await store.close();
-  }
-}
+const failed = MIDDLE.filter((_, i) => i % 20 === 0);
 
 /** A run stored failed with 190 middle nodes done, in a fresh folder. */
 async function failedRun(name: string): Promise<{ dir: string; log: string }> {
@@ -71,20 +58,7 @@ describe("a resume that changed little ends with journal records", () => {
       expect(second.signal, second.stderr).toBe("SIGKILL");
       expect(loggedIds(log, second.pid, "start").sort()).toEqual([...failed, "join"].sort());
 
-      const third = await runChildScript(CHILD, dir, "r", log);
-      expect(third.code, third.stderr).toBe(0);
-      expect(JSON.parse(third.stdout.trim())).toEqual({ total: TOTAL });
-      const rerun = loggedIds(log, third.pid, "start");
-      // Every middle node was saved before join ran; join itself may run again unless the final write landed.
-      for (const id of middle) expect(rerun, `node "${id}" was saved but ran again`).not.toContain(id);
-      if (point === "final after") expect(rerun).toEqual([]);
-
-      const { run, list } = await stored(dir);
-      expect(run.status).toBe("succeeded");
-      expect(run.outputs).toEqual({ total: TOTAL });
-      expect(run.starts).toBe(point === "final after" ? 2 : 3);
-      expect(run.nodes.every((n) => n.status === "succeeded")).toBe(true);
-      expect(list[0]).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 202, settledCount: 202 });
+      await resumeAfterKill(dir, log, point, point === "final after" ? 2 : 3);
     }, 120_000);
   }
 });

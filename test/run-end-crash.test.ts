@@ -10,29 +10,14 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loggedIds, logLines, runChildScript } from "./support/child-process.js";
-import { getRun, LowdbStore } from "../src/index.js";
+import { CHILD, MIDDLE, resumeAfterKill, stored, TOTAL } from "./support/run-end-child.js";
 import { deserialize } from "../src/persistence/serialization.js";
 
-/** A 200-node fan-out with a root and a join (see its header); without `first`, a run that succeeds. */
-const CHILD = resolve(import.meta.dirname, "fixtures/resume-end-child.mjs");
 const root = mkdtempSync(join(tmpdir(), "taskloom-run-end-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-const middle = Array.from({ length: 200 }, (_, i) => `n${i}`);
-/** join's output: the sum of 1 + i over the 200 middle nodes. */
-const TOTAL = 20_100;
-
-async function stored(dir: string) {
-  const store = new LowdbStore({ dir });
-  try {
-    return { run: await getRun("r", { store }), list: await store.list() };
-  } finally {
-    await store.close();
-  }
-}
 
 const snapshotStatus = (dir: string) => deserialize<{ meta: { status: string } }>(readFileSync(join(dir, "runs", "r", "snapshot.json"), "utf8")).meta.status;
 
@@ -61,7 +46,7 @@ describe("a new short run ends with journal records", () => {
       const log = join(root, `${point.replace(" ", "-")}.log`);
       const first = await runChildScript(CHILD, dir, "r", log, point);
       expect(first.signal, first.stderr).toBe("SIGKILL");
-      expect(loggedIds(log, first.pid, "start").sort()).toEqual([...middle, "join"].sort());
+      expect(loggedIds(log, first.pid, "start").sort()).toEqual([...MIDDLE, "join"].sort());
       // The start snapshot is the only one: the end, if it landed, is in the journal.
       expect(snapshotStatus(dir)).toBe("running");
       if (point === "final after") {
@@ -72,20 +57,7 @@ describe("a new short run ends with journal records", () => {
         expect(list[0]).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 202, settledCount: 202, succeededCount: 202 });
       }
 
-      const second = await runChildScript(CHILD, dir, "r", log);
-      expect(second.code, second.stderr).toBe(0);
-      expect(JSON.parse(second.stdout.trim())).toEqual({ total: TOTAL });
-      const rerun = loggedIds(log, second.pid, "start");
-      // Every middle node was saved before join ran; join itself may run again unless the final write landed.
-      for (const id of middle) expect(rerun, `node "${id}" was saved but ran again`).not.toContain(id);
-      if (point === "final after") expect(rerun).toEqual([]);
-
-      const { run, list } = await stored(dir);
-      expect(run.status).toBe("succeeded");
-      expect(run.outputs).toEqual({ total: TOTAL });
-      expect(run.starts).toBe(point === "final after" ? 1 : 2);
-      expect(run.nodes.every((n) => n.status === "succeeded")).toBe(true);
-      expect(list[0]).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 202, settledCount: 202 });
+      await resumeAfterKill(dir, log, point, point === "final after" ? 1 : 2);
     }, 120_000);
   }
 });
