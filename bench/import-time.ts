@@ -21,6 +21,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "./stats.js";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The target: `import "taskloom"` at most this many times importing p-queue alone (process ms). */
@@ -69,12 +70,6 @@ function once(specifier: string): Sample {
   const processMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`import time: importing ${specifier} failed: ${r.stderr}`);
   return { processMs, importMs: Number(r.stdout) };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /**

@@ -30,6 +30,7 @@ import { distributedTargets, measureDistributed, type DistributedResult } from "
 import { pgFlushSettings, pgWalSyncs } from "./peer-db.js";
 import { IMPORT_TIME_LIMIT, measureImportTime, renderImportTime, type ImportTime } from "./import-time.js";
 import { PHASE_PREFIX, specLabel, specToArgs, type Kind, type ScenarioResult, type ScenarioSpec, type Shape, type SystemName } from "./protocol.js";
+import { median } from "./stats.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -343,13 +344,6 @@ function flushesOf(perRun: Record<string, number>): number {
 }
 
 // ---- statistics -------------------------------------------------------------------
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Nodes in a graph of this shape and N (fan-out adds the root and the join). */
 function nodeCount(shape: Shape, n: number): number {

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { prepare as preparePQueue } from "../systems/pqueue.js";
 import { prepareFor } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
+import { median } from "../stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +28,6 @@ const rounds = Number(values.rounds);
 const system = values.system === "taskloom-lowdb" ? "taskloom-lowdb" : "taskloom-memory";
 const shapes: Shape[] = values.shape === "fanout" || values.shape === "chain" ? [values.shape] : ["fanout", "chain"];
 const gc = (globalThis as { gc?: () => void }).gc;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
 
 function cpuMs(): number {
   const u = process.cpuUsage();

@@ -34,6 +34,7 @@ import { JournalFile, journalText } from "../../src/persistence/journal-file.js"
 import { prepare as prepareFloor } from "../systems/fdatasync.js";
 import { prepareFor } from "../systems/taskloom.js";
 import type { Prepared, Round } from "../systems/types.js";
+import { median } from "../stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -49,11 +50,6 @@ const n = Number(values.n);
 const fanout = Number(values.fanout);
 const rounds = Number(values.rounds);
 const gc = (globalThis as { gc?: () => void }).gc;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
 
 /** The chain or fan-out on another copy of `src/` (its own `LowdbStore` and `runAsync`). */
 async function prepareBaseline(dir: string, shape: "chain" | "fanout", size: number): Promise<Prepared> {

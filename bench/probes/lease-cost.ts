@@ -21,9 +21,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as here from "../../src/index.js";
+import { median } from "../stats.js";
 
 type Api = Pick<typeof here, "LowdbStore" | "runAsync" | "graph">;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 let counter = 0;
 
 const request = (now: number) => ({ owner: `probe-${counter++}`, pid: process.pid, host: "probe-host", ttlMs: 30_000, now });

@@ -16,11 +16,11 @@
  */
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "../stats.js";
 
 const N = 10_000;
 const ROUNDS = 30;
 const here = fileURLToPath(new URL(".", import.meta.url));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const roots = [process.argv[2] ?? "/work/main", process.argv[3] ?? join(here, "../..")];
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return -- two checkouts' internal modules, loaded by path */

@@ -26,6 +26,7 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "../stats.js";
 
 /** The part of taskloom's public API this probe uses. */
 interface Lib {
@@ -42,7 +43,6 @@ interface Loose {
 const N = 10_000;
 const RUN_ID = "probe-resume";
 const here = fileURLToPath(new URL(".", import.meta.url));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function load(root: string): Promise<Lib> {
   return (await import(pathToFileURL(join(resolve(root), "src/index.ts")).href)) as Lib;

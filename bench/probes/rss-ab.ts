@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { Prepare } from "../systems/types.js";
+import { median } from "../stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +47,6 @@ async function once(prepare: Prepare, index: number): Promise<{ cpu: number; wal
   return { cpu: (cpu.user + cpu.system) / 1000, wall };
 }
 
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const sides = [
   { name: `A ${values.a}`, prepare: await load(values.a), cpu: [] as number[], wall: [] as number[] },
   { name: `B ${values.b}`, prepare: await load(values.b), cpu: [] as number[], wall: [] as number[] },

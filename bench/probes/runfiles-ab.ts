@@ -14,12 +14,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as here from "../../src/index.js";
 import { buildGraph } from "../systems/taskloom.js";
+import { median } from "../stats.js";
 
 const [otherRoot = "/work/main", roundsArg = "7"] = process.argv.slice(2);
 const other = (await import(resolve(otherRoot, "src/index.ts"))) as typeof here;
 const { buildGraph: otherBuild } = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as { buildGraph: typeof buildGraph };
 const rounds = Number(roundsArg);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 let counter = 0;
 
 /** CPU time (user + system, ms) of the last {@link once}. */

@@ -22,9 +22,9 @@ import { join } from "node:path";
 import { LowdbStore, MemoryStore, NonRetryableError, runAsync, type RunStore } from "../../src/index.js";
 import { buildGraph } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
+import { median } from "../stats.js";
 
 type Kind = "lowdb" | "memory" | "lowdb-fsync";
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 let counter = 0;
 /** Folders left until the end ("runs" mode: removing them is no part of a run). */
 const kept: string[] = [];
