@@ -8,11 +8,10 @@
  * runs' leases never hold one at once, and a process SIGKILLed anywhere in its lease calls
  * leaves runs whose leases the next process takes.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync, linkSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunLockedError } from "../src/index.js";
@@ -21,6 +20,7 @@ import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";
 import { sampleRun } from "./store-conformance.js";
+import { startLineChild, type LineChild } from "./support/child-process.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -131,40 +131,7 @@ describe("a free lease taken while the lease lock is held", () => {
   });
 });
 
-interface Racer {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly nextLine: () => Promise<string>;
-  readonly exited: Promise<void>;
-}
-
-function startChild(args: string[]): Racer {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: resolve(import.meta.dirname, "..") });
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let buffer = "";
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const next = waiting.shift();
-      if (next) next(line);
-      else lines.push(line);
-    }
-  });
-  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
-  const nextLine = () =>
-    new Promise<string>((resolveLine, reject) => {
-      const ready = lines.shift();
-      if (ready !== undefined) return resolveLine(ready);
-      waiting.push(resolveLine);
-      void exited.then(() => reject(new Error(`child ${args.join(" ")} exited early: ${stderr}`)));
-    });
-  return { child, nextLine, exited };
-}
+const startChild = (args: string[]): LineChild => startLineChild(args);
 
 type Outcome = { token: number } | { holder: string };
 

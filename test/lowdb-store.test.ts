@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +9,7 @@ import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";
 import { createRunState, nodeOf } from "../src/state/run-state.js";
 import { deadPid, describeRunStoreConformance, nodeRecord, sampleRun } from "./store-conformance.js";
+import { startLineChild, type LineChild } from "./support/child-process.js";
 
 const tempDir = () => mkdtemp(join(tmpdir(), "taskloom-lowdb-"));
 
@@ -361,39 +361,4 @@ describe("LowdbStore", () => {
   });
 });
 
-interface Racer {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly nextLine: () => Promise<string>;
-  readonly exited: Promise<void>;
-}
-
-function startRacer(dir: string, runId: string, owner: string): Racer {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/lease-race.ts", dir, runId, owner], {
-    cwd: resolve(import.meta.dirname, ".."),
-  });
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let buffer = "";
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const next = waiting.shift();
-      if (next) next(line);
-      else lines.push(line);
-    }
-  });
-  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
-  const nextLine = () =>
-    new Promise<string>((resolveLine, reject) => {
-      const ready = lines.shift();
-      if (ready !== undefined) return resolveLine(ready);
-      waiting.push(resolveLine);
-      void exited.then(() => reject(new Error(`racer ${owner} exited early: ${stderr}`)));
-    });
-  return { child, nextLine, exited };
-}
+const startRacer = (dir: string, runId: string, owner: string): LineChild => startLineChild(["test/fixtures/lease-race.ts", dir, runId, owner]);

@@ -5,8 +5,9 @@
  * in its environment, killed with SIGKILL as soon as a chosen line appears
  * in the log.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 
 /** How a child ended. */
 export interface ChildResult {
@@ -67,4 +68,42 @@ export function loggedIds(log: string, pid: number, kind: string): string[] {
   return logLines(log, pid)
     .filter((l) => l.startsWith(`${kind} `))
     .map((l) => l.split(" ")[1] as string);
+}
+
+/** A child `node --import tsx` process read line by line ({@link startLineChild}). */
+export interface LineChild {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** The next line the child writes to stdout; rejects when it exits first. */
+  readonly nextLine: () => Promise<string>;
+  readonly exited: Promise<void>;
+}
+
+/** Starts `node --import tsx ...args` in the repository's folder, its stdout read as lines. */
+export function startLineChild(args: readonly string[]): LineChild {
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: resolve(import.meta.dirname, "../..") });
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buffer = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const next = waiting.shift();
+      if (next) next(line);
+      else lines.push(line);
+    }
+  });
+  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
+  const nextLine = () =>
+    new Promise<string>((resolveLine, reject) => {
+      const ready = lines.shift();
+      if (ready !== undefined) return resolveLine(ready);
+      waiting.push(resolveLine);
+      void exited.then(() => reject(new Error(`child ${args.join(" ")} exited early: ${stderr}`)));
+    });
+  return { child, nextLine, exited };
 }
