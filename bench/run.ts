@@ -23,6 +23,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { makeTrash, TRASH_ENV } from "./retire.js";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -989,4 +990,11 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why).
+const trash = await makeTrash();
+process.env[TRASH_ENV] = trash;
+try {
+  await main();
+} finally {
+  await rm(trash, { recursive: true, force: true });
+}

@@ -8,10 +8,11 @@
  * @module
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Shape } from "../protocol.js";
+import { retire } from "../retire.js";
 import type { Prepare, Prepared, Round } from "./types.js";
 
 /** A step's record: about the size of one journal line. */
@@ -31,7 +32,7 @@ export const prepare: Prepare = async (_shape: Shape, n: number): Promise<Prepar
       },
       cleanup: async () => {
         closeSync(fd);
-        await rm(dir, { recursive: true, force: true });
+        await retire(dir);
       },
     };
   },

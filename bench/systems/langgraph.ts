@@ -23,11 +23,12 @@
  *
  * @module
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import type { Shape } from "../protocol.js";
+import { retire } from "../retire.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
 
 const State = Annotation.Root({
@@ -116,7 +117,7 @@ export const prepareSqlite: Prepare = async (shape: Shape, n: number, concurrenc
         },
         cleanup: async () => {
           if (db.open) db.close();
-          await rm(dir, { recursive: true, force: true });
+          await retire(dir);
         },
       };
     },

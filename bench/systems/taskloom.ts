@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +35,7 @@ import {
   type TaskGraph,
 } from "../../src/index.js";
 import type { Shape, SystemName } from "../protocol.js";
+import { retire } from "../retire.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
 
 type AnyGraph = TaskGraph<undefined, null>;
@@ -79,7 +80,7 @@ async function freshStore(system: SystemName): Promise<StoreLease> {
   return {
     store: new LowdbStore(system === "taskloom-lowdb-fsync" ? { dir, fsync: true } : { dir }),
     dir,
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    dispose: () => retire(dir),
   };
 }
 
@@ -186,7 +187,7 @@ export async function measureResumeOnce(g: AnyGraph, index: number, concurrency:
     const ms = performance.now() - t0;
     return { ms, resumedBodies: bodiesRun };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await retire(dir);
   }
 }
 
