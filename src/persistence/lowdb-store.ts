@@ -47,14 +47,17 @@
  * several records, which go through the pool so the run goes on meanwhile.
  * Within this process, calls on one run are queued, so an append never
  * lands between a snapshot and the journal truncation that follows it;
- * across processes, the lease keeps a single driver per run.
+ * across processes, the lease keeps a single driver per run. An append
+ * made while no call on its run is in flight, and synchronous (no flush
+ * through the pool), skips the queue and is done when the call returns:
+ * nothing can come between, and a chain step spares the queue's promises.
  *
  * Leases and fencing (`lease.json`, `lease.lock`, the check that a
  * write still holds the lease) are in `lowdb-leases.ts`; lease calls join
  * the run's queue too, so within this process a takeover and a write of
  * the same run are never interleaved.
  *
- * Why this file is about 400 lines (a sixth of them this comment): it is
+ * Why this file is about 460 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
