@@ -16,8 +16,13 @@
  *     the first run, then `k` resumes of copies of it: the difference of the
  *     instruction counts of `count k` and `count 0`, over k, is one resume's
  *     (a count of work, steady on a loaded machine).
+ *   node --import tsx bench/probes/resume.ts split [rounds] [root]
+ *     where one resume's time goes, medians over rounds of copies of one
+ *     stored run (the store's calls timed from the start of `runAsync`):
+ *     the load, the start's append, the run up to its last append, that
+ *     append and the end (the run's end, its final append, `close`).
  *   node --import tsx bench/probes/resume.ts prepare <dir>
- *     the first run only, into `dir` (used by `profile`).
+ *     the first run only, into `dir` (used by `profile` and `split`).
  *
  * @module
  */
@@ -136,6 +141,50 @@ if (mode === "prepare") {
   }
   rmSync(template, { recursive: true, force: true });
   console.log(`resume ms: first ${times[0]!.toFixed(1)}, median ${median(times).toFixed(1)} (${times.map((t) => t.toFixed(1)).join(" ")})`);
+} else if (mode === "split") {
+  const rounds = Number(a ?? 15);
+  const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
+  const made = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "prepare", template], { stdio: "inherit" });
+  if (made.status !== 0) throw new Error("prepare failed");
+  const side = new Side(await load(b ?? join(here, "../..")));
+  // Each call of the store's load and append, as [name, start, end] in ms since the round started.
+  const calls: [string, number, number][] = [];
+  let t0 = 0;
+  const proto = side.lib.LowdbStore.prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ["load", "append"]) {
+    const original = proto[name]!;
+    proto[name] = async function (this: unknown, ...args: unknown[]) {
+      const start = performance.now() - t0;
+      try {
+        return await original.apply(this, args);
+      } finally {
+        calls.push([name, start, performance.now() - t0]);
+      }
+    };
+  }
+  const parts: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
+    cpSync(template, dir, { recursive: true });
+    calls.length = 0;
+    t0 = performance.now();
+    const total = await side.resume(dir);
+    const appends = calls.filter(([name]) => name === "append");
+    const [, , loaded] = calls.find(([name]) => name === "load")!;
+    const [first, last] = [appends[0]!, appends.at(-2) ?? appends[0]!];
+    const split = {
+      "load (lease, read, parse, check, replay)": loaded,
+      "prepare, engine made, start append": first[2] - loaded,
+      "run up to its results' append": last[1] - first[2],
+      "results' append": last[2] - last[1],
+      "join, end, final append, close": total - last[2],
+      total,
+    };
+    for (const [k, v] of Object.entries(split)) (parts[k] ??= []).push(v);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rmSync(template, { recursive: true, force: true });
+  for (const [k, v] of Object.entries(parts)) console.log(`${k.padEnd(42)} ${median(v).toFixed(2)} ms`);
 } else if (mode === "count") {
   const side = new Side(await load(b ?? join(here, "../..")));
   const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));

@@ -27,7 +27,6 @@
  * @module
  */
 import type { TaskGraph } from "../graph/task-graph.js";
-import { nodeRecords } from "../state/node-table.js";
 import type { RunState } from "../state/run-state.js";
 import { isNodeSettled } from "../state/status.js";
 
@@ -110,14 +109,20 @@ export class ReadySet {
     const settled = new Int32Array(order.length);
     const seen = new Uint8Array(order.length);
     let count = 0;
-    let next = 0;
-    for (const n of nodeRecords(state.nodes)) {
-      const at = next++;
-      if (!isNodeSettled(n.status)) continue;
-      const g = at < order.length && order[at] === n.id ? at : position.get(n.id);
-      if (g === undefined || seen[g] === 1) continue;
-      seen[g] = 1;
-      settled[count++] = g;
+    let at = 0;
+    // Indexed loops over the table's shards, not its record iterator: this runs once per resume, mostly
+    // before it is optimized, where each iterator step allocates its result.
+    const shards = state.nodes.shards;
+    for (let s = 0; s < shards.length; s++) {
+      const shard = shards[s]!;
+      for (let i = 0; i < shard.length; i++, at++) {
+        const n = shard[i]!;
+        if (!isNodeSettled(n.status)) continue;
+        const g = at < order.length && order[at] === n.id ? at : position.get(n.id);
+        if (g === undefined || seen[g] === 1) continue;
+        seen[g] = 1;
+        settled[count++] = g;
+      }
     }
     const readySet = new ReadySet(graph, settled, count);
     const ready: string[] = [];

@@ -87,7 +87,7 @@ import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-
 import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { checkSnapshot } from "./snapshot-schema.js";
+import { checkSnapshotFields } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
 import { serialize, serializeInPieces } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
@@ -275,13 +275,14 @@ export class LowdbStore implements RunStore {
       // behind this store (a tool, a test standing in for a crash) is never appended to blindly.
       this.#closeJournal(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
-      const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshot, true);
+      // Its node ids are checked by the replay, which indexes them anyway.
+      const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshotFields, true);
       if (!doc) return undefined;
       if (doc.meta.runId !== runId) {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
       // Replayed while read: memory holds the latest record per node, not the journal.
-      const replay = new Replay(doc);
+      const replay = new Replay(doc, files.snapshot);
       let top = EMPTY;
       readJournal(files.journal, (r) => {
         if (r.kind === "run" && r.run.runId !== runId) {

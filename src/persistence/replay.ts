@@ -5,6 +5,8 @@
  * @module
  */
 import { stateFromRecords, type RunState } from "../state/run-state.js";
+import { SnapshotCorruptError } from "./errors.js";
+import { duplicateNodeId } from "./snapshot-schema.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../state/records.js";
 import { nodeRecords } from "../state/node-table.js";
 
@@ -43,6 +45,13 @@ export function storable(n: NodeRecord): NodeRecord {
  * replay a journal while reading it: only the latest record of each node
  * is kept, whatever the journal's length. Records at or below the
  * snapshot's seq are skipped (the snapshot includes them).
+ *
+ * The snapshot's node ids must be unique: they are checked here, as the
+ * records are indexed by id (the map of the first applied record, or the
+ * state's table), by comparing the number of ids with the number of
+ * records, so a store that read the document with `checkSnapshotFields`
+ * pays no set of ids of its own. Two records with one id are
+ * `SnapshotCorruptError` naming `source`, with `checkSnapshot`'s phrase.
  */
 export class Replay {
   readonly #doc: SnapshotDocument;
@@ -50,8 +59,8 @@ export class Replay {
    * The latest record of each node, made when the first record above the
    * snapshot's seq is applied (until then the snapshot's list is the
    * state, and a load that has nothing to replay copies no record: its
-   * node ids are unique, as `toSnapshotDocument` writes them and
-   * `checkSnapshot` requires of what a store reads).
+   * node ids are unique, as `toSnapshotDocument` writes them, and as
+   * the replay checks of what a store reads: `#unique`).
    * Insertion order is the snapshot's, then new activations in the order they first appear.
    */
   #byId: Map<string, NodeRecord> | undefined;
@@ -59,10 +68,14 @@ export class Replay {
   #seq: number;
   #applied = 0;
 
-  constructor(doc: SnapshotDocument) {
+  readonly #source: string;
+
+  /** @param source the snapshot's name in a {@link SnapshotCorruptError} (its file) */
+  constructor(doc: SnapshotDocument, source = "snapshot") {
     this.#doc = doc;
     this.#meta = doc.meta;
     this.#seq = doc.seq;
+    this.#source = source;
   }
 
   /** Applies one record (in journal order). */
@@ -70,8 +83,10 @@ export class Replay {
     if (r.seq <= this.#doc.seq) return;
     if (r.kind === "node") {
       if (this.#byId === undefined) {
-        this.#byId = new Map();
-        for (const n of this.#doc.nodes) this.#byId.set(n.id, n);
+        const byId = new Map<string, NodeRecord>();
+        for (const n of this.#doc.nodes) byId.set(n.id, n);
+        this.#unique(byId.size);
+        this.#byId = byId;
       }
       this.#byId.set(r.node.id, r.node);
     } else this.#meta = r.run;
@@ -81,17 +96,28 @@ export class Replay {
 
   /** The state so far, the last applied sequence number and how many records were applied. */
   result(): { state: RunState; seq: number; journalRecords: number } {
-    const records = this.#byId === undefined ? this.#doc.nodes : this.#byId.values();
-    return { state: stateFromRecords(this.#meta, records), seq: this.#seq, journalRecords: this.#applied };
+    let state: RunState;
+    if (this.#byId === undefined) {
+      state = stateFromRecords(this.#meta, this.#doc.nodes);
+      this.#unique(state.nodes.index.size);
+    } else state = stateFromRecords(this.#meta, this.#byId.values());
+    return { state, seq: this.#seq, journalRecords: this.#applied };
+  }
+
+  /** Throws when the snapshot's records have fewer ids (`ids`) than there are records. */
+  #unique(ids: number): void {
+    if (ids === this.#doc.nodes.length) return;
+    throw new SnapshotCorruptError(this.#source, duplicateNodeId(this.#doc.nodes) ?? "two node records have one id");
   }
 }
 
 /**
  * Applies the records with `seq` above the snapshot's to it, in order, and
- * returns the state and the last applied sequence number.
+ * returns the state and the last applied sequence number; `source` names
+ * the snapshot in a {@link SnapshotCorruptError} (see {@link Replay}).
  */
-export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>): { state: RunState; seq: number; journalRecords: number } {
-  const run = new Replay(doc);
+export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>, source?: string): { state: RunState; seq: number; journalRecords: number } {
+  const run = new Replay(doc, source);
   for (const r of records) run.apply(r);
   return run.result();
 }
