@@ -121,7 +121,7 @@ describe("journal-file", () => {
       expect(bytes.subarray(0, end).includes(0)).toBe(false);
     }
 
-    it("grows ahead by an eighth of the journal, at least half a page, at most PREALLOCATE_BYTES, to a page boundary", () => {
+    it("grows ahead by as much as the journal holds, at least half a page, at most PREALLOCATE_BYTES, to a page boundary", () => {
       for (const [end, need] of [
         [0, 171],
         [0, 4096],
@@ -131,13 +131,24 @@ describe("journal-file", () => {
         [5 << 20, (5 << 20) + 300_000],
       ] as const) {
         const size = grownSize(end, need);
-        const ahead = Math.min(PREALLOCATE_BYTES, Math.max(2048, Math.floor(end / 8)));
+        const ahead = Math.min(PREALLOCATE_BYTES, Math.max(2048, end));
         expect(size % 4096).toBe(0);
         expect(size - need).toBeGreaterThanOrEqual(ahead);
         expect(size - need).toBeLessThan(ahead + 4096);
       }
       // A small journal's first record fits in one page with its zeros.
       expect(grownSize(0, 171)).toBe(4096);
+    });
+
+    it("grows few times along a chain: 6 growths (each a flush that commits a new size) for 1,000 records of 170 bytes", () => {
+      let size = 0;
+      let growths = 0;
+      for (let end = 0; end < 1000 * 170; end += 170) {
+        if (end + 171 <= size) continue;
+        size = grownSize(end, end + 171);
+        growths += 1;
+      }
+      expect(growths).toBeLessThanOrEqual(6);
     });
 
     it("grows the file with zeros ahead of its records, and always ends in zero", async () => {

@@ -6,7 +6,7 @@
  * so that load on the machine hits every side alike. Prints medians and
  * ratios.
  *
- * `node --expose-gc --import tsx bench/probes/fsync-journal.ts [--n 1000] [--fanout 1000] [--rounds 9] [--baseline DIR] [--steps 2000]`
+ * `node --expose-gc --import tsx bench/probes/fsync-journal.ts [--n 1000] [--fanout 1000] [--rounds 9] [--baseline DIR] [--steps 2000] [--parts 5]`
  *
  * First, the flush alone, step by step (`--steps` of them, `0` to skip):
  * each step does, in turn, the floor's write at offset 0 and flush, an
@@ -14,6 +14,16 @@
  * `JournalFile` (what `fsync: true` does now), and the same to an
  * appending one (what it did before: each flush commits a new size).
  * Medians and means of the three, each step's three side by side.
+ *
+ * Then, unless `--parts 0`, where a chain step's time goes (`--parts`
+ * rounds of a `--n`-step chain, each after a floor loop of as many steps):
+ * `node:fs`'s `fdatasyncSync` and `writeSync` are wrapped for it, so the
+ * run's time splits into its journal's flushes (those after a growth of
+ * the preallocated journal apart, a growth being a write of zeros), the
+ * gaps between them (the engine's work for a step, its lease check and
+ * write), the head (the run's start up to its first journal flush: folders,
+ * lease, snapshot, summary) and the tail (after its last journal flush: the
+ * end, summary, lease release). Medians over rounds, per step of the chain.
  *
  * With `--baseline DIR` (a copy of another commit's `src/` inside the
  * repository, so that it finds `node_modules`: for instance made by
@@ -24,7 +34,8 @@
  *
  * @module
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import fs, { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -43,6 +54,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "9" },
     baseline: { type: "string" },
     steps: { type: "string", default: "2000" },
+    parts: { type: "string", default: "5" },
   },
 });
 const steps = Number(values.steps);
@@ -130,7 +142,87 @@ function flushSteps(): void {
   });
 }
 
+/** One flush the wrapped `fdatasyncSync` saw: when, on which descriptor, and whether zeros (a growth) were written to it since its last flush. */
+interface Flush {
+  readonly fd: number;
+  readonly t0: number;
+  readonly t1: number;
+  readonly grew: boolean;
+}
+
+/** Where a step of the fsync chain goes: flushes, growths, gaps, head and tail (see the module comment). */
+async function chainParts(rounds: number): Promise<void> {
+  const { fdatasyncSync: realFlush, writeSync: realWrite } = fs;
+  let flushes: Flush[] = [];
+  const grown = new Set<number>();
+  fs.fdatasyncSync = (fd: number) => {
+    const t0 = performance.now();
+    realFlush(fd);
+    flushes.push({ fd, t0, t1: performance.now(), grew: grown.delete(fd) });
+  };
+  fs.writeSync = (fd: number, buffer: unknown, ...rest: unknown[]) => {
+    if (Buffer.isBuffer(buffer) && buffer.length > 1 && buffer[0] === 0) grown.add(fd);
+    return (realWrite as (...args: unknown[]) => number)(fd, buffer, ...rest);
+  };
+  syncBuiltinESMExports();
+  const floor = await prepareFloor("chain", n, 8);
+  const chain = await prepareFor("taskloom-lowdb-fsync")("chain", n, 8);
+  const rows: Record<string, number>[] = [];
+  try {
+    for (let i = 0; i < rounds + 1; i++) {
+      const f = await floor.round(i);
+      flushes = [];
+      await f.run();
+      await f.cleanup();
+      const floorFlush = flushes.reduce((a, x) => a + x.t1 - x.t0, 0) / flushes.length;
+      const c = await chain.round(i);
+      gc?.();
+      flushes = [];
+      const t0 = performance.now();
+      await c.run();
+      const t1 = performance.now();
+      await c.cleanup();
+      if (i === 0) continue;
+      // The journal is the descriptor flushed most.
+      const count = new Map<number, number>();
+      for (const x of flushes) count.set(x.fd, (count.get(x.fd) ?? 0) + 1);
+      const journalFd = [...count].sort((a, b) => b[1] - a[1])[0]![0];
+      const j = flushes.filter((x) => x.fd === journalFd);
+      const ms = (xs: readonly Flush[]): number => xs.reduce((a, x) => a + x.t1 - x.t0, 0);
+      const growths = j.filter((x) => x.grew);
+      const plain = j.filter((x) => !x.grew);
+      let gaps = 0;
+      for (let k = 1; k < j.length; k++) gaps += j[k]!.t0 - j[k - 1]!.t1;
+      const perStep = (x: number): number => (x * 1000) / n;
+      rows.push({
+        "chain us/step": perStep(t1 - t0),
+        "floor flush us": floorFlush * 1000,
+        "journal flushes us/step": perStep(ms(j)),
+        "plain flush us": (ms(plain) * 1000) / plain.length,
+        growths: growths.length,
+        "growth flush us": growths.length === 0 ? 0 : (ms(growths) * 1000) / growths.length,
+        "gaps us/step": perStep(gaps),
+        "head us/step": perStep(j[0]!.t0 - t0),
+        "tail us/step": perStep(t1 - j[j.length - 1]!.t1),
+        "other flushes": flushes.length - j.length,
+      });
+    }
+  } finally {
+    fs.fdatasyncSync = realFlush;
+    fs.writeSync = realWrite;
+    syncBuiltinESMExports();
+  }
+  console.log(`where a step of the fsync chain goes (${n} steps, medians of ${rounds} rounds, each after a floor loop):`);
+  for (const key of Object.keys(rows[0] ?? {}))
+    console.log(
+      `  ${key.padEnd(26)} ${median(rows.map((r) => r[key]!))
+        .toFixed(1)
+        .padStart(9)}`,
+    );
+}
+
 if (steps > 0) flushSteps();
+if (n > 0 && Number(values.parts) > 0) await chainParts(Number(values.parts));
 const sides: [string, Prepared, number][] = [];
 if (n > 0) {
   sides.push(["fdatasync floor, chain", await prepareFloor("chain", n, 8), n]);

@@ -40,7 +40,12 @@
  * blocks alone. At least one zero byte always follows the records, so a
  * preallocated journal always ends in zero. Real zeros, not a hole or
  * `fallocate`: a write into either still changes the file's block map,
- * which the flush must commit.
+ * which the flush must commit. A growth's flush commits a new size and
+ * the allocation of the new blocks, about twice a step's flush when the
+ * disk is idle and several times it when other writes queue on the disk,
+ * so growths are made few: the journal about doubles (by up to
+ * {@link PREALLOCATE_BYTES} at a time), and a 1,000-step chain's journal
+ * (170 KiB) grows 6 times, not 20 (by an eighth at a time, as before).
  *
  * @module
  */
@@ -74,14 +79,15 @@ export const PREALLOCATE_BYTES = 64 * 1024;
 /**
  * The size a preallocated journal whose records end at `end` grows to when
  * it needs `need` bytes (its records, the new ones and one zero): past
- * `need` by an eighth of the journal, at least half a page, at most
- * {@link PREALLOCATE_BYTES}, rounded up to a page. A small journal (a
- * fan-out's, flushed a handful of times) grows by little, so its flushes
- * write no more pages than before; a long chain's grows by tens of KiB at
- * a time.
+ * `need` by as much as the journal holds (it doubles), at least half a
+ * page, at most {@link PREALLOCATE_BYTES}, rounded up to a page. A new
+ * journal's first record fits in one page with its zeros, so a small
+ * journal (a fan-out's, flushed a handful of times) writes no more pages
+ * than before; a chain's grows by 4, 8, 12, 28 and 56 KiB, then 64 KiB
+ * (and a page) at a time.
  */
 export function grownSize(end: number, need: number): number {
-  const ahead = Math.min(PREALLOCATE_BYTES, Math.max(PAGE / 2, Math.floor(end / 8)));
+  const ahead = Math.min(PREALLOCATE_BYTES, Math.max(PAGE / 2, end));
   return Math.ceil((need + ahead) / PAGE) * PAGE;
 }
 
