@@ -65,6 +65,13 @@ export const LOCK_WAIT_MS = LOCK_STALE_MS + 1_000;
 /** Gives a lock back. */
 export type Unlock = () => Promise<void>;
 
+/**
+ * Gives a file lock back; `linked` says it was taken as a second name of
+ * {@link FolderLockOptions.linkFrom} (so that file has one more link
+ * while it is held), not made as an empty file.
+ */
+export type FileUnlock = Unlock & { readonly linked: boolean };
+
 /** How {@link takeFolderLock} behaves. */
 export interface FolderLockOptions {
   /** Creates the folder that holds the lock folder, when it is missing; without it, a missing folder gives undefined. */
@@ -109,8 +116,8 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
  * try { … } finally { await unlock?.() }
  * ```
  */
-export async function takeFileLock(path: string, options: FolderLockOptions): Promise<Unlock | undefined> {
-  return takeLock(path, options, "file");
+export async function takeFileLock(path: string, options: FolderLockOptions): Promise<FileUnlock | undefined> {
+  return (await takeLock(path, options, "file")) as FileUnlock | undefined;
 }
 
 const FILE_LOCK_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -123,8 +130,9 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
         mkdirSync(path, { mode: 0o700 });
         return async () => removeFolder(path);
       }
-      if (options.linkFrom === undefined || !linkLock(options.linkFrom, path)) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
-      return async () => removeFile(path);
+      const linked = options.linkFrom !== undefined && linkLock(options.linkFrom, path);
+      if (!linked) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
+      return Object.assign(async () => removeFile(path), { linked });
     } catch (err) {
       if (hasCode(err, "ENOENT")) {
         if (!options.createParent) return undefined;
