@@ -2,8 +2,9 @@
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
  * nobody), and `lease.lock` is
- * held while a process reads and rewrites it (an empty file, or a second
- * name of a `lease.json` written less than a second ago: `folder-lock.ts`).
+ * held while a process reads and rewrites it (a second name of
+ * `lease.json`, touched first when older than a second, or an empty file
+ * when there is none: `folder-lock.ts`, `refreshFrom`).
  *
  * Leases are decided under `lease.lock`, an empty file made with
  * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
@@ -64,8 +65,10 @@
  * the fencing copy spares reading, and which is then unlinked; the lease
  * is marked released with an `open`, an `fstat`, a `pwrite` and a `close`
  * that free nothing); renewing one such lease thirteen calls and one file
- * (the temp file renamed over `lease.json`). An older lease costs one file
- * more for the lock. The run folder is looked at once per lease call
+ * (the temp file renamed over `lease.json`). An older lease costs two
+ * calls more for the lock (an `lstat` of it and a `lutimes` of the lease,
+ * whose new modification time makes this store read it once more), not a
+ * file made and freed. The run folder is looked at once per lease call
  * (`run-folder.ts`, "Checked once"), not before every write.
  *
  * Invariants: `lease.json` is replaced (renamed over), marked released in
@@ -344,8 +347,10 @@ export class LeaseFiles {
     const files = this.#folders.files(runId);
     return takeFileLock(files.lock, {
       what: `the lease lock of run "${runId}"`,
-      // A lease written less than a second ago is the lock itself (a second name of it): no file made.
+      // The lease is the lock itself (a second name of it; an older one is touched first): no file made.
       linkFrom: files.lease,
+      // An older lease is touched and linked all the same: no lock file is made and freed.
+      refreshFrom: true,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }
