@@ -181,7 +181,9 @@ describe("LowdbStore's lease lock", () => {
     const lease = await store.acquireLease("r1", request);
     await store.renewLease(lease, 60_000, Date.now());
     await store.releaseLease(lease);
-    expect(await readdir(join(dir, "runs", "r1"))).toEqual([]);
+    // No lock left: only lease.json, given back in place.
+    expect(await readdir(join(dir, "runs", "r1"))).toEqual(["lease.json"]);
+    expect(await store.readLease("r1")).toBeUndefined();
     await store.close();
   });
 });

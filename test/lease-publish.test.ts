@@ -8,7 +8,7 @@
  * runs' leases never hold one at once, and a process SIGKILLed anywhere in its lease calls
  * leaves runs whose leases the next process takes.
  */
-import { existsSync, linkSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,12 +98,13 @@ describe("a free lease taken while the lease lock is held", () => {
     await store.close();
   });
 
-  it("leaves nothing but lease.json behind, and nothing once given back", async () => {
+  it("leaves nothing but lease.json behind, and only lease.json (given back) once given back", async () => {
     const store = new LowdbStore({ dir });
     const lease = await store.acquireLease("r1", request("o1"));
     expect(readdirSync(runDir("r1"))).toEqual(["lease.json"]);
     await store.releaseLease(lease);
-    expect(readdirSync(runDir("r1"))).toEqual([]);
+    // Given back in place (no inode freed): the file stays, marked released, and reads as no lease.
+    expect(readdirSync(runDir("r1"))).toEqual(["lease.json"]);
     expect(await store.readLease("r1")).toBeUndefined();
     await store.close();
   });
@@ -121,6 +122,8 @@ describe("a free lease taken while the lease lock is held", () => {
     };
     await store.acquireLease("r1", request("setup"));
     await store.releaseLease((await store.readLease("r1"))!);
+    // Setup: a run without lease.json (given back by an earlier version, which removed it).
+    unlinkSync(join(runDir("r1"), "lease.json"));
     const temp = join(runDir("r1"), "lease.json.999.abcdef01.tmp");
     writeFileSync(temp, serialize(dead), { mode: 0o600 });
     linkSync(temp, join(runDir("r1"), "lease.json"));

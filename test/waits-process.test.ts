@@ -86,7 +86,8 @@ describe("a run waiting on two reviews across five processes", () => {
     ]);
     for (const w of waiting.waits) expect(w.deadline).toBe(w.since + 24 * 3_600_000);
     expect((await listRuns({ status: "waiting", store: new LowdbStore({ dir }) })).map((r) => r.runId)).toEqual([RUN_ID]);
-    expect(existsSync(join(dir, "runs", RUN_ID, "lease.json"))).toBe(false);
+    // No lease: lease.json is given back in place (kept, marked released), so it reads as none.
+    expect(await new LowdbStore({ dir }).readLease(RUN_ID)).toBeUndefined();
 
     // Process 2: resolves the legal review while no process drives the run.
     const p2 = await child("resolve", "review:legal", JSON.stringify({ approved: true, by: "ann" }));

@@ -173,7 +173,8 @@ describe("a run left with only waits", () => {
     // Nothing stays behind in this process: no timers (lease renewal, deadline), no registration, no lease.
     expect(clock.pendingDelays()).toEqual([]);
     expect(activeRun(store, "wait-basic")).toBeUndefined();
-    expect(existsSync(join(dir, "runs", "wait-basic", "lease.json"))).toBe(false);
+    // No lease: lease.json is given back in place (kept, marked released), so it reads as none.
+    expect(await new LowdbStore({ dir }).readLease("wait-basic")).toBeUndefined();
 
     // What was stored, read by another store instance.
     const saved = await getRun("wait-basic", { store: new LowdbStore({ dir }) });

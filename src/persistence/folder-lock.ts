@@ -19,7 +19,14 @@
  * held for milliseconds is never judged stale, by this version or an
  * earlier one (both judge by the modification time). A lock older than
  * {@link LOCK_STALE_MS} is taken to be left by a process that died
- * holding it (holders keep it for milliseconds) and is broken.
+ * holding it (holders keep it for milliseconds) and is broken. With
+ * `refreshFrom`, an older file has its modification time set to now
+ * first, so the lock is a link of it whatever its age, and no lock takes
+ * an inode to make and free (on ext4, an inode freed slows every file
+ * creation for minutes). The file is touched only when no lock is there
+ * (`lstat`): a lock left by a dead holder as a link of that file is never
+ * made to look young again, so it still goes stale; a lock taken between
+ * the look and the touch is made younger by at most the time between them.
  *
  * Breaking a stale lock. Two waiters can both judge one lock stale; if
  * each then removed "the lock", the second would remove the fresh lock a
@@ -37,12 +44,14 @@
  *
  * Costs. Taking and giving back a free lock is two synchronous calls
  * (`mkdir` and `rmdir`; `open` and `unlink`; with `linkFrom`, `lstat`,
- * `link` and `unlink`): the thread pool would cost more than the calls.
+ * `link` and `unlink`, and for an older file with `refreshFrom`, an
+ * `lstat` of the lock and a `lutimes` more): the thread pool would cost
+ * more than the calls.
  * Only the wait between two tries of a held lock is asynchronous.
  *
  * @module
  */
-import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
+import { closeSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UnsafeStoreFileError } from "./errors.js";
 
@@ -65,6 +74,13 @@ export const LOCK_WAIT_MS = LOCK_STALE_MS + 1_000;
 /** Gives a lock back. */
 export type Unlock = () => Promise<void>;
 
+/**
+ * Gives a file lock back; `linked` says it was taken as a second name of
+ * {@link FolderLockOptions.linkFrom} (so that file has one more link
+ * while it is held), not made as an empty file.
+ */
+export type FileUnlock = Unlock & { readonly linked: boolean };
+
 /** How {@link takeFolderLock} behaves. */
 export interface FolderLockOptions {
   /** Creates the folder that holds the lock folder, when it is missing; without it, a missing folder gives undefined. */
@@ -79,6 +95,14 @@ export interface FolderLockOptions {
    * hard links) the lock is made as an empty file.
    */
   readonly linkFrom?: string | undefined;
+  /**
+   * With {@link FolderLockOptions.linkFrom}: when the file is older than
+   * {@link LINK_LOCK_FRESH_MS} and no lock is there, set its modification
+   * time to now and take the lock as a link of it all the same (see the
+   * module comment); for a file whose modification time only the lock
+   * and its fencing readers use (the run's `lease.json`).
+   */
+  readonly refreshFrom?: boolean | undefined;
 }
 
 /**
@@ -109,8 +133,8 @@ export async function takeFolderLock(path: string, options: FolderLockOptions): 
  * try { … } finally { await unlock?.() }
  * ```
  */
-export async function takeFileLock(path: string, options: FolderLockOptions): Promise<Unlock | undefined> {
-  return takeLock(path, options, "file");
+export async function takeFileLock(path: string, options: FolderLockOptions): Promise<FileUnlock | undefined> {
+  return (await takeLock(path, options, "file")) as FileUnlock | undefined;
 }
 
 const FILE_LOCK_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -123,8 +147,9 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
         mkdirSync(path, { mode: 0o700 });
         return async () => removeFolder(path);
       }
-      if (options.linkFrom === undefined || !linkLock(options.linkFrom, path)) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
-      return async () => removeFile(path);
+      const linked = options.linkFrom !== undefined && linkLock(options.linkFrom, path, options.refreshFrom === true);
+      if (!linked) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
+      return Object.assign(async () => removeFile(path), { linked });
     } catch (err) {
       if (hasCode(err, "ENOENT")) {
         if (!options.createParent) return undefined;
@@ -148,18 +173,31 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
 
 /**
  * Takes the lock `path` as a hard link to `from` when `from` is a regular
- * file modified less than {@link LINK_LOCK_FRESH_MS} ago: true when taken,
+ * file modified less than {@link LINK_LOCK_FRESH_MS} ago (with `refresh`,
+ * an older one once touched, when no lock is there): true when taken,
  * false when it cannot be (the caller makes a file instead); EEXIST when
  * the lock is held. A file replaced between the look and the link is
  * replaced by a newer one (writers rename a file they have just written),
  * so the lock is never older than it was judged.
  */
-function linkLock(from: string, path: string): boolean {
+function linkLock(from: string, path: string, refresh: boolean): boolean {
   const stats = lstatSync(from, { throwIfNoEntry: false });
   if (stats === undefined || !stats.isFile()) return false;
   // A modification time in the future (a clock set back) would make the lock look younger than it is.
-  const age = Date.now() - stats.mtimeMs;
-  if (age >= LINK_LOCK_FRESH_MS || age < -LINK_LOCK_FRESH_MS) return false;
+  const now = Date.now();
+  const age = now - stats.mtimeMs;
+  if (age >= LINK_LOCK_FRESH_MS || age < -LINK_LOCK_FRESH_MS) {
+    if (!refresh) return false;
+    // A lock there (perhaps a link of this very file, left by a dead holder) is never made younger: judged as held.
+    if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) throw Object.assign(new Error(`${path} exists`), { code: "EEXIST" });
+    try {
+      // lutimes: never through a link put there meanwhile (the link below then fails or links the link, refused as a lock).
+      lutimesSync(from, stats.atimeMs / 1000, now / 1000);
+    } catch {
+      // Gone (ENOENT), not ours to touch (EPERM), a read-only file system: a file is made instead.
+      return false;
+    }
+  }
   try {
     linkSync(from, path);
     return true;

@@ -1,8 +1,10 @@
 /**
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
- * folder says who drives the run (no file: nobody), and `lease.lock` is
- * held while a process reads and rewrites it (an empty file, or a second
- * name of a `lease.json` written less than a second ago: `folder-lock.ts`).
+ * folder says who drives the run (no file, or a lease marked released:
+ * nobody), and `lease.lock` is
+ * held while a process reads and rewrites it (a second name of
+ * `lease.json`, touched first when older than a second, or an empty file
+ * when there is none: `folder-lock.ts`, `refreshFrom`).
  *
  * Leases are decided under `lease.lock`, an empty file made with
  * `O_CREAT | O_EXCL` (atomic: exactly one process creates it) and
@@ -13,7 +15,8 @@
  * interleaved.
  *
  * Taking a free lease. A run without `lease.json` (a new run, or one whose
- * driver gave it back) gets its lease without the lock: the lease is
+ * driver gave it back in an earlier version) gets its lease without the
+ * lock: the lease is
  * written to a temp file (`O_EXCL`), which is hard-linked to `lease.json`
  * (`link` fails when the name exists: of two processes, one links, the
  * other is told and goes through the lock) and then unlinked. Every
@@ -28,7 +31,14 @@
  * linked file, sends the acquire through the lock, which judges the lease
  * found there as any other (the published lease, kept when still there).
  * A process killed between the link and the unlink leaves the temp file
- * as a second name of its lease, which is harmless.
+ * as a second name of its lease, which is harmless. A run whose
+ * `lease.json` holds a lease given back gets its lease under the lock, by
+ * rename, as if it had none (token 1).
+ *
+ * Giving a lease back. Without `fsync`, `lease.json` is not removed but
+ * marked released in place, under the lock (`lease-file.ts`: a run's
+ * normal life then frees no inode); it reads as no lease. With `fsync`, or
+ * when it cannot be written in place, it is removed as before.
  *
  * Fencing. A write that carries the writer's lease is refused with
  * `LeaseLostError` unless `lease.json` still names that owner and token.
@@ -42,7 +52,8 @@
  * across processes: a takeover landing between them lets that one write
  * through, and the next write is refused. Under the lock, renewing,
  * giving back and cancelling use the same copy while the file passes that
- * check, instead of reading it.
+ * check, instead of reading it. The same file marked released in place
+ * is longer than the lease it held, so the check sees that change too.
  *
  * Costs. The files are read and written with synchronous calls
  * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
@@ -51,14 +62,19 @@
  * as few as it can. Taking a free lease is nine calls and one file made
  * (the temp file); giving back a lease taken or renewed less than a second
  * ago seven calls and no file (the lock is a link of `lease.json`, which
- * the fencing copy spares reading, and which is then unlinked); renewing
- * one such lease thirteen calls and one file (the temp file renamed over
- * `lease.json`). An older lease costs one file more for the
- * lock.
+ * the fencing copy spares reading, and which is then unlinked; the lease
+ * is marked released with an `open`, an `fstat`, a `pwrite` and a `close`
+ * that free nothing); renewing one such lease thirteen calls and one file
+ * (the temp file renamed over `lease.json`). An older lease costs two
+ * calls more for the lock (an `lstat` of it and a `lutimes` of the lease,
+ * whose new modification time makes this store read it once more), not a
+ * file made and freed. The run folder is looked at once per lease call
+ * (`run-folder.ts`, "Checked once"), not before every write.
  *
- * Invariants: `lease.json` is replaced (renamed over) or removed only
- * under the lease lock, and made without the lock only by a `link` that
- * fails when it exists; the fencing copy of a run (`#fences`) is dropped
+ * Invariants: `lease.json` is replaced (renamed over), marked released in
+ * place or removed only under the lease lock, and made without the lock
+ * only by a `link` that fails when it exists; it is written in place only
+ * to mark it released, and then grows; the fencing copy of a run (`#fences`) is dropped
  * before the file is written and set again after, so a failed write never
  * leaves a copy that names a lease the file does not hold. The calls here
  * are made inside the store's per-run queue (the store serializes them).
@@ -69,15 +85,14 @@ import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, l
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
-import { hasCode, ignoreCode, takeFileLock, type Unlock } from "./folder-lock.js";
+import { hasCode, ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
-import { checkLease } from "./snapshot-schema.js";
-import { readDocumentSync } from "./stored-document.js";
 import { closeQuietly, syncFolder, unlinkQuietly, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
+import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
 export class LeaseFiles {
@@ -85,8 +100,8 @@ export class LeaseFiles {
   readonly host = hostname();
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
-  /** The lease each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
-  readonly #fences = new Map<string, { readonly lease: Lease; readonly stamp: string }>();
+  /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
+  readonly #fences = new Map<string, { readonly lease: Lease | typeof RELEASED; readonly stamp: string }>();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
@@ -100,20 +115,23 @@ export class LeaseFiles {
    * lease"); otherwise the lease is decided under the lock.
    */
   async acquire(runId: string, request: LeaseRequest): Promise<Lease> {
-    // A lease may come before the first snapshot: the folder is made (or checked) here.
-    this.#folders.ensureSync(runId);
-    if (this.#current(runId) === undefined) {
+    // A lease may come before the first snapshot: the folder is made (or checked: every lease call looks at it) here.
+    const made = this.#folders.ensureSync(runId, true);
+    // A folder made just now had no lease: one published since by a racer makes the link fail, and the lock decides.
+    if (made || this.#current(runId) === undefined) {
       const lease = grantLease(runId, request, undefined);
       if (this.#publishUnlocked(lease)) return lease;
     }
-    const unlock = (await this.lock(runId, true)) as Unlock;
+    const unlock = (await this.lock(runId, true)) as FileUnlock;
     try {
       for (;;) {
-        const current = this.#current(runId);
+        const found = this.#current(runId);
+        const current = held(found);
         if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
         const lease = grantLease(runId, request, current);
         // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
-        if (this.#write(lease, current === undefined)) return lease;
+        // A lease given back is replaced by rename, as a held one.
+        if (this.#write(lease, found === undefined)) return lease;
       }
     } finally {
       await unlock();
@@ -126,7 +144,7 @@ export class LeaseFiles {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) throw lost(undefined);
     try {
-      const current = this.#current(lease.runId);
+      const current = held(this.#current(lease.runId));
       if (!current || !stillHeld(current, lease)) throw lost(current);
       const renewed: Lease = { ...current, expiresAt: now + ttlMs };
       this.#write(renewed, false);
@@ -141,7 +159,7 @@ export class LeaseFiles {
     const unlock = await this.lock(runId, false);
     if (!unlock) return false;
     try {
-      const current = this.#current(runId);
+      const current = held(this.#current(runId));
       if (!current || current.token !== request.token) return false;
       this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } }, false);
       return true;
@@ -150,14 +168,20 @@ export class LeaseFiles {
     }
   }
 
-  /** Removes the run's `lease.json` when `lease`'s owner still holds it. */
+  /**
+   * Gives the run's lease back when `lease`'s owner still holds it: marks
+   * `lease.json` released in place (see the module comment, "Giving a
+   * lease back"), or removes it (with `fsync`, or when it cannot be
+   * written in place).
+   */
   async release(lease: Lease): Promise<void> {
     const unlock = await this.lock(lease.runId, false);
     if (!unlock) return;
     try {
-      const current = this.#current(lease.runId);
+      const current = held(this.#current(lease.runId));
       if (current && current.owner === lease.owner) {
         this.#fences.delete(lease.runId);
+        if (!this.#fsync && markReleasedSync(this.#folders.files(lease.runId).lease, current, unlock.linked)) return;
         try {
           unlinkSync(this.#folders.files(lease.runId).lease);
         } catch (err) {
@@ -169,9 +193,10 @@ export class LeaseFiles {
     }
   }
 
-  /** Forgets the fencing copy of a run (its folder is going away). */
+  /** Forgets the fencing copy of a run and that its folder was checked (it is going away). */
   forget(runId: string): void {
     this.#fences.delete(runId);
+    this.#folders.forget(runId);
   }
 
   /**
@@ -179,15 +204,15 @@ export class LeaseFiles {
    * `lease.json` is still the file it was read from or written to (one
    * `lstat`), else the file read (and remembered).
    */
-  #current(runId: string): Lease | undefined {
+  #current(runId: string): LeaseFound {
     // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
     const stamp = fileStamp(this.#folders.files(runId).lease);
     const known = this.#fences.get(runId);
     if (stamp !== undefined && known?.stamp === stamp) return known.lease;
-    const current = stamp === undefined ? undefined : this.read(runId, true);
-    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
+    const found = stamp === undefined ? undefined : readLeaseFileSync(this.#folders.files(runId).lease, true);
+    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp });
     else this.#fences.delete(runId);
-    return current;
+    return found;
   }
 
   /**
@@ -295,33 +320,37 @@ export class LeaseFiles {
     const known = this.#fences.get(runId);
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
-    if (known !== undefined && stamp !== undefined && known.stamp === stamp && stillHeld(known.lease, lease)) return;
-    const current = this.read(runId);
-    if (current && stamp !== undefined) this.#fences.set(runId, { lease: current, stamp });
+    if (known !== undefined && stamp !== undefined && known.stamp === stamp && known.lease !== RELEASED && stillHeld(known.lease, lease)) return;
+    const found = readLeaseFileSync(file);
+    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp });
     else this.#fences.delete(runId);
+    const current = held(found);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
   }
 
   /**
-   * The run's current lease, or undefined when it has none. With
-   * `folderChecked`, the caller has just checked the run's folder.
+   * The run's current lease, or undefined when it has none (no
+   * `lease.json`, or one given back). With `folderChecked`, the caller has
+   * just checked the run's folder.
    */
   read(runId: string, folderChecked = false): Lease | undefined {
-    return readDocumentSync<Lease>(this.#folders.files(runId).lease, checkLease, folderChecked) ?? undefined;
+    return held(readLeaseFileSync(this.#folders.files(runId).lease, folderChecked));
   }
 
   /**
    * Takes the run's lease lock; resolves to the function that gives it
    * back, or to undefined when the run has no folder and `create` is false.
    */
-  async lock(runId: string, create: boolean): Promise<Unlock | undefined> {
+  async lock(runId: string, create: boolean): Promise<FileUnlock | undefined> {
     // The run folder is checked before a lock is made in it: through a planted link, even an empty lock folder lands elsewhere.
-    if (!create && !this.#folders.verifySync(runId)) return undefined;
+    if (!create && !this.#folders.recheckSync(runId)) return undefined;
     const files = this.#folders.files(runId);
     return takeFileLock(files.lock, {
       what: `the lease lock of run "${runId}"`,
-      // A lease written less than a second ago is the lock itself (a second name of it): no file made.
+      // The lease is the lock itself (a second name of it; an older one is touched first): no file made.
       linkFrom: files.lease,
+      // An older lease is touched and linked all the same: no lock file is made and freed.
+      refreshFrom: true,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }

@@ -453,6 +453,6 @@ export class LowdbStore implements RunStore {
   #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
     const file = this.#files(runId).summary;
     const known = counts ?? readSummaryFile(file) ?? { nodeCount: 0, settledCount: 0 };
-    writeSummaryFile(file, serialize(summaryOf(meta, known)), { fsync: this.#fsync, folderChecked: false, syncFolder: true });
+    writeSummaryFile(file, serialize(summaryOf(meta, known)), { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: true });
   }
 }

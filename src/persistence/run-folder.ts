@@ -10,6 +10,16 @@
  * `store-files.ts`, "Costs"), and a folder found with the right mode is
  * not `chmod`ed again.
  *
+ * Checked once. A run folder (and `runs/`) that this store made or
+ * checked is not checked again by the calls that only use it (loading,
+ * writing a snapshot or a summary): a run's life made a dozen `lstat`s of
+ * the same two folders. Before first use each is checked as always, so a
+ * link planted there beforehand is refused; the lease calls
+ * ({@link RunFolders.recheckSync}) look at the run folder again every time,
+ * since they make files (the lease lock) in it; and a run deleted by this
+ * store is forgotten ({@link RunFolders.forget}), so its folder is made
+ * and checked anew.
+ *
  * @module
  */
 import { chmodSync, mkdirSync } from "node:fs";
@@ -22,6 +32,8 @@ import { syncFolder } from "./atomic-file.js";
 const DIR_MODE = 0o700;
 /** Runs whose paths {@link RunFolders.files} keeps made (a store calls it at every write of a run; the paths are joined once). */
 const KEPT_PATHS = 256;
+/** Runs whose checked folders are remembered (emptied when full: a forgotten one is only checked again). */
+const KEPT_CHECKED = 4096;
 
 /** The paths of one run's files. */
 export interface RunFiles {
@@ -44,6 +56,10 @@ export class RunFolders {
   readonly #fsync: boolean;
   /** The paths of the runs used last (at most {@link KEPT_PATHS}; emptied when full). */
   readonly #paths = new Map<string, RunFiles>();
+  /** Whether `runs/` was made or checked here (see the module comment, "Checked once"). */
+  #runsChecked = false;
+  /** The runs whose folder was made or checked here (at most {@link KEPT_CHECKED}). */
+  readonly #checked = new Set<string>();
 
   constructor(dir: string, fsync = false) {
     this.dir = dir;
@@ -77,9 +93,46 @@ export class RunFolders {
     return files;
   }
 
-  /** Checks `runs/` and the run's folder; false when either is missing, `UnsafeStoreFileError` when unsafe. */
+  /**
+   * Checks `runs/` and the run's folder, unless this store made or checked
+   * them before; false when either is missing, `UnsafeStoreFileError` when
+   * unsafe.
+   */
   verifySync(runId: string): boolean {
-    return verifyPathSync(this.runsDir) && verifyPathSync(this.files(runId).dir);
+    if (this.#checked.has(runId)) return true;
+    return this.#checkRuns() && this.#checkRun(runId);
+  }
+
+  /** {@link RunFolders.verifySync}, the run's folder looked at again even when checked before (one `lstat`). */
+  recheckSync(runId: string): boolean {
+    return this.#checkRuns() && this.#checkRun(runId);
+  }
+
+  /** True when this store made or checked the run's folder (and `runs/`) and has not forgotten it. */
+  checked(runId: string): boolean {
+    return this.#checked.has(runId);
+  }
+
+  /** Forgets that the run's folder was checked (it is being deleted). */
+  forget(runId: string): void {
+    this.#checked.delete(runId);
+  }
+
+  #checkRuns(): boolean {
+    if (!this.#runsChecked) this.#runsChecked = verifyPathSync(this.runsDir);
+    return this.#runsChecked;
+  }
+
+  #checkRun(runId: string): boolean {
+    const found = verifyPathSync(this.files(runId).dir);
+    if (found) this.#remember(runId);
+    else this.#checked.delete(runId);
+    return found;
+  }
+
+  #remember(runId: string): void {
+    if (this.#checked.size >= KEPT_CHECKED) this.#checked.clear();
+    this.#checked.add(runId);
   }
 
   /** Makes (or finds and checks) `runs/` and the run's folder. */
@@ -87,12 +140,15 @@ export class RunFolders {
     this.ensureSync(runId);
   }
 
-  /** {@link RunFolders.ensure} with synchronous calls. */
-  ensureSync(runId: string): void {
+  /**
+   * {@link RunFolders.ensure} with synchronous calls; a folder made or
+   * checked before is not checked again, unless `recheck`. True when the
+   * run's folder was made by this call (so it was empty just now).
+   */
+  ensureSync(runId: string, recheck = false): boolean {
+    if (this.#checked.has(runId) && (!recheck || this.recheckSync(runId))) return false;
     // `runs/` is checked before anything is made in it: mkdir follows a planted link.
-    const runsFound = verifyPathSync(this.runsDir);
-    if (runsFound && verifyPathSync(this.files(runId).dir)) return;
-    if (!runsFound) {
+    if (!this.#checkRuns()) {
       const created = mkdirSync(this.runsDir, { recursive: true, mode: DIR_MODE });
       verifyPathSync(this.runsDir);
       // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
@@ -102,18 +158,28 @@ export class RunFolders {
         // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
         if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
       }
+      this.#runsChecked = true;
     }
     const dir = this.files(runId).dir;
+    // Made first, checked after (mkdir does not follow a link at its own name: EEXIST): a new run's folder costs no lookup before.
     try {
       mkdirSync(dir, { mode: DIR_MODE });
     } catch (err) {
+      // `runs/` checked before and gone since (its store folder removed): made and checked again.
+      if (hasCode(err, "ENOENT") && this.#runsChecked) {
+        this.#runsChecked = false;
+        this.#checked.clear();
+        return this.ensureSync(runId);
+      }
       if (!hasCode(err, "EEXIST")) throw err;
-      verifyPathSync(dir);
-      return;
+      if (verifyPathSync(dir)) this.#remember(runId);
+      return false;
     }
     const stats = checkedStats(dir);
     if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
     if (this.#fsync) syncFolder(this.runsDir, true);
+    if (stats) this.#remember(runId);
+    return true;
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * Overwriting a small store file in place: the run summary of a
- * `LowdbStore` without `fsync`, rewritten when a run's status changes.
+ * `LowdbStore` without `fsync`, rewritten when a run's status changes,
+ * and a `lease.json` marked released when its holder gives it back
+ * (`lowdb-leases.ts`).
  *
  * Why not a temp file and a rename, as every other replacement: renaming
  * over an existing file frees the old file's blocks, and on ext4 that
@@ -18,7 +20,8 @@
  * can tear a page; a store that promises to survive one (`fsync`) does not
  * use this and replaces the file by rename, as before. A reader racing the
  * write may see a mix for an instant; `LowdbStore.list` reads a summary
- * that does not parse a second time before it reports it.
+ * that does not parse a second time before it reports it, and a lease read
+ * does the same.
  *
  * @module
  */
@@ -28,27 +31,43 @@ import { openStoreFileSync } from "./store-files.js";
 /** The largest text (and old file) overwritten in place: one page of the page cache. */
 export const PAGE_BYTES = 4096;
 
+/** How {@link overwriteSmallFileSync} writes. */
+export interface SmallFileWrite {
+  /**
+   * The file ends at least one byte longer than it was (padded with
+   * spaces), so that this version's size is one no earlier version of the
+   * file had: a reader that knows a version by its inode, modification
+   * time and size (the lease fencing copy, `lowdb-leases.ts`) sees the
+   * change even when the modification time did not move (it has the
+   * clock's coarse tick).
+   */
+  readonly grow?: boolean;
+  /** How many names the file may have (default 1: a second name would be another file written too). */
+  readonly maxLinks?: number;
+}
+
 /**
  * Overwrites `file`, an existing store file, with `text` in place when
  * both fit in one page (see the module comment). Returns false, writing
  * nothing, when the file does not exist or either text is larger: the
  * caller then replaces the file by rename. Refuses a symbolic link or a
- * file with several hard links (`UnsafeStoreFileError`), as every store
- * write does.
+ * file with more hard links than `how.maxLinks` (`UnsafeStoreFileError`),
+ * as every store write does.
  *
  * @example
  * ```ts
  * if (!overwriteSmallFileSync(files.summary, text)) writeFileAtomicSync(files.summary, text);
  * ```
  */
-export function overwriteSmallFileSync(file: string, text: string): boolean {
+export function overwriteSmallFileSync(file: string, text: string, how: SmallFileWrite = {}): boolean {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length > PAGE_BYTES) return false;
-  const opened = openStoreFileSync(file, "rewrite", { singleLink: true });
+  const opened = openStoreFileSync(file, "rewrite", { maxLinks: how.maxLinks ?? 1 });
   if (opened === undefined) return false;
   try {
-    if (opened.size > PAGE_BYTES || opened.size === 0) return false;
-    const out = opened.size > bytes.length ? Buffer.concat([bytes, Buffer.alloc(opened.size - bytes.length, 0x20)]) : bytes;
+    const length = Math.max(bytes.length, how.grow === true ? opened.size + 1 : opened.size);
+    if (opened.size > PAGE_BYTES || opened.size === 0 || length > PAGE_BYTES) return false;
+    const out = length > bytes.length ? Buffer.concat([bytes, Buffer.alloc(length - bytes.length, 0x20)]) : bytes;
     const written = writeSync(opened.fd, out, 0, out.length, 0);
     if (written !== out.length) throw new Error(`taskloom: a short write to ${file} (${written} of ${out.length} bytes): is the disk full?`);
     return true;

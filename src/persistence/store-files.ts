@@ -65,14 +65,14 @@ const currentUid = (): number | undefined => {
   return uid;
 };
 
-/** Why `stats` (of `path`) may not be used, or undefined when it may. */
-function unsafe(stats: Stats, kind: "file" | "folder", singleLink: boolean): string | undefined {
+/** Why `stats` (of `path`) may not be used, or undefined when it may: it may have at most `maxLinks` names. */
+function unsafe(stats: Stats, kind: "file" | "folder", maxLinks: number): string | undefined {
   if (stats.isSymbolicLink()) return "it is a symbolic link";
   if (kind === "folder" && !stats.isDirectory()) return "it is not a folder";
   if (kind === "file" && !stats.isFile()) return "it is not a regular file";
   const uid = currentUid();
   if (uid !== undefined && stats.uid !== uid) return `it is owned by uid ${stats.uid}, not by this process's uid ${uid}`;
-  if (singleLink && stats.nlink > 1) return `it has ${stats.nlink} hard links, so writing it would change another file`;
+  if (stats.nlink > maxLinks) return `it has ${stats.nlink} hard links, so writing it would change another file`;
   return undefined;
 }
 
@@ -89,9 +89,24 @@ export function checkedStats(path: string, kind: "file" | "folder" = "folder"): 
   // ENOTDIR, EACCES…: the folder above is not usable, as the caller's own error says.
   const stats = lstatSync(path, { throwIfNoEntry: false });
   if (stats === undefined) return undefined;
-  const problem = unsafe(stats, kind, false);
+  const problem = unsafe(stats, kind, Infinity);
   if (problem !== undefined) throw new UnsafeStoreFileError(path, problem);
   return stats;
+}
+
+/**
+ * How many names (hard links) an opened store file may have: any number
+ * unless said. `singleLink`: one (a file written in place, whose write
+ * must not land in another file); `maxLinks`: at most that many (a
+ * `lease.json` whose second name is the lease lock its writer holds).
+ */
+export interface StoreFileLinks {
+  readonly singleLink?: boolean;
+  readonly maxLinks?: number;
+}
+
+function maxLinksOf(options: StoreFileLinks): number {
+  return options.maxLinks ?? (options.singleLink === true ? 1 : Infinity);
 }
 
 /**
@@ -99,7 +114,7 @@ export function checkedStats(path: string, kind: "file" | "folder" = "folder"): 
  * through the handle. Resolves to undefined when the file does not exist
  * (never for "append" and "update", which make it with mode 0600, nor for "create").
  */
-export async function openStoreFile(file: string, purpose: OpenPurpose, options: { singleLink?: boolean } = {}): Promise<FileHandle | undefined> {
+export async function openStoreFile(file: string, purpose: OpenPurpose, options: StoreFileLinks = {}): Promise<FileHandle | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
@@ -107,7 +122,7 @@ export async function openStoreFile(file: string, purpose: OpenPurpose, options:
     return missingOrThrow(err, file, purpose);
   }
   try {
-    const problem = unsafe(await handle.stat(), "file", options.singleLink === true);
+    const problem = unsafe(await handle.stat(), "file", maxLinksOf(options));
     if (problem !== undefined) throw new UnsafeStoreFileError(file, problem);
     return handle;
   } catch (err) {
@@ -142,7 +157,7 @@ export interface OpenedStoreFile {
  * {@link FILE_MODE} when it is not that already (a file made here under
  * an unusual umask, or an old one).
  */
-export function openStoreFileSync(file: string, purpose: OpenPurpose, options: { singleLink?: boolean } = {}): OpenedStoreFile | undefined {
+export function openStoreFileSync(file: string, purpose: OpenPurpose, options: StoreFileLinks = {}): OpenedStoreFile | undefined {
   let fd: number;
   try {
     fd = openSync(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
@@ -151,7 +166,7 @@ export function openStoreFileSync(file: string, purpose: OpenPurpose, options: {
   }
   try {
     const stats = fstatSync(fd);
-    const problem = unsafe(stats, "file", options.singleLink === true);
+    const problem = unsafe(stats, "file", maxLinksOf(options));
     if (problem !== undefined) throw new UnsafeStoreFileError(file, problem);
     if (purpose !== "read" && (stats.mode & 0o777) !== FILE_MODE) fchmodSync(fd, FILE_MODE);
     return { fd, size: stats.size };

@@ -46,6 +46,7 @@ import { assertRunId } from "../core/run-id.js";
 import { assertStore } from "./run-options.js";
 import { asTaskloomError } from "./run-lease.js";
 import { CHILD_WAIT_PREFIX } from "./child-run-id.js";
+import { claimsDriver } from "./run-liveness.js";
 
 /** Options of {@link resolveWait}. */
 export interface ResolveWaitOptions<T = unknown> {
@@ -104,8 +105,11 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
       await here.stopped;
       continue;
     }
-    // Check first without the lease, so an unknown run leaves nothing behind.
-    if (!(await store.load(runId))) throw new RunNotFoundError(runId);
+    // Check first without the lease, so an unknown run leaves nothing behind,
+    // nor does a key that is not open in a run no driver claims (refused as of this read).
+    const first = await store.load(runId);
+    if (!first) throw new RunNotFoundError(runId);
+    if (!claimsDriver(first.state.meta.status)) checkOpen(first.state, runId, key);
     let lease: Lease;
     try {
       lease = await acquireDeliveryLease(store, runId);

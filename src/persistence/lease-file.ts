@@ -1,0 +1,94 @@
+/**
+ * What a run's `lease.json` holds, for `lowdb-leases.ts`: a lease, a
+ * lease given back and left in place ({@link RELEASED}), or nothing.
+ *
+ * Giving a lease back in place. Without `fsync`, a `LowdbStore` gives a
+ * lease back by overwriting `lease.json`, under the lease lock, with the
+ * same lease marked `released: true` and expired (`expiresAt: 0`), not by
+ * removing the file: removing it frees an inode, and on ext4 every file
+ * created in the next minutes pays for each inode freed lately (the
+ * kernel skips them one by one), so a store running thousands of short
+ * runs slowed itself, and every other writer, down. The write is
+ * `small-file.ts`'s: one `pwrite` within the first page, which a SIGKILL
+ * leaves all old or all new. The lease lock may be a second name of the
+ * file (`folder-lock.ts`, `linkFrom`); a second name is allowed then, and
+ * only then. The new text is always longer than the file was, so a copy
+ * of the live lease that a store keeps for fencing (inode, modification
+ * time, size), in any process, sees a new size even within one tick of the
+ * clock. A read racing the write may see a mix: a file that does not parse
+ * is read once more before it counts as corrupt.
+ *
+ * A released lease reads as no lease: `readLease` gives undefined, it
+ * fences every write off, cannot be renewed or cancelled, and the next
+ * acquire takes it under the lock as a free lease (token 1), writing its
+ * own by rename. An earlier version sees an expired lease, which every
+ * version takes over (`lease-rules.ts`, `canTakeOver`).
+ *
+ * @module
+ */
+import { UnsafeStoreFileError, SnapshotCorruptError } from "./errors.js";
+import type { Lease } from "./run-store.js";
+import { serialize } from "./serialization.js";
+import { overwriteSmallFileSync } from "./small-file.js";
+import { checkLease } from "./snapshot-schema.js";
+import { readDocumentSync } from "./stored-document.js";
+
+/** What {@link readLeaseFileSync} gives for a `lease.json` that holds a lease given back. */
+export const RELEASED = Symbol("released");
+
+/** What a run's `lease.json` holds: a lease, a lease given back ({@link RELEASED}), or nothing (no file). */
+export type LeaseFound = Lease | typeof RELEASED | undefined;
+
+/** A lease as stored: given back when `released` is true. */
+type StoredLease = Lease & { readonly released?: unknown };
+
+/** The lease in `found`, or undefined when there is none or it was given back. */
+export function held(found: LeaseFound): Lease | undefined {
+  return found === RELEASED ? undefined : found;
+}
+
+/**
+ * Reads `file` (a run's `lease.json`). A file that does not parse is read
+ * once more before it counts as corrupt (`SnapshotCorruptError`): a read
+ * racing {@link markReleasedSync} may see a mix of the two versions. With
+ * `folderChecked`, the caller has just checked the run's folder.
+ *
+ * @example
+ * ```ts
+ * const current = held(readLeaseFileSync(files.lease)); // undefined: nobody holds the run
+ * ```
+ */
+export function readLeaseFileSync(file: string, folderChecked = false): LeaseFound {
+  let stored: StoredLease | null;
+  try {
+    stored = readDocumentSync<StoredLease>(file, checkLease, folderChecked);
+  } catch (err) {
+    if (!(err instanceof SnapshotCorruptError)) throw err;
+    stored = readDocumentSync<StoredLease>(file, checkLease, folderChecked);
+  }
+  if (stored === null) return undefined;
+  return stored.released === true ? RELEASED : stored;
+}
+
+/**
+ * Overwrites `file` (a run's `lease.json`, which holds `current`) in place
+ * with `current` given back; the caller holds the lease lock, taken as a
+ * second name of `file` when `lockLinked`. False, with nothing written,
+ * when that cannot be done (no file, a page too small, a planted second
+ * name): the caller removes the file instead, which writes nothing
+ * anywhere.
+ *
+ * @example
+ * ```ts
+ * if (!markReleasedSync(files.lease, current, unlock.linked)) unlinkSync(files.lease);
+ * ```
+ */
+export function markReleasedSync(file: string, current: Lease, lockLinked: boolean): boolean {
+  const released: StoredLease = { ...current, expiresAt: 0, released: true };
+  try {
+    return overwriteSmallFileSync(file, serialize(released), { grow: true, maxLinks: lockLinked ? 2 : 1 });
+  } catch (err) {
+    if (err instanceof UnsafeStoreFileError) return false;
+    throw err;
+  }
+}
