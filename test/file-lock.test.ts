@@ -134,11 +134,17 @@ describe("takeFileLock with linkFrom", () => {
       let most = 0;
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
-          // The file is rewritten as a lease is: a new file renamed over it, so some waiters link and some make a file.
+          // The file is rewritten as a lease is: a new file renamed over it, so those waiters link. Every third waiter
+          // names a file not written for a minute instead, so it makes a file. (Renaming an old file over the lease
+          // would break linkLock's premise that a replaced file is newer, the race this test once lost under load.)
           await writeFile(`${file}.${i}`, `v${i}`);
-          if (i % 3 === 0) await utimes(`${file}.${i}`, past(), past());
-          await rename(`${file}.${i}`, file);
-          const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file });
+          let from = file;
+          if (i % 3 === 0) {
+            from = `${file}.old.${i}`;
+            await rename(`${file}.${i}`, from);
+            await utimes(from, past(), past());
+          } else await rename(`${file}.${i}`, file);
+          const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: from });
           inside += 1;
           most = Math.max(most, inside);
           await sleep(1);
