@@ -14,6 +14,8 @@
  * before. A rename frees no inode, so the cleanup of one round no longer
  * weighs on the next or on the next scenario.
  *
+ * `bench/run.ts` keeps a `TASKLOOM_BENCH_TRASH` given in its environment (the
+ * caller deletes it), so that several partial runs in a row delete nothing.
  * Without `TASKLOOM_BENCH_TRASH` (a scenario run on its own), folders are
  * deleted as before.
  *

@@ -990,11 +990,13 @@ async function main(): Promise<void> {
   );
 }
 
-// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why).
-const trash = await makeTrash();
+// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why). A
+// TASKLOOM_BENCH_TRASH given by the caller is used and kept: several partial runs in a row then delete nothing.
+const given = process.env[TRASH_ENV];
+const trash = given || (await makeTrash());
 process.env[TRASH_ENV] = trash;
 try {
   await main();
 } finally {
-  await rm(trash, { recursive: true, force: true });
+  if (!given) await rm(trash, { recursive: true, force: true });
 }
