@@ -3,7 +3,8 @@
  * tables, against a naive model on random graphs whose nodes are given in a
  * random order (so the order given and the topological `order` differ):
  * each id's position, each position's successors (as positions, in the
- * graph's successor order) and dependency count. Also pins what the
+ * graph's successor order), dependency count and `after` entries (as
+ * positions, in the `after` order). Also pins what the
  * position-indexed tables keep of the graph's own answers: `node`,
  * `successors` (dependents in the order the nodes were given) and `size`,
  * and that the index built on demand for a graph-like object agrees.
@@ -31,6 +32,8 @@ function plain(index: GraphIndex) {
     successorsFrom: [...index.successorsFrom],
     successors: [...index.successors],
     dependencies: [...index.dependencies],
+    predecessorsFrom: [...index.predecessorsFrom],
+    predecessors: [...index.predecessors],
   };
 }
 
@@ -61,11 +64,15 @@ describe("graph index", () => {
           const dependents = given.filter((d) => d.after.includes(id)).map((d) => d.id);
           expect(g.successors(id)).toEqual(dependents);
           expect([...index.successors.subarray(index.successorsFrom[p], index.successorsFrom[p + 1])]).toEqual(dependents.map((d) => g.order.indexOf(d)));
-          expect(index.dependencies[p]).toBe(given.find((d) => d.id === id)!.after.length);
+          const after = given.find((d) => d.id === id)!.after;
+          expect(index.dependencies[p]).toBe(after.length);
+          // The after entries as positions, in the after order.
+          expect([...index.predecessors.subarray(index.predecessorsFrom[p], index.predecessorsFrom[p + 1])]).toEqual(after.map((d) => g.order.indexOf(d)));
           // Topological: every dependency sits before the node.
           for (const d of g.node(id)!.after) expect(index.position.get(d)!).toBeLessThan(p);
         }
         expect(index.successorsFrom[n]).toBe(index.successors.length);
+        expect(index.predecessorsFrom[n]).toBe(index.predecessors.length);
         // The same graph answers with the same index (built once), and a graph-like object gets an equal one built on demand.
         expect(graphIndex(g)).toBe(index);
         const like = { order: g.order, node: (id: string) => g.node(id), successors: (id: string) => g.successors(id) };

@@ -25,6 +25,12 @@ export interface GraphIndex {
   readonly successors: Int32Array;
   /** The number of `after` entries of each position. */
   readonly dependencies: Int32Array;
+  /**
+   * The `after` entries of position `p`, as positions in the node's `after` order, are
+   * `predecessors[predecessorsFrom[p] .. predecessorsFrom[p + 1])` (what a wide join's `deps` reads).
+   */
+  readonly predecessorsFrom: Int32Array;
+  readonly predecessors: Int32Array;
 }
 
 /** What {@link graphIndex} reads of a graph it was not given an index for. */
@@ -57,7 +63,7 @@ export function graphIndex(graph: IndexableGraph): GraphIndex {
 /**
  * Builds an index from the position of each id, the `after` list of each
  * position and the successor ids of each position (ids `position` does not
- * hold are given position -1, which no count reaches).
+ * hold are given position -1, which no count reaches and no reader takes).
  */
 export function buildGraphIndex(
   position: ReadonlyMap<string, number>,
@@ -78,5 +84,16 @@ export function buildGraphIndex(
   for (let p = 0, k = 0; p < size; p++) {
     for (const s of successorsAt(p)) successors[k++] = position.get(s) ?? -1;
   }
-  return { position, successorsFrom, successors, dependencies };
+  const predecessorsFrom = new Int32Array(size + 1);
+  let edges = 0;
+  for (let p = 0; p < size; p++) {
+    predecessorsFrom[p] = edges;
+    edges += dependencies[p]!;
+  }
+  predecessorsFrom[size] = edges;
+  const predecessors = new Int32Array(edges);
+  for (let p = 0, k = 0; p < size; p++) {
+    for (const d of after[p]!) predecessors[k++] = position.get(d) ?? -1;
+  }
+  return { position, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
 }
