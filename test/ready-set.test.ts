@@ -3,7 +3,8 @@
  * graphs: from a state where some nodes already settled (a resume), it
  * lists the nodes whose dependencies all settled, in topological order,
  * and each settle returns exactly the nodes it made ready. Pins the
- * position-indexed counts (and the index shared by runs of one graph).
+ * position-indexed counts (and the index shared by runs of one graph, which
+ * the graph builds: graph/graph-index.ts, pinned by graph-index.test.ts).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -6,9 +6,17 @@
  *
  * `node --expose-gc --import tsx bench/probes/scale.ts --system taskloom-lowdb --n 1000000`
  *
+ * `--warmup K` runs K untimed rounds first and `--rounds R` times R rounds (each printed, then
+ * their medians): the bench times N = 100,000 as the median of 3 rounds after 1 warm-up, and
+ * N = 1,000,000 (the `memory` kind) as 1 round without one. `--profile FILE` writes a CPU
+ * profile of the last timed round's run alone (not the graph's build, nor a store's setup) to FILE.
+ *
  * @module
  */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
+import { median } from "../stats.js";
 import type { Prepare } from "../systems/types.js";
 
 const { values } = parseArgs({
@@ -16,11 +24,16 @@ const { values } = parseArgs({
     n: { type: "string", default: "100000" },
     system: { type: "string", default: "taskloom-lowdb" },
     shape: { type: "string", default: "fanout" },
+    warmup: { type: "string", default: "0" },
+    rounds: { type: "string", default: "1" },
+    profile: { type: "string" },
   },
 });
 const n = Number(values.n);
 const shape = values.shape === "chain" ? "chain" : "fanout";
 const system = values.system ?? "taskloom-lowdb";
+const warmup = Number(values.warmup);
+const rounds = Math.max(1, Number(values.rounds));
 
 async function load(): Promise<Prepare> {
   if (system === "pqueue") return (await import("../systems/pqueue.js")).prepare;
@@ -28,20 +41,48 @@ async function load(): Promise<Prepare> {
   throw new Error(`scale probe: unknown system ${system}`);
 }
 
+const gc = (globalThis as { gc?: () => void }).gc;
 const prepared = await (await load())(shape, n, 8);
-const round = await prepared.round(0);
-(globalThis as { gc?: () => void }).gc?.();
-const rssBeforeMB = process.memoryUsage().rss / 2 ** 20;
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
-await round.run();
-const ms = performance.now() - t0;
-const cpu = process.cpuUsage(cpu0);
-const cpuMs = (cpu.user + cpu.system) / 1000;
-await round.cleanup();
+for (let i = 0; i < warmup; i++) {
+  const round = await prepared.round(i);
+  await round.run();
+  await round.cleanup();
+}
+let session: Session | undefined;
+if (values.profile !== undefined) {
+  session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+}
+const wallUs: number[] = [];
+const cpuUs: number[] = [];
+let rssBeforeMB = 0;
+for (let i = 0; i < rounds; i++) {
+  const round = await prepared.round(warmup + i);
+  gc?.();
+  rssBeforeMB = process.memoryUsage().rss / 2 ** 20;
+  if (session && i === rounds - 1) await session.post("Profiler.start");
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  await round.run();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (session && i === rounds - 1) {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(values.profile!, JSON.stringify(profile));
+  }
+  await round.cleanup();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  wallUs.push((ms * 1000) / n);
+  cpuUs.push((cpuMs * 1000) / n);
+  console.log(
+    `${system} ${shape} n=${n} round ${i}: run ${ms.toFixed(0)} ms, ${((ms * 1000) / n).toFixed(2)} us/node, ` +
+      `run CPU ${cpuMs.toFixed(0)} ms (${((cpuMs * 1000) / n).toFixed(2)} us/node)`,
+  );
+}
 const peakMB = process.resourceUsage().maxRSS / 1024;
 console.log(
-  `${system} ${shape} n=${n}: build ${prepared.buildMs.toFixed(0)} ms, run ${ms.toFixed(0)} ms, ${((ms * 1000) / n).toFixed(2)} us/node, ` +
-    `run CPU ${cpuMs.toFixed(0)} ms (${((cpuMs * 1000) / n).toFixed(2)} us/node), ` +
+  `${system} ${shape} n=${n}: build ${prepared.buildMs.toFixed(0)} ms, warm-up ${warmup}, rounds ${rounds}, ` +
+    `median ${median(wallUs).toFixed(2)} us/node, median CPU ${median(cpuUs).toFixed(2)} us/node, ` +
     `rss before run ${rssBeforeMB.toFixed(0)} MB, peak rss ${peakMB.toFixed(0)} MB`,
 );

@@ -40,6 +40,7 @@
  */
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { RunEvents } from "../events/run-events.js";
+import { graphIndex } from "../graph/graph-index.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { markResumed } from "../state/node-transitions.js";
 import { markRunning } from "../state/node-transitions.js";
@@ -53,6 +54,9 @@ import type { AttemptResult, ElementOf, Stop } from "./loop-types.js";
 import { NodeTimeoutError } from "./errors.js";
 import { SlotQueue } from "./slot-queue.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
+
+/** The `after` length from which a node's `deps` are read by graph position (below it, the lookups by id cost no more). */
+const WIDE_JOIN = 32;
 
 /** One attempt that has started and not ended; it is its own {@link AttemptAbort}. */
 export class LiveAttempt extends AttemptAbort {
@@ -326,20 +330,40 @@ export class Attempts {
    * gets `Object.prototype` once filled: to the node it is a plain object.
    * Speed only (issue 16, target 3): what the object holds is the same.
    */
-  #deps(after: readonly string[]): Record<string, unknown> {
+  #deps(id: string, after: readonly string[]): Record<string, unknown> {
     const { buffer } = this.#env;
     if (after.length === 0) return {};
     const shared = after === this.#lastAfter;
     this.#lastAfter = after;
     const deps: Record<string, unknown> = shared ? {} : (Object.create(null) as Record<string, unknown>);
-    for (const dep of after) deps[dep] = buffer.output(dep);
+    const from = after.length >= WIDE_JOIN ? this.#predecessorsFrom(id, after) : -1;
+    if (from >= 0) {
+      const { predecessors } = graphIndex(this.#env.graph);
+      for (let k = 0; k < after.length; k++) deps[after[k]!] = buffer.outputAt(predecessors[from + k]!, after[k]!);
+    } else {
+      for (const dep of after) deps[dep] = buffer.output(dep);
+    }
     if (!shared) Object.setPrototypeOf(deps, Object.prototype);
     return deps;
   }
 
+  /**
+   * Where the graph positions of node `id`'s `after` entries start in its
+   * graph's index, or -1 when `after` is not that node's list (a node added
+   * at run time): a wide join then reads each dependency's record at its
+   * position, not by its id (a million lookups in a million-entry map, each
+   * a cache miss, for the join of a million-node fan-out).
+   */
+  #predecessorsFrom(id: string, after: readonly string[]): number {
+    const { graph } = this.#env;
+    const index = graphIndex(graph);
+    const p = index.position.get(id);
+    return p !== undefined && graph.node(id)?.after === after ? index.predecessorsFrom[p]! : -1;
+  }
+
   #context(id: string, node: NodeDefinition, attempt: number, abort: AttemptAbort, element: ElementOf | undefined): AttemptContext<unknown> {
     const { frontier, buffer } = this.#env;
-    const deps = frontier.visitDeps(id) ?? this.#deps(node.after);
+    const deps = frontier.visitDeps(id) ?? this.#deps(id, node.after);
     const visit = frontier.visit(id);
     const from = visit?.trigger;
     return new AttemptContext(this.#env.host, abort, this.#env.inputs, deps, this.#env.runId, id, attempt, {

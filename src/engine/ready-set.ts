@@ -16,8 +16,8 @@
  * successor list, then a get and a set per successor), and a fresh run
  * starts from a copy of the graph's dependency counts instead of a map
  * filled one node at a time. The positions, successor lists and counts
- * depend on the graph alone (graphs are immutable), so they are built
- * once per graph and shared by its runs (a `WeakMap`, gone with the graph).
+ * depend on the graph alone (graphs are immutable), so the graph builds
+ * them with its other tables and every run reads them (`graph/graph-index.ts`).
  * Building the set from a resumed state ({@link ReadySet.fromState}) takes
  * each settled record's graph position from where it sits in the state's
  * table (a run made from the graph holds node `order[p]` at position p),
@@ -26,49 +26,12 @@
  *
  * @module
  */
+import { graphIndex, type GraphIndex } from "../graph/graph-index.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { RunState } from "../state/run-state.js";
 import { isNodeSettled } from "../state/status.js";
 
 const NONE: readonly string[] = Object.freeze([]);
-
-/** A graph's nodes by position (their index in `graph.order`), built once per graph. */
-interface GraphIndex {
-  /** The position of each node id. */
-  readonly position: ReadonlyMap<string, number>;
-  /** The successors of position `p` are `successors[successorsFrom[p] .. successorsFrom[p + 1])`. */
-  readonly successorsFrom: Int32Array;
-  readonly successors: Int32Array;
-  /** The number of `after` entries of each position. */
-  readonly dependencies: Int32Array;
-}
-
-const indexes = new WeakMap<TaskGraph<unknown, unknown>, GraphIndex>();
-
-function indexOf(graph: TaskGraph<unknown, unknown>): GraphIndex {
-  let index = indexes.get(graph);
-  if (index !== undefined) return index;
-  const order = graph.order;
-  const position = new Map<string, number>();
-  for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
-  const successorsFrom = new Int32Array(order.length + 1);
-  const dependencies = new Int32Array(order.length);
-  let total = 0;
-  for (let p = 0; p < order.length; p++) {
-    successorsFrom[p] = total;
-    const id = order[p]!;
-    total += graph.successors(id).length;
-    dependencies[p] = graph.node(id)?.after.length ?? 0;
-  }
-  successorsFrom[order.length] = total;
-  const successors = new Int32Array(total);
-  for (let p = 0, k = 0; p < order.length; p++) {
-    for (const s of graph.successors(order[p]!)) successors[k++] = position.get(s) ?? -1;
-  }
-  index = { position, successorsFrom, successors, dependencies };
-  indexes.set(graph, index);
-  return index;
-}
 
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
@@ -80,7 +43,7 @@ export class ReadySet {
 
   /** `settled` holds the positions of the settled nodes, in its first `count` slots (each once). */
   private constructor(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number) {
-    const index = indexOf(graph);
+    const index = graphIndex(graph);
     this.#order = graph.order;
     this.#index = index;
     this.#left = index.dependencies.slice();
@@ -102,7 +65,7 @@ export class ReadySet {
   /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
   static fromState(graph: TaskGraph<unknown, unknown>, state: RunState): { readySet: ReadySet; ready: string[] } {
     const order = graph.order;
-    const { position } = indexOf(graph);
+    const { position } = graphIndex(graph);
     // The graph positions of the settled nodes, each once. A record's position in the state's table is
     // its graph position when the ids agree there (a run made from this graph: no map lookup); any other
     // record (a map element, a step, a node of another layout) is looked up.

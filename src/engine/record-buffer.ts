@@ -13,6 +13,15 @@
  * back): a journaled transition with {@link RunJournal.put}, a transient
  * one (an activation becoming ready) with {@link RunJournal.revise}.
  *
+ * Changes wait by position in the state's table (the table's id index
+ * gives it), not in a map by id: a record's latest value costs the one
+ * index lookup, and a reader that knows the position (the `deps` of a
+ * wide join, {@link RecordBuffer.outputAt}) needs none. In a million-node
+ * run every lookup in a million-entry map misses the cache, and a map of
+ * changes grew to a million entries before the run's end committed them
+ * (issue 16, target 6). Only the records appended since the last commit,
+ * not yet in the index, wait in a map by id.
+ *
  * The outputs that feed `deps` are read from the latest records (no map
  * of a million outputs beside them); only a node visited more than once
  * (a routing loop) keeps its latest visit's output in a small map, since
@@ -20,13 +29,13 @@
  * from the record its start transition returns.
  *
  * Invariants:
- * - `get(id)` is the latest record of `id`: `#changed` wins over the state.
+ * - `get(id)` is the latest record of `id`: a change not yet committed wins over the state.
  * - The buffer never changes a record itself: every change is a named
  *   transition of `src/state/`.
  *
  * @module
  */
-import { getNode, nodeRecords } from "../state/node-table.js";
+import { nodeAt, nodeRecords } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
 import { appendNodes, commitNodes, nodeOf, type RunState } from "../state/run-state.js";
 import { type NodeTransition } from "../state/node-transitions.js";
@@ -37,10 +46,15 @@ export class RecordBuffer {
   readonly #journal: RunJournal;
   readonly #now: () => number;
   #state: RunState;
-  /** Records changed since the last commit, by activation id. */
-  #changed = new Map<string, NodeRecord>();
-  /** New activation records not yet in the state (their latest value is in `#changed`). */
+  /** The id → position index of the state's table: shared by every state of the run, grown only by a commit's `appendNodes`. */
+  readonly #index: ReadonlyMap<string, number>;
+  /** Per position of the table: the record changed since the last commit, else undefined. */
+  readonly #changedAt: (NodeRecord | undefined)[];
+  /** The positions in `#changedAt`, in the order of their first change. */
+  #changedPositions: number[] = [];
+  /** New activation records not yet in the state, and the latest record of each (they are not in the index yet). */
   #appended: NodeRecord[] = [];
+  readonly #appendedLatest = new Map<string, NodeRecord>();
   /** The output of each node's latest visit, for nodes visited more than once (routing loops). */
   readonly #latestVisit = new Map<string, unknown>();
 
@@ -48,6 +62,8 @@ export class RecordBuffer {
     this.#state = state;
     this.#journal = journal;
     this.#now = now;
+    this.#index = state.nodes.index;
+    this.#changedAt = new Array<NodeRecord | undefined>(this.#index.size);
     for (const n of nodeRecords(state.nodes)) {
       // A later visit's output is the node's latest (records are in the order visits began).
       if (n.status === "succeeded" && n.visit !== undefined) this.#latestVisit.set(n.nodeId, n.output);
@@ -60,41 +76,68 @@ export class RecordBuffer {
       const appended = this.#appended;
       this.#appended = [];
       this.#state = appendNodes(this.#state, appended);
+      // Now in the index: their latest records wait by position, like any change.
+      for (const record of appended) {
+        const p = this.#index.get(record.id)!;
+        this.#changedAt[p] = this.#appendedLatest.get(record.id);
+        this.#changedPositions.push(p);
+      }
+      this.#appendedLatest.clear();
     }
-    if (this.#changed.size > 0) {
-      const changed = this.#changed;
-      this.#changed = new Map();
-      this.#state = commitNodes(this.#state, changed.values(), this.#now());
+    if (this.#changedPositions.length > 0) {
+      const positions = this.#changedPositions;
+      this.#changedPositions = [];
+      const changed = new Array<NodeRecord>(positions.length);
+      for (let i = 0; i < positions.length; i++) {
+        const p = positions[i]!;
+        changed[i] = this.#changedAt[p]!;
+        this.#changedAt[p] = undefined;
+      }
+      this.#state = commitNodes(this.#state, changed, this.#now());
     }
     return this.#state;
   }
 
   /** The latest record of an activation, including changes not yet committed. */
   get(id: string): NodeRecord | undefined {
-    return this.#changed.get(id) ?? getNode(this.#state.nodes, id);
+    const p = this.#index.get(id);
+    if (p === undefined) return this.#appendedLatest.get(id);
+    return this.#changedAt[p] ?? nodeAt(this.#state.nodes, p);
   }
 
   /** Adds activation records and journals them (not urgent: they ride along with the next write). */
   append(records: readonly NodeRecord[]): void {
     for (const record of records) {
       this.#appended.push(record);
-      this.#changed.set(record.id, record);
+      this.#appendedLatest.set(record.id, record);
     }
     for (const record of records) this.#journal.put(record, false);
   }
 
   /** Changes activation `id`'s record without a journal write of its own (transient statuses). */
   change(id: string, transition: NodeTransition): void {
-    const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
-    this.#changed.set(id, next);
-    this.#journal.revise(next);
+    this.#journal.revise(this.#apply(transition, id));
   }
 
   /** Changes activation `id`'s record and journals it (`urgent`: schedule a write for it); returns the new record. */
   transition(transition: NodeTransition, id: string, urgent = true): NodeRecord {
-    const next = transition(this.#changed.get(id) ?? nodeOf(this.#state, id));
-    this.#changed.set(id, next);
+    const next = this.#apply(transition, id);
     this.#journal.put(next, urgent);
+    return next;
+  }
+
+  /** Applies `transition` to the latest record of `id` and keeps the result as its change; throws for an unknown id. */
+  #apply(transition: NodeTransition, id: string): NodeRecord {
+    const p = this.#index.get(id);
+    if (p === undefined) {
+      const next = transition(this.#appendedLatest.get(id) ?? nodeOf(this.#state, id));
+      this.#appendedLatest.set(id, next);
+      return next;
+    }
+    const changed = this.#changedAt[p];
+    const next = transition(changed ?? nodeAt(this.#state.nodes, p) ?? nodeOf(this.#state, id));
+    if (changed === undefined) this.#changedPositions.push(p);
+    this.#changedAt[p] = next;
     return next;
   }
 
@@ -103,6 +146,19 @@ export class RecordBuffer {
     if (this.#latestVisit.size > 0 && this.#latestVisit.has(id)) return this.#latestVisit.get(id);
     const record = this.get(id);
     return record?.status === "succeeded" ? record.output : undefined;
+  }
+
+  /**
+   * As {@link output}, for a record expected at `position` of the state's
+   * table (a graph node's graph position, where a run made from the graph
+   * holds it): read there without an id lookup when the record there is
+   * `id`'s, else looked up as {@link output} does.
+   */
+  outputAt(position: number, id: string): unknown {
+    if (this.#latestVisit.size > 0 && this.#latestVisit.has(id)) return this.#latestVisit.get(id);
+    const record = position >= 0 ? (this.#changedAt[position] ?? nodeAt(this.#state.nodes, position)) : undefined;
+    if (record === undefined || record.id !== id) return this.output(id);
+    return record.status === "succeeded" ? record.output : undefined;
   }
 
   /** A later visit (`n#2`, …) of node `nodeId` succeeded with `value`: from now on it is the node's output. */

@@ -16,6 +16,7 @@
  */
 import type { DynamicBody, GraphNode, GraphOrigin, InputDeclaration, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
 import { fingerprintOf } from "./fingerprint.js";
+import { buildGraphIndex, setGraphIndex } from "./graph-index.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
 import { normalizeRoutes, type RouteTable } from "./route.js";
 import { RoutingTopology } from "./routing-topology.js";
@@ -46,6 +47,25 @@ function frozenAfter(after: readonly string[], single: Map<string, readonly stri
   return list;
 }
 
+/**
+ * Makes V8 intern the node ids and `after` entries (its string table
+ * holds one copy of each, and property keys must be in it), by using each
+ * as a key of one throwaway object. A run builds objects keyed by node id
+ * (a node's `deps`, the outputs given to the graph's `outputs`), and V8
+ * interns each key the first time it is one: for a million-node fan-out,
+ * a million string-table lookups and inserts in the first run's join and
+ * outputs (each a cache miss in a table of a million strings), which every
+ * later run of the graph skips. Done here, once per graph, as the graph's
+ * other tables are. Speed only: no id changes.
+ */
+function internIds(parts: readonly NodeDefinition[]): void {
+  const keys: Record<string, true> = Object.create(null) as Record<string, true>;
+  for (const n of parts) {
+    keys[n.id] = true;
+    for (const dep of n.after) keys[dep] = true;
+  }
+}
+
 /** The fields of a node definition that {@link builtNode} sets one by one. */
 const NODE_FIELDS: ReadonlySet<string> = new Set(["id", "fn", "after", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
 
@@ -72,6 +92,23 @@ function builtNode(n: NodeDefinition, single: Map<string, readonly string[]>): G
   return Object.freeze(node);
 }
 
+/** The routing topology of a graph that routes, over maps by id in the order the nodes were given. */
+function routingTopology(
+  parts: readonly NodeDefinition[],
+  nodeAt: readonly GraphNode[],
+  position: ReadonlyMap<string, number>,
+  successorsAt: readonly (readonly string[])[],
+): RoutingTopology {
+  const nodes = new Map<string, GraphNode>();
+  const successors = new Map<string, readonly string[]>();
+  for (const n of parts) {
+    const p = position.get(n.id)!;
+    nodes.set(n.id, nodeAt[p]!);
+    successors.set(n.id, successorsAt[p]!);
+  }
+  return new RoutingTopology(nodes, successors);
+}
+
 /**
  * An immutable, validated graph. Run it with `runAsync` or `run`.
  *
@@ -96,8 +133,10 @@ export class TaskGraph<I = unknown, O = unknown> {
   readonly order: readonly string[];
   /** Where the graph came from: the builder, `graphify`, `graphFn` or a stored spec. */
   readonly origin: GraphOrigin;
-  readonly #nodes: ReadonlyMap<string, GraphNode>;
-  readonly #successors: ReadonlyMap<string, readonly string[]>;
+  /** The position of each node in `order`; the node and the successor list of each position. */
+  readonly #position: ReadonlyMap<string, number>;
+  readonly #nodeAt: readonly GraphNode[];
+  readonly #successorsAt: readonly (readonly string[])[];
   /** Routing edges and what they imply; undefined when no node routes. */
   readonly routing: RoutingTopology | undefined;
   readonly #inputValidator: InputValidator<I> | undefined;
@@ -123,26 +162,30 @@ export class TaskGraph<I = unknown, O = unknown> {
     }
     this.name = parts.name;
     this.order = Object.freeze(order);
+    internIds(parts.nodes);
     this.origin = origin;
-    const nodes = new Map<string, GraphNode>();
+    // Nodes by position in `order`, not in a map by id: the one map is `position`, which the
+    // engine's index (graph-index.ts) shares, built here once instead of in a graph's first run.
+    const position = new Map<string, number>();
+    for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
+    const nodeAt = new Array<GraphNode>(order.length);
     // Only nodes that something runs after get a list of their own; the others share NONE.
-    const successors = new Map<string, readonly string[]>();
+    const successorsAt = new Array<readonly string[]>(order.length).fill(NONE);
     const single = new Map<string, readonly string[]>();
-    for (const n of parts.nodes) {
-      nodes.set(n.id, builtNode(n, single));
-      successors.set(n.id, NONE);
-    }
+    for (const n of parts.nodes) nodeAt[position.get(n.id)!] = builtNode(n, single);
     for (const n of parts.nodes) {
       for (const dep of n.after) {
-        const list = successors.get(dep);
-        if (list === NONE) successors.set(dep, [n.id]);
-        else (list as string[] | undefined)?.push(n.id);
+        const p = position.get(dep)!;
+        const list = successorsAt[p]!;
+        if (list === NONE) successorsAt[p] = [n.id];
+        else (list as string[]).push(n.id);
       }
     }
-    for (const list of successors.values()) Object.freeze(list);
-    this.#nodes = nodes;
-    this.#successors = successors;
-    this.routing = parts.nodes.some((n) => n.routes !== undefined) ? new RoutingTopology(nodes, successors) : undefined;
+    for (const list of successorsAt) Object.freeze(list);
+    this.#position = position;
+    this.#nodeAt = nodeAt;
+    this.#successorsAt = successorsAt;
+    this.routing = parts.nodes.some((n) => n.routes !== undefined) ? routingTopology(parts.nodes, nodeAt, position, successorsAt) : undefined;
     const routingProblems = this.routing?.problems() ?? [];
     if (routingProblems.length > 0) throw new GraphDefinitionError(parts.name, routingProblems);
     this.#inputValidator = parts.inputValidator;
@@ -150,12 +193,20 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.dynamic = parts.dynamic;
     this.inputs = parts.inputValidator !== undefined ? "validated" : parts.declaresInputs === true ? "typed" : "none";
     this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined, parts.dynamic !== undefined);
+    setGraphIndex(
+      this,
+      buildGraphIndex(
+        position,
+        nodeAt.map((n) => n.after),
+        (p) => successorsAt[p]!,
+      ),
+    );
     Object.freeze(this);
   }
 
   /** The number of nodes. */
   get size(): number {
-    return this.#nodes.size;
+    return this.#nodeAt.length;
   }
 
   /** Every node id, in topological order. */
@@ -165,17 +216,19 @@ export class TaskGraph<I = unknown, O = unknown> {
 
   /** The node with this id, or undefined. */
   node(id: string): GraphNode | undefined {
-    return this.#nodes.get(id);
+    const p = this.#position.get(id);
+    return p === undefined ? undefined : this.#nodeAt[p];
   }
 
   /** The routes of node `id` (route name → target ids), or undefined when it does not route. */
   routesOf(id: string): RouteTable | undefined {
-    return this.#nodes.get(id)?.routes;
+    return this.node(id)?.routes;
   }
 
   /** The ids of the nodes that run after `id`. */
   successors(id: string): readonly string[] {
-    return this.#successors.get(id) ?? NONE;
+    const p = this.#position.get(id);
+    return p === undefined ? NONE : this.#successorsAt[p]!;
   }
 
   /** Validates raw inputs with the graph's validator (if any). */

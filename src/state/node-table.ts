@@ -57,6 +57,11 @@ export function getNode(table: NodeTable, id: string): NodeRecord | undefined {
   return table.shards[Math.floor(p / table.shardSize)]?.[p % table.shardSize];
 }
 
+/** The record at `position`, or undefined past the end (for a reader that knows a record's position: no id lookup). */
+export function nodeAt(table: NodeTable, position: number): NodeRecord | undefined {
+  return table.shards[Math.floor(position / table.shardSize)]?.[position % table.shardSize];
+}
+
 /**
  * Every record, in position order (creation order: topological for a fresh run).
  * An iterator object, not a generator: a pass over a run's records (several

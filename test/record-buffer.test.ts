@@ -1,0 +1,103 @@
+/**
+ * The record buffer (engine/record-buffer.ts), which keeps changes by
+ * position in the state's table, against a naive model (a map of latest
+ * records by id) on random sequences of changes, journaled transitions,
+ * appended activations and commits: `get`, `output`, `outputAt` (right,
+ * wrong and out-of-range positions) and the committed state agree with the
+ * model at every step, and the journal sees every change as it is made.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { RecordBuffer } from "../src/engine/record-buffer.js";
+import type { RunJournal } from "../src/engine/journal-port.js";
+import { createRunState } from "../src/state/run-state.js";
+import { nodeRecords } from "../src/state/node-table.js";
+import type { NodeRecord } from "../src/state/records.js";
+
+type Op =
+  | { kind: "change"; pick: number; value: number; succeed: boolean }
+  | { kind: "transition"; pick: number; value: number; succeed: boolean }
+  | { kind: "append"; count: number }
+  | { kind: "commit" }
+  | { kind: "read"; pick: number; shift: number };
+
+const ops: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant("change" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean() }),
+  fc.record({ kind: fc.constant("transition" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean() }),
+  fc.record({ kind: fc.constant("append" as const), count: fc.integer({ min: 1, max: 3 }) }),
+  fc.constant({ kind: "commit" as const }),
+  fc.record({ kind: fc.constant("read" as const), pick: fc.nat(), shift: fc.integer({ min: -2, max: 2 }) }),
+);
+
+describe("RecordBuffer", () => {
+  it("agrees with a naive map of latest records through changes, appends and commits", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(ops, { maxLength: 60 }), (n, steps) => {
+        const ids = Array.from({ length: n }, (_, i) => `v${i}`);
+        const state = createRunState({ runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, nodeIds: ids, now: 0 });
+        const journaled: NodeRecord[] = [];
+        const journal: RunJournal = {
+          put: (record) => void journaled.push(record),
+          revise: (record) => void journaled.push(record),
+          barrier: () => Promise.resolve(),
+        };
+        const buffer = new RecordBuffer(state, journal, () => 1);
+        const model = new Map<string, NodeRecord>(ids.map((id) => [id, { id, nodeId: id, status: "pending", attempts: 0 }]));
+        const order = [...ids];
+        let added = 0;
+        const check = (): void => {
+          for (const [p, id] of order.entries()) {
+            const want = model.get(id)!;
+            expect(buffer.get(id)).toEqual(want);
+            const output = want.status === "succeeded" ? want.output : undefined;
+            expect(buffer.output(id)).toEqual(output);
+            expect(buffer.outputAt(p, id)).toEqual(output);
+          }
+          expect(buffer.get("nope")).toBeUndefined();
+        };
+        for (const step of steps) {
+          if (step.kind === "change" || step.kind === "transition") {
+            const id = order[step.pick % order.length]!;
+            const next = (r: NodeRecord): NodeRecord =>
+              step.succeed ? { ...r, status: "succeeded", output: step.value, attempts: r.attempts + 1 } : { ...r, status: "ready", attempts: r.attempts + 1 };
+            const before = journaled.length;
+            if (step.kind === "change") buffer.change(id, next);
+            else expect(buffer.transition(next, id)).toEqual(next(model.get(id)!));
+            model.set(id, next(model.get(id)!));
+            expect(journaled.slice(before)).toEqual([model.get(id)]);
+          } else if (step.kind === "append") {
+            const records: NodeRecord[] = Array.from({ length: step.count }, () => {
+              const id = `s${added++}`;
+              return { id, nodeId: id, status: "pending", attempts: 0 };
+            });
+            buffer.append(records);
+            for (const r of records) {
+              model.set(r.id, r);
+              order.push(r.id);
+            }
+          } else if (step.kind === "commit") {
+            const committed = [...nodeRecords(buffer.state.nodes)];
+            expect(committed).toEqual(order.map((id) => model.get(id)));
+          } else {
+            const p = step.pick % order.length;
+            const id = order[p]!;
+            const want = model.get(id)!;
+            // A position that is not the record's falls back to the lookup by id.
+            expect(buffer.outputAt(p + step.shift, id)).toEqual(want.status === "succeeded" ? want.output : undefined);
+          }
+        }
+        check();
+        expect([...nodeRecords(buffer.state.nodes)]).toEqual(order.map((id) => model.get(id)));
+        check();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("throws for a change of an unknown activation", () => {
+    const state = createRunState({ runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, nodeIds: ["a"], now: 0 });
+    const buffer = new RecordBuffer(state, { put: () => {}, revise: () => {}, barrier: () => Promise.resolve() }, () => 1);
+    expect(() => buffer.change("b", (r) => r)).toThrow(/no node record "b"/);
+    expect(() => buffer.transition((r) => r, "b")).toThrow(/no node record "b"/);
+  });
+});
