@@ -17,9 +17,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunLockedError } from "../src/index.js";
 import { processIdentity } from "../src/persistence/lease-rules.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
-import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
+import type { Lease } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";
 import { sampleRun } from "./store-conformance.js";
+import { leaseRequest } from "./support/lease-request.js";
 import { startLineChild, type LineChild } from "./support/child-process.js";
 
 let dir: string;
@@ -30,15 +31,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const request = (owner: string, fields: Partial<LeaseRequest> = {}): LeaseRequest => ({
-  owner,
-  pid: process.pid,
-  host: hostname(),
-  ttlMs: 60_000,
-  now: Date.now(),
-  identity: processIdentity(),
-  ...fields,
-});
+const request = leaseRequest;
 const runDir = (runId: string) => join(dir, "runs", runId);
 
 describe("a free lease taken while the lease lock is held", () => {

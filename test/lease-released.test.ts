@@ -13,12 +13,13 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunLockedError } from "../src/index.js";
-import { canTakeOver, processIdentity } from "../src/persistence/lease-rules.js";
+import { canTakeOver } from "../src/persistence/lease-rules.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
-import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
+import type { Lease } from "../src/persistence/run-store.js";
 import { checkLease } from "../src/persistence/snapshot-schema.js";
 import { deserialize } from "../src/persistence/serialization.js";
 import { sampleRun } from "./store-conformance.js";
+import { leaseRequest } from "./support/lease-request.js";
 import { startLineChild } from "./support/child-process.js";
 
 let dir: string;
@@ -29,15 +30,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const request = (owner: string, fields: Partial<LeaseRequest> = {}): LeaseRequest => ({
-  owner,
-  pid: process.pid,
-  host: hostname(),
-  ttlMs: 60_000,
-  now: Date.now(),
-  identity: processIdentity(),
-  ...fields,
-});
+const request = leaseRequest;
 const runDir = (runId: string) => join(dir, "runs", runId);
 const leaseFile = (runId: string) => join(runDir(runId), "lease.json");
 const stored = (runId: string) => deserialize<Lease & { released?: boolean }>(readFileSync(leaseFile(runId), "utf8"));
