@@ -133,6 +133,8 @@ export class LowdbStore implements RunStore {
   readonly #journals = new Map<string, JournalFile>();
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
+  /** Runs whose last `load` found no snapshot: their first snapshot makes their summary, not overwrites one. */
+  readonly #unsaved = new Set<string>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
   /** `lease.json` of each run, its lock and the fencing copies. */
@@ -179,7 +181,8 @@ export class LowdbStore implements RunStore {
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
-    writeSummaryFile(files.summary, serialize(summarize(state)), { fsync: this.#fsync, folderChecked: true, syncFolder: false });
+    const likelyNew = this.#unsaved.delete(runId);
+    writeSummaryFile(files.summary, serialize(summarize(state)), { fsync: this.#fsync, folderChecked: true, syncFolder: false, likelyNew });
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);
@@ -274,10 +277,14 @@ export class LowdbStore implements RunStore {
       // What is on disk is read afresh, and so is the journal's end at the next append: a file changed
       // behind this store (a tool, a test standing in for a crash) is never appended to blindly.
       this.#closeJournal(runId);
+      this.#unsaved.delete(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
       // Its node ids are checked by the replay, which indexes them anyway.
       const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshotFields, true);
-      if (!doc) return undefined;
+      if (!doc) {
+        this.#unsaved.add(runId);
+        return undefined;
+      }
       if (doc.meta.runId !== runId) {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
@@ -341,6 +348,7 @@ export class LowdbStore implements RunStore {
         if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
         this.#closeJournal(runId);
         this.#journalTop.delete(runId);
+        this.#unsaved.delete(runId);
         this.#leases.forget(runId);
         const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at

@@ -26,6 +26,13 @@ export interface SummaryWrite {
   readonly folderChecked: boolean;
   /** With fsync, flush the folder after the rename too (false beside a snapshot: see `LowdbStore`). */
   readonly syncFolder: boolean;
+  /**
+   * The caller believes there is no summary yet (a run this store found
+   * without a snapshot): the in-place overwrite, which would only fail to
+   * open the file, is not tried. A wrong belief costs a rename, never
+   * correctness: the file is then replaced by rename, as with `fsync`.
+   */
+  readonly likelyNew?: boolean;
 }
 
 /**
@@ -37,7 +44,7 @@ export interface SummaryWrite {
  * ```
  */
 export function writeSummaryFile(file: string, text: string, how: SummaryWrite): void {
-  if (!how.fsync) {
+  if (!how.fsync && how.likelyNew !== true) {
     if (!how.folderChecked) verifyPathSync(dirname(file));
     if (overwriteSmallFileSync(file, text)) return;
   }
