@@ -1,0 +1,116 @@
+/**
+ * What a run on `LowdbStore({ fsync: true })` flushes besides its journal,
+ * and in what order. `node:fs` is wrapped: every open, `fdatasync`,
+ * `fsync`, `link` and `rename` is logged by path.
+ *
+ * A new run's free lease has its content flushed before it is linked to
+ * `lease.json`, but its folder is not flushed for it (see
+ * `lowdb-leases.ts`, "Flushes"): the run folder is flushed once at the
+ * start, after the snapshot's rename (which carries the lease's name too),
+ * and once at the end, after the summary's rename, which comes after the
+ * flush of the journal's end records.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { graph, runAsync, type GraphBuilder } from "../src/index.js";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
+
+const disk = vi.hoisted(() => ({
+  /** Path of each open descriptor. */
+  paths: new Map<number, string>(),
+  /** What was done, in order: `<call> <path>`. */
+  log: [] as string[],
+}));
+
+vi.mock("node:fs", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs")>();
+  const openSync = ((path: string, ...rest: unknown[]) => {
+    const fd = (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
+    disk.paths.set(fd, String(path));
+    return fd;
+  }) as typeof fs.openSync;
+  const fdatasyncSync: typeof fs.fdatasyncSync = (fd) => {
+    fs.fdatasyncSync(fd);
+    disk.log.push(`fdatasync ${disk.paths.get(fd)}`);
+  };
+  const fdatasync = ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    const path = disk.paths.get(fd);
+    fs.fdatasync(fd, (err) => {
+      if (!err) disk.log.push(`fdatasync ${path}`);
+      callback(err);
+    });
+  }) as typeof fs.fdatasync;
+  const fsyncSync: typeof fs.fsyncSync = (fd) => {
+    fs.fsyncSync(fd);
+    disk.log.push(`fsync ${disk.paths.get(fd)}`);
+  };
+  const linkSync: typeof fs.linkSync = (from, to) => {
+    fs.linkSync(from, to);
+    disk.log.push(`link ${String(from)} ${String(to)}`);
+  };
+  const renameSync: typeof fs.renameSync = (from, to) => {
+    fs.renameSync(from, to);
+    disk.log.push(`rename ${String(from)} ${String(to)}`);
+  };
+  const wrapped = { openSync, fdatasyncSync, fdatasync, fsyncSync, linkSync, renameSync };
+  return { ...fs, ...wrapped, default: { ...fs, ...wrapped } };
+});
+
+type LooseBuilder = GraphBuilder<undefined, Record<string, unknown>, never>;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "taskloom-fsync-flushes-"));
+  disk.paths.clear();
+  disk.log.length = 0;
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The index of the first entry of `log` at or after `from` that `test` accepts (-1: none). */
+function indexOf(log: readonly string[], test: (entry: string) => boolean, from = 0): number {
+  for (let i = from; i < log.length; i++) if (test(log[i]!)) return i;
+  return -1;
+}
+
+describe("LowdbStore with fsync: what a run flushes besides its journal", () => {
+  it("flushes the run folder once at the start (after the snapshot and the lease) and once at the end", async () => {
+    let b = (graph("chain") as unknown as LooseBuilder).node("n0", () => 0);
+    for (let i = 1; i < 5; i++) b = b.node(`n${i}`, () => i, { after: [`n${i - 1}`] as never });
+    const store = new LowdbStore({ dir, fsync: true });
+    await runAsync(b.build(), undefined, { store, runId: "chain" });
+    await store.close();
+
+    const runDir = join(dir, "runs", "chain");
+    const log = disk.log;
+    const folderFlushes = log.flatMap((entry, i) => (entry === `fsync ${runDir}` ? [i] : []));
+    expect(folderFlushes).toHaveLength(2);
+
+    // The lease's content is flushed before its name is made.
+    const leaseLink = indexOf(log, (e) => e.startsWith("link ") && e.endsWith(` ${join(runDir, "lease.json")}`));
+    expect(leaseLink).toBeGreaterThanOrEqual(0);
+    const leaseTemp = log[leaseLink]!.split(" ")[1]!;
+    const leaseFlush = log.indexOf(`fdatasync ${leaseTemp}`);
+    expect(leaseFlush).toBeGreaterThanOrEqual(0);
+    expect(leaseFlush).toBeLessThan(leaseLink);
+
+    // The start's folder flush comes after the snapshot's rename and the lease's link, before the first journal flush.
+    const snapshotRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "snapshot.json")}`));
+    const journalFlushes = log.flatMap((entry, i) => (entry === `fdatasync ${join(runDir, "journal.ndjson")}` ? [i] : []));
+    expect(snapshotRename).toBeGreaterThan(leaseLink);
+    expect(folderFlushes[0]).toBeGreaterThan(snapshotRename);
+    expect(folderFlushes[0]).toBeLessThan(journalFlushes[0]!);
+
+    // The end's: after the last journal flush and the summary's rename (its content flushed before).
+    const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
+    const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`), lastJournalFlush);
+    expect(summaryRename).toBeGreaterThan(lastJournalFlush);
+    const summaryTemp = log[summaryRename]!.split(" ")[1]!;
+    expect(basename(summaryTemp)).toMatch(/^summary\.json\..*\.tmp$/);
+    expect(indexOf(log, (e) => e === `fdatasync ${summaryTemp}`)).toBeLessThan(summaryRename);
+    expect(folderFlushes[1]).toBeGreaterThan(summaryRename);
+  });
+});
