@@ -1,4 +1,16 @@
 /**
+ * Why this file is about 460 lines (a sixth of them this comment): it is
+ * the `RunStore` contract's eleven methods for one on-disk layout, and
+ * every one of them goes through the same per-run queue and the same open
+ * journal descriptor (opened by a snapshot, used by appends, closed by a
+ * load, truncated after compaction). The parts that stand alone are
+ * elsewhere: file safety (`store-files.ts`), atomic replace
+ * (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
+ * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
+ * (`summary-file.ts`), replay (`replay.ts`). Splitting the methods would
+ * spread the descriptor's lifetime, whose order is the crash argument
+ * below, over several files.
+ *
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
  *
@@ -56,18 +68,6 @@
  * write still holds the lease) are in `lowdb-leases.ts`; lease calls join
  * the run's queue too, so within this process a takeover and a write of
  * the same run are never interleaved.
- *
- * Why this file is about 460 lines (a sixth of them this comment): it is
- * the `RunStore` contract's eleven methods for one on-disk layout, and
- * every one of them goes through the same per-run queue and the same open
- * journal descriptor (opened by a snapshot, used by appends, closed by a
- * load, truncated after compaction). The parts that stand alone are
- * elsewhere: file safety (`store-files.ts`), atomic replace
- * (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
- * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
- * (`summary-file.ts`), replay (`replay.ts`). Splitting the methods would
- * spread the descriptor's lifetime, whose order is the crash argument
- * above, over several files.
  *
  * @module
  */

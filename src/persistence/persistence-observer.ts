@@ -1,4 +1,16 @@
 /**
+ * Why this file is long (about 590 lines, a sixth of them this comment):
+ * it is one state machine, the write path of a run. Group commit, the
+ * compaction threshold, the run's start and end with their base, the
+ * sticky failure, the barrier waiters and the writes-per-turn count all
+ * read and change the same few fields (the pending records, the write in
+ * flight, the generation counters, the records since the last snapshot,
+ * the records written since the base); split across files they would have
+ * to share them, and the ordering argument below (a stored run is always a
+ * prefix of its history) would no longer be checkable in one place. What
+ * stands alone is elsewhere: the policy type and its validation
+ * (`snapshot-policy.ts`) and the comparisons with the base (`base-diff.ts`).
+ *
  * The persistence observer: it receives every node transition of a run
  * (through the engine's {@link RunJournal} port: the engine hands it each
  * changed record), and
@@ -63,18 +75,6 @@
  * last good snapshot stays readable. Every write carries the driver's
  * lease (fencing); a write the store refuses because the run was taken
  * over fails the same way with the store's `LeaseLostError` itself.
- *
- * Why this file is long (about 590 lines, a sixth of them this comment):
- * it is one state machine, the write path of a run. Group commit, the
- * compaction threshold, the run's start and end with their base, the
- * sticky failure, the barrier waiters and the writes-per-turn count all
- * read and change the same few fields (the pending records, the write in
- * flight, the generation counters, the records since the last snapshot,
- * the records written since the base); split across files they would have
- * to share them, and the ordering argument above (a stored run is always a
- * prefix of its history) would no longer be checkable in one place. What
- * stands alone is elsewhere: the policy type and its validation
- * (`snapshot-policy.ts`) and the comparisons with the base (`base-diff.ts`).
  *
  * @module
  */

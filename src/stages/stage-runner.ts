@@ -1,4 +1,21 @@
 /**
+ * Why this file is about 480 lines (a seventh of them this comment): it
+ * is the runner's public face and its sweep loop (plans, batches, source
+ * writes), one concept. The class is the one entry users hold, and each
+ * public method (`act`, `task`, `tasks`, `tasksAt`, `apply`, `cli`,
+ * `toJobHandlers`) is a documented delegation of a few lines with its
+ * TSDoc example, about half the file; the sweep loop that remains reads
+ * and writes the same per-call state (reports, unwritten moves, retries,
+ * the window) from plan to flush. The work lives in its parts: driving
+ * one task's run is in `task-drive.ts`; the options of a call
+ * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
+ * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
+ * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
+ * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
+ * (`sweep-admission.ts`), the task runs driven at once
+ * (`sweep-window.ts`), retries of failed tasks (`failed-retries.ts`) and
+ * the agent calls of a task under the abort signal (`agent-calls.ts`).
+ *
  * `StageRunner`: runs many tasks through a compiled workflow, durably.
  *
  * Model. Each task is one graph run, with run id `<runId>.<taskId>`, in
@@ -45,23 +62,6 @@
  * With `refreshEveryMs`, sweeps repeat on a fixed schedule (each starts
  * `refreshEveryMs` after the previous one started, at once when that one
  * overran) until `signal` aborts.
- *
- * This module is the runner's public face and its sweep loop (plans,
- * batches, source writes). Why it is still about 480 lines (a seventh of
- * them this comment): the class is the one entry users hold, and each
- * public method (`act`, `task`, `tasks`, `tasksAt`, `apply`, `cli`,
- * `toJobHandlers`) is a documented delegation of a few lines with its
- * TSDoc example, about half the file; the sweep loop that remains reads
- * and writes the same per-call state (reports, unwritten moves, retries,
- * the window) from plan to flush. The work lives in its parts: driving
- * one task's run is in `task-drive.ts`; the options of a call
- * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
- * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
- * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
- * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
- * (`sweep-admission.ts`), the task runs driven at once
- * (`sweep-window.ts`), retries of failed tasks (`failed-retries.ts`) and
- * the agent calls of a task under the abort signal (`agent-calls.ts`).
  *
  * @module
  */
