@@ -12,21 +12,12 @@
  *   node --import tsx bench/probes/stage-alloc.ts [N=3000]
  */
 import { Session } from "node:inspector/promises";
-import { defineWorkflow, MemoryStore, StageRunner } from "../../src/index.js";
+import { MemoryStore } from "../../src/index.js";
+import { noOpStageRunner } from "../stage-workflow.js";
 const N = Number(process.argv[2] ?? 3000);
-const workflow = defineWorkflow({
-  name: "probe",
-  stages: [
-    { id: "a", kind: "agent", pathways: { next: "b" } },
-    { id: "b", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
 async function once(n: number): Promise<void> {
   const store = new MemoryStore();
-  const runner = new StageRunner(workflow, { store });
-  runner.stage("a", async () => "next");
-  runner.stage("b", async () => "done");
+  const runner = noOpStageRunner(store);
   const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, data: { i } }));
   await runner.runAsync({ tasks, runId: "probe", batchSize: 300 });
   await store.close();

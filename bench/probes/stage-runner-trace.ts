@@ -12,19 +12,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { defineWorkflow, LowdbStore, MemoryStore, StageRunner, type RunStore } from "../../src/index.js";
+import { LowdbStore, MemoryStore, type RunStore } from "../../src/index.js";
+import { noOpStageRunner } from "../stage-workflow.js";
 
 const N = Number(process.argv[2] ?? 10_000);
 const BATCH = Number(process.argv[3] ?? 300);
 const which = process.argv[4] ?? "lowdb";
-const workflow = defineWorkflow({
-  name: "probe",
-  stages: [
-    { id: "a", kind: "agent", pathways: { next: "b" } },
-    { id: "b", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
 const stats = new Map<string, { n: number; ms: number; max: number }>();
 function wrap(store: RunStore): RunStore {
   return new Proxy(store, {
@@ -52,9 +45,7 @@ function wrap(store: RunStore): RunStore {
 const dir = mkdtempSync(join(tmpdir(), "taskloom-probe-stages-"));
 const raw = which === "lowdb" ? new LowdbStore({ dir }) : new MemoryStore();
 const store = wrap(raw);
-const runner = new StageRunner(workflow, { store });
-runner.stage("a", () => "next");
-runner.stage("b", () => "done");
+const runner = noOpStageRunner(store, true);
 const t0 = performance.now();
 const mark = (s: string) => console.log(`${(performance.now() - t0).toFixed(0).padStart(6)} ms ${s}`);
 runner.events.on("sweep:start", (e) => mark(`sweep:start runnable=${e.runnable}`));

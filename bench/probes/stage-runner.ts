@@ -12,29 +12,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defineWorkflow, LowdbStore, MemoryStore, StageRunner, type RunStore } from "../../src/index.js";
+import { LowdbStore, MemoryStore, type RunStore } from "../../src/index.js";
+import { noOpStageRunner } from "../stage-workflow.js";
 
 const N = Number(process.argv[2] ?? 10_000);
 const BATCH = Number(process.argv[3] ?? 300);
 const CONCURRENCY = process.argv[4] === undefined || process.argv[4] === "default" ? undefined : Number(process.argv[4]);
 const STORES = process.argv[5] ?? "both";
 
-const workflow = defineWorkflow({
-  name: "probe",
-  stages: [
-    { id: "a", kind: "agent", pathways: { next: "b" } },
-    { id: "b", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
-
 /** CPU time (user + system, ms) of each store's run: steadier than wall time on a shared machine. */
 const cpuMs: Record<string, number> = {};
 
 async function once(store: RunStore, name: string): Promise<number> {
-  const runner = new StageRunner(workflow, { store });
-  runner.stage("a", async () => "next");
-  runner.stage("b", async () => "done");
+  const runner = noOpStageRunner(store);
   const tasks = Array.from({ length: N }, (_, i) => ({ id: `t${i}`, data: { i } }));
   const started = performance.now();
   const cpu = process.cpuUsage();

@@ -22,20 +22,10 @@ import { mkdtemp } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  defineWorkflow,
-  graph,
-  LowdbStore,
-  MemoryStore,
-  NonRetryableError,
-  run,
-  runAsync,
-  StageRunner,
-  type RunStore,
-  type TaskGraph,
-} from "../../src/index.js";
+import { graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore, type TaskGraph } from "../../src/index.js";
 import type { Shape, SystemName } from "../protocol.js";
 import { retire } from "../retire.js";
+import { noOpStageRunner } from "../stage-workflow.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
 
 type AnyGraph = TaskGraph<undefined, null>;
@@ -193,16 +183,6 @@ export async function measureResumeOnce(g: AnyGraph, index: number, concurrency:
 
 // ---- stage runner -----------------------------------------------------------
 
-/** Two no-op agent stages, then a final stage: every task makes two moves. */
-const STAGE_WORKFLOW = defineWorkflow({
-  name: "bench-stages",
-  stages: [
-    { id: "first", kind: "agent", pathways: { next: "second" } },
-    { id: "second", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
-
 /**
  * `stages`: each round, a new `StageRunner` on a fresh store runs N tasks
  * (given as an array) through the two agent stages in one `runAsync`
@@ -216,9 +196,7 @@ export function prepareStages(system: SystemName): Prepare {
       buildMs: 0,
       async round(index: number): Promise<Round> {
         const lease = await freshStore(system);
-        const runner = new StageRunner(STAGE_WORKFLOW, { store: lease.store });
-        runner.stage("first", async () => "next");
-        runner.stage("second", async () => "done");
+        const runner = noOpStageRunner(lease.store);
         return {
           run: async () => {
             const report = await runner.runAsync({ tasks, runId: `bench-stages-${index}` });
