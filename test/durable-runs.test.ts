@@ -13,7 +13,6 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import superjson from "superjson";
 import { describe, expect, it } from "vitest";
 import {
   GraphChangedError,
@@ -50,6 +49,7 @@ import {
 import { nodeRecords } from "../src/state/node-table.js";
 import { deferred, rejection } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
+import { readSnapshotDocument } from "./support/snapshot-file.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -1222,7 +1222,7 @@ describe("compaction", () => {
     }
     expect(journalSize).toBeLessThan(64 * 1024);
 
-    const doc = superjson.parse<{ seq: number; meta: { status: string }; nodes: NodeRecord[] }>(readFileSync(join(runDir, "snapshot.json"), "utf8"));
+    const doc = readSnapshotDocument(join(runDir, "snapshot.json"));
     expect(doc.meta.status).toBe("succeeded");
     expect(doc.nodes).toHaveLength(width + 2);
     expect(doc.nodes.every((n) => n.status === "succeeded")).toBe(true);

@@ -3,13 +3,14 @@
  * a failed node's record names where the body threw, and a run with many
  * failures does not store the engine's frames once per record.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { graph, LowdbStore, runAsync } from "../src/index.js";
 import { storedStack, toErrorRecord } from "../src/state/error-record.js";
+import { readSnapshotDocument } from "./support/snapshot-file.js";
 
 const OWN = new URL("../src/", import.meta.url).pathname;
 
@@ -76,9 +77,8 @@ describe("a failed node's stored error", () => {
       const store = new LowdbStore({ dir });
       await expect(runAsync(g, undefined, { store, runId: "r1", retry: { maxAttempts: 1 } })).rejects.toThrow(/boom/);
       await store.close();
-      const text = readFileSync(join(dir, "runs", "r1", "snapshot.json"), "utf8");
-      const doc = JSON.parse(text) as { json: { nodes: { error?: { stack?: string } }[] } };
-      const stack = doc.json.nodes[0]?.error?.stack ?? "";
+      const doc = readSnapshotDocument(join(dir, "runs", "r1", "snapshot.json"));
+      const stack = doc.nodes[0]?.error?.stack ?? "";
       expect(stack.split("\n")[0]).toBe("Error: boom");
       expect(stack).toContain("error-record.test.ts");
       expect(stack).not.toContain(`${OWN}engine/`);

@@ -15,15 +15,15 @@ import superjson from "superjson";
 import { afterAll, describe, expect, it } from "vitest";
 import { logLines, runChildScript } from "./support/child-process.js";
 import { getRun, graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore } from "../src/index.js";
-import { deserialize } from "../src/persistence/serialization.js";
+import { readSnapshotDocument } from "./support/snapshot-file.js";
 
 const CHILD = resolve(import.meta.dirname, "fixtures/crash-child.mjs");
 const root = mkdtempSync(join(tmpdir(), "taskloom-resume-start-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The stored snapshot document of a run (its `meta` and `nodes`). */
-function snapshotOf(dir: string, runId: string): { meta: { starts: number; status: string }; nodes: unknown[] } {
-  return deserialize(readFileSync(join(dir, "runs", runId, "snapshot.json"), "utf8"));
+function snapshotOf(dir: string, runId: string): { meta: { starts: number; status: string }; nodes: readonly unknown[] } {
+  return readSnapshotDocument(join(dir, "runs", runId, "snapshot.json"));
 }
 
 /** A fan-out of `n` nodes whose every tenth node fails while `failing.on`. */

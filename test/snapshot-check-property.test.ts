@@ -21,9 +21,10 @@ import { describe, expect, it } from "vitest";
 import { graph, NonRetryableError, runAsync, SnapshotCorruptError } from "../src/index.js";
 import { replay, type SnapshotDocument } from "../src/persistence/replay.js";
 import { checkRecord, checkRecordFully, checkSnapshot, checkSnapshotFully } from "../src/persistence/snapshot-schema.js";
-import { deserialize } from "../src/persistence/serialization.js";
+import { deserialize, serialize } from "../src/persistence/serialization.js";
 import { parseDocument } from "../src/persistence/stored-document.js";
 import { tempStores } from "./support/temp-stores.js";
+import { snapshotDocumentOf } from "./support/snapshot-file.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-check-property-");
 
@@ -49,8 +50,13 @@ const g = graph("property")
   .node("nothing", () => undefined)
   .build();
 
-/** A store folder with one failed run "r" of the graph above, and its snapshot's text. */
-async function storedRun(): Promise<{ dir: string; file: string; text: string }> {
+/**
+ * A store folder with one failed run "r" of the graph above, and its
+ * snapshot's text: `text` in format version 1 (which the file then holds:
+ * the version a store written before version 2 holds, and the one the
+ * fast pass checks), `written` as the store wrote it (version 2).
+ */
+async function storedRun(): Promise<{ dir: string; file: string; text: string; written: string }> {
   const dir = tempDir();
   const store = lowdb(dir);
   tries = 0;
@@ -59,7 +65,10 @@ async function storedRun(): Promise<{ dir: string; file: string; text: string }>
   const file = join(dir, "runs", "r", "snapshot.json");
   // No journal after the run's final snapshot: the file's text alone is the run.
   expect(existsSync(join(dir, "runs", "r", "journal.ndjson")) ? readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8") : "").toBe("");
-  return { dir, file, text: readFileSync(file, "utf8") };
+  const written = readFileSync(file, "utf8");
+  const text = serialize(snapshotDocumentOf(written));
+  writeFileSync(file, text);
+  return { dir, file, text, written };
 }
 
 type Path = (string | number)[];

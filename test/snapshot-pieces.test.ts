@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LARGE_WRITE_BYTES, writeFileAtomicPieces } from "../src/persistence/atomic-file.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
-import { toSnapshotDocument } from "../src/persistence/replay.js";
+import { toSnapshotFileDocument } from "../src/persistence/snapshot-file.js";
 import { PIECE_ITEMS, serialize } from "../src/persistence/serialization.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { applyTransition, createRunState, setRunStatus, type RunState } from "../src/state/run-state.js";
@@ -80,12 +80,13 @@ describe("LowdbStore: a snapshot of more than PIECE_ITEMS records", () => {
     try {
       await store.writeSnapshot(state, 7);
       const text = readFileSync(join(dir, "runs", "big", "snapshot.json"), "utf8");
-      expect(text).toBe(serialize(toSnapshotDocument(state, 7)));
-      expect(text).toContain('"nodes.0.output":["undefined"]');
-      // A path in the third piece counts the records of the two before it.
+      expect(text).toBe(serialize(toSnapshotFileDocument(state, 7)));
+      // Every other node succeeded, so a chunk's outputs are listed by position; the first record's is undefined.
+      expect(text).toContain('"nodes.0.output.v.0":["undefined"]');
+      // A path in the third piece (chunk) names that chunk, and the output's place among the chunk's outputs.
       const lastUndefined = Math.floor((n - 1) / 6) * 6;
       expect(lastUndefined).toBeGreaterThan(PIECE_ITEMS * 2);
-      expect(text).toContain(`"nodes.${lastUndefined}.output":["undefined"]`);
+      expect(text).toContain(`"nodes.2.output.v.${(lastUndefined - 2 * PIECE_ITEMS) / 2}":["undefined"]`);
       const loaded = await new LowdbStore({ dir }).load("big");
       expect(loaded?.seq).toBe(7);
       expect(loaded?.state.meta).toEqual(state.meta);

@@ -84,12 +84,13 @@ import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver } from "./lease-rules.js";
 import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-file.js";
-import { Replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
+import { Replay, type SnapshotDocument } from "./replay.js";
+import { PriorRecords, type StoredRecord } from "./journal-delta.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { checkSnapshotFields } from "./snapshot-schema.js";
+import { checkSnapshotFile, fromSnapshotFile, snapshotFilePieces, type SnapshotFileDocument } from "./snapshot-file.js";
 import { readDocumentSync } from "./stored-document.js";
-import { serialize, serializeInPieces } from "./serialization.js";
+import { serialize } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
@@ -139,6 +140,8 @@ export class LowdbStore implements RunStore {
   readonly #queues = new Map<string, Promise<void>>();
   /** `lease.json` of each run, its lock and the fencing copies. */
   readonly #leases: LeaseFiles;
+  /** What each run's files hold, so an append may write a record as a compact one (`journal-delta.ts`). */
+  readonly #priors = new PriorRecords();
 
   constructor(options: LowdbStoreOptions = {}) {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
@@ -177,7 +180,7 @@ export class LowdbStore implements RunStore {
     if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
     // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
     // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
-    await writeFileAtomicPieces(files.snapshot, serializeInPieces(toSnapshotDocument(state, seq), "nodes"), this.#fsync, true);
+    await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, true);
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
@@ -191,6 +194,8 @@ export class LowdbStore implements RunStore {
       writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
     }
     this.#journalTop.set(runId, topSeq(later));
+    if (later.length === 0) this.#priors.rebased(runId, state.nodes);
+    else this.#priors.forget(runId);
     if (!open) this.#closeJournal(runId);
   }
 
@@ -226,7 +231,8 @@ export class LowdbStore implements RunStore {
       // With fsync the journal is preallocated (journal-file.ts), so the flush of a
       // chain step commits the new bytes alone, not a new file size as well; an
       // append of several records grows the file by what it needs only.
-      journal.write(Buffer.from(journalText(records)), records.length === 1);
+      // A record the store can rebuild from what it holds is written compact (journal-delta.ts; the lines are text alike).
+      journal.write(Buffer.from(journalText(this.#priors.encode(runId, records) as readonly JournalRecord[])), records.length === 1);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
       // pool: the run goes on meanwhile, and what it records gathers for the next append (group
@@ -253,6 +259,7 @@ export class LowdbStore implements RunStore {
   /** An append's write or flush failed with `err` (returned): the file may now end in a fragment, and reopening cuts it off. */
   #appendFailed(runId: string, err: unknown): unknown {
     this.#journalTop.delete(runId);
+    this.#priors.forget(runId);
     try {
       this.#closeJournal(runId);
     } catch {
@@ -265,6 +272,7 @@ export class LowdbStore implements RunStore {
   #appended(runId: string, records: readonly JournalRecord[], counts: NodeCounts | undefined): void {
     const top = this.#journalTop.get(runId);
     if (top !== undefined) this.#journalTop.set(runId, Math.max(top, topSeq(records)));
+    this.#priors.appended(runId, records);
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
     if (meta) this.#updateSummary(runId, meta, counts);
@@ -280,7 +288,7 @@ export class LowdbStore implements RunStore {
       this.#unsaved.delete(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
       // Its node ids are checked by the replay, which indexes them anyway.
-      const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshotFields, true);
+      const doc = readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true);
       if (!doc) {
         this.#unsaved.add(runId);
         return undefined;
@@ -289,9 +297,10 @@ export class LowdbStore implements RunStore {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
       // Replayed while read: memory holds the latest record per node, not the journal.
-      const replay = new Replay(doc, files.snapshot);
+      const replay = new Replay(fromSnapshotFile(doc), files.snapshot, files.journal);
       let top = EMPTY;
-      readJournal(files.journal, (r) => {
+      // A line may hold a compact record (journal-delta.ts): the shape check lets them through, the replay expands them.
+      readJournal(files.journal, (r: StoredRecord) => {
         if (r.kind === "run" && r.run.runId !== runId) {
           throw new SnapshotCorruptError(files.journal, `a record (seq ${r.seq}) holds run "${r.run.runId}", not "${runId}"`);
         }
@@ -299,7 +308,9 @@ export class LowdbStore implements RunStore {
         if (r.seq > top) top = r.seq;
       });
       this.#journalTop.set(runId, top);
-      return { ...replay.result(), source: files.snapshot };
+      const loaded = replay.result();
+      this.#priors.based(runId, loaded.state.nodes);
+      return { ...loaded, source: files.snapshot };
     });
   }
 
@@ -349,6 +360,7 @@ export class LowdbStore implements RunStore {
         this.#closeJournal(runId);
         this.#journalTop.delete(runId);
         this.#unsaved.delete(runId);
+        this.#priors.forget(runId);
         this.#leases.forget(runId);
         const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
@@ -391,6 +403,7 @@ export class LowdbStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    this.#priors.clear();
     await Promise.all([...this.#journals.keys()].map((runId) => this.#serial(runId, () => this.#closeJournal(runId))));
   }
 

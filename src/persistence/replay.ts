@@ -9,6 +9,7 @@ import { SnapshotCorruptError } from "./errors.js";
 import { duplicateNodeId } from "./snapshot-schema.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../state/records.js";
 import { nodeRecords } from "../state/node-table.js";
+import { expand, type StoredRecord } from "./journal-delta.js";
 
 /** A snapshot as stored: the run meta and every node record, flat. */
 export interface SnapshotDocument {
@@ -69,28 +70,35 @@ export class Replay {
   #applied = 0;
 
   readonly #source: string;
+  readonly #journalSource: string;
 
-  /** @param source the snapshot's name in a {@link SnapshotCorruptError} (its file) */
-  constructor(doc: SnapshotDocument, source = "snapshot") {
+  /**
+   * @param source the snapshot's name in a {@link SnapshotCorruptError} (its file)
+   * @param journalSource the journal's, for a record that cannot be applied (`journal-delta.ts`)
+   */
+  constructor(doc: SnapshotDocument, source = "snapshot", journalSource = "journal") {
     this.#doc = doc;
     this.#meta = doc.meta;
     this.#seq = doc.seq;
     this.#source = source;
+    this.#journalSource = journalSource;
   }
 
-  /** Applies one record (in journal order). */
-  apply(r: JournalRecord): void {
-    if (r.seq <= this.#doc.seq) return;
-    if (r.kind === "node") {
+  /** Applies one record (in journal order); a compact one (`journal-delta.ts`) to the activation's latest record. */
+  apply(stored: StoredRecord): void {
+    if (stored.seq <= this.#doc.seq) return;
+    if (stored.kind === "node") {
       if (this.#byId === undefined) {
         const byId = new Map<string, NodeRecord>();
         for (const n of this.#doc.nodes) byId.set(n.id, n);
         this.#unique(byId.size);
         this.#byId = byId;
       }
-      this.#byId.set(r.node.id, r.node);
-    } else this.#meta = r.run;
-    this.#seq = r.seq;
+      const byId = this.#byId;
+      const r = expand(stored, (id) => byId.get(id), this.#journalSource) as Extract<JournalRecord, { kind: "node" }>;
+      byId.set(r.node.id, r.node);
+    } else this.#meta = stored.run;
+    this.#seq = stored.seq;
     this.#applied += 1;
   }
 
@@ -116,7 +124,7 @@ export class Replay {
  * returns the state and the last applied sequence number; `source` names
  * the snapshot in a {@link SnapshotCorruptError} (see {@link Replay}).
  */
-export function replay(doc: SnapshotDocument, records: Iterable<JournalRecord>, source?: string): { state: RunState; seq: number; journalRecords: number } {
+export function replay(doc: SnapshotDocument, records: Iterable<StoredRecord>, source?: string): { state: RunState; seq: number; journalRecords: number } {
   const run = new Replay(doc, source);
   for (const r of records) run.apply(r);
   return run.result();

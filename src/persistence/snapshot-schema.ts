@@ -240,27 +240,40 @@ const runMeta = fields(
 
 const attemptRecord = fields({ startedAt: time, outcome: oneOf(ATTEMPT_OUTCOMES, "an attempt outcome") }, { endedAt: time, error: errorRecord });
 
-const nodeRecord = fields(
-  { id: string, nodeId: string, status: oneOf(NODE_STATUSES, "a node status"), attempts: count },
-  {
-    output: anyValue,
-    durable: boolean,
-    error: errorRecord,
-    startedAt: time,
-    endedAt: time,
-    retryAt: time,
-    steps: recordOf(anyValue),
-    waits: recordOf(waitRecord),
-    visit: count,
-    trigger: fields({ from: string, route: string }),
-    route: string,
-    settleOrder: count,
-    attemptLog: listOf(attemptRecord),
-  },
-);
+/** A node record's optional fields. */
+const nodeOptional = {
+  output: anyValue,
+  durable: boolean,
+  error: errorRecord,
+  startedAt: time,
+  endedAt: time,
+  retryAt: time,
+  steps: recordOf(anyValue),
+  waits: recordOf(waitRecord),
+  visit: count,
+  trigger: fields({ from: string, route: string }),
+  route: string,
+  settleOrder: count,
+  attemptLog: listOf(attemptRecord),
+};
+const nodeRecord = fields({ id: string, nodeId: string, status: oneOf(NODE_STATUSES, "a node status"), attempts: count }, nodeOptional);
+/** The fields of a record that a version 2 snapshot keeps in its `more` column (`node-columns.ts`): the optional ones, and `nodeId`. */
+const nodeMore = fields({}, { nodeId: string, ...nodeOptional });
 
 const snapshotFields = fields({ seq: count, meta: runMeta, nodes: listOf(nodeRecord) });
-const nodeEntry = fields({ seq: count, node: nodeRecord });
+const snapshotHead = fields({ seq: count, meta: runMeta });
+/** A node record whose attempt log is the previous record's says so (`journal-delta.ts`). */
+const nodeEntry = fields(
+  { seq: count, node: nodeRecord },
+  {
+    sameLog: leaf(
+      (v) => v === true,
+      () => " is not true",
+    ),
+  },
+);
+/** A node record written as the previous record reset (`journal-delta.ts`). */
+const resetEntry = fields({ seq: count, reset: string });
 const runEntry = fields({ seq: count, run: runMeta });
 const summaryFields = fields(
   {
@@ -318,7 +331,27 @@ function snapshotProblem(value: unknown, fast: boolean): ShapeProblem {
   return undefined;
 }
 
-/** Checks one journal record (`JournalRecord`): a node record or a run meta, with its seq. */
+/**
+ * Checks a version 2 snapshot document's own fields (`snapshot-file.ts`):
+ * its seq and run meta; its node chunks are checked by `node-columns.ts`.
+ */
+export function checkSnapshotHead(value: unknown): ShapeProblem {
+  const found = snapshotHead.ok(value) ? undefined : snapshotHead.check(value);
+  return found === undefined ? undefined : phrase("snapshot", found);
+}
+
+/**
+ * Checks the fields of one node record other than its id, status,
+ * attempts, output and times (what a version 2 snapshot keeps in its
+ * `more` column): the problem after the record's place
+ * (`.error.name is not text`), or undefined.
+ */
+export function nodeMoreProblem(value: unknown): ShapeProblem {
+  const found = nodeMore.ok(value) ? undefined : nodeMore.check(value);
+  return found === undefined ? undefined : phrase("", found);
+}
+
+/** Checks one journal record (`JournalRecord`, or a compact one: `journal-delta.ts`): a node record or a run meta, with its seq. */
 export function checkRecord(value: unknown): ShapeProblem {
   return recordProblem(value, true);
 }
@@ -330,7 +363,7 @@ export function checkRecordFully(value: unknown): ShapeProblem {
 
 function recordProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a journal record";
-  const entry = value.kind === "node" ? nodeEntry : value.kind === "run" ? runEntry : undefined;
+  const entry = value.kind === "node" ? (Object.hasOwn(value, "reset") ? resetEntry : nodeEntry) : value.kind === "run" ? runEntry : undefined;
   const found = entry === undefined || (fast && entry.ok(value)) ? undefined : entry.check(value);
   if (found !== undefined) return phrase("record", found);
   if (value.kind === "node" || value.kind === "run") return undefined;

@@ -183,3 +183,38 @@ export function forgetWait(key: string): NodeTransition {
     return { ...n, waits };
   };
 }
+
+/**
+ * True when `next` is what {@link markPending} makes of `prev`: the same
+ * fields with the same values, an attempt log that holds `prev`'s entries
+ * (the very objects) and then the attempt `prev` ended, field for field.
+ * A store may then record `next` as "`prev` reset" (`journal-delta.ts`)
+ * and rebuild it with `markPending` when it reads it back.
+ */
+export function isPendingOf(prev: NodeRecord, next: NodeRecord): boolean {
+  if (next.status !== "pending") return false;
+  const expected = markPending()(prev);
+  const keys = Object.keys(expected);
+  if (keys.length !== Object.keys(next).length) return false;
+  for (const key of keys) {
+    const a = (expected as unknown as Record<string, unknown>)[key];
+    const b = (next as unknown as Record<string, unknown>)[key];
+    if (a === b) continue;
+    if (key !== "attemptLog" || !sameAttempts(a as readonly AttemptRecord[], b as readonly AttemptRecord[] | undefined)) return false;
+  }
+  return true;
+}
+
+/** Attempt logs whose entries are the same objects, or objects with the same fields and values. */
+function sameAttempts(a: readonly AttemptRecord[], b: readonly AttemptRecord[] | undefined): boolean {
+  if (b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y: AttemptRecord | undefined = b[i];
+    if (x === y) continue;
+    const keys = Object.keys(x);
+    if (typeof y !== "object" || keys.length !== Object.keys(y).length) return false;
+    for (const key of keys) if ((x as unknown as Record<string, unknown>)[key] !== (y as unknown as Record<string, unknown>)[key]) return false;
+  }
+  return true;
+}
