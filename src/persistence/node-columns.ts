@@ -74,8 +74,10 @@ const STATUS_LETTERS: Readonly<Record<NodeStatus, string>> = {
 const STATUS_BY_CODE: (NodeStatus | undefined)[] = [];
 for (const [status, letter] of Object.entries(STATUS_LETTERS)) STATUS_BY_CODE[letter.charCodeAt(0)] = status as NodeStatus;
 
-/** The fields with a column of their own: never in `more`. */
+/** The fields with a column of their own (the times only when they are finite numbers: `more` holds any other). */
 const COLUMN_KEYS = new Set(["id", "status", "attempts", "output", "endedAt", "startedAt"]);
+/** The fields `more` never holds. */
+const NEVER_MORE = new Set(["id", "status", "attempts", "output"]);
 
 /** A sparse column being made: the positions that have the field and their values. */
 class SparseBuilder<T> {
@@ -269,7 +271,9 @@ export function chunkProblem(value: unknown): ShapeProblem {
 /** What is wrong with one record's `more` fields, after its place, or undefined. */
 function moreProblem(value: unknown): ShapeProblem {
   if (!isPlainObject(value)) return " is not an object";
-  for (const key in value) if (COLUMN_KEYS.has(key)) return `.${key} has a column of its own`;
+  for (const key in value) if (NEVER_MORE.has(key)) return `.${key} has a column of its own`;
+  // Optional fields may be undefined, but a record's node id may not (it replaces the id's).
+  if (Object.hasOwn(value, "nodeId") && typeof value.nodeId !== "string") return ".nodeId is not text";
   return nodeMoreProblem(value);
 }
 

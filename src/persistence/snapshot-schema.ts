@@ -72,6 +72,15 @@ const isPlainObject = (value: unknown): value is Obj => typeof value === "object
 const isCount = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 const isTime = (value: unknown): boolean => typeof value === "number" && !Number.isNaN(value);
 
+/** A value as a problem phrase shows it: its JSON, "missing", or (a `BigInt`, a cycle…) its type. */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? "missing";
+  } catch {
+    return `a ${typeof value}`;
+  }
+}
+
 /** A shape of one value, whose only problem is `what`. */
 const leaf = (ok: (value: unknown) => boolean, what: (value: unknown) => string): Shape => ({
   ok,
@@ -91,7 +100,7 @@ const oneOf = (list: readonly string[], what: string): Shape => {
   const allowed = new Set(list);
   return leaf(
     (v) => typeof v === "string" && allowed.has(v),
-    (v) => ` is not ${what} (${JSON.stringify(v) ?? "missing"})`,
+    (v) => ` is not ${what} (${shown(v)})`,
   );
 };
 const anyValue = leaf(
@@ -367,7 +376,7 @@ function recordProblem(value: unknown, fast: boolean): ShapeProblem {
   const found = entry === undefined || (fast && entry.ok(value)) ? undefined : entry.check(value);
   if (found !== undefined) return phrase("record", found);
   if (value.kind === "node" || value.kind === "run") return undefined;
-  return `record.kind is not "node" or "run" (${JSON.stringify(value.kind) ?? "missing"})`;
+  return `record.kind is not "node" or "run" (${shown(value.kind)})`;
 }
 
 /** Checks a run summary (`RunSummary`). */

@@ -1,0 +1,188 @@
+/**
+ * Snapshot format version 2 (src/persistence/snapshot-file.ts,
+ * node-columns.ts) under random input:
+ * - node records of every kind (odd values, missing and extra fields, a
+ *   `nodeId` other than the id, times that are not finite) written as
+ *   column chunks of any size and read back are the records written
+ *   (`storable`'s);
+ * - damage to a parsed version 2 document (a value replaced or removed):
+ *   the check refuses it, or what it lets through is a valid version 1
+ *   document (`checkSnapshotFully`), never records the engine cannot use;
+ * - damage to a version 2 file's bytes (changed, removed, inserted, cut
+ *   short): `LowdbStore.load` refuses it with `SnapshotCorruptError`
+ *   naming the file, never another error, or loads what its text decodes
+ *   to, which the version 1 walk accepts.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { graph, NonRetryableError, runAsync, SnapshotCorruptError } from "../src/index.js";
+import { replay, storable, type SnapshotDocument } from "../src/persistence/replay.js";
+import { chunksProblem, fromChunks, toChunks } from "../src/persistence/node-columns.js";
+import { checkSnapshotFile, fromSnapshotFile, toSnapshotFileDocument, type SnapshotFileDocument } from "../src/persistence/snapshot-file.js";
+import { checkSnapshotFully } from "../src/persistence/snapshot-schema.js";
+import { deserialize, serialize } from "../src/persistence/serialization.js";
+import { NODE_STATUSES } from "../src/state/status.js";
+import type { NodeRecord } from "../src/state/records.js";
+import { tempStores } from "./support/temp-stores.js";
+
+const { tempDir, lowdb } = tempStores("taskloom-snapshot-file-");
+
+const value = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom(undefined, null, -0, Number.NaN, Number.POSITIVE_INFINITY, 12345678901234567890n, new Date(0), new Map([["k", 1]]), new Set([1])),
+);
+const time = fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.double({ noNaN: true }), fc.constantFrom(Number.POSITIVE_INFINITY, -0));
+const error = fc
+  .record({ name: fc.string(), message: fc.string() }, { requiredKeys: ["name", "message"] })
+  .map((e) => ({ ...e, stack: `${e.name}\n    at x` }));
+
+const record: fc.Arbitrary<NodeRecord> = fc
+  .record(
+    {
+      id: fc.string({ minLength: 1, maxLength: 8 }),
+      nodeId: fc.option(fc.string({ minLength: 1, maxLength: 4 }), { nil: undefined }),
+      status: fc.constantFrom(...NODE_STATUSES),
+      attempts: fc.nat(5),
+      output: value,
+      durable: fc.boolean(),
+      error,
+      startedAt: time,
+      endedAt: time,
+      retryAt: time,
+      steps: fc.dictionary(fc.string({ maxLength: 3 }), value, { maxKeys: 2 }),
+      visit: fc.nat(3),
+      route: fc.string(),
+      settleOrder: fc.nat(9),
+      attemptLog: fc.array(fc.record({ startedAt: fc.nat(), outcome: fc.constantFrom("failed", "cancelled", "interrupted", "suspended"), error }), {
+        maxLength: 2,
+      }),
+    },
+    { requiredKeys: ["id", "status", "attempts"] },
+  )
+  .map((r) => ({ ...r, nodeId: r.nodeId ?? r.id }));
+
+const META = { runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, status: "failed", createdAt: 1, updatedAt: 2, starts: 1, waits: [] };
+
+describe("snapshot format version 2", () => {
+  it("writes any node records as column chunks and reads back the records written", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(record, { selector: (r) => r.id, maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (records, perChunk) => {
+        const doc = { version: 2, seq: 3, meta: META, nodes: toChunks(records, perChunk) };
+        const back = deserialize<SnapshotFileDocument>(serialize(doc));
+        expect(checkSnapshotFile(back)).toBeUndefined();
+        expect(fromSnapshotFile(back).nodes).toEqual(records);
+        expect(fromChunks(back.nodes)).toEqual(records);
+        // What a store writes leaves out the outputs flagged not durable.
+        const state = replay({ version: 1, seq: 0, meta: META as SnapshotDocument["meta"], nodes: records }, []).state;
+        expect(fromSnapshotFile(deserialize(serialize(toSnapshotFileDocument(state, 3)))).nodes).toEqual(records.map((r) => storable(r)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses a damaged document, or lets through only a valid version 1 document", () => {
+    const records = fc.sample(record, { numRuns: 7, seed: 16 });
+    const text = serialize({ version: 2, seq: 3, meta: META, nodes: toChunks(records, 3) });
+    const paths = pathsOf(deserialize(text));
+    fc.assert(
+      fc.property(fc.nat(paths.length - 1), fc.option(value, { nil: "delete" as const }), (at, replacement) => {
+        const doc = deserialize<Record<string, unknown>>(text);
+        damage(doc, paths[at]!, replacement);
+        const problem = checkSnapshotFile(doc);
+        if (problem !== undefined) return;
+        expect(checkSnapshotFully(fromSnapshotFile(doc as unknown as SnapshotFileDocument))).toBeUndefined();
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(chunksProblem([{ id: ["a"], status: "?", attempts: [1] }])).toBe("nodes[0].status[0] is not a node status letter");
+  });
+
+  it("a file with damaged bytes loads as its text decodes, or is refused naming the file", async () => {
+    const { dir, file, text } = await storedRun();
+    const bytes = fc.oneof(
+      fc.tuple(fc.nat(text.length - 1), fc.constantFrom(...'{}[]":,0123456789-.aeflnprstuvk \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at + 1)),
+      fc.tuple(fc.nat(text.length - 1), fc.integer({ min: 1, max: 12 })).map(([at, n]) => text.slice(0, at) + text.slice(at + n)),
+      fc.tuple(fc.nat(text.length), fc.constantFrom(...'{}[]":,0-1tfnps \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at)),
+      fc.nat(text.length - 1).map((at) => text.slice(0, at)),
+    );
+    await fc.assert(
+      fc.asyncProperty(bytes, async (changed) => {
+        writeFileSync(file, changed);
+        const store = lowdb(dir);
+        const outcome = await store.load("r").then(
+          (stored) => ({ stored }),
+          (error: unknown) => ({ error }),
+        );
+        await store.close();
+        if ("error" in outcome) {
+          expect(outcome.error).toBeInstanceOf(SnapshotCorruptError);
+          expect((outcome.error as SnapshotCorruptError).file).toBe(file);
+          return;
+        }
+        // It loaded: the text decodes to a valid document (by the version 1 walk too), and the state is what it replays to.
+        const doc = fromSnapshotFile(deserialize<SnapshotFileDocument>(changed));
+        expect(checkSnapshotFully(doc)).toBeUndefined();
+        expect(outcome.stored?.state).toEqual(replay(doc, []).state);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** A store folder with one failed run "r" (a `Date` and an `undefined` output, an attempt log, an error with a cause) and its version 2 snapshot. */
+async function storedRun(): Promise<{ dir: string; file: string; text: string }> {
+  let tries = 0;
+  const g = graph("property")
+    .node("date", () => new Date(1_700_000_000_000))
+    .node(
+      "retried",
+      () => {
+        tries += 1;
+        if (tries === 1) throw new Error("first try fails");
+        return { n: 1, list: [1, "two", null] };
+      },
+      { after: ["date"] },
+    )
+    .node(
+      "failed",
+      () => {
+        throw new NonRetryableError("it fails", { cause: new TypeError("because") });
+      },
+      { after: ["date"] },
+    )
+    .node("nothing", () => undefined)
+    .build();
+  const dir = tempDir();
+  const store = lowdb(dir);
+  await expect(runAsync(g, undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 2, backoff: { initialMs: 0 } } })).rejects.toThrow();
+  await store.close();
+  const file = join(dir, "runs", "r", "snapshot.json");
+  const text = readFileSync(file, "utf8");
+  expect((JSON.parse(text) as { json: { version: number } }).json.version).toBe(2);
+  return { dir, file, text };
+}
+
+type Path = (string | number)[];
+
+/** Every path to a value inside `value` (the root excluded). */
+function pathsOf(value: unknown, at: Path = [], out: Path[] = []): Path[] {
+  if (typeof value !== "object" || value === null) return out;
+  for (const key of Object.keys(value)) {
+    const path = [...at, Array.isArray(value) ? Number(key) : key];
+    out.push(path);
+    pathsOf((value as Record<string, unknown>)[key], path, out);
+  }
+  return out;
+}
+
+/** Replaces (or, with "delete", removes) the value at `path` inside `doc`. */
+function damage(doc: Record<string, unknown>, path: Path, replacement: unknown): void {
+  let parent = doc as Record<string | number, unknown>;
+  for (const piece of path.slice(0, -1)) parent = parent[piece] as Record<string | number, unknown>;
+  const key = path.at(-1)!;
+  if (replacement !== "delete") parent[key] = replacement;
+  else if (Array.isArray(parent)) parent.splice(key as number, 1);
+  else delete parent[key];
+}
