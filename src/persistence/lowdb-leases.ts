@@ -55,6 +55,38 @@
  * check, instead of reading it. The same file marked released in place
  * is longer than the lease it held, so the check sees that change too.
  *
+ * Trusted for a millisecond. The `lstat` was a third of what a durable
+ * chain step costs more than one in memory, so a write skips it when this store saw the file unchanged less
+ * than {@link TRUST_MS} ago (monotonic clock, the time taken before that
+ * `lstat`) and the lease it saw has more than {@link TRUST_MARGIN_MS}
+ * left before it expires (`Date.now()`); a chain's writes then look at
+ * the file once per millisecond, not once per step. What another process
+ * (or another store object) can do to the lease meanwhile, and why a
+ * write that skips is as safe as one that checks:
+ * - Ask for a cancel (`requestCancel`): the file is rewritten with the
+ *   same owner and token, which the check lets through anyway; the holder
+ *   sees the request when it renews, and renewing always looks.
+ * - Take it over (`acquire`) before it expires (`takeover: true`, or a
+ *   holder provably dead, which writes nothing) or after: the taker waits
+ *   {@link TRUST_MS} after `lease.json` was replaced before its `acquire`
+ *   returns, so by the time the new driver loads or writes anything, the
+ *   old holder's trust has run out, and its next write looks and is
+ *   refused. Its writes during the wait land before the new driver has
+ *   read the run, as writes made before the takeover do; one write
+ *   decided within the window and delayed past it (the process paused)
+ *   is the one write a check-then-write lets through too.
+ * - Delete the run (`delete`): only once the lease expired by the
+ *   deleter's clock (or its holder is dead), which the margin keeps far
+ *   from any trusted write (the same clock on one host; the margin
+ *   absorbs a skew between hosts).
+ * - Renew or give it back: only its owner, which is this store's writer.
+ * Changes made by this store replace the copy (and its time), so the
+ * trust never outlives them. An earlier version's takeover does not wait:
+ * after expiry the margin covers it as it covers `delete`; with
+ * `takeover: true`, the holder's writes of the millisecond after its last
+ * look still go through (one write, with a check before every write) and
+ * the next ones are refused.
+ *
  * Costs. The files are read and written with synchronous calls
  * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
  * a quiet ext4 disk, hundreds under load; a `link` or an `unlink` costs a
@@ -97,6 +129,7 @@
 import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { hasCode, ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
@@ -113,7 +146,7 @@ export class LeaseFiles {
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
   /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
-  readonly #fences = new Map<string, { readonly lease: Lease | typeof RELEASED; readonly stamp: string }>();
+  readonly #fences = new Map<string, Fence>();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
@@ -143,7 +176,11 @@ export class LeaseFiles {
         const lease = grantLease(runId, request, current);
         // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
         // A lease given back is replaced by rename, as a held one.
-        if (this.#write(lease, found === undefined)) return lease;
+        if (this.#write(lease, found === undefined)) {
+          // Its holder may trust its last look at the old file for TRUST_MS more: see the module comment, "Trusted for a millisecond".
+          if (current !== undefined && current.owner !== request.owner) await outlastTrust(performance.now());
+          return lease;
+        }
       }
     } finally {
       await unlock();
@@ -218,11 +255,15 @@ export class LeaseFiles {
    */
   #current(runId: string): LeaseFound {
     // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
+    const seenAt = performance.now();
     const stamp = fileStamp(this.#folders.files(runId).lease);
     const known = this.#fences.get(runId);
-    if (stamp !== undefined && known?.stamp === stamp) return known.lease;
+    if (stamp !== undefined && known?.stamp === stamp) {
+      known.seenAt = seenAt;
+      return known.lease;
+    }
     const found = stamp === undefined ? undefined : readLeaseFileSync(this.#folders.files(runId).lease, true);
-    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp });
+    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp, seenAt });
     else this.#fences.delete(runId);
     return found;
   }
@@ -243,8 +284,9 @@ export class LeaseFiles {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
     }
+    const seenAt = performance.now();
     const stamp = fileStamp(file);
-    if (stamp !== undefined) this.#fences.set(lease.runId, { lease, stamp });
+    if (stamp !== undefined) this.#fences.set(lease.runId, { lease, stamp, seenAt });
     return true;
   }
 
@@ -261,9 +303,10 @@ export class LeaseFiles {
     const ino = this.#publish(files.lease, lease, false);
     if (ino === undefined) return false;
     if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
+    const seenAt = performance.now();
     const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
     if (stats === undefined || stats.ino !== ino) return false;
-    this.#fences.set(lease.runId, { lease, stamp: stampOf(stats) });
+    this.#fences.set(lease.runId, { lease, stamp: stampOf(stats), seenAt });
     return true;
   }
 
@@ -325,16 +368,24 @@ export class LeaseFiles {
   /**
    * Throws `LeaseLostError` unless `lease` is the run's current lease. A
    * lease this store last saw in a `lease.json` that is still the same
-   * file passes without reading it.
+   * file passes without reading it, and without looking at the file when
+   * it was seen so less than {@link TRUST_MS} ago and is far from expiry
+   * (see the module comment, "Trusted for a millisecond").
    */
   fence(runId: string, lease: Lease): void {
-    const file = this.#folders.files(runId).lease;
     const known = this.#fences.get(runId);
+    const same = known !== undefined && known.lease !== RELEASED && stillHeld(known.lease, lease);
+    const seenAt = performance.now();
+    if (same && seenAt - known.seenAt < TRUST_MS && Date.now() < known.lease.expiresAt - TRUST_MARGIN_MS) return;
+    const file = this.#folders.files(runId).lease;
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
-    if (known !== undefined && stamp !== undefined && known.stamp === stamp && known.lease !== RELEASED && stillHeld(known.lease, lease)) return;
+    if (same && stamp !== undefined && known.stamp === stamp) {
+      known.seenAt = seenAt;
+      return;
+    }
     const found = readLeaseFileSync(file);
-    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp });
+    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp, seenAt });
     else this.#fences.delete(runId);
     const current = held(found);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
@@ -366,6 +417,28 @@ export class LeaseFiles {
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }
+}
+
+/** What this store last saw in a run's `lease.json`: the lease, the file's {@link fileStamp}, and when (`performance.now()`, taken before the `lstat`). */
+interface Fence {
+  readonly lease: Lease | typeof RELEASED;
+  readonly stamp: string;
+  seenAt: number;
+}
+
+/**
+ * How long (ms) a `lease.json` seen unchanged is trusted to still be so by
+ * a write ({@link LeaseFiles.fence}), and how long a takeover waits before
+ * its lease is used (see the module comment, "Trusted for a millisecond").
+ */
+export const TRUST_MS = 1;
+
+/** A lease is trusted without a look only while it has more than this left (ms) before it expires. */
+export const TRUST_MARGIN_MS = 5_000;
+
+/** Resolves once `TRUST_MS` have passed since `since` (`performance.now()`): a timer may fire early by up to a millisecond. */
+async function outlastTrust(since: number): Promise<void> {
+  while (performance.now() - since < TRUST_MS) await sleep(TRUST_MS);
 }
 
 /** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */

@@ -1,0 +1,120 @@
+/**
+ * The fencing check's trust (src/persistence/lowdb-leases.ts, "Trusted for
+ * a millisecond"): a write skips the `lstat` of `lease.json` when its
+ * store saw the file unchanged less than `TRUST_MS` ago and the lease is
+ * far from expiry. These tests hold `performance.now()` still, so the
+ * trust never runs out by itself, and check what must still be refused:
+ * a takeover is not used before its holder's trust ran out (the taker
+ * waits), and a lease near or past its expiry is always looked at, so a
+ * takeover that does not wait (an earlier version's) is seen at once.
+ */
+import { renameSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LeaseLostError } from "../src/index.js";
+import { TRUST_MARGIN_MS, TRUST_MS } from "../src/persistence/lowdb-leases.js";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import type { Lease } from "../src/persistence/run-store.js";
+import { serialize } from "../src/persistence/serialization.js";
+import { nodeRecord, sampleRun } from "./store-conformance.js";
+import { leaseRequest } from "./support/lease-request.js";
+
+let dir: string;
+/** What `performance.now()` says while a test holds it still. */
+let now = 0;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "taskloom-lease-trust-"));
+  now = performance.now();
+  vi.spyOn(performance, "now").mockImplementation(() => now);
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const leaseFile = (runId: string) => join(dir, "runs", runId, "lease.json");
+
+/** Replaces `lease.json` by a rename, as a process of an earlier version taking the run over does (it does not wait). */
+function replaceLease(runId: string, lease: Lease): void {
+  const temp = `${leaseFile(runId)}.test.tmp`;
+  writeFileSync(temp, serialize(lease), { mode: 0o600 });
+  renameSync(temp, leaseFile(runId));
+}
+
+/** A store holding run `runId` under a lease expiring `ttlMs` from now (real clock), with a snapshot and one append made. */
+async function holder(runId: string, ttlMs: number): Promise<{ store: LowdbStore; lease: Lease }> {
+  const store = new LowdbStore({ dir });
+  const lease = await store.acquireLease(runId, leaseRequest("holder", { ttlMs }));
+  await store.writeSnapshot(sampleRun(runId), 0, lease);
+  await store.append(runId, [nodeRecord(1, "a")], lease);
+  return { store, lease };
+}
+
+/** Settles after `ms` of real time (timers are not faked here; only `performance.now()` is held). */
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("a fencing check trusted for a millisecond", () => {
+  it("a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused", async () => {
+    const { store, lease } = await holder("r1", 60_000);
+    const taker = new LowdbStore({ dir });
+    let granted: Lease | undefined;
+    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true })).then((l) => (granted = l));
+    // Real time passes, `performance.now()` does not: the taker has replaced lease.json and waits.
+    await pause(50);
+    expect(granted).toBeUndefined();
+    now += TRUST_MS;
+    await taking;
+    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST", heldToken: lease.token });
+    await taker.writeSnapshot(sampleRun("r1"), 0, granted);
+    await store.close();
+    await taker.close();
+  });
+
+  it("a takeover after expiry waits as well", async () => {
+    const { store, lease } = await holder("r1", 60_000);
+    const taker = new LowdbStore({ dir });
+    let granted: Lease | undefined;
+    // The taker's clock says the lease expired (a clock ahead of the holder's).
+    const taking = taker.acquireLease("r1", leaseRequest("taker", { now: lease.expiresAt + 1 })).then((l) => (granted = l));
+    await pause(50);
+    expect(granted).toBeUndefined();
+    now += TRUST_MS;
+    await taking;
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.close();
+    await taker.close();
+  });
+
+  it.each([
+    ["near its expiry", TRUST_MARGIN_MS - 1_000],
+    ["past its expiry", -1_000],
+  ])("a lease %s is looked at on every write: a takeover that does not wait is refused at the next write", async (_name, ttlMs) => {
+    const { store, lease } = await holder("r1", ttlMs);
+    replaceLease("r1", { ...lease, owner: "earlier-version", token: lease.token + 1, expiresAt: Date.now() + 60_000 });
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toMatchObject({ code: "LEASE_LOST", currentToken: lease.token + 1 });
+    await store.close();
+  });
+
+  it("a lease far from expiry that another store asks to cancel is still written to, and its renewal sees the request", async () => {
+    const { store, lease } = await holder("r1", 60_000);
+    const other = new LowdbStore({ dir });
+    expect(await other.requestCancel("r1", { token: lease.token, reason: "stop", at: 5 })).toBe(true);
+    await store.append("r1", [nodeRecord(2, "a")], lease);
+    const renewed = await store.renewLease(lease, 60_000, Date.now());
+    expect(renewed.cancelRequested).toEqual({ token: lease.token, reason: "stop", at: 5 });
+    await store.append("r1", [nodeRecord(3, "a")], renewed);
+    await store.close();
+    await other.close();
+  });
+
+  it("a lease given back by its own store is refused at once, trusted or not", async () => {
+    const { store, lease } = await holder("r1", 60_000);
+    await store.releaseLease(lease);
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.close();
+  });
+});
