@@ -294,8 +294,10 @@ export class LowdbStore implements RunStore {
       this.#closeJournal(runId);
       this.#unsaved.delete(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
-      // Its node ids are checked by the replay, which indexes them anyway.
-      const doc = readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshotFields, true);
+      // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
+      // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked
+      // by the replay, which indexes them anyway.
+      const doc = verifyPathSync(files.snapshot, "file") ? readDocumentSync<SnapshotDocument>(files.snapshot, checkSnapshotFields, true) : null;
       if (!doc) {
         this.#unsaved.add(runId);
         return undefined;
