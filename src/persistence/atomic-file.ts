@@ -50,7 +50,13 @@ export const LARGE_WRITE_BYTES = 1024 * 1024;
  * and the rename stay synchronous). The options are
  * {@link writeFileAtomicSync}'s.
  */
-export async function writeFileAtomic(file: string, text: string | Buffer, fsync = false, folderChecked: FolderChecked = false, syncRename = true): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  text: string | Buffer,
+  fsync = false,
+  folderChecked: FolderChecked = false,
+  syncRename = true,
+): Promise<void> {
   const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
   if (bytes.length < LARGE_WRITE_BYTES) {
     writeFileAtomicSync(file, bytes, fsync, folderChecked, syncRename);
@@ -80,7 +86,13 @@ export async function writeFileAtomic(file: string, text: string | Buffer, fsync
  * is thrown here) leaves the file as it was and no temp file. The options
  * are {@link writeFileAtomicSync}'s.
  */
-export async function writeFileAtomicPieces(file: string, pieces: Iterable<string>, fsync = false, folderChecked: FolderChecked = false, syncRename = true): Promise<void> {
+export async function writeFileAtomicPieces(
+  file: string,
+  pieces: Iterable<string>,
+  fsync = false,
+  folderChecked: FolderChecked = false,
+  syncRename = true,
+): Promise<void> {
   const iterator = pieces[Symbol.iterator]();
   const first: Buffer[] = [];
   let size = 0;

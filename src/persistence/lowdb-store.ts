@@ -1,5 +1,5 @@
 /**
- * Why this file is about 460 lines (a sixth of them this comment): it is
+ * Why this file is about 500 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -29,7 +29,9 @@
  * without `fsync` is overwritten in place within its first page instead
  * (`summary-file.ts`, `small-file.ts`: as safe against a process crash,
  * and no rename over the old file, which costs a forced allocation and a
- * discard on ext4). The journal is append-only and
+ * discard on ext4); a running run's summary is kept open from the
+ * snapshot that wrote it to the run's next change, which writes it
+ * through that descriptor and closes it (`#summaries`). The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal

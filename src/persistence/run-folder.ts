@@ -2,9 +2,11 @@
  * The layout of `LowdbStore`'s folder: `<dir>/runs/<runId>/` with one
  * file per part of a run, and the checks that make the folders safe to
  * use (`store-files.ts`). Folders are made with mode 0700, set exactly
- * (the umask filters what `mkdir` gets), and checked after `mkdir` made or
- * found them, since `mkdir` follows a planted link and says nothing about
- * who owns an existing folder. With `fsync`, a folder made here is
+ * (the umask filters what `mkdir` gets: a folder made with another mode is
+ * `chmod`ed), and checked after `mkdir` made or found them, since `mkdir`
+ * says nothing about who owns an existing folder (and does not follow a
+ * link at its own name: it fails with EEXIST, and the check refuses the
+ * link). With `fsync`, a folder made here is
  * flushed into its parent, so that a power loss cannot take away a run
  * whose files were flushed. The calls are synchronous (see
  * `store-files.ts`, "Costs"), and a folder found with the right mode is
