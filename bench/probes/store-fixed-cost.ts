@@ -5,6 +5,8 @@
  *
  *   node --import tsx bench/probes/store-fixed-cost.ts ratio [rounds]
  *     1-node, 100-node chain/fan-out, 10,000 chain/fan-out: LowdbStore / MemoryStore
+ *   node --import tsx bench/probes/store-fixed-cost.ts small [rounds]
+ *     the first three of "ratio" only (a run's fixed cost)
  *   node --import tsx bench/probes/store-fixed-cost.ts fsync [rounds]
  *     chain per step with fsync against a bare fdatasync loop; 1,000 fan-out fsync / no fsync
  *   node --import tsx bench/probes/store-fixed-cost.ts resume [rounds]
@@ -86,14 +88,15 @@ function fdatasyncFloor(steps: number): number {
 
 const [mode = "ratio", a, b] = process.argv.slice(2);
 const rounds = Number(a ?? 7);
-if (mode === "ratio") {
-  for (const [shape, n, r] of [
+if (mode === "ratio" || mode === "small") {
+  const shapes = [
     ["chain", 1, rounds * 20],
     ["chain", 100, rounds * 3],
     ["fanout", 100, rounds * 3],
     ["chain", 10_000, rounds],
     ["fanout", 10_000, rounds],
-  ] as const) {
+  ] as const;
+  for (const [shape, n, r] of mode === "small" ? shapes.slice(0, 3) : shapes) {
     const m = await compare(shape, n, ["memory", "lowdb"], r);
     console.log(`${shape} ${n}, memory / lowdb: ${fmt(m, "memory", "lowdb")}`);
   }

@@ -8,7 +8,10 @@
  * there is refused, not replaced), and the temp file is made with
  * `O_CREAT | O_EXCL | O_NOFOLLOW`, so a link at its name fails the write
  * instead of sending it elsewhere. A refusal is `UnsafeStoreFileError`,
- * with nothing written.
+ * with nothing written. In a folder the caller made itself (mode 0700,
+ * this user's: {@link FolderChecked} `"made"`), no other user can have put
+ * anything at the target, so it is not looked at; a rename never follows
+ * a link at its target anyway, it replaces it.
  *
  * Costs. The write is made of synchronous system calls (about seven: two
  * `lstat`s, `open`, `fstat`, `write`, `close`, `rename`; with `fsync`, a
@@ -28,6 +31,14 @@ import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
+/**
+ * What the caller knows of the file's folder: nothing (`false`: it is
+ * checked), that it has just checked it (`true`), or that it made it
+ * itself, with mode 0700, and checked it then (`"made"`: the target is
+ * not looked at either, see the module comment).
+ */
+export type FolderChecked = boolean | "made";
+
 /** Contents at least this big (bytes) are written and flushed through the thread pool, so the event loop is not held for their length. */
 export const LARGE_WRITE_BYTES = 1024 * 1024;
 
@@ -39,7 +50,13 @@ export const LARGE_WRITE_BYTES = 1024 * 1024;
  * and the rename stay synchronous). The options are
  * {@link writeFileAtomicSync}'s.
  */
-export async function writeFileAtomic(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  text: string | Buffer,
+  fsync = false,
+  folderChecked: FolderChecked = false,
+  syncRename = true,
+): Promise<void> {
   const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
   if (bytes.length < LARGE_WRITE_BYTES) {
     writeFileAtomicSync(file, bytes, fsync, folderChecked, syncRename);
@@ -69,7 +86,13 @@ export async function writeFileAtomic(file: string, text: string | Buffer, fsync
  * is thrown here) leaves the file as it was and no temp file. The options
  * are {@link writeFileAtomicSync}'s.
  */
-export async function writeFileAtomicPieces(file: string, pieces: Iterable<string>, fsync = false, folderChecked = false, syncRename = true): Promise<void> {
+export async function writeFileAtomicPieces(
+  file: string,
+  pieces: Iterable<string>,
+  fsync = false,
+  folderChecked: FolderChecked = false,
+  syncRename = true,
+): Promise<void> {
   const iterator = pieces[Symbol.iterator]();
   const first: Buffer[] = [];
   let size = 0;
@@ -110,11 +133,12 @@ export async function writeFileAtomicPieces(file: string, pieces: Iterable<strin
 /**
  * {@link writeFileAtomic} with synchronous calls. With `folderChecked`,
  * the caller has just checked the file's folder (`verifyPathSync`) and it
- * is not checked again. With `fsync` and not `syncRename`, the content is
+ * is not checked again (nor the target, for a folder the caller made:
+ * {@link FolderChecked}). With `fsync` and not `syncRename`, the content is
  * flushed before the rename but the rename itself is left to the next
  * flush of the folder (for a file that may lag behind after a power loss).
  */
-export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked = false, syncRename = true): void {
+export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked: FolderChecked = false, syncRename = true): void {
   const { temp, fd } = openTemp(file, folderChecked);
   try {
     writeAllSync(fd, typeof text === "string" ? Buffer.from(text, "utf8") : text);
@@ -127,10 +151,29 @@ export function writeFileAtomicSync(file: string, text: string | Buffer, fsync =
   closeAndRename(file, temp, fd, fsync && syncRename);
 }
 
+/**
+ * {@link writeFileAtomicSync} without `fsync`, the descriptor of the new
+ * file left open and given back (with its size) for the caller to
+ * overwrite it in place later (`small-file.ts`, `KeptFile`) and close.
+ */
+export function writeFileAtomicKeptSync(file: string, text: string, folderChecked: FolderChecked = false): { fd: number; size: number } {
+  const { temp, fd } = openTemp(file, folderChecked);
+  const bytes = Buffer.from(text, "utf8");
+  try {
+    writeAllSync(fd, bytes);
+    renameSync(temp, file);
+  } catch (err) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  return { fd, size: bytes.length };
+}
+
 /** Checks `file` and its folder, and makes the temp file beside it (see the module comment). */
-function openTemp(file: string, folderChecked: boolean): { temp: string; fd: number } {
-  if (!folderChecked) verifyPathSync(dirname(file), "folder");
-  verifyPathSync(file, "file");
+function openTemp(file: string, folderChecked: FolderChecked): { temp: string; fd: number } {
+  if (folderChecked === false) verifyPathSync(dirname(file), "folder");
+  if (folderChecked !== "made") verifyPathSync(file, "file");
   const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   const opened = openStoreFileSync(temp, "create");
   if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);

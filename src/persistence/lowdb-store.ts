@@ -1,5 +1,5 @@
 /**
- * Why this file is about 460 lines (a sixth of them this comment): it is
+ * Why this file is about 500 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -29,7 +29,9 @@
  * without `fsync` is overwritten in place within its first page instead
  * (`summary-file.ts`, `small-file.ts`: as safe against a process crash,
  * and no rename over the old file, which costs a forced allocation and a
- * discard on ext4). The journal is append-only and
+ * discard on ext4); a running run's summary is kept open from the
+ * snapshot that wrote it to the run's next change, which writes it
+ * through that descriptor and closes it (`#summaries`). The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal
@@ -74,7 +76,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { writeFileAtomicPieces, writeFileAtomicSync } from "./atomic-file.js";
+import { writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -94,7 +96,8 @@ import { serialize } from "./serialization.js";
 import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
-import { readSummaryFile, writeSummaryFile } from "./summary-file.js";
+import { readSummaryFile, writeSummaryFile, writeSummaryKept } from "./summary-file.js";
+import { overwriteKeptSync, type KeptFile } from "./small-file.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -136,6 +139,14 @@ export class LowdbStore implements RunStore {
   readonly #journalTop = new Map<string, number>();
   /** Runs whose last `load` found no snapshot: their first snapshot makes their summary, not overwrites one. */
   readonly #unsaved = new Set<string>();
+  /**
+   * The summary of each running run, kept open from the snapshot that
+   * wrote it to the run's next change (a store without `fsync`): that
+   * change overwrites it in place through this descriptor
+   * (`small-file.ts`, `KeptFile`). Closed with the run's journal, and
+   * after a change that stops the run.
+   */
+  readonly #summaries = new Map<string, KeptFile>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
   /** `lease.json` of each run, its lock and the fencing copies. */
@@ -178,14 +189,20 @@ export class LowdbStore implements RunStore {
     const known = this.#journalTop.get(runId);
     const later: JournalRecord[] = [];
     if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
+    // The first snapshot of a run whose folder this store made: nobody else can have put a file there.
+    const likelyNew = this.#unsaved.delete(runId);
+    const checked: FolderChecked = likelyNew && this.#folders.made(runId) ? "made" : true;
     // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
     // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
-    await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, true);
+    await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, checked);
     // With fsync, the summary's content is flushed before its rename but its folder is not flushed
     // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
     // never run ahead of it, and a snapshot costs three flushes, not four.
-    const likelyNew = this.#unsaved.delete(runId);
-    writeSummaryFile(files.summary, serialize(summarize(state)), { fsync: this.#fsync, folderChecked: true, syncFolder: false, likelyNew });
+    // A running run's summary is kept open (without fsync) for its next change, an overwrite in place.
+    this.#closeSummary(runId);
+    const how = { fsync: this.#fsync, folderChecked: checked, syncFolder: false, likelyNew };
+    if (open && !this.#fsync) this.#summaries.set(runId, writeSummaryKept(files.summary, serialize(summarize(state)), how));
+    else writeSummaryFile(files.summary, serialize(summarize(state)), how);
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);
@@ -287,8 +304,10 @@ export class LowdbStore implements RunStore {
       this.#closeJournal(runId);
       this.#unsaved.delete(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
-      // Its node ids are checked by the replay, which indexes them anyway.
-      const doc = readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true);
+      // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
+      // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked
+      // by the replay, which indexes them anyway.
+      const doc = verifyPathSync(files.snapshot, "file") ? readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true) : null;
       if (!doc) {
         this.#unsaved.add(runId);
         return undefined;
@@ -464,6 +483,7 @@ export class LowdbStore implements RunStore {
   }
 
   #closeJournal(runId: string): void {
+    this.#closeSummary(runId);
     const journal = this.#journals.get(runId);
     if (journal === undefined) return;
     this.#journals.delete(runId);
@@ -474,6 +494,26 @@ export class LowdbStore implements RunStore {
   #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
     const file = this.#files(runId).summary;
     const known = counts ?? readSummaryFile(file) ?? { nodeCount: 0, settledCount: 0 };
-    writeSummaryFile(file, serialize(summaryOf(meta, known)), { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: true });
+    const text = serialize(summaryOf(meta, known));
+    const kept = this.#summaries.get(runId);
+    if (kept !== undefined) {
+      let written = false;
+      try {
+        written = overwriteKeptSync(kept, text);
+      } finally {
+        // A run that stopped changes no more until it is resumed (and loaded anew).
+        if (!written || (meta.status !== "running" && meta.status !== "pending")) this.#closeSummary(runId);
+      }
+      if (written) return;
+    }
+    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: true });
+  }
+
+  /** Closes the run's kept summary, if any. */
+  #closeSummary(runId: string): void {
+    const kept = this.#summaries.get(runId);
+    if (kept === undefined) return;
+    this.#summaries.delete(runId);
+    closeSync(kept.fd);
   }
 }

@@ -2,9 +2,11 @@
  * The layout of `LowdbStore`'s folder: `<dir>/runs/<runId>/` with one
  * file per part of a run, and the checks that make the folders safe to
  * use (`store-files.ts`). Folders are made with mode 0700, set exactly
- * (the umask filters what `mkdir` gets), and checked after `mkdir` made or
- * found them, since `mkdir` follows a planted link and says nothing about
- * who owns an existing folder. With `fsync`, a folder made here is
+ * (the umask filters what `mkdir` gets: a folder made with another mode is
+ * `chmod`ed), and checked after `mkdir` made or found them, since `mkdir`
+ * says nothing about who owns an existing folder (and does not follow a
+ * link at its own name: it fails with EEXIST, and the check refuses the
+ * link). With `fsync`, a folder made here is
  * flushed into its parent, so that a power loss cannot take away a run
  * whose files were flushed. The calls are synchronous (see
  * `store-files.ts`, "Costs"), and a folder found with the right mode is
@@ -60,6 +62,8 @@ export class RunFolders {
   #runsChecked = false;
   /** The runs whose folder was made or checked here (at most {@link KEPT_CHECKED}). */
   readonly #checked = new Set<string>();
+  /** The runs whose folder was made here (a subset of {@link RunFolders.#checked}). */
+  readonly #made = new Set<string>();
 
   constructor(dir: string, fsync = false) {
     this.dir = dir;
@@ -113,9 +117,46 @@ export class RunFolders {
     return this.#checked.has(runId);
   }
 
+  /**
+   * True when this store made the run's folder (mode 0700, this user's)
+   * and has not forgotten it: no other user can have put anything in it
+   * (see `atomic-file.ts`, `FolderChecked`).
+   */
+  made(runId: string): boolean {
+    return this.#made.has(runId);
+  }
+
   /** Forgets that the run's folder was checked (it is being deleted). */
   forget(runId: string): void {
     this.#checked.delete(runId);
+    this.#made.delete(runId);
+  }
+
+  /**
+   * Makes `runs/` (and the store folder, when missing) or finds it, and
+   * checks it. Made first, checked after, as a run's folder: `mkdir` does
+   * not follow a link at its own name (EEXIST, then the check refuses the
+   * link), so a new store's first run costs no lookup before, and a folder
+   * made with the right mode is not `chmod`ed again.
+   */
+  #ensureRuns(): void {
+    let created: string | undefined;
+    try {
+      mkdirSync(this.runsDir, { mode: DIR_MODE });
+      created = this.runsDir;
+    } catch (err) {
+      if (hasCode(err, "ENOENT")) created = mkdirSync(this.runsDir, { recursive: true, mode: DIR_MODE });
+      else if (!hasCode(err, "EEXIST")) throw err;
+    }
+    const stats = checkedStats(this.runsDir);
+    // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
+    if (created !== undefined) {
+      if (stats === undefined || (stats.mode & 0o777) !== DIR_MODE) chmodSync(this.runsDir, DIR_MODE);
+      if (created.length <= this.dir.length) chmodSync(this.dir, DIR_MODE);
+      // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
+      if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
+    }
+    this.#runsChecked = true;
   }
 
   #checkRuns(): boolean {
@@ -126,12 +167,15 @@ export class RunFolders {
   #checkRun(runId: string): boolean {
     const found = verifyPathSync(this.files(runId).dir);
     if (found) this.#remember(runId);
-    else this.#checked.delete(runId);
+    else this.forget(runId);
     return found;
   }
 
   #remember(runId: string): void {
-    if (this.#checked.size >= KEPT_CHECKED) this.#checked.clear();
+    if (this.#checked.size >= KEPT_CHECKED) {
+      this.#checked.clear();
+      this.#made.clear();
+    }
     this.#checked.add(runId);
   }
 
@@ -148,18 +192,7 @@ export class RunFolders {
   ensureSync(runId: string, recheck = false): boolean {
     if (this.#checked.has(runId) && (!recheck || this.recheckSync(runId))) return false;
     // `runs/` is checked before anything is made in it: mkdir follows a planted link.
-    if (!this.#checkRuns()) {
-      const created = mkdirSync(this.runsDir, { recursive: true, mode: DIR_MODE });
-      verifyPathSync(this.runsDir);
-      // Set the mode on the folders made here only (a given `dir` that exists is the caller's).
-      if (created !== undefined) {
-        chmodSync(this.runsDir, DIR_MODE);
-        if (created.length <= this.dir.length) chmodSync(this.dir, DIR_MODE);
-        // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
-        if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
-      }
-      this.#runsChecked = true;
-    }
+    if (!this.#runsChecked) this.#ensureRuns();
     const dir = this.files(runId).dir;
     // Made first, checked after (mkdir does not follow a link at its own name: EEXIST): a new run's folder costs no lookup before.
     try {
@@ -169,6 +202,7 @@ export class RunFolders {
       if (hasCode(err, "ENOENT") && this.#runsChecked) {
         this.#runsChecked = false;
         this.#checked.clear();
+        this.#made.clear();
         return this.ensureSync(runId);
       }
       if (!hasCode(err, "EEXIST")) throw err;
@@ -178,7 +212,10 @@ export class RunFolders {
     const stats = checkedStats(dir);
     if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
     if (this.#fsync) syncFolder(this.runsDir, true);
-    if (stats) this.#remember(runId);
+    if (stats) {
+      this.#remember(runId);
+      this.#made.add(runId);
+    }
     return true;
   }
 }

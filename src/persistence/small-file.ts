@@ -65,13 +65,40 @@ export function overwriteSmallFileSync(file: string, text: string, how: SmallFil
   const opened = openStoreFileSync(file, "rewrite", { maxLinks: how.maxLinks ?? 1 });
   if (opened === undefined) return false;
   try {
-    const length = Math.max(bytes.length, how.grow === true ? opened.size + 1 : opened.size);
-    if (opened.size > PAGE_BYTES || opened.size === 0 || length > PAGE_BYTES) return false;
-    const out = length > bytes.length ? Buffer.concat([bytes, Buffer.alloc(length - bytes.length, 0x20)]) : bytes;
-    const written = writeSync(opened.fd, out, 0, out.length, 0);
-    if (written !== out.length) throw new Error(`taskloom: a short write to ${file} (${written} of ${out.length} bytes): is the disk full?`);
-    return true;
+    return overwriteKeptSync({ file, fd: opened.fd, size: opened.size }, bytes, how.grow === true);
   } finally {
     closeSync(opened.fd);
   }
+}
+
+/**
+ * A small store file its writer keeps open between two writes (a run's
+ * summary, from the snapshot that made it to the run's next change): the
+ * next overwrite in place costs one `pwrite`, not an open, a check and a
+ * close. The descriptor is the file's as it was checked or made; a file
+ * replaced since (by rename) is not written through it, since its writer
+ * drops it whenever it replaces the file.
+ */
+export interface KeptFile {
+  /** The file's path, for errors. */
+  readonly file: string;
+  readonly fd: number;
+  /** The file's size, as written last. */
+  size: number;
+}
+
+/**
+ * Overwrites the kept file in place with `text` (a string, or its UTF-8
+ * bytes), as {@link overwriteSmallFileSync} does; false, writing nothing,
+ * when either text is over a page (or the file is empty).
+ */
+export function overwriteKeptSync(kept: KeptFile, text: string | Buffer, grow = false): boolean {
+  const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  const length = Math.max(bytes.length, grow ? kept.size + 1 : kept.size);
+  if (kept.size > PAGE_BYTES || kept.size === 0 || length > PAGE_BYTES) return false;
+  const out = length > bytes.length ? Buffer.concat([bytes, Buffer.alloc(length - bytes.length, 0x20)]) : bytes;
+  const written = writeSync(kept.fd, out, 0, out.length, 0);
+  if (written !== out.length) throw new Error(`taskloom: a short write to ${kept.file} (${written} of ${out.length} bytes): is the disk full?`);
+  kept.size = length;
+  return true;
 }

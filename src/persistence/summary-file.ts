@@ -11,19 +11,20 @@
  */
 import { dirname } from "node:path";
 import type { RunSummary } from "../state/records.js";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { closeSync } from "node:fs";
+import { writeFileAtomicKeptSync, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { SnapshotCorruptError } from "./errors.js";
-import { overwriteSmallFileSync } from "./small-file.js";
+import { overwriteKeptSync, overwriteSmallFileSync, type KeptFile } from "./small-file.js";
 import { checkSummary } from "./snapshot-schema.js";
 import { readDocumentSync } from "./stored-document.js";
-import { verifyPathSync } from "./store-files.js";
+import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
 /** How {@link writeSummaryFile} writes. */
 export interface SummaryWrite {
   /** The store's `fsync`: the summary is then always replaced by rename, its content flushed first. */
   readonly fsync: boolean;
-  /** The caller has just checked the run's folder. */
-  readonly folderChecked: boolean;
+  /** The caller has just checked the run's folder (or made it: `atomic-file.ts`, {@link FolderChecked}). */
+  readonly folderChecked: FolderChecked;
   /** With fsync, flush the folder after the rename too (false beside a snapshot: see `LowdbStore`). */
   readonly syncFolder: boolean;
   /**
@@ -49,6 +50,30 @@ export function writeSummaryFile(file: string, text: string, how: SummaryWrite):
     if (overwriteSmallFileSync(file, text)) return;
   }
   writeFileAtomicSync(file, text, how.fsync, how.folderChecked, how.syncFolder);
+}
+
+/**
+ * {@link writeSummaryFile} for a store without `fsync`, the file kept
+ * open for the run's next summary (`small-file.ts`, `KeptFile`), which
+ * the caller writes with `overwriteKeptSync` and closes: written in place
+ * through the checked descriptor, or made by rename and kept open.
+ */
+export function writeSummaryKept(file: string, text: string, how: Omit<SummaryWrite, "fsync" | "syncFolder">): KeptFile {
+  if (how.likelyNew !== true) {
+    if (!how.folderChecked) verifyPathSync(dirname(file));
+    const opened = openStoreFileSync(file, "rewrite", { singleLink: true });
+    if (opened !== undefined) {
+      const kept: KeptFile = { file, fd: opened.fd, size: opened.size };
+      try {
+        if (overwriteKeptSync(kept, text)) return kept;
+      } catch (err) {
+        closeSync(opened.fd);
+        throw err;
+      }
+      closeSync(opened.fd);
+    }
+  }
+  return { file, ...writeFileAtomicKeptSync(file, text, how.folderChecked) };
 }
 
 /** Reads a run's summary, or null when there is none; `SnapshotCorruptError` when it does not parse twice running. */
