@@ -13,6 +13,8 @@
  * work, a big memory walk, a sleep or busy wait of `PAUSE_US`, 30 by
  * default, a lease-like `lstat`): whether a flush that follows work or a
  * pause costs more than one that follows another flush, as the floor's do.
+ * With `BLOCK=n` in the environment, each variant makes n steps in a row
+ * before the next one's turn (as a chain's flushes follow each other).
  * Without a list, every variant runs. The folder is disposed of as the
  * bench's are (`bench/retire.ts`: moved to `TASKLOOM_BENCH_TRASH` when set).
  *
@@ -30,6 +32,8 @@ import { median } from "../stats.js";
 
 const steps = Number(process.argv[2] ?? 2000);
 const only = process.argv[3]?.split(",");
+/** Steps a variant makes in a row before the next variant's turn (`BLOCK`, 1 by default: step by step). */
+const BLOCK = Number(process.env.BLOCK ?? 1);
 const dir = mkdtempSync(join(tmpdir(), "probe-fsync-variants-"));
 const RECORD = Buffer.alloc(170, 0x61);
 RECORD[169] = 0x0a;
@@ -241,22 +245,24 @@ add(
 
 const times = variants.map((): number[] => []);
 const cpu = variants.map(() => 0);
-for (let i = 0; i < steps; i++) {
+for (let i = 0; i < steps; i += BLOCK) {
   for (let k0 = 0; k0 < variants.length; k0++) {
-    const k = (k0 + i) % variants.length;
-    variants[k]![2]?.();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    variants[k]![1]();
-    times[k]!.push((performance.now() - t0) * 1000);
-    const c = process.cpuUsage(c0);
-    cpu[k]! += c.user + c.system;
+    const k = (k0 + i / BLOCK) % variants.length;
+    for (let j = 0; j < BLOCK; j++) {
+      variants[k]![2]?.();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      variants[k]![1]();
+      times[k]!.push((performance.now() - t0) * 1000);
+      const c = process.cpuUsage(c0);
+      cpu[k]! += c.user + c.system;
+    }
   }
 }
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const m0 = median(times[0]!);
 const a0 = mean(times[0]!);
-console.log(`${steps} steps of ${RECORD.length} bytes, interleaved; in ${dir} (work: ${sink} bytes)`);
+console.log(`${steps} steps of ${RECORD.length} bytes, interleaved ${BLOCK} at a time; in ${dir} (work: ${sink} bytes)`);
 variants.forEach(([name], k) => {
   const xs = times[k]!;
   const sorted = [...xs].sort((a, b) => a - b);
