@@ -28,7 +28,7 @@
  */
 import { Immer } from "immer";
 import type { PendingWait } from "./waits.js";
-import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
+import { createNodeTable, getNode, indexNext, locate, nodeRecords, type NodeTable } from "./node-table.js";
 import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
 import { markPending, type NodeTransition } from "./node-transitions.js";
@@ -51,6 +51,12 @@ export interface NewRunInit {
   readonly fingerprint: string;
   readonly inputs: unknown;
   readonly nodeIds: readonly string[];
+  /**
+   * The position of each of `nodeIds` in it, and nothing else (the graph's
+   * own map, for `nodeIds` = the graph's `order`): shared as the run's index
+   * instead of a map built per run. @default a map built here
+   */
+  readonly positions?: ReadonlyMap<string, number> | undefined;
   readonly now: number;
   readonly sessionId?: string | undefined;
   readonly agentId?: string | undefined;
@@ -78,7 +84,7 @@ export function createRunState(init: NewRunInit): RunState {
       ...(init.appId !== undefined && { appId: init.appId }),
       ...(init.parentRunId !== undefined && { parentRunId: init.parentRunId }),
     },
-    nodes: createNodeTable(records),
+    nodes: createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined),
   };
 }
 
@@ -127,17 +133,14 @@ export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?
 export function appendNodes(state: RunState, records: readonly NodeRecord[]): RunState {
   if (records.length === 0) return state;
   const table = state.nodes;
-  const index = table.index as Map<string, number>;
-  let position = index.size;
   const shards = table.shards.map((shard) => shard);
   for (const record of records) {
-    if (index.has(record.id)) throw new Error(`taskloom internal error: node record "${record.id}" exists already`);
+    if (table.index.has(record.id)) throw new Error(`taskloom internal error: node record "${record.id}" exists already`);
+    const position = indexNext(table, record.id);
     const s = Math.floor(position / table.shardSize);
     const shard = s < shards.length ? [...(shards[s] ?? [])] : [];
     shard.push(record);
     shards[s] = Object.freeze(shard);
-    index.set(record.id, position);
-    position += 1;
   }
   return { ...state, nodes: { ...table, shards: Object.freeze(shards) } };
 }
