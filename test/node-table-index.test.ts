@@ -5,6 +5,8 @@
  * run (graphFn steps, map elements), and two runs of one graph each see
  * their own appended activations and not the other's. Checked against a
  * naive model (a map per run) on random sequences of appends and commits.
+ * And a commit given the records' positions (the record buffer's) looks
+ * no id up, and lays the records where a commit by id would.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -95,6 +97,28 @@ describe("a new run's node index", () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe("commitNodes with positions", () => {
+  it("looks no id up and lays each record where a commit by id does", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.array(fc.nat(), { maxLength: 40 }), (n, picks) => {
+        const ids = Array.from({ length: n }, (_, i) => `n${i}`);
+        const positions = new CountingMap(ids.map((id, p) => [id, p]));
+        const state = newRun("r", ids, positions);
+        const at = [...new Set(picks.map((k) => k % n))];
+        const records = at.map((p): NodeRecord => ({ id: ids[p]!, nodeId: ids[p]!, status: "ready", attempts: p }));
+        const byId = commitNodes(state, records, 5);
+        positions.reads = 0;
+        const byPosition = commitNodes(state, records, 5, at);
+        expect(positions.reads).toBe(0);
+        expect([...nodeRecords(byPosition.nodes)]).toEqual([...nodeRecords(byId.nodes)]);
+        expect(byPosition.meta).toEqual(byId.meta);
+        // The state committed to is unchanged.
+        expect([...nodeRecords(state.nodes)].every((r) => r.status === "pending")).toBe(true);
+      }),
     );
   });
 });

@@ -114,13 +114,6 @@ export function indexNext(table: NodeTable, id: string): number {
   return (table.index as AppendableIndex).add(id);
 }
 
-/** Where a record lives, or undefined for an unknown id. */
-export function locate(table: NodeTable, id: string): { shard: number; slot: number } | undefined {
-  const p = table.index.get(id);
-  if (p === undefined) return undefined;
-  return { shard: Math.floor(p / table.shardSize), slot: p % table.shardSize };
-}
-
 /** The record of an activation, or undefined. */
 export function getNode(table: NodeTable, id: string): NodeRecord | undefined {
   const p = table.index.get(id);
