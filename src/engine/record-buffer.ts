@@ -93,7 +93,7 @@ export class RecordBuffer {
         changed[i] = this.#changedAt[p]!;
         this.#changedAt[p] = undefined;
       }
-      this.#state = commitNodes(this.#state, changed, this.#now());
+      this.#state = commitNodes(this.#state, changed, this.#now(), positions);
     }
     return this.#state;
   }

@@ -23,6 +23,7 @@ import { checkDurable } from "../core/durable-value.js";
 import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
 import { getNode, nodeRecords } from "../state/node-table.js";
+import { graphIndex } from "../graph/graph-index.js";
 import { adoptGraph, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
 import { countNode, type NodeCounts, type NodeTally } from "../state/run-summary.js";
 import type { RunConfig } from "./run-options.js";
@@ -75,6 +76,7 @@ export async function prepareRun<I, O>(
       fingerprint: graph.fingerprint,
       inputs,
       nodeIds: graph.nodeIds(),
+      positions: graphIndex(graph).position,
       now: now(),
       sessionId: options.sessionId,
       agentId: options.agentId,

@@ -2,17 +2,81 @@
  * The node records of a run, laid out for cheap immutable updates.
  *
  * Records live in fixed-size array shards (`ceil(sqrt(n))` records each)
- * addressed through `index`, a map from activation id to position that is
- * built once and shared by every later state of the run (positions never
- * move). An immer update of one record copies one shard and the shard
- * list, O(sqrt(n)) pointers in flat arrays, instead of every record; a
+ * addressed through `index`, which gives each activation id its position
+ * (positions never move) and is shared by every later state of the run.
+ * An update of one record copies one shard and the shard list,
+ * O(sqrt(n)) pointers in flat arrays, instead of every record; a
  * 100,000-node run stays near linear. Readers use the functions here and
  * never see the shards. The snapshot form is a flat record list
  * (`persistence/replay.ts`); `index` is derived from it on load.
  *
+ * The index of a new run is its graph's own map of node positions (a new
+ * run holds node `order[p]` at position p, so the graph's map is already
+ * the run's index): a million-node run then builds no million-entry map
+ * of its own before it starts (about a microsecond per node at that size,
+ * each insert missing the cache), and the engine's lookups by id (the
+ * ready set's, the record buffer's) all go to one map instead of two.
+ * That map is never changed: activations added later (graphFn steps, map
+ * elements, later visits) go to a map of the run's own.
+ *
  * @module
  */
 import type { NodeRecord } from "./records.js";
+
+/**
+ * A table's index: a base map of positions `0 … base.size - 1` (a graph's,
+ * shared and never changed here, or one built for a loaded run) and the
+ * ids appended after it, in a map of its own. Read as a `ReadonlyMap`.
+ */
+class AppendableIndex implements ReadonlyMap<string, number> {
+  readonly #base: ReadonlyMap<string, number>;
+  readonly #added = new Map<string, number>();
+
+  constructor(base: ReadonlyMap<string, number>) {
+    this.#base = base;
+  }
+
+  get(id: string): number | undefined {
+    const p = this.#base.get(id);
+    return p !== undefined || this.#added.size === 0 ? p : this.#added.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.#base.has(id) || this.#added.has(id);
+  }
+
+  get size(): number {
+    return this.#base.size + this.#added.size;
+  }
+
+  /** Indexes `id` at the next position (`size`); the caller checked it is new. */
+  add(id: string): number {
+    const position = this.size;
+    this.#added.set(id, position);
+    return position;
+  }
+
+  forEach(fn: (position: number, id: string, map: ReadonlyMap<string, number>) => void, thisArg?: unknown): void {
+    for (const [id, position] of this) fn.call(thisArg, position, id, this);
+  }
+
+  *entries(): MapIterator<[string, number]> {
+    yield* this.#base.entries();
+    yield* this.#added.entries();
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [id] of this.entries()) yield id;
+  }
+
+  *values(): MapIterator<number> {
+    for (const [, position] of this.entries()) yield position;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries();
+  }
+}
 
 /** The node records of a run. */
 export interface NodeTable {
@@ -24,30 +88,30 @@ export interface NodeTable {
   readonly shards: readonly (readonly NodeRecord[])[];
 }
 
-/** Builds a table from records, in the order given (a list is read in place, not copied first). */
-export function createNodeTable(records: Iterable<NodeRecord>): NodeTable {
+/**
+ * Builds a table from records, in the order given (a list is read in place,
+ * not copied first). `positions`, when given, must map the id of
+ * `records[p]` to p for every p and hold nothing else (a graph's map of
+ * node positions, for a new run's records in the graph's order): it becomes
+ * the table's index, shared and never changed, instead of a map built here.
+ */
+export function createNodeTable(records: Iterable<NodeRecord>, positions?: ReadonlyMap<string, number>): NodeTable {
   const list: readonly NodeRecord[] = Array.isArray(records) ? records : [...records];
   const shardSize = Math.max(16, Math.ceil(Math.sqrt(list.length)));
-  const index = new Map<string, number>();
+  const own = positions === undefined ? new Map<string, number>() : undefined;
   const shards: NodeRecord[][] = [];
   for (let start = 0; start < list.length; start += shardSize) {
     const end = Math.min(start + shardSize, list.length);
-    const shard: NodeRecord[] = [];
-    for (let position = start; position < end; position++) {
-      const record = list[position]!;
-      index.set(record.id, position);
-      shard.push(record);
-    }
+    const shard: NodeRecord[] = list.slice(start, end);
+    if (own !== undefined) for (let position = start; position < end; position++) own.set(list[position]!.id, position);
     shards.push(shard);
   }
-  return { index, shardSize, shards };
+  return { index: new AppendableIndex(positions ?? own!), shardSize, shards };
 }
 
-/** Where a record lives, or undefined for an unknown id. */
-export function locate(table: NodeTable, id: string): { shard: number; slot: number } | undefined {
-  const p = table.index.get(id);
-  if (p === undefined) return undefined;
-  return { shard: Math.floor(p / table.shardSize), slot: p % table.shardSize };
+/** Indexes `id` at the next position of `table` (`index.size`) and returns it; the caller checked that `id` is new. */
+export function indexNext(table: NodeTable, id: string): number {
+  return (table.index as AppendableIndex).add(id);
 }
 
 /** The record of an activation, or undefined. */

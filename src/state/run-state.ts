@@ -28,7 +28,7 @@
  */
 import { Immer } from "immer";
 import type { PendingWait } from "./waits.js";
-import { createNodeTable, getNode, locate, nodeRecords, type NodeTable } from "./node-table.js";
+import { createNodeTable, getNode, indexNext, nodeRecords, type NodeTable } from "./node-table.js";
 import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
 import { markPending, type NodeTransition } from "./node-transitions.js";
@@ -51,6 +51,12 @@ export interface NewRunInit {
   readonly fingerprint: string;
   readonly inputs: unknown;
   readonly nodeIds: readonly string[];
+  /**
+   * The position of each of `nodeIds` in it, and nothing else (the graph's
+   * own map, for `nodeIds` = the graph's `order`): shared as the run's index
+   * instead of a map built per run. @default a map built here
+   */
+  readonly positions?: ReadonlyMap<string, number> | undefined;
   readonly now: number;
   readonly sessionId?: string | undefined;
   readonly agentId?: string | undefined;
@@ -78,7 +84,7 @@ export function createRunState(init: NewRunInit): RunState {
       ...(init.appId !== undefined && { appId: init.appId }),
       ...(init.parentRunId !== undefined && { parentRunId: init.parentRunId }),
     },
-    nodes: createNodeTable(records),
+    nodes: createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined),
   };
 }
 
@@ -96,25 +102,37 @@ export function nodeOf(state: RunState, id: string): NodeRecord {
 
 /**
  * Lays changed node records into the state in one structural copy. Each
- * record's id must already be in the table.
+ * record's id must already be in the table. `positions`, when given, holds
+ * the table position of each record, in the same order (the record buffer
+ * keeps its changes by position): no lookup by id then, which for the
+ * million records a million-node run commits at its end is a million
+ * lookups in a map that does not fit in the cache.
  */
-export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?: number): RunState {
+export function commitNodes(state: RunState, records: readonly NodeRecord[], now?: number, positions?: readonly number[]): RunState {
   const table = state.nodes;
-  const touched = new Map<number, NodeRecord[]>();
-  for (const record of records) {
-    const at = locate(table, record.id);
-    if (!at) throw new Error(`taskloom internal error: no node record "${record.id}" in run "${state.meta.runId}"`);
-    let shard = touched.get(at.shard);
-    if (!shard) {
-      shard = [...(table.shards[at.shard] ?? [])];
-      touched.set(at.shard, shard);
+  const { shardSize, index } = table;
+  // The copied shards, by shard number (most commits touch a few; a run's last touches all).
+  const copies = new Array<NodeRecord[] | undefined>(table.shards.length);
+  let touched = 0;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const p = positions === undefined ? index.get(record.id) : positions[i];
+    if (p === undefined || p >= index.size) throw new Error(`taskloom internal error: no node record "${record.id}" in run "${state.meta.runId}"`);
+    const s = Math.floor(p / shardSize);
+    let shard = copies[s];
+    if (shard === undefined) {
+      shard = copies[s] = (table.shards[s] ?? []).slice();
+      touched += 1;
     }
-    shard[at.slot] = record;
+    shard[p - s * shardSize] = record;
   }
-  if (touched.size === 0) return state;
+  if (touched === 0) return state;
   // A structural copy of the three objects that change (what immer's produce made, without its drafts).
-  const shards = [...table.shards];
-  for (const [index, shard] of touched) shards[index] = Object.freeze(shard);
+  const shards = table.shards.slice();
+  for (let s = 0; s < copies.length; s++) {
+    const shard = copies[s];
+    if (shard !== undefined) shards[s] = Object.freeze(shard);
+  }
   const meta = now !== undefined && state.meta.updatedAt !== now ? { ...state.meta, updatedAt: now } : state.meta;
   return { ...state, meta, nodes: { ...table, shards } };
 }
@@ -127,17 +145,14 @@ export function commitNodes(state: RunState, records: Iterable<NodeRecord>, now?
 export function appendNodes(state: RunState, records: readonly NodeRecord[]): RunState {
   if (records.length === 0) return state;
   const table = state.nodes;
-  const index = table.index as Map<string, number>;
-  let position = index.size;
   const shards = table.shards.map((shard) => shard);
   for (const record of records) {
-    if (index.has(record.id)) throw new Error(`taskloom internal error: node record "${record.id}" exists already`);
+    if (table.index.has(record.id)) throw new Error(`taskloom internal error: node record "${record.id}" exists already`);
+    const position = indexNext(table, record.id);
     const s = Math.floor(position / table.shardSize);
     const shard = s < shards.length ? [...(shards[s] ?? [])] : [];
     shard.push(record);
     shards[s] = Object.freeze(shard);
-    index.set(record.id, position);
-    position += 1;
   }
   return { ...state, nodes: { ...table, shards: Object.freeze(shards) } };
 }
