@@ -1,5 +1,5 @@
 /**
- * Why this file is about 460 lines (a sixth of them this comment): it is
+ * Why this file is about 480 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -14,12 +14,15 @@
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
  *
- * - `snapshot.json`: the full {@link SnapshotDocument} (superjson), with the
- *   journal sequence number it includes;
+ * - `snapshot.json`: the run meta and every node record (superjson), with
+ *   the journal sequence number it includes: written in format version 2,
+ *   the records as column chunks (`snapshot-file.ts`); version 1, a
+ *   {@link SnapshotDocument}, is still read;
  * - `summary.json`: the run's {@link RunSummary}, so `list` reads one small
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
- *   changes made after the snapshot;
+ *   changes made after the snapshot; a record this store can rebuild from
+ *   what the run's files hold is written compact (`journal-delta.ts`);
  * - `lease.json`: who drives the run, and `lease.lock` (an empty file, or
  *   a hard link of a fresh `lease.json`) while a process rewrites it.
  *
