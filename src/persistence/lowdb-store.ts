@@ -168,6 +168,8 @@ export class LowdbStore implements RunStore {
   async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
     if (lease) this.#leases.fence(runId, lease);
+    // Until the new snapshot and the journal agree, nothing is known of what the files hold (a run this store loaded is known again at the end).
+    const tracked = this.#priors.forget(runId);
     const files = this.#files(runId);
     this.#folders.ensureSync(runId);
     // A run that stopped (finished, failed, cancelled, waiting) appends nothing until it is resumed.
@@ -197,8 +199,7 @@ export class LowdbStore implements RunStore {
       writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
     }
     this.#journalTop.set(runId, topSeq(later));
-    if (later.length === 0) this.#priors.rebased(runId, state.nodes);
-    else this.#priors.forget(runId);
+    if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
     if (!open) this.#closeJournal(runId);
   }
 
@@ -289,6 +290,7 @@ export class LowdbStore implements RunStore {
       // behind this store (a tool, a test standing in for a crash) is never appended to blindly.
       this.#closeJournal(runId);
       this.#unsaved.delete(runId);
+      this.#priors.forget(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
       // Its node ids are checked by the replay, which indexes them anyway.
       const doc = readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true);
