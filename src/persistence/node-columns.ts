@@ -193,63 +193,55 @@ function timeValues(column: TimeColumn): readonly number[] {
   return values;
 }
 
-/** A sparse column read in record order: {@link SparseReader.take} at each position gives its value or {@link NONE}. */
-const NONE: unique symbol = Symbol("none");
-
-class SparseReader<T> {
-  readonly #values: readonly T[];
-  readonly #list: readonly number[];
-  readonly #skip: boolean;
-  #next = 0;
-  #value = 0;
-
-  constructor(column: Sparse<T>, values: readonly T[] = column.v) {
-    this.#values = values;
-    this.#skip = "skip" in column;
-    this.#list = "skip" in column ? column.skip : column.at;
+/**
+ * Calls `set(position, value)` for each record of a chunk of `count` that
+ * has the field of `column` (its values in `values`), in record order.
+ */
+function eachPresent<T>(column: Sparse<unknown>, values: readonly T[], count: number, set: (position: number, value: T) => void): void {
+  if ("at" in column) {
+    const at = column.at;
+    for (let i = 0; i < at.length; i++) set(at[i]!, values[i]!);
+    return;
   }
-
-  take(position: number): T | typeof NONE {
-    const listed = this.#next < this.#list.length && this.#list[this.#next] === position;
-    if (listed) this.#next += 1;
-    if (listed === this.#skip) return NONE;
-    return this.#values[this.#value++]!;
+  const skip = column.skip;
+  let next = 0;
+  let k = 0;
+  for (let p = 0; p < count; p++) {
+    if (next < skip.length && skip[next] === p) next += 1;
+    else set(p, values[k++]!);
   }
 }
 
-/** The node records of checked chunks ({@link chunkProblem}), in order. */
+type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<string, unknown>;
+
+/**
+ * The node records of checked chunks ({@link chunkProblem}), in order: the
+ * records made from the dense columns, then each sparse column laid into
+ * them in turn (every record gains its fields in one order, so records of
+ * one kind share one shape).
+ */
 export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
   const out: NodeRecord[] = [];
   for (const chunk of chunks) {
-    const output = new SparseReader(chunk.output);
-    const endedAt = new SparseReader(chunk.endedAt as Sparse<number>, timeValues(chunk.endedAt));
-    const startedAt = new SparseReader(chunk.startedAt as Sparse<number>, timeValues(chunk.startedAt));
-    const more = new SparseReader(chunk.more);
     const { id, attempts, status } = chunk;
-    for (let p = 0; p < id.length; p++) {
-      const n: { -readonly [K in keyof NodeRecord]: NodeRecord[K] } = {
-        id: id[p]!,
-        nodeId: id[p]!,
-        status: STATUS_BY_CODE[status.charCodeAt(p)]!,
-        attempts: attempts[p]!,
-      };
-      const o = output.take(p);
-      if (o !== NONE) n.output = o;
-      const e = endedAt.take(p);
-      if (e !== NONE) n.endedAt = e;
-      const s = startedAt.take(p);
-      if (s !== NONE) n.startedAt = s;
-      const m = more.take(p);
-      if (m !== NONE) {
-        for (const key in m) {
-          if (!Object.hasOwn(m, key)) continue;
-          // defineProperty for an own "__proto__" key, which an assignment would take as the prototype.
-          if (key === "__proto__") Object.defineProperty(n, key, { value: m[key], enumerable: true, writable: true, configurable: true });
-          else (n as Record<string, unknown>)[key] = m[key];
-        }
-      }
-      out.push(n);
+    const count = id.length;
+    const records = new Array<Building>(count);
+    for (let p = 0; p < count; p++) {
+      records[p] = { id: id[p]!, nodeId: id[p]!, status: STATUS_BY_CODE[status.charCodeAt(p)]!, attempts: attempts[p]! };
     }
+    eachPresent(chunk.output, chunk.output.v, count, (p, v) => (records[p]!.output = v));
+    eachPresent(chunk.endedAt as Sparse<unknown>, timeValues(chunk.endedAt), count, (p, v) => (records[p]!.endedAt = v));
+    eachPresent(chunk.startedAt as Sparse<unknown>, timeValues(chunk.startedAt), count, (p, v) => (records[p]!.startedAt = v));
+    eachPresent(chunk.more, chunk.more.v, count, (p, m) => {
+      const n = records[p]!;
+      for (const key in m) {
+        if (!Object.hasOwn(m, key)) continue;
+        // defineProperty for an own "__proto__" key, which an assignment would take as the prototype.
+        if (key === "__proto__") Object.defineProperty(n, key, { value: m[key], enumerable: true, writable: true, configurable: true });
+        else n[key] = m[key];
+      }
+    });
+    for (let p = 0; p < count; p++) out.push(records[p]!);
   }
   return out;
 }
