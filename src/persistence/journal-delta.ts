@@ -80,14 +80,9 @@ export class PriorRecords {
     if (this.#runs.size > MAX_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
   }
 
-  /** {@link PriorRecords.based}, for a run this store keeps track of (one it loaded): a new run's snapshot starts none. */
-  rebased(runId: string, table: NodeTable): void {
-    if (this.#runs.has(runId)) this.based(runId, table);
-  }
-
-  /** The store no longer knows what it holds for `runId`. */
-  forget(runId: string): void {
-    this.#runs.delete(runId);
+  /** The store no longer knows what it holds for `runId`; true when it knew. */
+  forget(runId: string): boolean {
+    return this.#runs.delete(runId);
   }
 
   /** Forgets every run. */

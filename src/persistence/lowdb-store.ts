@@ -14,12 +14,15 @@
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
  *
- * - `snapshot.json`: the full {@link SnapshotDocument} (superjson), with the
- *   journal sequence number it includes;
+ * - `snapshot.json`: the run meta and every node record (superjson), with
+ *   the journal sequence number it includes: written in format version 2,
+ *   the records as column chunks (`snapshot-file.ts`); version 1, a
+ *   {@link SnapshotDocument}, is still read;
  * - `summary.json`: the run's {@link RunSummary}, so `list` reads one small
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
- *   changes made after the snapshot;
+ *   changes made after the snapshot; a record this store can rebuild from
+ *   what the run's files hold is written compact (`journal-delta.ts`);
  * - `lease.json`: who drives the run, and `lease.lock` (an empty file, or
  *   a hard link of a fresh `lease.json`) while a process rewrites it.
  *
@@ -176,6 +179,8 @@ export class LowdbStore implements RunStore {
   async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
     if (lease) this.#leases.fence(runId, lease);
+    // Until the new snapshot and the journal agree, nothing is known of what the files hold (a run this store loaded is known again at the end).
+    const tracked = this.#priors.forget(runId);
     const files = this.#files(runId);
     this.#folders.ensureSync(runId);
     // A run that stopped (finished, failed, cancelled, waiting) appends nothing until it is resumed.
@@ -211,8 +216,7 @@ export class LowdbStore implements RunStore {
       writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
     }
     this.#journalTop.set(runId, topSeq(later));
-    if (later.length === 0) this.#priors.rebased(runId, state.nodes);
-    else this.#priors.forget(runId);
+    if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
     if (!open) this.#closeJournal(runId);
   }
 
@@ -303,6 +307,7 @@ export class LowdbStore implements RunStore {
       // behind this store (a tool, a test standing in for a crash) is never appended to blindly.
       this.#closeJournal(runId);
       this.#unsaved.delete(runId);
+      this.#priors.forget(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
       // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
       // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked

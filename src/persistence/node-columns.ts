@@ -39,6 +39,16 @@ export const CHUNK_RECORDS = PIECE_ITEMS;
  */
 export type Sparse<T> = { readonly at: readonly number[]; readonly v: readonly T[] } | { readonly skip: readonly number[]; readonly v: readonly T[] };
 
+/**
+ * A sparse column of times: {@link Sparse}, or, when every time is a whole
+ * number (epoch milliseconds, as the clock gives them), `d` in place of
+ * `v`: each time's difference from the one before it in the column (the
+ * first's from 0). The differences of a run's times are a few digits where
+ * the times are thirteen: a third of a 10,000-node snapshot's bytes.
+ */
+export type TimeColumn =
+  Sparse<number> | { readonly at: readonly number[]; readonly d: readonly number[] } | { readonly skip: readonly number[]; readonly d: readonly number[] };
+
 /** Up to {@link CHUNK_RECORDS} consecutive node records, as columns. */
 export interface NodeChunk {
   /** Each record's id. */
@@ -50,9 +60,9 @@ export interface NodeChunk {
   /** The outputs of the records that have one (the key, whatever its value). */
   readonly output: Sparse<unknown>;
   /** The end times that are finite numbers. */
-  readonly endedAt: Sparse<number>;
+  readonly endedAt: TimeColumn;
   /** The start times that are finite numbers. */
-  readonly startedAt: Sparse<number>;
+  readonly startedAt: TimeColumn;
   /** Every other own field of the records that have any, as an object per record (`nodeId` only when it differs from the id). */
   readonly more: Sparse<Readonly<Record<string, unknown>>>;
 }
@@ -154,69 +164,84 @@ function toChunk(records: readonly NodeRecord[]): NodeChunk {
     status,
     attempts,
     output: output.done(count),
-    endedAt: endedAt.done(count),
-    startedAt: startedAt.done(count),
+    endedAt: asDifferences(endedAt.done(count)),
+    startedAt: asDifferences(startedAt.done(count)),
     more: more.done(count),
   };
 }
 
-/** A sparse column read in record order: {@link SparseReader.take} at each position gives its value or {@link NONE}. */
-const NONE: unique symbol = Symbol("none");
-
-class SparseReader<T> {
-  readonly #values: readonly T[];
-  readonly #list: readonly number[];
-  readonly #skip: boolean;
-  #next = 0;
-  #value = 0;
-
-  constructor(column: Sparse<T>) {
-    this.#values = column.v;
-    this.#skip = "skip" in column;
-    this.#list = "skip" in column ? column.skip : column.at;
+/** `column` with `d` in place of `v` when every value and every difference is a safe integer ({@link TimeColumn}). */
+function asDifferences(column: Sparse<number>): TimeColumn {
+  const d = new Array<number>(column.v.length);
+  let last = 0;
+  for (let i = 0; i < column.v.length; i++) {
+    const t = column.v[i]!;
+    const diff = t - last;
+    if (!Number.isSafeInteger(t) || !Number.isSafeInteger(diff)) return column;
+    d[i] = diff;
+    last = t;
   }
+  return "skip" in column ? { skip: column.skip, d } : { at: column.at, d };
+}
 
-  take(position: number): T | typeof NONE {
-    const listed = this.#next < this.#list.length && this.#list[this.#next] === position;
-    if (listed) this.#next += 1;
-    if (listed === this.#skip) return NONE;
-    return this.#values[this.#value++]!;
+/** The values of a time column (its differences summed, for `d`). */
+function timeValues(column: TimeColumn): readonly number[] {
+  if ("v" in column) return column.v;
+  const values = new Array<number>(column.d.length);
+  let t = 0;
+  for (let i = 0; i < values.length; i++) values[i] = t += column.d[i]!;
+  return values;
+}
+
+/**
+ * Calls `set(position, value)` for each record of a chunk of `count` that
+ * has the field of `column` (its values in `values`), in record order.
+ */
+function eachPresent<T>(column: Sparse<unknown>, values: readonly T[], count: number, set: (position: number, value: T) => void): void {
+  if ("at" in column) {
+    const at = column.at;
+    for (let i = 0; i < at.length; i++) set(at[i]!, values[i]!);
+    return;
+  }
+  const skip = column.skip;
+  let next = 0;
+  let k = 0;
+  for (let p = 0; p < count; p++) {
+    if (next < skip.length && skip[next] === p) next += 1;
+    else set(p, values[k++]!);
   }
 }
 
-/** The node records of checked chunks ({@link chunkProblem}), in order. */
+type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<string, unknown>;
+
+/**
+ * The node records of checked chunks ({@link chunkProblem}), in order: the
+ * records made from the dense columns, then each sparse column laid into
+ * them in turn (every record gains its fields in one order, so records of
+ * one kind share one shape).
+ */
 export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
   const out: NodeRecord[] = [];
   for (const chunk of chunks) {
-    const output = new SparseReader(chunk.output);
-    const endedAt = new SparseReader(chunk.endedAt);
-    const startedAt = new SparseReader(chunk.startedAt);
-    const more = new SparseReader(chunk.more);
     const { id, attempts, status } = chunk;
-    for (let p = 0; p < id.length; p++) {
-      const n: { -readonly [K in keyof NodeRecord]: NodeRecord[K] } = {
-        id: id[p]!,
-        nodeId: id[p]!,
-        status: STATUS_BY_CODE[status.charCodeAt(p)]!,
-        attempts: attempts[p]!,
-      };
-      const o = output.take(p);
-      if (o !== NONE) n.output = o;
-      const e = endedAt.take(p);
-      if (e !== NONE) n.endedAt = e;
-      const s = startedAt.take(p);
-      if (s !== NONE) n.startedAt = s;
-      const m = more.take(p);
-      if (m !== NONE) {
-        for (const key in m) {
-          if (!Object.hasOwn(m, key)) continue;
-          // defineProperty for an own "__proto__" key, which an assignment would take as the prototype.
-          if (key === "__proto__") Object.defineProperty(n, key, { value: m[key], enumerable: true, writable: true, configurable: true });
-          else (n as Record<string, unknown>)[key] = m[key];
-        }
-      }
-      out.push(n);
+    const count = id.length;
+    const records = new Array<Building>(count);
+    for (let p = 0; p < count; p++) {
+      records[p] = { id: id[p]!, nodeId: id[p]!, status: STATUS_BY_CODE[status.charCodeAt(p)]!, attempts: attempts[p]! };
     }
+    eachPresent(chunk.output, chunk.output.v, count, (p, v) => (records[p]!.output = v));
+    eachPresent(chunk.endedAt as Sparse<unknown>, timeValues(chunk.endedAt), count, (p, v) => (records[p]!.endedAt = v));
+    eachPresent(chunk.startedAt as Sparse<unknown>, timeValues(chunk.startedAt), count, (p, v) => (records[p]!.startedAt = v));
+    eachPresent(chunk.more, chunk.more.v, count, (p, m) => {
+      const n = records[p]!;
+      for (const key in m) {
+        if (!Object.hasOwn(m, key)) continue;
+        // defineProperty for an own "__proto__" key, which an assignment would take as the prototype.
+        if (key === "__proto__") Object.defineProperty(n, key, { value: m[key], enumerable: true, writable: true, configurable: true });
+        else n[key] = m[key];
+      }
+    });
+    for (let p = 0; p < count; p++) out.push(records[p]!);
   }
   return out;
 }
@@ -262,8 +287,8 @@ export function chunkProblem(value: unknown): ShapeProblem {
   for (let p = 0; p < count; p++) if (!isCount(attempts[p])) return `.attempts[${p}] is not a whole number`;
   return (
     sparseProblem(value.output, "output", count, () => undefined) ??
-    sparseProblem(value.endedAt, "endedAt", count, (v) => (isFiniteTime(v) ? undefined : " is not a time")) ??
-    sparseProblem(value.startedAt, "startedAt", count, (v) => (isFiniteTime(v) ? undefined : " is not a time")) ??
+    timeProblem(value.endedAt, "endedAt", count) ??
+    timeProblem(value.startedAt, "startedAt", count) ??
     sparseProblem(value.more, "more", count, moreProblem)
   );
 }
@@ -277,8 +302,26 @@ function moreProblem(value: unknown): ShapeProblem {
   return nodeMoreProblem(value);
 }
 
-/** What is wrong with the sparse column `value` (named `name`) of a chunk of `count` records, or undefined. */
-function sparseProblem(value: unknown, name: string, count: number, item: (v: unknown) => ShapeProblem): ShapeProblem {
+/** What is wrong with the time column `value` (named `name`, a {@link TimeColumn}) of a chunk of `count` records, or undefined. */
+function timeProblem(value: unknown, name: string, count: number): ShapeProblem {
+  if (!isPlainObject(value) || !Object.hasOwn(value, "d")) return sparseProblem(value, name, count, (v) => (isFiniteTime(v) ? undefined : " is not a time"));
+  if (Object.hasOwn(value, "v")) return `.${name} has both "v" and "d"`;
+  // The differences are whole numbers, and so is each sum: every time is then exact, and finite.
+  let t = 0;
+  return sparseProblem(
+    value,
+    name,
+    count,
+    (d) => {
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || !Number.isSafeInteger((t += d))) return " is not a whole difference of times";
+      return undefined;
+    },
+    "d",
+  );
+}
+
+/** What is wrong with the sparse column `value` (named `name`, its values in `values`) of a chunk of `count` records, or undefined. */
+function sparseProblem(value: unknown, name: string, count: number, item: (v: unknown) => ShapeProblem, values: "v" | "d" = "v"): ShapeProblem {
   if (!isPlainObject(value)) return `.${name} is not an object`;
   const skip = Object.hasOwn(value, "skip");
   if (skip === Object.hasOwn(value, "at")) return `.${name} has ${skip ? "both" : "neither"} "at" and "skip"`;
@@ -291,13 +334,13 @@ function sparseProblem(value: unknown, name: string, count: number, item: (v: un
     if (typeof p !== "number" || !Number.isSafeInteger(p) || p <= last || p >= count) return `.${name}.${key}[${i}] is not a position in order`;
     last = p;
   }
-  const values = value.v;
-  if (!Array.isArray(values)) return `.${name}.v is not a list`;
+  const items = value[values];
+  if (!Array.isArray(items)) return `.${name}.${values} is not a list`;
   const expected = skip ? count - list.length : list.length;
-  if (values.length !== expected) return `.${name}.v has ${values.length} values, not ${expected}`;
-  for (let i = 0; i < values.length; i++) {
-    const problem = item(values[i]);
-    if (problem !== undefined) return `.${name}.v[${i}]${problem}`;
+  if (items.length !== expected) return `.${name}.${values} has ${items.length} values, not ${expected}`;
+  for (let i = 0; i < items.length; i++) {
+    const problem = item(items[i]);
+    if (problem !== undefined) return `.${name}.${values}[${i}]${problem}`;
   }
   return undefined;
 }

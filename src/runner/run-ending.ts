@@ -94,9 +94,11 @@ export function collectOutputs(state: RunState, graph: { node(id: string): unkno
     at += 1;
     if (n.status !== "succeeded") continue;
     // A run made from the graph holds node `order[p]` at position p: that record needs no lookup to be the graph's.
-    if ((order === undefined || order[at] !== n.nodeId) && !graph.node(n.nodeId)) continue;
+    const own = order?.[at] === n.nodeId;
+    if (!own && !graph.node(n.nodeId)) continue;
     if (n.id === n.nodeId) {
-      if (!later.has(n.nodeId)) outputs[n.nodeId] = n.output;
+      // Keyed by the graph's own string when it is the same id: a loaded record's is another string, which an object key must look up first.
+      if (!later.has(n.nodeId)) outputs[own ? order[at]! : n.nodeId] = n.output;
       continue;
     }
     if (n.visit === undefined || n.visit < (later.get(n.nodeId) ?? 0)) continue;
