@@ -196,7 +196,8 @@ export class LowdbStore implements RunStore {
 
   append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     try {
-      assertRunId(runId);
+      // A run whose journal is open had its id checked when it was opened.
+      if (!this.#journals.has(runId)) assertRunId(runId);
       // With no call on the run in flight, an append that is synchronous (no flush through the pool) is
       // made at once rather than queued: nothing can come between, and a chain step spares the queue's
       // promises and microtask hops, about a microsecond of its durable cost.
@@ -214,7 +215,7 @@ export class LowdbStore implements RunStore {
    * whose promise it returns.
    */
   #appendNow(runId: string, records: readonly JournalRecord[], lease: Lease | undefined, counts: NodeCounts | undefined): Promise<void> | undefined {
-    const journal = this.#openJournal(runId, this.#files(runId), true);
+    const journal = this.#journals.get(runId) ?? this.#openJournal(runId, this.#files(runId), true);
     if (records.length === 0) return undefined;
     if (lease) this.#leases.fence(runId, lease);
     let flushing: Promise<void> | undefined;
@@ -226,7 +227,8 @@ export class LowdbStore implements RunStore {
       // With fsync the journal is preallocated (journal-file.ts), so the flush of a
       // chain step commits the new bytes alone, not a new file size as well; an
       // append of several records grows the file by what it needs only.
-      journal.write(Buffer.from(journalText(records)), records.length === 1);
+      if (this.#fsync) journal.write(Buffer.from(journalText(records)), records.length === 1);
+      else journal.appendText(journalText(records));
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
       // pool: the run goes on meanwhile, and what it records gathers for the next append (group
