@@ -1,4 +1,13 @@
 /**
+ * Why this file is about 460 lines (a quarter of them this comment): it is
+ * one concept, the lease file of a run and the fencing copy this store
+ * keeps of it; every lease call and every fenced write reads and replaces
+ * the same copy, and the argument that a write is never let through
+ * wrongly (below, "Fencing" and "Trusted for a millisecond") spans the
+ * check and the calls that change the file, so they stay in one place.
+ * What stands alone is elsewhere: the lock (`folder-lock.ts`), the rules
+ * (`lease-rules.ts`), the file's content (`lease-file.ts`).
+ *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
  * nobody), and `lease.lock` is

@@ -222,7 +222,8 @@ export class LowdbStore implements RunStore {
 
   append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     try {
-      assertRunId(runId);
+      // A run whose journal is open had its id checked when it was opened.
+      if (!this.#journals.has(runId)) assertRunId(runId);
       // With no call on the run in flight, an append that is synchronous (no flush through the pool) is
       // made at once rather than queued: nothing can come between, and a chain step spares the queue's
       // promises and microtask hops, about a microsecond of its durable cost.
@@ -240,7 +241,7 @@ export class LowdbStore implements RunStore {
    * whose promise it returns.
    */
   #appendNow(runId: string, records: readonly JournalRecord[], lease: Lease | undefined, counts: NodeCounts | undefined): Promise<void> | undefined {
-    const journal = this.#openJournal(runId, this.#files(runId), true);
+    const journal = this.#journals.get(runId) ?? this.#openJournal(runId, this.#files(runId), true);
     if (records.length === 0) return undefined;
     if (lease) this.#leases.fence(runId, lease);
     let flushing: Promise<void> | undefined;
@@ -253,7 +254,9 @@ export class LowdbStore implements RunStore {
       // chain step commits the new bytes alone, not a new file size as well; an
       // append of several records grows the file by what it needs only.
       // A record the store can rebuild from what it holds is written compact (journal-delta.ts; the lines are text alike).
-      journal.write(Buffer.from(journalText(this.#priors.encode(runId, records) as readonly JournalRecord[])), records.length === 1);
+      const text = journalText(this.#priors.encode(runId, records) as readonly JournalRecord[]);
+      if (this.#fsync) journal.write(Buffer.from(text), records.length === 1);
+      else journal.appendText(text);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
       // pool: the run goes on meanwhile, and what it records gathers for the next append (group
