@@ -16,7 +16,7 @@
  */
 import type { DynamicBody, GraphNode, GraphOrigin, InputDeclaration, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
 import { fingerprintOf } from "./fingerprint.js";
-import { buildGraphIndex, setGraphIndex } from "./graph-index.js";
+import { buildGraphIndexAt, setGraphIndex } from "./graph-index.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
 import { normalizeRoutes, type RouteTable } from "./route.js";
 import { RoutingTopology } from "./routing-topology.js";
@@ -181,10 +181,22 @@ export class TaskGraph<I = unknown, O = unknown> {
     // Only nodes that something runs after get a list of their own; the others share NONE.
     const successorsAt = new Array<readonly string[]>(order.length).fill(NONE);
     const single = new Map<string, readonly string[]>();
-    for (const n of parts.nodes) nodeAt[position.get(n.id)!] = builtNode(n, single);
-    for (const n of parts.nodes) {
+    // Each node's position and each after entry's, in the order the nodes were given: looked up once here, read again by the index.
+    const nodePosition = new Int32Array(parts.nodes.length);
+    let edges = 0;
+    for (let i = 0; i < parts.nodes.length; i++) {
+      const n = parts.nodes[i]!;
+      const p = position.get(n.id)!;
+      nodePosition[i] = p;
+      nodeAt[p] = builtNode(n, single);
+      edges += n.after.length;
+    }
+    const afterPositions = new Int32Array(edges);
+    for (let i = 0, k = 0; i < parts.nodes.length; i++) {
+      const n = parts.nodes[i]!;
       for (const dep of n.after) {
         const p = position.get(dep)!;
+        afterPositions[k++] = p;
         const list = successorsAt[p]!;
         if (list === NONE) successorsAt[p] = [n.id];
         else (list as string[]).push(n.id);
@@ -204,10 +216,11 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined, parts.dynamic !== undefined);
     setGraphIndex(
       this,
-      buildGraphIndex(
+      buildGraphIndexAt(
         position,
-        nodeAt.map((n) => n.after),
-        (p) => successorsAt[p]!,
+        nodePosition,
+        parts.nodes.map((n) => n.after),
+        afterPositions,
       ),
     );
     Object.freeze(this);
