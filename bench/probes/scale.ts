@@ -9,12 +9,17 @@
  * `--warmup K` runs K untimed rounds first and `--rounds R` times R rounds (each printed, then
  * their medians): the bench times N = 100,000 as the median of 3 rounds after 1 warm-up, and
  * N = 1,000,000 (the `memory` kind) as 1 round without one. `--profile FILE` writes a CPU
- * profile of the last timed round's run alone (not the graph's build, nor a store's setup) to FILE.
+ * profile of the last timed round's run alone (not the graph's build, nor a store's setup) to FILE,
+ * sampled every `--profile-interval` µs (default 1,000; compare profiles of one interval only:
+ * a finer one slows small runs more). It also prints the build's CPU time and the garbage
+ * collections of the timed runs (scavenges and mark-compacts: count and total pause), from
+ * `perf_hooks` "gc" entries.
  *
  * @module
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { PerformanceObserver, constants } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { median } from "../stats.js";
 import type { Prepare } from "../systems/types.js";
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "0" },
     rounds: { type: "string", default: "1" },
     profile: { type: "string" },
+    "profile-interval": { type: "string", default: "1000" },
   },
 });
 const n = Number(values.n);
@@ -42,7 +48,9 @@ async function load(): Promise<Prepare> {
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
+const buildCpu0 = process.cpuUsage();
 const prepared = await (await load())(shape, n, 8);
+const buildCpu = process.cpuUsage(buildCpu0);
 for (let i = 0; i < warmup; i++) {
   const round = await prepared.round(i);
   await round.run();
@@ -53,10 +61,25 @@ if (values.profile !== undefined) {
   session = new Session();
   session.connect();
   await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: Number(values["profile-interval"]) });
 }
 const wallUs: number[] = [];
 const cpuUs: number[] = [];
 let rssBeforeMB = 0;
+/** Garbage collections during the timed runs, by kind: count and total pause. */
+const gcs = { scavenge: { n: 0, ms: 0 }, major: { n: 0, ms: 0 } };
+let timing = false;
+const gcObserver = new PerformanceObserver((list) => {
+  if (!timing) return;
+  for (const entry of list.getEntries()) {
+    const kind = ((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
+    const slot = kind === constants.NODE_PERFORMANCE_GC_MINOR ? gcs.scavenge : kind === constants.NODE_PERFORMANCE_GC_MAJOR ? gcs.major : undefined;
+    if (slot === undefined) continue;
+    slot.n += 1;
+    slot.ms += entry.duration;
+  }
+});
+gcObserver.observe({ entryTypes: ["gc"] });
 for (let i = 0; i < rounds; i++) {
   const round = await prepared.round(warmup + i);
   gc?.();
@@ -64,9 +87,13 @@ for (let i = 0; i < rounds; i++) {
   if (session && i === rounds - 1) await session.post("Profiler.start");
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  timing = true;
   await round.run();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  // The observer hears of a collection in a later task: let the last ones of the run arrive.
+  await new Promise((resolve) => setImmediate(resolve));
+  timing = false;
   if (session && i === rounds - 1) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(values.profile!, JSON.stringify(profile));
@@ -82,7 +109,10 @@ for (let i = 0; i < rounds; i++) {
 }
 const peakMB = process.resourceUsage().maxRSS / 1024;
 console.log(
-  `${system} ${shape} n=${n}: build ${prepared.buildMs.toFixed(0)} ms, warm-up ${warmup}, rounds ${rounds}, ` +
+  `${system} ${shape} n=${n}: build ${prepared.buildMs.toFixed(0)} ms (CPU ${((buildCpu.user + buildCpu.system) / 1000).toFixed(0)} ms), warm-up ${warmup}, rounds ${rounds}, ` +
     `median ${median(wallUs).toFixed(2)} us/node, median CPU ${median(cpuUs).toFixed(2)} us/node, ` +
-    `rss before run ${rssBeforeMB.toFixed(0)} MB, peak rss ${peakMB.toFixed(0)} MB`,
+    `rss before run ${rssBeforeMB.toFixed(0)} MB, peak rss ${peakMB.toFixed(0)} MB; ` +
+    `in the ${rounds} timed runs: ${gcs.scavenge.n} scavenges (${gcs.scavenge.ms.toFixed(0)} ms), ` +
+    `${gcs.major.n} mark-compacts (${gcs.major.ms.toFixed(0)} ms)`,
 );
+gcObserver.disconnect();

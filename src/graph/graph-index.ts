@@ -97,3 +97,45 @@ export function buildGraphIndex(
   }
   return { position, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
 }
+
+/**
+ * Builds an index from positions a graph's constructor has already looked
+ * up: `position` (each id's), the position of each node as the nodes were
+ * given (`nodePosition[i]` for `after[i]`, their `after` lists), and the
+ * position of every `after` entry, node by node in that order
+ * (`afterPositions`). No id is looked up again: at a million nodes each
+ * lookup misses the cache, and {@link buildGraphIndex} makes four per edge.
+ * Successors are listed in the order the nodes were given, as the graph's
+ * `successors` lists them.
+ */
+export function buildGraphIndexAt(
+  position: ReadonlyMap<string, number>,
+  nodePosition: Int32Array,
+  after: readonly (readonly string[])[],
+  afterPositions: Int32Array,
+): GraphIndex {
+  const size = nodePosition.length;
+  const dependencies = new Int32Array(size);
+  const successorsFrom = new Int32Array(size + 1);
+  for (let i = 0, k = 0; i < size; i++) {
+    const count = after[i]!.length;
+    dependencies[nodePosition[i]!] = count;
+    for (const end = k + count; k < end; k++) successorsFrom[afterPositions[k]! + 1]! += 1;
+  }
+  for (let p = 0; p < size; p++) successorsFrom[p + 1]! += successorsFrom[p]!;
+  const predecessorsFrom = new Int32Array(size + 1);
+  for (let p = 0; p < size; p++) predecessorsFrom[p + 1] = predecessorsFrom[p]! + dependencies[p]!;
+  const edges = afterPositions.length;
+  const successors = new Int32Array(edges);
+  const predecessors = new Int32Array(edges);
+  const fill = successorsFrom.slice(0, size);
+  for (let i = 0, k = 0; i < size; i++) {
+    const q = nodePosition[i]!;
+    for (let j = predecessorsFrom[q]!, end = k + after[i]!.length; k < end; k++, j++) {
+      const p = afterPositions[k]!;
+      predecessors[j] = p;
+      successors[fill[p]!++] = q;
+    }
+  }
+  return { position, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
+}

@@ -16,7 +16,7 @@
  */
 import type { DynamicBody, GraphNode, GraphOrigin, InputDeclaration, NodeDefinition, OutputFunction, TaskGraphParts } from "./definition.js";
 import { fingerprintOf } from "./fingerprint.js";
-import { buildGraphIndex, setGraphIndex } from "./graph-index.js";
+import { buildGraphIndexAt, setGraphIndex } from "./graph-index.js";
 import { validateInput, type InputValidator } from "./input-validator.js";
 import { normalizeRoutes, type RouteTable } from "./route.js";
 import { RoutingTopology } from "./routing-topology.js";
@@ -50,21 +50,32 @@ function frozenAfter(after: readonly string[], single: Map<string, readonly stri
 /**
  * Makes V8 intern the node ids and `after` entries (its string table
  * holds one copy of each, and property keys must be in it), by using each
- * as a key of one throwaway object. A run builds objects keyed by node id
+ * as a key of a throwaway object. A run builds objects keyed by node id
  * (a node's `deps`, the outputs given to the graph's `outputs`), and V8
  * interns each key the first time it is one: for a million-node fan-out,
  * a million string-table lookups and inserts in the first run's join and
  * outputs (each a cache miss in a table of a million strings), which every
  * later run of the graph skips. Done here, once per graph, as the graph's
- * other tables are. Speed only: no id changes.
+ * other tables are. The throwaway object is replaced every
+ * {@link INTERN_BATCH} keys: one object with a million keys spent about as
+ * long growing its own table as the interning took. Speed only: no id changes.
  */
 function internIds(parts: readonly NodeDefinition[]): void {
-  const keys: Record<string, true> = Object.create(null) as Record<string, true>;
+  let keys: Record<string, true> = Object.create(null) as Record<string, true>;
+  let count = 0;
   for (const n of parts) {
-    keys[n.id] = true;
-    for (const dep of n.after) keys[dep] = true;
+    for (let k = -1; k < n.after.length; k++) {
+      keys[k < 0 ? n.id : n.after[k]!] = true;
+      if (++count === INTERN_BATCH) {
+        keys = Object.create(null) as Record<string, true>;
+        count = 0;
+      }
+    }
   }
 }
+
+/** Keys per throwaway object of {@link internIds}. */
+const INTERN_BATCH = 1_024;
 
 /** The fields of a node definition that {@link builtNode} sets one by one. */
 const NODE_FIELDS: ReadonlySet<string> = new Set(["id", "fn", "after", "retry", "timeoutMs", "map", "routes", "maxVisits"]);
@@ -150,7 +161,7 @@ export class TaskGraph<I = unknown, O = unknown> {
 
   /** Validates `parts` and builds the graph; throws `GraphDefinitionError` listing every problem. */
   constructor(parts: TaskGraphParts<I, O>) {
-    const { order } = validateGraph(parts.name, parts.nodes, parts.output, parts.dynamic !== undefined);
+    const { order, position } = validateGraph(parts.name, parts.nodes, parts.output, parts.dynamic !== undefined);
     if (parts.dynamic !== undefined && typeof parts.dynamic !== "function") {
       throw new GraphDefinitionError(String(parts.name), ["the graphFn body must be a function"]);
     }
@@ -164,18 +175,28 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.order = Object.freeze(order);
     internIds(parts.nodes);
     this.origin = origin;
-    // Nodes by position in `order`, not in a map by id: the one map is `position`, which the
-    // engine's index (graph-index.ts) shares, built here once instead of in a graph's first run.
-    const position = new Map<string, number>();
-    for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
+    // Nodes by position in `order`, not in a map by id: the one map is `position` (validation's),
+    // which the engine's index (graph-index.ts) and each new run's node table share.
     const nodeAt = new Array<GraphNode>(order.length);
     // Only nodes that something runs after get a list of their own; the others share NONE.
     const successorsAt = new Array<readonly string[]>(order.length).fill(NONE);
     const single = new Map<string, readonly string[]>();
-    for (const n of parts.nodes) nodeAt[position.get(n.id)!] = builtNode(n, single);
-    for (const n of parts.nodes) {
+    // Each node's position and each after entry's, in the order the nodes were given: looked up once here, read again by the index.
+    const nodePosition = new Int32Array(parts.nodes.length);
+    let edges = 0;
+    for (let i = 0; i < parts.nodes.length; i++) {
+      const n = parts.nodes[i]!;
+      const p = position.get(n.id)!;
+      nodePosition[i] = p;
+      nodeAt[p] = builtNode(n, single);
+      edges += n.after.length;
+    }
+    const afterPositions = new Int32Array(edges);
+    for (let i = 0, k = 0; i < parts.nodes.length; i++) {
+      const n = parts.nodes[i]!;
       for (const dep of n.after) {
         const p = position.get(dep)!;
+        afterPositions[k++] = p;
         const list = successorsAt[p]!;
         if (list === NONE) successorsAt[p] = [n.id];
         else (list as string[]).push(n.id);
@@ -195,10 +216,11 @@ export class TaskGraph<I = unknown, O = unknown> {
     this.fingerprint = fingerprintOf(parts.name, parts.nodes, parts.output !== undefined, parts.dynamic !== undefined);
     setGraphIndex(
       this,
-      buildGraphIndex(
+      buildGraphIndexAt(
         position,
-        nodeAt.map((n) => n.after),
-        (p) => successorsAt[p]!,
+        nodePosition,
+        parts.nodes.map((n) => n.after),
+        afterPositions,
       ),
     );
     Object.freeze(this);

@@ -16,21 +16,31 @@ import { closest } from "../core/known-keys.js";
 
 const NODE_ID = /^[^#\s][^#]*$/;
 
+/** A valid graph's topological order, and the position of each id in it. */
+export interface ValidatedOrder {
+  /** Node ids in a topological order (every node after all it depends on). */
+  readonly order: string[];
+  /** The position of each id in `order` (the map validation looked ids up in, when `order` is the nodes' own order). */
+  readonly position: Map<string, number>;
+}
+
 /** Validates the parts of a graph; returns a topological order or throws {@link GraphDefinitionError}. */
-export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], output: unknown, dynamic = false): { order: string[] } {
+export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], output: unknown, dynamic = false): ValidatedOrder {
   const graphName = typeof name === "string" ? name : String(name);
   const problems: string[] = [];
   if (typeof name !== "string" || name.trim() === "") problems.push("the graph needs a non-empty string name");
   if (output !== undefined && typeof output !== "function") problems.push("output must be a function");
 
-  const ids = new Set<string>();
-  for (const n of nodes) {
+  // Each id's index in `nodes` (its first, for an id used twice).
+  const ids = new Map<string, number>();
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
     if (typeof n.id !== "string" || !NODE_ID.test(n.id) || n.id.length > 200) {
       problems.push(`node id ${JSON.stringify(n.id)} is not valid (1 to 200 characters, not starting with a space, without "#")`);
       continue;
     }
     if (ids.has(n.id)) problems.push(`node id "${n.id}" is used twice`);
-    ids.add(n.id);
+    else ids.set(n.id, i);
   }
   for (const n of nodes) {
     if (typeof n.fn !== "function") problems.push(`node "${n.id}" is a ${typeof n.fn}, not a function`);
@@ -69,20 +79,24 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
   }
   if (nodes.length === 0 && !dynamic) problems.push("it has no nodes");
 
-  const order = problems.length === 0 ? topologicalOrder(nodes, problems) : [];
-  if (problems.length > 0) throw new GraphDefinitionError(graphName, problems);
-  return { order };
+  const sorted = problems.length === 0 ? topologicalOrder(nodes, ids, problems) : undefined;
+  if (problems.length > 0 || sorted === undefined) throw new GraphDefinitionError(graphName, problems);
+  const order = Array.from(sorted, (i) => nodes[i]!.id);
+  if (sorted.every((i, p) => i === p)) return { order, position: ids };
+  const position = new Map<string, number>();
+  for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
+  return { order, position };
 }
 
 /** `: did you mean "fetch"?` for a misspelt node id (plain JS has no compile error to catch it), else "". */
-function didYouMean(id: unknown, ids: ReadonlySet<string>): string {
+function didYouMean(id: unknown, ids: ReadonlyMap<string, number>): string {
   if (typeof id !== "string") return "";
-  const near = closest(id, [...ids]);
+  const near = closest(id, [...ids.keys()]);
   return near === undefined ? "" : `: did you mean "${near}"?`;
 }
 
 /** Problems with a node's `routes` option: its shape, and targets that are not nodes. */
-function routeProblems(n: NodeDefinition, ids: ReadonlySet<string>): string[] {
+function routeProblems(n: NodeDefinition, ids: ReadonlyMap<string, number>): string[] {
   const routes: unknown = n.routes;
   if (routes === null || typeof routes !== "object" || Array.isArray(routes)) {
     return [`node "${n.id}": routes must be an object of route name → target node id(s)`];
@@ -113,32 +127,54 @@ function routeProblems(n: NodeDefinition, ids: ReadonlySet<string>): string[] {
   return problems;
 }
 
-/** Kahn's algorithm; pushes a problem naming the nodes on cycles when there are any. */
-function topologicalOrder(nodes: readonly NodeDefinition[], problems: string[]): string[] {
-  const indegree = new Map<string, number>();
-  // Lists only for nodes that something runs after (most nodes of a large graph have none).
-  const successors = new Map<string, string[]>();
-  for (const n of nodes) indegree.set(n.id, n.after.length);
-  for (const n of nodes) {
-    for (const dep of n.after) {
-      const list = successors.get(dep);
-      if (list) list.push(n.id);
-      else successors.set(dep, [n.id]);
+/**
+ * Kahn's algorithm over indices into `nodes` (`index` gives each id's; every
+ * id is unique and every dependency a node, checked before): returns the
+ * order as indices, roots first in the nodes' order, then each node once
+ * its last dependency is taken, dependents in the order the nodes list
+ * them. Pushes a problem naming the nodes on cycles when there are any.
+ * Flat integer arrays rather than maps by id: at a million nodes each map
+ * operation misses the cache, and this made about a fifth of a build.
+ */
+function topologicalOrder(nodes: readonly NodeDefinition[], index: ReadonlyMap<string, number>, problems: string[]): Int32Array {
+  const size = nodes.length;
+  const indegree = new Int32Array(size);
+  // The dependents of node i are dependents[from[i] .. from[i + 1]), in the nodes' order.
+  const from = new Int32Array(size + 1);
+  let edges = 0;
+  for (let i = 0; i < size; i++) {
+    const after = nodes[i]!.after;
+    indegree[i] = after.length;
+    edges += after.length;
+  }
+  const dep = new Int32Array(edges);
+  for (let i = 0, k = 0; i < size; i++) {
+    for (const id of nodes[i]!.after) {
+      const d = index.get(id)!;
+      dep[k++] = d;
+      from[d + 1]! += 1;
     }
   }
-  // The queue is the order: every id pushed is taken once, in turn.
-  const order = nodes.filter((n) => n.after.length === 0).map((n) => n.id);
-  for (let i = 0; i < order.length; i++) {
-    const id = order[i] as string;
-    for (const s of successors.get(id) ?? []) {
-      const d = (indegree.get(s) ?? 0) - 1;
-      indegree.set(s, d);
-      if (d === 0) order.push(s);
+  for (let i = 0; i < size; i++) from[i + 1]! += from[i]!;
+  const dependents = new Int32Array(edges);
+  const fill = from.slice(0, size);
+  for (let i = 0, k = 0; i < size; i++) {
+    for (let a = nodes[i]!.after.length; a > 0; a--) dependents[fill[dep[k++]!]!++] = i;
+  }
+  // The queue is the order: every index pushed is taken once, in turn.
+  const order = new Int32Array(size);
+  let length = 0;
+  for (let i = 0; i < size; i++) if (indegree[i] === 0) order[length++] = i;
+  for (let q = 0; q < length; q++) {
+    const i = order[q]!;
+    for (let k = from[i]!, end = from[i + 1]!; k < end; k++) {
+      const s = dependents[k]!;
+      if (--indegree[s]! === 0) order[length++] = s;
     }
   }
-  if (order.length < nodes.length) {
-    const onCycle = nodes.filter((n) => (indegree.get(n.id) ?? 0) > 0).map((n) => `"${n.id}"`);
+  if (length < size) {
+    const onCycle = nodes.filter((_, i) => indegree[i]! > 0).map((n) => `"${n.id}"`);
     problems.push(`it has a cycle through ${onCycle.slice(0, 10).join(", ")}${onCycle.length > 10 ? ", …" : ""}`);
   }
-  return order;
+  return order.subarray(0, length);
 }
