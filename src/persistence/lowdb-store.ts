@@ -315,7 +315,9 @@ export class LowdbStore implements RunStore {
       // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
       // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked
       // by the replay, which indexes them anyway.
-      const doc = verifyPathSync(files.snapshot, "file") ? readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true) : null;
+      const doc = verifyPathSync(files.snapshot, "file")
+        ? readDocumentSync<SnapshotDocument | SnapshotFileDocument>(files.snapshot, checkSnapshotFile, true)
+        : null;
       if (!doc) {
         this.#unsaved.add(runId);
         return undefined;
