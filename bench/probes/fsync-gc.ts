@@ -24,6 +24,8 @@
  * optimizes it again. `--keep-stats` keeps the last `lstatSync` result
  * alive (through a wrapper): the deopts of the functions that handle
  * `BigIntStats` (the lease check's) then stop, which shows the mechanism.
+ * `--ab-stats` does so in every other round only and drops the kept
+ * object before the other rounds' GC: both sides in one process.
  * `--system taskloom-lowdb` or `taskloom-memory` runs that store instead.
  *
  @module
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     "no-gc": { type: "boolean", default: false },
     system: { type: "string", default: "taskloom-lowdb-fsync" },
     "keep-stats": { type: "boolean", default: false },
+    "ab-stats": { type: "boolean", default: false },
   },
 });
 const n = Number(values.n);
@@ -54,7 +57,7 @@ if (forced && !gc) throw new Error("run with --expose-gc");
 
 // `--keep-stats`: the last result of `lstatSync` is kept alive through the forced GC (see the module comment).
 let keptStats: unknown;
-if (values["keep-stats"]) {
+if (values["keep-stats"] || values["ab-stats"]) {
   const real = fs.lstatSync;
   (fs as { lstatSync: typeof real }).lstatSync = ((...args: Parameters<typeof real>) => (keptStats = real(...args))) as typeof real;
   syncBuiltinESMExports();
@@ -78,8 +81,12 @@ function threadTicks(): Map<string, number> {
 const spent = new Map<string, number>();
 const us: number[] = [];
 const cpu: number[] = [];
+/** With `--ab-stats`, odd rounds drop the kept stats before the forced GC: their wall and CPU per step. */
+const dropped: { us: number; cpu: number }[] = [];
 for (let i = 0; i < rounds + 1; i++) {
   const round = await prepared.round(i);
+  const drop = values["ab-stats"] && i % 2 === 1;
+  if (drop) keptStats = undefined;
   if (forced) gc!();
   const ticks0 = threadTicks();
   const c0 = process.cpuUsage();
@@ -90,8 +97,20 @@ for (let i = 0; i < rounds + 1; i++) {
   if (i > 0) for (const [name, t] of threadTicks()) spent.set(name, (spent.get(name) ?? 0) + (t - (ticks0.get(name) ?? 0)) * 10);
   await round.cleanup();
   if (i === 0) continue;
+  if (drop) {
+    dropped.push({ us: (ms * 1000) / n, cpu: (c.user + c.system) / n });
+    continue;
+  }
   us.push((ms * 1000) / n);
   cpu.push((c.user + c.system) / n);
+}
+if (values["ab-stats"]) {
+  const wall = median(dropped.map((d) => d.us));
+  const time = median(dropped.map((d) => d.cpu));
+  console.log(
+    `stats kept: ${median(us).toFixed(1)} us/step, cpu ${median(cpu).toFixed(1)}; dropped: ${wall.toFixed(1)} us/step, cpu ${time.toFixed(1)}; ` +
+      `dropped / kept: wall ${(wall / median(us)).toFixed(2)}x, cpu ${(time / median(cpu)).toFixed(2)}x`,
+  );
 }
 if (values["keep-stats"] && keptStats === undefined) console.log("(lstatSync was never called)");
 console.log(`threads' CPU in the timed runs (ms, all rounds): ${[...spent].map(([name, t]) => `${name} ${t}`).join(", ")}`);
