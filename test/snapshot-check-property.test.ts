@@ -18,37 +18,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { graph, NonRetryableError, runAsync, SnapshotCorruptError } from "../src/index.js";
+import { runAsync, SnapshotCorruptError } from "../src/index.js";
 import { replay, type SnapshotDocument } from "../src/persistence/replay.js";
 import { checkRecord, checkRecordFully, checkSnapshot, checkSnapshotFully } from "../src/persistence/snapshot-schema.js";
 import { deserialize, serialize } from "../src/persistence/serialization.js";
 import { parseDocument } from "../src/persistence/stored-document.js";
 import { tempStores } from "./support/temp-stores.js";
 import { snapshotDocumentOf } from "./support/snapshot-file.js";
+import { propertyRunGraph } from "./support/property-run-graph.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-check-property-");
-
-let tries = 0;
-const g = graph("property")
-  .node("date", () => new Date(1_700_000_000_000))
-  .node(
-    "retried",
-    () => {
-      tries += 1;
-      if (tries === 1) throw new Error("first try fails");
-      return { n: 1, list: [1, "two", null] };
-    },
-    { after: ["date"] },
-  )
-  .node(
-    "failed",
-    () => {
-      throw new NonRetryableError("it fails", { cause: new TypeError("because") });
-    },
-    { after: ["date"] },
-  )
-  .node("nothing", () => undefined)
-  .build();
 
 /**
  * A store folder with one failed run "r" of the graph above, and its
@@ -59,8 +38,9 @@ const g = graph("property")
 async function storedRun(): Promise<{ dir: string; file: string; text: string; written: string }> {
   const dir = tempDir();
   const store = lowdb(dir);
-  tries = 0;
-  await expect(runAsync(g, undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 2, backoff: { initialMs: 0 } } })).rejects.toThrow();
+  await expect(
+    runAsync(propertyRunGraph(), undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 2, backoff: { initialMs: 0 } } }),
+  ).rejects.toThrow();
   await store.close();
   const file = join(dir, "runs", "r", "snapshot.json");
   // No journal after the run's final snapshot: the file's text alone is the run.

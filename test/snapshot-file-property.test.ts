@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { graph, NonRetryableError, runAsync, SnapshotCorruptError } from "../src/index.js";
+import { runAsync, SnapshotCorruptError } from "../src/index.js";
 import { replay, storable, type SnapshotDocument } from "../src/persistence/replay.js";
 import { chunksProblem, fromChunks, toChunks } from "../src/persistence/node-columns.js";
 import { checkSnapshotFile, fromSnapshotFile, toSnapshotFileDocument, type SnapshotFileDocument } from "../src/persistence/snapshot-file.js";
@@ -26,6 +26,7 @@ import { deserialize, serialize } from "../src/persistence/serialization.js";
 import { NODE_STATUSES } from "../src/state/status.js";
 import type { NodeRecord } from "../src/state/records.js";
 import { tempStores } from "./support/temp-stores.js";
+import { propertyRunGraph } from "./support/property-run-graph.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-snapshot-file-");
 
@@ -133,27 +134,7 @@ describe("snapshot format version 2", () => {
 
 /** A store folder with one failed run "r" (a `Date` and an `undefined` output, an attempt log, an error with a cause) and its version 2 snapshot. */
 async function storedRun(): Promise<{ dir: string; file: string; text: string }> {
-  let tries = 0;
-  const g = graph("property")
-    .node("date", () => new Date(1_700_000_000_000))
-    .node(
-      "retried",
-      () => {
-        tries += 1;
-        if (tries === 1) throw new Error("first try fails");
-        return { n: 1, list: [1, "two", null] };
-      },
-      { after: ["date"] },
-    )
-    .node(
-      "failed",
-      () => {
-        throw new NonRetryableError("it fails", { cause: new TypeError("because") });
-      },
-      { after: ["date"] },
-    )
-    .node("nothing", () => undefined)
-    .build();
+  const g = propertyRunGraph();
   const dir = tempDir();
   const store = lowdb(dir);
   await expect(runAsync(g, undefined, { store, runId: "r", continueOnError: true, retry: { maxAttempts: 2, backoff: { initialMs: 0 } } })).rejects.toThrow();
