@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LeaseLostError } from "../src/index.js";
-import { TRUST_MARGIN_MS, TRUST_MS } from "../src/persistence/lowdb-leases.js";
+import { TRUST_MARGIN_MS, TRUST_MS } from "../src/persistence/lease-trust.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import type { Lease } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";

@@ -1,12 +1,13 @@
 /**
- * Why this file is about 460 lines (a quarter of them this comment): it is
+ * Why this file is about 430 lines (a fifth of them this comment): it is
  * one concept, the lease file of a run and the fencing copy this store
  * keeps of it; every lease call and every fenced write reads and replaces
  * the same copy, and the argument that a write is never let through
- * wrongly (below, "Fencing" and "Trusted for a millisecond") spans the
+ * wrongly (below, "Fencing") spans the
  * check and the calls that change the file, so they stay in one place.
  * What stands alone is elsewhere: the lock (`folder-lock.ts`), the rules
- * (`lease-rules.ts`), the file's content (`lease-file.ts`).
+ * (`lease-rules.ts`), the file's content (`lease-file.ts`), how long a
+ * look is trusted (`lease-trust.ts`).
  *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
@@ -64,37 +65,11 @@
  * check, instead of reading it. The same file marked released in place
  * is longer than the lease it held, so the check sees that change too.
  *
- * Trusted for a millisecond. The `lstat` was a third of what a durable
- * chain step costs more than one in memory, so a write skips it when this store saw the file unchanged less
- * than {@link TRUST_MS} ago (monotonic clock, the time taken before that
- * `lstat`) and the lease it saw has more than {@link TRUST_MARGIN_MS}
- * left before it expires (`Date.now()`); a chain's writes then look at
- * the file once per millisecond, not once per step. What another process
- * (or another store object) can do to the lease meanwhile, and why a
- * write that skips is as safe as one that checks:
- * - Ask for a cancel (`requestCancel`): the file is rewritten with the
- *   same owner and token, which the check lets through anyway; the holder
- *   sees the request when it renews, and renewing always looks.
- * - Take it over (`acquire`) before it expires (`takeover: true`, or a
- *   holder provably dead, which writes nothing) or after: the taker waits
- *   {@link TRUST_MS} after `lease.json` was replaced before its `acquire`
- *   returns, so by the time the new driver loads or writes anything, the
- *   old holder's trust has run out, and its next write looks and is
- *   refused. Its writes during the wait land before the new driver has
- *   read the run, as writes made before the takeover do; one write
- *   decided within the window and delayed past it (the process paused)
- *   is the one write a check-then-write lets through too.
- * - Delete the run (`delete`): only once the lease expired by the
- *   deleter's clock (or its holder is dead), which the margin keeps far
- *   from any trusted write (the same clock on one host; the margin
- *   absorbs a skew between hosts).
- * - Renew or give it back: only its owner, which is this store's writer.
- * Changes made by this store replace the copy (and its time), so the
- * trust never outlives them. An earlier version's takeover does not wait:
- * after expiry the margin covers it as it covers `delete`; with
- * `takeover: true`, the holder's writes of the millisecond after its last
- * look still go through (one write, with a check before every write) and
- * the next ones are refused.
+ * Trusted for a millisecond. A write skips the `lstat` when this store
+ * saw the file unchanged very recently and the lease is far from expiry;
+ * a takeover of another owner's lease waits before it returns, so the old
+ * holder's next write still looks. The rule, and why it is as safe as a
+ * look before every write, is `lease-trust.ts`.
  *
  * Costs. The files are read and written with synchronous calls
  * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
@@ -138,10 +113,10 @@
 import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { hasCode, ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
+import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { closeQuietly, unlinkQuietly, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
 import { serialize } from "./serialization.js";
@@ -186,7 +161,7 @@ export class LeaseFiles {
         // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
         // A lease given back is replaced by rename, as a held one.
         if (this.#write(lease, found === undefined)) {
-          // Its holder may trust its last look at the old file for TRUST_MS more: see the module comment, "Trusted for a millisecond".
+          // Its holder may trust its last look at the old file for TRUST_MS more: see lease-trust.ts.
           if (current !== undefined && current.owner !== request.owner) await outlastTrust(performance.now());
           return lease;
         }
@@ -378,14 +353,14 @@ export class LeaseFiles {
    * Throws `LeaseLostError` unless `lease` is the run's current lease. A
    * lease this store last saw in a `lease.json` that is still the same
    * file passes without reading it, and without looking at the file when
-   * it was seen so less than {@link TRUST_MS} ago and is far from expiry
-   * (see the module comment, "Trusted for a millisecond").
+   * it was seen so less than `TRUST_MS` (`lease-trust.ts`) ago and is far from expiry
+   * (`lease-trust.ts`).
    */
   fence(runId: string, lease: Lease): void {
     const known = this.#fences.get(runId);
     const same = known !== undefined && known.lease !== RELEASED && stillHeld(known.lease, lease);
     const seenAt = performance.now();
-    if (same && seenAt - known.seenAt < TRUST_MS && Date.now() < known.lease.expiresAt - TRUST_MARGIN_MS) return;
+    if (same && trusted(known.seenAt, seenAt, known.lease.expiresAt)) return;
     const file = this.#folders.files(runId).lease;
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
     const stamp = fileStamp(file);
@@ -433,21 +408,6 @@ interface Fence {
   readonly lease: Lease | typeof RELEASED;
   readonly stamp: string;
   seenAt: number;
-}
-
-/**
- * How long (ms) a `lease.json` seen unchanged is trusted to still be so by
- * a write ({@link LeaseFiles.fence}), and how long a takeover waits before
- * its lease is used (see the module comment, "Trusted for a millisecond").
- */
-export const TRUST_MS = 1;
-
-/** A lease is trusted without a look only while it has more than this left (ms) before it expires. */
-export const TRUST_MARGIN_MS = 5_000;
-
-/** Resolves once `TRUST_MS` have passed since `since` (`performance.now()`): a timer may fire early by up to a millisecond. */
-async function outlastTrust(since: number): Promise<void> {
-  while (performance.now() - since < TRUST_MS) await sleep(TRUST_MS);
 }
 
 /** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */

@@ -1,5 +1,5 @@
 /**
- * Why this file is about 500 lines (a sixth of them this comment): it is
+ * Why this file is about 530 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -7,9 +7,10 @@
  * elsewhere: file safety (`store-files.ts`), atomic replace
  * (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
- * (`summary-file.ts`), replay (`replay.ts`). Splitting the methods would
- * spread the descriptor's lifetime, whose order is the crash argument
- * below, over several files.
+ * (`summary-file.ts`), replay (`replay.ts`), the snapshot's format
+ * (`snapshot-file.ts`), compact journal lines (`journal-delta.ts`).
+ * Splitting the methods would spread the descriptor's lifetime, whose
+ * order is the crash argument below, over several files.
  *
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
