@@ -24,6 +24,7 @@ import { checkRecord, checkRecordFully, checkSnapshot, checkSnapshotFully } from
 import { deserialize, serialize } from "../src/persistence/serialization.js";
 import { parseDocument } from "../src/persistence/stored-document.js";
 import { tempStores } from "./support/temp-stores.js";
+import { damagedText } from "./support/damaged-text.js";
 import { snapshotDocumentOf } from "./support/snapshot-file.js";
 import { propertyRunGraph } from "./support/property-run-graph.js";
 
@@ -137,12 +138,7 @@ describe("the snapshot check's fast pass under random damage", () => {
 
   it("a snapshot file with damaged bytes loads as its text replays, or is refused naming the file", async () => {
     const { dir, file, text } = await storedRun();
-    const bytes = fc.oneof(
-      fc.tuple(fc.nat(text.length - 1), fc.constantFrom(...'{}[]":,0123456789-.aeflnrstu \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at + 1)),
-      fc.tuple(fc.nat(text.length - 1), fc.integer({ min: 1, max: 12 })).map(([at, n]) => text.slice(0, at) + text.slice(at + n)),
-      fc.tuple(fc.nat(text.length), fc.constantFrom(...'{}[]":,0-1tfn \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at)),
-      fc.nat(text.length - 1).map((at) => text.slice(0, at)),
-    );
+    const bytes = damagedText(text, '{}[]":,0123456789-.aeflnrstu \\', '{}[]":,0-1tfn \\');
     await fc.assert(
       fc.asyncProperty(bytes, async (changed) => {
         writeFileSync(file, changed);

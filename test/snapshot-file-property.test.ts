@@ -26,6 +26,7 @@ import { deserialize, serialize } from "../src/persistence/serialization.js";
 import { NODE_STATUSES } from "../src/state/status.js";
 import type { NodeRecord } from "../src/state/records.js";
 import { tempStores } from "./support/temp-stores.js";
+import { damagedText } from "./support/damaged-text.js";
 import { propertyRunGraph } from "./support/property-run-graph.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-snapshot-file-");
@@ -102,12 +103,7 @@ describe("snapshot format version 2", () => {
 
   it("a file with damaged bytes loads as its text decodes, or is refused naming the file", async () => {
     const { dir, file, text } = await storedRun();
-    const bytes = fc.oneof(
-      fc.tuple(fc.nat(text.length - 1), fc.constantFrom(...'{}[]":,0123456789-.aeflnprstuvk \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at + 1)),
-      fc.tuple(fc.nat(text.length - 1), fc.integer({ min: 1, max: 12 })).map(([at, n]) => text.slice(0, at) + text.slice(at + n)),
-      fc.tuple(fc.nat(text.length), fc.constantFrom(...'{}[]":,0-1tfnps \\')).map(([at, c]) => text.slice(0, at) + c + text.slice(at)),
-      fc.nat(text.length - 1).map((at) => text.slice(0, at)),
-    );
+    const bytes = damagedText(text, '{}[]":,0123456789-.aeflnprstuvk \\', '{}[]":,0-1tfnps \\');
     await fc.assert(
       fc.asyncProperty(bytes, async (changed) => {
         writeFileSync(file, changed);
