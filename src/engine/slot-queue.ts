@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { enqueueMicrotask } from "../core/microtask.js";
 
 /** Tasks started in one turn of the event loop before the queue lets I/O and timers in. */
 export const YIELD_EVERY = 16_384;
@@ -97,7 +98,7 @@ export class SlotQueue<T> {
         this.#yielding = true;
         setImmediate(this.#pumpAfterYield);
       } else {
-        queueMicrotask(this.#pumpLater);
+        enqueueMicrotask(this.#pumpLater);
       }
     }
   }

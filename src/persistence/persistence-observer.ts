@@ -82,6 +82,7 @@ import { LeaseLostError, PersistenceError, ValueNotStorableError } from "../engi
 import type { RunJournal } from "../engine/journal-port.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
+import { enqueueMicrotask } from "../core/microtask.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
@@ -236,7 +237,7 @@ export class PersistenceObserver implements RunJournal {
       return;
     }
     if (this.#policy !== "group" || this.#durableGen >= this.#gen) {
-      queueMicrotask(done);
+      enqueueMicrotask(done);
       return;
     }
     // As barrier(): what is pending may all be non-urgent, and someone waits for it now.
@@ -436,7 +437,7 @@ export class PersistenceObserver implements RunJournal {
       return;
     }
     this.#writeDue = true;
-    queueMicrotask(this.#writeNow);
+    enqueueMicrotask(this.#writeNow);
   }
 
   readonly #writeNow = (): void => {
