@@ -39,6 +39,7 @@
  * @module
  */
 import type { Clock, TimerHandle } from "../core/clock.js";
+import { anchorShape } from "../core/shape-anchors.js";
 import type { RunEvents } from "../events/run-events.js";
 import { graphIndex } from "../graph/graph-index.js";
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -89,6 +90,14 @@ export class LiveAttempt extends AttemptAbort {
     super.abort(reason);
     this.onEnd?.(this, reason instanceof NodeTimeoutError ? { kind: "error", error: reason, attempt: this.attempt } : { kind: "cancelled" });
   }
+}
+
+// One attempt's objects all die when its run ends: the maps of a live attempt and of its context (with and
+// without a map element) are anchored (see core/shape-anchors.ts). The samples are never run, so nothing calls
+// their host; `startedAt` is epoch milliseconds, as in a real attempt (a double to V8, not a small integer).
+const sampleLive = anchorShape(new LiveAttempt("", 1, Date.now(), () => {}));
+for (const element of [undefined, { item: undefined, index: 0 }]) {
+  anchorShape(new AttemptContext({} as AttemptHost, sampleLive, undefined, {}, "", "", 1, { visit: 1, trigger: undefined, element }));
 }
 
 /** What attempts need from the run loop. */

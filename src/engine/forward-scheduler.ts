@@ -24,13 +24,16 @@
  * @module
  */
 import { InvalidOptionError } from "../errors.js";
-import type { Clock } from "../core/clock.js";
-import type { RunEvents } from "../events/run-events.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import { anchorShape } from "../core/shape-anchors.js";
+import { RunEvents } from "../events/run-events.js";
+import { graph } from "../graph/builder.js";
+import { graphIndex } from "../graph/graph-index.js";
 import type { ChildRunOptions, WaitOptions } from "../graph/node-context.js";
 import type { ChildRunner } from "./child-runs.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { InboxEntry, NodeRecord } from "../state/records.js";
-import type { RunState } from "../state/run-state.js";
+import { createRunState, type RunState } from "../state/run-state.js";
 import { ActivationDefs } from "./activation-defs.js";
 import { ActivationNames } from "./activation-names.js";
 import type { AttemptContext, AttemptHost } from "./attempt-context.js";
@@ -41,6 +44,7 @@ import type { RunJournal } from "./journal-port.js";
 import { MapFanout } from "./map-fanout.js";
 import type { NodeExecutor } from "./node-executor.js";
 import { runNodeStep } from "./node-steps.js";
+import { ReadySet } from "./ready-set.js";
 import { RecordBuffer } from "./record-buffer.js";
 import { RetrySleeps } from "./retry-sleeps.js";
 import type { SchedulerOutcome } from "./loop-types.js";
@@ -75,6 +79,9 @@ export interface SchedulerConfig {
 /** The default of `maxVisits`: visits of one node in one run, through routing loops. */
 export const DEFAULT_MAX_VISITS = 100;
 
+/** Whether {@link anchorEngineShapes} has run (once per process, at the first scheduler). */
+let engineAnchored = false;
+
 /**
  * Runs the unsettled nodes of one run.
  *
@@ -101,6 +108,10 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   constructor(graph: TaskGraph<I, unknown>, state: RunState, inputs: I, journal: RunJournal, events: RunEvents, config: SchedulerConfig) {
     if (!(config.maxConcurrency >= 1)) throw new InvalidOptionError("maxConcurrency", "must be at least 1");
+    if (!engineAnchored) {
+      engineAnchored = true;
+      anchorEngineShapes();
+    }
     const g = graph as TaskGraph<unknown, unknown>;
     const runId = state.meta.runId;
     const clock = config.clock;
@@ -246,4 +257,30 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
   runWait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T> {
     return this.#waits.wait(context, key, options);
   }
+}
+
+/**
+ * The engine's objects of a run (the scheduler, the parts it wires, the ready set) all die when the run ends:
+ * their maps are anchored through a sample scheduler of a one-node graph, made when the first scheduler is
+ * (not when this module loads: a program that never runs a graph pays nothing) and never executed. It runs
+ * the constructors a run does, so its parts get the same maps. See core/shape-anchors.ts.
+ */
+function anchorEngineShapes(): void {
+  const g = graph("taskloom:shape-sample")
+    .node("a", () => null)
+    .build() as TaskGraph<unknown, unknown>;
+  const state = createRunState({
+    runId: g.name,
+    graphName: g.name,
+    fingerprint: g.fingerprint,
+    inputs: undefined,
+    nodeIds: g.order,
+    positions: graphIndex(g).position,
+    now: Date.now(),
+  });
+  const journal: RunJournal = { put() {}, revise() {}, barrier: () => Promise.resolve(), whenDurable() {} };
+  anchorShape(
+    new ForwardScheduler(g, state, undefined, journal, new RunEvents(), { maxConcurrency: 1, continueOnError: false, clock: systemClock, random: Math.random }),
+  );
+  anchorShape(ReadySet.fromState(g, state).readySet);
 }

@@ -80,9 +80,10 @@
  */
 import { LeaseLostError, PersistenceError, ValueNotStorableError } from "../engine/errors.js";
 import type { RunJournal } from "../engine/journal-port.js";
-import type { RunEvents } from "../events/run-events.js";
-import type { Clock, TimerHandle } from "../core/clock.js";
+import { RunEvents } from "../events/run-events.js";
+import { systemClock, type Clock, type TimerHandle } from "../core/clock.js";
 import { enqueueMicrotask } from "../core/microtask.js";
+import { anchorShape } from "../core/shape-anchors.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord } from "../state/records.js";
 import type { NodeRecord } from "../state/records.js";
@@ -92,6 +93,7 @@ import { changedSince, replaysTo } from "./base-diff.js";
 import type { Lease, RunStore } from "./run-store.js";
 import { storable } from "./replay.js";
 import { DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot-policy.js";
+import { MemoryStore } from "./memory-store.js";
 
 const MIN_COMPACT_RECORDS = 1_024;
 /**
@@ -590,3 +592,19 @@ export class PersistenceObserver implements RunJournal {
     }
   }
 }
+
+// One observer per run, dead when the run ends: its map is anchored (see core/shape-anchors.ts). The sample never writes.
+anchorShape(
+  new PersistenceObserver({
+    store: new MemoryStore(),
+    runId: "",
+    policy: undefined,
+    clock: systemClock,
+    events: new RunEvents(),
+    getState: () => {
+      throw new Error("taskloom internal error: a shape sample was used");
+    },
+    seq: 0,
+    nodeCount: 0,
+  }),
+);

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { anchorShape } from "../core/shape-anchors.js";
 import type { NodeRecord } from "./records.js";
 
 /**
@@ -77,6 +78,9 @@ class AppendableIndex implements ReadonlyMap<string, number> {
     return this.entries();
   }
 }
+
+// One index per run, dead when the run ends: its map is anchored (see core/shape-anchors.ts).
+anchorShape(new AppendableIndex(new Map()));
 
 /** The node records of a run. */
 export interface NodeTable {
@@ -158,6 +162,9 @@ class RecordIterator implements IterableIterator<NodeRecord> {
     }
   }
 }
+
+// One per pass over a run's records: its map is anchored (see core/shape-anchors.ts).
+anchorShape(new RecordIterator([[]]));
 
 /** The number of records. */
 export function nodeCount(table: NodeTable): number {

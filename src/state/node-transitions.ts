@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { anchorShape } from "../core/shape-anchors.js";
 import { MAX_ATTEMPT_LOG, type AttemptRecord, type ErrorRecord, type NodeRecord, type WaitRecord } from "./records.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -218,3 +219,8 @@ function sameAttempts(a: readonly AttemptRecord[], b: readonly AttemptRecord[] |
   }
   return true;
 }
+
+// A ready record is a copy of a pending one (`markReady`), made for a moment: once a run ends none is left, and
+// its map would die. It is anchored (see core/shape-anchors.ts) through a sample copied from a pending record
+// shaped as `createRunState` makes them (same fields, same order, so the same map).
+anchorShape(markReady()({ id: "", nodeId: "", status: "pending", attempts: 0 }));
