@@ -26,7 +26,9 @@
  * `BigIntStats` (the lease check's) then stop, which shows the mechanism.
  * `--ab-stats` does so in every other round only and drops the kept
  * object before the other rounds' GC: both sides in one process.
- * `--system taskloom-lowdb` or `taskloom-memory` runs that store instead.
+ * `--system taskloom-lowdb` or `taskloom-memory` runs that store instead,
+ * `--shape fanout` an n-node fan-out instead of the chain (`--side
+ * chain`, taskloom's side, only).
  *
  @module
  */
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     n: { type: "string", default: "1000" },
     rounds: { type: "string", default: "15" },
     side: { type: "string", default: "chain" },
+    shape: { type: "string", default: "chain" },
     gc: { type: "boolean", default: true },
     "no-gc": { type: "boolean", default: false },
     system: { type: "string", default: "taskloom-lowdb-fsync" },
@@ -62,7 +65,10 @@ if (values["keep-stats"] || values["ab-stats"]) {
   (fs as { lstatSync: typeof real }).lstatSync = ((...args: Parameters<typeof real>) => (keptStats = real(...args))) as typeof real;
   syncBuiltinESMExports();
 }
-const prepared = values.side === "floor" ? await prepareFloor("chain", n, 8) : await prepareFor(values.system as "taskloom-lowdb-fsync")("chain", n, 8);
+const prepared =
+  values.side === "floor"
+    ? await prepareFloor("chain", n, 8)
+    : await prepareFor(values.system as "taskloom-lowdb-fsync")(values.shape as "chain" | "fanout", n, 8);
 /** CPU ticks (user + system, 1/100 s) of each of this process's threads, the main thread apart from the others (by name). */
 function threadTicks(): Map<string, number> {
   const byName = new Map<string, number>();
@@ -116,5 +122,5 @@ if (values["keep-stats"] && keptStats === undefined) console.log("(lstatSync was
 console.log(`threads' CPU in the timed runs (ms, all rounds): ${[...spent].map(([name, t]) => `${name} ${t}`).join(", ")}`);
 const sorted = [...us].sort((a, b) => a - b);
 const quartiles = `${sorted[Math.floor(us.length / 4)]!.toFixed(1)}-${sorted[Math.floor((3 * us.length) / 4)]!.toFixed(1)}`;
-const label = `${values.side.padEnd(5)} ${forced ? "gc()   " : "no gc()"}`;
+const label = `${(values.side === "chain" ? values.shape : values.side).padEnd(6)} ${forced ? "gc()   " : "no gc()"}`;
 console.log(`side ${label} ${median(us).toFixed(1).padStart(7)} us/step  cpu ${median(cpu).toFixed(1).padStart(6)} us/step  (wall p25-p75 ${quartiles})`);
