@@ -42,10 +42,13 @@
  * `undefined` or strings where real objects hold something else only
  * widen the field's recorded type in place, which is harmless.
  *
- * Checking. `bench/probes/fsync-gc.ts` run with `--trace-deopt` shows
- * the "weak objects" deopts left after a forced GC (its module comment
- * says how to list them by function); after changing the fields of an
- * anchored class, check that its functions do not come back there. Other
+ * Checking. `bench/probes/shape-anchors.ts` shows whether the maps of
+ * the objects a node can reach (its context, its abort state) survive
+ * forced GCs between runs. `bench/probes/fsync-gc.ts` run with
+ * `--trace-deopt` shows the "weak objects" deopts left after a forced GC
+ * (its module comment says how to list them by function); after changing
+ * the fields of an anchored class, check that its functions do not come
+ * back there. Other
  * deopts came from objects not worth making at all: Node's
  * `queueMicrotask` makes an `AsyncResource` per call (`microtask.ts`).
  *
