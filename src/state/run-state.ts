@@ -27,11 +27,12 @@
  * @module
  */
 import { Immer } from "immer";
+import { anchorShape } from "../core/shape-anchors.js";
 import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, indexNext, nodeRecords, type NodeTable } from "./node-table.js";
 import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
-import { markPending, type NodeTransition } from "./node-transitions.js";
+import { markPending, markReady, type NodeTransition } from "./node-transitions.js";
 
 const immer = new Immer({ autoFreeze: false });
 const produce = immer.produce;
@@ -282,4 +283,12 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   }
   if (reset.length === 0) return { state, reset };
   return { state: commitNodes(state, records, now), reset };
+}
+
+// Each commit copies the state, its meta and its node table (`commitNodes`), and no copy outlives its run, so
+// their maps would die with it: they are anchored (see core/shape-anchors.ts) through a one-node sample state
+// committed once, as a run's states are.
+{
+  const sample = createRunState({ runId: "", graphName: "", fingerprint: "", inputs: undefined, nodeIds: ["a"], now: Date.now() });
+  anchorShape(commitNodes(sample, [markReady()(nodeOf(sample, "a"))], Date.now() + 1));
 }
