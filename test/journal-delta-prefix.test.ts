@@ -21,6 +21,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { replay } from "../src/persistence/replay.js";
+import { checkRecord, checkRecordFully } from "../src/persistence/snapshot-schema.js";
 import { markFailed, markPending, markRunning, markSucceeded } from "../src/state/node-transitions.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
@@ -193,6 +194,16 @@ describe("a LowdbStore journal with compact records", () => {
       { numRuns: 60 },
     );
   }, 120_000);
+
+  it("checks a line of resets: ids as text, one at least, and a seq that its first record's is a sequence number below", () => {
+    expect(checkRecord({ kind: "node", seq: 4, resets: ["a", "b"] })).toBeUndefined();
+    expect(checkRecord({ kind: "node", seq: 1, resets: ["a", "b"] })).toBeUndefined();
+    expect(checkRecord({ kind: "node", seq: 0, resets: ["a", "b"] })).toBe("record.resets holds 2 resets, which seq 0 cannot end");
+    expect(checkRecord({ kind: "node", seq: 4, resets: [] })).toBe("record.resets holds 0 resets, which seq 4 cannot end");
+    expect(checkRecord({ kind: "node", seq: 4, resets: ["a", 3] })).toBe("record.resets[1] is not text");
+    expect(checkRecord({ kind: "node", seq: -1, resets: ["a"] })).toBe("record.seq is not a whole number");
+    expect(checkRecordFully({ kind: "node", seq: 0, resets: ["a", "b"] })).toBe(checkRecord({ kind: "node", seq: 0, resets: ["a", "b"] }));
+  });
 
   it("writes a resume's resets, however many, as one line", async () => {
     const dir = tempDir();
