@@ -125,7 +125,11 @@ export class Replay {
     this.#applied += 1;
   };
 
-  /** The state so far, the last applied sequence number and how many records were applied. */
+  /**
+   * The state so far, the last applied sequence number and how many
+   * records were applied. The replay's map of positions becomes the
+   * state's index: apply nothing after this.
+   */
   result(): { state: RunState; seq: number; journalRecords: number } {
     const records = this.#records ?? this.#indexed();
     const base = this.#base!;
