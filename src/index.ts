@@ -77,7 +77,7 @@ export type { NodeTable } from "./state/node-table.js";
 export type { ErrorRecord, InboxEntry, JournalRecord, NodeRecord, RunMeta, RunSummary, WaitRecord } from "./state/records.js";
 export { ATTEMPT_OUTCOMES, MAX_ATTEMPT_LOG, type AttemptRecord, type RunSession } from "./state/records.js";
 
-export type { RunStore, StoredRun, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
+export type { RunStore, StoredRun, LoadHint, Lease, LeaseRequest, ProcessIdentity, RunQuery, StoreProblem } from "./persistence/run-store.js";
 export type { RunJournal } from "./engine/journal-port.js";
 export { MemoryStore } from "./persistence/memory-store.js";
 export { LowdbStore, type LowdbStoreOptions } from "./persistence/lowdb-store.js";

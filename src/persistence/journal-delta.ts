@@ -7,13 +7,27 @@
  * results that follow repeat it twice per node (a 10,000-node resume of
  * 1,000 failed nodes wrote a megabyte of journal, most of it copies).
  *
- * Two forms ({@link CompactRecord}), each relative to the activation's
+ * Three forms ({@link CompactRecord}), each relative to the activation's
  * latest record before it (in the snapshot or earlier in the journal):
  *
  * - `{ kind: "node", seq, reset: id }`: the record is that record reset
  *   for a resume (`markPending`), rebuilt with `markPending` on replay;
+ * - `{ kind: "node", seq, resets: [id, …] }`: k such records one after
+ *   another, of seqs `seq - k + 1` to `seq` (the i-th resets `resets[i]`),
+ *   in one line: a resume resets its failed nodes in one append, and a
+ *   10,000-node resume of 1,000 failed nodes wrote 1,000 lines (and
+ *   serialized 1,000 records) where one line of their ids says it all;
  * - `{ kind: "node", seq, node, sameLog: true }`: `node` without its
  *   attempt log, which is that record's.
+ *
+ * A line of resets stands for its k records exactly as k `reset` lines
+ * would: replay applies them one by one, each with its own seq (one at or
+ * below a snapshot's seq is skipped, as a line would be), and they count
+ * as k records towards compaction. A crash tears the line whole or not at
+ * all (a torn last line is ignored), so a load sees none of the k or all
+ * of them, as it sees none or all of an append's records: the resume's
+ * start is one append, and no state between its records is ever relied on
+ * (the run meta that follows them says the run started).
  *
  * Invariant: a compact form is written only when it rebuilds exactly the
  * record given. {@link PriorRecords} knows, per run, the latest record of
@@ -40,6 +54,19 @@ export interface ResetRecord {
   readonly reset: string;
 }
 
+/**
+ * Consecutive node records, each its activation's previous record reset
+ * (as {@link ResetRecord}): those of seqs `seq - resets.length + 1` to
+ * `seq`, the i-th resetting activation `resets[i]`.
+ */
+export interface ResetsRecord {
+  readonly kind: "node";
+  /** The seq of the last of the records. */
+  readonly seq: number;
+  /** The activation ids, one per record, in seq order. */
+  readonly resets: readonly string[];
+}
+
 /** A node record whose attempt log is its activation's previous record's. */
 export interface SameLogRecord {
   readonly kind: "node";
@@ -50,7 +77,7 @@ export interface SameLogRecord {
 }
 
 /** A journal record as a `LowdbStore` journal may hold it (see the module comment). */
-export type CompactRecord = ResetRecord | SameLogRecord;
+export type CompactRecord = ResetRecord | ResetsRecord | SameLogRecord;
 
 /** A journal line's record: a whole {@link JournalRecord} or a {@link CompactRecord}. */
 export type StoredRecord = JournalRecord | CompactRecord;
@@ -93,7 +120,8 @@ export class PriorRecords {
   /**
    * `records` as they are to be written: a node record in a compact form
    * when one rebuilds it exactly from what the store holds, else as it is
-   * (`records` itself when none is).
+   * (`records` itself when none is); two or more reset records with
+   * consecutive seqs in one line ({@link ResetsRecord}).
    */
   encode(runId: string, records: readonly JournalRecord[]): readonly StoredRecord[] {
     const prior = this.#runs.get(runId);
@@ -113,7 +141,7 @@ export class PriorRecords {
       }
       if (records.length > 1) (local ??= new Map()).set(node.id, node);
     }
-    return out ?? records;
+    return out === undefined ? records : batchResets(out);
   }
 
   /** `records` are in the journal now. */
@@ -123,6 +151,45 @@ export class PriorRecords {
     for (const r of records) if (r.kind === "node") prior.since.set(r.node.id, r.node);
     if (prior.since.size > MAX_TRACKED) this.#runs.delete(runId);
   }
+}
+
+/** `records` with each run of two or more reset records of consecutive seqs as one {@link ResetsRecord}. */
+function batchResets(records: StoredRecord[]): StoredRecord[] {
+  let out: StoredRecord[] | undefined;
+  for (let i = 0; i < records.length;) {
+    const first = records[i]!;
+    let end = i + 1;
+    if ("reset" in first) {
+      while (end < records.length) {
+        const next = records[end]!;
+        if (!("reset" in next) || next.seq !== records[end - 1]!.seq + 1) break;
+        end += 1;
+      }
+    }
+    if (end - i >= 2) {
+      const resets: string[] = [];
+      for (let k = i; k < end; k++) resets.push((records[k] as ResetRecord).reset);
+      (out ??= records.slice(0, i)).push({ kind: "node", seq: records[end - 1]!.seq, resets });
+    } else out?.push(first);
+    i = end;
+  }
+  return out ?? records;
+}
+
+/**
+ * The records one stored record stands for, one at a time and in seq
+ * order, each to be expanded against the records before it
+ * ({@link expand}): a {@link ResetsRecord}'s as `reset` records, any other
+ * record itself.
+ */
+export function eachRecord(r: StoredRecord, each: (record: JournalRecord | ResetRecord | SameLogRecord) => void): void {
+  if (!("resets" in r)) {
+    each(r);
+    return;
+  }
+  const { resets } = r;
+  const first = r.seq - resets.length + 1;
+  for (let i = 0; i < resets.length; i++) each({ kind: "node", seq: first + i, reset: resets[i]! });
 }
 
 /** `node` (of seq `seq`) in a compact form relative to `before`, or undefined when none rebuilds it exactly. */
@@ -140,7 +207,7 @@ function compactOf(seq: number, before: NodeRecord, node: NodeRecord): CompactRe
  * record before it (undefined: none); a compact form with no record to
  * apply to is `SnapshotCorruptError` naming `source`.
  */
-export function expand(r: StoredRecord, current: (id: string) => NodeRecord | undefined, source: string): JournalRecord {
+export function expand(r: JournalRecord | ResetRecord | SameLogRecord, current: (id: string) => NodeRecord | undefined, source: string): JournalRecord {
   if (r.kind === "run") return r;
   if ("reset" in r) {
     const before = current(r.reset);

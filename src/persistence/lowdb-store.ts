@@ -92,7 +92,7 @@ import { canTakeOver } from "./lease-rules.js";
 import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-file.js";
 import { Replay, type SnapshotDocument } from "./replay.js";
 import { PriorRecords, type StoredRecord } from "./journal-delta.js";
-import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 import { checkSnapshotFile, fromSnapshotFile, snapshotFilePieces, type SnapshotFileDocument } from "./snapshot-file.js";
 import { readDocumentSync } from "./stored-document.js";
@@ -303,7 +303,7 @@ export class LowdbStore implements RunStore {
     if (meta) this.#updateSummary(runId, meta, counts);
   }
 
-  async load(runId: string): Promise<StoredRun | undefined> {
+  async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
     assertRunId(runId);
     return this.#serial(runId, () => {
       const files = this.#files(runId);
@@ -327,7 +327,7 @@ export class LowdbStore implements RunStore {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
       // Replayed while read: memory holds the latest record per node, not the journal.
-      const replay = new Replay(fromSnapshotFile(doc), files.snapshot, files.journal);
+      const replay = new Replay(fromSnapshotFile(doc), files.snapshot, files.journal, hint?.layout);
       let top = EMPTY;
       // A line may hold a compact record (journal-delta.ts): the shape check lets them through, the replay expands them.
       readJournal(files.journal, (r: StoredRecord) => {

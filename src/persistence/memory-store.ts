@@ -15,7 +15,7 @@ import type { JournalRecord, RunSummary } from "../state/records.js";
 import { hostname } from "node:os";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
-import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 
 interface MemoryRun {
@@ -60,10 +60,10 @@ export class MemoryStore implements RunStore {
     if (counts !== undefined && records.some((r) => r.kind === "run")) run.counts = { ...counts };
   }
 
-  async load(runId: string): Promise<StoredRun | undefined> {
+  async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
     const run = this.#runs.get(runId);
     if (!run) return undefined;
-    return replay(run.snapshot, run.journal);
+    return replay(run.snapshot, run.journal, undefined, hint?.layout);
   }
 
   async list(query: RunQuery = {}): Promise<RunSummary[]> {

@@ -216,22 +216,41 @@ type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<st
 
 /**
  * The node records of checked chunks ({@link chunkProblem}), in order: the
- * records made from the dense columns, then each sparse column laid into
- * them in turn (every record gains its fields in one order, so records of
- * one kind share one shape).
+ * records made from the dense columns and the output and time columns,
+ * then `more` laid into them (every record gains its fields in one order,
+ * so records of one kind share one shape). A record that has an output
+ * and both times (a succeeded node's) is made as one literal, in the
+ * order and shape the engine makes it (`markSucceeded`): its fields sit in
+ * the object itself, with no property list of their own to allocate, and
+ * the engine's code meets one shape for loaded and new records alike.
  */
 export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
   const out: NodeRecord[] = [];
   for (const chunk of chunks) {
     const { id, attempts, status } = chunk;
     const count = id.length;
+    const outputAt = valueIndex(chunk.output, count);
+    const endedAtAt = valueIndex(chunk.endedAt as Sparse<unknown>, count);
+    const startedAtAt = valueIndex(chunk.startedAt as Sparse<unknown>, count);
+    const outputs = chunk.output.v;
+    const ended = timeValues(chunk.endedAt);
+    const started = timeValues(chunk.startedAt);
     const records = new Array<Building>(count);
     for (let p = 0; p < count; p++) {
-      records[p] = { id: id[p]!, nodeId: id[p]!, status: STATUS_BY_CODE[status.charCodeAt(p)]!, attempts: attempts[p]! };
+      const o = outputAt[p]!;
+      const e = endedAtAt[p]!;
+      const t = startedAtAt[p]!;
+      const nodeStatus = STATUS_BY_CODE[status.charCodeAt(p)]!;
+      if (o >= 0 && e >= 0 && t >= 0) {
+        records[p] = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
+        continue;
+      }
+      const n: Building = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]! };
+      if (o >= 0) n.output = outputs[o];
+      if (e >= 0) n.endedAt = ended[e]!;
+      if (t >= 0) n.startedAt = started[t]!;
+      records[p] = n;
     }
-    eachPresent(chunk.output, chunk.output.v, count, (p, v) => (records[p]!.output = v));
-    eachPresent(chunk.endedAt as Sparse<unknown>, timeValues(chunk.endedAt), count, (p, v) => (records[p]!.endedAt = v));
-    eachPresent(chunk.startedAt as Sparse<unknown>, timeValues(chunk.startedAt), count, (p, v) => (records[p]!.startedAt = v));
     eachPresent(chunk.more, chunk.more.v, count, (p, m) => {
       const n = records[p]!;
       for (const key in m) {
@@ -244,6 +263,16 @@ export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
     for (let p = 0; p < count; p++) out.push(records[p]!);
   }
   return out;
+}
+
+const NO_VALUES: readonly unknown[] = [];
+
+/** For each of a chunk's `count` records, the index of its value in the sparse `column`'s values, or -1 when it has none. */
+function valueIndex(column: Sparse<unknown>, count: number): Int32Array {
+  const index = new Int32Array(count).fill(-1);
+  let k = 0;
+  eachPresent(column, NO_VALUES, count, (p) => void (index[p] = k++));
+  return index;
 }
 
 /** The number of records of checked chunks. */

@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { stateFromRecords, type RunState } from "../state/run-state.js";
+import type { RunState } from "../state/run-state.js";
 import { SnapshotCorruptError } from "./errors.js";
 import { duplicateNodeId } from "./snapshot-schema.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../state/records.js";
-import { nodeRecords } from "../state/node-table.js";
-import { expand, type StoredRecord } from "./journal-delta.js";
+import { createNodeTable, nodeRecords } from "../state/node-table.js";
+import { eachRecord, expand, type ResetRecord, type SameLogRecord, type StoredRecord } from "./journal-delta.js";
+import type { LoadHint } from "./run-store.js";
 
 /** A snapshot as stored: the run meta and every node record, flat. */
 export interface SnapshotDocument {
@@ -47,24 +48,35 @@ export function storable(n: NodeRecord): NodeRecord {
  * is kept, whatever the journal's length. Records at or below the
  * snapshot's seq are skipped (the snapshot includes them).
  *
- * The snapshot's node ids must be unique: they are checked here, as the
- * records are indexed by id (the map of the first applied record, or the
- * state's table), by comparing the number of ids with the number of
- * records, so a store that read the document with `checkSnapshotFields`
- * pays no set of ids of its own. Two records with one id are
- * `SnapshotCorruptError` naming `source`, with `checkSnapshot`'s phrase.
+ * The records are kept by position (the snapshot's order, then new
+ * activations in the order they first appear), with one map of positions
+ * that the loaded table takes as its index, so a load builds at most one
+ * map of ids, and none when it is given a `layout` ({@link LoadHint}) the
+ * snapshot's records start with: the layout's own map then indexes those
+ * records (a resumed run's graph nodes), and a map of the load's own only
+ * the activations after them.
+ *
+ * The snapshot's node ids must be unique: they are checked here, as they
+ * are indexed (a layout's ids are unique, and every other id is checked
+ * against the index as it is added), so a store that read the document
+ * with `checkSnapshotFields` pays no set of ids of its own. Two records
+ * with one id are `SnapshotCorruptError` naming `source`, with
+ * `checkSnapshot`'s phrase.
  */
 export class Replay {
   readonly #doc: SnapshotDocument;
+  readonly #layout: LoadHint["layout"];
   /**
-   * The latest record of each node, made when the first record above the
-   * snapshot's seq is applied (until then the snapshot's list is the
-   * state, and a load that has nothing to replay copies no record: its
-   * node ids are unique, as `toSnapshotDocument` writes them, and as
-   * the replay checks of what a store reads: `#unique`).
-   * Insertion order is the snapshot's, then new activations in the order they first appear.
+   * The latest record of each activation by position, made when the first
+   * record above the snapshot's seq is applied (until then the snapshot's
+   * list is the state, and a load that has nothing to replay copies no
+   * record).
    */
-  #byId: Map<string, NodeRecord> | undefined;
+  #records: NodeRecord[] | undefined;
+  /** The index of the records, made with `#records`: a layout's positions (`#shared`) and the ids after them, or a map of every id. */
+  #base: ReadonlyMap<string, number> | undefined;
+  /** The positions of the ids `#base` does not hold (a layout's map is never changed); `#base` itself when it is this load's own. */
+  #added: Map<string, number> | undefined;
   #meta: RunMeta;
   #seq: number;
   #applied = 0;
@@ -75,48 +87,104 @@ export class Replay {
   /**
    * @param source the snapshot's name in a {@link SnapshotCorruptError} (its file)
    * @param journalSource the journal's, for a record that cannot be applied (`journal-delta.ts`)
+   * @param layout the ids the records are expected to start with, and their positions ({@link LoadHint})
    */
-  constructor(doc: SnapshotDocument, source = "snapshot", journalSource = "journal") {
+  constructor(doc: SnapshotDocument, source = "snapshot", journalSource = "journal", layout?: LoadHint["layout"]) {
     this.#doc = doc;
     this.#meta = doc.meta;
     this.#seq = doc.seq;
     this.#source = source;
     this.#journalSource = journalSource;
+    this.#layout = layout;
   }
 
-  /** Applies one record (in journal order); a compact one (`journal-delta.ts`) to the activation's latest record. */
+  /**
+   * Applies one stored record (in journal order): a compact one
+   * (`journal-delta.ts`) to the activation's latest record, a line of
+   * resets as the records it stands for, one by one.
+   */
   apply(stored: StoredRecord): void {
     if (stored.seq <= this.#doc.seq) return;
+    eachRecord(stored, this.#applyOne);
+  }
+
+  readonly #applyOne = (stored: JournalRecord | ResetRecord | SameLogRecord): void => {
+    if (stored.seq <= this.#doc.seq) return;
     if (stored.kind === "node") {
-      if (this.#byId === undefined) {
-        const byId = new Map<string, NodeRecord>();
-        for (const n of this.#doc.nodes) byId.set(n.id, n);
-        this.#unique(byId.size);
-        this.#byId = byId;
+      const records = (this.#records ??= this.#indexed().slice());
+      const r = expand(stored, (id) => this.#recordOf(id), this.#journalSource) as Extract<JournalRecord, { kind: "node" }>;
+      const id = r.node.id;
+      const p = this.#positionOf(id);
+      if (p !== undefined) records[p] = r.node;
+      else {
+        this.#added!.set(id, records.length);
+        records.push(r.node);
       }
-      const byId = this.#byId;
-      const r = expand(stored, (id) => byId.get(id), this.#journalSource) as Extract<JournalRecord, { kind: "node" }>;
-      byId.set(r.node.id, r.node);
     } else this.#meta = stored.run;
     this.#seq = stored.seq;
     this.#applied += 1;
-  }
+  };
 
-  /** The state so far, the last applied sequence number and how many records were applied. */
+  /**
+   * The state so far, the last applied sequence number and how many
+   * records were applied. The replay's map of positions becomes the
+   * state's index: apply nothing after this.
+   */
   result(): { state: RunState; seq: number; journalRecords: number } {
-    let state: RunState;
-    if (this.#byId === undefined) {
-      state = stateFromRecords(this.#meta, this.#doc.nodes);
-      this.#unique(state.nodes.index.size);
-    } else state = stateFromRecords(this.#meta, this.#byId.values());
+    const records = this.#records ?? this.#indexed();
+    const base = this.#base!;
+    // The table indexes the records after the base's itself: the ids `#added` holds, in their order.
+    const state: RunState = { meta: this.#meta, nodes: createNodeTable(records, base) };
     return { state, seq: this.#seq, journalRecords: this.#applied };
   }
 
-  /** Throws when the snapshot's records have fewer ids (`ids`) than there are records. */
-  #unique(ids: number): void {
-    if (ids === this.#doc.nodes.length) return;
+  /** The snapshot's records, their index made (`#base`, `#added`) and their ids checked unique. */
+  #indexed(): readonly NodeRecord[] {
+    const nodes = this.#doc.nodes;
+    if (this.#base !== undefined) return nodes;
+    const layout = this.#layout;
+    if (layout !== undefined && startsWith(nodes, layout.order)) {
+      const base = layout.positions;
+      const added = new Map<string, number>();
+      for (let p = layout.order.length; p < nodes.length; p++) {
+        const id = nodes[p]!.id;
+        if (base.has(id) || added.has(id)) this.#duplicate();
+        added.set(id, p);
+      }
+      this.#base = base;
+      this.#added = added;
+      return nodes;
+    }
+    const own = new Map<string, number>();
+    for (let p = 0; p < nodes.length; p++) own.set(nodes[p]!.id, p);
+    if (own.size !== nodes.length) this.#duplicate();
+    this.#base = own;
+    this.#added = own;
+    return nodes;
+  }
+
+  /** The position of activation `id` among the records, or undefined when it has none yet. */
+  #positionOf(id: string): number | undefined {
+    const p = this.#base!.get(id);
+    return p !== undefined || this.#added === this.#base ? p : this.#added!.get(id);
+  }
+
+  /** The latest record of activation `id`, or undefined. */
+  #recordOf(id: string): NodeRecord | undefined {
+    const p = this.#positionOf(id);
+    return p === undefined ? undefined : this.#records![p];
+  }
+
+  #duplicate(): never {
     throw new SnapshotCorruptError(this.#source, duplicateNodeId(this.#doc.nodes) ?? "two node records have one id");
   }
+}
+
+/** True when the first `order.length` records have the ids of `order`, in its order. */
+function startsWith(nodes: readonly NodeRecord[], order: readonly string[]): boolean {
+  if (nodes.length < order.length) return false;
+  for (let p = 0; p < order.length; p++) if (nodes[p]!.id !== order[p]) return false;
+  return true;
 }
 
 /**
@@ -124,8 +192,13 @@ export class Replay {
  * returns the state and the last applied sequence number; `source` names
  * the snapshot in a {@link SnapshotCorruptError} (see {@link Replay}).
  */
-export function replay(doc: SnapshotDocument, records: Iterable<StoredRecord>, source?: string): { state: RunState; seq: number; journalRecords: number } {
-  const run = new Replay(doc, source);
+export function replay(
+  doc: SnapshotDocument,
+  records: Iterable<StoredRecord>,
+  source?: string,
+  layout?: LoadHint["layout"],
+): { state: RunState; seq: number; journalRecords: number } {
+  const run = new Replay(doc, source, undefined, layout);
   for (const r of records) run.apply(r);
   return run.result();
 }

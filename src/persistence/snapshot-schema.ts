@@ -283,6 +283,10 @@ const nodeEntry = fields(
 );
 /** A node record written as the previous record reset (`journal-delta.ts`). */
 const resetEntry = fields({ seq: count, reset: string });
+/** Consecutive node records, each the previous record reset (`journal-delta.ts`): one id or more, seqs from 0 up (checked after). */
+const resetsEntry = fields({ seq: count, resets: listOf(string) });
+/** The shape of a node journal record: a reset, a line of resets, or a whole record (with or without `sameLog`). */
+const nodeEntryOf = (value: Obj): Shape => (Object.hasOwn(value, "reset") ? resetEntry : Object.hasOwn(value, "resets") ? resetsEntry : nodeEntry);
 const runEntry = fields({ seq: count, run: runMeta });
 const summaryFields = fields(
   {
@@ -372,9 +376,13 @@ export function checkRecordFully(value: unknown): ShapeProblem {
 
 function recordProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a journal record";
-  const entry = value.kind === "node" ? (Object.hasOwn(value, "reset") ? resetEntry : nodeEntry) : value.kind === "run" ? runEntry : undefined;
+  const entry = value.kind === "node" ? nodeEntryOf(value) : value.kind === "run" ? runEntry : undefined;
   const found = entry === undefined || (fast && entry.ok(value)) ? undefined : entry.check(value);
   if (found !== undefined) return phrase("record", found);
+  // The first of a line of resets has seq `seq - resets.length + 1`, a sequence number too.
+  const resets = entry === resetsEntry ? (value.resets as unknown[]).length : -1;
+  if (resets === 0 || (resets > 0 && (value.seq as number) < resets - 1))
+    return `record.resets holds ${resets} resets, which seq ${String(value.seq)} cannot end`;
   if (value.kind === "node" || value.kind === "run") return undefined;
   return `record.kind is not "node" or "run" (${shown(value.kind)})`;
 }

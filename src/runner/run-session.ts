@@ -47,6 +47,7 @@ import type { ActiveRun } from "./active-runs.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { registerLiveRun } from "./live-runs-channel.js";
 import { prepareRun, type PreparedRun } from "./prepare-run.js";
+import { graphIndex } from "../graph/graph-index.js";
 import { endRun, finalChange } from "./run-ending.js";
 import type { RunConfig } from "./run-options.js";
 import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
@@ -183,7 +184,8 @@ export class RunSession<O> implements ActiveRun {
       this.#phase = "preparing";
       const { parentRunId } = this.#params;
       const options = parentRunId === undefined ? config : { ...config, parentRunId };
-      const stored = await store.load(runId);
+      // The graph's node order and map of positions: a stored run of this graph that holds its nodes so is indexed by that map, not by one built for the load.
+      const stored = await store.load(runId, { layout: { order: graph.order, positions: graphIndex(graph).position } });
       const prepared = await prepareRun(graph, runId, inputs, stored, options, () => clock.now());
       if (prepared.kind === "done") {
         this.#state = prepared.state;

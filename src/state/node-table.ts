@@ -95,9 +95,14 @@ export interface NodeTable {
 /**
  * Builds a table from records, in the order given (a list is read in place,
  * not copied first). `positions`, when given, must map the id of
- * `records[p]` to p for every p and hold nothing else (a graph's map of
- * node positions, for a new run's records in the graph's order): it becomes
- * the table's index, shared and never changed, instead of a map built here.
+ * `records[p]` to p for every p below its size and hold nothing else (a
+ * graph's map of node positions, for a run's records in the graph's order:
+ * a new run's, or a stored one's that holds them so): it becomes the base
+ * of the table's index, shared and never changed, instead of a map built
+ * here; the records after the first `positions.size` (activations added
+ * as the run went: map elements, steps, later visits) are indexed in the
+ * table's own map, as they would have been when added, and their ids must
+ * be new (the caller checked).
  */
 export function createNodeTable(records: Iterable<NodeRecord>, positions?: ReadonlyMap<string, number>): NodeTable {
   const list: readonly NodeRecord[] = Array.isArray(records) ? records : [...records];
@@ -110,7 +115,9 @@ export function createNodeTable(records: Iterable<NodeRecord>, positions?: Reado
     if (own !== undefined) for (let position = start; position < end; position++) own.set(list[position]!.id, position);
     shards.push(shard);
   }
-  return { index: new AppendableIndex(positions ?? own!), shardSize, shards };
+  const index = new AppendableIndex(positions ?? own!);
+  for (let position = index.size; position < list.length; position++) index.add(list[position]!.id);
+  return { index, shardSize, shards };
 }
 
 /** Indexes `id` at the next position of `table` (`index.size`) and returns it; the caller checked that `id` is new. */
