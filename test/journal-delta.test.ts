@@ -126,6 +126,9 @@ describe("PriorRecords", () => {
     // Within one append, an earlier record is the later one's prior.
     const again = markPending()(running);
     expect(priors.encode("r", [node(running, 2), node(again, 3)])[1]).toEqual({ kind: "node", seq: 3, reset: "a" });
+    // An earlier record of the call without an attempt log counts as well: the later one, which has the stored log, is then written whole.
+    const { attemptLog: _dropped, ...noLog } = running;
+    expect(priors.encode("r", [node(noLog, 2), node(running, 3)])).toEqual([node(noLog, 2), node(running, 3)]);
     priors.forget("r");
     expect(priors.encode("r", [node(running, 2)])).toEqual([node(running, 2)]);
   });

@@ -127,7 +127,9 @@ export class PriorRecords {
     const prior = this.#runs.get(runId);
     const base = prior?.base.deref();
     if (prior === undefined || base === undefined) return records;
-    // What earlier records of this very call hold: the store holds them before the later ones.
+    // What earlier records of this very call hold: the store holds them before the later ones. Made at
+    // the first record that has an attempt log (only those are looked up): a fan-out's append of
+    // thousands of records without one makes no map.
     let local: Map<string, NodeRecord> | undefined;
     let out: StoredRecord[] | undefined;
     for (let i = 0; i < records.length; i++) {
@@ -135,11 +137,12 @@ export class PriorRecords {
       if (r.kind !== "node") continue;
       const node = r.node;
       if (node.attemptLog !== undefined) {
+        if (local === undefined && records.length > 1) local = nodesBefore(records, i);
         const before = local?.get(node.id) ?? prior.since.get(node.id) ?? getNode(base, node.id);
         const compact = before === undefined ? undefined : compactOf(r.seq, before, node);
         if (compact !== undefined) (out ??= records.slice())[i] = compact;
       }
-      if (records.length > 1) (local ??= new Map()).set(node.id, node);
+      local?.set(node.id, node);
     }
     return out === undefined ? records : batchResets(out);
   }
@@ -151,6 +154,16 @@ export class PriorRecords {
     for (const r of records) if (r.kind === "node") prior.since.set(r.node.id, r.node);
     if (prior.since.size > MAX_TRACKED) this.#runs.delete(runId);
   }
+}
+
+/** The latest node record of each activation among `records[0 .. end)`. */
+function nodesBefore(records: readonly JournalRecord[], end: number): Map<string, NodeRecord> {
+  const nodes = new Map<string, NodeRecord>();
+  for (let i = 0; i < end; i++) {
+    const r = records[i]!;
+    if (r.kind === "node") nodes.set(r.node.id, r.node);
+  }
+  return nodes;
 }
 
 /** `records` with each run of two or more reset records of consecutive seqs as one {@link ResetsRecord}. */

@@ -49,14 +49,15 @@
  *
  * @module
  */
-import { constants as bufferConstants } from "node:buffer";
+// Imported, not the global: `Buffer` and `performance` on `globalThis` are getters, a call at every use on a chain step's path.
+import { Buffer, constants as bufferConstants } from "node:buffer";
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, readSync, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { anchorShape } from "../core/shape-anchors.js";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
 import { checkRecord } from "./snapshot-schema.js";
-import { serialize } from "./serialization.js";
+import { journalLine } from "./journal-line.js";
 import { parseDocument, type Parsed } from "./stored-document.js";
 import { openStoreFileSync, readFailure } from "./store-files.js";
 import { writeAllSync } from "./atomic-file.js";
@@ -104,10 +105,11 @@ export function topSeq(records: readonly JournalRecord[]): number {
   return top;
 }
 
-/** The text of `records`, one line each. */
+/** The text of `records`, one line each (`journal-line.ts`). */
 export function journalText(records: readonly JournalRecord[]): string {
+  if (records.length === 1) return journalLine(records[0]!);
   let text = "";
-  for (const r of records) text += serialize(r) + "\n";
+  for (const r of records) text += journalLine(r);
   return text;
 }
 

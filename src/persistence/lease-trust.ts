@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**

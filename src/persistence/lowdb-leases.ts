@@ -112,6 +112,8 @@
  */
 import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
+// Imported, not the global (a getter, a call at every fenced write).
+import { performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
 import { hasCode, ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";

@@ -77,6 +77,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -162,6 +162,17 @@ function scanPlain(value: unknown, depth: number): Scan {
   }
 }
 
+/**
+ * Whether `value`, found at `depth` in a value given to {@link serialize},
+ * is written there by `JSON.stringify` alone: plain JSON without any
+ * `undefined` (so superjson would add no annotation for it). The depth
+ * counts as {@link serialize}'s own walk does: past 64 nested objects the
+ * codec's path is taken.
+ */
+export function isPlainJson(value: unknown, depth: number): boolean {
+  return scanPlain(value, depth) === true;
+}
+
 /** `value` as JSON, once {@link scanPlain} said it may be (`scan`, not false): an `undefined` is written as `null`, as superjson writes it. */
 function plainJson(value: unknown, scan: Exclude<Scan, false>): string {
   if (scan === true) return JSON.stringify(value);

@@ -1,0 +1,190 @@
+/**
+ * The text of one journal line: `serialize(record) + "\n"`, byte for byte,
+ * made faster for the record every step writes.
+ *
+ * A durable chain step writes one node record, and encoding it through
+ * {@link serialize} (a generic walk that checks every value, then one
+ * `JSON.stringify` of the whole record) cost about 11,700 instructions,
+ * more than a third of what the step costs over one in memory apart from
+ * its `write` system call; a fan-out encodes ten thousand such records in
+ * one append. Most of it was `JSON.stringify` itself: a call per object
+ * into the engine's serializer, which looks up `toJSON` on every object
+ * and formats each millisecond timestamp (a double, not a small integer)
+ * anew.
+ *
+ * The fast path takes a node record of the usual shape: the record's own
+ * keys are `kind`, `seq`, `node` in that order, and the node's own keys
+ * are fields of `NodeRecord` (in any order) holding strings, finite
+ * numbers (not `-0`), booleans or null, or plain JSON values (an output
+ * object, an error record, an attempt log: those are checked and written
+ * as `serialize` would, by `JSON.stringify`). It writes the line from
+ * pieces: a key's text is a constant, a string that needs no escaping is
+ * quoted as it is, and a number is written by `String`, whose cache
+ * answers the timestamps a record repeats. Every other record (a run
+ * meta, a compact record of `journal-delta.ts`, a node record with an
+ * `undefined` field, a `Date`, an unknown key…) is written by
+ * {@link serialize}, as before. So no reader can tell the two apart: the
+ * property test in `test/journal-line.test.ts` checks the two texts are
+ * equal over arbitrary records.
+ *
+ * @module
+ */
+import type { JournalRecord, NodeRecord } from "../state/records.js";
+import { isPlainJson, serialize } from "./serialization.js";
+
+/** A string JSON writes as it is between quotes: no quote, backslash, control character or surrogate (a lone one is escaped). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** The text before a node record's fields. */
+const HEAD = '{"json":{"kind":"node","seq":';
+
+/** The last string quoted, and its quoted text: a record's `id` and `nodeId` are often one string. */
+let lastString = "";
+let lastQuoted = '""';
+
+/**
+ * The journal line of `record`: exactly `serialize(record) + "\n"` (see
+ * the module comment).
+ *
+ * @throws ValueNotStorableError as {@link serialize} does.
+ */
+export function journalLine(record: JournalRecord): string {
+  if (record.kind === "node") {
+    let line: string | undefined;
+    try {
+      line = fastNodeLine(record);
+    } catch {
+      // A getter that throws, a text too long for a string: serialize says so as it always did (ValueNotStorableError).
+      line = undefined;
+    }
+    if (line !== undefined) return line;
+  }
+  return serialize(record) + "\n";
+}
+
+/** The line of a node record of the usual shape, or undefined when it is not one (the caller then serializes it). */
+function fastNodeLine(record: JournalRecord & { kind: "node" }): string | undefined {
+  const seq = record.seq;
+  if (typeof seq !== "number" || !plainNumber(seq) || Object.getPrototypeOf(record) !== Object.prototype) return undefined;
+  if (!usualRecordKeys(record)) return undefined;
+  const node = record.node;
+  if (typeof node !== "object" || node === null || Object.getPrototypeOf(node) !== Object.prototype) return undefined;
+  const fields = nodeFields(node);
+  if (fields === undefined) return undefined;
+  return `${HEAD}${String(seq)},"node":{${fields}}}}\n`;
+}
+
+/**
+ * Whether the enumerable keys of `record` (a plain object) are `kind`,
+ * `seq`, `node`, in that order. A `for…in` walk, cheaper than
+ * `Object.keys`'s array; it sees inherited enumerable keys too, so a key
+ * someone made enumerable on `Object.prototype` (the prototype of the
+ * record and of its node) sends every record to `serialize`, and the walk
+ * of the node's keys in {@link nodeFields} meets own keys only.
+ */
+function usualRecordKeys(record: object): boolean {
+  let i = 0;
+  for (const key in record) {
+    if (key !== (i === 0 ? "kind" : i === 1 ? "seq" : i === 2 ? "node" : "")) return false;
+    i += 1;
+  }
+  return i === 3;
+}
+
+/**
+ * The node's fields as JSON without the braces, or undefined when one is
+ * not of the fast path (see the module comment). Keys come in
+ * `JSON.stringify`'s order (`for…in` lists own keys as it does; a key that
+ * looks like an index, which both list first, is no field anyway).
+ */
+function nodeFields(node: NodeRecord): string | undefined {
+  let text = "";
+  let first = true;
+  for (const key in node) {
+    const prefix = keyText(key);
+    if (prefix === undefined) return undefined;
+    const value: unknown = (node as unknown as Record<string, unknown>)[key];
+    let json: string;
+    switch (typeof value) {
+      case "string":
+        json = quoted(value);
+        break;
+      case "number":
+        if (!plainNumber(value)) return undefined;
+        json = String(value);
+        break;
+      case "boolean":
+        json = value ? "true" : "false";
+        break;
+      case "object":
+        if (value === null) json = "null";
+        // Nested at depth 2 (record, node, field), as serialize's walk of the whole record sees it.
+        else if (isPlainJson(value, 2)) json = JSON.stringify(value);
+        else return undefined;
+        break;
+      default:
+        // `undefined` (superjson annotates it), a function, a symbol, a bigint.
+        return undefined;
+    }
+    text = first ? prefix + json : `${text},${prefix}${json}`;
+    first = false;
+  }
+  return text;
+}
+
+/** A finite number other than `-0`: JSON writes it as `String` does, and superjson adds nothing. */
+function plainNumber(value: number): boolean {
+  return Number.isFinite(value) && !Object.is(value, -0);
+}
+
+/** `JSON.stringify(value)` of a string. */
+function quoted(value: string): string {
+  if (value === lastString) return lastQuoted;
+  const text = NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+  lastString = value;
+  lastQuoted = text;
+  return text;
+}
+
+/** `"key":` for a field of `NodeRecord`, or undefined for any other key. */
+function keyText(key: string): string | undefined {
+  switch (key) {
+    case "id":
+      return '"id":';
+    case "nodeId":
+      return '"nodeId":';
+    case "status":
+      return '"status":';
+    case "attempts":
+      return '"attempts":';
+    case "output":
+      return '"output":';
+    case "startedAt":
+      return '"startedAt":';
+    case "endedAt":
+      return '"endedAt":';
+    case "durable":
+      return '"durable":';
+    case "error":
+      return '"error":';
+    case "retryAt":
+      return '"retryAt":';
+    case "steps":
+      return '"steps":';
+    case "waits":
+      return '"waits":';
+    case "visit":
+      return '"visit":';
+    case "trigger":
+      return '"trigger":';
+    case "route":
+      return '"route":';
+    case "settleOrder":
+      return '"settleOrder":';
+    case "attemptLog":
+      return '"attemptLog":';
+    default:
+      return undefined;
+  }
+}
