@@ -52,6 +52,8 @@ export type StageEmitterEvents = { [K in StageEventName]: [StageEventMap[K]] };
 export class StageEvents extends EventEmitter<StageEmitterEvents> {
   /** Emits to every listener; a listener that throws is logged and the others still run. */
   override emit<K extends StageEventName>(event: K, ...args: EventEmitter.ArgumentMap<StageEmitterEvents>[Extract<K, StageEventName>]): boolean {
+    // Most runners listen to few events: no copy of an empty listener list per task.
+    if (this.listenerCount(event) === 0) return false;
     const listeners = this.listeners(event);
     for (const listener of listeners) {
       try {
