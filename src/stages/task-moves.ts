@@ -13,9 +13,10 @@
  * Which of them are saved: every one when the run's end was saved (it
  * succeeded, or it waits: `runAsync` reports a failed final write
  * instead); else (it failed or was cancelled, when a failed final write
- * is not reported) every move whose target activation was triggered by
- * it, since the engine marks the target (and starts it) only once the
- * move's record is durable. Any other
+ * is not reported) every move whose target activation started, since
+ * the engine starts it only once the move's record is durable (a target
+ * may be marked as chosen by the move when the write failed: that alone
+ * proves nothing). Any other
  * move is checked against the stored run (a rare path: a run stopped
  * between a move and its target's start).
  *
@@ -50,7 +51,7 @@ export function lastSettleOrder(state: RunState | undefined): number {
  * The moves `state` holds that settled after settle order `after`, in
  * settle order, each with whether it is known to be saved by `state`
  * alone: `ended` says the run's end was saved, or its target activation
- * was triggered by it.
+ * (triggered by it) started.
  */
 export function movesAfter(state: RunState, after: number, workflow: Workflow, ended: boolean): { readonly move: TaskMoveMade; readonly saved: boolean }[] {
   const out: { move: TaskMoveMade; saved: boolean }[] = [];
@@ -62,7 +63,7 @@ export function movesAfter(state: RunState, after: number, workflow: Workflow, e
     let saved = ended;
     if (!saved) {
       records ??= [...nodeRecords(state.nodes)];
-      saved = records.some((t) => t.trigger?.from === r.id);
+      saved = records.some((t) => t.trigger?.from === r.id && t.startedAt !== undefined);
     }
     const move = { activationId: r.id, from: r.nodeId, to, pathway: r.route, visit: r.visit ?? 1, at: r.endedAt ?? 0, settleOrder: r.settleOrder };
     out.push({ move, saved });
