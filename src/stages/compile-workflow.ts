@@ -10,11 +10,19 @@
  * graph's inputs) and passes it on with `route(pathway, task)`.
  *
  * - Agent stage: asks the agent (through the `limit` hook, so a runner
- *   bounds agent calls across all its tasks) inside `ctx.step`, so an
- *   answer is journaled before the task moves and never asked twice. An
- *   agent that answers `undefined` keeps the task in the stage: the node
- *   waits for the key `again:<stage>:<visit>:<n>`, which the runner
- *   resolves at its next sweep, and asks again.
+ *   bounds agent calls across all its tasks) inside `ctx.step`
+ *   (`agent-<n>`). An answer with a pathway is saved with the move itself:
+ *   the stage's success record holds the pathway and the task's data, in
+ *   one write, so the step journals nothing of its own (its function
+ *   hands the answer out by throwing it, {@link Moving}, which a step
+ *   does not journal); a crash before that write asks the agent again, as
+ *   a crash before the step's own write did. An agent that answers
+ *   `undefined` keeps the task in the stage: that answer is journaled by
+ *   the step before the node waits for the key
+ *   `again:<stage>:<visit>:<n>`, which the runner resolves at its next
+ *   sweep, and asks again; a resume replays it and asks at `n + 1`. A run
+ *   saved before this (its steps journaled pathway answers too) replays
+ *   the same: a journaled answer with a pathway moves the task.
  * - Parked at an agent stage: when the stage has no agent here, or the
  *   `admit` hook (a runner) says this process may not call its agent now
  *   (a stage the runner does not serve, or its `maxTasksPerStage` reached
@@ -42,7 +50,7 @@ import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { AgentRegistry, callAgent, type AgentMap } from "./agents.js";
+import { AgentRegistry, callAgent, type AgentMap, type AgentOutcome } from "./agents.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { nameList, StageRegistrationError, UnknownPathwayError, UnknownStageError } from "./stage-errors.js";
@@ -308,27 +316,29 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
         return route(answer.pathway, { id: carried.id, data, from: stage.id, pathway: answer.pathway } satisfies CarriedTask);
       }
       const task: StageTask = { id: carried.id, data, stageId: stage.id, status: statusOnEntry(false, ctx.visit) };
-      const outcome = await ctx.step(`agent-${n}`, () =>
-        limit(ctx.runId, async () => {
-          const shared = options.scopeFor?.(ctx.runId);
-          const scope = shared ?? new ProviderScope();
-          const runId = options.agentRunId?.(ctx.runId) ?? ctx.runId;
-          try {
-            // The attempt's signal is made when first read (an AbortController per agent call otherwise).
-            const call = {
-              runId,
-              attempt: ctx.attempt,
-              visit: ctx.visit,
-              get signal() {
-                return ctx.signal;
-              },
-            };
-            return await callAgent(stage, agent, task, call, scope);
-          } finally {
-            if (!shared) await scope.dispose();
-          }
-        }),
-      );
+      const outcome = await ctx
+        .step(`agent-${n}`, () =>
+          limit(ctx.runId, async () => {
+            const shared = options.scopeFor?.(ctx.runId);
+            const scope = shared ?? new ProviderScope();
+            const runId = options.agentRunId?.(ctx.runId) ?? ctx.runId;
+            try {
+              // The attempt's signal is made when first read (an AbortController per agent call otherwise).
+              const call = {
+                runId,
+                attempt: ctx.attempt,
+                visit: ctx.visit,
+                get signal() {
+                  return ctx.signal;
+                },
+              };
+              return await callAgent(stage, agent, task, call, scope);
+            } finally {
+              if (!shared) await scope.dispose();
+            }
+          }).then(journalsOnlyStays),
+        )
+        .catch(takeMoving);
       if (Object.keys(outcome.updates).length > 0) data = { ...data, ...outcome.updates };
       if (outcome.pathway !== undefined) {
         return route(outcome.pathway, { id: carried.id, data, from: stage.id, pathway: outcome.pathway } satisfies CarriedTask);
@@ -336,6 +346,27 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
       await ctx.waitFor(stageKey({ kind: "again", stageId: stage.id, visit: ctx.visit, n }));
     }
   };
+}
+
+/**
+ * An agent's answer with a pathway, thrown out of its `ctx.step` so that the step journals nothing:
+ * the answer is saved with the move (the stage's success record), one write instead of two. Not an
+ * `Error`: nothing to capture, and never seen outside the stage's body ({@link takeMoving}).
+ */
+class Moving {
+  constructor(readonly outcome: AgentOutcome) {}
+}
+
+/** Inside the step: an answer that keeps the task is journaled; one with a pathway leaves as a {@link Moving}. */
+function journalsOnlyStays(outcome: AgentOutcome): AgentOutcome {
+  if (outcome.pathway !== undefined) throw new Moving(outcome);
+  return outcome;
+}
+
+/** Outside the step: a {@link Moving} is the agent's answer; anything else is what the step threw. */
+function takeMoving(error: unknown): AgentOutcome {
+  if (error instanceof Moving) return error.outcome;
+  throw error;
 }
 
 function humanBody(stage: Stage) {
