@@ -18,7 +18,6 @@
  *
  * @module
  */
-import type PQueue from "p-queue";
 import type { Clock } from "../core/clock.js";
 import { RunCancelledError } from "../engine/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -28,7 +27,7 @@ import { GraphHasPendingWaits } from "../runner/errors.js";
 import { resolveWait } from "../runner/resolve-wait.js";
 import { run } from "../runner/run.js";
 import type { RunState } from "../state/run-state.js";
-import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
+import { ABANDON_AFTER_MS, AgentCalls, type AgentSlots } from "./agent-calls.js";
 import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
 import { ProviderScope } from "./providers.js";
 import type { BackoffOptions, RetryOptions } from "../graph/retry-options.js";
@@ -102,7 +101,7 @@ export async function driveTask(
   host: TaskDriveHost,
   o: RunConfig,
   graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
-  queue: PQueue,
+  slots: AgentSlots,
   chosen: Chosen,
   admission: SweepAdmission,
   work: RunnerWork,
@@ -112,7 +111,7 @@ export async function driveTask(
   const clock = host.clock;
   const graphRunId = taskRunId(o.runId, plan.task.id);
   const scope = new ProviderScope();
-  const calls = new AgentCalls(queue, o.signal, graphRunId);
+  const calls = new AgentCalls(slots, o.signal, graphRunId);
   // A task the plan found without a run starts one here; any other may hold answers (see Live.mayHoldAnswers).
   const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted, mayHoldAnswers: plan.kind !== "start" };
   host.live.set(graphRunId, live);
