@@ -212,7 +212,7 @@ export async function driveTask(
  */
 async function savedMoves(host: TaskDriveHost, graphRunId: string, state: RunState, settledBefore: number, ended: boolean): Promise<TaskMoveMade[]> {
   const found = movesAfter(state, settledBefore, host.workflow, ended);
-  if (found.every((m) => m.saved)) return found.map((m) => m.move);
+  if (found.every((m) => m.saved)) return found;
   const stored = (await host.store.load(graphRunId).catch(() => undefined))?.state;
-  return found.filter((m) => m.saved || isStored(stored, m.move)).map((m) => m.move);
+  return found.filter((m) => m.saved || isStored(stored, m));
 }

@@ -37,6 +37,8 @@ export interface TaskMoveMade {
   readonly visit: number;
   readonly at: number;
   readonly settleOrder: number;
+  /** Whether the run's state alone shows it saved (else the stored run must say). */
+  readonly saved: boolean;
 }
 
 /** The last settle order a run's state holds (0: nothing settled). */
@@ -53,9 +55,10 @@ export function lastSettleOrder(state: RunState | undefined): number {
  * alone: `ended` says the run's end was saved, or its target activation
  * (triggered by it) started.
  */
-export function movesAfter(state: RunState, after: number, workflow: Workflow, ended: boolean): { readonly move: TaskMoveMade; readonly saved: boolean }[] {
-  const out: { move: TaskMoveMade; saved: boolean }[] = [];
+export function movesAfter(state: RunState, after: number, workflow: Workflow, ended: boolean): TaskMoveMade[] {
+  const out: TaskMoveMade[] = [];
   let records: NodeRecord[] | undefined;
+  let ordered = true;
   for (const r of nodeRecords(state.nodes)) {
     if (r.status !== "succeeded" || r.route === undefined || r.settleOrder === undefined || r.settleOrder <= after) continue;
     const to = workflow.stage(r.nodeId)?.pathways.find((p) => p.name === r.route)?.to;
@@ -65,10 +68,10 @@ export function movesAfter(state: RunState, after: number, workflow: Workflow, e
       records ??= [...nodeRecords(state.nodes)];
       saved = records.some((t) => t.trigger?.from === r.id && t.startedAt !== undefined);
     }
-    const move = { activationId: r.id, from: r.nodeId, to, pathway: r.route, visit: r.visit ?? 1, at: r.endedAt ?? 0, settleOrder: r.settleOrder };
-    out.push({ move, saved });
+    if (out.length > 0 && (out[out.length - 1] as TaskMoveMade).settleOrder > r.settleOrder) ordered = false;
+    out.push({ activationId: r.id, from: r.nodeId, to, pathway: r.route, visit: r.visit ?? 1, at: r.endedAt ?? 0, settleOrder: r.settleOrder, saved });
   }
-  return out.sort((a, b) => a.move.settleOrder - b.move.settleOrder);
+  return ordered ? out : out.sort((a, b) => a.settleOrder - b.settleOrder);
 }
 
 /** Whether `stored` (the run as saved) holds `move`: its activation succeeded there with the same settle order. */
