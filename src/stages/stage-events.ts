@@ -15,6 +15,7 @@ export interface StageEventMap {
   /**
    * A stage chose a pathway for a task: its work there is done and saved. The task then enters the
    * target, unless that visit is beyond the target's `maxVisits` (the task then fails with `LoopLimitExceeded`).
+   * Emitted once the move is saved: a task's moves of a sweep come together, in order, when its processing ends.
    */
   "task:move": {
     readonly runId: string;

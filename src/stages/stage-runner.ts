@@ -9,8 +9,9 @@
  * the window) from plan to flush. The work lives in its parts: driving
  * one task's run is in `task-drive.ts`; the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
- * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
- * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
+ * actions (`task-act.ts`), task run ids (`task-run-id.ts`), the moves a
+ * task made and saved (`task-moves.ts`), source moves and the report
+ * (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
  * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
  * (`sweep-admission.ts`), the task runs driven at once
  * (`sweep-window.ts`), retries of failed tasks (`failed-retries.ts`) and
