@@ -14,8 +14,8 @@
  *   (`agent-<n>`). An answer with a pathway is saved with the move itself:
  *   the stage's success record holds the pathway and the task's data, in
  *   one write, so the step journals nothing of its own (its function
- *   hands the answer out by throwing it, {@link Moving}, which a step
- *   does not journal); a crash before that write asks the agent again, as
+ *   hands the answer out past a throw, which a step does not journal:
+ *   {@link CARRIED}); a crash before that write asks the agent again, as
  *   a crash before the step's own write did. An agent that answers
  *   `undefined` keeps the task in the stage: that answer is journaled by
  *   the step before the node waits for the key
@@ -316,6 +316,8 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
         return route(answer.pathway, { id: carried.id, data, from: stage.id, pathway: answer.pathway } satisfies CarriedTask);
       }
       const task: StageTask = { id: carried.id, data, stageId: stage.id, status: statusOnEntry(false, ctx.visit) };
+      // An answer with a pathway leaves the step by a throw (nothing journaled) and is taken from here ({@link CARRIED}).
+      const moving: { answer?: AgentOutcome } = {};
       const outcome = await ctx
         .step(`agent-${n}`, () =>
           limit(ctx.runId, async () => {
@@ -336,9 +338,16 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
             } finally {
               if (!shared) await scope.dispose();
             }
-          }).then(journalsOnlyStays),
+          }).then((answer) => {
+            if (answer.pathway === undefined) return answer;
+            moving.answer = answer;
+            throw CARRIED;
+          }),
         )
-        .catch(takeMoving);
+        .catch((error: unknown) => {
+          if (moving.answer !== undefined) return moving.answer;
+          throw error;
+        });
       if (Object.keys(outcome.updates).length > 0) data = { ...data, ...outcome.updates };
       if (outcome.pathway !== undefined) {
         return route(outcome.pathway, { id: carried.id, data, from: stage.id, pathway: outcome.pathway } satisfies CarriedTask);
@@ -349,27 +358,12 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
 }
 
 /**
- * An agent's answer with a pathway, thrown out of its `ctx.step` so that the step journals nothing:
- * the answer is saved with the move (the stage's success record), one write instead of two. Not an
- * `Error`: nothing to capture, and never seen outside the stage's body ({@link takeMoving}).
+ * Thrown out of an agent's `ctx.step` when its answer has a pathway, so that the step journals
+ * nothing: the answer itself is carried past the step in a variable of the body (a throw may come
+ * back rebuilt, from a worker of an executor) and saved with the move, one write instead of two.
+ * One instance: no stack is captured per move.
  */
-class Moving {
-  constructor(readonly outcome: AgentOutcome) {}
-}
-
-/** Inside the step: an answer that keeps the task is journaled; one with a pathway leaves as a {@link Moving}. */
-function journalsOnlyStays(outcome: AgentOutcome): AgentOutcome {
-  // Not an error but the answer, carried past the step's journal; an Error would capture a stack per move for nothing.
-  // eslint-disable-next-line @typescript-eslint/only-throw-error
-  if (outcome.pathway !== undefined) throw new Moving(outcome);
-  return outcome;
-}
-
-/** Outside the step: a {@link Moving} is the agent's answer; anything else is what the step threw. */
-function takeMoving(error: unknown): AgentOutcome {
-  if (error instanceof Moving) return error.outcome;
-  throw error;
-}
+const CARRIED = new Error("taskloom: an agent's answer with a pathway, carried past its step to be saved with the move");
 
 function humanBody(stage: Stage) {
   return async (ctx: StageContext) => {
