@@ -10,11 +10,19 @@
  * graph's inputs) and passes it on with `route(pathway, task)`.
  *
  * - Agent stage: asks the agent (through the `limit` hook, so a runner
- *   bounds agent calls across all its tasks) inside `ctx.step`, so an
- *   answer is journaled before the task moves and never asked twice. An
- *   agent that answers `undefined` keeps the task in the stage: the node
- *   waits for the key `again:<stage>:<visit>:<n>`, which the runner
- *   resolves at its next sweep, and asks again.
+ *   bounds agent calls across all its tasks) inside `ctx.step`
+ *   (`agent-<n>`). An answer with a pathway is saved with the move itself:
+ *   the stage's success record holds the pathway and the task's data, in
+ *   one write, so the step journals nothing of its own (its function
+ *   hands the answer out past a throw, which a step does not journal:
+ *   {@link CARRIED}); a crash before that write asks the agent again, as
+ *   a crash before the step's own write did. An agent that answers
+ *   `undefined` keeps the task in the stage: that answer is journaled by
+ *   the step before the node waits for the key
+ *   `again:<stage>:<visit>:<n>`, which the runner resolves at its next
+ *   sweep, and asks again; a resume replays it and asks at `n + 1`. A run
+ *   saved before this (its steps journaled pathway answers too) replays
+ *   the same: a journaled answer with a pathway moves the task.
  * - Parked at an agent stage: when the stage has no agent here, or the
  *   `admit` hook (a runner) says this process may not call its agent now
  *   (a stage the runner does not serve, or its `maxTasksPerStage` reached
@@ -42,7 +50,7 @@ import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { AgentRegistry, callAgent, type AgentMap } from "./agents.js";
+import { AgentRegistry, callAgent, type AgentMap, type AgentOutcome } from "./agents.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { nameList, StageRegistrationError, UnknownPathwayError, UnknownStageError } from "./stage-errors.js";
@@ -308,27 +316,38 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
         return route(answer.pathway, { id: carried.id, data, from: stage.id, pathway: answer.pathway } satisfies CarriedTask);
       }
       const task: StageTask = { id: carried.id, data, stageId: stage.id, status: statusOnEntry(false, ctx.visit) };
-      const outcome = await ctx.step(`agent-${n}`, () =>
-        limit(ctx.runId, async () => {
-          const shared = options.scopeFor?.(ctx.runId);
-          const scope = shared ?? new ProviderScope();
-          const runId = options.agentRunId?.(ctx.runId) ?? ctx.runId;
-          try {
-            // The attempt's signal is made when first read (an AbortController per agent call otherwise).
-            const call = {
-              runId,
-              attempt: ctx.attempt,
-              visit: ctx.visit,
-              get signal() {
-                return ctx.signal;
-              },
-            };
-            return await callAgent(stage, agent, task, call, scope);
-          } finally {
-            if (!shared) await scope.dispose();
-          }
-        }),
-      );
+      // An answer with a pathway leaves the step by a throw (nothing journaled) and is taken from here ({@link CARRIED}).
+      const moving: { answer?: AgentOutcome } = {};
+      const outcome = await ctx
+        .step(`agent-${n}`, () =>
+          limit(ctx.runId, async () => {
+            const shared = options.scopeFor?.(ctx.runId);
+            const scope = shared ?? new ProviderScope();
+            const runId = options.agentRunId?.(ctx.runId) ?? ctx.runId;
+            try {
+              // The attempt's signal is made when first read (an AbortController per agent call otherwise).
+              const call = {
+                runId,
+                attempt: ctx.attempt,
+                visit: ctx.visit,
+                get signal() {
+                  return ctx.signal;
+                },
+              };
+              return await callAgent(stage, agent, task, call, scope);
+            } finally {
+              if (!shared) await scope.dispose();
+            }
+          }).then((answer) => {
+            if (answer.pathway === undefined) return answer;
+            moving.answer = answer;
+            throw CARRIED;
+          }),
+        )
+        .catch((error: unknown) => {
+          if (moving.answer !== undefined) return moving.answer;
+          throw error;
+        });
       if (Object.keys(outcome.updates).length > 0) data = { ...data, ...outcome.updates };
       if (outcome.pathway !== undefined) {
         return route(outcome.pathway, { id: carried.id, data, from: stage.id, pathway: outcome.pathway } satisfies CarriedTask);
@@ -337,6 +356,14 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
     }
   };
 }
+
+/**
+ * Thrown out of an agent's `ctx.step` when its answer has a pathway, so that the step journals
+ * nothing: the answer itself is carried past the step in a variable of the body (a throw may come
+ * back rebuilt, from a worker of an executor) and saved with the move, one write instead of two.
+ * One instance: no stack is captured per move.
+ */
+const CARRIED = new Error("taskloom: an agent's answer with a pathway, carried past its step to be saved with the move");
 
 function humanBody(stage: Stage) {
   return async (ctx: StageContext) => {

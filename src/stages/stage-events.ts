@@ -15,6 +15,7 @@ export interface StageEventMap {
   /**
    * A stage chose a pathway for a task: its work there is done and saved. The task then enters the
    * target, unless that visit is beyond the target's `maxVisits` (the task then fails with `LoopLimitExceeded`).
+   * Emitted once the move is saved: a task's moves of a sweep come together, in order, when its processing ends.
    */
   "task:move": {
     readonly runId: string;
@@ -52,6 +53,8 @@ export type StageEmitterEvents = { [K in StageEventName]: [StageEventMap[K]] };
 export class StageEvents extends EventEmitter<StageEmitterEvents> {
   /** Emits to every listener; a listener that throws is logged and the others still run. */
   override emit<K extends StageEventName>(event: K, ...args: EventEmitter.ArgumentMap<StageEmitterEvents>[Extract<K, StageEventName>]): boolean {
+    // Most runners listen to few events: no copy of an empty listener list per task.
+    if (this.listenerCount(event) === 0) return false;
     const listeners = this.listeners(event);
     for (const listener of listeners) {
       try {

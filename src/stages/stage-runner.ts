@@ -9,8 +9,9 @@
  * the window) from plan to flush. The work lives in its parts: driving
  * one task's run is in `task-drive.ts`; the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
- * actions (`task-act.ts`), task run ids (`task-run-id.ts`), moves and the
- * report (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
+ * actions (`task-act.ts`), task run ids (`task-run-id.ts`), the moves a
+ * task made and saved (`task-moves.ts`), source moves and the report
+ * (`sweep-results.ts`), the pacing of sweeps (`sweep-pacing.ts`),
  * the stages it serves (`stage-serving.ts`), the per-stage cap of a sweep
  * (`sweep-admission.ts`), the task runs driven at once
  * (`sweep-window.ts`), retries of failed tasks (`failed-retries.ts`) and
@@ -38,7 +39,7 @@
  *
  * One failed task never stops the others: each task run is awaited on its
  * own, and failures are collected into the report with their errors.
- * Agent calls of all tasks share one p-queue, so `maxConcurrency` bounds
+ * Agent calls of all tasks share one set of slots, so `maxConcurrency` bounds
  * agent calls runner-wide, while waits and retry backoffs hold no slot.
  * Within a batch, at most `4 × maxConcurrency` task runs (at least 32; the
  * whole batch with an executor) are driven at once, in batch order, a run
@@ -65,7 +66,6 @@
  *
  * @module
  */
-import PQueue from "p-queue";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunNotFoundError } from "../runner/errors.js";
@@ -75,6 +75,7 @@ import { defaultStore } from "../runner/default-store.js";
 import { assertStore } from "../runner/run-options.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { validateRetryOptions, type BackoffOptions } from "../graph/retry-options.js";
+import { AgentSlots } from "./agent-calls.js";
 import { AgentRegistry, type AgentFunction, type AgentOptions, type AgentRegistration } from "./agents.js";
 import { FailedRetries, retryFailedPolicy } from "./failed-retries.js";
 import { compileWorkflow, type WorkflowTaskInput, type WorkflowTaskOutput } from "./compile-workflow.js";
@@ -262,7 +263,7 @@ export class StageRunner<D extends object = TaskData> {
     warnOnShortRefresh(this.events, o, (this.#options.clock ?? systemClock).now());
     const graph = this.graph();
     const clock = this.#options.clock ?? systemClock;
-    const queue = new PQueue({ concurrency: o.maxConcurrency });
+    const slots = new AgentSlots(o.maxConcurrency);
     // Task runs driven at once (sweep-window.ts); with an executor, its workers run the stages: a whole batch at once.
     const window = new RunWindow(this.#options.executor === undefined ? windowSize(o.maxConcurrency) : Infinity);
     const retries = new FailedRetries(retryFailedPolicy(o.retryFailed, o.refreshEveryMs));
@@ -296,7 +297,7 @@ export class StageRunner<D extends object = TaskData> {
       const host = this.#driveHost();
       for (let i = 0; i < runnable.length && !o.signal?.aborted; i += o.batchSize) {
         const batch = runnable.slice(i, i + o.batchSize);
-        const done = await Promise.all(batch.map((c) => this.#drive(host, o, graph, queue, c, admission, work, window)));
+        const done = await Promise.all(batch.map((c) => this.#drive(host, o, graph, slots, c, admission, work, window)));
         done.forEach((driven, j) => {
           // Not started: the signal aborted while the task waited for a window slot (its report stays as planned).
           if (driven === undefined) return;
@@ -453,7 +454,7 @@ export class StageRunner<D extends object = TaskData> {
     host: TaskDriveHost,
     o: RunConfig,
     graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
-    queue: PQueue,
+    slots: AgentSlots,
     chosen: Chosen,
     admission: SweepAdmission,
     work: RunnerWork,
@@ -462,7 +463,7 @@ export class StageRunner<D extends object = TaskData> {
     const slot = await window.enter();
     try {
       if (o.signal?.aborted) return undefined;
-      return await driveTask(host, o, graph, queue, chosen, admission, work, slot);
+      return await driveTask(host, o, graph, slots, chosen, admission, work, slot);
     } finally {
       slot.leave();
     }

@@ -1,19 +1,23 @@
 /**
  * Driving one task's run for a sweep: start or resume the task's graph run
  * (with the inputs of a new task, or resolving a `again:` wait first),
- * count its moves as they are saved (from the engine's `node:success`
- * events, which name the stage and visit, never by reading the run's state
- * mid-run), give its window slot back while it waits out a retry backoff
+ * give its window slot back while it waits out a retry backoff
  * (`sweep-window.ts`), wait for it to complete, wait, stay,
  * be parked or fail, then end the agent calls it started (abandoning, after
  * an abort, those that outlive `ABANDON_AFTER_MS`) and dispose of its
- * providers, and read its report. Never rejects: a failure is the task's
+ * providers, count the moves it made and saved (read from the run's state
+ * once it stopped, `task-moves.ts`: a move counts only once saved), and
+ * read its report. Never rejects: a failure is the task's
  * report. A run another runner drives (`RunLockedError`) is reported
  * `busy`, its moves being that runner's.
  *
+ * The run's engine events are listened to only where needed, since the
+ * engine builds an event's payload only for a listener: `run:start` and
+ * `node:wait` (whether a wait may hold an answer), `node:retry` (a
+ * backoff gives the slot back) and, only after a retry, `node:start`.
+ *
  * @module
  */
-import type PQueue from "p-queue";
 import type { Clock } from "../core/clock.js";
 import { RunCancelledError } from "../engine/errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
@@ -23,7 +27,7 @@ import { GraphHasPendingWaits } from "../runner/errors.js";
 import { resolveWait } from "../runner/resolve-wait.js";
 import { run } from "../runner/run.js";
 import type { RunState } from "../state/run-state.js";
-import { ABANDON_AFTER_MS, AgentCalls } from "./agent-calls.js";
+import { ABANDON_AFTER_MS, AgentCalls, type AgentSlots } from "./agent-calls.js";
 import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
 import { ProviderScope } from "./providers.js";
 import type { BackoffOptions, RetryOptions } from "../graph/retry-options.js";
@@ -35,6 +39,7 @@ import type { SweepAdmission } from "./sweep-admission.js";
 import type { WindowSlot } from "./sweep-window.js";
 import type { RunnerWork } from "./sweep-results.js";
 import type { Chosen } from "./task-plan.js";
+import { isStored, lastSettleOrder, movesAfter, type TaskMoveMade } from "./task-moves.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";
 import { taskRunId } from "./task-run-id.js";
 import type { Workflow } from "./workflow.js";
@@ -96,7 +101,7 @@ export async function driveTask(
   host: TaskDriveHost,
   o: RunConfig,
   graph: TaskGraph<WorkflowTaskInput, WorkflowTaskOutput>,
-  queue: PQueue,
+  slots: AgentSlots,
   chosen: Chosen,
   admission: SweepAdmission,
   work: RunnerWork,
@@ -106,13 +111,17 @@ export async function driveTask(
   const clock = host.clock;
   const graphRunId = taskRunId(o.runId, plan.task.id);
   const scope = new ProviderScope();
-  const calls = new AgentCalls(queue, o.signal, graphRunId);
+  const calls = new AgentCalls(slots, o.signal, graphRunId);
   // A task the plan found without a run starts one here; any other may hold answers (see Live.mayHoldAnswers).
   const live: Live = { scope, calls, runnerRunId: o.runId, admission, admitted: chosen.admitted, mayHoldAnswers: plan.kind !== "start" };
   host.live.set(graphRunId, live);
   let state: RunState | undefined;
   let error: unknown;
-  let moves = 0;
+  // Whether the run ran here (not so for a run another runner had finished meanwhile), the last settle
+  // order it had before (a resumed run's), and whether its end was saved.
+  let started = false;
+  let settledBefore = 0;
+  let ended = false;
   try {
     if (plan.kind === "again" && plan.key !== undefined) await resolveWait(graphRunId, plan.key, { at: clock.now() }, { store: host.store });
     const inputs: WorkflowTaskInput | undefined =
@@ -137,31 +146,33 @@ export async function driveTask(
     live.state = () => handle.state;
     // A run another runner made meanwhile is resumed (with what it holds); a wait opened here may be answered.
     handle.events.on("run:start", (e) => {
-      if (e.resumed) live.mayHoldAnswers = true;
+      started = true;
+      if (!e.resumed) return;
+      live.mayHoldAnswers = true;
+      // The moves of this drive are those settled from now on.
+      settledBefore = lastSettleOrder(handle.state);
     });
     handle.events.on("node:wait", () => {
       live.mayHoldAnswers = true;
     });
     if (slot !== undefined) {
-      // A retry backoff holds no window slot (sweep-window.ts).
-      handle.events.on("node:retry", () => slot.rest());
-      handle.events.on("node:start", () => slot.wake());
+      // A retry backoff holds no window slot (sweep-window.ts); the next attempt's start takes one again.
+      const wake = (): void => {
+        slot.wake();
+        handle.events.off("node:start", wake);
+      };
+      handle.events.on("node:retry", () => {
+        slot.rest();
+        if (handle.events.listenerCount("node:start") === 0) handle.events.on("node:start", wake);
+      });
     }
-    handle.events.on("node:success", (e) => {
-      if (e.route === undefined) return;
-      // The event names the stage and the visit (`graphNodeId`, `visit`: set for visits after the first). Reading
-      // `handle.state` here instead would commit the engine's buffered records at every move (an immer copy per move).
-      const stageId = e.graphNodeId ?? e.nodeId;
-      const to = host.workflow.stage(stageId)?.pathways.find((p) => p.name === e.route)?.to;
-      if (to === undefined) return;
-      moves++;
-      work.moves[stageId] = (work.moves[stageId] ?? 0) + 1;
-      host.events.emit("task:move", { runId: o.runId, at: e.at, taskId: plan.task.id, from: stageId, to, pathway: e.route, visit: e.visit ?? 1 });
-    });
     try {
       await handle.result();
+      ended = true;
     } catch (err) {
-      if (!(err instanceof GraphHasPendingWaits) && !(err instanceof RunCancelledError)) error = err;
+      // A run that waits reports a failed final write instead of waiting: its end was saved.
+      ended = err instanceof GraphHasPendingWaits;
+      if (!ended && !(err instanceof RunCancelledError)) error = err;
     }
     state = handle.state;
   } catch (err) {
@@ -179,11 +190,29 @@ export async function driveTask(
   }
   // Another runner drives this task's run right now: its moves are that runner's to report.
   if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
+  const moves = state === undefined || !started ? [] : await savedMoves(host, graphRunId, state, settledBefore, ended);
+  for (const m of moves) {
+    work.moves[m.from] = (work.moves[m.from] ?? 0) + 1;
+    if (host.events.listenerCount("task:move") > 0) {
+      host.events.emit("task:move", { runId: o.runId, at: m.at, taskId: plan.task.id, from: m.from, to: m.to, pathway: m.pathway, visit: m.visit });
+    }
+  }
   let report: TaskReport;
   if (state) report = readTaskReport(plan.task.id, state, host.workflow);
   else report = { ...plan.before, state: "failed", error: taskError(error) };
   if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
   if (report.state === "queued" && host.serves(report.stageId)) report = { ...report, state: "deferred" };
   host.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
-  return { report, worked: moves > 0 || calls.started > 0 || report.state === "failed" };
+  return { report, worked: moves.length > 0 || calls.started > 0 || report.state === "failed" };
+}
+
+/**
+ * The moves this drive made that are saved (`task-moves.ts`): those that settled after `settledBefore`,
+ * known saved from `state`, or else found in the stored run (a run stopped between a move and its target).
+ */
+async function savedMoves(host: TaskDriveHost, graphRunId: string, state: RunState, settledBefore: number, ended: boolean): Promise<TaskMoveMade[]> {
+  const found = movesAfter(state, settledBefore, host.workflow, ended);
+  if (found.every((m) => m.saved)) return found;
+  const stored = (await host.store.load(graphRunId).catch(() => undefined))?.state;
+  return found.filter((m) => m.saved || isStored(stored, m));
 }

@@ -128,6 +128,18 @@ function dataAfterSteps(record: NodeRecord | undefined, data: TaskData): TaskDat
   }
 }
 
+/**
+ * The data of an agent activation: a succeeded one's output holds it (its answer with a pathway is
+ * saved with the move, not as a step of its own: compile-workflow.ts); else after its answers' updates.
+ */
+function agentData(record: NodeRecord, data: TaskData): TaskData {
+  if (record.status === "succeeded") {
+    const output = record.output as CarriedTask | undefined;
+    if (output?.data !== undefined) return output.data;
+  }
+  return dataAfterSteps(record, data);
+}
+
 /** The answer an agent activation took at wait number `n`: its agent's (journaled step), else a queue worker's. */
 function answerAt(record: NodeRecord | undefined, n: number): { readonly updates: TaskData } | undefined {
   const step = record?.steps?.[`agent-${n}`] as AgentOutcome | undefined;
@@ -225,7 +237,7 @@ export function readTaskReport(taskId: string, state: RunState, workflow: Workfl
     stageId,
     status: statusOnEntry(stage?.kind === "final", visit),
     state: failed ? "failed" : "interrupted",
-    data: at && at.nodeId === stageId && stage?.kind === "agent" ? dataAfterSteps(at, carried.data) : carried.data,
+    data: at && at.nodeId === stageId && stage?.kind === "agent" ? agentData(at, carried.data) : carried.data,
     ...(carried.pathway !== undefined && { pathway: carried.pathway }),
     ...(error && { error }),
   };
