@@ -145,7 +145,8 @@ export class PersistenceObserver implements RunJournal {
   #sinceSnapshot = 0;
   #compactAt: number;
   #writing: Promise<void> | undefined;
-  #scheduled = false;
+  /** The turn's write ({@link PersistenceObserver.#scheduleWrite}) while it is due. */
+  #scheduled: NodeJS.Immediate | undefined;
   /** True while a microtask to write for a barrier is due. */
   #writeDue = false;
   /** Writes started since a write last waited for a turn of the event loop ({@link WRITES_PER_TURN}). */
@@ -299,6 +300,7 @@ export class PersistenceObserver implements RunJournal {
       this.#timer = undefined;
     }
     while (this.#writing) await this.#writing.catch(() => undefined);
+    this.#cancelTurnWrite();
     if (this.#failure) throw this.#failure;
     const state = this.#getState();
     const counts: NodeTally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
@@ -396,6 +398,7 @@ export class PersistenceObserver implements RunJournal {
       this.#timer = undefined;
     }
     while (this.#writing) await this.#writing.catch(() => undefined);
+    this.#cancelTurnWrite();
     if (this.#failure) throw this.#failure;
     const gen = this.#gen;
     this.#dirty.clear();
@@ -410,13 +413,26 @@ export class PersistenceObserver implements RunJournal {
    * A barrier does not wait for that turn ({@link PersistenceObserver.#writeForBarrier}).
    */
   #scheduleWrite(): void {
-    if (this.#scheduled || this.#writing) return;
-    this.#scheduled = true;
-    setImmediate(this.#writeNextTurn);
+    if (this.#scheduled !== undefined || this.#writing) return;
+    this.#scheduled = setImmediate(this.#writeNextTurn);
+  }
+
+  /**
+   * Drops the turn's write when the caller writes everything now (a
+   * snapshot, the start's or the end's append). Besides a write of
+   * nothing, a due immediate holds this observer, its run's state and its
+   * session until the loop turns: a stage runner's sweep on `MemoryStore`
+   * runs task after task in microtasks, so without this every finished
+   * task's run stayed alive until the sweep ended.
+   */
+  #cancelTurnWrite(): void {
+    if (this.#scheduled === undefined) return;
+    clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
   }
 
   readonly #writeNextTurn = (): void => {
-    this.#scheduled = false;
+    this.#scheduled = undefined;
     this.#writesThisTurn = 0;
     this.#drain();
   };
