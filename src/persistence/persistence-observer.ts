@@ -1,5 +1,5 @@
 /**
- * Why this file is long (about 590 lines, a sixth of them this comment):
+ * Why this file is long (about 630 lines, a sixth of them this comment):
  * it is one state machine, the write path of a run. Group commit, the
  * compaction threshold, the run's start and end with their base, the
  * sticky failure, the barrier waiters and the writes-per-turn count all

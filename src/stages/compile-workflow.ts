@@ -53,6 +53,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { AgentRegistry, callAgent, type AgentMap, type AgentOutcome } from "./agents.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
+import { stageKey } from "./stage-keys.js";
 import { nameList, StageRegistrationError, UnknownPathwayError, UnknownStageError } from "./stage-errors.js";
 import { isStatusAction, statusAfter, statusOnEntry, type TaskStatus } from "./task-status.js";
 import { defineWorkflow, isHumanStage, pathwayNames, type Stage, type Workflow, type WorkflowDefinition } from "./workflow.js";
@@ -134,32 +135,6 @@ export interface CompileOptions {
 }
 
 const COMPILE_OPTION_KEYS = optionKeys<CompileOptions>({ scopeFor: true, limit: true, agentRunId: true, admit: true, unserved: true });
-
-/**
- * Wait keys of stage nodes: `act:<stage>:<visit>:<n>` (a person's action),
- * `again:<stage>:<visit>:<n>` (an agent asked again) or
- * `due:<stage>:<visit>:<n>` (parked at an agent stage: due for its agent,
- * in a runner that serves the stage, or for a queue worker's answer).
- */
-export interface StageKey {
-  readonly kind: "act" | "again" | "due";
-  readonly stageId: string;
-  readonly visit: number;
-  readonly n: number;
-}
-
-/** The wait key for `key`. */
-export function stageKey(key: StageKey): string {
-  return `${key.kind}:${key.stageId}:${key.visit}:${key.n}`;
-}
-
-/** Reads a wait key made by {@link stageKey}; undefined for any other key. */
-export function parseStageKey(key: string): StageKey | undefined {
-  // The stage id may hold ":" (any name is a stage id): the visit and number are the last two parts.
-  const m = /^(act|again|due):(.+):(\d+):(\d+)$/.exec(key);
-  if (!m) return undefined;
-  return { kind: m[1] as StageKey["kind"], stageId: m[2] as string, visit: Number(m[3]), n: Number(m[4]) };
-}
 
 const ActionSchema = {
   parse(value: unknown): ActionPayload {

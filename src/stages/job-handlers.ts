@@ -18,7 +18,7 @@ import { describe, InvalidOptionError, isTaskloomError } from "../errors.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { backoffDelay, resolveRetryPolicy } from "../engine/retry-policy.js";
 import { callAgent, type AgentRegistry } from "./agents.js";
-import { parseStageKey } from "./compile-workflow.js";
+import { parseStageKey } from "./stage-keys.js";
 import type { StageTask } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { UnknownPathwayError } from "./stage-errors.js";

@@ -28,7 +28,7 @@
  */
 import { match } from "ts-pattern";
 import type { RunStore } from "../persistence/run-store.js";
-import { parseStageKey } from "./compile-workflow.js";
+import { parseStageKey } from "./stage-keys.js";
 import { UnknownStageError } from "./stage-errors.js";
 import type { SweepAdmission } from "./sweep-admission.js";
 import { readTaskReport, taskError, type TaskReport } from "./task-report.js";

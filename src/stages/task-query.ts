@@ -22,7 +22,7 @@ import { assertRunId } from "../core/run-id.js";
 import { valueText } from "../core/text.js";
 import { InvalidOptionError } from "../errors.js";
 import type { RunStore } from "../persistence/run-store.js";
-import { parseStageKey } from "./compile-workflow.js";
+import { parseStageKey } from "./stage-keys.js";
 import { nameList } from "./stage-errors.js";
 import type { TaskData } from "./stage-task.js";
 import { TASK_STATES, readTaskReport, type TaskReport, type TaskState } from "./task-report.js";

@@ -12,15 +12,8 @@ import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
 import type { AgentOutcome } from "./agents.js";
 import type { TaskData } from "./stage-task.js";
-import {
-  parseStageKey,
-  stageKey,
-  statusAfterActions,
-  type ActionPayload,
-  type CarriedTask,
-  type QueuedAnswer,
-  type WorkflowTaskOutput,
-} from "./compile-workflow.js";
+import { statusAfterActions, type ActionPayload, type CarriedTask, type QueuedAnswer, type WorkflowTaskOutput } from "./compile-workflow.js";
+import { parseStageKey, stageKey } from "./stage-keys.js";
 import { statusOnEntry, type TaskStatus } from "./task-status.js";
 import type { Workflow } from "./workflow.js";
 
