@@ -57,6 +57,7 @@ import { anchorShape } from "../core/shape-anchors.js";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
 import { checkRecord } from "./snapshot-schema.js";
+import type { StoredRecord } from "./journal-delta.js";
 import { journalLine } from "./journal-line.js";
 import { parseDocument, type Parsed } from "./stored-document.js";
 import { openStoreFileSync, readFailure } from "./store-files.js";
@@ -106,7 +107,7 @@ export function topSeq(records: readonly JournalRecord[]): number {
 }
 
 /** The text of `records`, one line each (`journal-line.ts`). */
-export function journalText(records: readonly JournalRecord[]): string {
+export function journalText(records: readonly StoredRecord[]): string {
   if (records.length === 1) return journalLine(records[0]!);
   let text = "";
   for (const r of records) text += journalLine(r);

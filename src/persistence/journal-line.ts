@@ -29,7 +29,7 @@
  *
  * @module
  */
-import type { JournalRecord, NodeRecord } from "../state/records.js";
+import type { StoredRecord } from "./journal-delta.js";
 import { isPlainJson, serialize } from "./serialization.js";
 
 /** A string JSON writes as it is between quotes: no quote, backslash, control character or surrogate (a lone one is escaped). */
@@ -49,8 +49,8 @@ let lastQuoted = '""';
  *
  * @throws ValueNotStorableError as {@link serialize} does.
  */
-export function journalLine(record: JournalRecord): string {
-  if (record.kind === "node") {
+export function journalLine(record: StoredRecord): string {
+  if ("node" in record) {
     let line: string | undefined;
     try {
       line = fastNodeLine(record);
@@ -64,7 +64,7 @@ export function journalLine(record: JournalRecord): string {
 }
 
 /** The line of a node record of the usual shape, or undefined when it is not one (the caller then serializes it). */
-function fastNodeLine(record: JournalRecord & { kind: "node" }): string | undefined {
+function fastNodeLine(record: { readonly seq: number; readonly node: object }): string | undefined {
   const seq = record.seq;
   if (typeof seq !== "number" || !plainNumber(seq) || Object.getPrototypeOf(record) !== Object.prototype) return undefined;
   if (!usualRecordKeys(record)) return undefined;
@@ -98,7 +98,7 @@ function usualRecordKeys(record: object): boolean {
  * `JSON.stringify`'s order (`for…in` lists own keys as it does; a key that
  * looks like an index, which both list first, is no field anyway).
  */
-function nodeFields(node: NodeRecord): string | undefined {
+function nodeFields(node: object): string | undefined {
   let text = "";
   let first = true;
   for (const key in node) {

@@ -256,7 +256,7 @@ export class LowdbStore implements RunStore {
       // chain step commits the new bytes alone, not a new file size as well; an
       // append of several records grows the file by what it needs only.
       // A record the store can rebuild from what it holds is written compact (journal-delta.ts; the lines are text alike).
-      const text = journalText(this.#priors.encode(runId, records) as readonly JournalRecord[]);
+      const text = journalText(this.#priors.encode(runId, records));
       if (this.#fsync) journal.write(Buffer.from(text), records.length === 1);
       else journal.appendText(text);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
