@@ -15,32 +15,20 @@
  *
  * @module
  */
-import { mkdtempSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import * as here from "../../src/index.js";
 import { buildGraph } from "../systems/taskloom.js";
 import { median } from "../stats.js";
+import { timedRun } from "./ab-run.js";
 
 const [otherRoot = "/work/main", roundsArg = "200"] = process.argv.slice(2);
 const other = (await import(resolve(otherRoot, "src/index.ts"))) as typeof here;
 const { buildGraph: otherBuild } = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as { buildGraph: typeof buildGraph };
 const rounds = Number(roundsArg);
-const trash = process.env.TRASH;
-let counter = 0;
 
 async function once(lib: typeof here, g: unknown, durable: boolean): Promise<[number, number]> {
-  const dir = durable ? mkdtempSync(join(tmpdir(), "probe-fixed-")) : undefined;
-  const store = dir ? new lib.LowdbStore({ dir }) : new lib.MemoryStore();
-  const cpu = process.cpuUsage();
-  const t = performance.now();
-  await lib.runAsync(g as Parameters<typeof lib.runAsync>[0], undefined, { store, runId: `ab-${counter++}`, maxConcurrency: 8 });
-  await store.close();
-  const ms = performance.now() - t;
-  const used = process.cpuUsage(cpu);
-  if (dir && trash) renameSync(dir, join(trash, basename(dir)));
-  else if (dir) rmSync(dir, { recursive: true, force: true });
-  return [ms * 1000, used.user + used.system];
+  const { wallUs, cpuUs } = await timedRun(lib, g, durable);
+  return [wallUs, cpuUs];
 }
 
 for (const [shape, n, factor] of [

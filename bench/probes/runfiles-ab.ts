@@ -9,34 +9,24 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import * as here from "../../src/index.js";
 import { buildGraph } from "../systems/taskloom.js";
 import { median } from "../stats.js";
+import { timedRun } from "./ab-run.js";
 
 const [otherRoot = "/work/main", roundsArg = "7"] = process.argv.slice(2);
 const other = (await import(resolve(otherRoot, "src/index.ts"))) as typeof here;
 const { buildGraph: otherBuild } = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as { buildGraph: typeof buildGraph };
 const rounds = Number(roundsArg);
-let counter = 0;
 
 /** CPU time (user + system, ms) of the last {@link once}. */
 let lastCpu = 0;
 
 async function once(lib: typeof here, g: unknown, durable: boolean): Promise<number> {
-  const dir = durable ? mkdtempSync(join(tmpdir(), "probe-ab-")) : undefined;
-  const store = dir ? new lib.LowdbStore({ dir }) : new lib.MemoryStore();
-  const cpu = process.cpuUsage();
-  const t = performance.now();
-  await lib.runAsync(g as Parameters<typeof lib.runAsync>[0], undefined, { store, runId: `ab-${counter++}`, maxConcurrency: 8 });
-  await store.close();
-  const ms = performance.now() - t;
-  const used = process.cpuUsage(cpu);
-  lastCpu = (used.user + used.system) / 1000;
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  return ms;
+  const { wallUs, cpuUs } = await timedRun(lib, g, durable);
+  lastCpu = cpuUs / 1000;
+  return wallUs / 1000;
 }
 
 for (const [shape, n, r] of [
