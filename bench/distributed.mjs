@@ -26,6 +26,8 @@ import { fanOut, ioFanOut } from "./distributed-graph.mjs";
 const JSON_OUT = process.argv.includes("--json");
 /** `NOOP_ONLY=1`: only the no-op rows (raw BullMQ and one worker), for a quick comparison. */
 const NOOP_ONLY = process.env.NOOP_ONLY === "1";
+/** `IO_ONLY=1`: only the two I/O-bound rows, for a quick comparison of the scaling target. */
+const IO_ONLY = process.env.IO_ONLY === "1";
 const QUICK = process.argv.includes("--quick");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const N = Number(process.env.N ?? (QUICK ? 2_000 : 10_000));
@@ -121,6 +123,17 @@ const runOn = (g, executor) => () =>
   runAsync(g, undefined, { runId: `b-${id++}`, store: new MemoryStore(), maxConcurrency: CONCURRENCY, ...(executor && { executor }) });
 
 try {
+  if (IO_ONLY) {
+    const io1 = await withWorkers(1, IO_CONCURRENCY, (executor) =>
+      timed(`I/O-bound (${IO_MS} ms bodies), 1 worker process x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
+    );
+    const io4 = await withWorkers(4, IO_CONCURRENCY, (executor) =>
+      timed(`I/O-bound (${IO_MS} ms bodies), 4 worker processes x ${IO_CONCURRENCY}`, runOn(ioGraph, executor), IO_N + 2),
+    );
+    for (const row of [io1, io4]) console.log(`| ${row.label} | ${row.ms.toFixed(0)} | ${row.commandsPerJob?.toFixed(2) ?? "-"} |`);
+    console.log(`I/O-bound throughput, 4 workers / 1 worker: ${(io1.ms / io4.ms).toFixed(2)}x (target >= 3.5x)`);
+    process.exit(0);
+  }
   const embedded = await timed("embedded executor, MemoryStore", runOn(noopGraph));
   rows.push(embedded);
   // The floor: BullMQ alone, the same number of jobs, 64 in flight, one worker process.

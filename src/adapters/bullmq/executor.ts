@@ -22,7 +22,7 @@
  * run's `up` list (job results, and `ctx.emit`, `ctx.step`, `ctx.waitFor`
  * calls from workers, which it hands to the attempt's own context, so they
  * are journaled exactly as for a local body), and one listener on BullMQ's
- * queue events for jobs that fail outside their body (a worker that
+ * queue events (`job-events.ts`) for jobs that fail outside their body (a worker that
  * stalled too often).
  *
  * Failover. Job ids are deterministic, and results are kept in the run's
@@ -47,7 +47,7 @@
  *
  * @module
  */
-import { Queue, QueueEvents } from "bullmq";
+import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
@@ -55,6 +55,7 @@ import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js
 import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
+import { JobEvents } from "./job-events.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
@@ -149,7 +150,7 @@ export class BullmqExecutor implements NodeExecutor {
   readonly #pending = new Map<string, Pending>();
   readonly #runs = new Map<string, RunChannel>();
   #queue: Queue | undefined;
-  #events: QueueEvents | undefined;
+  #events: JobEvents | undefined;
   #client: { client: Redis; owned: boolean } | undefined;
   #closed = false;
   #blmpop = true;
@@ -229,7 +230,7 @@ export class BullmqExecutor implements NodeExecutor {
     // A result stored while no coordinator listened (failover) settles the attempt without a new job.
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
     // Listening for completions before looking: a result whose `done` message another coordinator popped is seen.
-    await this.#watchJobs().waitUntilReady();
+    await this.#watchJobs().ready;
     const keys = batch.flatMap(({ pending }) => [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)]);
     const stored = (await runScript(
       this.#redis,
@@ -250,7 +251,11 @@ export class BullmqExecutor implements NodeExecutor {
         });
       }
     });
-    if (jobs.length > 0) await this.queue.addBulk(jobs);
+    // One job (attempts that start one at a time: slow bodies) goes by `add`: `addBulk` builds an ioredis
+    // pipeline, which copies every BullMQ script command onto itself, a cost per call larger than the add.
+    const [only] = jobs;
+    if (jobs.length === 1 && only) await this.queue.add(only.name, only.data, only.opts);
+    else if (jobs.length > 1) await this.queue.addBulk(jobs);
   }
 
   #settle(pending: Pending, result: ResultEnvelope): void {
@@ -345,25 +350,23 @@ export class BullmqExecutor implements NodeExecutor {
    * old coordinator listens until it learns it lost the run). A job's
    * result is in the results hash either way.
    */
-  #watchJobs(): QueueEvents {
+  #watchJobs(): JobEvents {
     if (this.#events) return this.#events;
-    const events = new QueueEvents(this.#queueName, { connection: bullmqConnection(this.#connection), prefix: this.#prefix });
-    this.#events = events;
-    const settleFromHash = (jobId: string, failedReason: string | undefined): void => {
-      const pending = this.#pending.get(jobId);
-      if (!pending) return;
-      this.#redis.hget(this.#keys.results(pending.runId), jobId).then(
+    const { client } = openClient(this.#connection, true);
+    client.on("error", () => undefined);
+    const key = `${this.#prefix}:${this.#queueName}:events`;
+    this.#events = new JobEvents(client, key, (event) => {
+      const pending = this.#pending.get(event.jobId);
+      if (!pending) return; // settled already: the common case, the `up` list brought the result
+      this.#redis.hget(this.#keys.results(pending.runId), event.jobId).then(
         (stored) => {
           if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));
-          else if (failedReason !== undefined) this.#fail(pending, new WorkerJobFailedError(jobId, failedReason));
+          else if (event.event === "failed") this.#fail(pending, new WorkerJobFailedError(event.jobId, event.failedReason));
         },
         (error: unknown) => this.#fail(pending, error),
       );
-    };
-    events.on("failed", ({ jobId, failedReason }) => settleFromHash(jobId, failedReason));
-    events.on("completed", ({ jobId }) => settleFromHash(jobId, undefined));
-    events.on("error", () => undefined);
-    return events;
+    });
+    return this.#events;
   }
 
   #handle(message: UpMessage): void {
