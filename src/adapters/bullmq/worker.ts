@@ -152,7 +152,8 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     if (stored !== null) return stored; // it ran before this worker's predecessor died: never twice
     const node = resolveNode(graphs, activation);
     if (node instanceof WorkerGraphMissingError) {
-      await report(client, keys, activation.runId, jobId, errorEnvelope(node));
+      const failed = errorEnvelope(node);
+      await report(client, keys, activation.runId, jobId, failed, encode(failed));
       throw new UnrecoverableError(node.message);
     }
     if (cancelled !== null) throw new UnrecoverableError(`cancelled by the coordinator before it started: ${cancelled}`);
@@ -174,8 +175,9 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     } finally {
       active.delete(jobId);
     }
-    await report(client, keys, activation.runId, jobId, result);
-    return encode(result);
+    const text = encode(result);
+    await report(client, keys, activation.runId, jobId, result, text);
+    return text;
   };
 
   const worker = new Worker(queue, processor, {
@@ -220,14 +222,14 @@ redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 `;
 
-/** Stores a job's result and tells the run's coordinator, in one transaction. */
-async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: string, result: ResultEnvelope): Promise<void> {
+/** Stores a job's result (`text`: `result` encoded) and tells the run's coordinator, in one transaction. */
+async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: string, result: ResultEnvelope, text: string): Promise<void> {
   await runScript(
     client,
     "taskloomReport",
     REPORT,
     [keys.results(runId), keys.up(runId)],
-    [jobId, encode(result), encode({ t: "done", jobId, result }), SIDE_CHANNEL_TTL_MS],
+    [jobId, text, encode({ t: "done", jobId, result }), SIDE_CHANNEL_TTL_MS],
   );
 }
 
