@@ -6,7 +6,9 @@
  * (user + system, `process.cpuUsage`) of the counted rounds, and how long
  * the event loop sat idle in them (`performance.eventLoopUtilization`: a
  * run that waits for a write, a timer or the thread pool shows it there;
- * one that only computes shows 0). Processes
+ * one that only computes shows 0) and how often the process gave up its
+ * core (voluntary context switches: a wait inside a system call or for a
+ * helper thread, which the loop does not see). Processes
  * alternate between this tree and another checkout; the LowdbStore /
  * MemoryStore ratio is printed per tree, from the medians over processes.
  *
@@ -30,29 +32,33 @@ if (first === "--child") {
   const wall: number[] = [];
   const cpu: number[] = [];
   const idle: number[] = [];
+  const switches: number[] = [];
   for (let i = 0; i < Number(warmup) + Number(rounds); i++) {
     const round = await prepared.round(i);
     gc?.();
     const e = performance.eventLoopUtilization();
+    const v = process.resourceUsage().voluntaryContextSwitches;
     const c = process.cpuUsage();
     const t = performance.now();
     await round.run();
     const w = performance.now() - t;
     const u = process.cpuUsage(c);
     const idleUs = performance.eventLoopUtilization(e).idle * 1000;
+    const waits = process.resourceUsage().voluntaryContextSwitches - v;
     await round.cleanup();
     if (i >= Number(warmup)) {
       wall.push(w * 1000);
       cpu.push(u.user + u.system);
       idle.push(idleUs);
+      switches.push(waits);
     }
   }
-  console.log(JSON.stringify({ wall: median(wall), cpu: median(cpu), idle: median(idle) }));
+  console.log(JSON.stringify({ wall: median(wall), cpu: median(cpu), idle: median(idle), switches: median(switches) }));
 } else {
   const [other = "/work/wt/base", shape = "chain", n = "100", procs = "6", rounds = "21", warmup = "3"] = process.argv.slice(2);
   const here = resolve(fileURLToPath(import.meta.url), "../../..");
   const trees = { this: here, other: resolve(other) };
-  const out: Record<string, { wall: number[]; cpu: number[]; idle: number[] }> = {};
+  const out: Record<string, { wall: number[]; cpu: number[]; idle: number[]; switches: number[] }> = {};
   const self = fileURLToPath(import.meta.url);
   for (let p = 0; p < Number(procs); p++) {
     for (const [name, root] of Object.entries(trees)) {
@@ -61,12 +67,13 @@ if (first === "--child") {
           cwd: root,
           encoding: "utf8",
         });
-        const r = JSON.parse(text.trim().split("\n").pop()!) as { wall: number; cpu: number; idle: number };
+        const r = JSON.parse(text.trim().split("\n").pop()!) as { wall: number; cpu: number; idle: number; switches: number };
         const key = `${name} ${system}`;
-        const row = (out[key] ??= { wall: [], cpu: [], idle: [] });
+        const row = (out[key] ??= { wall: [], cpu: [], idle: [], switches: [] });
         row.wall.push(r.wall);
         row.cpu.push(r.cpu);
         row.idle.push(r.idle);
+        row.switches.push(r.switches);
       }
     }
   }
@@ -77,7 +84,7 @@ if (first === "--child") {
     console.log(
       `${name} ${shape} ${n}: cpu memory ${f(m.cpu)} lowdb ${f(l.cpu)} µs (${(median(l.cpu) / median(m.cpu)).toFixed(2)}x); ` +
         `wall memory ${f(m.wall)} lowdb ${f(l.wall)} µs (${(median(l.wall) / median(m.wall)).toFixed(2)}x); ` +
-        `loop idle memory ${f(m.idle)} lowdb ${f(l.idle)} µs; lowdb cpu per process ${l.cpu.map((x) => x.toFixed(0)).join(" ")}`,
+        `loop idle memory ${f(m.idle)} lowdb ${f(l.idle)} µs; voluntary context switches memory ${f(m.switches)} lowdb ${f(l.switches)}; lowdb cpu per process ${l.cpu.map((x) => x.toFixed(0)).join(" ")}`,
     );
   }
 }
