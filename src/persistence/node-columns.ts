@@ -223,10 +223,20 @@ type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<st
  * order and shape the engine makes it (`markSucceeded`): its fields sit in
  * the object itself, with no property list of their own to allocate, and
  * the engine's code meets one shape for loaded and new records alike.
+ *
+ * With `order` (the ids the records are expected to hold, by position: a
+ * resumed run's graph nodes), a record whose id is the one `order` holds
+ * at its position gets `order`'s string as its id and node id, equal text
+ * in another string: every later comparison of the run's ids with the
+ * graph's (the replay's layout check, the resume's checks, the ready set,
+ * the run's outputs keyed by node id) then meets the very same string
+ * rather than comparing two copies, and the parsed copies die with the
+ * document.
  */
-export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
+export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string[]): NodeRecord[] {
   const out: NodeRecord[] = [];
   for (const chunk of chunks) {
+    const first = out.length;
     const { id, attempts, status } = chunk;
     const count = id.length;
     const outputAt = valueIndex(chunk.output, count);
@@ -241,11 +251,17 @@ export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
       const e = endedAtAt[p]!;
       const t = startedAtAt[p]!;
       const nodeStatus = STATUS_BY_CODE[status.charCodeAt(p)]!;
+      let key = id[p]!;
+      if (order !== undefined) {
+        // The caller's own string for the same id (see the function comment).
+        const own = order[first + p];
+        if (own === key) key = own;
+      }
       if (o >= 0 && e >= 0 && t >= 0) {
-        records[p] = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
+        records[p] = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
         continue;
       }
-      const n: Building = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]! };
+      const n: Building = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]! };
       if (o >= 0) n.output = outputs[o];
       if (e >= 0) n.endedAt = ended[e]!;
       if (t >= 0) n.startedAt = started[t]!;
