@@ -35,7 +35,7 @@
  *
  * @module
  */
-import { nodeAt, nodeRecords } from "../state/node-table.js";
+import { nodeAt } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
 import { appendNodes, commitNodes, nodeOf, type RunState } from "../state/run-state.js";
 import { type NodeTransition } from "../state/node-transitions.js";
@@ -64,9 +64,16 @@ export class RecordBuffer {
     this.#now = now;
     this.#index = state.nodes.index;
     this.#changedAt = new Array<NodeRecord | undefined>(this.#index.size);
-    for (const n of nodeRecords(state.nodes)) {
-      // A later visit's output is the node's latest (records are in the order visits began).
-      if (n.status === "succeeded" && n.visit !== undefined) this.#latestVisit.set(n.nodeId, n.output);
+    // Indexed loops over the table's shards, not its record iterator: this runs once per run, and a resume's
+    // mostly before it is optimized, where each iterator step allocates its result.
+    const shards = state.nodes.shards;
+    for (let s = 0; s < shards.length; s++) {
+      const shard = shards[s]!;
+      for (let i = 0; i < shard.length; i++) {
+        const n = shard[i]!;
+        // A later visit's output is the node's latest (records are in the order visits began).
+        if (n.status === "succeeded" && n.visit !== undefined) this.#latestVisit.set(n.nodeId, n.output);
+      }
     }
   }
 

@@ -328,7 +328,7 @@ export class LowdbStore implements RunStore {
         throw new SnapshotCorruptError(files.snapshot, `it holds run "${doc.meta.runId}", not "${runId}"`);
       }
       // Replayed while read: memory holds the latest record per node, not the journal.
-      const replay = new Replay(fromSnapshotFile(doc), files.snapshot, files.journal, hint?.layout);
+      const replay = new Replay(fromSnapshotFile(doc, hint?.layout?.order), files.snapshot, files.journal, hint?.layout);
       let top = EMPTY;
       // A line may hold a compact record (journal-delta.ts): the shape check lets them through, the replay expands them.
       readJournal(files.journal, (r: StoredRecord) => {

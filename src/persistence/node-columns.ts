@@ -223,10 +223,20 @@ type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<st
  * order and shape the engine makes it (`markSucceeded`): its fields sit in
  * the object itself, with no property list of their own to allocate, and
  * the engine's code meets one shape for loaded and new records alike.
+ *
+ * With `order` (the ids the records are expected to hold, by position: a
+ * resumed run's graph nodes), a record whose id is the one `order` holds
+ * at its position gets `order`'s string as its id and node id, equal text
+ * in another string: every later comparison of the run's ids with the
+ * graph's (the replay's layout check, the resume's checks, the ready set,
+ * the run's outputs keyed by node id) then meets the very same string
+ * rather than comparing two copies, and the parsed copies die with the
+ * document.
  */
-export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
+export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string[]): NodeRecord[] {
   const out: NodeRecord[] = [];
   for (const chunk of chunks) {
+    const first = out.length;
     const { id, attempts, status } = chunk;
     const count = id.length;
     const outputAt = valueIndex(chunk.output, count);
@@ -241,11 +251,17 @@ export function fromChunks(chunks: readonly NodeChunk[]): NodeRecord[] {
       const e = endedAtAt[p]!;
       const t = startedAtAt[p]!;
       const nodeStatus = STATUS_BY_CODE[status.charCodeAt(p)]!;
+      let key = id[p]!;
+      if (order !== undefined) {
+        // The caller's own string for the same id (see the function comment).
+        const own = order[first + p];
+        if (own === key) key = own;
+      }
       if (o >= 0 && e >= 0 && t >= 0) {
-        records[p] = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
+        records[p] = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
         continue;
       }
-      const n: Building = { id: id[p]!, nodeId: id[p]!, status: nodeStatus, attempts: attempts[p]! };
+      const n: Building = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]! };
       if (o >= 0) n.output = outputs[o];
       if (e >= 0) n.endedAt = ended[e]!;
       if (t >= 0) n.startedAt = started[t]!;
@@ -315,7 +331,7 @@ export function chunkProblem(value: unknown): ShapeProblem {
   if (attempts.length !== count) return `.attempts has ${attempts.length} numbers for ${count} records`;
   for (let p = 0; p < count; p++) if (!isCount(attempts[p])) return `.attempts[${p}] is not a whole number`;
   return (
-    sparseProblem(value.output, "output", count, () => undefined) ??
+    sparseProblem(value.output, "output", count) ??
     timeProblem(value.endedAt, "endedAt", count) ??
     timeProblem(value.startedAt, "startedAt", count) ??
     sparseProblem(value.more, "more", count, moreProblem)
@@ -335,22 +351,25 @@ function moreProblem(value: unknown): ShapeProblem {
 function timeProblem(value: unknown, name: string, count: number): ShapeProblem {
   if (!isPlainObject(value) || !Object.hasOwn(value, "d")) return sparseProblem(value, name, count, (v) => (isFiniteTime(v) ? undefined : " is not a time"));
   if (Object.hasOwn(value, "v")) return `.${name} has both "v" and "d"`;
-  // The differences are whole numbers, and so is each sum: every time is then exact, and finite.
+  const problem = sparseProblem(value, name, count, undefined, "d");
+  if (problem !== undefined) return problem;
+  // The differences are whole numbers, and so is each sum: every time is then exact, and finite. One loop
+  // here, not a call per value: a load runs it once per column, mostly before it is optimized.
+  const d = value.d as readonly unknown[];
   let t = 0;
-  return sparseProblem(
-    value,
-    name,
-    count,
-    (d) => {
-      if (typeof d !== "number" || !Number.isSafeInteger(d) || !Number.isSafeInteger((t += d))) return " is not a whole difference of times";
-      return undefined;
-    },
-    "d",
-  );
+  for (let i = 0; i < d.length; i++) {
+    const x = d[i];
+    if (typeof x !== "number" || !Number.isSafeInteger(x) || !Number.isSafeInteger((t += x))) return `.${name}.d[${i}] is not a whole difference of times`;
+  }
+  return undefined;
 }
 
-/** What is wrong with the sparse column `value` (named `name`, its values in `values`) of a chunk of `count` records, or undefined. */
-function sparseProblem(value: unknown, name: string, count: number, item: (v: unknown) => ShapeProblem, values: "v" | "d" = "v"): ShapeProblem {
+/**
+ * What is wrong with the sparse column `value` (named `name`, its values in
+ * `values`) of a chunk of `count` records, or undefined; each value is
+ * checked by `item`, when given (without it, any value passes here).
+ */
+function sparseProblem(value: unknown, name: string, count: number, item?: (v: unknown) => ShapeProblem, values: "v" | "d" = "v"): ShapeProblem {
   if (!isPlainObject(value)) return `.${name} is not an object`;
   const skip = Object.hasOwn(value, "skip");
   if (skip === Object.hasOwn(value, "at")) return `.${name} has ${skip ? "both" : "neither"} "at" and "skip"`;
@@ -367,6 +386,7 @@ function sparseProblem(value: unknown, name: string, count: number, item: (v: un
   if (!Array.isArray(items)) return `.${name}.${values} is not a list`;
   const expected = skip ? count - list.length : list.length;
   if (items.length !== expected) return `.${name}.${values} has ${items.length} values, not ${expected}`;
+  if (item === undefined) return undefined;
   for (let i = 0; i < items.length; i++) {
     const problem = item(items[i]);
     if (problem !== undefined) return `.${name}.${values}[${i}]${problem}`;

@@ -74,8 +74,13 @@ export function checkSnapshotFile(value: unknown): ShapeProblem {
   return nodes === undefined ? undefined : `snapshot.${nodes}`;
 }
 
-/** A snapshot file's document checked by {@link checkSnapshotFile}, as the version 1 document `Replay` takes. */
-export function fromSnapshotFile(doc: SnapshotDocument | SnapshotFileDocument): SnapshotDocument {
+/**
+ * A snapshot file's document checked by {@link checkSnapshotFile}, as the
+ * version 1 document `Replay` takes; `order`, the ids its records are
+ * expected to hold by position (a load's layout), lends its strings to the
+ * records that hold them (`fromChunks`).
+ */
+export function fromSnapshotFile(doc: SnapshotDocument | SnapshotFileDocument, order?: readonly string[]): SnapshotDocument {
   if (doc.version === 1) return doc;
-  return { version: 1, seq: doc.seq, meta: doc.meta, nodes: fromChunks(doc.nodes) };
+  return { version: 1, seq: doc.seq, meta: doc.meta, nodes: fromChunks(doc.nodes, order) };
 }

@@ -90,20 +90,27 @@ export function collectOutputs(state: RunState, graph: { node(id: string): unkno
   const later = new Map<string, number>();
   const order = graph.order;
   let at = -1;
-  for (const n of nodeRecords(state.nodes)) {
-    at += 1;
-    if (n.status !== "succeeded") continue;
-    // A run made from the graph holds node `order[p]` at position p: that record needs no lookup to be the graph's.
-    const own = order?.[at] === n.nodeId;
-    if (!own && !graph.node(n.nodeId)) continue;
-    if (n.id === n.nodeId) {
-      // Keyed by the graph's own string when it is the same id: a loaded record's is another string, which an object key must look up first.
-      if (!later.has(n.nodeId)) outputs[own ? order[at]! : n.nodeId] = n.output;
-      continue;
+  // Indexed loops over the table's shards, not its record iterator: this runs once per run, with a record per
+  // node, and a resume's runs mostly before it is optimized, where each iterator step allocates its result.
+  const shards = state.nodes.shards;
+  for (let s = 0; s < shards.length; s++) {
+    const shard = shards[s]!;
+    for (let i = 0; i < shard.length; i++) {
+      const n = shard[i]!;
+      at += 1;
+      if (n.status !== "succeeded") continue;
+      // A run made from the graph holds node `order[p]` at position p: that record needs no lookup to be the graph's.
+      const own = order?.[at] === n.nodeId;
+      if (!own && !graph.node(n.nodeId)) continue;
+      if (n.id === n.nodeId) {
+        // Keyed by the graph's own string when it is the same id: a loaded record's is another string, which an object key must look up first.
+        if (!later.has(n.nodeId)) outputs[own ? order[at]! : n.nodeId] = n.output;
+        continue;
+      }
+      if (n.visit === undefined || n.visit < (later.get(n.nodeId) ?? 0)) continue;
+      later.set(n.nodeId, n.visit);
+      outputs[n.nodeId] = n.output;
     }
-    if (n.visit === undefined || n.visit < (later.get(n.nodeId) ?? 0)) continue;
-    later.set(n.nodeId, n.visit);
-    outputs[n.nodeId] = n.output;
   }
   return outputs;
 }

@@ -275,11 +275,18 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   const reset: string[] = [];
   const records: NodeRecord[] = [];
   let pending: NodeTransition | undefined;
-  for (const n of nodeRecords(state.nodes)) {
-    const keep = (n.status === "succeeded" && n.durable !== false) || n.status === "skipped";
-    if (keep) continue;
-    reset.push(n.id);
-    records.push((pending ??= markPending())(n));
+  // Indexed loops over the table's shards, not its record iterator: this runs once per resume, mostly before it
+  // is optimized, where each iterator step allocates its result.
+  const shards = state.nodes.shards;
+  for (let s = 0; s < shards.length; s++) {
+    const shard = shards[s]!;
+    for (let i = 0; i < shard.length; i++) {
+      const n = shard[i]!;
+      const keep = (n.status === "succeeded" && n.durable !== false) || n.status === "skipped";
+      if (keep) continue;
+      reset.push(n.id);
+      records.push((pending ??= markPending())(n));
+    }
   }
   if (reset.length === 0) return { state, reset };
   return { state: commitNodes(state, records, now), reset };
