@@ -135,13 +135,17 @@ export class RoutingFrontier implements Frontier {
     this.#route(step, true);
   }
 
-  succeeded(id: string, route: string | undefined): () => void {
+  succeeded(id: string, route: string | undefined): (() => void) | undefined {
     // The order is journaled with the next write, at the latest with the records of the visits it starts.
     this.#env.buffer.transition(markSettleOrder(++this.#settleOrder), id, false);
     const step = (this.#routing as RoutingReadySet).settle(id, route);
     this.#visits.delete(id);
     this.#visitDeps.delete(id);
-    return () => this.#route(step);
+    if (step.dispatch.length > 0 || step.loopLimit !== undefined) return () => this.#route(step);
+    // Nothing starts (a final stage, say): the nodes it rules out are marked now (no barrier is needed for
+    // a skip, which starts nothing), and the success waits for no barrier, as a leaf's (run-loop.ts).
+    this.#route(step);
+    return undefined;
   }
 
   failed(id: string): void {
