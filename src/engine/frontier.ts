@@ -26,7 +26,7 @@ import type { RunEvents } from "../events/run-events.js";
 import { isRoute } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
-import { markSettleOrder, markSkipped } from "../state/node-transitions.js";
+import { markSkipped } from "../state/node-transitions.js";
 import { markTriggered } from "../state/node-transitions.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { ReadySet } from "./ready-set.js";
@@ -44,6 +44,13 @@ export interface Frontier {
    * undefined when there is nothing to do (it unblocked nothing).
    */
   succeeded(id: string, route: string | undefined): (() => void) | undefined;
+  /**
+   * The settle order the activation that settles now takes (routed graphs
+   * only, else undefined): the run loop records it with the success, in
+   * the same record (one copy of the record, not two), just before
+   * {@link Frontier.succeeded}.
+   */
+  nextSettleOrder(): number | undefined;
   /** Activation `id` failed for good or was cancelled. */
   failed(id: string): void;
   /** The number of graph nodes not yet settled. */
@@ -94,6 +101,10 @@ export class PlainFrontier implements Frontier {
     };
   }
 
+  nextSettleOrder(): undefined {
+    return undefined;
+  }
+
   failed(): void {}
 
   get unsettled(): number {
@@ -135,9 +146,11 @@ export class RoutingFrontier implements Frontier {
     this.#route(step, true);
   }
 
+  nextSettleOrder(): number {
+    return ++this.#settleOrder;
+  }
+
   succeeded(id: string, route: string | undefined): (() => void) | undefined {
-    // The order is journaled with the next write, at the latest with the records of the visits it starts.
-    this.#env.buffer.transition(markSettleOrder(++this.#settleOrder), id, false);
     const step = (this.#routing as RoutingReadySet).settle(id, route);
     this.#visits.delete(id);
     this.#visitDeps.delete(id);
