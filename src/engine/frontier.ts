@@ -26,7 +26,7 @@ import type { RunEvents } from "../events/run-events.js";
 import { isRoute } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
-import { markSettleOrder, markSkipped } from "../state/node-transitions.js";
+import { markSkipped } from "../state/node-transitions.js";
 import { markTriggered } from "../state/node-transitions.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { ReadySet } from "./ready-set.js";
@@ -44,6 +44,13 @@ export interface Frontier {
    * undefined when there is nothing to do (it unblocked nothing).
    */
   succeeded(id: string, route: string | undefined): (() => void) | undefined;
+  /**
+   * The settle order the activation that settles now takes (routed graphs
+   * only, else undefined): the run loop records it with the success, in
+   * the same record (one copy of the record, not two), just before
+   * {@link Frontier.succeeded}.
+   */
+  nextSettleOrder(): number | undefined;
   /** Activation `id` failed for good or was cancelled. */
   failed(id: string): void;
   /** The number of graph nodes not yet settled. */
@@ -94,6 +101,10 @@ export class PlainFrontier implements Frontier {
     };
   }
 
+  nextSettleOrder(): undefined {
+    return undefined;
+  }
+
   failed(): void {}
 
   get unsettled(): number {
@@ -135,13 +146,19 @@ export class RoutingFrontier implements Frontier {
     this.#route(step, true);
   }
 
-  succeeded(id: string, route: string | undefined): () => void {
-    // The order is journaled with the next write, at the latest with the records of the visits it starts.
-    this.#env.buffer.transition(markSettleOrder(++this.#settleOrder), id, false);
+  nextSettleOrder(): number {
+    return ++this.#settleOrder;
+  }
+
+  succeeded(id: string, route: string | undefined): (() => void) | undefined {
     const step = (this.#routing as RoutingReadySet).settle(id, route);
     this.#visits.delete(id);
     this.#visitDeps.delete(id);
-    return () => this.#route(step);
+    if (step.dispatch.length > 0 || step.loopLimit !== undefined) return () => this.#route(step);
+    // Nothing starts (a final stage, say): the nodes it rules out are marked now (no barrier is needed for
+    // a skip, which starts nothing), and the success waits for no barrier, as a leaf's (run-loop.ts).
+    this.#route(step);
+    return undefined;
   }
 
   failed(id: string): void {

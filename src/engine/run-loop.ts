@@ -212,7 +212,10 @@ export class RunLoop {
           );
         }
         if (visit !== undefined && visit.visit > 1) this.#buffer.setLatestVisitOutput(visit.nodeId, value);
-        this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route), id);
+        // The last activation outstanding: what it unblocks waits for a barrier (which makes the write urgent), and
+        // if nothing does, the run ends now and its final write (the end's append) carries this record: one write, not two.
+        // A routed graph's settle order goes in the success's record (journaled with it).
+        this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route, frontier.nextSettleOrder()), id, this.#outstanding > 1);
         if (this.#events.has("node:success")) {
           this.#events.emit(
             "node:success",

@@ -35,7 +35,6 @@
  *
  * @module
  */
-import { match } from "ts-pattern";
 import { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
@@ -48,7 +47,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import { registerLiveRun } from "./live-runs-channel.js";
 import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { graphIndex } from "../graph/graph-index.js";
-import { endRun, finalChange } from "./run-ending.js";
+import { endRun, finalChange, unhandled } from "./run-ending.js";
 import type { RunConfig } from "./run-options.js";
 import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
@@ -267,26 +266,26 @@ export class RunSession<O> implements ActiveRun {
     const { outputs } = ending;
     const waits = ending.outcome.status === "waiting" ? await surfaceChildWaits(config.store, ending.outcome.waits) : [];
     if (ending.outcome.status === "cancelled") await this.#cancelChildren(ending.outcome.reason);
-    return match(ending.outcome)
-      .with({ status: "succeeded" }, () => {
+    // A switch, not a ts-pattern match: once per run, and a match chain allocates its patterns and closures each time.
+    const o = ending.outcome;
+    switch (o.status) {
+      case "succeeded":
         if (saveError !== undefined) throw saveError;
         events.emit("run:success", { runId, at: now, outputs, durationMs: now - startedAt });
         return outputs as O;
-      })
-      .with({ status: "failed" }, (o) => {
+      case "failed":
         events.emit("run:error", { runId, at: now, error: o.error });
         throw o.error;
-      })
-      .with({ status: "cancelled" }, (o) => {
+      case "cancelled":
         events.emit("run:cancel", { runId, at: now, reason: o.reason });
         throw timedOut ?? new RunCancelledError(runId, o.reason);
-      })
-      .with({ status: "waiting" }, () => {
+      case "waiting":
         if (saveError !== undefined) throw saveError;
         events.emit("run:waiting", { runId, at: now, waits });
         throw new GraphHasPendingWaits(runId, waits);
-      })
-      .exhaustive();
+      default:
+        return unhandled(o);
+    }
   }
 
   /** Starts a child run's session (`ctx.run`, child-runs.ts), kept until it stopped. */

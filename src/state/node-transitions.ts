@@ -63,8 +63,11 @@ export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: num
   };
 }
 
-/** The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the output cannot be stored. */
-export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string): NodeTransition {
+/**
+ * The node succeeded with `output` (choosing `route`, for a routing node); `durable` is false when the
+ * output cannot be stored; `settleOrder`: where it falls in the order of settling (routed graphs).
+ */
+export function markSucceeded(output: unknown, durable: boolean, now: number, route?: string, settleOrder?: number): NodeTransition {
   return (n) => {
     // startedAt is in the literal when it is set (in the order it always had), so that the record's
     // fields all fit in the object itself: added afterwards, it would need a property array of its
@@ -76,6 +79,7 @@ export function markSucceeded(output: unknown, durable: boolean, now: number, ro
     carry(n, next);
     if (route !== undefined) next.route = route;
     if (!durable) next.durable = false;
+    if (settleOrder !== undefined) next.settleOrder = settleOrder;
     return next;
   };
 }
@@ -99,11 +103,6 @@ export function markCancelled(now: number): NodeTransition {
     carry(n, next);
     return next;
   };
-}
-
-/** Records where a settled activation of a routed graph falls in the order of settling. */
-export function markSettleOrder(order: number): NodeTransition {
-  return (n) => ({ ...n, settleOrder: order });
 }
 
 /** The node will not run: routing did not choose it, or everything before it was skipped. */
