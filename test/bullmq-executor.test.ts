@@ -7,7 +7,8 @@
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { afterEach, expect, it } from "vitest";
 import { graph, GraphHasPendingWaits, MemoryStore, NodeFailedError, NonRetryableError, resolveWait, route, runAsync, type RunEventMap } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobHandlerProcessor, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, createWorker, jobHandlerProcessor, jobIdOf, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
+import { Redis } from "ioredis";
 import { nodeRecords } from "../src/state/node-table.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
@@ -67,6 +68,29 @@ describeRedis("BullMQ executor and worker", () => {
     expect(out).toEqual({ s: { doubled: 10, at: new Date(Date.UTC(2026, 10, 23)) }, approval: { ok: true } });
     expect(stepRuns).toBe(1); // the resumed run replays the step from the journal too
     expect(events.map((e) => [e.nodeId, e.name, e.data])).toContainEqual(["a", "progress", { attempt: 2, doubled: 10 }]);
+  });
+
+  it("does not fail an attempt with the failure of an earlier job of the same id (a stopped run's cancel, read late)", async () => {
+    const g = graph("stale-failed")
+      .node("a", async () => {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return "ok";
+      })
+      .build();
+    const warm = graph("warm")
+      .node("w", () => 1)
+      .build();
+    const { prefix, worker, executor } = cluster("stale", [g, warm]);
+    await worker.waitUntilReady();
+    // A first run makes the executor's events reader read its events, then pause: what comes next is read together.
+    await runAsync(warm, undefined, { runId: "warm-1", store: new MemoryStore(), executor });
+    const redis = new Redis(REDIS_URL);
+    closers.push(async () => void redis.disconnect());
+    // What a stopped run's cancelled job leaves in the stream: its failure, under the id the next attempt takes.
+    const jobId = jobIdOf("stale-1", "a", 1);
+    await redis.xadd(`${prefix}:q:events`, "*", "event", "failed", "jobId", jobId, "failedReason", "cancelled by the coordinator: the run stopped");
+    const out = await runAsync(g, undefined, { runId: "stale-1", store: new MemoryStore(), executor, retry: { maxAttempts: 1 } });
+    expect(out.a).toBe("ok");
   });
 
   it("runs a routing loop on workers: visits, triggers and route choices travel both ways", async () => {

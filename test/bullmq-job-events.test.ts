@@ -1,7 +1,8 @@
 /**
  * The coordinator's reader of BullMQ's events stream (`job-events.ts`):
- * it hands on `completed` and `failed` (with BullMQ's reason) of jobs
- * whose events were written after it was ready, nothing else, and after a
+ * it hands on `added` (BullMQ's `added` and `duplicated`), `completed` and
+ * `failed` (with BullMQ's reason) of jobs whose events were written after
+ * it was ready, in the stream's order, nothing else, and after a
  * read that brought events it waits its pace, so the events written
  * meanwhile come in one read, not one read per event as BullMQ's
  * `QueueEvents` does (a round trip per job for the coordinator and Redis).
@@ -43,7 +44,7 @@ function setUp(label: string, paceMs: number) {
 }
 
 describeRedis("JobEvents", () => {
-  it("hands on completed and failed events written after it was ready, and no others", async () => {
+  it("hands on added, completed and failed events written after it was ready, in order, and no others", async () => {
     const { start, seen, add } = setUp("events-kinds", 10);
     await add("event", "completed", "jobId", "before", "returnvalue", "1");
     await start().ready;
@@ -52,11 +53,14 @@ describeRedis("JobEvents", () => {
     await add("event", "completed", "jobId", "j1", "returnvalue", '"x"', "prev", "active");
     await add("event", "failed", "jobId", "j2", "failedReason", "job stalled more than allowable limit", "prev", "active");
     await add("event", "drained");
+    await add("event", "duplicated", "jobId", "j2");
     await add("event", "completed", "jobId", "j3");
-    await eventually("three events", async () => (seen.length >= 3 ? true : undefined));
+    await eventually("five events", async () => (seen.length >= 5 ? true : undefined));
     expect(seen).toEqual([
+      { event: "added", jobId: "j1" },
       { event: "completed", jobId: "j1" },
       { event: "failed", jobId: "j2", failedReason: "job stalled more than allowable limit" },
+      { event: "added", jobId: "j2" },
       { event: "completed", jobId: "j3" },
     ]);
   }, 30_000);

@@ -118,6 +118,13 @@ interface Pending {
   /** The answers to the job's `step` and `waitFor` calls, by step name and wait key, for every run of the job. */
   readonly calls: AttemptCalls;
   settled: boolean;
+  /**
+   * The events stream showed this attempt's add (`added`, or `duplicated`
+   * when it attached to a job already there). A `failed` event before it
+   * is of an earlier job with the same id (the job of the same attempt in
+   * a run that stopped and resumes: its cancel), not of this one.
+   */
+  added: boolean;
 }
 
 /** The listener of one run's `up` list. */
@@ -193,6 +200,7 @@ export class BullmqExecutor implements NodeExecutor {
           () => !pending.settled,
         ),
         settled: false,
+        added: false,
       };
       this.#pending.set(jobId, pending);
       const signal = context.signal;
@@ -358,6 +366,12 @@ export class BullmqExecutor implements NodeExecutor {
     this.#events = new JobEvents(client, key, (event) => {
       const pending = this.#pending.get(event.jobId);
       if (!pending) return; // settled already: the common case, the `up` list brought the result
+      if (event.event === "added") {
+        pending.added = true;
+        return;
+      }
+      // A failure read before this attempt's add is an earlier job's with the same id (a stopped run's cancel, read late).
+      if (event.event === "failed" && !pending.added) return;
       this.#redis.hget(this.#keys.results(pending.runId), event.jobId).then(
         (stored) => {
           if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));

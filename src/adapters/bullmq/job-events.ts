@@ -13,15 +13,25 @@
  * takes every event of that time, and looks at two fields of each.
  *
  * It starts at the stream's last entry (read before it is ready), so an
- * event written after `ready` resolves is always seen.
+ * event written after `ready` resolves is always seen, in the stream's
+ * order.
  *
  * @module
  */
 import type { Redis } from "ioredis";
 
-/** What the coordinator hears of one job: completed, or failed with BullMQ's reason. */
+/**
+ * What the coordinator hears of one job: added (BullMQ's `added`, or
+ * `duplicated` for an add that found the job there and attached to it),
+ * completed, or failed with BullMQ's reason. Job ids repeat (an attempt's
+ * id is the same when a stopped run resumes), so the stream's order is
+ * what tells an event of the job added now from one of an earlier job
+ * with the same id: only events after the add belong to it.
+ */
 export type JobEvent =
-  { readonly event: "completed"; readonly jobId: string } | { readonly event: "failed"; readonly jobId: string; readonly failedReason: string };
+  | { readonly event: "added"; readonly jobId: string }
+  | { readonly event: "completed"; readonly jobId: string }
+  | { readonly event: "failed"; readonly jobId: string; readonly failedReason: string };
 
 /** The pause after a read that brought events (ms): later events wait for the next read, together. */
 export const EVENTS_PACE_MS = 50;
@@ -91,6 +101,7 @@ export class JobEvents {
     if (jobId === undefined) return;
     if (event === "completed") this.#onEvent({ event, jobId });
     else if (event === "failed") this.#onEvent({ event, jobId, failedReason });
+    else if (event === "added" || event === "duplicated") this.#onEvent({ event: "added", jobId });
   }
 
   #pause(ms: number): Promise<void> {
