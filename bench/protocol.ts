@@ -47,12 +47,17 @@ export type Shape = "fanout" | "chain";
  * - `resume`: wall time of the second `runAsync` of a half-failed stored run;
  * - `syscalls`: whole runs like `time`, under `strace -f -c` (the parent
  *   runs the child twice with two round counts; the difference is per run);
- * - `stages`: N tasks through two no-op agent stages (`StageRunner`).
+ * - `stages`: N tasks through two no-op agent stages (`StageRunner`);
+ * - `pair`: the `fdatasync` floor and `system` (the fsync chain) in ONE
+ *   child, their rounds alternating floor, chain, floor, …, floor, so that
+ *   each chain round has a floor round measured just before and just after
+ *   it. A disk's flush latency drifts several-fold over minutes, so a floor
+ *   and a chain measured in two children minutes apart do not compare.
  */
-export type Kind = "time" | "memory" | "bytes" | "resume" | "syscalls" | "stages";
+export type Kind = "time" | "memory" | "bytes" | "resume" | "syscalls" | "stages" | "pair";
 
 /** Every kind. */
-export const KINDS: readonly Kind[] = ["time", "memory", "bytes", "resume", "syscalls", "stages"];
+export const KINDS: readonly Kind[] = ["time", "memory", "bytes", "resume", "syscalls", "stages", "pair"];
 
 /** One scenario, as passed to a child. */
 export interface ScenarioSpec {
@@ -89,6 +94,12 @@ export interface ScenarioResult {
   readonly transitions?: number[];
   /** `resume`: node bodies that ran during the timed resume, each counted round. */
   readonly resumedBodies?: number[];
+  /**
+   * `pair`: wall time of each counted floor round (ms), one more than the
+   * counted chain rounds in `roundsMs`: floor round i ran just before chain
+   * round i, floor round i + 1 just after it.
+   */
+  readonly floorMs?: number[];
   /** `stages`: tasks the runner reported completed, each counted round. */
   readonly completedTasks?: number[];
   /** Set when the scenario was given up (over budget). */

@@ -130,6 +130,63 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
 }
 
+/**
+ * `pair`: the `fdatasync` floor and the chain of `spec.system` (the fsync
+ * chain), both N steps, in this one process with their rounds alternating:
+ * warm-up (floor, chain) × `warmup`, then floor, chain, floor, …, chain,
+ * floor, `rounds` chain rounds between `rounds + 1` floor rounds. Each round
+ * is set up exactly as in its own `time` row (the same `prepare`, a fresh
+ * temp dir under the same `tmpdir()`, a fresh store, a garbage collection
+ * before it), so only the moment differs: a chain round is compared with the
+ * floor rounds measured just before and just after it (the parent divides),
+ * on a disk whose flush latency drifts several-fold over minutes.
+ */
+async function paired(spec: ScenarioSpec): Promise<ScenarioResult> {
+  if (spec.shape !== "chain") throw new Error("bench/scenario: the pair scenario runs the chain shape only (the floor is one flush per step)");
+  const floorPrepare = (await import("./systems/fdatasync.js")).prepare;
+  const chainPrepare = await loadPrepare(spec);
+  const warmupMs: number[] = [];
+  const roundsMs: number[] = [];
+  const floorMs: number[] = [];
+  let buildMs = 0;
+  let rssBeforeRunKB = 0;
+  const partial = (): ScenarioResult => ({ ...base(spec), warmupMs, roundsMs, floorMs, buildMs, rssBeforeRunKB });
+  const floor = await floorPrepare(spec.shape, spec.n, spec.concurrency);
+  const chain = await withinBudget(spec, partial, "building the graph", () => chainPrepare(spec.shape, spec.n, spec.concurrency));
+  buildMs = chain.buildMs;
+  gc?.();
+  rssBeforeRunKB = rssKB();
+  let index = 0;
+  /** One round of `which`, set up and cleaned up untimed, with a collection before it; its wall time (ms). */
+  const once = async (which: "floor" | "chain", label: string): Promise<number> => {
+    const round = await (which === "floor" ? floor : chain).round(index++);
+    gc?.();
+    const ms = await withinBudget(spec, partial, `${label} (${which}, N=${spec.n})`, async () => {
+      const t0 = performance.now();
+      await round.run();
+      return performance.now() - t0;
+    });
+    await round.cleanup();
+    return ms;
+  };
+  for (let i = 0; i < spec.warmup; i++) {
+    warmupMs.push(await once("floor", `warm-up pair ${i + 1}`));
+    warmupMs.push(await once("chain", `warm-up pair ${i + 1}`));
+  }
+  let spentMs = 0;
+  floorMs.push(await once("floor", "pair 1"));
+  for (let i = 0; i < spec.rounds; i++) {
+    if (roundsMs.length > 0 && spentMs > SCENARIO_CAP_MS) break;
+    const chainMs = await once("chain", `pair ${i + 1}`);
+    const afterMs = await once("floor", `pair ${i + 1}`);
+    roundsMs.push(chainMs);
+    floorMs.push(afterMs);
+    spentMs += chainMs + afterMs;
+  }
+  await chain.close?.();
+  return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
+}
+
 /** `bytes`: wchar per node transition of durable runs. */
 async function bytes(spec: ScenarioSpec): Promise<ScenarioResult> {
   const tl = await import("./systems/taskloom.js");
@@ -183,7 +240,8 @@ async function resume(spec: ScenarioSpec): Promise<ScenarioResult> {
 async function main(): Promise<void> {
   const spec = argsToSpec(process.argv.slice(2));
   try {
-    const result = spec.kind === "bytes" ? await bytes(spec) : spec.kind === "resume" ? await resume(spec) : await timed(spec);
+    const result =
+      spec.kind === "bytes" ? await bytes(spec) : spec.kind === "resume" ? await resume(spec) : spec.kind === "pair" ? await paired(spec) : await timed(spec);
     emit(result);
   } catch (err) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
