@@ -236,6 +236,22 @@ describe("journal-file", () => {
       expect((await readFile(file)).toString()).toBe(line(r1) + line(r2));
     });
   });
+
+  describe("appendText", () => {
+    it("writes texts byte for byte, non-ASCII and long ones too, and counts their bytes", async () => {
+      // Non-ASCII of 2, 3 and 4 UTF-8 bytes; texts of about 16 KiB of UTF-8 and longer.
+      const texts = ["a\n", "é日😀\n", `${"日".repeat(5_460)}\n`, `${"日".repeat(5_461)}\n`, `${"x".repeat(20_000)}\n`, "é\n"];
+      const { journal } = JournalFile.open(file, false);
+      let bytes = 0;
+      for (const t of texts) {
+        journal.appendText(t);
+        bytes += Buffer.byteLength(t);
+        expect(journal.end).toBe(bytes);
+      }
+      journal.close();
+      expect((await readFile(file)).toString("utf8")).toBe(texts.join(""));
+    });
+  });
 });
 
 describe("LowdbStore with fsync on", () => {
