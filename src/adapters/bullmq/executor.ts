@@ -9,7 +9,7 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
- * Why this file is long (about 480 lines): submitting a job, settling it
+ * Why this file is long (about 500 lines): submitting a job, settling it
  * from the `up` list or from queue events, cancelling it and stopping a run
  * all read and change the same private state (the pending attempts by job
  * id and the per-run channels), and each step's order matters for
