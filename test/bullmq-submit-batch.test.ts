@@ -1,12 +1,13 @@
 /**
  * How `bullmqExecutor` submits jobs: the attempts the scheduler starts
  * together go to Redis together (one script call that looks for stored
- * results and clears stale cancel markers, one `addBulk`), never one
- * `add` per attempt; an attempt started alone goes by `add` (an `addBulk`
- * of one costs the coordinator an ioredis pipeline for nothing); and
- * within a batch, an attempt whose result is already stored (a
- * coordinator taking over a run) is settled from it without a job while
- * the others get theirs.
+ * results and clears stale cancel markers, then one `addBulk`), never one
+ * round trip per attempt in turn; a few attempts (at most 16) go by one
+ * `add` each, all sent at once (an `addBulk` of a few costs the
+ * coordinator an ioredis pipeline for nothing), and an add that fails
+ * fails its own attempt only; and within a batch, an attempt whose result
+ * is already stored (a coordinator taking over a run) is settled from it
+ * without a job while the others get theirs.
  */
 import type { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -68,7 +69,7 @@ function cluster(label: string, graphs: Parameters<typeof createWorker>[0]["grap
 }
 
 describeRedis("bullmqExecutor job submission", () => {
-  it("adds the jobs of attempts started together in bulk, never one add per attempt", async () => {
+  it("adds the jobs of many attempts started together in bulk, never one add per attempt", async () => {
     const n = 40;
     const g = fanOut("batch-fan", n, (i) => async () => i);
     const { worker, executor } = cluster("batch", [g]);
@@ -122,5 +123,54 @@ describeRedis("bullmqExecutor job submission", () => {
     const out = await runAsync(g, undefined, { runId: "alone-1", store: new MemoryStore(), executor, maxConcurrency: 8 });
     expect(out).toBe(3);
     expect(seen).toEqual({ adds: 3, bulks: [] });
+  }, 60_000);
+
+  it("adds the jobs of a few attempts started together with one add each, sent at once", async () => {
+    const n = 6;
+    const g = fanOut("few-fan", n, (i) => async () => i);
+    const { worker, executor } = cluster("few", [g]);
+    await worker.waitUntilReady();
+    const seen = countAdds(executor.queue);
+    const inFlight = { now: 0, max: 0 };
+    const counted = executor.queue.add.bind(executor.queue);
+    executor.queue.add = (...args: Parameters<Queue["add"]>) => {
+      inFlight.now += 1;
+      inFlight.max = Math.max(inFlight.max, inFlight.now);
+      return counted(...args).finally(() => (inFlight.now -= 1));
+    };
+    const out = await runAsync(g, undefined, { runId: "few-1", store: new MemoryStore(), executor, maxConcurrency: n });
+    expect(out).toBe((n * (n - 1)) / 2);
+    expect(seen).toEqual({ adds: n + 2, bulks: [] });
+    expect(inFlight.max).toBe(n); // the middle nodes' adds were all out together, not one after the other
+  }, 60_000);
+
+  it("fails only the attempt whose add failed, and its retry runs; the other attempts of the batch run once", async () => {
+    const n = 4;
+    const ran: string[] = [];
+    const g = fanOut("few-fail", n, (i) => async () => {
+      ran.push(`n${i}`);
+      return i;
+    });
+    const { worker, executor } = cluster("few-fail", [g]);
+    await worker.waitUntilReady();
+    const add = executor.queue.add.bind(executor.queue);
+    let refused = 0;
+    executor.queue.add = (...args: Parameters<Queue["add"]>) => {
+      if (args[2]?.jobId === jobIdOf("few-fail-1", "n2", 1)) {
+        refused += 1;
+        return Promise.reject(new Error("injected: the add of n2's first attempt failed"));
+      }
+      return add(...args);
+    };
+    const out = await runAsync(g, undefined, {
+      runId: "few-fail-1",
+      store: new MemoryStore(),
+      executor,
+      maxConcurrency: n,
+      retry: { maxAttempts: 2, backoff: { initialMs: 1, jitter: false } },
+    });
+    expect(out).toBe((n * (n - 1)) / 2);
+    expect(refused).toBe(1);
+    expect([...ran].sort()).toEqual(["n0", "n1", "n2", "n3"]); // n2 ran once (its second attempt), the others once
   }, 60_000);
 });

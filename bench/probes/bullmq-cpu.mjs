@@ -9,7 +9,7 @@
 // WORKER_PROF=<dir> runs the workers with --cpu-prof into <dir>.
 // `REDIS_URL=redis://127.0.0.1:6391 node bench/probes/bullmq-cpu.mjs --tree /work/wt/base --workers 4 --concurrency 4 --rounds 3 [--noop]`
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -67,8 +67,19 @@ const ticks = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ms (CLK_TCK 100)
 };
+/** stime alone, in ms: the kernel's share (system calls: socket writes and reads, epoll). */
+const sysTicks = (pid) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[12]) * 10;
 const syscw = (pid) => Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))[1]);
 const redisPid = Number(process.env.REDIS_PID ?? 0);
+/** Context switches (voluntary: the process waited, e.g. for a reply; involuntary: preempted) of all its threads. */
+const switches = (pid) => {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+    n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1]);
+  }
+  return n;
+};
 const admin = new Redis(REDIS_URL);
 async function redisState() {
   const cpu = await admin.info("cpu");
@@ -82,8 +93,10 @@ const executor = bullmqExecutor({ connection: REDIS_URL, prefix: PREFIX, queue: 
 const rows = [];
 try {
   for (let r = -1; r < Number(values.rounds); r++) {
+    const x0 = [process.pid, ...workers.map((c) => c.pid), ...(redisPid ? [redisPid] : [])].map(switches);
     const s0 = [process.pid, ...workers.map((c) => c.pid), ...(redisPid ? [redisPid] : [])].map(syscw);
     const w0 = workers.map((c) => ticks(c.pid));
+    const ws0 = workers.map((c) => sysTicks(c.pid));
     const r0 = await redisState();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -92,8 +105,11 @@ try {
     const c1 = process.cpuUsage(c0);
     const r1 = await redisState();
     const w1 = workers.map((c) => ticks(c.pid));
+    const ws1 = workers.map((c) => sysTicks(c.pid));
     const s1 = [process.pid, ...workers.map((c) => c.pid), ...(redisPid ? [redisPid] : [])].map(syscw);
     const writes = s1.map((v, i) => v - s0[i]);
+    const x1 = [process.pid, ...workers.map((c) => c.pid), ...(redisPid ? [redisPid] : [])].map(switches);
+    const ctx = x1.map((v, i) => v - x0[i]);
     if (r < 0) continue; // warm-up
     const commands = {};
     for (const [name, count] of Object.entries(r1.calls)) {
@@ -105,12 +121,19 @@ try {
       perJobUs: {
         coordinator: Math.round(((c1.user + c1.system) / jobs) * 10) / 10,
         workers: Math.round((w1.reduce((s, v, i) => s + v - w0[i], 0) / jobs) * 1000 * 10) / 10,
+        workersSys: Math.round((ws1.reduce((s, v, i) => s + v - ws0[i], 0) / jobs) * 1000 * 10) / 10,
+        coordinatorSys: Math.round((c1.system / jobs) * 10) / 10,
         redis: Math.round(((r1.cpuMs - r0.cpuMs) / jobs) * 1000 * 10) / 10,
       },
       writesPerJob: {
         coordinator: +(writes[0] / jobs).toFixed(2),
         workers: +(writes.slice(1, 1 + k).reduce((a, b) => a + b, 0) / jobs).toFixed(2),
         ...(redisPid && { redis: +(writes[1 + k] / jobs).toFixed(2) }),
+      },
+      switchesPerJob: {
+        coordinator: +(ctx[0] / jobs).toFixed(2),
+        workers: +(ctx.slice(1, 1 + k).reduce((a, b) => a + b, 0) / jobs).toFixed(2),
+        ...(redisPid && { redis: +(ctx[1 + k] / jobs).toFixed(2) }),
       },
       commandsPerJob: +(Object.values(commands).reduce((s, v) => s + v, 0) - (commands.info ?? 0)).toFixed(1),
       commands,
