@@ -278,6 +278,8 @@ export function adoptGraph(state: RunState, fingerprint: string, nodeIds: readon
 export function resetUnfinished(state: RunState, now: number): { state: RunState; reset: string[]; counts: Required<NodeCounts> } {
   const reset: string[] = [];
   const records: NodeRecord[] = [];
+  // Where each reset record sits: the commit then looks none of them up by id.
+  const positions: number[] = [];
   let pending: NodeTransition | undefined;
   // What is kept is succeeded or skipped; what is reset is pending (neither settled nor failed).
   let nodeCount = 0;
@@ -285,7 +287,7 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   let settledCount = 0;
   // Indexed loops over the table's shards, not its record iterator: this runs once per resume, mostly before it
   // is optimized, where each iterator step allocates its result.
-  const shards = state.nodes.shards;
+  const { shards, shardSize } = state.nodes;
   for (let s = 0; s < shards.length; s++) {
     const shard = shards[s]!;
     for (let i = 0; i < shard.length; i++) {
@@ -302,11 +304,12 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
       }
       reset.push(n.id);
       records.push((pending ??= markPending())(n));
+      positions.push(s * shardSize + i);
     }
   }
   const counts = { nodeCount, settledCount, succeededCount, failedCount: 0 };
   if (reset.length === 0) return { state, reset, counts };
-  return { state: commitNodes(state, records, now), reset, counts };
+  return { state: commitNodes(state, records, now, positions), reset, counts };
 }
 
 // Each commit copies the state, its meta and its node table (`commitNodes`), and no copy outlives its run, so
