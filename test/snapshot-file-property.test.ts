@@ -1,14 +1,16 @@
 /**
- * Snapshot format version 2 (src/persistence/snapshot-file.ts,
+ * Snapshot format versions 2 and 3 (src/persistence/snapshot-file.ts,
  * node-columns.ts) under random input:
  * - node records of every kind (odd values, missing and extra fields, a
- *   `nodeId` other than the id, times that are not finite) written as
- *   column chunks of any size and read back are the records written
- *   (`storable`'s);
- * - damage to a parsed version 2 document (a value replaced or removed):
+ *   `nodeId` other than the id, ids holding a line feed, times that are
+ *   not finite) written as column chunks of any size, in version 3 (ids
+ *   as one text where they can be) and in version 2 (ids as lists), and
+ *   read back are the records written (`storable`'s); given the ids a
+ *   load expects (a layout) they are the same records;
+ * - damage to a parsed version 3 document (a value replaced or removed):
  *   the check refuses it, or what it lets through is a valid version 1
  *   document (`checkSnapshotFully`), never records the engine cannot use;
- * - damage to a version 2 file's bytes (changed, removed, inserted, cut
+ * - damage to a version 3 file's bytes (changed, removed, inserted, cut
  *   short): `LowdbStore.load` refuses it with `SnapshotCorruptError`
  *   naming the file, never another error, or loads what its text decodes
  *   to, which the version 1 walk accepts.
@@ -19,7 +21,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { runAsync, SnapshotCorruptError } from "../src/index.js";
 import { replay, storable, type SnapshotDocument } from "../src/persistence/replay.js";
-import { chunksProblem, fromChunks, toChunks } from "../src/persistence/node-columns.js";
+import { chunksProblem, fromChunks, startsWithOrder, toChunks } from "../src/persistence/node-columns.js";
 import { checkSnapshotFile, fromSnapshotFile, toSnapshotFileDocument, type SnapshotFileDocument } from "../src/persistence/snapshot-file.js";
 import { checkSnapshotFully } from "../src/persistence/snapshot-schema.js";
 import { deserialize, serialize } from "../src/persistence/serialization.js";
@@ -65,32 +67,51 @@ const record: fc.Arbitrary<NodeRecord> = fc
   )
   .map((r) => ({ ...r, nodeId: r.nodeId ?? r.id }));
 
+/** A record whose id may hold a line feed, which an id text cannot (its chunk keeps a list). */
+const recordAnyId = fc
+  .tuple(record, fc.option(fc.constantFrom("a\nb", "\n", "x\n"), { nil: undefined }))
+  .map(([r, id]) => (id === undefined ? r : { ...r, id, nodeId: id }));
+
 const META = { runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, status: "failed", createdAt: 1, updatedAt: 2, starts: 1, waits: [] };
 
-describe("snapshot format version 2", () => {
+describe("snapshot format versions 2 and 3", () => {
   it("writes any node records as column chunks and reads back the records written", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(record, { selector: (r) => r.id, maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (records, perChunk) => {
-        const doc = { version: 2, seq: 3, meta: META, nodes: toChunks(records, perChunk) };
-        const back = deserialize<SnapshotFileDocument>(serialize(doc));
-        expect(checkSnapshotFile(back)).toBeUndefined();
-        expect(fromSnapshotFile(back).nodes).toEqual(records);
-        expect(fromChunks(back.nodes)).toEqual(records);
-        // Given the ids expected by position (a load's layout), some right and some not: the same records.
-        const order = records.map((r, i) => (i % 3 === 1 ? `${r.id}?` : r.id)).slice(0, Math.max(0, records.length - 1));
-        expect(fromChunks(back.nodes, order)).toEqual(records);
-        expect(fromSnapshotFile(back, order).nodes).toEqual(records);
-        // What a store writes leaves out the outputs flagged not durable.
-        const state = replay({ version: 1, seq: 0, meta: META as SnapshotDocument["meta"], nodes: records }, []).state;
-        expect(fromSnapshotFile(deserialize(serialize(toSnapshotFileDocument(state, 3)))).nodes).toEqual(records.map((r) => storable(r)));
-      }),
+      fc.property(
+        fc.uniqueArray(recordAnyId, { selector: (r) => r.id, maxLength: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        (records, perChunk, v3) => {
+          const doc = { version: v3 ? 3 : 2, seq: 3, meta: META, nodes: toChunks(records, perChunk, v3) };
+          const back = deserialize<SnapshotFileDocument>(serialize(doc));
+          expect(checkSnapshotFile(back)).toBeUndefined();
+          expect(fromSnapshotFile(back).nodes).toEqual(records);
+          expect(fromChunks(back.nodes)).toEqual(records);
+          // Given the ids expected by position (a load's layout), some right and some not: the same records.
+          const order = records.map((r, i) => (i % 3 === 1 ? `${r.id}?` : r.id)).slice(0, Math.max(0, records.length - 1));
+          expect(fromChunks(back.nodes, order)).toEqual(records);
+          expect(fromSnapshotFile(back, order).nodes).toEqual(records);
+          // Given exactly their ids (frozen, as a graph's order is; twice, the second from the kept text): the same
+          // records, which hold the layout's own strings and are known to start with it when the ids were text.
+          const exact = Object.freeze(records.map((r) => r.id));
+          for (let i = 0; i < 2; i++) {
+            const laid = fromChunks(back.nodes, exact);
+            expect(laid).toEqual(records);
+            if (records.length > 0) expect(startsWithOrder(laid, exact)).toBe(v3 && records.every((r) => !r.id.includes("\n")));
+          }
+          if (records.length > 1) expect(startsWithOrder(fromChunks(back.nodes, order), order)).toBe(false);
+          // What a store writes leaves out the outputs flagged not durable.
+          const state = replay({ version: 1, seq: 0, meta: META as SnapshotDocument["meta"], nodes: records }, []).state;
+          expect(fromSnapshotFile(deserialize(serialize(toSnapshotFileDocument(state, 3)))).nodes).toEqual(records.map((r) => storable(r)));
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it("refuses a damaged document, or lets through only a valid version 1 document", () => {
     const records = fc.sample(record, { numRuns: 7, seed: 16 });
-    const text = serialize({ version: 2, seq: 3, meta: META, nodes: toChunks(records, 3) });
+    const text = serialize({ version: 3, seq: 3, meta: META, nodes: toChunks(records, 3) });
     const paths = pathsOf(deserialize(text));
     fc.assert(
       fc.property(fc.nat(paths.length - 1), fc.option(value, { nil: "delete" as const }), (at, replacement) => {
@@ -103,6 +124,10 @@ describe("snapshot format version 2", () => {
       { numRuns: 2_000 },
     );
     expect(chunksProblem([{ id: ["a"], status: "?", attempts: [1] }])).toBe("nodes[0].status[0] is not a node status letter");
+    // An id text's ids are counted by its line feeds; version 2 has no id text.
+    expect(chunksProblem([{ id: "a\nb", status: "s", attempts: [1] }])).toBe("nodes[0].status has 1 letters for 2 records");
+    expect(checkSnapshotFile({ version: 2, seq: 3, meta: META, nodes: [{ id: "a", status: "s", attempts: [1] }] })).toBe("snapshot.nodes[0].id is not a list");
+    expect(checkSnapshotFile({ version: 4, seq: 3, meta: META, nodes: [] })).toBe("it has snapshot format version 4, expected 1, 2 or 3");
   });
 
   it("a file with damaged bytes loads as its text decodes, or is refused naming the file", async () => {
@@ -132,7 +157,7 @@ describe("snapshot format version 2", () => {
   });
 });
 
-/** A store folder with one failed run "r" (a `Date` and an `undefined` output, an attempt log, an error with a cause) and its version 2 snapshot. */
+/** A store folder with one failed run "r" (a `Date` and an `undefined` output, an attempt log, an error with a cause) and its version 3 snapshot. */
 async function storedRun(): Promise<{ dir: string; file: string; text: string }> {
   const g = propertyRunGraph();
   const dir = tempDir();
@@ -141,7 +166,7 @@ async function storedRun(): Promise<{ dir: string; file: string; text: string }>
   await store.close();
   const file = join(dir, "runs", "r", "snapshot.json");
   const text = readFileSync(file, "utf8");
-  expect((JSON.parse(text) as { json: { version: number } }).json.version).toBe(2);
+  expect((JSON.parse(text) as { json: { version: number } }).json.version).toBe(3);
   return { dir, file, text };
 }
 

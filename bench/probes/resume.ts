@@ -23,11 +23,13 @@
  *     append and the end (the run's end, its final append, `close`).
  *   node --expose-gc --import tsx bench/probes/resume.ts resumes [rounds] [rootA] [rootB]
  *     resumes only (no full run between them), the two checkouts alternating
- *     on copies of one stored run: the medians of each side's CPU time and
+ *     on copies of a stored run each side wrote itself (the snapshot format
+ *     may differ between them): the medians of each side's CPU time and
  *     minor page faults per resume (faults are a count, steady under load;
  *     on this VM each costs about 10 us of system time).
- *   node --import tsx bench/probes/resume.ts prepare <dir>
- *     the first run only, into `dir` (used by `profile` and `split`).
+ *   node --import tsx bench/probes/resume.ts prepare <dir> [root]
+ *     the first run only, into `dir`, by the checkout at `root` (default:
+ *     this one; used by `profile`, `split` and `resumes`).
  *
  * @module
  */
@@ -130,7 +132,7 @@ class Side {
 
 const [mode = "ab", a, b, c] = process.argv.slice(2);
 if (mode === "prepare") {
-  await new Side(await load(join(here, "../.."))).firstRun(a!);
+  await new Side(await load(b ?? join(here, "../.."))).firstRun(a!);
 } else if (mode === "profile") {
   const rounds = Number(a ?? 10);
   const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
@@ -204,16 +206,20 @@ if (mode === "prepare") {
 } else if (mode === "resumes") {
   const rounds = Number(a ?? 30);
   const roots = [b ?? "/work/main", c ?? join(here, "../..")];
-  const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
-  const made = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "prepare", template], { stdio: "inherit" });
-  if (made.status !== 0) throw new Error("prepare failed");
+  // Each side resumes a run its own code stored: a checkout may not read a newer snapshot format.
+  const templates = roots.map((root) => {
+    const template = mkdtempSync(join(tmpdir(), "probe-resume-template-"));
+    const made = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "prepare", template, root], { stdio: "inherit" });
+    if (made.status !== 0) throw new Error("prepare failed");
+    return template;
+  });
   const sides = await Promise.all(roots.map(async (root) => new Side(await load(root))));
   const cpu: number[][] = sides.map(() => []);
   const faults: number[][] = sides.map(() => []);
   for (let r = -2; r < rounds; r++) {
     for (let i = 0; i < sides.length; i++) {
       const dir = mkdtempSync(join(tmpdir(), "probe-resume-"));
-      cpSync(template, dir, { recursive: true });
+      cpSync(templates[i]!, dir, { recursive: true });
       const before = process.resourceUsage().minorPageFault;
       const used: number[] = [];
       await sides[i]!.resume(dir, used);
@@ -224,7 +230,7 @@ if (mode === "prepare") {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  rmSync(template, { recursive: true, force: true });
+  for (const template of templates) rmSync(template, { recursive: true, force: true });
   for (let i = 0; i < sides.length; i++) console.log(`${roots[i]}: resume cpu ${median(cpu[i]!).toFixed(1)} ms, page faults ${median(faults[i]!)}`);
 } else if (mode === "ab") {
   const rounds = Number(a ?? 7);

@@ -16,9 +16,9 @@
  * under `<dir>/runs/<runId>/`:
  *
  * - `snapshot.json`: the run meta and every node record (superjson), with
- *   the journal sequence number it includes: written in format version 2,
- *   the records as column chunks (`snapshot-file.ts`); version 1, a
- *   {@link SnapshotDocument}, is still read;
+ *   the journal sequence number it includes: written in format version 3,
+ *   the records as column chunks (`snapshot-file.ts`); versions 2 and 1
+ *   (a {@link SnapshotDocument}) are still read;
  * - `summary.json`: the run's {@link RunSummary}, so `list` reads one small
  *   file per run instead of every snapshot;
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the

@@ -1,4 +1,11 @@
 /**
+ * Why this file is about 470 lines: it is one format, the node chunk, in
+ * its three readings, which must agree field by field: how records become
+ * columns (`toChunks`), how a parsed chunk is checked before anything is
+ * built from it (`chunkProblem`), and how checked columns become records
+ * again (`fromChunks`). Split, a new column or id form would have to be
+ * changed in three files at once.
+ *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
  * {@link CHUNK_RECORDS} consecutive records, and a chunk holds one list
@@ -11,6 +18,13 @@
  * list of objects made an object (and parsed every key) per record: a
  * 10,000-record snapshot parses about three times faster and is half the
  * size.
+ *
+ * The id column (format version 3) is one text, the ids joined by a line
+ * feed, when no id holds one (else, and in version 2, a list of texts): a
+ * resumed run's graph holds the same ids in the same order, so a load
+ * compares that one text with the graph's ids joined (a native join and
+ * one string comparison) and takes the graph's own strings, where a list
+ * made the parse build 10,000 strings and the load check and compare each.
  *
  * Invariants: {@link toChunks} then {@link fromChunks} gives records equal
  * to the ones written (each own key of a record is in exactly one column,
@@ -51,8 +65,8 @@ export type TimeColumn =
 
 /** Up to {@link CHUNK_RECORDS} consecutive node records, as columns. */
 export interface NodeChunk {
-  /** Each record's id. */
-  readonly id: readonly string[];
+  /** Each record's id: a list, or (format version 3) the ids joined by {@link ID_SEPARATOR} when none holds it. */
+  readonly id: readonly string[] | string;
   /** Each record's status, one letter each ({@link STATUS_LETTERS}). */
   readonly status: string;
   /** Each record's attempts. */
@@ -66,6 +80,9 @@ export interface NodeChunk {
   /** Every other own field of the records that have any, as an object per record (`nodeId` only when it differs from the id). */
   readonly more: Sparse<Readonly<Record<string, unknown>>>;
 }
+
+/** What joins the ids of a chunk whose id column is one text (none of them holds it). */
+export const ID_SEPARATOR = "\n";
 
 /** The letter of each node status in {@link NodeChunk.status}: fixed for good (a stored file keeps them), one per status. */
 const STATUS_LETTERS: Readonly<Record<NodeStatus, string>> = {
@@ -116,23 +133,25 @@ class SparseBuilder<T> {
 const isFiniteTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
 
 /** The records of `records` as chunks of up to `perChunk` records. */
-export function toChunks(records: Iterable<NodeRecord>, perChunk = CHUNK_RECORDS): NodeChunk[] {
+export function toChunks(records: Iterable<NodeRecord>, perChunk = CHUNK_RECORDS, idText = true): NodeChunk[] {
   const chunks: NodeChunk[] = [];
   let batch: NodeRecord[] = [];
   for (const n of records) {
     batch.push(n);
     if (batch.length === perChunk) {
-      chunks.push(toChunk(batch));
+      chunks.push(toChunk(batch, idText));
       batch = [];
     }
   }
-  if (batch.length > 0) chunks.push(toChunk(batch));
+  if (batch.length > 0) chunks.push(toChunk(batch, idText));
   return chunks;
 }
 
-function toChunk(records: readonly NodeRecord[]): NodeChunk {
+/** One chunk's columns; `idText`: the ids as one text when none holds {@link ID_SEPARATOR} (format version 3), else a list. */
+function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
   const count = records.length;
   const id = new Array<string>(count);
+  let joinable = idText;
   const attempts = new Array<number>(count);
   let status = "";
   const output = new SparseBuilder<unknown>();
@@ -142,6 +161,7 @@ function toChunk(records: readonly NodeRecord[]): NodeChunk {
   for (let p = 0; p < count; p++) {
     const n = records[p]!;
     id[p] = n.id;
+    if (joinable && n.id.includes(ID_SEPARATOR)) joinable = false;
     status += STATUS_LETTERS[n.status];
     attempts[p] = n.attempts;
     if (Object.hasOwn(n, "output")) output.add(p, n.output);
@@ -160,7 +180,7 @@ function toChunk(records: readonly NodeRecord[]): NodeChunk {
     if (rest !== undefined) more.add(p, rest);
   }
   return {
-    id,
+    id: joinable ? id.join(ID_SEPARATOR) : id,
     status,
     attempts,
     output: output.done(count),
@@ -231,14 +251,22 @@ type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<st
  * graph's (the replay's layout check, the resume's checks, the ready set,
  * the run's outputs keyed by node id) then meets the very same string
  * rather than comparing two copies, and the parsed copies die with the
- * document.
+ * document. An id text (format version 3) that is `order`'s ids joined
+ * is not split at all: its records take `order`'s strings, and
+ * {@link startsWithOrder} says so.
  */
 export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string[]): NodeRecord[] {
   const out: NodeRecord[] = [];
+  let laidOut = order !== undefined;
   for (const chunk of chunks) {
     const first = out.length;
-    const { id, attempts, status } = chunk;
-    const count = id.length;
+    const { attempts, status } = chunk;
+    const count = status.length;
+    // The graph's own ids when the chunk's text is theirs (one comparison), else the chunk's.
+    const own = order !== undefined && typeof chunk.id === "string" && chunk.id === joinedIds(order, first, count);
+    const id = own ? order : typeof chunk.id === "string" ? chunk.id.split(ID_SEPARATOR) : chunk.id;
+    const offset = own ? first : 0;
+    if (!own) laidOut = false;
     const outputAt = valueIndex(chunk.output, count);
     const endedAtAt = valueIndex(chunk.endedAt as Sparse<unknown>, count);
     const startedAtAt = valueIndex(chunk.startedAt as Sparse<unknown>, count);
@@ -247,15 +275,15 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
     const started = timeValues(chunk.startedAt);
     const records = new Array<Building>(count);
     for (let p = 0; p < count; p++) {
-      const o = outputAt[p]!;
-      const e = endedAtAt[p]!;
-      const t = startedAtAt[p]!;
+      const o = outputAt === undefined ? p : outputAt[p]!;
+      const e = endedAtAt === undefined ? p : endedAtAt[p]!;
+      const t = startedAtAt === undefined ? p : startedAtAt[p]!;
       const nodeStatus = STATUS_BY_CODE[status.charCodeAt(p)]!;
-      let key = id[p]!;
-      if (order !== undefined) {
+      let key = id[offset + p]!;
+      if (order !== undefined && !own) {
         // The caller's own string for the same id (see the function comment).
-        const own = order[first + p];
-        if (own === key) key = own;
+        const mine = order[first + p];
+        if (mine === key) key = mine;
       }
       if (o >= 0 && e >= 0 && t >= 0) {
         records[p] = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
@@ -278,23 +306,71 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
     });
     for (let p = 0; p < count; p++) out.push(records[p]!);
   }
+  if (laidOut && order !== undefined && out.length >= order.length) LAID_OUT.set(out, order);
   return out;
 }
 
-const NO_VALUES: readonly unknown[] = [];
+/** Record lists {@link fromChunks} made whose first records hold, by position, the very ids of the order it was given. */
+const LAID_OUT = new WeakMap<readonly NodeRecord[], readonly string[]>();
 
-/** For each of a chunk's `count` records, the index of its value in the sparse `column`'s values, or -1 when it has none. */
-function valueIndex(column: Sparse<unknown>, count: number): Int32Array {
+/**
+ * True when {@link fromChunks} made `records` from chunks whose id texts
+ * were `order`'s ids (format version 3), so the first `order.length`
+ * records hold `order`'s ids at their positions: a load's layout check
+ * (`replay.ts`) then needs no pass over them.
+ */
+export function startsWithOrder(records: readonly NodeRecord[], order: readonly string[]): boolean {
+  return LAID_OUT.get(records) === order;
+}
+
+/** Joined id texts of frozen orders (a graph's), by the slice they join: a graph resumed again joins nothing. */
+const JOINED = new WeakMap<readonly string[], Map<number, string>>();
+
+/** `order`'s ids from position `first`, `count` of them, joined as a chunk's id text is, or undefined when `order` is shorter. */
+function joinedIds(order: readonly string[], first: number, count: number): string | undefined {
+  if (first + count > order.length) return undefined;
+  // A frozen list cannot change, so its text can be kept (keyed by the slice: chunks hold at most CHUNK_RECORDS ids).
+  const frozen = Object.isFrozen(order);
+  const key = first * (CHUNK_RECORDS + 1) + count;
+  const kept = frozen ? JOINED.get(order)?.get(key) : undefined;
+  if (kept !== undefined) return kept;
+  const text = (first === 0 && count === order.length ? order : order.slice(first, first + count)).join(ID_SEPARATOR);
+  if (frozen) {
+    let texts = JOINED.get(order);
+    if (texts === undefined) JOINED.set(order, (texts = new Map<number, string>()));
+    texts.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * For each of a chunk's `count` records, the index of its value in the
+ * sparse `column`'s values, or -1 when it has none; undefined when every
+ * record has one (the index is then the position). Plain loops, no call
+ * per record: a load runs this once per column, mostly before it is optimized.
+ */
+function valueIndex(column: Sparse<unknown>, count: number): Int32Array | undefined {
+  if ("skip" in column && column.skip.length === 0) return undefined;
   const index = new Int32Array(count).fill(-1);
+  if ("at" in column) {
+    const at = column.at;
+    for (let k = 0; k < at.length; k++) index[at[k]!] = k;
+    return index;
+  }
+  const skip = column.skip;
+  let next = 0;
   let k = 0;
-  eachPresent(column, NO_VALUES, count, (p) => void (index[p] = k++));
+  for (let p = 0; p < count; p++) {
+    if (next < skip.length && skip[next] === p) next += 1;
+    else index[p] = k++;
+  }
   return index;
 }
 
 /** The number of records of checked chunks. */
 export function chunkRecords(chunks: readonly NodeChunk[]): number {
   let n = 0;
-  for (const chunk of chunks) n += chunk.id.length;
+  for (const chunk of chunks) n += chunk.status.length;
   return n;
 }
 
@@ -307,23 +383,34 @@ const isCount = (value: unknown): boolean => typeof value === "number" && Number
  * phrase naming the place (`nodes[0].status[3] is not a node status
  * letter`), or undefined when every chunk is right.
  */
-export function chunksProblem(value: unknown): ShapeProblem {
+export function chunksProblem(value: unknown, idText = true): ShapeProblem {
   if (!Array.isArray(value)) return "nodes is not a list";
   for (let c = 0; c < value.length; c++) {
-    const problem = chunkProblem(value[c]);
+    const problem = chunkProblem(value[c], idText);
     if (problem !== undefined) return `nodes[${c}]${problem}`;
   }
   return undefined;
 }
 
-/** What is wrong with one chunk, after its place (`.status[3] is not…`), or undefined. */
-export function chunkProblem(value: unknown): ShapeProblem {
+/**
+ * What is wrong with one chunk, after its place (`.status[3] is not…`), or
+ * undefined; `idText`: its id column may be one text (format version 3).
+ */
+export function chunkProblem(value: unknown, idText = true): ShapeProblem {
   if (!isPlainObject(value)) return " is not an object";
   const { id, status, attempts } = value;
-  if (!Array.isArray(id)) return ".id is not a list";
-  const count = id.length;
-  if (count > CHUNK_RECORDS) return `.id has ${count} records, more than ${CHUNK_RECORDS}`;
-  for (let p = 0; p < count; p++) if (typeof id[p] !== "string") return `.id[${p}] is not text`;
+  let count: number;
+  if (idText && typeof id === "string") {
+    // As many ids as separators and one: counted by the separators' positions, no id made.
+    count = 1;
+    for (let at = id.indexOf(ID_SEPARATOR); at >= 0 && count <= CHUNK_RECORDS; at = id.indexOf(ID_SEPARATOR, at + 1)) count += 1;
+  } else {
+    if (!Array.isArray(id)) return idText ? ".id is neither text nor a list" : ".id is not a list";
+    count = id.length;
+    if (count > CHUNK_RECORDS) return `.id has ${count} records, more than ${CHUNK_RECORDS}`;
+    for (let p = 0; p < count; p++) if (typeof id[p] !== "string") return `.id[${p}] is not text`;
+  }
+  if (count > CHUNK_RECORDS) return `.id has more than ${CHUNK_RECORDS} records`;
   if (typeof status !== "string") return ".status is not text";
   if (status.length !== count) return `.status has ${status.length} letters for ${count} records`;
   for (let p = 0; p < count; p++) if (STATUS_BY_CODE[status.charCodeAt(p)] === undefined) return `.status[${p}] is not a node status letter`;

@@ -11,6 +11,7 @@ import type { JournalRecord, NodeRecord, RunMeta } from "../state/records.js";
 import { createNodeTable, nodeRecords } from "../state/node-table.js";
 import { eachRecord, expand, type ResetRecord, type SameLogRecord, type StoredRecord } from "./journal-delta.js";
 import type { LoadHint } from "./run-store.js";
+import { startsWithOrder } from "./node-columns.js";
 
 /** A snapshot as stored: the run meta and every node record, flat. */
 export interface SnapshotDocument {
@@ -143,7 +144,8 @@ export class Replay {
     const nodes = this.#doc.nodes;
     if (this.#base !== undefined) return nodes;
     const layout = this.#layout;
-    if (layout !== undefined && startsWith(nodes, layout.order)) {
+    // Records made from id texts that were the layout's own (node-columns.ts) start with it: no pass over them.
+    if (layout !== undefined && (startsWithOrder(nodes, layout.order) || startsWith(nodes, layout.order))) {
       const base = layout.positions;
       const added = new Map<string, number>();
       for (let p = layout.order.length; p < nodes.length; p++) {

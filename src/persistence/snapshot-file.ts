@@ -1,6 +1,6 @@
 /**
  * `snapshot.json`, a `LowdbStore` run's snapshot file: written in format
- * version 2, read in versions 1 and 2.
+ * version 3, read in versions 1, 2 and 3.
  *
  * - Version 1 (written until this format): the {@link SnapshotDocument}
  *   itself, `{ version: 1, seq, meta, nodes: NodeRecord[] }`, one object
@@ -9,11 +9,16 @@
  *   records as columns in chunks of up to `CHUNK_RECORDS` records
  *   (`node-columns.ts`): about a third of version 1's parse time and half
  *   its bytes for a 10,000-node run, which a cold resume reads whole.
+ * - Version 3: version 2, except that a chunk's ids are one text, joined
+ *   by a line feed, when none of them holds one (`node-columns.ts`): a
+ *   resume compares that text with its graph's ids joined, once, instead
+ *   of parsing, checking and comparing 10,000 strings. A chunk whose ids
+ *   hold a line feed keeps the list, as in version 2.
  *
  * Both are superjson documents, serialized and parsed as every stored
  * document is (`serialization.ts`, `stored-document.ts`), so a value keeps
  * its type (`Date`, `Map`, `undefined`…) wherever it sits. A big run's
- * version 2 text is made a chunk at a time (`serializeInPieces`, one chunk
+ * version 2 or 3 text is made a chunk at a time (`serializeInPieces`, one chunk
  * per piece), never as one string. Reading checks the whole document
  * before anything is built from it: a document of either version with a
  * wrong field, and a version this code does not know, are a shape problem
@@ -32,12 +37,12 @@ import { serializeInPieces } from "./serialization.js";
 import { checkSnapshotFields, checkSnapshotHead, type ShapeProblem } from "./snapshot-schema.js";
 
 /** The format version {@link snapshotFilePieces} writes. */
-export const SNAPSHOT_FILE_VERSION = 2;
+export const SNAPSHOT_FILE_VERSION = 3;
 
-/** A version 2 snapshot file's document. */
+/** A version 2 or 3 snapshot file's document (version 2's chunks hold their ids as lists only). */
 export interface SnapshotFileDocument {
   /** Format version. */
-  readonly version: 2;
+  readonly version: 2 | 3;
   /** The journal sequence number the snapshot includes. */
   readonly seq: number;
   /** The run meta. */
@@ -46,20 +51,20 @@ export interface SnapshotFileDocument {
   readonly nodes: readonly NodeChunk[];
 }
 
-/** The version 2 document of `state` at journal sequence number `seq` (outputs flagged not durable left out, as `storable` says). */
+/** The version 3 document of `state` at journal sequence number `seq` (outputs flagged not durable left out, as `storable` says). */
 export function toSnapshotFileDocument(state: RunState, seq: number): SnapshotFileDocument {
   const records: NodeRecord[] = [];
   for (const n of nodeRecords(state.nodes)) records.push(storable(n));
-  return { version: 2, seq, meta: state.meta, nodes: toChunks(records) };
+  return { version: SNAPSHOT_FILE_VERSION, seq, meta: state.meta, nodes: toChunks(records) };
 }
 
-/** The text of `state`'s snapshot file (version 2), in pieces of a chunk each (their concatenation is the file). */
+/** The text of `state`'s snapshot file (version 3), in pieces of a chunk each (their concatenation is the file). */
 export function snapshotFilePieces(state: RunState, seq: number): Iterable<string> {
   return serializeInPieces(toSnapshotFileDocument(state, seq), "nodes", 1);
 }
 
 /**
- * Checks a parsed snapshot file of either version: the problem, or
+ * Checks a parsed snapshot file of any version: the problem, or
  * undefined. Node ids are not checked for being unique (`Replay` does,
  * as `checkSnapshotFields` says).
  */
@@ -67,10 +72,10 @@ export function checkSnapshotFile(value: unknown): ShapeProblem {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a snapshot document";
   const { version } = value as { version?: unknown };
   if (version === 1) return checkSnapshotFields(value);
-  if (version !== 2) return `it has snapshot format version ${String(version)}, expected 1 or 2`;
+  if (version !== 2 && version !== 3) return `it has snapshot format version ${String(version)}, expected 1, 2 or 3`;
   const head = checkSnapshotHead(value);
   if (head !== undefined) return head;
-  const nodes = chunksProblem((value as { nodes?: unknown }).nodes);
+  const nodes = chunksProblem((value as { nodes?: unknown }).nodes, version === 3);
   return nodes === undefined ? undefined : `snapshot.${nodes}`;
 }
 

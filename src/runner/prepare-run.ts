@@ -22,10 +22,10 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { checkDurable } from "../core/durable-value.js";
 import type { StoredRun } from "../persistence/run-store.js";
 import { sameValue } from "../persistence/serialization.js";
-import { getNode, nodeRecords } from "../state/node-table.js";
+import { getNode, indexedBy, nodeRecords } from "../state/node-table.js";
 import { graphIndex } from "../graph/graph-index.js";
 import { adoptGraph, createRunState, resetUnfinished, type RunState } from "../state/run-state.js";
-import { countNode, type NodeCounts, type NodeTally } from "../state/run-summary.js";
+import type { NodeCounts } from "../state/run-summary.js";
 import type { RunConfig } from "./run-options.js";
 import { GraphChangedError, RunInputsMismatchError, type GraphChanges } from "./errors.js";
 import { InputValidationError } from "../graph/errors.js";
@@ -92,7 +92,7 @@ export async function prepareRun<I, O>(
     if (!options.allowGraphChange) throw new GraphChangedError(runId, meta.fingerprint, graph.fingerprint, graphChanges(state, graph));
     state = adoptGraph(state, graph.fingerprint, graph.nodeIds(), now());
   }
-  const lost = missingNode(state, graph.nodeIds());
+  const lost = missingNode(state, graph.nodeIds(), graphIndex(graph).position);
   if (lost !== undefined) {
     throw new SnapshotCorruptError(stored.source ?? `run "${runId}"`, `it has no record of node "${lost}", which its graph has`);
   }
@@ -107,8 +107,7 @@ export async function prepareRun<I, O>(
   // The graph may have gained (or changed) its validator since the run was stored; its fingerprint does not
   // cover it. Stored inputs it refuses never reach a node: InputValidationError, before anything is written.
   if (rawInputs === undefined) await graph.parseInputs(meta.inputs);
-  const { state: reset } = resetUnfinished(state, now());
-  const counts = tally(reset);
+  const { state: reset, counts } = resetUnfinished(state, now());
   return { kind: "run", state: reset, inputs, seq: stored.seq, resumed: true, kept: counts.settledCount, counts };
 }
 
@@ -126,8 +125,13 @@ function graphChanges(state: RunState, graph: { readonly dynamic: unknown; nodeI
  * loops over the table's shards, not iterators: this pass runs once per
  * resume, mostly before the code is optimized, where each step of an
  * iterator allocates its result (a 10,000-node run: about a megabyte).
+ * `positions`, when given, must map exactly `nodeIds` to their positions
+ * (a graph's map and its ids): a table indexed by that very map (a run
+ * loaded with its graph's layout, `Replay`) holds a record of each at its
+ * position by construction (`createNodeTable`), and no record is looked at.
  */
-export function missingNode(state: RunState, nodeIds: readonly string[]): string | undefined {
+export function missingNode(state: RunState, nodeIds: readonly string[], positions?: ReadonlyMap<string, number>): string | undefined {
+  if (positions !== undefined && indexedBy(state.nodes, positions)) return undefined;
   // A stored run of the same graph holds its nodes in the graph's order: the record at the id's own position tells without a lookup.
   const table = state.nodes;
   const shards = table.shards;
@@ -141,17 +145,6 @@ export function missingNode(state: RunState, nodeIds: readonly string[]): string
   }
   for (; p < nodeIds.length; p++) if (!getNode(table, nodeIds[p]!)) return nodeIds[p];
   return undefined;
-}
-
-/** `countNodes` of `state`, by indexed loops over its table's shards (no iterator result per record; see {@link missingNode}). */
-function tally(state: RunState): Required<NodeCounts> {
-  const counts: NodeTally = { nodeCount: 0, settledCount: 0, succeededCount: 0, failedCount: 0 };
-  const shards = state.nodes.shards;
-  for (let s = 0; s < shards.length; s++) {
-    const shard = shards[s]!;
-    for (let i = 0; i < shard.length; i++) countNode(counts, shard[i]!);
-  }
-  return counts;
 }
 
 /** Refuses run inputs that cannot be stored exactly: the run could not be resumed with them. */

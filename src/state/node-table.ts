@@ -50,6 +50,11 @@ class AppendableIndex implements ReadonlyMap<string, number> {
     return this.#base.size + this.#added.size;
   }
 
+  /** True when `positions` is this index's base map itself (see {@link indexedBy}). */
+  based(positions: ReadonlyMap<string, number>): boolean {
+    return this.#base === positions;
+  }
+
   /** Indexes `id` at the next position (`size`); the caller checked it is new. */
   add(id: string): number {
     const position = this.size;
@@ -118,6 +123,16 @@ export function createNodeTable(records: Iterable<NodeRecord>, positions?: Reado
   const index = new AppendableIndex(positions ?? own!);
   for (let position = index.size; position < list.length; position++) index.add(list[position]!.id);
   return { index, shardSize, shards };
+}
+
+/**
+ * True when `table` was built on `positions` as its index's base (see
+ * {@link createNodeTable}): the record at each position below
+ * `positions.size` then has the id `positions` maps to it, every one of
+ * them there, with no need to look.
+ */
+export function indexedBy(table: NodeTable, positions: ReadonlyMap<string, number>): boolean {
+  return table.index instanceof AppendableIndex && table.index.based(positions);
 }
 
 /** Indexes `id` at the next position of `table` (`index.size`) and returns it; the caller checked that `id` is new. */

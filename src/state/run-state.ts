@@ -32,6 +32,7 @@ import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, indexNext, nodeRecords, type NodeTable } from "./node-table.js";
 import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
+import type { NodeCounts } from "./run-summary.js";
 import { markPending, markReady, type NodeTransition } from "./node-transitions.js";
 
 const immer = new Immer({ autoFreeze: false });
@@ -269,27 +270,46 @@ export function adoptGraph(state: RunState, fingerprint: string, nodeIds: readon
  * Prepares a stored, unfinished run to continue: every activation that did
  * not succeed (or succeeded with an output that could not be stored) goes
  * back to `pending` with fresh attempts, keeping its journaled steps;
- * succeeded and skipped ones keep their records. Returns the ids reset.
+ * succeeded and skipped ones keep their records. Returns the ids reset,
+ * and the node counts of the state returned (`countNodes`'s, taken in the
+ * same pass: a resume's start needs them, and a second pass over every
+ * record cost as much as this one).
  */
-export function resetUnfinished(state: RunState, now: number): { state: RunState; reset: string[] } {
+export function resetUnfinished(state: RunState, now: number): { state: RunState; reset: string[]; counts: Required<NodeCounts> } {
   const reset: string[] = [];
   const records: NodeRecord[] = [];
+  // Where each reset record sits: the commit then looks none of them up by id.
+  const positions: number[] = [];
   let pending: NodeTransition | undefined;
+  // What is kept is succeeded or skipped; what is reset is pending (neither settled nor failed).
+  let nodeCount = 0;
+  let succeededCount = 0;
+  let settledCount = 0;
   // Indexed loops over the table's shards, not its record iterator: this runs once per resume, mostly before it
   // is optimized, where each iterator step allocates its result.
-  const shards = state.nodes.shards;
+  const { shards, shardSize } = state.nodes;
   for (let s = 0; s < shards.length; s++) {
     const shard = shards[s]!;
     for (let i = 0; i < shard.length; i++) {
       const n = shard[i]!;
-      const keep = (n.status === "succeeded" && n.durable !== false) || n.status === "skipped";
-      if (keep) continue;
+      nodeCount += 1;
+      if (n.status === "succeeded" && n.durable !== false) {
+        succeededCount += 1;
+        settledCount += 1;
+        continue;
+      }
+      if (n.status === "skipped") {
+        settledCount += 1;
+        continue;
+      }
       reset.push(n.id);
       records.push((pending ??= markPending())(n));
+      positions.push(s * shardSize + i);
     }
   }
-  if (reset.length === 0) return { state, reset };
-  return { state: commitNodes(state, records, now), reset };
+  const counts = { nodeCount, settledCount, succeededCount, failedCount: 0 };
+  if (reset.length === 0) return { state, reset, counts };
+  return { state: commitNodes(state, records, now, positions), reset, counts };
 }
 
 // Each commit copies the state, its meta and its node table (`commitNodes`), and no copy outlives its run, so
