@@ -134,7 +134,13 @@ function scanPlain(value: unknown, depth: number): Scan {
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) return false;
           const item: unknown = value[i];
-          if (item === undefined) (found ??= []).push([i, UNDEFINED]);
+          // A leaf is judged here, as scanPlain judges one: most values are leaves, and a call each was most of a scan's cost before the code is optimized.
+          const type = typeof item;
+          if (type === "string" || type === "boolean" || item === null) visited += 1;
+          else if (type === "number") {
+            if (!Number.isFinite(item) || Object.is(item, -0)) return false;
+            visited += 1;
+          } else if (item === undefined) (found ??= []).push([i, UNDEFINED]);
           else {
             const inner = scanPlain(item, depth + 1);
             if (inner === false) return false;
@@ -148,7 +154,12 @@ function scanPlain(value: unknown, depth: number): Scan {
       for (const key in value) {
         if (isGuardedKey(key)) return false;
         const item = (value as Record<string, unknown>)[key];
-        if (item === undefined) (found ??= []).push([key, UNDEFINED]);
+        const type = typeof item;
+        if (type === "string" || type === "boolean" || item === null) visited += 1;
+        else if (type === "number") {
+          if (!Number.isFinite(item) || Object.is(item, -0)) return false;
+          visited += 1;
+        } else if (item === undefined) (found ??= []).push([key, UNDEFINED]);
         else {
           const inner = scanPlain(item, depth + 1);
           if (inner === false) return false;
