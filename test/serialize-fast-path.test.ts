@@ -21,6 +21,15 @@ const plain = fc.letrec((tie) => ({
     .filter((o) => !Object.keys(o).some((k) => k === "__proto__" || k === "constructor" || k === "prototype")),
 })).value;
 
+/** A deep copy of `value` whose objects have `Object.prototype`, `undefined`s kept. */
+function withObjectPrototype(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withObjectPrototype);
+  if (value === null || typeof value !== "object") return value;
+  const copy: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) copy[k] = withObjectPrototype((value as Record<string, unknown>)[k]);
+  return copy;
+}
+
 describe("serialize: plain data with undefined", () => {
   it("writes what superjson writes, and reads back deep-equal", () => {
     fc.assert(
@@ -32,6 +41,27 @@ describe("serialize: plain data with undefined", () => {
         expect(isDeepStrictEqual(deserialize(text), value)).toBe(true);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("writes a small value with undefineds as the text JSON.stringify with an undefined-as-null replacer writes, byte for byte", () => {
+    // The copy with nulls (serialization.ts, withNulls) keeps every key in its place, integer-like keys included.
+    const asNull = (_key: string, v: unknown): unknown => (v === undefined ? null : v);
+    const ordered = fc.dictionary(fc.oneof(key, fc.constantFrom("0", "7", "10", "-1", "01")), plain, { maxKeys: 6 });
+    fc.assert(
+      fc.property(fc.oneof(plain, ordered), (generated) => {
+        if (generated === undefined) return;
+        // With Object.prototype (fast-check's dictionaries have none, which takes superjson's path).
+        const value = withObjectPrototype(generated);
+        const text = serialize(value);
+        const json = JSON.stringify(value, asNull);
+        expect(text.startsWith(`{"json":${json}`)).toBe(true);
+        expect(text.slice(`{"json":${json}`.length)).toMatch(/^(,"meta":.*)?}$/);
+      }),
+      { numRuns: 500 },
+    );
+    expect(serialize({ b: 1, 10: undefined, a: [undefined, { z: undefined, 2: 3 }], 1: "x" })).toBe(
+      '{"json":{"1":"x","10":null,"b":1,"a":[null,{"2":3,"z":null}]},"meta":{"values":{"10":["undefined"],"a.0":["undefined"],"a.1.z":["undefined"]},"v":1}}',
     );
   });
 

@@ -111,7 +111,7 @@
  * @module
  */
 import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
-import { hostname } from "node:os";
+import { thisHost } from "../core/host.js";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
@@ -128,7 +128,7 @@ import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
 export class LeaseFiles {
   /** This host's name, as leases record it. */
-  readonly host = hostname();
+  readonly host = thisHost();
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
   /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */

@@ -12,7 +12,7 @@ import type { RunState } from "../state/run-state.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
-import { hostname } from "node:os";
+import { thisHost } from "../core/host.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
@@ -39,7 +39,7 @@ interface MemoryRun {
 export class MemoryStore implements RunStore {
   readonly #runs = new Map<string, MemoryRun>();
   readonly #leases = new Map<string, Lease>();
-  readonly #host = hostname();
+  readonly #host = thisHost();
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     if (lease) this.#fence(state.meta.runId, lease);

@@ -27,7 +27,8 @@ import { codec, isGuardedKey } from "../core/stored-codec.js";
  * whole snapshot through superjson's walk, which costs several times more.
  * Nor through a `JSON.stringify` replacer, which takes V8 off its fast
  * path for the whole value: the check finds where the `undefined`s are, a
- * small branch that holds one is written with the replacer, and a big one
+ * small branch that holds one is written as a copy with `null` in their
+ * place (shallow copies along their paths only), and a big one
  * (a snapshot whose meta has one) is split at them, every other part
  * written by `JSON.stringify` alone (a 10,000-node snapshot: about 40%
  * less time).
@@ -109,7 +110,7 @@ interface UndefinedAt {
   readonly size: number;
 }
 const UNDEFINED = 0;
-/** Branches of at most this many values are written with a replacer (one call) rather than split at their `undefined`s. */
+/** Branches of at most this many values are written as one copy with `null`s (one call) rather than split at their `undefined`s. */
 const SMALL_BRANCH = 512;
 /** Values {@link scanPlain} has visited (for {@link UndefinedAt.size}). */
 let visited = 0;
@@ -133,7 +134,13 @@ function scanPlain(value: unknown, depth: number): Scan {
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) return false;
           const item: unknown = value[i];
-          if (item === undefined) (found ??= []).push([i, UNDEFINED]);
+          // A leaf is judged here, as scanPlain judges one: most values are leaves, and a call each was most of a scan's cost before the code is optimized.
+          const type = typeof item;
+          if (type === "string" || type === "boolean" || item === null) visited += 1;
+          else if (type === "number") {
+            if (!Number.isFinite(item) || Object.is(item, -0)) return false;
+            visited += 1;
+          } else if (item === undefined) (found ??= []).push([i, UNDEFINED]);
           else {
             const inner = scanPlain(item, depth + 1);
             if (inner === false) return false;
@@ -147,7 +154,12 @@ function scanPlain(value: unknown, depth: number): Scan {
       for (const key in value) {
         if (isGuardedKey(key)) return false;
         const item = (value as Record<string, unknown>)[key];
-        if (item === undefined) (found ??= []).push([key, UNDEFINED]);
+        const type = typeof item;
+        if (type === "string" || type === "boolean" || item === null) visited += 1;
+        else if (type === "number") {
+          if (!Number.isFinite(item) || Object.is(item, -0)) return false;
+          visited += 1;
+        } else if (item === undefined) (found ??= []).push([key, UNDEFINED]);
         else {
           const inner = scanPlain(item, depth + 1);
           if (inner === false) return false;
@@ -176,7 +188,7 @@ export function isPlainJson(value: unknown, depth: number): boolean {
 /** `value` as JSON, once {@link scanPlain} said it may be (`scan`, not false): an `undefined` is written as `null`, as superjson writes it. */
 function plainJson(value: unknown, scan: Exclude<Scan, false>): string {
   if (scan === true) return JSON.stringify(value);
-  if (scan.size <= SMALL_BRANCH) return JSON.stringify(value, undefinedAsNull);
+  if (scan.size <= SMALL_BRANCH) return JSON.stringify(withNulls(value, scan));
   if (Array.isArray(value)) return arrayJson(value, scan, 0, value.length);
   const inner = new Map(scan.at);
   let text = "";
@@ -218,9 +230,20 @@ function annotations(scan: Exclude<Scan, false>): string {
   return `,"meta":${JSON.stringify({ values, v: 1 })}`;
 }
 
-/** `JSON.stringify`'s replacer that writes `undefined` (a field or an element) as `null`, as superjson does. */
-function undefinedAsNull(_key: string, value: unknown): unknown {
-  return value === undefined ? null : value;
+/**
+ * A copy of the branches of `value` that hold `undefined`s (`scan`'s),
+ * each `undefined` replaced by `null`, the rest shared: `JSON.stringify`
+ * writes it as superjson writes `value`, without a replacer. A replacer
+ * (`undefined` as `null`) gave the same text, but calls back into
+ * JavaScript for every value of the branch and takes V8 off its fast path:
+ * a run's meta with absent inputs (every snapshot of such a run, its end's
+ * record) cost several times its copy. A spread or a slice keeps the keys
+ * and elements in their order, and a field set again keeps its place.
+ */
+function withNulls(value: unknown, scan: UndefinedAt): unknown {
+  const copy = (Array.isArray(value) ? value.slice() : { ...(value as object) }) as Record<string | number, unknown>;
+  for (const [key, inner] of scan.at) copy[key] = inner === UNDEFINED ? null : withNulls((value as Record<string | number, unknown>)[key], inner);
+  return copy;
 }
 
 /** A key as superjson writes it in a path: its "\\" and "." escaped. */

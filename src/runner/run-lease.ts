@@ -15,22 +15,19 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
+import { thisHost } from "../core/host.js";
 import { TaskloomError } from "../errors.js";
 import { LeaseLostError, PersistenceError } from "../engine/errors.js";
 import { RunLockedError } from "../persistence/errors.js";
 import { processIdentity } from "../persistence/lease-rules.js";
 import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
 
-/** This host's name, read once: `os.hostname()` is a system call, and every run's lease names the host. */
-let host: string | undefined;
-
 /** A lease request for this process, with a fresh owner id. */
 export function leaseRequest(options: { readonly ttlMs: number; readonly now: number; readonly takeover?: boolean }): LeaseRequest {
   return {
     owner: randomUUID(),
     pid: process.pid,
-    host: (host ??= hostname()),
+    host: thisHost(),
     ttlMs: options.ttlMs,
     now: options.now,
     identity: processIdentity(),

@@ -70,22 +70,25 @@ export interface NewRunInit {
 /** A new run: every node pending. */
 export function createRunState(init: NewRunInit): RunState {
   const records = init.nodeIds.map((id): NodeRecord => ({ id, nodeId: id, status: "pending", attempts: 0 }));
+  const meta: { -readonly [K in keyof RunMeta]: RunMeta[K] } = {
+    runId: init.runId,
+    graphName: init.graphName,
+    fingerprint: init.fingerprint,
+    inputs: init.inputs,
+    status: "pending",
+    createdAt: init.now,
+    updatedAt: init.now,
+    starts: 0,
+    waits: [],
+  };
+  // Set when present, in this order (the meta's text is as ever), not spread in: once per run, mostly before the
+  // code is optimized, where each spread of a condition is a call into the runtime.
+  if (init.sessionId !== undefined) meta.sessionId = init.sessionId;
+  if (init.agentId !== undefined) meta.agentId = init.agentId;
+  if (init.appId !== undefined) meta.appId = init.appId;
+  if (init.parentRunId !== undefined) meta.parentRunId = init.parentRunId;
   return {
-    meta: {
-      runId: init.runId,
-      graphName: init.graphName,
-      fingerprint: init.fingerprint,
-      inputs: init.inputs,
-      status: "pending",
-      createdAt: init.now,
-      updatedAt: init.now,
-      starts: 0,
-      waits: [],
-      ...(init.sessionId !== undefined && { sessionId: init.sessionId }),
-      ...(init.agentId !== undefined && { agentId: init.agentId }),
-      ...(init.appId !== undefined && { appId: init.appId }),
-      ...(init.parentRunId !== undefined && { parentRunId: init.parentRunId }),
-    },
+    meta,
     nodes: createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined),
   };
 }

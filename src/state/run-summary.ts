@@ -47,22 +47,30 @@ export function summarize(state: RunState): RunSummary {
   return summaryOf(state.meta, countNodes(state));
 }
 
-/** The {@link RunSummary} of a run meta, with node counts known from elsewhere (a prior summary). */
+/**
+ * The {@link RunSummary} of a run meta, with node counts known from
+ * elsewhere (a prior summary). Optional fields are set when present, in
+ * the order the summary lists them (so its text is the same as ever), not
+ * spread in: a store makes a summary at each snapshot and at a run's end,
+ * mostly before the code is optimized, where each spread of a condition is
+ * a call into the runtime.
+ */
 export function summaryOf(meta: RunMeta, counts: NodeCounts): RunSummary {
-  return {
+  const summary: { -readonly [K in keyof RunSummary]: RunSummary[K] } = {
     runId: meta.runId,
     graphName: meta.graphName,
     status: meta.status,
     nodeCount: counts.nodeCount,
     settledCount: counts.settledCount,
-    ...(counts.succeededCount !== undefined && { succeededCount: counts.succeededCount }),
-    ...(counts.failedCount !== undefined && { failedCount: counts.failedCount }),
-    createdAt: meta.createdAt,
-    updatedAt: meta.updatedAt,
-    waits: meta.waits,
-    ...(meta.sessionId !== undefined && { sessionId: meta.sessionId }),
-    ...(meta.agentId !== undefined && { agentId: meta.agentId }),
-    ...(meta.appId !== undefined && { appId: meta.appId }),
-    ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
-  };
+  } as RunSummary;
+  if (counts.succeededCount !== undefined) summary.succeededCount = counts.succeededCount;
+  if (counts.failedCount !== undefined) summary.failedCount = counts.failedCount;
+  summary.createdAt = meta.createdAt;
+  summary.updatedAt = meta.updatedAt;
+  summary.waits = meta.waits;
+  if (meta.sessionId !== undefined) summary.sessionId = meta.sessionId;
+  if (meta.agentId !== undefined) summary.agentId = meta.agentId;
+  if (meta.appId !== undefined) summary.appId = meta.appId;
+  if (meta.parentRunId !== undefined) summary.parentRunId = meta.parentRunId;
+  return summary;
 }
