@@ -180,6 +180,18 @@ export interface RunSession {
 export type JournalRecord =
   { readonly kind: "node"; readonly seq: number; readonly node: NodeRecord } | { readonly kind: "run"; readonly seq: number; readonly run: RunMeta };
 
+/** Node counts of a run, as a {@link RunSummary} keeps them. */
+export interface NodeCounts {
+  /** Activations in all. */
+  readonly nodeCount: number;
+  /** Activations that succeeded or were skipped. */
+  readonly settledCount: number;
+  /** Activations that succeeded. */
+  readonly succeededCount?: number;
+  /** Activations that failed. */
+  readonly failedCount?: number;
+}
+
 /** A run summary as listed by `listRuns`. */
 export interface RunSummary {
   /** The run id. */

@@ -30,9 +30,8 @@ import { Immer } from "immer";
 import { anchorShape } from "../core/shape-anchors.js";
 import type { PendingWait } from "./waits.js";
 import { createNodeTable, getNode, indexNext, nodeRecords, type NodeTable } from "./node-table.js";
-import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeRecord, type RunMeta } from "./records.js";
+import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeCounts, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
-import type { NodeCounts } from "./run-summary.js";
 import { markPending, markReady, type NodeTransition } from "./node-transitions.js";
 
 const immer = new Immer({ autoFreeze: false });

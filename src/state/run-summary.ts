@@ -7,20 +7,11 @@
  * @module
  */
 import { nodeRecords } from "./node-table.js";
-import type { NodeRecord, RunMeta, RunSummary } from "./records.js";
+import type { NodeCounts, NodeRecord, RunMeta, RunSummary } from "./records.js";
 import type { RunState } from "./run-state.js";
 
-/** Node counts of a run, as a {@link RunSummary} keeps them. */
-export interface NodeCounts {
-  /** Activations in all. */
-  readonly nodeCount: number;
-  /** Activations that succeeded or were skipped. */
-  readonly settledCount: number;
-  /** Activations that succeeded. */
-  readonly succeededCount?: number;
-  /** Activations that failed. */
-  readonly failedCount?: number;
-}
+/** Re-exported from `records.ts`, where it lives so that `run-state.ts` can name it without importing this module. */
+export type { NodeCounts } from "./records.js";
 
 /** Node counts being added up ({@link countNode}). */
 export type NodeTally = { -readonly [K in keyof Required<NodeCounts>]: number };
