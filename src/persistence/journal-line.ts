@@ -18,9 +18,10 @@
  * numbers (not `-0`), booleans or null, or plain JSON values (an output
  * object, an error record, an attempt log: those are checked and written
  * as `serialize` would, by `JSON.stringify`). It writes the line from
- * pieces: a key's text is a constant, a string that needs no escaping is
- * quoted as it is, and a number is written by `String`, whose cache
- * answers the timestamps a record repeats. Every other record (a run
+ * pieces: a key's text is a constant, so is a status field's (`"status":`
+ * and a status of `NODE_STATUSES`, which needs no escaping), a string that
+ * needs no escaping is quoted as it is, and a number is written by
+ * `String`, the last timestamp's text kept for the records that repeat it. Every other record (a run
  * meta, a compact record of `journal-delta.ts`, a node record with an
  * `undefined` field, a `Date`, an unknown key…) is written by
  * {@link serialize}, as before. So no reader can tell the two apart: the
