@@ -18,9 +18,10 @@
  * numbers (not `-0`), booleans or null, or plain JSON values (an output
  * object, an error record, an attempt log: those are checked and written
  * as `serialize` would, by `JSON.stringify`). It writes the line from
- * pieces: a key's text is a constant, a string that needs no escaping is
- * quoted as it is, and a number is written by `String`, whose cache
- * answers the timestamps a record repeats. Every other record (a run
+ * pieces: a key's text is a constant, so is a status field's (`"status":`
+ * and a status of `NODE_STATUSES`, which needs no escaping), a string that
+ * needs no escaping is quoted as it is, and a number is written by
+ * `String`, the last timestamp's text kept for the records that repeat it. Every other record (a run
  * meta, a compact record of `journal-delta.ts`, a node record with an
  * `undefined` field, a `Date`, an unknown key…) is written by
  * {@link serialize}, as before. So no reader can tell the two apart: the
@@ -31,6 +32,7 @@
  */
 import type { StoredRecord } from "./journal-delta.js";
 import { isPlainJson, serialize } from "./serialization.js";
+import { NODE_STATUSES } from "../state/status.js";
 
 /** A string JSON writes as it is between quotes: no quote, backslash, control character or surrogate (a lone one is escaped). */
 // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
@@ -38,6 +40,13 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** The text before a node record's fields. */
 const HEAD = '{"json":{"kind":"node","seq":';
+
+/** `"status":"…"` of each node status: a status needs no escaping, and its field is a constant. */
+const STATUS_FIELDS = new Map<string, string>(NODE_STATUSES.map((status) => [status, `"status":"${status}"`]));
+
+/** The last number written that is not a small integer, and its text: a record's two timestamps are often one, and so are those of the steps of one millisecond. */
+let lastNumber = Number.NaN;
+let lastNumberText = "NaN";
 
 /** The last string quoted, and its quoted text: a record's `id` and `nodeId` are often one string. */
 let lastString = "";
@@ -102,9 +111,17 @@ function nodeFields(node: object): string | undefined {
   let text = "";
   let first = true;
   for (const key in node) {
+    const value: unknown = (node as unknown as Record<string, unknown>)[key];
+    if (key === "status" && typeof value === "string") {
+      const field = STATUS_FIELDS.get(value);
+      if (field !== undefined) {
+        text = first ? field : `${text},${field}`;
+        first = false;
+        continue;
+      }
+    }
     const prefix = keyText(key);
     if (prefix === undefined) return undefined;
-    const value: unknown = (node as unknown as Record<string, unknown>)[key];
     let json: string;
     switch (typeof value) {
       case "string":
@@ -112,7 +129,7 @@ function nodeFields(node: object): string | undefined {
         break;
       case "number":
         if (!plainNumber(value)) return undefined;
-        json = String(value);
+        json = numberText(value);
         break;
       case "boolean":
         json = value ? "true" : "false";
@@ -136,6 +153,20 @@ function nodeFields(node: object): string | undefined {
 /** A finite number other than `-0`: JSON writes it as `String` does, and superjson adds nothing. */
 function plainNumber(value: number): boolean {
   return Number.isFinite(value) && !Object.is(value, -0);
+}
+
+/**
+ * `String(value)` of a plain number (see {@link plainNumber}). A small
+ * integer is answered by V8's cache; another (a millisecond timestamp is
+ * a double) is formatted anew each time, so the last one is kept.
+ */
+function numberText(value: number): string {
+  if ((value | 0) === value) return String(value);
+  if (value === lastNumber) return lastNumberText;
+  const text = String(value);
+  lastNumber = value;
+  lastNumberText = text;
+  return text;
 }
 
 /** `JSON.stringify(value)` of a string. */

@@ -225,12 +225,15 @@ export class LowdbStore implements RunStore {
   append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
     try {
       // A run whose journal is open had its id checked when it was opened.
-      if (!this.#journals.has(runId)) assertRunId(runId);
+      const journal = this.#journals.get(runId);
+      if (journal === undefined) assertRunId(runId);
       // With no call on the run in flight, an append that is synchronous (no flush through the pool) is
       // made at once rather than queued: nothing can come between, and a chain step spares the queue's
-      // promises and microtask hops, about a microsecond of its durable cost.
+      // promises and microtask hops, about a microsecond of its durable cost. The journal looked up
+      // above is the run's still: nothing ran since.
       // (Such an append returns no promise: it is done when the call returns.)
-      if (!this.#queues.has(runId) && (!this.#fsync || records.length <= 1)) return this.#appendNow(runId, records, lease, counts) ?? Promise.resolve();
+      if (!this.#queues.has(runId) && (!this.#fsync || records.length <= 1))
+        return this.#appendNow(runId, records, lease, counts, journal) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -242,8 +245,14 @@ export class LowdbStore implements RunStore {
    * there): synchronous, except the flush of several records with fsync,
    * whose promise it returns.
    */
-  #appendNow(runId: string, records: readonly JournalRecord[], lease: Lease | undefined, counts: NodeCounts | undefined): Promise<void> | undefined {
-    const journal = this.#journals.get(runId) ?? this.#openJournal(runId, this.#files(runId), true);
+  #appendNow(
+    runId: string,
+    records: readonly JournalRecord[],
+    lease: Lease | undefined,
+    counts: NodeCounts | undefined,
+    open = this.#journals.get(runId),
+  ): Promise<void> | undefined {
+    const journal = open ?? this.#openJournal(runId, this.#files(runId), true);
     if (records.length === 0) return undefined;
     if (lease) this.#leases.fence(runId, lease);
     let flushing: Promise<void> | undefined;
