@@ -1,17 +1,21 @@
 /**
- * A store written in snapshot format version 2 (main at 24e1a7f: a
- * version 2 `snapshot.json`, its node records as column chunks whose ids
- * are lists) still reads and resumes now that version 3 is written (ids
- * as one text): test/fixtures/v2-store, made by
- * test/fixtures/v1-store/make-fixture.mjs with that code (the same graphs
- * as the version 1 fixture). `mixed` failed (a `Date`, a `Map` of a
- * `BigInt`, a `Set`, an `undefined` output, an attempt log, an error with
- * a cause); `wide` stopped as a crash would, with 40 records in its
- * journal after the snapshot. Read by `getRun` and `listRuns` (a load
- * without a layout); resumed (a load with its graph's layout), only the
- * nodes that had not succeeded run, and the stored values come back with
- * their types; a store that holds the old snapshot and new journal lines
- * reads them alike.
+ * Stores written in older snapshot formats still read and resume. Each
+ * fixture is what the code of its day wrote, made by
+ * test/fixtures/v1-store/make-fixture.mjs from the same graphs:
+ * - test/fixtures/v1-store (main at b936c08): a version 1 `snapshot.json`,
+ *   one object per node record, and version 1 journal lines;
+ * - test/fixtures/v2-store (main at 24e1a7f): a version 2 `snapshot.json`,
+ *   its node records as column chunks whose ids are lists (version 3,
+ *   written now, keeps them as one text).
+ *
+ * In both, `mixed` failed (a `Date`, a `Map` of a `BigInt`, a `Set`, an
+ * `undefined` output, an attempt log, an error with a cause) and `wide`
+ * stopped as a crash would, with 40 records in its journal after the
+ * snapshot. Read by `getRun`, `listRuns` and the CLI (loads without a
+ * layout); resumed (a load with its graph's layout), only the nodes that
+ * had not succeeded run, and the stored values come back with their types;
+ * a store that holds the old snapshot and new journal lines (the resumes
+ * end with an append) reads them alike.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +23,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import * as lib from "../src/index.js";
 import { getRun, listRuns, LowdbStore, runAsync } from "../src/index.js";
+import { runCli } from "./support/cli-process.js";
 // @ts-expect-error -- a plain ES module shared with the fixture's maker (no types).
 import { mixed, state, wide } from "./fixtures/v1-store/graphs.mjs";
 
@@ -32,23 +37,40 @@ const fixtureState = state as FixtureState;
 const mixedGraph = (mixed as (l: typeof lib) => lib.TaskGraph<undefined, unknown>)(lib);
 const wideGraph = (wide as (l: typeof lib) => lib.TaskGraph<undefined, number>)(lib);
 
-const FIXTURE = resolve(import.meta.dirname, "fixtures/v2-store");
-const root = mkdtempSync(join(tmpdir(), "taskloom-v2-store-"));
+const root = mkdtempSync(join(tmpdir(), "taskloom-old-store-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(root, "store-"));
-  cpSync(join(FIXTURE, "runs"), join(dir, "runs"), { recursive: true });
-  Object.assign(fixtureState, { failing: false, hang: false, ran: [], tries: 1 });
-});
+/** A snapshot document as stored (superjson's `json` part), as far as these checks look. */
+type StoredSnapshot = { json: { version: number; nodes: unknown } };
 
-describe("a store written in snapshot format version 2", () => {
-  it("holds version 2 files (the fixture is what the old code wrote)", () => {
+const FIXTURES = [
+  {
+    version: 1,
+    fixture: "v1-store",
+    /** Version 1 keeps one object per node record. */
+    nodesAreOld: (nodes: unknown) => Array.isArray(nodes) && nodes.every((n) => typeof (n as { id?: unknown }).id === "string"),
+  },
+  {
+    version: 2,
+    fixture: "v2-store",
+    /** Version 2 keeps column chunks whose ids are lists. */
+    nodesAreOld: (nodes: unknown) => Array.isArray(nodes) && nodes.every((chunk) => Array.isArray((chunk as { id?: unknown }).id)),
+  },
+] as const;
+
+describe.each(FIXTURES)("a store written in snapshot format version $version", ({ version, fixture, nodesAreOld }) => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(root, `${fixture}-`));
+    cpSync(resolve(import.meta.dirname, "fixtures", fixture, "runs"), join(dir, "runs"), { recursive: true });
+    Object.assign(fixtureState, { failing: false, hang: false, ran: [], tries: 1 });
+  });
+
+  it(`holds version ${version} files (the fixture is what the old code wrote)`, () => {
     for (const runId of ["mixed", "wide"]) {
-      const doc = (JSON.parse(readFileSync(join(dir, "runs", runId, "snapshot.json"), "utf8")) as { json: { version: number; nodes: { id: unknown }[] } }).json;
-      expect(doc.version).toBe(2);
-      expect(doc.nodes.every((chunk) => Array.isArray(chunk.id))).toBe(true);
+      const doc = (JSON.parse(readFileSync(join(dir, "runs", runId, "snapshot.json"), "utf8")) as StoredSnapshot).json;
+      expect(doc.version).toBe(version);
+      expect(nodesAreOld(doc.nodes)).toBe(true);
     }
     expect(
       readFileSync(join(dir, "runs", "wide", "journal.ndjson"), "utf8")
@@ -80,6 +102,15 @@ describe("a store written in snapshot format version 2", () => {
     await store.close();
   });
 
+  it("is read by the CLI", async () => {
+    const runs = await runCli(dir, ["runs", "--json"]);
+    expect(runs.code, runs.stderr).toBe(0);
+    expect((JSON.parse(runs.stdout) as { runId: string }[]).map((r) => r.runId).sort()).toEqual(["mixed", "wide"]);
+    const show = await runCli(dir, ["show", "mixed", "--json"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect((JSON.parse(show.stdout) as { nodes: { id: string; status: string }[] }).nodes.find((n) => n.id === "fails")?.status).toBe("failed");
+  }, 60_000);
+
   it("resumes: only what had not succeeded runs, stored outputs keep their types, and the run reads back the same", async () => {
     const store = new LowdbStore({ dir });
     await runAsync(mixedGraph, undefined, { store, runId: "mixed" });
@@ -90,7 +121,7 @@ describe("a store written in snapshot format version 2", () => {
     expect(fixtureState.ran.filter((id) => id !== "after" && id !== "fails")).toEqual(["w39"]);
     await store.close();
 
-    // Read afresh: the version 2 snapshot and the journal lines the resumes appended.
+    // Read afresh: the old snapshot and the journal lines the resumes appended.
     const fresh = new LowdbStore({ dir });
     const details = await getRun("mixed", { store: fresh });
     expect(details.status).toBe("succeeded");
