@@ -1,10 +1,17 @@
 /**
- * Why this file is about 470 lines: it is one format, the node chunk, in
+ * Why this file is about 490 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`), how a parsed chunk is checked before anything is
  * built from it (`chunkProblem`), and how checked columns become records
  * again (`fromChunks`). Split, a new column or id form would have to be
- * changed in three files at once.
+ * changed in three files at once, and the check is the only thing that
+ * stands between a damaged file and the reader's unchecked indexing. The
+ * id column's two forms (a list; version 3's one text) are part of all
+ * three readings, so they stay here too, with the small cache of a
+ * graph's joined ids that the reader compares against (`joinedIds`,
+ * `startsWithOrder`, about 40 lines). What stands alone is elsewhere: the
+ * file around the chunks (`snapshot-file.ts`), the document's head
+ * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`).
  *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
