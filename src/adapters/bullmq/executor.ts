@@ -107,7 +107,7 @@ return out
  * measured on the coordinator (bullmq 6.7, ioredis 6), an `addBulk` of 2 jobs cost about 140 to 180 us of
  * CPU per job against 70 for adds, of 4 about 100 to 120 against 60 to 75, of 16 about the same (50 to 70).
  */
-const ADD_BULK_FROM = 16;
+const ADD_BULK_ABOVE = 16;
 
 /** An attempt waiting for the next batch of submissions. */
 interface Submission {
@@ -269,7 +269,7 @@ export class BullmqExecutor implements NodeExecutor {
         owners.push(pending);
       }
     });
-    if (jobs.length > ADD_BULK_FROM) {
+    if (jobs.length > ADD_BULK_ABOVE) {
       await this.queue.addBulk(jobs);
       return;
     }
