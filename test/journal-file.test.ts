@@ -172,6 +172,28 @@ describe("journal-file", () => {
       expect(read(file)).toEqual([r1, big, r3]);
     });
 
+    it("appends a string (appendText) as it writes its bytes: the same file, grown the same way, multi-byte text included", async () => {
+      const other = join(root, "bytes.ndjson");
+      const wide = nodeRecord(2, "c", { status: "succeeded", output: "é€😀".repeat(2000) });
+      const appends: [string, boolean][] = [
+        [line(r1), true],
+        [line(wide), true],
+        [line(r2) + line(r3), false],
+      ];
+      const { journal: fromText } = JournalFile.open(file, true);
+      const { journal: fromBytes } = JournalFile.open(other, true);
+      for (const [s, ahead] of appends) {
+        fromText.appendText(s, ahead);
+        fromBytes.write(text(s), ahead);
+        expect(fromText.end).toBe(fromBytes.end);
+        expect((await stat(file)).size).toBe((await stat(other)).size);
+      }
+      fromText.close();
+      fromBytes.close();
+      expect(await readFile(file)).toEqual(await readFile(other));
+      expect(read(file)).toEqual([r1, wide, r2, r3]);
+    });
+
     it("grows by just what an append needs, one zero byte after it, when not asked to grow ahead", async () => {
       const { journal } = JournalFile.open(file, true);
       journal.write(text(line(r1) + line(r2)), false);

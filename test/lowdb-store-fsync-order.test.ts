@@ -49,7 +49,9 @@ const disk = vi.hoisted(() => {
 vi.mock("node:fs", async (importOriginal) => {
   const fs = await importOriginal<typeof import("node:fs")>();
   const writeSync = ((fd: number, buffer: NodeJS.ArrayBufferView | string, ...rest: unknown[]) => {
-    if (typeof buffer !== "string") {
+    // A string is written whole (a journal append's text: `JournalFile.appendText`).
+    if (typeof buffer === "string") disk.noteWrite(fd, Buffer.from(buffer, typeof rest[1] === "string" ? (rest[1] as BufferEncoding) : "utf8"));
+    else {
       const view = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
       const offset = typeof rest[0] === "number" ? rest[0] : 0;
       const length = typeof rest[1] === "number" ? rest[1] : view.length - offset;

@@ -313,32 +313,41 @@ export class JournalFile {
       this.#end += bytes.length;
       return;
     }
-    const need = this.#end + bytes.length + 1;
-    if (need > this.#size) {
-      const size = ahead ? grownSize(this.#end, need) : need;
-      // Zeros where the records will not be: after them, and after the old end of the file.
-      zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
-      for (let at = Math.max(this.#size, need - 1); at < size; at += PREALLOCATE_BYTES) {
-        writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
-      }
-      this.#size = size;
-    }
+    this.#makeRoom(bytes.length, ahead);
     writeAt(this.#fd, bytes, this.#end);
     this.#end += bytes.length;
   }
 
+  /** Grows a preallocated file that lacks room for `length` more bytes and one zero after them (see {@link JournalFile.write}). */
+  #makeRoom(length: number, ahead: boolean): void {
+    const need = this.#end + length + 1;
+    if (need <= this.#size) return;
+    const size = ahead ? grownSize(this.#end, need) : need;
+    // Zeros where the records will not be: after them, and after the old end of the file.
+    zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
+    for (let at = Math.max(this.#size, need - 1); at < size; at += PREALLOCATE_BYTES) {
+      writeAt(this.#fd, zeros.subarray(0, Math.min(PREALLOCATE_BYTES, size - at)), at);
+    }
+    this.#size = size;
+  }
+
   /**
-   * Appends `text` (whole lines) to a journal opened without
-   * `preallocate`, written from the string itself: no buffer is made for
-   * it in JavaScript (the write copies it in C++, to the stack when
-   * small), which spares a chain step an allocation and a copy. A short
-   * write (a full disk) is finished from the bytes that are left.
+   * {@link JournalFile.write} of `text` (whole lines), written from the
+   * string itself: no buffer is made for it in JavaScript (the write
+   * copies it in C++, to the stack when small), which spares a chain step
+   * an allocation and a copy. A short write (a full disk) is finished from
+   * the bytes that are left.
    */
-  appendText(text: string): void {
-    if (this.#preallocate) throw new Error("taskloom internal error: appendText on a preallocated journal");
-    const written = writeSync(this.#fd, text);
+  appendText(text: string, ahead = true): void {
     const length = Buffer.byteLength(text);
-    if (written < length) writeAllSync(this.#fd, Buffer.from(text).subarray(written));
+    if (!this.#preallocate) {
+      const written = writeSync(this.#fd, text);
+      if (written < length) writeAllSync(this.#fd, Buffer.from(text).subarray(written));
+    } else {
+      this.#makeRoom(length, ahead);
+      const written = writeSync(this.#fd, text, this.#end);
+      if (written < length) writeAt(this.#fd, Buffer.from(text).subarray(written), this.#end + written);
+    }
     this.#end += length;
   }
 

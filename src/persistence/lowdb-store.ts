@@ -77,7 +77,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -265,9 +264,9 @@ export class LowdbStore implements RunStore {
       // chain step commits the new bytes alone, not a new file size as well; an
       // append of several records grows the file by what it needs only.
       // A record the store can rebuild from what it holds is written compact (journal-delta.ts; the lines are text alike).
+      // Written from the string, with or without preallocation: no buffer is made for it.
       const text = journalText(this.#priors.encode(runId, records));
-      if (this.#fsync) journal.write(Buffer.from(text), records.length === 1);
-      else journal.appendText(text);
+      journal.appendText(text, records.length === 1);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
       // pool: the run goes on meanwhile, and what it records gathers for the next append (group
