@@ -1,6 +1,6 @@
 /**
  * The fencing check's trust (src/persistence/lowdb-leases.ts, "Trusted for
- * a millisecond"): a write skips the `lstat` of `lease.json` when its
+ * 5 ms"): a write skips the `lstat` of `lease.json` when its
  * store saw the file unchanged less than `TRUST_MS` ago and the lease is
  * far from expiry. These tests hold `performance.now()` still, so the
  * trust never runs out by itself, and check what must still be refused:
@@ -55,7 +55,7 @@ async function holder(runId: string, ttlMs: number): Promise<{ store: LowdbStore
 /** Settles after `ms` of real time (timers are not faked here; only `performance.now()` is held). */
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("a fencing check trusted for a millisecond", () => {
+describe("a fencing check trusted for TRUST_MS", () => {
   it("a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused", async () => {
     const { store, lease } = await holder("r1", 60_000);
     const taker = new LowdbStore({ dir });

@@ -65,7 +65,7 @@
  * check, instead of reading it. The same file marked released in place
  * is longer than the lease it held, so the check sees that change too.
  *
- * Trusted for a millisecond. A write skips the `lstat` when this store
+ * Trusted for 5 ms. A write skips the `lstat` when this store
  * saw the file unchanged very recently and the lease is far from expiry;
  * a takeover of another owner's lease waits before it returns, so the old
  * holder's next write still looks. The rule, and why it is as safe as a
