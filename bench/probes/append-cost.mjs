@@ -10,7 +10,7 @@
  *   for n in 20000 60000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
  *     node bench/probes/append-cost.mjs <tree> $n 2>&1 | grep Collected; done
  *
- * Under valgrind an append takes longer than the fencing trust (1 ms), so
+ * Under valgrind an append may take longer than the fencing trust (5 ms), so
  * more of them look at `lease.json` than in a native run, on both trees alike.
  * Scratch stores go under `$TMPDIR` (use /dev/shm).
  *
