@@ -99,6 +99,20 @@ describe("providers", () => {
     expect(errors).toHaveLength(1);
     expect((errors[0] as Error).message).toBe("close failed");
   });
+
+  it("disposes at once a scope whose values need no dispose, and leaves one that holds a value to dispose()", async () => {
+    const idle = new ProviderScope();
+    expect(await idle.resolve({ n: () => 7 }, task("t"), ctx)).toEqual({ n: 7 });
+    expect(idle.disposeIfIdle()).toBe(true);
+    await expect(idle.resolve({ n: () => 7 }, task("t"), ctx)).rejects.toThrow(/disposed/);
+    let disposed = 0;
+    const holding = new ProviderScope();
+    await holding.resolve({ x: () => ({ value: 1, dispose: () => void disposed++ }) }, task("t"), ctx);
+    expect(holding.disposeIfIdle()).toBe(false);
+    expect(await holding.resolve({ y: () => 2 }, task("t"), ctx)).toEqual({ y: 2 });
+    expect(await holding.dispose()).toEqual([]);
+    expect(disposed).toBe(1);
+  });
 });
 
 describe("job handlers", () => {

@@ -120,6 +120,18 @@ export class ProviderScope {
     return pending;
   }
 
+  /**
+   * @internal Disposes the scope at once when no provider gave a value to dispose of (true); false leaves
+   * it to {@link ProviderScope.dispose}. Every task's run ends with its scope, and most have no provider:
+   * this spares them an async call.
+   */
+  disposeIfIdle(): boolean {
+    if (this.#disposers.length > 0) return false;
+    this.#disposed = true;
+    this.#cache.clear();
+    return true;
+  }
+
   /** Disposes every value that has a `dispose`, newest first; resolves to the errors they threw (never rejects). */
   async dispose(): Promise<unknown[]> {
     this.#disposed = true;

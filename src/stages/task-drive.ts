@@ -26,6 +26,7 @@ import type { RunStore } from "../persistence/run-store.js";
 import { GraphHasPendingWaits } from "../runner/errors.js";
 import { resolveWait } from "../runner/resolve-wait.js";
 import { run } from "../runner/run.js";
+import type { RunOptions } from "../runner/run-options.js";
 import type { RunState } from "../state/run-state.js";
 import { ABANDON_AFTER_MS, AgentCalls, type AgentSlots } from "./agent-calls.js";
 import type { WorkflowTaskInput, WorkflowTaskOutput } from "./compile-workflow.js";
@@ -133,16 +134,18 @@ export async function driveTask(
             ...(plan.before.stageId !== host.workflow.start && { stageId: plan.before.stageId }),
           }
         : undefined;
-    const handle = run(graph, inputs, {
+    // Set field by field, not spread in: each spread of a condition is a call into the runtime, once per task.
+    const runOptions: { -readonly [K in keyof RunOptions]: RunOptions[K] } = {
       runId: graphRunId,
       store: host.store,
       maxConcurrency: Infinity,
       retry: taskRetry(o, host.options.backoff),
       maxVisits: host.options.maxVisits ?? 100,
       clock,
-      ...(host.options.executor !== undefined && { executor: agentStagesOn(host.options.executor, host.workflow, graph) }),
-      ...(o.signal !== undefined && { signal: o.signal }),
-    });
+    };
+    if (host.options.executor !== undefined) runOptions.executor = agentStagesOn(host.options.executor, host.workflow, graph);
+    if (o.signal !== undefined) runOptions.signal = o.signal;
+    const handle = run(graph, inputs, runOptions);
     live.state = () => handle.state;
     // A run another runner made meanwhile is resumed (with what it holds); a wait opened here may be answered.
     handle.events.on("run:start", (e) => {
@@ -179,18 +182,28 @@ export async function driveTask(
     error = err;
   } finally {
     // Every agent call this task started ends (or, after an abort, is abandoned) before its providers go.
-    await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
-      const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
-      host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
-    });
+    // Most tasks have none running by now: no wait, no closure for the warning (a task's fixed cost).
+    if (calls.running > 0) {
+      await calls.ended(clock, ABANDON_AFTER_MS, (n) => {
+        const message = `${n} agent call${n === 1 ? "" : "s"} of task "${plan.task.id}" did not end within ${ABANDON_AFTER_MS} ms of the runner's abort; abandoned (their signal is aborted)`;
+        host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message });
+      });
+    }
     host.live.delete(graphRunId);
-    for (const e of await scope.dispose()) {
-      host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
+    if (!scope.disposeIfIdle()) {
+      for (const e of await scope.dispose()) {
+        host.events.emit("warning", { runId: o.runId, at: clock.now(), taskId: plan.task.id, message: `a provider's dispose threw: ${String(e)}`, error: e });
+      }
     }
   }
   // Another runner drives this task's run right now: its moves are that runner's to report.
   if (error instanceof RunLockedError) return { report: { ...plan.before, state: "busy" }, worked: false };
-  const moves = state === undefined || !started ? [] : await savedMoves(host, graphRunId, state, settledBefore, ended);
+  let moves: TaskMoveMade[] = [];
+  if (state !== undefined && started) {
+    moves = movesAfter(state, settledBefore, host.workflow, ended);
+    // A run stopped between a move and its target: its store says which moves were saved (task-moves.ts).
+    if (!moves.every((m) => m.saved)) moves = await savedOf(host, graphRunId, moves);
+  }
   for (const m of moves) {
     work.moves[m.from] = (work.moves[m.from] ?? 0) + 1;
     if (host.events.listenerCount("task:move") > 0) {
@@ -202,17 +215,15 @@ export async function driveTask(
   else report = { ...plan.before, state: "failed", error: taskError(error) };
   if (error !== undefined && report.state !== "failed") report = { ...report, state: "failed", error: taskError(error) };
   if (report.state === "queued" && host.serves(report.stageId)) report = { ...report, state: "deferred" };
-  host.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
+  if (host.events.listenerCount("task:end") > 0) host.events.emit("task:end", { runId: o.runId, at: clock.now(), task: report });
   return { report, worked: moves.length > 0 || calls.started > 0 || report.state === "failed" };
 }
 
 /**
- * The moves this drive made that are saved (`task-moves.ts`): those that settled after `settledBefore`,
- * known saved from `state`, or else found in the stored run (a run stopped between a move and its target).
+ * Of the moves this drive made (`task-moves.ts`), those that are saved: known saved from the run's
+ * state, or else found in the stored run (a run stopped between a move and its target).
  */
-async function savedMoves(host: TaskDriveHost, graphRunId: string, state: RunState, settledBefore: number, ended: boolean): Promise<TaskMoveMade[]> {
-  const found = movesAfter(state, settledBefore, host.workflow, ended);
-  if (found.every((m) => m.saved)) return found;
+async function savedOf(host: TaskDriveHost, graphRunId: string, found: readonly TaskMoveMade[]): Promise<TaskMoveMade[]> {
   const stored = (await host.store.load(graphRunId).catch(() => undefined))?.state;
   return found.filter((m) => m.saved || isStored(stored, m));
 }

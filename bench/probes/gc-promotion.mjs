@@ -1,0 +1,101 @@
+/**
+ * What the young-generation garbage collector promotes per run (issue 16,
+ * target 2: about 29% of the stage runner's CPU is GC). Runs, in child
+ * processes with `--trace-gc-nvp`, one workload with V8's allocation-site
+ * pretenuring on (the default) and off, and prints the scavenges' pause,
+ * the bytes allocated and the bytes promoted to the old generation, per run:
+ *
+ * - `one-node`: N sequential 1-node runs on a store that keeps nothing
+ *   (nothing outlives a run, so anything promoted is garbage kept alive by
+ *   dead old-generation objects until a mark-compact);
+ * - `stages`: the bench's stage runner (two no-op agent stages) on `MemoryStore`;
+ * - `stages-forget`: the same on a `MemoryStore` that deletes each task's
+ *   run once it succeeded (what promotion costs the store's own data).
+ *
+ *   npm run build   # the probe loads <tree>/dist
+ *   node bench/probes/gc-promotion.mjs [tree=.] [one-node|stages|stages-forget] [N=10000]
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const [, , treeArg = ".", workload = "one-node", nArg = "10000", role] = process.argv;
+const tree = resolve(treeArg);
+const N = Number(nArg);
+
+if (role === "child") {
+  const { defineWorkflow, graph, MemoryStore, run, StageRunner } = await import(pathToFileURL(`${tree}/dist/index.js`).href);
+  /** Keeps nothing: every write is dropped, every load finds nothing, every lease is granted. */
+  class NullStore extends MemoryStore {
+    async writeSnapshot() {}
+    async append() {}
+    async load() {
+      return undefined;
+    }
+    async acquireLease(runId, r) {
+      return { runId, owner: r.owner, token: "t", pid: r.pid, host: r.host, expiresAt: r.now + r.ttlMs };
+    }
+    async renewLease(lease) {
+      return lease;
+    }
+    async releaseLease() {}
+  }
+  /** Deletes a task's run once it succeeded. */
+  class ForgetStore extends MemoryStore {
+    async append(runId, records, lease, counts) {
+      await super.append(runId, records, lease, counts);
+      if (records.some((r) => r.kind === "run" && r.run.status === "succeeded")) {
+        await this.releaseLease(lease);
+        await this.delete(runId);
+      }
+    }
+  }
+  if (workload === "one-node") {
+    const store = new NullStore();
+    const g = graph("one")
+      .node("a", () => 1)
+      .build();
+    for (let k = 0; k < N; k++) await run(g, undefined, { runId: `p.t${k}`, store }).result();
+  } else {
+    const workflow = defineWorkflow({
+      name: "bench-stages",
+      stages: [
+        { id: "first", kind: "agent", pathways: { next: "second" } },
+        { id: "second", kind: "agent", pathways: { done: "complete" } },
+        { id: "complete", kind: "final" },
+      ],
+    });
+    const store = workload === "stages-forget" ? new ForgetStore() : new MemoryStore();
+    const runner = new StageRunner(workflow, { store });
+    runner.stage("first", async () => "next");
+    runner.stage("second", async () => "done");
+    const tasks = Array.from({ length: N }, (_, i) => ({ id: `t${i}`, data: { i } }));
+    await runner.runAsync({ tasks, runId: "probe", batchSize: 300 });
+  }
+} else {
+  for (const flags of [[], ["--no-allocation-site-pretenuring"]]) {
+    const child = spawnSync(process.execPath, ["--trace-gc-nvp", ...flags, fileURLToPath(import.meta.url), tree, workload, String(N), "child"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 28,
+    });
+    if (child.status !== 0) throw new Error(`the child failed: ${child.stderr}`);
+    let scavenges = 0;
+    let pauseMs = 0;
+    let allocated = 0;
+    let promoted = 0;
+    for (const line of child.stdout.split("\n")) {
+      if (!line.includes(" gc=s ")) continue;
+      scavenges++;
+      const field = (name) => Number(new RegExp(`\\s${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+      pauseMs += field("pause");
+      allocated += field("allocated");
+      promoted += field("promoted");
+    }
+    const perRun = (bytes) => `${Math.round(bytes / N)} B`;
+    console.log(
+      `${workload} N=${N} ${flags.length === 0 ? "pretenuring on " : "pretenuring off"}: ${scavenges} scavenges, ${pauseMs.toFixed(0)} ms paused; per run allocated ${perRun(allocated)}, promoted ${perRun(promoted)}`,
+    );
+  }
+}
