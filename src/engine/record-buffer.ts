@@ -37,7 +37,7 @@
  */
 import { nodeAt } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
-import { appendNodes, commitNodes, nodeOf, type RunState } from "../state/run-state.js";
+import { appendNodes, commitNodes, nodeOf, resumeFacts, type RunState } from "../state/run-state.js";
 import { type NodeTransition } from "../state/node-transitions.js";
 import type { RunJournal } from "./journal-port.js";
 
@@ -64,8 +64,11 @@ export class RecordBuffer {
     this.#now = now;
     this.#index = state.nodes.index;
     this.#changedAt = new Array<NodeRecord | undefined>(this.#index.size);
-    // Indexed loops over the table's shards, not its record iterator: this runs once per run, and a resume's
-    // mostly before it is optimized, where each iterator step allocates its result.
+    // A resume's reset walked every record already, and says whether one is a later visit (resumeFacts): most
+    // runs have none, and this pass is then skipped. Else indexed loops over the table's shards, not its record
+    // iterator: this runs once per run, and a resume's mostly before it is optimized, where each iterator step
+    // allocates its result.
+    if (resumeFacts(state.nodes)?.visits === false) return;
     const shards = state.nodes.shards;
     for (let s = 0; s < shards.length; s++) {
       const shard = shards[s]!;
