@@ -8,12 +8,13 @@
  * (`resume.ts profile`) does not show. Loads `<tree>/dist`, for callgrind:
  * one resume's instructions are the difference of the `resume` and `first`
  * counts over `rounds`; the full run's, of `full` and `setup`.
- * `--single-threaded` keeps the compiler and collector on the main thread,
- * so the counts do not move with the threads' timing.
+ * `--single-threaded --predictable` keep the compiler and collector on the
+ * main thread and their heuristics off the clock: without them a count
+ * moved by several percent with the machine's load.
  *
  *   npm run build   # in each tree
  *   TMPDIR=/dev/shm valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     node --single-threaded bench/probes/resume-instr.mjs <tree> <resume|first|full|setup> [rounds] 2>&1 | grep refs
+ *     node --single-threaded --predictable bench/probes/resume-instr.mjs <tree> <resume|first|full|setup> [rounds] 2>&1 | grep refs
  *
  * @module
  */
