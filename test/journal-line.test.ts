@@ -84,7 +84,14 @@ const nodeRecord = fc
 const record = fc.oneof(
   { weight: 6, arbitrary: fc.tuple(fc.oneof(fc.nat(), number), nodeRecord).map(([seq, node]) => ({ kind: "node", seq, node })) },
   { weight: 1, arbitrary: fc.tuple(fc.nat(), nodeRecord).map(([seq, node]) => ({ kind: "node", node, seq })) },
-  { weight: 1, arbitrary: fc.tuple(fc.nat(), nodeRecord).map(([seq, node]) => ({ kind: "node", seq, node, sameLog: true })) },
+  // A resumed node's result (journal-delta.ts) takes the fast path; a flag of another value (no store writes one) does not.
+  { weight: 2, arbitrary: fc.tuple(fc.nat(), nodeRecord).map(([seq, node]) => ({ kind: "node", seq, node, sameLog: true })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.nat(), nodeRecord, fc.constantFrom(false, 1, "true", undefined, null))
+      .map(([seq, node, sameLog]) => ({ kind: "node", seq, node, sameLog })),
+  },
   { weight: 1, arbitrary: fc.tuple(fc.nat(), oddString).map(([seq, id]) => ({ kind: "node", seq, reset: id })) },
   {
     weight: 1,
@@ -124,6 +131,15 @@ describe("journal lines", () => {
     expect(line).toBe(
       '{"json":{"kind":"node","seq":2,"node":{"id":"n1","nodeId":"n1","status":"succeeded","attempts":1,"output":1,"endedAt":1796041543995,"startedAt":1796041543995}}}\n',
     );
+    expect(deserialize(line)).toEqual(r);
+  });
+
+  it("write a resumed node's result (its attempt log the reset record's) on the fast path", () => {
+    const node = { id: "n1", nodeId: "n1", status: "succeeded", attempts: 1, output: 1, endedAt: 1_796_041_543_995, startedAt: 1_796_041_543_995 };
+    const r = { kind: "node", seq: 2, node, sameLog: true } as unknown as JournalRecord;
+    const line = journalLine(r);
+    expect(line).toBe(serialize(r) + "\n");
+    expect(line.endsWith('"startedAt":1796041543995},"sameLog":true}}\n')).toBe(true);
     expect(deserialize(line)).toEqual(r);
   });
 

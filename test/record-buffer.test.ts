@@ -3,7 +3,8 @@
  * position in the state's table, against a naive model (a map of latest
  * records by id) on random sequences of changes, journaled transitions,
  * appended activations and commits: `get`, `output`, `outputAt` (right,
- * wrong and out-of-range positions) and the committed state agree with the
+ * wrong and out-of-range positions; `outputsAt`, its loop over a wide
+ * join's dependencies, reads as it does) and the committed state agree with the
  * model at every step, and the journal sees every change as it is made.
  */
 import fc from "fast-check";
@@ -53,6 +54,12 @@ describe("RecordBuffer", () => {
             expect(buffer.output(id)).toEqual(output);
             expect(buffer.outputAt(p, id)).toEqual(output);
           }
+          // The wide join's loop (outputsAt) reads as outputAt does, at right, shifted and missing positions alike.
+          const positions = Int32Array.from(order, (_, p) => (p % 3 === 0 ? p : p % 3 === 1 ? p + 1 : -1));
+          const all: Record<string, unknown> = {};
+          buffer.outputsAt(all, order, positions, 0);
+          expect(Object.keys(all)).toEqual(order);
+          for (const [p, id] of order.entries()) expect(all[id]).toEqual(buffer.outputAt(positions[p]!, id));
           expect(buffer.get("nope")).toBeUndefined();
         };
         for (const step of steps) {

@@ -347,8 +347,7 @@ export class Attempts {
     const deps: Record<string, unknown> = shared ? {} : (Object.create(null) as Record<string, unknown>);
     const from = after.length >= WIDE_JOIN ? this.#predecessorsFrom(id, after) : -1;
     if (from >= 0) {
-      const { predecessors } = graphIndex(this.#env.graph);
-      for (let k = 0; k < after.length; k++) deps[after[k]!] = buffer.outputAt(predecessors[from + k]!, after[k]!);
+      buffer.outputsAt(deps, after, graphIndex(this.#env.graph).predecessors, from);
     } else {
       for (const dep of after) deps[dep] = buffer.output(dep);
     }

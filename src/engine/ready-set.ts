@@ -23,12 +23,15 @@
  * table (a run made from the graph holds node `order[p]` at position p),
  * so a mostly settled 10,000-node run costs no map lookup and no set of
  * ids; a record elsewhere (a map element, another layout) is looked up.
+ * A resume's state as its reset made it needs no pass at all: the reset
+ * kept the positions of the settled records (`resumeFacts`).
  *
  * @module
  */
 import { graphIndex, type GraphIndex } from "../graph/graph-index.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import type { RunState } from "../state/run-state.js";
+import { resumeFacts, type RunState } from "../state/run-state.js";
+import { indexedBy } from "../state/node-table.js";
 import { isNodeSettled } from "../state/status.js";
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -69,6 +72,14 @@ export class ReadySet {
     // The graph positions of the settled nodes, each once. A record's position in the state's table is
     // its graph position when the ids agree there (a run made from this graph: no map lookup); any other
     // record (a map element, a step, a node of another layout) is looked up.
+    const facts = resumeFacts(state.nodes);
+    if (facts !== undefined && indexedBy(state.nodes, position)) {
+      // A resume's reset told them (resetUnfinished): the table holds node `order[p]` at each position p of the
+      // graph (it is indexed by the graph's own map), so a settled position below the graph's size is that node's.
+      let count = 0;
+      while (count < facts.settled.length && facts.settled[count]! < order.length) count += 1;
+      return ReadySet.#withSettled(graph, facts.settled, count);
+    }
     const settled = new Int32Array(order.length);
     const seen = new Uint8Array(order.length);
     let count = 0;
@@ -87,6 +98,11 @@ export class ReadySet {
         settled[count++] = g;
       }
     }
+    return ReadySet.#withSettled(graph, settled, count);
+  }
+
+  /** The set whose settled nodes are the graph positions in `settled`'s first `count` slots, and the nodes ready in it. */
+  static #withSettled(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number): { readySet: ReadySet; ready: string[] } {
     const readySet = new ReadySet(graph, settled, count);
     const ready: string[] = [];
     const left = readySet.#left;

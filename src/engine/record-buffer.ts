@@ -37,7 +37,7 @@
  */
 import { nodeAt } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
-import { appendNodes, commitNodes, nodeOf, type RunState } from "../state/run-state.js";
+import { appendNodes, commitNodes, nodeOf, resumeFacts, type RunState } from "../state/run-state.js";
 import { type NodeTransition } from "../state/node-transitions.js";
 import type { RunJournal } from "./journal-port.js";
 
@@ -64,8 +64,11 @@ export class RecordBuffer {
     this.#now = now;
     this.#index = state.nodes.index;
     this.#changedAt = new Array<NodeRecord | undefined>(this.#index.size);
-    // Indexed loops over the table's shards, not its record iterator: this runs once per run, and a resume's
-    // mostly before it is optimized, where each iterator step allocates its result.
+    // A resume's reset walked every record already, and says whether one is a later visit (resumeFacts): most
+    // runs have none, and this pass is then skipped. Else indexed loops over the table's shards, not its record
+    // iterator: this runs once per run, and a resume's mostly before it is optimized, where each iterator step
+    // allocates its result.
+    if (resumeFacts(state.nodes)?.visits === false) return;
     const shards = state.nodes.shards;
     for (let s = 0; s < shards.length; s++) {
       const shard = shards[s]!;
@@ -166,6 +169,29 @@ export class RecordBuffer {
     const record = position >= 0 ? (this.#changedAt[position] ?? nodeAt(this.#state.nodes, position)) : undefined;
     if (record === undefined || record.id !== id) return this.output(id);
     return record.status === "succeeded" ? record.output : undefined;
+  }
+
+  /**
+   * Sets `into[ids[k]]` to {@link outputAt}`(positions[from + k], ids[k])`
+   * for each of `ids`, in order: the `deps` of a wide join, one loop and no
+   * call per dependency (the join of a 10,000-node fan-out runs once per
+   * run, mostly before it is optimized, where each call costs).
+   */
+  outputsAt(into: Record<string, unknown>, ids: readonly string[], positions: ArrayLike<number>, from: number): void {
+    const changedAt = this.#changedAt;
+    const { shards, shardSize } = this.#state.nodes;
+    const visits = this.#latestVisit.size > 0;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!;
+      if (visits && this.#latestVisit.has(id)) {
+        into[id] = this.#latestVisit.get(id);
+        continue;
+      }
+      const p = positions[from + k]!;
+      const record = p >= 0 ? (changedAt[p] ?? shards[Math.floor(p / shardSize)]?.[p % shardSize]) : undefined;
+      if (record === undefined || record.id !== id) into[id] = this.output(id);
+      else into[id] = record.status === "succeeded" ? record.output : undefined;
+    }
   }
 
   /** A later visit (`n#2`, …) of node `nodeId` succeeded with `value`: from now on it is the node's output. */

@@ -17,12 +17,16 @@
 import type { NodeRecord } from "../state/records.js";
 import { countNode, type NodeTally } from "../state/run-summary.js";
 import { getNode, nodeCount, nodeRecords, type NodeTable } from "../state/node-table.js";
+import { resumeFacts } from "../state/run-state.js";
 
 /**
  * The records of `now` that are not `before`'s, or undefined when an
  * activation of `before` is gone from `now` (then only a snapshot says so).
  */
 export function changedSince(now: NodeTable, before: NodeTable): NodeRecord[] | undefined {
+  // A resume's start: `now` is what its reset made of `before`, and the reset knows what it changed (no pass over the records).
+  const facts = resumeFacts(now);
+  if (facts !== undefined && facts.from === before) return facts.changed.slice();
   const changed: NodeRecord[] = [];
   if (sharesPositions(now, before)) {
     for (let s = 0; s < now.shards.length; s++) {

@@ -21,8 +21,10 @@
  * pieces: a key's text is a constant, so is a status field's (`"status":`
  * and a status of `NODE_STATUSES`, which needs no escaping), a string that
  * needs no escaping is quoted as it is, and a number is written by
- * `String`, the last timestamp's text kept for the records that repeat it. Every other record (a run
- * meta, a compact record of `journal-delta.ts`, a node record with an
+ * `String`, the last timestamp's text kept for the records that repeat it. A compact record of
+ * `journal-delta.ts` that holds a node (`sameLog: true` after its three keys: each result of a resumed
+ * node) takes the fast path too, its flag written last. Every other record (a run
+ * meta, another compact record, a node record with an
  * `undefined` field, a `Date`, an unknown key…) is written by
  * {@link serialize}, as before. So no reader can tell the two apart: the
  * property test in `test/journal-line.test.ts` checks the two texts are
@@ -76,29 +78,32 @@ export function journalLine(record: StoredRecord): string {
 function fastNodeLine(record: { readonly seq: number; readonly node: object }): string | undefined {
   const seq = record.seq;
   if (typeof seq !== "number" || !plainNumber(seq) || Object.getPrototypeOf(record) !== Object.prototype) return undefined;
-  if (!usualRecordKeys(record)) return undefined;
+  const keys = usualRecordKeys(record);
+  if (keys === 0 || (keys === 4 && (record as { readonly sameLog?: unknown }).sameLog !== true)) return undefined;
   const node = record.node;
   if (typeof node !== "object" || node === null || Object.getPrototypeOf(node) !== Object.prototype) return undefined;
   const fields = nodeFields(node);
   if (fields === undefined) return undefined;
-  return `${HEAD}${String(seq)},"node":{${fields}}}}\n`;
+  return keys === 3 ? `${HEAD}${String(seq)},"node":{${fields}}}}\n` : `${HEAD}${String(seq)},"node":{${fields}},"sameLog":true}}\n`;
 }
 
 /**
- * Whether the enumerable keys of `record` (a plain object) are `kind`,
- * `seq`, `node`, in that order. A `for…in` walk, cheaper than
+ * 3 when the enumerable keys of `record` (a plain object) are `kind`,
+ * `seq`, `node`, in that order; 4 when `sameLog` follows them (a compact
+ * record of `journal-delta.ts`: a resumed node's result, whose attempt log
+ * is its reset record's); else 0. A `for…in` walk, cheaper than
  * `Object.keys`'s array; it sees inherited enumerable keys too, so a key
  * someone made enumerable on `Object.prototype` (the prototype of the
  * record and of its node) sends every record to `serialize`, and the walk
  * of the node's keys in {@link nodeFields} meets own keys only.
  */
-function usualRecordKeys(record: object): boolean {
+function usualRecordKeys(record: object): 0 | 3 | 4 {
   let i = 0;
   for (const key in record) {
-    if (key !== (i === 0 ? "kind" : i === 1 ? "seq" : i === 2 ? "node" : "")) return false;
+    if (key !== (i === 0 ? "kind" : i === 1 ? "seq" : i === 2 ? "node" : i === 3 ? "sameLog" : "")) return 0;
     i += 1;
   }
-  return i === 3;
+  return i === 3 || i === 4 ? i : 0;
 }
 
 /**

@@ -280,7 +280,7 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
     const outputs = chunk.output.v;
     const ended = timeValues(chunk.endedAt);
     const started = timeValues(chunk.startedAt);
-    const records = new Array<Building>(count);
+    // Made straight into `out` (a packed list, as the table's shards are sliced from it); `more` is laid in after.
     for (let p = 0; p < count; p++) {
       const o = outputAt === undefined ? p : outputAt[p]!;
       const e = endedAtAt === undefined ? p : endedAtAt[p]!;
@@ -293,17 +293,17 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
         if (mine === key) key = mine;
       }
       if (o >= 0 && e >= 0 && t >= 0) {
-        records[p] = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! };
+        out.push({ id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! });
         continue;
       }
       const n: Building = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]! };
       if (o >= 0) n.output = outputs[o];
       if (e >= 0) n.endedAt = ended[e]!;
       if (t >= 0) n.startedAt = started[t]!;
-      records[p] = n;
+      out.push(n);
     }
     eachPresent(chunk.more, chunk.more.v, count, (p, m) => {
-      const n = records[p]!;
+      const n = out[first + p] as Building;
       for (const key in m) {
         if (!Object.hasOwn(m, key)) continue;
         // defineProperty for an own "__proto__" key, which an assignment would take as the prototype.
@@ -311,7 +311,6 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
         else n[key] = m[key];
       }
     });
-    for (let p = 0; p < count; p++) out.push(records[p]!);
   }
   if (laidOut && order !== undefined && out.length >= order.length) LAID_OUT.set(out, order);
   return out;

@@ -29,7 +29,7 @@
 import { Immer } from "immer";
 import { anchorShape } from "../core/shape-anchors.js";
 import type { PendingWait } from "./waits.js";
-import { createNodeTable, getNode, indexNext, nodeRecords, type NodeTable } from "./node-table.js";
+import { createNodeTable, getNode, indexNext, nodeCount as recordCount, nodeRecords, type NodeTable } from "./node-table.js";
 import { MAX_ATTEMPT_LOG, type ErrorRecord, type InboxEntry, type NodeCounts, type NodeRecord, type RunMeta } from "./records.js";
 import type { RunStatus } from "./status.js";
 import { markPending, markReady, type NodeTransition } from "./node-transitions.js";
@@ -282,6 +282,10 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
   const records: NodeRecord[] = [];
   // Where each reset record sits: the commit then looks none of them up by id.
   const positions: number[] = [];
+  // Where each kept record sits, and whether one is a later visit: the resume's other passes take them from here (`resumeFacts`).
+  const kept = new Int32Array(recordCount(state.nodes));
+  let keptCount = 0;
+  let visits = false;
   let pending: NodeTransition | undefined;
   // What is kept is succeeded or skipped; what is reset is pending (neither settled nor failed).
   let nodeCount = 0;
@@ -298,10 +302,14 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
       if (n.status === "succeeded" && n.durable !== false) {
         succeededCount += 1;
         settledCount += 1;
+        kept[keptCount++] = s * shardSize + i;
+        if (n.visit !== undefined) visits = true;
         continue;
       }
       if (n.status === "skipped") {
         settledCount += 1;
+        kept[keptCount++] = s * shardSize + i;
+        if (n.visit !== undefined) visits = true;
         continue;
       }
       reset.push(n.id);
@@ -310,8 +318,36 @@ export function resetUnfinished(state: RunState, now: number): { state: RunState
     }
   }
   const counts = { nodeCount, settledCount, succeededCount, failedCount: 0 };
-  if (reset.length === 0) return { state, reset, counts };
-  return { state: commitNodes(state, records, now, positions), reset, counts };
+  const next = reset.length === 0 ? state : commitNodes(state, records, now, positions);
+  // Keyed by the table returned: tables are never changed, and every later change makes a new one.
+  FACTS.set(next.nodes, { settled: kept.subarray(0, keptCount), visits, from: state.nodes, changed: records });
+  return { state: next, reset, counts };
+}
+
+/**
+ * What {@link resetUnfinished} learnt of the node table it returned, in
+ * its one pass over the records: a resume's start would otherwise walk
+ * every record again for each (the ready set, the record buffer, the
+ * journal's start each did), a pass that runs once per resume, mostly
+ * before it is optimized (about a microsecond per record then).
+ */
+export interface ResumeFacts {
+  /** The positions of the settled records (succeeded or skipped: the kept ones), ascending, each once. */
+  readonly settled: Int32Array;
+  /** True when a settled record has a `visit` (a routed node's later visit). */
+  readonly visits: boolean;
+  /** The table the records were reset from (the run as loaded). */
+  readonly from: NodeTable;
+  /** The records that differ from `from`'s (the reset ones), in position order. */
+  readonly changed: readonly NodeRecord[];
+}
+
+/** {@link ResumeFacts} by the table {@link resetUnfinished} returned (weak: they die with it). */
+const FACTS = new WeakMap<NodeTable, ResumeFacts>();
+
+/** The {@link ResumeFacts} of `table` when {@link resetUnfinished} returned it, else undefined (any other table: a new run's, a later state's). */
+export function resumeFacts(table: NodeTable): ResumeFacts | undefined {
+  return FACTS.get(table);
 }
 
 // Each commit copies the state, its meta and its node table (`commitNodes`), and no copy outlives its run, so
