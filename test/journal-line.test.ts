@@ -10,6 +10,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { journalText } from "../src/persistence/journal-file.js";
 import { journalLine } from "../src/persistence/journal-line.js";
 import { deserialize, serialize } from "../src/persistence/serialization.js";
 import type { JournalRecord } from "../src/state/records.js";
@@ -106,6 +107,15 @@ describe("journal lines", () => {
         expect(journalLine(r as unknown as JournalRecord)).toBe(serialize(r) + "\n");
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it("of several records are their lines one after another (the text of an append)", () => {
+    fc.assert(
+      fc.property(fc.array(record, { minLength: 0, maxLength: 30 }), (rs) => {
+        expect(journalText(rs as unknown as JournalRecord[])).toBe(rs.map((r) => serialize(r) + "\n").join(""));
+      }),
+      { numRuns: 300 },
     );
   });
 
