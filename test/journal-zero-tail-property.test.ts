@@ -119,7 +119,7 @@ describe("a journal cut anywhere, with or without zero padding and stray bytes a
           expect(journal.end).toBe(Buffer.byteLength(journalText(expected)));
           expect(last === undefined ? undefined : serialize(last)).toEqual(expected.length === 0 ? undefined : serialize(expected.at(-1)!));
           const next = nodeRecord(100, "z", { status: "succeeded", output: "next" });
-          journal.write(Buffer.from(journalText([next])));
+          journal.appendText(journalText([next]));
           journal.close();
           expect(asText(read(file))).toEqual(asText([...expected, next]));
           const bytes = await readFile(file);

@@ -112,13 +112,14 @@ function flushSteps(): void {
       },
     ]),
   );
+  const line = record.toString("utf8");
   const floorFd = openSync(join(dir, "floor.log"), "w");
   const pre = JournalFile.open(join(dir, "preallocated.ndjson"), true).journal;
   const app = JournalFile.open(join(dir, "appended.ndjson"), false).journal;
   const sides: [string, () => void][] = [
     ["floor (pwrite at 0 + fdatasync)", () => (writeSync(floorFd, record, 0, record.length, 0), fdatasyncSync(floorFd))],
-    ["preallocated journal", () => (pre.write(record), pre.flushSync())],
-    ["appending journal (before)", () => (app.write(record), app.flushSync())],
+    ["preallocated journal", () => (pre.appendText(line), pre.flushSync())],
+    ["appending journal (before)", () => (app.appendText(line), app.flushSync())],
   ];
   const t = sides.map((): number[] => []);
   for (let i = 0; i < steps; i++) {

@@ -306,25 +306,7 @@ export class JournalFile {
     return this.#end;
   }
 
-  /**
-   * Writes `bytes` (whole lines) after the records. A preallocated file
-   * that lacks room for them and one zero byte after them grows first:
-   * with `ahead`, to {@link grownSize}, for the appends to come; without,
-   * to just that (for an append of many records, whose flush commits a new
-   * size anyway, as every append did before preallocation).
-   */
-  write(bytes: Buffer, ahead = true): void {
-    if (!this.#preallocate) {
-      writeAllSync(this.#fd, bytes);
-      this.#end += bytes.length;
-      return;
-    }
-    this.#makeRoom(bytes.length, ahead);
-    writeAt(this.#fd, bytes, this.#end);
-    this.#end += bytes.length;
-  }
-
-  /** Grows a preallocated file that lacks room for `length` more bytes and one zero after them (see {@link JournalFile.write}). */
+  /** Grows a preallocated file that lacks room for `length` more bytes and one zero after them (see {@link JournalFile.appendText}). */
   #makeRoom(length: number, ahead: boolean): void {
     const need = this.#end + length + 1;
     if (need <= this.#size) return;
@@ -338,11 +320,14 @@ export class JournalFile {
   }
 
   /**
-   * {@link JournalFile.write} of `text` (whole lines), written from the
-   * string itself: no buffer is made for it in JavaScript (the write
-   * copies it in C++, to the stack when small), which spares a chain step
-   * an allocation and a copy. A short write (a full disk) is finished from
-   * the bytes that are left.
+   * Writes `text` (whole lines) after the records, from the string itself:
+   * no buffer is made for it in JavaScript (the write copies it in C++, to
+   * the stack when small), which spares a chain step an allocation and a
+   * copy. A preallocated file that lacks room for it and one zero byte
+   * after it grows first: with `ahead`, to {@link grownSize}, for the
+   * appends to come; without, to just that (for an append of many
+   * records, whose flush commits a new size anyway). A short write (a full
+   * disk) is finished from the bytes that are left.
    */
   appendText(text: string, ahead = true): void {
     const length = Buffer.byteLength(text);
