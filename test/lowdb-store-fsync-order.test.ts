@@ -3,8 +3,9 @@
  * sees it: a node's result counts only once the bytes of its journal
  * record are flushed. A dependent never starts before its parent's
  * `succeeded` record was written and then flushed (`fdatasync`, synchronous
- * for a chain step, through the thread pool for a group commit of several
- * records), and when the run resolves every result it reports is flushed.
+ * for a chain step and for a run's start and end, through the thread pool
+ * for a group commit of several node records), and when the run resolves
+ * every result it reports is flushed.
  *
  * `node:fs` is wrapped: each write's journal lines are noted per
  * descriptor, and a flush of that descriptor (once it returned, or once
@@ -22,9 +23,12 @@ const disk = vi.hoisted(() => {
   const pending = new Map<number, string[]>();
   /** Ids of `succeeded` node records whose bytes were flushed. */
   const flushed = new Set<string>();
+  /** Flushes made through libuv's thread pool (`fdatasync`) and on the calling thread (`fdatasyncSync`), of descriptors a record was written to. */
+  const flushes = { pool: 0, sync: 0 };
   return {
     pending,
     flushed,
+    flushes,
     noteWrite(fd: number, bytes: Uint8Array): void {
       for (const line of Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8").split("\n")) {
         let doc: { json?: { kind?: string; node?: { id?: string; status?: string } } };
@@ -62,11 +66,13 @@ vi.mock("node:fs", async (importOriginal) => {
   const fdatasyncSync: typeof fs.fdatasyncSync = (fd) => {
     // Only the writes made before the flush started are covered by it.
     const upTo = disk.pending.get(fd)?.length ?? 0;
+    if (disk.pending.has(fd)) disk.flushes.sync += 1;
     fs.fdatasyncSync(fd);
     disk.noteFlush(fd, upTo);
   };
   const fdatasync = ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
     const upTo = disk.pending.get(fd)?.length ?? 0;
+    if (disk.pending.has(fd)) disk.flushes.pool += 1;
     fs.fdatasync(fd, (err) => {
       if (!err) disk.noteFlush(fd, upTo);
       callback(err);
@@ -83,6 +89,8 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "taskloom-fsync-order-"));
   disk.pending.clear();
   disk.flushed.clear();
+  disk.flushes.pool = 0;
+  disk.flushes.sync = 0;
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -139,5 +147,20 @@ describe("LowdbStore with fsync: a result counts once its record is flushed", ()
     await store.close();
     expect(early).toEqual([]);
     expect(disk.flushed.has("join")).toBe(true);
+    // Group commits of several node records are flushed through the pool, while the run goes on.
+    expect(disk.flushes.pool).toBeGreaterThan(0);
+  });
+
+  it("flushes a chain's every append on the calling thread, its end's included: no thread-pool round trip", async () => {
+    let b = (graph("chain") as unknown as LooseBuilder).node("n0", () => 0);
+    for (let i = 1; i < 20; i++) b = b.node(`n${i}`, () => i, { after: [`n${i - 1}`] as never });
+    const store = new LowdbStore({ dir, fsync: true });
+    await runAsync(b.build(), undefined, { store, runId: "chain-end" });
+    await store.close();
+    // Each step appends one record; the run's end appends the last node record and the run meta, which the run
+    // waits for with nothing else to do: a flush through the pool would add two thread wake-ups to the disk's time.
+    expect(disk.flushes.pool).toBe(0);
+    expect(disk.flushes.sync).toBeGreaterThanOrEqual(20);
+    expect([...disk.flushed].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`).sort());
   });
 });

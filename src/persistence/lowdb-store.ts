@@ -1,5 +1,5 @@
 /**
- * Why this file is about 540 lines (a sixth of them this comment): it is
+ * Why this file is about 560 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -62,7 +62,8 @@
  * synchronous system calls (a few microseconds each, where a trip through
  * libuv's thread pool costs tens and a run makes dozens), except the
  * write of a big snapshot and, with `fsync`, the flush of an append of
- * several records, which go through the pool so the run goes on meanwhile.
+ * several node records (group commit), which go through the pool so the
+ * run goes on meanwhile.
  * Within this process, calls on one run are queued, so an append never
  * lands between a snapshot and the journal truncation that follows it;
  * across processes, the lease keeps a single driver per run. An append
@@ -102,6 +103,21 @@ import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
 import { readSummaryFile, writeSummaryFile, writeSummaryKept } from "./summary-file.js";
 import { overwriteKeptSync, type KeptFile } from "./small-file.js";
+
+/**
+ * Whether a store with `fsync` flushes an append of `records` on the
+ * calling thread rather than through libuv's thread pool: a single record
+ * (a chain step), or an append whose last record is the run meta (a run's
+ * start or end: the persistence observer appends the run's record last,
+ * and the run waits for that append with nothing else to do, so the pool's
+ * hand-off, a worker's wake-up before the flush and the main thread's
+ * after it, would only be added to the disk's time). Only an append of
+ * several node records, made while the run goes on (group commit), is
+ * flushed through the pool.
+ */
+function flushesNow(records: readonly JournalRecord[]): boolean {
+  return records.length <= 1 || records[records.length - 1]!.kind === "run";
+}
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -231,7 +247,7 @@ export class LowdbStore implements RunStore {
       // promises and microtask hops, about a microsecond of its durable cost. The journal looked up
       // above is the run's still: nothing ran since.
       // (Such an append returns no promise: it is done when the call returns.)
-      if (!this.#queues.has(runId) && (!this.#fsync || records.length <= 1))
+      if (!this.#queues.has(runId) && (!this.#fsync || flushesNow(records)))
         return this.#appendNow(runId, records, lease, counts, journal) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -241,8 +257,8 @@ export class LowdbStore implements RunStore {
 
   /**
    * {@link LowdbStore.append}'s work, in the run's queue or at once (see
-   * there): synchronous, except the flush of several records with fsync,
-   * whose promise it returns.
+   * there): synchronous, except the flush of several node records with
+   * fsync (`flushesNow`), whose promise it returns.
    */
   #appendNow(
     runId: string,
@@ -268,11 +284,12 @@ export class LowdbStore implements RunStore {
       const text = journalText(this.#priors.encode(runId, records));
       journal.appendText(text, records.length === 1);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
-      // the pool would add a thread wake-up to the disk's time). A flush of several goes through the
-      // pool: the run goes on meanwhile, and what it records gathers for the next append (group
+      // the pool would add a thread wake-up to the disk's time), and of an append that carries the
+      // run meta (a run's start or end, see flushesNow). A flush of several node records goes through
+      // the pool: the run goes on meanwhile, and what it records gathers for the next append (group
       // commit amortizes flushes: a 1,000-node fan-out flushes a handful of times).
       if (this.#fsync) {
-        if (records.length === 1) journal.flushSync();
+        if (flushesNow(records)) journal.flushSync();
         else flushing = journal.flush();
       }
     } catch (err) {
