@@ -4,7 +4,8 @@
 # call), then, for the main thread, per step: the flush (`fdatasync` entry to exit), the gap (from a flush's
 # return to the next journal `pwrite64`), how much of the gap the thread was off the CPU (switched out while
 # runnable: preempted) and whether it changed CPU; and per round the head (round start to the first journal
-# flush) and the tail (last journal flush to the round's end). Needs `perf` with tracepoints (root, or
+# flush) and the tail (from the return of the last step's flush, the n-th journal flush on the main thread,
+# to the round's end: the run's end, its last append and flush wherever made, the summary, the lease). Needs `perf` with tracepoints (root, or
 # kernel.perf_event_paranoid <= -1). Usage, from the repository:
 #   bench/probes/fsync-sched.sh [n=1000] [rounds=4] [system=taskloom-lowdb-fsync]
 # The first round is a warm-up and left out. Round starts and ends are marked by a `write` of "MARK" to fd 2.
@@ -27,8 +28,9 @@ TS
 perf record -q -o "$out/perf.data" -e 'syscalls:sys_enter_fdatasync,syscalls:sys_exit_fdatasync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_write,sched:sched_switch' \
   -- node --expose-gc --import tsx "$out/chain.mts" 2> /dev/null > /dev/null
 perf script -i "$out/perf.data" -F tid,cpu,time,event,trace 2> /dev/null > "$out/events.txt"
-python3 - "$out/events.txt" <<'PY'
+python3 - "$out/events.txt" "$n" <<'PY'
 import re, sys, statistics as st
+N = int(sys.argv[2])
 from collections import Counter
 ev = []
 for line in open(sys.argv[1]):
@@ -47,13 +49,15 @@ for tid, cpu, t, name, trace in ev:
     if tid != main: continue
     if name == "sys_enter_write" and "fd: 0x00000002" in trace:
         marks += 1; round_on = marks % 2 == 1
-        if round_on: start, first_flush = t, None
+        if round_on: start, first_flush, count = t, None, 0
         elif marks > 2 and last_flush_exit is not None: heads.append(first_flush - start); tails.append(t - last_flush_exit)
         last_exit = None; last_flush_exit = None; continue
     if not round_on or marks <= 2: continue
     if name == "sys_enter_fdatasync" and f"fd: {journal}" in trace: flush_at = t; first_flush = first_flush or t
     elif name == "sys_exit_fdatasync" and flush_at is not None:
-        flushes.append(t - flush_at); flush_at = None; last_exit, exit_cpu, off_sum, off_from = t, cpu, 0.0, None; last_flush_exit = t
+        flushes.append(t - flush_at); flush_at = None; last_exit, exit_cpu, off_sum, off_from = t, cpu, 0.0, None
+        count += 1
+        if count == N: last_flush_exit = t
     elif name == "sys_enter_pwrite64" and last_exit is not None:
         gaps.append(t - last_exit); off.append(off_sum); moved += cpu != exit_cpu; last_exit = None
 def s(a):
