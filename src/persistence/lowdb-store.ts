@@ -85,7 +85,7 @@ import { writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
-import type { RunState } from "../state/run-state.js";
+import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
@@ -223,8 +223,13 @@ export class LowdbStore implements RunStore {
     // A running run's summary is kept open (without fsync) for its next change, an overwrite in place.
     this.#closeSummary(runId);
     const how = { fsync: this.#fsync, folderChecked: checked, syncFolder: false, likelyNew };
-    if (open && !this.#fsync) this.#summaries.set(runId, writeSummaryKept(files.summary, serialize(summarize(state)), how));
-    else writeSummaryFile(files.summary, serialize(summarize(state)), how);
+    // A new run's first snapshot: every node pending (`freshNodeIds`), counted without a look at each.
+    const fresh = freshNodeIds(state.nodes);
+    const summary = serialize(
+      fresh === undefined ? summarize(state) : summaryOf(state.meta, { nodeCount: fresh.length, settledCount: 0, succeededCount: 0, failedCount: 0 }),
+    );
+    if (open && !this.#fsync) this.#summaries.set(runId, writeSummaryKept(files.summary, summary, how));
+    else writeSummaryFile(files.summary, summary, how);
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);

@@ -29,9 +29,9 @@
  * @module
  */
 import { nodeRecords } from "../state/node-table.js";
-import type { RunState } from "../state/run-state.js";
+import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeRecord, RunMeta } from "../state/records.js";
-import { chunksProblem, fromChunks, toChunks, type NodeChunk } from "./node-columns.js";
+import { chunksProblem, fromChunks, pendingChunks, toChunks, type NodeChunk } from "./node-columns.js";
 import { storable, type SnapshotDocument } from "./replay.js";
 import { serializeInPieces } from "./serialization.js";
 import { checkSnapshotFields, checkSnapshotHead, type ShapeProblem } from "./snapshot-schema.js";
@@ -53,6 +53,9 @@ export interface SnapshotFileDocument {
 
 /** The version 3 document of `state` at journal sequence number `seq` (outputs flagged not durable left out, as `storable` says). */
 export function toSnapshotFileDocument(state: RunState, seq: number): SnapshotFileDocument {
+  // A new run's table, unchanged since it was made (its first snapshot): its chunks are known from its ids.
+  const fresh = freshNodeIds(state.nodes);
+  if (fresh !== undefined) return { version: SNAPSHOT_FILE_VERSION, seq, meta: state.meta, nodes: pendingChunks(fresh) };
   const records: NodeRecord[] = [];
   for (const n of nodeRecords(state.nodes)) records.push(storable(n));
   return { version: SNAPSHOT_FILE_VERSION, seq, meta: state.meta, nodes: toChunks(records) };

@@ -86,10 +86,25 @@ export function createRunState(init: NewRunInit): RunState {
   if (init.agentId !== undefined) meta.agentId = init.agentId;
   if (init.appId !== undefined) meta.appId = init.appId;
   if (init.parentRunId !== undefined) meta.parentRunId = init.parentRunId;
-  return {
-    meta,
-    nodes: createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined),
-  };
+  const nodes = createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined);
+  // A list that may change later (not frozen, as a graph's order is) could stop naming the records.
+  if (Object.isFrozen(init.nodeIds)) FRESH.set(nodes, init.nodeIds);
+  return { meta, nodes };
+}
+
+/** The ids {@link createRunState} made each of its tables from (weak: they die with it); a table is never changed in place. */
+const FRESH = new WeakMap<NodeTable, readonly string[]>();
+
+/**
+ * The ids of `table`'s records when {@link createRunState} made it (a new
+ * run's table, before any change): record p is then exactly
+ * `{ id: ids[p], nodeId: ids[p], status: "pending", attempts: 0 }`, with
+ * no other field, so a store can write it without looking at each record
+ * (`persistence/snapshot-file.ts`). Undefined for any other table (a
+ * loaded run's, a later state's).
+ */
+export function freshNodeIds(table: NodeTable): readonly string[] | undefined {
+  return FRESH.get(table);
 }
 
 /** Rebuilds a state from a run meta and its node records (as loaded from a store). */
