@@ -430,8 +430,6 @@ export function chunkRecords(chunks: readonly NodeChunk[]): number {
 
 type Obj = Record<string, unknown>;
 const isPlainObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
-const isCount = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-
 /**
  * What is wrong with the chunk list `value` (a parsed `nodes`), as a
  * phrase naming the place (`nodes[0].status[3] is not a node status
@@ -470,7 +468,12 @@ export function chunkProblem(value: unknown, idText = true): ShapeProblem {
   for (let p = 0; p < count; p++) if (STATUS_BY_CODE[status.charCodeAt(p)] === undefined) return `.status[${p}] is not a node status letter`;
   if (!Array.isArray(attempts)) return ".attempts is not a list";
   if (attempts.length !== count) return `.attempts has ${attempts.length} numbers for ${count} records`;
-  for (let p = 0; p < count; p++) if (!isCount(attempts[p])) return `.attempts[${p}] is not a whole number`;
+  // Each a safe integer at least 0. A 32-bit integer is one when `| 0` gives it back, with no call: a load checks
+  // every record's, mostly before the code is optimized, where a call per record costs several times the test.
+  for (let p = 0; p < count; p++) {
+    const a: unknown = attempts[p];
+    if (typeof a !== "number" || a < 0 || ((a | 0) !== a && !Number.isSafeInteger(a))) return `.attempts[${p}] is not a whole number`;
+  }
   return (
     sparseProblem(value.output, "output", count) ??
     timeProblem(value.endedAt, "endedAt", count) ??
@@ -496,11 +499,15 @@ function timeProblem(value: unknown, name: string, count: number): ShapeProblem 
   if (problem !== undefined) return problem;
   // The differences are whole numbers, and so is each sum: every time is then exact, and finite. One loop
   // here, not a call per value: a load runs it once per column, mostly before it is optimized.
+  // A 32-bit integer is safe when `| 0` gives it back (no call, as for attempts); a sum of safe integers is a
+  // whole number (a double past 2 ** 53 is one too), so it is safe when it is within the safe range.
   const d = value.d as readonly unknown[];
   let t = 0;
   for (let i = 0; i < d.length; i++) {
     const x = d[i];
-    if (typeof x !== "number" || !Number.isSafeInteger(x) || !Number.isSafeInteger((t += x))) return `.${name}.d[${i}] is not a whole difference of times`;
+    if (typeof x !== "number" || ((x | 0) !== x && !Number.isSafeInteger(x))) return `.${name}.d[${i}] is not a whole difference of times`;
+    t += x;
+    if (t > Number.MAX_SAFE_INTEGER || t < -Number.MAX_SAFE_INTEGER) return `.${name}.d[${i}] is not a whole difference of times`;
   }
   return undefined;
 }
