@@ -21,7 +21,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { graph, runAsync } from "../src/index.js";
+import { graph, resolveWait, runAsync } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 
 const disk = vi.hoisted(() => ({
@@ -136,5 +136,45 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
     const loaded = await fresh.load("r1");
     expect(loaded?.state.meta.status).toBe("succeeded");
     await fresh.close();
+  });
+});
+
+describe.runIf(process.platform === "linux")("LowdbStore: a run's end closes its files", () => {
+  it("a run that ended by an append keeps no descriptor of its journal until the store is closed", async () => {
+    const dir = join(root, "v");
+    const store = new LowdbStore({ dir });
+    await runAsync(oneNode(), undefined, { store, runId: "r" });
+    // The end (a run record) was appended, not snapshotted: the journal was still open after it.
+    expect(openFilesOf(dir, "r")).toEqual([]);
+    expect(disk.log.filter((e) => e.startsWith("close journal.ndjson"))).toHaveLength(1);
+    await store.close();
+  });
+
+  it("a run that waits closes its journal too, and its resume appends to the same journal", async () => {
+    const dir = join(root, "w");
+    const store = new LowdbStore({ dir });
+    const waiting = graph("waits")
+      .node("a", async (ctx) => (await ctx.waitFor<number>("k")) + 1)
+      .build();
+    await expect(runAsync(waiting, undefined, { store, runId: "r" })).rejects.toThrow();
+    expect((await store.load("r"))?.state.meta.status).toBe("waiting");
+    expect(openFilesOf(dir, "r")).toEqual([]);
+    await resolveWait("r", "k", 41, { store });
+    expect(await runAsync(waiting, undefined, { store, runId: "r" })).toEqual({ a: 42 });
+    expect(openFilesOf(dir, "r")).toEqual([]);
+    await store.close();
+    const fresh = new LowdbStore({ dir });
+    expect((await fresh.load("r"))?.state.meta.status).toBe("succeeded");
+    await fresh.close();
+  });
+
+  it("many runs to their end on one store hold no more descriptors than one", async () => {
+    const dir = join(root, "x");
+    const store = new LowdbStore({ dir });
+    const before = readdirSync("/proc/self/fd").length;
+    for (let i = 0; i < 40; i++) await runAsync(oneNode(), undefined, { store, runId: `r${i}` });
+    // Nothing of a finished run stays open (a stage runner's thousands of task runs ran out of descriptors).
+    expect(readdirSync("/proc/self/fd").length - before).toBeLessThan(5);
+    await store.close();
   });
 });

@@ -54,7 +54,7 @@
  * checked handle.
  *
  * Costs. `append` writes the bytes of its records through a descriptor
- * kept open per run (opened by the run's first snapshot), whatever the
+ * kept open per run (opened by the run's first snapshot, closed once the run stops), whatever the
  * run's size. `writeSnapshot` costs the run's size and empties the journal
  * (compaction) once the new snapshot is in place; a big run's snapshot is
  * made and written in pieces of `PIECE_ITEMS` records (the file is the
@@ -331,7 +331,12 @@ export class LowdbStore implements RunStore {
     this.#priors.appended(runId, records);
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
-    if (meta) this.#updateSummary(runId, meta, counts);
+    if (meta === undefined) return;
+    this.#updateSummary(runId, meta, counts);
+    // A run that stopped (its end appended: finished, failed, cancelled, waiting) appends nothing until it is
+    // resumed, as after a stopping snapshot: its journal is closed now, not kept open until `close` (a store
+    // driving thousands of runs, a stage runner's tasks, held a descriptor per run and ran out of them).
+    if (meta.status !== "running" && meta.status !== "pending") this.#closeJournal(runId);
   }
 
   async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
