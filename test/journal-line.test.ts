@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JOURNAL_PART_LINES, journalText } from "../src/persistence/journal-file.js";
+import { journalText } from "../src/persistence/journal-file.js";
 import { journalLine } from "../src/persistence/journal-line.js";
 import { deserialize, serialize } from "../src/persistence/serialization.js";
 import type { JournalRecord } from "../src/state/records.js";
@@ -116,22 +116,6 @@ describe("journal lines", () => {
         expect(journalText(rs as unknown as JournalRecord[])).toBe(rs.map((r) => serialize(r) + "\n").join(""));
       }),
       { numRuns: 300 },
-    );
-  });
-
-  it("of more records than a part are their lines one after another, across the parts' bounds", () => {
-    // A fan-out's append: thousands of records, joined a part at a time (journalText); the records repeat a few drawn ones.
-    const count = fc.oneof(
-      fc.constantFrom(JOURNAL_PART_LINES - 1, JOURNAL_PART_LINES, JOURNAL_PART_LINES + 1, 2 * JOURNAL_PART_LINES, 2 * JOURNAL_PART_LINES + 1),
-      fc.integer({ min: 2, max: 3 * JOURNAL_PART_LINES + 7 }),
-    );
-    fc.assert(
-      fc.property(fc.array(record, { minLength: 1, maxLength: 5 }), count, (drawn, n) => {
-        const rs = Array.from({ length: n }, (_, i) => drawn[i % drawn.length]!);
-        const lines = drawn.map((r) => serialize(r) + "\n");
-        expect(journalText(rs as unknown as JournalRecord[])).toBe(rs.map((_, i) => lines[i % lines.length]).join(""));
-      }),
-      { numRuns: 40 },
     );
   });
 

@@ -106,35 +106,17 @@ export function topSeq(records: readonly JournalRecord[]): number {
   return top;
 }
 
-/** Lines joined into one flat part of {@link journalText}. */
-export const JOURNAL_PART_LINES = 1_024;
-
 /**
- * The text of `records`, one line each (`journal-line.ts`): the lines of
- * each {@link JOURNAL_PART_LINES} records joined into one flat part, and
- * the parts added one to the other.
- *
- * Lines added one by one make a string of ten thousand nested pieces (a
- * line is itself a few), which the write must flatten first (issue 16,
- * ninth pass, callgrind: a 10,000-record append's encoding and write 142 M
- * instructions added, 66 M in parts; a 10,000-node fan-out round on
- * `LowdbStore` 688 M, 583 M in parts; its CPU time moved within the
- * noise). A join of all the lines at once cuts as much, but keeps every
- * line and the joined text alive together: a 1,000,000-node fan-out's
- * peak RSS rose from 1.3-1.4 GB to 1.6-1.9 GB (eighth pass). A part keeps
- * only its own lines alive while it is joined.
+ * The text of `records`, one line each (`journal-line.ts`). Added one to
+ * the other, not joined from an array: a join of a 1,000,000-node
+ * fan-out's append kept every line's pieces and the joined text alive at
+ * once (peak RSS 1.6 to 1.9 GB against 1.3 to 1.4 GB; issue 16, eighth
+ * pass), though it halved a 10,000-record append's instructions.
  */
 export function journalText(records: readonly StoredRecord[]): string {
-  const count = records.length;
-  if (count === 1) return journalLine(records[0]!);
+  if (records.length === 1) return journalLine(records[0]!);
   let text = "";
-  for (let start = 0; start < count; start += JOURNAL_PART_LINES) {
-    const end = Math.min(count, start + JOURNAL_PART_LINES);
-    // Pushed into a new array: a packed one, which joins faster than a holey one sized up front (about 11 M instructions of 77 M).
-    const part: string[] = [];
-    for (let i = start; i < end; i++) part.push(journalLine(records[i]!));
-    text += part.join("");
-  }
+  for (const r of records) text += journalLine(r);
   return text;
 }
 
