@@ -25,23 +25,5 @@ for n in "$few" "$many"; do
   strace -f -c -o "$out/$n.txt" node --import tsx "$out/run.mts" "$n" > "$out/dir-$n.txt"
   xargs rm -rf < "$out/dir-$n.txt"
 done
-python3 - "$out/$few.txt" "$out/$many.txt" "$few" "$many" <<'PY'
-import sys
-def parse(f):
-    d = {}
-    for line in open(f):
-        p = line.split()
-        if len(p) >= 5 and p[0][0].isdigit() and p[-1] != 'total':
-            try: d[p[-1]] = int(p[3])
-            except ValueError: pass
-    return d
-a, b = parse(sys.argv[1]), parse(sys.argv[2])
-tasks = int(sys.argv[4]) - int(sys.argv[3])
-total = 0
-for k in sorted(set(a) | set(b), key=lambda k: -(b.get(k, 0) - a.get(k, 0))):
-    d = (b.get(k, 0) - a.get(k, 0)) / tasks
-    total += d
-    if abs(d) >= 0.3: print(f"{k:20s}{d:8.1f}")
-print(f"{'total per task':20s}{total:8.1f}")
-PY
+python3 "$(dirname "$0")/strace-count-diff.py" "$out/$few.txt" "$out/$many.txt" "$few" "$many" task 0.3
 rm -rf "$out"
