@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { benchGraph } from "./bench-graph.mjs";
 import { mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,17 +21,7 @@ import { join, resolve } from "node:path";
 const [root = ".", kind = "lowdb", shape = "fanout", nArg = "100", roundsArg = "24"] = process.argv.slice(2);
 const lib = await import(resolve(root, "dist/index.js"));
 const n = Number(nArg);
-const ids = Array.from({ length: n }, (_, i) => `n${i}`);
-let b = lib.graph(shape);
-if (shape === "fanout") {
-  b = b.node("root", async () => 0);
-  for (let i = 0; i < n; i++) b = b.node(ids[i], async () => i, { after: ["root"] });
-  b = b.node("join", async () => 0, { after: ids });
-} else {
-  b = b.node(ids[0], async () => 0);
-  for (let i = 1; i < n; i++) b = b.node(ids[i], async () => i, { after: [ids[i - 1]] });
-}
-const g = b.output(() => null).build();
+const g = benchGraph(lib, shape, n);
 const trash = mkdtempSync(join(tmpdir(), "row-instr-trash-"));
 for (let r = 0; r < Number(roundsArg); r++) {
   const dir = kind === "lowdb" ? mkdtempSync(join(tmpdir(), "row-instr-")) : undefined;

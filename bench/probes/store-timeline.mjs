@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { benchGraph } from "./bench-graph.mjs";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,17 +49,7 @@ if (child !== "child") {
 } else {
   const lib = await import(resolve(root, "dist/index.js"));
   const n = Number(nArg);
-  const ids = Array.from({ length: n }, (_, i) => `n${i}`);
-  let b = lib.graph(shape);
-  if (shape === "fanout") {
-    b = b.node("root", async () => 0);
-    for (let i = 0; i < n; i++) b = b.node(ids[i], async () => i, { after: ["root"] });
-    b = b.node("join", async () => 0, { after: ids });
-  } else {
-    b = b.node(ids[0], async () => 0);
-    for (let i = 1; i < n; i++) b = b.node(ids[i], async () => i, { after: [ids[i - 1]] });
-  }
-  const g = b.output(() => null).build();
+  const g = benchGraph(lib, shape, n);
   const Store = kind === "lowdb" ? lib.LowdbStore : lib.MemoryStore;
   let t0 = 0;
   let events = [];
