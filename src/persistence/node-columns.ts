@@ -1,5 +1,5 @@
 /**
- * Why this file is about 540 lines: it is one format, the node chunk, in
+ * Why this file is about 500 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`), how a parsed chunk is checked before anything is
  * built from it (`chunkProblem`), and how checked columns become records
@@ -9,11 +9,11 @@
  * id column's two forms (a list; version 3's one text) are part of all
  * three readings, so they stay here too, with the small cache of a
  * graph's joined ids that the reader compares against (`joinedIds`,
- * `startsWithOrder`, about 40 lines), which also gives a new run's
- * chunks without a look at its records (`pendingChunks`, about 45 lines:
- * they must be `toChunks`' own). What stands alone is elsewhere: the
+ * `startsWithOrder`, about 40 lines). What stands alone is elsewhere: the
  * file around the chunks (`snapshot-file.ts`), the document's head
- * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`).
+ * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`),
+ * a new run's chunks made from its ids alone (`pending-chunks.ts`, a
+ * writer whose output a property test holds equal to `toChunks`').
  *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
@@ -94,7 +94,7 @@ export interface NodeChunk {
 export const ID_SEPARATOR = "\n";
 
 /** The letter of each node status in {@link NodeChunk.status}: fixed for good (a stored file keeps them), one per status. */
-const STATUS_LETTERS: Readonly<Record<NodeStatus, string>> = {
+export const STATUS_LETTERS: Readonly<Record<NodeStatus, string>> = {
   pending: "p",
   ready: "r",
   running: "R",
@@ -198,52 +198,6 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
     more: more.done(count),
   };
 }
-
-/**
- * {@link toChunks} of a new run's records, which {@link freshNodeIds}
- * vouches for: record p is `{ id: ids[p], nodeId: ids[p], status:
- * "pending", attempts: 0 }`, nothing else. The same chunks, made without
- * looking at a record: the id text is `ids`' (kept for a frozen list, as a
- * graph's order is), the other columns are a letter and a zero per record
- * and empty sparse columns.
- */
-export function pendingChunks(ids: readonly string[], perChunk = CHUNK_RECORDS): NodeChunk[] {
-  const chunks: NodeChunk[] = [];
-  const separated = separatorPositions(ids);
-  let next = 0;
-  for (let first = 0; first < ids.length; first += perChunk) {
-    const count = Math.min(perChunk, ids.length - first);
-    // As toChunk decides, chunk by chunk: the ids are one text unless one of this chunk's holds the separator.
-    while (next < separated.length && separated[next]! < first) next += 1;
-    const joinable = next === separated.length || separated[next]! >= first + count;
-    // Pushed, not `new Array(count).fill(0)`: a list made with holes stays one, and serializing it takes a slower path.
-    const attempts: number[] = [];
-    for (let p = 0; p < count; p++) attempts.push(0);
-    chunks.push({
-      id: joinable ? joinedIds(ids, first, count)! : ids.slice(first, first + count),
-      status: STATUS_LETTERS.pending.repeat(count),
-      attempts,
-      output: { at: [], v: [] },
-      endedAt: { at: [], d: [] },
-      startedAt: { at: [], d: [] },
-      more: { at: [], v: [] },
-    });
-  }
-  return chunks;
-}
-
-/** The positions of the ids of `ids` that hold {@link ID_SEPARATOR}, in order (kept for a frozen list). */
-function separatorPositions(ids: readonly string[]): readonly number[] {
-  const kept = SEPARATED.get(ids);
-  if (kept !== undefined) return kept;
-  const found: number[] = [];
-  for (let p = 0; p < ids.length; p++) if (ids[p]!.includes(ID_SEPARATOR)) found.push(p);
-  if (Object.isFrozen(ids)) SEPARATED.set(ids, found);
-  return found;
-}
-
-/** {@link separatorPositions} of each frozen list asked about. */
-const SEPARATED = new WeakMap<readonly string[], readonly number[]>();
 
 /** `column` with `d` in place of `v` when every value and every difference is a safe integer ({@link TimeColumn}). */
 function asDifferences(column: Sparse<number>): TimeColumn {
@@ -381,7 +335,7 @@ export function startsWithOrder(records: readonly NodeRecord[], order: readonly 
 const JOINED = new WeakMap<readonly string[], Map<number, string>>();
 
 /** `order`'s ids from position `first`, `count` of them, joined as a chunk's id text is, or undefined when `order` is shorter. */
-function joinedIds(order: readonly string[], first: number, count: number): string | undefined {
+export function joinedIds(order: readonly string[], first: number, count: number): string | undefined {
   if (first + count > order.length) return undefined;
   // A frozen list cannot change, so its text can be kept (keyed by the slice: chunks hold at most CHUNK_RECORDS ids).
   const frozen = Object.isFrozen(order);

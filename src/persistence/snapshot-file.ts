@@ -31,7 +31,8 @@
 import { nodeRecords } from "../state/node-table.js";
 import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeRecord, RunMeta } from "../state/records.js";
-import { chunksProblem, fromChunks, pendingChunks, toChunks, type NodeChunk } from "./node-columns.js";
+import { chunksProblem, fromChunks, toChunks, type NodeChunk } from "./node-columns.js";
+import { pendingChunks } from "./pending-chunks.js";
 import { storable, type SnapshotDocument } from "./replay.js";
 import { serializeInPieces } from "./serialization.js";
 import { checkSnapshotFields, checkSnapshotHead, type ShapeProblem } from "./snapshot-schema.js";
