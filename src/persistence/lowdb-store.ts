@@ -1,11 +1,11 @@
 /**
- * Why this file is about 570 lines (a sixth of them this comment): it is
+ * Why this file is about 575 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
- * load, truncated after compaction). The parts that stand alone are
- * elsewhere: file safety (`store-files.ts`), atomic replace
- * (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
+ * load or once the run stops, truncated after compaction). The parts that
+ * stand alone are elsewhere: file safety (`store-files.ts`), atomic
+ * replace (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
  * (`summary-file.ts`), replay (`replay.ts`), the snapshot's format
  * (`snapshot-file.ts`), compact journal lines (`journal-delta.ts`).
@@ -54,13 +54,14 @@
  * checked handle.
  *
  * Costs. `append` writes the bytes of its records through a descriptor
- * kept open per run (opened by the run's first snapshot, closed once the run stops), whatever the
- * run's size. `writeSnapshot` costs the run's size and empties the journal
- * (compaction) once the new snapshot is in place; a big run's snapshot is
- * made and written in pieces of `PIECE_ITEMS` records (the file is the
- * same), so its memory is a piece's, not the run's whole text. The file calls are
- * synchronous system calls (a few microseconds each, where a trip through
- * libuv's thread pool costs tens and a run makes dozens), except the
+ * kept open per run (opened by the run's first snapshot, closed once the
+ * run stops), whatever the run's size. `writeSnapshot` costs the run's
+ * size and empties the journal (compaction) once the new snapshot is in
+ * place; a big run's snapshot is made and written in pieces of
+ * `PIECE_ITEMS` records (the file is the same), so its memory is a
+ * piece's, not the run's whole text. The file calls are synchronous
+ * system calls (a few microseconds each, where a trip through libuv's
+ * thread pool costs tens and a run makes dozens), except the
  * write of a big snapshot and, with `fsync`, the flush of an append of
  * several node records (group commit), which go through the pool so the
  * run goes on meanwhile.
@@ -117,6 +118,16 @@ import { overwriteKeptSync, type KeptFile } from "./small-file.js";
  */
 function flushesNow(records: readonly JournalRecord[]): boolean {
   return records.length <= 1 || records[records.length - 1]!.kind === "run";
+}
+
+/**
+ * Whether a run with this meta may append again without being resumed:
+ * one that stopped (finished, failed, cancelled, waiting) appends nothing
+ * until a resume opens its journal again, so a snapshot or an append that
+ * stops it closes the journal.
+ */
+function appendsMore(meta: RunMeta): boolean {
+  return meta.status === "running" || meta.status === "pending";
 }
 
 /** Options of {@link LowdbStore}. */
@@ -200,8 +211,7 @@ export class LowdbStore implements RunStore {
     const tracked = this.#priors.forget(runId);
     const files = this.#files(runId);
     this.#folders.ensureSync(runId);
-    // A run that stopped (finished, failed, cancelled, waiting) appends nothing until it is resumed.
-    const open = state.meta.status === "running" || state.meta.status === "pending";
+    const open = appendsMore(state.meta);
     // A running run's journal is opened (made, if missing) now, before the snapshot is replaced, and
     // emptied only after: an empty journal beside the old snapshot is consistent, opening it tells
     // its highest seq, and the appends that follow need no other open.
@@ -333,10 +343,9 @@ export class LowdbStore implements RunStore {
     for (const r of records) if (r.kind === "run") meta = r.run;
     if (meta === undefined) return;
     this.#updateSummary(runId, meta, counts);
-    // A run that stopped (its end appended: finished, failed, cancelled, waiting) appends nothing until it is
-    // resumed, as after a stopping snapshot: its journal is closed now, not kept open until `close` (a store
-    // driving thousands of runs, a stage runner's tasks, held a descriptor per run and ran out of them).
-    if (meta.status !== "running" && meta.status !== "pending") this.#closeJournal(runId);
+    // A run whose end was appended closes its journal now, as a stopping snapshot does, not at `close`:
+    // a store driving thousands of runs (a stage runner's tasks) held a descriptor per run and ran out of them.
+    if (!appendsMore(meta)) this.#closeJournal(runId);
   }
 
   async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
