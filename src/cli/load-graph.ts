@@ -36,9 +36,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { run as ownRun, TaskGraph } from "../index.js";
 import { CliError, errorSummary } from "./errors.js";
+import { ownRoot } from "./own-package.js";
 import type { GraphShape } from "./graph-format.js";
 
 /** `run` as this command calls it. */
@@ -203,11 +204,6 @@ export async function loadGraph(modulePath: string, options: { exportName?: stri
     `${file} exports no taskloom graph (its exports: ${listed}). Export one, e.g. "export default graph("name")…build()".` +
       (builder !== undefined ? hint(ns[builder]).replace("It looks", `Export "${builder}" looks`) : ""),
   );
-}
-
-/** The package folder this command belongs to. */
-function ownRoot(): string {
-  return fileURLToPath(new URL("../../", import.meta.url));
 }
 
 /** Entry files of other taskloom copies the module may have used, most likely first. */

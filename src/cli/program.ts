@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { gcCommand } from "./commands/gc.js";
 import { GRAPH_FORMATS, graphCommand } from "./commands/graph.js";
@@ -28,8 +27,9 @@ import { workerCommand } from "./commands/worker.js";
 import { CommandContext, type CliIO, type GlobalOptions } from "./context.js";
 import { CliError, errorDetails, errorLine } from "./errors.js";
 import { registerScheduleCommands } from "./schedule-program.js";
+import { ownVersion } from "./own-package.js";
 
-const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+const version = ownVersion();
 
 /** The process's own streams and surroundings. */
 export function processIO(): CliIO {

@@ -64,12 +64,16 @@ export interface PendingTimer {
   readonly label: string;
 }
 
-/** The first stack frame outside this file: who called `setTimeout` (or `sleep`). */
-function callerFrame(): string {
-  const frames = (new Error().stack ?? "").split("\n").slice(1);
-  const here = import.meta.url.replace(/^file:\/\//, "");
-  // `sleep` sets its timer inside a Promise executor: that frame and node's own say nothing.
-  const outside = frames.find((f) => !f.includes(here) && !f.includes("/core/clock.") && !f.includes("(<anonymous>)") && !f.includes("node:internal"));
+/**
+ * The first stack frame below the call of `callee`: who called
+ * `setTimeout` (or `sleep`). The frames are cut by function, not by file
+ * name, since a bundle puts this file's code in one file with others.
+ */
+function callerFrame(callee: (...args: never[]) => unknown): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, callee);
+  const frames = (holder.stack ?? "").split("\n").slice(1);
+  const outside = frames.find((f) => !f.includes("(<anonymous>)") && !f.includes("node:internal"));
   return outside?.trim() ?? "unknown caller";
 }
 
@@ -100,7 +104,9 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number, label?: string): TimerHandle {
-    const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn, label: label ?? callerFrame() };
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- only the method's identity is used: the stack is cut at its call
+    const setter = label ?? callerFrame(ManualClock.prototype.setTimeout);
+    const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn, label: setter };
     this.#timers.push(timer);
     return { id: timer.id };
   }
@@ -178,7 +184,8 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal, label?: st
         resolve();
       },
       ms,
-      label,
+      // A ManualClock names the timer by the frame that called `sleep`, not `sleep`'s own.
+      label ?? (clock instanceof ManualClock ? callerFrame(sleep) : undefined),
     );
     signal?.addEventListener("abort", onAbort, { once: true });
   });
