@@ -60,7 +60,7 @@ export function ensureBuilt(): void {
   const entry = join(ROOT, "dist", "index.js");
   if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(ROOT, "src"))) return;
   process.stderr.write("import time: building dist/ first (npm run build)\n");
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { cwd: ROOT, stdio: "inherit" });
 }
 
 function once(specifier: string): Sample {

@@ -81,7 +81,8 @@ describe("taskloom/bullmq without bullmq installed", () => {
     install();
     writeFileSync(
       join(consumer, "main.js"),
-      `import("taskloom/bullmq").then(() => console.log("loaded"), (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message, missing: e.missing })));\n`,
+      `const { BullmqMissingError } = await import("taskloom");\n` +
+        `import("taskloom/bullmq").then(() => console.log("loaded"), (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message, missing: e.missing, taskloomClass: e instanceof BullmqMissingError })));\n`,
     );
     const r = await node(["main.js"]);
     expect(r.code, r.stderr).toBe(0);
@@ -90,6 +91,8 @@ describe("taskloom/bullmq without bullmq installed", () => {
       code: "BULLMQ_MISSING",
       message: 'taskloom/bullmq needs the optional packages bullmq and ioredis (not found: bullmq, ioredis). Run "npm install bullmq ioredis" in your project.',
       missing: ["bullmq", "ioredis"],
+      // The entry's error is the class "taskloom" exports, not a copy (the built entries share their code).
+      taskloomClass: true,
     });
     // Uncaught, it is one message line (with the stack below it), never the loader's ERR_MODULE_NOT_FOUND.
     writeFileSync(join(consumer, "bare.js"), `import "taskloom/bullmq";\n`);
@@ -107,6 +110,13 @@ describe("taskloom/bullmq without bullmq installed", () => {
     expect(r.stderr.trim()).toBe(
       'error[BULLMQ_MISSING]: the worker command needs the optional packages bullmq and ioredis (not found: bullmq, ioredis). Run "npm install bullmq ioredis" in your project.',
     );
+  });
+
+  it("the installed CLI prints its own package's version", { timeout: 60_000 }, async () => {
+    install();
+    const r = await node([join("node_modules", "taskloom", "dist", "cli", "main.js"), "--version"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
   });
 
   it("with the peers installed, the entry exports what the adapter exports", () => {

@@ -6,16 +6,16 @@
  * 256 KiB buffers, one `writev`), `lines` (the lines alone, no text and
  * no write). Each is written to a file under `$TMPDIR`; the variants
  * take turns, each on fresh records after a forced `gc()`, and the median
- * CPU time (user + system) of each is printed. Loads `<tree>/dist`.
+ * CPU time (user + system) of each is printed. Loads `<tree>/src`
+ * through tsx (`dist/` is a bundle, without this module's own file).
  *
- *   npm run build
- *   TMPDIR=/dev/shm node --expose-gc bench/probes/append-text.mjs <tree> [iterations]
+ *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/append-text.mjs <tree> [iterations]
  *
  * For instructions, run it under callgrind with one variant and two
  * iteration counts (the difference over their difference is one append):
  *
  *   TMPDIR=/dev/shm valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     node --expose-gc bench/probes/append-text.mjs <tree> 12 parts 2>&1 | grep Collected
+ *     node --expose-gc --import tsx bench/probes/append-text.mjs <tree> 12 parts 2>&1 | grep Collected
  *
  * Ninth pass, under load: CPU medians added 10.8-14.5 ms, parts
  * 11.8-16.9, buffer 10.0-13.2, lines 4.8-5.9 (the text and write are about
@@ -32,7 +32,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const [root = ".", iterations = "40", only] = process.argv.slice(2);
-const { journalLine } = await import(resolve(root, "dist/persistence/journal-line.js"));
+const { journalLine } = await import(resolve(root, "src/persistence/journal-line.ts"));
 const t0 = Date.now();
 /** A fan-out's records as its append holds them: succeeded, an output, two times (64 nodes share a millisecond). */
 const records = () =>

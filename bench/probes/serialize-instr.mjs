@@ -1,22 +1,21 @@
 /**
  * Instructions of the serializations a small durable run makes (issue 16,
  * target 1): its snapshot document, its end's run record, its lease and
- * its summary (with `summaryOf`), from `<tree>/dist`, in a loop. The
- * row probes (row-instr.mjs) vary by a few hundred thousand instructions
+ * its summary (with `summaryOf`), from `<tree>/src` through tsx (`dist/`
+ * is a bundle, without these modules' own files), in a loop. The row probes (row-instr.mjs) vary by a few hundred thousand instructions
  * per run between identical trees (GC and compile timing), more than a
  * change here saves; this one isolates it. The difference of two counts
  * is the cost of `n2 - n1` iterations:
  *
- *   npm run build   # in each tree
- *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node [--no-opt] bench/probes/serialize-instr.mjs <tree> 100 2>&1 | grep Collected
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node [--no-opt] --import tsx bench/probes/serialize-instr.mjs <tree> 100 2>&1 | grep Collected
  *   ... and the same with 2100; (second - first) / 2000 per iteration
  *
  * @module
  */
 import { resolve } from "node:path";
 const [root = ".", nArg = "1000"] = process.argv.slice(2);
-const { serialize } = await import(resolve(root, "dist/persistence/serialization.js"));
-const { summaryOf } = await import(resolve(root, "dist/state/run-summary.js"));
+const { serialize } = await import(resolve(root, "src/persistence/serialization.ts"));
+const { summaryOf } = await import(resolve(root, "src/state/run-summary.ts"));
 const meta = {
   runId: "bench-50",
   graphName: "fanout",
