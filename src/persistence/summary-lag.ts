@@ -20,10 +20,12 @@
  * its name durable.
  *
  * Cost. For a run whose summary says running or pending: an open of its
- * journal, a look at its end (`validEnd`: the last line, or for a
- * preallocated journal a scan for its first zero byte) and a close. A
- * running run's journal ends in a node record, or a running run meta, and
- * its summary is kept. The replay happens only for a run whose summary did
+ * journal, a look at its end and a close. A running run's journal mostly
+ * ends in a node record, told by a `JSON.parse` of its last line; else
+ * (a run meta last, a torn end, a preallocated journal: one that ends in
+ * zeros) `validEnd` reads it as an append would (the last line checked
+ * whole, or for a preallocated journal a scan for its first zero byte),
+ * and a running run's summary is kept. The replay happens only for a run whose summary did
  * lag or is missing, that is after a power loss (or, an instant, while a
  * run's end is between its journal line and its summary, or a new run
  * between its snapshot and its summary). A folder without a snapshot
@@ -31,7 +33,7 @@
  *
  * @module
  */
-import { closeSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import type { RunSummary } from "../state/records.js";
 import { summarize } from "../state/run-summary.js";
 import { SnapshotCorruptError } from "./errors.js";
@@ -43,6 +45,8 @@ import { readDocumentSync } from "./stored-document.js";
 import { openStoreFileSync, readFailure } from "./store-files.js";
 import type { SnapshotDocument } from "./replay.js";
 import type { SnapshotFileDocument } from "./snapshot-file.js";
+
+const NEWLINE = 0x0a;
 
 /** Whether a run in `status` may still append (a stopped one appends nothing until it is resumed). */
 export function stillGoing(status: RunSummary["status"]): boolean {
@@ -72,12 +76,16 @@ export function caughtUp(runId: string, files: RunFiles, summary: RunSummary | n
   return summarize(replay.result().state);
 }
 
+/** The bytes read from a journal's end to find its last line without `validEnd`. */
+const TAIL_BYTES = 4096;
+
 /** Whether the journal `file`'s last valid record is a run meta that stopped. */
 function endsStopped(file: string): boolean {
   // One name only, as every journal read (journal-file.ts).
   const opened = openStoreFileSync(file, "read", { singleLink: true });
   if (!opened) return false;
   try {
+    if (opened.size === 0 || endsInNodeRecord(opened.fd, opened.size)) return false;
     const { last } = validEnd(opened.fd, opened.size);
     return last?.kind === "run" && !stillGoing(last.run.status);
   } catch (err) {
@@ -85,4 +93,28 @@ function endsStopped(file: string): boolean {
   } finally {
     closeSync(opened.fd);
   }
+}
+
+/**
+ * Whether the journal (`fd`, of `size` bytes) surely ends in a whole line
+ * that is no run meta: the last line of a journal that ends in "\n" (not
+ * in zeros: a preallocated one), within its last {@link TAIL_BYTES},
+ * parsed as plain JSON, is a superjson record whose `kind` is another.
+ * False whenever that is not sure (`validEnd` then decides): a running
+ * run's summary costs a read of the journal's end and a `JSON.parse` of
+ * one line, not a superjson parse and check.
+ */
+function endsInNodeRecord(fd: number, size: number): boolean {
+  const length = Math.min(size, TAIL_BYTES);
+  const tail = Buffer.allocUnsafe(length);
+  if (readSync(fd, tail, 0, length, size - length) !== length || tail[length - 1] !== NEWLINE) return false;
+  const start = tail.lastIndexOf(NEWLINE, length - 2) + 1;
+  if (start === 0 && length < size) return false;
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(tail.toString("utf8", start, length - 1)) as { json?: { kind?: unknown } } | null)?.json?.kind;
+  } catch {
+    return false;
+  }
+  return typeof kind === "string" && kind !== "run";
 }
