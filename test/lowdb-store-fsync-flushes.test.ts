@@ -7,18 +7,22 @@
  * `lease.json`, but its folder is not flushed for it (see
  * `lowdb-leases.ts`, "Flushes"): the run folder is flushed once at the
  * start, after the snapshot's rename (which carries the lease's name too).
- * A run that ends by an append flushes its journal's end records, then
- * renames its summary into place, its content flushed first, and flushes
- * no folder after it: the journal holds the end, and `list` reads a
- * summary that lags behind it, or is missing, from the run's files
+ * The start's summary is renamed into place, its content (one sector,
+ * padded) flushed first. A run that ends by an append flushes its
+ * journal's end records and nothing after them: its summary is written
+ * over the start's in place (`summary-file.ts`), no file made, renamed or
+ * flushed, since the journal holds the end and `list` reads a summary
+ * that lags behind it, or is missing, from the run's files
  * (`summary-lag.ts`, tested in `summary-lag.test.ts`).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { graph, runAsync, type GraphBuilder } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { deserialize } from "../src/persistence/serialization.js";
+import type { RunSummary } from "../src/state/records.js";
 
 const disk = vi.hoisted(() => ({
   /** Path of each open descriptor. */
@@ -107,13 +111,19 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     expect(folderFlushes[0]).toBeGreaterThan(snapshotRename);
     expect(folderFlushes[0]).toBeLessThan(journalFlushes[0]!);
 
-    // The end: the summary's rename after the last journal flush (its content flushed before), and no folder flush after that flush.
-    const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
-    const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`), lastJournalFlush);
-    expect(summaryRename).toBeGreaterThan(lastJournalFlush);
+    // The start's summary: renamed into place after the snapshot, its content flushed before.
+    const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`));
+    expect(summaryRename).toBeGreaterThan(snapshotRename);
     const summaryTemp = log[summaryRename]!.split(" ")[1]!;
     expect(basename(summaryTemp)).toMatch(/^summary\.json\..*\.tmp$/);
     expect(indexOf(log, (e) => e === `fdatasync ${summaryTemp}`)).toBeLessThan(summaryRename);
-    expect(folderFlushes[0]).toBeLessThan(lastJournalFlush);
+    expect(summaryRename).toBeLessThan(journalFlushes[0]!);
+
+    // The end: after the last journal flush (the end's records), nothing is flushed, made or renamed; the summary was written in place.
+    const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
+    expect(log.slice(lastJournalFlush + 1).filter((e) => !e.startsWith("open ") && !e.includes("lease."))).toEqual([]);
+    const summary = await readFile(join(runDir, "summary.json"), "utf8");
+    expect(summary).toHaveLength(512);
+    expect(deserialize<RunSummary>(summary)).toMatchObject({ status: "succeeded", settledCount: 5 });
   });
 });

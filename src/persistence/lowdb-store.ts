@@ -1,5 +1,5 @@
 /**
- * Why this file is about 585 lines (a sixth of them this comment): it is
+ * Why this file is about 590 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -571,12 +571,14 @@ export class LowdbStore implements RunStore {
       }
       if (written) return;
     }
-    // With fsync, the summary's content is flushed before its rename (so it is never torn). Its folder is
-    // flushed too while the run goes on (a run resumed, say), but not for a stop: the journal line just
-    // flushed holds the stop, and `list` reads a summary that lags behind it from the journal
-    // (summary-lag.ts), so a power loss never makes a stopped run read as running. One metadata
-    // flush fewer at every run's end.
-    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: appendsMore(meta) });
+    // With fsync, while the run goes on (a run resumed, say), the summary is replaced by rename, its
+    // content flushed before and its folder after. A stop is not flushed: the journal line just flushed
+    // holds it, and `list` reads a summary that lags behind it from the run's files (summary-lag.ts),
+    // so a power loss never makes a stopped run read as running. The summary is then written in place
+    // over the one-sector file a summary with fsync is (summary-file.ts): no flush, no file made and no
+    // rename at a run's end.
+    const goes = appendsMore(meta);
+    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: goes, mayLag: !goes });
   }
 
   /** Closes the run's kept summary, if any. */
