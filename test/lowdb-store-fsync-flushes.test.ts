@@ -6,16 +6,23 @@
  * A new run's free lease has its content flushed before it is linked to
  * `lease.json`, but its folder is not flushed for it (see
  * `lowdb-leases.ts`, "Flushes"): the run folder is flushed once at the
- * start, after the snapshot's rename (which carries the lease's name too),
- * and once at the end, after the summary's rename, which comes after the
- * flush of the journal's end records.
+ * start, after the snapshot's rename (which carries the lease's name too).
+ * The start's summary is renamed into place, its content (one sector,
+ * padded) flushed first. A run that ends by an append flushes its
+ * journal's end records and nothing after them: its summary is written
+ * over the start's in place (`summary-file.ts`), no file made, renamed or
+ * flushed, since the journal holds the end and `list` reads a summary
+ * that lags behind it, or is missing, from the run's files
+ * (`summary-lag.ts`, tested in `summary-lag.test.ts`).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { graph, runAsync, type GraphBuilder } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { deserialize } from "../src/persistence/serialization.js";
+import type { RunSummary } from "../src/state/records.js";
 
 const disk = vi.hoisted(() => ({
   /** Path of each open descriptor. */
@@ -77,7 +84,7 @@ function indexOf(log: readonly string[], test: (entry: string) => boolean, from 
 }
 
 describe("LowdbStore with fsync: what a run flushes besides its journal", () => {
-  it("flushes the run folder once at the start (after the snapshot and the lease) and once at the end", async () => {
+  it("flushes the run folder once, at the start (after the snapshot and the lease), none after the journal's end", async () => {
     let b = (graph("chain") as unknown as LooseBuilder).node("n0", () => 0);
     for (let i = 1; i < 5; i++) b = b.node(`n${i}`, () => i, { after: [`n${i - 1}`] as never });
     const store = new LowdbStore({ dir, fsync: true });
@@ -87,7 +94,7 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     const runDir = join(dir, "runs", "chain");
     const log = disk.log;
     const folderFlushes = log.flatMap((entry, i) => (entry === `fsync ${runDir}` ? [i] : []));
-    expect(folderFlushes).toHaveLength(2);
+    expect(folderFlushes).toHaveLength(1);
 
     // The lease's content is flushed before its name is made.
     const leaseLink = indexOf(log, (e) => e.startsWith("link ") && e.endsWith(` ${join(runDir, "lease.json")}`));
@@ -104,13 +111,19 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     expect(folderFlushes[0]).toBeGreaterThan(snapshotRename);
     expect(folderFlushes[0]).toBeLessThan(journalFlushes[0]!);
 
-    // The end's: after the last journal flush and the summary's rename (its content flushed before).
-    const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
-    const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`), lastJournalFlush);
-    expect(summaryRename).toBeGreaterThan(lastJournalFlush);
+    // The start's summary: renamed into place after the snapshot, its content flushed before.
+    const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`));
+    expect(summaryRename).toBeGreaterThan(snapshotRename);
     const summaryTemp = log[summaryRename]!.split(" ")[1]!;
     expect(basename(summaryTemp)).toMatch(/^summary\.json\..*\.tmp$/);
     expect(indexOf(log, (e) => e === `fdatasync ${summaryTemp}`)).toBeLessThan(summaryRename);
-    expect(folderFlushes[1]).toBeGreaterThan(summaryRename);
+    expect(summaryRename).toBeLessThan(journalFlushes[0]!);
+
+    // The end: after the last journal flush (the end's records), nothing is flushed, made or renamed; the summary was written in place.
+    const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
+    expect(log.slice(lastJournalFlush + 1).filter((e) => !e.startsWith("open ") && !e.includes("lease."))).toEqual([]);
+    const summary = await readFile(join(runDir, "summary.json"), "utf8");
+    expect(summary).toHaveLength(512);
+    expect(deserialize<RunSummary>(summary)).toMatchObject({ status: "succeeded", settledCount: 5 });
   });
 });

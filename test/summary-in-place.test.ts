@@ -1,7 +1,9 @@
 /**
  * The run summary of a `LowdbStore` without `fsync` is overwritten in place
  * (`small-file.ts`) instead of renamed over: same file, right content, as
- * safe against a SIGKILL; with `fsync` it is still replaced by rename.
+ * safe against a SIGKILL; with `fsync` it is replaced by rename while the
+ * run goes on, and a stop (which the journal holds, `summary-lag.ts`) is
+ * written in place over the one-sector summary (`summary-file.ts`).
  */
 import { spawn } from "node:child_process";
 import { existsSync, linkSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
@@ -64,20 +66,20 @@ describe("overwriteSmallFileSync", () => {
 
 describe("LowdbStore's summary", () => {
   const RUN = "r-1";
-  async function endByAppend(fsync: boolean): Promise<{ before: number; after: number; dir: string }> {
+  async function endByAppend(fsync: boolean, status: "succeeded" | "running" = "succeeded"): Promise<{ before: number; after: number; dir: string }> {
     const dir = join(root, fsync ? "fsync" : "plain");
     const store = new LowdbStore({ dir, fsync });
     const state = sampleRun(RUN, { nodeIds: ["a", "b"] });
     await store.writeSnapshot(state, 0);
     const file = join(dir, "runs", RUN, "summary.json");
     const before = statSync(file).ino;
-    await store.append(RUN, [{ seq: 1, kind: "run", run: { ...state.meta, status: "succeeded", updatedAt: 5_000 } }], undefined, {
+    await store.append(RUN, [{ seq: 1, kind: "run", run: { ...state.meta, status, updatedAt: 5_000 } }], undefined, {
       nodeCount: 2,
       settledCount: 2,
     });
     const after = statSync(file).ino;
     const [summary] = await store.list();
-    expect(summary).toMatchObject({ runId: RUN, status: "succeeded", updatedAt: 5_000, nodeCount: 2, settledCount: 2 });
+    expect(summary).toMatchObject({ runId: RUN, status, updatedAt: 5_000, nodeCount: 2, settledCount: 2 });
     await store.close();
     return { before, after, dir };
   }
@@ -87,9 +89,32 @@ describe("LowdbStore's summary", () => {
     expect(after).toBe(before);
   });
 
-  it("is replaced by rename with fsync", async () => {
-    const { before, after } = await endByAppend(true);
+  it("is replaced by rename with fsync while the run goes on", async () => {
+    const { before, after } = await endByAppend(true, "running");
     expect(after).not.toBe(before);
+  });
+
+  it("with fsync, a stop over a summary not one sector long (an earlier version's) is replaced by rename", async () => {
+    const dir = join(root, "older");
+    const store = new LowdbStore({ dir, fsync: true });
+    const state = sampleRun(RUN, { nodeIds: ["a", "b"] });
+    await store.writeSnapshot(state, 0);
+    const file = join(dir, "runs", RUN, "summary.json");
+    writeFileSync(file, readFileSync(file, "utf8").trimEnd());
+    const before = statSync(file).ino;
+    await store.append(RUN, [{ seq: 1, kind: "run", run: { ...state.meta, status: "failed", updatedAt: 5_000 } }], undefined, {
+      nodeCount: 2,
+      settledCount: 1,
+    });
+    expect(statSync(file).ino).not.toBe(before);
+    expect(await store.list()).toMatchObject([{ runId: RUN, status: "failed", updatedAt: 5_000, nodeCount: 2, settledCount: 1 }]);
+    await store.close();
+  });
+
+  it("is written in place over its one sector with fsync at a stop (the journal holds the stop)", async () => {
+    const { before, after, dir } = await endByAppend(true);
+    expect(after).toBe(before);
+    expect(statSync(join(dir, "runs", RUN, "summary.json")).size).toBe(512);
   });
 
   it("parses after a SIGKILL at any moment of a stream of in-place rewrites, and holds an acknowledged version or a later one", async () => {

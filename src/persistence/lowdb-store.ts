@@ -1,5 +1,5 @@
 /**
- * Why this file is about 575 lines (a sixth of them this comment): it is
+ * Why this file is about 590 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -20,7 +20,9 @@
  *   the records as column chunks (`snapshot-file.ts`); versions 2 and 1
  *   (a {@link SnapshotDocument}) are still read;
  * - `summary.json`: the run's {@link RunSummary}, so `list` reads one small
- *   file per run instead of every snapshot;
+ *   file per run instead of every snapshot (after a power loss it may lag
+ *   behind the stop its journal holds, or be missing: `list` then reads the
+ *   run's files, `summary-lag.ts`);
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
  *   changes made after the snapshot; a record this store can rebuild from
  *   what the run's files hold is written compact (`journal-delta.ts`);
@@ -104,6 +106,7 @@ import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
 import { readSummaryFile, writeSummaryFile, writeSummaryKept } from "./summary-file.js";
 import { overwriteKeptSync, type KeptFile } from "./small-file.js";
+import { caughtUp, stillGoing } from "./summary-lag.js";
 
 /**
  * Whether a store with `fsync` flushes an append of `records` on the
@@ -127,7 +130,7 @@ function flushesNow(records: readonly JournalRecord[]): boolean {
  * stops it closes the journal.
  */
 function appendsMore(meta: RunMeta): boolean {
-  return meta.status === "running" || meta.status === "pending";
+  return stillGoing(meta.status);
 }
 
 /** Options of {@link LowdbStore}. */
@@ -227,12 +230,15 @@ export class LowdbStore implements RunStore {
     // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
     // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
     await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, checked);
-    // With fsync, the summary's content is flushed before its rename but its folder is not flushed
-    // again: the summary may then lag behind the snapshot after a power loss (as it may anyway),
-    // never run ahead of it, and a snapshot costs three flushes, not four.
+    // With fsync, the summary's content is flushed before its rename but, while the run goes on, its
+    // folder is not flushed again: the summary may then lag behind the snapshot after a power loss (as
+    // it may anyway), never run ahead of it, and a snapshot costs three flushes, not four. A snapshot
+    // that stops the run flushes the folder after the summary too: the journal it empties cannot tell
+    // `list` of the stop (summary-lag.ts), so without it a power loss could leave a stopped run whose
+    // summary says running.
     // A running run's summary is kept open (without fsync) for its next change, an overwrite in place.
     this.#closeSummary(runId);
-    const how = { fsync: this.#fsync, folderChecked: checked, syncFolder: false, likelyNew };
+    const how = { fsync: this.#fsync, folderChecked: checked, syncFolder: !open, likelyNew };
     // A new run's first snapshot: every node pending (`freshNodeIds`), counted without a look at each.
     const fresh = freshNodeIds(state.nodes);
     const summary = serialize(
@@ -401,10 +407,13 @@ export class LowdbStore implements RunStore {
       const files = this.#files(entry.name);
       try {
         if (!verifyPathSync(files.dir)) continue;
-        const summary = readSummaryFile(files.summary, true);
-        if (summary && summary.runId !== entry.name) {
-          throw new SnapshotCorruptError(files.summary, `it holds run "${summary.runId}", not "${entry.name}"`);
+        const read = readSummaryFile(files.summary, true);
+        if (read && read.runId !== entry.name) {
+          throw new SnapshotCorruptError(files.summary, `it holds run "${read.runId}", not "${entry.name}"`);
         }
+        // A summary that says the run is still going may lag behind a stop its journal holds, and a
+        // summary may be missing beside a snapshot, after a power loss (summary-lag.ts).
+        const summary = caughtUp(entry.name, files, read);
         if (summary && matchesQuery(summary, query)) out.push(summary);
       } catch (err) {
         if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
@@ -562,7 +571,14 @@ export class LowdbStore implements RunStore {
       }
       if (written) return;
     }
-    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: true });
+    // With fsync, while the run goes on (a run resumed, say), the summary is replaced by rename, its
+    // content flushed before and its folder after. A stop is not flushed: the journal line just flushed
+    // holds it, and `list` reads a summary that lags behind it from the run's files (summary-lag.ts),
+    // so a power loss never makes a stopped run read as running. The summary is then written in place
+    // over the one-sector file a summary with fsync is (summary-file.ts): no flush, no file made and no
+    // rename at a run's end.
+    const goes = appendsMore(meta);
+    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: goes, mayLag: !goes });
   }
 
   /** Closes the run's kept summary, if any. */

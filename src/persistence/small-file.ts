@@ -18,7 +18,8 @@
  * page cache page by page and stops for a fatal signal only between
  * pages, so a SIGKILL leaves the page all old or all new. A power loss
  * can tear a page; a store that promises to survive one (`fsync`) does not
- * use this and replaces the file by rename, as before. A reader racing the
+ * use this and replaces the file by rename, as before, except for a run's
+ * stop in its one-sector summary (`summary-file.ts`, `summary-lag.ts`). A reader racing the
  * write may see a mix for an instant; `LowdbStore.list` reads a summary
  * that does not parse a second time before it reports it, and a lease read
  * does the same.

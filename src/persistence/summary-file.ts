@@ -7,6 +7,19 @@
  * may see a mix, so a summary that does not parse is read once more before
  * it counts as corrupt.
  *
+ * With `fsync`, a summary is replaced by rename, its content flushed
+ * first, and padded with spaces to {@link SECTOR_BYTES} when shorter (JSON
+ * allows trailing whitespace): one disk sector. A summary that may lag
+ * behind after a power loss (a run's stop: the journal line just flushed
+ * holds it, and `list` reads a lagging summary from the run's files,
+ * `summary-lag.ts`) is then written over such a file in place, at the
+ * same size, without a flush: no file made, no rename, no flush at a
+ * run's end. After a power loss the file holds the old sector or the new
+ * one: a disk writes a sector whole or not at all (PostgreSQL keeps its
+ * control file, overwritten in place, within 512 bytes for the same
+ * reason), the file's size does not change, and the old summary, which
+ * says the run is still going, is caught up by `list`.
+ *
  * @module
  */
 import { dirname } from "node:path";
@@ -34,7 +47,17 @@ export interface SummaryWrite {
    * correctness: the file is then replaced by rename, as with `fsync`.
    */
   readonly likelyNew?: boolean;
+  /**
+   * With fsync: a lag of this summary after a power loss is caught up by
+   * `list` (`summary-lag.ts`: a run's stop, which its journal holds), so
+   * it is written in place without a flush when it fits the file's one
+   * sector (see the module comment).
+   */
+  readonly mayLag?: boolean;
 }
+
+/** With fsync, a summary is padded to this size (one disk sector) when shorter, and a summary that may lag is written over it in place. */
+export const SECTOR_BYTES = 512;
 
 /**
  * Writes a run's summary `text` to `file` (see the module comment).
@@ -45,11 +68,42 @@ export interface SummaryWrite {
  * ```
  */
 export function writeSummaryFile(file: string, text: string, how: SummaryWrite): void {
-  if (!how.fsync && how.likelyNew !== true) {
+  if (how.fsync) {
+    const bytes = sectorPadded(text);
+    if (how.mayLag === true && bytes.length === SECTOR_BYTES && overwriteSectorSync(file, bytes, how.folderChecked)) return;
+    writeFileAtomicSync(file, bytes, true, how.folderChecked, how.syncFolder);
+    return;
+  }
+  if (how.likelyNew !== true) {
     if (!how.folderChecked) verifyPathSync(dirname(file));
     if (overwriteSmallFileSync(file, text)) return;
   }
-  writeFileAtomicSync(file, text, how.fsync, how.folderChecked, how.syncFolder);
+  writeFileAtomicSync(file, text, false, how.folderChecked, how.syncFolder);
+}
+
+/** `text`'s UTF-8 bytes, padded with spaces to {@link SECTOR_BYTES} when shorter. */
+function sectorPadded(text: string): Buffer {
+  const length = Buffer.byteLength(text, "utf8");
+  if (length >= SECTOR_BYTES) return Buffer.from(text, "utf8");
+  const bytes = Buffer.alloc(SECTOR_BYTES, 0x20);
+  bytes.write(text, 0, "utf8");
+  return bytes;
+}
+
+/**
+ * Writes `bytes` (one sector) over `file` in place when the file is one
+ * sector long, as a summary written with fsync is: the same size, so no
+ * metadata changes. False, writing nothing, when there is no such file.
+ */
+function overwriteSectorSync(file: string, bytes: Buffer, folderChecked: FolderChecked): boolean {
+  if (!folderChecked) verifyPathSync(dirname(file));
+  const opened = openStoreFileSync(file, "rewrite", { singleLink: true });
+  if (opened === undefined) return false;
+  try {
+    return opened.size === SECTOR_BYTES && overwriteKeptSync({ file, fd: opened.fd, size: opened.size }, bytes);
+  } finally {
+    closeSync(opened.fd);
+  }
 }
 
 /**
