@@ -45,6 +45,7 @@ import { isPendingOf, markPending } from "../state/node-transitions.js";
 import { getNode, type NodeTable } from "../state/node-table.js";
 import type { JournalRecord, NodeRecord } from "../state/records.js";
 import { SnapshotCorruptError } from "./errors.js";
+import { eachBatched, type BatchRecord } from "./journal-batch.js";
 
 /** A node record written as its activation's previous record reset. */
 export interface ResetRecord {
@@ -79,8 +80,8 @@ export interface SameLogRecord {
 /** A journal record as a `LowdbStore` journal may hold it (see the module comment). */
 export type CompactRecord = ResetRecord | ResetsRecord | SameLogRecord;
 
-/** A journal line's record: a whole {@link JournalRecord} or a {@link CompactRecord}. */
-export type StoredRecord = JournalRecord | CompactRecord;
+/** A journal line's record: a whole {@link JournalRecord}, a {@link CompactRecord}, or a batch of node records (`journal-batch.ts`). */
+export type StoredRecord = JournalRecord | CompactRecord | BatchRecord;
 
 /** The most node records appended since a run's base that {@link PriorRecords} keeps by id; past it the run is forgotten. */
 export const MAX_TRACKED = 65_536;
@@ -192,10 +193,14 @@ function batchResets(records: StoredRecord[]): StoredRecord[] {
 /**
  * The records one stored record stands for, one at a time and in seq
  * order, each to be expanded against the records before it
- * ({@link expand}): a {@link ResetsRecord}'s as `reset` records, any other
- * record itself.
+ * ({@link expand}): a {@link ResetsRecord}'s as `reset` records, a batch
+ * line's as its node records (`journal-batch.ts`), any other record itself.
  */
 export function eachRecord(r: StoredRecord, each: (record: JournalRecord | ResetRecord | SameLogRecord) => void): void {
+  if ("batch" in r) {
+    eachBatched(r, each);
+    return;
+  }
   if (!("resets" in r)) {
     each(r);
     return;

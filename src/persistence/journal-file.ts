@@ -1,6 +1,7 @@
 /**
  * A run's journal file, `journal.ndjson`: one superjson `JournalRecord` per
- * line, appended. Its rules:
+ * line (or a record that stands for several, `journal-delta.ts` and
+ * `journal-batch.ts`), appended. Its rules:
  *
  * - A line counts only when it ends in "\n", parses, and has a journal
  *   record's shape (`snapshot-schema.ts`). A crash may tear the last
@@ -56,7 +57,7 @@ import { promisify } from "node:util";
 import { anchorShape } from "../core/shape-anchors.js";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
-import { checkRecord } from "./snapshot-schema.js";
+import { checkStoredRecord } from "./journal-batch.js";
 import type { StoredRecord } from "./journal-delta.js";
 import { journalLine } from "./journal-line.js";
 import { parseDocument, type Parsed } from "./stored-document.js";
@@ -123,7 +124,7 @@ export function journalText(records: readonly StoredRecord[]): string {
 /** One journal line (without its "\n") as a record, or what is wrong with it. */
 function parseLine(bytes: Buffer): Parsed {
   if (bytes.length > bufferConstants.MAX_STRING_LENGTH) return { ok: false, problem: `it is too long to read (${bytes.length} bytes)` };
-  return parseDocument(bytes.toString("utf8"), checkRecord);
+  return parseDocument(bytes.toString("utf8"), checkStoredRecord);
 }
 
 /**

@@ -16,8 +16,8 @@
  * under `<dir>/runs/<runId>/`:
  *
  * - `snapshot.json`: the run meta and every node record (superjson), with
- *   the journal sequence number it includes: written in format version 3,
- *   the records as column chunks (`snapshot-file.ts`); versions 2 and 1
+ *   the journal sequence number it includes: written in format version 4,
+ *   the records as column chunks (`snapshot-file.ts`); versions 3, 2 and 1
  *   (a {@link SnapshotDocument}) are still read;
  * - `summary.json`: the run's {@link RunSummary}, so `list` reads one small
  *   file per run instead of every snapshot (after a power loss it may lag
@@ -25,7 +25,8 @@
  *   run's files, `summary-lag.ts`);
  * - `journal.ndjson`: one superjson {@link JournalRecord} per line, the
  *   changes made after the snapshot; a record this store can rebuild from
- *   what the run's files hold is written compact (`journal-delta.ts`);
+ *   what the run's files hold is written compact (`journal-delta.ts`), and
+ *   a run of 64 or more node records as one line of columns (`journal-batch.ts`);
  * - `lease.json`: who drives the run, and `lease.lock` (an empty file, or
  *   a hard link of a fresh `lease.json`) while a process rewrites it.
  *
@@ -96,6 +97,7 @@ import { canTakeOver } from "./lease-rules.js";
 import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-file.js";
 import { Replay, type SnapshotDocument } from "./replay.js";
 import { PriorRecords, type StoredRecord } from "./journal-delta.js";
+import { batchNodes } from "./journal-batch.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
 import { checkSnapshotFile, fromSnapshotFile, snapshotFilePieces, type SnapshotFileDocument } from "./snapshot-file.js";
@@ -302,7 +304,9 @@ export class LowdbStore implements RunStore {
       // append of several records grows the file by what it needs only.
       // A record the store can rebuild from what it holds is written compact (journal-delta.ts; the lines are text alike).
       // Written from the string, with or without preallocation: no buffer is made for it.
-      const text = journalText(this.#priors.encode(runId, records));
+      // A run of 64 or more node records (a fan-out's nodes, finished together) is a batch line
+      // of columns, up to 10,000 records a line (journal-batch.ts); a chain step's record is its own line.
+      const text = journalText(batchNodes(this.#priors.encode(runId, records)));
       journal.appendText(text, records.length === 1);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time), and of an append that carries the

@@ -1,6 +1,6 @@
 /**
  * `snapshot.json`, a `LowdbStore` run's snapshot file: written in format
- * version 3, read in versions 1, 2 and 3.
+ * version 4, read in versions 1, 2, 3 and 4.
  *
  * - Version 1 (written until this format): the {@link SnapshotDocument}
  *   itself, `{ version: 1, seq, meta, nodes: NodeRecord[] }`, one object
@@ -14,6 +14,10 @@
  *   resume compares that text with its graph's ids joined, once, instead
  *   of parsing, checking and comparing 10,000 strings. A chunk whose ids
  *   hold a line feed keeps the list, as in version 2.
+ * - Version 4: version 3's document. The number says that the journal
+ *   beside it may hold batch lines (`journal-batch.ts`), which a reader of
+ *   version 3 does not know: it refuses the snapshot (an unknown version)
+ *   instead of reading the journal short.
  *
  * Both are superjson documents, serialized and parsed as every stored
  * document is (`serialization.ts`, `stored-document.ts`), so a value keeps
@@ -38,12 +42,12 @@ import { serializeInPieces } from "./serialization.js";
 import { checkSnapshotFields, checkSnapshotHead, type ShapeProblem } from "./snapshot-schema.js";
 
 /** The format version {@link snapshotFilePieces} writes. */
-export const SNAPSHOT_FILE_VERSION = 3;
+export const SNAPSHOT_FILE_VERSION = 4;
 
-/** A version 2 or 3 snapshot file's document (version 2's chunks hold their ids as lists only). */
+/** A version 2, 3 or 4 snapshot file's document (version 2's chunks hold their ids as lists only). */
 export interface SnapshotFileDocument {
   /** Format version. */
-  readonly version: 2 | 3;
+  readonly version: 2 | 3 | 4;
   /** The journal sequence number the snapshot includes. */
   readonly seq: number;
   /** The run meta. */
@@ -52,7 +56,7 @@ export interface SnapshotFileDocument {
   readonly nodes: readonly NodeChunk[];
 }
 
-/** The version 3 document of `state` at journal sequence number `seq` (outputs flagged not durable left out, as `storable` says). */
+/** The version 4 document of `state` at journal sequence number `seq` (outputs flagged not durable left out, as `storable` says). */
 export function toSnapshotFileDocument(state: RunState, seq: number): SnapshotFileDocument {
   // A new run's table, unchanged since it was made (its first snapshot): its chunks are known from its ids.
   const fresh = freshNodeIds(state.nodes);
@@ -62,7 +66,7 @@ export function toSnapshotFileDocument(state: RunState, seq: number): SnapshotFi
   return { version: SNAPSHOT_FILE_VERSION, seq, meta: state.meta, nodes: toChunks(records) };
 }
 
-/** The text of `state`'s snapshot file (version 3), in pieces of a chunk each (their concatenation is the file). */
+/** The text of `state`'s snapshot file (version 4), in pieces of a chunk each (their concatenation is the file). */
 export function snapshotFilePieces(state: RunState, seq: number): Iterable<string> {
   return serializeInPieces(toSnapshotFileDocument(state, seq), "nodes", 1);
 }
@@ -76,10 +80,10 @@ export function checkSnapshotFile(value: unknown): ShapeProblem {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a snapshot document";
   const { version } = value as { version?: unknown };
   if (version === 1) return checkSnapshotFields(value);
-  if (version !== 2 && version !== 3) return `it has snapshot format version ${String(version)}, expected 1, 2 or 3`;
+  if (version !== 2 && version !== 3 && version !== 4) return `it has snapshot format version ${String(version)}, expected 1, 2, 3 or 4`;
   const head = checkSnapshotHead(value);
   if (head !== undefined) return head;
-  const nodes = chunksProblem((value as { nodes?: unknown }).nodes, version === 3);
+  const nodes = chunksProblem((value as { nodes?: unknown }).nodes, version !== 2);
   return nodes === undefined ? undefined : `snapshot.${nodes}`;
 }
 
