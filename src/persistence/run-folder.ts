@@ -6,7 +6,9 @@
  * `chmod`ed), and checked after `mkdir` made or found them, since `mkdir`
  * says nothing about who owns an existing folder (and does not follow a
  * link at its own name: it fails with EEXIST, and the check refuses the
- * link). With `fsync`, a folder made here is
+ * link); a folder `mkdir` has just made is looked at for its mode alone,
+ * and not at all once one made in this process came out 0700
+ * (`store-files.ts`, "Made as asked"). With `fsync`, a folder made here is
  * flushed into its parent, so that a power loss cannot take away a run
  * whose files were flushed. The calls are synchronous (see
  * `store-files.ts`, "Costs"), and a folder found with the right mode is
@@ -28,11 +30,11 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
-import { checkedStats, verifyPathSync } from "./store-files.js";
+import { checkedStats, madeAsAsked, sawMadeAsAsked, verifyPathSync } from "./store-files.js";
 import { syncFolder } from "./atomic-file.js";
 
 const DIR_MODE = 0o700;
-/** Runs whose paths {@link RunFolders.files} keeps made (a store calls it at every write of a run; the paths are joined once). */
+/** Runs whose paths {@link RunFolders.files} keeps made (a store calls it at every write of a run; the paths are made once). */
 const KEPT_PATHS = 256;
 /** Runs whose checked folders are remembered (emptied when full: a forgotten one is only checked again). */
 const KEPT_CHECKED = 4096;
@@ -75,15 +77,17 @@ export class RunFolders {
    * The paths of run `runId`'s files (the id must be valid). Made once per
    * run and kept (for the last {@link KEPT_PATHS} runs): a store asks at
    * every append, and six `path.join`s cost about 5 µs, a tenth of a small
-   * run's whole append.
+   * run's whole append. Made by concatenation, not `path.join` (its
+   * normalization, 2 to 3 µs, finds nothing to do): `runsDir` is
+   * normalized, and a valid run id has no separator and is never `.` or
+   * `..` (`core/run-id.ts`).
    */
   files(runId: string): RunFiles {
     const kept = this.#paths.get(runId);
     if (kept !== undefined) return kept;
-    const dir = join(this.runsDir, runId);
-    // assertRunId already rules this out; a second check costs nothing.
-    if (dirname(dir) !== this.runsDir) throw new Error(`taskloom internal error: run id "${runId}" names a path outside the store`);
-    // `dir` is normalized and a file name has no separator: joining them is concatenating.
+    // The callers checked it already; a second check (a test of a regular expression) makes the concatenation safe here.
+    assertRunId(runId);
+    const dir = `${this.runsDir}${sep}${runId}`;
     const files: RunFiles = {
       dir,
       snapshot: `${dir}${sep}snapshot.json`,
@@ -209,10 +213,16 @@ export class RunFolders {
       if (verifyPathSync(dir)) this.#remember(runId);
       return false;
     }
-    const stats = checkedStats(dir);
-    if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+    // Checked for its mode alone, and not even that once a folder made here came out as asked (store-files.ts, "Made as asked").
+    let found = true;
+    if (!madeAsAsked("folder")) {
+      const stats = checkedStats(dir);
+      found = stats !== undefined;
+      if (stats && (stats.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+      else if (stats) sawMadeAsAsked("folder");
+    }
     if (this.#fsync) syncFolder(this.runsDir, true);
-    if (stats) {
+    if (found) {
       this.#remember(runId);
       this.#made.add(runId);
     }
