@@ -1,5 +1,5 @@
 /**
- * Why this file is about 500 lines: it is one format, the node chunk, in
+ * Why this file is about 490 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`), how a parsed chunk is checked before anything is
  * built from it (`chunkProblem`), and how checked columns become records
@@ -213,15 +213,6 @@ function asDifferences(column: Sparse<number>): TimeColumn {
   return "skip" in column ? { skip: column.skip, d } : { at: column.at, d };
 }
 
-/** The values of a time column (its differences summed, for `d`). */
-function timeValues(column: TimeColumn): readonly number[] {
-  if ("v" in column) return column.v;
-  const values = new Array<number>(column.d.length);
-  let t = 0;
-  for (let i = 0; i < values.length; i++) values[i] = t += column.d[i]!;
-  return values;
-}
-
 /**
  * Calls `set(position, value)` for each record of a chunk of `count` that
  * has the field of `column` (its values in `values`), in record order.
@@ -276,17 +267,40 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
     const id = own ? order : typeof chunk.id === "string" ? chunk.id.split(ID_SEPARATOR) : chunk.id;
     const offset = own ? first : 0;
     if (!own) laidOut = false;
-    const outputAt = valueIndex(chunk.output, count);
-    const endedAtAt = valueIndex(chunk.endedAt as Sparse<unknown>, count);
-    const startedAtAt = valueIndex(chunk.startedAt as Sparse<unknown>, count);
-    const outputs = chunk.output.v;
-    const ended = timeValues(chunk.endedAt);
-    const started = timeValues(chunk.startedAt);
+    // The three sparse columns are walked alongside the records, one cursor each (no index or value list made
+    // first): for each, `list` is its `at` or `skip` positions (`skips` says which) and `next` the next of them;
+    // a record has the field when its position is listed in `at`, or not listed in `skip`. A time column's values
+    // are its differences summed as the walk goes (`d`), or its values (`v`).
+    const output = chunk.output;
+    const outputs = output.v;
+    const oSkips = "skip" in output;
+    const oList = oSkips ? output.skip : output.at;
+    let oNext = 0;
+    let oK = 0;
+    const ended = chunk.endedAt;
+    const eSkips = "skip" in ended;
+    const eList = eSkips ? ended.skip : ended.at;
+    const eDiffs = "d" in ended ? ended.d : undefined;
+    const eValues = "v" in ended ? ended.v : eDiffs!;
+    let eNext = 0;
+    let eK = 0;
+    let eSum = 0;
+    const started = chunk.startedAt;
+    const tSkips = "skip" in started;
+    const tList = tSkips ? started.skip : started.at;
+    const tDiffs = "d" in started ? started.d : undefined;
+    const tValues = "v" in started ? started.v : tDiffs!;
+    let tNext = 0;
+    let tK = 0;
+    let tSum = 0;
     // Made straight into `out` (a packed list, as the table's shards are sliced from it); `more` is laid in after.
     for (let p = 0; p < count; p++) {
-      const o = outputAt === undefined ? p : outputAt[p]!;
-      const e = endedAtAt === undefined ? p : endedAtAt[p]!;
-      const t = startedAtAt === undefined ? p : startedAtAt[p]!;
+      const oListed = oNext < oList.length && oList[oNext] === p;
+      if (oListed) oNext += 1;
+      const eListed = eNext < eList.length && eList[eNext] === p;
+      if (eListed) eNext += 1;
+      const tListed = tNext < tList.length && tList[tNext] === p;
+      if (tListed) tNext += 1;
       const nodeStatus = STATUS_BY_CODE[status.charCodeAt(p)]!;
       let key = id[offset + p]!;
       if (order !== undefined && !own) {
@@ -294,14 +308,19 @@ export function fromChunks(chunks: readonly NodeChunk[], order?: readonly string
         const mine = order[first + p];
         if (mine === key) key = mine;
       }
-      if (o >= 0 && e >= 0 && t >= 0) {
-        out.push({ id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[o], endedAt: ended[e]!, startedAt: started[t]! });
+      const hasOutput = oListed !== oSkips;
+      const hasEnded = eListed !== eSkips;
+      const hasStarted = tListed !== tSkips;
+      const endedAt = hasEnded ? (eDiffs === undefined ? eValues[eK++]! : (eSum += eDiffs[eK++]!)) : 0;
+      const startedAt = hasStarted ? (tDiffs === undefined ? tValues[tK++]! : (tSum += tDiffs[tK++]!)) : 0;
+      if (hasOutput && hasEnded && hasStarted) {
+        out.push({ id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]!, output: outputs[oK++], endedAt, startedAt });
         continue;
       }
       const n: Building = { id: key, nodeId: key, status: nodeStatus, attempts: attempts[p]! };
-      if (o >= 0) n.output = outputs[o];
-      if (e >= 0) n.endedAt = ended[e]!;
-      if (t >= 0) n.startedAt = started[t]!;
+      if (hasOutput) n.output = outputs[oK++];
+      if (hasEnded) n.endedAt = endedAt;
+      if (hasStarted) n.startedAt = startedAt;
       out.push(n);
     }
     eachPresent(chunk.more, chunk.more.v, count, (p, m) => {
@@ -349,30 +368,6 @@ export function joinedIds(order: readonly string[], first: number, count: number
     texts.set(key, text);
   }
   return text;
-}
-
-/**
- * For each of a chunk's `count` records, the index of its value in the
- * sparse `column`'s values, or -1 when it has none; undefined when every
- * record has one (the index is then the position). Plain loops, no call
- * per record: a load runs this once per column, mostly before it is optimized.
- */
-function valueIndex(column: Sparse<unknown>, count: number): Int32Array | undefined {
-  if ("skip" in column && column.skip.length === 0) return undefined;
-  const index = new Int32Array(count).fill(-1);
-  if ("at" in column) {
-    const at = column.at;
-    for (let k = 0; k < at.length; k++) index[at[k]!] = k;
-    return index;
-  }
-  const skip = column.skip;
-  let next = 0;
-  let k = 0;
-  for (let p = 0; p < count; p++) {
-    if (next < skip.length && skip[next] === p) next += 1;
-    else index[p] = k++;
-  }
-  return index;
 }
 
 /** The number of records of checked chunks. */
