@@ -42,7 +42,17 @@
 // Imported, not the global: `Buffer` on `globalThis` is a getter.
 import { Buffer } from "node:buffer";
 import type { JournalRecord } from "../state/records.js";
-import { CHUNK_RECORDS, chunkProblem, fromChunks, ID_SEPARATOR, STATUS_LETTERS, type NodeChunk, type Sparse, type TimeColumn } from "./node-columns.js";
+import {
+  asDifferences,
+  CHUNK_RECORDS,
+  chunkProblem,
+  fromChunks,
+  ID_SEPARATOR,
+  isFiniteTime,
+  SparseBuilder,
+  STATUS_LETTERS,
+  type NodeChunk,
+} from "./node-columns.js";
 import { checkRecord, type ShapeProblem } from "./snapshot-schema.js";
 
 /** Consecutive node records as one chunk: those of seqs `seq - k + 1` to `seq`, k the chunk's record count. */
@@ -105,8 +115,6 @@ const EMPTY = {};
 /** The char code of each status's letter. */
 const LETTER_CODES = new Map<string, number>(Object.entries(STATUS_LETTERS).map(([status, letter]) => [status, letter.charCodeAt(0)]));
 
-const isFiniteTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
-
 /**
  * The nodes of `records[start .. end)` (each {@link batchable}) as one
  * chunk, as `toChunks` would make it up to the order of `more`'s keys and
@@ -123,10 +131,10 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
   let joinable = true;
   const letters = Buffer.allocUnsafe(count);
   const attempts: number[] = [];
-  const output: Column<unknown> = { at: [], v: [] };
-  const endedAt: Column<number> = { at: [], v: [] };
-  const startedAt: Column<number> = { at: [], v: [] };
-  const more: Column<Record<string, unknown>> = { at: [], v: [] };
+  const output = new SparseBuilder<unknown>();
+  const endedAt = new SparseBuilder<number>();
+  const startedAt = new SparseBuilder<number>();
+  const more = new SparseBuilder<Record<string, unknown>>();
   for (let p = 0; p < count; p++) {
     const n = records[start + p]!.node as unknown as Readonly<Record<string, unknown>>;
     const id = n.id as string;
@@ -146,73 +154,33 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
           if (value === id) continue;
           break;
         case "output":
-          output.at.push(p);
-          output.v.push(value);
+          output.add(p, value);
           continue;
         case "endedAt":
           if (!isFiniteTime(value)) break;
-          endedAt.at.push(p);
-          endedAt.v.push(value);
+          endedAt.add(p, value);
           continue;
         case "startedAt":
           if (!isFiniteTime(value)) break;
-          startedAt.at.push(p);
-          startedAt.v.push(value);
+          startedAt.add(p, value);
           continue;
       }
       // defineProperty: an own "__proto__" key stays a key.
       Object.defineProperty((rest ??= {}), key, { value, enumerable: true, writable: true, configurable: true });
     }
     if (rest !== undefined) {
-      more.at.push(p);
-      more.v.push(rest);
+      more.add(p, rest);
     }
   }
   return {
     id: joinable ? ids.join(ID_SEPARATOR) : ids,
     status: letters.toString("latin1"),
     attempts,
-    output: sparse(output, count),
-    endedAt: times(sparse(endedAt, count)),
-    startedAt: times(sparse(startedAt, count)),
-    more: sparse(more, count),
+    output: output.done(count),
+    endedAt: asDifferences(endedAt.done(count)),
+    startedAt: asDifferences(startedAt.done(count)),
+    more: more.done(count),
   };
-}
-
-/** A sparse column being made: the positions that have the field, and their values. */
-interface Column<T> {
-  readonly at: number[];
-  readonly v: T[];
-}
-
-/** `column` of a chunk of `count` records as `at` or `skip`, the shorter (a fan-out's outputs and times: an empty `skip`). */
-function sparse<T>(column: Column<T>, count: number): Sparse<T> {
-  const { at, v } = column;
-  if (at.length === count) return { skip: [], v };
-  if (at.length * 2 <= count) return column;
-  const skip: number[] = [];
-  let next = 0;
-  for (const p of at) {
-    while (next < p) skip.push(next++);
-    next = p + 1;
-  }
-  while (next < count) skip.push(next++);
-  return { skip, v };
-}
-
-/** A time column with `d`, each time's difference from the one before (the first's from 0), when every one is a safe integer; else as it is. */
-function times(column: Sparse<number>): TimeColumn {
-  const values = column.v;
-  const d: number[] = [];
-  let last = 0;
-  for (let i = 0; i < values.length; i++) {
-    const t = values[i]!;
-    const diff = t - last;
-    if (!Number.isSafeInteger(t) || !Number.isSafeInteger(diff)) return column;
-    d.push(diff);
-    last = t;
-  }
-  return "skip" in column ? { skip: column.skip, d } : { at: column.at, d };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Why this file is about 490 lines: it is one format, the node chunk, in
+ * Why this file is about 500 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`), how a parsed chunk is checked before anything is
  * built from it (`chunkProblem`), and how checked columns become records
@@ -13,7 +13,11 @@
  * file around the chunks (`snapshot-file.ts`), the document's head
  * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`),
  * a new run's chunks made from its ids alone (`pending-chunks.ts`, a
- * writer whose output a property test holds equal to `toChunks`').
+ * writer whose output a property test holds equal to `toChunks`'), and a
+ * batch journal line's chunk (`journal-batch.ts`: a faster walk of plain
+ * records that builds its columns with this file's `SparseBuilder` and
+ * `asDifferences`, its read held equal to per-record lines' by a property
+ * test).
  *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
@@ -116,7 +120,7 @@ const COLUMN_KEYS = new Set(["id", "status", "attempts", "output", "endedAt", "s
 const NEVER_MORE = new Set(["id", "status", "attempts", "output"]);
 
 /** A sparse column being made: the positions that have the field and their values. */
-class SparseBuilder<T> {
+export class SparseBuilder<T> {
   readonly at: number[] = [];
   readonly v: T[] = [];
 
@@ -127,6 +131,7 @@ class SparseBuilder<T> {
 
   /** The column for a chunk of `count` records: `at` or `skip`, the shorter. */
   done(count: number): Sparse<T> {
+    if (this.at.length === count) return { skip: [], v: this.v };
     if (this.at.length * 2 <= count) return { at: this.at, v: this.v };
     const skip: number[] = [];
     let next = 0;
@@ -139,7 +144,8 @@ class SparseBuilder<T> {
   }
 }
 
-const isFiniteTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
+/** Whether `value` is a time the time columns hold: a finite number, not `-0`. */
+export const isFiniteTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
 
 /** The records of `records` as chunks of up to `perChunk` records. */
 export function toChunks(records: Iterable<NodeRecord>, perChunk = CHUNK_RECORDS, idText = true): NodeChunk[] {
@@ -200,7 +206,7 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
 }
 
 /** `column` with `d` in place of `v` when every value and every difference is a safe integer ({@link TimeColumn}). */
-function asDifferences(column: Sparse<number>): TimeColumn {
+export function asDifferences(column: Sparse<number>): TimeColumn {
   const d = new Array<number>(column.v.length);
   let last = 0;
   for (let i = 0; i < column.v.length; i++) {
