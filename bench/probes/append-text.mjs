@@ -1,10 +1,11 @@
 /**
- * A 10,000-node fan-out's journal append, its text made four ways, in one
+ * A 10,000-node fan-out's journal append, its text made five ways, in one
  * process (issue 16, target 3): `added` (every line added to one text,
  * before the ninth pass), `parts` (lines joined 1,024 at a time, the
  * parts added: `journalText` since), `buffer` (each line written into
  * 256 KiB buffers, one `writev`), `lines` (the lines alone, no text and
- * no write). Each is written to a file under `$TMPDIR`; the variants
+ * no write), `batch` (`journalText` of `batchNodes`' records: one batch
+ * line of columns, `journal-batch.ts`, the tenth pass's way). Each is written to a file under `$TMPDIR`; the variants
  * take turns, each on fresh records after a forced `gc()`, and the median
  * CPU time (user + system) of each is printed. Loads `<tree>/src`
  * through tsx (`dist/` is a bundle, without this module's own file).
@@ -25,6 +26,11 @@
  * added's 688 and 519 M in two sittings, and a 1M fan-out's peak RSS
  * rose about 80 MB, so `journalText` still adds its lines.
  *
+ * Tenth pass, loaded machine, `--single-threaded` (or the GC's helper
+ * threads' time is counted), `batch` against `added` alone: batch 3.3-3.4
+ * ms for 187,991 bytes, added 8.5-8.9 ms for 1,725,568 bytes (three
+ * alternating runs of 40 each).
+ *
  * @module
  */
 import { closeSync, mkdtempSync, openSync, writeSync, writevSync } from "node:fs";
@@ -33,6 +39,8 @@ import { join, resolve } from "node:path";
 
 const [root = ".", iterations = "40", only] = process.argv.slice(2);
 const { journalLine } = await import(resolve(root, "src/persistence/journal-line.ts"));
+const { journalText } = await import(resolve(root, "src/persistence/journal-file.ts"));
+const { batchNodes } = await import(resolve(root, "src/persistence/journal-batch.ts"));
 const t0 = Date.now();
 /** A fan-out's records as its append holds them: succeeded, an output, two times (64 nodes share a millisecond). */
 const records = () =>
@@ -78,8 +86,14 @@ function buffer(rs) {
 function lines(rs) {
   for (const r of rs) journalLine(r);
 }
+function batch(rs) {
+  const text = journalText(batchNodes(rs));
+  Buffer.byteLength(text);
+  writeSync(fd, text);
+}
 
-const variants = only ? { [only]: { added, parts, buffer, lines }[only] } : { added, parts, buffer, lines };
+const all = { added, parts, buffer, lines, batch };
+const variants = only ? { [only]: all[only] } : all;
 const names = Object.keys(variants);
 const cpu = Object.fromEntries(names.map((n) => [n, []]));
 for (let i = 0; i < Number(iterations); i++) {
