@@ -49,7 +49,7 @@ import {
   fromChunks,
   ID_SEPARATOR,
   isFiniteTime,
-  SparseBuilder,
+  sparseColumn,
   STATUS_LETTERS,
   type NodeChunk,
 } from "./node-columns.js";
@@ -131,10 +131,15 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
   let joinable = true;
   const letters = Buffer.allocUnsafe(count);
   const attempts: number[] = [];
-  const output = new SparseBuilder<unknown>();
-  const endedAt = new SparseBuilder<number>();
-  const startedAt = new SparseBuilder<number>();
-  const more = new SparseBuilder<Record<string, unknown>>();
+  // One pair of local arrays a sparse column, pushed in the walk (see `sparseColumn`).
+  const outputAt: number[] = [];
+  const outputs: unknown[] = [];
+  const endedAt: number[] = [];
+  const ends: number[] = [];
+  const startedAt: number[] = [];
+  const starts: number[] = [];
+  const moreAt: number[] = [];
+  const mores: Record<string, unknown>[] = [];
   for (let p = 0; p < count; p++) {
     const n = records[start + p]!.node as unknown as Readonly<Record<string, unknown>>;
     const id = n.id as string;
@@ -154,32 +159,36 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
           if (value === id) continue;
           break;
         case "output":
-          output.add(p, value);
+          outputAt.push(p);
+          outputs.push(value);
           continue;
         case "endedAt":
           if (!isFiniteTime(value)) break;
-          endedAt.add(p, value);
+          endedAt.push(p);
+          ends.push(value);
           continue;
         case "startedAt":
           if (!isFiniteTime(value)) break;
-          startedAt.add(p, value);
+          startedAt.push(p);
+          starts.push(value);
           continue;
       }
       // defineProperty: an own "__proto__" key stays a key.
       Object.defineProperty((rest ??= {}), key, { value, enumerable: true, writable: true, configurable: true });
     }
     if (rest !== undefined) {
-      more.add(p, rest);
+      moreAt.push(p);
+      mores.push(rest);
     }
   }
   return {
     id: joinable ? ids.join(ID_SEPARATOR) : ids,
     status: letters.toString("latin1"),
     attempts,
-    output: output.done(count),
-    endedAt: asDifferences(endedAt.done(count)),
-    startedAt: asDifferences(startedAt.done(count)),
-    more: more.done(count),
+    output: sparseColumn(outputAt, outputs, count),
+    endedAt: asDifferences(sparseColumn(endedAt, ends, count)),
+    startedAt: asDifferences(sparseColumn(startedAt, starts, count)),
+    more: sparseColumn(moreAt, mores, count),
   };
 }
 
