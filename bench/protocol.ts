@@ -20,14 +20,18 @@
  * - `langgraph-sqlite`: LangGraph.js with `SqliteSaver` (a SQLite file, WAL);
  * - `dbos`: DBOS Transact on the local PostgreSQL, one step per node;
  * - `fdatasync`: the power-loss floor, a bare loop of write + `fdatasync`
- *   on a small file (chain shape only, one flush per step).
+ *   on a small file (chain shape only, one flush per step);
+ * - `write`: the floor of a chain without fsync, a bare loop of one
+ *   `write` per step appending a journal-line-sized record (chain shape only).
  */
-export type SystemName = "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "taskloom-lowdb-fsync" | "langgraph" | "langgraph-sqlite" | "dbos" | "fdatasync";
+export type SystemName =
+  "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "taskloom-lowdb-fsync" | "langgraph" | "langgraph-sqlite" | "dbos" | "fdatasync" | "write";
 
 /** Every system, in table order. */
 export const SYSTEMS: readonly SystemName[] = [
   "pqueue",
   "fdatasync",
+  "write",
   "taskloom-memory",
   "taskloom-lowdb",
   "taskloom-lowdb-fsync",

@@ -42,6 +42,8 @@ async function loadPrepare(spec: ScenarioSpec): Promise<Prepare> {
       return (await import("./systems/pqueue.js")).prepare;
     case "fdatasync":
       return (await import("./systems/fdatasync.js")).prepare;
+    case "write":
+      return (await import("./systems/write.js")).prepare;
     case "langgraph":
       return (await import("./systems/langgraph.js")).prepare;
     case "langgraph-sqlite":
