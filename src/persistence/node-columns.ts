@@ -125,8 +125,9 @@ const NEVER_MORE = new Set(["id", "status", "attempts", "output"]);
  * writers keep `at` and `v` as local arrays, one pair a column, pushed in
  * their walk: a builder class shared by the four columns made every push
  * polymorphic (small integers, doubles, objects), and its optimized code
- * was thrown away at each full garbage collection, which cost a
- * 10,000-record chunk about 10 ms against 0.7 ms (issue 16, eleventh pass).
+ * was thrown away at each full garbage collection: the first 10,000-record
+ * chunk made after one took about 10 ms against 1.4 ms (issue 16, eleventh
+ * pass).
  */
 export function sparseColumn<T>(at: number[], v: T[], count: number): Sparse<T> {
   if (at.length === count) return { skip: [], v };
