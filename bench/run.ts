@@ -118,16 +118,19 @@ const STAGE_TASKS = 10_000;
 /** Counted chain rounds of the paired fsync chain / floor scenario (issue 16 target 4), each between two floor rounds. */
 const PAIR_ROUNDS = 15;
 /**
- * Counted rounds of the unbudgeted systems (p-queue, MemoryStore,
- * LowdbStore) at N = 1,000 to 10,000, and of the cold resume: enough that
- * the median is not decided by the JIT's tier-up. With 5 rounds after one
- * warm-up (the bench before the eleventh pass of issue 16), a 10,000-node
- * fan-out's rounds fell from about 90 ms to 20 ms over the first ten
- * rounds in one process, MemoryStore's and LowdbStore's at other paces,
- * so the median of rounds 2 to 6 was a moment of the warm-up (the same
- * tree's LowdbStore / MemoryStore read 1.3x to 2.0x from run to run).
- * A round here takes 0.1 s or less. The JSON keeps every round, so the
- * median of the first 5 can still be read from it.
+ * Counted rounds of every system but the peers (p-queue, the floors,
+ * MemoryStore, LowdbStore with and without fsync) at N = 100 to 10,000
+ * where not counted 21 times already, and of the cold resume: enough that
+ * the median is not decided by the JIT's tier-up, and the same count on
+ * both sides of every ratio a target takes between them. With 5 rounds
+ * after one warm-up (the bench before the eleventh pass of issue 16), a
+ * 10,000-node fan-out's rounds fell from about 90 ms to 20 ms over the
+ * first ten rounds in one process, MemoryStore's and LowdbStore's at other
+ * paces, so the median of rounds 2 to 6 was a moment of the warm-up (the
+ * same tree's LowdbStore / MemoryStore read 1.3x to 2.0x from run to run).
+ * A round here takes 0.1 s or less, a fsync chain's of 10,000 about a
+ * second. The JSON keeps every round, so the median of the first 5 can
+ * still be read from it.
  */
 const STEADY_ROUNDS = 15;
 /** The scale scenario (issue 16 target 6). */
@@ -158,6 +161,8 @@ function timeMatrix(): { shape: Shape; n: number; systems: readonly SystemName[]
 function plan(o: Options): Planned[] {
   const heavy = (system: SystemName): boolean => BUDGETED.has(system);
   /** Counted rounds: many for tiny runs (their times are small and noisy), fewer for peers at 10,000. */
+  const peer = (system: SystemName): boolean => PEERS.includes(system);
+  /** Counted rounds: many for tiny runs (their times are small and noisy), few for the peers and at 100,000 and more. */
   const rounds = (system: SystemName, n: number): number =>
     o.rounds ??
     (o.quick
@@ -168,12 +173,12 @@ function plan(o: Options): Planned[] {
         ? 21
         : n >= 100_000
           ? 3
-          : heavy(system)
+          : peer(system)
             ? n >= 10_000
               ? 3
               : 5
             : STEADY_ROUNDS);
-  const warmups = (system: SystemName, n: number): number => (n <= 100 && !heavy(system) ? 3 : heavy(system) && n >= 10_000 ? 0 : 1);
+  const warmups = (system: SystemName, n: number): number => (n <= 100 && !heavy(system) ? 3 : peer(system) && n >= 10_000 ? 0 : 1);
   const spec = (kind: Kind, system: SystemName, shape: Shape, n: number, r = rounds(system, n), warmup = warmups(system, n)): ScenarioSpec => ({
     kind,
     system,
