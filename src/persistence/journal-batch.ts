@@ -43,13 +43,13 @@
 import { Buffer } from "node:buffer";
 import type { JournalRecord } from "../state/records.js";
 import {
-  asDifferences,
   CHUNK_RECORDS,
   chunkProblem,
   fromChunks,
   ID_SEPARATOR,
   isFiniteTime,
-  sparseColumn,
+  sparseColumns,
+  sparseParts,
   STATUS_LETTERS,
   type NodeChunk,
 } from "./node-columns.js";
@@ -131,15 +131,7 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
   let joinable = true;
   const letters = Buffer.allocUnsafe(count);
   const attempts: number[] = [];
-  // One pair of local arrays a sparse column, pushed in the walk (see `sparseColumn`).
-  const outputAt: number[] = [];
-  const outputs: unknown[] = [];
-  const endedAt: number[] = [];
-  const ends: number[] = [];
-  const startedAt: number[] = [];
-  const starts: number[] = [];
-  const moreAt: number[] = [];
-  const mores: Record<string, unknown>[] = [];
+  const parts = sparseParts();
   for (let p = 0; p < count; p++) {
     const n = records[start + p]!.node as unknown as Readonly<Record<string, unknown>>;
     const id = n.id as string;
@@ -159,36 +151,33 @@ function columnsOf(records: readonly NodeEntry[], start: number, end: number): N
           if (value === id) continue;
           break;
         case "output":
-          outputAt.push(p);
-          outputs.push(value);
+          parts.outputAt.push(p);
+          parts.outputs.push(value);
           continue;
         case "endedAt":
           if (!isFiniteTime(value)) break;
-          endedAt.push(p);
-          ends.push(value);
+          parts.endedAt.push(p);
+          parts.ends.push(value);
           continue;
         case "startedAt":
           if (!isFiniteTime(value)) break;
-          startedAt.push(p);
-          starts.push(value);
+          parts.startedAt.push(p);
+          parts.starts.push(value);
           continue;
       }
       // defineProperty: an own "__proto__" key stays a key.
       Object.defineProperty((rest ??= {}), key, { value, enumerable: true, writable: true, configurable: true });
     }
     if (rest !== undefined) {
-      moreAt.push(p);
-      mores.push(rest);
+      parts.moreAt.push(p);
+      parts.mores.push(rest);
     }
   }
   return {
     id: joinable ? ids.join(ID_SEPARATOR) : ids,
     status: letters.toString("latin1"),
     attempts,
-    output: sparseColumn(outputAt, outputs, count),
-    endedAt: asDifferences(sparseColumn(endedAt, ends, count)),
-    startedAt: asDifferences(sparseColumn(startedAt, starts, count)),
-    more: sparseColumn(moreAt, mores, count),
+    ...sparseColumns(parts, count),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Why this file is about 500 lines: it is one format, the node chunk, in
+ * Why this file is about 520 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`), how a parsed chunk is checked before anything is
  * built from it (`chunkProblem`), and how checked columns become records
@@ -15,8 +15,8 @@
  * a new run's chunks made from its ids alone (`pending-chunks.ts`, a
  * writer whose output a property test holds equal to `toChunks`'), and a
  * batch journal line's chunk (`journal-batch.ts`: a faster walk of plain
- * records that builds its columns with this file's `sparseColumn` and
- * `asDifferences`, its read held equal to per-record lines' by a property
+ * records that builds its columns with this file's `sparseParts` and
+ * `sparseColumns`, its read held equal to per-record lines' by a property
  * test).
  *
  * A snapshot file's node records as columns (snapshot format version 2,
@@ -120,15 +120,42 @@ const COLUMN_KEYS = new Set(["id", "status", "attempts", "output", "endedAt", "s
 const NEVER_MORE = new Set(["id", "status", "attempts", "output"]);
 
 /**
- * The sparse column of a chunk of `count` records whose positions `at`
- * (ascending) hold the values `v`: `at` or `skip`, the shorter. The
- * writers keep `at` and `v` as local arrays, one pair a column, pushed in
- * their walk: a builder class shared by the four columns made every push
- * polymorphic (small integers, doubles, objects), and its optimized code
- * was thrown away at each full garbage collection: the first 10,000-record
- * chunk made after one took about 10 ms against 1.4 ms (issue 16, eleventh
- * pass).
+ * The positions and values of a chunk's four sparse columns while a
+ * writer's walk makes them ({@link sparseParts}; `toChunk` here, and
+ * `journal-batch.ts`' batch line). Each column has its own two arrays,
+ * pushed at their own places in the walk: a builder class shared by the
+ * four columns made every push polymorphic (small integers, doubles,
+ * objects), and its optimized code was thrown away at each full garbage
+ * collection: the first 10,000-record chunk made after one took about
+ * 10 ms against 1.4 ms (issue 16, eleventh pass).
  */
+export interface SparseParts {
+  readonly outputAt: number[];
+  readonly outputs: unknown[];
+  readonly endedAt: number[];
+  readonly ends: number[];
+  readonly startedAt: number[];
+  readonly starts: number[];
+  readonly moreAt: number[];
+  readonly mores: Record<string, unknown>[];
+}
+
+/** Empty {@link SparseParts}. */
+export function sparseParts(): SparseParts {
+  return { outputAt: [], outputs: [], endedAt: [], ends: [], startedAt: [], starts: [], moreAt: [], mores: [] };
+}
+
+/** The four sparse columns of a chunk of `count` records, from what its walk pushed. */
+export function sparseColumns(parts: SparseParts, count: number): Pick<NodeChunk, "output" | "endedAt" | "startedAt" | "more"> {
+  return {
+    output: sparseColumn(parts.outputAt, parts.outputs, count),
+    endedAt: asDifferences(sparseColumn(parts.endedAt, parts.ends, count)),
+    startedAt: asDifferences(sparseColumn(parts.startedAt, parts.starts, count)),
+    more: sparseColumn(parts.moreAt, parts.mores, count),
+  };
+}
+
+/** The sparse column of a chunk of `count` records whose positions `at` (ascending) hold the values `v`: `at` or `skip`, the shorter. */
 export function sparseColumn<T>(at: number[], v: T[], count: number): Sparse<T> {
   if (at.length === count) return { skip: [], v };
   if (at.length * 2 <= count) return { at, v };
@@ -167,14 +194,7 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
   let joinable = idText;
   const attempts = new Array<number>(count);
   let status = "";
-  const outputAt: number[] = [];
-  const outputs: unknown[] = [];
-  const endedAt: number[] = [];
-  const ends: number[] = [];
-  const startedAt: number[] = [];
-  const starts: number[] = [];
-  const moreAt: number[] = [];
-  const mores: Record<string, unknown>[] = [];
+  const parts = sparseParts();
   for (let p = 0; p < count; p++) {
     const n = records[p]!;
     id[p] = n.id;
@@ -182,17 +202,17 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
     status += STATUS_LETTERS[n.status];
     attempts[p] = n.attempts;
     if (Object.hasOwn(n, "output")) {
-      outputAt.push(p);
-      outputs.push(n.output);
+      parts.outputAt.push(p);
+      parts.outputs.push(n.output);
     }
     let rest: Record<string, unknown> | undefined;
     if (isFiniteTime(n.endedAt)) {
-      endedAt.push(p);
-      ends.push(n.endedAt);
+      parts.endedAt.push(p);
+      parts.ends.push(n.endedAt);
     } else if (Object.hasOwn(n, "endedAt")) (rest ??= {}).endedAt = n.endedAt;
     if (isFiniteTime(n.startedAt)) {
-      startedAt.push(p);
-      starts.push(n.startedAt);
+      parts.startedAt.push(p);
+      parts.starts.push(n.startedAt);
     } else if (Object.hasOwn(n, "startedAt")) (rest ??= {}).startedAt = n.startedAt;
     for (const key in n) {
       if (COLUMN_KEYS.has(key) || !Object.hasOwn(n, key)) continue;
@@ -202,19 +222,11 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
       Object.defineProperty((rest ??= {}), key, { value, enumerable: true, writable: true, configurable: true });
     }
     if (rest !== undefined) {
-      moreAt.push(p);
-      mores.push(rest);
+      parts.moreAt.push(p);
+      parts.mores.push(rest);
     }
   }
-  return {
-    id: joinable ? id.join(ID_SEPARATOR) : id,
-    status,
-    attempts,
-    output: sparseColumn(outputAt, outputs, count),
-    endedAt: asDifferences(sparseColumn(endedAt, ends, count)),
-    startedAt: asDifferences(sparseColumn(startedAt, starts, count)),
-    more: sparseColumn(moreAt, mores, count),
-  };
+  return { id: joinable ? id.join(ID_SEPARATOR) : id, status, attempts, ...sparseColumns(parts, count) };
 }
 
 /** `column` with `d` in place of `v` when every value and every difference is a safe integer ({@link TimeColumn}). */
