@@ -1,23 +1,24 @@
 /**
- * Why this file is about 520 lines: it is one format, the node chunk, in
+ * Why this file is about 400 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
- * columns (`toChunks`), how a parsed chunk is checked before anything is
- * built from it (`chunkProblem`), and how checked columns become records
- * again (`fromChunks`). Split, a new column or id form would have to be
- * changed in three files at once, and the check is the only thing that
- * stands between a damaged file and the reader's unchecked indexing. The
- * id column's two forms (a list; version 3's one text) are part of all
- * three readings, so they stay here too, with the small cache of a
- * graph's joined ids that the reader compares against (`joinedIds`,
- * `startsWithOrder`, about 40 lines). What stands alone is elsewhere: the
- * file around the chunks (`snapshot-file.ts`), the document's head
+ * columns (`toChunks`, with `sparseParts` and `sparseColumns`, which the
+ * batch journal line's writer shares), how a parsed chunk is checked
+ * before anything is built from it (`chunkProblem`), and how checked
+ * columns become records again (`fromChunks`). Split, a new column or id
+ * form would have to be changed in three files at once, and the check is
+ * the only thing that stands between a damaged file and the reader's
+ * unchecked indexing. The id column's two forms (a list; version 3's one
+ * text) are part of all three readings, so they stay here too, with the
+ * small cache of a graph's joined ids that the reader compares against
+ * (`joinedIds`, `startsWithOrder`, about 40 lines). What stands alone is
+ * elsewhere: the sparse column form that several of the chunk's columns
+ * take, in its own three readings (`sparse-column.ts`), the file around
+ * the chunks (`snapshot-file.ts`), the document's head
  * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`),
  * a new run's chunks made from its ids alone (`pending-chunks.ts`, a
  * writer whose output a property test holds equal to `toChunks`'), and a
  * batch journal line's chunk (`journal-batch.ts`: a faster walk of plain
- * records that builds its columns with this file's `sparseParts` and
- * `sparseColumns`, its read held equal to per-record lines' by a property
- * test).
+ * records, its read held equal to per-record lines' by a property test).
  *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
@@ -54,27 +55,11 @@
 import type { NodeRecord } from "../state/records.js";
 import type { NodeStatus } from "../state/status.js";
 import { PIECE_ITEMS } from "./serialization.js";
-import { nodeMoreProblem, type ShapeProblem } from "./snapshot-schema.js";
+import { isPlainObject, nodeMoreProblem, type ShapeProblem } from "./snapshot-schema.js";
+import { asDifferences, eachPresent, isFiniteTime, sparseColumn, sparseProblem, timeProblem, type Sparse, type TimeColumn } from "./sparse-column.js";
 
 /** Records per chunk: a chunk is one piece of a big snapshot's text (`serializeInPieces`), a megabyte or two. */
 export const CHUNK_RECORDS = PIECE_ITEMS;
-
-/**
- * The values of the records of a chunk that have a field, in record order,
- * and where they are: `at`, the positions that have it, or `skip`, the
- * positions that do not (whichever list is shorter).
- */
-export type Sparse<T> = { readonly at: readonly number[]; readonly v: readonly T[] } | { readonly skip: readonly number[]; readonly v: readonly T[] };
-
-/**
- * A sparse column of times: {@link Sparse}, or, when every time is a whole
- * number (epoch milliseconds, as the clock gives them), `d` in place of
- * `v`: each time's difference from the one before it in the column (the
- * first's from 0). The differences of a run's times are a few digits where
- * the times are thirteen: a third of a 10,000-node snapshot's bytes.
- */
-export type TimeColumn =
-  Sparse<number> | { readonly at: readonly number[]; readonly d: readonly number[] } | { readonly skip: readonly number[]; readonly d: readonly number[] };
 
 /** Up to {@link CHUNK_RECORDS} consecutive node records, as columns. */
 export interface NodeChunk {
@@ -155,23 +140,6 @@ export function sparseColumns(parts: SparseParts, count: number): Pick<NodeChunk
   };
 }
 
-/** The sparse column of a chunk of `count` records whose positions `at` (ascending) hold the values `v`: `at` or `skip`, the shorter. */
-export function sparseColumn<T>(at: number[], v: T[], count: number): Sparse<T> {
-  if (at.length === count) return { skip: [], v };
-  if (at.length * 2 <= count) return { at, v };
-  const skip: number[] = [];
-  let next = 0;
-  for (const p of at) {
-    while (next < p) skip.push(next++);
-    next = p + 1;
-  }
-  while (next < count) skip.push(next++);
-  return { skip, v };
-}
-
-/** Whether `value` is a time the time columns hold: a finite number, not `-0`. */
-export const isFiniteTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0);
-
 /** The records of `records` as chunks of up to `perChunk` records. */
 export function toChunks(records: Iterable<NodeRecord>, perChunk = CHUNK_RECORDS, idText = true): NodeChunk[] {
   const chunks: NodeChunk[] = [];
@@ -227,39 +195,6 @@ function toChunk(records: readonly NodeRecord[], idText: boolean): NodeChunk {
     }
   }
   return { id: joinable ? id.join(ID_SEPARATOR) : id, status, attempts, ...sparseColumns(parts, count) };
-}
-
-/** `column` with `d` in place of `v` when every value and every difference is a safe integer ({@link TimeColumn}). */
-export function asDifferences(column: Sparse<number>): TimeColumn {
-  const d = new Array<number>(column.v.length);
-  let last = 0;
-  for (let i = 0; i < column.v.length; i++) {
-    const t = column.v[i]!;
-    const diff = t - last;
-    if (!Number.isSafeInteger(t) || !Number.isSafeInteger(diff)) return column;
-    d[i] = diff;
-    last = t;
-  }
-  return "skip" in column ? { skip: column.skip, d } : { at: column.at, d };
-}
-
-/**
- * Calls `set(position, value)` for each record of a chunk of `count` that
- * has the field of `column` (its values in `values`), in record order.
- */
-function eachPresent<T>(column: Sparse<unknown>, values: readonly T[], count: number, set: (position: number, value: T) => void): void {
-  if ("at" in column) {
-    const at = column.at;
-    for (let i = 0; i < at.length; i++) set(at[i]!, values[i]!);
-    return;
-  }
-  const skip = column.skip;
-  let next = 0;
-  let k = 0;
-  for (let p = 0; p < count; p++) {
-    if (next < skip.length && skip[next] === p) next += 1;
-    else set(p, values[k++]!);
-  }
 }
 
 type Building = { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & Record<string, unknown>;
@@ -407,8 +342,6 @@ export function chunkRecords(chunks: readonly NodeChunk[]): number {
   return n;
 }
 
-type Obj = Record<string, unknown>;
-const isPlainObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 /**
  * What is wrong with the chunk list `value` (a parsed `nodes`), as a
  * phrase naming the place (`nodes[0].status[3] is not a node status
@@ -468,55 +401,4 @@ function moreProblem(value: unknown): ShapeProblem {
   // Optional fields may be undefined, but a record's node id may not (it replaces the id's).
   if (Object.hasOwn(value, "nodeId") && typeof value.nodeId !== "string") return ".nodeId is not text";
   return nodeMoreProblem(value);
-}
-
-/** What is wrong with the time column `value` (named `name`, a {@link TimeColumn}) of a chunk of `count` records, or undefined. */
-function timeProblem(value: unknown, name: string, count: number): ShapeProblem {
-  if (!isPlainObject(value) || !Object.hasOwn(value, "d")) return sparseProblem(value, name, count, (v) => (isFiniteTime(v) ? undefined : " is not a time"));
-  if (Object.hasOwn(value, "v")) return `.${name} has both "v" and "d"`;
-  const problem = sparseProblem(value, name, count, undefined, "d");
-  if (problem !== undefined) return problem;
-  // The differences are whole numbers, and so is each sum: every time is then exact, and finite. One loop
-  // here, not a call per value: a load runs it once per column, mostly before it is optimized.
-  // A 32-bit integer is safe when `| 0` gives it back (no call, as for attempts); a sum of safe integers is a
-  // whole number (a double past 2 ** 53 is one too), so it is safe when it is within the safe range.
-  const d = value.d as readonly unknown[];
-  let t = 0;
-  for (let i = 0; i < d.length; i++) {
-    const x = d[i];
-    if (typeof x !== "number" || ((x | 0) !== x && !Number.isSafeInteger(x))) return `.${name}.d[${i}] is not a whole difference of times`;
-    t += x;
-    if (t > Number.MAX_SAFE_INTEGER || t < -Number.MAX_SAFE_INTEGER) return `.${name}.d[${i}] is not a whole difference of times`;
-  }
-  return undefined;
-}
-
-/**
- * What is wrong with the sparse column `value` (named `name`, its values in
- * `values`) of a chunk of `count` records, or undefined; each value is
- * checked by `item`, when given (without it, any value passes here).
- */
-function sparseProblem(value: unknown, name: string, count: number, item?: (v: unknown) => ShapeProblem, values: "v" | "d" = "v"): ShapeProblem {
-  if (!isPlainObject(value)) return `.${name} is not an object`;
-  const skip = Object.hasOwn(value, "skip");
-  if (skip === Object.hasOwn(value, "at")) return `.${name} has ${skip ? "both" : "neither"} "at" and "skip"`;
-  const list = skip ? value.skip : value.at;
-  const key = skip ? "skip" : "at";
-  if (!Array.isArray(list)) return `.${name}.${key} is not a list`;
-  let last = -1;
-  for (let i = 0; i < list.length; i++) {
-    const p: unknown = list[i];
-    if (typeof p !== "number" || !Number.isSafeInteger(p) || p <= last || p >= count) return `.${name}.${key}[${i}] is not a position in order`;
-    last = p;
-  }
-  const items = value[values];
-  if (!Array.isArray(items)) return `.${name}.${values} is not a list`;
-  const expected = skip ? count - list.length : list.length;
-  if (items.length !== expected) return `.${name}.${values} has ${items.length} values, not ${expected}`;
-  if (item === undefined) return undefined;
-  for (let i = 0; i < items.length; i++) {
-    const problem = item(items[i]);
-    if (problem !== undefined) return `.${name}.${values}[${i}]${problem}`;
-  }
-  return undefined;
 }

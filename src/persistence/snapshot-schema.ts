@@ -68,7 +68,8 @@ const phrase = (root: string, found: Fault): string => `${root}${found.at.revers
 
 const isObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
 /** An object as `JSON.parse` makes it (the fast pass takes no other: no own keys hidden from `for…in`, none inherited). */
-const isPlainObject = (value: unknown): value is Obj => typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 const isCount = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 const isTime = (value: unknown): boolean => typeof value === "number" && !Number.isNaN(value);
 
