@@ -160,7 +160,6 @@ function timeMatrix(): { shape: Shape; n: number; systems: readonly SystemName[]
 
 function plan(o: Options): Planned[] {
   const heavy = (system: SystemName): boolean => BUDGETED.has(system);
-  /** Counted rounds: many for tiny runs (their times are small and noisy), fewer for peers at 10,000. */
   const peer = (system: SystemName): boolean => PEERS.includes(system);
   /** Counted rounds: many for tiny runs (their times are small and noisy), few for the peers and at 100,000 and more. */
   const rounds = (system: SystemName, n: number): number =>
@@ -611,22 +610,17 @@ function targets(rows: readonly Row[]): Target[] {
   }
   {
     // What the chain's LowdbStore row must spend on system calls alone: a write per step (bench/systems/write.ts).
+    const name = "3. 10k chain: LowdbStore's cost over MemoryStore against a bare loop of one write per step";
     const floor = get("time", "write", "chain", 10_000);
     const [l, m] = [low("chain", 10_000), mem("chain", 10_000)];
-    if (floor.status === "ok" && floor.medianMs !== undefined && l.medianMs !== undefined && m.medianMs !== undefined) {
-      out.push({
-        name: "3. 10k chain: LowdbStore's cost over MemoryStore against a bare loop of one write per step",
-        verdict: "INFO",
-        detail:
-          `LowdbStore - MemoryStore ${fmt(l.medianMs - m.medianMs)} ms; 10,000 writes ${fmt(floor.medianMs)} ms ` +
-          `(${fmt(floor.medianMs / m.medianMs)}x MemoryStore's run: the ratio's floor is ${fmt(1 + floor.medianMs / m.medianMs)}x)`,
-      });
-    } else
-      out.push({
-        name: "3. 10k chain: LowdbStore's cost over MemoryStore against a bare loop of one write per step",
-        verdict: "SKIP",
-        detail: why(floor, l, m) || "no data",
-      });
+    if (floor.medianMs === undefined || l.medianMs === undefined || m.medianMs === undefined || floor.status !== "ok") {
+      out.push({ name, verdict: "SKIP", detail: why(floor, l, m) || "no data" });
+    } else {
+      const detail =
+        `LowdbStore - MemoryStore ${fmt(l.medianMs - m.medianMs)} ms; 10,000 writes ${fmt(floor.medianMs)} ms ` +
+        `(${fmt(floor.medianMs / m.medianMs)}x MemoryStore's run: the ratio's floor is ${fmt(1 + floor.medianMs / m.medianMs)}x)`;
+      out.push({ name, verdict: "INFO", detail });
+    }
   }
   // 4. At equal durability against a power loss.
   {

@@ -7,33 +7,14 @@
  *
  * @module
  */
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Shape } from "../protocol.js";
-import { retire } from "../retire.js";
-import type { Prepare, Prepared, Round } from "./types.js";
+import { fdatasyncSync, writeSync } from "node:fs";
+import { fileLoop } from "./file-loop.js";
+import type { Prepare } from "./types.js";
 
 /** A step's record: about the size of one journal line. */
 const RECORD = Buffer.from(`${JSON.stringify({ node: "n0", status: "succeeded", attempt: 1, at: Date.now(), value: 0 })}\n`);
 
-export const prepare: Prepare = async (_shape: Shape, n: number): Promise<Prepared> => ({
-  buildMs: 0,
-  async round(): Promise<Round> {
-    const dir = await mkdtemp(join(tmpdir(), "taskloom-bench-fsync-"));
-    const fd = openSync(join(dir, "floor.log"), "w");
-    return {
-      run: async () => {
-        for (let i = 0; i < n; i++) {
-          writeSync(fd, RECORD, 0, RECORD.length, 0);
-          fdatasyncSync(fd);
-        }
-      },
-      cleanup: async () => {
-        closeSync(fd);
-        await retire(dir);
-      },
-    };
-  },
+export const prepare: Prepare = fileLoop("taskloom-bench-fsync-", "floor.log", (fd) => {
+  writeSync(fd, RECORD, 0, RECORD.length, 0);
+  fdatasyncSync(fd);
 });

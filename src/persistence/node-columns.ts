@@ -112,7 +112,7 @@ const NEVER_MORE = new Set(["id", "status", "attempts", "output"]);
  * four columns made every push polymorphic (small integers, doubles,
  * objects), and its optimized code was thrown away at each full garbage
  * collection: the first 10,000-record chunk made after one took about
- * 10 ms against 1.4 ms (issue 16, eleventh pass).
+ * 10 ms against 1.5 ms (issue 16, eleventh pass).
  */
 export interface SparseParts {
   readonly outputAt: number[];
