@@ -111,13 +111,25 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     expect(folderFlushes[0]).toBeGreaterThan(snapshotRename);
     expect(folderFlushes[0]).toBeLessThan(journalFlushes[0]!);
 
-    // The start's summary: renamed into place after the snapshot, its content flushed before.
+    // The start's summary: renamed into place after the snapshot, its content flushed before. (This
+    // read `indexOf(...) < summaryRename`, which a missing flush, -1, passed too.)
     const summaryRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "summary.json")}`));
     expect(summaryRename).toBeGreaterThan(snapshotRename);
     const summaryTemp = log[summaryRename]!.split(" ")[1]!;
     expect(basename(summaryTemp)).toMatch(/^summary\.json\..*\.tmp$/);
-    expect(indexOf(log, (e) => e === `fdatasync ${summaryTemp}`)).toBeLessThan(summaryRename);
+    const summaryFlush = indexOf(log, (e) => e === `fdatasync ${summaryTemp}`);
+    expect(summaryFlush).toBeGreaterThanOrEqual(0);
+    expect(summaryFlush).toBeLessThan(summaryRename);
     expect(summaryRename).toBeLessThan(journalFlushes[0]!);
+    // Every flush of the run's files, in order: the lease's and the snapshot's content, the run folder,
+    // the summary's content, and the journal's (its records and the end).
+    expect(log.filter((e) => (e.startsWith("fdatasync ") || e.startsWith("fsync ")) && e.includes(runDir))).toEqual([
+      `fdatasync ${leaseTemp}`,
+      expect.stringMatching(/^fdatasync .*snapshot\.json\..*\.tmp$/),
+      `fsync ${runDir}`,
+      `fdatasync ${summaryTemp}`,
+      ...journalFlushes.map(() => `fdatasync ${join(runDir, "journal.ndjson")}`),
+    ]);
 
     // The end: after the last journal flush (the end's records), nothing is flushed, made or renamed; the summary was written in place.
     const lastJournalFlush = journalFlushes[journalFlushes.length - 1]!;
