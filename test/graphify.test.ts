@@ -75,7 +75,11 @@ function expectDependencyOrder(
   for (const id of g.order) {
     const start = sequence.indexOf(`node:start ${id}`);
     expect(start, `${id} started`).toBeGreaterThanOrEqual(0);
-    for (const dep of g.node(id)?.after ?? []) expect(sequence.indexOf(`node:success ${dep}`)).toBeLessThan(start);
+    for (const dep of g.node(id)?.after ?? []) {
+      const succeeded = sequence.indexOf(`node:success ${dep}`);
+      expect(succeeded, `${dep} succeeded`).toBeGreaterThanOrEqual(0);
+      expect(succeeded, `${dep} before ${id}`).toBeLessThan(start);
+    }
   }
 }
 

@@ -53,6 +53,7 @@ describe("map fan-out", () => {
     expect(out.lengths).toEqual(["0:1", "1:2", "2:3"]);
     expect(out.joined).toBe("0:1,1:2,2:3");
     expect(finished.filter((id) => id.startsWith("lengths["))).toEqual(["lengths[2]", "lengths[0]", "lengths[1]"]);
+    expect(finished.indexOf("lengths[1]")).toBeGreaterThanOrEqual(0);
     expect(finished.indexOf("lengths")).toBeGreaterThan(finished.indexOf("lengths[1]"));
     expect(Object.keys(out)).toEqual(["list", "lengths", "joined"]); // element activations are not graph outputs
   });
