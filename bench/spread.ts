@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runChild } from "./child.js";
-import { plan } from "./plan.js";
+import { parseOptions as benchDefaults, plan } from "./plan.js";
 import { specLabel, type Kind, type ScenarioSpec, type Shape, type SystemName } from "./protocol.js";
 import { makeTrash, TRASH_ENV } from "./retire.js";
 import { median } from "./stats.js";
@@ -201,7 +201,8 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const chosen = RATIOS.filter((r) => options.only === undefined || r.name.includes(options.only));
   if (chosen.length === 0) throw new Error(`bench:spread: no ratio target's name contains "${options.only}"`);
-  const planned = plan({ quick: false, rounds: undefined, budgetMs: 120_000, only: undefined }).map((p) => p.spec);
+  // The full run's plan with its default options: each row as `npm run bench` runs it.
+  const planned = plan(benchDefaults([])).map((p) => p.spec);
   const startedAt = new Date();
   const loadAtStart = loadavg();
   const scratch = await mkdtemp(join(tmpdir(), "taskloom-bench-home-"));
