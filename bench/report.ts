@@ -44,164 +44,94 @@ export function render(
 ): string {
   const of = (kind: Kind): Row[] => rows.filter((r) => r.spec.kind === kind);
   const n = (r: Row): string => r.spec.n.toLocaleString("en-US");
+  const rounds = (r: Row): string => String(r.raw?.roundsMs.length ?? r.spec.rounds);
+  /** The rounds counted and their median, lowest and highest (ms). */
+  const timing = (r: Row): string[] => [rounds(r), fmt(r.medianMs), fmt(r.minMs), fmt(r.maxMs)];
   const parts: string[] = [];
+  /** A table of the rows of `kind`, under `title`, when there are any (`after`: what follows the table). */
+  const section = (kind: Kind, title: string, headers: readonly string[], cells: (r: Row) => string[], after = ""): void => {
+    const these = of(kind);
+    if (these.length > 0) parts.push(`${title}\n${table(headers, these.map(cells))}${after}`);
+  };
   const time = of("time");
-  if (time.length > 0) {
-    parts.push(
-      "Run time (median of counted rounds; ratio to raw p-queue on the same graph)\n" +
-        table(
-          ["shape", "system", "N", "rounds", "median ms", "min ms", "max ms", "us/node", "x p-queue", "note"],
-          time.map((r) => [
-            r.spec.shape,
-            r.spec.system,
-            n(r),
-            String(r.raw?.roundsMs.length ?? r.spec.rounds),
-            fmt(r.medianMs),
-            fmt(r.minMs),
-            fmt(r.maxMs),
-            fmt(r.usPerNode),
-            r.ratio === undefined ? "-" : `${fmt(r.ratio)}x`,
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const pair = of("pair");
-  if (pair.length > 0) {
-    parts.push(
-      "Paired fsync chain / fdatasync floor (one child; rounds alternate floor, chain, floor, ...; ratio = chain round / mean of the floor rounds before and after it)\n" +
-        table(
-          ["shape", "system", "N", "pairs", "chain us/step", "floor us/step", "floor min", "floor max", "ratio median", "ratio min", "ratio max", "note"],
-          pair.map((r) => [
-            r.spec.shape,
-            r.spec.system,
-            n(r),
-            String(r.pair?.ratios.length ?? r.spec.rounds),
-            fmt(r.pair?.chainUsPerStep),
-            fmt(r.pair?.floorUsPerStep),
-            fmt(r.pair?.floorMinUsPerStep),
-            fmt(r.pair?.floorMaxUsPerStep),
-            r.pair === undefined ? "-" : `${fmt(r.pair.ratio)}x`,
-            r.pair === undefined ? "-" : `${fmt(r.pair.minRatio)}x`,
-            r.pair === undefined ? "-" : `${fmt(r.pair.maxRatio)}x`,
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const resume = of("resume");
-  if (resume.length > 0) {
-    parts.push(
-      "Cold resume (10,000-node fan-out, 9,000 middle nodes stored done, 1,000 failed; second runAsync only; LowdbStore)\n" +
-        table(
-          ["shape", "system", "N", "rounds", "median ms", "min ms", "max ms", "bodies run", "x lowdb full run", "note"],
-          resume.map((r) => [
-            r.spec.shape,
-            r.spec.system,
-            n(r),
-            String(r.raw?.roundsMs.length ?? r.spec.rounds),
-            fmt(r.medianMs),
-            fmt(r.minMs),
-            fmt(r.maxMs),
-            fmt(r.resumedBodies, 0),
-            r.ratio === undefined ? "-" : `${fmt(r.ratio)}x`,
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const memory = of("memory");
-  if (memory.length > 0) {
-    parts.push(
-      "Peak memory (maxRSS of a child that builds the graph and runs it once)\n" +
-        table(
-          ["shape", "system", "N", "peak RSS MB", "RSS before run MB", "run ms", "us/node", "build ms", "note"],
-          memory.map((r) => [
-            r.spec.shape,
-            r.spec.system,
-            n(r),
-            fmt(r.maxRssMB, 0),
-            fmt(r.rssBeforeRunMB, 0),
-            fmt(r.medianMs),
-            fmt(r.usPerNode),
-            fmt(r.buildMs),
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const bytes = of("bytes");
-  if (bytes.length > 0) {
-    parts.push(
-      "Bytes written per node status transition (LowdbStore; /proc/self/io wchar delta / transitions counted by events)\n" +
-        table(
-          ["shape", "system", "N", "rounds", "bytes written", "transitions", "bytes/transition", "note"],
-          bytes.map((r) => [
-            r.spec.shape,
-            r.spec.system,
-            n(r),
-            String(r.raw?.roundsMs.length ?? r.spec.rounds),
-            fmt(r.wcharBytes, 0),
-            fmt(r.transitions, 0),
-            fmt(r.bytesPerTransition, 1),
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const stages = of("stages");
-  if (stages.length > 0) {
-    parts.push(
-      "Stage runner (N tasks through two no-op agent stages, one runAsync, a fresh store per round)\n" +
-        table(
-          ["kind", "system", "N", "rounds", "median ms", "min ms", "max ms", "tasks/s", "note"],
-          stages.map((r) => [
-            r.spec.kind,
-            r.spec.system,
-            n(r),
-            String(r.raw?.roundsMs.length ?? r.spec.rounds),
-            fmt(r.medianMs),
-            fmt(r.minMs),
-            fmt(r.maxMs),
-            fmt(r.tasksPerSecond, 0),
-            note(r),
-          ]),
-        ),
-    );
-  }
-  const sys = of("syscalls");
-  if (sys.length > 0) {
-    parts.push(
-      "System calls per run (strace -f -c; difference of two children with different round counts, divided by the extra rounds)\n" +
-        table(
-          ["shape", "system", "N", "syscalls/run", "per node", "flushes/run", "flushes/node", "PG WAL flushes/run", "most frequent", "note"],
-          sys.map((r) => {
-            const c = r.syscalls?.perRun ?? {};
-            const nodes = nodeCount(r.spec.shape, r.spec.n);
-            const frequent = Object.entries(c)
-              .filter(([k]) => k !== "total")
-              .sort((x, y) => y[1] - x[1])
-              .slice(0, 5)
-              .map(([k, v]) => `${k} ${fmt(v, 0)}`)
-              .join(", ");
-            const flushes = r.syscalls ? flushesOf(c) : undefined;
-            return [
-              r.spec.shape,
-              r.spec.system,
-              n(r),
-              fmt(c.total, 0),
-              fmt(c.total === undefined ? undefined : c.total / nodes, 1),
-              fmt(flushes, 1),
-              fmt(flushes === undefined ? undefined : flushes / nodes, 2),
-              fmt(r.syscalls?.pgWalSyncsPerRun, 1),
-              frequent,
-              note(r),
-            ];
-          }),
-        ) +
-        (pgSettings === undefined ? "" : `\nDBOS flushes in its database server, not in its process: ${pgSettings}`),
-    );
-  }
+  section(
+    "time",
+    "Run time (median of counted rounds; ratio to raw p-queue on the same graph)",
+    ["shape", "system", "N", "rounds", "median ms", "min ms", "max ms", "us/node", "x p-queue", "note"],
+    (r) => [r.spec.shape, r.spec.system, n(r), ...timing(r), fmt(r.usPerNode), r.ratio === undefined ? "-" : `${fmt(r.ratio)}x`, note(r)],
+  );
+  section(
+    "pair",
+    "Paired fsync chain / fdatasync floor (one child; rounds alternate floor, chain, floor, ...; ratio = chain round / mean of the floor rounds before and after it)",
+    ["shape", "system", "N", "pairs", "chain us/step", "floor us/step", "floor min", "floor max", "ratio median", "ratio min", "ratio max", "note"],
+    (r) => [
+      r.spec.shape,
+      r.spec.system,
+      n(r),
+      String(r.pair?.ratios.length ?? r.spec.rounds),
+      fmt(r.pair?.chainUsPerStep),
+      fmt(r.pair?.floorUsPerStep),
+      fmt(r.pair?.floorMinUsPerStep),
+      fmt(r.pair?.floorMaxUsPerStep),
+      r.pair === undefined ? "-" : `${fmt(r.pair.ratio)}x`,
+      r.pair === undefined ? "-" : `${fmt(r.pair.minRatio)}x`,
+      r.pair === undefined ? "-" : `${fmt(r.pair.maxRatio)}x`,
+      note(r),
+    ],
+  );
+  section(
+    "resume",
+    "Cold resume (10,000-node fan-out, 9,000 middle nodes stored done, 1,000 failed; second runAsync only; LowdbStore)",
+    ["shape", "system", "N", "rounds", "median ms", "min ms", "max ms", "bodies run", "x lowdb full run", "note"],
+    (r) => [r.spec.shape, r.spec.system, n(r), ...timing(r), fmt(r.resumedBodies, 0), r.ratio === undefined ? "-" : `${fmt(r.ratio)}x`, note(r)],
+  );
+  section(
+    "memory",
+    "Peak memory (maxRSS of a child that builds the graph and runs it once)",
+    ["shape", "system", "N", "peak RSS MB", "RSS before run MB", "run ms", "us/node", "build ms", "note"],
+    (r) => [r.spec.shape, r.spec.system, n(r), fmt(r.maxRssMB, 0), fmt(r.rssBeforeRunMB, 0), fmt(r.medianMs), fmt(r.usPerNode), fmt(r.buildMs), note(r)],
+  );
+  section(
+    "bytes",
+    "Bytes written per node status transition (LowdbStore; /proc/self/io wchar delta / transitions counted by events)",
+    ["shape", "system", "N", "rounds", "bytes written", "transitions", "bytes/transition", "note"],
+    (r) => [r.spec.shape, r.spec.system, n(r), rounds(r), fmt(r.wcharBytes, 0), fmt(r.transitions, 0), fmt(r.bytesPerTransition, 1), note(r)],
+  );
+  section(
+    "stages",
+    "Stage runner (N tasks through two no-op agent stages, one runAsync, a fresh store per round)",
+    ["kind", "system", "N", "rounds", "median ms", "min ms", "max ms", "tasks/s", "note"],
+    (r) => [r.spec.kind, r.spec.system, n(r), ...timing(r), fmt(r.tasksPerSecond, 0), note(r)],
+  );
+  section(
+    "syscalls",
+    "System calls per run (strace -f -c; difference of two children with different round counts, divided by the extra rounds)",
+    ["shape", "system", "N", "syscalls/run", "per node", "flushes/run", "flushes/node", "PG WAL flushes/run", "most frequent", "note"],
+    (r) => {
+      const c = r.syscalls?.perRun ?? {};
+      const nodes = nodeCount(r.spec.shape, r.spec.n);
+      const frequent = Object.entries(c)
+        .filter(([k]) => k !== "total")
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 5)
+        .map(([k, v]) => `${k} ${fmt(v, 0)}`)
+        .join(", ");
+      const flushes = r.syscalls ? flushesOf(c) : undefined;
+      return [
+        r.spec.shape,
+        r.spec.system,
+        n(r),
+        fmt(c.total, 0),
+        fmt(c.total === undefined ? undefined : c.total / nodes, 1),
+        fmt(flushes, 1),
+        fmt(flushes === undefined ? undefined : flushes / nodes, 2),
+        fmt(r.syscalls?.pgWalSyncsPerRun, 1),
+        frequent,
+        note(r),
+      ];
+    },
+    pgSettings === undefined ? "" : `\nDBOS flushes in its database server, not in its process: ${pgSettings}`,
+  );
   const peerRows = PEER_SIZES.flatMap((size) => (["fanout", "chain"] as const).map((shape) => ({ shape, size })));
   if (time.some((r) => PEERS.includes(r.spec.system))) {
     const cell = (system: SystemName, shape: Shape, size: number): Row | undefined =>

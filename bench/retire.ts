@@ -14,8 +14,9 @@
  * before. A rename frees no inode, so the cleanup of one round no longer
  * weighs on the next or on the next scenario.
  *
- * `bench/run.ts` keeps a `TASKLOOM_BENCH_TRASH` given in its environment (the
- * caller deletes it), so that several partial runs in a row delete nothing.
+ * `bench/run.ts` and `bench/spread.ts` (`withTrash`) keep a
+ * `TASKLOOM_BENCH_TRASH` given in their environment (the caller deletes
+ * it), so that several partial runs in a row delete nothing.
  * Without `TASKLOOM_BENCH_TRASH` (a scenario run on its own), folders are
  * deleted as before.
  *
@@ -31,6 +32,27 @@ export const TRASH_ENV = "TASKLOOM_BENCH_TRASH";
 /** Makes the trash folder of one bench run (in the temp dir, so a round's folder moves there by rename). */
 export function makeTrash(): Promise<string> {
   return mkdtemp(join(tmpdir(), "taskloom-bench-trash-"));
+}
+
+/**
+ * Runs `fn` (a bench tool's `main`) with a trash folder: the one given in
+ * `TASKLOOM_BENCH_TRASH`, used and kept (several partial runs in a row
+ * then delete nothing), else a new one, deleted after `fn`.
+ *
+ * @example
+ * ```ts
+ * await withTrash(main);
+ * ```
+ */
+export async function withTrash(fn: () => Promise<void>): Promise<void> {
+  const given = process.env[TRASH_ENV];
+  const trash = given || (await makeTrash());
+  process.env[TRASH_ENV] = trash;
+  try {
+    await fn();
+  } finally {
+    if (!given) await rm(trash, { recursive: true, force: true });
+  }
 }
 
 /** Moves `dir` into the bench's trash folder, or deletes it when there is none (or it is on another file system). */

@@ -22,7 +22,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { makeTrash, TRASH_ENV } from "./retire.js";
+import { withTrash } from "./retire.js";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -177,15 +177,5 @@ async function main(): Promise<void> {
   );
 }
 
-// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why). A
-// TASKLOOM_BENCH_TRASH given by the caller is used and kept: several partial runs in a row then delete nothing.
-
-const given = process.env[TRASH_ENV];
-
-const trash = given || (await makeTrash());
-process.env[TRASH_ENV] = trash;
-try {
-  await main();
-} finally {
-  if (!given) await rm(trash, { recursive: true, force: true });
-}
+// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why).
+await withTrash(main);

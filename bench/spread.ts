@@ -23,10 +23,11 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { runChild } from "./child.js";
 import { parseOptions as benchDefaults, plan } from "./plan.js";
 import { specLabel, type Kind, type ScenarioSpec, type Shape, type SystemName } from "./protocol.js";
-import { makeTrash, TRASH_ENV } from "./retire.js";
+import { withTrash } from "./retire.js";
 import { median } from "./stats.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -100,35 +101,22 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  let repeats = 5;
-  let only: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`bench:spread: ${arg} needs a value\n\n${HELP}`);
-      return v;
-    };
-    switch (arg) {
-      case "--repeats": {
-        const v = value();
-        repeats = Number(v);
-        if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`bench:spread: --repeats must be a whole number of 1 or more (got ${v})`);
-        break;
-      }
-      case "--only":
-        only = value();
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write(HELP);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`bench:spread: unknown option ${String(arg)}\n\n${HELP}`);
-    }
+  let values: { repeats?: string; only?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { repeats: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (err) {
+    throw new Error(`bench:spread: ${(err as Error).message}\n\n${HELP}`, { cause: err });
   }
-  return { repeats, only };
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const repeats = Number(values.repeats ?? 5);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`bench:spread: --repeats must be a whole number of 1 or more (got ${values.repeats})`);
+  return { repeats, only: values.only };
 }
 
 /** The spec `npm run bench` runs for `key` (same rounds, warm-ups and budget). */
@@ -230,12 +218,5 @@ async function main(): Promise<void> {
   process.stdout.write(`\nload average at start ${loadAtStart.map((x) => x.toFixed(2)).join(" ")}; results: ${relative(ROOT, file)}\n`);
 }
 
-// As `bench/run.ts`: the rounds' folders go to one trash folder, deleted at the end (bench/retire.ts says why).
-const given = process.env[TRASH_ENV];
-const trash = given || (await makeTrash());
-process.env[TRASH_ENV] = trash;
-try {
-  await main();
-} finally {
-  if (!given) await rm(trash, { recursive: true, force: true });
-}
+// The rounds' folders go to one trash folder, deleted after the last measurement (bench/retire.ts says why).
+await withTrash(main);
