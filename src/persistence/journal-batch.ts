@@ -42,9 +42,11 @@
 // Imported, not the global: `Buffer` on `globalThis` is a getter.
 import { Buffer } from "node:buffer";
 import type { JournalRecord } from "../state/records.js";
-import { CHUNK_RECORDS, chunkProblem, fromChunks, ID_SEPARATOR, sparseColumns, sparseParts, STATUS_LETTERS, type NodeChunk } from "./node-columns.js";
+import { ID_SEPARATOR } from "./joined-ids.js";
+import { CHUNK_RECORDS, chunkProblem, fromChunks, sparseColumns, sparseParts, STATUS_LETTERS, type NodeChunk } from "./node-columns.js";
 import { isFiniteTime } from "./sparse-column.js";
-import { checkRecord, type ShapeProblem } from "./snapshot-schema.js";
+import type { ShapeProblem } from "./shape-check.js";
+import { checkRecord } from "./snapshot-schema.js";
 
 /** Consecutive node records as one chunk: those of seqs `seq - k + 1` to `seq`, k the chunk's record count. */
 export interface BatchRecord {

@@ -1,5 +1,5 @@
 /**
- * Why this file is about 400 lines: it is one format, the node chunk, in
+ * Why this file is nearly 400 lines: it is one format, the node chunk, in
  * its three readings, which must agree field by field: how records become
  * columns (`toChunks`, with `sparseParts` and `sparseColumns`, which the
  * batch journal line's writer shares), how a parsed chunk is checked
@@ -8,17 +8,19 @@
  * form would have to be changed in three files at once, and the check is
  * the only thing that stands between a damaged file and the reader's
  * unchecked indexing. The id column's two forms (a list; version 3's one
- * text) are part of all three readings, so they stay here too, with the
- * small cache of a graph's joined ids that the reader compares against
- * (`joinedIds`, `startsWithOrder`, about 40 lines). What stands alone is
- * elsewhere: the sparse column form that several of the chunk's columns
- * take, in its own three readings (`sparse-column.ts`), the file around
- * the chunks (`snapshot-file.ts`), the document's head
- * (`snapshot-schema.ts`), the pieces it is written in (`serialization.ts`),
- * a new run's chunks made from its ids alone (`pending-chunks.ts`, a
- * writer whose output a property test holds equal to `toChunks`'), and a
- * batch journal line's chunk (`journal-batch.ts`: a faster walk of plain
- * records, its read held equal to per-record lines' by a property test).
+ * text) are part of all three readings, so they stay here too.
+ *
+ * What stands alone is elsewhere: the sparse column form that several of
+ * the chunk's columns take, in its own three readings
+ * (`sparse-column.ts`); the joined id texts of a graph's order and what
+ * joins them (`joined-ids.ts`); the shape of a record's other fields and
+ * of the document's head (`snapshot-schema.ts`, declared with
+ * `shape-check.ts`); the file around the chunks (`snapshot-file.ts`); the
+ * pieces it is written in (`serialization.ts`); a new run's chunks made
+ * from its ids alone (`pending-chunks.ts`, a writer whose output a
+ * property test holds equal to `toChunks`'); and a batch journal line's
+ * chunk (`journal-batch.ts`: a faster walk of plain records, its read held
+ * equal to per-record lines' by a property test).
  *
  * A snapshot file's node records as columns (snapshot format version 2,
  * `snapshot-file.ts`): records are stored in chunks of up to
@@ -55,7 +57,9 @@
 import type { NodeRecord } from "../state/records.js";
 import type { NodeStatus } from "../state/status.js";
 import { PIECE_ITEMS } from "./serialization.js";
-import { isPlainObject, nodeMoreProblem, type ShapeProblem } from "./snapshot-schema.js";
+import { isPlainObject, type ShapeProblem } from "./shape-check.js";
+import { ID_SEPARATOR, joinedIds } from "./joined-ids.js";
+import { nodeMoreProblem } from "./snapshot-schema.js";
 import { asDifferences, eachPresent, isFiniteTime, sparseColumn, sparseProblem, timeProblem, type Sparse, type TimeColumn } from "./sparse-column.js";
 
 /** Records per chunk: a chunk is one piece of a big snapshot's text (`serializeInPieces`), a megabyte or two. */
@@ -78,9 +82,6 @@ export interface NodeChunk {
   /** Every other own field of the records that have any, as an object per record (`nodeId` only when it differs from the id). */
   readonly more: Sparse<Readonly<Record<string, unknown>>>;
 }
-
-/** What joins the ids of a chunk whose id column is one text (none of them holds it). */
-export const ID_SEPARATOR = "\n";
 
 /** The letter of each node status in {@link NodeChunk.status}: fixed for good (a stored file keeps them), one per status. */
 export const STATUS_LETTERS: Readonly<Record<NodeStatus, string>> = {
@@ -313,26 +314,6 @@ const LAID_OUT = new WeakMap<readonly NodeRecord[], readonly string[]>();
  */
 export function startsWithOrder(records: readonly NodeRecord[], order: readonly string[]): boolean {
   return LAID_OUT.get(records) === order;
-}
-
-/** Joined id texts of frozen orders (a graph's), by the slice they join: a graph resumed again joins nothing. */
-const JOINED = new WeakMap<readonly string[], Map<number, string>>();
-
-/** `order`'s ids from position `first`, `count` of them, joined as a chunk's id text is, or undefined when `order` is shorter. */
-export function joinedIds(order: readonly string[], first: number, count: number): string | undefined {
-  if (first + count > order.length) return undefined;
-  // A frozen list cannot change, so its text can be kept (keyed by the slice: chunks hold at most CHUNK_RECORDS ids).
-  const frozen = Object.isFrozen(order);
-  const key = first * (CHUNK_RECORDS + 1) + count;
-  const kept = frozen ? JOINED.get(order)?.get(key) : undefined;
-  if (kept !== undefined) return kept;
-  const text = (first === 0 && count === order.length ? order : order.slice(first, first + count)).join(ID_SEPARATOR);
-  if (frozen) {
-    let texts = JOINED.get(order);
-    if (texts === undefined) JOINED.set(order, (texts = new Map<number, string>()));
-    texts.set(key, text);
-  }
-  return text;
 }
 
 /** The number of records of checked chunks. */

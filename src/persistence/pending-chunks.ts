@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { CHUNK_RECORDS, ID_SEPARATOR, joinedIds, STATUS_LETTERS, type NodeChunk } from "./node-columns.js";
+import { ID_SEPARATOR, joinedIds } from "./joined-ids.js";
+import { CHUNK_RECORDS, STATUS_LETTERS, type NodeChunk } from "./node-columns.js";
 
 /**
  * `toChunks` of a new run's records, which `freshNodeIds` (`state/run-state.ts`)

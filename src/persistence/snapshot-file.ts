@@ -39,7 +39,8 @@ import { chunksProblem, fromChunks, toChunks, type NodeChunk } from "./node-colu
 import { pendingChunks } from "./pending-chunks.js";
 import { storable, type SnapshotDocument } from "./replay.js";
 import { serializeInPieces } from "./serialization.js";
-import { checkSnapshotFields, checkSnapshotHead, type ShapeProblem } from "./snapshot-schema.js";
+import type { ShapeProblem } from "./shape-check.js";
+import { checkSnapshotFields, checkSnapshotHead } from "./snapshot-schema.js";
 
 /** The format version {@link snapshotFilePieces} writes. */
 export const SNAPSHOT_FILE_VERSION = 4;

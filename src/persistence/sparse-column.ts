@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { isPlainObject, type ShapeProblem } from "./snapshot-schema.js";
+import { isPlainObject, type ShapeProblem } from "./shape-check.js";
 
 /**
  * The values of the records of a chunk that have a field, in record order,

@@ -14,7 +14,7 @@ import type { Adapter } from "lowdb";
 import { describe } from "../errors.js";
 import { SnapshotCorruptError } from "./errors.js";
 import { writeFileAtomicSync } from "./atomic-file.js";
-import type { ShapeProblem } from "./snapshot-schema.js";
+import type { ShapeProblem } from "./shape-check.js";
 import { deserialize, serialize } from "./serialization.js";
 import { readStoreTextSync, verifyPathSync } from "./store-files.js";
 
