@@ -1,12 +1,13 @@
 /**
  * Write floor probe (issue 16, target 3's chain): what one `write` of a
- * journal-line-sized record (600 bytes) costs on this machine, whatever its
+ * record of a chain step's journal line's size (165 bytes by default, as
+ * a 10,000-node chain writes them) costs on this machine, whatever its
  * form: appended (`O_APPEND`) from a string or a buffer, `pwrite` at a
  * growing offset, `pwrite` into a zero-filled (preallocated) file, flushed
  * or not after the fill. A durable chain step makes one such call before
  * its dependent starts.
  *
- * `node bench/probes/write-forms.mjs [calls]` (default 20,000, each form twice)
+ * `node bench/probes/write-forms.mjs [calls] [bytes]` (default 20,000 calls of 165 bytes, each form twice)
  *
  * @module
  */
@@ -16,7 +17,8 @@ import { join } from "node:path";
 
 const N = Number(process.argv[2] ?? 20_000);
 const base = fs.mkdtempSync(join(tmpdir(), "taskloom-write-forms-"));
-const line = `${"x".repeat(599)}\n`;
+const BYTES = Number(process.argv[3] ?? 165);
+const line = `${"x".repeat(BYTES - 1)}\n`;
 const buf = Buffer.from(line);
 const zeroFilled = (file, flush) => {
   const fd = fs.openSync(file, "w+");
