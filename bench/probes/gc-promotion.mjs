@@ -12,8 +12,20 @@
  * - `stages-forget`: the same on a `MemoryStore` that deletes each task's
  *   run once it succeeded (what promotion costs the store's own data).
  *
+ * - `one-node-settled`: the `one-node` runs, each followed by three forced
+ *   minor GCs (`gc({ type: "minor" })`, each on a turn of its own), so no
+ *   scavenge falls inside a run: what is promoted then is what a finished
+ *   run keeps alive through two scavenges, and nothing else (V8's
+ *   `allocated` figure is not meaningful for forced scavenges: not printed).
+ *
+ * V8 decides pretenuring per allocation site and per process, from what
+ * the first scavenges see, so two processes of the same build can differ
+ * several times over (thirteenth pass: 24 and 108 MB promoted by 10,000
+ * one-node runs of one build); `--processes K` runs K children per setting
+ * and prints each.
+ *
  *   npm run build   # the probe loads <tree>/dist
- *   node bench/probes/gc-promotion.mjs [tree=.] [one-node|stages|stages-forget] [N=10000]
+ *   node bench/probes/gc-promotion.mjs [tree=.] [one-node|one-node-settled|stages|stages-forget] [N=10000] [--processes K]
  *
  * @module
  */
@@ -21,7 +33,11 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const [, , treeArg = ".", workload = "one-node", nArg = "10000", role] = process.argv;
+const processesAt = process.argv.indexOf("--processes");
+const processes = processesAt === -1 ? 1 : Number(process.argv[processesAt + 1]);
+const positional = processesAt === -1 ? process.argv.slice(2) : process.argv.slice(2).filter((_, i) => i !== processesAt - 2 && i !== processesAt - 1);
+const [treeArg = ".", workload = "one-node", nArg = "10000", role] = positional;
+if (!(Number.isInteger(processes) && processes >= 1)) throw new Error("gc-promotion: --processes takes a positive integer");
 const tree = resolve(treeArg);
 const N = Number(nArg);
 
@@ -52,12 +68,17 @@ if (role === "child") {
       }
     }
   }
-  if (workload === "one-node") {
+  if (workload === "one-node" || workload === "one-node-settled") {
     const store = new NullStore();
     const g = graph("one")
       .node("a", () => 1)
       .build();
-    for (let k = 0; k < N; k++) await run(g, undefined, { runId: `p.t${k}`, store }).result();
+    const settled = workload === "one-node-settled";
+    const turn = () => new Promise((done) => setImmediate(done));
+    for (let k = 0; k < N; k++) {
+      await run(g, undefined, { runId: `p.t${k}`, store }).result();
+      if (settled) for (let i = 0; i < 3; i++) await turn().then(() => globalThis.gc({ type: "minor" }));
+    }
   } else {
     const workflow = defineWorkflow({
       name: "bench-stages",
@@ -75,27 +96,32 @@ if (role === "child") {
     await runner.runAsync({ tasks, runId: "probe", batchSize: 300 });
   }
 } else {
-  for (const flags of [[], ["--no-allocation-site-pretenuring"]]) {
-    const child = spawnSync(process.execPath, ["--trace-gc-nvp", ...flags, fileURLToPath(import.meta.url), tree, workload, String(N), "child"], {
-      encoding: "utf8",
-      maxBuffer: 1 << 28,
-    });
-    if (child.status !== 0) throw new Error(`the child failed: ${child.stderr}`);
-    let scavenges = 0;
-    let pauseMs = 0;
-    let allocated = 0;
-    let promoted = 0;
-    for (const line of child.stdout.split("\n")) {
-      if (!line.includes(" gc=s ")) continue;
-      scavenges++;
-      const field = (name) => Number(new RegExp(`\\s${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
-      pauseMs += field("pause");
-      allocated += field("allocated");
-      promoted += field("promoted");
+  for (const flags of [[], ["--no-allocation-site-pretenuring"]])
+    for (let p = 1; p <= processes; p++) {
+      const child = spawnSync(
+        process.execPath,
+        ["--trace-gc-nvp", "--expose-gc", ...flags, fileURLToPath(import.meta.url), tree, workload, String(N), "child"],
+        {
+          encoding: "utf8",
+          maxBuffer: 1 << 28,
+        },
+      );
+      if (child.status !== 0) throw new Error(`the child failed: ${child.stderr}`);
+      let scavenges = 0;
+      let pauseMs = 0;
+      let allocated = 0;
+      let promoted = 0;
+      for (const line of child.stdout.split("\n")) {
+        if (!line.includes(" gc=s ")) continue;
+        scavenges++;
+        const field = (name) => Number(new RegExp(`\\s${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+        pauseMs += field("pause");
+        allocated += field("allocated");
+        promoted += field("promoted");
+      }
+      const perRun = (bytes) => `${Math.round(bytes / N)} B`;
+      console.log(
+        `${workload} N=${N} ${flags.length === 0 ? "pretenuring on " : "pretenuring off"}${processes > 1 ? ` (process ${p})` : ""}: ${scavenges} scavenges, ${pauseMs.toFixed(0)} ms paused; per run ${workload.endsWith("-settled") ? "" : `allocated ${perRun(allocated)}, `}promoted ${perRun(promoted)}`,
+      );
     }
-    const perRun = (bytes) => `${Math.round(bytes / N)} B`;
-    console.log(
-      `${workload} N=${N} ${flags.length === 0 ? "pretenuring on " : "pretenuring off"}: ${scavenges} scavenges, ${pauseMs.toFixed(0)} ms paused; per run allocated ${perRun(allocated)}, promoted ${perRun(promoted)}`,
-    );
-  }
 }

@@ -1,0 +1,44 @@
+/**
+ * The stage runner's workload (issue 16, target 2: N tasks through the
+ * bench's two no-op agent stages, one `runAsync`, the default window and
+ * batch) on `<tree>/dist`, for callgrind: on a shared machine whose speed
+ * drifts by a third between two runs of one build (thirteenth pass), the
+ * instruction count of the process is what an A/B of two trees can trust
+ * (two readings of one tree differed by 2.5%). The difference between two
+ * task counts is the cost of the tasks, start-up left out; system calls'
+ * kernel time is not counted (count them with `stage-syscalls.sh`).
+ *
+ *   npm run build   # in each tree
+ *   TMPDIR=/dev/shm valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+ *     node bench/probes/stage-instr.mjs <tree> <memory|lowdb> [tasks=2000] 2>&1 | grep Collected
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [root = ".", kind = "memory", nArg = "2000"] = process.argv.slice(2);
+if (kind !== "memory" && kind !== "lowdb") throw new Error(`stage-instr: the store is memory or lowdb, not ${kind}`);
+const n = Number(nArg);
+if (!(Number.isInteger(n) && n > 0)) throw new Error(`stage-instr: the task count is a positive integer, not ${nArg}`);
+const lib = await import(pathToFileURL(resolve(root, "dist/index.js")).href);
+const workflow = lib.defineWorkflow({
+  name: "bench-stages",
+  stages: [
+    { id: "first", kind: "agent", pathways: { next: "second" } },
+    { id: "second", kind: "agent", pathways: { done: "complete" } },
+    { id: "complete", kind: "final" },
+  ],
+});
+const dir = kind === "lowdb" ? mkdtempSync(join(tmpdir(), "stage-instr-")) : undefined;
+const store = dir === undefined ? new lib.MemoryStore() : new lib.LowdbStore({ dir });
+const runner = new lib.StageRunner(workflow, { store });
+runner.stage("first", async () => "next");
+runner.stage("second", async () => "done");
+const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, data: { i } }));
+const report = await runner.runAsync({ tasks, runId: "instr" });
+await store.close();
+if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+if (report.completed !== n) throw new Error(`stage-instr: ${report.completed} of ${n} tasks completed`);
