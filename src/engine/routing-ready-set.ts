@@ -94,6 +94,9 @@ export class RoutingReadySet {
   /** Triggers of live activations that a route started. */
   readonly #triggers = new Map<string, VisitTrigger>();
   #failed = 0;
+  /** {@link RoutingReadySet.#blocked}'s walk, kept between calls (it runs at every settle of a routed run; never reentered). */
+  readonly #seen = new Set<string>();
+  readonly #stack: string[] = [];
 
   constructor(graph: TaskGraph<unknown, unknown>, maxVisits: number) {
     if (!graph.routing) throw new Error(`taskloom internal error: graph "${graph.name}" has no routes`);
@@ -189,7 +192,7 @@ export class RoutingReadySet {
     if (routes) {
       const chosen = route !== undefined ? (routes[route] ?? []) : [];
       for (const target of chosen) this.#request(target, { from: id, fromNode: nodeId, route: route as string }, step);
-      for (const targets of Object.values(routes)) for (const t of targets) if (!chosen.includes(t)) candidates.push(t);
+      for (const t of this.#topology.routeTargets(nodeId)) if (!chosen.includes(t)) candidates.push(t);
     }
     for (const dependent of this.#graph.successors(nodeId)) this.#afterSettled(dependent, true, step, candidates);
     this.#resolve(candidates, step);
@@ -251,16 +254,18 @@ export class RoutingReadySet {
     step.dispatch.push({ id: activation, nodeId: id, visit, ...(request !== "join" && { trigger: request }) });
   }
 
-  /** Skips every candidate (and what follows from it) that nothing live or failed could still start. */
+  /** Skips every candidate (and what follows from it) that nothing live or failed could still start; `candidates` is the caller's, and used up. */
   #resolve(candidates: string[], step: RoutingStep): void {
-    const work = [...candidates, ...this.#deferred];
+    const work = candidates;
+    for (const id of this.#deferred) work.push(id);
     this.#deferred.clear();
     if (this.#live.size === 0 && this.#failed === 0) {
       // Nothing can start anything any more: whatever never ran is skipped.
       for (const [id, s] of this.#nodes) if (s.visits === 0 && !s.skipped) work.push(id);
     }
-    while (work.length > 0) {
-      const id = work.shift() as string;
+    // In order, first in first out, by an index: `shift` moves the rest at every step.
+    for (let at = 0; at < work.length; at++) {
+      const id = work[at] as string;
       const state = this.#nodes.get(id) as NodeState;
       if (state.visits > 0 || state.skipped) continue;
       if (this.#blocked(id)) {
@@ -269,27 +274,34 @@ export class RoutingReadySet {
       }
       state.skipped = true;
       step.skipped.push(id);
-      const next: string[] = [];
-      for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, next);
-      const routes = this.#graph.routesOf(id);
-      if (routes) for (const targets of Object.values(routes)) next.push(...targets);
-      work.push(...next);
+      for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, work);
+      for (const t of this.#topology.routeTargets(id)) work.push(t);
     }
   }
 
   /** True when a live or failed node could still lead to `id`. */
   #blocked(id: string): boolean {
     if (this.#live.size === 0 && this.#failed === 0) return false;
-    const seen = new Set<string>([id]);
-    const stack = [...this.#topology.predecessors(id)];
+    const seen = this.#seen;
+    const stack = this.#stack;
+    seen.clear();
+    stack.length = 0;
+    seen.add(id);
+    for (const p of this.#topology.predecessors(id)) stack.push(p);
+    let blocked = false;
     while (stack.length > 0) {
       const p = stack.pop() as string;
       if (seen.has(p)) continue;
       seen.add(p);
       const s = this.#nodes.get(p) as NodeState;
-      if (s.live > 0 || s.failed) return true;
-      stack.push(...this.#topology.predecessors(p));
+      if (s.live > 0 || s.failed) {
+        blocked = true;
+        break;
+      }
+      for (const q of this.#topology.predecessors(p)) stack.push(q);
     }
-    return false;
+    seen.clear();
+    stack.length = 0;
+    return blocked;
   }
 }

@@ -28,6 +28,10 @@ export class RoutingTopology {
   readonly #sources = new Map<string, string[]>();
   /** For each node, the routing nodes with a forward route into it. */
   readonly #forwardSources = new Map<string, string[]>();
+  /** {@link RoutingTopology.predecessors}, made once per node that has any: a run's ready-set asks at every settle. */
+  readonly #predecessors = new Map<string, readonly string[]>();
+  /** {@link RoutingTopology.routeTargets}, made once per routing node. */
+  readonly #routeTargets = new Map<string, readonly string[]>();
 
   constructor(nodes: ReadonlyMap<string, GraphNode>, successors: ReadonlyMap<string, readonly string[]>) {
     this.#nodes = nodes;
@@ -35,6 +39,7 @@ export class RoutingTopology {
     for (const [id, node] of nodes) {
       const routes = node.routes;
       if (!routes) continue;
+      this.#routeTargets.set(id, Object.values(routes).flat());
       const targets = new Set(Object.values(routes).flat());
       for (const target of targets) {
         let list = this.#sources.get(target);
@@ -45,6 +50,7 @@ export class RoutingTopology {
     for (const [target, sources] of this.#backEdgeFree()) {
       if (sources.length > 0) this.#forwardSources.set(target, sources);
     }
+    for (const [id, sources] of this.#sources) this.#predecessors.set(id, [...(nodes.get(id)?.after ?? []), ...sources]);
   }
 
   /** The routing nodes that have a route into `id`. */
@@ -59,9 +65,12 @@ export class RoutingTopology {
 
   /** The nodes whose settling can make `id` run: its `after` nodes and the nodes that route into it. */
   predecessors(id: string): readonly string[] {
-    const after = this.#nodes.get(id)?.after ?? [];
-    const sources = this.#sources.get(id);
-    return sources ? [...after, ...sources] : after;
+    return this.#predecessors.get(id) ?? this.#nodes.get(id)?.after ?? [];
+  }
+
+  /** Every target of every route of `id`, route by route in declared order (a target twice if two routes name it); empty when `id` does not route. */
+  routeTargets(id: string): readonly string[] {
+    return this.#routeTargets.get(id) ?? [];
   }
 
   /** The nodes that run after `id` or that `id` routes to. */
