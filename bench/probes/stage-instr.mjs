@@ -3,8 +3,10 @@
  * bench's two no-op agent stages, one `runAsync`, the default window and
  * batch) on `<tree>/dist`, for callgrind: on a shared machine whose speed
  * drifts by a third between two runs of one build (thirteenth pass), the
- * instruction count of the process is what an A/B of two trees can trust
- * (two readings of one tree differed by 2.5%). The difference between two
+ * instruction count of the process drifts far less (two readings of one
+ * tree 2.5 to 4% apart: V8's garbage-collection decisions differ from one
+ * process to the next), so an A/B of two trees alternates several
+ * readings of each. The difference between two
  * task counts is the cost of the tasks, start-up left out; system calls'
  * kernel time is not counted (count them with `stage-syscalls.sh`).
  *
