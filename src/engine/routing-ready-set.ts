@@ -263,7 +263,7 @@ export class RoutingReadySet {
       // Nothing can start anything any more: whatever never ran is skipped.
       for (const [id, s] of this.#nodes) if (s.visits === 0 && !s.skipped) work.push(id);
     }
-    // In order, first in first out, by an index: `shift` moves the rest at every step.
+    // First in, first out, read by an index: the list is the caller's, and nothing is taken off it.
     for (let at = 0; at < work.length; at++) {
       const id = work[at] as string;
       const state = this.#nodes.get(id) as NodeState;

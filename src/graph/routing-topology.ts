@@ -39,9 +39,9 @@ export class RoutingTopology {
     for (const [id, node] of nodes) {
       const routes = node.routes;
       if (!routes) continue;
-      this.#routeTargets.set(id, Object.values(routes).flat());
-      const targets = new Set(Object.values(routes).flat());
-      for (const target of targets) {
+      const all = Object.values(routes).flat();
+      this.#routeTargets.set(id, all);
+      for (const target of new Set(all)) {
         let list = this.#sources.get(target);
         if (!list) this.#sources.set(target, (list = []));
         list.push(id);
