@@ -16,11 +16,15 @@
  *   (`visitId` of `core/ids.ts`, which owns the format); beyond
  *   the node's `maxVisits` the loop stops with a loop-limit result instead.
  * - A node that never ran is skipped once nothing that could still start
- *   it is live or failed: no ancestor (through `after` edges and routes)
- *   has a live activation. Candidates are checked when a routing node
- *   leaves them out, when a node before them is skipped, and again after
- *   every change while something blocks them; when nothing is live at
- *   all, every node that never ran is skipped.
+ *   it is live, failed or undecided: no ancestor (through `after` edges
+ *   and routes) has a live activation, failed, or neither ran nor was
+ *   skipped (a join whose last `after` node is skipped starts, and may
+ *   route to the candidate). Candidates are checked when a routing node
+ *   leaves them out, when a node before them is skipped, again within the
+ *   same change once it skipped something, and after every change while
+ *   something blocks them; when nothing is live at all, every node that
+ *   never ran is skipped (nodes on a loop of routes, which hold each other
+ *   back, last).
  *
  * Given the same sequence of settle calls it makes the same decisions,
  * which is how {@link RoutingReadySet.fromState} rebuilds it on resume: it
@@ -254,34 +258,55 @@ export class RoutingReadySet {
     step.dispatch.push({ id: activation, nodeId: id, visit, ...(request !== "join" && { trigger: request }) });
   }
 
-  /** Skips every candidate (and what follows from it) that nothing live or failed could still start; `candidates` is the caller's, and used up. */
+  /**
+   * Skips every candidate (and what follows from it) that nothing could
+   * still start; `candidates` is the caller's, and used up. A node not
+   * decided yet before a candidate (it never ran and was not skipped) may
+   * still be started by the skips of this very call (a join whose last
+   * `after` node is skipped starts) and route to the candidate, so it
+   * holds the candidate back like a live node; the candidates held back
+   * are looked at again once the call skipped something, until nothing
+   * more is decided. What is then still held back while nothing is live
+   * or failed holds itself back (nodes on a loop of routes, each before
+   * the other): skipped, as nothing can start it any more.
+   */
   #resolve(candidates: string[], step: RoutingStep): void {
-    const work = candidates;
+    let work = candidates;
     for (const id of this.#deferred) work.push(id);
     this.#deferred.clear();
     if (this.#live.size === 0 && this.#failed === 0) {
-      // Nothing can start anything any more: whatever never ran is skipped.
       for (const [id, s] of this.#nodes) if (s.visits === 0 && !s.skipped) work.push(id);
     }
-    // First in, first out, read by an index: the list is the caller's, and nothing is taken off it.
-    for (let at = 0; at < work.length; at++) {
-      const id = work[at] as string;
-      const state = this.#nodes.get(id) as NodeState;
-      if (state.visits > 0 || state.skipped) continue;
-      if (this.#blocked(id)) {
-        this.#deferred.add(id);
-        continue;
+    let undecidedHolds = true;
+    for (;;) {
+      let skipped = false;
+      // First in, first out, read by an index: the list is the caller's, and nothing is taken off it.
+      for (let at = 0; at < work.length; at++) {
+        const id = work[at] as string;
+        const state = this.#nodes.get(id) as NodeState;
+        if (state.visits > 0 || state.skipped) continue;
+        if (this.#blocked(id, undecidedHolds)) {
+          this.#deferred.add(id);
+          continue;
+        }
+        state.skipped = true;
+        skipped = true;
+        step.skipped.push(id);
+        for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, work);
+        for (const t of this.#topology.routeTargets(id)) work.push(t);
       }
-      state.skipped = true;
-      step.skipped.push(id);
-      for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, work);
-      for (const t of this.#topology.routeTargets(id)) work.push(t);
+      if (this.#deferred.size === 0) return;
+      if (!skipped) {
+        if (!undecidedHolds || this.#live.size > 0 || this.#failed > 0) return;
+        undecidedHolds = false;
+      }
+      work = [...this.#deferred];
+      this.#deferred.clear();
     }
   }
 
-  /** True when a live or failed node could still lead to `id`. */
-  #blocked(id: string): boolean {
-    if (this.#live.size === 0 && this.#failed === 0) return false;
+  /** True when a live or failed node could still lead to `id`, or (with `undecidedHolds`) a node not decided yet. */
+  #blocked(id: string, undecidedHolds: boolean): boolean {
     const seen = this.#seen;
     const stack = this.#stack;
     seen.clear();
@@ -294,7 +319,7 @@ export class RoutingReadySet {
       if (seen.has(p)) continue;
       seen.add(p);
       const s = this.#nodes.get(p) as NodeState;
-      if (s.live > 0 || s.failed) {
+      if (s.live > 0 || s.failed || (undecidedHolds && s.visits === 0 && !s.skipped)) {
         blocked = true;
         break;
       }
