@@ -305,8 +305,15 @@ export class RoutingReadySet {
     }
   }
 
-  /** True when a live or failed node could still lead to `id`, or (with `undecidedHolds`) a node not decided yet. */
+  /**
+   * True when a live or failed node could still lead to `id`, or (with
+   * `undecidedHolds`) a node not decided yet. The walk does not go past a
+   * skipped node: it never runs, so nothing before it can reach `id`
+   * through it (a chain of skipped nodes costs a step each, not its
+   * length).
+   */
   #blocked(id: string, undecidedHolds: boolean): boolean {
+    if (!undecidedHolds && this.#live.size === 0 && this.#failed === 0) return false;
     const seen = this.#seen;
     const stack = this.#stack;
     seen.clear();
@@ -319,7 +326,8 @@ export class RoutingReadySet {
       if (seen.has(p)) continue;
       seen.add(p);
       const s = this.#nodes.get(p) as NodeState;
-      if (s.live > 0 || s.failed || (undecidedHolds && s.visits === 0 && !s.skipped)) {
+      if (s.skipped) continue;
+      if (s.live > 0 || s.failed || (undecidedHolds && s.visits === 0)) {
         blocked = true;
         break;
       }
