@@ -112,18 +112,21 @@ export const MILLION = 1_000_000;
 /**
  * Which systems run at each shape and N (time kind):
  * - N = 1 (a 1-node run, chain shape): the fixed cost of a run, MemoryStore vs LowdbStore;
- * - N = 100, 1,000, 10,000: every system (the peers' sizes), the fdatasync floor up to 1,000;
+ * - N = 100, 1,000, 10,000: every system (the peers' sizes), the fdatasync floor up to 1,000, the
+ *   two write floors (`write`, `taskloom-memory-write`) in the 10,000 chain;
  * - fan-out N = 2,000: taskloom-memory and LangGraph (the first-round LangGraph target);
  * - fan-out N = 100,000: p-queue, MemoryStore, LowdbStore.
  */
 export function timeMatrix(): { shape: Shape; n: number; systems: readonly SystemName[] }[] {
   const all: SystemName[] = ["pqueue", "taskloom-memory", "taskloom-lowdb", "taskloom-lowdb-fsync", ...PEERS];
+  // The 10,000 chain's: the bare write floor first, the one in MemoryStore's node bodies next to MemoryStore's row.
+  const withWriteFloors: SystemName[] = ["write", ...all.flatMap((s): SystemName[] => (s === "taskloom-memory" ? [s, "taskloom-memory-write"] : [s]))];
   const out: { shape: Shape; n: number; systems: readonly SystemName[] }[] = [];
   out.push({ shape: "chain", n: 1, systems: ["taskloom-memory", "taskloom-lowdb"] });
   for (const shape of ["fanout", "chain"] as const) {
     for (const n of PEER_SIZES) {
-      // The chain's floors: a flush per step (target 4) up to 1,000; a write per step (target 3) at 10,000.
-      out.push({ shape, n, systems: shape === "chain" && n <= 1_000 ? ["fdatasync", ...all] : shape === "chain" && n === 10_000 ? ["write", ...all] : all });
+      // The chain's floors: a flush per step (target 4) up to 1,000; a write per step (target 3) at 10,000, bare and in MemoryStore's node bodies.
+      out.push({ shape, n, systems: shape === "chain" && n <= 1_000 ? ["fdatasync", ...all] : shape === "chain" && n === 10_000 ? withWriteFloors : all });
       if (shape === "fanout" && n === 1_000) out.push({ shape, n: 2_000, systems: ["pqueue", "taskloom-memory", "langgraph"] });
     }
     if (shape === "fanout") out.push({ shape, n: 100_000, systems: ["pqueue", "taskloom-memory", "taskloom-lowdb"] });

@@ -22,10 +22,22 @@
  * - `fdatasync`: the power-loss floor, a bare loop of write + `fdatasync`
  *   on a small file (chain shape only, one flush per step);
  * - `write`: the floor of a chain without fsync, a bare loop of one
- *   `write` per step appending a journal-line-sized record (chain shape only).
+ *   `write` per step appending a journal-line-sized record (chain shape only);
+ * - `taskloom-memory-write`: `taskloom-memory` whose node bodies each make
+ *   that `write` (chain 10,000 only): the floor of a durable chain with the
+ *   engine in it (`systems/memory-write.ts`).
  */
 export type SystemName =
-  "pqueue" | "taskloom-memory" | "taskloom-lowdb" | "taskloom-lowdb-fsync" | "langgraph" | "langgraph-sqlite" | "dbos" | "fdatasync" | "write";
+  | "pqueue"
+  | "taskloom-memory"
+  | "taskloom-lowdb"
+  | "taskloom-lowdb-fsync"
+  | "langgraph"
+  | "langgraph-sqlite"
+  | "dbos"
+  | "fdatasync"
+  | "write"
+  | "taskloom-memory-write";
 
 /** Every system, in table order. */
 export const SYSTEMS: readonly SystemName[] = [
@@ -33,6 +45,7 @@ export const SYSTEMS: readonly SystemName[] = [
   "fdatasync",
   "write",
   "taskloom-memory",
+  "taskloom-memory-write",
   "taskloom-lowdb",
   "taskloom-lowdb-fsync",
   "langgraph",

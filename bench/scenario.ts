@@ -44,6 +44,8 @@ async function loadPrepare(spec: ScenarioSpec): Promise<Prepare> {
       return (await import("./systems/fdatasync.js")).prepare;
     case "write":
       return (await import("./systems/write.js")).prepare;
+    case "taskloom-memory-write":
+      return (await import("./systems/memory-write.js")).prepare;
     case "langgraph":
       return (await import("./systems/langgraph.js")).prepare;
     case "langgraph-sqlite":

@@ -16,7 +16,7 @@ import { fileLoop } from "./file-loop.js";
 import type { Prepare } from "./types.js";
 
 /** A step's record: a chain step's journal line is about 170 bytes. */
-const RECORD = `${JSON.stringify({ json: { kind: "node", seq: 1234, node: { id: "n1234", nodeId: "n1234", status: "succeeded", attempts: 1, output: 1234, endedAt: Date.now(), startedAt: Date.now() } } })}\n`;
+export const RECORD = `${JSON.stringify({ json: { kind: "node", seq: 1234, node: { id: "n1234", nodeId: "n1234", status: "succeeded", attempts: 1, output: 1234, endedAt: Date.now(), startedAt: Date.now() } } })}\n`;
 
 // From the string, as the journal writes a line (journal-file.ts `appendText`).
 export const prepare: Prepare = fileLoop("taskloom-bench-write-", "journal.ndjson", (fd) => void writeSync(fd, RECORD));
