@@ -22,9 +22,13 @@
  *   route to the candidate). Candidates are checked when a routing node
  *   leaves them out, when a node before them is skipped, again within the
  *   same change once it skipped something, and after every change while
- *   something blocks them; when nothing is live at all, every node that
- *   never ran is skipped (nodes on a loop of routes, which hold each other
- *   back, last).
+ *   something blocks them.
+ * - When nothing is live or failed, what still holds itself back (nodes on
+ *   a loop of routes, each before the other) is skipped, except what a
+ *   join about to start could reach (`#resolve`): such a join starts once
+ *   the rest of its `after` list is skipped and may route to it. Joins
+ *   that wait for each other have one of the nodes they wait for skipped,
+ *   one at a time.
  *
  * Given the same sequence of settle calls it makes the same decisions,
  * which is how {@link RoutingReadySet.fromState} rebuilds it on resume: it
@@ -72,6 +76,15 @@ export interface RoutingStep {
 }
 
 type Request = VisitTrigger | "join";
+
+/**
+ * What holds a skip candidate back besides live and failed nodes
+ * ({@link RoutingReadySet.#resolve}): any node not decided yet, only
+ * starters (joins that will start), nothing (there is no starter, and
+ * nothing is live or failed), or everything but the one node a deadlock
+ * of joins skips.
+ */
+type Holders = "undecided" | "starters" | "none" | "deadlock";
 
 interface NodeState {
   /** Visits started so far. */
@@ -266,9 +279,19 @@ export class RoutingReadySet {
    * `after` node is skipped starts) and route to the candidate, so it
    * holds the candidate back like a live node; the candidates held back
    * are looked at again once the call skipped something, until nothing
-   * more is decided. What is then still held back while nothing is live
-   * or failed holds itself back (nodes on a loop of routes, each before
-   * the other): skipped, as nothing can start it any more.
+   * more is decided.
+   *
+   * What is then still held back while nothing is live or failed holds
+   * itself back: nodes on a loop of routes, each before the other. Of
+   * those, only what no starter can reach is skipped ("starters" below):
+   * a starter is a join not decided yet with a node of its `after` list
+   * that succeeded, which starts once the rest of its list is skipped, and
+   * may then route to any node after it. Once a skip of this kind starts
+   * something, the rule goes back to the first one, under which the
+   * started node holds back what it can reach. Joins that wait for each
+   * other (each waits for a node only the other routes to) hold each other
+   * back for good: one is skipped, the first declared, and the rules are
+   * applied again.
    */
   #resolve(candidates: string[], step: RoutingStep): void {
     let work = candidates;
@@ -277,15 +300,16 @@ export class RoutingReadySet {
     if (this.#live.size === 0 && this.#failed === 0) {
       for (const [id, s] of this.#nodes) if (s.visits === 0 && !s.skipped) work.push(id);
     }
-    let undecidedHolds = true;
+    let holds: Holders = "undecided";
     for (;;) {
       let skipped = false;
+      const victim = holds === "deadlock" ? this.#deadlockVictim(work) : undefined;
       // First in, first out, read by an index: the list is the caller's, and nothing is taken off it.
       for (let at = 0; at < work.length; at++) {
         const id = work[at] as string;
         const state = this.#nodes.get(id) as NodeState;
         if (state.visits > 0 || state.skipped) continue;
-        if (this.#blocked(id, undecidedHolds)) {
+        if (holds === "deadlock" ? id !== victim : this.#blocked(id, holds)) {
           this.#deferred.add(id);
           continue;
         }
@@ -294,26 +318,92 @@ export class RoutingReadySet {
         step.skipped.push(id);
         for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, work);
         for (const t of this.#topology.routeTargets(id)) work.push(t);
+        if (holds !== "undecided" && (this.#live.size > 0 || holds === "deadlock")) {
+          // Something started (or the deadlock is broken): the rest waits for the first rule, under which it holds.
+          for (let rest = at + 1; rest < work.length; rest++) this.#deferred.add(work[rest] as string);
+          break;
+        }
       }
       if (this.#deferred.size === 0) return;
-      if (!skipped) {
-        if (!undecidedHolds || this.#live.size > 0 || this.#failed > 0) return;
-        undecidedHolds = false;
+      if (skipped) holds = "undecided";
+      else {
+        if (this.#live.size > 0 || this.#failed > 0) return;
+        // With no starter left, nothing holds: skipped without a walk each (a pass skips, and no skip makes a starter).
+        holds = holds === "undecided" ? (this.#anyStarter() ? "starters" : "none") : "deadlock";
       }
       work = [...this.#deferred];
       this.#deferred.clear();
     }
   }
 
+  /** True when some node is a starter ({@link RoutingReadySet.#starter}). */
+  #anyStarter(): boolean {
+    for (const [id, s] of this.#nodes) if (this.#starter(id, s)) return true;
+    return false;
+  }
+
   /**
-   * True when a live or failed node could still lead to `id`, or (with
-   * `undecidedHolds`) a node not decided yet. The walk does not go past a
-   * skipped node: it never runs, so nothing before it can reach `id`
-   * through it (a chain of skipped nodes costs a step each, not its
-   * length).
+   * A join not decided yet that will start once the rest of its `after`
+   * list is skipped: not route-gated, never visited nor skipped, and a
+   * node of its list succeeded.
    */
-  #blocked(id: string, undecidedHolds: boolean): boolean {
-    if (!undecidedHolds && this.#live.size === 0 && this.#failed === 0) return false;
+  #starter(id: string, s: NodeState): boolean {
+    return s.visits === 0 && !s.skipped && s.fresh && !this.#topology.isGated(id);
+  }
+
+  /**
+   * The node to skip when only starters hold the rest back (a deadlock:
+   * each starter waits for a node of its `after` list that only a starter
+   * can start, as when a join waits for a node that a route after it
+   * leads back to): a node a starter waits for and is no starter itself,
+   * so that the starter starts (and may then route to it, a route that is
+   * dropped, as the graph asks for the node both before and after the
+   * join); preferably one that no other starter can reach. Else the first
+   * node not decided yet. The first in `work` of each kind.
+   */
+  #deadlockVictim(work: readonly string[]): string | undefined {
+    let waitedFor: string | undefined;
+    let first: string | undefined;
+    for (const id of work) {
+      const s = this.#nodes.get(id) as NodeState;
+      if (s.visits > 0 || s.skipped) continue;
+      first ??= id;
+      if (this.#starter(id, s)) continue;
+      const waiting = this.#graph.successors(id).filter((j) => this.#starter(j, this.#nodes.get(j) as NodeState));
+      if (waiting.length === 0) continue;
+      if (!this.#reachedByStarter(id, waiting)) return id;
+      waitedFor ??= id;
+    }
+    return waitedFor ?? first;
+  }
+
+  /** True when a starter other than those in `except` could lead to `id`. */
+  #reachedByStarter(id: string, except: readonly string[]): boolean {
+    const seen = new Set<string>([id]);
+    const stack = [...this.#topology.predecessors(id)];
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      if (seen.has(p)) continue;
+      seen.add(p);
+      const s = this.#nodes.get(p) as NodeState;
+      if (s.skipped) continue;
+      if (this.#starter(p, s) && !except.includes(p)) return true;
+      for (const q of this.#topology.predecessors(p)) stack.push(q);
+    }
+    return false;
+  }
+
+  /**
+   * True when a live or failed node could still lead to `id`, or a node
+   * not decided yet (`holds` "undecided"), or a starter (`holds`
+   * "starters": `id` itself, or one before it; see {@link RoutingReadySet.#resolve}).
+   * The walk does not go past a skipped node: it never runs, so nothing
+   * before it can reach `id` through it (a chain of skipped nodes costs a
+   * step each, not its length).
+   */
+  #blocked(id: string, holds: Holders): boolean {
+    if (holds === "none") return false;
+    if (holds === "starters" && this.#starter(id, this.#nodes.get(id) as NodeState)) return true;
     const seen = this.#seen;
     const stack = this.#stack;
     seen.clear();
@@ -327,7 +417,7 @@ export class RoutingReadySet {
       seen.add(p);
       const s = this.#nodes.get(p) as NodeState;
       if (s.skipped) continue;
-      if (s.live > 0 || s.failed || (undecidedHolds && s.visits === 0)) {
+      if (s.live > 0 || s.failed || (holds === "undecided" ? s.visits === 0 : this.#starter(p, s))) {
         blocked = true;
         break;
       }
