@@ -288,10 +288,11 @@ export class RoutingReadySet {
    * that succeeded, which starts once the rest of its list is skipped, and
    * may then route to any node after it. Once a skip of this kind starts
    * something, the rule goes back to the first one, under which the
-   * started node holds back what it can reach. Joins that wait for each
-   * other (each waits for a node only the other routes to) hold each other
-   * back for good: one is skipped, the first declared, and the rules are
-   * applied again.
+   * started node holds back what it can reach. Joins that wait for nodes
+   * only they can start (a join waits for a node that a route after it
+   * leads back to) hold each other back for good: one node is skipped
+   * ({@link RoutingReadySet.#deadlockVictim}), and the rules are applied
+   * again.
    */
   #resolve(candidates: string[], step: RoutingStep): void {
     let work = candidates;
