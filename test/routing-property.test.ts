@@ -121,16 +121,22 @@ function modelRuns(nodes: readonly NodeShape[], gated: (i: number) => boolean = 
   return runs;
 }
 
+/** Node bodies that record their runs in `ran`, in order: `body(id, choice)` routes to `choice` when given. */
+function recorder(): { ran: string[]; body: (id: string, choice?: string) => () => unknown } {
+  const ran: string[] = [];
+  const body = (id: string, choice?: string) => () => {
+    ran.push(id);
+    return choice === undefined ? id : route(choice, id);
+  };
+  return { ran, body };
+}
+
 describe("routed runs follow the routing rules", () => {
   it("a join that a skip starts may still route to a node an earlier router left out", async () => {
     // "triage" takes "done": "fix" and "review" are left out, and "fix" is skipped, then "patch" after it.
     // "check" waits for "triage" and "patch": once "patch" is skipped it starts, and routes to "review",
     // which must not have been skipped meanwhile (it was, when only live nodes held a skip back).
-    const ran: string[] = [];
-    const body = (id: string, choice?: string) => () => {
-      ran.push(id);
-      return choice === undefined ? id : route(choice, id);
-    };
+    const { ran, body } = recorder();
     const g = graph("late-join")
       .node("triage", body("triage", "done"), { routes: { fix: "fix", review: "review", done: "done" } })
       .node("fix", body("fix", "patch"), { routes: { patch: "patch" } })
@@ -156,11 +162,7 @@ describe("routed runs follow the routing rules", () => {
     // decided yet was skipped in the order it was found: "y" first, then "a", "b" and "x", whose skip
     // started "j", which routed to "y", already skipped. Now only what no join about to start can reach is
     // skipped so, and "j" holds "y" back.
-    const ran: string[] = [];
-    const body = (id: string, choice?: string) => () => {
-      ran.push(id);
-      return choice === undefined ? id : route(choice, id);
-    };
+    const { ran, body } = recorder();
     const g = graph("loop-join")
       .node("s", body("s", "done"), { routes: { a: "a", y: "y", done: "done" } })
       .node("done", body("done"))

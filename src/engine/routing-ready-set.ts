@@ -86,6 +86,9 @@ type Request = VisitTrigger | "join";
  */
 type Holders = "undecided" | "starters" | "none" | "deadlock";
 
+/** No ids: {@link RoutingReadySet.#blocked}'s `except`, made once (it runs at every settle). */
+const NO_IDS: readonly string[] = [];
+
 interface NodeState {
   /** Visits started so far. */
   visits: number;
@@ -111,7 +114,7 @@ export class RoutingReadySet {
   /** Triggers of live activations that a route started. */
   readonly #triggers = new Map<string, VisitTrigger>();
   #failed = 0;
-  /** {@link RoutingReadySet.#blocked}'s walk, kept between calls (it runs at every settle of a routed run; never reentered). */
+  /** {@link RoutingReadySet.#walkFinds}'s walk, kept between calls (it runs at every settle of a routed run; never reentered). */
   readonly #seen = new Set<string>();
   readonly #stack: string[] = [];
 
@@ -380,52 +383,54 @@ export class RoutingReadySet {
 
   /** True when a starter other than those in `except` could lead to `id`. */
   #reachedByStarter(id: string, except: readonly string[]): boolean {
-    const seen = new Set<string>([id]);
-    const stack = [...this.#topology.predecessors(id)];
-    while (stack.length > 0) {
-      const p = stack.pop() as string;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      const s = this.#nodes.get(p) as NodeState;
-      if (s.skipped) continue;
-      if (this.#starter(p, s) && !except.includes(p)) return true;
-      for (const q of this.#topology.predecessors(p)) stack.push(q);
-    }
-    return false;
+    return this.#walkFinds(id, "deadlock", except);
   }
 
   /**
    * True when a live or failed node could still lead to `id`, or a node
    * not decided yet (`holds` "undecided"), or a starter (`holds`
    * "starters": `id` itself, or one before it; see {@link RoutingReadySet.#resolve}).
-   * The walk does not go past a skipped node: it never runs, so nothing
-   * before it can reach `id` through it (a chain of skipped nodes costs a
-   * step each, not its length).
    */
   #blocked(id: string, holds: Holders): boolean {
     if (holds === "none") return false;
     if (holds === "starters" && this.#starter(id, this.#nodes.get(id) as NodeState)) return true;
+    return this.#walkFinds(id, holds, NO_IDS);
+  }
+
+  /**
+   * Walks back from `id` through `after` edges and routes for a node that
+   * holds it under `holds` ({@link RoutingReadySet.#blocked}; with
+   * "deadlock", a starter not in `except`). The walk does not go past a
+   * skipped node: it never runs, so nothing before it can reach `id`
+   * through it (a chain of skipped nodes costs a step each, not its
+   * length).
+   */
+  #walkFinds(id: string, holds: Holders, except: readonly string[]): boolean {
     const seen = this.#seen;
     const stack = this.#stack;
     seen.clear();
     stack.length = 0;
     seen.add(id);
     for (const p of this.#topology.predecessors(id)) stack.push(p);
-    let blocked = false;
+    let found = false;
     while (stack.length > 0) {
       const p = stack.pop() as string;
       if (seen.has(p)) continue;
       seen.add(p);
       const s = this.#nodes.get(p) as NodeState;
       if (s.skipped) continue;
-      if (s.live > 0 || s.failed || (holds === "undecided" ? s.visits === 0 : this.#starter(p, s))) {
-        blocked = true;
+      const holdsIt =
+        holds === "deadlock"
+          ? this.#starter(p, s) && !except.includes(p)
+          : s.live > 0 || s.failed || (holds === "undecided" ? s.visits === 0 : this.#starter(p, s));
+      if (holdsIt) {
+        found = true;
         break;
       }
       for (const q of this.#topology.predecessors(p)) stack.push(q);
     }
     seen.clear();
     stack.length = 0;
-    return blocked;
+    return found;
   }
 }
