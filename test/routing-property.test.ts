@@ -21,7 +21,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { graph, MemoryStore, route, run, runAsync, type RunState, type TaskGraph } from "../src/index.js";
+import { graph, MemoryStore, route, run, type RunState, type TaskGraph } from "../src/index.js";
 import { getNode } from "../src/state/node-table.js";
 
 function nodeStatus(state: RunState | undefined, id: string): string | undefined {
@@ -180,6 +180,27 @@ describe("routed runs follow the routing rules", () => {
     for (const id of ["a", "b", "x"]) expect(nodeStatus(handle.state, id)).toBe("skipped");
   });
 
+  it("a route to a node that a join waited for, skipped so the join could run, is dropped and reported", async () => {
+    // "x" is both waited for by "j" (its after list) and started only by "j"'s route: nothing can start it
+    // while "j" waits, so once nothing is live "x" is skipped, "j" runs, and its route to "x" finds it skipped.
+    const { ran, body } = recorder();
+    const g = graph("contradiction")
+      .node("s", body("s"))
+      .node("x", body("x"))
+      .node("j", body("j", "x"), { after: ["s", "x"], routes: { x: "x" } })
+      .output(() => null)
+      .build();
+    const handle = run(g, undefined, { store: new MemoryStore(), runId: "contradiction" });
+    const warnings: { nodeId?: string; code: string; message: string }[] = [];
+    handle.events.on("warning", (e) => warnings.push(e));
+    await handle.result();
+    expect(ran).toEqual(["s", "j"]);
+    expect(nodeStatus(handle.state, "x")).toBe("skipped");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ nodeId: "j", code: "ROUTE_TARGET_SKIPPED" });
+    expect(warnings[0]!.message).toContain('route "x" to "x"');
+  });
+
   const property = (label: string, shapesOf: typeof shapes, numRuns: number): void => {
     it(label, async () => {
       await fc.assert(
@@ -200,7 +221,12 @@ describe("routed runs follow the routing rules", () => {
             );
           });
           const g = b.output(() => null).build();
-          await runAsync(g, undefined, { store: new MemoryStore(), runId: "routed" });
+          const handle = run(g, undefined, { store: new MemoryStore(), runId: "routed" });
+          const warnings: string[] = [];
+          handle.events.on("warning", (e) => warnings.push(`${e.code}: ${e.message}`));
+          await handle.result();
+          // No route is ever dropped: a node a route may take is never skipped before the route is taken.
+          expect(warnings).toEqual([]);
 
           const counts = nodes.map((_, i) => ran.filter((r) => r === i).length);
           expect(counts).toEqual(modelRuns(nodes, (i) => g.routing?.isGated(`n${i}`) ?? false));

@@ -203,6 +203,19 @@ export class RoutingFrontier implements Frontier {
       if (after.length > 0) this.#visitDeps.set(visit.id, Object.fromEntries(after.map((dep) => [dep, buffer.output(dep)])));
       ids.push(visit.id);
     }
+    if (!resumed) {
+      for (const d of step.dropped ?? []) {
+        events.emit("warning", {
+          runId: this.#env.runId,
+          at: now,
+          nodeId: d.from,
+          code: "ROUTE_TARGET_SKIPPED",
+          message:
+            `node "${d.fromNode}" took route "${d.route}" to "${d.target}", which was skipped before (nothing could start it then), so "${d.target}" does not run. ` +
+            `This happens when a join waits for "${d.target}" in its after list and routes to it: route to another node, or take "${d.target}" out of that after list`,
+        });
+      }
+    }
     if (step.loopLimit) host.nodeFailed(new LoopLimitExceeded(step.loopLimit.nodeId, step.loopLimit.maxVisits));
     if (!host.stopping) host.dispatch(ids);
   }

@@ -73,6 +73,8 @@ export interface RoutingStep {
   readonly skipped: string[];
   /** Set when a node was asked for a visit beyond its limit. */
   loopLimit?: { readonly nodeId: string; readonly maxVisits: number };
+  /** Routes taken to nodes skipped before (the graph asked for them before the routing node too): they start nothing. */
+  dropped?: Array<VisitTrigger & { readonly target: string }>;
 }
 
 type Request = VisitTrigger | "join";
@@ -257,7 +259,10 @@ export class RoutingReadySet {
   /** Starts a visit of `id`. */
   #request(id: string, request: Request, step: RoutingStep): void {
     const state = this.#nodes.get(id) as NodeState;
-    if (state.skipped) return;
+    if (state.skipped) {
+      if (request !== "join") (step.dropped ??= []).push({ ...request, target: id });
+      return;
+    }
     const visit = state.visits + 1;
     const limit = this.#graph.node(id)?.maxVisits ?? this.#maxVisits;
     if (visit > limit) {
