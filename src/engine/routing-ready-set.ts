@@ -25,10 +25,11 @@
  *   something blocks them.
  * - When nothing is live or failed, what still holds itself back (nodes on
  *   a loop of routes, each before the other) is skipped, except what a
- *   join about to start could reach (`#resolve`): such a join starts once
- *   the rest of its `after` list is skipped and may route to it. Joins
- *   that wait for each other have one of the nodes they wait for skipped,
- *   one at a time.
+ *   join about to start could reach: such a join starts once the rest of
+ *   its `after` list is skipped and may route to it. Joins that wait for
+ *   each other have one of the nodes they wait for skipped, one at a time.
+ *   What holds a node back under each rule is `skip-holds.ts`; when and
+ *   in what order the rules apply is `#resolve` here.
  *
  * Given the same sequence of settle calls it makes the same decisions,
  * which is how {@link RoutingReadySet.fromState} rebuilds it on resume: it
@@ -42,6 +43,7 @@ import type { TaskGraph } from "../graph/task-graph.js";
 import { nodeRecords } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
 import type { RunState } from "../state/run-state.js";
+import { SkipHolds, type NodeState, type SkipRule } from "./skip-holds.js";
 
 /** What started a visit: the routing activation, its node and the route. */
 export interface VisitTrigger {
@@ -79,30 +81,6 @@ export interface RoutingStep {
 
 type Request = VisitTrigger | "join";
 
-/**
- * What holds a skip candidate back besides live and failed nodes
- * ({@link RoutingReadySet.#resolve}): any node not decided yet, only
- * starters (joins that will start), nothing (there is no starter, and
- * nothing is live or failed), or everything but the one node a deadlock
- * of joins skips.
- */
-type Holders = "undecided" | "starters" | "none" | "deadlock";
-
-/** No ids: {@link RoutingReadySet.#blocked}'s `except`, made once (it runs at every settle). */
-const NO_IDS: readonly string[] = [];
-
-interface NodeState {
-  /** Visits started so far. */
-  visits: number;
-  /** Visits started and not settled. */
-  live: number;
-  succeeded: boolean;
-  failed: boolean;
-  skipped: boolean;
-  /** An `after` node succeeded since this node's last visit began. */
-  fresh: boolean;
-}
-
 /** Tracks which nodes of a routed graph start, run again, or are skipped. */
 export class RoutingReadySet {
   readonly #graph: TaskGraph<unknown, unknown>;
@@ -116,9 +94,7 @@ export class RoutingReadySet {
   /** Triggers of live activations that a route started. */
   readonly #triggers = new Map<string, VisitTrigger>();
   #failed = 0;
-  /** {@link RoutingReadySet.#walkFinds}'s walk, kept between calls (it runs at every settle of a routed run; never reentered). */
-  readonly #seen = new Set<string>();
-  readonly #stack: string[] = [];
+  readonly #holds: SkipHolds;
 
   constructor(graph: TaskGraph<unknown, unknown>, maxVisits: number) {
     if (!graph.routing) throw new Error(`taskloom internal error: graph "${graph.name}" has no routes`);
@@ -128,6 +104,7 @@ export class RoutingReadySet {
     for (const id of graph.order) {
       this.#nodes.set(id, { visits: 0, live: 0, succeeded: false, failed: false, skipped: false, fresh: false });
     }
+    this.#holds = new SkipHolds(graph, this.#topology, this.#nodes);
   }
 
   /**
@@ -291,16 +268,12 @@ export class RoutingReadySet {
    *
    * What is then still held back while nothing is live or failed holds
    * itself back: nodes on a loop of routes, each before the other. Of
-   * those, only what no starter can reach is skipped ("starters" below):
-   * a starter is a join not decided yet with a node of its `after` list
-   * that succeeded, which starts once the rest of its list is skipped, and
-   * may then route to any node after it. Once a skip of this kind starts
-   * something, the rule goes back to the first one, under which the
-   * started node holds back what it can reach. Joins that wait for nodes
-   * only they can start (a join waits for a node that a route after it
-   * leads back to) hold each other back for good: one node is skipped
-   * ({@link RoutingReadySet.#deadlockVictim}), and the rules are applied
-   * again.
+   * those, only what no starter can reach is skipped (the rules are
+   * `skip-holds.ts`'s). Once a skip of this kind starts something, the
+   * rule goes back to the first one, under which the started node holds
+   * back what it can reach. Starters that wait for nodes only starters can
+   * start hold each other back for good: one node is skipped
+   * ({@link SkipHolds.deadlockVictim}), and the rules are applied again.
    */
   #resolve(candidates: string[], step: RoutingStep): void {
     let work = candidates;
@@ -309,16 +282,17 @@ export class RoutingReadySet {
     if (this.#live.size === 0 && this.#failed === 0) {
       for (const [id, s] of this.#nodes) if (s.visits === 0 && !s.skipped) work.push(id);
     }
-    let holds: Holders = "undecided";
+    // The rule, or "deadlock": only the one node `SkipHolds.deadlockVictim` names may be skipped.
+    let rule: SkipRule | "deadlock" = "undecided";
     for (;;) {
       let skipped = false;
-      const victim = holds === "deadlock" ? this.#deadlockVictim(work) : undefined;
+      const victim = rule === "deadlock" ? this.#holds.deadlockVictim(work) : undefined;
       // First in, first out, read by an index: the list is the caller's, and nothing is taken off it.
       for (let at = 0; at < work.length; at++) {
         const id = work[at] as string;
         const state = this.#nodes.get(id) as NodeState;
         if (state.visits > 0 || state.skipped) continue;
-        if (holds === "deadlock" ? id !== victim : this.#blocked(id, holds)) {
+        if (rule === "deadlock" ? id !== victim : this.#holds.blocked(id, rule)) {
           this.#deferred.add(id);
           continue;
         }
@@ -327,115 +301,21 @@ export class RoutingReadySet {
         step.skipped.push(id);
         for (const dependent of this.#graph.successors(id)) this.#afterSettled(dependent, false, step, work);
         for (const t of this.#topology.routeTargets(id)) work.push(t);
-        if (holds !== "undecided" && (this.#live.size > 0 || holds === "deadlock")) {
+        if (rule !== "undecided" && (this.#live.size > 0 || rule === "deadlock")) {
           // Something started (or the deadlock is broken): the rest waits for the first rule, under which it holds.
           for (let rest = at + 1; rest < work.length; rest++) this.#deferred.add(work[rest] as string);
           break;
         }
       }
       if (this.#deferred.size === 0) return;
-      if (skipped) holds = "undecided";
+      if (skipped) rule = "undecided";
       else {
         if (this.#live.size > 0 || this.#failed > 0) return;
         // With no starter left, nothing holds: skipped without a walk each (a pass skips, and no skip makes a starter).
-        holds = holds === "undecided" ? (this.#anyStarter() ? "starters" : "none") : "deadlock";
+        rule = rule === "undecided" ? (this.#holds.anyStarter() ? "starters" : "none") : "deadlock";
       }
       work = [...this.#deferred];
       this.#deferred.clear();
     }
-  }
-
-  /** True when some node is a starter ({@link RoutingReadySet.#starter}). */
-  #anyStarter(): boolean {
-    for (const [id, s] of this.#nodes) if (this.#starter(id, s)) return true;
-    return false;
-  }
-
-  /**
-   * A join not decided yet that will start once the rest of its `after`
-   * list is skipped: not route-gated, never visited nor skipped, and a
-   * node of its list succeeded.
-   */
-  #starter(id: string, s: NodeState): boolean {
-    return s.visits === 0 && !s.skipped && s.fresh && !this.#topology.isGated(id);
-  }
-
-  /**
-   * The node to skip when only starters hold the rest back (a deadlock:
-   * each starter waits for a node of its `after` list that only a starter
-   * can start, as when a join waits for a node that a route after it
-   * leads back to): a node a starter waits for and is no starter itself,
-   * so that the starter starts (and may then route to it, a route that is
-   * dropped, as the graph asks for the node both before and after the
-   * join); preferably one that no other starter can reach. Else the first
-   * node not decided yet. The first in `work` of each kind.
-   */
-  #deadlockVictim(work: readonly string[]): string | undefined {
-    let waitedFor: string | undefined;
-    let first: string | undefined;
-    for (const id of work) {
-      const s = this.#nodes.get(id) as NodeState;
-      if (s.visits > 0 || s.skipped) continue;
-      first ??= id;
-      if (this.#starter(id, s)) continue;
-      const waiting = this.#graph.successors(id).filter((j) => this.#starter(j, this.#nodes.get(j) as NodeState));
-      if (waiting.length === 0) continue;
-      if (!this.#reachedByStarter(id, waiting)) return id;
-      waitedFor ??= id;
-    }
-    return waitedFor ?? first;
-  }
-
-  /** True when a starter other than those in `except` could lead to `id`. */
-  #reachedByStarter(id: string, except: readonly string[]): boolean {
-    return this.#walkFinds(id, "deadlock", except);
-  }
-
-  /**
-   * True when a live or failed node could still lead to `id`, or a node
-   * not decided yet (`holds` "undecided"), or a starter (`holds`
-   * "starters": `id` itself, or one before it; see {@link RoutingReadySet.#resolve}).
-   */
-  #blocked(id: string, holds: Holders): boolean {
-    if (holds === "none") return false;
-    if (holds === "starters" && this.#starter(id, this.#nodes.get(id) as NodeState)) return true;
-    return this.#walkFinds(id, holds, NO_IDS);
-  }
-
-  /**
-   * Walks back from `id` through `after` edges and routes for a node that
-   * holds it under `holds` ({@link RoutingReadySet.#blocked}; with
-   * "deadlock", a starter not in `except`). The walk does not go past a
-   * skipped node: it never runs, so nothing before it can reach `id`
-   * through it (a chain of skipped nodes costs a step each, not its
-   * length).
-   */
-  #walkFinds(id: string, holds: Holders, except: readonly string[]): boolean {
-    const seen = this.#seen;
-    const stack = this.#stack;
-    seen.clear();
-    stack.length = 0;
-    seen.add(id);
-    for (const p of this.#topology.predecessors(id)) stack.push(p);
-    let found = false;
-    while (stack.length > 0) {
-      const p = stack.pop() as string;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      const s = this.#nodes.get(p) as NodeState;
-      if (s.skipped) continue;
-      const holdsIt =
-        holds === "deadlock"
-          ? this.#starter(p, s) && !except.includes(p)
-          : s.live > 0 || s.failed || (holds === "undecided" ? s.visits === 0 : this.#starter(p, s));
-      if (holdsIt) {
-        found = true;
-        break;
-      }
-      for (const q of this.#topology.predecessors(p)) stack.push(q);
-    }
-    seen.clear();
-    stack.length = 0;
-    return found;
   }
 }
