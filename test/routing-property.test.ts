@@ -131,6 +131,18 @@ function recorder(): { ran: string[]; body: (id: string, choice?: string) => () 
   return { ran, body };
 }
 
+/** Runs `g` on a MemoryStore: the handle, once the run ended, and the warnings it emitted. */
+async function runWithWarnings(
+  g: TaskGraph<undefined, null>,
+  runId: string,
+): Promise<{ handle: ReturnType<typeof run<undefined, null>>; warnings: { nodeId?: string; code: string; message: string }[] }> {
+  const handle = run(g, undefined, { store: new MemoryStore(), runId });
+  const warnings: { nodeId?: string; code: string; message: string }[] = [];
+  handle.events.on("warning", (e) => warnings.push(e));
+  await handle.result();
+  return { handle, warnings };
+}
+
 describe("routed runs follow the routing rules", () => {
   it("a join that a skip starts may still route to a node an earlier router left out", async () => {
     // "triage" takes "done": "fix" and "review" are left out, and "fix" is skipped, then "patch" after it.
@@ -146,8 +158,7 @@ describe("routed runs follow the routing rules", () => {
       .node("review", body("review"))
       .output(() => null)
       .build();
-    const handle = run(g, undefined, { store: new MemoryStore(), runId: "late-join" });
-    await handle.result();
+    const { handle } = await runWithWarnings(g, "late-join");
     expect(ran).toContain("check");
     expect(ran).toContain("review");
     expect(ran.indexOf("review")).toBeGreaterThan(ran.indexOf("check"));
@@ -173,8 +184,7 @@ describe("routed runs follow the routing rules", () => {
       .node("y", body("y"))
       .output(() => null)
       .build();
-    const handle = run(g, undefined, { store: new MemoryStore(), runId: "loop-join" });
-    await handle.result();
+    const { handle } = await runWithWarnings(g, "loop-join");
     expect(ran).toEqual(["s", "done", "j", "y"]);
     expect(nodeStatus(handle.state, "y")).toBe("succeeded");
     for (const id of ["a", "b", "x"]) expect(nodeStatus(handle.state, id)).toBe("skipped");
@@ -190,10 +200,7 @@ describe("routed runs follow the routing rules", () => {
       .node("j", body("j", "x"), { after: ["s", "x"], routes: { x: "x" } })
       .output(() => null)
       .build();
-    const handle = run(g, undefined, { store: new MemoryStore(), runId: "contradiction" });
-    const warnings: { nodeId?: string; code: string; message: string }[] = [];
-    handle.events.on("warning", (e) => warnings.push(e));
-    await handle.result();
+    const { handle, warnings } = await runWithWarnings(g, "contradiction");
     expect(ran).toEqual(["s", "j"]);
     expect(nodeStatus(handle.state, "x")).toBe("skipped");
     expect(warnings).toHaveLength(1);
@@ -221,10 +228,7 @@ describe("routed runs follow the routing rules", () => {
             );
           });
           const g = b.output(() => null).build();
-          const handle = run(g, undefined, { store: new MemoryStore(), runId: "routed" });
-          const warnings: string[] = [];
-          handle.events.on("warning", (e) => warnings.push(`${e.code}: ${e.message}`));
-          await handle.result();
+          const { warnings } = await runWithWarnings(g, "routed");
           // No route is ever dropped: a node a route may take is never skipped before the route is taken.
           expect(warnings).toEqual([]);
 

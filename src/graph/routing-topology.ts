@@ -75,9 +75,7 @@ export class RoutingTopology {
 
   /** The nodes that run after `id` or that `id` routes to. */
   #next(id: string): string[] {
-    const routes = this.#nodes.get(id)?.routes;
-    const after = this.#successors.get(id) ?? [];
-    return routes ? [...after, ...Object.values(routes).flat()] : [...after];
+    return [...(this.#successors.get(id) ?? []), ...this.routeTargets(id)];
   }
 
   /**
