@@ -90,16 +90,37 @@ describe("a snapshot of the wrong shape is refused on load, naming the file, whi
 });
 
 describe("listRuns serves the good runs and reports the bad ones", () => {
-  it("skips a run whose summary.json is empty and reports it through onProblem", async () => {
+  // This case read "summary.json is empty" until blank summaries became what a power loss leaves (below):
+  // the damage is now a summary cut short, which no power loss makes.
+  it("skips a run whose summary.json is cut short and reports it through onProblem", async () => {
     const { dir, file, store } = await storeWithRun("good-1");
     await runAsync(chain(), undefined, { store, runId: "bad-1" });
-    await truncate(file("summary.json", "bad-1"), 0);
+    await truncate(file("summary.json", "bad-1"), 7);
     const problems: SnapshotCorruptError[] = [];
     const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p) });
     expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toBeInstanceOf(SnapshotCorruptError);
     expect(problems[0]!.file).toBe(file("summary.json", "bad-1"));
+  });
+
+  it("lists a run whose summary.json a power loss left blank (empty, or zeros) from its snapshot and journal, reporting nothing", async () => {
+    const { dir, file, store } = await storeWithRun("good-1");
+    await runAsync(chain(), undefined, { store, runId: "blank-empty" });
+    await runAsync(chain(), undefined, { store, runId: "blank-zeros" });
+    await truncate(file("summary.json", "blank-empty"), 0);
+    await writeFile(file("summary.json", "blank-zeros"), Buffer.alloc(512));
+    const problems: unknown[] = [];
+    const runs = await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p) });
+    expect(problems).toEqual([]);
+    expect(runs.map((r) => [r.runId, r.status, r.nodeCount, r.succeededCount]).sort()).toEqual([
+      ["blank-empty", "succeeded", 2, 2],
+      ["blank-zeros", "succeeded", 2, 2],
+      ["good-1", "succeeded", 2, 2],
+    ]);
+    // Nothing was written by the read: the blank files are as they were.
+    expect((await readFile(file("summary.json", "blank-empty"))).length).toBe(0);
+    expect(await readFile(file("summary.json", "blank-zeros"))).toEqual(Buffer.alloc(512));
   });
 
   it("skips a summary of the wrong shape too, and a summary that names another run", async () => {

@@ -18,6 +18,16 @@
  * clock. A read racing the write may see a mix: a file that does not parse
  * is read once more before it counts as corrupt.
  *
+ * Left blank by a power loss. A new run's lease is written to its temp
+ * file and linked to `lease.json` without a flush of its content
+ * (`lowdb-leases.ts`, "Flushes"), so after a power loss `lease.json` may
+ * be empty or hold only zero bytes (`stored-document.ts`,
+ * `readDocumentOrBlankSync`). Such a file reads as a lease given back: its
+ * holder died with the machine, and no store ever writes such a file
+ * itself. Without `fsync`, every file may be left so; a run whose
+ * `lease.json` was blank used to be refused as corrupt until someone
+ * removed the file.
+ *
  * A released lease reads as no lease: `readLease` gives undefined, it
  * fences every write off, cannot be renewed or cancelled, and the next
  * acquire takes it under the lock as a free lease (token 1), writing its
@@ -31,7 +41,7 @@ import type { Lease } from "./run-store.js";
 import { serialize } from "./serialization.js";
 import { overwriteSmallFileSync } from "./small-file.js";
 import { checkLease } from "./snapshot-schema.js";
-import { readDocumentSync } from "./stored-document.js";
+import { BLANK, readDocumentOrBlankSync } from "./stored-document.js";
 
 /** What {@link readLeaseFileSync} gives for a `lease.json` that holds a lease given back. */
 export const RELEASED = Symbol("released");
@@ -50,7 +60,9 @@ export function held(found: LeaseFound): Lease | undefined {
 /**
  * Reads `file` (a run's `lease.json`). A file that does not parse is read
  * once more before it counts as corrupt (`SnapshotCorruptError`): a read
- * racing {@link markReleasedSync} may see a mix of the two versions. With
+ * racing {@link markReleasedSync} may see a mix of the two versions. An
+ * empty file, or one of zero bytes only, is what a power loss left of a
+ * lease: {@link RELEASED} (see the module comment). With
  * `folderChecked`, the caller has just checked the run's folder.
  *
  * @example
@@ -59,14 +71,16 @@ export function held(found: LeaseFound): Lease | undefined {
  * ```
  */
 export function readLeaseFileSync(file: string, folderChecked = false): LeaseFound {
-  let stored: StoredLease | null;
+  let stored: StoredLease | null | typeof BLANK;
   try {
-    stored = readDocumentSync<StoredLease>(file, checkLease, folderChecked);
+    stored = readDocumentOrBlankSync<StoredLease>(file, checkLease, folderChecked);
   } catch (err) {
     if (!(err instanceof SnapshotCorruptError)) throw err;
-    stored = readDocumentSync<StoredLease>(file, checkLease, folderChecked);
+    stored = readDocumentOrBlankSync<StoredLease>(file, checkLease, folderChecked);
   }
   if (stored === null) return undefined;
+  // What a power loss left of a lease whose content never reached the disk: its holder died with the machine.
+  if (stored === BLANK) return RELEASED;
   return stored.released === true ? RELEASED : stored;
 }
 

@@ -89,16 +89,19 @@
  *
  * Flushes (with `fsync`). A lease is no result of the run: it says who may
  * drive it while this machine is up, and a power loss kills its holder.
- * A free lease taken (link, or rename without hard links) has its content
- * flushed before the link, so after a power loss `lease.json` is absent
- * or whole, never torn, but its new name is not flushed: absent, the run
- * is free; present, it names a holder of another boot, which lease-rules
- * lets wait out its expiry, as it would after a flush. A new run's
- * snapshot flushes the same folder just after anyway. This spares a
- * folder flush (a metadata write, about 2.5 ms on our ext4 disk) at every
+ * A free lease taken (link, or rename without hard links) is flushed
+ * neither in its content nor in its name: after a power loss
+ * `lease.json` is absent (the run is free), whole (it names a holder of
+ * another boot, which lease-rules lets wait out its expiry, as it would
+ * after a flush), or, when its name reached the disk before its content
+ * (a new run's snapshot flushes the folder just after), empty or zeros,
+ * which reads as a lease given back (`lease-file.ts`): free. Each of the
+ * three is a run whose holder is gone, as the flushes gave before: they
+ * only kept the third from being read as corrupt, at two flushes (a
+ * content flush and, before that was spared, a folder flush) at every
  * run's start. A lease replaced under the lock (take-over, renewal, a
- * cancel request, which a caller is told was recorded) is still flushed
- * with its folder.
+ * cancel request, which a caller is told was recorded) is still flushed,
+ * content and folder.
  *
  * Invariants: `lease.json` is replaced (renamed over), marked released in
  * place or removed only under the lease lock, and made without the lock
@@ -110,7 +113,7 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fdatasyncSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { thisHost } from "../core/host.js";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
@@ -311,8 +314,8 @@ export class LeaseFiles {
     const fd = openSync(temp, CREATE_FLAGS, 0o600);
     let ino: bigint;
     try {
+      // Not flushed, even with fsync: a power loss leaves no file, this one whole, or a blank one that reads as free (see the module comment, "Flushes").
       writeAllSync(fd, Buffer.from(serialize(lease), "utf8"));
-      if (this.#fsync) fdatasyncSync(fd);
       const stats = fstatSync(fd, { bigint: true });
       // A umask may have taken bits off: lease files are 0600, as every store file.
       if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
@@ -334,8 +337,6 @@ export class LeaseFiles {
     }
     // A temp file left (this unlink failing, or a crash before it) is a second name of the lease: harmless.
     unlinkQuietly(temp);
-    // With fsync, the content was flushed before the link, so a power loss leaves no lease.json or this whole
-    // one; the new name is not flushed here (see the module comment, "Flushes").
     return ino;
   }
 
@@ -347,7 +348,7 @@ export class LeaseFiles {
       unlinkQuietly(temp);
       throw err;
     }
-    // As after a link, the new name is not flushed: see the module comment, "Flushes".
+    // As after a link, neither the content nor the new name is flushed: see the module comment, "Flushes".
     return ino;
   }
 

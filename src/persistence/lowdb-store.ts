@@ -232,9 +232,9 @@ export class LowdbStore implements RunStore {
     // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
     // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
     await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, checked);
-    // With fsync, the summary's content is flushed before its rename but, while the run goes on, its
-    // folder is not flushed again: the summary may then lag behind the snapshot after a power loss (as
-    // it may anyway), never run ahead of it, and a snapshot costs three flushes, not four. A snapshot
+    // With fsync, neither the summary's content (summary-file.ts) nor, while the run goes on, its folder is
+    // flushed: the summary may then lag behind the snapshot after a power loss, or be blank, which reads as
+    // missing (as it may anyway), never run ahead of it, and a snapshot costs two flushes, not four. A snapshot
     // that stops the run flushes the folder after the summary too: the journal it empties cannot tell
     // `list` of the stop (summary-lag.ts), so without it a power loss could leave a stopped run whose
     // summary says running.

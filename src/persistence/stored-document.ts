@@ -59,6 +59,40 @@ export function readDocumentSync<T>(file: string, check: ShapeCheck, folderCheck
   if (!folderChecked && !verifyPathSync(dirname(file))) return null;
   const text = readStoreTextSync(file);
   if (text === undefined) return null;
+  return parsedOrThrow<T>(file, text, check);
+}
+
+/** What {@link readDocumentOrBlankSync} gives for a file that holds nothing but zero bytes, or nothing at all. */
+export const BLANK = Symbol("blank");
+
+/**
+ * {@link readDocumentSync} for a file whose content is not flushed before
+ * its name is made (a `lease.json` or `summary.json` of a store with
+ * `fsync`, or any of them without): {@link BLANK} when the file is empty or
+ * holds only zero bytes, which is what a power loss leaves of a file
+ * whose name reached the disk before its content did (ext4 and XFS keep
+ * the size a file had on disk, 0, or its new size over blocks never
+ * written, which read as zeros). A store never writes such a file itself:
+ * every document is written whole before it gets its name, and one
+ * written in place only grows. Any other damage is `SnapshotCorruptError`,
+ * as with {@link readDocumentSync}.
+ */
+export function readDocumentOrBlankSync<T>(file: string, check: ShapeCheck, folderChecked = false): T | null | typeof BLANK {
+  if (!folderChecked && !verifyPathSync(dirname(file))) return null;
+  const text = readStoreTextSync(file);
+  if (text === undefined) return null;
+  if (isBlank(text)) return BLANK;
+  return parsedOrThrow<T>(file, text, check);
+}
+
+/** True when `text` is empty or only NUL characters (see {@link readDocumentOrBlankSync}). */
+export function isBlank(text: string): boolean {
+  return ZEROS_ONLY.test(text);
+}
+
+const ZEROS_ONLY = /^\0*$/;
+
+function parsedOrThrow<T>(file: string, text: string, check: ShapeCheck): T {
   const parsed = parseDocument(text, check);
   if (!parsed.ok) throw new SnapshotCorruptError(file, parsed.problem, { cause: parsed.cause });
   return parsed.value as T;

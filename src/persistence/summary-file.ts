@@ -7,9 +7,16 @@
  * may see a mix, so a summary that does not parse is read once more before
  * it counts as corrupt.
  *
- * With `fsync`, a summary is replaced by rename, its content flushed
- * first, and padded with spaces to {@link SECTOR_BYTES} when shorter (JSON
- * allows trailing whitespace): one disk sector. A summary that may lag
+ * With `fsync`, a summary is replaced by rename, padded with spaces to
+ * {@link SECTOR_BYTES} when shorter (JSON allows trailing whitespace): one
+ * disk sector. Its content is not flushed before the rename: a summary is
+ * made again from the run's files whenever it is missing (`summary-lag.ts`),
+ * and what a power loss can leave of one whose name reached the disk
+ * before its content, an empty file or zeros, reads as missing
+ * ({@link readSummaryFile}); a flush bought only that, at every run's
+ * start. Where the folder is flushed after the rename (a run that stops
+ * by a snapshot), the new name is then durable and the content is the
+ * new summary or blank, never the old one. A summary that may lag
  * behind after a power loss (a run's stop: the journal line just flushed
  * holds it, and `list` reads a lagging summary from the run's files,
  * `summary-lag.ts`) is then written over such a file in place, at the
@@ -25,16 +32,16 @@
 import { dirname } from "node:path";
 import type { RunSummary } from "../state/records.js";
 import { closeSync } from "node:fs";
-import { writeFileAtomicKeptSync, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
+import { syncFolder, writeFileAtomicKeptSync, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { SnapshotCorruptError } from "./errors.js";
 import { overwriteKeptSync, overwriteSmallFileSync, type KeptFile } from "./small-file.js";
 import { checkSummary } from "./snapshot-schema.js";
-import { readDocumentSync } from "./stored-document.js";
+import { BLANK, readDocumentOrBlankSync } from "./stored-document.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
 /** How {@link writeSummaryFile} writes. */
 export interface SummaryWrite {
-  /** The store's `fsync`: the summary is then always replaced by rename, its content flushed first. */
+  /** The store's `fsync`: the summary is then always replaced by rename (padded to a sector; its content not flushed: see the module comment). */
   readonly fsync: boolean;
   /** The caller has just checked the run's folder (or made it: `atomic-file.ts`, {@link FolderChecked}). */
   readonly folderChecked: FolderChecked;
@@ -71,7 +78,9 @@ export function writeSummaryFile(file: string, text: string, how: SummaryWrite):
   if (how.fsync) {
     const bytes = sectorPadded(text);
     if (how.mayLag === true && bytes.length === SECTOR_BYTES && overwriteSectorSync(file, bytes, how.folderChecked)) return;
-    writeFileAtomicSync(file, bytes, true, how.folderChecked, how.syncFolder);
+    // Content not flushed (see the module comment); the rename is, with its folder, when asked.
+    writeFileAtomicSync(file, bytes, false, how.folderChecked);
+    if (how.syncFolder) syncFolder(dirname(file));
     return;
   }
   if (how.likelyNew !== true) {
@@ -130,12 +139,18 @@ export function writeSummaryKept(file: string, text: string, how: Omit<SummaryWr
   return { file, ...writeFileAtomicKeptSync(file, text, how.folderChecked) };
 }
 
-/** Reads a run's summary, or null when there is none; `SnapshotCorruptError` when it does not parse twice running. */
+/**
+ * Reads a run's summary, or null when there is none or a power loss left
+ * it blank (empty, or zero bytes only: see the module comment);
+ * `SnapshotCorruptError` when it does not parse twice running.
+ */
 export function readSummaryFile(file: string, folderChecked = false): RunSummary | null {
+  let read: RunSummary | null | typeof BLANK;
   try {
-    return readDocumentSync<RunSummary>(file, checkSummary, folderChecked);
+    read = readDocumentOrBlankSync<RunSummary>(file, checkSummary, folderChecked);
   } catch (err) {
     if (!(err instanceof SnapshotCorruptError)) throw err;
-    return readDocumentSync<RunSummary>(file, checkSummary, folderChecked);
+    read = readDocumentOrBlankSync<RunSummary>(file, checkSummary, folderChecked);
   }
+  return read === BLANK ? null : read;
 }

@@ -5,11 +5,12 @@
  *
  * Why a summary may lag. With `fsync`, a run's end is durable once the
  * journal's end line (the run meta, stopped) is flushed; the summary
- * written after it is replaced by rename, its content flushed first (so it
- * is never torn), but its folder is not flushed for it: that would be a
- * metadata write at every run's end, and the journal already holds the
- * end. After a power loss the summary may then be the one before, whole,
- * which says the run is still running. A run appends nothing after its
+ * written after it (in place, or by rename: `summary-file.ts`) is not
+ * flushed, nor is its folder: that would be a disk write at every run's
+ * end, and the journal already holds the end. After a power loss the
+ * summary may then be the one before, whole, which says the run is still
+ * running, or blank (empty or zeros: a summary whose content never
+ * reached the disk), which reads as missing. A run appends nothing after its
  * stop until it is resumed (and a resume appends its own run meta first),
  * so a journal whose last record is a stopped run meta is the newer word:
  * the summary is then made again from the run's files (snapshot and
