@@ -575,12 +575,12 @@ export class LowdbStore implements RunStore {
       }
       if (written) return;
     }
-    // With fsync, while the run goes on (a run resumed, say), the summary is replaced by rename, its
-    // content flushed before and its folder after. A stop is not flushed: the journal line just flushed
-    // holds it, and `list` reads a summary that lags behind it from the run's files (summary-lag.ts),
-    // so a power loss never makes a stopped run read as running. The summary is then written in place
-    // over the one-sector file a summary with fsync is (summary-file.ts): no flush, no file made and no
-    // rename at a run's end.
+    // With fsync, while the run goes on (a run resumed, say), the summary is replaced by rename and its
+    // folder flushed after (not its content: a blank summary reads as missing, summary-file.ts). A stop
+    // is not flushed: the journal line just flushed holds it, and `list` reads a summary that lags
+    // behind it from the run's files (summary-lag.ts), so a power loss never makes a stopped run read
+    // as running. The summary is then written in place over the one-sector file a summary with fsync
+    // is (summary-file.ts): no flush, no file made and no rename at a run's end.
     const goes = appendsMore(meta);
     writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: goes, mayLag: !goes });
   }
