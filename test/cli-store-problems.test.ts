@@ -37,9 +37,11 @@ async function storeWith(ids: readonly string[]): Promise<string> {
 const runFile = (dir: string, runId: string, name: string) => join(dir, "runs", runId, name);
 
 describe.concurrent("one bad run does not take the listing down", () => {
-  it("taskloom runs lists the good runs and warns about a run with an empty summary.json", async () => {
+  // The damage in these two was an empty summary.json until a blank one became what a power loss leaves,
+  // read as missing (the last case below): it is now a summary cut short, which no power loss makes.
+  it("taskloom runs lists the good runs and warns about a run with a summary.json cut short", async () => {
     const dir = await storeWith(["good-1", "bad-1"]);
-    truncateSync(runFile(dir, "bad-1", "summary.json"), 0);
+    truncateSync(runFile(dir, "bad-1", "summary.json"), 7);
     const table = await cli(dir, ["runs"]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toContain("good-1");
@@ -57,7 +59,7 @@ describe.concurrent("one bad run does not take the listing down", () => {
 
   it("taskloom gc removes the old good runs, keeps and names a run with a bad summary or a bad lease.json", async () => {
     const dir = await storeWith(["good-1", "bad-summary", "bad-lease"]);
-    truncateSync(runFile(dir, "bad-summary", "summary.json"), 0);
+    truncateSync(runFile(dir, "bad-summary", "summary.json"), 7);
     writeFileSync(runFile(dir, "bad-lease", "lease.json"), "{", { mode: 0o600 });
     const gc = await cli(dir, ["gc", "--older-than", "30d", "--json"]);
     expect(gc.code, gc.stderr).toBe(0);
@@ -68,6 +70,19 @@ describe.concurrent("one bad run does not take the listing down", () => {
     expect(gc.stderr).toContain(runFile(dir, "bad-summary", "summary.json"));
     expect(gc.stderr).toContain(runFile(dir, "bad-lease", "lease.json"));
     expect(gc.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("taskloom runs lists a run whose summary.json a power loss left blank, from its files, with no warning", async () => {
+    const dir = await storeWith(["good-1", "blank-1"]);
+    writeFileSync(runFile(dir, "blank-1", "summary.json"), Buffer.alloc(512));
+    const json = await cli(dir, ["runs", "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stderr).toBe("");
+    const runs = JSON.parse(json.stdout) as { runId: string; status: string }[];
+    expect(runs.map((r) => [r.runId, r.status]).sort()).toEqual([
+      ["blank-1", "succeeded"],
+      ["good-1", "succeeded"],
+    ]);
   });
 
   it("taskloom show of a run with a corrupt snapshot is one error line naming the file", async () => {
