@@ -1,5 +1,5 @@
 /**
- * Why this file is about 430 lines (a fifth of them this comment): it is
+ * Why this file is about 380 lines (a third of them this comment): it is
  * one concept, the lease file of a run and the fencing copy this store
  * keeps of it; every lease call and every fenced write reads and replaces
  * the same copy, and the argument that a write is never let through
@@ -7,7 +7,8 @@
  * check and the calls that change the file, so they stay in one place.
  * What stands alone is elsewhere: the lock (`folder-lock.ts`), the rules
  * (`lease-rules.ts`), the file's content (`lease-file.ts`), how long a
- * look is trusted (`lease-trust.ts`).
+ * look is trusted (`lease-trust.ts`), making `lease.json` only if it is
+ * absent (`lease-publish.ts`).
  *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
@@ -113,17 +114,17 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
 import { thisHost } from "../core/host.js";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
-import { randomUUID } from "node:crypto";
-import { hasCode, ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
+import { ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
-import { closeQuietly, unlinkQuietly, writeAllSync, writeFileAtomicSync } from "./atomic-file.js";
+import { writeFileAtomicSync } from "./atomic-file.js";
+import { publishIfAbsent } from "./lease-publish.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
 import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
@@ -268,7 +269,7 @@ export class LeaseFiles {
     this.#fences.delete(lease.runId);
     if (fresh) {
       // Under the lock, a file system without hard links gets the lease by a rename: nobody can link one meanwhile.
-      if (this.#publish(file, lease, true) === undefined) return false;
+      if (publishIfAbsent(file, serialize(lease), true) === undefined) return false;
     } else {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
@@ -289,7 +290,7 @@ export class LeaseFiles {
   #publishUnlocked(lease: Lease): boolean {
     const files = this.#folders.files(lease.runId);
     this.#fences.delete(lease.runId);
-    const ino = this.#publish(files.lease, lease, false);
+    const ino = publishIfAbsent(files.lease, serialize(lease), false);
     if (ino === undefined) return false;
     if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
     const seenAt = performance.now();
@@ -297,59 +298,6 @@ export class LeaseFiles {
     if (stats === undefined || stats.ino !== ino) return false;
     this.#fences.set(lease.runId, { lease, stamp: stampOf(stats), seenAt });
     return true;
-  }
-
-  /**
-   * Makes `file` hold `lease` only if it does not exist: the content is
-   * written to a temp file (made with `O_EXCL | O_NOFOLLOW`), which is then
-   * hard-linked to `file` (`link` fails when the name is taken, and never
-   * follows a link there) and unlinked. Resolves to the new file's inode,
-   * or undefined (nothing left behind) when `file` exists. On a file
-   * system without hard links, the temp file is renamed onto `file` when
-   * `renameIfNoLinks` (the caller holds the lease lock), else nothing is
-   * done and undefined says so.
-   */
-  #publish(file: string, lease: Lease, renameIfNoLinks: boolean): bigint | undefined {
-    const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-    const fd = openSync(temp, CREATE_FLAGS, 0o600);
-    let ino: bigint;
-    try {
-      // Not flushed, even with fsync: a power loss leaves no file, this one whole, or a blank one that reads as free (see the module comment, "Flushes").
-      writeAllSync(fd, Buffer.from(serialize(lease), "utf8"));
-      const stats = fstatSync(fd, { bigint: true });
-      // A umask may have taken bits off: lease files are 0600, as every store file.
-      if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
-      ino = stats.ino;
-      closeSync(fd);
-    } catch (err) {
-      closeQuietly(fd);
-      unlinkQuietly(temp);
-      throw err;
-    }
-    try {
-      linkSync(temp, file);
-    } catch (err) {
-      const noLinks = NO_HARD_LINKS.some((code) => hasCode(err, code));
-      if (noLinks && renameIfNoLinks) return this.#renameInto(temp, file, ino);
-      unlinkQuietly(temp);
-      if (hasCode(err, "EEXIST") || noLinks) return undefined;
-      throw err;
-    }
-    // A temp file left (this unlink failing, or a crash before it) is a second name of the lease: harmless.
-    unlinkQuietly(temp);
-    return ino;
-  }
-
-  /** {@link LeaseFiles.#publish}'s end on a file system without hard links: the temp file renamed onto `file`. */
-  #renameInto(temp: string, file: string, ino: bigint): bigint {
-    try {
-      renameSync(temp, file);
-    } catch (err) {
-      unlinkQuietly(temp);
-      throw err;
-    }
-    // As after a link, neither the content nor the new name is flushed: see the module comment, "Flushes".
-    return ino;
   }
 
   /**
@@ -412,12 +360,6 @@ interface Fence {
   readonly stamp: string;
   seenAt: number;
 }
-
-/** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */
-const NO_HARD_LINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"];
-
-/** How a temp file is made: a new regular file, never through a link at its name. */
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * What identifies one version of `file` cheaply (inode, modification time,

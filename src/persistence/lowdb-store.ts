@@ -1,5 +1,5 @@
 /**
- * Why this file is about 590 lines (a sixth of them this comment): it is
+ * Why this file is about 530 lines (a sixth of them this comment): it is
  * the `RunStore` contract's eleven methods for one on-disk layout, and
  * every one of them goes through the same per-run queue and the same open
  * journal descriptor (opened by a snapshot, used by appends, closed by a
@@ -7,10 +7,12 @@
  * stand alone are elsewhere: file safety (`store-files.ts`), atomic
  * replace (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
- * (`summary-file.ts`), replay (`replay.ts`), the snapshot's format
- * (`snapshot-file.ts`), compact journal lines (`journal-delta.ts`).
- * Splitting the methods would spread the descriptor's lifetime, whose
- * order is the crash argument below, over several files.
+ * (`summary-file.ts`) and the descriptors kept open for running runs'
+ * summaries (`run-summaries.ts`), the listing (`run-listing.ts`), replay
+ * (`replay.ts`), the snapshot's format (`snapshot-file.ts`), compact
+ * journal lines (`journal-delta.ts`). Splitting the methods further would
+ * spread the journal descriptor's lifetime, whose order is the crash
+ * argument below, over several files.
  *
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
@@ -38,7 +40,7 @@
  * and no rename over the old file, which costs a forced allocation and a
  * discard on ext4); a running run's summary is kept open from the
  * snapshot that wrote it to the run's next change, which writes it
- * through that descriptor and closes it (`#summaries`). The journal is append-only and
+ * through that descriptor and closes it (`run-summaries.ts`). The journal is append-only and
  * may end in a torn line after a crash (`journal-file.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal
@@ -83,10 +85,10 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, ftruncateSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
-import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
+import { RunLockedError, SnapshotCorruptError } from "./errors.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
 import { freshNodeIds, type RunState } from "../state/run-state.js";
@@ -98,17 +100,16 @@ import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-
 import { Replay, type SnapshotDocument } from "./replay.js";
 import { PriorRecords, type StoredRecord } from "./journal-delta.js";
 import { batchNodes } from "./journal-batch.js";
-import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
-import { matchesQuery } from "./run-query.js";
+import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { checkSnapshotFile, fromSnapshotFile, snapshotFilePieces, type SnapshotFileDocument } from "./snapshot-file.js";
 import { readDocumentSync } from "./stored-document.js";
 import { serialize } from "./serialization.js";
-import { isRunFolderName, RunFolders, type RunFiles } from "./run-folder.js";
+import { RunFolders, type RunFiles } from "./run-folder.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { LeaseFiles } from "./lowdb-leases.js";
-import { readSummaryFile, writeSummaryFile, writeSummaryKept } from "./summary-file.js";
-import { overwriteKeptSync, type KeptFile } from "./small-file.js";
-import { caughtUp, stillGoing } from "./summary-lag.js";
+import { RunSummaries } from "./run-summaries.js";
+import { listRunFolders } from "./run-listing.js";
+import { stillGoing } from "./summary-lag.js";
 
 /**
  * Whether a store with `fsync` flushes an append of `records` on the
@@ -175,14 +176,8 @@ export class LowdbStore implements RunStore {
   readonly #journalTop = new Map<string, number>();
   /** Runs whose last `load` found no snapshot: their first snapshot makes their summary, not overwrites one. */
   readonly #unsaved = new Set<string>();
-  /**
-   * The summary of each running run, kept open from the snapshot that
-   * wrote it to the run's next change (a store without `fsync`): that
-   * change overwrites it in place through this descriptor
-   * (`small-file.ts`, `KeptFile`). Closed with the run's journal, and
-   * after a change that stops the run.
-   */
-  readonly #summaries = new Map<string, KeptFile>();
+  /** Each run's summary, kept open while the run goes on (a store without `fsync`); closed with the run's journal. */
+  readonly #summaries: RunSummaries;
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
   /** `lease.json` of each run, its lock and the fencing copies. */
@@ -196,6 +191,7 @@ export class LowdbStore implements RunStore {
     this.#fsync = options.fsync ?? false;
     this.#folders = new RunFolders(this.dir, this.#fsync);
     this.#leases = new LeaseFiles(this.#folders, this.#fsync);
+    this.#summaries = new RunSummaries(this.#fsync);
   }
 
   /** `lowdb:<absolute folder>`: every `LowdbStore` on this folder sees the same runs. */
@@ -239,15 +235,12 @@ export class LowdbStore implements RunStore {
     // `list` of the stop (summary-lag.ts), so without it a power loss could leave a stopped run whose
     // summary says running.
     // A running run's summary is kept open (without fsync) for its next change, an overwrite in place.
-    this.#closeSummary(runId);
-    const how = { fsync: this.#fsync, folderChecked: checked, syncFolder: !open, likelyNew };
     // A new run's first snapshot: every node pending (`freshNodeIds`), counted without a look at each.
     const fresh = freshNodeIds(state.nodes);
     const summary = serialize(
       fresh === undefined ? summarize(state) : summaryOf(state.meta, { nodeCount: fresh.length, settledCount: 0, succeededCount: 0, failedCount: 0 }),
     );
-    if (open && !this.#fsync) this.#summaries.set(runId, writeSummaryKept(files.summary, summary, how));
-    else writeSummaryFile(files.summary, summary, how);
+    this.#summaries.snapshotWritten(runId, files.summary, summary, { folderChecked: checked, syncFolder: !open, likelyNew }, open);
     // Only now that the new snapshot is in place may the journal shrink.
     if (later.length === 0) {
       if (known !== EMPTY) this.#emptyJournal(runId, files);
@@ -352,7 +345,7 @@ export class LowdbStore implements RunStore {
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
     if (meta === undefined) return;
-    this.#updateSummary(runId, meta, counts);
+    this.#summaries.changed(runId, this.#files(runId).summary, meta, counts, appendsMore(meta), this.#folders.checked(runId));
     // A run whose end was appended closes its journal now, as a stopping snapshot does, not at `close`:
     // a store driving thousands of runs (a stage runner's tasks) held a descriptor per run and ran out of them.
     if (!appendsMore(meta)) this.#closeJournal(runId);
@@ -401,30 +394,7 @@ export class LowdbStore implements RunStore {
 
   /** Lists runs; a run whose folder or summary is corrupt or unsafe is skipped and reported through `query.onProblem`. */
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
-    if (!verifyPathSync(this.#folders.runsDir)) return [];
-    const entries = readdirSync(this.#folders.runsDir, { withFileTypes: true });
-    const report = query.onProblem ?? ((problem: StoreProblem) => process.emitWarning(problem));
-    const out: RunSummary[] = [];
-    for (const entry of entries) {
-      // Skips stray files, hidden ones, and the trash of deletes that a crash interrupted.
-      if (!isRunFolderName(entry.name) || !(entry.isDirectory() || entry.isSymbolicLink())) continue;
-      const files = this.#files(entry.name);
-      try {
-        if (!verifyPathSync(files.dir)) continue;
-        const read = readSummaryFile(files.summary, true);
-        if (read && read.runId !== entry.name) {
-          throw new SnapshotCorruptError(files.summary, `it holds run "${read.runId}", not "${entry.name}"`);
-        }
-        // A summary that says the run is still going may lag behind a stop its journal holds, and a
-        // summary may be missing beside a snapshot, after a power loss (summary-lag.ts).
-        const summary = caughtUp(entry.name, files, read);
-        if (summary && matchesQuery(summary, query)) out.push(summary);
-      } catch (err) {
-        if (!(err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError)) throw err;
-        report(err);
-      }
-    }
-    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+    return listRunFolders(this.#folders, query);
   }
 
   async delete(runId: string): Promise<boolean> {
@@ -552,44 +522,10 @@ export class LowdbStore implements RunStore {
   }
 
   #closeJournal(runId: string): void {
-    this.#closeSummary(runId);
+    this.#summaries.close(runId);
     const journal = this.#journals.get(runId);
     if (journal === undefined) return;
     this.#journals.delete(runId);
     journal.close();
-  }
-
-  /** Rewrites the summary after a run-level change; node counts are `counts`, else as the last snapshot left them. */
-  #updateSummary(runId: string, meta: RunMeta, counts: NodeCounts | undefined): void {
-    const file = this.#files(runId).summary;
-    const known = counts ?? readSummaryFile(file) ?? { nodeCount: 0, settledCount: 0 };
-    const text = serialize(summaryOf(meta, known));
-    const kept = this.#summaries.get(runId);
-    if (kept !== undefined) {
-      let written = false;
-      try {
-        written = overwriteKeptSync(kept, text);
-      } finally {
-        // A run that stopped changes no more until it is resumed (and loaded anew).
-        if (!written || (meta.status !== "running" && meta.status !== "pending")) this.#closeSummary(runId);
-      }
-      if (written) return;
-    }
-    // With fsync, while the run goes on (a run resumed, say), the summary is replaced by rename and its
-    // folder flushed after (not its content: a blank summary reads as missing, summary-file.ts). A stop
-    // is not flushed: the journal line just flushed holds it, and `list` reads a summary that lags
-    // behind it from the run's files (summary-lag.ts), so a power loss never makes a stopped run read
-    // as running. The summary is then written in place over the one-sector file a summary with fsync
-    // is (summary-file.ts): no flush, no file made and no rename at a run's end.
-    const goes = appendsMore(meta);
-    writeSummaryFile(file, text, { fsync: this.#fsync, folderChecked: this.#folders.checked(runId), syncFolder: goes, mayLag: !goes });
-  }
-
-  /** Closes the run's kept summary, if any. */
-  #closeSummary(runId: string): void {
-    const kept = this.#summaries.get(runId);
-    if (kept === undefined) return;
-    this.#summaries.delete(runId);
-    closeSync(kept.fd);
   }
 }
