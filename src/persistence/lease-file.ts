@@ -36,12 +36,12 @@
  *
  * @module
  */
-import { UnsafeStoreFileError, SnapshotCorruptError } from "./errors.js";
+import { UnsafeStoreFileError } from "./errors.js";
 import type { Lease } from "./run-store.js";
 import { serialize } from "./serialization.js";
 import { overwriteSmallFileSync } from "./small-file.js";
 import { checkLease } from "./snapshot-schema.js";
-import { BLANK, readDocumentOrBlankSync } from "./stored-document.js";
+import { BLANK, readRewrittenDocumentSync } from "./stored-document.js";
 
 /** What {@link readLeaseFileSync} gives for a `lease.json` that holds a lease given back. */
 export const RELEASED = Symbol("released");
@@ -71,13 +71,7 @@ export function held(found: LeaseFound): Lease | undefined {
  * ```
  */
 export function readLeaseFileSync(file: string, folderChecked = false): LeaseFound {
-  let stored: StoredLease | null | typeof BLANK;
-  try {
-    stored = readDocumentOrBlankSync<StoredLease>(file, checkLease, folderChecked);
-  } catch (err) {
-    if (!(err instanceof SnapshotCorruptError)) throw err;
-    stored = readDocumentOrBlankSync<StoredLease>(file, checkLease, folderChecked);
-  }
+  const stored = readRewrittenDocumentSync<StoredLease>(file, checkLease, folderChecked);
   if (stored === null) return undefined;
   // What a power loss left of a lease whose content never reached the disk: its holder died with the machine.
   if (stored === BLANK) return RELEASED;

@@ -345,7 +345,7 @@ export class LowdbStore implements RunStore {
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
     if (meta === undefined) return;
-    this.#summaries.changed(runId, this.#files(runId).summary, meta, counts, appendsMore(meta), this.#folders.checked(runId));
+    this.#summaries.changed(runId, this.#files(runId).summary, meta, counts, this.#folders.checked(runId));
     // A run whose end was appended closes its journal now, as a stopping snapshot does, not at `close`:
     // a store driving thousands of runs (a stage runner's tasks) held a descriptor per run and ran out of them.
     if (!appendsMore(meta)) this.#closeJournal(runId);

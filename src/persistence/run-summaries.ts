@@ -23,6 +23,7 @@ import { serialize } from "./serialization.js";
 import type { FolderChecked } from "./atomic-file.js";
 import { overwriteKeptSync, type KeptFile } from "./small-file.js";
 import { readSummaryFile, writeSummaryFile, writeSummaryKept, type SummaryWrite } from "./summary-file.js";
+import { stillGoing } from "./summary-lag.js";
 
 /** The summaries of a store's runs, and the descriptors kept open for running runs. */
 export class RunSummaries {
@@ -47,10 +48,11 @@ export class RunSummaries {
 
   /**
    * Rewrites the summary after a run-level change to `meta`; node counts
-   * are `counts`, else as the file holds them. `going`: the run appends
-   * more after this change (it did not stop).
+   * are `counts`, else as the file holds them.
    */
-  changed(runId: string, file: string, meta: RunMeta, counts: NodeCounts | undefined, going: boolean, folderChecked: FolderChecked): void {
+  changed(runId: string, file: string, meta: RunMeta, counts: NodeCounts | undefined, folderChecked: FolderChecked): void {
+    // The run appends more after this change (it did not stop).
+    const going = stillGoing(meta.status);
     const known = counts ?? readSummaryFile(file) ?? { nodeCount: 0, settledCount: 0 };
     const text = serialize(summaryOf(meta, known));
     const kept = this.#kept.get(runId);

@@ -85,6 +85,22 @@ export function readDocumentOrBlankSync<T>(file: string, check: ShapeCheck, fold
   return parsedOrThrow<T>(file, text, check);
 }
 
+/**
+ * {@link readDocumentOrBlankSync} for a file that is also written in
+ * place (a lease marked released, a summary overwritten within its page:
+ * `small-file.ts`): a read racing such a write may see a mix of the two
+ * versions, so a file that does not parse is read once more before it
+ * counts as corrupt.
+ */
+export function readRewrittenDocumentSync<T>(file: string, check: ShapeCheck, folderChecked = false): T | null | typeof BLANK {
+  try {
+    return readDocumentOrBlankSync<T>(file, check, folderChecked);
+  } catch (err) {
+    if (!(err instanceof SnapshotCorruptError)) throw err;
+    return readDocumentOrBlankSync<T>(file, check, folderChecked);
+  }
+}
+
 /** True when `text` is empty or only NUL characters (see {@link readDocumentOrBlankSync}). */
 export function isBlank(text: string): boolean {
   return ZEROS_ONLY.test(text);

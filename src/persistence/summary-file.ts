@@ -33,10 +33,9 @@ import { dirname } from "node:path";
 import type { RunSummary } from "../state/records.js";
 import { closeSync } from "node:fs";
 import { syncFolder, writeFileAtomicKeptSync, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
-import { SnapshotCorruptError } from "./errors.js";
 import { overwriteKeptSync, overwriteSmallFileSync, type KeptFile } from "./small-file.js";
 import { checkSummary } from "./snapshot-schema.js";
-import { BLANK, readDocumentOrBlankSync } from "./stored-document.js";
+import { BLANK, readRewrittenDocumentSync } from "./stored-document.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 
 /** How {@link writeSummaryFile} writes. */
@@ -145,12 +144,6 @@ export function writeSummaryKept(file: string, text: string, how: Omit<SummaryWr
  * `SnapshotCorruptError` when it does not parse twice running.
  */
 export function readSummaryFile(file: string, folderChecked = false): RunSummary | null {
-  let read: RunSummary | null | typeof BLANK;
-  try {
-    read = readDocumentOrBlankSync<RunSummary>(file, checkSummary, folderChecked);
-  } catch (err) {
-    if (!(err instanceof SnapshotCorruptError)) throw err;
-    read = readDocumentOrBlankSync<RunSummary>(file, checkSummary, folderChecked);
-  }
+  const read = readRewrittenDocumentSync<RunSummary>(file, checkSummary, folderChecked);
   return read === BLANK ? null : read;
 }
