@@ -77,7 +77,9 @@ describe("taskloom schedule and scheduler", () => {
     expect(ls.code, ls.stderr).toBe(0);
     expect(ls.stdout).toMatch(new RegExp(`^${good}\\s+diamond\\s+active`, "m"));
     expect(ls.stdout).not.toContain("bad");
-    expect(ls.stderr).toContain(`warning[SNAPSHOT_CORRUPT]: skipped schedule bad: the stored schedule file ${file} cannot be read (it is empty)`);
+    expect(ls.stderr).toContain(
+      `warning[SNAPSHOT_CORRUPT]: skipped schedule bad: the stored schedule file ${file} cannot be read (it is empty: what a power loss leaves of a file whose new content had not reached the disk; a store made with fsync: true flushes every schedule write first).`,
+    );
     const json = await cli(dir, ["schedule", "ls", "--json"]);
     expect(json.code, json.stderr).toBe(0);
     expect((JSON.parse(json.stdout) as { id: string }[]).map((r) => r.id)).toEqual([good]);

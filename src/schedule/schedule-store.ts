@@ -11,7 +11,20 @@
  * lock is a folder made with `mkdir` (exactly one process creates it); a
  * lock older than 5 s was left by a crash and is broken.
  *
- * A schedule file that cannot be read (empty, cut short, not the shape
+ * Power loss. Without `fsync`, as a `LowdbStore` without it, a document is
+ * durable against a crash of the process, not of the machine: a rename
+ * can reach the disk before the content it names, and a power loss then
+ * leaves the file blank (empty, or its new size in zeros on ext4 and XFS)
+ * where the old document was. With `fsync` (given by
+ * {@link scheduleStoreFor} when the run store has it), the new content is
+ * flushed before its rename and the folder after it, the folder after a
+ * delete (a deleted schedule must not come back and fire), and the
+ * folders above a schedules folder this store made: a power loss leaves
+ * the old document or the new one, as a run's snapshot. A schedule is the
+ * user's data, so a blank file is never read as absent: it is a
+ * `ScheduleCorruptError` whose detail says what made it.
+ *
+ * A schedule file that cannot be read (blank, cut short, not the shape
  * of a schedule: `schedule-shape.ts`) is a `ScheduleCorruptError` naming
  * it, and is never written over; `list` skips it, reports it through its
  * `onProblem` callback, and returns the others, so one bad file never
@@ -20,15 +33,20 @@
  *
  * {@link scheduleStoreFor} finds the schedule store that goes with a run
  * store: a `LowdbStore`'s folder, or a `MemoryStore`'s own memory, so one
- * `store` option says where both runs and schedules live.
+ * `store` option says where both runs and schedules live, and with which
+ * flushes: a `LowdbStore` made with `fsync: true` gets a schedule store that
+ * flushes too.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, unlink } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { InvalidOptionError, TaskloomError, describe } from "../errors.js";
-import { writeFileAtomic } from "../persistence/atomic-file.js";
+import { syncFolder, writeFileAtomic } from "../persistence/atomic-file.js";
+import { valueText } from "../core/text.js";
+import { assertKnownKeys } from "../core/known-keys.js";
+import { isBlank } from "../persistence/stored-document.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
 import { openStoreFile } from "../persistence/store-files.js";
 import { LowdbStore } from "../persistence/lowdb-store.js";
@@ -128,25 +146,47 @@ export class MemoryScheduleStore implements ScheduleStore {
 export interface FileScheduleStoreOptions {
   /** The store folder; schedules go in its `schedules/` subfolder. @default process.env.TASKLOOM_DIR, else "./.taskloom" */
   readonly dir?: string;
+  /**
+   * Flush every write to the disk before it counts, as `LowdbStore({ fsync: true })`
+   * does for runs: a schedule then survives a power loss as the old or the new
+   * document, never a blank file. {@link scheduleStoreFor} passes the run store's setting.
+   * @default false
+   */
+  readonly fsync?: boolean;
 }
 
 const DIR_MODE = 0o700;
 
 /**
  * Keeps schedules as files, `<dir>/schedules/<id>.json`: the default,
- * next to the runs of a `LowdbStore` on the same folder.
+ * next to the runs of a `LowdbStore` on the same folder. With `fsync`,
+ * every write is flushed before it counts (see the module comment, "Power
+ * loss").
  *
  * @example
  * ```ts
- * const schedules = new FileScheduleStore({ dir: "/var/lib/myapp/taskloom" });
+ * const schedules = new FileScheduleStore({ dir: "/var/lib/myapp/taskloom", fsync: true });
  * ```
  */
 export class FileScheduleStore implements ScheduleStore {
   /** The folder schedules are kept in (`<dir>/schedules`). */
   readonly folder: string;
+  /** Whether every write is flushed to the disk before it counts (the `fsync` option). */
+  readonly fsync: boolean;
 
   constructor(options: FileScheduleStoreOptions = {}) {
+    assertKnownKeys("FileScheduleStore", options, ["dir", "fsync"]);
+    if (options.dir !== undefined && (typeof options.dir !== "string" || options.dir.length === 0)) {
+      throw new InvalidOptionError(
+        "dir",
+        `of FileScheduleStore must be a non-empty folder path (got ${options.dir === "" ? "an empty string" : valueText(options.dir)})`,
+      );
+    }
+    if (options.fsync !== undefined && typeof options.fsync !== "boolean") {
+      throw new InvalidOptionError("fsync", `of FileScheduleStore must be true or false (got ${valueText(options.fsync)})`);
+    }
     this.folder = join(resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom")), "schedules");
+    this.fsync = options.fsync ?? false;
   }
 
   async create(record: ScheduleRecord): Promise<void> {
@@ -211,11 +251,13 @@ export class FileScheduleStore implements ScheduleStore {
       return await saving(id, async () => {
         try {
           await unlink(this.#file(id));
-          return true;
         } catch (err) {
           if (hasCode(err, "ENOENT")) return false;
           throw err;
         }
+        // A delete lost to a power loss would bring the schedule back, and it would fire.
+        if (this.fsync) syncFolder(this.folder);
+        return true;
       });
     } finally {
       await unlock();
@@ -228,7 +270,8 @@ export class FileScheduleStore implements ScheduleStore {
 
   async #write(record: ScheduleRecord): Promise<void> {
     const text = serialize(record);
-    await saving(record.id, () => writeFileAtomic(this.#file(record.id), text));
+    // With fsync: the content before its rename, the folder after it (writeFileAtomic).
+    await saving(record.id, () => writeFileAtomic(this.#file(record.id), text, this.fsync));
   }
 
   /** True when a file (readable or not) holds this schedule: a corrupt file is never written over. */
@@ -266,7 +309,7 @@ export class FileScheduleStore implements ScheduleStore {
     }
     const corrupt = (detail: string, cause?: unknown): ScheduleCorruptError =>
       withDigest(new ScheduleCorruptError(file, id, detail, cause === undefined ? undefined : { cause }), createHash("sha256").update(bytes).digest("hex"));
-    if (bytes.length === 0) throw corrupt("it is empty");
+    if (bytes.length === 0 || (bytes[0] === 0 && isBlank(bytes.toString("latin1")))) throw corrupt(blankDetail(bytes.length, this.fsync));
     let value: unknown;
     try {
       value = deserialize(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -280,7 +323,11 @@ export class FileScheduleStore implements ScheduleStore {
 
   async #ensureFolder(): Promise<void> {
     const created = await mkdir(this.folder, { recursive: true, mode: DIR_MODE });
-    if (created !== undefined) await chmod(this.folder, DIR_MODE);
+    if (created === undefined) return;
+    await chmod(this.folder, DIR_MODE);
+    // Each folder made here is named in the one above it: flushed from the schedules folder's parent up to the
+    // parent of the first one made (the store's folder, when it was missing too).
+    if (this.fsync) for (let folder = this.folder; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
   }
 
   async #lock(id: string): Promise<Unlock> {
@@ -295,13 +342,27 @@ export class FileScheduleStore implements ScheduleStore {
   }
 }
 
+/**
+ * Why a blank schedule file (`size` bytes, all zeros, or none) is corrupt: what
+ * leaves one, and, on a store without `fsync`, what prevents it.
+ */
+function blankDetail(size: number, fsync: boolean): string {
+  const what = size === 0 ? "it is empty" : `it holds only zero bytes (${size})`;
+  const why = "what a power loss leaves of a file whose new content had not reached the disk";
+  return fsync
+    ? `${what}: ${why}, if a store without fsync wrote it (this one flushes every schedule write), or a change made outside taskloom`
+    : `${what}: ${why}; a store made with fsync: true flushes every schedule write first`;
+}
+
 const byRunStore = new WeakMap<object, ScheduleStore>();
+/** File schedule stores by folder and `fsync` (`<fsync ? 1 : 0><dir>`). */
 const byDir = new Map<string, FileScheduleStore>();
 
 /**
  * The schedule store that goes with a run store: a {@link FileScheduleStore}
- * on a `LowdbStore`'s folder, a {@link MemoryScheduleStore} per
- * `MemoryStore`. Other run stores need an explicit `schedules` option.
+ * on a `LowdbStore`'s folder, with its `fsync` setting, a
+ * {@link MemoryScheduleStore} per `MemoryStore`. Other run stores need an
+ * explicit `schedules` option.
  *
  * @example
  * ```ts
@@ -313,8 +374,9 @@ export function scheduleStoreFor(runStore: RunStore): ScheduleStore {
   if (known) return known;
   let store: ScheduleStore;
   if (runStore instanceof LowdbStore) {
-    store = byDir.get(runStore.dir) ?? new FileScheduleStore({ dir: runStore.dir });
-    byDir.set(runStore.dir, store as FileScheduleStore);
+    const key = `${runStore.fsync ? 1 : 0}${runStore.dir}`;
+    store = byDir.get(key) ?? new FileScheduleStore({ dir: runStore.dir, fsync: runStore.fsync });
+    byDir.set(key, store as FileScheduleStore);
   } else if (runStore instanceof MemoryStore) {
     store = new MemoryScheduleStore();
   } else {
