@@ -15,7 +15,7 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { chmod, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { InvalidOptionError } from "../errors.js";
 import type { TaskData } from "./stage-task.js";
 import { isTaskStatus, type TaskStatus } from "./task-status.js";
@@ -176,7 +176,12 @@ export class MemoryTaskSource implements TaskSource {
 /**
  * Tasks in a JSON file: an array of tasks, or `{ "tasks": [...] }`. Each
  * batch of moves rewrites the file atomically (a temporary file renamed
- * over it), keeping its shape and any other fields.
+ * over it), keeping its shape, its other fields and its mode. The new
+ * content is flushed to the disk before the rename, so a power loss leaves
+ * the file as it was before or after the batch, never blank: a rename can
+ * reach the disk before the content it names, and the old file, the
+ * user's tasks, is gone once it does. A task file that is a symbolic link
+ * is rewritten where it points, and stays a link.
  *
  * @example
  * ```ts
@@ -204,12 +209,11 @@ export class JsonFileTaskSource implements TaskSource {
       const move = byId.get(t.id);
       return move ? applyMove(t, move) : t;
     });
-    const temp = `${this.path}.${randomUUID()}.tmp`;
+    // A link is followed: its target is rewritten, and the link stays (a rename onto the link would replace it).
+    const target = await realpath(this.path);
     // The rewritten file keeps the mode the user gave it (a task file may hold data only its owner may read).
-    const { mode } = await stat(this.path);
-    await writeFile(temp, `${JSON.stringify(wrap(updated), null, 2)}\n`, { mode: mode & 0o777, flag: "wx" });
-    await chmod(temp, mode & 0o777);
-    await rename(temp, this.path);
+    const { mode } = await stat(target);
+    await replaceFlushed(target, `${JSON.stringify(wrap(updated), null, 2)}\n`, mode & 0o777);
   }
 
   async #read(): Promise<{ tasks: readonly TaskInput[]; wrap: (tasks: readonly TaskInput[]) => unknown }> {
@@ -235,5 +239,28 @@ export class JsonFileTaskSource implements TaskSource {
       return { tasks: doc.tasks, wrap: (tasks) => ({ ...doc, tasks }) };
     }
     throw new InvalidOptionError(`tasks file ${this.path}`, 'must hold an array of tasks or { "tasks": [...] }');
+  }
+}
+
+/**
+ * Replaces `file` with `text` through a temp file beside it (made with
+ * `mode`), flushed before the rename: readers and a crash see the old or
+ * the new content, and so does a power loss. A failure leaves `file` as
+ * it was and no temp file.
+ */
+async function replaceFlushed(file: string, text: string, mode: number): Promise<void> {
+  const temp = `${file}.${randomUUID()}.tmp`;
+  const handle = await open(temp, "wx", mode);
+  try {
+    await handle.writeFile(text);
+    // The umask may have taken bits off the mode given to open.
+    await handle.chmod(mode);
+    await handle.datasync();
+    await handle.close();
+    await rename(temp, file);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw error;
   }
 }
