@@ -29,6 +29,7 @@ const shuffledDags = fc
 function plain(index: GraphIndex) {
   return {
     position: [...index.position],
+    nodes: [...index.nodes],
     successorsFrom: [...index.successorsFrom],
     successors: [...index.successors],
     dependencies: [...index.dependencies],
@@ -60,6 +61,8 @@ describe("graph index", () => {
         for (let p = 0; p < n; p++) {
           const id = g.order[p]!;
           expect(index.position.get(id)).toBe(p);
+          // The node at each position, the graph's own object (what an attempt queued with its position runs).
+          expect(index.nodes[p]).toBe(g.node(id));
           // Dependents in the order the nodes were given.
           const dependents = given.filter((d) => d.after.includes(id)).map((d) => d.id);
           expect(g.successors(id)).toEqual(dependents);

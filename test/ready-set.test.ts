@@ -49,7 +49,9 @@ describe("ReadySet", () => {
 
         // Twice: the second run of the graph uses the index the first one built.
         for (let round = 0; round < 2; round++) {
-          const { readySet, ready } = ReadySet.fromState(g, state);
+          const { readySet, ready: readyAt } = ReadySet.fromState(g, state);
+          // What the set says is graph positions.
+          const ready = readyAt.map((p) => g.order[p]!);
           const done = new Set(settled);
           const started = new Set<string>();
           expect(ready).toEqual(readyNow(done, started));
@@ -62,12 +64,16 @@ describe("ReadySet", () => {
             expect(readySet.isUnsettled(id)).toBe(true);
             const before = new Set(readyNow(done, started));
             done.add(id);
-            const unblocked = readySet.settle(id);
+            // Told the node's position, a wrong one (another node's: looked up instead), or none.
+            const at = g.order.indexOf(id);
+            const hint = step % 3 === 0 ? at : step % 3 === 1 ? (at + 1) % n : -1;
+            const unblocked = readySet.settle(id, hint).map((p) => g.order[p]!);
             const expected = readyNow(done, started).filter((x) => !before.has(x));
             expect([...unblocked].sort()).toEqual(expected.sort());
             expect(readySet.isUnsettled(id)).toBe(false);
             // Settling again, or an id outside the graph, unblocks nothing.
             expect(readySet.settle(id)).toEqual([]);
+            expect(readySet.settle(id, at)).toEqual([]);
             expect(readySet.settle("not-a-node")).toEqual([]);
             for (const x of unblocked) started.add(x);
             queue = [...queue, ...unblocked];

@@ -1,8 +1,9 @@
 /**
  * The record buffer (engine/record-buffer.ts), which keeps changes by
  * position in the state's table, against a naive model (a map of latest
- * records by id) on random sequences of changes, journaled transitions,
- * appended activations and commits: `get`, `output`, `outputAt` (right,
+ * records by id) on random sequences of changes, journaled transitions
+ * (each by id, or told a position: the record's, another's, one past the
+ * end or none), appended activations and commits: `get`, `output`, `outputAt` (right,
  * wrong and out-of-range positions; `outputsAt`, its loop over a wide
  * join's dependencies, reads as it does) and the committed state agree with the
  * model at every step, and the journal sees every change as it is made.
@@ -16,15 +17,17 @@ import { nodeRecords } from "../src/state/node-table.js";
 import type { NodeRecord } from "../src/state/records.js";
 
 type Op =
-  | { kind: "change"; pick: number; value: number; succeed: boolean }
-  | { kind: "transition"; pick: number; value: number; succeed: boolean }
+  | { kind: "change"; pick: number; value: number; succeed: boolean; shift?: number }
+  | { kind: "transition"; pick: number; value: number; succeed: boolean; shift?: number }
   | { kind: "append"; count: number }
   | { kind: "commit" }
   | { kind: "read"; pick: number; shift: number };
 
+/** A change told the record's position (`changeAt`, `transitionAt`): `shift` 0 is right, another is a wrong or missing position (looked up by id). */
+const shift = fc.option(fc.integer({ min: -2, max: 2 }), { nil: undefined });
 const ops: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant("change" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean() }),
-  fc.record({ kind: fc.constant("transition" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean() }),
+  fc.record({ kind: fc.constant("change" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean(), shift }),
+  fc.record({ kind: fc.constant("transition" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean(), shift }),
   fc.record({ kind: fc.constant("append" as const), count: fc.integer({ min: 1, max: 3 }) }),
   fc.constant({ kind: "commit" as const }),
   fc.record({ kind: fc.constant("read" as const), pick: fc.nat(), shift: fc.integer({ min: -2, max: 2 }) }),
@@ -64,12 +67,20 @@ describe("RecordBuffer", () => {
         };
         for (const step of steps) {
           if (step.kind === "change" || step.kind === "transition") {
-            const id = order[step.pick % order.length]!;
+            const p = step.pick % order.length;
+            const id = order[p]!;
             const next = (r: NodeRecord): NodeRecord =>
               step.succeed ? { ...r, status: "succeeded", output: step.value, attempts: r.attempts + 1 } : { ...r, status: "ready", attempts: r.attempts + 1 };
             const before = journaled.length;
-            if (step.kind === "change") buffer.change(id, next);
-            else expect(buffer.transition(next, id)).toEqual(next(model.get(id)!));
+            // The position told, when one is: right (shift 0), another record's, past the end, or -1.
+            const at = step.shift === undefined ? undefined : Math.max(-1, p + step.shift);
+            if (step.kind === "change") {
+              if (at === undefined) buffer.change(id, next);
+              else buffer.changeAt(id, at, next);
+            } else {
+              const made = at === undefined ? buffer.transition(next, id) : buffer.transitionAt(next, id, at, true);
+              expect(made).toEqual(next(model.get(id)!));
+            }
             model.set(id, next(model.get(id)!));
             expect(journaled.slice(before)).toEqual([model.get(id)]);
           } else if (step.kind === "append") {
@@ -106,5 +117,7 @@ describe("RecordBuffer", () => {
     const buffer = new RecordBuffer(state, { put: () => {}, revise: () => {}, barrier: () => Promise.resolve() }, () => 1);
     expect(() => buffer.change("b", (r) => r)).toThrow(/no node record "b"/);
     expect(() => buffer.transition((r) => r, "b")).toThrow(/no node record "b"/);
+    expect(() => buffer.transitionAt((r) => r, "b", 0, true)).toThrow(/no node record "b"/);
+    expect(() => buffer.changeAt("b", -1, (r) => r)).toThrow(/no node record "b"/);
   });
 });

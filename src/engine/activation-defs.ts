@@ -17,6 +17,7 @@
  * @module
  */
 import type { TaskGraph } from "../graph/task-graph.js";
+import { graphIndex } from "../graph/graph-index.js";
 import { resolveRetryPolicy, type RetryPolicy } from "./retry-policy.js";
 import { type NodeDefinition } from "../graph/definition.js";
 import { type RetryOptions } from "../graph/retry-options.js";
@@ -39,6 +40,12 @@ export class ActivationDefs {
 
   get(id: string): NodeDefinition | undefined {
     return this.#graph.node(id) ?? this.#added.get(id) ?? this.#graph.node(this.#visitNode(id) ?? "");
+  }
+
+  /** {@link get} of an activation that is graph node `order[position]` when `position` is not -1: read there, no id lookup. */
+  getAt(id: string, position: number): NodeDefinition | undefined {
+    if (position >= 0 && this.#graph.order[position] === id) return graphIndex(this.#graph).nodes[position];
+    return this.get(id);
   }
 
   /** True when `id` was added (a graphFn step or map element of this execution). */

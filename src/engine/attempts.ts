@@ -62,6 +62,8 @@ const WIDE_JOIN = 32;
 /** One attempt that has started and not ended; it is its own {@link AttemptAbort}. */
 export class LiveAttempt extends AttemptAbort {
   readonly id: string;
+  /** The activation's graph position when its attempt was queued with it, else -1 (see `ready-set.ts`). */
+  readonly position: number;
   readonly attempt: number;
   readonly startedAt: number;
   timer: TimerHandle | undefined = undefined;
@@ -76,9 +78,10 @@ export class LiveAttempt extends AttemptAbort {
   /** Ends the attempt (the run's shared handler; cleared when it ends). */
   onEnd: ((live: LiveAttempt, result: AttemptResult) => void) | undefined;
 
-  constructor(id: string, attempt: number, startedAt: number, onEnd: (live: LiveAttempt, result: AttemptResult) => void) {
+  constructor(id: string, position: number, attempt: number, startedAt: number, onEnd: (live: LiveAttempt, result: AttemptResult) => void) {
     super();
     this.id = id;
+    this.position = position;
     this.attempt = attempt;
     this.startedAt = startedAt;
     this.onEnd = onEnd;
@@ -95,7 +98,7 @@ export class LiveAttempt extends AttemptAbort {
 // One attempt's objects all die when its run ends: the maps of a live attempt and of its context (with and
 // without a map element) are anchored (see core/shape-anchors.ts). The samples are never run, so nothing calls
 // their host; `startedAt` is epoch milliseconds, as in a real attempt (a double to V8, not a small integer).
-const sampleLive = anchorShape(new LiveAttempt("", 1, Date.now(), () => {}));
+const sampleLive = anchorShape(new LiveAttempt("", -1, 1, Date.now(), () => {}));
 for (const element of [undefined, { item: undefined, index: 0 }]) {
   anchorShape(new AttemptContext({} as AttemptHost, sampleLive, undefined, {}, "", "", 1, { visit: 1, trigger: undefined, element }));
 }
@@ -103,7 +106,7 @@ for (const element of [undefined, { item: undefined, index: 0 }]) {
 /** What attempts need from the run loop. */
 export interface AttemptLoop {
   readonly stopping: Stop | undefined;
-  settle(id: string, result: AttemptResult): Promise<void>;
+  settle(id: string, result: AttemptResult, position?: number): Promise<void>;
   suspended(): void;
   resumed(): void;
 }
@@ -139,7 +142,7 @@ export interface AttemptsEnv {
 export class Attempts {
   readonly #env: AttemptsEnv;
   /** Queued attempts: an activation id to start, or a waiting attempt going on. */
-  readonly #queue: SlotQueue<string | (() => void)>;
+  readonly #queue: SlotQueue<string | number | (() => void)>;
   /** The first of the live attempts (a list through `LiveAttempt.next`; see the module's doc). */
   #first: LiveAttempt | undefined;
   /** Attempts suspended in `waitFor`, by activation id. */
@@ -153,8 +156,11 @@ export class Attempts {
 
   constructor(env: AttemptsEnv) {
     this.#env = env;
-    const queue = (this.#queue = new SlotQueue<string | (() => void)>(env.maxConcurrency, (task) => {
-      if (typeof task === "string") this.#start(task);
+    // A task is an activation id, a graph position (a graph node queued with it: `enqueueAt`) or a function.
+    const order = env.graph.order;
+    const queue = (this.#queue = new SlotQueue<string | number | (() => void)>(env.maxConcurrency, (task) => {
+      if (typeof task === "number") this.#start(order[task]!, task);
+      else if (typeof task === "string") this.#start(task, -1);
       else task();
     }));
     this.#release = () => queue.release();
@@ -163,6 +169,11 @@ export class Attempts {
   /** Queues an attempt of `id`. */
   enqueue(id: string): void {
     this.#queue.add(id);
+  }
+
+  /** Queues an attempt of the graph node at `position` (of `graph.order`): its records are found there, not by id. */
+  enqueueAt(position: number): void {
+    this.#queue.add(position);
   }
 
   /** The attempt whose abort state is `abort`, while it runs or waits (undefined once it ended). */
@@ -215,14 +226,14 @@ export class Attempts {
   }
 
   /** The queue task of one attempt: starts the body; the attempt gives its slot back when it ends or suspends. */
-  #start(id: string): void {
+  #start(id: string, position: number): void {
     const { loop, defs, graph, clock, buffer, events, maps } = this.#env;
     if (loop.stopping) {
       this.#release();
       void loop.settle(id, { kind: "cancelled" });
       return;
     }
-    const node = defs.get(id);
+    const node = defs.getAt(id, position);
     if (!node) throw new Error(`taskloom internal error: no node "${id}" in graph "${graph.name}"`);
     const element = maps.element(id);
     if (node.map && !element) {
@@ -233,11 +244,11 @@ export class Attempts {
     const startedAt = clock.now();
     // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
     // The attempt's number is the one the record now counts (from 1).
-    const attempt = buffer.transition(markRunning(startedAt), id, false).attempts;
+    const attempt = buffer.transitionAt(markRunning(startedAt), id, position, false).attempts;
     if (events.has("node:start")) {
       events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));
     }
-    const live = new LiveAttempt(id, attempt, startedAt, this.#endLive);
+    const live = new LiveAttempt(id, position, attempt, startedAt, this.#endLive);
     const first = this.#first;
     if (first !== undefined) {
       live.next = first;
@@ -325,7 +336,7 @@ export class Attempts {
     }
     live.release?.();
     live.release = undefined;
-    void this.#env.loop.settle(live.id, result);
+    void this.#env.loop.settle(live.id, result, live.position);
   }
 
   /**

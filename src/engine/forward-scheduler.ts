@@ -167,6 +167,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       coordinator: steps,
       closeWaits: () => this.#waits.pending(),
       enqueue: (id) => attempts.enqueue(id),
+      enqueueAt: (position) => attempts.enqueueAt(position),
     });
     // Run in this order when the run stops: waits, attempts, retry sleeps, then the graphFn body.
     loop.onStop((reason) => this.#waits.rejectAll(reason));

@@ -42,8 +42,9 @@ export interface Frontier {
    * Activation `id` succeeded (choosing `route`): returns what to do once
    * its result is durable and it no longer counts as outstanding, or
    * undefined when there is nothing to do (it unblocked nothing).
+   * `position`: `id`'s graph position when known, else -1.
    */
-  succeeded(id: string, route: string | undefined): (() => void) | undefined;
+  succeeded(id: string, route: string | undefined, position?: number): (() => void) | undefined;
   /**
    * The settle order the activation that settles now takes (routed graphs
    * only, else undefined): the run loop records it with the success, in
@@ -65,6 +66,8 @@ export interface Frontier {
 export interface FrontierHost {
   readonly stopping: Stop | undefined;
   dispatch(ids: readonly string[]): void;
+  /** Dispatches the graph nodes at `positions` (of `graph.order`). */
+  dispatchAt(positions: readonly number[]): void;
   nodeFailed(error: Error): void;
 }
 
@@ -90,14 +93,14 @@ export class PlainFrontier implements Frontier {
   begin(): void {
     const { readySet, ready } = ReadySet.fromState(this.#env.graph, this.#env.buffer.state);
     this.#readySet = readySet;
-    this.#env.host.dispatch(ready);
+    this.#env.host.dispatchAt(ready);
   }
 
-  succeeded(id: string): (() => void) | undefined {
-    const unblocked = this.#readySet?.settle(id) ?? [];
+  succeeded(id: string, _route?: string, position = -1): (() => void) | undefined {
+    const unblocked = this.#readySet?.settle(id, position) ?? [];
     if (unblocked.length === 0) return undefined;
     return () => {
-      if (!this.#env.host.stopping) this.#env.host.dispatch(unblocked);
+      if (!this.#env.host.stopping) this.#env.host.dispatchAt(unblocked);
     };
   }
 

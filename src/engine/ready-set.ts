@@ -26,6 +26,13 @@
  * A resume's state as its reset made it needs no pass at all: the reset
  * kept the positions of the settled records (`resumeFacts`).
  *
+ * What the set says is positions too: the nodes ready at the start and
+ * those a settle unblocks are graph positions, and a settle may be told
+ * the node's position. The run then carries each node's position from the
+ * set to its records and back (`RunLoop.dispatchAt`, `Attempts`), and
+ * never looks an id up on the way: in a million-node run each lookup in
+ * the million-entry map of positions misses the cache (issue 16, target 6).
+ *
  * @module
  */
 import { graphIndex, type GraphIndex } from "../graph/graph-index.js";
@@ -34,7 +41,7 @@ import { resumeFacts, type RunState } from "../state/run-state.js";
 import { indexedBy } from "../state/node-table.js";
 import { isNodeSettled } from "../state/status.js";
 
-const NONE: readonly string[] = Object.freeze([]);
+const NONE: readonly number[] = Object.freeze([]);
 
 /** Tracks which nodes are blocked on which. */
 export class ReadySet {
@@ -65,8 +72,8 @@ export class ReadySet {
     }
   }
 
-  /** Builds the set from a run state; `ready` lists the nodes that can start now, in topological order. */
-  static fromState(graph: TaskGraph<unknown, unknown>, state: RunState): { readySet: ReadySet; ready: string[] } {
+  /** Builds the set from a run state; `ready` lists the graph positions of the nodes that can start now, in topological order. */
+  static fromState(graph: TaskGraph<unknown, unknown>, state: RunState): { readySet: ReadySet; ready: number[] } {
     const order = graph.order;
     const { position } = graphIndex(graph);
     // The graph positions of the settled nodes, each once. A record's position in the state's table is
@@ -102,11 +109,11 @@ export class ReadySet {
   }
 
   /** The set whose settled nodes are the graph positions in `settled`'s first `count` slots, and the nodes ready in it. */
-  static #withSettled(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number): { readySet: ReadySet; ready: string[] } {
+  static #withSettled(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number): { readySet: ReadySet; ready: number[] } {
     const readySet = new ReadySet(graph, settled, count);
-    const ready: string[] = [];
+    const ready: number[] = [];
     const left = readySet.#left;
-    for (let p = 0; p < left.length; p++) if (left[p] === 0) ready.push(readySet.#order[p]!);
+    for (let p = 0; p < left.length; p++) if (left[p] === 0) ready.push(p);
     return { readySet, ready };
   }
 
@@ -121,23 +128,27 @@ export class ReadySet {
     return p !== undefined && this.#left[p]! >= 0;
   }
 
-  /** Records that `id` settled; returns the nodes that became ready because of it (most settles: none, and no new list). */
-  settle(id: string): readonly string[] {
-    const p = this.#index.position.get(id);
+  /**
+   * Records that `id` settled; returns the graph positions of the nodes that
+   * became ready because of it (most settles: none, and no new list).
+   * `position`, when known (not -1), is `id`'s graph position: no lookup.
+   */
+  settle(id: string, position = -1): readonly number[] {
+    const p = position >= 0 && this.#order[position] === id ? position : this.#index.position.get(id);
     const left = this.#left;
     if (p === undefined || left[p]! < 0) return NONE;
     left[p] = -1;
     this.#unsettled -= 1;
     const { successorsFrom, successors } = this.#index;
-    let ready: string[] | undefined;
+    let ready: number[] | undefined;
     for (let k = successorsFrom[p]!, end = successorsFrom[p + 1]!; k < end; k++) {
       const s = successors[k]!;
       if (left[s]! <= 0) continue;
       left[s]! -= 1;
       // A literal of one: most settles unblock one node at most, and an empty array's first push allocates room for 17.
       if (left[s] === 0) {
-        if (ready === undefined) ready = [this.#order[s]!];
-        else ready.push(this.#order[s]!);
+        if (ready === undefined) ready = [s];
+        else ready.push(s);
       }
     }
     return ready ?? NONE;

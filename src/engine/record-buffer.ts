@@ -136,6 +136,35 @@ export class RecordBuffer {
     return next;
   }
 
+  /**
+   * {@link transition} for a record expected at `position` of the state's
+   * table (a graph node's graph position, where a run made from the graph
+   * holds it; -1: not known): changed there without an id lookup when the
+   * record there is `id`'s, else as {@link transition} does.
+   */
+  transitionAt(transition: NodeTransition, id: string, position: number, urgent: boolean): NodeRecord {
+    const next = this.#applyAt(transition, id, position);
+    this.#journal.put(next, urgent);
+    return next;
+  }
+
+  /** {@link change} for a record expected at `position` (see {@link transitionAt}). */
+  changeAt(id: string, position: number, transition: NodeTransition): void {
+    this.#journal.revise(this.#applyAt(transition, id, position));
+  }
+
+  /** {@link #apply} with the record looked for at `position` first. */
+  #applyAt(transition: NodeTransition, id: string, position: number): NodeRecord {
+    if (position < 0) return this.#apply(transition, id);
+    const changed = this.#changedAt[position];
+    const current = changed ?? nodeAt(this.#state.nodes, position);
+    if (current === undefined || current.id !== id) return this.#apply(transition, id);
+    const next = transition(current);
+    if (changed === undefined) this.#changedPositions.push(position);
+    this.#changedAt[position] = next;
+    return next;
+  }
+
   /** Applies `transition` to the latest record of `id` and keeps the result as its change; throws for an unknown id. */
   #apply(transition: NodeTransition, id: string): NodeRecord {
     const p = this.#index.get(id);

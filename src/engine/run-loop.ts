@@ -67,6 +67,8 @@ export interface LoopParts {
   readonly closeWaits: () => PendingWait[];
   /** Queues one activation. */
   readonly enqueue: (id: string) => void;
+  /** Queues the graph node at `position` (of `graph.order`). */
+  readonly enqueueAt: (position: number) => void;
 }
 
 const READY = markReady();
@@ -165,6 +167,19 @@ export class RunLoop {
     for (const id of ids) this.#parts.enqueue(id);
   }
 
+  /**
+   * {@link dispatch} of graph nodes given by their positions in
+   * `graph.order` (what the ready set says): each node's record is looked
+   * for at its position and its attempt queued with it, with no id lookup
+   * (see `ready-set.ts`).
+   */
+  dispatchAt(positions: readonly number[]): void {
+    const order = this.#graph.order;
+    this.#outstanding += positions.length;
+    for (const p of positions) this.#buffer.changeAt(order[p]!, p, READY);
+    for (const p of positions) this.#parts.enqueueAt(p);
+  }
+
   /** Stops the run: nothing new starts, and the stop hooks abort what runs. */
   stop(stop: Stop): void {
     if (this.#stopping) return;
@@ -184,8 +199,12 @@ export class RunLoop {
     this.#events.emit("warning", { runId: this.#runId, at: this.#clock.now(), nodeId, code, message });
   }
 
-  /** Settles one attempt's result: records it, tells the frontier and the owner, retries or fails. */
-  settle(id: string, result: AttemptResult): Promise<void> {
+  /**
+   * Settles one attempt's result: records it, tells the frontier and the
+   * owner, retries or fails. `position`: the activation's graph position,
+   * when its attempt was queued with it (else -1).
+   */
+  settle(id: string, result: AttemptResult, position = -1): Promise<void> {
     const now = this.#clock.now();
     const { frontier, owners } = this.#parts;
     switch (result.kind) {
@@ -215,7 +234,7 @@ export class RunLoop {
         // The last activation outstanding: what it unblocks waits for a barrier (which makes the write urgent), and
         // if nothing does, the run ends now and its final write (the end's append) carries this record: one write, not two.
         // A routed graph's settle order goes in the success's record (journaled with it).
-        this.#buffer.transition(markSucceeded(value, durable, now, unrouted.route, frontier.nextSettleOrder()), id, this.#outstanding > 1);
+        this.#buffer.transitionAt(markSucceeded(value, durable, now, unrouted.route, frontier.nextSettleOrder()), id, position, this.#outstanding > 1);
         if (this.#events.has("node:success")) {
           this.#events.emit(
             "node:success",
@@ -231,7 +250,7 @@ export class RunLoop {
           );
         }
         // What the success unblocks is worked out now and started only once the result is durable.
-        const next = frontier.succeeded(id, unrouted.route);
+        const next = frontier.succeeded(id, unrouted.route, position);
         // Nothing waits for this result (no dependent to start, no graphFn body or map node to hand it to):
         // it is written with the next group commit, and the end of the run waits for that write anyway.
         if (next === undefined && !this.#parts.defs.has(id)) {

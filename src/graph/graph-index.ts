@@ -15,11 +15,14 @@
  *
  * @module
  */
+import type { GraphNode } from "./definition.js";
 
 /** A graph's nodes by position (see the module comment). */
 export interface GraphIndex {
   /** The position of each node id. */
   readonly position: ReadonlyMap<string, number>;
+  /** The node at each position (what an attempt queued with its position runs, found with no id lookup). */
+  readonly nodes: readonly GraphNode[];
   /** The successors of position `p` are `successors[successorsFrom[p] .. successorsFrom[p + 1])`, in the graph's successor order. */
   readonly successorsFrom: Int32Array;
   readonly successors: Int32Array;
@@ -36,7 +39,7 @@ export interface GraphIndex {
 /** What {@link graphIndex} reads of a graph it was not given an index for. */
 export interface IndexableGraph {
   readonly order: readonly string[];
-  node(id: string): { readonly after: readonly string[] } | undefined;
+  node(id: string): GraphNode | undefined;
   successors(id: string): readonly string[];
 }
 
@@ -54,22 +57,24 @@ export function graphIndex(graph: IndexableGraph): GraphIndex {
   const order = graph.order;
   const position = new Map<string, number>();
   for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
-  const after = order.map((id) => graph.node(id)?.after ?? []);
-  index = buildGraphIndex(position, after, (p) => graph.successors(order[p]!));
+  const nodes = order.map((id) => graph.node(id)!);
+  index = buildGraphIndex(position, nodes, (p) => graph.successors(order[p]!));
   indexes.set(graph, index);
   return index;
 }
 
 /**
- * Builds an index from the position of each id, the `after` list of each
- * position and the successor ids of each position (ids `position` does not
- * hold are given position -1, which no count reaches and no reader takes).
+ * Builds an index from the position of each id, the node at each position
+ * (its `after` list read) and the successor ids of each position (ids
+ * `position` does not hold are given position -1, which no count reaches
+ * and no reader takes).
  */
 export function buildGraphIndex(
   position: ReadonlyMap<string, number>,
-  after: readonly (readonly string[])[],
+  nodes: readonly GraphNode[],
   successorsAt: (p: number) => readonly string[],
 ): GraphIndex {
+  const after = nodes.map((n) => n?.after ?? []);
   const size = after.length;
   const successorsFrom = new Int32Array(size + 1);
   const dependencies = new Int32Array(size);
@@ -95,7 +100,7 @@ export function buildGraphIndex(
   for (let p = 0, k = 0; p < size; p++) {
     for (const d of after[p]!) predecessors[k++] = position.get(d) ?? -1;
   }
-  return { position, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
+  return { position, nodes, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
 }
 
 /**
@@ -110,6 +115,7 @@ export function buildGraphIndex(
  */
 export function buildGraphIndexAt(
   position: ReadonlyMap<string, number>,
+  nodes: readonly GraphNode[],
   nodePosition: Int32Array,
   after: readonly (readonly string[])[],
   afterPositions: Int32Array,
@@ -137,5 +143,5 @@ export function buildGraphIndexAt(
       successors[fill[p]!++] = q;
     }
   }
-  return { position, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
+  return { position, nodes, successorsFrom, successors, dependencies, predecessorsFrom, predecessors };
 }

@@ -218,6 +218,7 @@ export class TaskGraph<I = unknown, O = unknown> {
       this,
       buildGraphIndexAt(
         position,
+        nodeAt,
         nodePosition,
         parts.nodes.map((n) => n.after),
         afterPositions,

@@ -1,0 +1,65 @@
+/**
+ * A/B probe of the engine on both stores (issue 16, targets 3 and 6): this
+ * tree's `MemoryStore` and `LowdbStore` runs against another checkout's,
+ * on the bench's own graphs and rounds (`bench/systems/taskloom.ts`: a
+ * fresh store and temp folder per round, a forced garbage collection
+ * before each), in one process, rounds interleaved (the four sides in an
+ * order that turns each round), medians of wall and CPU time and each
+ * side's ratio to the other tree's same store. For a change to the engine
+ * itself, which `step-ab.ts` (this tree's `MemoryStore` as the yardstick)
+ * cannot see.
+ *
+ *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/engine-ab.ts <other checkout> [rounds] [shapes] [n]
+ *
+ * e.g. `… engine-ab.ts /tmp/base 15 chain,fanout 10000`. The first round
+ * warms up and is not counted.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import * as here from "../systems/taskloom.js";
+import type { Shape } from "../protocol.js";
+import { median } from "../stats.js";
+
+const [otherRoot = "/work/main", roundsArg = "9", shapesArg = "chain,fanout", nArg = "10000"] = process.argv.slice(2);
+const other = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as typeof here;
+const gc = (globalThis as { gc?: () => void }).gc;
+const n = Number(nArg);
+
+for (const shape of shapesArg.split(",") as Shape[]) {
+  const sides = [
+    ["memory this", await here.prepareFor("taskloom-memory")(shape, n, 8)],
+    ["memory other", await other.prepareFor("taskloom-memory")(shape, n, 8)],
+    ["lowdb this", await here.prepareFor("taskloom-lowdb")(shape, n, 8)],
+    ["lowdb other", await other.prepareFor("taskloom-lowdb")(shape, n, 8)],
+  ] as const;
+  const wall: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
+  for (let i = 0; i <= Number(roundsArg); i++) {
+    // Each round starts one side later, so no side always follows the same one.
+    for (let k = 0; k < sides.length; k++) {
+      const [name, prepared] = sides[(i + k) % sides.length]!;
+      const round = await prepared.round(i);
+      gc?.();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await round.run();
+      const ms = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      await round.cleanup();
+      if (i === 0) continue;
+      (wall[name] ??= []).push(ms);
+      (cpu[name] ??= []).push((used.user + used.system) / 1000);
+    }
+  }
+  for (const [what, xs] of [
+    ["wall", wall],
+    ["cpu", cpu],
+  ] as const) {
+    const parts = ["memory", "lowdb"].map((store) => {
+      const [t, o] = [median(xs[`${store} this`]!), median(xs[`${store} other`]!)];
+      return `${store} this ${t.toFixed(1)} ms, other ${o.toFixed(1)} ms (${(t / o).toFixed(2)}x)`;
+    });
+    console.log(`${shape} ${n} ${what}: ${parts.join("; ")}`);
+  }
+}
