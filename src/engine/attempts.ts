@@ -141,7 +141,7 @@ export interface AttemptsEnv {
 /** The attempts of one run. */
 export class Attempts {
   readonly #env: AttemptsEnv;
-  /** Queued attempts: an activation id to start, or a waiting attempt going on. */
+  /** Queued attempts: an activation id to start, a graph position to start (`enqueueAt`), or a waiting attempt going on. */
   readonly #queue: SlotQueue<string | number | (() => void)>;
   /** The first of the live attempts (a list through `LiveAttempt.next`; see the module's doc). */
   #first: LiveAttempt | undefined;
