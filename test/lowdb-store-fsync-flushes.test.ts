@@ -34,37 +34,8 @@ const disk = vi.hoisted(() => ({
 }));
 
 vi.mock("node:fs", async (importOriginal) => {
-  const fs = await importOriginal<typeof import("node:fs")>();
-  const openSync = ((path: string, ...rest: unknown[]) => {
-    const fd = (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
-    disk.paths.set(fd, String(path));
-    return fd;
-  }) as typeof fs.openSync;
-  const fdatasyncSync: typeof fs.fdatasyncSync = (fd) => {
-    fs.fdatasyncSync(fd);
-    disk.log.push(`fdatasync ${disk.paths.get(fd)}`);
-  };
-  const fdatasync = ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
-    const path = disk.paths.get(fd);
-    fs.fdatasync(fd, (err) => {
-      if (!err) disk.log.push(`fdatasync ${path}`);
-      callback(err);
-    });
-  }) as typeof fs.fdatasync;
-  const fsyncSync: typeof fs.fsyncSync = (fd) => {
-    fs.fsyncSync(fd);
-    disk.log.push(`fsync ${disk.paths.get(fd)}`);
-  };
-  const linkSync: typeof fs.linkSync = (from, to) => {
-    fs.linkSync(from, to);
-    disk.log.push(`link ${String(from)} ${String(to)}`);
-  };
-  const renameSync: typeof fs.renameSync = (from, to) => {
-    fs.renameSync(from, to);
-    disk.log.push(`rename ${String(from)} ${String(to)}`);
-  };
-  const wrapped = { openSync, fdatasyncSync, fdatasync, fsyncSync, linkSync, renameSync };
-  return { ...fs, ...wrapped, default: { ...fs, ...wrapped } };
+  const { loggedFs } = await import("./support/logged-fs.js");
+  return loggedFs(await importOriginal<typeof import("node:fs")>(), disk);
 });
 
 type LooseBuilder = GraphBuilder<undefined, Record<string, unknown>, never>;

@@ -23,26 +23,8 @@ const disk = vi.hoisted(() => ({
 }));
 
 vi.mock("node:fs", async (importOriginal) => {
-  const fs = await importOriginal<typeof import("node:fs")>();
-  const openSync = ((path: string, ...rest: unknown[]) => {
-    const fd = (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
-    disk.paths.set(fd, String(path));
-    return fd;
-  }) as typeof fs.openSync;
-  const fdatasyncSync: typeof fs.fdatasyncSync = (fd) => {
-    fs.fdatasyncSync(fd);
-    disk.log.push(`fdatasync ${disk.paths.get(fd)}`);
-  };
-  const fsyncSync: typeof fs.fsyncSync = (fd) => {
-    fs.fsyncSync(fd);
-    disk.log.push(`fsync ${disk.paths.get(fd)}`);
-  };
-  const renameSync: typeof fs.renameSync = (from, to) => {
-    fs.renameSync(from, to);
-    disk.log.push(`rename ${String(from)} ${String(to)}`);
-  };
-  const wrapped = { openSync, fdatasyncSync, fsyncSync, renameSync };
-  return { ...fs, ...wrapped, default: { ...fs, ...wrapped } };
+  const { loggedFs } = await import("./support/logged-fs.js");
+  return loggedFs(await importOriginal<typeof import("node:fs")>(), disk);
 });
 
 vi.mock("node:fs/promises", async (importOriginal) => {

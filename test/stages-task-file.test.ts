@@ -62,25 +62,19 @@ describe("JsonFileTaskSource rewrites the task file", () => {
     expect((JSON.parse(readFileSync(file, "utf8")) as { stageId?: string }[])[0]?.stageId).toBe("review");
   });
 
-  it("leaves the file as it was and no temp file when the write fails (a full disk)", async () => {
-    const file = join(dir, "full.json");
+  it.each([
+    ["the write fails (a full disk)", "writeFile", "ENOSPC"],
+    ["the flush fails", "datasync", "EIO"],
+  ] as const)("leaves the file as it was and no temp file when %s", async (_when, step, code) => {
+    const file = join(dir, `${code}.json`);
     writeFileSync(file, TASKS);
-    vi.spyOn(handleProto, "writeFile").mockRejectedValue(Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" }));
+    vi.spyOn(handleProto, step).mockRejectedValue(Object.assign(new Error(`${code}: the disk said no`), { code }));
     const error = await rejection(new JsonFileTaskSource(file).write([move]));
-    expect((error as { code?: string }).code).toBe("ENOSPC");
+    expect((error as { code?: string }).code).toBe(code);
     expect(readFileSync(file, "utf8")).toBe(TASKS);
-    expect(readdirSync(dir).filter((f) => f.startsWith("full.json."))).toEqual([]);
-    expect(disk.log).toEqual([]);
-  });
-
-  it("leaves the file as it was and no temp file when the flush fails", async () => {
-    const file = join(dir, "eio.json");
-    writeFileSync(file, TASKS);
-    vi.spyOn(handleProto, "datasync").mockRejectedValue(Object.assign(new Error("EIO: i/o error"), { code: "EIO" }));
-    const error = await rejection(new JsonFileTaskSource(file).write([move]));
-    expect((error as { code?: string }).code).toBe("EIO");
-    expect(readFileSync(file, "utf8")).toBe(TASKS);
-    expect(readdirSync(dir).filter((f) => f.startsWith("eio.json."))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.startsWith(`${code}.json.`))).toEqual([]);
+    // Nothing was renamed over the file.
+    expect(disk.log.filter((e) => e.startsWith("rename "))).toEqual([]);
   });
 
   it("rewrites the target of a task file that is a symbolic link, and keeps the link", async () => {

@@ -29,27 +29,13 @@ import type { RunMeta, RunSummary } from "../src/state/records.js";
 const disk = vi.hoisted(() => ({
   /** Path of each open descriptor. */
   paths: new Map<number, string>(),
-  /** What was done, in order: `rename <to>` or `fsync <path>`. */
+  /** What was done, in order (`support/logged-fs.ts`): `rename <from> <to>`, `fsync <path>`, … */
   log: [] as string[],
 }));
 
 vi.mock("node:fs", async (importOriginal) => {
-  const fs = await importOriginal<typeof import("node:fs")>();
-  const openSync = ((path: string, ...rest: unknown[]) => {
-    const fd = (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
-    disk.paths.set(fd, String(path));
-    return fd;
-  }) as typeof fs.openSync;
-  const fsyncSync: typeof fs.fsyncSync = (fd) => {
-    fs.fsyncSync(fd);
-    disk.log.push(`fsync ${disk.paths.get(fd)}`);
-  };
-  const renameSync: typeof fs.renameSync = (from, to) => {
-    fs.renameSync(from, to);
-    disk.log.push(`rename ${String(to)}`);
-  };
-  const wrapped = { openSync, fsyncSync, renameSync };
-  return { ...fs, ...wrapped, default: { ...fs, ...wrapped } };
+  const { loggedFs } = await import("./support/logged-fs.js");
+  return loggedFs(await importOriginal<typeof import("node:fs")>(), disk);
 });
 
 type LooseBuilder = GraphBuilder<undefined, Record<string, unknown>, never>;
@@ -95,7 +81,8 @@ async function chainRun(
   disk.log.length = 0;
   await runAsync(b.build(), undefined, { store, runId, retry: { maxAttempts: 1 } }).catch(() => undefined);
   await store.close();
-  const lastRename = disk.log.lastIndexOf(`rename ${runFile(dir, runId, "summary.json")}`);
+  const summary = runFile(dir, runId, "summary.json");
+  const lastRename = disk.log.findLastIndex((e) => e.startsWith("rename ") && e.endsWith(` ${summary}`));
   const flushedAfter = disk.log.indexOf(`fsync ${join(dir, "runs", runId)}`, lastRename) !== -1;
   return { before, after: readFileSync(runFile(dir, runId, "summary.json"), "utf8"), flushedAfter };
 }

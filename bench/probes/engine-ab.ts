@@ -20,10 +20,10 @@ import { resolve } from "node:path";
 import * as here from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
+import { interleavedRounds } from "./ab-rounds.js";
 
 const [otherRoot = "/work/main", roundsArg = "9", shapesArg = "chain,fanout", nArg = "10000"] = process.argv.slice(2);
 const other = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as typeof here;
-const gc = (globalThis as { gc?: () => void }).gc;
 const n = Number(nArg);
 
 for (const shape of shapesArg.split(",") as Shape[]) {
@@ -33,25 +33,8 @@ for (const shape of shapesArg.split(",") as Shape[]) {
     ["lowdb this", await here.prepareFor("taskloom-lowdb")(shape, n, 8)],
     ["lowdb other", await other.prepareFor("taskloom-lowdb")(shape, n, 8)],
   ] as const;
-  const wall: Record<string, number[]> = {};
-  const cpu: Record<string, number[]> = {};
-  for (let i = 0; i <= Number(roundsArg); i++) {
-    // Each round starts one side later, so no side always follows the same one.
-    for (let k = 0; k < sides.length; k++) {
-      const [name, prepared] = sides[(i + k) % sides.length]!;
-      const round = await prepared.round(i);
-      gc?.();
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await round.run();
-      const ms = performance.now() - t0;
-      const used = process.cpuUsage(c0);
-      await round.cleanup();
-      if (i === 0) continue;
-      (wall[name] ??= []).push(ms);
-      (cpu[name] ??= []).push((used.user + used.system) / 1000);
-    }
-  }
+  // Each round starts one side later, so no side always follows the same one.
+  const { wall, cpu } = await interleavedRounds(sides, Number(roundsArg), true);
   for (const [what, xs] of [
     ["wall", wall],
     ["cpu", cpu],

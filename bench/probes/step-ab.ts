@@ -18,10 +18,10 @@ import { resolve } from "node:path";
 import * as here from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
+import { interleavedRounds } from "./ab-rounds.js";
 
 const [otherRoot = "/work/main", roundsArg = "9", shapesArg = "chain,fanout", nArg = "10000"] = process.argv.slice(2);
 const other = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as typeof here;
-const gc = (globalThis as { gc?: () => void }).gc;
 const n = Number(nArg);
 
 for (const shape of shapesArg.split(",") as Shape[]) {
@@ -30,24 +30,8 @@ for (const shape of shapesArg.split(",") as Shape[]) {
     ["this", await here.prepareFor("taskloom-lowdb")(shape, n, 8)],
     ["other", await other.prepareFor("taskloom-lowdb")(shape, n, 8)],
   ] as const;
-  const wall: Record<string, number[]> = {};
-  const cpu: Record<string, number[]> = {};
   // Round 0 warms up and is not counted.
-  for (let i = 0; i <= Number(roundsArg); i++) {
-    for (const [name, prepared] of sides) {
-      const round = await prepared.round(i);
-      gc?.();
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await round.run();
-      const ms = performance.now() - t0;
-      const used = process.cpuUsage(c0);
-      await round.cleanup();
-      if (i === 0) continue;
-      (wall[name] ??= []).push(ms);
-      (cpu[name] ??= []).push((used.user + used.system) / 1000);
-    }
-  }
+  const { wall, cpu } = await interleavedRounds(sides, Number(roundsArg), false);
   const line = (xs: Record<string, number[]>): string => {
     const [m, t, o] = [median(xs.memory!), median(xs.this!), median(xs.other!)];
     return `memory ${m.toFixed(1)} ms; this ${t.toFixed(1)} (${(t / m).toFixed(2)}x); other ${o.toFixed(1)} (${(o / m).toFixed(2)}x)`;
