@@ -171,15 +171,10 @@ export {
   type VerifyOptions,
   type SignOptions,
 } from "./schedule/callback.js";
-export {
-  FileScheduleStore,
-  MemoryScheduleStore,
-  scheduleStoreFor,
-  type ScheduleStore,
-  type ScheduleListOptions,
-  type ScheduleProblem,
-  type FileScheduleStoreOptions,
-} from "./schedule/schedule-store.js";
+export { type ScheduleStore, type ScheduleListOptions, type ScheduleProblem } from "./schedule/schedule-store.js";
+export { FileScheduleStore, type FileScheduleStoreOptions } from "./schedule/file-schedule-store.js";
+export { MemoryScheduleStore } from "./schedule/memory-schedule-store.js";
+export { scheduleStoreFor } from "./schedule/schedule-store-for.js";
 export { parseWhen, ACCEPTED_WHEN, type WhenInput, type WhenSpec } from "./schedule/parse-when.js";
 export { CATCH_UP_POLICIES, type CatchUp } from "./schedule/repeat.js";
 export {

@@ -14,7 +14,8 @@ import { InvalidOptionError } from "../errors.js";
 import type { RunStore } from "../persistence/run-store.js";
 import { defaultStore } from "../runner/default-store.js";
 import { assertStore } from "../runner/run-options.js";
-import { assertScheduleStore, scheduleStoreFor, type ScheduleStore } from "./schedule-store.js";
+import { assertScheduleStore, type ScheduleStore } from "./schedule-store.js";
+import { scheduleStoreFor } from "./schedule-store-for.js";
 
 /** Where schedules (and their runs) are kept. */
 export interface ScheduleStoreOption {
