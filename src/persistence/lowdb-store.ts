@@ -89,9 +89,8 @@ import { closeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError } from "./errors.js";
-import { valueText } from "../core/text.js";
+import { assertFileStoreOptions } from "./file-store-options.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { InvalidOptionError } from "../errors.js";
 import { assertRunId } from "../core/run-id.js";
 import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeCounts } from "../state/run-summary.js";
@@ -189,15 +188,7 @@ export class LowdbStore implements RunStore {
 
   constructor(options: LowdbStoreOptions = {}) {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<LowdbStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
-    if (options.dir !== undefined && (typeof options.dir !== "string" || options.dir.length === 0)) {
-      throw new InvalidOptionError(
-        "dir",
-        `of LowdbStore must be a non-empty folder path (got ${options.dir === "" ? "an empty string" : valueText(options.dir)})`,
-      );
-    }
-    if (options.fsync !== undefined && typeof options.fsync !== "boolean") {
-      throw new InvalidOptionError("fsync", `of LowdbStore must be true or false (got ${valueText(options.fsync)})`);
-    }
+    assertFileStoreOptions("LowdbStore", options);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#fsync = options.fsync ?? false;
     this.#folders = new RunFolders(this.dir, this.#fsync);

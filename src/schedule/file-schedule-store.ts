@@ -36,9 +36,9 @@
 import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { InvalidOptionError, TaskloomError, describe } from "../errors.js";
+import { TaskloomError, describe } from "../errors.js";
 import { syncFolder, writeFileAtomic } from "../persistence/atomic-file.js";
-import { valueText } from "../core/text.js";
+import { assertFileStoreOptions } from "../persistence/file-store-options.js";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { isBlank } from "../persistence/stored-document.js";
 import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
@@ -85,15 +85,7 @@ export class FileScheduleStore implements ScheduleStore {
 
   constructor(options: FileScheduleStoreOptions = {}) {
     assertKnownKeys("FileScheduleStore", options, ["dir", "fsync"]);
-    if (options.dir !== undefined && (typeof options.dir !== "string" || options.dir.length === 0)) {
-      throw new InvalidOptionError(
-        "dir",
-        `of FileScheduleStore must be a non-empty folder path (got ${options.dir === "" ? "an empty string" : valueText(options.dir)})`,
-      );
-    }
-    if (options.fsync !== undefined && typeof options.fsync !== "boolean") {
-      throw new InvalidOptionError("fsync", `of FileScheduleStore must be true or false (got ${valueText(options.fsync)})`);
-    }
+    assertFileStoreOptions("FileScheduleStore", options);
     this.folder = join(resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom")), "schedules");
     this.fsync = options.fsync ?? false;
   }
