@@ -15,8 +15,11 @@
  * over the start's in place (`summary-file.ts`), no file made, renamed or
  * flushed, since the journal holds the end and `list` reads a summary
  * that lags behind it, or is missing, from the run's files
- * (`summary-lag.ts`, tested in `summary-lag.test.ts`).
+ * (`summary-lag.ts`, tested in `summary-lag.test.ts`). A delete flushes the
+ * runs folder after the rename that takes the run away, before the files
+ * are removed: a power loss never brings a deleted run back.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -105,5 +108,24 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     const summary = await readFile(join(runDir, "summary.json"), "utf8");
     expect(summary).toHaveLength(512);
     expect(deserialize<RunSummary>(summary)).toMatchObject({ status: "succeeded", settledCount: 5 });
+  });
+
+  it("flushes the runs folder after a delete's rename and before the removal, so a power loss never brings the run back; without fsync, nothing", async () => {
+    const g = (graph("one") as unknown as LooseBuilder).node("n0", () => 0).build();
+    for (const fsync of [true, false]) {
+      const store = new LowdbStore({ dir: join(dir, String(fsync)), fsync });
+      await runAsync(g, undefined, { store, runId: "gone" });
+      disk.log.length = 0;
+      expect(await store.delete("gone")).toBe(true);
+      const runsDir = join(dir, String(fsync), "runs");
+      const rename = indexOf(disk.log, (e) => e.startsWith(`rename ${join(runsDir, "gone")} `));
+      expect(rename).toBeGreaterThanOrEqual(0);
+      expect(disk.log[rename]).toMatch(new RegExp(`^rename ${join(runsDir, "gone")} ${join(runsDir, ".trash-")}`));
+      const flushes = disk.log.filter((e) => e.startsWith("fsync ") || e.startsWith("fdatasync "));
+      expect(flushes).toEqual(fsync ? [`fsync ${runsDir}`] : []);
+      if (fsync) expect(disk.log.indexOf(`fsync ${runsDir}`)).toBeGreaterThan(rename);
+      expect(existsSync(join(runsDir, "gone"))).toBe(false);
+      await store.close();
+    }
   });
 });

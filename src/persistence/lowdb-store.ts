@@ -87,7 +87,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
+import { syncFolder, writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError } from "./errors.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
@@ -433,6 +433,8 @@ export class LowdbStore implements RunStore {
         const trash = join(this.#folders.runsDir, `.trash-${randomUUID()}`);
         renameSync(files.dir, trash);
         moved = true;
+        // With fsync, the delete counts once its rename is on the disk: a power loss never brings the run back.
+        if (this.#fsync) syncFolder(this.#folders.runsDir, true);
         rmSync(trash, { recursive: true, force: true });
         return existed;
       } finally {
