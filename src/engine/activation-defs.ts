@@ -25,6 +25,8 @@ import { type RetryOptions } from "../graph/retry-options.js";
 /** Definitions and retry policies of a run's activations. */
 export class ActivationDefs {
   readonly #graph: TaskGraph<unknown, unknown>;
+  /** The graph's nodes by position (its index's: read once here, not at every attempt). */
+  readonly #nodes: readonly NodeDefinition[];
   readonly #retry: RetryOptions | undefined;
   readonly #visitNode: (id: string) => string | undefined;
   /** Step definitions of a dynamic graph and of map elements, by activation id. */
@@ -34,6 +36,7 @@ export class ActivationDefs {
   /** `visitNode`: the graph node of a later visit of a routed graph, else undefined. */
   constructor(graph: TaskGraph<unknown, unknown>, retry: RetryOptions | undefined, visitNode: (id: string) => string | undefined) {
     this.#graph = graph;
+    this.#nodes = graphIndex(graph).nodes;
     this.#retry = retry;
     this.#visitNode = visitNode;
   }
@@ -44,7 +47,7 @@ export class ActivationDefs {
 
   /** {@link get} of an activation that is graph node `order[position]` when `position` is not -1: read there, no id lookup. */
   getAt(id: string, position: number): NodeDefinition | undefined {
-    if (position >= 0 && this.#graph.order[position] === id) return graphIndex(this.#graph).nodes[position];
+    if (position >= 0 && this.#graph.order[position] === id) return this.#nodes[position];
     return this.get(id);
   }
 

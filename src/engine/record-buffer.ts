@@ -159,10 +159,7 @@ export class RecordBuffer {
     const changed = this.#changedAt[position];
     const current = changed ?? nodeAt(this.#state.nodes, position);
     if (current === undefined || current.id !== id) return this.#apply(transition, id);
-    const next = transition(current);
-    if (changed === undefined) this.#changedPositions.push(position);
-    this.#changedAt[position] = next;
-    return next;
+    return this.#changeAt(position, changed, transition(current));
   }
 
   /** Applies `transition` to the latest record of `id` and keeps the result as its change; throws for an unknown id. */
@@ -174,7 +171,11 @@ export class RecordBuffer {
       return next;
     }
     const changed = this.#changedAt[p];
-    const next = transition(changed ?? nodeAt(this.#state.nodes, p) ?? nodeOf(this.#state, id));
+    return this.#changeAt(p, changed, transition(changed ?? nodeAt(this.#state.nodes, p) ?? nodeOf(this.#state, id)));
+  }
+
+  /** Keeps `next` as the change at position `p`, whose change so far was `changed`. */
+  #changeAt(p: number, changed: NodeRecord | undefined, next: NodeRecord): NodeRecord {
     if (changed === undefined) this.#changedPositions.push(p);
     this.#changedAt[p] = next;
     return next;

@@ -220,6 +220,18 @@ export function syncFolder(dir: string, follow = false): void {
   }
 }
 
+/**
+ * Flushes the folders `mkdir -p` made for `folder` into the folders above
+ * them: each from `folder`'s parent up to the parent of `created` (the
+ * first folder made, as `mkdir`'s `recursive` returns it). A folder made
+ * survives a power loss only once its parent's entry for it is flushed.
+ * The folders above a store may be the caller's links (`syncFolder`'s
+ * `follow`).
+ */
+export function syncMadeFolders(folder: string, created: string): void {
+  for (let made = folder; made.length >= created.length; made = dirname(made)) syncFolder(dirname(made), true);
+}
+
 /** Writes every byte of `buffer` to `fd` (at its offset, or at the end in append mode). */
 export function writeAllSync(fd: number, buffer: Buffer): void {
   let offset = 0;

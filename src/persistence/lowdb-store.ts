@@ -1,16 +1,18 @@
 /**
- * Why this file is about 530 lines (a sixth of them this comment): it is
- * the `RunStore` contract's eleven methods for one on-disk layout, and
- * every one of them goes through the same per-run queue and the same open
- * journal descriptor (opened by a snapshot, used by appends, closed by a
- * load or once the run stops, truncated after compaction). The parts that
+ * Why this file is about 540 lines (a sixth of them this comment): it is
+ * one concept, the `RunStore` contract's eleven methods for one on-disk
+ * layout, and every one of them goes through the same per-run queue and
+ * the same open journal descriptor (opened by a snapshot, used by appends,
+ * closed by a load, a delete or once the run stops, truncated after
+ * compaction). The parts that
  * stand alone are elsewhere: file safety (`store-files.ts`), atomic
  * replace (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
  * (`summary-file.ts`) and the descriptors kept open for running runs'
  * summaries (`run-summaries.ts`), the listing (`run-listing.ts`), replay
  * (`replay.ts`), the snapshot's format (`snapshot-file.ts`), compact
- * journal lines (`journal-delta.ts`). Splitting the methods further would
+ * journal lines (`journal-delta.ts`), the options' checks
+ * (`file-store-options.ts`). Splitting the methods further would
  * spread the journal descriptor's lifetime, whose order is the crash
  * argument below, over several files.
  *

@@ -27,11 +27,11 @@
  * @module
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { join, sep } from "node:path";
 import { assertRunId } from "../core/run-id.js";
 import { hasCode } from "./folder-lock.js";
 import { checkedStats, madeAsAsked, sawMadeAsAsked, verifyPathSync } from "./store-files.js";
-import { syncFolder } from "./atomic-file.js";
+import { syncFolder, syncMadeFolders } from "./atomic-file.js";
 
 const DIR_MODE = 0o700;
 /** Runs whose paths {@link RunFolders.files} keeps made (a store calls it at every write of a run; the paths are made once). */
@@ -158,7 +158,7 @@ export class RunFolders {
       if (stats === undefined || (stats.mode & 0o777) !== DIR_MODE) chmodSync(this.runsDir, DIR_MODE);
       if (created.length <= this.dir.length) chmodSync(this.dir, DIR_MODE);
       // With fsync, a folder made here survives a power loss only once its parent's entry is flushed.
-      if (this.#fsync) for (let folder = this.runsDir; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
+      if (this.#fsync) syncMadeFolders(this.runsDir, created);
     }
     this.#runsChecked = true;
   }

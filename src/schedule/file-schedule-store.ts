@@ -35,9 +35,9 @@
  */
 import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, unlink } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { TaskloomError, describe } from "../errors.js";
-import { syncFolder, writeFileAtomic } from "../persistence/atomic-file.js";
+import { syncFolder, syncMadeFolders, writeFileAtomic } from "../persistence/atomic-file.js";
 import { assertFileStoreOptions } from "../persistence/file-store-options.js";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { isBlank } from "../persistence/stored-document.js";
@@ -228,7 +228,7 @@ export class FileScheduleStore implements ScheduleStore {
     await chmod(this.folder, DIR_MODE);
     // Each folder made here is named in the one above it: flushed from the schedules folder's parent up to the
     // parent of the first one made (the store's folder, when it was missing too).
-    if (this.fsync) for (let folder = this.folder; folder.length >= created.length; folder = dirname(folder)) syncFolder(dirname(folder), true);
+    if (this.fsync) syncMadeFolders(this.folder, created);
   }
 
   async #lock(id: string): Promise<Unlock> {
