@@ -18,6 +18,14 @@
  *   run keeps alive through two scavenges, and nothing else (V8's
  *   `allocated` figure is not meaningful for forced scavenges: not printed).
  *
+ * `--semi-space MB` fixes the young generation's semi-spaces at MB (V8's
+ * `--min-semi-space-size` and `--max-semi-space-size`; the default grows
+ * them to 16). At 64, the stage runner's 10,000 tasks take about 15
+ * scavenges, some 670 tasks apart, and still promote 16 KB a task
+ * (seventeenth pass): a task's run lives about a millisecond, so what is
+ * promoted then belongs to runs long finished, kept through a scavenge by
+ * dead old-generation objects, not by anything alive.
+ *
  * V8 decides pretenuring per allocation site and per process, from what
  * the first scavenges see, so two processes of the same build can differ
  * several times over (thirteenth pass: 24 and 108 MB promoted by 10,000
@@ -25,7 +33,7 @@
  * and prints each.
  *
  *   npm run build   # the probe loads <tree>/dist
- *   node bench/probes/gc-promotion.mjs [tree=.] [one-node|one-node-settled|stages|stages-forget] [N=10000] [--processes K]
+ *   node bench/probes/gc-promotion.mjs [tree=.] [one-node|one-node-settled|stages|stages-forget] [N=10000] [--processes K] [--semi-space MB]
  *
  * @module
  */
@@ -33,11 +41,22 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const processesAt = process.argv.indexOf("--processes");
-const processes = processesAt === -1 ? 1 : Number(process.argv[processesAt + 1]);
-const positional = processesAt === -1 ? process.argv.slice(2) : process.argv.slice(2).filter((_, i) => i !== processesAt - 2 && i !== processesAt - 1);
+/** The value after `--name` in the arguments, and the arguments without the two. */
+function takeOption(args, name) {
+  const at = args.indexOf(name);
+  if (at === -1) return { value: undefined, rest: args };
+  return { value: args[at + 1], rest: args.filter((_, i) => i !== at && i !== at + 1) };
+}
+const processesOption = takeOption(process.argv.slice(2), "--processes");
+const semiOption = takeOption(processesOption.rest, "--semi-space");
+const processes = processesOption.value === undefined ? 1 : Number(processesOption.value);
+const semiSpaceMB = semiOption.value === undefined ? undefined : Number(semiOption.value);
+const positional = semiOption.rest;
 const [treeArg = ".", workload = "one-node", nArg = "10000", role] = positional;
 if (!(Number.isInteger(processes) && processes >= 1)) throw new Error("gc-promotion: --processes takes a positive integer");
+if (semiSpaceMB !== undefined && !(Number.isInteger(semiSpaceMB) && semiSpaceMB >= 1))
+  throw new Error("gc-promotion: --semi-space takes a positive integer (MB)");
+const semiFlags = semiSpaceMB === undefined ? [] : [`--min-semi-space-size=${semiSpaceMB}`, `--max-semi-space-size=${semiSpaceMB}`];
 const tree = resolve(treeArg);
 const N = Number(nArg);
 
@@ -100,7 +119,7 @@ if (role === "child") {
     for (let p = 1; p <= processes; p++) {
       const child = spawnSync(
         process.execPath,
-        ["--trace-gc-nvp", "--expose-gc", ...flags, fileURLToPath(import.meta.url), tree, workload, String(N), "child"],
+        ["--trace-gc-nvp", "--expose-gc", ...semiFlags, ...flags, fileURLToPath(import.meta.url), tree, workload, String(N), "child"],
         {
           encoding: "utf8",
           maxBuffer: 1 << 28,
@@ -121,7 +140,7 @@ if (role === "child") {
       }
       const perRun = (bytes) => `${Math.round(bytes / N)} B`;
       console.log(
-        `${workload} N=${N} ${flags.length === 0 ? "pretenuring on " : "pretenuring off"}${processes > 1 ? ` (process ${p})` : ""}: ${scavenges} scavenges, ${pauseMs.toFixed(0)} ms paused; per run ${workload.endsWith("-settled") ? "" : `allocated ${perRun(allocated)}, `}promoted ${perRun(promoted)}`,
+        `${workload} N=${N}${semiSpaceMB === undefined ? "" : ` semi-space ${semiSpaceMB} MB`} ${flags.length === 0 ? "pretenuring on " : "pretenuring off"}${processes > 1 ? ` (process ${p})` : ""}: ${scavenges} scavenges, ${pauseMs.toFixed(0)} ms paused; per run ${workload.endsWith("-settled") ? "" : `allocated ${perRun(allocated)}, `}promoted ${perRun(promoted)}`,
       );
     }
 }
