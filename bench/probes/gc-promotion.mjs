@@ -21,7 +21,7 @@
  * `--semi-space MB` fixes the young generation's semi-spaces at MB (V8's
  * `--min-semi-space-size` and `--max-semi-space-size`; the default grows
  * them to 16). At 64, the stage runner's 10,000 tasks take about 15
- * scavenges, some 670 tasks apart, and still promote 16 KB a task
+ * scavenges, some 670 tasks apart, and still promote about 17,000 B a task
  * (seventeenth pass): a task's run lives about a millisecond, so what is
  * promoted then belongs to runs long finished, kept through a scavenge by
  * dead old-generation objects, not by anything alive.
