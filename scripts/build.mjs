@@ -19,11 +19,23 @@
  * - Code that finds files from its own `import.meta.url` must land in a
  *   shared chunk (`dist/chunks/`, one folder under `dist/`, as a module of
  *   `src/state/` is one under `src/`): checked below from the metafile.
+ * - No `keepNames`. With it, esbuild wraps every function that gets its
+ *   name from where it is written (`const f = () => …`, `{ get: () => … }`)
+ *   in a call that redefines its `name`, each time the function is made:
+ *   for a closure made per run, a property definition per run that also
+ *   turns the function's map into a dictionary (V8 logs it as
+ *   `NormalizeCached`, 26 a task in the stage runner). Without it the
+ *   stage runner ran 7.8% fewer instructions and allocated 20% fewer bytes
+ *   a task (issue 16, seventeenth pass, `bench/README.md`). What it was for
+ *   is checked below instead: esbuild renames a class whose body names the
+ *   class (`var X = class _X`, and `X.name` is then "_X"), so the build
+ *   fails on any such class, naming it; refer to the class as `this` in
+ *   its static members, or through a function outside the class body.
  *
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,13 +81,25 @@ const result = await build({
   tsconfig: "tsconfig.build.json",
   packages: "external",
   chunkNames: "chunks/[name]-[hash]",
-  // Class and function names as written (esbuild renames a class that refers to itself, `class _X`).
-  keepNames: true,
+  // No keepNames: see the module comment; the renamed classes it prevented are refused below.
   sourcemap: true,
   metafile: true,
   logLevel: "warning",
 });
 if (result.warnings.length > 0) throw new Error(`build: esbuild warned ${result.warnings.length} time(s), see above`);
+
+// A class whose body names the class comes out as `var X = class _X`, and its `name` (in util.inspect, error
+// names, stack frames) as "_X": refused, so that no class is shown under a name it was not given.
+const renamed = [];
+for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"))) {
+  for (const m of readFileSync(join(ROOT, file), "utf8").matchAll(/\b(?:var|let|const) ([\w$]+) = class _\1\b/g)) renamed.push(`${m[1]} (${file})`);
+}
+if (renamed.length > 0) {
+  throw new Error(
+    `build: esbuild renamed ${renamed.length} class(es) whose body names the class: ${renamed.join(", ")}. ` +
+      "Refer to the class as `this` in its static members, or through a function outside the class body (see src/graph/builder.ts, builderOf).",
+  );
+}
 
 for (const source of ONE_FOLDER_DOWN) {
   const outputs = Object.entries(result.metafile.outputs).filter(([, o]) => o.inputs[source] !== undefined);

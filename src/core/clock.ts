@@ -104,8 +104,9 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number, label?: string): TimerHandle {
+    // Not `ManualClock.prototype.setTimeout`: a class body that names its class is renamed by the build (scripts/build.mjs).
     // eslint-disable-next-line @typescript-eslint/unbound-method -- only the method's identity is used: the stack is cut at its call
-    const setter = label ?? callerFrame(ManualClock.prototype.setTimeout);
+    const setter = label ?? callerFrame(this.setTimeout);
     const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn, label: setter };
     this.#timers.push(timer);
     return { id: timer.id };

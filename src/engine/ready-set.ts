@@ -85,7 +85,7 @@ export class ReadySet {
       // graph (it is indexed by the graph's own map), so a settled position below the graph's size is that node's.
       let count = 0;
       while (count < facts.settled.length && facts.settled[count]! < order.length) count += 1;
-      return ReadySet.#withSettled(graph, facts.settled, count);
+      return this.#withSettled(graph, facts.settled, count);
     }
     const settled = new Int32Array(order.length);
     const seen = new Uint8Array(order.length);
@@ -105,12 +105,13 @@ export class ReadySet {
         settled[count++] = g;
       }
     }
-    return ReadySet.#withSettled(graph, settled, count);
+    return this.#withSettled(graph, settled, count);
   }
 
   /** The set whose settled nodes are the graph positions in `settled`'s first `count` slots, and the nodes ready in it. */
   static #withSettled(graph: TaskGraph<unknown, unknown>, settled: Int32Array, count: number): { readySet: ReadySet; ready: number[] } {
-    const readySet = new ReadySet(graph, settled, count);
+    // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
+    const readySet = new this(graph, settled, count);
     const ready: number[] = [];
     const left = readySet.#left;
     for (let p = 0; p < left.length; p++) if (left[p] === 0) ready.push(p);

@@ -113,7 +113,8 @@ export class RoutingReadySet {
    * activations to (re)start now; `step.skipped` every node the replay skipped.
    */
   static fromState(graph: TaskGraph<unknown, unknown>, state: RunState, maxVisits: number): { readySet: RoutingReadySet; step: RoutingStep } {
-    const readySet = new RoutingReadySet(graph, maxVisits);
+    // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
+    const readySet = new this(graph, maxVisits);
     const all: RoutingStep = { dispatch: [], skipped: [] };
     const absorb = (step: RoutingStep): void => {
       all.skipped.push(...step.skipped);

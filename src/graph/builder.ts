@@ -81,7 +81,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     if (validator !== undefined && !isInputValidator(validator)) {
       throw new InvalidOptionError("input(validator)", "must have a parse(value) method or be a Standard Schema");
     }
-    return new GraphBuilder<T, O, R>(this.#name, this.#nodes, validator ?? null, undefined);
+    return builderOf<T, O, R>(this.#name, this.#nodes, validator ?? null, undefined);
   }
 
   /**
@@ -118,7 +118,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       ...(options?.routes !== undefined && { routes: options.routes }),
       ...(options?.maxVisits !== undefined && { maxVisits: options.maxVisits }),
     };
-    return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
+    return builderOf(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
   }
 
   /**
@@ -154,7 +154,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       ...(options?.routes !== undefined && { routes: options.routes }),
       ...(options?.maxVisits !== undefined && { maxVisits: options.maxVisits }),
     };
-    return new GraphBuilder(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
+    return builderOf(this.#name, { node: definition, prev: this.#nodes }, this.#validator, this.#output);
   }
 
   /**
@@ -167,7 +167,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
    * ```
    */
   output<T>(fn: (outputs: O, inputs: I) => T): GraphBuilder<I, O, T> {
-    return new GraphBuilder<I, O, T>(this.#name, this.#nodes, this.#validator, fn as unknown as OutputFunction<I, unknown>);
+    return builderOf<I, O, T>(this.#name, this.#nodes, this.#validator, fn as unknown as OutputFunction<I, unknown>);
   }
 
   /**
@@ -185,6 +185,20 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
       origin: "builder",
     });
   }
+}
+
+/**
+ * The builder a {@link GraphBuilder} method returns. A function of its
+ * own, not `new GraphBuilder` in the class: a class body that names its
+ * class is renamed by the build (scripts/build.mjs).
+ */
+function builderOf<I, O extends object, R>(
+  name: string,
+  nodes: NodeList | undefined,
+  validator: InputValidator<I> | null | undefined,
+  output: OutputFunction<I, unknown> | undefined,
+): GraphBuilder<I, O, R> {
+  return new GraphBuilder<I, O, R>(name, nodes, validator, output);
 }
 
 /**

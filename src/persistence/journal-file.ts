@@ -295,7 +295,8 @@ export class JournalFile {
       const { end, last } = validEnd(opened.fd, opened.size);
       // New records never join a fragment, nor stray bytes after a zero.
       if (end < opened.size) ftruncateSync(opened.fd, end);
-      return { journal: new JournalFile(opened.fd, end, preallocate), last };
+      // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
+      return { journal: new this(opened.fd, end, preallocate), last };
     } catch (err) {
       closeSync(opened.fd);
       throw err;
@@ -366,7 +367,7 @@ export class JournalFile {
 
   static {
     // One per run, dead when the run ends: its map is anchored (see core/shape-anchors.ts). The sample opens nothing.
-    anchorShape(new JournalFile(-1, 0, false));
+    anchorShape(new this(-1, 0, false));
   }
 }
 

@@ -75,7 +75,8 @@ export class LeaseKeeper {
     const { ttlMs, clock } = options;
     const request = leaseRequest({ ttlMs, now: clock.now(), takeover: options.takeover });
     const lease = await acquireAfterDeliveries(store, runId, () => ({ ...request, now: clock.now() }));
-    return new LeaseKeeper(store, lease, options);
+    // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
+    return new this(store, lease, options);
   }
 
   /** The lease as it is now (renewals replace it). */

@@ -343,7 +343,7 @@ export class StageRunner<D extends object = TaskData> {
 
   /** Where one task stands, from its stored run. Throws `RunNotFoundError` when the runner never processed it. */
   async task(runId: string, taskId: string): Promise<TaskReport> {
-    const id = StageRunner.taskRunId(runId, taskId);
+    const id = taskRunId(runId, taskId);
     const stored = await this.store.load(id);
     if (!stored) throw new RunNotFoundError(id);
     return readTaskReport(taskId, stored.state, this.workflow);
