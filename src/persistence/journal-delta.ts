@@ -41,7 +41,7 @@
  *
  * @module
  */
-import { isPendingOf, markPending } from "../state/node-transitions.js";
+import { isPendingOf, markPending, withFields } from "../state/node-transitions.js";
 import { getNode, type NodeTable } from "../state/node-table.js";
 import type { JournalRecord, NodeRecord } from "../state/records.js";
 import { SnapshotCorruptError } from "./errors.js";
@@ -237,5 +237,5 @@ export function expand(r: JournalRecord | ResetRecord | SameLogRecord, current: 
   if (before?.attemptLog === undefined) {
     throw new SnapshotCorruptError(source, `a record (seq ${r.seq}) takes the attempt log of activation "${r.node.id}", which has none before it`);
   }
-  return { kind: "node", seq: r.seq, node: { ...r.node, attemptLog: before.attemptLog } };
+  return { kind: "node", seq: r.seq, node: withFields(r.node, { attemptLog: before.attemptLog }) };
 }

@@ -113,8 +113,12 @@ export function validateTasks(tasks: unknown, where = "tasks"): asserts tasks is
 /** A task updated by a move. */
 export function applyMove(task: TaskInput, move: TaskMove): TaskInput & { readonly error?: string } {
   const { assignee: _assignee, error: _error, ...rest } = task as TaskInput & { error?: string };
+  // `id` before the spread: a literal that starts with a spread and adds a key (a task's first move adds `stageId`
+  // and `status`) gets a hidden class of its own each time in V8 11 (docs/architecture.md, "Hidden classes").
+  // A task's keys keep their order when `id` is its first (a task whose first key is another gets `id` first).
   return {
-    ...rest,
+    id: rest.id,
+    ...(rest as Omit<typeof rest, "id">),
     data: move.data,
     stageId: move.stageId,
     status: move.status,

@@ -8,6 +8,14 @@
  * lays the changed records into the run state
  * (`commitNodes`, `applyTransition`).
  *
+ * A record that gains a field is made by {@link withFields}, never
+ * `{ ...n, field }`: in V8 11 (Node 20) a literal that starts with a
+ * spread and adds a key gets a hidden class of its own every time (some
+ * 2 µs, and every reader of records turns megamorphic). A first plain key
+ * keeps the class shared; `id` is every record's first key, so the
+ * result's keys are in the same order as before (docs/architecture.md,
+ * "Hidden classes").
+ *
  * @module
  */
 import { anchorShape } from "../core/shape-anchors.js";
@@ -17,6 +25,20 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** One change to a node record: a pure function from the record to the next. */
 export type NodeTransition = (node: NodeRecord) => NodeRecord;
+
+/**
+ * `{ ...n, ...fields }` as V8 shares its hidden class (see the module
+ * comment): `id`, every record's first key, is written before the spread,
+ * so the keys keep their order.
+ *
+ * @example
+ * ```ts
+ * withFields(n, { status: "skipped", endedAt: now });
+ * ```
+ */
+export function withFields(n: NodeRecord, fields: Partial<NodeRecord>): NodeRecord {
+  return { id: n.id, ...(n as Omit<NodeRecord, "id">), ...fields };
+}
 
 /*
  * Each transition builds the next record field by field rather than by
@@ -57,9 +79,9 @@ export function markRunning(now: number): NodeTransition {
 /** An attempt failed (at `failedAt`, when known) and another is due at `retryAt`; the failed attempt goes to the attempt log. */
 export function markRetrying(error: ErrorRecord, retryAt: number, failedAt?: number): NodeTransition {
   return (n) => {
-    if (n.startedAt === undefined) return { ...n, status: "retrying", error, retryAt };
+    if (n.startedAt === undefined) return withFields(n, { status: "retrying", error, retryAt });
     const attempt: AttemptRecord = { startedAt: n.startedAt, ...(failedAt !== undefined && { endedAt: failedAt }), outcome: "failed", error };
-    return { ...n, status: "retrying", error, retryAt, attemptLog: logAttempt(n.attemptLog, attempt) };
+    return withFields(n, { status: "retrying", error, retryAt, attemptLog: logAttempt(n.attemptLog, attempt) });
   };
 }
 
@@ -107,22 +129,22 @@ export function markCancelled(now: number): NodeTransition {
 
 /** The node will not run: routing did not choose it, or everything before it was skipped. */
 export function markSkipped(now: number): NodeTransition {
-  return (n) => ({ ...n, status: "skipped", endedAt: now });
+  return (n) => withFields(n, { status: "skipped", endedAt: now });
 }
 
 /** The node suspended in `ctx.waitFor`; `wait` is what is journaled for the key. */
 export function markWaiting(key: string, wait: WaitRecord): NodeTransition {
-  return (n) => ({ ...n, status: "waiting", waits: { ...n.waits, [key]: wait } });
+  return (n) => withFields(n, { status: "waiting", waits: { ...n.waits, [key]: wait } });
 }
 
 /** The node took the payload of its wait and runs on. */
 export function markWaitResolved(key: string, wait: WaitRecord): NodeTransition {
-  return (n) => ({ ...n, status: "running", waits: { ...n.waits, [key]: wait } });
+  return (n) => withFields(n, { status: "running", waits: { ...n.waits, [key]: wait } });
 }
 
 /** Records the result of `ctx.step(name, fn)` with the node. */
 export function recordStep(name: string, value: unknown): NodeTransition {
-  return (n) => ({ ...n, steps: { ...n.steps, [name]: value } });
+  return (n) => withFields(n, { steps: { ...n.steps, [name]: value } });
 }
 
 /**
@@ -183,7 +205,7 @@ function endedAttempt(n: NodeRecord): AttemptRecord | undefined {
 
 /** A visit whose record exists already (a resumed run) is started by `trigger`: the record keeps it. */
 export function markTriggered(trigger: NonNullable<NodeRecord["trigger"]>): NodeTransition {
-  return (n) => ({ ...n, trigger });
+  return (n) => withFields(n, { trigger });
 }
 
 /** A waiting attempt got its event (or its wait expired) and runs on: `waiting → running`, nothing else changes. */

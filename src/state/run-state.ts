@@ -215,7 +215,8 @@ export function setRunStatus(state: RunState, status: RunStatus, now: number, ch
     m.endedAt = now;
     const sessions = m.sessions;
     const last = sessions?.[sessions.length - 1];
-    if (sessions !== undefined && last !== undefined && last.endedAt === undefined) m.sessions = [...sessions.slice(0, -1), { ...last, endedAt: now }];
+    if (sessions !== undefined && last !== undefined && last.endedAt === undefined)
+      m.sessions = [...sessions.slice(0, -1), { startedAt: last.startedAt, endedAt: now }];
   }
   if ("outputs" in change) m.outputs = change.outputs;
   if (change.outputsDurable === false) m.outputsDurable = false;
