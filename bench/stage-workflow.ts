@@ -5,7 +5,10 @@
  *
  * @module
  */
-import { defineWorkflow, StageRunner, type RunStore } from "../src/index.js";
+import type { RunStore, StageRunner as Runner } from "../src/index.js";
+import { taskloom } from "./taskloom-lib.js";
+
+const { defineWorkflow, StageRunner } = taskloom;
 
 /** Two no-op agent stages, then a final stage. */
 export const STAGE_WORKFLOW = defineWorkflow({
@@ -18,7 +21,7 @@ export const STAGE_WORKFLOW = defineWorkflow({
 });
 
 /** A `StageRunner` of {@link STAGE_WORKFLOW} on `store` with its two no-op agents (async ones, as the bench's, unless `sync`). */
-export function noOpStageRunner(store: RunStore, sync = false): StageRunner {
+export function noOpStageRunner(store: RunStore, sync = false): Runner {
   const runner = new StageRunner(STAGE_WORKFLOW, { store });
   if (sync) {
     runner.stage("first", () => "next");

@@ -20,12 +20,14 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryStore, runAsync } from "../../src/index.js";
 import type { Shape } from "../protocol.js";
 import { retire } from "../retire.js";
+import { taskloom } from "../taskloom-lib.js";
 import { buildGraph } from "./taskloom.js";
 import type { Prepare, Prepared, Round } from "./types.js";
 import { RECORD } from "./write.js";
+
+const { MemoryStore, runAsync } = taskloom;
 
 /** The file the running round's bodies append to (one round runs at a time in a child). */
 let fd = -1;

@@ -22,11 +22,14 @@ import { mkdtemp } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore, type TaskGraph } from "../../src/index.js";
+import type { RunStore, TaskGraph } from "../../src/index.js";
 import type { Shape, SystemName } from "../protocol.js";
 import { retire } from "../retire.js";
 import { noOpStageRunner } from "../stage-workflow.js";
+import { taskloom } from "../taskloom-lib.js";
 import { nodeIds, type Prepare, type Prepared, type Round } from "./types.js";
+
+const { graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync } = taskloom;
 
 type AnyGraph = TaskGraph<undefined, null>;
 type Body = (index: number) => () => Promise<number>;
