@@ -12,7 +12,13 @@
  *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/engine-ab.ts <other checkout> [rounds] [shapes] [n]
  *
  * e.g. `… engine-ab.ts /tmp/base 15 chain,fanout 10000`. The first round
- * warms up and is not counted.
+ * warms up and is not counted. Both trees run their built `dist/` (the
+ * bench's systems load it: run `npm run build` in each). Two builds in one
+ * process are not on an equal footing: against a second build of the very
+ * same commit, this tree's side read 1.21x (MemoryStore) and 1.12x
+ * (LowdbStore) the other's wall time on the 10,000 fan-out (seventeenth
+ * pass). Compare sides of one run with that in mind, or A/B in separate
+ * processes (`bench/scenario.ts` children, alternating).
  *
  * @module
  */

@@ -16,13 +16,14 @@
  * @module
  */
 import { resolve } from "node:path";
-import * as here from "../../src/index.js";
+import { taskloom as here } from "../taskloom-lib.js";
 import { buildGraph } from "../systems/taskloom.js";
 import { median } from "../stats.js";
 import { timedRun } from "./ab-run.js";
 
 const [otherRoot = "/work/main", roundsArg = "200"] = process.argv.slice(2);
-const other = (await import(resolve(otherRoot, "src/index.ts"))) as typeof here;
+// Each tree as the bench runs it: its built dist/ (run "npm run build" in both).
+const other = (await import(resolve(otherRoot, "dist/index.js"))) as typeof here;
 const { buildGraph: otherBuild } = (await import(resolve(otherRoot, "bench/systems/taskloom.ts"))) as { buildGraph: typeof buildGraph };
 const rounds = Number(roundsArg);
 

@@ -63,7 +63,7 @@ Object.assign(fs, {
 syncBuiltinESMExports();
 
 // Imported after the replacement, so that the store's named imports of node:fs see it.
-const { LowdbStore, runAsync } = await import("../../src/index.js");
+const { LowdbStore, runAsync } = (await import("../taskloom-lib.js")).taskloom;
 const { buildGraph } = await import("../systems/taskloom.js");
 const { retire } = await import("../retire.js");
 const g = buildGraph("fanout", n);

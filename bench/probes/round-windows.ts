@@ -24,7 +24,8 @@ import type { buildGraph as BuildGraph } from "../systems/taskloom.js";
 import { median } from "../stats.js";
 
 const [root = ".", kind = "lowdb", shape = "chain", nArg = "100", roundsArg = "400"] = process.argv.slice(2);
-const lib = (await import(resolve(root, "src/index.ts"))) as typeof taskloom;
+// The tree as the bench runs it: its built dist/ (run "npm run build" there), which its bench/systems uses too.
+const lib = (await import(resolve(root, "dist/index.js"))) as typeof taskloom;
 const { buildGraph } = (await import(resolve(root, "bench/systems/taskloom.ts"))) as { buildGraph: typeof BuildGraph };
 const g = buildGraph(shape === "fanout" ? "fanout" : "chain", Number(nArg));
 const gc = (globalThis as { gc?: () => void }).gc;

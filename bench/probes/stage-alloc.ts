@@ -12,8 +12,10 @@
  *   node --import tsx bench/probes/stage-alloc.ts [N=3000]
  */
 import { Session } from "node:inspector/promises";
-import { MemoryStore } from "../../src/index.js";
+import { taskloom } from "../taskloom-lib.js";
 import { noOpStageRunner } from "../stage-workflow.js";
+
+const { MemoryStore } = taskloom;
 const N = Number(process.argv[2] ?? 3000);
 async function once(n: number): Promise<void> {
   const store = new MemoryStore();

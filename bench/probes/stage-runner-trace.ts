@@ -12,8 +12,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { LowdbStore, MemoryStore, type RunStore } from "../../src/index.js";
+import { type RunStore } from "../../src/index.js";
+import { taskloom } from "../taskloom-lib.js";
 import { noOpStageRunner } from "../stage-workflow.js";
+
+const { LowdbStore, MemoryStore } = taskloom;
 
 const N = Number(process.argv[2] ?? 10_000);
 const BATCH = Number(process.argv[3] ?? 300);

@@ -21,10 +21,13 @@
 import { mkdtempSync, openSync, closeSync, writeSync, fdatasyncSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LowdbStore, MemoryStore, NonRetryableError, runAsync, type RunStore } from "../../src/index.js";
+import { type RunStore } from "../../src/index.js";
+import { taskloom } from "../taskloom-lib.js";
 import { buildGraph } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
+
+const { LowdbStore, MemoryStore, NonRetryableError, runAsync } = taskloom;
 
 type Kind = "lowdb" | "memory" | "lowdb-fsync";
 let counter = 0;
