@@ -190,7 +190,10 @@ export class RedisStore implements RunStore {
       if (bad !== undefined) throw this.#corrupt(journalKey, runId, `journal entry ${i}: ${bad}`);
       return record;
     });
-    return { ...replay(doc, records), source: `redis key "${snapKey}" (run "${runId}")` };
+    // Field by field: a literal that starts with a spread and adds a key gets a hidden class of its own each time in
+    // V8 11 (docs/architecture.md, "Hidden classes").
+    const { state, seq, journalRecords } = replay(doc, records);
+    return { state, seq, journalRecords, source: `redis key "${snapKey}" (run "${runId}")` };
   }
 
   /** The error for unreadable data in `key`, naming the key and the run. */
