@@ -50,8 +50,8 @@ import { graph, type GraphBuilder } from "../graph/builder.js";
 import type { NodeContext } from "../graph/node-context.js";
 import { route } from "../graph/route.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { anchorShape } from "../core/shape-anchors.js";
-import { AgentRegistry, callAgent, type AgentCall, type AgentMap, type AgentOutcome } from "./agents.js";
+import { AgentRegistry, callAgent, type AgentMap, type AgentOutcome } from "./agents.js";
+import { StageCall } from "./stage-call.js";
 import type { StageTask, TaskData } from "./stage-task.js";
 import { ProviderScope } from "./providers.js";
 import { stageKey } from "./stage-keys.js";
@@ -322,35 +322,6 @@ function agentBody(stage: Stage, registry: AgentRegistry, options: CompileOption
       await ctx.waitFor(stageKey({ kind: "again", stageId: stage.id, visit: ctx.visit, n }));
     }
   };
-}
-
-/**
- * One agent call of a stage's attempt. Its `signal` is the attempt's,
- * made when first read (an AbortController per agent call otherwise): a
- * getter of the class, not of a literal, which V8 11 would turn into a
- * dictionary at each call (docs/architecture.md, "Hidden classes").
- */
-class StageCall implements AgentCall {
-  readonly runId: string;
-  readonly attempt: number;
-  readonly visit: number;
-  readonly #ctx: StageContext;
-
-  constructor(ctx: StageContext, runId: string) {
-    this.runId = runId;
-    this.attempt = ctx.attempt;
-    this.visit = ctx.visit;
-    this.#ctx = ctx;
-  }
-
-  get signal(): AbortSignal {
-    return this.#ctx.signal;
-  }
-
-  static {
-    // One per agent call, dead when its task's run ends: its map is anchored (see core/shape-anchors.ts).
-    anchorShape(new this({ attempt: 1, visit: 1 } as StageContext, ""));
-  }
 }
 
 /**
