@@ -1,5 +1,5 @@
 /**
- * Why this file is about 540 lines (a sixth of them this comment): it is
+ * Why this file is about 545 lines (a sixth of them this comment): it is
  * one concept, the `RunStore` contract's eleven methods for one on-disk
  * layout, and every one of them goes through the same per-run queue and
  * the same open journal descriptor (opened by a snapshot, used by appends,

@@ -1,12 +1,14 @@
 /**
- * Why this file is about 480 lines (a seventh of them this comment): it
+ * Why this file is about 485 lines (a seventh of them this comment): it
  * is the runner's public face and its sweep loop (plans, batches, source
  * writes), one concept. The class is the one entry users hold, and each
  * public method (`act`, `task`, `tasks`, `tasksAt`, `apply`, `cli`,
  * `toJobHandlers`) is a documented delegation of a few lines with its
  * TSDoc example, about half the file; the sweep loop that remains reads
  * and writes the same per-call state (reports, unwritten moves, retries,
- * the window) from plan to flush. The work lives in its parts: driving
+ * the window) from plan to flush, and needs the runner's private agents,
+ * options and live runs: moved out, it would take them all as a host
+ * object, which the class already is. The work lives in its parts: driving
  * one task's run is in `task-drive.ts`; the options of a call
  * (`stage-run-config.ts`), the plan per task (`task-plan.ts`), people's
  * actions (`task-act.ts`), task run ids (`task-run-id.ts`), the moves a
