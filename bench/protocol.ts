@@ -112,6 +112,14 @@ export interface ScenarioResult {
   /** `resume`: node bodies that ran during the timed resume, each counted round. */
   readonly resumedBodies?: number[];
   /**
+   * `resume`: wall time of each counted full run of the same graph (ms),
+   * exactly the `time` row's round on `spec.system`, one more than the
+   * counted resumes in `roundsMs`: full run i ran just before resume i,
+   * full run i + 1 just after it (target 5 divides each resume by the two
+   * around it, as `pair` does with its floor).
+   */
+  readonly fullRunMs?: number[];
+  /**
    * `pair`: wall time of each counted floor round (ms), one more than the
    * counted chain rounds in `roundsMs`: floor round i ran just before chain
    * round i, floor round i + 1 just after it.

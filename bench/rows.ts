@@ -48,11 +48,7 @@ export interface PairFigures {
 /** Per-pair ratios of a `pair` child: chain round i against floor rounds i and i + 1 (run just before and just after it). */
 export function pairFigures(spec: ScenarioSpec, r: ScenarioResult): PairFigures | undefined {
   const floor = r.floorMs ?? [];
-  const ratios = r.roundsMs.flatMap((chainMs, i) => {
-    const before = floor[i];
-    const after = floor[i + 1];
-    return before === undefined || after === undefined ? [] : [chainMs / ((before + after) / 2)];
-  });
+  const ratios = aroundRatios(r.roundsMs, floor);
   if (ratios.length === 0) return undefined;
   const perStep = (ms: number): number => (ms * 1000) / spec.n;
   return {
@@ -65,6 +61,35 @@ export function pairFigures(spec: ScenarioSpec, r: ScenarioResult): PairFigures 
     floorMinUsPerStep: perStep(Math.min(...floor)),
     floorMaxUsPerStep: perStep(Math.max(...floor)),
   };
+}
+
+/** The figures of a `resume` scenario: each resume against the full runs of the same graph measured around it. */
+export interface ResumeFigures {
+  /** Median of the per-pair ratios: each resume / the mean of the full runs just before and just after it. */
+  readonly ratio: number;
+  readonly minRatio: number;
+  readonly maxRatio: number;
+  /** Every per-pair ratio, in round order. */
+  readonly ratios: readonly number[];
+  /** Median ms of the counted full runs. */
+  readonly fullRunMs: number;
+}
+
+/** Per-pair ratios of a `resume` child: resume i against full runs i and i + 1 (run just before and just after it). */
+export function resumeFigures(r: ScenarioResult): ResumeFigures | undefined {
+  const full = r.fullRunMs ?? [];
+  const ratios = aroundRatios(r.roundsMs, full);
+  if (ratios.length === 0) return undefined;
+  return { ratio: median(ratios), minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios), ratios, fullRunMs: median(full) };
+}
+
+/** Each of `tops` over the mean of the `bottoms` just before and just after it (`bottoms[i]`, `bottoms[i + 1]`). */
+function aroundRatios(tops: readonly number[], bottoms: readonly number[]): number[] {
+  return tops.flatMap((top, i) => {
+    const before = bottoms[i];
+    const after = bottoms[i + 1];
+    return before === undefined || after === undefined ? [] : [top / ((before + after) / 2)];
+  });
 }
 
 /** One row of the results, with everything derived from the child's raw numbers. */
@@ -92,6 +117,8 @@ export interface Row {
   readonly syscalls?: SyscallFigures;
   /** `pair`: the chain against the floor rounds measured around it. */
   readonly pair?: PairFigures;
+  /** `resume`: each resume against the full runs measured around it. */
+  readonly resumePair?: ResumeFigures;
   readonly raw?: ScenarioResult;
 }
 
@@ -122,7 +149,11 @@ export function toRow(spec: ScenarioSpec, r: ScenarioResult): Row {
       transitions: median(r.transitions),
     };
   }
-  if (spec.kind === "resume" && r.resumedBodies) return { ...base, resumedBodies: median(r.resumedBodies) };
+  if (spec.kind === "resume") {
+    const resumePair = resumeFigures(r);
+    if (resumePair === undefined) return { label, spec, status: "error", reason: "no resume with a full run on both sides", raw: r };
+    return { ...base, resumedBodies: median(r.resumedBodies ?? []), resumePair };
+  }
   if (spec.kind === "stages") return { ...base, tasksPerSecond: spec.n / (med / 1000) };
   if (spec.kind === "pair") {
     const pair = pairFigures(spec, r);

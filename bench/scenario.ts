@@ -218,27 +218,63 @@ async function bytes(spec: ScenarioSpec): Promise<ScenarioResult> {
   return { ...base(spec), buildMs, rssBeforeRunKB, roundsMs, warmupMs, wcharBytes, transitions, maxRssKB: process.resourceUsage().maxRSS };
 }
 
-/** `resume`: time of the second `runAsync` of a half-failed stored run. */
+/**
+ * `resume`: time of the second `runAsync` of a half-failed stored run,
+ * with full runs of the same graph in between: warm-up (full run, resume)
+ * × `warmup`, then full run, resume, full run, …, resume, full run. Each
+ * full run is set up exactly as a round of the `time` row of the same
+ * system, shape and N (its own `prepare`, a fresh store and temp dir, a
+ * collection before it), so a resume is compared with the full runs
+ * measured just before and just after it, not with another child's minutes
+ * earlier (the seventeenth pass's full run read 67.8 ms in its own child
+ * against 45 to 50 ms in the bench's other children of that run).
+ */
 async function resume(spec: ScenarioSpec): Promise<ScenarioResult> {
   const tl = await import("./systems/taskloom.js");
+  const fullPrepare = await loadPrepare({ ...spec, kind: "time" });
   const t0 = performance.now();
   const g = tl.buildResumeGraph(spec.n);
   const buildMs = performance.now() - t0;
-  const rssBeforeRunKB = rssKB();
   const roundsMs: number[] = [];
   const warmupMs: number[] = [];
   const resumedBodies: number[] = [];
-  for (let i = 0; i < spec.warmup + spec.rounds; i++) {
+  const fullRunMs: number[] = [];
+  let rssBeforeRunKB = 0;
+  const partial = (): ScenarioResult => ({ ...base(spec), buildMs, rssBeforeRunKB, roundsMs, warmupMs, resumedBodies, fullRunMs });
+  const full = await withinBudget(spec, partial, "building the full run's graph", () => fullPrepare(spec.shape, spec.n, spec.concurrency));
+  gc?.();
+  rssBeforeRunKB = rssKB();
+  let index = 0;
+  /** One full run, set up and cleaned up untimed, with a collection before it; its wall time (ms). */
+  const fullRun = async (label: string): Promise<number> => {
+    const round = await full.round(index++);
     gc?.();
-    const m = await tl.measureResumeOnce(g, i, spec.concurrency);
-    if (i < spec.warmup) {
-      warmupMs.push(m.ms);
-      continue;
-    }
+    const ms = await withinBudget(spec, partial, `${label} (full run, N=${spec.n})`, async () => {
+      const t = performance.now();
+      await round.run();
+      return performance.now() - t;
+    });
+    await round.cleanup();
+    return ms;
+  };
+  /** One cold resume (its first run untimed, inside), with a collection before it. */
+  const resumeOnce = async (i: number, label: string): Promise<{ ms: number; resumedBodies: number }> => {
+    gc?.();
+    return withinBudget(spec, partial, `${label} (resume, N=${spec.n})`, () => tl.measureResumeOnce(g, i, spec.concurrency));
+  };
+  for (let i = 0; i < spec.warmup; i++) {
+    warmupMs.push(await fullRun(`warm-up pair ${i + 1}`));
+    warmupMs.push((await resumeOnce(i, `warm-up pair ${i + 1}`)).ms);
+  }
+  fullRunMs.push(await fullRun("pair 1"));
+  for (let i = 0; i < spec.rounds; i++) {
+    const m = await resumeOnce(spec.warmup + i, `pair ${i + 1}`);
+    fullRunMs.push(await fullRun(`pair ${i + 1}`));
     roundsMs.push(m.ms);
     resumedBodies.push(m.resumedBodies);
   }
-  return { ...base(spec), buildMs, rssBeforeRunKB, roundsMs, warmupMs, resumedBodies, maxRssKB: process.resourceUsage().maxRSS };
+  await full.close?.();
+  return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
 }
 
 async function main(): Promise<void> {

@@ -57,7 +57,7 @@ const RUN_ID = "probe-resume";
 const here = fileURLToPath(new URL(".", import.meta.url));
 
 async function load(root: string): Promise<Lib> {
-  return (await import(pathToFileURL(join(resolve(root), "src/index.ts")).href)) as Lib;
+  return (await import(pathToFileURL(join(resolve(root), "dist/index.js")).href)) as Lib;
 }
 
 /** The bench's fan-out: root, `N` middle nodes, join; middle node i runs `body(i)`. */

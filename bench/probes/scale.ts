@@ -87,10 +87,12 @@ for (let i = 0; i < rounds; i++) {
   if (session && i === rounds - 1) await session.post("Profiler.start");
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   timing = true;
   await round.run();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const faults = process.resourceUsage().minorPageFault - faults0;
   // The observer hears of a collection in a later task: let the last ones of the run arrive.
   await new Promise((resolve) => setImmediate(resolve));
   timing = false;
@@ -104,7 +106,8 @@ for (let i = 0; i < rounds; i++) {
   cpuUs.push((cpuMs * 1000) / n);
   console.log(
     `${system} ${shape} n=${n} round ${i}: run ${ms.toFixed(0)} ms, ${((ms * 1000) / n).toFixed(2)} us/node, ` +
-      `run CPU ${cpuMs.toFixed(0)} ms (${((cpuMs * 1000) / n).toFixed(2)} us/node)`,
+      `run CPU ${cpuMs.toFixed(0)} ms (${((cpuMs * 1000) / n).toFixed(2)} us/node; system ${(cpu.system / 1000).toFixed(0)} ms), ` +
+      `${faults} minor page faults (${((faults * 1000) / n).toFixed(0)} per 1,000 nodes)`,
   );
 }
 const peakMB = process.resourceUsage().maxRSS / 1024;
