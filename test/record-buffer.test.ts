@@ -7,6 +7,10 @@
  * wrong and out-of-range positions; `outputsAt`, its loop over a wide
  * join's dependencies, reads as it does) and the committed state agree with the
  * model at every step, and the journal sees every change as it is made.
+ * `readyAt` (a graph node dispatched by the ready set) makes no record
+ * while the node's record is pending at the position told: `get` reads the
+ * pending record until the state is read, and the state read makes the
+ * ready record of each that is still pending (journaled then, by `revise`).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -19,18 +23,22 @@ import type { NodeRecord } from "../src/state/records.js";
 type Op =
   | { kind: "change"; pick: number; value: number; succeed: boolean; shift?: number }
   | { kind: "transition"; pick: number; value: number; succeed: boolean; shift?: number }
+  | { kind: "ready"; pick: number; shift: number }
   | { kind: "append"; count: number }
   | { kind: "commit" }
-  | { kind: "read"; pick: number; shift: number };
+  | { kind: "read"; pick: number; shift: number }
+  | { kind: "current"; pick: number };
 
 /** A change told the record's position (`changeAt`, `transitionAt`): `shift` 0 is right, another is a wrong or missing position (looked up by id). */
 const shift = fc.option(fc.integer({ min: -2, max: 2 }), { nil: undefined });
 const ops: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("change" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean(), shift }),
   fc.record({ kind: fc.constant("transition" as const), pick: fc.nat(), value: fc.integer(), succeed: fc.boolean(), shift }),
+  fc.record({ kind: fc.constant("ready" as const), pick: fc.nat(), shift: fc.oneof(fc.constant(0), fc.integer({ min: -2, max: 2 })) }),
   fc.record({ kind: fc.constant("append" as const), count: fc.integer({ min: 1, max: 3 }) }),
   fc.constant({ kind: "commit" as const }),
   fc.record({ kind: fc.constant("read" as const), pick: fc.nat(), shift: fc.integer({ min: -2, max: 2 }) }),
+  fc.record({ kind: fc.constant("current" as const), pick: fc.nat() }),
 );
 
 describe("RecordBuffer", () => {
@@ -49,6 +57,21 @@ describe("RecordBuffer", () => {
         const model = new Map<string, NodeRecord>(ids.map((id) => [id, { id, nodeId: id, status: "pending", attempts: 0 }]));
         const order = [...ids];
         let added = 0;
+        // Ids made ready by readyAt with no record yet, in the order they were (the state's next read makes their records).
+        const lazy: string[] = [];
+        // Appended ids not committed yet: not in the state's table, so readyAt finds no record at their position.
+        const uncommitted = new Set<string>();
+        const ready = (r: NodeRecord): NodeRecord => ({ ...r, status: "ready" });
+        /** What a state read does first: the ready record of each lazily ready id still pending, journaled. */
+        const makeReady = (): void => {
+          for (const id of lazy) {
+            if (model.get(id)!.status !== "pending") continue;
+            model.set(id, ready(model.get(id)!));
+            expectedJournal.push(model.get(id)!);
+          }
+          lazy.length = 0;
+        };
+        const expectedJournal: NodeRecord[] = [];
         const check = (): void => {
           for (const [p, id] of order.entries()) {
             const want = model.get(id)!;
@@ -92,9 +115,37 @@ describe("RecordBuffer", () => {
             for (const r of records) {
               model.set(r.id, r);
               order.push(r.id);
+              uncommitted.add(r.id);
             }
+          } else if (step.kind === "ready") {
+            const p = step.pick % order.length;
+            const id = order[p]!;
+            const at = Math.max(-1, p + step.shift);
+            const before = journaled.length;
+            buffer.readyAt(id, at);
+            if (at === p && !uncommitted.has(id) && model.get(id)!.status === "pending") {
+              // Nothing made or journaled now; get still reads the pending record.
+              if (!lazy.includes(id)) lazy.push(id);
+              expect(journaled.length).toBe(before);
+            } else {
+              model.set(id, ready(model.get(id)!));
+              expect(journaled.slice(before)).toEqual([model.get(id)]);
+            }
+          } else if (step.kind === "current") {
+            // A reader outside the engine (ForwardScheduler.record) sees lazily ready nodes as ready, as a state read does.
+            const id = order[step.pick % order.length]!;
+            const before = journaled.length;
+            expectedJournal.length = 0;
+            makeReady();
+            expect(buffer.current(id)).toEqual(model.get(id));
+            expect(journaled.slice(before)).toEqual(expectedJournal);
           } else if (step.kind === "commit") {
+            const before = journaled.length;
+            expectedJournal.length = 0;
+            makeReady();
             const committed = [...nodeRecords(buffer.state.nodes)];
+            expect(journaled.slice(before)).toEqual(expectedJournal);
+            uncommitted.clear();
             expect(committed).toEqual(order.map((id) => model.get(id)));
           } else {
             const p = step.pick % order.length;
@@ -105,6 +156,7 @@ describe("RecordBuffer", () => {
           }
         }
         check();
+        makeReady();
         expect([...nodeRecords(buffer.state.nodes)]).toEqual(order.map((id) => model.get(id)));
         check();
       }),

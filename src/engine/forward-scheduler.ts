@@ -183,7 +183,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
 
   /** The latest record of an activation, including changes not yet committed to {@link state}. */
   record(id: string): NodeRecord | undefined {
-    return this.#buffer.get(id);
+    return this.#buffer.current(id);
   }
 
   /** Events delivered and not yet taken by their node. */

@@ -22,6 +22,16 @@
  * (issue 16, target 6). Only the records appended since the last commit,
  * not yet in the index, wait in a map by id.
  *
+ * A graph node the ready set dispatches while its record is pending (a
+ * first dispatch) gets no ready record then ({@link RecordBuffer.readyAt}):
+ * its position waits in a list, and the next read of the state makes the
+ * ready record of each that is still pending, before anything else is
+ * committed. A state read thus shows what it showed when every dispatch
+ * made its record at once; what it spares is a record per node, made for
+ * a moment: a million-node fan-out made a million of them in one loop when
+ * its root succeeded, and each lived until its node started, long enough
+ * to be copied by the scavenger and promoted (issue 16, target 6).
+ *
  * The outputs that feed `deps` are read from the latest records (no map
  * of a million outputs beside them); only a node visited more than once
  * (a routing loop) keeps its latest visit's output in a small map, since
@@ -29,7 +39,10 @@
  * from the record its start transition returns.
  *
  * Invariants:
- * - `get(id)` is the latest record of `id`: a change not yet committed wins over the state.
+ * - `get(id)` is the latest record of `id`: a change not yet committed wins
+ *   over the state; a node made ready by `readyAt` reads as its pending
+ *   record until the state is read (no engine decision tells the two apart).
+ * - The committed state holds every change made so far, `readyAt`'s included.
  * - The buffer never changes a record itself: every change is a named
  *   transition of `src/state/`.
  *
@@ -38,8 +51,10 @@
 import { nodeAt } from "../state/node-table.js";
 import type { NodeRecord } from "../state/records.js";
 import { appendNodes, commitNodes, nodeOf, resumeFacts, type RunState } from "../state/run-state.js";
-import { type NodeTransition } from "../state/node-transitions.js";
+import { markReady, type NodeTransition } from "../state/node-transitions.js";
 import type { RunJournal } from "./journal-port.js";
+
+const READY = markReady();
 
 /** The latest records of one run, committed to its state in batches. */
 export class RecordBuffer {
@@ -57,6 +72,8 @@ export class RecordBuffer {
   readonly #appendedLatest = new Map<string, NodeRecord>();
   /** The output of each node's latest visit, for nodes visited more than once (routing loops). */
   readonly #latestVisit = new Map<string, unknown>();
+  /** Positions made ready by {@link RecordBuffer.readyAt} whose ready record is not made yet (the state's next read makes it, for each still pending). */
+  #readyPending: number[] = [];
 
   constructor(state: RunState, journal: RunJournal, now: () => number) {
     this.#state = state;
@@ -82,6 +99,7 @@ export class RecordBuffer {
 
   /** The run state with every change made so far committed. */
   get state(): RunState {
+    if (this.#readyPending.length > 0) this.#makeReadyRecords();
     if (this.#appended.length > 0) {
       const appended = this.#appended;
       this.#appended = [];
@@ -108,7 +126,17 @@ export class RecordBuffer {
     return this.#state;
   }
 
-  /** The latest record of an activation, including changes not yet committed. */
+  /**
+   * {@link get} as a reader outside the engine sees it: an activation made
+   * ready by {@link readyAt} reads as ready (the ready records still due
+   * are made now, as a state read makes them).
+   */
+  current(id: string): NodeRecord | undefined {
+    if (this.#readyPending.length > 0) this.#makeReadyRecords();
+    return this.get(id);
+  }
+
+  /** The latest record of an activation, including changes not yet committed (a node made ready by {@link readyAt} reads as pending). */
   get(id: string): NodeRecord | undefined {
     const p = this.#index.get(id);
     if (p === undefined) return this.#appendedLatest.get(id);
@@ -151,6 +179,40 @@ export class RecordBuffer {
   /** {@link change} for a record expected at `position` (see {@link transitionAt}). */
   changeAt(id: string, position: number, transition: NodeTransition): void {
     this.#journal.revise(this.#applyAt(transition, id, position));
+  }
+
+  /**
+   * Activation `id`, a graph node expected at `position` (see
+   * {@link transitionAt}), became ready. When its latest record there is
+   * pending, nothing is made now: the state's next read makes its ready
+   * record if it is still pending then (it may have started, or settled,
+   * meanwhile). Otherwise, as {@link changeAt} with `markReady`.
+   * Nothing is journaled either way that would not be: a pending record
+   * that waits to be written is as unfinished as a ready one (both are
+   * reset to pending on resume), and `revise` writes nothing of its own.
+   */
+  readyAt(id: string, position: number): void {
+    if (position >= 0) {
+      const current = this.#changedAt[position] ?? nodeAt(this.#state.nodes, position);
+      if (current !== undefined && current.id === id && current.status === "pending") {
+        this.#readyPending.push(position);
+        return;
+      }
+    }
+    this.changeAt(id, position, READY);
+  }
+
+  /** Makes the ready record of each position {@link readyAt} left pending that still is, as a change (before a commit). */
+  #makeReadyRecords(): void {
+    const positions = this.#readyPending;
+    this.#readyPending = [];
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
+      const changed = this.#changedAt[p];
+      const current = changed ?? nodeAt(this.#state.nodes, p);
+      if (current?.status !== "pending") continue;
+      this.#journal.revise(this.#changeAt(p, changed, READY(current)));
+    }
   }
 
   /** {@link #apply} with the record looked for at `position` first. */

@@ -171,12 +171,13 @@ export class RunLoop {
    * {@link dispatch} of graph nodes given by their positions in
    * `graph.order` (what the ready set says): each node's record is looked
    * for at its position and its attempt queued with it, with no id lookup
-   * (see `ready-set.ts`).
+   * (see `ready-set.ts`); a pending one gets its ready record only when
+   * the state is next read (`RecordBuffer.readyAt`).
    */
   dispatchAt(positions: readonly number[]): void {
     const order = this.#graph.order;
     this.#outstanding += positions.length;
-    for (const p of positions) this.#buffer.changeAt(order[p]!, p, READY);
+    for (const p of positions) this.#buffer.readyAt(order[p]!, p);
     for (const p of positions) this.#parts.enqueueAt(p);
   }
 
