@@ -114,6 +114,24 @@ export function targets(rows: readonly Row[]): Target[] {
     if (r.status !== "ok" || value === undefined) out.push({ name, verdict: "SKIP", detail: why(r) || "no data" });
     else out.push({ name, verdict: ok(value) ? "PASS" : "MISS", detail: detail(value) });
   };
+  /** A ratio judged as the median of per-pair ratios measured in one child (`figures`), at most `limit`; `medians` says what was paired. */
+  const paired = (
+    name: string,
+    r: Row,
+    figures: { ratio: number; minRatio: number; maxRatio: number; ratios: readonly number[] } | undefined,
+    limit: number,
+    medians: string,
+  ): void =>
+    absolute(
+      name,
+      r,
+      figures?.ratio,
+      (v) => v <= limit,
+      (v) =>
+        figures === undefined
+          ? ""
+          : `${v.toFixed(2)}x, median of ${figures.ratios.length} per-pair ratios (${fmt(figures.minRatio)} to ${fmt(figures.maxRatio)}); ${medians}; limit ${limit}x`,
+    );
   const ms = (r: Row): number | undefined => r.medianMs;
   const perNode = (r: Row): number | undefined => r.usPerNode;
   const rss = (r: Row): number | undefined => r.maxRssMB;
@@ -192,16 +210,14 @@ export function targets(rows: readonly Row[]): Target[] {
     // Paired in one child (the disk's flush latency drifts over minutes, so the separate rows, run minutes apart, do not compare).
     const r = get("pair", "taskloom-lowdb-fsync", "chain", 1_000);
     const p = r.pair;
-    absolute(
+    paired(
       "4. fsync chain per step <= 1.3x a bare fdatasync loop (1,000 steps; paired rounds in one process)",
       r,
-      p?.ratio,
-      (v) => v <= 1.3,
-      (v) =>
-        p === undefined
-          ? ""
-          : `${v.toFixed(2)}x, median of ${p.ratios.length} per-pair ratios (${fmt(p.minRatio)} to ${fmt(p.maxRatio)}); ` +
-            `medians ${fmt(p.chainUsPerStep)} vs ${fmt(p.floorUsPerStep)} us/step (floor ${fmt(p.floorMinUsPerStep)} to ${fmt(p.floorMaxUsPerStep)}); limit 1.3x`,
+      p,
+      1.3,
+      p === undefined
+        ? ""
+        : `medians ${fmt(p.chainUsPerStep)} vs ${fmt(p.floorUsPerStep)} us/step (floor ${fmt(p.floorMinUsPerStep)} to ${fmt(p.floorMaxUsPerStep)})`,
     );
   }
   ratios("4. ");
@@ -209,16 +225,12 @@ export function targets(rows: readonly Row[]): Target[] {
   {
     const r = get("resume", "taskloom-lowdb", "fanout", 10_000);
     const p = r.resumePair;
-    absolute(
+    paired(
       "5. cold resume (10k, 9,000 done) <= 0.3x a full durable run (paired: each resume between two full runs in one process)",
       r,
-      p?.ratio,
-      (v) => v <= 0.3,
-      (v) =>
-        p === undefined
-          ? ""
-          : `${v.toFixed(2)}x, median of ${p.ratios.length} per-pair ratios (${fmt(p.minRatio)} to ${fmt(p.maxRatio)}); ` +
-            `medians ${fmt(r.medianMs)} vs ${fmt(p.fullRunMs)} ms; limit 0.3x`,
+      p,
+      0.3,
+      p === undefined ? "" : `medians ${fmt(r.medianMs)} vs ${fmt(p.fullRunMs)} ms`,
     );
   }
   // The same against the median of the 10k time row, another child (reported: the form of passes one to seventeen).
