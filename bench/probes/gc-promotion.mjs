@@ -40,6 +40,7 @@
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchTasks, noOpStageRunner } from "./bench-stages.mjs";
 
 /** The value after `--name` in the arguments, and the arguments without the two. */
 function takeOption(args, name) {
@@ -61,7 +62,8 @@ const tree = resolve(treeArg);
 const N = Number(nArg);
 
 if (role === "child") {
-  const { defineWorkflow, graph, MemoryStore, run, StageRunner } = await import(pathToFileURL(`${tree}/dist/index.js`).href);
+  const lib = await import(pathToFileURL(`${tree}/dist/index.js`).href);
+  const { graph, MemoryStore, run } = lib;
   /** Keeps nothing: every write is dropped, every load finds nothing, every lease is granted. */
   class NullStore extends MemoryStore {
     async writeSnapshot() {}
@@ -99,19 +101,9 @@ if (role === "child") {
       if (settled) for (let i = 0; i < 3; i++) await turn().then(() => globalThis.gc({ type: "minor" }));
     }
   } else {
-    const workflow = defineWorkflow({
-      name: "bench-stages",
-      stages: [
-        { id: "first", kind: "agent", pathways: { next: "second" } },
-        { id: "second", kind: "agent", pathways: { done: "complete" } },
-        { id: "complete", kind: "final" },
-      ],
-    });
     const store = workload === "stages-forget" ? new ForgetStore() : new MemoryStore();
-    const runner = new StageRunner(workflow, { store });
-    runner.stage("first", async () => "next");
-    runner.stage("second", async () => "done");
-    const tasks = Array.from({ length: N }, (_, i) => ({ id: `t${i}`, data: { i } }));
+    const runner = noOpStageRunner(lib, store);
+    const tasks = benchTasks(N);
     await runner.runAsync({ tasks, runId: "probe", batchSize: 300 });
   }
 } else {

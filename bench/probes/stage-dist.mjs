@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { benchTasks, noOpStageRunner } from "./bench-stages.mjs";
 
 const [root = ".", nArg = "10000", roundsArg = "4", kind = "memory"] = process.argv.slice(2);
 if (kind !== "memory" && kind !== "lowdb") throw new Error(`stage-dist: the store is memory or lowdb, not ${kind}`);
@@ -22,22 +23,12 @@ const n = Number(nArg);
 const rounds = Number(roundsArg);
 if (!(Number.isInteger(n) && n > 0 && Number.isInteger(rounds) && rounds > 0)) throw new Error("stage-dist: tasks and rounds are positive integers");
 const lib = await import(pathToFileURL(resolve(root, "dist/index.js")).href);
-const workflow = lib.defineWorkflow({
-  name: "bench-stages",
-  stages: [
-    { id: "first", kind: "agent", pathways: { next: "second" } },
-    { id: "second", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
 const perSecond = [];
 for (let r = 0; r < rounds; r++) {
   const dir = mkdtempSync(join(tmpdir(), "stage-dist-"));
   const store = kind === "lowdb" ? new lib.LowdbStore({ dir }) : new lib.MemoryStore();
-  const runner = new lib.StageRunner(workflow, { store });
-  runner.stage("first", async () => "next");
-  runner.stage("second", async () => "done");
-  const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, data: { i } }));
+  const runner = noOpStageRunner(lib, store);
+  const tasks = benchTasks(n);
   globalThis.gc?.();
   const started = performance.now();
   const report = await runner.runAsync({ tasks, runId: `stage-dist-${r}` });

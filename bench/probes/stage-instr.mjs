@@ -20,26 +20,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { benchTasks, noOpStageRunner } from "./bench-stages.mjs";
 
 const [root = ".", kind = "memory", nArg = "2000"] = process.argv.slice(2);
 if (kind !== "memory" && kind !== "lowdb") throw new Error(`stage-instr: the store is memory or lowdb, not ${kind}`);
 const n = Number(nArg);
 if (!(Number.isInteger(n) && n > 0)) throw new Error(`stage-instr: the task count is a positive integer, not ${nArg}`);
 const lib = await import(pathToFileURL(resolve(root, "dist/index.js")).href);
-const workflow = lib.defineWorkflow({
-  name: "bench-stages",
-  stages: [
-    { id: "first", kind: "agent", pathways: { next: "second" } },
-    { id: "second", kind: "agent", pathways: { done: "complete" } },
-    { id: "complete", kind: "final" },
-  ],
-});
 const dir = kind === "lowdb" ? mkdtempSync(join(tmpdir(), "stage-instr-")) : undefined;
 const store = dir === undefined ? new lib.MemoryStore() : new lib.LowdbStore({ dir });
-const runner = new lib.StageRunner(workflow, { store });
-runner.stage("first", async () => "next");
-runner.stage("second", async () => "done");
-const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, data: { i } }));
+const runner = noOpStageRunner(lib, store);
+const tasks = benchTasks(n);
 const report = await runner.runAsync({ tasks, runId: "instr" });
 await store.close();
 if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
