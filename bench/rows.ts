@@ -92,6 +92,18 @@ function aroundRatios(tops: readonly number[], bottoms: readonly number[]): numb
   });
 }
 
+/**
+ * The median of a child's rounds `skip + 1` to `skip + count`, warm-up
+ * rounds and counted rounds taken as one sequence in the order they ran:
+ * the figure a row gave with `skip` warm-up rounds and `count` counted
+ * ones (the bench before the nineteenth pass of issue 16: `skip` 1 and
+ * `count` 15, or 3 and 21 at N ≤ 100). Undefined when the child ran fewer.
+ */
+export function firstRoundsMedian(r: ScenarioResult, skip: number, count: number): number | undefined {
+  const all = [...r.warmupMs, ...r.roundsMs];
+  return all.length < skip + count ? undefined : median(all.slice(skip, skip + count));
+}
+
 /** One row of the results, with everything derived from the child's raw numbers. */
 export interface Row {
   readonly label: string;

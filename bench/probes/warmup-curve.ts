@@ -1,0 +1,57 @@
+/**
+ * Probe of the JIT's warm-up in a bench row (issue 16, targets 1 and 3; the
+ * nineteenth pass's protocol change in `bench/plan.ts`, `warmupRounds`):
+ * the wall and CPU time (user + system, ms) of each round of a 10,000-node
+ * row, set up as the bench's `time` child sets it up (the graph built
+ * once, a fresh store per round, a forced `gc()` before it), optionally
+ * after `pre` untimed rounds of the same system and shape at `preN` nodes.
+ * Prints each round as `wall/cpu` and the median wall time of rounds 2 to
+ * 16 (the bench's figure before that pass: one warm-up, 15 counted).
+ *
+ *   npm run build
+ *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/warmup-curve.ts <system> <shape> [rounds=20] [pre=0] [preN=1000]
+ *
+ * E.g. `taskloom-lowdb fanout 30` shows the fan-out's rounds falling from
+ * about 45 ms to 25 ms over the first 15 rounds; `taskloom-lowdb fanout 20
+ * 100 1000` (100 runs of 1,000 nodes first) starts at the floor: the code
+ * that runs once per run tiers up with the number of runs.
+ *
+ * @module
+ */
+import { prepareFor } from "../systems/taskloom.js";
+import type { Shape } from "../protocol.js";
+import { median } from "../stats.js";
+
+type System = Parameters<typeof prepareFor>[0];
+const [system = "taskloom-lowdb", shape = "fanout", rounds = "20", pre = "0", preN = "1000"] = process.argv.slice(2);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error("run with --expose-gc");
+const prepare = prepareFor(system as System);
+if (Number(pre) > 0) {
+  const small = await prepare(shape as Shape, Number(preN), 8);
+  for (let i = 0; i < Number(pre); i++) {
+    const round = await small.round(i);
+    gc();
+    await round.run();
+    await round.cleanup();
+  }
+}
+const prepared = await prepare(shape as Shape, 10_000, 8);
+const wall: number[] = [];
+const shown: string[] = [];
+for (let i = 0; i < Number(rounds); i++) {
+  const round = await prepared.round(i);
+  gc();
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  await round.run();
+  const ms = performance.now() - t0;
+  const used = process.cpuUsage(cpu);
+  await round.cleanup();
+  wall.push(ms);
+  shown.push(`${ms.toFixed(0)}/${((used.user + used.system) / 1000).toFixed(0)}`);
+}
+const early = wall.slice(1, 16);
+console.log(
+  `${system} ${shape} 10,000: ${shown.join(" ")}${early.length > 0 ? ` | median of rounds 2 to ${early.length + 1}: ${median(early).toFixed(1)} ms` : ""}`,
+);
