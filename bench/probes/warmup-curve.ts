@@ -1,15 +1,15 @@
 /**
  * Probe of the JIT's warm-up in a bench row (issue 16, targets 1 and 3; the
  * nineteenth pass's protocol change in `bench/plan.ts`, `warmupRounds`):
- * the wall and CPU time (user + system, ms) of each round of a 10,000-node
- * row, set up as the bench's `time` child sets it up (the graph built
+ * the wall and CPU time (user + system, ms) of each round of an n-node row
+ * (10,000 unless given), set up as the bench's `time` child sets it up (the graph built
  * once, a fresh store per round, a forced `gc()` before it), optionally
  * after `pre` untimed rounds of the same system and shape at `preN` nodes.
  * Prints each round as `wall/cpu` and the median wall time of rounds 2 to
  * 16 (the bench's figure before that pass: one warm-up, 15 counted).
  *
  *   npm run build
- *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/warmup-curve.ts <system> <shape> [rounds=20] [pre=0] [preN=1000]
+ *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/warmup-curve.ts <system> <shape> [rounds=20] [pre=0] [preN=1000] [n=10000]
  *
  * E.g. `taskloom-lowdb fanout 30` shows the fan-out's rounds falling from
  * about 45 ms to 25 ms over the first 15 rounds; `taskloom-lowdb fanout 20
@@ -23,7 +23,8 @@ import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
 
 type System = Parameters<typeof prepareFor>[0];
-const [system = "taskloom-lowdb", shape = "fanout", rounds = "20", pre = "0", preN = "1000"] = process.argv.slice(2);
+const [system = "taskloom-lowdb", shape = "fanout", rounds = "20", pre = "0", preN = "1000", nArg = "10000"] = process.argv.slice(2);
+const n = Number(nArg);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --expose-gc");
 const prepare = prepareFor(system as System);
@@ -36,7 +37,7 @@ if (Number(pre) > 0) {
     await round.cleanup();
   }
 }
-const prepared = await prepare(shape as Shape, 10_000, 8);
+const prepared = await prepare(shape as Shape, n, 8);
 const wall: number[] = [];
 const shown: string[] = [];
 for (let i = 0; i < Number(rounds); i++) {
@@ -49,7 +50,7 @@ for (let i = 0; i < Number(rounds); i++) {
   const used = process.cpuUsage(cpu);
   await round.cleanup();
   wall.push(ms);
-  shown.push(`${ms.toFixed(0)}/${((used.user + used.system) / 1000).toFixed(0)}`);
+  shown.push(`${ms.toFixed(ms < 10 ? 2 : 0)}/${((used.user + used.system) / 1000).toFixed(ms < 10 ? 2 : 0)}`);
 }
 const early = wall.slice(1, 16);
 console.log(
