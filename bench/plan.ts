@@ -109,9 +109,10 @@ export const STEADY_ROUNDS = 15;
 /**
  * Warm-up rounds of a `time` row that counts `counted` rounds: as many as
  * it counts up to N = 10,000, one at N = 100,000, none for the peers at
- * N = 10,000 (a round takes 10 to 35 s there). The child goes on warming
- * up until its warm-up took 1 s (`WARMUP_MIN_MS` in `scenario.ts`) and
- * stops once it took 5 s (`WARMUP_CAP_MS`), whatever this count says.
+ * N = 10,000 (a round takes 10 to 35 s there). Up to N = 10,000 the
+ * child goes on warming up until its warm-up took 1 s (`WARMUP_MIN_MS` in
+ * `scenario.ts`); it stops once the warm-up took 5 s (`WARMUP_CAP_MS`),
+ * whatever this count says.
  *
  * Why a `time` row up to N = 10,000 warms up with as many rounds as it
  * counts (since the nineteenth pass of issue 16; before it, one warm-up

@@ -103,8 +103,8 @@ async function withinBudget<T>(spec: ScenarioSpec, partial: () => ScenarioResult
 export const SCENARIO_CAP_MS = 90_000;
 
 /**
- * A `time` row's warm-up goes on past the rounds it asks for until the
- * warm-up rounds took this long in all: a row of runs of a millisecond or
+ * A `time` row's warm-up, up to N = 10,000, goes on past the rounds it
+ * asks for until the warm-up rounds took this long in all: a row of runs of a millisecond or
  * two (N ≤ 100) warms up with hundreds of runs, which is what the code
  * that runs once per run needs to reach its floor (`plan.ts`,
  * `warmupRounds`, says why). The rounds of the other kinds (`syscalls`
@@ -147,7 +147,7 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
     spentMs += ms;
     return ms;
   };
-  const minWarmMs = spec.kind === "time" && spec.warmup > 0 ? WARMUP_MIN_MS : 0;
+  const minWarmMs = spec.kind === "time" && spec.warmup > 0 && spec.n <= 10_000 ? WARMUP_MIN_MS : 0;
   let i = 0;
   for (; i < spec.warmup || spentMs < minWarmMs; i++) {
     if (i > 0 && spentMs >= WARMUP_CAP_MS) break;
