@@ -126,17 +126,17 @@ export const STEADY_ROUNDS = 15;
  * code that runs once per run (the store's open, snapshot and end, the
  * outputs) tiers up with the number of runs, not of nodes: after a
  * hundred untimed runs of 1,000 nodes, the 10,000-node rounds reach their
- * floor by the third (`bench/probes/warmup-curve.ts`). The
- * JSON keeps the warm-up rounds, so the old form can still be read;
- * `targets.ts` prints it beside targets 1 and 3. A count is not enough
- * where a run takes a millisecond or two: at N = 100 the code that runs
- * once per run is still warming up after 42 runs (LowdbStore's 100-node
- * fan-out read 1.9 to 3.0 ms per run over runs 1 to 60, 1.6 to 1.7 ms from
- * run 90 on, MemoryStore's 1.0 to 1.8, then 0.8), hence the warm-up of at
+ * floor by the third (`bench/probes/warmup-curve.ts`). The JSON keeps
+ * the warm-up rounds, so the old form can still be read; `targets.ts`
+ * prints it beside targets 1 and 3. A count is not enough where a run
+ * takes a millisecond or two: at N = 100 the code that runs once per run
+ * is still warming up after 42 runs (LowdbStore's 100-node fan-out read
+ * 1.9 to 3.0 ms per run over runs 1 to 60, 1.6 to 1.8 ms from run 90 on,
+ * MemoryStore's 1.0 to 1.8, then 0.7 to 0.9), hence the warm-up of at
  * least 1 s. Rows of slow rounds stop warming up after `WARMUP_CAP_MS`
- * (`scenario.ts`), and N = 100,000 keeps
- * one warm-up round: its first round already runs each node's code 100,000
- * times, and target 6 compares that row with one cold round of 1,000,000.
+ * (`scenario.ts`), and N = 100,000 keeps one warm-up round: its first
+ * round already runs each node's code 100,000 times, and target 6
+ * compares that row with one cold round of 1,000,000.
  */
 export function warmupRounds(system: SystemName, n: number, counted: number): number {
   return PEERS.includes(system) && n >= 10_000 ? 0 : n >= 100_000 ? 1 : counted;

@@ -104,12 +104,12 @@ export const SCENARIO_CAP_MS = 90_000;
 
 /**
  * A `time` row's warm-up, up to N = 10,000, goes on past the rounds it
- * asks for until the warm-up rounds took this long in all: a row of runs of a millisecond or
- * two (N ≤ 100) warms up with hundreds of runs, which is what the code
- * that runs once per run needs to reach its floor (`plan.ts`,
- * `warmupRounds`, says why). The rounds of the other kinds (`syscalls`
- * above all, whose figure is the difference of two children's round
- * counts) are exactly those asked for.
+ * asks for until the warm-up rounds took this long in all: a row of runs
+ * of a millisecond or two (N ≤ 100) warms up with hundreds of runs, which
+ * is what the code that runs once per run needs to reach its floor
+ * (`plan.ts`, `warmupRounds`, says why). The rounds of the other kinds
+ * (`syscalls` above all, whose figure is the difference of two children's
+ * round counts) are exactly those asked for.
  */
 export const WARMUP_MIN_MS = 1_000;
 
