@@ -1,10 +1,11 @@
 /**
  * Probe of the JIT's warm-up in a bench row (issue 16, targets 1 and 3; the
  * nineteenth pass's protocol change in `bench/plan.ts`, `warmupRounds`):
- * the wall and CPU time (user + system, ms) of each round of an n-node row
- * (10,000 unless given), set up as the bench's `time` child sets it up (the graph built
- * once, a fresh store per round, a forced `gc()` before it), optionally
- * after `pre` untimed rounds of the same system and shape at `preN` nodes.
+ * the wall and CPU time (user + system, ms) of each round of an n-node
+ * row (10,000 unless given), set up as the bench's `time` child sets it up
+ * (the graph built once, a fresh store per round, a forced `gc()` before
+ * it), optionally after `pre` untimed rounds of the same system and shape
+ * at `preN` nodes.
  * Prints each round as `wall/cpu` and the median wall time of rounds 2 to
  * 16 (the bench's figure before that pass: one warm-up, 15 counted).
  *
@@ -12,9 +13,11 @@
  *   TMPDIR=/dev/shm node --expose-gc --import tsx bench/probes/warmup-curve.ts <system> <shape> [rounds=20] [pre=0] [preN=1000] [n=10000]
  *
  * E.g. `taskloom-lowdb fanout 30` shows the fan-out's rounds falling from
- * about 45 ms to 25 ms over the first 15 rounds; `taskloom-lowdb fanout 20
- * 100 1000` (100 runs of 1,000 nodes first) starts at the floor: the code
- * that runs once per run tiers up with the number of runs.
+ * 30 to 60 ms to about 25 ms over the first 16 rounds; `taskloom-lowdb
+ * fanout 20 100 1000` (100 runs of 1,000 nodes first) is at the floor by
+ * its third round: the code that runs once per run tiers up with the
+ * number of runs. `taskloom-memory fanout 300 0 1000 100` shows a 100-node
+ * row still falling after 60 runs.
  *
  * @module
  */
