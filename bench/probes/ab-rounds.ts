@@ -1,14 +1,35 @@
 /**
- * The timed rounds of the in-process A/B probes (`step-ab.ts`,
- * `engine-ab.ts`): each side's prepared scenario (`bench/systems`) run
- * round by round, the sides interleaved, a forced garbage collection
- * before each round (run with `--expose-gc`), the first round a warm-up
- * that is not counted. Returns each side's wall and CPU (user + system)
- * times in ms, by side name.
+ * The timed rounds of the in-process probes: one round of a prepared
+ * scenario (`bench/systems`) as the bench's child times it
+ * ({@link timedRound}: set up and cleaned up untimed, a forced garbage
+ * collection before it when run with `--expose-gc`), and the A/B probes'
+ * interleaving of two sides (`step-ab.ts`, `engine-ab.ts`), the first
+ * round a warm-up that is not counted, each side's wall and CPU (user +
+ * system) times in ms, by side name. `rss-ab.ts` and `warmup-curve.ts`
+ * time their rounds with {@link timedRound} too.
  *
  * @module
  */
 import type { Prepared } from "../systems/types.js";
+
+/** One round's wall and CPU (user + system) time, in ms. */
+export interface RoundTime {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+/** Round `index` of `prepared`: set up, a forced collection (with `--expose-gc`), the timed run, the cleanup. */
+export async function timedRound(prepared: Prepared, index: number): Promise<RoundTime> {
+  const round = await prepared.round(index);
+  (globalThis as { gc?: () => void }).gc?.();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await round.run();
+  const wallMs = performance.now() - t0;
+  const used = process.cpuUsage(c0);
+  await round.cleanup();
+  return { wallMs, cpuMs: (used.user + used.system) / 1000 };
+}
 
 /** Wall and CPU times of each side's counted rounds, in ms, by side name. */
 export interface SideTimes {
@@ -22,23 +43,15 @@ export interface SideTimes {
  * the same one; else the sides run in the order given.
  */
 export async function interleavedRounds(sides: readonly (readonly [string, Prepared])[], rounds: number, rotate: boolean): Promise<SideTimes> {
-  const gc = (globalThis as { gc?: () => void }).gc;
   const wall: Record<string, number[]> = {};
   const cpu: Record<string, number[]> = {};
   for (let i = 0; i <= rounds; i++) {
     for (let k = 0; k < sides.length; k++) {
       const [name, prepared] = sides[rotate ? (i + k) % sides.length : k]!;
-      const round = await prepared.round(i);
-      gc?.();
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await round.run();
-      const ms = performance.now() - t0;
-      const used = process.cpuUsage(c0);
-      await round.cleanup();
+      const { wallMs, cpuMs } = await timedRound(prepared, i);
       if (i === 0) continue;
-      (wall[name] ??= []).push(ms);
-      (cpu[name] ??= []).push((used.user + used.system) / 1000);
+      (wall[name] ??= []).push(wallMs);
+      (cpu[name] ??= []).push(cpuMs);
     }
   }
   return { wall, cpu };

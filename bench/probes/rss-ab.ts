@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { Prepare } from "../systems/types.js";
+import { timedRound } from "./ab-rounds.js";
 import { median } from "../stats.js";
 
 const { values } = parseArgs({
@@ -27,7 +28,6 @@ const { values } = parseArgs({
 });
 const n = Number(values.n);
 const rounds = Number(values.rounds);
-const gc = (globalThis as { gc?: () => void }).gc;
 
 async function load(root: string): Promise<Prepare> {
   const url = pathToFileURL(resolve(root, "bench/systems/taskloom.ts")).href;
@@ -35,16 +35,8 @@ async function load(root: string): Promise<Prepare> {
 }
 
 async function once(prepare: Prepare, index: number): Promise<{ cpu: number; wall: number }> {
-  const prepared = await prepare("fanout", n, 8);
-  const round = await prepared.round(index);
-  gc?.();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await round.run();
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  await round.cleanup();
-  return { cpu: (cpu.user + cpu.system) / 1000, wall };
+  const { wallMs, cpuMs } = await timedRound(await prepare("fanout", n, 8), index);
+  return { cpu: cpuMs, wall: wallMs };
 }
 
 const sides = [

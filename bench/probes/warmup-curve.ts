@@ -24,38 +24,26 @@
 import { prepareFor } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
+import { timedRound } from "./ab-rounds.js";
 
 type System = Parameters<typeof prepareFor>[0];
 const [system = "taskloom-lowdb", shape = "fanout", rounds = "20", pre = "0", preN = "1000", nArg = "10000"] = process.argv.slice(2);
 const n = Number(nArg);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error("run with --expose-gc");
+if (!(globalThis as { gc?: () => void }).gc) throw new Error("run with --expose-gc");
 const prepare = prepareFor(system as System);
 if (Number(pre) > 0) {
   const small = await prepare(shape as Shape, Number(preN), 8);
-  for (let i = 0; i < Number(pre); i++) {
-    const round = await small.round(i);
-    gc();
-    await round.run();
-    await round.cleanup();
-  }
+  for (let i = 0; i < Number(pre); i++) await timedRound(small, i);
 }
 const prepared = await prepare(shape as Shape, n, 8);
 const wall: number[] = [];
 const shown: string[] = [];
 for (let i = 0; i < Number(rounds); i++) {
-  const round = await prepared.round(i);
-  gc();
-  const cpu = process.cpuUsage();
-  const t0 = performance.now();
-  await round.run();
-  const ms = performance.now() - t0;
-  const used = process.cpuUsage(cpu);
-  await round.cleanup();
-  wall.push(ms);
-  shown.push(`${ms.toFixed(ms < 10 ? 2 : 0)}/${((used.user + used.system) / 1000).toFixed(ms < 10 ? 2 : 0)}`);
+  const { wallMs, cpuMs } = await timedRound(prepared, i);
+  const digits = wallMs < 10 ? 2 : 0;
+  wall.push(wallMs);
+  shown.push(`${wallMs.toFixed(digits)}/${cpuMs.toFixed(digits)}`);
 }
 const early = wall.slice(1, 16);
-console.log(
-  `${system} ${shape} 10,000: ${shown.join(" ")}${early.length > 0 ? ` | median of rounds 2 to ${early.length + 1}: ${median(early).toFixed(1)} ms` : ""}`,
-);
+const medianOfEarly = early.length > 0 ? ` | median of rounds 2 to ${early.length + 1}: ${median(early).toFixed(1)} ms` : "";
+console.log(`${system} ${shape} ${n.toLocaleString("en-US")}: ${shown.join(" ")}${medianOfEarly}`);
