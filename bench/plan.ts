@@ -106,13 +106,18 @@ export const PAIR_ROUNDS = 15;
  * still be read from it.
  */
 export const STEADY_ROUNDS = 15;
+/** The largest N whose `time` rows warm up with as many rounds as they count and for at least `WARMUP_MIN_MS`. */
+const WARM_N = 10_000;
+/** The least time a `time` row up to N = 10,000 warms up for ({@link warmupTime}). */
+export const WARMUP_MIN_MS = 1_000;
+/** The time after which a `time` row stops warming up, after one round at least ({@link warmupTime}). */
+export const WARMUP_CAP_MS = 5_000;
 /**
  * Warm-up rounds of a `time` row that counts `counted` rounds: as many as
  * it counts up to N = 10,000, one at N = 100,000, none for the peers at
  * N = 10,000 (a round takes 10 to 35 s there). Up to N = 10,000 the
- * child goes on warming up until its warm-up took 1 s (`WARMUP_MIN_MS` in
- * `scenario.ts`); it stops once the warm-up took 5 s (`WARMUP_CAP_MS`),
- * whatever this count says.
+ * child goes on warming up until its warm-up took 1 s, and it stops once
+ * the warm-up took 5 s, whatever this count says ({@link warmupTime}).
  *
  * Why a `time` row up to N = 10,000 warms up with as many rounds as it
  * counts (since the nineteenth pass of issue 16; before it, one warm-up
@@ -133,13 +138,29 @@ export const STEADY_ROUNDS = 15;
  * is still warming up after 42 runs (LowdbStore's 100-node fan-out read
  * 1.9 to 3.0 ms per run over runs 1 to 60, 1.6 to 1.8 ms from run 90 on,
  * MemoryStore's 1.0 to 1.8, then 0.7 to 0.9), hence the warm-up of at
- * least 1 s. Rows of slow rounds stop warming up after `WARMUP_CAP_MS`
- * (`scenario.ts`), and N = 100,000 keeps one warm-up round: its first
+ * least 1 s. Rows of slow rounds stop warming up after `WARMUP_CAP_MS`,
+ * and N = 100,000 keeps one warm-up round: its first
  * round already runs each node's code 100,000 times, and target 6
  * compares that row with one cold round of 1,000,000.
  */
 export function warmupRounds(system: SystemName, n: number, counted: number): number {
-  return PEERS.includes(system) && n >= 10_000 ? 0 : n >= 100_000 ? 1 : counted;
+  return PEERS.includes(system) && n >= 10_000 ? 0 : n > WARM_N ? 1 : counted;
+}
+
+/**
+ * How long a scenario's child warms up, besides the `warmup` rounds its
+ * spec asks for: a `time` row up to N = 10,000 goes on until its warm-up
+ * rounds took `minMs` in all (a row of runs of a millisecond or two then
+ * warms up with hundreds of runs, what the code that runs once per run
+ * needs, {@link warmupRounds} says why), and any `time` row stops warming
+ * up once they took `capMs` (a fsync chain of 10,000 or a peer at
+ * N = 1,000 then gets a few rounds, not as many as it counts). The rounds
+ * of the other kinds are exactly those asked for: `syscalls` above all,
+ * whose figure is the difference of two children's round counts.
+ */
+export function warmupTime(spec: ScenarioSpec): { readonly minMs: number; readonly capMs: number } {
+  if (spec.kind !== "time") return { minMs: 0, capMs: Infinity };
+  return { minMs: spec.warmup > 0 && spec.n <= WARM_N ? WARMUP_MIN_MS : 0, capMs: WARMUP_CAP_MS };
 }
 /** The scale scenario (issue 16 target 6). */
 export const MILLION = 1_000_000;

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { warmupTime } from "./plan.js";
 import { argsToSpec, PHASE_PREFIX, type ScenarioResult, type ScenarioSpec } from "./protocol.js";
 import type { Prepare } from "./systems/types.js";
 
@@ -102,25 +103,6 @@ async function withinBudget<T>(spec: ScenarioSpec, partial: () => ScenarioResult
  */
 export const SCENARIO_CAP_MS = 90_000;
 
-/**
- * A `time` row's warm-up, up to N = 10,000, goes on past the rounds it
- * asks for until the warm-up rounds took this long in all: a row of runs
- * of a millisecond or two (N ≤ 100) warms up with hundreds of runs, which
- * is what the code that runs once per run needs to reach its floor
- * (`plan.ts`, `warmupRounds`, says why). The rounds of the other kinds
- * (`syscalls` above all, whose figure is the difference of two children's
- * round counts) are exactly those asked for.
- */
-export const WARMUP_MIN_MS = 1_000;
-
-/**
- * A `time` row stops its warm-up once the warm-up rounds took this long in
- * all (after one at least), before the counted rounds: a row of slow
- * rounds (a peer at N = 1,000, a fsync chain of 10,000) warms up with a
- * few rounds instead of as many as it counts.
- */
-export const WARMUP_CAP_MS = 5_000;
-
 /** `time`, `memory`, `syscalls` and `stages`: whole runs, timed. */
 async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   const prepare = await loadPrepare(spec);
@@ -147,10 +129,10 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
     spentMs += ms;
     return ms;
   };
-  const minWarmMs = spec.kind === "time" && spec.warmup > 0 && spec.n <= 10_000 ? WARMUP_MIN_MS : 0;
+  const { minMs, capMs } = warmupTime(spec);
   let i = 0;
-  for (; i < spec.warmup || spentMs < minWarmMs; i++) {
-    if (i > 0 && spentMs >= WARMUP_CAP_MS) break;
+  for (; i < spec.warmup || spentMs < minMs; i++) {
+    if (i > 0 && spentMs >= capMs) break;
     warmupMs.push(await once(i, `warm-up round ${i + 1}`));
   }
   for (let k = 0; k < spec.rounds; k++, i++) {
