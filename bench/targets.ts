@@ -34,7 +34,10 @@ export interface MedianRatio {
 
 const timed = (system: SystemName, shape: Shape, n: number): RowKey => ({ kind: "time", system, shape, n });
 /** How a target's line names a system. */
-const SYSTEM_NAMES: Partial<Record<SystemName, string>> = { "taskloom-lowdb": "LowdbStore", "taskloom-memory": "MemoryStore", pqueue: "p-queue" };
+const SYSTEM_NAMES = { "taskloom-lowdb": "LowdbStore", "taskloom-memory": "MemoryStore", pqueue: "p-queue" } as const satisfies Partial<
+  Record<SystemName, string>
+>;
+const nameOf = (system: SystemName): string => (SYSTEM_NAMES as Partial<Record<SystemName, string>>)[system] ?? system;
 const SHAPES = ["fanout", "chain"] as const;
 
 /**
@@ -174,9 +177,8 @@ export function targets(rows: readonly Row[]): Target[] {
     ["taskloom-lowdb", 2_000],
   ] as const) {
     const r = rows.find((x) => x.spec.kind === "stages" && x.spec.system === system) ?? get("stages", system, "chain", STAGE_TASKS);
-    const store = system === "taskloom-memory" ? "MemoryStore" : "LowdbStore";
     absolute(
-      `2. stage runner, ${r.spec.n.toLocaleString("en-US")} tasks x 2 agent stages, ${store} >= ${floor.toLocaleString("en-US")} tasks/s`,
+      `2. stage runner, ${r.spec.n.toLocaleString("en-US")} tasks x 2 agent stages, ${SYSTEM_NAMES[system]} >= ${floor.toLocaleString("en-US")} tasks/s`,
       r,
       r.tasksPerSecond,
       (v) => v >= floor,
@@ -194,7 +196,7 @@ export function targets(rows: readonly Row[]): Target[] {
       const [a, b] = [t.top, t.bottom].map((k) => get(k.kind, k.system, k.shape, k.n)) as [Row, Row];
       const [skip, count] = t.top.n <= 100 ? [3, 21] : [1, 15];
       const [va, vb] = [a, b].map((r) => (r.status === "ok" && r.raw ? firstRoundsMedian(r.raw, skip, count) : undefined));
-      const label = `${SYSTEM_NAMES[t.top.system] ?? t.top.system} / ${SYSTEM_NAMES[t.bottom.system] ?? t.bottom.system} ${t.top.shape} ${t.top.n.toLocaleString("en-US")}`;
+      const label = `${nameOf(t.top.system)} / ${nameOf(t.bottom.system)} ${t.top.shape} ${t.top.n.toLocaleString("en-US")}`;
       return va === undefined || vb === undefined ? `${label}: no data` : `${label} ${fmt(va / vb)}x`;
     });
     out.push({ name, verdict: "INFO", detail: figures.join("; ") });
