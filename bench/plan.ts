@@ -132,8 +132,9 @@ export const WARMUP_CAP_MS = 5_000;
  * outputs) tiers up with the number of runs, not of nodes: after a
  * hundred untimed runs of 1,000 nodes, the 10,000-node rounds reach their
  * floor by the third (`bench/probes/warmup-curve.ts`). The JSON keeps
- * the warm-up rounds, so the old form can still be read; `targets.ts`
- * prints it beside targets 1 and 3. A count is not enough where a run
+ * the warm-up rounds, so the old form can still be read (`targets.ts`
+ * printed it beside targets 1 and 3 in that pass; since the next, it
+ * prints single runs there: {@link batchedRow}). A count is not enough where a run
  * takes a millisecond or two: at N = 100 the code that runs once per run
  * is still warming up after 42 runs (LowdbStore's 100-node fan-out read
  * 1.9 to 3.0 ms per run over runs 1 to 60, 1.6 to 1.8 ms from run 90 on,
@@ -161,6 +162,36 @@ export function warmupRounds(system: SystemName, n: number, counted: number): nu
 export function warmupTime(spec: ScenarioSpec): { readonly minMs: number; readonly capMs: number } {
   if (spec.kind !== "time") return { minMs: 0, capMs: Infinity };
   return { minMs: spec.warmup > 0 && spec.n <= WARM_N ? WARMUP_MIN_MS : 0, capMs: WARMUP_CAP_MS };
+}
+/** The least wall time of one counted round of a batched `time` row ({@link batchedRow}): its runs go back to back until a batch lasts this long. */
+export const BATCH_MS = 20;
+/** The most runs in one batch ({@link batchedRow}). */
+export const MAX_BATCH = 1_024;
+
+/**
+ * Whether a `time` row counts batches of runs instead of single runs: a
+ * row below N = 10,000 (since the twentieth pass of issue 16). Each
+ * counted round is then as many runs as last at least {@link BATCH_MS}
+ * together (the size is found during the warm-up, doubling from one), run
+ * back to back after one collection, each in its own fresh store made
+ * beforehand, and its figure is their mean. The rows at N ≥ 10,000 take
+ * 20 ms or more per run and keep single runs.
+ *
+ * Why. A round is preceded by a forced collection (a full mark-compact),
+ * and the run just after one is slow: MemoryStore's 1-node run took 0.04 ms
+ * with the child's collections off and 0.57 to 0.88 ms with them on, and
+ * its 100-node fan-out 0.20 against 0.69 to 1.40 ms (`bench/scenario.ts`
+ * run without `--expose-gc`, on the twentieth pass's machine). So a single
+ * small run measured mostly the process recovering from the collection,
+ * and targets 1's ratios compared that recovery on both sides more than
+ * the runs. In a batch of 20 ms the recovery is a few percent, and the
+ * collections the runs cause themselves are in it, as in a process that
+ * runs many small runs. The JSON also keeps single runs, each after a
+ * collection (`singleMs`, the bench's rounds before that pass), which
+ * `targets.ts` prints beside targets 1 and 3.
+ */
+export function batchedRow(spec: ScenarioSpec): boolean {
+  return spec.kind === "time" && spec.n < WARM_N;
 }
 /** The scale scenario (issue 16 target 6). */
 export const MILLION = 1_000_000;

@@ -95,10 +95,16 @@ export interface ScenarioSpec {
 /** What one child prints, as a single JSON line. */
 export interface ScenarioResult {
   readonly spec: ScenarioSpec;
-  /** Wall time of each counted round (ms); for `bytes`, empty. */
+  /** Wall time of each counted round (ms), per run in a batched row (the batch's mean); for `bytes`, empty. */
   readonly roundsMs: number[];
-  /** Wall time of each warm-up round (ms). */
+  /** Wall time of each warm-up round (ms), per run in a batched row. */
   readonly warmupMs: number[];
+  /** A batched `time` row (`plan.ts`, `batchedRow`): the runs in each counted round. */
+  readonly batch?: number;
+  /** A batched `time` row: the runs of each warm-up round (doubling from one until a round lasts `BATCH_MS`). */
+  readonly warmupBatches?: number[];
+  /** A batched `time` row: wall time of single runs after its counted rounds, each after a forced collection, as the bench counted before the twentieth pass (ms). */
+  readonly singleMs?: number[];
   /** Time to build/compile the graph once, not counted (ms). */
   readonly buildMs: number;
   /** `process.resourceUsage().maxRSS` at the end of the child (KB). */

@@ -93,15 +93,14 @@ function aroundRatios(tops: readonly number[], bottoms: readonly number[]): numb
 }
 
 /**
- * The median of a child's rounds `skip + 1` to `skip + count`, warm-up
- * rounds and counted rounds taken as one sequence in the order they ran:
- * the figure a row gave with `skip` warm-up rounds and `count` counted
- * ones (the bench before the nineteenth pass of issue 16: `skip` 1 and
- * `count` 15, or 3 and 21 at N ≤ 100). Undefined when the child ran fewer.
+ * The median of a `time` row's single runs, each after a forced
+ * collection: its `singleMs` where its rounds were batches of more than one
+ * run, else its counted rounds (the bench's figure before the twentieth
+ * pass of issue 16; `plan.ts`, `batchedRow`). Undefined when it has none.
  */
-export function firstRoundsMedian(r: ScenarioResult, skip: number, count: number): number | undefined {
-  const all = [...r.warmupMs, ...r.roundsMs];
-  return all.length < skip + count ? undefined : median(all.slice(skip, skip + count));
+export function singleRunMedian(r: ScenarioResult): number | undefined {
+  const single = r.singleMs !== undefined && r.singleMs.length > 0 ? r.singleMs : r.roundsMs;
+  return single.length === 0 ? undefined : median(single);
 }
 
 /** One row of the results, with everything derived from the child's raw numbers. */

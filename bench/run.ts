@@ -105,7 +105,7 @@ async function main(): Promise<void> {
             ? `${fmt(row.syscalls.perRun.total, 0)} syscalls, ${fmt(flushesOf(row.syscalls.perRun), 1)} flushes per run`
             : row.pair
               ? `median ratio ${fmt(row.pair.ratio)}x (chain ${fmt(row.pair.chainUsPerStep)} vs floor ${fmt(row.pair.floorUsPerStep)} us/step)`
-              : `median ${fmt(row.medianMs)} ms`;
+              : `median ${fmt(row.medianMs)} ms${(row.raw?.batch ?? 1) > 1 ? ` per run (rounds of ${row.raw?.batch} runs)` : ""}`;
       process.stderr.write(`${prefix}: ${summary} [${took} s]\n`);
     }
   } finally {

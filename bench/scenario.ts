@@ -7,15 +7,17 @@
  *
  * Systems are imported lazily, so a p-queue child never loads taskloom or
  * LangGraph and its RSS is its own. Between rounds the heap is collected
- * when the parent passes `--expose-gc`. A round that outlives
+ * when the parent passes `--expose-gc`; a `time` row below N = 10,000
+ * counts batches of runs, each round one collection and as many runs as
+ * last 20 ms (`plan.ts`, `batchedRow`). A round that outlives
  * `budgetMs` ends the child at once with `skipped` set (and, should its
  * timer be starved, the parent kills it: see `PHASE_PREFIX`).
  *
  * @module
  */
-import { warmupTime } from "./plan.js";
+import { BATCH_MS, batchedRow, MAX_BATCH, warmupTime } from "./plan.js";
 import { argsToSpec, PHASE_PREFIX, type ScenarioResult, type ScenarioSpec } from "./protocol.js";
-import type { Prepare } from "./systems/types.js";
+import type { Prepare, Round } from "./systems/types.js";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -108,36 +110,64 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   const prepare = await loadPrepare(spec);
   const warmupMs: number[] = [];
   const roundsMs: number[] = [];
+  const warmupBatches: number[] = [];
+  const singleMs: number[] = [];
+  let batch = 1;
   let buildMs = 0;
   let rssBeforeRunKB = 0;
-  const partial = (): ScenarioResult => ({ ...base(spec), warmupMs, roundsMs, buildMs, rssBeforeRunKB });
+  const partial = (): ScenarioResult => ({
+    ...base(spec),
+    warmupMs,
+    roundsMs,
+    buildMs,
+    rssBeforeRunKB,
+    ...(batchedRow(spec) ? { batch, warmupBatches, singleMs } : {}),
+  });
   const prepared = await withinBudget(spec, partial, "building the graph", () => prepare(spec.shape, spec.n, spec.concurrency));
   buildMs = prepared.buildMs;
   gc?.();
   rssBeforeRunKB = rssKB();
   let spentMs = 0;
-  /** Round `i` of this process, set up and cleaned up untimed, with a collection before it; its wall time (ms). */
-  const once = async (i: number, label: string): Promise<number> => {
-    const round = await prepared.round(i);
+  /**
+   * `count` runs of this process from run `first` on, each set up (its own
+   * fresh store) before and cleaned up after all of them, untimed, with
+   * one collection before the first; their total wall time (ms).
+   */
+  const runs = async (first: number, count: number, label: string): Promise<number> => {
+    const set: Round[] = [];
+    for (let j = 0; j < count; j++) set.push(await prepared.round(first + j));
     gc?.();
-    const ms = await withinBudget(spec, partial, `${label} (N=${spec.n})`, async () => {
+    const ms = await withinBudget(spec, partial, `${label} (N=${spec.n}${count > 1 ? `, ${count} runs` : ""})`, async () => {
       const t0 = performance.now();
-      await round.run();
+      for (const round of set) await round.run();
       return performance.now() - t0;
     });
-    await round.cleanup();
+    for (const round of set) await round.cleanup();
     spentMs += ms;
     return ms;
   };
+  // A batched row's warm-up also finds its batch: doubling from one run until a round lasts BATCH_MS (plan.ts, batchedRow).
+  const batched = batchedRow(spec);
   const { minMs, capMs } = warmupTime(spec);
-  let i = 0;
-  for (; i < spec.warmup || spentMs < minMs; i++) {
-    if (i > 0 && spentMs >= capMs) break;
-    warmupMs.push(await once(i, `warm-up round ${i + 1}`));
+  let next = 0;
+  for (let w = 0; w < spec.warmup || spentMs < minMs; w++) {
+    if (w > 0 && spentMs >= capMs) break;
+    const ms = await runs(next, batch, `warm-up round ${w + 1}`);
+    next += batch;
+    warmupMs.push(ms / batch);
+    if (batched) {
+      warmupBatches.push(batch);
+      if (ms < BATCH_MS && batch < MAX_BATCH) batch *= 2;
+    }
   }
-  for (let k = 0; k < spec.rounds; k++, i++) {
+  for (let k = 0; k < spec.rounds; k++) {
     if (roundsMs.length > 0 && spentMs > SCENARIO_CAP_MS && spec.kind !== "syscalls") break;
-    roundsMs.push(await once(i, `round ${k + 1}`));
+    roundsMs.push((await runs(next, batch, `round ${k + 1}`)) / batch);
+    next += batch;
+  }
+  // The same row as single runs, each after a collection (the bench's rounds before the twentieth pass), where batches were larger.
+  if (batch > 1) {
+    for (let k = 0; k < roundsMs.length; k++, next++) singleMs.push(await runs(next, 1, `single run ${k + 1}`));
   }
   await prepared.close?.();
   return { ...partial(), maxRssKB: process.resourceUsage().maxRSS };
