@@ -181,9 +181,12 @@ export const MAX_BATCH = 1_024;
  * and the run just after one is slow: MemoryStore's 1-node run took 0.04 ms
  * with the child's collections off and 0.57 to 0.88 ms with them on, and
  * its 100-node fan-out 0.20 against 0.69 to 1.40 ms (`bench/scenario.ts`
- * run without `--expose-gc`, on the twentieth pass's machine). So a single
+ * run without `--expose-gc`, on the twentieth pass's machine), with no
+ * page fault either way, and a timer after the collection made it slower
+ * still: the pause itself, not the collector's leftovers
+ * (`bench/probes/after-pause.ts`). So a single
  * small run measured mostly the process recovering from the collection,
- * and targets 1's ratios compared that recovery on both sides more than
+ * and target 1's ratios compared that recovery on both sides more than
  * the runs. In a batch of 20 ms the recovery is a few percent, and the
  * collections the runs cause themselves are in it, as in a process that
  * runs many small runs. The JSON also keeps single runs, each after a
