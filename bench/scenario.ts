@@ -112,6 +112,8 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
   const roundsMs: number[] = [];
   const warmupBatches: number[] = [];
   const singleMs: number[] = [];
+  // A batched row's warm-up also finds its batch: doubling from one run until a round lasts BATCH_MS (plan.ts, batchedRow).
+  const batched = batchedRow(spec);
   let batch = 1;
   let buildMs = 0;
   let rssBeforeRunKB = 0;
@@ -121,7 +123,7 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
     roundsMs,
     buildMs,
     rssBeforeRunKB,
-    ...(batchedRow(spec) ? { batch, warmupBatches, singleMs } : {}),
+    ...(batched ? { batch, warmupBatches, singleMs } : {}),
   });
   const prepared = await withinBudget(spec, partial, "building the graph", () => prepare(spec.shape, spec.n, spec.concurrency));
   buildMs = prepared.buildMs;
@@ -146,8 +148,6 @@ async function timed(spec: ScenarioSpec): Promise<ScenarioResult> {
     spentMs += ms;
     return ms;
   };
-  // A batched row's warm-up also finds its batch: doubling from one run until a round lasts BATCH_MS (plan.ts, batchedRow).
-  const batched = batchedRow(spec);
   const { minMs, capMs } = warmupTime(spec);
   let next = 0;
   for (let w = 0; w < spec.warmup || spentMs < minMs; w++) {

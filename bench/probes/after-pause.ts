@@ -24,41 +24,24 @@
 import { prepareFor } from "../systems/taskloom.js";
 import type { Shape } from "../protocol.js";
 import { median } from "../stats.js";
+import { timedRound } from "./ab-rounds.js";
 
 type System = Parameters<typeof prepareFor>[0];
 const [system = "taskloom-memory", shape = "chain", nArg = "1", waitArg = "0"] = process.argv.slice(2);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error("run with --expose-gc");
-const collect: () => void = gc;
-const waitMs = Number(waitArg);
+if (!(globalThis as { gc?: () => void }).gc) throw new Error("run with --expose-gc");
+const pauseMs = Number(waitArg);
 const prepared = await prepareFor(system as System)(shape as Shape, Number(nArg), 8);
 
-/** One run (its store made before and disposed of after, untimed): its wall time (ms) and minor page faults. */
-async function once(index: number, afterCollection: boolean): Promise<readonly [number, number]> {
-  const round = await prepared.round(index);
-  if (afterCollection) {
-    collect();
-    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-  }
-  const faults = process.resourceUsage().minorPageFault;
-  const t0 = performance.now();
-  await round.run();
-  const ms = performance.now() - t0;
-  const faulted = process.resourceUsage().minorPageFault - faults;
-  await round.cleanup();
-  return [ms, faulted];
-}
-
 let index = 0;
-for (let i = 0; i < 2_000; i++) await once(index++, false);
-for (const afterCollection of [true, false, true, false]) {
+for (let i = 0; i < 2_000; i++) await timedRound(prepared, index++, { collect: false });
+for (const collect of [true, false, true, false]) {
   const ms: number[] = [];
   const faults: number[] = [];
   for (let i = 0; i < 200; i++) {
-    const [m, f] = await once(index++, afterCollection);
-    ms.push(m);
-    faults.push(f);
+    const { wallMs, minorFaults } = await timedRound(prepared, index++, collect ? { pauseMs } : { collect: false });
+    ms.push(wallMs);
+    faults.push(minorFaults);
   }
-  const how = afterCollection ? `after a collection${waitMs > 0 ? ` and ${waitMs} ms` : ""}` : "back to back";
+  const how = collect ? `after a collection${pauseMs > 0 ? ` and ${pauseMs} ms` : ""}` : "back to back";
   console.log(`${system} ${shape} ${nArg}, ${how}: median ${median(ms).toFixed(3)} ms, ${median(faults)} minor faults per run`);
 }

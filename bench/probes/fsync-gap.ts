@@ -21,6 +21,7 @@ import { syncBuiltinESMExports } from "node:module";
 import { parseArgs } from "node:util";
 import { prepareFor } from "../systems/taskloom.js";
 import { median } from "../stats.js";
+import { timedRound } from "./ab-rounds.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,6 @@ const { values } = parseArgs({
 const n = Number(values.n);
 const rounds = Number(values.rounds);
 const waitUs = Number(values.wait);
-const gc = (globalThis as { gc?: () => void }).gc;
 
 const realFlush = fs.fdatasyncSync;
 const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -63,20 +63,12 @@ const rows = new Map<string, { step: number; flush: number; gap: number; cpu: nu
 for (let i = 0; i < rounds + 1; i++) {
   for (let k = 0; k < names.length; k++) {
     mode = names[(i + k) % names.length]!;
-    const round = await (mode === "no fsync" ? plain : chain).round(i);
-    if (values.gc) gc?.();
+    // Setting a round up flushes nothing: the flush time counted from here is the run's.
     inFlush = 0;
-    const f0 = process.resourceUsage().minorPageFault;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await round.run();
-    const ms = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    const faults = process.resourceUsage().minorPageFault - f0;
-    await round.cleanup();
+    const { wallMs: ms, cpuMs, minorFaults: faults } = await timedRound(mode === "no fsync" ? plain : chain, i, { collect: values.gc });
     if (i === 0) continue;
     const list = rows.get(mode) ?? [];
-    list.push({ step: (ms * 1000) / n, flush: (inFlush * 1000) / n, gap: ((ms - inFlush) * 1000) / n, cpu: (c.user + c.system) / n, faults: faults / n });
+    list.push({ step: (ms * 1000) / n, flush: (inFlush * 1000) / n, gap: ((ms - inFlush) * 1000) / n, cpu: (cpuMs * 1000) / n, faults: faults / n });
     rows.set(mode, list);
   }
 }
