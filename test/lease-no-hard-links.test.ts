@@ -1,8 +1,9 @@
 /**
  * `LowdbStore`'s leases on a file system without hard links (FAT, some FUSE
- * and network file systems), where `link` fails: a free lease is then
- * taken under the lease lock and renamed into place, and the lock is an
- * empty file; every lease call works as on ext4.
+ * and network file systems), where `link` fails: a free lease is made
+ * exclusively as everywhere (no link needed), the lock is an empty file
+ * instead of a second name of `lease.json`, and every lease call works as
+ * on ext4.
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -37,9 +38,12 @@ describe("leases where link fails (EPERM)", () => {
   it("are taken, fenced, renewed, cancelled and given back, and leave no file behind", async () => {
     const store = new LowdbStore({ dir });
     const lease = await store.acquireLease("r1", request("o1"));
-    expect(links.tried).toBeGreaterThan(0);
+    // A new run's lease is made exclusively: no link is tried.
+    expect(links.tried).toBe(0);
     expect(await store.readLease("r1")).toEqual(lease);
     await expect(store.acquireLease("r1", request("o2"))).rejects.toBeInstanceOf(RunLockedError);
+    // The lock tried to be a second name of lease.json, and was an empty file instead.
+    expect(links.tried).toBeGreaterThan(0);
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     const renewed = await store.renewLease(lease, 120_000, Date.now());
     expect(await store.requestCancel("r1", { token: renewed.token, reason: "r", at: 1 })).toBe(true);

@@ -1,10 +1,10 @@
 /**
  * What a run on `LowdbStore({ fsync: true })` flushes besides its journal,
  * and in what order. `node:fs` is wrapped: every open, `fdatasync`,
- * `fsync`, `link` and `rename` is logged by path.
+ * `fsync`, `link`, `rename` and exclusive create is logged by path.
  *
- * A new run's free lease is linked to `lease.json` without a flush of its
- * content or of its folder (see `lowdb-leases.ts`, "Flushes": a power loss
+ * A new run's free lease is made in place, `lease.json` created exclusively
+ * and written, without a flush of its content or of its folder (see `lowdb-leases.ts`, "Flushes": a power loss
  * leaves no lease, this one, or a blank file that reads as free): the run
  * folder is flushed once at the start, after the snapshot's rename (which
  * carries the lease's name too). The start's summary (one sector, padded)
@@ -38,7 +38,7 @@ const disk = vi.hoisted(() => ({
 
 vi.mock("node:fs", async (importOriginal) => {
   const { loggedFs } = await import("./support/logged-fs.js");
-  return loggedFs(await importOriginal<typeof import("node:fs")>(), disk);
+  return loggedFs(await importOriginal<typeof import("node:fs")>(), disk, { creates: true });
 });
 
 type LooseBuilder = GraphBuilder<undefined, Record<string, unknown>, never>;
@@ -72,17 +72,16 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
     const folderFlushes = log.flatMap((entry, i) => (entry === `fsync ${runDir}` ? [i] : []));
     expect(folderFlushes).toHaveLength(1);
 
-    // The lease's name is made by a link of its temp file, whose content is not flushed.
-    const leaseLink = indexOf(log, (e) => e.startsWith("link ") && e.endsWith(` ${join(runDir, "lease.json")}`));
-    expect(leaseLink).toBeGreaterThanOrEqual(0);
-    const leaseTemp = log[leaseLink]!.split(" ")[1]!;
-    expect(basename(leaseTemp)).toMatch(/^lease\.json\..*\.tmp$/);
-    expect(log).not.toContain(`fdatasync ${leaseTemp}`);
+    // The lease is made in place (no temp file, no link), and its content is not flushed.
+    const leaseMade = indexOf(log, (e) => e === `create ${join(runDir, "lease.json")}`);
+    expect(leaseMade).toBeGreaterThanOrEqual(0);
+    expect(log.filter((e) => e.startsWith("link ") && e.includes("lease.json."))).toEqual([]);
+    expect(log).not.toContain(`fdatasync ${join(runDir, "lease.json")}`);
 
-    // The start's folder flush comes after the snapshot's rename and the lease's link, before the first journal flush.
+    // The start's folder flush comes after the snapshot's rename and the lease's making, before the first journal flush.
     const snapshotRename = indexOf(log, (e) => e.startsWith("rename ") && e.endsWith(` ${join(runDir, "snapshot.json")}`));
     const journalFlushes = log.flatMap((entry, i) => (entry === `fdatasync ${join(runDir, "journal.ndjson")}` ? [i] : []));
-    expect(snapshotRename).toBeGreaterThan(leaseLink);
+    expect(snapshotRename).toBeGreaterThan(leaseMade);
     expect(folderFlushes[0]).toBeGreaterThan(snapshotRename);
     expect(folderFlushes[0]).toBeLessThan(journalFlushes[0]!);
 
@@ -127,5 +126,28 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
       expect(existsSync(join(runsDir, "gone"))).toBe(false);
       await store.close();
     }
+  });
+});
+
+describe("LowdbStore without fsync: the files a new run makes", () => {
+  it("makes lease.json and the first summary in place (created exclusively, no temp file, no link, no rename), and flushes nothing", async () => {
+    const g = (graph("one") as unknown as LooseBuilder).node("n0", () => 0).build();
+    const store = new LowdbStore({ dir });
+    await runAsync(g, undefined, { store, runId: "new" });
+    await store.close();
+    const runDir = join(dir, "runs", "new");
+    const log = disk.log.filter((e) => e.includes(`${runDir}/`));
+    expect(log).toContain(`create ${join(runDir, "lease.json")}`);
+    expect(log).toContain(`create ${join(runDir, "summary.json")}`);
+    // The snapshot is still replaced by rename (it may be larger than a page), the lease lock is a link of lease.json.
+    expect(log.filter((e) => e.startsWith("rename "))).toEqual([
+      expect.stringMatching(new RegExp(`^rename ${runDir}/snapshot\\.json\\..*\\.tmp ${runDir}/snapshot\\.json$`)),
+    ]);
+    expect(log.filter((e) => e.startsWith("link "))).toEqual([`link ${join(runDir, "lease.json")} ${join(runDir, "lease.lock")}`]);
+    expect(log.filter((e) => e.startsWith("fsync ") || e.startsWith("fdatasync "))).toEqual([]);
+    const again = new LowdbStore({ dir });
+    expect(await again.list()).toEqual([expect.objectContaining({ runId: "new", status: "succeeded", settledCount: 1 })]);
+    expect(await again.readLease("new")).toBeUndefined();
+    await again.close();
   });
 });

@@ -1,10 +1,26 @@
 /**
  * Making a run's `lease.json` only if it does not exist (`lowdb-leases.ts`,
- * "Taking a free lease"): the lease is written to a temp file (made with
- * `O_EXCL | O_NOFOLLOW`, mode 0600), which is then hard-linked to
- * `lease.json` (`link` fails when the name is taken, and never follows a
- * link there) and unlinked. Of two processes publishing at once, exactly
- * one links; the other is told, with nothing of its own left behind.
+ * "Taking a free lease"): the file is made with `O_CREAT | O_EXCL |
+ * O_NOFOLLOW` (mode 0600), so of two processes publishing at once exactly
+ * one makes it and the other is told, with nothing of its own left
+ * behind; the lease is then written into it with one `write`.
+ *
+ * Between the open and the write, `lease.json` is empty, and an empty
+ * `lease.json` reads as a lease given back (`lease-file.ts`: what a power
+ * loss leaves of a lease whose content never reached the disk). A process
+ * that reads it so in that instant is free to take the run, and does so
+ * only under the lease lock, by rename; the publisher looks after its
+ * write (`lowdb-leases.ts`: the lock, then whether `lease.json` is still
+ * the file it made) and goes through the lock when either changed, which
+ * judges the lease found there. A process killed between the open and
+ * the write leaves that empty file: a run whose holder is gone, as a
+ * power loss leaves one.
+ *
+ * Earlier versions wrote a temp file and hard-linked it to `lease.json`
+ * (`link` fails when the name is taken), which was never empty, at two
+ * system calls more per run (the link and the unlink of the temp name,
+ * issue 16), and which a file system without hard links could not do
+ * without the lock.
  *
  * Nothing is flushed, even with `fsync`: a power loss leaves no
  * `lease.json`, this one whole, or a blank one, which reads as a lease
@@ -12,67 +28,43 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fstatSync, linkSync, openSync, renameSync } from "node:fs";
-import { randomUUID } from "node:crypto";
-import { closeQuietly, unlinkQuietly, writeAllSync } from "./atomic-file.js";
+import { closeSync, constants, fchmodSync, fstatSync, openSync } from "node:fs";
+import { closeQuietly, writeAllSync } from "./atomic-file.js";
 import { hasCode } from "./folder-lock.js";
 
 /**
  * Makes `file` hold `text` only if it does not exist (see the module
- * comment). Returns the new file's inode, or undefined (nothing left
- * behind) when `file` exists. On a file system without hard links, the
- * temp file is renamed onto `file` when `renameIfNoLinks` (the caller
- * holds the lease lock, so nobody can publish meanwhile), else nothing is
- * done and undefined says so.
+ * comment). Returns the new file's inode, or undefined (nothing made)
+ * when `file` exists. A write that fails (a full disk) leaves the file
+ * empty, which reads as a lease given back, and throws: the empty file is
+ * not removed, since by then it may be another process's lease (renamed
+ * over it under the lock), which an unlink here would take away.
  *
  * @example
  * ```ts
- * const ino = publishIfAbsent(files.lease, serialize(lease), false); // undefined: a lease is there
+ * const ino = publishIfAbsent(files.lease, serialize(lease)); // undefined: a lease is there
  * ```
  */
-export function publishIfAbsent(file: string, text: string, renameIfNoLinks: boolean): bigint | undefined {
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  const fd = openSync(temp, CREATE_FLAGS, 0o600);
-  let ino: bigint;
+export function publishIfAbsent(file: string, text: string): bigint | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, CREATE_FLAGS, 0o600);
+  } catch (err) {
+    if (hasCode(err, "EEXIST")) return undefined;
+    throw err;
+  }
   try {
     writeAllSync(fd, Buffer.from(text, "utf8"));
     const stats = fstatSync(fd, { bigint: true });
     // A umask may have taken bits off: lease files are 0600, as every store file.
     if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
-    ino = stats.ino;
     closeSync(fd);
+    return stats.ino;
   } catch (err) {
     closeQuietly(fd);
-    unlinkQuietly(temp);
     throw err;
   }
-  try {
-    linkSync(temp, file);
-  } catch (err) {
-    const noLinks = NO_HARD_LINKS.some((code) => hasCode(err, code));
-    if (noLinks && renameIfNoLinks) return renameInto(temp, file, ino);
-    unlinkQuietly(temp);
-    if (hasCode(err, "EEXIST") || noLinks) return undefined;
-    throw err;
-  }
-  // A temp file left (this unlink failing, or a crash before it) is a second name of the lease: harmless.
-  unlinkQuietly(temp);
-  return ino;
 }
 
-/** {@link publishIfAbsent}'s end on a file system without hard links: the temp file renamed onto `file`. */
-function renameInto(temp: string, file: string, ino: bigint): bigint {
-  try {
-    renameSync(temp, file);
-  } catch (err) {
-    unlinkQuietly(temp);
-    throw err;
-  }
-  return ino;
-}
-
-/** What `link` says on a file system without hard links (FAT, some FUSE and network file systems). */
-const NO_HARD_LINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"];
-
-/** How the temp file is made: a new regular file, never through a link at its name. */
+/** How `lease.json` is made: a new regular file, never through a link at its name. */
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK;

@@ -34,14 +34,20 @@
  * last look still go through (one write, with a check before every write)
  * and the next ones are refused.
  *
- * Why 5 ms, not 1. With `fsync`, a chain step waits for a disk flush, and
+ * Why 50 ms. With `fsync`, a chain step waits for a disk flush, and
  * the `lstat` that follows a flush finds the path's caches cold: about 25
  * to 30 µs, against 3 µs warm (an `lstat` of a 243-byte file after a
  * `pwrite` and `fdatasync` of another, ext4, median). At one look per
  * millisecond, that was about one step in four or five on a disk whose
- * flush takes 170 µs, some 6 µs a step, and every step on a loaded disk;
- * at one per 5 ms it is a fifth of that. What it costs: a takeover of a
- * lease held by another owner returns 5 ms later, once.
+ * flush takes 170 µs. Without `fsync`, many short runs at once (the stage
+ * runner's tasks, eight at a time) each make a few writes a millisecond
+ * or more apart, and at 5 ms most of them looked again: 3.4 of a stage
+ * task's 40 system calls (`bench/probes/stage-syscalls.sh`, issue 16,
+ * twenty-first pass), where at 50 ms a task's writes look at most once.
+ * What it costs: a takeover of a lease held by another owner (a crashed
+ * driver's, or `takeover: true`) returns 50 ms later, once; a takeover
+ * waits for the old lease to expire, or for its holder to be found dead,
+ * long before that.
  *
  * @module
  */
@@ -53,7 +59,7 @@ import { setTimeout as sleep } from "node:timers/promises";
  * a write ({@link LeaseFiles.fence}), and how long a takeover waits before
  * its lease is used (see the module comment).
  */
-export const TRUST_MS = 5;
+export const TRUST_MS = 50;
 
 /** A lease is trusted without a look only while it has more than this left (ms) before it expires. */
 export const TRUST_MARGIN_MS = 5_000;

@@ -27,24 +27,25 @@
  *
  * Taking a free lease. A run without `lease.json` (a new run, or one whose
  * driver gave it back in an earlier version) gets its lease without the
- * lock: the lease is
- * written to a temp file (`O_EXCL`), which is hard-linked to `lease.json`
- * (`link` fails when the name exists: of two processes, one links, the
- * other is told and goes through the lock) and then unlinked. Every
- * writer that finds no lease publishes it that way, under the lock too,
- * so a lease published without the lock is never overwritten by one that
- * decided "free" before it. Only a process that took the lock before the
- * link could still act on what it read then (a previous version renaming
- * its own free lease into place; `delete` moving the folder away); such a
- * process holds the lock from its read to its write, so after the link
- * the lock is looked at (`lstat`), and then `lease.json` (still the linked
- * inode?), in that order: a lock seen, or a `lease.json` that is not the
- * linked file, sends the acquire through the lock, which judges the lease
- * found there as any other (the published lease, kept when still there).
- * A process killed between the link and the unlink leaves the temp file
- * as a second name of its lease, which is harmless. A run whose
- * `lease.json` holds a lease given back gets its lease under the lock, by
- * rename, as if it had none (token 1).
+ * lock: `lease.json` is made with `O_CREAT | O_EXCL` (of two processes,
+ * one makes it, the other is told and goes through the lock) and the
+ * lease written into it (`lease-publish.ts`). Every writer that finds no
+ * lease publishes it that way, under the lock too, so a lease published
+ * without the lock is never overwritten by one that decided "free" before
+ * it. Only a process that took the lock before the file was made could
+ * still act on what it read then (a previous version renaming its own free
+ * lease into place; `delete` moving the folder away), or one that read the
+ * new file in the instant it was still empty, which reads as a lease given
+ * back (`lease-publish.ts`) and is taken only under the lock, by rename.
+ * Such a process holds the lock from its read to its write, so after the
+ * write the lock is looked at (`lstat`), and then `lease.json` (still the
+ * file made?), in that order: a lock seen, or a `lease.json` that is not
+ * the file made, sends the acquire through the lock, which judges the
+ * lease found there as any other (the published lease, kept when still
+ * there). A process killed between the open and the write leaves an empty
+ * `lease.json`: a run whose holder is gone, as a power loss leaves one. A
+ * run whose `lease.json` holds a lease given back gets its lease under the
+ * lock, by rename, as if it had none (token 1).
  *
  * Giving a lease back. Without `fsync`, `lease.json` is not removed but
  * marked released in place, under the lock (`lease-file.ts`: a run's
@@ -58,7 +59,7 @@
  * (one `lstat`: same inode, modification time and size; not the change
  * time, which a link taken as the lock changes); a takeover granted by
  * this store replaces the copy, and a file rewritten by another process
- * (always a new inode: a rename or a link) fails the check, so both are
+ * (always a new inode: a rename or an exclusive create) fails the check, so both are
  * read and refused. The check and the write are not one atomic step
  * across processes: a takeover landing between them lets that one write
  * through, and the next write is refused. Under the lock, renewing,
@@ -66,7 +67,7 @@
  * check, instead of reading it. The same file marked released in place
  * is longer than the lease it held, so the check sees that change too.
  *
- * Trusted for 5 ms. A write skips the `lstat` when this store
+ * Trusted for 50 ms. A write skips the `lstat` when this store
  * saw the file unchanged very recently and the lease is far from expiry;
  * a takeover of another owner's lease waits before it returns, so the old
  * holder's next write still looks. The rule, and why it is as safe as a
@@ -76,8 +77,9 @@
  * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
  * a quiet ext4 disk, hundreds under load; a `link` or an `unlink` costs a
  * fifth of it, an `lstat` or a small read far less), so a lease call makes
- * as few as it can. Taking a free lease is nine calls and one file made
- * (the temp file); giving back a lease taken or renewed less than a second
+ * as few as it can. Taking a free lease is seven calls and one file made
+ * (`lease.json` itself; two fewer than when it was a temp file linked to
+ * its name, issue 16); giving back a lease taken or renewed less than a second
  * ago seven calls and no file (the lock is a link of `lease.json`, which
  * the fencing copy spares reading, and which is then unlinked; the lease
  * is marked released with an `open`, an `fstat`, a `pwrite` and a `close`
@@ -90,8 +92,8 @@
  *
  * Flushes (with `fsync`). A lease is no result of the run: it says who may
  * drive it while this machine is up, and a power loss kills its holder.
- * A free lease taken (link, or rename without hard links) is flushed
- * neither in its content nor in its name: after a power loss
+ * A free lease taken (`lease.json` made exclusively) is flushed neither
+ * in its content nor in its name: after a power loss
  * `lease.json` is absent (the run is free), whole (it names a holder of
  * another boot, which lease-rules lets wait out its expiry, as it would
  * after a flush), or, when its name reached the disk before its content
@@ -106,7 +108,7 @@
  *
  * Invariants: `lease.json` is replaced (renamed over), marked released in
  * place or removed only under the lease lock, and made without the lock
- * only by a `link` that fails when it exists; it is written in place only
+ * only by an exclusive create that fails when it exists; it is written in place only
  * to mark it released, and then grows; the fencing copy of a run (`#fences`) is dropped
  * before the file is written and set again after, so a failed write never
  * leaves a copy that names a lease the file does not hold. The calls here
@@ -152,7 +154,7 @@ export class LeaseFiles {
   async acquire(runId: string, request: LeaseRequest): Promise<Lease> {
     // A lease may come before the first snapshot: the folder is made (or checked: every lease call looks at it) here.
     const made = this.#folders.ensureSync(runId, true);
-    // A folder made just now had no lease: one published since by a racer makes the link fail, and the lock decides.
+    // A folder made just now had no lease: one published since by a racer makes the exclusive create fail, and the lock decides.
     if (made || this.#current(runId) === undefined) {
       const lease = grantLease(runId, request, undefined);
       if (this.#publishUnlocked(lease)) return lease;
@@ -268,8 +270,8 @@ export class LeaseFiles {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
     if (fresh) {
-      // Under the lock, a file system without hard links gets the lease by a rename: nobody can link one meanwhile.
-      if (publishIfAbsent(file, serialize(lease), true) === undefined) return false;
+      // Made only if still absent: one published meanwhile without the lock is judged again.
+      if (publishIfAbsent(file, serialize(lease)) === undefined) return false;
     } else {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
@@ -285,12 +287,12 @@ export class LeaseFiles {
    * true when it is the run's lease and nothing could have raced it, false
    * (with the lease perhaps published) when the lock must decide. See the
    * module comment, "Taking a free lease", for why the lock is looked at
-   * after the link and before `lease.json` is.
+   * after the write and before `lease.json` is.
    */
   #publishUnlocked(lease: Lease): boolean {
     const files = this.#folders.files(lease.runId);
     this.#fences.delete(lease.runId);
-    const ino = publishIfAbsent(files.lease, serialize(lease), false);
+    const ino = publishIfAbsent(files.lease, serialize(lease));
     if (ino === undefined) return false;
     if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
     const seenAt = performance.now();

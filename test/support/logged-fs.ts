@@ -13,7 +13,9 @@
  *
  * Logged, in order, each after the call succeeded: `fdatasync <path>` and
  * `fsync <path>` (the path the descriptor was opened with; the callback
- * form of `fdatasync` too), `link <from> <to>` and `rename <from> <to>`.
+ * form of `fdatasync` too), `link <from> <to>` and `rename <from> <to>`;
+ * with `creates`, also `create <path>` for a file made exclusively
+ * (`openSync` with `O_CREAT | O_EXCL`).
  */
 
 /** Where the log goes: the path of each open descriptor, and the entries. */
@@ -23,10 +25,12 @@ export interface DiskLog {
 }
 
 /** `fs` with `openSync`, `fdatasyncSync`, `fdatasync`, `fsyncSync`, `linkSync` and `renameSync` logging to `disk`. */
-export function loggedFs(fs: typeof import("node:fs"), disk: DiskLog): typeof import("node:fs") {
+export function loggedFs(fs: typeof import("node:fs"), disk: DiskLog, options: { readonly creates?: boolean } = {}): typeof import("node:fs") {
+  const exclusive = fs.constants.O_CREAT | fs.constants.O_EXCL;
   const openSync = ((path: string, ...rest: unknown[]) => {
     const fd = (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
     disk.paths.set(fd, String(path));
+    if (options.creates === true && typeof rest[0] === "number" && (rest[0] & exclusive) === exclusive) disk.log.push(`create ${String(path)}`);
     return fd;
   }) as typeof fs.openSync;
   const fdatasyncSync: typeof fs.fdatasyncSync = (fd) => {
