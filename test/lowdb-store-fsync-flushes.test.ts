@@ -130,7 +130,7 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
 });
 
 describe("LowdbStore without fsync: the files a new run makes", () => {
-  it("makes lease.json and the first summary in place (created exclusively, no temp file, no link, no rename), and flushes nothing", async () => {
+  it("makes lease.json, the journal and the first summary in place (created exclusively, no temp file, no link, no rename), and flushes nothing", async () => {
     const g = (graph("one") as unknown as LooseBuilder).node("n0", () => 0).build();
     const store = new LowdbStore({ dir });
     await runAsync(g, undefined, { store, runId: "new" });
@@ -139,6 +139,8 @@ describe("LowdbStore without fsync: the files a new run makes", () => {
     const log = disk.log.filter((e) => e.includes(`${runDir}/`));
     expect(log).toContain(`create ${join(runDir, "lease.json")}`);
     expect(log).toContain(`create ${join(runDir, "summary.json")}`);
+    // The journal too is made exclusively (a new file needs no look at it).
+    expect(log).toContain(`create ${join(runDir, "journal.ndjson")}`);
     // The snapshot is still replaced by rename (it may be larger than a page), the lease lock is a link of lease.json.
     expect(log.filter((e) => e.startsWith("rename "))).toEqual([
       expect.stringMatching(new RegExp(`^rename ${runDir}/snapshot\\.json\\..*\\.tmp ${runDir}/snapshot\\.json$`)),

@@ -225,7 +225,8 @@ export class LowdbStore implements RunStore {
     // A running run's journal is opened (made, if missing) now, before the snapshot is replaced, and
     // emptied only after: an empty journal beside the old snapshot is consistent, opening it tells
     // its highest seq, and the appends that follow need no other open.
-    if (open) this.#openJournal(runId, files);
+    // A run loaded without a snapshot most likely has no journal either: it is made exclusively (journal-file.ts).
+    if (open) this.#openJournal(runId, files, false, this.#unsaved.has(runId));
     // Decide what the journal keeps before anything is written, so that a
     // journal that cannot be read fails the call with nothing overwritten.
     const known = this.#journalTop.get(runId);
@@ -502,13 +503,13 @@ export class LowdbStore implements RunStore {
    * a run without a snapshot is refused: records appended to it would have
    * nothing to apply to.
    */
-  #openJournal(runId: string, files: RunFiles, needSnapshot = false): JournalFile {
+  #openJournal(runId: string, files: RunFiles, needSnapshot = false, likelyNew = false): JournalFile {
     const cached = this.#journals.get(runId);
     if (cached !== undefined) return cached;
     if (needSnapshot && (!this.#folders.verifySync(runId) || !verifyPathSync(files.snapshot, "file"))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet (write one with writeSnapshot first)`);
     }
-    const { journal, last } = JournalFile.open(files.journal, this.#fsync);
+    const { journal, last } = JournalFile.open(files.journal, this.#fsync, likelyNew);
     // Records are appended in seq order, so the last one holds the highest.
     if (journal.end === 0) this.#journalTop.set(runId, EMPTY);
     else if (last) this.#journalTop.set(runId, last.seq);

@@ -26,7 +26,7 @@
  * in pieces) goes through the pool.
  *
  * Made as asked. A file made with `O_CREAT | O_EXCL | O_NOFOLLOW` (a temp
- * file, "create") and a folder `mkdir` has just made are new: a real file
+ * file, "create", or any file opened `exclusive`: a new run's journal) and a folder `mkdir` has just made are new: a real file
  * or folder, this process's user's, with one name, nothing planted (the
  * exclusive creation fails on any name already there). Their check is for
  * their mode alone: the umask may have taken bits off what was asked (it
@@ -131,6 +131,16 @@ export interface StoreFileLinks {
   readonly maxLinks?: number;
 }
 
+/** How {@link openStoreFileSync} opens, beyond its purpose. */
+export interface StoreFileOpen extends StoreFileLinks {
+  /**
+   * Make the file, failing with `EEXIST` when the name is taken
+   * (`O_CREAT | O_EXCL`), whatever the purpose: a file made so is new and
+   * is checked only as "create" is (see "Made as asked").
+   */
+  readonly exclusive?: boolean;
+}
+
 function maxLinksOf(options: StoreFileLinks): number {
   return options.maxLinks ?? (options.singleLink === true ? 1 : Infinity);
 }
@@ -183,21 +193,22 @@ export interface OpenedStoreFile {
  * {@link FILE_MODE} when it is not that already (a file made here under
  * an unusual umask, or an old one).
  */
-export function openStoreFileSync(file: string, purpose: OpenPurpose, options: StoreFileLinks = {}): OpenedStoreFile | undefined {
+export function openStoreFileSync(file: string, purpose: OpenPurpose, options: StoreFileOpen = {}): OpenedStoreFile | undefined {
+  const made = purpose === "create" || options.exclusive === true;
   let fd: number;
   try {
-    fd = openSync(file, FLAGS[purpose] | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
+    fd = openSync(file, FLAGS[purpose] | (made ? O_CREAT | O_EXCL : 0) | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (err) {
     return missingOrThrow(err, file, purpose);
   }
   // A new file made exclusively, once one came out as asked: nothing to look at (see "Made as asked").
-  if (purpose === "create" && madeSeen.file) return { fd, size: 0 };
+  if (made && madeSeen.file) return { fd, size: 0 };
   try {
     const stats = fstatSync(fd);
     const problem = unsafe(stats, "file", maxLinksOf(options));
     if (problem !== undefined) throw new UnsafeStoreFileError(file, problem);
     if (purpose !== "read" && (stats.mode & 0o777) !== FILE_MODE) fchmodSync(fd, FILE_MODE);
-    else if (purpose === "create") madeSeen.file = true;
+    else if (made) madeSeen.file = true;
     return { fd, size: stats.size };
   } catch (err) {
     closeSync(fd);
