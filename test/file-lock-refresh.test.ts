@@ -99,3 +99,41 @@ describe("LowdbStore's lease lock on an old lease", () => {
     await other.close();
   });
 });
+
+describe("takeFileLock with linkFromModifiedSince", () => {
+  it("links a file the caller saw modified less than a second ago without looking at it (an old mtime there is not touched)", async () => {
+    const file = join(dir, "lease.json");
+    await writeFile(file, "seen");
+    // The file's own mtime is old: only the caller's word says it is recent, so a look would touch it.
+    utimesSync(file, secondsAgo(60), secondsAgo(60));
+    const before = lstatSync(file).mtimeMs;
+    const lock = join(dir, "x.lock");
+    const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file, refreshFrom: true, linkFromModifiedSince: Date.now() - 10 });
+    expect(unlock?.linked).toBe(true);
+    expect(lstatSync(lock).ino).toBe(lstatSync(file).ino);
+    expect(lstatSync(file).mtimeMs).toBe(before);
+    await unlock?.();
+    expect(made.locks).toEqual([]);
+  });
+
+  it("looks, and touches, when what the caller saw is a second or more old, or in the future", async () => {
+    for (const since of [Date.now() - 2 * LINK_LOCK_FRESH_MS, Date.now() + 2 * LINK_LOCK_FRESH_MS]) {
+      const file = join(dir, "lease.json");
+      await writeFile(file, "seen");
+      utimesSync(file, secondsAgo(60), secondsAgo(60));
+      const lock = join(dir, "x.lock");
+      const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: file, refreshFrom: true, linkFromModifiedSince: since });
+      expect(unlock?.linked).toBe(true);
+      expect(Date.now() - lstatSync(file).mtimeMs).toBeLessThan(LINK_LOCK_FRESH_MS);
+      await unlock?.();
+    }
+  });
+
+  it("makes an empty file lock when the file is gone", async () => {
+    const lock = join(dir, "x.lock");
+    const unlock = await takeFileLock(lock, { what: "the test lock", linkFrom: join(dir, "gone.json"), refreshFrom: true, linkFromModifiedSince: Date.now() });
+    expect(unlock?.linked).toBe(false);
+    expect(made.locks).toEqual([lock]);
+    await unlock?.();
+  });
+});

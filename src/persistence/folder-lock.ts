@@ -17,7 +17,10 @@
  * freed. The lock's age is then the file's: `link` is used only when the
  * file was modified less than {@link LINK_LOCK_FRESH_MS} ago, so a lock
  * held for milliseconds is never judged stale, by this version or an
- * earlier one (both judge by the modification time). A lock older than
+ * earlier one (both judge by the modification time). A caller that saw
+ * the file's modification time less than that long ago says so
+ * (`linkFromModifiedSince`), and the file is linked without a look: the
+ * file there now is that one or one written since, never older. A lock older than
  * {@link LOCK_STALE_MS} is taken to be left by a process that died
  * holding it (holders keep it for milliseconds) and is broken. With
  * `refreshFrom`, an older file has its modification time set to now
@@ -43,8 +46,8 @@
  * followed or removed (`UnsafeStoreFileError`).
  *
  * Costs. Taking and giving back a free lock is two synchronous calls
- * (`mkdir` and `rmdir`; `open` and `unlink`; with `linkFrom`, `lstat`,
- * `link` and `unlink`, and for an older file with `refreshFrom`, an
+ * (`mkdir` and `rmdir`; `open` and `unlink`; with `linkFrom`, `lstat`
+ * (none with a recent `linkFromModifiedSince`), `link` and `unlink`, and for an older file with `refreshFrom`, an
  * `lstat` of the lock and a `lutimes` more): the thread pool would cost
  * more than the calls.
  * Only the wait between two tries of a held lock is asynchronous.
@@ -103,6 +106,16 @@ export interface FolderLockOptions {
    * and its fencing readers use (the run's `lease.json`).
    */
   readonly refreshFrom?: boolean | undefined;
+  /**
+   * With {@link FolderLockOptions.linkFrom}: the caller knows that the
+   * file there, whichever it is now, was modified at or after this time
+   * (epoch ms), since it saw it then and writers only replace it by a
+   * newer file or write it in place. When that is less than
+   * {@link LINK_LOCK_FRESH_MS} ago, the lock is linked without a look at
+   * the file first (one `lstat` fewer per lease call of a run that took
+   * or renewed its lease within the second).
+   */
+  readonly linkFromModifiedSince?: number | undefined;
 }
 
 /**
@@ -147,7 +160,7 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
         mkdirSync(path, { mode: 0o700 });
         return async () => removeFolder(path);
       }
-      const linked = options.linkFrom !== undefined && linkLock(options.linkFrom, path, options.refreshFrom === true);
+      const linked = options.linkFrom !== undefined && linkLock(options.linkFrom, path, options.refreshFrom === true, options.linkFromModifiedSince);
       if (!linked) closeSync(openSync(path, FILE_LOCK_FLAGS, 0o600));
       return Object.assign(async () => removeFile(path), { linked });
     } catch (err) {
@@ -178,15 +191,20 @@ async function takeLock(path: string, options: FolderLockOptions, kind: LockKind
  * false when it cannot be (the caller makes a file instead); EEXIST when
  * the lock is held. A file replaced between the look and the link is
  * replaced by a newer one (writers rename a file they have just written),
- * so the lock is never older than it was judged.
+ * so the lock is never older than it was judged; for the same reason a
+ * file known to be modified no earlier than `modifiedSince`, less than
+ * {@link LINK_LOCK_FRESH_MS} ago, is linked without a look (a link or
+ * something else planted there instead is linked as itself, and the
+ * caller's read of `from` under the lock refuses it).
  */
-function linkLock(from: string, path: string, refresh: boolean): boolean {
-  const stats = lstatSync(from, { throwIfNoEntry: false });
-  if (stats === undefined || !stats.isFile()) return false;
+function linkLock(from: string, path: string, refresh: boolean, modifiedSince: number | undefined): boolean {
   // A modification time in the future (a clock set back) would make the lock look younger than it is.
   const now = Date.now();
+  if (modifiedSince !== undefined && isFresh(now - modifiedSince)) return linkOrFalse(from, path);
+  const stats = lstatSync(from, { throwIfNoEntry: false });
+  if (stats === undefined || !stats.isFile()) return false;
   const age = now - stats.mtimeMs;
-  if (age >= LINK_LOCK_FRESH_MS || age < -LINK_LOCK_FRESH_MS) {
+  if (!isFresh(age)) {
     if (!refresh) return false;
     // A lock there (perhaps a link of this very file, left by a dead holder) is never made younger: judged as held.
     if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) throw Object.assign(new Error(`${path} exists`), { code: "EEXIST" });
@@ -198,6 +216,16 @@ function linkLock(from: string, path: string, refresh: boolean): boolean {
       return false;
     }
   }
+  return linkOrFalse(from, path);
+}
+
+/** Whether a file of this age (ms; negative: modified in the future) may stand as a lock. */
+function isFresh(age: number): boolean {
+  return age < LINK_LOCK_FRESH_MS && age >= -LINK_LOCK_FRESH_MS;
+}
+
+/** Links `path` to `from`: true when linked, false when `from` cannot be (the caller makes a file); EEXIST when the lock is held. */
+function linkOrFalse(from: string, path: string): boolean {
   try {
     linkSync(from, path);
     return true;

@@ -80,10 +80,12 @@
  * as few as it can. Taking a free lease is seven calls and one file made
  * (`lease.json` itself; two fewer than when it was a temp file linked to
  * its name, issue 16); giving back a lease taken or renewed less than a second
- * ago seven calls and no file (the lock is a link of `lease.json`, which
- * the fencing copy spares reading, and which is then unlinked; the lease
- * is marked released with an `open`, an `fstat`, a `pwrite` and a `close`
- * that free nothing); renewing one such lease thirteen calls and one file
+ * ago eight calls and no file: the lock is a link of `lease.json`, made
+ * without a look at the file first (the fencing copy says when it was
+ * modified: one `lstat` fewer, issue 16), one `lstat` that finds it still
+ * the file of the fencing copy, which spares reading it, and the unlink of
+ * the lock; the lease is marked released with an `open`, an `fstat`, a
+ * `pwrite` and a `close` that free nothing; renewing one such lease thirteen calls and one file
  * (the temp file renamed over `lease.json`). An older lease costs two
  * calls more for the lock (an `lstat` of it and a `lutimes` of the lease,
  * whose new modification time makes this store read it once more), not a
@@ -137,7 +139,7 @@ export class LeaseFiles {
   readonly host = thisHost();
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
-  /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileStamp}. */
+  /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileLook}. */
   readonly #fences = new Map<string, Fence>();
 
   constructor(folders: RunFolders, fsync: boolean) {
@@ -248,14 +250,14 @@ export class LeaseFiles {
   #current(runId: string): LeaseFound {
     // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
     const seenAt = performance.now();
-    const stamp = fileStamp(this.#folders.files(runId).lease);
+    const look = fileLook(this.#folders.files(runId).lease);
     const known = this.#fences.get(runId);
-    if (stamp !== undefined && known?.stamp === stamp) {
+    if (look !== undefined && known?.stamp === look.stamp) {
       known.seenAt = seenAt;
       return known.lease;
     }
-    const found = stamp === undefined ? undefined : readLeaseFileSync(this.#folders.files(runId).lease, true);
-    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp, seenAt });
+    const found = look === undefined ? undefined : readLeaseFileSync(this.#folders.files(runId).lease, true);
+    if (found !== undefined && look !== undefined) this.#fences.set(runId, { lease: found, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
     else this.#fences.delete(runId);
     return found;
   }
@@ -277,8 +279,8 @@ export class LeaseFiles {
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
     }
     const seenAt = performance.now();
-    const stamp = fileStamp(file);
-    if (stamp !== undefined) this.#fences.set(lease.runId, { lease, stamp, seenAt });
+    const look = fileLook(file);
+    if (look !== undefined) this.#fences.set(lease.runId, { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
     return true;
   }
 
@@ -298,7 +300,8 @@ export class LeaseFiles {
     const seenAt = performance.now();
     const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
     if (stats === undefined || stats.ino !== ino) return false;
-    this.#fences.set(lease.runId, { lease, stamp: stampOf(stats), seenAt });
+    const look = lookOf(stats);
+    this.#fences.set(lease.runId, { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
     return true;
   }
 
@@ -316,13 +319,13 @@ export class LeaseFiles {
     if (same && trusted(known.seenAt, seenAt, known.lease.expiresAt)) return;
     const file = this.#folders.files(runId).lease;
     // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
-    const stamp = fileStamp(file);
-    if (same && stamp !== undefined && known.stamp === stamp) {
+    const look = fileLook(file);
+    if (same && look !== undefined && known.stamp === look.stamp) {
       known.seenAt = seenAt;
       return;
     }
     const found = readLeaseFileSync(file);
-    if (found !== undefined && stamp !== undefined) this.#fences.set(runId, { lease: found, stamp, seenAt });
+    if (found !== undefined && look !== undefined) this.#fences.set(runId, { lease: found, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
     else this.#fences.delete(runId);
     const current = held(found);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
@@ -349,6 +352,8 @@ export class LeaseFiles {
       what: `the lease lock of run "${runId}"`,
       // The lease is the lock itself (a second name of it; an older one is touched first): no file made.
       linkFrom: files.lease,
+      // lease.json is the file of the fencing copy or a newer one (folder-lock.ts): modified no earlier than it.
+      linkFromModifiedSince: this.#fences.get(runId)?.modifiedMs,
       // An older lease is touched and linked all the same: no lock file is made and freed.
       refreshFrom: true,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
@@ -356,24 +361,27 @@ export class LeaseFiles {
   }
 }
 
-/** What this store last saw in a run's `lease.json`: the lease, the file's {@link fileStamp}, and when (`performance.now()`, taken before the `lstat`). */
+/** What this store last saw in a run's `lease.json`: the lease, the file's {@link fileLook}, and when (`performance.now()`, taken before the `lstat`). */
 interface Fence {
   readonly lease: Lease | typeof RELEASED;
   readonly stamp: string;
+  /** The file's modification time (epoch ms) when seen. */
+  readonly modifiedMs: number;
   seenAt: number;
 }
 
 /**
  * What identifies one version of `file` cheaply (inode, modification time,
- * size: a new version is a new file, written after the old one),
- * or undefined when it does not exist. `lstat`: a link planted in place of
- * the lease is seen as a change, and the read that follows refuses it.
+ * size: a new version is a new file, written after the old one), with its
+ * modification time (epoch ms), or undefined when it does not exist.
+ * `lstat`: a link planted in place of the lease is seen as a change, and
+ * the read that follows refuses it.
  */
-function fileStamp(file: string): string | undefined {
+function fileLook(file: string): { stamp: string; modifiedMs: number } | undefined {
   const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return s === undefined ? undefined : stampOf(s);
+  return s === undefined ? undefined : lookOf(s);
 }
 
-function stampOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
-  return `${s.ino}:${s.mtimeNs}:${s.size}`;
+function lookOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): { stamp: string; modifiedMs: number } {
+  return { stamp: `${s.ino}:${s.mtimeNs}:${s.size}`, modifiedMs: Number(s.mtimeNs / 1_000_000n) };
 }
