@@ -126,6 +126,21 @@ describe("a lease given back", () => {
     await store.close();
   });
 
+  it("writes nothing into a newer lease when its holder was taken over: the file it made and kept open is no longer lease.json", async () => {
+    const store = new LowdbStore({ dir });
+    const mine = await store.acquireLease("r1", request("o1"));
+    const other = new LowdbStore({ dir });
+    const theirs = await other.acquireLease("r1", request("o2", { takeover: true }));
+    const text = readFileSync(leaseFile("r1"), "utf8");
+    await store.releaseLease(mine);
+    expect(readFileSync(leaseFile("r1"), "utf8")).toBe(text);
+    expect(await store.readLease("r1")).toEqual(theirs);
+    await other.releaseLease(theirs);
+    expect(await store.readLease("r1")).toBeUndefined();
+    await other.close();
+    await store.close();
+  });
+
   it("lets a run be deleted and listed", async () => {
     const store = new LowdbStore({ dir });
     const lease = await store.acquireLease("r1", request("o1"));

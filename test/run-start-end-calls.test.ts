@@ -14,7 +14,9 @@
  *   exclusively: no temp file, no rename);
  * - the summary made by the first snapshot is overwritten by the run's
  *   end through the descriptor kept since (no second open), which is then
- *   closed: a stopped run holds no summary open.
+ *   closed: a stopped run holds no summary open; so is `lease.json`, made
+ *   by the acquire and marked released by the release;
+ * - a store closed with a lease still held keeps no `lease.json` open.
  * A link planted in a folder the store did not make is still refused
  * (test/summary-first-write.test.ts, test/store-symlinks.test.ts).
  */
@@ -124,6 +126,11 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
     // Made in place (no temp file, no rename), then rewritten in place by the run's end through the same descriptor, and closed.
     expect(log.filter((e) => e.includes("summary.json"))).toEqual(["open summary.json", "close summary.json"]);
     expect(openFilesOf(dir, "r")).not.toContain("summary.json");
+    // lease.json: made once and kept open; looked at once after it was made (has a racer replaced it?) and once under
+    // the lock at the release (no look before the lock's link, no fencing look within the trusted 50 ms); given back
+    // through the kept descriptor (no second open), which is then closed.
+    expect(log.filter((e) => e.includes("lease.json"))).toEqual(["open lease.json", "lstat lease.json", "lstat lease.json", "close lease.json"]);
+    expect(openFilesOf(dir, "r")).not.toContain("lease.json");
     const [summary] = await store.list();
     expect(summary).toMatchObject({ runId: "r", status: "succeeded", settledCount: 1 });
     await store.close();
@@ -141,6 +148,21 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
     const loaded = await fresh.load("r1");
     expect(loaded?.state.meta.status).toBe("succeeded");
     await fresh.close();
+  });
+});
+
+describe.runIf(process.platform === "linux")("LowdbStore: a lease's file", () => {
+  it("is kept open from the acquire to the release, and closed by close() when never given back", async () => {
+    const dir = join(root, "w");
+    const store = new LowdbStore({ dir });
+    const lease = await store.acquireLease("held", { owner: "o", pid: process.pid, host: "h", ttlMs: 60_000, now: Date.now() });
+    expect(openFilesOf(dir, "held")).toEqual(["lease.json"]);
+    await store.close();
+    expect(openFilesOf(dir, "held")).toEqual([]);
+    // Given back after the close: by path, as a store that did not make the file.
+    await store.releaseLease(lease);
+    expect(await store.readLease("held")).toBeUndefined();
+    expect(openFilesOf(dir, "held")).toEqual([]);
   });
 });
 

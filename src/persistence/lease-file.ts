@@ -39,7 +39,7 @@
 import { UnsafeStoreFileError } from "./errors.js";
 import type { Lease } from "./run-store.js";
 import { serialize } from "./serialization.js";
-import { overwriteSmallFileSync } from "./small-file.js";
+import { overwriteKeptSync, overwriteSmallFileSync, type KeptFile } from "./small-file.js";
 import { checkLease } from "./snapshot-schema.js";
 import { BLANK, readRewrittenDocumentSync } from "./stored-document.js";
 
@@ -92,13 +92,33 @@ export function readLeaseFileSync(file: string, folderChecked = false): LeaseFou
  * ```
  */
 export function markReleasedSync(file: string, current: Lease, lockLinked: boolean): boolean {
-  // `runId` (a lease's first key) before the spread: a literal that starts with a spread and adds a key gets a hidden
-  // class of its own each time in V8 11 (docs/architecture.md, "Hidden classes").
-  const released: StoredLease = { runId: current.runId, ...(current as Omit<Lease, "runId">), expiresAt: 0, released: true };
   try {
-    return overwriteSmallFileSync(file, serialize(released), { grow: true, maxLinks: lockLinked ? 2 : 1 });
+    return overwriteSmallFileSync(file, releasedText(current), { grow: true, maxLinks: lockLinked ? 2 : 1 });
   } catch (err) {
     if (err instanceof UnsafeStoreFileError) return false;
     throw err;
   }
+}
+
+/**
+ * {@link markReleasedSync} through a descriptor kept open since the
+ * caller made the file (`lease-publish.ts`), which the caller has just
+ * found to still be `lease.json` with at most the names allowed (its
+ * `lstat`, under the lease lock): one `pwrite`, no open, check or close.
+ * False, with nothing written, when it cannot be written in place.
+ * @example
+ * ```ts
+ * if (!markReleasedKeptSync(kept, current)) markReleasedSync(files.lease, current, unlock.linked);
+ * ```
+ */
+export function markReleasedKeptSync(kept: KeptFile, current: Lease): boolean {
+  return overwriteKeptSync(kept, releasedText(current), true);
+}
+
+/** `current` given back, as stored. */
+function releasedText(current: Lease): string {
+  // `runId` (a lease's first key) before the spread: a literal that starts with a spread and adds a key gets a hidden
+  // class of its own each time in V8 11 (docs/architecture.md, "Hidden classes").
+  const released: StoredLease = { runId: current.runId, ...(current as Omit<Lease, "runId">), expiresAt: 0, released: true };
+  return serialize(released);
 }

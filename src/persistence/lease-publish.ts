@@ -28,24 +28,26 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fstatSync, openSync } from "node:fs";
+import { constants, fchmodSync, fstatSync, openSync } from "node:fs";
 import { closeQuietly, writeAllSync } from "./atomic-file.js";
 import { hasCode } from "./folder-lock.js";
 
 /**
  * Makes `file` hold `text` only if it does not exist (see the module
- * comment). Returns the new file's inode, or undefined (nothing made)
- * when `file` exists. A write that fails (a full disk) leaves the file
+ * comment). Returns the new file, still open (the caller closes `fd`, or
+ * keeps it to give the lease back through it: `lowdb-leases.ts`), or
+ * undefined (nothing made) when `file` exists. A write that fails (a full disk) leaves the file
  * empty, which reads as a lease given back, and throws: the empty file is
  * not removed, since by then it may be another process's lease (renamed
  * over it under the lock), which an unlink here would take away.
  *
  * @example
  * ```ts
- * const ino = publishIfAbsent(files.lease, serialize(lease)); // undefined: a lease is there
+ * const made = publishIfAbsent(files.lease, serialize(lease)); // undefined: a lease is there
+ * if (made) closeSync(made.fd);
  * ```
  */
-export function publishIfAbsent(file: string, text: string): bigint | undefined {
+export function publishIfAbsent(file: string, text: string): PublishedFile | undefined {
   let fd: number;
   try {
     fd = openSync(file, CREATE_FLAGS, 0o600);
@@ -54,16 +56,24 @@ export function publishIfAbsent(file: string, text: string): bigint | undefined 
     throw err;
   }
   try {
-    writeAllSync(fd, Buffer.from(text, "utf8"));
+    const bytes = Buffer.from(text, "utf8");
+    writeAllSync(fd, bytes);
     const stats = fstatSync(fd, { bigint: true });
     // A umask may have taken bits off: lease files are 0600, as every store file.
     if ((stats.mode & 0o777n) !== 0o600n) fchmodSync(fd, 0o600);
-    closeSync(fd);
-    return stats.ino;
+    return { file, fd, size: bytes.length, ino: stats.ino };
   } catch (err) {
     closeQuietly(fd);
     throw err;
   }
+}
+
+/** A file {@link publishIfAbsent} made: its path, open descriptor, size and inode. */
+export interface PublishedFile {
+  readonly file: string;
+  readonly fd: number;
+  size: number;
+  readonly ino: bigint;
 }
 
 /** How `lease.json` is made: a new regular file, never through a link at its name. */

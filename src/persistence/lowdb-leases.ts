@@ -77,15 +77,18 @@
  * (`store-files.ts`, "Costs"); making a file is what costs most (40 µs on
  * a quiet ext4 disk, hundreds under load; a `link` or an `unlink` costs a
  * fifth of it, an `lstat` or a small read far less), so a lease call makes
- * as few as it can. Taking a free lease is seven calls and one file made
- * (`lease.json` itself; two fewer than when it was a temp file linked to
- * its name, issue 16); giving back a lease taken or renewed less than a second
- * ago eight calls and no file: the lock is a link of `lease.json`, made
- * without a look at the file first (the fencing copy says when it was
- * modified: one `lstat` fewer, issue 16), one `lstat` that finds it still
- * the file of the fencing copy, which spares reading it, and the unlink of
- * the lock; the lease is marked released with an `open`, an `fstat`, a
- * `pwrite` and a `close` that free nothing; renewing one such lease thirteen calls and one file
+ * as few as it can. Taking a free lease is six calls and one file made
+ * (`lease.json` itself, kept open until the lease is given back; three
+ * fewer than when it was a temp file linked to its name and closed, issue
+ * 16); giving back a lease taken or renewed less than a second ago six
+ * calls and no file: the lock is a link of `lease.json`, made without a
+ * look at the file first (the fencing copy says when it was modified),
+ * one `lstat` that finds it still the file of the fencing copy, which
+ * spares reading it, the lease marked released with one `pwrite` through
+ * the descriptor kept since this store made the file (when it did, without
+ * `fsync`: else an `open`, an `fstat`, the `pwrite` and a `close`), its
+ * `close`, and the unlink of the lock; nothing is freed. Renewing one such
+ * lease is twelve calls and one file
  * (the temp file renamed over `lease.json`). An older lease costs two
  * calls more for the lock (an `lstat` of it and a `lutimes` of the lease,
  * whose new modification time makes this store read it once more), not a
@@ -127,11 +130,11 @@ import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
-import { writeFileAtomicSync } from "./atomic-file.js";
-import { publishIfAbsent } from "./lease-publish.js";
+import { closeQuietly, writeFileAtomicSync } from "./atomic-file.js";
+import { publishIfAbsent, type PublishedFile } from "./lease-publish.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
-import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
+import { held, markReleasedKeptSync, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
 export class LeaseFiles {
@@ -141,6 +144,13 @@ export class LeaseFiles {
   readonly #fsync: boolean;
   /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileLook}. */
   readonly #fences = new Map<string, Fence>();
+  /**
+   * The `lease.json` this store made for a run's free lease, kept open
+   * until the lease is given back, so that marking it released is one
+   * `pwrite` (see the module comment, "Costs"); dropped (closed) whenever
+   * the file is replaced, the run is forgotten, or the store closes.
+   */
+  readonly #kept = new Map<string, PublishedFile>();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
@@ -218,27 +228,72 @@ export class LeaseFiles {
    * written in place).
    */
   async release(lease: Lease): Promise<void> {
-    const unlock = await this.lock(lease.runId, false);
-    if (!unlock) return;
     try {
-      const current = held(this.#current(lease.runId));
-      if (current && current.owner === lease.owner) {
-        this.#fences.delete(lease.runId);
-        if (!this.#fsync && markReleasedSync(this.#folders.files(lease.runId).lease, current, unlock.linked)) return;
-        try {
-          unlinkSync(this.#folders.files(lease.runId).lease);
-        } catch (err) {
-          ignoreCode("ENOENT")(err);
+      const unlock = await this.lock(lease.runId, false);
+      if (!unlock) return;
+      try {
+        const current = held(this.#current(lease.runId));
+        if (current && current.owner === lease.owner) {
+          const seen = this.#fences.get(lease.runId);
+          this.#fences.delete(lease.runId);
+          if (!this.#fsync && this.#markReleased(lease.runId, current, seen, unlock.linked)) return;
+          try {
+            unlinkSync(this.#folders.files(lease.runId).lease);
+          } catch (err) {
+            ignoreCode("ENOENT")(err);
+          }
         }
+      } finally {
+        await unlock();
       }
     } finally {
-      await unlock();
+      this.#dropKept(lease.runId);
     }
+  }
+
+  /**
+   * Marks the run's `lease.json` (holding `current`, as the look under the
+   * lock just found, `seen`) released in place: through the descriptor
+   * kept since this store made it when the look found that very file with
+   * no more names than the lock's, else by path (`lease-file.ts`).
+   */
+  #markReleased(runId: string, current: Lease, seen: Fence | undefined, lockLinked: boolean): boolean {
+    const kept = this.#kept.get(runId);
+    if (kept !== undefined && seen !== undefined && seen.ino === kept.ino && seen.links <= (lockLinked ? 2 : 1)) {
+      if (markReleasedKeptSync(kept, current)) return true;
+    }
+    return markReleasedSync(this.#folders.files(runId).lease, current, lockLinked);
+  }
+
+  /** Closes the `lease.json` kept open for run `runId`, if any. */
+  #dropKept(runId: string): void {
+    const kept = this.#kept.get(runId);
+    if (kept === undefined) return;
+    this.#kept.delete(runId);
+    closeQuietly(kept.fd);
+  }
+
+  /** Keeps `made` (the run's new `lease.json`) open for its release, or closes it when `keep` is false. */
+  #keep(runId: string, made: PublishedFile, keep: boolean): void {
+    this.#dropKept(runId);
+    if (keep) this.#kept.set(runId, made);
+    else closeQuietly(made.fd);
+  }
+
+  /** The runs whose `lease.json` is kept open. */
+  keptRuns(): string[] {
+    return [...this.#kept.keys()];
+  }
+
+  /** Closes the `lease.json` kept open for run `runId` (the store is closing: a later release writes by path); called in the run's queue, as every lease call. */
+  closeKept(runId: string): void {
+    this.#dropKept(runId);
   }
 
   /** Forgets the fencing copy of a run and that its folder was checked (it is going away). */
   forget(runId: string): void {
     this.#fences.delete(runId);
+    this.#dropKept(runId);
     this.#folders.forget(runId);
   }
 
@@ -254,10 +309,12 @@ export class LeaseFiles {
     const known = this.#fences.get(runId);
     if (look !== undefined && known?.stamp === look.stamp) {
       known.seenAt = seenAt;
+      // A second name (the lock) changes no stamp: the count is the one just seen.
+      known.links = look.links;
       return known.lease;
     }
     const found = look === undefined ? undefined : readLeaseFileSync(this.#folders.files(runId).lease, true);
-    if (found !== undefined && look !== undefined) this.#fences.set(runId, { lease: found, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
+    if (found !== undefined && look !== undefined) this.#fences.set(runId, fenceOf(found, look, seenAt));
     else this.#fences.delete(runId);
     return found;
   }
@@ -271,16 +328,20 @@ export class LeaseFiles {
   #write(lease: Lease, fresh: boolean): boolean {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
+    // The file kept open, if any, is about to be replaced (or is gone: a fresh write finds no file).
+    this.#dropKept(lease.runId);
     if (fresh) {
       // Made only if still absent: one published meanwhile without the lock is judged again.
-      if (publishIfAbsent(file, serialize(lease)) === undefined) return false;
+      const made = publishIfAbsent(file, serialize(lease));
+      if (made === undefined) return false;
+      this.#keep(lease.runId, made, !this.#fsync);
     } else {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
     }
     const seenAt = performance.now();
     const look = fileLook(file);
-    if (look !== undefined) this.#fences.set(lease.runId, { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
+    if (look !== undefined) this.#fences.set(lease.runId, fenceOf(lease, look, seenAt));
     return true;
   }
 
@@ -294,14 +355,20 @@ export class LeaseFiles {
   #publishUnlocked(lease: Lease): boolean {
     const files = this.#folders.files(lease.runId);
     this.#fences.delete(lease.runId);
-    const ino = publishIfAbsent(files.lease, serialize(lease));
-    if (ino === undefined) return false;
-    if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
-    const seenAt = performance.now();
-    const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
-    if (stats === undefined || stats.ino !== ino) return false;
-    const look = lookOf(stats);
-    this.#fences.set(lease.runId, { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
+    const made = publishIfAbsent(files.lease, serialize(lease));
+    if (made === undefined) return false;
+    let seenAt = 0;
+    let stats;
+    try {
+      if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
+      seenAt = performance.now();
+      stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
+      if (stats === undefined || stats.ino !== made.ino) return false;
+    } finally {
+      // Kept open to give the lease back through it when it is the run's (without fsync, which removes the file instead).
+      this.#keep(lease.runId, made, stats?.ino === made.ino && !this.#fsync);
+    }
+    this.#fences.set(lease.runId, fenceOf(lease, lookOf(stats), seenAt));
     return true;
   }
 
@@ -325,7 +392,7 @@ export class LeaseFiles {
       return;
     }
     const found = readLeaseFileSync(file);
-    if (found !== undefined && look !== undefined) this.#fences.set(runId, { lease: found, stamp: look.stamp, modifiedMs: look.modifiedMs, seenAt });
+    if (found !== undefined && look !== undefined) this.#fences.set(runId, fenceOf(found, look, seenAt));
     else this.#fences.delete(runId);
     const current = held(found);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current);
@@ -367,21 +434,39 @@ interface Fence {
   readonly stamp: string;
   /** The file's modification time (epoch ms) when seen. */
   readonly modifiedMs: number;
+  /** The file's inode. */
+  readonly ino: bigint;
+  /** How many names the file had at the last look. */
+  links: number;
   seenAt: number;
 }
 
+/** A fencing copy of `lease`, seen in a file as `look` says at `seenAt`. */
+function fenceOf(lease: Lease | typeof RELEASED, look: FileLook, seenAt: number): Fence {
+  return { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, ino: look.ino, links: look.links, seenAt };
+}
+
+/** What one look (`lstat`) at a run's `lease.json` found. */
+interface FileLook {
+  /** What identifies this version of the file cheaply (inode, modification time, size: a new version is a new file, written after the old one). */
+  readonly stamp: string;
+  /** Its modification time (epoch ms). */
+  readonly modifiedMs: number;
+  readonly ino: bigint;
+  /** How many names it has. */
+  readonly links: number;
+}
+
 /**
- * What identifies one version of `file` cheaply (inode, modification time,
- * size: a new version is a new file, written after the old one), with its
- * modification time (epoch ms), or undefined when it does not exist.
- * `lstat`: a link planted in place of the lease is seen as a change, and
- * the read that follows refuses it.
+ * One look at `file`, or undefined when it does not exist. `lstat`: a
+ * link planted in place of the lease is seen as a change, and the read
+ * that follows refuses it.
  */
-function fileLook(file: string): { stamp: string; modifiedMs: number } | undefined {
+function fileLook(file: string): FileLook | undefined {
   const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
   return s === undefined ? undefined : lookOf(s);
 }
 
-function lookOf(s: { ino: bigint; mtimeNs: bigint; size: bigint }): { stamp: string; modifiedMs: number } {
-  return { stamp: `${s.ino}:${s.mtimeNs}:${s.size}`, modifiedMs: Number(s.mtimeNs / 1_000_000n) };
+function lookOf(s: { ino: bigint; mtimeNs: bigint; size: bigint; nlink: bigint }): FileLook {
+  return { stamp: `${s.ino}:${s.mtimeNs}:${s.size}`, modifiedMs: Number(s.mtimeNs / 1_000_000n), ino: s.ino, links: Number(s.nlink) };
 }

@@ -477,6 +477,8 @@ export class LowdbStore implements RunStore {
   async close(): Promise<void> {
     this.#priors.clear();
     await Promise.all([...this.#journals.keys()].map((runId) => this.#serial(runId, () => this.#closeJournal(runId))));
+    // In each run's queue: a lease call waiting for its lock may be about to write through the descriptor.
+    await Promise.all(this.#leases.keptRuns().map((runId) => this.#serial(runId, () => this.#leases.closeKept(runId))));
   }
 
   /** Runs `task` after every earlier call on the same run has settled. */
