@@ -357,18 +357,15 @@ export class LeaseFiles {
     this.#fences.delete(lease.runId);
     const made = publishIfAbsent(files.lease, serialize(lease));
     if (made === undefined) return false;
-    let seenAt = 0;
-    let stats;
+    let unraced: { look: FileLook; seenAt: number } | undefined;
     try {
-      if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return false;
-      seenAt = performance.now();
-      stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
-      if (stats === undefined || stats.ino !== made.ino) return false;
+      unraced = lookAfterPublish(files, made.ino);
     } finally {
       // Kept open to give the lease back through it when it is the run's (without fsync, which removes the file instead).
-      this.#keep(lease.runId, made, stats?.ino === made.ino && !this.#fsync);
+      this.#keep(lease.runId, made, unraced !== undefined && !this.#fsync);
     }
-    this.#fences.set(lease.runId, fenceOf(lease, lookOf(stats), seenAt));
+    if (unraced === undefined) return false;
+    this.#fences.set(lease.runId, fenceOf(lease, unraced.look, unraced.seenAt));
     return true;
   }
 
@@ -444,6 +441,19 @@ interface Fence {
 /** A fencing copy of `lease`, seen in a file as `look` says at `seenAt`. */
 function fenceOf(lease: Lease | typeof RELEASED, look: FileLook, seenAt: number): Fence {
   return { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, ino: look.ino, links: look.links, seenAt };
+}
+
+/**
+ * After `lease.json` (inode `ino`) was made without the lock: the look at
+ * it that the fencing copy starts from, or undefined when the lock must
+ * decide (a lock is held, or `lease.json` is no longer that file: see the
+ * module comment, "Taking a free lease").
+ */
+function lookAfterPublish(files: { readonly lock: string; readonly lease: string }, ino: bigint): { look: FileLook; seenAt: number } | undefined {
+  if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return undefined;
+  const seenAt = performance.now();
+  const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
+  return stats !== undefined && stats.ino === ino ? { look: lookOf(stats), seenAt } : undefined;
 }
 
 /** What one look (`lstat`) at a run's `lease.json` found. */
