@@ -20,8 +20,8 @@
  * earlier one (both judge by the modification time). A caller that saw
  * the file's modification time less than that long ago says so
  * (`linkFromModifiedSince`), and the file is linked without a look: the
- * file there now is that one or one written since, never older. A lock older than
- * {@link LOCK_STALE_MS} is taken to be left by a process that died
+ * file there now is that one or one written since, never older. A lock
+ * older than {@link LOCK_STALE_MS} is taken to be left by a process that died
  * holding it (holders keep it for milliseconds) and is broken. With
  * `refreshFrom`, an older file has its modification time set to now
  * first, so the lock is a link of it whatever its age, and no lock takes
@@ -47,8 +47,9 @@
  *
  * Costs. Taking and giving back a free lock is two synchronous calls
  * (`mkdir` and `rmdir`; `open` and `unlink`; with `linkFrom`, `lstat`
- * (none with a recent `linkFromModifiedSince`), `link` and `unlink`, and for an older file with `refreshFrom`, an
- * `lstat` of the lock and a `lutimes` more): the thread pool would cost
+ * (none with a recent `linkFromModifiedSince`), `link` and `unlink`, and
+ * for an older file with `refreshFrom`, an `lstat` of the lock and a
+ * `lutimes` more): the thread pool would cost
  * more than the calls.
  * Only the wait between two tries of a held lock is asynchronous.
  *

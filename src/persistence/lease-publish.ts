@@ -36,10 +36,11 @@ import { hasCode } from "./folder-lock.js";
  * Makes `file` hold `text` only if it does not exist (see the module
  * comment). Returns the new file, still open (the caller closes `fd`, or
  * keeps it to give the lease back through it: `lowdb-leases.ts`), or
- * undefined (nothing made) when `file` exists. A write that fails (a full disk) leaves the file
- * empty, which reads as a lease given back, and throws: the empty file is
- * not removed, since by then it may be another process's lease (renamed
- * over it under the lock), which an unlink here would take away.
+ * undefined (nothing made) when `file` exists. A write that fails (a full
+ * disk) leaves the file empty, which reads as a lease given back, and
+ * throws: the empty file is not removed, since by then it may be another
+ * process's lease (renamed over it under the lock), which an unlink here
+ * would take away.
  *
  * @example
  * ```ts

@@ -113,8 +113,9 @@
  *
  * Invariants: `lease.json` is replaced (renamed over), marked released in
  * place or removed only under the lease lock, and made without the lock
- * only by an exclusive create that fails when it exists; it is written in place only
- * to mark it released, and then grows; the fencing copy of a run (`#fences`) is dropped
+ * only by an exclusive create that fails when it exists; it is written
+ * in place only to mark it released (through the descriptor kept since
+ * this store made it, or opened by path), and then grows; the fencing copy of a run (`#fences`) is dropped
  * before the file is written and set again after, so a failed write never
  * leaves a copy that names a lease the file does not hold. The calls here
  * are made inside the store's per-run queue (the store serializes them).
