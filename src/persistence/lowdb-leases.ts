@@ -1,5 +1,5 @@
 /**
- * Why this file is about 380 lines (a third of them this comment): it is
+ * Why this file is about 400 lines (a third of them this comment): it is
  * one concept, the lease file of a run and the fencing copy this store
  * keeps of it; every lease call and every fenced write reads and replaces
  * the same copy, and the argument that a write is never let through
@@ -8,7 +8,9 @@
  * What stands alone is elsewhere: the lock (`folder-lock.ts`), the rules
  * (`lease-rules.ts`), the file's content (`lease-file.ts`), how long a
  * look is trusted (`lease-trust.ts`), making `lease.json` only if it is
- * absent (`lease-publish.ts`).
+ * absent (`lease-publish.ts`), what one look at it finds and the fencing
+ * copy made of it (`lease-look.ts`), and the files kept open from their
+ * making to their release (`kept-leases.ts`).
  *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
@@ -122,7 +124,7 @@
  *
  * @module
  */
-import { lstatSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import { thisHost } from "../core/host.js";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
@@ -131,11 +133,13 @@ import { RunLockedError } from "./errors.js";
 import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
-import { closeQuietly, writeFileAtomicSync } from "./atomic-file.js";
-import { publishIfAbsent, type PublishedFile } from "./lease-publish.js";
+import { writeFileAtomicSync } from "./atomic-file.js";
+import { KeptLeases } from "./kept-leases.js";
+import { fenceOf, fileLook, lookAfterPublish, type Fence, type FileLook } from "./lease-look.js";
+import { publishIfAbsent } from "./lease-publish.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
-import { held, markReleasedKeptSync, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
+import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
 export class LeaseFiles {
@@ -145,13 +149,8 @@ export class LeaseFiles {
   readonly #fsync: boolean;
   /** What each run's `lease.json` held when this store last wrote or read it, with that file's {@link fileLook}. */
   readonly #fences = new Map<string, Fence>();
-  /**
-   * The `lease.json` this store made for a run's free lease, kept open
-   * until the lease is given back, so that marking it released is one
-   * `pwrite` (see the module comment, "Costs"); dropped (closed) whenever
-   * the file is replaced, the run is forgotten, or the store closes.
-   */
-  readonly #kept = new Map<string, PublishedFile>();
+  /** The `lease.json` files this store made for free leases, kept open until each is given back (`kept-leases.ts`). */
+  readonly #kept = new KeptLeases();
 
   constructor(folders: RunFolders, fsync: boolean) {
     this.#folders = folders;
@@ -248,53 +247,35 @@ export class LeaseFiles {
         await unlock();
       }
     } finally {
-      this.#dropKept(lease.runId);
+      this.#kept.drop(lease.runId);
     }
   }
 
   /**
    * Marks the run's `lease.json` (holding `current`, as the look under the
-   * lock just found, `seen`) released in place: through the descriptor
-   * kept since this store made it when the look found that very file with
-   * no more names than the lock's, else by path (`lease-file.ts`).
+   * lock just found, `seen`) released in place: through the file kept
+   * open since this store made it (`kept-leases.ts`), else by path
+   * (`lease-file.ts`).
    */
   #markReleased(runId: string, current: Lease, seen: Fence | undefined, lockLinked: boolean): boolean {
-    const kept = this.#kept.get(runId);
-    if (kept !== undefined && seen !== undefined && seen.ino === kept.ino && seen.links <= (lockLinked ? 2 : 1)) {
-      if (markReleasedKeptSync(kept, current)) return true;
-    }
-    return markReleasedSync(this.#folders.files(runId).lease, current, lockLinked);
-  }
-
-  /** Closes the `lease.json` kept open for run `runId`, if any. */
-  #dropKept(runId: string): void {
-    const kept = this.#kept.get(runId);
-    if (kept === undefined) return;
-    this.#kept.delete(runId);
-    closeQuietly(kept.fd);
-  }
-
-  /** Keeps `made` (the run's new `lease.json`) open for its release, or closes it when `keep` is false. */
-  #keep(runId: string, made: PublishedFile, keep: boolean): void {
-    this.#dropKept(runId);
-    if (keep) this.#kept.set(runId, made);
-    else closeQuietly(made.fd);
+    const maxLinks = lockLinked ? 2 : 1;
+    return this.#kept.markReleased(runId, current, seen, maxLinks) || markReleasedSync(this.#folders.files(runId).lease, current, lockLinked);
   }
 
   /** The runs whose `lease.json` is kept open. */
   keptRuns(): string[] {
-    return [...this.#kept.keys()];
+    return this.#kept.runs();
   }
 
   /** Closes the `lease.json` kept open for run `runId` (the store is closing: a later release writes by path); called in the run's queue, as every lease call. */
   closeKept(runId: string): void {
-    this.#dropKept(runId);
+    this.#kept.drop(runId);
   }
 
   /** Forgets the fencing copy of a run and that its folder was checked (it is going away). */
   forget(runId: string): void {
     this.#fences.delete(runId);
-    this.#dropKept(runId);
+    this.#kept.drop(runId);
     this.#folders.forget(runId);
   }
 
@@ -330,12 +311,12 @@ export class LeaseFiles {
     const file = this.#folders.files(lease.runId).lease;
     this.#fences.delete(lease.runId);
     // The file kept open, if any, is about to be replaced (or is gone: a fresh write finds no file).
-    this.#dropKept(lease.runId);
+    this.#kept.drop(lease.runId);
     if (fresh) {
       // Made only if still absent: one published meanwhile without the lock is judged again.
       const made = publishIfAbsent(file, serialize(lease));
       if (made === undefined) return false;
-      this.#keep(lease.runId, made, !this.#fsync);
+      this.#kept.keep(lease.runId, made, !this.#fsync);
     } else {
       // Under the lease lock, just after the folder was checked.
       writeFileAtomicSync(file, serialize(lease), this.#fsync, true);
@@ -363,7 +344,7 @@ export class LeaseFiles {
       unraced = lookAfterPublish(files, made.ino);
     } finally {
       // Kept open to give the lease back through it when it is the run's (without fsync, which removes the file instead).
-      this.#keep(lease.runId, made, unraced !== undefined && !this.#fsync);
+      this.#kept.keep(lease.runId, made, unraced !== undefined && !this.#fsync);
     }
     if (unraced === undefined) return false;
     this.#fences.set(lease.runId, fenceOf(lease, unraced.look, unraced.seenAt));
@@ -424,60 +405,4 @@ export class LeaseFiles {
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
     });
   }
-}
-
-/** What this store last saw in a run's `lease.json`: the lease, the file's {@link fileLook}, and when (`performance.now()`, taken before the `lstat`). */
-interface Fence {
-  readonly lease: Lease | typeof RELEASED;
-  readonly stamp: string;
-  /** The file's modification time (epoch ms) when seen. */
-  readonly modifiedMs: number;
-  /** The file's inode. */
-  readonly ino: bigint;
-  /** How many names the file had at the last look. */
-  links: number;
-  seenAt: number;
-}
-
-/** A fencing copy of `lease`, seen in a file as `look` says at `seenAt`. */
-function fenceOf(lease: Lease | typeof RELEASED, look: FileLook, seenAt: number): Fence {
-  return { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, ino: look.ino, links: look.links, seenAt };
-}
-
-/**
- * After `lease.json` (inode `ino`) was made without the lock: the look at
- * it that the fencing copy starts from, or undefined when the lock must
- * decide (a lock is held, or `lease.json` is no longer that file: see the
- * module comment, "Taking a free lease").
- */
-function lookAfterPublish(files: { readonly lock: string; readonly lease: string }, ino: bigint): { look: FileLook; seenAt: number } | undefined {
-  if (lstatSync(files.lock, { throwIfNoEntry: false }) !== undefined) return undefined;
-  const seenAt = performance.now();
-  const stats = lstatSync(files.lease, { bigint: true, throwIfNoEntry: false });
-  return stats !== undefined && stats.ino === ino ? { look: lookOf(stats), seenAt } : undefined;
-}
-
-/** What one look (`lstat`) at a run's `lease.json` found. */
-interface FileLook {
-  /** What identifies this version of the file cheaply (inode, modification time, size: a new version is a new file, written after the old one). */
-  readonly stamp: string;
-  /** Its modification time (epoch ms). */
-  readonly modifiedMs: number;
-  readonly ino: bigint;
-  /** How many names it has. */
-  readonly links: number;
-}
-
-/**
- * One look at `file`, or undefined when it does not exist. `lstat`: a
- * link planted in place of the lease is seen as a change, and the read
- * that follows refuses it.
- */
-function fileLook(file: string): FileLook | undefined {
-  const s = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return s === undefined ? undefined : lookOf(s);
-}
-
-function lookOf(s: { ino: bigint; mtimeNs: bigint; size: bigint; nlink: bigint }): FileLook {
-  return { stamp: `${s.ino}:${s.mtimeNs}:${s.size}`, modifiedMs: Number(s.mtimeNs / 1_000_000n), ino: s.ino, links: Number(s.nlink) };
 }

@@ -1,5 +1,5 @@
 /**
- * Why this file is about 545 lines (a sixth of them this comment): it is
+ * Why this file is about 550 lines (a sixth of them this comment): it is
  * one concept, the `RunStore` contract's eleven methods for one on-disk
  * layout, and every one of them goes through the same per-run queue and
  * the same open journal descriptor (opened by a snapshot, used by appends,
@@ -36,7 +36,11 @@
  *
  * Invariants. Snapshot, summary and lease are replaced atomically (temp
  * file in the same folder, optional fsync, rename), so a crash leaves the
- * old or the new file, never a torn one; an existing summary of a store
+ * old or the new file, never a torn one; a file a new run makes (its
+ * lease, its journal and, without `fsync`, its first summary) is made at
+ * its name with `O_CREAT | O_EXCL` instead and written once, and until
+ * then reads as absent (an empty lease as one given back, an empty summary
+ * as missing: `lease-publish.ts`, `summary-file.ts`); an existing summary of a store
  * without `fsync` is overwritten in place within its first page instead
  * (`summary-file.ts`, `small-file.ts`: as safe against a process crash,
  * and no rename over the old file, which costs a forced allocation and a
