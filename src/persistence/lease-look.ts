@@ -16,22 +16,27 @@ import { performance } from "node:perf_hooks";
 import type { RELEASED } from "./lease-file.js";
 import type { Lease } from "./run-store.js";
 
-/** What this store last saw in a run's `lease.json`: the lease, the file's {@link fileLook}, and when (`performance.now()`, taken before the `lstat`). */
-export interface Fence {
+/** What this store last saw in a run's `lease.json`: the lease, the file as {@link fileLook} found it, and when (`performance.now()`, taken before the `lstat`). */
+export interface Fence extends FileLook {
   readonly lease: Lease | typeof RELEASED;
-  readonly stamp: string;
-  /** The file's modification time (epoch ms) when seen. */
-  readonly modifiedMs: number;
-  /** The file's inode. */
-  readonly ino: bigint;
-  /** How many names the file had at the last look. */
+  /** How many names the file had at the last look (a second name, the lock, changes no version). */
   links: number;
   seenAt: number;
 }
 
 /** A fencing copy of `lease`, seen in a file as `look` says at `seenAt`. */
 export function fenceOf(lease: Lease | typeof RELEASED, look: FileLook, seenAt: number): Fence {
-  return { lease, stamp: look.stamp, modifiedMs: look.modifiedMs, ino: look.ino, links: look.links, seenAt };
+  return { ino: look.ino, mtimeNs: look.mtimeNs, size: look.size, links: look.links, lease, seenAt };
+}
+
+/** Whether `a` and `b` are one version of the file: same inode, modification time and size (a new version is a new file, or one written in place that grows). */
+export function sameVersion(a: FileLook, b: FileLook): boolean {
+  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.size === b.size;
+}
+
+/** When the file was modified, in epoch ms (the lease lock's `linkFromModifiedSince`). */
+export function modifiedMs(look: FileLook): number {
+  return Number(look.mtimeNs / 1_000_000n);
 }
 
 /**
@@ -47,14 +52,11 @@ export function lookAfterPublish(files: { readonly lock: string; readonly lease:
   return stats !== undefined && stats.ino === ino ? { look: lookOf(stats), seenAt } : undefined;
 }
 
-/** What one look (`lstat`) at a run's `lease.json` found. */
+/** What one look (`lstat`) at a run's `lease.json` found: what identifies the version ({@link sameVersion}) and how many names it has. */
 export interface FileLook {
-  /** What identifies this version of the file cheaply (inode, modification time, size: a new version is a new file, written after the old one). */
-  readonly stamp: string;
-  /** Its modification time (epoch ms). */
-  readonly modifiedMs: number;
   readonly ino: bigint;
-  /** How many names it has. */
+  readonly mtimeNs: bigint;
+  readonly size: bigint;
   readonly links: number;
 }
 
@@ -70,5 +72,5 @@ export function fileLook(file: string): FileLook | undefined {
 
 /** The look that `stats` (an `lstat` with `bigint: true`) make. */
 export function lookOf(s: { ino: bigint; mtimeNs: bigint; size: bigint; nlink: bigint }): FileLook {
-  return { stamp: `${s.ino}:${s.mtimeNs}:${s.size}`, modifiedMs: Number(s.mtimeNs / 1_000_000n), ino: s.ino, links: Number(s.nlink) };
+  return { ino: s.ino, mtimeNs: s.mtimeNs, size: s.size, links: Number(s.nlink) };
 }

@@ -31,6 +31,7 @@
 import { constants, fchmodSync, fstatSync, openSync } from "node:fs";
 import { closeQuietly, writeAllSync } from "./atomic-file.js";
 import { hasCode } from "./folder-lock.js";
+import type { KeptFile } from "./small-file.js";
 
 /**
  * Makes `file` hold `text` only if it does not exist (see the module
@@ -69,11 +70,8 @@ export function publishIfAbsent(file: string, text: string): PublishedFile | und
   }
 }
 
-/** A file {@link publishIfAbsent} made: its path, open descriptor, size and inode. */
-export interface PublishedFile {
-  readonly file: string;
-  readonly fd: number;
-  size: number;
+/** A file {@link publishIfAbsent} made: open, as a kept small file (`small-file.ts`), with its inode. */
+export interface PublishedFile extends KeptFile {
   readonly ino: bigint;
 }
 

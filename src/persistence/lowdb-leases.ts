@@ -135,7 +135,7 @@ import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { writeFileAtomicSync } from "./atomic-file.js";
 import { KeptLeases } from "./kept-leases.js";
-import { fenceOf, fileLook, lookAfterPublish, type Fence, type FileLook } from "./lease-look.js";
+import { fenceOf, fileLook, lookAfterPublish, modifiedMs, sameVersion, type Fence, type FileLook } from "./lease-look.js";
 import { publishIfAbsent } from "./lease-publish.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
@@ -285,13 +285,13 @@ export class LeaseFiles {
    * `lstat`), else the file read (and remembered).
    */
   #current(runId: string): LeaseFound {
-    // The stamp is taken before the read: if the file changes meanwhile, the next look reads it again.
+    // The look is taken before the read: if the file changes meanwhile, the next look reads it again.
     const seenAt = performance.now();
     const look = fileLook(this.#folders.files(runId).lease);
     const known = this.#fences.get(runId);
-    if (look !== undefined && known?.stamp === look.stamp) {
+    if (look !== undefined && known !== undefined && sameVersion(known, look)) {
       known.seenAt = seenAt;
-      // A second name (the lock) changes no stamp: the count is the one just seen.
+      // A second name (the lock) changes no version: the count is the one just seen.
       known.links = look.links;
       return known.lease;
     }
@@ -364,9 +364,9 @@ export class LeaseFiles {
     const seenAt = performance.now();
     if (same && trusted(known.seenAt, seenAt, known.lease.expiresAt)) return;
     const file = this.#folders.files(runId).lease;
-    // The stamp is taken before the read: if the file changes meanwhile, the next check reads it again.
+    // The look is taken before the read: if the file changes meanwhile, the next check reads it again.
     const look = fileLook(file);
-    if (same && look !== undefined && known.stamp === look.stamp) {
+    if (same && look !== undefined && sameVersion(known, look)) {
       known.seenAt = seenAt;
       return;
     }
@@ -386,6 +386,12 @@ export class LeaseFiles {
     return held(readLeaseFileSync(this.#folders.files(runId).lease, folderChecked));
   }
 
+  /** When the file of the run's fencing copy was modified (epoch ms), or undefined without a copy. */
+  #fenceModifiedMs(runId: string): number | undefined {
+    const known = this.#fences.get(runId);
+    return known === undefined ? undefined : modifiedMs(known);
+  }
+
   /**
    * Takes the run's lease lock; resolves to the function that gives it
    * back, or to undefined when the run has no folder and `create` is false.
@@ -399,7 +405,7 @@ export class LeaseFiles {
       // The lease is the lock itself (a second name of it; an older one is touched first): no file made.
       linkFrom: files.lease,
       // lease.json is the file of the fencing copy or a newer one (folder-lock.ts): modified no earlier than it.
-      linkFromModifiedSince: this.#fences.get(runId)?.modifiedMs,
+      linkFromModifiedSince: this.#fenceModifiedMs(runId),
       // An older lease is touched and linked all the same: no lock file is made and freed.
       refreshFrom: true,
       createParent: create ? () => this.#folders.ensure(runId) : undefined,
