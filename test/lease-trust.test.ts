@@ -1,14 +1,13 @@
 /**
- * The fencing check's trust (src/persistence/lowdb-leases.ts, "Trusted for
- * 5 ms"): a write skips the `lstat` of `lease.json` when its
- * store saw the file unchanged less than `TRUST_MS` ago and the lease is
+ * The fencing check's trust (src/persistence/lease-trust.ts): a write
+ * skips the `lstat` of `lease.json` when its store saw the file unchanged less than `TRUST_MS` ago and the lease is
  * far from expiry. These tests hold `performance.now()` still, so the
  * trust never runs out by itself, and check what must still be refused:
  * a takeover is not used before its holder's trust ran out (the taker
  * waits), and a lease near or past its expiry is always looked at, so a
  * takeover that does not wait (an earlier version's) is seen at once.
  */
-import { renameSync, writeFileSync } from "node:fs";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +54,23 @@ async function holder(runId: string, ttlMs: number): Promise<{ store: LowdbStore
 /** Settles after `ms` of real time (timers are not faked here; only `performance.now()` is held). */
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Settles once `lease.json` of `runId` names `owner`: a takeover writes it
+ * and, in the same synchronous step, reads the clock its wait counts from
+ * (`outlastTrust(performance.now())` in `lowdb-leases.ts`). Only then may a
+ * test move the held clock on: moved earlier (a loaded machine can take
+ * longer than any fixed pause to get the taker there), the wait would start
+ * from the moved clock and, with the clock held, never end.
+ */
+async function untilLeaseNames(runId: string, owner: string): Promise<void> {
+  // A store of its own: the holder's and the taker's are the ones under test.
+  const reader = new LowdbStore({ dir });
+  for (let tries = 0; (await reader.readLease(runId))?.owner !== owner; tries++) {
+    if (tries === 2_000) throw new Error(`lease.json of ${runId} never named ${owner}`);
+    await pause(5);
+  }
+}
+
 describe("a fencing check trusted for TRUST_MS", () => {
   it("a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused", async () => {
     const { store, lease } = await holder("r1", 60_000);
@@ -62,6 +78,7 @@ describe("a fencing check trusted for TRUST_MS", () => {
     let granted: Lease | undefined;
     const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true })).then((l) => (granted = l));
     // Real time passes, `performance.now()` does not: the taker has replaced lease.json and waits.
+    await untilLeaseNames("r1", "taker");
     await pause(50);
     expect(granted).toBeUndefined();
     now += TRUST_MS;
@@ -80,10 +97,36 @@ describe("a fencing check trusted for TRUST_MS", () => {
     let granted: Lease | undefined;
     // The taker's clock says the lease expired (a clock ahead of the holder's).
     const taking = taker.acquireLease("r1", leaseRequest("taker", { now: lease.expiresAt + 1 })).then((l) => (granted = l));
+    await untilLeaseNames("r1", "taker");
     await pause(50);
     expect(granted).toBeUndefined();
     now += TRUST_MS;
     await taking;
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.close();
+    await taker.close();
+  });
+
+  it("a takeover that first waited for the lease lock longer than TRUST_MS still waits out the holder's trust, counted from its write", async () => {
+    const { store, lease } = await holder("r1", 60_000);
+    // Another process holds the lease lock (an empty lock file, fresh): the taker waits for it in real time.
+    const lock = join(dir, "runs", "r1", "lease.lock");
+    writeFileSync(lock, "");
+    const taker = new LowdbStore({ dir });
+    let granted: Lease | undefined;
+    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true })).then((l) => (granted = l));
+    await pause(50);
+    // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
+    now += TRUST_MS;
+    await pause(50);
+    expect((await new LowdbStore({ dir }).readLease("r1"))?.owner).toBe("holder");
+    unlinkSync(lock);
+    await untilLeaseNames("r1", "taker");
+    await pause(50);
+    expect(granted).toBeUndefined();
+    now += TRUST_MS;
+    await taking;
+    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
     await store.close();
     await taker.close();
