@@ -25,7 +25,10 @@ let dir: string;
 let now = 0;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "taskloom-lease-trust-"));
-  now = performance.now();
+  // A whole number of milliseconds: the tests move it on by TRUST_MS and the store checks `now - since < TRUST_MS`.
+  // From a fraction, the sum can lose its last bit where it crosses a power of two (1006.250122 + 50 - 1006.250122
+  // is 49.999999999999886), and with the clock held, the taker's wait never ends.
+  now = Math.floor(performance.now());
   vi.spyOn(performance, "now").mockImplementation(() => now);
 });
 afterEach(async () => {
