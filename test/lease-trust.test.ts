@@ -74,18 +74,28 @@ async function untilLeaseNames(runId: string, owner: string): Promise<void> {
   }
 }
 
+/**
+ * The lease `taking` (a takeover of run r1 by owner "taker") is granted:
+ * once it has written `lease.json`, it waits while the held clock stands
+ * still (real time passes), and returns once the clock moves on by
+ * `TRUST_MS`.
+ */
+async function grantedAfterTrust(taking: Promise<Lease>): Promise<Lease> {
+  let granted: Lease | undefined;
+  const settled = taking.then((lease) => (granted = lease));
+  await untilLeaseNames("r1", "taker");
+  await pause(50);
+  expect(granted).toBeUndefined();
+  now += TRUST_MS;
+  await settled;
+  return granted!;
+}
+
 describe("a fencing check trusted for TRUST_MS", () => {
   it("a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused", async () => {
     const { store, lease } = await holder("r1", 60_000);
     const taker = new LowdbStore({ dir });
-    let granted: Lease | undefined;
-    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true })).then((l) => (granted = l));
-    // Real time passes, `performance.now()` does not: the taker has replaced lease.json and waits.
-    await untilLeaseNames("r1", "taker");
-    await pause(50);
-    expect(granted).toBeUndefined();
-    now += TRUST_MS;
-    await taking;
+    const granted = await grantedAfterTrust(taker.acquireLease("r1", leaseRequest("taker", { takeover: true })));
     expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
     await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST", heldToken: lease.token });
@@ -97,14 +107,8 @@ describe("a fencing check trusted for TRUST_MS", () => {
   it("a takeover after expiry waits as well", async () => {
     const { store, lease } = await holder("r1", 60_000);
     const taker = new LowdbStore({ dir });
-    let granted: Lease | undefined;
     // The taker's clock says the lease expired (a clock ahead of the holder's).
-    const taking = taker.acquireLease("r1", leaseRequest("taker", { now: lease.expiresAt + 1 })).then((l) => (granted = l));
-    await untilLeaseNames("r1", "taker");
-    await pause(50);
-    expect(granted).toBeUndefined();
-    now += TRUST_MS;
-    await taking;
+    await grantedAfterTrust(taker.acquireLease("r1", leaseRequest("taker", { now: lease.expiresAt + 1 })));
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
     await store.close();
     await taker.close();
@@ -116,19 +120,14 @@ describe("a fencing check trusted for TRUST_MS", () => {
     const lock = join(dir, "runs", "r1", "lease.lock");
     writeFileSync(lock, "");
     const taker = new LowdbStore({ dir });
-    let granted: Lease | undefined;
-    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true })).then((l) => (granted = l));
+    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
     await pause(50);
     // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
     now += TRUST_MS;
     await pause(50);
     expect((await new LowdbStore({ dir }).readLease("r1"))?.owner).toBe("holder");
     unlinkSync(lock);
-    await untilLeaseNames("r1", "taker");
-    await pause(50);
-    expect(granted).toBeUndefined();
-    now += TRUST_MS;
-    await taking;
+    const granted = await grantedAfterTrust(taking);
     expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
     await store.close();
