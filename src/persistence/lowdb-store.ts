@@ -1,5 +1,5 @@
 /**
- * Why this file is about 550 lines (a sixth of them this comment): it is
+ * Why this file is about 550 lines (90 of them this comment): it is
  * one concept, the `RunStore` contract's eleven methods for one on-disk
  * layout, and every one of them goes through the same per-run queue and
  * the same open journal descriptor (opened by a snapshot, used by appends,
@@ -14,7 +14,8 @@
  * journal lines (`journal-delta.ts`), the options' checks
  * (`file-store-options.ts`). Splitting the methods further would
  * spread the journal descriptor's lifetime, whose order is the crash
- * argument below, over several files.
+ * argument below, over several files, each taking the store's private
+ * maps (journals, their highest seq, unsaved runs, queues) as a host.
  *
  * `LowdbStore`: the default, durable {@link RunStore}, one folder per run
  * under `<dir>/runs/<runId>/`:
