@@ -1,12 +1,12 @@
 /**
- * Why this file is about 410 lines (130 of them this comment, the
- * argument for each call): it is one concept, the lease file of a run and
- * the fencing copy this store keeps of it. Every lease call (acquire,
- * renew, cancel, release) and every fenced write reads and replaces the
- * same private copy (`#fences`) and the same kept descriptors, and the
- * argument that a write is never let through wrongly (below, "Fencing")
- * spans the check and every call that changes the file: split by call,
- * each part would need the copy's map and that argument handed to it.
+ * Why this file is 416 lines (207 of them comments: this one, 128 lines,
+ * and the argument at each call; 209 of code): it is one concept, the
+ * lease file of a run and the fencing copy this store keeps of it. Every
+ * lease call (acquire, renew, cancel, release) and every fenced write
+ * reads and replaces the same private copy (`#fences`) and the kept
+ * descriptors, and the argument that a write is never let through wrongly
+ * (below, "Fencing") spans the check and every call that changes the
+ * file: split by call, each part would need that map and argument handed to it.
  * What stands alone is elsewhere: the lock (`folder-lock.ts`), the rules
  * (`lease-rules.ts`), the file's content (`lease-file.ts`), how long a
  * look is trusted (`lease-trust.ts`), making `lease.json` only if it is

@@ -1,10 +1,10 @@
 /**
- * Why this file is about 550 lines (90 of them this comment): it is
- * one concept, the `RunStore` contract's eleven methods for one on-disk
- * layout, and every one of them goes through the same per-run queue and
- * the same open journal descriptor (opened by a snapshot, used by appends,
- * closed by a load, a delete or once the run stops, truncated after
- * compaction). The parts that
+ * Why this file is 552 lines (219 of them comments, this one 93; 333 of
+ * code): it is one concept, the `RunStore` contract's eleven methods for
+ * one on-disk layout, and every one of them goes through the same per-run
+ * queue and the same open journal descriptor (opened by a snapshot, used
+ * by appends, closed by a load, a delete or once the run stops, truncated
+ * after compaction). The parts that
  * stand alone are elsewhere: file safety (`store-files.ts`), atomic
  * replace (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
