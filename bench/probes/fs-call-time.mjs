@@ -9,7 +9,7 @@
  *
  * Prints µs (one) or ms (chain) per run, the part spent in file calls, and the calls by name. Unlike a CPU
  * profile, whose sampling signal lands inside system calls and inflates them (a chain's `writeString` read
- * 60% of a profile and 29% here), this counts wall time inside the calls.
+ * 60% of a profile and 30% here), this counts wall time inside the calls.
  */
 import fs, { mkdtempSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
