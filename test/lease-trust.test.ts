@@ -1,8 +1,9 @@
 /**
  * The fencing check's trust (src/persistence/lease-trust.ts): a write
- * skips the `lstat` of `lease.json` when its store saw the file unchanged less than `TRUST_MS` ago and the lease is
- * far from expiry. These tests hold `performance.now()` still, so the
- * trust never runs out by itself, and check what must still be refused:
+ * skips the `lstat` of `lease.json` when its store saw the file unchanged
+ * less than `TRUST_MS` ago and the lease is far from expiry. These tests
+ * hold `performance.now()` still, so the trust never runs out by itself,
+ * and check what must still be refused:
  * a takeover is not used before its holder's trust ran out (the taker
  * waits), and a lease near or past its expiry is always looked at, so a
  * takeover that does not wait (an earlier version's) is seen at once.
@@ -68,9 +69,23 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function untilLeaseNames(runId: string, owner: string): Promise<void> {
   // A store of its own: the holder's and the taker's are the ones under test.
   const reader = new LowdbStore({ dir });
-  for (let tries = 0; (await reader.readLease(runId))?.owner !== owner; tries++) {
-    if (tries === 2_000) throw new Error(`lease.json of ${runId} never named ${owner}`);
-    await pause(5);
+  try {
+    for (let tries = 0; (await reader.readLease(runId))?.owner !== owner; tries++) {
+      if (tries === 2_000) throw new Error(`lease.json of ${runId} never named ${owner}`);
+      await pause(5);
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Who `lease.json` of `runId` names now, read through a store of its own. */
+async function leaseOwner(runId: string): Promise<string | undefined> {
+  const reader = new LowdbStore({ dir });
+  try {
+    return (await reader.readLease(runId))?.owner;
+  } finally {
+    await reader.close();
   }
 }
 
@@ -125,7 +140,7 @@ describe("a fencing check trusted for TRUST_MS", () => {
     // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
     now += TRUST_MS;
     await pause(50);
-    expect((await new LowdbStore({ dir }).readLease("r1"))?.owner).toBe("holder");
+    expect(await leaseOwner("r1")).toBe("holder");
     unlinkSync(lock);
     const granted = await grantedAfterTrust(taking);
     expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
