@@ -60,7 +60,7 @@ import type { JournalRecord } from "../state/records.js";
 import { checkStoredRecord } from "./journal-batch.js";
 import type { StoredRecord } from "./journal-delta.js";
 import { journalLine } from "./journal-line.js";
-import { parseDocument, type Parsed } from "./stored-document.js";
+import { parseDocument, type Parsed, type ShapeCheck } from "./stored-document.js";
 import { hasCode } from "./folder-lock.js";
 import { openStoreFileSync, readFailure } from "./store-files.js";
 import { writeAllSync } from "./atomic-file.js";
@@ -122,19 +122,21 @@ export function journalText(records: readonly StoredRecord[]): string {
   return text;
 }
 
-/** One journal line (without its "\n") as a record, or what is wrong with it. */
-function parseLine(bytes: Buffer): Parsed {
+/** One journal line (without its "\n") as a record (a value `check` passes), or what is wrong with it. */
+function parseLine(bytes: Buffer, check: ShapeCheck): Parsed {
   if (bytes.length > bufferConstants.MAX_STRING_LENGTH) return { ok: false, problem: `it is too long to read (${bytes.length} bytes)` };
-  return parseDocument(bytes.toString("utf8"), checkStoredRecord);
+  return parseDocument(bytes.toString("utf8"), check);
 }
 
 /**
  * Reads a journal's records in order, handing each to `onRecord` (which may
  * throw to refuse one). A missing file has none. The last complete line is
  * dropped when it is bad, and a fragment after it always; any other bad
- * line is `SnapshotCorruptError` naming the file.
+ * line is `SnapshotCorruptError` naming the file. `check` says what a
+ * valid line holds (a journal record; a run file's lines, `run-file-lines.ts`,
+ * pass their own).
  */
-export function readJournal(file: string, onRecord: (record: JournalRecord) => void): void {
+export function readJournal(file: string, onRecord: (record: JournalRecord) => void, check: ShapeCheck = checkStoredRecord): void {
   // One name only even to read it: the journal is written in place later, so a hard link is refused before anything runs.
   const opened = openStoreFileSync(file, "read", { singleLink: true });
   if (!opened) return;
@@ -171,7 +173,7 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
         start = nl + 1;
         line += 1;
         if (bad) throw new SnapshotCorruptError(file, `line ${bad.line} is not a valid journal record (${bad.problem}), and records follow it`);
-        const parsed = parseLine(bytes);
+        const parsed = parseLine(bytes, check);
         if (parsed.ok) onRecord(parsed.value as JournalRecord);
         else bad = { line, problem: parsed.problem };
       }
@@ -188,8 +190,8 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
 }
 
 /** One journal line's bytes as a record, or undefined when it is not a valid one. */
-function recordAt(bytes: Buffer): JournalRecord | undefined {
-  const parsed = parseLine(bytes);
+function recordAt(bytes: Buffer, check: ShapeCheck): JournalRecord | undefined {
+  const parsed = parseLine(bytes, check);
   return parsed.ok ? (parsed.value as JournalRecord) : undefined;
 }
 
@@ -211,17 +213,17 @@ function endsInZero(fd: number, size: number, file: string): boolean {
  * looked for from the start, since after a power loss a later part of the
  * append in flight may be on the disk with zeros before it.
  */
-export function validEnd(fd: number, size: number): { end: number; last: JournalRecord | undefined } {
+export function validEnd(fd: number, size: number, check: ShapeCheck = checkStoredRecord): { end: number; last: JournalRecord | undefined } {
   let end = size > 0 && readAt(fd, size - 1, 1)[0] === ZERO ? firstZero(fd, size) : size;
   if (end > 0 && readAt(fd, end - 1, 1)[0] !== NEWLINE) end = lineStart(fd, end);
   if (end === 0) return { end, last: undefined };
   const start = lineStart(fd, end - 1);
-  const last = recordAt(readAt(fd, start, end - 1 - start));
+  const last = recordAt(readAt(fd, start, end - 1 - start), check);
   if (last) return { end, last };
   if (start === 0) return { end: 0, last: undefined };
   // The line before a bad last line is valid (else the journal is corrupt, which a load reports).
   const before = lineStart(fd, start - 1);
-  return { end: start, last: recordAt(readAt(fd, before, start - 1 - before)) };
+  return { end: start, last: recordAt(readAt(fd, before, start - 1 - before), check) };
 }
 
 /** The offset of the first zero byte of the file `fd`, which has one at `size - 1`. */
@@ -292,8 +294,14 @@ export class JournalFile {
    * snapshot yet), the file is first made exclusively, which a new file
    * passes without a look at it (`store-files.ts`, "Made as asked": one
    * `fstat` fewer per new run); a file already there is opened as without.
+   * `check` says what a valid line holds, as for {@link readJournal}.
    */
-  static open(file: string, preallocate: boolean, likelyNew = false): { journal: JournalFile; last: JournalRecord | undefined } {
+  static open(
+    file: string,
+    preallocate: boolean,
+    likelyNew = false,
+    check: ShapeCheck = checkStoredRecord,
+  ): { journal: JournalFile; last: JournalRecord | undefined } {
     const purpose = preallocate ? "update" : "append";
     if (likelyNew) {
       try {
@@ -307,13 +315,30 @@ export class JournalFile {
     const opened = openStoreFileSync(file, purpose, { singleLink: true });
     if (!opened) throw new Error(`taskloom internal error: ${file} was not opened`);
     try {
-      const { end, last } = validEnd(opened.fd, opened.size);
+      const { end, last } = validEnd(opened.fd, opened.size, check);
       // New records never join a fragment, nor stray bytes after a zero.
       if (end < opened.size) ftruncateSync(opened.fd, end);
       // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
       return { journal: new this(opened.fd, end, preallocate), last };
     } catch (err) {
       closeSync(opened.fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the file `file` exclusively (`O_CREAT | O_EXCL`, checked as
+   * `store-files.ts` says) and opens it as an empty journal; undefined when
+   * the name is taken. A run file is made so (`RunFileStore`): the make is
+   * the claim of its run id.
+   */
+  static make(file: string, preallocate: boolean): JournalFile | undefined {
+    try {
+      const made = openStoreFileSync(file, preallocate ? "update" : "append", { exclusive: true });
+      // `this`, not the class's name: a class body that names its class is renamed by the build (scripts/build.mjs).
+      return made === undefined ? undefined : new this(made.fd, 0, preallocate);
+    } catch (err) {
+      if (hasCode(err, "EEXIST")) return undefined;
       throw err;
     }
   }
