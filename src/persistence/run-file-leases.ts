@@ -1,0 +1,217 @@
+/**
+ * Who holds a run kept in one file (`RunFileStore`), and how another
+ * process asks for it: the run file's own lease lines, written by its one
+ * writer, and the claim file `<runId>.run.claim`, written by everyone else.
+ *
+ * One writer per run file. Only the holder of a run's lease writes its run
+ * file (its lease, renewals and release as lines among its records), so the
+ * file is a journal with a single writer, as `journal-file.ts` expects: it
+ * is written at its end, preallocated with `fsync`, and its torn tail is cut
+ * off before the next write. A process that wants the run (a takeover), or
+ * wants its driver to stop (a cancel request), never writes the run file
+ * while the holder may: it writes the claim file instead (replaced
+ * atomically: temp file, rename), under the run's lock `<runId>.run.lock`
+ * (`folder-lock.ts`, a file made with `O_EXCL`), which every such writer
+ * takes, and so does the holder when it compacts the run file (renames a
+ * new one over it).
+ *
+ * The current lease is the one with the highest token among the run file's
+ * last lease line and the claim's ({@link currentLease}); on a tie (a
+ * takeover whose taker has since written its lease into the run file, or a
+ * cancel request for the holder's lease) the run file's line gives the
+ * expiry (the holder's renewals) and the claim adds the cancel request and
+ * may give the lease back. Tokens only grow: a new lease takes the highest
+ * token seen, plus one, even after a lease was given back, so a claim left
+ * from an earlier holder never outranks a later one.
+ *
+ * A takeover (`RunFileStore.acquireLease` of a run whose file exists):
+ * 1. under the lock, read the current lease; refuse (`RunLockedError`)
+ *    unless `canTakeOver` (`lease-rules.ts`) allows it;
+ * 2. write the claim with the new lease (token + 1): from now on, every
+ *    write of the old holder that looks at the claim is refused;
+ * 3. when the old lease was held (not given back), wait {@link TRUST_MS}
+ *    (`lease-trust.ts`): a holder writes without looking for that long
+ *    after its last look, so its trusted writes land before the next step;
+ * 4. copy the run file's valid lines into a new file, with the new lease
+ *    as its last line, and rename it over the run file: the old holder's
+ *    descriptor now points at a file no reader opens, so even the one
+ *    write a check-then-write lets through (a process paused between its
+ *    look and its write) is never read;
+ * 5. give the lock back. The claim stays (until the run is deleted): it is
+ *    how a holder that was paused learns it lost the run.
+ *
+ * @module
+ */
+import { closeSync, readSync, unlinkSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { SnapshotCorruptError } from "./errors.js";
+import { hasCode } from "./folder-lock.js";
+import { validEnd } from "./journal-file.js";
+import { checkRunFileLine, lineKind, type LeaseLine, type ReleaseLine } from "./run-file-lines.js";
+import type { Lease, LeaseRequest } from "./run-store.js";
+import { checkLease } from "./snapshot-schema.js";
+import type { ShapeProblem } from "./shape-check.js";
+import { BLANK, parseDocument, readDocumentOrBlankSync } from "./stored-document.js";
+import { openStoreFileSync, readFailure } from "./store-files.js";
+import { serialize } from "./serialization.js";
+import { writeFileAtomicSync } from "./atomic-file.js";
+import { grantLease } from "./lease-rules.js";
+
+/** What the claim file holds: the lease a taker took or a canceller marked, and whether a non-writer gave it back. */
+export interface Claim {
+  readonly lease: Lease;
+  readonly released?: boolean;
+}
+
+/** The run file's last lease line, and whether a release line for it follows. */
+export interface WrittenLease {
+  readonly lease: Lease;
+  readonly released: boolean;
+}
+
+/** The claim file of the run file `file`. */
+export function claimPath(file: string): string {
+  return `${file}.claim`;
+}
+
+/** The lock of the run file `file`. */
+export function lockPath(file: string): string {
+  return `${file}.lock`;
+}
+
+function checkClaim(value: unknown): ShapeProblem {
+  if (typeof value !== "object" || value === null) return "it is not a claim";
+  const { lease, released } = value as { lease?: unknown; released?: unknown };
+  if (released !== undefined && typeof released !== "boolean") return "claim.released is not true or false";
+  const problem = checkLease(lease);
+  return problem === undefined ? undefined : `claim.${problem}`;
+}
+
+/**
+ * The claim of the run file `file`, or undefined when there is none. A
+ * blank claim (a power loss after its rename reached the disk and before
+ * its bytes did, without `fsync`) reads as none: its writer died with the
+ * machine. Throws `SnapshotCorruptError` for one that does not read.
+ */
+export function readClaim(file: string): Claim | undefined {
+  const claim = readDocumentOrBlankSync<Claim>(claimPath(file), checkClaim, true);
+  return claim === null || claim === BLANK ? undefined : claim;
+}
+
+/** Replaces the claim of `file` (temp file and rename; flushed with `fsync`). */
+export function writeClaim(file: string, claim: Claim, fsync: boolean): void {
+  writeFileAtomicSync(claimPath(file), serialize(claim), fsync, true);
+}
+
+/** Removes the claim of `file`, if any. */
+export function removeClaim(file: string): void {
+  try {
+    unlinkSync(claimPath(file));
+  } catch (err) {
+    if (!hasCode(err, "ENOENT")) throw err;
+  }
+}
+
+/**
+ * The run's current lease: the higher-token one of what its file and its
+ * claim say (see the module comment), undefined when none is held; and
+ * the highest token either has seen (0: none), for the next grant.
+ */
+export function currentLease(written: WrittenLease | undefined, claim: Claim | undefined): { current: Lease | undefined; top: number } {
+  if (claim === undefined && written === undefined) return { current: undefined, top: 0 };
+  if (written === undefined || (claim !== undefined && claim.lease.token > written.lease.token)) {
+    return { current: claim!.released === true ? undefined : claim!.lease, top: claim!.lease.token };
+  }
+  if (claim === undefined || claim.lease.token < written.lease.token) {
+    return { current: written.released ? undefined : written.lease, top: written.lease.token };
+  }
+  // One token, two owners: a starter that died between making the file and writing its lease line, and the taker
+  // that found the file empty (`RunFileStore` waits for that line first). The claim was written after the file.
+  if (claim.lease.owner !== written.lease.owner) return { current: claim.released === true ? undefined : claim.lease, top: claim.lease.token };
+  // One lease, as both say: the file's expiry (renewals), the claim's cancel request, given back if either says so.
+  if (written.released || claim.released === true) return { current: undefined, top: written.lease.token };
+  const cancel = claim.lease.cancelRequested ?? written.lease.cancelRequested;
+  const expiresAt = Math.max(written.lease.expiresAt, claim.lease.expiresAt);
+  const lease: Lease = { ...written.lease, expiresAt };
+  return { current: cancel === undefined ? lease : { ...lease, cancelRequested: cancel }, top: written.lease.token };
+}
+
+/** The lease granted for `request` over `current`, with a token above every one seen (`top`). */
+export function grantOver(runId: string, request: LeaseRequest, current: Lease | undefined, top: number): Lease {
+  const granted = grantLease(runId, request, current);
+  const sameOwner = current !== undefined && current.owner === request.owner;
+  return sameOwner ? granted : { ...granted, token: top + 1 };
+}
+
+/** Bytes read at a time when looking backwards for a line. */
+const CHUNK = 64 * 1024;
+
+/**
+ * Visits the valid lines of the file open as `fd` (of `size` bytes), last
+ * first, as bytes without their "\n"; stops when `visit` returns true.
+ * Where the valid lines end is `journal-file.ts`'s `validEnd`.
+ */
+export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer) => boolean): void {
+  let end = validEnd(fd, size, checkRunFileLine).end;
+  // `end` is just after a "\n" (or 0): the last line is [start, end - 1).
+  let carry: Buffer[] = [];
+  let pos = end - 1;
+  while (pos > 0) {
+    const from = Math.max(0, pos - CHUNK);
+    const chunk = Buffer.allocUnsafe(pos - from);
+    let done = 0;
+    while (done < chunk.length) {
+      const n = readSync(fd, chunk, done, chunk.length - done, from + done);
+      if (n === 0) break;
+      done += n;
+    }
+    let lineEnd = chunk.length;
+    for (let nl = chunk.lastIndexOf(0x0a, lineEnd - 1); nl !== -1; nl = chunk.lastIndexOf(0x0a, lineEnd - 1)) {
+      const piece = chunk.subarray(nl + 1, lineEnd);
+      const line = carry.length === 0 ? piece : Buffer.concat([piece, ...carry]);
+      carry = [];
+      if (visit(line)) return;
+      lineEnd = nl;
+      if (lineEnd === 0) break;
+    }
+    if (lineEnd > 0) carry.unshift(chunk.subarray(0, lineEnd));
+    pos = from;
+    end = from;
+  }
+  if (carry.length > 0) visit(Buffer.concat(carry));
+}
+
+/** Parses one line found by {@link eachLineBackwards}; `SnapshotCorruptError` naming `file` when it does not read. */
+export function parseLineAt<T>(line: Buffer, file: string): T {
+  const parsed = parseDocument(line.toString("utf8"), checkRunFileLine);
+  if (!parsed.ok) throw new SnapshotCorruptError(file, `a line near its end is not valid (${parsed.problem})`);
+  return parsed.value as T;
+}
+
+/**
+ * The last lease the run file `file` holds (its last lease line, and
+ * whether a release line for it follows), undefined when it holds none or
+ * does not exist. Reads from the end.
+ */
+export function writtenLease(file: string): WrittenLease | undefined {
+  const opened = openStoreFileSync(file, "read", { singleLink: true });
+  if (opened === undefined) return undefined;
+  let found: WrittenLease | undefined;
+  let release: ReleaseLine | undefined;
+  try {
+    eachLineBackwards(opened.fd, opened.size, (line) => {
+      const kind = lineKind(line);
+      if (kind === "release" && release === undefined) release = parseLineAt<ReleaseLine>(line, file);
+      if (kind !== "lease") return false;
+      const { lease } = parseLineAt<LeaseLine>(line, file);
+      found = { lease, released: release !== undefined && release.token === lease.token && release.owner === lease.owner };
+      return true;
+    });
+  } catch (err) {
+    if (err instanceof SnapshotCorruptError) throw err;
+    throw readFailure(file, err);
+  } finally {
+    closeSync(opened.fd);
+  }
+  return found;
+}

@@ -1,0 +1,810 @@
+/**
+ * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
+ * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or
+ * five files. Issue 16 (performance, round two), twenty-fourth pass: a
+ * durable 1-node run of `LowdbStore` makes 24 file calls (a folder, a
+ * lease file and its lock, a journal, a snapshot by temp file and rename,
+ * a summary), which on this machine cost more than three times a whole
+ * run on `MemoryStore` before any JavaScript runs (`bench/README.md`).
+ * A run file makes 7: `open` with `O_CREAT | O_EXCL` (the claim of the run
+ * id), four writes (the lease, the start, the records, the lease given
+ * back) and `close`.
+ *
+ * The file is a journal (`journal-file.ts`: its reading rules, the cut of
+ * a torn tail, preallocation with `fsync`) whose lines are those of
+ * `run-file-lines.ts`: the lease lines of its one writer, the run's
+ * snapshot followed by its summary, then journal records as `LowdbStore`
+ * writes them, each run record followed by the counts its append gave.
+ *
+ * - `load` reads the file once, replaying records over the last snapshot.
+ *   A run whose file holds no snapshot line (its start was torn, or it was
+ *   claimed and never started) reads as absent.
+ * - `list` reads each file from its end: the latest run record and counts
+ *   after the last summary line (`run-file-leases.ts`,
+ *   `eachLineBackwards`).
+ * - `writeSnapshot` of a run whose file holds no snapshot yet appends it
+ *   (a torn start reads as absent, so the write is atomic as the contract
+ *   asks); a later one compacts: under the run's lock, a new file with the
+ *   writer's lease, the snapshot and the records above its seq, flushed
+ *   with `fsync`, renamed over the old one.
+ * - Leases: `run-file-leases.ts` (the run file's lease lines, the claim
+ *   file others write, the lock, the takeover's steps). A writer that holds
+ *   a lease looks at the claim file (one `lstat`) before a write, unless it
+ *   looked less than `TRUST_MS` ago (`lease-trust.ts`).
+ *
+ * Flushes (`fsync: true`). The start is flushed with the folder's entry
+ * (the file, then `dir`) before `writeSnapshot` resolves; a record as
+ * `LowdbStore` flushes it (a single record or a run's start or end at
+ * once, several node records through the thread pool: group commit); a
+ * compaction's new file before its rename and the folder after it; a claim
+ * as `atomic-file.ts` writes it. A lease line and a release line are not
+ * flushed on their own: after a power loss nobody holds anything.
+ *
+ * Within this process, calls on one run are queued as in `LowdbStore`, and
+ * an append made while nothing is queued and that needs no flush through
+ * the pool is made at once.
+ *
+ * Not yet here (see `bench/README.md`, twenty-fourth pass): reading runs
+ * that a `LowdbStore` keeps in `<dir>/runs/`, compact records
+ * (`journal-delta.ts`), and the hard-link lock of `LowdbStore` (a lock
+ * here is a file made and removed, on takeovers, cancels, compactions and
+ * deletes only).
+ *
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { closeSync, lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { syncFolder, syncMadeFolders, unlinkQuietly } from "./atomic-file.js";
+import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
+import { assertFileStoreOptions } from "./file-store-options.js";
+import { hasCode, LOCK_STALE_MS, takeFileLock } from "./folder-lock.js";
+import { batchNodes } from "./journal-batch.js";
+import { JournalFile, journalText, readJournal, validEnd } from "./journal-file.js";
+import type { StoredRecord } from "./journal-delta.js";
+import { fileLook, sameVersion, type FileLook } from "./lease-look.js";
+import { canTakeOver, leaseLost, processAlive, stillHeld } from "./lease-rules.js";
+import { outlastTrust, trusted } from "./lease-trust.js";
+import { Replay } from "./replay.js";
+import {
+  claimPath,
+  currentLease,
+  eachLineBackwards,
+  grantOver,
+  lockPath,
+  parseLineAt,
+  readClaim,
+  removeClaim,
+  writeClaim,
+  writtenLease,
+  type Claim,
+} from "./run-file-leases.js";
+import {
+  checkRunFileLine,
+  countsLine,
+  isRunRecordLine,
+  leaseLine,
+  lineKind,
+  releaseLine,
+  snapshotLinePieces,
+  snapshotOf,
+  summaryLine,
+  type CountsLine,
+  type RunFileLine,
+  type SnapshotLine,
+  type SummaryLine,
+} from "./run-file-lines.js";
+import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
+import { matchesQuery } from "./run-query.js";
+import { fromSnapshotFile } from "./snapshot-file.js";
+import { openStoreFileSync, verifyPathSync } from "./store-files.js";
+import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { assertRunId } from "../core/run-id.js";
+import { thisHost } from "../core/host.js";
+import { summarize, summaryOf, type NodeCounts } from "../state/run-summary.js";
+import type { RunState } from "../state/run-state.js";
+import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
+
+/** Options of {@link RunFileStore}. */
+export interface RunFileStoreOptions {
+  /**
+   * The folder run files are kept in (made if missing, with mode 0700).
+   * Resolved to an absolute path when the store is made.
+   * @default process.env.TASKLOOM_DIR, else "./.taskloom"
+   */
+  readonly dir?: string;
+  /**
+   * Flush every write to the disk (`fsync`) before it counts as done. Off,
+   * a process crash loses nothing that was written; on, neither does a
+   * power loss, at the cost of a disk flush per append.
+   * @default false
+   */
+  readonly fsync?: boolean;
+}
+
+/**
+ * Resolves once the run file `file` holds a whole line: a process that
+ * made it writes its lease line right after, so a file without one
+ * is a run being started (or one whose starter died before writing, once
+ * it is older than `LOCK_STALE_MS`), and a takeover waits for it rather
+ * than race the starter for token 1.
+ */
+async function firstLeaseWritten(file: string): Promise<void> {
+  for (;;) {
+    const stats = lstatSync(file, { throwIfNoEntry: false });
+    if (stats === undefined || Date.now() - stats.mtimeMs > LOCK_STALE_MS) return;
+    if (stats.size > 0 && holdsALine(file)) return;
+    await sleep(2);
+  }
+}
+
+/**
+ * Whether the run file `file` holds a whole valid line. With `fsync` a new
+ * file is grown with zeros before its first line is written over them
+ * (`journal-file.ts`, preallocation), so its size alone does not say so.
+ */
+function holdsALine(file: string): boolean {
+  const opened = openStoreFileSync(file, "read", { singleLink: true });
+  // Gone: the lock decides.
+  if (opened === undefined) return true;
+  try {
+    return validEnd(opened.fd, opened.size, checkRunFileLine).end > 0;
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** Text gathered before a write by {@link appendPieces}: a small run's start is one write, a big one's a write per megabyte or so. */
+const GATHER_CHARS = 1 << 20;
+
+/** Appends `pieces` and then `tail` to `journal`, gathering them into writes of about {@link GATHER_CHARS}. */
+function appendPieces(journal: JournalFile, pieces: Iterable<string>, tail: string): void {
+  let text = "";
+  for (const piece of pieces) {
+    if (text.length > 0 && text.length + piece.length > GATHER_CHARS) {
+      journal.appendText(text, false);
+      text = "";
+    }
+    text += piece;
+  }
+  journal.appendText(text + tail, false);
+}
+
+/** A new temp file's name beside the run file `file`, used once (a process may get a dead one's pid). */
+function tempOf(file: string): string {
+  return `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+}
+
+/** The file name suffix of a run file. */
+const SUFFIX = ".run";
+
+/** A run file this store writes: its descriptor and what this store knows of it. */
+interface Writer {
+  journal: JournalFile;
+  /** The lease this store holds on the run, as its last lease line says (undefined: writes are not fenced). */
+  lease: Lease | undefined;
+  /** Whether the file holds a snapshot line (undefined: not known yet). */
+  started: boolean | undefined;
+  /** When the claim file was last looked at (`performance.now()`), and what it looked like then (undefined: absent). */
+  seenAt: number;
+  claimLook: FileLook | undefined;
+  /** The claim as last read (undefined: none). */
+  claim: Claim | undefined;
+  /** A flush through the thread pool in flight on the descriptor. */
+  flushing: Promise<void> | undefined;
+}
+
+/**
+ * Whether an append with `fsync` flushes on the calling thread (a single
+ * record, or one whose last record is the run meta), as `LowdbStore`
+ * decides (`lowdb-store.ts`, `flushesNow`).
+ */
+function flushesNow(records: readonly JournalRecord[]): boolean {
+  return records.length <= 1 || records[records.length - 1]!.kind === "run";
+}
+
+/**
+ * Keeps each run in one file under a folder, `<dir>/<runId>.run`: fewer
+ * file calls per run than {@link LowdbStore}, with the same guarantees
+ * (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const store = new RunFileStore({ dir: "./.taskloom" });
+ * await runAsync(g, inputs, { store, runId: "etl-2026-11-23" });
+ * console.log(await listRuns({ store, status: "failed" }));
+ * ```
+ */
+export class RunFileStore implements RunStore {
+  /** The absolute folder run files are kept in. */
+  readonly dir: string;
+  readonly #fsync: boolean;
+  readonly #host = thisHost();
+  /** The run files this store writes, by run id. */
+  readonly #writers = new Map<string, Writer>();
+  /** The tail of each run's queue of calls. */
+  readonly #queues = new Map<string, Promise<void>>();
+  /** Whether `dir` was checked (or made) by this store. */
+  #dirReady = false;
+
+  constructor(options: RunFileStoreOptions = {}) {
+    assertKnownKeys("RunFileStore", options, optionKeys<RunFileStoreOptions>({ dir: true, fsync: true }));
+    assertFileStoreOptions("RunFileStore", options);
+    this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
+    this.#fsync = options.fsync ?? false;
+  }
+
+  /** Whether every write is flushed to the disk before it counts (the `fsync` option). */
+  get fsync(): boolean {
+    return this.#fsync;
+  }
+
+  /** `lowdb:<absolute folder>`: the runs of this folder, as `LowdbStore` (which keeps its new runs here) names them. */
+  get location(): string {
+    return `lowdb:${this.dir}`;
+  }
+
+  #file(runId: string): string {
+    return join(this.dir, runId + SUFFIX);
+  }
+
+  /**
+   * Checks `dir` once (a symbolic link or another user's folder is refused),
+   * making it when missing; with `make: false`, says whether it exists instead.
+   */
+  #ready(make = true): boolean {
+    if (this.#dirReady) return true;
+    if (!verifyPathSync(this.dir)) {
+      if (!make) return false;
+      const created = mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      verifyPathSync(this.dir);
+      if (this.#fsync && created !== undefined) syncMadeFolders(this.dir, created);
+    }
+    this.#dirReady = true;
+    return true;
+  }
+
+  #serial<T>(runId: string, task: () => T | Promise<T>): Promise<T> {
+    const result = (this.#queues.get(runId) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(runId, tail);
+    void tail.then(() => {
+      if (this.#queues.get(runId) === tail) this.#queues.delete(runId);
+    });
+    return result;
+  }
+
+  // ---- writing ---------------------------------------------------------------
+
+  /**
+   * This store's writer of the run, opened when it has none (a write
+   * without a lease, or by a store object other than the one that took
+   * it): the file is made when missing, and its torn tail cut off.
+   */
+  #writer(runId: string): Writer {
+    let writer = this.#writers.get(runId);
+    if (writer === undefined) {
+      this.#ready();
+      const { journal } = JournalFile.open(this.#file(runId), this.#fsync, false, checkRunFileLine);
+      writer = { journal, lease: undefined, started: undefined, seenAt: -Infinity, claimLook: undefined, claim: undefined, flushing: undefined };
+      this.#writers.set(runId, writer);
+    }
+    return writer;
+  }
+
+  /** Closes the run's writer, if any, once its flush in flight is done. */
+  async #closeWriter(runId: string): Promise<void> {
+    const writer = this.#writers.get(runId);
+    if (writer === undefined) return;
+    this.#writers.delete(runId);
+    await writer.flushing?.catch(() => undefined);
+    writer.journal.close();
+  }
+
+  /**
+   * Looks at the claim file (unless `trust` and the last look is recent):
+   * reads it when it changed, and returns what it says of `lease`.
+   */
+  #look(runId: string, writer: Writer, lease: Lease, trust: boolean): Claim | undefined {
+    const now = performance.now();
+    if (trust && trusted(writer.seenAt, now, lease.expiresAt)) return writer.claim;
+    const look = fileLook(claimPath(this.#file(runId)));
+    if (look === undefined) writer.claim = undefined;
+    else if (writer.claimLook === undefined || !sameVersion(look, writer.claimLook)) writer.claim = readClaim(this.#file(runId));
+    writer.claimLook = look;
+    writer.seenAt = now;
+    return writer.claim;
+  }
+
+  /**
+   * The fencing check of a write that holds `lease`: refused
+   * (`LeaseLostError`) unless it is the lease this store holds on the run
+   * and no claim outranks it.
+   */
+  #fence(runId: string, writer: Writer, lease: Lease, trust = true): void {
+    if (!stillHeld(writer.lease, lease)) throw leaseLost(lease, writer.lease);
+    const claim = this.#look(runId, writer, lease, trust);
+    if (claim === undefined) return;
+    const { current } = currentLease({ lease: writer.lease!, released: false }, claim);
+    if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
+  }
+
+  /** Flushes `writer` at once, and with it the folder's entry of a file just started. */
+  #flushStart(writer: Writer): void {
+    writer.journal.flushSync();
+    syncFolder(this.dir, true);
+  }
+
+  async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
+    const runId = state.meta.runId;
+    assertRunId(runId);
+    await this.#serial(runId, () => this.#writeSnapshot(state, seq, lease));
+  }
+
+  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
+    const runId = state.meta.runId;
+    const writer = this.#writer(runId);
+    if (lease) this.#fence(runId, writer, lease);
+    writer.started ??= this.#holdsSnapshot(runId);
+    if (!writer.started) {
+      // The run's start: appended (a big run's snapshot in pieces, never one string); until its "\n" is
+      // written it is a torn last line, which reads as no snapshot at all.
+      appendPieces(writer.journal, snapshotLinePieces(state, seq), summaryLine(summarize(state)));
+      if (this.#fsync) this.#flushStart(writer);
+      writer.started = true;
+      return;
+    }
+    await this.#compact(runId, writer, state, seq, lease);
+  }
+
+  /** Whether the run's file holds a snapshot line (read whole: once per run this store did not start). */
+  #holdsSnapshot(runId: string): boolean {
+    let found = false;
+    readJournal(this.#file(runId), (line) => void ((line as RunFileLine).kind === "snapshot" && (found = true)), checkRunFileLine);
+    return found;
+  }
+
+  /**
+   * Replaces the run file by one that starts with `state` at `seq`: the
+   * writer's lease, the snapshot and its summary, then the records above
+   * `seq` (with the counts that followed them), under the run's lock.
+   */
+  async #compact(runId: string, writer: Writer, state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
+    const file = this.#file(runId);
+    await writer.flushing;
+    const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
+    const temp = tempOf(file);
+    try {
+      // Under the lock nobody else writes the claim: one look, whatever the trust, decides.
+      if (lease) this.#fence(runId, writer, lease, false);
+      const later: StoredRecord[] = [];
+      let counts: NodeCounts | undefined;
+      readJournal(
+        file,
+        (value) => {
+          const line = value as RunFileLine;
+          if (line.kind === "counts") counts = (line as CountsLine).counts;
+          else if ((line.kind === "node" || line.kind === "run") && (line as StoredRecord).seq > seq) later.push(line as StoredRecord);
+        },
+        checkRunFileLine,
+      );
+      const made = JournalFile.make(temp, false);
+      if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
+      try {
+        if (writer.lease) made.appendText(leaseLine(writer.lease));
+        appendPieces(made, snapshotLinePieces(state, seq), summaryLine(summarize(state)));
+        if (later.length > 0) {
+          made.appendText(journalText(later));
+          if (counts !== undefined && later.some((r) => r.kind === "run")) made.appendText(countsLine(counts));
+        }
+        if (this.#fsync) made.flushSync();
+      } finally {
+        made.close();
+      }
+      renameSync(temp, file);
+      if (this.#fsync) syncFolder(this.dir, true);
+      writer.journal.close();
+      writer.journal = JournalFile.open(file, this.#fsync, false, checkRunFileLine).journal;
+    } catch (err) {
+      unlinkQuietly(temp);
+      throw err;
+    } finally {
+      await unlock?.();
+    }
+  }
+
+  append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
+    try {
+      const writer = this.#writers.get(runId);
+      if (writer === undefined) assertRunId(runId);
+      // As in LowdbStore: with nothing queued on the run, an append that needs no flush through the pool is made at once.
+      if (writer !== undefined && !this.#queues.has(runId) && (!this.#fsync || flushesNow(records))) {
+        return this.#appendNow(runId, writer, records, lease, counts) ?? Promise.resolve();
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#serial(runId, () => this.#appendNow(runId, this.#appendWriter(runId), records, lease, counts));
+  }
+
+  /** The writer an append uses: this store's, or one opened on a run that has a snapshot (else an append has nothing to apply to). */
+  #appendWriter(runId: string): Writer {
+    const known = this.#writers.get(runId);
+    if (known !== undefined) return known;
+    if (!verifyPathSync(this.#file(runId), "file") || !this.#holdsSnapshot(runId)) {
+      throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
+    }
+    const writer = this.#writer(runId);
+    writer.started = true;
+    return writer;
+  }
+
+  #appendNow(
+    runId: string,
+    writer: Writer,
+    records: readonly JournalRecord[],
+    lease: Lease | undefined,
+    counts: NodeCounts | undefined,
+  ): Promise<void> | undefined {
+    if (records.length === 0) return undefined;
+    if (writer.started === false) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
+    if (lease) this.#fence(runId, writer, lease);
+    let text = journalText(batchNodes(records));
+    if (counts !== undefined && records.some((r) => r.kind === "run")) text += countsLine(counts);
+    try {
+      writer.journal.appendText(text, records.length === 1);
+      if (!this.#fsync) return undefined;
+      if (flushesNow(records)) {
+        writer.journal.flushSync();
+        return undefined;
+      }
+    } catch (err) {
+      // The file may now end in a fragment: the next writer cuts it off when it opens the file.
+      void this.#closeWriter(runId).catch(() => undefined);
+      throw err;
+    }
+    const flushing = writer.journal.flush();
+    writer.flushing = flushing;
+    return flushing.then(
+      () => {
+        if (writer.flushing === flushing) writer.flushing = undefined;
+      },
+      (err: unknown) => {
+        void this.#closeWriter(runId).catch(() => undefined);
+        throw err;
+      },
+    );
+  }
+
+  // ---- reading ---------------------------------------------------------------
+
+  async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
+    assertRunId(runId);
+    return this.#serial(runId, () => {
+      const writer = this.#writers.get(runId);
+      // A run whose file this store just made holds a lease and nothing else.
+      if (writer?.started === false || !this.#ready(false)) return undefined;
+      const file = this.#file(runId);
+      let replay: Replay | undefined;
+      let records = 0;
+      readJournal(
+        file,
+        (value) => {
+          const line = value as RunFileLine;
+          if (line.kind === "snapshot") {
+            // This store writes a snapshot line first in a file, after lease lines only: one after records is damage.
+            if (records > 0) throw new SnapshotCorruptError(file, "a snapshot line follows journal records");
+            const doc = snapshotOf(line as SnapshotLine);
+            if (doc.meta.runId !== runId) throw new SnapshotCorruptError(file, `its snapshot holds run "${doc.meta.runId}", not "${runId}"`);
+            replay = new Replay(fromSnapshotFile(doc, hint?.layout?.order), file, file, hint?.layout);
+          } else if (line.kind === "node" || line.kind === "run") {
+            const record = line as StoredRecord;
+            if (record.kind === "run" && "run" in record && record.run.runId !== runId) {
+              throw new SnapshotCorruptError(file, `a record (seq ${record.seq}) holds run "${record.run.runId}", not "${runId}"`);
+            }
+            records += 1;
+            replay?.apply(record);
+          } else if (line.kind === "summary" || line.kind === "counts") records += 1;
+        },
+        checkRunFileLine,
+      );
+      if (writer !== undefined) writer.started = replay !== undefined;
+      if (replay === undefined) return undefined;
+      const loaded = replay.result();
+      return { state: loaded.state, seq: loaded.seq, journalRecords: loaded.journalRecords, source: file };
+    });
+  }
+
+  async list(query: RunQuery = {}): Promise<RunSummary[]> {
+    if (!this.#ready(false)) return [];
+    const onProblem = query.onProblem ?? ((problem: StoreProblem) => process.emitWarning(problem.message, { code: problem.code }));
+    const out: RunSummary[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith(SUFFIX) || name.length === SUFFIX.length) continue;
+      try {
+        const summary = this.#summaryOf(join(this.dir, name));
+        if (summary !== undefined && matchesQuery(summary, query)) out.push(summary);
+      } catch (err) {
+        if (err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError) onProblem(err);
+        else throw err;
+      }
+    }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  /**
+   * The summary of the run file `file`, read from its end: the last summary
+   * line, with the meta of the last run record and the last counts after it;
+   * undefined when it holds none (a run claimed and never started).
+   */
+  #summaryOf(file: string): RunSummary | undefined {
+    const opened = openStoreFileSync(file, "read", { singleLink: true });
+    if (opened === undefined) return undefined;
+    let meta: RunMeta | undefined;
+    let counts: NodeCounts | undefined;
+    let base: RunSummary | undefined;
+    try {
+      eachLineBackwards(opened.fd, opened.size, (line) => {
+        if (meta === undefined && isRunRecordLine(line)) meta = parseLineAt<{ run: RunMeta }>(line, file).run;
+        const kind = lineKind(line);
+        if (kind === "counts" && counts === undefined) counts = parseLineAt<CountsLine>(line, file).counts;
+        if (kind === "snapshot") {
+          // A start torn between its snapshot line and its summary line (a big run's start is several writes):
+          // the run is what the snapshot says, as `load` reads it.
+          const doc = fromSnapshotFile(snapshotOf(parseLineAt<SnapshotLine>(line, file)));
+          base = summarize(new Replay(doc, file, file).result().state);
+          return true;
+        }
+        if (kind !== "summary") return false;
+        base = parseLineAt<SummaryLine>(line, file).summary;
+        return true;
+      });
+    } finally {
+      closeSync(opened.fd);
+    }
+    if (base === undefined) return undefined;
+    if (meta === undefined) return counts === undefined ? base : { ...base, ...counts };
+    return summaryOf(meta, counts ?? base);
+  }
+
+  // ---- leases ------------------------------------------------------------------
+
+  /** The run's current lease and the highest token seen, read from its file's end and its claim. */
+  #state(runId: string): { current: Lease | undefined; top: number; exists: boolean } {
+    const file = this.#file(runId);
+    if (!verifyPathSync(file, "file")) {
+      const claim = readClaim(file);
+      return { ...currentLease(undefined, claim), exists: false };
+    }
+    return { ...currentLease(writtenLease(file), readClaim(file)), exists: true };
+  }
+
+  async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
+    assertRunId(runId);
+    return this.#serial(runId, () => this.#acquire(runId, request));
+  }
+
+  async #acquire(runId: string, request: LeaseRequest): Promise<Lease> {
+    this.#ready();
+    const file = this.#file(runId);
+    const mine = this.#writers.get(runId);
+    if (mine?.lease !== undefined && mine.lease.owner === request.owner) {
+      // The same owner again: a renewal, as the contract says.
+      this.#fence(runId, mine, mine.lease, false);
+      const renewed: Lease = { ...mine.lease, expiresAt: request.now + request.ttlMs };
+      mine.journal.appendText(leaseLine(renewed));
+      mine.lease = renewed;
+      return renewed;
+    }
+    const made = JournalFile.make(file, this.#fsync);
+    if (made !== undefined) {
+      // A new run: making the file was the claim. A claim is written only beside an existing run file, under
+      // its lock, and `delete` removes it before the file; but without `fsync` a power loss may keep a claim
+      // whose file's removal reached the disk. Its token then keeps this run's above it (one `lstat`).
+      // The trust counts from the look, not from after it.
+      const seenAt = performance.now();
+      const look = fileLook(claimPath(file));
+      const claim = look === undefined ? undefined : readClaim(file);
+      const lease = grantOver(runId, request, undefined, claim?.lease.token ?? 0);
+      made.appendText(leaseLine(lease));
+      await this.#closeWriter(runId);
+      this.#writers.set(runId, { journal: made, lease, started: false, seenAt, claimLook: look, claim, flushing: undefined });
+      return lease;
+    }
+    return this.#takeOver(runId, request);
+  }
+
+  /** Takes the lease of a run whose file exists, as `run-file-leases.ts` says. */
+  async #takeOver(runId: string, request: LeaseRequest): Promise<Lease> {
+    const file = this.#file(runId);
+    await firstLeaseWritten(file);
+    const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
+    try {
+      const { current, top } = this.#state(runId);
+      if (current !== undefined && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
+      const lease = grantOver(runId, request, current, top);
+      const claim: Claim = { lease };
+      writeClaim(file, claim, this.#fsync);
+      try {
+        if (current !== undefined && current.owner !== request.owner) await outlastTrust(performance.now());
+        await this.#closeWriter(runId);
+        // A resume after a crash comes here: what a compaction or takeover of the dead process left is removed.
+        this.#removeLeftovers(runId);
+        this.#rewriteWith(file, leaseLine(lease));
+      } catch (err) {
+        // Given back, so the next taker need not wait for it to expire; the old holder stays fenced off by its token.
+        writeClaim(file, { lease, released: true }, this.#fsync);
+        throw err;
+      }
+      const { journal } = JournalFile.open(file, this.#fsync, false, checkRunFileLine);
+      const seenAt = performance.now();
+      this.#writers.set(runId, {
+        journal,
+        lease,
+        started: undefined,
+        seenAt,
+        claimLook: fileLook(claimPath(file)),
+        claim,
+        flushing: undefined,
+      });
+      return lease;
+    } finally {
+      await unlock?.();
+    }
+  }
+
+  /**
+   * Copies the run file's valid lines and `tail` into a new file and renames
+   * it over the run file (flushed with `fsync`): whoever still writes the
+   * old file writes to a file no reader opens.
+   */
+  #rewriteWith(file: string, tail: string): void {
+    const temp = tempOf(file);
+    const made = JournalFile.make(temp, false);
+    if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
+    try {
+      try {
+        let text = "";
+        readJournal(file, (value) => void (text += journalText([value as StoredRecord])), checkRunFileLine);
+        made.appendText(text + tail);
+        if (this.#fsync) made.flushSync();
+      } finally {
+        made.close();
+      }
+      renameSync(temp, file);
+      if (this.#fsync) syncFolder(this.dir, true);
+    } catch (err) {
+      unlinkQuietly(temp);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes the run's temp files (`<runId>.run.<pid>.<random>.tmp`) that a
+   * compaction or takeover of a process that died left, under the run's lock
+   * (where they are made, so no live process writes one now): those of a
+   * pid that no process has, or this process's (an earlier process that had
+   * this pid), or older than `LOCK_STALE_MS` (a holder of a lock judged
+   * stale is given as long as the lock was).
+   */
+  #removeLeftovers(runId: string): void {
+    const prefix = runId + SUFFIX + ".";
+    const now = Date.now();
+    for (const name of readdirSync(this.dir)) {
+      if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
+      const pid = Number(name.slice(prefix.length).split(".")[0]);
+      const path = join(this.dir, name);
+      const stats = lstatSync(path, { throwIfNoEntry: false });
+      if (stats?.isFile() !== true) continue;
+      const dead = Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !processAlive(pid));
+      if (dead || now - stats.mtimeMs > LOCK_STALE_MS) unlinkQuietly(path);
+    }
+  }
+
+  async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    assertRunId(lease.runId);
+    return this.#serial(lease.runId, () => {
+      const writer = this.#writers.get(lease.runId);
+      if (writer === undefined || writer.lease === undefined) {
+        const { current } = this.#state(lease.runId);
+        if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
+        // Held, but written by another store object: this one takes over writing it (a rare path: one driver per store object).
+        const adopted = this.#writer(lease.runId);
+        adopted.lease = current;
+        return this.#renew(adopted, lease, ttlMs, now);
+      }
+      return this.#renew(writer, lease, ttlMs, now);
+    });
+  }
+
+  #renew(writer: Writer, lease: Lease, ttlMs: number, now: number): Lease {
+    const claim = this.#look(lease.runId, writer, lease, false);
+    const { current } = currentLease({ lease: writer.lease!, released: false }, claim);
+    if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? claim?.lease ?? { ...lease, expiresAt: now });
+    const renewed: Lease = { ...current, expiresAt: now + ttlMs };
+    writer.journal.appendText(leaseLine(renewed));
+    writer.lease = renewed;
+    return renewed;
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    assertRunId(lease.runId);
+    await this.#serial(lease.runId, async () => {
+      const writer = this.#writers.get(lease.runId);
+      if (writer?.lease !== undefined && stillHeld(writer.lease, lease)) {
+        await writer.flushing?.catch(() => undefined);
+        writer.journal.appendText(releaseLine(lease));
+        await this.#closeWriter(lease.runId);
+        return;
+      }
+      // Not this store's to write: given back through the claim, if it is still the current lease.
+      const file = this.#file(lease.runId);
+      if (!verifyPathSync(file, "file")) return;
+      const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${lease.runId}"` });
+      try {
+        const { current } = this.#state(lease.runId);
+        if (current !== undefined && current.owner === lease.owner) writeClaim(file, { lease: current, released: true }, this.#fsync);
+      } finally {
+        await unlock?.();
+      }
+    });
+  }
+
+  async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    assertRunId(runId);
+    const file = this.#file(runId);
+    if (!verifyPathSync(file, "file")) return false;
+    const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
+    try {
+      const { current } = this.#state(runId);
+      if (current === undefined || current.token !== request.token) return false;
+      writeClaim(file, { lease: { ...current, cancelRequested: { ...request } } }, this.#fsync);
+      return true;
+    } finally {
+      await unlock?.();
+    }
+  }
+
+  async readLease(runId: string): Promise<Lease | undefined> {
+    assertRunId(runId);
+    return this.#serial(runId, () => this.#state(runId).current);
+  }
+
+  async delete(runId: string): Promise<boolean> {
+    assertRunId(runId);
+    return this.#serial(runId, async () => {
+      this.#ready();
+      const file = this.#file(runId);
+      if (!verifyPathSync(file, "file")) return false;
+      const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
+      try {
+        const { current } = this.#state(runId);
+        const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
+        if (current !== undefined && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
+        await this.#closeWriter(runId);
+        const started = this.#holdsSnapshot(runId);
+        // The claim first: a claim left without its file only keeps tokens growing; a file without its claim is a plain run.
+        removeClaim(file);
+        this.#removeLeftovers(runId);
+        unlinkSync(file);
+        if (this.#fsync) syncFolder(this.dir, true);
+        return started;
+      } catch (err) {
+        if (hasCode(err, "ENOENT")) return false;
+        throw err;
+      } finally {
+        await unlock?.();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const runs = [...this.#writers.keys()];
+    await Promise.all(runs.map((runId) => this.#closeWriter(runId)));
+  }
+}
