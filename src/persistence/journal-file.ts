@@ -134,9 +134,16 @@ function parseLine(bytes: Buffer, check: ShapeCheck): Parsed {
  * dropped when it is bad, and a fragment after it always; any other bad
  * line is `SnapshotCorruptError` naming the file. `check` says what a
  * valid line holds (a journal record; a run file's lines, `run-file-lines.ts`,
- * pass their own).
+ * pass their own). A line for which `skip` (given the line's bytes) returns
+ * true is neither parsed nor checked nor handed on: a run file's reader
+ * passes over a snapshot it does not need (`run-file-store.ts`).
  */
-export function readJournal(file: string, onRecord: (record: JournalRecord) => void, check: ShapeCheck = checkStoredRecord): void {
+export function readJournal(
+  file: string,
+  onRecord: (record: JournalRecord) => void,
+  check: ShapeCheck = checkStoredRecord,
+  skip?: (line: Buffer) => boolean,
+): void {
   // One name only even to read it: the journal is written in place later, so a hard link is refused before anything runs.
   const opened = openStoreFileSync(file, "read", { singleLink: true });
   if (!opened) return;
@@ -173,6 +180,7 @@ export function readJournal(file: string, onRecord: (record: JournalRecord) => v
         start = nl + 1;
         line += 1;
         if (bad) throw new SnapshotCorruptError(file, `line ${bad.line} is not a valid journal record (${bad.problem}), and records follow it`);
+        if (skip?.(bytes) === true) continue;
         const parsed = parseLine(bytes, check);
         if (parsed.ok) onRecord(parsed.value as JournalRecord);
         else bad = { line, problem: parsed.problem };
@@ -392,6 +400,13 @@ export class JournalFile {
   /** {@link JournalFile.flushSync} through the thread pool. */
   flush(): Promise<void> {
     return flushAsync(this.#fd);
+  }
+
+  /** Cuts the file back to `end` bytes (its records then end there, with no preallocated tail). */
+  cutTo(end: number): void {
+    ftruncateSync(this.#fd, end);
+    this.#end = end;
+    this.#size = end;
   }
 
   /** Empties the file (its preallocated tail too). */

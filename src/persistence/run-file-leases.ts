@@ -24,9 +24,16 @@
  * token seen, plus one, even after a lease was given back, so a claim left
  * from an earlier holder never outranks a later one.
  *
- * A takeover (`RunFileStore.acquireLease` of a run whose file exists):
+ * A takeover (`RunFileStore.acquireLease` of a run whose file exists) is
+ * made under the lock, after the current lease is read and `canTakeOver`
+ * (`lease-rules.ts`) allowed it (else `RunLockedError`). When nobody can
+ * still write the file (its lease was given back or never written, or its
+ * holder is provably a dead process of this host: a resume after a crash),
+ * the taker opens it as its writer, cuts a torn tail off and writes its
+ * lease line: nothing else. Otherwise (a lease that expired while its
+ * holder may live, or `takeover: true`):
  * 1. under the lock, read the current lease; refuse (`RunLockedError`)
- *    unless `canTakeOver` (`lease-rules.ts`) allows it;
+ *    unless `canTakeOver` allows it;
  * 2. write the claim with the new lease (token + 1): from now on, every
  *    write of the old holder that looks at the claim is refused;
  * 3. when the old lease was held (not given back), wait {@link TRUST_MS}
@@ -152,7 +159,7 @@ const CHUNK = 64 * 1024;
  * Where the valid lines end is `journal-file.ts`'s `validEnd`.
  */
 export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer) => boolean): void {
-  let end = validEnd(fd, size, checkRunFileLine).end;
+  const end = validEnd(fd, size, checkRunFileLine).end;
   // `end` is just after a "\n" (or 0): the last line is [start, end - 1).
   let carry: Buffer[] = [];
   let pos = end - 1;
@@ -176,7 +183,6 @@ export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer
     }
     if (lineEnd > 0) carry.unshift(chunk.subarray(0, lineEnd));
     pos = from;
-    end = from;
   }
   if (carry.length > 0) visit(Buffer.concat(carry));
 }

@@ -5,7 +5,7 @@
  * {@link checkRunFileLine}; a torn last line is ignored and cut off before
  * the next write; a zero byte ends a preallocated file's lines). Besides
  * the journal records of `journal-line.ts` (node and run records, batch
- * lines), a run file holds four kinds of its own, each named by its
+ * lines), a run file holds five kinds of its own, each named by its
  * `kind` as the first key, so that a reader can tell them by a line's
  * first bytes ({@link lineKind}) without parsing the line:
  *

@@ -44,68 +44,68 @@
  * an append made while nothing is queued and that needs no flush through
  * the pool is made at once.
  *
- * Not yet here (see `bench/README.md`, twenty-fourth pass): reading runs
- * that a `LowdbStore` keeps in `<dir>/runs/`, compact records
- * (`journal-delta.ts`), and the hard-link lock of `LowdbStore` (a lock
- * here is a file made and removed, on takeovers, cancels, compactions and
- * deletes only).
+ * `LowdbStore` (`lowdb-store.ts`) keeps its new runs here and routes the
+ * runs that earlier versions kept as folders to `run-folder-store.ts`.
+ * Not here (yet): compact records (`journal-delta.ts`: a resume writes each
+ * reset node record whole), and the hard-link lock of the folder layout (a
+ * lock here is a file made and removed, on takeovers, cancels,
+ * compactions, deletes and a lease given back unused only).
  *
  * @module
  */
-import { randomUUID } from "node:crypto";
-import { closeSync, lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
+import { Buffer } from "node:buffer";
+import { chmodSync, closeSync, fdatasyncSync, lstatSync, mkdirSync, statSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { syncFolder, syncMadeFolders, unlinkQuietly } from "./atomic-file.js";
+import { syncFolder, syncMadeFolders, unlinkQuietly, writeAllSync } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
-import { hasCode, LOCK_STALE_MS, takeFileLock } from "./folder-lock.js";
+import { hasCode, takeFileLock } from "./folder-lock.js";
 import { batchNodes } from "./journal-batch.js";
-import { JournalFile, journalText, readJournal, validEnd } from "./journal-file.js";
-import type { StoredRecord } from "./journal-delta.js";
+import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook, sameVersion, type FileLook } from "./lease-look.js";
-import { canTakeOver, leaseLost, processAlive, stillHeld } from "./lease-rules.js";
+import { canTakeOver, holderDeadHere, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
-import { Replay } from "./replay.js";
 import {
   claimPath,
   currentLease,
-  eachLineBackwards,
   grantOver,
   lockPath,
-  parseLineAt,
   readClaim,
   removeClaim,
   writeClaim,
   writtenLease,
   type Claim,
+  type WrittenLease,
 } from "./run-file-leases.js";
-import {
-  checkRunFileLine,
-  countsLine,
-  isRunRecordLine,
-  leaseLine,
-  lineKind,
-  releaseLine,
-  snapshotLinePieces,
-  snapshotOf,
-  summaryLine,
-  type CountsLine,
-  type RunFileLine,
-  type SnapshotLine,
-  type SummaryLine,
-} from "./run-file-lines.js";
+import { checkRunFileLine, countsLine, leaseLine, releaseLine, snapshotLinePieces, summaryLine } from "./run-file-lines.js";
+import { appendPieces, copyValidLines, firstLeaseWritten, flushesNow, removeLeftovers, SUFFIX, tempOf } from "./run-file-io.js";
+import { holdsSnapshot, readRunFile, recordsAbove, summaryOfRunFile } from "./run-file-reading.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { fromSnapshotFile } from "./snapshot-file.js";
 import { openStoreFileSync, verifyPathSync } from "./store-files.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
 import { thisHost } from "../core/host.js";
-import { summarize, summaryOf, type NodeCounts } from "../state/run-summary.js";
+import { summarize, type NodeCounts } from "../state/run-summary.js";
 import type { RunState } from "../state/run-state.js";
-import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
+import type { JournalRecord, RunSummary } from "../state/records.js";
+
+/**
+ * `records` with each run record's keys in the order `kind`, `seq`, `run`,
+ * so its line starts as `list` looks for (`run-file-lines.ts`,
+ * `isRunRecordLine`) whoever made the record object; other records as given.
+ */
+function canonical(records: readonly JournalRecord[]): readonly JournalRecord[] {
+  let out: JournalRecord[] | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.kind !== "run") continue;
+    out ??= records.slice();
+    out[i] = { kind: "run", seq: r.seq, run: r.run };
+  }
+  return out ?? records;
+}
 
 /** Options of {@link RunFileStore}. */
 export interface RunFileStoreOptions {
@@ -124,62 +124,6 @@ export interface RunFileStoreOptions {
   readonly fsync?: boolean;
 }
 
-/**
- * Resolves once the run file `file` holds a whole line: a process that
- * made it writes its lease line right after, so a file without one
- * is a run being started (or one whose starter died before writing, once
- * it is older than `LOCK_STALE_MS`), and a takeover waits for it rather
- * than race the starter for token 1.
- */
-async function firstLeaseWritten(file: string): Promise<void> {
-  for (;;) {
-    const stats = lstatSync(file, { throwIfNoEntry: false });
-    if (stats === undefined || Date.now() - stats.mtimeMs > LOCK_STALE_MS) return;
-    if (stats.size > 0 && holdsALine(file)) return;
-    await sleep(2);
-  }
-}
-
-/**
- * Whether the run file `file` holds a whole valid line. With `fsync` a new
- * file is grown with zeros before its first line is written over them
- * (`journal-file.ts`, preallocation), so its size alone does not say so.
- */
-function holdsALine(file: string): boolean {
-  const opened = openStoreFileSync(file, "read", { singleLink: true });
-  // Gone: the lock decides.
-  if (opened === undefined) return true;
-  try {
-    return validEnd(opened.fd, opened.size, checkRunFileLine).end > 0;
-  } finally {
-    closeSync(opened.fd);
-  }
-}
-
-/** Text gathered before a write by {@link appendPieces}: a small run's start is one write, a big one's a write per megabyte or so. */
-const GATHER_CHARS = 1 << 20;
-
-/** Appends `pieces` and then `tail` to `journal`, gathering them into writes of about {@link GATHER_CHARS}. */
-function appendPieces(journal: JournalFile, pieces: Iterable<string>, tail: string): void {
-  let text = "";
-  for (const piece of pieces) {
-    if (text.length > 0 && text.length + piece.length > GATHER_CHARS) {
-      journal.appendText(text, false);
-      text = "";
-    }
-    text += piece;
-  }
-  journal.appendText(text + tail, false);
-}
-
-/** A new temp file's name beside the run file `file`, used once (a process may get a dead one's pid). */
-function tempOf(file: string): string {
-  return `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-}
-
-/** The file name suffix of a run file. */
-const SUFFIX = ".run";
-
 /** A run file this store writes: its descriptor and what this store knows of it. */
 interface Writer {
   journal: JournalFile;
@@ -187,6 +131,12 @@ interface Writer {
   lease: Lease | undefined;
   /** Whether the file holds a snapshot line (undefined: not known yet). */
   started: boolean | undefined;
+  /**
+   * The highest seq among the file's journal records, when this store knows
+   * every record in it (it made the file, compacted it or loaded it); `EMPTY`
+   * for none; undefined when it does not know.
+   */
+  top: number | undefined;
   /** When the claim file was last looked at (`performance.now()`), and what it looked like then (undefined: absent). */
   seenAt: number;
   claimLook: FileLook | undefined;
@@ -194,15 +144,13 @@ interface Writer {
   claim: Claim | undefined;
   /** A flush through the thread pool in flight on the descriptor. */
   flushing: Promise<void> | undefined;
-}
-
-/**
- * Whether an append with `fsync` flushes on the calling thread (a single
- * record, or one whose last record is the run meta), as `LowdbStore`
- * decides (`lowdb-store.ts`, `flushesNow`).
- */
-function flushesNow(records: readonly JournalRecord[]): boolean {
-  return records.length <= 1 || records[records.length - 1]!.kind === "run";
+  /**
+   * Where the file ended before this store's lease line, when it took the
+   * run of a file nobody could still write and has written nothing else
+   * since: giving the lease back then cuts the file back there, so a run
+   * that failed to load (a damaged file) is left as it was.
+   */
+  undoTo: number | undefined;
 }
 
 /**
@@ -256,10 +204,15 @@ export class RunFileStore implements RunStore {
    */
   #ready(make = true): boolean {
     if (this.#dirReady) return true;
-    if (!verifyPathSync(this.dir)) {
+    // The store folder itself may be a symbolic link (a volume mounted elsewhere): it is the user's choice, and
+    // followed; what is in it is checked file by file (`store-files.ts`).
+    // Something else at its name (a file) is left for the calls on it to fail on, with the system's ENOTDIR.
+    const stats = statSync(this.dir, { throwIfNoEntry: false });
+    if (stats === undefined) {
       if (!make) return false;
       const created = mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      verifyPathSync(this.dir);
+      // A umask may have taken the owner's bits off: the folder is this store's, 0700 as the option says.
+      if (created !== undefined && (lstatSync(this.dir).mode & 0o777) !== 0o700) chmodSync(this.dir, 0o700);
       if (this.#fsync && created !== undefined) syncMadeFolders(this.dir, created);
     }
     this.#dirReady = true;
@@ -291,7 +244,17 @@ export class RunFileStore implements RunStore {
     if (writer === undefined) {
       this.#ready();
       const { journal } = JournalFile.open(this.#file(runId), this.#fsync, false, checkRunFileLine);
-      writer = { journal, lease: undefined, started: undefined, seenAt: -Infinity, claimLook: undefined, claim: undefined, flushing: undefined };
+      writer = {
+        journal,
+        lease: undefined,
+        started: undefined,
+        top: undefined,
+        seenAt: -Infinity,
+        claimLook: undefined,
+        claim: undefined,
+        flushing: undefined,
+        undoTo: undefined,
+      };
       this.#writers.set(runId, writer);
     }
     return writer;
@@ -350,7 +313,8 @@ export class RunFileStore implements RunStore {
     const runId = state.meta.runId;
     const writer = this.#writer(runId);
     if (lease) this.#fence(runId, writer, lease);
-    writer.started ??= this.#holdsSnapshot(runId);
+    writer.undoTo = undefined;
+    writer.started ??= holdsSnapshot(this.#file(runId));
     if (!writer.started) {
       // The run's start: appended (a big run's snapshot in pieces, never one string); until its "\n" is
       // written it is a torn last line, which reads as no snapshot at all.
@@ -360,13 +324,6 @@ export class RunFileStore implements RunStore {
       return;
     }
     await this.#compact(runId, writer, state, seq, lease);
-  }
-
-  /** Whether the run's file holds a snapshot line (read whole: once per run this store did not start). */
-  #holdsSnapshot(runId: string): boolean {
-    let found = false;
-    readJournal(this.#file(runId), (line) => void ((line as RunFileLine).kind === "snapshot" && (found = true)), checkRunFileLine);
-    return found;
   }
 
   /**
@@ -382,17 +339,9 @@ export class RunFileStore implements RunStore {
     try {
       // Under the lock nobody else writes the claim: one look, whatever the trust, decides.
       if (lease) this.#fence(runId, writer, lease, false);
-      const later: StoredRecord[] = [];
-      let counts: NodeCounts | undefined;
-      readJournal(
-        file,
-        (value) => {
-          const line = value as RunFileLine;
-          if (line.kind === "counts") counts = (line as CountsLine).counts;
-          else if ((line.kind === "node" || line.kind === "run") && (line as StoredRecord).seq > seq) later.push(line as StoredRecord);
-        },
-        checkRunFileLine,
-      );
+      // Records above `seq` to keep: none when this store knows every record and none is above it (a
+      // run's end, the common case); else the file is read, its snapshot and lease lines not parsed.
+      const { later, counts } = writer.top === undefined || writer.top > seq ? recordsAbove(file, seq) : { later: [], counts: undefined };
       const made = JournalFile.make(temp, false);
       if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
       try {
@@ -410,6 +359,7 @@ export class RunFileStore implements RunStore {
       if (this.#fsync) syncFolder(this.dir, true);
       writer.journal.close();
       writer.journal = JournalFile.open(file, this.#fsync, false, checkRunFileLine).journal;
+      writer.top = later.length === 0 ? EMPTY : topSeq(later as JournalRecord[]);
     } catch (err) {
       unlinkQuietly(temp);
       throw err;
@@ -436,7 +386,7 @@ export class RunFileStore implements RunStore {
   #appendWriter(runId: string): Writer {
     const known = this.#writers.get(runId);
     if (known !== undefined) return known;
-    if (!verifyPathSync(this.#file(runId), "file") || !this.#holdsSnapshot(runId)) {
+    if (!verifyPathSync(this.#file(runId), "file") || !holdsSnapshot(this.#file(runId))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     }
     const writer = this.#writer(runId);
@@ -454,10 +404,12 @@ export class RunFileStore implements RunStore {
     if (records.length === 0) return undefined;
     if (writer.started === false) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     if (lease) this.#fence(runId, writer, lease);
-    let text = journalText(batchNodes(records));
+    writer.undoTo = undefined;
+    let text = journalText(batchNodes(canonical(records)));
     if (counts !== undefined && records.some((r) => r.kind === "run")) text += countsLine(counts);
     try {
       writer.journal.appendText(text, records.length === 1);
+      if (writer.top !== undefined) writer.top = Math.max(writer.top, topSeq(records));
       if (!this.#fsync) return undefined;
       if (flushesNow(records)) {
         writer.journal.flushSync();
@@ -490,30 +442,11 @@ export class RunFileStore implements RunStore {
       // A run whose file this store just made holds a lease and nothing else.
       if (writer?.started === false || !this.#ready(false)) return undefined;
       const file = this.#file(runId);
-      let replay: Replay | undefined;
-      let records = 0;
-      readJournal(
-        file,
-        (value) => {
-          const line = value as RunFileLine;
-          if (line.kind === "snapshot") {
-            // This store writes a snapshot line first in a file, after lease lines only: one after records is damage.
-            if (records > 0) throw new SnapshotCorruptError(file, "a snapshot line follows journal records");
-            const doc = snapshotOf(line as SnapshotLine);
-            if (doc.meta.runId !== runId) throw new SnapshotCorruptError(file, `its snapshot holds run "${doc.meta.runId}", not "${runId}"`);
-            replay = new Replay(fromSnapshotFile(doc, hint?.layout?.order), file, file, hint?.layout);
-          } else if (line.kind === "node" || line.kind === "run") {
-            const record = line as StoredRecord;
-            if (record.kind === "run" && "run" in record && record.run.runId !== runId) {
-              throw new SnapshotCorruptError(file, `a record (seq ${record.seq}) holds run "${record.run.runId}", not "${runId}"`);
-            }
-            records += 1;
-            replay?.apply(record);
-          } else if (line.kind === "summary" || line.kind === "counts") records += 1;
-        },
-        checkRunFileLine,
-      );
-      if (writer !== undefined) writer.started = replay !== undefined;
+      const { replay, top } = readRunFile(file, runId, hint);
+      if (writer !== undefined) {
+        writer.started = replay !== undefined;
+        writer.top = top;
+      }
       if (replay === undefined) return undefined;
       const loaded = replay.result();
       return { state: loaded.state, seq: loaded.seq, journalRecords: loaded.journalRecords, source: file };
@@ -527,7 +460,7 @@ export class RunFileStore implements RunStore {
     for (const name of readdirSync(this.dir)) {
       if (!name.endsWith(SUFFIX) || name.length === SUFFIX.length) continue;
       try {
-        const summary = this.#summaryOf(join(this.dir, name));
+        const summary = summaryOfRunFile(join(this.dir, name), name.slice(0, -SUFFIX.length));
         if (summary !== undefined && matchesQuery(summary, query)) out.push(summary);
       } catch (err) {
         if (err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError) onProblem(err);
@@ -537,51 +470,13 @@ export class RunFileStore implements RunStore {
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
-  /**
-   * The summary of the run file `file`, read from its end: the last summary
-   * line, with the meta of the last run record and the last counts after it;
-   * undefined when it holds none (a run claimed and never started).
-   */
-  #summaryOf(file: string): RunSummary | undefined {
-    const opened = openStoreFileSync(file, "read", { singleLink: true });
-    if (opened === undefined) return undefined;
-    let meta: RunMeta | undefined;
-    let counts: NodeCounts | undefined;
-    let base: RunSummary | undefined;
-    try {
-      eachLineBackwards(opened.fd, opened.size, (line) => {
-        if (meta === undefined && isRunRecordLine(line)) meta = parseLineAt<{ run: RunMeta }>(line, file).run;
-        const kind = lineKind(line);
-        if (kind === "counts" && counts === undefined) counts = parseLineAt<CountsLine>(line, file).counts;
-        if (kind === "snapshot") {
-          // A start torn between its snapshot line and its summary line (a big run's start is several writes):
-          // the run is what the snapshot says, as `load` reads it.
-          const doc = fromSnapshotFile(snapshotOf(parseLineAt<SnapshotLine>(line, file)));
-          base = summarize(new Replay(doc, file, file).result().state);
-          return true;
-        }
-        if (kind !== "summary") return false;
-        base = parseLineAt<SummaryLine>(line, file).summary;
-        return true;
-      });
-    } finally {
-      closeSync(opened.fd);
-    }
-    if (base === undefined) return undefined;
-    if (meta === undefined) return counts === undefined ? base : { ...base, ...counts };
-    return summaryOf(meta, counts ?? base);
-  }
-
   // ---- leases ------------------------------------------------------------------
 
   /** The run's current lease and the highest token seen, read from its file's end and its claim. */
-  #state(runId: string): { current: Lease | undefined; top: number; exists: boolean } {
+  #state(runId: string): { current: Lease | undefined; top: number; written: WrittenLease | undefined } {
     const file = this.#file(runId);
-    if (!verifyPathSync(file, "file")) {
-      const claim = readClaim(file);
-      return { ...currentLease(undefined, claim), exists: false };
-    }
-    return { ...currentLease(writtenLease(file), readClaim(file)), exists: true };
+    const written = verifyPathSync(file, "file") ? writtenLease(file) : undefined;
+    return { ...currentLease(written, readClaim(file)), written };
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
@@ -613,7 +508,7 @@ export class RunFileStore implements RunStore {
       const lease = grantOver(runId, request, undefined, claim?.lease.token ?? 0);
       made.appendText(leaseLine(lease));
       await this.#closeWriter(runId);
-      this.#writers.set(runId, { journal: made, lease, started: false, seenAt, claimLook: look, claim, flushing: undefined });
+      this.#writers.set(runId, { journal: made, lease, started: false, top: EMPTY, seenAt, claimLook: look, claim, flushing: undefined, undoTo: undefined });
       return lease;
     }
     return this.#takeOver(runId, request);
@@ -625,16 +520,21 @@ export class RunFileStore implements RunStore {
     await firstLeaseWritten(file);
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     try {
-      const { current, top } = this.#state(runId);
+      const { current, top, written } = this.#state(runId);
       if (current !== undefined && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
       const lease = grantOver(runId, request, current, top);
+      await this.#closeWriter(runId);
+      // A resume after a crash comes here: what a compaction or takeover of the dead process left is removed.
+      removeLeftovers(this.dir, runId);
+      // Quiet only when neither the current holder nor the file's last writer (a holder a taker that died right
+      // after its claim took the run from) can still write.
+      const gone = (held: Lease | undefined) => held === undefined || holderDeadHere(held, this.#host);
+      const writer = written === undefined || written.released ? undefined : written.lease;
+      if (gone(current) && gone(writer)) return this.#takeQuiet(runId, lease);
       const claim: Claim = { lease };
       writeClaim(file, claim, this.#fsync);
       try {
         if (current !== undefined && current.owner !== request.owner) await outlastTrust(performance.now());
-        await this.#closeWriter(runId);
-        // A resume after a crash comes here: what a compaction or takeover of the dead process left is removed.
-        this.#removeLeftovers(runId);
         this.#rewriteWith(file, leaseLine(lease));
       } catch (err) {
         // Given back, so the next taker need not wait for it to expire; the old holder stays fenced off by its token.
@@ -647,15 +547,41 @@ export class RunFileStore implements RunStore {
         journal,
         lease,
         started: undefined,
+        top: undefined,
         seenAt,
         claimLook: fileLook(claimPath(file)),
         claim,
         flushing: undefined,
+        undoTo: undefined,
       });
       return lease;
     } finally {
       await unlock?.();
     }
+  }
+
+  /**
+   * The takeover of a run that nobody can still write (its lease was given
+   * back, or never written, or its holder is provably a dead process of this
+   * host, `lease-rules.ts`): under the lock, this store opens the file as its
+   * writer (cutting a torn tail off) and writes its lease line, with no claim,
+   * no wait and no copy. A claim left there has a lower token than `lease`.
+   */
+  #takeQuiet(runId: string, lease: Lease): Lease {
+    const file = this.#file(runId);
+    const seenAt = performance.now();
+    const claimLook = fileLook(claimPath(file));
+    const claim = claimLook === undefined ? undefined : readClaim(file);
+    const { journal } = JournalFile.open(file, this.#fsync, false, checkRunFileLine);
+    const undoTo = journal.end;
+    try {
+      journal.appendText(leaseLine(lease));
+    } catch (err) {
+      journal.close();
+      throw err;
+    }
+    this.#writers.set(runId, { journal, lease, started: undefined, top: undefined, seenAt, claimLook, claim, flushing: undefined, undoTo });
+    return lease;
   }
 
   /**
@@ -665,44 +591,21 @@ export class RunFileStore implements RunStore {
    */
   #rewriteWith(file: string, tail: string): void {
     const temp = tempOf(file);
-    const made = JournalFile.make(temp, false);
-    if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
+    const made = openStoreFileSync(temp, "create");
+    if (made === undefined) throw new UnsafeStoreFileError(temp, "it could not be made");
     try {
       try {
-        let text = "";
-        readJournal(file, (value) => void (text += journalText([value as StoredRecord])), checkRunFileLine);
-        made.appendText(text + tail);
-        if (this.#fsync) made.flushSync();
+        copyValidLines(file, made.fd);
+        writeAllSync(made.fd, Buffer.from(tail));
+        if (this.#fsync) fdatasyncSync(made.fd);
       } finally {
-        made.close();
+        closeSync(made.fd);
       }
       renameSync(temp, file);
       if (this.#fsync) syncFolder(this.dir, true);
     } catch (err) {
       unlinkQuietly(temp);
       throw err;
-    }
-  }
-
-  /**
-   * Removes the run's temp files (`<runId>.run.<pid>.<random>.tmp`) that a
-   * compaction or takeover of a process that died left, under the run's lock
-   * (where they are made, so no live process writes one now): those of a
-   * pid that no process has, or this process's (an earlier process that had
-   * this pid), or older than `LOCK_STALE_MS` (a holder of a lock judged
-   * stale is given as long as the lock was).
-   */
-  #removeLeftovers(runId: string): void {
-    const prefix = runId + SUFFIX + ".";
-    const now = Date.now();
-    for (const name of readdirSync(this.dir)) {
-      if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
-      const pid = Number(name.slice(prefix.length).split(".")[0]);
-      const path = join(this.dir, name);
-      const stats = lstatSync(path, { throwIfNoEntry: false });
-      if (stats?.isFile() !== true) continue;
-      const dead = Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !processAlive(pid));
-      if (dead || now - stats.mtimeMs > LOCK_STALE_MS) unlinkQuietly(path);
     }
   }
 
@@ -738,7 +641,7 @@ export class RunFileStore implements RunStore {
       const writer = this.#writers.get(lease.runId);
       if (writer?.lease !== undefined && stillHeld(writer.lease, lease)) {
         await writer.flushing?.catch(() => undefined);
-        writer.journal.appendText(releaseLine(lease));
+        if (writer.undoTo === undefined || !(await this.#undo(lease.runId, writer, writer.undoTo))) writer.journal.appendText(releaseLine(lease));
         await this.#closeWriter(lease.runId);
         return;
       }
@@ -753,6 +656,26 @@ export class RunFileStore implements RunStore {
         await unlock?.();
       }
     });
+  }
+
+  /**
+   * Cuts the run file back to `end`, where it ended before this store's
+   * lease line (see `Writer.undoTo`), under the run's lock, unless a claim
+   * names this lease or a later one (a cancel request for it, a takeover):
+   * then its token must stay spent, and false says the lease is to be given
+   * back by a release line instead.
+   */
+  async #undo(runId: string, writer: Writer, end: number): Promise<boolean> {
+    const file = this.#file(runId);
+    const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
+    try {
+      const claim = readClaim(file);
+      if (claim !== undefined && claim.lease.token >= writer.lease!.token) return false;
+      writer.journal.cutTo(end);
+      return true;
+    } finally {
+      await unlock?.();
+    }
   }
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
@@ -787,10 +710,10 @@ export class RunFileStore implements RunStore {
         const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
         if (current !== undefined && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
         await this.#closeWriter(runId);
-        const started = this.#holdsSnapshot(runId);
+        const started = holdsSnapshot(this.#file(runId));
         // The claim first: a claim left without its file only keeps tokens growing; a file without its claim is a plain run.
         removeClaim(file);
-        this.#removeLeftovers(runId);
+        removeLeftovers(this.dir, runId);
         unlinkSync(file);
         if (this.#fsync) syncFolder(this.dir, true);
         return started;
