@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import {
   GraphChangedError,
   InvalidOptionError,
+  LowdbStore,
   ManualClock,
   MemoryStore,
   NodeFailedError,
@@ -46,16 +47,21 @@ import {
   type RunSummary,
   type StoredRun,
 } from "../src/index.js";
+import type { SnapshotDocument } from "../src/persistence/replay.js";
 import { nodeRecords } from "../src/state/node-table.js";
 import { deferred, rejection } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
 import { readSnapshotDocument } from "./support/snapshot-file.js";
+import { runFileJournal, runFileSnapshot } from "./support/run-file-journal.js";
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
 const { tempDir, lowdb } = tempStores("taskloom-durable-");
+
+/** The options of the stores of the tests that read or damage a run folder's files (`runs/<runId>/`). */
+const FOLDERS = { layout: "folders" } as const;
 
 /** Counts node body calls by node id. */
 function counter() {
@@ -901,13 +907,13 @@ describe("faults", () => {
         return { text: "x".repeat(200) };
       })
       .build();
-    await runAsync(g, undefined, { store: lowdb(dir), runId: "corrupt" });
+    await runAsync(g, undefined, { store: lowdb(dir, FOLDERS), runId: "corrupt" });
     const file = join(dir, "runs", "corrupt", "snapshot.json");
     const whole = readFileSync(file);
     writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
     const before = readFileSync(file);
 
-    const error = await rejection(runAsync(g, undefined, { store: lowdb(dir), runId: "corrupt" }));
+    const error = await rejection(runAsync(g, undefined, { store: lowdb(dir, FOLDERS), runId: "corrupt" }));
     expect(error).toBeInstanceOf(SnapshotCorruptError);
     expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", file });
     expect(readFileSync(file).equals(before)).toBe(true);
@@ -1182,60 +1188,97 @@ describe("managing stored runs", () => {
 // 9. Compaction
 // ---------------------------------------------------------------------------
 
+/** How the compaction test reads a run kept as a folder or as a run file: the journal records after its snapshot, their size, the snapshot. */
+interface CompactionLayout {
+  readonly store: (dir: string) => LowdbStore;
+  /** The journal records after the run's snapshot, as text ("" when none). */
+  readonly journal: (dir: string, runId: string) => string;
+  /** Their size in bytes (0 when there is no journal). */
+  readonly journalSize: (dir: string, runId: string) => number;
+  readonly snapshot: (dir: string, runId: string) => SnapshotDocument;
+}
+
+const COMPACTION_LAYOUTS = {
+  /** A folder per run: `runs/<runId>/journal.ndjson` and `snapshot.json`. */
+  folders: {
+    store: (dir) => lowdb(dir, FOLDERS),
+    journal: (dir, runId) => readFileSync(join(dir, "runs", runId, "journal.ndjson"), "utf8"),
+    journalSize: (dir, runId) => {
+      try {
+        return statSync(join(dir, "runs", runId, "journal.ndjson")).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        return 0;
+      }
+    },
+    snapshot: (dir, runId) => readSnapshotDocument(join(dir, "runs", runId, "snapshot.json")),
+  },
+  /** A file per run, `<runId>.run` (`LowdbStore`'s default): its last snapshot line and the records after it. */
+  files: {
+    store: (dir) => lowdb(dir),
+    journal: runFileJournal,
+    journalSize: (dir, runId) => Buffer.byteLength(runFileJournal(dir, runId)),
+    snapshot: runFileSnapshot,
+  },
+} satisfies Record<string, CompactionLayout>;
+
+/** A 3,000-node fan-out on `layout`: its journal stays within the compaction threshold; compacted, every node is in the snapshot; load() equals getRun(). */
+async function compactsWide(layout: CompactionLayout): Promise<void> {
+  const dir = tempDir();
+  const width = 3_000;
+  const leaves = Array.from({ length: width }, (_, i) => `leaf-${i}`);
+  const nodes: NodeDefinition[] = [
+    { id: "root", after: [], fn: () => 1 },
+    ...leaves.map((id, i): NodeDefinition => ({ id, after: ["root"], fn: ({ deps }) => (deps.root as number) + i })),
+    {
+      id: "join",
+      after: leaves,
+      fn: ({ deps }) => Object.values(deps).reduce<number>((s, v) => s + (v as number), 0),
+    },
+  ];
+  const g = new TaskGraph({ name: "wide", nodes });
+  const outputs = (await runAsync(g, undefined, { store: layout.store(dir), runId: "wide" })) as Record<string, number>;
+  expect(outputs.join).toBe(width + (width * (width - 1)) / 2);
+
+  // A succeeded run ends with an append while its journal stays under the compaction threshold
+  // (twice its activations): a load never replays more than compaction allows.
+  const lines = layout
+    .journal(dir, "wide")
+    .split("\n")
+    .filter((l) => l.length > 0);
+  expect(lines.length).toBeGreaterThan(0);
+  expect(lines.length).toBeLessThanOrEqual(2 * (width + 2));
+  const before = await layout.store(dir).load("wide");
+  // Compacting what is stored (what a long run's end does) leaves every node in the snapshot (snapshot.json, or the
+  // run file's last snapshot line) and a small journal.
+  const compacting = layout.store(dir);
+  await compacting.writeSnapshot(before!.state, before!.seq);
+  await compacting.close();
+
+  const journalSize = layout.journalSize(dir, "wide");
+  expect(journalSize).toBeLessThan(64 * 1024);
+
+  const doc = layout.snapshot(dir, "wide");
+  expect(doc.meta.status).toBe("succeeded");
+  expect(doc.nodes).toHaveLength(width + 2);
+  expect(doc.nodes.every((n) => n.status === "succeeded")).toBe(true);
+  expect(new Set(doc.nodes.map((n) => n.id)).size).toBe(width + 2);
+
+  const loaded = await layout.store(dir).load("wide");
+  const details = await getRun("wide", { store: layout.store(dir) });
+  expect(loaded?.state.meta.status).toBe(details.status);
+  expect(loaded?.state.meta.outputs).toEqual(details.outputs);
+  expect(byId(nodeRecords(loaded!.state.nodes))).toEqual(byId(details.nodes));
+  expect(byId(details.nodes)).toEqual(byId(doc.nodes));
+  // What the run's own end stored (snapshot and journal) is the compacted state.
+  expect(before?.state.meta).toEqual(loaded?.state.meta);
+  expect(byId(nodeRecords(before!.state.nodes))).toEqual(byId(doc.nodes));
+}
+
 describe("compaction", () => {
-  it("a 3,000-node fan-out ends with a journal within the compaction threshold; compacted, every node is in snapshot.json; load() equals getRun()", async () => {
-    const dir = tempDir();
-    const width = 3_000;
-    const leaves = Array.from({ length: width }, (_, i) => `leaf-${i}`);
-    const nodes: NodeDefinition[] = [
-      { id: "root", after: [], fn: () => 1 },
-      ...leaves.map((id, i): NodeDefinition => ({ id, after: ["root"], fn: ({ deps }) => (deps.root as number) + i })),
-      {
-        id: "join",
-        after: leaves,
-        fn: ({ deps }) => Object.values(deps).reduce<number>((s, v) => s + (v as number), 0),
-      },
-    ];
-    const g = new TaskGraph({ name: "wide", nodes });
-    const outputs = (await runAsync(g, undefined, { store: lowdb(dir), runId: "wide" })) as Record<string, number>;
-    expect(outputs.join).toBe(width + (width * (width - 1)) / 2);
+  it("a 3,000-node fan-out ends with a journal within the compaction threshold; compacted, every node is in snapshot.json; load() equals getRun()", () =>
+    compactsWide(COMPACTION_LAYOUTS.folders));
 
-    const runDir = join(dir, "runs", "wide");
-    // A succeeded run ends with an append while its journal stays under the compaction threshold
-    // (twice its activations): a load never replays more than compaction allows.
-    const lines = readFileSync(join(runDir, "journal.ndjson"), "utf8")
-      .split("\n")
-      .filter((l) => l.length > 0);
-    expect(lines.length).toBeGreaterThan(0);
-    expect(lines.length).toBeLessThanOrEqual(2 * (width + 2));
-    const before = await lowdb(dir).load("wide");
-    // Compacting what is stored (what a long run's end does) leaves every node in snapshot.json and a small journal.
-    const compacting = lowdb(dir);
-    await compacting.writeSnapshot(before!.state, before!.seq);
-    await compacting.close();
-
-    let journalSize = 0;
-    try {
-      journalSize = statSync(join(runDir, "journal.ndjson")).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-    expect(journalSize).toBeLessThan(64 * 1024);
-
-    const doc = readSnapshotDocument(join(runDir, "snapshot.json"));
-    expect(doc.meta.status).toBe("succeeded");
-    expect(doc.nodes).toHaveLength(width + 2);
-    expect(doc.nodes.every((n) => n.status === "succeeded")).toBe(true);
-    expect(new Set(doc.nodes.map((n) => n.id)).size).toBe(width + 2);
-
-    const loaded = await lowdb(dir).load("wide");
-    const details = await getRun("wide", { store: lowdb(dir) });
-    expect(loaded?.state.meta.status).toBe(details.status);
-    expect(loaded?.state.meta.outputs).toEqual(details.outputs);
-    expect(byId(nodeRecords(loaded!.state.nodes))).toEqual(byId(details.nodes));
-    expect(byId(details.nodes)).toEqual(byId(doc.nodes));
-    // What the run's own end stored (snapshot and journal) is the compacted state.
-    expect(before?.state.meta).toEqual(loaded?.state.meta);
-    expect(byId(nodeRecords(before!.state.nodes))).toEqual(byId(doc.nodes));
-  });
+  it("runs kept as run files (the default): a 3,000-node fan-out ends with a journal within the compaction threshold; compacted, every node is in the run file's snapshot; load() equals getRun()", () =>
+    compactsWide(COMPACTION_LAYOUTS.files));
 });

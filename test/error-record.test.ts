@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { graph, LowdbStore, runAsync } from "../src/index.js";
+import { getRun, graph, LowdbStore, runAsync, type LowdbStoreOptions } from "../src/index.js";
 import { storedStack, toErrorRecord } from "../src/state/error-record.js";
 import { readSnapshotDocument } from "./support/snapshot-file.js";
 
@@ -65,25 +65,44 @@ describe("storedStack", () => {
   });
 });
 
+/**
+ * Runs a graph whose one node fails on a store kept as `layout` says, and
+ * checks the stack stored with its error, as `readStack` reads it back
+ * from the store's folder `dir`.
+ */
+async function bodyFrameStored(layout: LowdbStoreOptions["layout"], readStack: (dir: string) => Promise<string>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "taskloom-error-record-"));
+  try {
+    const g = graph("fails")
+      .node("a", async () => {
+        throw new Error("boom");
+      })
+      .build();
+    const store = new LowdbStore({ dir, layout });
+    await expect(runAsync(g, undefined, { store, runId: "r1", retry: { maxAttempts: 1 } })).rejects.toThrow(/boom/);
+    await store.close();
+    const stack = await readStack(dir);
+    expect(stack.split("\n")[0]).toBe("Error: boom");
+    expect(stack).toContain("error-record.test.ts");
+    expect(stack).not.toContain(`${OWN}engine/`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("a failed node's stored error", () => {
-  it("names the body's frame and none of the engine's", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "taskloom-error-record-"));
-    try {
-      const g = graph("fails")
-        .node("a", async () => {
-          throw new Error("boom");
-        })
-        .build();
+  it("names the body's frame and none of the engine's", () =>
+    // A run folder's snapshot.json, read as it is on disk.
+    bodyFrameStored("folders", async (dir) => readSnapshotDocument(join(dir, "runs", "r1", "snapshot.json")).nodes[0]?.error?.stack ?? ""));
+
+  it("runs kept as run files (the default): names the body's frame and none of the engine's", () =>
+    // The run file `r1.run`, read back by a fresh store.
+    bodyFrameStored("files", async (dir) => {
       const store = new LowdbStore({ dir });
-      await expect(runAsync(g, undefined, { store, runId: "r1", retry: { maxAttempts: 1 } })).rejects.toThrow(/boom/);
-      await store.close();
-      const doc = readSnapshotDocument(join(dir, "runs", "r1", "snapshot.json"));
-      const stack = doc.nodes[0]?.error?.stack ?? "";
-      expect(stack.split("\n")[0]).toBe("Error: boom");
-      expect(stack).toContain("error-record.test.ts");
-      expect(stack).not.toContain(`${OWN}engine/`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      try {
+        return (await getRun("r1", { store })).nodes[0]?.error?.stack ?? "";
+      } finally {
+        await store.close();
+      }
+    }));
 });

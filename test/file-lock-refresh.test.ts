@@ -4,7 +4,8 @@
  * all the same (no lock file made and freed), but only when no lock is
  * there, so a lock left by a dead holder as a link of that file still goes
  * stale. `LowdbStore` takes its lease lock that way: renewing and giving
- * back an old lease make no lock file.
+ * back an old lease make no lock file (a run kept as a folder, `layout:
+ * "folders"`, whose `lease.json` is aged here).
  */
 import { existsSync, link, lstatSync, utimesSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -77,7 +78,7 @@ describe("LowdbStore's lease lock on an old lease", () => {
   const ageLease = (runId: string) => utimesSync(join(dir, "runs", runId, "lease.json"), secondsAgo(30), secondsAgo(30));
 
   it("makes no lock file to renew, cancel, give back and take again", async () => {
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     const lease = await store.acquireLease("r1", request("o1"));
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     ageLease("r1");
@@ -91,7 +92,7 @@ describe("LowdbStore's lease lock on an old lease", () => {
     await store.releaseLease(renewed);
     expect(await store.readLease("r1")).toBeUndefined();
     ageLease("r1");
-    const other = new LowdbStore({ dir });
+    const other = new LowdbStore({ dir, layout: "folders" });
     expect(await other.acquireLease("r1", request("o2"))).toMatchObject({ owner: "o2", token: 1 });
     expect(made.locks).toEqual([]);
     expect(existsSync(join(dir, "runs", "r1", "lease.lock"))).toBe(false);

@@ -182,7 +182,8 @@ describe("takeFileLock with linkFrom", () => {
 
 describe("LowdbStore's lease lock", () => {
   it("leaves no lock behind after a lease is taken, renewed and given back", async () => {
-    const store = new LowdbStore({ dir });
+    // The lease and lock of a run kept as a folder (`runs/r1/lease.json`, `lease.lock`).
+    const store = new LowdbStore({ dir, layout: "folders" });
     const request = { owner: "o1", pid: process.pid, host: "h", ttlMs: 60_000, now: Date.now() };
     const lease = await store.acquireLease("r1", request);
     await store.renewLease(lease, 60_000, Date.now());

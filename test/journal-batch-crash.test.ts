@@ -13,6 +13,9 @@
  *   of its records);
  * - nothing acknowledged is lost (the prefix reaches the last seq logged);
  * - `load` replays exactly that prefix.
+ *
+ * The run is kept as a folder (`layout: "folders"`), whose journal.ndjson
+ * is read here; a run file's torn batch lines are in run-file-crash.test.ts.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -103,7 +106,7 @@ describe.each([false, true])("a LowdbStore (fsync %s), SIGKILLed while it append
     const root = await mkdtemp(join(tmpdir(), "taskloom-batch-crash-"));
     roots.push(root);
     const dir = join(root, "store");
-    const setup = new LowdbStore({ dir, fsync });
+    const setup = new LowdbStore({ dir, fsync, layout: "folders" });
     await setup.writeSnapshot(sampleRun(RUN, { nodeIds: ["a", "b", "c", "d"] }), 0);
     await setup.close();
     const log = join(root, "log.txt");
@@ -117,7 +120,7 @@ describe.each([false, true])("a LowdbStore (fsync %s), SIGKILLed while it append
       expect(n).toBeGreaterThanOrEqual(lastAcked);
       expect(n).toBeGreaterThan(top);
       top = n;
-      const loaded = await new LowdbStore({ dir }).load(RUN);
+      const loaded = await new LowdbStore({ dir, layout: "folders" }).load(RUN);
       expect(loaded?.seq).toBe(n);
       expect(loaded?.journalRecords).toBe(n);
       const last = records.at(-1) as { node: NodeRecord };

@@ -17,7 +17,8 @@
  *   `JournalFile.open` cuts the line off;
  * - a `LowdbStore` append of a fan-out's records writes batch lines and a
  *   load replays them, beside a version 4 snapshot; a version 3 snapshot
- *   with per-record lines (what the base tree wrote) still loads.
+ *   with per-record lines (what the base tree wrote) still loads (runs kept
+ *   as folders, `layout: "folders"`, whose files these two read and write).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -246,11 +247,14 @@ describe("batch journal lines", () => {
   });
 });
 
+/** The tests that read or rewrite a run's journal.ndjson and snapshot.json keep the run as a folder (`runs/<runId>/`). */
+const FOLDERS = { layout: "folders" } as const;
+
 describe("a LowdbStore", () => {
   it("writes an append of a fan-out's records as batch lines beside a version 4 snapshot, and loads them back", async () => {
     const dir = tempDir();
     const ids = ["a", ...Array.from({ length: 299 }, (_, i) => `n${i}`)];
-    const store = lowdb(dir);
+    const store = lowdb(dir, FOLDERS);
     await store.writeSnapshot(sampleRun("r", { nodeIds: ids }), 0);
     const records = ids.map((id, i) =>
       nodeEntry(i + 1, id, {
@@ -266,19 +270,19 @@ describe("a LowdbStore", () => {
     expect(journal.split("\n").filter(Boolean)).toHaveLength(1);
     expect(batchLines(journal)).toHaveLength(1);
     expect((JSON.parse(readFileSync(join(dir, "runs", "r", "snapshot.json"), "utf8")) as { json: { version: number } }).json.version).toBe(4);
-    const loaded = await new LowdbStore({ dir }).load("r");
+    const loaded = await new LowdbStore({ dir, ...FOLDERS }).load("r");
     expect(loaded?.seq).toBe(300);
     expect(loaded?.journalRecords).toBe(300);
     for (const r of records) expect(nodeOf(loaded!.state, r.kind === "node" ? r.node.id : "")).toStrictEqual((r as { node: NodeRecord }).node);
     // Appends after it go on from its seq.
     await store.append("r", [nodeEntry(301, "n0", { status: "succeeded", attempts: 2, output: "again" })]);
-    expect(nodeOf((await new LowdbStore({ dir }).load("r"))!.state, "n0").output).toBe("again");
+    expect(nodeOf((await new LowdbStore({ dir, ...FOLDERS }).load("r"))!.state, "n0").output).toBe("again");
   });
 
   it("loads a version 3 snapshot with per-record journal lines (what stores wrote before batch lines)", async () => {
     const dir = tempDir();
     const ids = ["a", ...Array.from({ length: 99 }, (_, i) => `n${i}`)];
-    const store = lowdb(dir);
+    const store = lowdb(dir, FOLDERS);
     const state = sampleRun("r", { nodeIds: ids });
     await store.writeSnapshot(state, 0);
     const snapshot = join(dir, "runs", "r", "snapshot.json");
@@ -287,7 +291,7 @@ describe("a LowdbStore", () => {
     writeFileSync(snapshot, JSON.stringify(doc));
     const records = ids.map((id, i) => nodeEntry(i + 1, id, { status: "succeeded", attempts: 1, output: i, startedAt: 1, endedAt: 2 }));
     writeFileSync(join(dir, "runs", "r", "journal.ndjson"), journalText(records));
-    const loaded = await new LowdbStore({ dir }).load("r");
+    const loaded = await new LowdbStore({ dir, ...FOLDERS }).load("r");
     expect(loaded?.seq).toBe(100);
     expect(nodeOf(loaded!.state, "n98").output).toBe(99);
   });

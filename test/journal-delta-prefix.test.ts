@@ -28,7 +28,8 @@ import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js
 import type { RunState } from "../src/state/run-state.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-journal-prefix-");
+// The journal cut and rewritten here is a run folder's (`runs/r/journal.ndjson`): every store keeps its runs as folders.
+const { tempDir, lowdb } = tempStores("taskloom-journal-prefix-", { layout: "folders" });
 
 const META: RunMeta = { runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, status: "failed", createdAt: 1, updatedAt: 2, starts: 1, waits: [] };
 

@@ -19,7 +19,8 @@ import { markPending } from "../src/state/node-transitions.js";
 import type { JournalRecord, NodeRecord } from "../src/state/records.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-journal-delta-");
+// The journal read and damaged here is a run folder's (`runs/r/journal.ndjson`): every store keeps its runs as folders.
+const { tempDir, lowdb } = tempStores("taskloom-journal-delta-", { layout: "folders" });
 
 /** A fan-out of 30 nodes whose every tenth fails while `failing.on`. */
 function flaky(failing: { on: boolean }) {

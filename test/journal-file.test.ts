@@ -7,8 +7,9 @@
  * where the records end, that journals written without preallocation
  * (every journal before it) load and take appends as before, that
  * compaction leaves a consistent file, and that stores with and without
- * `fsync` take turns on one folder. The store conformance suite runs on a
- * store with `fsync` too.
+ * `fsync` take turns on one folder (the stores keep runs as folders, whose
+ * `journal.ndjson` these tests read: `layout: "folders"`). The store
+ * conformance suite runs on a store with `fsync` too.
  */
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -293,7 +294,7 @@ describe("LowdbStore with fsync on", () => {
   });
 
   it("grows the journal by what an append of several records needs, and ahead for an append of one", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
     const several = Buffer.byteLength(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
@@ -302,11 +303,11 @@ describe("LowdbStore with fsync on", () => {
     const three = several + Buffer.byteLength(line(nodeRecord(3, "c", { status: "succeeded", output: "C" })));
     expect((await stat(journalOf("r1"))).size).toBe(grownSize(several, three + 1));
     await store.close();
-    expect((await new LowdbStore({ dir }).load("r1"))?.seq).toBe(3);
+    expect((await new LowdbStore({ dir, layout: "folders" }).load("r1"))?.seq).toBe(3);
   });
 
   it("preallocates the journal, and loads what it appended", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b")]);
     await store.append("r1", [nodeRecord(2, "c"), nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
@@ -314,53 +315,53 @@ describe("LowdbStore with fsync on", () => {
     expect(bytes.length).toBe(grownSize(0, Buffer.byteLength(line(nodeRecord(1, "b"))) + 1));
     expect(bytes.at(-1)).toBe(0);
     await store.close();
-    const loaded = await new LowdbStore({ dir }).load("r1");
+    const loaded = await new LowdbStore({ dir, layout: "folders" }).load("r1");
     expect(loaded?.seq).toBe(3);
     expect(nodeOf(loaded!.state, "c")).toMatchObject({ status: "succeeded", output: "C" });
   });
 
   it("loads a journal written without preallocation (as before), and appends after it", async () => {
-    const plain = new LowdbStore({ dir });
+    const plain = new LowdbStore({ dir, layout: "folders" });
     await plain.writeSnapshot(sampleRun("r1"), 0);
     await plain.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
     await plain.close();
     const before = await readFile(journalOf("r1"), "utf8");
     expect(before).toBe(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
 
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     expect((await store.load("r1"))?.seq).toBe(2);
     await store.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
     await store.close();
-    const after = await new LowdbStore({ dir }).load("r1");
+    const after = await new LowdbStore({ dir, layout: "folders" }).load("r1");
     expect(after?.seq).toBe(3);
     expect(nodeOf(after!.state, "c").status).toBe("succeeded");
   });
 
   it("takes turns with a store without fsync on one folder", async () => {
-    const durable = new LowdbStore({ dir, fsync: true });
+    const durable = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await durable.writeSnapshot(sampleRun("r1"), 0);
     await durable.append("r1", [nodeRecord(1, "b")]);
     await durable.close();
 
-    const plain = new LowdbStore({ dir });
+    const plain = new LowdbStore({ dir, layout: "folders" });
     expect((await plain.load("r1"))?.seq).toBe(1);
     await plain.append("r1", [nodeRecord(2, "c")]);
     await plain.close();
     // The plain store cut the zero tail and appended after the records.
     expect(await readFile(journalOf("r1"), "utf8")).toBe(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
 
-    const again = new LowdbStore({ dir, fsync: true });
+    const again = new LowdbStore({ dir, fsync: true, layout: "folders" });
     expect((await again.load("r1"))?.seq).toBe(2);
     await again.append("r1", [nodeRecord(3, "c", { status: "succeeded", output: "C" })]);
     await again.close();
     const two = Buffer.byteLength(journalText([nodeRecord(1, "b"), nodeRecord(2, "c")]));
     const three = two + Buffer.byteLength(line(nodeRecord(3, "c", { status: "succeeded", output: "C" })));
     expect((await stat(journalOf("r1"))).size).toBe(grownSize(two, three + 1));
-    expect((await new LowdbStore({ dir }).load("r1"))?.seq).toBe(3);
+    expect((await new LowdbStore({ dir, layout: "folders" }).load("r1"))?.seq).toBe(3);
   });
 
   it("empties a preallocated journal at compaction, and appends after it again", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
     const loaded = await store.load("r1");
@@ -375,7 +376,7 @@ describe("LowdbStore with fsync on", () => {
   });
 
   it("keeps the later records when a snapshot covers only part of a preallocated journal", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b")]);
     await store.append("r1", [nodeRecord(2, "c")]);
@@ -388,13 +389,13 @@ describe("LowdbStore with fsync on", () => {
     expect(bytes.length % 4096).toBe(0);
     expect(bytes.at(-1)).toBe(0);
     await store.close();
-    const loaded = await new LowdbStore({ dir }).load("r1");
+    const loaded = await new LowdbStore({ dir, layout: "folders" }).load("r1");
     expect(loaded?.seq).toBe(3);
     expect(nodeOf(loaded!.state, "c")).toMatchObject({ status: "succeeded", output: "C" });
   });
 
   it("cuts a torn append before the zeros off before the next append", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b")]);
     await store.close();
@@ -404,13 +405,13 @@ describe("LowdbStore with fsync on", () => {
     bytes.write(fragment, end);
     await writeFile(journalOf("r1"), bytes);
 
-    const restarted = new LowdbStore({ dir, fsync: true });
+    const restarted = new LowdbStore({ dir, fsync: true, layout: "folders" });
     expect((await restarted.load("r1"))?.seq).toBe(1);
     await restarted.append("r1", [nodeRecord(2, "c", { status: "succeeded", output: "C" })]);
     await restarted.close();
     const after = await readFile(journalOf("r1"));
     expect(after.subarray(0, after.indexOf(0)).toString()).toBe(journalText([nodeRecord(1, "b"), nodeRecord(2, "c", { status: "succeeded", output: "C" })]));
     expect(after.toString()).not.toContain(fragment);
-    expect((await new LowdbStore({ dir }).load("r1"))?.seq).toBe(2);
+    expect((await new LowdbStore({ dir, layout: "folders" }).load("r1"))?.seq).toBe(2);
   });
 });

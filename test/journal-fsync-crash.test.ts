@@ -15,6 +15,8 @@
  *
  * At the end a store without `fsync` and then one with it append after
  * the last kill, and a load sees both records right after the prefix.
+ * The run is kept as a folder (`layout: "folders"`), whose journal.ndjson
+ * is read here.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -36,7 +38,7 @@ let dir: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "taskloom-journal-crash-"));
   dir = join(root, "store");
-  const store = new LowdbStore({ dir, fsync: true });
+  const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
   await store.writeSnapshot(sampleRun(RUN, { nodeIds: ["a", "b", "c", "d"] }), 0);
   await store.close();
 });
@@ -108,23 +110,23 @@ describe("a LowdbStore with fsync, SIGKILLed while it appends", () => {
       top = n;
       const bytes = await readFile(join(dir, "runs", RUN, "journal.ndjson"));
       expect(bytes.at(-1)).toBe(0);
-      const loaded = await new LowdbStore({ dir }).load(RUN);
+      const loaded = await new LowdbStore({ dir, layout: "folders" }).load(RUN);
       expect(loaded?.seq).toBe(n);
       const last = readAll().at(-1) as { node: NodeRecord };
       expect(nodeOf(loaded!.state, last.node.id).output).toEqual(last.node.output);
     }
 
-    const plain = new LowdbStore({ dir });
+    const plain = new LowdbStore({ dir, layout: "folders" });
     expect((await plain.load(RUN))?.seq).toBe(top);
     await plain.append(RUN, [nodeRecord(top + 1, "a", { status: "succeeded", output: "plain" })]);
     await plain.close();
-    const durable = new LowdbStore({ dir, fsync: true });
+    const durable = new LowdbStore({ dir, fsync: true, layout: "folders" });
     expect((await durable.load(RUN))?.seq).toBe(top + 1);
     await durable.append(RUN, [nodeRecord(top + 2, "b", { status: "succeeded", output: "durable" })]);
     await durable.close();
     const records = readAll();
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: top + 2 }, (_, i) => i + 1));
-    const loaded = await new LowdbStore({ dir }).load(RUN);
+    const loaded = await new LowdbStore({ dir, layout: "folders" }).load(RUN);
     expect(loaded?.seq).toBe(top + 2);
     expect(nodeOf(loaded!.state, "b").output).toBe("durable");
   });

@@ -11,7 +11,8 @@
  * - opening the journal for appends (with and without preallocation) cuts
  *   it there too, and a record appended then is read back right after
  *   them, with nothing of what followed the cut;
- * - `LowdbStore.load` replays exactly those records.
+ * - `LowdbStore.load` replays exactly those records (runs kept as folders,
+ *   `layout: "folders"`: the journal written is `runs/r1/journal.ndjson`).
  *
  * Seeded (FUZZ_SEED to replay a failure, FUZZ_RUNS for a longer hunt).
  */
@@ -136,7 +137,7 @@ describe("a journal cut anywhere, with or without zero padding and stray bytes a
 
   it("LowdbStore.load", { timeout: 120_000 }, async () => {
     const template = join(root, "template");
-    const seed = new LowdbStore({ dir: template });
+    const seed = new LowdbStore({ dir: template, layout: "folders" });
     await seed.writeSnapshot(sampleRun("r1", { nodeIds: [...IDS, "z"] }), 0);
     await seed.close();
     await fc.assert(
@@ -150,13 +151,13 @@ describe("a journal cut anywhere, with or without zero padding and stray bytes a
             [dir, crashed(full, cut, tail)],
             [reference, Buffer.from(journalText(completeBefore(all, cut)))],
           ] as const) {
-            const store = new LowdbStore({ dir: d });
+            const store = new LowdbStore({ dir: d, layout: "folders" });
             await store.writeSnapshot(sampleRun("r1", { nodeIds: [...IDS, "z"] }), 0);
             await store.close();
             await writeFile(join(d, "runs", "r1", "journal.ndjson"), bytes);
           }
-          const got = await new LowdbStore({ dir }).load("r1");
-          const want = await new LowdbStore({ dir: reference }).load("r1");
+          const got = await new LowdbStore({ dir, layout: "folders" }).load("r1");
+          const want = await new LowdbStore({ dir: reference, layout: "folders" }).load("r1");
           expect(got?.seq).toBe(want?.seq);
           expect(got?.state).toEqual(want?.state);
         } finally {

@@ -8,6 +8,8 @@
  * with its pid chosen (through the new namespace's `ns_last_pid`) among
  * pids that do not exist in ours, which is what fooled the old rule.
  * The children run the compiled package (`dist/`, built by `npm test`).
+ * The lease is read from the run folder's `lease.json`: the children and
+ * this process keep the run as a folder (`layout: "folders"`).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -91,7 +93,14 @@ function readLease(dir: string, runId: string): Lease {
 describe.skipIf(!hasUnshare)("a lease held in another PID namespace (containers sharing a store volume)", () => {
   function setup(name: string) {
     const dir = join(root, name);
-    const env = { TASKLOOM_DIR: dir, RUN_ID: name, LOG: join(root, `${name}.log`), RELEASE: join(root, `${name}.release`), LEASE_TTL_MS: "60000" };
+    const env = {
+      TASKLOOM_DIR: dir,
+      RUN_ID: name,
+      LOG: join(root, `${name}.log`),
+      RELEASE: join(root, `${name}.release`),
+      LEASE_TTL_MS: "60000",
+      LAYOUT: "folders",
+    };
     return { dir, env, runId: name };
   }
 
@@ -106,7 +115,7 @@ describe.skipIf(!hasUnshare)("a lease held in another PID namespace (containers 
       expect(lease.pid).toBe(nsPid);
 
       const ran: string[] = [];
-      const store = new LowdbStore({ dir });
+      const store = new LowdbStore({ dir, layout: "folders" });
       const error = await runAsync(parentGraph(ran), undefined, { runId, store }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RunLockedError);
       expect((error as RunLockedError).holder).toMatchObject({ pid: nsPid, owner: lease.owner });
@@ -136,7 +145,7 @@ describe.skipIf(!hasUnshare)("a lease held in another PID namespace (containers 
     await child.exited;
 
     const ran: string[] = [];
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await expect(runAsync(parentGraph(ran), undefined, { runId, store })).rejects.toBeInstanceOf(RunLockedError);
     expect(ran).toEqual([]);
 
@@ -152,12 +161,12 @@ describe("a lease held in this PID namespace", () => {
   it("is taken over at once when its holder was SIGKILLed", async () => {
     const dir = join(root, "same-ns");
     const log = join(root, "same-ns.log");
-    const killed = await runChildScript(CHILD, dir, "same-ns", log, "start slow");
+    const killed = await runChildScript(CHILD, dir, "same-ns", log, "start slow", [], { LAYOUT: "folders" });
     expect(killed.signal, killed.stderr).toBe("SIGKILL");
     const lease = readLease(dir, "same-ns");
 
     const ran: string[] = [];
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     // No clock trick: the lease has most of its 30 s left, and the dead holder is provably dead.
     await expect(runAsync(parentGraph(ran), undefined, { runId: "same-ns", store })).resolves.toEqual({ slow: "parent" });
     expect(ran).toEqual(["parent"]);

@@ -3,7 +3,9 @@
  * and network file systems), where `link` fails: a free lease is made
  * exclusively as everywhere (no link needed), the lock is an empty file
  * instead of a second name of `lease.json`, and every lease call works as
- * on ext4.
+ * on ext4. These are the leases of a run kept as a folder (`layout:
+ * "folders"`, `runs/<runId>/lease.json`); a run file's lock is a file made
+ * with `O_EXCL`, never a link (`run-file-leases.ts`).
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -36,7 +38,7 @@ const request = (owner: string): LeaseRequest => ({ owner, pid: process.pid, hos
 
 describe("leases where link fails (EPERM)", () => {
   it("are taken, fenced, renewed, cancelled and given back, and leave no file behind", async () => {
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     const lease = await store.acquireLease("r1", request("o1"));
     // A new run's lease is made exclusively: no link is tried.
     expect(links.tried).toBe(0);

@@ -6,7 +6,10 @@
  * with a rename), a lease published while someone holds the lock is judged
  * again under it, processes taking, renewing and giving back the same
  * runs' leases never hold one at once, and a process SIGKILLed anywhere in its lease calls
- * leaves runs whose leases the next process takes.
+ * leaves runs whose leases the next process takes. The leases are those of
+ * runs kept as folders (`runs/<runId>/`): stores are made with
+ * `layout: "folders"` where a test looks at or plants their files, and
+ * wherever the previous version takes part (it keeps every run so).
  */
 import { existsSync, linkSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
@@ -33,10 +36,12 @@ afterEach(async () => {
 
 const request = leaseRequest;
 const runDir = (runId: string) => join(dir, "runs", runId);
+/** A store that keeps every run as a folder, whose `lease.json` and `lease.lock` the tests look at. */
+const folders = () => new LowdbStore({ dir, layout: "folders" });
 
 describe("a free lease taken while the lease lock is held", () => {
   it("is judged again under the lock: a lease written meanwhile by the lock's holder wins (RunLockedError)", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     await store.acquireLease("r1", request("first"));
     await store.releaseLease({ ...(await store.readLease("r1"))! });
     // A process holds the lock, having found no lease (as the previous version decides under it).
@@ -70,7 +75,7 @@ describe("a free lease taken while the lease lock is held", () => {
   });
 
   it("is granted once the lock is given back when the lease is still the one published, and fences as usual", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     await store.acquireLease("r1", request("first"));
     await store.releaseLease((await store.readLease("r1"))!);
     const lock = join(runDir("r1"), "lease.lock");
@@ -84,7 +89,7 @@ describe("a free lease taken while the lease lock is held", () => {
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     await expect(store.acquireLease("r1", request("other"))).rejects.toBeInstanceOf(RunLockedError);
     // Only the lock's holder wrote: a takeover by another store fences this one off.
-    const other = new LowdbStore({ dir });
+    const other = folders();
     await other.acquireLease("r1", request("other", { takeover: true }));
     await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST" });
     await other.close();
@@ -92,7 +97,7 @@ describe("a free lease taken while the lease lock is held", () => {
   });
 
   it("leaves nothing but lease.json behind, and only lease.json (given back) once given back", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     expect(readdirSync(runDir("r1"))).toEqual(["lease.json"]);
     await store.releaseLease(lease);
@@ -103,7 +108,7 @@ describe("a free lease taken while the lease lock is held", () => {
   });
 
   it("takes over a lease left hard-linked to its temp file by a holder that died between the link and the unlink", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const dead: Lease = {
       runId: "r1",
       owner: "dead",
@@ -131,9 +136,12 @@ const startChild = (args: string[]): LineChild => startLineChild(args);
 
 type Outcome = { token: number } | { holder: string };
 
-/** Races `owners` (with how each takes leases) for the leases of `count` new runs; the outcomes, by owner. */
-async function race(count: number, owners: [string, "current" | "previous"][]): Promise<Map<string, Outcome[]>> {
-  const racers = owners.map(([owner, how]) => startChild(["test/fixtures/lease-race-many.ts", dir, String(count), owner, how]));
+/**
+ * Races `owners` (with how each takes leases) for the leases of `count` new runs; the outcomes, by owner. With
+ * `layout: "folders"`, the "current" racers' stores keep every run as a folder.
+ */
+async function race(count: number, owners: [string, "current" | "previous"][], layout?: "folders"): Promise<Map<string, Outcome[]>> {
+  const racers = owners.map(([owner, how]) => startChild(["test/fixtures/lease-race-many.ts", dir, String(count), owner, how, ...(layout ? [layout] : [])]));
   try {
     await Promise.all(racers.map((r) => r.nextLine()));
     for (const r of racers) r.child.stdin.write("go\n");
@@ -169,11 +177,15 @@ describe("processes racing for the leases of new runs", () => {
 
   it("give each lease to exactly one of them when one takes leases as the previous version did (under the lock, by rename)", { timeout: 60_000 }, async () => {
     const count = 40;
-    const outcomes = await race(count, [
-      ["a", "current"],
-      ["old", "previous"],
-      ["b", "current"],
-    ]);
+    const outcomes = await race(
+      count,
+      [
+        ["a", "current"],
+        ["old", "previous"],
+        ["b", "current"],
+      ],
+      "folders",
+    );
     expectOneWinnerEach(outcomes, count);
   });
 });
@@ -212,7 +224,7 @@ describe("a process SIGKILLed in its lease calls", () => {
       await sleep(delay + Math.random() * 20);
       child.child.kill("SIGKILL");
       await child.exited;
-      const store = new LowdbStore({ dir });
+      const store = new LowdbStore({ dir, layout: "folders" });
       for (let i = 0; i < runs; i++) {
         const runId = `c${i}`;
         if (!existsSync(runDir(runId))) continue;

@@ -5,7 +5,9 @@
  * (through the lock), the old holder's writes are refused, a store that
  * remembered the live lease sees the change at once, an earlier version
  * sees an expired lease, and processes racing for released leases get one
- * winner each.
+ * winner each. These are leases of runs kept as folders (`runs/<runId>/`:
+ * the stores are made with `layout: "folders"`); a run file's leases are
+ * lines of the run file (test/run-file-leases.test.ts).
  */
 import { existsSync, linkSync, lstatSync, readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -31,13 +33,15 @@ afterEach(async () => {
 });
 
 const request = leaseRequest;
+/** A store that keeps every run as a folder, whose `lease.json` these tests are about. */
+const folders = (options: { fsync?: boolean } = {}) => new LowdbStore({ dir, ...options, layout: "folders" });
 const runDir = (runId: string) => join(dir, "runs", runId);
 const leaseFile = (runId: string) => join(runDir(runId), "lease.json");
 const stored = (runId: string) => deserialize<Lease & { released?: boolean }>(readFileSync(leaseFile(runId), "utf8"));
 
 describe("a lease given back", () => {
   it("stays as lease.json, the same inode, marked released and expired, and reads as no lease", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     const before = lstatSync(leaseFile("r1"));
@@ -50,12 +54,12 @@ describe("a lease given back", () => {
     expect(stored("r1")).toEqual({ ...lease, expiresAt: 0, released: true });
     expect(readdirSync(runDir("r1")).sort()).toEqual(["journal.ndjson", "lease.json", "snapshot.json", "summary.json"]);
     expect(await store.readLease("r1")).toBeUndefined();
-    expect(await new LowdbStore({ dir }).readLease("r1")).toBeUndefined();
+    expect(await folders().readLease("r1")).toBeUndefined();
     await store.close();
   });
 
   it("is taken by the next acquire, of any owner and any store, with token 1; the old holder is refused", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     await store.releaseLease(lease);
@@ -64,7 +68,7 @@ describe("a lease given back", () => {
     await expect(store.renewLease(lease, 60_000, Date.now())).rejects.toBeInstanceOf(RunLockedError);
     expect(await store.requestCancel("r1", { token: lease.token, reason: "r", at: 1 })).toBe(false);
 
-    const other = new LowdbStore({ dir });
+    const other = folders();
     const next = await other.acquireLease("r1", request("o2"));
     expect(next).toMatchObject({ owner: "o2", token: 1 });
     expect(await store.readLease("r1")).toEqual(next);
@@ -80,8 +84,8 @@ describe("a lease given back", () => {
   });
 
   it("is taken at once by a store that remembered the live lease, however soon after the release", async () => {
-    const holder = new LowdbStore({ dir });
-    const waiter = new LowdbStore({ dir });
+    const holder = folders();
+    const waiter = folders();
     for (let i = 0; i < 50; i++) {
       const runId = `r${i}`;
       const lease = await holder.acquireLease(runId, request("holder"));
@@ -96,7 +100,7 @@ describe("a lease given back", () => {
   });
 
   it("is an expired lease to an earlier version, which takes it over", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     await store.releaseLease(await store.acquireLease("r1", request("o1")));
     const seen = stored("r1");
     expect(checkLease(seen)).toBeUndefined();
@@ -106,7 +110,7 @@ describe("a lease given back", () => {
   });
 
   it("is removed, as before, by a store that flushes (a page written in place could tear in a power loss)", async () => {
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = folders({ fsync: true });
     await store.releaseLease(await store.acquireLease("r1", request("o1")));
     expect(existsSync(leaseFile("r1"))).toBe(false);
     expect(await store.acquireLease("r1", request("o2"))).toMatchObject({ owner: "o2", token: 1 });
@@ -114,7 +118,7 @@ describe("a lease given back", () => {
   });
 
   it("is removed, not written, when lease.json has a second name planted (nothing lands in the other file)", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     const other = join(dir, "other");
     linkSync(leaseFile("r1"), other);
@@ -127,9 +131,9 @@ describe("a lease given back", () => {
   });
 
   it("writes nothing into a newer lease when its holder was taken over: the file it made and kept open is no longer lease.json", async () => {
-    const store = new LowdbStore({ dir });
+    const store = folders();
     const mine = await store.acquireLease("r1", request("o1"));
-    const other = new LowdbStore({ dir });
+    const other = folders();
     const theirs = await other.acquireLease("r1", request("o2", { takeover: true }));
     const text = readFileSync(leaseFile("r1"), "utf8");
     await store.releaseLease(mine);
@@ -142,7 +146,7 @@ describe("a lease given back", () => {
   });
 
   it("lets a run be deleted and listed", async () => {
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     const lease = await store.acquireLease("r1", request("o1"));
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
     await store.releaseLease(lease);
@@ -158,7 +162,7 @@ describe("a lease given back", () => {
 describe("processes racing for leases given back", () => {
   it("give each lease to exactly one of them, also against the previous version's acquire", { timeout: 60_000 }, async () => {
     const count = 30;
-    const setup = new LowdbStore({ dir });
+    const setup = folders();
     for (let i = 0; i < count; i++) await setup.releaseLease(await setup.acquireLease(`r${i}`, request("setup")));
     await setup.close();
     const owners: [string, string][] = [
@@ -166,7 +170,7 @@ describe("processes racing for leases given back", () => {
       ["old", "previous"],
       ["b", "current"],
     ];
-    const racers = owners.map(([owner, how]) => startLineChild(["test/fixtures/lease-race-many.ts", dir, String(count), owner, how]));
+    const racers = owners.map(([owner, how]) => startLineChild(["test/fixtures/lease-race-many.ts", dir, String(count), owner, how, "folders"]));
     try {
       await Promise.all(racers.map((r) => r.nextLine()));
       for (const r of racers) r.child.stdin.write("go\n");

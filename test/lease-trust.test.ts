@@ -7,6 +7,10 @@
  * a takeover is not used before its holder's trust ran out (the taker
  * waits), and a lease near or past its expiry is always looked at, so a
  * takeover that does not wait (an earlier version's) is seen at once.
+ * The tests that plant the lease lock or replace `lease.json` keep their
+ * run as a folder (`layout: "folders"`); the others keep it as a run file
+ * (the default), whose writer looks at the claim file instead
+ * (`run-file-leases.ts`), trusted for `TRUST_MS` the same way.
  */
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,7 +19,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LeaseLostError } from "../src/index.js";
 import { TRUST_MARGIN_MS, TRUST_MS } from "../src/persistence/lease-trust.js";
-import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { LowdbStore, type LowdbStoreOptions } from "../src/persistence/lowdb-store.js";
 import type { Lease } from "../src/persistence/run-store.js";
 import { serialize } from "../src/persistence/serialization.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
@@ -46,9 +50,13 @@ function replaceLease(runId: string, lease: Lease): void {
   renameSync(temp, leaseFile(runId));
 }
 
-/** A store holding run `runId` under a lease expiring `ttlMs` from now (real clock), with a snapshot and one append made. */
-async function holder(runId: string, ttlMs: number): Promise<{ store: LowdbStore; lease: Lease }> {
-  const store = new LowdbStore({ dir });
+/**
+ * A store holding run `runId` under a lease expiring `ttlMs` from now (real clock), with a snapshot and one append made;
+ * kept as `layout` says (the tests that plant or replace the folder layout's `lease.lock` and `lease.json` ask for
+ * "folders"; the stores they make after it drive the run through its folder, as any `LowdbStore` does).
+ */
+async function holder(runId: string, ttlMs: number, layout?: LowdbStoreOptions["layout"]): Promise<{ store: LowdbStore; lease: Lease }> {
+  const store = new LowdbStore({ dir, ...(layout === undefined ? {} : { layout }) });
   const lease = await store.acquireLease(runId, leaseRequest("holder", { ttlMs }));
   await store.writeSnapshot(sampleRun(runId), 0, lease);
   await store.append(runId, [nodeRecord(1, "a")], lease);
@@ -130,11 +138,11 @@ describe("a fencing check trusted for TRUST_MS", () => {
   });
 
   it("a takeover that first waited for the lease lock longer than TRUST_MS still waits out the holder's trust, counted from its write", async () => {
-    const { store, lease } = await holder("r1", 60_000);
+    const { store, lease } = await holder("r1", 60_000, "folders");
     // Another process holds the lease lock (an empty lock file, fresh): the taker waits for it in real time.
     const lock = join(dir, "runs", "r1", "lease.lock");
     writeFileSync(lock, "");
-    const taker = new LowdbStore({ dir });
+    const taker = new LowdbStore({ dir, layout: "folders" });
     const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
     await pause(50);
     // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
@@ -153,7 +161,7 @@ describe("a fencing check trusted for TRUST_MS", () => {
     ["near its expiry", TRUST_MARGIN_MS - 1_000],
     ["past its expiry", -1_000],
   ])("a lease %s is looked at on every write: a takeover that does not wait is refused at the next write", async (_name, ttlMs) => {
-    const { store, lease } = await holder("r1", ttlMs);
+    const { store, lease } = await holder("r1", ttlMs, "folders");
     replaceLease("r1", { ...lease, owner: "earlier-version", token: lease.token + 1, expiresAt: Date.now() + 60_000 });
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toMatchObject({ code: "LEASE_LOST", currentToken: lease.token + 1 });
     await store.close();

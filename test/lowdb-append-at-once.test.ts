@@ -18,6 +18,9 @@ import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-append-at-once-");
 
+/** The tests that read the journal read a run folder's (`runs/<runId>/journal.ndjson`): their stores keep runs as folders. */
+const FOLDERS = { layout: "folders" } as const;
+
 /** The seqs of the records in the run's journal file, in file order. */
 function journalSeqs(dir: string, runId: string): number[] {
   const text = readFileSync(join(dir, "runs", runId, "journal.ndjson"), "utf8").replace(/\0+$/, "");
@@ -30,7 +33,7 @@ function journalSeqs(dir: string, runId: string): number[] {
 describe("LowdbStore.append at once", () => {
   it("has the record in the journal when the call returns, with no call on the run in flight", async () => {
     const dir = tempDir();
-    const store = lowdb(dir);
+    const store = lowdb(dir, FOLDERS);
     await store.writeSnapshot(sampleRun("r1"), 0);
     const appending = store.append("r1", [nodeRecord(1, "a")]);
     expect(journalSeqs(dir, "r1")).toEqual([1]);
@@ -50,7 +53,7 @@ describe("LowdbStore.append at once", () => {
 
   it("waits for a snapshot in flight: the append lands after the snapshot's journal truncation", async () => {
     const dir = tempDir();
-    const store = lowdb(dir);
+    const store = lowdb(dir, FOLDERS);
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "a")]);
     // A snapshot that includes seq 1 empties the journal; the append made meanwhile must survive it.
@@ -58,7 +61,7 @@ describe("LowdbStore.append at once", () => {
     const appending = store.append("r1", [nodeRecord(2, "b")]);
     await Promise.all([snapshot, appending]);
     expect(journalSeqs(dir, "r1")).toEqual([2]);
-    const loaded = await lowdb(dir).load("r1");
+    const loaded = await lowdb(dir, FOLDERS).load("r1");
     expect(nodeOf(loaded!.state, "b").status).toBe("running");
   });
 
@@ -75,7 +78,7 @@ describe("LowdbStore.append at once", () => {
 
   it("keeps appends in order behind an fsync flush of several records", async () => {
     const dir = tempDir();
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     try {
       await store.writeSnapshot(sampleRun("r1"), 0);
       const several = store.append("r1", [nodeRecord(1, "a"), nodeRecord(2, "b")]);
@@ -83,7 +86,7 @@ describe("LowdbStore.append at once", () => {
       const another = store.append("r1", [nodeRecord(4, "a", { status: "succeeded", output: 1, endedAt: 3_000 })]);
       await Promise.all([several, one, another]);
       expect(journalSeqs(dir, "r1")).toEqual([1, 2, 3, 4]);
-      expect(nodeOf((await lowdb(dir).load("r1"))!.state, "a").status).toBe("succeeded");
+      expect(nodeOf((await lowdb(dir, FOLDERS).load("r1"))!.state, "a").status).toBe("succeeded");
     } finally {
       await store.close();
     }

@@ -18,6 +18,9 @@
  * (`summary-lag.ts`, tested in `summary-lag.test.ts`). A delete flushes the
  * runs folder after the rename that takes the run away, before the files
  * are removed: a power loss never brings a deleted run back.
+ *
+ * These are the files of a run kept as a folder (`layout: "folders"`); a
+ * run file's writes and flushes are in `run-file-store.ts`'s module comment.
  */
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -63,7 +66,7 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
   it("flushes the snapshot and the run folder once at the start (not the lease's or the summary's content), none after the journal's end", async () => {
     let b = (graph("chain") as unknown as LooseBuilder).node("n0", () => 0);
     for (let i = 1; i < 5; i++) b = b.node(`n${i}`, () => i, { after: [`n${i - 1}`] as never });
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await runAsync(b.build(), undefined, { store, runId: "chain" });
     await store.close();
 
@@ -112,7 +115,7 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
   it("flushes the runs folder after a delete's rename and before the removal, so a power loss never brings the run back; without fsync, nothing", async () => {
     const g = (graph("one") as unknown as LooseBuilder).node("n0", () => 0).build();
     for (const fsync of [true, false]) {
-      const store = new LowdbStore({ dir: join(dir, String(fsync)), fsync });
+      const store = new LowdbStore({ dir: join(dir, String(fsync)), fsync, layout: "folders" });
       await runAsync(g, undefined, { store, runId: "gone" });
       disk.log.length = 0;
       expect(await store.delete("gone")).toBe(true);
@@ -132,7 +135,7 @@ describe("LowdbStore with fsync: what a run flushes besides its journal", () => 
 describe("LowdbStore without fsync: the files a new run makes", () => {
   it("makes lease.json, the journal and the first summary in place (created exclusively, no temp file, no link, no rename), and flushes nothing", async () => {
     const g = (graph("one") as unknown as LooseBuilder).node("n0", () => 0).build();
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await runAsync(g, undefined, { store, runId: "new" });
     await store.close();
     const runDir = join(dir, "runs", "new");
@@ -147,7 +150,7 @@ describe("LowdbStore without fsync: the files a new run makes", () => {
     ]);
     expect(log.filter((e) => e.startsWith("link "))).toEqual([`link ${join(runDir, "lease.json")} ${join(runDir, "lease.lock")}`]);
     expect(log.filter((e) => e.startsWith("fsync ") || e.startsWith("fdatasync "))).toEqual([]);
-    const again = new LowdbStore({ dir });
+    const again = new LowdbStore({ dir, layout: "folders" });
     expect(await again.list()).toEqual([expect.objectContaining({ runId: "new", status: "succeeded", settledCount: 1 })]);
     expect(await again.readLease("new")).toBeUndefined();
     await again.close();

@@ -18,6 +18,11 @@ describeRunStoreConformance("LowdbStore", async () => {
   return { store: new LowdbStore({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
+describeRunStoreConformance("LowdbStore, layout: folders (the layout of earlier versions)", async () => {
+  const dir = await tempDir();
+  return { store: new LowdbStore({ dir, layout: "folders" }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
 const HOST = hostname();
 const request = (owner: string, fields: Partial<LeaseRequest> = {}): LeaseRequest => ({
   owner,
@@ -46,6 +51,14 @@ describe("LowdbStore", () => {
     await rm(resolve(dir, ".."), { recursive: true, force: true });
   });
 
+  /** A store that keeps every run as a folder (`runs/<runId>/`), the layout the tests of its files are about. */
+  const folders = (options: { fsync?: boolean } = {}) => new LowdbStore({ dir, ...options, layout: "folders" });
+  /** Makes `store` one that keeps every run as a folder. */
+  const useFolders = async () => {
+    await store.close();
+    store = folders();
+  };
+
   describe("options", () => {
     it("resolves dir to an absolute path, defaulting to TASKLOOM_DIR, then ./.taskloom", () => {
       const saved = process.env.TASKLOOM_DIR;
@@ -73,6 +86,8 @@ describe("LowdbStore", () => {
   });
 
   describe("files", () => {
+    beforeEach(useFolders);
+
     it("keeps one folder per run with snapshot, summary, journal and lease", async () => {
       await store.acquireLease("r1", request("o1"));
       await store.writeSnapshot(sampleRun("r1"), 0);
@@ -124,7 +139,7 @@ describe("LowdbStore", () => {
       await store.writeSnapshot(sampleRun("r1"), 0);
       await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
       await store.close();
-      const other = new LowdbStore({ dir });
+      const other = folders();
       await other.writeSnapshot(sampleRun("r1"), 2);
       expect(await size(file("r1", "journal.ndjson"))).toBe(0);
       await other.close();
@@ -132,6 +147,8 @@ describe("LowdbStore", () => {
   });
 
   describe("append cost", () => {
+    beforeEach(useFolders);
+
     it("writes the same bytes per append in a 10-node and a 10,000-node run, and nothing else", async () => {
       const growth: number[][] = [];
       for (const n of [10, 10_000]) {
@@ -164,6 +181,8 @@ describe("LowdbStore", () => {
   });
 
   describe("torn and corrupt files", () => {
+    beforeEach(useFolders);
+
     const fragment = '{"json":{"kind":"node","seq":9,"node":{"id":"c","nodeId":"c","sta';
 
     it("ignores a torn last journal line on load and cuts it off before the next append", async () => {
@@ -172,7 +191,7 @@ describe("LowdbStore", () => {
       await store.close();
       await appendFile(file("r1", "journal.ndjson"), fragment);
 
-      const restarted = new LowdbStore({ dir });
+      const restarted = folders();
       const loaded = await restarted.load("r1");
       expect(loaded?.seq).toBe(2);
       expect(nodeOf(loaded!.state, "c").status).toBe("running");
@@ -255,13 +274,77 @@ describe("LowdbStore", () => {
     });
   });
 
+  describe("corrupt run files (the default layout: one file per run, <dir>/<runId>.run)", () => {
+    const runFile = (runId: string) => join(dir, `${runId}.run`);
+    /** Run `runId`'s file with its first line of `kind` (a line starting `{"json":{"kind":"<kind>"`) made `text`, the lines after it kept. */
+    const replaceLine = async (runId: string, kind: string, text: (line: string) => string) => {
+      const lines = (await readFile(runFile(runId), "utf8")).split(/(?<=\n)/);
+      const i = lines.findIndex((l) => l.startsWith(`{"json":{"kind":"${kind}"`));
+      expect(i, `no ${kind} line`).toBeGreaterThanOrEqual(0);
+      expect(i, `the ${kind} line is the last`).toBeLessThan(lines.length - 1);
+      lines[i] = `${text(lines[i]!.slice(0, -1))}\n`;
+      await writeFile(runFile(runId), lines.join(""));
+    };
+
+    it("raises SnapshotCorruptError for a bad line among the records", async () => {
+      await store.writeSnapshot(sampleRun("r1"), 0);
+      await store.append("r1", [nodeRecord(1, "b"), nodeRecord(2, "c")]);
+      const file = runFile("r1");
+      const lines = (await readFile(file, "utf8")).split(/(?<=\n)/);
+      const at = lines.findIndex((l) => l.startsWith('{"json":{"kind":"node"')) + 1;
+      lines.splice(at, 0, "not json\n");
+      await writeFile(file, lines.join(""));
+      const bytes = await readFile(file);
+      const fresh = new LowdbStore({ dir });
+      const err = await fresh.load("r1").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SnapshotCorruptError);
+      expect(err).toMatchObject({ code: "SNAPSHOT_CORRUPT", file });
+      expect((err as Error).message).toContain(`line ${at + 1}`);
+      expect(await readFile(file)).toEqual(bytes);
+      await fresh.close();
+    });
+
+    it.each([
+      ["cut in half", (line: string) => line.slice(0, Math.floor(line.length / 2))],
+      ["empty", () => ""],
+      ["plain JSON, not superjson", () => '{"version":1}'],
+      ["superjson, not a snapshot", () => serialize({ hello: "world" })],
+      ["bad superjson annotations", () => '{"json":{"a":1},"meta":{"values":{"a":["nope"]}}}'],
+    ])("raises SnapshotCorruptError for a snapshot line that is %s, and leaves the file's bytes alone", async (_what, damage) => {
+      await store.writeSnapshot(sampleRun("r1"), 0);
+      await store.append("r1", [nodeRecord(1, "b")]);
+      await replaceLine("r1", "snapshot", damage);
+      const bytes = await readFile(runFile("r1"));
+      const fresh = new LowdbStore({ dir });
+      await expect(fresh.load("r1")).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPT", file: runFile("r1") });
+      await expect(fresh.load("r1")).rejects.toBeInstanceOf(SnapshotCorruptError);
+      expect(await readFile(runFile("r1"))).toEqual(bytes);
+      await fresh.close();
+    });
+
+    it("reports SnapshotCorruptError from list for a corrupt summary line, and lists the other runs", async () => {
+      await store.writeSnapshot(sampleRun("r1"), 0);
+      await store.append("r1", [nodeRecord(1, "b")]);
+      await store.writeSnapshot(sampleRun("r2"), 0);
+      // Cut short, its kind still readable (a line that is not a summary's is not what list reads: load refuses the run).
+      await replaceLine("r1", "summary", (line) => line.slice(0, -3));
+      const problems: unknown[] = [];
+      const fresh = new LowdbStore({ dir });
+      expect((await fresh.list({ onProblem: (p) => problems.push(p) })).map((r) => r.runId)).toEqual(["r2"]);
+      expect(problems).toEqual([expect.objectContaining({ code: "SNAPSHOT_CORRUPT", file: runFile("r1") })]);
+      await fresh.close();
+    });
+  });
+
   describe("failures of the file system", () => {
+    beforeEach(useFolders);
+
     it("rejects a write into a folder that cannot be made, and keeps earlier snapshots readable", async () => {
       await store.writeSnapshot(sampleRun("r1"), 0);
       await store.append("r1", [nodeRecord(1, "b")]);
       const notAFolder = join(dir, "not-a-folder");
       await writeFile(notAFolder, "x");
-      const broken = new LowdbStore({ dir: notAFolder });
+      const broken = new LowdbStore({ dir: notAFolder, layout: "folders" });
       await expect(broken.writeSnapshot(sampleRun("r1"), 0)).rejects.toMatchObject({ code: "ENOTDIR" });
       await expect(broken.acquireLease("r1", request("o1"))).rejects.toMatchObject({ code: "ENOTDIR" });
       await expect(broken.append("r1", [nodeRecord(2, "c")])).rejects.toThrow();
@@ -269,7 +352,7 @@ describe("LowdbStore", () => {
       await expect(broken.list()).rejects.toMatchObject({ code: "ENOTDIR" });
       await broken.close();
 
-      const inside = new LowdbStore({ dir: file("r1", "snapshot.json") });
+      const inside = new LowdbStore({ dir: file("r1", "snapshot.json"), layout: "folders" });
       await expect(inside.writeSnapshot(sampleRun("r1"), 5)).rejects.toMatchObject({ code: "ENOTDIR" });
       await inside.close();
 
@@ -298,6 +381,7 @@ describe("LowdbStore", () => {
 
   describe("leases on disk", () => {
     it("refuses to delete a run whose lease a live driver holds", async () => {
+      await useFolders();
       await store.writeSnapshot(sampleRun("r1"), 0);
       const held = await store.acquireLease("r1", request("o1"));
       await expect(store.delete("r1")).rejects.toBeInstanceOf(RunLockedError);
@@ -315,6 +399,7 @@ describe("LowdbStore", () => {
     });
 
     it("holds a lease before the run has a snapshot", async () => {
+      await useFolders();
       await store.acquireLease("r1", request("o1"));
       expect(await store.load("r1")).toBeUndefined();
       expect(await store.list()).toEqual([]);

@@ -6,6 +6,8 @@
  * at and set right: the next run's files are 0600 and its folder 0700 as
  * well as the first's. (A process whose first file came out as asked
  * trusts the umask from then on: the other tests of the store run so.)
+ * The runs here are kept as folders (`layout: "folders"`): a folder and
+ * its files per run.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -41,7 +43,7 @@ describe("files and folders made under a umask that takes the owner's bits off",
       // umask cannot be changed in a worker thread (the suite runs in forks).
       return;
     }
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     try {
       for (const runId of ["r1", "r2", "r3"]) await newRun(store, runId);
       expect(madeAsAsked("file")).toBe(false);
@@ -59,7 +61,7 @@ describe("files and folders made under a umask that takes the owner's bits off",
 
   it("once the umask leaves the modes as asked, a made file and folder are trusted from then on", async () => {
     const saved = process.umask(0o022);
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     try {
       await newRun(store, "r4");
       await newRun(store, "r5");

@@ -13,6 +13,9 @@
  *   public-API case);
  * - anything else that does not parse is still `SnapshotCorruptError`: one
  *   byte that is not zero in a blank file is damage, not a power loss.
+ *
+ * These files are those of a run kept as a folder (`runs/<runId>/`: the
+ * stores are made with `layout: "folders"`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -66,14 +69,14 @@ describe("a lease.json left blank by a power loss", () => {
       it(`(${name}, fsync ${fsync}) reads as free: the next runAsync takes the run and resumes it, never re-running a saved node`, async () => {
         const state = { failing: true, ran: [] as string[] };
         const g = resumable(state);
-        const first = new LowdbStore({ dir, fsync });
+        const first = new LowdbStore({ dir, fsync, layout: "folders" });
         await expect(runAsync(g, undefined, { store: first, runId: "r", retry: { maxAttempts: 1 } })).rejects.toThrow();
         await first.close();
         writeFileSync(runFile("r", "lease.json"), blank);
 
         state.failing = false;
         state.ran.length = 0;
-        const second = new LowdbStore({ dir, fsync });
+        const second = new LowdbStore({ dir, fsync, layout: "folders" });
         await expect(runAsync(g, undefined, { store: second, runId: "r" })).resolves.toBe(2);
         await second.close();
         expect(state.ran).toEqual(["b"]);
@@ -85,7 +88,7 @@ describe("a lease.json left blank by a power loss", () => {
   }
 
   it("is taken by acquire as a lease given back (token 1), and its old holder's release leaves the new lease alone", async () => {
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     const lease = await store.acquireLease("r", leaseRequest("first"));
     writeFileSync(runFile("r", "lease.json"), Buffer.alloc(300));
     const taken = await store.acquireLease("r", leaseRequest("second"));
@@ -99,7 +102,7 @@ describe("a lease.json left blank by a power loss", () => {
 
 describe("blank and damaged lease and summary files (property)", () => {
   it("zeros of any length read as a lease given back and as no summary; one other byte among them is SnapshotCorruptError", async () => {
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await store.acquireLease("r", leaseRequest("owner"));
     await store.close();
     const lease = runFile("r", "lease.json");

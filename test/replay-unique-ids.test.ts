@@ -14,7 +14,8 @@ import { replay, type SnapshotDocument } from "../src/persistence/replay.js";
 import { checkSnapshot, checkSnapshotFields } from "../src/persistence/snapshot-schema.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-unique-ids-");
+// The run's snapshot.json is rewritten here: every store keeps its runs as folders.
+const { tempDir, lowdb } = tempStores("taskloom-unique-ids-", { layout: "folders" });
 
 const chain = () =>
   graph("chain")

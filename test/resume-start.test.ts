@@ -6,7 +6,10 @@
  * start, and that a crash right after that start loses nothing: a real
  * child is SIGKILLed in its first run, then again at the first node body
  * of its resume, and a third run finishes the work without running again
- * any node saved before either kill.
+ * any node saved before either kill. Both are checked on a run kept as a
+ * folder (`layout: "folders"`: `runs/<runId>/snapshot.json` and
+ * `journal.ndjson`) and on one kept as a run file (`<runId>.run`, the
+ * default layout: its last snapshot line and the journal records after it).
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,16 +18,55 @@ import superjson from "superjson";
 import { afterAll, describe, expect, it } from "vitest";
 import { logLines, runChildScript } from "./support/child-process.js";
 import { getRun, graph, LowdbStore, MemoryStore, NonRetryableError, run, runAsync, type RunStore } from "../src/index.js";
+import { runFileJournal, runFileSnapshot, runFileSnapshotLine } from "./support/run-file-journal.js";
 import { readSnapshotDocument } from "./support/snapshot-file.js";
 
 const CHILD = resolve(import.meta.dirname, "fixtures/crash-child.mjs");
 const root = mkdtempSync(join(tmpdir(), "taskloom-resume-start-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The stored snapshot document of a run (its `meta` and `nodes`). */
-function snapshotOf(dir: string, runId: string): { meta: { starts: number; status: string }; nodes: readonly unknown[] } {
-  return readSnapshotDocument(join(dir, "runs", runId, "snapshot.json"));
+/** A stored snapshot document (its `meta` and `nodes`). */
+type Snapshot = { meta: { starts: number; status: string }; nodes: readonly unknown[] };
+
+/** A way a run is kept, as the tests read it on both layouts. */
+interface Layout {
+  /** A store that keeps new runs so. */
+  readonly store: (dir: string) => LowdbStore;
+  /** What makes test/fixtures/crash-child.mjs keep new runs so. */
+  readonly env: Readonly<Record<string, string>>;
+  /** What tells the run's stored snapshot from one written after it: the same while no new snapshot is written. */
+  readonly snapshotMark: (dir: string, runId: string) => number | string;
+  /** The run's stored snapshot document. */
+  readonly snapshotOf: (dir: string, runId: string) => Snapshot;
+  /** The run's journal records after its snapshot, as text. */
+  readonly journal: (dir: string, runId: string) => string;
+  /** Whether the resets of a resume's start are written as one line of compact records (`journal-delta.ts`). */
+  readonly compactResets: boolean;
 }
+
+/** A folder per run, `runs/<runId>/`. */
+const FOLDERS: Layout = {
+  store: (dir) => new LowdbStore({ dir, layout: "folders" }),
+  env: { LAYOUT: "folders" },
+  // snapshot.json's inode: a new snapshot is a new file, renamed over it.
+  snapshotMark: (dir, runId) => statSync(join(dir, "runs", runId, "snapshot.json")).ino,
+  snapshotOf: (dir, runId) => readSnapshotDocument(join(dir, "runs", runId, "snapshot.json")),
+  journal: (dir, runId) => readFileSync(join(dir, "runs", runId, "journal.ndjson"), "utf8"),
+  compactResets: true,
+};
+
+/** A file per run, `<runId>.run` (`LowdbStore`'s default). */
+const FILES: Layout = {
+  store: (dir) => new LowdbStore({ dir }),
+  env: {},
+  // The last snapshot line's text. Not the run file's inode: a store that takes the run's lease copies the
+  // whole file to a new one (run-file-leases.ts, a takeover's step 4), a resume of a run given back too.
+  snapshotMark: runFileSnapshotLine,
+  snapshotOf: runFileSnapshot,
+  journal: runFileJournal,
+  // Not yet: a run file holds no compact records (run-file-store.ts, "Not yet here"), so each reset is a record of its own.
+  compactResets: false,
+};
 
 /** A fan-out of `n` nodes whose every tenth node fails while `failing.on`. */
 function flakyFanOut(n: number, failing: { on: boolean }, ran: string[]) {
@@ -49,59 +91,70 @@ function flakyFanOut(n: number, failing: { on: boolean }, ran: string[]) {
     .build() as ReturnType<ReturnType<typeof graph>["build"]>;
 }
 
-describe("a resume starts with journal records, not a snapshot", () => {
-  it("LowdbStore: at run:start the snapshot is the stored one, the journal holds the reset nodes and the run meta, and list says running", async () => {
-    const dir = mkdtempSync(join(root, "lowdb-"));
-    const failing = { on: true };
-    const ran: string[] = [];
-    const g = flakyFanOut(100, failing, ran);
-    const first = new LowdbStore({ dir });
-    await expect(runAsync(g, undefined, { store: first, runId: "r", continueOnError: true, retry: { maxAttempts: 1 } })).rejects.toThrow();
-    const stored = await getRun("r", { store: first });
-    await first.close();
-    const unfinished = stored.nodes.filter((n) => n.status !== "succeeded" && n.status !== "skipped").length;
-    expect(unfinished).toBeGreaterThanOrEqual(10);
-    const before = statSync(join(dir, "runs", "r", "snapshot.json"));
+/**
+ * A failed run resumed on `layout` (in a new folder named from `prefix`): at
+ * run:start its snapshot is the stored one, its journal holds the reset
+ * nodes and the run meta, and the resume ends as journal records too.
+ */
+async function resumeStartsWithRecords(layout: Layout, prefix: string): Promise<void> {
+  const dir = mkdtempSync(join(root, prefix));
+  const failing = { on: true };
+  const ran: string[] = [];
+  const g = flakyFanOut(100, failing, ran);
+  const first = layout.store(dir);
+  await expect(runAsync(g, undefined, { store: first, runId: "r", continueOnError: true, retry: { maxAttempts: 1 } })).rejects.toThrow();
+  const stored = await getRun("r", { store: first });
+  await first.close();
+  const unfinished = stored.nodes.filter((n) => n.status !== "succeeded" && n.status !== "skipped").length;
+  expect(unfinished).toBeGreaterThanOrEqual(10);
+  const before = layout.snapshotMark(dir, "r");
 
-    failing.on = false;
-    ran.length = 0;
-    const store = new LowdbStore({ dir });
-    const seen: { ino: number; starts: number; lines: number; resetLines: number }[] = [];
-    const handle = run(g, undefined, { store, runId: "r" });
-    handle.events.on("run:start", () => {
-      const journal = readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8");
-      seen.push({
-        ino: statSync(join(dir, "runs", "r", "snapshot.json")).ino,
-        starts: snapshotOf(dir, "r").meta.starts,
-        // A line of resets (`journal-delta.ts`) holds a record per id.
-        lines: journal
-          .split("\n")
-          .filter((l) => l.length > 0)
-          .reduce((n, l) => n + ((JSON.parse(l) as { json: { resets?: unknown[] } }).json.resets?.length ?? 1), 0),
-        resetLines: journal.split("\n").filter((l) => l.includes('"resets":')).length,
-      });
+  failing.on = false;
+  ran.length = 0;
+  const store = layout.store(dir);
+  const seen: { snapshot: number | string; starts: number; lines: number; resetLines: number }[] = [];
+  const handle = run(g, undefined, { store, runId: "r" });
+  handle.events.on("run:start", () => {
+    const journal = layout.journal(dir, "r");
+    seen.push({
+      snapshot: layout.snapshotMark(dir, "r"),
+      starts: layout.snapshotOf(dir, "r").meta.starts,
+      // A line of resets (`journal-delta.ts`) holds a record per id.
+      lines: journal
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .reduce((n, l) => n + ((JSON.parse(l) as { json: { resets?: unknown[] } }).json.resets?.length ?? 1), 0),
+      resetLines: journal.split("\n").filter((l) => l.includes('"resets":')).length,
     });
-    await handle.result();
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.ino).toBe(before.ino);
-    expect(seen[0]!.starts).toBe(1);
-    // One record per node to run again, and the run meta: not the 100 nodes that stay as they were.
-    expect(seen[0]!.lines).toBe(unfinished + 1);
-    // The failed nodes' resets share one line.
-    expect(seen[0]!.resetLines).toBe(1);
-    expect([...ran].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `n${i * 10}`).sort());
-    const final = await getRun("r", { store });
-    expect(final.status).toBe("succeeded");
-    expect(final.starts).toBe(2);
-    // The end is stored as journal records after the start's (persistence-observer.ts, `finish`), not as a
-    // new snapshot: a store that reads the folder afresh sees it.
-    const fresh = new LowdbStore({ dir });
-    expect((await getRun("r", { store: fresh })).starts).toBe(2);
-    await fresh.close();
-    const [summary] = await store.list();
-    expect(summary).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 102, settledCount: 102 });
-    await store.close();
   });
+  await handle.result();
+  expect(seen).toHaveLength(1);
+  expect(seen[0]!.snapshot).toBe(before);
+  expect(seen[0]!.starts).toBe(1);
+  // One record per node to run again, and the run meta: not the 100 nodes that stay as they were.
+  expect(seen[0]!.lines).toBe(unfinished + 1);
+  // The failed nodes' resets share one line.
+  if (layout.compactResets) expect(seen[0]!.resetLines).toBe(1);
+  expect([...ran].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `n${i * 10}`).sort());
+  const final = await getRun("r", { store });
+  expect(final.status).toBe("succeeded");
+  expect(final.starts).toBe(2);
+  // The end is stored as journal records after the start's (persistence-observer.ts, `finish`), not as a
+  // new snapshot: a store that reads the folder afresh sees it.
+  const fresh = layout.store(dir);
+  expect((await getRun("r", { store: fresh })).starts).toBe(2);
+  await fresh.close();
+  const [summary] = await store.list();
+  expect(summary).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 102, settledCount: 102 });
+  await store.close();
+}
+
+describe("a resume starts with journal records, not a snapshot", () => {
+  it("LowdbStore: at run:start the snapshot is the stored one, the journal holds the reset nodes and the run meta, and list says running", () =>
+    resumeStartsWithRecords(FOLDERS, "lowdb-"));
+
+  it("LowdbStore, runs kept as run files (the default): at run:start the snapshot is the stored one, the journal holds the reset nodes and the run meta, and list says running", () =>
+    resumeStartsWithRecords(FILES, "run-file-"));
 
   it("LowdbStore: list shows a resumed run as running while it runs", async () => {
     const dir = mkdtempSync(join(root, "list-"));
@@ -160,41 +213,50 @@ describe("a resume starts with journal records, not a snapshot", () => {
   });
 });
 
+/** Run "crash" of test/fixtures/crash-child.mjs on `layout` (in the folder `name`), killed in its first run and at the first node body of its resume, then resumed to the end. */
+async function killedAfterResumeStart(layout: Layout, name: string): Promise<void> {
+  const dir = join(root, name);
+  const log = join(root, `${name}.log`);
+  const first = await runChildScript(CHILD, dir, "crash", log, "end w3", [], layout.env);
+  expect(first.signal, first.stderr).toBe("SIGKILL");
+  const afterFirst = await savedDone(layout, dir);
+  const snapshotStarts = layout.snapshotOf(dir, "crash").meta.starts;
+
+  // Killed at its first node body: the resume's start was saved just before.
+  const second = await runChildScript(CHILD, dir, "crash", log, "start", [], layout.env);
+  expect(second.signal, second.stderr).toBe("SIGKILL");
+  expect(layout.snapshotOf(dir, "crash").meta.starts).toBe(snapshotStarts);
+  const store = layout.store(dir);
+  const saved = await getRun("crash", { store });
+  await store.close();
+  expect(saved.starts).toBe(2);
+  expect(saved.status).toBe("running");
+
+  const third = await runChildScript(CHILD, dir, "crash", log, undefined, [], layout.env);
+  expect(third.code, third.stderr).toBe(0);
+  const out = superjson.parse<{ total: number }>(third.stdout.trim());
+  expect(out.total).toBeGreaterThan(0);
+  const rerun = [...logLines(log, second.pid), ...logLines(log, third.pid)].filter((l) => l.startsWith("start ")).map((l) => l.split(" ")[1]);
+  for (const id of afterFirst) expect(rerun, `node "${id}" was saved before the first kill but ran again`).not.toContain(id);
+  const store2 = layout.store(dir);
+  const final = await getRun("crash", { store: store2 });
+  await store2.close();
+  expect(final.status).toBe("succeeded");
+  expect(final.starts).toBe(3);
+}
+
 describe("SIGKILL right after a resume started", () => {
-  it("the next resume finishes the run, never re-running a node saved before either kill", async () => {
-    const dir = join(root, "crash");
-    const log = join(root, "crash.log");
-    const first = await runChildScript(CHILD, dir, "crash", log, "end w3");
-    expect(first.signal, first.stderr).toBe("SIGKILL");
-    const afterFirst = await savedDone(dir);
-    const snapshotStarts = snapshotOf(dir, "crash").meta.starts;
+  it("the next resume finishes the run, never re-running a node saved before either kill", () => killedAfterResumeStart(FOLDERS, "crash"), 120_000);
 
-    // Killed at its first node body: the resume's start was saved just before.
-    const second = await runChildScript(CHILD, dir, "crash", log, "start");
-    expect(second.signal, second.stderr).toBe("SIGKILL");
-    expect(snapshotOf(dir, "crash").meta.starts).toBe(snapshotStarts);
-    const store = new LowdbStore({ dir });
-    const saved = await getRun("crash", { store });
-    await store.close();
-    expect(saved.starts).toBe(2);
-    expect(saved.status).toBe("running");
-
-    const third = await runChildScript(CHILD, dir, "crash", log);
-    expect(third.code, third.stderr).toBe(0);
-    const out = superjson.parse<{ total: number }>(third.stdout.trim());
-    expect(out.total).toBeGreaterThan(0);
-    const rerun = [...logLines(log, second.pid), ...logLines(log, third.pid)].filter((l) => l.startsWith("start ")).map((l) => l.split(" ")[1]);
-    for (const id of afterFirst) expect(rerun, `node "${id}" was saved before the first kill but ran again`).not.toContain(id);
-    const store2 = new LowdbStore({ dir });
-    const final = await getRun("crash", { store: store2 });
-    await store2.close();
-    expect(final.status).toBe("succeeded");
-    expect(final.starts).toBe(3);
-  }, 120_000);
+  it(
+    "runs kept as run files (the default): the next resume finishes the run, never re-running a node saved before either kill",
+    () => killedAfterResumeStart(FILES, "crash-run-file"),
+    120_000,
+  );
 });
 
-async function savedDone(dir: string): Promise<string[]> {
-  const store = new LowdbStore({ dir });
+async function savedDone(layout: Layout, dir: string): Promise<string[]> {
+  const store = layout.store(dir);
   const saved = await getRun("crash", { store });
   await store.close();
   return saved.nodes.filter((n) => n.status === "succeeded").map((n) => n.id);

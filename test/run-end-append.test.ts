@@ -8,7 +8,10 @@
  * A run whose journal is long (it compacted, it is past the base's size
  * limit) or that stops unfinished still ends with a snapshot. The crash
  * between that final append and the lease's release is in
- * `run-end-crash.test.ts`.
+ * `run-end-crash.test.ts`. The files read here are a run folder's
+ * (`layout: "folders"`); that a fresh store loads, lists and resumes a run
+ * ended by an append is checked on a run file (`<dir>/<runId>.run`, the
+ * default layout) too.
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -22,9 +25,11 @@ import { markSucceeded } from "../src/state/node-transitions.js";
 import { getNode } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord } from "../src/state/records.js";
 import { appendNodes, commitNodes, createRunState, setRunStatus, type RunState } from "../src/state/run-state.js";
+import { runFileJournal } from "./support/run-file-journal.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-run-end-");
+// The folder layout's files are read below (snapshot.json's inode, the journal's lines): its stores keep every run as a folder.
+const { tempDir, lowdb } = tempStores("taskloom-run-end-", { layout: "folders" });
 
 /** A chain, a fan-out and a map (whose elements are activations added while the run runs); `ran` counts bodies. */
 function mixed(ran: string[]) {
@@ -94,6 +99,45 @@ async function stored(store: RunStore, runId: string) {
   };
 }
 
+/** A run's layout as the tests on both read it: a store that keeps new runs so, and run `runId`'s journal records after its snapshot, as text. */
+interface Layout {
+  readonly store: (dir: string) => RunStore;
+  readonly journal: (dir: string, runId: string) => string;
+}
+
+const layouts = {
+  /** A folder per run: `runs/<runId>/journal.ndjson`. */
+  folders: { store: (dir) => lowdb(dir), journal: (dir, runId) => readFileSync(files(dir, runId).journal, "utf8") },
+  /** A file per run, `<runId>.run` (`LowdbStore`'s default): its records after its last snapshot line. */
+  files: { store: (dir) => lowdb(dir, {}), journal: runFileJournal },
+} satisfies Record<string, Layout>;
+
+/** A run that ended by an append and the same run ended by a snapshot, on `layout`: a fresh store loads, lists and resumes them alike. */
+async function loadsListsResumes(layout: Layout): Promise<void> {
+  const lowdb = layout.store;
+  const ranAppend: string[] = [];
+  const ranSnapshot: string[] = [];
+  const dirAppend = tempDir();
+  const dirSnapshot = tempDir();
+  await runAsync(mixed(ranAppend), undefined, { store: lowdb(dirAppend), runId: "r" });
+  await runAsync(mixed(ranSnapshot), undefined, { store: lowdb(dirSnapshot), runId: "r", snapshot: "end" });
+  expect(layout.journal(dirSnapshot, "r")).toBe("");
+  expect(layout.journal(dirAppend, "r")).not.toBe("");
+
+  const viaAppend = await stored(lowdb(dirAppend), "r");
+  expect(viaAppend).toEqual(await stored(lowdb(dirSnapshot), "r"));
+  expect(viaAppend.status).toBe("succeeded");
+  expect(viaAppend.outputs).toEqual({ total: 16 });
+  expect(viaAppend.nodes.map((n) => n.id)).toContain("sq[2]");
+  expect(viaAppend.summary).toMatchObject({ status: "succeeded", nodeCount: 8, settledCount: 8, succeededCount: 8, failedCount: 0 });
+
+  // A resume by its run id finds it done: nothing runs again, the outputs come back.
+  const before = ranAppend.length;
+  expect(await runAsync(mixed(ranAppend), undefined, { store: lowdb(dirAppend), runId: "r" })).toEqual({ total: 16 });
+  expect(ranAppend.length).toBe(before);
+  expect(await stored(lowdb(dirAppend), "r")).toEqual(viaAppend);
+}
+
 describe("a new short run ends with an append", () => {
   it("LowdbStore: snapshot.json is left as the run started (same inode and mtime), the journal ends with the succeeded run meta", async () => {
     const dir = tempDir();
@@ -125,29 +169,10 @@ describe("a new short run ends with an append", () => {
     await store.close();
   });
 
-  it("LowdbStore: a fresh store loads, lists and resumes it as it does the same run ended with a snapshot", async () => {
-    const ranAppend: string[] = [];
-    const ranSnapshot: string[] = [];
-    const dirAppend = tempDir();
-    const dirSnapshot = tempDir();
-    await runAsync(mixed(ranAppend), undefined, { store: lowdb(dirAppend), runId: "r" });
-    await runAsync(mixed(ranSnapshot), undefined, { store: lowdb(dirSnapshot), runId: "r", snapshot: "end" });
-    expect(readFileSync(files(dirSnapshot, "r").journal, "utf8")).toBe("");
-    expect(readFileSync(files(dirAppend, "r").journal, "utf8")).not.toBe("");
+  it("LowdbStore: a fresh store loads, lists and resumes it as it does the same run ended with a snapshot", () => loadsListsResumes(layouts.folders));
 
-    const viaAppend = await stored(lowdb(dirAppend), "r");
-    expect(viaAppend).toEqual(await stored(lowdb(dirSnapshot), "r"));
-    expect(viaAppend.status).toBe("succeeded");
-    expect(viaAppend.outputs).toEqual({ total: 16 });
-    expect(viaAppend.nodes.map((n) => n.id)).toContain("sq[2]");
-    expect(viaAppend.summary).toMatchObject({ status: "succeeded", nodeCount: 8, settledCount: 8, succeededCount: 8, failedCount: 0 });
-
-    // A resume by its run id finds it done: nothing runs again, the outputs come back.
-    const before = ranAppend.length;
-    expect(await runAsync(mixed(ranAppend), undefined, { store: lowdb(dirAppend), runId: "r" })).toEqual({ total: 16 });
-    expect(ranAppend.length).toBe(before);
-    expect(await stored(lowdb(dirAppend), "r")).toEqual(viaAppend);
-  });
+  it("LowdbStore, runs kept as run files (the default): a fresh store loads, lists and resumes it as it does the same run ended with a snapshot", () =>
+    loadsListsResumes(layouts.files));
 
   it("a failed run (unfinished: it will be loaded again) still ends with a snapshot", async () => {
     const dir = tempDir();

@@ -19,6 +19,9 @@
  * - a store closed with a lease still held keeps no `lease.json` open.
  * A link planted in a folder the store did not make is still refused
  * (test/summary-first-write.test.ts, test/store-symlinks.test.ts).
+ *
+ * These are the calls of a run kept as a folder (`runs/<runId>/`: the
+ * stores are made with `layout: "folders"`).
  */
 import { readlinkSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -81,10 +84,12 @@ const oneNode = () =>
 /** The files of run `runId` this process holds open (Linux: `/proc/self/fd`). */
 function openFilesOf(dir: string, runId: string): string[] {
   const runDir = join(dir, "runs", runId);
+  // A run kept as a folder (its files) or as a run file (the default layout: `<dir>/<runId>.run`).
+  const runFile = join(dir, `${runId}.run`);
   return readdirSync("/proc/self/fd").flatMap((fd) => {
     try {
       const target = readlinkSync(`/proc/self/fd/${fd}`);
-      return target.startsWith(`${runDir}/`) ? [basename(target)] : [];
+      return target.startsWith(`${runDir}/`) || target === runFile ? [basename(target)] : [];
     } catch {
       return [];
     }
@@ -95,7 +100,7 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
   it("make the folders without a chmod and look for no snapshot by a failed open", async () => {
     // The store folder exists, as the bench's and most callers' do.
     const dir = root;
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await runAsync(oneNode(), undefined, { store, runId: "r" });
     await store.close();
     const log = disk.log;
@@ -112,7 +117,7 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
 
   it("write the first snapshot and summary without looking at their names, and the summary is opened once", async () => {
     const dir = join(root, "t");
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await runAsync(oneNode(), undefined, { store, runId: "r" });
     const log = disk.log;
     const snapshotRename = log.indexOf("rename snapshot.json");
@@ -138,13 +143,13 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
 
   it("a second run of the same store makes no folder but its own, and loads an existing run's snapshot as before", async () => {
     const dir = join(root, "u");
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await runAsync(oneNode(), undefined, { store, runId: "r1" });
     disk.log.length = 0;
     await runAsync(oneNode(), undefined, { store, runId: "r2" });
     expect(disk.log.filter((e) => e.startsWith("mkdir "))).toEqual(["mkdir r2"]);
     await store.close();
-    const fresh = new LowdbStore({ dir });
+    const fresh = new LowdbStore({ dir, layout: "folders" });
     const loaded = await fresh.load("r1");
     expect(loaded?.state.meta.status).toBe("succeeded");
     await fresh.close();
@@ -154,7 +159,7 @@ describe.runIf(process.platform === "linux")("LowdbStore: a new run's start and 
 describe.runIf(process.platform === "linux")("LowdbStore: a lease's file", () => {
   it("is kept open from the acquire to the release, and closed by close() when never given back", async () => {
     const dir = join(root, "w");
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     const lease = await store.acquireLease("held", { owner: "o", pid: process.pid, host: "h", ttlMs: 60_000, now: Date.now() });
     expect(openFilesOf(dir, "held")).toEqual(["lease.json"]);
     await store.close();
@@ -169,7 +174,7 @@ describe.runIf(process.platform === "linux")("LowdbStore: a lease's file", () =>
 describe.runIf(process.platform === "linux")("LowdbStore: a run's end closes its files", () => {
   it("a run that ended by an append keeps no descriptor of its journal until the store is closed", async () => {
     const dir = join(root, "v");
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await runAsync(oneNode(), undefined, { store, runId: "r" });
     // The end (a run record) was appended, not snapshotted: the journal was still open after it.
     expect(openFilesOf(dir, "r")).toEqual([]);

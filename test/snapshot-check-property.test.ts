@@ -28,7 +28,8 @@ import { damagedText } from "./support/damaged-text.js";
 import { snapshotDocumentOf } from "./support/snapshot-file.js";
 import { propertyRunGraph } from "./support/property-run-graph.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-check-property-");
+// The run's snapshot.json is rewritten and damaged here: every store keeps its runs as folders.
+const { tempDir, lowdb } = tempStores("taskloom-check-property-", { layout: "folders" });
 
 /**
  * A store folder with one failed run "r" of the graph above, and its

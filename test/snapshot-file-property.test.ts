@@ -31,7 +31,8 @@ import { tempStores } from "./support/temp-stores.js";
 import { damagedText } from "./support/damaged-text.js";
 import { propertyRunGraph } from "./support/property-run-graph.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-snapshot-file-");
+// The run's snapshot.json is damaged here: every store keeps its runs as folders.
+const { tempDir, lowdb } = tempStores("taskloom-snapshot-file-", { layout: "folders" });
 
 const value = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),

@@ -79,7 +79,8 @@ describe("LowdbStore's first snapshot of a new run", () => {
   it("writes the snapshot and the summary its records give", async () => {
     const dir = mkdtempSync(join(tmpdir(), "taskloom-fresh-run-"));
     try {
-      const store = new LowdbStore({ dir });
+      // Kept as a folder (`layout: "folders"`): its snapshot.json and summary.json are read below.
+      const store = new LowdbStore({ dir, layout: "folders" });
       const state = setRunStatus(newRun(Object.freeze(["root", "a\nb", ...Array.from({ length: 30 }, (_, i) => `n${i}`)])), "running", 2);
       expect(freshNodeIds(state.nodes)).toBeDefined();
       await store.writeSnapshot(state, 0);

@@ -5,7 +5,8 @@
  * the same atomic replace, and it loads back as the run that was saved.
  * `writeFileAtomicPieces` (src/persistence/atomic-file.ts) on its own:
  * small and big contents, and a piece that cannot be made, which leaves
- * the old file and no temp file.
+ * the old file and no temp file. The store keeps the run as a folder
+ * (`layout: "folders"`), whose snapshot.json is read here.
  */
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -76,7 +77,7 @@ describe("LowdbStore: a snapshot of more than PIECE_ITEMS records", () => {
   it("is on disk byte for byte what the one-string write made, and loads back as saved", async () => {
     const n = PIECE_ITEMS * 2 + 123;
     const state = bigRun(n);
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     try {
       await store.writeSnapshot(state, 7);
       const text = readFileSync(join(dir, "runs", "big", "snapshot.json"), "utf8");
@@ -87,7 +88,7 @@ describe("LowdbStore: a snapshot of more than PIECE_ITEMS records", () => {
       const lastUndefined = Math.floor((n - 1) / 6) * 6;
       expect(lastUndefined).toBeGreaterThan(PIECE_ITEMS * 2);
       expect(text).toContain(`"nodes.2.output.v.${(lastUndefined - 2 * PIECE_ITEMS) / 2}":["undefined"]`);
-      const loaded = await new LowdbStore({ dir }).load("big");
+      const loaded = await new LowdbStore({ dir, layout: "folders" }).load("big");
       expect(loaded?.seq).toBe(7);
       expect(loaded?.state.meta).toEqual(state.meta);
       expect([...nodeRecords(loaded!.state.nodes)]).toEqual([...nodeRecords(state.nodes)]);

@@ -3,15 +3,19 @@
  * public API: a load refuses them with `SnapshotCorruptError` naming the
  * file (and leaves the file as it was), `listRuns` serves the good runs and
  * reports the bad ones, and a journal too big for one string still loads.
+ * The runs are kept as folders (`runs/<runId>/`: the stores are made with
+ * `layout: "folders"`); the last block damages the run file
+ * (`<runId>.run`) of the default layout in the same ways.
  */
 import { open, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { getRun, graph, listRuns, runAsync, serialize, SnapshotCorruptError } from "../src/index.js";
+import { deserialize, getRun, graph, listRuns, runAsync, serialize, SnapshotCorruptError } from "../src/index.js";
+import { fromSnapshotFile, type SnapshotFileDocument } from "../src/persistence/snapshot-file.js";
 import { tempStores } from "./support/temp-stores.js";
 import { snapshotDocumentOf } from "./support/snapshot-file.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-corrupt-");
+const { tempDir, lowdb } = tempStores("taskloom-corrupt-", { layout: "folders" });
 
 const chain = () =>
   graph("chain")
@@ -44,16 +48,18 @@ async function expectCorrupt(promise: Promise<unknown>, file: string): Promise<v
   expect((err as SnapshotCorruptError).file).toBe(file);
 }
 
+/** Snapshots of the wrong shape: each changes a snapshot's version 1 document. */
+const wrongShapes: [string, (doc: Record<string, unknown>) => unknown][] = [
+  ["meta holds only the run id", (doc) => ({ ...doc, meta: { runId: (doc.meta as { runId: string }).runId } })],
+  ["a node record has no status", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, status: undefined })) })],
+  ["a node record's attempts is text", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, attempts: "2" })) })],
+  ["the run status is unknown", (doc) => ({ ...doc, meta: { ...(doc.meta as object), status: "exploded" } })],
+  ["meta waits is not a list", (doc) => ({ ...doc, meta: { ...(doc.meta as object), waits: 3 } })],
+  ["two node records share an id", (doc) => ({ ...doc, nodes: [...(doc.nodes as object[]), (doc.nodes as object[])[0]] })],
+];
+
 describe("a snapshot of the wrong shape is refused on load, naming the file, which is left as it was", () => {
-  const cases: [string, (doc: Record<string, unknown>) => unknown][] = [
-    ["meta holds only the run id", (doc) => ({ ...doc, meta: { runId: (doc.meta as { runId: string }).runId } })],
-    ["a node record has no status", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, status: undefined })) })],
-    ["a node record's attempts is text", (doc) => ({ ...doc, nodes: (doc.nodes as object[]).map((n) => ({ ...n, attempts: "2" })) })],
-    ["the run status is unknown", (doc) => ({ ...doc, meta: { ...(doc.meta as object), status: "exploded" } })],
-    ["meta waits is not a list", (doc) => ({ ...doc, meta: { ...(doc.meta as object), waits: 3 } })],
-    ["two node records share an id", (doc) => ({ ...doc, nodes: [...(doc.nodes as object[]), (doc.nodes as object[])[0]] })],
-  ];
-  for (const [name, change] of cases) {
+  for (const [name, change] of wrongShapes) {
     it(name, async () => {
       const { dir, file } = await storeWithRun();
       const snapshot = file("snapshot.json");
@@ -155,5 +161,102 @@ describe("a journal too big to read as one string", () => {
     const output = run.nodes.find((n) => n.id === "b")!.output as string;
     expect(output.length).toBe(big.length + 1);
     expect(output[0]).toBe("5");
+  });
+});
+
+// ---- the same damage in the run file of the default layout (<dir>/<runId>.run) ------------------------------
+
+/** A store folder with succeeded runs `ids` of the chain graph, each in its run file (the default layout); `file(runId)` is its path. */
+async function runFilesWith(ids: readonly string[], snapshot?: "end") {
+  const dir = tempDir();
+  const store = lowdb(dir, {});
+  for (const runId of ids) await runAsync(chain(), undefined, { store, runId, snapshot });
+  await store.close();
+  return { dir, file: (runId: string) => join(dir, `${runId}.run`) };
+}
+
+/**
+ * Rewrites the first line of `kind` (`{"json":{"kind":"<kind>"…`) in the run file `file` as `edit` makes it from the
+ * line's text; the lines around it are kept, so that it is never the last line (a torn append, which a reader ignores).
+ */
+async function editLine(file: string, kind: string, edit: (line: string) => string): Promise<void> {
+  const lines = (await readFile(file, "utf8")).split(/(?<=\n)/);
+  const i = lines.findIndex((l) => l.startsWith(`{"json":{"kind":"${kind}"`));
+  expect(i, `no ${kind} line in ${file}`).toBeGreaterThanOrEqual(0);
+  expect(i, `the ${kind} line is the last of ${file}`).toBeLessThan(lines.length - 1);
+  lines[i] = `${edit(lines[i]!.slice(0, -1))}\n`;
+  await writeFile(file, lines.join(""));
+}
+
+/** A snapshot line's document in its version 1 form, as `jsonOf` reads a snapshot file. */
+function snapshotLineDocument(line: string): Record<string, unknown> {
+  const { kind: _kind, ...doc } = deserialize<SnapshotFileDocument & { kind: "snapshot" }>(line);
+  return { ...fromSnapshotFile(doc) };
+}
+
+describe("the run file of the default layout: the same damage is refused or reported", () => {
+  for (const [name, change] of wrongShapes) {
+    it(`a snapshot line of the wrong shape (${name}) is refused on load, naming the run file, which is left as it was`, async () => {
+      const { dir, file } = await runFilesWith(["r1"]);
+      await editLine(file("r1"), "snapshot", (line) => serialize({ kind: "snapshot", ...(change(snapshotLineDocument(line)) as object) }));
+      const before = await readFile(file("r1"));
+      const fresh = lowdb(dir, {});
+      await expectCorrupt(getRun("r1", { store: fresh }), file("r1"));
+      await expectCorrupt(runAsync(chain(), undefined, { store: fresh, runId: "r1" }), file("r1"));
+      expect(await readFile(file("r1")), "the run file was changed").toEqual(before);
+    });
+  }
+
+  it("a snapshot line rewritten unchanged (version 1) loads: the damage above is what is refused", async () => {
+    const { dir, file } = await runFilesWith(["r1"]);
+    await editLine(file("r1"), "snapshot", (line) => serialize({ kind: "snapshot", ...snapshotLineDocument(line) }));
+    expect((await getRun("r1", { store: lowdb(dir, {}) })).status).toBe("succeeded");
+  });
+
+  it("a node record of the graph missing from the snapshot line: resume refuses it instead of an internal error", async () => {
+    const { dir, file } = await runFilesWith(["r1"], "end");
+    await editLine(file("r1"), "snapshot", (line) => {
+      const doc = snapshotLineDocument(line);
+      // A failed run, so that resume runs nodes; node "b" has no record.
+      const meta = { ...(doc.meta as object), status: "failed" };
+      return serialize({ kind: "snapshot", ...doc, meta, nodes: (doc.nodes as { id: string }[]).filter((n) => n.id !== "b") });
+    });
+    const before = await readFile(file("r1"));
+    await expectCorrupt(runAsync(chain(), undefined, { store: lowdb(dir, {}), runId: "r1" }), file("r1"));
+    expect(await readFile(file("r1")), "the run file was changed").toEqual(before);
+  });
+
+  it("a journal record of the wrong shape (followed by a good one) is refused, naming the run file", async () => {
+    const { dir, file } = await runFilesWith(["r1"]);
+    const lines = (await readFile(file("r1"), "utf8")).split("\n");
+    const meta = snapshotLineDocument(lines.find((l) => l.startsWith('{"json":{"kind":"snapshot"'))!).meta;
+    const good = serialize({ kind: "run", seq: 9, run: meta });
+    await writeFile(file("r1"), `${lines.join("\n")}${serialize({ kind: "node", seq: 8, node: { id: "b" } })}\n${good}\n`);
+    await expectCorrupt(getRun("r1", { store: lowdb(dir, {}) }), file("r1"));
+  });
+
+  it("listRuns skips a run whose summary line is cut short and reports it through onProblem", async () => {
+    const { dir, file } = await runFilesWith(["good-1", "bad-1"]);
+    // Cut short after its kind (a line whose kind cannot be read is not one list reads; load refuses the run).
+    await editLine(file("bad-1"), "summary", (line) => line.slice(0, '{"json":{"kind":"summary",'.length + 7));
+    const problems: SnapshotCorruptError[] = [];
+    const runs = await listRuns({ store: lowdb(dir, {}), onProblem: (p) => problems.push(p) });
+    expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toBeInstanceOf(SnapshotCorruptError);
+    expect(problems[0]!.file).toBe(file("bad-1"));
+  });
+
+  // Runs that end with a snapshot: their summary line is the summary list reads (after a run record, list takes the
+  // run's meta from the record and the counts from the counts line after it).
+  it("listRuns skips a summary line of the wrong shape too, and a summary line that names another run", async () => {
+    const { dir, file } = await runFilesWith(["good-1", "bad-1", "bad-2"], "end");
+    const summaryOf = (line: string) => deserialize<{ summary: Record<string, unknown> }>(line).summary;
+    await editLine(file("bad-1"), "summary", (line) => serialize({ kind: "summary", summary: { ...summaryOf(line), nodeCount: "many" } }));
+    await editLine(file("bad-2"), "summary", (line) => serialize({ kind: "summary", summary: { ...summaryOf(line), runId: "good-1" } }));
+    const problems: unknown[] = [];
+    const runs = await listRuns({ store: lowdb(dir, {}), onProblem: (p) => problems.push(p) });
+    expect(runs.map((r) => r.runId)).toEqual(["good-1"]);
+    expect(problems).toHaveLength(2);
   });
 });

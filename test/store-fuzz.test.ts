@@ -1,7 +1,9 @@
 /**
- * Corruption fuzz for a run's files in `LowdbStore`: fast-check damages
- * one of `snapshot.json`, `journal.ndjson`, `summary.json`, `lease.json`
- * (truncation, byte flips, junk lines), then a fresh store reads the run.
+ * Corruption fuzz for a run's files in `LowdbStore`, a run kept as a folder
+ * (`layout: "folders"`; test/run-file-fuzz.test.ts damages the run file of
+ * the default layout): fast-check damages one of `snapshot.json`,
+ * `journal.ndjson`, `summary.json`, `lease.json` (truncation, byte flips,
+ * junk lines), then a fresh store reads the run.
  * Every outcome must be the documented one:
  *
  * - a truncated journal loads, as if its torn tail were not there;
@@ -33,7 +35,7 @@ let template: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "taskloom-fuzz-"));
   template = join(root, "template");
-  const store = new LowdbStore({ dir: template });
+  const store = new LowdbStore({ dir: template, layout: "folders" });
   const state = sampleRun("r1", {
     nodeIds: ["a", "b", "c", "d", "e", "f"],
     output: { when: new Date(5), tags: new Set(["x"]), big: 12n, m: new Map([["k", [1, 2]]]) },
@@ -178,7 +180,7 @@ describe("damaged run files give the documented recovery or SnapshotCorruptError
       await fc.assert(
         fc.asyncProperty(damage, async (d) => {
           const { dir, file, bytes } = await damagedCopy(target, d);
-          const store = new LowdbStore({ dir });
+          const store = new LowdbStore({ dir, layout: "folders" });
           try {
             const got = await settle(getRun("r1", { store }));
             if (got.ok) expectWellFormed(got.value);
@@ -190,7 +192,7 @@ describe("damaged run files give the documented recovery or SnapshotCorruptError
               const reference = join(dir, "..", `ref-${cases}`);
               await cp(template, reference, { recursive: true });
               await writeFile(join(reference, "runs", "r1", "journal.ndjson"), complete);
-              const expected = await getRun("r1", { store: new LowdbStore({ dir: reference }) });
+              const expected = await getRun("r1", { store: new LowdbStore({ dir: reference, layout: "folders" }) });
               if (got.ok) expect(got.value).toEqual(expected);
             }
 

@@ -4,6 +4,11 @@
  * refuse them with `UnsafeStoreFileError` (nothing read or written through
  * them), never truncate, chmod or append to the file a link points to.
  * The tests run as root here, so ownership is planted with chown.
+ *
+ * Most tests plant files in a run kept as a folder (`runs/<runId>/`, the
+ * stores made with `layout: "folders"`); the last block checks the same
+ * refusals on the run file (`<runId>.run`) the default layout keeps a run
+ * in (test/run-file-fuzz.test.ts has more, on the file store itself).
  */
 import { execFileSync } from "node:child_process";
 import { chown, link, mkdir, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
@@ -13,7 +18,7 @@ import { getRun, graph, listRuns, LowdbStore, runAsync, UnsafeStoreFileError } f
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const { tempDir, lowdb } = tempStores("taskloom-links-");
+const { tempDir, lowdb } = tempStores("taskloom-links-", { layout: "folders" });
 const OTHER_UID = 12_345;
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
@@ -35,11 +40,11 @@ const flaky = () =>
     )
     .build();
 
-/** A store with run `r1` stored as failed, and a victim file outside the store. */
-async function setup() {
+/** A store with run `r1` stored as failed (in a folder, or with `layout: "files"` in a run file), and a victim file outside the store. */
+async function setup(layout: "files" | "folders" = "folders") {
   const dir = tempDir();
   failFirst = true;
-  await expect(runAsync(flaky(), undefined, { store: lowdb(dir), runId: "r1" })).rejects.toThrow("first time");
+  await expect(runAsync(flaky(), undefined, { store: lowdb(dir, { layout }), runId: "r1" })).rejects.toThrow("first time");
   const victim = join(dir, "victim.txt");
   await writeFile(victim, "precious\n", { mode: 0o644 });
   const file = (name: string, runId = "r1") => join(dir, "runs", runId, name);
@@ -152,7 +157,7 @@ describe("symbolic links planted in the store folder are refused, never followed
     await mkdir(join(dir, "store"));
     await symlink(elsewhere, join(dir, "store", "runs"));
     failFirst = false;
-    expectUnsafe(await rejection(runAsync(flaky(), undefined, { store: lowdb(join(dir, "store")), runId: "r1" })), join(dir, "store", "runs"));
+    expectUnsafe(await rejection(runAsync(flaky(), undefined, { store: lowdb(join(dir, "store"), {}), runId: "r1" })), join(dir, "store", "runs"));
     expect(await readdir(elsewhere)).toEqual([]);
   });
 });
@@ -177,7 +182,7 @@ describe("other planted files are refused too", () => {
 
   it("writeSnapshot and append through a store refuse a planted journal link (no truncate by path)", async () => {
     const dir = tempDir();
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     await store.writeSnapshot(sampleRun("r1"), 0);
     await store.append("r1", [nodeRecord(1, "b")]);
     await store.close();
@@ -212,5 +217,76 @@ describe.skipIf(!isRoot)("files and folders of another user are refused (root pl
     expect(await listRuns({ store: lowdb(dir), onProblem: (p) => problems.push(p) })).toEqual([]);
     expectUnsafe(problems[0], join(dir, "runs", "r1"));
     expect(file("x")).toContain("r1");
+  });
+});
+
+describe("the run file of the default layout (<runId>.run) is refused the same way", () => {
+  /** `setup` with run `r1` in its run file, `file`; `fresh()` a store of the default layout on the folder. */
+  async function runFileSetup() {
+    const { dir, victim, victimState } = await setup("files");
+    const file = join(dir, "r1.run");
+    expect((await stat(file)).isFile()).toBe(true);
+    return { dir, victim, victimState, file, fresh: () => lowdb(dir, {}) };
+  }
+
+  it("a symbolic link as the run file: resuming the run refuses it and leaves the linked file alone", async () => {
+    const { victim, victimState, file, fresh } = await runFileSetup();
+    const before = await victimState();
+    await plantLink(file, victim);
+    failFirst = false;
+    expectUnsafe(await rejection(runAsync(flaky(), undefined, { store: fresh(), runId: "r1" })), file);
+    expect(await victimState()).toEqual(before);
+    expect((await stat(file).catch(() => undefined))?.isFile()).toBe(true); // the link is still there (stat follows it)
+  });
+
+  it("a symbolic link as the run file: writeSnapshot and append through a fresh store refuse it, nothing written", async () => {
+    const { victim, victimState, file, fresh } = await runFileSetup();
+    const loaded = (await fresh().load("r1"))!;
+    await plantLink(file, victim);
+    const before = await victimState();
+    expectUnsafe(await rejection(fresh().writeSnapshot(loaded.state, loaded.seq)), file);
+    expectUnsafe(await rejection(fresh().append("r1", [nodeRecord(loaded.seq + 1, "b")])), file);
+    expect(await victimState()).toEqual(before);
+  });
+
+  it("a symbolic link as the run file: listRuns reports the run and lists the others", async () => {
+    const { dir, victim, file, fresh } = await runFileSetup();
+    failFirst = false;
+    await runAsync(flaky(), undefined, { store: fresh(), runId: "r2" });
+    await plantLink(file, victim);
+    const problems: unknown[] = [];
+    const runs = await listRuns({ store: lowdb(dir, {}), onProblem: (p) => problems.push(p) });
+    expect(runs.map((r) => r.runId)).toEqual(["r2"]);
+    expect(problems).toHaveLength(1);
+    expectUnsafe(problems[0], file);
+  });
+
+  it("a run file with a second hard link: resuming would change the other file", async () => {
+    const { dir, file, fresh } = await runFileSetup();
+    const other = join(dir, "other.run");
+    await link(file, other);
+    const before = await readFile(other);
+    failFirst = false;
+    expectUnsafe(await rejection(runAsync(flaky(), undefined, { store: fresh(), runId: "r1" })), file);
+    expect(await readFile(other)).toEqual(before);
+  });
+
+  it("a FIFO as the run file is refused at once (the open does not block)", async () => {
+    const { file, fresh } = await runFileSetup();
+    await unlink(file);
+    execFileSync("mkfifo", [file]);
+    expectUnsafe(await rejection(getRun("r1", { store: fresh() })), file);
+  });
+
+  it.skipIf(!isRoot)(`a run file owned by uid ${OTHER_UID}: resume refuses it and keeps its bytes and mode, and listRuns reports it`, async () => {
+    const { file, fresh } = await runFileSetup();
+    await chown(file, OTHER_UID, OTHER_UID);
+    const before = { bytes: await readFile(file), mode: (await stat(file)).mode };
+    failFirst = false;
+    expectUnsafe(await rejection(runAsync(flaky(), undefined, { store: fresh(), runId: "r1" })), file);
+    expect({ bytes: await readFile(file), mode: (await stat(file)).mode }).toEqual(before);
+    const problems: unknown[] = [];
+    expect(await listRuns({ store: fresh(), onProblem: (p) => problems.push(p) })).toEqual([]);
+    expectUnsafe(problems[0], file);
   });
 });

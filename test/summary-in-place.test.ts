@@ -3,7 +3,9 @@
  * (`small-file.ts`) instead of renamed over: same file, right content, as
  * safe against a SIGKILL; with `fsync` it is replaced by rename while the
  * run goes on, and a stop (which the journal holds, `summary-lag.ts`) is
- * written in place over the one-sector summary (`summary-file.ts`).
+ * written in place over the one-sector summary (`summary-file.ts`). That
+ * is the `summary.json` of a run kept as a folder (`runs/<runId>/`: the
+ * stores, the child's too, are made with `layout: "folders"`).
  */
 import { spawn } from "node:child_process";
 import { existsSync, linkSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
@@ -68,7 +70,7 @@ describe("LowdbStore's summary", () => {
   const RUN = "r-1";
   async function endByAppend(fsync: boolean, status: "succeeded" | "running" = "succeeded"): Promise<{ before: number; after: number; dir: string }> {
     const dir = join(root, fsync ? "fsync" : "plain");
-    const store = new LowdbStore({ dir, fsync });
+    const store = new LowdbStore({ dir, fsync, layout: "folders" });
     const state = sampleRun(RUN, { nodeIds: ["a", "b"] });
     await store.writeSnapshot(state, 0);
     const file = join(dir, "runs", RUN, "summary.json");
@@ -96,7 +98,7 @@ describe("LowdbStore's summary", () => {
 
   it("with fsync, a stop over a summary not one sector long (an earlier version's) is replaced by rename", async () => {
     const dir = join(root, "older");
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     const state = sampleRun(RUN, { nodeIds: ["a", "b"] });
     await store.writeSnapshot(state, 0);
     const file = join(dir, "runs", RUN, "summary.json");
@@ -120,7 +122,7 @@ describe("LowdbStore's summary", () => {
   it("parses after a SIGKILL at any moment of a stream of in-place rewrites, and holds an acknowledged version or a later one", async () => {
     const dir = join(root, "crash");
     const log = join(root, "log");
-    const seed = new LowdbStore({ dir });
+    const seed = new LowdbStore({ dir, layout: "folders" });
     await seed.writeSnapshot(sampleRun(RUN, { nodeIds: ["a", "b", "c", "d"] }), 0);
     await seed.close();
     for (let kill = 0; kill < 4; kill++) {
@@ -147,7 +149,7 @@ describe("LowdbStore's summary", () => {
       child.kill("SIGKILL");
       expect(await closed, stderr).toBe("SIGKILL");
       const last = Math.max(...acked());
-      const store = new LowdbStore({ dir });
+      const store = new LowdbStore({ dir, layout: "folders" });
       const problems: unknown[] = [];
       const [summary] = await store.list({ onProblem: (p) => problems.push(p) });
       expect(problems).toEqual([]);

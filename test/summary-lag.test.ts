@@ -15,6 +15,9 @@
  * is wrapped to log renames and folder flushes, so the property below
  * only sets up states a power loss can leave (a summary whose rename a
  * folder flush followed is kept).
+ *
+ * These are runs kept as folders (`runs/<runId>/`: the stores are made
+ * with `layout: "folders"`).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,7 +80,7 @@ async function chainRun(
       { after: [`n${i - 1}`] as never },
     );
   }
-  const store = new LowdbStore({ dir, fsync });
+  const store = new LowdbStore({ dir, fsync, layout: "folders" });
   disk.log.length = 0;
   await runAsync(b.build(), undefined, { store, runId, retry: { maxAttempts: 1 } }).catch(() => undefined);
   await store.close();
@@ -93,11 +96,11 @@ describe("a summary that lags behind its run's end (power loss after the journal
     const { before, after, flushedAfter } = await chainRun(dir, "r", 5);
     expect(flushedAfter).toBe(false);
     expect(summaryIn(before).status).toBe("running");
-    const [fresh] = await new LowdbStore({ dir }).list();
+    const [fresh] = await new LowdbStore({ dir, layout: "folders" }).list();
     expect(fresh).toMatchObject({ runId: "r", status: "succeeded", nodeCount: 5, settledCount: 5, succeededCount: 5 });
 
     writeFileSync(runFile(dir, "r", "summary.json"), before);
-    const store = new LowdbStore({ dir });
+    const store = new LowdbStore({ dir, layout: "folders" });
     expect(await store.list()).toEqual([fresh]);
     expect(await store.list({ status: "running" })).toEqual([]);
     expect((await listRuns({ store, status: "succeeded" })).map((s) => s.runId)).toEqual(["r"]);
@@ -110,7 +113,7 @@ describe("a summary that lags behind its run's end (power loss after the journal
     const dir = join(root, `s${counter++}`);
     const { after } = await chainRun(dir, "m", 3);
     unlinkSync(runFile(dir, "m", "summary.json"));
-    expect(await new LowdbStore({ dir }).list()).toEqual([summaryIn(after)]);
+    expect(await new LowdbStore({ dir, layout: "folders" }).list()).toEqual([summaryIn(after)]);
   });
 
   it("a run still going keeps its summary (its journal ends in a node record), and the store's own running run too", async () => {
@@ -121,7 +124,7 @@ describe("a summary that lags behind its run's end (power loss after the journal
       b = b.node(
         `n${i}`,
         async () => {
-          const [s] = await new LowdbStore({ dir }).list();
+          const [s] = await new LowdbStore({ dir, layout: "folders" }).list();
           seen.push(s!.status);
           // What a crash here leaves: copied now, read after the run.
           if (i === 2) cpSync(join(dir, "runs"), join(dir, "..", `${counter}-crash`, "runs"), { recursive: true });
@@ -130,11 +133,11 @@ describe("a summary that lags behind its run's end (power loss after the journal
         { after: [`n${i - 1}`] as never },
       );
     }
-    const store = new LowdbStore({ dir, fsync: true });
+    const store = new LowdbStore({ dir, fsync: true, layout: "folders" });
     await runAsync(b.build(), undefined, { store, runId: "live" });
     await store.close();
     expect(seen).toEqual(["running", "running", "running"]);
-    const [crashed] = await new LowdbStore({ dir: join(dir, "..", `${counter}-crash`) }).list();
+    const [crashed] = await new LowdbStore({ dir: join(dir, "..", `${counter}-crash`), layout: "folders" }).list();
     expect(crashed).toMatchObject({ runId: "live", status: "running" });
   });
 
@@ -153,7 +156,7 @@ describe("a summary that lags behind its run's end (power loss after the journal
         for (const state of lags ? [after, before, undefined] : [after]) {
           if (state === undefined) unlinkSync(file);
           else writeFileSync(file, state);
-          expect(await new LowdbStore({ dir }).list()).toEqual([end]);
+          expect(await new LowdbStore({ dir, layout: "folders" }).list()).toEqual([end]);
         }
         rmSync(dir, { recursive: true, force: true });
       }),

@@ -19,15 +19,24 @@ export interface ChildResult {
 }
 
 /**
- * Runs `script` (with `args`) with `TASKLOOM_DIR`, `RUN_ID` and `LOG` set; when `killOn`
- * is given, SIGKILLs the child once a log line starting with it (and ending
- * with the child's pid) appears.
+ * Runs `script` (with `args`) with `TASKLOOM_DIR`, `RUN_ID` and `LOG` set, and
+ * `env` besides (none unless given); when `killOn` is given, SIGKILLs the
+ * child once a log line starting with it (and ending with the child's pid)
+ * appears.
  */
-export function runChildScript(script: string, dir: string, runId: string, log: string, killOn?: string, args: readonly string[] = []): Promise<ChildResult> {
+export function runChildScript(
+  script: string,
+  dir: string,
+  runId: string,
+  log: string,
+  killOn?: string,
+  args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       // KILL_ON lets a child that logs through test/fixtures/log-line.mjs stop dead at the kill point.
-      env: { ...process.env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log, ...(killOn !== undefined && { KILL_ON: killOn }) },
+      env: { ...process.env, ...env, TASKLOOM_DIR: dir, RUN_ID: runId, LOG: log, ...(killOn !== undefined && { KILL_ON: killOn }) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -1,15 +1,24 @@
 /**
  * Temporary folders and `LowdbStore`s for a test file, all cleaned up after
  * the file's tests: `const { tempDir, lowdb } = tempStores("taskloom-x-")`.
+ * The stores keep new runs as `LowdbStore` does by default unless the file
+ * asks for a layout: `tempStores("taskloom-x-", { layout: "folders" })`
+ * (every store it makes), or `lowdb(dir, { layout: "folders" })` (one).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { LowdbStore } from "../../src/index.js";
+import { LowdbStore, type LowdbStoreOptions } from "../../src/index.js";
 
-/** Registers the cleanup and returns the two makers. */
-export function tempStores(prefix: string): { tempDir: () => string; lowdb: (dir: string) => LowdbStore } {
+/** The options of the stores `lowdb` makes, besides their folder. */
+export type TempStoreOptions = Omit<LowdbStoreOptions, "dir" | "compactEvery">;
+
+/** Registers the cleanup and returns the two makers; `defaults` are the options of every store `lowdb` makes (none: `LowdbStore`'s defaults). */
+export function tempStores(
+  prefix: string,
+  defaults: TempStoreOptions = {},
+): { tempDir: () => string; lowdb: (dir: string, options?: TempStoreOptions) => LowdbStore } {
   const dirs: string[] = [];
   const stores: LowdbStore[] = [];
   afterAll(async () => {
@@ -23,9 +32,9 @@ export function tempStores(prefix: string): { tempDir: () => string; lowdb: (dir
       dirs.push(dir);
       return dir;
     },
-    /** A LowdbStore on `dir`; a new instance per call, as a new process would make. */
-    lowdb(dir) {
-      const store = new LowdbStore({ dir });
+    /** A LowdbStore on `dir` with `defaults`, or with `options` when given; a new instance per call, as a new process would make. */
+    lowdb(dir, options = defaults) {
+      const store = new LowdbStore({ ...options, dir });
       stores.push(store);
       return store;
     },
