@@ -27,7 +27,7 @@ import { RunFileStore } from "../../src/persistence/run-file-store.js";
 const [roundsArg = "200", part = "all"] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 
-type Kind = "memory" | "lowdb" | "file" | "flat" | "runfile";
+type Kind = "memory" | "lowdb" | "file" | "flat" | "runfile" | "folders";
 type AnyGraph = Parameters<typeof runAsync>[0];
 
 function buildGraph(shape: "chain" | "fanout", n: number): AnyGraph {
@@ -51,6 +51,7 @@ function freshStore(kind: Kind, fsync: boolean): { store: RunStore; dir?: string
   if (kind === "memory") return { store: new MemoryStore() };
   const dir = mkdtempSync(join(tmpdir(), "probe-rf-"));
   if (kind === "runfile") return { store: new RunFileStore({ dir, fsync }), dir };
+  if (kind === "folders") return { store: new LowdbStore({ dir, fsync, layout: "folders" }), dir };
   return { store: kind === "lowdb" ? new LowdbStore({ dir, fsync }) : new RunFileProto({ dir, fsync, flat: kind === "flat" }), dir };
 }
 
@@ -216,4 +217,29 @@ if (part === "inside") {
         .join(", ")})`,
     );
   }
+}
+
+if (part === "fsync-chain") {
+  // Target 4's chain, the store's side only: a 1,000-node chain with fsync, run files against folders (µs a step).
+  const g = buildGraph("chain", 1000);
+  const step = (k: Kind) => async () => (await timedRun(k, g, true)) / 1000;
+  await compare("fsync chain 1,000, µs a step: folders / run files", { folders: step("folders"), lowdb: step("lowdb") }, rounds, "µs");
+}
+
+if (part === "resume") {
+  // Target 5's resume alone is in bench/probes/resume.ts; this is the load of a finished 10,000-node fan-out (ms).
+  const g = buildGraph("fanout", 10_000);
+  const once = (k: Kind) => async () => {
+    const { store, dir } = freshStore(k, false);
+    await runAsync(g, undefined, { store, runId: "big", maxConcurrency: 8 });
+    await store.close();
+    const again = k === "lowdb" ? new LowdbStore({ dir: dir! }) : new LowdbStore({ dir: dir!, layout: "folders" });
+    const t = performance.now();
+    await again.load("big");
+    const ms = performance.now() - t;
+    await again.close();
+    dispose(dir);
+    return ms * 1000;
+  };
+  await compare("load of a finished 10,000-node fan-out (µs): folders / run files", { folders: once("folders"), lowdb: once("lowdb") }, rounds, "µs");
 }

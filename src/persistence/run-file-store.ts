@@ -1,4 +1,19 @@
 /**
+ * Why this file is 592 lines (153 of them comments, this one 70; 439 of
+ * code): it is one concept, the `RunStore` contract's eleven methods for
+ * the run-file layout, and every one of them goes through the same per-run
+ * queue and the same open writer (`run-file-writer.ts`: made by a start or
+ * a lease, used by appends, swapped by a compaction or a takeover, closed
+ * by a release, a delete or `close`). The parts that stand alone are
+ * elsewhere: the writer of one file, the whole-file rewrites
+ * (`run-file-rewrite.ts`), the lines (`run-file-lines.ts`), reading a file
+ * (`run-file-reading.ts`), leases, claims and the lock
+ * (`run-file-leases.ts`), temp files and gathered writes
+ * (`run-file-io.ts`). Splitting the methods further would hand the store's
+ * private maps (writers, queues, the last look at each claim) to each part
+ * as a host, and spread the order of a writer's lifetime, which is the
+ * crash argument, over several files.
+ *
  * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
  * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or
  * five files. Issue 16 (performance, round two), twenty-fourth pass: a
@@ -53,19 +68,18 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { chmodSync, closeSync, fdatasyncSync, lstatSync, mkdirSync, statSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { syncFolder, syncMadeFolders, unlinkQuietly, writeAllSync } from "./atomic-file.js";
+import { syncFolder, syncMadeFolders, unlinkQuietly } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
 import { hasCode, takeFileLock } from "./folder-lock.js";
 import { batchNodes } from "./journal-batch.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
-import { fileLook, sameVersion, type FileLook } from "./lease-look.js";
-import { canTakeOver, holderDeadHere, leaseLost, stillHeld } from "./lease-rules.js";
-import { outlastTrust, trusted } from "./lease-trust.js";
+import { fileLook } from "./lease-look.js";
+import { canTakeOver, holderDeadHere, stillHeld } from "./lease-rules.js";
+import { outlastTrust } from "./lease-trust.js";
 import {
   claimPath,
   currentLease,
@@ -79,33 +93,19 @@ import {
   type WrittenLease,
 } from "./run-file-leases.js";
 import { checkRunFileLine, countsLine, leaseLine, releaseLine, snapshotLinePieces, summaryLine } from "./run-file-lines.js";
-import { appendPieces, copyValidLines, firstLeaseWritten, flushesNow, removeLeftovers, SUFFIX, tempOf } from "./run-file-io.js";
+import { canonical, RunFileWriter } from "./run-file-writer.js";
+import { copyWith, openQuietly, writeCompacted } from "./run-file-rewrite.js";
+import { appendPieces, firstLeaseWritten, flushesNow, removeLeftovers, SUFFIX, tempOf } from "./run-file-io.js";
 import { holdsSnapshot, readRunFile, recordsAbove, summaryOfRunFile } from "./run-file-reading.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
-import { openStoreFileSync, verifyPathSync } from "./store-files.js";
+import { verifyPathSync } from "./store-files.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
 import { thisHost } from "../core/host.js";
 import { summarize, type NodeCounts } from "../state/run-summary.js";
 import type { RunState } from "../state/run-state.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
-
-/**
- * `records` with each run record's keys in the order `kind`, `seq`, `run`,
- * so its line starts as `list` looks for (`run-file-lines.ts`,
- * `isRunRecordLine`) whoever made the record object; other records as given.
- */
-function canonical(records: readonly JournalRecord[]): readonly JournalRecord[] {
-  let out: JournalRecord[] | undefined;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    if (r.kind !== "run") continue;
-    out ??= records.slice();
-    out[i] = { kind: "run", seq: r.seq, run: r.run };
-  }
-  return out ?? records;
-}
 
 /** Options of {@link RunFileStore}. */
 export interface RunFileStoreOptions {
@@ -122,35 +122,6 @@ export interface RunFileStoreOptions {
    * @default false
    */
   readonly fsync?: boolean;
-}
-
-/** A run file this store writes: its descriptor and what this store knows of it. */
-interface Writer {
-  journal: JournalFile;
-  /** The lease this store holds on the run, as its last lease line says (undefined: writes are not fenced). */
-  lease: Lease | undefined;
-  /** Whether the file holds a snapshot line (undefined: not known yet). */
-  started: boolean | undefined;
-  /**
-   * The highest seq among the file's journal records, when this store knows
-   * every record in it (it made the file, compacted it or loaded it); `EMPTY`
-   * for none; undefined when it does not know.
-   */
-  top: number | undefined;
-  /** When the claim file was last looked at (`performance.now()`), and what it looked like then (undefined: absent). */
-  seenAt: number;
-  claimLook: FileLook | undefined;
-  /** The claim as last read (undefined: none). */
-  claim: Claim | undefined;
-  /** A flush through the thread pool in flight on the descriptor. */
-  flushing: Promise<void> | undefined;
-  /**
-   * Where the file ended before this store's lease line, when it took the
-   * run of a file nobody could still write and has written nothing else
-   * since: giving the lease back then cuts the file back there, so a run
-   * that failed to load (a damaged file) is left as it was.
-   */
-  undoTo: number | undefined;
 }
 
 /**
@@ -171,7 +142,7 @@ export class RunFileStore implements RunStore {
   readonly #fsync: boolean;
   readonly #host = thisHost();
   /** The run files this store writes, by run id. */
-  readonly #writers = new Map<string, Writer>();
+  readonly #writers = new Map<string, RunFileWriter>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
   /** Whether `dir` was checked (or made) by this store. */
@@ -239,22 +210,11 @@ export class RunFileStore implements RunStore {
    * without a lease, or by a store object other than the one that took
    * it): the file is made when missing, and its torn tail cut off.
    */
-  #writer(runId: string): Writer {
+  #writer(runId: string): RunFileWriter {
     let writer = this.#writers.get(runId);
     if (writer === undefined) {
       this.#ready();
-      const { journal } = JournalFile.open(this.#file(runId), this.#fsync, false, checkRunFileLine);
-      writer = {
-        journal,
-        lease: undefined,
-        started: undefined,
-        top: undefined,
-        seenAt: -Infinity,
-        claimLook: undefined,
-        claim: undefined,
-        flushing: undefined,
-        undoTo: undefined,
-      };
+      writer = RunFileWriter.open(this.#file(runId), this.#fsync);
       this.#writers.set(runId, writer);
     }
     return writer;
@@ -265,40 +225,11 @@ export class RunFileStore implements RunStore {
     const writer = this.#writers.get(runId);
     if (writer === undefined) return;
     this.#writers.delete(runId);
-    await writer.flushing?.catch(() => undefined);
-    writer.journal.close();
-  }
-
-  /**
-   * Looks at the claim file (unless `trust` and the last look is recent):
-   * reads it when it changed, and returns what it says of `lease`.
-   */
-  #look(runId: string, writer: Writer, lease: Lease, trust: boolean): Claim | undefined {
-    const now = performance.now();
-    if (trust && trusted(writer.seenAt, now, lease.expiresAt)) return writer.claim;
-    const look = fileLook(claimPath(this.#file(runId)));
-    if (look === undefined) writer.claim = undefined;
-    else if (writer.claimLook === undefined || !sameVersion(look, writer.claimLook)) writer.claim = readClaim(this.#file(runId));
-    writer.claimLook = look;
-    writer.seenAt = now;
-    return writer.claim;
-  }
-
-  /**
-   * The fencing check of a write that holds `lease`: refused
-   * (`LeaseLostError`) unless it is the lease this store holds on the run
-   * and no claim outranks it.
-   */
-  #fence(runId: string, writer: Writer, lease: Lease, trust = true): void {
-    if (!stillHeld(writer.lease, lease)) throw leaseLost(lease, writer.lease);
-    const claim = this.#look(runId, writer, lease, trust);
-    if (claim === undefined) return;
-    const { current } = currentLease({ lease: writer.lease!, released: false }, claim);
-    if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
+    await writer.close();
   }
 
   /** Flushes `writer` at once, and with it the folder's entry of a file just started. */
-  #flushStart(writer: Writer): void {
+  #flushStart(writer: RunFileWriter): void {
     writer.journal.flushSync();
     syncFolder(this.dir, true);
   }
@@ -312,7 +243,7 @@ export class RunFileStore implements RunStore {
   async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
     const writer = this.#writer(runId);
-    if (lease) this.#fence(runId, writer, lease);
+    if (lease) writer.fence(lease);
     writer.undoTo = undefined;
     writer.started ??= holdsSnapshot(this.#file(runId));
     if (!writer.started) {
@@ -331,34 +262,18 @@ export class RunFileStore implements RunStore {
    * writer's lease, the snapshot and its summary, then the records above
    * `seq` (with the counts that followed them), under the run's lock.
    */
-  async #compact(runId: string, writer: Writer, state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
+  async #compact(runId: string, writer: RunFileWriter, state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const file = this.#file(runId);
     await writer.flushing;
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     const temp = tempOf(file);
     try {
       // Under the lock nobody else writes the claim: one look, whatever the trust, decides.
-      if (lease) this.#fence(runId, writer, lease, false);
+      if (lease) writer.fence(lease, false);
       // Records above `seq` to keep: none when this store knows every record and none is above it (a
       // run's end, the common case); else the file is read, its snapshot and lease lines not parsed.
       const { later, counts } = writer.top === undefined || writer.top > seq ? recordsAbove(file, seq) : { later: [], counts: undefined };
-      const made = JournalFile.make(temp, false);
-      if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
-      try {
-        if (writer.lease) made.appendText(leaseLine(writer.lease));
-        appendPieces(made, snapshotLinePieces(state, seq), summaryLine(summarize(state)));
-        if (later.length > 0) {
-          made.appendText(journalText(later));
-          if (counts !== undefined && later.some((r) => r.kind === "run")) made.appendText(countsLine(counts));
-        }
-        if (this.#fsync) made.flushSync();
-      } finally {
-        made.close();
-      }
-      renameSync(temp, file);
-      if (this.#fsync) syncFolder(this.dir, true);
-      writer.journal.close();
-      writer.journal = JournalFile.open(file, this.#fsync, false, checkRunFileLine).journal;
+      writeCompacted(file, temp, this.dir, writer, { state, seq, later, counts }, this.#fsync);
       writer.top = later.length === 0 ? EMPTY : topSeq(later as JournalRecord[]);
     } catch (err) {
       unlinkQuietly(temp);
@@ -383,7 +298,7 @@ export class RunFileStore implements RunStore {
   }
 
   /** The writer an append uses: this store's, or one opened on a run that has a snapshot (else an append has nothing to apply to). */
-  #appendWriter(runId: string): Writer {
+  #appendWriter(runId: string): RunFileWriter {
     const known = this.#writers.get(runId);
     if (known !== undefined) return known;
     if (!verifyPathSync(this.#file(runId), "file") || !holdsSnapshot(this.#file(runId))) {
@@ -396,14 +311,14 @@ export class RunFileStore implements RunStore {
 
   #appendNow(
     runId: string,
-    writer: Writer,
+    writer: RunFileWriter,
     records: readonly JournalRecord[],
     lease: Lease | undefined,
     counts: NodeCounts | undefined,
   ): Promise<void> | undefined {
     if (records.length === 0) return undefined;
     if (writer.started === false) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
-    if (lease) this.#fence(runId, writer, lease);
+    if (lease) writer.fence(lease);
     writer.undoTo = undefined;
     let text = journalText(batchNodes(canonical(records)));
     if (counts !== undefined && records.some((r) => r.kind === "run")) text += countsLine(counts);
@@ -490,7 +405,7 @@ export class RunFileStore implements RunStore {
     const mine = this.#writers.get(runId);
     if (mine?.lease !== undefined && mine.lease.owner === request.owner) {
       // The same owner again: a renewal, as the contract says.
-      this.#fence(runId, mine, mine.lease, false);
+      mine.fence(mine.lease, false);
       const renewed: Lease = { ...mine.lease, expiresAt: request.now + request.ttlMs };
       mine.journal.appendText(leaseLine(renewed));
       mine.lease = renewed;
@@ -508,7 +423,7 @@ export class RunFileStore implements RunStore {
       const lease = grantOver(runId, request, undefined, claim?.lease.token ?? 0);
       made.appendText(leaseLine(lease));
       await this.#closeWriter(runId);
-      this.#writers.set(runId, { journal: made, lease, started: false, top: EMPTY, seenAt, claimLook: look, claim, flushing: undefined, undoTo: undefined });
+      this.#writers.set(runId, new RunFileWriter(file, made, { lease, started: false, top: EMPTY, seenAt, claimLook: look, claim }));
       return lease;
     }
     return this.#takeOver(runId, request);
@@ -530,12 +445,15 @@ export class RunFileStore implements RunStore {
       // after its claim took the run from) can still write.
       const gone = (held: Lease | undefined) => held === undefined || holderDeadHere(held, this.#host);
       const writer = written === undefined || written.released ? undefined : written.lease;
-      if (gone(current) && gone(writer)) return this.#takeQuiet(runId, lease);
+      if (gone(current) && gone(writer)) {
+        this.#writers.set(runId, openQuietly(file, this.#fsync, lease));
+        return lease;
+      }
       const claim: Claim = { lease };
       writeClaim(file, claim, this.#fsync);
       try {
         if (current !== undefined && current.owner !== request.owner) await outlastTrust(performance.now());
-        this.#rewriteWith(file, leaseLine(lease));
+        copyWith(file, this.dir, leaseLine(lease), this.#fsync);
       } catch (err) {
         // Given back, so the next taker need not wait for it to expire; the old holder stays fenced off by its token.
         writeClaim(file, { lease, released: true }, this.#fsync);
@@ -543,69 +461,10 @@ export class RunFileStore implements RunStore {
       }
       const { journal } = JournalFile.open(file, this.#fsync, false, checkRunFileLine);
       const seenAt = performance.now();
-      this.#writers.set(runId, {
-        journal,
-        lease,
-        started: undefined,
-        top: undefined,
-        seenAt,
-        claimLook: fileLook(claimPath(file)),
-        claim,
-        flushing: undefined,
-        undoTo: undefined,
-      });
+      this.#writers.set(runId, new RunFileWriter(file, journal, { lease, seenAt, claimLook: fileLook(claimPath(file)), claim }));
       return lease;
     } finally {
       await unlock?.();
-    }
-  }
-
-  /**
-   * The takeover of a run that nobody can still write (its lease was given
-   * back, or never written, or its holder is provably a dead process of this
-   * host, `lease-rules.ts`): under the lock, this store opens the file as its
-   * writer (cutting a torn tail off) and writes its lease line, with no claim,
-   * no wait and no copy. A claim left there has a lower token than `lease`.
-   */
-  #takeQuiet(runId: string, lease: Lease): Lease {
-    const file = this.#file(runId);
-    const seenAt = performance.now();
-    const claimLook = fileLook(claimPath(file));
-    const claim = claimLook === undefined ? undefined : readClaim(file);
-    const { journal } = JournalFile.open(file, this.#fsync, false, checkRunFileLine);
-    const undoTo = journal.end;
-    try {
-      journal.appendText(leaseLine(lease));
-    } catch (err) {
-      journal.close();
-      throw err;
-    }
-    this.#writers.set(runId, { journal, lease, started: undefined, top: undefined, seenAt, claimLook, claim, flushing: undefined, undoTo });
-    return lease;
-  }
-
-  /**
-   * Copies the run file's valid lines and `tail` into a new file and renames
-   * it over the run file (flushed with `fsync`): whoever still writes the
-   * old file writes to a file no reader opens.
-   */
-  #rewriteWith(file: string, tail: string): void {
-    const temp = tempOf(file);
-    const made = openStoreFileSync(temp, "create");
-    if (made === undefined) throw new UnsafeStoreFileError(temp, "it could not be made");
-    try {
-      try {
-        copyValidLines(file, made.fd);
-        writeAllSync(made.fd, Buffer.from(tail));
-        if (this.#fsync) fdatasyncSync(made.fd);
-      } finally {
-        closeSync(made.fd);
-      }
-      renameSync(temp, file);
-      if (this.#fsync) syncFolder(this.dir, true);
-    } catch (err) {
-      unlinkQuietly(temp);
-      throw err;
     }
   }
 
@@ -625,8 +484,8 @@ export class RunFileStore implements RunStore {
     });
   }
 
-  #renew(writer: Writer, lease: Lease, ttlMs: number, now: number): Lease {
-    const claim = this.#look(lease.runId, writer, lease, false);
+  #renew(writer: RunFileWriter, lease: Lease, ttlMs: number, now: number): Lease {
+    const claim = writer.look(lease, false);
     const { current } = currentLease({ lease: writer.lease!, released: false }, claim);
     if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? claim?.lease ?? { ...lease, expiresAt: now });
     const renewed: Lease = { ...current, expiresAt: now + ttlMs };
@@ -660,12 +519,12 @@ export class RunFileStore implements RunStore {
 
   /**
    * Cuts the run file back to `end`, where it ended before this store's
-   * lease line (see `Writer.undoTo`), under the run's lock, unless a claim
+   * lease line (see `RunFileWriter.undoTo`), under the run's lock, unless a claim
    * names this lease or a later one (a cancel request for it, a takeover):
    * then its token must stay spent, and false says the lease is to be given
    * back by a release line instead.
    */
-  async #undo(runId: string, writer: Writer, end: number): Promise<boolean> {
+  async #undo(runId: string, writer: RunFileWriter, end: number): Promise<boolean> {
     const file = this.#file(runId);
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     try {
