@@ -15,6 +15,9 @@
  *   above it.
  *
  * And, the fix this guards: a resume's resets are one line, however many.
+ * On both layouts: a run folder's `journal.ndjson`, and the records after
+ * a run file's snapshot line (the default; a compaction there is a new
+ * file with the records above its seq).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,10 +29,40 @@ import { markFailed, markPending, markRunning, markSucceeded } from "../src/stat
 import { nodeRecords } from "../src/state/node-table.js";
 import type { JournalRecord, NodeRecord, RunMeta } from "../src/state/records.js";
 import type { RunState } from "../src/state/run-state.js";
-import { tempStores } from "./support/temp-stores.js";
+import { runFile, runFileJournal } from "./support/run-file-journal.js";
+import { tempStores, type TempStoreOptions } from "./support/temp-stores.js";
 
-// The journal cut and rewritten here is a run folder's (`runs/r/journal.ndjson`): every store keeps its runs as folders.
-const { tempDir, lowdb } = tempStores("taskloom-journal-prefix-", { layout: "folders" });
+const { tempDir, lowdb } = tempStores("taskloom-journal-prefix-");
+
+/** Where a layout keeps run "r"'s journal records after its snapshot: read as text, and replaced by a given text. */
+interface Layout {
+  readonly name: string;
+  readonly options: TempStoreOptions;
+  readonly journal: (dir: string) => string;
+  readonly setJournal: (dir: string, text: string) => void;
+}
+
+const LAYOUTS: readonly Layout[] = [
+  {
+    name: "runs kept as folders",
+    options: { layout: "folders" },
+    journal: (dir) => readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8"),
+    setJournal: (dir, text) => writeFileSync(join(dir, "runs", "r", "journal.ndjson"), text),
+  },
+  {
+    name: "runs kept as run files (the default)",
+    options: {},
+    journal: (dir) => runFileJournal(dir, "r"),
+    // The file's lines up to its summary line (its lease, snapshot and summary: what these tests' stores write before
+    // any record, no lease being taken), then `text`.
+    setJournal: (dir, text) => {
+      const file = runFile(dir, "r");
+      const whole = readFileSync(file, "utf8");
+      const summary = whole.indexOf('{"json":{"kind":"summary"');
+      writeFileSync(file, whole.slice(0, whole.indexOf("\n", summary) + 1) + text);
+    },
+  },
+];
 
 const META: RunMeta = { runId: "r", graphName: "g", fingerprint: "f", inputs: undefined, status: "failed", createdAt: 1, updatedAt: 2, starts: 1, waits: [] };
 
@@ -147,14 +180,24 @@ const linesOf = (text: string) => text.split(/(?<=\n)/).filter((l) => l.length >
 /** The highest seq a journal line holds (a line of resets: its `seq`, the last of its records). */
 const seqOf = (line: string) => (JSON.parse(line) as { json: { seq: number } }).json.seq;
 
-describe("a LowdbStore journal with compact records", () => {
+describe.each(LAYOUTS)("a LowdbStore journal with compact records, $name", (layout) => {
+  const store = (dir: string) => lowdb(dir, layout.options);
+  /** What a fresh store loads from `dir` with `journal` as the journal records' text. */
+  const loadWith = async (dir: string, journal: string): Promise<Content> => {
+    layout.setJournal(dir, journal);
+    const fresh = store(dir);
+    const stored = await fresh.load("r");
+    await fresh.close();
+    return contentOf(stored!.state);
+  };
+
   it("cut after any line, or inside one, loads as the writer's state after that line; a snapshot at any seq loads as the last state", async () => {
     await fc.assert(
       fc.asyncProperty(history, fc.nat(), async ({ pasts, appends }, pick) => {
         const dir = tempDir();
         const model: Model = { records: new Map(), meta: META };
         pasts.forEach((past, i) => model.records.set(`n${i}`, pastRecord(`n${i}`, past)));
-        const writer = lowdb(dir);
+        const writer = store(dir);
         await writer.writeSnapshot(stateOf(model, 5), 5);
         // The writer loads the run, as a resume does: it then knows what the files hold, and writes compact records against it.
         const loaded = (await writer.load("r"))!;
@@ -169,8 +212,7 @@ describe("a LowdbStore journal with compact records", () => {
           seq += records.length;
         }
         await writer.close();
-        const journalFile = join(dir, "runs", "r", "journal.ndjson");
-        const text = readFileSync(journalFile, "utf8");
+        const text = layout.journal(dir);
         const lines = linesOf(text);
         for (let cut = 0; cut <= lines.length; cut++) {
           const whole = lines.slice(0, cut).join("");
@@ -182,15 +224,15 @@ describe("a LowdbStore journal with compact records", () => {
           }
         }
         // A snapshot at any seq of the history (the journal after it kept, a line of resets across it too): the last state.
-        writeFileSync(journalFile, text);
+        layout.setJournal(dir, text);
         // Half the time inside a line of resets, when there is one: the snapshot then covers some of its records only.
         const inside = lines.map((l) => (JSON.parse(l) as { json: { seq: number; resets?: unknown[] } }).json).filter((j) => (j.resets?.length ?? 0) > 1);
         const across = inside[pick % Math.max(1, inside.length)];
         const at = pick % 2 === 0 && across !== undefined ? across.seq - 1 - (pick % (across.resets!.length - 1)) : 5 + (pick % (seq - 5 + 1));
-        const store = lowdb(dir);
-        await store.writeSnapshot(stateAt(after.get(at)!), at);
-        await store.close();
-        expect(await loadWith(dir, readFileSync(journalFile, "utf8"))).toEqual(after.get(seq));
+        const compacting = store(dir);
+        await compacting.writeSnapshot(stateAt(after.get(at)!), at);
+        await compacting.close();
+        expect(await loadWith(dir, layout.journal(dir))).toEqual(after.get(seq));
       }),
       { numRuns: 60 },
     );
@@ -210,7 +252,7 @@ describe("a LowdbStore journal with compact records", () => {
     const dir = tempDir();
     const model: Model = { records: new Map(), meta: META };
     for (let i = 0; i < 50; i++) model.records.set(`n${i}`, pastRecord(`n${i}`, i % 5 === 0 ? "succeeded" : "failed twice"));
-    const writer = lowdb(dir);
+    const writer = store(dir);
     await writer.writeSnapshot(stateOf(model, 5), 5);
     const loaded = (await writer.load("r"))!;
     const resets: JournalRecord[] = [];
@@ -218,10 +260,10 @@ describe("a LowdbStore journal with compact records", () => {
     for (const n of nodeRecords(loaded.state.nodes)) if (n.status === "failed") resets.push({ kind: "node", seq: ++seq, node: markPending()(n) });
     await writer.append("r", [...resets, { kind: "run", seq: seq + 1, run: { ...META, status: "running" } }]);
     await writer.close();
-    const lines = linesOf(readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8")).map((l) => (JSON.parse(l) as { json: Record<string, unknown> }).json);
+    const lines = linesOf(layout.journal(dir)).map((l) => (JSON.parse(l) as { json: Record<string, unknown> }).json);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toEqual({ kind: "node", seq: 45, resets: resets.map((r) => (r as { node: NodeRecord }).node.id) });
-    const back = await loadWith(dir, readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8"));
+    const back = await loadWith(dir, layout.journal(dir));
     expect(back.nodes.filter((n) => n.status === "pending")).toEqual(resets.map((r) => (r as { node: NodeRecord }).node));
   });
 });
@@ -229,13 +271,4 @@ describe("a LowdbStore journal with compact records", () => {
 /** The state `content` holds, as a `RunState` (for a snapshot of it). */
 function stateAt(content: Content): RunState {
   return replay({ version: 1, seq: 0, meta: content.meta, nodes: content.nodes }, []).state;
-}
-
-/** What a fresh store loads from `dir` with `journal` as the journal's text. */
-async function loadWith(dir: string, journal: string): Promise<Content> {
-  writeFileSync(join(dir, "runs", "r", "journal.ndjson"), journal);
-  const store = lowdb(dir);
-  const stored = await store.load("r");
-  await store.close();
-  return contentOf(stored!.state);
 }

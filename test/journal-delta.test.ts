@@ -7,7 +7,8 @@
  * what the store holds, never assumed: a record that is not what
  * `markPending` makes of the stored one is written whole, and a compact
  * record with nothing to apply to is `SnapshotCorruptError` naming the
- * journal.
+ * journal. On both layouts: a run folder's `journal.ndjson`, and the
+ * records after a run file's snapshot line (the default).
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,10 +18,28 @@ import { PriorRecords } from "../src/persistence/journal-delta.js";
 import { createNodeTable } from "../src/state/node-table.js";
 import { markPending } from "../src/state/node-transitions.js";
 import type { JournalRecord, NodeRecord } from "../src/state/records.js";
-import { tempStores } from "./support/temp-stores.js";
+import { runFile, runFileJournal } from "./support/run-file-journal.js";
+import { tempStores, type TempStoreOptions } from "./support/temp-stores.js";
 
-// The journal read and damaged here is a run folder's (`runs/r/journal.ndjson`): every store keeps its runs as folders.
-const { tempDir, lowdb } = tempStores("taskloom-journal-delta-", { layout: "folders" });
+const { tempDir, lowdb } = tempStores("taskloom-journal-delta-");
+
+/** Where a layout keeps run "r"'s journal records: the file to damage, and its records after the snapshot as text. */
+interface Layout {
+  readonly name: string;
+  readonly options: TempStoreOptions;
+  readonly file: (dir: string) => string;
+  readonly journal: (dir: string) => string;
+}
+
+const LAYOUTS: readonly Layout[] = [
+  {
+    name: "runs kept as folders",
+    options: { layout: "folders" },
+    file: (dir) => join(dir, "runs", "r", "journal.ndjson"),
+    journal: (dir) => readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8"),
+  },
+  { name: "runs kept as run files (the default)", options: {}, file: (dir) => runFile(dir, "r"), journal: (dir) => runFileJournal(dir, "r") },
+];
 
 /** A fan-out of 30 nodes whose every tenth fails while `failing.on`. */
 function flaky(failing: { on: boolean }) {
@@ -44,28 +63,31 @@ function flaky(failing: { on: boolean }) {
     .build() as ReturnType<ReturnType<typeof graph>["build"]>;
 }
 
-const lines = (dir: string) =>
-  readFileSync(join(dir, "runs", "r", "journal.ndjson"), "utf8")
+const lines = (layout: Layout, dir: string) =>
+  layout
+    .journal(dir)
     .split("\n")
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as { json: Record<string, unknown> }).json);
 
-describe("a resume through a LowdbStore", () => {
+describe.each(LAYOUTS)("a resume through a LowdbStore, $name", (layout) => {
+  const store = (dir: string) => lowdb(dir, layout.options);
+
   it("journals its resets and their results without repeating the attempt log, and loads back every record whole", async () => {
     const dir = tempDir();
     const failing = { on: true };
     const g = flaky(failing);
-    const first = lowdb(dir);
+    const first = store(dir);
     await expect(runAsync(g, undefined, { store: first, runId: "r", continueOnError: true, retry: { maxAttempts: 1 } })).rejects.toThrow();
     const failed = new Map((await getRun("r", { store: first })).nodes.filter((n) => n.status === "failed").map((n) => [n.id, n]));
     expect([...failed.keys()].sort()).toEqual(["n0", "n10", "n20"]);
     await first.close();
 
     failing.on = false;
-    const second = lowdb(dir);
+    const second = store(dir);
     await runAsync(g, undefined, { store: second, runId: "r" });
     await second.close();
-    const journal = lines(dir);
+    const journal = lines(layout, dir);
     // The three resets are one line of resets (the start's one append), the records of seqs seq - 2 to seq.
     expect(journal.filter((r) => "reset" in r)).toEqual([]);
     expect(journal.filter((r) => "resets" in r).map((r) => r.resets)).toEqual([["n0", "n10", "n20"]]);
@@ -74,7 +96,7 @@ describe("a resume through a LowdbStore", () => {
     for (const r of sameLog) expect(r.node).not.toHaveProperty("attemptLog");
     expect(JSON.stringify(journal)).not.toContain("planned failure");
 
-    const loaded = await getRun("r", { store: lowdb(dir) });
+    const loaded = await getRun("r", { store: store(dir) });
     expect(loaded.status).toBe("succeeded");
     for (const [id, before] of failed) {
       const n = loaded.nodes.find((x) => x.id === id)!;
@@ -85,10 +107,10 @@ describe("a resume through a LowdbStore", () => {
 
   it("a compact record with no earlier record to apply to is SnapshotCorruptError naming the journal", async () => {
     const dir = tempDir();
-    await runAsync(flaky({ on: false }), undefined, { store: lowdb(dir), runId: "r", snapshot: "end" });
-    const journal = join(dir, "runs", "r", "journal.ndjson");
+    await runAsync(flaky({ on: false }), undefined, { store: store(dir), runId: "r", snapshot: "end" });
+    const journal = layout.file(dir);
     appendFileSync(journal, `${serialize({ kind: "node", seq: 999, reset: "nobody" })}\n`);
-    const error = await getRun("r", { store: lowdb(dir) }).catch((e: unknown) => e);
+    const error = await getRun("r", { store: store(dir) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SnapshotCorruptError);
     expect((error as SnapshotCorruptError).file).toBe(journal);
   });

@@ -158,7 +158,7 @@ if (mode === "prepare") {
   const calls: [string, number, number][] = [];
   let t0 = 0;
   const proto = side.lib.LowdbStore.prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of ["load", "append"]) {
+  for (const name of ["load", "append", "writeSnapshot"]) {
     const original = proto[name]!;
     proto[name] = async function (this: unknown, ...args: unknown[]) {
       const start = performance.now() - t0;
@@ -177,6 +177,7 @@ if (mode === "prepare") {
     t0 = performance.now();
     const total = await side.resume(dir);
     const appends = calls.filter(([name]) => name === "append");
+    if (r === rounds - 1) for (const [name, from, to] of calls) console.log(`  ${name} at ${from.toFixed(2)} ms, ${(to - from).toFixed(2)} ms`);
     const [, , loaded] = calls.find(([name]) => name === "load")!;
     const [first, last] = [appends[0]!, appends.at(-2) ?? appends[0]!];
     const split = {

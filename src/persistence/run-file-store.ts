@@ -1,5 +1,5 @@
 /**
- * Why this file is 592 lines (153 of them comments, this one 70; 439 of
+ * Why this file is 609 lines (162 of them comments, this one 72; 447 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -61,10 +61,12 @@
  *
  * `LowdbStore` (`lowdb-store.ts`) keeps its new runs here and routes the
  * runs that earlier versions kept as folders to `run-folder-store.ts`.
- * Not here (yet): compact records (`journal-delta.ts`: a resume writes each
- * reset node record whole), and the hard-link lock of the folder layout (a
- * lock here is a file made and removed, on takeovers, cancels,
- * compactions, deletes and a lease given back unused only).
+ * A store that loaded a run writes its records compact where one rebuilds
+ * them exactly (`journal-delta.ts`: a resume's resets as one line of ids,
+ * the results after them without the attempt log they share), as
+ * `LowdbStore` does in a run folder. Not here: the hard-link lock of the
+ * folder layout (a lock here is a file made and removed, on takeovers,
+ * cancels, compactions, deletes and a lease given back unused only).
  *
  * @module
  */
@@ -76,6 +78,7 @@ import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./er
 import { assertFileStoreOptions } from "./file-store-options.js";
 import { hasCode, takeFileLock } from "./folder-lock.js";
 import { batchNodes } from "./journal-batch.js";
+import { PriorRecords } from "./journal-delta.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook } from "./lease-look.js";
 import { canTakeOver, holderDeadHere, stillHeld } from "./lease-rules.js";
@@ -145,6 +148,8 @@ export class RunFileStore implements RunStore {
   readonly #writers = new Map<string, RunFileWriter>();
   /** The tail of each run's queue of calls. */
   readonly #queues = new Map<string, Promise<void>>();
+  /** What each run's file holds, as far as this store knows, so an append may write a record compact (`journal-delta.ts`). */
+  readonly #priors = new PriorRecords();
   /** Whether `dir` was checked (or made) by this store. */
   #dirReady = false;
 
@@ -222,6 +227,9 @@ export class RunFileStore implements RunStore {
 
   /** Closes the run's writer, if any, once its flush in flight is done. */
   async #closeWriter(runId: string): Promise<void> {
+    // What the file holds is known again only from a load: a writer is closed on a failed write, a takeover, a
+    // release, a delete.
+    this.#priors.forget(runId);
     const writer = this.#writers.get(runId);
     if (writer === undefined) return;
     this.#writers.delete(runId);
@@ -267,6 +275,8 @@ export class RunFileStore implements RunStore {
     await writer.flushing;
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     const temp = tempOf(file);
+    // Until the new file is in place, nothing is known of what it holds (a run this store loaded is known again at the end).
+    const tracked = this.#priors.forget(runId);
     try {
       // Under the lock nobody else writes the claim: one look, whatever the trust, decides.
       if (lease) writer.fence(lease, false);
@@ -275,6 +285,7 @@ export class RunFileStore implements RunStore {
       const { later, counts } = writer.top === undefined || writer.top > seq ? recordsAbove(file, seq) : { later: [], counts: undefined };
       writeCompacted(file, temp, this.dir, writer, { state, seq, later, counts }, this.#fsync);
       writer.top = later.length === 0 ? EMPTY : topSeq(later as JournalRecord[]);
+      if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
     } catch (err) {
       unlinkQuietly(temp);
       throw err;
@@ -320,10 +331,14 @@ export class RunFileStore implements RunStore {
     if (writer.started === false) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     if (lease) writer.fence(lease);
     writer.undoTo = undefined;
-    let text = journalText(batchNodes(canonical(records)));
+    // A record the store can rebuild from what the file holds is written compact (journal-delta.ts: a resume's resets
+    // as one line of ids, the results after them without the attempt log they share); a run of 64 or more node
+    // records (a fan-out's nodes) is a batch line of columns (journal-batch.ts).
+    let text = journalText(batchNodes(this.#priors.encode(runId, canonical(records))));
     if (counts !== undefined && records.some((r) => r.kind === "run")) text += countsLine(counts);
     try {
       writer.journal.appendText(text, records.length === 1);
+      this.#priors.appended(runId, records);
       if (writer.top !== undefined) writer.top = Math.max(writer.top, topSeq(records));
       if (!this.#fsync) return undefined;
       if (flushesNow(records)) {
@@ -357,6 +372,7 @@ export class RunFileStore implements RunStore {
       // A run whose file this store just made holds a lease and nothing else.
       if (writer?.started === false || !this.#ready(false)) return undefined;
       const file = this.#file(runId);
+      this.#priors.forget(runId);
       const { replay, top } = readRunFile(file, runId, hint);
       if (writer !== undefined) {
         writer.started = replay !== undefined;
@@ -364,6 +380,7 @@ export class RunFileStore implements RunStore {
       }
       if (replay === undefined) return undefined;
       const loaded = replay.result();
+      this.#priors.based(runId, loaded.state.nodes);
       return { state: loaded.state, seq: loaded.seq, journalRecords: loaded.journalRecords, source: file };
     });
   }
