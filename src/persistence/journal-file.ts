@@ -243,21 +243,32 @@ function firstZero(fd: number, size: number): number {
   return size - 1;
 }
 
-/** The offset just after the last "\n" before `end` (0 when there is none). */
+/** The first look back for a line's start: a lease, release or chain record line is far shorter. */
+const FIRST_LOOK = 4096;
+
+/**
+ * The offset just after the last "\n" before `end` (0 when there is none).
+ * Looks back a page first, then twice as far each time up to `CHUNK`: the
+ * last line is mostly short, and a megabyte read (of a run file whose last
+ * line follows a big snapshot line) cost 0.2 ms a call.
+ */
 function lineStart(fd: number, end: number): number {
   let pos = end;
+  let look = FIRST_LOOK;
   while (pos > 0) {
-    const from = Math.max(0, pos - CHUNK);
+    const from = Math.max(0, pos - look);
     const chunk = readAt(fd, from, pos - from);
     const i = chunk.lastIndexOf(NEWLINE);
     if (i !== -1) return from + i + 1;
     pos = from;
+    look = Math.min(CHUNK, look * 2);
   }
   return 0;
 }
 
+/** Up to `length` bytes at `position` (fewer at the file's end): only the bytes read are returned, so none is left unset. */
 function readAt(fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
+  const buffer = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const bytesRead = readSync(fd, buffer, done, length - done, position + done);

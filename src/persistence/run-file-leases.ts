@@ -70,10 +70,21 @@ export interface Claim {
   readonly released?: boolean;
 }
 
-/** The run file's last lease line, and whether a release line for it follows. */
+/**
+ * What the run file says of its lease: the owner and token of its last
+ * lease line, and that lease, unless a release line for it follows (given
+ * back: its owner and token still count, to grant the next one above it).
+ */
 export interface WrittenLease {
-  readonly lease: Lease;
-  readonly released: boolean;
+  readonly owner: string;
+  readonly token: number;
+  /** The lease as its last line says; undefined when it was given back. */
+  readonly lease: Lease | undefined;
+}
+
+/** The {@link WrittenLease} of a lease its writer holds. */
+export function heldLease(lease: Lease): WrittenLease {
+  return { owner: lease.owner, token: lease.token, lease };
 }
 
 /** The claim file of the run file `file`. */
@@ -126,17 +137,17 @@ export function removeClaim(file: string): void {
  */
 export function currentLease(written: WrittenLease | undefined, claim: Claim | undefined): { current: Lease | undefined; top: number } {
   if (claim === undefined && written === undefined) return { current: undefined, top: 0 };
-  if (written === undefined || (claim !== undefined && claim.lease.token > written.lease.token)) {
+  if (written === undefined || (claim !== undefined && claim.lease.token > written.token)) {
     return { current: claim!.released === true ? undefined : claim!.lease, top: claim!.lease.token };
   }
-  if (claim === undefined || claim.lease.token < written.lease.token) {
-    return { current: written.released ? undefined : written.lease, top: written.lease.token };
+  if (claim === undefined || claim.lease.token < written.token) {
+    return { current: written.lease, top: written.token };
   }
   // One token, two owners: a starter that died between making the file and writing its lease line, and the taker
   // that found the file empty (`RunFileStore` waits for that line first). The claim was written after the file.
-  if (claim.lease.owner !== written.lease.owner) return { current: claim.released === true ? undefined : claim.lease, top: claim.lease.token };
+  if (claim.lease.owner !== written.owner) return { current: claim.released === true ? undefined : claim.lease, top: claim.lease.token };
   // One lease, as both say: the file's expiry (renewals), the claim's cancel request, given back if either says so.
-  if (written.released || claim.released === true) return { current: undefined, top: written.lease.token };
+  if (written.lease === undefined || claim.released === true) return { current: undefined, top: written.token };
   const cancel = claim.lease.cancelRequested ?? written.lease.cancelRequested;
   const expiresAt = Math.max(written.lease.expiresAt, claim.lease.expiresAt);
   const lease: Lease = { ...written.lease, expiresAt };
@@ -150,7 +161,8 @@ export function grantOver(runId: string, request: LeaseRequest, current: Lease |
   return sameOwner ? granted : { ...granted, token: top + 1 };
 }
 
-/** Bytes read at a time when looking backwards for a line. */
+/** Bytes read at a time when looking backwards for a line: a page first (the last lines are mostly short), then twice as many each time up to `CHUNK`. */
+const FIRST_LOOK = 4096;
 const CHUNK = 64 * 1024;
 
 /**
@@ -163,8 +175,10 @@ export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer
   // `end` is just after a "\n" (or 0): the last line is [start, end - 1).
   let carry: Buffer[] = [];
   let pos = end - 1;
+  let look = FIRST_LOOK;
   while (pos > 0) {
-    const from = Math.max(0, pos - CHUNK);
+    const from = Math.max(0, pos - look);
+    look = Math.min(CHUNK, look * 2);
     const chunk = Buffer.allocUnsafe(pos - from);
     let done = 0;
     while (done < chunk.length) {
@@ -197,20 +211,26 @@ export function parseLineAt<T>(line: Buffer, file: string): T {
 /**
  * The last lease the run file `file` holds (its last lease line, and
  * whether a release line for it follows), undefined when it holds none or
- * does not exist. Reads from the end.
+ * does not exist. Reads from the end, and stops at a release line that
+ * follows every lease line: only the writer of the file's last lease line
+ * writes it, for that lease (`RunFileStore.releaseLease`; a taker writes
+ * a new file), so it names that lease's owner and token, and the lines
+ * before it (a compacted run's snapshot, say) are not read.
  */
 export function writtenLease(file: string): WrittenLease | undefined {
   const opened = openStoreFileSync(file, "read", { singleLink: true });
   if (opened === undefined) return undefined;
   let found: WrittenLease | undefined;
-  let release: ReleaseLine | undefined;
   try {
     eachLineBackwards(opened.fd, opened.size, (line) => {
       const kind = lineKind(line);
-      if (kind === "release" && release === undefined) release = parseLineAt<ReleaseLine>(line, file);
+      if (kind === "release") {
+        const { owner, token } = parseLineAt<ReleaseLine>(line, file);
+        found = { owner, token, lease: undefined };
+        return true;
+      }
       if (kind !== "lease") return false;
-      const { lease } = parseLineAt<LeaseLine>(line, file);
-      found = { lease, released: release !== undefined && release.token === lease.token && release.owner === lease.owner };
+      found = heldLease(parseLineAt<LeaseLine>(line, file).lease);
       return true;
     });
   } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Why this file is 609 lines (162 of them comments, this one 72; 447 of
+ * Why this file is 610 lines (162 of them comments, this one 72; 448 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -87,6 +87,7 @@ import {
   claimPath,
   currentLease,
   grantOver,
+  heldLease,
   lockPath,
   readClaim,
   removeClaim,
@@ -461,7 +462,7 @@ export class RunFileStore implements RunStore {
       // Quiet only when neither the current holder nor the file's last writer (a holder a taker that died right
       // after its claim took the run from) can still write.
       const gone = (held: Lease | undefined) => held === undefined || holderDeadHere(held, this.#host);
-      const writer = written === undefined || written.released ? undefined : written.lease;
+      const writer = written?.lease;
       if (gone(current) && gone(writer)) {
         this.#writers.set(runId, openQuietly(file, this.#fsync, lease));
         return lease;
@@ -503,7 +504,7 @@ export class RunFileStore implements RunStore {
 
   #renew(writer: RunFileWriter, lease: Lease, ttlMs: number, now: number): Lease {
     const claim = writer.look(lease, false);
-    const { current } = currentLease({ lease: writer.lease!, released: false }, claim);
+    const { current } = currentLease(heldLease(writer.lease!), claim);
     if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? claim?.lease ?? { ...lease, expiresAt: now });
     const renewed: Lease = { ...current, expiresAt: now + ttlMs };
     writer.journal.appendText(leaseLine(renewed));

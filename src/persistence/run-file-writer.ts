@@ -11,7 +11,7 @@ import { JournalFile } from "./journal-file.js";
 import { fileLook, sameVersion, type FileLook } from "./lease-look.js";
 import { leaseLost, stillHeld } from "./lease-rules.js";
 import { trusted } from "./lease-trust.js";
-import { claimPath, currentLease, readClaim, type Claim } from "./run-file-leases.js";
+import { claimPath, currentLease, heldLease, readClaim, type Claim } from "./run-file-leases.js";
 import { checkRunFileLine } from "./run-file-lines.js";
 import type { Lease } from "./run-store.js";
 import type { JournalRecord } from "../state/records.js";
@@ -101,7 +101,7 @@ export class RunFileWriter {
     if (!stillHeld(this.lease, lease)) throw leaseLost(lease, this.lease);
     const claim = this.look(lease, trust);
     if (claim === undefined) return;
-    const { current } = currentLease({ lease: this.lease!, released: false }, claim);
+    const { current } = currentLease(heldLease(this.lease!), claim);
     if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
   }
 
