@@ -42,10 +42,16 @@ function written(lines: readonly string[], tail: string): { file: string; end: n
   return { file, end: Buffer.byteLength(lines.join("")), lines: lines.map((l) => l.slice(0, -1)) };
 }
 
-function withFd<T>(file: string, f: (fd: number) => T): T {
+/** What the two readers find in `file` (of `size` bytes): where its valid lines end, and its lines, last first. */
+function readBack(file: string, size: number): { end: number; lines: string[] } {
   const fd = openSync(file, "r");
   try {
-    return f(fd);
+    const lines: string[] = [];
+    eachLineBackwards(fd, size, (line) => {
+      lines.push(line.toString("utf8"));
+      return false;
+    });
+    return { end: validEnd(fd, size, checkRunFileLine).end, lines };
   } finally {
     closeSync(fd);
   }
@@ -60,15 +66,7 @@ describe("lines found from a file's end", () => {
         const tail = torn === undefined ? "" : lineOf(lengths.length + 1, torn).slice(0, -2);
         const { file, end, lines: expected } = written(lines, tail);
         const size = Buffer.byteLength(lines.join("") + tail);
-        expect(withFd(file, (fd) => validEnd(fd, size, checkRunFileLine).end)).toBe(end);
-        const seen: string[] = [];
-        withFd(file, (fd) =>
-          eachLineBackwards(fd, size, (line) => {
-            seen.push(line.toString("utf8"));
-            return false;
-          }),
-        );
-        expect(seen).toEqual(expected.reverse());
+        expect(readBack(file, size)).toEqual({ end, lines: expected.reverse() });
         rmSync(file);
       }),
       { numRuns: 40 },
@@ -79,14 +77,6 @@ describe("lines found from a file's end", () => {
     const lines = [lineOf(1, 200), lineOf(2, 1024 * 1024 + 5000), lineOf(3, 3 * 1024 * 1024)];
     const { file, end, lines: expected } = written(lines, lineOf(4, 100).slice(0, 50));
     const size = end + 50;
-    expect(withFd(file, (fd) => validEnd(fd, size, checkRunFileLine).end)).toBe(end);
-    const seen: string[] = [];
-    withFd(file, (fd) =>
-      eachLineBackwards(fd, size, (line) => {
-        seen.push(line.toString("utf8"));
-        return false;
-      }),
-    );
-    expect(seen).toEqual(expected.reverse());
+    expect(readBack(file, size)).toEqual({ end, lines: expected.reverse() });
   });
 });

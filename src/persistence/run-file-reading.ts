@@ -103,7 +103,13 @@ export function summaryOfRunFile(file: string, runId: string): RunSummary | unde
   return summaryOf(meta, counts ?? base);
 }
 
-/** Whether the run file `file` holds a snapshot line: its lines are read, none parsed. */
+/**
+ * Whether the run file `file` holds a snapshot line. Its lines are read,
+ * and only its lease and release lines (a few short ones) parsed: a bad
+ * one with lines after it is `SnapshotCorruptError`, so a run whose holder
+ * cannot be read is not deleted (a takeover reads from the end and stops
+ * at a release line, `run-file-leases.ts`, `writtenLease`).
+ */
 export function holdsSnapshot(file: string): boolean {
   let found = false;
   readJournal(
@@ -111,8 +117,9 @@ export function holdsSnapshot(file: string): boolean {
     () => undefined,
     checkRunFileLine,
     (bytes) => {
-      if (lineKind(bytes) === "snapshot") found = true;
-      return true;
+      const kind = lineKind(bytes);
+      if (kind === "snapshot") found = true;
+      return kind !== "lease" && kind !== "release";
     },
   );
   return found;

@@ -1,5 +1,5 @@
 /**
- * Why this file is 610 lines (162 of them comments, this one 72; 448 of
+ * Why this file is 603 lines (163 of them comments, this one 72; 440 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -103,6 +103,7 @@ import { appendPieces, firstLeaseWritten, flushesNow, removeLeftovers, SUFFIX, t
 import { holdsSnapshot, readRunFile, recordsAbove, summaryOfRunFile } from "./run-file-reading.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun, StoreProblem } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
+import { RunQueues } from "./run-queues.js";
 import { verifyPathSync } from "./store-files.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -148,7 +149,7 @@ export class RunFileStore implements RunStore {
   /** The run files this store writes, by run id. */
   readonly #writers = new Map<string, RunFileWriter>();
   /** The tail of each run's queue of calls. */
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queues = new RunQueues();
   /** What each run's file holds, as far as this store knows, so an append may write a record compact (`journal-delta.ts`). */
   readonly #priors = new PriorRecords();
   /** Whether `dir` was checked (or made) by this store. */
@@ -196,17 +197,9 @@ export class RunFileStore implements RunStore {
     return true;
   }
 
+  /** Runs `task` after every earlier call on the same run has settled (`run-queues.ts`). */
   #serial<T>(runId: string, task: () => T | Promise<T>): Promise<T> {
-    const result = (this.#queues.get(runId) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(runId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(runId) === tail) this.#queues.delete(runId);
-    });
-    return result;
+    return this.#queues.serial(runId, task);
   }
 
   // ---- writing ---------------------------------------------------------------
@@ -300,7 +293,7 @@ export class RunFileStore implements RunStore {
       const writer = this.#writers.get(runId);
       if (writer === undefined) assertRunId(runId);
       // As in LowdbStore: with nothing queued on the run, an append that needs no flush through the pool is made at once.
-      if (writer !== undefined && !this.#queues.has(runId) && (!this.#fsync || flushesNow(records))) {
+      if (writer !== undefined && !this.#queues.busy(runId) && (!this.#fsync || flushesNow(records))) {
         return this.#appendNow(runId, writer, records, lease, counts) ?? Promise.resolve();
       }
     } catch (error) {

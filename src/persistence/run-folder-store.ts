@@ -1,5 +1,5 @@
 /**
- * Why this file is 552 lines (219 of them comments, this one 93; 333 of
+ * Why this file is 549 lines (224 of them comments, this one 97; 325 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -122,6 +122,7 @@ import { LeaseFiles } from "./lowdb-leases.js";
 import { RunSummaries } from "./run-summaries.js";
 import { listRunFolders } from "./run-listing.js";
 import { stillGoing } from "./summary-lag.js";
+import { RunQueues } from "./run-queues.js";
 
 /**
  * Whether a store with `fsync` flushes an append of `records` on the
@@ -192,7 +193,7 @@ export class RunFolderStore implements RunStore {
   /** Each run's summary, kept open while the run goes on (a store without `fsync`); closed with the run's journal. */
   readonly #summaries: RunSummaries;
   /** The tail of each run's queue of calls. */
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queues = new RunQueues();
   /** `lease.json` of each run, its lock and the fencing copies. */
   readonly #leases: LeaseFiles;
   /** What each run's files hold, so an append may write a record as a compact one (`journal-delta.ts`). */
@@ -283,7 +284,7 @@ export class RunFolderStore implements RunStore {
       // promises and microtask hops, about a microsecond of its durable cost. The journal looked up
       // above is the run's still: nothing ran since.
       // (Such an append returns no promise: it is done when the call returns.)
-      if (!this.#queues.has(runId) && (!this.#fsync || flushesNow(records)))
+      if (!this.#queues.busy(runId) && (!this.#fsync || flushesNow(records)))
         return this.#appendNow(runId, records, lease, counts, journal) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -491,18 +492,9 @@ export class RunFolderStore implements RunStore {
     await Promise.all(this.#leases.keptRuns().map((runId) => this.#serial(runId, () => this.#leases.closeKept(runId))));
   }
 
-  /** Runs `task` after every earlier call on the same run has settled. */
+  /** Runs `task` after every earlier call on the same run has settled (`run-queues.ts`). */
   #serial<T>(runId: string, task: () => T | Promise<T>): Promise<T> {
-    const result = (this.#queues.get(runId) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(runId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(runId) === tail) this.#queues.delete(runId);
-    });
-    return result;
+    return this.#queues.serial(runId, task);
   }
 
   #files(runId: string): RunFiles {
