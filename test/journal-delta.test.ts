@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getRun, graph, NonRetryableError, runAsync, serialize, SnapshotCorruptError } from "../src/index.js";
 import { PriorRecords } from "../src/persistence/journal-delta.js";
-import { createNodeTable } from "../src/state/node-table.js";
+import type { StoredRun } from "../src/persistence/run-store.js";
+import { createNodeTable, nodeRecords } from "../src/state/node-table.js";
 import { markPending } from "../src/state/node-transitions.js";
 import type { JournalRecord, NodeRecord } from "../src/state/records.js";
 import { runFile, runFileJournal } from "./support/run-file-journal.js";
@@ -103,6 +104,29 @@ describe.each(LAYOUTS)("a resume through a LowdbStore, $name", (layout) => {
       expect(n).toMatchObject({ status: "succeeded", attempts: 1, output: Number(id.slice(1)) });
       expect(n.attemptLog).toEqual([{ startedAt: before.startedAt, endedAt: before.endedAt, outcome: "failed", error: before.error }]);
     }
+  });
+
+  it("writes whole what a store appends to a run another store object appended to since it loaded it, and loads it back as written", async () => {
+    const dir = tempDir();
+    await expect(
+      runAsync(flaky({ on: true }), undefined, { store: store(dir), runId: "r", continueOnError: true, retry: { maxAttempts: 1 } }),
+    ).rejects.toThrow();
+    const x = store(dir);
+    const y = store(dir);
+    const n0 = (stored: StoredRun) => [...nodeRecords(stored.state.nodes)].find((n) => n.id === "n0")!;
+    const seenByX = (await x.load("r"))!;
+    const seenByY = (await y.load("r"))!;
+    expect(n0(seenByX).status).toBe("failed");
+    // Y records n0 as succeeded: the run's latest record of n0 is no longer the one X loaded.
+    const { error: _failure, ...rest } = n0(seenByY);
+    await y.append("r", [{ kind: "node", seq: seenByY.seq + 1, node: { ...rest, status: "succeeded", output: 42 } }]);
+    await y.close();
+    // X resets n0 from what it loaded: a compact reset would stand for Y's record reset instead.
+    const reset = markPending()(n0(seenByX));
+    await x.append("r", [{ kind: "node", seq: seenByY.seq + 2, node: reset }]);
+    await x.close();
+    expect(lines(layout, dir).filter((r) => "reset" in r || "resets" in r)).toEqual([]);
+    expect(n0((await store(dir).load("r"))!)).toEqual(reset);
   });
 
   it("a compact record with no earlier record to apply to is SnapshotCorruptError naming the journal", async () => {

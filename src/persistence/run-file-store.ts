@@ -1,5 +1,5 @@
 /**
- * Why this file is 603 lines (163 of them comments, this one 72; 440 of
+ * Why this file is 606 lines (164 of them comments, this one 72; 442 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -309,6 +309,8 @@ export class RunFileStore implements RunStore {
     if (!verifyPathSync(this.#file(runId), "file") || !holdsSnapshot(this.#file(runId))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     }
+    // Not this store's file to write until now: another store object may have appended since this one loaded it.
+    this.#priors.forget(runId);
     const writer = this.#writer(runId);
     writer.started = true;
     return writer;
@@ -487,6 +489,7 @@ export class RunFileStore implements RunStore {
         const { current } = this.#state(lease.runId);
         if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
         // Held, but written by another store object: this one takes over writing it (a rare path: one driver per store object).
+        this.#priors.forget(lease.runId);
         const adopted = this.#writer(lease.runId);
         adopted.lease = current;
         return this.#renew(adopted, lease, ttlMs, now);

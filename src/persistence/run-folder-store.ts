@@ -1,5 +1,5 @@
 /**
- * Why this file is 549 lines (224 of them comments, this one 97; 325 of
+ * Why this file is 557 lines (227 of them comments, this one 97; 330 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -461,7 +461,11 @@ export class RunFolderStore implements RunStore {
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     assertRunId(runId);
-    return this.#serial(runId, () => this.#leases.acquire(runId, request));
+    // A lease taken is a run that may have changed since this store last loaded it (the runner loads it next).
+    return this.#serial(runId, () => {
+      this.#priors.forget(runId);
+      return this.#leases.acquire(runId, request);
+    });
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
@@ -513,11 +517,15 @@ export class RunFolderStore implements RunStore {
     if (needSnapshot && (!this.#folders.verifySync(runId) || !verifyPathSync(files.snapshot, "file"))) {
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet (write one with writeSnapshot first)`);
     }
+    const known = this.#journalTop.get(runId);
     const { journal, last } = JournalFile.open(files.journal, this.#fsync, likelyNew);
     // Records are appended in seq order, so the last one holds the highest.
-    if (journal.end === 0) this.#journalTop.set(runId, EMPTY);
-    else if (last) this.#journalTop.set(runId, last.seq);
-    else this.#journalTop.delete(runId);
+    const top = journal.end === 0 ? EMPTY : last?.seq;
+    // Another store object or process appended since this store read the journal: what it knows of the run's
+    // records (journal-delta.ts) is stale, and its records are written whole until it loads the run again.
+    if (top === undefined || top !== known) this.#priors.forget(runId);
+    if (top === undefined) this.#journalTop.delete(runId);
+    else this.#journalTop.set(runId, top);
     this.#journals.set(runId, journal);
     return journal;
   }
