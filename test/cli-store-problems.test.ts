@@ -41,25 +41,33 @@ const runFile = (dir: string, runId: string, name: string) => join(dir, "runs", 
 /** Every run kept as a folder, whose files the tests below damage. */
 const FOLDERS = { layout: "folders" } as const;
 
+/**
+ * `taskloom runs` on `dir` (runs good-1 and bad-1), as a table and as JSON: good-1 listed, bad-1 left out, and one
+ * warning naming `badFile`.
+ */
+async function expectListedWithoutBad1(dir: string, badFile: string): Promise<void> {
+  const table = await cli(dir, ["runs"]);
+  expect(table.code, table.stderr).toBe(0);
+  expect(table.stdout).toContain("good-1");
+  expect(table.stdout).not.toContain("bad-1");
+  const warnings = table.stderr.trimEnd().split("\n");
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toMatch(/^warning\[SNAPSHOT_CORRUPT\]: /);
+  expect(warnings[0]).toContain(badFile);
+
+  const json = await cli(dir, ["runs", "--json"]);
+  expect(json.code, json.stderr).toBe(0);
+  expect((JSON.parse(json.stdout) as { runId: string }[]).map((r) => r.runId)).toEqual(["good-1"]);
+  expect(json.stderr).toContain("warning[SNAPSHOT_CORRUPT]");
+}
+
 describe.concurrent("one bad run does not take the listing down", () => {
   // The damage in these two was an empty summary.json until a blank one became what a power loss leaves,
   // read as missing (the last case below): it is now a summary cut short, which no power loss makes.
   it("taskloom runs lists the good runs and warns about a run with a summary.json cut short", async () => {
     const dir = await storeWith(["good-1", "bad-1"], FOLDERS);
     truncateSync(runFile(dir, "bad-1", "summary.json"), 7);
-    const table = await cli(dir, ["runs"]);
-    expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toContain("good-1");
-    expect(table.stdout).not.toContain("bad-1");
-    const warnings = table.stderr.trimEnd().split("\n");
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warning\[SNAPSHOT_CORRUPT\]: /);
-    expect(warnings[0]).toContain(runFile(dir, "bad-1", "summary.json"));
-
-    const json = await cli(dir, ["runs", "--json"]);
-    expect(json.code, json.stderr).toBe(0);
-    expect((JSON.parse(json.stdout) as { runId: string }[]).map((r) => r.runId)).toEqual(["good-1"]);
-    expect(json.stderr).toContain("warning[SNAPSHOT_CORRUPT]");
+    await expectListedWithoutBad1(dir, runFile(dir, "bad-1", "summary.json"));
   });
 
   it("taskloom gc removes the old good runs, keeps and names a run with a bad summary or a bad lease.json", async () => {
@@ -120,19 +128,7 @@ describe.concurrent("one bad run file (the default layout) does not take the lis
   it("taskloom runs lists the good runs and warns about a run whose summary line is cut short", async () => {
     const dir = await storeWith(["good-1", "bad-1"]);
     cutLine(dir, "bad-1", "summary");
-    const table = await cli(dir, ["runs"]);
-    expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toContain("good-1");
-    expect(table.stdout).not.toContain("bad-1");
-    const warnings = table.stderr.trimEnd().split("\n");
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warning\[SNAPSHOT_CORRUPT\]: /);
-    expect(warnings[0]).toContain(runFileOf(dir, "bad-1"));
-
-    const json = await cli(dir, ["runs", "--json"]);
-    expect(json.code, json.stderr).toBe(0);
-    expect((JSON.parse(json.stdout) as { runId: string }[]).map((r) => r.runId)).toEqual(["good-1"]);
-    expect(json.stderr).toContain("warning[SNAPSHOT_CORRUPT]");
+    await expectListedWithoutBad1(dir, runFileOf(dir, "bad-1"));
   });
 
   it("taskloom gc removes the old good runs, keeps and names a run with a bad summary line or a bad lease line", async () => {
