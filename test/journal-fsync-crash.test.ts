@@ -24,7 +24,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readJournal } from "../src/persistence/journal-file.js";
+import { readJournal } from "../src/persistence/journal-reading.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import type { JournalRecord, NodeRecord } from "../src/state/records.js";
 import { nodeOf } from "../src/state/run-state.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { validEnd } from "../src/persistence/journal-file.js";
+import { validEnd } from "../src/persistence/journal-reading.js";
 import { eachLineBackwards } from "../src/persistence/run-file-leases.js";
 import { checkRunFileLine } from "../src/persistence/run-file-lines.js";
 import { serialize } from "../src/persistence/serialization.js";

@@ -21,7 +21,7 @@
  * would, as a line of resets does (`journal-delta.ts`): replay applies
  * them one by one, each with its own seq (one at or below a snapshot's
  * seq is skipped), and they count as k records. A crash tears the line
- * whole or not at all (a torn last line is ignored, `journal-file.ts`),
+ * whole or not at all (a torn last line is ignored, `journal-reading.ts`),
  * so a load sees none of its records or all of them; an append's records
  * were never relied on to land in part (a crash may tear it at any line).
  *

@@ -53,7 +53,7 @@ import { closeSync, readSync, unlinkSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { SnapshotCorruptError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
-import { validEnd } from "./journal-file.js";
+import { validEnd } from "./journal-reading.js";
 import { checkRunFileLine, lineKind, type LeaseLine, type ReleaseLine } from "./run-file-lines.js";
 import type { Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
@@ -168,7 +168,7 @@ const CHUNK = 64 * 1024;
 /**
  * Visits the valid lines of the file open as `fd` (of `size` bytes), last
  * first, as bytes without their "\n"; stops when `visit` returns true.
- * Where the valid lines end is `journal-file.ts`'s `validEnd`.
+ * Where the valid lines end is `journal-reading.ts`'s `validEnd`.
  */
 export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer) => boolean): void {
   const end = validEnd(fd, size, checkRunFileLine).end;

@@ -1,6 +1,6 @@
 /**
  * The lines of a run file (`RunFileStore`, `<dir>/<runId>.run`): one
- * superjson document per line, as a journal's (`journal-file.ts`, whose
+ * superjson document per line, as a journal's (`journal-reading.ts`, whose
  * reading rules apply: a line counts only when it ends in "\n" and passes
  * {@link checkRunFileLine}; a torn last line is ignored and cut off before
  * the next write; a zero byte ends a preallocated file's lines). Besides

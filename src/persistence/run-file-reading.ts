@@ -7,7 +7,8 @@
  */
 import { closeSync } from "node:fs";
 import { SnapshotCorruptError } from "./errors.js";
-import { EMPTY, readJournal } from "./journal-file.js";
+import { EMPTY } from "./journal-file.js";
+import { readJournal } from "./journal-reading.js";
 import type { StoredRecord } from "./journal-delta.js";
 import { eachLineBackwards, parseLineAt } from "./run-file-leases.js";
 import {

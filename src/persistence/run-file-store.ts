@@ -25,8 +25,8 @@
  * id), four writes (the lease, the start, the records, the lease given
  * back) and `close`.
  *
- * The file is a journal (`journal-file.ts`: its reading rules, the cut of
- * a torn tail, preallocation with `fsync`) whose lines are those of
+ * The file is a journal (`journal-reading.ts`: its reading rules;
+ * `journal-file.ts`: the cut of a torn tail, preallocation with `fsync`) whose lines are those of
  * `run-file-lines.ts`: the lease lines of its one writer, the run's
  * snapshot followed by its summary, then journal records as `LowdbStore`
  * writes them, each run record followed by the counts its append gave.

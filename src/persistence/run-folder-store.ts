@@ -1,12 +1,12 @@
 /**
- * Why this file is 557 lines (227 of them comments, this one 97; 330 of
+ * Why this file is 558 lines (227 of them comments, this one 97; 331 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
  * by appends, closed by a load, a delete or once the run stops, truncated
  * after compaction). The parts that
  * stand alone are elsewhere: file safety (`store-files.ts`), atomic
- * replace (`atomic-file.ts`), journal lines (`journal-file.ts`), folders
+ * replace (`atomic-file.ts`), journal lines (`journal-file.ts`, `journal-reading.ts`), folders
  * (`run-folder.ts`), leases (`lowdb-leases.ts`), the summary file
  * (`summary-file.ts`) and the descriptors kept open for running runs'
  * summaries (`run-summaries.ts`), the listing (`run-listing.ts`), replay
@@ -52,7 +52,7 @@
  * discard on ext4); a running run's summary is kept open from the
  * snapshot that wrote it to the run's next change, which writes it
  * through that descriptor and closes it (`run-summaries.ts`). The journal is append-only and
- * may end in a torn line after a crash (`journal-file.ts`): only the last
+ * may end in a torn line after a crash (`journal-reading.ts`): only the last
  * line may be bad, and it is ignored on load and cut off before the next
  * append, so new records never join a fragment. With `fsync`, the journal
  * is grown ahead of its records with zero bytes (so that a chain step's
@@ -108,7 +108,8 @@ import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
 import { canTakeOver } from "./lease-rules.js";
-import { EMPTY, JournalFile, journalText, readJournal, topSeq } from "./journal-file.js";
+import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
+import { readJournal } from "./journal-reading.js";
 import { Replay, type SnapshotDocument } from "./replay.js";
 import { PriorRecords, type StoredRecord } from "./journal-delta.js";
 import { batchNodes } from "./journal-batch.js";

@@ -38,7 +38,7 @@ import { closeSync, readSync } from "node:fs";
 import type { RunSummary } from "../state/records.js";
 import { summarize } from "../state/run-summary.js";
 import { SnapshotCorruptError } from "./errors.js";
-import { readJournal, validEnd } from "./journal-file.js";
+import { readJournal, validEnd } from "./journal-reading.js";
 import { Replay } from "./replay.js";
 import type { RunFiles } from "./run-folder.js";
 import { checkSnapshotFile, fromSnapshotFile } from "./snapshot-file.js";
@@ -82,7 +82,7 @@ const TAIL_BYTES = 4096;
 
 /** Whether the journal `file`'s last valid record is a run meta that stopped. */
 function endsStopped(file: string): boolean {
-  // One name only, as every journal read (journal-file.ts).
+  // One name only, as every journal read (journal-reading.ts).
   const opened = openStoreFileSync(file, "read", { singleLink: true });
   if (!opened) return false;
   try {
