@@ -182,8 +182,8 @@ function lineStart(fd: number, end: number): number {
   return 0;
 }
 
-/** Up to `length` bytes at `position` (fewer at the file's end): only the bytes read are returned, so none is left unset. */
-function readAt(fd: number, position: number, length: number): Buffer {
+/** Up to `length` bytes at `position` of the file `fd` (fewer at its end): only the bytes read are returned, so none is left unset. */
+export function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {

@@ -49,11 +49,11 @@
  *
  * @module
  */
-import { closeSync, readSync, unlinkSync } from "node:fs";
+import { closeSync, unlinkSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { SnapshotCorruptError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
-import { validEnd } from "./journal-reading.js";
+import { readAt, validEnd } from "./journal-reading.js";
 import { checkRunFileLine, lineKind, type LeaseLine, type ReleaseLine } from "./run-file-lines.js";
 import type { Lease, LeaseRequest } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
@@ -179,13 +179,7 @@ export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer
   while (pos > 0) {
     const from = Math.max(0, pos - look);
     look = Math.min(CHUNK, look * 2);
-    const chunk = Buffer.allocUnsafe(pos - from);
-    let done = 0;
-    while (done < chunk.length) {
-      const n = readSync(fd, chunk, done, chunk.length - done, from + done);
-      if (n === 0) break;
-      done += n;
-    }
+    const chunk = readAt(fd, from, pos - from);
     let lineEnd = chunk.length;
     for (let nl = chunk.lastIndexOf(0x0a, lineEnd - 1); nl !== -1; nl = chunk.lastIndexOf(0x0a, lineEnd - 1)) {
       const piece = chunk.subarray(nl + 1, lineEnd);
