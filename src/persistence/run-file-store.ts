@@ -1,18 +1,22 @@
 /**
- * Why this file is 606 lines (164 of them comments, this one 72; 442 of
+ * Why this file is 610 lines (168 of them comments, this one 76; 442 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
  * a lease, used by appends, swapped by a compaction or a takeover, closed
  * by a release, a delete or `close`). The parts that stand alone are
- * elsewhere: the writer of one file, the whole-file rewrites
- * (`run-file-rewrite.ts`), the lines (`run-file-lines.ts`), reading a file
- * (`run-file-reading.ts`), leases, claims and the lock
- * (`run-file-leases.ts`), temp files and gathered writes
- * (`run-file-io.ts`). Splitting the methods further would hand the store's
- * private maps (writers, queues, the last look at each claim) to each part
- * as a host, and spread the order of a writer's lifetime, which is the
- * crash argument, over several files.
+ * elsewhere: the writer of one file and its fencing
+ * (`run-file-writer.ts`), the whole-file rewrites (`run-file-rewrite.ts`),
+ * the lines (`run-file-lines.ts`), reading a file (`run-file-reading.ts`),
+ * leases, claims and the lock (`run-file-leases.ts`), temp files and
+ * gathered writes (`run-file-io.ts`), the queues (`run-queues.ts`), the
+ * compact records' bookkeeping (`journal-delta.ts`). What is left is the
+ * order of each call's steps. Splitting the methods further (the lease
+ * calls apart from the writes, say) would hand the store's private maps
+ * (writers, queues, what each run's file is known to hold) to each part as
+ * a host, and spread the order of a writer's lifetime, which is the crash
+ * argument (a writer is closed, and what was known of the file forgotten,
+ * before anything else writes it), over several files.
  *
  * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
  * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or

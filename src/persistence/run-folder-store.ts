@@ -1,5 +1,5 @@
 /**
- * Why this file is 558 lines (227 of them comments, this one 97; 331 of
+ * Why this file is 559 lines (228 of them comments, this one 98; 331 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -15,7 +15,8 @@
  * (`file-store-options.ts`). Splitting the methods further would
  * spread the journal descriptor's lifetime, whose order is the crash
  * argument below, over several files, each taking the store's private
- * maps (journals, their highest seq, unsaved runs, queues) as a host.
+ * maps (journals, their highest seq, unsaved runs, what each run's files
+ * are known to hold) as a host. Its per-run queue is `run-queues.ts`.
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under
