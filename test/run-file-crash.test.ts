@@ -142,8 +142,10 @@ function endsTorn(file: string): boolean {
 
 /** The names in `dir` that end with `suffix`. */
 const namesEnding = (dir: string, suffix: string) => readdirSync(dir).filter((n) => n.endsWith(suffix));
-/** The temp files (`r.run.<pid>.<random>.tmp`) that process `pid` made in `dir`. */
-const tempsOf = (dir: string, pid: number | undefined) => readdirSync(dir).filter((n) => n.startsWith(`r.run.${pid}.`) && n.endsWith(".tmp"));
+/** The names in the temp folder of the store `dir` (`tmp/`, where run files' temp files are made), none when it was never made. */
+const tempFolderNames = (dir: string) => (existsSync(join(dir, "tmp")) ? readdirSync(join(dir, "tmp")) : []);
+/** The temp files (`tmp/r.run.<pid>.<random>.tmp`) that process `pid` made in the store `dir`. */
+const tempsOf = (dir: string, pid: number | undefined) => tempFolderNames(dir).filter((n) => n.startsWith(`r.run.${pid}.`) && n.endsWith(".tmp"));
 
 // ---- kills inside the store's writes -------------------------------------------------------------
 
@@ -256,7 +258,9 @@ describe.concurrent("RunFileStore: SIGKILL in a compaction or a takeover (temp f
       // What the dead compaction left: its temp file (unless it was renamed) and the run's lock.
       const leftovers = tempsOf(dir, first.pid);
       expect(leftovers.length, `temp files of pid ${first.pid} left by the kill`).toBe(temp ? 1 : 0);
-      if (point.endsWith("torn")) expect(endsTorn(join(dir, leftovers[0]!))).toBe(true);
+      // In the temp folder, none beside the run file (a takeover lists that folder, not the store's).
+      expect(namesEnding(dir, ".tmp")).toEqual([]);
+      if (point.endsWith("torn")) expect(endsTorn(join(dir, "tmp", leftovers[0]!))).toBe(true);
       expect(namesEnding(dir, ".lock")).toEqual(["r.run.lock"]);
 
       const loaded = await checkAfterKill(dir, log, first);
@@ -276,6 +280,7 @@ describe.concurrent("RunFileStore: SIGKILL in a compaction or a takeover (temp f
       else expect(compactions.length).toBeGreaterThan(0);
       expect(namesEnding(dir, ".run")).toEqual(["r.run"]);
       // The resume's takeover removed what the dead compaction left.
+      expect(tempFolderNames(dir)).toEqual([]);
       expect(namesEnding(dir, ".tmp")).toEqual([]);
     },
   );
@@ -409,6 +414,7 @@ describe.concurrent("RunFileStore: resume after SIGKILL (the crash-resume matrix
     } finally {
       await store.close();
     }
+    expect(tempFolderNames(dir)).toEqual([]);
     expect(namesEnding(dir, ".tmp")).toEqual([]);
     expect(namesEnding(dir, ".lock")).toEqual([]);
   });

@@ -527,6 +527,9 @@ describe("RunFileStore leases across processes", () => {
       const final = await loadHere(dir, runId);
       expect(final?.seq).toBe(3);
       expect(outputs(final).c).toBe("new");
+      // No temp file left, in the temp folder (where compactions and takeovers make them) or beside the run file.
+      const temps = existsSync(join(dir, "tmp")) ? readdirSync(join(dir, "tmp")) : [];
+      expect(temps.filter((name) => name.startsWith(`${runId}.`))).toEqual([]);
       expect(readdirSync(dir).filter((name) => name.startsWith(`${runId}.`) && name.endsWith(".tmp"))).toEqual([]);
     }
   });

@@ -137,18 +137,28 @@ export async function writeFileAtomicPieces(
  * {@link FolderChecked}). With `fsync` and not `syncRename`, the content is
  * flushed before the rename but the rename itself is left to the next
  * flush of the folder (for a file that may lag behind after a power loss).
+ * With `temp`, the temp file is made at that path (on the same file
+ * system, in a folder already checked) instead of beside `file`: a run
+ * file's claim keeps its temp files with the run file's (`run-file-io.ts`).
  */
-export function writeFileAtomicSync(file: string, text: string | Buffer, fsync = false, folderChecked: FolderChecked = false, syncRename = true): void {
-  const { temp, fd } = openTemp(file, folderChecked);
+export function writeFileAtomicSync(
+  file: string,
+  text: string | Buffer,
+  fsync = false,
+  folderChecked: FolderChecked = false,
+  syncRename = true,
+  temp?: string,
+): void {
+  const { temp: made, fd } = openTemp(file, folderChecked, temp);
   try {
     writeAllSync(fd, typeof text === "string" ? Buffer.from(text, "utf8") : text);
     if (fsync) fdatasyncSync(fd);
   } catch (err) {
     closeQuietly(fd);
-    unlinkQuietly(temp);
+    unlinkQuietly(made);
     throw err;
   }
-  closeAndRename(file, temp, fd, fsync && syncRename);
+  closeAndRename(file, made, fd, fsync && syncRename);
 }
 
 /**
@@ -170,11 +180,11 @@ export function writeFileAtomicKeptSync(file: string, text: string, folderChecke
   return { fd, size: bytes.length };
 }
 
-/** Checks `file` and its folder, and makes the temp file beside it (see the module comment). */
-function openTemp(file: string, folderChecked: FolderChecked): { temp: string; fd: number } {
+/** Checks `file` and its folder, and makes the temp file beside it (see the module comment), or at `at`. */
+function openTemp(file: string, folderChecked: FolderChecked, at?: string): { temp: string; fd: number } {
   if (folderChecked === false) verifyPathSync(dirname(file), "folder");
   if (folderChecked !== "made") verifyPathSync(file, "file");
-  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  const temp = at ?? `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   const opened = openStoreFileSync(temp, "create");
   if (!opened) throw new Error(`taskloom internal error: ${temp} was not created`);
   return { temp, fd: opened.fd };

@@ -62,6 +62,7 @@ import { BLANK, parseDocument, readDocumentOrBlankSync } from "./stored-document
 import { openStoreFileSync, readFailure } from "./store-files.js";
 import { serialize } from "./serialization.js";
 import { writeFileAtomicSync } from "./atomic-file.js";
+import { tempOf } from "./run-file-io.js";
 import { grantLease } from "./lease-rules.js";
 
 /** What the claim file holds: the lease a taker took or a canceller marked, and whether a non-writer gave it back. */
@@ -118,7 +119,9 @@ export function readClaim(file: string): Claim | undefined {
 
 /** Replaces the claim of `file` (temp file and rename; flushed with `fsync`). */
 export function writeClaim(file: string, claim: Claim, fsync: boolean): void {
-  writeFileAtomicSync(claimPath(file), serialize(claim), fsync, true);
+  // The temp file with the run file's (`run-file-io.ts`, `tempOf`): a takeover or delete finds one a crash left there.
+  const path = claimPath(file);
+  writeFileAtomicSync(path, serialize(claim), fsync, true, true, tempOf(path));
 }
 
 /** Removes the claim of `file`, if any. */

@@ -1,5 +1,5 @@
 /**
- * Why this file is 610 lines (168 of them comments, this one 76; 442 of
+ * Why this file is 611 lines (169 of them comments, this one 77; 442 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -44,8 +44,9 @@
  * - `writeSnapshot` of a run whose file holds no snapshot yet appends it
  *   (a torn start reads as absent, so the write is atomic as the contract
  *   asks); a later one compacts: under the run's lock, a new file with the
- *   writer's lease, the snapshot and the records above its seq, flushed
- *   with `fsync`, renamed over the old one.
+ *   writer's lease, the snapshot and the records above its seq, made in
+ *   the store's temp folder (`run-file-io.ts`, `tempOf`), flushed with
+ *   `fsync`, renamed over the old one.
  * - Leases: `run-file-leases.ts` (the run file's lease lines, the claim
  *   file others write, the lock, the takeover's steps). A writer that holds
  *   a lease looks at the claim file (one `lstat`) before a write, unless it
