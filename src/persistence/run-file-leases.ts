@@ -50,6 +50,7 @@
  * @module
  */
 import { closeSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { Buffer } from "node:buffer";
 import { SnapshotCorruptError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
@@ -61,7 +62,7 @@ import type { ShapeProblem } from "./shape-check.js";
 import { BLANK, parseDocument, readDocumentOrBlankSync } from "./stored-document.js";
 import { openStoreFileSync, readFailure } from "./store-files.js";
 import { serialize } from "./serialization.js";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { syncFolder, writeFileAtomicSync } from "./atomic-file.js";
 import { tempOf } from "./run-file-io.js";
 import { grantLease } from "./lease-rules.js";
 
@@ -121,7 +122,9 @@ export function readClaim(file: string): Claim | undefined {
 export function writeClaim(file: string, claim: Claim, fsync: boolean): void {
   // The temp file with the run file's (`run-file-io.ts`, `tempOf`): a takeover or delete finds one a crash left there.
   const path = claimPath(file);
-  writeFileAtomicSync(path, serialize(claim), fsync, true, true, tempOf(path));
+  writeFileAtomicSync(path, serialize(claim), fsync, true, false, tempOf(path));
+  // The rename's folder is the store folder, which may be a link (a volume mounted elsewhere, the user's choice): followed.
+  if (fsync) syncFolder(dirname(file), true);
 }
 
 /** Removes the claim of `file`, if any. */

@@ -1,0 +1,77 @@
+/**
+ * A store folder that is itself a symbolic link (a volume mounted
+ * elsewhere: the user's choice) is followed, on both layouts, with and
+ * without `fsync`; what is planted inside it is still refused
+ * (test/store-symlinks.test.ts). Every call that writes in the store
+ * folder is made once through the link: a start, a compaction, a takeover
+ * of a live holder's lease (for a run file: its claim file, written by
+ * temp file and rename in the store folder, then the folder flushed with
+ * `fsync`), a cancel request, a resume, `list` and `delete`. With `fsync`,
+ * the claim's folder was flushed without following the link (`ENOTDIR`),
+ * so a takeover or a cancel request of a run file failed.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { graph, runAsync } from "../src/index.js";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { nodeRecord, sampleRun } from "./store-conformance.js";
+import { leaseRequest } from "./support/lease-request.js";
+
+let root: string;
+let real: string;
+let linked: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "taskloom-store-link-"));
+  real = join(root, "volume");
+  linked = join(root, "store");
+  mkdirSync(real, { mode: 0o700 });
+  symlinkSync(real, linked);
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+const oneNode = () =>
+  graph("one")
+    .node("a", async () => 1)
+    .build();
+
+describe.each([
+  { layout: "files", fsync: false },
+  { layout: "files", fsync: true },
+  { layout: "folders", fsync: false },
+  { layout: "folders", fsync: true },
+] as const)("a store folder that is a symbolic link ($layout, fsync: $fsync)", ({ layout, fsync }) => {
+  const store = () => new LowdbStore({ dir: linked, layout, fsync });
+  const runPath = (runId: string) => (layout === "files" ? join(real, `${runId}.run`) : join(real, "runs", runId));
+
+  it("is followed by a start, a compaction, a takeover of a live lease, a cancel request, a resume, list and delete", async () => {
+    const holder = store();
+    const held = await holder.acquireLease("r", leaseRequest("holder"));
+    await holder.writeSnapshot(sampleRun("r"), 0, held);
+    await holder.append("r", [nodeRecord(1, "a")], held);
+    await holder.writeSnapshot(sampleRun("r"), 1, held);
+    expect(existsSync(runPath("r"))).toBe(true);
+
+    // Another store takes the lease its holder (this process, alive) still has: for a run file, through its claim.
+    const taker = store();
+    const taken = await taker.acquireLease("r", leaseRequest("taker", { takeover: true }));
+    expect(taken).toMatchObject({ owner: "taker", token: held.token + 1 });
+    await expect(holder.append("r", [nodeRecord(2, "a")], held)).rejects.toMatchObject({ code: "LEASE_LOST" });
+    expect(await holder.requestCancel("r", { token: taken.token, reason: "stop", at: 5 })).toBe(true);
+    expect((await taker.renewLease(taken, 60_000, Date.now())).cancelRequested).toEqual({ token: taken.token, reason: "stop", at: 5 });
+    await taker.releaseLease(taken);
+    await holder.close();
+    await taker.close();
+
+    const runner = store();
+    await expect(runAsync(oneNode(), undefined, { store: runner, runId: "s" })).resolves.toEqual({ a: 1 });
+    // A resume of the finished run takes its lease back (a takeover of a lease given back) and gives its outputs.
+    await expect(runAsync(oneNode(), undefined, { store: runner, runId: "s" })).resolves.toEqual({ a: 1 });
+    expect((await runner.list()).map((run) => run.runId).sort()).toEqual(["r", "s"]);
+    expect(await runner.delete("s")).toBe(true);
+    expect(existsSync(runPath("s"))).toBe(false);
+    expect(existsSync(runPath("r"))).toBe(true);
+    await runner.close();
+  });
+});
