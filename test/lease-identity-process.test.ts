@@ -8,8 +8,14 @@
  * with its pid chosen (through the new namespace's `ns_last_pid`) among
  * pids that do not exist in ours, which is what fooled the old rule.
  * The children run the compiled package (`dist/`, built by `npm test`).
- * The lease is read from the run folder's `lease.json`: the children and
- * this process keep the run as a folder (`layout: "folders"`).
+ * Every test runs on both layouts of `LowdbStore` (each in a folder and
+ * with a run id of its own): `"files"`, the default, where the run is one
+ * file `<dir>/<runId>.run` and its lease the last lease line of that file
+ * (with the claim file beside it), and `"folders"`, where the run is a
+ * folder `<dir>/runs/<runId>/` and its lease its `lease.json`. The child
+ * is told the layout (`LAYOUT`), this process's stores are made with it,
+ * and each test checks the run is kept as it says. The lease is read from
+ * the layout's own file, and must be what a store's `readLease` reads.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +25,7 @@ import superjson from "superjson";
 import { afterAll, describe, expect, it } from "vitest";
 import { getRun, graph, LowdbStore, ManualClock, RunLockedError, runAsync } from "../src/index.js";
 import { processAlive, processIdentity } from "../src/persistence/lease-rules.js";
+import type { LowdbStoreOptions } from "../src/persistence/lowdb-store.js";
 import type { Lease } from "../src/persistence/run-store.js";
 import { logLines, runChildScript } from "./support/child-process.js";
 
@@ -86,91 +93,134 @@ async function waitForLine(log: string, prefix: string, child: Child): Promise<n
   throw new Error(`gave up waiting for "${prefix}" in ${log}`);
 }
 
-function readLease(dir: string, runId: string): Lease {
-  return superjson.parse<Lease>(readFileSync(join(dir, "runs", runId, "lease.json"), "utf8"));
+type Layout = NonNullable<LowdbStoreOptions["layout"]>;
+/** The layouts every test runs on: `"files"` (the default) and `"folders"`. */
+const LAYOUTS: readonly Layout[] = ["files", "folders"];
+
+/** Checks that run `runId` in `dir` is kept as `layout` says: as the run file `<runId>.run`, or as the folder `runs/<runId>`. */
+function expectKeptAs(dir: string, runId: string, layout: Layout): void {
+  expect(existsSync(join(dir, `${runId}.run`)), `the run file of ${runId}`).toBe(layout === "files");
+  expect(existsSync(join(dir, "runs", runId)), `the run folder of ${runId}`).toBe(layout === "folders");
+}
+
+/**
+ * The lease of run `runId`, read from the layout's own file (the run
+ * folder's `lease.json`, or the run file's last lease line), once the run
+ * is checked to be kept as `layout` says; a store's `readLease` (which
+ * also reads the run file's claim) must read the same.
+ */
+async function readLease(dir: string, runId: string, layout: Layout): Promise<Lease> {
+  expectKeptAs(dir, runId, layout);
+  let lease: Lease;
+  if (layout === "folders") lease = superjson.parse<Lease>(readFileSync(join(dir, "runs", runId, "lease.json"), "utf8"));
+  else {
+    const last = readFileSync(join(dir, `${runId}.run`), "utf8")
+      .split("\n")
+      .slice(0, -1) // whole lines only: what follows the last "\n" (nothing, or a line being written) is not one
+      .filter((line) => line.startsWith('{"json":{"kind":"lease",'))
+      .at(-1);
+    if (last === undefined) throw new Error(`the run file of ${runId} holds no lease line`);
+    lease = superjson.parse<{ kind: "lease"; lease: Lease }>(last).lease;
+  }
+  const reader = new LowdbStore({ dir, layout });
+  try {
+    expect(await reader.readLease(runId)).toEqual(lease);
+  } finally {
+    await reader.close();
+  }
+  return lease;
 }
 
 describe.skipIf(!hasUnshare)("a lease held in another PID namespace (containers sharing a store volume)", () => {
-  function setup(name: string) {
-    const dir = join(root, name);
-    const env = {
-      TASKLOOM_DIR: dir,
-      RUN_ID: name,
-      LOG: join(root, `${name}.log`),
-      RELEASE: join(root, `${name}.release`),
-      LEASE_TTL_MS: "60000",
-      LAYOUT: "folders",
-    };
-    return { dir, env, runId: name };
-  }
+  describe.each(LAYOUTS)("run kept as %s", (layout) => {
+    function setup(test: string) {
+      const name = `${test}-${layout}`;
+      const dir = join(root, name);
+      const env = {
+        TASKLOOM_DIR: dir,
+        RUN_ID: name,
+        LOG: join(root, `${name}.log`),
+        RELEASE: join(root, `${name}.release`),
+        LEASE_TTL_MS: "60000",
+        LAYOUT: layout,
+      };
+      return { dir, env, runId: name };
+    }
 
-  it("is never taken over while its holder runs: RunLockedError, and the node body runs once", async () => {
-    const { dir, env, runId } = setup("ns-running");
-    const child = startNamespacedChild(env, pidUnusedHere());
-    try {
-      const nsPid = await waitForLine(env.LOG, "start slow", child);
-      // The old rule's trap: the holder's pid names no process in this namespace.
-      expect(processAlive(nsPid)).toBe(false);
-      const lease = readLease(dir, runId);
-      expect(lease.pid).toBe(nsPid);
+    it("is never taken over while its holder runs: RunLockedError, and the node body runs once", async () => {
+      const { dir, env, runId } = setup("ns-running");
+      const child = startNamespacedChild(env, pidUnusedHere());
+      try {
+        const nsPid = await waitForLine(env.LOG, "start slow", child);
+        // The old rule's trap: the holder's pid names no process in this namespace.
+        expect(processAlive(nsPid)).toBe(false);
+        const lease = await readLease(dir, runId, layout);
+        expect(lease.pid).toBe(nsPid);
+
+        const ran: string[] = [];
+        const store = new LowdbStore({ dir, layout });
+        const error = await runAsync(parentGraph(ran), undefined, { runId, store }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RunLockedError);
+        expect((error as RunLockedError).holder).toMatchObject({ pid: nsPid, owner: lease.owner });
+        expect(ran).toEqual([]);
+        // Why: the lease names the holder's boot (this one) and PID namespace (not this one).
+        expect(lease.identity?.bootId).toBe(processIdentity().bootId);
+        expect(lease.identity?.pidNs).toBeDefined();
+        expect(lease.identity?.pidNs).not.toBe(processIdentity().pidNs);
+
+        writeFileSync(env.RELEASE, "go");
+        const result = await child.exited;
+        expect(result.code, result.stderr).toBe(0);
+        expect(JSON.parse(result.stdout.trim())).toEqual({ slow: "child" });
+        expect((await getRun(runId, { store })).outputs).toEqual({ slow: "child" });
+        expect(logLines(env.LOG, nsPid)).toEqual(["start slow", "end slow"]);
+        expectKeptAs(dir, runId, layout);
+        await store.close();
+      } finally {
+        child.process.kill("SIGKILL");
+      }
+    });
+
+    it("SIGKILLed, it still holds the run until its lease expires (nothing here can tell it died); then the run is taken over", async () => {
+      const { dir, env, runId } = setup("ns-killed");
+      const child = startNamespacedChild(env, pidUnusedHere());
+      await waitForLine(env.LOG, "start slow", child);
+      child.process.kill("SIGKILL"); // --kill-child: the namespace's init dies, and every process in it
+      await child.exited;
 
       const ran: string[] = [];
-      const store = new LowdbStore({ dir, layout: "folders" });
-      const error = await runAsync(parentGraph(ran), undefined, { runId, store }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(RunLockedError);
-      expect((error as RunLockedError).holder).toMatchObject({ pid: nsPid, owner: lease.owner });
+      const store = new LowdbStore({ dir, layout });
+      await expect(runAsync(parentGraph(ran), undefined, { runId, store })).rejects.toBeInstanceOf(RunLockedError);
       expect(ran).toEqual([]);
-      // Why: the lease names the holder's boot (this one) and PID namespace (not this one).
-      expect(lease.identity?.bootId).toBe(processIdentity().bootId);
-      expect(lease.identity?.pidNs).toBeDefined();
-      expect(lease.identity?.pidNs).not.toBe(processIdentity().pidNs);
 
-      writeFileSync(env.RELEASE, "go");
-      const result = await child.exited;
-      expect(result.code, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout.trim())).toEqual({ slow: "child" });
-      expect((await getRun(runId, { store })).outputs).toEqual({ slow: "child" });
-      expect(logLines(env.LOG, nsPid)).toEqual(["start slow", "end slow"]);
+      const lease = await readLease(dir, runId, layout);
+      const afterExpiry = new ManualClock(lease.expiresAt + 1);
+      await expect(runAsync(parentGraph(ran), undefined, { runId, store, clock: afterExpiry })).resolves.toEqual({ slow: "parent" });
+      expect(ran).toEqual(["parent"]);
+      expectKeptAs(dir, runId, layout);
       await store.close();
-    } finally {
-      child.process.kill("SIGKILL");
-    }
-  });
-
-  it("SIGKILLed, it still holds the run until its lease expires (nothing here can tell it died); then the run is taken over", async () => {
-    const { dir, env, runId } = setup("ns-killed");
-    const child = startNamespacedChild(env, pidUnusedHere());
-    await waitForLine(env.LOG, "start slow", child);
-    child.process.kill("SIGKILL"); // --kill-child: the namespace's init dies, and every process in it
-    await child.exited;
-
-    const ran: string[] = [];
-    const store = new LowdbStore({ dir, layout: "folders" });
-    await expect(runAsync(parentGraph(ran), undefined, { runId, store })).rejects.toBeInstanceOf(RunLockedError);
-    expect(ran).toEqual([]);
-
-    const lease = readLease(dir, runId);
-    const afterExpiry = new ManualClock(lease.expiresAt + 1);
-    await expect(runAsync(parentGraph(ran), undefined, { runId, store, clock: afterExpiry })).resolves.toEqual({ slow: "parent" });
-    expect(ran).toEqual(["parent"]);
-    await store.close();
+    });
   });
 });
 
 describe("a lease held in this PID namespace", () => {
-  it("is taken over at once when its holder was SIGKILLed", async () => {
-    const dir = join(root, "same-ns");
-    const log = join(root, "same-ns.log");
-    const killed = await runChildScript(CHILD, dir, "same-ns", log, "start slow", [], { LAYOUT: "folders" });
-    expect(killed.signal, killed.stderr).toBe("SIGKILL");
-    const lease = readLease(dir, "same-ns");
+  describe.each(LAYOUTS)("run kept as %s", (layout) => {
+    it("is taken over at once when its holder was SIGKILLed", async () => {
+      const runId = `same-ns-${layout}`;
+      const dir = join(root, runId);
+      const log = join(root, `${runId}.log`);
+      const killed = await runChildScript(CHILD, dir, runId, log, "start slow", [], { LAYOUT: layout });
+      expect(killed.signal, killed.stderr).toBe("SIGKILL");
+      const lease = await readLease(dir, runId, layout);
 
-    const ran: string[] = [];
-    const store = new LowdbStore({ dir, layout: "folders" });
-    // No clock trick: the lease has most of its 30 s left, and the dead holder is provably dead.
-    await expect(runAsync(parentGraph(ran), undefined, { runId: "same-ns", store })).resolves.toEqual({ slow: "parent" });
-    expect(ran).toEqual(["parent"]);
-    expect(lease.identity?.pidNs).toBe(processIdentity().pidNs);
-    await store.close();
+      const ran: string[] = [];
+      const store = new LowdbStore({ dir, layout });
+      // No clock trick: the lease has most of its 30 s left, and the dead holder is provably dead.
+      await expect(runAsync(parentGraph(ran), undefined, { runId, store })).resolves.toEqual({ slow: "parent" });
+      expect(ran).toEqual(["parent"]);
+      expect(lease.identity?.pidNs).toBe(processIdentity().pidNs);
+      expectKeptAs(dir, runId, layout);
+      await store.close();
+    });
   });
 });

@@ -1,18 +1,22 @@
 /**
  * The fencing check's trust (src/persistence/lease-trust.ts): a write
- * skips the `lstat` of `lease.json` when its store saw the file unchanged
- * less than `TRUST_MS` ago and the lease is far from expiry. These tests
- * hold `performance.now()` still, so the trust never runs out by itself,
- * and check what must still be refused:
+ * skips the `lstat` of `lease.json` (a run kept as a folder) or of the
+ * claim file `<runId>.run.claim` (a run kept as a run file, the default:
+ * `run-file-leases.ts`) when its store saw the file unchanged less than
+ * `TRUST_MS` ago and the lease is far from expiry. These tests hold
+ * `performance.now()` still, so the trust never runs out by itself, and
+ * check what must still be refused:
  * a takeover is not used before its holder's trust ran out (the taker
  * waits), and a lease near or past its expiry is always looked at, so a
  * takeover that does not wait (an earlier version's) is seen at once.
- * The tests that plant the lease lock or replace `lease.json` keep their
- * run as a folder (`layout: "folders"`); the others keep it as a run file
- * (the default), whose writer looks at the claim file instead
- * (`run-file-leases.ts`), trusted for `TRUST_MS` the same way.
+ * The tests that need no planted file run on both layouts (`"files"` and
+ * `"folders"`, each checked to keep the run as it says). The ones that
+ * plant a file do so in one layout: the lease lock `lease.lock` or a
+ * replaced `lease.json` in a run folder, and, for their run-file
+ * analogs, the run's lock `<runId>.run.lock` or a claim written over the
+ * run file's lease without the taker's wait.
  */
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +46,11 @@ afterEach(async () => {
 });
 
 const leaseFile = (runId: string) => join(dir, "runs", runId, "lease.json");
+const runFile = (runId: string) => join(dir, `${runId}.run`);
+
+type Layout = NonNullable<LowdbStoreOptions["layout"]>;
+/** The layouts the tests that plant no file run on: `"files"` (the default) and `"folders"`. */
+const LAYOUTS: readonly Layout[] = ["files", "folders"];
 
 /** Replaces `lease.json` by a rename, as a process of an earlier version taking the run over does (it does not wait). */
 function replaceLease(runId: string, lease: Lease): void {
@@ -51,15 +60,29 @@ function replaceLease(runId: string, lease: Lease): void {
 }
 
 /**
- * A store holding run `runId` under a lease expiring `ttlMs` from now (real clock), with a snapshot and one append made;
- * kept as `layout` says (the tests that plant or replace the folder layout's `lease.lock` and `lease.json` ask for
- * "folders"; the stores they make after it drive the run through its folder, as any `LowdbStore` does).
+ * Replaces the claim file of run file `runId` by a rename, as a taker
+ * that does not wait out the holder's trust would (`run-file-leases.ts`'s
+ * takeover writes it, then waits): a claim that outranks the lease
+ * the run file's last line holds.
  */
-async function holder(runId: string, ttlMs: number, layout?: LowdbStoreOptions["layout"]): Promise<{ store: LowdbStore; lease: Lease }> {
-  const store = new LowdbStore({ dir, ...(layout === undefined ? {} : { layout }) });
+function replaceClaim(runId: string, lease: Lease): void {
+  const claim = `${runFile(runId)}.claim`;
+  writeFileSync(`${claim}.test.tmp`, serialize({ lease }), { mode: 0o600 });
+  renameSync(`${claim}.test.tmp`, claim);
+}
+
+/**
+ * A store holding run `runId` under a lease expiring `ttlMs` from now (real clock), with a snapshot and one append made;
+ * kept as `layout` says, which is checked (the run file `<runId>.run`, or the folder `runs/<runId>`, and not the
+ * other). Whatever layout a later store is made with, it drives the run where it is kept, as any `LowdbStore` does.
+ */
+async function holder(runId: string, ttlMs: number, layout: Layout): Promise<{ store: LowdbStore; lease: Lease }> {
+  const store = new LowdbStore({ dir, layout });
   const lease = await store.acquireLease(runId, leaseRequest("holder", { ttlMs }));
   await store.writeSnapshot(sampleRun(runId), 0, lease);
   await store.append(runId, [nodeRecord(1, "a")], lease);
+  expect(existsSync(runFile(runId)), `the run file of ${runId}`).toBe(layout === "files");
+  expect(existsSync(join(dir, "runs", runId)), `the run folder of ${runId}`).toBe(layout === "folders");
   return { store, lease };
 }
 
@@ -67,9 +90,11 @@ async function holder(runId: string, ttlMs: number, layout?: LowdbStoreOptions["
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Settles once `lease.json` of `runId` names `owner`: a takeover writes it
- * and, in the same synchronous step, reads the clock its wait counts from
- * (`outlastTrust(performance.now())` in `lowdb-leases.ts`). Only then may a
+ * Settles once the lease of `runId` names `owner`: a takeover writes it
+ * (`lease.json` of a run folder, the claim file of a run file, which
+ * `readLease` reads too) and, in the same synchronous step, reads the
+ * clock its wait counts from (`outlastTrust(performance.now())` in
+ * `lowdb-leases.ts` and `run-file-store.ts`). Only then may a
  * test move the held clock on: moved earlier (a loaded machine can take
  * longer than any fixed pause to get the taker there), the wait would start
  * from the moved clock and, with the clock held, never end.
@@ -79,7 +104,7 @@ async function untilLeaseNames(runId: string, owner: string): Promise<void> {
   const reader = new LowdbStore({ dir });
   try {
     for (let tries = 0; (await reader.readLease(runId))?.owner !== owner; tries++) {
-      if (tries === 2_000) throw new Error(`lease.json of ${runId} never named ${owner}`);
+      if (tries === 2_000) throw new Error(`the lease of ${runId} never named ${owner}`);
       await pause(5);
     }
   } finally {
@@ -87,7 +112,7 @@ async function untilLeaseNames(runId: string, owner: string): Promise<void> {
   }
 }
 
-/** Who `lease.json` of `runId` names now, read through a store of its own. */
+/** Who the lease of `runId` names now, read through a store of its own. */
 async function leaseOwner(runId: string): Promise<string | undefined> {
   const reader = new LowdbStore({ dir });
   try {
@@ -99,7 +124,7 @@ async function leaseOwner(runId: string): Promise<string | undefined> {
 
 /**
  * The lease `taking` (a takeover of run r1 by owner "taker") is granted:
- * once it has written `lease.json`, it waits while the held clock stands
+ * once it has written its lease, it waits while the held clock stands
  * still (real time passes), and returns once the clock moves on by
  * `TRUST_MS`.
  */
@@ -115,21 +140,24 @@ async function grantedAfterTrust(taking: Promise<Lease>): Promise<Lease> {
 }
 
 describe("a fencing check trusted for TRUST_MS", () => {
-  it("a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused", async () => {
-    const { store, lease } = await holder("r1", 60_000);
-    const taker = new LowdbStore({ dir });
-    const granted = await grantedAfterTrust(taker.acquireLease("r1", leaseRequest("taker", { takeover: true })));
-    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
-    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST", heldToken: lease.token });
-    await taker.writeSnapshot(sampleRun("r1"), 0, granted);
-    await store.close();
-    await taker.close();
-  });
+  it.each(LAYOUTS)(
+    "a takeover by another store is not granted before the holder's trust ran out; the holder's next write after it is refused (run kept as %s)",
+    async (layout) => {
+      const { store, lease } = await holder("r1", 60_000, layout);
+      const taker = new LowdbStore({ dir, layout });
+      const granted = await grantedAfterTrust(taker.acquireLease("r1", leaseRequest("taker", { takeover: true })));
+      expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
+      await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST", heldToken: lease.token });
+      await taker.writeSnapshot(sampleRun("r1"), 0, granted);
+      await store.close();
+      await taker.close();
+    },
+  );
 
-  it("a takeover after expiry waits as well", async () => {
-    const { store, lease } = await holder("r1", 60_000);
-    const taker = new LowdbStore({ dir });
+  it.each(LAYOUTS)("a takeover after expiry waits as well (run kept as %s)", async (layout) => {
+    const { store, lease } = await holder("r1", 60_000, layout);
+    const taker = new LowdbStore({ dir, layout });
     // The taker's clock says the lease expired (a clock ahead of the holder's).
     await grantedAfterTrust(taker.acquireLease("r1", leaseRequest("taker", { now: lease.expiresAt + 1 })));
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
@@ -157,6 +185,28 @@ describe("a fencing check trusted for TRUST_MS", () => {
     await taker.close();
   });
 
+  it("a takeover that first waited for the run file's lock longer than TRUST_MS still waits out the holder's trust, counted from its claim write", async () => {
+    const { store, lease } = await holder("r1", 60_000, "files");
+    // Another process holds the run's lock (an empty lock file, fresh): the taker waits for it in real time.
+    const lock = `${runFile("r1")}.lock`;
+    writeFileSync(lock, "");
+    const taker = new LowdbStore({ dir, layout: "files" });
+    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+    await pause(50);
+    // Time the taker spent before its claim does not count: the held clock moves on by TRUST_MS while it waits for the lock.
+    now += TRUST_MS;
+    await pause(50);
+    expect(await leaseOwner("r1")).toBe("holder");
+    expect(existsSync(`${runFile("r1")}.claim`)).toBe(false);
+    unlinkSync(lock);
+    const granted = await grantedAfterTrust(taking);
+    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+    await taker.writeSnapshot(sampleRun("r1"), 0, granted);
+    await store.close();
+    await taker.close();
+  });
+
   it.each([
     ["near its expiry", TRUST_MARGIN_MS - 1_000],
     ["past its expiry", -1_000],
@@ -167,20 +217,34 @@ describe("a fencing check trusted for TRUST_MS", () => {
     await store.close();
   });
 
-  it("a lease far from expiry that another store asks to cancel is still written to, and its renewal sees the request", async () => {
-    const { store, lease } = await holder("r1", 60_000);
-    const other = new LowdbStore({ dir });
-    expect(await other.requestCancel("r1", { token: lease.token, reason: "stop", at: 5 })).toBe(true);
-    await store.append("r1", [nodeRecord(2, "a")], lease);
-    const renewed = await store.renewLease(lease, 60_000, Date.now());
-    expect(renewed.cancelRequested).toEqual({ token: lease.token, reason: "stop", at: 5 });
-    await store.append("r1", [nodeRecord(3, "a")], renewed);
+  it.each([
+    ["near its expiry", TRUST_MARGIN_MS - 1_000],
+    ["past its expiry", -1_000],
+  ])("a run file's lease %s is looked at on every write: a claim over it written without a wait is refused at the next write", async (_name, ttlMs) => {
+    const { store, lease } = await holder("r1", ttlMs, "files");
+    // Every taker of a run file waits after its claim; this one stands for any claim the holder's trust would hide.
+    replaceClaim("r1", { ...lease, owner: "no-wait", token: lease.token + 1, expiresAt: Date.now() + 60_000 });
+    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toMatchObject({ code: "LEASE_LOST", currentToken: lease.token + 1 });
     await store.close();
-    await other.close();
   });
 
-  it("a lease given back by its own store is refused at once, trusted or not", async () => {
-    const { store, lease } = await holder("r1", 60_000);
+  it.each(LAYOUTS)(
+    "a lease far from expiry that another store asks to cancel is still written to, and its renewal sees the request (run kept as %s)",
+    async (layout) => {
+      const { store, lease } = await holder("r1", 60_000, layout);
+      const other = new LowdbStore({ dir, layout });
+      expect(await other.requestCancel("r1", { token: lease.token, reason: "stop", at: 5 })).toBe(true);
+      await store.append("r1", [nodeRecord(2, "a")], lease);
+      const renewed = await store.renewLease(lease, 60_000, Date.now());
+      expect(renewed.cancelRequested).toEqual({ token: lease.token, reason: "stop", at: 5 });
+      await store.append("r1", [nodeRecord(3, "a")], renewed);
+      await store.close();
+      await other.close();
+    },
+  );
+
+  it.each(LAYOUTS)("a lease given back by its own store is refused at once, trusted or not (run kept as %s)", async (layout) => {
+    const { store, lease } = await holder("r1", 60_000, layout);
     await store.releaseLease(lease);
     await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
     await store.close();
