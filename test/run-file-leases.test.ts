@@ -291,8 +291,9 @@ describe("RunFileStore leases across processes", () => {
 
       expect(await holder.fails("snapshot", { runId, seq: 3, inputs: { n: "old" }, lease: old })).toMatchObject(LEASE_LOST);
       expect(await holder.fails("renew", { lease: old, ttlMs: 60_000 })).toMatchObject({ ...RUN_LOCKED, holder: { owner: "new", token: lease.token } });
-      // The same owner asking again renews (the contract), and a renewal of a lost lease is refused (as in LowdbStore).
-      expect(await holder.fails("acquire", { runId, owner: "old" })).toMatchObject(LEASE_LOST);
+      // The same owner asking again renews (the contract) while it holds the run; its lease lost, it is refused as
+      // anyone is, with RunLockedError naming the holder (the contract's one refusal, and the folder layout's).
+      expect(await holder.fails("acquire", { runId, owner: "old" })).toMatchObject({ ...RUN_LOCKED, holder: { owner: "new", token: lease.token } });
       expect(await leaseHere(dir, runId)).toEqual(lease);
 
       // The taker loads what the old holder wrote before the takeover, and nothing after.

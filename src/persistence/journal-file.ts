@@ -41,7 +41,7 @@
  */
 // Imported, not the global: `Buffer` and `performance` on `globalThis` are getters, a call at every use on a chain step's path.
 import { Buffer } from "node:buffer";
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { anchorShape } from "../core/shape-anchors.js";
 import type { JournalRecord } from "../state/records.js";
@@ -253,6 +253,14 @@ export class JournalFile {
     ftruncateSync(this.#fd, 0);
     this.#end = 0;
     this.#size = 0;
+  }
+
+  /**
+   * Whether the file this descriptor has open still has a name: false once
+   * it was removed, or replaced by a rename over its name (one `fstat`).
+   */
+  named(): boolean {
+    return fstatSync(this.#fd).nlink > 0;
   }
 
   close(): void {

@@ -25,7 +25,9 @@
  * - Delete the run (`delete`): only once the lease expired by the
  *   deleter's clock (or its holder is dead), which the margin keeps far
  *   from any trusted write (the same clock on one host; the margin
- *   absorbs a skew between hosts).
+ *   absorbs a skew between hosts). The holder's next look then finds
+ *   `lease.json` gone, or, for a run file, the file it has open without a
+ *   name (`RunFileWriter.removed`).
  * - Renew or give it back: only its owner, which is this store's writer.
  * Changes made by this store replace the copy (and its time), so the
  * trust never outlives them. An earlier version's takeover does not wait:

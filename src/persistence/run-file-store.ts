@@ -1,5 +1,5 @@
 /**
- * Why this file is 611 lines (169 of them comments, this one 77; 442 of
+ * Why this file is 621 lines (173 of them comments, this one 77; 448 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -422,12 +422,21 @@ export class RunFileStore implements RunStore {
     const file = this.#file(runId);
     const mine = this.#writers.get(runId);
     if (mine?.lease !== undefined && mine.lease.owner === request.owner) {
-      // The same owner again: a renewal, as the contract says.
-      mine.fence(mine.lease, false);
-      const renewed: Lease = { ...mine.lease, expiresAt: request.now + request.ttlMs };
-      mine.journal.appendText(leaseLine(renewed));
-      mine.lease = renewed;
-      return renewed;
+      // The same owner again: a renewal, as the contract says, while its lease still holds the run. Lost (another
+      // lease outranks it, its file was deleted, or another store object gave it back): `RunLockedError` naming the
+      // holder while another lease holds the run, as for anyone (the contract, and the folder layout); taken,
+      // below, as anyone takes it once nobody holds it.
+      const claim = mine.look(mine.lease, false);
+      const { current } = claim === undefined ? { current: mine.lease } : currentLease(heldLease(mine.lease), claim);
+      if (current !== undefined && stillHeld(current, mine.lease) && !mine.removed) {
+        const renewed: Lease = { ...mine.lease, expiresAt: request.now + request.ttlMs };
+        mine.journal.appendText(leaseLine(renewed));
+        mine.lease = renewed;
+        return renewed;
+      }
+      const holder = this.#state(runId).current;
+      if (holder !== undefined) throw new RunLockedError(runId, holder);
+      await this.#closeWriter(runId);
     }
     const made = JournalFile.make(file, this.#fsync);
     if (made !== undefined) {
@@ -505,7 +514,8 @@ export class RunFileStore implements RunStore {
 
   #renew(writer: RunFileWriter, lease: Lease, ttlMs: number, now: number): Lease {
     const claim = writer.look(lease, false);
-    const { current } = currentLease(heldLease(writer.lease!), claim);
+    // A deleted run (its file gone) is held by nobody: the renewal is refused, as a run folder's without `lease.json`.
+    const { current } = writer.removed ? { current: undefined } : currentLease(heldLease(writer.lease!), claim);
     if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? claim?.lease ?? { ...lease, expiresAt: now });
     const renewed: Lease = { ...current, expiresAt: now + ttlMs };
     writer.journal.appendText(leaseLine(renewed));

@@ -53,6 +53,14 @@ export class RunFileWriter {
    * that failed to load (a damaged file) is left as it was.
    */
   undoTo: number | undefined;
+  /**
+   * True once a look found the file this writer has open without a name
+   * (`JournalFile.named`): the run was deleted, or a rename replaced its
+   * file. Its writes would reach no reader, and a compaction would bring a
+   * deleted run back, so every fenced write and renewal is refused from
+   * then on, as a run folder's are once its `lease.json` is gone.
+   */
+  removed = false;
   #seenAt: number;
   #claimLook: FileLook | undefined;
   #claim: Claim | undefined;
@@ -84,6 +92,9 @@ export class RunFileWriter {
   look(lease: Lease, trust: boolean): Claim | undefined {
     const now = performance.now();
     if (trust && trusted(this.#seenAt, now, lease.expiresAt)) return this.#claim;
+    // A `delete` removes the claim, then the file: needing the lease expired or given back, it is never trusted, so
+    // the look after it comes here and finds the file it writes without a name (see `removed`).
+    if (!this.removed && !this.journal.named()) this.removed = true;
     const look = fileLook(claimPath(this.file));
     if (look === undefined) this.#claim = undefined;
     else if (this.#claimLook === undefined || !sameVersion(look, this.#claimLook)) this.#claim = readClaim(this.file);
@@ -94,15 +105,18 @@ export class RunFileWriter {
 
   /**
    * The fencing check of a write that holds `lease`: refused
-   * (`LeaseLostError`) unless it is the lease this writer holds and no claim
-   * outranks it.
+   * (`LeaseLostError`) unless it is the lease this writer holds, no claim
+   * outranks it, and the file is still there ({@link removed}).
    */
   fence(lease: Lease, trust = true): void {
     if (!stillHeld(this.lease, lease)) throw leaseLost(lease, this.lease);
     const claim = this.look(lease, trust);
-    if (claim === undefined) return;
-    const { current } = currentLease(heldLease(this.lease!), claim);
-    if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
+    if (claim !== undefined) {
+      const { current } = currentLease(heldLease(this.lease!), claim);
+      if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
+    }
+    // The run was deleted (or its file replaced, which a claim above says first): nobody holds it now.
+    if (this.removed) throw leaseLost(lease, undefined);
   }
 
   /** Closes the file once its flush in flight, if any, is done. */
