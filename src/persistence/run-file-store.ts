@@ -1,5 +1,5 @@
 /**
- * Why this file is 621 lines (173 of them comments, this one 77; 448 of
+ * Why this file is 622 lines (174 of them comments, this one 77; 448 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -529,7 +529,8 @@ export class RunFileStore implements RunStore {
       const writer = this.#writers.get(lease.runId);
       if (writer?.lease !== undefined && stillHeld(writer.lease, lease)) {
         await writer.flushing?.catch(() => undefined);
-        if (writer.undoTo === undefined || !(await this.#undo(lease.runId, writer, writer.undoTo))) writer.journal.appendText(releaseLine(lease));
+        // The writer's last line: with `fsync`, no zeros ahead of it for appends that will not come (a growth could write 64 KiB).
+        if (writer.undoTo === undefined || !(await this.#undo(lease.runId, writer, writer.undoTo))) writer.journal.appendText(releaseLine(lease), false);
         await this.#closeWriter(lease.runId);
         return;
       }
