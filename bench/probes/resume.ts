@@ -158,7 +158,7 @@ if (mode === "prepare") {
   const calls: [string, number, number][] = [];
   let t0 = 0;
   const proto = side.lib.LowdbStore.prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of ["load", "append", "writeSnapshot"]) {
+  for (const name of ["acquireLease", "load", "append", "writeSnapshot", "releaseLease", "close"]) {
     const original = proto[name]!;
     proto[name] = async function (this: unknown, ...args: unknown[]) {
       const start = performance.now() - t0;
