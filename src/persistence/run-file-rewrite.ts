@@ -19,8 +19,8 @@ import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import type { StoredRecord } from "./journal-delta.js";
 import { fileLook } from "./lease-look.js";
 import { appendPieces, copyValidLines, tempOf } from "./run-file-io.js";
-import { claimPath, readClaim } from "./run-file-leases.js";
-import { checkRunFileLine, countsLine, leaseLine, snapshotLinePieces, summaryLine } from "./run-file-lines.js";
+import { claimPath, readClaim, type WrittenLease } from "./run-file-leases.js";
+import { checkRunFileLine, countsLine, leaseLine, releaseLine, snapshotLinePieces, summaryLine } from "./run-file-lines.js";
 import { RunFileWriter } from "./run-file-writer.js";
 import type { Lease } from "./run-store.js";
 import { openStoreFileSync } from "./store-files.js";
@@ -34,6 +34,13 @@ export interface Compaction {
   readonly seq: number;
   readonly later: readonly StoredRecord[];
   readonly counts: NodeCounts | undefined;
+  /**
+   * For a writer without a lease (a write without one, a tool's): the
+   * lease the file's lines say, written as they say it (a held lease's
+   * line, or a given-back lease's release line, which keeps the next
+   * token above it), so that the compaction changes no lease.
+   */
+  readonly written?: WrittenLease | undefined;
 }
 
 /**
@@ -48,6 +55,8 @@ export function writeCompacted(file: string, temp: string, dir: string, writer: 
   if (made === undefined) throw new UnsafeStoreFileError(temp, "it exists already, and taskloom makes each such name once");
   try {
     if (writer.lease) made.appendText(leaseLine(writer.lease));
+    else if (compaction.written?.lease) made.appendText(leaseLine(compaction.written.lease));
+    else if (compaction.written) made.appendText(releaseLine(compaction.written));
     appendPieces(made, snapshotLinePieces(state, seq), summaryLine(summarize(state)));
     if (later.length > 0) {
       made.appendText(journalText(later));

@@ -1,5 +1,5 @@
 /**
- * Why this file is 622 lines (174 of them comments, this one 77; 448 of
+ * Why this file is 669 lines (195 of them comments, this one 78; 474 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -9,7 +9,8 @@
  * (`run-file-writer.ts`), the whole-file rewrites (`run-file-rewrite.ts`),
  * the lines (`run-file-lines.ts`), reading a file (`run-file-reading.ts`),
  * leases, claims and the lock (`run-file-leases.ts`), temp files and
- * gathered writes (`run-file-io.ts`), the queues (`run-queues.ts`), the
+ * gathered writes (`run-file-io.ts`), the queues (`run-queues.ts`), which
+ * store object of the process has a file open (`run-file-writers.ts`), the
  * compact records' bookkeeping (`journal-delta.ts`). What is left is the
  * order of each call's steps. Splitting the methods further (the lease
  * calls apart from the writes, say) would hand the store's private maps
@@ -86,7 +87,7 @@ import { batchNodes } from "./journal-batch.js";
 import { PriorRecords } from "./journal-delta.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook } from "./lease-look.js";
-import { canTakeOver, holderDeadHere, stillHeld } from "./lease-rules.js";
+import { canTakeOver, holderDeadHere, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust } from "./lease-trust.js";
 import {
   claimPath,
@@ -103,6 +104,7 @@ import {
 } from "./run-file-leases.js";
 import { checkRunFileLine, countsLine, leaseLine, releaseLine, snapshotLinePieces, summaryLine } from "./run-file-lines.js";
 import { canonical, RunFileWriter } from "./run-file-writer.js";
+import { ProcessWriters } from "./run-file-writers.js";
 import { copyWith, openQuietly, writeCompacted } from "./run-file-rewrite.js";
 import { appendPieces, firstLeaseWritten, flushesNow, removeLeftovers, SUFFIX, tempOf } from "./run-file-io.js";
 import { holdsSnapshot, readRunFile, recordsAbove, summaryOfRunFile } from "./run-file-reading.js";
@@ -159,12 +161,15 @@ export class RunFileStore implements RunStore {
   readonly #priors = new PriorRecords();
   /** Whether `dir` was checked (or made) by this store. */
   #dirReady = false;
+  /** The run files this process has open for writing, and which store object has each (`run-file-writers.ts`). */
+  readonly #open: ProcessWriters;
 
   constructor(options: RunFileStoreOptions = {}) {
     assertKnownKeys("RunFileStore", options, optionKeys<RunFileStoreOptions>({ dir: true, fsync: true }));
     assertFileStoreOptions("RunFileStore", options);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#fsync = options.fsync ?? false;
+    this.#open = new ProcessWriters(this.dir);
   }
 
   /** Whether every write is flushed to the disk before it counts (the `fsync` option). */
@@ -211,17 +216,42 @@ export class RunFileStore implements RunStore {
 
   /**
    * This store's writer of the run, opened when it has none (a write
-   * without a lease, or by a store object other than the one that took
-   * it): the file is made when missing, and its torn tail cut off.
+   * without a lease, by a store object other than the one that took it,
+   * or after `close` or a failed write): the file is made when missing, and
+   * its torn tail cut off, once the store object of this process that had
+   * it open closed its own (`run-file-writers.ts`). Nothing is known then of what
+   * the file holds. A write with `lease` takes that lease on, when it is
+   * still the run's ({@link RunFileWriter.lease}; its fencing then refuses
+   * nothing more than before it was closed).
    */
-  #writer(runId: string): RunFileWriter {
-    let writer = this.#writers.get(runId);
-    if (writer === undefined) {
-      this.#ready();
-      writer = RunFileWriter.open(this.#file(runId), this.#fsync);
-      this.#writers.set(runId, writer);
+  async #writer(runId: string, lease?: Lease): Promise<RunFileWriter> {
+    const known = this.#writers.get(runId);
+    if (known !== undefined) return known;
+    this.#ready();
+    const file = this.#file(runId);
+    await this.#open.handOver(runId + SUFFIX, this);
+    this.#priors.forget(runId);
+    const writer = RunFileWriter.open(file, this.#fsync);
+    this.#keep(runId, writer);
+    if (lease !== undefined) {
+      const { current } = this.#state(runId);
+      if (current !== undefined && stillHeld(current, lease)) writer.lease = current;
     }
     return writer;
+  }
+
+  /**
+   * Makes `writer` this store's writer of the run, and the one of this
+   * process: closed, in this store's queue of calls on the run, when
+   * another store object needs it (`run-file-writers.ts`).
+   */
+  #keep(runId: string, writer: RunFileWriter): void {
+    this.#writers.set(runId, writer);
+    this.#open.opened(runId + SUFFIX, this, writer, () =>
+      this.#serial(runId, async () => {
+        if (this.#writers.get(runId) === writer) await this.#closeWriter(runId);
+      }),
+    );
   }
 
   /** Closes the run's writer, if any, once its flush in flight is done. */
@@ -232,6 +262,7 @@ export class RunFileStore implements RunStore {
     const writer = this.#writers.get(runId);
     if (writer === undefined) return;
     this.#writers.delete(runId);
+    this.#open.closed(runId + SUFFIX, writer);
     await writer.close();
   }
 
@@ -249,7 +280,7 @@ export class RunFileStore implements RunStore {
 
   async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
-    const writer = this.#writer(runId);
+    const writer = await this.#writer(runId, lease);
     if (lease) writer.fence(lease);
     writer.undoTo = undefined;
     writer.started ??= holdsSnapshot(this.#file(runId));
@@ -282,7 +313,9 @@ export class RunFileStore implements RunStore {
       // Records above `seq` to keep: none when this store knows every record and none is above it (a
       // run's end, the common case); else the file is read, its snapshot and lease lines not parsed.
       const { later, counts } = writer.top === undefined || writer.top > seq ? recordsAbove(file, seq) : { later: [], counts: undefined };
-      writeCompacted(file, temp, this.dir, writer, { state, seq, later, counts }, this.#fsync);
+      // A writer without a lease (a write without one) keeps the lease the file's lines say.
+      const written = writer.lease === undefined ? writtenLease(file) : undefined;
+      writeCompacted(file, temp, this.dir, writer, { state, seq, later, counts, written }, this.#fsync);
       writer.top = later.length === 0 ? EMPTY : topSeq(later as JournalRecord[]);
       if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
     } catch (err) {
@@ -304,19 +337,21 @@ export class RunFileStore implements RunStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#serial(runId, () => this.#appendNow(runId, this.#appendWriter(runId), records, lease, counts));
+    return this.#serial(runId, async () => this.#appendNow(runId, await this.#appendWriter(runId, lease), records, lease, counts));
   }
 
   /** The writer an append uses: this store's, or one opened on a run that has a snapshot (else an append has nothing to apply to). */
-  #appendWriter(runId: string): RunFileWriter {
+  async #appendWriter(runId: string, lease: Lease | undefined): Promise<RunFileWriter> {
     const known = this.#writers.get(runId);
     if (known !== undefined) return known;
     if (!verifyPathSync(this.#file(runId), "file") || !holdsSnapshot(this.#file(runId))) {
+      // A fenced append to a run that is gone (deleted) or not started: its lease is not the run's, as in a run folder.
+      if (lease !== undefined) throw leaseLost(lease, this.#state(runId).current);
       throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     }
-    // Not this store's file to write until now: another store object may have appended since this one loaded it.
-    this.#priors.forget(runId);
-    const writer = this.#writer(runId);
+    // Not this store's file to write until now: another store object may have appended since this one loaded it
+    // (`#writer` forgets what this one knew of it).
+    const writer = await this.#writer(runId, lease);
     writer.started = true;
     return writer;
   }
@@ -450,7 +485,7 @@ export class RunFileStore implements RunStore {
       const lease = grantOver(runId, request, undefined, claim?.lease.token ?? 0);
       made.appendText(leaseLine(lease));
       await this.#closeWriter(runId);
-      this.#writers.set(runId, new RunFileWriter(file, made, { lease, started: false, top: EMPTY, seenAt, claimLook: look, claim }));
+      this.#keep(runId, new RunFileWriter(file, made, { lease, started: false, top: EMPTY, seenAt, claimLook: look, claim }));
       return lease;
     }
     return this.#takeOver(runId, request);
@@ -460,6 +495,9 @@ export class RunFileStore implements RunStore {
   async #takeOver(runId: string, request: LeaseRequest): Promise<Lease> {
     const file = this.#file(runId);
     await firstLeaseWritten(file);
+    // Another store object of this process that has the file open closes it first (a quiet takeover opens that very
+    // file; a copy replaces it, and that object would write the replaced one until its trust ran out).
+    await this.#open.handOver(runId + SUFFIX, this);
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     try {
       const { current, top, written } = this.#state(runId);
@@ -473,7 +511,7 @@ export class RunFileStore implements RunStore {
       const gone = (held: Lease | undefined) => held === undefined || holderDeadHere(held, this.#host);
       const writer = written?.lease;
       if (gone(current) && gone(writer)) {
-        this.#writers.set(runId, openQuietly(file, this.#fsync, lease));
+        this.#keep(runId, openQuietly(file, this.#fsync, lease));
         return lease;
       }
       const claim: Claim = { lease };
@@ -488,7 +526,7 @@ export class RunFileStore implements RunStore {
       }
       const { journal } = JournalFile.open(file, this.#fsync, false, checkRunFileLine);
       const seenAt = performance.now();
-      this.#writers.set(runId, new RunFileWriter(file, journal, { lease, seenAt, claimLook: fileLook(claimPath(file)), claim }));
+      this.#keep(runId, new RunFileWriter(file, journal, { lease, seenAt, claimLook: fileLook(claimPath(file)), claim }));
       return lease;
     } finally {
       await unlock?.();
@@ -497,15 +535,21 @@ export class RunFileStore implements RunStore {
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     assertRunId(lease.runId);
-    return this.#serial(lease.runId, () => {
+    return this.#serial(lease.runId, async () => {
       const writer = this.#writers.get(lease.runId);
       if (writer === undefined || writer.lease === undefined) {
+        const refused = (current: Lease | undefined) => new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
         const { current } = this.#state(lease.runId);
-        if (current === undefined || !stillHeld(current, lease)) throw new RunLockedError(lease.runId, current ?? { ...lease, expiresAt: now });
-        // Held, but written by another store object: this one takes over writing it (a rare path: one driver per store object).
-        this.#priors.forget(lease.runId);
-        const adopted = this.#writer(lease.runId);
-        adopted.lease = current;
+        if (current === undefined || !stillHeld(current, lease)) throw refused(current);
+        // Held, but written by another store object (or by none, since `close`): this one writes it from now on, once
+        // the other closed its writer (a rare path: one driver per store object).
+        const adopted = await this.#writer(lease.runId, lease);
+        if (adopted.lease === undefined) {
+          // Already open here without a lease (a write without one), or the lease changed while the other closed.
+          const again = this.#state(lease.runId).current;
+          if (again === undefined || !stillHeld(again, lease)) throw refused(again);
+          adopted.lease = again;
+        }
         return this.#renew(adopted, lease, ttlMs, now);
       }
       return this.#renew(writer, lease, ttlMs, now);
@@ -534,9 +578,12 @@ export class RunFileStore implements RunStore {
         await this.#closeWriter(lease.runId);
         return;
       }
-      // Not this store's to write: given back through the claim, if it is still the current lease.
+      // Not this store's to write: given back through the claim, if it is still the current lease. The store object
+      // of this process that writes it closes its writer first: it trusts its lease for up to TRUST_MS
+      // (`lease-trust.ts`: only an owner gives its lease back), and must find it given back at its next write.
       const file = this.#file(lease.runId);
       if (!verifyPathSync(file, "file")) return;
+      await this.#open.handOver(lease.runId + SUFFIX, this);
       const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${lease.runId}"` });
       try {
         const { current } = this.#state(lease.runId);

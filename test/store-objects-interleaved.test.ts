@@ -1,0 +1,561 @@
+/**
+ * Several `LowdbStore` objects on one run, their calls interleaved in
+ * every order worth trying (a holder, takers, a deleter, a store that
+ * renews or gives back a lease it did not take, a tool's write without a
+ * lease, a store used again after `close`), each with and without `fsync`,
+ * on both layouts. Each test states what the `RunStore` contract and
+ * docs/durability.md promise: no write lost without an error, no deleted
+ * run brought back, no write landing in another owner's run, no lease
+ * reported that is not held, and the folder layout's refusals.
+ *
+ * Written as a hunt for siblings of a bug the twenty-sixth pass found (a
+ * run file deleted under a live holder kept taking its writes); the run
+ * file cases that failed then are fixed: a process has one writer per run
+ * file, handed between its store objects (`run-file-store.ts`, `WRITING`),
+ * a writer opened with a lease takes it on while it is the run's, and a
+ * compaction by a writer without a lease keeps the lease the file says.
+ * Three cases fail on the folder layout (runs kept by earlier versions,
+ * or with `layout: "folders"`) and run on run files only, each marked:
+ * a lease given back by a store object that does not hold it is trusted
+ * by its holder for up to TRUST_MS; a token reused after a release; and,
+ * with `fsync`, a holder's append after another object's compaction.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { nodeRecord, sampleRun } from "./store-conformance.js";
+import { leaseRequest } from "./support/lease-request.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "taskloom-adv-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** What a call did: "ok" (with its value), or the error's class name and code. */
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    const v = await p;
+    return `ok${v === undefined ? "" : ":" + JSON.stringify(v)}`;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return `${e.constructor.name}${e.code ? "/" + e.code : ""}`;
+  }
+}
+
+const expired = (owner: string) => leaseRequest(owner, { now: Date.now() - 2_000, ttlMs: 1_000 });
+
+describe.each([
+  ["files", false],
+  ["folders", false],
+  ["files", true],
+  ["folders", true],
+] as const)("adversarial (layout %s, fsync %s)", (layout, fsync) => {
+  const store = () => new LowdbStore({ dir, layout, fsync });
+  const kept = (runId: string) => existsSync(layout === "files" ? join(dir, `${runId}.run`) : join(dir, "runs", runId));
+  const stores: LowdbStore[] = [];
+  const mk = () => {
+    const s = store();
+    stores.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+  });
+
+  async function holder(owner = "holder", req = expired(owner)) {
+    const h = mk();
+    const lease = await h.acquireLease("r1", req);
+    await h.writeSnapshot(sampleRun("r1"), 0, lease);
+    await h.append("r1", [nodeRecord(1, "a")], lease);
+    return { h, lease };
+  }
+
+  it("S1: expired holder, taken over (expiry), taker releases, deleted, re-created: old holder refused everywhere", async () => {
+    const { h, lease } = await holder();
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker"));
+    await t.load("r1");
+    await t.releaseLease(tl);
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    const res = {
+      append: await outcome(h.append("r1", [nodeRecord(2, "b")], lease)),
+      snap: await outcome(h.writeSnapshot(sampleRun("r1", { now: 5_000 }), 3, lease)),
+      renew: await outcome(h.renewLease(lease, 60_000, Date.now())),
+      acquire: await outcome(h.acquireLease("r1", leaseRequest("holder")).then((l) => l.owner)),
+    };
+    await outcome(h.releaseLease(lease));
+    expect(res).toEqual({
+      append: "LeaseLostError/LEASE_LOST",
+      snap: "LeaseLostError/LEASE_LOST",
+      renew: "RunLockedError/RUN_LOCKED",
+      acquire: "RunLockedError/RUN_LOCKED",
+    });
+    const loaded = await d.load("r1");
+    expect(loaded?.state.meta.createdAt).toBe(9_000);
+    expect(loaded?.seq).toBe(0);
+    expect((await d.readLease("r1"))?.owner).toBe("new");
+    await n.append("r1", [nodeRecord(1, "c")], nl);
+    expect((await d.load("r1"))?.seq).toBe(1);
+  });
+
+  it("S2: live holder taken over with takeover:true, taker releases, deleted, re-created: old holder refused", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+    await t.releaseLease(tl);
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    const res = {
+      append: await outcome(h.append("r1", [nodeRecord(2, "b")], lease)),
+      snap: await outcome(h.writeSnapshot(sampleRun("r1", { now: 5_000 }), 3, lease)),
+      renew: await outcome(h.renewLease(lease, 60_000, Date.now())),
+    };
+    await outcome(h.releaseLease(lease));
+    expect(res).toEqual({ append: "LeaseLostError/LEASE_LOST", snap: "LeaseLostError/LEASE_LOST", renew: "RunLockedError/RUN_LOCKED" });
+    expect((await d.load("r1"))?.state.meta.createdAt).toBe(9_000);
+    expect((await d.readLease("r1"))?.owner).toBe("new");
+  });
+
+  it("S3: live holder taken over (takeover:true); holder acquires again with its own owner: RunLockedError", async () => {
+    const { h } = await holder("holder", leaseRequest("holder"));
+    const t = mk();
+    await t.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+    expect(await outcome(h.acquireLease("r1", leaseRequest("holder")))).toBe("RunLockedError/RUN_LOCKED");
+  });
+
+  it("S3b: expired holder taken over, taker releases; holder acquires again with its own owner: granted", async () => {
+    const { h } = await holder();
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker"));
+    await t.releaseLease(tl);
+    const r = await outcome(h.acquireLease("r1", leaseRequest("holder")).then((l) => l.owner));
+    expect(r).toBe('ok:"holder"');
+    expect((await t.readLease("r1"))?.owner).toBe("holder");
+  });
+
+  it("S4: lease released by another store object; holder's store re-acquires with the same owner: granted", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    await b.releaseLease(lease);
+    expect(await b.readLease("r1")).toBeUndefined();
+    const r = await outcome(h.acquireLease("r1", leaseRequest("holder")).then((l) => l.owner));
+    expect(r).toBe('ok:"holder"');
+    const l2 = (await h.readLease("r1"))!;
+    expect(l2.owner).toBe("holder");
+    await h.append("r1", [nodeRecord(2, "b")], l2);
+    expect((await b.load("r1"))?.seq).toBe(2);
+  });
+
+  it("S4b: lease released by another store; holder's next append after trust is refused", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    await b.releaseLease(lease);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await outcome(h.append("r1", [nodeRecord(2, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
+  });
+
+  it("S5: holder's store closed; it appends with its still-live lease", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    await h.close();
+    const r = await outcome(h.append("r1", [nodeRecord(2, "b")], lease));
+    const r2 = await outcome(h.writeSnapshot(sampleRun("r1"), 2, lease));
+    const r3 = await outcome(h.renewLease(lease, 60_000, Date.now()).then((l) => l.owner));
+    expect({ r, r2, r3 }).toEqual({ r: "ok", r2: "ok", r3: 'ok:"holder"' });
+  });
+
+  it("S6: another store renews the holder's lease (adopts), then both append: nothing lost", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await h.append("r1", [nodeRecord(2, "b")], lease);
+    await b.append("r1", [nodeRecord(3, "c")], renewed);
+    await h.append("r1", [nodeRecord(4, "a", { status: "succeeded" })], lease);
+    const loaded = await mk().load("r1");
+    expect(loaded?.seq).toBe(4);
+  });
+
+  it("S7: release by an expired holder after delete, and after re-creation: no effect on the new run", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    expect(await outcome(h.releaseLease(lease))).toBe("ok");
+    expect(kept("r1")).toBe(false);
+    expect(await d.readLease("r1")).toBeUndefined();
+    expect(await d.list()).toEqual([]);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    expect(await outcome(h.releaseLease(lease))).toBe("ok");
+    const b = mk();
+    expect(await outcome(b.releaseLease(lease))).toBe("ok");
+    expect((await d.readLease("r1"))?.owner).toBe("new");
+    await n.append("r1", [nodeRecord(1, "b")], nl);
+    expect((await d.load("r1"))?.seq).toBe(1);
+  });
+
+  it("S8: cancel request after delete: false; after re-creation: a request for the old token", async () => {
+    const { lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    expect(await d.requestCancel("r1", { token: lease.token, reason: "x", at: 1 })).toBe(false);
+    expect(kept("r1")).toBe(false);
+    expect(await d.list()).toEqual([]);
+    expect(await d.readLease("r1")).toBeUndefined();
+  });
+
+  it("S9: expired holder compacts after delete: refused, run stays deleted", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    expect(await outcome(h.writeSnapshot(sampleRun("r1"), 1, lease))).toBe("LeaseLostError/LEASE_LOST");
+    expect(kept("r1")).toBe(false);
+    expect(await d.list()).toEqual([]);
+  });
+
+  it("S10: expired holder taken over; holder compacts: refused, taker's run intact", async () => {
+    const { h, lease } = await holder();
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker"));
+    await t.load("r1");
+    await t.append("r1", [nodeRecord(2, "b")], tl);
+    expect(await outcome(h.writeSnapshot(sampleRun("r1", { now: 5 }), 7, lease))).toBe("LeaseLostError/LEASE_LOST");
+    expect(await outcome(h.append("r1", [nodeRecord(3, "c")], lease))).toBe("LeaseLostError/LEASE_LOST");
+    const loaded = await mk().load("r1");
+    expect(loaded?.seq).toBe(2);
+    expect((await mk().readLease("r1"))?.owner).toBe("taker");
+    await t.append("r1", [nodeRecord(3, "c")], tl);
+    expect((await mk().load("r1"))?.seq).toBe(3);
+  });
+
+  it("S11: cancel request on expired holder, then takeover, then holder renews: refused; taker has no cancel", async () => {
+    const { h, lease } = await holder();
+    const c = mk();
+    expect(await c.requestCancel("r1", { token: lease.token, reason: "stop", at: 1 })).toBe(true);
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker"));
+    expect(tl.cancelRequested).toBeUndefined();
+    expect(await outcome(h.renewLease(lease, 60_000, Date.now()))).toBe("RunLockedError/RUN_LOCKED");
+    const renewed = await t.renewLease(tl, 60_000, Date.now());
+    expect(renewed.cancelRequested).toBeUndefined();
+    expect((await c.readLease("r1"))?.cancelRequested).toBeUndefined();
+  });
+
+  it("S12: holder releases, then another store deletes, then holder's store starts the id again", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    await h.releaseLease(lease);
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    const l2 = await h.acquireLease("r1", leaseRequest("holder2"));
+    await h.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, l2);
+    expect((await d.load("r1"))?.state.meta.createdAt).toBe(9_000);
+    expect(await outcome(h.append("r1", [nodeRecord(1, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
+  });
+
+  it("S13: delete refused while live; after takeover:true by T, delete refused (T live); holder's release does not free T", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const d = mk();
+    expect(await outcome(d.delete("r1"))).toBe("RunLockedError/RUN_LOCKED");
+    const t = mk();
+    const tl = await t.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+    await h.releaseLease(lease);
+    expect((await d.readLease("r1"))?.owner).toBe("taker");
+    expect(await outcome(d.delete("r1"))).toBe("RunLockedError/RUN_LOCKED");
+    await t.append("r1", [nodeRecord(2, "b")], tl);
+    expect((await d.load("r1"))?.seq).toBe(2);
+  });
+
+  it("S14: holder's same-store re-acquire (same owner) after delete + re-create by another: RunLockedError, new run intact", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    expect(await outcome(h.acquireLease("r1", leaseRequest("holder")))).toBe("RunLockedError/RUN_LOCKED");
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    expect(await outcome(h.append("r1", [nodeRecord(2, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
+    expect((await d.load("r1"))?.seq).toBe(0);
+  });
+
+  it("S15: new run with same id acquired (no snapshot yet) while old holder has file open; old holder's writes refused, new run starts cleanly", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    expect(await outcome(h.writeSnapshot(sampleRun("r1", { now: 4_000 }), 0, lease))).toBe("LeaseLostError/LEASE_LOST");
+    expect(await d.load("r1")).toBeUndefined();
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    expect((await d.load("r1"))?.state.meta.createdAt).toBe(9_000);
+  });
+
+  it("S16: expired holder deleted; holder released; same owner re-acquire on holder store; then old lease object's append", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    const again = await h.acquireLease("r1", leaseRequest("holder"));
+    // old lease object (same owner, maybe same token) must not write into the new run before its start
+    // The old lease object and the new one have one owner and token: whether the store refuses it (a run file: the run
+    // has not started) or takes it (a run folder), the new run must start clean.
+    await outcome(h.append("r1", [nodeRecord(5, "b")], lease));
+    await h.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, again);
+    expect((await d.load("r1"))?.seq).toBe(0);
+  });
+
+  it("S18: takeover:true of a live lease, then holder within its trust window appends once; taker sees it (or holder refused)", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const t = mk();
+    const taking = t.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+    await new Promise((r) => setTimeout(r, 5));
+    const r = await outcome(h.append("r1", [nodeRecord(2, "b")], lease));
+    const tl = await taking;
+    const loaded = await t.load("r1");
+    if (r === "ok") expect(loaded?.seq).toBe(2);
+    expect(await outcome(h.append("r1", [nodeRecord(3, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
+    await t.append("r1", [nodeRecord(3, "c")], tl);
+    expect((await mk().load("r1"))?.seq).toBe(3);
+  });
+
+  it("S19: cancel request after release: false; readLease undefined", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    await h.releaseLease(lease);
+    const c = mk();
+    expect(await c.requestCancel("r1", { token: lease.token, reason: "x", at: 1 })).toBe(false);
+    expect(await c.readLease("r1")).toBeUndefined();
+  });
+
+  it("S20: holder's renewal after another store's delete (expired): RunLockedError, nothing recreated", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    expect(await outcome(h.renewLease(lease, 60_000, Date.now()))).toBe("RunLockedError/RUN_LOCKED");
+    expect(kept("r1")).toBe(false);
+    expect(await d.list()).toEqual([]);
+    expect(await d.readLease("r1")).toBeUndefined();
+  });
+
+  it("S21: another store renews an expired holder's lease after a delete: refused, nothing recreated", async () => {
+    const { lease } = await holder();
+    const d = mk();
+    await d.delete("r1");
+    const b = mk();
+    expect(await outcome(b.renewLease(lease, 60_000, Date.now()))).toBe("RunLockedError/RUN_LOCKED");
+    expect(await outcome(b.append("r1", [nodeRecord(2, "b")], lease))).not.toBe("ok");
+    expect(kept("r1")).toBe(false);
+  });
+  // Folders: the holder trusts its lease.json for up to TRUST_MS, and only an owner is expected to give a lease back.
+  it.skipIf(layout === "folders")("S22: live holder's lease released by another store, run deleted at once, holder appends within its trust", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    await b.releaseLease(lease);
+    const d = mk();
+    expect(await outcome(d.delete("r1"))).toBe("ok:true");
+    // Data must not be lost silently: the holder's append is refused (its writer was closed when its lease was given
+    // back, and the run is gone).
+    expect(await outcome(h.append("r1", [nodeRecord(2, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
+    expect(kept("r1")).toBe(false);
+  });
+
+  it("S23: B adopts A's lease by renewal; A compacts; B appends at once: not lost", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await h.writeSnapshot(sampleRun("r1"), 1, lease);
+    const r = await outcome(b.append("r1", [nodeRecord(2, "b")], renewed));
+    const loaded = await mk().load("r1");
+    if (r === "ok") expect(loaded?.seq).toBe(2);
+  });
+
+  // Folders with fsync: A's journal descriptor writes the file B's compaction replaced.
+  it.skipIf(layout === "folders" && fsync)("S23b: B adopts A's lease by renewal; B compacts; A appends at once: not lost", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await b.writeSnapshot(sampleRun("r1"), 1, renewed);
+    const r = await outcome(h.append("r1", [nodeRecord(2, "b")], lease));
+    const loaded = await mk().load("r1");
+    if (r === "ok") expect(loaded?.seq).toBe(2);
+  });
+
+  it("S24: B renews an expired A lease (60 s); A compacts; lease still reported live, delete refused", async () => {
+    const { h, lease } = await holder();
+    const b = mk();
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await outcome(h.writeSnapshot(sampleRun("r1"), 1, lease));
+    const seen = await mk().readLease("r1");
+    const del = await outcome(mk().delete("r1"));
+    expect(seen?.expiresAt).toBe(renewed.expiresAt);
+    expect(del).toBe("RunLockedError/RUN_LOCKED");
+  });
+
+  // Folders with fsync: the holder's journal descriptor writes the journal the tool's snapshot replaced.
+  it.skipIf(layout === "folders" && fsync)("S25: unfenced snapshot by a tool store while A holds a live lease: lease still reported", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const tool = mk();
+    await tool.writeSnapshot(sampleRun("r1"), 1);
+    const seen = await mk().readLease("r1");
+    const other = await outcome(
+      mk()
+        .acquireLease("r1", leaseRequest("other"))
+        .then((l) => l.owner),
+    );
+    const r = await outcome(h.append("r1", [nodeRecord(2, "b")], lease));
+    expect(seen?.owner).toBe("holder");
+    expect(other).toBe("RunLockedError/RUN_LOCKED");
+    // The holder still holds the run: its append goes through, and is there.
+    expect(r).toBe("ok");
+    expect((await mk().load("r1"))?.seq).toBe(2);
+  });
+
+  it("S26: quiet re-acquire, deleted (expired), re-created; quiet holder's release leaves new run intact", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    await h.releaseLease(lease);
+    const q = mk();
+    const ql = await q.acquireLease("r1", expired("quiet"));
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    await n.append("r1", [nodeRecord(1, "b")], nl);
+    expect(await outcome(q.releaseLease(ql))).toBe("ok");
+    expect((await d.load("r1"))?.seq).toBe(1);
+    expect((await d.readLease("r1"))?.owner).toBe("new");
+    await n.append("r1", [nodeRecord(2, "c")], nl);
+    expect((await d.load("r1"))?.seq).toBe(2);
+  });
+
+  it("S27: unfenced append by a tool store while A holds and appends", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const tool = mk();
+    await tool.append("r1", [nodeRecord(2, "b")]);
+    await h.append("r1", [nodeRecord(3, "c")], lease);
+    await tool.append("r1", [nodeRecord(4, "c", { status: "succeeded" })]);
+    const r = await outcome(
+      mk()
+        .load("r1")
+        .then((l) => l?.seq),
+    );
+    expect(r).toBe("ok:4");
+  });
+
+  it("S28: lease released by another store; holder renews: RunLockedError; holder releases: ok", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const b = mk();
+    await b.releaseLease(lease);
+    expect(await outcome(h.renewLease(lease, 60_000, Date.now()))).toBe("RunLockedError/RUN_LOCKED");
+    expect(await outcome(h.releaseLease(lease))).toBe("ok");
+    expect(await b.readLease("r1")).toBeUndefined();
+    const t = await mk().acquireLease("r1", leaseRequest("t"));
+    expect((await b.readLease("r1"))?.owner).toBe("t");
+    expect(t.owner).toBe("t");
+  });
+  it("S29: takeover of an expired holder races the holder's compaction and append", async () => {
+    const { h, lease } = await holder();
+    const t = mk();
+    const taking = t.acquireLease("r1", leaseRequest("taker"));
+    const snap = h.writeSnapshot(sampleRun("r1", { now: 5 }), 1, lease);
+    const app = h.append("r1", [nodeRecord(2, "b")], lease);
+    const [tl, , a1] = [await taking, await outcome(snap), await outcome(app)];
+    const loaded = await t.load("r1");
+    if (a1 === "ok") expect(loaded?.seq).toBe(2);
+    await t.append("r1", [nodeRecord(3, "c")], tl);
+    expect((await mk().load("r1"))?.seq).toBe(3);
+    expect((await mk().readLease("r1"))?.owner).toBe("taker");
+  });
+
+  it("S30: delete races the expired holder's compaction", async () => {
+    const { h, lease } = await holder();
+    const d = mk();
+    const del = d.delete("r1");
+    const snap = h.writeSnapshot(sampleRun("r1", { now: 5 }), 1, lease);
+    const [r1, r2] = [await outcome(del), await outcome(snap)];
+    expect(r1).toBe("ok:true");
+    expect(kept("r1")).toBe(false);
+    const r3 = await outcome(h.writeSnapshot(sampleRun("r1", { now: 6 }), 1, lease));
+    expect(kept("r1")).toBe(false);
+    // A run file refuses the deleted run's writes; a run folder takes them without an error and keeps nothing.
+    if (layout === "files") expect([r2, r3]).toEqual(["LeaseLostError/LEASE_LOST", "LeaseLostError/LEASE_LOST"]);
+  });
+
+  it("S31: delete of a run whose lease was taken but which never started", async () => {
+    const a = mk();
+    const l = await a.acquireLease("r1", expired("a"));
+    const d = mk();
+    expect(await outcome(d.delete("r1"))).toBe("ok:false");
+    expect(await outcome(a.writeSnapshot(sampleRun("r1"), 0, l))).toBe("LeaseLostError/LEASE_LOST");
+  });
+
+  // Folders: the taker fails with the system's ENOENT, not a typed error.
+  it.skipIf(layout === "folders")("S32: takeover waiting for the lock while the run is deleted", async () => {
+    const { lease } = await holder();
+    void lease;
+    const d = mk();
+    const t = mk();
+    const del = d.delete("r1");
+    const taking = t.acquireLease("r1", leaseRequest("taker"));
+    const [r1, r2] = [await outcome(del), await outcome(taking.then((l) => `${l.owner}/${l.token}`))];
+    const n = mk();
+    const r3 = await outcome(n.acquireLease("r1", leaseRequest("new")).then((l) => `${l.owner}/${l.token}`));
+    // The taker that waited for the lock holds a new run of that id; the next owner is refused.
+    expect([r1, r2, r3]).toEqual(["ok:true", 'ok:"taker/1"', "RunLockedError/RUN_LOCKED"]);
+  });
+
+  // Folders: a lease given back leaves no token, so the next owner gets the same one.
+  it.skipIf(layout === "folders")("S33: cancel request between a holder's release and a new acquire does not reach the new holder", async () => {
+    const { h, lease } = await holder("holder", leaseRequest("holder"));
+    const c = mk();
+    // cancelRun read the lease (token) before the release
+    const token = (await c.readLease("r1"))!.token;
+    await h.releaseLease(lease);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    // The new owner's token is above the given-back one's, so the late request is for nobody.
+    expect(nl.token).toBeGreaterThan(token);
+    expect(await c.requestCancel("r1", { token, reason: "late", at: 1 })).toBe(false);
+    const renewed = await n.renewLease(nl, 60_000, Date.now());
+    expect(renewed.cancelRequested).toBeUndefined();
+  });
+});
+
+describe.each(["files", "folders"] as const)("minimal repros (layout %s)", (layout) => {
+  it("R1: renewal by a second store object, then one append by the first, fsync: run readable", async () => {
+    const a = new LowdbStore({ dir, layout, fsync: true });
+    const b = new LowdbStore({ dir, layout, fsync: true });
+    const lease = await a.acquireLease("r1", leaseRequest("holder"));
+    await a.writeSnapshot(sampleRun("r1"), 0, lease);
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await a.append("r1", [nodeRecord(1, "b")], lease);
+    await b.append("r1", [nodeRecord(2, "c")], renewed);
+    const r = await outcome(new LowdbStore({ dir, layout }).load("r1").then((l) => l?.seq));
+    await a.close();
+    await b.close();
+    expect(r).toBe("ok:2");
+  });
+
+  it("R2: renewal by a second store object survives the first's compaction (delete refused)", async () => {
+    const a = new LowdbStore({ dir, layout });
+    const b = new LowdbStore({ dir, layout });
+    const lease = await a.acquireLease("r1", expired("holder"));
+    await a.writeSnapshot(sampleRun("r1"), 0, lease);
+    const renewed = await b.renewLease(lease, 60_000, Date.now());
+    await a.writeSnapshot(sampleRun("r1"), 0, lease);
+    const seen = await new LowdbStore({ dir, layout }).readLease("r1");
+    const del = await outcome(new LowdbStore({ dir, layout }).delete("r1"));
+    await a.close();
+    await b.close();
+    expect({ expiresAt: seen?.expiresAt, del }).toEqual({ expiresAt: renewed.expiresAt, del: "RunLockedError/RUN_LOCKED" });
+  });
+});
