@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import type { Lease } from "../src/persistence/run-store.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 import { leaseRequest } from "./support/lease-request.js";
 
@@ -76,21 +77,34 @@ describe.each([
     return { h, lease };
   }
 
+  /** Deletes run r1 through a store of its own, then starts it again as owner "new" (created at 9,000). */
+  async function deleteAndRecreate() {
+    const d = mk();
+    expect(await d.delete("r1")).toBe(true);
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    return { d, n, nl };
+  }
+
+  /** What the old holder's append, compaction and renewal with `lease` do, each as `outcome` says. */
+  async function oldHolderWrites(h: LowdbStore, lease: Lease) {
+    return {
+      append: await outcome(h.append("r1", [nodeRecord(2, "b")], lease)),
+      snap: await outcome(h.writeSnapshot(sampleRun("r1", { now: 5_000 }), 3, lease)),
+      renew: await outcome(h.renewLease(lease, 60_000, Date.now())),
+    };
+  }
+
   it("S1: expired holder, taken over (expiry), taker releases, deleted, re-created: old holder refused everywhere", async () => {
     const { h, lease } = await holder();
     const t = mk();
     const tl = await t.acquireLease("r1", leaseRequest("taker"));
     await t.load("r1");
     await t.releaseLease(tl);
-    const d = mk();
-    expect(await d.delete("r1")).toBe(true);
-    const n = mk();
-    const nl = await n.acquireLease("r1", leaseRequest("new"));
-    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    const { d, n, nl } = await deleteAndRecreate();
     const res = {
-      append: await outcome(h.append("r1", [nodeRecord(2, "b")], lease)),
-      snap: await outcome(h.writeSnapshot(sampleRun("r1", { now: 5_000 }), 3, lease)),
-      renew: await outcome(h.renewLease(lease, 60_000, Date.now())),
+      ...(await oldHolderWrites(h, lease)),
       acquire: await outcome(h.acquireLease("r1", leaseRequest("holder")).then((l) => l.owner)),
     };
     await outcome(h.releaseLease(lease));
@@ -113,16 +127,8 @@ describe.each([
     const t = mk();
     const tl = await t.acquireLease("r1", leaseRequest("taker", { takeover: true }));
     await t.releaseLease(tl);
-    const d = mk();
-    expect(await d.delete("r1")).toBe(true);
-    const n = mk();
-    const nl = await n.acquireLease("r1", leaseRequest("new"));
-    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
-    const res = {
-      append: await outcome(h.append("r1", [nodeRecord(2, "b")], lease)),
-      snap: await outcome(h.writeSnapshot(sampleRun("r1", { now: 5_000 }), 3, lease)),
-      renew: await outcome(h.renewLease(lease, 60_000, Date.now())),
-    };
+    const { d } = await deleteAndRecreate();
+    const res = await oldHolderWrites(h, lease);
     await outcome(h.releaseLease(lease));
     expect(res).toEqual({ append: "LeaseLostError/LEASE_LOST", snap: "LeaseLostError/LEASE_LOST", renew: "RunLockedError/RUN_LOCKED" });
     expect((await d.load("r1"))?.state.meta.createdAt).toBe(9_000);
@@ -424,11 +430,7 @@ describe.each([
     await h.releaseLease(lease);
     const q = mk();
     const ql = await q.acquireLease("r1", expired("quiet"));
-    const d = mk();
-    expect(await d.delete("r1")).toBe(true);
-    const n = mk();
-    const nl = await n.acquireLease("r1", leaseRequest("new"));
-    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
+    const { d, n, nl } = await deleteAndRecreate();
     await n.append("r1", [nodeRecord(1, "b")], nl);
     expect(await outcome(q.releaseLease(ql))).toBe("ok");
     expect((await d.load("r1"))?.seq).toBe(1);
