@@ -75,3 +75,24 @@ describe.each([
     await runner.close();
   });
 });
+
+describe("two store objects reaching one folder through a link and through its real path", () => {
+  it("share one writer per run file: with fsync, a renewal by one and appends by both keep the run whole", async () => {
+    const viaLink = new LowdbStore({ dir: linked, fsync: true });
+    const viaReal = new LowdbStore({ dir: real, fsync: true });
+    const lease = await viaLink.acquireLease("r", leaseRequest("holder"));
+    await viaLink.writeSnapshot(sampleRun("r"), 0, lease);
+    // The other object renews the lease it did not take, then both append with it.
+    const renewed = await viaReal.renewLease(lease, 60_000, Date.now());
+    await viaLink.append("r", [nodeRecord(1, "a")], lease);
+    await viaReal.append("r", [nodeRecord(2, "b")], renewed);
+    await viaLink.append("r", [nodeRecord(3, "c")], lease);
+    await viaLink.close();
+    await viaReal.close();
+    const reader = new LowdbStore({ dir: real });
+    const loaded = await reader.load("r");
+    expect(loaded?.seq).toBe(3);
+    expect((await reader.readLease("r"))?.expiresAt).toBe(renewed.expiresAt);
+    await reader.close();
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * Why this file is 669 lines (195 of them comments, this one 78; 474 of
+ * Why this file is 673 lines (197 of them comments, this one 78; 476 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -76,7 +76,7 @@
  *
  * @module
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { syncFolder, syncMadeFolders, unlinkQuietly } from "./atomic-file.js";
@@ -169,7 +169,7 @@ export class RunFileStore implements RunStore {
     assertFileStoreOptions("RunFileStore", options);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#fsync = options.fsync ?? false;
-    this.#open = new ProcessWriters(this.dir);
+    this.#open = new ProcessWriters();
   }
 
   /** Whether every write is flushed to the disk before it counts (the `fsync` option). */
@@ -195,14 +195,18 @@ export class RunFileStore implements RunStore {
     // The store folder itself may be a symbolic link (a volume mounted elsewhere): it is the user's choice, and
     // followed; what is in it is checked file by file (`store-files.ts`).
     // Something else at its name (a file) is left for the calls on it to fail on, with the system's ENOTDIR.
-    const stats = statSync(this.dir, { throwIfNoEntry: false });
+    let stats = statSync(this.dir, { throwIfNoEntry: false });
     if (stats === undefined) {
       if (!make) return false;
       const created = mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      stats = statSync(this.dir);
       // A umask may have taken the owner's bits off: the folder is this store's, 0700 as the option says.
-      if (created !== undefined && (lstatSync(this.dir).mode & 0o777) !== 0o700) chmodSync(this.dir, 0o700);
+      if (created !== undefined && (stats.mode & 0o777) !== 0o700) chmodSync(this.dir, 0o700);
       if (this.#fsync && created !== undefined) syncMadeFolders(this.dir, created);
     }
+    // The folder's identity, whatever link it was reached through: the store objects of this process on it share
+    // one writer per run file (`run-file-writers.ts`).
+    this.#open.locate(stats);
     this.#dirReady = true;
     return true;
   }
@@ -582,7 +586,7 @@ export class RunFileStore implements RunStore {
       // of this process that writes it closes its writer first: it trusts its lease for up to TRUST_MS
       // (`lease-trust.ts`: only an owner gives its lease back), and must find it given back at its next write.
       const file = this.#file(lease.runId);
-      if (!verifyPathSync(file, "file")) return;
+      if (!this.#ready(false) || !verifyPathSync(file, "file")) return;
       await this.#open.handOver(lease.runId + SUFFIX, this);
       const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${lease.runId}"` });
       try {

@@ -21,8 +21,7 @@
  *
  * @module
  */
-import { realpathSync } from "node:fs";
-import { join } from "node:path";
+import type { Stats } from "node:fs";
 import type { RunFileWriter } from "./run-file-writer.js";
 
 /** What the registry keeps of the writer a store object has open. */
@@ -34,23 +33,27 @@ interface Open {
   readonly close: () => Promise<void>;
 }
 
-/** The writers open in this process, by the real path of their file. */
+/** The writers open in this process, by their file's folder (its device and inode) and name. */
 const open = new Map<string, Open>();
 
 /** The writers this process has open of the run files of one store folder, as one `RunFileStore` sees them. */
 export class ProcessWriters {
-  #realDir: string | undefined;
-
-  constructor(readonly dir: string) {}
+  #folder: string | undefined;
 
   /**
-   * The key of the file `name`: its path through the folder's real path, so
-   * that stores given the folder through different links share one writer.
-   * The folder exists (a writer is opened or handed over only then).
+   * Says which folder the store's files are in: the `stat` of it the store
+   * made when it first checked it (no call of its own). Its device and
+   * inode name the folder whatever link a store was given it through, so
+   * that such stores share one writer per file.
    */
+  locate(folder: Pick<Stats, "dev" | "ino">): void {
+    this.#folder = `${folder.dev}:${folder.ino}`;
+  }
+
+  /** The key of the file `name`: its folder's identity and its name. The store checked its folder first. */
   #key(name: string): string {
-    this.#realDir ??= realpathSync(this.dir);
-    return join(this.#realDir, name);
+    if (this.#folder === undefined) throw new Error("taskloom internal error: a run file's writer was asked for before its folder was checked");
+    return `${this.#folder}/${name}`;
   }
 
   /**
