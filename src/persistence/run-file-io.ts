@@ -83,7 +83,7 @@ export function appendPieces(journal: JournalFile, pieces: Iterable<string>, tai
  * store took hours). Renamed from there to the store folder: one file
  * system, so the rename stays atomic.
  */
-export const TEMP_FOLDER = "tmp";
+const TEMP_FOLDER = "tmp";
 
 /**
  * A new temp file's name for the run file or claim `file`, used once (a

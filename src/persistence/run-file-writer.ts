@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import { JournalFile } from "./journal-file.js";
 import { fileLook, sameVersion, type FileLook } from "./lease-look.js";
 import { leaseLost, stillHeld } from "./lease-rules.js";
+import type { LeaseLostError } from "../engine/errors.js";
 import { trusted } from "./lease-trust.js";
 import { claimPath, currentLease, heldLease, readClaim, type Claim } from "./run-file-leases.js";
 import { checkRunFileLine } from "./run-file-lines.js";
@@ -109,14 +110,20 @@ export class RunFileWriter {
    * outranks it, and the file is still there ({@link removed}).
    */
   fence(lease: Lease, trust = true): void {
-    if (!stillHeld(this.lease, lease)) throw leaseLost(lease, this.lease);
+    const lost = this.lost(lease, trust);
+    if (lost !== undefined) throw lost;
+  }
+
+  /** What {@link fence} would throw for `lease` (after a look at the claim, unless trusted), or undefined while it holds the run. */
+  lost(lease: Lease, trust: boolean): LeaseLostError | undefined {
+    if (!stillHeld(this.lease, lease)) return leaseLost(lease, this.lease);
     const claim = this.look(lease, trust);
     if (claim !== undefined) {
       const { current } = currentLease(heldLease(this.lease!), claim);
-      if (!stillHeld(current, lease)) throw leaseLost(lease, current ?? claim.lease);
+      if (!stillHeld(current, lease)) return leaseLost(lease, current ?? claim.lease);
     }
     // The run was deleted (or its file replaced, which a claim above says first): nobody holds it now.
-    if (this.removed) throw leaseLost(lease, undefined);
+    return this.removed ? leaseLost(lease, undefined) : undefined;
   }
 
   /** Closes the file once its flush in flight, if any, is done. */
