@@ -165,47 +165,31 @@ describe("a fencing check trusted for TRUST_MS", () => {
     await taker.close();
   });
 
-  it("a takeover that first waited for the lease lock longer than TRUST_MS still waits out the holder's trust, counted from its write", async () => {
-    const { store, lease } = await holder("r1", 60_000, "folders");
-    // Another process holds the lease lock (an empty lock file, fresh): the taker waits for it in real time.
-    const lock = join(dir, "runs", "r1", "lease.lock");
-    writeFileSync(lock, "");
-    const taker = new LowdbStore({ dir, layout: "folders" });
-    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
-    await pause(50);
-    // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
-    now += TRUST_MS;
-    await pause(50);
-    expect(await leaseOwner("r1")).toBe("holder");
-    unlinkSync(lock);
-    const granted = await grantedAfterTrust(taking);
-    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
-    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
-    await store.close();
-    await taker.close();
-  });
-
-  it("a takeover that first waited for the run file's lock longer than TRUST_MS still waits out the holder's trust, counted from its claim write", async () => {
-    const { store, lease } = await holder("r1", 60_000, "files");
-    // Another process holds the run's lock (an empty lock file, fresh): the taker waits for it in real time.
-    const lock = `${runFile("r1")}.lock`;
-    writeFileSync(lock, "");
-    const taker = new LowdbStore({ dir, layout: "files" });
-    const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
-    await pause(50);
-    // Time the taker spent before its claim does not count: the held clock moves on by TRUST_MS while it waits for the lock.
-    now += TRUST_MS;
-    await pause(50);
-    expect(await leaseOwner("r1")).toBe("holder");
-    expect(existsSync(`${runFile("r1")}.claim`)).toBe(false);
-    unlinkSync(lock);
-    const granted = await grantedAfterTrust(taking);
-    expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
-    await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
-    await taker.writeSnapshot(sampleRun("r1"), 0, granted);
-    await store.close();
-    await taker.close();
-  });
+  it.each(LAYOUTS)(
+    "a takeover that first waited for the run's lock longer than TRUST_MS still waits out the holder's trust, counted from its write (run kept as %s)",
+    async (layout) => {
+      const { store, lease } = await holder("r1", 60_000, layout);
+      // Another process holds the lock (an empty lock file, fresh): the taker waits for it in real time. A run folder's
+      // is the lease lock; a run file's, the run's lock, under which the taker writes its claim.
+      const lock = layout === "folders" ? join(dir, "runs", "r1", "lease.lock") : `${runFile("r1")}.lock`;
+      writeFileSync(lock, "");
+      const taker = new LowdbStore({ dir, layout });
+      const taking = taker.acquireLease("r1", leaseRequest("taker", { takeover: true }));
+      await pause(50);
+      // Time the taker spent before its write does not count: the held clock moves on by TRUST_MS while it waits for the lock.
+      now += TRUST_MS;
+      await pause(50);
+      expect(await leaseOwner("r1")).toBe("holder");
+      if (layout === "files") expect(existsSync(`${runFile("r1")}.claim`)).toBe(false);
+      unlinkSync(lock);
+      const granted = await grantedAfterTrust(taking);
+      expect(granted).toMatchObject({ owner: "taker", token: lease.token + 1 });
+      await expect(store.append("r1", [nodeRecord(2, "a")], lease)).rejects.toBeInstanceOf(LeaseLostError);
+      await taker.writeSnapshot(sampleRun("r1"), 0, granted);
+      await store.close();
+      await taker.close();
+    },
+  );
 
   it.each([
     ["near its expiry", TRUST_MARGIN_MS - 1_000],

@@ -77,14 +77,20 @@ describe.each([
     return { h, lease };
   }
 
-  /** Deletes run r1 through a store of its own, then starts it again as owner "new" (created at 9,000). */
-  async function deleteAndRecreate() {
+  /** Deletes run r1 through a store of its own, then takes its lease as owner "new" (a new run, not started yet). */
+  async function deleteAndTake() {
     const d = mk();
     expect(await d.delete("r1")).toBe(true);
     const n = mk();
     const nl = await n.acquireLease("r1", leaseRequest("new"));
-    await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
     return { d, n, nl };
+  }
+
+  /** {@link deleteAndTake}, then starts the new run (created at 9,000). */
+  async function deleteAndRecreate() {
+    const taken = await deleteAndTake();
+    await taken.n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, taken.nl);
+    return taken;
   }
 
   /** What the old holder's append, compaction and renewal with `lease` do, each as `outcome` says. */
@@ -285,10 +291,7 @@ describe.each([
 
   it("S14: holder's same-store re-acquire (same owner) after delete + re-create by another: RunLockedError, new run intact", async () => {
     const { h, lease } = await holder();
-    const d = mk();
-    await d.delete("r1");
-    const n = mk();
-    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    const { d, n, nl } = await deleteAndTake();
     expect(await outcome(h.acquireLease("r1", leaseRequest("holder")))).toBe("RunLockedError/RUN_LOCKED");
     await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
     expect(await outcome(h.append("r1", [nodeRecord(2, "b")], lease))).toBe("LeaseLostError/LEASE_LOST");
@@ -297,10 +300,7 @@ describe.each([
 
   it("S15: new run with same id acquired (no snapshot yet) while old holder has file open; old holder's writes refused, new run starts cleanly", async () => {
     const { h, lease } = await holder();
-    const d = mk();
-    await d.delete("r1");
-    const n = mk();
-    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    const { d, n, nl } = await deleteAndTake();
     expect(await outcome(h.writeSnapshot(sampleRun("r1", { now: 4_000 }), 0, lease))).toBe("LeaseLostError/LEASE_LOST");
     expect(await d.load("r1")).toBeUndefined();
     await n.writeSnapshot(sampleRun("r1", { now: 9_000 }), 0, nl);
