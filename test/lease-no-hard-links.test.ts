@@ -55,7 +55,7 @@ describe("leases where link fails (EPERM)", () => {
     // No lock and no temp file left: only lease.json, given back in place (it reads as no lease, above).
     expect((await readdir(join(dir, "runs", "r1"))).filter((f) => f.startsWith("lease"))).toEqual(["lease.json"]);
     const again = await store.acquireLease("r1", request("o3"));
-    expect(again).toMatchObject({ owner: "o3", token: 1 });
+    expect(again).toMatchObject({ owner: "o3", token: renewed.token + 1 });
     await store.close();
   });
 });

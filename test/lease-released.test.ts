@@ -9,7 +9,7 @@
  * the stores are made with `layout: "folders"`); a run file's leases are
  * lines of the run file (test/run-file-leases.test.ts).
  */
-import { existsSync, linkSync, lstatSync, readFileSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +58,7 @@ describe("a lease given back", () => {
     await store.close();
   });
 
-  it("is taken by the next acquire, of any owner and any store, with token 1; the old holder is refused", async () => {
+  it("is taken by the next acquire, of any owner and any store, with the token after it; the old holder is refused", async () => {
     const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     await store.writeSnapshot(sampleRun("r1"), 0, lease);
@@ -70,15 +70,21 @@ describe("a lease given back", () => {
 
     const other = folders();
     const next = await other.acquireLease("r1", request("o2"));
-    expect(next).toMatchObject({ owner: "o2", token: 1 });
+    // Above the token given back: a cancel request addressed to the old holder never reaches this one.
+    expect(next).toMatchObject({ owner: "o2", token: 2 });
+    expect(await store.requestCancel("r1", { token: lease.token, reason: "late", at: 1 })).toBe(false);
     expect(await store.readLease("r1")).toEqual(next);
     await expect(store.writeSnapshot(sampleRun("r1"), 0, lease)).rejects.toMatchObject({ code: "LEASE_LOST" });
     await other.writeSnapshot(sampleRun("r1"), 0, next);
     expect(readdirSync(runDir("r1")).filter((f) => f.startsWith("lease"))).toEqual(["lease.json"]);
 
-    // The same owner takes its own lease given back, in the same store.
+    // The same owner takes its own lease given back, in the same store, with a new token: the lease it gave back
+    // writes nothing more.
     await other.releaseLease(next);
-    expect(await other.acquireLease("r1", request("o2"))).toMatchObject({ owner: "o2", token: 1 });
+    const again = await other.acquireLease("r1", request("o2"));
+    expect(again).toMatchObject({ owner: "o2", token: 3 });
+    await expect(other.writeSnapshot(sampleRun("r1"), 0, next)).rejects.toMatchObject({ code: "LEASE_LOST" });
+    await other.writeSnapshot(sampleRun("r1"), 0, again);
     await store.close();
     await other.close();
   });
@@ -93,7 +99,7 @@ describe("a lease given back", () => {
       await expect(waiter.acquireLease(runId, request("waiter"))).rejects.toBeInstanceOf(RunLockedError);
       // ...which changes in place within the same clock tick, most of the time.
       await holder.releaseLease(lease);
-      expect(await waiter.acquireLease(runId, request("waiter"))).toMatchObject({ owner: "waiter", token: 1 });
+      expect(await waiter.acquireLease(runId, request("waiter"))).toMatchObject({ owner: "waiter", token: 2 });
     }
     await holder.close();
     await waiter.close();
@@ -109,15 +115,28 @@ describe("a lease given back", () => {
     await store.close();
   });
 
-  it("is removed, as before, by a store that flushes (a page written in place could tear in a power loss)", async () => {
+  it("is replaced by rename, not written in place, by a store that flushes (a page written in place could tear in a power loss)", async () => {
     const store = folders({ fsync: true });
     await store.releaseLease(await store.acquireLease("r1", request("o1")));
-    expect(existsSync(leaseFile("r1"))).toBe(false);
-    expect(await store.acquireLease("r1", request("o2"))).toMatchObject({ owner: "o2", token: 1 });
+    const held = await store.acquireLease("r1", request("o2"));
+    // The held lease's file, kept open: after the release it has no name, and its bytes are the held lease's.
+    const fd = openSync(leaseFile("r1"), "r");
+    const text = readFileSync(leaseFile("r1"), "utf8");
+    try {
+      await store.releaseLease(held);
+      expect(fstatSync(fd).nlink).toBe(0);
+      expect(readFileSync(fd, "utf8")).toBe(text);
+    } finally {
+      closeSync(fd);
+    }
+    // lease.json is a new file, holding the lease given back and its token.
+    expect(stored("r1")).toMatchObject({ owner: "o2", token: 2, released: true, expiresAt: 0 });
+    expect(await store.readLease("r1")).toBeUndefined();
+    expect(await store.acquireLease("r1", request("o3"))).toMatchObject({ owner: "o3", token: 3 });
     await store.close();
   });
 
-  it("is removed, not written, when lease.json has a second name planted (nothing lands in the other file)", async () => {
+  it("is replaced, not written in place, when lease.json has a second name planted (nothing lands in the other file)", async () => {
     const store = folders();
     const lease = await store.acquireLease("r1", request("o1"));
     const other = join(dir, "other");
@@ -125,7 +144,8 @@ describe("a lease given back", () => {
     const text = readFileSync(other, "utf8");
     await store.releaseLease(lease);
     expect(readFileSync(other, "utf8")).toBe(text);
-    expect(existsSync(leaseFile("r1"))).toBe(false);
+    expect(statSync(leaseFile("r1")).ino).not.toBe(statSync(other).ino);
+    expect(stored("r1")).toMatchObject({ owner: "o1", released: true });
     expect(await store.readLease("r1")).toBeUndefined();
     await store.close();
   });
@@ -179,8 +199,8 @@ describe("processes racing for leases given back", () => {
         const per = owners.map(([owner], k) => ({ owner, outcome: results[k]![i]! }));
         const winners = per.filter((p) => "token" in p.outcome);
         expect(winners, `run r${i}: ${JSON.stringify(per)}`).toHaveLength(1);
-        // The previous version takes the released lease over as an expired one (token + 1); this one as no lease.
-        expect(winners[0]!.outcome).toEqual({ token: winners[0]!.owner === "old" ? 2 : 1 });
+        // The previous version takes the released lease over as an expired one, this one as no lease: both above it.
+        expect(winners[0]!.outcome).toEqual({ token: 2 });
         for (const p of per) if (p !== winners[0]) expect(p.outcome, `run r${i}`).toEqual({ holder: winners[0]!.owner });
       }
     } finally {

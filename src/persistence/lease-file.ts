@@ -1,6 +1,6 @@
 /**
  * What a run's `lease.json` holds, for `lowdb-leases.ts`: a lease, a
- * lease given back and left in place ({@link RELEASED}), or nothing.
+ * lease given back and left in place ({@link GivenBack}), or nothing.
  *
  * Giving a lease back in place. Without `fsync`, a `LowdbStore` gives a
  * lease back by overwriting `lease.json`, under the lease lock, with the
@@ -30,12 +30,19 @@
  *
  * A released lease reads as no lease: `readLease` gives undefined, it
  * fences every write off, cannot be renewed or cancelled, and the next
- * acquire takes it under the lock as a free lease (token 1), writing its
- * own by rename. An earlier version sees an expired lease, which every
- * version takes over (`lease-rules.ts`, `canTakeOver`).
+ * acquire takes it under the lock as a free lease, writing its own by
+ * rename, with the token after the released one ({@link GivenBack}): a
+ * cancel request addressed to the holder that gave it back never reaches
+ * the next one, and the old lease's writes stay fenced off even when the
+ * same owner takes the run again (as in a run file, `run-file-leases.ts`).
+ * A file left blank by a power loss keeps no token (the next is 1): every
+ * process of the boot that could hold an older one is gone. An earlier
+ * version sees an expired lease, which every version takes over
+ * (`lease-rules.ts`, `canTakeOver`).
  *
  * @module
  */
+import { writeFileAtomicSync } from "./atomic-file.js";
 import { UnsafeStoreFileError } from "./errors.js";
 import type { Lease } from "./run-store.js";
 import { serialize } from "./serialization.js";
@@ -43,18 +50,39 @@ import { overwriteKeptSync, overwriteSmallFileSync, type KeptFile } from "./smal
 import { checkLease } from "./snapshot-schema.js";
 import { BLANK, readRewrittenDocumentSync } from "./stored-document.js";
 
-/** What {@link readLeaseFileSync} gives for a `lease.json` that holds a lease given back. */
-export const RELEASED = Symbol("released");
+/**
+ * What {@link readLeaseFileSync} gives for a `lease.json` that holds a
+ * lease given back: nobody holds the run, and the next lease's token is
+ * above `token` (0 for a file a power loss left blank).
+ */
+export interface GivenBack {
+  readonly givenBack: true;
+  /** The token of the lease given back. */
+  readonly token: number;
+}
 
-/** What a run's `lease.json` holds: a lease, a lease given back ({@link RELEASED}), or nothing (no file). */
-export type LeaseFound = Lease | typeof RELEASED | undefined;
+/** What {@link readLeaseFileSync} gives for a `lease.json` a power loss left blank: given back, its token unknown. */
+export const BLANK_LEASE: GivenBack = { givenBack: true, token: 0 };
+
+/** What a run's `lease.json` holds: a lease, a lease given back ({@link GivenBack}), or nothing (no file). */
+export type LeaseFound = Lease | GivenBack | undefined;
 
 /** A lease as stored: given back when `released` is true. */
 type StoredLease = Lease & { readonly released?: unknown };
 
 /** The lease in `found`, or undefined when there is none or it was given back. */
 export function held(found: LeaseFound): Lease | undefined {
-  return found === RELEASED ? undefined : found;
+  return found === undefined || isGivenBack(found) ? undefined : found;
+}
+
+/** Whether `found` is a lease given back (no lease: see {@link held}). */
+export function isGivenBack(found: Lease | GivenBack): found is GivenBack {
+  return (found as Partial<GivenBack>).givenBack === true;
+}
+
+/** The highest token `found` names, held or given back (0: none): the next lease's is above it. */
+export function topToken(found: LeaseFound): number {
+  return found === undefined ? 0 : found.token;
 }
 
 /**
@@ -62,7 +90,7 @@ export function held(found: LeaseFound): Lease | undefined {
  * once more before it counts as corrupt (`SnapshotCorruptError`): a read
  * racing {@link markReleasedSync} may see a mix of the two versions. An
  * empty file, or one of zero bytes only, is what a power loss left of a
- * lease: {@link RELEASED} (see the module comment). With
+ * lease: {@link BLANK_LEASE} (see the module comment). With
  * `folderChecked`, the caller has just checked the run's folder.
  *
  * @example
@@ -74,8 +102,8 @@ export function readLeaseFileSync(file: string, folderChecked = false): LeaseFou
   const stored = readRewrittenDocumentSync<StoredLease>(file, checkLease, folderChecked);
   if (stored === null) return undefined;
   // What a power loss left of a lease whose content never reached the disk: its holder died with the machine.
-  if (stored === BLANK) return RELEASED;
-  return stored.released === true ? RELEASED : stored;
+  if (stored === BLANK) return BLANK_LEASE;
+  return stored.released === true ? { givenBack: true, token: stored.token } : stored;
 }
 
 /**
@@ -113,6 +141,25 @@ export function markReleasedSync(file: string, current: Lease, lockLinked: boole
  */
 export function markReleasedKeptSync(kept: KeptFile, current: Lease): boolean {
   return overwriteKeptSync(kept, releasedText(current), true);
+}
+
+/**
+ * Replaces `file` (a run's `lease.json`, which holds `current`) with
+ * `current` given back, through a temp file renamed over it: the caller
+ * holds the lease lock, and could not write the file in place (with
+ * `fsync`, where a power loss could tear a write in place; or no page to
+ * write it in). Neither the content nor the rename is flushed: a power
+ * loss leaves the lease held by a dead holder (its expiry frees it), or
+ * given back, or blank (given back, its token unknown; see the module
+ * comment).
+ *
+ * @example
+ * ```ts
+ * if (!markReleasedSync(files.lease, current, unlock.linked)) writeReleasedSync(files.lease, current);
+ * ```
+ */
+export function writeReleasedSync(file: string, current: Lease): void {
+  writeFileAtomicSync(file, releasedText(current), false, true);
 }
 
 /** `current` given back, as stored. */

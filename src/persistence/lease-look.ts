@@ -13,19 +13,19 @@
 import { lstatSync } from "node:fs";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
-import type { RELEASED } from "./lease-file.js";
+import type { GivenBack } from "./lease-file.js";
 import type { Lease } from "./run-store.js";
 
 /** What this store last saw in a run's `lease.json`: the lease, the file as {@link fileLook} found it, and when (`performance.now()`, taken before the `lstat`). */
 export interface Fence extends FileLook {
-  readonly lease: Lease | typeof RELEASED;
+  readonly lease: Lease | GivenBack;
   /** How many names the file had at the last look (a second name, the lock, changes no version). */
   links: number;
   seenAt: number;
 }
 
 /** A fencing copy of `lease`, seen in a file as `look` says at `seenAt`. */
-export function fenceOf(lease: Lease | typeof RELEASED, look: FileLook, seenAt: number): Fence {
+export function fenceOf(lease: Lease | GivenBack, look: FileLook, seenAt: number): Fence {
   return { ino: look.ino, mtimeNs: look.mtimeNs, size: look.size, links: look.links, lease, seenAt };
 }
 

@@ -131,6 +131,23 @@ export function grantLease(runId: string, request: LeaseRequest, current: Lease 
 }
 
 /**
+ * The lease granted for `request` over `current` (undefined: nobody holds
+ * the run), with a token above every one the run has seen (`top`: a lease
+ * given back keeps its token, so the next holder's is above it). The
+ * holder itself, taking its lease again, keeps its token.
+ *
+ * @example
+ * ```ts
+ * grantOver("r1", request, undefined, 3).token; // 4: the lease given back had token 3
+ * ```
+ */
+export function grantOver(runId: string, request: LeaseRequest, current: Lease | undefined, top: number): Lease {
+  const granted = grantLease(runId, request, current);
+  const sameOwner = current !== undefined && current.owner === request.owner;
+  return sameOwner ? granted : { ...granted, token: top + 1 };
+}
+
+/**
  * True when `lease` is still the run's `current` lease (same owner and
  * token), so its holder may write: the fencing check of every store.
  * Expiry does not matter here: a lease nobody took over is still its holder's.

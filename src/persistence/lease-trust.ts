@@ -28,7 +28,11 @@
  *   absorbs a skew between hosts). The holder's next look then finds
  *   `lease.json` gone, or, for a run file, the file it has open without a
  *   name (`RunFileWriter.removed`).
- * - Renew or give it back: only its owner, which is this store's writer.
+ * - Renew or give it back: only its owner, which is this store's writer,
+ *   or another store object of this process with the same lease. A lease
+ *   given back (or a run deleted) by one is recorded for the others, whose
+ *   trust in a look from before it ends (`run-folder-changes.ts`;
+ *   a run file hands its one writer over instead, `run-file-writers.ts`).
  * Changes made by this store replace the copy (and its time), so the
  * trust never outlives them. An earlier version's takeover does not wait:
  * after expiry the margin covers it as it covers `delete`; with

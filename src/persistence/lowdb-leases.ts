@@ -1,5 +1,5 @@
 /**
- * Why this file is 416 lines (207 of them comments: this one, 128 lines,
+ * Why this file is 426 lines (217 of them comments: this one, 133 lines,
  * and the argument at each call; 209 of code): it is one concept, the
  * lease file of a run and the fencing copy this store keeps of it. Every
  * lease call (acquire, renew, cancel, release) and every fenced write
@@ -49,12 +49,17 @@
  * there). A process killed between the open and the write leaves an empty
  * `lease.json`: a run whose holder is gone, as a power loss leaves one. A
  * run whose `lease.json` holds a lease given back gets its lease under the
- * lock, by rename, as if it had none (token 1).
+ * lock, by rename, as if it had none, with the token after the one given
+ * back (`lease-rules.ts`, `grantOver`).
  *
  * Giving a lease back. Without `fsync`, `lease.json` is not removed but
  * marked released in place, under the lock (`lease-file.ts`: a run's
  * normal life then frees no inode); it reads as no lease. With `fsync`, or
- * when it cannot be written in place, it is removed as before.
+ * when it cannot be written in place, the lease given back replaces it by
+ * rename: never removed, since its token is the floor of the next
+ * holder's. Other store objects of this process that hold the same lease
+ * are told (`run-folder-changes.ts`), so their trust in a look from before
+ * ends.
  *
  * Fencing. A write that carries the writer's lease is refused with
  * `LeaseLostError` unless `lease.json` still names that owner and token.
@@ -126,13 +131,12 @@
  *
  * @module
  */
-import { unlinkSync } from "node:fs";
 import { thisHost } from "../core/host.js";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
-import { ignoreCode, takeFileLock, type FileUnlock } from "./folder-lock.js";
+import { takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
-import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
+import { canTakeOver, grantLease, grantOver, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { writeFileAtomicSync } from "./atomic-file.js";
@@ -141,7 +145,8 @@ import { fenceOf, fileLook, lookAfterPublish, modifiedMs, sameVersion, type Fenc
 import { publishIfAbsent } from "./lease-publish.js";
 import { serialize } from "./serialization.js";
 import type { RunFolders } from "./run-folder.js";
-import { held, markReleasedSync, readLeaseFileSync, RELEASED, type LeaseFound } from "./lease-file.js";
+import type { RunFolderChanges } from "./run-folder-changes.js";
+import { held, markReleasedSync, readLeaseFileSync, topToken, writeReleasedSync, type LeaseFound } from "./lease-file.js";
 
 /** The lease files of the runs under one folder, with the fencing copies this store last saw. */
 export class LeaseFiles {
@@ -153,10 +158,13 @@ export class LeaseFiles {
   readonly #fences = new Map<string, Fence>();
   /** The `lease.json` files this store made for free leases, kept open until each is given back (`kept-leases.ts`). */
   readonly #kept = new KeptLeases();
+  /** Leases given back and runs deleted by the store objects of this process (`run-folder-changes.ts`). */
+  readonly #changes: RunFolderChanges;
 
-  constructor(folders: RunFolders, fsync: boolean) {
+  constructor(folders: RunFolders, fsync: boolean, changes: RunFolderChanges) {
     this.#folders = folders;
     this.#fsync = fsync;
+    this.#changes = changes;
   }
 
   /**
@@ -179,7 +187,8 @@ export class LeaseFiles {
         const found = this.#current(runId);
         const current = held(found);
         if (current && !canTakeOver(current, request, this.host)) throw new RunLockedError(runId, current);
-        const lease = grantLease(runId, request, current);
+        // Above the token of a lease given back, too: a request addressed to its holder never reaches this one.
+        const lease = grantOver(runId, request, current, topToken(found));
         // A free lease is published only if still free; one published meanwhile (without the lock) is judged again.
         // A lease given back is replaced by rename, as a held one.
         if (this.#write(lease, found === undefined)) {
@@ -238,12 +247,11 @@ export class LeaseFiles {
         if (current && current.owner === lease.owner) {
           const seen = this.#fences.get(lease.runId);
           this.#fences.delete(lease.runId);
+          // Another store object of this process may hold this lease too: it trusts no look from before this.
+          this.#changes.leaseGivenBack(lease.runId);
           if (!this.#fsync && this.#markReleased(lease.runId, current, seen, unlock.linked)) return;
-          try {
-            unlinkSync(this.#folders.files(lease.runId).lease);
-          } catch (err) {
-            ignoreCode("ENOENT")(err);
-          }
+          // Replaced by the lease given back (never removed: its token is the floor of the next holder's).
+          writeReleasedSync(this.#folders.files(lease.runId).lease, current);
         }
       } finally {
         await unlock();
@@ -362,9 +370,11 @@ export class LeaseFiles {
    */
   fence(runId: string, lease: Lease): void {
     const known = this.#fences.get(runId);
-    const same = known !== undefined && known.lease !== RELEASED && stillHeld(known.lease, lease);
+    const knownLease = known === undefined ? undefined : held(known.lease);
+    const same = known !== undefined && knownLease !== undefined && stillHeld(knownLease, lease);
     const seenAt = performance.now();
-    if (same && trusted(known.seenAt, seenAt, known.lease.expiresAt)) return;
+    // Not trusted past a lease given back (or the run deleted) by another store object of this process since the look.
+    if (same && trusted(known.seenAt, seenAt, knownLease.expiresAt) && !this.#changes.givenBackSince(runId, known.seenAt)) return;
     const file = this.#folders.files(runId).lease;
     // The look is taken before the read: if the file changes meanwhile, the next check reads it again.
     const look = fileLook(file);

@@ -56,7 +56,7 @@ import { SnapshotCorruptError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
 import { readAt, validEnd } from "./journal-reading.js";
 import { checkRunFileLine, lineKind, type LeaseLine, type ReleaseLine } from "./run-file-lines.js";
-import type { Lease, LeaseRequest } from "./run-store.js";
+import type { Lease } from "./run-store.js";
 import { checkLease } from "./snapshot-schema.js";
 import type { ShapeProblem } from "./shape-check.js";
 import { BLANK, parseDocument, readDocumentOrBlankSync } from "./stored-document.js";
@@ -64,7 +64,8 @@ import { openStoreFileSync, readFailure } from "./store-files.js";
 import { serialize } from "./serialization.js";
 import { syncFolder, writeFileAtomicSync } from "./atomic-file.js";
 import { tempOf } from "./run-file-io.js";
-import { grantLease } from "./lease-rules.js";
+// Where the run file store has always imported it from; the rule is lease-rules.ts's, shared with run folders.
+export { grantOver } from "./lease-rules.js";
 
 /** What the claim file holds: the lease a taker took or a canceller marked, and whether a non-writer gave it back. */
 export interface Claim {
@@ -158,13 +159,6 @@ export function currentLease(written: WrittenLease | undefined, claim: Claim | u
   const expiresAt = Math.max(written.lease.expiresAt, claim.lease.expiresAt);
   const lease: Lease = { ...written.lease, expiresAt };
   return { current: cancel === undefined ? lease : { ...lease, cancelRequested: cancel }, top: written.lease.token };
-}
-
-/** The lease granted for `request` over `current`, with a token above every one seen (`top`). */
-export function grantOver(runId: string, request: LeaseRequest, current: Lease | undefined, top: number): Lease {
-  const granted = grantLease(runId, request, current);
-  const sameOwner = current !== undefined && current.owner === request.owner;
-  return sameOwner ? granted : { ...granted, token: top + 1 };
 }
 
 /** Bytes read at a time when looking backwards for a line: a page first (the last lines are mostly short), then twice as many each time up to `CHUNK`. */

@@ -1,5 +1,5 @@
 /**
- * Why this file is 559 lines (228 of them comments, this one 98; 331 of
+ * Why this file is 625 lines (249 of them comments, this one 101; 376 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -16,7 +16,10 @@
  * spread the journal descriptor's lifetime, whose order is the crash
  * argument below, over several files, each taking the store's private
  * maps (journals, their highest seq, unsaved runs, what each run's files
- * are known to hold) as a host. Its per-run queue is `run-queues.ts`.
+ * are known to hold) as a host. Its per-run queue is `run-queues.ts`;
+ * what other store objects of this process changed in a run folder (a
+ * journal open here gone stale, a lease given back) is
+ * `run-folder-changes.ts`.
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under
@@ -125,6 +128,7 @@ import { RunSummaries } from "./run-summaries.js";
 import { listRunFolders } from "./run-listing.js";
 import { stillGoing } from "./summary-lag.js";
 import { RunQueues } from "./run-queues.js";
+import { RunFolderChanges, type JournalWatch } from "./run-folder-changes.js";
 
 /**
  * Whether a store with `fsync` flushes an append of `records` on the
@@ -188,6 +192,10 @@ export class RunFolderStore implements RunStore {
   readonly #fsync: boolean;
   /** Open journals, by run id. */
   readonly #journals = new Map<string, JournalFile>();
+  /** Each open journal's watch: stale once another store object of this process changed the file (`run-folder-changes.ts`). */
+  readonly #watches = new Map<string, JournalWatch>();
+  /** What the store objects of this process change in run folders, for the others. */
+  readonly #changes: RunFolderChanges;
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
   /** Runs whose last `load` found no snapshot: their first snapshot makes their summary, not overwrites one. */
@@ -207,7 +215,8 @@ export class RunFolderStore implements RunStore {
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#fsync = options.fsync ?? false;
     this.#folders = new RunFolders(this.dir, this.#fsync);
-    this.#leases = new LeaseFiles(this.#folders, this.#fsync);
+    this.#changes = new RunFolderChanges(this.#folders.runsDir);
+    this.#leases = new LeaseFiles(this.#folders, this.#fsync, this.#changes);
     this.#summaries = new RunSummaries(this.#fsync);
   }
 
@@ -224,12 +233,22 @@ export class RunFolderStore implements RunStore {
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);
-    await this.#serial(runId, async () => this.#writeSnapshot(state, seq, lease));
+    await this.#serial(runId, async () => {
+      // Marked stale when another store object of this process changes the journal during the call (see below).
+      const watch = this.#changes.journalOpened(runId);
+      try {
+        await this.#writeSnapshot(state, seq, lease, watch);
+      } finally {
+        this.#changes.journalClosed(runId, watch);
+      }
+    });
   }
 
-  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
+  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined, watch: JournalWatch): Promise<void> {
     const runId = state.meta.runId;
     if (lease) this.#leases.fence(runId, lease);
+    // A journal another store object of this process changed since this one opened it is opened again below.
+    this.#dropIfStale(runId);
     // Until the new snapshot and the journal agree, nothing is known of what the files hold (a run this store loaded is known again at the end).
     const tracked = this.#priors.forget(runId);
     const files = this.#files(runId);
@@ -242,7 +261,7 @@ export class RunFolderStore implements RunStore {
     if (open) this.#openJournal(runId, files, false, this.#unsaved.has(runId));
     // Decide what the journal keeps before anything is written, so that a
     // journal that cannot be read fails the call with nothing overwritten.
-    const known = this.#journalTop.get(runId);
+    let known = this.#journalTop.get(runId);
     const later: JournalRecord[] = [];
     if (known === undefined || known > seq) readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
     // The first snapshot of a run whose folder this store made: nobody else can have put a file there.
@@ -250,7 +269,24 @@ export class RunFolderStore implements RunStore {
     const checked: FolderChecked = likelyNew && this.#folders.made(runId) ? "made" : true;
     // A big run's snapshot is made and written in pieces of PIECE_ITEMS records, through the thread
     // pool (atomic-file.ts): never one string of the whole run. Everything else here is synchronous.
-    await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, checked);
+    try {
+      await writeFileAtomicPieces(files.snapshot, snapshotFilePieces(state, seq), this.#fsync, checked);
+    } catch (err) {
+      // A run deleted while its snapshot was written (the temp file went with the folder) is a lost lease, not an ENOENT.
+      if (lease) this.#leases.fence(runId, lease);
+      throw err;
+    }
+    // Fenced again: a run deleted (or taken over) while its snapshot was written is a lost lease, not a write that
+    // counted (the snapshot went with the folder); its journal is left as it is.
+    if (lease) this.#leases.fence(runId, lease);
+    // Another store object of this process wrote the journal while the snapshot was written: what it keeps is read again
+    // (the rest of this call is synchronous, so nothing else comes between).
+    if (watch.stale) {
+      this.#dropIfStale(runId);
+      later.length = 0;
+      readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
+      known = undefined;
+    }
     // With fsync, neither the summary's content (summary-file.ts) nor, while the run goes on, its folder is
     // flushed: the summary may then lag behind the snapshot after a power loss, or be blank, which reads as
     // missing (as it may anyway), never run ahead of it, and a snapshot costs two flushes, not four. A snapshot
@@ -270,6 +306,7 @@ export class RunFolderStore implements RunStore {
     } else {
       this.#closeJournal(runId);
       writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
+      this.#changes.journalChanged(runId, undefined);
     }
     this.#journalTop.set(runId, topSeq(later));
     if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
@@ -306,9 +343,13 @@ export class RunFolderStore implements RunStore {
     counts: NodeCounts | undefined,
     open = this.#journals.get(runId),
   ): Promise<void> | undefined {
-    const journal = open ?? this.#openJournal(runId, this.#files(runId), true);
+    // Fenced first: a run deleted under its holder is a lost lease, not a run without a snapshot.
+    if (lease && records.length > 0) this.#leases.fence(runId, lease);
+    let journal = open;
+    // A journal another store object of this process changed since this one opened it is opened again, at its end.
+    if (journal !== undefined && this.#dropIfStale(runId)) journal = undefined;
+    journal ??= this.#openJournal(runId, this.#files(runId), true);
     if (records.length === 0) return undefined;
-    if (lease) this.#leases.fence(runId, lease);
     let flushing: Promise<void> | undefined;
     try {
       // One write per call, so a crash tears at most this call's last line.
@@ -324,6 +365,7 @@ export class RunFolderStore implements RunStore {
       // of columns, up to 10,000 records a line (journal-batch.ts); a chain step's record is its own line.
       const text = journalText(batchNodes(this.#priors.encode(runId, records)));
       journal.appendText(text, records.length === 1);
+      this.#changes.journalChanged(runId, this.#watches.get(runId));
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time), and of an append that carries the
       // run meta (a run's start or end, see flushesNow). A flush of several node records goes through
@@ -445,6 +487,9 @@ export class RunFolderStore implements RunStore {
         this.#unsaved.delete(runId);
         this.#priors.forget(runId);
         this.#leases.forget(runId);
+        // Another store object of this process with the run's journal open, or holding its lease, writes nothing more to it unseen.
+        this.#changes.journalChanged(runId, undefined);
+        this.#changes.leaseGivenBack(runId);
         const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
         // once; a process waiting for the lock then finds no folder.
@@ -529,12 +574,28 @@ export class RunFolderStore implements RunStore {
     if (top === undefined) this.#journalTop.delete(runId);
     else this.#journalTop.set(runId, top);
     this.#journals.set(runId, journal);
+    this.#watches.set(runId, this.#changes.journalOpened(runId));
     return journal;
+  }
+
+  /**
+   * Closes the run's journal when another store object of this process
+   * changed the file since this one opened it (`run-folder-changes.ts`),
+   * and forgets what this store knew of it (its highest seq, its records):
+   * the next use opens it again, at its end. True when it did.
+   */
+  #dropIfStale(runId: string): boolean {
+    if (this.#watches.get(runId)?.stale !== true) return false;
+    this.#closeJournal(runId);
+    this.#journalTop.delete(runId);
+    this.#priors.forget(runId);
+    return true;
   }
 
   /** Empties the journal of a run that will append nothing more, through a checked descriptor (never by path). */
   #emptyJournal(runId: string, files: RunFiles): void {
     const cached = this.#journals.get(runId);
+    this.#changes.journalChanged(runId, this.#watches.get(runId));
     if (cached !== undefined) {
       cached.empty();
       return;
@@ -554,6 +615,11 @@ export class RunFolderStore implements RunStore {
     const journal = this.#journals.get(runId);
     if (journal === undefined) return;
     this.#journals.delete(runId);
+    const watch = this.#watches.get(runId);
+    if (watch !== undefined) {
+      this.#watches.delete(runId);
+      this.#changes.journalClosed(runId, watch);
+    }
     journal.close();
   }
 }

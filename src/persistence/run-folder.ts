@@ -183,9 +183,14 @@ export class RunFolders {
     this.#checked.add(runId);
   }
 
-  /** Makes (or finds and checks) `runs/` and the run's folder. */
+  /**
+   * Makes (or finds and checks) `runs/` and the run's folder, looking at a
+   * folder checked before again: the lease lock's `createParent`, called
+   * when the lock could not be made because the folder is gone (a `delete`
+   * took it away while this store waited for the lock).
+   */
   async ensure(runId: string): Promise<void> {
-    this.ensureSync(runId);
+    this.ensureSync(runId, true);
   }
 
   /**
