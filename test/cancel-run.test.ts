@@ -19,6 +19,7 @@ import {
   graph,
   run,
   runAsync,
+  type CancelRequest,
   type RunStore,
 } from "../src/index.js";
 import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
@@ -136,6 +137,34 @@ describe("cancelRun in one process", () => {
     await rejection(runAsync(g, undefined, { runId: "old-store", store: inner }));
     await inner.acquireLease("old-store", { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
     expect(await rejection(cancelRun("old-store", { store }))).toBeInstanceOf(CancelNotAvailableError);
+  });
+});
+
+describe("cancelRun's request to a driver", () => {
+  it("is addressed to the holder's owner and token (a run deleted and started again restarts its tokens)", async () => {
+    const inner = new MemoryStore();
+    const asked: CancelRequest[] = [];
+    const g = graph("w")
+      .node("ask", ({ waitFor }) => waitFor("ok"))
+      .build();
+    await rejection(runAsync(g, undefined, { runId: "held", store: inner }));
+    const held = await inner.acquireLease("held", { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
+    const store: RunStore = new Proxy(inner, {
+      get: (target, key) => {
+        // The driver gives its lease back once asked, so cancelRun then marks the run itself.
+        if (key === "requestCancel")
+          return async (runId: string, request: CancelRequest) => {
+            asked.push(request);
+            const reached = await target.requestCancel(runId, request);
+            await target.releaseLease(held);
+            return reached;
+          };
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(await cancelRun("held", { store, reason: "stop" })).toMatchObject({ status: "cancelled" });
+    expect(asked).toEqual([expect.objectContaining({ token: held.token, owner: "elsewhere", reason: "stop" })]);
   });
 });
 

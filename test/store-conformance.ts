@@ -510,6 +510,14 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
           expect((await store.renewLease(lease, 10_000, 2_000)).cancelRequested).toBeUndefined();
         });
 
+        it("naming an owner, reaches that owner's lease only, and keeps token, reason and time", async () => {
+          const lease = await store.acquireLease("r1", request("o1", 1_000));
+          expect(await store.requestCancel?.("r1", { token: lease.token, reason: "x", at: 1, owner: "o2" })).toBe(false);
+          expect((await store.renewLease(lease, 10_000, 2_000)).cancelRequested).toBeUndefined();
+          expect(await store.requestCancel?.("r1", { token: lease.token, reason: "y", at: 2, owner: "o1" })).toBe(true);
+          expect((await store.renewLease(lease, 10_000, 3_000)).cancelRequested).toEqual({ token: lease.token, reason: "y", at: 2 });
+        });
+
         it("never reaches a later holder: a lease granted anew carries no earlier request", async () => {
           const first = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
           expect(await store.requestCancel?.("r1", { token: first.token, reason: "old", at: 1_050 })).toBe(true);

@@ -227,14 +227,20 @@ describe.each([
     expect((await d.load("r1"))?.seq).toBe(1);
   });
 
-  it("S8: cancel request after delete: false; after re-creation: a request for the old token", async () => {
+  it("S8: cancel request after delete: false; after re-creation, a request for the deleted run's holder does not reach the new one", async () => {
     const { lease } = await holder();
     const d = mk();
     await d.delete("r1");
-    expect(await d.requestCancel("r1", { token: lease.token, reason: "x", at: 1 })).toBe(false);
+    expect(await d.requestCancel("r1", { token: lease.token, reason: "x", at: 1, owner: lease.owner })).toBe(false);
     expect(kept("r1")).toBe(false);
     expect(await d.list()).toEqual([]);
     expect(await d.readLease("r1")).toBeUndefined();
+    // A new run of that id starts its tokens again at 1: the request names its holder, so it is not this one's.
+    const n = mk();
+    const nl = await n.acquireLease("r1", leaseRequest("new"));
+    expect(nl.token).toBe(lease.token);
+    expect(await d.requestCancel("r1", { token: lease.token, reason: "late", at: 2, owner: lease.owner })).toBe(false);
+    expect((await n.renewLease(nl, 60_000, Date.now())).cancelRequested).toBeUndefined();
   });
 
   it("S9: expired holder compacts after delete: refused, run stays deleted", async () => {

@@ -18,7 +18,7 @@
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { LeaseLostError } from "../engine/errors.js";
-import type { Lease, LeaseRequest, ProcessIdentity } from "./run-store.js";
+import type { CancelRequest, Lease, LeaseRequest, ProcessIdentity } from "./run-store.js";
 
 let ownIdentity: ProcessIdentity | undefined;
 
@@ -128,6 +128,24 @@ export function grantLease(runId: string, request: LeaseRequest, current: Lease 
     token: current === undefined ? 1 : sameOwner ? current.token : current.token + 1,
     ...(request.identity !== undefined && { identity: request.identity }),
   };
+}
+
+/**
+ * Whether the cancel `request` is addressed to `current`, the run's lease:
+ * its token, and its owner when the request names one (`CancelRequest.owner`).
+ *
+ * @example
+ * ```ts
+ * if (!current || !cancelReaches(current, request)) return false;
+ * ```
+ */
+export function cancelReaches(current: Pick<Lease, "owner" | "token">, request: CancelRequest): boolean {
+  return current.token === request.token && (request.owner === undefined || request.owner === current.owner);
+}
+
+/** What a lease keeps of a cancel request (`Lease.cancelRequested`): its token, reason and time, not the owner it was checked against. */
+export function keptCancel(request: CancelRequest): CancelRequest {
+  return { token: request.token, reason: request.reason, at: request.at };
 }
 
 /**

@@ -136,7 +136,7 @@ import { thisHost } from "../core/host.js";
 import { performance } from "node:perf_hooks";
 import { takeFileLock, type FileUnlock } from "./folder-lock.js";
 import { RunLockedError } from "./errors.js";
-import { canTakeOver, grantLease, grantOver, leaseLost, stillHeld } from "./lease-rules.js";
+import { canTakeOver, cancelReaches, grantLease, grantOver, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust, trusted } from "./lease-trust.js";
 import type { CancelRequest, Lease, LeaseRequest } from "./run-store.js";
 import { writeFileAtomicSync } from "./atomic-file.js";
@@ -224,8 +224,8 @@ export class LeaseFiles {
     if (!unlock) return false;
     try {
       const current = held(this.#current(runId));
-      if (!current || current.token !== request.token) return false;
-      this.#write({ ...current, cancelRequested: { token: request.token, reason: request.reason, at: request.at } }, false);
+      if (!current || !cancelReaches(current, request)) return false;
+      this.#write({ ...current, cancelRequested: keptCancel(request) }, false);
       return true;
     } finally {
       await unlock();

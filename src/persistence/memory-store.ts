@@ -13,7 +13,7 @@ import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { thisHost } from "../core/host.js";
-import { canTakeOver, grantLease, leaseLost, stillHeld } from "./lease-rules.js";
+import { cancelReaches, canTakeOver, grantLease, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -103,8 +103,8 @@ export class MemoryStore implements RunStore {
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
     const current = this.#leases.get(runId);
-    if (!current || current.token !== request.token) return false;
-    this.#leases.set(runId, { ...current, cancelRequested: { ...request } });
+    if (!current || !cancelReaches(current, request)) return false;
+    this.#leases.set(runId, { ...current, cancelRequested: keptCancel(request) });
     return true;
   }
 

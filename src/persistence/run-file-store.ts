@@ -92,7 +92,7 @@ import { batchNodes } from "./journal-batch.js";
 import { PriorRecords } from "./journal-delta.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook } from "./lease-look.js";
-import { canTakeOver, holderDeadHere, leaseLost, stillHeld } from "./lease-rules.js";
+import { cancelReaches, canTakeOver, holderDeadHere, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust } from "./lease-trust.js";
 import {
   claimPath,
@@ -628,8 +628,8 @@ export class RunFileStore implements RunStore {
     const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
     try {
       const { current } = this.#state(runId);
-      if (current === undefined || current.token !== request.token) return false;
-      writeClaim(file, { lease: { ...current, cancelRequested: { ...request } } }, this.#fsync);
+      if (current === undefined || !cancelReaches(current, request)) return false;
+      writeClaim(file, { lease: { ...current, cancelRequested: keptCancel(request) } }, this.#fsync);
       return true;
     } finally {
       await unlock?.();

@@ -109,6 +109,14 @@ export interface Lease extends LeaseHolder {
 export interface CancelRequest {
   /** The token of the lease the request is for: a later holder of the run never sees it. */
   readonly token: number;
+  /**
+   * The owner of that lease, when the asker knows it: the request is then
+   * for that holder only. A run deleted and started again under the same
+   * id starts its tokens again at 1, so a token alone could name the new
+   * run's holder. Checked, not kept: `cancelRequested` holds token, reason
+   * and time.
+   */
+  readonly owner?: string;
   /** Why the run is cancelled. */
   readonly reason: string;
   /** When it was asked (epoch ms). */

@@ -128,7 +128,9 @@ async function cancelOne(store: RunStore, runId: string, reason: string): Promis
           throw new CancelNotAvailableError(runId, before.state.meta.status, "its store has no requestCancel, so the process that drives it cannot be reached");
         }
         const now = Date.now();
-        await store.requestCancel(runId, { token: holder.token, reason, at: now }).catch((e: unknown) => {
+        // Addressed to that holder: a run deleted and started again meanwhile restarts its tokens at 1.
+        const owner = typeof holder.owner === "string" ? holder.owner : undefined;
+        await store.requestCancel(runId, { token: holder.token, reason, at: now, ...(owner !== undefined && { owner }) }).catch((e: unknown) => {
           throw asTaskloomError(runId, e);
         });
         asked = { owner: String(holder.owner), token: holder.token, giveUpAt: now + 2 * Math.max(0, error.holder.expiresAt - now) + 5_000 };

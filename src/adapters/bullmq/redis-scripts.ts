@@ -84,13 +84,15 @@ redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[3])))
 return {0, lease}
 `;
 
-// KEYS: lease. ARGV: token, reason, at. Sets cancelRequested on the lease when it has that token, keeping its expiry.
+// KEYS: lease. ARGV: token, reason, at, owner (empty: any). Sets cancelRequested on the lease when it has that token
+// (and owner), keeping its expiry.
 // Replies: 1 set, 0 no such lease.
 export const REQUEST_CANCEL = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local cur = cjson.decode(raw)
 if tostring(cur.token) ~= ARGV[1] then return 0 end
+if ARGV[4] ~= '' and cur.owner ~= ARGV[4] then return 0 end
 cur.cancelRequested = { token = tonumber(ARGV[1]), reason = ARGV[2], at = tonumber(ARGV[3]) }
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then

@@ -302,7 +302,8 @@ export class RedisStore implements RunStore {
   }
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
-    const args = [String(request.token), request.reason, String(request.at)];
+    // An empty owner: a request for whichever owner holds the token.
+    const args = [String(request.token), request.reason, String(request.at), request.owner ?? ""];
     const reply = await this.#leaseCall(runId, runScript(this.#redis, "taskloomRequestCancel", REQUEST_CANCEL, [this.#leaseKey(runId)], args));
     return Number(reply) === 1;
   }
