@@ -64,8 +64,6 @@ import { openStoreFileSync, readFailure } from "./store-files.js";
 import { serialize } from "./serialization.js";
 import { syncFolder, writeFileAtomicSync } from "./atomic-file.js";
 import { tempOf } from "./run-file-io.js";
-// Where the run file store has always imported it from; the rule is lease-rules.ts's, shared with run folders.
-export { grantOver } from "./lease-rules.js";
 
 /** What the claim file holds: the lease a taker took or a canceller marked, and whether a non-writer gave it back. */
 export interface Claim {

@@ -1,5 +1,5 @@
 /**
- * Why this file is 676 lines (202 of them comments, this one 83; 474 of
+ * Why this file is 675 lines (202 of them comments, this one 83; 473 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -92,12 +92,11 @@ import { batchNodes } from "./journal-batch.js";
 import { PriorRecords } from "./journal-delta.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook } from "./lease-look.js";
-import { cancelReaches, canTakeOver, holderDeadHere, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
+import { cancelReaches, canTakeOver, grantOver, holderDeadHere, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust } from "./lease-trust.js";
 import {
   claimPath,
   currentLease,
-  grantOver,
   heldLease,
   lockPath,
   readClaim,
