@@ -95,4 +95,21 @@ describe("two store objects reaching one folder through a link and through its r
     expect((await reader.readLease("r"))?.expiresAt).toBe(renewed.expiresAt);
     await reader.close();
   });
+
+  it("share what they change in a run folder: with fsync, an append after the other's compaction is kept", async () => {
+    const viaLink = new LowdbStore({ dir: linked, fsync: true, layout: "folders" });
+    const viaReal = new LowdbStore({ dir: real, fsync: true, layout: "folders" });
+    const lease = await viaLink.acquireLease("r", leaseRequest("holder"));
+    await viaLink.writeSnapshot(sampleRun("r"), 0, lease);
+    await viaLink.append("r", [nodeRecord(1, "a")], lease);
+    // The other object renews the lease it did not take and compacts (empties the journal the first has open).
+    const renewed = await viaReal.renewLease(lease, 60_000, Date.now());
+    await viaReal.writeSnapshot(sampleRun("r"), 1, renewed);
+    await viaLink.append("r", [nodeRecord(2, "b")], lease);
+    await viaLink.close();
+    await viaReal.close();
+    const reader = new LowdbStore({ dir: real, layout: "folders" });
+    expect((await reader.load("r"))?.seq).toBe(2);
+    await reader.close();
+  });
 });

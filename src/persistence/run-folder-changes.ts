@@ -42,10 +42,13 @@ import { sep } from "node:path";
 // Imported, not the global (a getter, a call at every fenced write).
 import { performance } from "node:perf_hooks";
 import { TRUST_MS } from "./lease-trust.js";
+import type { RunFolders } from "./run-folder.js";
 
 /** A run's journal as one store object has it open: stale once another object of this process changed the file. */
 export interface JournalWatch {
   stale: boolean;
+  /** Every open journal of the run in this process, this one included (most often this one alone). */
+  readonly peers: JournalWatch[];
 }
 
 /** The journals open in this process, by run (the real path of its store's `runs/`, and its id). */
@@ -59,34 +62,40 @@ const GIVEN_BACK_KEPT = 1_024;
 
 /** What the store objects of this process change in the run folders under one `runs/` folder, as one store object records and reads it. */
 export class RunFolderChanges {
-  readonly #runsDir: string;
+  readonly #folders: RunFolders;
   /** The real path of `runs/`, once it could be resolved. */
   #real: string | undefined;
 
-  /** @param runsDir The store's `runs/` folder (`run-folder.ts`). */
-  constructor(runsDir: string) {
-    this.#runsDir = runsDir;
+  /** @param folders The store's run folders (`run-folder.ts`). */
+  constructor(folders: RunFolders) {
+    this.#folders = folders;
   }
 
-  /** The key of run `runId`: the real path of `runs/` (its given path while it cannot be resolved: then nothing of it is open) and the id. */
+  /**
+   * The key of run `runId`: the real path of `runs/` (its given path while
+   * it cannot be resolved: then nothing of it is open) and the id; the
+   * run's folder path the store keeps when `runs/` is its real path (no
+   * string made per call: a fenced append asks).
+   */
   #key(runId: string): string {
+    const runsDir = this.#folders.runsDir;
     if (this.#real === undefined) {
       try {
-        this.#real = realpathSync(this.#runsDir);
+        this.#real = realpathSync(runsDir);
       } catch {
-        return `${this.#runsDir}${sep}${runId}`;
+        return `${runsDir}${sep}${runId}`;
       }
     }
-    return `${this.#real}${sep}${runId}`;
+    return this.#real === runsDir ? this.#folders.files(runId).dir : `${this.#real}${sep}${runId}`;
   }
 
   /** Records that this store object opened run `runId`'s journal: the watch its writes look at first. */
   journalOpened(runId: string): JournalWatch {
-    const watch: JournalWatch = { stale: false };
     const key = this.#key(runId);
-    const open = journals.get(key);
-    if (open === undefined) journals.set(key, [watch]);
-    else open.push(watch);
+    let peers = journals.get(key);
+    if (peers === undefined) journals.set(key, (peers = []));
+    const watch: JournalWatch = { stale: false, peers };
+    peers.push(watch);
     return watch;
   }
 
@@ -97,7 +106,7 @@ export class RunFolderChanges {
    * journal of the run is stale.
    */
   journalChanged(runId: string, by: JournalWatch | undefined): void {
-    const open = journals.get(this.#key(runId));
+    const open = by !== undefined ? by.peers : journals.get(this.#key(runId));
     // One journal open (the common case): nothing to mark when it is the writer's own.
     if (open === undefined || (open.length === 1 && open[0] === by)) return;
     for (const watch of open) if (watch !== by) watch.stale = true;
@@ -105,12 +114,12 @@ export class RunFolderChanges {
 
   /** Records that the journal whose watch is `watch` was closed. */
   journalClosed(runId: string, watch: JournalWatch): void {
-    const key = this.#key(runId);
-    const open = journals.get(key);
-    if (open === undefined) return;
+    const open = watch.peers;
     const at = open.indexOf(watch);
     if (at >= 0) open.splice(at, 1);
-    if (open.length === 0) journals.delete(key);
+    if (open.length > 0) return;
+    const key = this.#key(runId);
+    if (journals.get(key) === open) journals.delete(key);
   }
 
   /** Records that run `runId`'s lease was given back, or the run deleted, now: a holder's look at its lease before this is not trusted. */

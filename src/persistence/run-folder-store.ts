@@ -215,7 +215,7 @@ export class RunFolderStore implements RunStore {
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
     this.#fsync = options.fsync ?? false;
     this.#folders = new RunFolders(this.dir, this.#fsync);
-    this.#changes = new RunFolderChanges(this.#folders.runsDir);
+    this.#changes = new RunFolderChanges(this.#folders);
     this.#leases = new LeaseFiles(this.#folders, this.#fsync, this.#changes);
     this.#summaries = new RunSummaries(this.#fsync);
   }
