@@ -20,9 +20,10 @@
  * store object, or a run deleted, ends its holder's trust in its last look
  * (`run-folder-changes.ts`); a lease given back keeps its token, so the
  * next holder's is above it; an append after another object's compaction
- * opens the journal again at its end; a takeover that waited for the lock
- * while the run was deleted holds a new run; a snapshot that raced a
- * delete is `LeaseLostError`.
+ * opens the journal again at its end, and a record is not written compact
+ * against a snapshot another object replaced (S34, found while fixing
+ * them); a takeover that waited for the lock while the run was deleted
+ * holds a new run; a snapshot that raced a delete is `LeaseLostError`.
  */
 import { pbkdf2 } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
@@ -33,6 +34,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
+import { getNode } from "../src/state/node-table.js";
+import { markFailed, markPending, markRunning } from "../src/state/node-transitions.js";
+import { applyTransition } from "../src/state/run-state.js";
 import type { Lease } from "../src/persistence/run-store.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 import { leaseRequest } from "./support/lease-request.js";
@@ -488,6 +492,33 @@ describe.each([
     await t.append("r1", [nodeRecord(3, "c")], tl);
     expect((await mk().load("r1"))?.seq).toBe(3);
     expect((await mk().readLease("r1"))?.owner).toBe("taker");
+  });
+
+  it("S34: a tool's snapshot while the holder's journal is empty; the holder's next record, compact against what it loaded, is kept as written", async () => {
+    // Node "b" failed once (at `at`): its reset for a resume carries that attempt in its log, and may be written as
+    // "the previous record, reset" (journal-delta.ts).
+    const failedAt = (at: number) =>
+      applyTransition(
+        applyTransition(sampleRun("r1"), "b", markRunning(at), at),
+        "b",
+        markFailed({ name: "Error", message: `failed at ${at}` }, at + 1),
+        at + 1,
+      );
+    const h = mk();
+    const lease = await h.acquireLease("r1", leaseRequest("holder"));
+    await h.writeSnapshot(failedAt(1_010), 0, lease);
+    // Loaded: the holder knows what the files hold.
+    const mine = getNode((await h.load("r1"))!.state.nodes, "b")!;
+    const tool = mk();
+    await tool.load("r1");
+    // Another version of node "b" (failed at 7,000), the journal empty before and after.
+    await tool.writeSnapshot(failedAt(7_000), 0);
+    const reset = markPending()(mine);
+    await h.append("r1", [{ kind: "node", seq: 1, node: reset }], lease);
+    const loaded = await mk().load("r1");
+    expect(loaded?.seq).toBe(1);
+    // As the holder wrote it: its own failed attempt in the log, not the tool's.
+    expect(getNode(loaded!.state.nodes, "b")).toEqual(reset);
   });
 
   it("S30: delete races the expired holder's compaction", async () => {

@@ -1,31 +1,39 @@
 /**
  * What one store object of this process changes in a run folder that the
- * others must know before they write to it: the run's journal, and its
- * lease given back (or the run deleted).
+ * others must know before they write to it or rely on what they know of
+ * it: the run's files (its snapshot and journal), and its lease given
+ * back (or the run deleted).
  *
  * Two `LowdbStore` objects on one folder (a store per request, say) may
  * both write a run kept in the folder layout (`run-folder-store.ts`): one
  * may renew a lease the other took and write with it, give back a lease
  * the other holds, or write a tool's snapshot without a lease. Each object
- * appends through its own journal descriptor at the end it knows (with
- * `fsync`, over the zeros it grew the file by), so, before this, an append
- * made after another object's compaction (the journal emptied in place, or
- * replaced) was written past the new end, after a run of zeros that ends
- * the journal's records, or into the replaced file: lost without an error.
- * And a holder trusts its last look at `lease.json` for `TRUST_MS`
+ * keeps what it knows of a run's files: its own journal descriptor,
+ * appending at the end it knows (with `fsync`, over the zeros it grew the
+ * file by), the journal's highest seq, and the records its compact
+ * journal lines are relative to (`journal-delta.ts`). Before this, an
+ * append made after another object's compaction (the journal emptied in
+ * place, or replaced) was written past the new end, after zeros that end
+ * the journal's records, or into the replaced file: lost without an
+ * error; and a record written compact against a snapshot another object
+ * had replaced was read back against the new one: another record. And a
+ * holder trusts its last look at `lease.json` for `TRUST_MS`
  * (`lease-trust.ts`), so after another object gave its lease back, a
  * `delete` could take the run away under the holder's next append.
  *
- * So each object that has a run's journal open registers it here
- * ({@link RunFolderChanges.journalOpened}), and every change to a journal
- * (an append, an emptying, a replacement, a delete) marks the others' open
- * descriptors of it stale ({@link RunFolderChanges.journalChanged}): their
- * next write closes the descriptor and opens the file again, which finds
- * its end (and cuts a torn tail). The file calls around it are synchronous,
- * so within this process nothing comes between the check and the write.
- * A lease given back, or a run deleted, is recorded with the time
- * ({@link RunFolderChanges.leaseGivenBack}), and a look at `lease.json`
- * taken before it is not trusted ({@link RunFolderChanges.givenBackSince}).
+ * So every change to a run's files (a snapshot, an append, a delete)
+ * takes a tick of one clock shared by the process
+ * ({@link RunFolderChanges.changed}), and each store object notes the
+ * tick it last saw of each run (at its own changes and its reads). Before
+ * it writes or relies on what it knows, it compares
+ * ({@link RunFolderChanges.lastChange}): a run changed by another object
+ * since is forgotten (its journal closed and opened again at its end, its
+ * records written whole). The file calls around the check are
+ * synchronous, so within this process nothing comes between the check
+ * and the write. A lease given back, or a run deleted, is recorded with
+ * the time ({@link RunFolderChanges.leaseGivenBack}), and a look at
+ * `lease.json` taken before it is not trusted
+ * ({@link RunFolderChanges.givenBackSince}).
  *
  * Runs are named by the real path of the store's `runs/` folder (resolved
  * once per store object) and the run id, so that stores given one folder
@@ -44,15 +52,21 @@ import { performance } from "node:perf_hooks";
 import { TRUST_MS } from "./lease-trust.js";
 import type { RunFolders } from "./run-folder.js";
 
-/** A run's journal as one store object has it open: stale once another object of this process changed the file. */
-export interface JournalWatch {
-  stale: boolean;
-  /** Every open journal of the run in this process, this one included (most often this one alone). */
-  readonly peers: JournalWatch[];
-}
+/** The tick of each run's last change by a store object of this process (see {@link clock}). */
+const changes = new Map<string, number>();
 
-/** The journals open in this process, by run (the real path of its store's `runs/`, and its id). */
-const journals = new Map<string, JournalWatch[]>();
+/** The clock the ticks are read from: one per change, in the order made. */
+let clock = 0;
+
+/** The tick every run not in {@link changes} counts as last changed at: the clock when the map was last emptied. */
+let forgotten = 0;
+
+/**
+ * Past this many runs in {@link changes}, the map is emptied: every run then
+ * counts as changed at that moment, so each store object reads each run it
+ * knows once more (never a stale one trusted), and memory stays bounded.
+ */
+const CHANGES_KEPT = 16_384;
 
 /** When each run's lease was last given back, or the run deleted (`performance.now()`), for {@link TRUST_MS} after. */
 const givenBack = new Map<string, number>();
@@ -89,37 +103,25 @@ export class RunFolderChanges {
     return this.#real === runsDir ? this.#folders.files(runId).dir : `${this.#real}${sep}${runId}`;
   }
 
-  /** Records that this store object opened run `runId`'s journal: the watch its writes look at first. */
-  journalOpened(runId: string): JournalWatch {
-    const key = this.#key(runId);
-    let peers = journals.get(key);
-    if (peers === undefined) journals.set(key, (peers = []));
-    const watch: JournalWatch = { stale: false, peers };
-    peers.push(watch);
-    return watch;
-  }
-
   /**
-   * Records that run `runId`'s journal was changed (appended to, emptied,
-   * replaced, or its folder deleted) by the store object whose open
-   * journal is `by` (undefined: one without it open): every other open
-   * journal of the run is stale.
+   * Records that run `runId`'s files were changed now (a snapshot, an
+   * append, a delete) by the calling store object: the tick it notes as
+   * seen, which every other object's next look finds newer than theirs.
    */
-  journalChanged(runId: string, by: JournalWatch | undefined): void {
-    const open = by !== undefined ? by.peers : journals.get(this.#key(runId));
-    // One journal open (the common case): nothing to mark when it is the writer's own.
-    if (open === undefined || (open.length === 1 && open[0] === by)) return;
-    for (const watch of open) if (watch !== by) watch.stale = true;
+  changed(runId: string): number {
+    const key = this.#key(runId);
+    if (changes.size >= CHANGES_KEPT && !changes.has(key)) {
+      changes.clear();
+      forgotten = ++clock;
+    }
+    const tick = ++clock;
+    changes.set(key, tick);
+    return tick;
   }
 
-  /** Records that the journal whose watch is `watch` was closed. */
-  journalClosed(runId: string, watch: JournalWatch): void {
-    const open = watch.peers;
-    const at = open.indexOf(watch);
-    if (at >= 0) open.splice(at, 1);
-    if (open.length > 0) return;
-    const key = this.#key(runId);
-    if (journals.get(key) === open) journals.delete(key);
+  /** The tick of the last change to run `runId`'s files by a store object of this process (or of the last time this registry forgot). */
+  lastChange(runId: string): number {
+    return changes.get(this.#key(runId)) ?? forgotten;
   }
 
   /** Records that run `runId`'s lease was given back, or the run deleted, now: a holder's look at its lease before this is not trusted. */

@@ -1,5 +1,5 @@
 /**
- * Why this file is 625 lines (249 of them comments, this one 101; 376 of
+ * Why this file is 619 lines (252 of them comments, this one 101; 367 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -17,9 +17,9 @@
  * argument below, over several files, each taking the store's private
  * maps (journals, their highest seq, unsaved runs, what each run's files
  * are known to hold) as a host. Its per-run queue is `run-queues.ts`;
- * what other store objects of this process changed in a run folder (a
- * journal open here gone stale, a lease given back) is
- * `run-folder-changes.ts`.
+ * what other store objects of this process changed in a run folder (its
+ * files, after which this store forgets what it knew of them; a lease
+ * given back) is `run-folder-changes.ts`.
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under
@@ -128,7 +128,7 @@ import { RunSummaries } from "./run-summaries.js";
 import { listRunFolders } from "./run-listing.js";
 import { stillGoing } from "./summary-lag.js";
 import { RunQueues } from "./run-queues.js";
-import { RunFolderChanges, type JournalWatch } from "./run-folder-changes.js";
+import { RunFolderChanges } from "./run-folder-changes.js";
 
 /**
  * Whether a store with `fsync` flushes an append of `records` on the
@@ -192,8 +192,8 @@ export class RunFolderStore implements RunStore {
   readonly #fsync: boolean;
   /** Open journals, by run id. */
   readonly #journals = new Map<string, JournalFile>();
-  /** Each open journal's watch: stale once another store object of this process changed the file (`run-folder-changes.ts`). */
-  readonly #watches = new Map<string, JournalWatch>();
+  /** The tick of each run's last change this store saw (made or read): what it knows of the run holds while no other store object changed it since (`run-folder-changes.ts`). */
+  readonly #seen = new Map<string, number>();
   /** What the store objects of this process change in run folders, for the others. */
   readonly #changes: RunFolderChanges;
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
@@ -233,22 +233,14 @@ export class RunFolderStore implements RunStore {
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
     assertRunId(runId);
-    await this.#serial(runId, async () => {
-      // Marked stale when another store object of this process changes the journal during the call (see below).
-      const watch = this.#changes.journalOpened(runId);
-      try {
-        await this.#writeSnapshot(state, seq, lease, watch);
-      } finally {
-        this.#changes.journalClosed(runId, watch);
-      }
-    });
+    await this.#serial(runId, async () => this.#writeSnapshot(state, seq, lease));
   }
 
-  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined, watch: JournalWatch): Promise<void> {
+  async #writeSnapshot(state: RunState, seq: number, lease: Lease | undefined): Promise<void> {
     const runId = state.meta.runId;
     if (lease) this.#leases.fence(runId, lease);
-    // A journal another store object of this process changed since this one opened it is opened again below.
-    this.#dropIfStale(runId);
+    // What this store knows of a run another store object of this process changed since is forgotten (read again below).
+    this.#catchUp(runId);
     // Until the new snapshot and the journal agree, nothing is known of what the files hold (a run this store loaded is known again at the end).
     const tracked = this.#priors.forget(runId);
     const files = this.#files(runId);
@@ -281,12 +273,13 @@ export class RunFolderStore implements RunStore {
     if (lease) this.#leases.fence(runId, lease);
     // Another store object of this process wrote the journal while the snapshot was written: what it keeps is read again
     // (the rest of this call is synchronous, so nothing else comes between).
-    if (watch.stale) {
-      this.#dropIfStale(runId);
+    if (this.#catchUp(runId)) {
       later.length = 0;
       readJournal(files.journal, (r) => void (r.seq > seq && later.push(r)));
       known = undefined;
     }
+    // The run's files change now (the snapshot, then the journal emptied or rewritten, synchronously): others forget what they knew.
+    this.#seen.set(runId, this.#changes.changed(runId));
     // With fsync, neither the summary's content (summary-file.ts) nor, while the run goes on, its folder is
     // flushed: the summary may then lag behind the snapshot after a power loss, or be blank, which reads as
     // missing (as it may anyway), never run ahead of it, and a snapshot costs two flushes, not four. A snapshot
@@ -306,7 +299,6 @@ export class RunFolderStore implements RunStore {
     } else {
       this.#closeJournal(runId);
       writeFileAtomicSync(files.journal, journalText(later), this.#fsync, true);
-      this.#changes.journalChanged(runId, undefined);
     }
     this.#journalTop.set(runId, topSeq(later));
     if (tracked && later.length === 0) this.#priors.based(runId, state.nodes);
@@ -346,8 +338,8 @@ export class RunFolderStore implements RunStore {
     // Fenced first: a run deleted under its holder is a lost lease, not a run without a snapshot.
     if (lease && records.length > 0) this.#leases.fence(runId, lease);
     let journal = open;
-    // A journal another store object of this process changed since this one opened it is opened again, at its end.
-    if (journal !== undefined && this.#dropIfStale(runId)) journal = undefined;
+    // A run another store object of this process changed since: its journal is opened again, at its end, and its records written whole.
+    if (this.#catchUp(runId)) journal = undefined;
     journal ??= this.#openJournal(runId, this.#files(runId), true);
     if (records.length === 0) return undefined;
     let flushing: Promise<void> | undefined;
@@ -365,7 +357,7 @@ export class RunFolderStore implements RunStore {
       // of columns, up to 10,000 records a line (journal-batch.ts); a chain step's record is its own line.
       const text = journalText(batchNodes(this.#priors.encode(runId, records)));
       journal.appendText(text, records.length === 1);
-      this.#changes.journalChanged(runId, this.#watches.get(runId));
+      this.#seen.set(runId, this.#changes.changed(runId));
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time), and of an append that carries the
       // run meta (a run's start or end, see flushesNow). A flush of several node records goes through
@@ -425,6 +417,8 @@ export class RunFolderStore implements RunStore {
       this.#closeJournal(runId);
       this.#unsaved.delete(runId);
       this.#priors.forget(runId);
+      // Read now: what this store learns holds until another store object of this process changes the run.
+      this.#seen.set(runId, this.#changes.lastChange(runId));
       if (!this.#folders.verifySync(runId)) return undefined;
       // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
       // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked
@@ -487,8 +481,9 @@ export class RunFolderStore implements RunStore {
         this.#unsaved.delete(runId);
         this.#priors.forget(runId);
         this.#leases.forget(runId);
-        // Another store object of this process with the run's journal open, or holding its lease, writes nothing more to it unseen.
-        this.#changes.journalChanged(runId, undefined);
+        // Another store object of this process that knows the run, or holds its lease, writes nothing more to it unseen.
+        this.#changes.changed(runId);
+        this.#seen.delete(runId);
         this.#changes.leaseGivenBack(runId);
         const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
@@ -574,18 +569,23 @@ export class RunFolderStore implements RunStore {
     if (top === undefined) this.#journalTop.delete(runId);
     else this.#journalTop.set(runId, top);
     this.#journals.set(runId, journal);
-    this.#watches.set(runId, this.#changes.journalOpened(runId));
     return journal;
   }
 
   /**
-   * Closes the run's journal when another store object of this process
-   * changed the file since this one opened it (`run-folder-changes.ts`),
-   * and forgets what this store knew of it (its highest seq, its records):
-   * the next use opens it again, at its end. True when it did.
+   * Forgets what this store knows of the run's files (its open journal,
+   * the journal's highest seq, the records compact lines are relative to)
+   * when another store object of this process changed them since this one
+   * last saw them (`run-folder-changes.ts`): the next use reads them again.
+   * Then notes it has seen the latest change. True when it forgot.
    */
-  #dropIfStale(runId: string): boolean {
-    if (this.#watches.get(runId)?.stale !== true) return false;
+  #catchUp(runId: string): boolean {
+    const last = this.#changes.lastChange(runId);
+    const seen = this.#seen.get(runId);
+    if (seen === last) return false;
+    this.#seen.set(runId, last);
+    // Never seen: nothing known to forget (a run this store has not read or written).
+    if (seen === undefined && !this.#journals.has(runId) && !this.#journalTop.has(runId)) return false;
     this.#closeJournal(runId);
     this.#journalTop.delete(runId);
     this.#priors.forget(runId);
@@ -595,7 +595,6 @@ export class RunFolderStore implements RunStore {
   /** Empties the journal of a run that will append nothing more, through a checked descriptor (never by path). */
   #emptyJournal(runId: string, files: RunFiles): void {
     const cached = this.#journals.get(runId);
-    this.#changes.journalChanged(runId, this.#watches.get(runId));
     if (cached !== undefined) {
       cached.empty();
       return;
@@ -615,11 +614,6 @@ export class RunFolderStore implements RunStore {
     const journal = this.#journals.get(runId);
     if (journal === undefined) return;
     this.#journals.delete(runId);
-    const watch = this.#watches.get(runId);
-    if (watch !== undefined) {
-      this.#watches.delete(runId);
-      this.#changes.journalClosed(runId, watch);
-    }
     journal.close();
   }
 }
