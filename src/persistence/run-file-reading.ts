@@ -22,6 +22,7 @@ import {
   type SummaryLine,
 } from "./run-file-lines.js";
 import { Replay } from "./replay.js";
+import { runMetaOfLine } from "./run-meta-line.js";
 import type { LoadHint } from "./run-store.js";
 import { fromSnapshotFile } from "./snapshot-file.js";
 import { openStoreFileSync } from "./store-files.js";
@@ -82,7 +83,8 @@ export function summaryOfRunFile(file: string, runId: string): RunSummary | unde
   let base: RunSummary | undefined;
   try {
     eachLineBackwards(opened.fd, opened.size, (line) => {
-      if (meta === undefined && isRunRecordLine(line)) meta = parseLineAt<{ run: RunMeta }>(line, file).run;
+      // Without its outputs, which a summary does not hold (a fan-out's are every sink's: run-meta-line.ts).
+      if (meta === undefined && isRunRecordLine(line)) meta = runMetaOfLine(line, file);
       const kind = lineKind(line);
       if (kind === "counts" && counts === undefined) counts = parseLineAt<CountsLine>(line, file).counts;
       if (kind === "snapshot") {
