@@ -131,6 +131,13 @@ describe("snapshot format versions 2 and 3", () => {
     // Version 4 (a journal beside it may hold batch lines, journal-batch.ts) is version 3's document; 5 is unknown.
     expect(checkSnapshotFile({ version: 4, seq: 3, meta: META, nodes: [{ id: "a", status: "s", attempts: [1] }] })).toMatch(/^snapshot\.nodes\[0\]\.output/);
     expect(checkSnapshotFile({ version: 5, seq: 3, meta: META, nodes: [] })).toBe("it has snapshot format version 5, expected 1, 2, 3 or 4");
+    // A damaged version that cannot be made a string (this property's seed 342143943 found it: a TypeError, not a problem).
+    expect(checkSnapshotFile({ version: { toString: 0 }, seq: 3, meta: META, nodes: [] })).toBe(
+      "it has snapshot format version an object, expected 1, 2, 3 or 4",
+    );
+    expect(checkSnapshotFile({ version: [Object.create(null)], seq: 3, meta: META, nodes: [] })).toBe(
+      "it has snapshot format version a list, expected 1, 2, 3 or 4",
+    );
   });
 
   it("a file with damaged bytes loads as its text decodes, or is refused naming the file", async () => {

@@ -22,14 +22,22 @@ export function truncate(text: string, max: number): string {
 /**
  * `String(value)`: a value the caller gave, as text for a message such as
  * "must be a number (got ...)". Unlike a template literal it does not throw
- * for a symbol. A plain object reads `[object Object]`; messages that should
- * show more change here, in one place.
+ * for a symbol, nor for an object that cannot be made a string (one whose
+ * `toString` is not a function, as a damaged stored document may hold, or
+ * one without a prototype): that reads as its kind ("an object"). A plain
+ * object reads `[object Object]`; messages that should show more change
+ * here, in one place.
  *
  * @example
  * ```ts
  * valueText(Infinity); // "Infinity"
+ * valueText({ toString: 0 }); // "an object"
  * ```
  */
 export function valueText(value: unknown): string {
-  return String(value);
+  try {
+    return String(value);
+  } catch {
+    return Array.isArray(value) ? "a list" : "an object";
+  }
 }

@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { valueText } from "../core/text.js";
 import { nodeRecords } from "../state/node-table.js";
 import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeRecord, RunMeta } from "../state/records.js";
@@ -81,7 +82,7 @@ export function checkSnapshotFile(value: unknown): ShapeProblem {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a snapshot document";
   const { version } = value as { version?: unknown };
   if (version === 1) return checkSnapshotFields(value);
-  if (version !== 2 && version !== 3 && version !== 4) return `it has snapshot format version ${String(version)}, expected 1, 2, 3 or 4`;
+  if (version !== 2 && version !== 3 && version !== 4) return `it has snapshot format version ${valueText(version)}, expected 1, 2, 3 or 4`;
   const head = checkSnapshotHead(value);
   if (head !== undefined) return head;
   const nodes = chunksProblem((value as { nodes?: unknown }).nodes, version !== 2);

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { valueText } from "../core/text.js";
 import { NODE_STATUSES, RUN_STATUSES } from "../state/status.js";
 import { ATTEMPT_OUTCOMES } from "../state/records.js";
 import {
@@ -198,7 +199,7 @@ export function duplicateNodeId(nodes: readonly { readonly id: string }[]): Shap
 
 function snapshotProblem(value: unknown, fast: boolean): ShapeProblem {
   if (!isObject(value)) return "it is not a snapshot document";
-  if (value.version !== 1) return `it has snapshot format version ${String(value.version)}, expected 1`;
+  if (value.version !== 1) return `it has snapshot format version ${valueText(value.version)}, expected 1`;
   if (!fast || !snapshotFields.ok(value)) {
     const found = snapshotFields.check(value);
     if (found !== undefined) return phrase("snapshot", found);
