@@ -9,7 +9,7 @@
  */
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
-import { JobEvents, type JobEvent } from "../src/adapters/bullmq/job-events.js";
+import { JobEvents, streamIdAfter, type JobEvent } from "../src/adapters/bullmq/job-events.js";
 import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -48,21 +48,29 @@ describeRedis("JobEvents", () => {
     const { start, seen, add } = setUp("events-kinds", 10);
     await add("event", "completed", "jobId", "before", "returnvalue", "1");
     await start().ready;
-    await add("event", "added", "jobId", "j1", "name", "g");
-    await add("event", "active", "jobId", "j1", "prev", "waiting");
-    await add("event", "completed", "jobId", "j1", "returnvalue", '"x"', "prev", "active");
-    await add("event", "failed", "jobId", "j2", "failedReason", "job stalled more than allowable limit", "prev", "active");
-    await add("event", "drained");
-    await add("event", "duplicated", "jobId", "j2");
-    await add("event", "completed", "jobId", "j3");
+    const ids = [
+      await add("event", "added", "jobId", "j1", "name", "g"),
+      await add("event", "active", "jobId", "j1", "prev", "waiting"),
+      await add("event", "completed", "jobId", "j1", "returnvalue", '"x"', "prev", "active"),
+      await add("event", "failed", "jobId", "j2", "failedReason", "job stalled more than allowable limit", "prev", "active"),
+      await add("event", "drained"),
+      await add("event", "duplicated", "jobId", "j2"),
+      await add("event", "completed", "jobId", "j3"),
+    ];
     await eventually("five events", async () => (seen.length >= 5 ? true : undefined));
+    // Each with its stream entry id: the coordinator tells an earlier job's events from a later one's of the same id by it.
     expect(seen).toEqual([
-      { event: "added", jobId: "j1" },
-      { event: "completed", jobId: "j1" },
-      { event: "failed", jobId: "j2", failedReason: "job stalled more than allowable limit" },
-      { event: "added", jobId: "j2" },
-      { event: "completed", jobId: "j3" },
+      { event: "added", jobId: "j1", id: ids[0] },
+      { event: "completed", jobId: "j1", id: ids[2] },
+      { event: "failed", jobId: "j2", id: ids[3], failedReason: "job stalled more than allowable limit" },
+      { event: "added", jobId: "j2", id: ids[5] },
+      { event: "completed", jobId: "j3", id: ids[6] },
     ]);
+    for (let i = 1; i < ids.length; i++) expect(streamIdAfter(ids[i]!, ids[i - 1]!)).toBe(true);
+    expect(streamIdAfter("1700000000001-0", "1700000000000-5")).toBe(true);
+    expect(streamIdAfter("1700000000000-10", "1700000000000-9")).toBe(true);
+    expect(streamIdAfter("1700000000000-9", "1700000000000-9")).toBe(false);
+    expect(streamIdAfter("0-0", "1-0")).toBe(false);
   }, 30_000);
 
   it("takes the events written during its pause in one read", async () => {

@@ -55,7 +55,7 @@ import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js
 import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
-import { JobEvents } from "./job-events.js";
+import { JobEvents, streamIdAfter } from "./job-events.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
@@ -91,14 +91,17 @@ export interface BullmqExecutorOptions {
 /** How long side-channel keys live without use (ms): a day, for a coordinator that comes back late. */
 export const SIDE_CHANNEL_TTL_MS = 86_400_000;
 
-// KEYS: results and cancelled of job 1, of job 2, …. ARGV: jobId 1, jobId 2, ….
-// For each job: no cancel left for a new job, and its stored result (or false).
+// KEYS: results and cancelled of job 1, of job 2, …, then the queue's events stream. ARGV: jobId 1, jobId 2, ….
+// For each job: no cancel left for a new job, and its stored result (or false); then the id of the events stream's
+// last entry (every event of an earlier job with the same id is at or before it).
 const BEFORE_ADD = `
 local out = {}
 for i = 1, #ARGV do
   redis.call('DEL', KEYS[2 * i])
   out[i] = redis.call('HGET', KEYS[2 * i - 1], ARGV[i]) or false
 end
+local last = redis.call('XREVRANGE', KEYS[#KEYS], '+', '-', 'COUNT', 1)
+out[#ARGV + 1] = (last[1] and last[1][1]) or '0-0'
 return out
 `;
 
@@ -127,11 +130,19 @@ interface Pending {
   settled: boolean;
   /**
    * The events stream showed this attempt's add (`added`, or `duplicated`
-   * when it attached to a job already there). A `failed` event before it
-   * is of an earlier job with the same id (the job of the same attempt in
-   * a run that stopped and resumes: its cancel), not of this one.
+   * when it attached to a job already there), after {@link Pending.since}.
+   * A `failed` event before it is of an earlier job with the same id (the
+   * job of the same attempt in a run that stopped and resumes: its
+   * cancel), not of this one.
    */
   added: boolean;
+  /**
+   * The events stream's last entry just before this attempt's job was
+   * added (undefined until then): an `added` event at or before it is an
+   * earlier job's with the same id, read late by the paced reader, and
+   * does not count as this attempt's add.
+   */
+  since: string | undefined;
 }
 
 /** The listener of one run's `up` list. */
@@ -160,6 +171,8 @@ export class BullmqExecutor implements NodeExecutor {
   readonly #connection: RedisConnection;
   readonly #queueName: string;
   readonly #prefix: string;
+  /** The queue's events stream (BullMQ's `<prefix>:<queue>:events`). */
+  readonly #eventsKey: string;
   readonly #keys: ChannelKeys;
   readonly #pending = new Map<string, Pending>();
   readonly #runs = new Map<string, RunChannel>();
@@ -177,6 +190,7 @@ export class BullmqExecutor implements NodeExecutor {
     this.#queueName = options.queue ?? "taskloom";
     this.#prefix = options.prefix ?? "taskloom";
     this.#keys = channelKeys(this.#prefix, this.#queueName);
+    this.#eventsKey = `${this.#prefix}:${this.#queueName}:events`;
   }
 
   /** The BullMQ queue the jobs go to (opened on first use). */
@@ -208,6 +222,7 @@ export class BullmqExecutor implements NodeExecutor {
         ),
         settled: false,
         added: false,
+        since: undefined,
       };
       this.#pending.set(jobId, pending);
       const signal = context.signal;
@@ -248,6 +263,7 @@ export class BullmqExecutor implements NodeExecutor {
     // Listening for completions before looking: a result whose `done` message another coordinator popped is seen.
     await this.#watchJobs().ready;
     const keys = batch.flatMap(({ pending }) => [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)]);
+    keys.push(this.#eventsKey);
     const stored = (await runScript(
       this.#redis,
       "taskloomBeforeAddMany",
@@ -255,6 +271,8 @@ export class BullmqExecutor implements NodeExecutor {
       keys,
       batch.map(({ pending }) => pending.jobId),
     )) as unknown[];
+    const since = String(stored[batch.length]);
+    for (const { pending } of batch) pending.since = since;
     const jobs: Parameters<Queue["addBulk"]>[0] = [];
     const owners: Pending[] = [];
     batch.forEach(({ pending, activation }, i) => {
@@ -379,12 +397,12 @@ export class BullmqExecutor implements NodeExecutor {
     if (this.#events) return this.#events;
     const { client } = openClient(this.#connection, true);
     client.on("error", () => undefined);
-    const key = `${this.#prefix}:${this.#queueName}:events`;
-    this.#events = new JobEvents(client, key, (event) => {
+    this.#events = new JobEvents(client, this.#eventsKey, (event) => {
       const pending = this.#pending.get(event.jobId);
       if (!pending) return; // settled already: the common case, the `up` list brought the result
       if (event.event === "added") {
-        pending.added = true;
+        // Only an add after this attempt's own: an earlier job's, read late, is no sign of this one.
+        if (pending.since !== undefined && streamIdAfter(event.id, pending.since)) pending.added = true;
         return;
       }
       // A failure read before this attempt's add is an earlier job's with the same id (a stopped run's cancel, read late).

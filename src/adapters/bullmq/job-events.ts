@@ -29,9 +29,24 @@ import type { Redis } from "ioredis";
  * with the same id: only events after the add belong to it.
  */
 export type JobEvent =
-  | { readonly event: "added"; readonly jobId: string }
-  | { readonly event: "completed"; readonly jobId: string }
-  | { readonly event: "failed"; readonly jobId: string; readonly failedReason: string };
+  | { readonly event: "added"; readonly jobId: string; readonly id: string }
+  | { readonly event: "completed"; readonly jobId: string; readonly id: string }
+  | { readonly event: "failed"; readonly jobId: string; readonly id: string; readonly failedReason: string };
+
+/**
+ * Whether the stream entry id `a` (`<ms>-<seq>`) comes after `b` in the
+ * stream.
+ *
+ * @example
+ * ```ts
+ * streamIdAfter("1700000000001-0", "1700000000000-5"); // true
+ * ```
+ */
+export function streamIdAfter(a: string, b: string): boolean {
+  const [aMs = 0, aSeq = 0] = a.split("-").map(Number);
+  const [bMs = 0, bSeq = 0] = b.split("-").map(Number);
+  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
+}
 
 /** The pause after a read that brought events (ms): later events wait for the next read, together. */
 export const EVENTS_PACE_MS = 50;
@@ -78,7 +93,7 @@ export class JobEvents {
         const entries = reply?.[0]?.[1] ?? [];
         for (const [entryId, fields] of entries) {
           id = entryId;
-          this.#dispatch(fields);
+          this.#dispatch(entryId, fields);
         }
         if (entries.length > 0) await this.#pause(this.#paceMs);
       } catch {
@@ -88,7 +103,7 @@ export class JobEvents {
     }
   }
 
-  #dispatch(fields: readonly string[]): void {
+  #dispatch(id: string, fields: readonly string[]): void {
     let event: string | undefined;
     let jobId: string | undefined;
     let failedReason = "";
@@ -99,9 +114,9 @@ export class JobEvents {
       else if (name === "failedReason") failedReason = fields[i + 1] ?? "";
     }
     if (jobId === undefined) return;
-    if (event === "completed") this.#onEvent({ event, jobId });
-    else if (event === "failed") this.#onEvent({ event, jobId, failedReason });
-    else if (event === "added" || event === "duplicated") this.#onEvent({ event: "added", jobId });
+    if (event === "completed") this.#onEvent({ event, jobId, id });
+    else if (event === "failed") this.#onEvent({ event, jobId, id, failedReason });
+    else if (event === "added" || event === "duplicated") this.#onEvent({ event: "added", jobId, id });
   }
 
   #pause(ms: number): Promise<void> {
