@@ -1,5 +1,5 @@
 /**
- * Why this file is 426 lines (217 of them comments: this one, 133 lines,
+ * Why this file is 430 lines (221 of them comments: this one, 137 lines,
  * and the argument at each call; 209 of code): it is one concept, the
  * lease file of a run and the fencing copy this store keeps of it. Every
  * lease call (acquire, renew, cancel, release) and every fenced write
@@ -12,7 +12,11 @@
  * look is trusted (`lease-trust.ts`), making `lease.json` only if it is
  * absent (`lease-publish.ts`), what one look at it finds and the fencing
  * copy made of it (`lease-look.ts`), and the files kept open from their
- * making to their release (`kept-leases.ts`).
+ * making to their release (`kept-leases.ts`). The twenty-seventh pass
+ * added about 10 lines, both parts of that argument: a lease given back
+ * keeps its token (the next grant is above it), and a lease given back by
+ * another store object of the process ends this one's trust
+ * (`run-folder-changes.ts`).
  *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:

@@ -79,6 +79,8 @@ export class RunFolderChanges {
   readonly #folders: RunFolders;
   /** The real path of `runs/`, once it could be resolved. */
   #real: string | undefined;
+  /** The tick of each run's last change this store object saw (made or read). */
+  readonly #seen = new Map<string, number>();
 
   /** @param folders The store's run folders (`run-folder.ts`). */
   constructor(folders: RunFolders) {
@@ -105,10 +107,10 @@ export class RunFolderChanges {
 
   /**
    * Records that run `runId`'s files were changed now (a snapshot, an
-   * append, a delete) by the calling store object: the tick it notes as
-   * seen, which every other object's next look finds newer than theirs.
+   * append, a delete) by this store object: a tick it has seen, which
+   * every other object's next look finds newer than theirs.
    */
-  changed(runId: string): number {
+  changed(runId: string): void {
     const key = this.#key(runId);
     if (changes.size >= CHANGES_KEPT && !changes.has(key)) {
       changes.clear();
@@ -116,11 +118,28 @@ export class RunFolderChanges {
     }
     const tick = ++clock;
     changes.set(key, tick);
-    return tick;
+    this.#seen.set(runId, tick);
+  }
+
+  /** Records that this store object read run `runId`'s files now: it has seen their last change. */
+  read(runId: string): void {
+    this.#seen.set(runId, this.#lastChange(runId));
+  }
+
+  /**
+   * Whether run `runId`'s files changed since this store object last saw
+   * them (made or read a change; never: true), so what it knows of them
+   * must be forgotten; it has seen the last change from now on.
+   */
+  missed(runId: string): boolean {
+    const last = this.#lastChange(runId);
+    if (this.#seen.get(runId) === last) return false;
+    this.#seen.set(runId, last);
+    return true;
   }
 
   /** The tick of the last change to run `runId`'s files by a store object of this process (or of the last time this registry forgot). */
-  lastChange(runId: string): number {
+  #lastChange(runId: string): number {
     return changes.get(this.#key(runId)) ?? forgotten;
   }
 

@@ -1,5 +1,5 @@
 /**
- * Why this file is 619 lines (252 of them comments, this one 101; 367 of
+ * Why this file is 615 lines (254 of them comments, this one 105; 361 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -19,7 +19,11 @@
  * are known to hold) as a host. Its per-run queue is `run-queues.ts`;
  * what other store objects of this process changed in a run folder (its
  * files, after which this store forgets what it knew of them; a lease
- * given back) is `run-folder-changes.ts`.
+ * given back) is `run-folder-changes.ts`. The twenty-seventh pass grew
+ * it by about 50 lines, all steps of that descriptor's lifetime: closed
+ * and what was known forgotten when another store object changed the run
+ * (`#catchUp`), the journal read again when one wrote it during a
+ * snapshot's write, and the snapshot fenced again after that write.
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under
@@ -192,9 +196,7 @@ export class RunFolderStore implements RunStore {
   readonly #fsync: boolean;
   /** Open journals, by run id. */
   readonly #journals = new Map<string, JournalFile>();
-  /** The tick of each run's last change this store saw (made or read): what it knows of the run holds while no other store object changed it since (`run-folder-changes.ts`). */
-  readonly #seen = new Map<string, number>();
-  /** What the store objects of this process change in run folders, for the others. */
+  /** What the store objects of this process change in run folders, for the others, and which changes this one has seen. */
   readonly #changes: RunFolderChanges;
   /** The highest seq in each run's journal file, when known ({@link EMPTY} for an empty journal). */
   readonly #journalTop = new Map<string, number>();
@@ -279,7 +281,7 @@ export class RunFolderStore implements RunStore {
       known = undefined;
     }
     // The run's files change now (the snapshot, then the journal emptied or rewritten, synchronously): others forget what they knew.
-    this.#seen.set(runId, this.#changes.changed(runId));
+    this.#changes.changed(runId);
     // With fsync, neither the summary's content (summary-file.ts) nor, while the run goes on, its folder is
     // flushed: the summary may then lag behind the snapshot after a power loss, or be blank, which reads as
     // missing (as it may anyway), never run ahead of it, and a snapshot costs two flushes, not four. A snapshot
@@ -357,7 +359,7 @@ export class RunFolderStore implements RunStore {
       // of columns, up to 10,000 records a line (journal-batch.ts); a chain step's record is its own line.
       const text = journalText(batchNodes(this.#priors.encode(runId, records)));
       journal.appendText(text, records.length === 1);
-      this.#seen.set(runId, this.#changes.changed(runId));
+      this.#changes.changed(runId);
       // So is the flush of a single record (a chain step: the run waits for it, and a trip through
       // the pool would add a thread wake-up to the disk's time), and of an append that carries the
       // run meta (a run's start or end, see flushesNow). A flush of several node records goes through
@@ -418,7 +420,7 @@ export class RunFolderStore implements RunStore {
       this.#unsaved.delete(runId);
       this.#priors.forget(runId);
       // Read now: what this store learns holds until another store object of this process changes the run.
-      this.#seen.set(runId, this.#changes.lastChange(runId));
+      this.#changes.read(runId);
       if (!this.#folders.verifySync(runId)) return undefined;
       // A new run has no snapshot: an `lstat` says so (a link or a FIFO there is refused as the open would), where
       // a failed open throws, and the error it makes costs as much as making a file. Its node ids are checked
@@ -483,7 +485,6 @@ export class RunFolderStore implements RunStore {
         this.#leases.forget(runId);
         // Another store object of this process that knows the run, or holds its lease, writes nothing more to it unseen.
         this.#changes.changed(runId);
-        this.#seen.delete(runId);
         this.#changes.leaseGivenBack(runId);
         const existed = verifyPathSync(files.snapshot, "file");
         // A rename takes the folder (and the held lock with it) away at
@@ -576,16 +577,11 @@ export class RunFolderStore implements RunStore {
    * Forgets what this store knows of the run's files (its open journal,
    * the journal's highest seq, the records compact lines are relative to)
    * when another store object of this process changed them since this one
-   * last saw them (`run-folder-changes.ts`): the next use reads them again.
-   * Then notes it has seen the latest change. True when it forgot.
+   * last saw them (`run-folder-changes.ts`, `missed`): the next use reads
+   * them again. True when it forgot (a run it never saw: nothing to forget).
    */
   #catchUp(runId: string): boolean {
-    const last = this.#changes.lastChange(runId);
-    const seen = this.#seen.get(runId);
-    if (seen === last) return false;
-    this.#seen.set(runId, last);
-    // Never seen: nothing known to forget (a run this store has not read or written).
-    if (seen === undefined && !this.#journals.has(runId) && !this.#journalTop.has(runId)) return false;
+    if (!this.#changes.missed(runId)) return false;
     this.#closeJournal(runId);
     this.#journalTop.delete(runId);
     this.#priors.forget(runId);
