@@ -55,7 +55,7 @@ import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js
 import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
-import { JobEvents, streamIdAfter } from "./job-events.js";
+import { EVENTS_PACE_MS, JobEvents, streamIdAfter } from "./job-events.js";
 import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
@@ -112,6 +112,28 @@ return out
  */
 const ADD_BULK_ABOVE = 16;
 
+// KEYS: job key and results of job 1, of job 2, …. ARGV: jobId 1, jobId 2, ….
+// For each job: 0 while it is in the queue; once it is gone (jobs are removed when they end), its stored result, or
+// 1 when there is none (it failed outside its body, as a worker that stalled too often).
+/** How many jobs one {@link GONE_JOBS} call looks at, so a sweep of many never holds Redis long. */
+const RECONCILE_BATCH = 500;
+
+/** The reason of a job found gone with no result, whose `failed` event was not read. */
+const LOST_FAILURE =
+  "it left the queue without a result, as a job that fails outside its body does (a worker that stalled too often), and its failure event was trimmed from the queue's events stream before the coordinator read it";
+
+const GONE_JOBS = `
+local out = {}
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then
+    out[i] = 0
+  else
+    out[i] = redis.call('HGET', KEYS[2 * i], ARGV[i]) or 1
+  end
+end
+return out
+`;
+
 /** An attempt waiting for the next batch of submissions. */
 interface Submission {
   readonly pending: Pending;
@@ -143,6 +165,14 @@ interface Pending {
    * does not count as this attempt's add.
    */
   since: string | undefined;
+  /** The attempt's job is in the queue (its `add` returned): from then on, a job gone with no result stored has failed. */
+  submitted: boolean;
+  /**
+   * Look at the job once it is in the queue ({@link BullmqExecutor.#reconcile}):
+   * an event of it may have been lost, or a failure came that could not be
+   * told apart from an earlier job's before the add returned.
+   */
+  recheck: boolean;
 }
 
 /** The listener of one run's `up` list. */
@@ -223,6 +253,8 @@ export class BullmqExecutor implements NodeExecutor {
         settled: false,
         added: false,
         since: undefined,
+        submitted: false,
+        recheck: false,
       };
       this.#pending.set(jobId, pending);
       const signal = context.signal;
@@ -289,6 +321,7 @@ export class BullmqExecutor implements NodeExecutor {
     });
     if (jobs.length > ADD_BULK_ABOVE) {
       await this.queue.addBulk(jobs);
+      this.#inQueue(owners);
       return;
     }
     // A few jobs (attempts that finish and start a few at a time: slow bodies, several workers) go by one `add`
@@ -299,6 +332,64 @@ export class BullmqExecutor implements NodeExecutor {
       const pending = owners[i];
       if (outcome.status === "rejected" && pending) this.#fail(pending, outcome.reason);
     });
+    this.#inQueue(owners.filter((_, i) => added[i]?.status === "fulfilled"));
+  }
+
+  /** The jobs of `owners` are in the queue: those to look at once they were ({@link Pending.recheck}) are looked at now. */
+  #inQueue(owners: readonly Pending[]): void {
+    const recheck: Pending[] = [];
+    for (const pending of owners) {
+      pending.submitted = true;
+      if (pending.recheck && !pending.settled) recheck.push(pending);
+    }
+    if (recheck.length > 0) this.#reconcile(recheck);
+  }
+
+  /**
+   * The events reader lost events (the stream was trimmed past them before
+   * it read them: `job-events.ts`): any job this coordinator waits for may
+   * have ended unheard. Each job in the queue is looked at now, each job
+   * not yet added once its add returns.
+   */
+  #sweep(): void {
+    const inQueue: Pending[] = [];
+    for (const pending of this.#pending.values()) {
+      if (pending.settled) continue;
+      if (pending.submitted) inQueue.push(pending);
+      else pending.recheck = true;
+    }
+    for (let i = 0; i < inQueue.length; i += RECONCILE_BATCH) this.#reconcile(inQueue.slice(i, i + RECONCILE_BATCH));
+  }
+
+  /**
+   * Asks Redis about the jobs of `pendings` (one script call): a job still
+   * in the queue runs or waits, and its attempt waits on; a job gone (jobs
+   * are removed when they end) settles its attempt with the result its
+   * worker stored, or, with none, fails it as BullMQ's `failed` event would
+   * have: the job failed outside its body.
+   */
+  #reconcile(pendings: readonly Pending[]): void {
+    for (const pending of pendings) pending.recheck = false;
+    const keys = pendings.flatMap((p) => [`${this.#prefix}:${this.#queueName}:${p.jobId}`, this.#keys.results(p.runId)]);
+    runScript(
+      this.#redis,
+      "taskloomGoneJobs",
+      GONE_JOBS,
+      keys,
+      pendings.map((p) => p.jobId),
+    ).then(
+      (reply) => {
+        (reply as unknown[]).forEach((found, i) => {
+          const pending = pendings[i];
+          if (pending === undefined || found === 0) return;
+          if (typeof found === "string") this.#settle(pending, decode<ResultEnvelope>(found));
+          else this.#fail(pending, new WorkerJobFailedError(pending.jobId, LOST_FAILURE));
+        });
+      },
+      (error: unknown) => {
+        for (const pending of pendings) this.#fail(pending, error);
+      },
+    );
   }
 
   #settle(pending: Pending, result: ResultEnvelope): void {
@@ -397,24 +488,35 @@ export class BullmqExecutor implements NodeExecutor {
     if (this.#events) return this.#events;
     const { client } = openClient(this.#connection, true);
     client.on("error", () => undefined);
-    this.#events = new JobEvents(client, this.#eventsKey, (event) => {
-      const pending = this.#pending.get(event.jobId);
-      if (!pending) return; // settled already: the common case, the `up` list brought the result
-      if (event.event === "added") {
-        // Only an add after this attempt's own: an earlier job's, read late, is no sign of this one.
-        if (pending.since !== undefined && streamIdAfter(event.id, pending.since)) pending.added = true;
-        return;
-      }
-      // A failure read before this attempt's add is an earlier job's with the same id (a stopped run's cancel, read late).
-      if (event.event === "failed" && !pending.added) return;
-      this.#redis.hget(this.#keys.results(pending.runId), event.jobId).then(
-        (stored) => {
-          if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));
-          else if (event.event === "failed") this.#fail(pending, new WorkerJobFailedError(event.jobId, event.failedReason));
-        },
-        (error: unknown) => this.#fail(pending, error),
-      );
-    });
+    this.#events = new JobEvents(
+      client,
+      this.#eventsKey,
+      (event) => {
+        const pending = this.#pending.get(event.jobId);
+        if (!pending) return; // settled already: the common case, the `up` list brought the result
+        if (event.event === "added") {
+          // Only an add after this attempt's own: an earlier job's, read late, is no sign of this one.
+          if (pending.since !== undefined && streamIdAfter(event.id, pending.since)) pending.added = true;
+          return;
+        }
+        if (event.event === "failed" && !pending.added) {
+          // Read before this attempt's add: an earlier job's failure with the same id (a stopped run's cancel, read
+          // late), or this job's with its `added` lost. The queue tells which, once the add returned.
+          if (pending.submitted) this.#reconcile([pending]);
+          else pending.recheck = true;
+          return;
+        }
+        this.#redis.hget(this.#keys.results(pending.runId), event.jobId).then(
+          (stored) => {
+            if (stored !== null) this.#settle(pending, decode<ResultEnvelope>(stored));
+            else if (event.event === "failed") this.#fail(pending, new WorkerJobFailedError(event.jobId, event.failedReason));
+          },
+          (error: unknown) => this.#fail(pending, error),
+        );
+      },
+      EVENTS_PACE_MS,
+      () => this.#sweep(),
+    );
     return this.#events;
   }
 
