@@ -1,13 +1,14 @@
 /**
  * The coordinator's reader of BullMQ's events stream (`job-events.ts`):
- * it hands on `added` (BullMQ's `added` and `duplicated`), `completed` and
- * `failed` (with BullMQ's reason) of jobs whose events were written after
+ * it hands on `added` (BullMQ's `added` and `duplicated`), `completed`,
+ * `failed` (with BullMQ's reason) and `removed` of jobs whose events were written after
  * it was ready, in the stream's order, nothing else, and after a
  * read that brought events it waits its pace, so the events written
  * meanwhile come in one read, not one read per event as BullMQ's
  * `QueueEvents` does (a round trip per job for the coordinator and Redis).
  * When the stream deleted entries it had not read (BullMQ trims it at each
- * write), it tells so once (`onLoss`), and reads on after them.
+ * write), it tells so once (`onMissed`), and reads on after them, as it does
+ * after BullMQ's `cleaned` (jobs removed in bulk).
  */
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -60,7 +61,7 @@ function setUp(label: string, paceMs: number) {
 }
 
 describeRedis("JobEvents", () => {
-  it("hands on added, completed and failed events written after it was ready, in order, and no others", async () => {
+  it("hands on added, completed, failed and removed events written after it was ready, in order, and no others", async () => {
     const { start, seen, add } = setUp("events-kinds", 10);
     await add("event", "completed", "jobId", "before", "returnvalue", "1");
     await start().ready;
@@ -72,8 +73,9 @@ describeRedis("JobEvents", () => {
       await add("event", "drained"),
       await add("event", "duplicated", "jobId", "j2"),
       await add("event", "completed", "jobId", "j3"),
+      await add("event", "removed", "jobId", "j4", "prev", "wait"),
     ];
-    await eventually("five events", async () => (seen.length >= 5 ? true : undefined));
+    await eventually("six events", async () => (seen.length >= 6 ? true : undefined));
     // Each with its stream entry id: the coordinator tells an earlier job's events from a later one's of the same id by it.
     expect(seen).toEqual([
       { event: "added", jobId: "j1", id: ids[0] },
@@ -81,6 +83,7 @@ describeRedis("JobEvents", () => {
       { event: "failed", jobId: "j2", id: ids[3], failedReason: "job stalled more than allowable limit" },
       { event: "added", jobId: "j2", id: ids[5] },
       { event: "completed", jobId: "j3", id: ids[6] },
+      { event: "removed", jobId: "j4", id: ids[7] },
     ]);
     for (let i = 1; i < ids.length; i++) expect(streamIdAfter(ids[i]!, ids[i - 1]!)).toBe(true);
     expect(streamIdAfter("1700000000001-0", "1700000000000-5")).toBe(true);
@@ -118,6 +121,16 @@ describeRedis("JobEvents", () => {
       ["completed", "after"],
     ]);
     expect(losses()).toBe(1);
+  }, 30_000);
+
+  it("tells of jobs removed in bulk (BullMQ's `cleaned`, which names none) as of events lost", async () => {
+    const { start, seen, add, losses } = setUp("events-cleaned", 10);
+    await start().ready;
+    await add("event", "cleaned", "count", "3");
+    await add("event", "completed", "jobId", "after");
+    await eventually("the event after", async () => (seen.length === 1 ? true : undefined));
+    expect(losses()).toBe(1);
+    expect(seen.map((e) => e.jobId)).toEqual(["after"]);
   }, 30_000);
 
   it("tells of no loss when the stream deletes only entries it has read", async () => {

@@ -9,8 +9,9 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
- * Why this file is long (about 500 lines): submitting a job, settling it
- * from the `up` list or from queue events, cancelling it and stopping a run
+ * Why this file is long (about 640 lines): submitting a job, settling it
+ * from the `up` list, from queue events or from a look at the queue,
+ * cancelling it and stopping a run
  * all read and change the same private state (the pending attempts by job
  * id and the per-run channels), and each step's order matters for
  * failover and cancellation; split across modules, that state would have
@@ -23,7 +24,11 @@
  * calls from workers, which it hands to the attempt's own context, so they
  * are journaled exactly as for a local body), and one listener on BullMQ's
  * queue events (`job-events.ts`) for jobs that fail outside their body (a worker that
- * stalled too often).
+ * stalled too often). Events can be lost (BullMQ trims the stream) and some
+ * ends have none (`Queue.drain`), so the queue itself is asked about the
+ * jobs waited for (`#reconcile`) when the reader lost events, when jobs
+ * were removed, and every {@link RECONCILE_EVERY_MS}: a job gone settles
+ * its attempt with the result its worker stored, or fails it.
  *
  * Failover. Job ids are deterministic, and results are kept in the run's
  * `results` hash until the run stops: a coordinator that resumes a run
@@ -115,12 +120,20 @@ const ADD_BULK_ABOVE = 16;
 // KEYS: job key and results of job 1, of job 2, …. ARGV: jobId 1, jobId 2, ….
 // For each job: 0 while it is in the queue; once it is gone (jobs are removed when they end), its stored result, or
 // 1 when there is none (it failed outside its body, as a worker that stalled too often).
+/**
+ * How often the coordinator asks Redis about the jobs it waits for, events
+ * or none (ms): a job removed with no event (`Queue.drain`) fails its
+ * attempt within this time rather than never. One script call per
+ * {@link RECONCILE_BATCH} jobs waited for.
+ */
+export const RECONCILE_EVERY_MS = 30_000;
+
 /** How many jobs one {@link GONE_JOBS} call looks at, so a sweep of many never holds Redis long. */
 const RECONCILE_BATCH = 500;
 
 /** The reason of a job found gone with no result, whose `failed` event was not read. */
 const LOST_FAILURE =
-  "it left the queue without a result, as a job that fails outside its body does (a worker that stalled too often), and its failure event was trimmed from the queue's events stream before the coordinator read it";
+  "it left the queue without a result: it was removed (Job.remove, Queue.clean, Queue.drain), or it failed outside its body (a worker that stalled too often) and its failure event was trimmed from the queue's events stream before the coordinator read it";
 
 const GONE_JOBS = `
 local out = {}
@@ -201,6 +214,8 @@ export class BullmqExecutor implements NodeExecutor {
   readonly #connection: RedisConnection;
   readonly #queueName: string;
   readonly #prefix: string;
+  /** The timer of the sweep at each {@link RECONCILE_EVERY_MS} (set with the events reader). */
+  #sweeps: NodeJS.Timeout | undefined;
   /** The queue's events stream (BullMQ's `<prefix>:<queue>:events`). */
   readonly #eventsKey: string;
   readonly #keys: ChannelKeys;
@@ -346,17 +361,19 @@ export class BullmqExecutor implements NodeExecutor {
   }
 
   /**
-   * The events reader lost events (the stream was trimmed past them before
-   * it read them: `job-events.ts`): any job this coordinator waits for may
-   * have ended unheard. Each job in the queue is looked at now, each job
-   * not yet added once its add returns.
+   * Any job this coordinator waits for may have ended unheard: the events
+   * reader lost events (`missed`: the stream was trimmed past them before
+   * it read them, or BullMQ removed jobs in bulk, `job-events.ts`), or, at
+   * each {@link RECONCILE_EVERY_MS}, a job may have left the queue with no
+   * event at all (`Queue.drain`). Each job in the queue is looked at now;
+   * after a loss, each job not yet added too, once its add returns.
    */
-  #sweep(): void {
+  #sweep(missed: boolean): void {
     const inQueue: Pending[] = [];
     for (const pending of this.#pending.values()) {
       if (pending.settled) continue;
       if (pending.submitted) inQueue.push(pending);
-      else pending.recheck = true;
+      else if (missed) pending.recheck = true;
     }
     for (let i = 0; i < inQueue.length; i += RECONCILE_BATCH) this.#reconcile(inQueue.slice(i, i + RECONCILE_BATCH));
   }
@@ -499,6 +516,12 @@ export class BullmqExecutor implements NodeExecutor {
           if (pending.since !== undefined && streamIdAfter(event.id, pending.since)) pending.added = true;
           return;
         }
+        if (event.event === "removed") {
+          // Removed (`Job.remove`): settled by what its worker stored, or failed. An earlier job's, read late, finds this one in the queue.
+          if (pending.submitted) this.#reconcile([pending]);
+          else pending.recheck = true;
+          return;
+        }
         if (event.event === "failed" && !pending.added) {
           // Read before this attempt's add: an earlier job's failure with the same id (a stopped run's cancel, read
           // late), or this job's with its `added` lost. The queue tells which, once the add returned.
@@ -515,8 +538,10 @@ export class BullmqExecutor implements NodeExecutor {
         );
       },
       EVENTS_PACE_MS,
-      () => this.#sweep(),
+      () => this.#sweep(true),
     );
+    this.#sweeps = setInterval(() => this.#sweep(false), RECONCILE_EVERY_MS);
+    this.#sweeps.unref();
     return this.#events;
   }
 
@@ -591,6 +616,7 @@ export class BullmqExecutor implements NodeExecutor {
       channel.client.disconnect();
       await channel.loop;
     }
+    clearInterval(this.#sweeps);
     await this.#events?.close();
     await this.#queue?.close();
     const client = this.#client;

@@ -20,8 +20,10 @@
  * them. So each read also looks, in the same transaction, at how many
  * entries the stream had added (`XINFO STREAM`, Redis 7; before 7, at its
  * first entry: {@link entriesLost}), and when entries were deleted unread,
- * calls `onLoss`: the coordinator then asks Redis about each job it waits
- * for instead (`executor.ts`).
+ * calls `onMissed`: the coordinator then asks Redis about each job it
+ * waits for instead (`executor.ts`). So it does after BullMQ's `cleaned`
+ * (jobs removed in bulk by `Queue.clean`, with no event of their own); a
+ * job removed alone comes as `removed`.
  *
  * @module
  */
@@ -30,7 +32,7 @@ import type { Redis } from "ioredis";
 /**
  * What the coordinator hears of one job: added (BullMQ's `added`, or
  * `duplicated` for an add that found the job there and attached to it),
- * completed, or failed with BullMQ's reason. Job ids repeat (an attempt's
+ * completed, failed with BullMQ's reason, or removed (`Job.remove`). Job ids repeat (an attempt's
  * id is the same when a stopped run resumes), so the stream's order is
  * what tells an event of the job added now from one of an earlier job
  * with the same id: only events after the add belong to it.
@@ -38,7 +40,8 @@ import type { Redis } from "ioredis";
 export type JobEvent =
   | { readonly event: "added"; readonly jobId: string; readonly id: string }
   | { readonly event: "completed"; readonly jobId: string; readonly id: string }
-  | { readonly event: "failed"; readonly jobId: string; readonly id: string; readonly failedReason: string };
+  | { readonly event: "failed"; readonly jobId: string; readonly id: string; readonly failedReason: string }
+  | { readonly event: "removed"; readonly jobId: string; readonly id: string };
 
 /**
  * Whether the stream entry id `a` (`<ms>-<seq>`) comes after `b` in the
@@ -121,7 +124,7 @@ export class JobEvents {
   readonly #client: Redis;
   readonly #key: string;
   readonly #onEvent: (event: JobEvent) => void;
-  readonly #onLoss: () => void;
+  readonly #onMissed: () => void;
   readonly #paceMs: number;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -132,14 +135,15 @@ export class JobEvents {
 
   /**
    * `onEvent` is called for each event read, in the stream's order;
-   * `onLoss` when the stream deleted entries that were not read (events
-   * that will never come: see the module comment).
+   * `onMissed` when events of some jobs may never come: the stream
+   * deleted entries that were not read, or jobs were removed in bulk (see
+   * the module comment).
    */
-  constructor(client: Redis, key: string, onEvent: (event: JobEvent) => void, paceMs = EVENTS_PACE_MS, onLoss: () => void = () => undefined) {
+  constructor(client: Redis, key: string, onEvent: (event: JobEvent) => void, paceMs = EVENTS_PACE_MS, onMissed: () => void = () => undefined) {
     this.#client = client;
     this.#key = key;
     this.#onEvent = onEvent;
-    this.#onLoss = onLoss;
+    this.#onMissed = onMissed;
     this.#paceMs = paceMs;
     this.ready = new Promise((resolve) => (this.#started = resolve));
     this.#loop = this.#run();
@@ -171,7 +175,7 @@ export class JobEvents {
           id = entryId;
           this.#dispatch(entryId, fields);
         }
-        if (lost) this.#onLoss();
+        if (lost) this.#onMissed();
         if (entries.length > 0) {
           await this.#pause(this.#paceMs);
           continue;
@@ -195,10 +199,13 @@ export class JobEvents {
       else if (name === "jobId") jobId = fields[i + 1];
       else if (name === "failedReason") failedReason = fields[i + 1] ?? "";
     }
+    // Jobs removed in bulk (`Queue.clean`), with no event of their own: as for events lost.
+    if (event === "cleaned") this.#onMissed();
     if (jobId === undefined) return;
     if (event === "completed") this.#onEvent({ event, jobId, id });
     else if (event === "failed") this.#onEvent({ event, jobId, id, failedReason });
     else if (event === "added" || event === "duplicated") this.#onEvent({ event: "added", jobId, id });
+    else if (event === "removed") this.#onEvent({ event, jobId, id });
   }
 
   #pause(ms: number): Promise<void> {
