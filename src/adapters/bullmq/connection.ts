@@ -53,10 +53,13 @@ export function bullmqConnection(connection: RedisConnection): ConnectionOptions
  * `TypeError` from its own callback ("results[i] is not iterable") when a
  * client closes with a pipeline in flight, which would crash the process.
  */
-export function openClient(connection: RedisConnection, blocking = false): { client: Redis; owned: boolean } {
+export function openClient(connection: RedisConnection, blocking = false, name?: string): { client: Redis; owned: boolean } {
   if (connection instanceof Redis && !blocking) return { client: connection, owned: false };
   const options = connectionOptions(connection);
-  return { client: new Redis({ ...options, ...(blocking && { maxRetriesPerRequest: null }) }), owned: true };
+  return {
+    client: new Redis({ ...options, ...(blocking && { maxRetriesPerRequest: null }), ...(name !== undefined && { connectionName: name }) }),
+    owned: true,
+  };
 }
 
 /**

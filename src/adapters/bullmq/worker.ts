@@ -126,7 +126,8 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   const keys = channelKeys(prefix, queue);
   const graphs = registryOf(options.graphs);
   const { client, owned } = openClient(connection);
-  const subscriber = openClient(connection, true).client;
+  // Named, so `CLIENT LIST` tells what it is.
+  const subscriber = openClient(connection, true, `taskloom:cancels:${prefix}:${queue}`).client;
   subscriber.on("error", () => undefined);
   const active = new Map<string, { readonly controller: AbortController; readonly runId: string }>();
   const subscribed = subscriber.subscribe(keys.cancel).then(() => undefined);
@@ -138,6 +139,16 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     } catch {
       // not one of ours
     }
+  });
+  // Pub/sub keeps nothing: a cancel published while the subscriber was reconnecting never comes. Once subscribed
+  // again, the marker each cancel leaves (`cancelled`, kept a day) tells which running jobs were cancelled meanwhile.
+  let connections = 0;
+  subscriber.on("ready", () => {
+    if (++connections > 1)
+      void subscribedAgain(subscriber, keys.cancel).then(
+        () => abortCancelled(client, keys, active),
+        () => undefined,
+      );
   });
 
   const processor: Processor = async (job) => {
@@ -202,6 +213,26 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       if (owned) await closeClient(client);
     },
   };
+}
+
+/** Resolves once `channel` is subscribed to again after a reconnection (after ioredis's own resubscription, sent first on the same connection). */
+async function subscribedAgain(subscriber: Redis, channel: string): Promise<void> {
+  await subscriber.subscribe(channel);
+}
+
+/** Aborts each running job of `active` whose cancel marker is set (a cancel published while the subscriber was away). */
+async function abortCancelled(
+  client: Redis,
+  keys: ChannelKeys,
+  active: ReadonlyMap<string, { readonly controller: AbortController; readonly runId: string }>,
+): Promise<void> {
+  const running = [...active];
+  if (running.length === 0) return;
+  const markers = await client.mget(running.map(([jobId]) => keys.cancelled(jobId)));
+  running.forEach(([jobId, job], i) => {
+    const reason = markers[i];
+    if (typeof reason === "string" && active.get(jobId) === job) job.controller.abort(new RunCancelledError(job.runId, reason));
+  });
 }
 
 /** In one round trip: the job's stored result (it ran before), and the coordinator's cancel, if any. */
