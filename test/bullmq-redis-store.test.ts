@@ -4,7 +4,7 @@ import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
 import { LeaseLostError, RunLockedError, SnapshotCorruptError } from "../src/index.js";
 import { hostname } from "node:os";
 import { describeRunStoreConformance, nodeRecord, sampleRun } from "./store-conformance.js";
-import { describeRedis, dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
+import { describeRedis, dropPrefix, eventually, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
 
 if (redisUp || process.env.CI) {
   describeRunStoreConformance("RedisStore", async () => {
@@ -49,16 +49,21 @@ describeRedis("RedisStore: fencing and cost", () => {
     expect(loaded?.state.nodes).toBeDefined();
   });
 
-  it("lets a lease expire in Redis, so a vanished holder does not block the run", async () => {
+  it("lets a lease expire by Redis's clock too, so a holder whose clock runs ahead does not block the run", async () => {
     const prefix = uniquePrefix("expiry");
     prefixes.push(prefix);
     const store = make(prefix);
-    await store.acquireLease("r1", request("gone", { ttlMs: 50, now: Date.now() + 3_600_000 }));
-    const client = new Redis(REDIS_URL);
-    // The logical expiry lies an hour ahead; only Redis's own PX expiry can free the key.
-    for (let i = 0; i < 100 && (await client.exists(`${prefix}:lease:r1`)) === 1; i++) await new Promise((r) => setTimeout(r, 20));
-    client.disconnect();
-    await expect(store.acquireLease("r1", request("next"))).resolves.toMatchObject({ owner: "next", token: 2 });
+    const gone = await store.acquireLease("r1", request("gone", { ttlMs: 50, now: Date.now() + 3_600_000 }));
+    // The holder's expiry lies an hour ahead by this clock; only Redis's clock ends the lease 50 ms after it was taken.
+    await expect(store.acquireLease("r1", request("next"))).rejects.toBeInstanceOf(RunLockedError);
+    const taken = await eventually("the lease to expire by Redis's clock", () =>
+      store.acquireLease("r1", request("next")).catch((e: unknown) => {
+        if (e instanceof RunLockedError) return undefined;
+        throw e;
+      }),
+    );
+    expect(taken).toMatchObject({ owner: "next", token: gone.token + 1 });
+    await expect(store.append("r1", [nodeRecord(1, "b")], gone)).rejects.toBeInstanceOf(LeaseLostError);
   });
 
   it("appends without rewriting the snapshot (cost per transition independent of run size)", async () => {
@@ -140,9 +145,10 @@ describeRedis("RedisStore: corrupt data names its key", () => {
     await client.set(`${prefix}:lease:r:1`, "{junk");
     await corrupt(store.acquireLease("r:1", request("a")), `${prefix}:lease:r:1`);
     await corrupt(store.delete("r:1"), `${prefix}:lease:r:1`);
-    await corrupt(
-      store.renewLease({ runId: "r:1", owner: "a", pid: process.pid, host: hostname(), expiresAt: 0, token: 1 }, 1000, Date.now()),
-      `${prefix}:lease:r:1`,
-    );
+    const lease = { runId: "r:1", owner: "a", pid: process.pid, host: hostname(), expiresAt: 0, token: 1 };
+    await corrupt(store.renewLease(lease, 1000, Date.now()), `${prefix}:lease:r:1`);
+    // A fenced write reads the lease too.
+    await corrupt(store.append("r:1", [nodeRecord(2, "c")], lease), `${prefix}:lease:r:1`);
+    await corrupt(store.writeSnapshot(sampleRun("r:1"), 2, lease), `${prefix}:lease:r:1`);
   });
 });

@@ -378,6 +378,31 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
         expect(next.owner).toBe("o2");
       });
 
+      it("gives the lease after one given back a token above it, so a cancel request for the old holder never reaches the next", async () => {
+        // Each holder writes, as a driver does (a run file whose holder wrote nothing is cut back to what it was).
+        const first = await store.acquireLease("r1", request("o1", 1_000));
+        await store.writeSnapshot(sampleRun("r1"), 0, first);
+        await store.releaseLease(first);
+        const next = await store.acquireLease("r1", request("o2", 1_001));
+        expect(next.token).toBe(first.token + 1);
+        expect(await store.requestCancel!("r1", { token: first.token, reason: "for o1", at: 2 })).toBe(false);
+        expect((await store.renewLease(next, 10_000, 2_000)).cancelRequested).toBeUndefined();
+        // The same owner, taking the run again after giving it back, gets a new token too.
+        await store.append("r1", [nodeRecord(1, "b")], next);
+        await store.releaseLease(next);
+        await expect(store.acquireLease("r1", request("o2", 3_000))).resolves.toMatchObject({ owner: "o2", token: next.token + 1 });
+      });
+
+      it("ignores a release of an owner's lease from before another driver took the run (an older token): the owner's current lease stays", async () => {
+        const early = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+        await store.acquireLease("r1", request("o2", 2_000, { ttlMs: 100 }));
+        const again = await store.acquireLease("r1", request("o1", 3_000));
+        expect(again.token).toBeGreaterThan(early.token);
+        await store.releaseLease(early);
+        expect(await store.readLease!("r1")).toMatchObject({ owner: "o1", token: again.token });
+        await expect(store.acquireLease("r1", request("o3", 3_001))).rejects.toBeInstanceOf(RunLockedError);
+      });
+
       it("ignores a release by an owner that no longer holds the lease", async () => {
         const old = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
         await store.acquireLease("r1", request("o2", 2_000));
@@ -487,6 +512,35 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
           await store.writeSnapshot(sampleRun("r1"), 2, renewed);
           expect((await store.load("r1"))?.seq).toBe(2);
         });
+
+        it("refuses the writes of a lease given back, writing nothing", async () => {
+          const lease = await store.acquireLease("r1", request("o1", 1_000));
+          await store.writeSnapshot(sampleRun("r1"), 0, lease);
+          await store.append("r1", [nodeRecord(1, "b")], lease);
+          await store.releaseLease(lease);
+          const appendError = await store.append("r1", [nodeRecord(2, "c")], lease).catch((e: unknown) => e);
+          expect(appendError).toBeInstanceOf(LeaseLostError);
+          expect(appendError).toMatchObject({ code: "LEASE_LOST", runId: "r1", heldToken: lease.token, currentToken: 0 });
+          await expect(store.writeSnapshot(sampleRun("r1", { output: "late" }), 5, lease)).rejects.toBeInstanceOf(LeaseLostError);
+          const loaded = await store.load("r1");
+          expect(loaded?.seq).toBe(1);
+          expect(nodeOf(loaded!.state, "a").output).toEqual({ value: 1 });
+          expect(nodeOf(loaded!.state, "c").status).toBe("pending");
+        });
+
+        it("refuses the writes and renewal of a holder whose run was deleted: the run stays deleted", async () => {
+          // Expired by every clock, so `delete` may go ahead while its holder lives on.
+          const lease = await store.acquireLease("r1", request("o1", Date.now() - 2_000, { ttlMs: 1_000 }));
+          await store.writeSnapshot(sampleRun("r1"), 0, lease);
+          await store.append("r1", [nodeRecord(1, "b")], lease);
+          expect(await store.delete("r1")).toBe(true);
+          await expect(store.append("r1", [nodeRecord(2, "c")], lease)).rejects.toMatchObject({ code: "LEASE_LOST", heldToken: lease.token });
+          await expect(store.writeSnapshot(sampleRun("r1"), 2, lease)).rejects.toBeInstanceOf(LeaseLostError);
+          await expect(store.renewLease(lease, 60_000, Date.now())).rejects.toBeInstanceOf(RunLockedError);
+          expect(await store.load("r1")).toBeUndefined();
+          expect(await store.list()).toEqual([]);
+          expect(await store.readLease?.("r1")).toBeUndefined();
+        });
       });
 
       describe("cancel requests (cancelRun, issue 18 item 3)", () => {
@@ -527,6 +581,42 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
           expect((await store.renewLease(next, 10_000, 6_000)).cancelRequested).toBeUndefined();
           expect(await store.requestCancel?.("r1", { token: first.token, reason: "late", at: 6_001 })).toBe(false);
         });
+      });
+
+      it("keeps an expired lease nobody took over as its holder's: read, reached by a cancel, renewed, written with", async () => {
+        const lease = await store.acquireLease("r1", request("o1", Date.now(), { ttlMs: 20 }));
+        await store.writeSnapshot(sampleRun("r1"), 0, lease);
+        // Past its expiry by the wall clock too: a store may also count a lease's time by its own server's clock (Redis).
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        expect(await store.readLease?.("r1")).toMatchObject({ owner: "o1", token: lease.token, expiresAt: lease.expiresAt });
+        expect(await store.requestCancel?.("r1", { token: lease.token, owner: "o1", reason: "late", at: 5 })).toBe(true);
+        await store.append("r1", [nodeRecord(1, "b")], lease);
+        const now = Date.now();
+        const renewed = await store.renewLease(lease, 10_000, now);
+        const cancel = { token: lease.token, reason: "late", at: 5 };
+        expect(renewed).toMatchObject({ owner: "o1", token: lease.token, expiresAt: now + 10_000, cancelRequested: cancel });
+        // Kept across renewals, and the run is the holder's again: nobody else takes it.
+        expect((await store.renewLease(renewed, 10_000, now + 1)).cancelRequested).toEqual(cancel);
+        await expect(store.acquireLease("r1", request("o2", now + 2))).rejects.toBeInstanceOf(RunLockedError);
+        await store.writeSnapshot(sampleRun("r1"), 1, renewed);
+        expect((await store.load("r1"))?.seq).toBe(1);
+      });
+
+      it("refuses to delete a run a live driver holds, naming it; deletes an expired holder's run with its lease", async () => {
+        const live = await store.acquireLease("r1", request("o1", Date.now(), { ttlMs: 60_000 }));
+        await store.writeSnapshot(sampleRun("r1"), 0, live);
+        const err = await store.delete("r1").catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RunLockedError);
+        expect((err as RunLockedError).holder).toMatchObject({ owner: "o1", pid: process.pid, host: HOST });
+        expect((await store.load("r1"))?.seq).toBe(0);
+        expect(await store.readLease?.("r1")).toMatchObject({ owner: "o1", token: live.token });
+
+        const expired = await store.acquireLease("r2", request("o1", Date.now() - 2_000, { ttlMs: 1_000 }));
+        await store.writeSnapshot(sampleRun("r2"), 0, expired);
+        expect(await store.delete("r2")).toBe(true);
+        expect(await store.readLease?.("r2")).toBeUndefined();
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r1"]);
+        await expect(store.acquireLease("r2", request("o2", Date.now()))).resolves.toMatchObject({ owner: "o2" });
       });
 
       it("works together with the run's snapshots", async () => {

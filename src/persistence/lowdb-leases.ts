@@ -237,7 +237,9 @@ export class LeaseFiles {
   }
 
   /**
-   * Gives the run's lease back when `lease`'s owner still holds it: marks
+   * Gives the run's lease back when it is still `lease` (owner and token: an
+   * owner's earlier lease, from before another driver took the run, gives
+   * back nothing): marks
    * `lease.json` released in place (see the module comment, "Giving a
    * lease back"), or removes it (with `fsync`, or when it cannot be
    * written in place).
@@ -248,7 +250,7 @@ export class LeaseFiles {
       if (!unlock) return;
       try {
         const current = held(this.#current(lease.runId));
-        if (current && current.owner === lease.owner) {
+        if (current !== undefined && stillHeld(current, lease)) {
           const seen = this.#fences.get(lease.runId);
           this.#fences.delete(lease.runId);
           // Another store object of this process may hold this lease too: it trusts no look from before this.

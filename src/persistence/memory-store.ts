@@ -13,7 +13,7 @@ import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { thisHost } from "../core/host.js";
-import { cancelReaches, canTakeOver, grantLease, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
+import { cancelReaches, canTakeOver, grantOver, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -39,6 +39,8 @@ interface MemoryRun {
 export class MemoryStore implements RunStore {
   readonly #runs = new Map<string, MemoryRun>();
   readonly #leases = new Map<string, Lease>();
+  /** The highest token each run's lease had (kept after it is given back, until the run is deleted): the next holder's is above it. */
+  readonly #tops = new Map<string, number>();
   readonly #host = thisHost();
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
@@ -80,14 +82,16 @@ export class MemoryStore implements RunStore {
     const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
     if (lease && !canTakeOver(lease, probe, this.#host)) throw new RunLockedError(runId, lease);
     this.#leases.delete(runId);
+    this.#tops.delete(runId);
     return this.#runs.delete(runId);
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
     const current = this.#leases.get(runId);
     if (current && !canTakeOver(current, request, this.#host)) throw new RunLockedError(runId, current);
-    const lease = grantLease(runId, request, current);
+    const lease = grantOver(runId, request, current, this.#tops.get(runId) ?? 0);
     this.#leases.set(runId, lease);
+    this.#tops.set(runId, lease.token);
     return lease;
   }
 
@@ -110,7 +114,7 @@ export class MemoryStore implements RunStore {
 
   async releaseLease(lease: Lease): Promise<void> {
     const current = this.#leases.get(lease.runId);
-    if (current && current.owner === lease.owner) this.#leases.delete(lease.runId);
+    if (stillHeld(current, lease)) this.#leases.delete(lease.runId);
   }
 
   async readLease(runId: string): Promise<Lease | undefined> {

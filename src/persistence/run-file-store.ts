@@ -593,7 +593,7 @@ export class RunFileStore implements RunStore {
       const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${lease.runId}"` });
       try {
         const { current } = this.#state(lease.runId);
-        if (current !== undefined && current.owner === lease.owner) writeClaim(file, { lease: current, released: true }, this.#fsync);
+        if (current !== undefined && stillHeld(current, lease)) writeClaim(file, { lease: current, released: true }, this.#fsync);
       } finally {
         await unlock?.();
       }

@@ -204,7 +204,11 @@ export interface RunStore {
   acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
   /** Extends a lease; throws `RunLockedError` when another driver took it over. */
   renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease>;
-  /** Gives a lease up (no-op when it is no longer held by its owner). */
+  /**
+   * Gives a lease up: a no-op unless it is still the run's lease (owner and
+   * token: an owner's lease from before another driver took the run gives
+   * back nothing). The next lease's token is above it.
+   */
   releaseLease(lease: Lease): Promise<void>;
   /**
    * Asks the driver of run `runId` to cancel it (`cancelRun`): when the

@@ -9,8 +9,9 @@
  *   rules as a takeover: `lease-rules.ts`);
  * - `stalled`: nobody holds a live lease, and no process can be proved
  *   dead: the lease expired without being renewed (a holder on another
- *   host or container, or one that hangs), or no lease is left (Redis
- *   drops an expired lease by itself).
+ *   host or container, or one that hangs), or no lease is left (a run
+ *   whose lease was given back, or a `RedisStore` lease an earlier
+ *   version wrote with a Redis expiry).
  *
  * A crashed or stalled run is resumed with `resume` / `taskloom resume`
  * (its lease is taken over). Only runs whose stored status is `running` or

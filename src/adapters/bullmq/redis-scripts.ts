@@ -4,30 +4,60 @@
  * the keys and the fencing and takeover rules they implement).
  *
  * Invariants: a fenced write (snapshot, append) first compares the
- * writer's token with the run's current token and changes nothing when
- * they differ; the token is INCRemented only when the lease changes hands,
- * never reset (it outlives the lease and the run); a lease is always
- * written with a Redis-side expiry (PX of at least 1 ms); a run is deleted
- * only when no live holder has its lease.
+ * writer's lease (owner and token) with the run's lease key and changes
+ * nothing unless it is still that lease (expired or not: a lease nobody
+ * took over is still its holder's); the token is INCRemented only when the
+ * lease changes hands, never reset (it outlives the lease and the run), so
+ * a lease given back keeps its token and the next one is above it; a lease
+ * stays in its key until it is given back, taken over or deleted with its
+ * run (no Redis-side expiry), and counts as expired by the requester's
+ * clock or by Redis's (`redisOffsetMs`); a run is deleted only when no
+ * live holder has its lease.
+ *
+ * A lease key written by an earlier version (JSON without `redisOffsetMs`,
+ * with a PX expiry) reads as a lease too: its expiry is its `expiresAt`
+ * until Redis drops it. An earlier version's renewal of a lease written
+ * here keeps `redisOffsetMs`, which stays right: it is the holder's clock
+ * offset, not a deadline.
  *
  * @module
  */
 import type { Lease } from "../../persistence/run-store.js";
 
-// Fenced writes. ARGV[1] is the writer's token (0: not fenced). Replies: {0} ok, {1, current} stale, {2} no snapshot.
-const FENCE = `
-local held = tonumber(ARGV[1])
-if held > 0 then
-  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if current ~= held then return {1, current} end
+/** What a lease key holds beyond the {@link Lease}: Redis's clock minus the holder's `now`, at its last grant or renewal (ms). */
+interface StoredLease extends Lease {
+  readonly redisOffsetMs?: number;
+}
+
+// Redis's clock (epoch ms), and whether the decoded lease `cur` expired at the requester's `now` or by that clock.
+const CLOCK = `
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function expired(cur, now, clock)
+  if cur.expiresAt <= now then return true end
+  return type(cur.redisOffsetMs) == 'number' and cur.expiresAt + cur.redisOffsetMs <= clock
 end
 `;
 
-// KEYS: token, snap, journal, runs. ARGV: held, document, seq, runId, summary.
+// Fenced writes. KEYS[1] is the run's lease; ARGV[1] the writer's token (0: not fenced), ARGV[2] its owner.
+// Replies: {0} ok, {1, current token or 0} not the run's lease, {2} no snapshot.
+const FENCE = `
+local held = tonumber(ARGV[1])
+if held > 0 then
+  local raw = redis.call('GET', KEYS[1])
+  if not raw then return {1, 0} end
+  local cur = cjson.decode(raw)
+  if cur.owner ~= ARGV[2] or cur.token ~= held then return {1, cur.token} end
+end
+`;
+
+// KEYS: lease, snap, journal, runs. ARGV: held, owner, document, seq, runId, summary.
 export const WRITE_SNAPSHOT = `${FENCE}
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
-local seq = tonumber(ARGV[3])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+local seq = tonumber(ARGV[4])
 while true do
   local head = redis.call('LINDEX', KEYS[3], 0)
   if not head then break end
@@ -38,25 +68,26 @@ end
 return {0}
 `;
 
-// KEYS: token, snap, journal, runs. ARGV: held, runId, summary ('' for none), records...
+// KEYS: lease, snap, journal, runs. ARGV: held, owner, runId, summary ('' for none), records...
 export const APPEND = `${FENCE}
 if redis.call('EXISTS', KEYS[2]) == 0 then return {2} end
-for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[3]) end
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) end
 return {0}
 `;
 
 // KEYS: lease, token. ARGV: owner, pid, host, ttlMs, now, runId, force ('1' or ''), deadOwner, deadToken, identity (JSON or '').
 // Replies: {0, leaseJson} granted, {1, holderJson} held by another.
-export const ACQUIRE = `
+export const ACQUIRE = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[5])
+local clock = redisNow()
 local token
 if raw then
   local cur = cjson.decode(raw)
-  local now = tonumber(ARGV[5])
   if cur.owner == ARGV[1] then
     token = cur.token
-  elseif ARGV[7] == '1' or cur.expiresAt <= now or (cur.owner == ARGV[8] and tostring(cur.token) == ARGV[9]) then
+  elseif ARGV[7] == '1' or expired(cur, now, clock) or (cur.owner == ARGV[8] and tostring(cur.token) == ARGV[9]) then
     token = redis.call('INCR', KEYS[2])
   else
     return {1, raw}
@@ -67,25 +98,28 @@ end
 local identity = nil
 if ARGV[10] ~= '' then identity = cjson.decode(ARGV[10]) end
 local lease = cjson.encode({runId = ARGV[6], owner = ARGV[1], pid = tonumber(ARGV[2]), host = ARGV[3],
-  expiresAt = tonumber(ARGV[5]) + tonumber(ARGV[4]), token = token, identity = identity})
-redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[4])))
+  expiresAt = now + tonumber(ARGV[4]), token = token, identity = identity, redisOffsetMs = clock - now})
+redis.call('SET', KEYS[1], lease)
 return {0, lease}
 `;
 
 // KEYS: lease. ARGV: owner, token, ttlMs, now. Replies: {0, leaseJson} renewed, {1, holderJson or ''} lost.
-export const RENEW = `
+// An expired lease nobody took over is still its holder's: renewed.
+export const RENEW = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {1, ''} end
 local cur = cjson.decode(raw)
 if cur.owner ~= ARGV[1] or tostring(cur.token) ~= ARGV[2] then return {1, raw} end
-cur.expiresAt = tonumber(ARGV[4]) + tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+cur.expiresAt = now + tonumber(ARGV[3])
+cur.redisOffsetMs = redisNow() - now
 local lease = cjson.encode(cur)
-redis.call('SET', KEYS[1], lease, 'PX', math.max(1, tonumber(ARGV[3])))
+redis.call('SET', KEYS[1], lease)
 return {0, lease}
 `;
 
 // KEYS: lease. ARGV: token, reason, at, owner (empty: any). Sets cancelRequested on the lease when it has that token
-// (and owner), keeping its expiry.
+// (and owner), expired or not, keeping its expiry (and the Redis-side one of a lease an earlier version wrote).
 // Replies: 1 set, 0 no such lease.
 export const REQUEST_CANCEL = `
 local raw = redis.call('GET', KEYS[1])
@@ -103,7 +137,7 @@ end
 return 1
 `;
 
-// KEYS: lease. ARGV: owner, token.
+// KEYS: lease. ARGV: owner, token. The token key keeps the token given back.
 export const RELEASE = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -114,11 +148,11 @@ return 0
 
 // KEYS: lease, snap, journal, runs. ARGV: runId, deadOwner, deadToken, now.
 // Deletes unless a live holder has the lease. Replies: {0, existed} or {1, holderJson}.
-export const DELETE = `
+export const DELETE = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
 if raw then
   local cur = cjson.decode(raw)
-  if cur.expiresAt > tonumber(ARGV[4]) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
+  if not expired(cur, tonumber(ARGV[4]), redisNow()) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
     return {1, raw}
   end
 end
@@ -131,7 +165,21 @@ return {0, existed}
 /** A script's reply: a status code and its detail. */
 export type Reply = [number, string | number | undefined];
 
-/** The fencing argument of the write scripts: the writer's token, or "0" for an unfenced write. */
-export function fenceArg(lease: Lease | undefined): string {
-  return String(lease?.token ?? 0);
+/** The fencing arguments of the write scripts: the writer's token and owner, or "0" and "" for an unfenced write. */
+export function fenceArgs(lease: Lease | undefined): [string, string] {
+  return lease === undefined ? ["0", ""] : [String(lease.token), lease.owner];
+}
+
+/**
+ * The lease a lease key holds (`raw`, JSON), as the contract has it:
+ * without the store's own `redisOffsetMs`.
+ *
+ * @example
+ * ```ts
+ * leaseOf('{"runId":"r1","owner":"o1","token":2,"redisOffsetMs":-3}').token; // 2
+ * ```
+ */
+export function leaseOf(raw: string): Lease {
+  const { redisOffsetMs: _offset, ...lease } = JSON.parse(raw) as StoredLease;
+  return lease;
 }

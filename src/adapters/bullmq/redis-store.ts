@@ -9,24 +9,36 @@
  *   never the size of the run; a snapshot drops the records it includes
  *   from the head of the list (they are in seq order);
  * - `P:runs`: a hash of run summaries by run id, for `list()`;
- * - `P:lease:<id>`: the lease (JSON) with a Redis-side expiry (PX), so a
- *   lease whose holder vanished disappears by itself;
- * - `P:token:<id>`: the fencing token, INCRemented each time the lease
- *   changes hands; it outlives the lease and the run, so a token is never
- *   handed out twice for one run id.
+ * - `P:lease:<id>`: the lease (JSON), kept until it is given back, taken
+ *   over or deleted with its run, expired or not, as every store keeps it:
+ *   an expired lease nobody took over is still its holder's (it renews it,
+ *   writes with it, a cancel request reaches it, `readLease` shows it).
+ *   Beside the contract's fields it holds `redisOffsetMs`, Redis's clock
+ *   minus the holder's at its last grant or renewal, so that the lease
+ *   also expires by Redis's clock: a holder whose clock runs ahead (or
+ *   that vanished) never keeps a run past its TTL. Leases an earlier
+ *   version wrote (with a Redis-side PX expiry instead) read the same;
+ * - `P:token:<id>`: the last token handed out, INCRemented each time the
+ *   lease changes hands; it outlives the lease and the run, so a token is
+ *   never handed out twice for one run id: a lease given back keeps its
+ *   token, and the next holder's is above it (a cancel request for the
+ *   old one never reaches it), after a `delete` too.
  *
  * Fencing. A writer passes the lease it holds with every snapshot and
- * append; the write runs as a Lua script that first compares that lease's
- * token with the run's current token, and refuses the write with
- * {@link LeaseLostError} when another coordinator has taken the run over
- * since: a coordinator that stalled past its lease (a long GC pause, a
- * partition) cannot overwrite the newer one's state, even when both share
- * this store object. The token travels with the lease, never with the
- * store. Writes made without a lease (tools, tests) are not fenced.
+ * append; the write runs as a Lua script that first compares that lease
+ * (owner and token) with the run's lease key, and refuses the write with
+ * {@link LeaseLostError} unless it is still the run's lease: another
+ * coordinator took the run over, the lease was given back, or the run was
+ * deleted (a write then would bring it back). A coordinator that stalled
+ * past its lease (a long GC pause, a partition) cannot overwrite the newer
+ * one's state, even when both share this store object. The token travels
+ * with the lease, never with the store. Writes made without a lease
+ * (tools, tests) are not fenced.
  *
  * Taking over. Lease rules are those of every store (`lease-rules.ts`):
- * the same owner renews; an expired lease, or one held by a dead process
- * on this host, is taken over; `takeover: true` takes it from any holder.
+ * the same owner renews; a lease expired (by the requester's clock or by
+ * Redis's), or one held by a dead process on this host, is taken over;
+ * `takeover: true` takes it from any holder.
  * A dead local holder (by the identity rules of `lease-rules.ts`: same
  * host, boot and PID namespace) is found in this process (Redis cannot see pids),
  * then taken with a compare-and-set on its token, so two coordinators
@@ -52,7 +64,7 @@ import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js"
 import { type RunState } from "../../state/run-state.js";
 import { summarize, summaryOf, type NodeCounts } from "../../state/run-summary.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
-import { ACQUIRE, APPEND, DELETE, fenceArg, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
+import { ACQUIRE, APPEND, DELETE, fenceArgs, leaseOf, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -126,9 +138,14 @@ export class RedisStore implements RunStore {
     return `${this.#prefix}:runs`;
   }
 
-  /** The keys of the snapshot and append scripts: token, snapshot, journal, summaries. */
+  /** The keys of the snapshot and append scripts: lease, snapshot, journal, summaries. */
   #runKeys(runId: string): string[] {
-    return [this.#tokenKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey];
+    return [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey];
+  }
+
+  /** `work` (a write script), which reads the lease key when `lease` fences it: then as {@link RedisStore.#leaseCall}. */
+  #fencedCall<T>(runId: string, lease: Lease | undefined, work: Promise<T>): Promise<T> {
+    return lease === undefined ? work : this.#leaseCall(runId, work);
   }
 
   #fenced(runId: string, lease: Lease | undefined, reply: Reply): void {
@@ -137,13 +154,8 @@ export class RedisStore implements RunStore {
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
-    const reply = (await runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), [
-      fenceArg(lease),
-      serialize(toSnapshotDocument(state, seq)),
-      String(seq),
-      runId,
-      serialize(summarize(state)),
-    ])) as Reply;
+    const args = [...fenceArgs(lease), serialize(toSnapshotDocument(state, seq)), String(seq), runId, serialize(summarize(state))];
+    const reply = (await this.#fencedCall(runId, lease, runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), args))) as Reply;
     this.#fenced(runId, lease, reply);
   }
 
@@ -161,12 +173,8 @@ export class RedisStore implements RunStore {
       }
       summary = serialize(summaryOf(meta, known));
     }
-    const reply = (await runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), [
-      fenceArg(lease),
-      runId,
-      summary,
-      ...records.map((r) => `${r.seq}|${serialize(r)}`),
-    ])) as Reply;
+    const args = [...fenceArgs(lease), runId, summary, ...records.map((r) => `${r.seq}|${serialize(r)}`)];
+    const reply = (await this.#fencedCall(runId, lease, runScript(this.#redis, "taskloomAppend", APPEND, this.#runKeys(runId), args))) as Reply;
     this.#fenced(runId, lease, reply);
     if (reply[0] === 2) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
   }
@@ -246,11 +254,11 @@ export class RedisStore implements RunStore {
     const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
     let reply = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())]))) as Reply;
     if (reply[0] === 1) {
-      const holder = JSON.parse(String(reply[1])) as Lease;
+      const holder = leaseOf(String(reply[1]));
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
       const args = [runId, holder.owner, String(holder.token), String(Date.now())];
       reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, args)) as Reply;
-      if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
+      if (reply[0] === 1) throw new RunLockedError(runId, leaseOf(String(reply[1])));
     }
     return Number(reply[1]) > 0;
   }
@@ -282,23 +290,23 @@ export class RedisStore implements RunStore {
       ) as Promise<Reply>;
     let reply = await this.#leaseCall(runId, attempt("", ""));
     if (reply[0] === 1) {
-      const holder = JSON.parse(String(reply[1])) as Lease;
+      const holder = leaseOf(String(reply[1]));
       // Redis cannot see pids: a holder that died on this host is found here, then taken only if it still holds the lease.
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
       reply = await attempt(holder.owner, String(holder.token));
-      if (reply[0] === 1) throw new RunLockedError(runId, JSON.parse(String(reply[1])) as Lease);
+      if (reply[0] === 1) throw new RunLockedError(runId, leaseOf(String(reply[1])));
     }
-    return JSON.parse(String(reply[1])) as Lease;
+    return leaseOf(String(reply[1]));
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     const args = [lease.owner, String(lease.token), String(ttlMs), String(now)];
     const reply = (await this.#leaseCall(lease.runId, runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args))) as Reply;
     if (reply[0] === 1) {
-      const holder = reply[1] ? (JSON.parse(String(reply[1])) as Lease) : { ...lease, expiresAt: now };
+      const holder = reply[1] ? leaseOf(String(reply[1])) : { ...lease, expiresAt: now };
       throw new RunLockedError(lease.runId, holder);
     }
-    return JSON.parse(String(reply[1])) as Lease;
+    return leaseOf(String(reply[1]));
   }
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
@@ -312,13 +320,13 @@ export class RedisStore implements RunStore {
     await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
   }
 
-  /** The run's lease, or undefined once released or expired (Redis drops an expired lease by itself). */
+  /** The run's lease, expired or not, or undefined when none is held (given back, or its run deleted). */
   async readLease(runId: string): Promise<Lease | undefined> {
     const key = this.#leaseKey(runId);
     const raw = await this.#redis.get(key);
     if (raw === null) return undefined;
     if (!isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object");
-    return JSON.parse(raw) as Lease;
+    return leaseOf(raw);
   }
 
   async close(): Promise<void> {
