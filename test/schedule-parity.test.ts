@@ -17,6 +17,7 @@ import {
   getSchedule,
   graph,
   listSchedules,
+  parseWhen,
   schedule,
   type NodeExecutor,
   type ScheduleRecord,
@@ -25,9 +26,11 @@ import {
 import { firstSlot, slotAfter, decideCatchUp, type SlotRule } from "../src/schedule/repeat.js";
 import { firstInstantAtOrAfter, wallTimeOf } from "../src/schedule/zoned-time.js";
 import { until } from "./support/async.js";
+import { tempStores } from "./support/temp-stores.js";
 
 const H = 3_600_000;
 const DAY = 24 * H;
+const fileStores = tempStores("taskloom-schedule-parity-");
 
 const schedulers: Scheduler[] = [];
 afterEach(async () => {
@@ -110,6 +113,41 @@ describe("daily and weekly repeats keep their local time across daylight saving"
     );
     expect(slots(job.record, 3).map(paris)).toEqual(["3-28 02:30", "3-29 03:00", "3-30 02:30"]);
     expect(slots(job.record, 3)).toEqual([Date.UTC(2026, 2, 28, 1, 30), Date.UTC(2026, 2, 29, 1), Date.UTC(2026, 2, 30, 0, 30)]);
+  });
+
+  it("02:30 daily from the spring-forward day itself: 03:00 that day, as the cron pattern fires, then 02:30 again (it fired 03:30 every day)", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 2, 27, 12));
+    const store = new MemoryStore();
+    const { g, calls } = counting();
+    const job = await schedule(g, {}, { when: "2026-03-29T02:30", timezone: "Europe/Paris", repeat: { every: "1d" }, store, clock });
+    expect(slots(job.record, 4).map(paris)).toEqual(["3-29 03:00", "3-30 02:30", "3-31 02:30", "4-1 02:30"]);
+    const cron = await schedule(g, {}, { when: { cron: "30 2 * * *" }, timezone: "Europe/Paris", store, clock });
+    // The cron pattern's first slot is the 28th; from the 29th on they fire at the same instants.
+    expect(slots(job.record, 4)).toEqual(slots(cron.record, 5).slice(1));
+    // The same from a phrase read the evening before, and weekly; a one-off keeps the documented `when` rule (moved by the gap).
+    const eve = new ManualClock(Date.UTC(2026, 2, 28, 18));
+    const phrase = await schedule(g, {}, { when: "tomorrow at 2:30am", timezone: "Europe/Paris", repeat: { every: "1d" }, store, clock: eve });
+    expect(slots(phrase.record, 3).map(paris)).toEqual(["3-29 03:00", "3-30 02:30", "3-31 02:30"]);
+    const weekly = await schedule(g, {}, { when: "2026-03-29T02:30", timezone: "Europe/Paris", repeat: { every: "1w" }, store, clock });
+    expect(slots(weekly.record, 3).map(paris)).toEqual(["3-29 03:00", "4-5 02:30", "4-12 02:30"]);
+    const once = await schedule(g, {}, { when: "2026-03-29T02:30", timezone: "Europe/Paris", store, clock });
+    expect(paris(once.record.nextRunAt ?? 0)).toBe("3-29 03:30");
+    // The scheduler fires them so.
+    await started({ store, graphs: [g], clock, pollMs: 6 * H, leaseTtlMs: 18 * H });
+    await clock.advance(4 * DAY); // to the 31st, noon
+    await until(() => calls.filter((c) => c.startsWith(job.id)).length === 3, "three daily runs");
+    expect(calls.filter((c) => c.startsWith(job.id))).toEqual([`${job.id}-20260329T010000Z`, `${job.id}-20260330T003000Z`, `${job.id}-20260331T003000Z`]);
+  });
+
+  it("02:30 daily from the spring-forward day, kept in a file store: read back, it still fires at 02:30 on the days after", async () => {
+    const { tempDir, lowdb } = fileStores;
+    const store = lowdb(tempDir());
+    const clock = new ManualClock(Date.UTC(2026, 2, 7, 12));
+    const job = await schedule(counting().g, {}, { when: "2026-03-08T02:30", timezone: "America/New_York", repeat: { every: "1d" }, store, clock });
+    const read = (await getSchedule(job.id, { store })).record;
+    expect(read.when).toEqual(job.record.when);
+    // 03:00 EDT (07:00Z) on the 8th, then 02:30 EDT (06:30Z).
+    expect(slots(read, 3)).toEqual([Date.UTC(2026, 2, 8, 7), Date.UTC(2026, 2, 9, 6, 30), Date.UTC(2026, 2, 10, 6, 30)]);
   });
 
   it("02:30 daily: on the fall-back day, when 02:30 happens twice, it fires once (the first)", async () => {
@@ -230,6 +268,52 @@ describe("daily and weekly repeats keep their local time across daylight saving"
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it("property: a whole-day repeat asked for at a local time keeps that time on every slot, the first included, even when the first day skips it", () => {
+    // Days with a spring-forward gap, and ordinary days, in zones with whole, half-hour and 45-minute changes.
+    const days: readonly (readonly [string, number, number, number])[] = [
+      ["Europe/Paris", 2026, 3, 29],
+      ["America/New_York", 2026, 3, 8],
+      ["America/Santiago", 2026, 9, 6],
+      ["Australia/Lord_Howe", 2026, 10, 4],
+      ["Pacific/Chatham", 2026, 9, 27],
+      ["America/St_Johns", 2026, 3, 8],
+      ["Europe/Paris", 2026, 6, 15],
+      ["UTC", 2026, 2, 28],
+    ];
+    const two = (n: number): string => String(n).padStart(2, "0");
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...days),
+        fc.integer({ min: 0, max: 23 }),
+        fc.constantFrom(0, 15, 30, 45, 59),
+        fc.constantFrom(1, 2, 7),
+        ([timezone, year, month, day], hour, minute, every) => {
+          const text = `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}`;
+          const when = parseWhen(text, { now: Date.UTC(2026, 0, 1), timezone });
+          const rule: SlotRule = { when, everyMs: every * DAY, timezone };
+          const shown = (t: number): number => {
+            const w = wallTimeOf(t, timezone);
+            return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second, w.millisecond);
+          };
+          let slot = firstSlot(rule, Date.UTC(2025, 0, 1));
+          let prev = -Infinity;
+          for (let k = 0; k <= 20; k++) {
+            if (slot === undefined) return false;
+            expect(slot).toBeGreaterThan(prev);
+            // The asked local time, k * every days later: shown at the slot, or never shown that day and the slot is the first instant after it.
+            const wanted = Date.UTC(year, month - 1, day + k * every, hour, minute);
+            expect(shown(slot)).toBeGreaterThanOrEqual(wanted);
+            if (shown(slot) !== wanted) expect(shown(slot - 1)).toBeLessThan(wanted);
+            prev = slot;
+            slot = slotAfter(rule, slot);
+          }
+          return true;
+        },
+      ),
+      { numRuns: 200, seed: 20260329 },
     );
   });
 });

@@ -13,6 +13,13 @@
  * twice fires once, at its first occurrence. Every other fixed rate
  * (`"1h"`, `"90m"`, `"36h"`) stays a fixed rate in absolute time.
  *
+ * The anchor's wall time is the one asked for. Read back from the first
+ * instant it is the same, except when the asked time did not exist on the
+ * first day (`when: "2026-03-29T02:30"` in Paris): the instant then shows
+ * 03:30, and every later day fired at 03:30 instead of 02:30. Such a
+ * `when` keeps the asked time (`WhenSpec.wall`); slot 0 is then the first
+ * instant after that day's gap (03:00), as a daily cron pattern fires.
+ *
  * Invariants: slots are strictly increasing in k; slot 0 is the anchor;
  * slot k is within a few hours of `anchor + k * days * 86_400_000` (the
  * zone's offset change), so the index of a slot near an instant is found
@@ -20,7 +27,7 @@
  *
  * @module
  */
-import { firstInstantAtOrAfter, wallTimeOf } from "./zoned-time.js";
+import { firstInstantAtOrAfter, wallTimeOf, type WallTime } from "./zoned-time.js";
 
 const DAY_MS = 86_400_000;
 
@@ -32,6 +39,8 @@ export interface CalendarRepeat {
   readonly days: number;
   /** The IANA zone whose wall clock the slots keep. */
   readonly timezone: string;
+  /** The wall-clock date and time of slot 0, as asked. */
+  readonly wall: WallTime;
 }
 
 /**
@@ -40,20 +49,26 @@ export interface CalendarRepeat {
  *
  * @example
  * ```ts
- * calendarRepeat(at, 86_400_000, "Europe/Paris"); // { anchor: at, days: 1, timezone: "Europe/Paris" }
+ * calendarRepeat(at, 86_400_000, "Europe/Paris"); // { anchor: at, days: 1, timezone: "Europe/Paris", wall: (at's wall time in Paris) }
  * calendarRepeat(at, 3_600_000, "Europe/Paris"); // undefined
  * ```
  */
-export function calendarRepeat(anchor: number, everyMs: number, timezone: string | undefined): CalendarRepeat | undefined {
+export function calendarRepeat(at: number, everyMs: number, timezone: string | undefined, asked?: WallTime): CalendarRepeat | undefined {
   if (timezone === undefined || everyMs < DAY_MS || everyMs % DAY_MS !== 0) return undefined;
-  return { anchor, days: everyMs / DAY_MS, timezone };
+  const days = everyMs / DAY_MS;
+  if (asked === undefined) return { anchor: at, days, timezone, wall: wallTimeOf(at, timezone) };
+  return { anchor: firstInstantAtOrAfter(asked, timezone), days, timezone, wall: asked };
 }
 
-/** Slot `k` of the repeat (k ≥ 0). */
+/** A day past every slot: `repeat.ts` ends a series with the year 9999, as run ids name a slot with four digits. */
+const PAST_LAST_DAY = Date.UTC(10000, 0, 2);
+
+/** Slot `k` of the repeat (k ≥ 0); `Infinity` when its day is past the year 9999 (or past the days a Date holds). */
 export function calendarSlot(repeat: CalendarRepeat, k: number): number {
   if (k === 0) return repeat.anchor;
-  const wall = wallTimeOf(repeat.anchor, repeat.timezone);
+  const wall = repeat.wall;
   const date = new Date(Date.UTC(wall.year, wall.month - 1, wall.day + k * repeat.days));
+  if (!(date.getTime() < PAST_LAST_DAY)) return Number.POSITIVE_INFINITY;
   return firstInstantAtOrAfter({ ...wall, year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() }, repeat.timezone);
 }
 

@@ -24,7 +24,7 @@ import type { Component } from "chrono-node";
 import type { Cron } from "croner";
 import { parseDurationText } from "../core/duration.js";
 import { lazyModule } from "../core/lazy-module.js";
-import { instantOf, isTimeZone, localTimeZone, offsetMinutes } from "./zoned-time.js";
+import { instantOf, isTimeZone, localTimeZone, offsetMinutes, wallTimeOf, type WallTime } from "./zoned-time.js";
 import { InvalidScheduleError } from "./errors.js";
 import { valueText } from "../core/text.js";
 
@@ -34,8 +34,18 @@ const croner = lazyModule<typeof import("croner")>("croner");
 /** What `when` accepts. */
 export type WhenInput = Date | string | { readonly cron: string };
 
-/** A parsed `when`: one instant, or a cron pattern in a time zone. */
-export type WhenSpec = { readonly kind: "at"; readonly at: number } | { readonly kind: "cron"; readonly cron: string; readonly timezone: string };
+/**
+ * A parsed `when`: one instant, or a cron pattern in a time zone. An
+ * instant read from a wall-clock time that the zone skips that day (02:30
+ * on a spring-forward night) keeps that time as `wall`: `at` is where it
+ * was placed (moved forward by the gap), and a repeat of whole days fires
+ * at the asked time again on the days that have it (`calendar-slots.ts`).
+ */
+export type WhenSpec =
+  { readonly kind: "at"; readonly at: number; readonly wall?: WallTime } | { readonly kind: "cron"; readonly cron: string; readonly timezone: string };
+
+/** An instant read from a `when`, with the wall-clock time asked for when the zone skips it. */
+type At = { readonly at: number; readonly wall?: WallTime };
 
 /** The forms `when` accepts, quoted in every error. */
 export const ACCEPTED_WHEN =
@@ -71,30 +81,41 @@ export function resolveTimeZone(timezone: unknown): string {
  * ```
  */
 export function parseWhen(input: unknown, context: { readonly now: number; readonly timezone: string }): WhenSpec {
+  return readWhen("when", input, context);
+}
+
+/**
+ * Parses another option that takes a time as `when` does (`repeat.until`):
+ * its errors name that option, not `when`.
+ */
+export function parseTimeOption(option: string, input: string, context: { readonly now: number; readonly timezone: string }): WhenSpec {
+  return readWhen(option, input, context);
+}
+
+function readWhen(option: string, input: unknown, context: { readonly now: number; readonly timezone: string }): WhenSpec {
   const { now, timezone } = context;
   if (input instanceof Date) {
     const at = input.getTime();
-    if (Number.isNaN(at)) throw new InvalidScheduleError("when", "Invalid Date", `is not a valid date. ${ACCEPTED_WHEN}`);
+    if (Number.isNaN(at)) throw new InvalidScheduleError(option, "Invalid Date", `is not a valid date. ${ACCEPTED_WHEN}`);
     return { kind: "at", at };
   }
   if (typeof input === "object" && input !== null && !Array.isArray(input)) {
     const keys = Object.keys(input);
     const cron = (input as { cron?: unknown }).cron;
     if (keys.length !== 1 || typeof cron !== "string") {
-      throw new InvalidScheduleError("when", safeText(input), `is not a cron object: pass exactly { cron: "<pattern>" }. ${ACCEPTED_WHEN}`);
+      throw new InvalidScheduleError(option, safeText(input), `is not a cron object: pass exactly { cron: "<pattern>" }. ${ACCEPTED_WHEN}`);
     }
     return parseCron(cron, timezone, now);
   }
   if (typeof input !== "string") {
-    throw new InvalidScheduleError("when", safeText(input), `is a ${input === null ? "null" : typeof input}, not a time. ${ACCEPTED_WHEN}`);
+    throw new InvalidScheduleError(option, safeText(input), `is a ${input === null ? "null" : typeof input}, not a time. ${ACCEPTED_WHEN}`);
   }
   const text = input.trim();
-  if (text.length === 0) throw new InvalidScheduleError("when", input, `is empty. ${ACCEPTED_WHEN}`);
+  if (text.length === 0) throw new InvalidScheduleError(option, input, `is empty. ${ACCEPTED_WHEN}`);
   if (text.toLowerCase() === "now") return { kind: "at", at: now };
   const delay = parseDurationText(text);
   if (delay !== undefined) return { kind: "at", at: now + delay };
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) return { kind: "at", at: parseIso(input, text, timezone) };
-  return { kind: "at", at: parsePhrase(input, text, now, timezone) };
+  return { kind: "at", ...(/^\d{4}-\d{2}-\d{2}/.test(text) ? parseIso(option, input, text, timezone) : parsePhrase(option, input, text, now, timezone)) };
 }
 
 /** Throws unless a one-off `at` lies in the future (within {@link PAST_TOLERANCE_MS}). */
@@ -114,9 +135,39 @@ export function nextCronSlot(cron: string, timezone: string, after: number): num
   return next ? next.getTime() : undefined;
 }
 
+/**
+ * Why a stored cron pattern cannot make slots (croner refuses it, or its
+ * zone is unknown), or undefined when it can: the check of a schedule read
+ * back from a store (`schedule-shape.ts`).
+ */
+export function cronPatternProblem(pattern: string, timezone: string): string | undefined {
+  try {
+    cronOf(pattern, timezone).nextRun(new Date(0));
+    return undefined;
+  } catch (err) {
+    return `is not a cron pattern croner reads (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/** The most patterns whose croner objects are kept. */
+const CRON_CACHE_SIZE = 256;
+const crons = new Map<string, Cron>();
+
+/**
+ * The croner object of a pattern in a zone, parsed once and kept: catch-up
+ * asks one pattern for dozens of slots (`cron-slots.ts`), and a croner
+ * object holds no state between `nextRun` calls.
+ */
 function cronOf(pattern: string, timezone: string): Cron {
-  // No callback: croner only computes, it starts no timer.
-  return new (croner().Cron)(pattern, { timezone, mode: "5-or-6-parts" });
+  const key = `${timezone}\u0000${pattern}`;
+  let cron = crons.get(key);
+  if (cron === undefined) {
+    // No callback: croner only computes, it starts no timer.
+    cron = new (croner().Cron)(pattern, { timezone, mode: "5-or-6-parts" });
+    if (crons.size >= CRON_CACHE_SIZE) crons.delete(crons.keys().next().value ?? key);
+    crons.set(key, cron);
+  }
+  return cron;
 }
 
 function parseCron(pattern: string, timezone: string, now: number): WhenSpec {
@@ -147,11 +198,19 @@ function parseCron(pattern: string, timezone: string, now: number): WhenSpec {
   return { kind: "cron", cron: normalized, timezone };
 }
 
-function parseIso(input: string, text: string, timezone: string): number {
+/** The instant of a wall-clock time in `timezone`, with the wall time kept when the zone skips it (see {@link WhenSpec}). */
+function placed(wall: WallTime, timezone: string): At {
+  const at = instantOf(wall, timezone);
+  const shown = wallTimeOf(at, timezone);
+  const same = (["year", "month", "day", "hour", "minute", "second", "millisecond"] as const).every((k) => shown[k] === wall[k]);
+  return same ? { at } : { at, wall };
+}
+
+function parseIso(option: string, input: string, text: string, timezone: string): At {
   const m = ISO.exec(text);
   const bad = (): never => {
     throw new InvalidScheduleError(
-      "when",
+      option,
       input,
       `is not a valid ISO timestamp (e.g. "2026-11-24T09:00:00Z", or "2026-11-24T09:00" on the schedule's time zone). ${ACCEPTED_WHEN}`,
     );
@@ -179,27 +238,30 @@ function parseIso(input: string, text: string, timezone: string): number {
   ) {
     return bad();
   }
-  if (zone === undefined) return instantOf(wall, timezone);
+  if (zone === undefined) return placed(wall, timezone);
   const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond);
-  if (zone.toUpperCase() === "Z") return asUtc;
+  if (zone.toUpperCase() === "Z") return { at: asUtc };
   const sign = zone.startsWith("-") ? -1 : 1;
   const digits = zone.slice(1).replace(":", "");
-  const offset = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
-  return asUtc - offset * 60_000;
+  const hours = Number(digits.slice(0, 2));
+  const minutes = Number(digits.slice(2));
+  // An offset is at most 23:59 (real ones at most 14:00); "+99:99" is a typo, not four days off.
+  if (hours > 23 || minutes > 59) return bad();
+  return { at: asUtc - sign * (hours * 60 + minutes) * 60_000 };
 }
 
-function parsePhrase(input: string, text: string, now: number, timezone: string): number {
+function parsePhrase(option: string, input: string, text: string, now: number, timezone: string): At {
   const results = chrono().parse(text, { instant: new Date(now), timezone: offsetMinutes(now, timezone) }, { forwardDate: true });
   const first = results[0];
   if (results.length !== 1 || !first || first.index !== 0 || first.text.length !== text.length || first.end != null) {
     const understood = first ? ` (only ${JSON.stringify(first.text)} was understood)` : "";
-    throw new InvalidScheduleError("when", input, `cannot be read as a time${understood}. ${ACCEPTED_WHEN}`);
+    throw new InvalidScheduleError(option, input, `cannot be read as a time${understood}. ${ACCEPTED_WHEN}`);
   }
   const start = first.start;
   // A phrase relative to now ("in 5 minutes") or with its own zone ("9am CET") is an exact instant.
-  if (start.isCertain("timezoneOffset")) return start.date().getTime();
+  if (start.isCertain("timezoneOffset")) return { at: start.date().getTime() };
   const field = (name: Component): number => start.get(name) ?? 0;
-  return instantOf(
+  return placed(
     {
       year: field("year"),
       month: field("month"),

@@ -8,7 +8,8 @@
  * pattern matches. A fixed rate of whole days in a schedule with a time
  * zone follows the calendar instead: the same wall-clock time each day
  * (`calendar-slots.ts`), so daylight saving never moves a daily run. `until` ends the slots (a slot at `until` still
- * counts); `times` bounds how many runs fire, counted by the scheduler.
+ * counts), and so does the end of the year 9999 ({@link LAST_SLOT}); `times` bounds how many runs fire, counted by
+ * the scheduler.
  *
  * Catch-up. When a scheduler looks at a schedule, every slot at or before
  * now is due. The latest due slot is on time when it is at most `graceMs`
@@ -18,11 +19,16 @@
  * - `"skip"` fires the latest due slot only if it is on time, and drops
  *   the rest (a scheduler that was down does not make up for it).
  *
+ * The decision never visits each due slot: a fixed rate and a calendar
+ * repeat find the latest by arithmetic, a cron pattern with about one
+ * croner call per day of downtime (`cron-slots.ts`), not one per slot.
+ *
  * @module
  */
 import { calendarIndexAtOrBefore, calendarRepeat, calendarSlot, type CalendarRepeat } from "./calendar-slots.js";
 import type { WhenSpec } from "./parse-when.js";
 import { nextCronSlot } from "./parse-when.js";
+import { cronDue } from "./cron-slots.js";
 
 /** What to do with slots that came due while no scheduler ran. */
 export const CATCH_UP_POLICIES = ["skip", "one", "all"] as const;
@@ -43,7 +49,7 @@ export interface SlotRule {
 /** The calendar repeat of a rule whose fixed rate is whole days, else undefined. */
 function calendarOf(rule: SlotRule): CalendarRepeat | undefined {
   if (rule.when.kind !== "at" || rule.everyMs === undefined) return undefined;
-  return calendarRepeat(rule.when.at, rule.everyMs, rule.timezone);
+  return calendarRepeat(rule.when.at, rule.everyMs, rule.timezone, rule.when.wall);
 }
 
 /** The catch-up decision for a schedule whose next slot is due. */
@@ -71,7 +77,7 @@ export function firstSlot(rule: SlotRule, from: number): number | undefined {
   let slot: number | undefined;
   const calendar = calendarOf(rule);
   if (when.kind === "cron") slot = nextCronSlot(when.cron, when.timezone, from - 1);
-  else if (calendar !== undefined && when.at < from) slot = calendarSlot(calendar, calendarIndexAtOrBefore(calendar, from - 1) + 1);
+  else if (calendar !== undefined) slot = calendar.anchor < from ? calendarSlot(calendar, calendarIndexAtOrBefore(calendar, from - 1) + 1) : calendar.anchor;
   else if (rule.everyMs !== undefined && when.at < from) slot = when.at + Math.ceil((from - when.at) / rule.everyMs) * rule.everyMs;
   else slot = when.at;
   return withinUntil(rule, slot);
@@ -126,20 +132,20 @@ function latestDue(rule: SlotRule, from: number, now: number): { latest: number;
     const k = Math.max(0, Math.floor((limit - from) / rule.everyMs));
     return { latest: from + k * rule.everyMs, before: k > 0 ? from + (k - 1) * rule.everyMs : undefined, count: k + 1 };
   }
-  let latest = from;
-  let before: number | undefined;
-  let count = 1;
-  for (;;) {
-    const next = slotAfter(rule, latest);
-    if (next === undefined || next > now) return { latest, before, count };
-    before = latest;
-    latest = next;
-    count += 1;
-  }
+  if (when.kind === "cron") return cronDue(when.cron, when.timezone, from, rule.until !== undefined ? Math.min(now, rule.until) : now);
+  return { latest: from, before: undefined, count: 1 };
 }
 
+/**
+ * The last instant a slot may be: run ids name the slot with a four-digit
+ * year, so a series ends with the year 9999 (a rate such as `1e15` ms
+ * used to give a next slot that was no date at all).
+ */
+export const LAST_SLOT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function withinUntil(rule: SlotRule, slot: number | undefined): number | undefined {
-  if (slot === undefined) return undefined;
+  // `!(slot <= LAST_SLOT)` also ends a series whose arithmetic left the numbers (NaN).
+  if (slot === undefined || !(slot <= LAST_SLOT)) return undefined;
   return rule.until !== undefined && slot > rule.until ? undefined : slot;
 }
 

@@ -20,7 +20,7 @@ import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
 import { InvalidScheduleError } from "./errors.js";
 import { assertStore } from "../runner/run-options.js";
-import { ACCEPTED_WHEN, assertFuture, parseWhen, resolveTimeZone, type WhenInput } from "./parse-when.js";
+import { ACCEPTED_WHEN, assertFuture, parseTimeOption, parseWhen, resolveTimeZone, type WhenInput } from "./parse-when.js";
 import { CATCH_UP_POLICIES, firstSlot, isRepeating, type CatchUp } from "./repeat.js";
 import type { CallbackRetry, ScheduleRecord } from "./schedule-record.js";
 import { assertRunIdPrefix, assertScheduleId } from "./schedule-id.js";
@@ -125,19 +125,21 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   }
   const rule = { when, everyMs: repeat.everyMs, until: repeat.until, timezone };
   if (!isRepeating(rule) && when.kind === "at") assertFuture(options.when, when.at, now);
-  const nextRunAt = firstSlot(rule, when.kind === "at" && !isRepeating(rule) ? when.at : now);
+  const nextRunAt = firstSlot({ ...rule, until: undefined }, when.kind === "at" && !isRepeating(rule) ? when.at : now);
+  // No slot up to the year 9999 (firstSlot ends a series there): run ids name the slot with four digits. A `when`
+  // past the last instant a Date holds ("100000000w") used to slip through here, its year being NaN.
   if (nextRunAt === undefined) {
-    throw new InvalidScheduleError(
-      "repeat.until",
-      String(options.repeat?.until),
-      "leaves no slot to run: it is before the first one. Move it later, or drop it.",
-    );
-  }
-  if (new Date(nextRunAt).getUTCFullYear() > 9999) {
     throw new InvalidScheduleError(
       "when",
       valueText(options.when),
       "is after the year 9999; run ids name the slot with a four-digit year. Use an earlier time.",
+    );
+  }
+  if (repeat.until !== undefined && nextRunAt > repeat.until) {
+    throw new InvalidScheduleError(
+      "repeat.until",
+      String(options.repeat?.until),
+      "leaves no slot to run: it is before the first one. Move it later, or drop it.",
     );
   }
   const id = options.id ?? `sch-${randomUUID().replace(/-/g, "").slice(0, 12)}`;
@@ -232,10 +234,10 @@ function parseRepeat(
     const u = repeat.until;
     until = u instanceof Date ? u.getTime() : typeof u === "number" ? u : undefined;
     if (typeof u === "string") {
-      const parsed = parseWhen(u, { now, timezone });
+      const parsed = parseTimeOption("repeat.until", u, { now, timezone });
       until = parsed.kind === "at" ? parsed.at : undefined;
     }
-    if (until === undefined || !Number.isFinite(until)) throw new InvalidScheduleError("repeat.until", String(u), `is not a time. ${ACCEPTED_WHEN}`);
+    if (until === undefined || !Number.isFinite(until)) throw new InvalidScheduleError("repeat.until", valueText(u), `is not a time. ${ACCEPTED_WHEN}`);
   }
   return { everyMs, times, until };
 }

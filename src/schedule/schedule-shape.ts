@@ -8,12 +8,19 @@
  * {@link scheduleShapeProblem} returns the first problem found, as a short
  * phrase, or undefined when the value is a schedule record. Extra fields
  * are allowed (a newer version may add some); missing or mistyped known
- * fields are not.
+ * fields are not, and neither are values no scheduler can fire by: a rate
+ * (`everyMs`) under 1 ms, which made slots go backwards (a negative rate)
+ * or claim one slot again and again (0); a time zone this runtime does not
+ * know, or a cron pattern croner refuses, which threw a `RangeError` at
+ * every poll instead of being reported once as a damaged file; a callback
+ * retry policy `schedule()` would refuse.
  *
  * @module
  */
+import { cronPatternProblem } from "./parse-when.js";
 import { CATCH_UP_POLICIES } from "./repeat.js";
 import { SCHEDULE_STATUSES } from "./schedule-record.js";
+import { isTimeZone } from "./zoned-time.js";
 
 type Check = (value: unknown) => string | undefined;
 
@@ -23,6 +30,18 @@ const finite = (v: unknown): boolean => typeof v === "number" && Number.isFinite
 const num: Check = (v) => (finite(v) ? undefined : "is not a number");
 const str: Check = (v) => (typeof v === "string" ? undefined : "is not a string");
 const bool: Check = (v) => (typeof v === "boolean" ? undefined : "is not true or false");
+const rate: Check = (v) => (finite(v) && (v as number) >= 1 ? undefined : "is not a number of ms of at least 1");
+const whole =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `is not a whole number from ${min} to ${max}`;
+/** The longest delay a Node timer keeps (ms); a longer one fires at once. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const delay =
+  (min: number): Check =>
+  (v) =>
+    finite(v) && (v as number) >= min && (v as number) <= MAX_DELAY_MS ? undefined : `is not a number of ms from ${min} to ${MAX_DELAY_MS}`;
+const zone: Check = (v) => (typeof v === "string" && isTimeZone(v) ? undefined : "is not a time zone this runtime knows");
 const oneOf =
   (values: readonly string[]): Check =>
   (v) =>
@@ -92,10 +111,26 @@ const row: Check = (v) => {
   return fieldsOf(v, fields);
 };
 
+/** The wall-clock time a `when` asked for (`WhenSpec.wall`). */
+const wallTime = nested({
+  year: whole(1, 9999),
+  month: whole(1, 12),
+  day: whole(1, 31),
+  hour: whole(0, 23),
+  minute: whole(0, 59),
+  second: whole(0, 59),
+  millisecond: whole(0, 999),
+});
+
 const when: Check = (v) => {
   if (!isObject(v)) return "is not an object";
-  if (v.kind === "at") return fieldsOf(v, { at: num });
-  if (v.kind === "cron") return fieldsOf(v, { cron: str, timezone: str });
+  if (v.kind === "at") return fieldsOf(v, { at: num, wall: optional(wallTime) });
+  if (v.kind === "cron") {
+    const problem = fieldsOf(v, { cron: str, timezone: zone });
+    if (problem !== undefined) return problem;
+    const refused = cronPatternProblem(v.cron as string, v.timezone as string);
+    return refused === undefined ? undefined : `.cron ${refused}`;
+  }
   return ".kind is not at or cron";
 };
 
@@ -105,14 +140,21 @@ const RECORD_FIELDS: Record<string, Check> = {
   exportName: optional(str),
   when,
   whenText: str,
-  everyMs: optional(num),
+  everyMs: optional(rate),
   times: optional(num),
   until: optional(num),
   catchUp: oneOf(CATCH_UP_POLICIES),
-  timezone: str,
+  timezone: zone,
   callbackUrl: optional(str),
   callbackSecret: optional(str),
-  callbackRetry: nested({ maxAttempts: num, initialMs: num, factor: num, maxMs: num, timeoutMs: num }),
+  // As schedule() checks them: a retry count below 1 left a callback never done (its schedule never let go), a delay past a Node timer fires at once.
+  callbackRetry: nested({
+    maxAttempts: whole(1, Number.MAX_SAFE_INTEGER),
+    initialMs: delay(0),
+    factor: (v) => (finite(v) && (v as number) >= 1 ? undefined : "is not a number of at least 1"),
+    maxMs: delay(0),
+    timeoutMs: delay(1),
+  }),
   runIdPrefix: optional(str),
   metadata: () => undefined, // any JSON
   runOptions: optional(
