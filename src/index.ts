@@ -176,6 +176,7 @@ export { FileScheduleStore, type FileScheduleStoreOptions } from "./schedule/fil
 export { MemoryScheduleStore } from "./schedule/memory-schedule-store.js";
 export { scheduleStoreFor } from "./schedule/schedule-store-for.js";
 export { parseWhen, ACCEPTED_WHEN, type WhenInput, type WhenSpec } from "./schedule/parse-when.js";
+export type { WallTime } from "./schedule/zoned-time.js";
 export { CATCH_UP_POLICIES, type CatchUp } from "./schedule/repeat.js";
 export {
   SCHEDULE_STATUSES,

@@ -13,7 +13,16 @@
  * @module
  */
 
-/** Year, month (1-12), day, hour, minute, second and millisecond on a wall clock. */
+/**
+ * Year, month (1-12), day, hour, minute, second and millisecond on a wall
+ * clock: in a {@link WhenSpec}, the local time a `when` asked for that its
+ * zone skips that day.
+ *
+ * @example
+ * ```ts
+ * const asked: WallTime = { year: 2026, month: 3, day: 29, hour: 2, minute: 30, second: 0, millisecond: 0 };
+ * ```
+ */
 export interface WallTime {
   readonly year: number;
   readonly month: number;
