@@ -378,6 +378,12 @@ export class BullmqExecutor implements NodeExecutor {
     for (let i = 0; i < inQueue.length; i += RECONCILE_BATCH) this.#reconcile(inQueue.slice(i, i + RECONCILE_BATCH));
   }
 
+  /** Asks Redis about `pending`'s job ({@link BullmqExecutor.#reconcile}): now when it is in the queue, else once its add returns. */
+  #lookAt(pending: Pending): void {
+    if (pending.submitted) this.#reconcile([pending]);
+    else pending.recheck = true;
+  }
+
   /**
    * Asks Redis about the jobs of `pendings` (one script call): a job still
    * in the queue runs or waits, and its attempt waits on; a job gone (jobs
@@ -387,7 +393,7 @@ export class BullmqExecutor implements NodeExecutor {
    */
   #reconcile(pendings: readonly Pending[]): void {
     for (const pending of pendings) pending.recheck = false;
-    const keys = pendings.flatMap((p) => [`${this.#prefix}:${this.#queueName}:${p.jobId}`, this.#keys.results(p.runId)]);
+    const keys = pendings.flatMap((p) => [this.queue.toKey(p.jobId), this.#keys.results(p.runId)]);
     runScript(
       this.#redis,
       "taskloomGoneJobs",
@@ -516,17 +522,11 @@ export class BullmqExecutor implements NodeExecutor {
           if (pending.since !== undefined && streamIdAfter(event.id, pending.since)) pending.added = true;
           return;
         }
-        if (event.event === "removed") {
-          // Removed (`Job.remove`): settled by what its worker stored, or failed. An earlier job's, read late, finds this one in the queue.
-          if (pending.submitted) this.#reconcile([pending]);
-          else pending.recheck = true;
-          return;
-        }
-        if (event.event === "failed" && !pending.added) {
-          // Read before this attempt's add: an earlier job's failure with the same id (a stopped run's cancel, read
-          // late), or this job's with its `added` lost. The queue tells which, once the add returned.
-          if (pending.submitted) this.#reconcile([pending]);
-          else pending.recheck = true;
+        // Removed (`Job.remove`): settled by what its worker stored, or failed; an earlier job's, read late, finds this
+        // one in the queue. A failure read before this attempt's add: an earlier job's with the same id (a stopped
+        // run's cancel, read late), or this job's with its `added` lost. The queue tells which, once the add returned.
+        if (event.event === "removed" || (event.event === "failed" && !pending.added)) {
+          this.#lookAt(pending);
           return;
         }
         this.#redis.hget(this.#keys.results(pending.runId), event.jobId).then(
