@@ -1,5 +1,5 @@
 /**
- * Why this file is 430 lines (221 of them comments: this one, 137 lines,
+ * Why this file is 434 lines (225 of them comments: this one, 139 lines,
  * and the argument at each call; 209 of code): it is one concept, the
  * lease file of a run and the fencing copy this store keeps of it. Every
  * lease call (acquire, renew, cancel, release) and every fenced write
@@ -16,7 +16,9 @@
  * added about 10 lines, both parts of that argument: a lease given back
  * keeps its token (the next grant is above it), and a lease given back by
  * another store object of the process ends this one's trust
- * (`run-folder-changes.ts`).
+ * (`run-folder-changes.ts`). The twenty-eighth pass changed one check of
+ * that argument and no line: a release gives back only the lease it
+ * names, owner and token, as every store's does (`stillHeld`).
  *
  * The leases of a {@link LowdbStore}'s runs: `lease.json` in each run
  * folder says who drives the run (no file, or a lease marked released:
