@@ -12,6 +12,7 @@ import { afterEach, expect, it } from "vitest";
 import { RedisStore } from "../src/adapters/bullmq/redis-store.js";
 import { RunLockedError } from "../src/index.js";
 import type { Lease, LeaseRequest } from "../src/persistence/run-store.js";
+import { readLiveness } from "../src/runner/run-liveness.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
@@ -64,6 +65,29 @@ describeRedis("RedisStore: lease tokens and leases of earlier versions", () => {
     const raw = JSON.parse((await client.get(`${prefix}:lease:r1`))!) as { redisOffsetMs?: unknown };
     expect(typeof raw.redisOffsetMs).toBe("number");
     expect(await client.pttl(`${prefix}:lease:r1`)).toBe(-1);
+  });
+
+  it("reads a lease expired by Redis's clock alone with Redis's deadline, so its run is stalled, not live", async () => {
+    const store = open("lease-redis-expired");
+    // The holder's clock runs an hour ahead: by its own clock the lease has an hour and 20 ms left, by Redis's 20 ms.
+    const ahead = 3_600_000;
+    const granted = Date.now();
+    const lease = await store.acquireLease("r1", request("o1", granted + ahead, { ttlMs: 20 }));
+    expect(lease.expiresAt).toBe(granted + ahead + 20);
+    while (Date.now() < granted + 60) await new Promise((r) => setTimeout(r, 10));
+    const read = await store.readLease("r1");
+    expect(read).toMatchObject({ owner: "o1", token: lease.token });
+    expect(read!.expiresAt).toBeLessThanOrEqual(Date.now());
+    expect((await readLiveness(store, "r1", "running", Date.now()))?.liveness).toBe("stalled");
+    // A taker at its own (true) clock takes it, as the reading said it could.
+    expect(await store.acquireLease("r1", request("o2", Date.now()))).toMatchObject({ owner: "o2", token: lease.token + 1 });
+  });
+
+  it("reads a lease live by Redis's clock with its holder's expiresAt", async () => {
+    const store = open("lease-redis-live");
+    const lease = await store.acquireLease("r1", request("o1", Date.now() + 3_600_000, { ttlMs: 60_000 }));
+    expect(await store.readLease("r1")).toEqual(lease);
+    expect((await readLiveness(store, "r1", "running", Date.now()))?.liveness).toBe("live");
   });
 
   /** Writes run r1 with a lease as an earlier version stored it: JSON without `redisOffsetMs`, with a PX expiry. */

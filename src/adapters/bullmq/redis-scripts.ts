@@ -118,6 +118,12 @@ redis.call('SET', KEYS[1], lease)
 return {0, lease}
 `;
 
+// KEYS: lease. Reply: {leaseJson or '', Redis's clock (epoch ms)}, read together so the clock is the lease's.
+export const READ_LEASE = `${CLOCK}
+local raw = redis.call('GET', KEYS[1])
+return {raw or '', redisNow()}
+`;
+
 // KEYS: lease. ARGV: token, reason, at, owner (empty: any). Sets cancelRequested on the lease when it has that token
 // (and owner), expired or not, keeping its expiry (and the Redis-side one of a lease an earlier version wrote).
 // Replies: 1 set, 0 no such lease.
@@ -182,4 +188,24 @@ export function fenceArgs(lease: Lease | undefined): [string, string] {
 export function leaseOf(raw: string): Lease {
   const { redisOffsetMs: _offset, ...lease } = JSON.parse(raw) as StoredLease;
   return lease;
+}
+
+/**
+ * The lease a lease key holds (`raw`, JSON) as a reader sees it at Redis's
+ * clock `clock`: {@link leaseOf}, except that a lease expired by Redis's
+ * clock alone (its holder's clock runs ahead, or its holder vanished with
+ * its clock so) reads with the expiry Redis's clock gave it, so that a
+ * reader whose clock is Redis's sees it expired, as a taker would.
+ *
+ * @example
+ * ```ts
+ * // The holder's clock ran an hour ahead: its expiresAt is an hour after Redis's deadline.
+ * leaseAt('{"runId":"r1","owner":"o1","token":2,"expiresAt":3601000,"redisOffsetMs":-3600000}', 2000).expiresAt; // 1000
+ * ```
+ */
+export function leaseAt(raw: string, clock: number): Lease {
+  const { redisOffsetMs: offset, ...lease } = JSON.parse(raw) as StoredLease;
+  if (typeof offset !== "number" || offset >= 0) return lease;
+  const redisDeadline = lease.expiresAt + offset;
+  return redisDeadline <= clock ? { ...lease, expiresAt: redisDeadline } : lease;
 }

@@ -64,7 +64,7 @@ import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js"
 import { type RunState } from "../../state/run-state.js";
 import { summarize, summaryOf, type NodeCounts } from "../../state/run-summary.js";
 import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
-import { ACQUIRE, APPEND, DELETE, fenceArgs, leaseOf, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
+import { ACQUIRE, APPEND, DELETE, fenceArgs, leaseAt, leaseOf, READ_LEASE, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
 /**
  * Options of {@link RedisStore}.
@@ -320,13 +320,18 @@ export class RedisStore implements RunStore {
     await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
   }
 
-  /** The run's lease, expired or not, or undefined when none is held (given back, or its run deleted). */
+  /**
+   * The run's lease, expired or not, or undefined when none is held (given
+   * back, or its run deleted). A lease expired by Redis's clock alone reads
+   * with Redis's deadline as its `expiresAt` (`leaseAt`), so `getRun` calls
+   * its run stalled as soon as a taker could take it.
+   */
   async readLease(runId: string): Promise<Lease | undefined> {
     const key = this.#leaseKey(runId);
-    const raw = await this.#redis.get(key);
-    if (raw === null) return undefined;
+    const [raw, clock] = (await runScript(this.#redis, "taskloomReadLease", READ_LEASE, [key], [])) as [string, number];
+    if (raw === "") return undefined;
     if (!isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object");
-    return leaseOf(raw);
+    return leaseAt(raw, Number(clock));
   }
 
   async close(): Promise<void> {
