@@ -330,6 +330,16 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
         expect(again).toMatchObject({ owner: "o1", token: 1, expiresAt: 12_000 });
       });
 
+      it("keeps a cancel request when the same owner takes its lease again (same token), so an accepted cancel is never dropped", async () => {
+        // Each acquire writes first, as a driver does (a run file whose holder wrote nothing is cut back to what it was).
+        const lease = await store.acquireLease("r1", request("o1", 1_000));
+        await store.writeSnapshot(sampleRun("r1"), 0, lease);
+        expect(await store.requestCancel!("r1", { token: lease.token, owner: "o1", reason: "stop", at: 5 })).toBe(true);
+        const again = await store.acquireLease("r1", request("o1", 2_000));
+        expect(again).toMatchObject({ owner: "o1", token: lease.token, cancelRequested: { token: lease.token, reason: "stop", at: 5 } });
+        expect((await store.renewLease(again, 10_000, 3_000)).cancelRequested).toEqual({ token: lease.token, reason: "stop", at: 5 });
+      });
+
       it("takes over an expired lease with the next token", async () => {
         await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
         const taken = await store.acquireLease("r1", request("o2", 1_100));

@@ -152,7 +152,9 @@ export function keptCancel(request: CancelRequest): CancelRequest {
  * The lease granted for `request` over `current` (undefined: nobody holds
  * the run), with a token above every one the run has seen (`top`: a lease
  * given back keeps its token, so the next holder's is above it). The
- * holder itself, taking its lease again, keeps its token.
+ * holder itself, taking its lease again, keeps its token, and with it a
+ * cancel request made for that token: `requestCancel` said yes to it, so
+ * it must still reach the holder's next renewal.
  *
  * @example
  * ```ts
@@ -161,8 +163,9 @@ export function keptCancel(request: CancelRequest): CancelRequest {
  */
 export function grantOver(runId: string, request: LeaseRequest, current: Lease | undefined, top: number): Lease {
   const granted = grantLease(runId, request, current);
-  const sameOwner = current !== undefined && current.owner === request.owner;
-  return sameOwner ? granted : { ...granted, token: top + 1 };
+  if (current === undefined || current.owner !== request.owner) return { ...granted, token: top + 1 };
+  const cancel = current.cancelRequested;
+  return cancel !== undefined && cancel.token === granted.token ? { ...granted, cancelRequested: cancel } : granted;
 }
 
 /**

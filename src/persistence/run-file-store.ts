@@ -1,5 +1,5 @@
 /**
- * Why this file is 677 lines (204 of them comments, this one 85; 473 of
+ * Why this file is 675 lines (207 of them comments, this one 87; 468 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -24,7 +24,9 @@
  * the same owner's acquire of a lease it lost; the hand-over's registry
  * stands alone (`run-file-writers.ts`). The twenty-eighth pass changed
  * one check and no line: a release through the claim gives back only the
- * lease it names, owner and token (`stillHeld`).
+ * lease it names, owner and token (`stillHeld`). The twenty-ninth took
+ * four off: the same owner's acquire renews through `#renew`, which keeps
+ * a cancel request the claim holds for its token.
  *
  * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
  * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or
@@ -471,12 +473,8 @@ export class RunFileStore implements RunStore {
       // lease outranks it, its file was deleted, or another store object gave it back): `RunLockedError` naming the
       // holder while another lease holds the run, as for anyone (the contract, and the folder layout); taken,
       // below, as anyone takes it once nobody holds it.
-      if (mine.lost(mine.lease, false) === undefined) {
-        const renewed: Lease = { ...mine.lease, expiresAt: request.now + request.ttlMs };
-        mine.journal.appendText(leaseLine(renewed));
-        mine.lease = renewed;
-        return renewed;
-      }
+      // A renewal keeps a cancel request the claim holds for its token (`requestCancel` said yes to it).
+      if (mine.lost(mine.lease, false) === undefined) return this.#renew(mine, mine.lease, request.ttlMs, request.now);
       const holder = this.#state(runId).current;
       if (holder !== undefined) throw new RunLockedError(runId, holder);
       await this.#closeWriter(runId);

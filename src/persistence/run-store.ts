@@ -199,7 +199,7 @@ export interface RunStore {
    * Takes the run's lease, or throws `RunLockedError` naming the holder.
    * A lease that expired, or whose holder is provably a dead process on
    * this host (`lease-rules.ts`), is taken over; a lease the same owner
-   * holds is renewed.
+   * holds is renewed, keeping its token and a cancel request made for it.
    */
   acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
   /** Extends a lease; throws `RunLockedError` when another driver took it over. */

@@ -83,10 +83,13 @@ local raw = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[5])
 local clock = redisNow()
 local token
+local cancel = nil
 if raw then
   local cur = cjson.decode(raw)
   if cur.owner == ARGV[1] then
     token = cur.token
+    -- The holder taking its lease again keeps a cancel request made for its token (requestCancel said yes to it).
+    if type(cur.cancelRequested) == 'table' and cur.cancelRequested.token == token then cancel = cur.cancelRequested end
   elseif ARGV[7] == '1' or expired(cur, now, clock) or (cur.owner == ARGV[8] and tostring(cur.token) == ARGV[9]) then
     token = redis.call('INCR', KEYS[2])
   else
@@ -98,7 +101,7 @@ end
 local identity = nil
 if ARGV[10] ~= '' then identity = cjson.decode(ARGV[10]) end
 local lease = cjson.encode({runId = ARGV[6], owner = ARGV[1], pid = tonumber(ARGV[2]), host = ARGV[3],
-  expiresAt = now + tonumber(ARGV[4]), token = token, identity = identity, redisOffsetMs = clock - now})
+  expiresAt = now + tonumber(ARGV[4]), token = token, identity = identity, cancelRequested = cancel, redisOffsetMs = clock - now})
 redis.call('SET', KEYS[1], lease)
 return {0, lease}
 `;
