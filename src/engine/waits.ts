@@ -7,6 +7,8 @@
  * never waited for twice) or expired (forgotten, so a retry waits afresh).
  * An event that arrived while nobody drove the run sits in the inbox until
  * its node calls `waitFor`; taking it is the transition `markWaitResolved`.
+ * The stored inbox is rewritten only when the run ends, so an event taken
+ * by a process that then died is dropped from it when the run starts again.
  *
  * Invariants:
  * - One open wait per key, one key at a time per attempt.
@@ -20,7 +22,7 @@
  * @module
  */
 import type { Clock, TimerHandle } from "../core/clock.js";
-import { isDurable } from "../core/value-codec.js";
+import { checkDurable } from "../core/value-codec.js";
 import { InvalidOptionError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
@@ -87,6 +89,13 @@ export class Waits {
   constructor(env: WaitsEnv) {
     this.#env = env;
     this.#inbox = new Map(Object.entries(env.inbox ?? {}));
+    if (this.#inbox.size > 0) {
+      // An event a node took (journaled with its record) before its process died is still in the stored inbox,
+      // which is rewritten only when a run ends: it is spent, and must neither be kept nor taken again
+      // (unless another activation, a later visit, has the key open: the entry is then that one's event).
+      const { open, taken } = openWaitKeys(env.buffer.state);
+      for (const key of taken) if (!open.includes(key)) this.#inbox.delete(key);
+    }
   }
 
   /** The keys waited for now. */
@@ -114,9 +123,8 @@ export class Waits {
     const value = wait.schema ? await validateInput(wait.schema, payload, `the payload of wait "${key}"`) : payload;
     if (loop.finished) return false;
     if (this.#open.get(key) !== wait) throw this.#notOpen(key);
-    if (!isDurable(payload)) {
-      throw new InputValidationError(`the payload of wait "${key}"`, [{ path: [], message: "it cannot be stored (a function, a class instance or a cycle)" }]);
-    }
+    const unstorable = notStorable(payload, `the payload of wait "${key}"`);
+    if (unstorable) throw unstorable;
     this.#close(wait);
     const at = this.#env.clock.now();
     buffer.transition(markWaitResolved(key, waitRecord(wait, { payload, at })), wait.nodeId);
@@ -267,4 +275,24 @@ export class Waits {
 
 function waitRecord(wait: OpenWait, resolved: { payload: unknown; at: number }): WaitRecord {
   return { since: wait.since, ...(wait.deadline !== undefined && { deadline: wait.deadline }), resolved };
+}
+
+/**
+ * The `InputValidationError` for a payload the store cannot keep exactly,
+ * saying why (`checkDurable`'s reason: "a sparse array (a hole at [1])",
+ * "a function at .f", …) and what to send instead; undefined for a
+ * storable payload. A getter that throws makes it unstorable too.
+ */
+export function notStorable(payload: unknown, what: string): InputValidationError | undefined {
+  let reason: string;
+  try {
+    const durable = checkDurable(payload);
+    if (durable.ok) return undefined;
+    reason = durable.reason;
+  } catch (error) {
+    reason = `reading it threw (${error instanceof Error ? error.message : String(error)})`;
+  }
+  return new InputValidationError(what, [
+    { path: [], message: `it cannot be stored: ${reason}; send plain data (JSON values, Date, Map, Set, BigInt, RegExp, URL, binary data)` },
+  ]);
 }

@@ -11,8 +11,10 @@
  * runs no other object can see).
  *
  * Invariant: a run is registered from the moment its driver holds the
- * lease until the lease is given back, so a `resolveWait` in this thread
- * never finds this thread's own lease without finding the run.
+ * lease until the lease is given back, and noted as being acquired
+ * ({@link registerAcquiring}) while its driver takes the lease, so a
+ * `resolveWait` in this thread never finds this thread's own lease without
+ * finding the run or the driver about to register it.
  *
  * @module
  */
@@ -75,6 +77,47 @@ export function registerActiveRun(store: RunStore, runId: string, run: ActiveRun
     if (runs.size === 0 && typeof location === "string" && byLocation.get(location) === runs) byLocation.delete(location);
     count -= 1;
   };
+}
+
+const acquiringByObject = new WeakMap<RunStore, Map<string, Set<Promise<void>>>>();
+const acquiringByLocation = new Map<string, Map<string, Set<Promise<void>>>>();
+
+/**
+ * Notes that a driver of this thread is taking run `runId`'s lease: from
+ * the moment the store holds it until the driver registers the run
+ * ({@link registerActiveRun}), a `resolveWait` of this thread finds the
+ * lease held by this process and no run yet. It then waits for the
+ * returned function to be called (the driver registered the run, or did
+ * not get the lease) and looks again.
+ */
+export function registerAcquiring(store: RunStore, runId: string): () => void {
+  const location = storeLocation(store);
+  let runs = typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location);
+  if (!runs) {
+    runs = new Map();
+    if (typeof location === "string") acquiringByLocation.set(location, runs);
+    else acquiringByObject.set(location, runs);
+  }
+  let pending = runs.get(runId);
+  if (!pending) runs.set(runId, (pending = new Set()));
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  pending.add(settled);
+  const at = runs;
+  const set = pending;
+  return () => {
+    set.delete(settled);
+    if (set.size === 0 && at.get(runId) === set) at.delete(runId);
+    if (at.size === 0 && typeof location === "string" && acquiringByLocation.get(location) === at) acquiringByLocation.delete(location);
+    settle();
+  };
+}
+
+/** Settles once every driver of this thread taking run `runId`'s lease now has registered it or failed; undefined when none is. */
+export function acquiringRun(store: RunStore | string, runId: string): Promise<void> | undefined {
+  const location = typeof store === "string" ? store : storeLocation(store);
+  const pending = (typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location))?.get(runId);
+  return pending && pending.size > 0 ? Promise.all(pending).then(() => undefined) : undefined;
 }
 
 /** The run with this id driven in this thread on this store's location, if any. */

@@ -3,6 +3,9 @@
  *
  * - Driven by this thread: its session is cancelled (running nodes see
  *   their signal abort) and `cancelRun` resolves once it saved the run.
+ *   A session that stopped without saving the cancel (it came before the
+ *   engine ran, or as the run saved itself `waiting`) leaves the stored
+ *   run unfinished: it is then cancelled through the store, as below.
  * - Driven by another process (its lease is held): the request is written
  *   into that driver's lease (`RunStore.requestCancel`, addressed to the
  *   lease's token); the driver sees it at its next renewal (within a third
@@ -111,7 +114,11 @@ async function cancelOne(store: RunStore, runId: string, reason: string): Promis
     if (here?.cancel) {
       here.cancel(reason);
       await here.stopped;
-      return { status: await storedStatus(store, runId), by: "driver" };
+      const status = await storedStatus(store, runId);
+      if (isRunFinal(status)) return { status, by: "driver" };
+      // The session stopped without saving the cancel: it came before its engine ran (nothing written)
+      // or as it saved itself `waiting`. The stored run is not driven now: cancel it through the store.
+      continue;
     }
     const before = await store.load(runId);
     if (!before) throw new RunNotFoundError(runId);

@@ -20,9 +20,12 @@
  * resuming the parent drives the child again.
  *
  * Invariants. The attempt's signal aborting (cancel, timeout, another node
- * failing the run) cancels the child. The parent's session keeps every
- * child session it started and gives its own lease back only after they
- * stopped. The `$child:` waits of a parent are shown as the child's own
+ * failing the run) cancels the child. One session per child run at a time:
+ * a call for a child whose session has not stopped (one key used twice at
+ * once) is refused with `InvalidOptionError`, never a second session that
+ * would find the child's lease held by this very process. The parent's
+ * session keeps every child session it started and gives its own lease
+ * back only after they stopped. The `$child:` waits of a parent are shown as the child's own
  * waits, with the child's `runId` ({@link surfaceChildWaits}).
  *
  * @module
@@ -57,6 +60,8 @@ const OPTION_KEYS = optionKeys<ChildRunOptions>({ key: true });
 
 /** The {@link ChildRunner} of one parent session (see the module comment). */
 export function childRunner(host: ChildRunsHost): ChildRunner {
+  /** The child runs whose session has not stopped yet: a second call for one of them is a key used twice. */
+  const running = new Set<string>();
   return async (request: ChildRunRequest): Promise<unknown> => {
     const key = checkOptions(request.options);
     const graph = toTaskGraph<unknown, unknown>(request.graph as Runnable<unknown, unknown>);
@@ -64,7 +69,16 @@ export function childRunner(host: ChildRunsHost): ChildRunner {
     const config: RunConfig = Object.freeze({ ...host.config, runId, signal: undefined, timeoutMs: undefined, takeover: false });
     for (let woken = false; ; woken = true) {
       if (request.signal.aborted) throw request.signal.reason;
+      if (running.has(runId)) {
+        // Not RunLockedError (this very process holds the child's lease), and the running child stays kept by the parent.
+        throw new InvalidOptionError(
+          `ctx.run key "${key}"`,
+          `is used by a child run of "${request.activationId}" that has not ended (run "${runId}"); give each child of a node its own key`,
+        );
+      }
       const child = host.start(graph, request.inputs, config, request.parentRunId);
+      running.add(runId);
+      void child.stopped.then(() => running.delete(runId));
       const onAbort = (): void => child.cancel(`its parent run "${request.parentRunId}" stopped node "${request.activationId}"`);
       request.signal.addEventListener("abort", onAbort, { once: true });
       try {

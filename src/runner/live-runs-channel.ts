@@ -16,8 +16,11 @@
  *   took the event, and its lease is given back: go through the store) or
  *   `error` (a typed refusal: unknown key, resolved already, bad payload).
  *
- * A thread listens from the first run it drives registered under a location
- * (string) on, and its channel is unref'd, so it never keeps a process alive.
+ * A thread listens from the first run it drives (or starts taking the
+ * lease of) under a location (string) on, and its channel is unref'd, so it
+ * never keeps a process alive. A thread that is taking the run's lease
+ * (the lease is in the store, the run not yet registered) answers once it
+ * registered the run, and not at all if it did not get the lease.
  * When no thread acknowledges within {@link ACK_MS}, no thread drives the
  * run (its driver thread was terminated with the lease held): the caller
  * gets `RunLockedError`, and the lease expires after its TTL.
@@ -31,7 +34,7 @@ import { InputValidationError, type ValidationIssue } from "../graph/errors.js";
 import { deserialize } from "../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
 import type { RunStore } from "../persistence/run-store.js";
-import { activeRun, registerActiveRun, type ActiveRun } from "./active-runs.js";
+import { acquiringRun, activeRun, registerAcquiring, registerActiveRun, type ActiveRun } from "./active-runs.js";
 
 const CHANNEL = "taskloom:live-runs";
 /** How long the caller waits for the driving thread to acknowledge (real time; the driver may be busy). */
@@ -65,21 +68,44 @@ let listener: BroadcastChannel | undefined;
  */
 export function registerLiveRun(store: RunStore, runId: string, run: ActiveRun): () => void {
   const unregister = registerActiveRun(store, runId, run);
-  if (!listener) {
-    listener = new BroadcastChannel(CHANNEL);
-    listener.unref();
-    listener.onmessage = (event: unknown) => void answer((event as { data: unknown }).data as DeliverRequest);
-  }
+  listen();
+  return unregister;
+}
+
+/**
+ * Notes that this thread is taking run `runId`'s lease to drive it (see
+ * `registerAcquiring`), and answers other threads' deliveries from now on:
+ * one that comes before the run is registered waits for it. Returns the
+ * function to call once the run is registered (or the lease was not taken).
+ */
+export function registerAcquiringRun(store: RunStore, runId: string): () => void {
+  const done = registerAcquiring(store, runId);
+  listen();
+  return done;
+}
+
+function listen(): void {
+  if (listener) return;
   // The channel stays open (unref'd, so it never keeps a process or thread alive) once a run was driven here:
   // opening and closing one per run cost more than a short run itself. A request for a run this thread does
   // not drive gets no answer, as before.
-  return unregister;
+  listener = new BroadcastChannel(CHANNEL);
+  listener.unref();
+  listener.onmessage = (event: unknown) => void answer((event as { data: unknown }).data as DeliverRequest);
 }
 
 async function answer(request: DeliverRequest): Promise<void> {
   if (request?.kind !== "deliver") return;
-  const run = activeRun(request.location, request.runId);
-  if (!run) return;
+  let run = activeRun(request.location, request.runId);
+  if (!run) {
+    // This thread may be taking the run's lease: once it registered the run, it answers; if it did not get the
+    // lease, it says nothing (the thread that holds it, if any, answers).
+    const starting = acquiringRun(request.location, request.runId);
+    if (!starting) return;
+    await starting;
+    run = activeRun(request.location, request.runId);
+    if (!run) return;
+  }
   // Its own channel: the listener closes when the run is unregistered, before a "stopped" answer goes out.
   const channel = new BroadcastChannel(CHANNEL);
   channel.unref();

@@ -13,7 +13,9 @@
  *   open, whatever status it was saved with (a driver killed while the node
  *   waited leaves it `running`). The next `runAsync(graph, inputs, { runId })`
  *   hands it to the node. Pass `schema` to check the payload now; the
- *   wait's own schema checks it again when the node takes it.
+ *   payload itself is delivered (not the schema's output), and the wait's
+ *   own schema checks it again, and makes the node's value, when the node
+ *   takes it.
  * - Another live process driving the run: `RunLockedError`.
  *
  * The payload is copied through the store's own round trip (serialize,
@@ -29,16 +31,15 @@
 import { hostname } from "node:os";
 import { InvalidOptionError } from "../errors.js";
 import { WaitAlreadyResolvedError, WaitNotFoundError } from "../engine/errors.js";
-import { InputValidationError } from "../graph/errors.js";
+import { notStorable } from "../engine/waits.js";
 import { RunLockedError } from "../persistence/errors.js";
 import { RunNotFoundError } from "./errors.js";
 import { isInputValidator, validateInput, type InputValidator } from "../graph/input-validator.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
-import { isDurable } from "../core/value-codec.js";
 import { deserialize, serialize } from "../persistence/serialization.js";
 import { deliverToInbox, openWaitKeys, type RunState } from "../state/run-state.js";
-import { activeRun, storeLocation } from "./active-runs.js";
+import { acquiringRun, activeRun, storeLocation } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { deliverInAnotherThread } from "./live-runs-channel.js";
@@ -52,7 +53,10 @@ import { claimsDriver } from "./run-liveness.js";
 export interface ResolveWaitOptions<T = unknown> {
   /** The store the run is kept in. @default the default `LowdbStore` */
   readonly store?: RunStore;
-  /** Validates the payload before it is written (the wait's own schema checks it again when taken). */
+  /**
+   * Checks the payload before it is written. The payload itself is delivered (not this schema's output):
+   * the wait's own schema checks it again and makes the node's value when the node takes it.
+   */
   readonly schema?: InputValidator<T>;
 }
 
@@ -88,12 +92,14 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
   if (options.store !== undefined) assertStore(options.store);
   const store = options.store ?? defaultStore();
   const what = `the payload of wait "${key}"`;
-  const value = options.schema ? await validateInput(options.schema, payload, what) : payload;
-  if (!isDurable(value)) {
-    throw new InputValidationError(what, [{ path: [], message: "it cannot be stored (a function, a class instance or a cycle)" }]);
-  }
+  // A check only: the payload sent is what is delivered, and the wait's own schema makes the node's value from it
+  // when taken. Delivering the schema's output would have the wait parse a parse (a schema that transforms
+  // refuses its own output, or transforms it twice).
+  if (options.schema) await validateInput(options.schema, payload, what);
+  const unstorable = notStorable(payload, what);
+  if (unstorable) throw unstorable;
 
-  const text = serialize(value);
+  const text = serialize(payload);
   // The store's round trip: the node never shares an object with the caller.
   const copy = deserialize(text);
 
@@ -116,8 +122,14 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
     } catch (error) {
       const location = storeLocation(store);
       if (!(error instanceof RunLockedError) || !heldHere(error) || isDeliveryLease(error.holder)) throw error;
-      // A driver registers before it takes the lease... and after: this thread may have just started driving it.
+      // A driver registers once it holds the lease: this thread may have just started driving it,
+      // or be taking the lease now (the store holds it, the run is not registered yet): wait for that.
       if (activeRun(store, runId)) continue;
+      const starting = acquiringRun(store, runId);
+      if (starting) {
+        await starting;
+        continue;
+      }
       if (typeof location !== "string") throw error;
       const answer = await deliverInAnotherThread(location, runId, key, text);
       if (answer === "delivered") return;

@@ -44,7 +44,7 @@ import { setRunDeadline, setRunStatus, type RunState } from "../state/run-state.
 import type { RunStatus } from "../state/status.js";
 import type { ActiveRun } from "./active-runs.js";
 import { LeaseKeeper } from "./lease-keeper.js";
-import { registerLiveRun } from "./live-runs-channel.js";
+import { registerAcquiringRun, registerLiveRun } from "./live-runs-channel.js";
 import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { graphIndex } from "../graph/graph-index.js";
 import { endRun, finalChange, unhandled } from "./run-ending.js";
@@ -56,6 +56,8 @@ import { DeadlineTimer, deadlineReason, runDeadline } from "./run-deadline.js";
 import type { ChildRunner } from "../engine/child-runs.js";
 import { childRunner, surfaceChildWaits } from "./child-runs.js";
 import { cancelRun } from "./cancel-run.js";
+import { childRunsOf } from "./run-children.js";
+import { isRunFinal } from "../state/status.js";
 
 /** The phases of a {@link RunSession}, in order. */
 export type SessionPhase = "acquiring" | "preparing" | "running" | "saving" | "stopped";
@@ -153,11 +155,20 @@ export class RunSession<O> implements ActiveRun {
     const { config, events, graph, inputs } = this.#params;
     const { store, runId, clock, executor } = config;
     try {
-      const keeper = await LeaseKeeper.acquire(store, runId, { ttlMs: config.leaseTtlMs, clock, events, takeover: config.takeover });
-      // Registered while we hold the lease, from before the run is loaded until the lease is given back:
-      // a resolveWait that arrives before the engine runs waits for it, and one that arrives while the run
-      // is being saved waits for `stopped`; neither finds our own lease held (RunLockedError).
-      const unregister = registerLiveRun(store, runId, this);
+      // Noted as being acquired until it is registered: the store may hold our lease before `acquireLease` returns
+      // to us, and a resolveWait of this process that finds it then waits for the registration.
+      const acquired = registerAcquiringRun(store, runId);
+      let keeper: LeaseKeeper;
+      let unregister: () => void;
+      try {
+        keeper = await LeaseKeeper.acquire(store, runId, { ttlMs: config.leaseTtlMs, clock, events, takeover: config.takeover });
+        // Registered while we hold the lease, from before the run is loaded until the lease is given back:
+        // a resolveWait that arrives before the engine runs waits for it, and one that arrives while the run
+        // is being saved waits for `stopped`; neither finds our own lease held (RunLockedError).
+        unregister = registerLiveRun(store, runId, this);
+      } finally {
+        acquired();
+      }
       this.#releasers.push(async () => {
         await keeper.release();
         unregister();
@@ -299,10 +310,17 @@ export class RunSession<O> implements ActiveRun {
     return child;
   }
 
-  /** A cancelled run cancels the child runs it started that are still unfinished (a waiting child is not driven). */
+  /**
+   * A cancelled run cancels its unfinished child runs: those this session
+   * started, and the stored ones it did not reach again (a resume that was
+   * cancelled, or whose deadline had passed, before the node that started
+   * them ran again). A waiting child is not driven: it is marked in the store.
+   */
   async #cancelChildren(reason: string): Promise<void> {
     const { store, runId } = this.#params.config;
-    for (const childId of this.#children.keys()) {
+    const stored = await childRunsOf(store, runId).catch(() => []);
+    const ids = new Set([...this.#children.keys(), ...stored.filter((c) => !isRunFinal(c.status)).map((c) => c.runId)]);
+    for (const childId of ids) {
       await cancelRun(childId, { store, reason: `its parent run "${runId}" was cancelled: ${reason}` }).catch(() => undefined);
     }
   }
@@ -317,6 +335,7 @@ export class RunSession<O> implements ActiveRun {
     await store.writeSnapshot(this.#state, prepared.seq, keeper.taken).catch((e: unknown) => {
       throw e instanceof Error ? e : new PersistenceError(runId, e);
     });
+    await this.#cancelChildren(deadlineReason(deadline));
     events.emit("run:cancel", { runId, at: now, reason: deadlineReason(deadline) });
     throw error;
   }
