@@ -14,10 +14,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { graph, runAsync } from "../src/index.js";
+import { graph, resolveWait, run, runAsync } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 import { leaseRequest } from "./support/lease-request.js";
+import { nextEvent } from "./support/async.js";
 
 let root: string;
 let real: string;
@@ -111,5 +112,26 @@ describe("two store objects reaching one folder through a link and through its r
     const reader = new LowdbStore({ dir: real, layout: "folders" });
     expect((await reader.load("r"))?.seq).toBe(2);
     await reader.close();
+  });
+});
+
+describe.each(["files", "folders"] as const)("a store object through the link and one on the real path (%s)", (layout) => {
+  it("are one location: resolveWait through the link reaches the run the other drives, live", async () => {
+    const driver = new LowdbStore({ dir: real, layout });
+    const webhook = new LowdbStore({ dir: linked, layout });
+    try {
+      expect(webhook.location).toBe(driver.location);
+      const g = graph("link-wait")
+        .node("review", ({ waitFor }) => waitFor<string>("approval"))
+        .build();
+      const handle = run(g, undefined, { store: driver, runId: "w" });
+      await nextEvent(handle, "node:wait");
+      // Before, the link's store was another location: it found the lease held by this process and no run driven
+      // there, asked the other threads, and after 5 s without an answer gave RunLockedError.
+      await resolveWait("w", "approval", "yes", { store: webhook });
+      await expect(handle.result()).resolves.toEqual({ review: "yes" });
+    } finally {
+      await Promise.all([driver.close(), webhook.close()]);
+    }
   });
 });

@@ -22,6 +22,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
+import { FolderLocation } from "./store-location.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
 import { InvalidOptionError } from "../errors.js";
 import { valueText } from "../core/text.js";
@@ -79,6 +80,7 @@ export interface LowdbStoreOptions {
 export class LowdbStore implements RunStore {
   /** The absolute folder runs are kept in. */
   readonly dir: string;
+  readonly #location: FolderLocation;
   readonly #fsync: boolean;
   readonly #files: RunFileStore;
   /** The store of runs kept as folders, made once `<dir>/runs` is seen. */
@@ -97,6 +99,7 @@ export class LowdbStore implements RunStore {
     if (layout !== "files" && layout !== "folders")
       throw new InvalidOptionError("layout", `of LowdbStore must be "files" or "folders" (got ${valueText(layout)})`);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
+    this.#location = new FolderLocation(this.dir);
     this.#fsync = options.fsync ?? false;
     this.#files = new RunFileStore({ dir: this.dir, fsync: this.#fsync });
     if (layout === "folders") {
@@ -110,9 +113,9 @@ export class LowdbStore implements RunStore {
     return this.#fsync;
   }
 
-  /** `lowdb:<absolute folder>`: every `LowdbStore` on this folder sees the same runs. */
+  /** `lowdb:<the folder's real path>` (its absolute path until it exists; `store-location.ts`): every `LowdbStore` on this folder sees the same runs. */
   get location(): string {
-    return `lowdb:${this.dir}`;
+    return this.#location.name;
   }
 
   /** Makes `#folders` when `<dir>/runs` exists (a symbolic link or another user's folder there is refused); true when it does. */

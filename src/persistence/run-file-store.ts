@@ -1,5 +1,5 @@
 /**
- * Why this file is 675 lines (207 of them comments, this one 87; 468 of
+ * Why this file is 679 lines (208 of them comments, this one 88; 471 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -25,8 +25,9 @@
  * stands alone (`run-file-writers.ts`). The twenty-eighth pass changed
  * one check and no line: a release through the claim gives back only the
  * lease it names, owner and token (`stillHeld`). The twenty-ninth took
- * four off: the same owner's acquire renews through `#renew`, which keeps
- * a cancel request the claim holds for its token.
+ * four off (the same owner's acquire renews through `#renew`, which keeps
+ * a cancel request the claim holds for its token) and added three (the
+ * folder's name, kept by `store-location.ts`).
  *
  * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
  * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or
@@ -87,6 +88,7 @@
  */
 import { chmodSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { FolderLocation } from "./store-location.js";
 import { performance } from "node:perf_hooks";
 import { syncFolder, syncMadeFolders, unlinkQuietly } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
@@ -159,6 +161,7 @@ export interface RunFileStoreOptions {
 export class RunFileStore implements RunStore {
   /** The absolute folder run files are kept in. */
   readonly dir: string;
+  readonly #location: FolderLocation;
   readonly #fsync: boolean;
   readonly #host = thisHost();
   /** The run files this store writes, by run id. */
@@ -176,6 +179,7 @@ export class RunFileStore implements RunStore {
     assertKnownKeys("RunFileStore", options, optionKeys<RunFileStoreOptions>({ dir: true, fsync: true }));
     assertFileStoreOptions("RunFileStore", options);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
+    this.#location = new FolderLocation(this.dir);
     this.#fsync = options.fsync ?? false;
     this.#open = new ProcessWriters();
   }
@@ -185,9 +189,9 @@ export class RunFileStore implements RunStore {
     return this.#fsync;
   }
 
-  /** `lowdb:<absolute folder>`: the runs of this folder, as `LowdbStore` (which keeps its new runs here) names them. */
+  /** `lowdb:<the folder's real path>` (its absolute path until it exists; `store-location.ts`): the runs of this folder, as `LowdbStore` (which keeps its new runs here) names them. */
   get location(): string {
-    return `lowdb:${this.dir}`;
+    return this.#location.name;
   }
 
   #file(runId: string): string {

@@ -1,5 +1,5 @@
 /**
- * Why this file is 617 lines (256 of them comments, this one 107; 361 of
+ * Why this file is 621 lines (257 of them comments, this one 108; 364 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -25,7 +25,8 @@
  * (`#catchUp`), the journal read again when one wrote it during a
  * snapshot's write, and the snapshot fenced again after that write. The
  * twenty-eighth pass did not change it: its lease calls are
- * `lowdb-leases.ts`'s.
+ * `lowdb-leases.ts`'s. The twenty-ninth added three lines (the folder's
+ * name, kept by `store-location.ts`).
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under
@@ -108,6 +109,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { FolderLocation } from "./store-location.js";
 import { syncFolder, writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
 import { RunLockedError, SnapshotCorruptError } from "./errors.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
@@ -194,6 +196,7 @@ export interface RunFolderStoreOptions {
 export class RunFolderStore implements RunStore {
   /** The absolute folder runs are kept in. */
   readonly dir: string;
+  readonly #location: FolderLocation;
   readonly #folders: RunFolders;
   readonly #fsync: boolean;
   /** Open journals, by run id. */
@@ -217,6 +220,7 @@ export class RunFolderStore implements RunStore {
     assertKnownKeys("LowdbStore", options, optionKeys<Omit<RunFolderStoreOptions, "compactEvery">>({ dir: true, fsync: true }));
     assertFileStoreOptions("LowdbStore", options);
     this.dir = resolve(options.dir ?? (process.env.TASKLOOM_DIR || ".taskloom"));
+    this.#location = new FolderLocation(this.dir);
     this.#fsync = options.fsync ?? false;
     this.#folders = new RunFolders(this.dir, this.#fsync);
     this.#changes = new RunFolderChanges(this.#folders);
@@ -229,9 +233,9 @@ export class RunFolderStore implements RunStore {
     return this.#fsync;
   }
 
-  /** `lowdb:<absolute folder>`: every `LowdbStore` (and `RunFolderStore`) on this folder sees the same runs. */
+  /** `lowdb:<the folder's real path>` (its absolute path until it exists; `store-location.ts`): every `LowdbStore` (and `RunFolderStore`) on this folder sees the same runs. */
   get location(): string {
-    return `lowdb:${this.dir}`;
+    return this.#location.name;
   }
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
