@@ -8,6 +8,7 @@
  */
 import type { ConnectionOptions } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
+import { InvalidOptionError } from "../../errors.js";
 
 /**
  * Where Redis is: a URL, ioredis options, or an ioredis client (which the
@@ -20,11 +21,59 @@ import { Redis, type RedisOptions } from "ioredis";
  */
 export type RedisConnection = string | RedisOptions | Redis;
 
+/**
+ * Throws {@link InvalidOptionError} (option `connection`) unless
+ * `connection` is a `redis://` or `rediss://` URL, an ioredis client, or
+ * an options object: `null`, a number or `"host:6379"` would otherwise
+ * become a silent connection to 127.0.0.1, or a bare `TypeError`.
+ */
+export function assertConnection(connection: unknown): asserts connection is RedisConnection {
+  if (typeof connection === "string") {
+    redisUrl(connection);
+    return;
+  }
+  if (connection === null || typeof connection !== "object" || Array.isArray(connection)) {
+    throw new InvalidOptionError(
+      "connection",
+      `must be a redis:// URL, ioredis options or an ioredis client (got ${connection === null ? "null" : Array.isArray(connection) ? "an array" : typeof connection})`,
+    );
+  }
+  // An ioredis key prefix reaches the keys a command names, not those a Lua script builds (BullMQ's do): the queue
+  // would break, and the adapter's own keys would not be the coordinators'.
+  const options = connection instanceof Redis ? connection.options : (connection as RedisOptions);
+  if (options.keyPrefix) {
+    throw new InvalidOptionError(
+      "connection",
+      `has the ioredis option keyPrefix ("${options.keyPrefix}"), which BullMQ's scripts cannot follow: remove it and pass the same \`prefix\` option to workers and coordinators instead`,
+    );
+  }
+}
+
+/** `text` as a URL, or the {@link InvalidOptionError} saying it is not a Redis URL (never echoing it: it may hold a password). */
+function redisUrl(text: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:")) {
+    throw new InvalidOptionError(
+      "connection",
+      `must be a URL such as "redis://127.0.0.1:6379" or "rediss://user:password@host:6379/0" (got a string that is ${url === undefined ? "not a URL" : `a ${url.protocol} URL`})`,
+    );
+  }
+  if (!/^\/\d*$/.test(url.pathname) && url.pathname !== "") {
+    throw new InvalidOptionError("connection", `names a database that is not a number (the URL's path must be /<db>, such as /0)`);
+  }
+  return url;
+}
+
 /** The connection as ioredis options, for BullMQ, which opens its own clients. */
 export function connectionOptions(connection: RedisConnection): RedisOptions {
   if (connection instanceof Redis) return { ...connection.options };
   if (typeof connection === "string") {
-    const url = new URL(connection);
+    const url = redisUrl(connection);
     const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
     return {
       host: url.hostname || "127.0.0.1",

@@ -61,7 +61,7 @@ import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
 import { EVENTS_PACE_MS, JobEvents, streamIdAfter } from "./job-events.js";
-import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+import { assertConnection, bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decode,
@@ -70,6 +70,7 @@ import {
   envelopeError,
   envelopeValue,
   jobIdOf,
+  nameOption,
   type ChannelKeys,
   type Reply,
   type ResultEnvelope,
@@ -231,9 +232,11 @@ export class BullmqExecutor implements NodeExecutor {
 
   constructor(options: BullmqExecutorOptions = {}) {
     assertKnownKeys("bullmqExecutor", options, optionKeys<BullmqExecutorOptions>({ connection: true, queue: true, prefix: true }));
-    this.#connection = options.connection ?? "redis://127.0.0.1:6379";
-    this.#queueName = options.queue ?? "taskloom";
-    this.#prefix = options.prefix ?? "taskloom";
+    const connection = options.connection === undefined ? "redis://127.0.0.1:6379" : options.connection;
+    assertConnection(connection);
+    this.#connection = connection;
+    this.#queueName = nameOption("queue", options.queue);
+    this.#prefix = nameOption("prefix", options.prefix);
     this.#keys = channelKeys(this.#prefix, this.#queueName);
     this.#eventsKey = `${this.#prefix}:${this.#queueName}:events`;
   }

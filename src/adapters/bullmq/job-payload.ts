@@ -28,8 +28,10 @@
  * @module
  */
 import { NonRetryableError } from "../../graph/errors.js";
+import { InvalidOptionError } from "../../errors.js";
 import { isRoute, route } from "../../graph/route.js";
-import { isDurable } from "../../core/value-codec.js";
+import { checkDurable } from "../../core/value-codec.js";
+import { describe } from "../../errors.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../../state/error-record.js";
 import type { ErrorRecord } from "../../state/records.js";
@@ -76,6 +78,31 @@ export interface ChannelKeys {
   reply(jobId: string, callId: string): string;
   readonly cancel: string;
   cancelled(jobId: string): string;
+}
+
+/**
+ * A queue name or key prefix option (`taskloom` when not given): a
+ * non-empty string, and for a queue one without ":" (BullMQ's rule);
+ * otherwise {@link InvalidOptionError} naming the option. Workers and
+ * coordinators check theirs alike, since both must name the same queue.
+ *
+ * @example
+ * ```ts
+ * nameOption("queue", undefined); // "taskloom"
+ * ```
+ */
+export function nameOption(option: "queue" | "prefix", value: unknown): string {
+  if (value === undefined) return "taskloom";
+  if (typeof value !== "string" || value === "") {
+    throw new InvalidOptionError(option, `must be a non-empty string, the same for workers and coordinators (got ${describeValue(value)})`);
+  }
+  if (option === "queue" && value.includes(":")) throw new InvalidOptionError(option, `cannot contain ":" (BullMQ's rule; got ${describeValue(value)})`);
+  return value;
+}
+
+/** A short, password-free description of an option's value for an error message. */
+export function describeValue(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value === "number" ? String(value) : value === null ? "null" : typeof value;
 }
 
 /** The side-channel keys for `queue` under `prefix`. */
@@ -146,15 +173,28 @@ export function decodeActivation(data: unknown): NodeActivation {
   };
 }
 
+/**
+ * Why `value` cannot travel between a worker and a coordinator exactly
+ * (superjson would turn a class instance into a plain object, drop a
+ * function, or the text would be too long to store), or undefined when it can.
+ */
+export function travelProblem(value: unknown): string | undefined {
+  try {
+    const durability = checkDurable(value);
+    return durability.ok ? undefined : durability.reason;
+  } catch (error) {
+    return `reading it threw ${describe(error)}`;
+  }
+}
+
 /** The envelope of a value (or of the error saying it cannot be sent back). */
 export function okEnvelope(result: unknown, what: string): ResultEnvelope {
   // A routing node's route(name, value) travels as the name and the plain value.
   const value = isRoute(result) ? result.value : result;
-  if (!isDurable(value)) {
+  const problem = travelProblem(value);
+  if (problem !== undefined) {
     return errorEnvelope(
-      new NonRetryableError(
-        `${what} returned a value that cannot be sent back to the coordinator (a function, a class instance or a cycle); return plain data`,
-      ),
+      new NonRetryableError(`${what} returned a value that cannot be sent back to the coordinator: ${problem}; return plain data`),
     );
   }
   return isRoute(result) ? { ok: true, value, route: result.name } : { ok: true, value };

@@ -63,7 +63,8 @@ import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
 import { type RunState } from "../../state/run-state.js";
 import { summarize, summaryOf, type NodeCounts } from "../../state/run-summary.js";
-import { closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
+import { assertConnection, closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
+import { nameOption } from "./job-payload.js";
 import { ACQUIRE, APPEND, DELETE, fenceArgs, leaseAt, leaseOf, READ_LEASE, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
 
 /**
@@ -101,8 +102,10 @@ export class RedisStore implements RunStore {
 
   constructor(options: RedisStoreOptions = {}) {
     assertKnownKeys("RedisStore", options, optionKeys<RedisStoreOptions>({ connection: true, prefix: true }));
-    this.#connection = options.connection ?? "redis://127.0.0.1:6379";
-    this.#prefix = options.prefix ?? "taskloom";
+    const connection = options.connection === undefined ? "redis://127.0.0.1:6379" : options.connection;
+    assertConnection(connection);
+    this.#connection = connection;
+    this.#prefix = nameOption("prefix", options.prefix);
   }
 
   /** The key prefix. */

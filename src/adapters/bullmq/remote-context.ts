@@ -29,7 +29,8 @@ import { validateInput } from "../../graph/input-validator.js";
 import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../../graph/option-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
-import { decode, encode, envelopeError, errorEnvelope, okEnvelope, type ChannelKeys, type Reply, type ResultEnvelope, type UpMessage } from "./job-payload.js";
+import { NonRetryableError } from "../../graph/errors.js";
+import { decode, encode, envelopeError, errorEnvelope, okEnvelope, travelProblem, type ChannelKeys, type Reply, type ResultEnvelope, type UpMessage } from "./job-payload.js";
 
 /** How often an unanswered call is sent again (ms). */
 const RESEND_MS = 3_000;
@@ -76,6 +77,14 @@ export class RemoteContext implements NodeContext {
 
   get emit(): (name: string, data?: unknown) => void {
     return (name, data) => {
+      // Locally the run's listeners get `data` itself; here it is serialized, which would change a class instance
+      // into a plain object or drop a function without a word: refused instead, where the body can see it.
+      const problem = travelProblem(data);
+      if (problem !== undefined) {
+        throw new NonRetryableError(
+          `ctx.emit("${name}") in a BullMQ worker: its data cannot be sent to the coordinator: ${problem}; emit plain data`,
+        );
+      }
       void this.#send({ t: "emit", jobId: this.#jobId, name, data }).catch(() => undefined);
     };
   }

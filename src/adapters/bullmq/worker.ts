@@ -19,23 +19,32 @@
  * list (up to `maxStalledCount` times) and another worker runs it. It is
  * the same job, hence the same attempt for the coordinator. A job whose
  * result was stored before its worker died returns that result without
- * running the body again; a body that runs again gets the journaled
+ * running the body again (also once the run took it and stopped, which
+ * deletes the run's results hash: the job's own hash says it reported);
+ * a body that runs again gets the journaled
  * results of the steps and waits that returned in the dead worker (each
  * run of a job has call ids of its own: `remote-context.ts`).
+ *
+ * Two runs of one job can overlap: a worker that could not renew the
+ * job's lock in time (its event loop blocked) while BullMQ gave the job
+ * to another. The first result reported is the job's result (a later
+ * report stores nothing and tells no coordinator), and a worker told that
+ * its lock renewal failed aborts its body's signal.
  *
  * @module
  */
 import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 import { WorkerGraphMissingError } from "../worker-errors.js";
+import { InvalidOptionError } from "../../errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeDefinition } from "../../graph/definition.js";
 import type { TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
-import { bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
-import { channelKeys, decodeActivation, encode, errorEnvelope, okEnvelope, type ChannelKeys, type ResultEnvelope } from "./job-payload.js";
+import { assertConnection, bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+import { channelKeys, decodeActivation, describeValue, encode, errorEnvelope, nameOption, okEnvelope, type ChannelKeys, type ResultEnvelope } from "./job-payload.js";
 import { RemoteContext } from "./remote-context.js";
 
 /**
@@ -119,18 +128,26 @@ export interface TaskloomWorker {
  * ```
  */
 export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
+  // Every option is checked before any connection opens: a refused option leaves nothing open behind it.
   assertKnownKeys("createWorker", options, WORKER_OPTION_KEYS);
-  const connection = options.connection ?? "redis://127.0.0.1:6379";
-  const prefix = options.prefix ?? "taskloom";
-  const queue = options.queue ?? "taskloom";
+  const connection = options.connection === undefined ? "redis://127.0.0.1:6379" : options.connection;
+  assertConnection(connection);
+  const prefix = nameOption("prefix", options.prefix);
+  const queue = nameOption("queue", options.queue);
+  const concurrency = countOption("concurrency", options.concurrency, 1) ?? 8;
+  const lockDuration = countOption("lockDurationMs", options.lockDurationMs, 1);
+  const stalledInterval = countOption("stalledIntervalMs", options.stalledIntervalMs, 1);
+  const maxStalledCount = countOption("maxStalledCount", options.maxStalledCount, 0);
   const keys = channelKeys(prefix, queue);
   const graphs = registryOf(options.graphs);
   const { client, owned } = openClient(connection);
   // Named, so `CLIENT LIST` tells what it is.
   const subscriber = openClient(connection, true, `taskloom:cancels:${prefix}:${queue}`).client;
   subscriber.on("error", () => undefined);
-  const active = new Map<string, { readonly controller: AbortController; readonly runId: string }>();
+  const active = new Map<string, RunningJob>();
   const subscribed = subscriber.subscribe(keys.cancel).then(() => undefined);
+  // Rejected when the worker closes before it subscribed: `waitUntilReady` says so, nothing else must.
+  subscribed.catch(() => undefined);
   subscriber.on("message", (_channel: string, text: string) => {
     try {
       const { jobId, reason } = JSON.parse(text) as { jobId: string; reason: string };
@@ -142,13 +159,24 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   });
   // Pub/sub keeps nothing: a cancel published while the subscriber was reconnecting never comes. Once subscribed
   // again, the marker each cancel leaves (`cancelled`, kept a day) tells which running jobs were cancelled meanwhile.
+  // A look that fails (Redis answered an error, the client gave up its retries) is made again a few times: it must
+  // neither reject unhandled (which ends the process) nor leave a cancelled body running for want of one try.
   let connections = 0;
+  let closing = false;
+  const lookAtMarkers = async (): Promise<void> => {
+    await subscribedAgain(subscriber, keys.cancel);
+    for (let tries = 1; ; tries++) {
+      try {
+        await abortCancelled(client, keys, active);
+        return;
+      } catch (error) {
+        if (closing || tries >= MARKER_LOOKS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, MARKER_LOOK_PAUSE_MS).unref());
+      }
+    }
+  };
   subscriber.on("ready", () => {
-    if (++connections > 1)
-      void subscribedAgain(subscriber, keys.cancel).then(
-        () => abortCancelled(client, keys, active),
-        () => undefined,
-      );
+    if (++connections > 1) lookAtMarkers().catch(() => undefined);
   });
 
   const processor: Processor = async (job) => {
@@ -159,47 +187,86 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     } catch (error) {
       throw new UnrecoverableError((error as Error).message);
     }
-    const [stored, cancelled] = await firstLook(client, keys, activation.runId, jobId);
-    if (stored !== null) return stored; // it ran before this worker's predecessor died: never twice
-    const node = resolveNode(graphs, activation);
-    if (node instanceof WorkerGraphMissingError) {
-      const failed = errorEnvelope(node);
-      await report(client, keys, activation.runId, jobId, failed, encode(failed));
-      throw new UnrecoverableError(node.message);
-    }
-    if (cancelled !== null) throw new UnrecoverableError(`cancelled by the coordinator before it started: ${cancelled}`);
+    // Listening for this job's cancel from before the first look: a cancel published while the look is on its way
+    // (its marker set after the look read none) still reaches the job, and aborts it before its body starts.
+    const where = { runId: activation.runId, jobId, jobKey: worker.toKey(jobId) };
     const controller = new AbortController();
-    active.set(jobId, { controller, runId: activation.runId });
+    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false };
+    active.set(jobId, entry);
+    const done = (): void => {
+      if (active.get(jobId) === entry) active.delete(jobId);
+    };
     let result: ResultEnvelope;
     try {
-      const context = new RemoteContext(activation, jobId, controller.signal, client, keys);
-      const value = await untilAborted(
-        Promise.resolve().then(() => node.fn(context)),
-        controller.signal,
-      );
-      result = okEnvelope(value, `node "${activation.activationId}"`);
-    } catch (error) {
-      if (controller.signal.aborted) {
-        throw new UnrecoverableError(`cancelled by the coordinator: ${(controller.signal.reason as Error)?.message ?? ""}`);
+      const [stored, cancelled, reported] = await firstLook(client, keys, activation.runId, jobId, where.jobKey);
+      if (stored !== null) return stored; // it ran before this worker's predecessor died: never twice
+      // It ran and reported before, and the run took the result and stopped since (its results hash is gone).
+      if (reported) return "";
+      const node = resolveNode(graphs, activation);
+      if (node instanceof WorkerGraphMissingError) {
+        const failed = errorEnvelope(node);
+        await report(client, keys, where, failed, encode(failed));
+        throw new UnrecoverableError(node.message);
       }
-      result = errorEnvelope(error);
+      if (cancelled !== null) throw new UnrecoverableError(`cancelled by the coordinator before it started: ${cancelled}`);
+      if (entry.lockLost) throw controller.signal.reason as Error;
+      if (controller.signal.aborted) {
+        throw new UnrecoverableError(`cancelled by the coordinator before it started: ${(controller.signal.reason as Error)?.message ?? ""}`);
+      }
+      try {
+        const context = new RemoteContext(activation, jobId, controller.signal, client, keys);
+        const value = await untilAborted(
+          Promise.resolve().then(() => node.fn(context)),
+          controller.signal,
+        );
+        result = okEnvelope(value, `node "${activation.activationId}"`);
+      } catch (error) {
+        // Lock lost: BullMQ refuses to end the job for this worker, and the run that holds it (or will) reports.
+        if (entry.lockLost) throw controller.signal.reason as Error;
+        if (controller.signal.aborted) {
+          throw new UnrecoverableError(`cancelled by the coordinator: ${(controller.signal.reason as Error)?.message ?? ""}`);
+        }
+        result = errorEnvelope(error);
+      }
     } finally {
-      active.delete(jobId);
+      done();
     }
     const text = encode(result);
-    await report(client, keys, activation.runId, jobId, result, text);
-    return text;
+    return (await report(client, keys, where, result, text)) ?? text;
   };
 
-  const worker = new Worker(queue, processor, {
-    connection: bullmqConnection(connection),
-    prefix,
-    concurrency: options.concurrency ?? 8,
-    ...(options.lockDurationMs !== undefined && { lockDuration: options.lockDurationMs }),
-    ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
-    ...(options.maxStalledCount !== undefined && { maxStalledCount: options.maxStalledCount }),
-  });
+  let worker: Worker;
+  try {
+    worker = new Worker(queue, processor, {
+      connection: bullmqConnection(connection),
+      prefix,
+      concurrency,
+      ...(lockDuration !== undefined && { lockDuration }),
+      ...(stalledInterval !== undefined && { stalledInterval }),
+      ...(maxStalledCount !== undefined && { maxStalledCount }),
+    });
+  } catch (error) {
+    // BullMQ refused its options (ioredis options it does not take): the connections opened above must not keep the process alive.
+    subscriber.disconnect();
+    if (owned) client.disconnect();
+    throw error;
+  }
   worker.on("error", () => undefined);
+  // This worker could not renew a job's lock (its event loop was blocked past lockDurationMs, say): BullMQ hands the
+  // job to another worker, whose run of the body is the one that counts from then on. This one's body is told to stop.
+  worker.on("lockRenewalFailed", (jobIds: string[]) => {
+    for (const jobId of jobIds) {
+      const job = active.get(jobId);
+      if (job === undefined || job.controller.signal.aborted) continue;
+      job.lockLost = true;
+      job.controller.abort(
+        new RunCancelledError(
+          job.runId,
+          `this worker lost the lock of job "${jobId}" (it could not renew it within lockDurationMs, ${lockDuration ?? 30_000} ms): BullMQ gives the job to another worker, whose run of the body counts`,
+        ),
+      );
+    }
+  });
 
   return {
     worker,
@@ -208,12 +275,26 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       await worker.waitUntilReady();
     },
     async close(force = false) {
+      closing = true;
       await worker.close(force);
       subscriber.disconnect();
       if (owned) await closeClient(client);
     },
   };
 }
+
+/** A job this worker runs: its body's abort, and why it was aborted. */
+interface RunningJob {
+  readonly controller: AbortController;
+  readonly runId: string;
+  /** The abort says this worker lost the job's lock (not a cancel of the coordinator's). */
+  lockLost: boolean;
+}
+
+/** How many times a worker whose subscriber reconnected tries to read the cancel markers of its running jobs. */
+const MARKER_LOOKS = 5;
+/** The pause between two such tries (ms). */
+const MARKER_LOOK_PAUSE_MS = 1_000;
 
 /** Resolves once `channel` is subscribed to again after a reconnection (after ioredis's own resubscription, sent first on the same connection). */
 async function subscribedAgain(subscriber: Redis, channel: string): Promise<void> {
@@ -224,7 +305,7 @@ async function subscribedAgain(subscriber: Redis, channel: string): Promise<void
 async function abortCancelled(
   client: Redis,
   keys: ChannelKeys,
-  active: ReadonlyMap<string, { readonly controller: AbortController; readonly runId: string }>,
+  active: ReadonlyMap<string, RunningJob>,
 ): Promise<void> {
   const running = [...active];
   if (running.length === 0) return;
@@ -235,38 +316,100 @@ async function abortCancelled(
   });
 }
 
-/** In one round trip: the job's stored result (it ran before), and the coordinator's cancel, if any. */
-async function firstLook(client: Redis, keys: ChannelKeys, runId: string, jobId: string): Promise<[string | null, string | null]> {
-  const reply = (await runScript(client, "taskloomFirstLook", FIRST_LOOK, [keys.results(runId), keys.cancelled(jobId)], [jobId])) as unknown[];
+/**
+ * In one round trip: the job's stored result (it ran before), the coordinator's cancel, if any, and whether a run of
+ * this very job reported a result already (`REPORTED`, kept in the job's own hash, which lives exactly as long as
+ * the job: when the run's results hash is gone, because the run stopped after it took the result, the job still
+ * says that its body ran).
+ */
+async function firstLook(client: Redis, keys: ChannelKeys, runId: string, jobId: string, jobKey: string): Promise<[string | null, string | null, boolean]> {
+  const reply = (await runScript(
+    client,
+    "taskloomFirstLookOnce",
+    FIRST_LOOK,
+    [keys.results(runId), keys.cancelled(jobId), jobKey],
+    [jobId, REPORTED],
+  )) as unknown[];
   const text = (v: unknown): string | null => (typeof v === "string" ? v : null);
-  return [text(reply[0]), text(reply[1])];
+  return [text(reply[0]), text(reply[1]), reply[2] === 1];
 }
 
-// KEYS: results, cancelled. ARGV: jobId.
-const FIRST_LOOK = `return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}`;
+/** The field of a BullMQ job's hash set once a run of the job reported its result. */
+const REPORTED = "taskloomReported";
 
-// KEYS: results, up. ARGV: jobId, result, done message, ttl ms.
+// KEYS: results, cancelled, the job's hash. ARGV: jobId, the reported field.
+const FIRST_LOOK = `return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]), redis.call('HEXISTS', KEYS[3], ARGV[2])}`;
+
+// KEYS: results, up, the job's hash. ARGV: jobId, result, done message, ttl ms, the reported field.
+// The first result stored for a job is its result: a run of the job that ends after another one reported (its lock was
+// lost, and BullMQ gave the job to another worker meanwhile) stores nothing and tells no coordinator; it gets the
+// stored result back (or '', once the run stopped and its results hash is gone). The job's hash keeps that a result
+// was reported (only while the job exists: a new job with the same id, in a resumed run, starts without it).
 const REPORT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 1 then return redis.call('HGET', KEYS[1], ARGV[1]) or '' end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return redis.call('HGET', KEYS[1], ARGV[1]) end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[5], '1') end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return false
 `;
 
-/** Stores a job's result (`text`: `result` encoded) and tells the run's coordinator, in one transaction. */
-async function report(client: Redis, keys: ChannelKeys, runId: string, jobId: string, result: ResultEnvelope, text: string): Promise<void> {
-  await runScript(
+/**
+ * Stores a job's result (`text`: `result` encoded) and tells the run's coordinator, in one transaction, unless
+ * a run of the job reported first: then nothing changes, and the text of that result is returned ('' once the
+ * run's results hash is gone).
+ */
+async function report(
+  client: Redis,
+  keys: ChannelKeys,
+  job: { readonly runId: string; readonly jobId: string; readonly jobKey: string },
+  result: ResultEnvelope,
+  text: string,
+): Promise<string | null> {
+  const stored = await runScript(
     client,
-    "taskloomReport",
+    "taskloomReportOnce",
     REPORT,
-    [keys.results(runId), keys.up(runId)],
-    [jobId, text, encode({ t: "done", jobId, result }), SIDE_CHANNEL_TTL_MS],
+    [keys.results(job.runId), keys.up(job.runId), job.jobKey],
+    [job.jobId, text, encode({ t: "done", jobId: job.jobId, result }), SIDE_CHANNEL_TTL_MS, REPORTED],
   );
+  return typeof stored === "string" ? stored : null;
 }
 
-function registryOf(graphs: GraphRegistry): Map<string, RegisteredGraph> {
-  const list: readonly RegisteredGraph[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
-  return new Map(list.map((g) => [g.name, g]));
+/** An integer option at least `min`, or undefined when not given. */
+function countOption(option: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `must be a whole number of at least ${min} (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+/** The registry by graph name; throws {@link InvalidOptionError} (option `graphs`) when it is not one. */
+function registryOf(graphs: unknown): Map<string, RegisteredGraph> {
+  const advice = "pass the graphs the coordinators run, as a list ([etl, report]) or an object by name";
+  if (graphs === null || typeof graphs !== "object") throw new InvalidOptionError("graphs", `is required: ${advice} (got ${describeValue(graphs)})`);
+  const list: readonly unknown[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
+  const registry = new Map<string, RegisteredGraph>();
+  list.forEach((g, i) => {
+    const candidate = g as Partial<RegisteredGraph> | null;
+    if (
+      candidate === null ||
+      typeof candidate !== "object" ||
+      typeof candidate.name !== "string" ||
+      typeof candidate.fingerprint !== "string" ||
+      typeof candidate.node !== "function"
+    ) {
+      throw new InvalidOptionError("graphs", `holds a value that is not a built graph (entry ${i}: ${describeValue(g)}); ${advice}`);
+    }
+    const known = registry.get(candidate.name);
+    if (known !== undefined && known.fingerprint !== candidate.fingerprint) {
+      throw new InvalidOptionError("graphs", `holds two different graphs named "${candidate.name}": a job names its graph, so one worker can serve one version of it`);
+    }
+    registry.set(candidate.name, candidate as RegisteredGraph);
+  });
+  return registry;
 }
 
 /** The node definition to run, or the error saying why this worker cannot. */
