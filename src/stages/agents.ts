@@ -21,6 +21,7 @@
  * @module
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
+import { checkDurable } from "../core/value-codec.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { nameList, StageRegistrationError, UnknownPathwayError } from "./stage-errors.js";
 import type { ProvidedDeps, ProviderScope, Providers } from "./providers.js";
@@ -248,6 +249,18 @@ export function readAnswer(stage: Stage, result: unknown): AgentOutcome {
   // A pathway may be named by its uuid too; the task takes it by name.
   const name = pathway === undefined ? undefined : pathwayName(stage, pathway);
   if (pathway !== undefined && name === undefined) throw new UnknownPathwayError(stage.id, pathway, pathwayNames(stage));
+  // The updates are saved with the move (or journaled when the task stays): an update the store cannot keep
+  // would make a move that is never saved (the agent asked again on resume) and a run stored without its task.
+  // The same code gives the same answer: not retried.
+  for (const _ in updates) {
+    const durability = checkDurable(updates);
+    if (!durability.ok) {
+      throw new NonRetryableError(
+        `the agent of stage "${stage.id}" returned updates the store cannot keep: ${durability.reason}; return plain data (strings, numbers, booleans, arrays, plain objects; see docs/durability.md, "What a node may return")`,
+      );
+    }
+    break;
+  }
   return { pathway: name, updates };
 }
 

@@ -67,7 +67,9 @@ const KEYS = optionKeys<RetryFailedOptions>({ initialMs: true, factor: true, max
 
 /** Checks `retryFailed` and applies its defaults (`initialMs` defaults to the refresh period). */
 export function retryFailedPolicy(options: RetryFailedOptions | undefined, refreshEveryMs: number | undefined): RetryFailedPolicy {
-  if (options !== undefined && (options === null || typeof options !== "object")) throw new InvalidOptionError("retryFailed", "must be an object");
+  if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options))) {
+    throw new InvalidOptionError("retryFailed", "must be an object such as { maxRetries: 10 }");
+  }
   const o = options ?? {};
   assertKnownKeys("retryFailed", o, KEYS);
   const check = (value: unknown, name: string, ok: (v: number) => boolean, what: string): void => {
@@ -106,7 +108,8 @@ export class FailedRetries {
   failed(taskId: string, sweepStart: number): void {
     const failures = (this.#tasks.get(taskId)?.failures ?? 0) + 1;
     const { initialMs, factor, maxMs } = this.#policy;
-    const wait = Math.min(initialMs * factor ** (failures - 1), maxMs);
+    // Zero waits stay zero: `0 × factor^k` is NaN once `factor^k` overflows (a task never retried again).
+    const wait = initialMs === 0 ? 0 : Math.min(initialMs * factor ** (failures - 1), maxMs);
     this.#tasks.set(taskId, { failures, retryAt: sweepStart + wait });
   }
 

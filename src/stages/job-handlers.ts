@@ -16,7 +16,8 @@
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { describe, InvalidOptionError, isTaskloomError } from "../errors.js";
 import { NonRetryableError } from "../graph/errors.js";
-import { backoffDelay, resolveRetryPolicy } from "../engine/retry-policy.js";
+import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from "../engine/retry-policy.js";
+import { MAX_TIMER_MS } from "./sweep-pacing.js";
 import { callAgent, type AgentRegistry } from "./agents.js";
 import { parseStageKey } from "./stage-keys.js";
 import type { StageTask } from "./stage-task.js";
@@ -57,7 +58,7 @@ export type JobHandler = (spec: string) => Promise<string>;
 export interface JobHandlerOptions {
   /** Further attempts after a failed agent call (queues usually retry themselves). @default 0 */
   readonly numRetries?: number;
-  /** Delay before the first retry (ms), doubling after each. @default 100 */
+  /** Delay before the first retry (ms, at most 2^31 - 1), doubling after each up to 30 s (or this delay, when longer). @default 100 */
   readonly retryDelayMs?: number;
   /** Passed to agents and providers as `runId`. @default "jobs" */
   readonly runId?: string;
@@ -73,12 +74,15 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
   if (!Number.isInteger(numRetries) || numRetries < 0)
     throw new InvalidOptionError("numRetries", `must be a whole number of at least 0 (got ${String(numRetries)})`);
   const retryDelayMs = options.retryDelayMs ?? 100;
-  if (!(typeof retryDelayMs === "number" && Number.isFinite(retryDelayMs) && retryDelayMs >= 0)) {
-    throw new InvalidOptionError("retryDelayMs", `must be a finite number of milliseconds of at least 0 (got ${String(retryDelayMs)})`);
+  // At most what a Node timer holds: a longer delay would fire after 1 ms.
+  if (!(typeof retryDelayMs === "number" && Number.isFinite(retryDelayMs) && retryDelayMs >= 0 && retryDelayMs <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError("retryDelayMs", `must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (got ${String(retryDelayMs)})`);
   }
   const runId = options.runId ?? "jobs";
   if (typeof runId !== "string") throw new InvalidOptionError("runId", "must be a string");
-  const policy = resolveRetryPolicy({ maxAttempts: numRetries + 1, backoff: { initialMs: retryDelayMs, factor: 2, jitter: false } });
+  // The doubling stops at 30 s, but never below the delay asked for (the engine's default cap would cut a 60 s retryDelayMs to 30 s).
+  const maxMs = Math.max(DEFAULT_RETRY.backoff.maxMs, retryDelayMs);
+  const policy = resolveRetryPolicy({ maxAttempts: numRetries + 1, backoff: { initialMs: retryDelayMs, factor: 2, maxMs, jitter: false } });
 
   const handlers: Record<string, JobHandler> = {};
   for (const agent of registry.list()) {
@@ -112,6 +116,7 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
         for (let attempt = 1; ; attempt++) {
           try {
             const outcome = await callAgent(stage, agent, task, { runId, attempt, visit, signal: new AbortController().signal }, scope);
+            assertJsonUpdates(stage, outcome.updates);
             return { taskId, stageId: stage.id, success: true, pathway: outcome.pathway ?? null, error: null, updates: outcome.updates, ...echo };
           } catch (error) {
             const final = error instanceof UnknownPathwayError || error instanceof NonRetryableError || isTaskloomError(error, "INVALID_OPTION");
@@ -137,4 +142,21 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
     };
   }
   return handlers;
+}
+
+/**
+ * Throws `NonRetryableError` when the agent's updates cannot be written as the result's JSON (a
+ * `BigInt`, which `JSON.stringify` refuses): the handler resolves to a failed result instead of rejecting.
+ */
+function assertJsonUpdates(stage: Stage, updates: Readonly<Record<string, unknown>>): void {
+  for (const _ in updates) {
+    try {
+      JSON.stringify(updates);
+    } catch (error) {
+      throw new NonRetryableError(
+        `the agent of stage "${stage.id}" returned updates a job result cannot hold as JSON (${(error as Error).message}); return JSON data (strings, numbers, booleans, arrays, plain objects)`,
+      );
+    }
+    return;
+  }
 }

@@ -79,6 +79,7 @@ export function parseRefreshEvery(text: string): number {
     throw new (commander().InvalidArgumentError)(`must be seconds (a bare number, 3600 is an hour) or a duration such as 90s, 5m or 1h (got "${text}")`);
   }
   if (!(ms > 0)) throw new (commander().InvalidArgumentError)(`must be above 0 (got "${text}")`);
+  if (!Number.isFinite(ms)) throw new (commander().InvalidArgumentError)(`must be a finite period (got "${text}")`);
   return ms;
 }
 
@@ -183,6 +184,11 @@ export interface StageCliRunner extends TasksCliRunner {
 export async function runStageCli(runner: StageCliRunner, argv: readonly string[], io?: StageCliIO): Promise<number> {
   if (io !== undefined) assertKnownKeys("StageRunner.cli io", io, optionKeys<StageCliIO>({ out: true, err: true, cwd: true, signal: true }));
   const streams: StageCliIO = io ?? { out: process.stdout, err: process.stderr };
+  if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string")) {
+    const error = new InvalidOptionError("argv", "must be an array of strings, such as process.argv.slice(2)");
+    streams.err.write(`error[${error.code}]: ${error.message}\n`);
+    return 1;
+  }
   if (argv[0] === "tasks") return runTasksCli(runner, argv.slice(1), streams);
   let stop: (() => void) | undefined;
   try {

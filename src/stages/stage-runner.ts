@@ -102,7 +102,7 @@ import { limitPerStage, planTask, type Chosen } from "./task-plan.js";
 import { readTaskReport, type TaskReport } from "./task-report.js";
 import { driveTask, type Live, type TaskDriveHost } from "./task-drive.js";
 import { taskRunId } from "./task-run-id.js";
-import { validateTasks, type TaskMove } from "./task-source.js";
+import { validateTasks, type TaskInput, type TaskMove } from "./task-source.js";
 import { defineWorkflow, type Workflow, type WorkflowDefinition } from "./workflow.js";
 
 export type { ActOptions, ActResult } from "./task-act.js";
@@ -134,6 +134,17 @@ export interface StageRunnerOptions {
 }
 
 const RUNNER_OPTION_KEYS = optionKeys<StageRunnerOptions>({ store: true, maxVisits: true, backoff: true, clock: true, serves: true, executor: true });
+
+/** Throws `InvalidOptionError` unless `clock` has the methods of a {@link Clock}. */
+function assertClock(clock: unknown): void {
+  const c = clock as Partial<Clock> | null;
+  if (c === null || typeof c !== "object" || typeof c.now !== "function" || typeof c.setTimeout !== "function" || typeof c.clearTimeout !== "function") {
+    throw new InvalidOptionError(
+      "clock",
+      "must have now(), setTimeout(fn, ms) and clearTimeout(handle), such as a ManualClock (or leave it out for the system clock)",
+    );
+  }
+}
 /**
  * Runs tasks through a workflow of agent, human and final stages. The type
  * parameter is the shape of the tasks' data, so agents read it typed
@@ -163,9 +174,10 @@ export class StageRunner<D extends object = TaskData> {
   #store: RunStore | undefined;
 
   constructor(workflow: Workflow | WorkflowDefinition, options: StageRunnerOptions = {}) {
-    if (options === null || typeof options !== "object") throw new InvalidOptionError("StageRunner options", "must be an object");
+    if (options === null || typeof options !== "object" || Array.isArray(options)) throw new InvalidOptionError("StageRunner options", "must be an object");
     assertKnownKeys("StageRunner", options, RUNNER_OPTION_KEYS);
     if (options.store !== undefined) assertStore(options.store);
+    if (options.clock !== undefined) assertClock(options.clock);
     positiveInt(options.maxVisits, "maxVisits");
     if (options.backoff !== undefined) validateRetryOptions({ backoff: options.backoff }, "StageRunner");
     if (options.executor !== undefined && typeof (options.executor as Partial<NodeExecutor> | null)?.execute !== "function") {
@@ -277,8 +289,13 @@ export class StageRunner<D extends object = TaskData> {
     for (;;) {
       sweep++;
       const sweepStart = clock.now();
-      const tasks = await o.source.fetch();
-      validateTasks(tasks, "the task source's tasks");
+      const tasks = await this.#fetch(o, sweep);
+      if (tasks === undefined) {
+        // A later sweep that could not read the source (a task file being edited): the next sweep reads it again.
+        if (o.signal?.aborted) break;
+        if (await sleepUntil(clock, sweepStart + (o.refreshEveryMs ?? 0), o.signal)) break;
+        continue;
+      }
       const planning = { retryDue: (taskId: string) => retries.due(taskId, sweepStart), serves: (stageId: string) => this.serves(stageId) };
       const plans = await mapLimit(tasks, 16, (task) => planTask(this.store, this.workflow, o.runId, task, planning));
       const admission = new SweepAdmission(o.maxTasksPerStage, planning.serves);
@@ -289,8 +306,15 @@ export class StageRunner<D extends object = TaskData> {
         if (p.before.state !== "failed") retries.recovered(p.task.id);
         if (p.kind !== "skip" && !chosen.has(p)) reports.set(p.task.id, { ...p.before, state: this.serves(p.before.stageId) ? "deferred" : "queued" });
         else if (p.before.state === "queued" && this.serves(p.before.stageId)) reports.set(p.task.id, { ...p.before, state: "deferred" });
-        // A move the source missed (a crash before its batch was written): write it with the next batch.
-        if (p.kind === "skip" && p.before.state !== "new" && (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)) {
+        // A move the source missed (a crash before its batch was written): write it with the next batch, for every
+        // task this sweep does not process (skipped, or deferred by the cap). Not for a task without a run that the
+        // source says COMPLETED: nothing happened to it (its report's stage is a stand-in, not a position to write).
+        if (
+          (p.kind === "skip" || !chosen.has(p)) &&
+          p.before.state !== "new" &&
+          p.sourceOnly !== true &&
+          (p.task.stageId !== p.before.stageId || p.task.status !== p.before.status)
+        ) {
           unwritten.set(p.task.id, moveOf(p.before, p.task.stageId, clock.now()));
         }
       }
@@ -433,6 +457,25 @@ export class StageRunner<D extends object = TaskData> {
    */
   toJobHandlers(options?: JobHandlerOptions): Record<string, JobHandler> {
     return buildJobHandlers(this.#agents, options);
+  }
+
+  /**
+   * The source's tasks, checked. A source that cannot be read (or gives invalid tasks) fails the first
+   * sweep of a call (a wrong path fails fast); at a later sweep of a refreshing runner it is a `warning`
+   * and undefined (the sweep is skipped, the next one reads the source again): a task file caught half
+   * written by an editor, or edited into invalid JSON for a moment, does not stop a runner that sweeps for hours.
+   */
+  async #fetch(o: RunConfig, sweep: number): Promise<readonly TaskInput[] | undefined> {
+    try {
+      const tasks = await o.source.fetch();
+      validateTasks(tasks, "the task source's tasks");
+      return tasks;
+    } catch (error) {
+      if (sweep === 1) throw error;
+      const message = `the task source could not be read (${String(error)}); sweep ${sweep} is skipped, and the next sweep reads the source again`;
+      this.events.emit("warning", { runId: o.runId, at: (this.#options.clock ?? systemClock).now(), message, error });
+      return undefined;
+    }
   }
 
   /** Writes the moves not written yet to the source; on failure keeps them for `retry` and warns. */

@@ -129,7 +129,9 @@ export async function runTasksCli(runner: TasksCliRunner, argv: readonly string[
     }
     const o = cmd.opts<TaskQueryFlags & { runId: string; json?: boolean }>();
     const tasks = await runner.tasks(o.runId, taskFilterOf(o));
-    io.out.write(o.json === true ? `${JSON.stringify(tasks, null, 2)}\n` : formatTaskLines(tasks));
+    // A BigInt in a task's data (the store keeps it exactly) is printed as its digits: JSON.stringify throws on it.
+    const json = (): string => JSON.stringify(tasks, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value), 2);
+    io.out.write(o.json === true ? `${json()}\n` : formatTaskLines(tasks));
     return 0;
   } catch (error) {
     const code = isTaskloomError(error) ? error.code : "UNEXPECTED";

@@ -4,12 +4,13 @@
  * next sweep (`refreshEveryMs`) unless the run's signal aborts first.
  *
  * Invariants: results keep the order of their items; a wait never
- * outlives its abort (the timer is cleared), and an abort never leaves a
- * listener behind once the timer fired.
+ * outlives its abort (the timer is cleared), an abort never leaves a
+ * listener behind once the timer fired, and no timer is given a delay
+ * beyond what a Node timer holds (a longer wait is armed in pieces).
  *
  * @module
  */
-import type { Clock } from "../core/clock.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
 
 /** Maps with at most `limit` calls in flight, results in order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -22,20 +23,33 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return out;
 }
 
-/** Waits until `deadline` on `clock` (at once when it passed); resolves true when `signal` aborted first. */
+/** The longest delay a Node timer holds: a longer one fires after 1 ms (with a `TimeoutOverflowWarning`). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits until `deadline` on `clock` (at once when it passed); resolves true when `signal` aborted first.
+ * A wait beyond {@link MAX_TIMER_MS} (a `refreshEveryMs` of 25 days or more) is armed in pieces a timer holds.
+ */
 export function sleepUntil(clock: Clock, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(true);
-  const delay = deadline - clock.now();
-  if (delay <= 0) return Promise.resolve(false);
+  if (deadline - clock.now() <= 0) return Promise.resolve(false);
   return new Promise((resolve) => {
+    let timer: TimerHandle | undefined;
     const onAbort = (): void => {
-      clock.clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       resolve(true);
     };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, delay);
+    const arm = (): void => {
+      const delay = deadline - clock.now();
+      if (delay <= 0) {
+        timer = undefined;
+        signal?.removeEventListener("abort", onAbort);
+        resolve(false);
+        return;
+      }
+      timer = clock.setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
+    };
+    arm();
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

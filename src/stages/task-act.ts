@@ -13,9 +13,9 @@
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
-import { RunNotFoundError } from "../runner/errors.js";
 import type { RunStore } from "../persistence/run-store.js";
-import { resolveWait } from "../runner/resolve-wait.js";
+import { deserialize, serialize } from "../persistence/serialization.js";
+import { underDeliveryLease, writeToInbox } from "./task-apply.js";
 import type { Clock } from "../core/clock.js";
 import { nodeRecords } from "../state/node-table.js";
 import { statusAfterActions, type ActionPayload } from "./compile-workflow.js";
@@ -57,7 +57,7 @@ export interface ActHost {
 
 const ACT_OPTION_KEYS = optionKeys<ActOptions>({ assignee: true, data: true });
 
-/** Records a person's action on a task (see `StageRunner.act`). */
+/** Records a person's action on a task (see `StageRunner.act`): checked and written under the run's delivery lease. */
 export async function actOnTask(runner: ActHost, clock: Clock, runId: string, taskId: string, action: string, options: ActOptions = {}): Promise<ActResult> {
   const id = taskRunId(runId, taskId);
   if (typeof action !== "string" || action === "") throw new InvalidOptionError("action", "must be a non-empty string");
@@ -69,57 +69,60 @@ export async function actOnTask(runner: ActHost, clock: Clock, runId: string, ta
   if (options.data !== undefined && !isDurableData(options.data)) {
     throw new InvalidOptionError("data", "must be a plain object of JSON-like values (it is saved with the action)");
   }
-  const stored = await runner.store.load(id);
-  if (!stored) throw new RunNotFoundError(id);
-  const report = readTaskReport(taskId, stored.state, runner.workflow);
-  const key = report.waitKey;
-  const parsed = key !== undefined ? parseStageKey(key) : undefined;
-  const stage = runner.workflow.stage(report.stageId);
-  if (key === undefined || parsed?.kind !== "act" || !stage || !isHumanStage(stage)) {
-    const why =
-      report.state === "completed"
-        ? `it is completed, in final stage "${report.stageId}"`
-        : stage && !isHumanStage(stage)
-          ? `it is in stage "${report.stageId}", a ${stage.kind} stage, which takes no actions from people`
-          : `it is not waiting for a person (${report.state}, in stage "${report.stageId}")`;
-    throw new ActionNotAllowedError(taskId, report.stageId, action, [], why);
-  }
-  const pending = stored.state.meta.inbox?.[key]?.payload as ActionPayload | undefined;
-  if (pending !== undefined) {
-    throw new ActionNotAllowedError(
-      taskId,
-      stage.id,
-      action,
-      [],
-      `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`,
-    );
-  }
-  const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
-  const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
-  const allowed = [...pathwayNames(stage), ...allowedStatusActions(status)];
-  // A pathway may be chosen by its uuid too; the action is recorded by name.
-  const name = isStatusAction(action) ? action : (pathwayName(stage, action) ?? action);
-  if (!allowed.includes(name)) {
-    throw new ActionNotAllowedError(taskId, stage.id, action, allowed, `stage "${stage.id}" (${stage.kind}) does not allow it while the task is ${status}`);
-  }
-  if (name === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
-  if (stage.requireAssignee === true && !isStatusAction(name) && options.assignee === undefined && assignee === undefined) {
-    throw new ActionNotAllowedError(
-      taskId,
-      stage.id,
-      action,
-      allowedStatusActions(status),
-      `stage "${stage.id}" requires the task to be assigned before it moves on: assign it first (act(…, "assign", { assignee })) or pass { assignee }`,
-    );
-  }
-  const payload: ActionPayload = {
-    action: name,
-    at: clock.now(),
-    ...(options.assignee !== undefined && { assignee: options.assignee }),
-    ...(options.data !== undefined && { data: options.data }),
-  };
-  await resolveWait(id, key, payload, { store: runner.store });
-  return { taskId, stageId: stage.id, action: name, key };
+  // The checks and the write are one step under the run's short delivery lease: of two actions at once,
+  // one is recorded and the other sees it (refused below), never silently replaced.
+  return underDeliveryLease(runner.store, id, async (stored, lease) => {
+    const report = readTaskReport(taskId, stored.state, runner.workflow);
+    const key = report.waitKey;
+    const parsed = key !== undefined ? parseStageKey(key) : undefined;
+    const stage = runner.workflow.stage(report.stageId);
+    if (key === undefined || parsed?.kind !== "act" || !stage || !isHumanStage(stage)) {
+      const why =
+        report.state === "completed"
+          ? `it is completed, in final stage "${report.stageId}"`
+          : stage && !isHumanStage(stage)
+            ? `it is in stage "${report.stageId}", a ${stage.kind} stage, which takes no actions from people`
+            : `it is not waiting for a person (${report.state}, in stage "${report.stageId}")`;
+      throw new ActionNotAllowedError(taskId, report.stageId, action, [], why);
+    }
+    const pending = stored.state.meta.inbox?.[key]?.payload as ActionPayload | undefined;
+    if (pending !== undefined) {
+      throw new ActionNotAllowedError(
+        taskId,
+        stage.id,
+        action,
+        [],
+        `the action "${pending.action}" is already recorded and will be applied at the runner's next sweep`,
+      );
+    }
+    const record = [...nodeRecords(stored.state.nodes)].find((r) => r.waits?.[key] !== undefined);
+    const { status, assignee } = statusAfterActions(parsed.visit, actionsBefore(record, stage.id, parsed.visit, parsed.n));
+    const allowed = [...pathwayNames(stage), ...allowedStatusActions(status)];
+    // A pathway may be chosen by its uuid too; the action is recorded by name.
+    const name = isStatusAction(action) ? action : (pathwayName(stage, action) ?? action);
+    if (!allowed.includes(name)) {
+      throw new ActionNotAllowedError(taskId, stage.id, action, allowed, `stage "${stage.id}" (${stage.kind}) does not allow it while the task is ${status}`);
+    }
+    if (name === "assign" && options.assignee === undefined) throw new InvalidOptionError("assignee", 'is required for the action "assign"');
+    if (stage.requireAssignee === true && !isStatusAction(name) && options.assignee === undefined && assignee === undefined) {
+      throw new ActionNotAllowedError(
+        taskId,
+        stage.id,
+        action,
+        allowedStatusActions(status),
+        `stage "${stage.id}" requires the task to be assigned before it moves on: assign it first (act(…, "assign", { assignee })) or pass { assignee }`,
+      );
+    }
+    const payload: ActionPayload = {
+      action: name,
+      at: clock.now(),
+      ...(options.assignee !== undefined && { assignee: options.assignee }),
+      // A copy through the store's own round trip: the caller may go on changing its object.
+      ...(options.data !== undefined && { data: deserialize<TaskData>(serialize(options.data)) }),
+    };
+    await writeToInbox(runner.store, stored, lease, key, payload, payload.at);
+    return { taskId, stageId: stage.id, action: name, key };
+  });
 }
 
 /** True for a plain object whose values the store can keep (no functions, class instances or cycles). */

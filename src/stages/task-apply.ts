@@ -30,7 +30,7 @@ import { valueText } from "../core/text.js";
 import { isDurable } from "../core/value-codec.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunLockedError } from "../persistence/errors.js";
-import type { Lease, RunStore } from "../persistence/run-store.js";
+import type { Lease, RunStore, StoredRun } from "../persistence/run-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "../runner/delivery-lease.js";
 import { RunNotFoundError } from "../runner/errors.js";
 import { asTaskloomError } from "../runner/run-lease.js";
@@ -165,14 +165,28 @@ export async function applyJobResult(runner: ApplyHost, clock: Clock, runId: str
   if (!isDurable(answer.updates))
     throw new InvalidOptionError("jobResult.updates", "must hold values the store can keep (no functions, class instances or cycles)");
   const id = taskRunId(runId, result.taskId);
+  return underDeliveryLease(runner.store, id, async (stored, lease) => {
+    const decision = decide(stored.state, result.taskId, stage, result, answer);
+    if (decision.write) await writeToInbox(runner.store, stored, lease, decision.key, answer, answer.at);
+    return { taskId: result.taskId, stageId: stage.id, key: decision.key, pathway: answer.pathway, applied: decision.write };
+  });
+}
+
+/**
+ * Runs `step` on the stored run `id` under the run's short delivery lease: what it reads cannot
+ * change before what it writes (`writeToInbox`), so a compare and its write are one step, against
+ * other processes as well. A runner that drives the run (it is about to stop at the wait, or it
+ * is moving the task) is given up to {@link DRIVER_PATIENCE_MS} to let it go; then, and for a
+ * store failure, the error is thrown. `RunNotFoundError` for a run the store does not have.
+ */
+export async function underDeliveryLease<T>(store: RunStore, id: string, step: (stored: StoredRun, lease: Lease) => Promise<T>): Promise<T> {
   const giveUpAt = Date.now() + DRIVER_PATIENCE_MS;
   for (let tries = 1; ; tries++) {
-    if (!(await runner.store.load(id))) throw new RunNotFoundError(id);
+    if (!(await store.load(id))) throw new RunNotFoundError(id);
     let lease: Lease;
     try {
-      lease = await acquireDeliveryLease(runner.store, id);
+      lease = await acquireDeliveryLease(store, id);
     } catch (error) {
-      // A runner drives the task right now (it is about to stop at the wait, or it is moving the task): let it finish.
       if (error instanceof RunLockedError && !isDeliveryLease(error.holder) && Date.now() < giveUpAt) {
         await sleep(Math.min(200, 5 * tries));
         continue;
@@ -180,18 +194,19 @@ export async function applyJobResult(runner: ApplyHost, clock: Clock, runId: str
       throw error;
     }
     try {
-      const stored = await runner.store.load(id);
+      const stored = await store.load(id);
       if (!stored) throw new RunNotFoundError(id);
-      const decision = decide(stored.state, result.taskId, stage, result, answer);
-      if (decision.write) {
-        const next = deliverToInbox(stored.state, decision.key, { payload: answer, at: answer.at });
-        await runner.store.writeSnapshot(next, stored.seq, lease).catch((error: unknown) => {
-          throw asTaskloomError(id, error);
-        });
-      }
-      return { taskId: result.taskId, stageId: stage.id, key: decision.key, pathway: answer.pathway, applied: decision.write };
+      return await step(stored, lease);
     } finally {
-      await runner.store.releaseLease(lease).catch(() => undefined);
+      await store.releaseLease(lease).catch(() => undefined);
     }
   }
+}
+
+/** Writes `payload` into the stored run's inbox at `key`, fenced by `lease` (a failed write is a `PersistenceError`). */
+export async function writeToInbox(store: RunStore, stored: StoredRun, lease: Lease, key: string, payload: unknown, at: number): Promise<void> {
+  const next = deliverToInbox(stored.state, key, { payload, at });
+  await store.writeSnapshot(next, stored.seq, lease).catch((error: unknown) => {
+    throw asTaskloomError(stored.state.meta.runId, error);
+  });
 }

@@ -111,6 +111,9 @@ export async function driveTask(
   const { plan } = chosen;
   const clock = host.clock;
   const graphRunId = taskRunId(o.runId, plan.task.id);
+  // Another call of this runner drives the task's run now (two runAsync calls at once on one run id): it is busy.
+  // Going on would replace that drive's entry (its agent slots, cap and providers) and then delete it.
+  if (host.live.has(graphRunId)) return { report: { ...plan.before, state: "busy" }, worked: false };
   const scope = new ProviderScope();
   const calls = new AgentCalls(slots, o.signal, graphRunId);
   // A task the plan found without a run starts one here; any other may hold answers (see Live.mayHoldAnswers).

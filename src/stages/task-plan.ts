@@ -44,6 +44,8 @@ export interface Plan {
   readonly key?: string;
   /** A parked task with a queue worker's answer: resumed to take it, whoever serves the stage (no admission). */
   readonly answered?: boolean;
+  /** A task its source says COMPLETED and that has no run: its report is the source's word, nothing to write back. */
+  readonly sourceOnly?: boolean;
 }
 
 /** What planning needs to know about the runner and this sweep. */
@@ -72,7 +74,7 @@ export async function planTask(store: RunStore, workflow: Workflow, runId: strin
     }
     const fresh: TaskReport = { taskId: task.id, stageId: at?.id ?? workflow.start, status: "NEW", state: "new", data: task.data ?? {} };
     if (task.status === "COMPLETED") {
-      return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip" };
+      return { task, before: { ...fresh, stageId: task.stageId ?? fresh.stageId, status: "COMPLETED", state: "completed" }, kind: "skip", sourceOnly: true };
     }
     return { task, before: fresh, kind: "start" };
   }

@@ -26,7 +26,7 @@ import { parseStageKey } from "./stage-keys.js";
 import { nameList } from "./stage-errors.js";
 import type { TaskData } from "./stage-task.js";
 import { TASK_STATES, readTaskReport, type TaskReport, type TaskState } from "./task-report.js";
-import { assertTaskId } from "./task-source.js";
+import { assertTaskId, isTaskId } from "./task-source.js";
 import { taskRunId } from "./task-run-id.js";
 import { TASK_STATUSES, type TaskStatus } from "./task-status.js";
 import type { Stage, Workflow } from "./workflow.js";
@@ -121,8 +121,9 @@ async function storedTaskIds(store: RunStore, workflow: Workflow, runId: string,
       const parsed = parseStageKey(w.key);
       return parsed?.kind === "due" && parsed.stageId === waitingAt;
     });
+  // A task id has no ".": `lab.v2.t1` is a task of run "lab.v2", not task "v2.t1" of run "lab".
   return summaries
-    .filter((s) => s.runId.startsWith(prefix) && s.graphName === workflow.name && due(s.waits))
+    .filter((s) => s.runId.startsWith(prefix) && isTaskId(s.runId.slice(prefix.length)) && s.graphName === workflow.name && due(s.waits))
     .map((s) => s.runId.slice(prefix.length))
     .sort();
 }

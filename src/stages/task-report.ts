@@ -154,11 +154,29 @@ function latest(records: readonly NodeRecord[], where: (r: NodeRecord) => boolea
   return best;
 }
 
+/** The task as its final stage ended it, from the stage's record (for a run stored without its outputs). */
+function finalOf(state: RunState, workflow: Workflow): WorkflowTaskOutput {
+  const records = [...nodeRecords(state.nodes)];
+  const final = latest(records, (r) => r.status === "succeeded" && workflow.stage(r.nodeId)?.kind === "final");
+  const output = final?.output as WorkflowTaskOutput | undefined;
+  if (output !== undefined) return output;
+  const carried = carriedOf(final, state);
+  return {
+    id: carried.id,
+    stageId: final?.nodeId ?? workflow.stages.find((s) => s.kind === "final")?.id ?? workflow.start,
+    status: "COMPLETED",
+    data: carried.data,
+    ...(carried.pathway !== undefined && { pathway: carried.pathway }),
+    ...(carried.assignee !== undefined && { assignee: carried.assignee }),
+  };
+}
+
 /** Reads a task's position from its stored run. */
 export function readTaskReport(taskId: string, state: RunState, workflow: Workflow): TaskReport {
   const { meta } = state;
   if (meta.status === "succeeded") {
-    const out = meta.outputs as WorkflowTaskOutput;
+    // A run stored without its outputs (`outputsDurable: false`: the engine could not keep them) is read from its final stage.
+    const out = (meta.outputs as WorkflowTaskOutput | undefined) ?? finalOf(state, workflow);
     return {
       taskId,
       stageId: out.stageId,

@@ -82,9 +82,14 @@ export interface TaskSource {
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,99}$/;
 
+/** Whether `id` is a valid task id (1 to 100 characters from `A-Z a-z 0-9 _ : @ -`, starting with a letter or digit; never a "."). */
+export function isTaskId(id: unknown): id is string {
+  return typeof id === "string" && TASK_ID.test(id);
+}
+
 /** Throws `InvalidOptionError` naming `where` unless `id` is a valid task id. */
 export function assertTaskId(id: unknown, where = "taskId"): asserts id is string {
-  if (typeof id !== "string" || !TASK_ID.test(id)) {
+  if (!isTaskId(id)) {
     throw new InvalidOptionError(where, `must be 1 to 100 characters from A-Z a-z 0-9 _ : @ -, starting with a letter or digit (got ${JSON.stringify(id)})`);
   }
 }
@@ -155,6 +160,8 @@ export class MemoryTaskSource implements TaskSource {
   }
 
   #addAll(tasks: readonly TaskInput[]): void {
+    const list: unknown = tasks;
+    if (!Array.isArray(list)) throw new InvalidOptionError("tasks", "must be an array of tasks ({ id, data? })");
     validateTasks([...this.#tasks.values(), ...tasks]);
     for (const t of tasks) this.#tasks.set(t.id, t);
   }
@@ -217,13 +224,15 @@ export class JsonFileTaskSource implements TaskSource {
     const target = await realpath(this.path);
     // The rewritten file keeps the mode the user gave it (a task file may hold data only its owner may read).
     const { mode } = await stat(target);
-    await replaceFlushed(target, `${JSON.stringify(wrap(updated), null, 2)}\n`, mode & 0o777);
+    await replaceFlushed(target, `${JSON.stringify(wrap(updated), jsonValue, 2)}\n`, mode & 0o777);
   }
 
   async #read(): Promise<{ tasks: readonly TaskInput[]; wrap: (tasks: readonly TaskInput[]) => unknown }> {
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
+      // A byte order mark (some editors save one) is not JSON: read past it (the file is written back without it).
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     } catch (error) {
       throw new InvalidOptionError(`tasks file ${this.path}`, `cannot be read (${(error as Error).message})`);
     }
@@ -244,6 +253,15 @@ export class JsonFileTaskSource implements TaskSource {
     }
     throw new InvalidOptionError(`tasks file ${this.path}`, 'must hold an array of tasks or { "tasks": [...] }');
   }
+}
+
+/**
+ * A value as the task file holds it: a `BigInt` (an agent may return one, and the store keeps it exactly)
+ * as its decimal digits, since `JSON.stringify` throws on it and would fail the whole batch, every time.
+ * The file is a view; the task's run keeps the exact value.
+ */
+function jsonValue(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
 }
 
 /**

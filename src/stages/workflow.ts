@@ -178,7 +178,8 @@ export function defineWorkflow(definition: WorkflowDefinition | Workflow): Workf
   const stages: Stage[] = [];
   const ids = new Set<string>();
   const titles = new Map<string, string>();
-  def.stages.forEach((raw: unknown, index) => {
+  // Array.from, not forEach: a hole in the list (`[, { … }]`) is a stage that is not an object, never skipped silently.
+  Array.from(def.stages as readonly unknown[]).forEach((raw: unknown, index) => {
     const s = raw as Partial<StageDefinition> | null;
     const where = `stage #${index + 1}`;
     if (s === null || typeof s !== "object") return void problems.push(`${where} is not an object`);
