@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   "VALUE_NOT_STORABLE",
   // files:
   "UNSAFE_STORE_FILE",
+  "STORE_FOLDER_UNUSABLE",
   // session:
   "CANCEL_NOT_AVAILABLE",
   "OUTPUTS_NOT_STORED",

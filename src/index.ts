@@ -210,7 +210,7 @@ export {
   NonDeterminismError,
   UnknownRouteError,
 } from "./engine/errors.js";
-export { RunLockedError, SnapshotCorruptError, UnsafeStoreFileError } from "./persistence/errors.js";
+export { RunLockedError, SnapshotCorruptError, StoreFolderError, UnsafeStoreFileError } from "./persistence/errors.js";
 export {
   GraphHasPendingWaits,
   GraphHasPendingWaitsError,

@@ -43,6 +43,7 @@ describe("error families (issue 15 item 5)", () => {
         "RunLockedError",
         "SnapshotCorruptError",
         "UnsafeStoreFileError",
+        "StoreFolderError",
         "LoopLimitExceeded",
         "LoopLimitExceededError",
         "RunCancelledError",

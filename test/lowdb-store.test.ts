@@ -345,15 +345,17 @@ describe("LowdbStore", () => {
       const notAFolder = join(dir, "not-a-folder");
       await writeFile(notAFolder, "x");
       const broken = new LowdbStore({ dir: notAFolder, layout: "folders" });
-      await expect(broken.writeSnapshot(sampleRun("r1"), 0)).rejects.toMatchObject({ code: "ENOTDIR" });
-      await expect(broken.acquireLease("r1", request("o1"))).rejects.toMatchObject({ code: "ENOTDIR" });
+      // The folder is named, and why it cannot be used (before, the system's ENOTDIR reached the caller).
+      const unusable = { code: "STORE_FOLDER_UNUSABLE", dir: notAFolder, cause: expect.objectContaining({ code: "ENOTDIR" }) };
+      await expect(broken.writeSnapshot(sampleRun("r1"), 0)).rejects.toMatchObject(unusable);
+      await expect(broken.acquireLease("r1", request("o1"))).rejects.toMatchObject(unusable);
       await expect(broken.append("r1", [nodeRecord(2, "c")])).rejects.toThrow();
-      await expect(broken.load("r1")).rejects.toMatchObject({ code: "ENOTDIR" });
-      await expect(broken.list()).rejects.toMatchObject({ code: "ENOTDIR" });
+      await expect(broken.load("r1")).rejects.toMatchObject(unusable);
+      await expect(broken.list()).rejects.toMatchObject({ code: "STORE_FOLDER_UNUSABLE", dir: notAFolder });
       await broken.close();
 
       const inside = new LowdbStore({ dir: file("r1", "snapshot.json"), layout: "folders" });
-      await expect(inside.writeSnapshot(sampleRun("r1"), 5)).rejects.toMatchObject({ code: "ENOTDIR" });
+      await expect(inside.writeSnapshot(sampleRun("r1"), 5)).rejects.toMatchObject({ code: "STORE_FOLDER_UNUSABLE" });
       await inside.close();
 
       const loaded = await store.load("r1");

@@ -1,8 +1,9 @@
 /**
  * Errors of stores: a run held by another driver's lease
  * ({@link RunLockedError}), a stored file that cannot be read
- * ({@link SnapshotCorruptError}) and a store file taskloom will not trust
- * ({@link UnsafeStoreFileError}). The errors a save fails with
+ * ({@link SnapshotCorruptError}), a store file taskloom will not trust
+ * ({@link UnsafeStoreFileError}) and a store folder that cannot be used
+ * at all ({@link StoreFolderError}). The errors a save fails with
  * (`PersistenceError`, `LeaseLostError`, `ValueNotStorableError`) live with
  * the engine, which handles them (`src/engine/errors.ts`).
  *
@@ -81,5 +82,32 @@ export class UnsafeStoreFileError extends TaskloomError {
         `Find out who put it there, remove it, and try again.`,
     );
     this.file = file;
+  }
+}
+
+/**
+ * The store folder itself cannot be used: a file is where the folder
+ * should be, a folder above it is a file, or this process may not read
+ * and write it. Nothing in it was read or changed. Raised by `LowdbStore`
+ * when a call fails and a look at its folder says why (the look is made
+ * only after a failure).
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof StoreFolderError) console.error(`fix ${e.dir}, or point dir elsewhere`) }
+ * ```
+ */
+export class StoreFolderError extends TaskloomError {
+  /** The store folder. */
+  readonly dir: string;
+
+  constructor(dir: string, problem: string, options?: { cause?: unknown }) {
+    super(
+      "STORE_FOLDER_UNUSABLE",
+      `the store folder ${dir} cannot be used: ${problem}. Nothing in it was read or changed. ` +
+        `Point the store's dir (or TASKLOOM_DIR) at a folder this process can read and write, or fix that one.`,
+      options,
+    );
+    this.dir = dir;
   }
 }

@@ -19,6 +19,12 @@
  * after that look is not seen by this store object's other calls: while
  * such processes start runs in the same folder, use `layout: "folders"`.
  *
+ * A call that fails is looked into (`folderFailure`): when the folder
+ * itself cannot be used (a file there or above it, no permission), the
+ * error is `StoreFolderError` saying so. Not `append`'s, which is on every
+ * step's path and comes after the run's lease and first snapshot, which
+ * say it.
+ *
  * @module
  */
 import { join, resolve } from "node:path";
@@ -34,7 +40,7 @@ import type { JournalRecord, RunSummary } from "../state/records.js";
 import { RunFileStore } from "./run-file-store.js";
 import { RunFolderStore } from "./run-folder-store.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
-import { checkedStats } from "./store-files.js";
+import { checkedStats, folderFailure } from "./store-files.js";
 
 /** Options of {@link LowdbStore}. */
 export interface LowdbStoreOptions {
@@ -146,7 +152,11 @@ export class LowdbStore implements RunStore {
   }
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
-    return this.#route(state.meta.runId).writeSnapshot(state, seq, lease);
+    try {
+      return await this.#route(state.meta.runId).writeSnapshot(state, seq, lease);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
@@ -160,10 +170,22 @@ export class LowdbStore implements RunStore {
   }
 
   async load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined> {
-    return this.#route(runId).load(runId, hint);
+    try {
+      return await this.#route(runId).load(runId, hint);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
+    try {
+      return await this.#list(query);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
+  }
+
+  async #list(query: RunQuery): Promise<RunSummary[]> {
     const files = await this.#files.list(query);
     if (!this.#lookForFolders()) return files;
     const seen = new Set(files.map((s) => s.runId));
@@ -172,14 +194,22 @@ export class LowdbStore implements RunStore {
   }
 
   async delete(runId: string): Promise<boolean> {
-    if (this.#folders === undefined) this.#lookForFolders();
-    const deleted = await this.#route(runId).delete(runId);
-    this.#routes.delete(runId);
-    return deleted;
+    try {
+      if (this.#folders === undefined) this.#lookForFolders();
+      const deleted = await this.#route(runId).delete(runId);
+      this.#routes.delete(runId);
+      return deleted;
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
-    return this.#route(runId).acquireLease(runId, request);
+    try {
+      return await this.#route(runId).acquireLease(runId, request);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
@@ -192,11 +222,19 @@ export class LowdbStore implements RunStore {
   }
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
-    return this.#route(runId).requestCancel!(runId, request);
+    try {
+      return await this.#route(runId).requestCancel!(runId, request);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   async readLease(runId: string): Promise<Lease | undefined> {
-    return this.#route(runId).readLease!(runId);
+    try {
+      return await this.#route(runId).readLease!(runId);
+    } catch (error) {
+      throw folderFailure(this.dir, error);
+    }
   }
 
   async close(): Promise<void> {

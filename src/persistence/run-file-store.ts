@@ -206,7 +206,7 @@ export class RunFileStore implements RunStore {
     if (this.#dirReady) return true;
     // The store folder itself may be a symbolic link (a volume mounted elsewhere): it is the user's choice, and
     // followed; what is in it is checked file by file (`store-files.ts`).
-    // Something else at its name (a file) is left for the calls on it to fail on, with the system's ENOTDIR.
+    // Something else at its name (a file) is left for the calls on it to fail on: `LowdbStore` then says why (StoreFolderError).
     let stats = statSync(this.dir, { throwIfNoEntry: false });
     if (stats === undefined) {
       if (!make) return false;

@@ -44,11 +44,11 @@
  * @module
  */
 import type { Stats } from "node:fs";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { accessSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { describe } from "../errors.js";
-import { SnapshotCorruptError, UnsafeStoreFileError } from "./errors.js";
+import { describe, TaskloomError } from "../errors.js";
+import { SnapshotCorruptError, StoreFolderError, UnsafeStoreFileError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
 
 /** Mode of every file a store writes. */
@@ -261,4 +261,36 @@ export function bytesToText(bytes: Buffer, file: string): string {
 export function readFailure(file: string, err: unknown): Error {
   if (err instanceof UnsafeStoreFileError || err instanceof SnapshotCorruptError) return err;
   return new SnapshotCorruptError(file, `it cannot be read: ${describe(err)}`, { cause: err });
+}
+
+/**
+ * Why store folder `dir` cannot be used, or undefined when it can (or does
+ * not exist yet: it is made at the first write). Followed if it is a link
+ * (a store folder may be one); a file there, a file above it, or no
+ * permission to read and write it is a problem.
+ */
+export function storeFolderProblem(dir: string): string | undefined {
+  try {
+    const stats = statSync(dir, { throwIfNoEntry: false });
+    if (stats === undefined) return undefined;
+    if (!stats.isDirectory()) return "it is not a folder (a file is there)";
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    if (hasCode(err, "ENOTDIR")) return "a path above it is a file, not a folder";
+    if (hasCode(err, "EACCES") || hasCode(err, "EPERM")) return "this process may not read and write it (" + describe(err) + ")";
+    return describe(err);
+  }
+}
+
+/**
+ * `error`, or, when the store folder `dir` itself cannot be used, the
+ * {@link StoreFolderError} saying why (with `error` as its cause): a call
+ * that failed is looked into only then, so the way that works pays nothing.
+ * A taskloom error other than a read failure is kept as it is.
+ */
+export function folderFailure(dir: string, error: unknown): unknown {
+  if (error instanceof TaskloomError && !(error instanceof SnapshotCorruptError)) return error;
+  const problem = storeFolderProblem(dir);
+  return problem === undefined ? error : new StoreFolderError(dir, problem, { cause: error });
 }
