@@ -346,7 +346,7 @@ describe("LowdbStore", () => {
       await writeFile(notAFolder, "x");
       const broken = new LowdbStore({ dir: notAFolder, layout: "folders" });
       // The folder is named, and why it cannot be used (before, the system's ENOTDIR reached the caller).
-      const unusable = { code: "STORE_FOLDER_UNUSABLE", dir: notAFolder, cause: expect.objectContaining({ code: "ENOTDIR" }) };
+      const unusable = { code: "STORE_FOLDER_UNUSABLE", dir: notAFolder, cause: expect.objectContaining({ code: "ENOTDIR" }) as unknown };
       await expect(broken.writeSnapshot(sampleRun("r1"), 0)).rejects.toMatchObject(unusable);
       await expect(broken.acquireLease("r1", request("o1"))).rejects.toMatchObject(unusable);
       await expect(broken.append("r1", [nodeRecord(2, "c")])).rejects.toThrow();
