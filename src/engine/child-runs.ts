@@ -22,7 +22,10 @@ export interface ChildRunRequest {
   readonly options: unknown;
   /** The attempt's signal: aborted, the child is cancelled. */
   readonly signal: AbortSignal;
-  /** Parks the attempt on wait `key` of the parent run (`ctx.waitFor`), holding no concurrency slot. */
+  /**
+   * Parks the attempt on wait `key` of the parent run (`ctx.waitFor`), holding no concurrency slot. Call it
+   * inside `openChildRunWait` (waits.ts): only then is a `$child:` key accepted.
+   */
   readonly waitFor: (key: string) => Promise<unknown>;
 }
 

@@ -16,6 +16,12 @@
  * - A refused call takes no position, so a body that catches the refusal
  *   replays in step with its journal.
  * - A step's failure goes to the body that awaits it, which may catch it.
+ *   A failure nobody awaits (a step the body started and never observed)
+ *   fails the run, as an uncaught one does, instead of surfacing as an
+ *   unhandled rejection that would end the process.
+ * - The body gets its own copy of each stored step value (made by the
+ *   store's codec), live and replayed alike: a body that changes the value
+ *   it got changes neither the saved result nor what a replay returns.
  *
  * @module
  */
@@ -31,10 +37,46 @@ import { NonDeterminismError, RunCancelledError } from "./errors.js";
 import { type GraphFnContext, type NodeDefinition, type StepOptions } from "../graph/definition.js";
 import type { ChildRunOptions } from "../graph/node-context.js";
 import { validateDuration, validateRetryOptions } from "../graph/retry-options.js";
+import { codec } from "../core/stored-codec.js";
+import { isDurable } from "../core/value-codec.js";
+
+/**
+ * The promise of one `step` call. `await`, `then`, `catch`, `finally` and
+ * `Promise.all` all go through `then`, which marks it observed: a failure
+ * of a step promise never observed is the run's (see `GraphFnSteps.settled`).
+ */
+class StepPromise<T> extends Promise<T> {
+  // Derived promises (then, catch, finally) are plain promises.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  observed = false;
+
+  override then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.observed = true;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+/** The longest delay one Node timer holds (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The body's own copy of a stored step value (the store's codec round trip); a value that is not stored is handed as it is. */
+function ownCopy(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (!isDurable(value)) return value;
+  return codec.deserialize(codec.serialize(value));
+}
 
 /** What step coordination needs from the run loop. */
 export interface StepLoop {
   readonly stopping: Stop | undefined;
+  /** The run's outcome is decided: nothing more is journaled or dispatched. */
+  readonly finished: boolean;
   hold(n: number): void;
   release(): void;
   dispatch(ids: readonly string[]): void;
@@ -57,13 +99,15 @@ export interface GraphFnStepsEnv {
 export class GraphFnSteps implements ActivationOwner, Coordinator {
   readonly #env: GraphFnStepsEnv;
   /** Who awaits each step. */
-  readonly #waiters = new Map<string, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  readonly #waiters = new Map<string, { resolve: (value: unknown) => void; reject: (error: unknown) => void; promise: StepPromise<unknown> }>();
   /** The recorded step ids, in call order, when the run resumes. */
   readonly #recorded: string[] = [];
   #calls = 0;
   /** Set while the body has not settled. */
   #coordinator: "running" | { readonly value: unknown } | undefined;
   #abort: AbortController | undefined;
+  /** Failed steps whose promise the body had not observed when they failed. */
+  #unobserved: { readonly promise: StepPromise<unknown>; readonly error: unknown }[] = [];
 
   constructor(env: GraphFnStepsEnv) {
     this.#env = env;
@@ -97,6 +141,7 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
           if (this.#coordinator !== "running") return; // let go of when the run stopped
           this.#coordinator = { value };
           loop.release();
+          this.#failUnobserved();
           loop.checkDone();
         },
         (thrown: unknown) => {
@@ -114,9 +159,29 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
     const waiter = this.#waiters.get(id);
     if (!waiter) return false;
     this.#waiters.delete(id);
-    if (end.kind === "ok") waiter.resolve(end.value);
-    else waiter.reject(end.error);
+    if (end.kind === "ok") waiter.resolve(ownCopy(end.value));
+    else {
+      waiter.reject(end.error);
+      if (!waiter.promise.observed) {
+        // Not awaited (yet): a body still running may await it later; once it returned, nothing can catch it.
+        this.#unobserved.push({ promise: waiter.promise, error: end.error });
+        if (this.#coordinator !== "running") this.#failUnobserved();
+      }
+    }
     return true;
+  }
+
+  /**
+   * A step that failed while no one awaited its promise, and the body
+   * returned without awaiting it: nothing can catch it, so it fails the
+   * run, as an uncaught step failure does.
+   */
+  #failUnobserved(): void {
+    const uncaught = this.#unobserved.find((u) => !u.promise.observed);
+    this.#unobserved = [];
+    if (uncaught === undefined || this.#env.loop.stopping) return;
+    this.#env.loop.stop({ kind: "failed", error: uncaught.error });
+    this.#env.loop.checkDone();
   }
 
   /** The run stops: the body is aborted and let go of. */
@@ -147,11 +212,24 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       assertOptionKeys(`step("${id}")`, options, STEP_OPTION_KEYS);
       validateRetryOptions(options?.retry, `step("${id}") retry`);
       validateDuration(options?.timeoutMs, `step("${id}").timeoutMs`, false);
+      for (const [ms, name] of [
+        [options?.timeoutMs, `step("${id}").timeoutMs`],
+        [options?.retry?.timeoutMs, `step("${id}") retry.timeoutMs`],
+      ] as const) {
+        // An attempt's time limit is one timer: Node fires a longer one after 1 ms, timing every attempt out at once.
+        if (typeof ms === "number" && ms > MAX_TIMER_MS) throw new InvalidOptionError(name, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days; got ${ms})`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
     const { buffer, defs, loop } = this.#env;
     if (loop.stopping) return Promise.reject(new RunCancelledError(this.#env.runId, "the run is stopping"));
+    if (loop.finished) {
+      // Its result could never be saved with the run, so fn must not run (a body that let a timer or a floating chain call step).
+      return Promise.reject(
+        new InvalidOptionError(`step("${id}")`, `was called after run "${this.#env.runId}" ended; ask for every step before the body's promise settles`),
+      );
+    }
     // A refused call takes no position, so a body that catches the refusal replays in step with its journal.
     const position = this.#calls;
     const expected = this.#recorded[position];
@@ -170,10 +248,14 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     });
     const existing = buffer.get(id);
-    if (existing?.status === "succeeded" && existing.durable !== false) return Promise.resolve(existing.output);
+    if (existing?.status === "succeeded" && existing.durable !== false) return Promise.resolve(ownCopy(existing.output));
     // Journaled now, so the stored order of records is the call order replay checks.
     if (!existing) buffer.append([{ id, nodeId: id, status: "pending", attempts: 0 }]);
-    const result = new Promise<unknown>((resolve, reject) => this.#waiters.set(id, { resolve, reject }));
+    let settle: { resolve: (value: unknown) => void; reject: (error: unknown) => void } | undefined;
+    const result = new StepPromise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+    // Never an unhandled rejection: a failure nobody observed fails the run instead (see settled).
+    void Promise.prototype.then.call(result, undefined, () => undefined);
+    if (settle) this.#waiters.set(id, { ...settle, promise: result });
     loop.dispatch([id]);
     return result;
   }

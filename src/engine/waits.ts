@@ -18,6 +18,16 @@
  *   `waitFor` again in this process (a resume) is held until it does.
  * - `node:wait` is emitted once the wait is open and before the run can
  *   end as waiting, so a listener may resolve it at once.
+ * - An inbox event counts only if it arrived before its wait's deadline
+ *   (its `at` against the deadline, once the run's clock says the deadline
+ *   passed); a later one is dropped and the wait times out.
+ * - A later event replaces an earlier one not yet taken: a live delivery
+ *   held for a resumed wait wins over the inbox's event, which is taken
+ *   only if every held delivery is refused. An event a node took is never
+ *   replaced.
+ * - A user's key never starts with `$child:`: only the runner's wait on a
+ *   child run does (`openChildRunWait`).
+ * - A deadline further off than a timer holds is timed in parts.
  *
  * @module
  */
@@ -54,6 +64,37 @@ interface OpenWait {
   readonly resolve: (payload: unknown) => void;
   readonly reject: (error: unknown) => void;
   timer: TimerHandle | undefined;
+  /**
+   * The older event of the inbox, left there because a live delivery was
+   * held for this wait when it opened (that later one replaces it): taken
+   * only if every held delivery is refused (see `deliver`).
+   */
+  fallback: InboxEntry | undefined;
+}
+
+/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms, so a longer wait is timed in parts. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The key prefix of the wait a parent's activation parks on while its child run (`ctx.run`) waits for events. */
+export const CHILD_WAIT_PREFIX = "$child:";
+
+/** True only during the synchronous call through which the runner opens a `$child:` wait (see {@link openChildRunWait}). */
+let childWaitPermit = false;
+
+/**
+ * Opens the wait of a parent's activation on its child run: `open` must
+ * call `ctx.waitFor`'s engine side synchronously. Only through it is a key
+ * starting with {@link CHILD_WAIT_PREFIX} accepted: a user's `waitFor` with
+ * such a key is refused, since `resolveWait` refuses it and it could never
+ * be resolved.
+ */
+export function openChildRunWait<T>(open: () => Promise<T>): Promise<T> {
+  childWaitPermit = true;
+  try {
+    return open();
+  } finally {
+    childWaitPermit = false;
+  }
 }
 
 /** What waits need from the run loop. */
@@ -85,6 +126,8 @@ export class Waits {
   /** Deliveries held until their key's wait opens (see `deliver`). */
   readonly #opening = new Map<string, (() => void)[]>();
   readonly #inbox: Map<string, InboxEntry>;
+  /** Live deliveries under way, by key (see `OpenWait.fallback`). */
+  readonly #delivering = new Map<string, number>();
 
   constructor(env: WaitsEnv) {
     this.#env = env;
@@ -110,8 +153,24 @@ export class Waits {
 
   /** See `ForwardScheduler.deliver`. */
   async deliver(key: string, payload: unknown): Promise<boolean> {
+    if (this.#env.loop.finished) return false;
+    this.#delivering.set(key, (this.#delivering.get(key) ?? 0) + 1);
+    try {
+      return await this.#deliver(key, payload);
+    } finally {
+      const left = (this.#delivering.get(key) ?? 1) - 1;
+      if (left > 0) this.#delivering.set(key, left);
+      else {
+        this.#delivering.delete(key);
+        // Every live delivery held for this wait was refused: the older event of the inbox is its event after all.
+        const wait = this.#open.get(key);
+        if (wait?.fallback !== undefined) void this.#takeFallback(wait);
+      }
+    }
+  }
+
+  async #deliver(key: string, payload: unknown): Promise<boolean> {
     const { loop, buffer } = this.#env;
-    if (loop.finished) return false;
     if (!this.#open.has(key) && openWaitKeys(buffer.state).open.includes(key)) {
       // The run has this wait open, but its node has not reached waitFor again in this process yet
       // (a resume: it is queued or re-running its journaled steps): hold the event until it does.
@@ -126,6 +185,8 @@ export class Waits {
     const unstorable = notStorable(payload, `the payload of wait "${key}"`);
     if (unstorable) throw unstorable;
     this.#close(wait);
+    // A live delivery replaces any older event the inbox kept for this wait (one not taken: see OpenWait.fallback).
+    this.#inbox.delete(key);
     const at = this.#env.clock.now();
     buffer.transition(markWaitResolved(key, waitRecord(wait, { payload, at })), wait.nodeId);
     const durable = this.#env.journal.barrier();
@@ -136,9 +197,18 @@ export class Waits {
 
   /** `ctx.waitFor` of the attempt `context`. */
   async wait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T> {
+    // Read first, while still in the synchronous call of openChildRunWait.
+    const childWait = childWaitPermit;
+    childWaitPermit = false;
     const id = context.nodeId;
     if (typeof key !== "string" || key.length === 0 || key.length > 200) {
       throw new InvalidOptionError("waitFor(key)", "must be a string of 1 to 200 characters");
+    }
+    if (!childWait && key.startsWith(CHILD_WAIT_PREFIX)) {
+      throw new InvalidOptionError(
+        `waitFor("${key}")`,
+        `must not start with "${CHILD_WAIT_PREFIX}": that prefix names the waits of a parent run on its child runs, which resolveWait refuses; choose another key`,
+      );
     }
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw new InvalidOptionError(`waitFor("${key}", options)`, "must be an object");
@@ -172,8 +242,20 @@ export class Waits {
     const since = prior?.since ?? now;
     const deadline = prior?.deadline ?? (options?.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
 
-    const delivered = this.#inbox.get(key);
-    if (delivered) {
+    let delivered = this.#inbox.get(key);
+    if (delivered !== undefined && deadline !== undefined && deadline <= now && delivered.at >= deadline) {
+      // Written into the stored run once the wait had timed out: it does not resolve it. (`at` is on the
+      // resolver's clock: an event stamped on another clock than the run's counts only once the run's clock
+      // says the deadline passed, as the deadline then has to be seen anyway.)
+      this.#inbox.delete(key);
+      this.#env.loop.warn(id, "WAIT_EVENT_LATE", `the event delivered for "${key}" at ${delivered.at} came after the wait's deadline ${deadline} and was dropped`);
+      delivered = undefined;
+    }
+    // A live delivery held for this wait came after the inbox's event (written while no one drove the run): it
+    // replaces that one, which is kept as the fallback if the held one is refused. Once the deadline passed, the
+    // inbox's event (in time) is taken.
+    const replacing = delivered !== undefined && this.#opening.has(key) && !(deadline !== undefined && deadline <= now);
+    if (delivered && !replacing) {
       this.#inbox.delete(key);
       try {
         const value = schema ? await validateInput(schema, delivered.payload, `the payload of wait "${key}"`) : delivered.payload;
@@ -189,13 +271,24 @@ export class Waits {
     }
     if (deadline !== undefined && deadline <= now) {
       // Forget the wait, so a retry waits afresh with a new deadline.
+      this.#inbox.delete(key);
       buffer.transition(forgetWait(key), id);
       throw new WaitTimeoutError(id, key, deadline);
     }
     buffer.transition(markWaiting(key, { since, ...(deadline !== undefined && { deadline }) }), id);
     return new Promise<T>((resolve, reject) => {
-      const wait: OpenWait = { key, nodeId: id, since, deadline, schema, resolve: resolve as (payload: unknown) => void, reject, timer: undefined };
-      if (deadline !== undefined) wait.timer = clock.setTimeout(() => this.#expire(wait), deadline - now);
+      const wait: OpenWait = {
+        key,
+        nodeId: id,
+        since,
+        deadline,
+        schema,
+        resolve: resolve as (payload: unknown) => void,
+        reject,
+        timer: undefined,
+        fallback: replacing ? delivered : undefined,
+      };
+      this.#arm(wait);
       this.#open.set(key, wait);
       this.#env.attempts.suspend(live, key);
       this.#env.events.emit(
@@ -258,9 +351,44 @@ export class Waits {
     return new WaitNotFoundError(this.#env.runId, key, this.keys());
   }
 
+  /** Sets the timer of `wait`'s deadline, at most {@link MAX_TIMER_MS} ahead (`#expire` sets it again until the deadline). */
+  #arm(wait: OpenWait): void {
+    if (wait.deadline === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, wait.deadline - this.#env.clock.now()));
+    wait.timer = this.#env.clock.setTimeout(() => this.#expire(wait), delay);
+  }
+
+  /** Takes the inbox's older event for `wait` once every live delivery held for it was refused. */
+  async #takeFallback(wait: OpenWait): Promise<void> {
+    const entry = wait.fallback;
+    wait.fallback = undefined;
+    if (entry === undefined || this.#inbox.get(wait.key) !== entry) return;
+    let value: unknown;
+    try {
+      value = wait.schema ? await validateInput(wait.schema, entry.payload, `the payload of wait "${wait.key}"`) : entry.payload;
+    } catch (error) {
+      if (this.#inbox.get(wait.key) === entry) this.#inbox.delete(wait.key);
+      const why = error instanceof Error ? error.message : String(error);
+      this.#env.loop.warn(wait.nodeId, "WAIT_PAYLOAD_INVALID", `the event delivered for "${wait.key}" was dropped and the node waits again: ${why}`);
+      return;
+    }
+    if (this.#env.loop.finished || this.#open.get(wait.key) !== wait || this.#inbox.get(wait.key) !== entry) return;
+    this.#inbox.delete(wait.key);
+    this.#close(wait);
+    this.#env.buffer.transition(markWaitResolved(wait.key, waitRecord(wait, entry)), wait.nodeId);
+    const durable = this.#env.journal.barrier();
+    this.#env.attempts.resume(wait.nodeId, () => wait.resolve(value));
+    await durable;
+  }
+
   #expire(wait: OpenWait): void {
     if (this.#open.get(wait.key) !== wait) return;
+    if (wait.deadline !== undefined && this.#env.clock.now() < wait.deadline) {
+      this.#arm(wait); // a deadline further off than a timer holds
+      return;
+    }
     this.#close(wait);
+    if (wait.fallback !== undefined && this.#inbox.get(wait.key) === wait.fallback) this.#inbox.delete(wait.key);
     this.#env.buffer.transition(forgetWait(wait.key), wait.nodeId);
     const error = new WaitTimeoutError(wait.nodeId, wait.key, wait.deadline ?? this.#env.clock.now());
     this.#env.attempts.resume(wait.nodeId, () => wait.reject(error));
@@ -273,7 +401,7 @@ export class Waits {
   }
 }
 
-function waitRecord(wait: OpenWait, resolved: { payload: unknown; at: number }): WaitRecord {
+function waitRecord(wait: OpenWait, resolved: InboxEntry): WaitRecord {
   return { since: wait.since, ...(wait.deadline !== undefined && { deadline: wait.deadline }), resolved };
 }
 

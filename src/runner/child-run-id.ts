@@ -21,8 +21,8 @@ import { assertRunId } from "../core/run-id.js";
  */
 export const MAX_CHILD_RUN_ID = 193;
 
-/** The key prefix of the wait a parent's activation parks on while its child run waits. */
-export const CHILD_WAIT_PREFIX = "$child:";
+/** The key prefix of the wait a parent's activation parks on while its child run waits (the engine refuses it in a user's `waitFor`). */
+export { CHILD_WAIT_PREFIX } from "../engine/waits.js";
 
 const PLAIN = /[A-Za-z0-9:-]/;
 

@@ -32,6 +32,7 @@
  */
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import type { ChildRunner, ChildRunRequest } from "../engine/child-runs.js";
+import { openChildRunWait } from "../engine/waits.js";
 import { InvalidOptionError } from "../errors.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import type { ChildRunOptions } from "../graph/node-context.js";
@@ -90,7 +91,8 @@ export function childRunner(host: ChildRunsHost): ChildRunner {
         request.signal.removeEventListener("abort", onAbort);
       }
       // The child waits for events: so does this activation, until the parent is resumed.
-      await request.waitFor(`${CHILD_WAIT_PREFIX}${runId}`);
+      // The one way to open a "$child:" wait: a user's waitFor with that prefix is refused.
+      await openChildRunWait(() => request.waitFor(`${CHILD_WAIT_PREFIX}${runId}`));
     }
   };
 }

@@ -44,7 +44,8 @@ import { defaultStore } from "./default-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { deliverInAnotherThread } from "./live-runs-channel.js";
 import { assertRunId } from "../core/run-id.js";
-import { assertStore } from "./run-options.js";
+import { assertStore, validateRunOptions } from "./run-options.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { asTaskloomError } from "./run-lease.js";
 import { CHILD_WAIT_PREFIX } from "./child-run-id.js";
 import { claimsDriver } from "./run-liveness.js";
@@ -58,6 +59,12 @@ export interface ResolveWaitOptions<T = unknown> {
    * the wait's own schema checks it again and makes the node's value when the node takes it.
    */
   readonly schema?: InputValidator<T>;
+  /**
+   * Stamps an event written into a stored run (its `at`), which the node
+   * compares with its wait's deadline when it takes it: pass the clock the
+   * run is driven with (tests pass the run's `ManualClock`). @default the system clock
+   */
+  readonly clock?: Clock;
 }
 
 /**
@@ -76,7 +83,7 @@ export interface ResolveWaitOptions<T = unknown> {
  */
 export async function resolveWait<T = unknown>(runId: string, key: string, payload: T, options: ResolveWaitOptions<T> = {}): Promise<void> {
   assertRunId(runId);
-  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true }));
+  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true, clock: true }));
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
   }
@@ -90,6 +97,8 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
     throw new InvalidOptionError("resolveWait schema", "must have a parse(value) method or be a Standard Schema");
   }
   if (options.store !== undefined) assertStore(options.store);
+  if (options.clock !== undefined) validateRunOptions({ clock: options.clock });
+  const clock = options.clock ?? systemClock;
   const store = options.store ?? defaultStore();
   const what = `the payload of wait "${key}"`;
   // A check only: the payload sent is what is delivered, and the wait's own schema makes the node's value from it
@@ -140,7 +149,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
       const stored = await store.load(runId);
       if (!stored) throw new RunNotFoundError(runId);
       checkOpen(stored.state, runId, key);
-      const next = deliverToInbox(stored.state, key, { payload: copy, at: Date.now() });
+      const next = deliverToInbox(stored.state, key, { payload: copy, at: clock.now() });
       // Fenced by the lease; a disk that refuses the write is a PersistenceError, never a raw Error.
       await store.writeSnapshot(next, stored.seq, lease).catch((error: unknown) => {
         throw asTaskloomError(runId, error);

@@ -223,10 +223,13 @@ const KNOWN = optionKeys<RunOptions>({
 /** The longest `timeoutMs` a timer can wait for (2^31 - 1 ms, about 24.8 days). */
 export const MAX_RUN_TIMEOUT_MS = 2_147_483_647;
 
+/** The longest delay a Node timer holds (2^31 - 1 ms): the lease is renewed every third of `leaseTtlMs`, so a longer TTL is refused. */
+const MAX_LEASE_TTL_MS = MAX_RUN_TIMEOUT_MS;
+
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
 export function validateRunOptions(options: unknown): asserts options is RunOptions {
   if (options === undefined) return;
-  if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw new InvalidOptionError("options", "must be an object");
   const o = options as Record<string, unknown>;
   assertKnownKeys("the run", o, KNOWN);
   if (o.runId !== undefined) assertRunId(o.runId);
@@ -241,6 +244,9 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);
   validateDuration(o.leaseTtlMs, "leaseTtlMs", false);
+  if (typeof o.leaseTtlMs === "number" && o.leaseTtlMs > MAX_LEASE_TTL_MS) {
+    throw new InvalidOptionError("leaseTtlMs", `must be at most ${MAX_LEASE_TTL_MS} ms (about 24.8 days; got ${o.leaseTtlMs})`);
+  }
   validateDuration(o.timeoutMs, "timeoutMs", false);
   if (typeof o.timeoutMs === "number" && o.timeoutMs > MAX_RUN_TIMEOUT_MS) {
     throw new InvalidOptionError("timeoutMs", `must be at most ${MAX_RUN_TIMEOUT_MS} ms (about 24.8 days; got ${o.timeoutMs})`);
@@ -258,7 +264,8 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
     throw new InvalidOptionError("executor", "must have an execute(activation, context) method (see NodeExecutor)");
   }
   if (o.clock !== undefined) {
-    const c = o.clock as Partial<Clock>;
+    // null has no properties to read: it is refused like any other value without the methods.
+    const c = (o.clock ?? {}) as Partial<Clock>;
     if (typeof c.now !== "function" || typeof c.setTimeout !== "function" || typeof c.clearTimeout !== "function") {
       throw new InvalidOptionError("clock", "must have now(), setTimeout(fn, ms) and clearTimeout(handle)");
     }
