@@ -34,14 +34,56 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now()` and Node timers. */
+/** The longest delay one Node timer holds (2^31 - 1 ms, about 24.8 days): Node fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A timer longer than one Node timer holds: a chain of Node timers, each at
+ * most {@link MAX_TIMER_MS}, until the deadline (by `Date.now()`) is reached.
+ */
+class LongTimer {
+  #timer: NodeJS.Timeout;
+  #cleared = false;
+
+  constructor(
+    readonly fn: () => void,
+    readonly deadline: number,
+  ) {
+    this.#timer = this.#next();
+  }
+
+  #next(): NodeJS.Timeout {
+    const left = this.deadline - Date.now();
+    return setTimeout(
+      () => {
+        if (this.#cleared) return;
+        if (this.deadline - Date.now() > 0) this.#timer = this.#next();
+        else this.fn();
+      },
+      Math.min(Math.max(left, 0), MAX_TIMER_MS),
+    );
+  }
+
+  clear(): void {
+    this.#cleared = true;
+    clearTimeout(this.#timer);
+  }
+}
+
+/**
+ * The real clock: `Date.now()` and Node timers. A delay longer than one
+ * Node timer holds (about 24.8 days: a lease TTL, a wait's timeout, a
+ * sweep period given in days) is waited out in pieces, never cut to 1 ms
+ * as a bare Node timer would.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    return setTimeout(fn, ms);
+    return ms > MAX_TIMER_MS ? new LongTimer(fn, Date.now() + ms) : setTimeout(fn, ms);
   },
   clearTimeout(handle) {
-    clearTimeout(handle as unknown as NodeJS.Timeout);
+    if (handle instanceof LongTimer) handle.clear();
+    else clearTimeout(handle as unknown as NodeJS.Timeout);
   },
 };
 

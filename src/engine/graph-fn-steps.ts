@@ -38,6 +38,7 @@ import { type GraphFnContext, type NodeDefinition, type StepOptions } from "../g
 import type { ChildRunOptions } from "../graph/node-context.js";
 import { validateDuration, validateRetryOptions } from "../graph/retry-options.js";
 import { codec } from "../core/stored-codec.js";
+import { MAX_TIMER_MS } from "../core/clock.js";
 import { isDurable } from "../core/value-codec.js";
 
 /**
@@ -61,9 +62,6 @@ class StepPromise<T> extends Promise<T> {
     return super.then(onFulfilled, onRejected);
   }
 }
-
-/** The longest delay one Node timer holds (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** The body's own copy of a stored step value (the store's codec round trip); a value that is not stored is handed as it is. */
 function ownCopy(value: unknown): unknown {

@@ -31,7 +31,8 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../core/clock.js";
+// The longest delay a Node timer holds (2^31 - 1 ms); a longer wait is timed in parts (a clock may be a bare Node timer).
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from "../core/clock.js";
 import { checkDurable } from "../core/value-codec.js";
 import { InvalidOptionError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
@@ -71,9 +72,6 @@ interface OpenWait {
    */
   fallback: InboxEntry | undefined;
 }
-
-/** The longest delay a Node timer holds (2^31 - 1 ms); a longer one fires after 1 ms, so a longer wait is timed in parts. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** The key prefix of the wait a parent's activation parks on while its child run (`ctx.run`) waits for events. */
 export const CHILD_WAIT_PREFIX = "$child:";

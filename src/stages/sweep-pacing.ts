@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../core/clock.js";
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from "../core/clock.js";
 
 /** Maps with at most `limit` calls in flight, results in order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -24,7 +24,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 /** The longest delay a Node timer holds: a longer one fires after 1 ms (with a `TimeoutOverflowWarning`). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS } from "../core/clock.js";
 
 /**
  * Waits until `deadline` on `clock` (at once when it passed); resolves true when `signal` aborted first.
