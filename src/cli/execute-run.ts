@@ -12,7 +12,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { getRun, InvalidOptionError, type PendingWait, type RetryOptions, type TaskGraph } from "../index.js";
 import type { CommandContext } from "./context.js";
-import { formatDuration } from "../core/duration.js";
+import { formatDuration, parseDurationText } from "../core/duration.js";
+import { MAX_RUN_TIMEOUT_MS } from "../runner/run-options.js";
 import { AdvisedError, errorCode, oneLine } from "./errors.js";
 import { runnerFor, type LoadedGraph } from "./load-graph.js";
 import { Progress } from "./progress.js";
@@ -23,11 +24,20 @@ export interface RunFlags {
   readonly maxConcurrency?: string | undefined;
   readonly retries?: string | undefined;
   readonly allowGraphChange?: boolean | undefined;
+  readonly timeout?: string | undefined;
 }
 
-/** The run options the flags ask for (`--retries N` is `retry.maxAttempts = N + 1`). */
-export function runOptionsFrom(flags: RunFlags): { maxConcurrency?: number; retry?: RetryOptions; allowGraphChange?: boolean } {
-  const out: { maxConcurrency?: number; retry?: RetryOptions; allowGraphChange?: boolean } = {};
+/** Run options the command line can set. */
+export interface RunFlagOptions {
+  maxConcurrency?: number;
+  retry?: RetryOptions;
+  allowGraphChange?: boolean;
+  timeoutMs?: number;
+}
+
+/** The run options the flags ask for (`--retries N` is `retry.maxAttempts = N + 1`, `--timeout 30m` is `timeoutMs`). */
+export function runOptionsFrom(flags: RunFlags): RunFlagOptions {
+  const out: RunFlagOptions = {};
   if (flags.maxConcurrency !== undefined) {
     const text = flags.maxConcurrency.trim();
     const n = /^inf(inity)?$/i.test(text) ? Infinity : /^\d+$/.test(text) ? Number(text) : NaN;
@@ -45,6 +55,13 @@ export function runOptionsFrom(flags: RunFlags): { maxConcurrency?: number; retr
     out.retry = { maxAttempts: n + 1 };
   }
   if (flags.allowGraphChange === true) out.allowGraphChange = true;
+  if (flags.timeout !== undefined) {
+    const ms = parseDurationText(flags.timeout);
+    if (ms === undefined || ms < 1 || ms > MAX_RUN_TIMEOUT_MS) {
+      throw new InvalidOptionError("--timeout", `must be a duration from 1ms to 24d, such as 30m, 2h or 1d12h (got "${flags.timeout}")`);
+    }
+    out.timeoutMs = Math.round(ms);
+  }
   return out;
 }
 
@@ -72,13 +89,22 @@ export function jsonOption(option: string, text: string | undefined, fileOption:
   }
 }
 
-/** Runs (or resumes) a graph with progress; resolves to the exit code. */
+/**
+ * The words that name a graph on the command line, for the commands the
+ * CLI suggests: the module, and `--export <name>` when one was given (a
+ * resume without it would load another export and stop with GRAPH_CHANGED).
+ */
+export function graphArgs(modulePath: string, exportName: string | undefined): string[] {
+  return exportName === undefined ? [modulePath] : [modulePath, "--export", exportName];
+}
+
+/** Runs (or resumes) a graph with progress; resolves to the exit code. `moduleArgs`: see {@link graphArgs}. */
 export async function executeRun(
   ctx: CommandContext,
   loaded: LoadedGraph,
   inputs: unknown,
-  options: { runId?: string | undefined } & ReturnType<typeof runOptionsFrom>,
-  moduleArg: string,
+  options: { runId?: string | undefined } & RunFlagOptions,
+  moduleArgs: readonly string[],
 ): Promise<number> {
   const run = await runnerFor(loaded);
   const { err, out } = ctx.io;
@@ -89,6 +115,7 @@ export async function executeRun(
     ...(options.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }),
     ...(options.retry !== undefined && { retry: options.retry }),
     ...(options.allowGraphChange !== undefined && { allowGraphChange: options.allowGraphChange }),
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     store: ctx.store(),
   });
   err.write(`run ${handle.runId} · graph ${loaded.graph.name} · ${total} node${total === 1 ? "" : "s"}\n`);
@@ -114,9 +141,9 @@ export async function executeRun(
     return 0;
   } catch (error) {
     progress.finish();
-    if (errorCode(error) !== "PENDING_WAITS") throw await withCliAdvice(ctx, error, handle.runId, moduleArg);
+    if (errorCode(error) !== "PENDING_WAITS") throw await withCliAdvice(ctx, error, handle.runId, moduleArgs);
     const waits = (error as { waits?: readonly PendingWait[] }).waits ?? [];
-    printWaits(ctx, handle.runId, waits, moduleArg);
+    printWaits(ctx, handle.runId, waits, moduleArgs);
     out.write(`${jsonText({ runId: handle.runId, status: "waiting", waits })}\n`);
     return 2;
   } finally {
@@ -132,6 +159,9 @@ export async function executeRun(
 const API_ADVICE: readonly (readonly [RegExp, string])[] = [
   [/ ?Fix the cause and call runAsync again with runId "[^"]*": succeeded nodes are kept\.$/, ""],
   [/ ?Use a new runId, or pass \{ allowGraphChange: true \} to resume it with the new graph\.$/, ""],
+  [/ ?Call runAsync with runId "[^"]*" to continue it\.$/, ""],
+  [/ ?Pass the same inputs, omit them \(undefined\) to reuse the stored ones, or use a new runId\.$/, ""],
+  [/ ?Resume it with runAsync\(graph, undefined, \{ runId: "[^"]*", timeoutMs \}\) to give it a new deadline\.$/, ""],
   [/call runAsync again/g, "run the command again"],
 ];
 
@@ -141,8 +171,8 @@ const API_ADVICE: readonly (readonly [RegExp, string])[] = [
  * `--allow-graph-change` flag; for a run saved as failed or cancelled, the
  * `taskloom resume` command that continues it.
  */
-async function withCliAdvice(ctx: CommandContext, error: unknown, runId: string, moduleArg: string): Promise<unknown> {
-  const resume = ["resume", runId, moduleArg];
+async function withCliAdvice(ctx: CommandContext, error: unknown, runId: string, moduleArgs: readonly string[]): Promise<unknown> {
+  const resume = ["resume", runId, ...moduleArgs];
   const original = oneLine(error);
   const text = API_ADVICE.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), original);
   if (errorCode(error) === "GRAPH_CHANGED") {
@@ -150,6 +180,16 @@ async function withCliAdvice(ctx: CommandContext, error: unknown, runId: string,
       error,
       `${text} To continue it with this graph: ${ctx.suggest([...resume, "--allow-graph-change"])}; or start afresh with another --run-id.`,
     );
+  }
+  if (errorCode(error) === "RUN_INPUTS_MISMATCH") {
+    return new AdvisedError(
+      error,
+      `${text} Pass the same --inputs, leave --inputs out to continue it with its stored ones (${ctx.suggest(resume)}), or start afresh with another --run-id.`,
+    );
+  }
+  if (errorCode(error) === "RUN_TIMEOUT") {
+    // Resumed without a new deadline, it would fail at once again.
+    return new AdvisedError(error, `${text} Continue it with a new deadline (counted from the resume): ${ctx.suggest([...resume, "--timeout", "<duration>"])}`);
   }
   let status: string | undefined;
   try {
@@ -163,7 +203,7 @@ async function withCliAdvice(ctx: CommandContext, error: unknown, runId: string,
   return text === original ? error : new AdvisedError(error, text);
 }
 
-function printWaits(ctx: CommandContext, runId: string, waits: readonly PendingWait[], moduleArg: string): void {
+function printWaits(ctx: CommandContext, runId: string, waits: readonly PendingWait[], moduleArgs: readonly string[]): void {
   const { err } = ctx.io;
   err.write(`⏸ run ${runId} is saved and waiting for ${waits.length} event${waits.length === 1 ? "" : "s"}:\n`);
   for (const w of waits) {
@@ -172,5 +212,5 @@ function printWaits(ctx: CommandContext, runId: string, waits: readonly PendingW
   }
   const key = waits.length === 1 && waits[0] ? waits[0].key : "<key>";
   err.write(`resolve:  ${ctx.suggest(["resolve", runId, key, "--payload", "<json>"])}\n`);
-  err.write(`continue: ${ctx.suggest(["resume", runId, moduleArg])}\n`);
+  err.write(`continue: ${ctx.suggest(["resume", runId, ...moduleArgs])}\n`);
 }

@@ -74,7 +74,8 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     cmd
       .option("--max-concurrency <n>", "node bodies running at once (a number, or Infinity)")
       .option("--retries <n>", "retries per node after a failure (maxAttempts = n + 1)")
-      .option("--allow-graph-change", "resume a run made by another version of the graph");
+      .option("--allow-graph-change", "resume a run made by another version of the graph")
+      .option("--timeout <duration>", "a deadline for the run, from now (e.g. 30m, 2h); a run that passed its deadline needs a new one to resume");
 
   runFlags(
     program

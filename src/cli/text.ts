@@ -33,10 +33,15 @@ export function formatTime(epochMs: number | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** What {@link jsonText} prints in place of a value that contains itself. */
+export const CIRCULAR = "[Circular]";
+
 /**
  * JSON text for any stored value: `BigInt` becomes a string, `Map` an
  * object (or a list of pairs when its keys are not strings), `Set` an
- * array, an `Error` its name, message and code.
+ * array, an `Error` its name, message and code, and a value met again
+ * inside itself (a cycle, which `JSON.stringify` throws on) the string
+ * `"[Circular]"`. A value that appears twice without a cycle prints twice.
  *
  * @example
  * ```ts
@@ -44,22 +49,37 @@ export function formatTime(epochMs: number | undefined): string {
  * ```
  */
 export function jsonText(value: unknown, indent = 2): string {
+  // The objects on the path from the root to the value being written: JSON.stringify calls the
+  // replacer depth first with `this` the holder, so the path is cut back to the holder on each call.
+  // Each entry keeps the value as stored (a Map, say) and what is written for it (a fresh object).
+  const path: { readonly stored: object; readonly written: unknown }[] = [];
   const text = JSON.stringify(
     value,
-    (_key, v: unknown) => {
-      if (typeof v === "bigint") return v.toString();
-      if (v instanceof Map) {
-        const entries = [...(v as Map<unknown, unknown>).entries()];
-        return entries.every(([k]) => typeof k === "string") ? (Object.fromEntries(entries) as Record<string, unknown>) : entries;
-      }
-      if (v instanceof Set) return [...(v as Set<unknown>)];
-      if (v instanceof Error) {
-        const code = (v as { code?: unknown }).code;
-        return { name: v.name, message: v.message, ...(typeof code === "string" && { code }) };
-      }
-      return v;
+    function (this: unknown, _key, v: unknown) {
+      let at = path.length - 1;
+      while (at >= 0 && path[at]?.written !== this) at--;
+      path.length = at + 1;
+      if (v === null || typeof v !== "object") return typeof v === "bigint" ? v.toString() : v;
+      if (path.some((p) => p.stored === v)) return CIRCULAR;
+      const written = jsonValue(v);
+      path.push({ stored: v, written });
+      return written;
     },
     indent,
   );
   return text ?? "null";
+}
+
+/** What JSON stands for an object JSON.stringify cannot write as it is. */
+function jsonValue(v: object): unknown {
+  if (v instanceof Map) {
+    const entries = [...(v as Map<unknown, unknown>).entries()];
+    return entries.every(([k]) => typeof k === "string") ? (Object.fromEntries(entries) as Record<string, unknown>) : entries;
+  }
+  if (v instanceof Set) return [...(v as Set<unknown>)];
+  if (v instanceof Error) {
+    const code = (v as { code?: unknown }).code;
+    return { name: v.name, message: v.message, ...(typeof code === "string" && { code }) };
+  }
+  return v;
 }

@@ -1,7 +1,7 @@
 /**
  * `taskloom gc --older-than 30d`: deletes the stored runs not updated for
  * that long (optionally only some statuses). Runs a live process drives
- * are kept and named; `--dry-run` lists what would go. A run whose files
+ * are kept and named, by `--dry-run` too (which lists what would go). A run whose files
  * are corrupt or unsafe is never deleted by gc: it is named in a warning
  * line on stderr (and kept), and the other runs are collected.
  *
@@ -32,7 +32,13 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
   const removed: string[] = [];
   const kept: { runId: string; reason: string }[] = [];
   for (const r of old) {
-    if (!options.dryRun) {
+    if (options.dryRun) {
+      // What gc would do: deleteRun refuses a run whose lease a live process holds.
+      if (r.liveness === "live") {
+        kept.push({ runId: r.runId, reason: "a live process drives it" });
+        continue;
+      }
+    } else {
       try {
         await deleteRun(r.runId, { store: ctx.store() });
       } catch (err) {

@@ -6,7 +6,7 @@
  */
 import { assertRunId, getRun } from "../../index.js";
 import type { CommandContext } from "../context.js";
-import { executeRun, runOptionsFrom, type RunFlags } from "../execute-run.js";
+import { executeRun, graphArgs, runOptionsFrom, type RunFlags } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
 
 /** Options of `taskloom resume`. */
@@ -21,5 +21,5 @@ export async function resumeCommand(ctx: CommandContext, runId: string, modulePa
   // runAsync with an unknown id would start a new run; resuming one that does not exist is a mistake.
   await getRun(runId, { store: ctx.store() });
   const loaded = await loadGraph(modulePath, { exportName: options.export, cwd: ctx.io.cwd });
-  return executeRun(ctx, loaded, undefined, { ...runOptions, runId }, modulePath);
+  return executeRun(ctx, loaded, undefined, { ...runOptions, runId }, graphArgs(modulePath, options.export));
 }

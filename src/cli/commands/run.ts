@@ -7,7 +7,7 @@
 import { assertRunId, getRun } from "../../index.js";
 import type { CommandContext } from "../context.js";
 import { CliError, errorCode } from "../errors.js";
-import { executeRun, jsonOption, runOptionsFrom, type RunFlags } from "../execute-run.js";
+import { executeRun, graphArgs, jsonOption, runOptionsFrom, type RunFlags } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
 
 /** Options of `taskloom run`. */
@@ -45,5 +45,5 @@ export async function runCommand(ctx: CommandContext, modulePath: string, option
         `(--inputs null if it really takes none).`,
     );
   }
-  return executeRun(ctx, loaded, inputs, { ...runOptions, runId: options.runId }, modulePath);
+  return executeRun(ctx, loaded, inputs, { ...runOptions, runId: options.runId }, graphArgs(modulePath, options.export));
 }

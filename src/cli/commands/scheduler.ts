@@ -15,7 +15,8 @@
  *
  * @module
  */
-import type { Scheduler as OwnScheduler, SchedulerEventMap, SchedulerJobView } from "../../index.js";
+import { InvalidOptionError, type Scheduler as OwnScheduler, type SchedulerEventMap, type SchedulerJobView } from "../../index.js";
+import { MAX_TIMER_MS } from "../../graph/retry-options.js";
 import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
 import { CliError } from "../errors.js";
@@ -39,8 +40,11 @@ type SchedulerModule = {
 
 /** Runs the command; resolves to the exit code once the scheduler has stopped. */
 export async function schedulerStartCommand(ctx: CommandContext, modulePaths: readonly string[], options: SchedulerStartOptions): Promise<number> {
+  // Checked before any module is loaded; a timer cannot wait longer than MAX_TIMER_MS (it would fire at once, again and again).
   const pollMs = options.poll === undefined ? 1_000 : parseDuration(options.poll, "--poll");
-  if (pollMs < 1) throw new CliError("USAGE", `--poll must be at least 1ms (got "${options.poll}")`);
+  if (pollMs < 1 || pollMs > MAX_TIMER_MS) {
+    throw new InvalidOptionError("--poll", `must be a duration from 1ms to 24d, such as 1s or 30s (got "${options.poll}")`);
+  }
   const loaded: LoadedGraph[] = [];
   for (const path of modulePaths) loaded.push(await loadGraph(path, { exportName: options.export, cwd: ctx.io.cwd }));
   // The scheduler, its store and the graphs must come from one copy of taskloom (instanceof checks).

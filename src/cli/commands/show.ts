@@ -10,6 +10,7 @@ import { assertRunId, getRun, InvalidOptionError, type ErrorRecord, type RunDeta
 import type { CommandContext } from "../context.js";
 import { formatDuration } from "../../core/duration.js";
 import { graphView, toDot, toMermaid, type GraphShape } from "../graph-format.js";
+import { graphArgs } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
 import { formatTime, jsonText, table } from "../text.js";
 
@@ -145,7 +146,9 @@ export async function showCommand(ctx: CommandContext, runId: string, modulePath
     case "text":
       out.write(`${runText(run, ctx.io.now())}\n`);
       if (run.liveness === "crashed" || run.liveness === "stalled") {
-        ctx.io.err.write(`no live process drives this run; continue it with: ${ctx.suggest(["resume", runId, modulePath ?? "<module>"])}\n`);
+        ctx.io.err.write(
+          `no live process drives this run; continue it with: ${ctx.suggest(["resume", runId, ...(modulePath === undefined ? ["<module>"] : graphArgs(modulePath, options.export))])}\n`,
+        );
       }
       break;
   }

@@ -46,11 +46,13 @@ export async function workerCommand(
   options: WorkerCommandOptions,
   stopped: Promise<string> = nextSignal(),
 ): Promise<number> {
-  const concurrency = options.concurrency === undefined ? 8 : Number(options.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new InvalidOptionError("--concurrency", `must be a whole number of at least 1 (got ${options.concurrency})`);
+  // Digits only, as for every count option: Number() would take "0x10", "1e1" and "".
+  const concurrency = options.concurrency === undefined ? 8 : /^\d+$/.test(options.concurrency.trim()) ? Number(options.concurrency) : NaN;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new InvalidOptionError("--concurrency", `must be a whole number of at least 1 (got "${options.concurrency}")`);
   }
-  const redis = options.redis ?? ctx.io.env.TASKLOOM_REDIS ?? "redis://127.0.0.1:6379";
+  // An empty TASKLOOM_REDIS is unset, as an empty TASKLOOM_DIR is.
+  const redis = options.redis ?? (ctx.io.env.TASKLOOM_REDIS || "redis://127.0.0.1:6379");
   try {
     new URL(redis);
   } catch {

@@ -67,6 +67,15 @@ function nodeProblems(node: unknown, i: number): string[] {
       );
     }
   }
+  if (n.routes !== null && typeof n.routes === "object" && !Array.isArray(n.routes)) {
+    for (const [name, targets] of Object.entries(n.routes)) {
+      // JSON.parse makes "__proto__" a plain key, but a graph keeps routes in an object, where the key sets the prototype.
+      if (name === "__proto__") problems.push(`${where} routes: a route cannot be named "__proto__"; rename it`);
+      else if (typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
+        problems.push(`${where} routes: route "${name}" must be a node id or an array of node ids (got ${kind(targets)})`);
+      }
+    }
+  }
   if (n.map !== null && typeof n.map === "object" && !Array.isArray(n.map)) {
     problems.push(...fieldProblems(n.map as Record<string, unknown>, `${where} map`, { source: "string", maxConcurrency: "number?" }));
   }
