@@ -383,7 +383,8 @@ export class Attempts {
   #context(id: string, node: NodeDefinition, attempt: number, abort: AttemptAbort, element: ElementOf | undefined): AttemptContext<unknown> {
     const { frontier, buffer } = this.#env;
     const deps = frontier.visitDeps(id) ?? this.#deps(id, node.after);
-    const visit = frontier.visit(id);
+    // A map element runs for its map node's visit: it sees the trigger of the route that chose the map node.
+    const visit = frontier.visit(element === undefined ? id : element.map);
     const from = visit?.trigger;
     return new AttemptContext(this.#env.host, abort, this.#env.inputs, deps, this.#env.runId, id, attempt, {
       visit: visit?.visit ?? 1,

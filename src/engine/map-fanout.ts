@@ -91,13 +91,16 @@ export class MapFanout implements MapStarter, ActivationOwner {
       void loop.settle(id, { kind: "error", error, attempt });
       return Promise.resolve();
     }
-    const elements = items.map((_, i) => elementId(id, i));
+    // An index loop, not `items.map`/`forEach`: those skip the holes of a sparse array, whose elements then never ran.
+    const elements: string[] = [];
     const missing: NodeRecord[] = [];
-    elements.forEach((element, index) => {
+    for (let index = 0; index < items.length; index++) {
+      const element = elementId(id, index);
+      elements.push(element);
       this.#elementOf.set(element, { map: id, item: items[index], index });
       this.#env.defs.add(element, { ...node, id: element });
       if (!buffer.get(element)) missing.push({ id: element, nodeId: id, status: "pending", attempts: 0 });
-    });
+    }
     if (missing.length > 0) buffer.append(missing);
     const todo = elements.filter((element) => {
       const record = buffer.get(element);

@@ -5,6 +5,9 @@
  *
  * Invariants:
  * - A name is used once per attempt (twice is a bug in the node).
+ * - A step of an attempt that ended (it timed out, or the run stopped, and
+ *   its body ignored the signal) rejects with the attempt's abort reason
+ *   and never calls `fn`: a retry of the node may be running that step.
  * - A step's result is durable (the journal's barrier passed) before
  *   `step` returns; a result that cannot be stored exactly is returned
  *   but not journaled (it runs again on resume), with a warning.
@@ -35,10 +38,12 @@ export async function runNodeStep<T>(env: NodeStepEnv, context: AttemptContext<u
     throw new InvalidOptionError(`step("${name}")`, `is called twice in one attempt of node "${id}"; give each step a unique name`);
   }
   context.usedSteps.add(name);
+  const abort = context.abortState;
+  // The attempt ended (timed out, cancelled) while its body went on: its steps run nothing (a retry may be running them).
+  if (abort.aborted) throw abort.reason;
   const steps = env.buffer.get(id)?.steps;
   if (steps && Object.prototype.hasOwnProperty.call(steps, name)) return steps[name] as T;
   const value = await fn();
-  const abort = context.abortState;
   if (abort.aborted) throw abort.reason;
   // A getter that throws here rejects the step, in the body that awaits it.
   const durability = checkDurable(value);

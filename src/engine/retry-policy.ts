@@ -64,7 +64,8 @@ export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number
 /** The delay (ms) after failed attempt `attempt` (from 1); `random` returns [0, 1). */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const { initialMs, factor, maxMs, jitter } = policy.backoff;
-  const nominal = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
+  // A zero initial delay stays 0: once factor^n overflows to Infinity, 0 × Infinity would be NaN (a timer never due).
+  const nominal = initialMs === 0 ? 0 : Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
   if (!jitter) return nominal;
   return Math.round(nominal / 2 + random() * (nominal / 2));
 }

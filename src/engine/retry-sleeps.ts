@@ -7,10 +7,13 @@
  * - A sleeping activation is still outstanding for the run loop.
  * - When the run stops, every sleep is woken at once and its activation
  *   ends as cancelled; a sleep that ends while the run is stopping does too.
+ * - A delay longer than one timer holds ({@link MAX_TIMER_MS}: Node fires
+ *   a longer `setTimeout` after 1 ms) is slept in pieces.
  *
  * @module
  */
 import { sleep, type Clock } from "../core/clock.js";
+import { MAX_TIMER_MS } from "../graph/retry-options.js";
 import type { RunEvents } from "../events/run-events.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { markRetrying } from "../state/node-transitions.js";
@@ -57,7 +60,7 @@ export class RetrySleeps {
     this.#env.events.emit("node:retry", this.#env.names.tag(id, { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error }));
     const controller = new AbortController();
     this.#sleeping.set(id, controller);
-    sleep(clock, delayMs, controller.signal).then(
+    sleepLong(clock, delayMs, controller.signal).then(
       () => {
         this.#sleeping.delete(id);
         if (host.stopping) void host.settle(id, { kind: "cancelled" });
@@ -74,4 +77,18 @@ export class RetrySleeps {
   wakeAll(reason: unknown): void {
     for (const controller of this.#sleeping.values()) controller.abort(reason);
   }
+}
+
+/** {@link sleep} of any length: a delay longer than one timer holds is slept in pieces of at most {@link MAX_TIMER_MS}. */
+function sleepLong(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return ms <= MAX_TIMER_MS ? sleep(clock, ms, signal) : sleepPieces(clock, ms, signal);
+}
+
+async function sleepPieces(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  let left = ms;
+  while (left > MAX_TIMER_MS) {
+    await sleep(clock, MAX_TIMER_MS, signal);
+    left -= MAX_TIMER_MS;
+  }
+  await sleep(clock, left, signal);
 }

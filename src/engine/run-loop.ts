@@ -42,7 +42,7 @@ import { checkDurable } from "../core/value-codec.js";
 import { describe as describeError } from "../errors.js";
 import type { RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
-import { toErrorRecord } from "../state/error-record.js";
+import { MAX_CAUSE_DEPTH, toErrorRecord } from "../state/error-record.js";
 import { markCancelled, markFailed, markReady, markSucceeded } from "../state/node-transitions.js";
 import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
@@ -267,15 +267,23 @@ export class RunLoop {
         }
         const policy = this.#parts.defs.policy(id);
         const isMap = this.#graph.node(id)?.map !== undefined;
-        if (!this.#stopping && !isMap && shouldRetry(policy, result.error, result.attempt)) {
-          this.#parts.retries.schedule(id, result.error, result.attempt, policy);
+        let error = result.error;
+        let retry = false;
+        try {
+          retry = !this.#stopping && !isMap && shouldRetry(policy, error, result.attempt);
+        } catch (thrown) {
+          // A retryOn that throws cannot say yes: the node fails now, with both errors (never an escape, never a hang).
+          error = retryOnThrew(id, result.attempt, error, thrown);
+        }
+        if (retry) {
+          this.#parts.retries.schedule(id, error, result.attempt, policy);
           return DONE;
         }
-        this.#buffer.transition(markFailed(toErrorRecord(result.error), now), id);
-        this.#events.emit("node:error", this.#names.tag(id, { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error: result.error }));
+        this.#buffer.transition(markFailed(toErrorRecord(error), now), id);
+        this.#events.emit("node:error", this.#names.tag(id, { runId: this.#runId, at: now, nodeId: id, attempt: result.attempt, error }));
         frontier.failed(id);
         this.#outstanding -= 1;
-        const failure = new NodeFailedError(this.#runId, id, result.attempt, result.error);
+        const failure = new NodeFailedError(this.#runId, id, result.attempt, error);
         // A graphFn step's failure goes to the body that awaits it, which may catch it; a map element's, to its map node.
         const end = { kind: "error", error: failure } as const;
         if (owners.some((owner) => owner.settled(id, end))) break;
@@ -367,6 +375,17 @@ export class RunLoop {
   }
 }
 
+/** The error a node fails with when its `retryOn` threw `thrown` on the error of attempt `attempt`. */
+function retryOnThrew(id: string, attempt: number, error: unknown, thrown: unknown): Error {
+  const what = (value: unknown): string => (isReadable(value) ? describeError(value) : "a value that cannot be read");
+  return new Error(
+    `retryOn of node "${id}" threw (${what(thrown)}) when asked about the error of attempt ${attempt} (${what(error)}), so the node was not retried; ` +
+      "make retryOn return true or false",
+    // A cause that throws when looked at (a revoked Proxy) would break the error's record.
+    isReadable(thrown) ? { cause: thrown } : undefined,
+  );
+}
+
 /** True for a value `checkDurable` always finds durable and need not walk: a number, boolean, null, undefined or short string. */
 function isSmallScalar(value: unknown): boolean {
   switch (typeof value) {
@@ -382,13 +401,23 @@ function isSmallScalar(value: unknown): boolean {
 }
 
 /**
- * False for a thrown value that throws when looked at (a revoked Proxy):
- * retry decisions, error records and messages all look at it, and what
- * they throw must not escape the run.
+ * False for a thrown value that throws when looked at: a revoked Proxy, or
+ * an error whose `name`, `message`, `stack`, `code` or `cause` (or those
+ * of a cause, as deep as an error record goes) throws when read (a getter,
+ * a Proxy's trap). Retry decisions, error records and messages all read
+ * them, and what they throw must not escape the run (it left the run
+ * hanging).
  */
 export function isReadable(error: unknown): boolean {
   try {
-    void (error instanceof Error);
+    let e: unknown = error;
+    for (let depth = 0; depth <= MAX_CAUSE_DEPTH && e instanceof Error; depth++) {
+      void e.name;
+      void e.message;
+      void e.stack;
+      void (e as { code?: unknown }).code;
+      e = (e as { cause?: unknown }).cause;
+    }
     return true;
   } catch {
     return false;

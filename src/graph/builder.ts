@@ -44,6 +44,16 @@ function toArray(list: NodeList | undefined): NodeDefinition[] {
 }
 
 /**
+ * A copy of an `after` option. Anything but an array is kept as it is, for
+ * `build()` to refuse by name: spread, a string (`after: "fetch"` from plain
+ * JavaScript) became a list of its characters.
+ */
+function afterList(after: readonly string[] | undefined): readonly string[] {
+  if (after === undefined) return [];
+  return Array.isArray(after) ? [...(after as readonly string[])] : after;
+}
+
+/**
  * Builds a {@link TaskGraph} step by step.
  *
  * @typeParam I - the graph's inputs
@@ -112,7 +122,7 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     const definition: NodeDefinition = {
       id,
       fn: fn as NodeDefinition["fn"],
-      after: options?.after ? [...options.after] : [],
+      after: afterList(options?.after),
       ...(options?.retry !== undefined && { retry: options.retry }),
       ...(options?.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       ...(options?.routes !== undefined && { routes: options.routes }),
@@ -141,8 +151,8 @@ export class GraphBuilder<I = undefined, O extends object = {}, R = NoOutput> {
     options?: MapOptions<A>,
   ): GraphBuilder<I, O & { readonly [K in Id]: Awaited<T>[] }, R> {
     assertOptionKeys(`map "${id}"`, options, MAP_OPTION_KEYS);
-    const after = [...(options?.after ?? [])] as string[];
-    if (!after.includes(source)) after.unshift(source);
+    const after = afterList(options?.after) as string[];
+    if (Array.isArray(after) && !after.includes(source)) after.unshift(source);
     const definition: NodeDefinition = {
       id,
       fn: fn as unknown as NodeDefinition["fn"],

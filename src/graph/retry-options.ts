@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { MAX_TIMER_MS } from "../core/clock.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { valueText } from "../core/text.js";
 import { InvalidOptionError } from "../errors.js";
@@ -74,7 +75,7 @@ export function validateRetryOptions(options: unknown, where: string): void {
   if (o.retryOn !== undefined && typeof o.retryOn !== "function") {
     throw new InvalidOptionError(`${where}.retryOn`, "must be a function (error, attempt) => boolean");
   }
-  validateDuration(o.timeoutMs, `${where}.timeoutMs`, false);
+  validateDuration(o.timeoutMs, `${where}.timeoutMs`, false, MAX_TIMER_MS);
   if (o.backoff !== undefined) {
     if (o.backoff === null || typeof o.backoff !== "object") throw new InvalidOptionError(`${where}.backoff`, "must be an object");
     validateDuration(o.backoff.initialMs, `${where}.backoff.initialMs`, true);
@@ -88,9 +89,20 @@ export function validateRetryOptions(options: unknown, where: string): void {
   }
 }
 
-/** Throws unless `ms` is undefined or a finite duration (zero allowed when `zeroOk`). */
-export function validateDuration(ms: unknown, name: string, zeroOk: boolean): void {
+// The longest delay one timer holds (`core/clock.ts`): a time limit armed as one timer (a node's `timeoutMs`) must
+// not exceed it, since a clock may be a bare Node timer. A longer retry backoff is slept in pieces (`engine/retry-sleeps.ts`).
+export { MAX_TIMER_MS } from "../core/clock.js";
+
+/**
+ * Throws unless `ms` is undefined or a finite duration (zero allowed when
+ * `zeroOk`), and at most `max` ms when given (a limit armed as one timer:
+ * {@link MAX_TIMER_MS}).
+ */
+export function validateDuration(ms: unknown, name: string, zeroOk: boolean, max?: number): void {
   if (ms === undefined) return;
   const ok = typeof ms === "number" && Number.isFinite(ms) && (zeroOk ? ms >= 0 : ms > 0);
   if (!ok) throw new InvalidOptionError(name, `must be a finite number of milliseconds ${zeroOk ? "of at least 0" : "above 0"} (got ${valueText(ms)})`);
+  if (max !== undefined && ms > max) {
+    throw new InvalidOptionError(name, `must be at most ${max} ms (about ${(max / 86_400_000).toFixed(1)} days, the longest one timer holds; got ${ms})`);
+  }
 }

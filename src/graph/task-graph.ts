@@ -8,7 +8,7 @@
  * stored run can tell whether it was made by the same graph.
  *
  * Invariants: a constructed graph is frozen, and so are its nodes (routes
- * normalized to arrays, see {@link GraphNode}); the class calls
+ * normalized to arrays, see {@link GraphNode}; retry options a frozen copy); the class calls
  * validation, fingerprint, topology and spec writing, and none of them
  * imports this module (they read the types in `definition.ts`).
  *
@@ -24,6 +24,7 @@ import type { GraphSpec, ToSpecOptions } from "./spec/format.js";
 import { writeSpec } from "./spec/write-spec.js";
 import { validateGraph } from "./validate-graph.js";
 import { GraphDefinitionError } from "./errors.js";
+import type { RetryOptions } from "./retry-options.js";
 
 /** The one empty list every node without dependencies or successors shares (a million-node graph has a million). */
 const NONE: readonly string[] = Object.freeze([]);
@@ -90,7 +91,7 @@ const NODE_FIELDS: ReadonlySet<string> = new Set(["id", "fn", "after", "retry", 
  */
 function builtNode(n: NodeDefinition, single: Map<string, readonly string[]>): GraphNode {
   const node: { -readonly [K in keyof GraphNode]: GraphNode[K] } = { id: n.id, fn: n.fn, after: frozenAfter(n.after, single) };
-  if (n.retry !== undefined) node.retry = n.retry;
+  if (n.retry !== undefined) node.retry = frozenRetry(n.retry);
   if (n.timeoutMs !== undefined) node.timeoutMs = n.timeoutMs;
   if (n.map !== undefined) node.map = n.map;
   if (n.routes !== undefined) node.routes = normalizeRoutes(n.routes);
@@ -101,6 +102,17 @@ function builtNode(n: NodeDefinition, single: Map<string, readonly string[]>): G
     }
   }
   return Object.freeze(node);
+}
+
+/**
+ * A frozen copy of a node's validated retry options (and of their
+ * `backoff`): the caller's object stays theirs, and changing it after
+ * `build()` changes neither the graph nor its runs (it bypassed
+ * validation: a `timeoutMs` of -1 fired at once).
+ */
+function frozenRetry(retry: RetryOptions): RetryOptions {
+  const backoff = retry.backoff;
+  return Object.freeze({ ...retry, ...(backoff !== undefined && { backoff: Object.freeze({ ...backoff }) }) });
 }
 
 /** The routing topology of a graph that routes, over maps by id in the order the nodes were given. */

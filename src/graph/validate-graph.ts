@@ -1,7 +1,8 @@
 /**
  * Structural validation of a graph, run once by `build()`. It collects
  * every problem before throwing, so a user fixes a graph in one pass:
- * empty or reserved ids, duplicates, unknown or repeated dependencies, a
+ * empty or reserved ids, duplicates, an id that is a map element's (`m[0]`
+ * beside map node `m`), unknown or repeated dependencies, a
  * node depending on itself, cycles of `after` edges (named by the nodes on
  * them; routes may loop), bodies that are not functions, and invalid node
  * options, routes included.
@@ -10,7 +11,7 @@
  */
 import { InvalidOptionError } from "../errors.js";
 import { GraphDefinitionError } from "./errors.js";
-import { validateDuration, validateRetryOptions } from "./retry-options.js";
+import { MAX_TIMER_MS, validateDuration, validateRetryOptions } from "./retry-options.js";
 import type { NodeDefinition } from "./definition.js";
 import { closest } from "../core/known-keys.js";
 
@@ -43,6 +44,12 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
     else ids.set(n.id, i);
   }
   for (const n of nodes) {
+    if (typeof n.id === "string" && n.id.endsWith("]")) {
+      const element = elementOf(n.id, nodes, ids);
+      if (element !== undefined) {
+        problems.push(`node id "${n.id}" is the id of element ${element.index} of map node "${element.map}"; rename one of them`);
+      }
+    }
     if (typeof n.fn !== "function") problems.push(`node "${n.id}" is a ${typeof n.fn}, not a function`);
     if (!Array.isArray(n.after)) {
       problems.push(`node "${n.id}": after must be an array of node ids`);
@@ -71,7 +78,7 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
     }
     try {
       validateRetryOptions(n.retry, `node "${n.id}" retry`);
-      validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false);
+      validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false, MAX_TIMER_MS);
     } catch (err) {
       if (err instanceof InvalidOptionError) problems.push(err.message.replace(/\.$/, ""));
       else throw err;
@@ -86,6 +93,19 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
   const position = new Map<string, number>();
   for (let p = 0; p < order.length; p++) position.set(order[p]!, p);
   return { order, position };
+}
+
+/**
+ * The map node and index whose element activation has id `id` (`m[3]`,
+ * the element ids `core/ids.ts` makes), when `m` is a map node of the
+ * graph: a node of that id would share its record with the element.
+ */
+function elementOf(id: string, nodes: readonly NodeDefinition[], ids: ReadonlyMap<string, number>): { map: string; index: number } | undefined {
+  const m = /\[(0|[1-9]\d*)\]$/.exec(id);
+  if (!m) return undefined;
+  const map = id.slice(0, m.index);
+  const at = ids.get(map);
+  return at !== undefined && nodes[at]!.map !== undefined ? { map, index: Number(m[1]) } : undefined;
 }
 
 /** `: did you mean "fetch"?` for a misspelt node id (plain JS has no compile error to catch it), else "". */

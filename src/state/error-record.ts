@@ -15,7 +15,7 @@
 import { fileURLToPath } from "node:url";
 import type { ErrorRecord } from "./records.js";
 
-const MAX_CAUSE_DEPTH = 8;
+export const MAX_CAUSE_DEPTH = 8;
 
 /** taskloom's own folder (`src/` or `dist/`), as a path and as a file URL, as stack frames name it. */
 const OWN_FOLDER_URL = new URL("../", import.meta.url).href;
