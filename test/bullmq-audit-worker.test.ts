@@ -66,7 +66,17 @@ describeRedis("createWorker (audit)", () => {
       ["graphs", { graphs: undefined }],
       ["graphs", { graphs: "tiny" }],
       ["graphs", { graphs: [{ name: "not a graph" }] }],
-      ["graphs", { graphs: [tiny, graph("tiny").node("b", () => 2).build()] }],
+      [
+        "graphs",
+        {
+          graphs: [
+            tiny,
+            graph("tiny")
+              .node("b", () => 2)
+              .build(),
+          ],
+        },
+      ],
       ["queue", { queue: 5 }],
       ["queue", { queue: "" }],
       ["queue", { queue: "etl:prod" }],
@@ -157,7 +167,11 @@ describeRedis("createWorker (audit)", () => {
     Object.assign(client, {
       taskloomFirstLookOnce: async (_n: number, resultsKey: string, cancelledKey: string, jobKey: string, jobId: string, reported: string) => {
         const reply = [await publisher.hget(resultsKey, jobId), await publisher.get(cancelledKey), await publisher.hexists(jobKey, reported)];
-        await publisher.multi().set(cancelledKey, "the attempt timed out").publish(keys.cancel, JSON.stringify({ jobId, reason: "the attempt timed out" })).exec();
+        await publisher
+          .multi()
+          .set(cancelledKey, "the attempt timed out")
+          .publish(keys.cancel, JSON.stringify({ jobId, reason: "the attempt timed out" }))
+          .exec();
         await new Promise((r) => setTimeout(r, 300)); // time for the message to reach the worker's subscriber
         return reply;
       },
@@ -389,7 +403,10 @@ describeRedis("createWorker (audit)", () => {
     const value = {
       nothing: undefined,
       at: new Date(Date.UTC(2026, 0, 2)),
-      byKey: new Map<unknown, unknown>([[1, new Set(["x"])], ["k", { deep: [undefined, 10n ** 30n] }]]),
+      byKey: new Map<unknown, unknown>([
+        [1, new Set(["x"])],
+        ["k", { deep: [undefined, 10n ** 30n] }],
+      ]),
       nan: Number.NaN,
       negZero: -0,
       sparse: [1, undefined, 3],
@@ -411,7 +428,10 @@ describeRedis("createWorker (audit)", () => {
 });
 
 /** A worker and an executor on a queue of their own. */
-async function pair(label: string, graphs: Parameters<typeof createWorker>[0]["graphs"]): Promise<{ worker: TaskloomWorker; executor: ReturnType<typeof bullmqExecutor> }> {
+async function pair(
+  label: string,
+  graphs: Parameters<typeof createWorker>[0]["graphs"],
+): Promise<{ worker: TaskloomWorker; executor: ReturnType<typeof bullmqExecutor> }> {
   const prefix = uniquePrefix(label);
   const worker = createWorker({ connection: REDIS_URL, prefix, queue: "q", graphs, concurrency: 4 });
   const executor = bullmqExecutor({ connection: REDIS_URL, prefix, queue: "q" });

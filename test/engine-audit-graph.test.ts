@@ -54,7 +54,13 @@ describe("a node id that is also a map element's activation id", () => {
 describe("after that is not an array", () => {
   it("a string is refused as such, not read as a list of its characters", () => {
     // Nodes "a" and "b" exist: "ab" spread into ["a", "b"] built without a word.
-    const problems = problemsOf(() => loose("after-string").node("a", () => 1).node("b", () => 2).node("c", () => 3, { after: "ab" }).build());
+    const problems = problemsOf(() =>
+      loose("after-string")
+        .node("a", () => 1)
+        .node("b", () => 2)
+        .node("c", () => 3, { after: "ab" })
+        .build(),
+    );
     expect(problems).toEqual(['node "c": after must be an array of node ids']);
   });
 

@@ -108,7 +108,8 @@ class Harness {
       if (this.cancelled) this.startedAfterCancel += 1;
       this.starts.set(id, (this.starts.get(id) ?? 0) + 1);
       for (const d of i === this.shape.mapAt ? [] : this.shape.after[i]!) {
-        if (JSON.stringify(ctx.deps[`n${d}`]) !== JSON.stringify(this.expected(d))) this.problems.push(`${id} read n${d} as ${JSON.stringify(ctx.deps[`n${d}`])}`);
+        if (JSON.stringify(ctx.deps[`n${d}`]) !== JSON.stringify(this.expected(d)))
+          this.problems.push(`${id} read n${d} as ${JSON.stringify(ctx.deps[`n${d}`])}`);
       }
       this.running += 1;
       this.maxRunning = Math.max(this.maxRunning, this.running);

@@ -154,11 +154,38 @@ describe("retryOn", () => {
 
 describe("an error whose fields throw when read", () => {
   const cases: [string, () => unknown][] = [
-    ["a Proxy of an Error whose get trap throws", () => new Proxy(new Error("inner"), { get: () => { throw new Error("trap"); } })],
-    ["an Error whose message getter throws", () => Object.create(Error.prototype, { message: { get: () => { throw new Error("message"); } } }) as unknown],
+    [
+      "a Proxy of an Error whose get trap throws",
+      () =>
+        new Proxy(new Error("inner"), {
+          get: () => {
+            throw new Error("trap");
+          },
+        }),
+    ],
+    [
+      "an Error whose message getter throws",
+      () =>
+        Object.create(Error.prototype, {
+          message: {
+            get: () => {
+              throw new Error("message");
+            },
+          },
+        }) as unknown,
+    ],
     [
       "an Error whose cause's name getter throws",
-      () => new Error("outer", { cause: Object.create(Error.prototype, { name: { get: () => { throw new Error("name"); } } }) as unknown }),
+      () =>
+        new Error("outer", {
+          cause: Object.create(Error.prototype, {
+            name: {
+              get: () => {
+                throw new Error("name");
+              },
+            },
+          }) as unknown,
+        }),
     ],
   ];
   it.each(cases)("%s fails its node with a readable error instead of leaving the run hanging", { timeout: 10_000 }, async (_, make) => {

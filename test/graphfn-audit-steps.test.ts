@@ -51,8 +51,13 @@ describe("the body gets its own copy of a step's value", () => {
       fc.integer({ min: -1e12, max: 1e12 }).map((t) => new Date(t)),
     );
     const value = fc.letrec((tie) => ({
-      v: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("v"), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), tie("v"), { maxKeys: 3, noNullPrototype: true }),
-        fc.array(fc.tuple(fc.string({ maxLength: 3 }), tie("v")), { maxLength: 2 }).map((entries) => new Map(entries))),
+      v: fc.oneof(
+        { depthSize: "small" },
+        leaf,
+        fc.array(tie("v"), { maxLength: 3 }),
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), tie("v"), { maxKeys: 3, noNullPrototype: true }),
+        fc.array(fc.tuple(fc.string({ maxLength: 3 }), tie("v")), { maxLength: 2 }).map((entries) => new Map(entries)),
+      ),
     })).v;
     let n = 0;
     await fc.assert(

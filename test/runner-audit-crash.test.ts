@@ -69,7 +69,10 @@ writeFileSync(childFile, CHILD);
 
 function runChild(args: string[]): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", childFile, ...args], { stdio: ["ignore", "ignore", "pipe"], cwd: resolve(import.meta.dirname, "..") });
+    const child = spawn(process.execPath, ["--import", "tsx", childFile, ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+      cwd: resolve(import.meta.dirname, ".."),
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", fail);
@@ -120,4 +123,3 @@ describe("an accepted event survives SIGKILL of the process that accepted it", (
     expect((await new LowdbStore({ dir }).load("crash-take"))?.state.meta.inbox).toBeUndefined();
   }, 60_000);
 });
-

@@ -49,4 +49,3 @@ describe("a deadline and child runs", () => {
     expect(await handle.result()).toEqual({ a: 1 });
   });
 });
-

@@ -144,4 +144,3 @@ describe("resolveWait with the wait's own schema, when the schema transforms", (
     expect((await store.load("schema-bad"))?.state.meta.inbox).toBeUndefined();
   });
 });
-

@@ -246,7 +246,11 @@ export class Waits {
       // resolver's clock: an event stamped on another clock than the run's counts only once the run's clock
       // says the deadline passed, as the deadline then has to be seen anyway.)
       this.#inbox.delete(key);
-      this.#env.loop.warn(id, "WAIT_EVENT_LATE", `the event delivered for "${key}" at ${delivered.at} came after the wait's deadline ${deadline} and was dropped`);
+      this.#env.loop.warn(
+        id,
+        "WAIT_EVENT_LATE",
+        `the event delivered for "${key}" at ${delivered.at} came after the wait's deadline ${deadline} and was dropped`,
+      );
       delivered = undefined;
     }
     // A live delivery held for this wait came after the inbox's event (written while no one drove the run): it

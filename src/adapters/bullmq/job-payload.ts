@@ -193,9 +193,7 @@ export function okEnvelope(result: unknown, what: string): ResultEnvelope {
   const value = isRoute(result) ? result.value : result;
   const problem = travelProblem(value);
   if (problem !== undefined) {
-    return errorEnvelope(
-      new NonRetryableError(`${what} returned a value that cannot be sent back to the coordinator: ${problem}; return plain data`),
-    );
+    return errorEnvelope(new NonRetryableError(`${what} returned a value that cannot be sent back to the coordinator: ${problem}; return plain data`));
   }
   return isRoute(result) ? { ok: true, value, route: result.name } : { ok: true, value };
 }

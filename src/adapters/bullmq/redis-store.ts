@@ -65,7 +65,20 @@ import { type RunState } from "../../state/run-state.js";
 import { summarize, summaryOf, type NodeCounts } from "../../state/run-summary.js";
 import { assertConnection, closeClient, connectionOptions, openClient, runScript, type RedisConnection } from "./connection.js";
 import { nameOption } from "./job-payload.js";
-import { ACQUIRE, APPEND, DELETE, fenceArgs, leaseAt, leaseOf, READ_LEASE, RELEASE, RENEW, REQUEST_CANCEL, WRITE_SNAPSHOT, type Reply } from "./redis-scripts.js";
+import {
+  ACQUIRE,
+  APPEND,
+  DELETE,
+  fenceArgs,
+  leaseAt,
+  leaseOf,
+  READ_LEASE,
+  RELEASE,
+  RENEW,
+  REQUEST_CANCEL,
+  WRITE_SNAPSHOT,
+  type Reply,
+} from "./redis-scripts.js";
 
 /**
  * Options of {@link RedisStore}.

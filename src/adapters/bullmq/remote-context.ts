@@ -30,7 +30,18 @@ import { assertNoNodeStepOptions, assertOptionKeys, WAIT_OPTION_KEYS } from "../
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import { NonRetryableError } from "../../graph/errors.js";
-import { decode, encode, envelopeError, errorEnvelope, okEnvelope, travelProblem, type ChannelKeys, type Reply, type ResultEnvelope, type UpMessage } from "./job-payload.js";
+import {
+  decode,
+  encode,
+  envelopeError,
+  errorEnvelope,
+  okEnvelope,
+  travelProblem,
+  type ChannelKeys,
+  type Reply,
+  type ResultEnvelope,
+  type UpMessage,
+} from "./job-payload.js";
 
 /** How often an unanswered call is sent again (ms). */
 const RESEND_MS = 3_000;
@@ -81,9 +92,7 @@ export class RemoteContext implements NodeContext {
       // into a plain object or drop a function without a word: refused instead, where the body can see it.
       const problem = travelProblem(data);
       if (problem !== undefined) {
-        throw new NonRetryableError(
-          `ctx.emit("${name}") in a BullMQ worker: its data cannot be sent to the coordinator: ${problem}; emit plain data`,
-        );
+        throw new NonRetryableError(`ctx.emit("${name}") in a BullMQ worker: its data cannot be sent to the coordinator: ${problem}; emit plain data`);
       }
       void this.#send({ t: "emit", jobId: this.#jobId, name, data }).catch(() => undefined);
     };

@@ -44,7 +44,17 @@ import type { TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
 import { assertConnection, bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
-import { channelKeys, decodeActivation, describeValue, encode, errorEnvelope, nameOption, okEnvelope, type ChannelKeys, type ResultEnvelope } from "./job-payload.js";
+import {
+  channelKeys,
+  decodeActivation,
+  describeValue,
+  encode,
+  errorEnvelope,
+  nameOption,
+  okEnvelope,
+  type ChannelKeys,
+  type ResultEnvelope,
+} from "./job-payload.js";
 import { RemoteContext } from "./remote-context.js";
 
 /**
@@ -302,11 +312,7 @@ async function subscribedAgain(subscriber: Redis, channel: string): Promise<void
 }
 
 /** Aborts each running job of `active` whose cancel marker is set (a cancel published while the subscriber was away). */
-async function abortCancelled(
-  client: Redis,
-  keys: ChannelKeys,
-  active: ReadonlyMap<string, RunningJob>,
-): Promise<void> {
+async function abortCancelled(client: Redis, keys: ChannelKeys, active: ReadonlyMap<string, RunningJob>): Promise<void> {
   const running = [...active];
   if (running.length === 0) return;
   const markers = await client.mget(running.map(([jobId]) => keys.cancelled(jobId)));
@@ -405,7 +411,10 @@ function registryOf(graphs: unknown): Map<string, RegisteredGraph> {
     }
     const known = registry.get(candidate.name);
     if (known !== undefined && known.fingerprint !== candidate.fingerprint) {
-      throw new InvalidOptionError("graphs", `holds two different graphs named "${candidate.name}": a job names its graph, so one worker can serve one version of it`);
+      throw new InvalidOptionError(
+        "graphs",
+        `holds two different graphs named "${candidate.name}": a job names its graph, so one worker can serve one version of it`,
+      );
     }
     registry.set(candidate.name, candidate as RegisteredGraph);
   });
