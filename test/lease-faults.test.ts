@@ -82,7 +82,9 @@ describe("taking a run's lease fails in the store", () => {
       .node("a", () => void ran.push("a"))
       .build();
     const error = await runAsync(g, undefined, { runId: "r1", store: new LowdbStore({ dir: join(file, "store") }) }).catch((e: unknown) => e);
-    expectPersistenceError(error, "ENOTDIR");
+    // The cause is the store's own typed error, naming the folder and why; the system's ENOTDIR is its cause.
+    expectPersistenceError(error, "STORE_FOLDER_UNUSABLE");
+    expect((error as Error).cause).toMatchObject({ dir: join(file, "store"), cause: { code: "ENOTDIR" } });
     expect(ran).toEqual([]);
   });
 
@@ -199,7 +201,7 @@ describe("the CLI", () => {
       .split("\n")
       .filter((l) => l.startsWith("error"));
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^error\[PERSISTENCE_FAILED\]: .*ENOTDIR.*Free disk space or fix the folder's permissions/);
+    expect(lines[0]).toMatch(/^error\[PERSISTENCE_FAILED\]: .*cannot be used: a path above it is a file.*Free disk space or fix the folder's permissions/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -2,7 +2,8 @@
  * A `LowdbStore` whose folder cannot be used (a file where the folder
  * should be, or a file above it) fails every call with `StoreFolderError`
  * naming the folder, on both layouts, through the store and through the
- * runner's calls; nothing is written. Before, reads gave a raw `ENOTDIR`
+ * runner's calls (`runAsync`: `PersistenceError`, as documented, with it
+ * as the cause); nothing is written. Before, reads gave a raw `ENOTDIR`
  * (or `SnapshotCorruptError`, whose advice is to restore a backup).
  * A folder that does not exist yet is no problem: it is made at the
  * first write.
@@ -11,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cancelRun, deleteRun, getRun, graph, listRuns, resolveWait, runAsync, StoreFolderError } from "../src/index.js";
+import { cancelRun, deleteRun, getRun, graph, listRuns, PersistenceError, resolveWait, runAsync, StoreFolderError } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 import { leaseRequest } from "./support/lease-request.js";
 
@@ -49,10 +50,15 @@ describe.each(["files", "folders"] as const)("a store folder that cannot be used
       ["cancelRun", () => cancelRun("r", { store })],
     ];
     for (const [name, call] of calls) {
-      const error = await call().then(
+      let error = await call().then(
         () => undefined,
         (e: unknown) => e,
       );
+      if (name === "runAsync") {
+        // A run that cannot take its lease fails with PersistenceError, as documented; its cause says why.
+        expect(error, name).toBeInstanceOf(PersistenceError);
+        error = (error as Error).cause;
+      }
       expect(error, name).toBeInstanceOf(StoreFolderError);
       expect(error, name).toMatchObject({ code: "STORE_FOLDER_UNUSABLE", dir });
       expect((error as Error).message, name).toMatch(problem);

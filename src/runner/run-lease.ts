@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import { thisHost } from "../core/host.js";
 import { TaskloomError } from "../errors.js";
 import { LeaseLostError, PersistenceError } from "../engine/errors.js";
-import { RunLockedError } from "../persistence/errors.js";
+import { RunLockedError, StoreFolderError } from "../persistence/errors.js";
 import { processIdentity } from "../persistence/lease-rules.js";
 import type { Lease, LeaseRequest, RunStore } from "../persistence/run-store.js";
 
@@ -44,9 +44,14 @@ export async function takeLease(store: RunStore, runId: string, request: LeaseRe
   }
 }
 
-/** `error` itself when it is a `TaskloomError`, else a `PersistenceError` with it as the cause. */
+/**
+ * `error` itself when it is a `TaskloomError`, else a `PersistenceError`
+ * with it as the cause. A `StoreFolderError` (the store's folder cannot be
+ * used) is a store failure too: a `PersistenceError` with it as the cause,
+ * as a run's failed save has always been, its cause naming the folder.
+ */
 export function asTaskloomError(runId: string, error: unknown): TaskloomError {
-  return error instanceof TaskloomError ? error : new PersistenceError(runId, error);
+  return error instanceof TaskloomError && !(error instanceof StoreFolderError) ? error : new PersistenceError(runId, error);
 }
 
 /**
