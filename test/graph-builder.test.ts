@@ -38,6 +38,16 @@ describe("build() validation", () => {
     expect(g.node("c")?.after).toEqual(["a", "b"]);
   });
 
+  it('rejects a route named "__proto__" (an object key that sets the prototype: the route was lost in silence)', () => {
+    const err = definitionError(() =>
+      graph("proto-route")
+        .node("a", noop, { routes: { ["__proto__"]: "b", ok: "b" } })
+        .node("b", noop)
+        .build(),
+    );
+    expect(err.problems).toContain('node "a": a route cannot be named "__proto__"; rename it');
+  });
+
   it("rejects a duplicate node id", () => {
     const err = definitionError(() => graph("dup").node("a", noop).node("a", noop).build());
     expect(err.problems).toEqual(['node id "a" is used twice']);

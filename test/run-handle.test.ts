@@ -398,6 +398,40 @@ describe("input validation", () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("a Standard Schema validator that throws, or returns no result, or a parse validator that throws null issues: InputValidationError, never an untyped error", async () => {
+    const standard = (validate: (v: unknown) => unknown) =>
+      ({ "~standard": { version: 1, vendor: "x", validate } }) as unknown as StandardSchemaLike<{ n: number }>;
+    const throwing = new Error("refinement blew up");
+    const cases: [string, StandardSchemaLike<{ n: number }> | { parse(v: unknown): never }, string][] = [
+      [
+        "validate throws",
+        standard(() => {
+          throw throwing;
+        }),
+        "refinement blew up",
+      ],
+      ["validate returns undefined", standard(() => undefined), "the schema's validate returned undefined, not a result"],
+      [
+        "parse throws issues holding null",
+        {
+          parse: () => {
+            throw Object.assign(new Error("bad"), { issues: [null] });
+          },
+        },
+        "undefined",
+      ],
+    ];
+    for (const [what, schema, message] of cases) {
+      const g = graph("standard-throws")
+        .input(schema as StandardSchemaLike<{ n: number }>)
+        .node("a", () => 1)
+        .build();
+      const err = await rejection(runAsync(g, { n: 1 }, { store: store() }));
+      expect(err, what).toBeInstanceOf(InputValidationError);
+      expect((err as InputValidationError).issues[0]?.message, what).toBe(message);
+    }
+  });
+
   it("an async Standard Schema (a zod schema) works too", async () => {
     const g = graph("zod")
       .input(z.object({ url: z.string(), retries: z.coerce.number().default(2) }))

@@ -47,7 +47,16 @@ export function isInputValidator(v: unknown): v is InputValidator<unknown> {
 export async function validateInput<T>(validator: InputValidator<T>, value: unknown, what: string): Promise<T> {
   const std = (validator as StandardSchemaLike<T>)["~standard"];
   if (std && typeof std.validate === "function") {
-    const result = await std.validate(value);
+    let result: Awaited<ReturnType<typeof std.validate>>;
+    try {
+      result = await std.validate(value);
+    } catch (err) {
+      // A schema that throws instead of returning issues (a refinement that throws): a refusal all the same.
+      throw new InputValidationError(what, issuesOf(err), { cause: err });
+    }
+    if (result === null || typeof result !== "object") {
+      throw new InputValidationError(what, [{ path: [], message: `the schema's validate returned ${String(result)}, not a result` }]);
+    }
     if (result.issues) throw new InputValidationError(what, result.issues.map(fromStandardIssue));
     return result.value;
   }
@@ -69,9 +78,9 @@ function fromStandardIssue(issue: StandardIssue): ValidationIssue {
 function issuesOf(err: unknown): ValidationIssue[] {
   const issues = (err as { issues?: unknown })?.issues;
   if (Array.isArray(issues) && issues.length > 0) {
-    return issues.map((i: { message?: unknown; path?: unknown }) => ({
-      path: Array.isArray(i.path) ? i.path.map((p: unknown) => (typeof p === "number" ? p : String(p))) : [],
-      message: typeof i.message === "string" ? i.message : String(i.message),
+    return issues.map((i: { message?: unknown; path?: unknown } | null) => ({
+      path: Array.isArray(i?.path) ? i.path.map((p: unknown) => (typeof p === "number" ? p : String(p))) : [],
+      message: typeof i?.message === "string" ? i.message : String(i?.message),
     }));
   }
   return [{ path: [], message: err instanceof Error ? err.message : String(err) }];

@@ -129,6 +129,8 @@ function routeProblems(n: NodeDefinition, ids: ReadonlyMap<string, number>): str
     if (name.trim() === "" || name.length > 100) {
       problems.push(`node "${n.id}": route name ${JSON.stringify(name)} is not valid (1 to 100 characters)`);
     }
+    // Kept as a key of an object, where "__proto__" sets the prototype: the route would be lost in silence.
+    if (name === "__proto__") problems.push(`node "${n.id}": a route cannot be named "__proto__"; rename it`);
     const targets: unknown[] = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : [raw];
     if (typeof raw !== "string" && !Array.isArray(raw)) {
       problems.push(`node "${n.id}": route "${name}" must name a target node id or an array of them`);
