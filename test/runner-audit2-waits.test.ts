@@ -19,6 +19,7 @@ import {
   type Clock,
 } from "../src/index.js";
 import { deferred, nextEvent, rejection } from "./support/async.js";
+import { replayingWait } from "./support/replaying-wait.js";
 
 /** "review" waits for `key` with a 1 s timeout, one attempt. */
 function timedGraph(key: string) {
@@ -117,21 +118,14 @@ describe("wait keys", () => {
 describe("a later delivery replaces an inbox event not yet taken", () => {
   it("a delivery that reaches a resumed node still replaying replaces the older event in the inbox", async () => {
     const store = new MemoryStore();
-    const inner = deferred();
-    let resumed = false;
-    const g = graph("replace-held")
-      .node("review", async ({ waitFor, step }) => {
-        if (resumed) await step("slow-prep", () => inner.promise.then(() => "prep"));
-        return waitFor<string>("approval");
-      })
-      .build();
+    const { graph: g, resume, release } = replayingWait("replace-held");
     expect(await rejection(runAsync(g, undefined, { store, runId: "rh" }))).toBeInstanceOf(GraphHasPendingWaits);
     await resolveWait("rh", "approval", "first", { store });
-    resumed = true;
+    resume();
     const handle = run(g, undefined, { store, runId: "rh" });
     await nextEvent(handle, "node:start");
     const delivered = resolveWait("rh", "approval", "second", { store });
-    inner.resolve();
+    release();
     await delivered;
     await expect(handle.result()).resolves.toEqual({ review: "second" });
     // Taken now: a third one is refused.
@@ -140,27 +134,20 @@ describe("a later delivery replaces an inbox event not yet taken", () => {
 
   it("a held delivery its wait's schema refuses leaves the older inbox event to be taken", async () => {
     const store = new MemoryStore();
-    const inner = deferred();
-    let resumed = false;
     const schema = {
       parse(value: unknown): string {
         if (typeof value !== "string") throw new Error("not a string");
         return value;
       },
     };
-    const g = graph("replace-held-bad")
-      .node("review", async ({ waitFor, step }) => {
-        if (resumed) await step("slow-prep", () => inner.promise.then(() => "prep"));
-        return waitFor<string>("approval", { schema });
-      })
-      .build();
+    const { graph: g, resume, release } = replayingWait("replace-held-bad", schema);
     expect(await rejection(runAsync(g, undefined, { store, runId: "rhb" }))).toBeInstanceOf(GraphHasPendingWaits);
     await resolveWait("rhb", "approval", "first", { store });
-    resumed = true;
+    resume();
     const handle = run(g, undefined, { store, runId: "rhb" });
     await nextEvent(handle, "node:start");
     const delivered = rejection(resolveWait("rhb", "approval", 42, { store }));
-    inner.resolve();
+    release();
     expect(await delivered).toMatchObject({ code: "INPUT_VALIDATION" });
     await expect(handle.result()).resolves.toEqual({ review: "first" });
   });

@@ -32,6 +32,7 @@ import { RedisStore } from "../src/adapters/bullmq/index.js";
 import { deferred, nextEvent, rejection, until } from "./support/async.js";
 import { describeRedis, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
+import { replayingWait } from "./support/replaying-wait.js";
 
 const WORKER = resolve(import.meta.dirname, "fixtures/resolve-worker.mjs");
 const DIST = resolve(import.meta.dirname, "../dist/index.js");
@@ -92,20 +93,13 @@ describe("resolveWait while this process drives the run", () => {
 
   it("a delivery to a resumed run before its node waits again is held until it does (no WaitNotFoundError)", async () => {
     const store = new MemoryStore();
-    const inner = deferred();
-    let resumed = false;
-    const g = graph("held-delivery")
-      .node("review", async ({ waitFor, step }) => {
-        if (resumed) await step("slow-prep", () => inner.promise.then(() => "prep"));
-        return waitFor<string>("approval");
-      })
-      .build();
+    const { graph: g, resume, release } = replayingWait("held-delivery");
     expect(await rejection(runAsync(g, undefined, { store, runId: "held" }))).toBeInstanceOf(GraphHasPendingWaits);
-    resumed = true;
+    resume();
     const handle = run(g, undefined, { store, runId: "held" });
     await nextEvent(handle, "node:start");
     const delivered = resolveWait("held", "approval", "yes", { store });
-    inner.resolve();
+    release();
     await delivered;
     await expect(handle.result()).resolves.toEqual({ review: "yes" });
   });

@@ -39,7 +39,7 @@ export class FolderLocation {
     if (this.#name !== undefined) return this.#name;
     let real: string;
     try {
-      real = realpathSync(this.#dir);
+      real = realpathSync.native(this.#dir);
     } catch {
       // Not made yet (or unreadable: the store's own calls say why): named by its path until it can be resolved.
       return `lowdb:${this.#dir}`;
