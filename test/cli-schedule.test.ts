@@ -67,6 +67,21 @@ describe("taskloom schedule and scheduler", () => {
     expect(empty.stderr).toContain("no schedules in");
   });
 
+  it("schedule rm, pause and resume try every id: one that fails is its own error line, the others are changed, exit 1", async () => {
+    const dir = tempDir();
+    const a = (await cli(dir, ["schedule", "add", OK, "--cron", "0 9 * * *"])).stdout.trim();
+    const b = (await cli(dir, ["schedule", "add", OK, "--cron", "0 10 * * *"])).stdout.trim();
+    const pause = await cli(dir, ["schedule", "pause", "sch-000000000000", a, b]);
+    expect(pause.code, pause.stderr).toBe(1);
+    expect(pause.stderr.split("\n").filter((l) => l.startsWith("error"))).toEqual([expect.stringMatching(/^error\[SCHEDULE_NOT_FOUND\]: /)]);
+    expect(pause.stderr).toContain(`paused ${a}`);
+    expect(pause.stderr).toContain(`paused ${b}`);
+    const rm = await cli(dir, ["schedule", "rm", a, "sch-000000000000", b]);
+    expect(rm.code, rm.stderr).toBe(1);
+    expect(rm.stderr).toContain(`removed ${b}`);
+    expect((await cli(dir, ["schedule", "ls"])).stderr).toContain("no schedules in");
+  });
+
   it("schedule ls skips a corrupt schedule file with a line on stderr and lists the others; ids are called schedule ids", async () => {
     const dir = tempDir();
     const good = (await cli(dir, ["schedule", "add", OK, "--when", "1h", "--id", "good"])).stdout.trim();

@@ -26,6 +26,7 @@ import {
   type ScheduleStatus,
 } from "../../index.js";
 import type { CommandContext } from "../context.js";
+import { errorDetails, errorLine } from "../errors.js";
 import { formatDuration } from "../../core/duration.js";
 import { jsonOption } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
@@ -134,22 +135,38 @@ export async function scheduleLsCommand(ctx: CommandContext, options: ScheduleLs
   return 0;
 }
 
-/** Runs `schedule pause|resume|rm`; resolves to the exit code. */
+/**
+ * Runs `schedule pause|resume|rm`; resolves to the exit code. Every id is
+ * tried, as `taskloom rm` does: one that fails (unknown, already paused)
+ * is its own error line while the others are changed, and the exit code
+ * is 1 when any failed.
+ */
 export async function scheduleChangeCommand(ctx: CommandContext, action: "pause" | "resume" | "rm", ids: readonly string[]): Promise<number> {
+  let failed = false;
   for (const id of ids) {
-    if (action === "rm") {
-      if (!(await removeSchedule(id, { store: ctx.store() }))) throw new ScheduleNotFoundError(id);
-      ctx.io.err.write(`removed ${id} (its runs stay in the store)\n`);
-      continue;
+    try {
+      await changeSchedule(ctx, action, id);
+    } catch (err) {
+      ctx.io.err.write(`${errorLine(err, ctx.verbose)}\n`);
+      if (ctx.verbose) ctx.io.err.write(`${errorDetails(err)}\n`);
+      failed = true;
     }
-    const job = await getSchedule(id, { store: ctx.store() });
-    if (action === "pause") await job.pause();
-    else await job.resume();
-    ctx.io.err.write(
-      `${action === "pause" ? "paused" : "resumed"} ${id}${action === "resume" && job.nextRunAt ? ` · next run ${formatTime(job.nextRunAt.getTime())}` : ""}\n`,
-    );
   }
-  return 0;
+  return failed ? 1 : 0;
+}
+
+async function changeSchedule(ctx: CommandContext, action: "pause" | "resume" | "rm", id: string): Promise<void> {
+  if (action === "rm") {
+    if (!(await removeSchedule(id, { store: ctx.store() }))) throw new ScheduleNotFoundError(id);
+    ctx.io.err.write(`removed ${id} (its runs stay in the store)\n`);
+    return;
+  }
+  const job = await getSchedule(id, { store: ctx.store() });
+  if (action === "pause") await job.pause();
+  else await job.resume();
+  ctx.io.err.write(
+    `${action === "pause" ? "paused" : "resumed"} ${id}${action === "resume" && job.nextRunAt ? ` · next run ${formatTime(job.nextRunAt.getTime())}` : ""}\n`,
+  );
 }
 
 /** Options of `taskloom schedule history`. */
