@@ -14,6 +14,10 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/program.js";
 import { jsonText } from "../src/cli/text.js";
+import { CommandContext } from "../src/cli/context.js";
+import { gcCommand } from "../src/cli/commands/gc.js";
+import { graph, runAsync } from "../src/index.js";
+import { LowdbStore } from "../src/persistence/lowdb-store.js";
 
 const SRC = resolve(import.meta.dirname, "../src/index.ts");
 const dirs: string[] = [];
@@ -290,5 +294,41 @@ describe("taskloom rm of several runs", () => {
         .split("\n")
         .map((l) => l.slice(0, 21)),
     ).toEqual(["error[RUN_NOT_FOUND]:", "error[RUN_NOT_FOUND]:"]);
+  });
+});
+
+describe("taskloom gc when one run cannot be deleted", () => {
+  it("names it in an error line, keeps it, collects the others, and exits 1", async () => {
+    const store = join(tempDir(), "store");
+    const g = graph("gc-one")
+      .node("a", () => 1)
+      .build();
+    for (const runId of ["gc-a", "gc-b", "gc-c"]) await runAsync(g, undefined, { store: new LowdbStore({ dir: store }), runId });
+    let out = "";
+    let err = "";
+    const io = {
+      out: { write: (s: string) => (out += s) },
+      err: { write: (s: string) => (err += s) },
+      cwd: tmpdir(),
+      env: { ...process.env, TASKLOOM_DIR: store },
+      now: () => Date.now() + 10 * 86_400_000,
+    };
+    // A store whose delete of one run fails as the file system may (EACCES on a folder another user owns, EBUSY…).
+    class Refusing extends LowdbStore {
+      override async delete(runId: string): Promise<boolean> {
+        if (runId === "gc-b") throw Object.assign(new Error("EACCES: permission denied, unlink"), { code: "EACCES" });
+        return super.delete(runId);
+      }
+    }
+    const ctx = new CommandContext(io, {});
+    const refusing = new Refusing({ dir: store });
+    ctx.store = () => refusing;
+    const code = await gcCommand(ctx, { olderThan: "1d" });
+    expect(code).toBe(1);
+    expect(err.split("\n").filter((l) => l.startsWith("error"))).toEqual([expect.stringMatching(/^error\[EACCES\]: /)]);
+    expect(err).toContain("kept gc-b: it could not be deleted (EACCES)");
+    expect((await new LowdbStore({ dir: store }).list()).map((r) => r.runId)).toEqual(["gc-b"]);
+    expect(out).toContain("removed gc-a");
+    expect(out).toContain("removed gc-c");
   });
 });

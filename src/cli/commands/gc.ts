@@ -3,14 +3,17 @@
  * that long (optionally only some statuses). Runs a live process drives
  * are kept and named, by `--dry-run` too (which lists what would go). A run whose files
  * are corrupt or unsafe is never deleted by gc: it is named in a warning
- * line on stderr (and kept), and the other runs are collected.
+ * line on stderr (and kept), and the other runs are collected. A run
+ * that cannot be deleted for another reason (a file the system would not
+ * remove) is its own error line and kept, the others are collected, and
+ * the exit code is 1.
  *
  * @module
  */
 import { deleteRun, listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
 import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
-import { errorCode } from "../errors.js";
+import { errorCode, errorLine } from "../errors.js";
 import { formatTime, jsonText } from "../text.js";
 import { parseStatuses, warningLine, warnOnProblem } from "./runs.js";
 
@@ -31,6 +34,7 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
   const old = runs.filter((r) => r.updatedAt < cutoff);
   const removed: string[] = [];
   const kept: { runId: string; reason: string }[] = [];
+  let failed = false;
   for (const r of old) {
     if (options.dryRun) {
       // What gc would do: deleteRun refuses a run whose lease a live process holds.
@@ -47,8 +51,15 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
           kept.push({ runId: r.runId, reason: `its file ${err.file} cannot be used (${err.code})` });
           continue;
         }
-        if (errorCode(err) !== "RUN_LOCKED") throw err;
-        kept.push({ runId: r.runId, reason: "a live process drives it" });
+        if (errorCode(err) === "RUN_LOCKED") {
+          kept.push({ runId: r.runId, reason: "a live process drives it" });
+          continue;
+        }
+        // Anything else (a file the system would not remove): its own error line, the run kept and named, and the
+        // others still collected; the exit code says that something failed.
+        ctx.io.err.write(`${errorLine(err, ctx.verbose)}\n`);
+        kept.push({ runId: r.runId, reason: `it could not be deleted (${errorCode(err)})` });
+        failed = true;
         continue;
       }
     }
@@ -60,5 +71,5 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
   ctx.io.err.write(
     `${options.dryRun ? "would remove" : "removed"} ${removed.length} of ${runs.length} run${runs.length === 1 ? "" : "s"} not updated for ${formatDuration(age)}\n`,
   );
-  return 0;
+  return failed ? 1 : 0;
 }
