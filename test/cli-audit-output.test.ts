@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/program.js";
-import { jsonText } from "../src/cli/text.js";
+import { jsonText, visible } from "../src/cli/text.js";
 import { CommandContext } from "../src/cli/context.js";
 import { gcCommand } from "../src/cli/commands/gc.js";
 import { graph, runAsync } from "../src/index.js";
@@ -330,5 +330,33 @@ describe("taskloom gc when one run cannot be deleted", () => {
     expect((await new LowdbStore({ dir: store }).list()).map((r) => r.runId)).toEqual(["gc-b"]);
     expect(out).toContain("removed gc-a");
     expect(out).toContain("removed gc-c");
+  });
+});
+
+describe("text output of what a run holds, on a terminal", () => {
+  // ESC ] (retitle) … BEL, ESC [ 2 J (clear), a carriage return (overwrite), a right-to-left override.
+  const hostile = "\u001b]0;pwned\u0007\u001b[2Jred\rover\u202eevil\u009b31m";
+  // eslint-disable-next-line no-control-regex -- the control characters are what it finds
+  const unsafe = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+  it("run's error line and show's errors write control characters as visible escapes", async () => {
+    const [mod, store] = moduleWith(`export default graph("hostile").node("a", () => { throw new Error(${JSON.stringify(hostile)}); }).build();`);
+    const r = await cli(store, ["run", mod, "--run-id", "hostile-1"]);
+    expect(r.code).toBe(1);
+    expect(r.err).not.toMatch(unsafe);
+    expect(r.err).toContain("\\x1b]0;pwned\\x07\\x1b[2Jred\\x0dover\\u202eevil\\x9b31m");
+    const show = await cli(store, ["show", "hostile-1"]);
+    expect(show.out + show.err).toContain("\\x1b[2Jred");
+    expect(show.out + show.err).not.toMatch(unsafe);
+  });
+
+  it("visible leaves nothing a terminal acts on but tabs and line feeds, and changes nothing else (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (text) => {
+        const shown = visible(text);
+        expect(shown).not.toMatch(unsafe);
+        if (!unsafe.test(text)) expect(shown).toBe(text);
+      }),
+    );
   });
 });

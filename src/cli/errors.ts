@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { visible } from "./text.js";
 
 /** Codes of the errors the CLI itself raises (taskloom's own errors keep theirs). */
 export const CLI_ERROR_CODES = [
@@ -91,10 +92,10 @@ function thrownText(err: unknown): string {
   return String(err);
 }
 
-/** Any thrown value's message, on one line. */
+/** Any thrown value's message, on one line, safe to print on a terminal ({@link visible}). */
 export function oneLine(err: unknown): string {
   const text = thrownText(err);
-  return text.replace(/\s*\n\s*/g, " ").trim();
+  return visible(text.replace(/\s*\n\s*/g, " ").trim());
 }
 
 /**

@@ -83,3 +83,24 @@ function jsonValue(v: object): unknown {
   }
   return v;
 }
+
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
+const UNSAFE_ON_A_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` safe to print on a terminal: control characters (an escape
+ * sequence in an error message could recolour, retitle or clear the
+ * terminal) and the bidirectional overrides that reorder what is shown are
+ * written as visible escapes (`\x1b`, `\x0d`, `\u202e`); tabs and line feeds stay.
+ *
+ * @example
+ * ```ts
+ * visible("\u001b[31mred"); // "\\x1b[31mred"
+ * ```
+ */
+export function visible(text: string): string {
+  return text.replace(UNSAFE_ON_A_TERMINAL, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}

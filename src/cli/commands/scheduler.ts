@@ -21,7 +21,7 @@ import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
 import { CliError } from "../errors.js";
 import { copyFor, loadGraph, type LoadedGraph } from "../load-graph.js";
-import { formatTime, table } from "../text.js";
+import { formatTime, table, visible } from "../text.js";
 
 /** Options of `taskloom scheduler start`. */
 export interface SchedulerStartOptions {
@@ -134,7 +134,7 @@ class SchedulerView {
     on("slot:start", (e) => `▶ ${e.scheduleId} slot ${formatTime(e.slot)} · run ${e.runId}${e.resumed ? " (resumed after a crash)" : ""}`);
     on("slot:end", (e) => {
       const mark = e.status === "succeeded" ? "✓" : e.status === "waiting" ? "⏸" : "✗";
-      return `${mark} ${e.scheduleId} run ${e.runId} ${e.status} in ${formatDuration(e.durationMs)}${e.error ? ` · ${e.error.name}: ${e.error.message}` : ""}`;
+      return `${mark} ${e.scheduleId} run ${e.runId} ${e.status} in ${formatDuration(e.durationMs)}${e.error ? ` · ${e.error.name}: ${visible(e.error.message)}` : ""}`;
     });
     on(
       "slot:missed",
@@ -147,8 +147,8 @@ class SchedulerView {
     });
     on("schedule:completed", (e) => `■ ${e.scheduleId} completed: no slot left`);
     on("schedule:unresolved", (e) => `? ${e.scheduleId} is due but its graph "${e.graphName}" was not given to this scheduler`);
-    on("warning", (e) => `⚠ ${e.scheduleId ?? "scheduler"} skipped: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
-    on("error", (e) => `! ${e.scheduleId ?? "scheduler"}: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
+    on("warning", (e) => `⚠ ${e.scheduleId ?? "scheduler"} skipped: ${visible(e.error instanceof Error ? e.error.message : String(e.error))}`);
+    on("error", (e) => `! ${e.scheduleId ?? "scheduler"}: ${visible(e.error instanceof Error ? e.error.message : String(e.error))}`);
     if (this.#tty) {
       this.#timer = setInterval(() => this.#draw(), 1_000);
       this.#timer.unref();

@@ -12,7 +12,7 @@ import { formatDuration } from "../../core/duration.js";
 import { graphView, toDot, toMermaid, type GraphShape } from "../graph-format.js";
 import { graphArgs } from "../execute-run.js";
 import { loadGraph } from "../load-graph.js";
-import { formatTime, jsonText, table } from "../text.js";
+import { formatTime, jsonText, table, visible } from "../text.js";
 
 /** Formats of `taskloom show`. */
 export const SHOW_FORMATS = ["text", "json", "mermaid", "dot"] as const;
@@ -47,7 +47,7 @@ export function errorLines(error: ErrorRecord, indent: string): string[] {
   const lines: string[] = [];
   let e: ErrorRecord | undefined = error;
   for (let depth = 0; e && depth < 8; depth++, e = e.cause) {
-    const text = `${e.name}${e.code ? ` [${e.code}]` : ""}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
+    const text = `${e.name}${e.code ? ` [${e.code}]` : ""}: ${visible(e.message.replace(/\s*\n\s*/g, " "))}`;
     lines.push(depth === 0 ? `${indent}${text}` : `${indent}${"  ".repeat(depth)}caused by ${text}`);
   }
   return lines;
@@ -98,7 +98,7 @@ export function runText(run: RunDetails, now: number = Date.now()): string {
     String(n.attempts),
     n.startedAt !== undefined && n.endedAt !== undefined ? formatDuration(n.endedAt - n.startedAt) : "-",
     formatTime(n.startedAt),
-    n.error ? `${n.error.name}: ${n.error.message.replace(/\s*\n\s*/g, " ")}` : "",
+    n.error ? `${n.error.name}: ${visible(n.error.message.replace(/\s*\n\s*/g, " "))}` : "",
   ]);
   out.push(table(["NODE", "STATUS", "ATTEMPTS", "DURATION", "STARTED", "ERROR"], rows));
   const failed = run.nodes.filter((n) => n.error);
