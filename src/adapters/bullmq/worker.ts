@@ -31,6 +31,11 @@
  * report stores nothing and tells no coordinator), and a worker told that
  * its lock renewal failed aborts its body's signal.
  *
+ * Apart from this file: the registry and the lookup of a job's node
+ * (`worker-graphs.ts`), the first look and the report in Redis
+ * (`job-reports.ts`); what is left is one worker's lifetime (its options,
+ * connections, cancel subscriber, and the processor of one job).
+ *
  * @module
  */
 import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
@@ -39,11 +44,8 @@ import { WorkerGraphMissingError } from "../worker-errors.js";
 import { InvalidOptionError } from "../../errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
-import type { NodeDefinition } from "../../graph/definition.js";
-import type { TaskGraph } from "../../graph/task-graph.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
-import { SIDE_CHANNEL_TTL_MS } from "./executor.js";
-import { assertConnection, bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+import { assertConnection, bullmqConnection, closeClient, openClient, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decodeActivation,
@@ -56,20 +58,10 @@ import {
   type ResultEnvelope,
 } from "./job-payload.js";
 import { RemoteContext } from "./remote-context.js";
+import { firstLook, report } from "./job-reports.js";
+import { registryOf, resolveNode, type GraphRegistry } from "./worker-graphs.js";
 
-/**
- * The graphs a worker can run: a list (each by its name) or an object by name.
- *
- * @example
- * ```ts
- * const graphs: GraphRegistry = [etl, report];
- * ```
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TaskGraph is invariant in its input and output types: only `any` admits every typed graph
-export type GraphRegistry = readonly TaskGraph<any, any>[] | Readonly<Record<string, TaskGraph<any, any>>>;
-
-/** One graph of a {@link GraphRegistry}. */
-type RegisteredGraph = Extract<GraphRegistry, readonly unknown[]>[number];
+export type { GraphRegistry } from "./worker-graphs.js";
 
 /**
  * Options of {@link createWorker}.
@@ -322,67 +314,6 @@ async function abortCancelled(client: Redis, keys: ChannelKeys, active: Readonly
   });
 }
 
-/**
- * In one round trip: the job's stored result (it ran before), the coordinator's cancel, if any, and whether a run of
- * this very job reported a result already (`REPORTED`, kept in the job's own hash, which lives exactly as long as
- * the job: when the run's results hash is gone, because the run stopped after it took the result, the job still
- * says that its body ran).
- */
-async function firstLook(client: Redis, keys: ChannelKeys, runId: string, jobId: string, jobKey: string): Promise<[string | null, string | null, boolean]> {
-  const reply = (await runScript(
-    client,
-    "taskloomFirstLookOnce",
-    FIRST_LOOK,
-    [keys.results(runId), keys.cancelled(jobId), jobKey],
-    [jobId, REPORTED],
-  )) as unknown[];
-  const text = (v: unknown): string | null => (typeof v === "string" ? v : null);
-  return [text(reply[0]), text(reply[1]), reply[2] === 1];
-}
-
-/** The field of a BullMQ job's hash set once a run of the job reported its result. */
-const REPORTED = "taskloomReported";
-
-// KEYS: results, cancelled, the job's hash. ARGV: jobId, the reported field.
-const FIRST_LOOK = `return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]), redis.call('HEXISTS', KEYS[3], ARGV[2])}`;
-
-// KEYS: results, up, the job's hash. ARGV: jobId, result, done message, ttl ms, the reported field.
-// The first result stored for a job is its result: a run of the job that ends after another one reported (its lock was
-// lost, and BullMQ gave the job to another worker meanwhile) stores nothing and tells no coordinator; it gets the
-// stored result back (or '', once the run stopped and its results hash is gone). The job's hash keeps that a result
-// was reported (only while the job exists: a new job with the same id, in a resumed run, starts without it).
-const REPORT = `
-if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 1 then return redis.call('HGET', KEYS[1], ARGV[1]) or '' end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return redis.call('HGET', KEYS[1], ARGV[1]) end
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[5], '1') end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return false
-`;
-
-/**
- * Stores a job's result (`text`: `result` encoded) and tells the run's coordinator, in one transaction, unless
- * a run of the job reported first: then nothing changes, and the text of that result is returned ('' once the
- * run's results hash is gone).
- */
-async function report(
-  client: Redis,
-  keys: ChannelKeys,
-  job: { readonly runId: string; readonly jobId: string; readonly jobKey: string },
-  result: ResultEnvelope,
-  text: string,
-): Promise<string | null> {
-  const stored = await runScript(
-    client,
-    "taskloomReportOnce",
-    REPORT,
-    [keys.results(job.runId), keys.up(job.runId), job.jobKey],
-    [job.jobId, text, encode({ t: "done", jobId: job.jobId, result }), SIDE_CHANNEL_TTL_MS, REPORTED],
-  );
-  return typeof stored === "string" ? stored : null;
-}
-
 /** An integer option at least `min`, or undefined when not given. */
 function countOption(option: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -390,54 +321,6 @@ function countOption(option: string, value: unknown, min: number): number | unde
     throw new InvalidOptionError(option, `must be a whole number of at least ${min} (got ${describeValue(value)})`);
   }
   return value;
-}
-
-/** The registry by graph name; throws {@link InvalidOptionError} (option `graphs`) when it is not one. */
-function registryOf(graphs: unknown): Map<string, RegisteredGraph> {
-  const advice = "pass the graphs the coordinators run, as a list ([etl, report]) or an object by name";
-  if (graphs === null || typeof graphs !== "object") throw new InvalidOptionError("graphs", `is required: ${advice} (got ${describeValue(graphs)})`);
-  const list: readonly unknown[] = Array.isArray(graphs) ? graphs : Object.values(graphs);
-  const registry = new Map<string, RegisteredGraph>();
-  list.forEach((g, i) => {
-    const candidate = g as Partial<RegisteredGraph> | null;
-    if (
-      candidate === null ||
-      typeof candidate !== "object" ||
-      typeof candidate.name !== "string" ||
-      typeof candidate.fingerprint !== "string" ||
-      typeof candidate.node !== "function"
-    ) {
-      throw new InvalidOptionError("graphs", `holds a value that is not a built graph (entry ${i}: ${describeValue(g)}); ${advice}`);
-    }
-    const known = registry.get(candidate.name);
-    if (known !== undefined && known.fingerprint !== candidate.fingerprint) {
-      throw new InvalidOptionError(
-        "graphs",
-        `holds two different graphs named "${candidate.name}": a job names its graph, so one worker can serve one version of it`,
-      );
-    }
-    registry.set(candidate.name, candidate as RegisteredGraph);
-  });
-  return registry;
-}
-
-/** The node definition to run, or the error saying why this worker cannot. */
-function resolveNode(graphs: Map<string, RegisteredGraph>, a: NodeActivation): NodeDefinition | WorkerGraphMissingError {
-  const graph = graphs.get(a.graphName);
-  if (!graph) {
-    const known = [...graphs.keys()].map((n) => `"${n}"`).join(", ") || "none";
-    return new WorkerGraphMissingError(a.graphName, a.nodeId, `its registry has no graph "${a.graphName}" (it has ${known})`);
-  }
-  if (graph.fingerprint !== a.fingerprint) {
-    return new WorkerGraphMissingError(
-      a.graphName,
-      a.nodeId,
-      `it has another version of graph "${a.graphName}" (fingerprint ${graph.fingerprint}; the coordinator runs ${a.fingerprint})`,
-    );
-  }
-  const node = graph.node(a.nodeId);
-  if (!node) return new WorkerGraphMissingError(a.graphName, a.nodeId, `graph "${a.graphName}" has no node "${a.nodeId}"`);
-  return node;
 }
 
 /** Settles with `work`, or rejects as soon as `signal` aborts (a body that ignores its signal cannot hold the worker). */
