@@ -1,4 +1,16 @@
 /**
+ * Why this file is 437 lines (117 of them comments; 320 of code): it is one
+ * concept, the settle of an attempt and what follows from it (the record,
+ * the barrier, the next dispatch, a retry, the stop, the outcome), and its
+ * counter `#outstanding` must change in the same steps as each of them, so
+ * splitting the settle from the dispatch would put the counter's
+ * invariant in two files. What stands alone is elsewhere: what may start
+ * (`frontier.ts`, `ready-set.ts`), the slots (`slot-queue.ts`), attempts
+ * (`attempts.ts`), retry sleeps (`retry-sleeps.ts`), the record buffer
+ * (`record-buffer.ts`). The twenty-ninth pass added about 30 lines: a
+ * `retryOn` that throws, and an error whose fields throw when read
+ * (`isReadable`), no longer leave a run hanging.
+ *
  * The run loop: counts what is outstanding, dispatches activations,
  * settles each attempt's result, stops the run, and decides when it is
  * over. Every feature plugs in through a narrow interface: the

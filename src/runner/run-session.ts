@@ -1,4 +1,16 @@
 /**
+ * Why this file is 422 lines (105 of them comments; 317 of code): it is one
+ * concept, one run's lifetime in phases, and the order of its steps (lease,
+ * registration, load, first write, engine, final write, releases last
+ * taken first released) is the crash and liveness argument, so it stays
+ * in one place. Each step that stands alone is its own module: preparing
+ * a run (`prepare-run.ts`), ending it (`run-ending.ts`), the lease
+ * (`lease-keeper.ts`), the deadline (`run-deadline.ts`), child runs
+ * (`child-runs.ts`), the registry of runs driven here (`active-runs.ts`,
+ * `live-runs-channel.ts`). The twenty-ninth pass added about 20 lines: the
+ * run is noted as being acquired while its lease is taken, and a cancelled
+ * run cancels its stored unfinished children.
+ *
  * A run session: everything between `run()` and the engine for one run. It
  * owns the run's lease (a {@link LeaseKeeper}), its journal, its engine and
  * its state, and goes through these phases, in order:
