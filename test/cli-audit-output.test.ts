@@ -39,18 +39,23 @@ function moduleWith(source: string): [string, string] {
   return [file, join(dir, "store")];
 }
 
-async function cli(store: string, args: string[], now: () => number = Date.now): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
+/** The CLI's streams, written to strings, with TASKLOOM_DIR set to `store`. */
+function capturedIo(store: string, now: () => number = Date.now) {
+  const written = { out: "", err: "" };
   const io = {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
+    out: { write: (s: string) => (written.out += s) },
+    err: { write: (s: string) => (written.err += s) },
     cwd: tmpdir(),
     env: { ...process.env, TASKLOOM_DIR: store },
     now,
   };
+  return { io, written };
+}
+
+async function cli(store: string, args: string[], now: () => number = Date.now): Promise<{ code: number; out: string; err: string }> {
+  const { io, written } = capturedIo(store, now);
   const code = await runCli(args, io);
-  return { code, out, err };
+  return { code, ...written };
 }
 
 describe("JSON output of any value", () => {
@@ -304,15 +309,7 @@ describe("taskloom gc when one run cannot be deleted", () => {
       .node("a", () => 1)
       .build();
     for (const runId of ["gc-a", "gc-b", "gc-c"]) await runAsync(g, undefined, { store: new LowdbStore({ dir: store }), runId });
-    let out = "";
-    let err = "";
-    const io = {
-      out: { write: (s: string) => (out += s) },
-      err: { write: (s: string) => (err += s) },
-      cwd: tmpdir(),
-      env: { ...process.env, TASKLOOM_DIR: store },
-      now: () => Date.now() + 10 * 86_400_000,
-    };
+    const { io, written } = capturedIo(store, () => Date.now() + 10 * 86_400_000);
     // A store whose delete of one run fails as the file system may (EACCES on a folder another user owns, EBUSY…).
     class Refusing extends LowdbStore {
       override async delete(runId: string): Promise<boolean> {
@@ -325,11 +322,11 @@ describe("taskloom gc when one run cannot be deleted", () => {
     ctx.store = () => refusing;
     const code = await gcCommand(ctx, { olderThan: "1d" });
     expect(code).toBe(1);
-    expect(err.split("\n").filter((l) => l.startsWith("error"))).toEqual([expect.stringMatching(/^error\[EACCES\]: /)]);
-    expect(err).toContain("kept gc-b: it could not be deleted (EACCES)");
+    expect(written.err.split("\n").filter((l) => l.startsWith("error"))).toEqual([expect.stringMatching(/^error\[EACCES\]: /)]);
+    expect(written.err).toContain("kept gc-b: it could not be deleted (EACCES)");
     expect((await new LowdbStore({ dir: store }).list()).map((r) => r.runId)).toEqual(["gc-b"]);
-    expect(out).toContain("removed gc-a");
-    expect(out).toContain("removed gc-c");
+    expect(written.out).toContain("removed gc-a");
+    expect(written.out).toContain("removed gc-c");
   });
 });
 

@@ -79,8 +79,14 @@ export function registerActiveRun(store: RunStore, runId: string, run: ActiveRun
   };
 }
 
-const acquiringByObject = new WeakMap<RunStore, Map<string, Set<Promise<void>>>>();
-const acquiringByLocation = new Map<string, Map<string, Set<Promise<void>>>>();
+/** The drivers of this thread taking one run's lease now, and who waits for them to be done (none, mostly). */
+interface Acquiring {
+  count: number;
+  readonly waiters: (() => void)[];
+}
+
+const acquiringByObject = new WeakMap<RunStore, Map<string, Acquiring>>();
+const acquiringByLocation = new Map<string, Map<string, Acquiring>>();
 
 /**
  * Notes that a driver of this thread is taking run `runId`'s lease: from
@@ -88,7 +94,8 @@ const acquiringByLocation = new Map<string, Map<string, Set<Promise<void>>>>();
  * ({@link registerActiveRun}), a `resolveWait` of this thread finds the
  * lease held by this process and no run yet. It then waits for the
  * returned function to be called (the driver registered the run, or did
- * not get the lease) and looks again.
+ * not get the lease) and looks again. A count per run, and a promise only
+ * for a caller that waits: every run start passes here.
  */
 export function registerAcquiring(store: RunStore, runId: string): () => void {
   const location = storeLocation(store);
@@ -98,26 +105,28 @@ export function registerAcquiring(store: RunStore, runId: string): () => void {
     if (typeof location === "string") acquiringByLocation.set(location, runs);
     else acquiringByObject.set(location, runs);
   }
-  let pending = runs.get(runId);
-  if (!pending) runs.set(runId, (pending = new Set()));
-  let settle!: () => void;
-  const settled = new Promise<void>((resolve) => (settle = resolve));
-  pending.add(settled);
+  let entry = runs.get(runId);
+  if (!entry) runs.set(runId, (entry = { count: 0, waiters: [] }));
+  entry.count += 1;
   const at = runs;
-  const set = pending;
+  const mine = entry;
+  let done = false;
   return () => {
-    set.delete(settled);
-    if (set.size === 0 && at.get(runId) === set) at.delete(runId);
+    if (done) return;
+    done = true;
+    mine.count -= 1;
+    if (mine.count > 0) return;
+    if (at.get(runId) === mine) at.delete(runId);
     if (at.size === 0 && typeof location === "string" && acquiringByLocation.get(location) === at) acquiringByLocation.delete(location);
-    settle();
+    for (const wake of mine.waiters.splice(0)) wake();
   };
 }
 
-/** Settles once every driver of this thread taking run `runId`'s lease now has registered it or failed; undefined when none is. */
+/** Settles once no driver of this thread is taking run `runId`'s lease (each registered it or failed); undefined when none is. */
 export function acquiringRun(store: RunStore | string, runId: string): Promise<void> | undefined {
   const location = typeof store === "string" ? store : storeLocation(store);
-  const pending = (typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location))?.get(runId);
-  return pending && pending.size > 0 ? Promise.all(pending).then(() => undefined) : undefined;
+  const entry = (typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location))?.get(runId);
+  return entry && entry.count > 0 ? new Promise<void>((resolve) => entry.waiters.push(resolve)) : undefined;
 }
 
 /** The run with this id driven in this thread on this store's location, if any. */
