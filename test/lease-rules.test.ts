@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { processAlive } from "../src/persistence/lease-rules.js";
+import { until } from "./support/async.js";
 
 describe("processAlive", () => {
   it("is true for this process and false for a pid that does not exist", () => {
@@ -21,11 +22,10 @@ describe("processAlive", () => {
     const script = "import os, time\np = os.fork()\nif p == 0:\n    time.sleep(30)\n    os._exit(0)\nprint(p, flush=True)\nos.kill(p, 9)\ntime.sleep(10)\n";
     const sh = spawn("python3", ["-c", script], { stdio: ["ignore", "pipe", "ignore"] });
     const pid = await new Promise<number>((resolve) => sh.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
-    for (let i = 0; i < 5_000; i++) {
+    await until(() => {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z") break;
-      await new Promise<void>((r) => setImmediate(r));
-    }
+      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+    }, "the killed child to become a zombie");
     let probeSaysAlive = true;
     try {
       process.kill(pid, 0);

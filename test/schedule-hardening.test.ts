@@ -27,7 +27,7 @@ import {
   schedule,
   type SchedulerEventMap,
 } from "../src/index.js";
-import { rejection } from "./support/async.js";
+import { rejection, until } from "./support/async.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-schedule-hardening-");
@@ -40,15 +40,6 @@ const schedulers: Scheduler[] = [];
 afterEach(async () => {
   await Promise.all(schedulers.splice(0).map((s) => s.stop()));
 });
-
-/** Lets the event loop (and I/O) turn until the async `check` holds. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (await check()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /** Rewrites the superjson document of a schedule file through `change` on its `json` part. */
 function editFile(file: string, change: (json: Record<string, unknown>) => void): void {
@@ -127,7 +118,7 @@ describe("one corrupt schedule file", () => {
     s.events.on("warning", (w) => warnings.push(w));
     s.events.on("error", (e) => errors.push(e.error));
     await s.start();
-    await eventually(async () => (await getSchedule(good.id, { store })).record.history[0]?.kind === "run", "the good schedule's run");
+    await until(async () => (await getSchedule(good.id, { store })).record.history[0]?.kind === "run", "the good schedule's run");
     for (let i = 0; i < 3; i++) await s.poll();
     expect(errors).toEqual([]);
     expect(warnings).toHaveLength(1);
@@ -184,7 +175,7 @@ describe("schedule() refusals", () => {
     const s = new Scheduler({ store, graphs: [g], clock });
     schedulers.push(s);
     await s.start();
-    await eventually(async () => (await getSchedule(longest, { store })).record.history.some((r) => r.kind === "run" && r.endedAt !== undefined), "the run");
+    await until(async () => (await getSchedule(longest, { store })).record.history.some((r) => r.kind === "run" && r.endedAt !== undefined), "the run");
     const row = (await getSchedule(job.id, { store })).record.history[0];
     expect(row).toMatchObject({ kind: "run", status: "succeeded" });
     expect(row?.kind === "run" && row.runId.length).toBe(200);

@@ -2,7 +2,8 @@
  * Small async helpers shared by the tests: promises resolved by hand
  * (gates), waiting for an event, and letting the event loop turn until a
  * condition holds. None of them uses timers, so tests stay independent of
- * the machine's speed.
+ * the machine's speed (`until` bounds its wait by real time as well as by
+ * turns, for the same reason).
  */
 import type { RunEventMap, RunEventName, RunHandle } from "../../src/index.js";
 
@@ -40,10 +41,19 @@ export function nextEvent<K extends RunEventName>(
   });
 }
 
-/** Lets the event loop turn until `condition` holds (no timers involved). */
-export async function until(condition: () => boolean, what: string, turns = 5_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return;
+/**
+ * Lets the event loop turn until `condition` (which may read a file or a
+ * store, asynchronously) holds (no timers involved). It
+ * gives up only after `turns` turns *and* `patienceMs` of real time: a turn
+ * count alone fails on a loaded machine, where a file read in the thread
+ * pool can outlast thousands of idle turns.
+ */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, turns = 5_000, patienceMs = 10_000): Promise<void> {
+  const started = process.hrtime.bigint();
+  const patienceNs = BigInt(patienceMs) * 1_000_000n;
+  for (let i = 0; ; i++) {
+    if (await condition()) return;
+    if (i >= turns && process.hrtime.bigint() - started >= patienceNs) break;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   throw new Error(`gave up waiting for ${what}`);

@@ -4,15 +4,19 @@
  * rows of a history.
  */
 import type { HistoryRow, RunRow, ScheduleRecord, ScheduledJob } from "../../src/index.js";
+import { until } from "./async.js";
 
-/** Re-reads the schedule until `condition` holds on it (no timers); gives up after `tries` reads. */
+/** Re-reads the schedule until `condition` holds on it (no timers); gives up after `tries` reads and 10 s, as `until` does. */
 export async function recordUntil(job: ScheduledJob, condition: (r: ScheduleRecord) => boolean, what: string, tries = 2_000): Promise<ScheduleRecord> {
-  for (let i = 0; i < tries; i++) {
-    await job.refresh();
-    if (condition(job.record)) return job.record;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+  await until(
+    async () => {
+      await job.refresh();
+      return condition(job.record);
+    },
+    what,
+    tries,
+  );
+  return job.record;
 }
 
 /** The rows of fired slots in a history. */
