@@ -19,7 +19,7 @@ import {
   scheduleStoreFor,
   type SchedulerOptions,
 } from "../src/index.js";
-import { deferred, until } from "./support/async.js";
+import { deferred, turns, until } from "./support/async.js";
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
 const MIN = 60_000;
@@ -379,7 +379,7 @@ describe("failures", () => {
     expect(s.view()).toEqual([expect.objectContaining({ scheduleId: job.id, running: expect.objectContaining({ slot: NOW }) })]);
     let stopped = false;
     const stopping = s.stop().then(() => (stopped = true));
-    await until(() => false, "nothing", 50).catch(() => undefined);
+    await turns(50);
     expect(stopped).toBe(false);
     gate.resolve();
     await stopping;

@@ -59,6 +59,11 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/** Lets the event loop turn `n` times (to show that something does not happen meanwhile). */
+export async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
