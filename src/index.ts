@@ -230,7 +230,7 @@ export {
   ScheduleCorruptError,
   SchedulePersistenceError,
 } from "./schedule/errors.js";
-export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError } from "./adapters/worker-errors.js";
+export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
 export { RunTimeoutError } from "./runner/errors.js";

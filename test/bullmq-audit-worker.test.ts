@@ -8,7 +8,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { graph, InvalidOptionError, NonRetryableError, run, runAsync, MemoryStore, NodeFailedError } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobIdOf, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, createWorker, jobIdOf, RedisStore, WorkerJobLeftError, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { channelKeys, decode, encodeActivation, type ResultEnvelope } from "../src/adapters/bullmq/job-payload.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
@@ -396,7 +396,8 @@ describeRedis("createWorker (audit)", () => {
     await redis.del(`${prefix}:q:${jobId}:lock`); // as when the event loop was blocked past lockDurationMs and another worker took the job
     expect(await renewalFailed).toEqual([jobId]);
     expect(signal.aborted).toBe(true);
-    expect(String((signal.reason as Error).message)).toMatch(/lost the lock/);
+    expect(signal.reason).toBeInstanceOf(WorkerJobLeftError);
+    expect(String((signal.reason as Error).message)).toMatch(/lost the job's lock/);
   });
 
   it("carries undefined, Date, Map, Set, BigInt, NaN and -0 both ways unchanged (inputs, deps, map items, outputs)", async () => {

@@ -68,6 +68,7 @@ describe("error families (issue 15 item 5)", () => {
         "LeaseLostError",
         "WorkerGraphMissingError",
         "WorkerJobFailedError",
+        "WorkerJobLeftError",
         "BullmqMissingError",
         "ActionNotAllowedError",
         "StageRegistrationError",

@@ -39,6 +39,37 @@ export class WorkerGraphMissingError extends TaskloomError {
 }
 
 /**
+ * The reason a worker aborts a body's `ctx.signal` with when the job goes
+ * on in another worker: this worker lost the job's lock (it could not
+ * renew it within `lockDurationMs`) or was closed with force
+ * (`close(true)`). Nothing the body does from then on counts: its result
+ * is not reported, and the other worker's run of the body is the one the
+ * run takes. A body only sees it as its signal's reason; it is never a
+ * run's or a node's error.
+ *
+ * @example
+ * ```ts
+ * if (ctx.signal.reason instanceof WorkerJobLeftError) return; // another worker runs this job now
+ * ```
+ */
+export class WorkerJobLeftError extends TaskloomError {
+  /** The BullMQ job id. */
+  readonly jobId: string;
+  /** The run the job belongs to. */
+  readonly runId: string;
+
+  constructor(jobId: string, runId: string, why: string) {
+    super(
+      "WORKER_JOB_LEFT",
+      `this worker stopped running job "${jobId}" of run "${runId}": ${why}. ` +
+        `Another worker runs the job, and its run of the body is the one that counts; stop the work this body started.`,
+    );
+    this.jobId = jobId;
+    this.runId = runId;
+  }
+}
+
+/**
  * A job carrying a node attempt failed in the worker outside the node's
  * body (the worker could not run it: a missing graph, a payload it could
  * not read); the worker's reason is the message. Counts as a failed attempt.

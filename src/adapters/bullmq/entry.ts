@@ -25,5 +25,14 @@ if (missing.length > 0) throw new BullmqMissingError(missing);
 const adapter = await import("./index.js");
 
 export { BullmqMissingError };
-export const { RedisStore, WorkerGraphMissingError, WorkerJobFailedError, BullmqExecutor, bullmqExecutor, createWorker, jobHandlerProcessor, jobIdOf } =
-  adapter;
+export const {
+  RedisStore,
+  WorkerGraphMissingError,
+  WorkerJobFailedError,
+  WorkerJobLeftError,
+  BullmqExecutor,
+  bullmqExecutor,
+  createWorker,
+  jobHandlerProcessor,
+  jobIdOf,
+} = adapter;

@@ -18,6 +18,13 @@
  * by this one; the coordinator answers by step name and wait key, so
  * this run gets what the earlier one was told (a journaled step's value).
  *
+ * Once `signal` aborted, nothing the body does counts (the coordinator
+ * cancelled the attempt, or the job runs in another worker: this one lost
+ * its lock or was closed with force, maybe with its connection closed):
+ * `emit` sends nothing, and `step` and `waitFor` reject with the abort's
+ * reason without a round trip, so a body that goes on after the abort
+ * neither reaches the run nor hangs on a connection that is gone.
+ *
  * @module
  */
 import type { RouteTrigger } from "../../graph/route.js";
@@ -94,6 +101,7 @@ export class RemoteContext implements NodeContext {
       if (problem !== undefined) {
         throw new NonRetryableError(`ctx.emit("${name}") in a BullMQ worker: its data cannot be sent to the coordinator: ${problem}; emit plain data`);
       }
+      if (this.signal.aborted) return;
       void this.#send({ t: "emit", jobId: this.#jobId, name, data }).catch(() => undefined);
     };
   }
@@ -150,6 +158,7 @@ export class RemoteContext implements NodeContext {
 
   /** Sends `message` until its answer arrives (or the attempt is aborted). */
   async #call(message: UpMessage, callId: string): Promise<Reply> {
+    if (this.signal.aborted) throw this.signal.reason;
     const replyKey = this.#keys.reply(this.#jobId, callId);
     const blocking = this.#client.duplicate({ maxRetriesPerRequest: null });
     blocking.on("error", () => undefined);

@@ -31,6 +31,14 @@
  * report stores nothing and tells no coordinator), and a worker told that
  * its lock renewal failed aborts its body's signal.
  *
+ * `close(true)` leaves its running jobs as a worker that died would: it
+ * aborts each body's signal (a `WorkerJobLeftError` that says so), reports
+ * nothing, and ends no job in BullMQ (the processor throws BullMQ's
+ * `WaitingError`, which a closing worker's `handleFailed` passes over,
+ * where any other error would be `moveToFailed`: the node failed for
+ * good). The job stays active until its lock expires; then the stalled
+ * check hands it to another worker.
+ *
  * Apart from this file: the registry and the lookup of a job's node
  * (`worker-graphs.ts`), the first look and the report in Redis
  * (`job-reports.ts`); what is left is one worker's lifetime (its options,
@@ -38,9 +46,9 @@
  *
  * @module
  */
-import { UnrecoverableError, Worker, type Job, type Processor } from "bullmq";
+import { UnrecoverableError, WaitingError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
-import { WorkerGraphMissingError } from "../worker-errors.js";
+import { WorkerGraphMissingError, WorkerJobLeftError } from "../worker-errors.js";
 import { InvalidOptionError } from "../../errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
@@ -115,7 +123,27 @@ export interface TaskloomWorker {
   readonly worker: Worker;
   /** Resolves once the worker is connected and takes jobs. */
   waitUntilReady(): Promise<void>;
-  /** Stops taking jobs, waits for the running ones (unless `force`), and closes the connections. */
+  /**
+   * Stops taking jobs, then closes the connections.
+   *
+   * Without `force`, it waits for the running bodies and reports their results first. With `force`, it aborts each
+   * running body's `signal` with a `WorkerJobLeftError` that says the worker was closed with force, reports
+   * nothing and does not wait: each job is left active in BullMQ, neither completed nor failed, and once its lock
+   * expires (`lockDurationMs`) the stalled check gives it to another worker, as for a worker that died (which counts
+   * towards `maxStalledCount`). What the aborted body does after that counts for nothing: its `ctx.emit` sends
+   * nothing, its `ctx.step` and `ctx.waitFor` reject with the abort's reason, and its return value is dropped.
+   *
+   * `close(true)` while a `close()` waits aborts the bodies it waits for, and both resolve once the worker is
+   * closed; a second call of either kind resolves with the first.
+   *
+   * @example
+   * ```ts
+   * process.on("SIGTERM", () => {
+   *   setTimeout(() => void worker.close(true), 20_000).unref(); // bodies still running then run elsewhere
+   *   void worker.close();
+   * });
+   * ```
+   */
   close(force?: boolean): Promise<void>;
 }
 
@@ -165,6 +193,21 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   // neither reject unhandled (which ends the process) nor leave a cancelled body running for want of one try.
   let connections = 0;
   let closing = false;
+  /** close(true) was called: every job running then, or taken after, is left to another worker. */
+  let forced = false;
+  /** Aborts a running body for close(true): nothing it does from now on counts, and its job is left as it is in BullMQ. */
+  const leave = (jobId: string, job: RunningJob): void => {
+    if (job.controller.signal.aborted) return; // cancelled, or its lock lost, already: that path ends it
+    job.left = true;
+    job.controller.abort(
+      new WorkerJobLeftError(
+        jobId,
+        job.runId,
+        `it was closed with force (close(true)); the job is neither reported nor failed, and BullMQ gives it to another worker once its lock expires (lockDurationMs, ${lockDuration ?? 30_000} ms)`,
+      ),
+    );
+  };
+  let closed: Promise<void> | undefined;
   const lookAtMarkers = async (): Promise<void> => {
     await subscribedAgain(subscriber, keys.cancel);
     for (let tries = 1; ; tries++) {
@@ -193,8 +236,10 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     // (its marker set after the look read none) still reaches the job, and aborts it before its body starts.
     const where = { runId: activation.runId, jobId, jobKey: worker.toKey(jobId) };
     const controller = new AbortController();
-    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false };
+    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false, left: false };
     active.set(jobId, entry);
+    // BullMQ fetched this job while close(true) ran (it processes what it fetched): it runs elsewhere too.
+    if (forced) leave(jobId, entry);
     const done = (): void => {
       if (active.get(jobId) === entry) active.delete(jobId);
     };
@@ -211,7 +256,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
         throw new UnrecoverableError(node.message);
       }
       if (cancelled !== null) throw new UnrecoverableError(`cancelled by the coordinator before it started: ${cancelled}`);
-      if (entry.lockLost) throw controller.signal.reason as Error;
+      if (entry.lockLost || entry.left) throw controller.signal.reason as Error;
       if (controller.signal.aborted) {
         throw new UnrecoverableError(`cancelled by the coordinator before it started: ${(controller.signal.reason as Error)?.message ?? ""}`);
       }
@@ -230,6 +275,12 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
         }
         result = errorEnvelope(error);
       }
+    } catch (error) {
+      // close(true) left the job to another worker: whatever ended this run of it, BullMQ must not end the job. A
+      // closing worker passes over a WaitingError ("the processor moved the job itself") and would move the job to
+      // failed for any other error.
+      if (entry.left) throw new WaitingError((controller.signal.reason as Error).message);
+      throw error;
     } finally {
       done();
     }
@@ -262,9 +313,10 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       if (job === undefined || job.controller.signal.aborted) continue;
       job.lockLost = true;
       job.controller.abort(
-        new RunCancelledError(
+        new WorkerJobLeftError(
+          jobId,
           job.runId,
-          `this worker lost the lock of job "${jobId}" (it could not renew it within lockDurationMs, ${lockDuration ?? 30_000} ms): BullMQ gives the job to another worker, whose run of the body counts`,
+          `it lost the job's lock (it could not renew it within lockDurationMs, ${lockDuration ?? 30_000} ms), and BullMQ gives the job to another worker`,
         ),
       );
     }
@@ -278,9 +330,19 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     },
     async close(force = false) {
       closing = true;
-      await worker.close(force);
-      subscriber.disconnect();
-      if (owned) await closeClient(client);
+      // BullMQ's close sets its `closing` at once (its processJob then fetches no next job, and a processor's
+      // WaitingError ends nothing), and a second call returns the first one's promise: after close(), close(true) does
+      // not stop BullMQ's wait for the running jobs; the aborts below end them.
+      const workerClosed = worker.close(force);
+      if (force) {
+        forced = true;
+        for (const [jobId, job] of active) leave(jobId, job);
+      }
+      closed ??= workerClosed.then(async () => {
+        subscriber.disconnect();
+        if (owned) await closeClient(client);
+      });
+      await closed;
     },
   };
 }
@@ -291,6 +353,8 @@ interface RunningJob {
   readonly runId: string;
   /** The abort says this worker lost the job's lock (not a cancel of the coordinator's). */
   lockLost: boolean;
+  /** The abort says this worker was closed with force: the job is left, as it is, to another worker. */
+  left: boolean;
 }
 
 /** How many times a worker whose subscriber reconnected tries to read the cancel markers of its running jobs. */
