@@ -229,6 +229,7 @@ export {
   ExecutorNotRegisteredError,
   ScheduleCorruptError,
   SchedulePersistenceError,
+  ScheduleLockError,
 } from "./schedule/errors.js";
 export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";

@@ -65,6 +65,7 @@ describe("error families (issue 15 item 5)", () => {
         "ExecutorNotRegisteredError",
         "ScheduleCorruptError",
         "SchedulePersistenceError",
+        "ScheduleLockError",
         "LeaseLostError",
         "WorkerGraphMissingError",
         "WorkerJobFailedError",

@@ -68,10 +68,26 @@ export interface SignOptions {
  */
 export function signBody(body: string | Uint8Array, secret: string, options: SignOptions = {}): string {
   assertKnownKeys("signBody", options, ["now"]);
+  assertBody(body);
+  if (typeof secret !== "string") throw new InvalidOptionError("secret", "must be a string (the callbackSecret of the schedule)");
   const now = options.now === undefined ? Date.now() : options.now instanceof Date ? options.now.getTime() : options.now;
   if (!Number.isFinite(now)) throw new InvalidOptionError("now", "must be a time (epoch ms or a Date)");
   const t = Math.floor(now / 1_000);
   return `t=${t},v1=${hmac(t, body, secret)}`;
+}
+
+/**
+ * Refuses a body that is not the raw bytes or text: a parsed JSON object
+ * (`express.json()`'s `req.body`) would otherwise fail deep in `crypto`
+ * with a raw TypeError, and could never verify anyway.
+ */
+function assertBody(body: unknown): void {
+  if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+    throw new InvalidOptionError(
+      "body",
+      "must be the raw request body (a string or bytes, exactly as received), not a parsed object: use express.raw() or read the stream",
+    );
+  }
 }
 
 function hmac(t: number | string, body: string | Uint8Array, secret: string): string {
@@ -115,6 +131,10 @@ export function verifySignature(
   const tolerance = options.toleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS;
   if (typeof tolerance !== "number" || Number.isNaN(tolerance) || tolerance < 0) {
     throw new InvalidOptionError("toleranceMs", `must be a number of ms of at least 0, or Infinity (got ${String(tolerance)})`);
+  }
+  assertBody(body);
+  if (options.clock !== undefined && typeof (options.clock as Partial<Clock> | null)?.now !== "function") {
+    throw new InvalidOptionError("clock", "must have now() (a Clock, e.g. a ManualClock), or be left out");
   }
   const now = options.now === undefined ? (options.clock ?? systemClock).now() : options.now instanceof Date ? options.now.getTime() : options.now;
   if (typeof now !== "number" || !Number.isFinite(now)) throw new InvalidOptionError("now", "must be a time (epoch ms or a Date)");

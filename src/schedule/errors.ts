@@ -171,3 +171,21 @@ export class SchedulePersistenceError extends PersistenceError {
     this.message = `schedule "${scheduleId}" could not be saved: ${describe(cause)}. Free disk space or fix the permissions of the store's schedules folder, then try again.`;
   }
 }
+
+/**
+ * A schedule could not be changed because its file lock stayed held (by a
+ * live process, or one not yet judged gone), or was taken from this
+ * process while it was stalled: a {@link SchedulePersistenceError} whose
+ * message says so, instead of pointing at the disk. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof SchedulePersistenceError) setTimeout(retry, 1_000) }
+ * ```
+ */
+export class ScheduleLockError extends SchedulePersistenceError {
+  constructor(scheduleId: string, detail: string) {
+    super(scheduleId, new Error(detail));
+    this.message = `schedule "${scheduleId}" was not changed: ${detail}`;
+  }
+}

@@ -8,8 +8,10 @@
  * file store keeps one superjson document per schedule,
  * `<dir>/schedules/<id>.json`, replaced atomically (temp file, rename), so
  * readers need no lock and a crash leaves the old or the new document. Its
- * lock is a folder made with `mkdir` (exactly one process creates it); a
- * lock older than 5 s was left by a crash and is broken.
+ * lock is a folder made with `mkdir` (exactly one process creates it),
+ * naming its holder: it is broken at once when that holder is a dead
+ * process of this host, never while it is a live one (even one stalled
+ * for seconds), and otherwise once older than 5 s (`schedule-file-lock.ts`).
  *
  * Power loss. Without `fsync`, as a `LowdbStore` without it, a document is
  * durable against a crash of the process, not of the machine: a rename
@@ -41,7 +43,7 @@ import { syncFolder, syncMadeFolders, writeFileAtomic } from "../persistence/ato
 import { assertFileStoreOptions } from "../persistence/file-store-options.js";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { isBlank } from "../persistence/stored-document.js";
-import { hasCode, takeFolderLock, type Unlock } from "../persistence/folder-lock.js";
+import { hasCode } from "../persistence/folder-lock.js";
 import { openStoreFile } from "../persistence/store-files.js";
 import { deserialize, serialize } from "../persistence/serialization.js";
 import { UnsafeStoreFileError } from "../persistence/errors.js";
@@ -49,7 +51,8 @@ import type { ScheduleRecord } from "./schedule-record.js";
 import type { ScheduleListOptions, ScheduleStore } from "./schedule-store.js";
 import { assertScheduleId, isScheduleId } from "./schedule-id.js";
 import { scheduleShapeProblem } from "./schedule-shape.js";
-import { ScheduleCorruptError, ScheduleExistsError, ScheduleNotFoundError, SchedulePersistenceError } from "./errors.js";
+import { takeScheduleLock, type ScheduleLock } from "./schedule-file-lock.js";
+import { ScheduleCorruptError, ScheduleExistsError, ScheduleLockError, ScheduleNotFoundError, SchedulePersistenceError } from "./errors.js";
 
 /** Options of {@link FileScheduleStore}. */
 export interface FileScheduleStoreOptions {
@@ -93,12 +96,12 @@ export class FileScheduleStore implements ScheduleStore {
   async create(record: ScheduleRecord): Promise<void> {
     assertScheduleId(record.id);
     await saving(record.id, () => this.#ensureFolder());
-    const unlock = await this.#lock(record.id);
+    const lock = await this.#lock(record.id);
     try {
       if (await this.#exists(record.id)) throw new ScheduleExistsError(record.id);
-      await this.#write(record);
+      await this.#write(record, lock);
     } finally {
-      await unlock();
+      lock.release();
     }
   }
 
@@ -133,23 +136,24 @@ export class FileScheduleStore implements ScheduleStore {
 
   async update(id: string, change: (current: ScheduleRecord) => ScheduleRecord): Promise<ScheduleRecord> {
     assertScheduleId(id);
-    const unlock = await this.#lock(id);
+    const lock = await this.#lock(id);
     try {
       const current = await this.#read(id);
       if (!current) throw new ScheduleNotFoundError(id);
       const next = change(current);
-      if (next !== current) await this.#write(next);
+      if (next !== current) await this.#write(next, lock);
       return next;
     } finally {
-      await unlock();
+      lock.release();
     }
   }
 
   async delete(id: string): Promise<boolean> {
     assertScheduleId(id);
-    const unlock = await this.#lock(id);
+    const lock = await this.#lock(id);
     try {
       return await saving(id, async () => {
+        assertStillHeld(id, lock);
         try {
           await unlink(this.#file(id));
         } catch (err) {
@@ -161,7 +165,7 @@ export class FileScheduleStore implements ScheduleStore {
         return true;
       });
     } finally {
-      await unlock();
+      lock.release();
     }
   }
 
@@ -169,10 +173,13 @@ export class FileScheduleStore implements ScheduleStore {
     return join(this.folder, `${id}.json`);
   }
 
-  async #write(record: ScheduleRecord): Promise<void> {
+  async #write(record: ScheduleRecord, lock: ScheduleLock): Promise<void> {
     const text = serialize(record);
     // With fsync: the content before its rename, the folder after it (writeFileAtomic).
-    await saving(record.id, () => writeFileAtomic(this.#file(record.id), text, this.fsync));
+    await saving(record.id, () => {
+      assertStillHeld(record.id, lock);
+      return writeFileAtomic(this.#file(record.id), text, this.fsync);
+    });
   }
 
   /** True when a file (readable or not) holds this schedule: a corrupt file is never written over. */
@@ -231,15 +238,29 @@ export class FileScheduleStore implements ScheduleStore {
     if (this.fsync) syncMadeFolders(this.folder, created);
   }
 
-  async #lock(id: string): Promise<Unlock> {
-    const unlock = await saving(id, () =>
-      takeFolderLock(join(this.folder, `${id}.lock`), {
+  /** The schedule's lock, judged by its holder's liveness, never broken while it lives (`schedule-file-lock.ts`). */
+  async #lock(id: string): Promise<ScheduleLock> {
+    return saving(id, () =>
+      takeScheduleLock(join(this.folder, `${id}.lock`), {
         what: `the lock of schedule "${id}"`,
+        scheduleId: id,
         createParent: () => this.#ensureFolder(),
       }),
     );
-    if (!unlock) throw new SchedulePersistenceError(id, new Error(`no lock could be made in ${this.folder}`));
-    return unlock;
+  }
+}
+
+/**
+ * Refuses to write when this process's lock of schedule `id` was broken
+ * meanwhile (its holder on another host took it for stale): what it read
+ * may be out of date, and writing would undo the other process's change.
+ */
+function assertStillHeld(id: string, lock: ScheduleLock): void {
+  if (!lock.stillHeld()) {
+    throw new ScheduleLockError(
+      id,
+      `its lock was taken by another process while this one was stalled, so what this one read may be out of date; nothing was written, try again`,
+    );
   }
 }
 

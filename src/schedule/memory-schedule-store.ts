@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { deserialize, serialize } from "../persistence/serialization.js";
 import type { ScheduleRecord } from "./schedule-record.js";
 import type { ScheduleStore } from "./schedule-store.js";
 import { ScheduleExistsError, ScheduleNotFoundError } from "./errors.js";
@@ -22,7 +23,8 @@ export class MemoryScheduleStore implements ScheduleStore {
 
   async create(record: ScheduleRecord): Promise<void> {
     if (this.#records.has(record.id)) throw new ScheduleExistsError(record.id);
-    this.#records.set(record.id, record);
+    // A copy, as the file store keeps one: the caller's inputs and metadata objects may change after schedule().
+    this.#records.set(record.id, deserialize<ScheduleRecord>(serialize(record)));
   }
 
   async get(id: string): Promise<ScheduleRecord | undefined> {

@@ -279,6 +279,6 @@ function safeText(value: unknown): string {
   try {
     return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    return valueText(value);
   }
 }

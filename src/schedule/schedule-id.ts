@@ -12,6 +12,7 @@
 import { InvalidOptionError } from "../errors.js";
 import { assertRunId } from "../core/run-id.js";
 import { InvalidScheduleError } from "./errors.js";
+import { valueText } from "../core/text.js";
 
 /** The longest run id (see `run-id.ts`). */
 const RUN_ID_MAX = 200;
@@ -33,7 +34,7 @@ export function assertScheduleId(id: unknown, forNew = false): asserts id is str
   try {
     assertRunId(id);
   } catch {
-    throw new InvalidScheduleError("id", String(id).slice(0, 80), `is not a valid schedule id: ${problemOf(id)}. ${RULE}`);
+    throw new InvalidScheduleError("id", valueText(id).slice(0, 80), `is not a valid schedule id: ${problemOf(id)}. ${RULE}`);
   }
   if (forNew && id.length > SCHEDULE_ID_MAX) {
     throw new InvalidScheduleError(

@@ -53,6 +53,10 @@ export interface LeaseKeeperHost {
 export class ScheduleLeaseKeeper {
   readonly #host: LeaseKeeperHost;
   #renewTimer: TimerHandle | undefined;
+  /** Set by stop(): a renewal under way then sets no further timer. */
+  #stopped = false;
+  /** The renewal under way, if any. */
+  #renewal: Promise<void> | undefined;
 
   constructor(host: LeaseKeeperHost) {
     this.#host = host;
@@ -66,10 +70,18 @@ export class ScheduleLeaseKeeper {
 
   /** Renews every held lease each third of the TTL, busy or not (a long run must not lose its schedule). */
   start(): void {
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  #schedule(): void {
     this.#renewTimer = this.#host.clock.setTimeout(
       () => {
-        void this.#renewAll().finally(() => {
-          if (this.#host.renewing()) this.start();
+        this.#renewTimer = undefined;
+        this.#renewal = this.#renewAll().finally(() => {
+          this.#renewal = undefined;
+          // A renewal that was under way when stop() was called must not leave a timer behind it.
+          if (!this.#stopped && this.#host.renewing()) this.#schedule();
         });
       },
       Math.max(1, Math.floor(this.#host.ttlMs / 3)),
@@ -77,8 +89,14 @@ export class ScheduleLeaseKeeper {
     );
   }
 
+  /** Resolves when no renewal is under way (after stop(): none starts again). */
+  async idle(): Promise<void> {
+    await this.#renewal;
+  }
+
   /** Clears the pending renewal. */
   stop(): void {
+    this.#stopped = true;
     if (this.#renewTimer !== undefined) this.#host.clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
   }

@@ -14,7 +14,8 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { systemClock, type Clock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
+import { clockOption } from "./clock-option.js";
 import { parseDurationText } from "../core/duration.js";
 import { assertKnownKeys } from "../core/known-keys.js";
 import { InvalidOptionError } from "../errors.js";
@@ -114,14 +115,17 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object with at least { when }");
   assertKnownKeys("schedule()", options, KNOWN);
   if (options.when === undefined) throw new InvalidScheduleError("when", "undefined", `is required. ${ACCEPTED_WHEN}`);
-  const clock = options.clock ?? systemClock;
+  const clock = clockOption(options.clock);
   const now = clock.now();
   const timezone = resolveTimeZone(options.timezone);
   const when = parseWhen(options.when, { now, timezone });
   const repeat = parseRepeat(options.repeat, when.kind === "cron", now, timezone);
   const catchUp = options.catchUp ?? "one";
   if (!(CATCH_UP_POLICIES as readonly string[]).includes(catchUp)) {
-    throw new InvalidOptionError("catchUp", `must be one of ${CATCH_UP_POLICIES.map((p) => `"${p}"`).join(", ")} (got ${JSON.stringify(catchUp)})`);
+    throw new InvalidOptionError(
+      "catchUp",
+      `must be one of ${CATCH_UP_POLICIES.map((p) => `"${p}"`).join(", ")} (got ${typeof catchUp === "string" ? JSON.stringify(catchUp) : valueText(catchUp)})`,
+    );
   }
   const rule = { when, everyMs: repeat.everyMs, until: repeat.until, timezone };
   if (!isRepeating(rule) && when.kind === "at") assertFuture(options.when, when.at, now);
@@ -138,7 +142,7 @@ export function buildRecord(graphName: string, inputs: unknown, options: Schedul
   if (repeat.until !== undefined && nextRunAt > repeat.until) {
     throw new InvalidScheduleError(
       "repeat.until",
-      String(options.repeat?.until),
+      valueText(options.repeat?.until),
       "leaves no slot to run: it is before the first one. Move it later, or drop it.",
     );
   }
@@ -214,11 +218,11 @@ function parseRepeat(
   if (repeat.every !== undefined) {
     if (isCron)
       throw new InvalidOptionError("repeat.every", "cannot be combined with a cron when, which repeats by its pattern; use repeat: { times, until } with cron");
-    everyMs = typeof repeat.every === "number" ? repeat.every : parseDurationText(String(repeat.every));
+    everyMs = typeof repeat.every === "number" ? repeat.every : parseDurationText(valueText(repeat.every));
     if (everyMs === undefined || !Number.isFinite(everyMs) || everyMs < 1) {
       throw new InvalidScheduleError(
         "repeat.every",
-        String(repeat.every),
+        valueText(repeat.every),
         'is not a duration. Use "90s", "5m", "1h", "1d", "1w" (or sums such as "1h30m"), or a number of ms of at least 1.',
       );
     }
@@ -227,7 +231,7 @@ function parseRepeat(
   }
   const times = repeat.times;
   if (times !== undefined && !(Number.isSafeInteger(times) && times >= 1)) {
-    throw new InvalidOptionError("repeat.times", `must be a whole number of at least 1 (got ${String(times)})`);
+    throw new InvalidOptionError("repeat.times", `must be a whole number of at least 1 (got ${valueText(times)})`);
   }
   let until: number | undefined;
   if (repeat.until !== undefined) {

@@ -20,6 +20,7 @@ import type { ScheduleProblem } from "./schedule-store.js";
 import { buildRecord, type ScheduleOptions } from "./schedule-options.js";
 import { assertOptionsObject, STORE_KEYS, storesOf, type ScheduleStoreOption } from "./store-options.js";
 import { ScheduledJob } from "./scheduled-job.js";
+import { valueText } from "../core/text.js";
 
 export { buildRecord, callbackUrlProblem, DEFAULT_CALLBACK_RETRY, type RepeatOptions, type ScheduleOptions } from "./schedule-options.js";
 export { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./store-options.js";
@@ -103,10 +104,17 @@ export interface ListSchedulesOptions extends ScheduleStoreOption {
 export async function listSchedules(options: ListSchedulesOptions = {}): Promise<ScheduledJob[]> {
   assertOptionsObject("listSchedules", options, [...STORE_KEYS, "status", "onProblem"]);
   if (options.onProblem !== undefined && typeof options.onProblem !== "function") throw new InvalidOptionError("onProblem", "must be a function");
+  const status: unknown = options.status;
+  if (status !== undefined && typeof status !== "string" && !Array.isArray(status)) {
+    throw new InvalidOptionError("status", `must be a status or an array of them, among ${SCHEDULE_STATUSES.join(", ")} (got ${valueText(status)})`);
+  }
   const wanted = options.status === undefined ? undefined : typeof options.status === "string" ? [options.status] : options.status;
   for (const s of wanted ?? []) {
     if (!(SCHEDULE_STATUSES as readonly string[]).includes(s))
-      throw new InvalidOptionError("status", `must be one of ${SCHEDULE_STATUSES.join(", ")} (got ${JSON.stringify(s)})`);
+      throw new InvalidOptionError(
+        "status",
+        `must be one of ${SCHEDULE_STATUSES.join(", ")} (got ${typeof s === "string" ? JSON.stringify(s) : valueText(s)})`,
+      );
   }
   const stores = storesOf(options);
   const records = await stores.schedules.list(options.onProblem === undefined ? {} : { onProblem: options.onProblem });

@@ -16,7 +16,8 @@ import { TaskGraph } from "../graph/task-graph.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
 import type { GraphFnLike } from "../runner/run.js";
 import { validateRunOptions, type RunOptions } from "../runner/run-options.js";
-import { systemClock, type Clock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
+import { clockOption } from "./clock-option.js";
 import { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./store-options.js";
 import { valueText } from "../core/text.js";
 
@@ -85,11 +86,15 @@ export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSche
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options", "must be an object");
   assertKnownKeys("Scheduler", options, ["store", "schedules", "graphs", "clock", "pollMs", "leaseTtlMs", "graceMs", "runOptions", "executors"]);
   const stores = storesOf(options);
-  const clock = options.clock ?? systemClock;
+  const clock = clockOption(options.clock);
   const pollMs = positive(options.pollMs, "pollMs", 1_000);
   const ttlMs = positive(options.leaseTtlMs, "leaseTtlMs", 30_000);
   const graceMs = positive(options.graceMs, "graceMs", 60_000, true);
   if (options.runOptions !== undefined) {
+    const given: unknown = options.runOptions;
+    if (given === null || typeof given !== "object" || Array.isArray(given)) {
+      throw new InvalidOptionError("runOptions", `must be an object of run options, such as { timeoutMs: 60_000 } (got ${valueText(given)})`);
+    }
     for (const key of ["runId", "store", "clock", "signal"]) {
       if (key in options.runOptions) throw new InvalidOptionError(`runOptions.${key}`, "is set by the scheduler for each run");
     }
@@ -97,6 +102,10 @@ export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSche
   }
   const runOptions = options.runOptions ?? {};
   const graphs = new Map<string, RunnableGraph>();
+  const givenGraphs: unknown = options.graphs;
+  if (givenGraphs !== undefined && (givenGraphs === null || typeof givenGraphs !== "object")) {
+    throw new InvalidOptionError("graphs", `must be an array or an object of graphs, such as [digest] (got ${valueText(givenGraphs)})`);
+  }
   const list = options.graphs === undefined ? [] : Array.isArray(options.graphs) ? options.graphs : Object.values(options.graphs);
   for (const g of list as RunnableGraph[]) {
     const graph: unknown = typeof g === "function" ? g.graph : g;

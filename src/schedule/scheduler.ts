@@ -164,6 +164,8 @@ export class Scheduler {
     await Promise.all([...this.#held.values()].map((h) => h.busy ?? Promise.resolve()));
     await this.#deliveries.settled();
     this.#leases.stop();
+    // A renewal under way writes to the store: it ends before the leases are given back and stop() resolves.
+    await this.#leases.idle();
     await Promise.all([...this.#held.keys()].map((id) => this.#stores.schedules.update(id, (r) => withoutLease(r, this.owner)).catch(() => undefined)));
     this.#held.clear();
     this.#state = "stopped";
@@ -303,6 +305,8 @@ export class Scheduler {
     for (const row of r.history) {
       if (row.kind === "run" && row.callback !== undefined && !row.callback.done && row.endedAt !== undefined) this.#deliveries.deliver(r, row);
     }
+    // A poll or a step that was under way when stop() was called starts nothing new.
+    if (this.#state !== "running") return;
     const now = this.#clock.now();
     const due = openRun(r) !== undefined || (r.status === "active" && (r.nextRunAt === undefined || r.nextRunAt <= now));
     const at = due ? held.blockedUntil : r.status === "active" ? r.nextRunAt : undefined;
@@ -353,7 +357,11 @@ export class Scheduler {
     let resumed = false;
     let missed: RunRowMissed | undefined;
     let completed = false;
+    let stopping = false;
     const claimed = await this.#stores.schedules.update(id, (r) => {
+      // stop() was called while this step waited for the store: no new slot starts (an unfinished one is left to resume).
+      stopping = this.#state !== "running";
+      if (stopping) return r;
       resumed = openRun(r) !== undefined;
       const next = claimSlot(r, this.owner, now, this.#graceMs);
       completed = r.status !== "completed" && next.status === "completed";
@@ -361,6 +369,7 @@ export class Scheduler {
       return next;
     });
     held.record = claimed;
+    if (stopping) return;
     if (missed) this.#emit("slot:missed", { scheduleId: id, at: now, count: missed.count, first: missed.first, last: missed.last, policy: missed.policy });
     if (completed) {
       this.#emit("schedule:completed", { scheduleId: id, at: now });
