@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { binaryName, errorClassName, MAX_STORED_DEPTH, MAX_STORED_VALUE_CHARS } from "./stored-codec.js";
+import { binaryName, bytesOf, errorClassName, MAX_STORED_DEPTH, MAX_STORED_VALUE_CHARS } from "./stored-codec.js";
 
 /** Whether a value can be stored, and if not, why. */
 export type Durability = { readonly ok: true; readonly chars: number } | { readonly ok: false; readonly reason: string };
@@ -35,17 +35,42 @@ export function checkDurable(value: unknown, maxChars = MAX_STORED_VALUE_CHARS):
   // One walk is reused (its stacks keep their room); a walk started from inside another (a getter that checks a value) gets its own.
   const walk = spareWalk ?? new Walk();
   spareWalk = undefined;
-  walk.reset(maxChars);
+  walk.reset(maxChars, false);
   try {
-    const reason = walk.visit(value, 0);
+    let reason = walk.visit(value, 0);
+    // The first walk counts a string as its length: JSON may write a character as six ("\u0001", a lone surrogate).
+    // Only a value that could pass the limit so is walked again, its strings' escapes counted (a rare branch: a value of megabytes).
+    if (reason === undefined && walk.chars * ESCAPED_CHARS > maxChars) {
+      walk.reset(maxChars, true);
+      reason = walk.visit(value, 0);
+    }
     return reason === undefined ? { ok: true, chars: walk.chars } : { ok: false, reason };
   } finally {
-    walk.reset(0);
+    walk.reset(0, false);
     spareWalk = walk;
   }
 }
 
 let spareWalk: Walk | undefined;
+
+/** The most characters JSON writes for one character of a string (`\u0001`, a lone surrogate `\ud800`). */
+const ESCAPED_CHARS = 6;
+
+/** What JSON escapes in a string: a quote, a backslash, a control character, a lone surrogate (a pair, matched first, is written as it is). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const ESCAPES = /[\ud800-\udbff][\udc00-\udfff]|["\\\u0000-\u001f\ud800-\udfff]/g;
+/** The control characters JSON writes in two characters (`\n`); the others take six (`\u0001`). */
+const SHORT_ESCAPES = new Set(["\b", "\t", "\n", "\f", "\r", '"', "\\"]);
+
+/** The length of `JSON.stringify(text)`: its quotes, and each escape's extra characters. */
+export function jsonLength(text: string): number {
+  let length = text.length + 2;
+  for (const match of text.matchAll(ESCAPES)) {
+    const found = match[0];
+    if (found.length === 1) length += SHORT_ESCAPES.has(found) ? 1 : 5;
+  }
+  return length;
+}
 
 const SIMPLE_CLASSES = new Set<object>([Date.prototype, RegExp.prototype, URL.prototype, Map.prototype, Set.prototype]);
 
@@ -60,14 +85,17 @@ type Step = number | string | { readonly text: string };
 class Walk {
   chars = 0;
   #max = 0;
+  /** Whether a string counts as the length of its JSON ({@link jsonLength}), or, cheaper, as its own length. */
+  #exact = false;
   /** The objects being visited, outermost first (a cycle is one met again). */
   readonly #open: object[] = [];
   readonly #steps: Step[] = [];
 
-  /** Ready for a walk of at most `max` characters (and holding no value of the last one). */
-  reset(max: number): void {
+  /** Ready for a walk of at most `max` characters (and holding no value of the last one); `exact`: see {@link Walk.#exact}. */
+  reset(max: number, exact: boolean): void {
     this.chars = 0;
     this.#max = max;
+    this.#exact = exact;
     this.#open.length = 0;
     this.#steps.length = 0;
   }
@@ -90,7 +118,7 @@ class Walk {
   visit(value: unknown, depth: number): string | undefined {
     switch (typeof value) {
       case "string":
-        return this.#add(value.length + 2);
+        return this.#add(this.#exact ? jsonLength(value) : value.length + 2);
       case "undefined":
       case "boolean":
       case "number":
@@ -112,7 +140,9 @@ class Walk {
     const binary = ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer ? binaryName(obj) : undefined;
     if (binary !== undefined) {
       if (obj instanceof ArrayBuffer && (obj as { resizable?: boolean }).resizable === true) return `a resizable ArrayBuffer${where(this.#at())}`;
-      return this.#add(Math.ceil(((obj as ArrayBuffer).byteLength * 4) / 3) + binary.length + 3);
+      const length = byteLength(obj as ArrayBuffer | ArrayBufferView);
+      if (length === undefined) return `a detached ArrayBuffer, or a view of one (its bytes were transferred; store a copy made before)${where(this.#at())}`;
+      return this.#add(Math.ceil((length * 4) / 3) + binary.length + 3);
     }
     this.#open.push(obj);
     try {
@@ -127,6 +157,9 @@ class Walk {
     if (Array.isArray(obj)) {
       if (proto !== Array.prototype) return `an instance of an Array subclass${where(this.#at())}`;
       const n = obj.length;
+      // Its brackets and commas: an array of empty arrays is all of them.
+      const room = this.#add(n + 2);
+      if (room !== undefined) return room;
       for (let i = 0; i < n; i++) {
         if (!(i in obj)) return `a sparse array (a hole at ${this.#at()}[${i}])`;
         const r = this.#visitAt(obj[i], depth + 1, i);
@@ -136,8 +169,10 @@ class Walk {
       return undefined;
     }
     if (proto === Object.prototype || proto === null) {
+      const braces = this.#add(2);
+      if (braces !== undefined) return braces;
       for (const key of Object.keys(obj)) {
-        const r = this.#add(key.length + 3) ?? this.#visitAt((obj as Record<string, unknown>)[key], depth + 1, key);
+        const r = this.#add((this.#exact ? jsonLength(key) : key.length + 2) + 2) ?? this.#visitAt((obj as Record<string, unknown>)[key], depth + 1, key);
         if (r !== undefined) return r;
       }
       return undefined;
@@ -186,6 +221,24 @@ class Walk {
       const at = this.#at();
       return `more than ${Math.round(this.#max / (1024 * 1024))} MiB once serialized${at === "" ? "" : ` (the limit was passed at ${at})`}`;
     }
+    return undefined;
+  }
+}
+
+/**
+ * The byte length of a binary value, or undefined when its bytes cannot be
+ * read: a detached buffer (transferred by `structuredClone` or
+ * `postMessage`), which reads as 0 bytes here and throws when the codec
+ * copies it, or a `DataView` out of its resizable buffer's bounds, whose
+ * `byteLength` throws. Only an empty one is tried (Node 20 has no
+ * `ArrayBuffer.prototype.detached`).
+ */
+function byteLength(value: ArrayBuffer | ArrayBufferView): number | undefined {
+  try {
+    const length = value.byteLength;
+    if (length === 0) bytesOf(value);
+    return length;
+  } catch {
     return undefined;
   }
 }

@@ -68,7 +68,8 @@ export function binaryName(value: object): string | undefined {
   return BINARY_NAME.get(Object.getPrototypeOf(value) as object);
 }
 
-function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
+/** The bytes `value` is stored as. Throws a TypeError when its buffer is detached (transferred: `structuredClone`, `postMessage`). */
+export function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
   return ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value);
 }
 

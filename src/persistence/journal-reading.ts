@@ -31,7 +31,7 @@
  * @module
  */
 // Imported, not the global: `Buffer` on `globalThis` is a getter.
-import { Buffer, constants as bufferConstants } from "node:buffer";
+import { Buffer, constants as bufferConstants, isUtf8 } from "node:buffer";
 import { closeSync, readSync } from "node:fs";
 import { SnapshotCorruptError } from "./errors.js";
 import type { JournalRecord } from "../state/records.js";
@@ -44,9 +44,17 @@ const ZERO = 0x00;
 /** Bytes read at a time, forwards when reading, backwards when looking for the last line. */
 const CHUNK = 1024 * 1024;
 
-/** One journal line (without its "\n") as a record (a value `check` passes), or what is wrong with it. */
+/**
+ * One journal line (without its "\n") as a record (a value `check` passes),
+ * or what is wrong with it. A line that is not valid UTF-8 is damaged: a
+ * store writes every line as UTF-8 (JSON escapes lone surrogates), and
+ * decoding it anyway would put U+FFFD in place of the damaged bytes, a
+ * saved value silently changed (`isUtf8` costs about as much as a
+ * `memchr` over the line, next to its `JSON.parse`).
+ */
 function parseLine(bytes: Buffer, check: ShapeCheck): Parsed {
   if (bytes.length > bufferConstants.MAX_STRING_LENGTH) return { ok: false, problem: `it is too long to read (${bytes.length} bytes)` };
+  if (!isUtf8(bytes)) return { ok: false, problem: "it is not valid UTF-8 text: a byte of it was damaged" };
   return parseDocument(bytes.toString("utf8"), check);
 }
 

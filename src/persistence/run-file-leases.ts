@@ -51,7 +51,7 @@
  */
 import { closeSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { SnapshotCorruptError } from "./errors.js";
 import { hasCode } from "./folder-lock.js";
 import { readAt, validEnd } from "./journal-reading.js";
@@ -195,6 +195,8 @@ export function eachLineBackwards(fd: number, size: number, visit: (line: Buffer
 
 /** Parses one line found by {@link eachLineBackwards}; `SnapshotCorruptError` naming `file` when it does not read. */
 export function parseLineAt<T>(line: Buffer, file: string): T {
+  // Bytes that are not UTF-8 are damage (as `journal-reading.ts` reads a line), never text with U+FFFD in their place.
+  if (!isUtf8(line)) throw new SnapshotCorruptError(file, "a line near its end is not valid (it is not valid UTF-8 text: a byte of it was damaged)");
   const parsed = parseDocument(line.toString("utf8"), checkRunFileLine);
   if (!parsed.ok) throw new SnapshotCorruptError(file, `a line near its end is not valid (${parsed.problem})`);
   return parsed.value as T;

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { isUtf8 } from "node:buffer";
 import type { RunMeta } from "../state/records.js";
 import { fromDocument } from "./serialization.js";
 import { checkRunFileLine } from "./run-file-lines.js";
@@ -51,7 +52,8 @@ const CLOSE_BRACKET = 0x5d;
  * ```
  */
 export function runMetaOfLine(line: Buffer, file: string): RunMeta {
-  const fast = withoutOutputs(line);
+  // A damaged byte: parseLineAt says so, as it does for any line it cannot read.
+  const fast = isUtf8(line) ? withoutOutputs(line) : undefined;
   if (fast !== undefined) return fast;
   const { outputs: _outputs, ...meta } = parseLineAt<{ run: RunMeta }>(line, file).run;
   return meta;

@@ -43,6 +43,7 @@
  *
  * @module
  */
+import { Buffer, isUtf8 } from "node:buffer";
 import type { Stats } from "node:fs";
 import { accessSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -248,8 +249,16 @@ function readAllSync(fd: number, size: number): Buffer {
   }
 }
 
-/** `bytes` as UTF-8 text; `SnapshotCorruptError` naming `file` when they are too many for one string. */
+/**
+ * `bytes` as UTF-8 text; `SnapshotCorruptError` naming `file` when they are
+ * too many for one string, or not valid UTF-8. Every store file is written
+ * as UTF-8 (JSON escapes lone surrogates), so bytes that are not are damage:
+ * decoding them anyway would put U+FFFD in place of the damaged bytes, and
+ * the text could parse as a saved value silently changed. The check is one
+ * pass over the bytes, on reads only.
+ */
 export function bytesToText(bytes: Buffer, file: string): string {
+  if (!isUtf8(bytes)) throw new SnapshotCorruptError(file, "it is not valid UTF-8 text: a byte of it was damaged");
   try {
     return bytes.toString("utf8");
   } catch (err) {

@@ -25,6 +25,7 @@ import { replay } from "../../src/persistence/replay.js";
 import { checkRunFileLine, snapshotOf, type SnapshotLine } from "../../src/persistence/run-file-lines.js";
 import { fromSnapshotFile } from "../../src/persistence/snapshot-file.js";
 import { parseDocument } from "../../src/persistence/stored-document.js";
+import { isUtf8 } from "node:buffer";
 import type { JournalRecord, NodeCounts, RunMeta } from "../../src/state/records.js";
 import { nodeRecord, runRecord, sampleRun } from "../store-conformance.js";
 
@@ -184,7 +185,8 @@ export function referenceRead(bytes: Buffer, runId: string): Reference {
   const lines = wholeLines(view);
   const values: unknown[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const parsed = parseDocument(lines[i]!.toString("utf8"), checkRunFileLine);
+    // Bytes that are not UTF-8 are damage, never text with U+FFFD in their place.
+    const parsed = isUtf8(lines[i]!) ? parseDocument(lines[i]!.toString("utf8"), checkRunFileLine) : { ok: false as const };
     if (parsed.ok) values.push(parsed.value);
     else if (i < lines.length - 1) return { kind: "corrupt" };
   }
