@@ -16,7 +16,7 @@ import { runCli } from "../src/cli/program.js";
 import { jsonText, visible } from "../src/cli/text.js";
 import { CommandContext } from "../src/cli/context.js";
 import { gcCommand } from "../src/cli/commands/gc.js";
-import { graph, runAsync } from "../src/index.js";
+import { graph, runAsync, type Lease } from "../src/index.js";
 import { LowdbStore } from "../src/persistence/lowdb-store.js";
 
 const SRC = resolve(import.meta.dirname, "../src/index.ts");
@@ -312,9 +312,9 @@ describe("taskloom gc when one run cannot be deleted", () => {
     const { io, written } = capturedIo(store, () => Date.now() + 10 * 86_400_000);
     // A store whose delete of one run fails as the file system may (EACCES on a folder another user owns, EBUSY…).
     class Refusing extends LowdbStore {
-      override async delete(runId: string): Promise<boolean> {
+      override async delete(runId: string, lease?: Lease): Promise<boolean> {
         if (runId === "gc-b") throw Object.assign(new Error("EACCES: permission denied, unlink"), { code: "EACCES" });
-        return super.delete(runId);
+        return super.delete(runId, lease);
       }
     }
     const ctx = new CommandContext(io, {});

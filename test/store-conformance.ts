@@ -297,6 +297,67 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
       });
     });
 
+    describe("delete by the holder of a lease (RunStore.delete's lease)", () => {
+      it("deletes a run with its current lease, live or expired while nobody took it, lease and all", async () => {
+        const live = await store.acquireLease("r1", request("o1", Date.now(), { ttlMs: 60_000 }));
+        await store.writeSnapshot(sampleRun("r1"), 0, live);
+        await store.append("r1", [nodeRecord(1, "b")], live);
+        await store.writeSnapshot(sampleRun("r2"), 0);
+        // A plain delete is refused (a live driver holds it); its holder deletes it.
+        await expect(store.delete("r1")).rejects.toBeInstanceOf(RunLockedError);
+        expect(await store.delete("r1", live)).toBe(true);
+        expect(await store.load("r1")).toBeUndefined();
+        expect(await store.readLease?.("r1")).toBeUndefined();
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r2"]);
+        await expect(store.acquireLease("r1", request("o2", Date.now()))).resolves.toMatchObject({ owner: "o2" });
+
+        const expired = await store.acquireLease("r3", request("o1", 1_000, { ttlMs: 100 }));
+        await store.writeSnapshot(sampleRun("r3"), 0, expired);
+        expect(await store.delete("r3", expired)).toBe(true);
+        expect(await store.load("r3")).toBeUndefined();
+      });
+
+      it("deletes what taking the lease of a run without a snapshot made, and says there was no run", async () => {
+        const lease = await store.acquireLease("r1", request("o1", Date.now(), { ttlMs: 60_000 }));
+        expect(await store.delete("r1", lease)).toBe(false);
+        expect(await store.readLease?.("r1")).toBeUndefined();
+        expect(await store.list()).toEqual([]);
+        await expect(store.acquireLease("r1", request("o2", Date.now()))).resolves.toMatchObject({ owner: "o2" });
+      });
+
+      it("refuses a stale lease (another driver took the run over after it expired), naming the holder, and deletes nothing", async () => {
+        const old = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+        await store.writeSnapshot(sampleRun("r1"), 0, old);
+        const fresh = await store.acquireLease("r1", request("o2", 2_000));
+        await store.append("r1", [nodeRecord(1, "b", { status: "succeeded", output: "B" })], fresh);
+        const err = await store.delete("r1", old).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RunLockedError);
+        expect((err as RunLockedError).holder).toMatchObject({ owner: "o2" });
+        // The successor has given the run back since (a resume that ended): still not the stale lease's to delete.
+        await store.releaseLease(fresh);
+        await expect(store.delete("r1", old)).rejects.toBeInstanceOf(RunLockedError);
+        const loaded = await store.load("r1");
+        expect(loaded?.seq).toBe(1);
+        expect(nodeOf(loaded!.state, "b")).toMatchObject({ status: "succeeded", output: "B" });
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r1"]);
+      });
+
+      it("refuses the lease of an owner that is not the holder, a lease given back, and a run without a lease, deleting nothing", async () => {
+        const held = await store.acquireLease("r1", request("o1", Date.now(), { ttlMs: 60_000 }));
+        await store.writeSnapshot(sampleRun("r1"), 0, held);
+        const err = await store.delete("r1", { ...held, owner: "o2" }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RunLockedError);
+        expect((err as RunLockedError).holder).toMatchObject({ owner: "o1" });
+        await expect(store.delete("r1", { ...held, token: held.token + 1 })).rejects.toBeInstanceOf(RunLockedError);
+        expect(await store.readLease?.("r1")).toMatchObject({ owner: "o1", token: held.token });
+        await store.releaseLease(held);
+        await expect(store.delete("r1", held)).rejects.toBeInstanceOf(RunLockedError);
+        expect((await store.load("r1"))?.seq).toBe(0);
+        await expect(store.delete("nobody", { ...held, runId: "nobody" })).rejects.toBeInstanceOf(RunLockedError);
+        expect((await store.list()).map((s) => s.runId)).toEqual(["r1"]);
+      });
+    });
+
     describe("leases", () => {
       it("grants a lease with token 1", async () => {
         const lease = await store.acquireLease("r1", request("o1", 1_000));
@@ -536,6 +597,21 @@ export function describeRunStoreConformance(name: string, makeStore: () => Promi
           expect(loaded?.seq).toBe(1);
           expect(nodeOf(loaded!.state, "a").output).toEqual({ value: 1 });
           expect(nodeOf(loaded!.state, "c").status).toBe("pending");
+        });
+
+        it("fences an empty append too: a stale lease, another owner's or one given back is refused, the holder's goes through", async () => {
+          const old = await store.acquireLease("r1", request("o1", 1_000, { ttlMs: 100 }));
+          await store.writeSnapshot(sampleRun("r1"), 0, old);
+          const fresh = await store.acquireLease("r1", request("o2", 2_000));
+          await store.append("r1", [nodeRecord(1, "b")], fresh);
+          const stale = await store.append("r1", [], old).catch((e: unknown) => e);
+          expect(stale).toBeInstanceOf(LeaseLostError);
+          expect(stale).toMatchObject({ code: "LEASE_LOST", runId: "r1", heldToken: old.token });
+          await expect(store.append("r1", [], { ...fresh, owner: "o3" })).rejects.toBeInstanceOf(LeaseLostError);
+          await store.append("r1", [], fresh);
+          await store.releaseLease(fresh);
+          await expect(store.append("r1", [], fresh)).rejects.toBeInstanceOf(LeaseLostError);
+          expect((await store.load("r1"))?.seq).toBe(1);
         });
 
         it("refuses the writes and renewal of a holder whose run was deleted: the run stays deleted", async () => {

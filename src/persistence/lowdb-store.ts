@@ -193,10 +193,10 @@ export class LowdbStore implements RunStore {
     return [...files, ...folders].sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
-  async delete(runId: string): Promise<boolean> {
+  async delete(runId: string, lease?: Lease): Promise<boolean> {
     try {
       if (this.#folders === undefined) this.#lookForFolders();
-      const deleted = await this.#route(runId).delete(runId);
+      const deleted = await this.#route(runId).delete(runId, lease);
       this.#routes.delete(runId);
       return deleted;
     } catch (error) {

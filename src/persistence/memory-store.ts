@@ -77,10 +77,15 @@ export class MemoryStore implements RunStore {
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
-  async delete(runId: string): Promise<boolean> {
-    const lease = this.#leases.get(runId);
-    const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
-    if (lease && !canTakeOver(lease, probe, this.#host)) throw new RunLockedError(runId, lease);
+  async delete(runId: string, lease?: Lease): Promise<boolean> {
+    const current = this.#leases.get(runId);
+    if (lease !== undefined) {
+      // The holder deletes: only while its lease is still the run's (RunStore.delete).
+      if (!stillHeld(current, lease)) throw new RunLockedError(runId, current ?? { ...lease, expiresAt: Date.now() });
+    } else {
+      const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
+      if (current && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
+    }
     this.#leases.delete(runId);
     this.#tops.delete(runId);
     return this.#runs.delete(runId);

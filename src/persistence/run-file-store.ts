@@ -379,7 +379,11 @@ export class RunFileStore implements RunStore {
     lease: Lease | undefined,
     counts: NodeCounts | undefined,
   ): Promise<void> | undefined {
-    if (records.length === 0) return undefined;
+    if (records.length === 0) {
+      // Nothing to write, still fenced as in every store: a stale lease learns it lost the run.
+      if (lease) writer.fence(lease);
+      return undefined;
+    }
     if (writer.started === false) throw new Error(`taskloom: cannot append to run "${runId}": it has no snapshot yet`);
     if (lease) writer.fence(lease);
     writer.undoTo = undefined;
@@ -644,17 +648,29 @@ export class RunFileStore implements RunStore {
     return this.#serial(runId, () => this.#state(runId).current);
   }
 
-  async delete(runId: string): Promise<boolean> {
+  async delete(runId: string, lease?: Lease): Promise<boolean> {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       this.#ready();
       const file = this.#file(runId);
-      if (!verifyPathSync(file, "file")) return false;
+      // With `lease`, a run without a file has no lease either: not the holder's to delete (RunStore.delete).
+      const refused = (current: Lease | undefined) => new RunLockedError(runId, current ?? { ...lease!, expiresAt: Date.now() });
+      if (!verifyPathSync(file, "file")) {
+        if (lease !== undefined) throw refused(undefined);
+        return false;
+      }
+      // The holder deletes a run whose lease is live: another store object of this process that writes the file
+      // with that lease (trusting its last look, `lease-trust.ts`) closes its writer first, as for a takeover.
+      if (lease !== undefined) await this.#open.handOver(runId + SUFFIX, this);
       const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
       try {
         const { current } = this.#state(runId);
-        const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
-        if (current !== undefined && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
+        if (lease !== undefined) {
+          if (current === undefined || !stillHeld(current, lease)) throw refused(current);
+        } else {
+          const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
+          if (current !== undefined && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
+        }
         await this.#closeWriter(runId);
         const started = holdsSnapshot(this.#file(runId));
         // The claim first: a claim left without its file only keeps tokens growing; a file without its claim is a plain run.

@@ -119,7 +119,7 @@ import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
-import { canTakeOver } from "./lease-rules.js";
+import { canTakeOver, stillHeld } from "./lease-rules.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { readJournal } from "./journal-reading.js";
 import { Replay, type SnapshotDocument } from "./replay.js";
@@ -343,8 +343,9 @@ export class RunFolderStore implements RunStore {
     counts: NodeCounts | undefined,
     open = this.#journals.get(runId),
   ): Promise<void> | undefined {
-    // Fenced first: a run deleted under its holder is a lost lease, not a run without a snapshot.
-    if (lease && records.length > 0) this.#leases.fence(runId, lease);
+    // Fenced first: a run deleted under its holder is a lost lease, not a run without a snapshot. An empty append
+    // too, as in every store: a stale lease learns it lost the run.
+    if (lease) this.#leases.fence(runId, lease);
     let journal = open;
     // A run another store object of this process changed since: its journal is opened again, at its end, and its records written whole.
     if (this.#catchUp(runId)) journal = undefined;
@@ -466,24 +467,32 @@ export class RunFolderStore implements RunStore {
     return listRunFolders(this.#folders, query);
   }
 
-  async delete(runId: string): Promise<boolean> {
+  async delete(runId: string, lease?: Lease): Promise<boolean> {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
-      if (!this.#folders.verifySync(runId)) return false;
-      const unlock = await this.#leases.lock(runId, false);
-      if (!unlock) return false;
+      // With `lease`, a run without a folder has no lease either: not the holder's to delete (RunStore.delete).
+      const refused = (current: Lease | undefined) => new RunLockedError(runId, current ?? { ...lease!, expiresAt: Date.now() });
+      const unlock = this.#folders.verifySync(runId) ? await this.#leases.lock(runId, false) : undefined;
+      if (!unlock) {
+        if (lease !== undefined) throw refused(undefined);
+        return false;
+      }
       let moved = false;
       try {
         const current = this.#leases.read(runId);
-        const probe: LeaseRequest = {
-          owner: `delete:${randomUUID()}`,
-          pid: process.pid,
-          host: this.#leases.host,
-          ttlMs: 0,
-          now: Date.now(),
-        };
-        if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
+        if (lease !== undefined) {
+          if (current === undefined || !stillHeld(current, lease)) throw refused(current);
+        } else {
+          const probe: LeaseRequest = {
+            owner: `delete:${randomUUID()}`,
+            pid: process.pid,
+            host: this.#leases.host,
+            ttlMs: 0,
+            now: Date.now(),
+          };
+          if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
+        }
         this.#closeJournal(runId);
         this.#journalTop.delete(runId);
         this.#unsaved.delete(runId);

@@ -193,8 +193,31 @@ export interface RunStore {
   load(runId: string, hint?: LoadHint): Promise<StoredRun | undefined>;
   /** Lists stored runs, newest first by `updatedAt`. */
   list(query?: RunQuery): Promise<RunSummary[]>;
-  /** Deletes a run and its lease; false when there was none. Throws `RunLockedError` while a live driver holds the lease. */
-  delete(runId: string): Promise<boolean>;
+  /**
+   * Deletes a run and its lease; false when there was none. Throws
+   * `RunLockedError` while a live driver holds the lease.
+   *
+   * With `lease`, the holder of that lease deletes the run: allowed only
+   * while `lease` is still the run's current lease (owner and token,
+   * expired or not: a lease nobody took over is still its holder's, as for
+   * fenced writes), refused with `RunLockedError` otherwise (another driver
+   * took the run over, the lease was given back, or the run has no lease),
+   * deleting nothing. A caller that took the lease, read the run and found
+   * that it may go (`taskloom gc`) so deletes exactly what it read: no
+   * driver can change the run between the read and the delete. A store
+   * made before `lease` existed may ignore it: its delete then refuses the
+   * caller's own live lease as any live driver's, and deletes nothing
+   * (`deleteRunIf` reports such a store, and keeps the run).
+   *
+   * @example
+   * ```ts
+   * const lease = await store.acquireLease(runId, request);
+   * const run = await store.load(runId);
+   * if (run && run.state.meta.status === "failed") await store.delete(runId, lease);
+   * else await store.releaseLease(lease);
+   * ```
+   */
+  delete(runId: string, lease?: Lease): Promise<boolean>;
   /**
    * Takes the run's lease, or throws `RunLockedError` naming the holder.
    * A lease that expired, or whose holder is provably a dead process on

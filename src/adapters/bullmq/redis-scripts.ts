@@ -155,11 +155,17 @@ if cur.owner == ARGV[1] and tostring(cur.token) == ARGV[2] then return redis.cal
 return 0
 `;
 
-// KEYS: lease, snap, journal, runs. ARGV: runId, deadOwner, deadToken, now.
-// Deletes unless a live holder has the lease. Replies: {0, existed} or {1, holderJson}.
+// KEYS: lease, snap, journal, runs. ARGV: runId, owner, token, now, held ('1' or '').
+// Without held: deletes unless a live holder has the lease (owner and token name a holder found dead, taken as
+// gone). With held: the holder of that lease deletes, only while it is still the run's lease, expired or not
+// (RunStore.delete's lease). Replies: {0, existed} or {1, holderJson or '' (no lease)}.
 export const DELETE = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
-if raw then
+if ARGV[5] == '1' then
+  if not raw then return {1, ''} end
+  local cur = cjson.decode(raw)
+  if cur.owner ~= ARGV[2] or tostring(cur.token) ~= ARGV[3] then return {1, raw} end
+elseif raw then
   local cur = cjson.decode(raw)
   if not expired(cur, tonumber(ARGV[4]), redisNow()) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
     return {1, raw}

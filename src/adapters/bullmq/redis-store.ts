@@ -176,7 +176,8 @@ export class RedisStore implements RunStore {
   }
 
   async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
-    if (records.length === 0) return;
+    // An empty append writes nothing, but with a lease it is still fenced, as in every store: the script compares it.
+    if (records.length === 0 && lease === undefined) return;
     let meta: RunMeta | undefined;
     for (const r of records) if (r.kind === "run") meta = r.run;
     let summary = "";
@@ -266,8 +267,15 @@ export class RedisStore implements RunStore {
     return out.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
-  async delete(runId: string): Promise<boolean> {
+  async delete(runId: string, lease?: Lease): Promise<boolean> {
     const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
+    if (lease !== undefined) {
+      // The holder deletes, only while its lease is the run's (RunStore.delete): checked in the script, atomically.
+      const args = [runId, lease.owner, String(lease.token), String(Date.now()), "1"];
+      const held = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, args))) as Reply;
+      if (held[0] === 1) throw new RunLockedError(runId, held[1] ? leaseOf(String(held[1])) : { ...lease, expiresAt: Date.now() });
+      return Number(held[1]) > 0;
+    }
     let reply = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())]))) as Reply;
     if (reply[0] === 1) {
       const holder = leaseOf(String(reply[1]));

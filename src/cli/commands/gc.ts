@@ -8,9 +8,18 @@
  * remove) is its own error line and kept, the others are collected, and
  * the exit code is 1.
  *
+ * Each run listed is deleted only if it still qualifies when read again
+ * under its lease (`deleteRunIf`): a run resumed and ended since the
+ * listing (its `updatedAt` is new) is kept and named, never deleted with
+ * its fresh result. A store whose `delete` ignores the lease (written
+ * before `RunStore.delete` took one) deletes nothing: each run is kept
+ * and named, and the exit code is 1.
+ *
  * @module
  */
-import { deleteRun, listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
+import { listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
+import { deleteRunIf } from "../../runner/manage-runs.js";
+import type { RunStatus } from "../../state/status.js";
 import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
 import { errorCode, errorLine } from "../errors.js";
@@ -31,7 +40,10 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
   const status = parseStatuses(options.status);
   const cutoff = ctx.io.now() - age;
   const runs = await listRuns({ store: ctx.store(), onProblem: warnOnProblem(ctx), ...(status !== undefined && { status }) });
-  const old = runs.filter((r) => r.updatedAt < cutoff);
+  // What gc deletes: asked of each run as listed, and again as read under its lease just before the delete.
+  const qualifies = (run: { readonly status: RunStatus; readonly updatedAt: number }) =>
+    run.updatedAt < cutoff && (status === undefined || status.includes(run.status));
+  const old = runs.filter(qualifies);
   const removed: string[] = [];
   const kept: { runId: string; reason: string }[] = [];
   let failed = false;
@@ -44,7 +56,17 @@ export async function gcCommand(ctx: CommandContext, options: GcCommandOptions):
       }
     } else {
       try {
-        await deleteRun(r.runId, { store: ctx.store() });
+        const { outcome, meta } = await deleteRunIf(r.runId, qualifies, { store: ctx.store(), by: "gc" });
+        if (outcome === "gone") continue; // deleted by another process since the listing
+        if (outcome === "kept") {
+          kept.push({ runId: r.runId, reason: `it changed since it was listed (${meta!.status}, updated ${formatTime(meta!.updatedAt)})` });
+          continue;
+        }
+        if (outcome === "unsupported") {
+          kept.push({ runId: r.runId, reason: "its store cannot delete a run under a lease (its delete ignores RunStore.delete's lease)" });
+          failed = true;
+          continue;
+        }
       } catch (err) {
         if (err instanceof SnapshotCorruptError || err instanceof UnsafeStoreFileError) {
           ctx.io.err.write(warningLine(err, `kept ${r.runId}`));
