@@ -1,5 +1,5 @@
 /**
- * Why this file is 679 lines (208 of them comments, this one 88; 471 of
+ * Why this file is 697 lines (214 of them comments, this one 90; 483 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or
@@ -27,7 +27,9 @@
  * lease it names, owner and token (`stillHeld`). The twenty-ninth took
  * four off (the same owner's acquire renews through `#renew`, which keeps
  * a cancel request the claim holds for its token) and added three (the
- * folder's name, kept by `store-location.ts`).
+ * folder's name, kept by `store-location.ts`). The thirtieth added about
+ * fifteen: `delete` by the holder of a lease (checked under the run's
+ * lock), and the fence of an empty append.
  *
  * `RunFileStore`: a durable {@link RunStore} that keeps each run in one
  * file, `<dir>/<runId>.run`, where `LowdbStore` keeps a folder of four or

@@ -1,5 +1,5 @@
 /**
- * Why this file is 621 lines (257 of them comments, this one 108; 364 of
+ * Why this file is 631 lines (260 of them comments, this one 109; 371 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
@@ -26,7 +26,8 @@
  * snapshot's write, and the snapshot fenced again after that write. The
  * twenty-eighth pass did not change it: its lease calls are
  * `lowdb-leases.ts`'s. The twenty-ninth added three lines (the folder's
- * name, kept by `store-location.ts`).
+ * name, kept by `store-location.ts`); the thirtieth about ten (`delete` by
+ * the holder of a lease, checked under the lease lock).
  *
  * `RunFolderStore`: the layout every run of `LowdbStore` was kept in until
  * issue 16's twenty-fourth pass, one folder per run under

@@ -1,7 +1,7 @@
 /**
  * The `Scheduler`: the loop that fires schedules' slots in a process.
  *
- * Why this file is long (about 425 lines): a third of it is this header,
+ * Why this file is long (about 435 lines): a tenth of it is this header,
  * which states the firing protocol and its crash guarantees in one place;
  * the loop's parts that have no shared state already live apart
  * (`slot-firing.ts`, `schedule-lease-keeper.ts`, `callback-delivery.ts`,
