@@ -12,26 +12,12 @@ import { bullmqExecutor, createWorker, jobIdOf, RedisStore, WorkerJobLeftError, 
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { channelKeys, decode, encodeActivation, type ResultEnvelope } from "../src/adapters/bullmq/job-payload.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { unhandledDuring } from "./support/async.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-/** Unhandled rejections seen while `body` runs and a few turns of the event loop after. */
-async function unhandledDuring(body: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const listener = (reason: unknown): void => void seen.push(reason);
-  process.on("unhandledRejection", listener);
-  try {
-    await body();
-    // A rejection is reported once the microtasks of its turn ran: let a few turns pass.
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  } finally {
-    process.off("unhandledRejection", listener);
-  }
-  return seen;
-}
 
 async function clientNames(): Promise<string[]> {
   const redis = new Redis(REDIS_URL);

@@ -12,7 +12,7 @@ import { afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, run, type NodeContext, type RunHandle } from "../src/index.js";
 import { bullmqExecutor, createWorker, jobIdOf, WorkerJobLeftError, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
-import { deferred, rejection, until } from "./support/async.js";
+import { deferred, rejection, unhandledDuring, until } from "./support/async.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -93,20 +93,6 @@ function record(handle: RunHandle<unknown>) {
   const seen: { name: string; payload: Record<string, unknown> }[] = [];
   for (const name of ["node:start", "node:retry", "node:success", "node:error", "node:event"] as const) {
     handle.events.on(name, (payload) => void seen.push({ name, payload: payload as unknown as Record<string, unknown> }));
-  }
-  return seen;
-}
-
-/** Unhandled rejections seen while `body` runs and a few turns of the event loop after. */
-async function unhandledDuring(body: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const listener = (reason: unknown): void => void seen.push(reason);
-  process.on("unhandledRejection", listener);
-  try {
-    await body();
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  } finally {
-    process.off("unhandledRejection", listener);
   }
   return seen;
 }

@@ -64,6 +64,21 @@ export async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+/** Unhandled rejections seen while `body` runs and a few turns of the event loop after. */
+export async function unhandledDuring(body: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown): void => void seen.push(reason);
+  process.on("unhandledRejection", listener);
+  try {
+    await body();
+    // A rejection is reported once the microtasks of its turn ran: let a few turns pass.
+    await turns(5);
+  } finally {
+    process.off("unhandledRejection", listener);
+  }
+  return seen;
+}
+
 /** Awaits `promise` and returns what it rejected with (fails the test if it resolved). */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
