@@ -197,6 +197,32 @@ describe("a scheduled run's callback", () => {
     expect(firstRun(record)?.status).toBe("succeeded");
   });
 
+  it("a scheduler that lost the schedule's lease during a backoff sends nothing more and records nothing: the new holder delivers", async () => {
+    replies = [500, 200];
+    const clock = new ManualClock(NOW);
+    const store = new MemoryStore();
+    const job = await schedule(g, { n: 1 }, { when: "now", store, clock, callbackUrl: url, callbackRetry: { initialMs: 7_000, maxAttempts: 3 } });
+    const s = new Scheduler({ store, graphs: [g], clock, pollMs: 60_000 });
+    schedulers.push(s);
+    const errors: unknown[] = [];
+    s.events.on("error", (e) => errors.push(e.error));
+    await s.start();
+    await recordUntil(job, (r) => firstRun(r)?.callback?.attempts.length === 1, "the first attempt");
+    await until(() => clock.pendingDelays().includes(7_000), "the backoff timer");
+    // Another scheduler took the schedule over (this one stalled past its lease, say).
+    await scheduleStoreFor(store).update(job.id, (r) => ({
+      ...r,
+      lease: { ...r.lease!, owner: "scheduler:other", token: r.lease!.token + 1, expiresAt: NOW + 3_600_000 },
+    }));
+    await clock.advance(7_000);
+    // stop() waits for the deliveries under way: the backoff has ended, so this one decides to send or not before.
+    await s.stop();
+    await job.refresh();
+    expect(received).toHaveLength(1);
+    expect(firstRun(job.record)?.callback).toMatchObject({ delivered: false, done: false, attempts: [{ status: 500 }] });
+    expect(errors).toEqual([]);
+  });
+
   it("a dead endpoint: every attempt fails and is recorded; the run succeeded and is never repeated", async () => {
     const dead = createServer();
     await new Promise<void>((resolve) => dead.listen(0, "127.0.0.1", resolve));

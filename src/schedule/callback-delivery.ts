@@ -8,6 +8,11 @@
  * delivery stops between attempts when the scheduler stops (its signal);
  * the URL is checked again before each delivery (the stored file may have
  * been edited); a delivery's failure is an `error` event, never a throw.
+ * Only the holder of the schedule's lease delivers: a scheduler that lost
+ * it during a backoff (stalled past the lease, or stopped being its holder)
+ * sends nothing more and records nothing, since the new holder continues
+ * the delivery from the recorded attempts; without this check both sent
+ * the same callback.
  *
  * @module
  */
@@ -15,6 +20,8 @@ import type { Clock } from "../core/clock.js";
 import { callbackBody, deliverCallback, payloadError } from "./callback.js";
 import { withRunRow, type RunRow, type ScheduleRecord } from "./schedule-record.js";
 import { callbackUrlProblem } from "./schedule-options.js";
+import { holdsLease } from "./schedule-lease.js";
+import { LeaseLost } from "./slot-firing.js";
 import type { ResolvedStores } from "./store-options.js";
 import type { SchedulerEmit } from "./scheduler-events.js";
 
@@ -25,6 +32,8 @@ export interface DeliveryHost {
   /** Aborted when the scheduler stops. */
   readonly signal: AbortSignal;
   readonly emit: SchedulerEmit;
+  /** The scheduler's lease owner: only while it holds a schedule's lease does it deliver that schedule's callbacks. */
+  readonly owner: string;
   /** An attempt was recorded: `updated` is the schedule as stored now. */
   recorded(id: string, updated: ScheduleRecord): void;
 }
@@ -80,10 +89,16 @@ export class CallbackDeliveries {
         previous: row.callback?.attempts ?? [],
         signal: this.#host.signal,
         headers: { "X-Taskloom-Schedule": id, "X-Taskloom-Run": row.runId },
+        mayAttempt: async () => {
+          const current = await this.#host.stores.schedules.get(id);
+          return current !== undefined && holdsLease(current, this.#host.owner, this.#host.clock.now());
+        },
         onAttempt: async (attempt, done, delivered) => {
           number += 1;
-          const updated = await this.#host.stores.schedules.update(id, (r) =>
-            withRunRow(
+          const updated = await this.#host.stores.schedules.update(id, (r) => {
+            // Lost meanwhile (between the look before the attempt and its record): the new holder records its own.
+            if (!holdsLease(r, this.#host.owner, this.#host.clock.now())) throw new LeaseLost();
+            return withRunRow(
               r,
               row.runId,
               (x) => ({
@@ -91,14 +106,16 @@ export class CallbackDeliveries {
                 callback: { url: x.callback?.url ?? record.callbackUrl ?? "", delivered, done, attempts: [...(x.callback?.attempts ?? []), attempt] },
               }),
               this.#host.clock.now(),
-            ),
-          );
+            );
+          });
           this.#host.recorded(id, updated);
           this.#host.emit("callback:attempt", { scheduleId: id, at: this.#host.clock.now(), runId: row.runId, attempt, number, delivered, done });
         },
       });
     })()
-      .catch((error: unknown) => this.#host.emit("error", { scheduleId: id, at: this.#host.clock.now(), error }))
+      .catch((error: unknown) => {
+        if (!(error instanceof LeaseLost)) this.#host.emit("error", { scheduleId: id, at: this.#host.clock.now(), error });
+      })
       .finally(() => this.#delivering.delete(key));
     this.#delivering.set(key, task);
   }

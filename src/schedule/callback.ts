@@ -200,6 +200,13 @@ export interface DeliveryOptions {
   readonly signal?: AbortSignal;
   /** Called after every attempt, before the next; the scheduler records it. */
   onAttempt(attempt: CallbackAttempt, done: boolean, delivered: boolean): Promise<void> | void;
+  /**
+   * Asked before each attempt after a wait (a backoff, or the rest of one
+   * after a restart): false stops the delivery unfinished, sending nothing
+   * (the scheduler lost the schedule's lease meanwhile: its new holder
+   * delivers). @default always true
+   */
+  readonly mayAttempt?: () => Promise<boolean> | boolean;
   /** Extra headers (the scheduler names the schedule and run). */
   readonly headers?: Readonly<Record<string, string>>;
   /** Why `url` must not be delivered to (see `callbackUrlProblem`): recorded as one final failed attempt, nothing is sent. */
@@ -235,6 +242,7 @@ export async function deliverCallback(options: DeliveryOptions): Promise<boolean
         return false;
       }
       if (signal?.aborted) return false;
+      if (options.mayAttempt !== undefined && !(await options.mayAttempt())) return false;
     }
     const result = await post(options);
     const delivered = result.status !== undefined && result.status >= 200 && result.status < 300;

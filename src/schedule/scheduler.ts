@@ -114,6 +114,7 @@ export class Scheduler {
       clock: this.#clock,
       signal: this.#stopController.signal,
       emit,
+      owner: this.owner,
       recorded: (id, updated) => {
         const held = this.#held.get(id);
         if (held && held.busy === undefined) held.record = updated;
