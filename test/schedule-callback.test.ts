@@ -92,6 +92,15 @@ describe("signatures carry a signed timestamp", () => {
   const body = '{"runId":"r-1","status":"succeeded"}';
   const at = Date.UTC(2026, 10, 23, 10, 0, 0);
 
+  it("reads a header given as an array (req.headersDistinct) as Node joins a repeated one", () => {
+    const body = '{"a":1}';
+    const header = signBody(body, "s3cret", { now: NOW });
+    expect(verifySignature(body, [header], "s3cret", { now: NOW })).toBe(true);
+    expect(verifySignature(body, [header, header], "s3cret", { now: NOW })).toBe(verifySignature(body, `${header},${header}`, "s3cret", { now: NOW }));
+    expect(verifySignature(body, [], "s3cret", { now: NOW })).toBe(false);
+    expect(verifySignature(body, [header.replace(/v1=\w/, "v1=0")], "s3cret", { now: NOW })).toBe(false);
+  });
+
   it('is t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">', () => {
     const header = signBody(body, "s3cret", { now: at });
     const t = at / 1_000;

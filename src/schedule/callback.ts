@@ -112,7 +112,10 @@ export interface VerifyOptions {
  * True when `header` (the `X-Taskloom-Signature` value) signs `body` (the
  * raw request body, exactly as received) under `secret`, with a timestamp
  * within `toleranceMs` of now (default 5 minutes). Compares in constant
- * time. Several `v1=` entries are allowed (any one may match).
+ * time. Several `v1=` entries are allowed (any one may match). A header
+ * given as an array (`req.headersDistinct`) is read as its values joined
+ * with commas, as Node joins a repeated header: one value verifies as the
+ * string would.
  *
  * @example
  * ```ts
@@ -138,10 +141,11 @@ export function verifySignature(
   }
   const now = options.now === undefined ? (options.clock ?? systemClock).now() : options.now instanceof Date ? options.now.getTime() : options.now;
   if (typeof now !== "number" || !Number.isFinite(now)) throw new InvalidOptionError("now", "must be a time (epoch ms or a Date)");
-  if (typeof header !== "string" || typeof secret !== "string" || secret.length === 0) return false;
+  const text = typeof header === "string" ? header : Array.isArray(header) && header.every((h) => typeof h === "string") ? header.join(",") : undefined;
+  if (text === undefined || typeof secret !== "string" || secret.length === 0) return false;
   let t: string | undefined;
   const given: string[] = [];
-  for (const part of header.split(",")) {
+  for (const part of text.split(",")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
     const key = part.slice(0, eq).trim();
