@@ -97,8 +97,11 @@ export function task<A extends unknown[], R>(id: string, fn: (...args: A) => R, 
     throw new GraphDefinitionError(trace.graphName, [`task ${JSON.stringify(id)}: its function is a ${typeof fn}, not a function`]);
   }
   if (options !== undefined) {
-    if (options === null || typeof options !== "object") {
-      throw new GraphDefinitionError(trace.graphName, [`task ${JSON.stringify(id)}: options must be an object`]);
+    // An array has no unknown keys, so `[{ retry }]` would pass for options and its settings be dropped in silence.
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      throw new GraphDefinitionError(trace.graphName, [
+        `task ${JSON.stringify(id)}: options must be an object (got ${Array.isArray(options) ? "an array" : String(options)})`,
+      ]);
     }
     const unknown = unknownKeyProblems(`task ${JSON.stringify(id)}`, options, TASK_OPTION_KEYS);
     if (unknown.length > 0) {

@@ -1,7 +1,8 @@
 /**
  * Structural validation of a graph, run once by `build()`. It collects
  * every problem before throwing, so a user fixes a graph in one pass:
- * empty or reserved ids, duplicates, an id that is a map element's (`m[0]`
+ * empty or reserved ids (`"__proto__"`, whose output an outputs object
+ * could not hold), duplicates, an id that is a map element's (`m[0]`
  * beside map node `m`), unknown or repeated dependencies, a
  * node depending on itself, cycles of `after` edges (named by the nodes on
  * them; routes may loop), bodies that are not functions, and invalid node
@@ -34,10 +35,15 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
 
   // Each id's index in `nodes` (its first, for an id used twice).
   const ids = new Map<string, number>();
+  const hints = new Hints(ids);
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
     if (typeof n.id !== "string" || !NODE_ID.test(n.id) || n.id.length > 200) {
       problems.push(`node id ${JSON.stringify(n.id)} is not valid (1 to 200 characters, not starting with a space, without "#")`);
+      continue;
+    }
+    if (n.id === "__proto__") {
+      problems.push(`node id "__proto__" is reserved (a run's outputs object could not hold its output); rename it`);
       continue;
     }
     if (ids.has(n.id)) problems.push(`node id "${n.id}" is used twice`);
@@ -59,29 +65,34 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
     const seen = n.after.length > 1 ? new Set<string>() : undefined;
     for (const dep of n.after as readonly string[]) {
       if (dep === n.id) problems.push(`node "${n.id}" depends on itself`);
-      else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph${didYouMean(dep, ids)}`);
+      else if (!ids.has(dep)) problems.push(`node "${n.id}" runs after "${String(dep)}", which is not a node of this graph${hints.didYouMean(dep)}`);
       if (seen?.has(dep)) problems.push(`node "${n.id}" lists "${dep}" twice in after`);
       seen?.add(dep);
     }
     if (n.map !== undefined) {
       if (!ids.has(n.map.source)) {
-        problems.push(`map node "${n.id}" maps "${String(n.map.source)}", which is not a node of this graph${didYouMean(n.map.source, ids)}`);
+        problems.push(`map node "${n.id}" maps "${String(n.map.source)}", which is not a node of this graph${hints.didYouMean(n.map.source)}`);
       } else if (!n.after.includes(n.map.source)) problems.push(`map node "${n.id}" must run after its source "${n.map.source}"`);
       const mc = n.map.maxConcurrency;
       if (mc !== undefined && !(mc === Infinity || (Number.isInteger(mc) && mc >= 1))) {
         problems.push(`map node "${n.id}": maxConcurrency must be a whole number of at least 1, or Infinity (got ${String(mc)})`);
       }
     }
-    if (n.routes !== undefined) problems.push(...routeProblems(n, ids));
+    if (n.routes !== undefined) problems.push(...routeProblems(n, ids, hints));
     if (n.maxVisits !== undefined && !(Number.isInteger(n.maxVisits) && n.maxVisits >= 1)) {
       problems.push(`node "${n.id}": maxVisits must be a whole number of at least 1 (got ${String(n.maxVisits)})`);
     }
-    try {
-      validateRetryOptions(n.retry, `node "${n.id}" retry`);
-      validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false, MAX_TIMER_MS);
-    } catch (err) {
-      if (err instanceof InvalidOptionError) problems.push(err.message.replace(/\.$/, ""));
-      else throw err;
+    // Each check apart: a bad retry does not hide a bad timeout of the same node.
+    for (const check of [
+      () => validateRetryOptions(n.retry, `node "${n.id}" retry`),
+      () => validateDuration(n.timeoutMs, `node "${n.id}" timeoutMs`, false, MAX_TIMER_MS),
+    ]) {
+      try {
+        check();
+      } catch (err) {
+        if (err instanceof InvalidOptionError) problems.push(err.message.replace(/\.$/, ""));
+        else throw err;
+      }
     }
   }
   if (nodes.length === 0 && !dynamic) problems.push("it has no nodes");
@@ -109,14 +120,35 @@ function elementOf(id: string, nodes: readonly NodeDefinition[], ids: ReadonlyMa
 }
 
 /** `: did you mean "fetch"?` for a misspelt node id (plain JS has no compile error to catch it), else "". */
-function didYouMean(id: unknown, ids: ReadonlyMap<string, number>): string {
-  if (typeof id !== "string") return "";
-  const near = closest(id, [...ids.keys()]);
-  return near === undefined ? "" : `: did you mean "${near}"?`;
+/**
+ * "Did you mean" hints for unknown ids, for the first {@link MAX_HINTS}
+ * only: each compares the id with every node id, so a hint for each of
+ * thousands of unknown references took minutes (2,000 nodes: 4.4 s; 8,000:
+ * 104 s); past ten, a user fixes the references, not typos.
+ */
+class Hints {
+  #left = MAX_HINTS;
+  #keys: string[] | undefined;
+  readonly #ids: ReadonlyMap<string, number>;
+
+  constructor(ids: ReadonlyMap<string, number>) {
+    this.#ids = ids;
+  }
+
+  didYouMean(id: unknown): string {
+    if (typeof id !== "string" || this.#left <= 0) return "";
+    this.#left--;
+    this.#keys ??= [...this.#ids.keys()];
+    const near = closest(id, this.#keys);
+    return near === undefined ? "" : `: did you mean "${near}"?`;
+  }
 }
 
+/** How many unknown ids of one graph get a "did you mean" hint. */
+const MAX_HINTS = 10;
+
 /** Problems with a node's `routes` option: its shape, and targets that are not nodes. */
-function routeProblems(n: NodeDefinition, ids: ReadonlyMap<string, number>): string[] {
+function routeProblems(n: NodeDefinition, ids: ReadonlyMap<string, number>, hints: Hints): string[] {
   const routes: unknown = n.routes;
   if (routes === null || typeof routes !== "object" || Array.isArray(routes)) {
     return [`node "${n.id}": routes must be an object of route name → target node id(s)`];
@@ -139,7 +171,7 @@ function routeProblems(n: NodeDefinition, ids: ReadonlyMap<string, number>): str
     const seen = new Set<unknown>();
     for (const target of targets) {
       if (typeof target !== "string" || !ids.has(target)) {
-        problems.push(`node "${n.id}": route "${name}" leads to ${JSON.stringify(target)}, which is not a node of this graph${didYouMean(target, ids)}`);
+        problems.push(`node "${n.id}": route "${name}" leads to ${JSON.stringify(target)}, which is not a node of this graph${hints.didYouMean(target)}`);
       } else if (seen.has(target)) {
         problems.push(`node "${n.id}": route "${name}" lists "${target}" twice`);
       }

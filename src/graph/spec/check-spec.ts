@@ -11,6 +11,7 @@
  * @module
  */
 import { optionKeys, unknownKeyProblems } from "../../core/known-keys.js";
+import { truncate } from "../../core/text.js";
 import { GRAPH_SPEC_VERSION, type GraphSpec } from "./format.js";
 
 /** Every problem with the shape of a spec (types and known fields only; values are checked by the graph). */
@@ -32,7 +33,8 @@ export function specProblems(spec: unknown): string[] {
   if (!Array.isArray(s.nodes)) {
     problems.push(`nodes must be an array (got ${kind(s.nodes)})`);
   } else {
-    s.nodes.forEach((node: unknown, i: number) => problems.push(...nodeProblems(node, i)));
+    // An index loop, not forEach: forEach skips the holes of a sparse array, which would reach the builder as undefined nodes.
+    for (let i = 0; i < s.nodes.length; i++) problems.push(...nodeProblems(s.nodes[i] as unknown, i));
   }
   return problems;
 }
@@ -53,6 +55,8 @@ function nodeProblems(node: unknown, i: number): string[] {
     routes: "object?",
     maxVisits: "number?",
   });
+  // A run keeps node outputs in objects keyed by id, where "__proto__" sets the prototype: the node's output would be lost.
+  if (n.id === "__proto__") problems.push(`${where}: a node cannot have the id "__proto__"; rename it`);
   if (n.retry !== null && typeof n.retry === "object" && !Array.isArray(n.retry)) {
     const retry = n.retry as Record<string, unknown>;
     problems.push(...fieldProblems(retry, `${where} retry`, { maxAttempts: "number?", backoff: "object?", retryOn: "string?", timeoutMs: "number?" }));
@@ -71,7 +75,7 @@ function nodeProblems(node: unknown, i: number): string[] {
     for (const [name, targets] of Object.entries(n.routes)) {
       // JSON.parse makes "__proto__" a plain key, but a graph keeps routes in an object, where the key sets the prototype.
       if (name === "__proto__") problems.push(`${where} routes: a route cannot be named "__proto__"; rename it`);
-      else if (typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
+      else if (typeof targets !== "string" && !isStringArray(targets)) {
         problems.push(`${where} routes: route "${name}" must be a node id or an array of node ids (got ${kind(targets)})`);
       }
     }
@@ -95,7 +99,7 @@ function fieldProblems(obj: Record<string, unknown>, where: string, fields: Read
     const base = type.replace("?", "");
     const ok =
       base === "string[]"
-        ? Array.isArray(value) && value.every((v) => typeof v === "string")
+        ? isStringArray(value)
         : base === "object"
           ? value !== null && typeof value === "object" && !Array.isArray(value)
           : typeof value === base;
@@ -107,10 +111,24 @@ function fieldProblems(obj: Record<string, unknown>, where: string, fields: Read
   return problems;
 }
 
+/** An array of strings with no holes (`every` skips the holes of a sparse array, which would reach the builder as undefined). */
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false;
+  return true;
+}
+
+/** Longest value shown in a message; a spec may hold a string of megabytes where a number belongs. */
+const SHOWN = 60;
+
 function kind(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
-  return `${typeof value} ${JSON.stringify(value)}`;
+  if (typeof value === "symbol") return "a symbol";
+  // JSON.stringify throws a TypeError for a bigint (a YAML or other parser may make one).
+  if (typeof value === "bigint") return `bigint ${truncate(String(value), SHOWN)}`;
+  // (A function reads "function undefined", as JSON.stringify gives nothing for it.)
+  return `${typeof value} ${truncate(String(JSON.stringify(value)), SHOWN)}`;
 }

@@ -133,7 +133,8 @@ export function writeSpec(graph: SpecSource, output: unknown, options: ToSpecOpt
       ...(n.map !== undefined && {
         map: { source: n.map.source, ...(maxConcurrency !== undefined && Number.isFinite(maxConcurrency) && { maxConcurrency }) },
       }),
-      ...(n.routes !== undefined && { routes: n.routes }),
+      // A copy, as for every other field: the graph's route table is frozen, and a spec is the caller's to edit.
+      ...(n.routes !== undefined && { routes: Object.fromEntries(Object.entries(n.routes).map(([name, targets]) => [name, [...targets]])) }),
       ...(n.maxVisits !== undefined && { maxVisits: n.maxVisits }),
     };
   });
