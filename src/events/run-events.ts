@@ -6,9 +6,19 @@
  * the other listeners still run. When nobody listens, emitting costs one
  * map lookup and no payload is built.
  *
+ * Emitting follows eventemitter3's rules otherwise: a `once` listener is
+ * removed before it is called, a listener added with a context is called
+ * with it. Two internal controls serve the session that drives the run:
+ * events can be held for a moment ({@link holdEvents}: the run's first
+ * write happens before `run:start` but its `snapshot` event comes after),
+ * and once the run's end is emitted ({@link endEvents}) node events are
+ * dropped, so `run:start` is first, the end is last, and nothing about a
+ * node comes after it (a body that ignored its abort and calls `ctx.emit`).
+ *
  * @module
  */
 import { EventEmitter } from "eventemitter3";
+import { callStored, storedListeners, type StoredListener } from "./stored-listeners.js";
 import type { PendingWait } from "../state/waits.js";
 import type { RunStatus } from "../state/status.js";
 
@@ -97,6 +107,13 @@ const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
 /** The argument lists of each event, as eventemitter3 types them. */
 export type EmitterEvents = { [K in RunEventName]: [RunEventMap[K]] };
 
+/** Events emitted while a run's events are held ({@link holdEvents}), in order. */
+type Held = [RunEventName, unknown][];
+
+let setHeld: (events: RunEvents, held: Held | undefined) => void;
+let setEnded: (events: RunEvents) => void;
+let emittingOf: (events: RunEvents) => boolean;
+
 /**
  * The event emitter of a run (`handle.events`).
  *
@@ -107,6 +124,12 @@ export type EmitterEvents = { [K in RunEventName]: [RunEventMap[K]] };
  */
 export class RunEvents extends EventEmitter<EmitterEvents> {
   #onListenerError: ListenerErrorHandler;
+  /** Events emitted while held, to emit when released (the session holds the start write's events until `run:start`). */
+  #held: Held | undefined = undefined;
+  /** Set once the session emits the run's end: a node event after it (a body that ignored its abort) is dropped. */
+  #ended = false;
+  /** Emits in progress (a listener may emit): a listener's `cancel()` runs once the engine's step that emitted is over. */
+  #emitting = 0;
 
   constructor(onListenerError: ListenerErrorHandler = defaultListenerErrorHandler) {
     super();
@@ -119,24 +142,43 @@ export class RunEvents extends EventEmitter<EmitterEvents> {
   }
 
   /**
-   * Emits `event` to every listener; a listener that throws (or rejects)
-   * is reported and does not stop the others or the run.
+   * Emits `event` to every listener, as eventemitter3 does (a `once`
+   * listener is removed before it is called, a listener added with a
+   * context is called with it as `this`); a listener that throws (or
+   * rejects) is reported and does not stop the others or the run.
    */
   override emit<K extends RunEventName>(event: K, ...args: EventEmitter.ArgumentMap<EmitterEvents>[Extract<K, RunEventName>]): boolean {
     const payload = args[0] as RunEventMap[K];
-    const listeners = this.listeners(event);
-    if (listeners.length === 0) return false;
-    for (const listener of listeners) {
-      try {
-        const result = (listener as (p: RunEventMap[K]) => unknown)(payload);
-        if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-          (result as PromiseLike<unknown>).then(undefined, (err) => this.#report(err, event));
-        }
-      } catch (err) {
-        this.#report(err, event);
-      }
+    if (this.#held !== undefined) {
+      this.#held.push([event, payload]);
+      return true;
     }
+    if (this.#ended && event.startsWith("node:")) return false;
+    // eventemitter3's own store of listeners (`listeners()` returns bare functions: no `once`, no context).
+    const stored = storedListeners(this as unknown as EventEmitter, event);
+    if (stored === undefined) return false;
+    // No `finally`: `#call` never throws (what a listener throws is reported there).
+    this.#emitting += 1;
+    if (!Array.isArray(stored)) this.#call(event, stored, payload);
+    else {
+      // As eventemitter3 does: a removal replaces the array (a `once` listener removes itself), and a listener added
+      // meanwhile is pushed past `n`, so the listeners are those of when the event was emitted, without a copy.
+      const n = stored.length;
+      for (let i = 0; i < n; i++) this.#call(event, stored[i]!, payload);
+    }
+    this.#emitting -= 1;
     return true;
+  }
+
+  #call(event: RunEventName, listener: StoredListener, payload: unknown): void {
+    try {
+      const result = callStored(this as unknown as EventEmitter, event, listener, payload);
+      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+        (result as PromiseLike<unknown>).then(undefined, (err) => this.#report(err, event));
+      }
+    } catch (err) {
+      this.#report(err, event);
+    }
   }
 
   #report(error: unknown, event: RunEventName): void {
@@ -146,4 +188,40 @@ export class RunEvents extends EventEmitter<EmitterEvents> {
       // The error handler itself threw: nothing sensible is left to do, and the run must go on.
     }
   }
+
+  static {
+    setHeld = (events, held) => (events.#held = held);
+    setEnded = (events) => (events.#ended = true);
+    emittingOf = (events) => events.#emitting > 0;
+  }
+}
+
+/**
+ * Holds every event of `events` until the returned function is called,
+ * which calls `first` (an emit) and then emits the held events in order
+ * (internal: the session holds the events of the run's first write, which
+ * the store must hold before `run:start`, so that `run:start` is still the
+ * run's first event).
+ */
+export function holdEvents(events: RunEvents): (first?: () => void) => void {
+  const held: Held = [];
+  setHeld(events, held);
+  return (first) => {
+    setHeld(events, undefined);
+    first?.();
+    for (const [event, payload] of held) events.emit(event, payload as never);
+  };
+}
+
+/**
+ * True while `events` calls its listeners (internal: a run's cancel from a
+ * listener waits until the engine's step that emitted the event is over).
+ */
+export function isEmitting(events: RunEvents): boolean {
+  return emittingOf(events);
+}
+
+/** From now on node events of `events` are dropped (internal: the session calls it as the run's end is emitted). */
+export function endEvents(events: RunEvents): void {
+  setEnded(events);
 }

@@ -1,5 +1,5 @@
 /**
- * Why this file is 422 lines (105 of them comments; 317 of code): it is one
+ * Why this file is 449 lines (114 of them comments; 335 of code): it is one
  * concept, one run's lifetime in phases, and the order of its steps (lease,
  * registration, load, first write, engine, final write, releases last
  * taken first released) is the crash and liveness argument, so it stays
@@ -9,7 +9,9 @@
  * (`child-runs.ts`), the registry of runs driven here (`active-runs.ts`,
  * `live-runs-channel.ts`). The twenty-ninth pass added about 20 lines: the
  * run is noted as being acquired while its lease is taken, and a cancelled
- * run cancels its stored unfinished children.
+ * run cancels its stored unfinished children. The events audit added about
+ * 25: `run:start` comes first, an end that could not be saved emits
+ * `run:error`, and a cancel from a listener waits for the engine's step.
  *
  * A run session: everything between `run()` and the engine for one run. It
  * owns the run's lease (a {@link LeaseKeeper}), its journal, its engine and
@@ -47,7 +49,7 @@
  *
  * @module
  */
-import { RunEvents } from "../events/run-events.js";
+import { endEvents, holdEvents, isEmitting, RunEvents } from "../events/run-events.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { PersistenceObserver } from "../persistence/persistence-observer.js";
 import type { Lease, RunStore } from "../persistence/run-store.js";
@@ -154,7 +156,12 @@ export class RunSession<O> implements ActiveRun {
   cancel(reason: string): void {
     if (this.#cancelReason !== undefined) return;
     this.#cancelReason = reason;
-    if (this.#phase === "running") this.#engine?.cancel(reason);
+    const engine = this.#phase === "running" ? this.#engine : undefined;
+    if (engine === undefined) return;
+    // From a listener (inside an emit), the engine is in the middle of a step (a node starting, a wait opening, a retry
+    // sleep being set up): cancelled then, that step missed the stop and its node was never aborted. Once it is over.
+    if (isEmitting(this.events)) queueMicrotask(() => engine.cancel(reason));
+    else engine.cancel(reason);
   }
 
   /** {@link ActiveRun.deliver}: hands the event to the engine once it runs; false when it never will. */
@@ -253,9 +260,16 @@ export class RunSession<O> implements ActiveRun {
     this.#engine = engine;
     this.#phase = "running";
     this.#status = "running";
-    // A resume appends only what changed since the run was loaded (the reset nodes, the run meta).
-    await journal.start(stored, prepared.counts);
-    events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept });
+    // A resume appends only what changed since the run was loaded (the reset nodes, the run meta). The store holds
+    // the run before `run:start`, which is still the first event: the write's own events (`snapshot`) wait for it.
+    const release = holdEvents(events);
+    try {
+      await journal.start(stored, prepared.counts);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    release(() => events.emit("run:start", { runId, at: clock.now(), graphName: graph.name, resumed: prepared.resumed, kept: prepared.kept }));
     const startedAt = clock.now();
     this.#live.resolve(engine);
     const timer = new DeadlineTimer(clock, deadline, (d) => engine.cancel(deadlineReason(d)));
@@ -277,7 +291,11 @@ export class RunSession<O> implements ActiveRun {
       });
     }
     const now = clock.now();
-    const timedOut = timer.fired !== undefined && ending.outcome.status === "cancelled" ? new RunTimeoutError(runId, timer.fired) : undefined;
+    // Timed out only when the deadline's cancel is the one the engine took: a caller's cancel that came first wins.
+    const timedOut =
+      timer.fired !== undefined && ending.outcome.status === "cancelled" && ending.outcome.reason === deadlineReason(timer.fired)
+        ? new RunTimeoutError(runId, timer.fired)
+        : undefined;
     const final = finalChange(ending, runId, engine.inbox(), timedOut);
     this.#state = setRunStatus(ending.outcome.state, final.status, now, final.change);
     let saveError: Error | undefined;
@@ -288,16 +306,23 @@ export class RunSession<O> implements ActiveRun {
       // The observer's failures are typed already (PersistenceError, LeaseLostError, ValueNotStorableError).
       saveError = error instanceof Error ? error : new PersistenceError(runId, error);
     }
-    this.#status = final.status;
+    // A succeeded or waiting run whose end could not be saved fails with the save's error (its status and `run:error` say so).
+    const unsaved = final.status === "succeeded" || final.status === "waiting" ? saveError : undefined;
+    this.#status = unsaved !== undefined ? "failed" : final.status;
 
     const { outputs } = ending;
     const waits = ending.outcome.status === "waiting" ? await surfaceChildWaits(config.store, ending.outcome.waits) : [];
     if (ending.outcome.status === "cancelled") await this.#cancelChildren(ending.outcome.reason);
+    // From here on, a node event (a body that ignored its abort) would come after the run's end: it is dropped.
+    endEvents(events);
+    if (unsaved !== undefined) {
+      events.emit("run:error", { runId, at: now, error: unsaved });
+      throw unsaved;
+    }
     // A switch, not a ts-pattern match: once per run, and a match chain allocates its patterns and closures each time.
     const o = ending.outcome;
     switch (o.status) {
       case "succeeded":
-        if (saveError !== undefined) throw saveError;
         events.emit("run:success", { runId, at: now, outputs, durationMs: now - startedAt });
         return outputs as O;
       case "failed":
@@ -307,7 +332,6 @@ export class RunSession<O> implements ActiveRun {
         events.emit("run:cancel", { runId, at: now, reason: o.reason });
         throw timedOut ?? new RunCancelledError(runId, o.reason);
       case "waiting":
-        if (saveError !== undefined) throw saveError;
         events.emit("run:waiting", { runId, at: now, waits });
         throw new GraphHasPendingWaits(runId, waits);
       default:
@@ -348,6 +372,9 @@ export class RunSession<O> implements ActiveRun {
       throw e instanceof Error ? e : new PersistenceError(runId, e);
     });
     await this.#cancelChildren(deadlineReason(deadline));
+    // Still a run's sequence of events: it starts (and is cancelled at once).
+    events.emit("run:start", { runId, at: now, graphName: this.#params.graph.name, resumed: prepared.resumed, kept: prepared.kept });
+    endEvents(events);
     events.emit("run:cancel", { runId, at: now, reason: deadlineReason(deadline) });
     throw error;
   }

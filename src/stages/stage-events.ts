@@ -6,6 +6,7 @@
  * @module
  */
 import { EventEmitter } from "eventemitter3";
+import { callStored, storedListeners, type StoredListener } from "../events/stored-listeners.js";
 import type { TaskReport } from "./task-report.js";
 
 /** Every stage runner event and its payload; each carries the runner run id and a timestamp. */
@@ -51,18 +52,29 @@ export type StageEmitterEvents = { [K in StageEventName]: [StageEventMap[K]] };
  * ```
  */
 export class StageEvents extends EventEmitter<StageEmitterEvents> {
-  /** Emits to every listener; a listener that throws is logged and the others still run. */
+  /**
+   * Emits to every listener as eventemitter3 does (a `once` listener is
+   * removed before it is called, a listener added with a context is called
+   * with it as `this`); a listener that throws is logged and the others
+   * still run.
+   */
   override emit<K extends StageEventName>(event: K, ...args: EventEmitter.ArgumentMap<StageEmitterEvents>[Extract<K, StageEventName>]): boolean {
-    // Most runners listen to few events: no copy of an empty listener list per task.
-    if (this.listenerCount(event) === 0) return false;
-    const listeners = this.listeners(event);
-    for (const listener of listeners) {
-      try {
-        (listener as (p: unknown) => unknown)(args[0]);
-      } catch (error) {
-        console.error(`taskloom: a listener for "${event}" threw; the runner goes on.`, error);
-      }
+    // Most runners listen to few events: no copy of a listener list per task.
+    const stored = storedListeners(this as unknown as EventEmitter, event);
+    if (stored === undefined) return false;
+    if (!Array.isArray(stored)) this.#call(event, stored, args[0]);
+    else {
+      const n = stored.length;
+      for (let i = 0; i < n; i++) this.#call(event, stored[i]!, args[0]);
     }
-    return listeners.length > 0;
+    return true;
+  }
+
+  #call(event: StageEventName, listener: StoredListener, payload: unknown): void {
+    try {
+      callStored(this as unknown as EventEmitter, event, listener, payload);
+    } catch (error) {
+      console.error(`taskloom: a listener for "${event}" threw; the runner goes on.`, error);
+    }
   }
 }
