@@ -33,6 +33,7 @@ import {
   type RunState,
 } from "../src/index.js";
 import { deferred, nextEvent, rejection, turns, until } from "./support/async.js";
+import { RUN_EVENT_NAMES } from "./support/run-event-names.js";
 
 /** True once `promise` settled (checked with `until`: a run that hangs fails the test). */
 function settledFlag(promise: Promise<unknown>): () => boolean {
@@ -44,22 +45,7 @@ function settledFlag(promise: Promise<unknown>): () => boolean {
   return () => settled;
 }
 
-const ALL: readonly RunEventName[] = [
-  "run:start",
-  "node:start",
-  "node:retry",
-  "node:success",
-  "node:error",
-  "node:skip",
-  "node:wait",
-  "node:event",
-  "warning",
-  "run:waiting",
-  "run:success",
-  "run:error",
-  "run:cancel",
-  "snapshot",
-];
+const ALL = RUN_EVENT_NAMES;
 
 /** The names of every event of `handle`, in order. */
 function names(handle: RunHandle<unknown>): RunEventName[] {

@@ -36,6 +36,7 @@ import {
   type RunHandle,
   type TaskGraph,
 } from "../src/index.js";
+import { RUN_EVENT_NAMES } from "./support/run-event-names.js";
 
 interface Ctx {
   readonly nodeId: string;
@@ -51,22 +52,7 @@ interface LooseBuilder {
   build(): TaskGraph<undefined, Record<string, unknown>>;
 }
 
-const NAMES: readonly RunEventName[] = [
-  "run:start",
-  "node:start",
-  "node:retry",
-  "node:success",
-  "node:error",
-  "node:skip",
-  "node:wait",
-  "node:event",
-  "warning",
-  "run:waiting",
-  "run:success",
-  "run:error",
-  "run:cancel",
-  "snapshot",
-];
+const NAMES = RUN_EVENT_NAMES;
 const ENDS = new Set<string>(["run:success", "run:error", "run:cancel", "run:waiting"]);
 
 interface Shape {
