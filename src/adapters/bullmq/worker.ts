@@ -1,4 +1,9 @@
 /**
+ * Why this file is 428 lines (157 of them comments, this one 53; 271 of
+ * code): it is one concept, one worker's lifetime, and the parts left in
+ * it all read and abort the same map of running jobs (a cancel, a lock
+ * lost, `close(true)`), which a split would hand to each part as a host.
+ *
  * `createWorker`: a process (or part of one) that runs node bodies sent by
  * `bullmqExecutor` coordinators. It looks a node's function up by graph
  * name and node id in its registry (the graphs it was given), checks that
@@ -42,10 +47,7 @@
  * Apart from this file: the registry and the lookup of a job's node
  * (`worker-graphs.ts`), the first look and the report in Redis
  * (`job-reports.ts`); what is left is one worker's lifetime (its options,
- * connections, cancel subscriber, and the processor of one job). That is
- * about 425 lines, 155 of them comments, above the 400 of a module: the
- * parts left all read and abort the same map of running jobs (a cancel, a
- * lock lost, `close(true)`), which a split would hand to each as a host.
+ * connections, cancel subscriber, and the processor of one job).
  *
  * @module
  */
