@@ -1,5 +1,5 @@
 /**
- * The runs this thread is driving now, by store location and run id, so
+ * The runs this thread is driving now, by run id and store location, so
  * that `resolveWait` on a run that is running here delivers the event
  * straight to the waiting node instead of going through the store.
  *
@@ -9,6 +9,13 @@
  * reaches the live run. {@link storeLocation} is the store's `location`
  * when it has one, else the store object itself (a `MemoryStore`, whose
  * runs no other object can see).
+ *
+ * Entries are kept by run id, each with its store object, and a store's
+ * location is asked only when a look finds an entry of the same run id
+ * under another store object: every run start registers here, and a
+ * `LowdbStore`'s location is its folder's real path (a system call per
+ * component, about 7 µs, once per store object), which a run on a fresh
+ * store object should not pay when nobody looks.
  *
  * Invariant: a run is registered from the moment its driver holds the
  * lease until the lease is given back, and noted as being acquired
@@ -41,18 +48,41 @@ export function storeLocation(store: RunStore): string | RunStore {
   return typeof location === "string" && location.length > 0 ? location : store;
 }
 
-const byObject = new WeakMap<RunStore, Map<string, ActiveRun>>();
-const byLocation = new Map<string, Map<string, ActiveRun>>();
-
-function runsAt(location: string | RunStore, create: boolean): Map<string, ActiveRun> | undefined {
-  let runs = typeof location === "string" ? byLocation.get(location) : byObject.get(location);
-  if (!runs && create) {
-    runs = new Map();
-    if (typeof location === "string") byLocation.set(location, runs);
-    else byObject.set(location, runs);
-  }
-  return runs;
+/** One run id's entry under one store: the store object that registered it, and what is kept for it. */
+interface Entry {
+  readonly store: RunStore;
 }
+
+/**
+ * The entry of `entries` (one run id's) that stands for `where`: a store
+ * object (the same object, or one on the same location) or a location
+ * (another thread's request). Locations are asked only here, and only of
+ * entries under another store object.
+ */
+function entryAt<E extends Entry>(entries: readonly E[] | undefined, where: RunStore | string): E | undefined {
+  if (entries === undefined) return undefined;
+  for (const entry of entries) if (entry.store === where) return entry;
+  const location = typeof where === "string" ? where : storeLocation(where);
+  if (typeof location !== "string") return undefined;
+  for (const entry of entries) if (storeLocation(entry.store) === location) return entry;
+  return undefined;
+}
+
+/** Removes `entry` from its run id's list in `byRun` (the list too, once empty). */
+function remove<E extends Entry>(byRun: Map<string, E[]>, runId: string, entry: E): boolean {
+  const entries = byRun.get(runId);
+  const at = entries === undefined ? -1 : entries.indexOf(entry);
+  if (at < 0) return false;
+  if (entries!.length === 1) byRun.delete(runId);
+  else entries!.splice(at, 1);
+  return true;
+}
+
+interface RunEntry extends Entry {
+  run: ActiveRun;
+}
+
+const active = new Map<string, RunEntry[]>();
 
 let count = 0;
 
@@ -63,30 +93,32 @@ export function activeRunCount(): number {
 
 /** Registers a run as driven here; returns the function that unregisters it. */
 export function registerActiveRun(store: RunStore, runId: string, run: ActiveRun): () => void {
-  const location = storeLocation(store);
-  const runs = runsAt(location, true) as Map<string, ActiveRun>;
-  const replaced = runs.has(runId);
-  runs.set(runId, run);
-  if (!replaced) count += 1;
+  let entry = entryAt(active.get(runId), store);
+  if (entry !== undefined) entry.run = run;
+  else {
+    entry = { store, run };
+    const entries = active.get(runId);
+    if (entries === undefined) active.set(runId, [entry]);
+    else entries.push(entry);
+    count += 1;
+  }
+  const mine = entry;
   let done = false;
   return () => {
     if (done) return;
     done = true;
-    if (runs.get(runId) !== run) return;
-    runs.delete(runId);
-    if (runs.size === 0 && typeof location === "string" && byLocation.get(location) === runs) byLocation.delete(location);
-    count -= 1;
+    if (mine.run !== run) return;
+    if (remove(active, runId, mine)) count -= 1;
   };
 }
 
 /** The drivers of this thread taking one run's lease now, and who waits for them to be done (none, mostly). */
-interface Acquiring {
+interface Acquiring extends Entry {
   count: number;
   readonly waiters: (() => void)[];
 }
 
-const acquiringByObject = new WeakMap<RunStore, Map<string, Acquiring>>();
-const acquiringByLocation = new Map<string, Map<string, Acquiring>>();
+const acquiring = new Map<string, Acquiring[]>();
 
 /**
  * Notes that a driver of this thread is taking run `runId`'s lease: from
@@ -98,17 +130,14 @@ const acquiringByLocation = new Map<string, Map<string, Acquiring>>();
  * for a caller that waits: every run start passes here.
  */
 export function registerAcquiring(store: RunStore, runId: string): () => void {
-  const location = storeLocation(store);
-  let runs = typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location);
-  if (!runs) {
-    runs = new Map();
-    if (typeof location === "string") acquiringByLocation.set(location, runs);
-    else acquiringByObject.set(location, runs);
+  let entry = entryAt(acquiring.get(runId), store);
+  if (entry === undefined) {
+    entry = { store, count: 0, waiters: [] };
+    const entries = acquiring.get(runId);
+    if (entries === undefined) acquiring.set(runId, [entry]);
+    else entries.push(entry);
   }
-  let entry = runs.get(runId);
-  if (!entry) runs.set(runId, (entry = { count: 0, waiters: [] }));
   entry.count += 1;
-  const at = runs;
   const mine = entry;
   let done = false;
   return () => {
@@ -116,20 +145,18 @@ export function registerAcquiring(store: RunStore, runId: string): () => void {
     done = true;
     mine.count -= 1;
     if (mine.count > 0) return;
-    if (at.get(runId) === mine) at.delete(runId);
-    if (at.size === 0 && typeof location === "string" && acquiringByLocation.get(location) === at) acquiringByLocation.delete(location);
+    remove(acquiring, runId, mine);
     for (const wake of mine.waiters.splice(0)) wake();
   };
 }
 
 /** Settles once no driver of this thread is taking run `runId`'s lease (each registered it or failed); undefined when none is. */
 export function acquiringRun(store: RunStore | string, runId: string): Promise<void> | undefined {
-  const location = typeof store === "string" ? store : storeLocation(store);
-  const entry = (typeof location === "string" ? acquiringByLocation.get(location) : acquiringByObject.get(location))?.get(runId);
+  const entry = entryAt(acquiring.get(runId), store);
   return entry && entry.count > 0 ? new Promise<void>((resolve) => entry.waiters.push(resolve)) : undefined;
 }
 
 /** The run with this id driven in this thread on this store's location, if any. */
 export function activeRun(store: RunStore | string, runId: string): ActiveRun | undefined {
-  return runsAt(typeof store === "string" ? store : storeLocation(store), false)?.get(runId);
+  return entryAt(active.get(runId), store)?.run;
 }
