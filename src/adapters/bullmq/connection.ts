@@ -38,6 +38,14 @@ export function assertConnection(connection: unknown): asserts connection is Red
       `must be a redis:// URL, ioredis options or an ioredis client (got ${connection === null ? "null" : Array.isArray(connection) ? "an array" : typeof connection})`,
     );
   }
+  // Only a plain object is read as options: a `URL` object, or a client of another copy of ioredis, spreads to no
+  // host at all, and would become a silent connection to 127.0.0.1.
+  if (!(connection instanceof Redis) && !isPlainObject(connection)) {
+    throw new InvalidOptionError(
+      "connection",
+      `must be a redis:// URL string, plain ioredis options or an ioredis client of the ioredis taskloom uses (got an instance of ${className(connection)}; pass a URL as a string, e.g. url.href)`,
+    );
+  }
   // An ioredis key prefix reaches the keys a command names, not those a Lua script builds (BullMQ's do): the queue
   // would break, and the adapter's own keys would not be the coordinators'.
   const options = connection instanceof Redis ? connection.options : (connection as RedisOptions);
@@ -47,6 +55,18 @@ export function assertConnection(connection: unknown): asserts connection is Red
       `has the ioredis option keyPrefix ("${options.keyPrefix}"), which BullMQ's scripts cannot follow: remove it and pass the same \`prefix\` option to workers and coordinators instead`,
     );
   }
+}
+
+/** True for an object literal (or one made with `Object.create(null)`). */
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The class name of an object, for an error message. */
+function className(value: object): string {
+  const name: unknown = (value.constructor as { name?: unknown } | undefined)?.name;
+  return typeof name === "string" && name !== "" ? name : "an unnamed class";
 }
 
 /** `text` as a URL, or the {@link InvalidOptionError} saying it is not a Redis URL (never echoing it: it may hold a password). */
@@ -76,7 +96,8 @@ export function connectionOptions(connection: RedisConnection): RedisOptions {
     const url = redisUrl(connection);
     const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
     return {
-      host: url.hostname || "127.0.0.1",
+      // An IPv6 literal is bracketed in a URL ("[::1]") and bare for a socket, which would look "[::1]" up in DNS.
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
       port: url.port ? Number(url.port) : 6379,
       ...(url.username && { username: decodeURIComponent(url.username) }),
       ...(url.password && { password: decodeURIComponent(url.password) }),
@@ -122,8 +143,51 @@ export function runScript(client: Redis, name: string, lua: string, keys: readon
   return (commands[name] as (...a: unknown[]) => Promise<unknown>).call(client, keys.length, ...keys, ...args);
 }
 
-/** Closes a client the adapter opened (politely, falling back to a hard disconnect). */
+/**
+ * `work` (a command of a client the caller is about to disconnect), or its
+ * rejection with `halt`'s reason once `halt` aborts. A loop of blocking
+ * commands awaits each through this, so that it ends when it is stopped:
+ * `disconnect()` neither sends nor rejects a command queued while its
+ * client reconnects (Redis was away), which would leave the loop, and
+ * whoever awaits it (`close()`, a run's stop), waiting forever.
+ *
+ * @example
+ * ```ts
+ * const popped = await untilHalted(client.blpop(key, 5), halt.signal);
+ * ```
+ */
+export function untilHalted<T>(work: Promise<T>, halt: AbortSignal): Promise<T> {
+  if (halt.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(halt.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onHalt = (): void => reject(halt.reason as Error);
+    halt.addEventListener("abort", onHalt, { once: true });
+    work.then(
+      (value) => {
+        halt.removeEventListener("abort", onHalt);
+        resolve(value);
+      },
+      (error: unknown) => {
+        halt.removeEventListener("abort", onHalt);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Closes a client the adapter opened: politely (QUIT, after the replies
+ * due) when it is connected, else at once. A QUIT sent while the client
+ * connects or reconnects waits in its offline queue for a Redis that may
+ * never come back, and `close()` with it.
+ */
 export async function closeClient(client: Redis): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
   try {
     await client.quit();
   } catch {

@@ -9,7 +9,7 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
- * Why this file is long (about 640 lines): submitting a job, settling it
+ * Why this file is long (about 670 lines): submitting a job, settling it
  * from the `up` list, from queue events or from a look at the queue,
  * cancelling it and stopping a run
  * all read and change the same private state (the pending attempts by job
@@ -61,7 +61,7 @@ import { WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
 import { EVENTS_PACE_MS, JobEvents, streamIdAfter } from "./job-events.js";
-import { assertConnection, bullmqConnection, closeClient, openClient, runScript, type RedisConnection } from "./connection.js";
+import { assertConnection, closeClient, openClient, runScript, untilHalted, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decode,
@@ -193,6 +193,8 @@ interface Pending {
 interface RunChannel {
   readonly client: Redis;
   stopped: boolean;
+  /** Aborted when the listener stops: ends a pop that its disconnected client would leave pending forever. */
+  readonly halt: AbortController;
   loop: Promise<void>;
   /** Jobs of attempts the run's stop aborted: cancelled in the workers by `runStopped`, unless the run was taken over. */
   readonly stopping: string[];
@@ -223,6 +225,8 @@ export class BullmqExecutor implements NodeExecutor {
   readonly #pending = new Map<string, Pending>();
   readonly #runs = new Map<string, RunChannel>();
   #queue: Queue | undefined;
+  /** The queue's client: the executor's own, so that close() ends it whether Redis answers or not. */
+  #queueClient: Redis | undefined;
   #events: JobEvents | undefined;
   #client: { client: Redis; owned: boolean } | undefined;
   #closed = false;
@@ -243,7 +247,12 @@ export class BullmqExecutor implements NodeExecutor {
 
   /** The BullMQ queue the jobs go to (opened on first use). */
   get queue(): Queue {
-    this.#queue ??= new Queue(this.#queueName, { connection: bullmqConnection(this.#connection), prefix: this.#prefix });
+    if (this.#queue === undefined) {
+      // A client BullMQ opened itself it would close with QUIT, which waits, and close() with it, for as long as Redis
+      // is away (for ever, once the client was told to close). BullMQ leaves a client it was given to its owner.
+      this.#queueClient = openClient(this.#connection, true).client;
+      this.#queue = new Queue(this.#queueName, { connection: this.#queueClient, prefix: this.#prefix });
+    }
     return this.#queue;
   }
 
@@ -253,7 +262,7 @@ export class BullmqExecutor implements NodeExecutor {
   }
 
   execute(activation: NodeActivation, context: NodeContext): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new Error("taskloom: this bullmqExecutor was closed; create a new one"));
+    if (this.#closed) return Promise.reject(closedError());
     const jobId = jobIdOf(activation.runId, activation.activationId, activation.attempt);
     this.#listen(activation.runId);
     return new Promise((resolve, reject) => {
@@ -297,7 +306,7 @@ export class BullmqExecutor implements NodeExecutor {
     this.#batch = [];
     if (batch.length === 0) return;
     if (this.#closed) {
-      for (const s of batch) this.#fail(s.pending, new Error("taskloom: this bullmqExecutor was closed; create a new one"));
+      for (const s of batch) this.#fail(s.pending, closedError());
       return;
     }
     try {
@@ -312,6 +321,8 @@ export class BullmqExecutor implements NodeExecutor {
     // The same attempt number comes again when a stopped run resumes: a cancel left for its earlier job must not stop this one.
     // Listening for completions before looking: a result whose `done` message another coordinator popped is seen.
     await this.#watchJobs().ready;
+    // Closed meanwhile: its attempts failed with it, and a client opened now would outlive it.
+    if (this.#closed) return;
     const keys = batch.flatMap(({ pending }) => [this.#keys.results(pending.runId), this.#keys.cancelled(pending.jobId)]);
     keys.push(this.#eventsKey);
     const stored = (await runScript(
@@ -321,6 +332,7 @@ export class BullmqExecutor implements NodeExecutor {
       keys,
       batch.map(({ pending }) => pending.jobId),
     )) as unknown[];
+    if (this.#closed) return;
     const since = String(stored[batch.length]);
     for (const { pending } of batch) pending.since = since;
     const jobs: Parameters<Queue["addBulk"]>[0] = [];
@@ -396,6 +408,8 @@ export class BullmqExecutor implements NodeExecutor {
    */
   #reconcile(pendings: readonly Pending[]): void {
     for (const pending of pendings) pending.recheck = false;
+    if (this.#closed) return; // its attempts failed when it closed
+
     const keys = pendings.flatMap((p) => [this.queue.toKey(p.jobId), this.#keys.results(p.runId)]);
     runScript(
       this.#redis,
@@ -450,6 +464,8 @@ export class BullmqExecutor implements NodeExecutor {
 
   /** Drops the job if it has not started, else aborts its body in the worker. */
   async #cancel(jobId: string, reason: unknown): Promise<void> {
+    // A closed executor reaches no worker: reopening a client here would keep the process alive after close().
+    if (this.#closed) return;
     const message = reason instanceof Error ? reason.message : String(reason);
     await Promise.all([
       this.#redis
@@ -467,7 +483,7 @@ export class BullmqExecutor implements NodeExecutor {
     if (this.#runs.has(runId)) return;
     const { client } = openClient(this.#connection, true);
     client.on("error", () => undefined);
-    const channel: RunChannel = { client, stopped: false, loop: Promise.resolve(), stopping: [] };
+    const channel: RunChannel = { client, stopped: false, halt: new AbortController(), loop: Promise.resolve(), stopping: [] };
     this.#runs.set(runId, channel);
     channel.loop = this.#pop(channel, this.#keys.up(runId));
   }
@@ -479,13 +495,13 @@ export class BullmqExecutor implements NodeExecutor {
       try {
         if (this.#blmpop) {
           // Up to 1,000 messages in one round trip (Redis 7).
-          const popped = (await client.call("BLMPOP", "5", "1", key, "LEFT", "COUNT", "1000")) as [string, string[]] | null;
+          const popped = (await untilHalted(client.call("BLMPOP", "5", "1", key, "LEFT", "COUNT", "1000"), channel.halt.signal)) as [string, string[]] | null;
           if (popped === null) continue;
           batch = popped[1];
         } else {
-          const first = await client.blpop(key, 5);
+          const first = await untilHalted(client.blpop(key, 5), channel.halt.signal);
           if (first === null) continue;
-          batch = [first[1], ...((await client.lpop(key, 1000)) ?? [])];
+          batch = [first[1], ...((await untilHalted(client.lpop(key, 1000), channel.halt.signal)) ?? [])];
         }
       } catch (error) {
         if (channel.stopped) return;
@@ -571,6 +587,7 @@ export class BullmqExecutor implements NodeExecutor {
   }
 
   #push(jobId: string, callId: string, reply: Reply): void {
+    if (this.#closed) return; // the worker sends the call again, to whichever coordinator drives the run next
     const key = this.#keys.reply(jobId, callId);
     void this.#redis
       .multi()
@@ -600,32 +617,50 @@ export class BullmqExecutor implements NodeExecutor {
     // ids (a resume starts attempts from 1 again); a cancel or removal landing after its add would hit its job.
     if (!stop.leaseLost) await Promise.all((channel?.stopping ?? []).map((jobId) => this.#cancel(jobId, reason)));
     if (channel) {
-      channel.stopped = true;
-      this.#runs.delete(runId);
-      channel.client.disconnect();
+      this.#stopListening(runId, channel);
       await channel.loop;
     }
-    if (!stop.leaseLost) await this.#redis.del(this.#keys.results(runId), this.#keys.up(runId));
+    // After close() nothing is deleted (the keys expire a day after their last write) rather than a client reopened.
+    if (!stop.leaseLost && !this.#closed) await this.#redis.del(this.#keys.results(runId), this.#keys.up(runId));
   }
 
-  /** Closes the executor's connections (runs still using it fail). */
+  /** Stops the listener of run `runId`'s `up` list (its loop ends at once, Redis reachable or not). */
+  #stopListening(runId: string, channel: RunChannel): void {
+    channel.stopped = true;
+    this.#runs.delete(runId);
+    channel.halt.abort(new Error("taskloom: the run's listener stopped"));
+    channel.client.disconnect();
+  }
+
+  /**
+   * Closes the executor's connections. Attempts still waiting for their
+   * jobs fail at once (nothing could settle them any more), and so do
+   * later ones, so runs still using it fail rather than wait forever; their
+   * jobs stay in the queue, for a coordinator that resumes the run.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    const closed = closedError();
+    for (const pending of [...this.#pending.values()]) this.#fail(pending, closed);
     for (const runId of [...this.#runs.keys()]) {
       const channel = this.#runs.get(runId);
       if (!channel) continue;
-      channel.stopped = true;
-      this.#runs.delete(runId);
-      channel.client.disconnect();
+      this.#stopListening(runId, channel);
       await channel.loop;
     }
     clearInterval(this.#sweeps);
     await this.#events?.close();
     await this.#queue?.close();
+    if (this.#queueClient) await closeClient(this.#queueClient);
     const client = this.#client;
     this.#client = undefined;
     if (client?.owned) await closeClient(client.client);
   }
+}
+
+/** The error of an attempt made with, or left waiting in, a closed executor. */
+function closedError(): Error {
+  return new Error("taskloom: this bullmqExecutor was closed; resume the run with a new one (it attaches to the jobs left in the queue)");
 }
 
 /**

@@ -28,6 +28,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
+import { untilHalted } from "./connection.js";
 
 /**
  * What the coordinator hears of one job: added (BullMQ's `added`, or
@@ -127,6 +128,8 @@ export class JobEvents {
   readonly #onMissed: () => void;
   readonly #paceMs: number;
   #stopped = false;
+  /** Aborted by `close`: ends a read that the disconnected client would leave pending forever (Redis was away). */
+  readonly #halt = new AbortController();
   #wake: (() => void) | undefined;
   #started!: () => void;
   readonly #loop: Promise<void>;
@@ -156,7 +159,8 @@ export class JobEvents {
     while (!this.#stopped) {
       try {
         if (id === undefined) {
-          const [info, last] = (await this.#client.multi().xinfo("STREAM", this.#key).xrevrange(this.#key, "+", "-", "COUNT", 1).exec()) ?? [];
+          const [info, last] =
+            (await untilHalted(this.#client.multi().xinfo("STREAM", this.#key).xrevrange(this.#key, "+", "-", "COUNT", 1).exec(), this.#halt.signal)) ?? [];
           if (last?.[0]) throw last[0];
           id = (last?.[1] as StreamEntry[] | undefined)?.[0]?.[0] ?? "0-0";
           // No stream yet: XINFO fails with "no such key" (none added).
@@ -165,7 +169,8 @@ export class JobEvents {
           continue;
         }
         // What the stream holds after `id`, and what it had added, at one instant (a transaction).
-        const [info, read] = (await this.#client.multi().xinfo("STREAM", this.#key).xread("STREAMS", this.#key, id).exec()) ?? [];
+        const [info, read] =
+          (await untilHalted(this.#client.multi().xinfo("STREAM", this.#key).xread("STREAMS", this.#key, id).exec(), this.#halt.signal)) ?? [];
         if (read?.[0]) throw read[0];
         const now = streamFacts(info?.[0] ? undefined : info?.[1]);
         const entries = (read?.[1] as [string, StreamEntry[]][] | null)?.[0]?.[1] ?? [];
@@ -181,7 +186,7 @@ export class JobEvents {
           continue;
         }
         // Nothing new: wait for an entry (its id only; the next read takes it, with the stream's count).
-        await this.#client.xread("COUNT", 1, "BLOCK", BLOCK_MS, "STREAMS", this.#key, id);
+        await untilHalted(this.#client.xread("COUNT", 1, "BLOCK", BLOCK_MS, "STREAMS", this.#key, id), this.#halt.signal);
       } catch {
         if (this.#stopped) return;
         await this.#pause(200);
@@ -222,6 +227,7 @@ export class JobEvents {
   async close(): Promise<void> {
     this.#stopped = true;
     this.#started();
+    this.#halt.abort(new Error("taskloom: the events reader was closed"));
     this.#client.disconnect();
     this.#wake?.();
     await this.#loop;

@@ -29,8 +29,26 @@ interface StoredLease extends Lease {
   readonly redisOffsetMs?: number;
 }
 
+// The lease a lease key holds, decoded; a value without a lease's fields raises an error instead of reading as nil
+// (which a comparison would raise anyway, or pass over as "another owner"): RedisStore then reports the key as corrupt.
+// The fields checked are those of checkLease (persistence/snapshot-schema.ts), which names the one that is wrong.
+const DECODE = `
+local function isCount(v)
+  return type(v) == 'number' and v >= 0 and v <= 9007199254740991 and math.floor(v) == v
+end
+local function decodeLease(raw)
+  local cur = cjson.decode(raw)
+  if type(cur) ~= 'table' or type(cur.runId) ~= 'string' or type(cur.owner) ~= 'string' or not isCount(cur.pid)
+    or type(cur.host) ~= 'string' or type(cur.expiresAt) ~= 'number' or cur.expiresAt ~= cur.expiresAt
+    or not isCount(cur.token) then
+    error('taskloom: the lease key holds no lease')
+  end
+  return cur
+end
+`;
+
 // Redis's clock (epoch ms), and whether the decoded lease `cur` expired at the requester's `now` or by that clock.
-const CLOCK = `
+const CLOCK = `${DECODE}
 local function redisNow()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,12 +61,12 @@ end
 
 // Fenced writes. KEYS[1] is the run's lease; ARGV[1] the writer's token (0: not fenced), ARGV[2] its owner.
 // Replies: {0} ok, {1, current token or 0} not the run's lease, {2} no snapshot.
-const FENCE = `
+const FENCE = `${DECODE}
 local held = tonumber(ARGV[1])
 if held > 0 then
   local raw = redis.call('GET', KEYS[1])
   if not raw then return {1, 0} end
-  local cur = cjson.decode(raw)
+  local cur = decodeLease(raw)
   if cur.owner ~= ARGV[2] or cur.token ~= held then return {1, cur.token} end
 end
 `;
@@ -85,7 +103,7 @@ local clock = redisNow()
 local token
 local cancel = nil
 if raw then
-  local cur = cjson.decode(raw)
+  local cur = decodeLease(raw)
   if cur.owner == ARGV[1] then
     token = cur.token
     -- The holder taking its lease again keeps a cancel request made for its token (requestCancel said yes to it).
@@ -111,7 +129,7 @@ return {0, lease}
 export const RENEW = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {1, ''} end
-local cur = cjson.decode(raw)
+local cur = decodeLease(raw)
 if cur.owner ~= ARGV[1] or tostring(cur.token) ~= ARGV[2] then return {1, raw} end
 local now = tonumber(ARGV[4])
 cur.expiresAt = now + tonumber(ARGV[3])
@@ -121,19 +139,20 @@ redis.call('SET', KEYS[1], lease)
 return {0, lease}
 `;
 
-// KEYS: lease. Reply: {leaseJson or '', Redis's clock (epoch ms)}, read together so the clock is the lease's.
+// KEYS: lease. Reply: {leaseJson or nil (no key: false, which Redis sends as nil), Redis's clock (epoch ms)}, read
+// together so the clock is the lease's. Not '' for no key: a key holding '' is a damaged lease, not none.
 export const READ_LEASE = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
-return {raw or '', redisNow()}
+return {raw or false, redisNow()}
 `;
 
 // KEYS: lease. ARGV: token, reason, at, owner (empty: any). Sets cancelRequested on the lease when it has that token
 // (and owner), expired or not, keeping its expiry (and the Redis-side one of a lease an earlier version wrote).
 // Replies: 1 set, 0 no such lease.
-export const REQUEST_CANCEL = `
+export const REQUEST_CANCEL = `${DECODE}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local cur = cjson.decode(raw)
+local cur = decodeLease(raw)
 if tostring(cur.token) ~= ARGV[1] then return 0 end
 if ARGV[4] ~= '' and cur.owner ~= ARGV[4] then return 0 end
 cur.cancelRequested = { token = tonumber(ARGV[1]), reason = ARGV[2], at = tonumber(ARGV[3]) }
@@ -147,10 +166,10 @@ return 1
 `;
 
 // KEYS: lease. ARGV: owner, token. The token key keeps the token given back.
-export const RELEASE = `
+export const RELEASE = `${DECODE}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local cur = cjson.decode(raw)
+local cur = decodeLease(raw)
 if cur.owner == ARGV[1] and tostring(cur.token) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
@@ -163,10 +182,10 @@ export const DELETE = `${CLOCK}
 local raw = redis.call('GET', KEYS[1])
 if ARGV[5] == '1' then
   if not raw then return {1, ''} end
-  local cur = cjson.decode(raw)
+  local cur = decodeLease(raw)
   if cur.owner ~= ARGV[2] or tostring(cur.token) ~= ARGV[3] then return {1, raw} end
 elseif raw then
-  local cur = cjson.decode(raw)
+  local cur = decodeLease(raw)
   if not expired(cur, tonumber(ARGV[4]), redisNow()) and not (cur.owner == ARGV[2] and tostring(cur.token) == ARGV[3]) then
     return {1, raw}
   end

@@ -44,6 +44,10 @@
  * then taken with a compare-and-set on its token, so two coordinators
  * racing for the same dead holder's run get one lease between them.
  *
+ * Every method checks its run id (`assertRunId`, as the file stores do),
+ * so a value that is not a run id (undefined, a megabyte of text, `{`)
+ * never becomes part of a key.
+ *
  * The Lua scripts that make each write and lease change atomic are in
  * `redis-scripts.ts`.
  *
@@ -54,10 +58,11 @@ import type { Redis } from "ioredis";
 import { LeaseLostError } from "../../engine/errors.js";
 import { RunLockedError, SnapshotCorruptError } from "../../persistence/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
+import { assertRunId } from "../../core/run-id.js";
 import { holderDeadHere } from "../../persistence/lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "../../persistence/replay.js";
 import { matchesQuery } from "../../persistence/run-query.js";
-import { checkRecord, checkSnapshot, checkSummary } from "../../persistence/snapshot-schema.js";
+import { checkLease, checkRecord, checkSnapshot, checkSummary } from "../../persistence/snapshot-schema.js";
 import type { CancelRequest, Lease, LeaseRequest, RunQuery, RunStore, StoredRun } from "../../persistence/run-store.js";
 import { deserialize, serialize } from "../../persistence/serialization.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../../state/records.js";
@@ -129,7 +134,9 @@ export class RedisStore implements RunStore {
   /** `redis://<host>:<port>/<db>#<prefix>` (no credentials): every `RedisStore` on this server and prefix sees the same runs. */
   get location(): string {
     const o = connectionOptions(this.#connection);
-    const where = o.path ? `unix:${o.path}` : `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}`;
+    const host = o.host ?? "127.0.0.1";
+    // An IPv6 address is bracketed, as in a URL, so its colons do not read as the port's.
+    const where = o.path ? `unix:${o.path}` : `${host.includes(":") ? `[${host}]` : host}:${o.port ?? 6379}`;
     return `redis://${where}/${o.db ?? 0}#${this.#prefix}`;
   }
 
@@ -170,12 +177,14 @@ export class RedisStore implements RunStore {
 
   async writeSnapshot(state: RunState, seq: number, lease?: Lease): Promise<void> {
     const runId = state.meta.runId;
+    assertRunId(runId);
     const args = [...fenceArgs(lease), serialize(toSnapshotDocument(state, seq)), String(seq), runId, serialize(summarize(state))];
     const reply = (await this.#fencedCall(runId, lease, runScript(this.#redis, "taskloomWriteSnapshot", WRITE_SNAPSHOT, this.#runKeys(runId), args))) as Reply;
     this.#fenced(runId, lease, reply);
   }
 
   async append(runId: string, records: readonly JournalRecord[], lease?: Lease, counts?: NodeCounts): Promise<void> {
+    assertRunId(runId);
     // An empty append writes nothing, but with a lease it is still fenced, as in every store: the script compares it.
     if (records.length === 0 && lease === undefined) return;
     let meta: RunMeta | undefined;
@@ -197,6 +206,7 @@ export class RedisStore implements RunStore {
   }
 
   async load(runId: string): Promise<StoredRun | undefined> {
+    assertRunId(runId);
     const results = await this.#redis.multi().get(this.#key(runId, "snap")).lrange(this.#key(runId, "journal"), 0, -1).exec();
     const [snapReply, journalReply] = results ?? [];
     if (snapReply?.[0]) throw snapReply[0];
@@ -235,16 +245,24 @@ export class RedisStore implements RunStore {
     }
   }
 
-  /** `work` (a lease script); when it fails on a lease that is not JSON, the error names the lease key. */
+  /** `work` (a lease script); when it fails on a lease key that holds no lease, the error names the key. */
   async #leaseCall<T>(runId: string, work: Promise<T>): Promise<T> {
     try {
       return await work;
     } catch (error) {
       const key = this.#leaseKey(runId);
       const raw = await this.#redis.get(key).catch(() => null);
-      if (raw !== null && !isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object", error);
+      const problem = raw === null ? undefined : leaseProblem(raw);
+      if (problem !== undefined) throw this.#corrupt(key, runId, problem, error);
       throw error;
     }
+  }
+
+  /** The lease `raw` (what run `runId`'s lease key holds, from a script's reply); SnapshotCorruptError when it is none. */
+  #holder(runId: string, raw: string): Lease {
+    const problem = leaseProblem(raw);
+    if (problem !== undefined) throw this.#corrupt(this.#leaseKey(runId), runId, problem);
+    return leaseOf(raw);
   }
 
   async list(query: RunQuery = {}): Promise<RunSummary[]> {
@@ -268,21 +286,22 @@ export class RedisStore implements RunStore {
   }
 
   async delete(runId: string, lease?: Lease): Promise<boolean> {
+    assertRunId(runId);
     const keys = [this.#leaseKey(runId), this.#key(runId, "snap"), this.#key(runId, "journal"), this.#runsKey] as const;
     if (lease !== undefined) {
       // The holder deletes, only while its lease is the run's (RunStore.delete): checked in the script, atomically.
       const args = [runId, lease.owner, String(lease.token), String(Date.now()), "1"];
       const held = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, args))) as Reply;
-      if (held[0] === 1) throw new RunLockedError(runId, held[1] ? leaseOf(String(held[1])) : { ...lease, expiresAt: Date.now() });
+      if (held[0] === 1) throw new RunLockedError(runId, held[1] ? this.#holder(runId, String(held[1])) : { ...lease, expiresAt: Date.now() });
       return Number(held[1]) > 0;
     }
     let reply = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, [runId, "", "", String(Date.now())]))) as Reply;
     if (reply[0] === 1) {
-      const holder = leaseOf(String(reply[1]));
+      const holder = this.#holder(runId, String(reply[1]));
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
       const args = [runId, holder.owner, String(holder.token), String(Date.now())];
-      reply = (await runScript(this.#redis, "taskloomDelete", DELETE, keys, args)) as Reply;
-      if (reply[0] === 1) throw new RunLockedError(runId, leaseOf(String(reply[1])));
+      reply = (await this.#leaseCall(runId, runScript(this.#redis, "taskloomDelete", DELETE, keys, args))) as Reply;
+      if (reply[0] === 1) throw new RunLockedError(runId, this.#holder(runId, String(reply[1])));
     }
     return Number(reply[1]) > 0;
   }
@@ -293,6 +312,7 @@ export class RedisStore implements RunStore {
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
+    assertRunId(runId);
     const attempt = (deadOwner: string, deadToken: string): Promise<Reply> =>
       runScript(
         this.#redis,
@@ -314,26 +334,29 @@ export class RedisStore implements RunStore {
       ) as Promise<Reply>;
     let reply = await this.#leaseCall(runId, attempt("", ""));
     if (reply[0] === 1) {
-      const holder = leaseOf(String(reply[1]));
+      const holder = this.#holder(runId, String(reply[1]));
       // Redis cannot see pids: a holder that died on this host is found here, then taken only if it still holds the lease.
       if (!this.#deadHere(holder)) throw new RunLockedError(runId, holder);
-      reply = await attempt(holder.owner, String(holder.token));
-      if (reply[0] === 1) throw new RunLockedError(runId, leaseOf(String(reply[1])));
+      reply = await this.#leaseCall(runId, attempt(holder.owner, String(holder.token)));
+      if (reply[0] === 1) throw new RunLockedError(runId, this.#holder(runId, String(reply[1])));
     }
-    return leaseOf(String(reply[1]));
+    // The same owner's lease taken again is the stored one, renewed: checked as any lease read back.
+    return this.#holder(runId, String(reply[1]));
   }
 
   async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    assertRunId(lease.runId);
     const args = [lease.owner, String(lease.token), String(ttlMs), String(now)];
     const reply = (await this.#leaseCall(lease.runId, runScript(this.#redis, "taskloomRenew", RENEW, [this.#leaseKey(lease.runId)], args))) as Reply;
     if (reply[0] === 1) {
-      const holder = reply[1] ? leaseOf(String(reply[1])) : { ...lease, expiresAt: now };
+      const holder = reply[1] ? this.#holder(lease.runId, String(reply[1])) : { ...lease, expiresAt: now };
       throw new RunLockedError(lease.runId, holder);
     }
-    return leaseOf(String(reply[1]));
+    return this.#holder(lease.runId, String(reply[1]));
   }
 
   async requestCancel(runId: string, request: CancelRequest): Promise<boolean> {
+    assertRunId(runId);
     // An empty owner: a request for whichever owner holds the token.
     const args = [String(request.token), request.reason, String(request.at), request.owner ?? ""];
     const reply = await this.#leaseCall(runId, runScript(this.#redis, "taskloomRequestCancel", REQUEST_CANCEL, [this.#leaseKey(runId)], args));
@@ -341,7 +364,8 @@ export class RedisStore implements RunStore {
   }
 
   async releaseLease(lease: Lease): Promise<void> {
-    await runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]);
+    assertRunId(lease.runId);
+    await this.#leaseCall(lease.runId, runScript(this.#redis, "taskloomRelease", RELEASE, [this.#leaseKey(lease.runId)], [lease.owner, String(lease.token)]));
   }
 
   /**
@@ -351,10 +375,12 @@ export class RedisStore implements RunStore {
    * its run stalled as soon as a taker could take it.
    */
   async readLease(runId: string): Promise<Lease | undefined> {
+    assertRunId(runId);
     const key = this.#leaseKey(runId);
-    const [raw, clock] = (await runScript(this.#redis, "taskloomReadLease", READ_LEASE, [key], [])) as [string, number];
-    if (raw === "") return undefined;
-    if (!isJsonObject(raw)) throw this.#corrupt(key, runId, "the lease is not a JSON object");
+    const [raw, clock] = (await runScript(this.#redis, "taskloomReadLease", READ_LEASE, [key], [])) as [string | null, number];
+    if (raw === null) return undefined;
+    const problem = leaseProblem(raw);
+    if (problem !== undefined) throw this.#corrupt(key, runId, problem);
     return leaseAt(raw, Number(clock));
   }
 
@@ -365,11 +391,13 @@ export class RedisStore implements RunStore {
   }
 }
 
-function isJsonObject(text: string): boolean {
+/** Why `text` (a lease key's value) is not a lease, as the file stores check theirs, or undefined when it is one. */
+function leaseProblem(text: string): string | undefined {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === "object";
+    value = JSON.parse(text);
   } catch {
-    return false;
+    return "the lease is not JSON";
   }
+  return checkLease(value);
 }
