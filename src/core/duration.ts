@@ -71,8 +71,12 @@ export function parseDuration(text: string, option = "duration"): number {
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "-";
-  if (ms < 1_000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+  // Each unit ends where its rounding reaches the next one: 999.6 ms is "1.00s", 9,999 ms "10.0s", 59,960 ms "1m 00s"
+  // (they were "1000ms", "10.00s" and "60.0s").
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
+  if (ms < 9_995) return `${(ms / 1_000).toFixed(2)}s`;
+  if (ms < 59_950) return `${(ms / 1_000).toFixed(1)}s`;
+  if (ms < 60_000) return "1m 00s";
   const pad = (n: number): string => String(n).padStart(2, "0");
   if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m ${pad(Math.floor((ms % 60_000) / 1_000))}s`;
   if (ms < 86_400_000) {

@@ -11,11 +11,20 @@
  * ("equal jitter"), so retries spread out but never come sooner than half
  * the nominal delay.
  *
+ * These functions are public (users who retry their own calls use them),
+ * so each checks what it is given: options as `run()` checks them, an
+ * attempt number, and what `random` returns. A bad value is an
+ * `InvalidOptionError`, never a `NaN` that a timer fires at once (or a
+ * `ManualClock` never) and a store cannot read back.
+ *
  * @module
  */
+import { MAX_TIMER_MS } from "../core/clock.js";
+import { valueText } from "../core/text.js";
 import { UnknownRouteError } from "../engine/errors.js";
+import { InvalidOptionError } from "../errors.js";
 import { NonRetryableError } from "../graph/errors.js";
-import type { BackoffOptions, RetryOptions } from "../graph/retry-options.js";
+import { validateDuration, validateRetryOptions, type BackoffOptions, type RetryOptions } from "../graph/retry-options.js";
 
 /** A policy with every field decided. */
 export interface RetryPolicy {
@@ -25,14 +34,20 @@ export interface RetryPolicy {
   readonly timeoutMs?: number;
 }
 
-/** The defaults under every run's and node's options. */
-export const DEFAULT_RETRY: RetryPolicy = {
+/** The defaults under every run's and node's options (frozen: a change would reach some policies and not others). */
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   maxAttempts: 3,
-  backoff: { initialMs: 100, factor: 2, maxMs: 30_000, jitter: true },
-};
+  backoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 30_000, jitter: true }),
+});
 
-/** Lays node options over run options over the defaults. */
+/**
+ * Lays node options over run options over the defaults. Throws
+ * `InvalidOptionError` for options `run()` or `build()` would refuse.
+ */
 export function resolveRetryPolicy(run?: RetryOptions, node?: RetryOptions, nodeTimeoutMs?: number): RetryPolicy {
+  validateRetryOptions(run, "retry");
+  validateRetryOptions(node, "node retry");
+  validateDuration(nodeTimeoutMs, "node timeoutMs", false, MAX_TIMER_MS);
   const retryOn = node?.retryOn ?? run?.retryOn;
   const timeoutMs = nodeTimeoutMs ?? node?.timeoutMs ?? run?.timeoutMs;
   return {
@@ -55,17 +70,34 @@ function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
 
 /** True when another attempt should follow the failed attempt `attempt` (from 1). */
 export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number): boolean {
+  assertAttempt(attempt, "shouldRetry");
   if (attempt >= policy.maxAttempts) return false;
   if (error instanceof NonRetryableError || error instanceof UnknownRouteError) return false;
   if (policy.retryOn && !policy.retryOn(error, attempt)) return false;
   return true;
 }
 
-/** The delay (ms) after failed attempt `attempt` (from 1); `random` returns [0, 1). */
+/**
+ * The delay (ms) after failed attempt `attempt` (from 1); `random` returns
+ * a number from 0 to 1, as `Math.random` does (`InvalidOptionError` naming
+ * `random` otherwise: a `NaN` delay was stored as the node's `retryAt`,
+ * which no store reads back).
+ */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  assertAttempt(attempt, "backoffDelay");
   const { initialMs, factor, maxMs, jitter } = policy.backoff;
   // A zero initial delay stays 0: once factor^n overflows to Infinity, 0 × Infinity would be NaN (a timer never due).
-  const nominal = initialMs === 0 ? 0 : Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
+  const nominal = initialMs === 0 ? 0 : Math.min(maxMs, initialMs * factor ** (attempt - 1));
   if (!jitter) return nominal;
-  return Math.round(nominal / 2 + random() * (nominal / 2));
+  const r: unknown = random();
+  if (typeof r !== "number" || !(r >= 0 && r <= 1)) {
+    throw new InvalidOptionError("random", `must return a number from 0 to 1, as Math.random does (got ${valueText(r)})`);
+  }
+  return Math.round(nominal / 2 + r * (nominal / 2));
+}
+
+function assertAttempt(attempt: unknown, what: string): void {
+  if (typeof attempt !== "number" || !Number.isInteger(attempt) || attempt < 1) {
+    throw new InvalidOptionError("attempt", `of ${what} must be a whole number of at least 1, the attempt that failed (got ${valueText(attempt)})`);
+  }
 }

@@ -9,12 +9,17 @@
  *   ends as cancelled; a sleep that ends while the run is stopping does too.
  * - A delay longer than one timer holds ({@link MAX_TIMER_MS}: Node fires
  *   a longer `setTimeout` after 1 ms) is slept in pieces.
+ * - No delay that is not a number is slept or recorded: a run's `random`
+ *   that returns something outside [0, 1] fails the node for good with
+ *   the `InvalidOptionError` naming it (its `NaN` retry time made the
+ *   stored run unreadable, and a `ManualClock` never fired its timer).
  *
  * @module
  */
 import { sleep, type Clock } from "../core/clock.js";
 import { MAX_TIMER_MS } from "../graph/retry-options.js";
 import type { RunEvents } from "../events/run-events.js";
+import { NonRetryableError } from "../graph/errors.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { markRetrying } from "../state/node-transitions.js";
 import type { ActivationNames } from "./activation-names.js";
@@ -54,7 +59,15 @@ export class RetrySleeps {
   /** Records the failed attempt as retrying and queues the next one after the policy's delay. */
   schedule(id: string, error: unknown, attempt: number, policy: RetryPolicy): void {
     const { clock, host } = this.#env;
-    const delayMs = backoffDelay(policy, attempt, this.#env.random);
+    let delayMs: number;
+    try {
+      delayMs = backoffDelay(policy, attempt, this.#env.random);
+    } catch (invalid) {
+      // Settled again after this settle returns, as an error no policy retries: the node fails, never waits forever.
+      const error = new NonRetryableError(`node "${id}" was not retried: ${(invalid as Error).message.replace(/\.$/, "")}`, { cause: invalid });
+      queueMicrotask(() => void host.settle(id, { kind: "error", error, attempt }));
+      return;
+    }
     const now = clock.now();
     this.#env.buffer.transition(markRetrying(toErrorRecord(error), now + delayMs, now), id);
     this.#env.events.emit("node:retry", this.#env.names.tag(id, { runId: this.#env.runId, at: now, nodeId: id, attempt, delayMs, error }));

@@ -285,7 +285,7 @@ export interface DeleteRunIfOptions extends StoreOption {
    * @default "deleteRunIf"
    */
   readonly by?: string;
-  /** The time now (epoch ms), for the lease. @default Date.now */
+  /** The time now (epoch ms, a finite number), for the lease. @default Date.now */
   readonly now?: () => number;
 }
 
@@ -313,7 +313,9 @@ const DELETE_IF_OPTION_KEYS = optionKeys<DeleteRunIfOptions>({ store: true, by: 
  * `qualifies` with its meta, and deletes it with that lease
  * (`RunStore.delete`), so that what is deleted is what `qualifies` saw.
  * Otherwise the lease is given back and the run kept. See the module
- * comment, "Deleting what was read".
+ * comment, "Deleting what was read". `qualifies` decides synchronously:
+ * anything but true or false (an async function's promise) is an
+ * `InvalidOptionError`, and the run is kept.
  *
  * A store that ignores `delete`'s lease (written before it) refuses the
  * live lease held here as any live driver's: the run is kept and the
@@ -335,7 +337,14 @@ export async function deleteRunIf(runId: string, qualifies: (meta: RunMeta) => b
   const by = options.by ?? "deleteRunIf";
   if (typeof by !== "string" || by.length === 0) throw new InvalidOptionError("by", "of deleteRunIf must be a non-empty string");
   if (options.now !== undefined && typeof options.now !== "function") throw new InvalidOptionError("now", "of deleteRunIf must be a function");
-  const now = options.now ?? Date.now;
+  const clock = options.now ?? Date.now;
+  // Checked at each call: a NaN time made a lease no store honours (a LowdbStore refused the delete as "unsupported").
+  const now = (): number => {
+    const t: unknown = clock();
+    if (typeof t !== "number" || !Number.isFinite(t))
+      throw new InvalidOptionError("now", `of deleteRunIf must return the time in epoch ms (got ${valueText(t)})`);
+    return t;
+  };
   const request = { ...leaseRequest({ ttlMs: DELETE_IF_LEASE_TTL_MS, now: now() }), owner: `${DELIVERY_OWNER_PREFIX}${by}:${randomUUID()}` };
   const lease = await acquireAfterDeliveries(store, runId, () => ({ ...request, now: now() }));
   let decided: { result: DeleteRunIfResult; giveBack: boolean };
@@ -363,7 +372,7 @@ async function deleteUnder(
 ): Promise<{ result: DeleteRunIfResult; giveBack: boolean }> {
   const { runId } = lease;
   const meta = (await store.load(runId))?.state.meta;
-  if (meta !== undefined && !qualifies(meta)) return { result: { outcome: "kept", meta }, giveBack: true };
+  if (meta !== undefined && !verdict(qualifies(meta))) return { result: { outcome: "kept", meta }, giveBack: true };
   let held = lease;
   // Held for half its time or more (a long load): renewed, or refused when another driver took the run, so that no
   // taker can have it when the delete comes, whatever the store does with the lease.
@@ -380,4 +389,15 @@ async function deleteUnder(
     return { result: { outcome: "unsupported", meta }, giveBack: true };
   }
   return { result: meta === undefined ? { outcome: "gone" } : { outcome: "deleted", meta }, giveBack: false };
+}
+
+/**
+ * What `qualifies` said, which must be true or false: an async predicate's
+ * promise is truthy, so every run it was asked about was deleted, those it
+ * would have kept too.
+ */
+function verdict(said: unknown): boolean {
+  if (typeof said === "boolean") return said;
+  const what = said instanceof Promise ? "a promise (is it an async function? decide synchronously)" : valueText(said);
+  throw new InvalidOptionError("qualifies", `of deleteRunIf must return true or false (it returned ${what})`);
 }

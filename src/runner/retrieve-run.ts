@@ -28,9 +28,10 @@ import { isRunFinal, type RunStatus } from "../state/status.js";
 import { activeRun } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
 import { assertRunId } from "../core/run-id.js";
+import { surfaceChildWaits } from "./child-runs.js";
 import { assertStore } from "./run-options.js";
 import { RunSession } from "./run-session.js";
-import { SessionHandle, type RunHandle } from "./run.js";
+import { cancelReasonText, SessionHandle, type RunHandle } from "./run.js";
 import { CancelNotAvailableError, GraphHasPendingWaits, RunNotFoundError, RunOutputsNotStoredError } from "./errors.js";
 
 /** Options of {@link retrieveRun}. */
@@ -103,12 +104,14 @@ function liveSession<O>(store: RunStore, runId: string): RunSession<O> | undefin
  * (`RunOutputsNotStoredError` when they could not be stored exactly); a
  * failed or cancelled run rejects with its stored error (an `Error` with
  * the original `name`, `code` and `message`); a waiting run rejects with
- * `GraphHasPendingWaits`, as its own handle did; a `pending` or `running`
+ * `GraphHasPendingWaits`, as its own handle did (a child run's waits
+ * with the child's run id); a `pending` or `running`
  * run is read again every `pollIntervalMs` until it is none of these (a
  * run whose driver died stays `running` until a driver resumes it, so the
  * promise waits as long); if this process starts driving it meanwhile,
- * the live run's result is used. `cancel()` is a no-op on a finished run
- * and throws `CancelNotAvailableError` otherwise.
+ * the live run's result is used (and its state, once it ended). `cancel(reason)`
+ * cancels the run this process drives (with `reason`), is a no-op on a
+ * finished run and throws `CancelNotAvailableError` otherwise.
  */
 export class StoredRunHandle<O> implements RunHandle<O> {
   readonly runId: string;
@@ -138,9 +141,9 @@ export class StoredRunHandle<O> implements RunHandle<O> {
     return this.#result;
   }
 
-  cancel(): void {
+  cancel(reason?: string): void {
     const live = liveSession<O>(this.#store, this.runId);
-    if (live) return live.cancel("cancelled by the caller");
+    if (live) return live.cancel(cancelReasonText(reason, "cancelled by the caller"));
     if (isRunFinal(this.status)) return;
     throw new CancelNotAvailableError(this.runId, this.status);
   }
@@ -159,14 +162,22 @@ export class StoredRunHandle<O> implements RunHandle<O> {
         case "cancelled":
           throw errorFromRecord(meta.error ?? { name: "Error", message: `run "${this.runId}" ended ${meta.status}` });
         case "waiting":
-          throw new GraphHasPendingWaits(this.runId, meta.waits);
+          // As its own handle and getRun say it: a child's waits with the child's run id, not the parent's `$child:` wait.
+          throw new GraphHasPendingWaits(this.runId, await surfaceChildWaits(this.#store, meta.waits));
         case "pending":
         case "running":
           break;
       }
       await sleep(this.#pollIntervalMs);
       const live = liveSession<O>(this.#store, this.runId);
-      if (live) return live.result();
+      if (live) {
+        try {
+          return await live.result();
+        } finally {
+          // The live run's end is this handle's too: its status and state must not stay as last read.
+          this.#state = live.state ?? this.#state;
+        }
+      }
       const stored = await this.#store.load(this.runId);
       if (!stored) throw new RunNotFoundError(this.runId);
       this.#state = stored.state;

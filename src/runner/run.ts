@@ -77,8 +77,8 @@ export class SessionHandle<O> implements RunHandle<O> {
     return this.#session.result();
   }
 
-  cancel(reason = "cancelled by the caller"): void {
-    this.#session.cancel(reason);
+  cancel(reason?: string): void {
+    this.#session.cancel(cancelReasonText(reason, "cancelled by the caller"));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -152,7 +152,16 @@ export function runAsync<I, O>(runnable: Runnable<I, O>, inputs: I | undefined, 
 }
 
 function abortReason(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  if (r instanceof Error) return r.message;
-  return r === undefined ? "the caller's signal was aborted" : valueText(r);
+  return cancelReasonText(signal.reason, "the caller's signal was aborted");
+}
+
+/**
+ * A cancel's reason as the text `RunCancelledError.reason` holds: an
+ * error's message, another value's text, `fallback` for none or an empty
+ * one. JavaScript callers pass an `Error` to `cancel()` as they would to
+ * `AbortController.abort()`; it was kept as the error's `reason`, typed a string.
+ */
+export function cancelReasonText(reason: unknown, fallback: string): string {
+  const text = reason === undefined ? "" : reason instanceof Error ? reason.message : typeof reason === "string" ? reason : valueText(reason);
+  return text.length > 0 ? text : fallback;
 }
