@@ -15,14 +15,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { graph, getRun, MemoryStore, NodeFailedError, run, type TaskGraph } from "../src/index.js";
-
-/** The builder with node ids known only at run time. */
-interface LooseBuilder {
-  node(id: string, fn: (ctx: Ctx) => unknown, options: { after?: readonly string[] }): LooseBuilder;
-  map(id: string, source: string, fn: (ctx: Ctx) => unknown, options: { after?: readonly string[]; maxConcurrency?: number }): LooseBuilder;
-  build(): TaskGraph<undefined, Record<string, unknown>>;
-}
+import { getRun, MemoryStore, NodeFailedError, run, type TaskGraph } from "../src/index.js";
+import { graphShapeFields, graphShapeOf, shapeBuilder, type GraphShape } from "./support/random-graph-shape.js";
 
 interface Ctx {
   readonly nodeId: string;
@@ -31,44 +25,14 @@ interface Ctx {
   readonly item?: unknown;
 }
 
-interface Shape {
-  /** Per node (after the list node "n0"): its `after` list, as indices of earlier nodes. */
-  readonly after: readonly (readonly number[])[];
-  /** The index of the map node (over "n0"), or -1. */
-  readonly mapAt: number;
-  readonly mapLimit: number | undefined;
-  readonly items: number;
-  /** Failed attempts before the success, by activation (node index, then element index past the nodes). */
-  readonly fails: readonly number[];
-  readonly maxConcurrency: number;
-  /** Which waiting body finishes next, each a pick among those waiting. */
-  readonly picks: readonly number[];
+interface Shape extends GraphShape {
   /** By activation as `fails`: fails every attempt (only where a test says so). */
   readonly doom: readonly boolean[];
 }
 
 const shapes: fc.Arbitrary<Shape> = fc
-  .record({
-    size: fc.integer({ min: 2, max: 7 }),
-    deps: fc.array(fc.array(fc.nat(), { maxLength: 2 }), { minLength: 7, maxLength: 7 }),
-    mapAt: fc.integer({ min: -1, max: 6 }),
-    mapLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
-    items: fc.integer({ min: 0, max: 4 }),
-    fails: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 11, maxLength: 11 }),
-    maxConcurrency: fc.integer({ min: 1, max: 3 }),
-    picks: fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
-    doom: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
-  })
-  .map(({ size, deps, mapAt, mapLimit, items, fails, maxConcurrency, picks, doom }) => ({
-    after: Array.from({ length: size }, (_, i) => (i === 0 ? [] : [...new Set(deps[i]!.map((d) => d % i))])),
-    mapAt: mapAt >= 1 && mapAt < size ? mapAt : -1,
-    mapLimit,
-    items,
-    fails,
-    maxConcurrency,
-    picks,
-    doom,
-  }));
+  .record({ ...graphShapeFields, doom: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }) })
+  .map((s) => ({ ...graphShapeOf(s, { mapFrom: 1 }), doom: s.doom }));
 
 /** What one or more runs of a shape saw. */
 class Harness {
@@ -125,19 +89,7 @@ class Harness {
   }
 
   graph(): TaskGraph<undefined, Record<string, unknown>> {
-    let b = graph("audit-property") as unknown as LooseBuilder;
-    this.shape.after.forEach((after, i) => {
-      const deps = after.map((d) => `n${d}`);
-      if (i === this.shape.mapAt) {
-        b = b.map(`n${i}`, "n0", this.body(i), {
-          after: deps,
-          ...(this.shape.mapLimit !== undefined && { maxConcurrency: this.shape.mapLimit }),
-        });
-      } else {
-        b = b.node(`n${i}`, this.body(i), { after: deps });
-      }
-    });
-    return b.build();
+    return shapeBuilder("audit-property", this.shape, (i) => this.body(i)).build();
   }
 
   /** Finishes waiting bodies in the picked order until `done` settles (or `stopAfter` bodies finished: returns false). */

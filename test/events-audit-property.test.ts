@@ -28,7 +28,6 @@ import {
   RunCancelledError,
   RunTimeoutError,
   getRun,
-  graph,
   resolveWait,
   route,
   run,
@@ -36,6 +35,7 @@ import {
   type RunHandle,
   type TaskGraph,
 } from "../src/index.js";
+import { graphShapeFields, graphShapeOf, shapeBuilder, type GraphShape } from "./support/random-graph-shape.js";
 import { RUN_EVENT_NAMES } from "./support/run-event-names.js";
 
 interface Ctx {
@@ -46,30 +46,17 @@ interface Ctx {
   readonly emit: (name: string, data?: unknown) => void;
 }
 
-interface LooseBuilder {
-  node(id: string, fn: (ctx: Ctx) => unknown, options: { after?: readonly string[]; routes?: Record<string, string[]> }): LooseBuilder;
-  map(id: string, source: string, fn: (ctx: Ctx) => unknown, options: { after?: readonly string[]; maxConcurrency?: number }): LooseBuilder;
-  build(): TaskGraph<undefined, Record<string, unknown>>;
-}
-
 const NAMES = RUN_EVENT_NAMES;
 const ENDS = new Set<string>(["run:success", "run:error", "run:cancel", "run:waiting"]);
 
-interface Shape {
-  readonly after: readonly (readonly number[])[];
-  readonly mapAt: number;
-  readonly mapLimit: number | undefined;
-  readonly items: number;
+interface Shape extends GraphShape {
   /** Node 0 routes to node 1 or node 2 (the other is skipped); -1: no routing. */
   readonly routeTo: number;
   /** A node "w" that waits for an event. */
   readonly waits: boolean;
-  readonly fails: readonly number[];
   readonly doom: readonly boolean[];
   readonly maxAttempts: number;
-  readonly maxConcurrency: number;
   readonly continueOnError: boolean;
-  readonly picks: readonly number[];
   /** Bodies finished before the stop (a cancel, or the deadline), or -1 for none. */
   readonly stopAfter: number;
   readonly byDeadline: boolean;
@@ -83,19 +70,12 @@ interface Shape {
 
 const shapes: fc.Arbitrary<Shape> = fc
   .record({
-    size: fc.integer({ min: 2, max: 7 }),
-    deps: fc.array(fc.array(fc.nat(), { maxLength: 2 }), { minLength: 7, maxLength: 7 }),
-    mapAt: fc.integer({ min: -1, max: 6 }),
-    mapLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
-    items: fc.integer({ min: 0, max: 4 }),
+    ...graphShapeFields,
     routeTo: fc.integer({ min: -1, max: 2 }),
     waits: fc.boolean(),
-    fails: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 11, maxLength: 11 }),
     doom: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 11, maxLength: 11 }),
     maxAttempts: fc.integer({ min: 1, max: 3 }),
-    maxConcurrency: fc.integer({ min: 1, max: 3 }),
     continueOnError: fc.boolean(),
-    picks: fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
     stopAfter: fc.integer({ min: -1, max: 12 }),
     byDeadline: fc.boolean(),
     throwing: fc.array(fc.boolean(), { minLength: NAMES.length, maxLength: NAMES.length }),
@@ -105,22 +85,13 @@ const shapes: fc.Arbitrary<Shape> = fc
   .map((s) => {
     const routing = s.routeTo > 0 && s.size >= 3;
     return {
-      after: Array.from({ length: s.size }, (_, i) => {
-        // A routed target reads nothing but what its routing node reads (here: nothing).
-        if (i === 0 || (routing && i <= 2)) return [];
-        return [...new Set(s.deps[i]!.map((d) => d % i))];
-      }),
-      mapAt: s.mapAt >= 3 && s.mapAt < s.size ? s.mapAt : -1,
-      mapLimit: s.mapLimit,
-      items: s.items,
+      // A routed target reads nothing but what its routing node reads (here: nothing).
+      ...graphShapeOf(s, { mapFrom: 3, root: (i) => routing && i <= 2 }),
       routeTo: routing ? s.routeTo : -1,
       waits: s.waits,
-      fails: s.fails,
       doom: s.doom.map((d) => d === 0),
       maxAttempts: s.maxAttempts,
-      maxConcurrency: s.maxConcurrency,
       continueOnError: s.continueOnError,
-      picks: s.picks,
       stopAfter: s.stopAfter,
       byDeadline: s.byDeadline,
       throwing: s.throwing,
@@ -169,18 +140,8 @@ class Harness {
   }
 
   graph(): TaskGraph<undefined, Record<string, unknown>> {
-    let b = graph("events-audit") as unknown as LooseBuilder;
     const { shape } = this;
-    shape.after.forEach((after, i) => {
-      const deps = after.map((d) => `n${d}`);
-      if (i === shape.mapAt) {
-        b = b.map(`n${i}`, "n0", this.body(i), { after: deps, ...(shape.mapLimit !== undefined && { maxConcurrency: shape.mapLimit }) });
-      } else if (i === 0 && shape.routeTo > 0) {
-        b = b.node("n0", this.body(0), { routes: { r1: ["n1"], r2: ["n2"] } });
-      } else {
-        b = b.node(`n${i}`, this.body(i), { after: deps });
-      }
-    });
+    let b = shapeBuilder("events-audit", shape, (i) => this.body(i), shape.routeTo > 0 ? { r1: ["n1"], r2: ["n2"] } : undefined);
     if (shape.waits) b = b.node("w", (ctx) => ctx.waitFor("audit-key"), {});
     return b.build();
   }

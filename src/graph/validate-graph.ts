@@ -26,6 +26,24 @@ export interface ValidatedOrder {
   readonly position: Map<string, number>;
 }
 
+/**
+ * True for an id no node may have: `"__proto__"`. A run keeps node outputs
+ * in objects keyed by id, where that key sets the object's prototype, so
+ * the node's output would be lost. The one place of this rule: the builder
+ * (`validateGraph`) and a spec's check (`specProblems`, before `fromSpec`
+ * builds) both refuse such an id through it, each with its own message.
+ * Other names of `Object.prototype` ("constructor") are plain ids.
+ *
+ * @example
+ * ```ts
+ * isReservedNodeId("__proto__"); // true
+ * isReservedNodeId("constructor"); // false
+ * ```
+ */
+export function isReservedNodeId(id: unknown): boolean {
+  return id === "__proto__";
+}
+
 /** Validates the parts of a graph; returns a topological order or throws {@link GraphDefinitionError}. */
 export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], output: unknown, dynamic = false): ValidatedOrder {
   const graphName = typeof name === "string" ? name : String(name);
@@ -42,7 +60,7 @@ export function validateGraph(name: unknown, nodes: readonly NodeDefinition[], o
       problems.push(`node id ${JSON.stringify(n.id)} is not valid (1 to 200 characters, not starting with a space, without "#")`);
       continue;
     }
-    if (n.id === "__proto__") {
+    if (isReservedNodeId(n.id)) {
       problems.push(`node id "__proto__" is reserved (a run's outputs object could not hold its output); rename it`);
       continue;
     }

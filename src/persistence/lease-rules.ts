@@ -1,8 +1,8 @@
 /**
  * Rules every store applies to leases, kept in one place so that stores
  * only do the storing: whether a held lease can be taken over, what a new
- * lease looks like, and whether a writer's lease is still the current one
- * (fencing).
+ * lease looks like, whether a writer's lease is still the current one
+ * (fencing), and whether a run may be deleted.
  *
  * Lease identity rules (docs/durability.md, "Leases"). A lease that has
  * not expired is taken over before its expiry only when its holder is
@@ -18,6 +18,7 @@
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { LeaseLostError } from "../engine/errors.js";
+import { RunLockedError } from "./errors.js";
 import type { CancelRequest, Lease, LeaseRequest, ProcessIdentity } from "./run-store.js";
 
 let ownIdentity: ProcessIdentity | undefined;
@@ -112,8 +113,17 @@ export function holderDeadHere(holder: Pick<Lease, "host" | "pid" | "identity">,
 export function canTakeOver(current: Lease, request: LeaseRequest, thisHost: string): boolean {
   if (current.owner === request.owner) return true;
   if (request.takeover === true) return true;
-  if (current.expiresAt <= request.now) return true;
-  return holderDeadHere(current, thisHost);
+  return leaseVacant(current, request.now, thisHost);
+}
+
+/**
+ * True when nobody holds `current` any more: it expired by `now`, or its
+ * holder is provably a dead process on this host (`holderDeadHere`).
+ * Anyone may then take the run over (`canTakeOver`), or delete it without
+ * a lease of their own (`assertMayDelete`).
+ */
+export function leaseVacant(current: Lease, now: number, thisHost: string): boolean {
+  return current.expiresAt <= now || holderDeadHere(current, thisHost);
 }
 
 /** The lease granted for `request`, replacing `current` (if any). */
@@ -175,6 +185,29 @@ export function grantOver(runId: string, request: LeaseRequest, current: Lease |
  */
 export function stillHeld(current: Pick<Lease, "owner" | "token"> | undefined, lease: Lease): boolean {
   return current !== undefined && current.owner === lease.owner && current.token === lease.token;
+}
+
+/**
+ * Throws `RunLockedError` unless `RunStore.delete` may remove the run whose
+ * lease is `current` (undefined: the run has no lease, or no longer
+ * exists). With `lease`, its holder deletes: only while `lease` is still
+ * `current` (`stillHeld`; expired or not, as for fenced writes), else the
+ * error names `current`, or the caller's own lease when the run has none.
+ * Without `lease`, only when nobody holds the run (`leaseVacant`), else
+ * the error names the holder. Each store calls it under its own lock; the
+ * Redis store makes the same decision in its `DELETE` script.
+ *
+ * @example
+ * ```ts
+ * assertMayDelete(runId, this.#leases.get(runId), lease, this.#host, Date.now());
+ * ```
+ */
+export function assertMayDelete(runId: string, current: Lease | undefined, lease: Lease | undefined, thisHost: string, now: number): void {
+  if (lease !== undefined) {
+    if (!stillHeld(current, lease)) throw new RunLockedError(runId, current ?? { ...lease, expiresAt: now });
+  } else if (current !== undefined && !leaseVacant(current, now, thisHost)) {
+    throw new RunLockedError(runId, current);
+  }
 }
 
 /** The error for a write fenced off because `lease` is no longer `current`. */

@@ -13,7 +13,7 @@ import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunSummary } from "../state/records.js";
 import { thisHost } from "../core/host.js";
-import { cancelReaches, canTakeOver, grantOver, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
+import { assertMayDelete, cancelReaches, canTakeOver, grantOver, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { replay, toSnapshotDocument, type SnapshotDocument } from "./replay.js";
 import type { CancelRequest, Lease, LeaseRequest, LoadHint, RunQuery, RunStore, StoredRun } from "./run-store.js";
 import { matchesQuery } from "./run-query.js";
@@ -78,14 +78,7 @@ export class MemoryStore implements RunStore {
   }
 
   async delete(runId: string, lease?: Lease): Promise<boolean> {
-    const current = this.#leases.get(runId);
-    if (lease !== undefined) {
-      // The holder deletes: only while its lease is still the run's (RunStore.delete).
-      if (!stillHeld(current, lease)) throw new RunLockedError(runId, current ?? { ...lease, expiresAt: Date.now() });
-    } else {
-      const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
-      if (current && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
-    }
+    assertMayDelete(runId, this.#leases.get(runId), lease, this.#host, Date.now());
     this.#leases.delete(runId);
     this.#tops.delete(runId);
     return this.#runs.delete(runId);

@@ -100,7 +100,7 @@ import { batchNodes } from "./journal-batch.js";
 import { PriorRecords } from "./journal-delta.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { fileLook } from "./lease-look.js";
-import { cancelReaches, canTakeOver, grantOver, holderDeadHere, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
+import { assertMayDelete, cancelReaches, canTakeOver, grantOver, holderDeadHere, keptCancel, leaseLost, stillHeld } from "./lease-rules.js";
 import { outlastTrust } from "./lease-trust.js";
 import {
   claimPath,
@@ -655,10 +655,9 @@ export class RunFileStore implements RunStore {
     return this.#serial(runId, async () => {
       this.#ready();
       const file = this.#file(runId);
-      // With `lease`, a run without a file has no lease either: not the holder's to delete (RunStore.delete).
-      const refused = (current: Lease | undefined) => new RunLockedError(runId, current ?? { ...lease!, expiresAt: Date.now() });
       if (!verifyPathSync(file, "file")) {
-        if (lease !== undefined) throw refused(undefined);
+        // A run without a file has no lease either: not the holder's to delete (RunStore.delete), and nothing to delete.
+        assertMayDelete(runId, undefined, lease, this.#host, Date.now());
         return false;
       }
       // The holder deletes a run whose lease is live: another store object of this process that writes the file
@@ -666,13 +665,7 @@ export class RunFileStore implements RunStore {
       if (lease !== undefined) await this.#open.handOver(runId + SUFFIX, this);
       const unlock = await takeFileLock(lockPath(file), { what: `the lock of run "${runId}"` });
       try {
-        const { current } = this.#state(runId);
-        if (lease !== undefined) {
-          if (current === undefined || !stillHeld(current, lease)) throw refused(current);
-        } else {
-          const probe = { owner: "delete", pid: process.pid, host: this.#host, ttlMs: 0, now: Date.now() };
-          if (current !== undefined && !canTakeOver(current, probe, this.#host)) throw new RunLockedError(runId, current);
-        }
+        assertMayDelete(runId, this.#state(runId).current, lease, this.#host, Date.now());
         await this.#closeWriter(runId);
         const started = holdsSnapshot(this.#file(runId));
         // The claim first: a claim left without its file only keeps tokens growing; a file without its claim is a plain run.

@@ -112,7 +112,7 @@ import { closeSync, ftruncateSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FolderLocation } from "./store-location.js";
 import { syncFolder, writeFileAtomicPieces, writeFileAtomicSync, type FolderChecked } from "./atomic-file.js";
-import { RunLockedError, SnapshotCorruptError } from "./errors.js";
+import { SnapshotCorruptError } from "./errors.js";
 import { assertFileStoreOptions } from "./file-store-options.js";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
 import { assertRunId } from "../core/run-id.js";
@@ -120,7 +120,7 @@ import { freshNodeIds, type RunState } from "../state/run-state.js";
 import type { NodeCounts } from "../state/run-summary.js";
 import { summarize, summaryOf } from "../state/run-summary.js";
 import type { JournalRecord, RunMeta, RunSummary } from "../state/records.js";
-import { canTakeOver, stillHeld } from "./lease-rules.js";
+import { assertMayDelete } from "./lease-rules.js";
 import { EMPTY, JournalFile, journalText, topSeq } from "./journal-file.js";
 import { readJournal } from "./journal-reading.js";
 import { Replay, type SnapshotDocument } from "./replay.js";
@@ -472,28 +472,15 @@ export class RunFolderStore implements RunStore {
     assertRunId(runId);
     return this.#serial(runId, async () => {
       const files = this.#files(runId);
-      // With `lease`, a run without a folder has no lease either: not the holder's to delete (RunStore.delete).
-      const refused = (current: Lease | undefined) => new RunLockedError(runId, current ?? { ...lease!, expiresAt: Date.now() });
       const unlock = this.#folders.verifySync(runId) ? await this.#leases.lock(runId, false) : undefined;
       if (!unlock) {
-        if (lease !== undefined) throw refused(undefined);
+        // A run without a folder has no lease either: not the holder's to delete (RunStore.delete), and nothing to delete.
+        assertMayDelete(runId, undefined, lease, this.#leases.host, Date.now());
         return false;
       }
       let moved = false;
       try {
-        const current = this.#leases.read(runId);
-        if (lease !== undefined) {
-          if (current === undefined || !stillHeld(current, lease)) throw refused(current);
-        } else {
-          const probe: LeaseRequest = {
-            owner: `delete:${randomUUID()}`,
-            pid: process.pid,
-            host: this.#leases.host,
-            ttlMs: 0,
-            now: Date.now(),
-          };
-          if (current && !canTakeOver(current, probe, this.#leases.host)) throw new RunLockedError(runId, current);
-        }
+        assertMayDelete(runId, this.#leases.read(runId), lease, this.#leases.host, Date.now());
         this.#closeJournal(runId);
         this.#journalTop.delete(runId);
         this.#unsaved.delete(runId);

@@ -12,6 +12,7 @@
  */
 import { optionKeys, unknownKeyProblems } from "../../core/known-keys.js";
 import { truncate } from "../../core/text.js";
+import { isReservedNodeId } from "../validate-graph.js";
 import { GRAPH_SPEC_VERSION, type GraphSpec } from "./format.js";
 
 /** Every problem with the shape of a spec (types and known fields only; values are checked by the graph). */
@@ -55,8 +56,9 @@ function nodeProblems(node: unknown, i: number): string[] {
     routes: "object?",
     maxVisits: "number?",
   });
-  // A run keeps node outputs in objects keyed by id, where "__proto__" sets the prototype: the node's output would be lost.
-  if (n.id === "__proto__") problems.push(`${where}: a node cannot have the id "__proto__"; rename it`);
+  // Checked here, not left to the graph: its message names the spec's node (`where`), and the nodes after it then
+  // report no unknown dependency.
+  if (isReservedNodeId(n.id)) problems.push(`${where}: a node cannot have the id "__proto__"; rename it`);
   if (n.retry !== null && typeof n.retry === "object" && !Array.isArray(n.retry)) {
     const retry = n.retry as Record<string, unknown>;
     problems.push(...fieldProblems(retry, `${where} retry`, { maxAttempts: "number?", backoff: "object?", retryOn: "string?", timeoutMs: "number?" }));
