@@ -1,5 +1,5 @@
 /**
- * Why this file is 697 lines (214 of them comments, this one 90; 483 of
+ * Why this file is 690 lines (214 of them comments, this one 90; 476 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * the run-file layout, and every one of them goes through the same per-run
  * queue and the same open writer (`run-file-writer.ts`: made by a start or

@@ -1,5 +1,5 @@
 /**
- * Why this file is 631 lines (260 of them comments, this one 109; 371 of
+ * Why this file is 618 lines (260 of them comments, this one 109; 358 of
  * code): it is one concept, the `RunStore` contract's eleven methods for
  * one on-disk layout, and every one of them goes through the same per-run
  * queue and the same open journal descriptor (opened by a snapshot, used
