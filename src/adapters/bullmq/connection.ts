@@ -149,7 +149,9 @@ export function runScript(client: Redis, name: string, lua: string, keys: readon
  * commands awaits each through this, so that it ends when it is stopped:
  * `disconnect()` neither sends nor rejects a command queued while its
  * client reconnects (Redis was away), which would leave the loop, and
- * whoever awaits it (`close()`, a run's stop), waiting forever.
+ * whoever awaits it (`close()`, a run's stop), waiting forever. A worker
+ * awaits a node body through it too, so a body that ignores its signal
+ * cannot hold the worker once the job is cancelled or left.
  *
  * @example
  * ```ts

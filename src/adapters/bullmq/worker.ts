@@ -1,5 +1,5 @@
 /**
- * Why this file is 428 lines (157 of them comments, this one 53; 271 of
+ * Why this file is 410 lines (156 of them comments, this one 53; 254 of
  * code): it is one concept, one worker's lifetime, and the parts left in
  * it all read and abort the same map of running jobs (a cancel, a lock
  * lost, `close(true)`), which a split would hand to each part as a host.
@@ -58,7 +58,7 @@ import { InvalidOptionError } from "../../errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
-import { assertConnection, bullmqConnection, closeClient, openClient, type RedisConnection } from "./connection.js";
+import { assertConnection, bullmqConnection, closeClient, openClient, untilHalted, type RedisConnection } from "./connection.js";
 import {
   channelKeys,
   decodeActivation,
@@ -267,7 +267,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       }
       try {
         const context = new RemoteContext(activation, jobId, controller.signal, client, keys);
-        const value = await untilAborted(
+        const value = await untilHalted(
           Promise.resolve().then(() => node.fn(context)),
           controller.signal,
         );
@@ -390,24 +390,6 @@ function countOption(option: string, value: unknown, min: number): number | unde
     throw new InvalidOptionError(option, `must be a whole number of at least ${min} (got ${describeValue(value)})`);
   }
   return value;
-}
-
-/** Settles with `work`, or rejects as soon as `signal` aborts (a body that ignores its signal cannot hold the worker). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
