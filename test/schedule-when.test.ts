@@ -4,7 +4,7 @@
  * policies, and the documented error for every bad `when`.
  */
 import { describe, expect, it } from "vitest";
-import { InvalidScheduleError, parseWhen, type WhenSpec } from "../src/index.js";
+import { InvalidOptionError, InvalidScheduleError, parseWhen, type WhenSpec } from "../src/index.js";
 import { compactSlot, decideCatchUp, firstSlot, slotAfter } from "../src/schedule/repeat.js";
 import { instantOf, offsetMinutes } from "../src/schedule/zoned-time.js";
 
@@ -189,5 +189,31 @@ describe("catch-up after downtime", () => {
   it("run ids carry the slot in compact form", () => {
     expect(compactSlot(Date.UTC(2026, 10, 24, 9))).toBe("20261124T090000Z");
     expect(compactSlot(Date.UTC(2026, 10, 24, 9, 0, 0, 250))).toBe("20261124T090000.250Z");
+  });
+});
+
+describe("parseWhen's context", () => {
+  it("defaults to the current time in this process's zone (before, a call without it threw a raw TypeError)", () => {
+    const before = Date.now();
+    const spec = parseWhen("5m");
+    const after = Date.now();
+    expect(spec.kind).toBe("at");
+    if (spec.kind !== "at") return;
+    expect(spec.at).toBeGreaterThanOrEqual(before + 300_000);
+    expect(spec.at).toBeLessThanOrEqual(after + 300_000);
+    expect(parseWhen("now", { now: NOW })).toEqual({ kind: "at", at: NOW });
+  });
+  it.each([null, "Europe/Paris", 5, [NOW]])("refuses a context of %j with InvalidOptionError", (context) => {
+    const call = () => parseWhen("5m", context as never);
+    expect(call).toThrow(InvalidOptionError);
+    expect(call).toThrow(/option context of parseWhen must be an object/);
+  });
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, "2026-11-23", null])("refuses a now of %s with InvalidOptionError", (now) => {
+    const call = () => parseWhen("5m", { now: now as never });
+    expect(call).toThrow(InvalidOptionError);
+    expect(call).toThrow(/option now of parseWhen must be a finite number/);
+  });
+  it("refuses a time zone this runtime does not know with InvalidScheduleError", () => {
+    expect(() => parseWhen("5m", { now: NOW, timezone: "Mars/Olympus" })).toThrow(InvalidScheduleError);
   });
 });

@@ -26,6 +26,7 @@ import { parseDurationText } from "../core/duration.js";
 import { lazyModule } from "../core/lazy-module.js";
 import { instantOf, isTimeZone, localTimeZone, offsetMinutes, wallTimeOf, type WallTime } from "./zoned-time.js";
 import { InvalidScheduleError } from "./errors.js";
+import { InvalidOptionError } from "../errors.js";
 import { valueText } from "../core/text.js";
 
 const chrono = lazyModule<typeof import("chrono-node")>("chrono-node");
@@ -72,16 +73,28 @@ export function resolveTimeZone(timezone: unknown): string {
 }
 
 /**
- * Parses `when` against `now` (epoch ms) in `timezone`.
+ * Parses `when` against `now` (epoch ms; default: the current time) in
+ * `timezone` (an IANA name; default: this process's zone).
+ *
+ * @throws InvalidScheduleError for a `when` it cannot read, or a `timezone` this runtime does not know
+ * @throws InvalidOptionError for a `context` that is not an object, or a `now` that is not a finite number
  *
  * @example
  * ```ts
  * parseWhen("tomorrow at 9am", { now: Date.UTC(2026, 10, 23, 10), timezone: "Europe/Paris" });
  * // { kind: "at", at: Date.UTC(2026, 10, 24, 8) }
+ * parseWhen("in 5 minutes"); // { kind: "at", at: Date.now() + 300_000 }
  * ```
  */
-export function parseWhen(input: unknown, context: { readonly now: number; readonly timezone: string }): WhenSpec {
-  return readWhen("when", input, context);
+export function parseWhen(input: unknown, context: { readonly now?: number; readonly timezone?: string } = {}): WhenSpec {
+  if (typeof context !== "object" || context === null || Array.isArray(context)) {
+    throw new InvalidOptionError("context", `of parseWhen must be an object such as { now, timezone } (got ${valueText(context)})`);
+  }
+  const { now = Date.now(), timezone } = context;
+  if (typeof now !== "number" || !Number.isFinite(now)) {
+    throw new InvalidOptionError("now", `of parseWhen must be a finite number of epoch milliseconds (got ${valueText(now)})`);
+  }
+  return readWhen("when", input, { now, timezone: resolveTimeZone(timezone) });
 }
 
 /**
