@@ -1,5 +1,5 @@
 /**
- * Why this file is 449 lines (114 of them comments; 335 of code): it is one
+ * Why this file is 454 lines (115 of them comments; 339 of code): it is one
  * concept, one run's lifetime in phases, and the order of its steps (lease,
  * registration, load, first write, engine, final write, releases last
  * taken first released) is the crash and liveness argument, so it stays
@@ -273,8 +273,13 @@ export class RunSession<O> implements ActiveRun {
     const startedAt = clock.now();
     this.#live.resolve(engine);
     const timer = new DeadlineTimer(clock, deadline, (d) => engine.cancel(deadlineReason(d)));
-    let outcome: SchedulerOutcome = await engine.execute();
-    timer.disarm();
+    let outcome: SchedulerOutcome;
+    try {
+      outcome = await engine.execute();
+    } finally {
+      // Disarmed however the engine ends: an armed deadline would keep the process alive until it fires.
+      timer.disarm();
+    }
     this.#state = engine.state;
     this.#phase = "saving";
     if (keeper.lost !== undefined && outcome.status !== "failed") {
