@@ -72,6 +72,7 @@ export const ERROR_CODES = [
   "RUN_TIMEOUT",
   // adapters:
   "BULLMQ_MISSING",
+  "EXECUTOR_CLOSED",
   // stages (queues, tasks that start where they are):
   "UNKNOWN_STAGE",
   "STALE_JOB_RESULT",

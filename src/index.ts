@@ -241,7 +241,7 @@ export {
   SchedulePersistenceError,
   ScheduleLockError,
 } from "./schedule/errors.js";
-export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "./adapters/worker-errors.js";
+export { BullmqMissingError, ExecutorClosedError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "./adapters/worker-errors.js";
 export type { PendingWait } from "./state/waits.js";
 export type { LeaseHolder } from "./state/lease-holder.js";
 export { RunTimeoutError } from "./runner/errors.js";

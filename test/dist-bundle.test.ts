@@ -30,7 +30,7 @@ function child(file: string, args: string[] = []): Promise<unknown> {
 describe("the built entries", () => {
   it("share one copy of each class: taskloom/bullmq's errors are taskloom's", async () => {
     const r = (await child("dist-entries-child.mjs")) as Record<string, unknown>;
-    expect(r.shared).toEqual(["BullmqMissingError", "WorkerGraphMissingError", "WorkerJobFailedError", "WorkerJobLeftError"]);
+    expect(r.shared).toEqual(["BullmqMissingError", "ExecutorClosedError", "WorkerGraphMissingError", "WorkerJobFailedError", "WorkerJobLeftError"]);
     expect(r.sameInBoth).toEqual(r.shared);
     expect(r.jobFailedIsTaskloomError).toBe(true);
     // dist/adapters/bullmq/index.js, which the benches and fixtures import, is the entry's adapter, not a copy.

@@ -70,6 +70,7 @@ describe("error families (issue 15 item 5)", () => {
         "WorkerGraphMissingError",
         "WorkerJobFailedError",
         "WorkerJobLeftError",
+        "ExecutorClosedError",
         "BullmqMissingError",
         "ActionNotAllowedError",
         "StageRegistrationError",

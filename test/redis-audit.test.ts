@@ -20,7 +20,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterEach, expect, it, vi } from "vitest";
-import { graph, InvalidOptionError, InvalidRunIdError, MemoryStore, NodeFailedError, run, SnapshotCorruptError } from "../src/index.js";
+import { ExecutorClosedError, graph, InvalidOptionError, InvalidRunIdError, MemoryStore, NodeFailedError, run, SnapshotCorruptError } from "../src/index.js";
 import { bullmqExecutor, jobIdOf, RedisStore } from "../src/adapters/bullmq/index.js";
 import type { LeaseRequest } from "../src/persistence/run-store.js";
 import { sampleRun } from "./store-conformance.js";
@@ -83,6 +83,8 @@ describeRedis("bullmqExecutor (audit)", () => {
 
     const ended = await outcome(handle.result());
     expect(ended).toBeInstanceOf(NodeFailedError);
+    expect((ended as NodeFailedError).cause).toBeInstanceOf(ExecutorClosedError);
+    expect((ended as NodeFailedError).cause).toMatchObject({ code: "EXECUTOR_CLOSED" });
     expect(((ended as NodeFailedError).cause as Error).message).toMatch(/bullmqExecutor was closed/);
     // The run stopped (its cancels, its side channels' deletion) without a client opened again to do it.
     expect(connects).not.toHaveBeenCalled();

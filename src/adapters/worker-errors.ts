@@ -70,6 +70,23 @@ export class WorkerJobLeftError extends TaskloomError {
 }
 
 /**
+ * A node attempt was made with, or left waiting in, an executor that was
+ * closed (`bullmqExecutor(...).close()`): the attempt fails with it, and
+ * its job stays in the queue. Resume the run with a new executor; it
+ * attaches to the jobs left there.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof NodeFailedError && e.cause instanceof ExecutorClosedError) await runAsync(g, inputs, { runId, executor: bullmqExecutor(options) }) }
+ * ```
+ */
+export class ExecutorClosedError extends TaskloomError {
+  constructor(executor: string) {
+    super("EXECUTOR_CLOSED", `this ${executor} was closed; resume the run with a new one (it attaches to the jobs left in the queue)`);
+  }
+}
+
+/**
  * A job carrying a node attempt failed in the worker outside the node's
  * body (the worker could not run it: a missing graph, a payload it could
  * not read); the worker's reason is the message. Counts as a failed attempt.

@@ -30,6 +30,7 @@ export const {
   WorkerGraphMissingError,
   WorkerJobFailedError,
   WorkerJobLeftError,
+  ExecutorClosedError,
   BullmqExecutor,
   bullmqExecutor,
   createWorker,

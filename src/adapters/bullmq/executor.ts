@@ -9,7 +9,7 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
- * Why this file is long (about 670 lines): submitting a job, settling it
+ * Why this file is long (about 680 lines): submitting a job, settling it
  * from the `up` list, from queue events or from a look at the queue,
  * cancelling it and stopping a run
  * all read and change the same private state (the pending attempts by job
@@ -57,7 +57,7 @@ import type { Redis } from "ioredis";
 import type { NodeContext } from "../../graph/node-context.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js";
-import { WorkerJobFailedError } from "../worker-errors.js";
+import { ExecutorClosedError, WorkerJobFailedError } from "../worker-errors.js";
 import { RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
 import { EVENTS_PACE_MS, JobEvents, streamIdAfter } from "./job-events.js";
@@ -660,7 +660,7 @@ export class BullmqExecutor implements NodeExecutor {
 
 /** The error of an attempt made with, or left waiting in, a closed executor. */
 function closedError(): Error {
-  return new Error("taskloom: this bullmqExecutor was closed; resume the run with a new one (it attaches to the jobs left in the queue)");
+  return new ExecutorClosedError("bullmqExecutor");
 }
 
 /**

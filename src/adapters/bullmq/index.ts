@@ -26,7 +26,7 @@
  * @module taskloom/bullmq
  */
 export { RedisStore, type RedisStoreOptions } from "./redis-store.js";
-export { BullmqMissingError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "../worker-errors.js";
+export { BullmqMissingError, ExecutorClosedError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "../worker-errors.js";
 export { BullmqExecutor, bullmqExecutor, type BullmqExecutorOptions } from "./executor.js";
 export { createWorker, jobHandlerProcessor, type CreateWorkerOptions, type GraphRegistry, type TaskloomWorker } from "./worker.js";
 export { jobIdOf, type JobPayload, type ActivationValues } from "./job-payload.js";
