@@ -44,17 +44,11 @@ export interface GraphShape {
   readonly picks: readonly number[];
 }
 
-/** What {@link graphShapeFields} draws, before {@link graphShapeOf} makes a shape of it. */
-export interface GraphShapeDraw {
+/** What {@link graphShapeFields} draws, before {@link graphShapeOf} makes a shape of it: the shape's fields but `after`, drawn as `size` nodes and their `deps`. */
+export type GraphShapeDraw = Omit<GraphShape, "after"> & {
   readonly size: number;
   readonly deps: readonly (readonly number[])[];
-  readonly mapAt: number;
-  readonly mapLimit: number | undefined;
-  readonly items: number;
-  readonly fails: readonly number[];
-  readonly maxConcurrency: number;
-  readonly picks: readonly number[];
-}
+};
 
 /**
  * The arbitraries of a shape's fields, to spread into a test's own
