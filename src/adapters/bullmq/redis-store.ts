@@ -1,4 +1,12 @@
 /**
+ * Why this file is 411 lines (112 of them comments, this one 63; 299 of
+ * code): it is one concept, the `RunStore` contract's eleven methods for
+ * Redis, and every one of them goes through the same key layout, the same
+ * lease check of what Redis gives back (`#holder`, `leaseProblem`) and the
+ * same mapping of a script's refusal to a typed error (`#leaseCall`);
+ * the scripts themselves are in `redis-scripts.ts` and the connection in
+ * `connection.ts`. Each method is a few lines around one script call.
+ *
  * `RedisStore`: a {@link RunStore} in Redis, so that any coordinator on
  * any machine can load, drive and resume any run.
  *
