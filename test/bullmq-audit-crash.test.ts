@@ -14,8 +14,8 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, run, runAsync } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobIdOf } from "../src/adapters/bullmq/index.js";
-import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { bullmqExecutor, createWorker } from "../src/adapters/bullmq/index.js";
+import { attemptJobId, describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "taskloom-bullmq-audit-"));
@@ -136,14 +136,15 @@ describeRedis("BullMQ worker processes (audit)", () => {
     const a = startWorker(prefix, { HANG_AFTER_REPORT: "1" });
     await a.said("ready");
     // The coordinator takes the result from the report: the run ends, and its side channels are deleted.
-    expect(await runAsync(g, undefined, { runId: "k1", store: new MemoryStore(), executor })).toEqual({ value: 42 });
+    const store = new MemoryStore();
+    expect(await runAsync(g, undefined, { runId: "k1", store, executor })).toEqual({ value: 42 });
     await a.said("reported");
     a.child.kill("SIGKILL");
     await exited(a.child);
     // Another worker gets the job once its lock expires (the stalled check).
     const b = createWorker({ connection: REDIS_URL, prefix, queue: "q", graphs: [g], stalledIntervalMs: 200 });
     closers.push(() => b.close());
-    const jobId = jobIdOf("k1", "a", 1);
+    const jobId = await attemptJobId(store, "k1", "a", 1);
     const ended = new Promise<void>((done) => {
       b.worker.on("completed", (job) => job.id === jobId && done());
       b.worker.on("failed", (job) => job?.id === jobId && done());

@@ -11,7 +11,7 @@ import { graph, InvalidOptionError, NonRetryableError, run, runAsync, MemoryStor
 import { bullmqExecutor, createWorker, jobIdOf, RedisStore, WorkerJobLeftError, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { channelKeys, decode, encodeActivation, type ResultEnvelope } from "../src/adapters/bullmq/job-payload.js";
-import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { attemptJobId, describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { unhandledDuring } from "./support/async.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -228,9 +228,10 @@ describeRedis("createWorker (audit)", () => {
       await dropPrefix(prefix);
     });
     await worker.waitUntilReady();
-    const handle = run(g, undefined, { runId: "lost-1", store: new MemoryStore(), executor });
+    const store = new MemoryStore();
+    const handle = run(g, undefined, { runId: "lost-1", store, executor });
     await firstRunning;
-    const jobId = jobIdOf("lost-1", "a", 1);
+    const jobId = await attemptJobId(store, "lost-1", "a", 1);
     // The worker's lock on the job is gone (as when its event loop was blocked past lockDurationMs): the stalled
     // check hands the job out again, and a second run of it finishes while the first is still running.
     await redis.del(`${prefix}:q:${jobId}:lock`);

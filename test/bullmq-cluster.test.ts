@@ -165,10 +165,10 @@ describeRedis("BullMQ adapter across processes", () => {
     workers.find((w) => w.pid === Number(first.split(" ")[3]))!.kill("SIGKILL");
     expect(await handle.result()).toEqual({ doubled: 8 });
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: "WORKER_JOB_FAILED", jobId: "stalled-1/slow/1" });
+    const stored = await getRun("stalled-1", { store: env.store });
+    expect(errors[0]).toMatchObject({ code: "WORKER_JOB_FAILED", jobId: `stalled-1/slow/1/${stored.instance!}` });
     const starts = (await logLines(env)).filter((l) => l.startsWith("start slow")).map((l) => l.split(" ")[2]);
     expect(starts).toEqual(["1", "2"]);
-    const stored = await getRun("stalled-1", { store: env.store });
     expect(stored.nodes.find((n) => n.id === "slow")).toMatchObject({ status: "succeeded", attempts: 2 });
   }, 60_000);
 

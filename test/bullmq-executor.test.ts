@@ -7,6 +7,7 @@
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { afterEach, expect, it } from "vitest";
 import { graph, GraphHasPendingWaits, MemoryStore, NodeFailedError, NonRetryableError, resolveWait, route, runAsync, type RunEventMap } from "../src/index.js";
+import { createRunState } from "../src/state/run-state.js";
 import { bullmqExecutor, createWorker, jobHandlerProcessor, jobIdOf, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { Redis } from "ioredis";
 import { nodeRecords } from "../src/state/node-table.js";
@@ -86,10 +87,25 @@ describeRedis("BullMQ executor and worker", () => {
     await runAsync(warm, undefined, { runId: "warm-1", store: new MemoryStore(), executor });
     const redis = new Redis(REDIS_URL);
     closers.push(async () => void redis.disconnect());
-    // What a stopped run's cancelled job leaves in the stream: its failure, under the id the next attempt takes.
-    const jobId = jobIdOf("stale-1", "a", 1);
+    // What a stopped run's cancelled job leaves in the stream: its failure, under the id the next attempt takes
+    // (the run is stored with its mark, and resumed: attempts start again at 1).
+    const store = new MemoryStore();
+    const mark = "stale-mark";
+    await store.writeSnapshot(
+      createRunState({
+        runId: "stale-1",
+        graphName: g.name,
+        fingerprint: g.fingerprint,
+        inputs: undefined,
+        nodeIds: g.nodeIds(),
+        now: Date.now(),
+        instance: mark,
+      }),
+      0,
+    );
+    const jobId = jobIdOf("stale-1", "a", 1, mark);
     await redis.xadd(`${prefix}:q:events`, "*", "event", "failed", "jobId", jobId, "failedReason", "cancelled by the coordinator: the run stopped");
-    const out = await runAsync(g, undefined, { runId: "stale-1", store: new MemoryStore(), executor, retry: { maxAttempts: 1 } });
+    const out = await runAsync(g, undefined, { runId: "stale-1", store, executor, retry: { maxAttempts: 1 } });
     expect(out.a).toBe("ok");
   });
 

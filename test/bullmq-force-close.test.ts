@@ -10,10 +10,10 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, run, type NodeContext, type RunHandle } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobIdOf, WorkerJobLeftError, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, createWorker, WorkerJobLeftError, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { deferred, rejection, unhandledDuring, until } from "./support/async.js";
-import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { attemptJobId, describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -120,9 +120,10 @@ describeRedis("worker.close(true) with a body running", () => {
     const failedInA: string[] = [];
     a.worker.on("failed", (job) => void failedInA.push(job?.id ?? "?"));
     await a.waitUntilReady();
-    const jobId = jobIdOf("fc-1", "a", 1);
-    const handle = run(g, undefined, { runId: "fc-1", store: new MemoryStore(), executor });
+    const store = new MemoryStore();
+    const handle = run(g, undefined, { runId: "fc-1", store, executor });
     const events = record(handle);
+    const jobId = await attemptJobId(store, "fc-1", "a", 1);
     await until(() => runs() === 1, "the first run of the body");
 
     const unhandled = await unhandledDuring(async () => {
@@ -158,9 +159,10 @@ describeRedis("worker.close(true) with a body running", () => {
     const failedInA: string[] = [];
     a.worker.on("failed", (job) => void failedInA.push(job?.id ?? "?"));
     await a.waitUntilReady();
-    const jobId = jobIdOf("fc-2", "a", 1);
-    const handle = run(g, undefined, { runId: "fc-2", store: new MemoryStore(), executor });
+    const store = new MemoryStore();
+    const handle = run(g, undefined, { runId: "fc-2", store, executor });
     const events = record(handle);
+    const jobId = await attemptJobId(store, "fc-2", "a", 1);
     await until(() => runs() === 1, "the first run of the body");
 
     let settled = 0;
@@ -198,10 +200,10 @@ describeRedis("worker.close(true) with a body running", () => {
     const { executor, startWorker } = setup("close-waits", g);
     const a = startWorker();
     await a.waitUntilReady();
-    const jobId = jobIdOf("fc-3", "a", 1);
-    const completed = completedBy(a, jobId);
-    const handle = run(g, undefined, { runId: "fc-3", store: new MemoryStore(), executor });
+    const store = new MemoryStore();
+    const handle = run(g, undefined, { runId: "fc-3", store, executor });
     await until(() => signal !== undefined, "the body to start");
+    const completed = completedBy(a, await attemptJobId(store, "fc-3", "a", 1)); // the body waits for release: not completed yet
     const closing = a.close();
     release.resolve();
     await closing;

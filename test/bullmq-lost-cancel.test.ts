@@ -8,9 +8,9 @@
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, NodeFailedError, runAsync } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobIdOf } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, createWorker } from "../src/adapters/bullmq/index.js";
 import { channelKeys } from "../src/adapters/bullmq/job-payload.js";
-import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { attemptJobId, describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -65,10 +65,11 @@ describeRedis("a worker whose cancel subscriber reconnects", () => {
       }
     })();
 
-    const outcome = runAsync(g, undefined, { runId: "cancel-1", store: new MemoryStore(), executor, retry: { maxAttempts: 1 } }).catch((e: unknown) => e);
+    const store = new MemoryStore();
+    const outcome = runAsync(g, undefined, { runId: "cancel-1", store, executor, retry: { maxAttempts: 1 } }).catch((e: unknown) => e);
     await eventually("the body running", async () => (started ? true : undefined));
     // The attempt times out: the coordinator sets the marker and publishes, while the subscriber is kept away.
-    const marker = channelKeys(prefix, "q").cancelled(jobIdOf("cancel-1", "a", 1));
+    const marker = channelKeys(prefix, "q").cancelled(await attemptJobId(store, "cancel-1", "a", 1));
     await eventually("the cancel's marker", async () => ((await admin.exists(marker)) === 1 ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 100));
     killing = false;

@@ -16,11 +16,11 @@ import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, expect, it, vi } from "vitest";
 import { graph, MemoryStore, NodeFailedError, runAsync } from "../src/index.js";
-import { bullmqExecutor, createWorker, jobIdOf } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, createWorker } from "../src/adapters/bullmq/index.js";
 import { RECONCILE_EVERY_MS } from "../src/adapters/bullmq/executor.js";
 import { bullmqConnection } from "../src/adapters/bullmq/connection.js";
 import { WorkerJobFailedError } from "../src/adapters/worker-errors.js";
-import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { attemptJobId, describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -116,8 +116,10 @@ describeRedis("bullmqExecutor when its jobs end unheard", () => {
       .node("a", async () => "never runs")
       .build();
     const runId = `${label}-1`;
-    const outcome = runAsync(g, undefined, { runId, store: new MemoryStore(), executor, retry: { maxAttempts: 1 } }).catch((e: unknown) => e);
-    const job = await eventually("the job in the queue", async () => (await executor.queue.getJob(jobIdOf(runId, "a", 1))) ?? undefined);
+    const store = new MemoryStore();
+    const outcome = runAsync(g, undefined, { runId, store, executor, retry: { maxAttempts: 1 } }).catch((e: unknown) => e);
+    const jobId = await attemptJobId(store, runId, "a", 1);
+    const job = await eventually("the job in the queue", async () => (await executor.queue.getJob(jobId)) ?? undefined);
     return { queue: executor.queue, job, outcome };
   }
 

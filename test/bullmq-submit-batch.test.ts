@@ -14,7 +14,8 @@ import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, runAsync, type TaskGraph } from "../src/index.js";
 import { bullmqExecutor, createWorker, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
-import { channelKeys, encode, jobIdOf, okEnvelope } from "../src/adapters/bullmq/job-payload.js";
+import { channelKeys, decodeActivation, encode, jobIdOf, okEnvelope } from "../src/adapters/bullmq/job-payload.js";
+import { createRunState } from "../src/state/run-state.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -93,17 +94,30 @@ describeRedis("bullmqExecutor job submission", () => {
     });
     const { prefix, worker, executor } = cluster("stored", [g]);
     await worker.waitUntilReady();
-    // As a coordinator that died after n5's job finished would leave it: the result in the run's results hash.
+    // As a coordinator that died after n5's job finished would leave it: the run stored (pending, with its mark),
+    // and n5's result in the run's results hash.
     const runId = "stored-1";
+    const store = new MemoryStore();
+    const mark = "seeded-mark";
+    const stored = createRunState({
+      runId,
+      graphName: g.name,
+      fingerprint: g.fingerprint,
+      inputs: undefined,
+      nodeIds: g.nodeIds(),
+      now: Date.now(),
+      instance: mark,
+    });
+    await store.writeSnapshot(stored, 0);
     const keys = channelKeys(prefix, "q");
     const client = new Redis(REDIS_URL);
     try {
-      await client.hset(keys.results(runId), jobIdOf(runId, "n5", 1), encode(okEnvelope(500, 'node "n5"')));
+      await client.hset(keys.results(runId), jobIdOf(runId, "n5", 1, mark), encode(okEnvelope(500, 'node "n5"')));
     } finally {
       client.disconnect();
     }
     const seen = countAdds(executor.queue);
-    const out = await runAsync(g, undefined, { runId, store: new MemoryStore(), executor, maxConcurrency: n });
+    const out = await runAsync(g, undefined, { runId, store, executor, maxConcurrency: n });
     expect(out).toBe((n * (n - 1)) / 2 - 5 + 500); // n5's value is the stored 500
     expect(ran).not.toContain(5);
     expect([...ran].sort((a, b) => a - b)).toEqual([...Array(n).keys()].filter((i) => i !== 5));
@@ -156,7 +170,8 @@ describeRedis("bullmqExecutor job submission", () => {
     const add = executor.queue.add.bind(executor.queue);
     let refused = 0;
     executor.queue.add = (...args: Parameters<Queue["add"]>) => {
-      if (args[2]?.jobId === jobIdOf("few-fail-1", "n2", 1)) {
+      const activation = decodeActivation(args[1]);
+      if (activation.runId === "few-fail-1" && activation.activationId === "n2" && activation.attempt === 1) {
         refused += 1;
         return Promise.reject(new Error("injected: the add of n2's first attempt failed"));
       }

@@ -21,10 +21,10 @@ import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterEach, expect, it, vi } from "vitest";
 import { ExecutorClosedError, graph, InvalidOptionError, InvalidRunIdError, MemoryStore, NodeFailedError, run, SnapshotCorruptError } from "../src/index.js";
-import { bullmqExecutor, jobIdOf, RedisStore } from "../src/adapters/bullmq/index.js";
+import { bullmqExecutor, RedisStore } from "../src/adapters/bullmq/index.js";
 import type { LeaseRequest } from "../src/persistence/run-store.js";
 import { sampleRun } from "./store-conformance.js";
-import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
+import { attemptJobId, describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -76,8 +76,10 @@ describeRedis("bullmqExecutor (audit)", () => {
       .build();
     // No worker: the attempt waits for its job until the executor closes.
     const executor = bullmqExecutor({ connection: REDIS_URL, prefix, queue: "q" });
-    const handle = run(g, {}, { runId: "close-1", store: new MemoryStore(), executor });
-    const job = await eventually("the job in the queue", async () => (await executor.queue.getJob(jobIdOf("close-1", "a", 1))) ?? undefined);
+    const store = new MemoryStore();
+    const handle = run(g, {}, { runId: "close-1", store, executor });
+    const jobId = await attemptJobId(store, "close-1", "a", 1);
+    const job = await eventually("the job in the queue", async () => (await executor.queue.getJob(jobId)) ?? undefined);
     const connects = vi.spyOn(Redis.prototype, "connect");
     await executor.close();
 
@@ -253,9 +255,11 @@ describeRedis("closing while Redis is away (audit)", () => {
       .build();
     const executor = bullmqExecutor({ connection: proxy.url, prefix, queue: "q" });
     const store = new RedisStore({ connection: proxy.url, prefix });
-    const handle = run(g, {}, { runId: "away-1", store: new MemoryStore(), executor });
+    const runs = new MemoryStore();
+    const handle = run(g, {}, { runId: "away-1", store: runs, executor });
     await store.list(); // the store's client is connected
-    await eventually("the job in the queue", async () => ((await executor.queue.getJob(jobIdOf("away-1", "a", 1))) ? true : undefined));
+    const jobId = await attemptJobId(runs, "away-1", "a", 1);
+    await eventually("the job in the queue", async () => ((await executor.queue.getJob(jobId)) ? true : undefined));
     proxy.cut();
     // A command in flight when Redis went away (a lease renewal, say) waits in the store client's offline queue.
     void store.list().catch(() => undefined);

@@ -122,6 +122,8 @@ export interface AttemptsEnv {
   readonly graph: TaskGraph<unknown, unknown>;
   readonly inputs: unknown;
   readonly runId: string;
+  /** The run's random mark, handed to the executor (`NodeActivation.runInstance`). */
+  readonly runInstance: string | undefined;
   readonly clock: Clock;
   readonly maxConcurrency: number;
   readonly executor: NodeExecutor | undefined;
@@ -268,6 +270,7 @@ export class Attempts {
           : executor.execute(
               {
                 runId: this.#env.runId,
+                ...(this.#env.runInstance !== undefined && { runInstance: this.#env.runInstance }),
                 graphName: graph.name,
                 fingerprint: graph.fingerprint,
                 nodeId: element ? element.map : (this.#env.frontier.visit(id)?.nodeId ?? id),

@@ -144,6 +144,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       graph: g,
       inputs,
       runId,
+      runInstance: state.meta.instance,
       clock,
       maxConcurrency: config.maxConcurrency,
       executor: config.executor,

@@ -106,6 +106,7 @@ const runMeta = fields(
     appId: string,
     deadline: time,
     parentRunId: string,
+    instance: string,
     sessions: listOf(fields({ startedAt: time }, { endedAt: time })),
   },
 );

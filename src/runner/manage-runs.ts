@@ -85,6 +85,8 @@ export interface RunDetails {
   readonly deadline?: number;
   /** The run that started this one with `ctx.run`, for a child run. */
   readonly parentRunId?: string;
+  /** The run's random mark, for a run created with an executor (`RunMeta.instance`; `jobIdOf` names its BullMQ jobs with it). */
+  readonly instance?: string;
   /** The child runs this run started with `ctx.run`, oldest first (`getRun` always sets it; empty when there are none). */
   readonly children?: readonly RunSummary[];
   /**
@@ -265,6 +267,7 @@ export async function getRun(runId: string, options: GetRunOptions = {}): Promis
     ...(meta.appId !== undefined && { appId: meta.appId }),
     ...(meta.deadline !== undefined && { deadline: meta.deadline }),
     ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
+    ...(meta.instance !== undefined && { instance: meta.instance }),
     children: await childRunsOf(store, runId),
     ...(report !== undefined && { liveness: report.liveness }),
     ...(report?.holder !== undefined && { holder: report.holder }),

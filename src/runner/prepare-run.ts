@@ -30,6 +30,7 @@ import type { RunConfig } from "./run-options.js";
 import { GraphChangedError, RunInputsMismatchError, type GraphChanges } from "./errors.js";
 import { InputValidationError } from "../graph/errors.js";
 import { SnapshotCorruptError } from "../persistence/errors.js";
+import { randomBytes } from "node:crypto";
 
 /** What a prepared run is: done already (a stored succeeded run), or to be run. */
 export type PreparedRun =
@@ -49,7 +50,7 @@ export type PreparedRun =
     };
 
 /** The slice of the resolved run config preparing reads. */
-export type PrepareOptions = Pick<RunConfig, "allowGraphChange" | "sessionId" | "agentId" | "appId"> & {
+export type PrepareOptions = Pick<RunConfig, "allowGraphChange" | "sessionId" | "agentId" | "appId" | "executor"> & {
   /** The parent run, recorded when a child run (`ctx.run`) is created. */
   readonly parentRunId?: string | undefined;
 };
@@ -82,6 +83,8 @@ export async function prepareRun<I, O>(
       agentId: options.agentId,
       appId: options.appId,
       parentRunId: options.parentRunId,
+      // Only an executor's remote work outlives a deleted run (jobs, results): a mark tells it from the next run of the id.
+      instance: options.executor === undefined ? undefined : runInstanceMark(),
     });
     return { kind: "run", state, inputs, seq: 0, resumed: false, kept: 0 };
   }
@@ -163,4 +166,9 @@ export function assertStorableInputs(inputs: unknown): void {
       message: `they cannot be stored exactly (${problem}); pass plain data (see docs/durability.md, "What a node may return")`,
     },
   ]);
+}
+
+/** A new run's random mark (`RunMeta.instance`): 72 random bits, as 12 URL-safe characters. */
+function runInstanceMark(): string {
+  return randomBytes(9).toString("base64url");
 }

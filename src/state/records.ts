@@ -157,6 +157,14 @@ export interface RunMeta {
   /** The run that started this one with `ctx.run` (a child run), if any. */
   readonly parentRunId?: string;
   /**
+   * A random mark of this run, set when it is created with an executor
+   * (`RunOptions.executor`) and kept across resumes: it tells this run's
+   * remote work (the BullMQ adapter's job ids) from that of an earlier
+   * run of the same id that was deleted. Absent for runs created without
+   * an executor, and for runs stored before the mark was kept.
+   */
+  readonly instance?: string;
+  /**
    * The processes that drove the run, oldest first: when each started the
    * run and when it stopped it (absent when it ended without stopping the
    * run: a crash). At most {@link MAX_ATTEMPT_LOG}, the latest.

@@ -64,6 +64,8 @@ export interface NewRunInit {
   readonly appId?: string | undefined;
   /** The parent run, for a child run started with `ctx.run`. */
   readonly parentRunId?: string | undefined;
+  /** The run's random mark (`RunMeta.instance`), for a run created with an executor. */
+  readonly instance?: string | undefined;
 }
 
 /** A new run: every node pending. */
@@ -86,6 +88,7 @@ export function createRunState(init: NewRunInit): RunState {
   if (init.agentId !== undefined) meta.agentId = init.agentId;
   if (init.appId !== undefined) meta.appId = init.appId;
   if (init.parentRunId !== undefined) meta.parentRunId = init.parentRunId;
+  if (init.instance !== undefined) meta.instance = init.instance;
   const nodes = createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined);
   // A list that may change later (not frozen, as a graph's order is) could stop naming the records.
   if (Object.isFrozen(init.nodeIds)) FRESH.set(nodes, init.nodeIds);

@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe } from "vitest";
+import { jobIdOf } from "../../src/adapters/bullmq/job-payload.js";
+import type { RunStore } from "../../src/persistence/run-store.js";
 
 /** The Redis the tests use. */
 export const REDIS_URL = process.env.TASKLOOM_TEST_REDIS ?? "redis://127.0.0.1:6379";
@@ -68,4 +70,15 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The BullMQ job id of attempt `attempt` of `activationId` in run `runId`
+ * of `store`, once the run is stored: a run created with an executor names
+ * its jobs with its random mark (`RunMeta.instance`), which only the
+ * stored run tells.
+ */
+export async function attemptJobId(store: RunStore, runId: string, activationId: string, attempt: number): Promise<string> {
+  const meta = await eventually(`run "${runId}" in its store`, async () => (await store.load(runId))?.state.meta);
+  return jobIdOf(runId, activationId, attempt, meta.instance);
 }

@@ -35,6 +35,9 @@
  * another one was driving finds the result of an attempt that finished
  * meanwhile in the hash, and attaches to a job still queued or running
  * (BullMQ ignores an add with an existing job id) instead of running it twice.
+ * Job ids carry the run's random mark (`NodeActivation.runInstance`), so a
+ * run deleted and started again under its id attaches to none of the
+ * deleted run's jobs and takes none of their results.
  *
  * Cancellation. When the scheduler aborts an attempt (a timeout, a
  * cancellation, another node failing the run) the executor removes the
@@ -263,7 +266,7 @@ export class BullmqExecutor implements NodeExecutor {
 
   execute(activation: NodeActivation, context: NodeContext): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError());
-    const jobId = jobIdOf(activation.runId, activation.activationId, activation.attempt);
+    const jobId = jobIdOf(activation.runId, activation.activationId, activation.attempt, activation.runInstance);
     this.#listen(activation.runId);
     return new Promise((resolve, reject) => {
       const pending: Pending = {

@@ -6,9 +6,13 @@
  * (so BullMQ's tools can show it) with the values (inputs, deps, the map
  * element) serialized with superjson, so `Date`, `Map`, `Set`, `BigInt`
  * and `undefined` arrive as they were sent. The job id is deterministic,
- * `<runId>/<activationId>/<attempt>` (URI-encoded parts): a coordinator
- * that takes a run over and sends the same attempt again attaches to the
- * job already queued or running instead of running the body twice.
+ * `<runId>/<activationId>/<attempt>/<instance>` (URI-encoded parts; the
+ * run's random mark `instance` is absent from runs stored before it was
+ * kept): a coordinator that takes a run over and sends the same attempt
+ * again attaches to the job already queued or running instead of running
+ * the body twice, while a run deleted and started again under the same id
+ * has another mark, so it never attaches to the deleted run's jobs, nor
+ * takes their results or cancel markers, which are kept by job id.
  *
  * A worker reports back through Redis lists, not pub/sub, so that nothing
  * is lost while no coordinator listens:
@@ -45,7 +49,7 @@ import type { NodeActivation } from "../../engine/node-executor.js";
  * const activation = decodeActivation(job.data as JobPayload);
  * ```
  */
-export type JobPayload = Pick<NodeActivation, "runId" | "graphName" | "fingerprint" | "nodeId" | "activationId" | "attempt"> & {
+export type JobPayload = Pick<NodeActivation, "runId" | "runInstance" | "graphName" | "fingerprint" | "nodeId" | "activationId" | "attempt"> & {
   /** Format version. */
   readonly v: 1;
   /** superjson text of the {@link ActivationValues}. */
@@ -120,14 +124,20 @@ export function channelKeys(prefix: string, queue: string): ChannelKeys {
 /**
  * The BullMQ job id of one attempt: deterministic, URI-encoded parts
  * joined by `/` (BullMQ forbids `:` in custom ids; run ids may contain it).
+ * `instance` is the run's random mark (`getRun(runId).instance`, set for
+ * every run created with an executor), so that a run deleted and started
+ * again under the same id names its jobs apart from the deleted run's;
+ * without it, the id of a run stored before the mark was kept.
  *
  * @example
  * ```ts
- * const job = await executor.queue.getJob(jobIdOf("etl-1", "fetch", 1)); // "etl-1/fetch/1"
+ * const { instance } = await getRun("etl-1", { store });
+ * const job = await executor.queue.getJob(jobIdOf("etl-1", "fetch", 1, instance)); // "etl-1/fetch/1/<instance>"
  * ```
  */
-export function jobIdOf(runId: string, activationId: string, attempt: number): string {
-  return `${encodeURIComponent(runId)}/${encodeURIComponent(activationId)}/${attempt}`;
+export function jobIdOf(runId: string, activationId: string, attempt: number, instance?: string): string {
+  const id = `${encodeURIComponent(runId)}/${encodeURIComponent(activationId)}/${attempt}`;
+  return instance === undefined ? id : `${id}/${encodeURIComponent(instance)}`;
 }
 
 /** The job data for an activation. */
@@ -142,6 +152,7 @@ export function encodeActivation(a: NodeActivation): JobPayload {
   return {
     v: 1,
     runId: a.runId,
+    ...(a.runInstance !== undefined && { runInstance: a.runInstance }),
     graphName: a.graphName,
     fingerprint: a.fingerprint,
     nodeId: a.nodeId,
@@ -160,6 +171,7 @@ export function decodeActivation(data: unknown): NodeActivation {
   const values = deserialize<ActivationValues>(p.values);
   return {
     runId: p.runId,
+    ...(typeof p.runInstance === "string" && { runInstance: p.runInstance }),
     graphName: String(p.graphName),
     fingerprint: String(p.fingerprint),
     nodeId: String(p.nodeId),
