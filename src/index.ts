@@ -226,6 +226,7 @@ export {
   GraphHasPendingWaitsError,
   GraphChangedError,
   RunInputsMismatchError,
+  StaleChildRunError,
   RunNotFoundError,
   OutputError,
   CancelNotAvailableError,

@@ -2,7 +2,7 @@
  * A run deleted and started again under the same id never takes the
  * deleted run's remote work: BullMQ job ids carry the run's random mark
  * (`RunMeta.instance`, `NodeActivation.runInstance`), set when a run is
- * created with an executor and kept across resumes. Before the mark, a
+ * created and kept across resumes. Before the mark, a
  * job id was `<runId>/<activationId>/<attempt>` alone, so the new run's
  * first attempt attached to the deleted run's job still in the queue (BullMQ
  * ignores an add with an existing id) and took the result of a body run
@@ -13,6 +13,7 @@ import { deleteRun, getRun, graph, MemoryStore, run, runAsync } from "../src/ind
 import { bullmqExecutor, createWorker, jobIdOf, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { channelKeys, decodeActivation, encodeActivation } from "../src/adapters/bullmq/job-payload.js";
 import { Redis } from "ioredis";
+import { createRunState } from "../src/state/run-state.js";
 import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
 import { checkSnapshot } from "../src/persistence/snapshot-schema.js";
@@ -78,7 +79,7 @@ describeRedis("bullmqExecutor: a run deleted and started again under its id", ()
     const second = executor(prefix);
     const handle = run(doubler, { v: 21 }, { runId: "again-1", store, executor: second });
     const { instance } = await eventually("the second run stored", async () => (await store.load("again-1")) && (await getRun("again-1", { store })));
-    expect(instance).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(instance).toMatch(/^[0-9a-f]{12}$/);
     await eventually("the second run's own job", async () => ((await second.queue.getJob(jobIdOf("again-1", "a", 1, instance))) ? true : undefined));
     worker(prefix); // only now can any job run: the deleted run's ({ v: 1 }) and the new one's ({ v: 21 })
     expect(await handle.result()).toBe(42);
@@ -122,30 +123,54 @@ describeRedis("bullmqExecutor: a run deleted and started again under its id", ()
   }, 60_000);
 });
 
-it("sets no mark on a run created without an executor, and a fresh one on each run created with one", async () => {
+it("gives every new run a fresh mark, with or without an executor, and hands it to the executor", async () => {
   const store = new MemoryStore();
   await runAsync(doubler, { v: 1 }, { runId: "plain", store });
-  expect((await getRun("plain", { store })).instance).toBeUndefined();
-  expect((await store.load("plain"))?.state.meta.instance).toBeUndefined();
+  const plain = (await getRun("plain", { store })).instance;
+  expect(plain).toMatch(/^[0-9a-f]{12}$/);
+  expect((await store.load("plain"))?.state.meta.instance).toBe(plain);
 
-  const inline = { execute: (a: { inputs: unknown }) => Promise.resolve((a.inputs as { v: number }).v * 2) };
   const seen: (string | undefined)[] = [];
   const recording = {
-    execute: (a: Parameters<typeof inline.execute>[0] & { runInstance?: string }) => {
+    execute: (a: { inputs: unknown; runInstance?: string }) => {
       seen.push(a.runInstance);
-      return inline.execute(a);
+      return Promise.resolve((a.inputs as { v: number }).v * 2);
     },
   };
   await runAsync(doubler, { v: 1 }, { runId: "marked", store, executor: recording });
   const first = (await getRun("marked", { store })).instance;
-  expect(first).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  expect(first).toMatch(/^[0-9a-f]{12}$/);
   expect(seen).toEqual([first]);
   await deleteRun("marked", { store });
   await runAsync(doubler, { v: 1 }, { runId: "marked", store, executor: recording });
   const second = (await getRun("marked", { store })).instance;
-  expect(second).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  expect(second).toMatch(/^[0-9a-f]{12}$/);
   expect(second).not.toBe(first);
   expect(seen).toEqual([first, second]);
+});
+
+it("leaves a run stored before the mark was kept without one when it is resumed, so its job ids stay as they were", async () => {
+  const store = new MemoryStore();
+  const old = createRunState({
+    runId: "old",
+    graphName: doubler.name,
+    fingerprint: doubler.fingerprint,
+    inputs: { v: 2 },
+    nodeIds: doubler.nodeIds(),
+    now: Date.now(),
+  });
+  await store.writeSnapshot(old, 0);
+  const seen: { runInstance?: string }[] = [];
+  const recording = {
+    execute: (a: { inputs: unknown; runInstance?: string }) => {
+      seen.push(a);
+      return Promise.resolve((a.inputs as { v: number }).v * 2);
+    },
+  };
+  expect(await runAsync(doubler, undefined, { runId: "old", store, executor: recording })).toBe(4);
+  expect(seen).toHaveLength(1);
+  expect("runInstance" in seen[0]!).toBe(false);
+  expect((await getRun("old", { store })).instance).toBeUndefined();
 });
 
 it("names a job by its run's mark, URI-encoded, and carries the mark to the worker", () => {
@@ -172,7 +197,7 @@ it("keeps the mark in a LowdbStore across processes' store objects, and reads a 
   const inline = { execute: (a: { inputs: unknown }) => Promise.resolve((a.inputs as { v: number }).v * 2) };
   expect(await runAsync(doubler, { v: 4 }, { runId: "kept", store: lowdb(dir), executor: inline })).toBe(8);
   const stored = await lowdb(dir).load("kept");
-  expect(stored?.state.meta.instance).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  expect(stored?.state.meta.instance).toMatch(/^[0-9a-f]{12}$/);
   expect((await getRun("kept", { store: lowdb(dir) })).instance).toBe(stored?.state.meta.instance);
   const meta = { ...stored!.state.meta, instance: 5 };
   expect(checkSnapshot({ version: 1, seq: 0, meta, nodes: [] })).toMatch(/instance/);

@@ -40,6 +40,7 @@ describe("error families (issue 15 item 5)", () => {
         "GraphHasPendingWaitsError",
         "GraphChangedError",
         "RunInputsMismatchError",
+        "StaleChildRunError",
         "RunLockedError",
         "SnapshotCorruptError",
         "UnsafeStoreFileError",

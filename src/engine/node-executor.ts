@@ -27,10 +27,11 @@ export interface NodeActivation {
   /** The run. */
   readonly runId: string;
   /**
-   * The run's random mark (`RunMeta.instance`): set for a run created with
-   * an executor, the same on every resume, and different for a later run
-   * of the same id after a delete. An executor names its remote work with
-   * it, so that work left by a deleted run is never taken for this one's.
+   * The run's random mark (`RunMeta.instance`): the same on every resume,
+   * and different for a later run of the same id after a delete (absent
+   * for a run stored before the mark was kept). An executor names its
+   * remote work with it, so that work left by a deleted run is never taken
+   * for this one's.
    */
   readonly runInstance?: string;
   /** The graph's name: a remote worker looks the node function up by it. */

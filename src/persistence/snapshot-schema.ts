@@ -107,6 +107,7 @@ const runMeta = fields(
     deadline: time,
     parentRunId: string,
     instance: string,
+    parentInstance: string,
     sessions: listOf(fields({ startedAt: time }, { endedAt: time })),
   },
 );
@@ -163,7 +164,7 @@ const summaryFields = fields(
     updatedAt: time,
     waits: listOf(pendingWait),
   },
-  { sessionId: string, agentId: string, appId: string, parentRunId: string, succeededCount: count, failedCount: count },
+  { sessionId: string, agentId: string, appId: string, parentRunId: string, parentInstance: string, succeededCount: count, failedCount: count },
 );
 const leaseFields = fields({ runId: string, owner: string, pid: count, host: string, expiresAt: time, token: count });
 

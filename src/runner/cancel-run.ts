@@ -93,16 +93,20 @@ export async function cancelRun(runId: string, options: CancelRunOptions = {}): 
   }
   if (options.store !== undefined) assertStore(options.store);
   const store = options.store ?? defaultStore();
-  if (!(await store.load(runId))) throw new RunNotFoundError(runId);
-  return cancelTree(store, runId, reason);
+  const stored = await store.load(runId);
+  if (!stored) throw new RunNotFoundError(runId);
+  return cancelTree(store, runId, reason, stored.state.meta.instance);
 }
 
-async function cancelTree(store: RunStore, runId: string, reason: string): Promise<CancelRunResult> {
+/** Cancels run `runId` (whose mark is `instance`), then its unfinished children, theirs, and so on. */
+async function cancelTree(store: RunStore, runId: string, reason: string, instance: string | undefined): Promise<CancelRunResult> {
   const { status, by } = await cancelOne(store, runId, reason);
   const children: CancelRunResult[] = [];
-  for (const child of await childRunsOf(store, runId)) {
+  for (const child of await childRunsOf(store, runId, instance)) {
     if (isRunFinal(child.status)) continue;
-    children.push(await cancelTree(store, child.runId, `its parent run "${runId}" was cancelled: ${reason}`));
+    // A child's own mark is in its meta (a summary does not carry it).
+    const mark = (await store.load(child.runId).catch(() => undefined))?.state.meta.instance;
+    children.push(await cancelTree(store, child.runId, `its parent run "${runId}" was cancelled: ${reason}`, mark));
   }
   return { runId, status, by, children };
 }

@@ -126,6 +126,35 @@ export class RunInputsMismatchError extends TaskloomError {
 }
 
 /**
+ * `ctx.run` found, under the child run id it derives, a child run started
+ * by an earlier run of the parent's id that was deleted since (the child
+ * names another mark of its parent, `RunMeta.parentInstance`): its stored
+ * result is not this run's to take. Delete the child run (`deleteRun`),
+ * then resume the parent, whose node starts a new child.
+ *
+ * @example
+ * ```ts
+ * if (cause instanceof StaleChildRunError) await deleteRun(cause.runId, { store });
+ * ```
+ */
+export class StaleChildRunError extends TaskloomError {
+  /** The child run. */
+  readonly runId: string;
+  /** Its parent's run id. */
+  readonly parentRunId: string;
+
+  constructor(runId: string, parentRunId: string) {
+    super(
+      "STALE_CHILD_RUN",
+      `child run "${runId}" was started by an earlier run "${parentRunId}" that was deleted, so its stored result is not this run's. ` +
+        `Delete it (deleteRun("${runId}")), then resume run "${parentRunId}": its node starts a new child.`,
+    );
+    this.runId = runId;
+    this.parentRunId = parentRunId;
+  }
+}
+
+/**
  * No stored run has this id.
  *
  * @example

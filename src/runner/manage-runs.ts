@@ -85,8 +85,10 @@ export interface RunDetails {
   readonly deadline?: number;
   /** The run that started this one with `ctx.run`, for a child run. */
   readonly parentRunId?: string;
-  /** The run's random mark, for a run created with an executor (`RunMeta.instance`; `jobIdOf` names its BullMQ jobs with it). */
+  /** The run's random mark (`RunMeta.instance`; `jobIdOf` names its BullMQ jobs with it); absent for runs stored before it was kept. */
   readonly instance?: string;
+  /** For a child run: its parent's mark when it was created (`RunMeta.parentInstance`). */
+  readonly parentInstance?: string;
   /** The child runs this run started with `ctx.run`, oldest first (`getRun` always sets it; empty when there are none). */
   readonly children?: readonly RunSummary[];
   /**
@@ -268,7 +270,8 @@ export async function getRun(runId: string, options: GetRunOptions = {}): Promis
     ...(meta.deadline !== undefined && { deadline: meta.deadline }),
     ...(meta.parentRunId !== undefined && { parentRunId: meta.parentRunId }),
     ...(meta.instance !== undefined && { instance: meta.instance }),
-    children: await childRunsOf(store, runId),
+    ...(meta.parentInstance !== undefined && { parentInstance: meta.parentInstance }),
+    children: await childRunsOf(store, runId, meta.instance),
     ...(report !== undefined && { liveness: report.liveness }),
     ...(report?.holder !== undefined && { holder: report.holder }),
     ...(meta.sessions !== undefined && { sessions: meta.sessions }),

@@ -89,6 +89,8 @@ export interface SessionParams {
   readonly events: RunEvents;
   /** The parent run, for a child run started with `ctx.run` (recorded when the run is created). */
   readonly parentRunId?: string | undefined;
+  /** The parent run's mark, for a child run (recorded when the run is created, checked when it is stored). */
+  readonly parentInstance?: string | undefined;
 }
 
 /** Drives one run from its lease to its saved end (see the module comment). */
@@ -211,8 +213,8 @@ export class RunSession<O> implements ActiveRun {
       });
 
       this.#phase = "preparing";
-      const { parentRunId } = this.#params;
-      const options = parentRunId === undefined ? config : { ...config, parentRunId };
+      const { parentRunId, parentInstance } = this.#params;
+      const options = parentRunId === undefined ? config : { ...config, parentRunId, parentInstance };
       // The graph's node order and map of positions: a stored run of this graph that holds its nodes so is indexed by that map, not by one built for the load.
       const stored = await store.load(runId, { layout: { order: graph.order, positions: graphIndex(graph).position } });
       const prepared = await prepareRun(graph, runId, inputs, stored, options, () => clock.now());
@@ -346,7 +348,8 @@ export class RunSession<O> implements ActiveRun {
 
   /** Starts a child run's session (`ctx.run`, child-runs.ts), kept until it stopped. */
   #startChild(graph: TaskGraph<unknown, unknown>, inputs: unknown, config: RunConfig, parentRunId: string): RunSession<unknown> {
-    const child = childSession({ graph, inputs, config, events: new RunEvents(config.onListenerError), parentRunId });
+    const parentInstance = this.#state?.meta.instance;
+    const child = childSession({ graph, inputs, config, events: new RunEvents(config.onListenerError), parentRunId, parentInstance });
     this.#children.set(config.runId, child);
     return child;
   }
@@ -359,7 +362,7 @@ export class RunSession<O> implements ActiveRun {
    */
   async #cancelChildren(reason: string): Promise<void> {
     const { store, runId } = this.#params.config;
-    const stored = await childRunsOf(store, runId).catch(() => []);
+    const stored = await childRunsOf(store, runId, this.#state?.meta.instance).catch(() => []);
     const ids = new Set([...this.#children.keys(), ...stored.filter((c) => !isRunFinal(c.status)).map((c) => c.runId)]);
     for (const childId of ids) {
       await cancelRun(childId, { store, reason: `its parent run "${runId}" was cancelled: ${reason}` }).catch(() => undefined);

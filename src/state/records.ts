@@ -157,13 +157,14 @@ export interface RunMeta {
   /** The run that started this one with `ctx.run` (a child run), if any. */
   readonly parentRunId?: string;
   /**
-   * A random mark of this run, set when it is created with an executor
-   * (`RunOptions.executor`) and kept across resumes: it tells this run's
-   * remote work (the BullMQ adapter's job ids) from that of an earlier
-   * run of the same id that was deleted. Absent for runs created without
-   * an executor, and for runs stored before the mark was kept.
+   * A random mark of this run, set when it is created and kept across
+   * resumes: it tells this run from an earlier run of the same id that was
+   * deleted, whose remote work (the BullMQ adapter's job ids) and child
+   * runs outlive it. Absent for runs stored before the mark was kept.
    */
   readonly instance?: string;
+  /** For a child run: its parent's mark (`instance`) when the child was created, so a later run of the parent's id can tell it is not its child. */
+  readonly parentInstance?: string;
   /**
    * The processes that drove the run, oldest first: when each started the
    * run and when it stopped it (absent when it ended without stopping the
@@ -230,4 +231,6 @@ export interface RunSummary {
   readonly appId?: string;
   /** The run that started this one with `ctx.run`, for a child run. */
   readonly parentRunId?: string;
+  /** For a child run: its parent's mark when it was created (`RunMeta.parentInstance`). */
+  readonly parentInstance?: string;
 }

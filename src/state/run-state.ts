@@ -64,8 +64,10 @@ export interface NewRunInit {
   readonly appId?: string | undefined;
   /** The parent run, for a child run started with `ctx.run`. */
   readonly parentRunId?: string | undefined;
-  /** The run's random mark (`RunMeta.instance`), for a run created with an executor. */
+  /** The run's random mark (`RunMeta.instance`). */
   readonly instance?: string | undefined;
+  /** For a child run: its parent's mark (`RunMeta.parentInstance`). */
+  readonly parentInstance?: string | undefined;
 }
 
 /** A new run: every node pending. */
@@ -89,6 +91,7 @@ export function createRunState(init: NewRunInit): RunState {
   if (init.appId !== undefined) meta.appId = init.appId;
   if (init.parentRunId !== undefined) meta.parentRunId = init.parentRunId;
   if (init.instance !== undefined) meta.instance = init.instance;
+  if (init.parentInstance !== undefined) meta.parentInstance = init.parentInstance;
   const nodes = createNodeTable(records, init.positions !== undefined && init.positions.size === records.length ? init.positions : undefined);
   // A list that may change later (not frozen, as a graph's order is) could stop naming the records.
   if (Object.isFrozen(init.nodeIds)) FRESH.set(nodes, init.nodeIds);

@@ -63,5 +63,6 @@ export function summaryOf(meta: RunMeta, counts: NodeCounts): RunSummary {
   if (meta.agentId !== undefined) summary.agentId = meta.agentId;
   if (meta.appId !== undefined) summary.appId = meta.appId;
   if (meta.parentRunId !== undefined) summary.parentRunId = meta.parentRunId;
+  if (meta.parentInstance !== undefined) summary.parentInstance = meta.parentInstance;
   return summary;
 }

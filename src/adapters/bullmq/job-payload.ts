@@ -124,8 +124,8 @@ export function channelKeys(prefix: string, queue: string): ChannelKeys {
 /**
  * The BullMQ job id of one attempt: deterministic, URI-encoded parts
  * joined by `/` (BullMQ forbids `:` in custom ids; run ids may contain it).
- * `instance` is the run's random mark (`getRun(runId).instance`, set for
- * every run created with an executor), so that a run deleted and started
+ * `instance` is the run's random mark (`getRun(runId).instance`, set
+ * when the run is created), so that a run deleted and started
  * again under the same id names its jobs apart from the deleted run's;
  * without it, the id of a run stored before the mark was kept.
  *
