@@ -78,14 +78,17 @@ describe("runner.tasksAt and runner.apply", () => {
     expect(batches.flat()).toEqual(source.tasks().map((t) => t.id));
 
     const due = await runner.tasksAt("3f1e-pre", { runId: "q1", limit: 100 }); // by uuid
+    const mark = due[1]!.instance!; // the task run's random mark
+    expect(mark).toMatch(/^[0-9a-f]{12}$/);
     expect(due[1]).toEqual({
       taskId: "t01",
       stageId: "pre-label",
       data: { text: "x1" },
       visit: 1,
       key: "due:pre-label:1:1",
-      jobId: "q1/t01/due%3Apre-label%3A1%3A1",
-      spec: JSON.stringify({ id: "t01", data: { text: "x1" }, stageId: "pre-label", key: "due:pre-label:1:1" }),
+      instance: mark,
+      jobId: `q1/t01/due%3Apre-label%3A1%3A1/${mark}`,
+      spec: JSON.stringify({ id: "t01", data: { text: "x1" }, stageId: "pre-label", key: "due:pre-label:1:1", instance: mark }),
     });
     const typed: string = due[1]!.data.text; // the runner's task data type reaches the queue
     expect(typed).toBe("x1");

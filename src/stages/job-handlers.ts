@@ -46,6 +46,12 @@ export interface JobResult {
    * so that `runner.apply` applies it to that visit only. Absent when the spec had none.
    */
   readonly key?: string;
+  /**
+   * The mark of the task's run, echoed from the spec's `instance` (specs from `runner.tasksAt` have one), so
+   * that `runner.apply` refuses the result when the run it was for was deleted and started again. Absent when
+   * the spec had none.
+   */
+  readonly instance?: string;
 }
 
 /**
@@ -90,7 +96,8 @@ export function buildJobHandlers(registry: AgentRegistry, options: JobHandlerOpt
     const one = async (raw: unknown): Promise<JobResult> => {
       const taskId = typeof (raw as { id?: unknown } | null)?.id === "string" ? (raw as { id: string }).id : null;
       const rawKey = (raw as { key?: unknown } | null)?.key;
-      const echo = typeof rawKey === "string" ? { key: rawKey } : {};
+      const rawInstance = (raw as { instance?: unknown } | null)?.instance;
+      const echo = { ...(typeof rawKey === "string" && { key: rawKey }), ...(typeof rawInstance === "string" && { instance: rawInstance }) };
       const fail = (error: unknown): JobResult => ({ taskId, stageId: stage.id, success: false, pathway: null, error: describe(error), updates: {}, ...echo });
       let input: TaskInput;
       try {

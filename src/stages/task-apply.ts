@@ -15,8 +15,10 @@
  * - the same result again (same pathway, updates and error, for the same
  *   wait) is not an error and writes nothing: the task moves once;
  * - any other result for a wait that already has one, a result whose
- *   `key` names a wait the task has left, or a result for a stage the task
- *   is not due at is refused with `StaleJobResultError`, writing nothing.
+ *   `key` names a wait the task has left, a result whose `instance` names
+ *   an earlier run of the task's id (deleted since), or a result for a
+ *   stage the task is not due at is refused with `StaleJobResultError`,
+ *   writing nothing.
  *
  * Everything is checked before anything is written: the result's shape,
  * the stage (an agent stage), and the pathway (by name or uuid; an unknown
@@ -87,6 +89,7 @@ export function readJobResult(value: unknown): JobResult & { readonly taskId: st
   if (r.error !== null && r.error !== undefined && typeof r.error !== "string") throw new InvalidOptionError("jobResult.error", "must be a string or null");
   if (r.updates === null || typeof r.updates !== "object" || Array.isArray(r.updates)) throw new InvalidOptionError("jobResult.updates", "must be an object");
   if (r.key !== undefined && typeof r.key !== "string") throw new InvalidOptionError("jobResult.key", "must be a string");
+  if (r.instance !== undefined && typeof r.instance !== "string") throw new InvalidOptionError("jobResult.instance", "must be a string");
   return r as JobResult & { readonly taskId: string };
 }
 
@@ -131,6 +134,10 @@ type Decision = { readonly write: false; readonly key: string } | { readonly wri
 
 /** Decides, from the stored run alone, whether the answer is written, was already given, or is stale (throws). */
 function decide(state: RunState, taskId: string, stage: Stage, result: JobResult, answer: QueuedAnswer): Decision {
+  // A result for a run of the task's id that was deleted since (its job may outlive it in a queue): not this run's.
+  if (result.instance !== undefined && result.instance !== state.meta.instance) {
+    throw new StaleJobResultError(taskId, stage.id, `it is for an earlier run of the task's id, deleted since (mark ${result.instance})`);
+  }
   const given = givenAnswers(state, stage.id);
   // Only where the task is parked now: a `due:` key a runner that serves the stage went past (it called the agent) is stale.
   const current = new Set(state.meta.status === "waiting" ? state.meta.waits.map((w) => w.key) : []);

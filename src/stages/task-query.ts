@@ -82,9 +82,14 @@ export interface DueTask<D extends object = TaskData> {
   readonly visit: number;
   /** The wait a result for it is applied to; job handlers echo it in their result. */
   readonly key: string;
-  /** A job id unique to this task, visit and wait: enqueue under it and a listed task is queued once. */
+  /**
+   * The random mark of the task's run (`RunMeta.instance`): a run of the task's id deleted and started again has
+   * another, so a result for the deleted one is refused. Absent for a task run stored before the mark was kept.
+   */
+  readonly instance?: string;
+  /** A job id unique to this task, visit and wait, and to the task's run: enqueue under it and a listed task is queued once. */
   readonly jobId: string;
-  /** The JSON task spec the stage's job handler takes (`{ id, data, stageId, key }`). */
+  /** The JSON task spec the stage's job handler takes (`{ id, data, stageId, key, instance }`). */
   readonly spec: string;
 }
 
@@ -189,14 +194,19 @@ export async function dueTasks(store: RunStore, workflow: Workflow, stageName: s
     if (key === undefined || parsed?.kind !== "due" || parsed.stageId !== stage.id) continue;
     // A result already delivered (not yet taken by a sweep): not due any more.
     if (stored.state.meta.inbox?.[key] !== undefined) continue;
+    // The run's mark names the job and travels in the spec (echoed in the result): a queue that still holds the
+    // job of a deleted run of this id never dedupes the new run's job with it, and `apply` refuses its result.
+    const instance = stored.state.meta.instance;
+    const marked = instance !== undefined;
     out.push({
       taskId,
       stageId: stage.id,
       data: report.data,
       visit: parsed.visit,
       key,
-      jobId: [runId, taskId, key].map(encodeURIComponent).join("/"),
-      spec: JSON.stringify({ id: taskId, data: report.data, stageId: stage.id, key }),
+      ...(marked && { instance }),
+      jobId: (marked ? [runId, taskId, key, instance] : [runId, taskId, key]).map(encodeURIComponent).join("/"),
+      spec: JSON.stringify({ id: taskId, data: report.data, stageId: stage.id, key, ...(marked && { instance }) }),
     });
   }
   return out;
