@@ -7,6 +7,9 @@
  *   is the `nodeId`. Node ids never contain `#`.
  * - **run**: one execution of a graph, named by its `runId`, stored in a
  *   `RunStore` and resumable by that id.
+ * - **run mark**: a run's random `instance`, made when the run is created
+ *   and kept across resumes; it tells the run from an earlier run of the
+ *   same id that was deleted (`RunMeta.instance`).
  * - **activation**: one thing the engine starts within a run and records
  *   (one `NodeRecord`, keyed by its activation id). A static node is one
  *   activation whose id is the node id; routing, map and `graphFn` add more.
