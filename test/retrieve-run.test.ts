@@ -22,6 +22,7 @@ import {
   RunCancelledError,
   RunNotFoundError,
   RunOutputsNotStoredError,
+  deleteRun,
   graph,
   retrieveRun,
   run,
@@ -29,6 +30,7 @@ import {
   type RunStore,
 } from "../src/index.js";
 import { deferred, rejection } from "./support/async.js";
+import { createRunState, setRunStatus } from "../src/state/run-state.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-retrieve-");
@@ -205,6 +207,45 @@ describe("retrieveRun: a stored run nobody here drives", () => {
     gate.resolve("z");
     await expect(result).resolves.toEqual({ wait: "z", after: "z!" });
     expect(found.status).toBe("succeeded");
+  });
+
+  it("a run deleted and started again under its id while result() waits: RunNotFoundError, never the later run's outputs", async () => {
+    for (const live of [false, true]) {
+      const store = new MemoryStore();
+      const runId = `again-${String(live)}`;
+      // A run stored as running whose driver is gone (as a crash leaves it): the handle polls it.
+      const g = graph("first")
+        .node("x", () => "first run's")
+        .build();
+      const stored = createRunState({
+        runId,
+        graphName: g.name,
+        fingerprint: g.fingerprint,
+        inputs: undefined,
+        nodeIds: g.nodeIds(),
+        now: Date.now(),
+        instance: "first-mark",
+      });
+      await store.writeSnapshot(setRunStatus(stored, "running", Date.now()), 0);
+      const found = await retrieveRun(runId, { store: elsewhere(store), pollIntervalMs: 10 });
+      expect(found.status).toBe("running");
+      const outcome = rejection(found.result()); // settled whenever the handle gives up: held from now on
+      // The run is deleted, and a run of another graph started under its id: its outputs must not reach the
+      // handle, whether the handle finds the later run live in this thread or stored after it ended.
+      expect(await deleteRun(runId, { store })).toBe(true);
+      const hold = deferred<string>();
+      const other = graph("other")
+        .node("x", () => (live ? hold.promise : "later run's"))
+        .build();
+      const second = run(other, undefined, { runId, store });
+      if (live) {
+        await sleep(50); // the handle polls while the later run is live here
+        hold.resolve("later run's");
+      }
+      expect(await second.result()).toEqual({ x: "later run's" });
+      expect(await outcome).toBeInstanceOf(RunNotFoundError);
+      expect(found.status).toBe("running"); // its own run, as last read
+    }
   });
 
   it("refuses an unknown run, a bad run id and bad options", async () => {

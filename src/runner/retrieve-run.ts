@@ -109,7 +109,10 @@ function liveSession<O>(store: RunStore, runId: string): RunSession<O> | undefin
  * run is read again every `pollIntervalMs` until it is none of these (a
  * run whose driver died stays `running` until a driver resumes it, so the
  * promise waits as long); if this process starts driving it meanwhile,
- * the live run's result is used (and its state, once it ended). `cancel(reason)`
+ * the live run's result is used (and its state, once it ended). A run
+ * deleted meanwhile, or deleted and started again under its id (another
+ * mark, `RunMeta.instance`), rejects with `RunNotFoundError`: the other
+ * run's result is not this one's. `cancel(reason)`
  * cancels the run this process drives (with `reason`), is a no-op on a
  * finished run and throws `CancelNotAvailableError` otherwise.
  */
@@ -118,6 +121,8 @@ export class StoredRunHandle<O> implements RunHandle<O> {
   readonly events = new RunEvents();
   readonly #store: RunStore;
   readonly #pollIntervalMs: number;
+  /** The run's mark when the handle was made: a later run of the id (deleted and started again) has another. */
+  readonly #mark: string | undefined;
   #state: RunState;
   #result: Promise<O> | undefined;
 
@@ -126,6 +131,12 @@ export class StoredRunHandle<O> implements RunHandle<O> {
     this.#store = store;
     this.#state = state;
     this.#pollIntervalMs = pollIntervalMs;
+    this.#mark = state.meta.instance;
+  }
+
+  /** Whether `state` is of the run this handle was made for, not of a later run of its id. */
+  #same(state: RunState | undefined): boolean {
+    return this.#mark === undefined || state?.meta.instance === this.#mark;
   }
 
   get status(): RunStatus {
@@ -171,15 +182,21 @@ export class StoredRunHandle<O> implements RunHandle<O> {
       await sleep(this.#pollIntervalMs);
       const live = liveSession<O>(this.#store, this.runId);
       if (live) {
+        let outcome: { ok: true; value: O } | { ok: false; error: unknown };
         try {
-          return await live.result();
-        } finally {
-          // The live run's end is this handle's too: its status and state must not stay as last read.
-          this.#state = live.state ?? this.#state;
+          outcome = { ok: true, value: await live.result() };
+        } catch (error) {
+          outcome = { ok: false, error };
         }
+        // A session of a later run of the id (this one was deleted meanwhile): its end is not this run's.
+        if (live.state !== undefined && !this.#same(live.state)) throw new RunNotFoundError(this.runId);
+        // The live run's end is this handle's too: its status and state must not stay as last read.
+        this.#state = live.state ?? this.#state;
+        if (outcome.ok) return outcome.value;
+        throw outcome.error;
       }
       const stored = await this.#store.load(this.runId);
-      if (!stored) throw new RunNotFoundError(this.runId);
+      if (!stored || !this.#same(stored.state)) throw new RunNotFoundError(this.runId);
       this.#state = stored.state;
     }
   }
