@@ -166,6 +166,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       retries,
       owners: [steps, maps],
       coordinator: steps,
+      maps,
       closeWaits: () => this.#waits.pending(),
       enqueue: (id) => attempts.enqueue(id),
       enqueueAt: (position) => attempts.enqueueAt(position),

@@ -46,6 +46,16 @@ export interface Coordinator {
   readonly result: { readonly value: unknown } | undefined;
 }
 
+/** The map nodes of a run, as the loop counts them. */
+export interface MapNodes {
+  /**
+   * Map nodes started and not settled: each counts as outstanding while its
+   * elements run, never as busy (its elements are; a map whose elements all
+   * wait is waiting).
+   */
+  readonly running: number;
+}
+
 /** A map element's place in its map node. */
 export interface ElementOf {
   readonly map: string;

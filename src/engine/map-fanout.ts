@@ -24,7 +24,7 @@ import type { ActivationDefs } from "./activation-defs.js";
 import type { ActivationNames } from "./activation-names.js";
 import type { MapStarter } from "./attempts.js";
 import type { RecordBuffer } from "./record-buffer.js";
-import type { ActivationEnd, ActivationOwner, AttemptResult, ElementOf, Stop } from "./loop-types.js";
+import type { ActivationEnd, ActivationOwner, AttemptResult, ElementOf, MapNodes, Stop } from "./loop-types.js";
 import { NonRetryableError } from "../graph/errors.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
 
@@ -62,7 +62,7 @@ export interface MapFanoutEnv {
 }
 
 /** The map nodes of one run and their elements. */
-export class MapFanout implements MapStarter, ActivationOwner {
+export class MapFanout implements MapStarter, ActivationOwner, MapNodes {
   readonly #env: MapFanoutEnv;
   /** Map nodes whose elements are running, by map node id. */
   readonly #maps = new Map<string, MapRun>();
@@ -75,6 +75,11 @@ export class MapFanout implements MapStarter, ActivationOwner {
 
   element(id: string): ElementOf | undefined {
     return this.#elementOf.get(id);
+  }
+
+  /** Map nodes whose elements run (started, not settled). */
+  get running(): number {
+    return this.#maps.size;
   }
 
   /** Starts a map node: queues its elements and gives its own slot back at once. */

@@ -40,7 +40,9 @@
  * - `#outstanding` counts activations dispatched and not yet settled
  *   (queued, running, sleeping before a retry, or waiting), plus a running
  *   graphFn body; the run is over when it reaches zero, or when every
- *   outstanding one is waiting ("nothing left but waits").
+ *   outstanding one is waiting ("nothing left but waits"), the graphFn
+ *   body and the map nodes (busy only through their steps and elements)
+ *   left out.
  * - Once `#stopping` is set (first failure without `continueOnError`,
  *   cancellation, a store failure) nothing new starts: the stop hooks
  *   abort running and waiting attempts, end queued ones at once, and wake
@@ -64,7 +66,7 @@ import type { RunJournal } from "./journal-port.js";
 import type { RecordBuffer } from "./record-buffer.js";
 import { shouldRetry } from "./retry-policy.js";
 import type { RetrySleeps } from "./retry-sleeps.js";
-import type { ActivationOwner, AttemptResult, Coordinator, SchedulerOutcome, Stop } from "./loop-types.js";
+import type { ActivationOwner, AttemptResult, Coordinator, MapNodes, SchedulerOutcome, Stop } from "./loop-types.js";
 import { LeaseLostError, NodeFailedError, PersistenceError, RunCancelledError, ValueNotStorableError } from "./errors.js";
 import { type PendingWait } from "../state/waits.js";
 
@@ -75,6 +77,7 @@ export interface LoopParts {
   readonly retries: RetrySleeps;
   readonly owners: readonly ActivationOwner[];
   readonly coordinator: Coordinator;
+  readonly maps: MapNodes;
   /** The open waits, their timers stopped: the run ends as waiting. */
   readonly closeWaits: () => PendingWait[];
   /** Queues one activation. */
@@ -351,10 +354,10 @@ export class RunLoop {
   /** Ends the run when nothing is outstanding, or when only waits are. */
   checkDone(onlyWaitsConfirmed = false): void {
     if (this.#finished) return;
-    const { coordinator, frontier } = this.#parts;
+    const { coordinator, frontier, maps } = this.#parts;
     if (this.#outstanding > 0) {
-      // A graphFn body that awaits only waiting steps is waiting too.
-      const busy = this.#outstanding - (coordinator.running ? 1 : 0);
+      // A graphFn body that awaits only waiting steps is waiting too, and so is a map node whose elements all wait.
+      const busy = this.#outstanding - (coordinator.running ? 1 : 0) - maps.running;
       if (this.#stopping || this.#waiting === 0 || busy !== this.#waiting) return;
       // Not in this turn: a body goes on after waitFor handed back its promise (a second waitFor in
       // a Promise.all, say), and what it does then (fail the node) must count before the run stops.
