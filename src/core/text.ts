@@ -41,3 +41,24 @@ export function valueText(value: unknown): string {
     return Array.isArray(value) ? "a list" : "an object";
   }
 }
+
+/**
+ * The first `max` of `items` as text (`text` of each) joined by
+ * `separator`, then "and N more (all in `where`)" for the rest: a list in
+ * an error message that stays readable (and short enough to store)
+ * however many items there are. Each item is cut to
+ * {@link LIST_ITEM_MAX} characters.
+ *
+ * @example
+ * ```ts
+ * listText(["a", "b", "c"], 2, "; ", "problems"); // "a; b; and 1 more (all in problems)"
+ * ```
+ */
+export function listText<T>(items: readonly T[], max: number, separator: string, where: string, text: (item: T) => string = String): string {
+  const shown = items.slice(0, max).map((item) => truncate(text(item), LIST_ITEM_MAX));
+  if (items.length > max) shown.push(`and ${items.length - max} more (all in ${where})`);
+  return shown.join(separator);
+}
+
+/** The longest item {@link listText} shows, in characters. */
+export const LIST_ITEM_MAX = 500;

@@ -9,6 +9,10 @@
  * @module
  */
 import { TaskloomError } from "../errors.js";
+import { listText } from "../core/text.js";
+
+/** How many problems (or issues) an error's message lists; the error's array holds them all. */
+const SHOWN_PROBLEMS = 20;
 
 /**
  * The graph is not well formed: a duplicate id, an unknown dependency, a
@@ -24,7 +28,10 @@ export class GraphDefinitionError extends TaskloomError {
   readonly problems: readonly string[];
 
   constructor(graphName: string, problems: readonly string[]) {
-    super("GRAPH_DEFINITION", `graph "${graphName}" is not valid: ${problems.join("; ")}. Fix the graph definition; nothing was run.`);
+    super(
+      "GRAPH_DEFINITION",
+      `graph "${graphName}" is not valid: ${listText(problems, SHOWN_PROBLEMS, "; ", "the error's problems")}. Fix the graph definition; nothing was run.`,
+    );
     this.problems = problems;
   }
 }
@@ -51,7 +58,7 @@ export class InputValidationError extends TaskloomError {
   readonly issues: readonly ValidationIssue[];
 
   constructor(what: string, issues: readonly ValidationIssue[], options?: { cause?: unknown }) {
-    const list = issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("; ");
+    const list = listText(issues, SHOWN_PROBLEMS, "; ", "the error's issues", (i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
     super("INPUT_VALIDATION", `${what} failed validation: ${list}. Pass values that match the schema.`, options);
     this.issues = issues;
   }

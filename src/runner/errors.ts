@@ -6,7 +6,11 @@
  * @module
  */
 import { describe, TaskloomError } from "../errors.js";
+import { listText } from "../core/text.js";
 import type { PendingWait } from "../state/waits.js";
+
+/** How many waits a {@link GraphHasPendingWaits} message names; its `waits` holds them all. */
+const SHOWN_WAITS = 20;
 
 /**
  * The run cannot go on until external events arrive: it was saved with
@@ -26,7 +30,7 @@ export class GraphHasPendingWaits extends TaskloomError {
   constructor(runId: string, waits: readonly PendingWait[]) {
     super(
       "PENDING_WAITS",
-      `run "${runId}" is waiting for ${waits.map((w) => (w.runId === undefined ? `"${w.key}"` : `"${w.key}" (of child run "${w.runId}")`)).join(", ")}. ` +
+      `run "${runId}" is waiting for ${listText(waits, SHOWN_WAITS, ", ", "the error's waits", (w) => (w.runId === undefined ? `"${w.key}"` : `"${w.key}" (of child run "${w.runId}")`))}. ` +
         `Call resolveWait(runId, key, payload) for each (with the child's run id for a child's wait), then runAsync with runId "${runId}" again.`,
     );
     this.runId = runId;
