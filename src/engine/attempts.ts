@@ -95,9 +95,9 @@ export class LiveAttempt extends AttemptAbort {
   }
 }
 
-// One attempt's objects all die when its run ends: the maps of a live attempt and of its context (with and
-// without a map element) are anchored (see core/shape-anchors.ts). The samples are never run, so nothing calls
-// their host; `startedAt` is epoch milliseconds, as in a real attempt (a double to V8, not a small integer).
+// One attempt's objects all die when its run ends: the maps of a live attempt and of its context (with and without a map
+// element) are anchored (see core/shape-anchors.ts). The samples are never run, so nothing calls their host; `startedAt`
+// is epoch milliseconds, as in a real attempt (a double to V8, not a small integer).
 const sampleLive = anchorShape(new LiveAttempt("", -1, 1, Date.now(), () => {}));
 for (const element of [undefined, { item: undefined, index: 0 }]) {
   anchorShape(new AttemptContext({} as AttemptHost, sampleLive, undefined, {}, "", "", 1, { visit: 1, trigger: undefined, element }));
@@ -122,8 +122,7 @@ export interface AttemptsEnv {
   readonly graph: TaskGraph<unknown, unknown>;
   readonly inputs: unknown;
   readonly runId: string;
-  /** The run's random mark, handed to the executor (`NodeActivation.runInstance`). */
-  readonly runInstance: string | undefined;
+  readonly runInstance: string | undefined; // the run's random mark, handed to the executor (`NodeActivation.runInstance`)
   readonly clock: Clock;
   readonly maxConcurrency: number;
   readonly executor: NodeExecutor | undefined;
@@ -244,8 +243,7 @@ export class Attempts {
       return;
     }
     const startedAt = clock.now();
-    // Not urgent: a crash resets running nodes anyway, so this rides along with the next write.
-    // The attempt's number is the one the record now counts (from 1).
+    // Not urgent: a crash resets running nodes anyway, so this rides along with the next write. The attempt's number: the record's count (from 1).
     const attempt = buffer.transitionAt(markRunning(startedAt), id, position, false).attempts;
     if (events.has("node:start")) {
       events.emit("node:start", this.#env.names.tag(id, { runId: this.#env.runId, at: startedAt, nodeId: id, attempt }));

@@ -1,5 +1,5 @@
 /**
- * Why this file is 437 lines (117 of them comments; 320 of code): it is one
+ * Why this file is 440 lines (119 of them comments; 321 of code): it is one
  * concept, the settle of an attempt and what follows from it (the record,
  * the barrier, the next dispatch, a retry, the stop, the outcome), and its
  * counter `#outstanding` must change in the same steps as each of them, so

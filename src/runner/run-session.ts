@@ -1,5 +1,5 @@
 /**
- * Why this file is 454 lines (115 of them comments; 339 of code): it is one
+ * Why this file is 457 lines (116 of them comments; 341 of code): it is one
  * concept, one run's lifetime in phases, and the order of its steps (lease,
  * registration, load, first write, engine, final write, releases last
  * taken first released) is the crash and liveness argument, so it stays
