@@ -7,7 +7,7 @@
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { afterEach, expect, it } from "vitest";
 import { graph, GraphHasPendingWaits, MemoryStore, NodeFailedError, NonRetryableError, resolveWait, route, runAsync, type RunEventMap } from "../src/index.js";
-import { createRunState } from "../src/state/run-state.js";
+import { storeLeftRun } from "./support/stored-run.js";
 import { bullmqExecutor, createWorker, jobHandlerProcessor, jobIdOf, RedisStore, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { Redis } from "ioredis";
 import { nodeRecords } from "../src/state/node-table.js";
@@ -91,18 +91,7 @@ describeRedis("BullMQ executor and worker", () => {
     // (the run is stored with its mark, and resumed: attempts start again at 1).
     const store = new MemoryStore();
     const mark = "stale-mark";
-    await store.writeSnapshot(
-      createRunState({
-        runId: "stale-1",
-        graphName: g.name,
-        fingerprint: g.fingerprint,
-        inputs: undefined,
-        nodeIds: g.nodeIds(),
-        now: Date.now(),
-        instance: mark,
-      }),
-      0,
-    );
+    await storeLeftRun(store, g, "stale-1", { instance: mark });
     const jobId = jobIdOf("stale-1", "a", 1, mark);
     await redis.xadd(`${prefix}:q:events`, "*", "event", "failed", "jobId", jobId, "failedReason", "cancelled by the coordinator: the run stopped");
     const out = await runAsync(g, undefined, { runId: "stale-1", store, executor, retry: { maxAttempts: 1 } });

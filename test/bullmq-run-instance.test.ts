@@ -13,7 +13,7 @@ import { deleteRun, getRun, graph, MemoryStore, run, runAsync } from "../src/ind
 import { bullmqExecutor, createWorker, jobIdOf, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { channelKeys, decodeActivation, encodeActivation } from "../src/adapters/bullmq/job-payload.js";
 import { Redis } from "ioredis";
-import { createRunState } from "../src/state/run-state.js";
+import { storeLeftRun } from "./support/stored-run.js";
 import { describeRedis, dropPrefix, eventually, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
 import { checkSnapshot } from "../src/persistence/snapshot-schema.js";
@@ -151,15 +151,7 @@ it("gives every new run a fresh mark, with or without an executor, and hands it 
 
 it("leaves a run stored before the mark was kept without one when it is resumed, so its job ids stay as they were", async () => {
   const store = new MemoryStore();
-  const old = createRunState({
-    runId: "old",
-    graphName: doubler.name,
-    fingerprint: doubler.fingerprint,
-    inputs: { v: 2 },
-    nodeIds: doubler.nodeIds(),
-    now: Date.now(),
-  });
-  await store.writeSnapshot(old, 0);
+  await storeLeftRun(store, doubler, "old", { inputs: { v: 2 } }); // no mark
   const seen: { runInstance?: string }[] = [];
   const recording = {
     execute: (a: { inputs: unknown; runInstance?: string }) => {

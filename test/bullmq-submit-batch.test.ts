@@ -15,7 +15,7 @@ import { afterEach, expect, it } from "vitest";
 import { graph, MemoryStore, runAsync, type TaskGraph } from "../src/index.js";
 import { bullmqExecutor, createWorker, type TaskloomWorker } from "../src/adapters/bullmq/index.js";
 import { channelKeys, decodeActivation, encode, jobIdOf, okEnvelope } from "../src/adapters/bullmq/job-payload.js";
-import { createRunState } from "../src/state/run-state.js";
+import { storeLeftRun } from "./support/stored-run.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -99,16 +99,7 @@ describeRedis("bullmqExecutor job submission", () => {
     const runId = "stored-1";
     const store = new MemoryStore();
     const mark = "seeded-mark";
-    const stored = createRunState({
-      runId,
-      graphName: g.name,
-      fingerprint: g.fingerprint,
-      inputs: undefined,
-      nodeIds: g.nodeIds(),
-      now: Date.now(),
-      instance: mark,
-    });
-    await store.writeSnapshot(stored, 0);
+    await storeLeftRun(store, g, runId, { instance: mark });
     const keys = channelKeys(prefix, "q");
     const client = new Redis(REDIS_URL);
     try {

@@ -30,7 +30,7 @@ import {
   type RunStore,
 } from "../src/index.js";
 import { deferred, rejection } from "./support/async.js";
-import { createRunState, setRunStatus } from "../src/state/run-state.js";
+import { storeLeftRun } from "./support/stored-run.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-retrieve-");
@@ -217,16 +217,7 @@ describe("retrieveRun: a stored run nobody here drives", () => {
       const g = graph("first")
         .node("x", () => "first run's")
         .build();
-      const stored = createRunState({
-        runId,
-        graphName: g.name,
-        fingerprint: g.fingerprint,
-        inputs: undefined,
-        nodeIds: g.nodeIds(),
-        now: Date.now(),
-        instance: "first-mark",
-      });
-      await store.writeSnapshot(setRunStatus(stored, "running", Date.now()), 0);
+      await storeLeftRun(store, g, runId, { instance: "first-mark", status: "running" });
       const found = await retrieveRun(runId, { store: elsewhere(store), pollIntervalMs: 10 });
       expect(found.status).toBe("running");
       const outcome = rejection(found.result()); // settled whenever the handle gives up: held from now on
