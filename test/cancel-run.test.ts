@@ -27,6 +27,7 @@ import { runCli } from "../src/cli/program.js";
 import { rejection, until } from "./support/async.js";
 import { describeRedis, dropPrefix, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
+import { storeLeftRun } from "./support/stored-run.js";
 
 const { tempDir, lowdb } = tempStores("taskloom-cancel-");
 
@@ -165,6 +166,37 @@ describe("cancelRun's request to a driver", () => {
     });
     expect(await cancelRun("held", { store, reason: "stop" })).toMatchObject({ status: "cancelled" });
     expect(asked).toEqual([expect.objectContaining({ token: held.token, owner: "elsewhere", reason: "stop" })]);
+  });
+});
+
+describe("cancelRun of a run deleted and started again under its id while it waits", () => {
+  it("writes nothing to the later run: RunNotFoundError, and the later run stays as it was", async () => {
+    const inner = new MemoryStore();
+    const g = graph("w")
+      .node("ask", ({ waitFor }) => waitFor("ok"))
+      .build();
+    await rejection(runAsync(g, undefined, { runId: "swapped", store: inner }));
+    const held = await inner.acquireLease("swapped", { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
+    const store: RunStore = new Proxy(inner, {
+      get: (target, key) => {
+        // The request reaches the driver, which stops; its run is deleted, and a new run of the id is stored
+        // before cancelRun looks again.
+        if (key === "requestCancel")
+          return async (runId: string, request: CancelRequest) => {
+            const reached = await target.requestCancel(runId, request);
+            await target.releaseLease(held);
+            expect(await target.delete(runId)).toBe(true);
+            await storeLeftRun(target, g, runId, { instance: "later-run" });
+            return reached;
+          };
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(await rejection(cancelRun("swapped", { store, reason: "stop" }))).toBeInstanceOf(RunNotFoundError);
+    const later = await getRun("swapped", { store: inner });
+    expect(later).toMatchObject({ instance: "later-run", status: "pending" });
+    expect(later.error).toBeUndefined();
   });
 });
 

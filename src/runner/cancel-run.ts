@@ -20,7 +20,10 @@
  *
  * Invariants. Nothing is written for an unknown run or bad arguments. A
  * request never reaches a later driver (it lives in the lease it was
- * addressed to). If the driver keeps renewing its lease but does not stop
+ * addressed to), and nothing is written to a later run of the id: one
+ * deleted and started again while `cancelRun` waited for its driver
+ * (another mark, `RunMeta.instance`) ends it with `RunNotFoundError`.
+ * If the driver keeps renewing its lease but does not stop
  * the run (a process of an older version), `cancelRun` gives up after
  * about twice the lease's remaining time with `CancelNotAvailableError`.
  *
@@ -32,7 +35,7 @@ import { assertRunId } from "../core/run-id.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunCancelledError } from "../engine/errors.js";
 import { RunLockedError } from "../persistence/errors.js";
-import type { Lease, RunStore } from "../persistence/run-store.js";
+import type { Lease, RunStore, StoredRun } from "../persistence/run-store.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { setRunStatus } from "../state/run-state.js";
 import { isRunFinal, type RunStatus } from "../state/status.js";
@@ -100,7 +103,7 @@ export async function cancelRun(runId: string, options: CancelRunOptions = {}): 
 
 /** Cancels run `runId` (whose mark is `instance`), then its unfinished children, theirs, and so on. */
 async function cancelTree(store: RunStore, runId: string, reason: string, instance: string | undefined): Promise<CancelRunResult> {
-  const { status, by } = await cancelOne(store, runId, reason);
+  const { status, by } = await cancelOne(store, runId, reason, instance);
   const children: CancelRunResult[] = [];
   for (const child of await childRunsOf(store, runId, instance)) {
     if (isRunFinal(child.status)) continue;
@@ -111,7 +114,16 @@ async function cancelTree(store: RunStore, runId: string, reason: string, instan
   return { runId, status, by, children };
 }
 
-async function cancelOne(store: RunStore, runId: string, reason: string): Promise<Pick<CancelRunResult, "status" | "by">> {
+/**
+ * Cancels the one run `runId` whose mark is `mark`: through its driver here, a request to its driver
+ * elsewhere, or the store. `RunNotFoundError` once the store holds another run of the id (deleted and started
+ * again while this waited for a driver): that run is not the one asked for.
+ */
+async function cancelOne(store: RunStore, runId: string, reason: string, mark: string | undefined): Promise<Pick<CancelRunResult, "status" | "by">> {
+  const theRun = (stored: StoredRun | undefined): StoredRun => {
+    if (!stored || (mark !== undefined && stored.state.meta.instance !== mark)) throw new RunNotFoundError(runId);
+    return stored;
+  };
   let asked: { owner: string; token: number; giveUpAt: number } | undefined;
   for (;;) {
     const here = activeRun(store, runId);
@@ -124,8 +136,7 @@ async function cancelOne(store: RunStore, runId: string, reason: string): Promis
       // or as it saved itself `waiting`. The stored run is not driven now: cancel it through the store.
       continue;
     }
-    const before = await store.load(runId);
-    if (!before) throw new RunNotFoundError(runId);
+    const before = theRun(await store.load(runId));
     if (isRunFinal(before.state.meta.status)) return { status: before.state.meta.status, by: asked ? "driver" : "ended" };
     let lease: Lease;
     try {
@@ -156,8 +167,7 @@ async function cancelOne(store: RunStore, runId: string, reason: string): Promis
       continue;
     }
     try {
-      const stored = await store.load(runId);
-      if (!stored) throw new RunNotFoundError(runId);
+      const stored = theRun(await store.load(runId));
       const meta = stored.state.meta;
       if (isRunFinal(meta.status)) return { status: meta.status, by: asked ? "driver" : "ended" };
       const error = toErrorRecord(new RunCancelledError(runId, reason));
