@@ -1,7 +1,7 @@
 /**
- * Why this file is 440 lines (119 of them comments; 321 of code): it is one
- * concept, the settle of an attempt and what follows from it (the record,
- * the barrier, the next dispatch, a retry, the stop, the outcome), and its
+ * Why this file is 442 lines (121 of them comments, this one 55; 321 of
+ * code): it is one concept, the settle of an attempt and what follows from
+ * it (record, barrier, next dispatch, retry, stop, outcome), and its
  * counter `#outstanding` must change in the same steps as each of them, so
  * splitting the settle from the dispatch would put the counter's
  * invariant in two files. What stands alone is elsewhere: what may start
@@ -9,7 +9,9 @@
  * (`attempts.ts`), retry sleeps (`retry-sleeps.ts`), the record buffer
  * (`record-buffer.ts`). The twenty-ninth pass added about 30 lines: a
  * `retryOn` that throws, and an error whose fields throw when read
- * (`isReadable`), no longer leave a run hanging.
+ * (`isReadable`), no longer leave a run hanging. The thirty-second pass
+ * added 3: a map node counts apart from the busy ones (`MapNodes`), so a
+ * run whose map elements all wait ends waiting instead of hanging.
  *
  * The run loop: counts what is outstanding, dispatches activations,
  * settles each attempt's result, stops the run, and decides when it is

@@ -1,8 +1,8 @@
 /**
- * Why this file is 457 lines (116 of them comments; 341 of code): it is one
- * concept, one run's lifetime in phases, and the order of its steps (lease,
- * registration, load, first write, engine, final write, releases last
- * taken first released) is the crash and liveness argument, so it stays
+ * Why this file is 459 lines (118 of them comments, this one 53; 341 of
+ * code): it is one concept, one run's lifetime in phases, and the order of
+ * its steps (lease, registration, load, first write, engine, final write,
+ * releases in reverse) is the crash and liveness argument, so it stays
  * in one place. Each step that stands alone is its own module: preparing
  * a run (`prepare-run.ts`), ending it (`run-ending.ts`), the lease
  * (`lease-keeper.ts`), the deadline (`run-deadline.ts`), child runs
@@ -12,6 +12,8 @@
  * run cancels its stored unfinished children. The events audit added about
  * 25: `run:start` comes first, an end that could not be saved emits
  * `run:error`, and a cancel from a listener waits for the engine's step.
+ * The thirty-second pass added 3: a child run is given its parent's mark
+ * (`parentInstance`), checked against the child stored under its id.
  *
  * A run session: everything between `run()` and the engine for one run. It
  * owns the run's lease (a {@link LeaseKeeper}), its journal, its engine and
