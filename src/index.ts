@@ -47,17 +47,8 @@ export { run, runAsync, type RunHandle, type GraphFnLike } from "./runner/run.js
 export { retrieveRun, DEFAULT_POLL_INTERVAL_MS, type RetrieveRunOptions } from "./runner/retrieve-run.js";
 export { graphFn, isGraphFn, type GraphFn, type GraphFnOptions } from "./runner/graph-fn.js";
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_CONCURRENCY, type RunOptions } from "./runner/run-options.js";
-export {
-  listRuns,
-  getRun,
-  deleteRun,
-  deleteRunIf,
-  DELETE_IF_LEASE_TTL_MS,
-  type DeleteRunIfOptions,
-  type DeleteRunIfResult,
-  type RunDetails,
-  type StoreOption,
-} from "./runner/manage-runs.js";
+export { listRuns, getRun, deleteRun, type RunDetails, type StoreOption } from "./runner/manage-runs.js";
+export { deleteRunIf, DELETE_IF_LEASE_TTL_MS, type DeleteRunIfOptions, type DeleteRunIfResult } from "./runner/delete-run-if.js";
 export type { GetRunOptions, RunListing } from "./runner/manage-runs.js";
 export { RUN_LIVENESS, livenessOf, type RunLiveness } from "./runner/run-liveness.js";
 export { resolveWait, type ResolveWaitOptions } from "./runner/resolve-wait.js";

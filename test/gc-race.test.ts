@@ -16,7 +16,7 @@ import { CommandContext } from "../src/cli/context.js";
 import { gcCommand } from "../src/cli/commands/gc.js";
 import { getRun, graph, listRuns, LowdbStore, ManualClock, MemoryStore, run, runAsync, RunLockedError } from "../src/index.js";
 import type { Lease, LoadHint, RunQuery, StoredRun } from "../src/persistence/run-store.js";
-import { DELETE_IF_LEASE_TTL_MS, deleteRunIf } from "../src/runner/manage-runs.js";
+import { DELETE_IF_LEASE_TTL_MS, deleteRunIf } from "../src/runner/delete-run-if.js";
 import type { RunSummary } from "../src/state/records.js";
 import { nodeRecord, sampleRun } from "./store-conformance.js";
 

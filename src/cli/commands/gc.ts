@@ -18,7 +18,7 @@
  * @module
  */
 import { listRuns, SnapshotCorruptError, UnsafeStoreFileError } from "../../index.js";
-import { deleteRunIf } from "../../runner/manage-runs.js";
+import { deleteRunIf } from "../../runner/delete-run-if.js";
 import type { RunStatus } from "../../state/status.js";
 import type { CommandContext } from "../context.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
