@@ -9,7 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { GraphDefinitionError, GraphHasPendingWaits, graph, InputValidationError, MemoryStore, runAsync } from "../src/index.js";
+import { GraphChangedError, GraphDefinitionError, GraphHasPendingWaits, graph, InputValidationError, MemoryStore, runAsync } from "../src/index.js";
 import { LIST_ITEM_MAX, listText } from "../src/core/text.js";
 import { rejection } from "./support/async.js";
 
@@ -62,6 +62,15 @@ describe("error messages that list things", () => {
     expect(waits).toHaveLength(100);
     expect(message.match(/"go-\d+"/g)).toHaveLength(20);
     expect(message).toContain("and 80 more (all in the error's waits)");
+  });
+
+  it("GraphChangedError names 8 added or removed nodes and how many more; changes holds them all", () => {
+    const added = Array.from({ length: 12 }, (_, i) => `new-${i}`);
+    const error = new GraphChangedError("r1", "f-old", "f-new", { added, removed: ["gone"] });
+    expect(error.changes?.added).toHaveLength(12);
+    expect(error.message).toContain(
+      "nodes added: new-0, new-1, new-2, new-3, new-4, new-5, new-6, new-7, and 4 more (all in the error's changes); nodes removed: gone.",
+    );
   });
 
   it("listText: the first max items (each cut), then the count of the rest, for any list", () => {

@@ -63,7 +63,7 @@ export interface GraphChanges {
 /** "nodes added: a, b; removed: c", or what changed when no node was added or removed. */
 function changesText(changes: GraphChanges | undefined): string {
   if (changes === undefined) return "";
-  const list = (ids: readonly string[]): string => `${ids.slice(0, 8).join(", ")}${ids.length > 8 ? ` and ${ids.length - 8} more` : ""}`;
+  const list = (ids: readonly string[]): string => listText(ids, 8, ", ", "the error's changes");
   const parts = [
     ...(changes.added.length > 0 ? [`nodes added: ${list(changes.added)}`] : []),
     ...(changes.removed.length > 0 ? [`nodes removed: ${list(changes.removed)}`] : []),
