@@ -141,29 +141,39 @@ describe("cancelRun in one process", () => {
   });
 });
 
+/**
+ * A waiting run `runId` in a MemoryStore whose lease "another process" holds, and that store seen through a
+ * proxy whose `requestCancel` reaches the holder, which gives its lease back, then calls `then` (on the bare store).
+ */
+async function heldElsewhere(runId: string, then: (inner: MemoryStore) => Promise<void> = () => Promise.resolve()) {
+  const inner = new MemoryStore();
+  const asked: CancelRequest[] = [];
+  const g = graph("w")
+    .node("ask", ({ waitFor }) => waitFor("ok"))
+    .build();
+  await rejection(runAsync(g, undefined, { runId, store: inner }));
+  const held = await inner.acquireLease(runId, { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
+  const store: RunStore = new Proxy(inner, {
+    get: (target, key) => {
+      if (key === "requestCancel")
+        return async (id: string, request: CancelRequest) => {
+          asked.push(request);
+          const reached = await target.requestCancel(id, request);
+          await target.releaseLease(held);
+          await then(target);
+          return reached;
+        };
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { inner, store, held, asked, g };
+}
+
 describe("cancelRun's request to a driver", () => {
   it("is addressed to the holder's owner and token (a run deleted and started again restarts its tokens)", async () => {
-    const inner = new MemoryStore();
-    const asked: CancelRequest[] = [];
-    const g = graph("w")
-      .node("ask", ({ waitFor }) => waitFor("ok"))
-      .build();
-    await rejection(runAsync(g, undefined, { runId: "held", store: inner }));
-    const held = await inner.acquireLease("held", { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
-    const store: RunStore = new Proxy(inner, {
-      get: (target, key) => {
-        // The driver gives its lease back once asked, so cancelRun then marks the run itself.
-        if (key === "requestCancel")
-          return async (runId: string, request: CancelRequest) => {
-            asked.push(request);
-            const reached = await target.requestCancel(runId, request);
-            await target.releaseLease(held);
-            return reached;
-          };
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    // The driver gives its lease back once asked, so cancelRun then marks the run itself.
+    const { store, held, asked } = await heldElsewhere("held");
     expect(await cancelRun("held", { store, reason: "stop" })).toMatchObject({ status: "cancelled" });
     expect(asked).toEqual([expect.objectContaining({ token: held.token, owner: "elsewhere", reason: "stop" })]);
   });
@@ -171,32 +181,19 @@ describe("cancelRun's request to a driver", () => {
 
 describe("cancelRun of a run deleted and started again under its id while it waits", () => {
   it("writes nothing to the later run: RunNotFoundError, and the later run stays as it was", async () => {
-    const inner = new MemoryStore();
-    const g = graph("w")
+    // The request reaches the driver, which stops; its run is deleted, and a new run of the id is stored before
+    // cancelRun looks again.
+    const later = graph("w")
       .node("ask", ({ waitFor }) => waitFor("ok"))
       .build();
-    await rejection(runAsync(g, undefined, { runId: "swapped", store: inner }));
-    const held = await inner.acquireLease("swapped", { owner: "elsewhere", pid: process.pid, host: "another-host", ttlMs: 60_000, now: Date.now() });
-    const store: RunStore = new Proxy(inner, {
-      get: (target, key) => {
-        // The request reaches the driver, which stops; its run is deleted, and a new run of the id is stored
-        // before cancelRun looks again.
-        if (key === "requestCancel")
-          return async (runId: string, request: CancelRequest) => {
-            const reached = await target.requestCancel(runId, request);
-            await target.releaseLease(held);
-            expect(await target.delete(runId)).toBe(true);
-            await storeLeftRun(target, g, runId, { instance: "later-run" });
-            return reached;
-          };
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const { inner, store } = await heldElsewhere("swapped", async (target) => {
+      expect(await target.delete("swapped")).toBe(true);
+      await storeLeftRun(target, later, "swapped", { instance: "later-run" });
     });
     expect(await rejection(cancelRun("swapped", { store, reason: "stop" }))).toBeInstanceOf(RunNotFoundError);
-    const later = await getRun("swapped", { store: inner });
-    expect(later).toMatchObject({ instance: "later-run", status: "pending" });
-    expect(later.error).toBeUndefined();
+    const stored = await getRun("swapped", { store: inner });
+    expect(stored).toMatchObject({ instance: "later-run", status: "pending" });
+    expect(stored.error).toBeUndefined();
   });
 });
 
