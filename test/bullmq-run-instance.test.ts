@@ -149,6 +149,23 @@ it("gives every new run a fresh mark, with or without an executor, and hands it 
   expect(seen).toEqual([first, second]);
 });
 
+describeRedis("ctx.runInstance in a BullMQ worker", () => {
+  it("is the run's mark, as in the coordinator (a body puts it in a link that resolves a wait)", async () => {
+    const prefix = uniquePrefix("inst-ctx");
+    closers.push(() => dropPrefix(prefix));
+    const echo = graph("instance-echo")
+      .node("mark", ({ runInstance }) => runInstance ?? "none")
+      .output((o) => o.mark)
+      .build();
+    const w = createWorker({ connection: REDIS_URL, prefix, queue: "q", graphs: [echo] });
+    closers.push(() => w.close());
+    const store = new MemoryStore();
+    const remote = await runAsync(echo, undefined, { runId: "echo", store, executor: executor(prefix) });
+    expect(remote).toBe((await getRun("echo", { store })).instance);
+    expect(remote).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
 it("leaves a run stored before the mark was kept without one when it is resumed, so its job ids stay as they were", async () => {
   const store = new MemoryStore();
   await storeLeftRun(store, doubler, "old", { inputs: { v: 2 } }); // no mark

@@ -190,7 +190,9 @@ describe("cancelRun of a run deleted and started again under its id while it wai
       expect(await target.delete("swapped")).toBe(true);
       await storeLeftRun(target, later, "swapped", { instance: "later-run" });
     });
-    expect(await rejection(cancelRun("swapped", { store, reason: "stop" }))).toBeInstanceOf(RunNotFoundError);
+    const refused = await rejection(cancelRun("swapped", { store, reason: "stop" }));
+    expect(refused).toBeInstanceOf(RunNotFoundError);
+    expect((refused as RunNotFoundError).instance).toMatch(/^[0-9a-f]{12}$/); // the mark of the run asked for, which is gone
     const stored = await getRun("swapped", { store: inner });
     expect(stored).toMatchObject({ instance: "later-run", status: "pending" });
     expect(stored.error).toBeUndefined();

@@ -121,7 +121,15 @@ describe.concurrent("waits: run → exit 2, resolve, resume → 0", () => {
     expect((JSON.parse(runs.stdout) as { runId: string }[]).map((r) => r.runId)).toEqual(["w-1"]);
 
     expectOneLineError(await cli(dir, ["resolve", "w-1", "review:2", "--payload", "{}"]), "WAIT_NOT_FOUND");
-    const resolved = await cli(dir, ["resolve", "w-1", "review:1", "--payload", '{"ok":true}']);
+    // The run's mark: `show` prints it, and `resolve --instance` delivers only to the run that has it.
+    const { instance } = JSON.parse((await cli(dir, ["show", "w-1", "--json"])).stdout) as { instance: string };
+    expect(instance).toMatch(/^[0-9a-f]{12}$/);
+    expect((await cli(dir, ["show", "w-1"])).stdout).toContain(`run       w-1 (mark ${instance})`);
+    const otherMark = instance === "000000000000" ? "000000000001" : "000000000000";
+    const stale = await cli(dir, ["resolve", "w-1", "review:1", "--payload", '{"ok":false}', "--instance", otherMark]);
+    expectOneLineError(stale, "RUN_NOT_FOUND");
+    expect(stale.stderr).toContain(`the run "w-1" with mark "${otherMark}" is gone`);
+    const resolved = await cli(dir, ["resolve", "w-1", "review:1", "--payload", '{"ok":true}', "--instance", instance]);
     expect(resolved.code, resolved.stderr).toBe(0);
     expect(resolved.stderr).toContain('resolved "review:1" of run w-1');
 

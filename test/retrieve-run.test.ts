@@ -234,7 +234,9 @@ describe("retrieveRun: a stored run nobody here drives", () => {
         hold.resolve("later run's");
       }
       expect(await second.result()).toEqual({ x: "later run's" });
-      expect(await outcome).toBeInstanceOf(RunNotFoundError);
+      const refused = await outcome;
+      expect(refused).toBeInstanceOf(RunNotFoundError);
+      expect(refused).toMatchObject({ instance: "first-mark" }); // the message names the mark of the run that is gone
       expect(found.status).toBe("running"); // its own run, as last read
     }
   });

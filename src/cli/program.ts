@@ -123,6 +123,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .argument("<key>", "the key the run waits for (taskloom show <run-id> lists its open waits)")
     .option("--payload <json>", "the event's payload, as JSON (default: null)")
     .option("--payload-file <file>", "read the payload from a JSON file (- for stdin)")
+    .option("--instance <mark>", "deliver only to the run with this mark (taskloom show prints it): refused if the run under <run-id> is a later run of the id")
     .action(act((ctx, runId: string, key: string, options: Parameters<typeof resolveCommand>[3]) => resolveCommand(ctx, runId, key, options)));
 
   program

@@ -24,6 +24,8 @@ export interface AttemptPlace {
 
 /** What an attempt's context needs from the scheduler. */
 export interface AttemptHost {
+  /** The run's mark (`RunMeta.instance`), for `ctx.runInstance`. */
+  readonly runInstance: string | undefined;
   emitFrom(nodeId: string, name: string, data: unknown): void;
   runStep<T>(context: AttemptContext<unknown>, name: string, fn: () => T | Promise<T>): Promise<T>;
   runWait<T>(context: AttemptContext<unknown>, key: string, options: WaitOptions<T> | undefined): Promise<T>;
@@ -120,6 +122,10 @@ export class AttemptContext<I> implements NodeContext<I, Record<string, unknown>
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  get runInstance(): string | undefined {
+    return this.#host.runInstance;
   }
 
   get emit(): (name: string, data?: unknown) => void {

@@ -94,6 +94,8 @@ let engineAnchored = false;
 export class ForwardScheduler<I = unknown> implements AttemptHost {
   readonly #graph: TaskGraph<unknown, unknown>;
   readonly #runId: string;
+  /** The run's mark (`RunMeta.instance`), which attempts show as `ctx.runInstance`. */
+  readonly runInstance: string | undefined;
   readonly #events: RunEvents;
   readonly #clock: Clock;
   readonly #journal: RunJournal;
@@ -117,6 +119,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     const clock = config.clock;
     this.#graph = g;
     this.#runId = runId;
+    this.runInstance = state.meta.instance;
     this.#events = events;
     this.#clock = clock;
     this.#journal = journal;

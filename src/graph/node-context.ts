@@ -34,6 +34,15 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly deps: D;
   /** The run id. */
   readonly runId: string;
+  /**
+   * The run's mark (`RunMeta.instance`): random, set when the run is
+   * created and kept across resumes, so it tells this run from a later run
+   * started under the same id after this one was deleted. Put it beside
+   * the run id in a link or callback that will resolve a wait, and pass it
+   * back as `resolveWait`'s `instance` option. Undefined only for a run
+   * stored by a version that did not keep marks.
+   */
+  readonly runInstance: string | undefined;
   /** This node's (activation) id. */
   readonly nodeId: string;
   /** The attempt number, from 1. */

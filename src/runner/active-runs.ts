@@ -33,9 +33,10 @@ export interface ActiveRun {
    * Delivers an event to the node waiting for `key`; resolves to false when
    * the run does not take events live (it is not running yet, or it stopped
    * driving meanwhile): the caller then awaits `stopped` and goes through
-   * the store.
+   * the store. With `instance` (a run mark), rejects with
+   * `RunNotFoundError` unless the run driven is the run with that mark.
    */
-  deliver(key: string, payload: unknown): Promise<boolean>;
+  deliver(key: string, payload: unknown, instance?: string): Promise<boolean>;
   /** Settles once the driver has saved the run and given its lease back. */
   readonly stopped: Promise<void>;
   /** Cancels the run (`cancelRun` on a run driven in this thread). */

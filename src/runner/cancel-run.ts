@@ -121,7 +121,8 @@ async function cancelTree(store: RunStore, runId: string, reason: string, instan
  */
 async function cancelOne(store: RunStore, runId: string, reason: string, mark: string | undefined): Promise<Pick<CancelRunResult, "status" | "by">> {
   const theRun = (stored: StoredRun | undefined): StoredRun => {
-    if (!stored || (mark !== undefined && stored.state.meta.instance !== mark)) throw new RunNotFoundError(runId);
+    if (!stored) throw new RunNotFoundError(runId);
+    if (mark !== undefined && stored.state.meta.instance !== mark) throw new RunNotFoundError(runId, mark);
     return stored;
   };
   let asked: { owner: string; token: number; giveUpAt: number } | undefined;

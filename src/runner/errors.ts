@@ -159,20 +159,33 @@ export class StaleChildRunError extends TaskloomError {
 }
 
 /**
- * No stored run has this id.
+ * No stored run has this id; or, when the caller named a run mark
+ * (`instance`), the run stored under the id is another run: the one asked
+ * for was deleted and a new run was started under its id. Nothing was
+ * written to the run found.
  *
  * @example
  * ```ts
  * await getRun("nope", { store }); // throws RunNotFoundError
+ * await resolveWait("review-42", "review", payload, { instance: "0a1b2c3d4e5f" }); // RunNotFoundError when run review-42 now has another mark
  * ```
  */
 export class RunNotFoundError extends TaskloomError {
   /** The run id looked up. */
   readonly runId: string;
+  /** The run mark asked for, when the caller named one (the run of the id has another mark, or none). */
+  readonly instance: string | undefined;
 
-  constructor(runId: string) {
-    super("RUN_NOT_FOUND", `no stored run has id "${runId}". Check the id and the store (dir) it was saved in.`);
+  constructor(runId: string, instance?: string) {
+    super(
+      "RUN_NOT_FOUND",
+      instance === undefined
+        ? `no stored run has id "${runId}". Check the id and the store (dir) it was saved in.`
+        : `the run "${runId}" with mark "${instance}" is gone: it was deleted, and the run now stored under its id is another one (getRun("${runId}").instance tells its mark). ` +
+            `What was meant for the deleted run is not handed to this one; nothing was written.`,
+    );
     this.runId = runId;
+    this.instance = instance;
   }
 }
 

@@ -9,8 +9,9 @@
  * and answers.
  *
  * Protocol (one request, answers by request id):
- * - `{ kind: "deliver", id, location, runId, key, payload }` (the payload
- *   serialized as the store would write it);
+ * - `{ kind: "deliver", id, location, runId, key, payload, instance? }`
+ *   (the payload serialized as the store would write it; `instance`, the
+ *   run mark the caller named, if it named one);
  * - the driving thread answers `ack` at once, then `done` (the node has the
  *   event and it is durable), `stopped` (the run stopped driving before it
  *   took the event, and its lease is given back: go through the store) or
@@ -34,6 +35,7 @@ import { InputValidationError, type ValidationIssue } from "../graph/errors.js";
 import { deserialize } from "../persistence/serialization.js";
 import { errorFromRecord, toErrorRecord } from "../state/error-record.js";
 import type { RunStore } from "../persistence/run-store.js";
+import { RunNotFoundError } from "./errors.js";
 import { acquiringRun, activeRun, registerAcquiring, registerActiveRun, type ActiveRun } from "./active-runs.js";
 
 const CHANNEL = "taskloom:live-runs";
@@ -47,6 +49,7 @@ interface DeliverRequest {
   readonly runId: string;
   readonly key: string;
   readonly payload: string;
+  readonly instance?: string;
 }
 
 type Answer = { readonly kind: "ack" | "done" | "stopped"; readonly id: string } | { readonly kind: "error"; readonly id: string; readonly error: SentError };
@@ -112,7 +115,7 @@ async function answer(request: DeliverRequest): Promise<void> {
   const reply = (a: Answer): void => channel.postMessage(a);
   reply({ kind: "ack", id: request.id });
   try {
-    if (await run.deliver(request.key, deserialize(request.payload))) reply({ kind: "done", id: request.id });
+    if (await run.deliver(request.key, deserialize(request.payload), request.instance)) reply({ kind: "done", id: request.id });
     else {
       await run.stopped;
       reply({ kind: "stopped", id: request.id });
@@ -136,8 +139,10 @@ function sendable(error: unknown): SentError {
   };
 }
 
-function rebuilt(error: SentError, runId: string, key: string): Error {
+function rebuilt(error: SentError, runId: string, key: string, instance: string | undefined): Error {
   switch (error.code) {
+    case "RUN_NOT_FOUND":
+      return new RunNotFoundError(runId, instance);
     case "WAIT_NOT_FOUND":
       return new WaitNotFoundError(runId, key, error.openKeys ?? []);
     case "WAIT_ALREADY_RESOLVED":
@@ -151,11 +156,17 @@ function rebuilt(error: SentError, runId: string, key: string): Error {
 
 /**
  * Asks the other threads of this process to deliver the event to run
- * `runId` kept at `location`. Resolves to `"delivered"`, `"stopped"` (go
+ * `runId` kept at `location` (only to the run with mark `instance`, when given). Resolves to `"delivered"`, `"stopped"` (go
  * through the store now) or `"nobody"` (no thread drives it); rejects with
  * the driving thread's refusal.
  */
-export function deliverInAnotherThread(location: string, runId: string, key: string, payload: string): Promise<"delivered" | "stopped" | "nobody"> {
+export function deliverInAnotherThread(
+  location: string,
+  runId: string,
+  key: string,
+  payload: string,
+  instance?: string,
+): Promise<"delivered" | "stopped" | "nobody"> {
   const id = randomUUID();
   const channel = new BroadcastChannel(CHANNEL);
   return new Promise<"delivered" | "stopped" | "nobody">((resolve, reject) => {
@@ -165,10 +176,10 @@ export function deliverInAnotherThread(location: string, runId: string, key: str
       if (a?.id !== id) return;
       if (a.kind === "ack") return clearTimeout(timer);
       clearTimeout(timer);
-      if (a.kind === "error") reject(rebuilt(a.error, runId, key));
+      if (a.kind === "error") reject(rebuilt(a.error, runId, key, instance));
       else resolve(a.kind === "done" ? "delivered" : "stopped");
     };
-    const request: DeliverRequest = { kind: "deliver", id, location, runId, key, payload };
+    const request: DeliverRequest = { kind: "deliver", id, location, runId, key, payload, ...(instance !== undefined && { instance }) };
     channel.postMessage(request);
   }).finally(() => channel.close());
 }

@@ -17,6 +17,12 @@
  *   own schema checks it again, and makes the node's value, when the node
  *   takes it.
  * - Another live process driving the run: `RunLockedError`.
+ * - With `instance` (the run mark, `ctx.runInstance` in the node that
+ *   opened the wait, or `getRun(runId).instance`), the event reaches only
+ *   that run: when the run stored or driven under the id is another run
+ *   (the one meant was deleted and a new one started under its id), it is
+ *   refused with `RunNotFoundError`, on every path, before anything is
+ *   written.
  *
  * The payload is copied through the store's own round trip (serialize,
  * then deserialize) before either path: the node gets an independent value,
@@ -65,11 +71,23 @@ export interface ResolveWaitOptions<T = unknown> {
    * run is driven with (tests pass the run's `ManualClock`). @default the system clock
    */
   readonly clock?: Clock;
+  /**
+   * The run mark of the run the event is meant for (`ctx.runInstance` in
+   * the node that waits, or `getRun(runId).instance`). When given, the
+   * event reaches only that run: if the run under `runId` is another one
+   * (the one meant was deleted and a new run was started under its id),
+   * `resolveWait` throws `RunNotFoundError` and writes nothing. Without it,
+   * the event goes to whichever run has the id. Put it in the link or the
+   * callback that will carry the event (an approval link clicked a week
+   * later must not approve a new run of the same id).
+   */
+  readonly instance?: string;
 }
 
 /**
  * Delivers `payload` to the node of run `runId` waiting for `key`.
- * Throws `RunNotFoundError`, `WaitNotFoundError` (listing the open keys),
+ * Throws `RunNotFoundError` (also when `instance` names a deleted run of
+ * the id), `WaitNotFoundError` (listing the open keys),
  * `WaitAlreadyResolvedError`, `InputValidationError`, or `RunLockedError`
  * when another process is driving the run; nothing is written then.
  *
@@ -79,11 +97,23 @@ export interface ResolveWaitOptions<T = unknown> {
  * await resolveWait("review-run-42", "review:42", { approved: true, note: "ship it" });
  * // later (or in a worker): the run goes on from the waiting node
  * await runAsync(pipeline, undefined, { runId: "review-run-42" });
+ *
+ * // an event that may come late: the node puts its run's mark in the link it sends
+ * //   .node("ask", async ({ runId, runInstance, waitFor }) => { await mail(`/approve?run=${runId}&mark=${runInstance}`); return waitFor("approval"); })
+ * // and the handler passes it back, so a new run of the same id never takes it
+ * await resolveWait(query.run, "approval", { approved: true }, { instance: query.mark });
  * ```
  */
 export async function resolveWait<T = unknown>(runId: string, key: string, payload: T, options: ResolveWaitOptions<T> = {}): Promise<void> {
   assertRunId(runId);
-  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true, clock: true }));
+  assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true, clock: true, instance: true }));
+  const { instance } = options;
+  if (instance !== undefined && (typeof instance !== "string" || !MARK.test(instance))) {
+    throw new InvalidOptionError(
+      "resolveWait instance",
+      `must be a run mark (1 to 64 letters, digits, "-" or "_"; ctx.runInstance or getRun(runId).instance gives it), got ${typeof instance === "string" ? JSON.stringify(instance.slice(0, 80)) : typeof instance}`,
+    );
+  }
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
   }
@@ -115,7 +145,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
   for (;;) {
     const here = activeRun(store, runId);
     if (here) {
-      if (await here.deliver(key, copy)) return;
+      if (await here.deliver(key, copy, instance)) return;
       // The run does not take events live (not started yet, or it just stopped): go through the store once it is saved.
       await here.stopped;
       continue;
@@ -124,6 +154,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
     // nor does a key that is not open in a run no driver claims (refused as of this read).
     const first = await store.load(runId);
     if (!first) throw new RunNotFoundError(runId);
+    checkMark(first.state, runId, instance);
     if (!claimsDriver(first.state.meta.status)) checkOpen(first.state, runId, key);
     let lease: Lease;
     try {
@@ -140,7 +171,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
         continue;
       }
       if (typeof location !== "string") throw error;
-      const answer = await deliverInAnotherThread(location, runId, key, text);
+      const answer = await deliverInAnotherThread(location, runId, key, text, instance);
       if (answer === "delivered") return;
       if (answer === "stopped") continue;
       throw error;
@@ -148,6 +179,8 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
     try {
       const stored = await store.load(runId);
       if (!stored) throw new RunNotFoundError(runId);
+      // Read again under the lease: the run may have been deleted and started again since the first read.
+      checkMark(stored.state, runId, instance);
       checkOpen(stored.state, runId, key);
       const next = deliverToInbox(stored.state, key, { payload: copy, at: clock.now() });
       // Fenced by the lease; a disk that refuses the write is a PersistenceError, never a raw Error.
@@ -164,6 +197,14 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
 /** True when the lease that refused us is held by this very process (another thread of it, or this one). */
 function heldHere(error: RunLockedError): boolean {
   return error.holder.pid === process.pid && error.holder.host === hostname();
+}
+
+/** A run mark as `resolveWait` takes it: today's marks are 12 hex digits; the check leaves room to change that. */
+const MARK = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Throws `RunNotFoundError` when the caller named a run mark and the stored run is another run (another mark, or none). */
+function checkMark(state: RunState, runId: string, instance: string | undefined): void {
+  if (instance !== undefined && state.meta.instance !== instance) throw new RunNotFoundError(runId, instance);
 }
 
 /**

@@ -189,14 +189,15 @@ export class StoredRunHandle<O> implements RunHandle<O> {
           outcome = { ok: false, error };
         }
         // A session of a later run of the id (this one was deleted meanwhile): its end is not this run's.
-        if (live.state !== undefined && !this.#same(live.state)) throw new RunNotFoundError(this.runId);
+        if (live.state !== undefined && !this.#same(live.state)) throw new RunNotFoundError(this.runId, this.#mark);
         // The live run's end is this handle's too: its status and state must not stay as last read.
         this.#state = live.state ?? this.#state;
         if (outcome.ok) return outcome.value;
         throw outcome.error;
       }
       const stored = await this.#store.load(this.runId);
-      if (!stored || !this.#same(stored.state)) throw new RunNotFoundError(this.runId);
+      if (!stored) throw new RunNotFoundError(this.runId);
+      if (!this.#same(stored.state)) throw new RunNotFoundError(this.runId, this.#mark);
       this.#state = stored.state;
     }
   }

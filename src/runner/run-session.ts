@@ -65,7 +65,7 @@ import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { graphIndex } from "../graph/graph-index.js";
 import { endRun, finalChange, unhandled } from "./run-ending.js";
 import type { RunConfig } from "./run-options.js";
-import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
+import { GraphHasPendingWaits, RunNotFoundError, RunTimeoutError } from "./errors.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { DeadlineTimer, deadlineReason, runDeadline } from "./run-deadline.js";
@@ -169,9 +169,12 @@ export class RunSession<O> implements ActiveRun {
   }
 
   /** {@link ActiveRun.deliver}: hands the event to the engine once it runs; false when it never will. */
-  async deliver(key: string, payload: unknown): Promise<boolean> {
+  async deliver(key: string, payload: unknown, instance?: string): Promise<boolean> {
     const engine = await this.#live.promise;
-    return engine ? engine.deliver(key, payload) : false;
+    if (!engine) return false;
+    // Meant for a deleted run of this id (its mark): this run is another one.
+    if (instance !== undefined && this.#state?.meta.instance !== instance) throw new RunNotFoundError(this.#params.config.runId, instance);
+    return engine.deliver(key, payload);
   }
 
   async #drive(): Promise<O> {

@@ -65,6 +65,7 @@ export class RemoteContext implements NodeContext {
   readonly inputs: unknown;
   readonly deps: Record<string, unknown>;
   readonly runId: string;
+  readonly runInstance: string | undefined;
   readonly nodeId: string;
   readonly attempt: number;
   readonly visit: number;
@@ -81,6 +82,7 @@ export class RemoteContext implements NodeContext {
     this.inputs = activation.inputs;
     this.deps = { ...activation.deps };
     this.runId = activation.runId;
+    this.runInstance = activation.runInstance;
     this.nodeId = activation.activationId;
     this.attempt = activation.attempt;
     this.visit = activation.visit ?? 1;

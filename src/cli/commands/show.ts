@@ -82,7 +82,7 @@ export function runText(run: RunDetails, now: number = Date.now()): string {
       : "";
   const took = run.startedAt !== undefined && run.endedAt !== undefined ? ` (took ${formatDuration(run.endedAt - run.startedAt)}${across})` : "";
   const out = [
-    `run       ${run.runId}`,
+    `run       ${run.runId}${run.instance === undefined ? "" : ` (mark ${run.instance})`}`,
     `graph     ${run.graphName} (fingerprint ${run.fingerprint.slice(0, 12)})`,
     `status    ${statusLine(run, now)}`,
     `nodes     ${done}/${run.nodes.length} done${failedCount > 0 ? `, ${failedCount} failed` : ""}`,
