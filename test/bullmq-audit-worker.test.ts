@@ -66,6 +66,11 @@ describeRedis("createWorker (audit)", () => {
       ["queue", { queue: 5 }],
       ["queue", { queue: "" }],
       ["queue", { queue: "etl:prod" }],
+      // Names whose keys would mix with RedisStore's and the side channels' under the same prefix.
+      ["queue", { queue: "run" }],
+      ["queue", { queue: "lease" }],
+      ["queue", { queue: "token" }],
+      ["queue", { queue: "x" }],
       ["prefix", { prefix: 7 }],
       ["connection", { connection: null }],
       ["connection", { connection: 6379 }],
@@ -111,7 +116,8 @@ describeRedis("createWorker (audit)", () => {
       RedisStore: (patch: Record<string, unknown>) => new RedisStore({ connection: REDIS_URL, ...patch }),
     };
     for (const [maker, build] of Object.entries(make)) {
-      const cases = maker === "bullmqExecutor" ? [...bad, ["queue", { queue: "etl:prod" }] as [string, Record<string, unknown>]] : bad;
+      const queues = ["etl:prod", "run", "lease", "token", "x"].map((queue) => ["queue", { queue }] as [string, Record<string, unknown>]);
+      const cases = maker === "bullmqExecutor" ? [...bad, ...queues] : bad;
       for (const [option, patch] of cases) {
         let thrown: unknown;
         try {
@@ -122,6 +128,21 @@ describeRedis("createWorker (audit)", () => {
         expect(thrown, `${maker} ${JSON.stringify(patch)}`).toBeInstanceOf(InvalidOptionError);
         expect((thrown as InvalidOptionError).option, `${maker} ${JSON.stringify(patch)}`).toBe(option);
       }
+    }
+  });
+
+  it("a reserved queue name says why and what to do; names that only start like one are accepted", () => {
+    let thrown: unknown;
+    try {
+      bullmqExecutor({ connection: REDIS_URL, queue: "lease" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as Error).message).toContain('cannot be "lease": under the same prefix, RedisStore');
+    expect((thrown as Error).message).toContain('Name the queue otherwise (for example "lease-jobs")');
+    for (const queue of ["runs", "leases", "run-jobs", "xs", "Run"]) {
+      const executor = bullmqExecutor({ connection: REDIS_URL, queue });
+      closers.push(() => executor.close());
     }
   });
 

@@ -85,10 +85,24 @@ export interface ChannelKeys {
 }
 
 /**
+ * Queue names whose BullMQ keys (`<prefix>:<queue>:…`) would share a key
+ * family with the `RedisStore` and the side channels under the same
+ * prefix: `run` (`P:run:<id>:snap`), `lease` (`P:lease:<id>`), `token`
+ * (`P:token:<id>`) and `x` (`P:x:<queue>:…`). Such a queue's own keys
+ * (`P:lease:meta`, `P:token:id`, `P:token:events`…) are the lease or
+ * token key of a run named `meta`, `id` or `events`: the store's write
+ * to one fails on the other's type, and `queue.obliterate()` deletes them
+ * (a deleted token key hands a token out again, which fencing forbids).
+ */
+const RESERVED_QUEUES: ReadonlySet<string> = new Set(["run", "lease", "token", "x"]);
+
+/**
  * A queue name or key prefix option (`taskloom` when not given): a
- * non-empty string, and for a queue one without ":" (BullMQ's rule);
- * otherwise {@link InvalidOptionError} naming the option. Workers and
- * coordinators check theirs alike, since both must name the same queue.
+ * non-empty string, and for a queue one without ":" (BullMQ's rule) and
+ * not one of the names whose keys the `RedisStore` and the side channels
+ * use (`run`, `lease`, `token`, `x`); otherwise {@link InvalidOptionError}
+ * naming the option. Workers and coordinators check theirs alike, since
+ * both must name the same queue.
  *
  * @example
  * ```ts
@@ -101,6 +115,14 @@ export function nameOption(option: "queue" | "prefix", value: unknown): string {
     throw new InvalidOptionError(option, `must be a non-empty string, the same for workers and coordinators (got ${describeValue(value)})`);
   }
   if (option === "queue" && value.includes(":")) throw new InvalidOptionError(option, `cannot contain ":" (BullMQ's rule; got ${describeValue(value)})`);
+  if (option === "queue" && RESERVED_QUEUES.has(value)) {
+    throw new InvalidOptionError(
+      option,
+      `cannot be ${describeValue(value)}: under the same prefix, RedisStore and taskloom's side channels keep their keys as "<prefix>:${value}:…", ` +
+        `which that queue's own keys would mix with (its "meta", "id" and "events" keys are those of runs named so, and its obliterate() deletes them). ` +
+        `Name the queue otherwise (for example "${value}-jobs")`,
+    );
+  }
   return value;
 }
 
