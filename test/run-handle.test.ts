@@ -461,6 +461,8 @@ describe("option validation (synchronous)", () => {
     ["retry.backoff.factor 0.5", { retry: { backoff: { factor: 0.5 } } }, "retry.backoff.factor"],
     ["retry.timeoutMs 0", { retry: { timeoutMs: 0 } }, "retry.timeoutMs"],
     ["leaseTtlMs 0", { leaseTtlMs: 0 }, "leaseTtlMs"],
+    ["leaseTtlMs 1 (below the 100 ms floor)", { leaseTtlMs: 1 }, "leaseTtlMs"],
+    ["leaseTtlMs 99.5", { leaseTtlMs: 99.5 }, "leaseTtlMs"],
     ["an unknown key", { maxConcurency: 4 }, "maxConcurency"],
     ["snapshot bogus", { snapshot: "sometimes" }, "snapshot"],
     ["continueOnError as a string", { continueOnError: "yes" }, "continueOnError"],

@@ -255,6 +255,8 @@ describe("a slot further ahead than a Node timer can wait", () => {
     const store = new MemoryStore();
     expect(() => new Scheduler({ store, pollMs: 2 ** 31 })).toThrow(InvalidOptionError);
     expect(() => new Scheduler({ store, leaseTtlMs: 2 ** 31 })).toThrow(InvalidOptionError);
+    // and below the lease floor: a lease renewed every third of 5 ms expires between two renewals
+    expect(() => new Scheduler({ store, leaseTtlMs: 5 })).toThrow(/leaseTtlMs must be at least 100 ms/);
     for (const callbackRetry of [{ maxMs: 2 ** 31 }, { initialMs: 2 ** 31 }, { timeoutMs: 2 ** 31 }]) {
       expect(await rejection(schedule(g, {}, { when: "1h", store, callbackUrl: "http://127.0.0.1:9/", callbackRetry }))).toBeInstanceOf(InvalidOptionError);
     }

@@ -53,7 +53,7 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Resume a stored run even though the graph's fingerprint changed. @default false */
   readonly allowGraphChange?: boolean;
-  /** How long the run's lease lasts without renewal (ms); it is renewed every third of that. @default 30_000 */
+  /** How long the run's lease lasts without renewal (ms, at least 100); it is renewed every third of that. @default 30_000 */
   readonly leaseTtlMs?: number;
   /**
    * Take the run's lease even though another driver holds it and it has
@@ -226,6 +226,29 @@ export const MAX_RUN_TIMEOUT_MS = 2_147_483_647;
 /** The longest delay a Node timer holds (2^31 - 1 ms): the lease is renewed every third of `leaseTtlMs`, so a longer TTL is refused. */
 const MAX_LEASE_TTL_MS = MAX_RUN_TIMEOUT_MS;
 
+/**
+ * The shortest lease TTL (ms). The lease is renewed every third of its TTL
+ * by a write to the store; a TTL of a few milliseconds expires between two
+ * renewals of a live run (one slow write or event-loop turn is enough), so
+ * another process may take the run over and run its nodes again while the
+ * first still runs them, and the renewals alone keep the store busy.
+ */
+export const MIN_LEASE_TTL_MS = 100;
+
+/** `leaseTtlMs` (a run's, or a `Scheduler`'s) checked: a finite number of ms from {@link MIN_LEASE_TTL_MS} to 2^31 - 1. */
+export function validateLeaseTtl(value: unknown): void {
+  validateDuration(value, "leaseTtlMs", false);
+  if (typeof value !== "number") return;
+  if (value < MIN_LEASE_TTL_MS) {
+    throw new InvalidOptionError(
+      "leaseTtlMs",
+      `must be at least ${MIN_LEASE_TTL_MS} ms (got ${value}): the lease is renewed every third of it, and a shorter one expires between renewals ` +
+        `while its holder is live, so another process could take over what it holds (and run a run's nodes again). The default, 30000, suits most uses`,
+    );
+  }
+  if (value > MAX_LEASE_TTL_MS) throw new InvalidOptionError("leaseTtlMs", `must be at most ${MAX_LEASE_TTL_MS} ms (about 24.8 days; got ${value})`);
+}
+
 /** Throws {@link InvalidOptionError} (or `InvalidRunIdError`) unless `options` are valid. */
 export function validateRunOptions(options: unknown): asserts options is RunOptions {
   if (options === undefined) return;
@@ -243,10 +266,7 @@ export function validateRunOptions(options: unknown): asserts options is RunOpti
   }
   validateRetryOptions(o.retry, "retry");
   validateSnapshotPolicy(o.snapshot);
-  validateDuration(o.leaseTtlMs, "leaseTtlMs", false);
-  if (typeof o.leaseTtlMs === "number" && o.leaseTtlMs > MAX_LEASE_TTL_MS) {
-    throw new InvalidOptionError("leaseTtlMs", `must be at most ${MAX_LEASE_TTL_MS} ms (about 24.8 days; got ${o.leaseTtlMs})`);
-  }
+  validateLeaseTtl(o.leaseTtlMs);
   validateDuration(o.timeoutMs, "timeoutMs", false);
   if (typeof o.timeoutMs === "number" && o.timeoutMs > MAX_RUN_TIMEOUT_MS) {
     throw new InvalidOptionError("timeoutMs", `must be at most ${MAX_RUN_TIMEOUT_MS} ms (about 24.8 days; got ${o.timeoutMs})`);

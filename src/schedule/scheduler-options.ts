@@ -15,7 +15,7 @@ import { InvalidOptionError } from "../errors.js";
 import { TaskGraph } from "../graph/task-graph.js";
 import type { NodeExecutor } from "../engine/node-executor.js";
 import type { GraphFnLike } from "../runner/run.js";
-import { validateRunOptions, type RunOptions } from "../runner/run-options.js";
+import { validateLeaseTtl, validateRunOptions, type RunOptions } from "../runner/run-options.js";
 import type { Clock } from "../core/clock.js";
 import { clockOption } from "./clock-option.js";
 import { storesOf, type ResolvedStores, type ScheduleStoreOption } from "./store-options.js";
@@ -44,7 +44,7 @@ export interface SchedulerOptions extends ScheduleStoreOption {
   readonly clock?: Clock;
   /** How often the store is read for new, paused, resumed and orphaned schedules (ms). @default 1_000 */
   readonly pollMs?: number;
-  /** How long a schedule's lease lasts without renewal (ms). @default 30_000 */
+  /** How long a schedule's lease lasts without renewal (ms, at least 100). @default 30_000 */
   readonly leaseTtlMs?: number;
   /** The latest due slot still counts as on time this long after it (for `catchUp: "skip"`) (ms). @default 60_000 */
   readonly graceMs?: number;
@@ -89,6 +89,7 @@ export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSche
   const clock = clockOption(options.clock);
   const pollMs = positive(options.pollMs, "pollMs", 1_000);
   const ttlMs = positive(options.leaseTtlMs, "leaseTtlMs", 30_000);
+  validateLeaseTtl(ttlMs);
   const graceMs = positive(options.graceMs, "graceMs", 60_000, true);
   if (options.runOptions !== undefined) {
     const given: unknown = options.runOptions;
