@@ -68,6 +68,7 @@ export const ERROR_CODES = [
   "STORE_FOLDER_UNUSABLE",
   // session:
   "CANCEL_NOT_AVAILABLE",
+  "RUN_HANDLE_DISPOSED",
   "OUTPUTS_NOT_STORED",
   // runs:
   "RUN_TIMEOUT",

@@ -221,6 +221,7 @@ export {
   RunNotFoundError,
   OutputError,
   CancelNotAvailableError,
+  RunHandleDisposedError,
   RunOutputsNotStoredError,
 } from "./runner/errors.js";
 export {

@@ -79,6 +79,7 @@ describe("error families (issue 15 item 5)", () => {
         "UnknownStageError",
         "StaleJobResultError",
         "CancelNotAvailableError",
+        "RunHandleDisposedError",
         "RunOutputsNotStoredError",
         "RunTimeoutError",
       ].sort(),

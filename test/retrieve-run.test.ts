@@ -20,6 +20,7 @@ import {
   InvalidRunIdError,
   MemoryStore,
   RunCancelledError,
+  RunHandleDisposedError,
   RunNotFoundError,
   RunOutputsNotStoredError,
   deleteRun,
@@ -249,6 +250,63 @@ describe("retrieveRun: a stored run nobody here drives", () => {
     await expect(retrieveRun("x", { store, pollIntervalMs: 60_001 })).rejects.toBeInstanceOf(InvalidOptionError);
     // @ts-expect-error an unknown option
     await expect(retrieveRun("x", { store, poll: 5 })).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+});
+
+describe("disposing a handle on a run driven elsewhere", () => {
+  it("stops result()'s polling: it rejects with RunHandleDisposedError, the store is not read again, and the run goes on", async () => {
+    const store = new MemoryStore();
+    const { g, gate, started } = gated();
+    const handle = run(g, undefined, { runId: "dispose-poll", store });
+    await started.promise;
+    let loads = 0;
+    const view = elsewhere(store);
+    const counting: RunStore = { ...view, load: (runId) => ((loads += 1), view.load(runId)) };
+    const found = await retrieveRun("dispose-poll", { store: counting, pollIntervalMs: 10 });
+    const waiting = rejection(found.result());
+    await sleep(40); // a few polls
+    await found[Symbol.asyncDispose]();
+    const refused = await waiting;
+    expect(refused).toBeInstanceOf(RunHandleDisposedError);
+    expect(refused).toMatchObject({ code: "RUN_HANDLE_DISPOSED", runId: "dispose-poll" });
+    const readsAtDisposal = loads;
+    await sleep(60); // six poll intervals: none of them reads
+    expect(loads).toBe(readsAtDisposal);
+    // result() called after disposal on a run that had not ended as last read: refused at once, no read.
+    expect(await rejection(found.result())).toBeInstanceOf(RunHandleDisposedError);
+    expect(loads).toBe(readsAtDisposal);
+    // The run itself was not cancelled: it is not this handle's to cancel.
+    gate.resolve("z");
+    await expect(handle.result()).resolves.toEqual({ wait: "z", after: "z!" });
+  });
+
+  it("stops waiting for a run this process started driving after the handle was made, without cancelling it", async () => {
+    const store = new MemoryStore();
+    const { g, gate, started } = gated();
+    await storeLeftRun(store, g, "dispose-live", { status: "running" });
+    const found = await retrieveRun("dispose-live", { store, pollIntervalMs: 10 });
+    const waiting = rejection(found.result());
+    const resumed = run(g, undefined, { runId: "dispose-live", store });
+    await started.promise;
+    await sleep(40); // the handle's next poll finds the live run and waits for it
+    await found[Symbol.asyncDispose]();
+    expect(await waiting).toBeInstanceOf(RunHandleDisposedError);
+    gate.resolve("y");
+    await expect(resumed.result()).resolves.toEqual({ wait: "y", after: "y!" });
+  });
+
+  it("leaves a finished run's result readable", async () => {
+    const store = new MemoryStore();
+    await runAsync(
+      graph("done")
+        .node("a", () => 1)
+        .build(),
+      undefined,
+      { runId: "dispose-done", store },
+    );
+    const found = await retrieveRun("dispose-done", { store: elsewhere(store) });
+    await found[Symbol.asyncDispose]();
+    await expect(found.result()).resolves.toEqual({ a: 1 });
   });
 });
 

@@ -242,6 +242,32 @@ export class CancelNotAvailableError extends TaskloomError {
 }
 
 /**
+ * `result()` of a handle from `retrieveRun` on a run driven elsewhere
+ * (one it was waiting for, or one called after) when the handle was
+ * disposed (`await using`, or `handle[Symbol.asyncDispose]()`) before the
+ * run ended: the handle stopped reading the store. The run itself goes on
+ * in the process that drives it.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof RunHandleDisposedError) handle = await retrieveRun(e.runId, { store }) }
+ * ```
+ */
+export class RunHandleDisposedError extends TaskloomError {
+  /** The run. */
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(
+      "RUN_HANDLE_DISPOSED",
+      `the handle of run "${runId}" was disposed before the run ended, so result() stopped waiting for it. ` +
+        `The run goes on where it is driven: call retrieveRun("${runId}", { store }) again to wait for it, or keep the handle undisposed until result() settles.`,
+    );
+    this.runId = runId;
+  }
+}
+
+/**
  * `result()` of a handle from `retrieveRun` on a succeeded run whose
  * outputs could not be stored exactly (an `OUTPUT_NOT_DURABLE` warning
  * said so when it ended): resuming it computes them again.

@@ -32,7 +32,7 @@ import { surfaceChildWaits } from "./child-runs.js";
 import { assertStore } from "./run-options.js";
 import { RunSession } from "./run-session.js";
 import { cancelReasonText, SessionHandle, type RunHandle } from "./run.js";
-import { CancelNotAvailableError, GraphHasPendingWaits, RunNotFoundError, RunOutputsNotStoredError } from "./errors.js";
+import { CancelNotAvailableError, GraphHasPendingWaits, RunHandleDisposedError, RunNotFoundError, RunOutputsNotStoredError } from "./errors.js";
 
 /** Options of {@link retrieveRun}. */
 export interface RetrieveRunOptions {
@@ -115,6 +115,12 @@ function liveSession<O>(store: RunStore, runId: string): RunSession<O> | undefin
  * run's result is not this one's. `cancel(reason)`
  * cancels the run this process drives (with `reason`), is a no-op on a
  * finished run and throws `CancelNotAvailableError` otherwise.
+ *
+ * Disposing the handle (`await using`) stops its reads: a `result()` still
+ * waiting for the run (and any called later on a run that had not ended
+ * as last read) rejects with `RunHandleDisposedError`, so no poll timer
+ * outlives the handle. The run itself is not cancelled: this process does
+ * not drive it.
  */
 export class StoredRunHandle<O> implements RunHandle<O> {
   readonly runId: string;
@@ -125,6 +131,8 @@ export class StoredRunHandle<O> implements RunHandle<O> {
   readonly #mark: string | undefined;
   #state: RunState;
   #result: Promise<O> | undefined;
+  /** Aborted when the handle is disposed: the poll's sleep and its wait for a live run stop there. */
+  readonly #disposed = new AbortController();
 
   constructor(store: RunStore, state: RunState, pollIntervalMs: number) {
     this.runId = state.meta.runId;
@@ -159,8 +167,22 @@ export class StoredRunHandle<O> implements RunHandle<O> {
     throw new CancelNotAvailableError(this.runId, this.status);
   }
 
-  /** Nothing to release: the handle only reads the store. */
-  async [Symbol.asyncDispose](): Promise<void> {}
+  /** Stops the handle's reads: a `result()` still waiting rejects with `RunHandleDisposedError`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#disposed.abort();
+    await this.#result?.catch(() => undefined);
+  }
+
+  /** `work`, unless the handle is disposed first: then `RunHandleDisposedError`. */
+  #unlessDisposed<T>(work: Promise<T>): Promise<T> {
+    const signal = this.#disposed.signal;
+    if (signal.aborted) return Promise.reject(new RunHandleDisposedError(this.runId));
+    return new Promise<T>((resolve, reject) => {
+      const stop = (): void => reject(new RunHandleDisposedError(this.runId));
+      signal.addEventListener("abort", stop, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+    });
+  }
 
   async #settle(): Promise<O> {
     for (;;) {
@@ -179,13 +201,15 @@ export class StoredRunHandle<O> implements RunHandle<O> {
         case "running":
           break;
       }
-      await sleep(this.#pollIntervalMs);
+      // The sleep's own AbortError on disposal is replaced by the typed error, as for the waits below.
+      await this.#unlessDisposed(sleep(this.#pollIntervalMs, undefined, { signal: this.#disposed.signal }).catch(() => undefined));
       const live = liveSession<O>(this.#store, this.runId);
       if (live) {
         let outcome: { ok: true; value: O } | { ok: false; error: unknown };
         try {
-          outcome = { ok: true, value: await live.result() };
+          outcome = { ok: true, value: await this.#unlessDisposed(live.result()) };
         } catch (error) {
+          if (error instanceof RunHandleDisposedError) throw error;
           outcome = { ok: false, error };
         }
         // A session of a later run of the id (this one was deleted meanwhile): its end is not this run's.
@@ -195,7 +219,7 @@ export class StoredRunHandle<O> implements RunHandle<O> {
         if (outcome.ok) return outcome.value;
         throw outcome.error;
       }
-      const stored = await this.#store.load(this.runId);
+      const stored = await this.#unlessDisposed(this.#store.load(this.runId));
       if (!stored) throw new RunNotFoundError(this.runId);
       if (!this.#same(stored.state)) throw new RunNotFoundError(this.runId, this.#mark);
       this.#state = stored.state;
