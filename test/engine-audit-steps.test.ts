@@ -55,12 +55,13 @@ describe("ctx.step after the attempt ended", () => {
     const starts: number[] = [];
     handle.events.on("node:start", (e) => starts.push(e.attempt));
     await clock.advance(0);
-    await clock.advance(100); // attempt 1 times out; attempt 2 starts
+    await clock.advance(100); // attempt 1 times out; attempt 2 waits for its body, which still runs
     await clock.advance(0);
-    expect(starts).toEqual([1, 2]);
-    gates[0]!.resolve(); // the timed-out body goes on and calls its step
+    expect(starts).toEqual([1]);
+    gates[0]!.resolve(); // the timed-out body goes on and calls its step, which does not run; then it ends
     for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     expect(effects).toBe(0);
+    expect(starts).toEqual([1, 2]);
     gates[1]!.resolve();
     await expect(handle.result()).resolves.toEqual({ a: 1 });
     expect(effects).toBe(1);

@@ -485,10 +485,21 @@ describe("per-attempt timeoutMs", () => {
     const r = await retry;
     expect(r.attempt).toBe(1);
     expect(r.error).toBe(reason);
+    const warnings: { code: string; nodeId?: string; message: string }[] = [];
+    handle.events.on("warning", (w) => warnings.push(w));
+    // The backoff is over, but the first body still runs (it ignores its signal): the retry does not start
+    // beside it, for as long again as the time limit.
     await clock.advance(5);
+    expect(signals).toHaveLength(1);
+    await clock.advance(44);
+    expect(signals).toHaveLength(1);
+    expect(warnings).toEqual([]);
+    await clock.advance(1); // 50 ms after the timeout: the body is given up on, with a warning, and the retry starts
     await expect(handle.result()).resolves.toEqual({ slow: "second try" });
     expect(signals).toHaveLength(2);
     expect(signals[1]?.aborted).toBe(false);
+    expect(warnings).toEqual([expect.objectContaining({ code: "NODE_BODY_IGNORED_ABORT", nodeId: "slow" })]);
+    expect(warnings[0]!.message).toContain('attempt 1 of node "slow" timed out 50 ms ago and its body has not ended since');
   });
 
   it("a timeout on the last attempt fails the run with NodeFailedError caused by NodeTimeoutError", async () => {

@@ -1,4 +1,12 @@
 /**
+ * Why this file is 436 lines (118 of them comments, this one 52; 318 of
+ * code): it is one concept, an attempt's life (queued, started, timed
+ * out, suspended and resumed, ended once), and every step of it changes
+ * the same intrusive list of live attempts and the same slot. What stands
+ * alone is elsewhere: the slots (`slot-queue.ts`), timed-out bodies that
+ * go on (`lingering-bodies.ts`, 30 lines less here), the context
+ * (`attempt-context.ts`), retry sleeps (`retry-sleeps.ts`).
+ *
  * Attempts: starting a node's body, ending it once, its timeout, its
  * concurrency slot and its context.
  *
@@ -9,6 +17,10 @@
  * the body goes on ({@link Attempts.resume}). So at most `maxConcurrency`
  * bodies run at once, and neither retry sleeps (outside the queue) nor
  * waits hold a slot.
+ *
+ * Timed-out bodies. A timeout ends the attempt at once, but its body,
+ * only signalled, may go on: it keeps its slot until it settles, and its
+ * activation's next attempt waits for it (`lingering-bodies.ts`).
  *
  * Invariants:
  * - An attempt ends when its body settles or it is aborted, whichever
@@ -54,6 +66,7 @@ import type { RecordBuffer } from "./record-buffer.js";
 import type { AttemptResult, ElementOf, Stop } from "./loop-types.js";
 import { NodeTimeoutError } from "./errors.js";
 import { SlotQueue } from "./slot-queue.js";
+import { LingeringBodies } from "./lingering-bodies.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
 
 /** The `after` length from which a node's `deps` are read by graph position (below it, the lookups by id cost no more). */
@@ -72,6 +85,8 @@ export class LiveAttempt extends AttemptAbort {
   /** The key it waits for, while suspended in `waitFor`. */
   waitingOn: string | undefined = undefined;
   done = false;
+  /** Ended by its timeout while its body still runs: it keeps its slot (`release`) until the body settles. */
+  lingering = false;
   /** Its neighbours in the run's list of live attempts (cleared when it ends). */
   prev: LiveAttempt | undefined = undefined;
   next: LiveAttempt | undefined = undefined;
@@ -109,6 +124,8 @@ export interface AttemptLoop {
   settle(id: string, result: AttemptResult, position?: number): Promise<void>;
   suspended(): void;
   resumed(): void;
+  /** Emits a `warning` event about node `nodeId`. */
+  warn(nodeId: string, code: string, message: string): void;
 }
 
 /** What attempts need from map fan-out. */
@@ -154,6 +171,8 @@ export class Attempts {
   readonly #endLive = (live: LiveAttempt, result: AttemptResult): void => this.#end(live, result);
   /** The `after` list the last `deps` object was built for ({@link Attempts.#deps}). */
   #lastAfter: readonly string[] | undefined;
+  /** Timed-out attempts whose bodies still run and hold their slots (see `lingering-bodies.ts`). */
+  readonly #lingering: LingeringBodies;
 
   constructor(env: AttemptsEnv) {
     this.#env = env;
@@ -165,11 +184,12 @@ export class Attempts {
       else task();
     }));
     this.#release = () => queue.release();
+    this.#lingering = new LingeringBodies({ clock: env.clock, warn: (id, code, message) => env.loop.warn(id, code, message), start: (id) => queue.add(id) });
   }
 
-  /** Queues an attempt of `id`. */
+  /** Queues an attempt of `id` (once a timed-out body of its own, if one still runs, settles). */
   enqueue(id: string): void {
-    this.#queue.add(id);
+    if (!this.#lingering.defers(id)) this.#queue.add(id);
   }
 
   /** Queues an attempt of the graph node at `position` (of `graph.order`): its records are found there, not by id. */
@@ -182,11 +202,18 @@ export class Attempts {
     return abort instanceof LiveAttempt && !abort.done ? abort : undefined;
   }
 
-  /** Aborts every running and waiting attempt (the run stops). */
+  /** Aborts every running and waiting attempt (the run stops); lingering bodies give their slots back. */
   abortAll(reason: unknown): void {
     const all: LiveAttempt[] = [];
     for (let live = this.#first; live !== undefined; live = live.next) all.push(live);
     for (const live of all) live.abort(reason);
+    // Nothing new starts now, and what is queued or deferred must get a slot to end as cancelled.
+    this.#lingering.releaseAll();
+  }
+
+  /** The run ended: lingering bodies are no longer watched (no timer, no warning after the end). */
+  forgetLingering(): void {
+    this.#lingering.forget();
   }
 
   /** The attempt suspends in `waitFor(key)`: it gives its slot back and stops its timer. */
@@ -316,7 +343,11 @@ export class Attempts {
 
   /** Ends an attempt once: gives its slot back, drops its links, and hands its result to the loop. */
   #end(live: LiveAttempt, result: AttemptResult): void {
-    if (live.done) return;
+    if (live.done) {
+      // The body of an attempt its timeout ended has settled now.
+      if (live.lingering) this.#lingering.settled(live);
+      return;
+    }
     live.done = true;
     live.onEnd = undefined;
     if (live.timer !== undefined) {
@@ -335,8 +366,13 @@ export class Attempts {
       live.waitingOn = undefined;
       this.#env.loop.resumed();
     }
-    live.release?.();
-    live.release = undefined;
+    // Ended by its timeout (the abort's own reason is the result): its body still runs, and keeps its slot.
+    if (live.release !== undefined && result.kind === "error" && result.error === live.reason && live.reason instanceof NodeTimeoutError) {
+      this.#lingering.linger(live, live.reason.timeoutMs);
+    } else {
+      live.release?.();
+      live.release = undefined;
+    }
     void this.#env.loop.settle(live.id, result, live.position);
   }
 

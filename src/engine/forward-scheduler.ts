@@ -179,6 +179,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
     loop.onStop((reason) => attempts.abortAll(reason));
     loop.onStop((reason) => retries.wakeAll(reason));
     loop.onStop((reason) => steps.stop(reason));
+    loop.onEnd(() => attempts.forgetLingering());
   }
 
   /** The current run state, with every transition made so far applied. */

@@ -1,5 +1,5 @@
 /**
- * Why this file is 442 lines (121 of them comments, this one 55; 321 of
+ * Why this file is 456 lines (125 of them comments, this one 57; 331 of
  * code): it is one concept, the settle of an attempt and what follows from
  * it (record, barrier, next dispatch, retry, stop, outcome), and its
  * counter `#outstanding` must change in the same steps as each of them, so
@@ -11,7 +11,9 @@
  * `retryOn` that throws, and an error whose fields throw when read
  * (`isReadable`), no longer leave a run hanging. The thirty-second pass
  * added 3: a map node counts apart from the busy ones (`MapNodes`), so a
- * run whose map elements all wait ends waiting instead of hanging.
+ * run whose map elements all wait ends waiting instead of hanging. The
+ * thirty-third added 12: `onEnd` hooks, so that what outlives an attempt
+ * (a timed-out body's watch, `lingering-bodies.ts`) ends with the run.
  *
  * The run loop: counts what is outstanding, dispatches activations,
  * settles each attempt's result, stops the run, and decides when it is
@@ -103,6 +105,7 @@ export class RunLoop {
   readonly #journal: RunJournal;
   readonly #continueOnError: boolean;
   readonly #stopHooks: ((reason: RunCancelledError) => void)[] = [];
+  readonly #endHooks: (() => void)[] = [];
   #parts!: LoopParts;
   #outstanding = 0;
   #waiting = 0;
@@ -142,6 +145,17 @@ export class RunLoop {
   /** Adds a hook run once when the run stops, in the order added. */
   onStop(hook: (reason: RunCancelledError) => void): void {
     this.#stopHooks.push(hook);
+  }
+
+  /** Adds a hook run once when the run ends (whatever its outcome), before its outcome is handed over. */
+  onEnd(hook: () => void): void {
+    this.#endHooks.push(hook);
+  }
+
+  /** The run ended: nothing more happens in it. */
+  #ended(): void {
+    this.#finished = true;
+    for (const hook of this.#endHooks) hook();
   }
 
   get stopping(): Stop | undefined {
@@ -368,12 +382,12 @@ export class RunLoop {
         return;
       }
       // Only waits are left: the run stops here and is resumed by runAsync once events arrive.
-      this.#finished = true;
+      this.#ended();
       const waits = this.#parts.closeWaits();
       this.#resolve({ status: "waiting", state: this.#buffer.state, waits });
       return;
     }
-    this.#finished = true;
+    this.#ended();
     const state = this.#buffer.state;
     const stop = this.#stopping;
     if (stop?.kind === "cancelled") this.#resolve({ status: "cancelled", state, reason: stop.reason });
