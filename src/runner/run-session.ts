@@ -1,5 +1,5 @@
 /**
- * Why this file is 459 lines (118 of them comments, this one 53; 341 of
+ * Why this file is 464 lines (121 of them comments, this one 55; 343 of
  * code): it is one concept, one run's lifetime in phases, and the order of
  * its steps (lease, registration, load, first write, engine, final write,
  * releases in reverse) is the crash and liveness argument, so it stays
@@ -13,7 +13,9 @@
  * 25: `run:start` comes first, an end that could not be saved emits
  * `run:error`, and a cancel from a listener waits for the engine's step.
  * The thirty-second pass added 3: a child run is given its parent's mark
- * (`parentInstance`), checked against the child stored under its id.
+ * (`parentInstance`), checked against the child stored under its id. The
+ * thirty-third added 3: an event that names a run mark is refused by
+ * another run of the id (`deliver`).
  *
  * A run session: everything between `run()` and the engine for one run. It
  * owns the run's lease (a {@link LeaseKeeper}), its journal, its engine and

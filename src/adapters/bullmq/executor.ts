@@ -9,7 +9,7 @@
  * cluster-wide, and retries stay the scheduler's (a job is never retried
  * by BullMQ; a stalled one is re-queued, which is the same attempt).
  *
- * Why this file is long (about 680 lines): submitting a job, settling it
+ * Why this file is long (about 710 lines): submitting a job, settling it
  * from the `up` list, from queue events or from a look at the queue,
  * cancelling it and stopping a run
  * all read and change the same private state (the pending attempts by job
@@ -18,6 +18,9 @@
  * to be shared between them. The parts without that state already live
  * apart: the payloads (`job-payload.ts`), the answers to `step` and
  * `waitFor` calls (`attempt-calls.ts`) and the connection (`connection.ts`).
+ * The thirty-third pass added about 30 lines: a timed-out attempt settles
+ * when its job ends, not at the timeout, and the cancel says how long the
+ * worker may keep the job for its body.
  *
  * Per run the executor keeps one blocking Redis connection popping the
  * run's `up` list (job results, and `ctx.emit`, `ctx.step`, `ctx.waitFor`
@@ -43,7 +46,9 @@
  * cancellation, another node failing the run) the executor removes the
  * job if it has not started, and otherwise publishes a cancel that aborts
  * the body's `ctx.signal` in its worker (and leaves a marker with an
- * expiry, for a job that starts just after). Attempts aborted because
+ * expiry, for a job that starts just after). A timed-out attempt's
+ * promise settles only when its job ends: its worker keeps the job while
+ * the body goes on, for as long again as the time limit at most. Attempts aborted because
  * the run stops are cancelled in `runStopped`, and not at all when the
  * run was taken over: a live takeover leaves the bodies running for the
  * new coordinator, which attached to their jobs.
@@ -61,7 +66,7 @@ import type { NodeContext } from "../../graph/node-context.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeActivation, NodeExecutor } from "../../engine/node-executor.js";
 import { ExecutorClosedError, WorkerJobFailedError } from "../worker-errors.js";
-import { RunCancelledError } from "../../engine/errors.js";
+import { NodeTimeoutError, RunCancelledError } from "../../engine/errors.js";
 import { AttemptCalls } from "./attempt-calls.js";
 import { EVENTS_PACE_MS, JobEvents, streamIdAfter } from "./job-events.js";
 import { assertConnection, closeClient, openClient, runScript, untilHalted, type RedisConnection } from "./connection.js";
@@ -167,6 +172,8 @@ interface Pending {
   /** The answers to the job's `step` and `waitFor` calls, by step name and wait key, for every run of the job. */
   readonly calls: AttemptCalls;
   settled: boolean;
+  /** The attempt timed out: its job's body may still run, but its `step` and `waitFor` calls are no longer answered. */
+  ended: boolean;
   /**
    * The events stream showed this attempt's add (`added`, or `duplicated`
    * when it attached to a job already there), after {@link Pending.since}.
@@ -278,9 +285,10 @@ export class BullmqExecutor implements NodeExecutor {
         calls: new AttemptCalls(
           context,
           (callId, reply) => this.#push(jobId, callId, reply),
-          () => !pending.settled,
+          () => !pending.settled && !pending.ended,
         ),
         settled: false,
+        ended: false,
         added: false,
         since: undefined,
         submitted: false,
@@ -459,26 +467,46 @@ export class BullmqExecutor implements NodeExecutor {
    * goes on.
    */
   #aborted(pending: Pending, reason: unknown): void {
-    this.#fail(pending, reason);
     const channel = this.#runs.get(pending.runId);
-    if (reason instanceof RunCancelledError && channel) channel.stopping.push(pending.jobId);
-    else void this.#cancel(pending.jobId, reason);
+    if (!(reason instanceof NodeTimeoutError)) {
+      this.#fail(pending, reason);
+      if (reason instanceof RunCancelledError && channel) channel.stopping.push(pending.jobId);
+      else void this.#cancel(pending.jobId, reason);
+      return;
+    }
+    // A timeout: the attempt has ended, but a body that started goes on in its worker, which keeps the job until the
+    // body ends (for as long again as its limit at most: `graceMs`). The promise settles when the job ends (its
+    // failure or result arrives as any job's does), so the coordinator keeps the attempt's slot until then and the
+    // node's next attempt does not run beside it (engine/lingering-bodies.ts). A job removed before it started ends now.
+    pending.ended = true;
+    void this.#cancel(pending.jobId, reason, reason.timeoutMs).then((removed) => {
+      if (removed) this.#fail(pending, reason);
+    });
   }
 
-  /** Drops the job if it has not started, else aborts its body in the worker. */
-  async #cancel(jobId: string, reason: unknown): Promise<void> {
+  /**
+   * Drops the job if it has not started, else aborts its body in the worker
+   * (which keeps the job for up to `graceMs` while its body goes on, when
+   * given). Resolves to true when the job was dropped, or no worker can be
+   * reached (a closed executor).
+   */
+  async #cancel(jobId: string, reason: unknown, graceMs?: number): Promise<boolean> {
     // A closed executor reaches no worker: reopening a client here would keep the process alive after close().
-    if (this.#closed) return;
+    if (this.#closed) return true;
     const message = reason instanceof Error ? reason.message : String(reason);
-    await Promise.all([
+    const [, removed] = await Promise.all([
       this.#redis
         .multi()
         .set(this.#keys.cancelled(jobId), message, "PX", SIDE_CHANNEL_TTL_MS)
-        .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message }))
+        .publish(this.#keys.cancel, JSON.stringify({ jobId, reason: message, ...(graceMs !== undefined && { graceMs }) }))
         .exec()
         .catch(() => undefined),
-      this.queue.remove(jobId).catch(() => undefined),
+      this.queue.remove(jobId).then(
+        (n) => n > 0,
+        () => false,
+      ),
     ]);
+    return removed;
   }
 
   /** Starts popping the run's `up` list, once per run. */

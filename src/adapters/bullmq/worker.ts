@@ -1,8 +1,11 @@
 /**
- * Why this file is 410 lines (156 of them comments, this one 53; 254 of
+ * Why this file is 458 lines (174 of them comments, this one 62; 284 of
  * code): it is one concept, one worker's lifetime, and the parts left in
  * it all read and abort the same map of running jobs (a cancel, a lock
  * lost, `close(true)`), which a split would hand to each part as a host.
+ * The thirty-third pass added about 40 lines: a timed-out job is kept
+ * while its body goes on (`graceMs`, `settledWithin`), and a lock lost or
+ * `close(true)` ends that wait.
  *
  * `createWorker`: a process (or part of one) that runs node bodies sent by
  * `bullmqExecutor` coordinators. It looks a node's function up by graph
@@ -11,6 +14,12 @@
  * the body with a remote context (`remote-context.ts`), and reports the result through
  * Redis (the run's results hash and `up` list) before BullMQ marks the job
  * completed.
+ *
+ * A job cancelled because its attempt timed out (the cancel carries a
+ * `graceMs`) is kept while its body goes on, for `graceMs` at most (as
+ * long again as the time limit), so the worker runs no more bodies than
+ * its `concurrency` and the coordinator starts the node's next attempt
+ * after it; other cancels end the job as soon as the signal aborts.
  *
  * A body that throws completes its job with an error result: the attempt
  * failed, and the coordinator's retry policy decides what comes next (a
@@ -185,9 +194,13 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   subscribed.catch(() => undefined);
   subscriber.on("message", (_channel: string, text: string) => {
     try {
-      const { jobId, reason } = JSON.parse(text) as { jobId: string; reason: string };
+      const { jobId, reason, graceMs } = JSON.parse(text) as { jobId: string; reason: string; graceMs?: unknown };
       const job = active.get(jobId);
-      job?.controller.abort(new RunCancelledError(job.runId, reason));
+      if (job === undefined) return;
+      // A timed-out attempt's cancel: the job is kept while its body goes on, for this long at most.
+      if (typeof graceMs === "number" && Number.isFinite(graceMs) && graceMs > 0 && !job.controller.signal.aborted)
+        job.graceMs = Math.min(graceMs, MAX_GRACE_MS);
+      job.controller.abort(new RunCancelledError(job.runId, reason));
     } catch {
       // not one of ours
     }
@@ -202,6 +215,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   let forced = false;
   /** Aborts a running body for close(true): nothing it does from now on counts, and its job is left as it is in BullMQ. */
   const leave = (jobId: string, job: RunningJob): void => {
+    job.stopWaiting.abort(); // a cancelled body whose job was kept for it: the job ends now
     if (job.controller.signal.aborted) return; // cancelled, or its lock lost, already: that path ends it
     job.left = true;
     job.controller.abort(
@@ -241,7 +255,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     // (its marker set after the look read none) still reaches the job, and aborts it before its body starts.
     const where = { runId: activation.runId, jobId, jobKey: worker.toKey(jobId) };
     const controller = new AbortController();
-    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false, left: false };
+    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false, left: false, graceMs: 0, stopWaiting: new AbortController() };
     active.set(jobId, entry);
     // BullMQ fetched this job while close(true) ran (it processes what it fetched): it runs elsewhere too.
     if (forced) leave(jobId, entry);
@@ -249,6 +263,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       if (active.get(jobId) === entry) active.delete(jobId);
     };
     let result: ResultEnvelope;
+    let body: Promise<unknown> | undefined;
     try {
       const [stored, cancelled, reported] = await firstLook(client, keys, activation.runId, jobId, where.jobKey);
       if (stored !== null) return stored; // it ran before this worker's predecessor died: never twice
@@ -267,15 +282,18 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
       }
       try {
         const context = new RemoteContext(activation, jobId, controller.signal, client, keys);
-        const value = await untilHalted(
-          Promise.resolve().then(() => node.fn(context)),
-          controller.signal,
-        );
+        body = Promise.resolve().then(() => node.fn(context));
+        const value = await untilHalted(body, controller.signal);
         result = okEnvelope(value, `node "${activation.activationId}"`);
       } catch (error) {
         // Lock lost: BullMQ refuses to end the job for this worker, and the run that holds it (or will) reports.
         if (entry.lockLost) throw controller.signal.reason as Error;
         if (controller.signal.aborted) {
+          // A timed-out attempt's body that goes on keeps its job, and so its place in `concurrency`, until it ends
+          // (as in one process: engine/lingering-bodies.ts), for its grace at most; the coordinator starts the node's
+          // next attempt once the job has ended.
+          if (body !== undefined && entry.graceMs > 0) await settledWithin(body, entry.graceMs, entry.stopWaiting.signal);
+          if (entry.lockLost) throw controller.signal.reason as Error;
           throw new UnrecoverableError(`cancelled by the coordinator: ${(controller.signal.reason as Error)?.message ?? ""}`);
         }
         result = errorEnvelope(error);
@@ -315,7 +333,15 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   worker.on("lockRenewalFailed", (jobIds: string[]) => {
     for (const jobId of jobIds) {
       const job = active.get(jobId);
-      if (job === undefined || job.controller.signal.aborted) continue;
+      if (job === undefined) continue;
+      if (job.controller.signal.aborted) {
+        // A cancelled body this worker kept its job for: the job is another worker's now, so it is not kept longer.
+        if (!job.stopWaiting.signal.aborted) {
+          job.lockLost = true;
+          job.stopWaiting.abort();
+        }
+        continue;
+      }
       job.lockLost = true;
       job.controller.abort(
         new WorkerJobLeftError(
@@ -360,6 +386,28 @@ interface RunningJob {
   lockLost: boolean;
   /** The abort says this worker was closed with force: the job is left, as it is, to another worker. */
   left: boolean;
+  /** A timed-out attempt's cancel: how long the job is kept while its body goes on (0: not kept). */
+  graceMs: number;
+  /** Ends that wait early: the worker is closed with force, or lost the job's lock. */
+  readonly stopWaiting: AbortController;
+}
+
+/** The longest a worker keeps a cancelled job for its body (a timer's limit). */
+const MAX_GRACE_MS = 2_147_483_647;
+
+/** Resolves once `work` settles, `ms` have passed, or `stop` aborts, whichever comes first; never rejects. */
+function settledWithin(work: Promise<unknown>, ms: number, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", end);
+      resolve();
+    };
+    const timer = setTimeout(end, ms);
+    stop.addEventListener("abort", end, { once: true });
+    work.then(end, end);
+  });
 }
 
 /** How many times a worker whose subscriber reconnected tries to read the cancel markers of its running jobs. */
