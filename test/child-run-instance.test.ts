@@ -9,14 +9,10 @@
  * - `getRun(parent).children` listed the deleted run's children;
  * - cancelling the new run cancelled the deleted run's unfinished children.
  */
-import { afterAll, describe, expect, it } from "vitest";
-import { RedisStore } from "../src/adapters/bullmq/index.js";
-import { dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
-import { cancelRun, deleteRun, getRun, graph, MemoryStore, NodeFailedError, resolveWait, runAsync, StaleChildRunError, type RunStore } from "../src/index.js";
+import { describe, expect, it } from "vitest";
+import { cancelRun, deleteRun, getRun, graph, NodeFailedError, resolveWait, runAsync, StaleChildRunError } from "../src/index.js";
 import { rejection } from "./support/async.js";
-import { tempStores } from "./support/temp-stores.js";
-
-const { tempDir, lowdb } = tempStores("taskloom-child-instance-");
+import { everyStore } from "./support/every-store.js";
 
 /** Bodies run by the child graph, by its input. */
 const ran: number[] = [];
@@ -45,29 +41,7 @@ const waitingParent = graph("instance-waiting-parent")
   .node("spawn", ({ run }) => run(waitingChild, undefined, { key: "w" }))
   .build();
 
-const redisStores: RedisStore[] = [];
-afterAll(async () => {
-  for (const store of redisStores) await store.close();
-  await dropPrefix("tl-test:child-instance");
-});
-
-const stores: [string, () => RunStore][] = [
-  ["MemoryStore", () => new MemoryStore()],
-  ["LowdbStore", () => lowdb(tempDir())],
-  ["LowdbStore, folders", () => lowdb(tempDir(), { layout: "folders" })],
-  ...(redisUp || process.env.CI
-    ? ([
-        [
-          "RedisStore",
-          () => {
-            const store = new RedisStore({ connection: REDIS_URL, prefix: uniquePrefix("child-instance") });
-            redisStores.push(store);
-            return store;
-          },
-        ],
-      ] as [string, () => RunStore][])
-    : []),
-];
+const stores = everyStore("child-instance");
 
 describe.each(stores)("child runs of a run deleted and started again under its id (%s)", (_name, makeStore) => {
   it("are never taken as the new run's: ctx.run fails with StaleChildRunError, and runs once the stale child is deleted", async () => {

@@ -13,8 +13,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisStore } from "../src/adapters/bullmq/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   deleteRun,
   getRun,
@@ -29,7 +28,7 @@ import {
   type RunStore,
 } from "../src/index.js";
 import { deferred, nextEvent, rejection } from "./support/async.js";
-import { dropPrefix, REDIS_URL, redisUp, uniquePrefix } from "./support/redis.js";
+import { everyStore } from "./support/every-store.js";
 import { tempStores } from "./support/temp-stores.js";
 
 const WORKER = resolve(import.meta.dirname, "fixtures/resolve-worker.mjs");
@@ -90,29 +89,7 @@ function inWorker(data: { dir: string; runId: string; key: string; payload: unkn
   });
 }
 
-const redisStores: RedisStore[] = [];
-afterAll(async () => {
-  for (const store of redisStores) await store.close();
-  await dropPrefix("tl-test:resolve-instance");
-});
-
-const stores: [string, () => RunStore][] = [
-  ["MemoryStore", () => new MemoryStore()],
-  ["LowdbStore", () => lowdb(tempDir())],
-  ["LowdbStore, folders", () => lowdb(tempDir(), { layout: "folders" })],
-  ...(redisUp || process.env.CI
-    ? ([
-        [
-          "RedisStore",
-          () => {
-            const store = new RedisStore({ connection: REDIS_URL, prefix: uniquePrefix("resolve-instance") });
-            redisStores.push(store);
-            return store;
-          },
-        ],
-      ] as [string, () => RunStore][])
-    : []),
-];
+const stores = everyStore("resolve-instance");
 
 describe.each(stores)("resolveWait with the run's mark, on a stored run (%s)", (_name, makeStore) => {
   it("an event meant for a deleted run is refused by the next run of its id (RunNotFoundError, nothing written); its own mark is delivered", async () => {
