@@ -9,11 +9,8 @@
  *
  * `ctx.runInstance` is how a node learns the mark it puts in its link.
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { Worker } from "node:worker_threads";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   deleteRun,
   getRun,
@@ -29,15 +26,11 @@ import {
 } from "../src/index.js";
 import { deferred, nextEvent, rejection } from "./support/async.js";
 import { everyStore } from "./support/every-store.js";
+import { needsDist, resolveInThread } from "./support/resolve-in-thread.js";
 import { tempStores } from "./support/temp-stores.js";
 
-const WORKER = resolve(import.meta.dirname, "fixtures/resolve-worker.mjs");
-const DIST = resolve(import.meta.dirname, "../dist/index.js");
 const { tempDir, lowdb } = tempStores("taskloom-resolve-instance-");
-
-beforeAll(() => {
-  if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run "npm run build" first (npm test does)`);
-});
+needsDist();
 
 /** The marks `ctx.runInstance` showed, in the order the node ran. */
 const seen: (string | undefined)[] = [];
@@ -79,14 +72,6 @@ async function waitingRun(store: RunStore, runId: string): Promise<string> {
   expect(instance).toMatch(/^[0-9a-f]{12}$/);
   expect(seen.at(-1)).toBe(instance);
   return instance!;
-}
-
-function inWorker(data: { dir: string; runId: string; key: string; payload: unknown; instance?: string }): Promise<Record<string, unknown>> {
-  return new Promise((done, fail) => {
-    const worker = new Worker(WORKER, { workerData: data });
-    worker.once("message", (m: Record<string, unknown>) => done(m));
-    worker.once("error", fail);
-  });
 }
 
 const stores = everyStore("resolve-instance");
@@ -144,10 +129,10 @@ describe("resolveWait with a mark, on a run driven now", () => {
     const handle = run(liveGraph(gate.promise), undefined, { store: lowdb(dir), runId: "thread-mark" });
     await nextEvent(handle, "node:wait");
     const { instance } = await getRun("thread-mark", { store: lowdb(dir) });
-    const stale = await inWorker({ dir, runId: "thread-mark", key: "approval", payload: "stale", instance: otherThan(instance!) });
+    const stale = await resolveInThread({ dir, runId: "thread-mark", key: "approval", payload: "stale", instance: otherThan(instance!) });
     expect(stale).toMatchObject({ ok: false, name: "RunNotFoundError", code: "RUN_NOT_FOUND", instance: otherThan(instance!) });
     const reviewed = nextEvent(handle, "node:success", (e) => e.nodeId === "review");
-    expect(await inWorker({ dir, runId: "thread-mark", key: "approval", payload: "fresh", instance: instance! })).toEqual({ ok: true });
+    expect(await resolveInThread({ dir, runId: "thread-mark", key: "approval", payload: "fresh", instance: instance! })).toEqual({ ok: true });
     await reviewed;
     gate.resolve();
     await expect(handle.result()).resolves.toEqual({ hold: "held", review: "fresh" });

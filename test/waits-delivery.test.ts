@@ -11,11 +11,8 @@
  * - a delivery that reaches a resumed run before its node waits again is
  *   held until it does.
  */
-import { existsSync } from "node:fs";
 import { hostname } from "node:os";
-import { resolve } from "node:path";
-import { Worker } from "node:worker_threads";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   GraphHasPendingWaits,
   LowdbStore,
@@ -32,15 +29,12 @@ import { RedisStore } from "../src/adapters/bullmq/index.js";
 import { deferred, nextEvent, rejection, until } from "./support/async.js";
 import { describeRedis, REDIS_URL, uniquePrefix } from "./support/redis.js";
 import { tempStores } from "./support/temp-stores.js";
+import { needsDist, resolveInThread } from "./support/resolve-in-thread.js";
 import { replayingWait } from "./support/replaying-wait.js";
 
-const WORKER = resolve(import.meta.dirname, "fixtures/resolve-worker.mjs");
-const DIST = resolve(import.meta.dirname, "../dist/index.js");
 const { tempDir, lowdb } = tempStores("taskloom-waits-delivery-");
 
-beforeAll(() => {
-  if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run "npm run build" first (npm test does)`);
-});
+needsDist();
 
 /** A graph where "review" waits for "approval" while "hold" keeps the run live until `gate` opens. */
 function liveGraph(gate: Promise<void>) {
@@ -51,14 +45,6 @@ function liveGraph(gate: Promise<void>) {
     })
     .node("review", ({ waitFor }) => waitFor<{ list: number[]; nested: { n: number } }>("approval"))
     .build();
-}
-
-function inWorker(data: { dir: string; runId: string; key: string; payload: unknown }): Promise<Record<string, unknown>> {
-  return new Promise((done, fail) => {
-    const worker = new Worker(WORKER, { workerData: data });
-    worker.once("message", (m: Record<string, unknown>) => done(m));
-    worker.once("error", fail);
-  });
 }
 
 describe("resolveWait while this process drives the run", () => {
@@ -80,12 +66,12 @@ describe("resolveWait while this process drives the run", () => {
     const gate = deferred();
     const handle = run(liveGraph(gate.promise), undefined, { store: lowdb(dir), runId: "from-worker" });
     await nextEvent(handle, "node:wait");
-    const unknown = await inWorker({ dir, runId: "from-worker", key: "nope", payload: 1 });
+    const unknown = await resolveInThread({ dir, runId: "from-worker", key: "nope", payload: 1 });
     expect(unknown).toMatchObject({ ok: false, name: "WaitNotFoundError", code: "WAIT_NOT_FOUND", openKeys: ["approval"] });
     const reviewed = nextEvent(handle, "node:success", (e) => e.nodeId === "review");
-    expect(await inWorker({ dir, runId: "from-worker", key: "approval", payload: { list: [2], nested: { n: 2 } } })).toEqual({ ok: true });
+    expect(await resolveInThread({ dir, runId: "from-worker", key: "approval", payload: { list: [2], nested: { n: 2 } } })).toEqual({ ok: true });
     await reviewed;
-    const again = await inWorker({ dir, runId: "from-worker", key: "approval", payload: { list: [3], nested: { n: 3 } } });
+    const again = await resolveInThread({ dir, runId: "from-worker", key: "approval", payload: { list: [3], nested: { n: 3 } } });
     expect(again).toMatchObject({ ok: false, name: "WaitAlreadyResolvedError", code: "WAIT_ALREADY_RESOLVED" });
     gate.resolve();
     await expect(handle.result()).resolves.toEqual({ hold: "held", review: { list: [2], nested: { n: 2 } } });
