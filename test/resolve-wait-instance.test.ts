@@ -15,6 +15,7 @@ import {
   deleteRun,
   getRun,
   graph,
+  graphFn,
   GraphHasPendingWaits,
   InvalidOptionError,
   MemoryStore,
@@ -136,6 +137,26 @@ describe("resolveWait with a mark, on a run driven now", () => {
     await reviewed;
     gate.resolve();
     await expect(handle.result()).resolves.toEqual({ hold: "held", review: "fresh" });
+  });
+});
+
+describe("the run mark as bodies see it", () => {
+  it("a graphFn body and its steps see the run's mark, the same across a resume", async () => {
+    const store = new MemoryStore();
+    const marks: (string | undefined)[] = [];
+    const fn = graphFn("instance-graph-fn", async (_inputs: undefined, { runInstance, step }) => {
+      marks.push(runInstance);
+      return step("ask", ({ runInstance: inStep, waitFor }) => {
+        marks.push(inStep);
+        return waitFor<string>("approval");
+      });
+    });
+    expect(await rejection(runAsync(fn, undefined, { store, runId: "gf-mark" }))).toBeInstanceOf(GraphHasPendingWaits);
+    const { instance } = await getRun("gf-mark", { store });
+    await resolveWait("gf-mark", "approval", "yes", { store, instance: instance! });
+    expect(await runAsync(fn, undefined, { store, runId: "gf-mark" })).toBe("yes");
+    expect(marks.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(marks)).toEqual(new Set([instance]));
   });
 });
 

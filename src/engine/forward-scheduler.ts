@@ -138,6 +138,7 @@ export class ForwardScheduler<I = unknown> implements AttemptHost {
       graph: g,
       inputs,
       runId,
+      runInstance: state.meta.instance,
       buffer,
       defs,
       loop,

@@ -87,6 +87,8 @@ export interface GraphFnStepsEnv {
   readonly graph: TaskGraph<unknown, unknown>;
   readonly inputs: unknown;
   readonly runId: string;
+  /** The run's mark, for the body's `runInstance`. */
+  readonly runInstance: string | undefined;
   readonly buffer: RecordBuffer;
   readonly defs: ActivationDefs;
   readonly loop: StepLoop;
@@ -127,6 +129,7 @@ export class GraphFnSteps implements ActivationOwner, Coordinator {
     loop.hold(1);
     const context: GraphFnContext = {
       runId: this.#env.runId,
+      runInstance: this.#env.runInstance,
       signal: (this.#abort = new AbortController()).signal,
       step: (id, fn, options) => this.#step(id, fn as NodeDefinition["fn"], options) as Promise<never>,
       emit: (name, data) => this.#env.emit(name, data),

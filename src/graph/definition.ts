@@ -147,6 +147,8 @@ export interface StepOptions {
 export interface GraphFnContext {
   /** The run id. */
   readonly runId: string;
+  /** The run's mark, as `NodeContext.runInstance` (a step's `ctx.runInstance` is the same). */
+  readonly runInstance: string | undefined;
   /** Aborted when the run is cancelled or fails. */
   readonly signal: AbortSignal;
   /**
