@@ -15,6 +15,7 @@ import {
   RunCancelledError,
   RunNotFoundError,
   cancelRun,
+  deleteRun,
   getRun,
   graph,
   run,
@@ -245,6 +246,54 @@ describeRedis("cancelRun from another process (RedisStore)", () => {
       await dropPrefix(prefix);
     }
   }, 120_000);
+});
+
+describe("cancelRun with the run's mark", () => {
+  const asks = graph("mark-cancel")
+    .node("ask", ({ waitFor }) => waitFor("ok"))
+    .build();
+
+  it("cancels nothing when the run under the id is a later one (RunNotFoundError with the mark); its own mark cancels it", async () => {
+    const store = new MemoryStore();
+    expect(await rejection(runAsync(asks, undefined, { store, runId: "marked" }))).toBeInstanceOf(GraphHasPendingWaits);
+    const deleted = (await getRun("marked", { store })).instance!;
+    await deleteRun("marked", { store });
+    expect(await rejection(runAsync(asks, undefined, { store, runId: "marked" }))).toBeInstanceOf(GraphHasPendingWaits);
+    const current = (await getRun("marked", { store })).instance!;
+    const refused = await rejection(cancelRun("marked", { store, instance: deleted }));
+    expect(refused).toBeInstanceOf(RunNotFoundError);
+    expect(refused).toMatchObject({ code: "RUN_NOT_FOUND", instance: deleted });
+    expect((await getRun("marked", { store })).status).toBe("waiting");
+    expect(await cancelRun("marked", { store, instance: current })).toMatchObject({ status: "cancelled", by: "store" });
+  });
+
+  it("refuses a mark that is not one before it reads the store", async () => {
+    for (const instance of ["", "a b", 7]) {
+      const refused = await rejection(cancelRun("nope", { store: new MemoryStore(), instance: instance as string }));
+      expect(refused).toBeInstanceOf(InvalidOptionError);
+      expect(refused).toMatchObject({ option: "cancelRun instance" });
+    }
+  });
+
+  it("taskloom cancel --instance: refused with RUN_NOT_FOUND for another mark, cancels with the run's own", async () => {
+    const dir = tempDir();
+    expect(await rejection(runAsync(asks, undefined, { store: lowdb(dir), runId: "cli-mark" }))).toBeInstanceOf(GraphHasPendingWaits);
+    const { instance } = await getRun("cli-mark", { store: lowdb(dir) });
+    const text = { out: "", err: "" };
+    const io = {
+      out: { isTTY: false, columns: 120, write: (t: string) => ((text.out += t), true) },
+      err: { isTTY: false, columns: 120, write: (t: string) => ((text.err += t), true) },
+      cwd: process.cwd(),
+      env: { ...process.env, TASKLOOM_DIR: dir },
+      now: () => Date.now(),
+    };
+    const other = instance === "000000000000" ? "000000000001" : "000000000000";
+    expect(await runCli(["cancel", "cli-mark", "--instance", other], io)).not.toBe(0);
+    expect(text.err).toContain("RUN_NOT_FOUND");
+    expect((await getRun("cli-mark", { store: lowdb(dir) })).status).toBe("waiting");
+    expect(await runCli(["cancel", "cli-mark", "--instance", instance!, "--json"], io)).toBe(0);
+    expect(JSON.parse(text.out)).toMatchObject({ runId: "cli-mark", status: "cancelled" });
+  });
 });
 
 describe("taskloom cancel <run-id>", () => {

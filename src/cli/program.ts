@@ -164,6 +164,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .description("cancel a run wherever it runs (the driving process stops it; a run nobody drives is marked cancelled)")
     .argument("<run-id>")
     .option("--reason <text>", "why (recorded in the run's error)")
+    .option("--instance <mark>", "cancel only the run with this mark (taskloom show prints it): refused if the run under <run-id> is a later run of the id")
     .option("--json", "print JSON")
     .action(act((ctx, runId: string, options: Parameters<typeof cancelCommand>[2]) => cancelCommand(ctx, runId, options)));
 

@@ -31,7 +31,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { assertKnownKeys, optionKeys } from "../core/known-keys.js";
-import { assertRunId } from "../core/run-id.js";
+import { assertRunId, assertRunMark } from "../core/run-id.js";
 import { InvalidOptionError } from "../errors.js";
 import { RunCancelledError } from "../engine/errors.js";
 import { RunLockedError } from "../persistence/errors.js";
@@ -53,6 +53,14 @@ export interface CancelRunOptions {
   readonly store?: RunStore;
   /** Why: recorded in the run's `RunCancelledError`. @default "cancelled by cancelRun" */
   readonly reason?: string;
+  /**
+   * The run mark of the run to cancel (`getRun(runId).instance`). When
+   * given and the run under `runId` is another one (the run meant was
+   * deleted and a new run started under its id), `cancelRun` throws
+   * `RunNotFoundError` and cancels nothing. Without it, whichever run has
+   * the id is cancelled.
+   */
+  readonly instance?: string;
 }
 
 /** What {@link cancelRun} did to one run. */
@@ -69,7 +77,7 @@ export interface CancelRunResult {
   readonly children: readonly CancelRunResult[];
 }
 
-const OPTION_KEYS = optionKeys<CancelRunOptions>({ store: true, reason: true });
+const OPTION_KEYS = optionKeys<CancelRunOptions>({ store: true, reason: true, instance: true });
 /** How often the store is read while another process stops the run (ms). */
 const POLL_MS = 50;
 
@@ -94,10 +102,12 @@ export async function cancelRun(runId: string, options: CancelRunOptions = {}): 
   if (typeof reason !== "string" || reason.length === 0 || reason.length > 1_000) {
     throw new InvalidOptionError("reason", "of cancelRun must be a string of 1 to 1000 characters");
   }
+  if (options.instance !== undefined) assertRunMark(options.instance, "cancelRun instance");
   if (options.store !== undefined) assertStore(options.store);
   const store = options.store ?? defaultStore();
   const stored = await store.load(runId);
   if (!stored) throw new RunNotFoundError(runId);
+  if (options.instance !== undefined && stored.state.meta.instance !== options.instance) throw new RunNotFoundError(runId, options.instance);
   return cancelTree(store, runId, reason, stored.state.meta.instance);
 }
 

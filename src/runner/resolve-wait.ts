@@ -49,7 +49,7 @@ import { acquiringRun, activeRun, storeLocation } from "./active-runs.js";
 import { defaultStore } from "./default-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { deliverInAnotherThread } from "./live-runs-channel.js";
-import { assertRunId } from "../core/run-id.js";
+import { assertRunId, assertRunMark } from "../core/run-id.js";
 import { assertStore, validateRunOptions } from "./run-options.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { asTaskloomError } from "./run-lease.js";
@@ -108,12 +108,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
   assertRunId(runId);
   assertKnownKeys("resolveWait", options, optionKeys<ResolveWaitOptions>({ store: true, schema: true, clock: true, instance: true }));
   const { instance } = options;
-  if (instance !== undefined && (typeof instance !== "string" || !MARK.test(instance))) {
-    throw new InvalidOptionError(
-      "resolveWait instance",
-      `must be a run mark (1 to 64 letters, digits, "-" or "_"; ctx.runInstance or getRun(runId).instance gives it), got ${typeof instance === "string" ? JSON.stringify(instance.slice(0, 80)) : typeof instance}`,
-    );
-  }
+  if (instance !== undefined) assertRunMark(instance, "resolveWait instance");
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new InvalidOptionError("resolveWait(key)", "must be a string of 1 to 200 characters");
   }
@@ -198,9 +193,6 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
 function heldHere(error: RunLockedError): boolean {
   return error.holder.pid === process.pid && error.holder.host === hostname();
 }
-
-/** A run mark as `resolveWait` takes it: today's marks are 12 hex digits; the check leaves room to change that. */
-const MARK = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Throws `RunNotFoundError` when the caller named a run mark and the stored run is another run (another mark, or none). */
 function checkMark(state: RunState, runId: string, instance: string | undefined): void {

@@ -1,5 +1,5 @@
 /**
- * `taskloom cancel <run-id> [--reason <text>] [--json]`: cancels a run
+ * `taskloom cancel <run-id> [--reason <text>] [--instance <mark>] [--json]`: cancels a run
  * wherever it runs (`cancelRun`): the process that drives it stops it
  * within a lease-renewal interval; a run nobody drives is marked
  * cancelled at once; its unfinished child runs are cancelled too. A run
@@ -15,11 +15,17 @@ import { jsonText } from "../text.js";
 export interface CancelCommandOptions {
   readonly reason?: string | undefined;
   readonly json?: boolean | undefined;
+  /** The run mark of the run to cancel (`cancelRun`'s `instance`). */
+  readonly instance?: string | undefined;
 }
 
 /** Runs the command; resolves to the exit code. */
 export async function cancelCommand(ctx: CommandContext, runId: string, options: CancelCommandOptions): Promise<number> {
-  const result = await cancelRun(runId, { store: ctx.store(), ...(options.reason !== undefined && { reason: options.reason }) });
+  const result = await cancelRun(runId, {
+    store: ctx.store(),
+    ...(options.reason !== undefined && { reason: options.reason }),
+    ...(options.instance !== undefined && { instance: options.instance }),
+  });
   if (options.json) ctx.io.out.write(`${jsonText(result)}\n`);
   else for (const line of describeResult(result, "")) ctx.io.err.write(`${line}\n`);
   return 0;
