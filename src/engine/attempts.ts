@@ -1,14 +1,9 @@
 /**
- * Why this file is 436 lines (118 of them comments, this one 52; 318 of
- * code): it is one concept, an attempt's life (queued, started, timed
- * out, suspended and resumed, ended once), and every step of it changes
- * the same intrusive list of live attempts and the same slot. What stands
- * alone is elsewhere: the slots (`slot-queue.ts`), timed-out bodies that
- * go on (`lingering-bodies.ts`, 30 lines less here), the context
- * (`attempt-context.ts`), retry sleeps (`retry-sleeps.ts`).
- *
  * Attempts: starting a node's body, ending it once, its timeout, its
- * concurrency slot and its context.
+ * concurrency slot and its context. Apart from this file: the slots
+ * (`slot-queue.ts`), timed-out bodies that go on (`lingering-bodies.ts`),
+ * an attempt's `deps` (`attempt-deps.ts`), its context
+ * (`attempt-context.ts`), retry sleeps (`retry-sleeps.ts`).
  *
  * Concurrency. A ready activation is a task in a {@link SlotQueue} whose
  * concurrency is `maxConcurrency`. The task holds a *slot* that the
@@ -53,7 +48,6 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { anchorShape } from "../core/shape-anchors.js";
 import type { RunEvents } from "../events/run-events.js";
-import { graphIndex } from "../graph/graph-index.js";
 import type { TaskGraph } from "../graph/task-graph.js";
 import { markResumed } from "../state/node-transitions.js";
 import { markRunning } from "../state/node-transitions.js";
@@ -67,10 +61,8 @@ import type { AttemptResult, ElementOf, Stop } from "./loop-types.js";
 import { NodeTimeoutError } from "./errors.js";
 import { SlotQueue } from "./slot-queue.js";
 import { LingeringBodies } from "./lingering-bodies.js";
+import { AttemptDeps } from "./attempt-deps.js";
 import { type MapSpec, type NodeDefinition } from "../graph/definition.js";
-
-/** The `after` length from which a node's `deps` are read by graph position (below it, the lookups by id cost no more). */
-const WIDE_JOIN = 32;
 
 /** One attempt that has started and not ended; it is its own {@link AttemptAbort}. */
 export class LiveAttempt extends AttemptAbort {
@@ -169,8 +161,8 @@ export class Attempts {
   readonly #release: () => void;
   /** Ends an attempt: the one handler every attempt of the run shares. */
   readonly #endLive = (live: LiveAttempt, result: AttemptResult): void => this.#end(live, result);
-  /** The `after` list the last `deps` object was built for ({@link Attempts.#deps}). */
-  #lastAfter: readonly string[] | undefined;
+  /** Builds each attempt's `deps` (`attempt-deps.ts`). */
+  readonly #deps: AttemptDeps;
   /** Timed-out attempts whose bodies still run and hold their slots (see `lingering-bodies.ts`). */
   readonly #lingering: LingeringBodies;
 
@@ -185,6 +177,7 @@ export class Attempts {
     }));
     this.#release = () => queue.release();
     this.#lingering = new LingeringBodies({ clock: env.clock, warn: (id, code, message) => env.loop.warn(id, code, message), start: (id) => queue.add(id) });
+    this.#deps = new AttemptDeps(env.graph, env.buffer);
   }
 
   /** Queues an attempt of `id` (once a timed-out body of its own, if one still runs, settles). */
@@ -376,50 +369,9 @@ export class Attempts {
     void this.#env.loop.settle(live.id, result, live.position);
   }
 
-  /**
-   * The `deps` of a node's attempt: the outputs of its `after` nodes. An
-   * object built by adding a property named after a node id gets a hidden
-   * class of its own per id, and V8 makes each one on a slow path (about
-   * 0.8 µs; a 10,000-node chain has 10,000 ids). So unless the list is the
-   * one the previous attempt used (fan-out branches share one frozen list,
-   * hence one shape, built on the fast path), the object starts without a
-   * prototype, which V8 keeps as a dictionary (no hidden class per id), and
-   * gets `Object.prototype` once filled: to the node it is a plain object.
-   * Speed only (issue 16, target 3): what the object holds is the same.
-   */
-  #deps(id: string, after: readonly string[]): Record<string, unknown> {
-    const { buffer } = this.#env;
-    if (after.length === 0) return {};
-    const shared = after === this.#lastAfter;
-    this.#lastAfter = after;
-    const deps: Record<string, unknown> = shared ? {} : (Object.create(null) as Record<string, unknown>);
-    const from = after.length >= WIDE_JOIN ? this.#predecessorsFrom(id, after) : -1;
-    if (from >= 0) {
-      buffer.outputsAt(deps, after, graphIndex(this.#env.graph).predecessors, from);
-    } else {
-      for (const dep of after) deps[dep] = buffer.output(dep);
-    }
-    if (!shared) Object.setPrototypeOf(deps, Object.prototype);
-    return deps;
-  }
-
-  /**
-   * Where the graph positions of node `id`'s `after` entries start in its
-   * graph's index, or -1 when `after` is not that node's list (a node added
-   * at run time): a wide join then reads each dependency's record at its
-   * position, not by its id (a million lookups in a million-entry map, each
-   * a cache miss, for the join of a million-node fan-out).
-   */
-  #predecessorsFrom(id: string, after: readonly string[]): number {
-    const { graph } = this.#env;
-    const index = graphIndex(graph);
-    const p = index.position.get(id);
-    return p !== undefined && graph.node(id)?.after === after ? index.predecessorsFrom[p]! : -1;
-  }
-
   #context(id: string, node: NodeDefinition, attempt: number, abort: AttemptAbort, element: ElementOf | undefined): AttemptContext<unknown> {
     const { frontier, buffer } = this.#env;
-    const deps = frontier.visitDeps(id) ?? this.#deps(id, node.after);
+    const deps = frontier.visitDeps(id) ?? this.#deps.of(id, node.after);
     // A map element runs for its map node's visit: it sees the trigger of the route that chose the map node.
     const visit = frontier.visit(element === undefined ? id : element.map);
     const from = visit?.trigger;

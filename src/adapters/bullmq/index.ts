@@ -28,6 +28,7 @@
 export { RedisStore, type RedisStoreOptions } from "./redis-store.js";
 export { BullmqMissingError, ExecutorClosedError, WorkerGraphMissingError, WorkerJobFailedError, WorkerJobLeftError } from "../worker-errors.js";
 export { BullmqExecutor, bullmqExecutor, type BullmqExecutorOptions } from "./executor.js";
-export { createWorker, jobHandlerProcessor, type CreateWorkerOptions, type GraphRegistry, type TaskloomWorker } from "./worker.js";
+export { createWorker, type CreateWorkerOptions, type GraphRegistry, type TaskloomWorker } from "./worker.js";
+export { jobHandlerProcessor } from "./job-handler-processor.js";
 export { jobIdOf, type JobPayload, type ActivationValues } from "./job-payload.js";
 export type { RedisConnection } from "./connection.js";

@@ -1,12 +1,4 @@
 /**
- * Why this file is 458 lines (174 of them comments, this one 62; 284 of
- * code): it is one concept, one worker's lifetime, and the parts left in
- * it all read and abort the same map of running jobs (a cancel, a lock
- * lost, `close(true)`), which a split would hand to each part as a host.
- * The thirty-third pass added about 40 lines: a timed-out job is kept
- * while its body goes on (`graceMs`, `settledWithin`), and a lock lost or
- * `close(true)` ends that wait.
- *
  * `createWorker`: a process (or part of one) that runs node bodies sent by
  * `bullmqExecutor` coordinators. It looks a node's function up by graph
  * name and node id in its registry (the graphs it was given), checks that
@@ -55,33 +47,24 @@
  *
  * Apart from this file: the registry and the lookup of a job's node
  * (`worker-graphs.ts`), the first look and the report in Redis
- * (`job-reports.ts`); what is left is one worker's lifetime (its options,
- * connections, cancel subscriber, and the processor of one job).
+ * (`job-reports.ts`), the running jobs and how a cancel reaches them
+ * (`running-jobs.ts`), and the stage handlers' processor
+ * (`job-handler-processor.ts`); what is left is one worker's lifetime (its
+ * options, connections, cancel subscriber, and the processor of one job).
  *
  * @module
  */
-import { UnrecoverableError, WaitingError, Worker, type Job, type Processor } from "bullmq";
-import type { Redis } from "ioredis";
+import { UnrecoverableError, WaitingError, Worker, type Processor } from "bullmq";
 import { WorkerGraphMissingError, WorkerJobLeftError } from "../worker-errors.js";
 import { InvalidOptionError } from "../../errors.js";
-import { RunCancelledError } from "../../engine/errors.js";
 import { assertKnownKeys, optionKeys } from "../../core/known-keys.js";
 import type { NodeActivation } from "../../engine/node-executor.js";
 import { assertConnection, bullmqConnection, closeClient, openClient, untilHalted, type RedisConnection } from "./connection.js";
-import {
-  channelKeys,
-  decodeActivation,
-  describeValue,
-  encode,
-  errorEnvelope,
-  nameOption,
-  okEnvelope,
-  type ChannelKeys,
-  type ResultEnvelope,
-} from "./job-payload.js";
+import { channelKeys, decodeActivation, describeValue, encode, errorEnvelope, nameOption, okEnvelope, type ResultEnvelope } from "./job-payload.js";
 import { RemoteContext } from "./remote-context.js";
 import { firstLook, report } from "./job-reports.js";
 import { registryOf, resolveNode, type GraphRegistry } from "./worker-graphs.js";
+import { abortCancelled, applyCancel, runningJob, settledWithin, type RunningJob } from "./running-jobs.js";
 
 export type { GraphRegistry } from "./worker-graphs.js";
 
@@ -192,19 +175,7 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   const subscribed = subscriber.subscribe(keys.cancel).then(() => undefined);
   // Rejected when the worker closes before it subscribed: `waitUntilReady` says so, nothing else must.
   subscribed.catch(() => undefined);
-  subscriber.on("message", (_channel: string, text: string) => {
-    try {
-      const { jobId, reason, graceMs } = JSON.parse(text) as { jobId: string; reason: string; graceMs?: unknown };
-      const job = active.get(jobId);
-      if (job === undefined) return;
-      // A timed-out attempt's cancel: the job is kept while its body goes on, for this long at most.
-      if (typeof graceMs === "number" && Number.isFinite(graceMs) && graceMs > 0 && !job.controller.signal.aborted)
-        job.graceMs = Math.min(graceMs, MAX_GRACE_MS);
-      job.controller.abort(new RunCancelledError(job.runId, reason));
-    } catch {
-      // not one of ours
-    }
-  });
+  subscriber.on("message", (_channel: string, text: string) => applyCancel(active, text));
   // Pub/sub keeps nothing: a cancel published while the subscriber was reconnecting never comes. Once subscribed
   // again, the marker each cancel leaves (`cancelled`, kept a day) tells which running jobs were cancelled meanwhile.
   // A look that fails (Redis answered an error, the client gave up its retries) is made again a few times: it must
@@ -228,7 +199,8 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   };
   let closed: Promise<void> | undefined;
   const lookAtMarkers = async (): Promise<void> => {
-    await subscribedAgain(subscriber, keys.cancel);
+    // Resolves after ioredis's own resubscription, sent first on the same connection.
+    await subscriber.subscribe(keys.cancel);
     for (let tries = 1; ; tries++) {
       try {
         await abortCancelled(client, keys, active);
@@ -254,8 +226,8 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
     // Listening for this job's cancel from before the first look: a cancel published while the look is on its way
     // (its marker set after the look read none) still reaches the job, and aborts it before its body starts.
     const where = { runId: activation.runId, jobId, jobKey: worker.toKey(jobId) };
-    const controller = new AbortController();
-    const entry: RunningJob = { controller, runId: activation.runId, lockLost: false, left: false, graceMs: 0, stopWaiting: new AbortController() };
+    const entry = runningJob(activation.runId);
+    const { controller } = entry;
     active.set(jobId, entry);
     // BullMQ fetched this job while close(true) ran (it processes what it fetched): it runs elsewhere too.
     if (forced) leave(jobId, entry);
@@ -378,58 +350,10 @@ export function createWorker(options: CreateWorkerOptions): TaskloomWorker {
   };
 }
 
-/** A job this worker runs: its body's abort, and why it was aborted. */
-interface RunningJob {
-  readonly controller: AbortController;
-  readonly runId: string;
-  /** The abort says this worker lost the job's lock (not a cancel of the coordinator's). */
-  lockLost: boolean;
-  /** The abort says this worker was closed with force: the job is left, as it is, to another worker. */
-  left: boolean;
-  /** A timed-out attempt's cancel: how long the job is kept while its body goes on (0: not kept). */
-  graceMs: number;
-  /** Ends that wait early: the worker is closed with force, or lost the job's lock. */
-  readonly stopWaiting: AbortController;
-}
-
-/** The longest a worker keeps a cancelled job for its body (a timer's limit). */
-const MAX_GRACE_MS = 2_147_483_647;
-
-/** Resolves once `work` settles, `ms` have passed, or `stop` aborts, whichever comes first; never rejects. */
-function settledWithin(work: Promise<unknown>, ms: number, stop: AbortSignal): Promise<void> {
-  if (stop.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const end = (): void => {
-      clearTimeout(timer);
-      stop.removeEventListener("abort", end);
-      resolve();
-    };
-    const timer = setTimeout(end, ms);
-    stop.addEventListener("abort", end, { once: true });
-    work.then(end, end);
-  });
-}
-
 /** How many times a worker whose subscriber reconnected tries to read the cancel markers of its running jobs. */
 const MARKER_LOOKS = 5;
 /** The pause between two such tries (ms). */
 const MARKER_LOOK_PAUSE_MS = 1_000;
-
-/** Resolves once `channel` is subscribed to again after a reconnection (after ioredis's own resubscription, sent first on the same connection). */
-async function subscribedAgain(subscriber: Redis, channel: string): Promise<void> {
-  await subscriber.subscribe(channel);
-}
-
-/** Aborts each running job of `active` whose cancel marker is set (a cancel published while the subscriber was away). */
-async function abortCancelled(client: Redis, keys: ChannelKeys, active: ReadonlyMap<string, RunningJob>): Promise<void> {
-  const running = [...active];
-  if (running.length === 0) return;
-  const markers = await client.mget(running.map(([jobId]) => keys.cancelled(jobId)));
-  running.forEach(([jobId, job], i) => {
-    const reason = markers[i];
-    if (typeof reason === "string" && active.get(jobId) === job) job.controller.abort(new RunCancelledError(job.runId, reason));
-  });
-}
 
 /** An integer option at least `min`, or undefined when not given. */
 function countOption(option: string, value: unknown, min: number): number | undefined {
@@ -438,21 +362,4 @@ function countOption(option: string, value: unknown, min: number): number | unde
     throw new InvalidOptionError(option, `must be a whole number of at least ${min} (got ${describeValue(value)})`);
   }
   return value;
-}
-
-/**
- * Turns a JSON-in / JSON-out job handler (such as each stage of
- * `StageRunner.toJobHandlers()`) into a BullMQ processor: the job's data
- * (a JSON string, or any JSON value, which is stringified) goes in, the
- * handler's JSON string is the job's return value.
- *
- * @example
- * ```ts
- * const handlers = runner.toJobHandlers();
- * new Worker("triage", jobHandlerProcessor(handlers.triage), { connection });
- * await queue.add("triage", JSON.stringify({ taskId: "t1", data }));
- * ```
- */
-export function jobHandlerProcessor(handler: (json: string) => Promise<string>): (job: Job) => Promise<string> {
-  return async (job) => handler(typeof job.data === "string" ? job.data : JSON.stringify(job.data));
 }
