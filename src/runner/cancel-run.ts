@@ -44,6 +44,7 @@ import { defaultStore } from "./default-store.js";
 import { acquireDeliveryLease, isDeliveryLease } from "./delivery-lease.js";
 import { CancelNotAvailableError, RunNotFoundError } from "./errors.js";
 import { childRunsOf } from "./run-children.js";
+import { assertMarkedRun } from "./run-mark.js";
 import { assertStore } from "./run-options.js";
 import { asTaskloomError } from "./run-lease.js";
 
@@ -107,7 +108,7 @@ export async function cancelRun(runId: string, options: CancelRunOptions = {}): 
   const store = options.store ?? defaultStore();
   const stored = await store.load(runId);
   if (!stored) throw new RunNotFoundError(runId);
-  if (options.instance !== undefined && stored.state.meta.instance !== options.instance) throw new RunNotFoundError(runId, options.instance);
+  assertMarkedRun(runId, stored.state.meta, options.instance);
   return cancelTree(store, runId, reason, stored.state.meta.instance);
 }
 
@@ -132,7 +133,7 @@ async function cancelTree(store: RunStore, runId: string, reason: string, instan
 async function cancelOne(store: RunStore, runId: string, reason: string, mark: string | undefined): Promise<Pick<CancelRunResult, "status" | "by">> {
   const theRun = (stored: StoredRun | undefined): StoredRun => {
     if (!stored) throw new RunNotFoundError(runId);
-    if (mark !== undefined && stored.state.meta.instance !== mark) throw new RunNotFoundError(runId, mark);
+    assertMarkedRun(runId, stored.state.meta, mark);
     return stored;
   };
   let asked: { owner: string; token: number; giveUpAt: number } | undefined;

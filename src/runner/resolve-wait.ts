@@ -55,6 +55,7 @@ import { systemClock, type Clock } from "../core/clock.js";
 import { asTaskloomError } from "./run-lease.js";
 import { CHILD_WAIT_PREFIX } from "./child-run-id.js";
 import { claimsDriver } from "./run-liveness.js";
+import { assertMarkedRun } from "./run-mark.js";
 
 /** Options of {@link resolveWait}. */
 export interface ResolveWaitOptions<T = unknown> {
@@ -149,7 +150,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
     // nor does a key that is not open in a run no driver claims (refused as of this read).
     const first = await store.load(runId);
     if (!first) throw new RunNotFoundError(runId);
-    checkMark(first.state, runId, instance);
+    assertMarkedRun(runId, first.state.meta, instance);
     if (!claimsDriver(first.state.meta.status)) checkOpen(first.state, runId, key);
     let lease: Lease;
     try {
@@ -175,7 +176,7 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
       const stored = await store.load(runId);
       if (!stored) throw new RunNotFoundError(runId);
       // Read again under the lease: the run may have been deleted and started again since the first read.
-      checkMark(stored.state, runId, instance);
+      assertMarkedRun(runId, stored.state.meta, instance);
       checkOpen(stored.state, runId, key);
       const next = deliverToInbox(stored.state, key, { payload: copy, at: clock.now() });
       // Fenced by the lease; a disk that refuses the write is a PersistenceError, never a raw Error.
@@ -192,11 +193,6 @@ export async function resolveWait<T = unknown>(runId: string, key: string, paylo
 /** True when the lease that refused us is held by this very process (another thread of it, or this one). */
 function heldHere(error: RunLockedError): boolean {
   return error.holder.pid === process.pid && error.holder.host === hostname();
-}
-
-/** Throws `RunNotFoundError` when the caller named a run mark and the stored run is another run (another mark, or none). */
-function checkMark(state: RunState, runId: string, instance: string | undefined): void {
-  if (instance !== undefined && state.meta.instance !== instance) throw new RunNotFoundError(runId, instance);
 }
 
 /**

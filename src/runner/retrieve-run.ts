@@ -201,8 +201,9 @@ export class StoredRunHandle<O> implements RunHandle<O> {
         case "running":
           break;
       }
-      // The sleep's own AbortError on disposal is replaced by the typed error, as for the waits below.
-      await this.#unlessDisposed(sleep(this.#pollIntervalMs, undefined, { signal: this.#disposed.signal }).catch(() => undefined));
+      // Disposal ends the sleep (its AbortError is replaced by the typed error).
+      await sleep(this.#pollIntervalMs, undefined, { signal: this.#disposed.signal }).catch(() => undefined);
+      if (this.#disposed.signal.aborted) throw new RunHandleDisposedError(this.runId);
       const live = liveSession<O>(this.#store, this.runId);
       if (live) {
         let outcome: { ok: true; value: O } | { ok: false; error: unknown };

@@ -1,5 +1,5 @@
 /**
- * Why this file is 464 lines (121 of them comments, this one 55; 343 of
+ * Why this file is 465 lines (121 of them comments, this one 55; 344 of
  * code): it is one concept, one run's lifetime in phases, and the order of
  * its steps (lease, registration, load, first write, engine, final write,
  * releases in reverse) is the crash and liveness argument, so it stays
@@ -67,7 +67,8 @@ import { prepareRun, type PreparedRun } from "./prepare-run.js";
 import { graphIndex } from "../graph/graph-index.js";
 import { endRun, finalChange, unhandled } from "./run-ending.js";
 import type { RunConfig } from "./run-options.js";
-import { GraphHasPendingWaits, RunNotFoundError, RunTimeoutError } from "./errors.js";
+import { GraphHasPendingWaits, RunTimeoutError } from "./errors.js";
+import { assertMarkedRun } from "./run-mark.js";
 import { PersistenceError, RunCancelledError } from "../engine/errors.js";
 import { toErrorRecord } from "../state/error-record.js";
 import { DeadlineTimer, deadlineReason, runDeadline } from "./run-deadline.js";
@@ -175,7 +176,7 @@ export class RunSession<O> implements ActiveRun {
     const engine = await this.#live.promise;
     if (!engine) return false;
     // Meant for a deleted run of this id (its mark): this run is another one.
-    if (instance !== undefined && this.#state?.meta.instance !== instance) throw new RunNotFoundError(this.#params.config.runId, instance);
+    assertMarkedRun(this.#params.config.runId, this.#state?.meta, instance);
     return engine.deliver(key, payload);
   }
 
